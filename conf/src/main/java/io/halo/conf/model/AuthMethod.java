@@ -1,0 +1,11 @@
+package io.halo.conf.model;
+
+/** How Halo authenticates a client (PostgreSQL names; MySQL maps them to its own plugins). */
+public enum AuthMethod {
+  /** SCRAM-SHA-256 (PostgreSQL), caching_sha2_password (MySQL). The default. */
+  SCRAM_SHA_256,
+  /** md5 (PostgreSQL), mysql_native_password (MySQL). */
+  MD5,
+  /** No password asked. For local use only. */
+  TRUST
+}

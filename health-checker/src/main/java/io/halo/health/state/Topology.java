@@ -1,0 +1,47 @@
+package io.halo.health.state;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * An immutable snapshot of one cluster: its backends with role and state, and which one is
+ * primary. Routing reads one snapshot per decision; the health checker publishes a new one on
+ * every change.
+ *
+ * <p>The type lives in health-checker, not routing, because module dependencies point one way
+ * ({@code conf <- health-checker <- routing}) and health-checker is the writer.
+ *
+ * @param epoch incremented on every change of primary; a fencing token for later coordination
+ * @param primary name of the backend that may take writes, or null while there is none
+ */
+public record Topology(String cluster, long epoch, String primary, List<BackendNode> backends) {
+
+  public Topology {
+    Objects.requireNonNull(cluster, "cluster");
+    backends = List.copyOf(backends);
+    if (primary != null && backends.stream().noneMatch(b -> b.name().equals(primary))) {
+      throw new IllegalArgumentException("primary '" + primary + "' is not a backend of " + cluster);
+    }
+  }
+
+  /** The primary, if one is named and routable. */
+  public Optional<BackendNode> routablePrimary() {
+    return backend(primary).filter(b -> b.state().routable());
+  }
+
+  public Optional<BackendNode> backend(String name) {
+    if (name == null) {
+      return Optional.empty();
+    }
+    return backends.stream().filter(b -> b.name().equals(name)).findFirst();
+  }
+
+  /** Standbys that may take read traffic, in config order. */
+  public List<BackendNode> routableStandbys() {
+    return backends.stream()
+        .filter(b -> !b.name().equals(primary))
+        .filter(b -> b.role() == NodeRole.STANDBY && b.state().routable())
+        .toList();
+  }
+}

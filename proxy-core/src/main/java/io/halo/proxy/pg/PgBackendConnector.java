@@ -1,0 +1,303 @@
+package io.halo.proxy.pg;
+
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.pg.auth.Md5;
+import io.halo.proxy.pg.auth.Scram;
+import io.halo.proxy.pg.auth.ScramClient;
+import io.halo.proxy.pg.auth.ScramException;
+import io.halo.proxy.pg.message.PgFrame;
+import io.halo.proxy.pg.message.PgFrameDecoder;
+import io.halo.proxy.pg.message.PgFrameError;
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.transport.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Opens an authenticated backend connection on a given event loop (the client's, so that the
+ * pair never crosses threads). The whole of connect + startup + authentication is bounded by one
+ * timeout. Halo logs in as a client: trust, clear-text, md5 or SCRAM-SHA-256, and checks the
+ * backend's SCRAM server signature.
+ */
+final class PgBackendConnector {
+
+  private PgBackendConnector() {}
+
+  static Future<PgBackendConnection> connect(
+      EventLoop loop,
+      Transports transports,
+      BackendNode node,
+      String user,
+      String password,
+      Map<String, String> startupParameters,
+      Duration timeout,
+      int maxMessageSize) {
+    Promise<PgBackendConnection> promise = loop.newPromise();
+    StartupHandler handler = new StartupHandler(node, user, password, startupParameters, promise);
+    Bootstrap b =
+        new Bootstrap()
+            .group(loop)
+            .channel(transports.socketChannel())
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.SO_KEEPALIVE, true)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+            .handler(
+                new ChannelInitializer<Channel>() {
+                  @Override
+                  protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast("frames", PgFrameDecoder.forBackend(maxMessageSize));
+                    ch.pipeline().addLast("startup", handler);
+                  }
+                });
+    ChannelFuture connect = b.connect(node.address().host(), node.address().port());
+    Channel channel = connect.channel();
+    ScheduledFuture<?> timer =
+        loop.schedule(
+            () -> {
+              if (promise.tryFailure(
+                  new PgBackendException(
+                      SqlState.CANNOT_CONNECT.code(),
+                      "backend " + describe(node) + " did not complete startup within "
+                          + timeout.toMillis() + " ms"))) {
+                channel.close();
+              }
+            },
+            timeout.toMillis(),
+            TimeUnit.MILLISECONDS);
+    connect.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            promise.tryFailure(
+                new PgBackendException(
+                    SqlState.CANNOT_CONNECT.code(),
+                    "could not connect to backend " + describe(node) + ": " + reason(f.cause()),
+                    f.cause()));
+          }
+        });
+    promise.addListener(
+        f -> {
+          timer.cancel(false);
+          if (!f.isSuccess()) {
+            channel.close();
+          }
+        });
+    return promise;
+  }
+
+  static String describe(BackendNode node) {
+    return node.name() + " (" + node.address() + ")";
+  }
+
+  private static String reason(Throwable t) {
+    return t == null ? "unknown error" : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
+  /** Drives the startup and authentication conversation with the backend. */
+  private static final class StartupHandler extends ChannelInboundHandlerAdapter {
+    private final BackendNode node;
+    private final String user;
+    private final String password;
+    private final Map<String, String> parameters;
+    private final Promise<PgBackendConnection> promise;
+    private final List<ByteBuf> startupMessages = new ArrayList<>();
+    private ScramClient scram;
+    private int processId;
+    private int secret;
+
+    StartupHandler(
+        BackendNode node,
+        String user,
+        String password,
+        Map<String, String> parameters,
+        Promise<PgBackendConnection> promise) {
+      this.node = node;
+      this.user = user;
+      this.password = password;
+      this.parameters = parameters;
+      this.promise = promise;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      ctx.writeAndFlush(PgMessages.startupMessage(ctx.alloc(), parameters));
+      ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof PgFrameError e) {
+        fail(ctx, SqlState.PROTOCOL_VIOLATION.code(),
+            "backend " + describe(node) + " broke the protocol: " + e.message());
+        return;
+      }
+      PgFrame frame = (PgFrame) msg;
+      try {
+        handle(ctx, frame.type(), frame.body());
+      } catch (ScramException | RuntimeException e) {
+        fail(ctx, SqlState.CANNOT_CONNECT.code(),
+            "authentication with backend " + describe(node) + " failed: " + e.getMessage());
+      } finally {
+        frame.release();
+      }
+    }
+
+    private void handle(ChannelHandlerContext ctx, byte type, ByteBuf body) throws ScramException {
+      switch (type) {
+        case 'R' -> authentication(ctx, body);
+        case 'S', 'N' -> startupMessages.add(whole(ctx, type, body));
+        case 'K' -> {
+          processId = body.readInt();
+          secret = body.readInt();
+        }
+        case 'Z' -> ready(ctx, body.readByte());
+        case 'E' -> backendError(ctx, body);
+        case 'v' -> { } // NegotiateProtocolVersion: Halo asks for plain 3.0 and no options.
+        default ->
+            fail(ctx, SqlState.PROTOCOL_VIOLATION.code(),
+                "backend " + describe(node) + " sent unexpected message '" + (char) type
+                    + "' during startup");
+      }
+    }
+
+    private void authentication(ChannelHandlerContext ctx, ByteBuf body) throws ScramException {
+      int code = body.readInt();
+      switch (code) {
+        case PgMessages.AUTH_OK -> { }
+        case PgMessages.AUTH_CLEARTEXT -> {
+          requirePassword(code);
+          ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), cstring(password)));
+        }
+        case PgMessages.AUTH_MD5 -> {
+          requirePassword(code);
+          byte[] salt = new byte[4];
+          body.readBytes(salt);
+          String response = Md5.response(Md5.stored(user, password), salt);
+          ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), cstring(response)));
+        }
+        case PgMessages.AUTH_SASL -> {
+          requirePassword(code);
+          List<String> mechanisms = new ArrayList<>();
+          while (body.isReadable()) {
+            String m = PgMessages.readCString(body);
+            if (m.isEmpty()) {
+              break;
+            }
+            mechanisms.add(m);
+          }
+          if (!mechanisms.contains(Scram.MECHANISM)) {
+            throw new ScramException("backend offers only " + mechanisms);
+          }
+          scram = new ScramClient(password);
+          ctx.writeAndFlush(
+              PgMessages.saslInitialResponse(
+                  ctx.alloc(), Scram.MECHANISM, scram.clientFirst().getBytes(StandardCharsets.UTF_8)));
+        }
+        case PgMessages.AUTH_SASL_CONTINUE -> {
+          if (scram == null) {
+            throw new ScramException("SASLContinue before SASL");
+          }
+          String reply = scram.clientFinal(body.toString(StandardCharsets.UTF_8));
+          ctx.writeAndFlush(
+              PgMessages.passwordMessage(ctx.alloc(), reply.getBytes(StandardCharsets.UTF_8)));
+        }
+        case PgMessages.AUTH_SASL_FINAL -> {
+          if (scram == null) {
+            throw new ScramException("SASLFinal before SASL");
+          }
+          scram.serverFinal(body.toString(StandardCharsets.UTF_8));
+        }
+        default ->
+            throw new ScramException(
+                "backend asks for authentication method " + code + ", which Halo does not support");
+      }
+    }
+
+    private void requirePassword(int code) throws ScramException {
+      if (password == null) {
+        throw new ScramException(
+            "backend asks for a password (method " + code + ") but none is configured for backend user "
+                + user);
+      }
+    }
+
+    private void ready(ChannelHandlerContext ctx, byte status) {
+      Channel ch = ctx.channel();
+      ch.config().setAutoRead(false);
+      ch.pipeline().remove(this);
+      ch.pipeline().remove("frames");
+      if (!promise.trySuccess(
+          new PgBackendConnection(ch, node, List.copyOf(startupMessages), processId, secret, status))) {
+        startupMessages.forEach(ByteBuf::release);
+        ch.close();
+      }
+      startupMessages.clear();
+    }
+
+    private void backendError(ChannelHandlerContext ctx, ByteBuf body) {
+      String code = SqlState.CANNOT_CONNECT.code();
+      String message = "error";
+      while (body.isReadable()) {
+        byte field = body.readByte();
+        if (field == 0) {
+          break;
+        }
+        String value = PgMessages.readCString(body);
+        if (field == 'C') {
+          code = value;
+        } else if (field == 'M') {
+          message = value;
+        }
+      }
+      fail(ctx, code, "backend " + describe(node) + " refused the session: " + message);
+    }
+
+    private void fail(ChannelHandlerContext ctx, String sqlState, String message) {
+      startupMessages.forEach(ByteBuf::release);
+      startupMessages.clear();
+      promise.tryFailure(new PgBackendException(sqlState, message));
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      fail(ctx, SqlState.CONNECTION_FAILURE.code(),
+          "backend " + describe(node) + " closed the connection during startup");
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      fail(ctx, SqlState.CONNECTION_FAILURE.code(),
+          "backend " + describe(node) + " connection failed during startup: " + reason(cause));
+    }
+
+    private static ByteBuf whole(ChannelHandlerContext ctx, byte type, ByteBuf body) {
+      ByteBuf buf = ctx.alloc().buffer(5 + body.readableBytes());
+      buf.writeByte(type).writeInt(4 + body.readableBytes()).writeBytes(body, body.readerIndex(), body.readableBytes());
+      return buf;
+    }
+
+    private static byte[] cstring(String s) {
+      byte[] b = s.getBytes(StandardCharsets.UTF_8);
+      byte[] out = new byte[b.length + 1];
+      System.arraycopy(b, 0, out, 0, b.length);
+      return out;
+    }
+  }
+}

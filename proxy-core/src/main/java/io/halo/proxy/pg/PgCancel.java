@@ -1,0 +1,43 @@
+package io.halo.proxy.pg;
+
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.transport.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Forwards a client's cancel request to the backend connection of its session. */
+final class PgCancel {
+
+  private static final Logger log = LoggerFactory.getLogger(PgCancel.class);
+  private static final int CONNECT_TIMEOUT_MS = 5_000;
+
+  private PgCancel() {}
+
+  static void forward(EventLoop loop, Transports transports, PgSession session) {
+    new Bootstrap()
+        .group(loop)
+        .channel(transports.socketChannel())
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
+        .handler(new ChannelInboundHandlerAdapter())
+        .connect(session.backendAddress().host(), session.backendAddress().port())
+        .addListener(
+            f -> {
+              if (!f.isSuccess()) {
+                log.warn("cancel for {} could not reach backend {}: {}", session, session.backendName(),
+                    f.cause().toString());
+                return;
+              }
+              Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
+              ch.writeAndFlush(
+                      PgMessages.cancelRequest(ch.alloc(), session.backendProcessId(), session.backendSecret()))
+                  .addListener(ChannelFutureListener.CLOSE);
+              log.debug("cancel forwarded for {}", session);
+            });
+  }
+}

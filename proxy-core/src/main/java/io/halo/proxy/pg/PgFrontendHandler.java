@@ -1,0 +1,384 @@
+package io.halo.proxy.pg;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.pg.auth.Credentials;
+import io.halo.proxy.pg.auth.Md5;
+import io.halo.proxy.pg.auth.Scram;
+import io.halo.proxy.pg.auth.ScramException;
+import io.halo.proxy.pg.auth.ScramServer;
+import io.halo.proxy.pg.message.PgFrame;
+import io.halo.proxy.pg.message.PgFrameError;
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.session.SessionState;
+import io.halo.routing.RouteRequest;
+import io.halo.routing.RouteResult;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A PostgreSQL client connection from its first byte until it relays: startup packet (SSL and
+ * GSS encryption declined, cancel requests served), client authentication against Halo's users
+ * (SCRAM-SHA-256, md5, trust), routing, the backend login, and the hand-over to
+ * {@link PgRelayHandler}.
+ *
+ * <p>Design memo. Authentication ends at Halo, so Halo, not the backend, decides who may log in,
+ * and the backend login uses the user's backend credentials. The client sees AuthenticationOk as
+ * soon as its own password is checked, then the backend's ParameterStatus messages, Halo's own
+ * BackendKeyData (its cancel key maps to the backend's) and ReadyForQuery. Everything before the
+ * relay is bounded by {@code server.auth_timeout}; every failure is a FATAL ErrorResponse with a
+ * SQLSTATE, then a close, and touches no other session.
+ */
+public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
+
+  private static final Logger log = LoggerFactory.getLogger(PgFrontendHandler.class);
+  /** Bytes a client may send ahead while its backend connection is being opened. */
+  private static final int MAX_EARLY_BYTES = 1 << 20;
+
+  private final PgListenerContext listener;
+  private final boolean overLimit;
+  private SessionState state = SessionState.STARTUP;
+  private ScheduledFuture<?> authTimer;
+  private String user;
+  private String database;
+  private final Map<String, String> parameters = new LinkedHashMap<>();
+  private Credentials.Entry credentials;
+  private ScramServer scram;
+  private boolean scramFirstDone;
+  private byte[] md5Salt;
+  private final List<ByteBuf> early = new ArrayList<>();
+  private int earlyBytes;
+
+  public PgFrontendHandler(PgListenerContext listener, boolean overLimit) {
+    this.listener = listener;
+    this.overLimit = overLimit;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    long ms = listener.server().authTimeout().toMillis();
+    authTimer =
+        ctx.executor()
+            .schedule(
+                () -> {
+                  if (state == SessionState.STARTUP || state == SessionState.AUTH) {
+                    fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+                        "startup and authentication not completed within " + ms + " ms");
+                  }
+                },
+                ms,
+                TimeUnit.MILLISECONDS);
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof PgFrameError e) {
+      fatal(ctx, e.state(), e.message());
+      return;
+    }
+    PgFrame frame = (PgFrame) msg;
+    try {
+      if (frame.isStartup()) {
+        startupPacket(ctx, frame.body());
+      } else {
+        typed(ctx, frame);
+      }
+    } catch (RuntimeException e) {
+      // A malformed body (e.g. a string without its NUL) surfaces as an index exception.
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION, "malformed message: " + e.getMessage());
+    } finally {
+      frame.release();
+    }
+  }
+
+  private void startupPacket(ChannelHandlerContext ctx, ByteBuf body) {
+    int code = body.readInt();
+    switch (code) {
+      case PgMessages.SSL_REQUEST_CODE, PgMessages.GSSENC_REQUEST_CODE -> {
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+        return;
+      }
+      case PgMessages.CANCEL_REQUEST_CODE -> {
+        cancel(ctx, body);
+        return;
+      }
+      default -> { }
+    }
+    int major = code >>> 16;
+    int minor = code & 0xffff;
+    if (major != 3) {
+      fatal(ctx, SqlState.FEATURE_NOT_SUPPORTED,
+          "unsupported frontend protocol " + major + "." + minor + ": Halo supports 3.0");
+      return;
+    }
+    List<String> unsupportedOptions = new ArrayList<>();
+    while (true) {
+      if (!body.isReadable()) {
+        fatal(ctx, SqlState.PROTOCOL_VIOLATION, "invalid startup packet layout: expected terminator as last byte");
+        return;
+      }
+      String key = PgMessages.readCString(body);
+      if (key.isEmpty()) {
+        break;
+      }
+      String value = PgMessages.readCString(body);
+      if (key.startsWith("_pq_.")) {
+        unsupportedOptions.add(key);
+      } else {
+        parameters.put(key, value);
+      }
+    }
+    if (overLimit) {
+      fatal(ctx, SqlState.TOO_MANY_CONNECTIONS,
+          "sorry, too many clients already: listener " + listener.name() + " allows "
+              + listener.listener().maxClientConnections() + " client connections");
+      return;
+    }
+    user = parameters.remove("user");
+    if (user == null || user.isEmpty()) {
+      fatal(ctx, SqlState.INVALID_AUTHORIZATION, "no PostgreSQL user name specified in startup packet");
+      return;
+    }
+    database = parameters.remove("database");
+    if (database == null || database.isEmpty()) {
+      database = user;
+    }
+    if (minor > 0 || !unsupportedOptions.isEmpty()) {
+      ctx.write(PgMessages.negotiateProtocolVersion(ctx.alloc(), 0, unsupportedOptions));
+    }
+    state = SessionState.AUTH;
+    credentials = listener.credentials().lookup(user).orElse(null);
+    AuthMethod method = credentials == null ? AuthMethod.SCRAM_SHA_256 : credentials.user().auth();
+    switch (method) {
+      case TRUST -> authenticated(ctx);
+      case MD5 -> {
+        md5Salt = Scram.randomBytes(4);
+        ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_MD5, md5Salt));
+      }
+      case SCRAM_SHA_256 -> {
+        scram =
+            new ScramServer(credentials == null ? ScramServer.impossibleVerifier() : credentials.scram());
+        ctx.writeAndFlush(PgMessages.authenticationSasl(ctx.alloc(), List.of(Scram.MECHANISM)));
+      }
+    }
+  }
+
+  private void typed(ChannelHandlerContext ctx, PgFrame frame) {
+    if (frame.type() == 'X') {
+      ctx.close();
+      return;
+    }
+    if (state == SessionState.CONNECTING) {
+      holdEarly(ctx, frame);
+      return;
+    }
+    if (state != SessionState.AUTH || frame.type() != 'p') {
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+          "expected password response, got message type '" + (char) frame.type() + "'");
+      return;
+    }
+    ByteBuf body = frame.body();
+    if (md5Salt != null) {
+      String response = PgMessages.readCString(body);
+      if (credentials != null && Md5.matches(credentials.md5(), md5Salt, response)) {
+        authenticated(ctx);
+      } else {
+        passwordFailed(ctx, "md5 response does not match");
+      }
+      return;
+    }
+    try {
+      if (!scramFirstDone) {
+        String mechanism = PgMessages.readCString(body);
+        if (!Scram.MECHANISM.equals(mechanism)) {
+          fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+              "client selected an invalid SASL authentication mechanism: " + mechanism);
+          return;
+        }
+        int length = body.readInt();
+        if (length < 0 || length != body.readableBytes()) {
+          fatal(ctx, SqlState.PROTOCOL_VIOLATION, "malformed SASLInitialResponse");
+          return;
+        }
+        String serverFirst = scram.clientFirst(body.toString(StandardCharsets.UTF_8));
+        scramFirstDone = true;
+        ctx.writeAndFlush(
+            PgMessages.authentication(
+                ctx.alloc(), PgMessages.AUTH_SASL_CONTINUE, serverFirst.getBytes(StandardCharsets.UTF_8)));
+      } else {
+        String serverFinal = scram.clientFinal(body.toString(StandardCharsets.UTF_8));
+        if (credentials == null) {
+          passwordFailed(ctx, "no such user");
+          return;
+        }
+        ctx.write(
+            PgMessages.authentication(
+                ctx.alloc(), PgMessages.AUTH_SASL_FINAL, serverFinal.getBytes(StandardCharsets.UTF_8)));
+        authenticated(ctx);
+      }
+    } catch (ScramException e) {
+      passwordFailed(ctx, credentials == null ? "no such user" : e.getMessage());
+    }
+  }
+
+  private void passwordFailed(ChannelHandlerContext ctx, String why) {
+    log.info("[{}] password authentication failed for user \"{}\" from {}: {}",
+        listener.name(), user, ctx.channel().remoteAddress(), why);
+    fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\"");
+  }
+
+  private void authenticated(ChannelHandlerContext ctx) {
+    state = SessionState.CONNECTING;
+    ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
+    ctx.channel().config().setAutoRead(false);
+    RouteResult route =
+        listener.router().route(
+            new RouteRequest(user, database, parameters.get("application_name"), ctx.channel().remoteAddress()));
+    if (route instanceof RouteResult.Unavailable u) {
+      fatal(ctx, SqlState.CANNOT_CONNECT_NOW, u.reason());
+      return;
+    }
+    RouteResult.Routed routed = (RouteResult.Routed) route;
+    UserConfig u = credentials.user();
+    Map<String, String> backendParameters = new LinkedHashMap<>();
+    backendParameters.put("user", u.backendUser());
+    backendParameters.put("database", database);
+    backendParameters.putAll(parameters);
+    Future<PgBackendConnection> connecting =
+        PgBackendConnector.connect(
+            ctx.channel().eventLoop(),
+            listener.transports(),
+            routed.backend(),
+            u.backendUser(),
+            u.backendPassword(),
+            backendParameters,
+            listener.server().backendConnectTimeout(),
+            (int) listener.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (f.isSuccess()) {
+            startRelay(ctx, connecting.getNow());
+          } else {
+            Throwable cause = f.cause();
+            String code =
+                cause instanceof PgBackendException be ? be.sqlState() : SqlState.CANNOT_CONNECT.code();
+            log.warn("[{}] {}@{}: {}", listener.name(), user, database, cause.getMessage());
+            fatal(ctx, code, cause.getMessage());
+          }
+        });
+  }
+
+  private void startRelay(ChannelHandlerContext ctx, PgBackendConnection backend) {
+    Channel client = ctx.channel();
+    if (!client.isActive()) {
+      backend.startupMessages().forEach(ByteBuf::release);
+      backend.channel().close();
+      return;
+    }
+    authTimer.cancel(false);
+    PgSession session = new PgSession(listener, client, user, database, backend);
+    session.state(SessionState.fromTransactionStatus(backend.transactionStatus()));
+    for (ByteBuf m : backend.startupMessages()) {
+      client.write(m);
+    }
+    CancelRegistry.Key key = session.register();
+    client.write(PgMessages.backendKeyData(client.alloc(), key.processId(), key.secret()));
+    client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), backend.transactionStatus()));
+
+    long max = listener.server().maxMessageSize();
+    Channel server = backend.channel();
+    PgRelayHandler fromClient = new PgRelayHandler(session, true, server, max);
+    PgRelayHandler fromBackend = new PgRelayHandler(session, false, client, max);
+    PgRelayHandler.pair(fromClient, fromBackend);
+    server.pipeline().addLast("relay", fromBackend);
+    ctx.pipeline().addLast("relay", fromClient);
+    for (ByteBuf b : early) {
+      server.write(b);
+    }
+    early.clear();
+    server.flush();
+    state = SessionState.IDLE;
+    ctx.pipeline().remove(this);
+    // Removing the frame decoder hands any bytes it still holds to the relay.
+    ctx.pipeline().remove("frames");
+    server.config().setAutoRead(true);
+    client.config().setAutoRead(true);
+    log.debug("[{}] session {} relaying", listener.name(), session);
+  }
+
+  private void holdEarly(ChannelHandlerContext ctx, PgFrame frame) {
+    int size = 5 + frame.body().readableBytes();
+    if (earlyBytes + size > MAX_EARLY_BYTES) {
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+          "more than " + MAX_EARLY_BYTES + " bytes sent before the session was ready");
+      return;
+    }
+    earlyBytes += size;
+    ByteBuf b = ctx.alloc().buffer(size);
+    b.writeByte(frame.type()).writeInt(size - 1).writeBytes(frame.body(), frame.body().readerIndex(), size - 5);
+    early.add(b);
+  }
+
+  private void cancel(ChannelHandlerContext ctx, ByteBuf body) {
+    if (body.readableBytes() >= 8) {
+      int pid = body.readInt();
+      int secret = body.readInt();
+      listener.cancels().lookup(pid, secret).ifPresentOrElse(
+          s -> PgCancel.forward(ctx.channel().eventLoop(), listener.transports(), s),
+          () -> log.debug("[{}] cancel request for unknown key {}", listener.name(), pid));
+    }
+    // A cancel request gets no answer; the server just closes.
+    ctx.close();
+  }
+
+  private void fatal(ChannelHandlerContext ctx, SqlState state, String message) {
+    fatal(ctx, state.code(), message);
+  }
+
+  private void fatal(ChannelHandlerContext ctx, String code, String message) {
+    if (state == SessionState.CLOSING) {
+      return;
+    }
+    state = SessionState.CLOSING;
+    ctx.channel().config().setAutoRead(false);
+    ctx.writeAndFlush(PgMessages.error(ctx.alloc(), "FATAL", code, message, null))
+        .addListener(ChannelFutureListener.CLOSE);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (authTimer != null) {
+      authTimer.cancel(false);
+    }
+    early.forEach(ByteBuf::release);
+    early.clear();
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof IOException) {
+      log.debug("[{}] client {} failed during startup: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+    } else {
+      log.warn("[{}] client {} failed during startup", listener.name(), ctx.channel().remoteAddress(), cause);
+    }
+    ctx.close();
+  }
+}

@@ -1,0 +1,25 @@
+package io.halo.proxy.pg;
+
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.ServerConfig;
+import io.halo.proxy.pg.auth.Credentials;
+import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.transport.Transports;
+import io.halo.routing.Router;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Everything the sessions of one PostgreSQL listener share. Immutable apart from the counters.
+ *
+ * @param name log prefix, e.g. {@code main/127.0.0.1:6432}
+ */
+public record PgListenerContext(
+    String name,
+    String cluster,
+    ListenerConfig listener,
+    ServerConfig server,
+    Credentials credentials,
+    Router router,
+    CancelRegistry<PgSession> cancels,
+    Transports transports,
+    AtomicInteger clientConnections) {}

@@ -1,0 +1,56 @@
+package io.halo.proxy.pg.auth;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+/** The client side of one SCRAM-SHA-256 exchange (Halo logging in to a backend). */
+public final class ScramClient {
+
+  private final String password;
+  private final String clientNonce = Scram.nonce();
+  private String clientFirstBare;
+  private byte[] expectedServerSignature;
+
+  public ScramClient(String password) {
+    this.password = password;
+  }
+
+  public String clientFirst() {
+    // The user name is taken from the startup packet by PostgreSQL; send it empty.
+    clientFirstBare = "n=,r=" + clientNonce;
+    return "n,," + clientFirstBare;
+  }
+
+  public String clientFinal(String serverFirst) throws ScramException {
+    String nonce = Scram.attribute(serverFirst, 'r');
+    String salt = Scram.attribute(serverFirst, 's');
+    String iterations = Scram.attribute(serverFirst, 'i');
+    if (nonce == null || salt == null || iterations == null || !nonce.startsWith(clientNonce)) {
+      throw new ScramException("malformed SCRAM server-first-message");
+    }
+    byte[] salted;
+    try {
+      salted = Scram.saltedPassword(password, Scram.unb64(salt), Integer.parseInt(iterations));
+    } catch (IllegalArgumentException e) {
+      throw new ScramException("malformed SCRAM server-first-message: " + e.getMessage());
+    }
+    String withoutProof = "c=biws,r=" + nonce;
+    byte[] authMessage =
+        (clientFirstBare + "," + serverFirst + "," + withoutProof).getBytes(StandardCharsets.UTF_8);
+    byte[] clientKey = Scram.hmac(salted, "Client Key");
+    byte[] proof = Scram.xor(clientKey, Scram.hmac(Scram.sha256(clientKey), authMessage));
+    expectedServerSignature = Scram.hmac(Scram.hmac(salted, "Server Key"), authMessage);
+    return withoutProof + ",p=" + Scram.b64(proof);
+  }
+
+  /** Checks the server-final-message: the backend must prove it knows the password too. */
+  public void serverFinal(String message) throws ScramException {
+    String v = Scram.attribute(message, 'v');
+    if (v == null || expectedServerSignature == null) {
+      throw new ScramException("malformed SCRAM server-final-message: " + message);
+    }
+    if (!MessageDigest.isEqual(Scram.unb64(v), expectedServerSignature)) {
+      throw new ScramException("backend's SCRAM server signature does not match");
+    }
+  }
+}

@@ -1,0 +1,100 @@
+package io.halo.proxy.pg.auth;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+/**
+ * The server side of one SCRAM-SHA-256 exchange with a client (Halo authenticating a client).
+ * Not thread-safe; lives in one session's event loop.
+ *
+ * <pre>
+ * client-first:  n,,n=,r=&lt;cnonce&gt;
+ * server-first:  r=&lt;cnonce+snonce&gt;,s=&lt;salt&gt;,i=&lt;iterations&gt;
+ * client-final:  c=biws,r=&lt;cnonce+snonce&gt;,p=&lt;proof&gt;
+ * server-final:  v=&lt;server signature&gt;
+ * </pre>
+ *
+ * For an unknown user the exchange runs against a random verifier and fails at the end, so a
+ * client cannot tell unknown users from wrong passwords (as PostgreSQL does).
+ */
+public final class ScramServer {
+
+  private final Scram.Verifier verifier;
+  private String clientFirstBare;
+  private String serverFirst;
+  private String nonce;
+
+  public ScramServer(Scram.Verifier verifier) {
+    this.verifier = verifier;
+  }
+
+  /** A verifier no password matches, for unknown users. */
+  public static Scram.Verifier impossibleVerifier() {
+    return new Scram.Verifier(
+        Scram.randomBytes(16), Scram.DEFAULT_ITERATIONS, Scram.randomBytes(32), Scram.randomBytes(32));
+  }
+
+  /**
+   * Takes the client-first-message and returns the server-first-message.
+   *
+   * @throws ScramException if the message is malformed or asks for channel binding
+   */
+  public String clientFirst(String message) throws ScramException {
+    // gs2-header: "n,," (no channel binding) or "y,," (client could but server does not);
+    // "p=..." requests channel binding, which needs TLS that Halo does not offer yet.
+    if (message.startsWith("p=")) {
+      throw new ScramException("channel binding is not supported without TLS");
+    }
+    if (!(message.startsWith("n,") || message.startsWith("y,"))) {
+      throw new ScramException("malformed SCRAM client-first-message");
+    }
+    int second = message.indexOf(',', 2);
+    if (second < 0) {
+      throw new ScramException("malformed SCRAM client-first-message");
+    }
+    clientFirstBare = message.substring(second + 1);
+    String clientNonce = Scram.attribute(clientFirstBare, 'r');
+    if (clientNonce == null || clientNonce.isEmpty()) {
+      throw new ScramException("SCRAM client-first-message has no nonce");
+    }
+    nonce = clientNonce + Scram.nonce();
+    serverFirst = "r=" + nonce + ",s=" + Scram.b64(verifier.salt()) + ",i=" + verifier.iterations();
+    return serverFirst;
+  }
+
+  /**
+   * Takes the client-final-message, checks the proof and returns the server-final-message.
+   *
+   * @throws ScramException if the proof is wrong or the message malformed
+   */
+  public String clientFinal(String message) throws ScramException {
+    if (serverFirst == null) {
+      throw new ScramException("SCRAM client-final-message before client-first-message");
+    }
+    int proofAt = message.lastIndexOf(",p=");
+    if (proofAt < 0) {
+      throw new ScramException("SCRAM client-final-message has no proof");
+    }
+    String withoutProof = message.substring(0, proofAt);
+    if (!nonce.equals(Scram.attribute(withoutProof, 'r'))) {
+      throw new ScramException("SCRAM nonce mismatch");
+    }
+    byte[] proof;
+    try {
+      proof = Scram.unb64(message.substring(proofAt + 3));
+    } catch (IllegalArgumentException e) {
+      throw new ScramException("SCRAM proof is not base64");
+    }
+    if (proof.length != 32) {
+      throw new ScramException("SCRAM proof has the wrong length");
+    }
+    byte[] authMessage =
+        (clientFirstBare + "," + serverFirst + "," + withoutProof).getBytes(StandardCharsets.UTF_8);
+    byte[] clientSignature = Scram.hmac(verifier.storedKey(), authMessage);
+    byte[] clientKey = Scram.xor(proof, clientSignature);
+    if (!MessageDigest.isEqual(Scram.sha256(clientKey), verifier.storedKey())) {
+      throw new ScramException("password does not match");
+    }
+    return "v=" + Scram.b64(Scram.hmac(verifier.serverKey(), authMessage));
+  }
+}

@@ -1,0 +1,107 @@
+package io.halo.proxy.pg.message;
+
+import io.halo.proxy.pg.SqlState;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import java.util.List;
+
+/**
+ * Frames PostgreSQL messages for the startup and authentication phases, with size limits.
+ *
+ * <p>On the client side it starts in startup mode (untyped packets: SSLRequest, GSSENCRequest,
+ * CancelRequest, StartupMessage) and switches itself to typed mode after a StartupMessage, so no
+ * handler has to flip it in time. On the backend side it is typed from the start. A violation is
+ * emitted once as {@link PgFrameError}; after it every byte is discarded.
+ *
+ * <p>Once a session relays, this decoder is removed; the relay scans the stream without framing.
+ */
+public final class PgFrameDecoder extends ByteToMessageDecoder {
+
+  private final int maxMessageSize;
+  private boolean startup;
+  private boolean failed;
+
+  private PgFrameDecoder(boolean startup, int maxMessageSize) {
+    this.startup = startup;
+    this.maxMessageSize = maxMessageSize;
+  }
+
+  /** For a client connection: startup packets first. */
+  public static PgFrameDecoder forClient(int maxMessageSize) {
+    return new PgFrameDecoder(true, maxMessageSize);
+  }
+
+  /** For a backend connection: typed messages only. */
+  public static PgFrameDecoder forBackend(int maxMessageSize) {
+    return new PgFrameDecoder(false, maxMessageSize);
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    if (failed) {
+      in.skipBytes(in.readableBytes());
+      return;
+    }
+    if (startup) {
+      decodeStartup(in, out);
+    } else {
+      decodeTyped(in, out);
+    }
+  }
+
+  private void decodeStartup(ByteBuf in, List<Object> out) {
+    if (in.readableBytes() < 8) {
+      return;
+    }
+    int start = in.readerIndex();
+    int length = in.getInt(start);
+    if (length < 8 || length > PgMessages.MAX_STARTUP_PACKET) {
+      fail(in, out, SqlState.PROTOCOL_VIOLATION, "invalid length of startup packet: " + length);
+      return;
+    }
+    if (in.readableBytes() < length) {
+      return;
+    }
+    int code = in.getInt(start + 4);
+    out.add(new PgFrame((byte) 0, in.retainedSlice(start + 4, length - 4)));
+    in.skipBytes(length);
+    if (code != PgMessages.SSL_REQUEST_CODE && code != PgMessages.GSSENC_REQUEST_CODE) {
+      startup = false;
+    }
+  }
+
+  private void decodeTyped(ByteBuf in, List<Object> out) {
+    while (in.readableBytes() >= 5) {
+      int start = in.readerIndex();
+      byte type = in.getByte(start);
+      int length = in.getInt(start + 1);
+      if (length < 4) {
+        fail(in, out, SqlState.PROTOCOL_VIOLATION,
+            "invalid message length " + length + " for message type '" + printable(type) + "'");
+        return;
+      }
+      if (length > maxMessageSize) {
+        fail(in, out, SqlState.PROTOCOL_VIOLATION,
+            "message of type '" + printable(type) + "' is " + length
+                + " bytes, more than the limit of " + maxMessageSize);
+        return;
+      }
+      if (in.readableBytes() < 1 + length) {
+        return;
+      }
+      out.add(new PgFrame(type, in.retainedSlice(start + 5, length - 4)));
+      in.skipBytes(1 + length);
+    }
+  }
+
+  private void fail(ByteBuf in, List<Object> out, SqlState state, String message) {
+    failed = true;
+    in.skipBytes(in.readableBytes());
+    out.add(new PgFrameError(state, message));
+  }
+
+  static String printable(byte type) {
+    return type >= 32 && type < 127 ? String.valueOf((char) type) : String.format("0x%02x", type);
+  }
+}

@@ -1,0 +1,92 @@
+package io.halo.proxy.pg.message;
+
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Walks the message boundaries of a relayed PostgreSQL byte stream without framing or copying
+ * it: the relay forwards each received buffer whole, and this scanner only reads the 5-byte
+ * headers (type, length) and, for ReadyForQuery, the status byte.
+ *
+ * <p>Design memo: framing every message into its own buffer costs an allocation per message and
+ * per-message writes; PgBouncer-style scanning keeps the relay at one write per read. Headers may
+ * straddle reads, so the header is assembled in a small state machine; bodies are skipped by
+ * count.
+ */
+public final class PgStreamScanner {
+
+  /** What the relay wants to hear about. Called on the event loop; must not block. */
+  public interface Listener {
+    /**
+     * A message header was read ({@code length} counts itself, so a valid one is at least 4).
+     * Return false to stop scanning (the stream is rejected); a length below 4 always stops it.
+     */
+    boolean onMessage(byte type, int length);
+
+    /** The status byte of a ReadyForQuery ('I', 'T' or 'E'). */
+    default void onReadyForQuery(byte status) {}
+  }
+
+  private final Listener listener;
+  private final byte[] header = new byte[5];
+  private int headerFill;
+  /** Body bytes of the current message not seen yet. */
+  private long remaining;
+  /** The current message is a ReadyForQuery whose status byte is still to come. */
+  private boolean wantStatus;
+
+  public PgStreamScanner(Listener listener) {
+    this.listener = listener;
+  }
+
+  /** True between messages: Halo may inject a whole message of its own into the stream. */
+  public boolean atBoundary() {
+    return headerFill == 0 && remaining == 0;
+  }
+
+  /**
+   * Scans the readable bytes of {@code buf} without moving its indices.
+   *
+   * @return false when the listener rejected a message
+   */
+  public boolean scan(ByteBuf buf) {
+    int i = buf.readerIndex();
+    int end = buf.writerIndex();
+    while (i < end) {
+      if (remaining > 0) {
+        if (wantStatus) {
+          listener.onReadyForQuery(buf.getByte(i));
+          wantStatus = false;
+        }
+        long skip = Math.min(remaining, end - i);
+        i += (int) skip;
+        remaining -= skip;
+        continue;
+      }
+      int length;
+      byte type;
+      if (headerFill == 0 && end - i >= 5) {
+        type = buf.getByte(i);
+        length = buf.getInt(i + 1);
+        i += 5;
+      } else {
+        header[headerFill++] = buf.getByte(i++);
+        if (headerFill < 5) {
+          continue;
+        }
+        headerFill = 0;
+        type = header[0];
+        length =
+            ((header[1] & 0xff) << 24)
+                | ((header[2] & 0xff) << 16)
+                | ((header[3] & 0xff) << 8)
+                | (header[4] & 0xff);
+      }
+      if (!listener.onMessage(type, length) || length < 4) {
+        return false;
+      }
+      remaining = length - 4L;
+      wantStatus = type == 'Z' && remaining > 0;
+    }
+    return true;
+  }
+}

@@ -71,7 +71,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelActive(ChannelHandlerContext ctx) {
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    // Armed when the handler joins the pipeline, so the bound also covers a connection that
+    // never sends a byte.
     long ms = listener.server().authTimeout().toMillis();
     authTimer =
         ctx.executor()
@@ -84,7 +86,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                 },
                 ms,
                 TimeUnit.MILLISECONDS);
-    ctx.fireChannelActive();
   }
 
   @Override

@@ -6,7 +6,8 @@ import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.Route;
-import io.halo.proxy.TestConfigs;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgMessages;
@@ -35,11 +36,11 @@ class PgFrontendHandlerTest {
             "test",
             "main",
             new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
-            TestConfigs.server(Duration.ofSeconds(3), 64L << 20),
+            HaloFixture.server(Duration.ofSeconds(3), 64L << 20),
             Credentials.of(
                 List.of(
-                    TestConfigs.user("app", "pw", AuthMethod.SCRAM_SHA_256, "pw"),
-                    TestConfigs.user("old", "pw", AuthMethod.MD5, "pw"))),
+                    new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"),
+                    new UserConfig("old", "pw", AuthMethod.MD5, "old", "pw"))),
             request -> new RouteResult.Unavailable("no backend in this test"),
             new CancelRegistry<>(),
             Transports.nio(),

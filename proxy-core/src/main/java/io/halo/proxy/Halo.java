@@ -1,0 +1,37 @@
+package io.halo.proxy;
+
+import io.halo.proxy.cli.CheckConfigCommand;
+import io.halo.proxy.cli.DemoCommand;
+import io.halo.proxy.cli.StartCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code halo} command line. */
+@Command(
+    name = "halo",
+    mixinStandardHelpOptions = true,
+    versionProvider = Halo.Version.class,
+    description = "High-availability proxy and load balancer for PostgreSQL and MySQL/MariaDB.",
+    subcommands = {StartCommand.class, DemoCommand.class, CheckConfigCommand.class})
+public final class Halo implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Halo()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  /** Reads the version from the jar manifest (shade writes it), "dev" when run from classes. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Halo.class.getPackage().getImplementationVersion();
+      return new String[] {"halo " + (v == null ? "dev" : v)};
+    }
+  }
+}

@@ -1,0 +1,146 @@
+package io.halo.proxy.cli;
+
+import io.halo.conf.load.ConfigException;
+import io.halo.conf.load.ConfigLoader;
+import io.halo.conf.model.HaloConfig;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code halo demo}: a real local PostgreSQL primary with streaming standbys (the test kit's
+ * code, embedded binaries), Halo in front of it, and how to connect. Runs until Ctrl-C and then
+ * removes everything it started.
+ */
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    description = "Start a local PostgreSQL primary + standby and Halo in front of them; Ctrl-C stops all.")
+public final class DemoCommand implements Callable<Integer> {
+
+  static final String USER = "app";
+  static final String PASSWORD = "app";
+
+  @Option(names = "--port", defaultValue = "6432", description = "Halo's read-write port (default ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(names = "--replica-port", defaultValue = "6433", description = "Halo's read-only port (default ${DEFAULT-VALUE})")
+  int replicaPort;
+
+  @Option(names = "--standbys", defaultValue = "1", description = "streaming standbys (default ${DEFAULT-VALUE})")
+  int standbys;
+
+  @Override
+  public Integer call() throws Exception {
+    for (int p : new int[] {port, replicaPort}) {
+      if (!portFree(p)) {
+        System.err.printf("halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port%n", p);
+        return 1;
+      }
+    }
+    System.out.printf("Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n", standbys);
+    PgCluster cluster =
+        PgCluster.builder().name("demo").standbys(standbys).user(USER, PASSWORD).database(USER).start();
+    HaloServer server = null;
+    try {
+      grantOwnership(cluster);
+      Path file = cluster.baseDir().resolve("halo.yaml");
+      Files.writeString(file, config(cluster));
+      HaloConfig config = ConfigLoader.load(file, Map.of());
+      server = HaloServer.start(config);
+      printHowToConnect(cluster, file);
+    } catch (IOException | SQLException | ConfigException | RuntimeException e) {
+      if (server != null) {
+        server.close();
+      }
+      cluster.close();
+      System.err.println("halo demo: " + e.getMessage());
+      return 1;
+    }
+    HaloServer running = server;
+    StartCommand.runUntilStopped(
+        () -> {
+          System.out.println("Stopping Halo and the demo cluster...");
+          running.close();
+          cluster.close();
+        });
+    return 0;
+  }
+
+  private static void grantOwnership(PgCluster cluster) throws SQLException {
+    try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
+      s.execute("ALTER DATABASE " + USER + " OWNER TO " + USER);
+    }
+  }
+
+  private String config(PgCluster cluster) {
+    StringBuilder backends = new StringBuilder();
+    for (PgNode n : cluster.nodes()) {
+      backends.append(String.format(
+          "      - { name: %s, address: %s:%d, role: %s }%n",
+          n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
+    }
+    return String.format(
+        """
+        # Written by 'halo demo'. Reference of every key: conf/halo.yaml in the Halo repository.
+        users:
+          - { name: %s, password: %s }
+        clusters:
+          - name: demo
+            engine: postgresql
+            listeners:
+              - { listen: 127.0.0.1:%d, route: primary }
+              - { listen: 127.0.0.1:%d, route: replicas }
+            backends:
+        %s    monitor: { user: %s, password: %s }
+        """,
+        USER, PASSWORD, port, replicaPort, backends, cluster.superuser(), cluster.superuserPassword());
+  }
+
+  private void printHowToConnect(PgCluster cluster, Path file) {
+    System.out.printf(
+        """
+
+        Halo is running in front of a local PostgreSQL cluster:
+          primary %s on 127.0.0.1:%d, standby(s) %s
+          config  %s
+
+        Connect through Halo (password: %s):
+          psql "postgresql://%s:%s@127.0.0.1:%d/%s"                 read-write (primary)
+          psql "postgresql://%s:%s@127.0.0.1:%d/%s"                 read-only (standbys)
+          PGPASSWORD=%s pgbench -i -h 127.0.0.1 -p %d -U %s %s && PGPASSWORD=%s pgbench -c 8 -T 10 -h 127.0.0.1 -p %d -U %s %s
+          JDBC: jdbc:postgresql://127.0.0.1:%d/%s?user=%s&password=%s
+
+        Ctrl-C stops Halo and the cluster and removes its files.
+        """,
+        cluster.primary().name(), cluster.primary().port(),
+        cluster.standbys().stream().map(n -> n.name() + " on 127.0.0.1:" + n.port()).toList(),
+        file, PASSWORD,
+        USER, PASSWORD, port, USER,
+        USER, PASSWORD, replicaPort, USER,
+        PASSWORD, port, USER, USER, PASSWORD, port, USER, USER,
+        port, USER, USER, PASSWORD);
+  }
+
+  private static boolean portFree(int port) {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress("127.0.0.1", port));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}

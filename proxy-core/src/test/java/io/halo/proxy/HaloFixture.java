@@ -1,0 +1,107 @@
+package io.halo.proxy;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ServerConfig;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import java.net.InetSocketAddress;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * Halo started in this JVM in front of a real {@link PgCluster}: listener 0 routes to the
+ * primary, listener 1 to the replicas. Built in code so each test class picks its limits.
+ */
+public final class HaloFixture implements AutoCloseable {
+
+  private final PgCluster cluster;
+  private final HaloServer server;
+
+  private HaloFixture(PgCluster cluster, HaloServer server) {
+    this.cluster = cluster;
+    this.server = server;
+  }
+
+  public static HaloFixture start(PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients)
+      throws InterruptedException {
+    List<BackendConfig> backends = new ArrayList<>();
+    for (PgNode n : cluster.nodes()) {
+      backends.add(new BackendConfig(
+          n.name(), new HostPort(n.host(), n.port()),
+          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+    }
+    ClusterConfig c =
+        new ClusterConfig(
+            "main",
+            Engine.POSTGRESQL,
+            List.of(
+                new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, maxClients, true),
+                new ListenerConfig(new HostPort("127.0.0.1", 0), Route.REPLICAS, maxClients, true)),
+            backends,
+            new MonitorConfig(cluster.superuser(), cluster.superuserPassword(), "postgres",
+                Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+            new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20,
+                Duration.ofSeconds(10), null, null, null, Duration.ofSeconds(30)),
+            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    HaloConfig config =
+        new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users, List.of(c));
+    return new HaloFixture(cluster, HaloServer.start(config));
+  }
+
+  public PgCluster cluster() {
+    return cluster;
+  }
+
+  public InetSocketAddress primaryListener() {
+    return server.boundAddresses().get(0);
+  }
+
+  public InetSocketAddress replicaListener() {
+    return server.boundAddresses().get(1);
+  }
+
+  public String url(InetSocketAddress at, String database, String extra) {
+    return "jdbc:postgresql://127.0.0.1:" + at.getPort() + "/" + database + (extra.isEmpty() ? "" : "?" + extra);
+  }
+
+  public Connection connect(String user, String password, String database, String extra) throws SQLException {
+    return connect(primaryListener(), user, password, database, extra);
+  }
+
+  public Connection connect(InetSocketAddress at, String user, String password, String database, String extra)
+      throws SQLException {
+    Properties p = new Properties();
+    p.setProperty("user", user);
+    p.setProperty("password", password);
+    p.setProperty("connectTimeout", "10");
+    p.setProperty("socketTimeout", "120");
+    return DriverManager.getConnection(url(at, database, extra), p);
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+
+  /** Server limits for tests: short auth timeout where a test needs it. */
+  public static ServerConfig server(Duration authTimeout, long maxMessageSize) {
+    return new ServerConfig(2, authTimeout, Duration.ofSeconds(5), maxMessageSize, Duration.ofSeconds(2));
+  }
+}

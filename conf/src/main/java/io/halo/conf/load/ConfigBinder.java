@@ -91,6 +91,9 @@ final class ConfigBinder {
           s.optional("auth", AuthMethod.SCRAM_SHA_256, t -> Formats.enumValue(t, AuthMethod.class));
       String backendUser = s.string("backend_user", name);
       String backendPassword = s.string("backend_password", password);
+      if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
+        s.report("password", "required key is missing (only auth: trust needs no password)");
+      }
       names.check(name, s, "name");
       s.finish();
       users.add(s.construct(() -> new UserConfig(

@@ -49,9 +49,13 @@ final class EnvSubstitution {
     if (scalar.kind() != ScalarNode.Kind.STRING || scalar.text().indexOf('$') < 0) {
       return scalar;
     }
-    return new ScalarNode(scalar.mark(), substitute(scalar, path), ScalarNode.Kind.STRING);
+    String value = substitute(scalar, path);
+    return value == null
+        ? new ScalarNode(scalar.mark(), scalar.text(), ScalarNode.Kind.INVALID)
+        : new ScalarNode(scalar.mark(), value, ScalarNode.Kind.STRING);
   }
 
+  /** The substituted text, or null when a violation was recorded. */
   private String substitute(ScalarNode scalar, String path) {
     String text = scalar.text();
     StringBuilder out = new StringBuilder(text.length());
@@ -65,9 +69,13 @@ final class EnvSubstitution {
         if (close < 0) {
           problems.add(scalar.mark(), path,
               "unterminated '${' (write '$${' for a literal '${')");
-          return text;
+          return null;
         }
-        out.append(resolve(text.substring(i + 2, close), scalar, path));
+        String value = resolve(text.substring(i + 2, close), scalar, path);
+        if (value == null) {
+          return null;
+        }
+        out.append(value);
         i = close + 1;
       } else {
         out.append(text.charAt(i++));
@@ -82,7 +90,7 @@ final class EnvSubstitution {
     if (!NAME.matcher(name).matches()) {
       problems.add(scalar.mark(), path, "'${" + expression + "}': '" + name
           + "' is not an environment variable name (write '$${' for a literal '${')");
-      return "";
+      return null;
     }
     String value = env.get(name);
     if (sep >= 0) {
@@ -91,7 +99,7 @@ final class EnvSubstitution {
     if (value == null) {
       problems.add(scalar.mark(), path, "environment variable " + name
           + " is not set (set it, or give a default: ${" + name + ":-value})");
-      return "";
+      return null;
     }
     return value;
   }

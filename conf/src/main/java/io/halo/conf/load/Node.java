@@ -57,7 +57,9 @@ sealed interface Node permits Node.MapNode, Node.ListNode, Node.ScalarNode {
       STRING,
       NUMBER,
       BOOLEAN,
-      NULL
+      NULL,
+      /** A value already reported as a violation (e.g. an unset variable): bind nothing. */
+      INVALID
     }
 
     boolean isNull() {

@@ -80,6 +80,11 @@ final class Section {
     return e == null ? null : e.value();
   }
 
+  /** Whether {@code key} is written with a value (YAML null counts as not written). */
+  boolean has(String key) {
+    return !isAbsent(node(key));
+  }
+
   /** Where a problem with {@code key} is reported: its value, or the section when absent. */
   Mark at(String key) {
     Node n = node(key);
@@ -211,6 +216,10 @@ final class Section {
   }
 
   private <T> T convert(ScalarNode s, String key, Function<String, T> parser) {
+    if (s.kind() == ScalarNode.Kind.INVALID) {
+      failed = true; // reported where it became invalid
+      return null;
+    }
     try {
       return parser.apply(s.text());
     } catch (IllegalArgumentException e) {

@@ -48,7 +48,7 @@ final class ClusterBinder {
     ThrottleConfig throttle =
         throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout"));
     s.finish();
-    if (listeners.contains(null) || backends.contains(null) || monitor == null
+    if (listeners.contains(null) || backends == null || backends.contains(null) || monitor == null
         || failover == null || throttle == null) {
       return null;
     }
@@ -74,10 +74,12 @@ final class ClusterBinder {
     return listeners;
   }
 
+  /** The backends (an entry null when it has a violation), or null without exactly one primary. */
   private List<BackendConfig> backends(Section cluster) {
     List<BackendConfig> backends = new ArrayList<>();
     UniqueNames names = new UniqueNames("backend");
     String firstPrimary = null;
+    boolean onePrimary = true;
     List<Node> nodes = cluster.nonEmptyList("backends");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
@@ -95,6 +97,7 @@ final class ClusterBinder {
         } else {
           s.report("role", "a cluster has exactly one primary; " + firstPrimary
               + " is already primary (make this one standby)");
+          onePrimary = false;
         }
       }
       s.finish();
@@ -102,8 +105,9 @@ final class ClusterBinder {
     }
     if (!nodes.isEmpty() && firstPrimary == null && !backends.contains(null)) {
       cluster.report("backends", "no backend has role: primary; exactly one must");
+      onePrimary = false;
     }
-    return backends;
+    return onePrimary ? backends : null;
   }
 
   private static MonitorConfig monitor(Section s) {
@@ -135,9 +139,9 @@ final class ClusterBinder {
       if (start == null || start.isBlank()) {
         s.report("start_command", "is required with type: cold (it starts the cold standby)");
       }
-      boolean coldBackend = backends.stream()
+      boolean coldBackend = backends != null && backends.stream()
           .anyMatch(b -> b != null && b.role() == BackendRole.COLD);
-      if (!coldBackend && !backends.contains(null)) {
+      if (!coldBackend && backends != null && !backends.contains(null)) {
         s.report("type", "type: cold needs a backend with role: cold to start, and there is none");
       }
     }

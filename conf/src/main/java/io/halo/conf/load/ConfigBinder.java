@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * Binds the top of the tree (server, admin, users) and hands each cluster to {@link
@@ -96,9 +95,8 @@ final class ConfigBinder {
       }
       names.check(name, s, "name");
       s.finish();
-      users.add(s.construct(() -> new UserConfig(
-          name, password, auth, Objects.requireNonNull(backendUser, "backend_user"),
-          backendPassword)));
+      users.add(s.construct(
+          () -> new UserConfig(name, password, auth, backendUser, backendPassword)));
     }
     return users;
   }

@@ -5,6 +5,7 @@ import io.halo.conf.load.Node.ListNode;
 import io.halo.conf.load.Node.MapNode;
 import io.halo.conf.load.Node.Mark;
 import io.halo.conf.load.Node.ScalarNode;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -30,6 +31,8 @@ final class Section {
   /** The section itself is wrong (not a mapping, or missing though required): already said. */
   private final boolean broken;
   private boolean failed;
+  /** Keys with a violation already, so a trial construction does not report them twice. */
+  private final Set<String> reported = new HashSet<>();
 
   private Section(MapNode map, Mark mark, String path, Set<String> known, Problems problems,
       boolean broken) {
@@ -94,6 +97,7 @@ final class Section {
   /** Records a violation at {@code key}; the section's record is then not built. */
   void report(String key, String message) {
     problems.add(at(key), path(key), message);
+    reported.add(key);
     failed = true;
   }
 
@@ -103,7 +107,10 @@ final class Section {
       return defaultValue;
     }
     ScalarNode s = scalar(n, key);
-    return s == null ? null : convert(s, key, parser);
+    T value = s == null ? null : convert(s, key, parser);
+    // On a bad value, hand back the default: the record is not built (this section failed),
+    // but a trial construction can still check the other values (see construct).
+    return value == null ? defaultValue : value;
   }
 
   <T> T required(String key, Function<String, T> parser) {
@@ -159,24 +166,36 @@ final class Section {
   /**
    * Builds the record; an {@link IllegalArgumentException} from its constructor becomes a
    * violation at the key its message names (records name keys in snake_case), else at the
-   * section. Returns null after a violation.
+   * section. Returns null after any violation in this section.
+   *
+   * <p>When a value already failed, the constructor still runs as a trial (bad optional values
+   * stand in as their defaults) so that its checks of the <em>other</em> values are reported in
+   * the same run; its result is discarded. A missing required value makes the trial end with a
+   * {@link NullPointerException}, which is expected there and ignored.
    */
   <T> T construct(Supplier<T> constructor) {
-    if (failed) {
+    if (broken) {
       return null;
     }
+    boolean trial = failed;
     try {
-      return constructor.get();
+      T result = constructor.get();
+      return trial ? null : result;
     } catch (IllegalArgumentException e) {
       String message = e.getMessage() == null ? e.toString() : e.getMessage();
       String key = keyNamedIn(message);
       if (key == null) {
         problems.add(mark, path, message);
-      } else {
+      } else if (!reported.contains(key)) {
         report(key, message);
       }
       failed = true;
       return null;
+    } catch (NullPointerException e) {
+      if (trial) {
+        return null;
+      }
+      throw e;
     }
   }
 
@@ -204,6 +223,7 @@ final class Section {
     if (!broken) {
       problems.add(at(key), path(key), message);
     }
+    reported.add(key);
     failed = true;
   }
 
@@ -218,6 +238,7 @@ final class Section {
   private <T> T convert(ScalarNode s, String key, Function<String, T> parser) {
     if (s.kind() == ScalarNode.Kind.INVALID) {
       failed = true; // reported where it became invalid
+      reported.add(key);
       return null;
     }
     try {

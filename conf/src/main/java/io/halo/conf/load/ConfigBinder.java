@@ -14,8 +14,8 @@ import java.util.List;
 
 /**
  * Binds the top of the tree (server, admin, users) and hands each cluster to {@link
- * ClusterBinder}. Defaults live here, next to the key they belong to; {@code halo.yaml} documents
- * the same values and a test keeps the two in step.
+ * ClusterBinder}. Defaults live here and in ClusterBinder, next to the key they belong to;
+ * {@code halo.yaml} documents the same values (ConfigLoaderTest checks every default).
  */
 final class ConfigBinder {
 

@@ -50,12 +50,11 @@ public final class ConfigException extends Exception {
     return violations;
   }
 
+  /** One violation per line, {@code file:line:col: key: message}, in file order. */
   private static String format(List<Violation> violations) {
     if (violations.isEmpty()) {
       throw new IllegalArgumentException("a ConfigException needs at least one violation");
     }
-    String noun = violations.size() == 1 ? " problem" : " problems";
-    return "invalid configuration, " + violations.size() + noun + ":\n"
-        + violations.stream().map(Violation::toString).collect(Collectors.joining("\n"));
+    return violations.stream().map(Violation::toString).collect(Collectors.joining("\n"));
   }
 }

@@ -5,6 +5,7 @@ import io.halo.conf.model.HaloConfig;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +55,8 @@ public final class ConfigLoader {
     String text;
     try {
       text = Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw single(file.toString(), "cannot read: no such file");
     } catch (CharacterCodingException e) {
       throw single(file.toString(), "cannot read: the file is not UTF-8 text");
     } catch (IOException e) {

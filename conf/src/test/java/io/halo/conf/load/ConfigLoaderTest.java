@@ -185,7 +185,8 @@ class ConfigLoaderTest {
 
     assertThat(e.violations()).singleElement().satisfies(v -> {
       assertThat(v.file()).isEqualTo("does-not-exist.yaml");
-      assertThat(v.message()).startsWith("cannot read");
+      assertThat(v.message()).isEqualTo("cannot read: no such file");
+      assertThat(v.toString()).isEqualTo("does-not-exist.yaml:0:0: cannot read: no such file");
     });
   }
 }

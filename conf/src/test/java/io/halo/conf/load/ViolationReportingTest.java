@@ -70,10 +70,10 @@ class ViolationReportingTest {
             tuple(11, 33, "clusters[0].listeners[0].max_client_connections"),
             tuple(14, 18, "clusters[0].backends[0].address"),
             tuple(18, 17, "clusters[0].monitor.interval"));
-    assertThat(e.getMessage()).contains(
+    assertThat(e.getMessage()).startsWith(
         "halo.yaml:2:15: server.io_threads: io_threads must not be negative\n"
             + "halo.yaml:3:17: server.auth_timeout: '15' has no unit; a unit is required");
-    assertThat(e.getMessage().lines()).hasSize(1 + 7);
+    assertThat(e.getMessage().lines()).hasSize(7);
   }
 
   @Test
@@ -111,8 +111,7 @@ class ViolationReportingTest {
 
   @Test
   void a_list_where_a_mapping_belongs_is_a_violation() {
-    Violation v = only(with("    user: mon", "    - user: mon").replace("  monitor:",
-        "  monitor:"));
+    Violation v = only(with("    user: mon", "    - user: mon"));
 
     assertThat(v.line()).isEqualTo(15);
     assertThat(v.key()).isEqualTo("clusters[0].monitor");

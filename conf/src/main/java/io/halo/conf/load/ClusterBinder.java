@@ -1,0 +1,160 @@
+package io.halo.conf.load;
+
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Binds one entry of {@code clusters}: its listeners, backends and HA policy, and checks what
+ * involves several of them (one primary, unique backend names, what a cold failover needs).
+ */
+final class ClusterBinder {
+
+  private final Problems problems;
+  private final ListenAddresses listenAddresses;
+  private final UniqueNames clusterNames;
+
+  ClusterBinder(Problems problems, ListenAddresses listenAddresses, UniqueNames clusterNames) {
+    this.problems = problems;
+    this.listenAddresses = listenAddresses;
+    this.clusterNames = clusterNames;
+  }
+
+  /** The cluster, or null when a violation was recorded. */
+  ClusterConfig bind(Node node, String path) {
+    Section s = Section.of(node, node.mark(), path, problems, "name", "engine", "listeners",
+        "backends", "monitor", "failover", "throttle");
+    String name = s.requiredString("name");
+    clusterNames.check(name, s, "name");
+    Engine engine =
+        s.optional("engine", Engine.POSTGRESQL, t -> Formats.enumValue(t, Engine.class));
+    List<ListenerConfig> listeners = listeners(s);
+    List<BackendConfig> backends = backends(s);
+    MonitorConfig monitor = monitor(s.requiredSection("monitor", "user", "password", "database",
+        "interval", "timeout", "failures", "successes"));
+    FailoverConfig failover = failover(s.section("failover", "mode", "type", "max_lag",
+        "hold_timeout", "fence_command", "start_command", "switchover_command",
+        "command_timeout"), backends);
+    ThrottleConfig throttle =
+        throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout"));
+    s.finish();
+    if (listeners.contains(null) || backends == null || backends.contains(null) || monitor == null
+        || failover == null || throttle == null) {
+      return null;
+    }
+    return s.construct(() -> new ClusterConfig(
+        name, engine, listeners, backends, monitor, failover, throttle));
+  }
+
+  private List<ListenerConfig> listeners(Section cluster) {
+    List<ListenerConfig> listeners = new ArrayList<>();
+    List<Node> nodes = cluster.nonEmptyList("listeners");
+    for (int i = 0; i < nodes.size(); i++) {
+      Node n = nodes.get(i);
+      Section s = Section.of(n, n.mark(), cluster.path("listeners") + "[" + i + "]", problems,
+          "listen", "route", "max_client_connections", "fallback_to_primary");
+      HostPort listen = s.required("listen", HostPort::parse);
+      Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
+      Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
+      Boolean fallback = s.optional("fallback_to_primary", true, Formats::bool);
+      listenAddresses.claim(listen, s, "listen");
+      s.finish();
+      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback)));
+    }
+    return listeners;
+  }
+
+  /** The backends (an entry null when it has a violation), or null without exactly one primary. */
+  private List<BackendConfig> backends(Section cluster) {
+    List<BackendConfig> backends = new ArrayList<>();
+    UniqueNames names = new UniqueNames("backend");
+    String firstPrimary = null;
+    boolean onePrimary = true;
+    List<Node> nodes = cluster.nonEmptyList("backends");
+    for (int i = 0; i < nodes.size(); i++) {
+      Node n = nodes.get(i);
+      Section s = Section.of(n, n.mark(), cluster.path("backends") + "[" + i + "]", problems,
+          "name", "address", "role", "priority");
+      String name = s.requiredString("name");
+      HostPort address = s.required("address", HostPort::parse);
+      BackendRole role = s.optional("role", BackendRole.STANDBY,
+          t -> Formats.enumValue(t, BackendRole.class));
+      Integer priority = s.optional("priority", 0, Formats::integer);
+      names.check(name, s, "name");
+      if (role == BackendRole.PRIMARY) {
+        if (firstPrimary == null) {
+          firstPrimary = s.path("role") + ", line " + s.at("role").line();
+        } else {
+          s.report("role", "a cluster has exactly one primary; " + firstPrimary
+              + " is already primary (make this one standby)");
+          onePrimary = false;
+        }
+      }
+      s.finish();
+      backends.add(s.construct(() -> new BackendConfig(name, address, role, priority)));
+    }
+    if (!nodes.isEmpty() && firstPrimary == null && !backends.contains(null)) {
+      cluster.report("backends", "no backend has role: primary; exactly one must");
+      onePrimary = false;
+    }
+    return onePrimary ? backends : null;
+  }
+
+  private static MonitorConfig monitor(Section s) {
+    String user = s.requiredString("user");
+    String password = s.string("password", null);
+    String database = s.string("database", "postgres");
+    Duration interval = s.optional("interval", Duration.ofMillis(500), Formats::duration);
+    Duration timeout = s.optional("timeout", Duration.ofSeconds(1), Formats::duration);
+    Integer failures = s.optional("failures", 3, Formats::integer);
+    Integer successes = s.optional("successes", 2, Formats::integer);
+    s.finish();
+    return s.construct(() -> new MonitorConfig(
+        user, password, database, interval, timeout, failures, successes));
+  }
+
+  private static FailoverConfig failover(Section s, List<BackendConfig> backends) {
+    FailoverConfig.Mode mode = s.optional("mode", FailoverConfig.Mode.AUTOMATIC,
+        t -> Formats.enumValue(t, FailoverConfig.Mode.class));
+    FailoverConfig.Type type = s.optional("type", FailoverConfig.Type.HOT,
+        t -> Formats.enumValue(t, FailoverConfig.Type.class));
+    Long maxLag = s.optional("max_lag", 16L << 20, Formats::size);
+    Duration holdTimeout = s.optional("hold_timeout", Duration.ofSeconds(10), Formats::duration);
+    String fence = s.string("fence_command", null);
+    String start = s.string("start_command", null);
+    String switchover = s.string("switchover_command", null);
+    Duration commandTimeout =
+        s.optional("command_timeout", Duration.ofSeconds(30), Formats::duration);
+    if (type == FailoverConfig.Type.COLD) {
+      if (start == null || start.isBlank()) {
+        s.report("start_command", "is required with type: cold (it starts the cold standby)");
+      }
+      boolean coldBackend = backends != null && backends.stream()
+          .anyMatch(b -> b != null && b.role() == BackendRole.COLD);
+      if (!coldBackend && backends != null && !backends.contains(null)) {
+        s.report("type", "type: cold needs a backend with role: cold to start, and there is none");
+      }
+    }
+    s.finish();
+    return s.construct(() -> new FailoverConfig(
+        mode, type, maxLag, holdTimeout, fence, start, switchover, commandTimeout));
+  }
+
+  private static ThrottleConfig throttle(Section s) {
+    Integer maxConnections = s.optional("max_connections", 200, Formats::integer);
+    Integer maxQueue = s.optional("max_queue", 1000, Formats::integer);
+    Duration queueTimeout = s.optional("queue_timeout", Duration.ofSeconds(2), Formats::duration);
+    s.finish();
+    return s.construct(() -> new ThrottleConfig(maxConnections, maxQueue, queueTimeout));
+  }
+}

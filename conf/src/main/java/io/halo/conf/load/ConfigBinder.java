@@ -1,0 +1,103 @@
+package io.halo.conf.load;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ServerConfig;
+import io.halo.conf.model.UserConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Binds the top of the tree (server, admin, users) and hands each cluster to {@link
+ * ClusterBinder}. Defaults live here and in ClusterBinder, next to the key they belong to;
+ * {@code halo.yaml} documents the same values (ConfigLoaderTest checks every default).
+ */
+final class ConfigBinder {
+
+  static final HostPort DEFAULT_ADMIN_LISTEN = new HostPort("127.0.0.1", 7070);
+
+  private final Problems problems;
+  private final ListenAddresses listenAddresses = new ListenAddresses();
+
+  ConfigBinder(Problems problems) {
+    this.problems = problems;
+  }
+
+  /** The config, or null when a violation was recorded. */
+  HaloConfig bind(Node root, Path source) {
+    Section top = Section.of(root, root.mark(), "", problems, "server", "admin", "users",
+        "clusters");
+    ServerConfig server = server(top.section("server", "io_threads", "auth_timeout",
+        "backend_connect_timeout", "max_message_size", "shutdown_timeout"));
+    AdminConfig admin = admin(top.section("admin", "listen", "token"));
+    List<UserConfig> users = users(top);
+    List<ClusterConfig> clusters = new ArrayList<>();
+    UniqueNames clusterNames = new UniqueNames("cluster");
+    List<Node> clusterNodes = top.nonEmptyList("clusters");
+    for (int i = 0; i < clusterNodes.size(); i++) {
+      Node n = clusterNodes.get(i);
+      clusters.add(new ClusterBinder(problems, listenAddresses, clusterNames)
+          .bind(n, "clusters[" + i + "]"));
+    }
+    top.finish();
+    if (!problems.isEmpty() || server == null || admin == null
+        || users.contains(null) || clusters.contains(null)) {
+      return null;
+    }
+    return top.construct(() -> new HaloConfig(source, server, admin, users, clusters));
+  }
+
+  private static ServerConfig server(Section s) {
+    Integer ioThreads = s.optional("io_threads", 0, Formats::integer);
+    Duration authTimeout = s.optional("auth_timeout", Duration.ofSeconds(15), Formats::duration);
+    Duration connectTimeout =
+        s.optional("backend_connect_timeout", Duration.ofSeconds(5), Formats::duration);
+    Long maxMessageSize = s.optional("max_message_size", 64L << 20, Formats::size);
+    Duration shutdownTimeout =
+        s.optional("shutdown_timeout", Duration.ofSeconds(10), Formats::duration);
+    s.finish();
+    return s.construct(() -> new ServerConfig(
+        ioThreads, authTimeout, connectTimeout, maxMessageSize, shutdownTimeout));
+  }
+
+  private AdminConfig admin(Section s) {
+    HostPort listen = s.optional("listen", DEFAULT_ADMIN_LISTEN, HostPort::parse);
+    String token = s.string("token", null);
+    if (token != null && token.isEmpty()) {
+      s.report("token", "is empty; remove the key to run the admin API without a token");
+    }
+    listenAddresses.claim(listen, s, "listen");
+    s.finish();
+    return s.construct(() -> new AdminConfig(listen, token));
+  }
+
+  private List<UserConfig> users(Section top) {
+    List<UserConfig> users = new ArrayList<>();
+    UniqueNames names = new UniqueNames("user");
+    List<Node> nodes = top.nonEmptyList("users");
+    for (int i = 0; i < nodes.size(); i++) {
+      Node n = nodes.get(i);
+      Section s = Section.of(n, n.mark(), "users[" + i + "]", problems,
+          "name", "password", "auth", "backend_user", "backend_password");
+      String name = s.requiredString("name");
+      String password = s.string("password", null);
+      AuthMethod auth =
+          s.optional("auth", AuthMethod.SCRAM_SHA_256, t -> Formats.enumValue(t, AuthMethod.class));
+      String backendUser = s.string("backend_user", name);
+      String backendPassword = s.string("backend_password", password);
+      if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
+        s.report("password", "required key is missing (only auth: trust needs no password)");
+      }
+      names.check(name, s, "name");
+      s.finish();
+      users.add(s.construct(
+          () -> new UserConfig(name, password, auth, backendUser, backendPassword)));
+    }
+    return users;
+  }
+}

@@ -1,0 +1,192 @@
+package io.halo.conf.load;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ServerConfig;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+
+  private static final String MINIMAL = """
+      users:
+        - name: app
+          password: secret
+      clusters:
+        - name: main
+          listeners:
+            - listen: 0.0.0.0:6432
+          backends:
+            - name: pg1
+              address: 10.0.0.1:5432
+              role: primary
+          monitor:
+            user: mon
+      """;
+
+  @Test
+  void binds_every_key_of_a_full_config() throws Exception {
+    // Given a config that sets every key to a value other than its default
+    String yaml = """
+        server:
+          io_threads: 4
+          auth_timeout: 20s
+          backend_connect_timeout: 3s
+          max_message_size: 32MB
+          shutdown_timeout: 1m
+        admin:
+          listen: 127.0.0.1:9090
+          token: tok
+        users:
+          - name: app
+            password: pw
+            auth: MD5
+            backend_user: app_be
+            backend_password: pw_be
+          - name: local
+            auth: trust
+        clusters:
+          - name: shop
+            engine: mysql
+            listeners:
+              - listen: 0.0.0.0:3306
+                route: replicas
+                max_client_connections: 50
+                fallback_to_primary: false
+            backends:
+              - name: db1
+                address: "[::1]:3307"
+                role: primary
+                priority: 2
+              - name: db2
+                address: db2.internal:3306
+                role: cold
+                priority: -1
+            monitor:
+              user: mon
+              password: monpw
+              database: mysql
+              interval: 250ms
+              timeout: 2s
+              failures: 5
+              successes: 4
+            failover:
+              mode: observe
+              type: cold
+              max_lag: 64kB
+              hold_timeout: 1h
+              fence_command: fence
+              start_command: start
+              switchover_command: switch
+              command_timeout: 45s
+            throttle:
+              max_connections: 10
+              max_queue: 0
+              queue_timeout: 100ms
+        """;
+
+    // When
+    HaloConfig config = ConfigLoader.parse(yaml, "full.yaml", Map.of());
+
+    // Then
+    assertThat(config.source()).isNull();
+    assertThat(config.server()).isEqualTo(new ServerConfig(4, Duration.ofSeconds(20),
+        Duration.ofSeconds(3), 32L << 20, Duration.ofMinutes(1)));
+    assertThat(config.admin()).isEqualTo(new AdminConfig(new HostPort("127.0.0.1", 9090), "tok"));
+    assertThat(config.users()).containsExactly(
+        new UserConfig("app", "pw", AuthMethod.MD5, "app_be", "pw_be"),
+        new UserConfig("local", null, AuthMethod.TRUST, "local", null));
+    ClusterConfig shop = config.cluster("shop").orElseThrow();
+    assertThat(shop.engine()).isEqualTo(Engine.MYSQL);
+    assertThat(shop.listeners()).containsExactly(
+        new ListenerConfig(new HostPort("0.0.0.0", 3306), Route.REPLICAS, 50, false));
+    assertThat(shop.backends()).containsExactly(
+        new BackendConfig("db1", new HostPort("::1", 3307), BackendRole.PRIMARY, 2),
+        new BackendConfig("db2", new HostPort("db2.internal", 3306), BackendRole.COLD, -1));
+    assertThat(shop.monitor()).isEqualTo(new MonitorConfig("mon", "monpw", "mysql",
+        Duration.ofMillis(250), Duration.ofSeconds(2), 5, 4));
+    assertThat(shop.failover()).isEqualTo(new FailoverConfig(FailoverConfig.Mode.OBSERVE,
+        FailoverConfig.Type.COLD, 64 * 1024, Duration.ofHours(1), "fence", "start", "switch",
+        Duration.ofSeconds(45)));
+    assertThat(shop.throttle())
+        .isEqualTo(new ThrottleConfig(10, 0, Duration.ofMillis(100)));
+  }
+
+  @Test
+  void applies_the_documented_defaults() throws Exception {
+    HaloConfig config = ConfigLoader.parse(MINIMAL, "minimal.yaml", Map.of());
+
+    assertThat(config.server()).isEqualTo(new ServerConfig(0, Duration.ofSeconds(15),
+        Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(10)));
+    assertThat(config.admin()).isEqualTo(new AdminConfig(new HostPort("127.0.0.1", 7070), null));
+    assertThat(config.users()).containsExactly(
+        new UserConfig("app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret"));
+    ClusterConfig main = config.clusters().get(0);
+    assertThat(main.engine()).isEqualTo(Engine.POSTGRESQL);
+    assertThat(main.listeners()).containsExactly(
+        new ListenerConfig(new HostPort("0.0.0.0", 6432), Route.PRIMARY, 1000, true));
+    assertThat(main.backends()).containsExactly(
+        new BackendConfig("pg1", new HostPort("10.0.0.1", 5432), BackendRole.PRIMARY, 0));
+    assertThat(main.monitor()).isEqualTo(new MonitorConfig("mon", null, "postgres",
+        Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2));
+    assertThat(main.failover()).isEqualTo(new FailoverConfig(FailoverConfig.Mode.AUTOMATIC,
+        FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10), null, null, null,
+        Duration.ofSeconds(30)));
+    assertThat(main.throttle()).isEqualTo(new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+  }
+
+  @Test
+  void a_backend_without_role_is_a_standby() throws Exception {
+    String yaml = MINIMAL.replace("    monitor:",
+        "      - name: pg2\n        address: 10.0.0.2:5432\n    monitor:");
+
+    HaloConfig config = ConfigLoader.parse(yaml, "two.yaml", Map.of());
+
+    assertThat(config.clusters().get(0).backend("pg2").orElseThrow().role())
+        .isEqualTo(BackendRole.STANDBY);
+  }
+
+  @Test
+  void load_names_the_file_as_source() throws Exception {
+    Path file = Files.createTempFile("halo", ".yaml");
+    try {
+      Files.writeString(file, MINIMAL);
+
+      HaloConfig config = ConfigLoader.load(file, Map.of());
+
+      assertThat(config.source()).isEqualTo(file);
+    } finally {
+      Files.delete(file);
+    }
+  }
+
+  @Test
+  void an_unreadable_file_is_one_violation_naming_it() {
+    Path missing = Path.of("does-not-exist.yaml");
+
+    ConfigException e = ViolationAssertions.failure(() -> ConfigLoader.load(missing, Map.of()));
+
+    assertThat(e.violations()).singleElement().satisfies(v -> {
+      assertThat(v.file()).isEqualTo("does-not-exist.yaml");
+      assertThat(v.message()).isEqualTo("cannot read: no such file");
+      assertThat(v.toString()).isEqualTo("does-not-exist.yaml:0:0: cannot read: no such file");
+    });
+  }
+}

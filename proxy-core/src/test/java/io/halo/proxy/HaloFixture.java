@@ -65,6 +65,10 @@ public final class HaloFixture implements AutoCloseable {
     return new HaloFixture(cluster, HaloServer.start(config));
   }
 
+  public HaloConfig config() {
+    return server.config();
+  }
+
   public PgCluster cluster() {
     return cluster;
   }

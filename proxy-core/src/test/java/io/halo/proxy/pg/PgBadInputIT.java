@@ -1,0 +1,225 @@
+package io.halo.proxy.pg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.PgCluster;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bad input from raw sockets and misbehaving clients: each gets its SQLSTATE and a close, and a
+ * session opened before keeps working.
+ */
+class PgBadInputIT {
+
+  static PgCluster cluster;
+  static HaloFixture halo;
+  static final int MAX_CLIENTS = 5;
+  Connection bystander;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = PgCluster.builder().name("badinput").user("app", "apppw").database("app").start();
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(2), 1 << 20),
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
+            MAX_CLIENTS);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  @BeforeEach
+  void openBystander() throws SQLException {
+    bystander = halo.connect("app", "apppw", "app", "");
+  }
+
+  @AfterEach
+  void bystanderStillServed() throws SQLException {
+    try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+      rs.next();
+      assertThat(rs.getString(1)).isEqualTo("still here");
+    }
+    bystander.close();
+    try (Connection fresh = halo.connect("app", "apppw", "app", "")) {
+      assertThat(fresh.isValid(5)).as("new sessions still accepted").isTrue();
+    }
+  }
+
+  private static RawPgSocket raw() throws java.io.IOException {
+    return new RawPgSocket(halo.primaryListener(), 10_000);
+  }
+
+  @Test
+  void wrong_password_gets_28P01() {
+    assertThatThrownBy(() -> halo.connect("app", "nope", "app", ""))
+        .isInstanceOf(SQLException.class)
+        .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01"));
+  }
+
+  @Test
+  void unknown_user_gets_the_same_28P01_as_a_wrong_password() {
+    assertThatThrownBy(() -> halo.connect("mallory", "x", "app", ""))
+        .satisfies(e -> {
+          assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
+          assertThat(e.getMessage()).contains("password authentication failed for user \"mallory\"");
+        });
+  }
+
+  @Test
+  void garbage_bytes_get_08P01_and_a_close() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send("GET / HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes());
+      assertThat(s.readError()).containsEntry('C', "08P01");
+      assertThat(s.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void an_unknown_protocol_version_gets_0A000() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(ByteBuffer.allocate(9).putInt(9).putInt(4 << 16).put((byte) 0).array());
+      Map<Character, String> e = s.readError();
+      assertThat(e).containsEntry('C', "0A000");
+      assertThat(e.get('M')).contains("4.0");
+    }
+  }
+
+  @Test
+  void a_malformed_startup_packet_gets_08P01() throws Exception {
+    try (RawPgSocket s = raw()) {
+      // protocol 3.0, a key without value and no terminator
+      s.send(ByteBuffer.allocate(12).putInt(12).putInt(196608).put(new byte[] {'u', 's', 'e', 'r'}).array());
+      assertThat(s.readError()).containsEntry('C', "08P01");
+    }
+  }
+
+  @Test
+  void an_oversized_message_after_login_gets_08P01() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(RawPgSocket.startup("local", "app"));
+      s.readUntilReady();
+      // a Query claiming 512 MB, over the 1 MB limit of this listener
+      s.send(ByteBuffer.allocate(5 + 16).put((byte) 'Q').putInt(512 << 20).put(new byte[16]).array());
+      Map<Character, String> e = s.readError();
+      assertThat(e).containsEntry('C', "08P01");
+      assertThat(e.get('M')).contains("limit of 1048576");
+      assertThat(s.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void an_oversized_startup_packet_gets_08P01() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(ByteBuffer.allocate(8).putInt(1 << 30).putInt(196608).array());
+      assertThat(s.readError()).containsEntry('C', "08P01");
+    }
+  }
+
+  @Test
+  void a_client_that_stalls_mid_startup_is_closed_after_the_auth_timeout() throws Exception {
+    try (RawPgSocket s = raw()) {
+      byte[] startup = RawPgSocket.startup("app", "app");
+      s.send(java.util.Arrays.copyOf(startup, 10)); // half a packet, then silence
+      long t0 = System.nanoTime();
+      Map<Character, String> e = s.readError();
+      assertThat(e).containsEntry('C', "08P01");
+      assertThat(e.get('M')).contains("not completed within 2000 ms");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(9));
+    }
+  }
+
+  @Test
+  void connections_beyond_the_listener_limit_get_53300() throws Exception {
+    List<Connection> held = new ArrayList<>();
+    try {
+      // the bystander holds one; fill the rest
+      for (int i = 1; i < MAX_CLIENTS; i++) {
+        held.add(halo.connect("app", "apppw", "app", ""));
+      }
+      assertThatThrownBy(() -> halo.connect("app", "apppw", "app", ""))
+          .satisfies(e -> {
+            assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
+            assertThat(e.getMessage()).contains("allows " + MAX_CLIENTS);
+          });
+    } finally {
+      for (Connection c : held) {
+        c.close();
+      }
+    }
+    // a slot freed by a close is usable again (checked by bystanderStillServed)
+    Thread.sleep(200);
+  }
+
+  @Test
+  void an_unreachable_backend_gets_08001_naming_the_backend() throws Exception {
+    int deadPort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      deadPort = s.getLocalPort();
+    }
+    ClusterConfig base = halo.config().clusters().get(0);
+    ClusterConfig dead =
+        new ClusterConfig(base.name(), base.engine(), base.listeners(),
+            List.of(new BackendConfig("ghost", new HostPort("127.0.0.1", deadPort), BackendRole.PRIMARY, 0)),
+            base.monitor(), base.failover(), base.throttle());
+    HaloConfig cfg = new HaloConfig(null, halo.config().server(), halo.config().admin(), halo.config().users(), List.of(dead));
+    try (HaloServer other = HaloServer.start(cfg)) {
+      InetSocketAddress at = other.boundAddresses().get(0);
+      java.util.Properties p = new java.util.Properties();
+      p.setProperty("user", "app");
+      p.setProperty("password", "apppw");
+      assertThatThrownBy(() -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app", p))
+          .satisfies(e -> {
+            assertThat(((SQLException) e).getSQLState()).isEqualTo("08001");
+            assertThat(e.getMessage()).contains("ghost").contains(String.valueOf(deadPort));
+          });
+    }
+  }
+
+  @Test
+  void a_backend_session_ended_under_the_client_gives_it_an_error_and_others_go_on() throws Exception {
+    try (Connection victim = halo.connect("app", "apppw", "app", "ApplicationName=victim");
+        Statement s = victim.createStatement()) {
+      try (Connection admin = cluster.primary().connectAsSuperuser(); Statement a = admin.createStatement()) {
+        a.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'victim'");
+      }
+      assertThatThrownBy(() -> s.execute("select 1"))
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isIn("57P01", "08006"));
+    }
+  }
+}

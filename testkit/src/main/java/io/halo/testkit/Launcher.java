@@ -183,8 +183,7 @@ final class Launcher {
                     && !user.equals(Files.getOwner(p).getName())) {
                 throw new IOException("OS user " + user + " cannot traverse " + p + " (permissions "
                         + java.nio.file.attribute.PosixFilePermissions.toString(perms)
-                        + "), so servers cannot use " + dir + "; choose a directory under "
-                        + System.getProperty("java.io.tmpdir"));
+                        + "), so servers cannot use " + dir + "; chmod o+x it or choose another directory");
             }
         }
     }

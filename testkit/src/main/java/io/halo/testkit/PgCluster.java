@@ -139,9 +139,6 @@ public final class PgCluster implements AutoCloseable {
         List<PgNode> order = new ArrayList<>(standbys());
         order.add(primary());
         order.parallelStream().forEach(PgNode::stop);
-        for (PgNode node : order) {
-            node.stop(); // no-op unless the parallel stream skipped it
-        }
     }
 
     /** Copies every node's log to {@code <logs>/<cluster>-<timestamp>/}; returns that dir, or null. */

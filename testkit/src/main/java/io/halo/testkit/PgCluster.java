@@ -159,39 +159,27 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
-    /** Waits until every standby streams from the primary (pg_stat_replication.state). */
+    /**
+     * Waits until every standby streams: its own WAL receiver says so (pg_stat_wal_receiver), and
+     * the primary agrees (pg_stat_replication). The standby side matters after a restart: the
+     * primary may still list the walsender of the previous, killed process as streaming.
+     */
     public void awaitStreaming(Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        Map<String, String> states = Map.of();
-        String lastError = null;
         while (true) {
-            try {
-                Map<String, String> now = replicationStates();
-                states = now;
-                lastError = null;
-                if (standbys().stream().allMatch(s -> "streaming".equals(now.get(s.name())))) {
-                    return;
-                }
-            } catch (SQLException e) {
-                lastError = e.getMessage();
+            String problem = streamingProblem();
+            if (problem == null) {
+                return;
             }
             if (System.nanoTime() - deadline > 0) {
-                break;
+                throw new IOException(name + ": " + problem + " after " + timeout);
             }
             sleep(100);
         }
-        for (PgNode standby : standbys()) {
-            if (!"streaming".equals(states.get(standby.name()))) {
-                throw new IOException(name + ": standby " + standby.name() + " is not streaming from "
-                        + primary().name() + " after " + timeout + " (pg_stat_replication: " + states
-                        + (lastError == null ? "" : ", last error: " + lastError) + "); log "
-                        + standby.logFile() + ":\n" + LogTail.of(standby.logFile()));
-            }
-        }
-        throw new IOException(name + ": cannot query pg_stat_replication on " + primary().name() + ": " + lastError);
     }
 
-    private Map<String, String> replicationStates() throws SQLException {
+    /** Null when every standby streams, else what is wrong with the first one that does not. */
+    private String streamingProblem() {
         Map<String, String> states = new HashMap<>();
         try (Connection c = primary().connectAsSuperuser();
                 Statement st = c.createStatement();
@@ -199,8 +187,26 @@ public final class PgCluster implements AutoCloseable {
             while (rs.next()) {
                 states.put(rs.getString(1), rs.getString(2));
             }
+        } catch (SQLException e) {
+            return "cannot query pg_stat_replication on " + primary().name() + ": " + e.getMessage()
+                    + "; log " + primary().logFile() + ":\n" + LogTail.of(primary().logFile());
         }
-        return states;
+        for (PgNode standby : standbys()) {
+            String receiver;
+            try (Connection c = standby.connectAsSuperuser();
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("SELECT status FROM pg_stat_wal_receiver")) {
+                receiver = rs.next() ? rs.getString(1) : "no WAL receiver";
+            } catch (SQLException e) {
+                receiver = "unreachable (" + e.getMessage() + ")";
+            }
+            if (!"streaming".equals(receiver) || !"streaming".equals(states.get(standby.name()))) {
+                return "standby " + standby.name() + " is not streaming from " + primary().name()
+                        + " (its WAL receiver: " + receiver + "; pg_stat_replication on the primary: " + states
+                        + "); log " + standby.logFile() + ":\n" + LogTail.of(standby.logFile());
+            }
+        }
+        return null;
     }
 
     private static void sleep(long millis) {

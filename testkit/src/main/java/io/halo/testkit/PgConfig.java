@@ -52,6 +52,9 @@ record PgConfig(int port, Path socketDir, String hostAuth, List<Map.Entry<String
         line(conf, "max_replication_slots", "16");
         line(conf, "wal_keep_size", "64MB");
         line(conf, "hot_standby", "on");
+        // A killed or paused peer is noticed in 10 s instead of 60 s; HA tests wait for that.
+        line(conf, "wal_sender_timeout", "10s");
+        line(conf, "wal_receiver_timeout", "10s");
         // pg_rewind (with HALO_PG_BIN) needs hint bits in the WAL; cheap at test sizes.
         line(conf, "wal_log_hints", "on");
         // Durability against OS crashes is not under test; synchronous_commit stays at its default

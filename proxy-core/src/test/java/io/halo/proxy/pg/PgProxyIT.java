@@ -83,7 +83,7 @@ class PgProxyIT {
         assertThat(rs.getString(1)).isEqualTo("app");
         assertThat(rs.getString(2)).as("startup parameters reach the backend").isEqualTo("halo-it");
       }
-      try (PreparedStatement ps = c.prepareStatement("select $1::int * 2")) {
+      try (PreparedStatement ps = c.prepareStatement("select ?::int * 2")) {
         for (int i = 0; i < 20; i++) {
           ps.setInt(1, i);
           try (ResultSet rs = ps.executeQuery()) {

@@ -40,6 +40,11 @@ import org.slf4j.LoggerFactory;
  * application_name, each with its own physical slot). Every wait is bounded; a failed
  * {@link Builder#start()} stops what it started, copies the logs to the log directory (system
  * property {@code halo.testkit.logs}, default {@code target/testkit-logs}) and says where.
+ *
+ * <p>Test-friendly settings (any can be overridden with {@link Builder#setting}): fsync off but
+ * synchronous_commit at its default (so synchronous replication really waits), 32MB shared
+ * buffers, 300 connections, wal_sender_timeout and wal_receiver_timeout 10 s so a dead peer is
+ * noticed quickly. Standbys connect as role {@code replicator} (password {@code replicator}).
  */
 public final class PgCluster implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PgCluster.class);

@@ -1,14 +1,10 @@
 package io.halo.testkit;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -44,6 +40,11 @@ import org.slf4j.LoggerFactory;
  * application_name, each with its own physical slot). Every wait is bounded; a failed
  * {@link Builder#start()} stops what it started, copies the logs to the log directory (system
  * property {@code halo.testkit.logs}, default {@code target/testkit-logs}) and says where.
+ *
+ * <p>Test-friendly settings (any can be overridden with {@link Builder#setting}): fsync off but
+ * synchronous_commit at its default (so synchronous replication really waits), 32MB shared
+ * buffers, 300 connections, wal_sender_timeout and wal_receiver_timeout 10 s so a dead peer is
+ * noticed quickly. Standbys connect as role {@code replicator} (password {@code replicator}).
  */
 public final class PgCluster implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PgCluster.class);
@@ -305,17 +306,30 @@ public final class PgCluster implements AutoCloseable {
             Launcher launcher = Launcher.detect(List.of("postgres", "nobody"));
             Path binDir = PgBinaries.resolve();
             boolean owns = baseDir == null;
-            Path base = owns ? Files.createTempDirectory("halo-" + name + "-") : baseDir.toAbsolutePath();
-            Files.createDirectories(base);
+            Path base;
             if (owns) {
+                base = Files.createTempDirectory("halo-" + name + "-");
                 Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
+            } else {
+                base = Files.createDirectories(baseDir.toAbsolutePath());
             }
-            launcher.checkReachable(base);
-            List<Integer> ports = freePorts(standbys + 1);
+            try {
+                launcher.checkReachable(base);
+            } catch (IOException e) {
+                if (owns) {
+                    Dirs.deleteTree(base);
+                }
+                throw e;
+            }
+            List<Integer> ports = PgClusterSetup.freePorts(standbys + 1);
             List<PgNode> nodes = new ArrayList<>();
             for (int i = 0; i <= standbys; i++) {
                 String nodeName = name + (i + 1);
                 Path nodeDir = base.resolve(nodeName);
+                if (Files.exists(nodeDir)) {
+                    // Not ours to delete: it may be the kept data of an earlier run.
+                    throw new IOException(nodeDir + " already exists; remove it or choose another baseDir");
+                }
                 nodes.add(new PgNode(nodeName, ports.get(i), nodeDir.resolve("data"), nodeDir.resolve("postgres.log"),
                         binDir, launcher, SUPERUSER, SUPERUSER_PASSWORD));
             }
@@ -362,35 +376,5 @@ public final class PgCluster implements AutoCloseable {
 
     static String replicationPassword() {
         return REPLICATION_PASSWORD;
-    }
-
-    /** Picks ports that are free now; all sockets stay open until all are picked, so they differ. */
-    private static List<Integer> freePorts(int count) throws IOException {
-        List<ServerSocket> sockets = new ArrayList<>();
-        try {
-            List<Integer> ports = new ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"));
-                sockets.add(socket);
-                ports.add(socket.getLocalPort());
-            }
-            return ports;
-        } finally {
-            for (ServerSocket socket : sockets) {
-                try {
-                    socket.close();
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot close port probe " + socket, e);
-                }
-            }
-        }
-    }
-
-    /** Runs an SQL statement with one string parameter; for the setup. */
-    static void execute(Connection c, String sql, String param) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, param);
-            ps.execute();
-        }
     }
 }

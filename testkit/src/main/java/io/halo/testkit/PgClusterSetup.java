@@ -1,12 +1,17 @@
 package io.halo.testkit;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
@@ -94,7 +99,7 @@ final class PgClusterSetup {
                 }
             }
             for (PgNode standby : cluster.standbys()) {
-                PgCluster.execute(c, "SELECT pg_create_physical_replication_slot(?, true)", slotName(standby));
+                execute(c, "SELECT pg_create_physical_replication_slot(?, true)", slotName(standby));
             }
         }
         for (String database : spec.databases()) {
@@ -156,5 +161,35 @@ final class PgClusterSetup {
 
     private static String literal(String value) {
         return "'" + value.replace("'", "''") + "'";
+    }
+
+    /** Picks ports that are free now; all sockets stay open until all are picked, so they differ. */
+    static List<Integer> freePorts(int count) throws IOException {
+        List<ServerSocket> sockets = new ArrayList<>();
+        try {
+            List<Integer> ports = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"));
+                sockets.add(socket);
+                ports.add(socket.getLocalPort());
+            }
+            return ports;
+        } finally {
+            for (ServerSocket socket : sockets) {
+                try {
+                    socket.close();
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot close port probe " + socket, e);
+                }
+            }
+        }
+    }
+
+    /** Runs an SQL statement with one string parameter; for the setup. */
+    private static void execute(Connection c, String sql, String param) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, param);
+            ps.execute();
+        }
     }
 }

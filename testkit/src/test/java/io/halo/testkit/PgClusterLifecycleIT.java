@@ -61,6 +61,33 @@ class PgClusterLifecycleIT {
     }
 
     @Test
+    void a_server_that_cannot_start_fails_start_with_its_log_and_leaves_nothing() throws Exception {
+        Path base = Files.createTempDirectory("halo-bad-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+
+        assertThatThrownBy(() -> PgCluster.builder().name("bad").baseDir(base)
+                .setting("shared_buffers", "lots").start())
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessageContaining("bad1: postgres (pid")
+                .hasMessageContaining("exited with code")
+                .hasMessageContaining("shared_buffers")
+                .hasMessageContaining("server logs copied to");
+
+        assertThat(base.resolve("bad1")).doesNotExist();
+        Dirs.deleteTree(base);
+        deleteLogCopies("bad-");
+    }
+
+    private static void deleteLogCopies(String prefix) throws Exception {
+        Path logs = Path.of(System.getProperty("halo.testkit.logs", "target/testkit-logs"));
+        try (Stream<Path> copies = Files.list(logs)) {
+            for (Path copy : (Iterable<Path>) copies.filter(p -> p.getFileName().toString().startsWith(prefix))::iterator) {
+                Dirs.deleteTree(copy);
+            }
+        }
+    }
+
+    @Test
     void synchronous_replication_without_standbys_is_refused() {
         assertThatThrownBy(() -> PgCluster.builder().synchronous(true).start())
                 .isInstanceOf(IllegalStateException.class)

@@ -1,0 +1,21 @@
+/**
+ * Real database clusters for integration tests and {@code halo demo}.
+ *
+ * <pre>{@code
+ * try (PgCluster pg = PgCluster.builder().standbys(2).synchronous(true).user("app", "pw").database("appdb").start()) {
+ *     PgNode primary = pg.primary();
+ *     try (Connection c = primary.connect("app", "pw", "appdb")) { ... }
+ *     pg.standbys().get(0).kill();      // crash; start() brings it back on the same port
+ *     primary.pause();                  // hang; resume() wakes it
+ * }
+ * }</pre>
+ *
+ * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code ${java.io.tmpdir}/halo-pg-17.6.0}),
+ * or the bin dir named by the environment variable {@code HALO_PG_BIN}. As root, servers run as the
+ * OS user {@code postgres} (else {@code nobody}) through {@code setpriv}. Logs of kept clusters go
+ * to the system property {@code halo.testkit.logs} (default {@code target/testkit-logs}).
+ *
+ * <p>Shared by future cluster types: {@code Launcher} (OS user, setpriv, chown, signals),
+ * {@code ServerProcess} (process tree, crash/hang/stop, shutdown hook), {@code LogTail}, {@code Dirs}.
+ */
+package io.halo.testkit;

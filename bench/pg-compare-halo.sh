@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# pg-compare-halo.sh - run the team's side-by-side PostgreSQL benchmark (../shared/bench/pg-compare.sh:
+# direct, HAProxy, PgBouncer session/transaction, pgpool-II) with Halo as an extra column.
+#
+#   bench/pg-compare-halo.sh                  defaults of pg-compare.sh (3 rounds x 10 s, 16 clients)
+#   ROUNDS=5 DURATION=20 bench/pg-compare-halo.sh
+#
+# Halo runs from the fat jar (built if missing) with the config below: one trust user "bench"
+# (as PgBouncer is configured in pg-compare.sh), one listener, route primary. WARMUP defaults to
+# 15 s per target here so that the JIT has compiled Halo's relay before the first measured round.
+# Needs: Java 17+, and what pg-compare.sh needs (postgresql, haproxy, pgbouncer, pgpool2).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+compare=${PG_COMPARE:-$root/../shared/bench/pg-compare.sh}
+[[ -x $compare || -f $compare ]] || { echo "pg-compare.sh not found at $compare (set PG_COMPARE)" >&2; exit 1; }
+
+jar=$(ls "$root"/proxy-core/target/halo-proxy-core-*-all.jar 2>/dev/null | head -n 1 || true)
+if [[ -z $jar ]]; then
+  (cd "$root" && ./mvnw -q -B -DskipTests -pl proxy-core -am package)
+  jar=$(ls "$root"/proxy-core/target/halo-proxy-core-*-all.jar | head -n 1)
+fi
+
+HALO_PORT=${HALO_PORT:-26432}
+PG_PORT=${PG_PORT:-25432}
+cfg=$(mktemp "${TMPDIR:-/tmp}/halo-bench.XXXXXX.yaml")
+trap 'rm -f "$cfg"' EXIT
+cat >"$cfg" <<YAML
+users:
+  - { name: bench, auth: trust }
+clusters:
+  - name: bench
+    engine: postgresql
+    listeners:
+      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000 }
+    backends:
+      - { name: pg, address: 127.0.0.1:$PG_PORT, role: primary }
+    monitor: { user: bench }
+YAML
+"$root/bin/halo" check-config "$cfg" >/dev/null 2>&1 || "$root/bin/halo" check-config "$cfg"
+
+export PG_PORT
+export EXTRA_TARGET=127.0.0.1:$HALO_PORT EXTRA_NAME=${EXTRA_NAME:-halo}
+export EXTRA_CMD="exec java ${HALO_JAVA_OPTS:--Xms512m -Xmx512m} -jar $jar start --config $cfg"
+export WARMUP=${WARMUP:-15}
+bash "$compare" "$@"

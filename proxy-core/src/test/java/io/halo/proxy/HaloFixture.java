@@ -99,6 +99,19 @@ public final class HaloFixture implements AutoCloseable {
     return DriverManager.getConnection(url(at, database, extra), p);
   }
 
+  /** Stops Halo, then the cluster; either may be null when a start failed. */
+  public static void stop(HaloFixture halo, PgCluster cluster) {
+    try {
+      if (halo != null) {
+        halo.server.close();
+      }
+    } finally {
+      if (cluster != null) {
+        cluster.close();
+      }
+    }
+  }
+
   @Override
   public void close() {
     server.close();

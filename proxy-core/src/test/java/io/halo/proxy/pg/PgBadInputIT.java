@@ -12,6 +12,7 @@ import io.halo.conf.model.HostPort;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.HaloServer;
+import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -29,12 +30,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Bad input from raw sockets and misbehaving clients: each gets its SQLSTATE and a close, and a
  * session opened before keeps working.
  */
 class PgBadInputIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
   static PgCluster cluster;
   static HaloFixture halo;
@@ -43,7 +47,7 @@ class PgBadInputIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = PgCluster.builder().name("badinput").user("app", "apppw").database("app").start();
+    cluster = LOGS.watch(PgCluster.builder().name("badinput").user("app", "apppw").database("app").start());
     halo =
         HaloFixture.start(
             cluster,
@@ -56,12 +60,7 @@ class PgBadInputIT {
 
   @AfterAll
   static void stop() {
-    if (halo != null) {
-      halo.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+    HaloFixture.stop(halo, cluster);
   }
 
   @BeforeEach

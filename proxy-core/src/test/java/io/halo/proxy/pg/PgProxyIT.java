@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
@@ -32,6 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.postgresql.copy.CopyManager;
@@ -39,13 +41,14 @@ import org.postgresql.copy.CopyManager;
 /** pgjdbc through Halo against a real primary + standby: what applications do every day. */
 class PgProxyIT {
 
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
   static PgCluster cluster;
   static HaloFixture halo;
 
   @BeforeAll
   static void start() throws Exception {
-    cluster =
-        PgCluster.builder().name("proxyit").standbys(1).user("app", "apppw").database("app").start();
+    cluster = LOGS.watch(PgCluster.builder().name("proxyit").standbys(1).user("app", "apppw").database("app").start());
     try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
       s.execute("ALTER DATABASE app OWNER TO app");
     }
@@ -63,12 +66,7 @@ class PgProxyIT {
 
   @AfterAll
   static void stop() {
-    if (halo != null) {
-      halo.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+    HaloFixture.stop(halo, cluster);
   }
 
   private static Connection app(String extra) throws SQLException {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import java.io.File;
 import java.io.IOException;
@@ -19,16 +20,19 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The command-line tools users point at Halo: psql and pgbench (skipped where not installed). */
 class PgToolsIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
   static PgCluster cluster;
   static HaloFixture halo;
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = PgCluster.builder().name("toolsit").user("app", "apppw").database("app").start();
+    cluster = LOGS.watch(PgCluster.builder().name("toolsit").user("app", "apppw").database("app").start());
     try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
       s.execute("ALTER DATABASE app OWNER TO app");
     }
@@ -42,12 +46,7 @@ class PgToolsIT {
 
   @AfterAll
   static void stop() {
-    if (halo != null) {
-      halo.close();
-    }
-    if (cluster != null) {
-      cluster.close();
-    }
+    HaloFixture.stop(halo, cluster);
   }
 
   record Run(int exit, String out) {}

@@ -4,13 +4,19 @@ import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.Engine;
 import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.ListenerConfig;
-import io.halo.health.state.StaticTopology;
-import io.halo.health.state.TopologySource;
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.CommandRunner;
+import io.halo.health.failover.FailoverCoordinator;
+import io.halo.health.failover.PgOps;
+import io.halo.health.state.ClusterHealth;
+import io.halo.proxy.admin.ProxyView;
 import io.halo.proxy.pg.PgListener;
 import io.halo.proxy.pg.PgListenerContext;
 import io.halo.proxy.pg.PgSession;
+import io.halo.proxy.pg.PgSessions;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.session.Rejections;
 import io.halo.proxy.transport.Transports;
 import io.halo.routing.ListenerRouter;
 import io.netty.bootstrap.ServerBootstrap;
@@ -19,18 +25,23 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running Halo: the event loops and a bound listener per configured listener. Start with
- * {@link #start(HaloConfig)}, stop with {@link #close()}.
+ * One running Halo: per cluster its health monitors and failover coordinator, the event loops,
+ * and a bound listener per configured listener. Start with {@link #start(HaloConfig)}, stop with
+ * {@link #close()}.
  */
-public final class HaloServer implements AutoCloseable {
+public final class HaloServer implements AutoCloseable, ProxyView {
 
   private static final Logger log = LoggerFactory.getLogger(HaloServer.class);
   /** Per-channel outbound buffer bounds: reading from the peer pauses above the high mark. */
@@ -42,6 +53,13 @@ public final class HaloServer implements AutoCloseable {
   private final EventLoopGroup workers;
   private final List<Channel> serverChannels = new ArrayList<>();
   private final CancelRegistry<PgSession> pgCancels = new CancelRegistry<>();
+  private final Rejections rejections = new Rejections();
+  private final Clock clock = Clock.systemUTC();
+  private final ScheduledExecutorService probes;
+  private final List<ClusterHealth> healths = new ArrayList<>();
+  private final List<FailoverCoordinator> coordinators = new ArrayList<>();
+  private final List<PgListenerContext> contexts = new ArrayList<>();
+  private final List<PgSessions> sessions = new ArrayList<>();
 
   private HaloServer(HaloConfig config, Transports transports) {
     this.config = config;
@@ -49,6 +67,15 @@ public final class HaloServer implements AutoCloseable {
     this.boss = transports.newGroup(1);
     int threads = config.server().ioThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.server().ioThreads();
     this.workers = transports.newGroup(threads);
+    int backends = config.clusters().stream().mapToInt(c -> c.backends().size()).sum();
+    this.probes =
+        Executors.newScheduledThreadPool(
+            Math.max(2, backends),
+            r -> {
+              Thread t = new Thread(r, "halo-probe");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** Binds every listener of every cluster, or fails and releases whatever it bound. */
@@ -71,7 +98,14 @@ public final class HaloServer implements AutoCloseable {
             "cluster " + cluster.name() + ": engine " + cluster.engine().name().toLowerCase()
                 + " is not supported by this version of Halo yet");
       }
-      TopologySource topology = new StaticTopology(cluster);
+      ClusterHealth topology = new ClusterHealth(cluster, probes, clock);
+      FailoverCoordinator coordinator = new FailoverCoordinator(topology, new PgOps(), new CommandRunner(), clock);
+      PgSessions clusterSessions = new PgSessions(cluster.name());
+      topology.onTopology(clusterSessions::onTopology);
+      healths.add(topology);
+      coordinators.add(coordinator);
+      sessions.add(clusterSessions);
+      topology.start();
       for (ListenerConfig listener : cluster.listeners()) {
         String name = cluster.name() + "/" + listener.listen();
         PgListenerContext context =
@@ -84,7 +118,11 @@ public final class HaloServer implements AutoCloseable {
                 new ListenerRouter(cluster.name(), listener, topology),
                 pgCancels,
                 transports,
-                new AtomicInteger());
+                new AtomicInteger(),
+                cluster.failover().holdTimeout(),
+                clusterSessions,
+                rejections);
+        contexts.add(context);
         ServerBootstrap b =
             new ServerBootstrap()
                 .group(boss, workers)
@@ -118,8 +156,37 @@ public final class HaloServer implements AutoCloseable {
     return config;
   }
 
+  /** What operators see and do per cluster (the admin API's view). */
+  public List<ClusterControl> clusters() {
+    return List.copyOf(coordinators);
+  }
+
+  @Override
+  public List<ListenerView> listeners() {
+    List<ListenerView> out = new ArrayList<>();
+    for (PgListenerContext c : contexts) {
+      out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
+          c.listener().route().name().toLowerCase(), c.clientConnections().get(),
+          c.listener().maxClientConnections()));
+    }
+    return out;
+  }
+
+  @Override
+  public List<BackendSessions> sessions() {
+    return sessions.stream().flatMap(s -> s.counts().stream()).toList();
+  }
+
+  @Override
+  public Map<String, Long> rejections() {
+    return rejections.snapshot();
+  }
+
   @Override
   public void close() {
+    coordinators.forEach(FailoverCoordinator::close);
+    healths.forEach(ClusterHealth::close);
+    probes.shutdownNow();
     for (Channel ch : serverChannels) {
       ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

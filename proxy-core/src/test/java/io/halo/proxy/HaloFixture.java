@@ -41,6 +41,12 @@ public final class HaloFixture implements AutoCloseable {
 
   public static HaloFixture start(PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients)
       throws InterruptedException {
+    return start(cluster, server, users, maxClients, c -> c);
+  }
+
+  /** As above, with the cluster config adjusted by {@code customize} (failover policy, backends). */
+  public static HaloFixture start(PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients,
+      java.util.function.UnaryOperator<ClusterConfig> customize) throws InterruptedException {
     List<BackendConfig> backends = new ArrayList<>();
     for (PgNode n : cluster.nodes()) {
       backends.add(new BackendConfig(
@@ -61,12 +67,34 @@ public final class HaloFixture implements AutoCloseable {
                 Duration.ofSeconds(10), null, null, null, Duration.ofSeconds(30)),
             new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
     HaloConfig config =
-        new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users, List.of(c));
+        new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users,
+            List.of(customize.apply(c)));
     return new HaloFixture(cluster, HaloServer.start(config));
   }
 
   public HaloConfig config() {
     return server.config();
+  }
+
+  public HaloServer server() {
+    return server;
+  }
+
+  /** The one cluster's operator view. */
+  public io.halo.health.ClusterControl control() {
+    return server.clusters().get(0);
+  }
+
+  public static ClusterConfig withMonitor(ClusterConfig c, MonitorConfig m) {
+    return new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), m, c.failover(), c.throttle());
+  }
+
+  public static ClusterConfig withFailover(ClusterConfig c, FailoverConfig f) {
+    return new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), f, c.throttle());
+  }
+
+  public static ClusterConfig withBackends(ClusterConfig c, List<BackendConfig> b) {
+    return new ClusterConfig(c.name(), c.engine(), c.listeners(), b, c.monitor(), c.failover(), c.throttle());
   }
 
   public PgCluster cluster() {

@@ -23,4 +23,11 @@ public sealed interface RouteResult {
       Objects.requireNonNull(reason, "reason");
     }
   }
+
+  /** A failover is running: wait (bounded by {@code failover.hold_timeout}) and route again. */
+  record Wait(String reason) implements RouteResult {
+    public Wait {
+      Objects.requireNonNull(reason, "reason");
+    }
+  }
 }

@@ -37,8 +37,20 @@ public record ProbeResult(
     Upstream upstream,
     List<Downstream> downstreams) {
 
-  /** A standby's link to the server it replicates from. */
-  public record Upstream(String host, int port, String status, boolean streaming) {}
+  /**
+   * A standby's link to the server it replicates from.
+   *
+   * @param lastMessageAge time since the standby last heard from its upstream; null when unknown
+   * @param senderTimeout the standby's {@code wal_sender_timeout}, taken as the upstream's: an idle
+   *     upstream sends a keepalive at least every half of it
+   */
+  public record Upstream(
+      String host, int port, String status, boolean streaming, Duration lastMessageAge, Duration senderTimeout) {
+
+    public Upstream(String host, int port, String status, boolean streaming) {
+      this(host, port, status, streaming, null, null);
+    }
+  }
 
   /** A standby as its primary sees it ({@code pg_stat_replication}). */
   public record Downstream(

@@ -14,8 +14,14 @@ import java.util.Optional;
  *
  * @param epoch incremented on every change of primary; a fencing token for later coordination
  * @param primary name of the backend that may take writes, or null while there is none
+ * @param failoverInProgress new primary sessions wait (bounded) instead of failing
  */
-public record Topology(String cluster, long epoch, String primary, List<BackendNode> backends) {
+public record Topology(
+    String cluster, long epoch, String primary, List<BackendNode> backends, boolean failoverInProgress) {
+
+  public Topology(String cluster, long epoch, String primary, List<BackendNode> backends) {
+    this(cluster, epoch, primary, backends, false);
+  }
 
   public Topology {
     Objects.requireNonNull(cluster, "cluster");
@@ -27,7 +33,7 @@ public record Topology(String cluster, long epoch, String primary, List<BackendN
 
   /** The primary, if one is named and routable. */
   public Optional<BackendNode> routablePrimary() {
-    return backend(primary).filter(b -> b.state().routable());
+    return backend(primary).filter(BackendNode::routable);
   }
 
   public Optional<BackendNode> backend(String name) {
@@ -41,7 +47,15 @@ public record Topology(String cluster, long epoch, String primary, List<BackendN
   public List<BackendNode> routableStandbys() {
     return backends.stream()
         .filter(b -> !b.name().equals(primary))
-        .filter(b -> b.role() == NodeRole.STANDBY && b.state().routable())
+        .filter(b -> b.role() == NodeRole.STANDBY && b.routable())
         .toList();
+  }
+
+  /** The same topology with one backend replaced (matched by name). */
+  public Topology with(BackendNode node) {
+    return new Topology(
+        cluster, epoch, primary,
+        backends.stream().map(b -> b.name().equals(node.name()) ? node : b).toList(),
+        failoverInProgress);
   }
 }

@@ -50,6 +50,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(PgFrontendHandler.class);
   /** Bytes a client may send ahead while its backend connection is being opened. */
   private static final int MAX_EARLY_BYTES = 1 << 20;
+  private static final long HOLD_RETRY_MS = 50;
 
   private final PgListenerContext listener;
   private final boolean overLimit;
@@ -61,6 +62,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private Credentials.Entry credentials;
   private ScramServer scram;
   private boolean scramFirstDone;
+  private long holdUntil;
   private byte[] md5Salt;
   private final List<ByteBuf> early = new ArrayList<>();
   private int earlyBytes;
@@ -147,6 +149,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (overLimit) {
+      listener.rejections().count("too_many_connections");
       fatal(ctx, SqlState.TOO_MANY_CONNECTIONS,
           "sorry, too many clients already: listener " + listener.name() + " allows "
               + listener.listener().maxClientConnections() + " client connections");
@@ -240,6 +243,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void passwordFailed(ChannelHandlerContext ctx, String why) {
+    listener.rejections().count("auth_failed");
     log.info("[{}] password authentication failed for user \"{}\" from {}: {}",
         listener.name(), user, ctx.channel().remoteAddress(), why);
     fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\"");
@@ -249,10 +253,30 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     state = SessionState.CONNECTING;
     ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
     ctx.channel().config().setAutoRead(false);
+    holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
+    route(ctx);
+  }
+
+  /** Routes, or waits (re-routing every 50 ms on this event loop) while a failover runs. */
+  private void route(ChannelHandlerContext ctx) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
     RouteResult route =
         listener.router().route(
             new RouteRequest(user, database, parameters.get("application_name"), ctx.channel().remoteAddress()));
+    if (route instanceof RouteResult.Wait w) {
+      if (System.nanoTime() - holdUntil < 0) {
+        ctx.executor().schedule(() -> route(ctx), HOLD_RETRY_MS, TimeUnit.MILLISECONDS);
+        return;
+      }
+      listener.rejections().count("failover_hold_timeout");
+      fatal(ctx, SqlState.CANNOT_CONNECT_NOW,
+          w.reason() + "; still not finished after hold_timeout " + listener.holdTimeout().toMillis() + " ms");
+      return;
+    }
     if (route instanceof RouteResult.Unavailable u) {
+      listener.rejections().count("no_backend");
       fatal(ctx, SqlState.CANNOT_CONNECT_NOW, u.reason());
       return;
     }
@@ -281,6 +305,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             String code =
                 cause instanceof PgBackendException be ? be.sqlState() : SqlState.CANNOT_CONNECT.code();
             log.warn("[{}] {}@{}: {}", listener.name(), user, database, cause.getMessage());
+            listener.rejections().count("backend_unavailable");
             fatal(ctx, code, cause.getMessage());
           }
         });
@@ -308,6 +333,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     PgRelayHandler fromClient = new PgRelayHandler(session, true, server, max);
     PgRelayHandler fromBackend = new PgRelayHandler(session, false, client, max);
     PgRelayHandler.pair(fromClient, fromBackend);
+    session.clientBound(fromBackend);
     server.pipeline().addLast("relay", fromBackend);
     ctx.pipeline().addLast("relay", fromClient);
     for (ByteBuf b : early) {

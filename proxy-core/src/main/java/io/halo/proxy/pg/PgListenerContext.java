@@ -4,14 +4,17 @@ import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.ServerConfig;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.session.Rejections;
 import io.halo.proxy.transport.Transports;
 import io.halo.routing.Router;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Everything the sessions of one PostgreSQL listener share. Immutable apart from the counters.
  *
  * @param name log prefix, e.g. {@code main/127.0.0.1:6432}
+ * @param holdTimeout how long a new session waits for a running failover
  */
 public record PgListenerContext(
     String name,
@@ -22,4 +25,7 @@ public record PgListenerContext(
     Router router,
     CancelRegistry<PgSession> cancels,
     Transports transports,
-    AtomicInteger clientConnections) {}
+    AtomicInteger clientConnections,
+    Duration holdTimeout,
+    PgSessions sessions,
+    Rejections rejections) {}

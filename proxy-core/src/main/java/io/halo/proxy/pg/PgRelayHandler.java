@@ -142,6 +142,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
     ctx.fireChannelInactive();
   }
 
+  /** Whether Halo may inject a whole message into the client-bound stream now. */
+  boolean clientStreamAtBoundary() {
+    return scannerOfClientBound().atBoundary();
+  }
+
   /** The scanner of the backend-to-client stream (this handler's when it is the backend side). */
   private PgStreamScanner scannerOfClientBound() {
     return fromClient ? other.scanner : scanner;

@@ -1,6 +1,7 @@
 package io.halo.proxy.pg;
 
 import io.halo.conf.model.HostPort;
+import io.halo.conf.model.Route;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.SessionState;
 import io.netty.channel.Channel;
@@ -23,6 +24,8 @@ public final class PgSession {
   private CancelRegistry.Key cancelKey;
   private SessionState state = SessionState.IDLE;
   private Channel backend;
+  /** The relay on the backend channel: it knows whether the client-bound stream is between messages. */
+  private PgRelayHandler clientBound;
 
   PgSession(
       PgListenerContext listener,
@@ -65,6 +68,10 @@ public final class PgSession {
     return backendSecret;
   }
 
+  public Route route() {
+    return listener.listener().route();
+  }
+
   public SessionState state() {
     return state;
   }
@@ -85,15 +92,41 @@ public final class PgSession {
     return listener;
   }
 
+  void clientBound(PgRelayHandler relay) {
+    this.clientBound = relay;
+  }
+
+  /** Registers for cancel requests and in the cluster's session list. */
   CancelRegistry.Key register() {
     cancelKey = listener.cancels().register(this);
+    listener.sessions().add(this);
     return cancelKey;
   }
 
   void unregister() {
+    listener.sessions().remove(this);
     if (cancelKey != null) {
       listener.cancels().unregister(cancelKey);
       cancelKey = null;
+    }
+  }
+
+  /**
+   * Ends the session from Halo's side (failover, fence): a FATAL with {@code state} when the
+   * client-bound stream is between messages, then both connections close. Event loop only.
+   */
+  void terminate(io.halo.proxy.pg.SqlState sqlState, String message) {
+    if (state == SessionState.CLOSING) {
+      return;
+    }
+    state = SessionState.CLOSING;
+    unregister();
+    backend.close();
+    if (clientBound != null && clientBound.clientStreamAtBoundary() && client.isActive()) {
+      client.writeAndFlush(io.halo.proxy.pg.message.PgMessages.fatal(client.alloc(), sqlState, message))
+          .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    } else {
+      client.close();
     }
   }
 

@@ -44,7 +44,10 @@ class PgFrontendHandlerTest {
             request -> new RouteResult.Unavailable("no backend in this test"),
             new CancelRegistry<>(),
             Transports.nio(),
-            new AtomicInteger());
+            new AtomicInteger(),
+            Duration.ofSeconds(1),
+            new PgSessions("main"),
+            new io.halo.proxy.session.Rejections());
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx, overLimit));

@@ -1,0 +1,102 @@
+package io.halo.health.failover;
+
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.health.probe.ProbeResult;
+import io.halo.health.state.AdminState;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.NodeRole;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Chooses the standby to promote: healthy, enabled, a standby, within {@code max_lag} of the old
+ * primary's last known position, and — when the primary ran synchronous replication — one of its
+ * synchronous standbys (matched by application_name = backend name). Most advanced replay
+ * position first, then priority, then config order. Replay, not receive: WAL received but not
+ * replayed is not lost, but a standby with replay paused or far behind would take long to promote,
+ * so it counts as lagging. Pure: works on status snapshots.
+ */
+final class Candidates {
+
+  /** The choice, or why there is none (one reason per rejected standby). */
+  record Choice(BackendStatus candidate, long lagBytes, List<String> rejected) {}
+
+  private Candidates() {}
+
+  static Choice choose(
+      ClusterConfig config, List<BackendStatus> statuses, String oldPrimary, ProbeResult primaryLast,
+      String target, boolean force) {
+    long primaryPos = primaryLast == null ? -1 : primaryLast.walPosition();
+    Set<String> sync =
+        primaryLast == null ? Set.of()
+            : primaryLast.downstreams().stream()
+                .filter(d -> "sync".equals(d.syncState()) || "quorum".equals(d.syncState()))
+                .map(ProbeResult.Downstream::name)
+                .collect(Collectors.toSet());
+    List<String> rejected = new ArrayList<>();
+    List<BackendStatus> ok = new ArrayList<>();
+    for (BackendStatus s : statuses) {
+      String name = s.node().name();
+      if (name.equals(oldPrimary) || (target != null && !name.equals(target))) {
+        continue;
+      }
+      String why = reject(config, s, sync, primaryPos, target != null, force);
+      if (why == null) {
+        ok.add(s);
+      } else {
+        rejected.add(name + ": " + why);
+      }
+    }
+    if (target != null && ok.isEmpty() && rejected.isEmpty()) {
+      rejected.add(target + ": not a backend of cluster " + config.name() + " other than the primary");
+    }
+    ok.sort(Comparator.<BackendStatus>comparingLong(s -> replayed(s)).reversed()
+        .thenComparing(Comparator.<BackendStatus>comparingInt(s -> s.node().priority()).reversed()));
+    if (ok.isEmpty()) {
+      return new Choice(null, -1, rejected);
+    }
+    BackendStatus best = ok.get(0);
+    long lag = primaryPos < 0 || replayed(best) < 0 ? -1 : Math.max(0, primaryPos - replayed(best));
+    return new Choice(best, lag, rejected);
+  }
+
+  private static String reject(
+      ClusterConfig config, BackendStatus s, Set<String> sync, long primaryPos, boolean named, boolean force) {
+    if (config.backend(s.node().name()).map(b -> b.role() == BackendRole.COLD).orElse(false)) {
+      return "a cold standby (promoted only by failover.type: cold)";
+    }
+    if (s.admin() != AdminState.ENABLED) {
+      return "admin state " + s.admin().name().toLowerCase();
+    }
+    ProbeResult p = s.lastProbe();
+    if (p == null || !p.ok()) {
+      return "not reachable" + (p == null ? "" : " (" + p.error() + ")");
+    }
+    if (!s.node().state().routable()) {
+      return "state " + s.node().state();
+    }
+    if (p.role() != NodeRole.STANDBY) {
+      return "not a standby (reports " + p.role() + ")";
+    }
+    if (!named && s.node().priority() < 0) {
+      return "priority " + s.node().priority() + " (never promoted automatically)";
+    }
+    if (!force && !sync.isEmpty() && !sync.contains(s.node().name())) {
+      return "not a synchronous standby of the old primary (sync: " + sync + ")";
+    }
+    long lag = primaryPos < 0 ? -1 : primaryPos - p.walPosition();
+    if (!force && lag > config.failover().maxLagBytes()) {
+      return "lags " + lag + " bytes behind the old primary's last known position, more than max_lag "
+          + config.failover().maxLagBytes();
+    }
+    return null;
+  }
+
+  private static long replayed(BackendStatus s) {
+    return s.lastProbe() == null ? -1 : s.lastProbe().walPosition();
+  }
+}

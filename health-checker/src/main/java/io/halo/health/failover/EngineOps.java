@@ -1,0 +1,34 @@
+package io.halo.health.failover;
+
+import io.halo.conf.model.HostPort;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+
+/**
+ * What failover needs to do to one engine's servers. The coordinator is engine-neutral; an
+ * engine is this small strategy (PostgreSQL now, MySQL/MariaDB next). Every call blocks and runs
+ * on the coordinator's executor with a bounded socket timeout.
+ */
+public interface EngineOps {
+
+  /** Promotes a standby and returns once it accepts writes (or throws). */
+  void promote(Connection standby, Duration timeout) throws SQLException;
+
+  /** Whether the server is a read-only standby. */
+  boolean inRecovery(Connection c) throws SQLException;
+
+  /** The primary's current write position (PostgreSQL: WAL LSN in bytes). */
+  long currentPosition(Connection primary) throws SQLException;
+
+  /** Whether a standby has replayed at least up to {@code position}. */
+  boolean replayedUpTo(Connection standby, long position) throws SQLException;
+
+  /**
+   * Points a standby at a new primary. {@code newPrimary} is a connection to it, for what the
+   * standby will need there (PostgreSQL: its replication slot).
+   *
+   * @return what was done, for the failover report
+   */
+  String repoint(Connection standby, Connection newPrimary, HostPort newPrimaryAddress) throws SQLException;
+}

@@ -1,0 +1,377 @@
+package io.halo.health.failover;
+
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.health.ClusterControl;
+import io.halo.health.probe.ProbeResult;
+import io.halo.health.state.AdminState;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.ClusterHealth;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides and runs failovers of one cluster; the operator's {@link ClusterControl}.
+ *
+ * <p>Design memo. Decisions are taken on the cluster's health writer thread (the
+ * {@link ClusterHealth#afterChange} hook), so they see one consistent state and never race a
+ * probe. The slow part — commands, JDBC promotion — runs on this coordinator's own single thread,
+ * so only one failover runs at a time and neither probes nor event loops wait for it. Every
+ * topology change the steps make goes back through the writer. Order of a hot failover: fence
+ * the old primary (Halo stops routing to it; optional fence_command), promote the candidate,
+ * publish it as primary (epoch + 1: new sessions flow again), then repoint the other standbys —
+ * repointing happens after writes resume because it does not gate them.
+ *
+ * <p>Several Halo instances will elect one coordinator later (ZooKeeper, the epoch as fencing
+ * token); today the single process is the coordinator.
+ */
+public final class FailoverCoordinator implements ClusterControl, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(FailoverCoordinator.class);
+  private static final int KEEP_REPORTS = 50;
+
+  private final ClusterConfig config;
+  private final FailoverConfig policy;
+  private final ClusterHealth health;
+  private final EngineOps ops;
+  private final CommandRunner commands;
+  private final Clock clock;
+  private final ExecutorService executor;
+  private final AtomicBoolean running = new AtomicBoolean();
+  private final AtomicLong ids = new AtomicLong();
+  private final Deque<FailoverReport> reports = new ArrayDeque<>();
+  private volatile TrafficGate gate = TrafficGate.NONE;
+  /** Writer thread only: the last refusal, so one incident is reported once. */
+  private String lastRefusal;
+
+  public FailoverCoordinator(ClusterHealth health, EngineOps ops, CommandRunner commands, Clock clock) {
+    this.health = health;
+    this.config = health.config();
+    this.policy = config.failover();
+    this.ops = ops;
+    this.commands = commands;
+    this.clock = clock;
+    this.executor =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "halo-failover-" + config.name());
+              t.setDaemon(true);
+              return t;
+            });
+    health.afterChange(this::evaluate);
+  }
+
+  /** The proxy's gate for switchovers (set once the proxy is up). */
+  public void gate(TrafficGate gate) {
+    this.gate = gate;
+  }
+
+  // ---------------------------------------------------------------- automatic (writer thread)
+
+  private void evaluate() {
+    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get()) {
+      return;
+    }
+    Topology t = health.current();
+    BackendStatus primary = status(t.primary());
+    if (primary == null || primary.node().state() != NodeState.DOWN) {
+      lastRefusal = null;
+      return;
+    }
+    String down = "primary " + t.primary() + " is down (" + primary.consecutiveFailures() + " failed probes"
+        + (primary.lastProbe() == null ? "" : ": " + primary.lastProbe().error()) + ")";
+    String refusal;
+    if (policy.mode() == FailoverConfig.Mode.MANUAL) {
+      refusal = down + "; failover.mode is manual: promote a standby with POST /api/v1/clusters/"
+          + config.name() + "/failover";
+    } else {
+      String unconfirmed = Confirmation.check(health.statuses(), t.primary(), primary.node().address(),
+          config.monitor().interval());
+      if (unconfirmed != null) {
+        refusal = down + ", but " + unconfirmed + "; not failing over";
+      } else if (policy.type() == FailoverConfig.Type.COLD) {
+        Optional<BackendConfig> cold = coldStandby(null);
+        if (cold.isEmpty()) {
+          refusal = down + "; no cold standby is configured";
+        } else {
+          start(FailoverReport.Kind.AUTOMATIC, t.primary(), cold.get().name(), null, down, true);
+          return;
+        }
+      } else {
+        Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(),
+            health.lastGoodProbe(t.primary()), null, false);
+        if (c.candidate() == null) {
+          refusal = down + "; no standby can be promoted: " + String.join("; ", c.rejected());
+        } else {
+          start(FailoverReport.Kind.AUTOMATIC, t.primary(), c.candidate().node().name(), null, down, false);
+          return;
+        }
+      }
+    }
+    if (!refusal.equals(lastRefusal)) {
+      lastRefusal = refusal;
+      log.warn("[{}] {}", config.name(), refusal);
+      ReportBuilder rb = newReport(FailoverReport.Kind.AUTOMATIC, t.primary(), refusal, t.epoch());
+      rb.finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
+    }
+  }
+
+  /** Starts a failover on the coordinator thread; the caller holds no lock. Returns its future. */
+  private Future<FailoverReport> start(FailoverReport.Kind kind, String from, String to, Long possibleLoss,
+      String reason, boolean cold) {
+    if (!running.compareAndSet(false, true)) {
+      throw new IllegalStateException("a failover of cluster " + config.name() + " is already running");
+    }
+    long epoch = health.current().epoch();
+    ReportBuilder rb = newReport(kind, from, reason, epoch);
+    rb.to = to;
+    rb.possibleLossBytes = possibleLoss;
+    log.warn("[{}] {} failover: {} -> {} ({})", config.name(), kind.name().toLowerCase(), from, to, reason);
+    health.submit(() -> health.failoverInProgress(true));
+    return executor.submit(() -> {
+      try {
+        return cold ? new Steps(this, rb, from, to).cold() : new Steps(this, rb, from, to).hot();
+      } catch (RuntimeException e) {
+        log.error("[{}] failover {} -> {} failed unexpectedly", config.name(), from, to, e);
+        return abort(rb, from, "unexpected error: " + e);
+      } finally {
+        running.set(false);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- operator actions
+
+  @Override
+  public FailoverReport failover(String target, boolean force) {
+    requireBackend(target);
+    Topology t = health.current();
+    if (target != null && target.equals(t.primary())) {
+      throw new IllegalArgumentException(target + " is already the primary of " + config.name());
+    }
+    String reason = "manual failover" + (target == null ? "" : " to " + target) + (force ? " (forced)" : "");
+    boolean cold = target != null && config.backend(target).map(b -> b.role() == BackendRole.COLD).orElse(false);
+    if (cold) {
+      return await(start(FailoverReport.Kind.MANUAL, t.primary(), target, null, reason, true));
+    }
+    ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
+    Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, force);
+    if (c.candidate() == null) {
+      return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + String.join("; ", c.rejected()));
+    }
+    Long loss = force && c.lagBytes() > 0 ? c.lagBytes() : null;
+    return await(start(FailoverReport.Kind.MANUAL, t.primary(), c.candidate().node().name(), loss,
+        reason + (loss == null ? "" : "; " + c.candidate().node().name() + " trailed the old primary by " + loss
+            + " bytes at the last probe: transactions in them may be lost"), false));
+  }
+
+  @Override
+  public FailoverReport switchover(String target) {
+    requireBackend(target);
+    Topology t = health.current();
+    if (target != null && target.equals(t.primary())) {
+      throw new IllegalArgumentException(target + " is already the primary of " + config.name());
+    }
+    BackendStatus primary = status(t.primary());
+    if (primary == null || !primary.node().state().routable()) {
+      return refuse(FailoverReport.Kind.SWITCHOVER, t,
+          "switchover needs a healthy primary; " + t.primary() + " is not: use failover");
+    }
+    ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
+    Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, false);
+    if (c.candidate() == null) {
+      return refuse(FailoverReport.Kind.SWITCHOVER, t, "switchover refused: " + String.join("; ", c.rejected()));
+    }
+    String to = c.candidate().node().name();
+    if (!running.compareAndSet(false, true)) {
+      throw new IllegalStateException("a failover of cluster " + config.name() + " is already running");
+    }
+    ReportBuilder rb = newReport(FailoverReport.Kind.SWITCHOVER, t.primary(), "planned switchover to " + to, t.epoch());
+    rb.to = to;
+    return await(executor.submit(() -> {
+      try {
+        return new Steps(this, rb, t.primary(), to).switchover();
+      } catch (RuntimeException e) {
+        log.error("[{}] switchover failed unexpectedly", config.name(), e);
+        return abort(rb, t.primary(), "unexpected error: " + e);
+      } finally {
+        running.set(false);
+      }
+    }));
+  }
+
+  @Override
+  public void drain(String backend) {
+    admin(backend, AdminState.DRAINING);
+  }
+
+  @Override
+  public void enable(String backend) {
+    admin(backend, AdminState.ENABLED);
+  }
+
+  @Override
+  public void disable(String backend) {
+    admin(backend, AdminState.DISABLED);
+  }
+
+  private void admin(String backend, AdminState state) {
+    if (backend == null || config.backend(backend).isEmpty()) {
+      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + backend + "'");
+    }
+    health.run(() -> health.admin(backend, state));
+    log.info("[{}] {} is now {}", config.name(), backend, state.name().toLowerCase());
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  @Override
+  public String name() {
+    return config.name();
+  }
+
+  @Override
+  public Topology topology() {
+    return health.current();
+  }
+
+  @Override
+  public List<BackendStatus> backends() {
+    return health.statuses();
+  }
+
+  @Override
+  public synchronized Optional<FailoverReport> lastFailover() {
+    return Optional.ofNullable(reports.peekLast());
+  }
+
+  @Override
+  public synchronized List<FailoverReport> failovers() {
+    return List.copyOf(reports);
+  }
+
+  // ---------------------------------------------------------------- helpers for the steps
+
+  ClusterHealth health() {
+    return health;
+  }
+
+  EngineOps ops() {
+    return ops;
+  }
+
+  CommandRunner commands() {
+    return commands;
+  }
+
+  FailoverConfig policy() {
+    return policy;
+  }
+
+  TrafficGate trafficGate() {
+    return gate;
+  }
+
+  Clock clock() {
+    return clock;
+  }
+
+  Connection connect(String backend) throws SQLException {
+    return health.monitor(backend).openActionConnection(policy.commandTimeout().plusSeconds(5));
+  }
+
+  /** A step failed before anything was promoted: lift the fence, end the report as FAILED. */
+  FailoverReport abort(ReportBuilder rb, String oldPrimary, String reason) {
+    health.submit(() -> {
+      if (oldPrimary != null && oldPrimary.equals(health.current().primary())) {
+        health.admin(oldPrimary, AdminState.ENABLED);
+      }
+      health.failoverInProgress(false);
+    });
+    log.error("[{}] failover failed: {}", config.name(), reason);
+    return rb.finish(FailoverReport.Outcome.FAILED, "failover failed: " + reason, health.current().epoch());
+  }
+
+  Optional<BackendConfig> coldStandby(String target) {
+    return config.backends().stream()
+        .filter(b -> b.role() == BackendRole.COLD && (target == null || b.name().equals(target)))
+        .max((a, b) -> Integer.compare(a.priority(), b.priority()));
+  }
+
+  private FailoverReport refuse(FailoverReport.Kind kind, Topology t, String reason) {
+    log.warn("[{}] {}", config.name(), reason);
+    return newReport(kind, t.primary(), reason, t.epoch()).finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
+  }
+
+  private ReportBuilder newReport(FailoverReport.Kind kind, String from, String reason, long epoch) {
+    long id = ids.incrementAndGet();
+    return new ReportBuilder(id, kind, config.name(), from, reason, epoch, clock, r -> keep(id, r));
+  }
+
+  private synchronized void keep(long id, FailoverReport r) {
+    if (!reports.isEmpty() && reports.peekLast().id() == id) {
+      reports.pollLast();
+    }
+    reports.addLast(r);
+    while (reports.size() > KEEP_REPORTS) {
+      reports.pollFirst();
+    }
+  }
+
+  private BackendStatus status(String backend) {
+    if (backend == null) {
+      return null;
+    }
+    return health.statuses().stream().filter(s -> s.node().name().equals(backend)).findFirst().orElse(null);
+  }
+
+  private void requireBackend(String target) {
+    if (target != null && config.backend(target).isEmpty()) {
+      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + target + "'");
+    }
+  }
+
+  private FailoverReport await(Future<FailoverReport> f) {
+    long bound = policy.commandTimeout().multipliedBy(4).plus(policy.holdTimeout()).plusSeconds(30).toMillis();
+    try {
+      return f.get(bound, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the failover", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("failover failed: " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("failover still running after " + bound + " ms; see GET /api/v1/clusters/"
+          + config.name(), e);
+    }
+  }
+
+  Instant now() {
+    return clock.instant();
+  }
+
+  @Override
+  public void close() {
+    executor.shutdownNow();
+  }
+}

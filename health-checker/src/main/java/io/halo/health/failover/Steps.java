@@ -1,0 +1,261 @@
+package io.halo.health.failover;
+
+import io.halo.conf.model.BackendConfig;
+import io.halo.health.probe.ProbeResult;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.ClusterHealth;
+import io.halo.health.state.NodeRole;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The steps of one failover, run on the coordinator's thread: hot (fence, promote, route,
+ * repoint), cold (fence, start, wait, promote if needed, route, repoint) and switchover (hold,
+ * catch up, stop old primary, promote, route, repoint, release). Each step is timed into the
+ * report; a failure before anything was promoted lifts the fence again.
+ */
+final class Steps {
+
+  private final FailoverCoordinator coordinator;
+  private final ClusterHealth health;
+  private final ReportBuilder rb;
+  private final String from;
+  private final String to;
+
+  Steps(FailoverCoordinator coordinator, ReportBuilder rb, String from, String to) {
+    this.coordinator = coordinator;
+    this.health = coordinator.health();
+    this.rb = rb;
+    this.from = from;
+    this.to = to;
+  }
+
+  FailoverReport hot() {
+    if (!fence()) {
+      return failed;
+    }
+    if (!promote()) {
+      return failed;
+    }
+    return routeAndRepoint();
+  }
+
+  FailoverReport cold() {
+    if (!fence()) {
+      return failed;
+    }
+    String start = coordinator.policy().startCommand();
+    Instant b = rb.begin();
+    if (start == null) {
+      return fail("start", b, "failover.start_command is not set");
+    }
+    CommandRunner.Result r = coordinator.commands().run("start " + to, start, env(), coordinator.policy().commandTimeout());
+    if (!r.ok()) {
+      return fail("start", b, "start_command " + r.describe());
+    }
+    rb.step("start", b, true, "start_command " + r.describe());
+    b = rb.begin();
+    ProbeResult up = waitUntilReachable(coordinator.policy().commandTimeout());
+    if (up == null) {
+      return fail("wait", b, to + " did not answer probes within " + coordinator.policy().commandTimeout().toMillis() + " ms");
+    }
+    rb.step("wait", b, true, to + " answers as " + up.role());
+    if (up.role() == NodeRole.STANDBY && !promote()) {
+      return failed;
+    }
+    return routeAndRepoint();
+  }
+
+  FailoverReport switchover() {
+    TrafficGate gate = coordinator.trafficGate();
+    Instant pauseStart = rb.begin();
+    boolean released = false;
+    try {
+      Instant b = rb.begin();
+      boolean idle;
+      try {
+        idle = gate.hold(coordinator.policy().holdTimeout());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        idle = false;
+      }
+      if (!idle) {
+        released = true;
+        return fail("hold", b, "in-flight transactions did not finish within hold_timeout "
+            + coordinator.policy().holdTimeout().toMillis() + " ms; nothing was changed");
+      }
+      rb.step("hold", b, true, "new transactions held; none in flight");
+      b = rb.begin();
+      String caughtUp = catchUp(coordinator.policy().holdTimeout());
+      if (caughtUp.startsWith("!")) {
+        return fail("catch up", b, caughtUp.substring(1));
+      }
+      rb.step("catch up", b, true, caughtUp);
+      if (!stopOldPrimary()) {
+        return failed;
+      }
+      if (!promote()) {
+        return failed;
+      }
+      FailoverReport done = routeAndRepoint();
+      gate.release();
+      released = true;
+      rb.writePause = Duration.between(pauseStart, coordinator.now());
+      return rb.finish(done.outcome(), null, health.current().epoch());
+    } finally {
+      if (!released) {
+        gate.release();
+      }
+      if (rb.writePause == null) {
+        rb.writePause = Duration.between(pauseStart, coordinator.now());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  private FailoverReport failed;
+
+  private boolean fence() {
+    Instant b = rb.begin();
+    if (from == null) {
+      rb.step("fence", b, true, "no old primary");
+      return true;
+    }
+    health.run(() -> health.fence(from));
+    String detail = "no new traffic to " + from;
+    String cmd = coordinator.policy().fenceCommand();
+    if (cmd != null) {
+      CommandRunner.Result r = coordinator.commands().run("fence " + from, cmd, env(), coordinator.policy().commandTimeout());
+      if (!r.ok()) {
+        failed = fail("fence", b, "fence_command " + r.describe());
+        return false;
+      }
+      detail += "; fence_command " + r.describe();
+    }
+    rb.step("fence", b, true, detail);
+    return true;
+  }
+
+  private boolean stopOldPrimary() {
+    Instant b = rb.begin();
+    String cmd = coordinator.policy().switchoverCommand();
+    health.run(() -> health.fence(from));
+    if (cmd == null) {
+      rb.step("stop old primary", b, true, from + " fenced (no switchover_command)");
+      return true;
+    }
+    CommandRunner.Result r = coordinator.commands().run("switchover " + from, cmd, env(), coordinator.policy().commandTimeout());
+    if (!r.ok()) {
+      failed = fail("stop old primary", b, "switchover_command " + r.describe());
+      return false;
+    }
+    rb.step("stop old primary", b, true, "switchover_command " + r.describe());
+    return true;
+  }
+
+  private boolean promote() {
+    Instant b = rb.begin();
+    try (Connection c = coordinator.connect(to)) {
+      coordinator.ops().promote(c, coordinator.policy().commandTimeout());
+    } catch (SQLException e) {
+      failed = fail("promote", b, to + ": " + e.getMessage());
+      return false;
+    }
+    rb.step("promote", b, true, to + " accepts writes");
+    return true;
+  }
+
+  private FailoverReport routeAndRepoint() {
+    Instant b = rb.begin();
+    health.run(() -> health.promote(to));
+    long epoch = health.current().epoch();
+    rb.step("route", b, true, "new sessions go to " + to + " (epoch " + epoch + ")");
+    b = rb.begin();
+    List<String> done = new ArrayList<>();
+    boolean allOk = true;
+    for (BackendStatus s : health.statuses()) {
+      String name = s.node().name();
+      ProbeResult p = s.lastProbe();
+      if (name.equals(to) || name.equals(from) || p == null || !p.ok() || p.role() != NodeRole.STANDBY) {
+        continue;
+      }
+      try (Connection standby = coordinator.connect(name); Connection primary = coordinator.connect(to)) {
+        done.add(name + ": " + coordinator.ops().repoint(standby, primary, addressOf(to)));
+      } catch (SQLException e) {
+        allOk = false;
+        done.add(name + ": FAILED " + e.getMessage());
+      }
+    }
+    rb.step("repoint", b, allOk, done.isEmpty() ? "no other standby" : String.join("; ", done));
+    return rb.finish(FailoverReport.Outcome.SUCCEEDED,
+        allOk ? null : "promoted " + to + ", but some standbys could not be repointed", epoch);
+  }
+
+  private String catchUp(Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    try (Connection p = coordinator.connect(from); Connection s = coordinator.connect(to)) {
+      long lsn = coordinator.ops().currentPosition(p);
+      while (!coordinator.ops().replayedUpTo(s, lsn)) {
+        if (System.nanoTime() > deadline) {
+          return "!" + to + " did not replay up to " + lsn + " within " + within.toMillis() + " ms";
+        }
+        Thread.sleep(10);
+      }
+      return to + " replayed everything up to position " + lsn;
+    } catch (SQLException e) {
+      return "!" + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "!interrupted";
+    }
+  }
+
+  private ProbeResult waitUntilReachable(Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    while (System.nanoTime() < deadline) {
+      ProbeResult r = health.monitor(to).probe();
+      if (r.ok()) {
+        return r;
+      }
+      try {
+        Thread.sleep(health.config().monitor().interval().toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return null;
+      }
+    }
+    return null;
+  }
+
+  private FailoverReport fail(String step, Instant began, String reason) {
+    rb.step(step, began, false, reason);
+    failed = coordinator.abort(rb, from, step + ": " + reason);
+    return failed;
+  }
+
+  private io.halo.conf.model.HostPort addressOf(String backend) {
+    return health.config().backend(backend).map(BackendConfig::address).orElseThrow();
+  }
+
+  /** What the operator's commands get to know. */
+  private Map<String, String> env() {
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put("HALO_CLUSTER", health.config().name());
+    if (from != null) {
+      env.put("HALO_OLD_PRIMARY", from);
+      env.put("HALO_OLD_PRIMARY_HOST", addressOf(from).host());
+      env.put("HALO_OLD_PRIMARY_PORT", String.valueOf(addressOf(from).port()));
+    }
+    env.put("HALO_NEW_PRIMARY", to);
+    env.put("HALO_NEW_PRIMARY_HOST", addressOf(to).host());
+    env.put("HALO_NEW_PRIMARY_PORT", String.valueOf(addressOf(to).port()));
+    return env;
+  }
+}

@@ -1,0 +1,118 @@
+package io.halo.health.probe;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.MonitorConfig;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Properties;
+
+/**
+ * Probes one backend through a small HikariCP pool of monitor connections. Every probe is bounded:
+ * the pool's connection timeout bounds getting a connection, pgjdbc's connect, login and socket
+ * timeouts bound each round trip, and a probe slower than {@code monitor.timeout} counts as failed.
+ * Runs on health-checker's executors only, never on a Netty event loop.
+ */
+public final class Monitor implements AutoCloseable {
+
+  private final String backend;
+  private final HostPort address;
+  private final MonitorConfig config;
+  private final PgProbe probe;
+  private final Clock clock;
+  private final HikariDataSource pool;
+
+  public Monitor(String cluster, String backend, HostPort address, MonitorConfig config, Clock clock) {
+    this.backend = backend;
+    this.address = address;
+    this.config = config;
+    this.clock = clock;
+    this.probe = new PgProbe(clock);
+    long timeoutMs = config.timeout().toMillis();
+    HikariConfig hc = new HikariConfig();
+    hc.setPoolName("halo-monitor-" + cluster + "-" + backend);
+    hc.setJdbcUrl(url(address, config.database()));
+    hc.setUsername(config.user());
+    hc.setPassword(config.password());
+    hc.setDataSourceProperties(driverProperties(config.timeout()));
+    hc.setMaximumPoolSize(1);
+    hc.setMinimumIdle(1);
+    hc.setConnectionTimeout(Math.max(250, timeoutMs));
+    hc.setValidationTimeout(Math.max(250, Math.min(timeoutMs, 1000)));
+    hc.setInitializationFailTimeout(-1);
+    hc.setRegisterMbeans(false);
+    this.pool = new HikariDataSource(hc);
+  }
+
+  static String url(HostPort address, String database) {
+    return "jdbc:postgresql://" + address + "/" + database;
+  }
+
+  /** pgjdbc's timeouts are whole seconds; round up so a 500 ms timeout is not "no timeout". */
+  static Properties driverProperties(Duration timeout) {
+    long secs = Math.max(1, (timeout.toMillis() + 999) / 1000);
+    Properties p = new Properties();
+    p.setProperty("connectTimeout", String.valueOf(secs));
+    p.setProperty("loginTimeout", String.valueOf(secs));
+    p.setProperty("socketTimeout", String.valueOf(secs));
+    p.setProperty("tcpKeepAlive", "true");
+    p.setProperty("ApplicationName", "halo-monitor");
+    p.setProperty("sslmode", "disable");
+    return p;
+  }
+
+  public String backend() {
+    return backend;
+  }
+
+  /** One probe. Never throws: a failure is a failed result saying why. */
+  public ProbeResult probe() {
+    long t0 = System.nanoTime();
+    ProbeResult result;
+    try (Connection c = pool.getConnection()) {
+      result = probe.probe(backend, c);
+    } catch (SQLException | RuntimeException e) {
+      return ProbeResult.failed(backend, clock.instant(), describe(e));
+    }
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+    if (took.compareTo(config.timeout()) > 0) {
+      return ProbeResult.failed(
+          backend, result.at(), "probe took " + took.toMillis() + " ms, over the " + config.timeout().toMillis()
+              + " ms timeout");
+    }
+    return result;
+  }
+
+  /**
+   * A fresh connection for actions (promote, repoint), outside the probe pool, with its own
+   * socket timeout. The caller closes it.
+   */
+  public Connection openActionConnection(Duration socketTimeout) throws SQLException {
+    Properties p = driverProperties(config.timeout());
+    p.setProperty("socketTimeout", String.valueOf(Math.max(1, socketTimeout.toSeconds())));
+    p.setProperty("user", config.user());
+    if (config.password() != null) {
+      p.setProperty("password", config.password());
+    }
+    p.setProperty("ApplicationName", "halo-failover");
+    return DriverManager.getConnection(url(address, config.database()), p);
+  }
+
+  private static String describe(Exception e) {
+    String m = e.getMessage();
+    Throwable c = e.getCause();
+    if (c != null && c.getMessage() != null && (m == null || !m.contains(c.getMessage()))) {
+      m = (m == null ? "" : m + ": ") + c.getMessage();
+    }
+    return m == null ? e.getClass().getSimpleName() : m;
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+  }
+}

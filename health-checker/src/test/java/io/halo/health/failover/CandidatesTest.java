@@ -1,0 +1,92 @@
+package io.halo.health.failover;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.health.Probes;
+import io.halo.health.probe.ProbeResult;
+import io.halo.health.state.AdminState;
+import io.halo.health.state.BackendNode;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.NodeRole;
+import io.halo.health.state.NodeState;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CandidatesTest {
+
+  private static final ClusterConfig THREE =
+      ClusterHealthTestAccess.withBackends(List.of(
+          new BackendConfig("pg1", new HostPort("h", 1), BackendRole.PRIMARY, 0),
+          new BackendConfig("pg2", new HostPort("h", 2), BackendRole.STANDBY, 0),
+          new BackendConfig("pg3", new HostPort("h", 3), BackendRole.STANDBY, 5)));
+
+  private static BackendStatus standby(String name, long replayed, int priority) {
+    return new BackendStatus(new BackendNode(name, new HostPort("h", 9), NodeRole.STANDBY, NodeState.UP, priority),
+        AdminState.ENABLED, Probes.standby(name, replayed, Probes.streamingFrom(1, Duration.ZERO)), 0, 1, -1, false);
+  }
+
+  private static BackendStatus primaryDown() {
+    return new BackendStatus(new BackendNode("pg1", new HostPort("h", 1), NodeRole.PRIMARY, NodeState.DOWN, 0),
+        AdminState.ENABLED, Probes.down("pg1"), 3, 0, 0, false);
+  }
+
+  @Test
+  void picks_the_most_advanced_standby_before_priority() {
+    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 800, 5)), "pg1",
+        Probes.primary("pg1", 1000, List.of()), null, false);
+    assertThat(c.candidate().node().name()).isEqualTo("pg2");
+    assertThat(c.lagBytes()).isEqualTo(100);
+  }
+
+  @Test
+  void priority_breaks_a_tie() {
+    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 900, 5)), "pg1",
+        Probes.primary("pg1", 1000, List.of()), null, false);
+    assertThat(c.candidate().node().name()).isEqualTo("pg3");
+  }
+
+  @Test
+  void refuses_a_standby_beyond_max_lag_unless_forced_and_says_why() {
+    var statuses = List.of(primaryDown(), standby("pg2", 0, 0));
+    ProbeResult last = Probes.primary("pg1", 100L << 20, List.of());
+    var refused = Candidates.choose(THREE, statuses, "pg1", last, null, false);
+    assertThat(refused.candidate()).isNull();
+    assertThat(refused.rejected()).singleElement().asString().contains("pg2").contains("max_lag");
+    var forced = Candidates.choose(THREE, statuses, "pg1", last, "pg2", true);
+    assertThat(forced.candidate().node().name()).isEqualTo("pg2");
+    assertThat(forced.lagBytes()).isEqualTo(100L << 20);
+  }
+
+  @Test
+  void with_synchronous_replication_only_a_synchronous_standby_qualifies() {
+    ProbeResult last = Probes.primary("pg1", 1000, List.of(
+        new ProbeResult.Downstream("pg2", "127.0.0.1", "streaming", "async", 1000),
+        new ProbeResult.Downstream("pg3", "127.0.0.1", "streaming", "sync", 990)));
+    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 1000, 0), standby("pg3", 990, 0)), "pg1",
+        last, null, false);
+    assertThat(c.candidate().node().name()).isEqualTo("pg3");
+    assertThat(c.rejected()).anySatisfy(r -> assertThat(r).contains("pg2").contains("synchronous"));
+  }
+
+  @Test
+  void a_negative_priority_is_never_promoted_automatically_but_may_be_named() {
+    var statuses = List.of(primaryDown(), standby("pg2", 1000, -1));
+    assertThat(Candidates.choose(THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), null, false).candidate())
+        .isNull();
+    assertThat(Candidates.choose(THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), "pg2", false).candidate())
+        .isNotNull();
+  }
+
+  /** Builds cluster configs for these tests from the shared test cluster. */
+  static final class ClusterHealthTestAccess {
+    static ClusterConfig withBackends(List<BackendConfig> backends) {
+      ClusterConfig c = Probes.cluster(io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC);
+      return new ClusterConfig(c.name(), c.engine(), c.listeners(), backends, c.monitor(), c.failover(), c.throttle());
+    }
+  }
+}

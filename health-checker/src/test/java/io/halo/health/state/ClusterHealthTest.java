@@ -1,0 +1,94 @@
+package io.halo.health.state;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.health.Probes;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The topology writer fed probe results by hand (no monitors started). */
+class ClusterHealthTest {
+
+  private final ScheduledExecutorService probes = Executors.newSingleThreadScheduledExecutor();
+  private ClusterHealth health;
+
+  @AfterEach
+  void close() {
+    health.close();
+    probes.shutdownNow();
+  }
+
+  @Test
+  void the_configured_primary_is_primary_until_told_otherwise_and_promotion_bumps_the_epoch() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    List<Topology> seen = new ArrayList<>();
+    health.onTopology(seen::add);
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    health.run(() -> health.promote("pg2"));
+    Topology t = health.current();
+    assertThat(t.primary()).isEqualTo("pg2");
+    assertThat(t.epoch()).isEqualTo(2);
+    assertThat(t.backend("pg1").orElseThrow().state()).as("old primary fenced").isEqualTo(NodeState.FENCED);
+    assertThat(seen).last().isEqualTo(t);
+  }
+
+  @Test
+  void a_backend_claiming_primary_that_is_not_the_primary_is_split_brain_and_not_routable() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(() -> health.apply(Probes.primary("pg1", 100, List.of())));
+    health.run(() -> health.apply(Probes.primary("pg2", 50, List.of())));
+    BackendStatus pg2 = health.statuses().get(1);
+    assertThat(pg2.splitBrain()).isTrue();
+    assertThat(health.current().routableStandbys()).isEmpty();
+    assertThat(health.current().primary()).isEqualTo("pg1");
+  }
+
+  @Test
+  void lag_is_the_primary_position_minus_the_standby_replay_position() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(() -> health.apply(Probes.primary("pg1", 10_000, List.of())));
+    health.run(() -> health.apply(Probes.standby("pg2", 4_000, Probes.streamingFrom(5001, Duration.ZERO))));
+    assertThat(health.statuses().get(1).lagBytes()).isEqualTo(6_000);
+    assertThat(health.current().backend("pg2").orElseThrow().state()).as("over max_lag 1000").isEqualTo(NodeState.DEGRADED);
+  }
+
+  @Test
+  void observe_mode_follows_a_role_change_made_elsewhere() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.OBSERVE), probes, Clock.systemUTC());
+    for (int i = 0; i < 3; i++) {
+      health.run(() -> health.apply(Probes.down("pg1")));
+    }
+    health.run(() -> health.apply(Probes.primary("pg2", 500, List.of())));
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.current().epoch()).isEqualTo(2);
+  }
+
+  @Test
+  void an_operator_can_drain_and_disable_a_backend() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(() -> health.admin("pg2", AdminState.DRAINING));
+    assertThat(health.current().backend("pg2").orElseThrow().routable()).isFalse();
+    assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.UP);
+    health.run(() -> health.admin("pg2", AdminState.DISABLED));
+    assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.FENCED);
+    health.run(() -> health.admin("pg2", AdminState.ENABLED));
+    assertThat(health.current().backend("pg2").orElseThrow().routable()).isTrue();
+  }
+}

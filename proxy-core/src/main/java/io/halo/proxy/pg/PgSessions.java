@@ -1,0 +1,75 @@
+package io.halo.proxy.pg;
+
+import io.halo.conf.model.Route;
+import io.halo.health.state.BackendNode;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import io.halo.proxy.admin.ProxyView;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relaying sessions of one cluster, so that a topology change can end the sessions that must
+ * not go on: those on a fenced backend, and read-write sessions on a backend that is no longer the
+ * primary. Each is ended on its own event loop with a FATAL 57P01 that says why.
+ */
+public final class PgSessions {
+
+  private static final Logger log = LoggerFactory.getLogger(PgSessions.class);
+
+  private final String cluster;
+  private final Set<PgSession> sessions = ConcurrentHashMap.newKeySet();
+
+  public PgSessions(String cluster) {
+    this.cluster = cluster;
+  }
+
+  void add(PgSession s) {
+    sessions.add(s);
+  }
+
+  void remove(PgSession s) {
+    sessions.remove(s);
+  }
+
+  /** Called by the health writer on every topology change; only schedules work, never blocks. */
+  public void onTopology(Topology t) {
+    for (PgSession s : sessions) {
+      Optional<BackendNode> node = t.backend(s.backendName());
+      String why = null;
+      if (node.isPresent() && node.get().state() == NodeState.FENCED) {
+        why = "backend " + s.backendName() + " (" + s.backendAddress() + ") of cluster " + cluster
+            + " is fenced" + (t.failoverInProgress() ? ": failover in progress" : "");
+      } else if (s.route() == Route.PRIMARY && t.primary() != null && !t.primary().equals(s.backendName())) {
+        why = "failover: backend " + s.backendName() + " (" + s.backendAddress() + ") is no longer the primary of cluster "
+            + cluster + "; " + t.primary() + " is (epoch " + t.epoch() + "); reconnect";
+      }
+      if (why != null) {
+        String reason = why;
+        log.info("[{}] ending session {}: {}", cluster, s, reason);
+        s.client().eventLoop().execute(() -> s.terminate(SqlState.ADMIN_SHUTDOWN, reason));
+      }
+    }
+  }
+
+  public List<ProxyView.BackendSessions> counts() {
+    Map<String, Integer> by = new HashMap<>();
+    for (PgSession s : sessions) {
+      by.merge(s.backendName(), 1, Integer::sum);
+    }
+    List<ProxyView.BackendSessions> out = new ArrayList<>();
+    by.forEach((b, n) -> out.add(new ProxyView.BackendSessions(cluster, b, n)));
+    return out;
+  }
+
+  public int size() {
+    return sessions.size();
+  }
+}

@@ -1,0 +1,337 @@
+package io.halo.proxy.failover;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.health.state.BackendStatus;
+import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import io.halo.testkit.TcpRelay;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Failover against real clusters with real faults: SIGKILL, SIGSTOP, a partition of Halo's own
+ * link, a lagging standby, synchronous replication, a returning old primary, manual failover and
+ * cold standbys started by command.
+ */
+class FailoverIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static final Duration INTERVAL = Duration.ofMillis(200);
+  static final String USER = "app";
+  static final String PW = "apppw";
+
+  PgCluster cluster;
+  HaloFixture halo;
+  TcpRelay relay;
+
+  @AfterEach
+  void stop() {
+    if (relay != null) {
+      relay.close();
+    }
+    HaloFixture.stop(halo, cluster);
+  }
+
+  private PgCluster start(int standbys, boolean sync) throws Exception {
+    cluster = LOGS.watch(PgCluster.builder().name("fo").standbys(standbys).synchronous(sync)
+        .user(USER, PW).database("app").start());
+    try (Connection c = cluster.primary().connect(USER, PW, "app")) {
+      Writer.createTable(c);
+    }
+    return cluster;
+  }
+
+  private static FailoverConfig policy(FailoverConfig.Mode mode, FailoverConfig.Type type, long maxLag,
+      String fence, String start) {
+    return new FailoverConfig(mode, type, maxLag, Duration.ofSeconds(15), fence, start, null, Duration.ofSeconds(30));
+  }
+
+  private HaloFixture halo(UnaryOperator<ClusterConfig> customize) throws Exception {
+    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)), 200,
+        c -> customize.apply(HaloFixture.withMonitor(c, new MonitorConfig(cluster.superuser(),
+            cluster.superuserPassword(), "postgres", INTERVAL, Duration.ofSeconds(1), 3, 2))));
+    return halo;
+  }
+
+  private String url() {
+    return halo.url(halo.primaryListener(), "app", "");
+  }
+
+  private ClusterControl control() {
+    return halo.control();
+  }
+
+  private void awaitPrimary(String name, Duration within) {
+    await().atMost(within).pollInterval(Duration.ofMillis(50))
+        .until(() -> name.equals(control().topology().primary()));
+  }
+
+  /** Which server a new session through Halo lands on, and whether it is writable. */
+  private int serverPortThroughHalo() throws SQLException {
+    try (Connection c = halo.connect(USER, PW, "app", "");
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select inet_server_port(), pg_is_in_recovery()")) {
+      rs.next();
+      assertThat(rs.getBoolean(2)).as("Halo's primary listener reached a standby").isFalse();
+      return rs.getInt(1);
+    }
+  }
+
+  private static Set<Long> idsOn(PgNode node) throws SQLException {
+    Set<Long> ids = new HashSet<>();
+    try (Connection c = node.connect(USER, PW, "app");
+        ResultSet rs = c.createStatement().executeQuery("select id from acked_writes")) {
+      while (rs.next()) {
+        ids.add(rs.getLong(1));
+      }
+    }
+    return ids;
+  }
+
+  @Test
+  void kill_9_of_the_primary_under_write_load_promotes_a_standby_and_writes_continue() throws Exception {
+    // Given a primary with two standbys behind Halo and a steady writer
+    start(2, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(5)).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 50);
+      // When the primary crashes
+      long killedAt = System.nanoTime();
+      old.kill();
+      // Then a standby is promoted, the epoch moves on, and writes are acknowledged again
+      await().atMost(Duration.ofSeconds(20)).until(() -> !old.name().equals(control().topology().primary()));
+      await().atMost(Duration.ofSeconds(20)).until(() -> w.ackedAfter(killedAt) > 100);
+      FailoverReport r = control().lastFailover().orElseThrow();
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.kind()).isEqualTo(FailoverReport.Kind.AUTOMATIC);
+      assertThat(r.steps()).extracting(FailoverReport.Step::name).containsSubsequence("fence", "promote", "route", "repoint");
+      assertThat(control().topology().epoch()).isEqualTo(r.epochBefore() + 1);
+      Duration outage = w.longestGapAfter(killedAt - Duration.ofSeconds(1).toNanos());
+      System.out.printf("kill -9 failover: write outage %d ms, %d writer errors%n", outage.toMillis(), w.errors());
+    }
+    String promoted = control().topology().primary();
+    PgNode next = cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    assertThat(serverPortThroughHalo()).isEqualTo(next.port());
+    // And the other standby follows the new primary
+    PgNode other = cluster.standbys().stream().filter(n -> !n.name().equals(promoted)).findFirst().orElseThrow();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      try (Connection c = next.connectAsSuperuser();
+          ResultSet rs = c.createStatement().executeQuery(
+              "select count(*) from pg_stat_replication where application_name = '" + other.name() + "' and state = 'streaming'")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("%s streams from the new primary %s", other.name(), promoted).isEqualTo(1);
+      }
+    });
+  }
+
+  @Test
+  void every_acknowledged_insert_survives_a_crash_with_synchronous_replication() throws Exception {
+    start(1, true);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode standby = cluster.standbys().get(0);
+    List<Long> acked;
+    try (Writer w = new Writer(url(), USER, PW, Duration.ZERO).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 500);
+      cluster.primary().kill();
+      awaitPrimary(standby.name(), Duration.ofSeconds(20));
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(20)).until(() -> w.ackedAfter(after) > 50);
+      w.stop();
+      acked = w.ackedIds();
+    }
+    Set<Long> found = idsOn(standby);
+    assertThat(acked).hasSizeGreaterThan(550);
+    assertThat(found).as("acknowledged inserts missing after failover").containsAll(acked);
+    System.out.printf("sync failover: %d acknowledged inserts, all %d found%n", acked.size(), acked.size());
+  }
+
+  @Test
+  void a_hung_primary_is_failed_over_once_the_standby_has_lost_it_too() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(10)).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 20);
+      old.pause();
+      try {
+        awaitPrimary(standby.name(), Duration.ofSeconds(40));
+        long after = System.nanoTime();
+        await().atMost(Duration.ofSeconds(20)).until(() -> w.ackedAfter(after) > 20);
+      } finally {
+        old.resume();
+      }
+    }
+    // The old primary is back and still believes it is primary: it gets no traffic
+    await().atMost(Duration.ofSeconds(10)).until(() -> status(old.name()).splitBrain());
+    for (int i = 0; i < 5; i++) {
+      assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    }
+  }
+
+  @Test
+  void a_restarted_old_primary_is_reported_as_split_brain_and_gets_no_traffic() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    old.kill();
+    awaitPrimary(standby.name(), Duration.ofSeconds(20));
+    old.start();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      BackendStatus s = status(old.name());
+      assertThat(s.splitBrain()).isTrue();
+      assertThat(s.node().state().routable()).isFalse();
+    });
+    for (int i = 0; i < 10; i++) {
+      assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    }
+  }
+
+  @Test
+  void a_standby_lagging_beyond_max_lag_is_not_promoted_and_the_report_says_why() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 1L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    try (Connection s = standby.connectAsSuperuser()) {
+      s.createStatement().execute("select pg_wal_replay_pause()");
+    }
+    try (Connection c = halo.connect(USER, PW, "app", "")) {
+      c.createStatement().execute("create table bulk as select g, repeat('x', 500) as pad from generate_series(1, 20000) g");
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> status(standby.name()).lagBytes() > (1L << 20));
+    old.kill();
+    await().atMost(Duration.ofSeconds(15)).until(() -> control().lastFailover()
+        .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED).orElse(false));
+    Thread.sleep(INTERVAL.toMillis() * 10);
+    assertThat(control().topology().primary()).isEqualTo(old.name());
+    FailoverReport r = control().lastFailover().orElseThrow();
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.REFUSED);
+    assertThat(r.reason()).contains(standby.name()).contains("max_lag");
+  }
+
+  @Test
+  void a_cut_link_between_halo_and_a_live_primary_does_not_fail_over() throws Exception {
+    start(1, false);
+    PgNode primary = cluster.primary();
+    relay = TcpRelay.start("to-primary", primary.host(), primary.port());
+    halo(c -> HaloFixture.withFailover(
+        HaloFixture.withBackends(c, c.backends().stream().map(b -> b.name().equals(primary.name())
+            ? new BackendConfig(b.name(), new HostPort("127.0.0.1", relay.port()), b.role(), b.priority()) : b).toList()),
+        policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    // keep WAL flowing so the standby's stream stays fresh
+    try (Connection direct = primary.connect(USER, PW, "app")) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> status(primary.name()).lastProbe() != null
+          && status(primary.name()).lastProbe().ok());
+      relay.blackhole();
+      long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (System.nanoTime() < until) {
+        direct.createStatement().execute("insert into acked_writes(id) select coalesce(max(id), 0) + 1 from acked_writes");
+        Thread.sleep(100);
+      }
+    }
+    assertThat(control().topology().primary()).isEqualTo(primary.name());
+    FailoverReport r = control().lastFailover().orElseThrow();
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.REFUSED);
+    assertThat(r.reason()).contains("still streams from " + primary.name());
+    try (Connection s = cluster.standbys().get(0).connectAsSuperuser();
+        ResultSet rs = s.createStatement().executeQuery("select pg_is_in_recovery()")) {
+      rs.next();
+      assertThat(rs.getBoolean(1)).as("the standby was not promoted").isTrue();
+    }
+  }
+
+  @Test
+  void manual_failover_through_the_control_api_moves_writes_to_the_target() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode standby = cluster.standbys().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> status(standby.name()).lastProbe() != null);
+    FailoverReport r = control().failover(standby.name(), false);
+    assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    assertThat(r.to()).isEqualTo(standby.name());
+    assertThat(control().topology().primary()).isEqualTo(standby.name());
+    assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    try (Connection c = halo.connect(USER, PW, "app", "")) {
+      c.createStatement().execute("insert into acked_writes(id) values (424242)");
+    }
+    assertThat(idsOn(standby)).contains(424242L);
+  }
+
+  @Test
+  void manual_mode_detects_a_dead_primary_but_does_not_promote() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    old.kill();
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().lastFailover()
+        .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED).orElse(false));
+    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+    Thread.sleep(1000);
+    assertThat(control().topology().primary()).isEqualTo(old.name());
+  }
+
+  @Test
+  void cold_failover_fences_runs_the_start_command_and_promotes_the_started_standby(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    // Given a standby that is stopped (cold) and commands that Halo runs on failover
+    start(1, false);
+    PgNode cold = cluster.standbys().get(0);
+    cold.stop();
+    Path fenced = dir.resolve("fenced");
+    Path startRequest = dir.resolve("start-requested");
+    String fence = "echo \"$HALO_OLD_PRIMARY $HALO_OLD_PRIMARY_PORT\" > " + fenced;
+    // The start command asks the test (which owns the server processes) to start the node.
+    String startCmd = "echo \"$HALO_NEW_PRIMARY\" > " + startRequest;
+    halo(c -> HaloFixture.withFailover(
+        HaloFixture.withBackends(c, c.backends().stream().map(b -> b.name().equals(cold.name())
+            ? new BackendConfig(b.name(), b.address(), BackendRole.COLD, b.priority()) : b).toList()),
+        policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.COLD, 16L << 20, fence, startCmd)));
+    PgNode old = cluster.primary();
+    // When the primary dies
+    old.kill();
+    await().atMost(Duration.ofSeconds(15)).until(() -> Files.exists(startRequest));
+    cold.start();
+    // Then Halo fenced the old one, waited for the cold standby, promoted it and routes to it
+    awaitPrimary(cold.name(), Duration.ofSeconds(40));
+    assertThat(Files.readString(fenced).trim()).isEqualTo(old.name() + " " + old.port());
+    assertThat(Files.readString(startRequest).trim()).isEqualTo(cold.name());
+    FailoverReport r = control().lastFailover().orElseThrow();
+    assertThat(r.steps()).extracting(FailoverReport.Step::name).containsSubsequence("fence", "start", "wait", "promote", "route");
+    assertThat(serverPortThroughHalo()).isEqualTo(cold.port());
+  }
+
+  private BackendStatus status(String backend) {
+    return control().backends().stream().filter(s -> s.node().name().equals(backend)).findFirst().orElseThrow();
+  }
+}

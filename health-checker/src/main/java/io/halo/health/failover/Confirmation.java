@@ -1,26 +1,32 @@
 package io.halo.health.failover;
 
-import io.halo.conf.model.HostPort;
 import io.halo.health.probe.ProbeResult;
 import io.halo.health.state.BackendStatus;
-import java.time.Duration;
 import java.util.List;
 
 /**
  * Whether a primary that Halo cannot reach is really gone. Where standbys are reachable, their WAL
- * receivers must have lost it too: a standby that still streams from it and heard from it
- * recently means Halo's own link failed, and promoting would split the cluster.
+ * receivers must have lost it too: a standby that still streams from it means Halo's own link may
+ * be what failed, and promoting would split the cluster.
  *
- * <p>"Recently" is half the standby's {@code wal_sender_timeout} (an idle primary sends a
- * keepalive at least that often) plus two probe intervals of slack. A killed primary resets the
- * streams at once; a hung one goes silent and is confirmed once the window passes.
+ * <p>Why "still streaming" and not "heard from it recently": with PostgreSQL's defaults an idle
+ * primary sends nothing at all (the standby's status replies every 10 s keep the sender from ever
+ * pinging), so silence proves nothing. A killed primary resets the streams at once; a hung or
+ * unplugged one is given up by the standby after its {@code wal_receiver_timeout} (60 s by
+ * default), and then Halo confirms. Lower that setting for faster hang detection.
  */
 final class Confirmation {
 
   private Confirmation() {}
 
-  /** Null when confirmed, else the reason not to fail over. */
-  static String check(List<BackendStatus> statuses, String primary, HostPort primaryAddress, Duration interval) {
+  /**
+   * Null when confirmed, else the reason not to fail over.
+   *
+   * <p>Any fresh stream counts, whatever address the standby uses for its upstream: Halo and the
+   * standbys often reach the primary by different names (a VIP, DNS, a proxy). Only a stream from
+   * another standby of the cluster (cascading replication) proves nothing about the primary.
+   */
+  static String check(List<BackendStatus> statuses, String primary) {
     for (BackendStatus s : statuses) {
       if (s.node().name().equals(primary)) {
         continue;
@@ -30,18 +36,21 @@ final class Confirmation {
         continue;
       }
       ProbeResult.Upstream up = p.upstream();
-      if (!up.streaming() || up.port() != primaryAddress.port()) {
+      if (!up.streaming() || fromOtherStandby(statuses, primary, up)) {
         continue;
       }
-      Duration window =
-          (up.senderTimeout() == null ? Duration.ofSeconds(60) : up.senderTimeout()).dividedBy(2)
-              .plus(interval.multipliedBy(2));
-      if (up.lastMessageAge() == null || up.lastMessageAge().compareTo(window) <= 0) {
-        return "standby " + s.node().name() + " still streams from " + primary
-            + (up.lastMessageAge() == null ? "" : " (last message " + up.lastMessageAge().toMillis() + " ms ago)")
-            + ": Halo's own link to " + primary + " seems to have failed, not " + primary;
-      }
+      return "standby " + s.node().name() + " still streams from " + primary
+          + (up.lastMessageAge() == null ? "" : " (last message " + up.lastMessageAge().toMillis() + " ms ago)")
+          + ": Halo's own link to " + primary + " may be what failed; waiting until the standbys lose "
+          + primary + " too (their wal_receiver_timeout)";
     }
     return null;
+  }
+
+  private static boolean fromOtherStandby(List<BackendStatus> statuses, String primary, ProbeResult.Upstream up) {
+    return statuses.stream()
+        .filter(s -> !s.node().name().equals(primary))
+        .map(s -> s.node().address())
+        .anyMatch(a -> a.port() == up.port() && a.host().equals(up.host()));
   }
 }

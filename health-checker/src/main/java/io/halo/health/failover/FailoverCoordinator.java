@@ -105,8 +105,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       refusal = down + "; failover.mode is manual: promote a standby with POST /api/v1/clusters/"
           + config.name() + "/failover";
     } else {
-      String unconfirmed = Confirmation.check(health.statuses(), t.primary(), primary.node().address(),
-          config.monitor().interval());
+      String unconfirmed = Confirmation.check(health.statuses(), t.primary());
       if (unconfirmed != null) {
         refusal = down + ", but " + unconfirmed + "; not failing over";
       } else if (policy.type() == FailoverConfig.Type.COLD) {

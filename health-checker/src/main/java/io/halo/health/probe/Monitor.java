@@ -69,14 +69,28 @@ public final class Monitor implements AutoCloseable {
     return backend;
   }
 
-  /** One probe. Never throws: a failure is a failed result saying why. */
+  /**
+   * One probe. Never throws: a failure is a failed result saying why.
+   *
+   * <p>While the pool holds no connection (the backend was unreachable), the probe first tries a
+   * plain driver connection: HikariCP's getConnection waits its whole timeout even when the server
+   * refuses at once, which would stretch failure detection to failures x timeout.
+   */
   public ProbeResult probe() {
     long t0 = System.nanoTime();
     ProbeResult result;
-    try (Connection c = pool.getConnection()) {
-      result = probe.probe(backend, c);
-    } catch (SQLException | RuntimeException e) {
-      return ProbeResult.failed(backend, clock.instant(), describe(e));
+    if (pool.getHikariPoolMXBean() != null && pool.getHikariPoolMXBean().getTotalConnections() == 0) {
+      try (Connection c = DriverManager.getConnection(url(address, config.database()), credentials())) {
+        result = probe.probe(backend, c);
+      } catch (SQLException | RuntimeException e) {
+        return ProbeResult.failed(backend, clock.instant(), describe(e));
+      }
+    } else {
+      try (Connection c = pool.getConnection()) {
+        result = probe.probe(backend, c);
+      } catch (SQLException | RuntimeException e) {
+        return ProbeResult.failed(backend, clock.instant(), describe(e));
+      }
     }
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
     if (took.compareTo(config.timeout()) > 0) {
@@ -92,14 +106,19 @@ public final class Monitor implements AutoCloseable {
    * socket timeout. The caller closes it.
    */
   public Connection openActionConnection(Duration socketTimeout) throws SQLException {
-    Properties p = driverProperties(config.timeout());
+    Properties p = credentials();
     p.setProperty("socketTimeout", String.valueOf(Math.max(1, socketTimeout.toSeconds())));
+    p.setProperty("ApplicationName", "halo-failover");
+    return DriverManager.getConnection(url(address, config.database()), p);
+  }
+
+  private Properties credentials() {
+    Properties p = driverProperties(config.timeout());
     p.setProperty("user", config.user());
     if (config.password() != null) {
       p.setProperty("password", config.password());
     }
-    p.setProperty("ApplicationName", "halo-failover");
-    return DriverManager.getConnection(url(address, config.database()), p);
+    return p;
   }
 
   private static String describe(Exception e) {

@@ -102,6 +102,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       FailoverCoordinator coordinator = new FailoverCoordinator(topology, new PgOps(), new CommandRunner(), clock);
       PgSessions clusterSessions = new PgSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
+      coordinator.gate(new io.halo.proxy.pg.PgSwitchoverGate(clusterSessions, topology));
       healths.add(topology);
       coordinators.add(coordinator);
       sessions.add(clusterSessions);

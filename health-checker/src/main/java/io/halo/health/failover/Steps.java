@@ -76,6 +76,8 @@ final class Steps {
     TrafficGate gate = coordinator.trafficGate();
     Instant pauseStart = rb.begin();
     boolean released = false;
+    // New sessions wait (bounded by hold_timeout) instead of starting on the old primary.
+    health.run(() -> health.failoverInProgress(true));
     try {
       Instant b = rb.begin();
       boolean idle;

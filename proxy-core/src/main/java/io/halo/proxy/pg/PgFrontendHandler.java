@@ -63,6 +63,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private ScramServer scram;
   private boolean scramFirstDone;
   private long holdUntil;
+  private Map<String, String> backendParameters;
   private byte[] md5Salt;
   private final List<ByteBuf> early = new ArrayList<>();
   private int earlyBytes;
@@ -282,7 +283,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     RouteResult.Routed routed = (RouteResult.Routed) route;
     UserConfig u = credentials.user();
-    Map<String, String> backendParameters = new LinkedHashMap<>();
+    backendParameters = new LinkedHashMap<>();
     backendParameters.put("user", u.backendUser());
     backendParameters.put("database", database);
     backendParameters.putAll(parameters);
@@ -319,7 +320,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     authTimer.cancel(false);
-    PgSession session = new PgSession(listener, client, user, database, backend);
+    PgSession session =
+        new PgSession(listener, client, user, database, credentials.user(), backendParameters, backend);
     session.state(SessionState.fromTransactionStatus(backend.transactionStatus()));
     for (ByteBuf m : backend.startupMessages()) {
       client.write(m);
@@ -333,11 +335,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     PgRelayHandler fromClient = new PgRelayHandler(session, true, server, max);
     PgRelayHandler fromBackend = new PgRelayHandler(session, false, client, max);
     PgRelayHandler.pair(fromClient, fromBackend);
-    session.clientBound(fromBackend);
+    session.relays(fromClient, fromBackend);
     server.pipeline().addLast("relay", fromBackend);
     ctx.pipeline().addLast("relay", fromClient);
     for (ByteBuf b : early) {
-      server.write(b);
+      fromClient.forward(b);
     }
     early.clear();
     server.flush();

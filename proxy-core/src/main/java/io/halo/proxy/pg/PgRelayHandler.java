@@ -19,21 +19,26 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design memo. Each received buffer is forwarded whole (no copy, no per-message framing) and
  * flushed once per read burst ({@code channelReadComplete}). A {@link PgStreamScanner} walks the
- * message headers on the way: client side it enforces the message size limit and sees
- * Terminate; backend side it reads the transaction status of ReadyForQuery. Backpressure uses
- * writability instead of read-after-write (Netty's proxy example): reading stops when the peer's
- * outbound buffer passes its high watermark and resumes when it drains below the low one, which
- * bounds the memory a session can hold at about one read plus the watermark, with one flush per
- * burst instead of one listener per message.
+ * message headers on the way. Client side it enforces the message size limit, sees Terminate,
+ * counts requests that will be answered by a ReadyForQuery, and captures named Parse/Close
+ * messages (so a session can be moved to another backend with its prepared statements). Backend
+ * side it reads the transaction status of each ReadyForQuery. Backpressure uses writability
+ * instead of read-after-write (Netty's proxy example): reading stops when the peer's outbound
+ * buffer passes its high watermark and resumes when it drains below the low one, which bounds the
+ * memory a session can hold at about one read plus the watermark, with one flush per burst instead
+ * of one listener per message. During a switchover, a client buffer that would start new work
+ * while the session is between transactions is held, not forwarded.
  */
 final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStreamScanner.Listener {
 
   private static final Logger log = LoggerFactory.getLogger(PgRelayHandler.class);
+  /** Parse/Close messages larger than this are not captured; the session then cannot move. */
+  private static final int MAX_CAPTURE = 64 * 1024;
 
   private final PgSession session;
   private final boolean fromClient;
-  private final Channel peer;
-  private final PgStreamScanner scanner = new PgStreamScanner(this);
+  private Channel peer;
+  private final PgStreamScanner scanner;
   private final long maxMessageSize;
   /** The other direction's handler, to know whether Halo may inject a message to the client. */
   private PgRelayHandler other;
@@ -45,11 +50,17 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
     this.fromClient = fromClient;
     this.peer = peer;
     this.maxMessageSize = maxMessageSize;
+    this.scanner = new PgStreamScanner(this, fromClient ? peer.alloc() : null);
   }
 
   static void pair(PgRelayHandler a, PgRelayHandler b) {
     a.other = b;
     b.other = a;
+  }
+
+  /** The channel this handler writes to (a moved session gets a new backend). */
+  void peer(Channel peer) {
+    this.peer = peer;
   }
 
   @Override
@@ -58,6 +69,18 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       ctx.fireChannelRead(msg);
       return;
     }
+    if (fromClient && (session.held() || (scanner.atBoundary() && session.mustHold()))) {
+      session.hold(buf);
+      return;
+    }
+    forward(buf);
+    if (!peer.isWritable()) {
+      ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  /** Scans and writes one buffer to the peer (no flush). Event loop only. */
+  void forward(ByteBuf buf) {
     if (violation != null || !scanner.scan(buf)) {
       buf.release();
       if (violation != null) {
@@ -66,9 +89,6 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       return;
     }
     peer.write(buf, peer.voidPromise());
-    if (!peer.isWritable()) {
-      ctx.channel().config().setAutoRead(false);
-    }
   }
 
   @Override
@@ -84,15 +104,32 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
                   + maxMessageSize;
       return false;
     }
-    if (type == 'X') {
-      terminated = true;
+    switch (type) {
+      case 'Q', 'S', 'F' -> session.requestSent();
+      case 'X' -> terminated = true;
+      default -> { }
     }
     return true;
   }
 
   @Override
+  public boolean capture(byte type, int length, int firstBodyByte) {
+    if (length > MAX_CAPTURE) {
+      return false;
+    }
+    // Parse with a name (an unnamed statement's first body byte is the empty name's NUL),
+    // Close of a statement ('S').
+    return (type == 'P' && firstBodyByte != 0) || (type == 'C' && firstBodyByte != 'P');
+  }
+
+  @Override
+  public void onCaptured(ByteBuf message) {
+    session.captured(message);
+  }
+
+  @Override
   public void onReadyForQuery(byte status) {
-    session.state(SessionState.fromTransactionStatus(status));
+    session.replyReceived(status);
   }
 
   @Override
@@ -108,7 +145,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     // Our channel drained below its low watermark: the peer may read (and write to us) again.
-    if (ctx.channel().isWritable()) {
+    if (ctx.channel().isWritable() && !(session.held() && !fromClient)) {
       peer.config().setAutoRead(true);
     }
     ctx.fireChannelWritabilityChanged();
@@ -116,6 +153,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    scanner.discard();
     session.unregister();
     if (fromClient) {
       if (!terminated) {
@@ -123,7 +161,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       }
       closeAfterFlush(peer);
     } else if (peer.isActive()) {
-      if (session.state() != SessionState.CLOSING && other.scannerOfClientBound().atBoundary()) {
+      if (session.state() != SessionState.CLOSING && scanner.atBoundary()) {
         log.warn(
             "[{}] backend {} ({}) closed the connection of {}",
             session.listener().name(), session.backendName(), session.backendAddress(), session);
@@ -144,20 +182,15 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
 
   /** Whether Halo may inject a whole message into the client-bound stream now. */
   boolean clientStreamAtBoundary() {
-    return scannerOfClientBound().atBoundary();
-  }
-
-  /** The scanner of the backend-to-client stream (this handler's when it is the backend side). */
-  private PgStreamScanner scannerOfClientBound() {
-    return fromClient ? other.scanner : scanner;
+    return fromClient ? other.scanner.atBoundary() : scanner.atBoundary();
   }
 
   private void rejectClient(String reason) {
-    Channel client = fromClient ? session.client() : peer;
+    Channel client = session.client();
     log.info("[{}] closing session {}: {}", session.listener().name(), session, reason);
     session.state(SessionState.CLOSING);
     session.backend().close();
-    if (scannerOfClientBound().atBoundary()) {
+    if (clientStreamAtBoundary()) {
       client
           .writeAndFlush(PgMessages.fatal(client.alloc(), SqlState.PROTOCOL_VIOLATION, reason))
           .addListener(ChannelFutureListener.CLOSE);

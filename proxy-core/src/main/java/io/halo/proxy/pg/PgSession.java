@@ -2,41 +2,74 @@ package io.halo.proxy.pg;
 
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.Route;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.SessionState;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * One client session after authentication: which backend connection it uses and what a cancel
- * request must be forwarded as. Mutable fields are touched only on the session's event loop; the
- * cancel fields are written before the session is registered for cancels and never change.
+ * One client session after authentication: which backend connection it uses, what a cancel
+ * request must be forwarded as, and the state that lets it be held at a transaction boundary and
+ * moved to another backend (switchover): requests awaiting a ReadyForQuery and the named prepared
+ * statements it created.
+ *
+ * <p>Everything is changed on the session's event loop. Fields other threads read (the cancel
+ * target, the state and in-flight count the switchover gate polls) are volatile.
  */
 public final class PgSession {
+
+  /** Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move. */
+  static final int MAX_PREPARED_BYTES = 1 << 20;
 
   private final PgListenerContext listener;
   private final Channel client;
   private final String user;
   private final String database;
-  private final String backendName;
-  private final HostPort backendAddress;
-  private final int backendProcessId;
-  private final int backendSecret;
+  private final UserConfig userConfig;
+  private final Map<String, String> backendParameters;
+  private volatile String backendName;
+  private volatile HostPort backendAddress;
+  private volatile int backendProcessId;
+  private volatile int backendSecret;
+  private volatile SessionState state = SessionState.IDLE;
+  /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
+  private volatile int pendingReplies;
+  private volatile boolean held;
   private CancelRegistry.Key cancelKey;
-  private SessionState state = SessionState.IDLE;
   private Channel backend;
-  /** The relay on the backend channel: it knows whether the client-bound stream is between messages. */
-  private PgRelayHandler clientBound;
+  private PgRelayHandler toClient;
+  private PgRelayHandler toBackend;
+  private final List<ByteBuf> heldBuffers = new ArrayList<>();
+  private final Map<String, ByteBuf> prepared = new LinkedHashMap<>();
+  private int preparedBytes;
+  private boolean preparedOverflow;
 
   PgSession(
       PgListenerContext listener,
       Channel client,
       String user,
       String database,
+      UserConfig userConfig,
+      Map<String, String> backendParameters,
       PgBackendConnection connection) {
     this.listener = listener;
     this.client = client;
     this.user = user;
     this.database = database;
+    this.userConfig = userConfig;
+    this.backendParameters = Map.copyOf(backendParameters);
+    bind(connection);
+  }
+
+  private void bind(PgBackendConnection connection) {
     this.backend = connection.channel();
     this.backendName = connection.node().name();
     this.backendAddress = connection.node().address();
@@ -92,9 +125,147 @@ public final class PgSession {
     return listener;
   }
 
-  void clientBound(PgRelayHandler relay) {
-    this.clientBound = relay;
+  UserConfig userConfig() {
+    return userConfig;
   }
+
+  Map<String, String> backendParameters() {
+    return backendParameters;
+  }
+
+  void relays(PgRelayHandler toBackend, PgRelayHandler toClient) {
+    this.toBackend = toBackend;
+    this.toClient = toClient;
+  }
+
+  // ---------------------------------------------------------------- requests in flight
+
+  void requestSent() {
+    pendingReplies++;
+  }
+
+  void replyReceived(byte status) {
+    if (pendingReplies > 0) {
+      pendingReplies--;
+    }
+    state = SessionState.fromTransactionStatus(status);
+  }
+
+  /** Between transactions with nothing in flight (or already held there). Any thread. */
+  boolean quiescent() {
+    return held || (pendingReplies == 0 && state == SessionState.IDLE);
+  }
+
+  /** Whether new work from the client must wait now: a switchover holds this cluster at boundaries. */
+  boolean mustHold() {
+    return listener.sessions().holding() && route() == Route.PRIMARY && pendingReplies == 0
+        && state == SessionState.IDLE;
+  }
+
+  boolean held() {
+    return held;
+  }
+
+  /** Keeps a client buffer that would start new work; the client is not read until release. */
+  void hold(ByteBuf buf) {
+    held = true;
+    heldBuffers.add(buf);
+    client.config().setAutoRead(false);
+  }
+
+  // ---------------------------------------------------------------- prepared statements
+
+  /** A captured Parse or Close message from the client. Takes ownership. */
+  void captured(ByteBuf message) {
+    byte type = message.getByte(0);
+    if (type == 'P') {
+      int nameEnd = message.indexOf(5, message.writerIndex(), (byte) 0);
+      String name = message.toString(5, Math.max(0, nameEnd - 5), java.nio.charset.StandardCharsets.UTF_8);
+      if (name.isEmpty() || preparedOverflow) {
+        message.release();
+        return;
+      }
+      forget(name);
+      if (preparedBytes + message.readableBytes() > MAX_PREPARED_BYTES) {
+        preparedOverflow = true;
+        message.release();
+        return;
+      }
+      preparedBytes += message.readableBytes();
+      prepared.put(name, message);
+    } else if (type == 'C' && message.readableBytes() > 6 && message.getByte(5) == 'S') {
+      int nameEnd = message.indexOf(6, message.writerIndex(), (byte) 0);
+      forget(message.toString(6, Math.max(0, nameEnd - 6), java.nio.charset.StandardCharsets.UTF_8));
+      message.release();
+    } else {
+      message.release();
+    }
+  }
+
+  private void forget(String name) {
+    ByteBuf old = prepared.remove(name);
+    if (old != null) {
+      preparedBytes -= old.readableBytes();
+      old.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- switchover
+
+  /**
+   * After a switchover: go on where the topology now says. A session on the old primary moves
+   * to {@code primary} (new backend login, prepared statements replayed); others just resume.
+   * Event loop only.
+   */
+  void release(BackendNode primary) {
+    if (state == SessionState.CLOSING) {
+      return;
+    }
+    if (primary == null || primary.name().equals(backendName) || route() != Route.PRIMARY) {
+      resume();
+      return;
+    }
+    if (preparedOverflow) {
+      terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + primary.name() + ": this session's prepared statements"
+          + " exceed " + MAX_PREPARED_BYTES + " bytes and cannot be moved; reconnect");
+      return;
+    }
+    PgSessionMove.start(this, primary);
+  }
+
+  /** Lets held work go on the current backend. */
+  void resume() {
+    held = false;
+    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
+    heldBuffers.clear();
+    for (ByteBuf b : bufs) {
+      toBackend.forward(b);
+    }
+    backend.flush();
+    client.config().setAutoRead(true);
+  }
+
+  /** Prepared statements to replay on a new backend (retained duplicates; the caller writes them). */
+  List<ByteBuf> preparedForReplay() {
+    return prepared.values().stream().map(ByteBuf::retainedDuplicate).toList();
+  }
+
+  /** Switches the session to an authenticated connection on another backend, then resumes. */
+  void rebind(PgBackendConnection next) {
+    Channel old = backend;
+    old.pipeline().remove(toClient);
+    old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
+    bind(next);
+    PgRelayHandler nextToClient = new PgRelayHandler(this, false, client, listener.server().maxMessageSize());
+    PgRelayHandler.pair(toBackend, nextToClient);
+    toBackend.peer(backend);
+    toClient = nextToClient;
+    backend.pipeline().addLast("relay", nextToClient);
+    backend.config().setAutoRead(true);
+    resume();
+  }
+
+  // ---------------------------------------------------------------- registration and end
 
   /** Registers for cancel requests and in the cluster's session list. */
   CancelRegistry.Key register() {
@@ -109,22 +280,26 @@ public final class PgSession {
       listener.cancels().unregister(cancelKey);
       cancelKey = null;
     }
+    heldBuffers.forEach(ByteBuf::release);
+    heldBuffers.clear();
+    prepared.values().forEach(ByteBuf::release);
+    prepared.clear();
   }
 
   /**
    * Ends the session from Halo's side (failover, fence): a FATAL with {@code state} when the
    * client-bound stream is between messages, then both connections close. Event loop only.
    */
-  void terminate(io.halo.proxy.pg.SqlState sqlState, String message) {
+  void terminate(SqlState sqlState, String message) {
     if (state == SessionState.CLOSING) {
       return;
     }
     state = SessionState.CLOSING;
     unregister();
     backend.close();
-    if (clientBound != null && clientBound.clientStreamAtBoundary() && client.isActive()) {
-      client.writeAndFlush(io.halo.proxy.pg.message.PgMessages.fatal(client.alloc(), sqlState, message))
-          .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    if (toClient != null && toClient.clientStreamAtBoundary() && client.isActive()) {
+      client.writeAndFlush(PgMessages.fatal(client.alloc(), sqlState, message))
+          .addListener(ChannelFutureListener.CLOSE);
     } else {
       client.close();
     }

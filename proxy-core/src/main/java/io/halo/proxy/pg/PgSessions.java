@@ -26,6 +26,8 @@ public final class PgSessions {
 
   private final String cluster;
   private final Set<PgSession> sessions = ConcurrentHashMap.newKeySet();
+  /** A switchover holds new transactions of primary sessions. */
+  private volatile boolean holding;
 
   public PgSessions(String cluster) {
     this.cluster = cluster;
@@ -39,8 +41,28 @@ public final class PgSessions {
     sessions.remove(s);
   }
 
+  boolean holding() {
+    return holding;
+  }
+
+  void holding(boolean on) {
+    holding = on;
+  }
+
+  /** Every read-write session is between transactions with nothing in flight (or held there). */
+  boolean primarySessionsQuiescent() {
+    return sessions.stream().filter(s -> s.route() == Route.PRIMARY).allMatch(PgSession::quiescent);
+  }
+
+  Set<PgSession> all() {
+    return sessions;
+  }
+
   /** Called by the health writer on every topology change; only schedules work, never blocks. */
   public void onTopology(Topology t) {
+    if (holding) {
+      return; // a switchover moves its held sessions itself when it releases them
+    }
     for (PgSession s : sessions) {
       Optional<BackendNode> node = t.backend(s.backendName());
       String why = null;

@@ -331,6 +331,57 @@ class FailoverIT {
     assertThat(serverPortThroughHalo()).isEqualTo(cold.port());
   }
 
+  @Test
+  void planned_switchover_moves_sessions_with_their_prepared_statements_and_fails_no_transaction()
+      throws Exception {
+    // Given a writer using pgjdbc's defaults (server-side prepared statements after 5 uses) and a
+    // second client in the middle of a transaction
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> status(standby.name()).lastProbe() != null);
+    try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(5)).start();
+        Connection inTx = halo.connect(USER, PW, "app", "")) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into acked_writes(id) values (-1)");
+      Thread committer = new Thread(() -> {
+        try {
+          Thread.sleep(300);
+          inTx.commit();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      committer.start();
+      // When the operator switches over to the standby
+      FailoverReport r = control().switchover(standby.name());
+      committer.join(10_000);
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      w.stop();
+      // Then it succeeded, nothing failed, and the write pause is reported
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.steps()).extracting(FailoverReport.Step::name)
+          .containsSubsequence("hold", "catch up", "stop old primary", "promote", "route");
+      assertThat(r.writePause()).isNotNull();
+      assertThat(w.errors()).as("writer errors (last: %s)", w.lastError()).isZero();
+      System.out.printf("switchover: write pause %d ms, %d writes, 0 errors%n", r.writePause().toMillis(), w.ackedCount());
+      // every acknowledged write is on the new primary, and the session in a transaction committed
+      Set<Long> found = idsOn(standby);
+      assertThat(found).containsAll(w.ackedIds()).contains(-1L);
+      // and the session kept working on the new primary
+      try (ResultSet rs = inTx.createStatement().executeQuery("select inet_server_port()")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(standby.port());
+      }
+      inTx.commit();
+    }
+    assertThat(control().topology().primary()).isEqualTo(standby.name());
+    assertThat(old.isRunning()).isTrue();
+  }
+
   private BackendStatus status(String backend) {
     return control().backends().stream().filter(s -> s.node().name().equals(backend)).findFirst().orElseThrow();
   }

@@ -24,7 +24,23 @@ public final class PgStreamScanner {
 
     /** The status byte of a ReadyForQuery ('I', 'T' or 'E'). */
     default void onReadyForQuery(byte status) {}
+
+    /**
+     * Whether to capture the whole message that starts with this header (e.g. a named Parse, to
+     * replay it on another connection). Called after {@link #onMessage}. {@code firstBodyByte} is
+     * -1 when the body has not arrived yet.
+     */
+    default boolean capture(byte type, int length, int firstBodyByte) {
+      return false;
+    }
+
+    /** A captured message, header included. The listener owns (releases) it. */
+    default void onCaptured(ByteBuf message) {}
   }
+
+  /** Where captured messages are allocated; null = capturing disabled. */
+  private final io.netty.buffer.ByteBufAllocator alloc;
+  private ByteBuf capturing;
 
   private final Listener listener;
   private final byte[] header = new byte[5];
@@ -35,7 +51,12 @@ public final class PgStreamScanner {
   private boolean wantStatus;
 
   public PgStreamScanner(Listener listener) {
+    this(listener, null);
+  }
+
+  public PgStreamScanner(Listener listener, io.netty.buffer.ByteBufAllocator alloc) {
     this.listener = listener;
+    this.alloc = alloc;
   }
 
   /** True between messages: Halo may inject a whole message of its own into the stream. */
@@ -58,8 +79,16 @@ public final class PgStreamScanner {
           wantStatus = false;
         }
         long skip = Math.min(remaining, end - i);
+        if (capturing != null) {
+          capturing.writeBytes(buf, i, (int) skip);
+        }
         i += (int) skip;
         remaining -= skip;
+        if (remaining == 0 && capturing != null) {
+          ByteBuf done = capturing;
+          capturing = null;
+          listener.onCaptured(done);
+        }
         continue;
       }
       int length;
@@ -86,7 +115,24 @@ public final class PgStreamScanner {
       }
       remaining = length - 4L;
       wantStatus = type == 'Z' && remaining > 0;
+      if (alloc != null && listener.capture(type, length, i < end ? buf.getByte(i) & 0xff : -1)) {
+        capturing = alloc.buffer(1 + length);
+        capturing.writeByte(type).writeInt(length);
+        if (remaining == 0) {
+          ByteBuf done = capturing;
+          capturing = null;
+          listener.onCaptured(done);
+        }
+      }
     }
     return true;
+  }
+
+  /** Releases a half-captured message (the connection is closing). */
+  public void discard() {
+    if (capturing != null) {
+      capturing.release();
+      capturing = null;
+    }
   }
 }

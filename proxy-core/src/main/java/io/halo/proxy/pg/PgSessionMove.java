@@ -1,0 +1,136 @@
+package io.halo.proxy.pg;
+
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.pg.message.PgStreamScanner;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.concurrent.Future;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves a session held at a transaction boundary to another backend (switchover): log in there
+ * with the session's user and startup parameters, replay its named prepared statements (Parse
+ * messages, then one Sync; the replies are swallowed), then swap the relay onto the new connection
+ * and let the held work go. What is not carried over: SET changes, temporary tables, advisory
+ * locks, LISTEN, SQL-level PREPARE. A session that cannot be moved ends with 57P01.
+ */
+final class PgSessionMove {
+
+  private static final Logger log = LoggerFactory.getLogger(PgSessionMove.class);
+
+  private PgSessionMove() {}
+
+  static void start(PgSession session, BackendNode target) {
+    PgListenerContext l = session.listener();
+    Channel client = session.client();
+    Future<PgBackendConnection> connecting =
+        PgBackendConnector.connect(
+            client.eventLoop(), l.transports(), target, userOf(session), passwordOf(session),
+            session.backendParameters(), l.server().backendConnectTimeout(), (int) l.server().maxMessageSize());
+    connecting.addListener(f -> {
+      if (!f.isSuccess()) {
+        log.warn("[{}] could not move {} to {}: {}", l.name(), session, target.name(), f.cause().getMessage());
+        session.terminate(SqlState.ADMIN_SHUTDOWN,
+            "switchover: could not move this session to " + target.name() + ": " + f.cause().getMessage());
+        return;
+      }
+      PgBackendConnection next = connecting.getNow();
+      next.startupMessages().forEach(ByteBuf::release); // the client has its parameters already
+      if (!client.isActive()) {
+        next.channel().close();
+        return;
+      }
+      List<ByteBuf> replay = session.preparedForReplay();
+      if (replay.isEmpty()) {
+        session.rebind(next);
+        log.debug("[{}] moved {} to {}", l.name(), session, target.name());
+        return;
+      }
+      Channel ch = next.channel();
+      ch.pipeline().addLast("replay", new Replay(session, next, replay.size()));
+      for (ByteBuf b : replay) {
+        ch.write(b);
+      }
+      ByteBuf sync = ch.alloc().buffer(5).writeByte('S').writeInt(4);
+      ch.writeAndFlush(sync);
+      ch.config().setAutoRead(true);
+    });
+  }
+
+  private static String userOf(PgSession s) {
+    return s.userConfig().backendUser();
+  }
+
+  private static String passwordOf(PgSession s) {
+    return s.userConfig().backendPassword();
+  }
+
+  /** Swallows the replies to the replayed Parse messages up to the ReadyForQuery, then rebinds. */
+  private static final class Replay extends ChannelInboundHandlerAdapter implements PgStreamScanner.Listener {
+    private final PgSession session;
+    private final PgBackendConnection next;
+    private final int statements;
+    private final PgStreamScanner scanner = new PgStreamScanner(this);
+    private int errors;
+    private boolean ready;
+
+    Replay(PgSession session, PgBackendConnection next, int statements) {
+      this.session = session;
+      this.next = next;
+      this.statements = statements;
+    }
+
+    @Override
+    public boolean onMessage(byte type, int length) {
+      if (type == 'E') {
+        errors++;
+      }
+      return true;
+    }
+
+    @Override
+    public void onReadyForQuery(byte status) {
+      ready = true;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ByteBuf buf = (ByteBuf) msg;
+      try {
+        scanner.scan(buf);
+      } finally {
+        buf.release();
+      }
+      if (ready) {
+        ctx.channel().config().setAutoRead(false);
+        ctx.pipeline().remove(this);
+        if (errors > 0) {
+          log.warn("[{}] {}: {} of {} prepared statements could not be re-created on {}", session.listener().name(),
+              session, errors, statements, next.node().name());
+        }
+        session.rebind(next);
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      session.terminate(SqlState.ADMIN_SHUTDOWN,
+          "switchover: " + next.node().name() + " closed the connection while this session was being moved");
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  static ByteBuf terminate(Channel ch) {
+    return PgMessages.terminate(ch.alloc());
+  }
+}

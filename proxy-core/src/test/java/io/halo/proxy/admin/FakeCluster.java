@@ -36,6 +36,8 @@ final class FakeCluster implements ClusterControl {
   /** When set, failover/switchover answer with this outcome. */
   volatile FailoverReport.Outcome outcome = FailoverReport.Outcome.SUCCEEDED;
   volatile boolean busy;
+  /** When set, actions throw it (a bug in the cluster code, as the API sees it). */
+  volatile RuntimeException failWith;
 
   /** @param names the first is the primary */
   FakeCluster(String name, String... names) {
@@ -111,6 +113,9 @@ final class FakeCluster implements ClusterControl {
   private FailoverReport act(FailoverReport.Kind kind, String target, boolean force) {
     if (busy) {
       throw new IllegalStateException("a failover of " + name + " is already running");
+    }
+    if (failWith != null) {
+      throw failWith;
     }
     awaitRelease();
     Topology t = topology.get();

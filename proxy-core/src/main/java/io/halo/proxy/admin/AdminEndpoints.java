@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,10 +50,6 @@ final class AdminEndpoints {
       return handle(route, body);
     } catch (AdminException e) {
       return error(e);
-    } catch (IllegalStateException e) {
-      return json.error(HttpResponseStatus.CONFLICT, message(e));
-    } catch (IllegalArgumentException e) {
-      return json.error(HttpResponseStatus.BAD_REQUEST, message(e));
     } catch (RuntimeException e) {
       log.error("admin: {} failed unexpectedly", describe(route), e);
       return json.error(
@@ -98,25 +95,29 @@ final class AdminEndpoints {
   private AdminResponse failover(Route route, ActionBody body) {
     ClusterControl c = cluster(route);
     checkBackend(c, body.target());
-    return report(c.failover(body.target(), body.force()));
+    return report(call(() -> c.failover(body.target(), body.force())));
   }
 
   private AdminResponse switchover(Route route, ActionBody body) {
     ClusterControl c = cluster(route);
     checkBackend(c, body.target());
-    return report(c.switchover(body.target()));
+    return report(call(() -> c.switchover(body.target())));
   }
 
   private AdminResponse backendAction(Route route) {
     ClusterControl c = cluster(route);
     String b = route.backend();
     checkBackend(c, b);
-    switch (route.endpoint()) {
-      case DRAIN -> c.drain(b);
-      case ENABLE -> c.enable(b);
-      case DISABLE -> c.disable(b);
-      default -> throw new IllegalStateException("not a backend action: " + route.endpoint());
-    }
+    call(
+        () -> {
+          switch (route.endpoint()) {
+            case DRAIN -> c.drain(b);
+            case ENABLE -> c.enable(b);
+            case DISABLE -> c.disable(b);
+            default -> throw new IllegalStateException("not a backend action: " + route.endpoint());
+          }
+          return null;
+        });
     return c.backends().stream()
         .filter(s -> s.node().name().equals(b))
         .findFirst()
@@ -133,6 +134,22 @@ final class AdminEndpoints {
           case REFUSED, FAILED -> HttpResponseStatus.CONFLICT;
         };
     return json.json(status, FailoverView.of(r));
+  }
+
+  /**
+   * Calls a ClusterControl action, mapping its documented exceptions: IllegalStateException
+   * (another failover is running) to 409, IllegalArgumentException (a target or backend the
+   * cluster rejects) to 400. Only around the action, so that the same exception types thrown by a
+   * bug elsewhere in the API stay a 500.
+   */
+  private static <T> T call(Supplier<T> action) {
+    try {
+      return action.get();
+    } catch (IllegalStateException e) {
+      throw new AdminException(HttpResponseStatus.CONFLICT, message(e));
+    } catch (IllegalArgumentException e) {
+      throw AdminException.badRequest(message(e));
+    }
   }
 
   private ClusterControl cluster(Route route) {

@@ -145,18 +145,23 @@ public final class AdminServer implements AutoCloseable {
     return actions.getQueue().size();
   }
 
-  /** Stops listening and interrupts running actions; open connections close with the groups. */
+  /**
+   * Stops listening, lets running actions finish for up to 5 s (a failover interrupted half-way
+   * helps nobody), then interrupts them. Open connections close with the event loop groups.
+   */
   @Override
   public void close() {
     if (channel != null) {
       channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
-    actions.shutdownNow();
+    actions.shutdown();
     try {
       if (!actions.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("admin: actions still running 5 s after close; leaving them");
+        log.warn("admin: actions still running 5 s after close; interrupting them");
+        actions.shutdownNow();
       }
     } catch (InterruptedException e) {
+      actions.shutdownNow();
       Thread.currentThread().interrupt();
     }
   }

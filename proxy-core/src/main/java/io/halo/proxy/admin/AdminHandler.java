@@ -136,7 +136,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
           keepAlive,
           json.error(
               HttpResponseStatus.SERVICE_UNAVAILABLE,
-              "admin action queue is full (" + actionLimits + "); try again when the running actions finish"));
+              "admin action queue is full (" + actionLimits + ") or Halo is stopping; try again when the running actions finish"));
     }
   }
 

@@ -2,7 +2,10 @@ package io.halo.proxy;
 
 import io.halo.proxy.cli.CheckConfigCommand;
 import io.halo.proxy.cli.DemoCommand;
+import io.halo.proxy.cli.FailoverCommand;
 import io.halo.proxy.cli.StartCommand;
+import io.halo.proxy.cli.StatusCommand;
+import io.halo.proxy.cli.SwitchoverCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +15,14 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Halo.Version.class,
     description = "High-availability proxy and load balancer for PostgreSQL and MySQL/MariaDB.",
-    subcommands = {StartCommand.class, DemoCommand.class, CheckConfigCommand.class})
+    subcommands = {
+      StartCommand.class,
+      DemoCommand.class,
+      CheckConfigCommand.class,
+      StatusCommand.class,
+      FailoverCommand.class,
+      SwitchoverCommand.class
+    })
 public final class Halo implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

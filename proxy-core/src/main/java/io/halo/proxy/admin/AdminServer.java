@@ -1,0 +1,177 @@
+package io.halo.proxy.admin;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.health.ClusterControl;
+import io.halo.proxy.transport.Transports;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin HTTP API: {@code GET /health}, {@code /metrics}, {@code /api/v1/...}. Runs on the
+ * event loop groups it is given (it does not own them) and owns a small bounded executor for the
+ * blocking actions (failover, switchover, drain/enable/disable).
+ */
+public final class AdminServer implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(AdminServer.class);
+
+  /** Largest request body accepted; larger ones get 413. */
+  public static final int MAX_BODY_BYTES = 64 * 1024;
+
+  /** A connection with no traffic for this long is closed (unless an action is running on it). */
+  static final int IDLE_SECONDS = 120;
+
+  static final int ACTION_THREADS = 2;
+  static final int ACTION_QUEUE = 8;
+
+  private final AdminConfig config;
+  private final Transports transports;
+  private final EventLoopGroup boss;
+  private final EventLoopGroup workers;
+  private final AdminRouter router = new AdminRouter();
+  private final AdminJson json = new AdminJson();
+  private final AdminEndpoints endpoints;
+  private final BearerAuth auth;
+  private final ThreadPoolExecutor actions;
+  private final String actionLimits;
+  private volatile Channel channel;
+
+  public AdminServer(
+      AdminConfig config,
+      List<ClusterControl> clusters,
+      ProxyView proxy,
+      Transports transports,
+      EventLoopGroup boss,
+      EventLoopGroup workers) {
+    this(config, clusters, proxy, transports, boss, workers, ACTION_THREADS, ACTION_QUEUE);
+  }
+
+  /** With the action executor's size and queue bound, for tests. */
+  AdminServer(
+      AdminConfig config,
+      List<ClusterControl> clusters,
+      ProxyView proxy,
+      Transports transports,
+      EventLoopGroup boss,
+      EventLoopGroup workers,
+      int actionThreads,
+      int actionQueue) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.transports = Objects.requireNonNull(transports, "transports");
+    this.boss = Objects.requireNonNull(boss, "boss");
+    this.workers = Objects.requireNonNull(workers, "workers");
+    this.endpoints = new AdminEndpoints(clusters, Objects.requireNonNull(proxy, "proxy"), json);
+    this.auth = new BearerAuth(config.token());
+    this.actions =
+        new ThreadPoolExecutor(
+            actionThreads,
+            actionThreads,
+            0,
+            TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(actionQueue),
+            threads("halo-admin-action-"),
+            new ThreadPoolExecutor.AbortPolicy());
+    this.actionLimits = actionThreads + " running, " + actionQueue + " waiting at most";
+  }
+
+  /**
+   * Binds {@code admin.listen}.
+   *
+   * @throws IllegalStateException naming the address when it cannot be bound
+   */
+  public void start() throws InterruptedException {
+    if (channel != null) {
+      throw new IllegalStateException("admin API already started on " + boundAddress());
+    }
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(boss, workers)
+            .channel(transports.serverChannel())
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ch.pipeline()
+                        .addLast("idle", new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS))
+                        .addLast("http", new HttpServerCodec())
+                        .addLast("aggregate", new AdminAggregator(MAX_BODY_BYTES, json))
+                        .addLast(
+                            "admin",
+                            new AdminHandler(router, endpoints, json, auth, actions, actionLimits));
+                  }
+                });
+    ChannelFuture bind = b.bind(config.listen().host(), config.listen().port()).await();
+    if (!bind.isSuccess()) {
+      Throwable cause = bind.cause();
+      throw new IllegalStateException(
+          "admin API cannot listen on " + config.listen() + ": " + (cause == null ? "unknown reason" : cause.getMessage()),
+          cause);
+    }
+    channel = bind.channel();
+    log.info(
+        "admin: API listening on {} ({})",
+        boundAddress(),
+        auth.required() ? "bearer token required" : "no token: keep it on loopback");
+  }
+
+  /** The bound address (the real port when {@code admin.listen} asked for port 0). */
+  public InetSocketAddress boundAddress() {
+    if (channel == null) {
+      throw new IllegalStateException("admin API on " + config.listen() + " is not started");
+    }
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  /** Actions accepted but not started yet. */
+  int actionsWaiting() {
+    return actions.getQueue().size();
+  }
+
+  /**
+   * Stops listening, lets running actions finish for up to 5 s (a failover interrupted half-way
+   * helps nobody), then interrupts them. Open connections close with the event loop groups.
+   */
+  @Override
+  public void close() {
+    if (channel != null) {
+      channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+    actions.shutdown();
+    try {
+      if (!actions.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("admin: actions still running 5 s after close; interrupting them");
+        actions.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      actions.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

@@ -1,0 +1,118 @@
+package io.halo.proxy.admin;
+
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import io.halo.proxy.admin.ProxyView.BackendSessions;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The cluster and backend shapes of the admin API. Explicit records, separate from the internal
+ * ones, so that a new field in {@code BackendStatus} does not silently change the API.
+ */
+public final class ClusterViews {
+
+  private ClusterViews() {}
+
+  /** One line of {@code GET /api/v1/clusters}. */
+  public record ClusterSummary(
+      String name,
+      long epoch,
+      String primary,
+      boolean hasRoutablePrimary,
+      int backends,
+      Map<String, Integer> backendsByState,
+      boolean failoverRunning) {}
+
+  /** {@code GET /api/v1/clusters/{c}}. */
+  public record ClusterDetail(
+      String name,
+      long epoch,
+      String primary,
+      boolean hasRoutablePrimary,
+      boolean failoverRunning,
+      List<BackendView> backends,
+      FailoverView lastFailover,
+      List<FailoverView> failovers) {}
+
+  /**
+   * One backend.
+   *
+   * @param lagBytes null when unknown
+   * @param sessions relaying client sessions on this backend
+   */
+  public record BackendView(
+      String name,
+      String address,
+      String role,
+      String state,
+      String adminState,
+      int priority,
+      Long lagBytes,
+      boolean splitBrain,
+      int sessions,
+      int consecutiveFailures,
+      int consecutiveSuccesses,
+      ProbeView lastProbe) {}
+
+  static ClusterSummary summary(ClusterControl c) {
+    Topology t = c.topology();
+    Map<String, Integer> byState = new LinkedHashMap<>();
+    for (NodeState s : NodeState.values()) {
+      byState.put(s.name(), 0);
+    }
+    t.backends().forEach(b -> byState.merge(b.state().name(), 1, Integer::sum));
+    return new ClusterSummary(
+        c.name(),
+        t.epoch(),
+        t.primary(),
+        t.routablePrimary().isPresent(),
+        t.backends().size(),
+        byState,
+        running(c));
+  }
+
+  static ClusterDetail detail(ClusterControl c, List<BackendSessions> sessions) {
+    Topology t = c.topology();
+    return new ClusterDetail(
+        c.name(),
+        t.epoch(),
+        t.primary(),
+        t.routablePrimary().isPresent(),
+        running(c),
+        c.backends().stream().map(b -> backend(c.name(), b, sessions)).toList(),
+        FailoverView.of(c.lastFailover().orElse(null)),
+        c.failovers().stream().map(FailoverView::of).toList());
+  }
+
+  static BackendView backend(String cluster, BackendStatus b, List<BackendSessions> sessions) {
+    return new BackendView(
+        b.node().name(),
+        b.node().address().toString(),
+        b.node().role().name(),
+        b.node().state().name(),
+        b.admin().name(),
+        b.node().priority(),
+        b.lagBytes() < 0 ? null : b.lagBytes(),
+        b.splitBrain(),
+        sessions(cluster, b.node().name(), sessions),
+        b.consecutiveFailures(),
+        b.consecutiveSuccesses(),
+        ProbeView.of(b.lastProbe()));
+  }
+
+  static int sessions(String cluster, String backend, List<BackendSessions> sessions) {
+    return sessions.stream()
+        .filter(s -> s.cluster().equals(cluster) && s.backend().equals(backend))
+        .mapToInt(BackendSessions::sessions)
+        .sum();
+  }
+
+  static boolean running(ClusterControl c) {
+    return c.lastFailover().map(r -> r.outcome() == FailoverReport.Outcome.RUNNING).orElse(false);
+  }
+}

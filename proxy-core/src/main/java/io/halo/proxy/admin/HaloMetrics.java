@@ -1,0 +1,196 @@
+package io.halo.proxy.admin;
+
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.health.state.BackendStatus;
+import io.halo.health.state.NodeRole;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import io.halo.proxy.admin.ProxyView.BackendSessions;
+import io.halo.proxy.admin.ProxyView.ListenerView;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What {@code GET /metrics} shows. Each scrape reads every cluster once (one topology, one backend
+ * list, one failover list) and writes the families from those snapshots, so that the numbers of
+ * one scrape agree with each other.
+ *
+ * <p>Unknown values (lag before two probes, latency of a failed probe) are left out rather than
+ * written as 0 or NaN: an absent series is what Prometheus means by "unknown".
+ *
+ * <p>{@code halo_failovers_total} counts the reports {@code ClusterControl.failovers()} still
+ * holds; that list is bounded, so after many failovers the counter can drop (a counter reset to
+ * Prometheus).
+ */
+final class HaloMetrics {
+
+  private static final String CLUSTER = "cluster";
+  private static final String BACKEND = "backend";
+
+  private record Snapshot(
+      String name,
+      Topology topology,
+      List<BackendStatus> backends,
+      List<FailoverReport> failovers,
+      Optional<FailoverReport> last) {}
+
+  private final List<ClusterControl> clusters;
+  private final ProxyView proxy;
+
+  HaloMetrics(List<ClusterControl> clusters, ProxyView proxy) {
+    this.clusters = List.copyOf(clusters);
+    this.proxy = proxy;
+  }
+
+  String scrape() {
+    List<Snapshot> snaps =
+        clusters.stream()
+            .map(c -> new Snapshot(c.name(), c.topology(), c.backends(), c.failovers(), c.lastFailover()))
+            .toList();
+    List<BackendSessions> sessions = proxy.sessions();
+    PrometheusText out = new PrometheusText();
+    backends(out, snaps, sessions);
+    clusters(out, snaps);
+    listeners(out, proxy.listeners(), proxy.rejections());
+    return out.text();
+  }
+
+  private static void backends(PrometheusText out, List<Snapshot> snaps, List<BackendSessions> sessions) {
+    out.family("halo_backend_up", "gauge", "1 when the backend is UP or DEGRADED (routable), else 0.");
+    each(snaps, (s, b) -> out.sample("halo_backend_up", b.node().state().routable() ? 1 : 0, labels(s, b)));
+
+    out.family("halo_backend_state", "gauge", "The backend's health state, one-hot over all states.");
+    each(
+        snaps,
+        (s, b) -> {
+          for (NodeState state : NodeState.values()) {
+            out.sample(
+                "halo_backend_state",
+                b.node().state() == state ? 1 : 0,
+                CLUSTER, s.name(), BACKEND, b.node().name(), "state", state.name());
+          }
+        });
+
+    out.family("halo_backend_role", "gauge", "The backend's replication role, one-hot over all roles.");
+    each(
+        snaps,
+        (s, b) -> {
+          for (NodeRole role : NodeRole.values()) {
+            out.sample(
+                "halo_backend_role",
+                b.node().role() == role ? 1 : 0,
+                CLUSTER, s.name(), BACKEND, b.node().name(), "role", role.name());
+          }
+        });
+
+    out.family("halo_backend_is_primary", "gauge", "1 when the topology names this backend primary.");
+    each(
+        snaps,
+        (s, b) ->
+            out.sample(
+                "halo_backend_is_primary",
+                b.node().name().equals(s.topology().primary()) ? 1 : 0,
+                labels(s, b)));
+
+    out.family("halo_backend_lag_bytes", "gauge", "Bytes of WAL the backend's replay trails the primary; absent when unknown.");
+    each(
+        snaps,
+        (s, b) -> {
+          if (b.lagBytes() >= 0) {
+            out.sample("halo_backend_lag_bytes", b.lagBytes(), labels(s, b));
+          }
+        });
+
+    out.family("halo_backend_probe_latency_seconds", "gauge", "Round trip of the last successful probe.");
+    each(
+        snaps,
+        (s, b) -> {
+          Duration latency = b.lastProbe() == null ? null : b.lastProbe().latency();
+          if (latency != null) {
+            out.sample("halo_backend_probe_latency_seconds", latency.toNanos() / 1e9, labels(s, b));
+          }
+        });
+
+    out.family("halo_backend_split_brain", "gauge", "1 when the backend claims to be primary but the topology names another.");
+    each(snaps, (s, b) -> out.sample("halo_backend_split_brain", b.splitBrain() ? 1 : 0, labels(s, b)));
+
+    out.family("halo_backend_sessions", "gauge", "Client sessions relaying to the backend.");
+    each(
+        snaps,
+        (s, b) ->
+            out.sample(
+                "halo_backend_sessions",
+                ClusterViews.sessions(s.name(), b.node().name(), sessions),
+                labels(s, b)));
+  }
+
+  private static void clusters(PrometheusText out, List<Snapshot> snaps) {
+    out.family("halo_cluster_epoch", "gauge", "Topology epoch; increases on every change of primary.");
+    snaps.forEach(s -> out.sample("halo_cluster_epoch", s.topology().epoch(), CLUSTER, s.name()));
+
+    out.family("halo_failovers_total", "counter", "Finished failover and switchover attempts, by kind and outcome.");
+    for (Snapshot s : snaps) {
+      for (FailoverReport.Kind kind : FailoverReport.Kind.values()) {
+        for (FailoverReport.Outcome outcome : FailoverReport.Outcome.values()) {
+          if (outcome == FailoverReport.Outcome.RUNNING) {
+            continue;
+          }
+          long n = s.failovers().stream().filter(r -> r.kind() == kind && r.outcome() == outcome).count();
+          out.sample(
+              "halo_failovers_total", n,
+              CLUSTER, s.name(), "kind", kind.name(), "outcome", outcome.name());
+        }
+      }
+    }
+
+    out.family("halo_last_failover_duration_seconds", "gauge", "How long the latest finished failover or switchover took.");
+    for (Snapshot s : snaps) {
+      s.last()
+          .filter(r -> r.startedAt() != null && r.finishedAt() != null)
+          .ifPresent(
+              r ->
+                  out.sample(
+                      "halo_last_failover_duration_seconds",
+                      Duration.between(r.startedAt(), r.finishedAt()).toNanos() / 1e9,
+                      CLUSTER, s.name()));
+    }
+  }
+
+  private static void listeners(PrometheusText out, List<ListenerView> listeners, Map<String, Long> rejections) {
+    out.family("halo_listener_client_connections", "gauge", "Open client connections on the listener.");
+    listeners.forEach(
+        l -> out.sample("halo_listener_client_connections", l.clientConnections(), listenerLabels(l)));
+
+    out.family("halo_listener_max_client_connections", "gauge", "The listener's max_client_connections.");
+    listeners.forEach(
+        l -> out.sample("halo_listener_max_client_connections", l.maxClientConnections(), listenerLabels(l)));
+
+    out.family("halo_rejected_connections_total", "counter", "Client connections refused since start, by reason.");
+    rejections.entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(e -> out.sample("halo_rejected_connections_total", e.getValue(), "reason", e.getKey()));
+  }
+
+  private static String[] listenerLabels(ListenerView l) {
+    return new String[] {"listener", l.name(), CLUSTER, l.cluster(), "address", l.address()};
+  }
+
+  private static String[] labels(Snapshot s, BackendStatus b) {
+    return new String[] {CLUSTER, s.name(), BACKEND, b.node().name()};
+  }
+
+  private interface BackendSample {
+    void write(Snapshot cluster, BackendStatus backend);
+  }
+
+  private static void each(List<Snapshot> snaps, BackendSample sample) {
+    for (Snapshot s : snaps) {
+      for (BackendStatus b : s.backends()) {
+        sample.write(s, b);
+      }
+    }
+  }
+}

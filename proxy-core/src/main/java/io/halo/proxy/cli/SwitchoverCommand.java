@@ -1,0 +1,56 @@
+package io.halo.proxy.cli;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.halo.proxy.cli.AdminClient.AdminClientException;
+import java.io.PrintWriter;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code halo switchover}: planned change of primary, through the admin API. */
+@Command(
+    name = "switchover",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Planned switchover: hold new transactions, let the target catch up, promote it; print the report.",
+      "Exit 1 when the switchover was refused or failed, or the API answered an error."
+    })
+public final class SwitchoverCommand implements Callable<Integer> {
+
+  @Mixin AdminOptions admin;
+
+  @Option(names = "--cluster", paramLabel = "NAME", description = "the cluster (default: the only one)")
+  String cluster;
+
+  @Option(names = "--target", paramLabel = "BACKEND", description = "the new primary (default: the best candidate)")
+  String target;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    try {
+      AdminClient client = admin.client();
+      String c = AdminOutput.cluster(client, cluster);
+      ObjectNode body = JsonNodeFactory.instance.objectNode();
+      body.put("target", target);
+      int exit =
+          AdminOutput.reportExit(
+              out,
+              err,
+              client.post("/api/v1/clusters/" + URLEncoder.encode(c, StandardCharsets.UTF_8) + "/switchover", body.toString()));
+      out.flush();
+      return exit;
+    } catch (AdminClientException e) {
+      err.println("halo: " + e.getMessage());
+      return 1;
+    }
+  }
+}

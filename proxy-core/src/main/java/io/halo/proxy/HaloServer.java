@@ -60,6 +60,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<FailoverCoordinator> coordinators = new ArrayList<>();
   private final List<PgListenerContext> contexts = new ArrayList<>();
   private final List<PgSessions> sessions = new ArrayList<>();
+  private io.halo.proxy.admin.AdminServer admin;
 
   private HaloServer(HaloConfig config, Transports transports) {
     this.config = config;
@@ -83,6 +84,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     HaloServer server = new HaloServer(config, Transports.best());
     try {
       server.bindAll();
+      server.admin = new io.halo.proxy.admin.AdminServer(
+          config.admin(), server.clusters(), server, server.transports, server.boss, server.workers);
+      server.admin.start();
       return server;
     } catch (RuntimeException | InterruptedException e) {
       server.close();
@@ -148,6 +152,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
   }
 
+  /** Where the admin HTTP API listens. */
+  public InetSocketAddress adminAddress() {
+    return admin.boundAddress();
+  }
+
   /** The addresses actually bound, in config order (useful with port 0). */
   public List<InetSocketAddress> boundAddresses() {
     return serverChannels.stream().map(c -> (InetSocketAddress) c.localAddress()).toList();
@@ -185,6 +194,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   @Override
   public void close() {
+    if (admin != null) {
+      admin.close();
+    }
     coordinators.forEach(FailoverCoordinator::close);
     healths.forEach(ClusterHealth::close);
     probes.shutdownNow();

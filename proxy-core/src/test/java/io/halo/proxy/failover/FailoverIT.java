@@ -382,6 +382,30 @@ class FailoverIT {
     assertThat(old.isRunning()).isTrue();
   }
 
+  @Test
+  void the_admin_api_shows_the_cluster_and_performs_a_failover_over_http() throws Exception {
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode standby = cluster.standbys().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> status(standby.name()).lastProbe() != null);
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    String base = "http://127.0.0.1:" + halo.server().adminAddress().getPort();
+    var status = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/api/v1/clusters/main")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(status.statusCode()).isEqualTo(200);
+    assertThat(status.body()).contains("\"primary\":\"" + cluster.primary().name() + "\"").contains(standby.name());
+    var failover = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/api/v1/clusters/main/failover"))
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"target\": \"" + standby.name() + "\"}"))
+            .header("Content-Type", "application/json").build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(failover.statusCode()).as(failover.body()).isEqualTo(200);
+    assertThat(failover.body()).contains("\"outcome\":\"SUCCEEDED\"").contains("\"to\":\"" + standby.name() + "\"");
+    assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    var metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(metrics.body()).containsPattern("halo_cluster_epoch\\{cluster=\"main\"\\} 2");
+  }
+
   private BackendStatus status(String backend) {
     return control().backends().stream().filter(s -> s.node().name().equals(backend)).findFirst().orElseThrow();
   }

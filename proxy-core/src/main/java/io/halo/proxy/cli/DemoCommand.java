@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = "Start a local PostgreSQL primary + standby and Halo in front of them; Ctrl-C stops all.")
+    description = "Start a local PostgreSQL primary + 2 standbys and Halo in front of them; Ctrl-C stops all.")
 public final class DemoCommand implements Callable<Integer> {
 
   static final String USER = "app";
@@ -39,14 +39,18 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--replica-port", defaultValue = "6433", description = "Halo's read-only port (default ${DEFAULT-VALUE})")
   int replicaPort;
 
-  @Option(names = "--standbys", defaultValue = "1", description = "streaming standbys (default ${DEFAULT-VALUE})")
+  @Option(names = "--admin-port", defaultValue = "7070", description = "admin API port (default ${DEFAULT-VALUE})")
+  int adminPort;
+
+  @Option(names = "--standbys", defaultValue = "2", description = "streaming standbys (default ${DEFAULT-VALUE})")
   int standbys;
 
   @Override
   public Integer call() throws Exception {
-    for (int p : new int[] {port, replicaPort}) {
+    for (int p : new int[] {port, replicaPort, adminPort}) {
       if (!portFree(p)) {
-        System.err.printf("halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port%n", p);
+        System.err.printf(
+            "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--admin-port%n", p);
         return 1;
       }
     }
@@ -95,6 +99,8 @@ public final class DemoCommand implements Callable<Integer> {
     return String.format(
         """
         # Written by 'halo demo'. Reference of every key: conf/halo.yaml in the Halo repository.
+        admin:
+          listen: 127.0.0.1:%d
         users:
           - { name: %s, password: %s }
         clusters:
@@ -106,7 +112,7 @@ public final class DemoCommand implements Callable<Integer> {
             backends:
         %s    monitor: { user: %s, password: %s }
         """,
-        USER, PASSWORD, port, replicaPort, backends, cluster.superuser(), cluster.superuserPassword());
+        adminPort, USER, PASSWORD, port, replicaPort, backends, cluster.superuser(), cluster.superuserPassword());
   }
 
   private void printHowToConnect(PgCluster cluster, Path file) {
@@ -123,6 +129,12 @@ public final class DemoCommand implements Callable<Integer> {
           PGPASSWORD=%s pgbench -i -h 127.0.0.1 -p %d -U %s %s && PGPASSWORD=%s pgbench -c 8 -T 10 -h 127.0.0.1 -p %d -U %s %s
           JDBC: jdbc:postgresql://127.0.0.1:%d/%s?user=%s&password=%s
 
+        Watch it fail over (admin API on 127.0.0.1:%d):
+          ./bin/halo status --admin http://127.0.0.1:%d         roles, states, lag, epoch
+          kill -9 %d                                            crash the primary %s; writes resume on the standby
+          ./bin/halo switchover --admin http://127.0.0.1:%d     planned switch to a standby, no failed transaction
+          curl -s http://127.0.0.1:%d/metrics                   Prometheus metrics
+
         Ctrl-C stops Halo and the cluster and removes its files.
         """,
         cluster.primary().name(), cluster.primary().port(),
@@ -131,7 +143,8 @@ public final class DemoCommand implements Callable<Integer> {
         USER, PASSWORD, port, USER,
         USER, PASSWORD, replicaPort, USER,
         PASSWORD, port, USER, USER, PASSWORD, port, USER, USER,
-        port, USER, USER, PASSWORD);
+        port, USER, USER, PASSWORD,
+        adminPort, adminPort, cluster.primary().pid(), cluster.primary().name(), adminPort, adminPort);
   }
 
   private static boolean portFree(int port) {

@@ -54,6 +54,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<Channel> serverChannels = new ArrayList<>();
   private final CancelRegistry<PgSession> pgCancels = new CancelRegistry<>();
   private final Rejections rejections = new Rejections();
+  private final io.halo.proxy.session.LogThrottle backendErrors =
+      new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS);
   private final Clock clock = Clock.systemUTC();
   private final ScheduledExecutorService probes;
   private final List<ClusterHealth> healths = new ArrayList<>();
@@ -126,7 +128,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 new AtomicInteger(),
                 cluster.failover().holdTimeout(),
                 clusterSessions,
-                rejections);
+                rejections,
+                backendErrors);
         contexts.add(context);
         ServerBootstrap b =
             new ServerBootstrap()

@@ -305,7 +305,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             Throwable cause = f.cause();
             String code =
                 cause instanceof PgBackendException be ? be.sqlState() : SqlState.CANNOT_CONNECT.code();
-            log.warn("[{}] {}@{}: {}", listener.name(), user, database, cause.getMessage());
+            long suppressed = listener.backendErrors().admit(routed.backend().name());
+            if (suppressed >= 0) {
+              log.warn("[{}] {}@{}: {}{}", listener.name(), user, database, cause.getMessage(),
+                  suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
+            }
             listener.rejections().count("backend_unavailable");
             fatal(ctx, code, cause.getMessage());
           }

@@ -28,4 +28,5 @@ public record PgListenerContext(
     AtomicInteger clientConnections,
     Duration holdTimeout,
     PgSessions sessions,
-    Rejections rejections) {}
+    Rejections rejections,
+    io.halo.proxy.session.LogThrottle backendErrors) {}

@@ -47,7 +47,8 @@ class PgFrontendHandlerTest {
             new AtomicInteger(),
             Duration.ofSeconds(1),
             new PgSessions("main"),
-            new io.halo.proxy.session.Rejections());
+            new io.halo.proxy.session.Rejections(),
+            new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS));
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx, overLimit));

@@ -1,0 +1,152 @@
+package io.halo.bench;
+
+import io.halo.conf.load.ConfigLoader;
+import io.halo.conf.model.HaloConfig;
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.proxy.HaloServer;
+import io.halo.proxy.failover.Writer;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The failover benchmark (bench/failover.sh): Halo with its default settings in front of a real
+ * primary + standby, a writer inserting one row every 5 ms through Halo, then
+ * <ul>
+ *   <li>kill -9 of the primary: write outage (last acknowledged write before the kill to the first
+ *       after) and acknowledged writes lost, with asynchronous and with synchronous replication;
+ *   <li>a planned switchover: the write pause Halo reports, the longest gap the writer saw, and
+ *       failed statements.
+ * </ul>
+ * Each scenario runs RUNS times (default 5) on a fresh cluster; prints a markdown table with every
+ * run and the median.
+ */
+public final class FailoverBench {
+
+  private FailoverBench() {}
+
+  record Run(String scenario, long outageMs, long acked, long lost, long errors, Long pauseMs) {}
+
+  public static void main(String[] args) throws Exception {
+    int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
+    List<Run> results = new ArrayList<>();
+    for (int i = 0; i < runs; i++) {
+      results.add(killRun(false));
+      results.add(killRun(true));
+      results.add(switchoverRun());
+    }
+    print(results);
+    System.exit(0);
+  }
+
+  private static HaloServer halo(PgCluster c) throws Exception {
+    StringBuilder backends = new StringBuilder();
+    for (PgNode n : c.nodes()) {
+      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
+          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
+    }
+    String yaml = """
+        admin: { listen: 127.0.0.1:0 }
+        users:
+          - { name: app, password: apppw }
+        clusters:
+          - name: bench
+            listeners:
+              - { listen: 127.0.0.1:0, route: primary }
+            backends:
+        %s    monitor: { user: %s, password: %s }
+        """.formatted(backends, c.superuser(), c.superuserPassword());
+    HaloConfig cfg = ConfigLoader.parse(yaml, "failover-bench.yaml", Map.of());
+    return HaloServer.start(cfg);
+  }
+
+  private static PgCluster cluster(boolean sync) throws Exception {
+    PgCluster c = PgCluster.builder().name("fobench").standbys(1).synchronous(sync).user("app", "apppw")
+        .database("app").start();
+    try (Connection conn = c.primary().connect("app", "apppw", "app")) {
+      Writer.createTable(conn);
+    }
+    return c;
+  }
+
+  private static String url(HaloServer h) {
+    return "jdbc:postgresql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app";
+  }
+
+  private static Run killRun(boolean sync) throws Exception {
+    try (PgCluster c = cluster(sync); HaloServer h = halo(c)) {
+      ClusterControl control = h.clusters().get(0);
+      PgNode standby = c.standbys().get(0);
+      Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
+      Thread.sleep(3000);
+      long killedAt = System.nanoTime();
+      c.primary().kill();
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      Thread.sleep(1000);
+      w.stop();
+      Duration outage = w.longestGapAfter(killedAt - Duration.ofSeconds(2).toNanos());
+      Set<Long> found = new HashSet<>();
+      try (Connection conn = standby.connect("app", "apppw", "app");
+          ResultSet rs = conn.createStatement().executeQuery("select id from acked_writes")) {
+        while (rs.next()) {
+          found.add(rs.getLong(1));
+        }
+      }
+      long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
+      FailoverReport r = control.lastFailover().orElse(null);
+      String outcome = r == null ? "no failover" : r.outcome().name();
+      System.err.printf("kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n", sync ? "sync" : "async",
+          outage.toMillis(), w.ackedCount(), lost, outcome);
+      return new Run("kill -9, " + (sync ? "synchronous" : "asynchronous") + " replication", outage.toMillis(),
+          w.ackedCount(), lost, w.errors(), null);
+    }
+  }
+
+  private static Run switchoverRun() throws Exception {
+    try (PgCluster c = cluster(false); HaloServer h = halo(c)) {
+      ClusterControl control = h.clusters().get(0);
+      PgNode standby = c.standbys().get(0);
+      Thread.sleep(1500); // first probes
+      Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
+      Thread.sleep(3000);
+      long before = System.nanoTime();
+      FailoverReport r = control.switchover(standby.name());
+      Thread.sleep(2000);
+      w.stop();
+      Duration gap = w.longestGapAfter(before - Duration.ofSeconds(1).toNanos());
+      System.err.printf("switchover: %s, pause %s ms, longest gap %d ms, %d errors%n", r.outcome(),
+          r.writePause() == null ? "-" : r.writePause().toMillis(), gap.toMillis(), w.errors());
+      return new Run("planned switchover", gap.toMillis(), w.ackedCount(), 0, w.errors(),
+          r.writePause() == null ? null : r.writePause().toMillis());
+    }
+  }
+
+  private static void print(List<Run> results) {
+    System.out.println("| scenario | runs | write outage ms (median) | all runs | acked writes lost | failed statements | switchover pause ms (median) |");
+    System.out.println("|---|---:|---:|---|---:|---:|---:|");
+    for (String s : results.stream().map(Run::scenario).distinct().toList()) {
+      List<Run> rs = results.stream().filter(r -> r.scenario().equals(s)).toList();
+      List<Long> outages = rs.stream().map(Run::outageMs).sorted().toList();
+      List<Long> pauses = rs.stream().map(Run::pauseMs).filter(p -> p != null).sorted().toList();
+      System.out.printf("| %s | %d | %d | %s | %d of %d | %d | %s |%n", s, rs.size(), median(outages), outages,
+          rs.stream().mapToLong(Run::lost).sum(), rs.stream().mapToLong(Run::acked).sum(),
+          rs.stream().mapToLong(Run::errors).sum(), pauses.isEmpty() ? "-" : String.valueOf(median(pauses)));
+    }
+  }
+
+  private static long median(List<Long> sorted) {
+    int n = sorted.size();
+    return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+  }
+}

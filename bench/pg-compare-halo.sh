@@ -8,6 +8,8 @@
 # Halo runs from the fat jar (built if missing) with the config below: one trust user "bench"
 # (as PgBouncer is configured in pg-compare.sh), one listener, route primary. WARMUP defaults to
 # 15 s per target here so that the JIT has compiled Halo's relay before the first measured round.
+# HALO_IO_THREADS sets Halo's event loops (default 0 = one per core; PgBouncer is single-threaded,
+# so HALO_IO_THREADS=1 compares like with like on a small machine).
 # Needs: Java 17+, and what pg-compare.sh needs (postgresql, haproxy, pgbouncer, pgpool2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +27,7 @@ PG_PORT=${PG_PORT:-25432}
 cfg=$(mktemp "${TMPDIR:-/tmp}/halo-bench.XXXXXX.yaml")
 trap 'rm -f "$cfg"' EXIT
 cat >"$cfg" <<YAML
+server: { io_threads: ${HALO_IO_THREADS:-0} }
 users:
   - { name: bench, auth: trust }
 clusters:

@@ -1,5 +1,7 @@
 package io.halo.proxy.cli;
 
+import picocli.CommandLine;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.halo.proxy.cli.AdminClient.AdminClientException;
 import io.halo.proxy.cli.AdminClient.Reply;
@@ -132,5 +134,28 @@ final class AdminOutput {
 
   private static String orNone(JsonNode n) {
     return n.isTextual() ? n.asText() : "(none)";
+  }
+
+  /**
+   * Posts a cluster action ({@code failover}, {@code switchover}) with {@code body}, prints the
+   * report, and returns the exit code: 0 when it succeeded, 1 when refused, failed or unreachable.
+   */
+  static int postAction(
+      CommandLine.Model.CommandSpec spec, AdminOptions admin, String cluster, String action,
+      com.fasterxml.jackson.databind.node.ObjectNode body) {
+    java.io.PrintWriter out = spec.commandLine().getOut();
+    java.io.PrintWriter err = spec.commandLine().getErr();
+    try {
+      AdminClient client = admin.client();
+      String c = cluster(client, cluster);
+      String path = "/api/v1/clusters/" + java.net.URLEncoder.encode(c, java.nio.charset.StandardCharsets.UTF_8)
+          + "/" + action;
+      int exit = reportExit(out, err, client.post(path, body.toString()));
+      out.flush();
+      return exit;
+    } catch (AdminClientException e) {
+      err.println("halo: " + e.getMessage());
+      return 1;
+    }
   }
 }

@@ -3,9 +3,6 @@ package io.halo.proxy.cli;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.halo.proxy.cli.AdminClient.AdminClientException;
-import java.io.PrintWriter;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,24 +36,9 @@ public final class FailoverCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    try {
-      AdminClient client = admin.client();
-      String c = AdminOutput.cluster(client, cluster);
-      ObjectNode body = JsonNodeFactory.instance.objectNode();
-      body.put("target", target);
+    ObjectNode body = JsonNodeFactory.instance.objectNode();
+    body.put("target", target);
       body.put("force", force);
-      int exit =
-          AdminOutput.reportExit(
-              out,
-              err,
-              client.post("/api/v1/clusters/" + URLEncoder.encode(c, StandardCharsets.UTF_8) + "/failover", body.toString()));
-      out.flush();
-      return exit;
-    } catch (AdminClientException e) {
-      err.println("halo: " + e.getMessage());
-      return 1;
-    }
+    return AdminOutput.postAction(spec, admin, cluster, "failover", body);
   }
 }

@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -43,6 +42,7 @@ import org.slf4j.LoggerFactory;
 public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ClusterHealth.class);
+  private static final int WRITER_QUEUE = 10_000;
 
   private final ClusterConfig config;
   private final Clock clock;
@@ -81,8 +81,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     this.config = Objects.requireNonNull(config, "config");
     this.probes = Objects.requireNonNull(probes, "probes");
     this.clock = Objects.requireNonNull(clock, "clock");
+    // Bounded: probes arrive at most once per backend per interval and are applied in microseconds;
+    // a full queue means the writer is stuck, and a rejected probe is then the least of the problems.
     this.writer =
-        Executors.newSingleThreadExecutor(
+        new java.util.concurrent.ThreadPoolExecutor(
+            1, 1, 0, TimeUnit.MILLISECONDS, new java.util.concurrent.ArrayBlockingQueue<>(WRITER_QUEUE),
             r -> {
               Thread t = new Thread(r, "halo-health-" + config.name());
               t.setDaemon(true);
@@ -165,6 +168,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
             }
           });
     } catch (RejectedExecutionException e) {
+      log.error("[{}] health writer queue full ({} tasks) or stopped; dropping a task", config.name(), WRITER_QUEUE);
       return java.util.concurrent.CompletableFuture.failedFuture(e);
     }
   }

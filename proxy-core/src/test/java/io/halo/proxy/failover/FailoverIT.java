@@ -180,6 +180,7 @@ class FailoverIT {
     halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
     PgNode old = cluster.primary();
     PgNode standby = cluster.standbys().get(0);
+    Connection bound = halo.connect(USER, PW, "app", "");
     try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(10)).start()) {
       await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 20);
       old.pause();
@@ -190,6 +191,17 @@ class FailoverIT {
       } finally {
         old.resume();
       }
+    }
+    // A session that was bound to the hung primary is told why it ends
+    try (Statement s = bound.createStatement()) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> {
+            assertThat(((SQLException) e).getSQLState()).isEqualTo("57P01");
+            assertThat(e.getMessage()).contains(old.name()).containsAnyOf("failover", "fenced");
+          });
+    } finally {
+      bound.close();
     }
     // The old primary is back and still believes it is primary: it gets no traffic
     await().atMost(Duration.ofSeconds(10)).until(() -> status(old.name()).splitBrain());

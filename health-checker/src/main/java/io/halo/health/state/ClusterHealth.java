@@ -223,8 +223,35 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       t.fencedByFailover = false;
       log.info("[{}] {} rejoined as a standby of {}: fence lifted", config.name(), t.config.name(), primary);
     }
+    discoverAtStart();
     observeRoleChange();
     publish();
+  }
+
+  /**
+   * At start the config's primary is only a hint: after a failover the config may be older than
+   * the servers. Until Halo has changed the primary itself (epoch 1), if the configured primary
+   * answers as a standby and exactly one other backend answers as primary, follow the servers.
+   */
+  private void discoverAtStart() {
+    if (epoch != 1 || primary == null) {
+      return;
+    }
+    Tracker configured = trackers.get(primary);
+    if (configured.last == null || !configured.last.ok() || configured.last.role() != NodeRole.STANDBY) {
+      return;
+    }
+    List<Tracker> claiming =
+        trackers.values().stream()
+            .filter(t -> t.last != null && t.last.ok() && t.last.role() == NodeRole.PRIMARY)
+            .toList();
+    if (claiming.size() == 1) {
+      String actual = claiming.get(0).config.name();
+      log.warn("[{}] the config names {} primary, but {} is a standby and {} is the primary: following the servers "
+          + "(update the config)", config.name(), primary, primary, actual);
+      trackers.get(primary).role = NodeRole.STANDBY;
+      primary = actual;
+    }
   }
 
   /** Makes {@code newPrimary} the primary (epoch + 1); the old one stays fenced. Writer thread. */

@@ -70,6 +70,17 @@ class ClusterHealthTest {
   }
 
   @Test
+  void at_start_a_config_older_than_the_servers_is_corrected_by_the_first_probes() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(() -> health.apply(Probes.standby("pg1", 100, Probes.streamingFrom(5002, Duration.ZERO))));
+    assertThat(health.current().primary()).as("one side only: not yet").isEqualTo("pg1");
+    health.run(() -> health.apply(Probes.primary("pg2", 100, List.of())));
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.statuses().get(1).splitBrain()).isFalse();
+    assertThat(health.current().routableStandbys()).extracting(BackendNode::name).containsExactly("pg1");
+  }
+
+  @Test
   void observe_mode_follows_a_role_change_made_elsewhere() {
     health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.OBSERVE), probes, Clock.systemUTC());
     for (int i = 0; i < 3; i++) {

@@ -1,0 +1,67 @@
+package io.halo.proxy.mysql.packet;
+
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The client's HandshakeResponse41: capabilities, user, auth response, database, plugin and
+ * connection attributes. {@link #decode} throws IllegalArgumentException on a malformed packet.
+ */
+public record HandshakeResponse(
+    int capabilities, int maxPacketSize, int charset, String user, byte[] authResponse, String database,
+    String authPlugin, Map<String, String> attributes) {
+
+  public static HandshakeResponse decode(ByteBuf p) {
+    try {
+      int caps = p.readIntLE();
+      if ((caps & MySqlPackets.CLIENT_PROTOCOL_41) == 0) {
+        throw new IllegalArgumentException("client does not speak protocol 4.1");
+      }
+      int maxPacket = p.readIntLE();
+      int charset = p.readUnsignedByte();
+      p.skipBytes(23);
+      String user = MySqlPackets.readCString(p);
+      byte[] auth;
+      if ((caps & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
+        auth = bytes(p, (int) MySqlPackets.readLenenc(p));
+      } else if ((caps & MySqlPackets.CLIENT_SECURE_CONNECTION) != 0) {
+        auth = bytes(p, p.readUnsignedByte());
+      } else {
+        auth = MySqlPackets.readCString(p).getBytes(StandardCharsets.UTF_8);
+      }
+      String db = null;
+      if ((caps & MySqlPackets.CLIENT_CONNECT_WITH_DB) != 0 && p.isReadable()) {
+        db = MySqlPackets.readCString(p);
+      }
+      String plugin = null;
+      if ((caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && p.isReadable()) {
+        plugin = MySqlPackets.readCString(p);
+      }
+      Map<String, String> attrs = new LinkedHashMap<>();
+      if ((caps & MySqlPackets.CLIENT_CONNECT_ATTRS) != 0 && p.isReadable()) {
+        long total = MySqlPackets.readLenenc(p);
+        int end = p.readerIndex() + (int) total;
+        while (p.readerIndex() < end) {
+          String k = string(p, (int) MySqlPackets.readLenenc(p));
+          String v = string(p, (int) MySqlPackets.readLenenc(p));
+          attrs.put(k, v);
+        }
+      }
+      return new HandshakeResponse(caps, maxPacket, charset, user, auth, db, plugin, attrs);
+    } catch (IndexOutOfBoundsException e) {
+      throw new IllegalArgumentException("malformed handshake response: " + e.getMessage(), e);
+    }
+  }
+
+  private static byte[] bytes(ByteBuf p, int n) {
+    byte[] b = new byte[n];
+    p.readBytes(b);
+    return b;
+  }
+
+  private static String string(ByteBuf p, int n) {
+    return new String(bytes(p, n), StandardCharsets.UTF_8);
+  }
+}

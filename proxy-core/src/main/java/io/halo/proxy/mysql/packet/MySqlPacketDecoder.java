@@ -1,0 +1,86 @@
+package io.halo.proxy.mysql.packet;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.TooLongFrameException;
+import java.util.List;
+
+/**
+ * Frames MySQL packets for the handshake phase, joining a payload split over 16 MB wire packets
+ * (including the empty trailing one) into one {@link MySqlPacket}, with a maximum logical size.
+ * Sequence ids of continuation packets must follow on; a gap is a protocol error.
+ */
+public final class MySqlPacketDecoder extends ByteToMessageDecoder {
+
+  private final long maxPayload;
+  private CompositeByteBuf joining;
+  private int firstSequence;
+  private int expectedSequence;
+  private int parts;
+
+  public MySqlPacketDecoder(long maxPayload) {
+    this.maxPayload = maxPayload;
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    while (in.readableBytes() >= 4) {
+      int start = in.readerIndex();
+      int length = in.getUnsignedMediumLE(start);
+      int sequence = in.getUnsignedByte(start + 3);
+      if (joining != null && sequence != expectedSequence) {
+        discard();
+        throw new CorruptedMySqlPacketException(
+            "continuation packet has sequence id " + sequence + ", expected " + expectedSequence);
+      }
+      long total = (joining == null ? 0 : joining.readableBytes()) + (long) length;
+      if (total > maxPayload) {
+        discard();
+        in.skipBytes(in.readableBytes());
+        throw new TooLongFrameException("packet of more than " + maxPayload + " bytes (" + total + " so far)");
+      }
+      if (in.readableBytes() < 4 + length) {
+        return;
+      }
+      ByteBuf payload = in.retainedSlice(start + 4, length);
+      in.skipBytes(4 + length);
+      if (length == MySqlPacket.MAX_WIRE_PAYLOAD || joining != null) {
+        if (joining == null) {
+          joining = ctx.alloc().compositeBuffer(Integer.MAX_VALUE);
+          firstSequence = sequence;
+          parts = 0;
+        }
+        joining.addComponent(true, payload);
+        parts++;
+        expectedSequence = (sequence + 1) & 0xff;
+        if (length < MySqlPacket.MAX_WIRE_PAYLOAD) {
+          out.add(new MySqlPacket(firstSequence, joining, parts));
+          joining = null;
+        }
+      } else {
+        out.add(new MySqlPacket(sequence, payload, 1));
+      }
+    }
+  }
+
+  private void discard() {
+    if (joining != null) {
+      joining.release();
+      joining = null;
+    }
+  }
+
+  @Override
+  protected void handlerRemoved0(ChannelHandlerContext ctx) {
+    discard();
+  }
+
+  /** Out-of-order or malformed packets. */
+  public static final class CorruptedMySqlPacketException extends io.netty.handler.codec.DecoderException {
+    public CorruptedMySqlPacketException(String message) {
+      super(message);
+    }
+  }
+}

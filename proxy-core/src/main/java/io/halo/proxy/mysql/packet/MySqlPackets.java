@@ -1,0 +1,141 @@
+package io.halo.proxy.mysql.packet;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Encoders for the MySQL packets Halo writes itself (handshake, OK, ERR), and the protocol's
+ * integer and string encodings. Payloads only; {@link #frame} adds the 4-byte header.
+ */
+public final class MySqlPackets {
+
+  public static final int CLIENT_LONG_PASSWORD = 1;
+  public static final int CLIENT_FOUND_ROWS = 1 << 1;
+  public static final int CLIENT_LONG_FLAG = 1 << 2;
+  public static final int CLIENT_CONNECT_WITH_DB = 1 << 3;
+  public static final int CLIENT_LOCAL_FILES = 1 << 7;
+  public static final int CLIENT_PROTOCOL_41 = 1 << 9;
+  public static final int CLIENT_SSL = 1 << 11;
+  public static final int CLIENT_TRANSACTIONS = 1 << 13;
+  public static final int CLIENT_SECURE_CONNECTION = 1 << 15;
+  public static final int CLIENT_MULTI_STATEMENTS = 1 << 16;
+  public static final int CLIENT_MULTI_RESULTS = 1 << 17;
+  public static final int CLIENT_PS_MULTI_RESULTS = 1 << 18;
+  public static final int CLIENT_PLUGIN_AUTH = 1 << 19;
+  public static final int CLIENT_CONNECT_ATTRS = 1 << 20;
+  public static final int CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA = 1 << 21;
+  public static final int CLIENT_SESSION_TRACK = 1 << 23;
+  public static final int CLIENT_DEPRECATE_EOF = 1 << 24;
+
+  public static final int SERVER_STATUS_IN_TRANS = 1;
+  public static final int SERVER_STATUS_AUTOCOMMIT = 2;
+
+  private MySqlPackets() {}
+
+  /** Puts a payload of less than 16 MB into one wire packet with {@code sequenceId}. */
+  public static ByteBuf frame(ByteBufAllocator alloc, int sequenceId, ByteBuf payload) {
+    if (payload.readableBytes() >= MySqlPacket.MAX_WIRE_PAYLOAD) {
+      throw new IllegalArgumentException("payload of " + payload.readableBytes() + " bytes needs splitting");
+    }
+    ByteBuf header = alloc.buffer(4);
+    header.writeMediumLE(payload.readableBytes()).writeByte(sequenceId);
+    return alloc.compositeBuffer(2).addComponents(true, header, payload);
+  }
+
+  /**
+   * Initial handshake (protocol 10) offering {@code authPlugin} with a 20-byte scramble.
+   *
+   * <pre>
+   * 0x0a | server version NUL | connection id int4 | scramble[0..8] | 0x00 | caps low int2 |
+   * charset | status int2 | caps high int2 | 21 | 10 x 0x00 | scramble[8..20] NUL | plugin NUL
+   * </pre>
+   */
+  public static ByteBuf handshakeV10(
+      ByteBufAllocator alloc, String serverVersion, int connectionId, byte[] scramble, int capabilities,
+      int charset, String authPlugin) {
+    if (scramble.length != 20) {
+      throw new IllegalArgumentException("scramble must be 20 bytes");
+    }
+    ByteBuf b = alloc.buffer(96);
+    b.writeByte(10);
+    cstring(b, serverVersion);
+    b.writeIntLE(connectionId);
+    b.writeBytes(scramble, 0, 8);
+    b.writeByte(0);
+    b.writeShortLE(capabilities & 0xffff);
+    b.writeByte(charset);
+    b.writeShortLE(SERVER_STATUS_AUTOCOMMIT);
+    b.writeShortLE(capabilities >>> 16);
+    b.writeByte(21);
+    b.writeZero(10);
+    b.writeBytes(scramble, 8, 12);
+    b.writeByte(0);
+    cstring(b, authPlugin);
+    return b;
+  }
+
+  public static ByteBuf ok(ByteBufAllocator alloc, long affectedRows, long lastInsertId, int status, int warnings) {
+    ByteBuf b = alloc.buffer(16);
+    b.writeByte(0);
+    lenenc(b, affectedRows);
+    lenenc(b, lastInsertId);
+    b.writeShortLE(status);
+    b.writeShortLE(warnings);
+    return b;
+  }
+
+  /** ERR packet (protocol 4.1): code, '#', a 5-character SQLSTATE, message. */
+  public static ByteBuf err(ByteBufAllocator alloc, int code, String sqlState, String message) {
+    if (sqlState.length() != 5) {
+      throw new IllegalArgumentException("SQLSTATE must have 5 characters: " + sqlState);
+    }
+    ByteBuf b = alloc.buffer(16 + message.length());
+    b.writeByte(0xff);
+    b.writeShortLE(code);
+    b.writeByte('#');
+    b.writeCharSequence(sqlState, StandardCharsets.US_ASCII);
+    b.writeCharSequence(message, StandardCharsets.UTF_8);
+    return b;
+  }
+
+  /** Length-encoded integer. */
+  public static void lenenc(ByteBuf b, long v) {
+    if (v < 251) {
+      b.writeByte((int) v);
+    } else if (v < (1 << 16)) {
+      b.writeByte(0xfc).writeShortLE((int) v);
+    } else if (v < (1 << 24)) {
+      b.writeByte(0xfd).writeMediumLE((int) v);
+    } else {
+      b.writeByte(0xfe).writeLongLE(v);
+    }
+  }
+
+  /** Reads a length-encoded integer; -1 for the NULL marker 0xfb. */
+  public static long readLenenc(ByteBuf b) {
+    int first = b.readUnsignedByte();
+    return switch (first) {
+      case 0xfb -> -1;
+      case 0xfc -> b.readUnsignedShortLE();
+      case 0xfd -> b.readUnsignedMediumLE();
+      case 0xfe -> b.readLongLE();
+      default -> first;
+    };
+  }
+
+  public static String readCString(ByteBuf b) {
+    int end = b.indexOf(b.readerIndex(), b.writerIndex(), (byte) 0);
+    if (end < 0) {
+      throw new IllegalArgumentException("string is not NUL-terminated");
+    }
+    String s = b.toString(b.readerIndex(), end - b.readerIndex(), StandardCharsets.UTF_8);
+    b.readerIndex(end + 1);
+    return s;
+  }
+
+  private static void cstring(ByteBuf b, String s) {
+    b.writeCharSequence(s, StandardCharsets.UTF_8);
+    b.writeByte(0);
+  }
+}

@@ -98,11 +98,12 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private void bindAll() throws InterruptedException {
     Credentials credentials = Credentials.of(config.users());
+    io.halo.proxy.mysql.auth.MySqlCredentials mysqlCredentials =
+        io.halo.proxy.mysql.auth.MySqlCredentials.of(config.users());
     for (ClusterConfig cluster : config.clusters()) {
-      if (cluster.engine() != Engine.POSTGRESQL) {
-        throw new IllegalStateException(
-            "cluster " + cluster.name() + ": engine " + cluster.engine().name().toLowerCase()
-                + " is not supported by this version of Halo yet");
+      if (cluster.engine() == Engine.MYSQL) {
+        bindMySql(cluster, mysqlCredentials);
+        continue;
       }
       ClusterHealth topology = new ClusterHealth(cluster, probes, clock);
       FailoverCoordinator coordinator = new FailoverCoordinator(topology, new PgOps(), new CommandRunner(), clock);
@@ -131,28 +132,52 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 rejections,
                 backendErrors);
         contexts.add(context);
-        ServerBootstrap b =
-            new ServerBootstrap()
-                .group(boss, workers)
-                .channel(transports.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 1024)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.SO_KEEPALIVE, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .childHandler(new PgListener(context));
-        Channel ch;
-        try {
-          ch = b.bind(listener.listen().host(), listener.listen().port()).sync().channel();
-        } catch (Exception e) {
-          throw new IllegalStateException(
-              "cluster " + cluster.name() + ": cannot listen on " + listener.listen() + ": " + e.getMessage(), e);
-        }
-        serverChannels.add(ch);
-        log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(),
-            listener.route().name().toLowerCase(), transports.name());
+        bind(cluster, listener, name, new PgListener(context));
       }
     }
+  }
+
+  /**
+   * A MySQL/MariaDB cluster: the proxy path only, for now. Health checks and failover for MySQL
+   * are not built yet, so its topology is the config's (primary as configured, every backend UP).
+   */
+  private void bindMySql(ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
+      throws InterruptedException {
+    io.halo.health.state.StaticTopology topology = new io.halo.health.state.StaticTopology(cluster);
+    log.warn("[{}] engine mysql: health checks and failover are not implemented yet; routing follows the config",
+        cluster.name());
+    for (ListenerConfig listener : cluster.listeners()) {
+      String name = cluster.name() + "/" + listener.listen();
+      io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
+          name, cluster.name(), listener, config.server(), credentials,
+          new ListenerRouter(cluster.name(), listener, topology), transports, new AtomicInteger(),
+          new AtomicInteger(), rejections, backendErrors);
+      bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
+    }
+  }
+
+  private void bind(ClusterConfig cluster, ListenerConfig listener, String name,
+      io.netty.channel.ChannelHandler childHandler) throws InterruptedException {
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(boss, workers)
+            .channel(transports.serverChannel())
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.SO_KEEPALIVE, true)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+            .childHandler(childHandler);
+    Channel ch;
+    try {
+      ch = b.bind(listener.listen().host(), listener.listen().port()).sync().channel();
+    } catch (Exception e) {
+      throw new IllegalStateException(
+          "cluster " + cluster.name() + ": cannot listen on " + listener.listen() + ": " + e.getMessage(), e);
+    }
+    serverChannels.add(ch);
+    log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(),
+        listener.route().name().toLowerCase(), transports.name());
   }
 
   /** Where the admin HTTP API listens. */

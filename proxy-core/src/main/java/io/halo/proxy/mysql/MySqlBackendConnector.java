@@ -1,0 +1,292 @@
+package io.halo.proxy.mysql;
+
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.mysql.auth.MySqlAuth;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
+import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.transport.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Opens an authenticated MySQL/MariaDB backend connection on the client's event loop. Halo logs in
+ * as a client with mysql_native_password or caching_sha2_password (fast path, or full
+ * authentication through the server's RSA public key, since Halo does not use TLS yet), following
+ * auth-switch requests. Capabilities sent are the client's, limited to what Halo and the backend
+ * support. Connect + login is bounded by one timeout.
+ */
+final class MySqlBackendConnector {
+
+  private MySqlBackendConnector() {}
+
+  /** The backend answered with an ERR packet; the client gets it, prefixed with the backend name. */
+  static final class BackendRefused extends Exception {
+    private final int code;
+    private final String sqlState;
+
+    BackendRefused(int code, String sqlState, String message) {
+      super(message);
+      this.code = code;
+      this.sqlState = sqlState;
+    }
+
+    int code() {
+      return code;
+    }
+
+    String sqlState() {
+      return sqlState;
+    }
+  }
+
+  static Future<MySqlBackendConnection> connect(EventLoop loop, Transports transports, BackendNode node, String user,
+      String password, HandshakeResponse client, int haloCapabilities, Duration timeout, long maxPacket) {
+    Promise<MySqlBackendConnection> promise = loop.newPromise();
+    Login login = new Login(node, user, password, client, haloCapabilities, promise);
+    ChannelFuture connect = new Bootstrap().group(loop).channel(transports.socketChannel())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast("frames", new MySqlPacketDecoder(maxPacket));
+            ch.pipeline().addLast("login", login);
+          }
+        })
+        .connect(node.address().host(), node.address().port());
+    Channel ch = connect.channel();
+    ScheduledFuture<?> timer = loop.schedule(() -> {
+      if (promise.tryFailure(new IllegalStateException(
+          "backend " + describe(node) + " did not complete the login within " + timeout.toMillis() + " ms"))) {
+        ch.close();
+      }
+    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+    connect.addListener(f -> {
+      if (!f.isSuccess()) {
+        promise.tryFailure(new IllegalStateException(
+            "Can't connect to backend " + describe(node) + ": " + f.cause().getMessage(), f.cause()));
+      }
+    });
+    promise.addListener(f -> {
+      timer.cancel(false);
+      if (!f.isSuccess()) {
+        ch.close();
+      }
+    });
+    return promise;
+  }
+
+  static String describe(BackendNode node) {
+    return node.name() + " (" + node.address() + ")";
+  }
+
+  /** The login conversation with the backend. */
+  private static final class Login extends ChannelInboundHandlerAdapter {
+    private final BackendNode node;
+    private final String user;
+    private final String password;
+    private final HandshakeResponse client;
+    private final int haloCapabilities;
+    private final Promise<MySqlBackendConnection> promise;
+    private byte[] scramble;
+    private String plugin;
+    private long threadId;
+    private int seq;
+    private boolean awaitingKey;
+
+    Login(BackendNode node, String user, String password, HandshakeResponse client, int haloCapabilities,
+        Promise<MySqlBackendConnection> promise) {
+      this.node = node;
+      this.user = user;
+      this.password = password == null ? "" : password;
+      this.client = client;
+      this.haloCapabilities = haloCapabilities;
+      this.promise = promise;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      MySqlPacket p = (MySqlPacket) msg;
+      try {
+        seq = p.sequenceId();
+        ByteBuf b = p.payload();
+        int first = b.getUnsignedByte(b.readerIndex());
+        if (first == 0xff) {
+          b.skipBytes(1);
+          int code = b.readUnsignedShortLE();
+          String state = "HY000";
+          if (b.isReadable() && b.getByte(b.readerIndex()) == '#') {
+            state = b.toString(b.readerIndex() + 1, 5, StandardCharsets.US_ASCII);
+            b.skipBytes(6);
+          }
+          fail(ctx, new BackendRefused(code, state,
+              "backend " + describe(node) + " refused the session: " + b.toString(StandardCharsets.UTF_8)));
+        } else if (scramble == null) {
+          greeting(ctx, b);
+        } else if (first == 0x00) {
+          b.skipBytes(1);
+          MySqlPackets.readLenenc(b);
+          MySqlPackets.readLenenc(b);
+          int status = b.readUnsignedShortLE();
+          Channel ch = ctx.channel();
+          ch.config().setAutoRead(false);
+          ch.pipeline().remove(this);
+          ch.pipeline().remove("frames");
+          if (!promise.trySuccess(new MySqlBackendConnection(ch, node, threadId, status))) {
+            ch.close();
+          }
+        } else if (first == 0xfe) {
+          b.skipBytes(1);
+          plugin = MySqlPackets.readCString(b);
+          byte[] data = new byte[Math.min(20, b.readableBytes())];
+          b.readBytes(data);
+          scramble = data;
+          respond(ctx, token());
+        } else if (first == 0x01) {
+          b.skipBytes(1);
+          moreData(ctx, b);
+        } else {
+          fail(ctx, new IllegalStateException("backend " + describe(node) + " sent an unexpected login packet 0x"
+              + Integer.toHexString(first)));
+        }
+      } catch (RuntimeException | GeneralSecurityException e) {
+        fail(ctx, new IllegalStateException("login to backend " + describe(node) + " failed: " + e.getMessage(), e));
+      } finally {
+        p.release();
+      }
+    }
+
+    private void greeting(ChannelHandlerContext ctx, ByteBuf b) {
+      if (b.readUnsignedByte() != 10) {
+        throw new IllegalArgumentException("backend does not speak protocol 10");
+      }
+      MySqlPackets.readCString(b); // server version
+      threadId = b.readUnsignedIntLE();
+      byte[] part1 = new byte[8];
+      b.readBytes(part1);
+      b.skipBytes(1);
+      int caps = b.readUnsignedShortLE();
+      b.skipBytes(1 + 2); // charset, status
+      caps |= b.readUnsignedShortLE() << 16;
+      int authLen = b.readUnsignedByte();
+      b.skipBytes(10);
+      int part2Len = Math.max(13, authLen - 8) - 1;
+      byte[] s = new byte[8 + part2Len];
+      System.arraycopy(part1, 0, s, 0, 8);
+      b.readBytes(s, 8, part2Len);
+      b.skipBytes(1);
+      scramble = s;
+      plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable() ? MySqlPackets.readCString(b) : MySqlAuth.NATIVE;
+      byte[] token = token();
+      int use = client.capabilities() & haloCapabilities & caps
+          | MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION | MySqlPackets.CLIENT_PLUGIN_AUTH;
+      if (client.database() == null || client.database().isEmpty()) {
+        use &= ~MySqlPackets.CLIENT_CONNECT_WITH_DB;
+      } else {
+        use |= MySqlPackets.CLIENT_CONNECT_WITH_DB & caps;
+      }
+      ByteBuf r = ctx.alloc().buffer(128);
+      r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(23);
+      r.writeCharSequence(user, StandardCharsets.UTF_8);
+      r.writeByte(0);
+      if ((use & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
+        MySqlPackets.lenenc(r, token.length);
+      } else {
+        r.writeByte(token.length);
+      }
+      r.writeBytes(token);
+      if ((use & MySqlPackets.CLIENT_CONNECT_WITH_DB) != 0) {
+        r.writeCharSequence(client.database(), StandardCharsets.UTF_8);
+        r.writeByte(0);
+      }
+      r.writeCharSequence(plugin, StandardCharsets.US_ASCII);
+      r.writeByte(0);
+      if ((use & MySqlPackets.CLIENT_CONNECT_ATTRS) != 0) {
+        ByteBuf attrs = ctx.alloc().buffer();
+        for (Map.Entry<String, String> e : client.attributes().entrySet()) {
+          lenencString(attrs, e.getKey());
+          lenencString(attrs, e.getValue());
+        }
+        MySqlPackets.lenenc(r, attrs.readableBytes());
+        r.writeBytes(attrs);
+        attrs.release();
+      }
+      send(ctx, r);
+    }
+
+    private byte[] token() {
+      byte[] t = MySqlAuth.token(plugin, password, scramble);
+      if (t == null) {
+        throw new IllegalArgumentException("backend asks for authentication plugin " + plugin
+            + ", which Halo does not speak yet");
+      }
+      return t;
+    }
+
+    private void moreData(ChannelHandlerContext ctx, ByteBuf b) throws GeneralSecurityException {
+      if (awaitingKey) {
+        awaitingKey = false;
+        respond(ctx, MySqlAuth.rsaEncryptedPassword(password, scramble, b.toString(StandardCharsets.US_ASCII)));
+        return;
+      }
+      int status = b.readUnsignedByte();
+      if (status == 0x03) {
+        return; // fast auth success; the OK follows
+      }
+      if (status == 0x04) {
+        awaitingKey = true;
+        respond(ctx, new byte[] {0x02}); // request the server's public key
+        return;
+      }
+      throw new IllegalArgumentException("unexpected caching_sha2_password state " + status);
+    }
+
+    private void respond(ChannelHandlerContext ctx, byte[] data) {
+      send(ctx, ctx.alloc().buffer(data.length).writeBytes(data));
+    }
+
+    private void send(ChannelHandlerContext ctx, ByteBuf payload) {
+      seq = (seq + 1) & 0xff;
+      ctx.writeAndFlush(MySqlPackets.frame(ctx.alloc(), seq, payload));
+    }
+
+    private static void lenencString(ByteBuf b, String s) {
+      byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+      MySqlPackets.lenenc(b, bytes.length);
+      b.writeBytes(bytes);
+    }
+
+    private void fail(ChannelHandlerContext ctx, Throwable cause) {
+      promise.tryFailure(cause);
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      fail(ctx, new IllegalStateException("backend " + describe(node) + " closed the connection during login"));
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      fail(ctx, new IllegalStateException("backend " + describe(node) + " login failed: " + cause.getMessage(), cause));
+    }
+  }
+}

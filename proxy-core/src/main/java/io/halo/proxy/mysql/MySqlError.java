@@ -1,0 +1,31 @@
+package io.halo.proxy.mysql;
+
+/** The MySQL error codes and SQLSTATEs Halo sends itself. One table, so codes stay right. */
+public enum MySqlError {
+  /** ER_CON_COUNT_ERROR: more clients than the listener allows. */
+  TOO_MANY_CONNECTIONS(1040, "08004"),
+  /** ER_HANDSHAKE_ERROR: a malformed or out-of-order handshake, or a stalled one. */
+  BAD_HANDSHAKE(1043, "08S01"),
+  /** ER_ACCESS_DENIED_ERROR: wrong password or unknown user. */
+  ACCESS_DENIED(1045, "28000"),
+  /** ER_NET_PACKET_TOO_LARGE: a packet over the configured maximum. */
+  PACKET_TOO_LARGE(1153, "08S01"),
+  /** CR_CONN_HOST_ERROR (client range, as drivers show it): no backend could be reached. */
+  BACKEND_UNAVAILABLE(2003, "08S01");
+
+  private final int code;
+  private final String sqlState;
+
+  MySqlError(int code, String sqlState) {
+    this.code = code;
+    this.sqlState = sqlState;
+  }
+
+  public int code() {
+    return code;
+  }
+
+  public String sqlState() {
+    return sqlState;
+  }
+}

@@ -1,0 +1,268 @@
+package io.halo.proxy.mysql;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.proxy.mysql.auth.MySqlAuth;
+import io.halo.proxy.mysql.auth.MySqlCredentials;
+import io.halo.proxy.mysql.auth.MySqlScramble;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.routing.RouteRequest;
+import io.halo.routing.RouteResult;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A MySQL client connection from Halo's initial handshake until it relays: Halo's own handshake
+ * (protocol 10, its own connection id and scramble), client authentication against Halo's users —
+ * caching_sha2_password (fast path: Halo knows the password, so every scramble can be checked and
+ * no RSA exchange is needed) or mysql_native_password, switching the client's plugin when it
+ * offered another — then routing, the backend login, an OK to the client, and the hand-over to the
+ * relay. Bounded by {@code server.auth_timeout}; every failure is an ERR packet with the right code
+ * and SQLSTATE, then a close.
+ */
+final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
+
+  private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  static final String SERVER_VERSION = "11.4.5-MariaDB-halo";
+  static final int CAPABILITIES =
+      MySqlPackets.CLIENT_LONG_PASSWORD | MySqlPackets.CLIENT_FOUND_ROWS | MySqlPackets.CLIENT_LONG_FLAG
+          | MySqlPackets.CLIENT_CONNECT_WITH_DB | MySqlPackets.CLIENT_LOCAL_FILES | MySqlPackets.CLIENT_PROTOCOL_41
+          | MySqlPackets.CLIENT_TRANSACTIONS | MySqlPackets.CLIENT_SECURE_CONNECTION
+          | MySqlPackets.CLIENT_MULTI_STATEMENTS | MySqlPackets.CLIENT_MULTI_RESULTS
+          | MySqlPackets.CLIENT_PS_MULTI_RESULTS | MySqlPackets.CLIENT_PLUGIN_AUTH
+          | MySqlPackets.CLIENT_CONNECT_ATTRS | MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+          | MySqlPackets.CLIENT_SESSION_TRACK | MySqlPackets.CLIENT_DEPRECATE_EOF;
+
+  private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
+
+  private final MySqlListenerContext listener;
+  private final boolean overLimit;
+  private final byte[] scramble = new byte[20];
+  private final int connectionId;
+  private Phase phase = Phase.HANDSHAKE;
+  private ScheduledFuture<?> authTimer;
+  private HandshakeResponse hello;
+  private MySqlCredentials.Entry credentials;
+  private String switchedTo;
+  private int seq;
+
+  MySqlFrontendHandler(MySqlListenerContext listener, boolean overLimit) {
+    this.listener = listener;
+    this.overLimit = overLimit;
+    this.connectionId = listener.connectionIds().incrementAndGet() & 0x7fffffff;
+    // Printable, non-NUL scramble bytes, as servers send.
+    for (int i = 0; i < scramble.length; i++) {
+      scramble[i] = (byte) (33 + RANDOM.nextInt(94));
+    }
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    long ms = listener.server().authTimeout().toMillis();
+    authTimer = ctx.executor().schedule(() -> {
+      if (phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) {
+        fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: not completed within " + ms + " ms");
+      }
+    }, ms, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    if (overLimit) {
+      listener.rejections().count("too_many_connections");
+      fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, "Too many connections: listener " + listener.name() + " allows "
+          + listener.listener().maxClientConnections() + " client connections");
+      return;
+    }
+    ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), SERVER_VERSION, connectionId, scramble,
+        CAPABILITIES, 45, MySqlAuth.CACHING_SHA2)));
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    MySqlPacket p = (MySqlPacket) msg;
+    try {
+      seq = p.sequenceId();
+      switch (phase) {
+        case HANDSHAKE -> handshake(ctx, p.payload());
+        case AUTH_SWITCH -> checkPassword(ctx, switchedTo, readAll(p.payload()));
+        default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet before the session was ready");
+      }
+    } catch (IllegalArgumentException e) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: " + e.getMessage());
+    } finally {
+      p.release();
+    }
+  }
+
+  private void handshake(ChannelHandlerContext ctx, ByteBuf payload) {
+    if (payload.readableBytes() == 32 && (payload.getIntLE(0) & MySqlPackets.CLIENT_SSL) != 0) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
+      return;
+    }
+    hello = HandshakeResponse.decode(payload);
+    credentials = listener.credentials().lookup(hello.user()).orElse(null);
+    if (credentials != null && credentials.user().auth() == AuthMethod.TRUST) {
+      authenticated(ctx);
+      return;
+    }
+    String plugin = credentials == null ? MySqlAuth.CACHING_SHA2 : credentials.plugin();
+    if (plugin.equals(hello.authPlugin()) && hello.authResponse().length > 0) {
+      checkPassword(ctx, plugin, hello.authResponse());
+      return;
+    }
+    // AuthSwitchRequest: 0xfe, plugin name NUL, scramble NUL
+    ByteBuf sw = ctx.alloc().buffer(64);
+    sw.writeByte(0xfe).writeCharSequence(plugin, StandardCharsets.US_ASCII);
+    sw.writeByte(0).writeBytes(scramble).writeByte(0);
+    switchedTo = plugin;
+    phase = Phase.AUTH_SWITCH;
+    ctx.writeAndFlush(frame(ctx, sw));
+  }
+
+  private void checkPassword(ChannelHandlerContext ctx, String plugin, byte[] token) {
+    boolean ok = credentials != null && (MySqlAuth.NATIVE.equals(plugin)
+        ? MySqlScramble.nativeMatches(credentials.nativeStored(), scramble, token)
+        : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
+    if (!ok) {
+      listener.rejections().count("auth_failed");
+      log.info("[{}] access denied for user '{}' from {} ({})", listener.name(), hello.user(),
+          ctx.channel().remoteAddress(), credentials == null ? "no such user" : "wrong password");
+      fail(ctx, MySqlError.ACCESS_DENIED, "Access denied for user '" + hello.user() + "'@'"
+          + host(ctx) + "' (using password: " + (token.length > 0 ? "YES" : "NO") + ")");
+      return;
+    }
+    if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
+      ctx.write(frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03))); // fast auth success
+    }
+    authenticated(ctx);
+  }
+
+  private void authenticated(ChannelHandlerContext ctx) {
+    phase = Phase.CONNECTING;
+    ctx.channel().config().setAutoRead(false);
+    ctx.flush();
+    RouteResult route = listener.router().route(
+        new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
+            hello.attributes().get("program_name"), ctx.channel().remoteAddress()));
+    if (!(route instanceof RouteResult.Routed routed)) {
+      String why = route instanceof RouteResult.Unavailable u ? u.reason() : ((RouteResult.Wait) route).reason();
+      listener.rejections().count("no_backend");
+      fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
+      return;
+    }
+    var u = credentials.user();
+    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(
+        ctx.channel().eventLoop(), listener.transports(), routed.backend(), u.backendUser(), u.backendPassword(),
+        hello, CAPABILITIES, listener.server().backendConnectTimeout(), listener.server().maxMessageSize());
+    connecting.addListener(f -> {
+      if (f.isSuccess()) {
+        startRelay(ctx, connecting.getNow());
+        return;
+      }
+      Throwable cause = f.cause();
+      long suppressed = listener.backendErrors().admit(routed.backend().name());
+      if (suppressed >= 0) {
+        log.warn("[{}] {}: {}{}", listener.name(), hello.user(), cause.getMessage(),
+            suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
+      }
+      listener.rejections().count("backend_unavailable");
+      if (cause instanceof MySqlBackendConnector.BackendRefused r) {
+        fail(ctx, r.code(), r.sqlState(), r.getMessage());
+      } else {
+        fail(ctx, MySqlError.BACKEND_UNAVAILABLE, cause.getMessage());
+      }
+    });
+  }
+
+  private void startRelay(ChannelHandlerContext ctx, MySqlBackendConnection backend) {
+    Channel client = ctx.channel();
+    if (!client.isActive()) {
+      backend.channel().close();
+      return;
+    }
+    authTimer.cancel(false);
+    client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
+    Channel server = backend.channel();
+    long max = listener.server().maxMessageSize();
+    MySqlRelayHandler toBackend = new MySqlRelayHandler(listener.name(), true, server, max);
+    MySqlRelayHandler toClient = new MySqlRelayHandler(listener.name(), false, client, max);
+    server.pipeline().addLast("relay", toClient);
+    ctx.pipeline().addLast("relay", toBackend);
+    phase = Phase.CLOSING;
+    ctx.pipeline().remove(this);
+    ctx.pipeline().remove("frames");
+    server.config().setAutoRead(true);
+    client.config().setAutoRead(true);
+    log.debug("[{}] {} relaying to {} (thread {})", listener.name(), hello.user(), backend.node().name(), backend.threadId());
+  }
+
+  private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {
+    seq = (seq + (phase == Phase.HANDSHAKE && hello == null ? 0 : 1)) & 0xff;
+    return MySqlPackets.frame(ctx.alloc(), seq, payload);
+  }
+
+  private void fail(ChannelHandlerContext ctx, MySqlError e, String message) {
+    fail(ctx, e.code(), e.sqlState(), message);
+  }
+
+  private void fail(ChannelHandlerContext ctx, int code, String sqlState, String message) {
+    if (phase == Phase.CLOSING) {
+      return;
+    }
+    phase = Phase.CLOSING;
+    ctx.channel().config().setAutoRead(false);
+    ctx.writeAndFlush(frame(ctx, MySqlPackets.err(ctx.alloc(), code, sqlState, message)))
+        .addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private static String host(ChannelHandlerContext ctx) {
+    var a = ctx.channel().remoteAddress();
+    return a instanceof java.net.InetSocketAddress i ? i.getAddress().getHostAddress() : String.valueOf(a);
+  }
+
+  private static byte[] readAll(ByteBuf b) {
+    byte[] out = new byte[b.readableBytes()];
+    b.readBytes(out);
+    return out;
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (authTimer != null) {
+      authTimer.cancel(false);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof TooLongFrameException) {
+      fail(ctx, MySqlError.PACKET_TOO_LARGE, "Got a packet bigger than max_message_size: " + cause.getMessage());
+    } else if (cause instanceof DecoderException) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: " + cause.getMessage());
+    } else if (cause instanceof IOException) {
+      log.debug("[{}] client {} failed during handshake: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+      ctx.close();
+    } else {
+      log.warn("[{}] client {} failed during handshake", listener.name(), ctx.channel().remoteAddress(), cause);
+      ctx.close();
+    }
+  }
+}

@@ -1,0 +1,43 @@
+package io.halo.proxy.mysql.auth;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.UserConfig;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What Halo checks MySQL client logins against: per user the method and the stored hashes
+ * (SHA1(SHA1(pw)) for mysql_native_password, SHA256(SHA256(pw)) for caching_sha2_password),
+ * derived once at start. Immutable.
+ */
+public final class MySqlCredentials {
+
+  /** One user's hashes; the method follows the config's auth (scram-sha-256 maps to caching_sha2). */
+  public record Entry(UserConfig user, byte[] nativeStored, byte[] sha2Stored) {
+
+    public String plugin() {
+      return user.auth() == AuthMethod.MD5 ? MySqlAuth.NATIVE : MySqlAuth.CACHING_SHA2;
+    }
+  }
+
+  private final Map<String, Entry> byName;
+
+  private MySqlCredentials(Map<String, Entry> byName) {
+    this.byName = Map.copyOf(byName);
+  }
+
+  public static MySqlCredentials of(List<UserConfig> users) {
+    Map<String, Entry> map = new HashMap<>();
+    for (UserConfig u : users) {
+      String pw = u.password() == null ? "" : u.password();
+      map.put(u.name(), new Entry(u, MySqlScramble.nativeStored(pw), MySqlScramble.sha2Stored(pw)));
+    }
+    return new MySqlCredentials(map);
+  }
+
+  public Optional<Entry> lookup(String user) {
+    return Optional.ofNullable(byName.get(user));
+  }
+}

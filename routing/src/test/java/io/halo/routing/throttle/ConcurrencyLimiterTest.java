@@ -146,6 +146,40 @@ class ConcurrencyLimiterTest {
         .contains("1 of 1 connections in use, 0 waiting (queue limit 0)");
   }
 
+  @Test
+  void an_adaptive_limiter_admits_fewer_when_its_backend_slows_down_and_more_when_it_recovers() {
+    ConcurrencyLimiter adaptive = new ConcurrencyLimiter("pg2", "concurrent transactions",
+        new GradientLimit(GradientLimit.Config.defaults(20, 2, 50)), 100, scheduler, scheduler::nanoTime);
+    runAtTheLimit(adaptive, 30, 2);
+    int steady = adaptive.limit();
+    runAtTheLimit(adaptive, 10, 20);
+    int slow = adaptive.limit();
+    assertThat(slow).isLessThan(steady * 2 / 3);
+    assertThat(adaptive.inFlight()).isZero();
+    // with the limit lowered, the slots beyond it are refused to try and queued for acquire
+    for (int i = 0; i < slow; i++) {
+      assertThat(adaptive.tryAcquire()).isNotNull();
+    }
+    assertThat(adaptive.tryAcquire()).isNull();
+    assertThat(adaptive.acquire(Duration.ofSeconds(1), direct)).isNotDone();
+    scheduler.advanceMillis(1_000);
+    assertThat(adaptive.waiting()).isZero();
+  }
+
+  /** {@code windows} one-second windows of work at the current limit, each unit taking {@code ms}. */
+  private void runAtTheLimit(ConcurrencyLimiter l, int windows, long ms) {
+    for (int w = 0; w < windows; w++) {
+      for (int round = 0; round < 2; round++) {
+        List<Permit> batch = new ArrayList<>();
+        for (Permit p = l.tryAcquire(); p != null; p = l.tryAcquire()) {
+          batch.add(p);
+        }
+        scheduler.advanceMillis(500);
+        batch.forEach(p -> p.release(ms * 1_000_000L));
+      }
+    }
+  }
+
   static ThrottledException failure(CompletableFuture<Permit> f) {
     Throwable[] cause = new Throwable[1];
     f.whenComplete((p, e) -> cause[0] = e);

@@ -1,6 +1,7 @@
 package io.halo.routing.balance;
 
 import io.halo.health.state.BackendNode;
+import io.halo.health.state.BackendStatus;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -74,6 +75,14 @@ public final class LagGate {
   public boolean observe(String replica, long lagBytes, Duration lagTime) {
     Level level = level(lagBytes, lagTime);
     return replicas.compute(replica, (name, prev) -> next(prev == null ? IN : prev, level)).inRotation();
+  }
+
+  /**
+   * Feeds the health checker's view of a backend: its replay lag in bytes ({@link
+   * BackendStatus#lagBytes()}, -1 when unknown). A gate with only a time limit learns nothing.
+   */
+  public boolean observe(BackendStatus status) {
+    return observe(status.node().name(), status.lagBytes(), null);
   }
 
   public boolean inRotation(String replica) {

@@ -124,9 +124,14 @@ public final class ConcurrencyLimiter {
         return CompletableFuture.failedFuture(refusal(reason, queue.size(), 0));
       }
       waiter = new Waiter(callbackExecutor, nanoClock.getAsLong());
-      queue.addLast(waiter);
       // scheduled under the lock so that a grant cannot see the waiter without its timeout
-      waiter.timeout = timer.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
+      try {
+        waiter.timeout = timer.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        return CompletableFuture.failedFuture(new RejectedExecutionException(
+            "backend " + backend + ": cannot queue, the limiter's timer is shut down (Halo is stopping)", e));
+      }
+      queue.addLast(waiter);
     }
     waiter.future.whenComplete((p, e) -> {
       if (waiter.future.isCancelled()) {

@@ -77,4 +77,12 @@ class LagGateTest {
     assertThatThrownBy(() -> new LagGate(-1, null, 0.5, 3)).hasMessageContaining("neither");
     assertThatThrownBy(() -> new LagGate(MB, null, 0.5, 0)).hasMessageContaining("readmit_after");
   }
+
+  @Test
+  void reads_the_byte_lag_of_a_backend_status() {
+    var status = new io.halo.health.state.BackendStatus(Nodes.standby("pg2"),
+        io.halo.health.state.AdminState.ENABLED, null, 0, 1, 17 * MB, false);
+    assertThat(gate.observe(status)).isFalse();
+    assertThat(gate.inRotation("pg2")).isFalse();
+  }
 }

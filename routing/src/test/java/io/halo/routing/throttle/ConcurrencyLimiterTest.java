@@ -180,6 +180,19 @@ class ConcurrencyLimiterTest {
     }
   }
 
+  @Test
+  void a_shut_down_timer_refuses_to_queue_instead_of_leaving_a_waiter_without_timeout() {
+    java.util.concurrent.ScheduledExecutorService stopped =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    stopped.shutdown();
+    ConcurrencyLimiter l = new ConcurrencyLimiter("pg2", "connections", new FixedLimit(1), 5, stopped,
+        scheduler::nanoTime);
+    l.tryAcquire();
+    CompletableFuture<Permit> f = l.acquire(Duration.ofSeconds(1), direct);
+    assertThat(f).isCompletedExceptionally();
+    assertThat(l.waiting()).isZero();
+  }
+
   static ThrottledException failure(CompletableFuture<Permit> f) {
     Throwable[] cause = new Throwable[1];
     f.whenComplete((p, e) -> cause[0] = e);

@@ -41,4 +41,13 @@ class TokenBucketTest {
     assertThatThrownBy(() -> bucket.tryTake(6)).hasMessageContaining("user app").hasMessageContaining("6");
     assertThatThrownBy(() -> new TokenBucket("user x", 0, 1, clock::get)).hasMessageContaining("capacity");
   }
+
+  @Test
+  void each_user_has_its_own_bucket() {
+    TokenBuckets perUser = new TokenBuckets(1, 1, clock::get);
+    assertThat(perUser.forUser("app").tryTake()).isTrue();
+    assertThat(perUser.forUser("app").tryTake()).isFalse();
+    assertThat(perUser.forUser("report").tryTake()).isTrue();
+    assertThat(perUser.forUser("app").name()).isEqualTo("user app");
+  }
 }

@@ -276,8 +276,8 @@ public final class ConcurrencyLimiter {
   @Override
   public String toString() {
     synchronized (lock) {
-      return "limiter of backend " + backend + ": " + inFlight + " of " + limit + " " + unit + ", "
-          + queue.size() + " of " + maxQueue + " waiting";
+      return "limiter of backend " + backend + ": " + inFlight + " of " + limit.current() + " " + unit + " ("
+          + limit + "), " + queue.size() + " of " + maxQueue + " waiting";
     }
   }
 }

@@ -1,0 +1,239 @@
+package io.halo.proxy.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Connector/J through Halo to a real MariaDB primary + replica (the proxy path; failover comes later). */
+class MySqlProxyIT {
+
+  static MariaDbCluster cluster;
+  static HaloServer halo;
+  static final int MAX_CLIENTS = 150;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = MariaDbCluster.builder().name("myit").replicas(1).user("app", "apppw").database("app")
+        .setting("max_allowed_packet", "64M").start();
+    List<BackendConfig> backends = new ArrayList<>();
+    for (MariaDbNode n : cluster.nodes()) {
+      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
+          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+    }
+    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
+        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, MAX_CLIENTS, true),
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.REPLICAS, MAX_CLIENTS, true)),
+        backends,
+        new MonitorConfig("root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
+            null, null, null, Duration.ofSeconds(30)),
+        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(2), 64L << 20),
+        new AdminConfig(new HostPort("127.0.0.1", 0), null),
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
+            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
+        List.of(c)));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static Connection connect(int listener, String user, String password, String extra) throws SQLException {
+    Properties p = new Properties();
+    p.setProperty("user", user);
+    p.setProperty("password", password);
+    p.setProperty("sslMode", "DISABLED");
+    p.setProperty("connectTimeout", "10000");
+    p.setProperty("socketTimeout", "120000");
+    String url = "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(listener).getPort() + "/app" + (extra.isEmpty() ? "" : "?" + extra);
+    return DriverManager.getConnection(url, p);
+  }
+
+  private static Connection app(String extra) throws SQLException {
+    return connect(0, "app", "apppw", extra);
+  }
+
+  @Test
+  void caching_sha2_native_and_trust_users_log_in_and_use_their_backend_credentials() throws Exception {
+    for (Connection c : List.of(app(""), connect(0, "legacy", "legacypw", ""), connect(0, "local", "", ""))) {
+      try (c; Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user(), database()")) {
+        rs.next();
+        assertThat(rs.getString(1)).startsWith("app@");
+        assertThat(rs.getString(2)).isEqualTo("app");
+      }
+    }
+  }
+
+  @Test
+  void wrong_password_and_unknown_user_get_1045_access_denied() {
+    assertThatThrownBy(() -> connect(0, "app", "nope", ""))
+        .isInstanceOf(SQLException.class)
+        .satisfies(e -> {
+          assertThat(((SQLException) e).getErrorCode()).isEqualTo(1045);
+          assertThat(((SQLException) e).getSQLState()).isEqualTo("28000");
+        });
+    assertThatThrownBy(() -> connect(0, "mallory", "x", ""))
+        .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1045));
+  }
+
+  @Test
+  void text_and_server_side_prepared_statements_transactions_and_multi_statements_work() throws Exception {
+    try (Connection c = app("useServerPrepStmts=true&allowMultiQueries=true&rewriteBatchedStatements=true")) {
+      try (Statement s = c.createStatement()) {
+        s.execute("create table if not exists t(id int primary key, v varchar(20))");
+        s.execute("delete from t");
+      }
+      try (PreparedStatement ps = c.prepareStatement("insert into t values (?, ?)")) {
+        for (int i = 0; i < 500; i++) {
+          ps.setInt(1, i);
+          ps.setString(2, "v" + i);
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        s.execute("insert into t values (1000, 'rolled back')");
+      }
+      c.rollback();
+      c.setAutoCommit(true);
+      try (PreparedStatement ps = c.prepareStatement("select count(*), sum(id) from t where id < ?")) {
+        ps.setInt(1, 10_000);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(500);
+          assertThat(rs.getLong(2)).isEqualTo(499L * 500 / 2);
+        }
+      }
+      try (Statement s = c.createStatement()) {
+        assertThat(s.execute("select 1; select 2, 3")).isTrue();
+        try (ResultSet rs = s.getResultSet()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(1);
+        }
+        assertThat(s.getMoreResults()).isTrue();
+        try (ResultSet rs = s.getResultSet()) {
+          rs.next();
+          assertThat(rs.getInt(2)).isEqualTo(3);
+        }
+      }
+    }
+  }
+
+  @Test
+  void a_20_mb_blob_goes_in_and_comes_back_and_a_large_result_streams() throws Exception {
+    byte[] blob = new byte[20 << 20];
+    new java.util.Random(3).nextBytes(blob);
+    try (Connection c = app("")) {
+      try (Statement s = c.createStatement()) {
+        s.execute("create table if not exists blobs(id int primary key, b longblob)");
+        s.execute("delete from blobs");
+      }
+      try (PreparedStatement ps = c.prepareStatement("insert into blobs values (1, ?)")) {
+        ps.setBytes(1, blob);
+        ps.executeUpdate();
+      }
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select b from blobs where id = 1")) {
+        rs.next();
+        assertThat(rs.getBytes(1)).isEqualTo(blob);
+      }
+      try (Statement s = c.createStatement(java.sql.ResultSet.TYPE_FORWARD_ONLY, java.sql.ResultSet.CONCUR_READ_ONLY)) {
+        s.setFetchSize(Integer.MIN_VALUE);
+        long rows = 0;
+        long bytes = 0;
+        try (ResultSet rs = s.executeQuery(
+            "select repeat('x', 1000) from seq_1_to_60000")) {
+          while (rs.next()) {
+            bytes += rs.getString(1).length();
+            rows++;
+          }
+        }
+        assertThat(rows).isEqualTo(60_000);
+        assertThat(bytes).isEqualTo(60_000_000L);
+      }
+    }
+  }
+
+  @Test
+  void the_replicas_listener_reaches_the_replica() throws Exception {
+    try (Connection c = connect(1, "app", "apppw", ""); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select @@server_id, @@read_only")) {
+      rs.next();
+      assertThat(rs.getInt(1)).isEqualTo(cluster.replicas().get(0).serverId());
+      assertThat(rs.getInt(2)).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void a_hundred_clients_at_once_and_the_listener_limit_answers_1040() throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(100);
+    List<Connection> open = new ArrayList<>();
+    try {
+      List<Future<Connection>> fs = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        fs.add(pool.submit(() -> app("")));
+      }
+      for (Future<Connection> f : fs) {
+        open.add(f.get(60, TimeUnit.SECONDS));
+      }
+      for (Connection c : open) {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select connection_id()")) {
+          assertThat(rs.next()).isTrue();
+        }
+      }
+      while (open.size() < MAX_CLIENTS) {
+        open.add(app(""));
+      }
+      assertThatThrownBy(() -> app(""))
+          .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040));
+    } finally {
+      for (Connection c : open) {
+        c.close();
+      }
+      pool.shutdownNow();
+    }
+  }
+}

@@ -86,6 +86,21 @@ final class ServerProcess {
         List<ProcessHandle> tree = tree();
         Launcher.signal("KILL", pids(tree));
         awaitGone(tree, CHILD_EXIT_WAIT);
+        awaitReaped();
+    }
+
+    /**
+     * A killed server is a zombie until the JVM's reaper thread collects it, and until then
+     * {@link Process#isAlive()} is still true: wait (bounded) so that callers see it stopped.
+     */
+    private void awaitReaped() {
+        try {
+            if (!process.waitFor(CHILD_EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.warn("{}: pid {} not reaped {} after SIGKILL", name, pid(), CHILD_EXIT_WAIT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     void pause() {

@@ -1,13 +1,19 @@
 package io.halo.testkit;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,12 +40,7 @@ final class MariaDbClusterSetup {
 
     void run() throws IOException, SQLException {
         MariaDbNode primary = cluster.primary();
-        for (MariaDbNode node : cluster.nodes()) {
-            install(node);
-            // The primary's semi-sync master side comes later: with it on now, setup statements would wait for ACKs.
-            config(node, node != primary && spec.semiSync()).write(node.configFile());
-            launcher.chown(node.nodeDir());
-        }
+        installAll(primary);
         for (MariaDbNode node : cluster.nodes()) {
             node.launch();
         }
@@ -63,15 +64,57 @@ final class MariaDbClusterSetup {
         cluster.awaitReplicating(REPLICATION_TIMEOUT);
     }
 
+    /**
+     * mariadb-install-db mostly waits on I/O, so the nodes' installs overlap well even on 2 cores.
+     * Every install is waited for, also after one failed: the caller deletes the dirs next.
+     */
+    private void installAll(MariaDbNode primary) throws IOException {
+        List<CompletableFuture<Void>> installs = new ArrayList<>();
+        // Own threads: the common pool has a single worker on a 2-core machine.
+        ExecutorService executor = Executors.newFixedThreadPool(cluster.nodes().size());
+        for (MariaDbNode node : cluster.nodes()) {
+            installs.add(CompletableFuture.runAsync(() -> {
+                try {
+                    install(node);
+                    // The primary's semi-sync master side comes later: with it on now, setup
+                    // statements would wait for ACKs.
+                    config(node, node != primary && spec.semiSync()).write(node.configFile());
+                    launcher.chown(node.nodeDir());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, executor));
+        }
+        executor.shutdown();
+        IOException failure = null;
+        for (CompletableFuture<Void> install : installs) {
+            try {
+                install.join();
+            } catch (CompletionException e) {
+                IOException cause = e.getCause() instanceof UncheckedIOException u ? u.getCause()
+                        : new IOException("mariadb-install-db failed: " + e.getCause(), e.getCause());
+                if (failure == null) {
+                    failure = cause;
+                } else {
+                    failure.addSuppressed(cause);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
     private void install(MariaDbNode node) throws IOException {
-        Files.createDirectories(node.nodeDir());
+        Files.createDirectories(node.tmpDir());
         launcher.chown(node.nodeDir());
         MariaDbBinaries bin = node.binaries();
         long started = System.nanoTime();
         // --no-defaults: a stray /etc/mysql/my.cnf must not leak in, and the bootstrap must not
         // write a binary log (its events would carry GTIDs that differ from node to node).
         launcher.run(node.name() + ": mariadb-install-db", List.of(bin.installDb().toString(), "--no-defaults",
-                "--basedir=" + bin.baseDir(), "--datadir=" + node.dataDir(), "--auth-root-authentication-method=normal",
+                "--basedir=" + bin.baseDir(), "--datadir=" + node.dataDir(), "--tmpdir=" + node.tmpDir(),
+                "--auth-root-authentication-method=normal",
                 "--skip-test-db", "--skip-name-resolve", "--innodb-log-file-size=16M",
                 "--innodb-buffer-pool-size=32M"), node.env(), node.logFile(), INSTALL_TIMEOUT);
         log.debug("{}: mariadb-install-db done in {} ms", node.name(), (System.nanoTime() - started) / 1_000_000);
@@ -80,7 +123,7 @@ final class MariaDbClusterSetup {
     private MariaDbConfig config(MariaDbNode node, boolean semiSync) {
         boolean replica = node != cluster.primary();
         return new MariaDbConfig(node.port(), node.serverId(), node.binaries().baseDir(), node.dataDir(),
-                MariaDbConfig.socketPath(node.nodeDir(), node.port()), replica, semiSync, spec.settings());
+                MariaDbConfig.socketPath(node.nodeDir(), node.port()), node.tmpDir(), replica, semiSync, spec.settings());
     }
 
     /** Replays on every replica from its first binary log event (see {@link MariaDbCluster}). */

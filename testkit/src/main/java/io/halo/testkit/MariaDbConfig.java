@@ -15,13 +15,15 @@ import java.util.Map;
  * @param baseDir the installation dir (share/ for error messages)
  * @param dataDir the data dir
  * @param socket unix socket path (mariadbd always opens one)
+ * @param tmpDir the node's own tmpdir (temporary tables of concurrent servers stay apart, and a
+ *     killed server's leftovers go with the node)
  * @param replica read_only, and the semi-sync slave side when {@code semiSync}
  * @param semiSync on a replica the slave side, on the primary the master side (never both: a
  *     replica with the master side on and log_slave_updates stalls its SQL thread waiting for an
  *     ACK nobody sends)
  * @param settings extra lines, in order; they come last and so win
  */
-record MariaDbConfig(int port, int serverId, Path baseDir, Path dataDir, Path socket, boolean replica,
+record MariaDbConfig(int port, int serverId, Path baseDir, Path dataDir, Path socket, Path tmpDir, boolean replica,
         boolean semiSync, List<Map.Entry<String, String>> settings) {
 
     /** Unix socket paths are limited to 107 bytes. */
@@ -48,6 +50,7 @@ record MariaDbConfig(int port, int serverId, Path baseDir, Path dataDir, Path so
         line(cnf, "port", Integer.toString(port));
         line(cnf, "bind_address", "127.0.0.1");
         line(cnf, "socket", socket.toString());
+        line(cnf, "tmpdir", tmpDir.toString());
         line(cnf, "pid_file", dataDir.resolve("mariadbd.pid").toString());
         line(cnf, "server_id", Integer.toString(serverId));
         line(cnf, "log_bin", "mysql-bin");

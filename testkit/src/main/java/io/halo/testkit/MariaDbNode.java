@@ -68,6 +68,11 @@ public final class MariaDbNode {
         return nodeDir.resolve("mariadbd.log");
     }
 
+    /** The server's own tmpdir. */
+    Path tmpDir() {
+        return nodeDir.resolve("tmp");
+    }
+
     /** The node's option file, passed as {@code --defaults-file}. */
     public Path configFile() {
         return nodeDir.resolve("my.cnf");

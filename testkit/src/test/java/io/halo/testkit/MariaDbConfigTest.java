@@ -13,17 +13,18 @@ class MariaDbConfigTest {
     private static final Path BASE = Path.of("/opt/mariadb");
     private static final Path DATA = Path.of("/tmp/m1/data");
     private static final Path SOCKET = Path.of("/tmp/m1/mysqld.sock");
+    private static final Path TMP = Path.of("/tmp/m1/tmp");
 
     @Test
     void a_primary_logs_gtid_binlogs_and_puts_extra_settings_last() {
-        MariaDbConfig config = new MariaDbConfig(33061, 1, BASE, DATA, SOCKET, false, false,
+        MariaDbConfig config = new MariaDbConfig(33061, 1, BASE, DATA, SOCKET, TMP, false, false,
                 List.of(Map.entry("max_connections", "50"), Map.entry("sql_mode", "ANSI_QUOTES")));
 
         String cnf = config.render();
 
         assertThat(cnf).startsWith("# written by halo-testkit\n[mysqld]\n")
                 .contains("port = 33061\n", "server_id = 1\n", "datadir = /tmp/m1/data\n", "basedir = /opt/mariadb\n",
-                        "socket = /tmp/m1/mysqld.sock\n", "log_bin = mysql-bin\n", "log_slave_updates = ON\n",
+                        "socket = /tmp/m1/mysqld.sock\n", "tmpdir = /tmp/m1/tmp\n", "log_bin = mysql-bin\n", "log_slave_updates = ON\n",
                         "binlog_format = ROW\n", "gtid_strict_mode = ON\n", "skip_name_resolve = ON\n",
                         "read_only = OFF\n", "ssl = OFF\n", "sql_mode = ANSI_QUOTES\n");
         assertThat(cnf.lastIndexOf("max_connections = 50")).isGreaterThan(cnf.indexOf("max_connections = 300"));
@@ -32,8 +33,8 @@ class MariaDbConfigTest {
 
     @Test
     void semi_sync_is_the_master_side_on_the_primary_and_the_slave_side_on_replicas() {
-        String primary = new MariaDbConfig(1, 1, BASE, DATA, SOCKET, false, true, List.of()).render();
-        String replica = new MariaDbConfig(2, 2, BASE, DATA, SOCKET, true, true, List.of()).render();
+        String primary = new MariaDbConfig(1, 1, BASE, DATA, SOCKET, TMP, false, true, List.of()).render();
+        String replica = new MariaDbConfig(2, 2, BASE, DATA, SOCKET, TMP, true, true, List.of()).render();
 
         assertThat(primary).contains("rpl_semi_sync_master_enabled = ON\n").doesNotContain("rpl_semi_sync_slave");
         assertThat(replica).contains("rpl_semi_sync_slave_enabled = ON\n", "read_only = ON\n", "server_id = 2\n")
@@ -42,7 +43,7 @@ class MariaDbConfigTest {
 
     @Test
     void rejects_settings_that_would_break_the_option_file() {
-        MariaDbConfig config = new MariaDbConfig(1, 1, BASE, DATA, SOCKET, false, false,
+        MariaDbConfig config = new MariaDbConfig(1, 1, BASE, DATA, SOCKET, TMP, false, false,
                 List.of(Map.entry("init_connect", "SET a=1\nskip_grant_tables")));
 
         assertThatThrownBy(config::render).isInstanceOf(IllegalArgumentException.class)

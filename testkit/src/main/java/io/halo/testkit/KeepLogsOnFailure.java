@@ -6,8 +6,9 @@ import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * JUnit 5 extension: when a test fails, the clusters it watches keep their data dirs and copy
- * their server logs on close (see {@link PgCluster#keepLogs()}).
+ * JUnit 5 extension: when a test fails, the clusters it watches (PostgreSQL or MariaDB) keep
+ * their data dirs and copy their server logs on close (see {@link PgCluster#keepLogs()} and
+ * {@link MariaDbCluster#keepLogs()}).
  *
  * <pre>{@code
  * @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
@@ -21,18 +22,25 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * and {@code halo demo} never loads it.
  */
 public final class KeepLogsOnFailure implements AfterTestExecutionCallback {
-    private final List<PgCluster> clusters = new CopyOnWriteArrayList<>();
+    /** The keepLogs() of each watched cluster, whatever its type. */
+    private final List<Runnable> keepers = new CopyOnWriteArrayList<>();
 
     /** Watches {@code cluster} from now on; returns it. */
     public PgCluster watch(PgCluster cluster) {
-        clusters.add(cluster);
+        keepers.add(cluster::keepLogs);
+        return cluster;
+    }
+
+    /** Watches {@code cluster} from now on; returns it. */
+    public MariaDbCluster watch(MariaDbCluster cluster) {
+        keepers.add(cluster::keepLogs);
         return cluster;
     }
 
     @Override
     public void afterTestExecution(ExtensionContext context) {
         if (context.getExecutionException().isPresent()) {
-            clusters.forEach(PgCluster::keepLogs);
+            keepers.forEach(Runnable::run);
         }
     }
 }

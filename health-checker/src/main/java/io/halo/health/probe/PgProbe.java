@@ -15,7 +15,7 @@ import java.util.List;
  * The PostgreSQL probe (10 and later): {@code SELECT 1} latency, role, timeline, WAL positions,
  * replay delay, and the replication links on both ends. Three round trips on one connection.
  */
-public final class PgProbe {
+public final class PgProbe implements EngineProbe {
 
   private static final String STATE =
       """
@@ -52,6 +52,26 @@ public final class PgProbe {
     this.clock = clock;
   }
 
+  @Override
+  public String jdbcUrl(io.halo.conf.model.HostPort address, String database) {
+    return "jdbc:postgresql://" + address + "/" + database;
+  }
+
+  /** pgjdbc's timeouts are whole seconds; round up so a 500 ms timeout is not "no timeout". */
+  @Override
+  public java.util.Properties driverProperties(Duration timeout) {
+    long secs = Math.max(1, (timeout.toMillis() + 999) / 1000);
+    java.util.Properties p = new java.util.Properties();
+    p.setProperty("connectTimeout", String.valueOf(secs));
+    p.setProperty("loginTimeout", String.valueOf(secs));
+    p.setProperty("socketTimeout", String.valueOf(secs));
+    p.setProperty("tcpKeepAlive", "true");
+    p.setProperty("ApplicationName", "halo-monitor");
+    p.setProperty("sslmode", "disable");
+    return p;
+  }
+
+  @Override
   public ProbeResult probe(String backend, Connection c) throws SQLException {
     Instant at = clock.instant();
     try (Statement s = c.createStatement()) {

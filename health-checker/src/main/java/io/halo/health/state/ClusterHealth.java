@@ -115,7 +115,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   public void start() {
     long every = config.monitor().interval().toMillis();
     for (BackendConfig b : config.backends()) {
-      Monitor m = new Monitor(config.name(), b.name(), b.address(), config.monitor(), clock);
+      Monitor m = new Monitor(config.name(), b.name(), b.address(), config.monitor(),
+          io.halo.health.probe.EngineProbe.of(config.engine(), clock), clock);
       monitors.put(b.name(), m);
       schedules.add(
           probes.scheduleWithFixedDelay(

@@ -60,6 +60,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private MySqlCredentials.Entry credentials;
   private String switchedTo;
   private int seq;
+  private long holdUntil;
 
   MySqlFrontendHandler(MySqlListenerContext listener, boolean overLimit) {
     this.listener = listener;
@@ -158,9 +159,22 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     phase = Phase.CONNECTING;
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
+    holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
+    route(ctx);
+  }
+
+  /** Routes, or waits (re-routing every 50 ms on this event loop) while a failover runs. */
+  private void route(ChannelHandlerContext ctx) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
     RouteResult route = listener.router().route(
         new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
             hello.attributes().get("program_name"), ctx.channel().remoteAddress()));
+    if (route instanceof RouteResult.Wait && System.nanoTime() - holdUntil < 0) {
+      ctx.executor().schedule(() -> route(ctx), 50, TimeUnit.MILLISECONDS);
+      return;
+    }
     if (!(route instanceof RouteResult.Routed routed)) {
       String why = route instanceof RouteResult.Unavailable u ? u.reason() : ((RouteResult.Wait) route).reason();
       listener.rejections().count("no_backend");
@@ -205,6 +219,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     MySqlRelayHandler toClient = new MySqlRelayHandler(listener.name(), false, client, max);
     server.pipeline().addLast("relay", toClient);
     ctx.pipeline().addLast("relay", toBackend);
+    listener.sessions().add(
+        new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
     phase = Phase.CLOSING;
     ctx.pipeline().remove(this);
     ctx.pipeline().remove("frames");

@@ -21,4 +21,6 @@ public record MySqlListenerContext(
     AtomicInteger clientConnections,
     AtomicInteger connectionIds,
     Rejections rejections,
-    LogThrottle backendErrors) {}
+    LogThrottle backendErrors,
+    java.time.Duration holdTimeout,
+    MySqlSessions sessions) {}

@@ -40,6 +40,16 @@ public final class Writer implements AutoCloseable {
     thread.setDaemon(true);
   }
 
+  /** A writer for Connector/J, whose timeouts are in milliseconds. */
+  public static Writer forMySql(String url, String user, String password, Duration interval) {
+    Writer w = new Writer(url, user, password, interval);
+    w.props.setProperty("connectTimeout", "5000");
+    w.props.setProperty("socketTimeout", "5000");
+    w.props.setProperty("sslMode", "DISABLED");
+    w.props.remove("ApplicationName");
+    return w;
+  }
+
   public static void createTable(Connection c) throws SQLException {
     c.createStatement().execute("create table if not exists acked_writes(id bigint primary key, at timestamptz default now())");
   }

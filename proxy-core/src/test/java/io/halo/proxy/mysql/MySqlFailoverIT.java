@@ -1,0 +1,147 @@
+package io.halo.proxy.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.proxy.failover.Writer;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Failover of a real MariaDB GTID cluster through Halo's coordinator, with real faults. */
+class MySqlFailoverIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  MariaDbCluster cluster;
+  HaloServer halo;
+
+  @AfterEach
+  void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private void start(int replicas, boolean semiSync, FailoverConfig.Mode mode) throws Exception {
+    cluster = LOGS.watch(MariaDbCluster.builder().name("myfo").replicas(replicas).semiSync(semiSync)
+        .user("app", "apppw").database("app").start());
+    try (Connection c = cluster.primary().connect("app", "apppw", "app")) {
+      c.createStatement().execute("create table acked_writes(id bigint primary key)");
+    }
+    List<BackendConfig> backends = new ArrayList<>();
+    for (MariaDbNode n : cluster.nodes()) {
+      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
+          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+    }
+    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
+        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
+        backends,
+        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2),
+        new FailoverConfig(mode, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(15), null, null, null,
+            Duration.ofSeconds(30)),
+        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
+        new AdminConfig(new HostPort("127.0.0.1", 0), null),
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(c)));
+  }
+
+  private String url() {
+    return "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app";
+  }
+
+  private ClusterControl control() {
+    return halo.clusters().get(0);
+  }
+
+  private static Set<Long> idsOn(MariaDbNode node) throws Exception {
+    Set<Long> ids = new HashSet<>();
+    try (Connection c = node.connect("app", "apppw", "app");
+        ResultSet rs = c.createStatement().executeQuery("select id from acked_writes")) {
+      while (rs.next()) {
+        ids.add(rs.getLong(1));
+      }
+    }
+    return ids;
+  }
+
+  @Test
+  void kill_9_of_the_primary_with_semi_sync_promotes_a_replica_and_loses_no_acknowledged_insert() throws Exception {
+    start(2, true, FailoverConfig.Mode.AUTOMATIC);
+    MariaDbNode old = cluster.primary();
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    List<Long> acked;
+    long killedAt;
+    try (Writer w = Writer.forMySql(url(), "app", "apppw", Duration.ofMillis(5)).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 200);
+      killedAt = System.nanoTime();
+      old.kill();
+      await().atMost(Duration.ofSeconds(30)).until(() -> !old.name().equals(control().topology().primary()));
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(30)).until(() -> w.ackedAfter(after) > 100);
+      w.stop();
+      acked = w.ackedIds();
+      System.out.printf("mariadb kill -9 failover: outage %d ms, %d acknowledged%n",
+          w.longestGapAfter(killedAt - 1_000_000_000L).toMillis(), acked.size());
+    }
+    FailoverReport r = control().lastFailover().orElseThrow();
+    assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    String promoted = control().topology().primary();
+    MariaDbNode next = cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    assertThat(idsOn(next)).as("acknowledged inserts missing after failover").containsAll(acked);
+    try (Connection c = next.connectAsRoot(); ResultSet rs = c.createStatement().executeQuery("select @@read_only")) {
+      rs.next();
+      assertThat(rs.getInt(1)).isZero();
+    }
+    MariaDbNode other = cluster.replicas().stream().filter(n -> !n.name().equals(promoted)).findFirst().orElseThrow();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(idsOn(other)).containsAll(acked));
+  }
+
+  @Test
+  void manual_failover_moves_writes_to_the_target_replica() throws Exception {
+    start(1, false, FailoverConfig.Mode.MANUAL);
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    FailoverReport r = control().failover(replica.name(), false);
+    assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+      c.createStatement().execute("insert into acked_writes values (4242)");
+      try (ResultSet rs = c.createStatement().executeQuery("select @@server_id")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(replica.serverId());
+      }
+    }
+    assertThat(idsOn(replica)).contains(4242L);
+  }
+}

@@ -53,6 +53,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final EventLoopGroup workers;
   private final List<Channel> serverChannels = new ArrayList<>();
   private final CancelRegistry<PgSession> pgCancels = new CancelRegistry<>();
+  private final CancelRegistry<io.halo.proxy.mysql.MySqlKill.Target> mysqlIds = new CancelRegistry<>();
   private final Rejections rejections = new Rejections();
   private final io.halo.proxy.session.LogThrottle backendErrors =
       new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS);
@@ -159,7 +160,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
           name, cluster.name(), listener, config.server(), credentials,
           new ListenerRouter(cluster.name(), listener, topology), transports, new AtomicInteger(),
-          new AtomicInteger(), rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions);
+          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
   }

@@ -54,6 +54,24 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private final boolean overLimit;
   private final byte[] scramble = new byte[20];
   private final int connectionId;
+  private final io.halo.proxy.session.CancelRegistry.Key idKey;
+  private final SessionTarget target = new SessionTarget();
+
+  /** Where this client's session runs, for KILL translation; set once the backend is chosen. */
+  private static final class SessionTarget implements MySqlKill.Target {
+    private volatile String backendName;
+    private volatile long threadId;
+
+    @Override
+    public String backendName() {
+      return backendName;
+    }
+
+    @Override
+    public long backendThreadId() {
+      return threadId;
+    }
+  }
   private Phase phase = Phase.HANDSHAKE;
   private ScheduledFuture<?> authTimer;
   private HandshakeResponse hello;
@@ -65,7 +83,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   MySqlFrontendHandler(MySqlListenerContext listener, boolean overLimit) {
     this.listener = listener;
     this.overLimit = overLimit;
-    this.connectionId = listener.connectionIds().incrementAndGet() & 0x7fffffff;
+    this.idKey = listener.connectionIds().register(target);
+    this.connectionId = idKey.processId();
     // Printable, non-NUL scramble bytes, as servers send.
     for (int i = 0; i < scramble.length; i++) {
       scramble[i] = (byte) (33 + RANDOM.nextInt(94));
@@ -74,6 +93,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
+    ctx.channel().closeFuture().addListener(f -> listener.connectionIds().unregister(idKey));
     long ms = listener.server().authTimeout().toMillis();
     authTimer = ctx.executor().schedule(() -> {
       if (phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) {
@@ -215,8 +235,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
     Channel server = backend.channel();
     long max = listener.server().maxMessageSize();
-    MySqlRelayHandler toBackend = new MySqlRelayHandler(listener.name(), true, server, max);
-    MySqlRelayHandler toClient = new MySqlRelayHandler(listener.name(), false, client, max);
+    target.threadId = backend.threadId();
+    target.backendName = backend.node().name();
+    MySqlRelayHandler toBackend =
+        new MySqlRelayHandler(listener.name(), true, server, max, listener.connectionIds(), target);
+    MySqlRelayHandler toClient = new MySqlRelayHandler(listener.name(), false, client, max, null, null);
     server.pipeline().addLast("relay", toClient);
     ctx.pipeline().addLast("relay", toBackend);
     listener.sessions().add(

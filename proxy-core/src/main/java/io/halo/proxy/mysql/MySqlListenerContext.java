@@ -19,7 +19,7 @@ public record MySqlListenerContext(
     Router router,
     Transports transports,
     AtomicInteger clientConnections,
-    AtomicInteger connectionIds,
+    io.halo.proxy.session.CancelRegistry<MySqlKill.Target> connectionIds,
     Rejections rejections,
     LogThrottle backendErrors,
     java.time.Duration holdTimeout,

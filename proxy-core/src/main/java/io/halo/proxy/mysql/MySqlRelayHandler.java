@@ -26,31 +26,66 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private final String name;
   private final boolean fromClient;
   private final Channel peer;
+  /** Client side: Halo's connection ids, to translate KILL; this session's backend. */
+  private final io.halo.proxy.session.CancelRegistry<MySqlKill.Target> ids;
+  private final MySqlKill.Target self;
   private final long maxPacket;
   private final byte[] header = new byte[4];
   private int headerFill;
   private long remaining;
 
-  MySqlRelayHandler(String name, boolean fromClient, Channel peer, long maxPacket) {
+  MySqlRelayHandler(String name, boolean fromClient, Channel peer, long maxPacket,
+      io.halo.proxy.session.CancelRegistry<MySqlKill.Target> ids, MySqlKill.Target self) {
     this.name = name;
     this.fromClient = fromClient;
     this.peer = peer;
     this.maxPacket = maxPacket;
+    this.ids = ids;
+    this.self = self;
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     ByteBuf buf = (ByteBuf) msg;
+    boolean atBoundary = headerFill == 0 && remaining == 0;
     if (fromClient && !withinLimit(buf)) {
       buf.release();
       log.info("[{}] closing a session: client packet over max_message_size {}", name, maxPacket);
       ctx.close();
       return;
     }
+    if (fromClient && atBoundary) {
+      var kill = MySqlKill.parse(buf);
+      if (kill.isPresent()) {
+        buf = translate(ctx, buf, kill.get());
+        if (buf == null) {
+          return;
+        }
+      }
+    }
     peer.write(buf, peer.voidPromise());
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);
     }
+  }
+
+  /** The KILL rewritten to the backend thread id, or null when Halo answered it itself. */
+  private ByteBuf translate(ChannelHandlerContext ctx, ByteBuf buf, MySqlKill.Request kill) {
+    MySqlKill.Target target = ids.target(kill.connectionId()).orElse(null);
+    if (target == null || target.backendName() == null) {
+      buf.release();
+      ctx.writeAndFlush(MySqlKill.unknownThread(ctx.alloc(), kill.connectionId(), ""));
+      return null;
+    }
+    if (!target.backendName().equals(self.backendName())) {
+      buf.release();
+      ctx.writeAndFlush(MySqlKill.unknownThread(ctx.alloc(), kill.connectionId(),
+          " (it runs on backend " + target.backendName() + ", this session on " + self.backendName() + ")"));
+      return null;
+    }
+    buf.release();
+    log.debug("[{}] KILL {}{} -> backend thread {}", name, kill.kind(), kill.connectionId(), target.backendThreadId());
+    return MySqlKill.rewrite(ctx.alloc(), kill, target.backendThreadId());
   }
 
   /** Walks packet headers; false when one announces more than the maximum. */

@@ -33,6 +33,12 @@ public final class CancelRegistry<T> {
     }
   }
 
+  /** The target of an id alone, for protocols whose ids are not secret (MySQL connection ids). */
+  public Optional<T> target(int processId) {
+    Entry<T> e = entries.get(processId);
+    return e == null ? Optional.empty() : Optional.of(e.target());
+  }
+
   public void unregister(Key key) {
     entries.remove(key.processId());
   }

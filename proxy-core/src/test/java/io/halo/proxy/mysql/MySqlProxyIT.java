@@ -236,4 +236,91 @@ class MySqlProxyIT {
       pool.shutdownNow();
     }
   }
+
+  @Test
+  void statement_cancel_and_query_timeout_reach_the_backend_thread() throws Exception {
+    try (Connection c = app(""); Statement s = c.createStatement()) {
+      java.util.concurrent.CompletableFuture<Void> cancel = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try {
+          Thread.sleep(500);
+          s.cancel();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      long t0 = System.nanoTime();
+      // MariaDB answers a killed SLEEP() with 1 (interrupted) or ER_QUERY_INTERRUPTED
+      try (ResultSet rs = s.executeQuery("select sleep(30)")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(1);
+      } catch (SQLException e) {
+        // Connector/J reports its own cancel as MySQLStatementCancelledException; the server says 1317
+        assertThat(e instanceof com.mysql.cj.jdbc.exceptions.MySQLStatementCancelledException || e.getErrorCode() == 1317)
+            .as(e.toString()).isTrue();
+      }
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+      cancel.get(5, TimeUnit.SECONDS);
+      s.setQueryTimeout(1);
+      long t1 = System.nanoTime();
+      assertThatThrownBy(() -> s.executeQuery("select sleep(30)").next())
+          .isInstanceOf(SQLException.class);
+      assertThat(Duration.ofNanos(System.nanoTime() - t1)).isLessThan(Duration.ofSeconds(20));
+      s.setQueryTimeout(0);
+      try (ResultSet rs = s.executeQuery("select 7")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("session usable after the kill").isEqualTo(7);
+      }
+    }
+  }
+
+  @Test
+  void kill_of_an_unknown_connection_id_gets_1094() throws Exception {
+    try (Connection c = app(""); Statement s = c.createStatement()) {
+      assertThatThrownBy(() -> s.execute("KILL QUERY 2147483000"))
+          .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1094));
+      assertThat(c.isValid(5)).isTrue();
+    }
+  }
+
+  /** Reads the first packet the server sends after {@code send}; returns its payload. */
+  private static byte[] raw(byte[] send, boolean readHandshakeFirst, int timeoutMs) throws Exception {
+    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", halo.boundAddresses().get(0).getPort())) {
+      sock.setSoTimeout(timeoutMs);
+      java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+      if (readHandshakeFirst) {
+        readPacket(in);
+      }
+      sock.getOutputStream().write(send);
+      sock.getOutputStream().flush();
+      return readPacket(in);
+    }
+  }
+
+  private static byte[] readPacket(java.io.DataInputStream in) throws java.io.IOException {
+    int len = in.readUnsignedByte() | in.readUnsignedByte() << 8 | in.readUnsignedByte() << 16;
+    in.readUnsignedByte();
+    byte[] p = new byte[len];
+    in.readFully(p);
+    return p;
+  }
+
+  private static int errCode(byte[] p) {
+    assertThat(p[0] & 0xff).as("an ERR packet").isEqualTo(0xff);
+    return (p[1] & 0xff) | (p[2] & 0xff) << 8;
+  }
+
+  @Test
+  void garbage_an_oversized_packet_and_a_stalled_handshake_get_err_packets_and_others_go_on() throws Exception {
+    try (Connection bystander = app("")) {
+      byte[] garbage = "GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      assertThat(errCode(raw(garbage, true, 10_000))).isIn(1043, 1153);
+      byte[] huge = {(byte) 0xff, (byte) 0xff, (byte) 0xff, 1};
+      assertThat(errCode(raw(huge, true, 10_000))).isEqualTo(1153);
+      assertThat(errCode(raw(new byte[] {10, 0}, true, 10_000))).as("stalled: auth timeout 2 s").isEqualTo(1043);
+      try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("still here");
+      }
+    }
+  }
 }

@@ -42,6 +42,10 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--admin-port", defaultValue = "7070", description = "admin API port (default ${DEFAULT-VALUE})")
   int adminPort;
 
+  @Option(names = "--engine", defaultValue = "postgresql",
+      description = "postgresql (default) or mysql (a MariaDB primary with GTID replicas)")
+  String engine;
+
   @Option(names = "--standbys", defaultValue = "2", description = "streaming standbys (default ${DEFAULT-VALUE})")
   int standbys;
 
@@ -53,6 +57,13 @@ public final class DemoCommand implements Callable<Integer> {
             "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--admin-port%n", p);
         return 1;
       }
+    }
+    if ("mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine)) {
+      return MySqlDemo.run(port, replicaPort, adminPort, standbys);
+    }
+    if (!"postgresql".equalsIgnoreCase(engine)) {
+      System.err.println("halo demo: --engine must be postgresql or mysql, not " + engine);
+      return 2;
     }
     System.out.printf("Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n", standbys);
     PgCluster cluster =

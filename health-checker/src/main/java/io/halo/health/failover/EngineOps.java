@@ -31,4 +31,14 @@ public interface EngineOps {
    * @return what was done, for the failover report
    */
   String repoint(Connection standby, Connection newPrimary, HostPort newPrimaryAddress) throws SQLException;
+
+  /**
+   * Best effort on a demoted primary that may still be reachable: make it refuse writes from
+   * clients that bypass Halo. Called off the failover's critical path; failures are only reported.
+   *
+   * @return what was done
+   */
+  default String fence(Connection oldPrimary) throws SQLException {
+    return "nothing to do on the server";
+  }
 }

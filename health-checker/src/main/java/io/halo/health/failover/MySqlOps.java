@@ -105,6 +105,32 @@ public final class MySqlOps implements EngineOps {
     return "replicates from " + address + " (GTID slave_pos)";
   }
 
+  /** read_only = ON, then every client connection but this one and replication is killed. */
+  @Override
+  public String fence(Connection oldPrimary) throws SQLException {
+    int killed = 0;
+    try (Statement s = oldPrimary.createStatement()) {
+      s.execute("set global read_only = ON");
+      java.util.List<Long> ids = new java.util.ArrayList<>();
+      try (ResultSet rs = s.executeQuery("select id from information_schema.processlist "
+          + "where id <> connection_id() and command not in ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') "
+          + "and user not in ('system user', 'event_scheduler')")) {
+        while (rs.next()) {
+          ids.add(rs.getLong(1));
+        }
+      }
+      for (long id : ids) {
+        try {
+          s.execute("kill connection " + id);
+          killed++;
+        } catch (SQLException gone) {
+          // already ended
+        }
+      }
+    }
+    return "read_only = ON, " + killed + " client connection(s) killed";
+  }
+
   private static String ioPosition(Connection c) throws SQLException {
     try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show all slaves status")) {
       return rs.next() ? rs.getString("Gtid_IO_Pos") : null;

@@ -131,6 +131,7 @@ final class Steps {
       return true;
     }
     health.run(() -> health.fence(from));
+    fenceOnServerAsync();
     String detail = "no new traffic to " + from;
     String cmd = coordinator.policy().fenceCommand();
     if (cmd != null) {
@@ -143,6 +144,24 @@ final class Steps {
     }
     rb.step("fence", b, true, detail);
     return true;
+  }
+
+  /**
+   * Tells a still reachable old primary to refuse writes, without waiting: a dead or hung one must
+   * not delay the promotion. The outcome is logged.
+   */
+  private void fenceOnServerAsync() {
+    Thread t = new Thread(() -> {
+      try (Connection c = coordinator.connect(from)) {
+        org.slf4j.LoggerFactory.getLogger(Steps.class).info("[{}] fenced {} on the server: {}",
+            health.config().name(), from, coordinator.ops().fence(c));
+      } catch (SQLException | RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(Steps.class).info("[{}] could not fence {} on the server ({}); "
+            + "Halo routes nothing to it", health.config().name(), from, e.getMessage());
+      }
+    }, "halo-fence-" + from);
+    t.setDaemon(true);
+    t.start();
   }
 
   private boolean stopOldPrimary() {

@@ -143,5 +143,56 @@ class MySqlFailoverIT {
       }
     }
     assertThat(idsOn(replica)).contains(4242L);
+    // the old primary, still running, was fenced on the server too: clients that bypass Halo cannot write
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      try (Connection c = cluster.primary().connectAsRoot();
+          ResultSet rs = c.createStatement().executeQuery("select @@read_only")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(1);
+      }
+    });
+  }
+
+  @Test
+  void a_restarted_old_primary_is_split_brain_and_gets_no_traffic() throws Exception {
+    start(1, false, FailoverConfig.Mode.AUTOMATIC);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    old.kill();
+    await().atMost(Duration.ofSeconds(30)).until(() -> replica.name().equals(control().topology().primary()));
+    old.start();
+    await().atMost(Duration.ofSeconds(15)).until(() -> control().backends().stream()
+        .anyMatch(b -> b.node().name().equals(old.name()) && b.splitBrain()));
+    for (int i = 0; i < 5; i++) {
+      try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw");
+          ResultSet rs = c.createStatement().executeQuery("select @@server_id")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(replica.serverId());
+      }
+    }
+  }
+
+  @Test
+  void a_replica_lagging_beyond_max_lag_is_not_promoted_and_the_report_says_why() throws Exception {
+    start(1, false, FailoverConfig.Mode.AUTOMATIC);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    try (Connection r = replica.connectAsRoot()) {
+      r.createStatement().execute("stop slave sql_thread");
+    }
+    try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+      for (int i = 0; i < 1500; i++) { // max_lag is 1000 transactions in this cluster
+        c.createStatement().execute("insert into acked_writes values (" + i + ")");
+      }
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream()
+        .anyMatch(b -> b.node().name().equals(replica.name()) && b.lagBytes() > 1000));
+    old.kill();
+    await().atMost(Duration.ofSeconds(15)).until(() -> control().lastFailover()
+        .map(rep -> rep.outcome() == FailoverReport.Outcome.REFUSED).orElse(false));
+    Thread.sleep(1000);
+    assertThat(control().topology().primary()).isEqualTo(old.name());
+    assertThat(control().lastFailover().orElseThrow().reason()).contains(replica.name()).contains("max_lag");
   }
 }

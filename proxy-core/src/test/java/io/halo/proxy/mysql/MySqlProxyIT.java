@@ -44,7 +44,7 @@ class MySqlProxyIT {
 
   static MariaDbCluster cluster;
   static HaloServer halo;
-  static final int MAX_CLIENTS = 150;
+  static final int MAX_CLIENTS = 250;
 
   @BeforeAll
   static void start() throws Exception {
@@ -208,12 +208,12 @@ class MySqlProxyIT {
   }
 
   @Test
-  void a_hundred_clients_at_once_and_the_listener_limit_answers_1040() throws Exception {
+  void two_hundred_clients_at_once_and_the_listener_limit_answers_1040() throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(100);
     List<Connection> open = new ArrayList<>();
     try {
       List<Future<Connection>> fs = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
+      for (int i = 0; i < 200; i++) {
         fs.add(pool.submit(() -> app("")));
       }
       for (Future<Connection> f : fs) {

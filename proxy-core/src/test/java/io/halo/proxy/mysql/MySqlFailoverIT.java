@@ -154,6 +154,25 @@ class MySqlFailoverIT {
   }
 
   @Test
+  void a_hung_primary_is_failed_over_once_the_replica_has_lost_it_too() throws Exception {
+    start(1, false, FailoverConfig.Mode.AUTOMATIC);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    old.pause();
+    try {
+      // the replica's IO thread gives the primary up after slave_net_timeout (10 s in the test kit)
+      await().atMost(Duration.ofSeconds(45)).until(() -> replica.name().equals(control().topology().primary()));
+      try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+        c.createStatement().execute("insert into acked_writes values (777)");
+      }
+      assertThat(idsOn(replica)).contains(777L);
+    } finally {
+      old.resume();
+    }
+  }
+
+  @Test
   void a_restarted_old_primary_is_split_brain_and_gets_no_traffic() throws Exception {
     start(1, false, FailoverConfig.Mode.AUTOMATIC);
     MariaDbNode old = cluster.primary();

@@ -115,8 +115,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       healths.add(topology);
       coordinators.add(coordinator);
       sessions.add(clusterSessions);
+      List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
       topology.start();
-      for (ListenerConfig listener : cluster.listeners()) {
+      for (int i = 0; i < cluster.listeners().size(); i++) {
+        ListenerConfig listener = cluster.listeners().get(i);
         String name = cluster.name() + "/" + listener.listen();
         PgListenerContext context =
             new PgListenerContext(
@@ -125,7 +127,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 listener,
                 config.server(),
                 credentials,
-                new ListenerRouter(cluster.name(), listener, topology),
+                routers.get(i),
                 pgCancels,
                 transports,
                 new AtomicInteger(),
@@ -154,12 +156,14 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     healths.add(topology);
     coordinators.add(coordinator);
     mysqlSessions.add(clusterSessions);
+    List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
     topology.start();
-    for (ListenerConfig listener : cluster.listeners()) {
+    for (int i = 0; i < cluster.listeners().size(); i++) {
+      ListenerConfig listener = cluster.listeners().get(i);
       String name = cluster.name() + "/" + listener.listen();
       io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
           name, cluster.name(), listener, config.server(), credentials,
-          new ListenerRouter(cluster.name(), listener, topology), transports, new AtomicInteger(),
+          routers.get(i), transports, new AtomicInteger(),
           mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
@@ -187,6 +191,25 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     serverChannels.add(ch);
     log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(),
         listener.route().name().toLowerCase(), transports.name());
+  }
+
+  /** One router per listener of {@code cluster}, sharing the cluster's load figures, fed by its probes. */
+  private List<io.halo.routing.Router> routers(ClusterConfig cluster, io.halo.health.state.TopologySource topology,
+      ClusterHealth health) {
+    io.halo.routing.balance.BackendLoads loads =
+        new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+    List<io.halo.routing.balance.LagGate> gates = new ArrayList<>();
+    List<io.halo.routing.Router> out = new ArrayList<>();
+    for (ListenerConfig listener : cluster.listeners()) {
+      io.halo.routing.balance.LagGate gate = null;
+      if (listener.route() == io.halo.conf.model.Route.REPLICAS && listener.maxReplicaLag() >= 0) {
+        gate = new io.halo.routing.balance.LagGate(listener.maxReplicaLag(), null, 0.5, 3);
+        gates.add(gate);
+      }
+      out.add(new ListenerRouter(cluster.name(), listener, topology, loads, gate));
+    }
+    health.afterChange(new LoadFeed(cluster, health, loads, gates));
+    return out;
   }
 
   /** Where the admin HTTP API listens. */

@@ -8,12 +8,18 @@ import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
+import io.halo.routing.balance.BackendLoads;
+import io.halo.routing.balance.BalancePolicy;
+import io.halo.routing.balance.Balancer;
+import io.halo.routing.balance.LagGate;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The router of one listener: {@code route: primary} goes to the topology's primary,
- * {@code route: replicas} round-robins over routable standbys and, when none is left, falls back
- * to the primary if the listener allows it. While a failover runs and no primary is routable, it
+ * {@code route: replicas} spreads sessions over routable standbys that the lag gate keeps in
+ * rotation, by the listener's {@code balance} policy, and when none is left falls back to the
+ * primary if the listener allows it. While a failover runs and no primary is routable, it
  * says {@link RouteResult.Wait} so that new sessions are held instead of refused.
  */
 public final class ListenerRouter implements Router {
@@ -21,12 +27,37 @@ public final class ListenerRouter implements Router {
   private final String cluster;
   private final ListenerConfig listener;
   private final TopologySource topologies;
-  private final AtomicInteger next = new AtomicInteger();
+  private final BackendLoads loads;
+  private final Balancer balancer;
+  private final LagGate lagGate;
 
+  /** Round-robin over the replicas, no lag limit (tests and simple setups). */
   public ListenerRouter(String cluster, ListenerConfig listener, TopologySource topologies) {
+    this(cluster, listener, topologies, new BackendLoads(Duration.ofSeconds(10), System::nanoTime), null);
+  }
+
+  /**
+   * @param loads the cluster's load figures (shared by its listeners)
+   * @param lagGate the listener's lag limit for replicas, or null for none
+   */
+  public ListenerRouter(
+      String cluster, ListenerConfig listener, TopologySource topologies, BackendLoads loads, LagGate lagGate) {
     this.cluster = Objects.requireNonNull(cluster, "cluster");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.topologies = Objects.requireNonNull(topologies, "topologies");
+    this.loads = Objects.requireNonNull(loads, "loads");
+    this.lagGate = lagGate;
+    this.balancer = BalancePolicy.valueOf(listener.balance().name()).create(loads, ThreadLocalRandom.current());
+  }
+
+  @Override
+  public void sessionStarted(String backend) {
+    loads.counters(backend).sessionStarted();
+  }
+
+  @Override
+  public void sessionEnded(String backend) {
+    loads.counters(backend).sessionEnded();
   }
 
   @Override
@@ -34,9 +65,11 @@ public final class ListenerRouter implements Router {
     Topology topology = topologies.current();
     if (listener.route() == Route.REPLICAS) {
       List<BackendNode> standbys = topology.routableStandbys();
+      if (lagGate != null) {
+        standbys = lagGate.filter(standbys);
+      }
       if (!standbys.isEmpty()) {
-        BackendNode pick = standbys.get(Math.floorMod(next.getAndIncrement(), standbys.size()));
-        return new RouteResult.Routed(pick, topology.epoch());
+        return new RouteResult.Routed(balancer.pick(standbys), topology.epoch());
       }
       if (!listener.fallbackToPrimary()) {
         return new RouteResult.Unavailable(

@@ -7,4 +7,10 @@ package io.halo.routing;
 public interface Router {
 
   RouteResult route(RouteRequest request);
+
+  /** A session routed by this router started relaying on {@code backend} (for load figures). */
+  default void sessionStarted(String backend) {}
+
+  /** That session ended. */
+  default void sessionEnded(String backend) {}
 }

@@ -1,5 +1,6 @@
 package io.halo.conf.load;
 
+import io.halo.conf.model.Balance;
 import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.ClusterConfig;
@@ -62,14 +63,16 @@ final class ClusterBinder {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       Section s = Section.of(n, n.mark(), cluster.path("listeners") + "[" + i + "]", problems,
-          "listen", "route", "max_client_connections", "fallback_to_primary");
+          "listen", "route", "max_client_connections", "fallback_to_primary", "balance", "max_replica_lag");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
       Boolean fallback = s.optional("fallback_to_primary", true, Formats::bool);
+      Balance balance = s.optional("balance", Balance.ROUND_ROBIN, t -> Formats.enumValue(t, Balance.class));
+      Long maxLag = s.optional("max_replica_lag", -1L, Formats::size);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
-      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback)));
+      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback, balance, maxLag)));
     }
     return listeners;
   }
@@ -84,12 +87,13 @@ final class ClusterBinder {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       Section s = Section.of(n, n.mark(), cluster.path("backends") + "[" + i + "]", problems,
-          "name", "address", "role", "priority");
+          "name", "address", "role", "priority", "weight");
       String name = s.requiredString("name");
       HostPort address = s.required("address", HostPort::parse);
       BackendRole role = s.optional("role", BackendRole.STANDBY,
           t -> Formats.enumValue(t, BackendRole.class));
       Integer priority = s.optional("priority", 0, Formats::integer);
+      Integer weight = s.optional("weight", 1, Formats::integer);
       names.check(name, s, "name");
       if (role == BackendRole.PRIMARY) {
         if (firstPrimary == null) {
@@ -101,7 +105,7 @@ final class ClusterBinder {
         }
       }
       s.finish();
-      backends.add(s.construct(() -> new BackendConfig(name, address, role, priority)));
+      backends.add(s.construct(() -> new BackendConfig(name, address, role, priority, weight)));
     }
     if (!nodes.isEmpty() && firstPrimary == null && !backends.contains(null)) {
       cluster.report("backends", "no backend has role: primary; exactly one must");

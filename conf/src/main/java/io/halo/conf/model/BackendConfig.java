@@ -7,8 +7,13 @@ import java.util.Objects;
  *
  * @param priority higher is preferred as failover candidate; 0 = default; negative = never
  *     promoted automatically
+ * @param weight share of a weighted listener's sessions (1..10000)
  */
-public record BackendConfig(String name, HostPort address, BackendRole role, int priority) {
+public record BackendConfig(String name, HostPort address, BackendRole role, int priority, int weight) {
+
+  public BackendConfig(String name, HostPort address, BackendRole role, int priority) {
+    this(name, address, role, priority, 1);
+  }
 
   public BackendConfig {
     Objects.requireNonNull(name, "name");
@@ -16,6 +21,9 @@ public record BackendConfig(String name, HostPort address, BackendRole role, int
     Objects.requireNonNull(role, "role");
     if (name.isEmpty()) {
       throw new IllegalArgumentException("backend name is empty");
+    }
+    if (weight < 1 || weight > 10_000) {
+      throw new IllegalArgumentException("weight must be within 1..10000, got " + weight);
     }
   }
 }

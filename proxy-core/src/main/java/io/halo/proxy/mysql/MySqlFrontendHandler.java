@@ -244,6 +244,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     ctx.pipeline().addLast("relay", toBackend);
     listener.sessions().add(
         new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
+    String backendName = backend.node().name();
+    listener.router().sessionStarted(backendName);
+    client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));
     phase = Phase.CLOSING;
     ctx.pipeline().remove(this);
     ctx.pipeline().remove("frames");

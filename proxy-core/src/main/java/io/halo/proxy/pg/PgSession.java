@@ -255,7 +255,9 @@ public final class PgSession {
     Channel old = backend;
     old.pipeline().remove(toClient);
     old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
+    listener.router().sessionEnded(backendName);
     bind(next);
+    listener.router().sessionStarted(backendName);
     PgRelayHandler nextToClient = new PgRelayHandler(this, false, client, listener.server().maxMessageSize());
     PgRelayHandler.pair(toBackend, nextToClient);
     toBackend.peer(backend);
@@ -271,11 +273,14 @@ public final class PgSession {
   CancelRegistry.Key register() {
     cancelKey = listener.cancels().register(this);
     listener.sessions().add(this);
+    listener.router().sessionStarted(backendName);
     return cancelKey;
   }
 
   void unregister() {
-    listener.sessions().remove(this);
+    if (listener.sessions().remove(this)) {
+      listener.router().sessionEnded(backendName);
+    }
     if (cancelKey != null) {
       listener.cancels().unregister(cancelKey);
       cancelKey = null;

@@ -37,8 +37,9 @@ public final class PgSessions {
     sessions.add(s);
   }
 
-  void remove(PgSession s) {
-    sessions.remove(s);
+  /** @return whether it was registered (so that it is counted out once) */
+  boolean remove(PgSession s) {
+    return sessions.remove(s);
   }
 
   boolean holding() {

@@ -116,6 +116,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       coordinators.add(coordinator);
       sessions.add(clusterSessions);
       List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
+      io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), probes);
       topology.start();
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
@@ -134,7 +135,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 cluster.failover().holdTimeout(),
                 clusterSessions,
                 rejections,
-                backendErrors);
+                backendErrors,
+                admission);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context));
       }
@@ -157,6 +159,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     coordinators.add(coordinator);
     mysqlSessions.add(clusterSessions);
     List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
+    io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), probes);
     topology.start();
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
@@ -164,7 +167,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
           name, cluster.name(), listener, config.server(), credentials,
           routers.get(i), transports, new AtomicInteger(),
-          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions);
+          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
   }

@@ -79,6 +79,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private String switchedTo;
   private int seq;
   private long holdUntil;
+  private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
+  private io.halo.routing.throttle.Permit permit;
 
   MySqlFrontendHandler(MySqlListenerContext listener, boolean overLimit) {
     this.listener = listener;
@@ -201,6 +203,23 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
       return;
     }
+    waiting = listener.admission().acquire(routed.backend().name(), ctx.executor());
+    waiting.whenComplete((p, e) -> {
+      waiting = null;
+      if (e != null) {
+        listener.rejections().count("throttled");
+        Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+        fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, cause.getMessage());
+      } else if (!ctx.channel().isActive()) {
+        p.ignore();
+      } else {
+        permit = p;
+        connect(ctx, routed);
+      }
+    });
+  }
+
+  private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
     var u = credentials.user();
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(
         ctx.channel().eventLoop(), listener.transports(), routed.backend(), u.backendUser(), u.backendPassword(),
@@ -217,6 +236,10 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
             suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
       }
       listener.rejections().count("backend_unavailable");
+      if (permit != null) {
+        permit.dropped();
+        permit = null;
+      }
       if (cause instanceof MySqlBackendConnector.BackendRefused r) {
         fail(ctx, r.code(), r.sqlState(), r.getMessage());
       } else {
@@ -232,6 +255,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     authTimer.cancel(false);
+    io.halo.routing.throttle.Permit held = permit;
+    permit = null;
+    client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
     Channel server = backend.channel();
     long max = listener.server().maxMessageSize();
@@ -289,6 +315,13 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   public void channelInactive(ChannelHandlerContext ctx) {
     if (authTimer != null) {
       authTimer.cancel(false);
+    }
+    if (waiting != null) {
+      waiting.cancel(false);
+    }
+    if (permit != null) {
+      permit.ignore();
+      permit = null;
     }
     ctx.fireChannelInactive();
   }

@@ -23,4 +23,5 @@ public record MySqlListenerContext(
     Rejections rejections,
     LogThrottle backendErrors,
     java.time.Duration holdTimeout,
-    MySqlSessions sessions) {}
+    MySqlSessions sessions,
+    io.halo.proxy.session.Admission admission) {}

@@ -64,6 +64,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private boolean scramFirstDone;
   private long holdUntil;
   private Map<String, String> backendParameters;
+  private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
+  private io.halo.routing.throttle.Permit permit;
   private byte[] md5Salt;
   private final List<ByteBuf> early = new ArrayList<>();
   private int earlyBytes;
@@ -282,6 +284,23 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     RouteResult.Routed routed = (RouteResult.Routed) route;
+    waiting = listener.admission().acquire(routed.backend().name(), ctx.executor());
+    waiting.whenComplete((p, e) -> {
+      waiting = null;
+      if (e != null) {
+        listener.rejections().count("throttled");
+        Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+        fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, cause.getMessage());
+      } else if (!ctx.channel().isActive()) {
+        p.ignore();
+      } else {
+        permit = p;
+        connect(ctx, routed);
+      }
+    });
+  }
+
+  private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
     UserConfig u = credentials.user();
     backendParameters = new LinkedHashMap<>();
     backendParameters.put("user", u.backendUser());
@@ -311,6 +330,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                   suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
             }
             listener.rejections().count("backend_unavailable");
+            if (permit != null) {
+              permit.dropped();
+              permit = null;
+            }
             fatal(ctx, code, cause.getMessage());
           }
         });
@@ -326,6 +349,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     authTimer.cancel(false);
     PgSession session =
         new PgSession(listener, client, user, database, credentials.user(), backendParameters, backend);
+    io.halo.routing.throttle.Permit held = permit;
+    permit = null;
+    client.closeFuture().addListener(f -> held.release());
     session.state(SessionState.fromTransactionStatus(backend.transactionStatus()));
     for (ByteBuf m : backend.startupMessages()) {
       client.write(m);
@@ -399,6 +425,13 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   public void channelInactive(ChannelHandlerContext ctx) {
     if (authTimer != null) {
       authTimer.cancel(false);
+    }
+    if (waiting != null) {
+      waiting.cancel(false);
+    }
+    if (permit != null) {
+      permit.ignore();
+      permit = null;
     }
     early.forEach(ByteBuf::release);
     early.clear();

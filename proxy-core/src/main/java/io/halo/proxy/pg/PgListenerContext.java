@@ -29,4 +29,5 @@ public record PgListenerContext(
     Duration holdTimeout,
     PgSessions sessions,
     Rejections rejections,
-    io.halo.proxy.session.LogThrottle backendErrors) {}
+    io.halo.proxy.session.LogThrottle backendErrors,
+    io.halo.proxy.session.Admission admission) {}

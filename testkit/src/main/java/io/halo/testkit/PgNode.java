@@ -33,11 +33,12 @@ public final class PgNode {
     private final Launcher launcher;
     private final String superuser;
     private final String superuserPassword;
-    private volatile ServerProcess process;
+    private final NodeProcess process;
 
     PgNode(String name, int port, Path dataDir, Path logFile, Path binDir, Launcher launcher, String superuser,
             String superuserPassword) {
         this.name = name;
+        this.process = new NodeProcess(name);
         this.port = port;
         this.dataDir = dataDir;
         this.logFile = logFile;
@@ -91,49 +92,32 @@ public final class PgNode {
 
     /** PID of the postmaster; -1 when never started. */
     public long pid() {
-        ServerProcess p = process;
-        return p == null ? -1 : p.pid();
+        return process.pid();
     }
 
     /** True while the postmaster process exists (also when paused). */
     public boolean isRunning() {
-        ServerProcess p = process;
-        return p != null && p.isAlive();
+        return process.isRunning();
     }
 
     /** SIGKILL to the postmaster and all its children: a crash. No-op when not running. */
     public void kill() {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            log.debug("{}: kill() while not running", name);
-            return;
-        }
-        log.info("{}: SIGKILL pid {}", name, p.pid());
-        p.kill();
+        process.kill();
     }
 
     /** SIGSTOP to the postmaster and all its children: a hang. */
     public void pause() {
-        ServerProcess p = requireRunning("pause");
-        log.info("{}: SIGSTOP pid {}", name, p.pid());
-        p.pause();
+        process.pause();
     }
 
     /** SIGCONT after {@link #pause()}. */
     public void resume() {
-        ServerProcess p = requireRunning("resume");
-        log.info("{}: SIGCONT pid {}", name, p.pid());
-        p.resume();
+        process.resume();
     }
 
     /** Fast shutdown, SIGKILL after a bound. No-op when not running. */
     public void stop() {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            return;
-        }
-        log.info("{}: fast shutdown of pid {}", name, p.pid());
-        p.shutdown(STOP_TIMEOUT);
+        process.stop(STOP_TIMEOUT);
     }
 
     /** Starts the server again, same port and data dir, and waits until it accepts connections. */
@@ -146,13 +130,13 @@ public final class PgNode {
         if (isRunning()) {
             throw new IllegalStateException(name + " is already running as pid " + pid());
         }
-        process = ServerProcess.start(name, launcher, List.of(binDir.resolve("postgres").toString(), "-D",
-                dataDir.toString()), env(), logFile, "INT");
+        process.set(ServerProcess.start(name, launcher, List.of(binDir.resolve("postgres").toString(), "-D",
+                dataDir.toString()), env(), logFile, "INT"));
         log.info("{}: postgres started, pid {}, port {}", name, process.pid(), port);
     }
 
     void awaitReady(Duration timeout) throws IOException {
-        ServerProcess p = process;
+        ServerProcess p = process.get();
         long started = System.nanoTime();
         long deadline = started + timeout.toNanos();
         SQLException last = null;
@@ -182,8 +166,7 @@ public final class PgNode {
 
     /** The postmaster and its children right now (for tests that check nothing is left). */
     List<ProcessHandle> processTree() {
-        ServerProcess p = process;
-        return p == null ? List.of() : p.tree();
+        return process.tree();
     }
 
     Path binDir() {
@@ -192,14 +175,6 @@ public final class PgNode {
 
     Map<String, String> env() {
         return Map.of("LC_ALL", "C", "LANG", "C", "TZ", "UTC");
-    }
-
-    private ServerProcess requireRunning(String action) {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            throw new IllegalStateException("cannot " + action + " " + name + ": it is not running");
-        }
-        return p;
     }
 
     @Override

@@ -203,20 +203,13 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
       return;
     }
-    waiting = listener.admission().acquire(routed.backend().name(), ctx.executor());
-    waiting.whenComplete((p, e) -> {
-      waiting = null;
-      if (e != null) {
-        listener.rejections().count("throttled");
-        Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
-        fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, cause.getMessage());
-      } else if (!ctx.channel().isActive()) {
-        p.ignore();
-      } else {
-        permit = p;
-        connect(ctx, routed);
-      }
-    });
+    waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
+        p -> {
+          waiting = null;
+          permit = p;
+          connect(ctx, routed);
+        },
+        why -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, why));
   }
 
   private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {

@@ -284,20 +284,13 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     RouteResult.Routed routed = (RouteResult.Routed) route;
-    waiting = listener.admission().acquire(routed.backend().name(), ctx.executor());
-    waiting.whenComplete((p, e) -> {
-      waiting = null;
-      if (e != null) {
-        listener.rejections().count("throttled");
-        Throwable cause = e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
-        fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, cause.getMessage());
-      } else if (!ctx.channel().isActive()) {
-        p.ignore();
-      } else {
-        permit = p;
-        connect(ctx, routed);
-      }
-    });
+    waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
+        p -> {
+          waiting = null;
+          permit = p;
+          connect(ctx, routed);
+        },
+        why -> fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, why));
   }
 
   private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {

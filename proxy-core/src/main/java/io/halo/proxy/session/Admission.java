@@ -34,6 +34,30 @@ public final class Admission {
     return limiter(backend).acquire(config.queueTimeout(), executor);
   }
 
+  /**
+   * Waits (without blocking) for a session permit on {@code backend}, then on {@code channel}'s event
+   * loop either hands the permit to {@code admitted}, gives it back when the client left meanwhile,
+   * or passes the refusal message to {@code refused} (counted as "throttled").
+   */
+  public CompletableFuture<Permit> admit(String backend, io.netty.channel.Channel channel, Rejections rejections,
+      java.util.function.Consumer<Permit> admitted, java.util.function.Consumer<String> refused) {
+    CompletableFuture<Permit> waiting = acquire(backend, channel.eventLoop());
+    waiting.whenComplete((p, e) -> {
+      if (e != null) {
+        if (e instanceof java.util.concurrent.CancellationException) {
+          return;
+        }
+        rejections.count("throttled");
+        refused.accept((e instanceof java.util.concurrent.CompletionException ? e.getCause() : e).getMessage());
+      } else if (!channel.isActive()) {
+        p.ignore();
+      } else {
+        admitted.accept(p);
+      }
+    });
+    return waiting;
+  }
+
   public List<ConcurrencyLimiter> limiters() {
     return List.copyOf(limiters.values());
   }

@@ -65,7 +65,8 @@ public final class HaloFixture implements AutoCloseable {
                 Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
             new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20,
                 Duration.ofSeconds(10), null, null, null, Duration.ofSeconds(30)),
-            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+            // generous: tests of admission set their own (ThrottleIT)
+            new ThrottleConfig(1000, 1000, Duration.ofSeconds(2)));
     HaloConfig config =
         new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users,
             List.of(customize.apply(c)));

@@ -62,7 +62,8 @@ class MySqlProxyIT {
         new MonitorConfig("root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
         new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
             null, null, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+        // above the listener limit, so that the listener's 1040 is what this class tests (admission: ThrottleIT)
+        new ThrottleConfig(MAX_CLIENTS + 50, 1000, Duration.ofSeconds(2)));
     halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(2), 64L << 20),
         new AdminConfig(new HostPort("127.0.0.1", 0), null),
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),

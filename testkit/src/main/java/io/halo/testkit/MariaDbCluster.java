@@ -3,7 +3,6 @@ package io.halo.testkit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -315,34 +314,15 @@ public final class MariaDbCluster implements AutoCloseable {
             }
             Launcher launcher = Launcher.detect(List.of("mysql", "nobody"));
             MariaDbBinaries binaries = MariaDbBinaries.resolve();
-            boolean owns = baseDir == null;
-            Path base;
-            if (owns) {
-                base = Files.createTempDirectory("halo-" + name + "-");
-                Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
-            } else {
-                base = Files.createDirectories(baseDir.toAbsolutePath());
-            }
-            try {
-                launcher.checkReachable(base);
-            } catch (IOException e) {
-                if (owns) {
-                    Dirs.deleteTree(base);
-                }
-                throw e;
-            }
+            Dirs.Base base = Dirs.prepareBase(baseDir, name, launcher);
             List<Integer> ports = PgClusterSetup.freePorts(replicas + 1);
             List<MariaDbNode> nodes = new ArrayList<>();
             for (int i = 0; i <= replicas; i++) {
                 String nodeName = name + (i + 1);
-                Path nodeDir = base.resolve(nodeName);
-                if (Files.exists(nodeDir)) {
-                    // Not ours to delete: it may be the kept data of an earlier run.
-                    throw new IOException(nodeDir + " already exists; remove it or choose another baseDir");
-                }
+                Path nodeDir = Dirs.newNodeDir(base.path(), nodeName);
                 nodes.add(new MariaDbNode(nodeName, ports.get(i), i + 1, nodeDir, binaries, launcher));
             }
-            MariaDbCluster cluster = new MariaDbCluster(name, base, owns, launcher, nodes);
+            MariaDbCluster cluster = new MariaDbCluster(name, base.path(), base.owned(), launcher, nodes);
             long started = System.nanoTime();
             try {
                 new MariaDbClusterSetup(cluster, this).run();
@@ -354,7 +334,7 @@ public final class MariaDbCluster implements AutoCloseable {
                 throw new IOException(message, e);
             }
             log.info("{}: primary {} and {} replica(s) up in {} ms, base dir {}", name, cluster.primary(), replicas,
-                    (System.nanoTime() - started) / 1_000_000, base);
+                    (System.nanoTime() - started) / 1_000_000, base.path());
             return cluster;
         }
 

@@ -3,7 +3,6 @@ package io.halo.testkit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -305,35 +304,16 @@ public final class PgCluster implements AutoCloseable {
             }
             Launcher launcher = Launcher.detect(List.of("postgres", "nobody"));
             Path binDir = PgBinaries.resolve();
-            boolean owns = baseDir == null;
-            Path base;
-            if (owns) {
-                base = Files.createTempDirectory("halo-" + name + "-");
-                Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx--x--x"));
-            } else {
-                base = Files.createDirectories(baseDir.toAbsolutePath());
-            }
-            try {
-                launcher.checkReachable(base);
-            } catch (IOException e) {
-                if (owns) {
-                    Dirs.deleteTree(base);
-                }
-                throw e;
-            }
+            Dirs.Base base = Dirs.prepareBase(baseDir, name, launcher);
             List<Integer> ports = PgClusterSetup.freePorts(standbys + 1);
             List<PgNode> nodes = new ArrayList<>();
             for (int i = 0; i <= standbys; i++) {
                 String nodeName = name + (i + 1);
-                Path nodeDir = base.resolve(nodeName);
-                if (Files.exists(nodeDir)) {
-                    // Not ours to delete: it may be the kept data of an earlier run.
-                    throw new IOException(nodeDir + " already exists; remove it or choose another baseDir");
-                }
+                Path nodeDir = Dirs.newNodeDir(base.path(), nodeName);
                 nodes.add(new PgNode(nodeName, ports.get(i), nodeDir.resolve("data"), nodeDir.resolve("postgres.log"),
                         binDir, launcher, SUPERUSER, SUPERUSER_PASSWORD));
             }
-            PgCluster cluster = new PgCluster(name, base, owns, launcher, nodes);
+            PgCluster cluster = new PgCluster(name, base.path(), base.owned(), launcher, nodes);
             long started = System.nanoTime();
             try {
                 new PgClusterSetup(cluster, this).run();
@@ -345,7 +325,7 @@ public final class PgCluster implements AutoCloseable {
                 throw new IOException(message, e);
             }
             log.info("{}: primary {} and {} standby(s) up in {} ms, base dir {}", name, cluster.primary(),
-                    standbys, (System.nanoTime() - started) / 1_000_000, base);
+                    standbys, (System.nanoTime() - started) / 1_000_000, base.path());
             return cluster;
         }
 

@@ -18,6 +18,15 @@ public interface EngineProbe {
 
   ProbeResult probe(String backend, Connection c) throws SQLException;
 
+  /** Round trip of {@code SELECT 1}: the latency figure every probe reports. */
+  static Duration selectOneLatency(java.sql.Statement s) throws SQLException {
+    long t0 = System.nanoTime();
+    try (java.sql.ResultSet rs = s.executeQuery("select 1")) {
+      rs.next();
+    }
+    return Duration.ofNanos(System.nanoTime() - t0);
+  }
+
   static EngineProbe of(Engine engine, Clock clock) {
     return engine == Engine.MYSQL ? new MySqlProbe(clock) : new PgProbe(clock);
   }

@@ -57,11 +57,7 @@ public final class MySqlProbe implements EngineProbe {
   public ProbeResult probe(String backend, Connection c) throws SQLException {
     Instant at = clock.instant();
     try (Statement s = c.createStatement()) {
-      long t0 = System.nanoTime();
-      try (ResultSet rs = s.executeQuery("select 1")) {
-        rs.next();
-      }
-      Duration latency = Duration.ofNanos(System.nanoTime() - t0);
+      Duration latency = EngineProbe.selectOneLatency(s);
       boolean readOnly;
       String executed;
       try (ResultSet rs = s.executeQuery("select @@read_only, @@gtid_current_pos")) {

@@ -75,11 +75,7 @@ public final class PgProbe implements EngineProbe {
   public ProbeResult probe(String backend, Connection c) throws SQLException {
     Instant at = clock.instant();
     try (Statement s = c.createStatement()) {
-      long t0 = System.nanoTime();
-      try (ResultSet rs = s.executeQuery("select 1")) {
-        rs.next();
-      }
-      Duration latency = Duration.ofNanos(System.nanoTime() - t0);
+      Duration latency = EngineProbe.selectOneLatency(s);
       boolean recovery;
       long position;
       long received;

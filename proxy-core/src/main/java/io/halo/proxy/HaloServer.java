@@ -23,7 +23,6 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.WriteBufferWaterMark;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -44,8 +43,6 @@ import org.slf4j.LoggerFactory;
 public final class HaloServer implements AutoCloseable, ProxyView {
 
   private static final Logger log = LoggerFactory.getLogger(HaloServer.class);
-  /** Per-channel outbound buffer bounds: reading from the peer pauses above the high mark. */
-  private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
   private final HaloConfig config;
   private final Transports transports;
@@ -59,9 +56,18 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS);
   private final Clock clock = Clock.systemUTC();
   private final ScheduledExecutorService probes;
+  /** Admission queue timeouts: its own thread, so probes blocked in JDBC never delay them. */
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "halo-timer");
+        t.setDaemon(true);
+        return t;
+      });
+  private final io.halo.proxy.pg.auth.ScramKeyCache scramKeys = new io.halo.proxy.pg.auth.ScramKeyCache();
   private final List<ClusterHealth> healths = new ArrayList<>();
   private final List<FailoverCoordinator> coordinators = new ArrayList<>();
   private final List<PgListenerContext> contexts = new ArrayList<>();
+  private final List<io.halo.proxy.mysql.MySqlListenerContext> mysqlContexts = new ArrayList<>();
   private final List<PgSessions> sessions = new ArrayList<>();
   private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
   private io.halo.proxy.admin.AdminServer admin;
@@ -116,7 +122,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       coordinators.add(coordinator);
       sessions.add(clusterSessions);
       List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
-      io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), probes);
+      io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), timer);
       topology.start();
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
@@ -136,7 +142,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 clusterSessions,
                 rejections,
                 backendErrors,
-                admission);
+                admission,
+                scramKeys);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context));
       }
@@ -159,7 +166,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     coordinators.add(coordinator);
     mysqlSessions.add(clusterSessions);
     List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
-    io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), probes);
+    io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), timer);
     topology.start();
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
@@ -168,6 +175,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           name, cluster.name(), listener, config.server(), credentials,
           routers.get(i), transports, new AtomicInteger(),
           mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission);
+      mysqlContexts.add(context);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
   }
@@ -182,7 +190,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childOption(ChannelOption.SO_KEEPALIVE, true)
-            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
             .childHandler(childHandler);
     Channel ch;
     try {
@@ -242,6 +250,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           c.listener().route().name().toLowerCase(), c.clientConnections().get(),
           c.listener().maxClientConnections()));
     }
+    for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
+      out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
+          c.listener().route().name().toLowerCase(), c.clientConnections().get(),
+          c.listener().maxClientConnections()));
+    }
     return out;
   }
 
@@ -265,6 +278,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     coordinators.forEach(FailoverCoordinator::close);
     healths.forEach(ClusterHealth::close);
     probes.shutdownNow();
+    timer.shutdownNow();
     for (Channel ch : serverChannels) {
       ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

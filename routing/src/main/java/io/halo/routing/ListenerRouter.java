@@ -47,7 +47,8 @@ public final class ListenerRouter implements Router {
     this.topologies = Objects.requireNonNull(topologies, "topologies");
     this.loads = Objects.requireNonNull(loads, "loads");
     this.lagGate = lagGate;
-    this.balancer = BalancePolicy.valueOf(listener.balance().name()).create(loads, ThreadLocalRandom.current());
+    // Each pick draws from the calling event loop's own ThreadLocalRandom.
+    this.balancer = BalancePolicy.valueOf(listener.balance().name()).create(loads, () -> ThreadLocalRandom.current().nextLong());
   }
 
   @Override

@@ -24,8 +24,8 @@ public record ListenerConfig(
     Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
-    if (maxReplicaLag < -1) {
-      throw new IllegalArgumentException("max_replica_lag must not be negative");
+    if (maxReplicaLag == 0 || maxReplicaLag < -1) {
+      throw new IllegalArgumentException("max_replica_lag must be positive (leave it out for no limit)");
     }
     if (maxClientConnections < 1) {
       throw new IllegalArgumentException(

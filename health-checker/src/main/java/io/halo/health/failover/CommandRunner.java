@@ -1,9 +1,11 @@
 package io.halo.health.failover;
 
-import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -12,8 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs an operator's shell command (fence, start, switchover) with a timeout: {@code /bin/sh -c},
- * extra environment variables, output captured (bounded) and logged, the whole process tree
- * killed when the timeout passes.
+ * extra environment variables, output captured in a temp file (first 16 KiB kept) and logged, the
+ * whole process tree killed when the timeout passes.
  */
 public final class CommandRunner {
 
@@ -34,62 +36,58 @@ public final class CommandRunner {
 
   public Result run(String what, String command, Map<String, String> env, Duration timeout) {
     long t0 = System.nanoTime();
-    ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true);
-    pb.environment().putAll(env);
-    Process p;
+    // Output goes to a file, not a pipe: a command that starts a daemon (a start_command starting a
+    // database) leaves the daemon holding the pipe, and a reader would wait for it forever.
+    Path out;
     try {
-      p = pb.start();
+      out = Files.createTempFile("halo-cmd-", ".log");
     } catch (IOException e) {
-      return new Result(127, false, "cannot start /bin/sh: " + e.getMessage(), Duration.ZERO);
+      return new Result(127, false, "cannot create an output file: " + e.getMessage(), Duration.ZERO);
     }
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    Thread reader = new Thread(() -> drain(p.getInputStream(), out), "halo-cmd-" + what);
-    reader.setDaemon(true);
-    reader.start();
-    boolean done;
     try {
-      p.getOutputStream().close();
-      done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (IOException | InterruptedException e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
+      ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true)
+          .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      pb.environment().putAll(env);
+      Process p;
+      try {
+        p = pb.start();
+      } catch (IOException e) {
+        return new Result(127, false, "cannot start /bin/sh: " + e.getMessage(), Duration.ZERO);
       }
-      done = false;
+      boolean done;
+      try {
+        done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        done = false;
+      }
+      if (!done) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+      }
+      String output = read(out);
+      Result r = new Result(done ? p.exitValue() : -1, !done, output, Duration.ofNanos(System.nanoTime() - t0));
+      if (r.ok()) {
+        log.info("{} command finished in {} ms{}", what, r.took().toMillis(), output.isBlank() ? "" : ":\n" + output.strip());
+      } else {
+        log.warn("{} command failed ({}){}", what, r.describe(), output.isBlank() ? "" : ":\n" + output.strip());
+      }
+      return r;
+    } finally {
+      try {
+        Files.deleteIfExists(out);
+      } catch (IOException e) {
+        log.debug("could not remove {}: {}", out, e.toString());
+      }
     }
-    if (!done) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    }
-    try {
-      reader.join(1000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    String output;
-    synchronized (out) {
-      output = out.toString(StandardCharsets.UTF_8);
-    }
-    Result r = new Result(done ? p.exitValue() : -1, !done, output, Duration.ofNanos(System.nanoTime() - t0));
-    if (r.ok()) {
-      log.info("{} command finished in {} ms{}", what, r.took().toMillis(), output.isBlank() ? "" : ":\n" + output.strip());
-    } else {
-      log.warn("{} command failed ({}){}", what, r.describe(), output.isBlank() ? "" : ":\n" + output.strip());
-    }
-    return r;
   }
 
-  private static void drain(InputStream in, ByteArrayOutputStream out) {
-    byte[] buf = new byte[4096];
-    try (in) {
-      for (int n; (n = in.read(buf)) >= 0; ) {
-        synchronized (out) {
-          if (out.size() < MAX_OUTPUT) {
-            out.write(buf, 0, Math.min(n, MAX_OUTPUT - out.size()));
-          }
-        }
-      }
+  /** The first {@value #MAX_OUTPUT} bytes of the output. */
+  private static String read(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      return new String(in.readNBytes(MAX_OUTPUT), StandardCharsets.UTF_8);
     } catch (IOException e) {
-      // the process ended or was killed; what was read is kept
+      return "(output unreadable: " + e.getMessage() + ")";
     }
   }
 

@@ -104,7 +104,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     this.primary = config.configuredPrimary().name();
     Topology initial = new Topology(config.name(), epoch, primary, nodes(), false);
     this.topology = new AtomicReference<>(initial);
-    this.statuses.set(buildStatuses());
+    this.statuses.set(buildStatuses(initial.backends()));
   }
 
   public ClusterConfig config() {
@@ -374,9 +374,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return out;
   }
 
-  private List<BackendStatus> buildStatuses() {
+  private List<BackendStatus> buildStatuses(List<BackendNode> nodes) {
     List<BackendStatus> out = new ArrayList<>();
-    List<BackendNode> nodes = nodes();
     int i = 0;
     for (Tracker t : trackers.values()) {
       out.add(new BackendStatus(
@@ -387,8 +386,9 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   private void publish() {
-    Topology next = new Topology(config.name(), epoch, primary, nodes(), failoverInProgress);
-    statuses.set(buildStatuses());
+    List<BackendNode> nodes = nodes();
+    Topology next = new Topology(config.name(), epoch, primary, nodes, failoverInProgress);
+    statuses.set(buildStatuses(nodes));
     Topology prev = topology.getAndSet(next);
     if (!next.equals(prev)) {
       for (BackendStatus s : statuses.get()) {

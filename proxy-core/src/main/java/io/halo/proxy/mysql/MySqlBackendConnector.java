@@ -62,6 +62,7 @@ final class MySqlBackendConnector {
     Login login = new Login(node, user, password, client, haloCapabilities, promise);
     ChannelFuture connect = new Bootstrap().group(loop).channel(transports.socketChannel())
         .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
         .handler(new ChannelInitializer<Channel>() {
           @Override
@@ -194,6 +195,14 @@ final class MySqlBackendConnector {
       b.skipBytes(1);
       scramble = s;
       plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable() ? MySqlPackets.readCString(b) : MySqlAuth.NATIVE;
+      int framing = MySqlPackets.CLIENT_DEPRECATE_EOF | MySqlPackets.CLIENT_SESSION_TRACK;
+      int missing = client.capabilities() & haloCapabilities & framing & ~caps;
+      if (missing != 0) {
+        // The client already negotiated these with Halo; a backend without them frames results
+        // differently, and the relay passes bytes unchanged.
+        throw new IllegalArgumentException("backend lacks capabilities 0x" + Integer.toHexString(missing)
+            + " (DEPRECATE_EOF / SESSION_TRACK) that the client negotiated; Halo needs MySQL 5.7+ or MariaDB 10.2+");
+      }
       byte[] token = token();
       int use = client.capabilities() & haloCapabilities & caps
           | MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION | MySqlPackets.CLIENT_PLUGIN_AUTH;

@@ -77,7 +77,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private HandshakeResponse hello;
   private MySqlCredentials.Entry credentials;
   private String switchedTo;
-  private int seq;
+  /** Sequence id of the last packet; -1 before Halo's greeting (which is 0). */
+  private int seq = -1;
   private long holdUntil;
   private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
   private io.halo.routing.throttle.Permit permit;
@@ -198,8 +199,10 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (!(route instanceof RouteResult.Routed routed)) {
-      String why = route instanceof RouteResult.Unavailable u ? u.reason() : ((RouteResult.Wait) route).reason();
-      listener.rejections().count("no_backend");
+      boolean held = route instanceof RouteResult.Wait;
+      String why = held ? ((RouteResult.Wait) route).reason() + "; still not finished after hold_timeout "
+          + listener.holdTimeout().toMillis() + " ms" : ((RouteResult.Unavailable) route).reason();
+      listener.rejections().count(held ? "failover_hold_timeout" : "no_backend");
       fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
       return;
     }
@@ -275,7 +278,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {
-    seq = (seq + (phase == Phase.HANDSHAKE && hello == null ? 0 : 1)) & 0xff;
+    seq = (seq + 1) & 0xff;
     return MySqlPackets.frame(ctx.alloc(), seq, payload);
   }
 

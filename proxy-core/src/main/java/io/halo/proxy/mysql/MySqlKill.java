@@ -46,6 +46,13 @@ public final class MySqlKill {
     if (length != buf.readableBytes() - 4 || length > 64) {
       return Optional.empty();
     }
+    int first = r + 5;
+    while (first < r + 4 + length && buf.getByte(first) == ' ') {
+      first++;
+    }
+    if (first == r + 4 + length || (buf.getByte(first) | 0x20) != 'k') {
+      return Optional.empty(); // not a KILL: no string, no regex on the query path
+    }
     Matcher m = KILL.matcher(buf.toString(r + 5, length - 1, StandardCharsets.US_ASCII));
     if (!m.matches()) {
       return Optional.empty();

@@ -33,6 +33,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private final byte[] header = new byte[4];
   private int headerFill;
   private long remaining;
+  /** Size so far of a logical packet split over 16 MB wire packets. */
+  private long logical;
 
   MySqlRelayHandler(String name, boolean fromClient, Channel peer, long maxPacket,
       io.halo.proxy.session.CancelRegistry<MySqlKill.Target> ids, MySqlKill.Target self) {
@@ -103,8 +105,12 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       if (headerFill == 4) {
         headerFill = 0;
         remaining = (header[0] & 0xff) | (header[1] & 0xff) << 8 | (header[2] & 0xff) << 16;
-        if (remaining > maxPacket) {
+        logical += remaining;
+        if (logical > maxPacket) {
           return false;
+        }
+        if (remaining < 0xFFFFFF) {
+          logical = 0; // the logical packet ends with this wire packet
         }
       }
     }

@@ -47,15 +47,17 @@ final class PgBackendConnector {
       String password,
       Map<String, String> startupParameters,
       Duration timeout,
-      int maxMessageSize) {
+      int maxMessageSize,
+      io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {
     Promise<PgBackendConnection> promise = loop.newPromise();
-    StartupHandler handler = new StartupHandler(node, user, password, startupParameters, promise);
+    StartupHandler handler = new StartupHandler(node, user, password, startupParameters, promise, scramKeys);
     Bootstrap b =
         new Bootstrap()
             .group(loop)
             .channel(transports.socketChannel())
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.SO_KEEPALIVE, true)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
             .handler(
                 new ChannelInitializer<Channel>() {
@@ -115,6 +117,7 @@ final class PgBackendConnector {
     private final String password;
     private final Map<String, String> parameters;
     private final Promise<PgBackendConnection> promise;
+    private final io.halo.proxy.pg.auth.ScramKeyCache scramKeys;
     private final List<ByteBuf> startupMessages = new ArrayList<>();
     private ScramClient scram;
     private int processId;
@@ -125,7 +128,9 @@ final class PgBackendConnector {
         String user,
         String password,
         Map<String, String> parameters,
-        Promise<PgBackendConnection> promise) {
+        Promise<PgBackendConnection> promise,
+        io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {
+      this.scramKeys = scramKeys;
       this.node = node;
       this.user = user;
       this.password = password;
@@ -203,7 +208,7 @@ final class PgBackendConnector {
           if (!mechanisms.contains(Scram.MECHANISM)) {
             throw new ScramException("backend offers only " + mechanisms);
           }
-          scram = new ScramClient(password);
+          scram = new ScramClient(password, scramKeys);
           ctx.writeAndFlush(
               PgMessages.saslInitialResponse(
                   ctx.alloc(), Scram.MECHANISM, scram.clientFirst().getBytes(StandardCharsets.UTF_8)));

@@ -41,9 +41,11 @@ import org.slf4j.LoggerFactory;
  * <p>Design memo. Authentication ends at Halo, so Halo, not the backend, decides who may log in,
  * and the backend login uses the user's backend credentials. The client sees AuthenticationOk as
  * soon as its own password is checked, then the backend's ParameterStatus messages, Halo's own
- * BackendKeyData (its cancel key maps to the backend's) and ReadyForQuery. Everything before the
- * relay is bounded by {@code server.auth_timeout}; every failure is a FATAL ErrorResponse with a
- * SQLSTATE, then a close, and touches no other session.
+ * BackendKeyData (its cancel key maps to the backend's) and ReadyForQuery. Startup and
+ * authentication are bounded by {@code server.auth_timeout}; what follows by its own bounds (a
+ * failover hold by {@code failover.hold_timeout}, admission by {@code throttle.queue_timeout}, the
+ * backend login by {@code server.backend_connect_timeout}). Every failure is a FATAL ErrorResponse
+ * with a SQLSTATE, then a close, and touches no other session.
  */
 public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
@@ -308,7 +310,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             u.backendPassword(),
             backendParameters,
             listener.server().backendConnectTimeout(),
-            (int) listener.server().maxMessageSize());
+            (int) listener.server().maxMessageSize(),
+            listener.scramKeys());
     connecting.addListener(
         f -> {
           if (f.isSuccess()) {

@@ -30,4 +30,5 @@ public record PgListenerContext(
     PgSessions sessions,
     Rejections rejections,
     io.halo.proxy.session.LogThrottle backendErrors,
-    io.halo.proxy.session.Admission admission) {}
+    io.halo.proxy.session.Admission admission,
+    io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {}

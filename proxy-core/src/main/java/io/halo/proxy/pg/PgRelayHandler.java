@@ -43,6 +43,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   /** The other direction's handler, to know whether Halo may inject a message to the client. */
   private PgRelayHandler other;
   private String violation;
+  private boolean rejected;
   private boolean terminated;
 
   PgRelayHandler(PgSession session, boolean fromClient, Channel peer, long maxMessageSize) {
@@ -81,10 +82,20 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
 
   /** Scans and writes one buffer to the peer (no flush). Event loop only. */
   void forward(ByteBuf buf) {
+    if (rejected) {
+      buf.release();
+      return;
+    }
     if (violation != null || !scanner.scan(buf)) {
       buf.release();
-      if (violation != null) {
-        rejectClient(violation);
+      rejected = true;
+      if (fromClient) {
+        rejectClient(violation != null ? violation : "malformed message stream");
+      } else {
+        log.warn("[{}] backend {} sent a malformed message stream; closing {}", session.listener().name(),
+            session.backendName(), session);
+        session.terminate(SqlState.PROTOCOL_VIOLATION,
+            "backend " + session.backendName() + " broke the protocol; the session is closed");
       }
       return;
     }
@@ -105,7 +116,9 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       return false;
     }
     switch (type) {
-      case 'Q', 'S', 'F' -> session.requestSent();
+      case 'Q', 'F' -> session.requestSent();
+      case 'S' -> session.syncSent();
+      case 'P', 'B', 'E', 'D', 'C', 'H' -> session.extendedStarted();
       case 'X' -> terminated = true;
       default -> { }
     }

@@ -43,6 +43,10 @@ public final class PgSession {
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
   private volatile int pendingReplies;
   private volatile boolean held;
+  /** Extended-protocol messages sent since the last Sync: a batch is open and must not be split. */
+  private volatile boolean extendedOpen;
+  /** Being moved to another backend by a switchover. */
+  private volatile boolean moving;
   private CancelRegistry.Key cancelKey;
   private Channel backend;
   private PgRelayHandler toClient;
@@ -144,6 +148,16 @@ public final class PgSession {
     pendingReplies++;
   }
 
+  void extendedStarted() {
+    extendedOpen = true;
+  }
+
+  /** A Sync closes the open extended batch; its ReadyForQuery is still to come. */
+  void syncSent() {
+    extendedOpen = false;
+    pendingReplies++;
+  }
+
   void replyReceived(byte status) {
     if (pendingReplies > 0) {
       pendingReplies--;
@@ -153,13 +167,13 @@ public final class PgSession {
 
   /** Between transactions with nothing in flight (or already held there). Any thread. */
   boolean quiescent() {
-    return held || (pendingReplies == 0 && state == SessionState.IDLE);
+    return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE);
   }
 
   /** Whether new work from the client must wait now: a switchover holds this cluster at boundaries. */
   boolean mustHold() {
     return listener.sessions().holding() && route() == Route.PRIMARY && pendingReplies == 0
-        && state == SessionState.IDLE;
+        && !extendedOpen && state == SessionState.IDLE;
   }
 
   boolean held() {
@@ -212,19 +226,23 @@ public final class PgSession {
 
   // ---------------------------------------------------------------- switchover
 
+  boolean moving() {
+    return moving;
+  }
+
   /**
-   * After a switchover: go on where the topology now says. A session on the old primary moves
-   * to {@code primary} (new backend login, prepared statements replayed); others just resume.
-   * Event loop only.
+   * Switchover release, phase 1 (new transactions still held): a read-write session on a backend
+   * that is no longer the primary stops reading and starts moving to {@code primary} (new backend
+   * login, prepared statements replayed). Nothing can reach the old primary meanwhile. Event loop.
    */
-  void release(BackendNode primary) {
-    if (state == SessionState.CLOSING) {
+  void prepareRelease(BackendNode primary) {
+    if (state == SessionState.CLOSING || route() != Route.PRIMARY || primary == null
+        || primary.name().equals(backendName)) {
       return;
     }
-    if (primary == null || primary.name().equals(backendName) || route() != Route.PRIMARY) {
-      resume();
-      return;
-    }
+    held = true;
+    moving = true;
+    client.config().setAutoRead(false);
     if (preparedOverflow) {
       terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + primary.name() + ": this session's prepared statements"
           + " exceed " + MAX_PREPARED_BYTES + " bytes and cannot be moved; reconnect");
@@ -233,9 +251,17 @@ public final class PgSession {
     PgSessionMove.start(this, primary);
   }
 
+  /** Switchover release, phase 2 (nothing held any more): a held session that stays goes on. */
+  void finishRelease() {
+    if (held && !moving && state != SessionState.CLOSING) {
+      resume();
+    }
+  }
+
   /** Lets held work go on the current backend. */
   void resume() {
     held = false;
+    moving = false;
     List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
     heldBuffers.clear();
     for (ByteBuf b : bufs) {
@@ -252,6 +278,10 @@ public final class PgSession {
 
   /** Switches the session to an authenticated connection on another backend, then resumes. */
   void rebind(PgBackendConnection next) {
+    if (state == SessionState.CLOSING || !client.isActive()) {
+      next.channel().close();
+      return;
+    }
     Channel old = backend;
     old.pipeline().remove(toClient);
     old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);

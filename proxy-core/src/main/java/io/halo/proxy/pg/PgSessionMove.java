@@ -1,7 +1,6 @@
 package io.halo.proxy.pg;
 
 import io.halo.health.state.BackendNode;
-import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.pg.message.PgStreamScanner;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -31,7 +30,8 @@ final class PgSessionMove {
     Future<PgBackendConnection> connecting =
         PgBackendConnector.connect(
             client.eventLoop(), l.transports(), target, userOf(session), passwordOf(session),
-            session.backendParameters(), l.server().backendConnectTimeout(), (int) l.server().maxMessageSize());
+            session.backendParameters(), l.server().backendConnectTimeout(), (int) l.server().maxMessageSize(),
+            l.scramKeys());
     connecting.addListener(f -> {
       if (!f.isSuccess()) {
         log.warn("[{}] could not move {} to {}: {}", l.name(), session, target.name(), f.cause().getMessage());
@@ -52,13 +52,23 @@ final class PgSessionMove {
         return;
       }
       Channel ch = next.channel();
-      ch.pipeline().addLast("replay", new Replay(session, next, replay.size()));
+      Replay handler = new Replay(session, next, replay.size());
+      ch.pipeline().addLast("replay", handler);
+      // One Sync per Parse: a failed statement then skips nothing but itself.
       for (ByteBuf b : replay) {
         ch.write(b);
+        ch.write(ch.alloc().buffer(5).writeByte('S').writeInt(4));
       }
-      ByteBuf sync = ch.alloc().buffer(5).writeByte('S').writeInt(4);
-      ch.writeAndFlush(sync);
+      ch.flush();
       ch.config().setAutoRead(true);
+      long ms = l.server().backendConnectTimeout().toMillis();
+      ch.eventLoop().schedule(() -> {
+        if (ch.pipeline().get(Replay.class) != null) {
+          ch.close();
+          session.terminate(SqlState.ADMIN_SHUTDOWN, "switchover: " + target.name()
+              + " did not re-create this session's prepared statements within " + ms + " ms");
+        }
+      }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
     });
   }
 
@@ -77,7 +87,7 @@ final class PgSessionMove {
     private final int statements;
     private final PgStreamScanner scanner = new PgStreamScanner(this);
     private int errors;
-    private boolean ready;
+    private int ready;
 
     Replay(PgSession session, PgBackendConnection next, int statements) {
       this.session = session;
@@ -95,7 +105,7 @@ final class PgSessionMove {
 
     @Override
     public void onReadyForQuery(byte status) {
-      ready = true;
+      ready++;
     }
 
     @Override
@@ -106,7 +116,7 @@ final class PgSessionMove {
       } finally {
         buf.release();
       }
-      if (ready) {
+      if (ready == statements) {
         ctx.channel().config().setAutoRead(false);
         ctx.pipeline().remove(this);
         if (errors > 0) {
@@ -128,9 +138,5 @@ final class PgSessionMove {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       ctx.close();
     }
-  }
-
-  static ByteBuf terminate(Channel ch) {
-    return PgMessages.terminate(ch.alloc());
   }
 }

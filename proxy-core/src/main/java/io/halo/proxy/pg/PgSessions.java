@@ -65,6 +65,9 @@ public final class PgSessions {
       return; // a switchover moves its held sessions itself when it releases them
     }
     for (PgSession s : sessions) {
+      if (s.moving()) {
+        continue; // a switchover is moving it to the new primary
+      }
       Optional<BackendNode> node = t.backend(s.backendName());
       String why = null;
       if (node.isPresent() && node.get().state() == NodeState.FENCED) {

@@ -5,6 +5,9 @@ import io.halo.health.state.BackendNode;
 import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The proxy's half of a planned switchover for one PostgreSQL cluster: {@link #hold} makes every
@@ -16,6 +19,7 @@ import java.time.Duration;
 public final class PgSwitchoverGate implements TrafficGate {
 
   private static final long POLL_MS = 5;
+  private static final long PHASE_WAIT_SECONDS = 5;
 
   private final PgSessions sessions;
   private final TopologySource topology;
@@ -39,13 +43,36 @@ public final class PgSwitchoverGate implements TrafficGate {
     return true;
   }
 
+  /**
+   * Two phases, so that no write reaches the old primary: while new transactions are still held,
+   * each session that must move stops reading and starts moving (waited for, bounded); then the hold
+   * is lifted, sessions that stay resume, and topology changes deferred during the hold (a fence) are
+   * applied. Called on the coordinator's thread.
+   */
   @Override
   public void release() {
-    sessions.holding(false);
     Topology t = topology.current();
     BackendNode primary = t.backend(t.primary()).orElse(null);
-    for (PgSession s : sessions.all()) {
-      s.client().eventLoop().execute(() -> s.release(primary));
+    List<PgSession> all = List.copyOf(sessions.all());
+    CountDownLatch prepared = new CountDownLatch(all.size());
+    for (PgSession s : all) {
+      s.client().eventLoop().execute(() -> {
+        try {
+          s.prepareRelease(primary);
+        } finally {
+          prepared.countDown();
+        }
+      });
     }
+    try {
+      prepared.await(PHASE_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    sessions.holding(false);
+    for (PgSession s : all) {
+      s.client().eventLoop().execute(s::finishRelease);
+    }
+    sessions.onTopology(topology.current());
   }
 }

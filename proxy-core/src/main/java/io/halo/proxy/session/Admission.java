@@ -5,7 +5,6 @@ import io.halo.routing.throttle.ConcurrencyLimiter;
 import io.halo.routing.throttle.FixedLimit;
 import io.halo.routing.throttle.Permit;
 import io.halo.routing.throttle.ThrottledException;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -56,10 +55,6 @@ public final class Admission {
       }
     });
     return waiting;
-  }
-
-  public List<ConcurrencyLimiter> limiters() {
-    return List.copyOf(limiters.values());
   }
 
   private ConcurrencyLimiter limiter(String backend) {

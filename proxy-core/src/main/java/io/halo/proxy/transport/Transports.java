@@ -20,6 +20,13 @@ public record Transports(
     Class<? extends ServerSocketChannel> serverChannel,
     Class<? extends SocketChannel> socketChannel) {
 
+  /**
+   * Per-channel outbound buffer bounds, client and backend side alike: the peer stops being read
+   * above the high mark and resumes below the low one.
+   */
+  public static final io.netty.channel.WriteBufferWaterMark WATER_MARK =
+      new io.netty.channel.WriteBufferWaterMark(64 * 1024, 256 * 1024);
+
   public static Transports best() {
     if (Epoll.isAvailable()) {
       return new Transports(

@@ -7,12 +7,18 @@ import java.security.MessageDigest;
 public final class ScramClient {
 
   private final String password;
+  private final ScramKeyCache keys;
   private final String clientNonce = Scram.nonce();
   private String clientFirstBare;
   private byte[] expectedServerSignature;
 
   public ScramClient(String password) {
+    this(password, new ScramKeyCache());
+  }
+
+  public ScramClient(String password, ScramKeyCache keys) {
     this.password = password;
+    this.keys = keys;
   }
 
   public String clientFirst() {
@@ -30,7 +36,7 @@ public final class ScramClient {
     }
     byte[] salted;
     try {
-      salted = Scram.saltedPassword(password, Scram.unb64(salt), Integer.parseInt(iterations));
+      salted = keys.saltedPassword(password, Scram.unb64(salt), Integer.parseInt(iterations));
     } catch (IllegalArgumentException e) {
       throw new ScramException("malformed SCRAM server-first-message: " + e.getMessage());
     }

@@ -1,0 +1,32 @@
+package io.halo.proxy.pg.auth;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.Arrays;
+
+/**
+ * SCRAM salted passwords Halo computed as a client (logging in to backends), kept so that PBKDF2,
+ * slow by design, runs once per backend user and salt, not on every backend login on an event loop.
+ * Bounded; shared by the sessions of one Halo.
+ */
+public final class ScramKeyCache {
+
+  /** Iterations above this are refused: the first computation still runs on an event loop. */
+  public static final int MAX_ITERATIONS = 100_000;
+  private static final int MAX_ENTRIES = 1_000;
+
+  private record Key(String password, String salt, int iterations) {}
+
+  private final Cache<Key, byte[]> salted = Caffeine.newBuilder().maximumSize(MAX_ENTRIES).build();
+
+  /** PBKDF2-SHA256 of the password, computed once per (password, salt, iterations). */
+  public byte[] saltedPassword(String password, byte[] salt, int iterations) throws ScramException {
+    if (iterations < 1 || iterations > MAX_ITERATIONS) {
+      throw new ScramException("backend asks for " + iterations + " SCRAM iterations; Halo accepts 1.."
+          + MAX_ITERATIONS + " (it computes them on an event loop)");
+    }
+    byte[] key = salted.get(new Key(password, Scram.b64(salt), iterations),
+        k -> Scram.saltedPassword(password, salt, iterations));
+    return Arrays.copyOf(key, key.length);
+  }
+}

@@ -46,6 +46,7 @@ class FailoverIT {
   static final Duration INTERVAL = Duration.ofMillis(200);
   static final String USER = "app";
   static final String PW = "apppw";
+  static final int BATCH = 2_000;
 
   PgCluster cluster;
   HaloFixture halo;
@@ -353,9 +354,31 @@ class FailoverIT {
     PgNode old = cluster.primary();
     PgNode standby = cluster.standbys().get(0);
     await().atMost(Duration.ofSeconds(10)).until(() -> status(standby.name()).lastProbe() != null);
+    // and a third client sending autocommit batches of 2,000 inserts, each spanning several reads
+    // (pgjdbc splits them with a Sync every ~64 KB of expected replies): no acknowledged batch insert
+    // may be lost or fail across the switchover
+    java.util.concurrent.atomic.AtomicBoolean batching = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.List<Integer> doneBatches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.List<String> batchErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread batcher = new Thread(() -> {
+      try (Connection b = halo.connect(USER, PW, "app", "");
+          java.sql.PreparedStatement ps = b.prepareStatement("insert into acked_writes(id) values (?)")) {
+        for (int k = 0; batching.get() && k < 1000; k++) {
+          for (int i = 0; i < BATCH; i++) {
+            ps.setLong(1, 10_000_000L + k * 100_000L + i);
+            ps.addBatch();
+          }
+          ps.executeBatch();
+          doneBatches.add(k);
+        }
+      } catch (SQLException e) {
+        batchErrors.add(e.getSQLState() + " " + e.getMessage());
+      }
+    }, "batcher");
     try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(5)).start();
         Connection inTx = halo.connect(USER, PW, "app", "")) {
-      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
+      batcher.start();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100 && doneBatches.size() > 2);
       inTx.setAutoCommit(false);
       inTx.createStatement().execute("insert into acked_writes(id) values (-1)");
       Thread committer = new Thread(() -> {
@@ -371,8 +394,21 @@ class FailoverIT {
       FailoverReport r = control().switchover(standby.name());
       committer.join(10_000);
       long after = System.nanoTime();
+      int batchesAtSwitch = doneBatches.size();
       await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      await().atMost(Duration.ofSeconds(20)).until(() -> doneBatches.size() > batchesAtSwitch + 2
+          || !batchErrors.isEmpty());
+      batching.set(false);
+      batcher.join(30_000);
       w.stop();
+      assertThat(batchErrors).as("batch errors").isEmpty();
+      Set<Long> onNew = idsOn(standby);
+      for (int k : doneBatches) {
+        for (int i = 0; i < BATCH; i += 199) {
+          assertThat(onNew).as("insert of acknowledged batch %d on the new primary", k).contains(10_000_000L + k * 100_000L + i);
+        }
+        assertThat(onNew).contains(10_000_000L + k * 100_000L + BATCH - 1);
+      }
       // Then it succeeded, nothing failed, and the write pause is reported
       assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
       assertThat(r.steps()).extracting(FailoverReport.Step::name)

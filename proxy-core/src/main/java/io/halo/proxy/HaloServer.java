@@ -143,7 +143,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 rejections,
                 backendErrors,
                 admission,
-                scramKeys);
+                scramKeys,
+                listener.route() == io.halo.conf.model.Route.SPLIT
+                    ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.postgres())
+                    : null);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context));
       }
@@ -213,7 +216,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<io.halo.routing.Router> out = new ArrayList<>();
     for (ListenerConfig listener : cluster.listeners()) {
       io.halo.routing.balance.LagGate gate = null;
-      if (listener.route() == io.halo.conf.model.Route.REPLICAS && listener.maxReplicaLag() >= 0) {
+      if (listener.route() != io.halo.conf.model.Route.PRIMARY && listener.maxReplicaLag() >= 0) {
         gate = new io.halo.routing.balance.LagGate(listener.maxReplicaLag(), null, 0.5, 3);
         gates.add(gate);
       }

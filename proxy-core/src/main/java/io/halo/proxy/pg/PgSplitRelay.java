@@ -765,8 +765,8 @@ final class PgSplitRelay {
   }
 
   private void backendClosed(Backend b) {
-    if (closed || ending) {
-      return;
+    if (closed || ending || (b != primary && b != replica)) {
+      return; // expected, or a connection already replaced (switchover, replica left rotation)
     }
     if (!b.isPrimary && b.idle() && open != b) {
       log.info("[{}] replica {} closed the read connection of {}; reads go elsewhere", listener.name(), b, session);
@@ -774,9 +774,6 @@ final class PgSplitRelay {
         replica = null;
       }
       return;
-    }
-    if (b.isPrimary && b.channel == null) {
-      return; // replaced (switchover)
     }
     session.terminate(SqlState.CONNECTION_FAILURE,
         "backend " + b.node.name() + " (" + b.node.address() + ") closed the connection unexpectedly");

@@ -9,6 +9,7 @@ import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
+import io.halo.proxy.Tools;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
@@ -207,6 +208,66 @@ class SplitIT {
           assertThat(rs.getInt(2)).isEqualTo(replica);
         }
       });
+    }
+  }
+
+  /** pgbench's select-only (prepared) and TPC-B-like (transactions) workloads through the split listener. */
+  @Test
+  void pgbench_runs_select_only_and_tpcb_through_the_split_listener_without_failures() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
+    start(Duration.ZERO);
+    try (Connection c = cluster.primary().connectAsSuperuser()) {
+      c.createStatement().execute("ALTER DATABASE app OWNER TO app");
+    }
+    String port = String.valueOf(split().getPort());
+    Tools.Run init = Tools.run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
+    assertThat(init.exit()).as(init.out()).isZero();
+    for (List<String> args : List.of(List.of("-S", "-M", "prepared"), List.of("-S", "-M", "simple"), List.of("-M", "extended"))) {
+      List<String> cmd = new java.util.ArrayList<>(List.of("pgbench"));
+      cmd.addAll(args);
+      cmd.addAll(List.of("-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port, "-U", "app", "app"));
+      Tools.Run r = Tools.run("apppw", cmd.toArray(String[]::new));
+      assertThat(r.exit()).as(r.out()).isZero();
+      assertThat(r.out()).as(String.join(" ", args)).contains("number of failed transactions: 0");
+      assertThat(r.out()).containsPattern("tps = [1-9]");
+    }
+  }
+
+  /**
+   * A planned switchover with a writer on the split listener: no failed statement, every
+   * acknowledged write on the new primary, and the session goes on (its reads included).
+   */
+  @Test
+  void switchover_moves_split_sessions_without_a_failed_statement() throws Exception {
+    start(Duration.ZERO);
+    PgNode standby = standby();
+    try (Connection c = halo.connect("app", "apppw", "app", "")) {
+      io.halo.proxy.failover.Writer.createTable(c);
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> halo.control().backends().stream()
+        .anyMatch(b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    String url = halo.url(split(), "app", "");
+    try (io.halo.proxy.failover.Writer w = new io.halo.proxy.failover.Writer(url, "app", "apppw", Duration.ofMillis(5)).start();
+        Connection reader = connect("")) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
+      reader.createStatement().execute("set application_name = 'kept'");
+      io.halo.health.failover.FailoverReport r = halo.control().switchover(standby.name());
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(io.halo.health.failover.FailoverReport.Outcome.SUCCEEDED);
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      w.stop();
+      assertThat(w.errors()).as("writer errors (last: %s)", w.lastError()).isZero();
+      try (Connection s = standby.connect("app", "apppw", "app");
+          ResultSet rs = s.createStatement().executeQuery("select count(*) from acked_writes")) {
+        rs.next();
+        assertThat(rs.getLong(1)).isGreaterThanOrEqualTo(w.ackedIds().size());
+      }
+      try (ResultSet rs = reader.createStatement().executeQuery(
+          "select current_setting('application_name'), inet_server_port()")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("kept");
+        assertThat(rs.getInt(2)).isEqualTo(standby.port());
+      }
     }
   }
 }

@@ -262,6 +262,19 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   @Override
+  public List<io.halo.proxy.admin.ProxyView.SplitView> splits() {
+    List<io.halo.proxy.admin.ProxyView.SplitView> out = new ArrayList<>();
+    for (PgListenerContext c : contexts) {
+      io.halo.proxy.session.SplitContext s = c.split();
+      if (s != null) {
+        out.add(new io.halo.proxy.admin.ProxyView.SplitView(c.name(), c.cluster(), s.readsOnReplica(),
+            s.readsOnPrimary(), s.readYourWritesOnPrimaryCount(), s.sessions(), s.pinnedNow(), s.pinnedTotal()));
+      }
+    }
+    return out;
+  }
+
+  @Override
   public List<BackendSessions> sessions() {
     List<BackendSessions> out = new ArrayList<>(sessions.stream().flatMap(s -> s.counts().stream()).toList());
     mysqlSessions.forEach(s -> out.addAll(s.counts()));

@@ -159,7 +159,12 @@ class SplitIT {
       c.createStatement().execute("insert into scratch values (1)");
       assertThat(port(c, "select inet_server_port() from scratch")).isEqualTo(primary);
       assertThat(port(c, "select inet_server_port()")).as("pinned for good").isEqualTo(primary);
+      io.halo.proxy.admin.ProxyView.SplitView figures = halo.server().splits().get(0);
+      assertThat(figures.pinnedSessions()).isEqualTo(1);
+      assertThat(figures.pinnedTotal()).isEqualTo(1);
+      assertThat(figures.readsOnReplica()).isGreaterThanOrEqualTo(1);
     }
+    await().atMost(Duration.ofSeconds(5)).until(() -> halo.server().splits().get(0).pinnedSessions() == 0);
   }
 
   /**

@@ -17,7 +17,6 @@ final class MySqlClassifier extends DialectClassifier {
   private static final Set<String> SESSION_SHOWS = Set.of("warnings", "errors", "profile", "profiles");
   private static final Set<String> SET_WRITES = Set.of("global", "persist", "persist_only", "transaction",
       "password", "role", "default", "statement");
-  private static final Set<String> AUTOCOMMIT = Set.of("autocommit");
 
   MySqlClassifier() {
     super(true);
@@ -70,15 +69,14 @@ final class MySqlClassifier extends DialectClassifier {
         if (SET_WRITES.contains(s.word())) {
           return StatementKind.WRITE;
         }
-        // A later assignment may still set a user variable or turn autocommit off.
-        boolean autocommit = AUTOCOMMIT.contains(s.word());
+        // A later assignment may still set a user variable. (autocommit is a setting: the relay
+        // follows it through the server status flags and sends everything to the primary while off.)
         while (s.advance()) {
           if (s.token() == SqlScanner.VARIABLE) {
             return pinRest(s);
           }
-          autocommit |= AUTOCOMMIT.contains(s.word());
         }
-        return autocommit ? StatementKind.PIN : StatementKind.SESSION;
+        return StatementKind.SESSION;
       }
       case "use" -> {
         return StatementKind.SESSION;

@@ -103,7 +103,7 @@ class StatementClassifierTest {
           USE shop                                                   | SESSION
           SET @x = 1                                                 | PIN
           SET sql_mode = '', @x = 1                                  | PIN
-          SET autocommit = 0                                         | PIN
+          SET autocommit = 0                                         | SESSION
           SELECT @x := 1                                             | PIN
           SELECT a INTO @x FROM t                                    | PIN
           SELECT GET_LOCK('a', 1)                                    | PIN

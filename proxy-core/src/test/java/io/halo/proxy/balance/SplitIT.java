@@ -46,7 +46,8 @@ class SplitIT {
   private void start(Duration readYourWritesWait) throws Exception {
     cluster = LOGS.watch(PgCluster.builder().name("split").standbys(1).user("app", "apppw").database("app").start());
     halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")), 200,
         c -> new ClusterConfig(c.name(), c.engine(),
             c.listeners().stream().map(l -> l.route() != Route.REPLICAS ? l
                 : new ListenerConfig(l.listen(), Route.SPLIT, l.maxClientConnections(), true, l.balance(), -1,
@@ -272,6 +273,55 @@ class SplitIT {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("kept");
         assertThat(rs.getInt(2)).isEqualTo(standby.port());
+      }
+    }
+  }
+
+  private static byte[] query(String sql) {
+    byte[] text = sql.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return java.nio.ByteBuffer.allocate(6 + text.length).put((byte) 'Q').putInt(5 + text.length).put(text)
+        .put((byte) 0).array();
+  }
+
+  /** Replies of a pipelined request until its ReadyForQuery: the message types and the data rows' first values. */
+  private static String replies(io.halo.proxy.pg.RawPgSocket s) throws Exception {
+    StringBuilder out = new StringBuilder();
+    while (true) {
+      io.halo.proxy.pg.RawPgSocket.Message m = s.read();
+      out.append(m.type());
+      if (m.type() == 'D') {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(m.body());
+        b.getShort();
+        int len = b.getInt();
+        out.append('(').append(new String(m.body(), 6, len, java.nio.charset.StandardCharsets.UTF_8)).append(')');
+      }
+      if (m.type() == 'Z') {
+        return out.toString();
+      }
+    }
+  }
+
+  /**
+   * Requests sent back to back without waiting (a write, then reads that the split sends elsewhere)
+   * get their replies in request order, and the reads see the write.
+   */
+  @Test
+  void pipelined_requests_for_different_backends_are_answered_in_order() throws Exception {
+    start(Duration.ofSeconds(2));
+    try (io.halo.proxy.pg.RawPgSocket s = new io.halo.proxy.pg.RawPgSocket(split(), 10_000)) {
+      s.send(io.halo.proxy.pg.RawPgSocket.startup("raw", "app"));
+      s.readUntilReady();
+      java.io.ByteArrayOutputStream burst = new java.io.ByteArrayOutputStream();
+      for (int i = 0; i < 20; i++) {
+        burst.writeBytes(query("insert into kv values (" + (1000 + i) + ", 'p" + i + "')"));
+        burst.writeBytes(query("select v from kv where id = " + (1000 + i)));
+        burst.writeBytes(query("select 'third' || " + i));
+      }
+      s.send(burst.toByteArray());
+      for (int i = 0; i < 20; i++) {
+        assertThat(replies(s)).isEqualTo("CZ");
+        assertThat(replies(s)).isEqualTo("TD(p" + i + ")CZ");
+        assertThat(replies(s)).isEqualTo("TD(third" + i + ")CZ");
       }
     }
   }

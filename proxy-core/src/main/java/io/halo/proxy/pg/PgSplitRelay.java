@@ -587,6 +587,7 @@ final class PgSplitRelay {
   /** Hidden requests {@code b} needs before the unit: stale closes, settings, missing statements. */
   private void prelude(Backend b) {
     ByteBuf out = null;
+    List<String> replayed = new ArrayList<>();
     for (String name : b.closes) {
       out = append(out, closeStatement(name));
     }
@@ -604,13 +605,17 @@ final class PgSplitRelay {
         }
         out = append(out, s.parse().retainedDuplicate());
         b.prepared.put(name, s.generation());
+        replayed.add(name);
       }
     }
     if (out != null) {
       out.writeBytes(syncMessage());
       b.expects.add(new Expect(e -> {
         if (e.error != null) {
+          // Not prepared there after all: the client's Bind gets the server's error now, and the
+          // next use prepares it again.
           log.debug("[{}] replaying statements on {} for {}: {}", listener.name(), b, session, e.error);
+          replayed.forEach(b.prepared::remove);
         }
       }));
       b.channel.write(out);

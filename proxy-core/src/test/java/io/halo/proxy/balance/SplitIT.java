@@ -260,7 +260,7 @@ class SplitIT {
       io.halo.health.failover.FailoverReport r = halo.control().switchover(standby.name());
       assertThat(r.outcome()).as(r.toString()).isEqualTo(io.halo.health.failover.FailoverReport.Outcome.SUCCEEDED);
       long after = System.nanoTime();
-      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      await().atMost(Duration.ofSeconds(30)).until(() -> w.ackedAfter(after) > 100);
       w.stop();
       assertThat(w.errors()).as("writer errors (last: %s)", w.lastError()).isZero();
       try (Connection s = standby.connect("app", "apppw", "app");

@@ -1,5 +1,6 @@
 package io.halo.conf.model;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -10,20 +11,34 @@ import java.util.Objects;
  * @param fallbackToPrimary for {@link Route#REPLICAS}: use the primary when no replica is healthy
  * @param balance for {@link Route#REPLICAS}: how sessions are spread over the replicas
  * @param maxReplicaLag for {@link Route#REPLICAS}: a replica further behind leaves rotation (bytes
- *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit
+ *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit; also gates the replicas of
+ *     rules with {@code target: replicas} or a group target on any route
+ * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  */
 public record ListenerConfig(
     HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary, Balance balance,
-    long maxReplicaLag) {
+    long maxReplicaLag, List<RuleConfig> rules) {
 
   public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
     this(listen, route, maxClientConnections, fallbackToPrimary, Balance.ROUND_ROBIN, -1);
+  }
+
+  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
+      Balance balance, long maxReplicaLag) {
+    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, List.of());
+  }
+
+  /** The same listener with {@code newRules}. */
+  public ListenerConfig withRules(List<RuleConfig> newRules) {
+    return new ListenerConfig(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag,
+        newRules);
   }
 
   public ListenerConfig {
     Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
+    rules = List.copyOf(rules);
     if (maxReplicaLag == 0 || maxReplicaLag < -1) {
       throw new IllegalArgumentException("max_replica_lag must be positive (leave it out for no limit)");
     }

@@ -31,10 +31,10 @@ public record Cidr(InetAddress network, int prefixLength) {
     int bits = network.getAddress().length * 8;
     if (prefixLength < 0 || prefixLength > bits) {
       throw new IllegalArgumentException(
-          "prefix length /" + prefixLength + " is outside 0.." + bits + " for " + network.getHostAddress());
+          "prefix length /" + prefixLength + " is outside 0.." + bits + " for " + format(network));
     }
     if (!sameNetwork(network.getAddress(), network.getAddress(), prefixLength, true)) {
-      throw new IllegalArgumentException("'" + network.getHostAddress() + "/" + prefixLength
+      throw new IllegalArgumentException("'" + format(network) + "/" + prefixLength
           + "' has host bits set beyond the prefix");
     }
   }
@@ -64,7 +64,7 @@ public record Cidr(InetAddress network, int prefixLength) {
       mask(masked, prefix);
       String suggestion;
       try {
-        suggestion = InetAddress.getByAddress(masked).getHostAddress() + "/" + prefix;
+        suggestion = format(InetAddress.getByAddress(masked)) + "/" + prefix;
       } catch (UnknownHostException e) {
         throw new IllegalStateException(e);
       }
@@ -95,9 +95,48 @@ public record Cidr(InetAddress network, int prefixLength) {
         && sameNetwork(network.getAddress(), other.network.getAddress(), prefixLength, false);
   }
 
+  /** {@code 10.0.0.0/8}, {@code 2001:db8::/32} (IPv6 in its short form, RFC 5952). */
   @Override
   public String toString() {
-    return network.getHostAddress() + "/" + prefixLength;
+    return format(network) + "/" + prefixLength;
+  }
+
+  /** An address as RFC 5952 writes it: the longest run of zero groups (two or more) as {@code ::}. */
+  static String format(InetAddress address) {
+    byte[] b = address.getAddress();
+    if (b.length == 4) {
+      return address.getHostAddress();
+    }
+    int[] g = new int[8];
+    for (int i = 0; i < 8; i++) {
+      g[i] = ((b[2 * i] & 0xff) << 8) | (b[2 * i + 1] & 0xff);
+    }
+    int bestStart = -1;
+    int bestLen = 1;
+    for (int i = 0; i < 8; ) {
+      int j = i;
+      while (j < 8 && g[j] == 0) {
+        j++;
+      }
+      if (j - i > bestLen) {
+        bestStart = i;
+        bestLen = j - i;
+      }
+      i = j == i ? i + 1 : j;
+    }
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      if (i == bestStart) {
+        sb.append("::");
+        i += bestLen - 1;
+        continue;
+      }
+      if (sb.length() > 0 && sb.charAt(sb.length() - 1) != ':') {
+        sb.append(':');
+      }
+      sb.append(Integer.toHexString(g[i]));
+    }
+    return sb.toString();
   }
 
   private static InetAddress literal(String addressText, String text) {

@@ -67,6 +67,17 @@ class CidrTest {
   }
 
   @Test
+  void ipv6_networks_print_in_their_short_form() {
+    assertThat(Cidr.parse("::1").toString()).isEqualTo("::1/128");
+    assertThat(Cidr.parse("::/0").toString()).isEqualTo("::/0");
+    assertThat(Cidr.parse("2001:0db8:0000:0000:0001:0000:0000:0000/128").toString())
+        .as("the longest run of zeros").isEqualTo("2001:db8:0:0:1::/128");
+    assertThat(Cidr.parse("2001:db8:0:1:0:0:0:0/64").toString()).isEqualTo("2001:db8:0:1::/64");
+    assertThat(Cidr.parse("fe80:0:0:0:1:2:3:4/128").toString()).isEqualTo("fe80::1:2:3:4/128");
+    assertThatThrownBy(() -> Cidr.parse("2001:db8::1/32")).hasMessageContaining("did you mean 2001:db8::/32?");
+  }
+
+  @Test
   void network_containment() {
     assertThat(Cidr.parse("10.0.0.0/8").contains(Cidr.parse("10.1.0.0/16"))).isTrue();
     assertThat(Cidr.parse("10.1.0.0/16").contains(Cidr.parse("10.0.0.0/8"))).isFalse();

@@ -4,12 +4,16 @@ import static io.halo.routing.rules.Rules.rule;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.tuple;
 
+import io.halo.conf.load.ConfigLoader;
+import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.RuleTarget;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +28,15 @@ class RuleAnalysisTest {
 
   private static List<RuleFinding> analyze(Route route, RuleConfig... rules) {
     return analyze(route, "0.0.0.0", rules);
+  }
+
+  @Test
+  void every_rule_of_the_reference_config_applies() throws Exception {
+    HaloConfig reference = ConfigLoader.load(Path.of("../conf/halo.yaml"), Map.of(
+        "HALO_ADMIN_TOKEN", "t", "APP_PASSWORD", "a", "REPORTING_PASSWORD", "r", "MONITOR_PASSWORD", "m"));
+
+    assertThat(reference.clusters().get(0).listeners().get(0).rules()).isNotEmpty();
+    assertThat(RuleAnalysis.analyze(reference)).isEmpty();
   }
 
   @Test

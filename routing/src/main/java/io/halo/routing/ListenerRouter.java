@@ -98,7 +98,10 @@ public final class ListenerRouter implements Router {
         return routeTo(target.get());
       }
     }
-    return routeTo(listener.route() == Route.REPLICAS ? RuleTarget.REPLICAS : RuleTarget.PRIMARY);
+    RouteResult r = routeTo(listener.route() == Route.REPLICAS ? RuleTarget.REPLICAS : RuleTarget.PRIMARY);
+    // Without a rule the session is the listener's kind (a replicas session that fell back to the
+    // primary stays a replicas session, as before rules existed).
+    return r instanceof RouteResult.Routed routed ? new RouteResult.Routed(routed.backend(), routed.epoch()) : r;
   }
 
   /**
@@ -106,7 +109,10 @@ public final class ListenerRouter implements Router {
    * rotation, balanced by the listener's policy; or a routable member of a group, balanced (the
    * group's standbys pass the listener's lag gate; the primary counts when it is a member).
    * When a replica or group target has no candidate, the listener's {@code fallback_to_primary}
-   * decides between the primary and {@link RouteResult.Unavailable}.
+   * decides between the primary and {@link RouteResult.Unavailable}. The result's {@link
+   * RouteResult.Routed#route()} says how to treat the session on topology changes: {@code
+   * PRIMARY} for the primary target and for a group member that is the primary, {@code
+   * REPLICAS} otherwise (also when a replicas or group target fell back to the primary).
    */
   public RouteResult routeTo(RuleTarget target) {
     Topology topology = topologies.current();
@@ -114,7 +120,10 @@ public final class ListenerRouter implements Router {
       List<BackendNode> candidates = target.kind() == RuleTarget.Kind.REPLICAS
           ? inRotation(topology.routableStandbys()) : groupCandidates(topology, rules.groupMembers(target.group()));
       if (!candidates.isEmpty()) {
-        return new RouteResult.Routed(balancer.pick(candidates), topology.epoch());
+        BackendNode pick = balancer.pick(candidates);
+        // A group member that is the primary serves as the primary: a switchover moves it along.
+        boolean onPrimary = target.kind() == RuleTarget.Kind.GROUP && pick.name().equals(topology.primary());
+        return new RouteResult.Routed(pick, topology.epoch(), onPrimary ? Route.PRIMARY : Route.REPLICAS);
       }
       if (!listener.fallbackToPrimary()) {
         return new RouteResult.Unavailable(target.kind() == RuleTarget.Kind.REPLICAS
@@ -123,7 +132,7 @@ public final class ListenerRouter implements Router {
                 + rules.groupMembers(target.group()) + " and fallback_to_primary is off");
       }
     }
-    return primary(topology);
+    return primary(topology, target.kind() == RuleTarget.Kind.PRIMARY ? Route.PRIMARY : Route.REPLICAS);
   }
 
   private List<BackendNode> inRotation(List<BackendNode> standbys) {
@@ -150,7 +159,7 @@ public final class ListenerRouter implements Router {
     return out;
   }
 
-  private RouteResult primary(Topology topology) {
+  private RouteResult primary(Topology topology, Route kind) {
     if (topology.failoverInProgress()) {
       return new RouteResult.Wait("a failover of cluster " + cluster + " is in progress");
     }
@@ -159,7 +168,7 @@ public final class ListenerRouter implements Router {
     return topology
         .backend(topology.primary())
         .filter(p -> p.state() != NodeState.FENCED && !p.draining())
-        .<RouteResult>map(p -> new RouteResult.Routed(p, topology.epoch()))
+        .<RouteResult>map(p -> new RouteResult.Routed(p, topology.epoch(), kind))
         .orElseGet(
             () ->
                 new RouteResult.Unavailable(

@@ -129,6 +129,31 @@ class ListenerRouterRulesTest {
     assertThat(backends(strict, from("app", "10.0.0.1"), 3)).containsExactly("pg1");
   }
 
+  private static Route kind(RouteResult r) {
+    return ((RouteResult.Routed) r).route();
+  }
+
+  @Test
+  void a_rule_says_how_its_session_is_treated_on_topology_changes() {
+    Router primary = router(Route.PRIMARY, true, null,
+        rule("reporting", null, RuleTarget.REPLICAS), rule("bi", null, RuleTarget.group("bi")));
+    Router replicas = router(Route.REPLICAS, true, null, rule("writer", null, RuleTarget.PRIMARY));
+
+    assertThat(kind(primary.route(from("reporting", "10.0.0.1")))).isEqualTo(Route.REPLICAS);
+    assertThat(kind(replicas.route(from("writer", "10.0.0.1")))).isEqualTo(Route.PRIMARY);
+    assertThat(kind(primary.route(from("app", "10.0.0.1")))).as("no rule: the listener's").isNull();
+    assertThat(kind(replicas.route(from("app", "10.0.0.1")))).isNull();
+    for (int i = 0; i < 4; i++) {
+      RouteResult.Routed r = (RouteResult.Routed) primary.route(from("bi", "10.0.0.1"));
+      assertThat(r.route()).as(r.backend().name())
+          .isEqualTo(r.backend().name().equals("pg1") ? Route.PRIMARY : Route.REPLICAS);
+    }
+    topology.set(topology(NodeState.DOWN, NodeState.DOWN));
+    RouteResult.Routed fellBack = (RouteResult.Routed) primary.route(from("reporting", "10.0.0.1"));
+    assertThat(fellBack.backend().name()).isEqualTo("pg1");
+    assertThat(fellBack.route()).as("a replicas session that fell back to the primary").isEqualTo(Route.REPLICAS);
+  }
+
   @Test
   void a_split_listener_leaves_rules_to_its_statements() {
     ListenerRouter router = router(Route.SPLIT, true, null, rule("reporting", null, RuleTarget.REPLICAS));

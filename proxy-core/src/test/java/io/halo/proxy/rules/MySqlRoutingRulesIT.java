@@ -130,6 +130,29 @@ class MySqlRoutingRulesIT {
   }
 
   @Test
+  void a_session_that_a_rule_sent_to_the_replica_survives_topology_changes() throws Exception {
+    Properties p = new Properties();
+    p.setProperty("user", "reporting");
+    p.setProperty("password", "reportingpw");
+    p.setProperty("sslMode", "DISABLED");
+    try (Connection c = DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app", p)) {
+      assertThat(port(c)).isEqualTo(replica().port());
+      // Each operator action publishes a new topology; the primary did not change.
+      halo.clusters().get(0).drain(replica().name());
+      halo.clusters().get(0).enable(replica().name());
+      assertThat(port(c)).as("the same session, still on the replica").isEqualTo(replica().port());
+    }
+  }
+
+  private static int port(Connection c) throws Exception {
+    try (ResultSet rs = c.createStatement().executeQuery("select @@port")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
   void a_client_network_rule() throws Exception {
     assertThat(port("app", "localSocketAddress=127.0.0.2")).isEqualTo(replica().port());
   }

@@ -155,6 +155,30 @@ class RoutingRulesIT {
   }
 
   @Test
+  void a_primary_listener_session_that_a_rule_sent_to_a_standby_survives_topology_changes() throws Exception {
+    InetSocketAddress at = halo.server().boundAddresses().get(0);
+    Properties p = new Properties();
+    p.setProperty("user", "reporting");
+    p.setProperty("password", "reportingpw");
+    try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app", p)) {
+      int port = port(c);
+      assertThat(port).isNotEqualTo(cluster.primary().port());
+      PgNode other = port == first.port() ? second : first;
+      // Each operator action publishes a new topology; the primary did not change.
+      halo.control().drain(other.name());
+      halo.control().enable(other.name());
+      assertThat(port(c)).as("the same session, still on its standby").isEqualTo(port);
+    }
+  }
+
+  private static int port(Connection c) throws Exception {
+    try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
   void an_ipv6_client_rule_on_an_ipv6_listener() throws Exception {
     assertThat(landed(2, "app", "", "[::1]")).containsExactly(second.port());
   }

@@ -91,6 +91,29 @@ public final class ListenerRouter implements Router {
   }
 
   @Override
+  public boolean inRotation(String backend) {
+    for (BackendNode n : topologies.current().routableStandbys()) {
+      if (n.name().equals(backend)) {
+        return lagGate == null || lagGate.inRotation(backend);
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public RouteResult routeReplica(RouteRequest request) {
+    Topology topology = topologies.current();
+    List<BackendNode> standbys = topology.routableStandbys();
+    if (lagGate != null) {
+      standbys = lagGate.filter(standbys);
+    }
+    if (standbys.isEmpty()) {
+      return new RouteResult.Unavailable("cluster " + cluster + " has no replica in rotation");
+    }
+    return new RouteResult.Routed(balancer.pick(standbys), topology.epoch());
+  }
+
+  @Override
   public RouteResult route(RouteRequest request) {
     if (listener.route() != Route.SPLIT) {
       Optional<RuleTarget> target = rules.matchSession(request);
@@ -118,7 +141,7 @@ public final class ListenerRouter implements Router {
     Topology topology = topologies.current();
     if (target.kind() != RuleTarget.Kind.PRIMARY) {
       List<BackendNode> candidates = target.kind() == RuleTarget.Kind.REPLICAS
-          ? inRotation(topology.routableStandbys()) : groupCandidates(topology, rules.groupMembers(target.group()));
+          ? rotating(topology.routableStandbys()) : groupCandidates(topology, rules.groupMembers(target.group()));
       if (!candidates.isEmpty()) {
         BackendNode pick = balancer.pick(candidates);
         // A group member that is the primary serves as the primary: a switchover moves it along.
@@ -135,7 +158,7 @@ public final class ListenerRouter implements Router {
     return primary(topology, target.kind() == RuleTarget.Kind.PRIMARY ? Route.PRIMARY : Route.REPLICAS);
   }
 
-  private List<BackendNode> inRotation(List<BackendNode> standbys) {
+  private List<BackendNode> rotating(List<BackendNode> standbys) {
     return lagGate == null ? standbys : lagGate.filter(standbys);
   }
 

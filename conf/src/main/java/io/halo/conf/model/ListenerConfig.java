@@ -1,5 +1,6 @@
 package io.halo.conf.model;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
@@ -13,11 +14,15 @@ import java.util.Objects;
  * @param maxReplicaLag for {@link Route#REPLICAS}: a replica further behind leaves rotation (bytes
  *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit; also gates the replicas of
  *     rules with {@code target: replicas} or a group target on any route
+ * @param readYourWrites for {@link Route#SPLIT}: after a session writes, its reads go only to a
+ *     replica that has replayed the write
+ * @param readYourWritesWait for {@link Route#SPLIT}: how long a read waits for the replica to catch
+ *     up before it goes to the primary instead; zero = go to the primary at once
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  */
 public record ListenerConfig(
     HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary, Balance balance,
-    long maxReplicaLag, List<RuleConfig> rules) {
+    long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait, List<RuleConfig> rules) {
 
   public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
     this(listen, route, maxClientConnections, fallbackToPrimary, Balance.ROUND_ROBIN, -1);
@@ -25,20 +30,30 @@ public record ListenerConfig(
 
   public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
       Balance balance, long maxReplicaLag) {
-    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, List.of());
+    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, true, Duration.ZERO);
+  }
+
+  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
+      Balance balance, long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait) {
+    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, readYourWrites,
+        readYourWritesWait, List.of());
   }
 
   /** The same listener with {@code newRules}. */
   public ListenerConfig withRules(List<RuleConfig> newRules) {
     return new ListenerConfig(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag,
-        newRules);
+        readYourWrites, readYourWritesWait, newRules);
   }
 
   public ListenerConfig {
     Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
+    Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
     rules = List.copyOf(rules);
+    if (readYourWritesWait.isNegative()) {
+      throw new IllegalArgumentException("read_your_writes_wait must not be negative");
+    }
     if (maxReplicaLag == 0 || maxReplicaLag < -1) {
       throw new IllegalArgumentException("max_replica_lag must be positive (leave it out for no limit)");
     }

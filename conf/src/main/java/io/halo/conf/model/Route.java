@@ -7,9 +7,9 @@ public enum Route {
   /** Read-only: healthy standbys/replicas, balanced. */
   REPLICAS,
   /**
-   * Read/write split per statement: reads outside a transaction to a replica, the rest to the
-   * primary. The only route on which statement-level routing rules ({@code statement:},
-   * {@code hint:}) apply.
+   * Read/write split per statement: reads outside transactions go to a replica, everything else to
+   * the primary (one session, connections to both). The only route on which statement-level
+   * routing rules ({@code statement:}, {@code hint:}) apply.
    */
   SPLIT
 }

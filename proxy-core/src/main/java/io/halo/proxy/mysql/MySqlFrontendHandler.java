@@ -259,6 +259,23 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
     Channel server = backend.channel();
+    if (listener.split() != null) {
+      target.threadId = backend.threadId();
+      target.backendName = backend.node().name();
+      new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), (name, id) -> {
+        target.backendName = name;
+        target.threadId = id;
+      }).start(ctx, backend);
+      listener.sessions().add(
+          new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
+      String backendName = backend.node().name();
+      listener.router().sessionStarted(backendName);
+      client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));
+      phase = Phase.CLOSING;
+      ctx.pipeline().remove(this);
+      client.config().setAutoRead(true);
+      return;
+    }
     long max = listener.server().maxMessageSize();
     target.threadId = backend.threadId();
     target.backendName = backend.node().name();

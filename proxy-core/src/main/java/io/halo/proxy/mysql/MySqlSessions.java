@@ -43,7 +43,7 @@ public final class MySqlSessions {
   public void onTopology(Topology t) {
     for (Session s : sessions) {
       boolean fenced = t.backend(s.backendName()).map(b -> b.state() == NodeState.FENCED).orElse(false);
-      boolean replaced = s.route() == Route.PRIMARY && t.primary() != null && !t.primary().equals(s.backendName());
+      boolean replaced = s.route() != Route.REPLICAS && t.primary() != null && !t.primary().equals(s.backendName());
       if (fenced || replaced) {
         log.info("[{}] closing a session on {}: {}", cluster, s.backendName(),
             fenced ? "backend fenced" : "failover: " + t.primary() + " is the primary now (epoch " + t.epoch() + ")");

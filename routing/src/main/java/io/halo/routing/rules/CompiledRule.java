@@ -16,7 +16,6 @@ import java.util.regex.Pattern;
 final class CompiledRule {
 
   final RuleConfig config;
-  final int index;
   final Optional<RuleTarget> answer;
   /** Null when the rule has no {@code statement} key. */
   final Pattern statement;
@@ -28,9 +27,8 @@ final class CompiledRule {
   private final String applicationName;
   private final Cidr client;
 
-  CompiledRule(RuleConfig config, int index) {
+  CompiledRule(RuleConfig config) {
     this.config = Objects.requireNonNull(config, "config");
-    this.index = index;
     this.answer = Optional.of(config.target());
     this.statement = config.statementPattern();
     this.hint = config.hint();

@@ -69,7 +69,7 @@ public final class RuleSet {
         throw new IllegalArgumentException(
             r.origin().key() + ": target " + r.target() + " names no group (groups: " + groups.keySet() + ")");
       }
-      all[i] = new CompiledRule(r, i);
+      all[i] = new CompiledRule(r);
       if (!all[i].statementLevel) {
         sessionOnly.add(all[i]);
       }

@@ -15,6 +15,7 @@ import io.halo.routing.balance.BalancePolicy;
 import io.halo.routing.balance.Balancer;
 import io.halo.routing.balance.LagGate;
 import io.halo.routing.rules.RuleSet;
+import io.halo.routing.rules.SessionRules;
 import java.util.ArrayList;
 import java.util.Optional;
 import java.util.Set;
@@ -85,9 +86,14 @@ public final class ListenerRouter implements Router {
     loads.counters(backend).sessionEnded();
   }
 
-  /** This listener's routing rules (for a split listener's per-statement decisions). */
+  /** This listener's routing rules. */
   public RuleSet rules() {
     return rules;
+  }
+
+  @Override
+  public SessionRules sessionRules(RouteRequest request) {
+    return rules.forSession(request);
   }
 
   @Override
@@ -137,6 +143,7 @@ public final class ListenerRouter implements Router {
    * PRIMARY} for the primary target and for a group member that is the primary, {@code
    * REPLICAS} otherwise (also when a replicas or group target fell back to the primary).
    */
+  @Override
   public RouteResult routeTo(RuleTarget target) {
     Topology topology = topologies.current();
     if (target.kind() != RuleTarget.Kind.PRIMARY) {

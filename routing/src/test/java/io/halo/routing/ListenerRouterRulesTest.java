@@ -159,8 +159,11 @@ class ListenerRouterRulesTest {
     ListenerRouter router = router(Route.SPLIT, true, null, rule("reporting", null, RuleTarget.REPLICAS));
 
     assertThat(backends(router, from("reporting", "10.0.0.1"), 5)).containsExactly("pg1");
-    assertThat(router.rules().forSession(from("reporting", "10.0.0.1")).matchStatement("update t"))
+    Router asRouter = router;
+    assertThat(asRouter.sessionRules(from("reporting", "10.0.0.1")).matchStatement("update t"))
         .contains(RuleTarget.REPLICAS);
-    assertThat(router.routeTo(RuleTarget.REPLICAS)).isInstanceOf(RouteResult.Routed.class);
+    assertThat(asRouter.sessionRules(from("app", "10.0.0.1")).matchStatement("/* halo:primary */ select 1"))
+        .contains(RuleTarget.PRIMARY);
+    assertThat(asRouter.routeTo(RuleTarget.REPLICAS)).isInstanceOf(RouteResult.Routed.class);
   }
 }

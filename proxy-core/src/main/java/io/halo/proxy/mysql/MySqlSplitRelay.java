@@ -686,11 +686,9 @@ final class MySqlSplitRelay {
     ByteBuf payload = p.payload();
     int seq = p.sequenceId();
     int length = payload.readableBytes();
-    if (length < MySqlPacket.MAX_WIRE_PAYLOAD) {
-      ByteBuf header = to.alloc().buffer(4);
-      header.writeMediumLE(length).writeByte(seq);
-      to.write(header, to.voidPromise());
-      to.write(payload.retain(), to.voidPromise());
+    ByteBuf wire = p.retainedWire();
+    if (wire != null) {
+      to.write(wire, to.voidPromise());
       p.release();
       return;
     }

@@ -173,8 +173,7 @@ final class PgSplitRelay {
     frontend.pipeline().addLast("split", new ClientHandler());
     for (ByteBuf b : early) {
       // Each early buffer holds exactly one message, as the frontend kept it.
-      inbox.add(new PgFrame(b.getByte(0), b.retainedSlice(5, b.readableBytes() - 5)));
-      b.release();
+      inbox.add(PgFrame.ofMessage(b));
     }
     stats.sessionStarted();
   }
@@ -872,12 +871,9 @@ final class PgSplitRelay {
 
   // ------------------------------------------------------------------ helpers
 
-  /** Writes a framed message (header rebuilt, body passed on without a copy). */
+  /** Writes a framed message as it came (no copy). */
   private static void write(Channel to, PgFrame f) {
-    ByteBuf header = to.alloc().buffer(5);
-    header.writeByte(f.type()).writeInt(4 + f.body().readableBytes());
-    to.write(header, to.voidPromise());
-    to.write(f.body().retain(), to.voidPromise());
+    to.write(f.retainedMessage(), to.voidPromise());
     f.release();
   }
 

@@ -105,6 +105,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   private void bindAll() throws InterruptedException {
+    for (io.halo.routing.rules.RuleFinding f : io.halo.routing.rules.RuleAnalysis.analyze(config)) {
+      log.warn("{}{}: {}", f.rule().origin().key(),
+          f.rule().origin().line() > 0 ? " (line " + f.rule().origin().line() + ")" : "", f.message());
+    }
     Credentials credentials = Credentials.of(config.users());
     io.halo.proxy.mysql.auth.MySqlCredentials mysqlCredentials =
         io.halo.proxy.mysql.auth.MySqlCredentials.of(config.users());
@@ -219,11 +223,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<io.halo.routing.Router> out = new ArrayList<>();
     for (ListenerConfig listener : cluster.listeners()) {
       io.halo.routing.balance.LagGate gate = null;
-      if (listener.route() != io.halo.conf.model.Route.PRIMARY && listener.maxReplicaLag() >= 0) {
+      // Any route: rules may send a primary listener's sessions to replicas or a group.
+      if (listener.maxReplicaLag() >= 0) {
         gate = new io.halo.routing.balance.LagGate(listener.maxReplicaLag(), null, 0.5, 3);
         gates.add(gate);
       }
-      out.add(new ListenerRouter(cluster.name(), listener, topology, loads, gate));
+      out.add(new ListenerRouter(cluster.name(), listener, topology, loads, gate,
+          io.halo.routing.rules.RuleSet.compile(cluster, listener)));
     }
     health.afterChange(new LoadFeed(cluster, health, loads, gates));
     return out;

@@ -6,10 +6,12 @@ import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.Engine;
 import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.GroupConfig;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.Route;
+import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.ThrottleConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,13 +36,15 @@ final class ClusterBinder {
   /** The cluster, or null when a violation was recorded. */
   ClusterConfig bind(Node node, String path) {
     Section s = Section.of(node, node.mark(), path, problems, "name", "engine", "listeners",
-        "backends", "monitor", "failover", "throttle");
+        "backends", "monitor", "failover", "throttle", "groups");
     String name = s.requiredString("name");
     clusterNames.check(name, s, "name");
     Engine engine =
         s.optional("engine", Engine.POSTGRESQL, t -> Formats.enumValue(t, Engine.class));
-    List<ListenerConfig> listeners = listeners(s);
+    RuleBinder rules = new RuleBinder(problems);
+    List<ListenerConfig> listeners = listeners(s, rules);
     List<BackendConfig> backends = backends(s);
+    List<GroupConfig> groups = rules.groups(s, backends);
     MonitorConfig monitor = monitor(s.requiredSection("monitor", "user", "password", "database",
         "interval", "timeout", "failures", "successes"));
     FailoverConfig failover = failover(s.section("failover", "mode", "type", "max_lag",
@@ -50,21 +54,21 @@ final class ClusterBinder {
         throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout"));
     s.finish();
     if (listeners.contains(null) || backends == null || backends.contains(null) || monitor == null
-        || failover == null || throttle == null) {
+        || failover == null || throttle == null || groups == null) {
       return null;
     }
     return s.construct(() -> new ClusterConfig(
-        name, engine, listeners, backends, monitor, failover, throttle));
+        name, engine, listeners, backends, monitor, failover, throttle, groups));
   }
 
-  private List<ListenerConfig> listeners(Section cluster) {
+  private List<ListenerConfig> listeners(Section cluster, RuleBinder ruleBinder) {
     List<ListenerConfig> listeners = new ArrayList<>();
     List<Node> nodes = cluster.nonEmptyList("listeners");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       Section s = Section.of(n, n.mark(), cluster.path("listeners") + "[" + i + "]", problems,
           "listen", "route", "max_client_connections", "fallback_to_primary", "balance", "max_replica_lag",
-          "read_your_writes", "read_your_writes_wait");
+          "read_your_writes", "read_your_writes_wait", "rules");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
@@ -73,9 +77,13 @@ final class ClusterBinder {
       Long maxLag = s.optional("max_replica_lag", -1L, Formats::size);
       Boolean ryw = s.optional("read_your_writes", true, Formats::bool);
       java.time.Duration rywWait = s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
+      List<RuleConfig> rules = ruleBinder.rules(s);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
-      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback, balance, maxLag, ryw, rywWait)));
+      List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
+      ListenerConfig listener = s.construct(() -> new ListenerConfig(
+          listen, route, maxClients, fallback, balance, maxLag, ryw, rywWait, goodRules));
+      listeners.add(rules.contains(null) ? null : listener);
     }
     return listeners;
   }

@@ -1,10 +1,16 @@
 package io.halo.conf.model;
 
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
-/** A replicated database service: its backends, the ports clients use, and its HA policy. */
+/**
+ * A replicated database service: its backends, the ports clients use, and its HA policy.
+ *
+ * @param groups named sets of backends that routing rules may target ({@code target: group:NAME})
+ */
 public record ClusterConfig(
     String name,
     Engine engine,
@@ -12,7 +18,13 @@ public record ClusterConfig(
     List<BackendConfig> backends,
     MonitorConfig monitor,
     FailoverConfig failover,
-    ThrottleConfig throttle) {
+    ThrottleConfig throttle,
+    List<GroupConfig> groups) {
+
+  public ClusterConfig(String name, Engine engine, List<ListenerConfig> listeners, List<BackendConfig> backends,
+      MonitorConfig monitor, FailoverConfig failover, ThrottleConfig throttle) {
+    this(name, engine, listeners, backends, monitor, failover, throttle, List.of());
+  }
 
   public ClusterConfig {
     Objects.requireNonNull(name, "name");
@@ -30,6 +42,39 @@ public record ClusterConfig(
       throw new IllegalArgumentException(
           "cluster '" + name + "' must name exactly one backend with role: primary, found "
               + primaries);
+    }
+    groups = List.copyOf(groups);
+    checkGroups(name, backends, groups, listeners);
+  }
+
+  /** The group named {@code groupName}. */
+  public Optional<GroupConfig> group(String groupName) {
+    return groups.stream().filter(g -> g.name().equals(groupName)).findFirst();
+  }
+
+  private static void checkGroups(String cluster, List<BackendConfig> backends, List<GroupConfig> groups,
+      List<ListenerConfig> listeners) {
+    Set<String> names = new HashSet<>();
+    Set<String> backendNames = new HashSet<>();
+    backends.forEach(b -> backendNames.add(b.name()));
+    for (GroupConfig g : groups) {
+      if (!names.add(g.name())) {
+        throw new IllegalArgumentException("cluster '" + cluster + "': duplicate group name '" + g.name() + "'");
+      }
+      for (String member : g.backends()) {
+        if (!backendNames.contains(member)) {
+          throw new IllegalArgumentException("cluster '" + cluster + "': group '" + g.name()
+              + "' names unknown backend '" + member + "'");
+        }
+      }
+    }
+    for (ListenerConfig l : listeners) {
+      for (RuleConfig r : l.rules()) {
+        if (r.target().kind() == RuleTarget.Kind.GROUP && !names.contains(r.target().group())) {
+          throw new IllegalArgumentException("cluster '" + cluster + "': " + r.origin().key() + " targets unknown group '"
+              + r.target().group() + "'");
+        }
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 package io.halo.conf.model;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -11,15 +12,17 @@ import java.util.Objects;
  * @param fallbackToPrimary for {@link Route#REPLICAS}: use the primary when no replica is healthy
  * @param balance for {@link Route#REPLICAS}: how sessions are spread over the replicas
  * @param maxReplicaLag for {@link Route#REPLICAS}: a replica further behind leaves rotation (bytes
- *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit
+ *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit; also gates the replicas of
+ *     rules with {@code target: replicas} or a group target on any route
  * @param readYourWrites for {@link Route#SPLIT}: after a session writes, its reads go only to a
  *     replica that has replayed the write
  * @param readYourWritesWait for {@link Route#SPLIT}: how long a read waits for the replica to catch
  *     up before it goes to the primary instead; zero = go to the primary at once
+ * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  */
 public record ListenerConfig(
     HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary, Balance balance,
-    long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait) {
+    long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait, List<RuleConfig> rules) {
 
   public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
     this(listen, route, maxClientConnections, fallbackToPrimary, Balance.ROUND_ROBIN, -1);
@@ -30,11 +33,24 @@ public record ListenerConfig(
     this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, true, Duration.ZERO);
   }
 
+  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
+      Balance balance, long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait) {
+    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, readYourWrites,
+        readYourWritesWait, List.of());
+  }
+
+  /** The same listener with {@code newRules}. */
+  public ListenerConfig withRules(List<RuleConfig> newRules) {
+    return new ListenerConfig(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag,
+        readYourWrites, readYourWritesWait, newRules);
+  }
+
   public ListenerConfig {
     Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
     Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
+    rules = List.copyOf(rules);
     if (readYourWritesWait.isNegative()) {
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");
     }

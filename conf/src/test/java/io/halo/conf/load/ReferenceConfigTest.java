@@ -35,6 +35,10 @@ class ReferenceConfigTest {
     assertThat(shop.failover().type()).isEqualTo(FailoverConfig.Type.COLD);
     assertThat(shop.backend("db2").orElseThrow().role()).isEqualTo(BackendRole.COLD);
     assertThat(shop.monitor().password()).isEqualTo("monitor-pw");
+    ClusterConfig main = config.cluster("main").orElseThrow();
+    assertThat(main.listeners().get(0).rules()).extracting(r -> r.target().toString())
+        .containsExactly("replicas", "group:analytics");
+    assertThat(main.group("analytics").orElseThrow().backends()).containsExactly("pg2");
   }
 
   @Test

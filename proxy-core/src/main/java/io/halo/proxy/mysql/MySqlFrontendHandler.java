@@ -80,6 +80,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   /** Sequence id of the last packet; -1 before Halo's greeting (which is 0). */
   private int seq = -1;
   private long holdUntil;
+  /** The routed session's route (a routing rule may make it differ from the listener's). */
+  private io.halo.conf.model.Route sessionRoute;
   private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
   private io.halo.routing.throttle.Permit permit;
 
@@ -206,6 +208,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
       return;
     }
+    sessionRoute = routed.routeOr(listener.listener().route());
     waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
         p -> {
           waiting = null;
@@ -282,7 +285,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     server.pipeline().addLast("relay", toClient);
     ctx.pipeline().addLast("relay", toBackend);
     listener.sessions().add(
-        new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
+        new MySqlSessions.Session(client, server, backend.node().name(), sessionRoute));
     String backendName = backend.node().name();
     listener.router().sessionStarted(backendName);
     client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));

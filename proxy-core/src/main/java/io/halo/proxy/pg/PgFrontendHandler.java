@@ -61,6 +61,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private String user;
   private String database;
   private final Map<String, String> parameters = new LinkedHashMap<>();
+  /** The routed session's route (a routing rule may make it differ from the listener's). */
+  private io.halo.conf.model.Route sessionRoute;
   private Credentials.Entry credentials;
   private ScramServer scram;
   private boolean scramFirstDone;
@@ -286,6 +288,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     RouteResult.Routed routed = (RouteResult.Routed) route;
+    sessionRoute = routed.routeOr(listener.listener().route());
     waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
         p -> {
           waiting = null;
@@ -344,7 +347,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     authTimer.cancel(false);
     PgSession session =
-        new PgSession(listener, client, user, database, credentials.user(), backendParameters, backend);
+        new PgSession(listener, client, user, database, credentials.user(), backendParameters, backend, sessionRoute);
     io.halo.routing.throttle.Permit held = permit;
     permit = null;
     client.closeFuture().addListener(f -> held.release());

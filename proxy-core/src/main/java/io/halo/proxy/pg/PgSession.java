@@ -54,6 +54,7 @@ public final class PgSession {
   private PgRelayHandler toClient;
   private PgRelayHandler toBackend;
   private final List<ByteBuf> heldBuffers = new ArrayList<>();
+  private final Route route;
   private final Map<String, ByteBuf> prepared = new LinkedHashMap<>();
   private int preparedBytes;
   private boolean preparedOverflow;
@@ -66,6 +67,20 @@ public final class PgSession {
       UserConfig userConfig,
       Map<String, String> backendParameters,
       PgBackendConnection connection) {
+    this(listener, client, user, database, userConfig, backendParameters, connection, listener.listener().route());
+  }
+
+  /** @param route the session's route: its listener's, or another a routing rule chose */
+  PgSession(
+      PgListenerContext listener,
+      Channel client,
+      String user,
+      String database,
+      UserConfig userConfig,
+      Map<String, String> backendParameters,
+      PgBackendConnection connection,
+      Route route) {
+    this.route = java.util.Objects.requireNonNull(route, "route");
     this.listener = listener;
     this.client = client;
     this.user = user;
@@ -107,8 +122,12 @@ public final class PgSession {
     return backendSecret;
   }
 
+  /**
+   * How this session is treated on topology changes: its listener's route, unless a routing rule
+   * sent it elsewhere (a primary listener's session on a replica is a replicas session).
+   */
   public Route route() {
-    return listener.listener().route();
+    return route;
   }
 
   /** Whether the session writes through the primary ({@code route: primary} or {@code split}). */

@@ -87,6 +87,8 @@ final class MySqlSplitRelay {
   private final BiConsumer<String, Long> killTarget;
   private final boolean readYourWrites;
   private final double waitSeconds;
+  /** The listener's routing rules that apply to this session (per statement). */
+  private final io.halo.routing.rules.SessionRules rules;
 
   private Backend primary;
   private Backend replica;
@@ -168,6 +170,7 @@ final class MySqlSplitRelay {
     this.killTarget = killTarget;
     this.readYourWrites = listener.listener().readYourWrites();
     this.waitSeconds = listener.listener().readYourWritesWait().toMillis() / 1000.0;
+    this.rules = listener.router().sessionRules(request());
   }
 
   /** Takes over the client (its packet decoder stays) and the logged-in primary connection. */
@@ -300,7 +303,7 @@ final class MySqlSplitRelay {
   private StatementKind kind(int command, ByteBuf payload) {
     if (command == COM_QUERY) {
       String sql = payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
-      return stats.classifier().classify(sql);
+      return stats.classify(sql, rules);
     }
     if (command == COM_INIT_DB) {
       return StatementKind.SESSION;
@@ -335,6 +338,11 @@ final class MySqlSplitRelay {
     settings.add(text);
   }
 
+  private RouteRequest request() {
+    return new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
+        hello.attributes() == null ? null : hello.attributes().get("program_name"), client.remoteAddress());
+  }
+
   private Backend readTarget() {
     if (last != null && last != replica && !last.idle()) {
       return null;
@@ -349,9 +357,7 @@ final class MySqlSplitRelay {
         stats.readOnPrimary();
         return primary;
       }
-      RouteResult r = listener.router().routeReplica(
-          new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
-              hello.attributes() == null ? null : hello.attributes().get("program_name"), client.remoteAddress()));
+      RouteResult r = listener.router().routeReplica(request());
       if (!(r instanceof RouteResult.Routed routed)) {
         stats.readOnPrimary();
         return primary;

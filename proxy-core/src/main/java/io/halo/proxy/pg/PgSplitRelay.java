@@ -77,6 +77,8 @@ final class PgSplitRelay {
   private final io.halo.proxy.session.SplitContext stats;
   private final boolean readYourWrites;
   private final long rywWaitNanos;
+  /** The listener's routing rules that apply to this session (per statement). */
+  private final io.halo.routing.rules.SessionRules rules;
 
   private Backend primary;
   private Backend replica;
@@ -164,6 +166,8 @@ final class PgSplitRelay {
     this.stats = stats;
     this.readYourWrites = listener.listener().readYourWrites();
     this.rywWaitNanos = listener.listener().readYourWritesWait().toNanos();
+    this.rules = listener.router().sessionRules(new RouteRequest(session.user(), session.database(),
+        session.backendParameters().get("application_name"), client.remoteAddress()));
   }
 
   /** Installs the relay on the client and the primary connection it logged in with. */
@@ -330,7 +334,7 @@ final class PgSplitRelay {
 
   private StatementKind queryKind(PgFrame f) {
     String text = statementText(f);
-    return text == null ? StatementKind.WRITE : stats.classifier().classify(text);
+    return text == null ? StatementKind.WRITE : stats.classify(text, rules);
   }
 
   /** The SQL text of a Query or Parse message, or null when the message is malformed. */

@@ -1,6 +1,9 @@
 package io.halo.proxy.session;
 
+import io.halo.conf.model.RuleTarget;
+import io.halo.routing.rules.SessionRules;
 import io.halo.routing.split.StatementClassifier;
+import io.halo.routing.split.StatementKind;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -26,6 +29,25 @@ public final class SplitContext {
 
   public StatementClassifier classifier() {
     return classifier;
+  }
+
+  /**
+   * The kind of one statement: the classifier's, overridden by the session's routing rules and
+   * hints for plain reads and writes (a rule says where a statement may run; it never moves
+   * transaction control, session settings or pinning statements). A rule or hint for the primary
+   * makes it a write, one for the replicas (or a group, which a split session reaches through its
+   * replica connection) a read.
+   */
+  public StatementKind classify(String sql, SessionRules rules) {
+    StatementKind kind = classifier.classify(sql);
+    if (kind != StatementKind.READ && kind != StatementKind.WRITE) {
+      return kind;
+    }
+    java.util.Optional<RuleTarget> target = rules.matchStatement(sql);
+    if (target.isEmpty()) {
+      return kind;
+    }
+    return target.get().kind() == RuleTarget.Kind.PRIMARY ? StatementKind.WRITE : StatementKind.READ;
   }
 
   public void sessionStarted() {

@@ -102,6 +102,8 @@ class SplitIT {
       c.setAutoCommit(true);
       // the standby again once it has replayed this session's writes (nextval, the transaction)
       await().atMost(Duration.ofSeconds(10)).until(() -> port(c, "select inet_server_port()") == replica);
+      // a hint overrides the classifier for one statement
+      assertThat(port(c, "/* halo:primary */ select inet_server_port()")).isEqualTo(primary);
       // a failing read on the standby leaves the session usable
       try (Statement s = c.createStatement()) {
         s.executeQuery("select 1/0").close();

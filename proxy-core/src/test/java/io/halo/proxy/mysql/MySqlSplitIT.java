@@ -113,6 +113,7 @@ class MySqlSplitIT {
     int replica = replica().port();
     try (Connection c = connect("")) {
       assertThat(port(c, "select @@port")).isEqualTo(replica);
+      assertThat(port(c, "/* halo:primary */ select @@port")).as("hint").isEqualTo(primary);
       c.createStatement().execute("insert into kv values (1, 'one')");
       assertThat(port(c, "select @@port from kv where id = 1 for update")).isEqualTo(primary);
       // after its own insert, the session reads from the replica once it has the row

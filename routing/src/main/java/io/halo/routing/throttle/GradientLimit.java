@@ -88,6 +88,8 @@ public final class GradientLimit implements Limit {
   private final Config config;
   private final long windowTimeNanos;
   private double limit;
+  private int minLimit;
+  private int maxLimit;
 
   private double baseline;
   private int baselineWindows;
@@ -103,6 +105,29 @@ public final class GradientLimit implements Limit {
     this.config = config;
     this.windowTimeNanos = config.windowTime().toNanos();
     this.limit = config.initialLimit();
+    this.minLimit = config.minLimit();
+    this.maxLimit = config.maxLimit();
+  }
+
+  @Override
+  public int maximum() {
+    return maxLimit;
+  }
+
+  /** Caps the limit at {@code max} at once (the minimum follows down if it was higher). */
+  @Override
+  public void maximum(int max) {
+    if (max < 1) {
+      throw new IllegalArgumentException("a concurrency limit must be at least 1, was " + max);
+    }
+    maxLimit = max;
+    minLimit = Math.min(config.minLimit(), max);
+    limit = Math.max(minLimit, Math.min(maxLimit, limit));
+  }
+
+  @Override
+  public String kind() {
+    return "gradient";
   }
 
   @Override
@@ -161,12 +186,12 @@ public final class GradientLimit implements Limit {
     if (windowDropped) {
       next = Math.min(next, limit * 0.9);
     }
-    limit = Math.max(config.minLimit(), Math.min(config.maxLimit(), next));
+    limit = Math.max(minLimit, Math.min(maxLimit, next));
   }
 
   @Override
   public String toString() {
-    return "gradient limit " + current() + " (min " + config.minLimit() + ", max " + config.maxLimit()
+    return "gradient limit " + current() + " (min " + minLimit + ", max " + maxLimit
         + ", baseline " + Duration.ofNanos(baselineNanos()) + ")";
   }
 }

@@ -22,7 +22,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** throttle: max_connections per backend, a bounded wait queue and queue_timeout, enforced. */
+/**
+ * throttle: max_connections per backend, a bounded wait queue and queue_timeout, enforced; and the
+ * per-user limits: a user's session cap and its transaction rate.
+ */
 class ThrottleIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
@@ -34,7 +37,9 @@ class ThrottleIT {
   static void start() throws Exception {
     cluster = LOGS.watch(PgCluster.builder().name("thr").user("app", "apppw").database("app").start());
     halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 100,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("capped", "cappedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 2, 0, 0),
+            new UserConfig("rated", "ratedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 0, 1, 2)), 100,
         c -> new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), c.failover(),
             new ThrottleConfig(3, 1, Duration.ofSeconds(1))));
   }
@@ -89,6 +94,42 @@ class ThrottleIT {
     Thread.sleep(200);
     try (Connection c = app()) {
       assertThat(c.isValid(5)).isTrue();
+    }
+  }
+
+  @Test
+  void a_user_over_its_max_connections_is_refused_with_53300_naming_the_cap() throws Exception {
+    try (Connection first = halo.connect("capped", "cappedpw", "app", "")) {
+      Connection second = halo.connect("capped", "cappedpw", "app", "");
+      assertThatThrownBy(() -> halo.connect("capped", "cappedpw", "app", "")).satisfies(e -> {
+        assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
+        assertThat(e.getMessage()).contains("user capped: 2 of max_connections 2 sessions in use");
+      });
+      second.close();
+      Thread.sleep(200); // the close reaches Halo
+      try (Connection third = halo.connect("capped", "cappedpw", "app", "")) {
+        assertThat(third.isValid(5)).isTrue();
+      }
+      assertThat(first.isValid(5)).isTrue();
+    }
+  }
+
+  @Test
+  void a_user_over_its_transaction_rate_gets_53300_and_its_session_stays_usable() throws Exception {
+    try (Connection c = halo.connect("rated", "ratedpw", "app", "")) {
+      java.sql.Statement s = c.createStatement();
+      Thread.sleep(2100); // a full bucket (burst 2)
+      s.execute("select 1");
+      s.execute("select 2");
+      assertThatThrownBy(() -> s.execute("select 3")).satisfies(e -> {
+        assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
+        assertThat(e.getMessage()).contains("user rated: more than max_transactions_per_second 1 (transaction_burst 2)");
+      });
+      Thread.sleep(1100); // one token back
+      try (java.sql.ResultSet rs = s.executeQuery("select 4")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getInt(1)).isEqualTo(4);
+      }
     }
   }
 }

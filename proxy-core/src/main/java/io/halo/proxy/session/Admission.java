@@ -136,7 +136,10 @@ public final class Admission {
       Settings now = settings;
       int max = Math.max(1, now.maxTransactions());
       Limit limit = now.limit() == ThrottleLimit.GRADIENT
-          ? new GradientLimit(GradientLimit.Config.defaults(max, Math.min(now.minTransactions(), max), max))
+          // starts at the minimum and grows while latency holds: a limit that starts at the maximum
+          // under a load already too heavy takes that load's latency for the baseline and never shrinks
+          ? new GradientLimit(GradientLimit.Config.defaults(Math.min(now.minTransactions(), max),
+              Math.min(now.minTransactions(), max), max))
           : new FixedLimit(max);
       return new ConcurrencyLimiter(b, "concurrent transactions", limit, now.maxQueue(), timer, System::nanoTime);
     });

@@ -14,7 +14,7 @@
 #                queue_timeout: QUEUE_TIMEOUT
 #   halo-gradient the same with limit: gradient (max 4 x LIMIT, min LIMIT/2), after WARMUP seconds
 #                of 2 clients so that the limit learns the unloaded latency first
-# The default statement sleeps 20 ms and burns CPU on the backend (generate_series), so that
+# The default statement sleeps 5 ms and burns about 10 ms of CPU on the backend (generate_series), so that
 # concurrency beyond the cores buries the backend: latency grows with every client admitted.
 # Needs: Java 17+, PostgreSQL server binaries, setpriv when run as root.
 set -euo pipefail
@@ -26,7 +26,7 @@ QUEUE_TIMEOUT=${QUEUE_TIMEOUT:-1s}
 SECONDS_RUN=${SECONDS_RUN:-20}
 WARMUP=${WARMUP:-15}
 BACKOFF_MS=${BACKOFF_MS:-100}
-SQL=${SQL:-select pg_sleep(0.02), sum(g) from generate_series(1, 30000) g}
+SQL=${SQL:-select pg_sleep(0.005), sum(g) from generate_series(1, 30000) g}
 PG_PORT=${PG_PORT:-25532}
 HALO_PORT=${HALO_PORT:-26532}
 ADMIN_PORT=${ADMIN_PORT:-27532}

@@ -169,6 +169,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void a_transaction_limit_on_a_mysql_cluster_is_refused_not_ignored() {
+    String yaml = MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
+        + "    throttle:\n      max_transactions: 10\n";
+
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "bad.yaml", Map.of()))
+        .hasMessageContaining("max_transactions is not supported for engine mysql yet");
+  }
+
+  @Test
   void an_adaptive_limit_without_a_maximum_is_refused() {
     String yaml = MINIMAL + "    throttle:\n      limit: gradient\n";
 

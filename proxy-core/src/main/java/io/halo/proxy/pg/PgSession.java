@@ -296,7 +296,7 @@ public final class PgSession {
       state = SessionState.CLOSING;
       unregister();
       backend.writeAndFlush(PgMessages.terminate(backend.alloc())).addListener(ChannelFutureListener.CLOSE);
-      client.close();
+      client.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     } else if (r.violation() != null) {
       terminate(SqlState.PROTOCOL_VIOLATION, r.violation());
     } else if (over) {

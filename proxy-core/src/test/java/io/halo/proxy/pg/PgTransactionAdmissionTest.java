@@ -197,6 +197,43 @@ class PgTransactionAdmissionTest {
   }
 
   @Test
+  void a_refused_batch_split_over_reads_gets_one_error_and_one_ready_and_the_next_work_is_admitted_afresh() {
+    Admission admission = admission(1, 0, UserLimits.none());
+    Pair a = session(admission, "a");
+    Pair b = session(admission, "b");
+    a.fromClient(query("BEGIN"));
+    a.ready('T');
+
+    // B's batch arrives in two reads, the second with a Parse split in the middle of its body
+    ByteBuf parse = msg('P', "\0SELECT 1\0\0\0");
+    ByteBuf firstHalf = parse.readRetainedSlice(7);
+    b.fromClient(firstHalf);
+    assertThat(b.clientGot()).matches("E\\[[^]]*C53300[^]]*\\]");
+    b.fromClient(parse, msg('B', "\0\0\0\0\0\0\0"), msg('E', "\0\0\0\0"), sync());
+    assertThat(b.clientGot()).isEqualTo("Z");
+    assertThat(b.backendGot()).isEmpty();
+
+    // once A is done, B's next statement runs
+    a.fromClient(query("COMMIT"));
+    a.ready('I');
+    b.fromClient(query("SELECT 2"));
+    assertThat(b.backendGot()).isEqualTo("Q");
+  }
+
+  @Test
+  void a_client_that_sends_terminate_while_refused_is_closed() {
+    Admission admission = admission(1, 0, UserLimits.none());
+    Pair a = session(admission, "a");
+    Pair b = session(admission, "b");
+    a.fromClient(query("BEGIN"));
+    a.ready('T');
+    b.fromClient(msg('P', "\0SELECT 1\0\0\0"), Unpooled.buffer().writeByte('X').writeInt(4));
+    assertThat(b.clientGot()).contains("C53300");
+    assertThat(b.client.isActive()).isFalse();
+    assertThat(b.backendGot()).isEqualTo("X");
+  }
+
+  @Test
   void pipelined_statements_keep_the_permit_until_the_last_reply() {
     Admission admission = admission(1, 0, UserLimits.none());
     Pair a = session(admission, "a");

@@ -181,6 +181,7 @@ class OverloadIT {
       }
     }
     long unloadedP99 = percentile(unloaded, 0.99) / 1_000_000;
+    long unloadedP50 = percentile(unloaded, 0.5) / 1_000_000;
     long heapBefore = usedHeapAfterGc();
 
     // When 10 × N clients run it for 8 s
@@ -189,9 +190,9 @@ class OverloadIT {
 
     // Then
     double rejectionRate = run.rejected() / (double) (run.rejected() + run.latenciesNanos().size());
-    System.out.printf("overload, limit %d, %d clients: unloaded p99 %d ms; admitted %d (p50 %d ms, p99 %d ms), "
+    System.out.printf("overload, limit %d, %d clients: unloaded p50 %d ms, p99 %d ms; admitted %d (p50 %d ms, p99 %d ms), "
             + "rejected %d (%.0f %%), peak active on the backend %d, heap %+d MB, took %s%n",
-        LIMIT, CLIENTS, unloadedP99, run.latenciesNanos().size(), percentile(run.latenciesNanos(), 0.5) / 1_000_000,
+        LIMIT, CLIENTS, unloadedP50, unloadedP99, run.latenciesNanos().size(), percentile(run.latenciesNanos(), 0.5) / 1_000_000,
         run.p99Millis(), run.rejected(), 100 * rejectionRate, run.peakActive(), (heapAfter - heapBefore) >> 20,
         run.took());
     assertThat(run.otherErrors()).as("errors other than 53300").isEmpty();
@@ -199,6 +200,11 @@ class OverloadIT {
     assertThat(run.peakActive()).as("transactions running at once on the backend").isLessThanOrEqualTo(LIMIT);
     assertThat(run.p99Millis()).as("admitted p99 vs twice the unloaded p99 (%d ms)", unloadedP99)
         .isLessThanOrEqualTo(2 * unloadedP99);
+    // the median is the steadier figure on a noisy machine: queueing adds at most a fraction of a
+    // service time to it (the queue holds half the limit)
+    assertThat(percentile(run.latenciesNanos(), 0.5) / 1_000_000)
+        .as("admitted p50 vs twice the unloaded p50 (%d ms)", unloadedP50)
+        .isLessThanOrEqualTo(2 * unloadedP50);
     assertThat(run.rejected()).isPositive();
     assertThat(run.refusals()).allSatisfy(m -> assertThat(m)
         .contains("of " + LIMIT + " concurrent transactions in use", "queue limit " + LIMIT / 2));

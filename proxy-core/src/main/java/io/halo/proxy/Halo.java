@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
       CheckConfigCommand.class,
       StatusCommand.class,
       FailoverCommand.class,
-      SwitchoverCommand.class
+      SwitchoverCommand.class,
+      io.halo.proxy.cli.ThrottleCommand.class
     })
 public final class Halo implements Runnable {
 

@@ -71,6 +71,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<PgSessions> sessions = new ArrayList<>();
   private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
   private io.halo.proxy.admin.AdminServer admin;
+  /** Per-user caps and rates, shared by every cluster. */
+  private final io.halo.proxy.session.UserLimits userLimits;
+  /** Each cluster's admission (session and transaction limiters), by cluster name. */
+  private final Map<String, io.halo.proxy.session.Admission> admissions = new java.util.LinkedHashMap<>();
 
   private HaloServer(HaloConfig config, Transports transports) {
     this.config = config;
@@ -78,6 +82,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     this.boss = transports.newGroup(1);
     int threads = config.server().ioThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.server().ioThreads();
     this.workers = transports.newGroup(threads);
+    this.userLimits = new io.halo.proxy.session.UserLimits(config.users(), System::nanoTime);
     int backends = config.clusters().stream().mapToInt(c -> c.backends().size()).sum();
     this.probes =
         Executors.newScheduledThreadPool(
@@ -125,8 +130,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       healths.add(topology);
       coordinators.add(coordinator);
       sessions.add(clusterSessions);
-      List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
-      io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), timer);
+      io.halo.routing.balance.BackendLoads loads =
+          new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+      List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
+      io.halo.proxy.session.Admission admission = admission(cluster, loads);
       topology.start();
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
@@ -172,8 +179,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     healths.add(topology);
     coordinators.add(coordinator);
     mysqlSessions.add(clusterSessions);
-    List<io.halo.routing.Router> routers = routers(cluster, topology, topology);
-    io.halo.proxy.session.Admission admission = new io.halo.proxy.session.Admission(cluster.throttle(), timer);
+    io.halo.routing.balance.BackendLoads loads =
+        new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+    List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
+    io.halo.proxy.session.Admission admission = admission(cluster, loads);
     topology.start();
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
@@ -216,9 +225,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   /** One router per listener of {@code cluster}, sharing the cluster's load figures, fed by its probes. */
   private List<io.halo.routing.Router> routers(ClusterConfig cluster, io.halo.health.state.TopologySource topology,
-      ClusterHealth health) {
-    io.halo.routing.balance.BackendLoads loads =
-        new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+      ClusterHealth health, io.halo.routing.balance.BackendLoads loads) {
     List<io.halo.routing.balance.LagGate> gates = new ArrayList<>();
     List<io.halo.routing.Router> out = new ArrayList<>();
     for (ListenerConfig listener : cluster.listeners()) {
@@ -233,6 +240,34 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
     health.afterChange(new LoadFeed(cluster, health, loads, gates));
     return out;
+  }
+
+  /** The cluster's admission, fed to its load figures (transaction counts and latency). */
+  private io.halo.proxy.session.Admission admission(ClusterConfig cluster, io.halo.routing.balance.BackendLoads loads) {
+    io.halo.proxy.session.Admission a = new io.halo.proxy.session.Admission(cluster.throttle(), timer, loads, userLimits);
+    admissions.put(cluster.name(), a);
+    return a;
+  }
+
+  @Override
+  public List<ThrottleView> throttles() {
+    List<ThrottleView> out = new ArrayList<>();
+    admissions.forEach((c, a) -> out.add(ThrottleView.of(c, a.settings(), a.limiters())));
+    return out;
+  }
+
+  @Override
+  public ThrottleView updateThrottle(String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+    io.halo.proxy.session.Admission a = admissions.get(cluster);
+    if (a == null) {
+      throw new java.util.NoSuchElementException("no cluster '" + cluster + "'");
+    }
+    return ThrottleView.of(cluster, a.update(maxConnections, maxTransactions, maxQueue), a.limiters());
+  }
+
+  @Override
+  public List<io.halo.proxy.session.UserLimits.UserView> userLimits() {
+    return userLimits.views();
   }
 
   /** Where the admin HTTP API listens. */

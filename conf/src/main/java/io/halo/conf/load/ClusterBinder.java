@@ -13,6 +13,7 @@ import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.ThrottleLimit;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,7 +52,8 @@ final class ClusterBinder {
         "hold_timeout", "fence_command", "start_command", "switchover_command",
         "command_timeout"), backends);
     ThrottleConfig throttle =
-        throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout"));
+        throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout", "max_transactions", "limit",
+            "min_transactions"));
     s.finish();
     if (listeners.contains(null) || backends == null || backends.contains(null) || monitor == null
         || failover == null || throttle == null || groups == null) {
@@ -169,7 +171,12 @@ final class ClusterBinder {
     Integer maxConnections = s.optional("max_connections", 200, Formats::integer);
     Integer maxQueue = s.optional("max_queue", 1000, Formats::integer);
     Duration queueTimeout = s.optional("queue_timeout", Duration.ofSeconds(2), Formats::duration);
+    Integer maxTransactions = s.optional("max_transactions", 0, Formats::integer);
+    ThrottleLimit limit = s.optional("limit", ThrottleLimit.FIXED, t -> Formats.enumValue(t, ThrottleLimit.class));
+    Integer minTransactions = s.optional("min_transactions",
+        ThrottleConfig.defaultMinTransactions(maxTransactions == null ? 0 : maxTransactions), Formats::integer);
     s.finish();
-    return s.construct(() -> new ThrottleConfig(maxConnections, maxQueue, queueTimeout));
+    return s.construct(() -> new ThrottleConfig(maxConnections, maxQueue, queueTimeout, maxTransactions, limit,
+        minTransactions));
   }
 }

@@ -83,7 +83,8 @@ final class ConfigBinder {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       Section s = Section.of(n, n.mark(), "users[" + i + "]", problems,
-          "name", "password", "auth", "backend_user", "backend_password");
+          "name", "password", "auth", "backend_user", "backend_password", "max_connections",
+          "max_transactions_per_second", "transaction_burst");
       String name = s.requiredString("name");
       String password = s.string("password", null);
       AuthMethod auth =
@@ -93,10 +94,13 @@ final class ConfigBinder {
       if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
         s.report("password", "required key is missing (only auth: trust needs no password)");
       }
+      Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
+      Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
+      Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
       names.check(name, s, "name");
       s.finish();
       users.add(s.construct(
-          () -> new UserConfig(name, password, auth, backendUser, backendPassword)));
+          () -> new UserConfig(name, password, auth, backendUser, backendPassword, maxConnections, rate, burst)));
     }
     return users;
   }

@@ -9,9 +9,23 @@ import java.util.Objects;
  *
  * @param password the clear-text password; may be null only for {@link AuthMethod#TRUST}
  * @param backendPassword may be null when the backend trusts the user
+ * @param maxConnections client sessions of this user at once through Halo (all clusters), 0 for
+ *     no cap; beyond it a new session is refused (PostgreSQL 53300, MySQL 1226)
+ * @param maxTransactionsPerSecond transactions this user may start per second (a statement outside
+ *     a transaction counts as one), 0 for no rate limit; beyond it the transaction is refused with
+ *     an error (53300) and the session stays usable
+ * @param transactionBurst the token bucket's capacity: transactions the user may start at once
+ *     after being idle
  */
 public record UserConfig(
-    String name, String password, AuthMethod auth, String backendUser, String backendPassword) {
+    String name,
+    String password,
+    AuthMethod auth,
+    String backendUser,
+    String backendPassword,
+    int maxConnections,
+    int maxTransactionsPerSecond,
+    int transactionBurst) {
 
   public UserConfig {
     Objects.requireNonNull(name, "name");
@@ -23,10 +37,25 @@ public record UserConfig(
     if (auth != AuthMethod.TRUST && (password == null || password.isEmpty())) {
       throw new IllegalArgumentException("user '" + name + "' needs a password for auth " + auth);
     }
+    if (maxConnections < 0 || maxTransactionsPerSecond < 0) {
+      throw new IllegalArgumentException(
+          "user '" + name + "': max_connections and max_transactions_per_second must not be negative (0: no limit)");
+    }
+    if (maxTransactionsPerSecond > 0 && transactionBurst < 1) {
+      throw new IllegalArgumentException("user '" + name + "': transaction_burst must be at least 1");
+    }
+  }
+
+  /** No per-user limits. */
+  public UserConfig(String name, String password, AuthMethod auth, String backendUser, String backendPassword) {
+    this(name, password, auth, backendUser, backendPassword, 0, 0, 0);
   }
 
   @Override
   public String toString() {
-    return "UserConfig[name=" + name + ", auth=" + auth + ", backendUser=" + backendUser + "]";
+    return "UserConfig[name=" + name + ", auth=" + auth + ", backendUser=" + backendUser
+        + (maxConnections > 0 ? ", maxConnections=" + maxConnections : "")
+        + (maxTransactionsPerSecond > 0 ? ", maxTransactionsPerSecond=" + maxTransactionsPerSecond
+            + ", transactionBurst=" + transactionBurst : "") + "]";
   }
 }

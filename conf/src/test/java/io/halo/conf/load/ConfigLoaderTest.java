@@ -1,6 +1,7 @@
 package io.halo.conf.load;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
@@ -150,6 +151,38 @@ class ConfigLoaderTest {
         FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10), null, null, null,
         Duration.ofSeconds(30)));
     assertThat(main.throttle()).isEqualTo(new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+  }
+
+  @Test
+  void binds_transaction_limits_and_per_user_limits() throws Exception {
+    String yaml = MINIMAL
+        .replace("    password: secret\n",
+            "    password: secret\n    max_connections: 5\n    max_transactions_per_second: 100\n")
+        + "    throttle:\n      max_transactions: 40\n      limit: gradient\n";
+
+    HaloConfig config = ConfigLoader.parse(yaml, "limits.yaml", Map.of());
+
+    assertThat(config.clusters().get(0).throttle()).isEqualTo(
+        new ThrottleConfig(200, 1000, Duration.ofSeconds(2), 40, io.halo.conf.model.ThrottleLimit.GRADIENT, 10));
+    assertThat(config.users()).containsExactly(
+        new UserConfig("app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret", 5, 100, 100));
+  }
+
+  @Test
+  void a_transaction_limit_on_a_mysql_cluster_is_refused_not_ignored() {
+    String yaml = MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
+        + "    throttle:\n      max_transactions: 10\n";
+
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "bad.yaml", Map.of()))
+        .hasMessageContaining("max_transactions is not supported for engine mysql yet");
+  }
+
+  @Test
+  void an_adaptive_limit_without_a_maximum_is_refused() {
+    String yaml = MINIMAL + "    throttle:\n      limit: gradient\n";
+
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "bad.yaml", Map.of()))
+        .hasMessageContaining("limit: gradient needs max_transactions");
   }
 
   @Test

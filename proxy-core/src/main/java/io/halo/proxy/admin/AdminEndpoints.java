@@ -72,7 +72,35 @@ final class AdminEndpoints {
       case SWITCHOVER -> switchover(route, json.readActionBody(body, Set.of("target")));
       case DRAIN, ENABLE, DISABLE -> backendAction(route);
       case RELOAD -> json.error(HttpResponseStatus.NOT_IMPLEMENTED, RELOAD_NOT_IMPLEMENTED);
+      case THROTTLE -> json.ok(throttle(cluster(route).name()));
+      case THROTTLE_SET -> throttleSet(cluster(route).name(), body);
     };
+  }
+
+  private ProxyView.ThrottleView throttle(String cluster) {
+    return proxy.throttles().stream()
+        .filter(t -> t.cluster().equals(cluster))
+        .findFirst()
+        .orElseThrow(() -> AdminException.notFound("cluster '" + cluster + "' has no throttle"));
+  }
+
+  /** {@code {"max_connections": 100, "max_transactions": 20, "max_queue": 50}}, each optional. */
+  private AdminResponse throttleSet(String cluster, String body) {
+    Map<String, Integer> values = json.readIntegers(body, Set.of("max_connections", "max_transactions", "max_queue"));
+    if (values.isEmpty()) {
+      throw AdminException.badRequest("nothing to change; send any of max_connections, max_queue, max_transactions");
+    }
+    ProxyView.ThrottleView updated;
+    try {
+      updated = proxy.updateThrottle(cluster, values.get("max_connections"), values.get("max_transactions"),
+          values.get("max_queue"));
+    } catch (IllegalArgumentException e) {
+      throw AdminException.badRequest(message(e));
+    } catch (java.util.NoSuchElementException e) {
+      throw AdminException.notFound(message(e));
+    }
+    log.info("admin: throttle of cluster {} changed to {}", cluster, values);
+    return json.ok(updated);
   }
 
   private AdminResponse health() {

@@ -45,6 +45,47 @@ final class AdminJson {
   }
 
   /**
+   * Reads an object of whole numbers, e.g. {@code {"max_transactions": 20}}; every field optional,
+   * each one named in {@code allowed}, each a JSON integer that fits an int.
+   */
+  Map<String, Integer> readIntegers(String body, Set<String> allowed) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    if (body == null || body.isBlank()) {
+      return out;
+    }
+    JsonNode tree = readObject(body, allowed);
+    for (Iterator<String> names = tree.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      JsonNode value = tree.get(name);
+      if (!value.isInt()) {
+        throw AdminException.badRequest("'" + name + "' must be a whole number, was " + value);
+      }
+      out.put(name, value.intValue());
+    }
+    return out;
+  }
+
+  private JsonNode readObject(String body, Set<String> allowed) {
+    JsonNode tree;
+    try {
+      tree = mapper.readTree(body);
+    } catch (JsonProcessingException e) {
+      throw AdminException.badRequest("request body is not valid JSON: " + e.getOriginalMessage());
+    }
+    if (tree == null || !tree.isObject()) {
+      throw AdminException.badRequest("request body must be a JSON object");
+    }
+    for (Iterator<String> names = tree.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!allowed.contains(name)) {
+        throw AdminException.badRequest(
+            "unknown field '" + name + "'; this endpoint accepts " + String.join(", ", allowed.stream().sorted().toList()));
+      }
+    }
+    return tree;
+  }
+
+  /**
    * Reads {@code {"target": "pg2", "force": false}}; both optional, an empty body is allowed.
    *
    * @param allowed the fields this endpoint accepts

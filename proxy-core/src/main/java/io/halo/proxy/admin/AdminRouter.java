@@ -23,7 +23,10 @@ final class AdminRouter {
     DRAIN(HttpMethod.POST, true),
     ENABLE(HttpMethod.POST, true),
     DISABLE(HttpMethod.POST, true),
-    RELOAD(HttpMethod.POST, false);
+    RELOAD(HttpMethod.POST, false),
+    THROTTLE(HttpMethod.GET, false),
+    /** Changes limits in memory; never blocks, so it runs on the event loop. PUT or POST. */
+    THROTTLE_SET(HttpMethod.PUT, false);
 
     final HttpMethod method;
     final boolean action;
@@ -53,6 +56,15 @@ final class AdminRouter {
     Route route = match(path);
     if (route == null) {
       throw AdminException.notFound("no such endpoint: " + method + " " + path);
+    }
+    if (route.endpoint() == Endpoint.THROTTLE && (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST))) {
+      return new Route(Endpoint.THROTTLE_SET, route.cluster(), null);
+    }
+    if (route.endpoint() == Endpoint.THROTTLE && !method.equals(HttpMethod.GET)) {
+      throw new AdminException(
+          HttpResponseStatus.METHOD_NOT_ALLOWED,
+          method + " is not allowed on " + path + "; use GET, PUT or POST",
+          Map.of(HttpHeaderNames.ALLOW.toString(), "GET, PUT, POST"));
     }
     if (!route.endpoint().method.equals(method)) {
       throw new AdminException(
@@ -91,6 +103,7 @@ final class AdminRouter {
       return switch (parts.get(1)) {
         case "failover" -> new Route(Endpoint.FAILOVER, cluster, null);
         case "switchover" -> new Route(Endpoint.SWITCHOVER, cluster, null);
+        case "throttle" -> new Route(Endpoint.THROTTLE, cluster, null);
         default -> null;
       };
     }

@@ -56,7 +56,57 @@ final class HaloMetrics {
     clusters(out, snaps);
     listeners(out, proxy.listeners(), proxy.rejections());
     splits(out, proxy.splits());
+    throttles(out, proxy.throttles(), proxy.userLimits());
     return out.text();
+  }
+
+  private static void throttles(PrometheusText out, List<ProxyView.ThrottleView> throttles,
+      List<io.halo.proxy.session.UserLimits.UserView> users) {
+    out.family("halo_throttle_limit", "gauge",
+        "Current limit per backend and unit (sessions, transactions); an adaptive limit moves below its maximum.");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_limit", l.limit(), limiterLabels(t, l)));
+    out.family("halo_throttle_max", "gauge", "The configured maximum of the limit (max_connections, max_transactions).");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_max", l.maximum(), limiterLabels(t, l)));
+    out.family("halo_throttle_in_use", "gauge", "Permits in use: sessions or transactions admitted and not finished.");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_in_use", l.inUse(), limiterLabels(t, l)));
+    out.family("halo_throttle_queue_length", "gauge", "Sessions or transactions waiting for admission.");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_queue_length", l.waiting(), limiterLabels(t, l)));
+    out.family("halo_throttle_queue_limit", "gauge", "max_queue: how many may wait at once.");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_queue_limit", l.maxQueue(), limiterLabels(t, l)));
+    out.family("halo_throttle_admitted_total", "counter", "Permits granted since start.");
+    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_admitted_total", l.admitted(), limiterLabels(t, l)));
+    out.family("halo_throttle_rejected_total", "counter",
+        "Work refused by the backend's limiter, by reason: queue_full (refused at once) or timed_out (after queue_timeout).");
+    eachLimiter(throttles, (t, l) -> {
+      out.sample("halo_throttle_rejected_total", l.rejectedQueueFull(),
+          CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "reason", "queue_full");
+      out.sample("halo_throttle_rejected_total", l.rejectedTimedOut(),
+          CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "reason", "timed_out");
+    });
+    out.family("halo_user_sessions", "gauge", "Client sessions of a user with a max_connections cap.");
+    users.forEach(u -> out.sample("halo_user_sessions", u.connections(), "user", u.user()));
+    out.family("halo_user_rejected_total", "counter",
+        "Work refused by a user's own limits, by reason: max_connections or transaction_rate.");
+    users.forEach(u -> {
+      out.sample("halo_user_rejected_total", u.rejectedConnections(), "user", u.user(), "reason", "max_connections");
+      out.sample("halo_user_rejected_total", u.rejectedTransactions(), "user", u.user(), "reason", "transaction_rate");
+    });
+  }
+
+  private static String[] limiterLabels(ProxyView.ThrottleView t, io.halo.proxy.session.Admission.LimiterView l) {
+    return new String[] {CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "limit", l.kind()};
+  }
+
+  private interface LimiterSample {
+    void write(ProxyView.ThrottleView throttle, io.halo.proxy.session.Admission.LimiterView limiter);
+  }
+
+  private static void eachLimiter(List<ProxyView.ThrottleView> throttles, LimiterSample sample) {
+    for (ProxyView.ThrottleView t : throttles) {
+      for (io.halo.proxy.session.Admission.LimiterView l : t.limiters()) {
+        sample.write(t, l);
+      }
+    }
   }
 
   private static void backends(PrometheusText out, List<Snapshot> snaps, List<BackendSessions> sessions) {

@@ -28,4 +28,45 @@ public interface ProxyView {
 
   /** Client connections refused since start, by reason (e.g. "too_many_connections", "auth_failed"). */
   java.util.Map<String, Long> rejections();
+
+  /**
+   * One cluster's throttle: the settings in force (changeable at runtime: max_connections,
+   * max_transactions, max_queue) and each backend's limiters.
+   */
+  record ThrottleView(
+      String cluster,
+      int maxConnections,
+      int maxTransactions,
+      int maxQueue,
+      long queueTimeoutMillis,
+      String limit,
+      int minTransactions,
+      List<io.halo.proxy.session.Admission.LimiterView> limiters) {
+
+    public static ThrottleView of(
+        String cluster, io.halo.proxy.session.Admission.Settings s, List<io.halo.proxy.session.Admission.LimiterView> l) {
+      return new ThrottleView(cluster, s.maxConnections(), s.maxTransactions(), s.maxQueue(),
+          s.queueTimeout().toMillis(), s.limit().name().toLowerCase(java.util.Locale.ROOT), s.minTransactions(), l);
+    }
+  }
+
+  /** Every cluster's throttle (none by default). */
+  default List<ThrottleView> throttles() {
+    return List.of();
+  }
+
+  /**
+   * Changes a cluster's limits at runtime; a null leaves that value.
+   *
+   * @throws java.util.NoSuchElementException for an unknown cluster
+   * @throws IllegalArgumentException naming a bad value
+   */
+  default ThrottleView updateThrottle(String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+    throw new java.util.NoSuchElementException("no cluster '" + cluster + "' has a throttle");
+  }
+
+  /** Users with a connection cap or a transaction rate limit, with their figures. */
+  default List<io.halo.proxy.session.UserLimits.UserView> userLimits() {
+    return List.of();
+  }
 }

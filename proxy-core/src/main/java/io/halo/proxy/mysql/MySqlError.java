@@ -4,6 +4,8 @@ package io.halo.proxy.mysql;
 public enum MySqlError {
   /** ER_CON_COUNT_ERROR: more clients than the listener allows. */
   TOO_MANY_CONNECTIONS(1040, "08004"),
+  /** ER_USER_LIMIT_REACHED: the user has more sessions than its {@code max_connections}. */
+  USER_LIMIT_REACHED(1226, "42000"),
   /** ER_HANDSHAKE_ERROR: a malformed or out-of-order handshake, or a stalled one. */
   BAD_HANDSHAKE(1043, "08S01"),
   /** ER_ACCESS_DENIED_ERROR: wrong password or unknown user. */

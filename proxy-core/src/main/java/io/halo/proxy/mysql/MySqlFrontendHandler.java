@@ -184,6 +184,14 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     phase = Phase.CONNECTING;
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
+    String overCap = listener.admission().users().connect(hello.user());
+    if (overCap != null) {
+      listener.rejections().count("user_max_connections");
+      fail(ctx, MySqlError.USER_LIMIT_REACHED, overCap);
+      return;
+    }
+    String counted = hello.user();
+    ctx.channel().closeFuture().addListener(f -> listener.admission().users().disconnected(counted));
     holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
     route(ctx);
   }

@@ -260,6 +260,14 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     state = SessionState.CONNECTING;
     ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
     ctx.channel().config().setAutoRead(false);
+    String overCap = listener.admission().users().connect(user);
+    if (overCap != null) {
+      listener.rejections().count("user_max_connections");
+      fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, overCap);
+      return;
+    }
+    String counted = user;
+    ctx.channel().closeFuture().addListener(f -> listener.admission().users().disconnected(counted));
     holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
     route(ctx);
   }
@@ -380,7 +388,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     server.pipeline().addLast("relay", fromBackend);
     ctx.pipeline().addLast("relay", fromClient);
     for (ByteBuf b : early) {
-      fromClient.forward(b);
+      if (session.admitClientBuffer(b, fromClient.atBoundary())) {
+        fromClient.forward(b);
+      }
     }
     early.clear();
     server.flush();
@@ -389,7 +399,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     // Removing the frame decoder hands any bytes it still holds to the relay.
     ctx.pipeline().remove("frames");
     server.config().setAutoRead(true);
-    client.config().setAutoRead(true);
+    client.config().setAutoRead(!session.held()); // early bytes may wait for a transaction permit
     log.debug("[{}] session {} relaying", listener.name(), session);
   }
 

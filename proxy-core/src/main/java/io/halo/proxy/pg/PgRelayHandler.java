@@ -70,8 +70,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       ctx.fireChannelRead(msg);
       return;
     }
-    if (fromClient && (session.held() || (scanner.atBoundary() && session.mustHold()))) {
-      session.hold(buf);
+    if (fromClient && !session.admitClientBuffer(buf, scanner.atBoundary())) {
       return;
     }
     forward(buf);
@@ -161,12 +160,19 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
     if (ctx.channel().isWritable() && !(session.held() && !fromClient)) {
       peer.config().setAutoRead(true);
     }
+    if (fromClient && ctx.channel().isWritable() && session.refusing()) {
+      // the client drained the errors Halo wrote for refused work: read it again
+      ctx.channel().config().setAutoRead(true);
+    }
     ctx.fireChannelWritabilityChanged();
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     scanner.discard();
+    if (!fromClient && session.state() != SessionState.CLOSING) {
+      session.backendLost();
+    }
     session.unregister();
     if (fromClient) {
       if (!terminated) {
@@ -191,6 +197,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
     }
     session.state(SessionState.CLOSING);
     ctx.fireChannelInactive();
+  }
+
+  /** The client-to-backend stream is between messages (client side only). */
+  boolean atBoundary() {
+    return scanner.atBoundary();
   }
 
   /** Whether Halo may inject a whole message into the client-bound stream now. */

@@ -7,6 +7,7 @@ import io.halo.health.state.BackendNode;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.SessionState;
+import io.halo.proxy.session.TransactionGate;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -23,6 +24,21 @@ import java.util.Map;
  *
  * <p>Everything is changed on the session's event loop. Fields other threads read (the cancel
  * target, the state and in-flight count the switchover gate polls) are volatile.
+ *
+ * <h2>Transaction admission (the relay's hooks)</h2>
+ *
+ * <p>A relay calls {@link #admitClientBuffer} with every client buffer before forwarding it, and
+ * {@link #replyReceived} with every ReadyForQuery status. When a buffer starts new work on a
+ * session idle between transactions (status 'I', no reply pending, no extended batch open), the
+ * session asks its {@link TransactionGate} for a transaction permit of its backend: granted at once,
+ * the buffer goes on; queued, the session holds the buffer (and stops reading the client, the same
+ * hold a switchover uses) until the permit arrives on this event loop; refused (queue full, {@code
+ * queue_timeout}, the user's rate limit), {@link PgRefusal} answers the work with ERROR 53300 and
+ * ReadyForQuery, and the session stays usable. The permit goes back at the ReadyForQuery that
+ * leaves the session idle with nothing pending; its duration is the latency sample of the
+ * adaptive limit and of the balancers. Holding for a switchover and holding for a permit share one
+ * list of held buffers: a resumed session whose held bytes start new work takes a permit first,
+ * and a session moved to another backend gives back its place on the old one and asks the new one.
  */
 public final class PgSession {
 
@@ -58,6 +74,9 @@ public final class PgSession {
   private final Map<String, ByteBuf> prepared = new LinkedHashMap<>();
   private int preparedBytes;
   private boolean preparedOverflow;
+  private final TransactionGate gate;
+  /** Refused work still being answered, or null. */
+  private PgRefusal refusal;
 
   PgSession(
       PgListenerContext listener,
@@ -87,6 +106,7 @@ public final class PgSession {
     this.database = database;
     this.userConfig = userConfig;
     this.backendParameters = Map.copyOf(backendParameters);
+    this.gate = listener.admission().transactionGate(user);
     bind(connection);
   }
 
@@ -209,15 +229,147 @@ public final class PgSession {
     pendingReplies++;
   }
 
-  void replyReceived(byte status) {
+  /**
+   * Relay hook: a ReadyForQuery with {@code status} came from the backend. Ends the transaction
+   * (gives its permit back) when the session is idle again with nothing pending. Event loop.
+   */
+  public void replyReceived(byte status) {
     if (pendingReplies > 0) {
       pendingReplies--;
     }
     state = SessionState.fromTransactionStatus(status);
+    if (gate.open() && betweenTransactions()) {
+      gate.end();
+    }
+  }
+
+  private boolean betweenTransactions() {
+    return pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE;
+  }
+
+  // ---------------------------------------------------------------- transaction admission
+
+  /**
+   * Relay hook, for every client buffer before it is forwarded. Event loop only.
+   *
+   * @param atBoundary the client stream is between messages before this buffer (the relay's scanner)
+   * @return true when the relay forwards {@code buf} now; false when the session took it (held for
+   *     a switchover or a transaction permit, or answered as refused work) and owns it
+   */
+  public boolean admitClientBuffer(ByteBuf buf, boolean atBoundary) {
+    if (refusal != null) {
+      continueRefusal(buf);
+      return false;
+    }
+    if (held || (atBoundary && mustHold())) {
+      hold(buf);
+      return false;
+    }
+    if (!atBoundary || gate.open() || !betweenTransactions() || state == SessionState.CLOSING) {
+      return true;
+    }
+    if (buf.isReadable() && buf.getByte(buf.readerIndex()) == 'X') {
+      return true; // a client leaving needs no permit
+    }
+    heldBuffers.add(buf);
+    if (beginHeld()) {
+      heldBuffers.remove(heldBuffers.size() - 1);
+      return true;
+    }
+    return false;
+  }
+
+  /** The session's transaction admission (the split relay asks it per backend). */
+  TransactionGate gate() {
+    return gate;
+  }
+
+  /** Whether a transaction is admitted and not finished (for tests and the split relay). */
+  public boolean transactionOpen() {
+    return gate.open();
+  }
+
+  /**
+   * The held buffers (at least one) start new work: asks for a permit. True when they may go on
+   * now; otherwise they stay held (waiting) or were answered (refused).
+   */
+  private boolean beginHeld() {
+    TransactionGate.Decision d = gate.begin(backendName, client.eventLoop(), this::permitOutcome);
+    switch (d) {
+      case ADMITTED:
+        return true;
+      case WAITING:
+        held = true;
+        client.config().setAutoRead(false);
+        return false;
+      default:
+        refuseHeld(gate.refusal());
+        return false;
+    }
+  }
+
+  /** The queued permit request ended: {@code refused} is null when the permit was granted. */
+  private void permitOutcome(String refused) {
+    if (state == SessionState.CLOSING || moving) {
+      gate.abandon();
+      return;
+    }
+    if (refused != null) {
+      refuseHeld(refused);
+    } else if (!(listener.sessions().holding() && route() == Route.PRIMARY)) {
+      resume();
+    }
+    // else a switchover holds the cluster: the permit is kept and finishRelease resumes the session
+  }
+
+  /** Answers every held buffer as refused work (ERROR 53300), then reads the client again. */
+  private void refuseHeld(String message) {
+    if (toClient == null || !toClient.clientStreamAtBoundary()) {
+      // the backend is mid-way through an asynchronous message (NOTIFY): no room for an error
+      terminate(SqlState.TOO_MANY_CONNECTIONS, message);
+      return;
+    }
+    held = false;
+    refusal = new PgRefusal(client, message, listener.server().maxMessageSize());
+    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
+    heldBuffers.clear();
+    for (ByteBuf b : bufs) {
+      continueRefusal(b);
+    }
+    if (state != SessionState.CLOSING) {
+      client.config().setAutoRead(client.isWritable());
+    }
+  }
+
+  private void continueRefusal(ByteBuf buf) {
+    PgRefusal r = refusal;
+    if (r == null) {
+      buf.release();
+      return;
+    }
+    boolean over = r.consume(buf);
+    if (r.terminated()) {
+      state = SessionState.CLOSING;
+      unregister();
+      backend.writeAndFlush(PgMessages.terminate(backend.alloc())).addListener(ChannelFutureListener.CLOSE);
+      client.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    } else if (r.violation() != null) {
+      terminate(SqlState.PROTOCOL_VIOLATION, r.violation());
+    } else if (over) {
+      refusal = null;
+    }
+    if (!client.isWritable()) {
+      client.config().setAutoRead(false); // the client does not read its errors: stop reading it
+    }
+  }
+
+  /** Refused work is being answered (the relay lets the client be read again when it drains). */
+  boolean refusing() {
+    return refusal != null;
   }
 
   /** Between transactions with nothing in flight (or already held there). Any thread. */
-  boolean quiescent() {
+  public boolean quiescent() {
     return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE);
   }
 
@@ -303,6 +455,7 @@ public final class PgSession {
     held = true;
     moving = true;
     client.config().setAutoRead(false);
+    gate.abandon(); // a permit (or a place in the queue) of the old backend; the new one is asked on resume
     if (preparedOverflow) {
       terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + primary.name() + ": this session's prepared statements"
           + " exceed " + MAX_PREPARED_BYTES + " bytes and cannot be moved; reconnect");
@@ -313,17 +466,20 @@ public final class PgSession {
 
   /** Switchover release, phase 2 (nothing held any more): a held session that stays goes on. */
   void finishRelease() {
-    if (held && !moving && state != SessionState.CLOSING) {
+    if (held && !moving && !gate.waiting() && state != SessionState.CLOSING) {
       resume();
     }
   }
 
-  /** Lets held work go on the current backend. */
+  /** Lets held work go on the current backend (after a transaction permit, if it starts new work). */
   void resume() {
     held = false;
     moving = false;
     if (split != null) {
       split.resumeAfterHold();
+      return;
+    }
+    if (!heldBuffers.isEmpty() && !gate.open() && !gate.waiting() && !beginHeld()) {
       return;
     }
     List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
@@ -372,6 +528,7 @@ public final class PgSession {
   }
 
   void unregister() {
+    gate.abandon();
     if (listener.sessions().remove(this)) {
       listener.router().sessionEnded(backendName);
     }
@@ -381,8 +538,14 @@ public final class PgSession {
     }
     heldBuffers.forEach(ByteBuf::release);
     heldBuffers.clear();
+    refusal = null;
     prepared.values().forEach(ByteBuf::release);
     prepared.clear();
+  }
+
+  /** The backend connection was lost: a transaction in flight counts as dropped (overload signal). */
+  void backendLost() {
+    gate.dropped();
   }
 
   /**

@@ -269,8 +269,64 @@ final class PgSplitRelay {
       park();
       return;
     }
+    if (complete && !admitted(target)) {
+      return;
+    }
     parked = false;
     send(target, complete);
+  }
+
+  /**
+   * Transaction admission ({@code throttle.max_transactions}, the user's rate limit): a unit that
+   * starts new work takes a permit of its backend; the session gives it back at the ReadyForQuery
+   * that leaves it idle ({@link PgSession#replyReceived}). False when the unit waits (parked) or
+   * was refused (answered with ERROR 53300 and ReadyForQuery, like a failed statement). A unit
+   * sent after a Flush (no Sync yet) is not gated.
+   */
+  private boolean admitted(Backend target) {
+    io.halo.proxy.session.TransactionGate gate = session.gate();
+    if (gate.open() || txStatus != 'I' || (last != null && !last.idle())) {
+      return true;
+    }
+    if (gate.waiting()) {
+      park();
+      return false;
+    }
+    switch (gate.begin(target.node.name(), client.eventLoop(), refused -> {
+      if (closed) {
+        gate.abandon();
+        return;
+      }
+      if (refused != null) {
+        refuseUnit(refused);
+      }
+      resume();
+    })) {
+      case ADMITTED:
+        return true;
+      case WAITING:
+        park();
+        return false;
+      default:
+        refuseUnit(gate.refusal());
+        return false;
+    }
+  }
+
+  /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */
+  private void refuseUnit(String message) {
+    if (unitKind == StatementKind.SESSION && !settings.isEmpty()) {
+      String dropped = settings.remove(settings.size() - 1); // it never ran
+      keptBytes -= dropped.length();
+    }
+    unit.forEach(PgFrame::release);
+    unit.clear();
+    unitBytes = 0;
+    unitKind = null;
+    primaryOnce = false;
+    parked = false;
+    client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
+    client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
   }
 
   private void park() {
@@ -846,6 +902,7 @@ final class PgSplitRelay {
       return;
     }
     closed = true;
+    session.gate().abandon();
     stats.sessionEnded(pinned);
     for (Backend b : new Backend[] {primary, replica}) {
       if (b != null && b.channel != null && b.channel.isActive()) {

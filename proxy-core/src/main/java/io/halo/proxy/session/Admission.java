@@ -1,36 +1,95 @@
 package io.halo.proxy.session;
 
 import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.ThrottleLimit;
+import io.halo.routing.balance.BackendLoads;
 import io.halo.routing.throttle.ConcurrencyLimiter;
 import io.halo.routing.throttle.FixedLimit;
+import io.halo.routing.throttle.GradientLimit;
+import io.halo.routing.throttle.Limit;
 import io.halo.routing.throttle.Permit;
 import io.halo.routing.throttle.ThrottledException;
+import io.netty.channel.Channel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Consumer;
 
 /**
- * Admission of client sessions to the backends of one cluster: at most {@code throttle.max_connections}
- * sessions per backend, at most {@code max_queue} waiting, each for at most {@code queue_timeout};
- * beyond that a {@link ThrottledException} whose message names the limit, the queue and the wait.
- * Every session holds one permit from login to close (Halo opens one backend connection per client
- * session; transaction-level admission comes with backend connection pooling). Never blocks.
+ * Admission to the backends of one cluster, at two levels, each a {@link ConcurrencyLimiter} per
+ * backend with a bounded queue and {@code queue_timeout}:
+ *
+ * <ul>
+ *   <li><b>Sessions</b>: at most {@code throttle.max_connections} client sessions per backend (Halo
+ *       opens one backend connection per client session). A session holds its permit from login to
+ *       close.
+ *   <li><b>Transactions</b>: at most {@code throttle.max_transactions} transactions running at once
+ *       per backend, fixed or adaptive ({@code limit: gradient}, driven by the measured transaction
+ *       latency). A session takes a permit through its {@link TransactionGate} when it starts new
+ *       work between transactions and gives it back at the end of the transaction; the permit's
+ *       duration is the latency sample and feeds {@link BackendLoads} too.
+ * </ul>
+ *
+ * <p>Refusals are {@link ThrottledException}s whose message names the backend, the limit, the
+ * queue and the wait; the protocol wraps them in 53300 / MySQL 1040.
+ *
+ * <p><b>Runtime changes</b> ({@link #update}, from the admin API) resize the existing limiters
+ * (raised limits admit waiters at once; lowered ones revoke nothing) and apply to limiters created
+ * later. Setting {@code max_transactions} to 0 switches transaction admission off: transactions
+ * holding permits still return them, new ones take none. Never blocks; thread-safe.
  */
 public final class Admission {
 
+  /** What an operator may change at runtime, and the fixed rest, for the admin API. */
+  public record Settings(
+      int maxConnections, int maxTransactions, int maxQueue, Duration queueTimeout, ThrottleLimit limit,
+      int minTransactions) {}
+
+  /** One limiter's figures, for metrics and the admin API. */
+  public record LimiterView(
+      String backend, String unit, String kind, int limit, int maximum, int inUse, int waiting, int maxQueue,
+      long admitted, long rejectedQueueFull, long rejectedTimedOut) {}
+
+  private static final String SESSIONS = "sessions";
+  private static final String TRANSACTIONS = "transactions";
+
   private final ThrottleConfig config;
   private final ScheduledExecutorService timer;
-  private final ConcurrentHashMap<String, ConcurrencyLimiter> limiters = new ConcurrentHashMap<>();
+  private final BackendLoads loads;
+  private final UserLimits users;
+  private volatile Settings settings;
+  private final ConcurrentHashMap<String, ConcurrencyLimiter> sessionLimiters = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ConcurrencyLimiter> txLimiters = new ConcurrentHashMap<>();
 
+  /** Session admission only, no load figures, no user limits (tests). */
   public Admission(ThrottleConfig config, ScheduledExecutorService timer) {
-    this.config = config;
-    this.timer = timer;
+    this(config, timer, null, UserLimits.none());
+  }
+
+  /**
+   * @param loads the cluster's load figures (transaction counts and latency are fed here), or null
+   * @param users per-user caps and rate limits, shared by every cluster
+   */
+  public Admission(ThrottleConfig config, ScheduledExecutorService timer, BackendLoads loads, UserLimits users) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.timer = Objects.requireNonNull(timer, "timer");
+    this.loads = loads;
+    this.users = Objects.requireNonNull(users, "users");
+    this.settings = new Settings(config.maxConnections(), config.maxTransactions(), config.maxQueue(),
+        config.queueTimeout(), config.limit(), config.minTransactions());
   }
 
   /** A permit for a session on {@code backend}, completed on {@code executor} (the event loop). */
   public CompletableFuture<Permit> acquire(String backend, Executor executor) {
-    return limiter(backend).acquire(config.queueTimeout(), executor);
+    return sessionLimiter(backend).acquire(config.queueTimeout(), executor);
   }
 
   /**
@@ -38,16 +97,16 @@ public final class Admission {
    * loop either hands the permit to {@code admitted}, gives it back when the client left meanwhile,
    * or passes the refusal message to {@code refused} (counted as "throttled").
    */
-  public CompletableFuture<Permit> admit(String backend, io.netty.channel.Channel channel, Rejections rejections,
-      java.util.function.Consumer<Permit> admitted, java.util.function.Consumer<String> refused) {
+  public CompletableFuture<Permit> admit(String backend, Channel channel, Rejections rejections,
+      Consumer<Permit> admitted, Consumer<String> refused) {
     CompletableFuture<Permit> waiting = acquire(backend, channel.eventLoop());
     waiting.whenComplete((p, e) -> {
       if (e != null) {
-        if (e instanceof java.util.concurrent.CancellationException) {
+        if (e instanceof CancellationException) {
           return;
         }
         rejections.count("throttled");
-        refused.accept((e instanceof java.util.concurrent.CompletionException ? e.getCause() : e).getMessage());
+        refused.accept((e instanceof CompletionException ? e.getCause() : e).getMessage());
       } else if (!channel.isActive()) {
         p.ignore();
       } else {
@@ -57,8 +116,107 @@ public final class Admission {
     return waiting;
   }
 
-  private ConcurrencyLimiter limiter(String backend) {
-    return limiters.computeIfAbsent(backend, b -> new ConcurrencyLimiter(
-        b, "backend sessions", new FixedLimit(config.maxConnections()), config.maxQueue(), timer, System::nanoTime));
+  /** The per-user limits (connection caps, transaction rates). */
+  public UserLimits users() {
+    return users;
+  }
+
+  /** A transaction gate for one new session of {@code user}. Event-loop confined, like the session. */
+  public TransactionGate transactionGate(String user) {
+    return new TransactionGate(this, users.rate(user));
+  }
+
+  /** The transaction limiter of {@code backend}, or null while {@code max_transactions} is 0. */
+  ConcurrencyLimiter transactionLimiter(String backend) {
+    Settings s = settings;
+    if (s.maxTransactions() == 0) {
+      return null;
+    }
+    return txLimiters.computeIfAbsent(backend, b -> {
+      Settings now = settings;
+      int max = Math.max(1, now.maxTransactions());
+      Limit limit = now.limit() == ThrottleLimit.GRADIENT
+          // starts at the minimum and grows while latency holds: a limit that starts at the maximum
+          // under a load already too heavy takes that load's latency for the baseline and never shrinks
+          ? new GradientLimit(GradientLimit.Config.defaults(Math.min(now.minTransactions(), max),
+              Math.min(now.minTransactions(), max), max))
+          : new FixedLimit(max);
+      return new ConcurrencyLimiter(b, "concurrent transactions", limit, now.maxQueue(), timer, System::nanoTime);
+    });
+  }
+
+  Duration queueTimeout() {
+    return config.queueTimeout();
+  }
+
+  /** The load counters of {@code backend}, or null when this cluster has no load figures. */
+  BackendLoads.Counters counters(String backend) {
+    return loads == null ? null : loads.counters(backend);
+  }
+
+  public Settings settings() {
+    return settings;
+  }
+
+  /**
+   * Changes limits at runtime; a null leaves that value as it is.
+   *
+   * @throws IllegalArgumentException naming the bad value (nothing is changed then)
+   */
+  public synchronized Settings update(Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+    Settings s = settings;
+    int connections = maxConnections == null ? s.maxConnections() : maxConnections;
+    int transactions = maxTransactions == null ? s.maxTransactions() : maxTransactions;
+    int queue = maxQueue == null ? s.maxQueue() : maxQueue;
+    if (connections < 1) {
+      throw new IllegalArgumentException("max_connections must be at least 1, was " + connections);
+    }
+    if (transactions < 0) {
+      throw new IllegalArgumentException("max_transactions must not be negative (0: no limit), was " + transactions);
+    }
+    if (queue < 0) {
+      throw new IllegalArgumentException("max_queue must not be negative, was " + queue);
+    }
+    if (transactions == 0 && s.limit() == ThrottleLimit.GRADIENT) {
+      throw new IllegalArgumentException("max_transactions cannot be 0 with limit: gradient (it is the upper bound)");
+    }
+    settings = new Settings(connections, transactions, queue, s.queueTimeout(), s.limit(),
+        Math.min(s.minTransactions(), Math.max(1, transactions)));
+    sessionLimiters.values().forEach(l -> l.resize(connections, queue));
+    if (transactions > 0) {
+      txLimiters.values().forEach(l -> l.resize(transactions, queue));
+    }
+    return settings;
+  }
+
+  /** Every limiter's figures, sessions first, each ordered by backend. */
+  public List<LimiterView> limiters() {
+    List<LimiterView> out = new ArrayList<>();
+    new TreeMap<>(sessionLimiters).values().forEach(l -> out.add(view(l, SESSIONS)));
+    if (settings.maxTransactions() > 0) {
+      new TreeMap<>(txLimiters).values().forEach(l -> out.add(view(l, TRANSACTIONS)));
+    }
+    return out;
+  }
+
+  private static LimiterView view(ConcurrencyLimiter l, String unit) {
+    return new LimiterView(l.backend(), unit, l.limitKind(), l.limit(), l.maximum(), l.inFlight(), l.waiting(),
+        l.queueLimit(), l.admitted(), l.rejectedQueueFull(), l.rejectedTimedOut());
+  }
+
+  private ConcurrencyLimiter sessionLimiter(String backend) {
+    return sessionLimiters.computeIfAbsent(backend, b -> {
+      Settings now = settings;
+      return new ConcurrencyLimiter(b, "backend sessions", new FixedLimit(now.maxConnections()), now.maxQueue(),
+          timer, System::nanoTime);
+    });
+  }
+
+  static String message(Throwable e) {
+    return (e instanceof CompletionException && e.getCause() != null ? e.getCause() : e).getMessage();
+  }
+
+  static boolean cancelled(Throwable e) {
+    return e instanceof CancellationException;
   }
 }

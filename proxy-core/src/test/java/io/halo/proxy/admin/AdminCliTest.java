@@ -62,6 +62,22 @@ class AdminCliTest {
   }
 
   @Test
+  void throttle_shows_the_limits_and_changes_them_at_runtime() {
+    int shown = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN);
+    assertThat(shown).as(err.toString()).isZero();
+    assertThat(out.toString()).contains("cluster main  max_connections 10  max_transactions 4  max_queue 5")
+        .containsPattern("pg1 +transactions +fixed +4 +4 +1 +0 +1 +0 +0");
+
+    int changed = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--max-transactions", "9");
+    assertThat(changed).as(err.toString()).isZero();
+    assertThat(out.toString()).containsPattern("pg1 +transactions +fixed +9 +9 +1");
+
+    int refused = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--max-connections", "0");
+    assertThat(refused).isEqualTo(1);
+    assertThat(err.toString()).contains("max_connections must be at least 1");
+  }
+
+  @Test
   void status_without_the_token_exits_1_with_the_servers_message() {
     // When
     int exit = halo("status", "--admin", admin.url(), "--token", "wrong");

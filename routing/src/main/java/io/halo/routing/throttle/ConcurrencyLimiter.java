@@ -62,7 +62,7 @@ public final class ConcurrencyLimiter {
   private final String backend;
   private final String unit;
   private final Limit limit;
-  private final int maxQueue;
+  private int maxQueue;
   private final ScheduledExecutorService timer;
   private final LongSupplier nanoClock;
 
@@ -174,7 +174,40 @@ public final class ConcurrencyLimiter {
   }
 
   public int queueLimit() {
-    return maxQueue;
+    synchronized (lock) {
+      return maxQueue;
+    }
+  }
+
+  /** The limit's configured maximum (equal to {@link #limit()} for a fixed limit). */
+  public int maximum() {
+    synchronized (lock) {
+      return limit.maximum();
+    }
+  }
+
+  /** "fixed" or "gradient". */
+  public String limitKind() {
+    return limit.kind();
+  }
+
+  /**
+   * Changes the limit's maximum and the queue length at runtime (admin API). A raised limit admits
+   * waiters at once; a lowered one revokes nothing (work in flight finishes); a shorter queue
+   * keeps who already waits (they are admitted or time out as before), only new arrivals see it.
+   */
+  public void resize(int maxLimit, int maxQueue) {
+    if (maxQueue < 0) {
+      throw new IllegalArgumentException("backend " + backend + ": queue limit must not be negative, was " + maxQueue);
+    }
+    List<Waiter> granted = new ArrayList<>();
+    List<Permit> permits = new ArrayList<>();
+    synchronized (lock) {
+      limit.maximum(maxLimit);
+      this.maxQueue = maxQueue;
+      admitWaitersLocked(granted, permits);
+    }
+    handOff(granted, permits);
   }
 
   /** Permits granted since creation, for metrics. */

@@ -30,6 +30,21 @@ public final class FixedLimit implements Limit {
   public void onSample(long nowNanos, long latencyNanos, int inFlight, boolean dropped) {}
 
   @Override
+  public int maximum() {
+    return limit;
+  }
+
+  @Override
+  public void maximum(int max) {
+    set(max);
+  }
+
+  @Override
+  public String kind() {
+    return "fixed";
+  }
+
+  @Override
   public String toString() {
     return "fixed limit " + limit;
   }

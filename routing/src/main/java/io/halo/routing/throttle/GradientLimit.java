@@ -25,7 +25,7 @@ import java.time.Duration;
  *   if long / short &gt; 2:   long ×= 0.95        // recovered: let the baseline follow down fast
  *   if max in-flight &lt; limit / 2: stop          // app-limited: no evidence to grow on
  *   gradient = clamp(tolerance × long / short, 0.5, 1.0)
- *   target   = limit × gradient + headroom(limit)   // headroom = max(4, √limit)
+ *   target   = limit × gradient + headroom(limit)   // headroom = √limit
  *   limit    = limit × (1 − smoothing) + target × smoothing, clamped to [min, max]
  * </pre>
  *
@@ -34,6 +34,17 @@ import java.time.Duration;
  * the gradient is 1 and it grows by {@code smoothing × headroom} per window. A window in which
  * work was dropped (timeouts, lost connections) shrinks the limit by at least 10 %, which
  * {@code Gradient2} does not do: a proxy sees overload as timeouts before it sees it as latency.
+ *
+ * <p><b>Headroom √limit, not Gradient2's 4.</b> Gradient2's default headroom ({@code queueSize})
+ * is a constant 4. At gradient 0.5 (latency at least three times the baseline) the limit settles
+ * where {@code limit = limit / 2 + headroom}, i.e. never below 8: for a database backend with a
+ * few cores, 8 concurrent transactions can already be the overload. With √limit it settles at 4
+ * and, under the latency tolerance, still grows in proportion to its size. Measured on a
+ * simulated 2-core backend with 40 clients (bench/GradientCompare.java, results in
+ * docs/benchmarks.md): healthy p99 102 ms instead of 150, degraded p99 364 ms instead of 489, for
+ * about 5 % less throughput. This class with headroom 4 gave the same figures as the library's
+ * {@code Gradient2Limit} wrapped in {@code WindowedLimit} (within 5 %); the bare {@code
+ * Gradient2Limit}, updated on every sample, never shrank at all in that simulation.
  *
  * <p>A sustained higher latency becomes the new baseline over {@code longWindow} windows, after
  * which the limit grows again: like Gradient2 this protects against sudden degradation, not
@@ -88,6 +99,8 @@ public final class GradientLimit implements Limit {
   private final Config config;
   private final long windowTimeNanos;
   private double limit;
+  private int minLimit;
+  private int maxLimit;
 
   private double baseline;
   private int baselineWindows;
@@ -103,6 +116,29 @@ public final class GradientLimit implements Limit {
     this.config = config;
     this.windowTimeNanos = config.windowTime().toNanos();
     this.limit = config.initialLimit();
+    this.minLimit = config.minLimit();
+    this.maxLimit = config.maxLimit();
+  }
+
+  @Override
+  public int maximum() {
+    return maxLimit;
+  }
+
+  /** Caps the limit at {@code max} at once (the minimum follows down if it was higher). */
+  @Override
+  public void maximum(int max) {
+    if (max < 1) {
+      throw new IllegalArgumentException("a concurrency limit must be at least 1, was " + max);
+    }
+    maxLimit = max;
+    minLimit = Math.min(config.minLimit(), max);
+    limit = Math.max(minLimit, Math.min(maxLimit, limit));
+  }
+
+  @Override
+  public String kind() {
+    return "gradient";
   }
 
   @Override
@@ -154,19 +190,19 @@ public final class GradientLimit implements Limit {
       }
       if (windowMaxInFlight >= limit / 2) {
         double gradient = Math.max(0.5, Math.min(1.0, config.tolerance() * baseline / shortRtt));
-        double target = limit * gradient + Math.max(4, Math.sqrt(limit));
+        double target = limit * gradient + Math.max(1, Math.sqrt(limit));
         next = limit * (1 - config.smoothing()) + target * config.smoothing();
       }
     }
     if (windowDropped) {
       next = Math.min(next, limit * 0.9);
     }
-    limit = Math.max(config.minLimit(), Math.min(config.maxLimit(), next));
+    limit = Math.max(minLimit, Math.min(maxLimit, next));
   }
 
   @Override
   public String toString() {
-    return "gradient limit " + current() + " (min " + config.minLimit() + ", max " + config.maxLimit()
+    return "gradient limit " + current() + " (min " + minLimit + ", max " + maxLimit
         + ", baseline " + Duration.ofNanos(baselineNanos()) + ")";
   }
 }

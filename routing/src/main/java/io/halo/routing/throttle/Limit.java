@@ -19,4 +19,17 @@ public interface Limit {
    * @param dropped it failed in a way that suggests overload (timeout, connection lost)
    */
   void onSample(long nowNanos, long latencyNanos, int inFlight, boolean dropped);
+
+  /** The largest value {@link #current()} may take: the configured maximum. */
+  int maximum();
+
+  /**
+   * Changes the maximum at runtime (admin API), at least 1. A fixed limit becomes {@code max}; an
+   * adaptive one is capped at it at once and may grow up to it. Lowering it revokes nothing.
+   * Called under the limiter's lock through {@link ConcurrencyLimiter#resize}.
+   */
+  void maximum(int max);
+
+  /** "fixed" or "gradient", for metrics and the admin API. */
+  String kind();
 }

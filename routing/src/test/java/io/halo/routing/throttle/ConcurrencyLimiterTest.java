@@ -193,6 +193,44 @@ class ConcurrencyLimiterTest {
     assertThat(l.waiting()).isZero();
   }
 
+  @Test
+  void resize_at_runtime_admits_waiters_when_raised_and_revokes_nothing_when_lowered() {
+    // Given two permits in use and one waiter
+    Permit p1 = limiter.tryAcquire();
+    limiter.tryAcquire();
+    CompletableFuture<Permit> waiter = limiter.acquire(Duration.ofSeconds(5), direct);
+    assertThat(waiter).isNotDone();
+
+    // When the operator raises the limit to 3: the waiter is admitted at once
+    limiter.resize(3, 2);
+    assertThat(waiter).isCompleted();
+    assertThat(limiter.limit()).isEqualTo(3);
+    assertThat(limiter.inFlight()).isEqualTo(3);
+
+    // When it lowers the limit to 1 and the queue to 0: all three keep running, new work is refused at once
+    limiter.resize(1, 0);
+    assertThat(limiter.inFlight()).isEqualTo(3);
+    assertThat(failure(limiter.acquire(Duration.ofSeconds(5), direct)).getMessage())
+        .isEqualTo("backend pg2: 3 of 1 concurrent transactions in use, 0 waiting (queue limit 0),"
+            + " the wait queue is full: rejected without waiting");
+    p1.release(1);
+    assertThat(limiter.tryAcquire()).isNull();
+    assertThat(limiter.queueLimit()).isZero();
+  }
+
+  @Test
+  void resize_caps_an_adaptive_limit_and_lets_it_grow_only_up_to_the_new_maximum() {
+    GradientLimit gradient = new GradientLimit(GradientLimit.Config.defaults(40, 5, 100));
+    ConcurrencyLimiter l = new ConcurrencyLimiter("pg2", "concurrent transactions", gradient, 5, scheduler,
+        scheduler::nanoTime);
+    l.resize(10, 5);
+    assertThat(l.limit()).isEqualTo(10);
+    assertThat(l.maximum()).isEqualTo(10);
+    runAtTheLimit(l, 20, 5);
+    assertThat(l.limit()).isEqualTo(10);
+    assertThat(l.limitKind()).isEqualTo("gradient");
+  }
+
   static ThrottledException failure(CompletableFuture<Permit> f) {
     Throwable[] cause = new Throwable[1];
     f.whenComplete((p, e) -> cause[0] = e);

@@ -30,7 +30,7 @@ class GradientLimitTest {
   @Test
   void grows_slowly_while_latency_is_steady_and_the_backend_is_busy() {
     windows(10, 5);
-    // +0.2 × headroom (max(4, √limit)) per window: 40 → 52
+    // +0.2 × headroom (√limit) per window: 40 → 52
     assertThat(limit.current()).isBetween(50, 54);
     assertThat(limit.baselineNanos()).isEqualTo(5 * MS);
   }
@@ -49,8 +49,24 @@ class GradientLimitTest {
     int floor = limit.current();
     assertThat(floor).isBetween(5, 10);
 
-    windows(60, 5); // recovered: grows back by about one per window
-    assertThat(limit.current()).isBetween(60, 100);
+    windows(60, 5); // recovered: grows back by 0.2 × √limit per window
+    assertThat(limit.current()).isBetween(50, 100);
+  }
+
+  @Test
+  void settles_at_four_under_a_sustained_fourfold_latency_where_a_headroom_of_four_would_hold_eight() {
+    GradientLimit small = new GradientLimit(GradientLimit.Config.defaults(16, 1, 16));
+    long[] clock = {0};
+    for (int w = 0; w < 200; w++) {
+      long ms = w < 20 ? 10 : 40; // 20 windows at 10 ms (the baseline), then four times slower
+      for (int i = 0; i < 10; i++) {
+        clock[0] += 100 * MS;
+        small.onSample(clock[0], ms * MS, small.current(), false);
+      }
+      if (w == 60) {
+        assertThat(small.current()).isBetween(3, 5);
+      }
+    }
   }
 
   @Test

@@ -48,13 +48,30 @@ public final class MySqlKill {
   /** The KILL in {@code buf}: its kind ("QUERY " or "CONNECTION " or "") and Halo connection id. */
   record Request(String kind, int connectionId) {}
 
+  /** The longest COM_QUERY payload looked at as a possible KILL. */
+  static final int MAX_LENGTH = 64;
+
+  /**
+   * Whether a COM_QUERY packet starting at the reader index may be a KILL: its first non-blank
+   * byte, as far as the buffer holds it, is 'k' or 'K' (or not there yet).
+   */
+  static boolean mayBeKill(ByteBuf buf) {
+    int r = buf.readerIndex();
+    int end = Math.min(buf.writerIndex(), r + 4 + buf.getUnsignedMediumLE(r));
+    int i = r + 5;
+    while (i < end && buf.getByte(i) == ' ') {
+      i++;
+    }
+    return i >= end ? buf.writerIndex() < r + 4 + buf.getUnsignedMediumLE(r) : (buf.getByte(i) | 0x20) == 'k';
+  }
+
   static Optional<Request> parse(ByteBuf buf) {
     int r = buf.readerIndex();
     if (buf.readableBytes() < 10 || buf.getUnsignedByte(r + 3) != 0 || buf.getUnsignedByte(r + 4) != COM_QUERY) {
       return Optional.empty();
     }
     int length = buf.getUnsignedMediumLE(r);
-    if (length != buf.readableBytes() - 4 || length > 64) {
+    if (length != buf.readableBytes() - 4 || length > MAX_LENGTH) {
       return Optional.empty();
     }
     int first = r + 5;
@@ -93,6 +110,7 @@ public final class MySqlKill {
     Target target = session.listener().connectionIds().target(kill.connectionId()).orElse(null);
     if (target == null || target.backendNode() == null) {
       ctx.writeAndFlush(unknownThread(ctx.alloc(), kill.connectionId(), ""));
+      ((MySqlRelayHandler) ctx.handler()).killAnswered();
       return null;
     }
     String sql = "KILL " + kill.kind() + target.backendThreadId();
@@ -142,8 +160,9 @@ public final class MySqlKill {
 
   private static void reply(MySqlSession session, Channel client, ByteBuf payload) {
     client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, payload));
-    if (!session.held() && !session.closing()) {
-      client.config().setAutoRead(true);
+    MySqlRelayHandler relay = client.pipeline().get(MySqlRelayHandler.class);
+    if (relay != null) {
+      relay.killAnswered();
     }
   }
 

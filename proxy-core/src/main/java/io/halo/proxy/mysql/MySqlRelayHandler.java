@@ -30,6 +30,11 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private final MySqlSession session;
   private final boolean fromClient;
   private Channel peer;
+  private ChannelHandlerContext ctx;
+  /** Client side: the start of a command split over reads, bounded (see clientRead). */
+  private ByteBuf partial;
+  /** Client side: bytes that followed a KILL Halo answers itself, until it has answered. */
+  private ByteBuf afterKill;
 
   MySqlRelayHandler(MySqlSession session, boolean fromClient, Channel peer) {
     this.session = session;
@@ -57,6 +62,19 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
+    if (partial != null) {
+      buf = ctx.alloc().compositeBuffer(2).addComponents(true, partial, buf);
+      partial = null;
+    }
+    clientRead(ctx, buf);
+  }
+
+  /**
+   * A client buffer: where it starts a command, Halo may act on it. A command start split over
+   * reads is gathered first — at most the 5 bytes that show the command, or a whole short
+   * COM_QUERY that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
+   */
+  private void clientRead(ChannelHandlerContext ctx, ByteBuf buf) {
     if (session.held()) {
       session.hold(buf);
       return;
@@ -71,21 +89,81 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
         session.hold(buf);
         return;
       }
-      if (startsCommand(buf, MySqlResponseTracker.COM_CHANGE_USER)) {
+      if (buf.readableBytes() < 5) {
+        partial = buf;
+        return;
+      }
+      int r = buf.readerIndex();
+      int length = buf.getUnsignedMediumLE(r);
+      int command = buf.getUnsignedByte(r + 4);
+      if (command == MySqlResponseTracker.COM_CHANGE_USER) {
         MySqlChangeUser.start(session, ctx, buf);
         return;
       }
-      var kill = MySqlKill.parse(buf);
-      if (kill.isPresent()) {
-        buf = MySqlKill.translate(session, ctx, buf, kill.get());
-        if (buf == null) {
+      if (command == MySqlResponseTracker.COM_QUERY && length <= MySqlKill.MAX_LENGTH && MySqlKill.mayBeKill(buf)) {
+        if (buf.readableBytes() < 4 + length) {
+          partial = buf;
           return;
         }
+        ByteBuf rest = buf.readableBytes() > 4 + length ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
+        ByteBuf packet = buf.readableBytes() > 4 + length ? buf.retainedSlice(r, 4 + length) : buf;
+        if (packet != buf) {
+          buf.release();
+        }
+        // What follows waits until Halo has answered a KILL it answers itself (perhaps later, from
+        // another backend: then killAnswered() goes on with it).
+        afterKill = rest;
+        var kill = MySqlKill.parse(packet);
+        ByteBuf out = kill.isPresent() ? MySqlKill.translate(session, ctx, packet, kill.get()) : packet;
+        if (out == null) {
+          return;
+        }
+        forwardClient(out);
+        rest = afterKill;
+        afterKill = null;
+        if (rest != null) {
+          clientRead(ctx, rest);
+          return;
+        }
+        if (!peer.isWritable()) {
+          ctx.channel().config().setAutoRead(false);
+        }
+        return;
       }
     }
     forwardClient(buf);
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  /** After Halo answered a KILL itself: reading goes on, starting with what followed it. */
+  void killAnswered() {
+    ByteBuf rest = afterKill;
+    afterKill = null;
+    if (rest != null) {
+      clientRead(ctx, rest);
+      peer.flush();
+    }
+    if (!session.held() && !session.closing()) {
+      session.client().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (partial != null) {
+      partial.release();
+      partial = null;
+    }
+    if (afterKill != null) {
+      afterKill.release();
+      afterKill = null;
     }
   }
 
@@ -100,10 +178,6 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
     }
     peer.write(buf, peer.voidPromise());
     session.publish();
-  }
-
-  private static boolean startsCommand(ByteBuf buf, int command) {
-    return buf.readableBytes() >= 5 && buf.getUnsignedByte(buf.readerIndex() + 4) == command;
   }
 
   @Override
@@ -122,6 +196,13 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (!fromClient && session.held() && session.tracker().quiescent()) {
+      // Held at a boundary by a switchover (whose switchover_command may stop the old primary):
+      // the session is about to move; if it stays instead, resuming ends it with an ERR.
+      log.debug("[{}] backend of held session {} closed", session.listener().name(), session);
+      ctx.fireChannelInactive();
+      return;
+    }
     if (peer.isActive()) {
       peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }

@@ -290,6 +290,10 @@ final class MySqlSession {
 
   /** Lets held commands go on the current backend. */
   void resume() {
+    if (!backend.isActive()) {
+      terminate("backend " + node.name() + " closed the connection; reconnect");
+      return;
+    }
     held = false;
     moving = false;
     List<ByteBuf> bufs = new ArrayList<>(heldBuffers);

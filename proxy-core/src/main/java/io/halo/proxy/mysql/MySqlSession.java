@@ -83,6 +83,8 @@ final class MySqlSession {
   private MySqlRelayHandler toBackend;
   private MySqlRelayHandler toClient;
   private volatile boolean quiescent = true;
+  private volatile int status;
+  private volatile int pendingReplies;
   private volatile boolean held;
   private volatile boolean moving;
   private volatile boolean closing;
@@ -107,6 +109,7 @@ final class MySqlSession {
     this.deprecateEof =
         (hello.capabilities() & MySqlFrontendHandler.CAPABILITIES & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.tracker = new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
+    this.status = conn.status();
     bind(conn);
   }
 
@@ -173,9 +176,26 @@ final class MySqlSession {
     return deprecateEof;
   }
 
-  /** After each read in either direction: what the switchover gate may read from its thread. */
+  /** After each read in either direction: what other threads (gate, admin) may read. */
   void publish() {
     quiescent = !busy && (held || tracker.quiescent());
+    status = tracker.status();
+    pendingReplies = tracker.pendingReplies();
+  }
+
+  /** In a transaction (SERVER_STATUS_IN_TRANS of the last OK/EOF). Any thread. */
+  boolean inTransaction() {
+    return (status & MySqlResponseTracker.SERVER_STATUS_IN_TRANS) != 0;
+  }
+
+  /** Autocommit on (SERVER_STATUS_AUTOCOMMIT of the last OK/EOF). Any thread. */
+  boolean autocommit() {
+    return (status & MySqlResponseTracker.SERVER_STATUS_AUTOCOMMIT) != 0;
+  }
+
+  /** Commands sent whose response is not complete. Any thread. */
+  int pendingReplies() {
+    return pendingReplies;
   }
 
   void busy(boolean on) {

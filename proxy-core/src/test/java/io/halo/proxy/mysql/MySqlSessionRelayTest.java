@@ -119,8 +119,12 @@ class MySqlSessionRelayTest {
     // Given a session that opened a transaction
     client.writeInbound(query("begin"));
     assertThat(session.quiescent()).as("reply pending").isFalse();
+    assertThat(session.pendingReplies()).isEqualTo(1);
     backend.writeInbound(ok(AC | MySqlPackets.SERVER_STATUS_IN_TRANS));
     assertThat(session.quiescent()).as("in a transaction").isFalse();
+    assertThat(session.inTransaction()).isTrue();
+    assertThat(session.autocommit()).isTrue();
+    assertThat(session.pendingReplies()).isZero();
     drain(backend);
     // When the cluster holds: statements of the running transaction still go through
     sessions.holding(true);

@@ -1,11 +1,13 @@
 package io.halo.proxy.mysql.packet;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 
 /**
  * Follows the MySQL command/response conversation of one session from the bytes relayed in both
  * directions, without copying them: it walks the 4-byte packet headers in place and looks only at
- * the first bytes of each logical packet (at most {@link #HEAD} are copied into a reusable array).
+ * the first bytes of each logical packet where they lie (at most {@link #HEAD} bytes are looked at;
+ * only when they are split across reads are they gathered into a small reusable array).
  * From that it knows when each response is complete and the server status flags of the last
  * OK/EOF: whether a transaction is open, autocommit, more results pending, a cursor open.
  *
@@ -229,9 +231,10 @@ public final class MySqlResponseTracker {
 
   /**
    * A client packet: its wire length and its first {@code n} payload bytes ({@code n = min(length,
-   * HEAD)}). Continuation wire packets of a 16 MB packet are not passed.
+   * HEAD)}) at {@code o} in {@code head} (indexes untouched). Continuation wire packets of a 16 MB
+   * packet are not passed.
    */
-  public void clientPacket(int length, byte[] head, int n) {
+  public void clientPacket(int length, ByteBuf head, int o, int n) {
     if (infile) {
       if (length == 0) {
         infile = false; // end of file; the server's OK/ERR follows
@@ -242,7 +245,7 @@ public final class MySqlResponseTracker {
       clientAuth = false;
       return;
     }
-    int command = n == 0 ? -1 : head[0] & 0xff;
+    int command = n == 0 ? -1 : head.getUnsignedByte(o);
     switch (command) {
       case COM_QUIT -> quit = true;
       case COM_STMT_SEND_LONG_DATA -> { }
@@ -253,11 +256,11 @@ public final class MySqlResponseTracker {
   }
 
   /** A server packet: its wire length and first {@code n} payload bytes, as for the client. */
-  public void serverPacket(int length, byte[] h, int n) {
+  public void serverPacket(int length, ByteBuf h, int o, int n) {
     if (lost) {
       return;
     }
-    int first = n == 0 ? -1 : h[0] & 0xff;
+    int first = n == 0 ? -1 : h.getUnsignedByte(o + 0);
     if (pending == 0) {
       if (first != 0xff) {
         lost = true; // an unsolicited ERR (server shutdown, connection killed) is allowed; nothing else
@@ -266,7 +269,7 @@ public final class MySqlResponseTracker {
     }
     int command = queue[queueHead];
     switch (phase) {
-      case FIRST -> first(command, first, length, h, n);
+      case FIRST -> first(command, first, length, h, o, n);
       case COLUMNS -> {
         if (first == 0xff) {
           complete(command, true);
@@ -279,7 +282,7 @@ public final class MySqlResponseTracker {
           complete(command, true);
           return;
         }
-        readStatus(length, h, n);
+        readStatus(length, h, o, n);
         phase = Phase.ROWS;
         if (command == COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS) != 0) {
           complete(command, false); // rows come with COM_STMT_FETCH
@@ -289,7 +292,7 @@ public final class MySqlResponseTracker {
         if (first == 0xff) {
           complete(command, true);
         } else if (isEnd(first, length)) {
-          endOfResult(command, length, h, n);
+          endOfResult(command, length, h, o, n);
         }
       }
       case PREPARE_PARAMS -> {
@@ -316,25 +319,25 @@ public final class MySqlResponseTracker {
         if (first == 0xff) {
           complete(command, true);
         } else if (isEnd(first, length)) {
-          readStatus(length, h, n);
+          readStatus(length, h, o, n);
           complete(command, false);
         }
       }
       case AUTH -> {
         if (first == 0x00 || first == 0xff) {
           if (first == 0x00) {
-            readStatus(length, h, n);
+            readStatus(length, h, o, n);
             openStatements = 0;
           }
           complete(command, first == 0xff);
         } else {
           // auth switch (0xFE) or more data (0x01); fast-auth success (0x01 0x03) needs no reply
-          clientAuth = !(first == 0x01 && n >= 2 && h[1] == 0x03);
+          clientAuth = !(first == 0x01 && n >= 2 && h.getByte(o + 1) == 0x03);
         }
       }
       case ONE -> {
         if (first == 0x00 || (first == 0xfe && length < 9)) {
-          readStatus(length, h, n);
+          readStatus(length, h, o, n);
           if (first == 0x00 && command == COM_RESET_CONNECTION) {
             openStatements = 0;
           }
@@ -345,12 +348,12 @@ public final class MySqlResponseTracker {
     }
   }
 
-  private void first(int command, int first, int length, byte[] h, int n) {
+  private void first(int command, int first, int length, ByteBuf h, int o, int n) {
     if (command == COM_STMT_PREPARE) {
       if (first == 0x00 && n >= 9) {
         openStatements++;
-        int columns = (h[5] & 0xff) | (h[6] & 0xff) << 8;
-        int params = (h[7] & 0xff) | (h[8] & 0xff) << 8;
+        int columns = (h.getUnsignedByte(o + 5)) | (h.getUnsignedByte(o + 6)) << 8;
+        int params = (h.getUnsignedByte(o + 7)) | (h.getUnsignedByte(o + 8)) << 8;
         prepareColumns = columns;
         if (params > 0) {
           remaining = params;
@@ -365,7 +368,7 @@ public final class MySqlResponseTracker {
     }
     switch (first) {
       case 0x00 -> {
-        readStatus(length, h, n);
+        readStatus(length, h, o, n);
         if ((status & SERVER_MORE_RESULTS_EXISTS) == 0) {
           complete(command, false);
         }
@@ -379,7 +382,7 @@ public final class MySqlResponseTracker {
         }
       }
       default -> {
-        long columns = lenenc(h, 0, n);
+        long columns = lenenc(h, o, 0, n);
         if (columns <= 0) {
           lost = true;
           return;
@@ -390,8 +393,8 @@ public final class MySqlResponseTracker {
     }
   }
 
-  private void endOfResult(int command, int length, byte[] h, int n) {
-    readStatus(length, h, n);
+  private void endOfResult(int command, int length, ByteBuf h, int o, int n) {
+    readStatus(length, h, o, n);
     if ((status & SERVER_MORE_RESULTS_EXISTS) != 0 && command != COM_STMT_FETCH) {
       phase = Phase.FIRST;
     } else {
@@ -461,29 +464,29 @@ public final class MySqlResponseTracker {
    * Status flags of an OK (header 0x00 or 0xFE: affected rows and last insert id as length-encoded
    * integers, then status int2) or of a classic EOF (0xFE, warnings int2, status int2; 5 bytes).
    */
-  private void readStatus(int length, byte[] h, int n) {
+  private void readStatus(int length, ByteBuf h, int o, int n) {
     if (n == 0) {
       return;
     }
-    if ((h[0] & 0xff) == 0xfe && length <= 5) {
+    if ((h.getUnsignedByte(o + 0)) == 0xfe && length <= 5) {
       if (n >= 5) {
-        status = (h[3] & 0xff) | (h[4] & 0xff) << 8;
+        status = (h.getUnsignedByte(o + 3)) | (h.getUnsignedByte(o + 4)) << 8;
       }
       return;
     }
     int i = 1;
-    i += lenencSize(h, i, n);
-    i += lenencSize(h, i, n);
+    i += lenencSize(h, o, i, n);
+    i += lenencSize(h, o, i, n);
     if (i + 2 <= n) {
-      status = (h[i] & 0xff) | (h[i + 1] & 0xff) << 8;
+      status = (h.getUnsignedByte(o + i)) | (h.getUnsignedByte(o + i + 1)) << 8;
     }
   }
 
-  private static int lenencSize(byte[] h, int i, int n) {
+  private static int lenencSize(ByteBuf h, int o, int i, int n) {
     if (i >= n) {
       return 1;
     }
-    return switch (h[i] & 0xff) {
+    return switch (h.getUnsignedByte(o + i)) {
       case 0xfc -> 3;
       case 0xfd -> 4;
       case 0xfe -> 9;
@@ -492,12 +495,12 @@ public final class MySqlResponseTracker {
   }
 
   /** A length-encoded integer at {@code i}; -1 when it does not fit in the head or is invalid. */
-  private static long lenenc(byte[] h, int i, int n) {
-    int size = lenencSize(h, i, n);
+  private static long lenenc(ByteBuf h, int o, int i, int n) {
+    int size = lenencSize(h, o, i, n);
     if (i + size > n) {
       return -1;
     }
-    int first = h[i] & 0xff;
+    int first = h.getUnsignedByte(o + i);
     if (first < 0xfb) {
       return first;
     }
@@ -506,15 +509,20 @@ public final class MySqlResponseTracker {
     }
     long v = 0;
     for (int k = size - 1; k >= 1; k--) {
-      v = v << 8 | (h[i + k] & 0xff);
+      v = v << 8 | (h.getUnsignedByte(o + i + k));
     }
     return v;
   }
 
-  /** Walks packet headers of one direction and gathers each logical packet's first bytes. */
+  /**
+   * Walks packet headers of one direction. A packet's first bytes are read where they lie when
+   * the buffer holds them (the common case: no copy at all); only a head split across reads is
+   * gathered into a small array.
+   */
   private final class Walker {
     private final byte[] header = new byte[4];
     private final byte[] head = new byte[HEAD];
+    private final ByteBuf headBuf = Unpooled.wrappedBuffer(head);
     private int headerFill;
     private long remaining;
     private int length;
@@ -541,20 +549,33 @@ public final class MySqlResponseTracker {
       int end = buf.writerIndex();
       while (i < end) {
         if (headerFill < 4 && remaining == 0 && headFill == headWant) {
-          header[headerFill++] = buf.getByte(i++);
-          if (headerFill == 4) {
-            startPacket(fromClient);
+          if (headerFill == 0 && end - i >= 4) {
+            length = buf.getUnsignedMediumLE(i);
+            i += 4;
+          } else {
+            header[headerFill++] = buf.getByte(i++);
+            if (headerFill < 4) {
+              continue;
+            }
+            length = (header[0] & 0xff) | (header[1] & 0xff) << 8 | (header[2] & 0xff) << 16;
           }
-          continue;
-        }
-        if (headFill < headWant) {
+          headerFill = 4;
+          startPacket(fromClient);
+          if (headWant > 0 && end - i >= headWant) {
+            // the whole head is in this buffer: look at it in place
+            headFill = headWant;
+            deliver(fromClient, buf, i, headWant);
+            i += headWant;
+            remaining -= headWant;
+          }
+        } else if (headFill < headWant) {
           int take = Math.min(headWant - headFill, end - i);
           buf.getBytes(i, head, headFill, take);
           headFill += take;
           i += take;
           remaining -= take;
           if (headFill == headWant) {
-            deliver(fromClient);
+            deliver(fromClient, headBuf, 0, headFill);
           }
         } else {
           long skip = Math.min(remaining, end - i);
@@ -568,7 +589,6 @@ public final class MySqlResponseTracker {
     }
 
     private void startPacket(boolean fromClient) {
-      length = (header[0] & 0xff) | (header[1] & 0xff) << 8 | (header[2] & 0xff) << 16;
       continuation = nextIsContinuation;
       nextIsContinuation = length == MySqlPacket.MAX_WIRE_PAYLOAD;
       logical = continuation ? logical + length : length;
@@ -579,18 +599,18 @@ public final class MySqlResponseTracker {
       headFill = 0;
       headWant = continuation ? 0 : Math.min(length, HEAD);
       if (!continuation && headWant == 0) {
-        deliver(fromClient); // an empty packet
+        deliver(fromClient, headBuf, 0, 0); // an empty packet
       }
       if (remaining == 0) {
         headerFill = 0;
       }
     }
 
-    private void deliver(boolean fromClient) {
+    private void deliver(boolean fromClient, ByteBuf b, int offset, int n) {
       if (fromClient) {
-        clientPacket(length, head, headFill);
+        clientPacket(length, b, offset, n);
       } else {
-        serverPacket(length, head, headFill);
+        serverPacket(length, b, offset, n);
       }
     }
   }

@@ -375,6 +375,43 @@ class MySqlProxyIT {
   }
 
   @Test
+  void connector_j_change_user_and_reset_server_state_go_through_halo() throws Exception {
+    try (Connection c = app("")) {
+      com.mysql.cj.jdbc.JdbcConnection j = c.unwrap(com.mysql.cj.jdbc.JdbcConnection.class);
+      try (Statement s = c.createStatement()) {
+        s.execute("set @x = 5");
+      }
+      // COM_CHANGE_USER from the driver: authenticated at Halo, a fresh backend session as bob
+      j.changeUser("bob", "bobhalo");
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user(), @x, database()")) {
+        rs.next();
+        assertThat(rs.getString(1)).startsWith("bob@");
+        assertThat(rs.getString(2)).isNull();
+      }
+      // COM_RESET_CONNECTION passes through: user variables and the transaction are gone
+      long backendId;
+      try (Statement s = c.createStatement()) {
+        s.execute("set @y = 6");
+        try (ResultSet id = s.executeQuery("select connection_id()")) {
+          id.next();
+          backendId = id.getLong(1);
+        }
+      }
+      j.resetServerState();
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select current_user(), @y, connection_id()")) {
+        rs.next();
+        assertThat(rs.getString(1)).startsWith("bob@");
+        assertThat(rs.getString(2)).isNull();
+        assertThat(rs.getLong(3)).as("reset on the same backend connection, not a new login").isEqualTo(backendId);
+      }
+      // and a wrong password is refused with 1045
+      assertThatThrownBy(() -> j.changeUser("app", "wrong"))
+          .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    }
+  }
+
+  @Test
   void reset_connection_passes_through_and_the_session_goes_on() throws Exception {
     int port = halo.boundAddresses().get(0).getPort();
     try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {

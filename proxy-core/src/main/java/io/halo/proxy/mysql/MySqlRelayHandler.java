@@ -137,6 +137,11 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** A buffer the session held, now let go (client side). */
+  void resumed(ByteBuf buf) {
+    clientRead(ctx, buf);
+  }
+
   /** After Halo answered a KILL itself: reading goes on, starting with what followed it. */
   void killAnswered() {
     ByteBuf rest = afterKill;

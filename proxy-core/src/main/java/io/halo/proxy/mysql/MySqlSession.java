@@ -308,7 +308,7 @@ final class MySqlSession {
     }
   }
 
-  /** Lets held commands go on the current backend. */
+  /** Lets held commands go on the current backend (or be held again while the cluster holds). */
   void resume() {
     if (!backend.isActive()) {
       terminate("backend " + node.name() + " closed the connection; reconnect");
@@ -319,11 +319,13 @@ final class MySqlSession {
     List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
     heldBuffers.clear();
     for (ByteBuf b : bufs) {
-      toBackend.forwardClient(b);
+      // through the relay's own path, so that a held KILL or COM_CHANGE_USER is still Halo's to
+      // answer; while the cluster still holds (a moved session, phase 1) this holds them again
+      toBackend.resumed(b);
     }
     backend.flush();
     publish();
-    if (!closing) {
+    if (!closing && !held) {
       client.config().setAutoRead(true);
     }
   }

@@ -149,6 +149,23 @@ class MySqlSessionRelayTest {
   }
 
   @Test
+  void a_held_kill_is_still_translated_when_it_is_let_go() {
+    MySqlFrontendHandler.SessionTarget other = new MySqlFrontendHandler.SessionTarget();
+    other.bind(node, 555);
+    int id = ids.register(other).processId();
+    sessions.holding(true);
+    client.writeInbound(query("KILL " + id));
+    assertThat(forwarded(backend)).isEmpty();
+    // a resume while the cluster still holds (a moved session) keeps it held
+    session.resume();
+    assertThat(forwarded(backend)).isEmpty();
+    assertThat(session.held()).isTrue();
+    sessions.holding(false);
+    session.finishRelease();
+    assertThat(forwarded(backend)).isEqualTo("KILL 555");
+  }
+
+  @Test
   void a_kill_split_over_reads_is_still_translated_to_the_backend_thread() {
     MySqlFrontendHandler.SessionTarget other = new MySqlFrontendHandler.SessionTarget();
     other.bind(node, 777);

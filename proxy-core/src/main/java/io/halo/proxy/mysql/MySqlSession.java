@@ -9,7 +9,6 @@ import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.util.concurrent.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -31,9 +30,10 @@ import org.slf4j.LoggerFactory;
  *       sql_mode, time zone (autocommit comes from the status flags). It stays held from then on, so
  *       the snapshot stays true. Taking it then, not at release, means a switchover_command that
  *       stops the old primary does not prevent the move.
- *   <li>Move: a new backend login on the new primary as the same backend user with that schema,
- *       one SET replaying the rest, then the relay is swapped onto the new connection, the old one
- *       gets COM_QUIT, and held commands go on.
+ *   <li>Move ({@link MySqlSessionMove}): a new backend login on the new primary as the same
+ *       backend user with that schema, one SET replaying the rest, then the relay is swapped onto
+ *       the new connection, the old one gets COM_QUIT, and held commands go on once the cluster's
+ *       hold is lifted.
  *   <li>Not moved: server-side state that a new connection would not have — prepared statements
  *       (their ids are chosen by the server and are already known to the client; re-preparing
  *       would need every later COM_STMT_* rewritten, and parameter types a driver sent once would
@@ -50,24 +50,6 @@ import org.slf4j.LoggerFactory;
 final class MySqlSession {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
-  static final String SNAPSHOT_SQL = "SELECT DATABASE(), @@character_set_client, @@character_set_connection, "
-      + "@@character_set_results, @@collation_connection, @@sql_mode, @@time_zone";
-
-  /** What a move replays. */
-  record Snapshot(String database, String charsetClient, String charsetConnection, String charsetResults,
-      String collation, String sqlMode, String timeZone, boolean autocommit) {
-
-    /** One SET with every value (strings quoted; NULL stays NULL). */
-    String setStatement() {
-      return "SET character_set_client=" + q(charsetClient) + ", character_set_connection=" + q(charsetConnection)
-          + ", character_set_results=" + q(charsetResults) + ", collation_connection=" + q(collation)
-          + ", sql_mode=" + q(sqlMode) + ", time_zone=" + q(timeZone) + ", autocommit=" + (autocommit ? 1 : 0);
-    }
-
-    private static String q(String v) {
-      return v == null ? "NULL" : "'" + v.replace("\\", "\\\\").replace("'", "''") + "'";
-    }
-  }
 
   private final MySqlListenerContext listener;
   private final Channel client;
@@ -91,7 +73,7 @@ final class MySqlSession {
   /** Halo itself is talking to the client (COM_CHANGE_USER): never quiescent meanwhile. */
   private volatile boolean busy;
   private final List<ByteBuf> heldBuffers = new ArrayList<>();
-  private Snapshot snapshot;
+  private MySqlSessionMove.Snapshot snapshot;
   private String snapshotFailure;
   /** Set when the session was ended while idle: its next command gets this ERR. */
   private String doomed;
@@ -158,6 +140,11 @@ final class MySqlSession {
 
   MySqlCredentials.Entry credentials() {
     return credentials;
+  }
+
+  /** The Halo user (changes with COM_CHANGE_USER). */
+  String user() {
+    return user;
   }
 
   String backendName() {
@@ -248,25 +235,10 @@ final class MySqlSession {
     held = true;
     client.config().setAutoRead(false);
     publish();
-    Future<MySqlInternalQuery.Result> f =
-        MySqlInternalQuery.run(backend, SNAPSHOT_SQL, deprecateEof, listener.server().backendConnectTimeout());
-    f.addListener(x -> {
-      try {
-        if (f.isSuccess() && f.getNow().ok() && f.getNow().rows().size() == 1) {
-          List<String> r = f.getNow().rows().get(0);
-          snapshot = new Snapshot(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
-              tracker.autocommit());
-          snapshotFailure = null;
-        } else {
-          snapshotFailure = "reading its settings failed: "
-              + (f.isSuccess() ? f.getNow().message() : f.cause().getMessage());
-        }
-        if (backend.isActive()) {
-          backend.config().setAutoRead(true);
-        }
-      } finally {
-        done.countDown();
-      }
+    MySqlSessionMove.read(this, (taken, failure) -> {
+      snapshot = taken;
+      snapshotFailure = failure;
+      done.countDown();
     });
   }
 
@@ -297,7 +269,7 @@ final class MySqlSession {
       terminate("switchover to " + primary.name() + ": this session cannot be moved: " + why + "; reconnect");
       return;
     }
-    move(primary, snapshot);
+    MySqlSessionMove.start(this, primary, snapshot);
   }
 
   /** Switchover release, phase 2: a held session that stays goes on. */
@@ -330,43 +302,6 @@ final class MySqlSession {
     }
   }
 
-  private void move(BackendNode to, Snapshot s) {
-    var u = credentials.user();
-    HandshakeResponse h = new HandshakeResponse(hello.capabilities(), hello.maxPacketSize(), hello.charset(), user,
-        hello.authResponse(), s.database(), hello.authPlugin(), hello.attributes());
-    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(client.eventLoop(),
-        listener.transports(), to, u.backendUser(), u.backendPassword(), h, MySqlFrontendHandler.CAPABILITIES,
-        listener.server().backendConnectTimeout(), listener.server().maxMessageSize());
-    connecting.addListener(f -> {
-      if (!f.isSuccess()) {
-        moveFailed(to, f.cause().getMessage());
-        return;
-      }
-      MySqlBackendConnection next = connecting.getNow();
-      if (closing || !client.isActive()) {
-        next.channel().close();
-        return;
-      }
-      Future<MySqlInternalQuery.Result> set = MySqlInternalQuery.run(next.channel(), s.setStatement(), deprecateEof,
-          listener.server().backendConnectTimeout());
-      set.addListener(x -> {
-        if (!set.isSuccess() || !set.getNow().ok()) {
-          next.channel().close();
-          moveFailed(to, "replaying its settings failed: "
-              + (set.isSuccess() ? set.getNow().message() : set.cause().getMessage()));
-          return;
-        }
-        rebind(next, set.getNow().status());
-        log.debug("[{}] moved {} to {}", listener.name(), this, to.name());
-      });
-    });
-  }
-
-  private void moveFailed(BackendNode to, String why) {
-    listener.rejections().count("switchover_unmovable");
-    log.warn("[{}] could not move {} to {}: {}", listener.name(), this, to.name(), why);
-    terminate("switchover: could not move this session to " + to.name() + ": " + why + "; reconnect");
-  }
 
   /**
    * Switches the session to an authenticated connection (a move or COM_CHANGE_USER), with the

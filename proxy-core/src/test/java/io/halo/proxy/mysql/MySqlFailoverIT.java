@@ -250,6 +250,24 @@ class MySqlFailoverIT {
         }
       }, "tx-" + t));
     }
+    // one more: whole transactions as one multi-statement COM_QUERY (several results, one reply)
+    txThreads.add(new Thread(() -> {
+      try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED&allowMultiQueries=true",
+          "app", "apppw"); java.sql.Statement st = c.createStatement()) {
+        for (long k = 0; running.get(); k++) {
+          long id = 5_000_000L + 2 * k;
+          st.execute("begin; insert into acked_writes values (" + id + "); insert into acked_writes values ("
+              + (id + 1) + "); commit");
+          while (st.getMoreResults() || st.getUpdateCount() != -1) {
+            // drain every result
+          }
+          txAcked.add(id);
+          txAcked.add(id + 1);
+        }
+      } catch (java.sql.SQLException e) {
+        txErrors.add(e.getSQLState() + " " + e.getErrorCode() + " " + e.getMessage());
+      }
+    }, "multi"));
     try (Writer w = Writer.forMySql(url(), "app", "apppw", Duration.ofMillis(5)).start();
         Connection inTx = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw");
         Connection prepared = java.sql.DriverManager.getConnection(

@@ -5,10 +5,5 @@
 # outage (median and every run), acknowledged writes lost, failed statements, switchover pause.
 #   bench/failover.sh            RUNS=7 bench/failover.sh
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-cp_file=proxy-core/target/bench.classpath
-./mvnw -q -B -DskipTests test-compile dependency:build-classpath -pl proxy-core -am \
-  -Dmdep.outputFile="$root/$cp_file" -Dmdep.includeScope=test >/dev/null
-cp="$(cat "$cp_file"):proxy-core/target/classes:proxy-core/target/test-classes"
-exec java -cp "$cp" -DHALO_LOG_LEVEL=WARN io.halo.bench.FailoverBench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+run_java_bench io.halo.bench.FailoverBench

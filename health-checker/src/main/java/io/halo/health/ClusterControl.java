@@ -14,6 +14,11 @@ public interface ClusterControl {
 
   String name();
 
+  /** postgresql or mysql; it decides what lag counts (bytes of WAL, or transactions). */
+  default String engine() {
+    return "postgresql";
+  }
+
   /** The current topology snapshot (primary, epoch, backend roles and states). */
   Topology topology();
 

@@ -143,7 +143,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 rejections,
                 backendErrors,
                 admission,
-                scramKeys);
+                scramKeys,
+                listener.route() == io.halo.conf.model.Route.SPLIT
+                    ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.postgres())
+                    : null);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context));
       }
@@ -175,7 +178,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
           name, cluster.name(), listener, config.server(), credentials,
           routers.get(i), transports, new AtomicInteger(),
-          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission);
+          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission,
+          listener.route() == io.halo.conf.model.Route.SPLIT
+              ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.mysql())
+              : null);
       mysqlContexts.add(context);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
     }
@@ -214,7 +220,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<io.halo.routing.Router> out = new ArrayList<>();
     for (ListenerConfig listener : cluster.listeners()) {
       io.halo.routing.balance.LagGate gate = null;
-      if (listener.route() == io.halo.conf.model.Route.REPLICAS && listener.maxReplicaLag() >= 0) {
+      if (listener.route() != io.halo.conf.model.Route.PRIMARY && listener.maxReplicaLag() >= 0) {
         gate = new io.halo.routing.balance.LagGate(listener.maxReplicaLag(), null, 0.5, 3);
         gates.add(gate);
       }
@@ -257,6 +263,26 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           c.listener().maxClientConnections()));
     }
     return out;
+  }
+
+  @Override
+  public List<io.halo.proxy.admin.ProxyView.SplitView> splits() {
+    List<io.halo.proxy.admin.ProxyView.SplitView> out = new ArrayList<>();
+    for (PgListenerContext c : contexts) {
+      splitView(out, c.name(), c.cluster(), c.split());
+    }
+    for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
+      splitView(out, c.name(), c.cluster(), c.split());
+    }
+    return out;
+  }
+
+  private static void splitView(List<io.halo.proxy.admin.ProxyView.SplitView> out, String listener, String cluster,
+      io.halo.proxy.session.SplitContext s) {
+    if (s != null) {
+      out.add(new io.halo.proxy.admin.ProxyView.SplitView(listener, cluster, s.readsOnReplica(),
+          s.readsOnPrimary(), s.readYourWritesOnPrimaryCount(), s.sessions(), s.pinnedNow(), s.pinnedTotal()));
+    }
   }
 
   @Override

@@ -62,15 +62,34 @@ public final class ListenerRouter implements Router {
   }
 
   @Override
+  public boolean inRotation(String backend) {
+    for (BackendNode n : topologies.current().routableStandbys()) {
+      if (n.name().equals(backend)) {
+        return lagGate == null || lagGate.inRotation(backend);
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public RouteResult routeReplica(RouteRequest request) {
+    Topology topology = topologies.current();
+    List<BackendNode> standbys = topology.routableStandbys();
+    if (lagGate != null) {
+      standbys = lagGate.filter(standbys);
+    }
+    if (standbys.isEmpty()) {
+      return new RouteResult.Unavailable("cluster " + cluster + " has no replica in rotation");
+    }
+    return new RouteResult.Routed(balancer.pick(standbys), topology.epoch());
+  }
+
+  @Override
   public RouteResult route(RouteRequest request) {
     Topology topology = topologies.current();
     if (listener.route() == Route.REPLICAS) {
-      List<BackendNode> standbys = topology.routableStandbys();
-      if (lagGate != null) {
-        standbys = lagGate.filter(standbys);
-      }
-      if (!standbys.isEmpty()) {
-        return new RouteResult.Routed(balancer.pick(standbys), topology.epoch());
+      if (routeReplica(request) instanceof RouteResult.Routed r) {
+        return r;
       }
       if (!listener.fallbackToPrimary()) {
         return new RouteResult.Unavailable(

@@ -8,6 +8,20 @@ public interface Router {
 
   RouteResult route(RouteRequest request);
 
+  /**
+   * For {@code route: split}: a replica for the reads of a session, picked like a
+   * {@code route: replicas} session (balance policy, lag limit), or {@link RouteResult.Unavailable}
+   * when none qualifies (the session's reads then go to its primary).
+   */
+  default RouteResult routeReplica(RouteRequest request) {
+    return new RouteResult.Unavailable("no replica routing on this listener");
+  }
+
+  /** Whether {@code backend} is a replica that {@link #routeReplica} could pick now. */
+  default boolean inRotation(String backend) {
+    return false;
+  }
+
   /** A session routed by this router started relaying on {@code backend} (for load figures). */
   default void sessionStarted(String backend) {}
 

@@ -63,16 +63,19 @@ final class ClusterBinder {
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
       Section s = Section.of(n, n.mark(), cluster.path("listeners") + "[" + i + "]", problems,
-          "listen", "route", "max_client_connections", "fallback_to_primary", "balance", "max_replica_lag");
+          "listen", "route", "max_client_connections", "fallback_to_primary", "balance", "max_replica_lag",
+          "read_your_writes", "read_your_writes_wait");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
       Boolean fallback = s.optional("fallback_to_primary", true, Formats::bool);
       Balance balance = s.optional("balance", Balance.ROUND_ROBIN, t -> Formats.enumValue(t, Balance.class));
       Long maxLag = s.optional("max_replica_lag", -1L, Formats::size);
+      Boolean ryw = s.optional("read_your_writes", true, Formats::bool);
+      java.time.Duration rywWait = s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
-      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback, balance, maxLag)));
+      listeners.add(s.construct(() -> new ListenerConfig(listen, route, maxClients, fallback, balance, maxLag, ryw, rywWait)));
     }
     return listeners;
   }

@@ -1,5 +1,6 @@
 package io.halo.conf.model;
 
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -11,19 +12,32 @@ import java.util.Objects;
  * @param balance for {@link Route#REPLICAS}: how sessions are spread over the replicas
  * @param maxReplicaLag for {@link Route#REPLICAS}: a replica further behind leaves rotation (bytes
  *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit
+ * @param readYourWrites for {@link Route#SPLIT}: after a session writes, its reads go only to a
+ *     replica that has replayed the write
+ * @param readYourWritesWait for {@link Route#SPLIT}: how long a read waits for the replica to catch
+ *     up before it goes to the primary instead; zero = go to the primary at once
  */
 public record ListenerConfig(
     HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary, Balance balance,
-    long maxReplicaLag) {
+    long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait) {
 
   public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
     this(listen, route, maxClientConnections, fallbackToPrimary, Balance.ROUND_ROBIN, -1);
+  }
+
+  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
+      Balance balance, long maxReplicaLag) {
+    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, true, Duration.ZERO);
   }
 
   public ListenerConfig {
     Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
+    Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
+    if (readYourWritesWait.isNegative()) {
+      throw new IllegalArgumentException("read_your_writes_wait must not be negative");
+    }
     if (maxReplicaLag == 0 || maxReplicaLag < -1) {
       throw new IllegalArgumentException("max_replica_lag must be positive (leave it out for no limit)");
     }

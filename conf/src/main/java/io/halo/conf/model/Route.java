@@ -5,5 +5,10 @@ public enum Route {
   /** Read-write: the current primary. */
   PRIMARY,
   /** Read-only: healthy standbys/replicas, balanced. */
-  REPLICAS
+  REPLICAS,
+  /**
+   * Read/write split per statement: reads outside transactions go to a replica, everything else to
+   * the primary (one session, connections to both).
+   */
+  SPLIT
 }

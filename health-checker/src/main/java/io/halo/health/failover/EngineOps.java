@@ -12,6 +12,11 @@ import java.time.Duration;
  */
 public interface EngineOps {
 
+  /** The engine's name in the configuration: postgresql or mysql. */
+  default String engine() {
+    return "postgresql";
+  }
+
   /** Promotes a standby and returns once it accepts writes (or throws). */
   void promote(Connection standby, Duration timeout) throws SQLException;
 

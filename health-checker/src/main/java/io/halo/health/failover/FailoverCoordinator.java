@@ -245,6 +245,11 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   // ---------------------------------------------------------------- reads
 
   @Override
+  public String engine() {
+    return ops.engine();
+  }
+
+  @Override
   public String name() {
     return config.name();
   }

@@ -28,6 +28,11 @@ import java.time.Duration;
 public final class MySqlOps implements EngineOps {
 
   @Override
+  public String engine() {
+    return "mysql";
+  }
+
+  @Override
   public void promote(Connection replica, Duration timeout) throws SQLException {
     String ioPos = ioPosition(replica);
     try (Statement s = replica.createStatement()) {

@@ -31,6 +31,8 @@ public final class ClusterViews {
   /** {@code GET /api/v1/clusters/{c}}. */
   public record ClusterDetail(
       String name,
+      String engine,
+      String lagUnit,
       long epoch,
       String primary,
       boolean hasRoutablePrimary,
@@ -42,7 +44,8 @@ public final class ClusterViews {
   /**
    * One backend.
    *
-   * @param lagBytes null when unknown
+   * @param lagBytes null when unknown; bytes of WAL on PostgreSQL, transactions (GTID sequence
+   *     numbers) on MySQL, as the cluster's {@code lag_unit} says
    * @param sessions relaying client sessions on this backend
    */
   public record BackendView(
@@ -80,6 +83,8 @@ public final class ClusterViews {
     Topology t = c.topology();
     return new ClusterDetail(
         c.name(),
+        c.engine(),
+        "mysql".equals(c.engine()) ? "transactions" : "bytes",
         t.epoch(),
         t.primary(),
         t.routablePrimary().isPresent(),

@@ -55,6 +55,7 @@ final class HaloMetrics {
     backends(out, snaps, sessions);
     clusters(out, snaps);
     listeners(out, proxy.listeners(), proxy.rejections());
+    splits(out, proxy.splits());
     return out.text();
   }
 
@@ -172,6 +173,33 @@ final class HaloMetrics {
     rejections.entrySet().stream()
         .sorted(Map.Entry.comparingByKey())
         .forEach(e -> out.sample("halo_rejected_connections_total", e.getValue(), "reason", e.getKey()));
+  }
+
+  private static void splits(PrometheusText out, List<ProxyView.SplitView> splits) {
+    if (splits.isEmpty()) {
+      return;
+    }
+    out.family("halo_split_reads_total", "counter",
+        "Reads of route: split sessions, by where they ran (replica, or primary when no replica fitted).");
+    for (ProxyView.SplitView s : splits) {
+      out.sample("halo_split_reads_total", s.readsOnReplica(), "listener", s.listener(), CLUSTER, s.cluster(),
+          "target", "replica");
+      out.sample("halo_split_reads_total", s.readsOnPrimary(), "listener", s.listener(), CLUSTER, s.cluster(),
+          "target", "primary");
+    }
+    out.family("halo_split_read_your_writes_primary_total", "counter",
+        "Reads sent to the primary because no replica had replayed the session's own writes in time.");
+    splits.forEach(s -> out.sample("halo_split_read_your_writes_primary_total", s.readYourWritesOnPrimary(),
+        "listener", s.listener(), CLUSTER, s.cluster()));
+    out.family("halo_split_sessions", "gauge", "Open route: split sessions.");
+    splits.forEach(s -> out.sample("halo_split_sessions", s.sessions(), "listener", s.listener(), CLUSTER, s.cluster()));
+    out.family("halo_split_pinned_sessions", "gauge",
+        "Open route: split sessions pinned to the primary (temporary tables, advisory locks, LISTEN, ...).");
+    splits.forEach(s -> out.sample("halo_split_pinned_sessions", s.pinnedSessions(), "listener", s.listener(),
+        CLUSTER, s.cluster()));
+    out.family("halo_split_pinned_total", "counter", "route: split sessions pinned to the primary since start.");
+    splits.forEach(s -> out.sample("halo_split_pinned_total", s.pinnedTotal(), "listener", s.listener(),
+        CLUSTER, s.cluster()));
   }
 
   private static String[] listenerLabels(ListenerView l) {

@@ -12,7 +12,17 @@ public interface ProxyView {
   /** Relaying sessions of one cluster on one backend. */
   record BackendSessions(String cluster, String backend, int sessions) {}
 
+  /** The read/write split counters of one {@code route: split} listener. */
+  record SplitView(
+      String listener, String cluster, long readsOnReplica, long readsOnPrimary, long readYourWritesOnPrimary,
+      long sessions, long pinnedSessions, long pinnedTotal) {}
+
   List<ListenerView> listeners();
+
+  /** One entry per {@code route: split} listener. */
+  default List<SplitView> splits() {
+    return List.of();
+  }
 
   List<BackendSessions> sessions();
 

@@ -54,7 +54,9 @@ final class AdminOutput {
           b.path("role").asText(),
           b.path("state").asText(),
           b.path("admin_state").asText(),
-          b.path("lag_bytes").isNumber() ? bytes(b.path("lag_bytes").asLong()) : "-",
+          !b.path("lag_bytes").isNumber() ? "-"
+              : "transactions".equals(c.path("lag_unit").asText()) ? b.path("lag_bytes").asLong() + " tx"
+              : bytes(b.path("lag_bytes").asLong()),
           latency.isNumber() ? String.format(Locale.ROOT, "%.1f ms", latency.asDouble()) : "-",
           b.path("sessions").asText());
       if (probe.path("error").isTextual()) {

@@ -39,6 +39,10 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--replica-port", defaultValue = "6433", description = "Halo's read-only port (default ${DEFAULT-VALUE})")
   int replicaPort;
 
+  @Option(names = "--split-port", defaultValue = "6434",
+      description = "Halo's read/write split port (default ${DEFAULT-VALUE})")
+  int splitPort;
+
   @Option(names = "--admin-port", defaultValue = "7070", description = "admin API port (default ${DEFAULT-VALUE})")
   int adminPort;
 
@@ -51,15 +55,15 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    for (int p : new int[] {port, replicaPort, adminPort}) {
+    for (int p : new int[] {port, replicaPort, splitPort, adminPort}) {
       if (!portFree(p)) {
         System.err.printf(
-            "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--admin-port%n", p);
+            "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--split-port/--admin-port%n", p);
         return 1;
       }
     }
     if ("mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine)) {
-      return MySqlDemo.run(port, replicaPort, adminPort, standbys);
+      return MySqlDemo.run(port, replicaPort, splitPort, adminPort, standbys);
     }
     if (!"postgresql".equalsIgnoreCase(engine)) {
       System.err.println("halo demo: --engine must be postgresql or mysql, not " + engine);
@@ -120,10 +124,11 @@ public final class DemoCommand implements Callable<Integer> {
             listeners:
               - { listen: 127.0.0.1:%d, route: primary }
               - { listen: 127.0.0.1:%d, route: replicas }
+              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms }
             backends:
         %s    monitor: { user: %s, password: %s }
         """,
-        adminPort, USER, PASSWORD, port, replicaPort, backends, cluster.superuser(), cluster.superuserPassword());
+        adminPort, USER, PASSWORD, port, replicaPort, splitPort, backends, cluster.superuser(), cluster.superuserPassword());
   }
 
   private void printHowToConnect(PgCluster cluster, Path file) {
@@ -137,6 +142,7 @@ public final class DemoCommand implements Callable<Integer> {
         Connect through Halo (password: %s):
           psql "postgresql://%s:%s@127.0.0.1:%d/%s"                 read-write (primary)
           psql "postgresql://%s:%s@127.0.0.1:%d/%s"                 read-only (standbys)
+          psql "postgresql://%s:%s@127.0.0.1:%d/%s"                 read/write split (reads to standbys)
           PGPASSWORD=%s pgbench -i -h 127.0.0.1 -p %d -U %s %s && PGPASSWORD=%s pgbench -c 8 -T 10 -h 127.0.0.1 -p %d -U %s %s
           JDBC: jdbc:postgresql://127.0.0.1:%d/%s?user=%s&password=%s
 
@@ -153,6 +159,7 @@ public final class DemoCommand implements Callable<Integer> {
         file, PASSWORD,
         USER, PASSWORD, port, USER,
         USER, PASSWORD, replicaPort, USER,
+        USER, PASSWORD, splitPort, USER,
         PASSWORD, port, USER, USER, PASSWORD, port, USER, USER,
         port, USER, USER, PASSWORD,
         adminPort, adminPort, cluster.primary().pid(), cluster.primary().name(), adminPort, adminPort);

@@ -15,7 +15,7 @@ final class MySqlDemo {
 
   private MySqlDemo() {}
 
-  static int run(int port, int replicaPort, int adminPort, int replicas) throws InterruptedException {
+  static int run(int port, int replicaPort, int splitPort, int adminPort, int replicas) throws InterruptedException {
     System.out.printf("Starting a local MariaDB primary and %d replica(s) with GTID replication and semi-sync "
         + "(binaries from Maven Central; first run unpacks them)...%n", replicas);
     MariaDbCluster cluster;
@@ -29,9 +29,9 @@ final class MySqlDemo {
     HaloServer server = null;
     try {
       Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, config(cluster, port, replicaPort, adminPort));
+      Files.writeString(file, config(cluster, port, replicaPort, splitPort, adminPort));
       server = HaloServer.start(ConfigLoader.load(file, Map.of()));
-      print(cluster, file, port, replicaPort, adminPort);
+      print(cluster, file, port, replicaPort, splitPort, adminPort);
     } catch (IOException | ConfigException | RuntimeException e) {
       if (server != null) {
         server.close();
@@ -49,7 +49,7 @@ final class MySqlDemo {
     return 0;
   }
 
-  private static String config(MariaDbCluster cluster, int port, int replicaPort, int adminPort) {
+  private static String config(MariaDbCluster cluster, int port, int replicaPort, int splitPort, int adminPort) {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : cluster.nodes()) {
       backends.append(String.format("      - { name: %s, address: %s:%d, role: %s }%n",
@@ -67,13 +67,15 @@ final class MySqlDemo {
             listeners:
               - { listen: 127.0.0.1:%d, route: primary }
               - { listen: 127.0.0.1:%d, route: replicas }
+              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms }
             backends:
         %s    monitor: { user: %s, database: mysql }
             failover: { max_lag: 1000 }
-        """, adminPort, DemoCommand.USER, DemoCommand.PASSWORD, port, replicaPort, backends, cluster.rootUser());
+        """, adminPort, DemoCommand.USER, DemoCommand.PASSWORD, port, replicaPort, splitPort, backends,
+        cluster.rootUser());
   }
 
-  private static void print(MariaDbCluster cluster, Path file, int port, int replicaPort, int adminPort) {
+  private static void print(MariaDbCluster cluster, Path file, int port, int replicaPort, int splitPort, int adminPort) {
     String u = DemoCommand.USER;
     String p = DemoCommand.PASSWORD;
     System.out.printf("""
@@ -85,6 +87,7 @@ final class MySqlDemo {
         Connect through Halo (password: %s):
           mariadb -h 127.0.0.1 -P %d -u %s -p%s --skip-ssl %s                read-write (primary)
           mariadb -h 127.0.0.1 -P %d -u %s -p%s --skip-ssl %s                read-only (replicas)
+          mariadb -h 127.0.0.1 -P %d -u %s -p%s --skip-ssl %s                read/write split
           JDBC: jdbc:mysql://127.0.0.1:%d/%s?user=%s&password=%s&sslMode=DISABLED
 
         Watch it fail over (admin API on 127.0.0.1:%d):
@@ -96,7 +99,7 @@ final class MySqlDemo {
         """,
         cluster.primary().name(), cluster.primary().port(),
         cluster.replicas().stream().map(n -> n.name() + " on 127.0.0.1:" + n.port()).toList(), file, p,
-        port, u, p, u, replicaPort, u, p, u, port, u, u, p,
+        port, u, p, u, replicaPort, u, p, u, splitPort, u, p, u, port, u, u, p,
         adminPort, adminPort, cluster.primary().pid(), cluster.primary().name(), adminPort);
   }
 }

@@ -263,6 +263,20 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     permit = null;
     client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
+    if (listener.split() != null) {
+      Channel server = backend.channel();
+      target.bind(backend.node(), backend.threadId());
+      new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), target::bind).start(ctx, backend);
+      listener.sessions().add(
+          new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
+      String backendName = backend.node().name();
+      listener.router().sessionStarted(backendName);
+      client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));
+      phase = Phase.CLOSING;
+      ctx.pipeline().remove(this);
+      client.config().setAutoRead(true);
+      return;
+    }
     MySqlSession session = new MySqlSession(listener, client, hello, scramble, credentials, target, backend);
     phase = Phase.CLOSING;
     session.start(); // on this event loop: no read comes between this and the removals below

@@ -39,6 +39,11 @@ public final class MySqlKill {
     io.halo.health.state.BackendNode backendNode();
 
     long backendThreadId();
+
+    default String backendName() {
+      io.halo.health.state.BackendNode n = backendNode();
+      return n == null ? null : n.name();
+    }
   }
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MySqlKill.class);

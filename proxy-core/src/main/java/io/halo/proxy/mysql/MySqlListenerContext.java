@@ -9,7 +9,11 @@ import io.halo.proxy.transport.Transports;
 import io.halo.routing.Router;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Everything the sessions of one MySQL listener share. Immutable apart from the counters. */
+/**
+ * Everything the sessions of one MySQL listener share. Immutable apart from the counters.
+ *
+ * @param split for {@code route: split}: the classifier and counters; null otherwise
+ */
 public record MySqlListenerContext(
     String name,
     String cluster,
@@ -24,4 +28,5 @@ public record MySqlListenerContext(
     LogThrottle backendErrors,
     java.time.Duration holdTimeout,
     MySqlSessions sessions,
-    io.halo.proxy.session.Admission admission) {}
+    io.halo.proxy.session.Admission admission,
+    io.halo.proxy.session.SplitContext split) {}

@@ -5,6 +5,7 @@ import io.halo.health.state.BackendNode;
 import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.halo.proxy.admin.ProxyView;
+import io.netty.channel.Channel;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,14 +21,20 @@ import org.slf4j.LoggerFactory;
  * must not go on — those on a fenced backend, and read-write sessions on a backend that is no
  * longer the primary — and a switchover can hold and move them ({@link MySqlSwitchoverGate}).
  * Each is ended on its own event loop with ERR 1053 when the client can take one (see
- * {@link MySqlSession#terminate}).
+ * {@link MySqlSession#terminate}). Sessions of a {@code route: split} listener
+ * ({@link MySqlSplitRelay}) are kept apart as {@link Session} records: they are not held by a
+ * switchover and are closed as soon as their backend is fenced or replaced, hold or not.
  */
 public final class MySqlSessions {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSessions.class);
 
+  /** One relaying split session. */
+  record Session(Channel client, Channel backend, String backendName, Route route) {}
+
   private final String cluster;
   private final Set<MySqlSession> sessions = ConcurrentHashMap.newKeySet();
+  private final Set<Session> splitSessions = ConcurrentHashMap.newKeySet();
   /** A switchover holds new transactions of primary sessions. */
   private volatile boolean holding;
 
@@ -37,6 +44,11 @@ public final class MySqlSessions {
 
   void add(MySqlSession s) {
     sessions.add(s);
+  }
+
+  void add(Session s) {
+    splitSessions.add(s);
+    s.client().closeFuture().addListener(f -> splitSessions.remove(s));
   }
 
   void remove(MySqlSession s) {
@@ -62,6 +74,18 @@ public final class MySqlSessions {
 
   /** Called by the health writer on every topology change; only schedules work, never blocks. */
   public void onTopology(Topology t) {
+    for (Session s : splitSessions) {
+      boolean fenced = t.backend(s.backendName()).map(b -> b.state() == NodeState.FENCED).orElse(false);
+      boolean replaced = s.route() != Route.REPLICAS && t.primary() != null && !t.primary().equals(s.backendName());
+      if (fenced || replaced) {
+        log.info("[{}] closing a session on {}: {}", cluster, s.backendName(),
+            fenced ? "backend fenced" : "failover: " + t.primary() + " is the primary now (epoch " + t.epoch() + ")");
+        s.client().eventLoop().execute(() -> {
+          s.backend().close();
+          s.client().close();
+        });
+      }
+    }
     if (holding) {
       return; // a switchover moves its held sessions itself when it releases them
     }
@@ -91,12 +115,15 @@ public final class MySqlSessions {
     for (MySqlSession s : sessions) {
       by.merge(s.backendName(), 1, Integer::sum);
     }
+    for (Session s : splitSessions) {
+      by.merge(s.backendName(), 1, Integer::sum);
+    }
     List<ProxyView.BackendSessions> out = new ArrayList<>();
     by.forEach((b, n) -> out.add(new ProxyView.BackendSessions(cluster, b, n)));
     return out;
   }
 
   public int size() {
-    return sessions.size();
+    return sessions.size() + splitSessions.size();
   }
 }

@@ -356,6 +356,18 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     client.write(PgMessages.backendKeyData(client.alloc(), key.processId(), key.secret()));
     client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), backend.transactionStatus()));
 
+    if (listener.split() != null) {
+      PgSplitRelay relay = new PgSplitRelay(session, listener.split());
+      session.split(relay);
+      relay.start(ctx, backend, early);
+      early.clear();
+      state = SessionState.IDLE;
+      ctx.pipeline().remove(this);
+      client.config().setAutoRead(true);
+      log.debug("[{}] session {} relaying (split)", listener.name(), session);
+      return;
+    }
+
     long max = listener.server().maxMessageSize();
     Channel server = backend.channel();
     PgRelayHandler fromClient = new PgRelayHandler(session, true, server, max);

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * @param name log prefix, e.g. {@code main/127.0.0.1:6432}
  * @param holdTimeout how long a new session waits for a running failover
+ * @param split for {@code route: split}: the classifier and counters; null otherwise
  */
 public record PgListenerContext(
     String name,
@@ -31,4 +32,5 @@ public record PgListenerContext(
     Rejections rejections,
     io.halo.proxy.session.LogThrottle backendErrors,
     io.halo.proxy.session.Admission admission,
-    io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {}
+    io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
+    io.halo.proxy.session.SplitContext split) {}

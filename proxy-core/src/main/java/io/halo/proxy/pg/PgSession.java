@@ -49,6 +49,8 @@ public final class PgSession {
   private volatile boolean moving;
   private CancelRegistry.Key cancelKey;
   private Channel backend;
+  /** Set for a {@code route: split} session, which relays through it instead of relay handlers. */
+  private PgSplitRelay split;
   private PgRelayHandler toClient;
   private PgRelayHandler toBackend;
   private final List<ByteBuf> heldBuffers = new ArrayList<>();
@@ -107,6 +109,36 @@ public final class PgSession {
 
   public Route route() {
     return listener.listener().route();
+  }
+
+  /** Whether the session writes through the primary ({@code route: primary} or {@code split}). */
+  public boolean readWrite() {
+    return route() != Route.REPLICAS;
+  }
+
+  void split(PgSplitRelay relay) {
+    this.split = relay;
+  }
+
+  /** Where a cancel request goes now: the backend running the split session's current request. */
+  void cancelTarget(BackendNode node, int processId, int secret) {
+    this.backendAddress = node.address();
+    this.backendProcessId = processId;
+    this.backendSecret = secret;
+  }
+
+  /** A split session belongs to a new primary (switchover); it logs in there on demand. */
+  void boundTo(BackendNode node) {
+    listener.router().sessionEnded(backendName);
+    this.backendName = node.name();
+    this.backendAddress = node.address();
+    listener.router().sessionStarted(backendName);
+  }
+
+  /** The split session's connection to its (new) primary is open. */
+  void rebound(BackendNode node, int processId, int secret, Channel channel) {
+    this.backend = channel;
+    cancelTarget(node, processId, secret);
   }
 
   public SessionState state() {
@@ -172,12 +204,17 @@ public final class PgSession {
 
   /** Whether new work from the client must wait now: a switchover holds this cluster at boundaries. */
   boolean mustHold() {
-    return listener.sessions().holding() && route() == Route.PRIMARY && pendingReplies == 0
+    return listener.sessions().holding() && readWrite() && pendingReplies == 0
         && !extendedOpen && state == SessionState.IDLE;
   }
 
   boolean held() {
     return held;
+  }
+
+  /** A split session stopped before new work (it keeps the work itself); release resumes it. */
+  void holdSplit() {
+    held = true;
   }
 
   /** Keeps a client buffer that would start new work; the client is not read until release. */
@@ -236,8 +273,12 @@ public final class PgSession {
    * login, prepared statements replayed). Nothing can reach the old primary meanwhile. Event loop.
    */
   void prepareRelease(BackendNode primary) {
-    if (state == SessionState.CLOSING || route() != Route.PRIMARY || primary == null
+    if (state == SessionState.CLOSING || !readWrite() || primary == null
         || primary.name().equals(backendName)) {
+      return;
+    }
+    if (split != null) {
+      split.primaryChanged(primary);
       return;
     }
     held = true;
@@ -262,6 +303,10 @@ public final class PgSession {
   void resume() {
     held = false;
     moving = false;
+    if (split != null) {
+      split.resumeAfterHold();
+      return;
+    }
     List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
     heldBuffers.clear();
     for (ByteBuf b : bufs) {
@@ -332,7 +377,11 @@ public final class PgSession {
     state = SessionState.CLOSING;
     unregister();
     backend.close();
-    if (toClient != null && toClient.clientStreamAtBoundary() && client.isActive()) {
+    if (split != null) {
+      split.closeBackends();
+    }
+    boolean atBoundary = split != null || (toClient != null && toClient.clientStreamAtBoundary());
+    if (atBoundary && client.isActive()) {
       client.writeAndFlush(PgMessages.fatal(client.alloc(), sqlState, message))
           .addListener(ChannelFutureListener.CLOSE);
     } else {

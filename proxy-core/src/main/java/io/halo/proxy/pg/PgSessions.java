@@ -1,6 +1,5 @@
 package io.halo.proxy.pg;
 
-import io.halo.conf.model.Route;
 import io.halo.health.state.BackendNode;
 import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
@@ -52,7 +51,7 @@ public final class PgSessions {
 
   /** Every read-write session is between transactions with nothing in flight (or held there). */
   boolean primarySessionsQuiescent() {
-    return sessions.stream().filter(s -> s.route() == Route.PRIMARY).allMatch(PgSession::quiescent);
+    return sessions.stream().filter(PgSession::readWrite).allMatch(PgSession::quiescent);
   }
 
   Set<PgSession> all() {
@@ -73,7 +72,7 @@ public final class PgSessions {
       if (node.isPresent() && node.get().state() == NodeState.FENCED) {
         why = "backend " + s.backendName() + " (" + s.backendAddress() + ") of cluster " + cluster
             + " is fenced" + (t.failoverInProgress() ? ": failover in progress" : "");
-      } else if (s.route() == Route.PRIMARY && t.primary() != null && !t.primary().equals(s.backendName())) {
+      } else if (s.readWrite() && t.primary() != null && !t.primary().equals(s.backendName())) {
         why = "failover: backend " + s.backendName() + " (" + s.backendAddress() + ") is no longer the primary of cluster "
             + cluster + "; " + t.primary() + " is (epoch " + t.epoch() + "); reconnect";
       }

@@ -54,6 +54,14 @@ class AdminCliTest {
   }
 
   @Test
+  void status_counts_mysql_lag_in_transactions() {
+    main.engine = "mysql";
+    int exit = halo("status", "--admin", admin.url(), "--token", AdminFixture.TOKEN);
+    assertThat(exit).as(err.toString()).isZero();
+    assertThat(out.toString()).containsPattern("pg2 +STANDBY +UP +ENABLED +96 tx +2\\.0 ms +3");
+  }
+
+  @Test
   void status_without_the_token_exits_1_with_the_servers_message() {
     // When
     int exit = halo("status", "--admin", admin.url(), "--token", "wrong");

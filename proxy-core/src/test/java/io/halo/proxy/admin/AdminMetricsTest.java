@@ -71,7 +71,9 @@ class AdminMetricsTest {
             "halo_backend_lag_bytes", "halo_backend_probe_latency_seconds", "halo_backend_split_brain",
             "halo_backend_sessions", "halo_cluster_epoch", "halo_failovers_total",
             "halo_last_failover_duration_seconds", "halo_listener_client_connections",
-            "halo_listener_max_client_connections", "halo_rejected_connections_total");
+            "halo_listener_max_client_connections", "halo_rejected_connections_total",
+            "halo_split_reads_total", "halo_split_read_your_writes_primary_total", "halo_split_sessions",
+            "halo_split_pinned_sessions", "halo_split_pinned_total");
     assertThat(samples)
         .contains(
             "halo_backend_up{cluster=\"main\",backend=\"pg1\"} 1",
@@ -87,7 +89,11 @@ class AdminMetricsTest {
             "halo_failovers_total{cluster=\"main\",kind=\"AUTOMATIC\",outcome=\"FAILED\"} 0",
             "halo_last_failover_duration_seconds{cluster=\"main\"} 1.234",
             "halo_listener_max_client_connections{listener=\"main-rw\",cluster=\"main\",address=\"0.0.0.0:6432\"} 1000",
-            "halo_rejected_connections_total{reason=\"auth_failed\"} 5");
+            "halo_rejected_connections_total{reason=\"auth_failed\"} 5",
+            "halo_split_reads_total{listener=\"main-split\",cluster=\"main\",target=\"replica\"} 70",
+            "halo_split_reads_total{listener=\"main-split\",cluster=\"main\",target=\"primary\"} 30",
+            "halo_split_read_your_writes_primary_total{listener=\"main-split\",cluster=\"main\"} 4",
+            "halo_split_pinned_sessions{listener=\"main-split\",cluster=\"main\"} 1");
   }
 
   @Test

@@ -80,6 +80,14 @@ final class FakeCluster implements ClusterControl {
     return name;
   }
 
+  /** postgresql unless a test says otherwise. */
+  volatile String engine = "postgresql";
+
+  @Override
+  public String engine() {
+    return engine;
+  }
+
   @Override
   public Topology topology() {
     return topology.get();

@@ -14,6 +14,11 @@ final class FakeProxy implements ProxyView {
   }
 
   @Override
+  public List<SplitView> splits() {
+    return List.of(new SplitView("main-split", "main", 70, 30, 4, 5, 1, 2));
+  }
+
+  @Override
   public List<BackendSessions> sessions() {
     return List.of(new BackendSessions("main", "pg1", 12), new BackendSessions("main", "pg2", 3));
   }

@@ -63,7 +63,8 @@ class MySqlSessionRelayTest {
         request -> new RouteResult.Unavailable("unused"), Transports.nio(), new AtomicInteger(), ids,
         new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
         Duration.ofSeconds(1), sessions,
-        new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)), timer));
+        new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)), timer),
+        null);
     HandshakeResponse hello = new HandshakeResponse(MySqlFrontendHandler.CAPABILITIES, 1 << 24, 45, "app",
         new byte[0], "app", "caching_sha2_password", Map.of());
     MySqlFrontendHandler.SessionTarget target = new MySqlFrontendHandler.SessionTarget();

@@ -51,7 +51,7 @@ class PgFrontendHandlerTest {
             new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS),
             new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
                 java.util.concurrent.Executors.newSingleThreadScheduledExecutor()),
-            new io.halo.proxy.pg.auth.ScramKeyCache());
+            new io.halo.proxy.pg.auth.ScramKeyCache(), null);
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx, overLimit));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
+import io.halo.proxy.Tools;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import java.io.File;
@@ -49,41 +50,15 @@ class PgToolsIT {
     HaloFixture.stop(halo, cluster);
   }
 
-  record Run(int exit, String out) {}
-
-  private static boolean onPath(String tool) {
-    for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      if (new File(dir, tool).canExecute()) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static Run run(String password, String... command) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(command));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    pb.environment().put("PGPASSWORD", password);
-    pb.environment().put("PGCONNECT_TIMEOUT", "10");
-    Process p = pb.start();
-    p.getOutputStream().close();
-    boolean done = p.waitFor(180, TimeUnit.SECONDS);
-    if (!done) {
-      p.destroyForcibly();
-    }
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    return new Run(done ? p.exitValue() : -1, out);
-  }
-
   private static String port() {
     return String.valueOf(halo.primaryListener().getPort());
   }
 
   @Test
   void psql_runs_queries_and_copy_through_halo() throws Exception {
-    assumeTrue(onPath("psql"), "psql not installed");
-    Run r =
-        run("apppw", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-v", "ON_ERROR_STOP=1", "-At",
+    assumeTrue(Tools.onPath("psql"), "psql not installed");
+    Tools.Run r =
+        Tools.run("apppw", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-v", "ON_ERROR_STOP=1", "-At",
             "-c", "create table if not exists psql_t(i int)",
             "-c", "\\copy psql_t from program 'seq 1 1000'",
             "-c", "select count(*), sum(i) from psql_t");
@@ -93,20 +68,20 @@ class PgToolsIT {
 
   @Test
   void psql_reports_a_wrong_password() throws Exception {
-    assumeTrue(onPath("psql"), "psql not installed");
-    Run r = run("wrong", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-c", "select 1");
+    assumeTrue(Tools.onPath("psql"), "psql not installed");
+    Tools.Run r = Tools.run("wrong", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-c", "select 1");
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).contains("password authentication failed for user \"app\"");
   }
 
   @Test
   void pgbench_initialises_and_runs_simple_and_prepared_without_failures() throws Exception {
-    assumeTrue(onPath("pgbench"), "pgbench not installed");
-    Run init = run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port(), "-U", "app", "app");
+    assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
+    Tools.Run init = Tools.run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port(), "-U", "app", "app");
     assertThat(init.exit()).as(init.out()).isZero();
     for (String mode : List.of("simple", "extended", "prepared")) {
-      Run r =
-          run("apppw", "pgbench", "-M", mode, "-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port(),
+      Tools.Run r =
+          Tools.run("apppw", "pgbench", "-M", mode, "-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port(),
               "-U", "app", "app");
       assertThat(r.exit()).as(r.out()).isZero();
       assertThat(r.out()).as(mode).contains("number of failed transactions: 0");

@@ -14,24 +14,24 @@ import java.util.HashMap;
 import java.util.Map;
 
 /** A bare socket that speaks just enough PostgreSQL protocol to send bad input and read replies. */
-final class RawPgSocket implements AutoCloseable {
+public final class RawPgSocket implements AutoCloseable {
 
   private final Socket socket;
   private final DataInputStream in;
 
-  RawPgSocket(InetSocketAddress at, int readTimeoutMs) throws IOException {
+  public RawPgSocket(InetSocketAddress at, int readTimeoutMs) throws IOException {
     socket = new Socket();
     socket.connect(at, 5000);
     socket.setSoTimeout(readTimeoutMs);
     in = new DataInputStream(socket.getInputStream());
   }
 
-  void send(byte[] bytes) throws IOException {
+  public void send(byte[] bytes) throws IOException {
     socket.getOutputStream().write(bytes);
     socket.getOutputStream().flush();
   }
 
-  static byte[] startup(String user, String database) {
+  public static byte[] startup(String user, String database) {
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     for (String s : new String[] {"user", user, "database", database, ""}) {
       body.writeBytes(s.getBytes(StandardCharsets.UTF_8));
@@ -42,7 +42,7 @@ final class RawPgSocket implements AutoCloseable {
   }
 
   /** One typed message: type and body. */
-  record Message(char type, byte[] body) {
+  public record Message(char type, byte[] body) {
     Map<Character, String> fields() {
       Map<Character, String> f = new HashMap<>();
       int i = 0;
@@ -59,7 +59,7 @@ final class RawPgSocket implements AutoCloseable {
     }
   }
 
-  Message read() throws IOException {
+  public Message read() throws IOException {
     char type = (char) in.readUnsignedByte();
     int len = in.readInt();
     byte[] body = new byte[len - 4];
@@ -68,7 +68,7 @@ final class RawPgSocket implements AutoCloseable {
   }
 
   /** Reads messages until an ErrorResponse; returns its fields. */
-  Map<Character, String> readError() throws IOException {
+  public Map<Character, String> readError() throws IOException {
     while (true) {
       Message m = read();
       if (m.type() == 'E') {
@@ -78,7 +78,7 @@ final class RawPgSocket implements AutoCloseable {
   }
 
   /** Reads until ReadyForQuery. */
-  void readUntilReady() throws IOException {
+  public void readUntilReady() throws IOException {
     while (read().type() != 'Z') {
       // skip ParameterStatus, BackendKeyData, ...
     }

@@ -25,10 +25,31 @@ public final class MySqlPacket extends AbstractReferenceCounted {
   private final ByteBuf payload;
   private final int wirePackets;
 
+  /** The whole wire packet (header included) of a single-packet payload, or null; owns the payload. */
+  private final ByteBuf wire;
+
   public MySqlPacket(int sequenceId, ByteBuf payload, int wirePackets) {
     this.sequenceId = sequenceId;
     this.payload = payload;
     this.wirePackets = wirePackets;
+    this.wire = null;
+  }
+
+  /** A payload that came in one wire packet, from that packet's bytes; takes ownership of {@code wire}. */
+  public static MySqlPacket ofWire(ByteBuf wire) {
+    return new MySqlPacket(wire);
+  }
+
+  private MySqlPacket(ByteBuf wire) {
+    this.wire = wire;
+    this.sequenceId = wire.getUnsignedByte(wire.readerIndex() + 3);
+    this.payload = wire.slice(wire.readerIndex() + 4, wire.readableBytes() - 4);
+    this.wirePackets = 1;
+  }
+
+  /** The wire packet as received, retained for the caller, or null when the payload was joined. */
+  public ByteBuf retainedWire() {
+    return wire == null ? null : wire.retainedDuplicate();
   }
 
   public int sequenceId() {
@@ -46,12 +67,12 @@ public final class MySqlPacket extends AbstractReferenceCounted {
 
   @Override
   protected void deallocate() {
-    payload.release();
+    (wire != null ? wire : payload).release();
   }
 
   @Override
   public ReferenceCounted touch(Object hint) {
-    payload.touch(hint);
+    (wire != null ? wire : payload).touch(hint);
     return this;
   }
 }

@@ -44,23 +44,24 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
       if (in.readableBytes() < 4 + length) {
         return;
       }
+      if (length < MySqlPacket.MAX_WIRE_PAYLOAD && joining == null) {
+        out.add(MySqlPacket.ofWire(in.retainedSlice(start, 4 + length)));
+        in.skipBytes(4 + length);
+        continue;
+      }
       ByteBuf payload = in.retainedSlice(start + 4, length);
       in.skipBytes(4 + length);
-      if (length == MySqlPacket.MAX_WIRE_PAYLOAD || joining != null) {
-        if (joining == null) {
-          joining = ctx.alloc().compositeBuffer(Integer.MAX_VALUE);
-          firstSequence = sequence;
-          parts = 0;
-        }
-        joining.addComponent(true, payload);
-        parts++;
-        expectedSequence = (sequence + 1) & 0xff;
-        if (length < MySqlPacket.MAX_WIRE_PAYLOAD) {
-          out.add(new MySqlPacket(firstSequence, joining, parts));
-          joining = null;
-        }
-      } else {
-        out.add(new MySqlPacket(sequence, payload, 1));
+      if (joining == null) {
+        joining = ctx.alloc().compositeBuffer(Integer.MAX_VALUE);
+        firstSequence = sequence;
+        parts = 0;
+      }
+      joining.addComponent(true, payload);
+      parts++;
+      expectedSequence = (sequence + 1) & 0xff;
+      if (length < MySqlPacket.MAX_WIRE_PAYLOAD) {
+        out.add(new MySqlPacket(firstSequence, joining, parts));
+        joining = null;
       }
     }
   }

@@ -12,10 +12,32 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   private final byte type;
   private final ByteBuf body;
+  /** The whole message, header included (typed messages only), or null; owns the body. */
+  private final ByteBuf message;
 
   public PgFrame(byte type, ByteBuf body) {
     this.type = type;
     this.body = body;
+    this.message = null;
+  }
+
+  /** A typed message from its whole bytes (type, length, body); takes ownership of {@code message}. */
+  public static PgFrame ofMessage(ByteBuf message) {
+    return new PgFrame(message);
+  }
+
+  private PgFrame(ByteBuf message) {
+    this.type = message.getByte(message.readerIndex());
+    this.message = message;
+    this.body = message.slice(message.readerIndex() + 5, message.readableBytes() - 5);
+  }
+
+  /**
+   * The whole message, header included, retained for the caller (one write instead of a header
+   * and a body); null for startup packets.
+   */
+  public ByteBuf retainedMessage() {
+    return message == null ? null : message.retainedDuplicate();
   }
 
   public byte type() {
@@ -32,12 +54,12 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   @Override
   protected void deallocate() {
-    body.release();
+    (message != null ? message : body).release();
   }
 
   @Override
   public ReferenceCounted touch(Object hint) {
-    body.touch(hint);
+    (message != null ? message : body).touch(hint);
     return this;
   }
 

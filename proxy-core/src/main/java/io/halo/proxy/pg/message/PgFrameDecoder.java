@@ -90,7 +90,7 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
       if (in.readableBytes() < 1 + length) {
         return;
       }
-      out.add(new PgFrame(type, in.retainedSlice(start + 5, length - 4)));
+      out.add(PgFrame.ofMessage(in.retainedSlice(start, 1 + length)));
       in.skipBytes(1 + length);
     }
   }

@@ -1,0 +1,812 @@
+package io.halo.proxy.mysql;
+
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
+import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.session.SplitContext;
+import io.halo.routing.RouteRequest;
+import io.halo.routing.RouteResult;
+import io.halo.routing.split.StatementKind;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay of a MySQL {@code route: split} session: one client, its primary connection and, once
+ * it reads, one replica connection; each command is routed on its own.
+ *
+ * <p>Design memo (the PostgreSQL split relay's, adapted).
+ *
+ * <ul>
+ *   <li><b>Routing.</b> A COM_QUERY that the classifier calls a read goes to the replica when the
+ *       session is outside a transaction (server status of the primary's last reply: not
+ *       IN_TRANS, autocommit on). Everything else goes to the primary, including every prepared
+ *       statement command (COM_STMT_*), so a statement always executes where it was prepared.
+ *       Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE}, COM_INIT_DB) run
+ *       on the primary and are replayed on the replica; user variables, table locks, temporary
+ *       tables and named locks pin the session to the primary.
+ *   <li><b>Replies.</b> Each backend keeps a FIFO of the commands it owes a reply, and a small
+ *       state machine per reply (OK / ERR / LOCAL INFILE / result sets with or without EOF
+ *       packets, more results, prepare responses, cursors) says where it ends and what the final
+ *       status flags are. Replies pass through with their sequence ids, which the backend numbered
+ *       from the client's own command; Halo's hidden commands are consumed.
+ *   <li><b>Order.</b> A command for the other backend waits until the previous one has replied.
+ *   <li><b>Read-your-writes (MariaDB).</b> After a write, the next read asks the primary for the
+ *       session's {@code @@last_gtid} and runs {@code MASTER_GTID_WAIT(gtid, wait)} on the
+ *       replica: 0 sends the read there, -1 (not replayed within {@code read_your_writes_wait})
+ *       sends it to the primary. MySQL 8 would use {@code WAIT_FOR_EXECUTED_GTID_SET} with
+ *       {@code @@global.gtid_executed}; not tested here (no MySQL 8 server).
+ * </ul>
+ *
+ * <p>COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
+ * Everything runs on the client's event loop; the client is not read while a command waits.
+ */
+final class MySqlSplitRelay {
+
+  private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
+  private static final int COM_QUIT = 0x01;
+  private static final int COM_INIT_DB = 0x02;
+  private static final int COM_QUERY = 0x03;
+  private static final int COM_FIELD_LIST = 0x04;
+  private static final int COM_STATISTICS = 0x09;
+  private static final int COM_CHANGE_USER = 0x11;
+  private static final int COM_STMT_PREPARE = 0x16;
+  private static final int COM_STMT_EXECUTE = 0x17;
+  private static final int COM_STMT_SEND_LONG_DATA = 0x18;
+  private static final int COM_STMT_CLOSE = 0x19;
+  private static final int COM_STMT_FETCH = 0x1c;
+  private static final int COM_RESET_CONNECTION = 0x1f;
+  private static final int SERVER_MORE_RESULTS_EXISTS = 0x0008;
+  private static final int SERVER_STATUS_CURSOR_EXISTS = 0x0040;
+  private static final int MAX_SETTINGS_BYTES = 64 * 1024;
+  private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  private final MySqlListenerContext listener;
+  private final Channel client;
+  private final HandshakeResponse hello;
+  private final int capabilities;
+  private final boolean deprecateEof;
+  private final SplitContext stats;
+  private final BiConsumer<io.halo.health.state.BackendNode, Long> killTarget;
+  private final boolean readYourWrites;
+  private final double waitSeconds;
+
+  private Backend primary;
+  private Backend replica;
+  private long replicaRetryAt;
+  private final ArrayDeque<MySqlPacket> inbox = new ArrayDeque<>();
+  private MySqlPacket waiting;
+  private StatementKind waitingKind;
+  private Backend last;
+  private boolean parked;
+  private boolean pinned;
+  private boolean dirty;
+  private String needGtid;
+  private boolean primaryOnce;
+  private int primaryStatus = MySqlPackets.SERVER_STATUS_AUTOCOMMIT;
+  private final List<String> settings = new ArrayList<>();
+  private int settingsBytes;
+  private boolean closed;
+
+  /** One command a backend owes a reply to, and where its reply is. */
+  private static final class Reply {
+    final int command;
+    final Consumer<Reply> hidden;
+    int state = START;
+    long left;
+    int params;
+    int columns;
+    int status = -1;
+    String firstValue;
+    String error;
+
+    static final int START = 0;
+    static final int COLUMNS = 1;
+    static final int COLUMNS_EOF = 2;
+    static final int ROWS = 3;
+    static final int INFILE = 4;
+    static final int PREPARE_PARAMS = 5;
+    static final int PREPARE_PARAMS_EOF = 6;
+    static final int PREPARE_COLUMNS = 7;
+    static final int PREPARE_COLUMNS_EOF = 8;
+    static final int DONE = 9;
+
+    Reply(int command, Consumer<Reply> hidden) {
+      this.command = command;
+      this.hidden = hidden;
+    }
+  }
+
+  private final class Backend {
+    final boolean isPrimary;
+    BackendNode node;
+    Channel channel;
+    long threadId;
+    boolean connecting;
+    int settingsApplied;
+    final ArrayDeque<Reply> replies = new ArrayDeque<>();
+
+    Backend(boolean isPrimary) {
+      this.isPrimary = isPrimary;
+    }
+
+    boolean idle() {
+      return replies.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+      return node.name();
+    }
+  }
+
+  MySqlSplitRelay(MySqlListenerContext listener, Channel client, HandshakeResponse hello, int capabilities,
+      SplitContext stats, BiConsumer<io.halo.health.state.BackendNode, Long> killTarget) {
+    this.listener = listener;
+    this.client = client;
+    this.hello = hello;
+    this.capabilities = capabilities;
+    this.deprecateEof = (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
+    this.stats = stats;
+    this.killTarget = killTarget;
+    this.readYourWrites = listener.listener().readYourWrites();
+    this.waitSeconds = listener.listener().readYourWritesWait().toMillis() / 1000.0;
+  }
+
+  /** Takes over the client (its packet decoder stays) and the logged-in primary connection. */
+  void start(ChannelHandlerContext frontend, MySqlBackendConnection connection) {
+    // The handshake decoder has a small limit; commands get the configured one.
+    frontend.pipeline().replace("frames", "frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
+    primary = new Backend(true);
+    attach(primary, connection);
+    primaryStatus = connection.status();
+    frontend.pipeline().addLast("split", new ClientHandler());
+    stats.sessionStarted();
+  }
+
+  private void attach(Backend b, MySqlBackendConnection c) {
+    b.node = c.node();
+    b.channel = c.channel();
+    b.threadId = c.threadId();
+    b.channel.pipeline().addLast("frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
+    b.channel.pipeline().addLast("split", new BackendHandler(b));
+    b.channel.config().setAutoRead(true);
+  }
+
+  // ------------------------------------------------------------------ client side
+
+  private void drain() {
+    while (!parked && !closed && waiting == null) {
+      MySqlPacket p = inbox.poll();
+      if (p == null) {
+        break;
+      }
+      handle(p);
+    }
+    if (!closed) {
+      client.config().setAutoRead(!parked && waiting == null && inbox.isEmpty() && backendsWritable());
+    }
+  }
+
+  private void handle(MySqlPacket p) {
+    ByteBuf payload = p.payload();
+    if (p.sequenceId() != 0 || !payload.isReadable()) {
+      // Not a command: LOCAL INFILE data (or an empty terminator) for the command running now.
+      if (last != null && last.channel != null) {
+        write(last.channel, p);
+      } else {
+        p.release();
+      }
+      return;
+    }
+    int command = payload.getUnsignedByte(payload.readerIndex());
+    if (command == COM_QUIT) {
+      p.release();
+      end();
+      return;
+    }
+    if (command == COM_CHANGE_USER) {
+      p.release();
+      reply(MySqlPackets.err(client.alloc(), 1235, "42000",
+          "COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
+      return;
+    }
+    waiting = p;
+    waitingKind = null;
+    dispatch();
+  }
+
+  private void reply(ByteBuf payload) {
+    client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, payload));
+  }
+
+  private void dispatch() {
+    Backend target = decide();
+    if (target == null) {
+      park();
+      return;
+    }
+    if (last != null && last != target && !last.idle()) {
+      park();
+      return;
+    }
+    if (target.channel == null) {
+      connect(target);
+      park();
+      return;
+    }
+    parked = false;
+    MySqlPacket p = waiting;
+    waiting = null;
+    send(target, p);
+  }
+
+  private void park() {
+    parked = true;
+    client.config().setAutoRead(false);
+  }
+
+  private void resume() {
+    if (closed) {
+      return;
+    }
+    parked = false;
+    if (waiting != null) {
+      dispatch();
+    }
+    drain();
+  }
+
+  private Backend decide() {
+    ByteBuf payload = waiting.payload();
+    int command = payload.getUnsignedByte(payload.readerIndex());
+    if (waitingKind == null) {
+      waitingKind = kind(command, payload);
+      switch (waitingKind) {
+        case PIN -> pin();
+        case SESSION -> keepSetting(command, payload);
+        case WRITE, TRANSACTION -> dirty = true;
+        default -> { }
+      }
+    }
+    boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0
+        || (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+    if (pinned || inTransaction || !waitingKind.replicaSafe() || primaryOnce) {
+      if (waitingKind == StatementKind.READ) {
+        stats.readOnPrimary();
+      }
+      return primary;
+    }
+    return readTarget();
+  }
+
+  private StatementKind kind(int command, ByteBuf payload) {
+    if (command == COM_QUERY) {
+      String sql = payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
+      return stats.classifier().classify(sql);
+    }
+    if (command == COM_INIT_DB) {
+      return StatementKind.SESSION;
+    }
+    return StatementKind.WRITE;
+  }
+
+  private void pin() {
+    if (!pinned) {
+      pinned = true;
+      stats.pinned();
+      if (replica != null && replica.channel != null && replica.idle()) {
+        replica.channel.close();
+        replica = null;
+      }
+    }
+  }
+
+  private void keepSetting(int command, ByteBuf payload) {
+    String text = command == COM_INIT_DB
+        ? "USE `" + payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8)
+            .replace("`", "``") + "`"
+        : payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
+    if (text.toLowerCase(Locale.ROOT).contains("autocommit")) {
+      return; // followed through the server status instead: reads never replay it
+    }
+    if (settingsBytes + text.length() > MAX_SETTINGS_BYTES) {
+      pin();
+      return;
+    }
+    settingsBytes += text.length();
+    settings.add(text);
+  }
+
+  private Backend readTarget() {
+    if (last != null && last != replica && !last.idle()) {
+      return null;
+    }
+    if (replica != null && replica.idle() && replica.channel != null
+        && !listener.router().inRotation(replica.node.name())) {
+      replica.channel.close();
+      replica = null;
+    }
+    if (replica == null) {
+      if (System.nanoTime() - replicaRetryAt < 0) {
+        stats.readOnPrimary();
+        return primary;
+      }
+      RouteResult r = listener.router().routeReplica(
+          new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
+              hello.attributes() == null ? null : hello.attributes().get("program_name"), client.remoteAddress()));
+      if (!(r instanceof RouteResult.Routed routed)) {
+        stats.readOnPrimary();
+        return primary;
+      }
+      replica = new Backend(false);
+      replica.node = routed.backend();
+    }
+    if (replica.channel == null || !readYourWrites) {
+      return replica;
+    }
+    if (dirty) {
+      dirty = false;
+      hiddenQuery(primary, "SELECT @@last_gtid", r -> {
+        needGtid = r.firstValue == null || r.firstValue.isEmpty() ? null : r.firstValue;
+        resume();
+      });
+      return null;
+    }
+    if (needGtid == null) {
+      return replica;
+    }
+    if (!replica.idle()) {
+      return null;
+    }
+    String gtid = needGtid;
+    hiddenQuery(replica, "SELECT MASTER_GTID_WAIT('" + gtid.replace("'", "") + "', " + waitSeconds + ")", r -> {
+      if ("0".equals(r.firstValue)) {
+        needGtid = null;
+      } else {
+        stats.readYourWritesOnPrimary();
+        primaryOnce = true;
+      }
+      resume();
+    });
+    return null;
+  }
+
+  private void send(Backend b, MySqlPacket p) {
+    while (b.settingsApplied < settings.size()) {
+      String s = settings.get(b.settingsApplied++);
+      if (b.isPrimary && b.settingsApplied == settings.size() && waitingKind == StatementKind.SESSION) {
+        break; // this command is that setting
+      }
+      hiddenQuery(b, s, r -> {
+        if (r.error != null) {
+          log.info("[{}] replaying \"{}\" on {} failed: {}", listener.name(), s, b, r.error);
+        }
+      });
+    }
+    ByteBuf payload = p.payload();
+    int command = payload.getUnsignedByte(payload.readerIndex());
+    if (command == COM_QUERY && kill(b, p)) {
+      return;
+    }
+    if (command != COM_STMT_SEND_LONG_DATA && command != COM_STMT_CLOSE) {
+      b.replies.add(new Reply(command, null));
+    }
+    if (command == COM_RESET_CONNECTION) {
+      settings.clear();
+      settingsBytes = 0;
+      primary.settingsApplied = 0;
+      if (replica != null && replica.channel != null && replica.idle()) {
+        replica.channel.close();
+        replica = null;
+      }
+    }
+    if (!b.isPrimary) {
+      stats.readOnReplica();
+    }
+    waitingKind = null;
+    primaryOnce = false;
+    last = b;
+    killTarget.accept(b.node, b.threadId);
+    write(b.channel, p);
+    b.channel.flush();
+  }
+
+  /** A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours. */
+  private boolean kill(Backend b, MySqlPacket p) {
+    ByteBuf wire = client.alloc().buffer(4 + p.payload().readableBytes());
+    wire.writeMediumLE(p.payload().readableBytes()).writeByte(0).writeBytes(p.payload(), p.payload().readerIndex(),
+        p.payload().readableBytes());
+    try {
+      var request = MySqlKill.parse(wire);
+      if (request.isEmpty()) {
+        return false;
+      }
+      p.release();
+      var target = listener.connectionIds().target(request.get().connectionId()).orElse(null);
+      Backend on = target == null ? null
+          : target.backendName() != null && target.backendName().equals(primary.node.name()) ? primary
+          : replica != null && replica.channel != null && target.backendName() != null
+              && target.backendName().equals(replica.node.name()) ? replica : null;
+      if (on == null || on.channel == null) {
+        client.writeAndFlush(MySqlKill.unknownThread(client.alloc(), request.get().connectionId(),
+            target == null ? "" : " (it runs on a backend this session has no connection to)"));
+        return true;
+      }
+      on.replies.add(new Reply(COM_QUERY, null));
+      last = on;
+      on.channel.writeAndFlush(MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId()));
+      return true;
+    } finally {
+      wire.release();
+    }
+  }
+
+  private void hiddenQuery(Backend b, String sql, Consumer<Reply> done) {
+    byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+    ByteBuf q = client.alloc().buffer(5 + text.length);
+    q.writeMediumLE(1 + text.length).writeByte(0).writeByte(COM_QUERY).writeBytes(text);
+    b.replies.add(new Reply(COM_QUERY, done));
+    b.channel.writeAndFlush(q);
+  }
+
+  private void connect(Backend b) {
+    if (b.connecting || b.channel != null) {
+      return;
+    }
+    b.connecting = true;
+    var u = listener.credentials().lookup(hello.user()).orElseThrow().user();
+    Future<MySqlBackendConnection> f = MySqlBackendConnector.connect(client.eventLoop(), listener.transports(),
+        b.node, u.backendUser(), u.backendPassword(), hello, capabilities, listener.server().backendConnectTimeout(),
+        listener.server().maxMessageSize());
+    f.addListener(done -> {
+      b.connecting = false;
+      if (closed) {
+        if (done.isSuccess()) {
+          f.getNow().channel().close();
+        }
+        return;
+      }
+      if (done.isSuccess()) {
+        attach(b, f.getNow());
+      } else {
+        log.warn("[{}] {}: replica {} unavailable for reads, using the primary: {}", listener.name(), hello.user(),
+            b.node.name(), done.cause().getMessage());
+        replica = null;
+        replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+      }
+      resume();
+    });
+  }
+
+  // ------------------------------------------------------------------ backend side
+
+  private void fromBackend(Backend b, MySqlPacket p) {
+    Reply r = b.replies.peek();
+    if (r == null) {
+      p.release(); // nothing is owed: a stray packet (servers send none unprompted)
+      return;
+    }
+    advance(r, p.payload());
+    if (r.hidden != null) {
+      p.release();
+    } else {
+      write(client, p);
+    }
+    if (r.state == Reply.DONE) {
+      b.replies.poll();
+      if (r.hidden != null) {
+        r.hidden.accept(r);
+      } else if (b.isPrimary && r.status >= 0) {
+        primaryStatus = r.status;
+      }
+      if (parked && b.idle()) {
+        client.flush();
+        resume();
+      }
+    }
+  }
+
+  /** Moves {@code r}'s state machine over one reply packet. */
+  private void advance(Reply r, ByteBuf p) {
+    int first = p.isReadable() ? p.getUnsignedByte(p.readerIndex()) : -1;
+    int length = p.readableBytes();
+    switch (r.state) {
+      case Reply.START, Reply.INFILE -> {
+        if (first == 0xff) {
+          r.error = errorMessage(p);
+          r.state = Reply.DONE;
+        } else if (first == 0x00 && r.command == COM_STMT_PREPARE) {
+          r.columns = p.getUnsignedShortLE(p.readerIndex() + 5);
+          r.params = p.getUnsignedShortLE(p.readerIndex() + 7);
+          r.state = r.params > 0 ? Reply.PREPARE_PARAMS : r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
+          r.left = r.params > 0 ? r.params : r.columns;
+        } else if (!resultSetCommand(r.command)) {
+          r.status = first == 0x00 ? okStatus(p) : -1;
+          r.state = Reply.DONE;
+        } else if (first == 0x00 || (first == 0xfe && length < 9)) {
+          r.status = okStatus(p);
+          r.state = (r.status & SERVER_MORE_RESULTS_EXISTS) != 0 ? Reply.START : Reply.DONE;
+        } else if (first == 0xfb && r.command == COM_QUERY) {
+          r.state = Reply.INFILE;
+        } else {
+          ByteBuf copy = p.duplicate();
+          r.left = MySqlPackets.readLenenc(copy);
+          r.state = r.command == COM_FIELD_LIST ? Reply.ROWS : Reply.COLUMNS;
+          if (r.command == COM_FIELD_LIST) {
+            columnOrEnd(r, p, first, length);
+          }
+        }
+      }
+      case Reply.COLUMNS -> {
+        if (--r.left == 0) {
+          r.state = deprecateEof ? Reply.ROWS : Reply.COLUMNS_EOF;
+        }
+      }
+      case Reply.COLUMNS_EOF -> {
+        int status = p.getUnsignedShortLE(p.readerIndex() + 3);
+        r.state = (status & SERVER_STATUS_CURSOR_EXISTS) != 0 ? Reply.DONE : Reply.ROWS;
+        r.status = status;
+      }
+      case Reply.ROWS -> columnOrEnd(r, p, first, length);
+      case Reply.PREPARE_PARAMS -> {
+        if (--r.left == 0) {
+          r.state = !deprecateEof ? Reply.PREPARE_PARAMS_EOF : r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
+          r.left = r.columns;
+        }
+      }
+      case Reply.PREPARE_PARAMS_EOF -> {
+        r.state = r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
+        r.left = r.columns;
+      }
+      case Reply.PREPARE_COLUMNS -> {
+        if (--r.left == 0) {
+          r.state = deprecateEof ? Reply.DONE : Reply.PREPARE_COLUMNS_EOF;
+        }
+      }
+      case Reply.PREPARE_COLUMNS_EOF -> r.state = Reply.DONE;
+      default -> { }
+    }
+  }
+
+  /** In the rows of a result set: a row, an ERR, or the terminator (EOF, or OK with 0xFE). */
+  private void columnOrEnd(Reply r, ByteBuf p, int first, int length) {
+    if (first == 0xff) {
+      r.error = errorMessage(p);
+      r.state = Reply.DONE;
+    } else if (first == 0xfe && length < 0xffffff && (deprecateEof || length < 9)) {
+      int status = deprecateEof && length >= 7 ? okStatus(p) : p.getUnsignedShortLE(p.readerIndex() + 3);
+      r.status = status;
+      r.state = (status & SERVER_MORE_RESULTS_EXISTS) != 0 ? Reply.START : Reply.DONE;
+    } else if (r.hidden != null && r.firstValue == null && r.command == COM_QUERY) {
+      ByteBuf copy = p.duplicate();
+      if (first == 0xfb) {
+        r.firstValue = "";
+      } else {
+        long len = MySqlPackets.readLenenc(copy);
+        r.firstValue = copy.toString(copy.readerIndex(), (int) len, StandardCharsets.UTF_8);
+      }
+    }
+  }
+
+  private static boolean resultSetCommand(int command) {
+    return command == COM_QUERY || command == COM_STMT_EXECUTE || command == COM_STMT_FETCH
+        || command == COM_FIELD_LIST || command == COM_STMT_PREPARE;
+  }
+
+  /** The status flags of an OK packet (0x00 or 0xFE header); -1 when it has none. */
+  private static int okStatus(ByteBuf p) {
+    ByteBuf c = p.duplicate();
+    c.skipBytes(1);
+    if (!c.isReadable()) {
+      return -1;
+    }
+    MySqlPackets.readLenenc(c);
+    MySqlPackets.readLenenc(c);
+    return c.readableBytes() >= 2 ? c.readUnsignedShortLE() : -1;
+  }
+
+  private static String errorMessage(ByteBuf p) {
+    int skip = p.readableBytes() > 9 && p.getByte(p.readerIndex() + 3) == '#' ? 9 : 3;
+    return p.toString(p.readerIndex() + skip, Math.max(0, p.readableBytes() - skip), StandardCharsets.UTF_8);
+  }
+
+  private void backendClosed(Backend b) {
+    if (closed || (b != primary && b != replica)) {
+      return;
+    }
+    if (!b.isPrimary && b.idle()) {
+      replica = null;
+      return;
+    }
+    log.warn("[{}] backend {} closed the connection of {}", listener.name(), b, hello.user());
+    if (client.isActive()) {
+      client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, MySqlPackets.err(client.alloc(), 2013, "HY000",
+          "Lost connection to backend " + b.node.name() + " (" + b.node.address() + ")")))
+          .addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  private void end() {
+    closeBackends();
+    client.close();
+  }
+
+  void closeBackends() {
+    for (Backend b : new Backend[] {primary, replica}) {
+      if (b != null && b.channel != null) {
+        b.channel.close();
+      }
+    }
+  }
+
+  private void closed() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    stats.sessionEnded(pinned);
+    closeBackends();
+    inbox.forEach(MySqlPacket::release);
+    inbox.clear();
+    if (waiting != null) {
+      waiting.release();
+      waiting = null;
+    }
+  }
+
+  private boolean backendsWritable() {
+    for (Backend b : new Backend[] {primary, replica}) {
+      if (b != null && b.channel != null && !b.channel.isWritable()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Writes a logical packet as wire packets (split at 16 MB, trailing empty one when needed). */
+  private static void write(Channel to, MySqlPacket p) {
+    ByteBuf payload = p.payload();
+    int seq = p.sequenceId();
+    int length = payload.readableBytes();
+    ByteBuf wire = p.retainedWire();
+    if (wire != null) {
+      to.write(wire, to.voidPromise());
+      p.release();
+      return;
+    }
+    int offset = payload.readerIndex();
+    int end = payload.writerIndex();
+    while (true) {
+      int n = Math.min(MySqlPacket.MAX_WIRE_PAYLOAD, end - offset);
+      ByteBuf header = to.alloc().buffer(4);
+      header.writeMediumLE(n).writeByte(seq);
+      to.write(header, to.voidPromise());
+      to.write(payload.retainedSlice(offset, n), to.voidPromise());
+      offset += n;
+      seq = (seq + 1) & 0xff;
+      if (n < MySqlPacket.MAX_WIRE_PAYLOAD) {
+        break;
+      }
+    }
+    p.release();
+  }
+
+  // ------------------------------------------------------------------ handlers
+
+  private final class ClientHandler extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      inbox.add((MySqlPacket) msg);
+      drain();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      for (Backend b : new Backend[] {primary, replica}) {
+        if (b != null && b.channel != null) {
+          b.channel.flush();
+        }
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      boolean writable = ctx.channel().isWritable();
+      for (Backend b : new Backend[] {primary, replica}) {
+        if (b != null && b.channel != null) {
+          b.channel.config().setAutoRead(writable);
+        }
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      closed();
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (cause instanceof DecoderException) {
+        log.info("[{}] closing a split session of {}: {}", listener.name(), hello.user(), cause.getMessage());
+        closeBackends();
+        ctx.writeAndFlush(MySqlPackets.frame(ctx.alloc(), 1, MySqlPackets.err(ctx.alloc(), 1153, "08S01",
+            "Got a packet bigger than max_message_size or a malformed one: " + cause.getMessage())))
+            .addListener(ChannelFutureListener.CLOSE);
+        return;
+      }
+      if (!(cause instanceof IOException)) {
+        log.warn("[{}] client connection of {} failed", listener.name(), hello.user(), cause);
+      }
+      ctx.close();
+    }
+  }
+
+  private final class BackendHandler extends ChannelInboundHandlerAdapter {
+    private final Backend backend;
+
+    BackendHandler(Backend backend) {
+      this.backend = backend;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (closed) {
+        ((MySqlPacket) msg).release();
+        return;
+      }
+      fromBackend(backend, (MySqlPacket) msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      client.flush();
+      if (!client.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (!ctx.channel().isWritable()) {
+        client.config().setAutoRead(false);
+      } else if (!parked && waiting == null && inbox.isEmpty() && !closed) {
+        client.config().setAutoRead(backendsWritable());
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (backend.channel == ctx.channel()) {
+        backendClosed(backend);
+      }
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("[{}] backend {} connection failed: {}", listener.name(), backend, cause.toString());
+      ctx.close();
+    }
+  }
+}

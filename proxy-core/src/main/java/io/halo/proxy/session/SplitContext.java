@@ -1,0 +1,86 @@
+package io.halo.proxy.session;
+
+import io.halo.routing.split.StatementClassifier;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What the sessions of one {@code route: split} listener share: the statement classifier (with
+ * its cache) and the counters the metrics show.
+ */
+public final class SplitContext {
+
+  /** Statement texts whose classification is cached per listener. */
+  private static final int CACHED_STATEMENTS = 10_000;
+
+  private final StatementClassifier classifier;
+  private final LongAdder readsOnReplica = new LongAdder();
+  private final LongAdder readsOnPrimary = new LongAdder();
+  private final LongAdder readYourWritesOnPrimary = new LongAdder();
+  private final LongAdder pinnedTotal = new LongAdder();
+  private final LongAdder pinnedNow = new LongAdder();
+  private final LongAdder sessions = new LongAdder();
+
+  public SplitContext(StatementClassifier classifier) {
+    this.classifier = StatementClassifier.cached(classifier, CACHED_STATEMENTS);
+  }
+
+  public StatementClassifier classifier() {
+    return classifier;
+  }
+
+  public void sessionStarted() {
+    sessions.increment();
+  }
+
+  public void sessionEnded(boolean wasPinned) {
+    sessions.decrement();
+    if (wasPinned) {
+      pinnedNow.decrement();
+    }
+  }
+
+  /** A session was pinned to the primary for the rest of its life. */
+  public void pinned() {
+    pinnedTotal.increment();
+    pinnedNow.increment();
+  }
+
+  public void readOnReplica() {
+    readsOnReplica.increment();
+  }
+
+  /** A read went to the primary (no replica in rotation, or pinned). */
+  public void readOnPrimary() {
+    readsOnPrimary.increment();
+  }
+
+  /** A read went to the primary because no replica had replayed the session's writes in time. */
+  public void readYourWritesOnPrimary() {
+    readYourWritesOnPrimary.increment();
+    readsOnPrimary.increment();
+  }
+
+  public long readsOnReplica() {
+    return readsOnReplica.sum();
+  }
+
+  public long readsOnPrimary() {
+    return readsOnPrimary.sum();
+  }
+
+  public long readYourWritesOnPrimaryCount() {
+    return readYourWritesOnPrimary.sum();
+  }
+
+  public long pinnedTotal() {
+    return pinnedTotal.sum();
+  }
+
+  public long pinnedNow() {
+    return pinnedNow.sum();
+  }
+
+  public long sessions() {
+    return sessions.sum();
+  }
+}

@@ -1,0 +1,40 @@
+package io.halo.proxy;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the command-line tools users point at Halo (psql, pgbench, ...), bounded in time. */
+public final class Tools {
+
+  private Tools() {}
+
+  /** A finished command: its exit status (-1 when it timed out) and its output. */
+  public record Run(int exit, String out) {}
+
+  public static boolean onPath(String tool) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+      if (new File(dir, tool).canExecute()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Runs a PostgreSQL tool with {@code PGPASSWORD} set; at most 180 s. */
+  public static Run run(String password, String... command) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(List.of(command)).redirectErrorStream(true);
+    pb.environment().put("PGPASSWORD", password);
+    pb.environment().put("PGCONNECT_TIMEOUT", "10");
+    Process p = pb.start();
+    p.getOutputStream().close();
+    boolean done = p.waitFor(180, TimeUnit.SECONDS);
+    if (!done) {
+      p.destroyForcibly();
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    return new Run(done ? p.exitValue() : -1, out);
+  }
+}

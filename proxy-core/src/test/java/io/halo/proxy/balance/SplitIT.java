@@ -1,0 +1,328 @@
+package io.halo.proxy.balance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.Tools;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import java.net.InetSocketAddress;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code route: split} against a real primary and standby: reads outside transactions reach the
+ * standby, everything else the primary, prepared statements work on both, session settings follow
+ * the session, state that cannot move pins it, and a session never reads older than its own writes,
+ * even with replay paused on the standby.
+ */
+class SplitIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  PgCluster cluster;
+  HaloFixture halo;
+
+  @AfterEach
+  void stop() {
+    HaloFixture.stop(halo, cluster);
+  }
+
+  private void start(Duration readYourWritesWait) throws Exception {
+    cluster = LOGS.watch(PgCluster.builder().name("split").standbys(1).user("app", "apppw").database("app").start());
+    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")), 200,
+        c -> new ClusterConfig(c.name(), c.engine(),
+            c.listeners().stream().map(l -> l.route() != Route.REPLICAS ? l
+                : new ListenerConfig(l.listen(), Route.SPLIT, l.maxClientConnections(), true, l.balance(), -1,
+                    true, readYourWritesWait)).toList(),
+            c.backends(), c.monitor(), c.failover(), c.throttle()));
+    try (Connection c = halo.connect("app", "apppw", "app", "")) {
+      c.createStatement().execute("create table kv (id int primary key, v text)");
+      c.createStatement().execute("create sequence seq");
+      c.createStatement().execute("insert into kv values (0, 'zero')");
+    }
+    // the standby has the table before the tests read it
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      try (Connection s = standby().connect("app", "apppw", "app");
+          ResultSet rs = s.createStatement().executeQuery("select to_regclass('public.kv') is not null")) {
+        rs.next();
+        return rs.getBoolean(1);
+      }
+    });
+  }
+
+  private PgNode standby() {
+    return cluster.standbys().get(0);
+  }
+
+  private InetSocketAddress split() {
+    return halo.replicaListener();
+  }
+
+  private Connection connect(String extra) throws SQLException {
+    return halo.connect(split(), "app", "apppw", "app", extra);
+  }
+
+  private static int port(Connection c, String sql) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery(sql)) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void reads_go_to_the_standby_and_everything_else_to_the_primary() throws Exception {
+    start(Duration.ZERO);
+    int primary = cluster.primary().port();
+    int replica = standby().port();
+    try (Connection c = connect("")) {
+      assertThat(port(c, "select inet_server_port()")).isEqualTo(replica);
+      assertThat(port(c, "select inet_server_port() from kv where id = 0 for update")).isEqualTo(primary);
+      assertThat(port(c, "select inet_server_port() where nextval('seq') > 0")).isEqualTo(primary);
+      c.setAutoCommit(false);
+      assertThat(port(c, "select inet_server_port()")).as("inside a transaction").isEqualTo(primary);
+      c.commit();
+      c.setAutoCommit(true);
+      // the standby again once it has replayed this session's writes (nextval, the transaction)
+      await().atMost(Duration.ofSeconds(10)).until(() -> port(c, "select inet_server_port()") == replica);
+      // a failing read on the standby leaves the session usable
+      try (Statement s = c.createStatement()) {
+        s.executeQuery("select 1/0").close();
+      } catch (SQLException e) {
+        assertThat(e.getSQLState()).isEqualTo("22012");
+      }
+      assertThat(port(c, "select inet_server_port()")).isEqualTo(replica);
+    }
+  }
+
+  @Test
+  void named_prepared_statements_run_on_both_backends() throws Exception {
+    start(Duration.ofSeconds(2));
+    int primary = cluster.primary().port();
+    int replica = standby().port();
+    // prepareThreshold=1: pgjdbc names every statement on first use (Parse once, then Bind only)
+    try (Connection c = connect("prepareThreshold=1");
+        PreparedStatement write = c.prepareStatement("insert into kv values (?, ?)");
+        PreparedStatement read = c.prepareStatement("select v, inet_server_port() from kv where id = ?");
+        PreparedStatement where = c.prepareStatement("select inet_server_port() where ? > 0")) {
+      int onReplica = 0;
+      for (int i = 1; i <= 50; i++) {
+        write.setInt(1, i);
+        write.setString(2, "v" + i);
+        assertThat(write.executeUpdate()).isEqualTo(1);
+        read.setInt(1, i);
+        try (ResultSet rs = read.executeQuery()) {
+          assertThat(rs.next()).as("row %d is visible to the session that wrote it", i).isTrue();
+          assertThat(rs.getString(1)).isEqualTo("v" + i);
+          assertThat(rs.getInt(2)).isIn(primary, replica);
+          onReplica += rs.getInt(2) == replica ? 1 : 0;
+        }
+        where.setInt(1, i);
+        try (ResultSet rs = where.executeQuery()) {
+          rs.next();
+        }
+      }
+      // with a 2 s wait for replay, reads after writes are served by the standby
+      assertThat(onReplica).isGreaterThan(25);
+    }
+  }
+
+  @Test
+  void settings_follow_the_session_and_unmovable_state_pins_it() throws Exception {
+    start(Duration.ofSeconds(2));
+    int primary = cluster.primary().port();
+    int replica = standby().port();
+    try (Connection c = connect("")) {
+      c.createStatement().execute("set application_name = 'split-test'");
+      try (ResultSet rs = c.createStatement().executeQuery("select current_setting('application_name'), inet_server_port()")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("split-test");
+        assertThat(rs.getInt(2)).isEqualTo(replica);
+      }
+      c.createStatement().execute("create temp table scratch (a int)");
+      c.createStatement().execute("insert into scratch values (1)");
+      assertThat(port(c, "select inet_server_port() from scratch")).isEqualTo(primary);
+      assertThat(port(c, "select inet_server_port()")).as("pinned for good").isEqualTo(primary);
+      io.halo.proxy.admin.ProxyView.SplitView figures = halo.server().splits().get(0);
+      assertThat(figures.pinnedSessions()).isEqualTo(1);
+      assertThat(figures.pinnedTotal()).isEqualTo(1);
+      assertThat(figures.readsOnReplica()).isGreaterThanOrEqualTo(1);
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> halo.server().splits().get(0).pinnedSessions() == 0);
+  }
+
+  /**
+   * Issue 5's read-your-writes test: replay paused on the standby, 1,000 write-then-read iterations
+   * with no stale read (the reads go to the primary); replay resumed, reads after writes reach the
+   * standby again once it has caught up.
+   */
+  @Test
+  void no_stale_read_after_own_writes_with_replay_paused() throws Exception {
+    start(Duration.ZERO);
+    int primary = cluster.primary().port();
+    int replica = standby().port();
+    try (Connection s = standby().connectAsSuperuser()) {
+      s.createStatement().execute("select pg_wal_replay_pause()");
+    }
+    int stale = 0;
+    int onPrimary = 0;
+    try (Connection c = connect("");
+        PreparedStatement write = c.prepareStatement("insert into kv values (?, ?)");
+        PreparedStatement read = c.prepareStatement("select count(*), inet_server_port() from kv where id = ?")) {
+      for (int i = 1; i <= 1000; i++) {
+        write.setInt(1, i);
+        write.setString(2, "x");
+        write.executeUpdate();
+        read.setInt(1, i);
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          stale += rs.getInt(1) == 1 ? 0 : 1;
+          onPrimary += rs.getInt(2) == primary ? 1 : 0;
+        }
+      }
+      assertThat(stale).as("stale reads").isZero();
+      assertThat(onPrimary).isEqualTo(1000);
+      // reads that need no write of the session still use the standby
+      try (Connection other = connect("")) {
+        assertThat(port(other, "select inet_server_port()")).isEqualTo(replica);
+      }
+      try (Connection s = standby().connectAsSuperuser()) {
+        s.createStatement().execute("select pg_wal_replay_resume()");
+      }
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+        read.setInt(1, 1000);
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(1);
+          assertThat(rs.getInt(2)).isEqualTo(replica);
+        }
+      });
+    }
+  }
+
+  /** pgbench's select-only (prepared) and TPC-B-like (transactions) workloads through the split listener. */
+  @Test
+  void pgbench_runs_select_only_and_tpcb_through_the_split_listener_without_failures() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
+    start(Duration.ZERO);
+    try (Connection c = cluster.primary().connectAsSuperuser()) {
+      c.createStatement().execute("ALTER DATABASE app OWNER TO app");
+    }
+    String port = String.valueOf(split().getPort());
+    Tools.Run init = Tools.run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
+    assertThat(init.exit()).as(init.out()).isZero();
+    for (List<String> args : List.of(List.of("-S", "-M", "prepared"), List.of("-S", "-M", "simple"), List.of("-M", "extended"))) {
+      List<String> cmd = new java.util.ArrayList<>(List.of("pgbench"));
+      cmd.addAll(args);
+      cmd.addAll(List.of("-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port, "-U", "app", "app"));
+      Tools.Run r = Tools.run("apppw", cmd.toArray(String[]::new));
+      assertThat(r.exit()).as(r.out()).isZero();
+      assertThat(r.out()).as(String.join(" ", args)).contains("number of failed transactions: 0");
+      assertThat(r.out()).containsPattern("tps = [1-9]");
+    }
+  }
+
+  /**
+   * A planned switchover with a writer on the split listener: no failed statement, every
+   * acknowledged write on the new primary, and the session goes on (its reads included).
+   */
+  @Test
+  void switchover_moves_split_sessions_without_a_failed_statement() throws Exception {
+    start(Duration.ZERO);
+    PgNode standby = standby();
+    try (Connection c = halo.connect("app", "apppw", "app", "")) {
+      io.halo.proxy.failover.Writer.createTable(c);
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> halo.control().backends().stream()
+        .anyMatch(b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    String url = halo.url(split(), "app", "");
+    try (io.halo.proxy.failover.Writer w = new io.halo.proxy.failover.Writer(url, "app", "apppw", Duration.ofMillis(5)).start();
+        Connection reader = connect("")) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
+      reader.createStatement().execute("set application_name = 'kept'");
+      io.halo.health.failover.FailoverReport r = halo.control().switchover(standby.name());
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(io.halo.health.failover.FailoverReport.Outcome.SUCCEEDED);
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      w.stop();
+      assertThat(w.errors()).as("writer errors (last: %s)", w.lastError()).isZero();
+      try (Connection s = standby.connect("app", "apppw", "app");
+          ResultSet rs = s.createStatement().executeQuery("select count(*) from acked_writes")) {
+        rs.next();
+        assertThat(rs.getLong(1)).isGreaterThanOrEqualTo(w.ackedIds().size());
+      }
+      try (ResultSet rs = reader.createStatement().executeQuery(
+          "select current_setting('application_name'), inet_server_port()")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("kept");
+        assertThat(rs.getInt(2)).isEqualTo(standby.port());
+      }
+    }
+  }
+
+  private static byte[] query(String sql) {
+    byte[] text = sql.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return java.nio.ByteBuffer.allocate(6 + text.length).put((byte) 'Q').putInt(5 + text.length).put(text)
+        .put((byte) 0).array();
+  }
+
+  /** Replies of a pipelined request until its ReadyForQuery: the message types and the data rows' first values. */
+  private static String replies(io.halo.proxy.pg.RawPgSocket s) throws Exception {
+    StringBuilder out = new StringBuilder();
+    while (true) {
+      io.halo.proxy.pg.RawPgSocket.Message m = s.read();
+      out.append(m.type());
+      if (m.type() == 'D') {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(m.body());
+        b.getShort();
+        int len = b.getInt();
+        out.append('(').append(new String(m.body(), 6, len, java.nio.charset.StandardCharsets.UTF_8)).append(')');
+      }
+      if (m.type() == 'Z') {
+        return out.toString();
+      }
+    }
+  }
+
+  /**
+   * Requests sent back to back without waiting (a write, then reads that the split sends elsewhere)
+   * get their replies in request order, and the reads see the write.
+   */
+  @Test
+  void pipelined_requests_for_different_backends_are_answered_in_order() throws Exception {
+    start(Duration.ofSeconds(2));
+    try (io.halo.proxy.pg.RawPgSocket s = new io.halo.proxy.pg.RawPgSocket(split(), 10_000)) {
+      s.send(io.halo.proxy.pg.RawPgSocket.startup("raw", "app"));
+      s.readUntilReady();
+      java.io.ByteArrayOutputStream burst = new java.io.ByteArrayOutputStream();
+      for (int i = 0; i < 20; i++) {
+        burst.writeBytes(query("insert into kv values (" + (1000 + i) + ", 'p" + i + "')"));
+        burst.writeBytes(query("select v from kv where id = " + (1000 + i)));
+        burst.writeBytes(query("select 'third' || " + i));
+      }
+      s.send(burst.toByteArray());
+      for (int i = 0; i < 20; i++) {
+        assertThat(replies(s)).isEqualTo("CZ");
+        assertThat(replies(s)).isEqualTo("TD(p" + i + ")CZ");
+        assertThat(replies(s)).isEqualTo("TD(third" + i + ")CZ");
+      }
+    }
+  }
+}

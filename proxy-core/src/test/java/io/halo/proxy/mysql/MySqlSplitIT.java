@@ -1,0 +1,209 @@
+package io.halo.proxy.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.Balance;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code route: split} on a real MariaDB primary and GTID replica through Connector/J: reads outside
+ * transactions reach the replica, the rest the primary, and a session never reads older than its
+ * own writes (replica SQL thread stopped: 1,000 write-then-read iterations, no stale read).
+ */
+class MySqlSplitIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  MariaDbCluster cluster;
+  HaloServer halo;
+
+  @AfterEach
+  void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private void start(Duration wait) throws Exception {
+    cluster = LOGS.watch(MariaDbCluster.builder().name("mysplit").replicas(1)
+        .user("app", "apppw").database("app").setting("max_allowed_packet", "64M").start());
+    try (Connection c = cluster.primary().connect("app", "apppw", "app")) {
+      c.createStatement().execute("create table kv(id int primary key, v longblob)");
+    }
+    List<BackendConfig> backends = new ArrayList<>();
+    for (MariaDbNode n : cluster.nodes()) {
+      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
+          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+    }
+    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
+        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.SPLIT, 200, true, Balance.ROUND_ROBIN, -1,
+            true, wait)),
+        backends,
+        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2),
+        new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(15),
+            null, null, null, Duration.ofSeconds(30)),
+        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
+        new AdminConfig(new HostPort("127.0.0.1", 0), null),
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(c)));
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      try (Connection r = replica().connect("app", "apppw", "app");
+          ResultSet rs = r.createStatement().executeQuery(
+              "select count(*) from information_schema.tables where table_schema = 'app' and table_name = 'kv'")) {
+        rs.next();
+        return rs.getInt(1) == 1;
+      }
+    });
+  }
+
+  private MariaDbNode replica() {
+    return cluster.replicas().get(0);
+  }
+
+  private Connection connect(String extra) throws SQLException {
+    return DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort()
+        + "/app?user=app&password=apppw&allowPublicKeyRetrieval=true&useSSL=false" + extra);
+  }
+
+  private static int port(Connection c, String sql) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery(sql)) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void reads_go_to_the_replica_and_everything_else_to_the_primary() throws Exception {
+    start(Duration.ofSeconds(2));
+    int primary = cluster.primary().port();
+    int replica = replica().port();
+    try (Connection c = connect("")) {
+      assertThat(port(c, "select @@port")).isEqualTo(replica);
+      c.createStatement().execute("insert into kv values (1, 'one')");
+      assertThat(port(c, "select @@port from kv where id = 1 for update")).isEqualTo(primary);
+      // after its own insert, the session reads from the replica once it has the row
+      assertThat(port(c, "select @@port from kv where id = 1")).isEqualTo(replica);
+      c.setAutoCommit(false);
+      assertThat(port(c, "select @@port")).as("inside a transaction").isEqualTo(primary);
+      c.commit();
+      c.setAutoCommit(true);
+      assertThat(port(c, "select @@port")).isEqualTo(replica);
+      // server-side prepared statements live on the primary
+      try (Connection p = connect("&useServerPrepStmts=true");
+          PreparedStatement ps = p.prepareStatement("select @@port, v from kv where id = ?")) {
+        ps.setInt(1, 1);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(primary);
+          assertThat(rs.getString(2)).isEqualTo("one");
+        }
+      }
+      // a user variable pins the session to the primary
+      c.createStatement().execute("set @marker := 42");
+      try (ResultSet rs = c.createStatement().executeQuery("select @marker, @@port")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getInt(2)).isEqualTo(primary);
+      }
+    }
+    assertThat(halo.splits().get(0).pinnedTotal()).isEqualTo(1);
+    assertThat(halo.splits().get(0).readsOnReplica()).isGreaterThanOrEqualTo(3);
+  }
+
+  @Test
+  void a_20_mb_blob_written_then_read_crosses_both_backends_intact() throws Exception {
+    start(Duration.ofSeconds(10));
+    byte[] blob = new byte[20 << 20];
+    for (int i = 0; i < blob.length; i++) {
+      blob[i] = (byte) (i * 31 + 7);
+    }
+    try (Connection c = connect("")) {
+      try (PreparedStatement ps = c.prepareStatement("insert into kv values (2, ?)")) {
+        ps.setBytes(1, blob);
+        ps.executeUpdate();
+      }
+      try (ResultSet rs = c.createStatement().executeQuery("select v, @@port from kv where id = 2")) {
+        rs.next();
+        assertThat(Arrays.equals(rs.getBytes(1), blob)).isTrue();
+        assertThat(rs.getInt(2)).isEqualTo(replica().port());
+      }
+    }
+  }
+
+  @Test
+  void no_stale_read_after_own_writes_with_the_replica_sql_thread_stopped() throws Exception {
+    start(Duration.ZERO);
+    int primary = cluster.primary().port();
+    int replica = replica().port();
+    try (Connection r = replica().connectAsRoot()) {
+      r.createStatement().execute("STOP SLAVE SQL_THREAD");
+    }
+    int stale = 0;
+    int onPrimary = 0;
+    try (Connection c = connect("");
+        PreparedStatement write = c.prepareStatement("insert into kv values (?, 'x')");
+        PreparedStatement read = c.prepareStatement("select count(*), @@port from kv where id = ?")) {
+      for (int i = 100; i < 1100; i++) {
+        write.setInt(1, i);
+        write.executeUpdate();
+        read.setInt(1, i);
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          stale += rs.getInt(1) == 1 ? 0 : 1;
+          onPrimary += rs.getInt(2) == primary ? 1 : 0;
+        }
+      }
+      assertThat(stale).as("stale reads").isZero();
+      assertThat(onPrimary).isEqualTo(1000);
+      try (Connection other = connect("")) {
+        assertThat(port(other, "select @@port")).isEqualTo(replica);
+      }
+      try (Connection r = replica().connectAsRoot()) {
+        r.createStatement().execute("START SLAVE SQL_THREAD");
+      }
+      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+        read.setInt(1, 1099);
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(1);
+          assertThat(rs.getInt(2)).isEqualTo(replica);
+        }
+      });
+    }
+    assertThat(halo.splits().get(0).readYourWritesOnPrimary()).isGreaterThanOrEqualTo(1000);
+  }
+}

@@ -1,0 +1,159 @@
+package io.halo.routing.split;
+
+import java.util.Set;
+
+/**
+ * The shared walk of both dialects: splits the text into statements at top-level semicolons,
+ * classifies each from its leading keywords and the function calls and clauses that make a read
+ * a write ({@code FOR UPDATE}, {@code nextval(...)}), and combines the kinds.
+ *
+ * <p>Design memo: a lexer, not a parser. A full grammar would cost more per statement than the
+ * proxy spends relaying it; the questions asked here (first keywords, locking clauses, named
+ * functions) only need tokens with literals and comments out of the way. Mistakes must err
+ * towards the primary: anything not recognised as a read is a write.
+ */
+abstract class DialectClassifier implements StatementClassifier {
+
+  private final boolean mysql;
+
+  DialectClassifier(boolean mysql) {
+    this.mysql = mysql;
+  }
+
+  /** Functions whose call pins the session to the primary. */
+  abstract Set<String> pinFunctions();
+
+  /** Functions whose call makes a read go to the primary. */
+  abstract Set<String> writeFunctions();
+
+  /** The kind of one statement, from its first words; {@code s} is positioned after them. */
+  abstract StatementKind leading(Statement s);
+
+  @Override
+  public final StatementKind classify(String sql) {
+    SqlScanner scanner = new SqlScanner(sql, mysql);
+    StatementKind result = null;
+    Statement s = new Statement(scanner);
+    while (s.start()) {
+      StatementKind kind = leading(s);
+      if (kind == StatementKind.READ) {
+        kind = s.scanRead(this);
+      } else {
+        s.skipToEnd();
+      }
+      result = result == null ? kind : result.and(kind);
+      if (result == StatementKind.PIN) {
+        return result;
+      }
+    }
+    return result == null ? StatementKind.READ : result;
+  }
+
+  /** Cursor over one statement's tokens. */
+  static final class Statement {
+    private final SqlScanner scanner;
+    private int token;
+    private boolean executableComment;
+    private boolean ended;
+
+    Statement(SqlScanner scanner) {
+      this.scanner = scanner;
+    }
+
+    /** Moves to the next statement's first token; false at the end of the text. */
+    boolean start() {
+      do {
+        token = scanner.next();
+      } while (token == SqlScanner.SEMICOLON);
+      ended = token == SqlScanner.END;
+      return !ended;
+    }
+
+    /** The current token's word, or "" when it is not a word. */
+    String word() {
+      return token == SqlScanner.WORD ? scanner.word() : "";
+    }
+
+    int token() {
+      return token;
+    }
+
+    boolean executableComment() {
+      return executableComment || token == SqlScanner.EXECUTABLE_COMMENT;
+    }
+
+    /** Advances one token within the statement; false at its end. */
+    boolean advance() {
+      if (atEnd()) {
+        return false;
+      }
+      token = scanner.next();
+      if (token == SqlScanner.EXECUTABLE_COMMENT) {
+        executableComment = true;
+      }
+      return !atEnd();
+    }
+
+    boolean atEnd() {
+      return token == SqlScanner.END || token == SqlScanner.SEMICOLON;
+    }
+
+    /** Whether any later word of the statement is one of {@code words}; consumes the statement. */
+    boolean anyWord(Set<String> words) {
+      boolean found = false;
+      while (advance()) {
+        if (token == SqlScanner.WORD && words.contains(scanner.word())) {
+          found = true;
+        }
+      }
+      return found;
+    }
+
+    void skipToEnd() {
+      while (advance()) {
+        // consume
+      }
+    }
+
+    /** Walks the rest of a read and says whether it stays a read. */
+    StatementKind scanRead(DialectClassifier dialect) {
+      StatementKind kind = StatementKind.READ;
+      String previous = word();
+      while (!atEnd()) {
+        int t = token;
+        String w = t == SqlScanner.WORD ? scanner.word() : "";
+        if (t == SqlScanner.EXECUTABLE_COMMENT) {
+          kind = kind.and(StatementKind.WRITE);
+        } else if (t == SqlScanner.OPEN && !previous.isEmpty()) {
+          if (dialect.pinFunctions().contains(previous)) {
+            return StatementKind.PIN;
+          }
+          if (dialect.writeFunctions().contains(previous)) {
+            kind = kind.and(StatementKind.WRITE);
+          }
+        } else if (t == SqlScanner.VARIABLE || t == SqlScanner.ASSIGN) {
+          // MySQL user variables live in the session on the primary; setting one pins it there.
+          boolean sets = t == SqlScanner.ASSIGN || previous.equals("into");
+          kind = kind.and(sets ? StatementKind.PIN : StatementKind.WRITE);
+          if (kind == StatementKind.PIN) {
+            return kind;
+          }
+        } else if (previous.equals("for") && LOCKING.contains(w)) {
+          kind = kind.and(StatementKind.WRITE);
+        } else if (previous.equals("lock") && w.equals("in")) {
+          kind = kind.and(StatementKind.WRITE);
+        } else if (MODIFYING.contains(w)) {
+          // SELECT ... INTO, and data-modifying WITH.
+          kind = kind.and(StatementKind.WRITE);
+        }
+        previous = w;
+        advance();
+      }
+      return kind;
+    }
+  }
+
+  private static final Set<String> LOCKING = Set.of("update", "share", "no", "key");
+  private static final Set<String> MODIFYING =
+      Set.of("into", "insert", "update", "delete", "merge", "replace", "sql_calc_found_rows");
+}

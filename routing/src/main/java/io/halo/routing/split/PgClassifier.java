@@ -1,0 +1,92 @@
+package io.halo.routing.split;
+
+import java.util.Set;
+
+/** PostgreSQL statements. */
+final class PgClassifier extends DialectClassifier {
+
+  private static final Set<String> READS = Set.of("select", "with", "values", "table", "show");
+  private static final Set<String> TRANSACTION =
+      Set.of("begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release");
+  private static final Set<String> PIN_FUNCTIONS =
+      Set.of(
+          "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+          "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
+          "pg_advisory_unlock_all", "set_config", "dblink_connect", "dblink_connect_u");
+  private static final Set<String> WRITE_FUNCTIONS =
+      Set.of(
+          "nextval", "setval", "currval", "lastval", "pg_advisory_xact_lock",
+          "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
+          "txid_current", "pg_current_xact_id", "pg_notify", "lo_create", "lo_creat", "lo_import",
+          "lo_unlink", "lo_open", "lo_put", "lo_from_bytea", "lo_truncate", "dblink_exec",
+          "pg_current_wal_lsn", "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn",
+          "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_terminate_backend",
+          "pg_cancel_backend", "pg_reload_conf", "pg_create_physical_replication_slot",
+          "pg_create_logical_replication_slot", "pg_drop_replication_slot", "pg_stat_reset",
+          "pg_logical_emit_message", "txid_current_if_assigned", "pg_current_xact_id_if_assigned");
+  private static final Set<String> TEMP = Set.of("temp", "temporary");
+  private static final Set<String> HOLD = Set.of("hold");
+  private static final Set<String> ANALYZE = Set.of("analyze", "analyse");
+
+  PgClassifier() {
+    super(false);
+  }
+
+  @Override
+  Set<String> pinFunctions() {
+    return PIN_FUNCTIONS;
+  }
+
+  @Override
+  Set<String> writeFunctions() {
+    return WRITE_FUNCTIONS;
+  }
+
+  @Override
+  StatementKind leading(Statement s) {
+    String first = s.word();
+    if (READS.contains(first)) {
+      return StatementKind.READ;
+    }
+    if (TRANSACTION.contains(first)) {
+      return StatementKind.TRANSACTION;
+    }
+    switch (first) {
+      case "explain" -> {
+        // EXPLAIN ANALYZE runs the statement.
+        return s.anyWord(ANALYZE) ? StatementKind.WRITE : StatementKind.READ;
+      }
+      case "set" -> {
+        s.advance();
+        String second = s.word();
+        if (second.equals("local") || second.equals("transaction") || second.equals("constraints")) {
+          return StatementKind.WRITE;
+        }
+        return StatementKind.SESSION;
+      }
+      case "reset", "discard" -> {
+        return StatementKind.SESSION;
+      }
+      case "listen", "load", "deallocate" -> {
+        return StatementKind.PIN;
+      }
+      case "prepare" -> {
+        s.advance();
+        return s.word().equals("transaction") ? StatementKind.TRANSACTION : StatementKind.PIN;
+      }
+      case "create" -> {
+        s.advance();
+        if (s.word().equals("local") || s.word().equals("global")) {
+          s.advance();
+        }
+        return TEMP.contains(s.word()) ? StatementKind.PIN : StatementKind.WRITE;
+      }
+      case "declare" -> {
+        return s.anyWord(HOLD) ? StatementKind.PIN : StatementKind.WRITE;
+      }
+      default -> {
+        return StatementKind.WRITE;
+      }
+    }
+  }
+}

@@ -1,0 +1,154 @@
+package io.halo.routing.split;
+
+import static io.halo.routing.split.StatementKind.PIN;
+import static io.halo.routing.split.StatementKind.READ;
+import static io.halo.routing.split.StatementKind.SESSION;
+import static io.halo.routing.split.StatementKind.TRANSACTION;
+import static io.halo.routing.split.StatementKind.WRITE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class StatementClassifierTest {
+
+  private final StatementClassifier pg = StatementClassifier.postgres();
+  private final StatementClassifier my = StatementClassifier.mysql();
+
+  @ParameterizedTest(name = "pg: {0} -> {1}")
+  @CsvSource(
+      delimiter = '|',
+      textBlock = """
+          SELECT 1                                                   | READ
+            select * from t where id = $1                            | READ
+          /* leading comment */ SELECT a FROM t                      | READ
+          WITH x AS (SELECT 1) SELECT * FROM x                       | READ
+          VALUES (1), (2)                                            | READ
+          TABLE t                                                    | READ
+          SHOW search_path                                           | READ
+          EXPLAIN SELECT * FROM t                                    | READ
+          SELECT 'for update', "update" FROM t                       | READ
+          SELECT $$ insert into t $$                                 | READ
+          SELECT $tag$ nextval( $tag$                                | READ
+          SELECT 1; SELECT 2                                         | READ
+          SELECT * FROM t FOR UPDATE                                 | WRITE
+          SELECT * FROM t FOR NO KEY UPDATE                          | WRITE
+          select * from t for share                                  | WRITE
+          SELECT nextval('s')                                        | WRITE
+          SELECT currval('s')                                        | WRITE
+          SELECT * INTO new_t FROM t                                 | WRITE
+          WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d      | WRITE
+          EXPLAIN ANALYZE SELECT 1                                   | WRITE
+          EXPLAIN (ANALYZE, BUFFERS) SELECT 1                        | WRITE
+          INSERT INTO t VALUES (1)                                   | WRITE
+          update t set a = 1                                         | WRITE
+          DELETE FROM t                                              | WRITE
+          CREATE TABLE t (a int)                                     | WRITE
+          SELECT 1; INSERT INTO t VALUES (1)                         | WRITE
+          SET LOCAL work_mem = '64MB'                                | WRITE
+          LOCK TABLE t                                               | WRITE
+          BEGIN                                                      | TRANSACTION
+          start transaction read only                                | TRANSACTION
+          COMMIT                                                     | TRANSACTION
+          ROLLBACK                                                   | TRANSACTION
+          SELECT 1; COMMIT                                           | TRANSACTION
+          PREPARE TRANSACTION 'x'                                    | TRANSACTION
+          SET search_path = app, public                              | SESSION
+          SET SESSION statement_timeout = 1000                       | SESSION
+          RESET ALL                                                  | SESSION
+          SET a = 1; SET b = 2                                       | SESSION
+          SET a = 1; SELECT 1                                        | PIN
+          CREATE TEMP TABLE x (a int)                                | PIN
+          CREATE LOCAL TEMPORARY TABLE x (a int)                     | PIN
+          LISTEN ch                                                  | PIN
+          PREPARE q AS SELECT 1                                      | PIN
+          SELECT pg_advisory_lock(1)                                 | PIN
+          SELECT set_config('a.b', '1', false)                       | PIN
+          DECLARE c CURSOR WITH HOLD FOR SELECT 1                    | PIN
+          ''                                                         | READ
+          """)
+  void postgres(String sql, StatementKind expected) {
+    assertThat(pg.classify(sql)).isEqualTo(expected);
+  }
+
+  @ParameterizedTest(name = "mysql: {0} -> {1}")
+  @CsvSource(
+      delimiter = '|',
+      textBlock = """
+          SELECT 1                                                   | READ
+          select c from sbtest1 where id=5                           | READ
+          SELECT @@version, @@session.tx_isolation                   | READ
+          SELECT 'x' # FOR UPDATE                                    | READ
+          SELECT "lock in share mode", `update` FROM t               | READ
+          SHOW TABLES                                                | READ
+          DESC t                                                     | READ
+          SELECT * FROM t FOR UPDATE                                 | WRITE
+          SELECT * FROM t LOCK IN SHARE MODE                         | WRITE
+          SELECT LAST_INSERT_ID()                                    | WRITE
+          SELECT SQL_CALC_FOUND_ROWS * FROM t                        | WRITE
+          SELECT @x                                                  | WRITE
+          SHOW WARNINGS                                              | WRITE
+          SELECT /*!40001 SQL_NO_CACHE */ * FROM t                   | WRITE
+          INSERT INTO t VALUES (1)                                   | WRITE
+          REPLACE INTO t VALUES (1)                                  | WRITE
+          SET GLOBAL max_connections = 10                            | WRITE
+          SET TRANSACTION ISOLATION LEVEL READ COMMITTED             | WRITE
+          BEGIN                                                      | TRANSACTION
+          START TRANSACTION                                          | TRANSACTION
+          COMMIT                                                     | TRANSACTION
+          SET NAMES utf8mb4                                          | SESSION
+          SET SESSION sql_mode = 'ANSI'                              | SESSION
+          SET sql_mode = 'ANSI', time_zone = '+00:00'                | SESSION
+          USE shop                                                   | SESSION
+          SET @x = 1                                                 | PIN
+          SET sql_mode = '', @x = 1                                  | PIN
+          SET autocommit = 0                                         | SESSION
+          SELECT @x := 1                                             | PIN
+          SELECT a INTO @x FROM t                                    | PIN
+          SELECT GET_LOCK('a', 1)                                    | PIN
+          LOCK TABLES t WRITE                                        | PIN
+          CREATE TEMPORARY TABLE x (a int)                           | PIN
+          """)
+  void mysql(String sql, StatementKind expected) {
+    assertThat(my.classify(sql)).isEqualTo(expected);
+  }
+
+  @Test
+  void lineComments() {
+    assertThat(pg.classify("-- DELETE\nSELECT 1")).isEqualTo(READ);
+    assertThat(pg.classify("SELECT 1 -- ; DELETE FROM t")).isEqualTo(READ);
+    assertThat(my.classify("# DELETE\nSELECT 1")).isEqualTo(READ);
+    assertThat(my.classify("-- DELETE\nSELECT 1")).isEqualTo(READ);
+    assertThat(my.classify("SELECT 1 --1")).isEqualTo(READ);
+  }
+
+  @Test
+  void unterminatedLiteralsAndCommentsEndTheText() {
+    assertThat(pg.classify("SELECT 'abc")).isEqualTo(READ);
+    assertThat(pg.classify("SELECT 1 /* never closed")).isEqualTo(READ);
+    assertThat(pg.classify("SELECT $a$ never closed")).isEqualTo(READ);
+    assertThat(my.classify("SELECT 'a\\'; DELETE FROM t")).isEqualTo(READ);
+    assertThat(pg.classify("SELECT 'a\\'; DELETE FROM t")).isEqualTo(WRITE);
+  }
+
+  @Test
+  void cacheGivesTheSameAnswerAndSkipsLongTexts() {
+    StatementClassifier cached = StatementClassifier.cached(pg, 100);
+    assertThat(cached.classify("SELECT 1")).isEqualTo(READ);
+    assertThat(cached.classify("SELECT 1")).isEqualTo(READ);
+    assertThat(cached.classify("INSERT INTO t VALUES (1)")).isEqualTo(WRITE);
+    String longRead = "SELECT " + "1 + ".repeat(2000) + "1";
+    assertThat(cached.classify(longRead)).isEqualTo(READ);
+    assertThat(cached.classify(longRead + " FOR UPDATE")).isEqualTo(WRITE);
+  }
+
+  @Test
+  void combiningKindsTakesTheMostBinding() {
+    assertThat(READ.and(WRITE)).isEqualTo(WRITE);
+    assertThat(WRITE.and(TRANSACTION)).isEqualTo(TRANSACTION);
+    assertThat(TRANSACTION.and(PIN)).isEqualTo(PIN);
+    assertThat(SESSION.and(READ)).isEqualTo(PIN);
+    assertThat(SESSION.and(SESSION)).isEqualTo(SESSION);
+  }
+}

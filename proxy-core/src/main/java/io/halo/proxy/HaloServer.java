@@ -166,8 +166,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   /**
    * A MySQL/MariaDB cluster: monitors with the MySQL probe, the same failover coordinator with
-   * MariaDB operations, and MySQL listeners. Switchover does not hold transactions for MySQL yet
-   * (no gate): sessions on the old primary are closed when it changes.
+   * MariaDB operations, and MySQL listeners. A switchover holds MySQL sessions at transaction
+   * boundaries and moves them (MySqlSwitchoverGate); a failover ends those on the old primary.
    */
   private void bindMySql(ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
       throws InterruptedException {
@@ -176,6 +176,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         new FailoverCoordinator(topology, new io.halo.health.failover.MySqlOps(), new CommandRunner(), clock);
     io.halo.proxy.mysql.MySqlSessions clusterSessions = new io.halo.proxy.mysql.MySqlSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
+    coordinator.gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
     healths.add(topology);
     coordinators.add(coordinator);
     mysqlSessions.add(clusterSessions);

@@ -12,6 +12,11 @@ public enum MySqlError {
   ACCESS_DENIED(1045, "28000"),
   /** ER_NET_PACKET_TOO_LARGE: a packet over the configured maximum. */
   PACKET_TOO_LARGE(1153, "08S01"),
+  /**
+   * ER_SERVER_SHUTDOWN: Halo ended the session (failover, fenced backend, a switchover that could
+   * not move it); 08S01 makes drivers treat the connection as gone.
+   */
+  SESSION_ENDED(1053, "08S01"),
   /** CR_CONN_HOST_ERROR (client range, as drivers show it): no backend could be reached. */
   BACKEND_UNAVAILABLE(2003, "08S01");
 

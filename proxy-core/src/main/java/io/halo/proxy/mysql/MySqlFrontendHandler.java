@@ -58,20 +58,28 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private final SessionTarget target = new SessionTarget();
 
   /** Where this client's session runs, for KILL translation; set once the backend is chosen. */
-  private static final class SessionTarget implements MySqlKill.Target {
-    private volatile String backendName;
-    private volatile long threadId;
+  static final class SessionTarget implements MySqlKill.Target {
+    private volatile Bound bound;
+
+    private record Bound(io.halo.health.state.BackendNode node, long threadId) {}
+
+    void bind(io.halo.health.state.BackendNode node, long threadId) {
+      bound = new Bound(node, threadId);
+    }
 
     @Override
-    public String backendName() {
-      return backendName;
+    public io.halo.health.state.BackendNode backendNode() {
+      Bound b = bound;
+      return b == null ? null : b.node();
     }
 
     @Override
     public long backendThreadId() {
-      return threadId;
+      Bound b = bound;
+      return b == null ? 0 : b.threadId();
     }
   }
+
   private Phase phase = Phase.HANDSHAKE;
   private ScheduledFuture<?> authTimer;
   private HandshakeResponse hello;
@@ -266,14 +274,10 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     permit = null;
     client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
-    Channel server = backend.channel();
     if (listener.split() != null) {
-      target.threadId = backend.threadId();
-      target.backendName = backend.node().name();
-      new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), (name, id) -> {
-        target.backendName = name;
-        target.threadId = id;
-      }).start(ctx, backend);
+      Channel server = backend.channel();
+      target.bind(backend.node(), backend.threadId());
+      new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), target::bind).start(ctx, backend);
       listener.sessions().add(
           new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
       String backendName = backend.node().name();
@@ -284,24 +288,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       client.config().setAutoRead(true);
       return;
     }
-    long max = listener.server().maxMessageSize();
-    target.threadId = backend.threadId();
-    target.backendName = backend.node().name();
-    MySqlRelayHandler toBackend =
-        new MySqlRelayHandler(listener.name(), true, server, max, listener.connectionIds(), target);
-    MySqlRelayHandler toClient = new MySqlRelayHandler(listener.name(), false, client, max, null, null);
-    server.pipeline().addLast("relay", toClient);
-    ctx.pipeline().addLast("relay", toBackend);
-    listener.sessions().add(
-        new MySqlSessions.Session(client, server, backend.node().name(), sessionRoute));
-    String backendName = backend.node().name();
-    listener.router().sessionStarted(backendName);
-    client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));
+    MySqlSession session =
+        new MySqlSession(listener, client, hello, scramble, credentials, target, backend, sessionRoute);
     phase = Phase.CLOSING;
+    session.start(); // on this event loop: no read comes between this and the removals below
     ctx.pipeline().remove(this);
-    ctx.pipeline().remove("frames");
-    server.config().setAutoRead(true);
-    client.config().setAutoRead(true);
+    ctx.pipeline().remove("frames"); // bytes the client already sent pass on to the relay
     log.debug("[{}] {} relaying to {} (thread {})", listener.name(), hello.user(), backend.node().name(), backend.threadId());
   }
 

@@ -1,6 +1,12 @@
 package io.halo.proxy.mysql;
 
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.Future;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.nio.charset.StandardCharsets;
@@ -13,8 +19,11 @@ import java.util.regex.Pattern;
  * gave them in its handshake (Connector/J's {@code Statement.cancel()} and {@code setQueryTimeout}
  * send {@code KILL QUERY id} on a second connection), so the statement is rewritten to the
  * backend's thread id before it is forwarded. KILL only acts on the server it runs on: when the
- * target session is on another backend than the killing session, the client gets ERR 1094 saying
- * where the target runs.
+ * target session is on another backend than the killing session (a replicas listener balances
+ * sessions over several replicas; Connector/J cancels from a new connection that may land
+ * elsewhere), Halo logs in to the target's backend as the killing session's backend user, runs the
+ * KILL there, and answers the client with that server's OK or ERR; the backend checks the
+ * privilege as it would for a direct KILL. Meanwhile the killing client is not read.
  *
  * <p>Recognised only as a whole COM_QUERY packet in one read (as drivers send it); anything else
  * passes unchanged.
@@ -25,17 +34,41 @@ public final class MySqlKill {
       Pattern.compile("(?is)^\\s*KILL\\s+(QUERY\\s+|CONNECTION\\s+)?(\\d{1,10})\\s*;?\\s*$");
   private static final int COM_QUERY = 0x03;
 
-  /** A session a KILL may name: where it runs. */
+  /** A session a KILL may name: where it runs (null before its backend is chosen). */
   public interface Target {
-    String backendName();
+    io.halo.health.state.BackendNode backendNode();
 
     long backendThreadId();
+
+    default String backendName() {
+      io.halo.health.state.BackendNode n = backendNode();
+      return n == null ? null : n.name();
+    }
   }
+
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MySqlKill.class);
 
   private MySqlKill() {}
 
   /** The KILL in {@code buf}: its kind ("QUERY " or "CONNECTION " or "") and Halo connection id. */
   record Request(String kind, int connectionId) {}
+
+  /** The longest COM_QUERY payload looked at as a possible KILL. */
+  static final int MAX_LENGTH = 64;
+
+  /**
+   * Whether a COM_QUERY packet starting at the reader index may be a KILL: its first non-blank
+   * byte, as far as the buffer holds it, is 'k' or 'K' (or not there yet).
+   */
+  static boolean mayBeKill(ByteBuf buf) {
+    int r = buf.readerIndex();
+    int end = Math.min(buf.writerIndex(), r + 4 + buf.getUnsignedMediumLE(r));
+    int i = r + 5;
+    while (i < end && buf.getByte(i) == ' ') {
+      i++;
+    }
+    return i >= end ? buf.writerIndex() < r + 4 + buf.getUnsignedMediumLE(r) : (buf.getByte(i) | 0x20) == 'k';
+  }
 
   static Optional<Request> parse(ByteBuf buf) {
     int r = buf.readerIndex();
@@ -43,7 +76,7 @@ public final class MySqlKill {
       return Optional.empty();
     }
     int length = buf.getUnsignedMediumLE(r);
-    if (length != buf.readableBytes() - 4 || length > 64) {
+    if (length != buf.readableBytes() - 4 || length > MAX_LENGTH) {
       return Optional.empty();
     }
     int first = r + 5;
@@ -71,6 +104,71 @@ public final class MySqlKill {
     ByteBuf b = alloc.buffer(5 + sql.length);
     b.writeMediumLE(1 + sql.length).writeByte(0).writeByte(COM_QUERY).writeBytes(sql);
     return b;
+  }
+
+  /**
+   * The KILL to forward (rewritten to the backend thread id), or null when Halo answers it itself
+   * (unknown id; or the target runs on another backend, where Halo sends it). Takes {@code buf}.
+   */
+  static ByteBuf translate(MySqlSession session, ChannelHandlerContext ctx, ByteBuf buf, Request kill) {
+    buf.release();
+    Target target = session.listener().connectionIds().target(kill.connectionId()).orElse(null);
+    if (target == null || target.backendNode() == null) {
+      ctx.writeAndFlush(unknownThread(ctx.alloc(), kill.connectionId(), ""));
+      ((MySqlRelayHandler) ctx.handler()).killAnswered();
+      return null;
+    }
+    String sql = "KILL " + kill.kind() + target.backendThreadId();
+    if (target.backendNode().name().equals(session.backendName())) {
+      log.debug("[{}] {} -> backend thread {}", session.listener().name(), sql, target.backendThreadId());
+      return rewrite(ctx.alloc(), kill, target.backendThreadId());
+    }
+    killElsewhere(session, ctx.channel(), target.backendNode(), sql);
+    return null;
+  }
+
+  private static void killElsewhere(MySqlSession session, Channel client, BackendNode node, String sql) {
+    client.config().setAutoRead(false);
+    MySqlListenerContext l = session.listener();
+    var u = session.credentials().user();
+    HandshakeResponse h = session.hello();
+    HandshakeResponse noDb = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), h.charset(), h.user(),
+        h.authResponse(), null, h.authPlugin(), h.attributes());
+    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(client.eventLoop(), l.transports(), node,
+        u.backendUser(), u.backendPassword(), noDb, MySqlFrontendHandler.CAPABILITIES,
+        l.server().backendConnectTimeout(), l.server().maxMessageSize());
+    connecting.addListener(f -> {
+      if (!f.isSuccess()) {
+        reply(session, client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
+            MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL: " + f.cause().getMessage()));
+        return;
+      }
+      Channel side = connecting.getNow().channel();
+      Future<MySqlInternalQuery.Result> run =
+          MySqlInternalQuery.run(side, sql, session.deprecateEof(), l.server().backendConnectTimeout());
+      run.addListener(x -> {
+        side.writeAndFlush(MySqlPackets.frame(side.alloc(), 0, side.alloc().buffer(1).writeByte(1)))
+            .addListener(ChannelFutureListener.CLOSE);
+        if (!run.isSuccess()) {
+          reply(session, client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
+              MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL on " + node.name() + ": " + run.cause().getMessage()));
+          return;
+        }
+        MySqlInternalQuery.Result r = run.getNow();
+        log.debug("[{}] {} on backend {}: {}", l.name(), sql, node.name(), r.ok() ? "OK" : r.message());
+        reply(session, client, r.ok()
+            ? MySqlPackets.ok(client.alloc(), 0, 0, session.tracker().status(), 0)
+            : MySqlPackets.err(client.alloc(), r.errorCode(), r.sqlState(), r.message()));
+      });
+    });
+  }
+
+  private static void reply(MySqlSession session, Channel client, ByteBuf payload) {
+    client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, payload));
+    MySqlRelayHandler relay = client.pipeline().get(MySqlRelayHandler.class);
+    if (relay != null) {
+      relay.killAnswered();
+    }
   }
 
   /** ERR 1094 (ER_NO_SUCH_THREAD) as the reply to the KILL (sequence id 1). */

@@ -1,5 +1,6 @@
 package io.halo.proxy.mysql;
 
+import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -13,108 +14,175 @@ import org.slf4j.LoggerFactory;
 /**
  * Relays one direction of a MySQL session, forwarding each received buffer whole (no copy, no
  * framing), flushing once per read burst, with the same writability backpressure as the
- * PostgreSQL relay. Client side it walks the 4-byte packet headers to enforce the maximum packet
- * size. Sequence ids pass unchanged: Halo neither injects nor drops packets once relaying.
+ * PostgreSQL relay. Both directions feed the session's {@link MySqlResponseTracker} before
+ * forwarding, which walks packet headers in place (and enforces the client packet size limit).
  *
- * <p>Not yet: transaction state from OK/EOF status flags, KILL translation, and the session
- * hand-over needed for switchover (they need a response parser per command).
+ * <p>Client side, where a buffer starts a command (the tracker says the client is at a command
+ * boundary: not inside a packet, not sending a LOCAL INFILE file, not answering an auth request)
+ * Halo may act instead of forwarding: hold it during a switchover, answer it for a session Halo
+ * ended, take over COM_CHANGE_USER ({@link MySqlChangeUser}), or translate a KILL
+ * ({@link MySqlKill}). Sequence ids pass unchanged otherwise.
  */
 final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlRelayHandler.class);
 
-  private final String name;
+  private final MySqlSession session;
   private final boolean fromClient;
-  private final Channel peer;
-  /** Client side: Halo's connection ids, to translate KILL; this session's backend. */
-  private final io.halo.proxy.session.CancelRegistry<MySqlKill.Target> ids;
-  private final MySqlKill.Target self;
-  private final long maxPacket;
-  private final byte[] header = new byte[4];
-  private int headerFill;
-  private long remaining;
-  /** Size so far of a logical packet split over 16 MB wire packets. */
-  private long logical;
+  private Channel peer;
+  private ChannelHandlerContext ctx;
+  /** Client side: the start of a command split over reads, bounded (see clientRead). */
+  private ByteBuf partial;
+  /** Client side: bytes that followed a KILL Halo answers itself, until it has answered. */
+  private ByteBuf afterKill;
 
-  MySqlRelayHandler(String name, boolean fromClient, Channel peer, long maxPacket,
-      io.halo.proxy.session.CancelRegistry<MySqlKill.Target> ids, MySqlKill.Target self) {
-    this.name = name;
+  MySqlRelayHandler(MySqlSession session, boolean fromClient, Channel peer) {
+    this.session = session;
     this.fromClient = fromClient;
     this.peer = peer;
-    this.maxPacket = maxPacket;
-    this.ids = ids;
-    this.self = self;
+  }
+
+  /** The channel this handler writes to (a moved session gets a new backend). */
+  void peer(Channel peer) {
+    this.peer = peer;
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    ByteBuf buf = (ByteBuf) msg;
-    boolean atBoundary = headerFill == 0 && remaining == 0;
-    if (fromClient && !withinLimit(buf)) {
-      buf.release();
-      log.info("[{}] closing a session: client packet over max_message_size {}", name, maxPacket);
-      ctx.close();
+    if (!(msg instanceof ByteBuf buf)) {
+      ctx.fireChannelRead(msg);
       return;
     }
-    if (fromClient && atBoundary) {
-      var kill = MySqlKill.parse(buf);
-      if (kill.isPresent()) {
-        buf = translate(ctx, buf, kill.get());
-        if (buf == null) {
+    if (!fromClient) {
+      session.tracker().serverBytes(buf);
+      peer.write(buf, peer.voidPromise());
+      session.publish();
+      if (!peer.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+      return;
+    }
+    if (partial != null) {
+      buf = ctx.alloc().compositeBuffer(2).addComponents(true, partial, buf);
+      partial = null;
+    }
+    clientRead(ctx, buf);
+  }
+
+  /**
+   * A client buffer: where it starts a command, Halo may act on it. A command start split over
+   * reads is gathered first — at most the 5 bytes that show the command, or a whole short
+   * COM_QUERY that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
+   */
+  private void clientRead(ChannelHandlerContext ctx, ByteBuf buf) {
+    if (session.held()) {
+      session.hold(buf);
+      return;
+    }
+    MySqlResponseTracker tracker = session.tracker();
+    if (tracker.expectingCommand()) {
+      if (session.doomed()) {
+        session.answerDoomed(buf);
+        return;
+      }
+      if (session.mustHold()) {
+        session.hold(buf);
+        return;
+      }
+      if (buf.readableBytes() < 5) {
+        partial = buf;
+        return;
+      }
+      int r = buf.readerIndex();
+      int length = buf.getUnsignedMediumLE(r);
+      int command = buf.getUnsignedByte(r + 4);
+      if (command == MySqlResponseTracker.COM_CHANGE_USER) {
+        MySqlChangeUser.start(session, ctx, buf);
+        return;
+      }
+      if (command == MySqlResponseTracker.COM_QUERY && length <= MySqlKill.MAX_LENGTH && MySqlKill.mayBeKill(buf)) {
+        if (buf.readableBytes() < 4 + length) {
+          partial = buf;
           return;
         }
+        ByteBuf rest = buf.readableBytes() > 4 + length ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
+        ByteBuf packet = buf.readableBytes() > 4 + length ? buf.retainedSlice(r, 4 + length) : buf;
+        if (packet != buf) {
+          buf.release();
+        }
+        // What follows waits until Halo has answered a KILL it answers itself (perhaps later, from
+        // another backend: then killAnswered() goes on with it).
+        afterKill = rest;
+        var kill = MySqlKill.parse(packet);
+        ByteBuf out = kill.isPresent() ? MySqlKill.translate(session, ctx, packet, kill.get()) : packet;
+        if (out == null) {
+          return;
+        }
+        forwardClient(out);
+        rest = afterKill;
+        afterKill = null;
+        if (rest != null) {
+          clientRead(ctx, rest);
+          return;
+        }
+        if (!peer.isWritable()) {
+          ctx.channel().config().setAutoRead(false);
+        }
+        return;
       }
     }
-    peer.write(buf, peer.voidPromise());
+    forwardClient(buf);
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);
     }
   }
 
-  /** The KILL rewritten to the backend thread id, or null when Halo answered it itself. */
-  private ByteBuf translate(ChannelHandlerContext ctx, ByteBuf buf, MySqlKill.Request kill) {
-    MySqlKill.Target target = ids.target(kill.connectionId()).orElse(null);
-    if (target == null || target.backendName() == null) {
-      buf.release();
-      ctx.writeAndFlush(MySqlKill.unknownThread(ctx.alloc(), kill.connectionId(), ""));
-      return null;
-    }
-    if (!target.backendName().equals(self.backendName())) {
-      buf.release();
-      ctx.writeAndFlush(MySqlKill.unknownThread(ctx.alloc(), kill.connectionId(),
-          " (it runs on backend " + target.backendName() + ", this session on " + self.backendName() + ")"));
-      return null;
-    }
-    buf.release();
-    log.debug("[{}] KILL {}{} -> backend thread {}", name, kill.kind(), kill.connectionId(), target.backendThreadId());
-    return MySqlKill.rewrite(ctx.alloc(), kill, target.backendThreadId());
+  /** A buffer the session held, now let go (client side). */
+  void resumed(ByteBuf buf) {
+    clientRead(ctx, buf);
   }
 
-  /** Walks packet headers; false when one announces more than the maximum. */
-  private boolean withinLimit(ByteBuf buf) {
-    int i = buf.readerIndex();
-    int end = buf.writerIndex();
-    while (i < end) {
-      if (remaining > 0) {
-        long skip = Math.min(remaining, end - i);
-        i += (int) skip;
-        remaining -= skip;
-        continue;
-      }
-      header[headerFill++] = buf.getByte(i++);
-      if (headerFill == 4) {
-        headerFill = 0;
-        remaining = (header[0] & 0xff) | (header[1] & 0xff) << 8 | (header[2] & 0xff) << 16;
-        logical += remaining;
-        if (logical > maxPacket) {
-          return false;
-        }
-        if (remaining < 0xFFFFFF) {
-          logical = 0; // the logical packet ends with this wire packet
-        }
-      }
+  /** After Halo answered a KILL itself: reading goes on, starting with what followed it. */
+  void killAnswered() {
+    ByteBuf rest = afterKill;
+    afterKill = null;
+    if (rest != null) {
+      clientRead(ctx, rest);
+      peer.flush();
     }
-    return true;
+    if (!session.held() && !session.closing()) {
+      session.client().config().setAutoRead(true);
+    }
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (partial != null) {
+      partial.release();
+      partial = null;
+    }
+    if (afterKill != null) {
+      afterKill.release();
+      afterKill = null;
+    }
+  }
+
+  /** Tracks and writes one client buffer to the backend (no flush). Event loop only. */
+  void forwardClient(ByteBuf buf) {
+    if (!session.tracker().clientBytes(buf)) {
+      buf.release();
+      log.info("[{}] closing {}: client packet over max_message_size {}", session.listener().name(), session,
+          session.listener().server().maxMessageSize());
+      session.client().close();
+      return;
+    }
+    peer.write(buf, peer.voidPromise());
+    session.publish();
   }
 
   @Override
@@ -124,7 +192,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    if (ctx.channel().isWritable()) {
+    // a held session's client stays unread until release
+    if (ctx.channel().isWritable() && (fromClient || !session.held())) {
       peer.config().setAutoRead(true);
     }
     ctx.fireChannelWritabilityChanged();
@@ -132,6 +201,13 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (!fromClient && session.held() && session.tracker().quiescent()) {
+      // Held at a boundary by a switchover (whose switchover_command may stop the old primary):
+      // the session is about to move; if it stays instead, resuming ends it with an ERR.
+      log.debug("[{}] backend of held session {} closed", session.listener().name(), session);
+      ctx.fireChannelInactive();
+      return;
+    }
     if (peer.isActive()) {
       peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
@@ -141,9 +217,10 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (cause instanceof IOException) {
-      log.debug("[{}] {} connection failed: {}", name, fromClient ? "client" : "backend", cause.toString());
+      log.debug("[{}] {} connection failed: {}", session.listener().name(), fromClient ? "client" : "backend",
+          cause.toString());
     } else {
-      log.warn("[{}] {} connection failed", name, fromClient ? "client" : "backend", cause);
+      log.warn("[{}] {} connection failed", session.listener().name(), fromClient ? "client" : "backend", cause);
     }
     ctx.close();
   }

@@ -84,7 +84,7 @@ final class MySqlSplitRelay {
   private final int capabilities;
   private final boolean deprecateEof;
   private final SplitContext stats;
-  private final BiConsumer<String, Long> killTarget;
+  private final BiConsumer<io.halo.health.state.BackendNode, Long> killTarget;
   private final boolean readYourWrites;
   private final double waitSeconds;
   /** The listener's routing rules that apply to this session (per statement). */
@@ -160,7 +160,7 @@ final class MySqlSplitRelay {
   }
 
   MySqlSplitRelay(MySqlListenerContext listener, Channel client, HandshakeResponse hello, int capabilities,
-      SplitContext stats, BiConsumer<String, Long> killTarget) {
+      SplitContext stats, BiConsumer<io.halo.health.state.BackendNode, Long> killTarget) {
     this.listener = listener;
     this.client = client;
     this.hello = hello;
@@ -430,7 +430,7 @@ final class MySqlSplitRelay {
     waitingKind = null;
     primaryOnce = false;
     last = b;
-    killTarget.accept(b.node.name(), b.threadId);
+    killTarget.accept(b.node, b.threadId);
     write(b.channel, p);
     b.channel.flush();
   }

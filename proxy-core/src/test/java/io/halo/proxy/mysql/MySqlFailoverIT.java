@@ -1,6 +1,7 @@
 package io.halo.proxy.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AdminConfig;
@@ -213,5 +214,120 @@ class MySqlFailoverIT {
     Thread.sleep(1000);
     assertThat(control().topology().primary()).isEqualTo(old.name());
     assertThat(control().lastFailover().orElseThrow().reason()).contains(replica.name()).contains("max_lag");
+  }
+
+  @Test
+  void planned_switchover_moves_sessions_at_transaction_boundaries_and_fails_no_statement() throws Exception {
+    // Given autocommit inserts, multi-statement transactions, a session in the middle of a
+    // transaction and a session with a server-side prepared statement open
+    start(1, false, FailoverConfig.Mode.MANUAL);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+    List<Long> txAcked = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> txErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> txThreads = new ArrayList<>();
+    for (int t = 0; t < 3; t++) {
+      long base = 1_000_000L * (t + 1);
+      txThreads.add(new Thread(() -> {
+        try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+          c.setAutoCommit(false);
+          for (long k = 0; running.get(); k++) {
+            try (java.sql.Statement st = c.createStatement()) {
+              st.execute("insert into acked_writes values (" + (base + 3 * k) + ")");
+              st.execute("insert into acked_writes values (" + (base + 3 * k + 1) + ")");
+              st.execute("select count(*) from acked_writes");
+              st.execute("insert into acked_writes values (" + (base + 3 * k + 2) + ")");
+            }
+            c.commit();
+            txAcked.add(base + 3 * k);
+            txAcked.add(base + 3 * k + 1);
+            txAcked.add(base + 3 * k + 2);
+          }
+        } catch (java.sql.SQLException e) {
+          txErrors.add(e.getSQLState() + " " + e.getErrorCode() + " " + e.getMessage());
+        }
+      }, "tx-" + t));
+    }
+    // one more: whole transactions as one multi-statement COM_QUERY (several results, one reply)
+    txThreads.add(new Thread(() -> {
+      try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED&allowMultiQueries=true",
+          "app", "apppw"); java.sql.Statement st = c.createStatement()) {
+        for (long k = 0; running.get(); k++) {
+          long id = 5_000_000L + 2 * k;
+          st.execute("begin; insert into acked_writes values (" + id + "); insert into acked_writes values ("
+              + (id + 1) + "); commit");
+          while (st.getMoreResults() || st.getUpdateCount() != -1) {
+            // drain every result
+          }
+          txAcked.add(id);
+          txAcked.add(id + 1);
+        }
+      } catch (java.sql.SQLException e) {
+        txErrors.add(e.getSQLState() + " " + e.getErrorCode() + " " + e.getMessage());
+      }
+    }, "multi"));
+    try (Writer w = Writer.forMySql(url(), "app", "apppw", Duration.ofMillis(5)).start();
+        Connection inTx = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw");
+        Connection prepared = java.sql.DriverManager.getConnection(
+            url() + "?sslMode=DISABLED&useServerPrepStmts=true&cachePrepStmts=true", "app", "apppw");
+        java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1")) {
+      txThreads.forEach(Thread::start);
+      ps.setInt(1, 1);
+      ps.executeQuery().close();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100 && txAcked.size() > 30);
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into acked_writes values (-1)");
+      Thread committer = new Thread(() -> {
+        try {
+          Thread.sleep(300);
+          inTx.commit();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      committer.start();
+      long unmovableBefore = halo.rejections().getOrDefault("switchover_unmovable", 0L);
+      // When the operator switches over to the replica
+      FailoverReport r = control().switchover(replica.name());
+      committer.join(10_000);
+      long after = System.nanoTime();
+      int txAtSwitch = txAcked.size();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      await().atMost(Duration.ofSeconds(10)).until(() -> txAcked.size() > txAtSwitch + 30 || !txErrors.isEmpty());
+      running.set(false);
+      for (Thread t : txThreads) {
+        t.join(10_000);
+      }
+      w.stop();
+      // Then it succeeded and no statement failed
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.steps()).extracting(FailoverReport.Step::name).containsSubsequence("hold", "promote", "route");
+      assertThat(w.errors()).as("autocommit writer errors (last: %s)", w.lastError()).isZero();
+      assertThat(txErrors).as("transaction errors").isEmpty();
+      System.out.printf("mariadb switchover: write pause %d ms, %d autocommit inserts, %d in transactions, 0 errors%n",
+          r.writePause().toMillis(), w.ackedCount(), txAcked.size());
+      // and every acknowledged row is on the new primary, the held transaction's too
+      Set<Long> found = idsOn(replica);
+      assertThat(found).containsAll(w.ackedIds()).containsAll(txAcked).contains(-1L);
+      // and the moved session works on the new primary with its settings (autocommit off)
+      try (ResultSet rs = inTx.createStatement().executeQuery("select @@server_id, @@autocommit, database()")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(replica.serverId());
+        assertThat(rs.getInt(2)).isZero();
+        assertThat(rs.getString(3)).isEqualTo("app");
+      }
+      inTx.commit();
+      // while the session with an open prepared statement was ended with a clear error, and counted
+      assertThatThrownBy(() -> ps.executeQuery().close())
+          .isInstanceOfSatisfying(java.sql.SQLException.class, e -> assertThat(e.getMessage()).satisfiesAnyOf(
+              m -> assertThat(m).contains("prepared statement"), m -> assertThat(m).containsIgnoringCase("communications")));
+      assertThat(halo.rejections().getOrDefault("switchover_unmovable", 0L)).isEqualTo(unmovableBefore + 1);
+    } finally {
+      running.set(false);
+    }
+    assertThat(control().topology().primary()).isEqualTo(replica.name());
+    assertThat(old.isRunning()).isTrue();
   }
 }

@@ -50,6 +50,10 @@ class MySqlProxyIT {
   static void start() throws Exception {
     cluster = MariaDbCluster.builder().name("myit").replicas(1).user("app", "apppw").database("app")
         .setting("max_allowed_packet", "64M").start();
+    try (Connection root = cluster.primary().connectAsRoot(); Statement st = root.createStatement()) {
+      st.execute("create user 'bob'@'%' identified by 'bobpw'");
+      st.execute("grant all on app.* to 'bob'@'%'");
+    }
     List<BackendConfig> backends = new ArrayList<>();
     for (MariaDbNode n : cluster.nodes()) {
       backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
@@ -68,7 +72,8 @@ class MySqlProxyIT {
         new AdminConfig(new HostPort("127.0.0.1", 0), null),
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
             new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
-            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
+            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
+            new UserConfig("bob", "bobhalo", AuthMethod.SCRAM_SHA_256, "bob", "bobpw")),
         List.of(c)));
   }
 
@@ -322,6 +327,143 @@ class MySqlProxyIT {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("still here");
       }
+    }
+  }
+
+  @Test
+  void change_user_is_authenticated_at_halo_and_gives_a_fresh_backend_session_as_the_new_backend_user()
+      throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      // Given a session with a user variable and an open transaction
+      raw.query("set @x = 42");
+      raw.query("begin");
+      String before = raw.value("select connection_id()");
+      assertThat(raw.value("select current_user()")).startsWith("app@");
+      // When it changes to a mysql_native_password user (the client's plugin: checked at once)
+      raw.changeUser("legacy", "legacypw", "app");
+      // Then a fresh backend session as that user's backend user
+      List<String> row = raw.query("select current_user(), @x, database(), @@in_transaction, connection_id()").get(0);
+      assertThat(row.get(0)).startsWith("app@");
+      assertThat(row.get(1)).as("user variable of the old session").isNull();
+      assertThat(row.get(2)).isEqualTo("app");
+      assertThat(row.get(3)).isEqualTo("0");
+      assertThat(row.get(4)).isNotEqualTo(before);
+      // and to a caching_sha2_password user (auth switch) whose backend user differs
+      raw.changeUser("bob", "bobhalo", "app");
+      assertThat(raw.value("select current_user()")).startsWith("bob@");
+      assertThat(raw.value("select database()")).isEqualTo("app");
+    }
+  }
+
+  @Test
+  void change_user_with_a_wrong_password_gets_1045_and_the_session_closes() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      assertThatThrownBy(() -> raw.changeUser("bob", "wrong", "app"))
+          .isInstanceOfSatisfying(RawMySqlSocket.ServerError.class, e -> {
+            assertThat(e.code).isEqualTo(1045);
+            assertThat(e.sqlState).isEqualTo("28000");
+          });
+      assertThat(raw.closedByServer()).isTrue();
+    }
+    try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      assertThatThrownBy(() -> raw.changeUser("nobody", "x", "app"))
+          .isInstanceOfSatisfying(RawMySqlSocket.ServerError.class, e -> assertThat(e.code).isEqualTo(1045));
+      assertThat(raw.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void connector_j_change_user_and_reset_server_state_go_through_halo() throws Exception {
+    try (Connection c = app("")) {
+      com.mysql.cj.jdbc.JdbcConnection j = c.unwrap(com.mysql.cj.jdbc.JdbcConnection.class);
+      try (Statement s = c.createStatement()) {
+        s.execute("set @x = 5");
+      }
+      // COM_CHANGE_USER from the driver: authenticated at Halo, a fresh backend session as bob
+      j.changeUser("bob", "bobhalo");
+      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user(), @x, database()")) {
+        rs.next();
+        assertThat(rs.getString(1)).startsWith("bob@");
+        assertThat(rs.getString(2)).isNull();
+      }
+      // COM_RESET_CONNECTION passes through: user variables and the transaction are gone
+      long backendId;
+      try (Statement s = c.createStatement()) {
+        s.execute("set @y = 6");
+        try (ResultSet id = s.executeQuery("select connection_id()")) {
+          id.next();
+          backendId = id.getLong(1);
+        }
+      }
+      j.resetServerState();
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select current_user(), @y, connection_id()")) {
+        rs.next();
+        assertThat(rs.getString(1)).startsWith("bob@");
+        assertThat(rs.getString(2)).isNull();
+        assertThat(rs.getLong(3)).as("reset on the same backend connection, not a new login").isEqualTo(backendId);
+      }
+      // and a wrong password is refused with 1045
+      assertThatThrownBy(() -> j.changeUser("app", "wrong"))
+          .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    }
+  }
+
+  @Test
+  void reset_connection_passes_through_and_the_session_goes_on() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      raw.query("set @x = 1");
+      raw.query("begin");
+      String id = raw.value("select connection_id()");
+      raw.resetConnection();
+      List<String> row = raw.query("select @x, @@in_transaction, connection_id()").get(0);
+      assertThat(row.get(0)).isNull();
+      assertThat(row.get(1)).isEqualTo("0");
+      assertThat(row.get(2)).as("same backend connection").isEqualTo(id);
+    }
+  }
+
+  @Test
+  void kill_reaches_a_session_on_another_backend() throws Exception {
+    // Given a session on the replicas listener (the replica) running a long query
+    try (Connection onReplica = connect(1, "app", "apppw", ""); Connection onPrimary = app("");
+        Statement slow = onReplica.createStatement(); Statement killer = onPrimary.createStatement()) {
+      assertThat(serverId(onReplica)).isNotEqualTo(serverId(onPrimary));
+      long haloId = ((com.mysql.cj.jdbc.JdbcConnection) onReplica).getId();
+      java.util.concurrent.CompletableFuture<Void> kill = java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try {
+          Thread.sleep(500);
+          // When a session on the primary kills it by the id Halo gave it
+          killer.execute("KILL QUERY " + haloId);
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      long t0 = System.nanoTime();
+      // Then the query on the replica is interrupted (SLEEP() returns 1 when killed)
+      try (ResultSet rs = slow.executeQuery("select sleep(30)")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(1);
+      } catch (SQLException e) {
+        assertThat(e.getErrorCode()).as(e.toString()).isEqualTo(1317);
+      }
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+      kill.get(10, TimeUnit.SECONDS);
+      // and both sessions go on
+      assertThat(serverId(onReplica)).isNotEqualTo(serverId(onPrimary));
+      // KILL CONNECTION of the replica session ends it
+      killer.execute("KILL CONNECTION " + haloId);
+      assertThatThrownBy(() -> slow.executeQuery("select 1")).isInstanceOf(SQLException.class);
+    }
+  }
+
+  private static int serverId(Connection c) throws SQLException {
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select @@server_id")) {
+      rs.next();
+      return rs.getInt(1);
     }
   }
 }

@@ -1,0 +1,209 @@
+package io.halo.proxy.mysql;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.proxy.mysql.auth.MySqlAuth;
+import io.halo.proxy.mysql.auth.MySqlCredentials;
+import io.halo.proxy.mysql.auth.MySqlScramble;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
+import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.concurrent.Future;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * COM_CHANGE_USER, which Halo answers itself because it terminates authentication: the new user
+ * is checked against Halo's users (the client computed its token with the scramble of Halo's
+ * initial handshake; when it used another plugin than the user's, an auth switch with a fresh
+ * scramble follows), then the session gets a fresh backend login on the same backend as that
+ * user's backend user, with the requested schema and character set, and the old backend
+ * connection is quit. A wrong password gets ERR 1045 and the session closes, as MySQL does. The
+ * packet layout:
+ *
+ * <pre>
+ * 0x11 | user NUL | auth-response (int1 length + bytes with CLIENT_SECURE_CONNECTION, else NUL-
+ * terminated) | schema NUL | [charset int2] | [auth plugin NUL, with CLIENT_PLUGIN_AUTH] | [attrs]
+ * </pre>
+ */
+final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
+
+  private static final Logger log = LoggerFactory.getLogger(MySqlChangeUser.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final String FRAMES = "change-user-frames";
+  private static final String HANDLER = "change-user";
+
+  private enum Phase { REQUEST, AUTH_SWITCH, CONNECTING, DONE }
+
+  private final MySqlSession session;
+  private Phase phase = Phase.REQUEST;
+  private int seq;
+  private String user;
+  private String database;
+  private int charset;
+  private byte[] scramble;
+  private String switchedTo;
+  private MySqlCredentials.Entry entry;
+
+  private MySqlChangeUser(MySqlSession session) {
+    this.session = session;
+  }
+
+  /** Takes over the client channel for the exchange, starting with {@code buf}. Event loop. */
+  static void start(MySqlSession session, ChannelHandlerContext relay, ByteBuf buf) {
+    session.busy(true);
+    relay.channel().config().setAutoRead(false);
+    relay.pipeline().addBefore(relay.name(), FRAMES, new MySqlPacketDecoder(MySqlListener.MAX_HANDSHAKE_PACKET));
+    relay.pipeline().addBefore(relay.name(), HANDLER, new MySqlChangeUser(session));
+    relay.pipeline().fireChannelRead(buf); // from the head: the framing handler is first
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof MySqlPacket p)) {
+      ctx.fireChannelRead(msg); // bytes after the exchange, once the framing handler is gone
+      return;
+    }
+    try {
+      seq = p.sequenceId();
+      switch (phase) {
+        case REQUEST -> request(ctx, p.payload());
+        case AUTH_SWITCH -> check(ctx, switchedTo, scramble, readAll(p.payload()));
+        default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet during COM_CHANGE_USER");
+      }
+    } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: malformed COM_CHANGE_USER: " + e.getMessage());
+    } finally {
+      p.release();
+    }
+  }
+
+  private void request(ChannelHandlerContext ctx, ByteBuf b) {
+    int caps = session.hello().capabilities();
+    b.skipBytes(1);
+    user = MySqlPackets.readCString(b);
+    byte[] auth;
+    if ((caps & MySqlPackets.CLIENT_SECURE_CONNECTION) != 0) {
+      auth = new byte[b.readUnsignedByte()];
+      b.readBytes(auth);
+    } else {
+      auth = MySqlPackets.readCString(b).getBytes(StandardCharsets.UTF_8);
+    }
+    database = b.isReadable() ? MySqlPackets.readCString(b) : "";
+    charset = b.readableBytes() >= 2 ? b.readUnsignedShortLE() & 0xff : session.hello().charset();
+    String plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable() ? MySqlPackets.readCString(b) : null;
+    entry = session.listener().credentials().lookup(user).orElse(null);
+    if (entry != null && entry.user().auth() == AuthMethod.TRUST) {
+      connect(ctx);
+      return;
+    }
+    String wanted = entry == null ? MySqlAuth.CACHING_SHA2 : entry.plugin();
+    if (wanted.equals(plugin) && auth.length > 0) {
+      check(ctx, wanted, session.scramble(), auth);
+      return;
+    }
+    scramble = new byte[20];
+    for (int i = 0; i < scramble.length; i++) {
+      scramble[i] = (byte) (33 + RANDOM.nextInt(94));
+    }
+    ByteBuf sw = ctx.alloc().buffer(64);
+    sw.writeByte(0xfe).writeCharSequence(wanted, StandardCharsets.US_ASCII);
+    sw.writeByte(0).writeBytes(scramble).writeByte(0);
+    switchedTo = wanted;
+    phase = Phase.AUTH_SWITCH;
+    ctx.writeAndFlush(frame(ctx, sw));
+    ctx.channel().config().setAutoRead(true);
+  }
+
+  private void check(ChannelHandlerContext ctx, String plugin, byte[] salt, byte[] token) {
+    boolean ok = entry != null && (MySqlAuth.NATIVE.equals(plugin)
+        ? MySqlScramble.nativeMatches(entry.nativeStored(), salt, token)
+        : MySqlScramble.sha2Matches(entry.sha2Stored(), salt, token));
+    if (!ok) {
+      session.listener().rejections().count("auth_failed");
+      log.info("[{}] COM_CHANGE_USER: access denied for user '{}' from {} ({})", session.listener().name(), user,
+          ctx.channel().remoteAddress(), entry == null ? "no such user" : "wrong password");
+      fail(ctx, MySqlError.ACCESS_DENIED, "Access denied for user '" + user + "' (using password: "
+          + (token.length > 0 ? "YES" : "NO") + ")");
+      return;
+    }
+    if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
+      ctx.write(frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03))); // fast auth success
+    }
+    connect(ctx);
+  }
+
+  private void connect(ChannelHandlerContext ctx) {
+    phase = Phase.CONNECTING;
+    ctx.channel().config().setAutoRead(false);
+    ctx.flush();
+    HandshakeResponse h = session.hello();
+    HandshakeResponse next = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), charset, user,
+        h.authResponse(), database, h.authPlugin(), h.attributes());
+    var u = entry.user();
+    MySqlListenerContext l = session.listener();
+    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(ctx.channel().eventLoop(), l.transports(),
+        session.node(), u.backendUser(), u.backendPassword(), next, MySqlFrontendHandler.CAPABILITIES,
+        l.server().backendConnectTimeout(), l.server().maxMessageSize());
+    connecting.addListener(f -> {
+      if (!f.isSuccess()) {
+        if (f.cause() instanceof MySqlBackendConnector.BackendRefused r) {
+          fail(ctx, r.code(), r.sqlState(), r.getMessage());
+        } else {
+          fail(ctx, MySqlError.BACKEND_UNAVAILABLE.code(), MySqlError.BACKEND_UNAVAILABLE.sqlState(),
+              f.cause().getMessage());
+        }
+        return;
+      }
+      MySqlBackendConnection conn = connecting.getNow();
+      if (!ctx.channel().isActive()) {
+        conn.channel().close();
+        return;
+      }
+      phase = Phase.DONE;
+      log.debug("[{}] COM_CHANGE_USER: {} -> {} on {}", l.name(), session, user, conn.node().name());
+      ctx.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, conn.status(), 0)));
+      session.changedUser(entry, user);
+      ctx.pipeline().remove(this);
+      ctx.pipeline().remove(FRAMES);
+      session.busy(false);
+      session.rebind(conn, conn.status());
+    });
+  }
+
+  private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {
+    seq = (seq + 1) & 0xff;
+    return MySqlPackets.frame(ctx.alloc(), seq, payload);
+  }
+
+  private void fail(ChannelHandlerContext ctx, MySqlError e, String message) {
+    fail(ctx, e.code(), e.sqlState(), message);
+  }
+
+  private void fail(ChannelHandlerContext ctx, int code, String sqlState, String message) {
+    if (phase == Phase.DONE) {
+      return;
+    }
+    phase = Phase.DONE;
+    ctx.channel().config().setAutoRead(false);
+    ctx.writeAndFlush(frame(ctx, MySqlPackets.err(ctx.alloc(), code, sqlState, message)))
+        .addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private static byte[] readAll(ByteBuf b) {
+    byte[] out = new byte[b.readableBytes()];
+    b.readBytes(out);
+    return out;
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: " + cause.getMessage());
+  }
+}

@@ -1,0 +1,418 @@
+package io.halo.proxy.mysql;
+
+import io.halo.conf.model.Route;
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.mysql.auth.MySqlCredentials;
+import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.mysql.packet.MySqlResponseTracker;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One relaying MySQL client session: its backend connection, the {@link MySqlResponseTracker}
+ * that both relay directions feed, and what lets a switchover hold it at a transaction boundary
+ * and move it to the new primary.
+ *
+ * <p>Design memo (switchover).
+ * <ul>
+ *   <li>Hold: while the cluster holds, a client buffer that starts a command while the session is
+ *       quiescent (no reply pending, not in a transaction: server status flags) is kept, not sent.
+ *   <li>Snapshot: once every primary session is quiescent, each sends Halo's own query on its
+ *       still-primary backend and keeps the answer: current schema, character sets, collation,
+ *       sql_mode, time zone (autocommit comes from the status flags). It stays held from then on, so
+ *       the snapshot stays true. Taking it then, not at release, means a switchover_command that
+ *       stops the old primary does not prevent the move.
+ *   <li>Move ({@link MySqlSessionMove}): a new backend login on the new primary as the same
+ *       backend user with that schema, one SET replaying the rest, then the relay is swapped onto
+ *       the new connection, the old one gets COM_QUIT, and held commands go on once the cluster's
+ *       hold is lifted.
+ *   <li>Not moved: server-side state that a new connection would not have — prepared statements
+ *       (their ids are chosen by the server and are already known to the client; re-preparing
+ *       would need every later COM_STMT_* rewritten, and parameter types a driver sent once would
+ *       be missing), a tracker that lost the conversation, or a failed snapshot. Such a session is
+ *       ended with ERR 1053 (08S01) naming the reason, and counted as
+ *       {@code switchover_unmovable}. Also not carried: user variables, temporary tables, locks,
+ *       session variables other than those above.
+ *   <li>Ending from Halo's side: a held command is answered with the ERR; a session with nothing
+ *       in flight answers its next command with it (a client not reading would otherwise see an
+ *       unsolicited packet); a session in the middle of a reply is closed.
+ * </ul>
+ * Everything is changed on the session's event loop; fields the gate reads are volatile.
+ */
+final class MySqlSession {
+
+  private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
+
+  private final Route route;
+  private final MySqlListenerContext listener;
+  private final Channel client;
+  private final HandshakeResponse hello;
+  private final byte[] scramble;
+  private final MySqlFrontendHandler.SessionTarget target;
+  private final MySqlResponseTracker tracker;
+  private final boolean deprecateEof;
+  private volatile MySqlCredentials.Entry credentials;
+  private volatile String user;
+  private volatile BackendNode node;
+  private Channel backend;
+  private MySqlRelayHandler toBackend;
+  private MySqlRelayHandler toClient;
+  private volatile boolean quiescent = true;
+  private volatile int status;
+  private volatile int pendingReplies;
+  private volatile boolean held;
+  private volatile boolean moving;
+  private volatile boolean closing;
+  /** Halo itself is talking to the client (COM_CHANGE_USER): never quiescent meanwhile. */
+  private volatile boolean busy;
+  private final List<ByteBuf> heldBuffers = new ArrayList<>();
+  private MySqlSessionMove.Snapshot snapshot;
+  private String snapshotFailure;
+  /** Set when the session was ended while idle: its next command gets this ERR. */
+  private String doomed;
+  private boolean registered = true;
+
+  MySqlSession(MySqlListenerContext listener, Channel client, HandshakeResponse hello, byte[] scramble,
+      MySqlCredentials.Entry credentials, MySqlFrontendHandler.SessionTarget target, MySqlBackendConnection conn,
+      Route route) {
+    this.listener = listener;
+    this.route = route;
+    this.client = client;
+    this.hello = hello;
+    this.scramble = scramble;
+    this.credentials = credentials;
+    this.user = hello.user();
+    this.target = target;
+    this.deprecateEof =
+        (hello.capabilities() & MySqlFrontendHandler.CAPABILITIES & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
+    this.tracker = new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
+    this.status = conn.status();
+    bind(conn);
+  }
+
+  private void bind(MySqlBackendConnection conn) {
+    this.backend = conn.channel();
+    this.node = conn.node();
+    target.bind(conn.node(), conn.threadId());
+  }
+
+  /** Starts relaying: relay handlers on both channels, registration, reading on. Event loop. */
+  void start() {
+    toBackend = new MySqlRelayHandler(this, true, backend);
+    toClient = new MySqlRelayHandler(this, false, client);
+    backend.pipeline().addLast("relay", toClient);
+    client.pipeline().addLast("relay", toBackend);
+    listener.sessions().add(this);
+    listener.router().sessionStarted(node.name());
+    client.closeFuture().addListener(f -> unregister());
+    backend.config().setAutoRead(true);
+    client.config().setAutoRead(true);
+  }
+
+  MySqlListenerContext listener() {
+    return listener;
+  }
+
+  Channel client() {
+    return client;
+  }
+
+  Channel backend() {
+    return backend;
+  }
+
+  MySqlResponseTracker tracker() {
+    return tracker;
+  }
+
+  HandshakeResponse hello() {
+    return hello;
+  }
+
+  byte[] scramble() {
+    return scramble;
+  }
+
+  MySqlCredentials.Entry credentials() {
+    return credentials;
+  }
+
+  /** The Halo user (changes with COM_CHANGE_USER). */
+  String user() {
+    return user;
+  }
+
+  String backendName() {
+    return node.name();
+  }
+
+  BackendNode node() {
+    return node;
+  }
+
+  /** The session's route: the listener's, or the one a routing rule gave it. */
+  Route route() {
+    return route;
+  }
+
+  boolean deprecateEof() {
+    return deprecateEof;
+  }
+
+  /** After each read in either direction: what other threads (gate, admin) may read. */
+  void publish() {
+    quiescent = !busy && (held || tracker.quiescent());
+    status = tracker.status();
+    pendingReplies = tracker.pendingReplies();
+  }
+
+  /** In a transaction (SERVER_STATUS_IN_TRANS of the last OK/EOF). Any thread. */
+  boolean inTransaction() {
+    return (status & MySqlResponseTracker.SERVER_STATUS_IN_TRANS) != 0;
+  }
+
+  /** Autocommit on (SERVER_STATUS_AUTOCOMMIT of the last OK/EOF). Any thread. */
+  boolean autocommit() {
+    return (status & MySqlResponseTracker.SERVER_STATUS_AUTOCOMMIT) != 0;
+  }
+
+  /** Commands sent whose response is not complete. Any thread. */
+  int pendingReplies() {
+    return pendingReplies;
+  }
+
+  void busy(boolean on) {
+    busy = on;
+    publish();
+  }
+
+  /** Between transactions with nothing in flight, or held there. Any thread. */
+  boolean quiescent() {
+    return quiescent || closing;
+  }
+
+  boolean closing() {
+    return closing;
+  }
+
+  boolean moving() {
+    return moving;
+  }
+
+  boolean held() {
+    return held;
+  }
+
+  // ---------------------------------------------------------------- hold
+
+  /** Whether a client buffer that starts a command must wait now. */
+  boolean mustHold() {
+    return held || (listener.sessions().holding() && route() == Route.PRIMARY && !busy && tracker.quiescent());
+  }
+
+  /** Keeps a client buffer; the client is not read until release. */
+  void hold(ByteBuf buf) {
+    held = true;
+    heldBuffers.add(buf);
+    client.config().setAutoRead(false);
+    publish();
+  }
+
+  /**
+   * Switchover, after every primary session is quiescent: hold this one and read its session
+   * settings from its backend. Counts {@code done} down either way. Event loop.
+   */
+  void snapshot(CountDownLatch done) {
+    if (closing || route() != Route.PRIMARY || busy || !tracker.quiescent() && !held) {
+      snapshotFailure = closing ? "closing" : "not quiescent";
+      done.countDown();
+      return;
+    }
+    held = true;
+    client.config().setAutoRead(false);
+    publish();
+    MySqlSessionMove.read(this, (taken, failure) -> {
+      snapshot = taken;
+      snapshotFailure = failure;
+      done.countDown();
+    });
+  }
+
+  /**
+   * Switchover release, phase 1 (new commands still held): a primary session on a backend that is
+   * no longer the primary starts moving to {@code primary}, or is ended when it cannot move.
+   */
+  void prepareRelease(BackendNode primary) {
+    if (closing || route() != Route.PRIMARY || primary == null || primary.name().equals(node.name())) {
+      return;
+    }
+    held = true;
+    moving = true;
+    client.config().setAutoRead(false);
+    publish();
+    String why = null;
+    if (tracker.openStatements() > 0) {
+      why = tracker.openStatements() + " prepared statement(s) are open on " + node.name()
+          + " and cannot be re-created under the same ids";
+    } else if (tracker.lost()) {
+      why = "Halo could not follow its protocol state";
+    } else if (snapshot == null) {
+      why = snapshotFailure == null ? "its settings were not read" : snapshotFailure;
+    }
+    if (why != null) {
+      listener.rejections().count("switchover_unmovable");
+      log.info("[{}] switchover to {}: ending {} ({})", listener.name(), primary.name(), this, why);
+      terminate("switchover to " + primary.name() + ": this session cannot be moved: " + why + "; reconnect");
+      return;
+    }
+    MySqlSessionMove.start(this, primary, snapshot);
+  }
+
+  /** Switchover release, phase 2: a held session that stays goes on. */
+  void finishRelease() {
+    snapshot = null;
+    if (held && !moving && !closing) {
+      resume();
+    }
+  }
+
+  /** Lets held commands go on the current backend (or be held again while the cluster holds). */
+  void resume() {
+    if (!backend.isActive()) {
+      terminate("backend " + node.name() + " closed the connection; reconnect");
+      return;
+    }
+    held = false;
+    moving = false;
+    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
+    heldBuffers.clear();
+    for (ByteBuf b : bufs) {
+      // through the relay's own path, so that a held KILL or COM_CHANGE_USER is still Halo's to
+      // answer; while the cluster still holds (a moved session, phase 1) this holds them again
+      toBackend.resumed(b);
+    }
+    backend.flush();
+    publish();
+    if (!closing && !held) {
+      client.config().setAutoRead(true);
+    }
+  }
+
+
+  /**
+   * Switches the session to an authenticated connection (a move or COM_CHANGE_USER), with the
+   * tracker started over at {@code status}; held commands then go on. Event loop.
+   */
+  void rebind(MySqlBackendConnection next, int status) {
+    if (closing || !client.isActive()) {
+      next.channel().close();
+      return;
+    }
+    Channel old = backend;
+    if (old.pipeline().get(MySqlRelayHandler.class) != null) {
+      old.pipeline().remove(MySqlRelayHandler.class);
+    }
+    if (old.isActive()) {
+      old.writeAndFlush(MySqlPackets.frame(old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlResponseTracker.COM_QUIT)))
+          .addListener(ChannelFutureListener.CLOSE);
+    }
+    listener.router().sessionEnded(node.name());
+    bind(next);
+    listener.router().sessionStarted(node.name());
+    tracker.reset(status);
+    toClient = new MySqlRelayHandler(this, false, client);
+    toBackend.peer(backend);
+    backend.pipeline().addLast("relay", toClient);
+    backend.config().setAutoRead(true);
+    resume();
+  }
+
+  /** After COM_CHANGE_USER: the new user's credentials for later moves. */
+  void changedUser(MySqlCredentials.Entry entry, String name) {
+    this.credentials = entry;
+    this.user = name;
+  }
+
+  // ---------------------------------------------------------------- end
+
+  /** Whether the next client command must be answered with an ERR (then close). */
+  boolean doomed() {
+    return doomed != null;
+  }
+
+  /** Answers a command of an ended session. Takes ownership of {@code buf}. */
+  void answerDoomed(ByteBuf buf) {
+    buf.release();
+    String message = doomed;
+    doomed = null;
+    client.config().setAutoRead(false);
+    client.writeAndFlush(err(1, message)).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /**
+   * Ends the session from Halo's side (switchover that cannot move it, fence, failover) with ERR
+   * 1053 when the client can take it (see the class memo), then closes. Event loop only.
+   */
+  void terminate(String message) {
+    if (closing) {
+      return;
+    }
+    closing = true;
+    unregister();
+    if (backend.pipeline().get(MySqlRelayHandler.class) != null) {
+      backend.pipeline().remove(MySqlRelayHandler.class);
+    }
+    backend.close();
+    if (!client.isActive()) {
+      return;
+    }
+    if (!heldBuffers.isEmpty()) {
+      ByteBuf first = heldBuffers.get(0);
+      int seq = first.readableBytes() >= 4 ? first.getUnsignedByte(first.readerIndex() + 3) : 0;
+      releaseHeld();
+      client.writeAndFlush(err(seq + 1, message)).addListener(ChannelFutureListener.CLOSE);
+    } else if (tracker.idle()) {
+      doomed = message;
+      held = false;
+      client.config().setAutoRead(true);
+      long ms = listener.holdTimeout().toMillis();
+      client.eventLoop().schedule(() -> {
+        client.close();
+      }, ms, TimeUnit.MILLISECONDS);
+    } else {
+      client.close();
+    }
+  }
+
+  private ByteBuf err(int seq, String message) {
+    return MySqlPackets.frame(client.alloc(), seq & 0xff, MySqlPackets.err(client.alloc(),
+        MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message));
+  }
+
+  private void releaseHeld() {
+    heldBuffers.forEach(ByteBuf::release);
+    heldBuffers.clear();
+  }
+
+  private void unregister() {
+    if (registered) {
+      registered = false;
+      listener.sessions().remove(this);
+      listener.router().sessionEnded(node.name());
+    }
+    releaseHeld();
+  }
+
+  @Override
+  public String toString() {
+    return user + " via " + node.name();
+  }
+}

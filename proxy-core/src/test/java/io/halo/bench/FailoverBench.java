@@ -1,7 +1,5 @@
 package io.halo.bench;
 
-import io.halo.conf.load.ConfigLoader;
-import io.halo.conf.model.HaloConfig;
 import io.halo.health.ClusterControl;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloServer;
@@ -14,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -48,24 +45,7 @@ public final class FailoverBench {
   }
 
   private static HaloServer halo(PgCluster c) throws Exception {
-    StringBuilder backends = new StringBuilder();
-    for (PgNode n : c.nodes()) {
-      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
-          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
-    }
-    String yaml = """
-        admin: { listen: 127.0.0.1:0 }
-        users:
-          - { name: app, password: apppw }
-        clusters:
-          - name: bench
-            listeners:
-              - { listen: 127.0.0.1:0, route: primary }
-            backends:
-        %s    monitor: { user: %s, password: %s }
-        """.formatted(backends, c.superuser(), c.superuserPassword());
-    HaloConfig cfg = ConfigLoader.parse(yaml, "failover-bench.yaml", Map.of());
-    return HaloServer.start(cfg);
+    return BenchHalo.start(c, "primary");
   }
 
   private static PgCluster cluster(boolean sync) throws Exception {

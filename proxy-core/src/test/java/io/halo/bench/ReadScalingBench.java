@@ -1,7 +1,5 @@
 package io.halo.bench;
 
-import io.halo.conf.load.ConfigLoader;
-import io.halo.conf.model.HaloConfig;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.Tools;
 import io.halo.testkit.PgCluster;
@@ -99,26 +97,7 @@ public final class ReadScalingBench {
   }
 
   private static HaloServer halo(PgCluster c) throws Exception {
-    StringBuilder backends = new StringBuilder();
-    for (PgNode n : c.nodes()) {
-      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
-          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
-    }
-    String yaml = """
-        admin: { listen: 127.0.0.1:0 }
-        users:
-          - { name: app, password: apppw }
-        clusters:
-          - name: bench
-            listeners:
-              - { listen: 127.0.0.1:0, route: primary }
-              - { listen: 127.0.0.1:0, route: replicas }
-              - { listen: 127.0.0.1:0, route: split }
-            backends:
-        %s    monitor: { user: %s, password: %s }
-        """.formatted(backends, c.superuser(), c.superuserPassword());
-    HaloConfig cfg = ConfigLoader.parse(yaml, "read-scaling-bench.yaml", Map.of());
-    return HaloServer.start(cfg);
+    return BenchHalo.start(c, "primary", "replicas", "split");
   }
 
   private static void waitForStandbys(PgCluster c) throws Exception {

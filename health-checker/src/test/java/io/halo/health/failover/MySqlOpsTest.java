@@ -25,13 +25,19 @@ class MySqlOpsTest {
 
   /** A pretend server; {@code rows} maps a query to its one row (column name to value; empty: no row). */
   static final class Server {
-    final List<String> sent = new ArrayList<>();
+    final List<String> sent;
     final String version;
     final Map<String, Map<String, Object>> rows;
 
     Server(String version, Map<String, Map<String, Object>> rows) {
+      this(version, rows, new ArrayList<>());
+    }
+
+    /** {@code sent} may be shared between servers, to see the order of statements across them. */
+    Server(String version, Map<String, Map<String, Object>> rows, List<String> sent) {
       this.version = version;
       this.rows = rows;
+      this.sent = sent;
     }
 
     Connection connection() {
@@ -121,17 +127,45 @@ class MySqlOpsTest {
   void repoints_a_mysql_8_replica_with_change_replication_source_and_auto_position() throws Exception {
     Server s = new Server("8.4.3", Map.of());
     String done = new MySqlOps().repoint(s.connection(), null, new HostPort("10.0.0.7", 3307));
-    assertThat(s.sent).containsExactly("stop replica",
+    assertThat(s.sent).containsSubsequence("stop replica",
         "change replication source to source_host = ?, source_port = ?, source_auto_position = 1 [10.0.0.7, 3307]",
         "start replica");
+    assertThat(s.sent).noneMatch(sql -> sql.startsWith("set global"));
     assertThat(done).contains("auto-position");
+  }
+
+  @Test
+  void a_promoted_semi_sync_replica_switches_its_replica_side_off_and_not_yet_the_source_side_on() throws Exception {
+    Server s = new Server("11.4.5-MariaDB", Map.of(
+        "show all slaves status", Map.of("Master_Host", "", "Gtid_IO_Pos", "0-1-40"),
+        "select master_gtid_wait(?, ?)", Map.of("r", 0),
+        "select coalesce(@@global.rpl_semi_sync_slave_enabled, 0)", Map.of("on", true),
+        "select @@read_only", Map.of("ro", false)));
+    new MySqlOps().promote(s.connection(), Duration.ofSeconds(5));
+    assertThat(s.sent).contains("set global rpl_semi_sync_slave_enabled = OFF");
+    // a source side on with no replica yet would hold each commit for rpl_semi_sync_master_timeout
+    assertThat(s.sent).noneMatch(sql -> sql.contains("rpl_semi_sync_master_enabled = ON"));
+  }
+
+  @Test
+  void repointing_a_semi_sync_replica_turns_the_new_primary_source_side_on_before_it_replicates() throws Exception {
+    List<String> sent = new ArrayList<>();
+    Server replica = new Server("8.0.36", Map.of(
+        "select coalesce(@@global.rpl_semi_sync_replica_enabled, 0)", Map.of("on", true)), sent);
+    Server primary = new Server("8.0.36", Map.of(), sent);
+    String done = new MySqlOps().repoint(replica.connection(), primary.connection(), new HostPort("10.0.0.7", 3307));
+    assertThat(sent).containsSubsequence(
+        "change replication source to source_host = ?, source_port = ?, source_auto_position = 1 [10.0.0.7, 3307]",
+        "set global rpl_semi_sync_source_enabled = ON",
+        "start replica");
+    assertThat(done).contains("semi-synchronous");
   }
 
   @Test
   void repoints_a_mariadb_replica_with_change_master_and_slave_pos() throws Exception {
     Server s = new Server("5.5.5-11.4.5-MariaDB-log", Map.of());
     new MySqlOps().repoint(s.connection(), null, new HostPort("10.0.0.7", 3307));
-    assertThat(s.sent).containsExactly("stop slave",
+    assertThat(s.sent).containsSubsequence("stop slave",
         "change master to master_host = ?, master_port = ?, master_use_gtid = slave_pos [10.0.0.7, 3307]",
         "start slave");
   }

@@ -4,6 +4,7 @@
 # switchover, each RUNS times (default 5) on a fresh real cluster. Prints a markdown table: write
 # outage (median and every run), acknowledged writes lost, failed statements, switchover pause.
 #   bench/failover.sh            RUNS=7 bench/failover.sh
+#   bench/failover.sh --engine mysql   the kill -9 runs on a MariaDB primary + GTID replica (async and semi-sync)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -11,4 +12,4 @@ cp_file=proxy-core/target/bench.classpath
 ./mvnw -q -B -DskipTests test-compile dependency:build-classpath -pl proxy-core -am \
   -Dmdep.outputFile="$root/$cp_file" -Dmdep.includeScope=test >/dev/null
 cp="$(cat "$cp_file"):proxy-core/target/classes:proxy-core/target/test-classes"
-exec java -cp "$cp" -DHALO_LOG_LEVEL=WARN io.halo.bench.FailoverBench
+exec java -cp "$cp" -DHALO_LOG_LEVEL=WARN io.halo.bench.FailoverBench "$@"

@@ -4,6 +4,7 @@
 # switchover, each RUNS times (default 5) on a fresh real cluster. Prints a markdown table: write
 # outage (median and every run), acknowledged writes lost, failed statements, switchover pause.
 #   bench/failover.sh            RUNS=7 bench/failover.sh
+#   bench/failover.sh --engine mysql   the kill -9 runs on a MariaDB primary + GTID replica (async and semi-sync)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-run_java_bench io.halo.bench.FailoverBench
+run_java_bench io.halo.bench.FailoverBench "$@"

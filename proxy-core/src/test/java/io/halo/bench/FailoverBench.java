@@ -4,6 +4,8 @@ import io.halo.health.ClusterControl;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.failover.Writer;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import java.sql.Connection;
@@ -25,6 +27,10 @@ import java.util.Set;
  * </ul>
  * Each scenario runs RUNS times (default 5) on a fresh cluster; prints a markdown table with every
  * run and the median.
+ *
+ * <p>{@code --engine mysql}: the same kill -9 runs on a MariaDB primary + GTID replica, with
+ * asynchronous and with semi-synchronous replication (no switchover scenario: MySQL switchover
+ * needs the relay's transaction tracking).
  */
 public final class FailoverBench {
 
@@ -34,14 +40,90 @@ public final class FailoverBench {
 
   public static void main(String[] args) throws Exception {
     int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
+    boolean mysql = false;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--engine") && i + 1 < args.length) {
+        String e = args[++i];
+        if (!e.equals("mysql") && !e.equals("postgresql")) {
+          throw new IllegalArgumentException("--engine must be postgresql or mysql, not " + e);
+        }
+        mysql = e.equals("mysql");
+      } else {
+        throw new IllegalArgumentException("unknown argument " + args[i] + " (usage: [--engine postgresql|mysql])");
+      }
+    }
     List<Run> results = new ArrayList<>();
     for (int i = 0; i < runs; i++) {
-      results.add(killRun(false));
-      results.add(killRun(true));
-      results.add(switchoverRun());
+      if (mysql) {
+        results.add(mysqlKillRun(false));
+        results.add(mysqlKillRun(true));
+      } else {
+        results.add(killRun(false));
+        results.add(killRun(true));
+        results.add(switchoverRun());
+      }
     }
     print(results);
     System.exit(0);
+  }
+
+  private static HaloServer mysqlHalo(MariaDbCluster c) throws Exception {
+    StringBuilder backends = new StringBuilder();
+    for (MariaDbNode n : c.nodes()) {
+      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
+          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
+    }
+    String yaml = """
+        admin: { listen: 127.0.0.1:0 }
+        users:
+          - { name: app, password: apppw }
+        clusters:
+          - name: bench
+            engine: mysql
+            listeners:
+              - { listen: 127.0.0.1:0, route: primary }
+            backends:
+        %s    monitor: { user: %s }
+        """.formatted(backends, c.rootUser());
+    return HaloServer.start(ConfigLoader.parse(yaml, "failover-bench-mysql.yaml", Map.of()));
+  }
+
+  private static Run mysqlKillRun(boolean semiSync) throws Exception {
+    try (MariaDbCluster c = MariaDbCluster.builder().name("fobenchmy").replicas(1).semiSync(semiSync)
+            .user("app", "apppw").database("app").start()) {
+      try (Connection conn = c.primary().connect("app", "apppw", "app")) {
+        conn.createStatement().execute("create table acked_writes(id bigint primary key)");
+      }
+      try (HaloServer h = mysqlHalo(c)) {
+        MariaDbNode replica = c.replicas().get(0);
+        Thread.sleep(1500); // first probes
+        Writer w = Writer.forMySql("jdbc:mysql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app", "app",
+            "apppw", Duration.ofMillis(5)).start();
+        Thread.sleep(3000);
+        long killedAt = System.nanoTime();
+        c.primary().kill();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
+          Thread.sleep(20);
+        }
+        Thread.sleep(1000);
+        w.stop();
+        Duration outage = w.longestGapAfter(killedAt - Duration.ofSeconds(2).toNanos());
+        Set<Long> found = new HashSet<>();
+        try (Connection conn = replica.connect("app", "apppw", "app");
+            ResultSet rs = conn.createStatement().executeQuery("select id from acked_writes")) {
+          while (rs.next()) {
+            found.add(rs.getLong(1));
+          }
+        }
+        long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
+        FailoverReport r = h.clusters().get(0).lastFailover().orElse(null);
+        System.err.printf("mariadb kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n", semiSync ? "semi-sync" : "async",
+            outage.toMillis(), w.ackedCount(), lost, r == null ? "no failover" : r.outcome().name());
+        return new Run("MariaDB kill -9, " + (semiSync ? "semi-synchronous" : "asynchronous") + " replication",
+            outage.toMillis(), w.ackedCount(), lost, w.errors(), null);
+      }
+    }
   }
 
   private static HaloServer halo(PgCluster c) throws Exception {

@@ -24,9 +24,13 @@ import java.util.Properties;
  * not bytes, for MySQL clusters.
  *
  * <pre>
- * MariaDB:  SELECT @@read_only, @@gtid_current_pos, @@gtid_slave_pos   SHOW ALL SLAVES STATUS
- * MySQL 8:  SELECT @@read_only, @@gtid_executed                          SHOW REPLICA STATUS
+ * MariaDB:  SELECT @@read_only, @@gtid_current_pos   SHOW ALL SLAVES STATUS
+ * MySQL 8:  SELECT @@read_only, @@gtid_executed      SHOW REPLICA STATUS (SHOW SLAVE STATUS before 8.0.23)
  * </pre>
+ *
+ * The statements and column names come from {@link MySqlFlavor}, chosen from the server version the
+ * driver received at login (no extra round trip). Only the MariaDB statements have run against a
+ * real server here; no MySQL 8 server is available to Halo's tests.
  */
 public final class MySqlProbe implements EngineProbe {
 
@@ -36,9 +40,14 @@ public final class MySqlProbe implements EngineProbe {
     this.clock = clock;
   }
 
+  /**
+   * No default database: every probe and failover statement reads server-wide state, and
+   * {@code monitor.database} is a PostgreSQL key (its default, {@code postgres}, does not exist on
+   * a MySQL server, which would fail every probe with "Access denied ... to database").
+   */
   @Override
   public String jdbcUrl(HostPort address, String database) {
-    return "jdbc:mysql://" + address + "/" + (database == null ? "" : database);
+    return "jdbc:mysql://" + address + "/";
   }
 
   @Override
@@ -56,35 +65,30 @@ public final class MySqlProbe implements EngineProbe {
   @Override
   public ProbeResult probe(String backend, Connection c) throws SQLException {
     Instant at = clock.instant();
+    MySqlFlavor flavor = MySqlFlavor.of(c);
     try (Statement s = c.createStatement()) {
       Duration latency = EngineProbe.selectOneLatency(s);
       boolean readOnly;
       String executed;
-      try (ResultSet rs = s.executeQuery("select @@read_only, @@gtid_current_pos")) {
+      try (ResultSet rs = s.executeQuery(flavor.positionQuery())) {
         rs.next();
         readOnly = rs.getBoolean(1);
         executed = rs.getString(2);
-      } catch (SQLException mysql8) {
-        try (ResultSet rs = s.executeQuery("select @@read_only, @@gtid_executed")) {
-          rs.next();
-          readOnly = rs.getBoolean(1);
-          executed = rs.getString(2);
-        }
       }
       ProbeResult.Upstream upstream = null;
       long received = Gtids.position(executed);
       Duration delay = null;
       boolean replica = false;
-      try (ResultSet rs = replicaStatus(s)) {
-        if (rs != null && rs.next()) {
-          String host = column(rs, "Master_Host", "Source_Host");
+      try (ResultSet rs = s.executeQuery(flavor.replicaStatus())) {
+        if (rs.next()) {
+          String host = rs.getString(flavor.sourceHostColumn());
           if (host != null && !host.isEmpty()) {
             replica = true;
-            String io = column(rs, "Slave_IO_Running", "Replica_IO_Running");
-            String sql = column(rs, "Slave_SQL_Running", "Replica_SQL_Running");
-            String behind = column(rs, "Seconds_Behind_Master", "Seconds_Behind_Source");
-            String ioPos = column(rs, "Gtid_IO_Pos", "Retrieved_Gtid_Set");
-            int port = Integer.parseInt(column(rs, "Master_Port", "Source_Port"));
+            String io = rs.getString(flavor.ioRunningColumn());
+            String sql = rs.getString(flavor.sqlRunningColumn());
+            String behind = rs.getString(flavor.secondsBehindColumn());
+            String ioPos = rs.getString(flavor.receivedGtidsColumn());
+            int port = rs.getInt(flavor.sourcePortColumn());
             upstream = new ProbeResult.Upstream(host, port, "io " + io + ", sql " + sql, "Yes".equals(io), null, null);
             delay = behind == null ? null : Duration.ofSeconds(Long.parseLong(behind));
             if (ioPos != null && !ioPos.isEmpty()) {
@@ -96,22 +100,6 @@ public final class MySqlProbe implements EngineProbe {
       NodeRole role = replica || readOnly ? NodeRole.STANDBY : NodeRole.PRIMARY;
       return new ProbeResult(backend, at, latency, null, role, 0, Gtids.position(executed), received, executed,
           role == NodeRole.STANDBY ? (delay == null ? Duration.ZERO : delay) : null, upstream, List.of());
-    }
-  }
-
-  private static ResultSet replicaStatus(Statement s) throws SQLException {
-    try {
-      return s.executeQuery("show all slaves status");
-    } catch (SQLException mysql) {
-      return s.executeQuery("show replica status");
-    }
-  }
-
-  private static String column(ResultSet rs, String mariadb, String mysql) throws SQLException {
-    try {
-      return rs.getString(mariadb);
-    } catch (SQLException e) {
-      return rs.getString(mysql);
     }
   }
 }

@@ -267,6 +267,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     }
     n.role = NodeRole.PRIMARY;
     n.fencedByFailover = false;
+    n.detector.markReachable(); // promotion just reached it; earlier failed probes are history
     primary = newPrimary;
     epoch++;
     failoverInProgress = false;

@@ -52,6 +52,17 @@ public final class FailureDetector {
     return state;
   }
 
+  /**
+   * The failover has just reached this backend and promoted it: it is UP, whatever earlier probes
+   * said (a cold standby was DOWN while it was stopped). Without this the new primary would stay
+   * DOWN until {@code successes} more probes and trigger another failover from itself.
+   */
+  public void markReachable() {
+    state = NodeState.UP;
+    failedInRow = 0;
+    goodInRow = successes;
+  }
+
   public NodeState state() {
     return state;
   }

@@ -50,6 +50,26 @@ class ClusterHealthTest {
   }
 
   @Test
+  void a_promoted_backend_that_probes_had_seen_down_is_up_as_the_new_primary() {
+    // Given a standby that was down (a cold standby while it was stopped)
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    for (int i = 0; i < 5; i++) {
+      health.run(() -> health.apply(Probes.down("pg2")));
+    }
+    assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.DOWN);
+    // When a failover started it and promoted it
+    health.run(() -> health.promote("pg2"));
+    // Then the new primary is up: a DOWN primary would start another failover from itself
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.UP);
+    // and later probes still decide: failures make it DOWN again
+    for (int i = 0; i < 5; i++) {
+      health.run(() -> health.apply(Probes.down("pg2")));
+    }
+    assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.DOWN);
+  }
+
+  @Test
   void a_backend_claiming_primary_that_is_not_the_primary_is_split_brain_and_not_routable() {
     health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(() -> health.apply(Probes.primary("pg1", 100, List.of())));

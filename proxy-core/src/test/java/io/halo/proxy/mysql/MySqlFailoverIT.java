@@ -127,6 +127,20 @@ class MySqlFailoverIT {
     }
     MariaDbNode other = cluster.replicas().stream().filter(n -> !n.name().equals(promoted)).findFirst().orElseThrow();
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(idsOn(other)).containsAll(acked));
+    // the repointed semi-sync replica turned the new primary's source side on, and acknowledges
+    try (Connection c = next.connectAsRoot(); ResultSet rs = c.createStatement().executeQuery(
+        "select @@rpl_semi_sync_master_enabled, @@rpl_semi_sync_slave_enabled")) {
+      rs.next();
+      assertThat(rs.getInt(1)).isEqualTo(1);
+      assertThat(rs.getInt(2)).isZero();
+    }
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      try (Connection c = next.connectAsRoot(); ResultSet rs = c.createStatement().executeQuery(
+          "show global status like 'Rpl_semi_sync_master_clients'")) {
+        rs.next();
+        assertThat(rs.getInt(2)).isEqualTo(1);
+      }
+    });
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.halo.bench;
 
+import io.halo.conf.load.ConfigLoader;
 import io.halo.health.ClusterControl;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloServer;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**

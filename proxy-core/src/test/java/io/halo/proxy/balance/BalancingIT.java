@@ -76,6 +76,59 @@ class BalancingIT {
   }
 
   @Test
+  void round_robin_alternates_over_the_two_standbys() throws Exception {
+    start(Balance.ROUND_ROBIN, -1, 1, 1);
+    Map<Integer, Integer> got = spread(40);
+    System.out.println("round-robin over 40 sessions: " + got);
+    assertThat(got).containsOnlyKeys(cluster.standbys().get(0).port(), cluster.standbys().get(1).port());
+    assertThat(got.values()).containsOnly(20);
+  }
+
+  /** Least-connections fills the standby whose sessions ended, where round-robin would alternate. */
+  @Test
+  void least_connections_sends_new_sessions_to_the_standby_with_fewer_open_ones() throws Exception {
+    start(Balance.LEAST_CONNECTIONS, -1, 1, 1);
+    List<Connection> open = new java.util.ArrayList<>();
+    Map<Connection, Integer> where = new HashMap<>();
+    try {
+      for (int i = 0; i < 6; i++) {
+        Connection c = halo.connect(halo.replicaListener(), "app", "apppw", "app", "");
+        open.add(c);
+        where.put(c, port(c));
+      }
+      Map<Integer, Long> counts = new HashMap<>();
+      where.values().forEach(p -> counts.merge(p, 1L, Long::sum));
+      assertThat(counts.values()).as("6 sessions: %s", counts).containsOnly(3L);
+      int emptied = cluster.standbys().get(0).port();
+      for (Connection c : List.copyOf(open)) {
+        if (where.get(c) == emptied) {
+          c.close();
+          open.remove(c);
+        }
+      }
+      // the router hears of the ended sessions as their connections close
+      await().atMost(Duration.ofSeconds(5)).until(() -> halo.server().sessions().stream()
+          .filter(b -> b.backend().equals(cluster.standbys().get(0).name())).mapToInt(b -> b.sessions()).sum() == 0);
+      for (int i = 0; i < 3; i++) {
+        Connection c = halo.connect(halo.replicaListener(), "app", "apppw", "app", "");
+        open.add(c);
+        assertThat(port(c)).as("new session %d", i).isEqualTo(emptied);
+      }
+    } finally {
+      for (Connection c : open) {
+        c.close();
+      }
+    }
+  }
+
+  private static int port(Connection c) throws Exception {
+    try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
   void a_standby_lagging_beyond_max_replica_lag_leaves_rotation_and_comes_back_after_catching_up()
       throws Exception {
     start(Balance.ROUND_ROBIN, 1L << 20, 1, 1);

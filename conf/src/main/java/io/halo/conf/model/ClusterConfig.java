@@ -37,10 +37,6 @@ public record ClusterConfig(
     if (backends.isEmpty()) {
       throw new IllegalArgumentException("cluster '" + name + "' has no backends");
     }
-    if (engine == Engine.MYSQL && throttle.limitsTransactions()) {
-      throw new IllegalArgumentException("cluster '" + name
-          + "': throttle.max_transactions is not supported for engine mysql yet (PostgreSQL only)");
-    }
     long primaries = backends.stream().filter(b -> b.role() == BackendRole.PRIMARY).count();
     if (primaries != 1) {
       throw new IllegalArgumentException(

@@ -169,12 +169,13 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void a_transaction_limit_on_a_mysql_cluster_is_refused_not_ignored() {
+  void a_transaction_limit_on_a_mysql_cluster_loads() throws Exception {
     String yaml = MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
         + "    throttle:\n      max_transactions: 10\n";
 
-    assertThatThrownBy(() -> ConfigLoader.parse(yaml, "bad.yaml", Map.of()))
-        .hasMessageContaining("max_transactions is not supported for engine mysql yet");
+    HaloConfig config = ConfigLoader.parse(yaml, "mysql.yaml", Map.of());
+
+    assertThat(config.clusters().get(0).throttle().maxTransactions()).isEqualTo(10);
   }
 
   @Test

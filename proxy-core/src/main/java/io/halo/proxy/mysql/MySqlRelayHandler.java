@@ -1,5 +1,6 @@
 package io.halo.proxy.mysql;
 
+import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -33,6 +34,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   /** Client side: the start of a command split over reads, bounded (see clientRead). */
   private ByteBuf partial;
+  /** Bytes of a refused command still to come from the client (dropped). */
+  private long discard;
   /** Client side: bytes that followed a KILL Halo answers itself, until it has answered. */
   private ByteBuf afterKill;
 
@@ -62,11 +65,58 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
+    if (discard > 0) {
+      // the rest of a command Halo refused (it was never sent)
+      int n = (int) Math.min(discard, buf.readableBytes());
+      buf.skipBytes(n);
+      discard -= n;
+      if (!buf.isReadable()) {
+        buf.release();
+        return;
+      }
+    }
     if (partial != null) {
       buf = ctx.alloc().compositeBuffer(2).addComponents(true, partial, buf);
       partial = null;
     }
     clientRead(ctx, buf);
+  }
+
+  /**
+   * Answers a command Halo does not admit (transaction limit, user rate) with ERR 1040 naming the
+   * limit, as the server answers a failed statement: the session goes on. The command's bytes are
+   * dropped, also those still to come; what follows it is read as usual.
+   */
+  private void refuse(ChannelHandlerContext ctx, ByteBuf buf, String message) {
+    int r = buf.readerIndex();
+    long total = 4L + buf.getUnsignedMediumLE(r);
+    session.client().writeAndFlush(MySqlPackets.frame(ctx.alloc(), (buf.getUnsignedByte(r + 3) + 1) & 0xff,
+        MySqlPackets.err(ctx.alloc(), MySqlError.TOO_MANY_CONNECTIONS.code(), MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
+            message)));
+    if (buf.readableBytes() > total) {
+      ByteBuf rest = buf.retainedSlice(r + (int) total, buf.readableBytes() - (int) total);
+      buf.release();
+      clientRead(ctx, rest);
+      return;
+    }
+    discard = total - buf.readableBytes();
+    buf.release();
+  }
+
+  /** Held buffers whose transaction permit was refused: the first one's command is answered. */
+  void refuseHeld(java.util.List<ByteBuf> bufs, String message) {
+    for (int i = 0; i < bufs.size(); i++) {
+      ByteBuf b = bufs.get(i);
+      if (i == 0) {
+        refuse(ctx, b, message);
+      } else {
+        clientRead(ctx, b);
+      }
+    }
+    peer.flush();
+    if (!session.held() && !session.closing()) {
+      session.client().config().setAutoRead(true);
+    }
   }
 
   /**
@@ -129,6 +179,18 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
           ctx.channel().config().setAutoRead(false);
         }
         return;
+      }
+      if (command != MySqlResponseTracker.COM_QUIT && command != MySqlResponseTracker.COM_PING
+          && command != MySqlResponseTracker.COM_STMT_CLOSE && command != MySqlResponseTracker.COM_STMT_SEND_LONG_DATA) {
+        switch (session.admitCommand(buf)) {
+          case HELD:
+            return;
+          case REFUSED:
+            refuse(ctx, buf, session.refusal());
+            return;
+          default:
+            break;
+        }
       }
     }
     forwardClient(buf);

@@ -51,6 +51,8 @@ final class MySqlSession {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
 
+  /** Transaction admission ({@code throttle.max_transactions}, the user's transaction rate). */
+  private final io.halo.proxy.session.TransactionGate gate;
   private final Route route;
   private final MySqlListenerContext listener;
   private final Channel client;
@@ -95,7 +97,64 @@ final class MySqlSession {
         (hello.capabilities() & MySqlFrontendHandler.CAPABILITIES & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.tracker = new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
     this.status = conn.status();
+    this.gate = listener.admission().transactionGate(user);
+    tracker.listener(new MySqlResponseTracker.Listener() {
+      @Override
+      public void responseComplete(int command, boolean error, int status) {
+        // The permit goes back when the session is between transactions with nothing pending.
+        if (gate.open() && (status & MySqlResponseTracker.SERVER_STATUS_IN_TRANS) == 0
+            && tracker.pendingReplies() == 0) {
+          gate.end();
+        }
+      }
+    });
     bind(conn);
+  }
+
+  /** What {@link #admitCommand} decided. */
+  enum Admit { GO, HELD, REFUSED }
+
+  /**
+   * Transaction admission for a command that starts new work (the session is between
+   * transactions with nothing pending): a permit of its backend, granted now, later (the buffer is
+   * held and let go by {@link #resume}), or refused ({@link #refusal()}). Event loop.
+   */
+  Admit admitCommand(ByteBuf buf) {
+    if (gate.open() || tracker.inTransaction() || tracker.pendingReplies() > 0 || closing) {
+      return Admit.GO;
+    }
+    switch (gate.begin(node.name(), client.eventLoop(), this::permitOutcome)) {
+      case ADMITTED:
+        return Admit.GO;
+      case WAITING:
+        hold(buf);
+        return Admit.HELD;
+      default:
+        return Admit.REFUSED;
+    }
+  }
+
+  /** Why the last transaction permit was refused. */
+  String refusal() {
+    return gate.refusal();
+  }
+
+  private void permitOutcome(String refused) {
+    if (closing || moving) {
+      gate.abandon();
+      return;
+    }
+    if (refused == null) {
+      if (!listener.sessions().holding()) {
+        resume();
+      }
+      return;
+    }
+    held = false;
+    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
+    heldBuffers.clear();
+    publish();
+    toBackend.refuseHeld(bufs, refused);
   }
 
   private void bind(MySqlBackendConnection conn) {
@@ -325,6 +384,7 @@ final class MySqlSession {
           .addListener(ChannelFutureListener.CLOSE);
     }
     listener.router().sessionEnded(node.name());
+    gate.abandon(); // a permit (or a place in the queue) of the old backend; asked again on resume
     bind(next);
     listener.router().sessionStarted(node.name());
     tracker.reset(status);
@@ -403,6 +463,7 @@ final class MySqlSession {
   }
 
   private void unregister() {
+    gate.abandon();
     if (registered) {
       registered = false;
       listener.sessions().remove(this);

@@ -45,10 +45,11 @@ class MySqlThrottleIT {
         new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
         new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
             null, null, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+        new ThrottleConfig(200, 1, Duration.ofMillis(500), 2, io.halo.conf.model.ThrottleLimit.FIXED, 2));
     halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
         new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("capped", "cappedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 2, 0, 0)),
+        List.of(new UserConfig("capped", "cappedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 2, 0, 0),
+            new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
         List.of(c)));
   }
 
@@ -63,9 +64,13 @@ class MySqlThrottleIT {
   }
 
   private static Connection capped() throws SQLException {
+    return connect("capped", "cappedpw");
+  }
+
+  private static Connection connect(String user, String password) throws SQLException {
     Properties p = new Properties();
-    p.setProperty("user", "capped");
-    p.setProperty("password", "cappedpw");
+    p.setProperty("user", user);
+    p.setProperty("password", password);
     p.setProperty("connectTimeout", "10000");
     p.setProperty("allowPublicKeyRetrieval", "true");
     p.setProperty("sslMode", "DISABLED");
@@ -87,6 +92,44 @@ class MySqlThrottleIT {
         assertThat(third.isValid(5)).isTrue();
       }
       assertThat(first.isValid(5)).isTrue();
+    }
+  }
+
+  /**
+   * throttle.max_transactions: 2 on MariaDB: with two transactions open, a third session's
+   * statement waits (queue of 1), a fourth is refused at once with 1040 naming the limit, the
+   * waiting one runs as soon as a transaction commits, and every session stays usable.
+   */
+  @Test
+  void a_statement_beyond_max_transactions_waits_or_gets_1040_and_the_session_goes_on() throws Exception {
+    try (Connection a = connect("app", "apppw"); Connection b = connect("app", "apppw");
+        Connection c = connect("app", "apppw"); Connection d = connect("app", "apppw")) {
+      a.createStatement().execute("create table if not exists tx_limit(id int primary key)");
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      a.createStatement().execute("insert into tx_limit values (1)");
+      b.createStatement().execute("insert into tx_limit values (2)");
+      java.util.concurrent.CompletableFuture<Integer> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from tx_limit")) {
+          rs.next();
+          return rs.getInt(1);
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      Thread.sleep(150); // c is queued now
+      assertThatThrownBy(() -> d.createStatement().executeQuery("select 1")).satisfies(e -> {
+        assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040);
+        assertThat(e.getMessage()).contains("2 of 2 concurrent transactions in use").contains("queue limit 1");
+      });
+      a.commit();
+      assertThat(waiting.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
+      b.commit();
+      assertThat(d.isValid(5)).isTrue();
+      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from tx_limit")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(2);
+      }
     }
   }
 }

@@ -89,6 +89,8 @@ final class MySqlSplitRelay {
   private final double waitSeconds;
   /** The listener's routing rules that apply to this session (per statement). */
   private final io.halo.routing.rules.SessionRules rules;
+  /** Transaction admission ({@code throttle.max_transactions}, the user's transaction rate). */
+  private final io.halo.proxy.session.TransactionGate gate;
 
   private Backend primary;
   private Backend replica;
@@ -171,6 +173,7 @@ final class MySqlSplitRelay {
     this.readYourWrites = listener.listener().readYourWrites();
     this.waitSeconds = listener.listener().readYourWritesWait().toMillis() / 1000.0;
     this.rules = listener.router().sessionRules(request());
+    this.gate = listener.admission().transactionGate(hello.user());
   }
 
   /** Takes over the client (its packet decoder stays) and the logged-in primary connection. */
@@ -255,10 +258,68 @@ final class MySqlSplitRelay {
       park();
       return;
     }
+    if (!admitted(target)) {
+      return;
+    }
     parked = false;
     MySqlPacket p = waiting;
     waiting = null;
     send(target, p);
+  }
+
+  /**
+   * Transaction admission: a command that starts new work (outside a transaction, nothing
+   * pending) takes a permit of the backend it goes to; it goes back when a reply leaves the
+   * session outside a transaction with nothing pending. False when the command waits (parked) or
+   * was refused (ERR 1040 naming the limit; the session goes on).
+   */
+  private boolean admitted(Backend target) {
+    ByteBuf payload = waiting.payload();
+    int command = payload.getUnsignedByte(payload.readerIndex());
+    boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0
+        || (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+    if (gate.open() || inTransaction || (last != null && !last.idle()) || command == COM_STMT_CLOSE
+        || command == COM_STMT_SEND_LONG_DATA) {
+      return true;
+    }
+    if (gate.waiting()) {
+      park();
+      return false;
+    }
+    switch (gate.begin(target.node.name(), client.eventLoop(), refused -> {
+      if (closed) {
+        gate.abandon();
+        return;
+      }
+      if (refused != null) {
+        refuseWaiting(refused);
+      }
+      resume();
+    })) {
+      case ADMITTED:
+        return true;
+      case WAITING:
+        park();
+        return false;
+      default:
+        refuseWaiting(gate.refusal());
+        return false;
+    }
+  }
+
+  private void refuseWaiting(String message) {
+    MySqlPacket p = waiting;
+    waiting = null;
+    if (waitingKind == StatementKind.SESSION && !settings.isEmpty()) {
+      String dropped = settings.remove(settings.size() - 1); // it never ran
+      settingsBytes -= dropped.length();
+    }
+    waitingKind = null;
+    parked = false;
+    int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
+    p.release();
+    client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
+        MySqlError.TOO_MANY_CONNECTIONS.code(), MySqlError.TOO_MANY_CONNECTIONS.sqlState(), message)));
   }
 
   private void park() {
@@ -523,6 +584,11 @@ final class MySqlSplitRelay {
       } else if (b.isPrimary && r.status >= 0) {
         primaryStatus = r.status;
       }
+      if (r.hidden == null && gate.open() && allIdle()
+          && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
+          && (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) != 0) {
+        gate.end();
+      }
       if (parked && b.idle()) {
         client.flush();
         resume();
@@ -663,11 +729,16 @@ final class MySqlSplitRelay {
     }
   }
 
+  private boolean allIdle() {
+    return primary.idle() && (replica == null || replica.idle());
+  }
+
   private void closed() {
     if (closed) {
       return;
     }
     closed = true;
+    gate.abandon();
     stats.sessionEnded(pinned);
     closeBackends();
     inbox.forEach(MySqlPacket::release);

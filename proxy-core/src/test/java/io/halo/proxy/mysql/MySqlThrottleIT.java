@@ -40,7 +40,8 @@ class MySqlThrottleIT {
   static void start() throws Exception {
     cluster = MariaDbCluster.builder().name("mythrottle").user("app", "apppw").database("app").start();
     ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true)),
+        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true),
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.SPLIT, 100, true)),
         List.of(new BackendConfig("db1", new HostPort("127.0.0.1", cluster.primary().port()), BackendRole.PRIMARY, 0)),
         new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
         new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
@@ -68,13 +69,18 @@ class MySqlThrottleIT {
   }
 
   private static Connection connect(String user, String password) throws SQLException {
+    return connect(user, password, 0);
+  }
+
+  private static Connection connect(String user, String password, int listener) throws SQLException {
     Properties p = new Properties();
     p.setProperty("user", user);
     p.setProperty("password", password);
     p.setProperty("connectTimeout", "10000");
     p.setProperty("allowPublicKeyRetrieval", "true");
     p.setProperty("sslMode", "DISABLED");
-    return DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app", p);
+    return DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(listener).getPort() + "/app", p);
   }
 
   @Test
@@ -127,6 +133,44 @@ class MySqlThrottleIT {
       b.commit();
       assertThat(d.isValid(5)).isTrue();
       try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from tx_limit")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(2);
+      }
+    }
+  }
+
+  /**
+   * The same through a route: split listener (no replica here: its reads go to the primary): with two transactions open, a third session's
+   * statement waits (queue of 1), a fourth is refused at once with 1040 naming the limit, the
+   * waiting one runs as soon as a transaction commits, and every session stays usable.
+   */
+  @Test
+  void the_split_listener_takes_transaction_permits_too() throws Exception {
+    try (Connection a = connect("app", "apppw"); Connection b = connect("app", "apppw");
+        Connection c = connect("app", "apppw", 1); Connection d = connect("app", "apppw", 1)) {
+      a.createStatement().execute("create table if not exists tx_split(id int primary key)");
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      a.createStatement().execute("insert into tx_split values (1)");
+      b.createStatement().execute("insert into tx_split values (2)");
+      java.util.concurrent.CompletableFuture<Integer> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from tx_split")) {
+          rs.next();
+          return rs.getInt(1);
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      Thread.sleep(150); // c is queued now
+      assertThatThrownBy(() -> d.createStatement().executeQuery("select 1")).satisfies(e -> {
+        assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040);
+        assertThat(e.getMessage()).contains("2 of 2 concurrent transactions in use").contains("queue limit 1");
+      });
+      a.commit();
+      assertThat(waiting.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
+      b.commit();
+      assertThat(d.isValid(5)).isTrue();
+      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from tx_split")) {
         rs.next();
         assertThat(rs.getInt(1)).isEqualTo(2);
       }

@@ -5,6 +5,7 @@ import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.halo.proxy.session.SplitContext;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
@@ -42,11 +43,11 @@ import org.slf4j.LoggerFactory;
  *       Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE}, COM_INIT_DB) run
  *       on the primary and are replayed on the replica; user variables, table locks, temporary
  *       tables and named locks pin the session to the primary.
- *   <li><b>Replies.</b> Each backend keeps a FIFO of the commands it owes a reply, and a small
- *       state machine per reply (OK / ERR / LOCAL INFILE / result sets with or without EOF
- *       packets, more results, prepare responses, cursors) says where it ends and what the final
- *       status flags are. Replies pass through with their sequence ids, which the backend numbered
- *       from the client's own command; Halo's hidden commands are consumed.
+ *   <li><b>Replies.</b> Each backend keeps a FIFO of the commands it owes a reply (the client's, or
+ *       Halo's own), and the session relay's {@link MySqlResponseTracker}, fed each packet, says
+ *       where a reply ends and what the final status flags are. Replies pass through with their
+ *       sequence ids, which the backend numbered from the client's own command; Halo's hidden
+ *       commands are consumed.
  *   <li><b>Order.</b> A command for the other backend waits until the previous one has replied.
  *   <li><b>Read-your-writes (MariaDB).</b> After a write, the next read asks the primary for the
  *       session's {@code @@last_gtid} and runs {@code MASTER_GTID_WAIT(gtid, wait)} on the
@@ -64,17 +65,10 @@ final class MySqlSplitRelay {
   private static final int COM_QUIT = 0x01;
   private static final int COM_INIT_DB = 0x02;
   private static final int COM_QUERY = 0x03;
-  private static final int COM_FIELD_LIST = 0x04;
-  private static final int COM_STATISTICS = 0x09;
   private static final int COM_CHANGE_USER = 0x11;
-  private static final int COM_STMT_PREPARE = 0x16;
-  private static final int COM_STMT_EXECUTE = 0x17;
   private static final int COM_STMT_SEND_LONG_DATA = 0x18;
   private static final int COM_STMT_CLOSE = 0x19;
-  private static final int COM_STMT_FETCH = 0x1c;
   private static final int COM_RESET_CONNECTION = 0x1f;
-  private static final int SERVER_MORE_RESULTS_EXISTS = 0x0008;
-  private static final int SERVER_STATUS_CURSOR_EXISTS = 0x0040;
   private static final int MAX_SETTINGS_BYTES = 64 * 1024;
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -109,31 +103,15 @@ final class MySqlSplitRelay {
   private int settingsBytes;
   private boolean closed;
 
-  /** One command a backend owes a reply to, and where its reply is. */
+  /** One command a backend owes a reply to: the client's (forwarded) or Halo's own (consumed). */
   private static final class Reply {
-    final int command;
     final Consumer<Reply> hidden;
-    int state = START;
-    long left;
-    int params;
-    int columns;
-    int status = -1;
+    /** Packets of the reply seen so far. */
+    int packets;
     String firstValue;
     String error;
 
-    static final int START = 0;
-    static final int COLUMNS = 1;
-    static final int COLUMNS_EOF = 2;
-    static final int ROWS = 3;
-    static final int INFILE = 4;
-    static final int PREPARE_PARAMS = 5;
-    static final int PREPARE_PARAMS_EOF = 6;
-    static final int PREPARE_COLUMNS = 7;
-    static final int PREPARE_COLUMNS_EOF = 8;
-    static final int DONE = 9;
-
-    Reply(int command, Consumer<Reply> hidden) {
-      this.command = command;
+    Reply(Consumer<Reply> hidden) {
       this.hidden = hidden;
     }
   }
@@ -146,6 +124,11 @@ final class MySqlSplitRelay {
     boolean connecting;
     int settingsApplied;
     final ArrayDeque<Reply> replies = new ArrayDeque<>();
+    /** Where each reply ends and its status flags: the relay's tracker, fed packet by packet. */
+    MySqlResponseTracker tracker;
+    /** Set by the tracker when the reply at the head of {@link #replies} is complete. */
+    boolean replyDone;
+    int replyStatus = -1;
 
     Backend(boolean isPrimary) {
       this.isPrimary = isPrimary;
@@ -188,6 +171,14 @@ final class MySqlSplitRelay {
   }
 
   private void attach(Backend b, MySqlBackendConnection c) {
+    b.tracker = new MySqlResponseTracker(deprecateEof, c.status(), listener.server().maxMessageSize());
+    b.tracker.listener(new MySqlResponseTracker.Listener() {
+      @Override
+      public void responseComplete(int command, boolean error, int status) {
+        b.replyDone = true;
+        b.replyStatus = status;
+      }
+    });
     b.node = c.node();
     b.channel = c.channel();
     b.threadId = c.threadId();
@@ -216,6 +207,7 @@ final class MySqlSplitRelay {
     if (p.sequenceId() != 0 || !payload.isReadable()) {
       // Not a command: LOCAL INFILE data (or an empty terminator) for the command running now.
       if (last != null && last.channel != null) {
+        sent(last, p.payload());
         write(last.channel, p);
       } else {
         p.release();
@@ -474,7 +466,7 @@ final class MySqlSplitRelay {
       return;
     }
     if (command != COM_STMT_SEND_LONG_DATA && command != COM_STMT_CLOSE) {
-      b.replies.add(new Reply(command, null));
+      b.replies.add(new Reply(null));
     }
     if (command == COM_RESET_CONNECTION) {
       settings.clear();
@@ -492,6 +484,7 @@ final class MySqlSplitRelay {
     primaryOnce = false;
     last = b;
     killTarget.accept(b.node, b.threadId);
+    sent(b, p.payload());
     write(b.channel, p);
     b.channel.flush();
   }
@@ -517,9 +510,11 @@ final class MySqlSplitRelay {
             target == null ? "" : " (it runs on a backend this session has no connection to)"));
         return true;
       }
-      on.replies.add(new Reply(COM_QUERY, null));
+      on.replies.add(new Reply(null));
       last = on;
-      on.channel.writeAndFlush(MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId()));
+      ByteBuf rewritten = MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId());
+      sent(on, rewritten.slice(rewritten.readerIndex() + 4, rewritten.readableBytes() - 4));
+      on.channel.writeAndFlush(rewritten);
       return true;
     } finally {
       wire.release();
@@ -530,7 +525,8 @@ final class MySqlSplitRelay {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(5 + text.length);
     q.writeMediumLE(1 + text.length).writeByte(0).writeByte(COM_QUERY).writeBytes(text);
-    b.replies.add(new Reply(COM_QUERY, done));
+    b.replies.add(new Reply(done));
+    sent(b, q.slice(q.readerIndex() + 4, q.readableBytes() - 4));
     b.channel.writeAndFlush(q);
   }
 
@@ -571,18 +567,22 @@ final class MySqlSplitRelay {
       p.release(); // nothing is owed: a stray packet (servers send none unprompted)
       return;
     }
-    advance(r, p.payload());
+    ByteBuf payload = p.payload();
+    b.replyDone = false;
+    b.tracker.serverPacket(firstWireLength(p), payload, payload.readerIndex(),
+        Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
     if (r.hidden != null) {
+      observe(r, payload);
       p.release();
     } else {
       write(client, p);
     }
-    if (r.state == Reply.DONE) {
+    if (b.replyDone) {
       b.replies.poll();
       if (r.hidden != null) {
         r.hidden.accept(r);
-      } else if (b.isPrimary && r.status >= 0) {
-        primaryStatus = r.status;
+      } else if (b.isPrimary && b.replyStatus >= 0) {
+        primaryStatus = b.replyStatus;
       }
       if (r.hidden == null && gate.open() && allIdle()
           && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
@@ -596,103 +596,35 @@ final class MySqlSplitRelay {
     }
   }
 
-  /** Moves {@code r}'s state machine over one reply packet. */
-  private void advance(Reply r, ByteBuf p) {
+  /**
+   * What Halo's own one-column queries answered: the first row's value (the row is the third
+   * packet with CLIENT_DEPRECATE_EOF, the fourth without), or the error.
+   */
+  private void observe(Reply r, ByteBuf p) {
     int first = p.isReadable() ? p.getUnsignedByte(p.readerIndex()) : -1;
-    int length = p.readableBytes();
-    switch (r.state) {
-      case Reply.START, Reply.INFILE -> {
-        if (first == 0xff) {
-          r.error = errorMessage(p);
-          r.state = Reply.DONE;
-        } else if (first == 0x00 && r.command == COM_STMT_PREPARE) {
-          r.columns = p.getUnsignedShortLE(p.readerIndex() + 5);
-          r.params = p.getUnsignedShortLE(p.readerIndex() + 7);
-          r.state = r.params > 0 ? Reply.PREPARE_PARAMS : r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
-          r.left = r.params > 0 ? r.params : r.columns;
-        } else if (!resultSetCommand(r.command)) {
-          r.status = first == 0x00 ? okStatus(p) : -1;
-          r.state = Reply.DONE;
-        } else if (first == 0x00 || (first == 0xfe && length < 9)) {
-          r.status = okStatus(p);
-          r.state = (r.status & SERVER_MORE_RESULTS_EXISTS) != 0 ? Reply.START : Reply.DONE;
-        } else if (first == 0xfb && r.command == COM_QUERY) {
-          r.state = Reply.INFILE;
-        } else {
-          ByteBuf copy = p.duplicate();
-          r.left = MySqlPackets.readLenenc(copy);
-          r.state = r.command == COM_FIELD_LIST ? Reply.ROWS : Reply.COLUMNS;
-          if (r.command == COM_FIELD_LIST) {
-            columnOrEnd(r, p, first, length);
-          }
-        }
-      }
-      case Reply.COLUMNS -> {
-        if (--r.left == 0) {
-          r.state = deprecateEof ? Reply.ROWS : Reply.COLUMNS_EOF;
-        }
-      }
-      case Reply.COLUMNS_EOF -> {
-        int status = p.getUnsignedShortLE(p.readerIndex() + 3);
-        r.state = (status & SERVER_STATUS_CURSOR_EXISTS) != 0 ? Reply.DONE : Reply.ROWS;
-        r.status = status;
-      }
-      case Reply.ROWS -> columnOrEnd(r, p, first, length);
-      case Reply.PREPARE_PARAMS -> {
-        if (--r.left == 0) {
-          r.state = !deprecateEof ? Reply.PREPARE_PARAMS_EOF : r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
-          r.left = r.columns;
-        }
-      }
-      case Reply.PREPARE_PARAMS_EOF -> {
-        r.state = r.columns > 0 ? Reply.PREPARE_COLUMNS : Reply.DONE;
-        r.left = r.columns;
-      }
-      case Reply.PREPARE_COLUMNS -> {
-        if (--r.left == 0) {
-          r.state = deprecateEof ? Reply.DONE : Reply.PREPARE_COLUMNS_EOF;
-        }
-      }
-      case Reply.PREPARE_COLUMNS_EOF -> r.state = Reply.DONE;
-      default -> { }
-    }
-  }
-
-  /** In the rows of a result set: a row, an ERR, or the terminator (EOF, or OK with 0xFE). */
-  private void columnOrEnd(Reply r, ByteBuf p, int first, int length) {
+    int index = r.packets++;
     if (first == 0xff) {
       r.error = errorMessage(p);
-      r.state = Reply.DONE;
-    } else if (first == 0xfe && length < 0xffffff && (deprecateEof || length < 9)) {
-      int status = deprecateEof && length >= 7 ? okStatus(p) : p.getUnsignedShortLE(p.readerIndex() + 3);
-      r.status = status;
-      r.state = (status & SERVER_MORE_RESULTS_EXISTS) != 0 ? Reply.START : Reply.DONE;
-    } else if (r.hidden != null && r.firstValue == null && r.command == COM_QUERY) {
-      ByteBuf copy = p.duplicate();
+    } else if (index == (deprecateEof ? 2 : 3) && r.firstValue == null && !(first == 0xfe && p.readableBytes() < 9)) {
       if (first == 0xfb) {
         r.firstValue = "";
       } else {
+        ByteBuf copy = p.duplicate();
         long len = MySqlPackets.readLenenc(copy);
         r.firstValue = copy.toString(copy.readerIndex(), (int) len, StandardCharsets.UTF_8);
       }
     }
   }
 
-  private static boolean resultSetCommand(int command) {
-    return command == COM_QUERY || command == COM_STMT_EXECUTE || command == COM_STMT_FETCH
-        || command == COM_FIELD_LIST || command == COM_STMT_PREPARE;
+  /** The length of a logical packet's first wire packet (what the tracker looks at). */
+  private static int firstWireLength(MySqlPacket p) {
+    return Math.min(p.payload().readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD);
   }
 
-  /** The status flags of an OK packet (0x00 or 0xFE header); -1 when it has none. */
-  private static int okStatus(ByteBuf p) {
-    ByteBuf c = p.duplicate();
-    c.skipBytes(1);
-    if (!c.isReadable()) {
-      return -1;
-    }
-    MySqlPackets.readLenenc(c);
-    MySqlPackets.readLenenc(c);
-    return c.readableBytes() >= 2 ? c.readUnsignedShortLE() : -1;
+  /** Tells {@code b}'s tracker about a packet sent to it. */
+  private static void sent(Backend b, ByteBuf payload) {
+    b.tracker.clientPacket(Math.min(payload.readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD), payload,
+        payload.readerIndex(), Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
   }
 
   private static String errorMessage(ByteBuf p) {

@@ -274,29 +274,8 @@ final class MySqlSplitRelay {
         || command == COM_STMT_SEND_LONG_DATA) {
       return true;
     }
-    if (gate.waiting()) {
-      park();
-      return false;
-    }
-    switch (gate.begin(target.node.name(), client.eventLoop(), refused -> {
-      if (closed) {
-        gate.abandon();
-        return;
-      }
-      if (refused != null) {
-        refuseWaiting(refused);
-      }
-      resume();
-    })) {
-      case ADMITTED:
-        return true;
-      case WAITING:
-        park();
-        return false;
-      default:
-        refuseWaiting(gate.refusal());
-        return false;
-    }
+    return gate.admitOrPark(target.node.name(), client.eventLoop(), this::park, this::refuseWaiting, this::resume,
+        () -> closed);
   }
 
   private void refuseWaiting(String message) {

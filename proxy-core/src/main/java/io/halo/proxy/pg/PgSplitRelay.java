@@ -288,29 +288,8 @@ final class PgSplitRelay {
     if (gate.open() || txStatus != 'I' || (last != null && !last.idle())) {
       return true;
     }
-    if (gate.waiting()) {
-      park();
-      return false;
-    }
-    switch (gate.begin(target.node.name(), client.eventLoop(), refused -> {
-      if (closed) {
-        gate.abandon();
-        return;
-      }
-      if (refused != null) {
-        refuseUnit(refused);
-      }
-      resume();
-    })) {
-      case ADMITTED:
-        return true;
-      case WAITING:
-        park();
-        return false;
-      default:
-        refuseUnit(gate.refusal());
-        return false;
-    }
+    return gate.admitOrPark(target.node.name(), client.eventLoop(), this::park, this::refuseUnit, this::resume,
+        () -> closed);
   }
 
   /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */

@@ -116,6 +116,39 @@ public final class TransactionGate {
     return Decision.WAITING;
   }
 
+  /**
+   * {@link #begin} for a relay that parks its work while it waits (the split relays): true when
+   * the work may go now; otherwise {@code park} ran (waiting; later {@code refuse} may run, then
+   * {@code resume} always, unless {@code gone} says the session ended) or {@code refuse} ran.
+   */
+  public boolean admitOrPark(String backend, Executor loop, Runnable park, Consumer<String> refuse,
+      Runnable resume, java.util.function.BooleanSupplier gone) {
+    if (waiting()) {
+      park.run();
+      return false;
+    }
+    Decision d = begin(backend, loop, refused -> {
+      if (gone.getAsBoolean()) {
+        abandon();
+        return;
+      }
+      if (refused != null) {
+        refuse.accept(refused);
+      }
+      resume.run();
+    });
+    switch (d) {
+      case ADMITTED:
+        return true;
+      case WAITING:
+        park.run();
+        return false;
+      default:
+        refuse.accept(refusal());
+        return false;
+    }
+  }
+
   /** The transaction finished: the permit goes back with its duration as the latency sample. */
   public void end() {
     if (!open) {

@@ -108,53 +108,26 @@ class MySqlThrottleIT {
    */
   @Test
   void a_statement_beyond_max_transactions_waits_or_gets_1040_and_the_session_goes_on() throws Exception {
-    try (Connection a = connect("app", "apppw"); Connection b = connect("app", "apppw");
-        Connection c = connect("app", "apppw"); Connection d = connect("app", "apppw")) {
-      a.createStatement().execute("create table if not exists tx_limit(id int primary key)");
-      a.setAutoCommit(false);
-      b.setAutoCommit(false);
-      a.createStatement().execute("insert into tx_limit values (1)");
-      b.createStatement().execute("insert into tx_limit values (2)");
-      java.util.concurrent.CompletableFuture<Integer> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from tx_limit")) {
-          rs.next();
-          return rs.getInt(1);
-        } catch (SQLException e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      Thread.sleep(150); // c is queued now
-      assertThatThrownBy(() -> d.createStatement().executeQuery("select 1")).satisfies(e -> {
-        assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040);
-        assertThat(e.getMessage()).contains("2 of 2 concurrent transactions in use").contains("queue limit 1");
-      });
-      a.commit();
-      assertThat(waiting.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
-      b.commit();
-      assertThat(d.isValid(5)).isTrue();
-      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from tx_limit")) {
-        rs.next();
-        assertThat(rs.getInt(1)).isEqualTo(2);
-      }
-    }
+    transactionLimit(0, "tx_limit");
   }
 
-  /**
-   * The same through a route: split listener (no replica here: its reads go to the primary): with two transactions open, a third session's
-   * statement waits (queue of 1), a fourth is refused at once with 1040 naming the limit, the
-   * waiting one runs as soon as a transaction commits, and every session stays usable.
-   */
+  /** The same through a route: split listener (no replica here: its reads go to the primary). */
   @Test
   void the_split_listener_takes_transaction_permits_too() throws Exception {
+    transactionLimit(1, "tx_split");
+  }
+
+  /** Two transactions open through the primary listener; two more sessions through {@code listener}. */
+  private static void transactionLimit(int listener, String table) throws Exception {
     try (Connection a = connect("app", "apppw"); Connection b = connect("app", "apppw");
-        Connection c = connect("app", "apppw", 1); Connection d = connect("app", "apppw", 1)) {
-      a.createStatement().execute("create table if not exists tx_split(id int primary key)");
+        Connection c = connect("app", "apppw", listener); Connection d = connect("app", "apppw", listener)) {
+      a.createStatement().execute("create table if not exists " + table + "(id int primary key)");
       a.setAutoCommit(false);
       b.setAutoCommit(false);
-      a.createStatement().execute("insert into tx_split values (1)");
-      b.createStatement().execute("insert into tx_split values (2)");
+      a.createStatement().execute("insert into " + table + " values (1)");
+      b.createStatement().execute("insert into " + table + " values (2)");
       java.util.concurrent.CompletableFuture<Integer> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from tx_split")) {
+        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from " + table)) {
           rs.next();
           return rs.getInt(1);
         } catch (SQLException e) {
@@ -170,7 +143,7 @@ class MySqlThrottleIT {
       assertThat(waiting.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
       b.commit();
       assertThat(d.isValid(5)).isTrue();
-      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from tx_split")) {
+      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from " + table)) {
         rs.next();
         assertThat(rs.getInt(1)).isEqualTo(2);
       }

@@ -44,6 +44,10 @@ class SplitIT {
   }
 
   private void start(Duration readYourWritesWait) throws Exception {
+    start(readYourWritesWait, null);
+  }
+
+  private void start(Duration readYourWritesWait, io.halo.conf.model.ThrottleConfig throttle) throws Exception {
     cluster = LOGS.watch(PgCluster.builder().name("split").standbys(1).user("app", "apppw").database("app").start());
     halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
@@ -52,7 +56,7 @@ class SplitIT {
             c.listeners().stream().map(l -> l.route() != Route.REPLICAS ? l
                 : new ListenerConfig(l.listen(), Route.SPLIT, l.maxClientConnections(), true, l.balance(), -1,
                     true, readYourWritesWait)).toList(),
-            c.backends(), c.monitor(), c.failover(), c.throttle()));
+            c.backends(), c.monitor(), c.failover(), throttle == null ? c.throttle() : throttle));
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
       c.createStatement().execute("create table kv (id int primary key, v text)");
       c.createStatement().execute("create sequence seq");
@@ -326,5 +330,34 @@ class SplitIT {
         assertThat(replies(s)).isEqualTo("TD(third" + i + ")CZ");
       }
     }
+  }
+
+  /**
+   * throttle.max_transactions: 1 per backend, no queue: while a transaction holds the primary's
+   * permit, a split session's write is refused with 53300 (and the session goes on), its read runs
+   * on the standby (its own backend's permit), and the write goes through once the permit is back.
+   */
+  @Test
+  void split_requests_take_the_transaction_permit_of_the_backend_they_go_to() throws Exception {
+    start(Duration.ofSeconds(2),
+        new io.halo.conf.model.ThrottleConfig(1000, 0, Duration.ofMillis(500), 1, io.halo.conf.model.ThrottleLimit.FIXED, 1));
+    int replica = standby().port();
+    try (Connection holder = halo.connect("app", "apppw", "app", ""); Connection c = connect("")) {
+      holder.setAutoCommit(false);
+      holder.createStatement().execute("insert into kv values (500, 'held')");
+      assertThatWriteIsRefused(c);
+      assertThat(port(c, "select inet_server_port()")).as("a read on the standby").isEqualTo(replica);
+      holder.commit();
+      assertThat(c.createStatement().executeUpdate("insert into kv values (501, 'after')")).isEqualTo(1);
+    }
+  }
+
+  private static void assertThatWriteIsRefused(Connection c) {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> c.createStatement().executeUpdate("insert into kv values (502, 'refused')"))
+        .isInstanceOfSatisfying(SQLException.class, e -> {
+          assertThat(e.getSQLState()).isEqualTo("53300");
+          assertThat(e.getMessage()).contains("concurrent transactions");
+        });
   }
 }

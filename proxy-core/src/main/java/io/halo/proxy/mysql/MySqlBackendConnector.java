@@ -156,7 +156,8 @@ final class MySqlBackendConnector {
         } else if (first == 0xfe) {
           b.skipBytes(1);
           plugin = MySqlPackets.readCString(b);
-          byte[] data = new byte[Math.min(20, b.readableBytes())];
+          // 20 bytes of scramble (and a NUL) for the password plugins, a 32-byte nonce for ed25519
+          byte[] data = new byte[Math.min(MySqlAuth.ED25519.equals(plugin) ? 32 : 20, b.readableBytes())];
           b.readBytes(data);
           scramble = data;
           respond(ctx, token());

@@ -13,6 +13,8 @@ public final class MySqlAuth {
 
   public static final String NATIVE = "mysql_native_password";
   public static final String CACHING_SHA2 = "caching_sha2_password";
+  /** MariaDB's ed25519 plugin (backend logins only): a signature of the 32-byte nonce. */
+  public static final String ED25519 = "client_ed25519";
 
   private MySqlAuth() {}
 
@@ -21,6 +23,7 @@ public final class MySqlAuth {
     return switch (plugin) {
       case NATIVE -> MySqlScramble.nativeToken(password, scramble);
       case CACHING_SHA2 -> MySqlScramble.sha2Token(password, scramble);
+      case ED25519 -> Ed25519Password.sign(password, scramble);
       default -> null;
     };
   }

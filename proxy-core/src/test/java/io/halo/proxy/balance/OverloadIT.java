@@ -57,7 +57,10 @@ class OverloadIT {
     halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
         c -> new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), c.failover(),
-            new ThrottleConfig(200, LIMIT / 2, Duration.ofSeconds(1), LIMIT, ThrottleLimit.FIXED, 1)));
+            // queue_timeout under one service time: admitted work waits less than a transaction
+            // takes, so its latency stays under twice the unloaded one by construction (what the
+            // test checks is that Halo keeps to that, not that the machine is quiet)
+            new ThrottleConfig(200, LIMIT / 2, Duration.ofMillis(40), LIMIT, ThrottleLimit.FIXED, 1)));
   }
 
   @AfterAll

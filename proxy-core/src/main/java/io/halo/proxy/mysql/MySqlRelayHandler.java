@@ -65,16 +65,6 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       }
       return;
     }
-    if (discard > 0) {
-      // the rest of a command Halo refused (it was never sent)
-      int n = (int) Math.min(discard, buf.readableBytes());
-      buf.skipBytes(n);
-      discard -= n;
-      if (!buf.isReadable()) {
-        buf.release();
-        return;
-      }
-    }
     if (partial != null) {
       buf = ctx.alloc().compositeBuffer(2).addComponents(true, partial, buf);
       partial = null;
@@ -125,6 +115,16 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
    * COM_QUERY that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
    */
   private void clientRead(ChannelHandlerContext ctx, ByteBuf buf) {
+    if (discard > 0) {
+      // the rest of a command Halo refused (it was never sent), also from held buffers
+      int n = (int) Math.min(discard, buf.readableBytes());
+      buf.skipBytes(n);
+      discard -= n;
+      if (!buf.isReadable()) {
+        buf.release();
+        return;
+      }
+    }
     if (session.held()) {
       session.hold(buf);
       return;

@@ -122,6 +122,8 @@ final class MySqlSplitRelay {
     Channel channel;
     long threadId;
     boolean connecting;
+    /** The session's last write this replica was seen to have applied. */
+    String confirmedGtid;
     int settingsApplied;
     final ArrayDeque<Reply> replies = new ArrayDeque<>();
     /** Where each reply ends and its status flags: the relay's tracker, fed packet by packet. */
@@ -268,8 +270,9 @@ final class MySqlSplitRelay {
   private boolean admitted(Backend target) {
     ByteBuf payload = waiting.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
-    boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0
-        || (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+    // Admission counts transactions as the server does (IN_TRANS); autocommit off only steers
+    // routing, so such a session takes and gives back a permit per transaction like any other.
+    boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0;
     if (gate.open() || inTransaction || (last != null && !last.idle()) || command == COM_STMT_CLOSE
         || command == COM_STMT_SEND_LONG_DATA) {
       return true;
@@ -403,12 +406,19 @@ final class MySqlSplitRelay {
     if (dirty) {
       dirty = false;
       hiddenQuery(primary, "SELECT @@last_gtid", r -> {
-        needGtid = r.firstValue == null || r.firstValue.isEmpty() ? null : r.firstValue;
+        if (r.error != null) {
+          // no @@last_gtid (MySQL 8): the write's position is unknown, so this read goes to the primary
+          needGtid = null;
+          primaryOnce = true;
+          stats.readYourWritesOnPrimary();
+        } else {
+          needGtid = r.firstValue == null || r.firstValue.isEmpty() ? null : r.firstValue;
+        }
         resume();
       });
       return null;
     }
-    if (needGtid == null) {
+    if (needGtid == null || needGtid.equals(replica.confirmedGtid)) {
       return replica;
     }
     if (!replica.idle()) {
@@ -417,7 +427,7 @@ final class MySqlSplitRelay {
     String gtid = needGtid;
     hiddenQuery(replica, "SELECT MASTER_GTID_WAIT('" + gtid.replace("'", "") + "', " + waitSeconds + ")", r -> {
       if ("0".equals(r.firstValue)) {
-        needGtid = null;
+        replica.confirmedGtid = gtid; // kept: another replica must show it again
       } else {
         stats.readYourWritesOnPrimary();
         primaryOnce = true;
@@ -564,8 +574,7 @@ final class MySqlSplitRelay {
         primaryStatus = b.replyStatus;
       }
       if (r.hidden == null && gate.open() && allIdle()
-          && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
-          && (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) != 0) {
+          && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0) {
         gate.end();
       }
       if (parked && b.idle()) {

@@ -106,6 +106,8 @@ final class PgSplitRelay {
   /** Started waiting for a replica to catch up (nanoTime), or 0. */
   private long rywSince;
   private boolean primaryOnce;
+  /** A read waits on a timer before asking the replica again (read_your_writes_wait). */
+  private boolean rechecking;
 
   private final List<String> settings = new ArrayList<>();
   private final Map<String, Statement> statements = new HashMap<>();
@@ -144,6 +146,8 @@ final class PgSplitRelay {
     int settingsApplied;
     long replayed = -1;
     boolean connecting;
+    /** The backend is in COPY FROM STDIN for the client. */
+    boolean copyIn;
 
     Backend(boolean isPrimary) {
       this.isPrimary = isPrimary;
@@ -220,13 +224,17 @@ final class PgSplitRelay {
       end();
       return;
     }
-    if (t == 'd' || t == 'c' || t == 'f') {
-      // COPY data goes where its COPY runs.
-      Backend target = open != null ? open : last;
-      if (target == null || target.channel == null) {
+    Backend copying = open != null ? open : last;
+    if (t == 'd' || t == 'c' || t == 'f' || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)) {
+      // COPY data goes where its COPY runs; a Sync or Flush during copy-in is ignored by the
+      // server (no ReadyForQuery of its own), so it is passed on without expecting one.
+      if (copying == null || copying.channel == null) {
         f.release();
       } else {
-        write(target.channel, f);
+        if (t == 'c' || t == 'f') {
+          copying.copyIn = false;
+        }
+        write(copying.channel, f);
       }
       return;
     }
@@ -332,6 +340,14 @@ final class PgSplitRelay {
   /** The backend for the buffered unit, or null when a step must run first (it resumes). */
   private Backend decide(boolean complete) {
     if (txStatus != 'I' && txBackend != null) {
+      // A setting or a pinning statement inside a transaction cannot be replayed safely (the
+      // transaction may roll back): the session stays on the primary from now on.
+      if (unitKind == null) {
+        unitKind = classify();
+        if (unitKind == StatementKind.PIN || unitKind == StatementKind.SESSION) {
+          pin();
+        }
+      }
       return txBackend;
     }
     if (unitKind == null) {
@@ -342,6 +358,10 @@ final class PgSplitRelay {
         case WRITE, TRANSACTION -> dirty = true;
         default -> { }
       }
+    }
+    if (unnamedOn != null && bindsUnnamedWithoutParse()) {
+      // the unnamed statement runs where it was parsed
+      return unnamedOn.channel != null && (unnamedOn == primary || unnamedOn == replica) ? unnamedOn : primary;
     }
     if (pinned || !unitKind.replicaSafe() || primaryOnce) {
       return primary;
@@ -411,6 +431,19 @@ final class PgSplitRelay {
     }
     Statement s = statements.get(name);
     return s == null ? StatementKind.WRITE : s.kind();
+  }
+
+  private boolean bindsUnnamedWithoutParse() {
+    if (unitParsesUnnamed()) {
+      return false;
+    }
+    for (PgFrame f : unit) {
+      String name = f.type() == 'B' || f.type() == 'D' ? referencedStatement(f) : null;
+      if (name != null && name.isEmpty()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private boolean unitParsesUnnamed() {
@@ -505,10 +538,11 @@ final class PgSplitRelay {
     if (!replica.idle()) {
       return null;
     }
-    hiddenQuery(replica, "SELECT pg_last_wal_replay_lsn()", e -> {
-      replica.replayed = e.value == null ? -1 : parseLsn(e.value);
-      if (replica.replayed >= needLsn) {
-        needLsn = -1;
+    Backend checked = replica;
+    hiddenQuery(checked, "SELECT pg_last_wal_replay_lsn()", e -> {
+      checked.replayed = e.value == null ? -1 : parseLsn(e.value);
+      if (checked.replayed >= needLsn) {
+        // needLsn stays: a replica that replaces this one must show it has replayed it too
         resume();
         return;
       }
@@ -517,7 +551,11 @@ final class PgSplitRelay {
         rywSince = now;
       }
       if (now - rywSince < rywWaitNanos) {
-        client.eventLoop().schedule(this::resume, RECHECK_MS, TimeUnit.MILLISECONDS);
+        rechecking = true;
+        client.eventLoop().schedule(() -> {
+          rechecking = false;
+          resume();
+        }, RECHECK_MS, TimeUnit.MILLISECONDS);
       } else {
         rywSince = 0;
         stats.readYourWritesOnPrimary();
@@ -741,6 +779,11 @@ final class PgSplitRelay {
         }
         return;
       }
+      if (done.isSuccess() && b != primary && b != replica) {
+        f.getNow().startupMessages().forEach(ByteBuf::release);
+        f.getNow().channel().close(); // replaced while it connected (switchover)
+        return;
+      }
       if (done.isSuccess()) {
         PgBackendConnection c = f.getNow();
         c.startupMessages().forEach(ByteBuf::release);
@@ -790,6 +833,11 @@ final class PgSplitRelay {
       return;
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
+    if (t == 'G') {
+      b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
+    } else if (t == 'Z') {
+      b.copyIn = false;
+    }
     write(client, f);
     if (t == 'Z') {
       b.expects.poll();
@@ -801,7 +849,7 @@ final class PgSplitRelay {
   }
 
   private void replied(Backend b) {
-    if (parked && b.idle()) {
+    if (parked && b.idle() && !rechecking) {
       client.flush();
       resume();
     }
@@ -833,12 +881,16 @@ final class PgSplitRelay {
     if (closed || next == null || next.name().equals(primary.node.name())) {
       return;
     }
-    if (pinned) {
-      session.terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + next.name()
-          + ": this session holds state on the old primary (temporary tables, locks, LISTEN); reconnect");
+    if (pinned || !primary.idle() || txStatus != 'I' || (replica != null && !replica.idle())) {
+      session.terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + next.name() + (pinned
+          ? ": this session holds state on the old primary (temporary tables, locks, LISTEN); reconnect"
+          : ": this session still had work in flight when the hold ended; reconnect"));
       return;
     }
     Channel old = primary.channel;
+    if (unnamedOn == primary) {
+      unnamedOn = null;
+    }
     primary = new Backend(true);
     primary.node = next;
     session.boundTo(next);
@@ -846,11 +898,11 @@ final class PgSplitRelay {
       last = null;
     }
     if (replica != null && replica.node.name().equals(next.name())) {
-      replica.channel.close();
-      replica = null;
+      if (replica.channel != null) {
+        replica.channel.close();
+      }
+      replica = null; // a connect still running finds it replaced and closes what it opened
     }
-    needLsn = -1;
-    dirty = false;
     if (old != null) {
       old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
     }

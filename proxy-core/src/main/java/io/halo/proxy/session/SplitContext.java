@@ -32,22 +32,18 @@ public final class SplitContext {
   }
 
   /**
-   * The kind of one statement: the classifier's, overridden by the session's routing rules and
-   * hints for plain reads and writes (a rule says where a statement may run; it never moves
-   * transaction control, session settings or pinning statements). A rule or hint for the primary
-   * makes it a write, one for the replicas (or a group, which a split session reaches through its
-   * replica connection) a read.
+   * The kind of one statement: the classifier's, except that a routing rule or hint for the
+   * primary sends a read there. Rules only move reads to the primary: a rule or hint for the
+   * replicas never turns a write, a setting or a pinning statement into a read (a replica must
+   * never see a write, and a MySQL replica without read_only would run it).
    */
   public StatementKind classify(String sql, SessionRules rules) {
     StatementKind kind = classifier.classify(sql);
-    if (kind != StatementKind.READ && kind != StatementKind.WRITE) {
-      return kind;
+    if (kind != StatementKind.READ) {
+      return kind; // a rule never sends a write, a setting or a pinning statement to a replica
     }
     java.util.Optional<RuleTarget> target = rules.matchStatement(sql);
-    if (target.isEmpty()) {
-      return kind;
-    }
-    return target.get().kind() == RuleTarget.Kind.PRIMARY ? StatementKind.WRITE : StatementKind.READ;
+    return target.isPresent() && target.get().kind() == RuleTarget.Kind.PRIMARY ? StatementKind.WRITE : kind;
   }
 
   public void sessionStarted() {

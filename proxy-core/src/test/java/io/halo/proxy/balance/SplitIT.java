@@ -108,6 +108,8 @@ class SplitIT {
       await().atMost(Duration.ofSeconds(10)).until(() -> port(c, "select inet_server_port()") == replica);
       // a hint overrides the classifier for one statement
       assertThat(port(c, "/* halo:primary */ select inet_server_port()")).isEqualTo(primary);
+      // but a hint for the replicas never sends a write there (the standby would refuse it)
+      assertThat(c.createStatement().executeUpdate("/* halo:replica */ insert into kv values (7, 'hinted')")).isEqualTo(1);
       // a failing read on the standby leaves the session usable
       try (Statement s = c.createStatement()) {
         s.executeQuery("select 1/0").close();

@@ -140,6 +140,9 @@ abstract class DialectClassifier implements StatementClassifier {
           }
         } else if (previous.equals("for") && LOCKING.contains(w)) {
           kind = kind.and(StatementKind.WRITE);
+        } else if ((previous.equals("next") || previous.equals("previous")) && w.equals("value")) {
+          // MariaDB NEXT VALUE FOR seq / PREVIOUS VALUE FOR seq
+          kind = kind.and(StatementKind.WRITE);
         } else if (previous.equals("lock") && w.equals("in")) {
           kind = kind.and(StatementKind.WRITE);
         } else if (MODIFYING.contains(w)) {

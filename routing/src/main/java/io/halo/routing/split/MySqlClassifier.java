@@ -71,12 +71,16 @@ final class MySqlClassifier extends DialectClassifier {
         }
         // A later assignment may still set a user variable. (autocommit is a setting: the relay
         // follows it through the server status flags and sends everything to the primary while off.)
+        StatementKind kind = StatementKind.SESSION;
         while (s.advance()) {
           if (s.token() == SqlScanner.VARIABLE) {
             return pinRest(s);
           }
+          if (s.word().equals("global") || s.word().equals("persist") || s.word().equals("persist_only")) {
+            kind = StatementKind.WRITE; // a server-wide setting: the primary only, never replayed
+          }
         }
-        return StatementKind.SESSION;
+        return kind;
       }
       case "use" -> {
         return StatementKind.SESSION;
@@ -87,7 +91,8 @@ final class MySqlClassifier extends DialectClassifier {
       case "create" -> {
         s.advance();
         if (s.word().equals("or")) {
-          return StatementKind.WRITE;
+          s.advance(); // OR REPLACE
+          s.advance();
         }
         return s.word().equals("temporary") ? StatementKind.PIN : StatementKind.WRITE;
       }

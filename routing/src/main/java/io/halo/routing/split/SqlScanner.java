@@ -28,6 +28,10 @@ final class SqlScanner {
   static final int OTHER = 6;
   static final int EXECUTABLE_COMMENT = 7;
 
+  /** System variables whose value is the session's own recent history (on the primary). */
+  private static final java.util.Set<String> SESSION_STATE_VARIABLES =
+      java.util.Set.of("identity", "last_insert_id", "warning_count", "error_count", "last_gtid", "insert_id");
+
   private final String sql;
   private final boolean mysql;
   private int pos;
@@ -114,12 +118,21 @@ final class SqlScanner {
       case '@':
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {
           if (sql.charAt(pos) == '@') {
-            // @@system_variable: not a user variable.
+            // @@system_variable: not a user variable, but @@global.x / @@persist.x change the
+            // server (reported as the word "global"), and a few read the session's own state on
+            // the primary (reported as a variable).
             pos++;
+            int start = pos;
             while (pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '.')) {
               pos++;
             }
-            return OTHER;
+            String name = sql.substring(start, pos).toLowerCase(java.util.Locale.ROOT);
+            if (name.startsWith("global.") || name.startsWith("persist.") || name.startsWith("persist_only.")) {
+              word = "global";
+              return WORD;
+            }
+            return SESSION_STATE_VARIABLES.contains(name.startsWith("session.") ? name.substring(8) : name)
+                ? VARIABLE : OTHER;
           }
           while (pos < n && isWordChar(sql.charAt(pos))) {
             pos++;

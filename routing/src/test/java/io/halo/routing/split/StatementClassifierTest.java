@@ -93,6 +93,13 @@ class StatementClassifierTest {
           INSERT INTO t VALUES (1)                                   | WRITE
           REPLACE INTO t VALUES (1)                                  | WRITE
           SET GLOBAL max_connections = 10                            | WRITE
+          SET @@global.read_only = 0                                 | WRITE
+          SET @@persist.max_connections = 10                         | WRITE
+          SET SESSION sql_mode = '', GLOBAL max_connections = 10     | WRITE
+          SELECT NEXT VALUE FOR seq                                  | WRITE
+          SELECT @@identity                                          | WRITE
+          SELECT @@session.last_insert_id                            | WRITE
+          CREATE OR REPLACE TEMPORARY TABLE x (a int)                | PIN
           SET TRANSACTION ISOLATION LEVEL READ COMMITTED             | WRITE
           BEGIN                                                      | TRANSACTION
           START TRANSACTION                                          | TRANSACTION

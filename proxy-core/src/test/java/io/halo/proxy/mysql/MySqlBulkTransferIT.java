@@ -4,21 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.BackendConfig;
-import io.halo.conf.model.BackendRole;
-import io.halo.conf.model.ClusterConfig;
-import io.halo.conf.model.Engine;
-import io.halo.conf.model.FailoverConfig;
-import io.halo.conf.model.HaloConfig;
-import io.halo.conf.model.HostPort;
-import io.halo.conf.model.ListenerConfig;
-import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.Route;
-import io.halo.conf.model.ThrottleConfig;
 import io.halo.conf.model.UserConfig;
-import io.halo.proxy.HaloFixture;
 import io.halo.proxy.HaloServer;
 import io.halo.testkit.MariaDbCluster;
 import io.netty.buffer.ByteBufAllocator;
@@ -33,7 +21,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -69,18 +56,9 @@ class MySqlBulkTransferIT {
   @BeforeAll
   static void start() throws Exception {
     cluster = MariaDbCluster.builder().name("mybulk").user("app", "apppw").database("app").start();
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true)),
-        List.of(new BackendConfig("db1", new HostPort("127.0.0.1", cluster.primary().port()), BackendRole.PRIMARY, 0)),
-        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
-            null, null, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
+    halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
-        List.of(c)));
+            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")), Route.PRIMARY);
   }
 
   @AfterAll

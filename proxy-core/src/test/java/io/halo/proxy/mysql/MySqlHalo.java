@@ -1,0 +1,44 @@
+package io.halo.proxy.mysql;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.MariaDbCluster;
+import java.time.Duration;
+import java.util.List;
+
+/** Halo in front of a test-kit MariaDB primary alone (cluster "shop", backend "db1", manual failover). */
+final class MySqlHalo {
+
+  /** The default throttle: far above what these tests open. */
+  static final ThrottleConfig THROTTLE = new ThrottleConfig(200, 1000, Duration.ofSeconds(2));
+
+  private MySqlHalo() {}
+
+  /** One listener per route, in order. */
+  static HaloServer start(MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)
+      throws InterruptedException {
+    List<ListenerConfig> listeners = java.util.Arrays.stream(routes)
+        .map(r -> new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true)).toList();
+    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL, listeners,
+        List.of(new BackendConfig("db1", new HostPort("127.0.0.1", cluster.primary().port()), BackendRole.PRIMARY, 0)),
+        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
+            null, null, null, Duration.ofSeconds(30)),
+        throttle);
+    return HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
+        new AdminConfig(new HostPort("127.0.0.1", 0), null), users, List.of(c)));
+  }
+}

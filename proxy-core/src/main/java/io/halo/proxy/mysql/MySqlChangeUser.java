@@ -74,7 +74,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       seq = p.sequenceId();
       switch (phase) {
         case REQUEST -> request(ctx, p.payload());
-        case AUTH_SWITCH -> check(ctx, switchedTo, scramble, readAll(p.payload()));
+        case AUTH_SWITCH -> check(ctx, switchedTo, scramble, MySqlPackets.readAll(p.payload()));
         default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet during COM_CHANGE_USER");
       }
     } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
@@ -194,12 +194,6 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     ctx.channel().config().setAutoRead(false);
     ctx.writeAndFlush(frame(ctx, MySqlPackets.err(ctx.alloc(), code, sqlState, message)))
         .addListener(ChannelFutureListener.CLOSE);
-  }
-
-  private static byte[] readAll(ByteBuf b) {
-    byte[] out = new byte[b.readableBytes()];
-    b.readBytes(out);
-    return out;
   }
 
   @Override

@@ -135,7 +135,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       seq = p.sequenceId();
       switch (phase) {
         case HANDSHAKE -> handshake(ctx, p.payload());
-        case AUTH_SWITCH -> checkPassword(ctx, switchedTo, readAll(p.payload()));
+        case AUTH_SWITCH -> checkPassword(ctx, switchedTo, MySqlPackets.readAll(p.payload()));
         default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet before the session was ready");
       }
     } catch (IllegalArgumentException e) {
@@ -319,12 +319,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private static String host(ChannelHandlerContext ctx) {
     var a = ctx.channel().remoteAddress();
     return a instanceof java.net.InetSocketAddress i ? i.getAddress().getHostAddress() : String.valueOf(a);
-  }
-
-  private static byte[] readAll(ByteBuf b) {
-    byte[] out = new byte[b.readableBytes()];
-    b.readBytes(out);
-    return out;
   }
 
   @Override

@@ -6,6 +6,7 @@ import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.MySqlResponseTracker;
+import io.halo.proxy.session.SplitChannels;
 import io.halo.proxy.session.SplitContext;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
@@ -642,11 +643,7 @@ final class MySqlSplitRelay {
   }
 
   void closeBackends() {
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null) {
-        b.channel.close();
-      }
-    }
+    SplitChannels.close(backendChannels());
   }
 
   private boolean allIdle() {
@@ -669,13 +666,13 @@ final class MySqlSplitRelay {
     }
   }
 
+  /** The session's open backend connections (primary, replica). */
+  private java.util.List<Channel> backendChannels() {
+    return SplitChannels.of(primary == null ? null : primary.channel, replica == null ? null : replica.channel);
+  }
+
   private boolean backendsWritable() {
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null && !b.channel.isWritable()) {
-        return false;
-      }
-    }
-    return true;
+    return SplitChannels.allWritable(backendChannels());
   }
 
   /** Writes a logical packet as wire packets (split at 16 MB, trailing empty one when needed). */
@@ -717,21 +714,12 @@ final class MySqlSplitRelay {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      for (Backend b : new Backend[] {primary, replica}) {
-        if (b != null && b.channel != null) {
-          b.channel.flush();
-        }
-      }
+      SplitChannels.flush(backendChannels());
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      boolean writable = ctx.channel().isWritable();
-      for (Backend b : new Backend[] {primary, replica}) {
-        if (b != null && b.channel != null) {
-          b.channel.config().setAutoRead(writable);
-        }
-      }
+      SplitChannels.autoRead(backendChannels(), ctx.channel().isWritable());
       ctx.fireChannelWritabilityChanged();
     }
 

@@ -6,6 +6,7 @@ import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.SessionState;
+import io.halo.proxy.session.SplitChannels;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
 import io.halo.routing.split.StatementKind;
@@ -950,20 +951,16 @@ final class PgSplitRelay {
 
   /** Closes the backend connections now (Halo ends the session). */
   void closeBackends() {
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null) {
-        b.channel.close();
-      }
-    }
+    SplitChannels.close(backendChannels());
+  }
+
+  /** The session's open backend connections (primary, replica). */
+  private java.util.List<Channel> backendChannels() {
+    return SplitChannels.of(primary == null ? null : primary.channel, replica == null ? null : replica.channel);
   }
 
   private boolean backendsWritable() {
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null && !b.channel.isWritable()) {
-        return false;
-      }
-    }
-    return true;
+    return SplitChannels.allWritable(backendChannels());
   }
 
   // ------------------------------------------------------------------ helpers
@@ -1035,21 +1032,12 @@ final class PgSplitRelay {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      for (Backend b : new Backend[] {primary, replica}) {
-        if (b != null && b.channel != null) {
-          b.channel.flush();
-        }
-      }
+      SplitChannels.flush(backendChannels());
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      boolean writable = ctx.channel().isWritable();
-      for (Backend b : new Backend[] {primary, replica}) {
-        if (b != null && b.channel != null) {
-          b.channel.config().setAutoRead(writable);
-        }
-      }
+      SplitChannels.autoRead(backendChannels(), ctx.channel().isWritable());
       ctx.fireChannelWritabilityChanged();
     }
 

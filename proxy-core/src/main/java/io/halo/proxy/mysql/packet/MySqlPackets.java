@@ -113,6 +113,13 @@ public final class MySqlPackets {
   }
 
   /** Reads a length-encoded integer; -1 for the NULL marker 0xfb. */
+  /** The readable bytes of {@code b}, consumed. */
+  public static byte[] readAll(ByteBuf b) {
+    byte[] out = new byte[b.readableBytes()];
+    b.readBytes(out);
+    return out;
+  }
+
   public static long readLenenc(ByteBuf b) {
     int first = b.readUnsignedByte();
     return switch (first) {

@@ -8,6 +8,7 @@ import io.halo.proxy.pg.auth.Scram;
 import io.halo.proxy.pg.auth.ScramException;
 import io.halo.proxy.pg.auth.ScramServer;
 import io.halo.proxy.pg.message.PgFrame;
+import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
@@ -105,7 +106,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     PgFrame frame = (PgFrame) msg;
     try {
-      if (frame.isStartup()) {
+      if (frame.isStartup() != (state == SessionState.STARTUP)) {
+        // The startup packet is accepted exactly once, before anything else; the framing decides
+        // what is one, so a typed message whose type byte is 0 (sent after the password, say)
+        // can never replace the session's user, database or credentials.
+        fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+            frame.isStartup()
+                ? "unexpected startup packet"
+                : "expected startup packet, got message type '" + (char) frame.type() + "'");
+      } else if (frame.isStartup()) {
         startupPacket(ctx, frame.body());
       } else {
         typed(ctx, frame);
@@ -192,6 +201,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void typed(ChannelHandlerContext ctx, PgFrame frame) {
+    if (frame.type() == 0) {
+      // No frontend message has type 0; PostgreSQL itself answers it with the same FATAL.
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION, "invalid frontend message type 0");
+      return;
+    }
     if (frame.type() == 'X') {
       ctx.close();
       return;
@@ -258,6 +272,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void authenticated(ChannelHandlerContext ctx) {
     state = SessionState.CONNECTING;
+    PgFrameDecoder frames = ctx.pipeline().get(PgFrameDecoder.class);
+    if (frames != null) {
+      frames.authenticated();
+    }
     ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
     ctx.channel().config().setAutoRead(false);
     String overCap = listener.admission().users().connect(user);

@@ -54,7 +54,8 @@ class PgBadInputIT {
             HaloFixture.server(Duration.ofSeconds(2), 1 << 20),
             List.of(
                 new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-                new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
+                new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
+                new UserConfig("rep", "reppw", AuthMethod.MD5, "app", "apppw")),
             MAX_CLIENTS);
   }
 
@@ -98,6 +99,58 @@ class PgBadInputIT {
           assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
           assertThat(e.getMessage()).contains("password authentication failed for user \"mallory\"");
         });
+  }
+
+  /**
+   * A frame whose type byte is 0, sent after the password in the same write, once became a second
+   * StartupMessage and replaced the session's user (issue 9.1): it must be a protocol violation.
+   */
+  @Test
+  void a_type_0_frame_after_the_password_is_a_protocol_violation_not_a_new_startup() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(RawPgSocket.startup("rep", "app"));
+      RawPgSocket.Message md5 = s.read();
+      assertThat(md5.type()).isEqualTo('R');
+      byte[] salt = java.util.Arrays.copyOfRange(md5.body(), 4, 8);
+      String response =
+          io.halo.proxy.pg.auth.Md5.response(io.halo.proxy.pg.auth.Md5.stored("rep", "reppw"), salt);
+      byte[] password = (response + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] startupApp = RawPgSocket.startup("app", "app");
+      ByteBuffer both = ByteBuffer.allocate(5 + password.length + 1 + startupApp.length);
+      both.put((byte) 'p').putInt(4 + password.length).put(password);
+      // Type 0, then the StartupMessage's own length and body: a typed frame of type 0.
+      // (a StartupMessage's length and body read as a typed message's length and body).
+      both.put((byte) 0).put(startupApp);
+      s.send(both.array());
+      List<RawPgSocket.Message> seen = new ArrayList<>();
+      Map<Character, String> error = null;
+      while (error == null) {
+        RawPgSocket.Message m = s.read();
+        seen.add(m);
+        assertThat(m.type() == 'R' && ByteBuffer.wrap(m.body()).getInt() != 0)
+            .as("Halo asked for another authentication: the type-0 frame became a StartupMessage")
+            .isFalse();
+        if (m.type() == 'E') {
+          error = m.fields();
+        }
+      }
+      assertThat(error).containsEntry('C', "08P01").containsEntry('S', "FATAL");
+      assertThat(s.closedByServer()).isTrue();
+    }
+  }
+
+  @Test
+  void an_oversized_password_message_before_authentication_gets_08P01() throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(RawPgSocket.startup("rep", "app"));
+      assertThat(s.read().type()).isEqualTo('R');
+      // Only the header of a 60 MB password message: refused from the length alone.
+      s.send(ByteBuffer.allocate(5).put((byte) 'p').putInt(60 << 20).array());
+      Map<Character, String> e = s.readError();
+      assertThat(e).containsEntry('C', "08P01");
+      assertThat(e.get('M')).contains("before authentication");
+      assertThat(s.closedByServer()).isTrue();
+    }
   }
 
   @Test

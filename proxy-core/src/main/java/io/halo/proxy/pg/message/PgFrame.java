@@ -6,7 +6,9 @@ import io.netty.util.AbstractReferenceCounted;
 
 /**
  * One whole protocol message, as the startup/authentication handlers see it. The body excludes
- * the type byte and the length. {@code type} is 0 for startup packets, which carry none.
+ * the type byte and the length. {@code type} is 0 for startup packets, which carry none; whether a
+ * frame is a startup packet is decided by the framing (only {@link #startup} makes one), never by
+ * its type byte: a typed message whose type byte is 0 is not a startup packet.
  */
 public final class PgFrame extends AbstractReferenceCounted {
 
@@ -15,10 +17,15 @@ public final class PgFrame extends AbstractReferenceCounted {
   /** The whole message, header included (typed messages only), or null; owns the body. */
   private final ByteBuf message;
 
-  public PgFrame(byte type, ByteBuf body) {
+  private PgFrame(byte type, ByteBuf body) {
     this.type = type;
     this.body = body;
     this.message = null;
+  }
+
+  /** An untyped startup packet (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest). */
+  public static PgFrame startup(ByteBuf body) {
+    return new PgFrame((byte) 0, body);
   }
 
   /** A typed message from its whole bytes (type, length, body); takes ownership of {@code message}. */
@@ -49,7 +56,7 @@ public final class PgFrame extends AbstractReferenceCounted {
   }
 
   public boolean isStartup() {
-    return type == 0;
+    return message == null;
   }
 
   @Override
@@ -65,7 +72,7 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   @Override
   public String toString() {
-    return "PgFrame[" + (type == 0 ? "startup" : String.valueOf((char) type)) + ", "
+    return "PgFrame[" + (isStartup() ? "startup" : String.valueOf((char) type)) + ", "
         + body.readableBytes() + " bytes]";
   }
 }

@@ -18,18 +18,33 @@ import java.util.List;
  */
 public final class PgFrameDecoder extends ByteToMessageDecoder {
 
+  /**
+   * The largest typed message a client may send before it has authenticated: PostgreSQL reads a
+   * password packet with a limit of 1,000 bytes; SASL messages of SCRAM-SHA-256 are a few hundred.
+   * With the startup packet's own 10,000-byte limit this bounds what one unauthenticated connection
+   * can make Halo hold.
+   */
+  public static final int MAX_PRE_AUTH_MESSAGE = 8_192;
+
   private final int maxMessageSize;
+  private int limit;
   private boolean startup;
   private boolean failed;
 
   private PgFrameDecoder(boolean startup, int maxMessageSize) {
     this.startup = startup;
     this.maxMessageSize = maxMessageSize;
+    this.limit = startup ? Math.min(MAX_PRE_AUTH_MESSAGE, maxMessageSize) : maxMessageSize;
   }
 
   /** For a client connection: startup packets first. */
   public static PgFrameDecoder forClient(int maxMessageSize) {
     return new PgFrameDecoder(true, maxMessageSize);
+  }
+
+  /** The client has authenticated: typed messages may now be as large as the configured limit. */
+  public void authenticated() {
+    limit = maxMessageSize;
   }
 
   /** For a backend connection: typed messages only. */
@@ -64,7 +79,7 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
       return;
     }
     int code = in.getInt(start + 4);
-    out.add(new PgFrame((byte) 0, in.retainedSlice(start + 4, length - 4)));
+    out.add(PgFrame.startup(in.retainedSlice(start + 4, length - 4)));
     in.skipBytes(length);
     if (code != PgMessages.SSL_REQUEST_CODE && code != PgMessages.GSSENC_REQUEST_CODE) {
       startup = false;
@@ -81,10 +96,11 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
             "invalid message length " + length + " for message type '" + printable(type) + "'");
         return;
       }
-      if (length > maxMessageSize) {
+      if (length > limit) {
         fail(in, out, SqlState.PROTOCOL_VIOLATION,
             "message of type '" + printable(type) + "' is " + length
-                + " bytes, more than the limit of " + maxMessageSize);
+                + " bytes, more than the limit of " + limit
+                + (limit < maxMessageSize ? " before authentication" : ""));
         return;
       }
       if (in.readableBytes() < 1 + length) {

@@ -132,6 +132,15 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     MySqlPacket p = (MySqlPacket) msg;
     try {
+      int expected = (seq + 1) & 0xff;
+      if ((phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) && p.sequenceId() != expected) {
+        // The handshake response follows the server greeting (0), an auth-switch response the
+        // request; any other sequence id is a client that is not speaking the protocol.
+        seq = p.sequenceId();
+        fail(ctx, MySqlError.BAD_HANDSHAKE,
+            "Bad handshake: packet sequence id " + p.sequenceId() + ", expected " + expected);
+        return;
+      }
       seq = p.sequenceId();
       switch (phase) {
         case HANDSHAKE -> handshake(ctx, p.payload());

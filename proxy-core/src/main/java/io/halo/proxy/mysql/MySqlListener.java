@@ -8,7 +8,7 @@ import io.netty.channel.socket.SocketChannel;
 public final class MySqlListener extends ChannelInitializer<SocketChannel> {
 
   /** Largest handshake-phase packet accepted from a client (the response with attributes is far smaller). */
-  static final long MAX_HANDSHAKE_PACKET = 64 * 1024;
+  static final long MAX_HANDSHAKE_PACKET = 8 * 1024;
 
   private final MySqlListenerContext context;
 

@@ -315,6 +315,40 @@ class MySqlProxyIT {
     return (p[1] & 0xff) | (p[2] & 0xff) << 8;
   }
 
+  /** A HandshakeResponse41 for user app whose auth-data lenenc field is {@code lenenc}, as a wire packet. */
+  private static byte[] handshakeWithAuthLength(byte[] lenenc, int sequenceId) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 32 + 4 + lenenc.length + 16)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int caps = 0x200 | 0x8000 | 0x200000; // PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH_LENENC_CLIENT_DATA
+    b.position(4);
+    b.putInt(caps).putInt(1 << 24).put((byte) 45).put(new byte[23]);
+    b.put("app\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put(lenenc).put(new byte[16]);
+    int len = b.position() - 4;
+    b.put(0, (byte) len).put(1, (byte) (len >> 8)).put(2, (byte) 0).put(3, (byte) sequenceId);
+    return java.util.Arrays.copyOf(b.array(), b.position());
+  }
+
+  /**
+   * Length fields are checked against the bytes present before anything is allocated (issue 9.3):
+   * a 60-byte handshake claiming 2 GB of auth data, or a length of -1, gets ERR 1043 (it once
+   * allocated 2 GB, or threw NegativeArraySizeException with no ERR packet); so does a handshake
+   * response with a sequence id other than 1 (issue 9.8).
+   */
+  @Test
+  void a_handshake_with_a_huge_or_negative_length_or_a_wrong_sequence_id_gets_err_1043() throws Exception {
+    try (Connection bystander = app("")) {
+      byte[] twoGb = {(byte) 0xfe, (byte) 0xf0, (byte) 0xff, (byte) 0xff, 0x7f, 0, 0, 0, 0};
+      byte[] minusOne = {(byte) 0xfe, -1, -1, -1, -1, -1, -1, -1, -1};
+      assertThat(errCode(raw(handshakeWithAuthLength(twoGb, 1), true, 10_000))).isEqualTo(1043);
+      assertThat(errCode(raw(handshakeWithAuthLength(minusOne, 1), true, 10_000))).isEqualTo(1043);
+      assertThat(errCode(raw(handshakeWithAuthLength(new byte[] {0}, 7), true, 10_000))).isEqualTo(1043);
+      try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("still here");
+      }
+    }
+  }
+
   @Test
   void garbage_an_oversized_packet_and_a_stalled_handshake_get_err_packets_and_others_go_on() throws Exception {
     try (Connection bystander = app("")) {

@@ -25,7 +25,7 @@ public record HandshakeResponse(
       String user = MySqlPackets.readCString(p);
       byte[] auth;
       if ((caps & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
-        auth = bytes(p, (int) MySqlPackets.readLenenc(p));
+        auth = bytes(p, MySqlPackets.readLenenc(p));
       } else if ((caps & MySqlPackets.CLIENT_SECURE_CONNECTION) != 0) {
         auth = bytes(p, p.readUnsignedByte());
       } else {
@@ -41,11 +41,10 @@ public record HandshakeResponse(
       }
       Map<String, String> attrs = new LinkedHashMap<>();
       if ((caps & MySqlPackets.CLIENT_CONNECT_ATTRS) != 0 && p.isReadable()) {
-        long total = MySqlPackets.readLenenc(p);
-        int end = p.readerIndex() + (int) total;
+        int end = p.readerIndex() + present(p, MySqlPackets.readLenenc(p));
         while (p.readerIndex() < end) {
-          String k = string(p, (int) MySqlPackets.readLenenc(p));
-          String v = string(p, (int) MySqlPackets.readLenenc(p));
+          String k = string(p, MySqlPackets.readLenenc(p));
+          String v = string(p, MySqlPackets.readLenenc(p));
           attrs.put(k, v);
         }
       }
@@ -55,13 +54,25 @@ public record HandshakeResponse(
     }
   }
 
-  private static byte[] bytes(ByteBuf p, int n) {
-    byte[] b = new byte[n];
+  /**
+   * A length field checked against the bytes present, before anything is allocated: a length
+   * near 2^31 or a negative one (a lenenc of 0xff.. or 0xfe + 8 bytes) is a malformed packet.
+   */
+  private static int present(ByteBuf p, long n) {
+    if (n < 0 || n > p.readableBytes()) {
+      throw new IllegalArgumentException(
+          "malformed handshake response: length " + n + " but " + p.readableBytes() + " bytes left");
+    }
+    return (int) n;
+  }
+
+  private static byte[] bytes(ByteBuf p, long length) {
+    byte[] b = new byte[present(p, length)];
     p.readBytes(b);
     return b;
   }
 
-  private static String string(ByteBuf p, int n) {
+  private static String string(ByteBuf p, long n) {
     return new String(bytes(p, n), StandardCharsets.UTF_8);
   }
 }

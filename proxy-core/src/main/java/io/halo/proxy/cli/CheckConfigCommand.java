@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code halo check-config FILE}: validates a config and prints every problem.
+ * {@code halo check-config --config FILE} (or {@code halo check-config FILE}): validates a config
+ * and prints every problem.
  *
  * <p>Errors (the config cannot be used; {@code halo start} refuses it) and warnings (it can, but
  * part of it never takes effect: a routing rule shadowed by an earlier one, or one that cannot
@@ -39,13 +40,22 @@ public final class CheckConfigCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Parameters(paramLabel = "FILE", description = "the YAML config")
-  Path file;
+  @CommandLine.Option(names = "--config", paramLabel = "FILE",
+      description = "the YAML config (as for start and status)")
+  Path option;
+
+  @Parameters(paramLabel = "FILE", arity = "0..1", description = "the YAML config (same as --config)")
+  Path positional;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    if ((option == null) == (positional == null)) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "give the config once: check-config --config FILE (or check-config FILE)");
+    }
+    Path file = option != null ? option : positional;
     HaloConfig config;
     try {
       config = ConfigLoader.load(file);

@@ -63,6 +63,19 @@ class CheckConfigCommandTest {
   }
 
   @Test
+  void the_config_may_be_given_with_config_as_for_start_and_status_but_only_once() throws Exception {
+    check("");
+    CommandLine cmd = new CommandLine(new Halo());
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+
+    assertThat(cmd.execute("check-config", "--config", file())).as(err.toString()).isZero();
+    assertThat(out.toString()).endsWith(file() + ": OK (2 user(s), 1 cluster(s), 1 listener(s))\n");
+    assertThat(cmd.execute("check-config", "--config", file(), file())).isNotZero();
+    assertThat(cmd.execute("check-config")).isNotZero();
+  }
+
+  @Test
   void shadowed_and_unreachable_rules_are_warnings_with_exit_status_2() throws Exception {
     int exit = check("""
                 - { user: app, target: replicas }

@@ -17,8 +17,14 @@ public enum MySqlError {
    * not move it); 08S01 makes drivers treat the connection as gone.
    */
   SESSION_ENDED(1053, "08S01"),
-  /** CR_CONN_HOST_ERROR (client range, as drivers show it): no backend could be reached. */
-  BACKEND_UNAVAILABLE(2003, "08S01");
+  /**
+   * ER_SERVER_SHUTDOWN again, for "no backend could be reached": a server-range code. Codes of the
+   * client range (2003 CR_CONN_HOST_ERROR, 2013 CR_SERVER_LOST) in an ERR packet from a server
+   * make libmariadb clients report "2027 Received malformed packet" instead of the message.
+   */
+  BACKEND_UNAVAILABLE(1053, "08S01"),
+  /** ER_CONNECTION_KILLED: the backend closed a relayed session's connection. */
+  BACKEND_LOST(1927, "70100");
 
   private final int code;
   private final String sqlState;

@@ -267,7 +267,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       if (cause instanceof MySqlBackendConnector.BackendRefused r) {
         fail(ctx, r.code(), r.sqlState(), r.getMessage());
       } else {
-        fail(ctx, MySqlError.BACKEND_UNAVAILABLE, cause.getMessage());
+        // The cause names the backend's address: that stays in the log (above), the client gets
+        // the backend's name only.
+        fail(ctx, MySqlError.BACKEND_UNAVAILABLE,
+            "Halo could not connect to backend " + routed.backend().name() + " of cluster "
+                + listener.cluster());
       }
     });
   }

@@ -631,8 +631,9 @@ final class MySqlSplitRelay {
     }
     log.warn("[{}] backend {} closed the connection of {}", listener.name(), b, hello.user());
     if (client.isActive()) {
-      client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, MySqlPackets.err(client.alloc(), 2013, "HY000",
-          "Lost connection to backend " + b.node.name() + " (" + b.node.address() + ")")))
+      client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, MySqlPackets.err(client.alloc(),
+          MySqlError.BACKEND_LOST.code(), MySqlError.BACKEND_LOST.sqlState(),
+          "Lost connection to backend " + b.node.name())))
           .addListener(ChannelFutureListener.CLOSE);
     }
   }

@@ -105,6 +105,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             Map.of(HttpHeaderNames.WWW_AUTHENTICATE.toString(), "Bearer realm=\"halo-admin\""));
       }
       route = router.route(method, path);
+      if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+        refuseForgeable(request);
+      }
     } catch (AdminException e) {
       write(ctx, keepAlive, endpoints.error(e));
       return;
@@ -115,6 +118,30 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       return;
     }
     startAction(ctx, keepAlive, route, body);
+  }
+
+  /**
+   * A mutating request must be one a web page in the operator's browser cannot send: a page may
+   * POST {@code text/plain} or a form to 127.0.0.1 without a preflight, but not
+   * {@code application/json}, and its browser names the page in {@code Origin}. So a mutating
+   * request needs {@code Content-Type: application/json} (415) and no Origin or one naming this
+   * server itself (403).
+   */
+  private static void refuseForgeable(FullHttpRequest request) {
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    String mediaType = type == null ? "" : type.split(";", 2)[0].trim();
+    if (!mediaType.equalsIgnoreCase("application/json")) {
+      throw new AdminException(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+          "requests that change something need Content-Type: application/json");
+    }
+    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
+    String host = request.headers().get(HttpHeaderNames.HOST);
+    if (origin != null
+        && (host == null
+            || !(origin.equalsIgnoreCase("http://" + host) || origin.equalsIgnoreCase("https://" + host)))) {
+      throw new AdminException(HttpResponseStatus.FORBIDDEN,
+          "cross-origin request refused: Origin " + origin + " is not this admin API");
+    }
   }
 
   private void startAction(ChannelHandlerContext ctx, boolean keepAlive, Route route, String body) {

@@ -73,7 +73,8 @@ class AdminConnectionTest {
     try (Socket s = connect()) {
       OutputStream out = s.getOutputStream();
       out.write(
-          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: halo\r\n" + AUTH + "Content-Length: 0\r\n\r\n"
+          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: halo\r\n" + AUTH
+                  + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
                   + "GET /api/v1/clusters/main HTTP/1.1\r\nHost: halo\r\n" + AUTH + "\r\n")
               .getBytes(StandardCharsets.US_ASCII));
       out.flush();

@@ -271,6 +271,31 @@ class AdminServerTest {
         .isEqualTo("ENABLED");
   }
 
+  /**
+   * A page open in the operator's browser can POST text/plain to 127.0.0.1 without a preflight;
+   * it once drained a backend that way (issue 9.7). Such requests change nothing now.
+   */
+  @Test
+  void a_text_plain_or_cross_origin_post_is_refused_and_drains_nothing() throws Exception {
+    HttpResponse<String> plain = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
+        .header("Content-Type", "text/plain").header("Origin", "http://evil.example")
+        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    assertThat(plain.statusCode()).isEqualTo(415);
+    HttpResponse<String> crossOrigin = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
+        .header("Content-Type", "application/json").header("Origin", "http://evil.example")
+        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    assertThat(crossOrigin.statusCode()).isEqualTo(403);
+    HttpResponse<String> noType = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
+        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    assertThat(noType.statusCode()).isEqualTo(415);
+
+    assertThat(admin.get("/api/v1/clusters/main").body()).doesNotContain("DRAINING");
+    HttpResponse<String> sameOrigin = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
+        .header("Content-Type", "application/json; charset=utf-8").header("Origin", admin.url())
+        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    assertThat(sameOrigin.statusCode()).as(sameOrigin.body()).isEqualTo(200);
+  }
+
   @Test
   void reload_is_501_and_says_to_restart() throws Exception {
     // When

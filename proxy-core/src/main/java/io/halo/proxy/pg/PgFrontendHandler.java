@@ -194,7 +194,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       }
       case SCRAM_SHA_256 -> {
         scram =
-            new ScramServer(credentials == null ? ScramServer.impossibleVerifier() : credentials.scram());
+            new ScramServer(credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram());
         ctx.writeAndFlush(PgMessages.authenticationSasl(ctx.alloc(), List.of(Scram.MECHANISM)));
       }
     }

@@ -101,6 +101,41 @@ class PgBadInputIT {
         });
   }
 
+  /** The SCRAM server-first-message Halo answers to a client-first-message for {@code user}. */
+  private static String scramServerFirst(String user) throws Exception {
+    try (RawPgSocket s = raw()) {
+      s.send(RawPgSocket.startup(user, "app"));
+      assertThat(s.read().type()).isEqualTo('R');
+      byte[] mech = "SCRAM-SHA-256\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] first = "n,,n=,r=probeprobeprobe".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      s.send(ByteBuffer.allocate(1 + 4 + mech.length + 4 + first.length).put((byte) 'p')
+          .putInt(4 + mech.length + 4 + first.length).put(mech).putInt(first.length).put(first).array());
+      RawPgSocket.Message m = s.read();
+      assertThat(m.type()).isEqualTo('R');
+      assertThat(ByteBuffer.wrap(m.body()).getInt()).as("AuthenticationSASLContinue").isEqualTo(11);
+      return new String(m.body(), 4, m.body().length - 4, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+  }
+
+  private static String saltAndIterations(String serverFirst) {
+    return serverFirst.substring(serverFirst.indexOf(",s="));
+  }
+
+  /**
+   * An unknown user got a fresh random salt at each attempt and a real user always the same one,
+   * so two probes told whether a name exists (issue 9.5). Now both look alike.
+   */
+  @Test
+  void scram_gives_an_unknown_user_the_same_salt_each_time_as_a_real_user_gets() throws Exception {
+    String unknown = saltAndIterations(scramServerFirst("mallory"));
+    assertThat(saltAndIterations(scramServerFirst("mallory"))).isEqualTo(unknown);
+    String real = saltAndIterations(scramServerFirst("app"));
+    assertThat(saltAndIterations(scramServerFirst("app"))).isEqualTo(real);
+    assertThat(unknown).isNotEqualTo(real);
+    assertThat(unknown.substring(unknown.indexOf(",i="))).isEqualTo(real.substring(real.indexOf(",i=")));
+    assertThat(saltAndIterations(scramServerFirst("trudy"))).isNotEqualTo(unknown);
+  }
+
   /**
    * A frame whose type byte is 0, sent after the password in the same write, once became a second
    * StartupMessage and replaced the session's user (issue 9.1): it must be a protocol violation.

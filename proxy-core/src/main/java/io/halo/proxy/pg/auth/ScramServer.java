@@ -28,10 +28,18 @@ public final class ScramServer {
     this.verifier = verifier;
   }
 
-  /** A verifier no password matches, for unknown users. */
-  public static Scram.Verifier impossibleVerifier() {
-    return new Scram.Verifier(
-        Scram.randomBytes(16), Scram.DEFAULT_ITERATIONS, Scram.randomBytes(32), Scram.randomBytes(32));
+  /** Made once per process: unknown users' salts derive from it, so nobody can compute them. */
+  private static final byte[] UNKNOWN_USER_SECRET = Scram.randomBytes(32);
+
+  /**
+   * A verifier no password matches, for an unknown user. Its salt is derived from the name and a
+   * secret made at start, so it is the same at every attempt, as a real user's is: a fresh random
+   * salt each time told a prober which names exist (two probes, two salts). The exchange that
+   * follows is the real one, with the real iteration count.
+   */
+  public static Scram.Verifier impossibleVerifier(String user) {
+    byte[] salt = java.util.Arrays.copyOf(Scram.hmac(UNKNOWN_USER_SECRET, "salt:" + user), 16);
+    return new Scram.Verifier(salt, Scram.DEFAULT_ITERATIONS, Scram.randomBytes(32), Scram.randomBytes(32));
   }
 
   /**

@@ -171,6 +171,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
               + listener.listener().maxClientConnections() + " client connections");
       return;
     }
+    String replication = parameters.get("replication");
+    if (replication != null && !List.of("false", "off", "no", "0").contains(replication.toLowerCase(java.util.Locale.ROOT))) {
+      // A walsender session streams WAL and runs replication commands: not a client session Halo
+      // can route, throttle or move, and a way around the listener's routing. Refused, as
+      // PgBouncer refuses it unless configured.
+      fatal(ctx, SqlState.FEATURE_NOT_SUPPORTED,
+          "replication connections are not supported through Halo; connect to the server directly");
+      return;
+    }
     user = parameters.remove("user");
     if (user == null || user.isEmpty()) {
       fatal(ctx, SqlState.INVALID_AUTHORIZATION, "no PostgreSQL user name specified in startup packet");

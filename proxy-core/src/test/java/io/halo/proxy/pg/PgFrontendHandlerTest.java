@@ -130,6 +130,18 @@ class PgFrontendHandlerTest {
   }
 
   @Test
+  void refuses_a_replication_connection_with_feature_not_supported() {
+    EmbeddedChannel ch = channel(false);
+    ch.writeInbound(PgMessages.startupMessage(Unpooled.buffer().alloc(),
+        Map.of("user", "app", "database", "app", "replication", "database")));
+    Map<Character, String> e = error(ch);
+    assertThat(e).containsEntry('C', "0A000");
+    assertThat(e.get('M')).contains("replication");
+    assertThat(ch.isOpen()).isFalse();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void rejects_a_startup_without_user_name() {
     EmbeddedChannel ch = channel(false);
     ch.writeInbound(startup(null));

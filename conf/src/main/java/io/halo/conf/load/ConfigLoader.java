@@ -63,7 +63,8 @@ public final class ConfigLoader {
       throw single(file.toString(), "cannot read: " + e);
     }
     HaloConfig config = parse(text, file.toString(), env, file);
-    log.info("Loaded {}: {} cluster(s), {} user(s)", file, config.clusters().size(),
+    // Debug: check-config prints its own one-line verdict; halo start logs the load itself.
+    log.debug("Loaded {}: {} cluster(s), {} user(s)", file, config.clusters().size(),
         config.users().size());
     return config;
   }

@@ -29,6 +29,8 @@ public final class StartCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       return 1;
     }
+    org.slf4j.LoggerFactory.getLogger(StartCommand.class).info("Loaded {}: {} cluster(s), {} user(s)", config,
+        cfg.clusters().size(), cfg.users().size());
     HaloServer server;
     try {
       server = HaloServer.start(cfg);

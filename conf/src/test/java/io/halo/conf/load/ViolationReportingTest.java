@@ -119,6 +119,18 @@ class ViolationReportingTest {
   }
 
   @Test
+  void an_admin_api_reachable_from_other_hosts_needs_a_token() throws ConfigException {
+    Violation v = only(with("users:", "admin:\n  listen: 0.0.0.0:7070\nusers:"));
+
+    assertThat(v.key()).isEqualTo("admin.listen");
+    assertThat(v.message()).contains("admin.token is not set");
+    assertThat(ConfigLoader.parse(with("users:", "admin:\n  listen: 0.0.0.0:7070\n  token: t\nusers:"),
+        "halo.yaml", java.util.Map.of()).admin().token()).isEqualTo("t");
+    assertThat(ConfigLoader.parse(with("users:", "admin:\n  listen: 127.0.0.1:7070\nusers:"),
+        "halo.yaml", java.util.Map.of()).admin().token()).isNull();
+  }
+
+  @Test
   void a_mapping_where_a_value_belongs_is_a_violation() {
     Violation v = only(with("      - listen: 0.0.0.0:6432", "      - listen: { host: x }"));
 

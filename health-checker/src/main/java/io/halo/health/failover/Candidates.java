@@ -23,7 +23,13 @@ import java.util.stream.Collectors;
 final class Candidates {
 
   /** The choice, or why there is none (one reason per rejected standby). */
-  record Choice(BackendStatus candidate, long lagBytes, List<String> rejected) {}
+  record Choice(BackendStatus candidate, long lagBytes, List<String> rejected) {
+
+    /** Why no candidate was chosen, never empty: each rejected standby, or that there is none. */
+    String why() {
+      return rejected.isEmpty() ? "the cluster has no standby to promote" : String.join("; ", rejected);
+    }
+  }
 
   private Candidates() {}
 

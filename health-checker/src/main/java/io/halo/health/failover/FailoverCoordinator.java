@@ -120,7 +120,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(),
             health.lastGoodProbe(t.primary()), null, false);
         if (c.candidate() == null) {
-          refusal = down + "; no standby can be promoted: " + String.join("; ", c.rejected());
+          refusal = down + "; no standby can be promoted: " + c.why();
         } else {
           start(FailoverReport.Kind.AUTOMATIC, t.primary(), c.candidate().node().name(), null, down, false);
           return;
@@ -176,7 +176,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
     Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, force);
     if (c.candidate() == null) {
-      return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + String.join("; ", c.rejected()));
+      return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + c.why());
     }
     Long loss = force && c.lagBytes() > 0 ? c.lagBytes() : null;
     return await(start(FailoverReport.Kind.MANUAL, t.primary(), c.candidate().node().name(), loss,
@@ -199,7 +199,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
     Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, false);
     if (c.candidate() == null) {
-      return refuse(FailoverReport.Kind.SWITCHOVER, t, "switchover refused: " + String.join("; ", c.rejected()));
+      return refuse(FailoverReport.Kind.SWITCHOVER, t, "switchover refused: " + c.why());
     }
     String to = c.candidate().node().name();
     if (!running.compareAndSet(false, true)) {

@@ -51,6 +51,14 @@ class CandidatesTest {
   }
 
   @Test
+  void with_no_standby_at_all_the_refusal_still_says_why() {
+    var c = Candidates.choose(THREE, List.of(primaryDown()), "pg1", Probes.primary("pg1", 1000, List.of()), null, false);
+    assertThat(c.candidate()).isNull();
+    assertThat(c.rejected()).as("no standby to reject").isEmpty();
+    assertThat(c.why()).contains("no standby");
+  }
+
+  @Test
   void refuses_a_standby_beyond_max_lag_unless_forced_and_says_why() {
     var statuses = List.of(primaryDown(), standby("pg2", 0, 0));
     ProbeResult last = Probes.primary("pg1", 100L << 20, List.of());

@@ -60,7 +60,7 @@ final class AdminOutput {
           latency.isNumber() ? String.format(Locale.ROOT, "%.1f ms", latency.asDouble()) : "-",
           b.path("sessions").asText());
       if (probe.path("error").isTextual()) {
-        out.printf("    last probe failed: %s%n", probe.path("error").asText());
+        out.printf("    last probe failed: %s%n", oneLine(probe.path("error").asText()));
       }
       if (b.path("split_brain").asBoolean()) {
         out.printf("    SPLIT BRAIN: %s claims to be primary%n", b.path("name").asText());
@@ -93,7 +93,7 @@ final class AdminOutput {
         r.path("epoch_after").asLong(),
         r.path("duration_ms").isNumber() ? ", " + r.path("duration_ms").asLong() + " ms" : "");
     if (r.path("reason").isTextual()) {
-      out.printf("  reason: %s%n", r.path("reason").asText());
+      out.printf("  reason: %s%n", oneLine(r.path("reason").asText()));
     }
     for (JsonNode s : r.path("steps")) {
       out.printf(
@@ -101,7 +101,7 @@ final class AdminOutput {
           s.path("ok").asBoolean() ? "ok" : "FAIL",
           s.path("name").asText(),
           s.path("took_ms").isNumber() ? s.path("took_ms").asLong() + " ms" : "-",
-          s.path("detail").isTextual() ? s.path("detail").asText() : "");
+          s.path("detail").isTextual() ? oneLine(s.path("detail").asText()) : "");
     }
     if (r.path("possible_loss_bytes").isNumber()) {
       out.printf("  possible loss: %s of WAL%n", bytes(r.path("possible_loss_bytes").asLong()));
@@ -132,6 +132,19 @@ final class AdminOutput {
       return String.format(Locale.ROOT, "%.1f MiB", n / (1024.0 * 1024));
     }
     return String.format(Locale.ROOT, "%.1f GiB", n / (1024.0 * 1024 * 1024));
+  }
+
+  /** Longest server-supplied text on a table line. */
+  static final int MAX_TEXT = 200;
+
+  /**
+   * Server-supplied text (a driver's error, a command's output) on one line: line breaks and the
+   * indentation after them become one space, and it is cut at {@link #MAX_TEXT} characters, so a
+   * multi-line JDBC error cannot break the status table.
+   */
+  static String oneLine(String text) {
+    String flat = text.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+    return flat.length() <= MAX_TEXT ? flat : flat.substring(0, MAX_TEXT - 3) + "...";
   }
 
   private static String orNone(JsonNode n) {

@@ -71,19 +71,13 @@ final class ConfigBinder {
     if (token != null && token.isEmpty()) {
       s.report("token", "is empty; remove the key to run the admin API without a token");
     }
-    if (token == null && listen != null && !loopback(listen.host())) {
+    if (token == null && listen != null && !listen.loopback()) {
       s.report("listen", "is " + listen + ", reachable from other hosts, and admin.token is not set: anyone who"
           + " can connect could fail over, drain or throttle; set admin.token or listen on 127.0.0.1");
     }
     listenAddresses.claim(listen, s, "listen");
     s.finish();
     return s.construct(() -> new AdminConfig(listen, token));
-  }
-
-  /** A loopback address by its spelling alone (no name lookup while loading a config). */
-  static boolean loopback(String host) {
-    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-    return h.equalsIgnoreCase("localhost") || h.startsWith("127.") || h.equals("::1");
   }
 
   private List<UserConfig> users(Section top) {

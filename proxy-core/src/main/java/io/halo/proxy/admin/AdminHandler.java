@@ -1,5 +1,6 @@
 package io.halo.proxy.admin;
 
+import io.halo.conf.model.HostPort;
 import io.halo.proxy.admin.AdminRouter.Route;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -106,7 +107,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       }
       route = router.route(method, path);
       if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
-        refuseForgeable(request);
+        refuseForgeable(request, ctx.channel().localAddress());
       }
     } catch (AdminException e) {
       write(ctx, keepAlive, endpoints.error(e));
@@ -125,9 +126,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
    * POST {@code text/plain} or a form to 127.0.0.1 without a preflight, but not
    * {@code application/json}, and its browser names the page in {@code Origin}. So a mutating
    * request needs {@code Content-Type: application/json} (415) and no Origin or one naming this
-   * server itself (403).
+   * server itself (403). A page that rebinds its own name to 127.0.0.1 is same-origin with itself,
+   * so on a loopback listener the Host must also be a loopback name (403): the browser sends the
+   * page's name there.
    */
-  private static void refuseForgeable(FullHttpRequest request) {
+  private static void refuseForgeable(FullHttpRequest request, java.net.SocketAddress local) {
     String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
     String mediaType = type == null ? "" : type.split(";", 2)[0].trim();
     if (!mediaType.equalsIgnoreCase("application/json")) {
@@ -136,12 +139,27 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     String origin = request.headers().get(HttpHeaderNames.ORIGIN);
     String host = request.headers().get(HttpHeaderNames.HOST);
+    if (local instanceof java.net.InetSocketAddress a && a.getAddress() != null && a.getAddress().isLoopbackAddress()
+        && (host == null || !HostPort.isLoopback(hostPart(host)))) {
+      throw new AdminException(HttpResponseStatus.FORBIDDEN,
+          "request for host " + host + " refused: this admin API listens on loopback; use 127.0.0.1 or localhost");
+    }
     if (origin != null
         && (host == null
             || !(origin.equalsIgnoreCase("http://" + host) || origin.equalsIgnoreCase("https://" + host)))) {
       throw new AdminException(HttpResponseStatus.FORBIDDEN,
           "cross-origin request refused: Origin " + origin + " is not this admin API");
     }
+  }
+
+  /** The host of a Host header: {@code [::1]:7070} gives {@code ::1}, {@code a:7070} gives {@code a}. */
+  private static String hostPart(String hostHeader) {
+    if (hostHeader.startsWith("[")) {
+      int end = hostHeader.indexOf(']');
+      return end < 0 ? hostHeader : hostHeader.substring(1, end);
+    }
+    int colon = hostHeader.indexOf(':');
+    return colon < 0 ? hostHeader : hostHeader.substring(0, colon);
   }
 
   private void startAction(ChannelHandlerContext ctx, boolean keepAlive, Route route, String body) {

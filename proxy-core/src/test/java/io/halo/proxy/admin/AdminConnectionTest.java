@@ -73,7 +73,7 @@ class AdminConnectionTest {
     try (Socket s = connect()) {
       OutputStream out = s.getOutputStream();
       out.write(
-          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: halo\r\n" + AUTH
+          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH
                   + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
                   + "GET /api/v1/clusters/main HTTP/1.1\r\nHost: halo\r\n" + AUTH + "\r\n")
               .getBytes(StandardCharsets.US_ASCII));
@@ -98,6 +98,25 @@ class AdminConnectionTest {
       assertThat(cluster.status()).isEqualTo(200);
       assertThat(cluster.body()).contains("\"epoch\":2");
     }
+  }
+
+  /**
+   * A page on evil.example that rebinds its name to 127.0.0.1 sends JSON with its own Origin and
+   * Host: same-origin for the browser, refused by the Host check.
+   */
+  @Test
+  void a_rebound_name_in_host_is_refused_on_a_loopback_listener() throws Exception {
+    int port = admin.server.boundAddress().getPort();
+    try (Socket s = connect()) {
+      s.getOutputStream().write(("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: evil.example:" + port
+              + "\r\nOrigin: http://evil.example:" + port + "\r\n" + AUTH
+              + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      Answer a = read(s.getInputStream());
+      assertThat(a.status()).isEqualTo(403);
+      assertThat(a.body()).contains("loopback");
+    }
+    assertThat(main.failovers()).as("no failover ran").isEmpty();
   }
 
   @Test

@@ -17,6 +17,8 @@ import picocli.CommandLine.Option;
     description = "Run Halo with a config file until SIGTERM/Ctrl-C.")
 public final class StartCommand implements Callable<Integer> {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StartCommand.class);
+
   @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the YAML config")
   Path config;
 
@@ -29,8 +31,7 @@ public final class StartCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       return 1;
     }
-    org.slf4j.LoggerFactory.getLogger(StartCommand.class).info("Loaded {}: {} cluster(s), {} user(s)", config,
-        cfg.clusters().size(), cfg.users().size());
+    log.info("Loaded {}: {} cluster(s), {} user(s)", config, cfg.clusters().size(), cfg.users().size());
     HaloServer server;
     try {
       server = HaloServer.start(cfg);

@@ -54,6 +54,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   /** Bytes a client may send ahead while its backend connection is being opened. */
   private static final int MAX_EARLY_BYTES = 1 << 20;
   private static final long HOLD_RETRY_MS = 50;
+  /** Spellings of {@code replication=false}: an ordinary session, which Halo serves. */
+  private static final java.util.Set<String> REPLICATION_OFF = java.util.Set.of("false", "off", "no", "0");
 
   private final PgListenerContext listener;
   private final boolean overLimit;
@@ -172,7 +174,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     String replication = parameters.get("replication");
-    if (replication != null && !List.of("false", "off", "no", "0").contains(replication.toLowerCase(java.util.Locale.ROOT))) {
+    if (replication != null && !REPLICATION_OFF.contains(replication.toLowerCase(java.util.Locale.ROOT))) {
       // A walsender session streams WAL and runs replication commands: not a client session Halo
       // can route, throttle or move, and a way around the listener's routing. Refused, as
       // PgBouncer refuses it unless configured.

@@ -4,26 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.BackendConfig;
-import io.halo.conf.model.BackendRole;
-import io.halo.conf.model.ClusterConfig;
-import io.halo.conf.model.Engine;
-import io.halo.conf.model.FailoverConfig;
-import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.HostPort;
-import io.halo.conf.model.ListenerConfig;
-import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
-import io.halo.proxy.HaloFixture;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.Tools;
 import java.net.ServerSocket;
 import java.sql.DriverManager;
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,16 +33,8 @@ class MySqlBackendDownIT {
     try (ServerSocket s = new ServerSocket(0)) {
       deadPort = s.getLocalPort();
     }
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true)),
-        List.of(new BackendConfig("db1", new HostPort("127.0.0.1", deadPort), BackendRole.PRIMARY, 0)),
-        new MonitorConfig("root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
-            null, null, null, Duration.ofSeconds(30)),
-        MySqlHalo.THROTTLE);
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(c)));
+    halo = MySqlHalo.start(new HostPort("127.0.0.1", deadPort), "root", MySqlHalo.THROTTLE,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), Route.PRIMARY);
   }
 
   @AfterAll

@@ -30,11 +30,17 @@ final class MySqlHalo {
   /** One listener per route, in order. */
   static HaloServer start(MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)
       throws InterruptedException {
+    return start(new HostPort("127.0.0.1", cluster.primary().port()), cluster.rootUser(), throttle, users, routes);
+  }
+
+  /** The same in front of any address, e.g. one where no server listens. */
+  static HaloServer start(HostPort db1, String monitorUser, ThrottleConfig throttle, List<UserConfig> users,
+      Route... routes) throws InterruptedException {
     List<ListenerConfig> listeners = java.util.Arrays.stream(routes)
         .map(r -> new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true)).toList();
     ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL, listeners,
-        List.of(new BackendConfig("db1", new HostPort("127.0.0.1", cluster.primary().port()), BackendRole.PRIMARY, 0)),
-        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+        List.of(new BackendConfig("db1", db1, BackendRole.PRIMARY, 0)),
+        new MonitorConfig(monitorUser, null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
         new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
             null, null, null, Duration.ofSeconds(30)),
         throttle);

@@ -12,8 +12,11 @@ import io.halo.conf.model.HostPort;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.HaloServer;
+import io.halo.proxy.pg.auth.Scram;
+import io.halo.proxy.pg.message.PgMessages;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
@@ -101,15 +104,22 @@ class PgBadInputIT {
         });
   }
 
+  /** A message built by Halo's own encoder, as bytes for the raw socket. */
+  private static byte[] bytes(io.netty.buffer.ByteBuf message) {
+    try {
+      return io.netty.buffer.ByteBufUtil.getBytes(message);
+    } finally {
+      message.release();
+    }
+  }
+
   /** The SCRAM server-first-message Halo answers to a client-first-message for {@code user}. */
   private static String scramServerFirst(String user) throws Exception {
     try (RawPgSocket s = raw()) {
       s.send(RawPgSocket.startup(user, "app"));
       assertThat(s.read().type()).isEqualTo('R');
-      byte[] mech = "SCRAM-SHA-256\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-      byte[] first = "n,,n=,r=probeprobeprobe".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-      s.send(ByteBuffer.allocate(1 + 4 + mech.length + 4 + first.length).put((byte) 'p')
-          .putInt(4 + mech.length + 4 + first.length).put(mech).putInt(first.length).put(first).array());
+      s.send(bytes(PgMessages.saslInitialResponse(UnpooledByteBufAllocator.DEFAULT, Scram.MECHANISM,
+          "n,,n=,r=probeprobeprobe".getBytes(java.nio.charset.StandardCharsets.US_ASCII))));
       RawPgSocket.Message m = s.read();
       assertThat(m.type()).isEqualTo('R');
       assertThat(ByteBuffer.wrap(m.body()).getInt()).as("AuthenticationSASLContinue").isEqualTo(11);
@@ -149,10 +159,11 @@ class PgBadInputIT {
       byte[] salt = java.util.Arrays.copyOfRange(md5.body(), 4, 8);
       String response =
           io.halo.proxy.pg.auth.Md5.response(io.halo.proxy.pg.auth.Md5.stored("rep", "reppw"), salt);
-      byte[] password = (response + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] password = bytes(PgMessages.passwordMessage(UnpooledByteBufAllocator.DEFAULT,
+          (response + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
       byte[] startupApp = RawPgSocket.startup("app", "app");
-      ByteBuffer both = ByteBuffer.allocate(5 + password.length + 1 + startupApp.length);
-      both.put((byte) 'p').putInt(4 + password.length).put(password);
+      ByteBuffer both = ByteBuffer.allocate(password.length + 1 + startupApp.length);
+      both.put(password);
       // Type 0, then the StartupMessage's own length and body: a typed frame of type 0.
       // (a StartupMessage's length and body read as a typed message's length and body).
       both.put((byte) 0).put(startupApp);

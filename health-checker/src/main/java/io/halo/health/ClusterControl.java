@@ -2,6 +2,7 @@ package io.halo.health;
 
 import io.halo.health.failover.FailoverReport;
 import io.halo.health.state.BackendStatus;
+import io.halo.health.store.StateInfo;
 import io.halo.health.state.Topology;
 import java.util.List;
 import java.util.Optional;
@@ -24,6 +25,11 @@ public interface ClusterControl {
 
   /** Every backend with its last probe, lag and admin state, in config order. */
   List<BackendStatus> backends();
+
+  /** Where the cluster's decisions are saved, the saved epoch, and why the config was overruled. */
+  default StateInfo state() {
+    return StateInfo.NONE;
+  }
 
   /** The latest failover/switchover attempt, running or finished. */
   Optional<FailoverReport> lastFailover();

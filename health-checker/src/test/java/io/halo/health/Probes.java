@@ -26,6 +26,12 @@ public final class Probes {
         null, null, downstreams);
   }
 
+  /** A primary on PostgreSQL timeline {@code timeline}. */
+  public static ProbeResult primaryOnTimeline(String name, long timeline, long lsn) {
+    return new ProbeResult(name, Instant.now(), Duration.ofMillis(1), null, NodeRole.PRIMARY, timeline, lsn, lsn, null,
+        null, null, List.of());
+  }
+
   public static ProbeResult standby(String name, long replayed, ProbeResult.Upstream upstream) {
     return new ProbeResult(name, Instant.now(), Duration.ofMillis(1), null, NodeRole.STANDBY, 1, replayed, replayed,
         null, Duration.ZERO, upstream, List.of());

@@ -71,6 +71,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<PgSessions> sessions = new ArrayList<>();
   private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
   private io.halo.proxy.admin.AdminServer admin;
+  /** Where each cluster's decisions are saved; none when the config has no state_dir. */
+  private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
   /** Per-user caps and rates, shared by every cluster. */
   private final io.halo.proxy.session.UserLimits userLimits;
   /** Each cluster's admission (session and transaction limiters), by cluster name. */
@@ -98,6 +100,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   public static HaloServer start(HaloConfig config) throws InterruptedException {
     HaloServer server = new HaloServer(config, Transports.best());
     try {
+      server.openState();
       server.bindAll();
       server.admin = new io.halo.proxy.admin.AdminServer(
           config.admin(), server.clusters(), server, server.transports, server.boss, server.workers);
@@ -107,6 +110,31 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       server.close();
       throw e;
     }
+  }
+
+  private void openState() {
+    java.nio.file.Path dir = config.server().stateDir();
+    if (dir == null) {
+      log.warn("No server.state_dir: failover decisions are not saved, and a restarted Halo starts from the config");
+      return;
+    }
+    try {
+      stateStore = io.halo.health.store.FileStateStore.open(dir);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot use server.state_dir: " + e.getMessage(), e);
+    }
+    log.info("Failover decisions are saved in {}", stateStore.location());
+  }
+
+  /** The health checker and failover coordinator of one cluster, with its saved state. */
+  private record Watched(ClusterHealth health, FailoverCoordinator coordinator) {}
+
+  private Watched watch(ClusterConfig cluster, io.halo.health.failover.EngineOps ops) {
+    ClusterHealth health = new ClusterHealth(cluster, probes, clock, stateStore);
+    FailoverCoordinator coordinator = new FailoverCoordinator(health, ops, new CommandRunner(), clock);
+    healths.add(health);
+    coordinators.add(coordinator);
+    return new Watched(health, coordinator);
   }
 
   private void bindAll() throws InterruptedException {
@@ -122,13 +150,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         bindMySql(cluster, mysqlCredentials);
         continue;
       }
-      ClusterHealth topology = new ClusterHealth(cluster, probes, clock);
-      FailoverCoordinator coordinator = new FailoverCoordinator(topology, new PgOps(), new CommandRunner(), clock);
+      Watched watched = watch(cluster, new PgOps());
+      ClusterHealth topology = watched.health();
       PgSessions clusterSessions = new PgSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
-      coordinator.gate(new io.halo.proxy.pg.PgSwitchoverGate(clusterSessions, topology));
-      healths.add(topology);
-      coordinators.add(coordinator);
+      watched.coordinator().gate(new io.halo.proxy.pg.PgSwitchoverGate(clusterSessions, topology));
       sessions.add(clusterSessions);
       io.halo.routing.balance.BackendLoads loads =
           new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
@@ -171,14 +197,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
    */
   private void bindMySql(ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
       throws InterruptedException {
-    ClusterHealth topology = new ClusterHealth(cluster, probes, clock);
-    FailoverCoordinator coordinator =
-        new FailoverCoordinator(topology, new io.halo.health.failover.MySqlOps(), new CommandRunner(), clock);
+    Watched watched = watch(cluster, new io.halo.health.failover.MySqlOps());
+    ClusterHealth topology = watched.health();
     io.halo.proxy.mysql.MySqlSessions clusterSessions = new io.halo.proxy.mysql.MySqlSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
-    coordinator.gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
-    healths.add(topology);
-    coordinators.add(coordinator);
+    watched.coordinator().gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
     mysqlSessions.add(clusterSessions);
     io.halo.routing.balance.BackendLoads loads =
         new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
@@ -347,6 +370,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     healths.forEach(ClusterHealth::close);
     probes.shutdownNow();
     timer.shutdownNow();
+    if (stateStore instanceof io.halo.health.store.FileStateStore f) {
+      try {
+        f.close();
+      } catch (java.io.IOException e) {
+        log.warn("could not release the lock on {}: {}", f.location(), e.toString());
+      }
+    }
     for (Channel ch : serverChannels) {
       ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }

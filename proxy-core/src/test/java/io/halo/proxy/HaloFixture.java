@@ -146,6 +146,13 @@ public final class HaloFixture implements AutoCloseable {
     server.close();
   }
 
+  /** Stops this Halo and starts a new one with the same config (new listener ports), as a restart would. */
+  public HaloFixture restart() throws InterruptedException {
+    HaloConfig config = server.config();
+    server.close();
+    return new HaloFixture(cluster, HaloServer.start(config));
+  }
+
   /** Server limits for tests: short auth timeout where a test needs it. */
   public static ServerConfig server(Duration authTimeout, long maxMessageSize) {
     return new ServerConfig(2, authTimeout, Duration.ofSeconds(5), maxMessageSize, Duration.ofSeconds(2));

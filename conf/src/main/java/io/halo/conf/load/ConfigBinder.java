@@ -33,7 +33,8 @@ final class ConfigBinder {
     Section top = Section.of(root, root.mark(), "", problems, "server", "admin", "users",
         "clusters");
     ServerConfig server = server(top.section("server", "io_threads", "auth_timeout",
-        "backend_connect_timeout", "max_message_size", "shutdown_timeout"));
+        "backend_connect_timeout", "max_message_size", "shutdown_timeout", "state_dir",
+        "max_client_connections", "max_unauthenticated_per_address", "startup_timeout"), source);
     AdminConfig admin = admin(top.section("admin", "listen", "token"));
     List<UserConfig> users = users(top);
     List<ClusterConfig> clusters = new ArrayList<>();
@@ -52,7 +53,11 @@ final class ConfigBinder {
     return top.construct(() -> new HaloConfig(source, server, admin, users, clusters));
   }
 
-  private static ServerConfig server(Section s) {
+  /**
+   * {@code state_dir} resolves against the config file's directory; when absent, a config loaded
+   * from a file keeps its state in {@code halo-state} beside the file (a parsed text keeps none).
+   */
+  private static ServerConfig server(Section s, Path source) {
     Integer ioThreads = s.optional("io_threads", 0, Formats::integer);
     Duration authTimeout = s.optional("auth_timeout", Duration.ofSeconds(15), Formats::duration);
     Duration connectTimeout =
@@ -60,9 +65,27 @@ final class ConfigBinder {
     Long maxMessageSize = s.optional("max_message_size", 64L << 20, Formats::size);
     Duration shutdownTimeout =
         s.optional("shutdown_timeout", Duration.ofSeconds(10), Formats::duration);
+    Path base = source == null ? null : source.toAbsolutePath().getParent();
+    String stateDirText = s.string("state_dir", null);
+    Path stateDir = null;
+    if (stateDirText != null && stateDirText.isBlank()) {
+      s.report("state_dir", "is empty; remove the key to keep state in " + ServerConfig.DEFAULT_STATE_DIR
+          + " beside the config file");
+    } else if (stateDirText != null) {
+      stateDir = base == null ? Path.of(stateDirText) : base.resolve(stateDirText);
+    } else if (base != null) {
+      stateDir = base.resolve(ServerConfig.DEFAULT_STATE_DIR);
+    }
+    Integer maxClients = s.optional("max_client_connections", 0, Formats::integer);
+    Integer perAddress = s.optional("max_unauthenticated_per_address",
+        ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, Formats::integer);
+    Duration startupTimeout =
+        s.optional("startup_timeout", ServerConfig.DEFAULT_STARTUP_TIMEOUT, Formats::duration);
     s.finish();
+    Path dir = stateDir;
     return s.construct(() -> new ServerConfig(
-        ioThreads, authTimeout, connectTimeout, maxMessageSize, shutdownTimeout));
+        ioThreads, authTimeout, connectTimeout, maxMessageSize, shutdownTimeout, dir,
+        maxClients, perAddress, startupTimeout));
   }
 
   private AdminConfig admin(Section s) {

@@ -78,6 +78,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
               t.setDaemon(true);
               return t;
             });
+    for (FailoverReport r : health.restoredReports()) {
+      reports.addLast(r);
+      ids.set(Math.max(ids.get(), r.id()));
+    }
     health.afterChange(this::evaluate);
   }
 
@@ -89,7 +93,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   // ---------------------------------------------------------------- automatic (writer thread)
 
   private void evaluate() {
-    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get()) {
+    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get() || health.reconciling()) {
       return;
     }
     Topology t = health.current();
@@ -255,6 +259,11 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   }
 
   @Override
+  public io.halo.health.store.StateInfo state() {
+    return health.stateInfo();
+  }
+
+  @Override
   public Topology topology() {
     return health.current();
   }
@@ -339,6 +348,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     reports.addLast(r);
     while (reports.size() > KEEP_REPORTS) {
       reports.pollFirst();
+    }
+    if (r.outcome() == FailoverReport.Outcome.SUCCEEDED || r.outcome() == FailoverReport.Outcome.FAILED) {
+      // Refusals are not decisions, and one may repeat at every probe: they are not saved.
+      health.submit(() -> health.remember(r));
     }
   }
 

@@ -4,8 +4,13 @@ import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.FailoverConfig;
+import io.halo.health.failover.FailoverReport;
 import io.halo.health.probe.Monitor;
 import io.halo.health.probe.ProbeResult;
+import io.halo.health.store.SavedState;
+import io.halo.health.store.StateInfo;
+import io.halo.health.store.StateStore;
+import java.io.IOException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,11 +43,21 @@ import org.slf4j.LoggerFactory;
  * {@link #promote} (the coordinator) or, in {@code failover.mode: observe}, when exactly one
  * healthy backend reports itself primary. Any other backend reporting primary is flagged
  * split-brain and gets no traffic.
+ *
+ * <p>Decisions survive a restart. Every change of epoch, primary, fence or operator state, and
+ * every finished failover report, is saved to the {@link StateStore} before the topology that
+ * routes by it is published. At start the saved state overrules the config, and the first probe
+ * of every backend is reconciled with it ({@link #reconcile}): a backend that claims to be primary
+ * on an older PostgreSQL timeline (or a smaller MariaDB GTID position) than another, or that the
+ * saved state fenced, is never routed, whatever the config says. New writes wait (bounded, as in a
+ * failover) until that first round of probes is in.
  */
 public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ClusterHealth.class);
   private static final int WRITER_QUEUE = 10_000;
+  /** Finished failover reports kept in the saved state. */
+  private static final int SAVED_REPORTS = 10;
 
   private final ClusterConfig config;
   private final Clock clock;
@@ -55,9 +70,20 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> afterChange = new CopyOnWriteArrayList<>();
   private final List<ScheduledFuture<?>> schedules = new ArrayList<>();
+  private final StateStore store;
+  private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
+  private final List<FailoverReport> restoredReports;
   private String primary;
   private long epoch = 1;
   private boolean failoverInProgress;
+  /** Writer thread: the reports in the saved state, oldest first. */
+  private final List<FailoverReport> savedReports = new ArrayList<>();
+  /** Writer thread: the latest state saved (or loaded); null before the first. */
+  private SavedState lastSaved;
+  private String saveError;
+  private String overruled;
+  /** Writer thread: from start until every backend has answered once (or a deadline). */
+  private boolean reconciling;
 
   /** Writer-thread state of one backend. */
   private static final class Tracker {
@@ -77,8 +103,19 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     }
   }
 
+  /** A cluster whose decisions are not kept across restarts (tests, embedded use). */
   public ClusterHealth(ClusterConfig config, ScheduledExecutorService probes, Clock clock) {
+    this(config, probes, clock, StateStore.none());
+  }
+
+  /**
+   * A cluster that starts from the state saved in {@code store}, if any.
+   *
+   * @throws IllegalStateException the saved state cannot be read (Halo must not guess)
+   */
+  public ClusterHealth(ClusterConfig config, ScheduledExecutorService probes, Clock clock, StateStore store) {
     this.config = Objects.requireNonNull(config, "config");
+    this.store = Objects.requireNonNull(store, "store");
     this.probes = Objects.requireNonNull(probes, "probes");
     this.clock = Objects.requireNonNull(clock, "clock");
     // Bounded: probes arrive at most once per backend per interval and are applied in microseconds;
@@ -102,6 +139,17 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
                   config.monitor().timeout().dividedBy(2), failover.maxLagBytes())));
     }
     this.primary = config.configuredPrimary().name();
+    SavedState saved;
+    try {
+      saved = store.load(config.name()).orElse(null);
+    } catch (IOException e) {
+      throw new IllegalStateException("cluster " + config.name() + ": cannot read its saved state: " + e.getMessage(), e);
+    }
+    this.restoredReports = saved == null ? List.of() : saved.reports();
+    if (saved != null) {
+      restore(saved);
+    }
+    publishStateInfo();
     Topology initial = new Topology(config.name(), epoch, primary, nodes(), false);
     this.topology = new AtomicReference<>(initial);
     this.statuses.set(buildStatuses(initial.backends()));
@@ -111,9 +159,61 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return config;
   }
 
+  /**
+   * The saved state overrules the config: its epoch, primary, fences and operator states.
+   * Constructor only.
+   */
+  private void restore(SavedState saved) {
+    savedReports.addAll(saved.reports());
+    if (saved.primary() != null && !trackers.containsKey(saved.primary())) {
+      log.warn("[{}] the saved state ({}) names {} primary, which is no longer a backend in the config: starting "
+          + "from the config", config.name(), store.location(), saved.primary());
+      return;
+    }
+    String configured = primary;
+    epoch = saved.epoch();
+    primary = saved.primary();
+    lastSaved = saved;
+    for (String f : saved.fenced()) {
+      Tracker t = trackers.get(f);
+      if (t != null) {
+        t.fencedByFailover = true;
+      }
+    }
+    saved.admin().forEach((name, state) -> {
+      Tracker t = trackers.get(name);
+      if (t != null) {
+        t.admin = AdminState.valueOf(state);
+      }
+    });
+    if (primary != null) {
+      trackers.get(primary).role = NodeRole.PRIMARY;
+    }
+    log.info("[{}] restored epoch {} from {} (saved {}): primary {}{}", config.name(), epoch, store.location(),
+        saved.savedAt(), primary, saved.fenced().isEmpty() ? "" : ", fenced " + saved.fenced());
+    if (!Objects.equals(primary, configured)) {
+      overruled = "the config names " + configured + " primary, but the saved state (epoch " + epoch + ", "
+          + saved.savedAt() + ") names " + primary
+          + (saved.fenced().contains(configured)
+              ? "; " + configured + " was fenced by a failover and gets no traffic until it rejoins as a standby"
+              : "");
+      log.warn("[{}] {}", config.name(), overruled);
+    }
+  }
+
   /** Starts one monitor per backend, probing every {@code monitor.interval}. */
   public void start() {
     long every = config.monitor().interval().toMillis();
+    // Writes wait until every backend has answered once and the answers are reconciled with the
+    // saved state; a backend that does not answer counts as unknown after the deadline.
+    run(this::beginReconciling);
+    long deadline = config.monitor().timeout().toMillis() * 2 + every;
+    schedules.add(probes.schedule(() -> submit(() -> {
+      if (reconciling) {
+        reconcile(true);
+        publish();
+      }
+    }), deadline, TimeUnit.MILLISECONDS));
     for (BackendConfig b : config.backends()) {
       Monitor m = new Monitor(config.name(), b.name(), b.address(), config.monitor(),
           io.halo.health.probe.EngineProbe.of(config.engine(), clock), clock);
@@ -144,6 +244,37 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   public List<BackendStatus> statuses() {
     return statuses.get();
+  }
+
+  /** Where the state is kept, the saved epoch, and why the config's primary was overruled. */
+  public StateInfo stateInfo() {
+    return stateInfo.get();
+  }
+
+  /** The failover reports of the saved state at construction, oldest first. */
+  public List<FailoverReport> restoredReports() {
+    return restoredReports;
+  }
+
+  /** Holds writes until every backend has answered once; start() calls it. Writer thread. */
+  void beginReconciling() {
+    reconciling = true;
+    publish();
+  }
+
+  /** Whether the start-up reconciliation still runs. Writer thread. */
+  public boolean reconciling() {
+    return reconciling;
+  }
+
+  /** Keeps a finished failover report in the saved state. Writer thread. */
+  public void remember(FailoverReport report) {
+    savedReports.removeIf(r -> r.id() == report.id());
+    savedReports.add(report);
+    while (savedReports.size() > SAVED_REPORTS) {
+      savedReports.remove(0);
+    }
+    publish();
   }
 
   /** Called with every new topology, on the writer thread; must not block. */
@@ -224,6 +355,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       t.fencedByFailover = false;
       log.info("[{}] {} rejoined as a standby of {}: fence lifted", config.name(), t.config.name(), primary);
     }
+    reconcile(false);
     discoverAtStart();
     observeRoleChange();
     publish();
@@ -250,9 +382,82 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       String actual = claiming.get(0).config.name();
       log.warn("[{}] the config names {} primary, but {} is a standby and {} is the primary: following the servers "
           + "(update the config)", config.name(), primary, primary, actual);
+      overruled = "the config names " + primary + " primary, but it is a standby and " + actual
+          + " is the primary: following the servers";
       trackers.get(primary).role = NodeRole.STANDBY;
       primary = actual;
     }
+  }
+
+  /**
+   * At start, once every backend has answered (or at the deadline): the servers' own answers
+   * decide between backends that claim to be primary. The newest of them (PostgreSQL timeline,
+   * MariaDB/MySQL GTID position) wins when it is newer than the current primary or the current
+   * primary does not claim the role; the others are fenced. Backends the saved state fenced or an
+   * operator disabled take no part. A tie changes nothing (the saved state, or else the config,
+   * decides). Writer thread.
+   */
+  private void reconcile(boolean deadline) {
+    if (!reconciling || (!deadline && trackers.values().stream().anyMatch(t -> t.last == null))) {
+      return;
+    }
+    reconciling = false;
+    List<Tracker> claiming =
+        trackers.values().stream()
+            .filter(t -> t.last != null && t.last.ok() && t.last.role() == NodeRole.PRIMARY)
+            .filter(t -> !t.fencedByFailover && t.admin != AdminState.DISABLED)
+            .toList();
+    Tracker current = primary == null ? null : trackers.get(primary);
+    Tracker newest = null;
+    boolean tie = false;
+    for (Tracker t : claiming) {
+      if (newest == null || generation(t) > generation(newest)) {
+        newest = t;
+        tie = false;
+      } else if (generation(t) == generation(newest)) {
+        tie = true;
+      }
+    }
+    if (newest == null || tie || newest == current) {
+      log.info("[{}] start-up reconciliation: primary {} (epoch {}){}", config.name(), primary, epoch,
+          tie ? "; several backends claim the primary role at the same " + generationName() : "");
+      return;
+    }
+    String why;
+    if (current == null) {
+      why = "no primary was known";
+    } else if (claiming.contains(current)) {
+      why = current.config.name() + " is on " + generationName() + " " + generation(current) + ", older than "
+          + newest.config.name() + "'s " + generation(newest);
+    } else if (current.last == null || !current.last.ok()) {
+      why = current.config.name() + " does not answer";
+    } else if (current.last.role() != NodeRole.PRIMARY) {
+      why = current.config.name() + " is a standby";
+    } else {
+      why = current.config.name() + " is fenced";
+    }
+    for (Tracker t : claiming) {
+      if (t != newest) {
+        t.fencedByFailover = true;
+      }
+    }
+    String was = primary;
+    newest.role = NodeRole.PRIMARY;
+    primary = newest.config.name();
+    epoch++;
+    overruled = "at start " + why + ": " + primary + " (" + generationName() + " " + generation(newest)
+        + ") is the primary" + (claiming.size() > 1 ? "; the other backends claiming the role are fenced" : "")
+        + " (was " + was + ", epoch " + epoch + ")";
+    log.warn("[{}] {}", config.name(), overruled);
+  }
+
+  /** What orders primaries of one cluster: the PostgreSQL timeline, else the GTID position. */
+  private long generation(Tracker t) {
+    return config.engine() == io.halo.conf.model.Engine.POSTGRESQL ? t.last.timeline() : t.last.walPosition();
+  }
+
+  private String generationName() {
+    return config.engine() == io.halo.conf.model.Engine.POSTGRESQL ? "timeline" : "GTID position";
   }
 
   /** Makes {@code newPrimary} the primary (epoch + 1); the old one stays fenced. Writer thread. */
@@ -386,9 +591,47 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return List.copyOf(out);
   }
 
+  /** Saves the decisions if they changed (best effort: a failure is logged and shown). Writer thread. */
+  private void persist() {
+    List<String> fenced = new ArrayList<>();
+    Map<String, String> admin = new LinkedHashMap<>();
+    for (Tracker t : trackers.values()) {
+      if (t.fencedByFailover) {
+        fenced.add(t.config.name());
+      }
+      if (t.admin != AdminState.ENABLED) {
+        admin.put(t.config.name(), t.admin.name());
+      }
+    }
+    SavedState next = new SavedState(SavedState.FORMAT, config.name(), epoch, primary, fenced, admin, savedReports, null);
+    if (next.sameAs(lastSaved)) {
+      return;
+    }
+    SavedState stamped = next.at(clock.instant());
+    try {
+      store.save(stamped);
+      lastSaved = stamped;
+      saveError = null;
+    } catch (IOException | RuntimeException e) {
+      if (saveError == null) {
+        log.error("[{}] could not save the cluster's state to {}: {}; a restarted Halo would not know epoch {}",
+            config.name(), store.location(), e.toString(), epoch);
+      }
+      saveError = e.toString();
+    }
+    publishStateInfo();
+  }
+
+  private void publishStateInfo() {
+    stateInfo.set(new StateInfo(store.location(), lastSaved == null ? 0 : lastSaved.epoch(),
+        lastSaved == null ? null : lastSaved.savedAt(), saveError, overruled));
+  }
+
+  /** Saves, then publishes the topology: traffic never moves on a decision not yet saved. */
   private void publish() {
+    persist();
     List<BackendNode> nodes = nodes();
-    Topology next = new Topology(config.name(), epoch, primary, nodes, failoverInProgress);
+    Topology next = new Topology(config.name(), epoch, primary, nodes, failoverInProgress || reconciling);
     statuses.set(buildStatuses(nodes));
     Topology prev = topology.getAndSet(next);
     if (!next.equals(prev)) {

@@ -27,6 +27,7 @@ class ClusterHealthTest {
 
   private final ScheduledExecutorService probes = Executors.newSingleThreadScheduledExecutor();
   private ClusterHealth health;
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path stateDir;
 
   @AfterEach
   void close() {
@@ -98,6 +99,73 @@ class ClusterHealthTest {
     assertThat(health.current().primary()).isEqualTo("pg2");
     assertThat(health.statuses().get(1).splitBrain()).isFalse();
     assertThat(health.current().routableStandbys()).extracting(BackendNode::name).containsExactly("pg1");
+  }
+
+  @Test
+  void a_restarted_halo_keeps_the_primary_it_promoted_and_the_fence_on_the_old_one() throws Exception {
+    // Given a Halo that failed over from pg1 to pg2 and saved it
+    try (io.halo.health.store.FileStateStore store = io.halo.health.store.FileStateStore.open(stateDir)) {
+      health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+      health.run(() -> health.fence("pg1"));
+      health.run(() -> health.promote("pg2"));
+      assertThat(health.stateInfo().savedEpoch()).as("saved before it was published").isEqualTo(2);
+      health.close();
+    }
+    // When Halo starts again with the same (now stale) config and the old primary is back unchanged
+    try (io.halo.health.store.FileStateStore store = io.halo.health.store.FileStateStore.open(stateDir)) {
+      health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+      // Then the saved decision holds before any probe, and the old primary is fenced
+      Topology t = health.current();
+      assertThat(t.primary()).isEqualTo("pg2");
+      assertThat(t.epoch()).isEqualTo(2);
+      assertThat(t.backend("pg1").orElseThrow().state()).isEqualTo(NodeState.FENCED);
+      assertThat(health.stateInfo().overruled()).contains("the config names pg1 primary").contains("names pg2");
+      health.run(health::beginReconciling);
+      health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
+      health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
+      assertThat(health.current().primary()).isEqualTo("pg2");
+      assertThat(health.current().routablePrimary()).map(BackendNode::name).contains("pg2");
+      assertThat(health.current().backend("pg1").orElseThrow().routable()).isFalse();
+    }
+  }
+
+  @Test
+  void without_saved_state_the_newer_timeline_wins_over_the_config_once_every_backend_answered() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(health::beginReconciling);
+    assertThat(health.current().failoverInProgress()).as("writes wait for the first round of probes").isTrue();
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
+    assertThat(health.current().primary()).as("pg2 has not answered yet").isEqualTo("pg1");
+    assertThat(health.current().failoverInProgress()).isTrue();
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
+    Topology t = health.current();
+    assertThat(t.failoverInProgress()).isFalse();
+    assertThat(t.primary()).isEqualTo("pg2");
+    assertThat(t.epoch()).isEqualTo(2);
+    assertThat(t.backend("pg1").orElseThrow().state()).isEqualTo(NodeState.FENCED);
+    assertThat(health.stateInfo().overruled()).contains("pg1 is on timeline 1, older than pg2's 2");
+  }
+
+  @Test
+  void a_primary_that_does_not_answer_at_start_gives_way_to_the_only_backend_that_is_primary() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(health::beginReconciling);
+    health.run(() -> health.apply(Probes.down("pg1")));
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.stateInfo().overruled()).contains("pg1 does not answer");
+  }
+
+  @Test
+  void a_normal_start_changes_nothing() {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(health::beginReconciling);
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
+    health.run(() -> health.apply(Probes.standby("pg2", 900, Probes.streamingFrom(5001, Duration.ZERO))));
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    assertThat(health.current().failoverInProgress()).isFalse();
+    assertThat(health.stateInfo().overruled()).isNull();
   }
 
   @Test

@@ -39,7 +39,24 @@ public final class ClusterViews {
       boolean failoverRunning,
       List<BackendView> backends,
       FailoverView lastFailover,
-      List<FailoverView> failovers) {}
+      List<FailoverView> failovers,
+      StateView state) {}
+
+  /**
+   * Where the cluster's decisions are saved and what the saved state changed.
+   *
+   * @param stateDir null when nothing is saved (no {@code server.state_dir})
+   * @param savedEpoch the epoch of the latest saved state; 0 before the first save
+   * @param saveError why the latest save failed; null when it succeeded
+   * @param overruled why the primary is not the one the config names; null when it is
+   */
+  public record StateView(String stateDir, long savedEpoch, String savedAt, String saveError, String overruled) {
+
+    static StateView of(io.halo.health.store.StateInfo s) {
+      return new StateView(s.location(), s.savedEpoch(), s.savedAt() == null ? null : s.savedAt().toString(),
+          s.error(), s.overruled());
+    }
+  }
 
   /**
    * One backend.
@@ -91,7 +108,8 @@ public final class ClusterViews {
         running(c),
         c.backends().stream().map(b -> backend(c.name(), b, sessions)).toList(),
         FailoverView.of(c.lastFailover().orElse(null)),
-        c.failovers().stream().map(FailoverView::of).toList());
+        c.failovers().stream().map(FailoverView::of).toList(),
+        StateView.of(c.state()));
   }
 
   static BackendView backend(String cluster, BackendStatus b, List<BackendSessions> sessions) {

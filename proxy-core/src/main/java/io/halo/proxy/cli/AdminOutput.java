@@ -43,6 +43,17 @@ final class AdminOutput {
         c.path("epoch").asLong(),
         c.path("primary").isNull() ? "(none)" : c.path("primary").asText(),
         c.path("failover_running").asBoolean() ? "  FAILOVER RUNNING" : "");
+    JsonNode state = c.path("state");
+    if (state.path("state_dir").isTextual()) {
+      out.printf("  state saved in %s: epoch %d%s%n", oneLine(state.path("state_dir").asText()),
+          state.path("saved_epoch").asLong(),
+          state.path("save_error").isTextual() ? "  SAVE FAILED: " + oneLine(state.path("save_error").asText()) : "");
+    } else if (state.isObject()) {
+      out.println("  state not saved (no server.state_dir): a restarted Halo starts from the config");
+    }
+    if (state.path("overruled").isTextual()) {
+      out.println("  config overruled: " + oneLine(state.path("overruled").asText()));
+    }
     String format = "  %-12s %-8s %-9s %-9s %12s %10s %8s%n";
     out.printf(format, "BACKEND", "ROLE", "STATE", "ADMIN", "LAG", "LATENCY", "SESSIONS");
     for (JsonNode b : c.path("backends")) {

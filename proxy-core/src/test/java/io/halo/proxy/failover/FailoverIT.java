@@ -75,7 +75,12 @@ class FailoverIT {
   }
 
   private HaloFixture halo(UnaryOperator<ClusterConfig> customize) throws Exception {
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+    return halo(HaloFixture.server(Duration.ofSeconds(15), 64L << 20), customize);
+  }
+
+  private HaloFixture halo(io.halo.conf.model.ServerConfig server, UnaryOperator<ClusterConfig> customize)
+      throws Exception {
+    halo = HaloFixture.start(cluster, server,
         List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)), 200,
         c -> customize.apply(HaloFixture.withMonitor(c, new MonitorConfig(cluster.superuser(),
             cluster.superuserPassword(), "postgres", INTERVAL, Duration.ofSeconds(1), 3, 2))));
@@ -228,6 +233,62 @@ class FailoverIT {
     for (int i = 0; i < 10; i++) {
       assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
     }
+  }
+
+  @Test
+  void a_restarted_halo_keeps_routing_writes_to_the_promoted_standby_whether_the_old_primary_is_down_or_back(
+      @org.junit.jupiter.api.io.TempDir Path state) throws Exception {
+    // Given a Halo that saves its decisions, and a failover after kill -9 of the primary
+    start(1, false);
+    halo(HaloFixture.server(Duration.ofSeconds(15), 64L << 20).withStateDir(state),
+        c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    old.kill();
+    awaitPrimary(standby.name(), Duration.ofSeconds(20));
+    // When Halo restarts while the old primary stays down
+    halo = halo.restart();
+    // Then writes go to the promoted standby at once, in the same epoch
+    assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    assertThat(control().topology().epoch()).isEqualTo(2);
+    assertThat(control().state().savedEpoch()).isEqualTo(2);
+    assertThat(control().state().overruled()).contains("the config names " + old.name() + " primary");
+    assertThat(control().failovers()).as("the failover report survived the restart")
+        .anyMatch(r -> r.outcome() == FailoverReport.Outcome.SUCCEEDED && standby.name().equals(r.to()));
+    // When the old primary comes back unchanged (a second primary, on timeline 1) and Halo restarts again
+    old.start();
+    halo = halo.restart();
+    // Then it is fenced and gets nothing; writes still go to the promoted standby
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      BackendStatus s = status(old.name());
+      assertThat(s.lastProbe()).isNotNull();
+      assertThat(s.node().routable()).isFalse();
+    });
+    for (int i = 0; i < 10; i++) {
+      assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    }
+    assertThat(control().topology().primary()).isEqualTo(standby.name());
+  }
+
+  @Test
+  void without_saved_state_a_restarted_halo_prefers_the_newer_timeline_to_the_config() throws Exception {
+    // Given a failover, and the old primary back unchanged on timeline 1
+    start(1, false);
+    halo(c -> HaloFixture.withFailover(c, policy(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20, null, null)));
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+    old.kill();
+    awaitPrimary(standby.name(), Duration.ofSeconds(20));
+    old.start();
+    // When Halo restarts with no state_dir and a config that names the old primary
+    halo = halo.restart();
+    // Then the servers' timelines decide: the promoted node (timeline 2) gets every write
+    for (int i = 0; i < 10; i++) {
+      assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+    }
+    assertThat(control().topology().primary()).isEqualTo(standby.name());
+    assertThat(status(old.name()).node().routable()).isFalse();
+    assertThat(control().state().overruled()).contains(old.name() + " is on timeline 1");
   }
 
   @Test

@@ -1,0 +1,40 @@
+package io.halo.health.store;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * Where Halo keeps what it decided about its clusters, so that a restarted Halo routes writes
+ * where the Halo before it did. One implementation keeps a file per cluster in {@code state_dir};
+ * a coordination service can take its place for several Halo instances. Calls may block on I/O:
+ * never call them on a Netty event loop.
+ */
+public interface StateStore {
+
+  /** The state saved for {@code cluster}, if any. */
+  Optional<SavedState> load(String cluster) throws IOException;
+
+  /** Saves {@code state} durably: when this returns, a crash cannot lose it. */
+  void save(SavedState state) throws IOException;
+
+  /** Where the state lives, for logs and the admin API; null when nothing is kept. */
+  String location();
+
+  /** A store that keeps nothing: every start begins from the config. */
+  static StateStore none() {
+    return new StateStore() {
+      @Override
+      public Optional<SavedState> load(String cluster) {
+        return Optional.empty();
+      }
+
+      @Override
+      public void save(SavedState state) {}
+
+      @Override
+      public String location() {
+        return null;
+      }
+    };
+  }
+}

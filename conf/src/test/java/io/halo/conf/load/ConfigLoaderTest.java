@@ -131,6 +131,24 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void state_dir_defaults_to_halo_state_beside_the_config_file_and_resolves_relative_to_it(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path file = dir.resolve("halo.yaml");
+    Files.writeString(file, MINIMAL);
+    assertThat(ConfigLoader.load(file, Map.of()).server().stateDir())
+        .isEqualTo(dir.toAbsolutePath().resolve("halo-state"));
+    Files.writeString(file, "server:\n  state_dir: var/state\n" + MINIMAL);
+    assertThat(ConfigLoader.load(file, Map.of()).server().stateDir())
+        .isEqualTo(dir.toAbsolutePath().resolve("var/state"));
+    Files.writeString(file, "server:\n  state_dir: /srv/halo\n" + MINIMAL);
+    assertThat(ConfigLoader.load(file, Map.of()).server().stateDir()).isEqualTo(Path.of("/srv/halo"));
+    assertThat(ConfigLoader.parse(MINIMAL, "text.yaml", Map.of()).server().stateDir())
+        .as("a parsed text has no file to sit beside").isNull();
+    assertThatThrownBy(() -> ConfigLoader.parse("server:\n  state_dir: ''\n" + MINIMAL, "e.yaml", Map.of()))
+        .hasMessageContaining("server.state_dir: is empty");
+  }
+
+  @Test
   void applies_the_documented_defaults() throws Exception {
     HaloConfig config = ConfigLoader.parse(MINIMAL, "minimal.yaml", Map.of());
 

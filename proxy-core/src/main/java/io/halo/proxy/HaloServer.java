@@ -73,6 +73,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private io.halo.proxy.admin.AdminServer admin;
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
+  /** Global and per-address connection limits, decided at accept for every listener. */
+  private final io.halo.proxy.session.AcceptGate acceptGate;
   /** Per-user caps and rates, shared by every cluster. */
   private final io.halo.proxy.session.UserLimits userLimits;
   /** Each cluster's admission (session and transaction limiters), by cluster name. */
@@ -85,6 +87,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     int threads = config.server().ioThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.server().ioThreads();
     this.workers = transports.newGroup(threads);
     this.userLimits = new io.halo.proxy.session.UserLimits(config.users(), System::nanoTime);
+    long descriptors = io.halo.proxy.session.AcceptGate.descriptorLimit();
+    this.acceptGate = new io.halo.proxy.session.AcceptGate(
+        io.halo.proxy.session.AcceptGate.globalCap(config.server().maxClientConnections(), descriptors),
+        config.server().maxUnauthenticatedPerAddress(),
+        java.util.Collections.min(List.of(config.server().startupTimeout(), config.server().authTimeout())));
+    log.info("Client connections: at most {} over all listeners (descriptor limit {}), {} unauthenticated per address",
+        acceptGate.maxTotal(), descriptors, config.server().maxUnauthenticatedPerAddress());
     int backends = config.clusters().stream().mapToInt(c -> c.backends().size()).sum();
     this.probes =
         Executors.newScheduledThreadPool(
@@ -185,7 +194,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                     ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.postgres())
                     : null);
         contexts.add(context);
-        bind(cluster, listener, name, new PgListener(context));
+        bind(cluster, listener, name, new PgListener(context, acceptGate));
       }
     }
   }
@@ -219,7 +228,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.mysql())
               : null);
       mysqlContexts.add(context);
-      bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context));
+      bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context, acceptGate));
     }
   }
 

@@ -32,7 +32,7 @@ public record ServerConfig(
     int maxUnauthenticatedPerAddress,
     Duration startupTimeout) {
 
-  public static final int DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
+  public static final int DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 256;
   public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(5);
   /** The directory name used beside the config file when {@code state_dir} is not set. */
   public static final String DEFAULT_STATE_DIR = "halo-state";

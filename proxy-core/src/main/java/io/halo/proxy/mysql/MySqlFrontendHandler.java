@@ -51,7 +51,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
 
   private final MySqlListenerContext listener;
-  private final boolean overLimit;
   private final byte[] scramble = new byte[20];
   private final int connectionId;
   private final io.halo.proxy.session.CancelRegistry.Key idKey;
@@ -93,9 +92,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
   private io.halo.routing.throttle.Permit permit;
 
-  MySqlFrontendHandler(MySqlListenerContext listener, boolean overLimit) {
+  MySqlFrontendHandler(MySqlListenerContext listener) {
     this.listener = listener;
-    this.overLimit = overLimit;
     this.idKey = listener.connectionIds().register(target);
     this.connectionId = idKey.processId();
     // Printable, non-NUL scramble bytes, as servers send.
@@ -117,12 +115,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    if (overLimit) {
-      listener.rejections().count("too_many_connections");
-      fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, "Too many connections: listener " + listener.name() + " allows "
-          + listener.listener().maxClientConnections() + " client connections");
-      return;
-    }
     ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), SERVER_VERSION, connectionId, scramble,
         CAPABILITIES, 45, MySqlAuth.CACHING_SHA2)));
     ctx.fireChannelActive();
@@ -199,6 +191,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void authenticated(ChannelHandlerContext ctx) {
     phase = Phase.CONNECTING;
+    io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
     String overCap = listener.admission().users().connect(hello.user());

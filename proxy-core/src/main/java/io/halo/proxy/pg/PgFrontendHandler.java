@@ -58,7 +58,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private static final java.util.Set<String> REPLICATION_OFF = java.util.Set.of("false", "off", "no", "0");
 
   private final PgListenerContext listener;
-  private final boolean overLimit;
   private SessionState state = SessionState.STARTUP;
   private ScheduledFuture<?> authTimer;
   private String user;
@@ -77,9 +76,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private final List<ByteBuf> early = new ArrayList<>();
   private int earlyBytes;
 
-  public PgFrontendHandler(PgListenerContext listener, boolean overLimit) {
+  public PgFrontendHandler(PgListenerContext listener) {
     this.listener = listener;
-    this.overLimit = overLimit;
   }
 
   @Override
@@ -165,13 +163,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       } else {
         parameters.put(key, value);
       }
-    }
-    if (overLimit) {
-      listener.rejections().count("too_many_connections");
-      fatal(ctx, SqlState.TOO_MANY_CONNECTIONS,
-          "sorry, too many clients already: listener " + listener.name() + " allows "
-              + listener.listener().maxClientConnections() + " client connections");
-      return;
     }
     String replication = parameters.get("replication");
     if (replication != null && !REPLICATION_OFF.contains(replication.toLowerCase(java.util.Locale.ROOT))) {
@@ -283,6 +274,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void authenticated(ChannelHandlerContext ctx) {
     state = SessionState.CONNECTING;
+    io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
     PgFrameDecoder frames = ctx.pipeline().get(PgFrameDecoder.class);
     if (frames != null) {
       frames.authenticated();

@@ -1,28 +1,33 @@
 package io.halo.proxy.pg;
 
 import io.halo.proxy.pg.message.PgFrameDecoder;
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.pg.SqlState;
+import io.halo.proxy.session.AcceptGate;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
 /**
- * Sets up each accepted PostgreSQL client connection and counts it against the listener's
- * {@code max_client_connections}. A connection over the limit is still read up to its startup
- * packet, so that the client gets a proper 53300 ErrorResponse instead of a reset.
+ * Sets up each accepted PostgreSQL client connection. The {@link AcceptGate} decides first: a
+ * connection over a limit gets FATAL 53300 at once and never reaches a frontend.
  */
 public final class PgListener extends ChannelInitializer<SocketChannel> {
 
   private final PgListenerContext context;
+  private final AcceptGate gate;
 
-  public PgListener(PgListenerContext context) {
+  public PgListener(PgListenerContext context, AcceptGate gate) {
     this.context = context;
+    this.gate = gate;
   }
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    int count = context.clientConnections().incrementAndGet();
-    ch.closeFuture().addListener(f -> context.clientConnections().decrementAndGet());
-    boolean overLimit = count > context.listener().maxClientConnections();
+    if (!gate.admit(ch, context.name(), context.clientConnections(), context.listener().maxClientConnections(),
+        context.rejections(), (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
+      return;
+    }
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient((int) context.server().maxMessageSize()));
-    ch.pipeline().addLast("frontend", new PgFrontendHandler(context, overLimit));
+    ch.pipeline().addLast("frontend", new PgFrontendHandler(context));
   }
 }

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 /** Startup and authentication on an EmbeddedChannel: every bad input gets its SQLSTATE. */
 class PgFrontendHandlerTest {
 
-  private static EmbeddedChannel channel(boolean overLimit) {
+  private static EmbeddedChannel channel() {
     PgListenerContext ctx =
         new PgListenerContext(
             "test",
@@ -54,7 +54,7 @@ class PgFrontendHandlerTest {
             new io.halo.proxy.pg.auth.ScramKeyCache(), null);
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
-    ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx, overLimit));
+    ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx));
     return ch;
   }
 
@@ -95,7 +95,7 @@ class PgFrontendHandlerTest {
 
   @Test
   void answers_ssl_request_with_n_then_accepts_the_startup() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(Unpooled.buffer().writeInt(8).writeInt(PgMessages.SSL_REQUEST_CODE));
     ByteBuf n = ch.readOutbound();
     assertThat(n.readableBytes()).isEqualTo(1);
@@ -112,7 +112,7 @@ class PgFrontendHandlerTest {
 
   @Test
   void rejects_garbage_with_protocol_violation_and_closes() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(Unpooled.wrappedBuffer("\u0016\u0003\u0001 hello garbage".getBytes(StandardCharsets.ISO_8859_1)));
     assertThat(error(ch)).containsEntry('C', "08P01").containsEntry('S', "FATAL");
     assertThat(ch.isOpen()).isFalse();
@@ -121,7 +121,7 @@ class PgFrontendHandlerTest {
 
   @Test
   void rejects_an_unknown_protocol_version_with_feature_not_supported() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(Unpooled.buffer().writeInt(9).writeInt(2 << 16).writeByte(0));
     Map<Character, String> e = error(ch);
     assertThat(e).containsEntry('C', "0A000");
@@ -131,7 +131,7 @@ class PgFrontendHandlerTest {
 
   @Test
   void refuses_a_replication_connection_with_feature_not_supported() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(PgMessages.startupMessage(Unpooled.buffer().alloc(),
         Map.of("user", "app", "database", "app", "replication", "database")));
     Map<Character, String> e = error(ch);
@@ -143,25 +143,15 @@ class PgFrontendHandlerTest {
 
   @Test
   void rejects_a_startup_without_user_name() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(startup(null));
     assertThat(error(ch)).containsEntry('C', "28000");
     ch.finishAndReleaseAll();
   }
 
   @Test
-  void refuses_a_connection_over_the_listener_limit_with_too_many_connections() {
-    EmbeddedChannel ch = channel(true);
-    ch.writeInbound(startup("app"));
-    Map<Character, String> e = error(ch);
-    assertThat(e).containsEntry('C', "53300");
-    assertThat(e.get('M')).contains("allows 10");
-    ch.finishAndReleaseAll();
-  }
-
-  @Test
   void rejects_a_wrong_md5_password_with_invalid_password() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(startup("old"));
     ByteBuf md5 = ch.readOutbound();
     assertThat(md5.getInt(5)).isEqualTo(PgMessages.AUTH_MD5);
@@ -175,7 +165,7 @@ class PgFrontendHandlerTest {
 
   @Test
   void a_client_that_stalls_in_startup_is_closed_after_the_auth_timeout() {
-    EmbeddedChannel ch = channel(false);
+    EmbeddedChannel ch = channel();
     ch.writeInbound(Unpooled.buffer().writeInt(100)); // half a startup packet, then nothing
     ch.advanceTimeBy(4, TimeUnit.SECONDS);
     ch.runPendingTasks();

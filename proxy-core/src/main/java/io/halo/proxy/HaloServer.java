@@ -73,6 +73,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private io.halo.proxy.admin.AdminServer admin;
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
+  /** Failed logins by client address and user: each failure's answer waits longer. */
+  private final io.halo.proxy.session.AuthFailures authFailures;
   /** Global and per-address connection limits, decided at accept for every listener. */
   private final io.halo.proxy.session.AcceptGate acceptGate;
   /** Per-user caps and rates, shared by every cluster. */
@@ -87,6 +89,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     int threads = config.server().ioThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.server().ioThreads();
     this.workers = transports.newGroup(threads);
     this.userLimits = new io.halo.proxy.session.UserLimits(config.users(), System::nanoTime);
+    this.authFailures = new io.halo.proxy.session.AuthFailures(config.server().authTimeout());
     long descriptors = io.halo.proxy.session.AcceptGate.descriptorLimit();
     this.acceptGate = new io.halo.proxy.session.AcceptGate(
         io.halo.proxy.session.AcceptGate.globalCap(config.server().maxClientConnections(), descriptors),
@@ -192,7 +195,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 scramKeys,
                 listener.route() == io.halo.conf.model.Route.SPLIT
                     ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.postgres())
-                    : null);
+                    : null,
+              authFailures);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context, acceptGate));
       }
@@ -226,7 +230,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission,
           listener.route() == io.halo.conf.model.Route.SPLIT
               ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.mysql())
-              : null);
+              : null,
+              authFailures);
       mysqlContexts.add(context);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context, acceptGate));
     }

@@ -179,8 +179,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       listener.rejections().count("auth_failed");
       log.info("[{}] access denied for user '{}' from {} ({})", listener.name(), hello.user(),
           ctx.channel().remoteAddress(), credentials == null ? "no such user" : "wrong password");
-      fail(ctx, MySqlError.ACCESS_DENIED, "Access denied for user '" + hello.user() + "'@'"
-          + host(ctx) + "' (using password: " + (token.length > 0 ? "YES" : "NO") + ")");
+      String message = "Access denied for user '" + hello.user() + "'@'" + host(ctx) + "' (using password: "
+          + (token.length > 0 ? "YES" : "NO") + ")";
+      listener.authFailures().answerLater(ctx.channel(), hello.user(), () -> fail(ctx, MySqlError.ACCESS_DENIED, message));
       return;
     }
     if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
@@ -192,6 +193,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private void authenticated(ChannelHandlerContext ctx) {
     phase = Phase.CONNECTING;
     io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
+    listener.authFailures().succeeded(ctx.channel(), hello.user());
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
     String overCap = listener.admission().users().connect(hello.user());

@@ -29,4 +29,5 @@ public record MySqlListenerContext(
     java.time.Duration holdTimeout,
     MySqlSessions sessions,
     io.halo.proxy.session.Admission admission,
-    io.halo.proxy.session.SplitContext split) {}
+    io.halo.proxy.session.SplitContext split,
+    io.halo.proxy.session.AuthFailures authFailures) {}

@@ -269,12 +269,14 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     listener.rejections().count("auth_failed");
     log.info("[{}] password authentication failed for user \"{}\" from {}: {}",
         listener.name(), user, ctx.channel().remoteAddress(), why);
-    fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\"");
+    listener.authFailures().answerLater(ctx.channel(), user,
+        () -> fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\""));
   }
 
   private void authenticated(ChannelHandlerContext ctx) {
     state = SessionState.CONNECTING;
     io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
+    listener.authFailures().succeeded(ctx.channel(), user);
     PgFrameDecoder frames = ctx.pipeline().get(PgFrameDecoder.class);
     if (frames != null) {
       frames.authenticated();

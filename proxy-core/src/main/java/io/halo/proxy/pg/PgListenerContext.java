@@ -33,4 +33,5 @@ public record PgListenerContext(
     io.halo.proxy.session.LogThrottle backendErrors,
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
-    io.halo.proxy.session.SplitContext split) {}
+    io.halo.proxy.session.SplitContext split,
+    io.halo.proxy.session.AuthFailures authFailures) {}

@@ -64,7 +64,8 @@ class MySqlSessionRelayTest {
         new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
         Duration.ofSeconds(1), sessions,
         new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)), timer),
-        null);
+        null,
+            new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
     HandshakeResponse hello = new HandshakeResponse(MySqlFrontendHandler.CAPABILITIES, 1 << 24, 45, "app",
         new byte[0], "app", "caching_sha2_password", Map.of());
     MySqlFrontendHandler.SessionTarget target = new MySqlFrontendHandler.SessionTarget();

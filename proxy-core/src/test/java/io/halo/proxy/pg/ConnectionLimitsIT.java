@@ -117,6 +117,28 @@ class ConnectionLimitsIT {
   }
 
   @Test
+  void wrong_passwords_from_one_address_are_answered_later_each_time_and_a_right_one_resets_the_count()
+      throws Exception {
+    halo(100, 0, 100);
+    long[] took = new long[4];
+    for (int i = 0; i < took.length; i++) {
+      long t0 = System.nanoTime();
+      assertThatThrownBy(() -> halo.connect("app", "guess", "app", ""))
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01"));
+      took[i] = System.nanoTime() - t0;
+    }
+    // 250 ms, 500 ms, 1 s, 2 s: the fourth guess alone waits two seconds (a lower bound, never early)
+    assertThat(Duration.ofNanos(took[3])).isGreaterThanOrEqualTo(Duration.ofSeconds(2));
+    assertThat(Duration.ofNanos(took[0] + took[1] + took[2] + took[3]))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(3750));
+    // The right password still logs in, and clears the count
+    assertThat(login().isValid(2)).isTrue();
+    long t0 = System.nanoTime();
+    assertThatThrownBy(() -> halo.connect("app", "guess", "app", "")).isInstanceOf(SQLException.class);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isGreaterThanOrEqualTo(Duration.ofMillis(250));
+  }
+
+  @Test
   void the_global_cap_counts_every_listener() throws Exception {
     halo(100, 3, 100);
     login();

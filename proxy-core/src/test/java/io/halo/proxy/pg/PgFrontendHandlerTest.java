@@ -51,7 +51,8 @@ class PgFrontendHandlerTest {
             new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS),
             new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
                 java.util.concurrent.Executors.newSingleThreadScheduledExecutor()),
-            new io.halo.proxy.pg.auth.ScramKeyCache(), null);
+            new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+            new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(ctx));
@@ -157,6 +158,10 @@ class PgFrontendHandlerTest {
     assertThat(md5.getInt(5)).isEqualTo(PgMessages.AUTH_MD5);
     md5.release();
     ch.writeInbound(PgMessages.passwordMessage(Unpooled.buffer().alloc(), "md5deadbeef\0".getBytes()));
+    Object early = ch.readOutbound();
+    assertThat(early).as("a failed login is answered after a delay").isNull();
+    ch.advanceTimeBy(250, java.util.concurrent.TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
     Map<Character, String> e = error(ch);
     assertThat(e).containsEntry('C', "28P01");
     assertThat(e.get('M')).isEqualTo("password authentication failed for user \"old\"");

@@ -50,7 +50,8 @@ class PgSessionQuiescenceTest {
         new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
         new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
             Executors.newSingleThreadScheduledExecutor()),
-        new io.halo.proxy.pg.auth.ScramKeyCache(), null);
+        new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+            new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
     BackendNode node = new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
     PgSession session = new PgSession(ctx, client, "u", "d",
         new UserConfig("u", null, AuthMethod.TRUST, "u", null), Map.of(),

@@ -122,7 +122,8 @@ class PgTransactionAdmissionTest {
         Credentials.of(List.of()), request -> new RouteResult.Unavailable("unused"), new CancelRegistry<>(),
         Transports.nio(), new AtomicInteger(), Duration.ofSeconds(1), new PgSessions("main"),
         new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
-        admission, new io.halo.proxy.pg.auth.ScramKeyCache(), null);
+        admission, new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+            new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
     BackendNode node = new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
     PgSession session = new PgSession(ctx, client, user, "d",
         new UserConfig(user, null, AuthMethod.TRUST, user, null), Map.of(),

@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * One routing rule of a listener: match keys and a target. A rule matches when every key it
@@ -39,8 +38,12 @@ public record RuleConfig(
     RuleTarget target,
     Origin origin) {
 
-  /** How {@code statement} regexes are compiled. */
-  public static final int STATEMENT_FLAGS = Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE | Pattern.DOTALL;
+  /**
+   * How {@code statement} regexes are compiled: RE2/J, whose matching time is linear in the
+   * statement's length whatever the pattern (no backtracking), so that no statement can hold an
+   * event loop; case-insensitive (Unicode), '.' matches newlines.
+   */
+  public static final int STATEMENT_FLAGS = com.google.re2j.Pattern.CASE_INSENSITIVE | com.google.re2j.Pattern.DOTALL;
 
   /** Hint words that Halo handles itself, before any rule. */
   public static final List<String> BUILT_IN_HINTS = List.of("primary", "replica", "replicas");
@@ -64,7 +67,7 @@ public record RuleConfig(
   }
 
   /** The {@code statement} regex compiled as rules use it (null without one). */
-  public Pattern statementPattern() {
+  public com.google.re2j.Pattern statementPattern() {
     return statement == null ? null : compileStatement(statement);
   }
 
@@ -96,12 +99,13 @@ public record RuleConfig(
    * Compiles a {@code statement} regex; a bad one throws {@link IllegalArgumentException} naming
    * the key and the position of the error.
    */
-  public static Pattern compileStatement(String regex) {
+  public static com.google.re2j.Pattern compileStatement(String regex) {
     try {
-      return Pattern.compile(regex, STATEMENT_FLAGS);
-    } catch (PatternSyntaxException e) {
-      throw new IllegalArgumentException("statement is not a valid regular expression: " + e.getDescription()
-          + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "") + " in '" + regex + "'", e);
+      return com.google.re2j.Pattern.compile(regex, STATEMENT_FLAGS);
+    } catch (com.google.re2j.PatternSyntaxException e) {
+      throw new IllegalArgumentException("statement is not a valid RE2 regular expression: " + e.getDescription()
+          + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "") + " in '" + regex + "'"
+          + " (Halo matches in linear time: backreferences and lookaround are not supported)", e);
     }
   }
 

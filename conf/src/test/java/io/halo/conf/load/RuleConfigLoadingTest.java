@@ -92,7 +92,7 @@ class RuleConfigLoadingTest {
     ConfigException e = refuse(yaml("""
                 - { client: 10.1.2.3/8, target: replicas }
                 - { client: 2001:db8::zz/32, target: replicas }
-                - { statement: 'select (', target: replicas }
+                - { statement: '(select)\\1', target: replicas }
                 - { user: app }
                 - { user: app, target: replica }
                 - { hint: primary, target: replicas }
@@ -121,7 +121,8 @@ class RuleConfigLoadingTest {
     assertThat(e.getMessage()).contains(
         "halo.yaml:9:21: clusters[0].listeners[0].rules[0].client: '10.1.2.3/8' has host bits set beyond the"
             + " prefix (did you mean 10.0.0.0/8?)",
-        "rules[2].statement: statement is not a valid regular expression: Unclosed group",
+        "rules[2].statement: statement is not a valid RE2 regular expression: invalid escape sequence",
+        "backreferences and lookaround are not supported",
         "rules[3].target: required key is missing",
         "rules[4].target: 'replica' is not a target; write primary, replicas or group:NAME (did you mean"
             + " 'replicas'?)",

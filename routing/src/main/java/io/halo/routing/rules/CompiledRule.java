@@ -6,12 +6,12 @@ import io.halo.conf.model.RuleTarget;
 import java.net.InetAddress;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.regex.Pattern;
+import com.google.re2j.Pattern;
 
 /**
  * One rule, ready to match: its regex compiled once, its answer as a shared {@link Optional} so
  * that a match allocates nothing. Immutable and thread-safe; the per-session {@link
- * java.util.regex.Matcher}s live in {@link SessionRules}.
+ * com.google.re2j.Matcher}s live in {@link SessionRules}.
  */
 final class CompiledRule {
 

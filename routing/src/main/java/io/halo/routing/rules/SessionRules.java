@@ -2,7 +2,7 @@ package io.halo.routing.rules;
 
 import io.halo.conf.model.RuleTarget;
 import java.util.Optional;
-import java.util.regex.Matcher;
+import com.google.re2j.Matcher;
 
 /**
  * The rules of one session on a {@code route: split} listener: those whose session-level keys
@@ -72,15 +72,15 @@ public final class SessionRules {
   }
 
   private boolean find(int i, CharSequence sql) {
+    CharSequence text = sql.length() > RuleSet.STATEMENT_SCAN_LIMIT
+        ? sql.subSequence(0, RuleSet.STATEMENT_SCAN_LIMIT)
+        : sql;
     Matcher m = matchers[i];
     if (m == null) {
-      m = rules[i].statement.matcher(sql);
+      m = rules[i].statement.matcher(text);
       matchers[i] = m;
     } else {
-      m.reset(sql);
-    }
-    if (sql.length() > RuleSet.STATEMENT_SCAN_LIMIT) {
-      m.region(0, RuleSet.STATEMENT_SCAN_LIMIT);
+      m.reset(text);
     }
     boolean found = m.find();
     m.reset(""); // do not keep the statement text alive

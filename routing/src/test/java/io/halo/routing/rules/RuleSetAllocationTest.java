@@ -11,7 +11,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The per-statement path allocates nothing: asked through the JVM's per-thread allocation
+ * The per-statement path allocates (almost) nothing: asked through the JVM's per-thread allocation
  * counter (HotSpot's {@code com.sun.management.ThreadMXBean}), not by timing.
  */
 class RuleSetAllocationTest {
@@ -54,13 +54,17 @@ class RuleSetAllocationTest {
     assertThat(allocatedBytes(ask(none))).isLessThan(1024);
   }
 
+  /**
+   * RE2/J (linear-time matching) allocates its small match state at each find, about 56 bytes a
+   * statement here; what must not happen is a copy of the statement or a new matcher per statement.
+   */
   @Test
-  void hint_and_regex_rules_allocate_nothing_per_statement_once_warm() {
+  void hint_and_regex_rules_allocate_at_most_a_little_match_state_per_statement_once_warm() {
     SessionRules session = RuleSet.compile(List.of(
         rule().hint("nightly").to(RuleTarget.REPLICAS),
         rule().statement("^\\s*select\\b.*\\bfrom\\s+big_report").to(RuleTarget.REPLICAS),
         rule().statement("nextval\\s*\\(").to(RuleTarget.PRIMARY)), List.of()).forSession(request("app"));
 
-    assertThat(allocatedBytes(ask(session))).isLessThan(1024);
+    assertThat(allocatedBytes(ask(session)) / CALLS).as("bytes per statement").isLessThan(128);
   }
 }

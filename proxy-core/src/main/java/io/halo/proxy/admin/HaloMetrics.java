@@ -223,6 +223,10 @@ final class HaloMetrics {
     rejections.entrySet().stream()
         .sorted(Map.Entry.comparingByKey())
         .forEach(e -> out.sample("halo_rejected_connections_total", e.getValue(), "reason", e.getKey()));
+
+    out.family("halo_log_events_dropped_total", "counter",
+        "Log events dropped because the log queue was full (stderr too slow or stalled).");
+    out.sample("halo_log_events_dropped_total", io.halo.proxy.log.DroppingAsyncAppender.dropped());
   }
 
   private static void splits(PrometheusText out, List<ProxyView.SplitView> splits) {

@@ -177,8 +177,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
         : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
     if (!ok) {
       listener.rejections().count("auth_failed");
-      log.info("[{}] access denied for user '{}' from {} ({})", listener.name(), hello.user(),
-          ctx.channel().remoteAddress(), credentials == null ? "no such user" : "wrong password");
+      long suppressed = listener.authFailures().admitLogLine(listener.name());
+      if (suppressed >= 0) {
+        log.info("[{}] access denied for user '{}' from {} ({}){}", listener.name(), hello.user(),
+            ctx.channel().remoteAddress(), credentials == null ? "no such user" : "wrong password",
+            io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+      }
       String message = "Access denied for user '" + hello.user() + "'@'" + host(ctx) + "' (using password: "
           + (token.length > 0 ? "YES" : "NO") + ")";
       listener.authFailures().answerLater(ctx.channel(), hello.user(), () -> fail(ctx, MySqlError.ACCESS_DENIED, message));

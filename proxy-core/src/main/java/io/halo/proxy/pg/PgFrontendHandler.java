@@ -267,8 +267,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void passwordFailed(ChannelHandlerContext ctx, String why) {
     listener.rejections().count("auth_failed");
-    log.info("[{}] password authentication failed for user \"{}\" from {}: {}",
-        listener.name(), user, ctx.channel().remoteAddress(), why);
+    long suppressed = listener.authFailures().admitLogLine(listener.name());
+    if (suppressed >= 0) {
+      log.info("[{}] password authentication failed for user \"{}\" from {}: {}{}", listener.name(), user,
+          ctx.channel().remoteAddress(), why, io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+    }
     listener.authFailures().answerLater(ctx.channel(), user,
         () -> fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\""));
   }

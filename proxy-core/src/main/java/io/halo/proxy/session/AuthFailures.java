@@ -26,6 +26,8 @@ public final class AuthFailures {
 
   private final Cache<String, Integer> failures;
   private final Duration authTimeout;
+  /** One line per listener per second: a client decides how often it fails, not how much is logged. */
+  private final LogThrottle logLines = new LogThrottle(1, TimeUnit.SECONDS);
 
   public AuthFailures(Duration authTimeout) {
     this.authTimeout = authTimeout;
@@ -39,6 +41,19 @@ public final class AuthFailures {
   public Duration failed(Channel client, String user) {
     int n = failures.asMap().merge(key(client, user), 1, Integer::sum);
     return delay(n);
+  }
+
+  /**
+   * Whether to log a failed login on {@code listener} now: -1 to stay silent, else how many were
+   * not logged since the last line.
+   */
+  public long admitLogLine(String listener) {
+    return logLines.admit(listener);
+  }
+
+  /** The tail a log line adds for the failed logins it stands for. */
+  public static String suppressed(long n) {
+    return n > 0 ? " (and " + n + " more failed logins on this listener not logged)" : "";
   }
 
   /** A successful login forgets the pair's failures. */

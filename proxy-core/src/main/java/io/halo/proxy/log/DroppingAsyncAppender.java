@@ -1,0 +1,33 @@
+package io.halo.proxy.log;
+
+import ch.qos.logback.classic.AsyncAppender;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Logback's {@link AsyncAppender} that never blocks the caller (Halo logs from Netty event loops)
+ * and counts what it drops: when the queue is full, because stderr's reader stalls or a flood of
+ * events outruns it, an event is dropped and counted instead of waiting. The count is the metric
+ * {@code halo_log_events_dropped_total}.
+ */
+public final class DroppingAsyncAppender extends AsyncAppender {
+
+  private static final LongAdder DROPPED = new LongAdder();
+
+  public DroppingAsyncAppender() {
+    setNeverBlock(true);
+  }
+
+  /** Events dropped since start, over every instance. */
+  public static long dropped() {
+    return DROPPED.sum();
+  }
+
+  @Override
+  protected void append(ILoggingEvent event) {
+    if (isStarted() && getRemainingCapacity() == 0) {
+      DROPPED.increment(); // the queue is full: super.append would drop it silently
+    }
+    super.append(event);
+  }
+}

@@ -35,7 +35,7 @@ final class ConfigBinder {
     ServerConfig server = server(top.section("server", "io_threads", "auth_timeout",
         "backend_connect_timeout", "max_message_size", "shutdown_timeout", "state_dir",
         "max_client_connections", "max_unauthenticated_per_address", "startup_timeout"), source);
-    AdminConfig admin = admin(top.section("admin", "listen", "token"));
+    AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
     List<UserConfig> users = users(top);
     List<ClusterConfig> clusters = new ArrayList<>();
     UniqueNames clusterNames = new UniqueNames("cluster");
@@ -98,9 +98,17 @@ final class ConfigBinder {
       s.report("listen", "is " + listen + ", reachable from other hosts, and admin.token is not set: anyone who"
           + " can connect could fail over, drain or throttle; set admin.token or listen on 127.0.0.1");
     }
+    String readOnly = s.string("read_only_token", null);
+    if (readOnly != null && readOnly.isEmpty()) {
+      s.report("read_only_token", "is empty; remove the key to have no read-only token");
+    } else if (readOnly != null && token == null) {
+      s.report("read_only_token", "needs admin.token: without it every request may change everything anyway");
+    } else if (readOnly != null && readOnly.equals(token)) {
+      s.report("read_only_token", "is the same as admin.token; give the read-only token its own value");
+    }
     listenAddresses.claim(listen, s, "listen");
     s.finish();
-    return s.construct(() -> new AdminConfig(listen, token));
+    return s.construct(() -> new AdminConfig(listen, token, readOnly));
   }
 
   private List<UserConfig> users(Section top) {

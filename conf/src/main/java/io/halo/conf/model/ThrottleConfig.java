@@ -28,13 +28,13 @@ public record ThrottleConfig(
     Objects.requireNonNull(queueTimeout, "queueTimeout");
     Objects.requireNonNull(limit, "limit");
     if (maxConnections < 1) {
-      throw new IllegalArgumentException("max_connections must be at least 1");
+      throw new IllegalArgumentException("max_connections must be at least 1, was " + maxConnections);
     }
     if (maxQueue < 0) {
-      throw new IllegalArgumentException("max_queue must not be negative");
+      throw new IllegalArgumentException("max_queue must not be negative, was " + maxQueue);
     }
     if (maxTransactions < 0) {
-      throw new IllegalArgumentException("max_transactions must not be negative (0: no limit)");
+      throw new IllegalArgumentException("max_transactions must not be negative (0: no limit), was " + maxTransactions);
     }
     if (limit == ThrottleLimit.GRADIENT && maxTransactions == 0) {
       throw new IllegalArgumentException("limit: gradient needs max_transactions (its upper bound)");

@@ -131,6 +131,17 @@ class ViolationReportingTest {
   }
 
   @Test
+  void a_read_only_token_needs_the_full_token_and_must_differ_from_it() throws ConfigException {
+    Violation alone = only(with("users:", "admin:\n  read_only_token: r\nusers:"));
+    assertThat(alone.key()).isEqualTo("admin.read_only_token");
+    assertThat(alone.message()).contains("needs admin.token");
+    Violation same = only(with("users:", "admin:\n  token: t\n  read_only_token: t\nusers:"));
+    assertThat(same.message()).contains("same as admin.token");
+    assertThat(ConfigLoader.parse(with("users:", "admin:\n  token: t\n  read_only_token: r\nusers:"),
+        "halo.yaml", java.util.Map.of()).admin().readOnlyToken()).isEqualTo("r");
+  }
+
+  @Test
   void a_mapping_where_a_value_belongs_is_a_violation() {
     Violation v = only(with("      - listen: 0.0.0.0:6432", "      - listen: { host: x }"));
 

@@ -98,15 +98,22 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     String path = new QueryStringDecoder(request.uri()).path();
     Route route;
     try {
-      if (!(HttpMethod.GET.equals(method) && "/health".equals(path))
-          && !auth.accepts(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+      boolean reads = HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method);
+      BearerAuth.Access access = reads && "/health".equals(path)
+          ? BearerAuth.Access.FULL
+          : auth.access(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+      if (access == BearerAuth.Access.NONE) {
         throw new AdminException(
             HttpResponseStatus.UNAUTHORIZED,
             "missing or wrong bearer token; send Authorization: Bearer <admin.token>",
             Map.of(HttpHeaderNames.WWW_AUTHENTICATE.toString(), "Bearer realm=\"halo-admin\""));
       }
       route = router.route(method, path);
-      if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+      if (!reads) {
+        if (access != BearerAuth.Access.FULL) {
+          throw new AdminException(HttpResponseStatus.FORBIDDEN,
+              "the read-only token may only read; changes need admin.token");
+        }
         refuseForgeable(request, ctx.channel().localAddress());
       }
     } catch (AdminException e) {

@@ -78,7 +78,7 @@ public final class AdminServer implements AutoCloseable {
     this.boss = Objects.requireNonNull(boss, "boss");
     this.workers = Objects.requireNonNull(workers, "workers");
     this.endpoints = new AdminEndpoints(clusters, Objects.requireNonNull(proxy, "proxy"), json);
-    this.auth = new BearerAuth(config.token());
+    this.auth = new BearerAuth(config.token(), config.readOnlyToken());
     this.actions =
         new ThreadPoolExecutor(
             actionThreads,

@@ -5,7 +5,8 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Checks {@code Authorization: Bearer <token>}. Both sides are hashed before the constant-time
+ * Checks {@code Authorization: Bearer <token>} against {@code admin.token} (everything) and
+ * {@code admin.read_only_token} (reads only). Both sides are hashed before the constant-time
  * {@link MessageDigest#isEqual} so that the comparison time reveals neither a matching prefix nor
  * the token's length.
  */
@@ -13,27 +14,48 @@ final class BearerAuth {
 
   private static final String SCHEME = "bearer ";
 
-  private final byte[] expected;
+  /** What a request's credentials allow. */
+  enum Access {
+    NONE,
+    READ,
+    FULL
+  }
+
+  private final byte[] full;
+  private final byte[] readOnly;
 
   /** @param token null: every request is accepted */
   BearerAuth(String token) {
-    this.expected = token == null ? null : sha256(token);
+    this(token, null);
+  }
+
+  BearerAuth(String token, String readOnlyToken) {
+    this.full = token == null ? null : sha256(token);
+    this.readOnly = readOnlyToken == null ? null : sha256(readOnlyToken);
   }
 
   boolean required() {
-    return expected != null;
+    return full != null;
   }
 
   /** @param header the Authorization header, null when absent */
   boolean accepts(String header) {
-    if (expected == null) {
-      return true;
+    return access(header) == Access.FULL;
+  }
+
+  /** @param header the Authorization header, null when absent */
+  Access access(String header) {
+    if (full == null) {
+      return Access.FULL;
     }
     if (header == null || header.length() < SCHEME.length()
         || !header.regionMatches(true, 0, SCHEME, 0, SCHEME.length())) {
-      return false;
+      return Access.NONE;
     }
-    return MessageDigest.isEqual(expected, sha256(header.substring(SCHEME.length()).trim()));
+    byte[] given = sha256(header.substring(SCHEME.length()).trim());
+    boolean isFull = MessageDigest.isEqual(full, given);
+    boolean isRead = readOnly != null && MessageDigest.isEqual(readOnly, given);
+    return isFull ? Access.FULL : isRead ? Access.READ : Access.NONE;
   }
 
   private static byte[] sha256(String s) {

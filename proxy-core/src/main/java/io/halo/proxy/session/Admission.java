@@ -168,20 +168,10 @@ public final class Admission {
     int connections = maxConnections == null ? s.maxConnections() : maxConnections;
     int transactions = maxTransactions == null ? s.maxTransactions() : maxTransactions;
     int queue = maxQueue == null ? s.maxQueue() : maxQueue;
-    if (connections < 1) {
-      throw new IllegalArgumentException("max_connections must be at least 1, was " + connections);
-    }
-    if (transactions < 0) {
-      throw new IllegalArgumentException("max_transactions must not be negative (0: no limit), was " + transactions);
-    }
-    if (queue < 0) {
-      throw new IllegalArgumentException("max_queue must not be negative, was " + queue);
-    }
-    if (transactions == 0 && s.limit() == ThrottleLimit.GRADIENT) {
-      throw new IllegalArgumentException("max_transactions cannot be 0 with limit: gradient (it is the upper bound)");
-    }
-    settings = new Settings(connections, transactions, queue, s.queueTimeout(), s.limit(),
-        Math.min(s.minTransactions(), Math.max(1, transactions)));
+    // The config's own checks, in one place: what the config refuses, the admin API refuses.
+    new io.halo.conf.model.ThrottleConfig(connections, queue, s.queueTimeout(), transactions, s.limit(),
+        s.minTransactions());
+    settings = new Settings(connections, transactions, queue, s.queueTimeout(), s.limit(), s.minTransactions());
     sessionLimiters.values().forEach(l -> l.resize(connections, queue));
     if (transactions > 0) {
       txLimiters.values().forEach(l -> l.resize(transactions, queue));

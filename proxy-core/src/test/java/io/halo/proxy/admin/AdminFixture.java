@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
 final class AdminFixture implements AutoCloseable {
 
   static final String TOKEN = "s3cret-token";
+  /** The read-only token, configured whenever a token is. */
+  static final String READ_TOKEN = "read-only-token";
 
   final EventLoopGroup boss = Transports.nio().newGroup(1);
   final EventLoopGroup workers = Transports.nio().newGroup(1);
@@ -33,7 +35,7 @@ final class AdminFixture implements AutoCloseable {
   AdminFixture(String token, List<ClusterControl> clusters, int threads, int queue) throws InterruptedException {
     server =
         new AdminServer(
-            new AdminConfig(new HostPort("127.0.0.1", 0), token),
+            new AdminConfig(new HostPort("127.0.0.1", 0), token, token == null ? null : READ_TOKEN),
             clusters,
             new FakeProxy(),
             Transports.nio(),

@@ -297,6 +297,20 @@ class AdminServerTest {
   }
 
   @Test
+  void the_read_only_token_reads_status_and_metrics_but_changes_nothing() throws Exception {
+    java.util.function.Function<String, HttpRequest.Builder> asReader = path ->
+        HttpRequest.newBuilder(URI.create(admin.url() + path)).header("Authorization", "Bearer " + AdminFixture.READ_TOKEN);
+    assertThat(admin.send(asReader.apply("/api/v1/clusters/main").GET().build()).statusCode()).isEqualTo(200);
+    assertThat(admin.send(asReader.apply("/metrics").GET().build()).statusCode()).isEqualTo(200);
+
+    HttpResponse<String> drain = admin.send(asReader.apply("/api/v1/clusters/main/backends/pg2/drain")
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("")).build());
+    assertThat(drain.statusCode()).isEqualTo(403);
+    assertThat(json(drain).path("error").asText()).contains("read-only token may only read");
+    assertThat(admin.get("/api/v1/clusters/main").body()).doesNotContain("DRAINING");
+  }
+
+  @Test
   void reload_is_501_and_says_to_restart() throws Exception {
     // When
     HttpResponse<String> r = admin.post("/api/v1/reload", "");

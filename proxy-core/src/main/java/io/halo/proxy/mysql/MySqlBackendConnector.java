@@ -41,8 +41,8 @@ final class MySqlBackendConnector {
     private final int code;
     private final String sqlState;
 
-    BackendRefused(int code, String sqlState, String message) {
-      super(message);
+    BackendRefused(int code, String sqlState, String message, Throwable detail) {
+      super(message, detail);
       this.code = code;
       this.sqlState = sqlState;
     }
@@ -137,8 +137,13 @@ final class MySqlBackendConnector {
             state = b.toString(b.readerIndex() + 1, 5, StandardCharsets.US_ASCII);
             b.skipBytes(6);
           }
-          fail(ctx, new BackendRefused(code, state,
-              "backend " + describe(node) + " refused the session: " + b.toString(StandardCharsets.UTF_8)));
+          String message = b.toString(StandardCharsets.UTF_8);
+          fail(ctx, io.halo.proxy.session.BackendText.mysqlLoginRefusal(code)
+              // The backend's message names the backend user and Halo's host: the log only.
+              ? new BackendRefused(code, state, io.halo.proxy.session.BackendText.loginRefused(node.name(),
+                  "error " + code), new IllegalStateException(message))
+              : new BackendRefused(code, state, "backend " + node.name() + " refused the session: " + message,
+                  null));
         } else if (scramble == null) {
           greeting(ctx, b);
         } else if (first == 0x00) {

@@ -23,6 +23,11 @@ public enum MySqlError {
    * make libmariadb clients report "2027 Received malformed packet" instead of the message.
    */
   BACKEND_UNAVAILABLE(1053, "08S01"),
+  /**
+   * ER_UNKNOWN_COM_ERROR: an empty command packet, answered as MariaDB answers it (it reads an
+   * empty command as COM_SLEEP, which clients may not send).
+   */
+  UNKNOWN_COMMAND(1047, "08S01"),
   /** ER_CONNECTION_KILLED: the backend closed a relayed session's connection. */
   BACKEND_LOST(1927, "70100");
 

@@ -154,6 +154,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     hello = HandshakeResponse.decode(payload);
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
     if (credentials != null && credentials.user().auth() == AuthMethod.TRUST) {
+      // Any password is accepted. A caching_sha2_password client that sent one waits for the
+      // plugin's verdict before the OK (without it libmariadb asks for the RSA key and fails).
+      fastAuthSuccess(ctx, hello.authPlugin(), hello.authResponse());
       authenticated(ctx);
       return;
     }
@@ -188,10 +191,19 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       listener.authFailures().answerLater(ctx.channel(), hello.user(), () -> fail(ctx, MySqlError.ACCESS_DENIED, message));
       return;
     }
-    if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
-      ctx.write(frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03))); // fast auth success
-    }
+    fastAuthSuccess(ctx, plugin, token);
     authenticated(ctx);
+  }
+
+  /**
+   * caching_sha2_password's "fast auth success" (0x01 0x03), which precedes the OK when the client
+   * sent a password; for an empty one (no bytes, or Connector/J's single NUL) the OK comes alone.
+   */
+  private void fastAuthSuccess(ChannelHandlerContext ctx, String plugin, byte[] token) {
+    boolean empty = token.length == 0 || (token.length == 1 && token[0] == 0);
+    if (MySqlAuth.CACHING_SHA2.equals(plugin) && !empty) {
+      ctx.write(frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03)));
+    }
   }
 
   private void authenticated(ChannelHandlerContext ctx) {
@@ -255,7 +267,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       Throwable cause = f.cause();
       long suppressed = listener.backendErrors().admit(routed.backend().name());
       if (suppressed >= 0) {
-        log.warn("[{}] {}: {}{}", listener.name(), hello.user(), cause.getMessage(),
+        log.warn("[{}] {} on {}: {}{}{}", listener.name(), hello.user(),
+            io.halo.proxy.session.BackendText.forLog(routed.backend()), cause.getMessage(),
+            cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
             suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
       }
       listener.rejections().count("backend_unavailable");

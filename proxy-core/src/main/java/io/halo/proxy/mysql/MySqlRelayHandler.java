@@ -78,11 +78,18 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
    * dropped, also those still to come; what follows it is read as usual.
    */
   private void refuse(ChannelHandlerContext ctx, ByteBuf buf, String message) {
+    answer(ctx, buf, MySqlError.TOO_MANY_CONNECTIONS, message);
+  }
+
+  /**
+   * Answers the command that starts {@code buf} with an ERR of its own, never sending it to the
+   * backend; its bytes still to come are dropped, what follows it is read as usual.
+   */
+  private void answer(ChannelHandlerContext ctx, ByteBuf buf, MySqlError error, String message) {
     int r = buf.readerIndex();
     long total = 4L + buf.getUnsignedMediumLE(r);
     session.client().writeAndFlush(MySqlPackets.frame(ctx.alloc(), (buf.getUnsignedByte(r + 3) + 1) & 0xff,
-        MySqlPackets.err(ctx.alloc(), MySqlError.TOO_MANY_CONNECTIONS.code(), MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
-            message)));
+        MySqlPackets.err(ctx.alloc(), error.code(), error.sqlState(), message)));
     if (buf.readableBytes() > total) {
       ByteBuf rest = buf.retainedSlice(r + (int) total, buf.readableBytes() - (int) total);
       buf.release();
@@ -137,6 +144,12 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       }
       if (session.mustHold()) {
         session.hold(buf);
+        return;
+      }
+      if (buf.readableBytes() >= 4 && buf.getUnsignedMediumLE(buf.readerIndex()) == 0) {
+        // An empty command packet is whole at 4 bytes: waiting for a fifth would answer every
+        // later command one late. The server would answer it with ERR 1047; so does Halo.
+        answer(ctx, buf, MySqlError.UNKNOWN_COMMAND, "Unknown command");
         return;
       }
       if (buf.readableBytes() < 5) {

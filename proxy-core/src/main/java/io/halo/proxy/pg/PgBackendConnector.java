@@ -88,7 +88,8 @@ final class PgBackendConnector {
             promise.tryFailure(
                 new PgBackendException(
                     SqlState.CANNOT_CONNECT.code(),
-                    "could not connect to backend " + describe(node) + ": " + reason(f.cause()),
+                    "could not connect to backend " + describe(node) + ": "
+                        + io.halo.proxy.session.BackendText.reason(f.cause()),
                     f.cause()));
           }
         });
@@ -102,8 +103,9 @@ final class PgBackendConnector {
     return promise;
   }
 
+  /** The backend as clients may see it: its name (the log adds the address). */
   static String describe(BackendNode node) {
-    return node.name() + " (" + node.address() + ")";
+    return node.name();
   }
 
   private static String reason(Throwable t) {
@@ -269,6 +271,16 @@ final class PgBackendConnector {
           message = value;
         }
       }
+      if (io.halo.proxy.session.BackendText.pgLoginRefusal(code)) {
+        // The backend's message names the backend user: it goes to the log only.
+        startupMessages.forEach(ByteBuf::release);
+        startupMessages.clear();
+        promise.tryFailure(new PgBackendException(code,
+            io.halo.proxy.session.BackendText.loginRefused(describe(node), code),
+            new IllegalStateException("backend refused the session: " + message)));
+        ctx.close();
+        return;
+      }
       fail(ctx, code, "backend " + describe(node) + " refused the session: " + message);
     }
 
@@ -289,7 +301,8 @@ final class PgBackendConnector {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       fail(ctx, SqlState.CONNECTION_FAILURE.code(),
-          "backend " + describe(node) + " connection failed during startup: " + reason(cause));
+          "backend " + describe(node) + " connection failed during startup: "
+              + io.halo.proxy.session.BackendText.reason(cause));
     }
 
     private static ByteBuf whole(ChannelHandlerContext ctx, byte type, ByteBuf body) {

@@ -359,7 +359,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                 cause instanceof PgBackendException be ? be.sqlState() : SqlState.CANNOT_CONNECT.code();
             long suppressed = listener.backendErrors().admit(routed.backend().name());
             if (suppressed >= 0) {
-              log.warn("[{}] {}@{}: {}{}", listener.name(), user, database, cause.getMessage(),
+              // The client's text names the backend only; the log adds its address and the cause.
+              log.warn("[{}] {}@{} on {}: {}{}{}", listener.name(), user, database,
+                  io.halo.proxy.session.BackendText.forLog(routed.backend()), cause.getMessage(),
+                  cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
                   suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
             }
             listener.rejections().count("backend_unavailable");

@@ -45,6 +45,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   private String violation;
   private boolean rejected;
   private boolean terminated;
+  /**
+   * Backend direction: the type of the last whole message. A backend that closes right after an
+   * ErrorResponse (no ReadyForQuery) has said FATAL itself; Halo adds no second error.
+   */
+  private byte lastFromBackend;
 
   PgRelayHandler(PgSession session, boolean fromClient, Channel peer, long maxMessageSize) {
     this.session = session;
@@ -104,6 +109,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   @Override
   public boolean onMessage(byte type, int length) {
     if (!fromClient) {
+      lastFromBackend = type;
       return true;
     }
     if (length < 4 || length > maxMessageSize) {
@@ -180,7 +186,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       }
       closeAfterFlush(peer);
     } else if (peer.isActive()) {
-      if (session.state() != SessionState.CLOSING && scanner.atBoundary()) {
+      if (session.state() != SessionState.CLOSING && scanner.atBoundary() && lastFromBackend != 'E') {
         log.warn(
             "[{}] backend {} ({}) closed the connection of {}",
             session.listener().name(), session.backendName(), session.backendAddress(), session);
@@ -188,8 +194,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
                 PgMessages.fatal(
                     peer.alloc(),
                     SqlState.CONNECTION_FAILURE,
-                    "backend " + session.backendName() + " (" + session.backendAddress()
-                        + ") closed the connection unexpectedly"))
+                    "backend " + session.backendName() + " closed the connection unexpectedly"))
             .addListener(ChannelFutureListener.CLOSE);
       } else {
         closeAfterFlush(peer);

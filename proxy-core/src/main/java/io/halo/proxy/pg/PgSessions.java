@@ -70,10 +70,10 @@ public final class PgSessions {
       Optional<BackendNode> node = t.backend(s.backendName());
       String why = null;
       if (node.isPresent() && node.get().state() == NodeState.FENCED) {
-        why = "backend " + s.backendName() + " (" + s.backendAddress() + ") of cluster " + cluster
+        why = "backend " + s.backendName() + " of cluster " + cluster
             + " is fenced" + (t.failoverInProgress() ? ": failover in progress" : "");
       } else if (s.readWrite() && t.primary() != null && !t.primary().equals(s.backendName())) {
-        why = "failover: backend " + s.backendName() + " (" + s.backendAddress() + ") is no longer the primary of cluster "
+        why = "failover: backend " + s.backendName() + " is no longer the primary of cluster "
             + cluster + "; " + t.primary() + " is (epoch " + t.epoch() + "); reconnect";
       }
       if (why != null) {

@@ -867,8 +867,9 @@ final class PgSplitRelay {
       }
       return;
     }
-    session.terminate(SqlState.CONNECTION_FAILURE,
-        "backend " + b.node.name() + " (" + b.node.address() + ") closed the connection unexpectedly");
+    log.warn("[{}] backend {} closed the connection of {}", session.listener().name(),
+        io.halo.proxy.session.BackendText.forLog(b.node), session);
+    session.terminate(SqlState.CONNECTION_FAILURE, "backend " + b.node.name() + " closed the connection unexpectedly");
   }
 
   // ------------------------------------------------------------------ switchover and end

@@ -391,6 +391,20 @@ class MySqlProxyIT {
   }
 
   @Test
+  void an_empty_command_packet_is_answered_as_the_server_answers_it_and_later_replies_stay_in_step()
+      throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket direct = RawMySqlSocket.login(cluster.primary().port(), "app", "apppw", "app");
+        RawMySqlSocket proxied = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      byte[] expected = direct.emptyCommand();
+      assertThat((expected[0] & 0xff)).as("the server answers an empty command with ERR").isEqualTo(0xff);
+      assertThat(proxied.emptyCommand()).as("byte for byte as the server").isEqualTo(expected);
+      assertThat(proxied.value("select 'in step'")).isEqualTo("in step");
+      assertThat(direct.value("select 'in step'")).isEqualTo("in step");
+    }
+  }
+
+  @Test
   void change_user_with_a_wrong_password_gets_1045_and_the_session_closes() throws Exception {
     int port = halo.boundAddresses().get(0).getPort();
     try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {

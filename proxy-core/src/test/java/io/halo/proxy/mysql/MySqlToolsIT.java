@@ -27,7 +27,8 @@ class MySqlToolsIT {
     cluster = MariaDbCluster.builder().name("mytools").user("app", "apppw").database("app").start();
     halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")), Route.PRIMARY);
+            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
+            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")), Route.PRIMARY);
   }
 
   @AfterAll
@@ -63,6 +64,20 @@ class MySqlToolsIT {
 
   private static String port() {
     return String.valueOf(halo.boundAddresses().get(0).getPort());
+  }
+
+  @Test
+  void a_trust_user_logs_in_with_or_without_a_password_as_it_would_without_one() throws Exception {
+    assumeTrue(onPath("mariadb"), "mariadb client not installed");
+    for (String password : new String[] {null, "-pwhatever"}) {
+      Run r = password == null
+          ? run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", "local", "--skip-ssl", "-N", "-B",
+              "app", "-e", "select 6 * 7")
+          : run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", "local", password, "--skip-ssl",
+              "-N", "-B", "app", "-e", "select 6 * 7");
+      assertThat(r.exit()).as((password == null ? "no password: " : "a password: ") + r.out()).isZero();
+      assertThat(r.out()).contains("42");
+    }
   }
 
   @Test

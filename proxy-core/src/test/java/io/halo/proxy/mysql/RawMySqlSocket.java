@@ -93,6 +93,13 @@ final class RawMySqlSocket implements AutoCloseable {
     authReply(password);
   }
 
+  /** Sends an empty command packet (length 0) and returns the payload of the answer. */
+  byte[] emptyCommand() throws IOException {
+    seq = -1;
+    write(new byte[0]);
+    return read();
+  }
+
   /** COM_RESET_CONNECTION. */
   void resetConnection() throws IOException {
     seq = -1;

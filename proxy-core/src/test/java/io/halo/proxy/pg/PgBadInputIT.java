@@ -58,7 +58,8 @@ class PgBadInputIT {
             List.of(
                 new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
                 new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
-                new UserConfig("rep", "reppw", AuthMethod.MD5, "app", "apppw")),
+                new UserConfig("rep", "reppw", AuthMethod.MD5, "app", "apppw"),
+                new UserConfig("stale", "stalepw", AuthMethod.MD5, "app", "not-the-backend-password")),
             MAX_CLIENTS);
   }
 
@@ -285,7 +286,7 @@ class PgBadInputIT {
   }
 
   @Test
-  void an_unreachable_backend_gets_08001_naming_the_backend() throws Exception {
+  void an_unreachable_backend_gets_08001_naming_the_backend_but_not_its_address() throws Exception {
     int deadPort;
     try (ServerSocket s = new ServerSocket(0)) {
       deadPort = s.getLocalPort();
@@ -304,9 +305,20 @@ class PgBadInputIT {
       assertThatThrownBy(() -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app", p))
           .satisfies(e -> {
             assertThat(((SQLException) e).getSQLState()).isEqualTo("08001");
-            assertThat(e.getMessage()).contains("ghost").contains(String.valueOf(deadPort));
+            assertThat(e.getMessage()).contains("could not connect to backend ghost: connection refused")
+                .doesNotContain(String.valueOf(deadPort)).doesNotContain("127.0.0.1");
           });
     }
+  }
+
+  @Test
+  void a_backend_that_refuses_halos_login_is_named_but_the_backend_user_and_address_stay_in_the_log() {
+    assertThatThrownBy(() -> halo.connect("stale", "stalepw", "app", ""))
+        .satisfies(e -> {
+          assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
+          assertThat(e.getMessage()).contains("backend " + cluster.primary().name() + " refused Halo's login")
+              .doesNotContain("\"app\"").doesNotContain(String.valueOf(cluster.primary().port()));
+        });
   }
 
   @Test
@@ -318,6 +330,23 @@ class PgBadInputIT {
       }
       assertThatThrownBy(() -> s.execute("select 1"))
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isIn("57P01", "08006"));
+    }
+  }
+
+  @Test
+  void after_the_backends_own_fatal_error_the_client_gets_no_second_one() throws Exception {
+    // Given a session through Halo (trust user, raw protocol so that every message is seen)
+    try (RawPgSocket raw = new RawPgSocket(halo.primaryListener(), 5_000)) {
+      raw.send(RawPgSocket.startup("local", "app", "application_name", "fatal-once"));
+      raw.readUntilReady();
+      // When the server terminates its backend
+      try (Connection admin = cluster.primary().connectAsSuperuser(); Statement a = admin.createStatement()) {
+        a.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'fatal-once'");
+      }
+      // Then the client reads the backend's FATAL 57P01, and then the end of the connection
+      Map<Character, String> e = raw.readError();
+      assertThat(e).containsEntry('C', "57P01").containsEntry('S', "FATAL");
+      assertThatThrownBy(raw::read).as("nothing after the backend's FATAL").isInstanceOf(java.io.EOFException.class);
     }
   }
 }

@@ -32,8 +32,16 @@ public final class RawPgSocket implements AutoCloseable {
   }
 
   public static byte[] startup(String user, String database) {
+    return startup(user, database, new String[0]);
+  }
+
+  /** A StartupMessage with more parameters, as name, value pairs. */
+  public static byte[] startup(String user, String database, String... more) {
+    java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("user", user, "database", database));
+    all.addAll(java.util.List.of(more));
+    all.add("");
     ByteArrayOutputStream body = new ByteArrayOutputStream();
-    for (String s : new String[] {"user", user, "database", database, ""}) {
+    for (String s : all) {
       body.writeBytes(s.getBytes(StandardCharsets.UTF_8));
       body.write(0);
     }

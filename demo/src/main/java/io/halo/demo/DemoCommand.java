@@ -1,9 +1,10 @@
-package io.halo.proxy.cli;
+package io.halo.demo;
 
 import io.halo.conf.load.ConfigException;
 import io.halo.conf.load.ConfigLoader;
 import io.halo.conf.model.HaloConfig;
 import io.halo.proxy.HaloServer;
+import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import java.io.IOException;

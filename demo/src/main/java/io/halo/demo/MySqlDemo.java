@@ -1,8 +1,9 @@
-package io.halo.proxy.cli;
+package io.halo.demo;
 
 import io.halo.conf.load.ConfigException;
 import io.halo.conf.load.ConfigLoader;
 import io.halo.proxy.HaloServer;
+import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.MariaDbCluster;
 import io.halo.testkit.MariaDbNode;
 import java.io.IOException;

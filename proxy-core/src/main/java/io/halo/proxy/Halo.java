@@ -1,7 +1,6 @@
 package io.halo.proxy;
 
 import io.halo.proxy.cli.CheckConfigCommand;
-import io.halo.proxy.cli.DemoCommand;
 import io.halo.proxy.cli.FailoverCommand;
 import io.halo.proxy.cli.StartCommand;
 import io.halo.proxy.cli.StatusCommand;
@@ -15,9 +14,9 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Halo.Version.class,
     description = "High-availability proxy and load balancer for PostgreSQL and MySQL/MariaDB.",
+    footer = "%nhalo demo (local servers with Halo in front) is in the demo artifact: ./bin/halo demo",
     subcommands = {
       StartCommand.class,
-      DemoCommand.class,
       CheckConfigCommand.class,
       StatusCommand.class,
       FailoverCommand.class,

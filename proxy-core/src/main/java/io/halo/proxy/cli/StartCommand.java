@@ -44,7 +44,7 @@ public final class StartCommand implements Callable<Integer> {
   }
 
   /** Blocks until the JVM is asked to stop, then runs {@code onStop} before it exits. */
-  static void runUntilStopped(Runnable onStop) throws InterruptedException {
+  public static void runUntilStopped(Runnable onStop) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

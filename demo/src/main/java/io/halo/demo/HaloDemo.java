@@ -1,0 +1,21 @@
+package io.halo.demo;
+
+import io.halo.proxy.Halo;
+import picocli.CommandLine;
+
+/**
+ * The {@code halo} command line with {@code demo} added: the demo starts database servers from the
+ * test kit's embedded binaries, so it lives in its own artifact ({@code halo-demo-*-all.jar}) and
+ * the runtime artifact that production runs carries no database binaries. {@code bin/halo demo}
+ * runs this; every other subcommand works here too.
+ */
+public final class HaloDemo {
+
+  private HaloDemo() {}
+
+  public static void main(String[] args) {
+    CommandLine cli = new CommandLine(new Halo());
+    cli.addSubcommand("demo", new DemoCommand());
+    System.exit(cli.execute(args));
+  }
+}

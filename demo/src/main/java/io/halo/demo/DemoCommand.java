@@ -90,6 +90,7 @@ public final class DemoCommand implements Callable<Integer> {
       return 1;
     }
     HaloServer running = server;
+    io.halo.testkit.TestServers.ownerStopsAtExit();
     StartCommand.runUntilStopped(
         () -> {
           System.out.println("Stopping Halo and the demo cluster...");

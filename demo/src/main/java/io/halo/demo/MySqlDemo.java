@@ -42,6 +42,7 @@ final class MySqlDemo {
       return 1;
     }
     HaloServer running = server;
+    io.halo.testkit.TestServers.ownerStopsAtExit();
     StartCommand.runUntilStopped(() -> {
       System.out.println("Stopping Halo and the demo cluster...");
       running.close();

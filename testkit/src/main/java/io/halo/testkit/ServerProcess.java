@@ -31,6 +31,8 @@ final class ServerProcess {
     private static final Logger log = LoggerFactory.getLogger(ServerProcess.class);
     private static final Duration CHILD_EXIT_WAIT = Duration.ofSeconds(10);
     private static final Set<ServerProcess> RUNNING = ConcurrentHashMap.newKeySet();
+    /** Set by an application (halo demo) whose own shutdown hook stops its servers at exit. */
+    static volatile boolean ownerStopsAtExit;
     private static final Thread HOOK = new Thread(ServerProcess::stopAllOnExit, "halo-testkit-shutdown");
 
     static {
@@ -217,7 +219,11 @@ final class ServerProcess {
         if (left.isEmpty()) {
             return;
         }
-        log.warn("JVM exits with {} test servers still running; stopping them", left.size());
+        if (ownerStopsAtExit) {
+            log.debug("JVM exits: stopping {} server(s) beside the application's own shutdown", left.size());
+        } else {
+            log.warn("JVM exits with {} test servers still running; stopping them", left.size());
+        }
         for (ServerProcess server : left) {
             Launcher.signal("CONT", pids(server.tree()));
             Launcher.signal(server.shutdownSignal, List.of(server.pid()));

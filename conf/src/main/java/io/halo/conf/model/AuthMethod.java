@@ -7,5 +7,10 @@ public enum AuthMethod {
   /** md5 (PostgreSQL), mysql_native_password (MySQL). */
   MD5,
   /** No password asked. For local use only. */
-  TRUST
+  TRUST;
+
+  /** As the config writes it: {@code scram-sha-256}, {@code md5}, {@code trust}. */
+  public String yamlName() {
+    return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+  }
 }

@@ -35,7 +35,7 @@ public record UserConfig(
       throw new IllegalArgumentException("user name is empty");
     }
     if (auth != AuthMethod.TRUST && (password == null || password.isEmpty())) {
-      throw new IllegalArgumentException("user '" + name + "' needs a password for auth " + auth);
+      throw new IllegalArgumentException("user '" + name + "' needs a password for auth " + auth.yamlName());
     }
     if (maxConnections < 0 || maxTransactionsPerSecond < 0) {
       throw new IllegalArgumentException(

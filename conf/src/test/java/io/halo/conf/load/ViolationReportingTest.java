@@ -131,6 +131,12 @@ class ViolationReportingTest {
   }
 
   @Test
+  void messages_spell_values_as_the_config_does_not_as_java_constants() {
+    Violation v = only(with("    password: pw", "    password: ''"));
+    assertThat(v.message()).contains("needs a password for auth scram-sha-256").doesNotContain("SCRAM_SHA_256");
+  }
+
+  @Test
   void a_read_only_token_needs_the_full_token_and_must_differ_from_it() throws ConfigException {
     Violation alone = only(with("users:", "admin:\n  read_only_token: r\nusers:"));
     assertThat(alone.key()).isEqualTo("admin.read_only_token");

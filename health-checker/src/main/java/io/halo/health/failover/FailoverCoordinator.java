@@ -61,7 +61,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   private final AtomicLong ids = new AtomicLong();
   private final Deque<FailoverReport> reports = new ArrayDeque<>();
   private volatile TrafficGate gate = TrafficGate.NONE;
-  /** Writer thread only: the last refusal, so one incident is reported once. */
+  /**
+   * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago"
+   * changes at every probe), so one incident is reported and logged once.
+   */
   private String lastRefusal;
 
   public FailoverCoordinator(ClusterHealth health, EngineOps ops, CommandRunner commands, Clock clock) {
@@ -131,8 +134,9 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         }
       }
     }
-    if (!refusal.equals(lastRefusal)) {
-      lastRefusal = refusal;
+    String incident = refusal.replaceAll("\\d+", "#");
+    if (!incident.equals(lastRefusal)) {
+      lastRefusal = incident;
       log.warn("[{}] {}", config.name(), refusal);
       ReportBuilder rb = newReport(FailoverReport.Kind.AUTOMATIC, t.primary(), refusal, t.epoch());
       rb.finish(FailoverReport.Outcome.REFUSED, null, t.epoch());

@@ -300,7 +300,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
             }
           });
     } catch (RejectedExecutionException e) {
-      log.error("[{}] health writer queue full ({} tasks) or stopped; dropping a task", config.name(), WRITER_QUEUE);
+      if (writer.isShutdown()) {
+        // Closing: probes still in flight land here; nothing is lost that anyone will read.
+        log.debug("[{}] health writer stopped; dropping a late task", config.name());
+      } else {
+        log.error("[{}] health writer queue full ({} tasks); dropping a task", config.name(), WRITER_QUEUE);
+      }
       return java.util.concurrent.CompletableFuture.failedFuture(e);
     }
   }

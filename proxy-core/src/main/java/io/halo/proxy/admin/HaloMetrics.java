@@ -32,6 +32,7 @@ final class HaloMetrics {
 
   private record Snapshot(
       String name,
+      String engine,
       Topology topology,
       List<BackendStatus> backends,
       List<FailoverReport> failovers,
@@ -48,7 +49,7 @@ final class HaloMetrics {
   String scrape() {
     List<Snapshot> snaps =
         clusters.stream()
-            .map(c -> new Snapshot(c.name(), c.topology(), c.backends(), c.failovers(), c.lastFailover()))
+            .map(c -> new Snapshot(c.name(), c.engine(), c.topology(), c.backends(), c.failovers(), c.lastFailover()))
             .toList();
     List<BackendSessions> sessions = proxy.sessions();
     PrometheusText out = new PrometheusText();
@@ -146,12 +147,24 @@ final class HaloMetrics {
                 b.node().name().equals(s.topology().primary()) ? 1 : 0,
                 labels(s, b)));
 
-    out.family("halo_backend_lag_bytes", "gauge", "Bytes of WAL the backend's replay trails the primary; absent when unknown.");
+    // PostgreSQL lag is bytes of WAL, MySQL lag transactions (GTID sequence numbers): two metrics,
+    // so that no unit is hidden under the other's name.
+    out.family("halo_backend_lag_bytes", "gauge",
+        "PostgreSQL: bytes of WAL the backend's replay trails the primary; absent when unknown.");
     each(
         snaps,
         (s, b) -> {
-          if (b.lagBytes() >= 0) {
+          if (b.lagBytes() >= 0 && !"mysql".equals(s.engine())) {
             out.sample("halo_backend_lag_bytes", b.lagBytes(), labels(s, b));
+          }
+        });
+    out.family("halo_backend_lag_transactions", "gauge",
+        "MySQL/MariaDB: transactions (GTID sequence numbers) the backend trails the primary; absent when unknown.");
+    each(
+        snaps,
+        (s, b) -> {
+          if (b.lagBytes() >= 0 && "mysql".equals(s.engine())) {
+            out.sample("halo_backend_lag_transactions", b.lagBytes(), labels(s, b));
           }
         });
 

@@ -106,6 +106,14 @@ class AdminMetricsTest {
   }
 
   @Test
+  void mysql_lag_is_counted_in_transactions_under_its_own_metric() throws Exception {
+    main.engine = "mysql";
+    String body = admin.get("/metrics").body();
+    assertThat(body).contains("halo_backend_lag_transactions{cluster=\"main\",backend=\"pg2\"} 96")
+        .doesNotContain("halo_backend_lag_bytes{");
+  }
+
+  @Test
   void unknown_lag_and_latency_are_left_out_rather_than_zero() throws Exception {
     // Given every probe failing
     main.primaryDown();

@@ -338,6 +338,8 @@ class FailoverIT {
     FailoverReport r = control().lastFailover().orElseThrow();
     assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.REFUSED);
     assertThat(r.reason()).contains("still streams from " + primary.name());
+    assertThat(control().failovers()).as("one incident, one report (not one per probe)")
+        .filteredOn(f -> f.outcome() == FailoverReport.Outcome.REFUSED).hasSize(1);
     try (Connection s = cluster.standbys().get(0).connectAsSuperuser();
         ResultSet rs = s.createStatement().executeQuery("select pg_is_in_recovery()")) {
       rs.next();

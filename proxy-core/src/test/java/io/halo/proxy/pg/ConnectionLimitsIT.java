@@ -32,6 +32,11 @@ class ConnectionLimitsIT {
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
   static final List<UserConfig> USERS = List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"));
+  /**
+   * Long enough that the silent sockets of one test are all still open when its last one connects
+   * on a loaded machine, far below the 20 s auth timeout.
+   */
+  static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(2);
   static PgCluster cluster;
   HaloFixture halo;
   final List<AutoCloseable> open = new ArrayList<>();
@@ -58,7 +63,7 @@ class ConnectionLimitsIT {
 
   private void halo(int perListener, int total, int unauthenticatedPerAddress) throws Exception {
     ServerConfig server = new ServerConfig(2, Duration.ofSeconds(20), Duration.ofSeconds(5), 1 << 20,
-        Duration.ofSeconds(2), null, total, unauthenticatedPerAddress, Duration.ofMillis(500));
+        Duration.ofSeconds(2), null, total, unauthenticatedPerAddress, STARTUP_TIMEOUT);
     halo = HaloFixture.start(cluster, server, USERS, perListener);
   }
 
@@ -66,6 +71,16 @@ class ConnectionLimitsIT {
     RawPgSocket s = new RawPgSocket(halo.primaryListener(), 5_000);
     open.add(s);
     return s;
+  }
+
+  /**
+   * Waits until Halo has counted {@code n} client connections: a connect returns once the kernel
+   * accepted it, before Halo's event loop has, and which connection is the one over a limit must
+   * not depend on that race.
+   */
+  private void awaitCounted(int n) {
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> halo.server().listeners().stream()
+        .mapToInt(io.halo.proxy.admin.ProxyView.ListenerView::clientConnections).sum() == n);
   }
 
   private Connection login() throws SQLException {
@@ -81,11 +96,12 @@ class ConnectionLimitsIT {
     for (int i = 0; i < 3; i++) {
       silent.add(silent());
     }
+    awaitCounted(3);
     // A fourth connection gets the error at once, without having sent a startup packet
     Map<Character, String> e = silent().readError();
     assertThat(e).containsEntry('C', "53300").containsEntry('S', "FATAL");
     assertThat(e.get('M')).contains("allows 3 client connections");
-    // The silent ones are closed after startup_timeout (500 ms), long before auth_timeout (20 s)
+    // The silent ones are closed after startup_timeout (2 s), long before auth_timeout (20 s)
     for (RawPgSocket s : silent) {
       assertThat(s.closedByServer()).as("closed within the 5 s read timeout").isTrue();
     }
@@ -103,6 +119,7 @@ class ConnectionLimitsIT {
     }
     silent();
     silent();
+    awaitCounted(7);
     // A third unauthenticated connection from this address is refused at accept
     Map<Character, String> e = silent().readError();
     assertThat(e).containsEntry('C', "53300");
@@ -145,6 +162,7 @@ class ConnectionLimitsIT {
     login();
     Connection r = halo.connect(halo.replicaListener(), "app", "apppw", "app", "");
     open.add(r);
+    awaitCounted(3);
     assertThatThrownBy(() -> halo.connect(halo.replicaListener(), "app", "apppw", "app", ""))
         .satisfies(e -> {
           assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");

@@ -352,7 +352,7 @@ final class MySqlSplitRelay {
       pinned = true;
       stats.pinned();
       if (replica != null && replica.channel != null && replica.idle()) {
-        replica.channel.close();
+        SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
         replica = null;
       }
     }
@@ -385,7 +385,7 @@ final class MySqlSplitRelay {
     }
     if (replica != null && replica.idle() && replica.channel != null
         && !listener.router().inRotation(replica.node.name())) {
-      replica.channel.close();
+      SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
       replica = null;
     }
     if (replica == null) {
@@ -463,7 +463,7 @@ final class MySqlSplitRelay {
       settingsBytes = 0;
       primary.settingsApplied = 0;
       if (replica != null && replica.channel != null && replica.idle()) {
-        replica.channel.close();
+        SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
         replica = null;
       }
     }
@@ -644,7 +644,7 @@ final class MySqlSplitRelay {
   }
 
   void closeBackends() {
-    SplitChannels.close(backendChannels());
+    SplitChannels.quit(backendChannels(), SplitChannels.MYSQL_QUIT);
   }
 
   private boolean allIdle() {

@@ -952,7 +952,7 @@ final class PgSplitRelay {
 
   /** Closes the backend connections now (Halo ends the session). */
   void closeBackends() {
-    SplitChannels.close(backendChannels());
+    SplitChannels.quit(backendChannels(), SplitChannels.PG_TERMINATE);
   }
 
   /** The session's open backend connections (primary, replica). */

@@ -36,7 +36,23 @@ public final class SplitChannels {
     return channels.stream().allMatch(Channel::isWritable);
   }
 
-  public static void close(List<Channel> channels) {
-    channels.forEach(Channel::close);
+  /**
+   * Says goodbye in the protocol before closing (PostgreSQL Terminate, MySQL COM_QUIT), so that
+   * the server counts a normal disconnect, not an aborted client, and logs no warning.
+   */
+  public static void quit(List<Channel> channels, byte[] goodbye) {
+    for (Channel c : channels) {
+      if (c.isActive()) {
+        c.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(goodbye))
+            .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+      } else {
+        c.close();
+      }
+    }
   }
+
+  /** PostgreSQL Terminate ('X', length 4). */
+  public static final byte[] PG_TERMINATE = {'X', 0, 0, 0, 4};
+  /** MySQL COM_QUIT: payload length 1, sequence id 0, 0x01. */
+  public static final byte[] MYSQL_QUIT = {1, 0, 0, 0, 1};
 }

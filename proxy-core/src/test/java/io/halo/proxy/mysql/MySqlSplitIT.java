@@ -106,6 +106,30 @@ class MySqlSplitIT {
     }
   }
 
+  private static long abortedClients(MariaDbNode n) throws SQLException {
+    try (Connection root = n.connectAsRoot();
+        ResultSet rs = root.createStatement().executeQuery("show global status like 'Aborted_clients'")) {
+      rs.next();
+      return rs.getLong(2);
+    }
+  }
+
+  @Test
+  void a_client_that_quits_normally_leaves_no_aborted_client_on_either_backend() throws Exception {
+    start(Duration.ofSeconds(2));
+    long primaryBefore = abortedClients(cluster.primary());
+    long replicaBefore = abortedClients(replica());
+    for (int i = 0; i < 3; i++) {
+      try (Connection c = connect("")) {
+        c.createStatement().execute("insert into kv values (" + (100 + i) + ", 'x')");
+        assertThat(port(c, "select @@port")).isPositive();
+      }
+    }
+    Thread.sleep(500); // the servers count an abort when they notice the closed socket
+    assertThat(abortedClients(cluster.primary())).as("primary").isEqualTo(primaryBefore);
+    assertThat(abortedClients(replica())).as("replica").isEqualTo(replicaBefore);
+  }
+
   @Test
   void reads_go_to_the_replica_and_everything_else_to_the_primary() throws Exception {
     start(Duration.ofSeconds(2));

@@ -56,6 +56,11 @@ class MySqlFailoverIT {
   }
 
   private void start(int replicas, boolean semiSync, FailoverConfig.Mode mode) throws Exception {
+    start(replicas, semiSync, mode, null);
+  }
+
+  private void start(int replicas, boolean semiSync, FailoverConfig.Mode mode, java.nio.file.Path stateDir)
+      throws Exception {
     cluster = LOGS.watch(MariaDbCluster.builder().name("myfo").replicas(replicas).semiSync(semiSync)
         .user("app", "apppw").database("app").start());
     try (Connection c = cluster.primary().connect("app", "apppw", "app")) {
@@ -73,7 +78,7 @@ class MySqlFailoverIT {
         new FailoverConfig(mode, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(15), null, null, null,
             Duration.ofSeconds(30)),
         new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
+    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20).withStateDir(stateDir),
         new AdminConfig(new HostPort("127.0.0.1", 0), null),
         List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(c)));
   }
@@ -95,6 +100,45 @@ class MySqlFailoverIT {
       }
     }
     return ids;
+  }
+
+  private int portThroughHalo() throws Exception {
+    try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw");
+        ResultSet rs = c.createStatement().executeQuery("select @@port")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void a_restarted_halo_routes_writes_to_the_promoted_replica_not_to_the_old_primary_back_unchanged(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path state) throws Exception {
+    // Given a Halo that saves its decisions, and a failover after kill -9 of the primary
+    start(1, false, FailoverConfig.Mode.AUTOMATIC, state);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    old.kill();
+    await().atMost(Duration.ofSeconds(30)).until(() -> replica.name().equals(control().topology().primary()));
+    try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+      c.createStatement().execute("insert into acked_writes values (1), (2), (3)");
+    }
+    // When the old primary comes back unchanged (writable, replicating from no one) and Halo restarts
+    old.start();
+    HaloConfig config = halo.config();
+    halo.close();
+    halo = HaloServer.start(config);
+    // Then writes go to the promoted replica, and the old primary gets nothing
+    for (int i = 0; i < 5; i++) {
+      assertThat(portThroughHalo()).isEqualTo(replica.port());
+    }
+    assertThat(control().topology().primary()).isEqualTo(replica.name());
+    assertThat(control().state().savedEpoch()).isEqualTo(2);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      var s = control().backends().stream().filter(b -> b.node().name().equals(old.name())).findFirst().orElseThrow();
+      assertThat(s.lastProbe()).isNotNull();
+      assertThat(s.node().routable()).isFalse();
+    });
   }
 
   @Test

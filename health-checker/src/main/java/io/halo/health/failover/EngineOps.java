@@ -46,4 +46,24 @@ public interface EngineOps {
   default String fence(Connection oldPrimary) throws SQLException {
     return "nothing to do on the server";
   }
+
+  /**
+   * Whether a switchover can demote the old primary by SQL alone (MySQL/MariaDB: read_only, then
+   * replicate from the new primary). PostgreSQL cannot: a primary becomes a standby only by a
+   * restart, which is the switchover_command's job.
+   */
+  default boolean demotesBySql() {
+    return false;
+  }
+
+  /**
+   * Makes the old primary, already fenced and caught up, a replica of the new primary.
+   *
+   * @param user replication credentials on the new primary
+   * @return what was done, for the report
+   */
+  default String rejoin(Connection oldPrimary, Connection newPrimary, HostPort newPrimaryAddress, String user,
+      String password) throws SQLException {
+    throw new UnsupportedOperationException(engine() + " cannot demote a primary by SQL");
+  }
 }

@@ -159,6 +159,40 @@ public final class MySqlOps implements EngineOps {
 
   /** read_only = ON, then every client connection but this one and replication is killed. */
   @Override
+  public boolean demotesBySql() {
+    return true;
+  }
+
+  @Override
+  public String rejoin(Connection oldPrimary, Connection newPrimary, HostPort newPrimaryAddress, String user,
+      String password) throws SQLException {
+    MySqlFlavor f = MySqlFlavor.of(oldPrimary);
+    // TLS to the new primary when it offers TLS; a plaintext server refuses a replica that
+    // requires it (MariaDB 11.4 and later require it by default).
+    boolean tls;
+    try (Statement s = newPrimary.createStatement(); ResultSet rs = s.executeQuery("select @@have_ssl")) {
+      tls = rs.next() && "YES".equalsIgnoreCase(rs.getString(1));
+    }
+    try (Statement s = oldPrimary.createStatement()) {
+      s.execute(f.makeReadOnly());
+      s.execute(f.stopReplication());
+      if (f.adoptOwnPosition() != null) {
+        s.execute(f.adoptOwnPosition());
+      }
+      try (PreparedStatement ps = oldPrimary.prepareStatement(f.changeSourceWithCredentials()
+          + (tls ? "" : f.mariadb() || f == MySqlFlavor.MYSQL_LEGACY ? ", master_ssl = 0" : ", source_ssl = 0"))) {
+        ps.setString(1, newPrimaryAddress.host());
+        ps.setInt(2, newPrimaryAddress.port());
+        ps.setString(3, user);
+        ps.setString(4, password == null ? "" : password);
+        ps.execute();
+      }
+      s.execute(f.startReplication());
+    }
+    return "read-only, replicates from " + newPrimaryAddress + " (" + f.positioning() + (tls ? ", TLS" : "") + ")";
+  }
+
+  @Override
   public String fence(Connection oldPrimary) throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(oldPrimary);
     int killed = 0;

@@ -164,10 +164,26 @@ final class Steps {
     t.start();
   }
 
+  /** Switchover: the old primary was demoted by SQL and rejoins as a replica after the promotion. */
+  private boolean rejoinOld;
+
   private boolean stopOldPrimary() {
     Instant b = rb.begin();
     String cmd = coordinator.policy().switchoverCommand();
     health.run(() -> health.fence(from));
+    if (cmd == null && coordinator.ops().demotesBySql()) {
+      // MySQL/MariaDB: the old primary stops taking writes now, from anyone; after the promotion
+      // it replicates from the new primary, so a switchover costs no server.
+      try (Connection c = coordinator.connect(from)) {
+        String fenced = coordinator.ops().fence(c);
+        rejoinOld = true;
+        rb.step("stop old primary", b, true, from + ": " + fenced);
+        return true;
+      } catch (SQLException e) {
+        failed = fail("stop old primary", b, from + " could not be made read-only: " + e.getMessage());
+        return false;
+      }
+    }
     if (cmd == null) {
       rb.step("stop old primary", b, true, from + " fenced (no switchover_command)");
       return true;
@@ -215,6 +231,17 @@ final class Steps {
       }
     }
     rb.step("repoint", b, allOk, done.isEmpty() ? "no other standby" : String.join("; ", done));
+    if (rejoinOld) {
+      b = rb.begin();
+      var monitor = health.config().monitor();
+      try (Connection old = coordinator.connect(from); Connection primary = coordinator.connect(to)) {
+        rb.step("rejoin old primary", b, true,
+            from + ": " + coordinator.ops().rejoin(old, primary, addressOf(to), monitor.user(), monitor.password()));
+      } catch (SQLException e) {
+        allOk = false;
+        rb.step("rejoin old primary", b, false, from + ": " + e.getMessage() + " (it stays read-only and fenced)");
+      }
+    }
     return rb.finish(FailoverReport.Outcome.SUCCEEDED,
         allOk ? null : "promoted " + to + ", but some standbys could not be repointed", epoch);
   }

@@ -171,6 +171,27 @@ public enum MySqlFlavor {
     };
   }
 
+  /**
+   * Makes a demoted source a replica of the new one, with credentials (it had none): parameters
+   * (host, port, user, password). On MariaDB its own transactions are in gtid_binlog_pos, not
+   * gtid_slave_pos: {@link #adoptOwnPosition()} first, so that slave_pos starts where it is.
+   */
+  public String changeSourceWithCredentials() {
+    return switch (this) {
+      case MARIADB -> "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
+          + "master_use_gtid = slave_pos";
+      case MYSQL_8 -> "change replication source to source_host = ?, source_port = ?, source_user = ?, "
+          + "source_password = ?, source_auto_position = 1";
+      case MYSQL_LEGACY -> "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
+          + "master_auto_position = 1";
+    };
+  }
+
+  /** MariaDB: start replication from the server's own binlog position; MySQL needs nothing. */
+  public String adoptOwnPosition() {
+    return mariadb() ? "set global gtid_slave_pos = @@gtid_binlog_pos" : null;
+  }
+
   /** How the report describes the positioning used by {@link #changeSource()}. */
   public String positioning() {
     return mariadb() ? "GTID slave_pos" : "GTID auto-position";

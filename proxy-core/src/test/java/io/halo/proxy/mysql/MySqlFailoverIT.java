@@ -275,6 +275,45 @@ class MySqlFailoverIT {
   }
 
   @Test
+  void switchovers_in_a_row_leave_one_primary_and_every_other_server_replicating_from_it() throws Exception {
+    // Given a primary and two replicas, no switchover_command (Halo demotes MariaDB by SQL itself)
+    start(2, false, FailoverConfig.Mode.MANUAL);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    long id = 1;
+    for (int round = 0; round < 4; round++) {
+      String before = control().topology().primary();
+      // When the operator switches over (to the best candidate)
+      FailoverReport r = control().switchover(null);
+      // Then it succeeded, and the old primary rejoined as a replica of the new one
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.steps()).extracting(FailoverReport.Step::name).contains("rejoin old primary");
+      String now = control().topology().primary();
+      assertThat(now).isNotEqualTo(before);
+      try (Connection c = java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+        c.createStatement().execute("insert into acked_writes values (" + id++ + ")");
+      }
+      await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
+        for (var b : control().backends()) {
+          assertThat(b.splitBrain()).as(b.node().name() + " split brain").isFalse();
+          if (b.node().name().equals(now)) {
+            assertThat(b.node().role().name()).isEqualTo("PRIMARY");
+          } else {
+            assertThat(b.node().routable()).as(b.node().name() + " routable").isTrue();
+            assertThat(b.lastProbe().upstream()).as(b.node().name() + " upstream").isNotNull();
+            assertThat(b.lastProbe().upstream().streaming()).as(b.node().name() + " streaming").isTrue();
+          }
+        }
+      });
+    }
+    // and every row written through Halo is on every server
+    long last = id - 1;
+    for (MariaDbNode n : cluster.nodes()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> idsOn(n).containsAll(java.util.stream.LongStream
+          .rangeClosed(1, last).boxed().toList()));
+    }
+  }
+
+  @Test
   void planned_switchover_moves_sessions_at_transaction_boundaries_and_fails_no_statement() throws Exception {
     // Given autocommit inserts, multi-statement transactions, a session in the middle of a
     // transaction and a session with a server-side prepared statement open

@@ -76,8 +76,9 @@ public final class DemoCommand implements Callable<Integer> {
     HaloServer server = null;
     try {
       grantOwnership(cluster);
+      Path script = writeSwitchoverScript(cluster);
       Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, config(cluster));
+      Files.writeString(file, config(cluster, script));
       HaloConfig config = ConfigLoader.load(file, Map.of());
       server = HaloServer.start(config);
       printHowToConnect(cluster, file);
@@ -106,7 +107,48 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  private String config(PgCluster cluster) {
+  /**
+   * The demo's switchover_command, as a real deployment would write one: the old primary stops
+   * cleanly (its last WAL has reached the target, which Halo checked), comes back as a standby of
+   * the new primary (standby.signal and primary_conninfo) and follows it onto the new timeline
+   * once Halo promotes it. Without it every switchover would leave a second primary behind.
+   */
+  private static Path writeSwitchoverScript(PgCluster cluster) throws IOException {
+    StringBuilder dirs = new StringBuilder();
+    for (PgNode n : cluster.nodes()) {
+      dirs.append(String.format("  %s) dir='%s' ;;%n", n.name(), n.dataDir()));
+    }
+    String script = String.format(
+        """
+        #!/bin/sh
+        # Written by 'halo demo': Halo's switchover_command. Halo runs it after the target has
+        # replayed everything and before it promotes the target, with HALO_OLD_PRIMARY(_HOST/_PORT)
+        # and HALO_NEW_PRIMARY(_HOST/_PORT) set. It restarts the old primary as a standby of the new.
+        set -eu
+        case "$HALO_OLD_PRIMARY" in
+        %s  *) echo "unknown backend $HALO_OLD_PRIMARY" >&2; exit 2 ;;
+        esac
+        pg_ctl() { %s "$@"; }
+        pg_ctl -D "$dir" stop -m fast -w -t 60
+        touch "$dir/standby.signal"
+        cat >> "$dir/postgresql.auto.conf" <<EOF
+        primary_conninfo = '%s'
+        primary_slot_name = ''
+        EOF
+        pg_ctl -D "$dir" start -w -t 60 -l "$dir/../$HALO_OLD_PRIMARY-rejoined.log" >/dev/null
+        echo "$HALO_OLD_PRIMARY restarted as a standby of $HALO_NEW_PRIMARY"
+        """,
+        dirs, cluster.pgCtlCommand(),
+        // a quote inside a postgresql.conf string is doubled
+        PgCluster.replicationConninfo("$HALO_NEW_PRIMARY_HOST", "$HALO_NEW_PRIMARY_PORT", "$HALO_OLD_PRIMARY")
+            .replace("'", "''"));
+    Path file = cluster.baseDir().resolve("switchover.sh");
+    Files.writeString(file, script);
+    file.toFile().setExecutable(true, false);
+    return file;
+  }
+
+  private String config(PgCluster cluster, Path switchoverScript) {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : cluster.nodes()) {
       backends.append(String.format(
@@ -129,8 +171,11 @@ public final class DemoCommand implements Callable<Integer> {
               - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms }
             backends:
         %s    monitor: { user: %s, password: %s }
+            failover:
+              switchover_command: %s
         """,
-        adminPort, USER, PASSWORD, port, replicaPort, splitPort, backends, cluster.superuser(), cluster.superuserPassword());
+        adminPort, USER, PASSWORD, port, replicaPort, splitPort, backends, cluster.superuser(), cluster.superuserPassword(),
+        switchoverScript);
   }
 
   private void printHowToConnect(PgCluster cluster, Path file) {

@@ -139,6 +139,38 @@ public final class PgCluster implements AutoCloseable {
         List<PgNode> order = new ArrayList<>(standbys());
         order.add(primary());
         order.parallelStream().forEach(PgNode::stop);
+        // A server restarted outside the test kit (the demo's switchover_command) is no process of
+        // ours: stop whatever still runs in a data dir with pg_ctl.
+        for (PgNode node : nodes) {
+            if (Files.exists(node.dataDir().resolve("postmaster.pid"))) {
+                try {
+                    launcher.run(node.name() + ": pg_ctl stop", List.of(node.binDir().resolve("pg_ctl").toString(),
+                            "-D", node.dataDir().toString(), "stop", "-m", "fast", "-w", "-t", "30"), node.env(),
+                            node.logFile(), Duration.ofSeconds(40));
+                } catch (IOException e) {
+                    log.warn("{}: {}", node.name(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * The command line, shell-quoted, that runs this cluster's {@code pg_ctl} as the OS user its
+     * servers run as (for scripts such as the demo's switchover_command).
+     */
+    public String pgCtlCommand() {
+        StringBuilder sb = new StringBuilder();
+        for (String word : launcher.command(List.of(nodes.get(0).binDir().resolve("pg_ctl").toString()))) {
+            sb.append(sb.length() == 0 ? "" : " ").append("'").append(word.replace("'", "'\\''")).append("'");
+        }
+        return sb.toString();
+    }
+
+    /** The primary_conninfo a standby named {@code applicationName} uses to stream from host:port. */
+    public static String replicationConninfo(String host, String port, String applicationName) {
+        return "host=" + host + " port=" + port + " user=" + REPLICATION_USER + " password="
+                + PgConfig.conninfoValue(REPLICATION_PASSWORD) + " application_name=" + applicationName
+                + " connect_timeout=5";
     }
 
     /** Copies every node's log to {@code <logs>/<cluster>-<timestamp>/}; returns that dir, or null. */

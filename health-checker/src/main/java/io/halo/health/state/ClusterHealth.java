@@ -74,6 +74,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
   private final List<FailoverReport> restoredReports;
   private String primary;
+  /**
+   * Writer thread: when the primary last changed. A probe that began before it describes the old
+   * topology (the old primary was still primary then): it is not evidence of a split brain.
+   */
+  private java.time.Instant primarySince = java.time.Instant.MIN;
   private long epoch = 1;
   private boolean failoverInProgress;
   /** Writer thread: the reports in the saved state, oldest first. */
@@ -391,6 +396,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
           + " is the primary: following the servers";
       trackers.get(primary).role = NodeRole.STANDBY;
       primary = actual;
+      primarySince = clock.instant();
     }
   }
 
@@ -449,6 +455,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     String was = primary;
     newest.role = NodeRole.PRIMARY;
     primary = newest.config.name();
+    primarySince = clock.instant();
     epoch++;
     overruled = "at start " + why + ": " + primary + " (" + generationName() + " " + generation(newest)
         + ") is the primary" + (claiming.size() > 1 ? "; the other backends claiming the role are fenced" : "")
@@ -479,6 +486,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     n.fencedByFailover = false;
     n.detector.markReachable(); // promotion just reached it; earlier failed probes are history
     primary = newPrimary;
+    primarySince = clock.instant();
     epoch++;
     failoverInProgress = false;
     log.info("[{}] primary is now {} (epoch {})", config.name(), newPrimary, epoch);
@@ -552,6 +560,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       String was = primary;
       String now = claiming.get(0).config.name();
       primary = now;
+      primarySince = clock.instant();
       epoch++;
       log.info("[{}] observed a new primary: {} (was {}), epoch {}", config.name(), now, was, epoch);
     }
@@ -566,7 +575,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   private boolean splitBrain(Tracker t) {
     return t.last != null && t.last.ok() && t.last.role() == NodeRole.PRIMARY
-        && !t.config.name().equals(primary);
+        && !t.config.name().equals(primary) && !t.last.at().isBefore(primarySince);
   }
 
   private List<BackendNode> nodes() {
@@ -641,7 +650,9 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     Topology prev = topology.getAndSet(next);
     if (!next.equals(prev)) {
       for (BackendStatus s : statuses.get()) {
-        if (s.splitBrain()) {
+        // While a failover or switchover runs, its target is primary on the server a moment
+        // before Halo routes to it: reported in the status, not logged as an incident.
+        if (s.splitBrain() && !failoverInProgress) {
           log.warn("[{}] split brain: {} reports itself primary but {} is the primary; it gets no traffic",
               config.name(), s.node().name(), primary);
         }

@@ -82,6 +82,19 @@ class ClusterHealthTest {
   }
 
   @Test
+  void a_probe_begun_before_a_switchover_is_no_split_brain_but_one_after_it_is() throws Exception {
+    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    var stale = Probes.primary("pg1", 100, List.of()); // started while pg1 was still the primary
+    Thread.sleep(5);
+    health.run(() -> health.promote("pg2"));
+    health.run(() -> health.apply(stale));
+    assertThat(health.statuses().get(0).splitBrain()).as("a probe from before the switchover").isFalse();
+    Thread.sleep(5);
+    health.run(() -> health.apply(Probes.primary("pg1", 100, List.of())));
+    assertThat(health.statuses().get(0).splitBrain()).as("pg1 still primary after it").isTrue();
+  }
+
+  @Test
   void lag_is_the_primary_position_minus_the_standby_replay_position() {
     health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(() -> health.apply(Probes.primary("pg1", 10_000, List.of())));

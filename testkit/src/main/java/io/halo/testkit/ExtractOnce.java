@@ -38,6 +38,7 @@ final class ExtractOnce {
             return;
         }
         synchronized (LOCK) {
+            Files.createDirectories(dir.getParent());
             Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
             try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     FileLock lock = channel.lock()) {
@@ -56,7 +57,7 @@ final class ExtractOnce {
                 log.info("extracted {} to {} in {} ms", what, dir, (System.nanoTime() - started) / 1_000_000);
             } catch (AccessDeniedException e) {
                 throw new IOException("cannot lock " + lockFile + " to extract " + what + " into " + dir
-                        + " (owned by another user?); set " + envVar + " or java.io.tmpdir", e);
+                        + " (owned by another user?); set " + envVar + " or " + CacheDir.ENV, e);
             }
         }
     }

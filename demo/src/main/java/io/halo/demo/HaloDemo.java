@@ -16,6 +16,8 @@ public final class HaloDemo {
   public static void main(String[] args) {
     CommandLine cli = new CommandLine(new Halo());
     cli.addSubcommand("demo", new DemoCommand());
-    System.exit(cli.execute(args));
+    int exit = cli.execute(args);
+    io.halo.proxy.log.Logs.flush();
+    System.exit(exit);
   }
 }

@@ -28,7 +28,9 @@ public final class Halo implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Halo()).execute(args));
+    int exit = new CommandLine(new Halo()).execute(args);
+    io.halo.proxy.log.Logs.flush();
+    System.exit(exit);
   }
 
   @Override

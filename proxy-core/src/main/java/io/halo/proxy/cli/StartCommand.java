@@ -54,6 +54,7 @@ public final class StartCommand implements Callable<Integer> {
                     onStop.run();
                   } finally {
                     stopped.countDown();
+                    io.halo.proxy.log.Logs.flush();
                   }
                 },
                 "halo-shutdown"));

@@ -207,6 +207,14 @@ final class MySqlSplitRelay {
 
   private void handle(MySqlPacket p) {
     ByteBuf payload = p.payload();
+    if (p.sequenceId() == 0 && !payload.isReadable()) {
+      // An empty command (LOCAL INFILE's empty terminator never has sequence id 0): answered as
+      // the server answers it, like the plain relay does (found by the protocol fuzzer).
+      p.release();
+      reply(MySqlPackets.err(client.alloc(), MySqlError.UNKNOWN_COMMAND.code(), MySqlError.UNKNOWN_COMMAND.sqlState(),
+          "Unknown command"));
+      return;
+    }
     if (p.sequenceId() != 0 || !payload.isReadable()) {
       // Not a command: LOCAL INFILE data (or an empty terminator) for the command running now.
       if (last != null && last.channel != null) {

@@ -106,6 +106,20 @@ class MySqlSplitIT {
     }
   }
 
+  /** An empty command packet gets ERR 1047 as from the server, and later replies stay in step (issue 9.8). */
+  @Test
+  void an_empty_command_packet_gets_1047_and_later_replies_stay_in_step() throws Exception {
+    start(Duration.ofSeconds(2));
+    try (RawMySqlSocket c = RawMySqlSocket.login(halo.boundAddresses().get(0).getPort(), "app", "apppw", "app")) {
+      for (String value : new String[] {"one", "two"}) {
+        byte[] err = c.emptyCommand();
+        assertThat(err[0] & 0xff).as("ERR").isEqualTo(0xff);
+        assertThat((err[1] & 0xff) | (err[2] & 0xff) << 8).isEqualTo(1047);
+        assertThat(c.value("select '" + value + "'")).isEqualTo(value);
+      }
+    }
+  }
+
   private static long abortedClients(MariaDbNode n) throws SQLException {
     try (Connection root = n.connectAsRoot();
         ResultSet rs = root.createStatement().executeQuery("show global status like 'Aborted_clients'")) {

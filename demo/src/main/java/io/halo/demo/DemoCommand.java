@@ -71,6 +71,31 @@ public final class DemoCommand implements Callable<Integer> {
       return 2;
     }
     System.out.printf("Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n", standbys);
+    Running demo;
+    try {
+      demo = start();
+    } catch (IOException | SQLException | ConfigException | RuntimeException e) {
+      System.err.println("halo demo: " + e.getMessage());
+      return 1;
+    }
+    PgCluster cluster = demo.cluster();
+    printHowToConnect(cluster, demo.config());
+    HaloServer running = demo.server();
+    io.halo.testkit.TestServers.ownerStopsAtExit();
+    StartCommand.runUntilStopped(
+        () -> {
+          System.out.println("Stopping Halo and the demo cluster...");
+          running.close();
+          cluster.close();
+        });
+    return 0;
+  }
+
+  /** A running PostgreSQL demo: its servers, Halo, and the config file Halo runs with. */
+  record Running(PgCluster cluster, HaloServer server, Path config) {}
+
+  /** Starts the PostgreSQL demo (servers, then Halo); on failure stops what it started. */
+  Running start() throws IOException, SQLException, ConfigException, InterruptedException {
     PgCluster cluster =
         PgCluster.builder().name("demo").standbys(standbys).user(USER, PASSWORD).database(USER).start();
     HaloServer server = null;
@@ -81,24 +106,26 @@ public final class DemoCommand implements Callable<Integer> {
       Files.writeString(file, config(cluster, script));
       HaloConfig config = ConfigLoader.load(file, Map.of());
       server = HaloServer.start(config);
-      printHowToConnect(cluster, file);
+      return new Running(cluster, server, file);
     } catch (IOException | SQLException | ConfigException | RuntimeException e) {
       if (server != null) {
         server.close();
       }
       cluster.close();
-      System.err.println("halo demo: " + e.getMessage());
-      return 1;
+      throw e;
     }
-    HaloServer running = server;
-    io.halo.testkit.TestServers.ownerStopsAtExit();
-    StartCommand.runUntilStopped(
-        () -> {
-          System.out.println("Stopping Halo and the demo cluster...");
-          running.close();
-          cluster.close();
-        });
-    return 0;
+  }
+
+  /** The demo on other ports (tests). */
+  static DemoCommand onPorts(int port, int replicaPort, int splitPort, int adminPort) {
+    DemoCommand d = new DemoCommand();
+    d.port = port;
+    d.replicaPort = replicaPort;
+    d.splitPort = splitPort;
+    d.adminPort = adminPort;
+    d.standbys = 2;
+    d.engine = "postgresql";
+    return d;
   }
 
   private static void grantOwnership(PgCluster cluster) throws SQLException {

@@ -82,7 +82,8 @@ final class MySqlBackendConnector {
     connect.addListener(f -> {
       if (!f.isSuccess()) {
         promise.tryFailure(new IllegalStateException(
-            "Can't connect to backend " + describe(node) + ": " + f.cause().getMessage(), f.cause()));
+            "Can't connect to backend " + describe(node) + ": " + io.halo.proxy.session.BackendText.reason(f.cause()),
+            f.cause()));
       }
     });
     promise.addListener(f -> {
@@ -94,8 +95,9 @@ final class MySqlBackendConnector {
     return promise;
   }
 
+  /** The backend as clients may see it: its name (the log adds the address, BackendText.forLog). */
   static String describe(BackendNode node) {
-    return node.name() + " (" + node.address() + ")";
+    return node.name();
   }
 
   /** The login conversation with the backend. */

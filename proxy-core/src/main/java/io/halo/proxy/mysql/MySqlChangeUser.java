@@ -156,6 +156,9 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
         if (f.cause() instanceof MySqlBackendConnector.BackendRefused r) {
           fail(ctx, r.code(), r.sqlState(), r.getMessage());
         } else {
+          log.warn("[{}] COM_CHANGE_USER of {} to {} on {}: {}{}", l.name(), session, user,
+              io.halo.proxy.session.BackendText.forLog(session.node()), f.cause().getMessage(),
+              f.cause().getCause() == null ? "" : " (" + f.cause().getCause().getMessage() + ")");
           fail(ctx, MySqlError.BACKEND_UNAVAILABLE.code(), MySqlError.BACKEND_UNAVAILABLE.sqlState(),
               f.cause().getMessage());
         }

@@ -96,7 +96,8 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   // ---------------------------------------------------------------- automatic (writer thread)
 
   private void evaluate() {
-    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get() || health.reconciling()) {
+    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get() || health.reconciling()
+        || executor.isShutdown()) {
       return;
     }
     Topology t = health.current();

@@ -677,6 +677,16 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   @Override
   public void close() {
     schedules.forEach(s -> s.cancel(true));
+    // Tasks already handed to the writer still run (a finished failover report on its way to the
+    // state file, say), bounded; then the writer stops.
+    writer.shutdown();
+    try {
+      if (!writer.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("[{}] health writer did not finish its queue within 5 s; stopping it", config.name());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     writer.shutdownNow();
     monitors.values().forEach(Monitor::close);
   }

@@ -246,6 +246,8 @@ class FailoverIT {
     PgNode standby = cluster.standbys().get(0);
     old.kill();
     awaitPrimary(standby.name(), Duration.ofSeconds(20));
+    await().atMost(Duration.ofSeconds(20)).until(() -> control().lastFailover()
+        .map(r -> r.outcome() != FailoverReport.Outcome.RUNNING).orElse(false));
     // When Halo restarts while the old primary stays down
     halo = halo.restart();
     // Then writes go to the promoted standby at once, in the same epoch

@@ -25,8 +25,13 @@ public final class DroppingAsyncAppender extends AsyncAppender {
 
   @Override
   protected void append(ILoggingEvent event) {
-    if (isStarted() && getRemainingCapacity() == 0) {
-      DROPPED.increment(); // the queue is full: super.append would drop it silently
+    if (isStarted()) {
+      int free = getRemainingCapacity();
+      // super.append drops silently in two cases: a full queue, and below the discarding
+      // threshold an event of level INFO or lower. Both are counted.
+      if (free == 0 || (free < getDiscardingThreshold() && isDiscardable(event))) {
+        DROPPED.increment();
+      }
     }
     super.append(event);
   }

@@ -23,6 +23,8 @@ public final class AuthFailures {
   static final Duration MAX_DELAY = Duration.ofSeconds(5);
   static final Duration WINDOW = Duration.ofMinutes(10);
   static final long MAX_ENTRIES = 100_000;
+  /** Characters of a user name that key the table: a client chooses the name (up to kilobytes). */
+  static final int MAX_KEY_USER = 64;
 
   private final Cache<String, Integer> failures;
   private final Duration authTimeout;
@@ -85,6 +87,7 @@ public final class AuthFailures {
     String address = client.remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null
         ? a.getAddress().getHostAddress()
         : String.valueOf(client.remoteAddress());
-    return address + "\u0000" + user;
+    String name = user == null ? "" : user.length() > MAX_KEY_USER ? user.substring(0, MAX_KEY_USER) : user;
+    return address + "\u0000" + name;
   }
 }

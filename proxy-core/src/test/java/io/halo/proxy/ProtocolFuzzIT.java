@@ -184,9 +184,7 @@ class ProtocolFuzzIT {
     switch (r.nextInt(9)) {
       case 0 -> {
         kind = "random bytes";
-        byte[] b = new byte[r.nextInt(300)];
-        r.nextBytes(b);
-        chunks.add(b);
+        chunks.add(randomBytes(r));
       }
       case 1 -> {
         kind = "startup with a mutated length";
@@ -287,9 +285,7 @@ class ProtocolFuzzIT {
     switch (r.nextInt(7)) {
       case 0 -> {
         kind = "random bytes";
-        byte[] b = new byte[r.nextInt(300)];
-        r.nextBytes(b);
-        chunks.add(b);
+        chunks.add(randomBytes(r));
       }
       case 1 -> {
         kind = "handshake response with mutated lengths";
@@ -330,6 +326,13 @@ class ProtocolFuzzIT {
   }
 
   // ------------------------------------------------------------------ running cases
+
+  /** Up to 300 random bytes. */
+  static byte[] randomBytes(Random r) {
+    byte[] b = new byte[r.nextInt(300)];
+    r.nextBytes(b);
+    return b;
+  }
 
   static String randomText(Random r, int n) {
     StringBuilder sb = new StringBuilder();

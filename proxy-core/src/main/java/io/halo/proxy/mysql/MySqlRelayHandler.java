@@ -249,6 +249,7 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   /** Tracks and writes one client buffer to the backend (no flush). Event loop only. */
   void forwardClient(ByteBuf buf) {
+    io.halo.proxy.session.RelayHooks.admitted(buf);
     if (!session.tracker().clientBytes(buf)) {
       buf.release();
       log.info("[{}] closing {}: client packet over max_message_size {}", session.listener().name(), session,

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *       in flight answers its next command with it (a client not reading would otherwise see an
  *       unsolicited packet); a session in the middle of a reply is closed.
  * </ul>
- * Everything is changed on the session's event loop; fields the gate reads are volatile.
+ * Everything is changed on the session's event loop; a switchover asks whether the session is
+ * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
 final class MySqlSession {
 
@@ -67,7 +68,8 @@ final class MySqlSession {
   private Channel backend;
   private MySqlRelayHandler toBackend;
   private MySqlRelayHandler toClient;
-  private volatile boolean quiescent = true;
+  /** A switchover waiting for this session to be quiescent. */
+  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
   private volatile int status;
   private volatile int pendingReplies;
   private volatile boolean held;
@@ -226,9 +228,12 @@ final class MySqlSession {
     return deprecateEof;
   }
 
-  /** After each read in either direction: what other threads (gate, admin) may read. */
+  /**
+   * After each read in either direction: what other threads (admin views) may read, and the answer
+   * to a switchover waiting for this session to be quiescent.
+   */
   void publish() {
-    quiescent = !busy && (held || tracker.quiescent());
+    quietWait.check(quiescent());
     status = tracker.status();
     pendingReplies = tracker.pendingReplies();
   }
@@ -253,9 +258,22 @@ final class MySqlSession {
     publish();
   }
 
-  /** Between transactions with nothing in flight, or held there. Any thread. */
+  /** Between transactions with nothing in flight, or held there, or ending. Event loop. */
   boolean quiescent() {
-    return quiescent || closing;
+    return closing || (!busy && (held || tracker.quiescent()));
+  }
+
+  /**
+   * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
+   * is quiescent (now or after a later read); from then on the cluster's hold keeps its new
+   * commands. At once for a session that does not write.
+   */
+  void awaitQuiescence(Runnable quiescent) {
+    if (route() != Route.PRIMARY) {
+      quiescent.run();
+      return;
+    }
+    quietWait.await(quiescent(), quiescent);
   }
 
   boolean closing() {
@@ -310,6 +328,7 @@ final class MySqlSession {
    * no longer the primary starts moving to {@code primary}, or is ended when it cannot move.
    */
   void prepareRelease(BackendNode primary) {
+    quietWait.cancel();
     if (closing || route() != Route.PRIMARY || primary == null || primary.name().equals(node.name())) {
       return;
     }
@@ -337,6 +356,7 @@ final class MySqlSession {
 
   /** Switchover release, phase 2: a held session that stays goes on. */
   void finishRelease() {
+    quietWait.cancel();
     snapshot = null;
     if (held && !moving && !closing) {
       resume();
@@ -463,6 +483,7 @@ final class MySqlSession {
   }
 
   private void unregister() {
+    quietWait.check(true); // a session that ends has nothing in flight
     gate.abandon();
     if (registered) {
       registered = false;

@@ -63,11 +63,6 @@ public final class MySqlSessions {
     holding = on;
   }
 
-  /** Every read-write session is between transactions with nothing in flight (or held there). */
-  boolean primarySessionsQuiescent() {
-    return sessions.stream().filter(s -> s.route() == Route.PRIMARY).allMatch(MySqlSession::quiescent);
-  }
-
   Set<MySqlSession> all() {
     return sessions;
   }

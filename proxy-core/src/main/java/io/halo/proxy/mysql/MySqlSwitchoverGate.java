@@ -47,8 +47,8 @@ public final class MySqlSwitchoverGate extends SwitchoverGateBase<MySqlSession> 
   }
 
   @Override
-  protected boolean quiescent() {
-    return sessions.primarySessionsQuiescent();
+  protected void awaitQuiescence(MySqlSession s, Runnable quiescent) {
+    s.awaitQuiescence(quiescent);
   }
 
   @Override

@@ -75,8 +75,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       ctx.fireChannelRead(msg);
       return;
     }
-    if (fromClient && !session.admitClientBuffer(buf, scanner.atBoundary())) {
-      return;
+    if (fromClient) {
+      if (!session.admitClientBuffer(buf, scanner.atBoundary())) {
+        return;
+      }
+      io.halo.proxy.session.RelayHooks.admitted(buf);
     }
     forward(buf);
     if (!peer.isWritable()) {

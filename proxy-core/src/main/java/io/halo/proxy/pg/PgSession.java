@@ -22,8 +22,10 @@ import java.util.Map;
  * moved to another backend (switchover): requests awaiting a ReadyForQuery and the named prepared
  * statements it created.
  *
- * <p>Everything is changed on the session's event loop. Fields other threads read (the cancel
- * target, the state and in-flight count the switchover gate polls) are volatile.
+ * <p>Everything is changed on the session's event loop. A switchover asks the session whether it
+ * is quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields from
+ * another thread. Fields other threads read (the cancel target, the backend's name for the admin
+ * views) are volatile.
  *
  * <h2>Transaction admission (the relay's hooks)</h2>
  *
@@ -75,6 +77,8 @@ public final class PgSession {
   private int preparedBytes;
   private boolean preparedOverflow;
   private final TransactionGate gate;
+  /** A switchover waiting for this session to be quiescent. */
+  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
   /** Refused work still being answered, or null. */
   private PgRefusal refusal;
 
@@ -186,6 +190,9 @@ public final class PgSession {
 
   void state(SessionState state) {
     this.state = state;
+    if (state == SessionState.CLOSING) {
+      quietWait.check(true);
+    }
   }
 
   Channel client() {
@@ -241,6 +248,7 @@ public final class PgSession {
     if (gate.open() && betweenTransactions()) {
       gate.end();
     }
+    quietWait.check(quiescent());
   }
 
   private boolean betweenTransactions() {
@@ -301,6 +309,7 @@ public final class PgSession {
       case WAITING:
         held = true;
         client.config().setAutoRead(false);
+        quietWait.check(quiescent());
         return false;
       default:
         refuseHeld(gate.refusal());
@@ -368,9 +377,26 @@ public final class PgSession {
     return refusal != null;
   }
 
-  /** Between transactions with nothing in flight (or already held there). Any thread. */
+  /**
+   * Between transactions with nothing in flight (or already held there), and the client's stream
+   * between messages (a message whose header is only partly here would go on unheld). Event loop.
+   */
   public boolean quiescent() {
-    return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE);
+    return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE
+        && (toBackend == null || toBackend.atBoundary()));
+  }
+
+  /**
+   * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
+   * is quiescent (now or at a later reply); from then on the cluster's hold keeps its new work.
+   * At once for a session that does not write or is closing.
+   */
+  void awaitQuiescence(Runnable quiescent) {
+    if (!readWrite() || state == SessionState.CLOSING) {
+      quiescent.run();
+      return;
+    }
+    quietWait.await(quiescent(), quiescent);
   }
 
   /** Whether new work from the client must wait now: a switchover holds this cluster at boundaries. */
@@ -386,6 +412,7 @@ public final class PgSession {
   /** A split session stopped before new work (it keeps the work itself); release resumes it. */
   void holdSplit() {
     held = true;
+    quietWait.check(true);
   }
 
   /** Keeps a client buffer that would start new work; the client is not read until release. */
@@ -393,6 +420,7 @@ public final class PgSession {
     held = true;
     heldBuffers.add(buf);
     client.config().setAutoRead(false);
+    quietWait.check(true);
   }
 
   // ---------------------------------------------------------------- prepared statements
@@ -444,6 +472,7 @@ public final class PgSession {
    * login, prepared statements replayed). Nothing can reach the old primary meanwhile. Event loop.
    */
   void prepareRelease(BackendNode primary) {
+    quietWait.cancel();
     if (state == SessionState.CLOSING || !readWrite() || primary == null
         || primary.name().equals(backendName)) {
       return;
@@ -466,6 +495,7 @@ public final class PgSession {
 
   /** Switchover release, phase 2 (nothing held any more): a held session that stays goes on. */
   void finishRelease() {
+    quietWait.cancel();
     if (held && !moving && !gate.waiting() && state != SessionState.CLOSING) {
       resume();
     }
@@ -528,6 +558,7 @@ public final class PgSession {
   }
 
   void unregister() {
+    quietWait.check(true); // a session that ends has nothing in flight
     gate.abandon();
     if (listener.sessions().remove(this)) {
       listener.router().sessionEnded(backendName);

@@ -49,11 +49,6 @@ public final class PgSessions {
     holding = on;
   }
 
-  /** Every read-write session is between transactions with nothing in flight (or held there). */
-  boolean primarySessionsQuiescent() {
-    return sessions.stream().filter(PgSession::readWrite).allMatch(PgSession::quiescent);
-  }
-
   Set<PgSession> all() {
     return sessions;
   }

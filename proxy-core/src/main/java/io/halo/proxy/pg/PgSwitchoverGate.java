@@ -27,8 +27,8 @@ public final class PgSwitchoverGate extends SwitchoverGateBase<PgSession> {
   }
 
   @Override
-  protected boolean quiescent() {
-    return sessions.primarySessionsQuiescent();
+  protected void awaitQuiescence(PgSession s, Runnable quiescent) {
+    s.awaitQuiescence(quiescent);
   }
 
   @Override

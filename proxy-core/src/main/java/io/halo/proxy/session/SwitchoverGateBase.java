@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,11 +19,17 @@ import java.util.concurrent.TimeUnit;
  * new one. Called from the coordinator's thread; the per-session work runs on each session's event
  * loop.
  *
+ * <p>Quiescence is an event, not a poll: the gate first sets the cluster's hold flag (so that a
+ * session registering later holds its first work), then hands every session a question on its own
+ * event loop ({@link #awaitQuiescence}); each answers when it is between transactions with nothing
+ * in flight, and from then on holds new work itself. A request admitted an instant before the
+ * question was already counted on that loop, so the gate waits for its reply before the standby's
+ * catch-up position is taken.
+ *
  * @param <S> the protocol's session type
  */
 public abstract class SwitchoverGateBase<S> implements TrafficGate {
 
-  private static final long POLL_MS = 5;
   /** How long each release phase waits for the sessions' event loops. */
   protected static final long PHASE_WAIT_SECONDS = 5;
 
@@ -35,8 +42,12 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
   /** Holds (true) or lets go (false) new transactions of read-write sessions. */
   protected abstract void holding(boolean on);
 
-  /** Every read-write session is between transactions with nothing in flight (or held there). */
-  protected abstract boolean quiescent();
+  /**
+   * On the session's event loop: runs {@code quiescent} once the session is between transactions
+   * with nothing in flight (or held there), now or later; at once for a session that does not write
+   * (replicas) or is closing.
+   */
+  protected abstract void awaitQuiescence(S session, Runnable quiescent);
 
   protected abstract Collection<S> sessions();
 
@@ -58,12 +69,18 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
   public final boolean hold(Duration timeout) throws InterruptedException {
     holding(true);
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (!quiescent()) {
-      if (System.nanoTime() - deadline > 0) {
-        release();
-        return false;
+    List<S> all = List.copyOf(sessions());
+    CountDownLatch quiet = new CountDownLatch(all.size());
+    for (S s : all) {
+      try {
+        eventLoop(s).execute(() -> awaitQuiescence(s, quiet::countDown));
+      } catch (RejectedExecutionException stopped) {
+        quiet.countDown(); // its event loop is shut down: the session is gone
       }
-      Thread.sleep(POLL_MS);
+    }
+    if (!quiet.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+      release();
+      return false;
     }
     whenQuiescent(deadline);
     return true;

@@ -77,6 +77,23 @@ class PgSessionQuiescenceTest {
     client.writeInbound(msg('Q', 6));
     backend.writeInbound(Unpooled.buffer().writeByte('Z').writeInt(5).writeByte('T'));
     assertThat(session.quiescent()).as("in a transaction").isFalse();
+    // A switchover's question (asked on the session's loop) is answered once, at the reply that
+    // ends the transaction, not before
+    AtomicInteger answers = new AtomicInteger();
+    session.awaitQuiescence(answers::incrementAndGet);
+    assertThat(answers).hasValue(0);
+    client.writeInbound(msg('Q', 6));
+    backend.writeInbound(Unpooled.buffer().writeByte('Z').writeInt(5).writeByte('T'));
+    assertThat(answers).as("still in the transaction").hasValue(0);
+    client.writeInbound(msg('Q', 6));
+    backend.writeInbound(Unpooled.buffer().writeByte('Z').writeInt(5).writeByte('I'));
+    assertThat(answers).as("the transaction ended").hasValue(1);
+    // A message whose header is only partly here is in flight: not quiescent
+    client.writeInbound(Unpooled.buffer().writeByte('Q').writeShort(0));
+    assertThat(session.quiescent()).as("half a header forwarded").isFalse();
+    client.writeInbound(Unpooled.buffer().writeShort(4 + 2).writeZero(2));
+    backend.writeInbound(Unpooled.buffer().writeByte('Z').writeInt(5).writeByte('I'));
+    assertThat(session.quiescent()).isTrue();
 
     for (Object o; (o = backend.readOutbound()) != null; ) {
       ((ByteBuf) o).release();

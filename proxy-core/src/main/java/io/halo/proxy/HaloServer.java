@@ -110,6 +110,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   /** Binds every listener of every cluster, or fails and releases whatever it bound. */
   public static HaloServer start(HaloConfig config) throws InterruptedException {
+    io.halo.proxy.session.Secrets.init(); // seeded here, not on the first event loop that needs a secret
     HaloServer server = new HaloServer(config, Transports.best());
     try {
       server.openState();

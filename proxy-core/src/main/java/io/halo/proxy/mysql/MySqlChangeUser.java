@@ -14,7 +14,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +34,6 @@ import org.slf4j.LoggerFactory;
 final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlChangeUser.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final String FRAMES = "change-user-frames";
   private static final String HANDLER = "change-user";
 
@@ -108,10 +106,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       check(ctx, wanted, session.scramble(), auth);
       return;
     }
-    scramble = new byte[20];
-    for (int i = 0; i < scramble.length; i++) {
-      scramble[i] = (byte) (33 + RANDOM.nextInt(94));
-    }
+    scramble = io.halo.proxy.session.Secrets.printable(20);
     ByteBuf sw = ctx.alloc().buffer(64);
     sw.writeByte(0xfe).writeCharSequence(wanted, StandardCharsets.US_ASCII);
     sw.writeByte(0).writeBytes(scramble).writeByte(0);

@@ -20,7 +20,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +36,6 @@ import org.slf4j.LoggerFactory;
 final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
   static final String SERVER_VERSION = "11.4.5-MariaDB-halo";
   static final int CAPABILITIES =
       MySqlPackets.CLIENT_LONG_PASSWORD | MySqlPackets.CLIENT_FOUND_ROWS | MySqlPackets.CLIENT_LONG_FLAG
@@ -51,7 +49,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
 
   private final MySqlListenerContext listener;
-  private final byte[] scramble = new byte[20];
+  private final byte[] scramble = io.halo.proxy.session.Secrets.printable(20);
   private final int connectionId;
   private final io.halo.proxy.session.CancelRegistry.Key idKey;
   private final SessionTarget target = new SessionTarget();
@@ -96,10 +94,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     this.listener = listener;
     this.idKey = listener.connectionIds().register(target);
     this.connectionId = idKey.processId();
-    // Printable, non-NUL scramble bytes, as servers send.
-    for (int i = 0; i < scramble.length; i++) {
-      scramble[i] = (byte) (33 + RANDOM.nextInt(94));
-    }
   }
 
   @Override

@@ -1,6 +1,5 @@
 package io.halo.proxy.session;
 
-import java.security.SecureRandom;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -18,15 +17,14 @@ public final class CancelRegistry<T> {
   public record Key(int processId, int secret) {}
 
   private final ConcurrentMap<Integer, Entry<T>> entries = new ConcurrentHashMap<>();
-  private final SecureRandom random = new SecureRandom();
 
   private record Entry<T>(int secret, T target) {}
 
   /** Registers {@code target} under a fresh key. */
   public Key register(T target) {
-    int secret = random.nextInt();
+    int secret = Secrets.nextInt();
     while (true) {
-      int pid = random.nextInt(Integer.MAX_VALUE - 1) + 1;
+      int pid = Secrets.nextInt(Integer.MAX_VALUE - 1) + 1;
       if (entries.putIfAbsent(pid, new Entry<>(secret, target)) == null) {
         return new Key(pid, secret);
       }

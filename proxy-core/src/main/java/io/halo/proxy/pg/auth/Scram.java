@@ -3,7 +3,6 @@ package io.halo.proxy.pg.auth;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.util.Base64;
 import javax.crypto.Mac;
 import javax.crypto.SecretKeyFactory;
@@ -21,7 +20,6 @@ public final class Scram {
 
   public static final String MECHANISM = "SCRAM-SHA-256";
   public static final int DEFAULT_ITERATIONS = 4096;
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private Scram() {}
 
@@ -82,9 +80,7 @@ public final class Scram {
   }
 
   public static byte[] randomBytes(int n) {
-    byte[] b = new byte[n];
-    RANDOM.nextBytes(b);
-    return b;
+    return io.halo.proxy.session.Secrets.bytes(n);
   }
 
   public static String b64(byte[] b) {

@@ -7,7 +7,6 @@ import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.transport.Transports;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -60,7 +59,7 @@ final class MySqlBackendConnector {
       String password, HandshakeResponse client, int haloCapabilities, Duration timeout, long maxPacket) {
     Promise<MySqlBackendConnection> promise = loop.newPromise();
     Login login = new Login(node, user, password, client, haloCapabilities, promise);
-    ChannelFuture connect = new Bootstrap().group(loop).channel(transports.socketChannel())
+    ChannelFuture connect = transports.connector(loop)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))

@@ -52,9 +52,7 @@ final class PgBackendConnector {
     Promise<PgBackendConnection> promise = loop.newPromise();
     StartupHandler handler = new StartupHandler(node, user, password, startupParameters, promise, scramKeys);
     Bootstrap b =
-        new Bootstrap()
-            .group(loop)
-            .channel(transports.socketChannel())
+        transports.connector(loop)
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.SO_KEEPALIVE, true)
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)

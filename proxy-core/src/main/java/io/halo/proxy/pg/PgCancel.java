@@ -2,7 +2,6 @@ package io.halo.proxy.pg;
 
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.transport.Transports;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -20,9 +19,7 @@ final class PgCancel {
   private PgCancel() {}
 
   static void forward(EventLoop loop, Transports transports, PgSession session) {
-    new Bootstrap()
-        .group(loop)
-        .channel(transports.socketChannel())
+    transports.connector(loop)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
         .handler(new ChannelInboundHandlerAdapter())
         .connect(session.backendAddress().host(), session.backendAddress().port())

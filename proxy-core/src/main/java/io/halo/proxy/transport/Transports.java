@@ -1,17 +1,26 @@
 package io.halo.proxy.transport;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import java.net.InetSocketAddress;
 
 /** The native epoll transport on Linux when it loads, NIO otherwise. */
 public record Transports(
@@ -42,5 +51,29 @@ public record Transports(
 
   public EventLoopGroup newGroup(int threads) {
     return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory);
+  }
+
+  /**
+   * A client bootstrap on {@code loop} for connections to backends. Host names are resolved by
+   * Netty's asynchronous DNS resolver (hosts file first, then the system's name servers, answers
+   * cached for their TTL), never by {@code InetAddress.getByName}, which would block the event loop
+   * for as long as a name server takes to answer.
+   */
+  public Bootstrap connector(EventLoop loop) {
+    return new Bootstrap().group(loop).channel(socketChannel).resolver(resolver());
+  }
+
+  /** One resolver per transport for the whole process (it keeps the DNS cache). */
+  public AddressResolverGroup<InetSocketAddress> resolver() {
+    return EpollSocketChannel.class.equals(socketChannel) ? Resolvers.EPOLL : Resolvers.NIO;
+  }
+
+  private static final class Resolvers {
+    static final AddressResolverGroup<InetSocketAddress> EPOLL = create(EpollDatagramChannel.class);
+    static final AddressResolverGroup<InetSocketAddress> NIO = create(NioDatagramChannel.class);
+
+    private static AddressResolverGroup<InetSocketAddress> create(Class<? extends DatagramChannel> udp) {
+      return new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelType(udp));
+    }
   }
 }

@@ -37,6 +37,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * seam stops the session's event loop between admission and forwarding, which makes the window as
  * wide as the whole switchover.
  */
+@io.halo.proxy.AllowsBlockingOnEventLoop("its relay seam stalls an event loop to widen the race window")
 class SwitchoverRaceIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();

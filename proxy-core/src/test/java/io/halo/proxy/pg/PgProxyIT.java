@@ -61,7 +61,13 @@ class PgProxyIT {
                 // md5 at Halo, SCRAM to the backend: client and backend auth are independent
                 new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
                 new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
-            400);
+            400,
+            // backends by host name, as in most deployments: resolved without blocking an event
+            // loop (EventLoopChecks fails the class on a blocking lookup, cancel requests included)
+            c -> HaloFixture.withBackends(c, c.backends().stream()
+                .map(b -> new io.halo.conf.model.BackendConfig(b.name(),
+                    new io.halo.conf.model.HostPort("localhost", b.address().port()), b.role(), b.priority(), b.weight()))
+                .toList()));
   }
 
   @AfterAll

@@ -78,7 +78,8 @@ public final class ConcurrencyLimiter {
    * @param backend the backend's name, for messages and metrics
    * @param unit what is limited, plural, for messages: "concurrent transactions", "connections"
    * @param maxQueue how many may wait at once; 0 means never wait
-   * @param timer runs timeouts; its tasks only take the lock briefly and hand off to executors
+   * @param timer runs the timeouts of callers whose executor cannot schedule; its tasks only take
+   *     the lock briefly and hand off to executors
    * @param nanoClock monotonic nanoseconds, {@code System::nanoTime} in production
    */
   public ConcurrencyLimiter(String backend, String unit, Limit limit, int maxQueue,
@@ -126,7 +127,10 @@ public final class ConcurrencyLimiter {
       waiter = new Waiter(callbackExecutor, nanoClock.getAsLong());
       // scheduled under the lock so that a grant cannot see the waiter without its timeout
       try {
-        waiter.timeout = timer.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        // On the caller's own scheduler when it has one (a Netty event loop): scheduling there from
+        // that loop takes no lock, while the shared timer's queue lock can park the loop.
+        ScheduledExecutorService on = callbackExecutor instanceof ScheduledExecutorService own ? own : timer;
+        waiter.timeout = on.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
         return CompletableFuture.failedFuture(new RejectedExecutionException(
             "backend " + backend + ": cannot queue, the limiter's timer is shut down (Halo is stopping)", e));

@@ -13,7 +13,7 @@ import reactor.blockhound.BlockingMethod;
  * Every test class of proxy-core (registered by the JUnit extension service file, enabled by the
  * build) fails when, while it ran, a Netty event loop called a blocking method (BlockHound, with
  * Netty's own integration that knows which threads are event loops, plus host-name lookups, which
- * BlockHound does not list), or Netty's leak detector (paranoid in tests) reported a LEAK.
+ * BlockHound does not list, and PBKDF2, which is CPU but slow by design), or Netty's leak detector (paranoid in tests) reported a LEAK.
  *
  * <p>Both are recorded, not thrown, so that the code under test behaves as in production and the
  * failure names the call and its stack. A leak is found when its buffer is garbage collected, so a
@@ -33,6 +33,8 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
       builder
           .markAsBlocking("java.net.Inet4AddressImpl", "lookupAllHostAddr", "(Ljava/lang/String;)[Ljava/net/InetAddress;")
           .markAsBlocking("java.net.Inet6AddressImpl", "lookupAllHostAddr", "(Ljava/lang/String;)[Ljava/net/InetAddress;")
+          // PBKDF2 is CPU, not I/O, but slow by design (milliseconds to a tenth of a second)
+          .markAsBlocking("io.halo.proxy.pg.auth.Scram", "saltedPassword", "(Ljava/lang/String;[BI)[B")
           .blockingMethodCallback(EventLoopChecks::blocked)
           .install();
     }

@@ -217,9 +217,31 @@ final class PgBackendConnector {
           if (scram == null) {
             throw new ScramException("SASLContinue before SASL");
           }
-          String reply = scram.clientFinal(body.toString(StandardCharsets.UTF_8));
-          ctx.writeAndFlush(
-              PgMessages.passwordMessage(ctx.alloc(), reply.getBytes(StandardCharsets.UTF_8)));
+          String serverFirst = body.toString(StandardCharsets.UTF_8);
+          if (scram.needsDerivation(serverFirst)) {
+            // PBKDF2 for a salt not seen yet: on the crypto pool, this connection paused meanwhile
+            ScramClient client = scram;
+            ctx.channel().config().setAutoRead(false);
+            io.halo.proxy.session.CryptoPool.supply(() -> {
+              client.derive(serverFirst);
+              return null;
+            }).whenComplete((ok, failure) -> ctx.executor().execute(() -> {
+              if (failure != null) {
+                fail(ctx, SqlState.CANNOT_CONNECT.code(), "authentication with backend " + describe(node)
+                    + " failed: " + failure.getMessage());
+                return;
+              }
+              try {
+                clientFinal(ctx, client, serverFirst);
+                ctx.channel().config().setAutoRead(true);
+              } catch (ScramException e) {
+                fail(ctx, SqlState.CANNOT_CONNECT.code(),
+                    "authentication with backend " + describe(node) + " failed: " + e.getMessage());
+              }
+            }));
+          } else {
+            clientFinal(ctx, scram, serverFirst);
+          }
         }
         case PgMessages.AUTH_SASL_FINAL -> {
           if (scram == null) {
@@ -231,6 +253,11 @@ final class PgBackendConnector {
             throw new ScramException(
                 "backend asks for authentication method " + code + ", which Halo does not support");
       }
+    }
+
+    private void clientFinal(ChannelHandlerContext ctx, ScramClient client, String serverFirst) throws ScramException {
+      String reply = client.clientFinal(serverFirst);
+      ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), reply.getBytes(StandardCharsets.UTF_8)));
     }
 
     private void requirePassword(int code) throws ScramException {

@@ -27,6 +27,31 @@ public final class ScramClient {
     return "n,," + clientFirstBare;
   }
 
+  /**
+   * Whether answering {@code serverFirst} needs a PBKDF2 computation not yet cached; if so, {@link
+   * #derive} it off the event loop first. Malformed messages say no ({@link #clientFinal} refuses).
+   */
+  public boolean needsDerivation(String serverFirst) {
+    String salt = Scram.attribute(serverFirst, 's');
+    String iterations = Scram.attribute(serverFirst, 'i');
+    try {
+      return salt != null && iterations != null
+          && !keys.cached(password, Scram.unb64(salt), Integer.parseInt(iterations));
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /** Computes (and caches) the salted password {@code serverFirst} asks for. Any thread. */
+  public void derive(String serverFirst) throws ScramException {
+    try {
+      keys.saltedPassword(password, Scram.unb64(Scram.attribute(serverFirst, 's')),
+          Integer.parseInt(Scram.attribute(serverFirst, 'i')));
+    } catch (IllegalArgumentException e) {
+      throw new ScramException("malformed SCRAM server-first-message: " + e.getMessage());
+    }
+  }
+
   public String clientFinal(String serverFirst) throws ScramException {
     String nonce = Scram.attribute(serverFirst, 'r');
     String salt = Scram.attribute(serverFirst, 's');

@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design memo. Monitors probe on the shared probe scheduler; every result is handed to this
  * cluster's single writer thread, which updates the per-backend trackers, recomputes the
- * topology and publishes it in an {@link AtomicReference}. Readers (routing, on event loops) take
+ * topology and publishes it with the statuses it came from in one {@link AtomicReference}. Readers (routing, on event loops) take
  * one snapshot per decision and never lock. Whoever changes the topology — probes, the failover
  * coordinator, an operator — does it on the writer thread ({@link #submit}), so transitions never
  * race. Listeners run on the writer thread and must not block.
@@ -65,8 +65,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final ExecutorService writer;
   private final Map<String, Monitor> monitors = new LinkedHashMap<>();
   private final Map<String, Tracker> trackers = new LinkedHashMap<>();
-  private final AtomicReference<Topology> topology;
-  private final AtomicReference<List<BackendStatus>> statuses = new AtomicReference<>(List.of());
+  /** The topology and the statuses it was computed from, published together (one reference). */
+  private final AtomicReference<View> view;
   private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> afterChange = new CopyOnWriteArrayList<>();
   private final List<ScheduledFuture<?>> schedules = new ArrayList<>();
@@ -156,8 +156,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     }
     publishStateInfo();
     Topology initial = new Topology(config.name(), epoch, primary, nodes(), false);
-    this.topology = new AtomicReference<>(initial);
-    this.statuses.set(buildStatuses(initial.backends()));
+    this.view = new AtomicReference<>(new View(initial, buildStatuses(initial.backends())));
   }
 
   public ClusterConfig config() {
@@ -242,13 +241,21 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return m;
   }
 
+  /** One published state: a reader that needs both takes them from one view, never one of each. */
+  public record View(Topology topology, List<BackendStatus> statuses) {}
+
   @Override
   public Topology current() {
-    return topology.get();
+    return view.get().topology();
   }
 
   public List<BackendStatus> statuses() {
-    return statuses.get();
+    return view.get().statuses();
+  }
+
+  /** The topology with the statuses published with it. */
+  public View view() {
+    return view.get();
   }
 
   /** Where the state is kept, the saved epoch, and why the config's primary was overruled. */
@@ -646,10 +653,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     persist();
     List<BackendNode> nodes = nodes();
     Topology next = new Topology(config.name(), epoch, primary, nodes, failoverInProgress || reconciling);
-    statuses.set(buildStatuses(nodes));
-    Topology prev = topology.getAndSet(next);
+    List<BackendStatus> statuses = buildStatuses(nodes);
+    Topology prev = view.getAndSet(new View(next, statuses)).topology();
     if (!next.equals(prev)) {
-      for (BackendStatus s : statuses.get()) {
+      for (BackendStatus s : statuses) {
         // While a failover or switchover runs, its target is primary on the server a moment
         // before Halo routes to it: reported in the status, not logged as an incident.
         if (s.splitBrain() && !failoverInProgress) {

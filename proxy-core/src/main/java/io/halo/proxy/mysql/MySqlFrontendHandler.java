@@ -295,14 +295,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
     if (listener.split() != null) {
-      Channel server = backend.channel();
       target.bind(backend.node(), backend.threadId());
-      new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), target::bind).start(ctx, backend);
-      listener.sessions().add(
-          new MySqlSessions.Session(client, server, backend.node().name(), listener.listener().route()));
-      String backendName = backend.node().name();
-      listener.router().sessionStarted(backendName);
-      client.closeFuture().addListener(f -> listener.router().sessionEnded(backendName));
+      MySqlSplitRelay relay =
+          new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), target::bind);
+      relay.start(ctx, backend);
+      listener.sessions().add(relay);
       phase = Phase.CLOSING;
       ctx.pipeline().remove(this);
       client.config().setAutoRead(true);

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
-final class MySqlSession {
+final class MySqlSession implements io.halo.proxy.session.Holdable {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
 
@@ -263,12 +263,18 @@ final class MySqlSession {
     return closing || (!busy && (held || tracker.quiescent()));
   }
 
+  @Override
+  public io.netty.channel.EventLoop eventLoop() {
+    return client.eventLoop();
+  }
+
   /**
    * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
    * is quiescent (now or after a later read); from then on the cluster's hold keeps its new
    * commands. At once for a session that does not write.
    */
-  void awaitQuiescence(Runnable quiescent) {
+  @Override
+  public void awaitQuiescence(Runnable quiescent) {
     if (route() != Route.PRIMARY) {
       quiescent.run();
       return;
@@ -327,7 +333,8 @@ final class MySqlSession {
    * Switchover release, phase 1 (new commands still held): a primary session on a backend that is
    * no longer the primary starts moving to {@code primary}, or is ended when it cannot move.
    */
-  void prepareRelease(BackendNode primary) {
+  @Override
+  public void prepareRelease(BackendNode primary) {
     quietWait.cancel();
     if (closing || route() != Route.PRIMARY || primary == null || primary.name().equals(node.name())) {
       return;
@@ -355,7 +362,8 @@ final class MySqlSession {
   }
 
   /** Switchover release, phase 2: a held session that stays goes on. */
-  void finishRelease() {
+  @Override
+  public void finishRelease() {
     quietWait.cancel();
     snapshot = null;
     if (held && !moving && !closing) {

@@ -57,10 +57,17 @@ import org.slf4j.LoggerFactory;
  *       {@code @@global.gtid_executed}; not tested here (no MySQL 8 server).
  * </ul>
  *
+ * <p>Switchover: like a plain session, the relay answers the gate's quiescence question on its
+ * loop and, while the cluster holds, keeps a command that would start new work unsent. At release
+ * its primary connection is replaced by one to the new primary, opened before the next command,
+ * with the session's settings replayed (and autocommit off when it was off). A session pinned to
+ * the old primary, inside a transaction or with prepared statements open there cannot move: its
+ * next command gets ERR 1053 naming the reason.
+ *
  * <p>COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
  * Everything runs on the client's event loop; the client is not read while a command waits.
  */
-final class MySqlSplitRelay {
+final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
   private static final int COM_QUIT = 0x01;
@@ -103,6 +110,14 @@ final class MySqlSplitRelay {
   private final List<String> settings = new ArrayList<>();
   private int settingsBytes;
   private boolean closed;
+  /** A switchover waiting for this session to be quiescent. */
+  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
+  /** A switchover holds the session: the waiting command stays unsent until release. */
+  private boolean held;
+  /** Set when a switchover ended the session while it was idle: its next command gets this ERR. */
+  private String doomed;
+  /** The primary's name, for the admin view's session counts (read by other threads). */
+  private volatile String primaryName;
 
   /** One command a backend owes a reply to: the client's (forwarded) or Halo's own (consumed). */
   private static final class Reply {
@@ -169,6 +184,9 @@ final class MySqlSplitRelay {
     primary = new Backend(true);
     attach(primary, connection);
     primaryStatus = connection.status();
+    primaryName = connection.node().name();
+    listener.router().sessionStarted(primaryName);
+    client.closeFuture().addListener(f -> listener.router().sessionEnded(primaryName));
     frontend.pipeline().addLast("split", new ClientHandler());
     stats.sessionStarted();
   }
@@ -231,6 +249,17 @@ final class MySqlSplitRelay {
       end();
       return;
     }
+    if (doomed != null) {
+      // ended by a switchover while idle: this command gets the reason, then the connection closes
+      int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
+      p.release();
+      String message = doomed;
+      closed();
+      client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
+          MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message)))
+          .addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
     if (command == COM_CHANGE_USER) {
       p.release();
       reply(MySqlPackets.err(client.alloc(), 1235, "42000",
@@ -247,6 +276,18 @@ final class MySqlSplitRelay {
   }
 
   private void dispatch() {
+    if (held || (listener.sessions().holding() && betweenTransactions())) {
+      // a switchover holds the cluster: new work waits for the release
+      held = true;
+      park();
+      quietWait.check(true);
+      return;
+    }
+    if (primary.channel == null) {
+      connect(primary); // moved by a switchover: the new primary's connection opens first
+      park();
+      return;
+    }
     Backend target = decide();
     if (target == null) {
       park();
@@ -547,6 +588,14 @@ final class MySqlSplitRelay {
       }
       if (done.isSuccess()) {
         attach(b, f.getNow());
+        if (b.isPrimary && (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0) {
+          hiddenQuery(b, "SET autocommit=0", r -> { }); // the status flags followed it, not the settings
+        }
+      } else if (b.isPrimary) {
+        log.warn("[{}] {}: the new primary {} is unreachable: {}", listener.name(), hello.user(), b.node.name(),
+            done.cause().getMessage());
+        endSession("the new primary " + b.node.name() + " is unreachable; reconnect");
+        return;
       } else {
         log.warn("[{}] {}: replica {} unavailable for reads, using the primary: {}", listener.name(), hello.user(),
             b.node.name(), done.cause().getMessage());
@@ -590,6 +639,7 @@ final class MySqlSplitRelay {
         client.flush();
         resume();
       }
+      quietWait.check(quiescent());
     }
   }
 
@@ -630,11 +680,23 @@ final class MySqlSplitRelay {
   }
 
   private void backendClosed(Backend b) {
-    if (closed || (b != primary && b != replica)) {
+    if (closed || doomed != null || (b != primary && b != replica)) {
       return;
     }
     if (!b.isPrimary && b.idle()) {
       replica = null;
+      return;
+    }
+    if ((held || listener.sessions().holding()) && b.isPrimary && b.idle()
+        && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0) {
+      // a switchover's fence ends the old primary's client connections while this session is held
+      // (or idle between transactions):
+      // a fresh one (settings replayed) is opened before its next command, on whichever primary
+      primary = new Backend(true);
+      primary.node = b.node;
+      if (last == b) {
+        last = null;
+      }
       return;
     }
     log.warn("[{}] backend {} closed the connection of {}", listener.name(), b, hello.user());
@@ -657,6 +719,136 @@ final class MySqlSplitRelay {
 
   private boolean allIdle() {
     return primary.idle() && (replica == null || replica.idle());
+  }
+
+  /** Nothing in flight on either backend and no transaction open on the primary. */
+  private boolean betweenTransactions() {
+    return allIdle() && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0;
+  }
+
+  private boolean quiescent() {
+    return closed || held || betweenTransactions();
+  }
+
+  // ------------------------------------------------------------------ switchover (Holdable)
+
+  Channel client() {
+    return client;
+  }
+
+  /** The primary's name (any thread: the admin view counts sessions per backend). */
+  String backendName() {
+    return primaryName;
+  }
+
+  @Override
+  public io.netty.channel.EventLoop eventLoop() {
+    return client.eventLoop();
+  }
+
+  @Override
+  public void awaitQuiescence(Runnable quiescent) {
+    quietWait.await(quiescent(), quiescent);
+  }
+
+  @Override
+  public void prepareRelease(BackendNode next) {
+    quietWait.cancel();
+    if (closed || next == null || next.name().equals(primary.node.name())) {
+      return;
+    }
+    String why = null;
+    if (pinned) {
+      why = "it holds state on " + primary.node.name() + " (user variables, locks, temporary tables)";
+    } else if (!betweenTransactions()) {
+      why = "it still had work in flight when the hold ended";
+    } else if (primary.tracker != null && primary.tracker.openStatements() > 0) {
+      why = primary.tracker.openStatements() + " prepared statement(s) are open on " + primary.node.name()
+          + " and cannot be re-created under the same ids";
+    }
+    if (why != null) {
+      listener.rejections().count("switchover_unmovable");
+      log.info("[{}] switchover to {}: ending a split session of {} ({})", listener.name(), next.name(),
+          hello.user(), why);
+      endSession("switchover to " + next.name() + ": this session cannot be moved: " + why + "; reconnect");
+      return;
+    }
+    Channel old = primary.channel;
+    listener.router().sessionEnded(primary.node.name());
+    primary = new Backend(true); // connected before the next command, every setting replayed
+    primary.node = next;
+    primaryName = next.name();
+    listener.router().sessionStarted(primaryName);
+    if (last != null && last.isPrimary) {
+      last = null;
+    }
+    if (replica != null && replica.node.name().equals(next.name())) {
+      if (replica.channel != null) {
+        replica.channel.close();
+      }
+      replica = null; // a connect still running finds it replaced and closes what it opened
+    }
+    if (old != null) {
+      SplitChannels.quit(java.util.List.of(old), SplitChannels.MYSQL_QUIT);
+    }
+  }
+
+  @Override
+  public void finishRelease() {
+    quietWait.cancel();
+    if (held && !closed) {
+      held = false;
+      resume();
+    }
+  }
+
+  /** A failover (not a switchover) replaced or fenced the primary: the session closes. Event loop. */
+  void onTopology(io.halo.health.state.Topology t, String cluster) {
+    if (closed) {
+      return;
+    }
+    String why = io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, primary.node.name(), true);
+    if (why == null && replica != null && replica.channel != null) {
+      boolean fenced = t.backend(replica.node.name())
+          .map(b -> b.state() == io.halo.health.state.NodeState.FENCED).orElse(false);
+      if (fenced && replica.idle()) {
+        SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
+        replica = null;
+      }
+    }
+    if (why != null) {
+      log.info("[{}] ending a split session of {}: {}", cluster, hello.user(), why);
+      endSession(why);
+    }
+  }
+
+  /**
+   * Ends the session from Halo's side with ERR 1053: a waiting command gets it now; an idle
+   * session's next command gets it (a client not reading would not see an unsolicited packet);
+   * a session in the middle of a reply is closed.
+   */
+  private void endSession(String message) {
+    if (closed) {
+      return;
+    }
+    if (waiting != null) {
+      int seq = (waiting.sequenceId() + waiting.wirePackets()) & 0xff;
+      closed();
+      client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
+          MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message)))
+          .addListener(ChannelFutureListener.CLOSE);
+    } else if (allIdle()) {
+      closeBackends();
+      doomed = message;
+      held = false;
+      parked = false;
+      client.config().setAutoRead(true);
+      client.eventLoop().schedule(() -> {
+        client.close();
+      }, listener.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } else {
+      end();
+    }
   }
 
   private void closed() {

@@ -1,11 +1,9 @@
 package io.halo.proxy.mysql;
 
 import io.halo.conf.model.Route;
-import io.halo.health.state.BackendNode;
 import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
 import io.halo.proxy.session.SwitchoverGateBase;
-import io.netty.channel.EventLoop;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -17,9 +15,11 @@ import java.util.concurrent.TimeUnit;
  * stops at its next transaction boundary (known from the server status flags); once none has work
  * in flight, each reads its session settings from the still-primary backend (the snapshot a move
  * replays); at release the sessions on the old primary move to the new one while new commands are
- * still held, then everything goes on.
+ * still held, then everything goes on. Sessions of split listeners ({@link MySqlSplitRelay}) are
+ * held and moved too: their primary connection is replaced by one to the new primary, opened
+ * before their next command, with their settings replayed.
  */
-public final class MySqlSwitchoverGate extends SwitchoverGateBase<MySqlSession> {
+public final class MySqlSwitchoverGate extends SwitchoverGateBase {
 
   private final MySqlSessions sessions;
 
@@ -47,28 +47,10 @@ public final class MySqlSwitchoverGate extends SwitchoverGateBase<MySqlSession> 
   }
 
   @Override
-  protected void awaitQuiescence(MySqlSession s, Runnable quiescent) {
-    s.awaitQuiescence(quiescent);
-  }
-
-  @Override
-  protected Collection<MySqlSession> sessions() {
-    return sessions.all();
-  }
-
-  @Override
-  protected EventLoop eventLoop(MySqlSession s) {
-    return s.client().eventLoop();
-  }
-
-  @Override
-  protected void prepareRelease(MySqlSession s, BackendNode primary) {
-    s.prepareRelease(primary);
-  }
-
-  @Override
-  protected void finishRelease(MySqlSession s) {
-    s.finishRelease();
+  protected Collection<io.halo.proxy.session.Holdable> sessions() {
+    List<io.halo.proxy.session.Holdable> all = new java.util.ArrayList<>(sessions.all());
+    all.addAll(sessions.splits());
+    return all;
   }
 
   @Override

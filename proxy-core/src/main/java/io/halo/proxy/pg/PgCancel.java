@@ -19,10 +19,14 @@ final class PgCancel {
   private PgCancel() {}
 
   static void forward(EventLoop loop, Transports transports, PgSession session) {
+    PgSession.CancelTarget target = session.cancelTarget(); // one read: address and keys of one connection
+    if (target.processId() == 0) {
+      return; // the session has no backend connection now, so nothing runs
+    }
     transports.connector(loop)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
         .handler(new ChannelInboundHandlerAdapter())
-        .connect(session.backendAddress().host(), session.backendAddress().port())
+        .connect(target.address().host(), target.address().port())
         .addListener(
             f -> {
               if (!f.isSuccess()) {
@@ -32,7 +36,7 @@ final class PgCancel {
               }
               Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
               ch.writeAndFlush(
-                      PgMessages.cancelRequest(ch.alloc(), session.backendProcessId(), session.backendSecret()))
+                      PgMessages.cancelRequest(ch.alloc(), target.processId(), target.secret()))
                   .addListener(ChannelFutureListener.CLOSE);
               log.debug("cancel forwarded for {}", session);
             });

@@ -42,7 +42,7 @@ import java.util.Map;
  * list of held buffers: a resumed session whose held bytes start new work takes a permit first,
  * and a session moved to another backend gives back its place on the old one and asks the new one.
  */
-public final class PgSession {
+public final class PgSession implements io.halo.proxy.session.Holdable {
 
   /** Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move. */
   static final int MAX_PREPARED_BYTES = 1 << 20;
@@ -54,9 +54,8 @@ public final class PgSession {
   private final UserConfig userConfig;
   private final Map<String, String> backendParameters;
   private volatile String backendName;
-  private volatile HostPort backendAddress;
-  private volatile int backendProcessId;
-  private volatile int backendSecret;
+  /** Where a cancel request goes: read by other event loops, so one immutable value. */
+  private volatile CancelTarget cancelTarget;
   private volatile SessionState state = SessionState.IDLE;
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
   private volatile int pendingReplies;
@@ -117,10 +116,14 @@ public final class PgSession {
   private void bind(PgBackendConnection connection) {
     this.backend = connection.channel();
     this.backendName = connection.node().name();
-    this.backendAddress = connection.node().address();
-    this.backendProcessId = connection.processId();
-    this.backendSecret = connection.secret();
+    this.cancelTarget = new CancelTarget(connection.node().address(), connection.processId(), connection.secret());
   }
+
+  /**
+   * The backend connection a cancel request must reach: its address and BackendKeyData. Replaced
+   * whole, so that a cancel forwarded from another event loop never mixes two connections' keys.
+   */
+  record CancelTarget(HostPort address, int processId, int secret) {}
 
   public String user() {
     return user;
@@ -135,15 +138,11 @@ public final class PgSession {
   }
 
   public HostPort backendAddress() {
-    return backendAddress;
+    return cancelTarget.address();
   }
 
-  int backendProcessId() {
-    return backendProcessId;
-  }
-
-  int backendSecret() {
-    return backendSecret;
+  CancelTarget cancelTarget() {
+    return cancelTarget;
   }
 
   /**
@@ -165,16 +164,14 @@ public final class PgSession {
 
   /** Where a cancel request goes now: the backend running the split session's current request. */
   void cancelTarget(BackendNode node, int processId, int secret) {
-    this.backendAddress = node.address();
-    this.backendProcessId = processId;
-    this.backendSecret = secret;
+    this.cancelTarget = new CancelTarget(node.address(), processId, secret);
   }
 
   /** A split session belongs to a new primary (switchover); it logs in there on demand. */
   void boundTo(BackendNode node) {
     listener.router().sessionEnded(backendName);
     this.backendName = node.name();
-    this.backendAddress = node.address();
+    this.cancelTarget = new CancelTarget(node.address(), 0, 0); // no connection there yet: nothing to cancel
     listener.router().sessionStarted(backendName);
   }
 
@@ -386,12 +383,18 @@ public final class PgSession {
         && (toBackend == null || toBackend.atBoundary()));
   }
 
+  @Override
+  public io.netty.channel.EventLoop eventLoop() {
+    return client.eventLoop();
+  }
+
   /**
    * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
    * is quiescent (now or at a later reply); from then on the cluster's hold keeps its new work.
    * At once for a session that does not write or is closing.
    */
-  void awaitQuiescence(Runnable quiescent) {
+  @Override
+  public void awaitQuiescence(Runnable quiescent) {
     if (!readWrite() || state == SessionState.CLOSING) {
       quiescent.run();
       return;
@@ -471,7 +474,8 @@ public final class PgSession {
    * that is no longer the primary stops reading and starts moving to {@code primary} (new backend
    * login, prepared statements replayed). Nothing can reach the old primary meanwhile. Event loop.
    */
-  void prepareRelease(BackendNode primary) {
+  @Override
+  public void prepareRelease(BackendNode primary) {
     quietWait.cancel();
     if (state == SessionState.CLOSING || !readWrite() || primary == null
         || primary.name().equals(backendName)) {
@@ -494,7 +498,8 @@ public final class PgSession {
   }
 
   /** Switchover release, phase 2 (nothing held any more): a held session that stays goes on. */
-  void finishRelease() {
+  @Override
+  public void finishRelease() {
     quietWait.cancel();
     if (held && !moving && !gate.waiting() && state != SessionState.CLOSING) {
       resume();

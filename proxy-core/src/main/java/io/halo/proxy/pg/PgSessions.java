@@ -1,14 +1,11 @@
 package io.halo.proxy.pg;
 
-import io.halo.health.state.BackendNode;
-import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.halo.proxy.admin.ProxyView;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -59,23 +56,17 @@ public final class PgSessions {
       return; // a switchover moves its held sessions itself when it releases them
     }
     for (PgSession s : sessions) {
-      if (s.moving()) {
-        continue; // a switchover is moving it to the new primary
-      }
-      Optional<BackendNode> node = t.backend(s.backendName());
-      String why = null;
-      if (node.isPresent() && node.get().state() == NodeState.FENCED) {
-        why = "backend " + s.backendName() + " of cluster " + cluster
-            + " is fenced" + (t.failoverInProgress() ? ": failover in progress" : "");
-      } else if (s.readWrite() && t.primary() != null && !t.primary().equals(s.backendName())) {
-        why = "failover: backend " + s.backendName() + " is no longer the primary of cluster "
-            + cluster + "; " + t.primary() + " is (epoch " + t.epoch() + "); reconnect";
-      }
-      if (why != null) {
-        String reason = why;
-        log.info("[{}] ending session {}: {}", cluster, s, reason);
-        s.client().eventLoop().execute(() -> s.terminate(SqlState.ADMIN_SHUTDOWN, reason));
-      }
+      // decided on the session's own loop, from its own fields
+      s.client().eventLoop().execute(() -> {
+        if (s.moving() || s.state() == io.halo.proxy.session.SessionState.CLOSING) {
+          return; // a switchover is moving it to the new primary
+        }
+        String why = io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, s.backendName(), s.readWrite());
+        if (why != null) {
+          log.info("[{}] ending session {}: {}", cluster, s, why);
+          s.terminate(SqlState.ADMIN_SHUTDOWN, why);
+        }
+      });
     }
   }
 

@@ -1,10 +1,8 @@
 package io.halo.proxy.pg;
 
-import io.halo.health.state.BackendNode;
 import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
 import io.halo.proxy.session.SwitchoverGateBase;
-import io.netty.channel.EventLoop;
 import java.util.Collection;
 
 /**
@@ -12,7 +10,7 @@ import java.util.Collection;
  * their next transaction boundary (their next request is kept, not sent); at release, sessions on
  * the old primary are moved to the new one first ({@link SwitchoverGateBase}).
  */
-public final class PgSwitchoverGate extends SwitchoverGateBase<PgSession> {
+public final class PgSwitchoverGate extends SwitchoverGateBase {
 
   private final PgSessions sessions;
 
@@ -27,28 +25,8 @@ public final class PgSwitchoverGate extends SwitchoverGateBase<PgSession> {
   }
 
   @Override
-  protected void awaitQuiescence(PgSession s, Runnable quiescent) {
-    s.awaitQuiescence(quiescent);
-  }
-
-  @Override
   protected Collection<PgSession> sessions() {
     return sessions.all();
-  }
-
-  @Override
-  protected EventLoop eventLoop(PgSession s) {
-    return s.client().eventLoop();
-  }
-
-  @Override
-  protected void prepareRelease(PgSession s, BackendNode primary) {
-    s.prepareRelease(primary);
-  }
-
-  @Override
-  protected void finishRelease(PgSession s) {
-    s.finishRelease();
   }
 
   @Override

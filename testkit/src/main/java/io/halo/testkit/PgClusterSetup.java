@@ -1,7 +1,6 @@
 package io.halo.testkit;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -178,8 +177,8 @@ final class PgClusterSetup {
             for (ServerSocket socket : sockets) {
                 try {
                     socket.close();
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot close port probe " + socket, e);
+                } catch (IOException ignored) {
+                    // a probe socket that does not close leaves its port taken; the server then fails to bind, visibly
                 }
             }
         }

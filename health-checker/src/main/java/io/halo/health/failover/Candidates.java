@@ -76,7 +76,7 @@ final class Candidates {
       return "a cold standby (promoted only by failover.type: cold)";
     }
     if (s.admin() != AdminState.ENABLED) {
-      return "admin state " + s.admin().name().toLowerCase();
+      return "admin state " + s.admin().name().toLowerCase(java.util.Locale.ROOT);
     }
     ProbeResult p = s.lastProbe();
     if (p == null || !p.ok()) {

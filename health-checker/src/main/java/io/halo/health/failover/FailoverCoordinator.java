@@ -154,7 +154,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     ReportBuilder rb = newReport(kind, from, reason, epoch);
     rb.to = to;
     rb.possibleLossBytes = possibleLoss;
-    log.warn("[{}] {} failover: {} -> {} ({})", config.name(), kind.name().toLowerCase(), from, to, reason);
+    log.warn("[{}] {} failover: {} -> {} ({})", config.name(), kind.name().toLowerCase(java.util.Locale.ROOT), from, to, reason);
     health.submit(() -> health.failoverInProgress(true));
     return executor.submit(() -> {
       try {
@@ -248,7 +248,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + backend + "'");
     }
     health.run(() -> health.admin(backend, state));
-    log.info("[{}] {} is now {}", config.name(), backend, state.name().toLowerCase());
+    log.info("[{}] {} is now {}", config.name(), backend, state.name().toLowerCase(java.util.Locale.ROOT));
   }
 
   // ---------------------------------------------------------------- reads

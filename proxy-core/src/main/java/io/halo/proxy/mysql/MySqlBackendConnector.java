@@ -211,7 +211,7 @@ final class MySqlBackendConnector {
             + " (DEPRECATE_EOF / SESSION_TRACK) that the client negotiated; Halo needs MySQL 5.7+ or MariaDB 10.2+");
       }
       byte[] token = token();
-      int use = client.capabilities() & haloCapabilities & caps
+      int use = (client.capabilities() & haloCapabilities & caps)
           | MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION | MySqlPackets.CLIENT_PLUGIN_AUTH;
       if (client.database() == null || client.database().isEmpty()) {
         use &= ~MySqlPackets.CLIENT_CONNECT_WITH_DB;

@@ -94,7 +94,7 @@ public final class MySqlKill {
     if (id > Integer.MAX_VALUE) {
       return Optional.empty();
     }
-    String kind = m.group(1) == null ? "" : m.group(1).trim().toUpperCase() + " ";
+    String kind = m.group(1) == null ? "" : m.group(1).trim().toUpperCase(java.util.Locale.ROOT) + " ";
     return Optional.of(new Request(kind, (int) id));
   }
 
@@ -139,7 +139,7 @@ public final class MySqlKill {
         l.server().backendConnectTimeout(), l.server().maxMessageSize());
     connecting.addListener(f -> {
       if (!f.isSuccess()) {
-        reply(session, client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
+        reply(client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
             MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL: " + f.cause().getMessage()));
         return;
       }
@@ -150,20 +150,20 @@ public final class MySqlKill {
         side.writeAndFlush(MySqlPackets.frame(side.alloc(), 0, side.alloc().buffer(1).writeByte(1)))
             .addListener(ChannelFutureListener.CLOSE);
         if (!run.isSuccess()) {
-          reply(session, client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
+          reply(client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
               MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL on " + node.name() + ": " + run.cause().getMessage()));
           return;
         }
         MySqlInternalQuery.Result r = run.getNow();
         log.debug("[{}] {} on backend {}: {}", l.name(), sql, node.name(), r.ok() ? "OK" : r.message());
-        reply(session, client, r.ok()
+        reply(client, r.ok()
             ? MySqlPackets.ok(client.alloc(), 0, 0, session.tracker().status(), 0)
             : MySqlPackets.err(client.alloc(), r.errorCode(), r.sqlState(), r.message()));
       });
     });
   }
 
-  private static void reply(MySqlSession session, Channel client, ByteBuf payload) {
+  private static void reply(Channel client, ByteBuf payload) {
     client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, payload));
     MySqlRelayHandler relay = client.pipeline().get(MySqlRelayHandler.class);
     if (relay != null) {

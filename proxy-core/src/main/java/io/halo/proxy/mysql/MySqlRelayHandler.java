@@ -168,9 +168,10 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
           partial = buf;
           return;
         }
-        ByteBuf rest = buf.readableBytes() > 4 + length ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
-        ByteBuf packet = buf.readableBytes() > 4 + length ? buf.retainedSlice(r, 4 + length) : buf;
-        if (packet != buf) {
+        boolean more = buf.readableBytes() > 4 + length;
+        ByteBuf rest = more ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
+        ByteBuf packet = more ? buf.retainedSlice(r, 4 + length) : buf;
+        if (more) {
           buf.release();
         }
         // What follows waits until Halo has answered a KILL it answers itself (perhaps later, from

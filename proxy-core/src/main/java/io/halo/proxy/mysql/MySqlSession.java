@@ -314,7 +314,7 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
    * settings from its backend. Counts {@code done} down either way. Event loop.
    */
   void snapshot(CountDownLatch done) {
-    if (closing || route() != Route.PRIMARY || busy || !tracker.quiescent() && !held) {
+    if (closing || route() != Route.PRIMARY || busy || (!tracker.quiescent() && !held)) {
       snapshotFailure = closing ? "closing" : "not quiescent";
       done.countDown();
       return;

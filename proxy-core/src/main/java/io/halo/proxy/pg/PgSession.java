@@ -58,12 +58,12 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   private volatile CancelTarget cancelTarget;
   private volatile SessionState state = SessionState.IDLE;
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
-  private volatile int pendingReplies;
-  private volatile boolean held;
+  private int pendingReplies;
+  private boolean held;
   /** Extended-protocol messages sent since the last Sync: a batch is open and must not be split. */
-  private volatile boolean extendedOpen;
+  private boolean extendedOpen;
   /** Being moved to another backend by a switchover. */
-  private volatile boolean moving;
+  private boolean moving;
   private CancelRegistry.Key cancelKey;
   private Channel backend;
   /** Set for a {@code route: split} session, which relays through it instead of relay handlers. */

@@ -169,11 +169,9 @@ class PgBadInputIT {
       // (a StartupMessage's length and body read as a typed message's length and body).
       both.put((byte) 0).put(startupApp);
       s.send(both.array());
-      List<RawPgSocket.Message> seen = new ArrayList<>();
       Map<Character, String> error = null;
       while (error == null) {
         RawPgSocket.Message m = s.read();
-        seen.add(m);
         assertThat(m.type() == 'R' && ByteBuffer.wrap(m.body()).getInt() != 0)
             .as("Halo asked for another authentication: the type-0 frame became a StartupMessage")
             .isFalse();
@@ -203,7 +201,7 @@ class PgBadInputIT {
   @Test
   void garbage_bytes_get_08P01_and_a_close() throws Exception {
     try (RawPgSocket s = raw()) {
-      s.send("GET / HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes());
+      s.send("GET / HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       assertThat(s.readError()).containsEntry('C', "08P01");
       assertThat(s.closedByServer()).isTrue();
     }

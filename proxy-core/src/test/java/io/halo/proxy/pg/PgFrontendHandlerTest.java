@@ -157,7 +157,7 @@ class PgFrontendHandlerTest {
     ByteBuf md5 = ch.readOutbound();
     assertThat(md5.getInt(5)).isEqualTo(PgMessages.AUTH_MD5);
     md5.release();
-    ch.writeInbound(PgMessages.passwordMessage(Unpooled.buffer().alloc(), "md5deadbeef\0".getBytes()));
+    ch.writeInbound(PgMessages.passwordMessage(Unpooled.buffer().alloc(), "md5deadbeef\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     Object early = ch.readOutbound();
     assertThat(early).as("a failed login is answered after a delay").isNull();
     ch.advanceTimeBy(250, java.util.concurrent.TimeUnit.MILLISECONDS);

@@ -14,7 +14,7 @@ class MySqlPacketsTest {
   @Test
   void err_packet_is_byte_exact() {
     ByteBuf err = MySqlPackets.err(Unpooled.buffer().alloc(), 1045, "28000", "Access denied");
-    assertThat(ByteBufUtil.hexDump(err)).isEqualTo("ff1504" + "23" + "3238303030" + ByteBufUtil.hexDump("Access denied".getBytes()));
+    assertThat(ByteBufUtil.hexDump(err)).isEqualTo("ff1504" + "23" + "3238303030" + ByteBufUtil.hexDump("Access denied".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     err.release();
   }
 
@@ -52,15 +52,15 @@ class MySqlPacketsTest {
         | MySqlPackets.CLIENT_CONNECT_WITH_DB | MySqlPackets.CLIENT_PLUGIN_AUTH | MySqlPackets.CLIENT_CONNECT_ATTRS;
     ByteBuf p = Unpooled.buffer();
     p.writeIntLE(caps).writeIntLE(1 << 24).writeByte(45).writeZero(23);
-    p.writeBytes("app\0".getBytes());
+    p.writeBytes("app\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     MySqlPackets.lenenc(p, 3);
     p.writeBytes(new byte[] {1, 2, 3});
-    p.writeBytes("shop\0caching_sha2_password\0".getBytes());
+    p.writeBytes("shop\0caching_sha2_password\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     ByteBuf attrs = Unpooled.buffer();
     MySqlPackets.lenenc(attrs, 4);
-    attrs.writeBytes("_pid".getBytes());
+    attrs.writeBytes("_pid".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     MySqlPackets.lenenc(attrs, 2);
-    attrs.writeBytes("77".getBytes());
+    attrs.writeBytes("77".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     MySqlPackets.lenenc(p, attrs.readableBytes());
     p.writeBytes(attrs);
     HandshakeResponse r = HandshakeResponse.decode(p);

@@ -274,7 +274,7 @@ class MySqlResponseTrackerTest {
   void a_prepare_response_with_parameters_and_columns_and_the_statement_count(Split split) {
     for (boolean deprecateEof : new boolean[] {false, true}) {
       Wire w = new Wire(deprecateEof, split);
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select a from t where b = ? and c = ?".getBytes());
+      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select a from t where b = ? and c = ?".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       w.server(prepareOk(1, 1, 2)).server(columnDef("?")).server(columnDef("?"));
       if (!deprecateEof) {
         w.server(eof(AC));
@@ -288,11 +288,11 @@ class MySqlResponseTrackerTest {
       assertThat(w.t.pendingReplies()).as("deprecateEof=%s", deprecateEof).isZero();
       assertThat(w.t.openStatements()).isEqualTo(1);
       // a statement without parameters or columns is one OK
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "commit".getBytes()).server(prepareOk(2, 0, 0));
+      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "commit".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(2, 0, 0));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.openStatements()).isEqualTo(2);
       // a failed prepare opens nothing
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "nonsense".getBytes()).server(err());
+      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "nonsense".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(err());
       assertThat(w.t.openStatements()).isEqualTo(2);
       // SEND_LONG_DATA and CLOSE have no reply
       w.command(MySqlResponseTracker.COM_STMT_SEND_LONG_DATA, stmtId(1, 0, 0, (byte) 'x'));
@@ -345,7 +345,7 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void pipelined_commands_are_answered_in_order(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "insert into t values (?)".getBytes());
+    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "insert into t values (?)".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     w.command(MySqlResponseTracker.COM_STMT_EXECUTE, stmtId(-1, 0, 1, 0, 0, 0));
     w.command(MySqlResponseTracker.COM_STMT_CLOSE, stmtId(-1));
     w.command(MySqlResponseTracker.COM_PING, new byte[0]);
@@ -364,9 +364,9 @@ class MySqlResponseTrackerTest {
   void simple_commands_have_one_reply_packet(Split split) {
     Wire w = new Wire(false, split);
     w.command(MySqlResponseTracker.COM_PING, new byte[0]).server(ok(AC));
-    w.command(MySqlResponseTracker.COM_INIT_DB, "app".getBytes()).server(ok(AC));
+    w.command(MySqlResponseTracker.COM_INIT_DB, "app".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(ok(AC));
     w.command(MySqlResponseTracker.COM_SET_OPTION, new byte[] {1, 0}).server(eof(AC));
-    w.command(0x09, new byte[0]).server("Uptime: 5  Threads: 1".getBytes()); // COM_STATISTICS
+    w.command(0x09, new byte[0]).server("Uptime: 5  Threads: 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)); // COM_STATISTICS
     w.command(0x7f, new byte[0]).server(err()); // unknown command
     assertThat(w.t.quiescent()).isTrue();
     assertThat(w.events).hasSize(10);
@@ -379,9 +379,9 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_change_user_passed_through_follows_the_auth_exchange(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select 1".getBytes()).server(prepareOk(1, 0, 0));
-    w.command(MySqlResponseTracker.COM_CHANGE_USER, "bob\0".getBytes());
-    w.server(cat(new byte[] {(byte) 0xfe}, "mysql_native_password\0abcdefghijklmnopqrst\0".getBytes()));
+    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(1, 0, 0));
+    w.command(MySqlResponseTracker.COM_CHANGE_USER, "bob\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.server(cat(new byte[] {(byte) 0xfe}, "mysql_native_password\0abcdefghijklmnopqrst\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     assertThat(w.t.expectingCommand()).isFalse();
     w.client(new byte[20]); // the auth reply, not a command
     assertThat(w.t.pendingReplies()).isEqualTo(1);
@@ -429,12 +429,12 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_half_sent_command_or_a_half_received_reply_is_not_quiescent(Split split) {
     MySqlResponseTracker t = new MySqlResponseTracker(true, AC, 1 << 20);
-    byte[] q = packets(cat(new byte[] {3}, "select 1".getBytes()), 0);
+    byte[] q = packets(cat(new byte[] {3}, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
     t.clientBytes(Unpooled.wrappedBuffer(q, 0, 6));
     assertThat(t.quiescent()).isFalse();
     assertThat(t.expectingCommand()).isFalse();
     t.clientBytes(Unpooled.wrappedBuffer(q, 6, q.length - 6));
-    byte[] reply = packets(cat(okWide(AC), " and a longer info text".getBytes()), 1);
+    byte[] reply = packets(cat(okWide(AC), " and a longer info text".getBytes(java.nio.charset.StandardCharsets.UTF_8)), 1);
     t.serverBytes(Unpooled.wrappedBuffer(reply, 0, reply.length - 10)); // status seen, info still coming
     assertThat(t.pendingReplies()).isZero();
     assertThat(t.quiescent()).isFalse();

@@ -20,7 +20,7 @@ class PgFrameDecoderTest {
   }
 
   private static ByteBuf query(String sql) {
-    byte[] b = (sql + "\0").getBytes();
+    byte[] b = (sql + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
     return Unpooled.buffer().writeByte('Q').writeInt(4 + b.length).writeBytes(b);
   }
 
@@ -65,7 +65,7 @@ class PgFrameDecoderTest {
   @Test
   void reports_a_startup_packet_with_an_impossible_length() {
     EmbeddedChannel ch = new EmbeddedChannel(PgFrameDecoder.forClient(1 << 20));
-    ch.writeInbound(Unpooled.wrappedBuffer("GET / HTTP/1.1\r\n\r\n".getBytes()));
+    ch.writeInbound(Unpooled.wrappedBuffer("GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     PgFrameError err = ch.readInbound();
     assertThat(err.state()).isEqualTo(SqlState.PROTOCOL_VIOLATION);
     assertThat(err.message()).startsWith("invalid length of startup packet");

@@ -17,7 +17,7 @@ class PgStreamScannerTest {
     ByteBuf b = Unpooled.buffer();
     b.writeByte('T').writeInt(4 + 6).writeBytes(new byte[6]);
     b.writeByte('D').writeInt(4 + 300).writeBytes(new byte[300]);
-    b.writeByte('C').writeInt(4 + 9).writeBytes("SELECT 1\0".getBytes());
+    b.writeByte('C').writeInt(4 + 9).writeBytes("SELECT 1\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     b.writeByte('Z').writeInt(5).writeByte('T');
     return b;
   }

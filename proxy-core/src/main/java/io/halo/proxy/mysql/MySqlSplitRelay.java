@@ -126,6 +126,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     int packets;
     String firstValue;
     String error;
+    /** A hidden query's bound: it fires when the backend has not answered in time. */
+    io.netty.util.concurrent.ScheduledFuture<?> timer;
 
     Reply(Consumer<Reply> hidden) {
       this.hidden = hidden;
@@ -501,7 +503,7 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     ByteBuf payload = p.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
-    if (command == COM_QUERY && kill(b, p)) {
+    if (command == COM_QUERY && kill(p)) {
       return;
     }
     if (command != COM_STMT_SEND_LONG_DATA && command != COM_STMT_CLOSE) {
@@ -529,7 +531,7 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   /** A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours. */
-  private boolean kill(Backend b, MySqlPacket p) {
+  private boolean kill(MySqlPacket p) {
     ByteBuf wire = client.alloc().buffer(4 + p.payload().readableBytes());
     wire.writeMediumLE(p.payload().readableBytes()).writeByte(0).writeBytes(p.payload(), p.payload().readerIndex(),
         p.payload().readableBytes());
@@ -564,9 +566,51 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(5 + text.length);
     q.writeMediumLE(1 + text.length).writeByte(0).writeByte(COM_QUERY).writeBytes(text);
-    b.replies.add(new Reply(done));
+    Reply r = new Reply(done);
+    b.replies.add(r);
+    // Bounded like every internal request: MASTER_GTID_WAIT may take read_your_writes_wait itself.
+    long ms = listener.server().backendConnectTimeout().toMillis() + (long) (waitSeconds * 1000);
+    r.timer = client.eventLoop().schedule(() -> hiddenTimedOut(b, r, sql, ms), ms, TimeUnit.MILLISECONDS);
     sent(b, q.slice(q.readerIndex() + 4, q.readableBytes() - 4));
     b.channel.writeAndFlush(q);
+  }
+
+  /**
+   * Halo's own query got no reply in time (a hung backend). On a replica that owes nothing else,
+   * the replica is dropped and the read waiting for it goes to the primary; otherwise the session
+   * ends with ERR 1053 naming the backend, since what it owes cannot be answered any more.
+   */
+  private void hiddenTimedOut(Backend b, Reply r, String sql, long ms) {
+    if (closed || !b.replies.contains(r)) {
+      return;
+    }
+    String what = sql.length() > 40 ? sql.substring(0, 40) + "..." : sql;
+    boolean onlyHidden = b.replies.stream().allMatch(x -> x.hidden != null);
+    if (!b.isPrimary && b == replica && onlyHidden) {
+      log.warn("[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary", listener.name(),
+          hello.user(), b.node.name(), what, ms);
+      replica = null;
+      replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+      b.replies.forEach(x -> {
+        if (x.timer != null) {
+          x.timer.cancel(false);
+        }
+      });
+      b.replies.clear();
+      if (b.channel != null) {
+        b.channel.close();
+      }
+      if (last == b) {
+        last = null;
+      }
+      primaryOnce = true;
+      stats.readYourWritesOnPrimary();
+      resume();
+      return;
+    }
+    log.warn("[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session", listener.name(),
+        hello.user(), b.node.name(), what, ms);
+    endSession("backend " + b.node.name() + " did not answer Halo's internal query within " + ms + " ms; reconnect");
   }
 
   private void connect(Backend b) {
@@ -626,6 +670,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     if (b.replyDone) {
       b.replies.poll();
+      if (r.timer != null) {
+        r.timer.cancel(false);
+      }
       if (r.hidden != null) {
         r.hidden.accept(r);
       } else if (b.isPrimary && b.replyStatus >= 0) {
@@ -880,7 +927,6 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   private static void write(Channel to, MySqlPacket p) {
     ByteBuf payload = p.payload();
     int seq = p.sequenceId();
-    int length = payload.readableBytes();
     ByteBuf wire = p.retainedWire();
     if (wire != null) {
       to.write(wire, to.voidPromise());

@@ -245,4 +245,37 @@ class MySqlSplitIT {
     }
     assertThat(halo.splits().get(0).readYourWritesOnPrimary()).isGreaterThanOrEqualTo(1000);
   }
+
+  @Test
+  void a_hung_replica_does_not_hang_a_read_that_waits_for_its_own_write() throws Exception {
+    // Given a split session that has read from the replica once
+    start(Duration.ofMillis(200));
+    int primary = cluster.primary().port();
+    try (Connection c = connect("&socketTimeout=20000");
+        PreparedStatement write = c.prepareStatement("insert into kv values (?, 'x')");
+        PreparedStatement read = c.prepareStatement("select count(*), @@port from kv where id = ?")) {
+      assertThat(port(c, "select @@port")).isEqualTo(replica().port());
+      // When the replica hangs (SIGSTOP) and the session writes, then reads its write: Halo's
+      // MASTER_GTID_WAIT on the replica gets no answer
+      replica().pause();
+      try {
+        write.setInt(1, 7);
+        write.executeUpdate();
+        read.setInt(1, 7);
+        long t = System.nanoTime();
+        // Then the read is answered by the primary once Halo's internal query times out, well
+        // before the client's own 20 s socket timeout, and the session goes on
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(1);
+          assertThat(rs.getInt(2)).isEqualTo(primary);
+        }
+        System.out.printf("read after a hung replica answered in %d ms%n", (System.nanoTime() - t) / 1_000_000);
+        write.setInt(1, 8);
+        assertThat(write.executeUpdate()).isEqualTo(1);
+      } finally {
+        replica().resume();
+      }
+    }
+  }
 }

@@ -144,8 +144,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
     HandshakeResponse h = session.hello();
-    HandshakeResponse next = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), charset, user,
-        h.authResponse(), database, h.authPlugin(), h.attributes());
+    HandshakeResponse next = h.with(user, charset, database);
     var u = entry.user();
     MySqlListenerContext l = session.listener();
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(ctx.channel().eventLoop(), l.transports(),

@@ -6,7 +6,9 @@ import io.halo.proxy.mysql.auth.MySqlCredentials;
 import io.halo.proxy.mysql.auth.MySqlScramble;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
@@ -38,15 +40,16 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
   private static final SecureRandom RANDOM = new SecureRandom();
-  static final String SERVER_VERSION = "11.4.5-MariaDB-halo";
-  static final int CAPABILITIES =
-      MySqlPackets.CLIENT_LONG_PASSWORD | MySqlPackets.CLIENT_FOUND_ROWS | MySqlPackets.CLIENT_LONG_FLAG
-          | MySqlPackets.CLIENT_CONNECT_WITH_DB | MySqlPackets.CLIENT_LOCAL_FILES | MySqlPackets.CLIENT_PROTOCOL_41
-          | MySqlPackets.CLIENT_TRANSACTIONS | MySqlPackets.CLIENT_SECURE_CONNECTION
-          | MySqlPackets.CLIENT_MULTI_STATEMENTS | MySqlPackets.CLIENT_MULTI_RESULTS
-          | MySqlPackets.CLIENT_PS_MULTI_RESULTS | MySqlPackets.CLIENT_PLUGIN_AUTH
-          | MySqlPackets.CLIENT_CONNECT_ATTRS | MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-          | MySqlPackets.CLIENT_SESSION_TRACK | MySqlPackets.CLIENT_DEPRECATE_EOF;
+  /** Suffix of the server version in Halo's greeting: the backend's version, then this. */
+  static final String VERSION_SUFFIX = "-halo";
+  /** The greeting's server version when no backend greeting could be read. */
+  static final String FALLBACK_VERSION = "11.4.5-MariaDB" + VERSION_SUFFIX;
+  /**
+   * Every capability Halo can take part in (its own login plus what it relays); the greeting offers
+   * the subset the backend offers, and backend logins ask for the client's of these that the
+   * backend offers (see {@link MySqlCapabilities}).
+   */
+  static final int CAPABILITIES = MySqlCapabilities.LOGIN | MySqlCapabilities.RELAYED;
 
   private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
 
@@ -80,6 +83,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private Phase phase = Phase.HANDSHAKE;
+  /** The backend greeting Halo's own greeting followed (null: the fallback). */
+  private ServerGreeting.Info greeted;
   private ScheduledFuture<?> authTimer;
   private HandshakeResponse hello;
   private MySqlCredentials.Entry credentials;
@@ -115,9 +120,47 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), SERVER_VERSION, connectionId, scramble,
-        CAPABILITIES, 45, MySqlAuth.CACHING_SHA2)));
+    ServerGreeting.Info known = listener.backendGreeting().get();
+    if (known != null) {
+      greet(ctx, known);
+    } else {
+      fetchGreeting(ctx);
+    }
     ctx.fireChannelActive();
+  }
+
+  /**
+   * No backend greeting seen yet on this listener: read one (a connection to the backend a
+   * session would be routed to now, closed after the greeting), bounded by
+   * {@code backend_connect_timeout}; without one Halo greets with its fallback version.
+   */
+  private void fetchGreeting(ChannelHandlerContext ctx) {
+    RouteResult route = listener.router().route(new RouteRequest("", "", null, ctx.channel().remoteAddress()));
+    if (!(route instanceof RouteResult.Routed routed)) {
+      greet(ctx, null);
+      return;
+    }
+    Future<ServerGreeting> g = MySqlBackendConnector.greeting(ctx.channel().eventLoop(), listener.transports(),
+        routed.backend(), listener.server().backendConnectTimeout());
+    g.addListener(f -> {
+      if (g.isSuccess()) {
+        listener.backendGreeting().compareAndSet(null, g.getNow().info());
+      } else {
+        log.debug("[{}] no backend greeting for Halo's own: {}", listener.name(), g.cause().getMessage());
+      }
+      if (ctx.channel().isActive()) {
+        greet(ctx, listener.backendGreeting().get());
+      }
+    });
+  }
+
+  private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
+    greeted = backend;
+    String version = backend == null ? FALLBACK_VERSION : backend.serverVersion() + VERSION_SUFFIX;
+    int caps = backend == null ? MySqlCapabilities.FALLBACK : MySqlCapabilities.offered(backend.capabilities());
+    int ext = backend == null ? 0 : MySqlCapabilities.mariaDbOffered(backend.mariaDbCapabilities());
+    ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), version, connectionId, scramble,
+        caps, ext, 45, MySqlAuth.CACHING_SHA2)));
   }
 
   @Override
@@ -296,6 +339,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     authTimer.cancel(false);
+    if (backend.greeting() != null && !backend.greeting().info().equals(greeted)) {
+      listener.backendGreeting().set(backend.greeting().info()); // the next clients greet as this backend
+    }
     io.halo.routing.throttle.Permit held = permit;
     permit = null;
     client.closeFuture().addListener(f -> held.release());

@@ -132,8 +132,7 @@ public final class MySqlKill {
     MySqlListenerContext l = session.listener();
     var u = session.credentials().user();
     HandshakeResponse h = session.hello();
-    HandshakeResponse noDb = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), h.charset(), h.user(),
-        h.authResponse(), null, h.authPlugin(), h.attributes());
+    HandshakeResponse noDb = h.with(h.user(), h.charset(), null);
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(client.eventLoop(), l.transports(), node,
         u.backendUser(), u.backendPassword(), noDb, MySqlFrontendHandler.CAPABILITIES,
         l.server().backendConnectTimeout(), l.server().maxMessageSize());

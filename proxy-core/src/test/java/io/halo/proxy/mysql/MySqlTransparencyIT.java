@@ -123,4 +123,32 @@ class MySqlTransparencyIT {
     assertThat(proxied.exit()).as(proxied.out()).isZero();
     assertThat(proxied.out()).isEqualTo(direct.out()).contains("IGNORE_SPACE");
   }
+
+  @Test
+  void kill_query_with_the_id_from_connection_id_interrupts_that_query_as_directly() throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (Connection victim = viaHalo(); Connection killer = viaHalo()) {
+      String id = value(victim, "select connection_id()");
+      java.util.concurrent.Future<Integer> sleeping = pool.submit(() -> {
+        try (Statement s = victim.createStatement()) {
+          s.executeQuery("select sleep(30)").close();
+          return 0;
+        } catch (SQLException e) {
+          return e.getErrorCode();
+        }
+      });
+      try (Connection direct = cluster.primary().connect("app", "apppw", "app")) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> "1".equals(value(direct,
+            "select count(*) from information_schema.processlist where id = " + id + " and info like 'select sleep%'")));
+      }
+      try (Statement s = killer.createStatement()) {
+        s.execute("KILL QUERY " + id); // 1094 when Halo took the id for one of its own
+      }
+      // 1317 ER_QUERY_INTERRUPTED, as directly; without the KILL the sleep would end normally (0)
+      assertThat(sleeping.get(60, TimeUnit.SECONDS)).isEqualTo(1317);
+      assertThat(value(victim, "select 'still here'")).isEqualTo("still here");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
 }

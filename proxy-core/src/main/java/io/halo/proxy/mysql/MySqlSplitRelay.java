@@ -497,11 +497,8 @@ final class MySqlSplitRelay {
       if (request.isEmpty()) {
         return false;
       }
-      var target = listener.connectionIds().target(request.get().connectionId()).orElse(null);
-      if (target == null) {
-        return false; // a backend thread id (CONNECTION_ID()): routed and forwarded as written
-      }
       p.release();
+      var target = listener.connectionIds().target(request.get().connectionId()).orElse(null);
       Backend on = target == null ? null
           : target.backendName() != null && target.backendName().equals(primary.node.name()) ? primary
           : replica != null && replica.channel != null && target.backendName() != null

@@ -101,7 +101,7 @@ class MySqlTransparencyIT {
   /** The mariadb client, through Halo ({@code port}) or directly, as app; {@code options} before -e. */
   private static Run mariadb(int port, String sql, String... options) throws Exception {
     List<String> command = new java.util.ArrayList<>(List.of("mariadb", "--protocol=TCP", "-h", "127.0.0.1",
-        "-P", String.valueOf(port), "-u", "app", "-papppw", "--skip-ssl", "-B"));
+        "-P", String.valueOf(port), "-u", "app", "-papppw", "--skip-ssl"));
     command.addAll(List.of(options));
     command.addAll(List.of("app", "-e", sql));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -117,9 +117,9 @@ class MySqlTransparencyIT {
   void ignore_space_from_the_client_reaches_the_server() throws Exception {
     assumeTrue(onPath("mariadb"), "mariadb client not installed");
     String sql = "select count (*) from t; select @@sql_mode";
-    Run direct = mariadb(cluster.primary().port(), sql, "-i", "-N");
+    Run direct = mariadb(cluster.primary().port(), sql, "-B", "-i", "-N");
     assertThat(direct.exit()).as(direct.out()).isZero();
-    Run proxied = mariadb(port(), sql, "-i", "-N");
+    Run proxied = mariadb(port(), sql, "-B", "-i", "-N");
     assertThat(proxied.exit()).as(proxied.out()).isZero();
     assertThat(proxied.out()).isEqualTo(direct.out()).contains("IGNORE_SPACE");
   }
@@ -150,5 +150,21 @@ class MySqlTransparencyIT {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  @Test
+  void mariadb_extended_metadata_reaches_the_client_as_directly() throws Exception {
+    assumeTrue(onPath("mariadb"), "mariadb client not installed");
+    String sql = "select i, j, p from t limit 1";
+    Run direct = mariadb(cluster.primary().port(), sql, "--column-type-info", "-t");
+    assertThat(direct.exit()).as(direct.out()).isZero();
+    assertThat(direct.out()).as("the server sends extended type info").contains("format=json").contains("type=point");
+    Run proxied = mariadb(port(), sql, "--column-type-info", "-t");
+    assertThat(proxied.exit()).as(proxied.out()).isZero();
+    assertThat(typeLines(proxied.out())).isEqualTo(typeLines(direct.out()));
+  }
+
+  private static List<String> typeLines(String out) {
+    return out.lines().filter(l -> l.startsWith("Type:")).toList();
   }
 }

@@ -40,10 +40,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
   private static final SecureRandom RANDOM = new SecureRandom();
-  /** Suffix of the server version in Halo's greeting: the backend's version, then this. */
-  static final String VERSION_SUFFIX = "-halo";
-  /** The greeting's server version when no backend greeting could be read. */
-  static final String FALLBACK_VERSION = "11.4.5-MariaDB" + VERSION_SUFFIX;
   /**
    * Every capability Halo can take part in (its own login plus what it relays); the greeting offers
    * the subset the backend offers, and backend logins ask for the client's of these that the
@@ -120,47 +116,22 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    ServerGreeting.Info known = listener.backendGreeting().get();
-    if (known != null) {
-      greet(ctx, known);
+    Future<ServerGreeting.Info> backend = MySqlGreetings.backend(ctx.channel(), listener);
+    if (backend.isDone()) {
+      greet(ctx, backend.getNow());
     } else {
-      fetchGreeting(ctx);
+      backend.addListener(f -> {
+        if (ctx.channel().isActive()) {
+          greet(ctx, backend.getNow());
+        }
+      });
     }
     ctx.fireChannelActive();
   }
 
-  /**
-   * No backend greeting seen yet on this listener: read one (a connection to the backend a
-   * session would be routed to now, closed after the greeting), bounded by
-   * {@code backend_connect_timeout}; without one Halo greets with its fallback version.
-   */
-  private void fetchGreeting(ChannelHandlerContext ctx) {
-    RouteResult route = listener.router().route(new RouteRequest("", "", null, ctx.channel().remoteAddress()));
-    if (!(route instanceof RouteResult.Routed routed)) {
-      greet(ctx, null);
-      return;
-    }
-    Future<ServerGreeting> g = MySqlBackendConnector.greeting(ctx.channel().eventLoop(), listener.transports(),
-        routed.backend(), listener.server().backendConnectTimeout());
-    g.addListener(f -> {
-      if (g.isSuccess()) {
-        listener.backendGreeting().compareAndSet(null, g.getNow().info());
-      } else {
-        log.debug("[{}] no backend greeting for Halo's own: {}", listener.name(), g.cause().getMessage());
-      }
-      if (ctx.channel().isActive()) {
-        greet(ctx, listener.backendGreeting().get());
-      }
-    });
-  }
-
   private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
     greeted = backend;
-    String version = backend == null ? FALLBACK_VERSION : backend.serverVersion() + VERSION_SUFFIX;
-    int caps = backend == null ? MySqlCapabilities.FALLBACK : MySqlCapabilities.offered(backend.capabilities());
-    int ext = backend == null ? 0 : MySqlCapabilities.mariaDbOffered(backend.mariaDbCapabilities());
-    ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), version, connectionId, scramble,
-        caps, ext, 45, MySqlAuth.CACHING_SHA2)));
+    ctx.writeAndFlush(frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
   }
 
   @Override
@@ -339,9 +310,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     authTimer.cancel(false);
-    if (backend.greeting() != null && !backend.greeting().info().equals(greeted)) {
-      listener.backendGreeting().set(backend.greeting().info()); // the next clients greet as this backend
-    }
+    MySqlGreetings.learned(listener, backend.greeting(), greeted);
     io.halo.routing.throttle.Permit held = permit;
     permit = null;
     client.closeFuture().addListener(f -> held.release());

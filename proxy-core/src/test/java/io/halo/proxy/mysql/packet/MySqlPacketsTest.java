@@ -145,4 +145,30 @@ class MySqlPacketsTest {
     assertThat(HandshakeResponse.decode(p).mariaDbCapabilities()).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
     p.release();
   }
+
+  @Test
+  void the_greeting_offers_what_the_backend_offers_except_what_halo_cannot_relay() {
+    int offered = MySqlCapabilities.offered(-1); // a backend offering every capability bit
+    for (int dropped : MySqlCapabilities.DROPPED.keySet()) {
+      assertThat(offered & dropped).as("0x%08x", dropped).isZero();
+    }
+    assertThat(offered & MySqlPackets.CLIENT_IGNORE_SPACE).isNotZero();
+    assertThat(offered & MySqlPackets.CLIENT_INTERACTIVE).isNotZero();
+    assertThat(offered & MySqlPackets.CLIENT_MYSQL).isNotZero();
+    // a backend without IGNORE_SPACE: not offered; Halo's own login capabilities whatever the backend
+    int bare = MySqlPackets.CLIENT_PROTOCOL_41;
+    assertThat(MySqlCapabilities.offered(bare)).isEqualTo(MySqlCapabilities.LOGIN);
+    assertThat(MySqlCapabilities.mariaDbOffered(0x3f)).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    // every capability bit is either relayed, Halo's own, or dropped with a reason
+    int known = MySqlCapabilities.RELAYED | MySqlCapabilities.LOGIN;
+    for (int dropped : MySqlCapabilities.DROPPED.keySet()) {
+      known |= dropped;
+    }
+    assertThat(known).isEqualTo(-1);
+    int mariaDbKnown = MySqlCapabilities.MARIADB_RELAYED;
+    for (int dropped : MySqlCapabilities.MARIADB_DROPPED.keySet()) {
+      mariaDbKnown |= dropped;
+    }
+    assertThat(mariaDbKnown).isEqualTo(0x3f);
+  }
 }

@@ -5,7 +5,9 @@ import io.halo.proxy.mysql.auth.MySqlAuth;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
+import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.proxy.transport.Transports;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -58,7 +60,53 @@ final class MySqlBackendConnector {
   static Future<MySqlBackendConnection> connect(EventLoop loop, Transports transports, BackendNode node, String user,
       String password, HandshakeResponse client, int haloCapabilities, Duration timeout, long maxPacket) {
     Promise<MySqlBackendConnection> promise = loop.newPromise();
-    Login login = new Login(node, user, password, client, haloCapabilities, promise);
+    open(loop, transports, node, timeout, maxPacket, promise,
+        new Login(node, user, password, client, haloCapabilities, promise));
+    return promise;
+  }
+
+  /**
+   * Only the backend's greeting (server version, capabilities), for Halo's own greeting before any
+   * backend login has shown them; the connection is closed once the greeting is read.
+   */
+  static Future<ServerGreeting> greeting(EventLoop loop, Transports transports, BackendNode node, Duration timeout) {
+    Promise<ServerGreeting> promise = loop.newPromise();
+    open(loop, transports, node, timeout, 1 << 10, promise, new ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        MySqlPacket p = (MySqlPacket) msg;
+        try {
+          ByteBuf b = p.payload();
+          if (b.isReadable() && b.getUnsignedByte(b.readerIndex()) == 0xff) {
+            promise.tryFailure(new IllegalStateException("backend " + describe(node) + " refused the connection"));
+          } else {
+            promise.trySuccess(ServerGreeting.decode(b));
+          }
+        } catch (IllegalArgumentException e) {
+          promise.tryFailure(new IllegalStateException("backend " + describe(node) + ": " + e.getMessage(), e));
+        } finally {
+          p.release();
+          ctx.close();
+        }
+      }
+
+      @Override
+      public void channelInactive(ChannelHandlerContext ctx) {
+        promise.tryFailure(new IllegalStateException("backend " + describe(node) + " closed the connection"));
+        ctx.fireChannelInactive();
+      }
+
+      @Override
+      public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        promise.tryFailure(new IllegalStateException("backend " + describe(node) + ": " + cause.getMessage(), cause));
+        ctx.close();
+      }
+    });
+    return promise;
+  }
+
+  private static <T> void open(EventLoop loop, Transports transports, BackendNode node, Duration timeout,
+      long maxPacket, Promise<T> promise, io.netty.channel.ChannelHandler handler) {
     ChannelFuture connect = transports.connector(loop)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
@@ -67,7 +115,7 @@ final class MySqlBackendConnector {
           @Override
           protected void initChannel(Channel ch) {
             ch.pipeline().addLast("frames", new MySqlPacketDecoder(maxPacket));
-            ch.pipeline().addLast("login", login);
+            ch.pipeline().addLast("login", handler);
           }
         })
         .connect(node.address().host(), node.address().port());
@@ -91,7 +139,6 @@ final class MySqlBackendConnector {
         ch.close();
       }
     });
-    return promise;
   }
 
   /** The backend as clients may see it: its name (the log adds the address, BackendText.forLog). */
@@ -110,6 +157,7 @@ final class MySqlBackendConnector {
     private byte[] scramble;
     private String plugin;
     private long threadId;
+    private ServerGreeting greeting;
     private int seq;
     private boolean awaitingKey;
 
@@ -156,7 +204,7 @@ final class MySqlBackendConnector {
           ch.config().setAutoRead(false);
           ch.pipeline().remove(this);
           ch.pipeline().remove("frames");
-          if (!promise.trySuccess(new MySqlBackendConnection(ch, node, threadId, status))) {
+          if (!promise.trySuccess(new MySqlBackendConnection(ch, node, threadId, status, greeting))) {
             ch.close();
           }
         } else if (first == 0xfe) {
@@ -182,26 +230,11 @@ final class MySqlBackendConnector {
     }
 
     private void greeting(ChannelHandlerContext ctx, ByteBuf b) {
-      if (b.readUnsignedByte() != 10) {
-        throw new IllegalArgumentException("backend does not speak protocol 10");
-      }
-      MySqlPackets.readCString(b); // server version
-      threadId = b.readUnsignedIntLE();
-      byte[] part1 = new byte[8];
-      b.readBytes(part1);
-      b.skipBytes(1);
-      int caps = b.readUnsignedShortLE();
-      b.skipBytes(1 + 2); // charset, status
-      caps |= b.readUnsignedShortLE() << 16;
-      int authLen = b.readUnsignedByte();
-      b.skipBytes(10);
-      int part2Len = Math.max(13, authLen - 8) - 1;
-      byte[] s = new byte[8 + part2Len];
-      System.arraycopy(part1, 0, s, 0, 8);
-      b.readBytes(s, 8, part2Len);
-      b.skipBytes(1);
-      scramble = s;
-      plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable() ? MySqlPackets.readCString(b) : MySqlAuth.NATIVE;
+      greeting = ServerGreeting.decode(b);
+      threadId = greeting.threadId();
+      int caps = greeting.capabilities();
+      scramble = greeting.scramble();
+      plugin = greeting.authPlugin();
       int framing = MySqlPackets.CLIENT_DEPRECATE_EOF | MySqlPackets.CLIENT_SESSION_TRACK;
       int missing = client.capabilities() & haloCapabilities & framing & ~caps;
       if (missing != 0) {
@@ -219,7 +252,11 @@ final class MySqlBackendConnector {
         use |= MySqlPackets.CLIENT_CONNECT_WITH_DB & caps;
       }
       ByteBuf r = ctx.alloc().buffer(128);
-      r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(23);
+      r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(19);
+      // MariaDB's extended capabilities, read by the server when CLIENT_MYSQL is clear (as it is
+      // when the backend cleared it: 'use' only keeps bits the backend offered)
+      r.writeIntLE((use & MySqlPackets.CLIENT_MYSQL) == 0
+          ? client.mariaDbCapabilities() & MySqlCapabilities.MARIADB_RELAYED & greeting.mariaDbCapabilities() : 0);
       r.writeCharSequence(user, StandardCharsets.UTF_8);
       r.writeByte(0);
       if ((use & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {

@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * initial handshake; when it used another plugin than the user's, an auth switch with a fresh
  * scramble follows), then the session gets a fresh backend login on the same backend as that
  * user's backend user, with the requested schema and character set, and the old backend
- * connection is quit. A wrong password gets ERR 1045 and the session closes, as MySQL does. The
+ * connection is quit. A refused change (wrong password or unknown user: ERR 1045; the backend
+ * refusing the new login or being unreachable: its error) keeps the old session as it was, user,
+ * schema and backend connection, as MariaDB does; only a malformed exchange closes it. The
  * packet layout:
  *
  * <pre>
@@ -124,8 +126,8 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       session.listener().rejections().count("auth_failed");
       log.info("[{}] COM_CHANGE_USER: access denied for user '{}' from {} ({})", session.listener().name(), user,
           ctx.channel().remoteAddress(), entry == null ? "no such user" : "wrong password");
-      fail(ctx, MySqlError.ACCESS_DENIED, "Access denied for user '" + user + "' (using password: "
-          + (token.length > 0 ? "YES" : "NO") + ")");
+      refuse(ctx, MySqlError.ACCESS_DENIED.code(), MySqlError.ACCESS_DENIED.sqlState(), "Access denied for user '"
+          + user + "' (using password: " + (token.length > 0 ? "YES" : "NO") + ")");
       return;
     }
     if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
@@ -139,8 +141,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
     HandshakeResponse h = session.hello();
-    HandshakeResponse next = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), charset, user,
-        h.authResponse(), database, h.authPlugin(), h.attributes());
+    HandshakeResponse next = h.with(user, charset, database);
     var u = entry.user();
     MySqlListenerContext l = session.listener();
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(ctx.channel().eventLoop(), l.transports(),
@@ -149,12 +150,12 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     connecting.addListener(f -> {
       if (!f.isSuccess()) {
         if (f.cause() instanceof MySqlBackendConnector.BackendRefused r) {
-          fail(ctx, r.code(), r.sqlState(), r.getMessage());
+          refuse(ctx, r.code(), r.sqlState(), r.getMessage());
         } else {
           log.warn("[{}] COM_CHANGE_USER of {} to {} on {}: {}{}", l.name(), session, user,
               io.halo.proxy.session.BackendText.forLog(session.node()), f.cause().getMessage(),
               f.cause().getCause() == null ? "" : " (" + f.cause().getCause().getMessage() + ")");
-          fail(ctx, MySqlError.BACKEND_UNAVAILABLE.code(), MySqlError.BACKEND_UNAVAILABLE.sqlState(),
+          refuse(ctx, MySqlError.BACKEND_UNAVAILABLE.code(), MySqlError.BACKEND_UNAVAILABLE.sqlState(),
               f.cause().getMessage());
         }
         return;
@@ -178,6 +179,25 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {
     seq = (seq + 1) & 0xff;
     return MySqlPackets.frame(ctx.alloc(), seq, payload);
+  }
+
+  /**
+   * The change is refused: ERR (sequence id following the client's last packet), and the session
+   * goes on as before on its old backend connection.
+   */
+  private void refuse(ChannelHandlerContext ctx, int code, String sqlState, String message) {
+    if (phase == Phase.DONE) {
+      return;
+    }
+    phase = Phase.DONE;
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    ctx.writeAndFlush(frame(ctx, MySqlPackets.err(ctx.alloc(), code, sqlState, message)));
+    ctx.pipeline().remove(this);
+    ctx.pipeline().remove(FRAMES);
+    session.busy(false);
+    ctx.channel().config().setAutoRead(true);
   }
 
   private void fail(ChannelHandlerContext ctx, MySqlError e, String message) {

@@ -6,7 +6,9 @@ import io.halo.proxy.mysql.auth.MySqlCredentials;
 import io.halo.proxy.mysql.auth.MySqlScramble;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
@@ -36,15 +38,12 @@ import org.slf4j.LoggerFactory;
 final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
-  static final String SERVER_VERSION = "11.4.5-MariaDB-halo";
-  static final int CAPABILITIES =
-      MySqlPackets.CLIENT_LONG_PASSWORD | MySqlPackets.CLIENT_FOUND_ROWS | MySqlPackets.CLIENT_LONG_FLAG
-          | MySqlPackets.CLIENT_CONNECT_WITH_DB | MySqlPackets.CLIENT_LOCAL_FILES | MySqlPackets.CLIENT_PROTOCOL_41
-          | MySqlPackets.CLIENT_TRANSACTIONS | MySqlPackets.CLIENT_SECURE_CONNECTION
-          | MySqlPackets.CLIENT_MULTI_STATEMENTS | MySqlPackets.CLIENT_MULTI_RESULTS
-          | MySqlPackets.CLIENT_PS_MULTI_RESULTS | MySqlPackets.CLIENT_PLUGIN_AUTH
-          | MySqlPackets.CLIENT_CONNECT_ATTRS | MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-          | MySqlPackets.CLIENT_SESSION_TRACK | MySqlPackets.CLIENT_DEPRECATE_EOF;
+  /**
+   * Every capability Halo can take part in (its own login plus what it relays); the greeting offers
+   * the subset the backend offers, and backend logins ask for the client's of these that the
+   * backend offers (see {@link MySqlCapabilities}).
+   */
+  static final int CAPABILITIES = MySqlCapabilities.LOGIN | MySqlCapabilities.RELAYED;
 
   private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
 
@@ -78,6 +77,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private Phase phase = Phase.HANDSHAKE;
+  /** The backend greeting Halo's own greeting followed (null: the fallback). */
+  private ServerGreeting.Info greeted;
   private ScheduledFuture<?> authTimer;
   private HandshakeResponse hello;
   private MySqlCredentials.Entry credentials;
@@ -109,9 +110,22 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    ctx.writeAndFlush(frame(ctx, MySqlPackets.handshakeV10(ctx.alloc(), SERVER_VERSION, connectionId, scramble,
-        CAPABILITIES, 45, MySqlAuth.CACHING_SHA2)));
+    Future<ServerGreeting.Info> backend = MySqlGreetings.backend(ctx.channel(), listener);
+    if (backend.isDone()) {
+      greet(ctx, backend.getNow());
+    } else {
+      backend.addListener(f -> {
+        if (ctx.channel().isActive()) {
+          greet(ctx, backend.getNow());
+        }
+      });
+    }
     ctx.fireChannelActive();
+  }
+
+  private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
+    greeted = backend;
+    ctx.writeAndFlush(frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
   }
 
   @Override
@@ -290,6 +304,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     authTimer.cancel(false);
+    MySqlGreetings.learned(listener, backend.greeting(), greeted);
     io.halo.routing.throttle.Permit held = permit;
     permit = null;
     client.closeFuture().addListener(f -> held.release());

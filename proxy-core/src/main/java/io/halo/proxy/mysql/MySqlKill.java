@@ -15,10 +15,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code KILL [QUERY | CONNECTION] id} with Halo's connection ids. Clients only know the id Halo
- * gave them in its handshake (Connector/J's {@code Statement.cancel()} and {@code setQueryTimeout}
- * send {@code KILL QUERY id} on a second connection), so the statement is rewritten to the
- * backend's thread id before it is forwarded. KILL only acts on the server it runs on: when the
+ * {@code KILL [QUERY | CONNECTION] id} with either id a client can know: the connection id Halo
+ * gave it in its handshake (Connector/J's {@code Statement.cancel()} and {@code setQueryTimeout}
+ * send {@code KILL QUERY id} on a second connection), which is rewritten to the backend's thread
+ * id before it is forwarded; or the backend's thread id ({@code CONNECTION_ID()}, the processlist),
+ * forwarded unchanged, so it acts on the backend the killing session runs on, as it would
+ * directly. Halo's ids are random in 1..2^31-2 and only an id Halo gave out is rewritten; a
+ * backend thread id that equals a live Halo id (thread ids count up from 1) is taken as Halo's. KILL only acts on the server it runs on: when the
  * target session is on another backend than the killing session (a replicas listener balances
  * sessions over several replicas; Connector/J cancels from a new connection that may land
  * elsewhere), Halo logs in to the target's backend as the killing session's backend user, runs the
@@ -111,9 +114,14 @@ public final class MySqlKill {
    * (unknown id; or the target runs on another backend, where Halo sends it). Takes {@code buf}.
    */
   static ByteBuf translate(MySqlSession session, ChannelHandlerContext ctx, ByteBuf buf, Request kill) {
-    buf.release();
     Target target = session.listener().connectionIds().target(kill.connectionId()).orElse(null);
-    if (target == null || target.backendNode() == null) {
+    if (target == null) {
+      // Not a Halo id: a backend thread id (CONNECTION_ID(), the processlist), which the backend
+      // resolves itself, as for a direct client (1094 if it has no such thread).
+      return buf;
+    }
+    buf.release();
+    if (target.backendNode() == null) {
       ctx.writeAndFlush(unknownThread(ctx.alloc(), kill.connectionId(), ""));
       ((MySqlRelayHandler) ctx.handler()).killAnswered();
       return null;
@@ -132,8 +140,7 @@ public final class MySqlKill {
     MySqlListenerContext l = session.listener();
     var u = session.credentials().user();
     HandshakeResponse h = session.hello();
-    HandshakeResponse noDb = new HandshakeResponse(h.capabilities(), h.maxPacketSize(), h.charset(), h.user(),
-        h.authResponse(), null, h.authPlugin(), h.attributes());
+    HandshakeResponse noDb = h.with(h.user(), h.charset(), null);
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(client.eventLoop(), l.transports(), node,
         u.backendUser(), u.backendPassword(), noDb, MySqlFrontendHandler.CAPABILITIES,
         l.server().backendConnectTimeout(), l.server().maxMessageSize());

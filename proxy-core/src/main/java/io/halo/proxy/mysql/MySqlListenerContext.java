@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Everything the sessions of one MySQL listener share. Immutable apart from the counters.
  *
  * @param split for {@code route: split}: the classifier and counters; null otherwise
+ * @param backendGreeting the last backend greeting seen (server version and capabilities), which
+ *     Halo's own greeting follows; null until a backend was reached
  */
 public record MySqlListenerContext(
     String name,
@@ -30,4 +32,17 @@ public record MySqlListenerContext(
     MySqlSessions sessions,
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
-    io.halo.proxy.session.AuthFailures authFailures) {}
+    io.halo.proxy.session.AuthFailures authFailures,
+    java.util.concurrent.atomic.AtomicReference<io.halo.proxy.mysql.packet.ServerGreeting.Info> backendGreeting) {
+
+  public MySqlListenerContext(String name, String cluster, ListenerConfig listener, ServerConfig server,
+      MySqlCredentials credentials, Router router, Transports transports, AtomicInteger clientConnections,
+      io.halo.proxy.session.CancelRegistry<MySqlKill.Target> connectionIds, Rejections rejections,
+      LogThrottle backendErrors, java.time.Duration holdTimeout, MySqlSessions sessions,
+      io.halo.proxy.session.Admission admission, io.halo.proxy.session.SplitContext split,
+      io.halo.proxy.session.AuthFailures authFailures) {
+    this(name, cluster, listener, server, credentials, router, transports, clientConnections, connectionIds,
+        rejections, backendErrors, holdTimeout, sessions, admission, split, authFailures,
+        new java.util.concurrent.atomic.AtomicReference<>());
+  }
+}

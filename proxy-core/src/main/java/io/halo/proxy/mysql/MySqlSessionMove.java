@@ -68,8 +68,7 @@ final class MySqlSessionMove {
     MySqlListenerContext l = session.listener();
     var u = session.credentials().user();
     HandshakeResponse hello = session.hello();
-    HandshakeResponse h = new HandshakeResponse(hello.capabilities(), hello.maxPacketSize(), hello.charset(),
-        session.user(), hello.authResponse(), s.database(), hello.authPlugin(), hello.attributes());
+    HandshakeResponse h = hello.with(session.user(), hello.charset(), s.database());
     Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(session.client().eventLoop(),
         l.transports(), to, u.backendUser(), u.backendPassword(), h, MySqlFrontendHandler.CAPABILITIES,
         l.server().backendConnectTimeout(), l.server().maxMessageSize());

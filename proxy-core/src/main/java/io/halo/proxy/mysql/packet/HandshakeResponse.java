@@ -7,11 +7,24 @@ import java.util.Map;
 
 /**
  * The client's HandshakeResponse41: capabilities, user, auth response, database, plugin and
- * connection attributes. {@link #decode} throws IllegalArgumentException on a malformed packet.
+ * connection attributes, and MariaDB's extended capabilities (the filler's last 4 bytes, when the
+ * client cleared {@link MySqlPackets#CLIENT_MYSQL}; 0 otherwise). {@link #decode} throws
+ * IllegalArgumentException on a malformed packet.
  */
 public record HandshakeResponse(
     int capabilities, int maxPacketSize, int charset, String user, byte[] authResponse, String database,
-    String authPlugin, Map<String, String> attributes) {
+    String authPlugin, Map<String, String> attributes, int mariaDbCapabilities) {
+
+  public HandshakeResponse(int capabilities, int maxPacketSize, int charset, String user, byte[] authResponse,
+      String database, String authPlugin, Map<String, String> attributes) {
+    this(capabilities, maxPacketSize, charset, user, authResponse, database, authPlugin, attributes, 0);
+  }
+
+  /** The same login with another user, charset and database (COM_CHANGE_USER, KILL elsewhere). */
+  public HandshakeResponse with(String newUser, int newCharset, String newDatabase) {
+    return new HandshakeResponse(capabilities, maxPacketSize, newCharset, newUser, authResponse, newDatabase,
+        authPlugin, attributes, mariaDbCapabilities);
+  }
 
   public static HandshakeResponse decode(ByteBuf p) {
     try {
@@ -21,7 +34,11 @@ public record HandshakeResponse(
       }
       int maxPacket = p.readIntLE();
       int charset = p.readUnsignedByte();
-      p.skipBytes(23);
+      p.skipBytes(19);
+      int ext = p.readIntLE();
+      if ((caps & MySqlPackets.CLIENT_MYSQL) != 0) {
+        ext = 0;
+      }
       String user = MySqlPackets.readCString(p);
       byte[] auth;
       if ((caps & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
@@ -48,7 +65,7 @@ public record HandshakeResponse(
           attrs.put(k, v);
         }
       }
-      return new HandshakeResponse(caps, maxPacket, charset, user, auth, db, plugin, attrs);
+      return new HandshakeResponse(caps, maxPacket, charset, user, auth, db, plugin, attrs, ext);
     } catch (IndexOutOfBoundsException e) {
       throw new IllegalArgumentException("malformed handshake response: " + e.getMessage(), e);
     }

@@ -14,10 +14,17 @@ public final class MySqlPackets {
   public static final int CLIENT_FOUND_ROWS = 1 << 1;
   public static final int CLIENT_LONG_FLAG = 1 << 2;
   public static final int CLIENT_CONNECT_WITH_DB = 1 << 3;
+  public static final int CLIENT_NO_SCHEMA = 1 << 4;
+  public static final int CLIENT_COMPRESS = 1 << 5;
+  public static final int CLIENT_ODBC = 1 << 6;
   public static final int CLIENT_LOCAL_FILES = 1 << 7;
+  public static final int CLIENT_IGNORE_SPACE = 1 << 8;
   public static final int CLIENT_PROTOCOL_41 = 1 << 9;
+  public static final int CLIENT_INTERACTIVE = 1 << 10;
   public static final int CLIENT_SSL = 1 << 11;
+  public static final int CLIENT_IGNORE_SIGPIPE = 1 << 12;
   public static final int CLIENT_TRANSACTIONS = 1 << 13;
+  public static final int CLIENT_RESERVED = 1 << 14;
   public static final int CLIENT_SECURE_CONNECTION = 1 << 15;
   public static final int CLIENT_MULTI_STATEMENTS = 1 << 16;
   public static final int CLIENT_MULTI_RESULTS = 1 << 17;
@@ -25,8 +32,33 @@ public final class MySqlPackets {
   public static final int CLIENT_PLUGIN_AUTH = 1 << 19;
   public static final int CLIENT_CONNECT_ATTRS = 1 << 20;
   public static final int CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA = 1 << 21;
+  public static final int CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS = 1 << 22;
   public static final int CLIENT_SESSION_TRACK = 1 << 23;
   public static final int CLIENT_DEPRECATE_EOF = 1 << 24;
+  public static final int CLIENT_OPTIONAL_RESULTSET_METADATA = 1 << 25;
+  public static final int CLIENT_ZSTD_COMPRESSION = 1 << 26;
+  public static final int CLIENT_QUERY_ATTRIBUTES = 1 << 27;
+  public static final int CLIENT_MULTI_FACTOR_AUTH = 1 << 28;
+  /** MariaDB's CLIENT_PROGRESS_OBSOLETE (bit 29). */
+  public static final int CLIENT_PROGRESS_OBSOLETE = 1 << 29;
+  public static final int CLIENT_SSL_VERIFY_SERVER_CERT = 1 << 30;
+  public static final int CLIENT_REMEMBER_OPTIONS = 1 << 31;
+
+  /**
+   * MariaDB's name for bit 0 ({@link #CLIENT_LONG_PASSWORD}): a MariaDB 10.2+ server clears it in
+   * its greeting and then puts its extended (MARIADB_CLIENT_*) capabilities in the last 4 bytes of
+   * the greeting's 10-byte filler; a client that clears it puts its own in the last 4 bytes of the
+   * handshake response's 23-byte filler.
+   */
+  public static final int CLIENT_MYSQL = CLIENT_LONG_PASSWORD;
+
+  /** MariaDB extended capabilities (the upper 32 bits of MariaDB's 64-bit capability word). */
+  public static final int MARIADB_CLIENT_PROGRESS = 1;
+  public static final int MARIADB_CLIENT_COM_MULTI = 1 << 1;
+  public static final int MARIADB_CLIENT_STMT_BULK_OPERATIONS = 1 << 2;
+  public static final int MARIADB_CLIENT_EXTENDED_METADATA = 1 << 3;
+  public static final int MARIADB_CLIENT_CACHE_METADATA = 1 << 4;
+  public static final int MARIADB_CLIENT_BULK_UNIT_RESULTS = 1 << 5;
 
   public static final int SERVER_STATUS_IN_TRANS = 1;
   public static final int SERVER_STATUS_AUTOCOMMIT = 2;
@@ -54,6 +86,16 @@ public final class MySqlPackets {
   public static ByteBuf handshakeV10(
       ByteBufAllocator alloc, String serverVersion, int connectionId, byte[] scramble, int capabilities,
       int charset, String authPlugin) {
+    return handshakeV10(alloc, serverVersion, connectionId, scramble, capabilities, 0, charset, authPlugin);
+  }
+
+  /**
+   * As above; without {@link #CLIENT_MYSQL} in {@code capabilities} the filler's last 4 bytes carry
+   * MariaDB's extended capabilities {@code mariaDbCapabilities} (as a MariaDB server writes them).
+   */
+  public static ByteBuf handshakeV10(
+      ByteBufAllocator alloc, String serverVersion, int connectionId, byte[] scramble, int capabilities,
+      int mariaDbCapabilities, int charset, String authPlugin) {
     if (scramble.length != 20) {
       throw new IllegalArgumentException("scramble must be 20 bytes");
     }
@@ -68,7 +110,8 @@ public final class MySqlPackets {
     b.writeShortLE(SERVER_STATUS_AUTOCOMMIT);
     b.writeShortLE(capabilities >>> 16);
     b.writeByte(21);
-    b.writeZero(10);
+    b.writeZero(6);
+    b.writeIntLE((capabilities & CLIENT_MYSQL) == 0 ? mariaDbCapabilities : 0);
     b.writeBytes(scramble, 8, 12);
     b.writeByte(0);
     cstring(b, authPlugin);

@@ -85,4 +85,90 @@ class MySqlPacketsTest {
     }
     b.release();
   }
+
+  @Test
+  void a_greeting_without_client_mysql_carries_mariadb_capabilities_and_decodes_back() {
+    byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
+    int caps = MySqlCapabilities.LOGIN | MySqlPackets.CLIENT_IGNORE_SPACE; // CLIENT_MYSQL clear
+    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "11.4.5-MariaDB-halo", 42, scramble, caps,
+        MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA, 45, "caching_sha2_password");
+    // the 4 bytes after the 6 zero bytes of the filler (as MariaDB's sql_acl.cc writes them)
+    int fillerAt = 1 + "11.4.5-MariaDB-halo".length() + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1;
+    assertThat(ByteBufUtil.hexDump(h, fillerAt, 10)).isEqualTo("000000000000" + "08000000");
+    ServerGreeting g = ServerGreeting.decode(h);
+    assertThat(g.serverVersion()).isEqualTo("11.4.5-MariaDB-halo");
+    assertThat(g.threadId()).isEqualTo(42);
+    assertThat(g.capabilities()).isEqualTo(caps);
+    assertThat(g.mariaDbCapabilities()).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    assertThat(new String(g.scramble(), StandardCharsets.US_ASCII)).isEqualTo("abcdefghijklmnopqrst");
+    assertThat(g.authPlugin()).isEqualTo("caching_sha2_password");
+    h.release();
+  }
+
+  @Test
+  void a_greeting_with_client_mysql_set_has_no_mariadb_capabilities_whatever_the_filler_holds() {
+    byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
+    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "8.0.36", 7, scramble,
+        MySqlCapabilities.LOGIN | MySqlPackets.CLIENT_MYSQL, MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA, 45,
+        "mysql_native_password");
+    assertThat(ServerGreeting.decode(h).mariaDbCapabilities()).isZero();
+    h.release();
+  }
+
+  @Test
+  void every_truncation_of_a_greeting_is_a_malformed_packet_not_an_index_error() {
+    byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
+    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "11.4.5-MariaDB", 7, scramble,
+        MySqlCapabilities.LOGIN, 0, 45, "mysql_native_password");
+    int whole = h.readableBytes();
+    // up to the scramble's end: the plugin name is optional, as in old servers' greetings
+    int pluginAt = whole - "mysql_native_password".length() - 1;
+    for (int n = 0; n < pluginAt; n++) {
+      ByteBuf cut = h.retainedSlice(0, n);
+      try {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServerGreeting.decode(cut))
+            .as("first %d bytes", n).isInstanceOf(IllegalArgumentException.class);
+      } finally {
+        cut.release();
+      }
+    }
+    h.release();
+  }
+
+  @Test
+  void a_handshake_response_without_client_mysql_carries_mariadb_capabilities_in_the_fillers_last_4_bytes() {
+    ByteBuf p = Unpooled.buffer();
+    p.writeIntLE(MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION).writeIntLE(1 << 24)
+        .writeByte(45).writeZero(19).writeIntLE(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    p.writeBytes("app\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    p.writeByte(0);
+    assertThat(HandshakeResponse.decode(p).mariaDbCapabilities()).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    p.release();
+  }
+
+  @Test
+  void the_greeting_offers_what_the_backend_offers_except_what_halo_cannot_relay() {
+    int offered = MySqlCapabilities.offered(-1); // a backend offering every capability bit
+    for (int dropped : MySqlCapabilities.DROPPED.keySet()) {
+      assertThat(offered & dropped).as("0x%08x", dropped).isZero();
+    }
+    assertThat(offered & MySqlPackets.CLIENT_IGNORE_SPACE).isNotZero();
+    assertThat(offered & MySqlPackets.CLIENT_INTERACTIVE).isNotZero();
+    assertThat(offered & MySqlPackets.CLIENT_MYSQL).isNotZero();
+    // a backend without IGNORE_SPACE: not offered; Halo's own login capabilities whatever the backend
+    int bare = MySqlPackets.CLIENT_PROTOCOL_41;
+    assertThat(MySqlCapabilities.offered(bare)).isEqualTo(MySqlCapabilities.LOGIN);
+    assertThat(MySqlCapabilities.mariaDbOffered(0x3f)).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    // every capability bit is either relayed, Halo's own, or dropped with a reason
+    int known = MySqlCapabilities.RELAYED | MySqlCapabilities.LOGIN;
+    for (int dropped : MySqlCapabilities.DROPPED.keySet()) {
+      known |= dropped;
+    }
+    assertThat(known).isEqualTo(-1);
+    int mariaDbKnown = MySqlCapabilities.MARIADB_RELAYED;
+    for (int dropped : MySqlCapabilities.MARIADB_DROPPED.keySet()) {
+      mariaDbKnown |= dropped;
+    }
+    assertThat(mariaDbKnown).isEqualTo(0x3f);
+  }
 }

@@ -71,6 +71,8 @@ final class PgSplitRelay {
   private static final int MAX_KEPT_BYTES = 1 << 20;
   private static final long RECHECK_MS = 2;
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** How long a read waits for the primary's catalogue to say whether its functions write. */
+  static final long FUNCTION_LOOKUP_TIMEOUT_MS = 2_000;
 
   private final PgSession session;
   private final PgListenerContext listener;
@@ -109,6 +111,10 @@ final class PgSplitRelay {
   private boolean primaryOnce;
   /** A read waits on a timer before asking the replica again (read_your_writes_wait). */
   private boolean rechecking;
+  /** The functions the buffered unit calls have been checked against the primary's catalogue. */
+  private boolean functionsChecked;
+  /** The primary's catalogue is being asked about the buffered unit's functions. */
+  private boolean functionLookup;
 
   private final List<String> settings = new ArrayList<>();
   private final Map<String, Statement> statements = new HashMap<>();
@@ -117,6 +123,7 @@ final class PgSplitRelay {
   /** Where the unnamed statement was last parsed. */
   private Backend unnamedOn;
   private StatementKind unnamedKind = StatementKind.WRITE;
+  private String unnamedText;
   private boolean closed;
   /** The client sent Terminate: backends closing now is expected. */
   private boolean ending;
@@ -311,6 +318,7 @@ final class PgSplitRelay {
     unit.clear();
     unitBytes = 0;
     unitKind = null;
+    functionsChecked = false;
     primaryOnce = false;
     parked = false;
     client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
@@ -385,7 +393,166 @@ final class PgSplitRelay {
         kind = kind == null ? k : kind.and(k);
       }
     }
+    if (kind != StatementKind.READ && changesFunctions()) {
+      stats.functions().forget(session.database());
+    }
     return kind == null ? StatementKind.WRITE : kind;
+  }
+
+  /** Whether the unit creates, changes or drops a function (what reads learned of it is stale). */
+  private boolean changesFunctions() {
+    for (PgFrame f : unit) {
+      if (f.type() == 'Q' || f.type() == 'P') {
+        String text = statementText(f);
+        if (text != null && definesFunction(text)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  static boolean definesFunction(String text) {
+    int i = 0;
+    while (i < text.length() && Character.isWhitespace(text.charAt(i))) {
+      i++;
+    }
+    boolean ddl = text.regionMatches(true, i, "create", 0, 6) || text.regionMatches(true, i, "alter", 0, 5)
+        || text.regionMatches(true, i, "drop", 0, 4);
+    if (!ddl) {
+      return false;
+    }
+    String lower = text.toLowerCase(java.util.Locale.ROOT);
+    return lower.contains("function") || lower.contains("procedure") || lower.contains("routine");
+  }
+
+  /**
+   * Whether a function the buffered unit calls writes, by the primary's catalogue (volatile
+   * functions go to the primary); null while the catalogue is asked (the unit resumes).
+   */
+  private Boolean callsWritingFunction() {
+    java.util.Set<String> names = unitFunctions();
+    if (names.isEmpty()) {
+      return false;
+    }
+    io.halo.proxy.session.FunctionCatalogue catalogue = stats.functions();
+    String database = session.database();
+    List<String> unknown = null;
+    for (String name : names) {
+      Boolean writes = catalogue.writes(database, name);
+      if (writes == null) {
+        if (unknown == null) {
+          unknown = new ArrayList<>();
+        }
+        unknown.add(name);
+      } else if (writes) {
+        return true;
+      }
+    }
+    if (unknown == null) {
+      return false;
+    }
+    lookUpFunctions(unknown);
+    return null;
+  }
+
+  /** The names of the functions the statements of the buffered unit call. */
+  private java.util.Set<String> unitFunctions() {
+    java.util.Set<String> names = null;
+    for (PgFrame f : unit) {
+      String text = switch (f.type()) {
+        case 'Q', 'P' -> statementText(f);
+        case 'B', 'D' -> referencedText(f);
+        default -> null;
+      };
+      if (text == null) {
+        continue;
+      }
+      java.util.Set<String> called = stats.classifier().calledFunctions(text);
+      if (!called.isEmpty()) {
+        if (names == null) {
+          names = new java.util.HashSet<>();
+        }
+        names.addAll(called);
+      }
+    }
+    return names == null ? java.util.Set.of() : names;
+  }
+
+  /** The text of the statement a Bind or Describe refers to, when Halo knows it. */
+  private String referencedText(PgFrame f) {
+    String name = referencedStatement(f);
+    if (name == null) {
+      return null;
+    }
+    if (name.isEmpty()) {
+      return unitParsesUnnamed() ? null : unnamedText;
+    }
+    Statement s = statements.get(name);
+    if (s == null) {
+      return null;
+    }
+    ByteBuf parse = s.parse();
+    int nameEnd = parse.indexOf(parse.readerIndex() + 5, parse.writerIndex(), (byte) 0);
+    return nameEnd < 0 ? null : cstring(parse, nameEnd + 1);
+  }
+
+  /**
+   * Asks the primary (a hidden query, behind whatever it is answering) which of {@code names} are
+   * volatile, and remembers the answer for the listener. When the primary errs or does not answer
+   * within {@link #FUNCTION_LOOKUP_TIMEOUT_MS}, the unit goes on with the classifier's built-in
+   * list of writing functions.
+   */
+  private void lookUpFunctions(List<String> names) {
+    StringBuilder sql = new StringBuilder(
+        "SELECT string_agg(DISTINCT proname::text, ',') FROM pg_catalog.pg_proc WHERE provolatile = 'v' AND proname IN (");
+    for (int i = 0; i < names.size(); i++) {
+      // E'' strings read backslashes the same whatever standard_conforming_strings says
+      sql.append(i == 0 ? "E'" : ",E'").append(names.get(i).replace("\\", "\\\\").replace("'", "''")).append('\'');
+    }
+    sql.append(')');
+    functionLookup = true;
+    boolean[] finished = {false};
+    String database = session.database();
+    io.halo.proxy.session.FunctionCatalogue catalogue = stats.functions();
+    io.netty.util.concurrent.ScheduledFuture<?> timer = client.eventLoop().schedule(() -> {
+      if (!finished[0]) {
+        finished[0] = true;
+        functionLookup = false;
+        functionsChecked = true;
+        log.debug("[{}] {}: the primary did not say in time whether {} write; using the built-in list",
+            listener.name(), session, names);
+        resume();
+      }
+    }, FUNCTION_LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    hiddenQuery(primary, sql.toString(), e -> {
+      if (e.error == null) {
+        java.util.Set<String> writing = new java.util.HashSet<>();
+        if (e.value != null) {
+          int from = 0;
+          for (int comma = e.value.indexOf(','); ; comma = e.value.indexOf(',', from)) {
+            writing.add(e.value.substring(from, comma < 0 ? e.value.length() : comma));
+            if (comma < 0) {
+              break;
+            }
+            from = comma + 1;
+          }
+        }
+        names.forEach(n -> catalogue.learned(database, n, writing.contains(n)));
+      } else {
+        log.debug("[{}] {}: looking up {} on the primary failed ({}); using the built-in list", listener.name(),
+            session, names, e.error);
+      }
+      if (!finished[0]) {
+        finished[0] = true;
+        timer.cancel(false);
+        functionLookup = false;
+        if (e.error != null) {
+          functionsChecked = true;
+        }
+        resume();
+      }
+    });
   }
 
   private StatementKind queryKind(PgFrame f) {
@@ -518,6 +685,24 @@ final class PgSplitRelay {
       replica = new Backend(false);
       replica.node = routed.backend();
     }
+    if (!functionsChecked) {
+      if (functionLookup) {
+        return null;
+      }
+      if (primary.channel == null) {
+        return primary; // reconnecting after a switchover: its catalogue cannot be asked yet
+      }
+      Boolean writes = callsWritingFunction();
+      if (writes == null) {
+        return null;
+      }
+      functionsChecked = true;
+      if (writes) {
+        unitKind = StatementKind.WRITE; // a volatile function may write: the primary
+        dirty = true;
+        return primary;
+      }
+    }
     if (replica.channel == null) {
       return replica; // dispatch connects it
     }
@@ -583,6 +768,7 @@ final class PgSplitRelay {
     unit.clear();
     unitBytes = 0;
     unitKind = null;
+    functionsChecked = false;
     primaryOnce = false;
     if (!complete) {
       open = b;
@@ -626,6 +812,7 @@ final class PgSplitRelay {
     if (name.isEmpty()) {
       unnamedOn = b;
       unnamedKind = kind;
+      unnamedText = statementText(f);
       return;
     }
     Statement old = statements.remove(name);

@@ -116,7 +116,10 @@ final class PgSplitRelay {
   /** The primary's catalogue is being asked about the buffered unit's functions. */
   private boolean functionLookup;
 
-  private final List<String> settings = new ArrayList<>();
+  /** The settings the primary has accepted, replayed on the session's other connections. */
+  private final PgSettings settings = new PgSettings();
+  /** The text of the buffered SESSION unit, kept if the primary runs it without error. */
+  private String unitSetting;
   private final Map<String, Statement> statements = new HashMap<>();
   private int keptBytes;
   private long generations;
@@ -136,6 +139,8 @@ final class PgSplitRelay {
     final Consumer<Expect> hidden;
     String value;
     String error;
+    /** A client's setting: kept if the primary answers it without an error, outside a transaction. */
+    String setting;
 
     Expect(Consumer<Expect> hidden) {
       this.hidden = hidden;
@@ -151,7 +156,8 @@ final class PgSplitRelay {
     final ArrayDeque<Expect> expects = new ArrayDeque<>();
     final Map<String, Long> prepared = new HashMap<>();
     final List<String> closes = new ArrayList<>();
-    int settingsApplied;
+    /** The settings this connection has (parameter to statement), as {@link PgSettings} keeps them. */
+    final Map<String, String> applied = new java.util.LinkedHashMap<>();
     long replayed = -1;
     boolean connecting;
     /** The backend is in COPY FROM STDIN for the client. */
@@ -310,10 +316,7 @@ final class PgSplitRelay {
 
   /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */
   private void refuseUnit(String message) {
-    if (unitKind == StatementKind.SESSION && !settings.isEmpty()) {
-      String dropped = settings.remove(settings.size() - 1); // it never ran
-      keptBytes -= dropped.length();
-    }
+    unitSetting = null; // it never ran
     unit.forEach(PgFrame::release);
     unit.clear();
     unitBytes = 0;
@@ -631,14 +634,32 @@ final class PgSplitRelay {
     }
   }
 
+  /** Notes the unit's setting; it is kept once the primary has run it ({@link #settingAnswered}). */
   private void keepSetting() {
     String text = unitText();
-    if (text == null || keptBytes + text.length() > MAX_KEPT_BYTES) {
+    if (text == null || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES) {
       pin();
       return;
     }
-    keptBytes += text.length();
-    settings.add(text);
+    unitSetting = text;
+  }
+
+  /**
+   * The primary answered a client's setting: kept (and known to be applied there) when it ran
+   * without error and the session is outside a transaction; inside one (a pipelined BEGIN ahead of
+   * it) it may still roll back, so the session stays on the primary instead, as for any setting
+   * inside a transaction; a failed setting is forgotten.
+   */
+  private void settingAnswered(Backend b, Expect e, byte status) {
+    if (e.error != null) {
+      log.debug("[{}] {}: \"{}\" failed on the primary; not replayed: {}", listener.name(), session, e.setting,
+          e.error);
+    } else if (status == 'I') {
+      settings.succeeded(e.setting);
+      PgSettings.apply(b.applied, e.setting);
+    } else {
+      pin();
+    }
   }
 
   /** The single statement text of the unit (a Query, or one Parse), or null. */
@@ -757,6 +778,14 @@ final class PgSplitRelay {
     prelude(b);
     for (PgFrame f : unit) {
       sendOne(b, f);
+    }
+    if (unitSetting != null) {
+      if (complete && b.isPrimary && !b.expects.isEmpty()) {
+        b.expects.peekLast().setting = unitSetting;
+      } else {
+        pin(); // not a plain setting on the primary after all
+      }
+      unitSetting = null;
     }
     if (b.isPrimary) {
       if (unitKind == StatementKind.READ) {
@@ -885,11 +914,7 @@ final class PgSplitRelay {
       }));
       b.channel.write(out);
     }
-    while (b.settingsApplied < settings.size()) {
-      String setting = settings.get(b.settingsApplied++);
-      if (b.isPrimary && b.settingsApplied == settings.size() && unitKind == StatementKind.SESSION) {
-        break; // the unit itself is this setting
-      }
+    for (String setting : settings.replay(b.applied)) {
       hiddenQuery(b, setting, e -> {
         if (e.error != null) {
           log.info("[{}] replaying \"{}\" on {} for {} failed: {}", listener.name(), setting, b, session, e.error);
@@ -1021,6 +1046,9 @@ final class PgSplitRelay {
       return;
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
+    if (t == 'E' && e.setting != null) {
+      e.error = errorMessage(f.body());
+    }
     if (t == 'G') {
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
     } else if (t == 'Z') {
@@ -1029,6 +1057,9 @@ final class PgSplitRelay {
     write(client, f);
     if (t == 'Z') {
       b.expects.poll();
+      if (e.setting != null) {
+        settingAnswered(b, e, status);
+      }
       txStatus = status;
       txBackend = status == 'I' ? null : b;
       session.replyReceived(status);

@@ -148,4 +148,55 @@ class SplitTransparencyIT {
     }
     assertThat(audited()).isEqualTo(1);
   }
+
+  @Test
+  void only_settings_the_primary_kept_are_replayed_on_the_replica() throws Exception {
+    try (Connection su = cluster.primary().connectAsSuperuser(); Statement s = su.createStatement()) {
+      s.execute("create role gone");
+      s.execute("grant gone to app");
+    }
+    String replica = String.valueOf(standby().port());
+    try (Connection c = connect(""); Statement s = c.createStatement()) {
+      s.execute("set role gone");
+      s.execute("reset role");
+      try (Connection su = cluster.primary().connectAsSuperuser()) {
+        su.createStatement().execute("drop role gone"); // as an application's roles come and go
+      }
+      s.execute("set work_mem = '1MB'");
+      s.execute("set work_mem = '2MB'");
+      s.execute("set application_name = 'first'");
+      for (String failing : List.of("set statement_timeout = 'bogus'", "set role no_such_role",
+          "set no_such_parameter_without_a_dot = 1")) {
+        try {
+          s.execute(failing);
+          throw new AssertionError(failing + " should fail on the primary");
+        } catch (SQLException e) {
+          assertThat(e.getSQLState()).as(failing).isIn("42704", "22023");
+        }
+      }
+      // the replica has replayed the role's drop before this session first reads there
+      await().atMost(Duration.ofSeconds(10)).until(() -> {
+        try (Connection r = standby().connect("app", "apppw", "app");
+            ResultSet rs = r.createStatement().executeQuery("select count(*) from pg_roles where rolname = 'gone'")) {
+          rs.next();
+          return rs.getInt(1) == 0;
+        }
+      });
+      assertThat(one(c, "select inet_server_port()::text || ' ' || current_setting('work_mem') || ' '"
+          + " || current_setting('statement_timeout') || ' ' || current_user || ' ' || current_setting('application_name')"))
+          .isEqualTo(replica + " 2MB 0 app first");
+      // a setting changed later reaches the replica connection too, a failed one never
+      s.execute("set application_name = 'second'");
+      try {
+        s.execute("set work_mem = 'lots'");
+      } catch (SQLException e) {
+        assertThat(e.getSQLState()).isEqualTo("22023");
+      }
+      s.execute("reset work_mem");
+      assertThat(one(c, "select inet_server_port()::text || ' ' || current_setting('application_name') || ' '"
+          + " || (select setting = reset_val from pg_settings where name = 'work_mem')::text"))
+          .isEqualTo(replica + " second true");
+    }
+    assertThat(relayLog).as("no failed replay on the replica").noneMatch(l -> l.contains("replaying"));
+  }
 }

@@ -60,7 +60,8 @@ class SplitTransparencyIT {
     relay.addAppender(appender);
     cluster = LOGS.watch(PgCluster.builder().name("splitx").standbys(1).user("app", "apppw").database("app").start());
     halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")), 200,
         c -> new ClusterConfig(c.name(), c.engine(),
             c.listeners().stream().map(l -> l.route() != Route.REPLICAS ? l
                 : new ListenerConfig(l.listen(), Route.SPLIT, l.maxClientConnections(), true, l.balance(), -1,
@@ -198,5 +199,129 @@ class SplitTransparencyIT {
           .isEqualTo(replica + " second true");
     }
     assertThat(relayLog).as("no failed replay on the replica").noneMatch(l -> l.contains("replaying"));
+  }
+
+  // ---------------------------------------------------------------- behaviours of commit 194c853
+
+  @Test
+  void a_setting_inside_a_transaction_pins_the_session() throws Exception {
+    String primary = String.valueOf(cluster.primary().port());
+    String replica = String.valueOf(standby().port());
+    try (Connection plain = connect(""); Connection c = connect("")) {
+      // control: a transaction without a setting leaves the session free to read on the standby
+      plain.setAutoCommit(false);
+      one(plain, "select 1");
+      plain.commit();
+      plain.setAutoCommit(true);
+      assertThat(one(plain, "select inet_server_port()")).isEqualTo(replica);
+      // the setting might roll back with its transaction: it cannot be replayed, the session stays
+      // (pgjdbc sends its BEGIN with the first statement, so the setting comes second)
+      c.setAutoCommit(false);
+      one(c, "select 1");
+      c.createStatement().execute("set work_mem = '3MB'");
+      c.commit();
+      c.setAutoCommit(true);
+      assertThat(one(c, "select inet_server_port()::text || ' ' || current_setting('work_mem')"))
+          .isEqualTo(primary + " 3MB");
+      assertThat(halo.server().splits().get(0).pinnedSessions()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void a_bind_of_the_unnamed_statement_runs_where_it_was_parsed() throws Exception {
+    try (io.halo.proxy.pg.RawPgSocket s = new io.halo.proxy.pg.RawPgSocket(halo.replicaListener(), 10_000)) {
+      s.send(io.halo.proxy.pg.RawPgSocket.startup("raw", "app"));
+      s.readUntilReady();
+      s.send(concat(parse("", "select inet_server_port()"), sync()));
+      assertThat(replies(s)).isEqualTo("1Z");
+      // a temporary table pins the session to the primary from now on
+      s.send(query("create temp table scratch (a int)"));
+      assertThat(replies(s)).isEqualTo("CZ");
+      // Bind only: the statement exists on the standby alone (the primary would answer 26000)
+      s.send(concat(bind(""), execute(), sync()));
+      assertThat(replies(s)).isEqualTo("2D(" + standby().port() + ")CZ");
+    }
+  }
+
+  @Test
+  void copy_from_stdin_with_a_sync_inside_leaves_the_session_in_step() throws Exception {
+    try (io.halo.proxy.pg.RawPgSocket s = new io.halo.proxy.pg.RawPgSocket(halo.replicaListener(), 10_000)) {
+      s.send(io.halo.proxy.pg.RawPgSocket.startup("raw", "app"));
+      s.readUntilReady();
+      s.send(query("copy audit from stdin"));
+      assertThat(s.read().type()).isEqualTo('G');
+      // the server ignores a Sync (and a Flush) during copy-in: no ReadyForQuery of its own
+      s.send(concat(message('d', "41\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)), sync(),
+          message('d', "42\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)), message('c', new byte[0])));
+      assertThat(replies(s)).isEqualTo("CZ");
+      // a read after it may go to the standby: Halo must not wait for a reply to that Sync
+      s.send(query("select sum(n) from audit"));
+      assertThat(replies(s)).isEqualTo("TD(83)CZ");
+    }
+    // pgjdbc's CopyManager through the split listener, then an ordinary read
+    try (Connection c = connect("")) {
+      long rows = new org.postgresql.copy.CopyManager(c.unwrap(org.postgresql.core.BaseConnection.class))
+          .copyIn("copy audit from stdin", new java.io.StringReader("1\n2\n"));
+      assertThat(rows).isEqualTo(2);
+      assertThat(one(c, "select count(*) from audit")).isEqualTo("4");
+    }
+  }
+
+  private static byte[] message(char type, byte[] body) {
+    return java.nio.ByteBuffer.allocate(5 + body.length).put((byte) type).putInt(4 + body.length).put(body).array();
+  }
+
+  private static byte[] cstrings(String... parts) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (String p : parts) {
+      out.writeBytes(p.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      out.write(0);
+    }
+    return out.toByteArray();
+  }
+
+  private static byte[] query(String sql) {
+    return message('Q', cstrings(sql));
+  }
+
+  private static byte[] parse(String name, String sql) {
+    return message('P', concat(cstrings(name, sql), new byte[] {0, 0}));
+  }
+
+  /** Bind of {@code statement} to the unnamed portal, no parameters, text results. */
+  private static byte[] bind(String statement) {
+    return message('B', concat(cstrings("", statement), new byte[] {0, 0, 0, 0, 0, 0}));
+  }
+
+  private static byte[] execute() {
+    return message('E', concat(cstrings(""), new byte[] {0, 0, 0, 0}));
+  }
+
+  private static byte[] sync() {
+    return message('S', new byte[0]);
+  }
+
+  private static byte[] concat(byte[]... parts) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
+  }
+
+  /** Message types up to ReadyForQuery, with each data row's first value in parentheses. */
+  private static String replies(io.halo.proxy.pg.RawPgSocket s) throws Exception {
+    StringBuilder out = new StringBuilder();
+    while (true) {
+      io.halo.proxy.pg.RawPgSocket.Message m = s.read();
+      out.append(m.type());
+      if (m.type() == 'D') {
+        int len = java.nio.ByteBuffer.wrap(m.body()).getInt(2);
+        out.append('(').append(new String(m.body(), 6, len, java.nio.charset.StandardCharsets.UTF_8)).append(')');
+      }
+      if (m.type() == 'Z') {
+        return out.toString();
+      }
+    }
   }
 }

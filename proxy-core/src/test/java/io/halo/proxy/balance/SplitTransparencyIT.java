@@ -138,6 +138,32 @@ class SplitTransparencyIT {
   }
 
   @Test
+  void when_the_catalogue_cannot_be_read_the_built_in_list_decides_and_the_client_sees_nothing() throws Exception {
+    try (Connection su = cluster.primary().connect(cluster.superuser(), cluster.superuserPassword(), "app");
+        Statement s = su.createStatement()) {
+      s.execute("revoke select on pg_catalog.pg_proc from public");
+      s.execute("create sequence seq");
+      s.execute("grant usage on sequence seq to app");
+    }
+    String primary = String.valueOf(cluster.primary().port());
+    String replica = String.valueOf(standby().port());
+    try (Connection c = connect("")) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> one(c, "select port_of()").equals(replica));
+      // nextval is on the built-in list: the primary, although its lookup failed
+      assertThat(one(c, "select inet_server_port() where nextval('seq') > 0")).isEqualTo(primary);
+      // bump() is not: the standby refuses its INSERT, as before the catalogue lookup existed
+      try {
+        one(c, "select bump()");
+        throw new AssertionError("the standby should have refused the INSERT");
+      } catch (SQLException e) {
+        assertThat(e.getSQLState()).isEqualTo("25006");
+      }
+      assertThat(one(c, "select 'still usable'")).isEqualTo("still usable");
+    }
+    assertThat(relayLog).noneMatch(l -> l.contains("pg_proc"));
+  }
+
+  @Test
   void a_function_replaced_through_halo_is_looked_up_again() throws Exception {
     String replica = String.valueOf(standby().port());
     try (Connection c = connect("")) {

@@ -144,6 +144,8 @@ final class PgSettings {
         return "search_path";
       case "xml":
         return next.equals("option") ? "xmloption" : null;
+      case "characteristics":
+        return null; // SET SESSION CHARACTERISTICS AS TRANSACTION ...: kept whole (no RESET of its own)
       default:
         return plain(w[i]) ? w[i] : null;
     }

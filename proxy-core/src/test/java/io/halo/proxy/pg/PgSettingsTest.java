@@ -69,7 +69,8 @@ class PgSettingsTest {
     settings.succeeded("SET a.x = 1; SET a.y = 2");
     settings.succeeded("/* app */ SET work_mem = '1MB'");
     settings.succeeded("SET \"Odd\".name = 1");
-    assertThat(settings.replay(replica)).hasSize(3);
+    settings.succeeded("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    assertThat(settings.replay(replica)).hasSize(4);
     settings.succeeded("SET a.x = 1; SET a.y = 2");
     assertThat(settings.replay(replica)).isEmpty();
     settings.succeeded("RESET ALL");

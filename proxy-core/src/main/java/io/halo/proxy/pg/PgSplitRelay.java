@@ -43,8 +43,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Decision.</b> Inside a transaction: where the transaction runs. Pinned: the primary.
  *       Otherwise the kind of every statement in the request (the text of a Query or Parse, and for
  *       a Bind of a named statement the kind recorded when it was parsed), combined: only a pure
- *       read goes to the replica. Session settings run on the primary and are replayed on the replica
- *       connection before its next request; pinning statements pin the session for good.
+ *       read goes to the replica, and only when no function it calls is volatile by the primary's
+ *       catalogue (looked up once per name, {@link io.halo.proxy.session.FunctionCatalogue}).
+ *       Session settings run on the primary; those it accepted outside a transaction are replayed
+ *       on the replica connection before its next request ({@link PgSettings}); pinning
+ *       statements pin the session for good.
  *   <li><b>Order.</b> Replies must reach the client in request order, so a request for another
  *       backend waits until the previous backend has answered everything; requests for the same
  *       backend are pipelined.

@@ -703,8 +703,7 @@ final class PgSplitRelay {
               new RouteRequest(session.user(), session.database(),
                   session.backendParameters().get("application_name"), client.remoteAddress()));
       if (!(r instanceof RouteResult.Routed routed)) {
-        stats.readOnPrimary();
-        return primary;
+        return primary; // counted as a read on the primary when sent
       }
       replica = new Backend(false);
       replica.node = routed.backend();

@@ -790,8 +790,8 @@ final class PgSplitRelay {
       unitSetting = null;
     }
     if (b.isPrimary) {
-      if (unitKind == StatementKind.READ) {
-        stats.readOnPrimary();
+      if (unitKind == StatementKind.READ && !primaryOnce) {
+        stats.readOnPrimary(); // (read_your_writes counted it when it chose the primary)
       }
     } else {
       stats.readOnReplica();

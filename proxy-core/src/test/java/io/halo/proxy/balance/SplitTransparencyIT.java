@@ -230,6 +230,23 @@ class SplitTransparencyIT {
   // ---------------------------------------------------------------- behaviours of commit 194c853
 
   @Test
+  void a_read_sent_to_the_primary_for_read_your_writes_is_counted_once() throws Exception {
+    try (Connection c = connect(""); Statement s = c.createStatement()) {
+      one(c, "select 1"); // the replica connection is open
+      try (Connection su = standby().connectAsSuperuser()) {
+        su.createStatement().execute("select pg_wal_replay_pause()");
+      }
+      s.execute("insert into audit values (9)");
+      io.halo.proxy.admin.ProxyView.SplitView before = halo.server().splits().get(0);
+      // read_your_writes_wait is 10 s here: the standby never catches up, the read goes to the primary
+      assertThat(one(c, "select count(*) from audit")).isEqualTo("1");
+      io.halo.proxy.admin.ProxyView.SplitView after = halo.server().splits().get(0);
+      assertThat(after.readYourWritesOnPrimary() - before.readYourWritesOnPrimary()).isEqualTo(1);
+      assertThat(after.readsOnPrimary() - before.readsOnPrimary()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void a_setting_inside_a_transaction_pins_the_session() throws Exception {
     String primary = String.valueOf(cluster.primary().port());
     String replica = String.valueOf(standby().port());

@@ -43,8 +43,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Decision.</b> Inside a transaction: where the transaction runs. Pinned: the primary.
  *       Otherwise the kind of every statement in the request (the text of a Query or Parse, and for
  *       a Bind of a named statement the kind recorded when it was parsed), combined: only a pure
- *       read goes to the replica. Session settings run on the primary and are replayed on the replica
- *       connection before its next request; pinning statements pin the session for good.
+ *       read goes to the replica, and only when no function it calls is volatile by the primary's
+ *       catalogue (looked up once per name, {@link io.halo.proxy.session.FunctionCatalogue}).
+ *       Session settings run on the primary; those it accepted outside a transaction are replayed
+ *       on the replica connection before its next request ({@link PgSettings}); pinning
+ *       statements pin the session for good.
  *   <li><b>Order.</b> Replies must reach the client in request order, so a request for another
  *       backend waits until the previous backend has answered everything; requests for the same
  *       backend are pipelined.
@@ -71,6 +74,8 @@ final class PgSplitRelay {
   private static final int MAX_KEPT_BYTES = 1 << 20;
   private static final long RECHECK_MS = 2;
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** How long a read waits for the primary's catalogue to say whether its functions write. */
+  static final long FUNCTION_LOOKUP_TIMEOUT_MS = 2_000;
 
   private final PgSession session;
   private final PgListenerContext listener;
@@ -109,14 +114,22 @@ final class PgSplitRelay {
   private boolean primaryOnce;
   /** A read waits on a timer before asking the replica again (read_your_writes_wait). */
   private boolean rechecking;
+  /** The functions the buffered unit calls have been checked against the primary's catalogue. */
+  private boolean functionsChecked;
+  /** The primary's catalogue is being asked about the buffered unit's functions. */
+  private boolean functionLookup;
 
-  private final List<String> settings = new ArrayList<>();
+  /** The settings the primary has accepted, replayed on the session's other connections. */
+  private final PgSettings settings = new PgSettings();
+  /** The text of the buffered SESSION unit, kept if the primary runs it without error. */
+  private String unitSetting;
   private final Map<String, Statement> statements = new HashMap<>();
   private int keptBytes;
   private long generations;
   /** Where the unnamed statement was last parsed. */
   private Backend unnamedOn;
   private StatementKind unnamedKind = StatementKind.WRITE;
+  private String unnamedText;
   private boolean closed;
   /** The client sent Terminate: backends closing now is expected. */
   private boolean ending;
@@ -129,6 +142,8 @@ final class PgSplitRelay {
     final Consumer<Expect> hidden;
     String value;
     String error;
+    /** A client's setting: kept if the primary answers it without an error, outside a transaction. */
+    String setting;
 
     Expect(Consumer<Expect> hidden) {
       this.hidden = hidden;
@@ -144,7 +159,8 @@ final class PgSplitRelay {
     final ArrayDeque<Expect> expects = new ArrayDeque<>();
     final Map<String, Long> prepared = new HashMap<>();
     final List<String> closes = new ArrayList<>();
-    int settingsApplied;
+    /** The settings this connection has (parameter to statement), as {@link PgSettings} keeps them. */
+    final Map<String, String> applied = new java.util.LinkedHashMap<>();
     long replayed = -1;
     boolean connecting;
     /** The backend is in COPY FROM STDIN for the client. */
@@ -303,14 +319,12 @@ final class PgSplitRelay {
 
   /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */
   private void refuseUnit(String message) {
-    if (unitKind == StatementKind.SESSION && !settings.isEmpty()) {
-      String dropped = settings.remove(settings.size() - 1); // it never ran
-      keptBytes -= dropped.length();
-    }
+    unitSetting = null; // it never ran
     unit.forEach(PgFrame::release);
     unit.clear();
     unitBytes = 0;
     unitKind = null;
+    functionsChecked = false;
     primaryOnce = false;
     parked = false;
     client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
@@ -385,7 +399,166 @@ final class PgSplitRelay {
         kind = kind == null ? k : kind.and(k);
       }
     }
+    if (kind != StatementKind.READ && changesFunctions()) {
+      stats.functions().forget(session.database());
+    }
     return kind == null ? StatementKind.WRITE : kind;
+  }
+
+  /** Whether the unit creates, changes or drops a function (what reads learned of it is stale). */
+  private boolean changesFunctions() {
+    for (PgFrame f : unit) {
+      if (f.type() == 'Q' || f.type() == 'P') {
+        String text = statementText(f);
+        if (text != null && definesFunction(text)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  static boolean definesFunction(String text) {
+    int i = 0;
+    while (i < text.length() && Character.isWhitespace(text.charAt(i))) {
+      i++;
+    }
+    boolean ddl = text.regionMatches(true, i, "create", 0, 6) || text.regionMatches(true, i, "alter", 0, 5)
+        || text.regionMatches(true, i, "drop", 0, 4);
+    if (!ddl) {
+      return false;
+    }
+    String lower = text.toLowerCase(java.util.Locale.ROOT);
+    return lower.contains("function") || lower.contains("procedure") || lower.contains("routine");
+  }
+
+  /**
+   * Whether a function the buffered unit calls writes, by the primary's catalogue (volatile
+   * functions go to the primary); null while the catalogue is asked (the unit resumes).
+   */
+  private Boolean callsWritingFunction() {
+    java.util.Set<String> names = unitFunctions();
+    if (names.isEmpty()) {
+      return false;
+    }
+    io.halo.proxy.session.FunctionCatalogue catalogue = stats.functions();
+    String database = session.database();
+    List<String> unknown = null;
+    for (String name : names) {
+      Boolean writes = catalogue.writes(database, name);
+      if (writes == null) {
+        if (unknown == null) {
+          unknown = new ArrayList<>();
+        }
+        unknown.add(name);
+      } else if (writes) {
+        return true;
+      }
+    }
+    if (unknown == null) {
+      return false;
+    }
+    lookUpFunctions(unknown);
+    return null;
+  }
+
+  /** The names of the functions the statements of the buffered unit call. */
+  private java.util.Set<String> unitFunctions() {
+    java.util.Set<String> names = null;
+    for (PgFrame f : unit) {
+      String text = switch (f.type()) {
+        case 'Q', 'P' -> statementText(f);
+        case 'B', 'D' -> referencedText(f);
+        default -> null;
+      };
+      if (text == null) {
+        continue;
+      }
+      java.util.Set<String> called = stats.classifier().calledFunctions(text);
+      if (!called.isEmpty()) {
+        if (names == null) {
+          names = new java.util.HashSet<>();
+        }
+        names.addAll(called);
+      }
+    }
+    return names == null ? java.util.Set.of() : names;
+  }
+
+  /** The text of the statement a Bind or Describe refers to, when Halo knows it. */
+  private String referencedText(PgFrame f) {
+    String name = referencedStatement(f);
+    if (name == null) {
+      return null;
+    }
+    if (name.isEmpty()) {
+      return unitParsesUnnamed() ? null : unnamedText;
+    }
+    Statement s = statements.get(name);
+    if (s == null) {
+      return null;
+    }
+    ByteBuf parse = s.parse();
+    int nameEnd = parse.indexOf(parse.readerIndex() + 5, parse.writerIndex(), (byte) 0);
+    return nameEnd < 0 ? null : cstring(parse, nameEnd + 1);
+  }
+
+  /**
+   * Asks the primary (a hidden query, behind whatever it is answering) which of {@code names} are
+   * volatile, and remembers the answer for the listener. When the primary errs or does not answer
+   * within {@link #FUNCTION_LOOKUP_TIMEOUT_MS}, the unit goes on with the classifier's built-in
+   * list of writing functions.
+   */
+  private void lookUpFunctions(List<String> names) {
+    StringBuilder sql = new StringBuilder(
+        "SELECT string_agg(DISTINCT proname::text, ',') FROM pg_catalog.pg_proc WHERE provolatile = 'v' AND proname IN (");
+    for (int i = 0; i < names.size(); i++) {
+      // E'' strings read backslashes the same whatever standard_conforming_strings says
+      sql.append(i == 0 ? "E'" : ",E'").append(names.get(i).replace("\\", "\\\\").replace("'", "''")).append('\'');
+    }
+    sql.append(')');
+    functionLookup = true;
+    boolean[] finished = {false};
+    String database = session.database();
+    io.halo.proxy.session.FunctionCatalogue catalogue = stats.functions();
+    io.netty.util.concurrent.ScheduledFuture<?> timer = client.eventLoop().schedule(() -> {
+      if (!finished[0]) {
+        finished[0] = true;
+        functionLookup = false;
+        functionsChecked = true;
+        log.debug("[{}] {}: the primary did not say in time whether {} write; using the built-in list",
+            listener.name(), session, names);
+        resume();
+      }
+    }, FUNCTION_LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+    hiddenQuery(primary, sql.toString(), e -> {
+      if (e.error == null) {
+        java.util.Set<String> writing = new java.util.HashSet<>();
+        if (e.value != null) {
+          int from = 0;
+          for (int comma = e.value.indexOf(','); ; comma = e.value.indexOf(',', from)) {
+            writing.add(e.value.substring(from, comma < 0 ? e.value.length() : comma));
+            if (comma < 0) {
+              break;
+            }
+            from = comma + 1;
+          }
+        }
+        names.forEach(n -> catalogue.learned(database, n, writing.contains(n)));
+      } else {
+        log.debug("[{}] {}: looking up {} on the primary failed ({}); using the built-in list", listener.name(),
+            session, names, e.error);
+      }
+      if (!finished[0]) {
+        finished[0] = true;
+        timer.cancel(false);
+        functionLookup = false;
+        if (e.error != null) {
+          functionsChecked = true;
+        }
+        resume();
+      }
+    });
   }
 
   private StatementKind queryKind(PgFrame f) {
@@ -464,14 +637,32 @@ final class PgSplitRelay {
     }
   }
 
+  /** Notes the unit's setting; it is kept once the primary has run it ({@link #settingAnswered}). */
   private void keepSetting() {
     String text = unitText();
-    if (text == null || keptBytes + text.length() > MAX_KEPT_BYTES) {
+    if (text == null || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES) {
       pin();
       return;
     }
-    keptBytes += text.length();
-    settings.add(text);
+    unitSetting = text;
+  }
+
+  /**
+   * The primary answered a client's setting: kept (and known to be applied there) when it ran
+   * without error and the session is outside a transaction; inside one (a pipelined BEGIN ahead of
+   * it) it may still roll back, so the session stays on the primary instead, as for any setting
+   * inside a transaction; a failed setting is forgotten.
+   */
+  private void settingAnswered(Backend b, Expect e, byte status) {
+    if (e.error != null) {
+      log.debug("[{}] {}: \"{}\" failed on the primary; not replayed: {}", listener.name(), session, e.setting,
+          e.error);
+    } else if (status == 'I') {
+      settings.succeeded(e.setting);
+      PgSettings.apply(b.applied, e.setting);
+    } else {
+      pin();
+    }
   }
 
   /** The single statement text of the unit (a Query, or one Parse), or null. */
@@ -512,11 +703,28 @@ final class PgSplitRelay {
               new RouteRequest(session.user(), session.database(),
                   session.backendParameters().get("application_name"), client.remoteAddress()));
       if (!(r instanceof RouteResult.Routed routed)) {
-        stats.readOnPrimary();
-        return primary;
+        return primary; // counted as a read on the primary when sent
       }
       replica = new Backend(false);
       replica.node = routed.backend();
+    }
+    if (!functionsChecked) {
+      if (functionLookup) {
+        return null;
+      }
+      if (primary.channel == null) {
+        return primary; // reconnecting after a switchover: its catalogue cannot be asked yet
+      }
+      Boolean writes = callsWritingFunction();
+      if (writes == null) {
+        return null;
+      }
+      functionsChecked = true;
+      if (writes) {
+        unitKind = StatementKind.WRITE; // a volatile function may write: the primary
+        dirty = true;
+        return primary;
+      }
     }
     if (replica.channel == null) {
       return replica; // dispatch connects it
@@ -573,9 +781,17 @@ final class PgSplitRelay {
     for (PgFrame f : unit) {
       sendOne(b, f);
     }
+    if (unitSetting != null) {
+      if (complete && b.isPrimary && !b.expects.isEmpty()) {
+        b.expects.peekLast().setting = unitSetting;
+      } else {
+        pin(); // not a plain setting on the primary after all
+      }
+      unitSetting = null;
+    }
     if (b.isPrimary) {
-      if (unitKind == StatementKind.READ) {
-        stats.readOnPrimary();
+      if (unitKind == StatementKind.READ && !primaryOnce) {
+        stats.readOnPrimary(); // (read_your_writes counted it when it chose the primary)
       }
     } else {
       stats.readOnReplica();
@@ -583,6 +799,7 @@ final class PgSplitRelay {
     unit.clear();
     unitBytes = 0;
     unitKind = null;
+    functionsChecked = false;
     primaryOnce = false;
     if (!complete) {
       open = b;
@@ -626,6 +843,7 @@ final class PgSplitRelay {
     if (name.isEmpty()) {
       unnamedOn = b;
       unnamedKind = kind;
+      unnamedText = statementText(f);
       return;
     }
     Statement old = statements.remove(name);
@@ -698,11 +916,7 @@ final class PgSplitRelay {
       }));
       b.channel.write(out);
     }
-    while (b.settingsApplied < settings.size()) {
-      String setting = settings.get(b.settingsApplied++);
-      if (b.isPrimary && b.settingsApplied == settings.size() && unitKind == StatementKind.SESSION) {
-        break; // the unit itself is this setting
-      }
+    for (String setting : settings.replay(b.applied)) {
       hiddenQuery(b, setting, e -> {
         if (e.error != null) {
           log.info("[{}] replaying \"{}\" on {} for {} failed: {}", listener.name(), setting, b, session, e.error);
@@ -834,6 +1048,9 @@ final class PgSplitRelay {
       return;
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
+    if (t == 'E' && e.setting != null) {
+      e.error = errorMessage(f.body());
+    }
     if (t == 'G') {
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
     } else if (t == 'Z') {
@@ -842,6 +1059,9 @@ final class PgSplitRelay {
     write(client, f);
     if (t == 'Z') {
       b.expects.poll();
+      if (e.setting != null) {
+        settingAnswered(b, e, status);
+      }
       txStatus = status;
       txBackend = status == 'I' ? null : b;
       session.replyReceived(status);

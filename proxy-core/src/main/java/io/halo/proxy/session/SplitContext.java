@@ -16,6 +16,7 @@ public final class SplitContext {
   private static final int CACHED_STATEMENTS = 10_000;
 
   private final StatementClassifier classifier;
+  private final FunctionCatalogue functions = new FunctionCatalogue();
   private final LongAdder readsOnReplica = new LongAdder();
   private final LongAdder readsOnPrimary = new LongAdder();
   private final LongAdder readYourWritesOnPrimary = new LongAdder();
@@ -29,6 +30,11 @@ public final class SplitContext {
 
   public StatementClassifier classifier() {
     return classifier;
+  }
+
+  /** What the primary's catalogue said about the functions reads call. */
+  public FunctionCatalogue functions() {
+    return functions;
   }
 
   /**

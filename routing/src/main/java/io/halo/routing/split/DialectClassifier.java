@@ -49,6 +49,31 @@ abstract class DialectClassifier implements StatementClassifier {
     return result == null ? StatementKind.READ : result;
   }
 
+  @Override
+  public final java.util.Set<String> calledFunctions(String sql) {
+    SqlScanner scanner = new SqlScanner(sql, mysql);
+    java.util.Set<String> names = null;
+    String previous = "";
+    for (int t = scanner.next(); t != SqlScanner.END; t = scanner.next()) {
+      if (t == SqlScanner.OPEN && !previous.isEmpty() && !NOT_FUNCTIONS.contains(previous)) {
+        if (names == null) {
+          names = new java.util.TreeSet<>();
+        }
+        names.add(previous);
+      }
+      previous = t != SqlScanner.WORD ? "" : scanner.word().equals("\"") ? scanner.quoted() : scanner.word();
+    }
+    return names == null ? java.util.Set.of() : java.util.Set.copyOf(names);
+  }
+
+  /** Words followed by a parenthesis that are SQL syntax, not function calls. */
+  private static final Set<String> NOT_FUNCTIONS =
+      Set.of("select", "from", "where", "and", "or", "not", "in", "exists", "any", "all", "some", "values",
+          "as", "on", "using", "join", "lateral", "over", "filter", "within", "row", "array", "cast",
+          "coalesce", "nullif", "greatest", "least", "case", "when", "then", "else", "union", "intersect",
+          "except", "with", "by", "limit", "offset", "is", "like", "between", "distinct", "returning", "into",
+          "table", "recursive", "materialized", "set", "group", "order", "having", "window", "partition");
+
   /** Cursor over one statement's tokens. */
   static final class Statement {
     private final SqlScanner scanner;

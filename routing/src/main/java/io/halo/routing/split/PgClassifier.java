@@ -13,6 +13,12 @@ final class PgClassifier extends DialectClassifier {
           "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
           "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
           "pg_advisory_unlock_all", "set_config", "dblink_connect", "dblink_connect_u");
+  /**
+   * The built-in functions known to write (all volatile in {@code pg_proc}). Under {@code route:
+   * split} the proxy asks the primary's catalogue about every function a read calls (volatile goes
+   * to the primary), so this list is the fallback when that lookup fails, and the answer for
+   * callers without a catalogue.
+   */
   private static final Set<String> WRITE_FUNCTIONS =
       Set.of(
           "nextval", "setval", "currval", "lastval", "pg_advisory_xact_lock",
@@ -23,7 +29,9 @@ final class PgClassifier extends DialectClassifier {
           "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_terminate_backend",
           "pg_cancel_backend", "pg_reload_conf", "pg_create_physical_replication_slot",
           "pg_create_logical_replication_slot", "pg_drop_replication_slot", "pg_stat_reset",
-          "pg_logical_emit_message", "txid_current_if_assigned", "pg_current_xact_id_if_assigned");
+          "pg_logical_emit_message", "txid_current_if_assigned", "pg_current_xact_id_if_assigned",
+          "brin_summarize_new_values", "brin_summarize_range", "brin_desummarize_range",
+          "gin_clean_pending_list");
   private static final Set<String> TEMP = Set.of("temp", "temporary");
   private static final Set<String> HOLD = Set.of("hold");
   private static final Set<String> ANALYZE = Set.of("analyze", "analyse");

@@ -36,10 +36,16 @@ final class SqlScanner {
   private final boolean mysql;
   private int pos;
   private String word;
+  private String quoted = "";
 
   SqlScanner(String sql, boolean mysql) {
     this.sql = sql;
     this.mysql = mysql;
+  }
+
+  /** The name inside the last quoted identifier (PostgreSQL), as written. */
+  String quoted() {
+    return quoted;
   }
 
   /** The word of the last {@link #WORD} token, lower case. */
@@ -79,7 +85,12 @@ final class SqlScanner {
       return OTHER;
     }
     if (c == '"') {
+      int start = pos;
       skipQuoted('"', mysql);
+      if (!mysql) {
+        int end = pos > start + 1 && sql.charAt(pos - 1) == '"' ? pos - 1 : pos;
+        quoted = sql.substring(start + 1, end).replace("\"\"", "\"");
+      }
       return mysql ? OTHER : quotedIdentifier();
     }
     if (c == '`' && mysql) {

@@ -16,6 +16,15 @@ public interface StatementClassifier {
 
   StatementKind classify(String sql);
 
+  /**
+   * The names (unqualified; lower case, or as written when quoted) of the functions {@code sql}
+   * calls, so that a caller can ask the server's catalogue whether they write; SQL syntax followed
+   * by a parenthesis ({@code IN (...)}, {@code EXISTS (...)}) is left out.
+   */
+  default java.util.Set<String> calledFunctions(String sql) {
+    return java.util.Set.of();
+  }
+
   /** The PostgreSQL classifier. */
   static StatementClassifier postgres() {
     return new PgClassifier();
@@ -28,17 +37,34 @@ public interface StatementClassifier {
 
   /** {@code classifier} behind a cache of at most {@code maxEntries} statement texts. */
   static StatementClassifier cached(StatementClassifier classifier, long maxEntries) {
-    Cache<String, StatementKind> cache = Caffeine.newBuilder().maximumSize(maxEntries).build();
-    return sql -> {
-      if (sql.length() > MAX_CACHED_LENGTH) {
-        return classifier.classify(sql);
+    Cache<String, StatementKind> kinds = Caffeine.newBuilder().maximumSize(maxEntries).build();
+    Cache<String, java.util.Set<String>> functions = Caffeine.newBuilder().maximumSize(maxEntries).build();
+    return new StatementClassifier() {
+      @Override
+      public StatementKind classify(String sql) {
+        if (sql.length() > MAX_CACHED_LENGTH) {
+          return classifier.classify(sql);
+        }
+        StatementKind kind = kinds.getIfPresent(sql);
+        if (kind == null) {
+          kind = classifier.classify(sql);
+          kinds.put(sql, kind);
+        }
+        return kind;
       }
-      StatementKind kind = cache.getIfPresent(sql);
-      if (kind == null) {
-        kind = classifier.classify(sql);
-        cache.put(sql, kind);
+
+      @Override
+      public java.util.Set<String> calledFunctions(String sql) {
+        if (sql.length() > MAX_CACHED_LENGTH) {
+          return classifier.calledFunctions(sql);
+        }
+        java.util.Set<String> names = functions.getIfPresent(sql);
+        if (names == null) {
+          names = classifier.calledFunctions(sql);
+          functions.put(sql, names);
+        }
+        return names;
       }
-      return kind;
     };
   }
 }

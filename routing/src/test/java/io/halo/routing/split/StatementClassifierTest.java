@@ -158,4 +158,25 @@ class StatementClassifierTest {
     assertThat(SESSION.and(READ)).isEqualTo(PIN);
     assertThat(SESSION.and(SESSION)).isEqualTo(SESSION);
   }
+
+  @Test
+  void brinMaintenanceIsAWrite() {
+    StatementClassifier pg = StatementClassifier.postgres();
+    assertThat(pg.classify("select brin_summarize_new_values('i')")).isEqualTo(WRITE);
+    assertThat(pg.classify("SELECT brin_summarize_range('i', 0)")).isEqualTo(WRITE);
+    assertThat(pg.classify("select brin_desummarize_range('i', 0)")).isEqualTo(WRITE);
+    assertThat(pg.classify("select gin_clean_pending_list('i')")).isEqualTo(WRITE);
+  }
+
+  @Test
+  void calledFunctionsNamesEveryCallButNotSyntax() {
+    StatementClassifier pg = StatementClassifier.cached(StatementClassifier.postgres(), 10);
+    assertThat(pg.calledFunctions("select app.bump(1), lower(x) from t where id in (select f()) and exists (select 1)"))
+        .containsExactlyInAnyOrder("bump", "lower", "f");
+    assertThat(pg.calledFunctions("select 'g(' || s.\"Quo\"\"ted\"(1) -- h(\n")).containsExactly("Quo\"ted");
+    assertThat(pg.calledFunctions("select count(*) from t")).containsExactly("count");
+    assertThat(pg.calledFunctions("select 1")).isEmpty();
+    assertThat(pg.calledFunctions("select f()")).isSameAs(pg.calledFunctions("select f()"));
+    assertThat(StatementClassifier.mysql().calledFunctions("select now(), uuid()")).containsExactlyInAnyOrder("now", "uuid");
+  }
 }

@@ -1,0 +1,196 @@
+package io.halo.proxy.pg;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The session settings of a split session that its other backend connections must get: only the
+ * {@code SET}/{@code RESET}/{@code DISCARD ALL} statements the primary ran successfully outside a
+ * transaction ({@link #succeeded}), one per parameter, the last value winning. Each connection
+ * keeps the settings it has applied; {@link #replay} returns the statements that bring it to the
+ * session's settings ({@code RESET} for a parameter reset since).
+ *
+ * <p>A statement whose parameter cannot be told from its text (several statements in one,
+ * comments first) is kept whole, replayed as it is and removed only by {@code RESET ALL} or
+ * {@code DISCARD ALL}. {@code RESET ALL} leaves the role and the session authorization, as the
+ * server does. Not thread-safe: the session's event loop.
+ */
+final class PgSettings {
+
+  private static final String ROLE = "role";
+  private static final String AUTHORIZATION = "session authorization";
+  /** Keys of statements kept whole start with this (never a parameter name). */
+  private static final String WHOLE = "\0";
+
+  /** The settings in effect: parameter to the statement that set it, in the order last set. */
+  private final Map<String, String> current = new LinkedHashMap<>();
+  private int bytes;
+
+  /** The bytes of statement text kept (the session pins itself beyond a bound). */
+  int bytes() {
+    return bytes;
+  }
+
+  boolean isEmpty() {
+    return current.isEmpty();
+  }
+
+  /** The primary ran {@code sql} (a SESSION statement) successfully outside a transaction. */
+  void succeeded(String sql) {
+    apply(current, sql);
+    bytes = 0;
+    current.values().forEach(v -> bytes += v.length());
+  }
+
+  /**
+   * The statements that bring a connection which has applied {@code applied} to the current
+   * settings; {@code applied} is updated as if they had run.
+   */
+  List<String> replay(Map<String, String> applied) {
+    List<String> out = new ArrayList<>();
+    boolean resetAll = false;
+    for (String key : applied.keySet()) {
+      if (!current.containsKey(key) && key.startsWith(WHOLE)) {
+        resetAll = true;
+      }
+    }
+    if (resetAll) {
+      out.add("RESET ALL");
+      applied.keySet().removeIf(k -> !k.equals(ROLE) && !k.equals(AUTHORIZATION));
+    }
+    for (Iterator<String> i = applied.keySet().iterator(); i.hasNext(); ) {
+      String key = i.next();
+      if (!current.containsKey(key)) {
+        out.add("RESET " + key);
+        i.remove();
+      }
+    }
+    for (Map.Entry<String, String> e : current.entrySet()) {
+      if (!e.getValue().equals(applied.get(e.getKey()))) {
+        out.add(e.getValue());
+        applied.remove(e.getKey()); // re-inserted last, as in current
+        applied.put(e.getKey(), e.getValue());
+      }
+    }
+    return out;
+  }
+
+  /** Applies one successful statement to a set of settings (the session's or a connection's). */
+  static void apply(Map<String, String> settings, String sql) {
+    String[] w = words(sql);
+    if (w == null) {
+      settings.remove(WHOLE + sql);
+      settings.put(WHOLE + sql, sql);
+      return;
+    }
+    switch (w[0]) {
+      case "set" -> {
+        if (w.length > 1 && (w[1].equals("local") || w[1].equals("transaction") || w[1].equals("constraints"))) {
+          return; // ends with the transaction: never kept
+        }
+        String key = parameter(w, 1);
+        if (key == null) {
+          settings.remove(WHOLE + sql);
+          settings.put(WHOLE + sql, sql);
+        } else {
+          settings.remove(key);
+          settings.put(key, sql);
+        }
+      }
+      case "reset" -> {
+        if (w.length > 1 && w[1].equals("all")) {
+          settings.keySet().removeIf(k -> !k.equals(ROLE) && !k.equals(AUTHORIZATION));
+        } else {
+          String key = parameter(w, 1);
+          if (key != null) {
+            settings.remove(key);
+          }
+        }
+      }
+      case "discard" -> {
+        if (w.length > 1 && w[1].equals("all")) {
+          settings.clear();
+        }
+      }
+      default -> {
+        // not a setting: nothing to keep
+      }
+    }
+  }
+
+  /** The parameter a SET or RESET names from word {@code i} on, or null when it is not plain. */
+  private static String parameter(String[] w, int i) {
+    if (i < w.length && w[i].equals("session") && !(i + 1 < w.length && w[i + 1].equals("authorization"))) {
+      i++; // SET SESSION x: the same as SET x
+    }
+    if (i >= w.length) {
+      return null;
+    }
+    String next = i + 1 < w.length ? w[i + 1] : "";
+    switch (w[i]) {
+      case "role":
+        return ROLE;
+      case "session":
+        return AUTHORIZATION; // "session authorization"
+      case "time":
+        return next.equals("zone") ? "timezone" : null;
+      case "names":
+        return "client_encoding";
+      case "schema":
+        return "search_path";
+      case "xml":
+        return next.equals("option") ? "xmloption" : null;
+      case "characteristics":
+        return null; // SET SESSION CHARACTERISTICS AS TRANSACTION ...: kept whole (no RESET of its own)
+      default:
+        return plain(w[i]) ? w[i] : null;
+    }
+  }
+
+  /**
+   * The first words of a single statement, lower case, up to an '=', or null when the text is not
+   * one plain statement (comments first, several statements).
+   */
+  private static String[] words(String sql) {
+    String s = sql.strip();
+    while (s.endsWith(";")) {
+      s = s.substring(0, s.length() - 1).strip();
+    }
+    if (s.indexOf(';') >= 0 || s.startsWith("/*") || s.startsWith("--") || s.isEmpty()) {
+      return null;
+    }
+    List<String> words = new ArrayList<>(4);
+    int i = 0;
+    int n = s.length();
+    while (i < n && words.size() < 4) {
+      while (i < n && Character.isWhitespace(s.charAt(i))) {
+        i++;
+      }
+      int start = i;
+      while (i < n && !Character.isWhitespace(s.charAt(i)) && s.charAt(i) != '=') {
+        i++;
+      }
+      if (i > start) {
+        words.add(s.substring(start, i).toLowerCase(Locale.ROOT));
+      } else if (i < n) {
+        i++; // '='
+        break;
+      }
+    }
+    return words.isEmpty() ? null : words.toArray(String[]::new);
+  }
+
+  private static boolean plain(String word) {
+    for (int i = 0; i < word.length(); i++) {
+      char c = word.charAt(i);
+      if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_' && c != '.' && c != '$') {
+        return false;
+      }
+    }
+    return true;
+  }
+}

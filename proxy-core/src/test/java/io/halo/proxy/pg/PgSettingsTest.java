@@ -1,0 +1,90 @@
+package io.halo.proxy.pg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The settings a split session replays on another connection: the last value per parameter. */
+class PgSettingsTest {
+
+  private final PgSettings settings = new PgSettings();
+  private final Map<String, String> replica = new LinkedHashMap<>();
+
+  @Test
+  void aParameterSetTwiceIsReplayedOnceWithItsLastValue() {
+    settings.succeeded("SET work_mem = '1MB'");
+    settings.succeeded("set search_path to app, public");
+    settings.succeeded("SET SESSION work_mem TO '2MB'");
+    assertThat(settings.replay(replica)).containsExactly("set search_path to app, public", "SET SESSION work_mem TO '2MB'");
+    assertThat(settings.replay(replica)).as("nothing new").isEmpty();
+    settings.succeeded("SET work_mem='3MB';");
+    assertThat(settings.replay(replica)).containsExactly("SET work_mem='3MB';");
+  }
+
+  @Test
+  void spellingsOfTheSameParameterCollapse() {
+    settings.succeeded("SET TIME ZONE 'UTC'");
+    settings.succeeded("set timezone = 'Europe/Paris'");
+    settings.succeeded("SET NAMES 'UTF8'");
+    settings.succeeded("set client_encoding to 'LATIN1'");
+    settings.succeeded("SET SCHEMA 'app'");
+    settings.succeeded("SET search_path = public");
+    settings.succeeded("SET ROLE reader");
+    settings.succeeded("set role none");
+    assertThat(settings.replay(replica))
+        .containsExactly("set timezone = 'Europe/Paris'", "set client_encoding to 'LATIN1'", "SET search_path = public",
+            "set role none");
+  }
+
+  @Test
+  void resetsReachAConnectionThatHadTheSetting() {
+    settings.succeeded("SET work_mem = '1MB'");
+    settings.succeeded("SET ROLE reader");
+    settings.succeeded("SET statement_timeout = 5000");
+    assertThat(settings.replay(replica)).hasSize(3);
+    settings.succeeded("RESET work_mem");
+    assertThat(settings.replay(replica)).containsExactly("RESET work_mem");
+    settings.succeeded("RESET ALL"); // the server keeps the role
+    assertThat(settings.replay(replica)).containsExactly("RESET statement_timeout");
+    settings.succeeded("RESET ROLE");
+    assertThat(settings.replay(replica)).containsExactly("RESET role");
+    // a connection opened now gets nothing
+    assertThat(settings.replay(new LinkedHashMap<>())).isEmpty();
+    settings.succeeded("SET SESSION AUTHORIZATION other");
+    settings.succeeded("DISCARD ALL");
+    assertThat(settings.isEmpty()).isTrue();
+  }
+
+  @Test
+  void aSetOnlyBeforeItWasResetIsNeverReplayed() {
+    settings.succeeded("SET ROLE dropped_since");
+    settings.succeeded("RESET ROLE");
+    assertThat(settings.replay(replica)).isEmpty();
+  }
+
+  @Test
+  void textsWhoseParameterIsUnclearAreKeptWholeAndResetByResetAll() {
+    settings.succeeded("SET a.x = 1; SET a.y = 2");
+    settings.succeeded("/* app */ SET work_mem = '1MB'");
+    settings.succeeded("SET \"Odd\".name = 1");
+    settings.succeeded("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    assertThat(settings.replay(replica)).hasSize(4);
+    settings.succeeded("SET a.x = 1; SET a.y = 2");
+    assertThat(settings.replay(replica)).isEmpty();
+    settings.succeeded("RESET ALL");
+    assertThat(settings.replay(replica)).containsExactly("RESET ALL");
+    assertThat(replica).isEmpty();
+  }
+
+  @Test
+  void transactionScopedSettingsAreNeverKept() {
+    settings.succeeded("SET LOCAL work_mem = '1MB'");
+    settings.succeeded("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+    settings.succeeded("set constraints all deferred");
+    settings.succeeded("DISCARD PLANS");
+    assertThat(settings.isEmpty()).isTrue();
+    assertThat(settings.bytes()).isZero();
+  }
+}

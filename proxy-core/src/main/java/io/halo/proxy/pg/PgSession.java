@@ -380,7 +380,7 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
    */
   public boolean quiescent() {
     return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE
-        && (toBackend == null || toBackend.atBoundary()));
+        && (toBackend == null || toBackend.atBoundary()) && (split == null || split.backendsIdle()));
   }
 
   @Override

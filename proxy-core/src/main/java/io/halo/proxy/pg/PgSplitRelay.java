@@ -272,6 +272,15 @@ final class PgSplitRelay {
     }
   }
 
+  /**
+   * Neither backend owes a reply, Halo's hidden queries (function lookups, position probes)
+   * included: a switchover's quiescence waits for those too, so that a release never finds the
+   * session with work in flight.
+   */
+  boolean backendsIdle() {
+    return (primary == null || primary.idle()) && (replica == null || replica.idle());
+  }
+
   /** Routes and sends the buffered unit, or parks it while an asynchronous step runs. */
   private void dispatch(boolean complete) {
     if (session.mustHold()) {

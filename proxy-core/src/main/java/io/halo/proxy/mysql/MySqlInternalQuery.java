@@ -57,7 +57,7 @@ final class MySqlInternalQuery extends ChannelInboundHandlerAdapter {
     ch.pipeline().addFirst("internal-query", q);
     ch.pipeline().addFirst("internal-frames", q.frames);
     byte[] bytes = sql.getBytes(StandardCharsets.UTF_8);
-    ByteBuf payload = ch.alloc().buffer(1 + bytes.length).writeByte(MySqlResponseTracker.COM_QUERY).writeBytes(bytes);
+    ByteBuf payload = ch.alloc().buffer(1 + bytes.length).writeByte(MySqlPackets.COM_QUERY).writeBytes(bytes);
     ch.writeAndFlush(MySqlPackets.frame(ch.alloc(), 0, payload));
     ch.config().setAutoRead(true);
     ScheduledFuture<?> timer = ch.eventLoop().schedule(() -> {

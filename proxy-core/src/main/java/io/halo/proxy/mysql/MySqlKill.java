@@ -28,14 +28,13 @@ import java.util.regex.Pattern;
  * KILL there, and answers the client with that server's OK or ERR; the backend checks the
  * privilege as it would for a direct KILL. Meanwhile the killing client is not read.
  *
- * <p>Recognised only as a whole COM_QUERY packet in one read (as drivers send it); anything else
+ * <p>Recognised only as a whole MySqlPackets.COM_QUERY packet in one read (as drivers send it); anything else
  * passes unchanged.
  */
 public final class MySqlKill {
 
   private static final Pattern KILL =
       Pattern.compile("(?is)^\\s*KILL\\s+(QUERY\\s+|CONNECTION\\s+)?(\\d{1,10})\\s*;?\\s*$");
-  private static final int COM_QUERY = 0x03;
 
   /** A session a KILL may name: where it runs (null before its backend is chosen). */
   public interface Target {
@@ -56,11 +55,11 @@ public final class MySqlKill {
   /** The KILL in {@code buf}: its kind ("QUERY " or "CONNECTION " or "") and Halo connection id. */
   record Request(String kind, int connectionId) {}
 
-  /** The longest COM_QUERY payload looked at as a possible KILL. */
+  /** The longest MySqlPackets.COM_QUERY payload looked at as a possible KILL. */
   static final int MAX_LENGTH = 64;
 
   /**
-   * Whether a COM_QUERY packet starting at the reader index may be a KILL: its first non-blank
+   * Whether a MySqlPackets.COM_QUERY packet starting at the reader index may be a KILL: its first non-blank
    * byte, as far as the buffer holds it, is 'k' or 'K' (or not there yet).
    */
   static boolean mayBeKill(ByteBuf buf) {
@@ -75,7 +74,7 @@ public final class MySqlKill {
 
   static Optional<Request> parse(ByteBuf buf) {
     int r = buf.readerIndex();
-    if (buf.readableBytes() < 10 || buf.getUnsignedByte(r + 3) != 0 || buf.getUnsignedByte(r + 4) != COM_QUERY) {
+    if (buf.readableBytes() < 10 || buf.getUnsignedByte(r + 3) != 0 || buf.getUnsignedByte(r + 4) != MySqlPackets.COM_QUERY) {
       return Optional.empty();
     }
     int length = buf.getUnsignedMediumLE(r);
@@ -101,11 +100,11 @@ public final class MySqlKill {
     return Optional.of(new Request(kind, (int) id));
   }
 
-  /** The rewritten COM_QUERY packet naming the backend thread. */
+  /** The rewritten MySqlPackets.COM_QUERY packet naming the backend thread. */
   static ByteBuf rewrite(ByteBufAllocator alloc, Request k, long threadId) {
     byte[] sql = ("KILL " + k.kind() + threadId).getBytes(StandardCharsets.US_ASCII);
     ByteBuf b = alloc.buffer(5 + sql.length);
-    b.writeMediumLE(1 + sql.length).writeByte(0).writeByte(COM_QUERY).writeBytes(sql);
+    b.writeMediumLE(1 + sql.length).writeByte(0).writeByte(MySqlPackets.COM_QUERY).writeBytes(sql);
     return b;
   }
 

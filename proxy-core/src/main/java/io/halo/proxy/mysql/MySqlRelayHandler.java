@@ -159,11 +159,11 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       int r = buf.readerIndex();
       int length = buf.getUnsignedMediumLE(r);
       int command = buf.getUnsignedByte(r + 4);
-      if (command == MySqlResponseTracker.COM_CHANGE_USER) {
+      if (command == MySqlPackets.COM_CHANGE_USER) {
         MySqlChangeUser.start(session, ctx, buf);
         return;
       }
-      if (command == MySqlResponseTracker.COM_QUERY && length <= MySqlKill.MAX_LENGTH && MySqlKill.mayBeKill(buf)) {
+      if (command == MySqlPackets.COM_QUERY && length <= MySqlKill.MAX_LENGTH && MySqlKill.mayBeKill(buf)) {
         if (buf.readableBytes() < 4 + length) {
           partial = buf;
           return;
@@ -194,8 +194,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
         }
         return;
       }
-      if (command != MySqlResponseTracker.COM_QUIT && command != MySqlResponseTracker.COM_PING
-          && command != MySqlResponseTracker.COM_STMT_CLOSE && command != MySqlResponseTracker.COM_STMT_SEND_LONG_DATA) {
+      if (command != MySqlPackets.COM_QUIT && command != MySqlPackets.COM_PING
+          && command != MySqlPackets.COM_STMT_CLOSE && command != MySqlPackets.COM_STMT_SEND_LONG_DATA) {
         switch (session.admitCommand(buf)) {
           case HELD:
             return;

@@ -104,7 +104,7 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
       @Override
       public void responseComplete(int command, boolean error, int status) {
         // The permit goes back when the session is between transactions with nothing pending.
-        if (gate.open() && (status & MySqlResponseTracker.SERVER_STATUS_IN_TRANS) == 0
+        if (gate.open() && (status & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
             && tracker.pendingReplies() == 0) {
           gate.end();
         }
@@ -240,12 +240,12 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
 
   /** In a transaction (SERVER_STATUS_IN_TRANS of the last OK/EOF). Any thread. */
   boolean inTransaction() {
-    return (status & MySqlResponseTracker.SERVER_STATUS_IN_TRANS) != 0;
+    return (status & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0;
   }
 
   /** Autocommit on (SERVER_STATUS_AUTOCOMMIT of the last OK/EOF). Any thread. */
   boolean autocommit() {
-    return (status & MySqlResponseTracker.SERVER_STATUS_AUTOCOMMIT) != 0;
+    return (status & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) != 0;
   }
 
   /** Commands sent whose response is not complete. Any thread. */
@@ -408,7 +408,7 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
       old.pipeline().remove(MySqlRelayHandler.class);
     }
     if (old.isActive()) {
-      old.writeAndFlush(MySqlPackets.frame(old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlResponseTracker.COM_QUIT)))
+      old.writeAndFlush(MySqlPackets.frame(old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
           .addListener(ChannelFutureListener.CLOSE);
     }
     listener.router().sessionEnded(node.name());

@@ -37,11 +37,11 @@ import org.slf4j.LoggerFactory;
  * <p>Design memo (the PostgreSQL split relay's, adapted).
  *
  * <ul>
- *   <li><b>Routing.</b> A COM_QUERY that the classifier calls a read goes to the replica when the
+ *   <li><b>Routing.</b> A MySqlPackets.COM_QUERY that the classifier calls a read goes to the replica when the
  *       session is outside a transaction (server status of the primary's last reply: not
  *       IN_TRANS, autocommit on). Everything else goes to the primary, including every prepared
  *       statement command (COM_STMT_*), so a statement always executes where it was prepared.
- *       Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE}, COM_INIT_DB) run
+ *       Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE}, MySqlPackets.COM_INIT_DB) run
  *       on the primary and are replayed on the replica; user variables, table locks, temporary
  *       tables and named locks pin the session to the primary.
  *   <li><b>Replies.</b> Each backend keeps a FIFO of the commands it owes a reply (the client's, or
@@ -64,19 +64,12 @@ import org.slf4j.LoggerFactory;
  * the old primary, inside a transaction or with prepared statements open there cannot move: its
  * next command gets ERR 1053 naming the reason.
  *
- * <p>COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
+ * <p>MySqlPackets.COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
  * Everything runs on the client's event loop; the client is not read while a command waits.
  */
 final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
-  private static final int COM_QUIT = 0x01;
-  private static final int COM_INIT_DB = 0x02;
-  private static final int COM_QUERY = 0x03;
-  private static final int COM_CHANGE_USER = 0x11;
-  private static final int COM_STMT_SEND_LONG_DATA = 0x18;
-  private static final int COM_STMT_CLOSE = 0x19;
-  private static final int COM_RESET_CONNECTION = 0x1f;
   private static final int MAX_SETTINGS_BYTES = 64 * 1024;
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -246,7 +239,7 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       return;
     }
     int command = payload.getUnsignedByte(payload.readerIndex());
-    if (command == COM_QUIT) {
+    if (command == MySqlPackets.COM_QUIT) {
       p.release();
       end();
       return;
@@ -262,10 +255,10 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
           .addListener(ChannelFutureListener.CLOSE);
       return;
     }
-    if (command == COM_CHANGE_USER) {
+    if (command == MySqlPackets.COM_CHANGE_USER) {
       p.release();
       reply(MySqlPackets.err(client.alloc(), 1235, "42000",
-          "COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
+          "MySqlPackets.COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
       return;
     }
     waiting = p;
@@ -325,8 +318,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     // Admission counts transactions as the server does (IN_TRANS); autocommit off only steers
     // routing, so such a session takes and gives back a permit per transaction like any other.
     boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0;
-    if (gate.open() || inTransaction || (last != null && !last.idle()) || command == COM_STMT_CLOSE
-        || command == COM_STMT_SEND_LONG_DATA) {
+    if (gate.open() || inTransaction || (last != null && !last.idle()) || command == MySqlPackets.COM_STMT_CLOSE
+        || command == MySqlPackets.COM_STMT_SEND_LONG_DATA) {
       return true;
     }
     return gate.admitOrPark(target.node.name(), client.eventLoop(), this::park, this::refuseWaiting, this::resume,
@@ -388,11 +381,11 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   private StatementKind kind(int command, ByteBuf payload) {
-    if (command == COM_QUERY) {
+    if (command == MySqlPackets.COM_QUERY) {
       String sql = payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
       return stats.classify(sql, rules);
     }
-    if (command == COM_INIT_DB) {
+    if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;
     }
     return StatementKind.WRITE;
@@ -410,7 +403,7 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   private void keepSetting(int command, ByteBuf payload) {
-    String text = command == COM_INIT_DB
+    String text = command == MySqlPackets.COM_INIT_DB
         ? "USE `" + payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8)
             .replace("`", "``") + "`"
         : payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
@@ -503,13 +496,13 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     ByteBuf payload = p.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
-    if (command == COM_QUERY && kill(p)) {
+    if (command == MySqlPackets.COM_QUERY && kill(p)) {
       return;
     }
-    if (command != COM_STMT_SEND_LONG_DATA && command != COM_STMT_CLOSE) {
+    if (command != MySqlPackets.COM_STMT_SEND_LONG_DATA && command != MySqlPackets.COM_STMT_CLOSE) {
       b.replies.add(new Reply(null));
     }
-    if (command == COM_RESET_CONNECTION) {
+    if (command == MySqlPackets.COM_RESET_CONNECTION) {
       settings.clear();
       settingsBytes = 0;
       primary.settingsApplied = 0;
@@ -565,7 +558,7 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   private void hiddenQuery(Backend b, String sql, Consumer<Reply> done) {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(5 + text.length);
-    q.writeMediumLE(1 + text.length).writeByte(0).writeByte(COM_QUERY).writeBytes(text);
+    q.writeMediumLE(1 + text.length).writeByte(0).writeByte(MySqlPackets.COM_QUERY).writeBytes(text);
     Reply r = new Reply(done);
     b.replies.add(r);
     // Bounded like every internal request: MASTER_GTID_WAIT may take read_your_writes_wait itself.

@@ -10,6 +10,32 @@ import java.nio.charset.StandardCharsets;
  */
 public final class MySqlPackets {
 
+  // Server status flags and command bytes: defined here once for the whole MySQL adapter.
+  public static final int SERVER_STATUS_IN_TRANS = 0x0001;
+  public static final int SERVER_STATUS_AUTOCOMMIT = 0x0002;
+  public static final int SERVER_MORE_RESULTS_EXISTS = 0x0008;
+  public static final int SERVER_STATUS_CURSOR_EXISTS = 0x0040;
+  public static final int SERVER_STATUS_LAST_ROW_SENT = 0x0080;
+
+  public static final int COM_QUIT = 0x01;
+  public static final int COM_INIT_DB = 0x02;
+  public static final int COM_QUERY = 0x03;
+  public static final int COM_FIELD_LIST = 0x04;
+  public static final int COM_PROCESS_INFO = 0x0a;
+  public static final int COM_PING = 0x0e;
+  public static final int COM_CHANGE_USER = 0x11;
+  public static final int COM_BINLOG_DUMP = 0x12;
+  public static final int COM_STMT_PREPARE = 0x16;
+  public static final int COM_STMT_EXECUTE = 0x17;
+  public static final int COM_STMT_SEND_LONG_DATA = 0x18;
+  public static final int COM_STMT_CLOSE = 0x19;
+  public static final int COM_STMT_RESET = 0x1a;
+  public static final int COM_SET_OPTION = 0x1b;
+  public static final int COM_STMT_FETCH = 0x1c;
+  public static final int COM_BINLOG_DUMP_GTID = 0x1e;
+  public static final int COM_RESET_CONNECTION = 0x1f;
+
+
   public static final int CLIENT_LONG_PASSWORD = 1;
   public static final int CLIENT_FOUND_ROWS = 1 << 1;
   public static final int CLIENT_LONG_FLAG = 1 << 2;
@@ -60,8 +86,6 @@ public final class MySqlPackets {
   public static final int MARIADB_CLIENT_CACHE_METADATA = 1 << 4;
   public static final int MARIADB_CLIENT_BULK_UNIT_RESULTS = 1 << 5;
 
-  public static final int SERVER_STATUS_IN_TRANS = 1;
-  public static final int SERVER_STATUS_AUTOCOMMIT = 2;
 
   private MySqlPackets() {}
 

@@ -14,9 +14,9 @@ import io.netty.buffer.Unpooled;
  * <p>Design memo.
  * <ul>
  *   <li>Every command the client sends that the server answers is queued (clients may pipeline:
- *       MariaDB Connector/J sends batches of COM_STMT_EXECUTE without waiting). The head of the
+ *       MariaDB Connector/J sends batches of MySqlPackets.COM_STMT_EXECUTE without waiting). The head of the
  *       queue is the command whose response the server is sending; {@link Phase} is where in that
- *       response it is. COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE and COM_QUIT have no reply and are
+ *       response it is. MySqlPackets.COM_STMT_SEND_LONG_DATA, MySqlPackets.COM_STMT_CLOSE and MySqlPackets.COM_QUIT have no reply and are
  *       not queued. The queue grows to {@link #MAX_PENDING}; beyond it (or on a packet the state
  *       machine cannot place) the tracker is {@link #lost()}: it stops guessing, and a lost session
  *       is never quiescent.
@@ -24,17 +24,17 @@ import io.netty.buffer.Unpooled;
  *       CLIENT_DEPRECATE_EOF, rows, then an EOF (or, with CLIENT_DEPRECATE_EOF, an OK whose header
  *       is 0xFE) or an ERR. A packet is that end marker when its first byte is 0xFE and it is shorter
  *       than 9 bytes (classic EOF) or, with CLIENT_DEPRECATE_EOF, shorter than 0xFFFFFF (a text row
- *       can only start with 0xFE when its first value is 16 MB or more). SERVER_MORE_RESULTS_EXISTS
+ *       can only start with 0xFE when its first value is 16 MB or more). MySqlPackets.SERVER_MORE_RESULTS_EXISTS
  *       on an OK or end marker means another result follows (multi-statements, CALL).
- *   <li>COM_STMT_EXECUTE with a cursor: the server sends column definitions and one end marker
- *       flagged SERVER_STATUS_CURSOR_EXISTS, no rows (checked in MariaDB's sql_cursor.cc: metadata
- *       is sent without its own EOF, then {@code send_eof}); rows come with COM_STMT_FETCH, each
+ *   <li>MySqlPackets.COM_STMT_EXECUTE with a cursor: the server sends column definitions and one end marker
+ *       flagged MySqlPackets.SERVER_STATUS_CURSOR_EXISTS, no rows (checked in MariaDB's sql_cursor.cc: metadata
+ *       is sent without its own EOF, then {@code send_eof}); rows come with MySqlPackets.COM_STMT_FETCH, each
  *       fetch ending with an end marker.
- *   <li>LOCAL INFILE: a 0xFB reply to COM_QUERY makes the client send the file as packets ending
+ *   <li>LOCAL INFILE: a 0xFB reply to MySqlPackets.COM_QUERY makes the client send the file as packets ending
  *       with an empty one; those are data, not commands. The server's OK/ERR follows.
- *   <li>COM_STMT_PREPARE: an OK with statement id, column and parameter counts, then parameter
+ *   <li>MySqlPackets.COM_STMT_PREPARE: an OK with statement id, column and parameter counts, then parameter
  *       definitions (+EOF), column definitions (+EOF). Open statements are counted (PREPARE OK +1,
- *       COM_STMT_CLOSE -1, COM_RESET_CONNECTION / COM_CHANGE_USER reset).
+ *       MySqlPackets.COM_STMT_CLOSE -1, MySqlPackets.COM_RESET_CONNECTION / MySqlPackets.COM_CHANGE_USER reset).
  *   <li>Packets of 16 MB and more are split into wire packets of 0xFFFFFF bytes; only the first
  *       wire packet of a logical packet is looked at, continuations are skipped.
  *   <li>An ERR carries no status flags; the last known status stays (a deadlock rolls the
@@ -54,29 +54,6 @@ public final class MySqlResponseTracker {
   /** Commands sent whose replies have not been seen, at most. */
   public static final int MAX_PENDING = 1 << 16;
 
-  public static final int SERVER_STATUS_IN_TRANS = 0x0001;
-  public static final int SERVER_STATUS_AUTOCOMMIT = 0x0002;
-  public static final int SERVER_MORE_RESULTS_EXISTS = 0x0008;
-  public static final int SERVER_STATUS_CURSOR_EXISTS = 0x0040;
-  public static final int SERVER_STATUS_LAST_ROW_SENT = 0x0080;
-
-  public static final int COM_QUIT = 0x01;
-  public static final int COM_INIT_DB = 0x02;
-  public static final int COM_QUERY = 0x03;
-  public static final int COM_FIELD_LIST = 0x04;
-  public static final int COM_PROCESS_INFO = 0x0a;
-  public static final int COM_PING = 0x0e;
-  public static final int COM_CHANGE_USER = 0x11;
-  public static final int COM_BINLOG_DUMP = 0x12;
-  public static final int COM_STMT_PREPARE = 0x16;
-  public static final int COM_STMT_EXECUTE = 0x17;
-  public static final int COM_STMT_SEND_LONG_DATA = 0x18;
-  public static final int COM_STMT_CLOSE = 0x19;
-  public static final int COM_STMT_RESET = 0x1a;
-  public static final int COM_SET_OPTION = 0x1b;
-  public static final int COM_STMT_FETCH = 0x1c;
-  public static final int COM_BINLOG_DUMP_GTID = 0x1e;
-  public static final int COM_RESET_CONNECTION = 0x1f;
 
   /** Sees commands start and responses end (for a statement router, or tests). */
   public interface Listener {
@@ -92,11 +69,11 @@ public final class MySqlResponseTracker {
     /** The first packet of a (next) result: OK, ERR, 0xFB LOCAL INFILE, or a column count. */
     FIRST, COLUMNS, COLUMNS_EOF, ROWS,
     PREPARE_PARAMS, PREPARE_PARAMS_EOF, PREPARE_COLUMNS, PREPARE_COLUMNS_EOF,
-    /** COM_FIELD_LIST: column definitions up to an end marker. */
+    /** MySqlPackets.COM_FIELD_LIST: column definitions up to an end marker. */
     FIELD_LIST,
-    /** COM_CHANGE_USER passed through: auth exchange up to OK or ERR. */
+    /** MySqlPackets.COM_CHANGE_USER passed through: auth exchange up to OK or ERR. */
     AUTH,
-    /** Any one packet ends it (COM_PING, COM_INIT_DB, COM_STATISTICS, unknown commands, ...). */
+    /** Any one packet ends it (MySqlPackets.COM_PING, MySqlPackets.COM_INIT_DB, COM_STATISTICS, unknown commands, ...). */
     ONE
   }
 
@@ -143,11 +120,11 @@ public final class MySqlResponseTracker {
   }
 
   public boolean inTransaction() {
-    return (status & SERVER_STATUS_IN_TRANS) != 0;
+    return (status & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0;
   }
 
   public boolean autocommit() {
-    return (status & SERVER_STATUS_AUTOCOMMIT) != 0;
+    return (status & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) != 0;
   }
 
   /** Commands sent whose response is not complete yet. */
@@ -170,7 +147,7 @@ public final class MySqlResponseTracker {
     return lost;
   }
 
-  /** COM_QUIT was sent. */
+  /** MySqlPackets.COM_QUIT was sent. */
   public boolean quit() {
     return quit;
   }
@@ -196,7 +173,7 @@ public final class MySqlResponseTracker {
   }
 
   /**
-   * Starts over on a fresh backend session (after COM_CHANGE_USER handled by Halo, or a move):
+   * Starts over on a fresh backend session (after MySqlPackets.COM_CHANGE_USER handled by Halo, or a move):
    * nothing pending, no statements, {@code loginStatus} as the status.
    */
   public void reset(int loginStatus) {
@@ -247,10 +224,10 @@ public final class MySqlResponseTracker {
     }
     int command = n == 0 ? -1 : head.getUnsignedByte(o);
     switch (command) {
-      case COM_QUIT -> quit = true;
-      case COM_STMT_SEND_LONG_DATA -> { }
-      case COM_STMT_CLOSE -> openStatements = Math.max(0, openStatements - 1);
-      case COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID -> lost = true; // a stream without end: not followed
+      case MySqlPackets.COM_QUIT -> quit = true;
+      case MySqlPackets.COM_STMT_SEND_LONG_DATA -> { }
+      case MySqlPackets.COM_STMT_CLOSE -> openStatements = Math.max(0, openStatements - 1);
+      case MySqlPackets.COM_BINLOG_DUMP, MySqlPackets.COM_BINLOG_DUMP_GTID -> lost = true; // a stream without end: not followed
       default -> enqueue(command);
     }
   }
@@ -284,8 +261,8 @@ public final class MySqlResponseTracker {
         }
         readStatus(length, h, o, n);
         phase = Phase.ROWS;
-        if (command == COM_STMT_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS) != 0) {
-          complete(command, false); // rows come with COM_STMT_FETCH
+        if (command == MySqlPackets.COM_STMT_EXECUTE && (status & MySqlPackets.SERVER_STATUS_CURSOR_EXISTS) != 0) {
+          complete(command, false); // rows come with MySqlPackets.COM_STMT_FETCH
         }
       }
       case ROWS -> {
@@ -338,7 +315,7 @@ public final class MySqlResponseTracker {
       case ONE -> {
         if (first == 0x00 || (first == 0xfe && length < 9)) {
           readStatus(length, h, o, n);
-          if (first == 0x00 && command == COM_RESET_CONNECTION) {
+          if (first == 0x00 && command == MySqlPackets.COM_RESET_CONNECTION) {
             openStatements = 0;
           }
         }
@@ -349,7 +326,7 @@ public final class MySqlResponseTracker {
   }
 
   private void first(int command, int first, int length, ByteBuf h, int o, int n) {
-    if (command == COM_STMT_PREPARE) {
+    if (command == MySqlPackets.COM_STMT_PREPARE) {
       if (first == 0x00 && n >= 9) {
         openStatements++;
         int columns = (h.getUnsignedByte(o + 5)) | (h.getUnsignedByte(o + 6)) << 8;
@@ -369,13 +346,13 @@ public final class MySqlResponseTracker {
     switch (first) {
       case 0x00 -> {
         readStatus(length, h, o, n);
-        if ((status & SERVER_MORE_RESULTS_EXISTS) == 0) {
+        if ((status & MySqlPackets.SERVER_MORE_RESULTS_EXISTS) == 0) {
           complete(command, false);
         }
       }
       case 0xff -> complete(command, true);
       case 0xfb -> {
-        if (command == COM_QUERY && length > 0) {
+        if (command == MySqlPackets.COM_QUERY && length > 0) {
           infile = true; // the OK/ERR (a FIRST packet again) follows the file
         } else {
           lost = true;
@@ -395,7 +372,7 @@ public final class MySqlResponseTracker {
 
   private void endOfResult(int command, int length, ByteBuf h, int o, int n) {
     readStatus(length, h, o, n);
-    if ((status & SERVER_MORE_RESULTS_EXISTS) != 0 && command != COM_STMT_FETCH) {
+    if ((status & MySqlPackets.SERVER_MORE_RESULTS_EXISTS) != 0 && command != MySqlPackets.COM_STMT_FETCH) {
       phase = Phase.FIRST;
     } else {
       complete(command, false);
@@ -439,10 +416,10 @@ public final class MySqlResponseTracker {
 
   private void startResponse(int command) {
     phase = switch (command) {
-      case COM_QUERY, COM_STMT_EXECUTE, COM_PROCESS_INFO, COM_STMT_PREPARE -> Phase.FIRST;
-      case COM_STMT_FETCH -> Phase.ROWS;
-      case COM_FIELD_LIST -> Phase.FIELD_LIST;
-      case COM_CHANGE_USER -> Phase.AUTH;
+      case MySqlPackets.COM_QUERY, MySqlPackets.COM_STMT_EXECUTE, MySqlPackets.COM_PROCESS_INFO, MySqlPackets.COM_STMT_PREPARE -> Phase.FIRST;
+      case MySqlPackets.COM_STMT_FETCH -> Phase.ROWS;
+      case MySqlPackets.COM_FIELD_LIST -> Phase.FIELD_LIST;
+      case MySqlPackets.COM_CHANGE_USER -> Phase.AUTH;
       default -> Phase.ONE;
     };
   }

@@ -1,10 +1,10 @@
 package io.halo.proxy.mysql.packet;
 
-import static io.halo.proxy.mysql.packet.MySqlResponseTracker.SERVER_MORE_RESULTS_EXISTS;
-import static io.halo.proxy.mysql.packet.MySqlResponseTracker.SERVER_STATUS_AUTOCOMMIT;
-import static io.halo.proxy.mysql.packet.MySqlResponseTracker.SERVER_STATUS_CURSOR_EXISTS;
-import static io.halo.proxy.mysql.packet.MySqlResponseTracker.SERVER_STATUS_IN_TRANS;
-import static io.halo.proxy.mysql.packet.MySqlResponseTracker.SERVER_STATUS_LAST_ROW_SENT;
+import static io.halo.proxy.mysql.packet.MySqlPackets.SERVER_MORE_RESULTS_EXISTS;
+import static io.halo.proxy.mysql.packet.MySqlPackets.SERVER_STATUS_AUTOCOMMIT;
+import static io.halo.proxy.mysql.packet.MySqlPackets.SERVER_STATUS_CURSOR_EXISTS;
+import static io.halo.proxy.mysql.packet.MySqlPackets.SERVER_STATUS_IN_TRANS;
+import static io.halo.proxy.mysql.packet.MySqlPackets.SERVER_STATUS_LAST_ROW_SENT;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
@@ -57,7 +57,7 @@ class MySqlResponseTrackerTest {
     }
 
     Wire query(String sql) {
-      return command(MySqlResponseTracker.COM_QUERY, sql.getBytes(StandardCharsets.UTF_8));
+      return command(MySqlPackets.COM_QUERY, sql.getBytes(StandardCharsets.UTF_8));
     }
 
     Wire client(byte[] payload) {
@@ -274,7 +274,7 @@ class MySqlResponseTrackerTest {
   void a_prepare_response_with_parameters_and_columns_and_the_statement_count(Split split) {
     for (boolean deprecateEof : new boolean[] {false, true}) {
       Wire w = new Wire(deprecateEof, split);
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select a from t where b = ? and c = ?".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      w.command(MySqlPackets.COM_STMT_PREPARE, "select a from t where b = ? and c = ?".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       w.server(prepareOk(1, 1, 2)).server(columnDef("?")).server(columnDef("?"));
       if (!deprecateEof) {
         w.server(eof(AC));
@@ -288,20 +288,20 @@ class MySqlResponseTrackerTest {
       assertThat(w.t.pendingReplies()).as("deprecateEof=%s", deprecateEof).isZero();
       assertThat(w.t.openStatements()).isEqualTo(1);
       // a statement without parameters or columns is one OK
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "commit".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(2, 0, 0));
+      w.command(MySqlPackets.COM_STMT_PREPARE, "commit".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(2, 0, 0));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.openStatements()).isEqualTo(2);
       // a failed prepare opens nothing
-      w.command(MySqlResponseTracker.COM_STMT_PREPARE, "nonsense".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(err());
+      w.command(MySqlPackets.COM_STMT_PREPARE, "nonsense".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(err());
       assertThat(w.t.openStatements()).isEqualTo(2);
       // SEND_LONG_DATA and CLOSE have no reply
-      w.command(MySqlResponseTracker.COM_STMT_SEND_LONG_DATA, stmtId(1, 0, 0, (byte) 'x'));
-      w.command(MySqlResponseTracker.COM_STMT_CLOSE, stmtId(2));
+      w.command(MySqlPackets.COM_STMT_SEND_LONG_DATA, stmtId(1, 0, 0, (byte) 'x'));
+      w.command(MySqlPackets.COM_STMT_CLOSE, stmtId(2));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.openStatements()).isEqualTo(1);
       assertThat(w.t.quiescent()).isTrue();
       // a reset connection forgets every statement
-      w.command(MySqlResponseTracker.COM_RESET_CONNECTION, new byte[0]).server(ok(AC));
+      w.command(MySqlPackets.COM_RESET_CONNECTION, new byte[0]).server(ok(AC));
       assertThat(w.t.openStatements()).isZero();
       assertThat(w.t.lost()).isFalse();
     }
@@ -313,7 +313,7 @@ class MySqlResponseTrackerTest {
     for (boolean deprecateEof : new boolean[] {false, true}) {
       Wire w = new Wire(deprecateEof, split);
       // execute without cursor: rows start with 0x00, never mistaken for an OK
-      w.command(MySqlResponseTracker.COM_STMT_EXECUTE, stmtId(1, 0, 1, 0, 0, 0));
+      w.command(MySqlPackets.COM_STMT_EXECUTE, stmtId(1, 0, 1, 0, 0, 0));
       w.server(new byte[] {1}).server(columnDef("a"));
       if (!deprecateEof) {
         w.server(eof(AC));
@@ -323,17 +323,17 @@ class MySqlResponseTrackerTest {
       w.server(deprecateEof ? okEnd(AC) : eof(AC));
       assertThat(w.t.pendingReplies()).isZero();
       // execute with a read-only cursor: metadata and one end marker flagged CURSOR_EXISTS
-      w.command(MySqlResponseTracker.COM_STMT_EXECUTE, stmtId(1, 1, 1, 0, 0, 0));
+      w.command(MySqlPackets.COM_STMT_EXECUTE, stmtId(1, 1, 1, 0, 0, 0));
       w.server(new byte[] {1}).server(columnDef("a"));
       w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS) : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
       assertThat(w.t.pendingReplies()).as("deprecateEof=%s", deprecateEof).isZero();
       assertThat(w.t.status() & SERVER_STATUS_CURSOR_EXISTS).isNotZero();
-      w.command(MySqlResponseTracker.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
+      w.command(MySqlPackets.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
       w.server(binaryRow(1)).server(binaryRow(2));
       assertThat(w.t.pendingReplies()).isEqualTo(1);
       w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS) : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
       assertThat(w.t.pendingReplies()).isZero();
-      w.command(MySqlResponseTracker.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
+      w.command(MySqlPackets.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
       w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_LAST_ROW_SENT) : eof(AC | SERVER_STATUS_LAST_ROW_SENT));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.quiescent()).isTrue();
@@ -345,10 +345,10 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void pipelined_commands_are_answered_in_order(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "insert into t values (?)".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    w.command(MySqlResponseTracker.COM_STMT_EXECUTE, stmtId(-1, 0, 1, 0, 0, 0));
-    w.command(MySqlResponseTracker.COM_STMT_CLOSE, stmtId(-1));
-    w.command(MySqlResponseTracker.COM_PING, new byte[0]);
+    w.command(MySqlPackets.COM_STMT_PREPARE, "insert into t values (?)".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.command(MySqlPackets.COM_STMT_EXECUTE, stmtId(-1, 0, 1, 0, 0, 0));
+    w.command(MySqlPackets.COM_STMT_CLOSE, stmtId(-1));
+    w.command(MySqlPackets.COM_PING, new byte[0]);
     assertThat(w.t.pendingReplies()).isEqualTo(3);
     w.server(prepareOk(7, 0, 1)).server(columnDef("?"));
     assertThat(w.t.pendingReplies()).isEqualTo(2);
@@ -363,14 +363,14 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void simple_commands_have_one_reply_packet(Split split) {
     Wire w = new Wire(false, split);
-    w.command(MySqlResponseTracker.COM_PING, new byte[0]).server(ok(AC));
-    w.command(MySqlResponseTracker.COM_INIT_DB, "app".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(ok(AC));
-    w.command(MySqlResponseTracker.COM_SET_OPTION, new byte[] {1, 0}).server(eof(AC));
+    w.command(MySqlPackets.COM_PING, new byte[0]).server(ok(AC));
+    w.command(MySqlPackets.COM_INIT_DB, "app".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(ok(AC));
+    w.command(MySqlPackets.COM_SET_OPTION, new byte[] {1, 0}).server(eof(AC));
     w.command(0x09, new byte[0]).server("Uptime: 5  Threads: 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)); // COM_STATISTICS
     w.command(0x7f, new byte[0]).server(err()); // unknown command
     assertThat(w.t.quiescent()).isTrue();
     assertThat(w.events).hasSize(10);
-    w.command(MySqlResponseTracker.COM_QUIT, new byte[0]);
+    w.command(MySqlPackets.COM_QUIT, new byte[0]);
     assertThat(w.t.quit()).isTrue();
     assertThat(w.t.pendingReplies()).isZero();
   }
@@ -379,8 +379,8 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_change_user_passed_through_follows_the_auth_exchange(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlResponseTracker.COM_STMT_PREPARE, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(1, 0, 0));
-    w.command(MySqlResponseTracker.COM_CHANGE_USER, "bob\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.command(MySqlPackets.COM_STMT_PREPARE, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(1, 0, 0));
+    w.command(MySqlPackets.COM_CHANGE_USER, "bob\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     w.server(cat(new byte[] {(byte) 0xfe}, "mysql_native_password\0abcdefghijklmnopqrst\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     assertThat(w.t.expectingCommand()).isFalse();
     w.client(new byte[20]); // the auth reply, not a command
@@ -396,8 +396,8 @@ class MySqlResponseTrackerTest {
     Wire w = new Wire(true, split);
     // a 16 MB + 10 byte query: the continuation starts with what looks like COM_QUIT
     byte[] big = new byte[MySqlPacket.MAX_WIRE_PAYLOAD + 10];
-    big[0] = MySqlResponseTracker.COM_QUERY;
-    big[MySqlPacket.MAX_WIRE_PAYLOAD] = MySqlResponseTracker.COM_QUIT;
+    big[0] = MySqlPackets.COM_QUERY;
+    big[MySqlPacket.MAX_WIRE_PAYLOAD] = MySqlPackets.COM_QUIT;
     w.client(big);
     assertThat(w.t.quit()).isFalse();
     assertThat(w.t.pendingReplies()).isEqualTo(1);
@@ -417,7 +417,7 @@ class MySqlResponseTrackerTest {
     assertThat(w.t.quiescent()).isTrue();
     // exactly 0xFFFFFF bytes: an empty trailing packet ends it
     byte[] exact = new byte[MySqlPacket.MAX_WIRE_PAYLOAD];
-    exact[0] = MySqlResponseTracker.COM_QUERY;
+    exact[0] = MySqlPackets.COM_QUERY;
     w.client(exact);
     assertThat(w.t.expectingCommand()).isTrue();
     w.server(ok(AC));

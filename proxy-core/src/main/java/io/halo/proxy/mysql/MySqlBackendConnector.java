@@ -214,7 +214,12 @@ final class MySqlBackendConnector {
           byte[] data = new byte[Math.min(MySqlAuth.ED25519.equals(plugin) ? 32 : 20, b.readableBytes())];
           b.readBytes(data);
           scramble = data;
-          respond(ctx, token());
+          if (MySqlAuth.ED25519.equals(plugin)) {
+            byte[] nonce = scramble;
+            offload(ctx, () -> MySqlAuth.token(MySqlAuth.ED25519, password, nonce)); // about a millisecond of signing
+          } else {
+            respond(ctx, token());
+          }
         } else if (first == 0x01) {
           b.skipBytes(1);
           moreData(ctx, b);
@@ -296,7 +301,9 @@ final class MySqlBackendConnector {
     private void moreData(ChannelHandlerContext ctx, ByteBuf b) throws GeneralSecurityException {
       if (awaitingKey) {
         awaitingKey = false;
-        respond(ctx, MySqlAuth.rsaEncryptedPassword(password, scramble, b.toString(StandardCharsets.US_ASCII)));
+        String pem = b.toString(StandardCharsets.US_ASCII);
+        byte[] nonce = scramble;
+        offload(ctx, () -> MySqlAuth.rsaEncryptedPassword(password, nonce, pem));
         return;
       }
       int status = b.readUnsignedByte();
@@ -309,6 +316,23 @@ final class MySqlBackendConnector {
         return;
       }
       throw new IllegalArgumentException("unexpected caching_sha2_password state " + status);
+    }
+
+    /**
+     * Public-key work of a backend login (Ed25519 signing, RSA-OAEP) runs on the crypto pool, the
+     * connection paused meanwhile; the answer is sent from its event loop.
+     */
+    private void offload(ChannelHandlerContext ctx, java.util.concurrent.Callable<byte[]> work) {
+      ctx.channel().config().setAutoRead(false);
+      io.halo.proxy.session.CryptoPool.supply(work).whenComplete((data, failure) -> ctx.executor().execute(() -> {
+        if (failure != null) {
+          fail(ctx, new IllegalStateException("login to backend " + describe(node) + " failed: " + failure.getMessage(),
+              failure));
+          return;
+        }
+        respond(ctx, data);
+        ctx.channel().config().setAutoRead(true);
+      }));
     }
 
     private void respond(ChannelHandlerContext ctx, byte[] data) {

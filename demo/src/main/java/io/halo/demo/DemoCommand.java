@@ -21,37 +21,54 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code halo demo}: a real local PostgreSQL primary with streaming standbys (the test kit's
- * code, embedded binaries), Halo in front of it, and how to connect. Runs until Ctrl-C and then
- * removes everything it started.
+ * {@code halo demo}: a real local PostgreSQL primary with streaming standbys (the test kit's code,
+ * embedded binaries), Halo in front of it, and how to connect. Runs until Ctrl-C and then removes
+ * everything it started.
  */
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = "Start a local PostgreSQL primary + 2 standbys and Halo in front of them; Ctrl-C stops all.")
+    description =
+        "Start a local PostgreSQL primary + 2 standbys and Halo in front of them; Ctrl-C stops all.")
 public final class DemoCommand implements Callable<Integer> {
 
   static final String USER = "app";
   static final String PASSWORD = "app";
 
-  @Option(names = "--port", defaultValue = "6432", description = "Halo's read-write port (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--port",
+      defaultValue = "6432",
+      description = "Halo's read-write port (default ${DEFAULT-VALUE})")
   int port;
 
-  @Option(names = "--replica-port", defaultValue = "6433", description = "Halo's read-only port (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--replica-port",
+      defaultValue = "6433",
+      description = "Halo's read-only port (default ${DEFAULT-VALUE})")
   int replicaPort;
 
-  @Option(names = "--split-port", defaultValue = "6434",
+  @Option(
+      names = "--split-port",
+      defaultValue = "6434",
       description = "Halo's read/write split port (default ${DEFAULT-VALUE})")
   int splitPort;
 
-  @Option(names = "--admin-port", defaultValue = "7070", description = "admin API port (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--admin-port",
+      defaultValue = "7070",
+      description = "admin API port (default ${DEFAULT-VALUE})")
   int adminPort;
 
-  @Option(names = "--engine", defaultValue = "postgresql",
+  @Option(
+      names = "--engine",
+      defaultValue = "postgresql",
       description = "postgresql (default) or mysql (a MariaDB primary with GTID replicas)")
   String engine;
 
-  @Option(names = "--standbys", defaultValue = "2", description = "streaming standbys (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--standbys",
+      defaultValue = "2",
+      description = "streaming standbys (default ${DEFAULT-VALUE})")
   int standbys;
 
   @Override
@@ -59,7 +76,8 @@ public final class DemoCommand implements Callable<Integer> {
     for (int p : new int[] {port, replicaPort, splitPort, adminPort}) {
       if (!portFree(p)) {
         System.err.printf(
-            "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--split-port/--admin-port%n", p);
+            "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--split-port/--admin-port%n",
+            p);
         return 1;
       }
     }
@@ -70,7 +88,9 @@ public final class DemoCommand implements Callable<Integer> {
       System.err.println("halo demo: --engine must be postgresql or mysql, not " + engine);
       return 2;
     }
-    System.out.printf("Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n", standbys);
+    System.out.printf(
+        "Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n",
+        standbys);
     Running demo;
     try {
       demo = start();
@@ -97,7 +117,12 @@ public final class DemoCommand implements Callable<Integer> {
   /** Starts the PostgreSQL demo (servers, then Halo); on failure stops what it started. */
   Running start() throws IOException, SQLException, ConfigException, InterruptedException {
     PgCluster cluster =
-        PgCluster.builder().name("demo").standbys(standbys).user(USER, PASSWORD).database(USER).start();
+        PgCluster.builder()
+            .name("demo")
+            .standbys(standbys)
+            .user(USER, PASSWORD)
+            .database(USER)
+            .start();
     HaloServer server = null;
     try {
       grantOwnership(cluster);
@@ -129,7 +154,8 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   private static void grantOwnership(PgCluster cluster) throws SQLException {
-    try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement s = c.createStatement()) {
       s.execute("ALTER DATABASE " + USER + " OWNER TO " + USER);
     }
   }
@@ -137,16 +163,17 @@ public final class DemoCommand implements Callable<Integer> {
   /**
    * The demo's switchover_command, as a real deployment would write one: the old primary stops
    * cleanly (its last WAL has reached the target, which Halo checked), comes back as a standby of
-   * the new primary (standby.signal and primary_conninfo) and follows it onto the new timeline
-   * once Halo promotes it. Without it every switchover would leave a second primary behind.
+   * the new primary (standby.signal and primary_conninfo) and follows it onto the new timeline once
+   * Halo promotes it. Without it every switchover would leave a second primary behind.
    */
   private static Path writeSwitchoverScript(PgCluster cluster) throws IOException {
     StringBuilder dirs = new StringBuilder();
     for (PgNode n : cluster.nodes()) {
       dirs.append(String.format("  %s) dir='%s' ;;%n", n.name(), n.dataDir()));
     }
-    String script = String.format(
-        """
+    String script =
+        String.format(
+            """
         #!/bin/sh
         # Written by 'halo demo': Halo's switchover_command. Halo runs it after the target has
         # replayed everything and before it promotes the target, with HALO_OLD_PRIMARY(_HOST/_PORT)
@@ -165,10 +192,12 @@ public final class DemoCommand implements Callable<Integer> {
         pg_ctl -D "$dir" start -w -t 60 -l "$dir/../$HALO_OLD_PRIMARY-rejoined.log" >/dev/null
         echo "$HALO_OLD_PRIMARY restarted as a standby of $HALO_NEW_PRIMARY"
         """,
-        dirs, cluster.pgCtlCommand(),
-        // a quote inside a postgresql.conf string is doubled
-        PgCluster.replicationConninfo("$HALO_NEW_PRIMARY_HOST", "$HALO_NEW_PRIMARY_PORT", "$HALO_OLD_PRIMARY")
-            .replace("'", "''"));
+            dirs,
+            cluster.pgCtlCommand(),
+            // a quote inside a postgresql.conf string is doubled
+            PgCluster.replicationConninfo(
+                    "$HALO_NEW_PRIMARY_HOST", "$HALO_NEW_PRIMARY_PORT", "$HALO_OLD_PRIMARY")
+                .replace("'", "''"));
     Path file = cluster.baseDir().resolve("switchover.sh");
     Files.writeString(file, script);
     file.toFile().setExecutable(true, false);
@@ -178,9 +207,10 @@ public final class DemoCommand implements Callable<Integer> {
   private String config(PgCluster cluster, Path switchoverScript) {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : cluster.nodes()) {
-      backends.append(String.format(
-          "      - { name: %s, address: %s:%d, role: %s }%n",
-          n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
+      backends.append(
+          String.format(
+              "      - { name: %s, address: %s:%d, role: %s }%n",
+              n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
     }
     return String.format(
         """
@@ -201,7 +231,15 @@ public final class DemoCommand implements Callable<Integer> {
             failover:
               switchover_command: %s
         """,
-        adminPort, USER, PASSWORD, port, replicaPort, splitPort, backends, cluster.superuser(), cluster.superuserPassword(),
+        adminPort,
+        USER,
+        PASSWORD,
+        port,
+        replicaPort,
+        splitPort,
+        backends,
+        cluster.superuser(),
+        cluster.superuserPassword(),
         switchoverScript);
   }
 
@@ -228,15 +266,41 @@ public final class DemoCommand implements Callable<Integer> {
 
         Ctrl-C stops Halo and the cluster and removes its files.
         """,
-        cluster.primary().name(), cluster.primary().port(),
+        cluster.primary().name(),
+        cluster.primary().port(),
         cluster.standbys().stream().map(n -> n.name() + " on 127.0.0.1:" + n.port()).toList(),
-        file, PASSWORD,
-        USER, PASSWORD, port, USER,
-        USER, PASSWORD, replicaPort, USER,
-        USER, PASSWORD, splitPort, USER,
-        PASSWORD, port, USER, USER, PASSWORD, port, USER, USER,
-        port, USER, USER, PASSWORD,
-        adminPort, adminPort, cluster.primary().pid(), cluster.primary().name(), adminPort, adminPort);
+        file,
+        PASSWORD,
+        USER,
+        PASSWORD,
+        port,
+        USER,
+        USER,
+        PASSWORD,
+        replicaPort,
+        USER,
+        USER,
+        PASSWORD,
+        splitPort,
+        USER,
+        PASSWORD,
+        port,
+        USER,
+        USER,
+        PASSWORD,
+        port,
+        USER,
+        USER,
+        port,
+        USER,
+        USER,
+        PASSWORD,
+        adminPort,
+        adminPort,
+        cluster.primary().pid(),
+        cluster.primary().name(),
+        adminPort,
+        adminPort);
   }
 
   private static boolean portFree(int port) {

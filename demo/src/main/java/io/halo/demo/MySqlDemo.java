@@ -11,18 +11,30 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-/** {@code halo demo --engine mysql}: a local MariaDB primary with GTID replicas (semi-sync) behind Halo. */
+/**
+ * {@code halo demo --engine mysql}: a local MariaDB primary with GTID replicas (semi-sync) behind
+ * Halo.
+ */
 final class MySqlDemo {
 
   private MySqlDemo() {}
 
-  static int run(int port, int replicaPort, int splitPort, int adminPort, int replicas) throws InterruptedException {
-    System.out.printf("Starting a local MariaDB primary and %d replica(s) with GTID replication and semi-sync "
-        + "(binaries from Maven Central; first run unpacks them)...%n", replicas);
+  static int run(int port, int replicaPort, int splitPort, int adminPort, int replicas)
+      throws InterruptedException {
+    System.out.printf(
+        "Starting a local MariaDB primary and %d replica(s) with GTID replication and semi-sync "
+            + "(binaries from Maven Central; first run unpacks them)...%n",
+        replicas);
     MariaDbCluster cluster;
     try {
-      cluster = MariaDbCluster.builder().name("demo").replicas(replicas).semiSync(replicas > 0)
-          .user(DemoCommand.USER, DemoCommand.PASSWORD).database(DemoCommand.USER).start();
+      cluster =
+          MariaDbCluster.builder()
+              .name("demo")
+              .replicas(replicas)
+              .semiSync(replicas > 0)
+              .user(DemoCommand.USER, DemoCommand.PASSWORD)
+              .database(DemoCommand.USER)
+              .start();
     } catch (IOException e) {
       System.err.println("halo demo: " + e.getMessage());
       return 1;
@@ -43,21 +55,26 @@ final class MySqlDemo {
     }
     HaloServer running = server;
     io.halo.testkit.TestServers.ownerStopsAtExit();
-    StartCommand.runUntilStopped(() -> {
-      System.out.println("Stopping Halo and the demo cluster...");
-      running.close();
-      cluster.close();
-    });
+    StartCommand.runUntilStopped(
+        () -> {
+          System.out.println("Stopping Halo and the demo cluster...");
+          running.close();
+          cluster.close();
+        });
     return 0;
   }
 
-  private static String config(MariaDbCluster cluster, int port, int replicaPort, int splitPort, int adminPort) {
+  private static String config(
+      MariaDbCluster cluster, int port, int replicaPort, int splitPort, int adminPort) {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : cluster.nodes()) {
-      backends.append(String.format("      - { name: %s, address: %s:%d, role: %s }%n",
-          n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
+      backends.append(
+          String.format(
+              "      - { name: %s, address: %s:%d, role: %s }%n",
+              n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
     }
-    return String.format("""
+    return String.format(
+        """
         # Written by 'halo demo --engine mysql'. Reference of every key: conf/halo.yaml.
         admin:
           listen: 127.0.0.1:%d
@@ -73,14 +90,23 @@ final class MySqlDemo {
             backends:
         %s    monitor: { user: %s, database: mysql }
             failover: { max_lag: 1000 }
-        """, adminPort, DemoCommand.USER, DemoCommand.PASSWORD, port, replicaPort, splitPort, backends,
+        """,
+        adminPort,
+        DemoCommand.USER,
+        DemoCommand.PASSWORD,
+        port,
+        replicaPort,
+        splitPort,
+        backends,
         cluster.rootUser());
   }
 
-  private static void print(MariaDbCluster cluster, Path file, int port, int replicaPort, int splitPort, int adminPort) {
+  private static void print(
+      MariaDbCluster cluster, Path file, int port, int replicaPort, int splitPort, int adminPort) {
     String u = DemoCommand.USER;
     String p = DemoCommand.PASSWORD;
-    System.out.printf("""
+    System.out.printf(
+        """
 
         Halo is running in front of a local MariaDB cluster:
           primary %s on 127.0.0.1:%d, replica(s) %s
@@ -99,9 +125,31 @@ final class MySqlDemo {
 
         Ctrl-C stops Halo and the cluster and removes its files.
         """,
-        cluster.primary().name(), cluster.primary().port(),
-        cluster.replicas().stream().map(n -> n.name() + " on 127.0.0.1:" + n.port()).toList(), file, p,
-        port, u, p, u, replicaPort, u, p, u, splitPort, u, p, u, port, u, u, p,
-        adminPort, adminPort, cluster.primary().pid(), cluster.primary().name(), adminPort);
+        cluster.primary().name(),
+        cluster.primary().port(),
+        cluster.replicas().stream().map(n -> n.name() + " on 127.0.0.1:" + n.port()).toList(),
+        file,
+        p,
+        port,
+        u,
+        p,
+        u,
+        replicaPort,
+        u,
+        p,
+        u,
+        splitPort,
+        u,
+        p,
+        u,
+        port,
+        u,
+        u,
+        p,
+        adminPort,
+        adminPort,
+        cluster.primary().pid(),
+        cluster.primary().name(),
+        adminPort);
   }
 }

@@ -2,8 +2,8 @@ package io.halo.health;
 
 import io.halo.health.failover.FailoverReport;
 import io.halo.health.state.BackendStatus;
-import io.halo.health.store.StateInfo;
 import io.halo.health.state.Topology;
+import io.halo.health.store.StateInfo;
 import java.util.List;
 import java.util.Optional;
 
@@ -48,9 +48,9 @@ public interface ClusterControl {
   FailoverReport failover(String target, boolean force);
 
   /**
-   * Planned switchover to {@code target} (or the best candidate when null): hold new
-   * transactions, let running ones finish, wait until the target has replayed everything,
-   * stop/fence the old primary, promote, release.
+   * Planned switchover to {@code target} (or the best candidate when null): hold new transactions,
+   * let running ones finish, wait until the target has replayed everything, stop/fence the old
+   * primary, promote, release.
    */
   FailoverReport switchover(String target);
 

@@ -21,20 +21,54 @@ public final class Probes {
 
   private Probes() {}
 
-  public static ProbeResult primary(String name, long lsn, List<ProbeResult.Downstream> downstreams) {
-    return new ProbeResult(name, Instant.now(), Duration.ofMillis(1), null, NodeRole.PRIMARY, 1, lsn, lsn, null,
-        null, null, downstreams);
+  public static ProbeResult primary(
+      String name, long lsn, List<ProbeResult.Downstream> downstreams) {
+    return new ProbeResult(
+        name,
+        Instant.now(),
+        Duration.ofMillis(1),
+        null,
+        NodeRole.PRIMARY,
+        1,
+        lsn,
+        lsn,
+        null,
+        null,
+        null,
+        downstreams);
   }
 
   /** A primary on PostgreSQL timeline {@code timeline}. */
   public static ProbeResult primaryOnTimeline(String name, long timeline, long lsn) {
-    return new ProbeResult(name, Instant.now(), Duration.ofMillis(1), null, NodeRole.PRIMARY, timeline, lsn, lsn, null,
-        null, null, List.of());
+    return new ProbeResult(
+        name,
+        Instant.now(),
+        Duration.ofMillis(1),
+        null,
+        NodeRole.PRIMARY,
+        timeline,
+        lsn,
+        lsn,
+        null,
+        null,
+        null,
+        List.of());
   }
 
   public static ProbeResult standby(String name, long replayed, ProbeResult.Upstream upstream) {
-    return new ProbeResult(name, Instant.now(), Duration.ofMillis(1), null, NodeRole.STANDBY, 1, replayed, replayed,
-        null, Duration.ZERO, upstream, List.of());
+    return new ProbeResult(
+        name,
+        Instant.now(),
+        Duration.ofMillis(1),
+        null,
+        NodeRole.STANDBY,
+        1,
+        replayed,
+        replayed,
+        null,
+        Duration.ZERO,
+        upstream,
+        List.of());
   }
 
   public static ProbeResult down(String name) {
@@ -42,16 +76,28 @@ public final class Probes {
   }
 
   public static ProbeResult.Upstream streamingFrom(int port, Duration lastMessageAge) {
-    return new ProbeResult.Upstream("127.0.0.1", port, "streaming", true, lastMessageAge, Duration.ofSeconds(10));
+    return new ProbeResult.Upstream(
+        "127.0.0.1", port, "streaming", true, lastMessageAge, Duration.ofSeconds(10));
   }
 
   public static ClusterConfig cluster(FailoverConfig.Mode mode) {
-    return new ClusterConfig("main", Engine.POSTGRESQL,
+    return new ClusterConfig(
+        "main",
+        Engine.POSTGRESQL,
         List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true)),
-        List.of(new BackendConfig("pg1", new HostPort("127.0.0.1", 5001), BackendRole.PRIMARY, 0),
+        List.of(
+            new BackendConfig("pg1", new HostPort("127.0.0.1", 5001), BackendRole.PRIMARY, 0),
             new BackendConfig("pg2", new HostPort("127.0.0.1", 5002), BackendRole.STANDBY, 0)),
-        new MonitorConfig("mon", null, "postgres", Duration.ofMillis(100), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(mode, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(5), null, null, null,
+        new MonitorConfig(
+            "mon", null, "postgres", Duration.ofMillis(100), Duration.ofSeconds(1), 3, 2),
+        new FailoverConfig(
+            mode,
+            FailoverConfig.Type.HOT,
+            1000,
+            Duration.ofSeconds(5),
+            null,
+            null,
+            null,
             Duration.ofSeconds(5)),
         new ThrottleConfig(10, 10, Duration.ofSeconds(1)));
   }

@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Halo.Version.class,
     description = "High-availability proxy and load balancer for PostgreSQL and MySQL/MariaDB.",
-    footer = "%nhalo demo (local servers with Halo in front) is in the demo artifact: ./bin/halo demo",
+    footer =
+        "%nhalo demo (local servers with Halo in front) is in the demo artifact: ./bin/halo demo",
     subcommands = {
       StartCommand.class,
       CheckConfigCommand.class,

@@ -36,9 +36,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running Halo: per cluster its health monitors and failover coordinator, the event loops,
- * and a bound listener per configured listener. Start with {@link #start(HaloConfig)}, stop with
- * {@link #close()}.
+ * One running Halo: per cluster its health monitors and failover coordinator, the event loops, and
+ * a bound listener per configured listener. Start with {@link #start(HaloConfig)}, stop with {@link
+ * #close()}.
  */
 public final class HaloServer implements AutoCloseable, ProxyView {
 
@@ -50,20 +50,25 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final EventLoopGroup workers;
   private final List<Channel> serverChannels = new ArrayList<>();
   private final CancelRegistry<PgSession> pgCancels = new CancelRegistry<>();
-  private final CancelRegistry<io.halo.proxy.mysql.MySqlKill.Target> mysqlIds = new CancelRegistry<>();
+  private final CancelRegistry<io.halo.proxy.mysql.MySqlKill.Target> mysqlIds =
+      new CancelRegistry<>();
   private final Rejections rejections = new Rejections();
   private final io.halo.proxy.session.LogThrottle backendErrors =
       new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS);
   private final Clock clock = Clock.systemUTC();
   private final ScheduledExecutorService probes;
+
   /** Admission queue timeouts: its own thread, so probes blocked in JDBC never delay them. */
   private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "halo-timer");
-        t.setDaemon(true);
-        return t;
-      });
-  private final io.halo.proxy.pg.auth.ScramKeyCache scramKeys = new io.halo.proxy.pg.auth.ScramKeyCache();
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "halo-timer");
+            t.setDaemon(true);
+            return t;
+          });
+
+  private final io.halo.proxy.pg.auth.ScramKeyCache scramKeys =
+      new io.halo.proxy.pg.auth.ScramKeyCache();
   private final List<ClusterHealth> healths = new ArrayList<>();
   private final List<FailoverCoordinator> coordinators = new ArrayList<>();
   private final List<PgListenerContext> contexts = new ArrayList<>();
@@ -71,32 +76,47 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<PgSessions> sessions = new ArrayList<>();
   private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
   private io.halo.proxy.admin.AdminServer admin;
+
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
+
   /** Failed logins by client address and user: each failure's answer waits longer. */
   private final io.halo.proxy.session.AuthFailures authFailures;
+
   /** Global and per-address connection limits, decided at accept for every listener. */
   private final io.halo.proxy.session.AcceptGate acceptGate;
+
   /** Per-user caps and rates, shared by every cluster. */
   private final io.halo.proxy.session.UserLimits userLimits;
+
   /** Each cluster's admission (session and transaction limiters), by cluster name. */
-  private final Map<String, io.halo.proxy.session.Admission> admissions = new java.util.LinkedHashMap<>();
+  private final Map<String, io.halo.proxy.session.Admission> admissions =
+      new java.util.LinkedHashMap<>();
 
   private HaloServer(HaloConfig config, Transports transports) {
     this.config = config;
     this.transports = transports;
     this.boss = transports.newGroup(1);
-    int threads = config.server().ioThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.server().ioThreads();
+    int threads =
+        config.server().ioThreads() == 0
+            ? Runtime.getRuntime().availableProcessors()
+            : config.server().ioThreads();
     this.workers = transports.newGroup(threads);
     this.userLimits = new io.halo.proxy.session.UserLimits(config.users(), System::nanoTime);
     this.authFailures = new io.halo.proxy.session.AuthFailures(config.server().authTimeout());
     long descriptors = io.halo.proxy.session.AcceptGate.descriptorLimit();
-    this.acceptGate = new io.halo.proxy.session.AcceptGate(
-        io.halo.proxy.session.AcceptGate.globalCap(config.server().maxClientConnections(), descriptors),
-        config.server().maxUnauthenticatedPerAddress(),
-        java.util.Collections.min(List.of(config.server().startupTimeout(), config.server().authTimeout())));
-    log.info("Client connections: at most {} over all listeners (descriptor limit {}), {} unauthenticated per address",
-        acceptGate.maxTotal(), descriptors, config.server().maxUnauthenticatedPerAddress());
+    this.acceptGate =
+        new io.halo.proxy.session.AcceptGate(
+            io.halo.proxy.session.AcceptGate.globalCap(
+                config.server().maxClientConnections(), descriptors),
+            config.server().maxUnauthenticatedPerAddress(),
+            java.util.Collections.min(
+                List.of(config.server().startupTimeout(), config.server().authTimeout())));
+    log.info(
+        "Client connections: at most {} over all listeners (descriptor limit {}), {} unauthenticated per address",
+        acceptGate.maxTotal(),
+        descriptors,
+        config.server().maxUnauthenticatedPerAddress());
     int backends = config.clusters().stream().mapToInt(c -> c.backends().size()).sum();
     this.probes =
         Executors.newScheduledThreadPool(
@@ -110,13 +130,20 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   /** Binds every listener of every cluster, or fails and releases whatever it bound. */
   public static HaloServer start(HaloConfig config) throws InterruptedException {
-    io.halo.proxy.session.Secrets.init(); // seeded here, not on the first event loop that needs a secret
+    io.halo.proxy.session.Secrets
+        .init(); // seeded here, not on the first event loop that needs a secret
     HaloServer server = new HaloServer(config, Transports.best());
     try {
       server.openState();
       server.bindAll();
-      server.admin = new io.halo.proxy.admin.AdminServer(
-          config.admin(), server.clusters(), server, server.transports, server.boss, server.workers);
+      server.admin =
+          new io.halo.proxy.admin.AdminServer(
+              config.admin(),
+              server.clusters(),
+              server,
+              server.transports,
+              server.boss,
+              server.workers);
       server.admin.start();
       return server;
     } catch (RuntimeException | InterruptedException e) {
@@ -128,7 +155,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private void openState() {
     java.nio.file.Path dir = config.server().stateDir();
     if (dir == null) {
-      log.warn("No server.state_dir: failover decisions are not saved, and a restarted Halo starts from the config");
+      log.warn(
+          "No server.state_dir: failover decisions are not saved, and a restarted Halo starts from the config");
       return;
     }
     try {
@@ -144,7 +172,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private Watched watch(ClusterConfig cluster, io.halo.health.failover.EngineOps ops) {
     ClusterHealth health = new ClusterHealth(cluster, probes, clock, stateStore);
-    FailoverCoordinator coordinator = new FailoverCoordinator(health, ops, new CommandRunner(), clock);
+    FailoverCoordinator coordinator =
+        new FailoverCoordinator(health, ops, new CommandRunner(), clock);
     healths.add(health);
     coordinators.add(coordinator);
     return new Watched(health, coordinator);
@@ -152,8 +181,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private void bindAll() throws InterruptedException {
     for (io.halo.routing.rules.RuleFinding f : io.halo.routing.rules.RuleAnalysis.analyze(config)) {
-      log.warn("{}{}: {}", f.rule().origin().key(),
-          f.rule().origin().line() > 0 ? " (line " + f.rule().origin().line() + ")" : "", f.message());
+      log.warn(
+          "{}{}: {}",
+          f.rule().origin().key(),
+          f.rule().origin().line() > 0 ? " (line " + f.rule().origin().line() + ")" : "",
+          f.message());
     }
     Credentials credentials = Credentials.of(config.users());
     io.halo.proxy.mysql.auth.MySqlCredentials mysqlCredentials =
@@ -170,7 +202,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       watched.coordinator().gate(new io.halo.proxy.pg.PgSwitchoverGate(clusterSessions, topology));
       sessions.add(clusterSessions);
       io.halo.routing.balance.BackendLoads loads =
-          new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+          new io.halo.routing.balance.BackendLoads(
+              java.time.Duration.ofSeconds(10), System::nanoTime);
       List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
       io.halo.proxy.session.Admission admission = admission(cluster, loads);
       topology.start();
@@ -195,9 +228,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 admission,
                 scramKeys,
                 listener.route() == io.halo.conf.model.Route.SPLIT
-                    ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.postgres())
+                    ? new io.halo.proxy.session.SplitContext(
+                        io.halo.routing.split.StatementClassifier.postgres())
                     : null,
-              authFailures);
+                authFailures);
         contexts.add(context);
         bind(cluster, listener, name, new PgListener(context, acceptGate));
       }
@@ -209,37 +243,59 @@ public final class HaloServer implements AutoCloseable, ProxyView {
    * MariaDB operations, and MySQL listeners. A switchover holds MySQL sessions at transaction
    * boundaries and moves them (MySqlSwitchoverGate); a failover ends those on the old primary.
    */
-  private void bindMySql(ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
+  private void bindMySql(
+      ClusterConfig cluster, io.halo.proxy.mysql.auth.MySqlCredentials credentials)
       throws InterruptedException {
     Watched watched = watch(cluster, new io.halo.health.failover.MySqlOps());
     ClusterHealth topology = watched.health();
-    io.halo.proxy.mysql.MySqlSessions clusterSessions = new io.halo.proxy.mysql.MySqlSessions(cluster.name());
+    io.halo.proxy.mysql.MySqlSessions clusterSessions =
+        new io.halo.proxy.mysql.MySqlSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
-    watched.coordinator().gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
+    watched
+        .coordinator()
+        .gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
     mysqlSessions.add(clusterSessions);
     io.halo.routing.balance.BackendLoads loads =
-        new io.halo.routing.balance.BackendLoads(java.time.Duration.ofSeconds(10), System::nanoTime);
+        new io.halo.routing.balance.BackendLoads(
+            java.time.Duration.ofSeconds(10), System::nanoTime);
     List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
     io.halo.proxy.session.Admission admission = admission(cluster, loads);
     topology.start();
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
       String name = cluster.name() + "/" + listener.listen();
-      io.halo.proxy.mysql.MySqlListenerContext context = new io.halo.proxy.mysql.MySqlListenerContext(
-          name, cluster.name(), listener, config.server(), credentials,
-          routers.get(i), transports, new AtomicInteger(),
-          mysqlIds, rejections, backendErrors, cluster.failover().holdTimeout(), clusterSessions, admission,
-          listener.route() == io.halo.conf.model.Route.SPLIT
-              ? new io.halo.proxy.session.SplitContext(io.halo.routing.split.StatementClassifier.mysql())
-              : null,
+      io.halo.proxy.mysql.MySqlListenerContext context =
+          new io.halo.proxy.mysql.MySqlListenerContext(
+              name,
+              cluster.name(),
+              listener,
+              config.server(),
+              credentials,
+              routers.get(i),
+              transports,
+              new AtomicInteger(),
+              mysqlIds,
+              rejections,
+              backendErrors,
+              cluster.failover().holdTimeout(),
+              clusterSessions,
+              admission,
+              listener.route() == io.halo.conf.model.Route.SPLIT
+                  ? new io.halo.proxy.session.SplitContext(
+                      io.halo.routing.split.StatementClassifier.mysql())
+                  : null,
               authFailures);
       mysqlContexts.add(context);
       bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context, acceptGate));
     }
   }
 
-  private void bind(ClusterConfig cluster, ListenerConfig listener, String name,
-      io.netty.channel.ChannelHandler childHandler) throws InterruptedException {
+  private void bind(
+      ClusterConfig cluster,
+      ListenerConfig listener,
+      String name,
+      io.netty.channel.ChannelHandler childHandler)
+      throws InterruptedException {
     ServerBootstrap b =
         new ServerBootstrap()
             .group(boss, workers)
@@ -255,16 +311,32 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       ch = b.bind(listener.listen().host(), listener.listen().port()).sync().channel();
     } catch (Exception e) {
       throw new IllegalStateException(
-          "cluster " + cluster.name() + ": cannot listen on " + listener.listen() + ": " + e.getMessage(), e);
+          "cluster "
+              + cluster.name()
+              + ": cannot listen on "
+              + listener.listen()
+              + ": "
+              + e.getMessage(),
+          e);
     }
     serverChannels.add(ch);
-    log.info("[{}] listening ({}, route {}, {} transport)", name, cluster.engine().name().toLowerCase(java.util.Locale.ROOT),
-        listener.route().name().toLowerCase(java.util.Locale.ROOT), transports.name());
+    log.info(
+        "[{}] listening ({}, route {}, {} transport)",
+        name,
+        cluster.engine().name().toLowerCase(java.util.Locale.ROOT),
+        listener.route().name().toLowerCase(java.util.Locale.ROOT),
+        transports.name());
   }
 
-  /** One router per listener of {@code cluster}, sharing the cluster's load figures, fed by its probes. */
-  private List<io.halo.routing.Router> routers(ClusterConfig cluster, io.halo.health.state.TopologySource topology,
-      ClusterHealth health, io.halo.routing.balance.BackendLoads loads) {
+  /**
+   * One router per listener of {@code cluster}, sharing the cluster's load figures, fed by its
+   * probes.
+   */
+  private List<io.halo.routing.Router> routers(
+      ClusterConfig cluster,
+      io.halo.health.state.TopologySource topology,
+      ClusterHealth health,
+      io.halo.routing.balance.BackendLoads loads) {
     List<io.halo.routing.balance.LagGate> gates = new ArrayList<>();
     List<io.halo.routing.Router> out = new ArrayList<>();
     for (ListenerConfig listener : cluster.listeners()) {
@@ -274,16 +346,24 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         gate = new io.halo.routing.balance.LagGate(listener.maxReplicaLag(), null, 0.5, 3);
         gates.add(gate);
       }
-      out.add(new ListenerRouter(cluster.name(), listener, topology, loads, gate,
-          io.halo.routing.rules.RuleSet.compile(cluster, listener)));
+      out.add(
+          new ListenerRouter(
+              cluster.name(),
+              listener,
+              topology,
+              loads,
+              gate,
+              io.halo.routing.rules.RuleSet.compile(cluster, listener)));
     }
     health.afterChange(new LoadFeed(cluster, health, loads, gates));
     return out;
   }
 
   /** The cluster's admission, fed to its load figures (transaction counts and latency). */
-  private io.halo.proxy.session.Admission admission(ClusterConfig cluster, io.halo.routing.balance.BackendLoads loads) {
-    io.halo.proxy.session.Admission a = new io.halo.proxy.session.Admission(cluster.throttle(), timer, loads, userLimits);
+  private io.halo.proxy.session.Admission admission(
+      ClusterConfig cluster, io.halo.routing.balance.BackendLoads loads) {
+    io.halo.proxy.session.Admission a =
+        new io.halo.proxy.session.Admission(cluster.throttle(), timer, loads, userLimits);
     admissions.put(cluster.name(), a);
     return a;
   }
@@ -296,12 +376,14 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   @Override
-  public ThrottleView updateThrottle(String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+  public ThrottleView updateThrottle(
+      String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
     io.halo.proxy.session.Admission a = admissions.get(cluster);
     if (a == null) {
       throw new java.util.NoSuchElementException("no cluster '" + cluster + "'");
     }
-    return ThrottleView.of(cluster, a.update(maxConnections, maxTransactions, maxQueue), a.limiters());
+    return ThrottleView.of(
+        cluster, a.update(maxConnections, maxTransactions, maxQueue), a.limiters());
   }
 
   @Override
@@ -332,14 +414,24 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   public List<ListenerView> listeners() {
     List<ListenerView> out = new ArrayList<>();
     for (PgListenerContext c : contexts) {
-      out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
-          c.listener().route().name().toLowerCase(java.util.Locale.ROOT), c.clientConnections().get(),
-          c.listener().maxClientConnections()));
+      out.add(
+          new ListenerView(
+              c.name(),
+              c.cluster(),
+              c.listener().listen().toString(),
+              c.listener().route().name().toLowerCase(java.util.Locale.ROOT),
+              c.clientConnections().get(),
+              c.listener().maxClientConnections()));
     }
     for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
-      out.add(new ListenerView(c.name(), c.cluster(), c.listener().listen().toString(),
-          c.listener().route().name().toLowerCase(java.util.Locale.ROOT), c.clientConnections().get(),
-          c.listener().maxClientConnections()));
+      out.add(
+          new ListenerView(
+              c.name(),
+              c.cluster(),
+              c.listener().listen().toString(),
+              c.listener().route().name().toLowerCase(java.util.Locale.ROOT),
+              c.clientConnections().get(),
+              c.listener().maxClientConnections()));
     }
     return out;
   }
@@ -356,17 +448,29 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     return out;
   }
 
-  private static void splitView(List<io.halo.proxy.admin.ProxyView.SplitView> out, String listener, String cluster,
+  private static void splitView(
+      List<io.halo.proxy.admin.ProxyView.SplitView> out,
+      String listener,
+      String cluster,
       io.halo.proxy.session.SplitContext s) {
     if (s != null) {
-      out.add(new io.halo.proxy.admin.ProxyView.SplitView(listener, cluster, s.readsOnReplica(),
-          s.readsOnPrimary(), s.readYourWritesOnPrimaryCount(), s.sessions(), s.pinnedNow(), s.pinnedTotal()));
+      out.add(
+          new io.halo.proxy.admin.ProxyView.SplitView(
+              listener,
+              cluster,
+              s.readsOnReplica(),
+              s.readsOnPrimary(),
+              s.readYourWritesOnPrimaryCount(),
+              s.sessions(),
+              s.pinnedNow(),
+              s.pinnedTotal()));
     }
   }
 
   @Override
   public List<BackendSessions> sessions() {
-    List<BackendSessions> out = new ArrayList<>(sessions.stream().flatMap(s -> s.counts().stream()).toList());
+    List<BackendSessions> out =
+        new ArrayList<>(sessions.stream().flatMap(s -> s.counts().stream()).toList());
     mysqlSessions.forEach(s -> out.addAll(s.counts()));
     return out;
   }
@@ -397,7 +501,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
     long timeout = config.server().shutdownTimeout().toMillis();
     boss.shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS);
-    workers.shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS).awaitUninterruptibly(timeout + 1000);
+    workers
+        .shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS)
+        .awaitUninterruptibly(timeout + 1000);
     log.info("Halo stopped");
   }
 }

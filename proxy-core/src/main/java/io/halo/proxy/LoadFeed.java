@@ -13,9 +13,9 @@ import java.util.Map;
 
 /**
  * Feeds one cluster's probe results to its balancing figures: the configured weights, each new
- * probe's latency into the latency EWMA, and each replica's lag into the listeners' lag gates.
- * Runs on the cluster's health writer after every change; a probe is fed once (the hook also runs
- * for changes that are not probes), so lag-gate hysteresis counts real observations.
+ * probe's latency into the latency EWMA, and each replica's lag into the listeners' lag gates. Runs
+ * on the cluster's health writer after every change; a probe is fed once (the hook also runs for
+ * changes that are not probes), so lag-gate hysteresis counts real observations.
  */
 final class LoadFeed implements Runnable {
 

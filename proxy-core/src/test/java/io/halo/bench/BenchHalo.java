@@ -16,14 +16,21 @@ final class BenchHalo {
   static HaloServer start(PgCluster c, String... routes) throws Exception {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : c.nodes()) {
-      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
-          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
+      backends
+          .append("      - { name: ")
+          .append(n.name())
+          .append(", address: 127.0.0.1:")
+          .append(n.port())
+          .append(", role: ")
+          .append(n == c.primary() ? "primary" : "standby")
+          .append(" }\n");
     }
     StringBuilder listeners = new StringBuilder();
     for (String route : routes) {
       listeners.append("      - { listen: 127.0.0.1:0, route: ").append(route).append(" }\n");
     }
-    String yaml = """
+    String yaml =
+        """
         admin: { listen: 127.0.0.1:0 }
         users:
           - { name: app, password: apppw }
@@ -32,7 +39,8 @@ final class BenchHalo {
             listeners:
         %s    backends:
         %s    monitor: { user: %s, password: %s }
-        """.formatted(listeners, backends, c.superuser(), c.superuserPassword());
+        """
+            .formatted(listeners, backends, c.superuser(), c.superuserPassword());
     HaloConfig cfg = ConfigLoader.parse(yaml, "bench.yaml", Map.of());
     return HaloServer.start(cfg);
   }

@@ -21,12 +21,14 @@ import java.util.Set;
 /**
  * The failover benchmark (bench/failover.sh): Halo with its default settings in front of a real
  * primary + standby, a writer inserting one row every 5 ms through Halo, then
+ *
  * <ul>
  *   <li>kill -9 of the primary: write outage (last acknowledged write before the kill to the first
  *       after) and acknowledged writes lost, with asynchronous and with synchronous replication;
  *   <li>a planned switchover: the write pause Halo reports, the longest gap the writer saw, and
  *       failed statements.
  * </ul>
+ *
  * Each scenario runs RUNS times (default 5) on a fresh cluster; prints a markdown table with every
  * run and the median.
  *
@@ -51,7 +53,8 @@ public final class FailoverBench {
         }
         mysql = e.equals("mysql");
       } else {
-        throw new IllegalArgumentException("unknown argument " + args[i] + " (usage: [--engine postgresql|mysql])");
+        throw new IllegalArgumentException(
+            "unknown argument " + args[i] + " (usage: [--engine postgresql|mysql])");
       }
     }
     List<Run> results = new ArrayList<>();
@@ -72,10 +75,17 @@ public final class FailoverBench {
   private static HaloServer mysqlHalo(MariaDbCluster c) throws Exception {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : c.nodes()) {
-      backends.append("      - { name: ").append(n.name()).append(", address: 127.0.0.1:").append(n.port())
-          .append(", role: ").append(n == c.primary() ? "primary" : "standby").append(" }\n");
+      backends
+          .append("      - { name: ")
+          .append(n.name())
+          .append(", address: 127.0.0.1:")
+          .append(n.port())
+          .append(", role: ")
+          .append(n == c.primary() ? "primary" : "standby")
+          .append(" }\n");
     }
-    String yaml = """
+    String yaml =
+        """
         admin: { listen: 127.0.0.1:0 }
         users:
           - { name: app, password: apppw }
@@ -86,21 +96,33 @@ public final class FailoverBench {
               - { listen: 127.0.0.1:0, route: primary }
             backends:
         %s    monitor: { user: %s }
-        """.formatted(backends, c.rootUser());
+        """
+            .formatted(backends, c.rootUser());
     return HaloServer.start(ConfigLoader.parse(yaml, "failover-bench-mysql.yaml", Map.of()));
   }
 
   private static Run mysqlKillRun(boolean semiSync) throws Exception {
-    try (MariaDbCluster c = MariaDbCluster.builder().name("fobenchmy").replicas(1).semiSync(semiSync)
-            .user("app", "apppw").database("app").start()) {
+    try (MariaDbCluster c =
+        MariaDbCluster.builder()
+            .name("fobenchmy")
+            .replicas(1)
+            .semiSync(semiSync)
+            .user("app", "apppw")
+            .database("app")
+            .start()) {
       try (Connection conn = c.primary().connect("app", "apppw", "app")) {
         conn.createStatement().execute("create table acked_writes(id bigint primary key)");
       }
       try (HaloServer h = mysqlHalo(c)) {
         MariaDbNode replica = c.replicas().get(0);
         Thread.sleep(1500); // first probes
-        Writer w = Writer.forMySql("jdbc:mysql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app", "app",
-            "apppw", Duration.ofMillis(5)).start();
+        Writer w =
+            Writer.forMySql(
+                    "jdbc:mysql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app",
+                    "app",
+                    "apppw",
+                    Duration.ofMillis(5))
+                .start();
         Thread.sleep(3000);
         long killedAt = System.nanoTime();
         c.primary().kill();
@@ -120,10 +142,20 @@ public final class FailoverBench {
         }
         long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
         FailoverReport r = h.clusters().get(0).lastFailover().orElse(null);
-        System.err.printf("mariadb kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n", semiSync ? "semi-sync" : "async",
-            outage.toMillis(), w.ackedCount(), lost, r == null ? "no failover" : r.outcome().name());
-        return new Run("MariaDB kill -9, " + (semiSync ? "semi-synchronous" : "asynchronous") + " replication",
-            outage.toMillis(), w.ackedCount(), lost, w.errors(), null);
+        System.err.printf(
+            "mariadb kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n",
+            semiSync ? "semi-sync" : "async",
+            outage.toMillis(),
+            w.ackedCount(),
+            lost,
+            r == null ? "no failover" : r.outcome().name());
+        return new Run(
+            "MariaDB kill -9, " + (semiSync ? "semi-synchronous" : "asynchronous") + " replication",
+            outage.toMillis(),
+            w.ackedCount(),
+            lost,
+            w.errors(),
+            null);
       }
     }
   }
@@ -133,8 +165,14 @@ public final class FailoverBench {
   }
 
   private static PgCluster cluster(boolean sync) throws Exception {
-    PgCluster c = PgCluster.builder().name("fobench").standbys(1).synchronous(sync).user("app", "apppw")
-        .database("app").start();
+    PgCluster c =
+        PgCluster.builder()
+            .name("fobench")
+            .standbys(1)
+            .synchronous(sync)
+            .user("app", "apppw")
+            .database("app")
+            .start();
     try (Connection conn = c.primary().connect("app", "apppw", "app")) {
       Writer.createTable(conn);
     }
@@ -146,7 +184,8 @@ public final class FailoverBench {
   }
 
   private static Run killRun(boolean sync) throws Exception {
-    try (PgCluster c = cluster(sync); HaloServer h = halo(c)) {
+    try (PgCluster c = cluster(sync);
+        HaloServer h = halo(c)) {
       ClusterControl control = h.clusters().get(0);
       PgNode standby = c.standbys().get(0);
       Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
@@ -170,15 +209,22 @@ public final class FailoverBench {
       long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
       FailoverReport r = control.lastFailover().orElse(null);
       String outcome = r == null ? "no failover" : r.outcome().name();
-      System.err.printf("kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n", sync ? "sync" : "async",
-          outage.toMillis(), w.ackedCount(), lost, outcome);
-      return new Run("kill -9, " + (sync ? "synchronous" : "asynchronous") + " replication", outage.toMillis(),
-          w.ackedCount(), lost, w.errors(), null);
+      System.err.printf(
+          "kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n",
+          sync ? "sync" : "async", outage.toMillis(), w.ackedCount(), lost, outcome);
+      return new Run(
+          "kill -9, " + (sync ? "synchronous" : "asynchronous") + " replication",
+          outage.toMillis(),
+          w.ackedCount(),
+          lost,
+          w.errors(),
+          null);
     }
   }
 
   private static Run switchoverRun() throws Exception {
-    try (PgCluster c = cluster(false); HaloServer h = halo(c)) {
+    try (PgCluster c = cluster(false);
+        HaloServer h = halo(c)) {
       ClusterControl control = h.clusters().get(0);
       PgNode standby = c.standbys().get(0);
       Thread.sleep(1500); // first probes
@@ -189,23 +235,40 @@ public final class FailoverBench {
       Thread.sleep(2000);
       w.stop();
       Duration gap = w.longestGapAfter(before - Duration.ofSeconds(1).toNanos());
-      System.err.printf("switchover: %s, pause %s ms, longest gap %d ms, %d errors%n", r.outcome(),
-          r.writePause() == null ? "-" : r.writePause().toMillis(), gap.toMillis(), w.errors());
-      return new Run("planned switchover", gap.toMillis(), w.ackedCount(), 0, w.errors(),
+      System.err.printf(
+          "switchover: %s, pause %s ms, longest gap %d ms, %d errors%n",
+          r.outcome(),
+          r.writePause() == null ? "-" : r.writePause().toMillis(),
+          gap.toMillis(),
+          w.errors());
+      return new Run(
+          "planned switchover",
+          gap.toMillis(),
+          w.ackedCount(),
+          0,
+          w.errors(),
           r.writePause() == null ? null : r.writePause().toMillis());
     }
   }
 
   private static void print(List<Run> results) {
-    System.out.println("| scenario | runs | write outage ms (median) | all runs | acked writes lost | failed statements | switchover pause ms (median) |");
+    System.out.println(
+        "| scenario | runs | write outage ms (median) | all runs | acked writes lost | failed statements | switchover pause ms (median) |");
     System.out.println("|---|---:|---:|---|---:|---:|---:|");
     for (String s : results.stream().map(Run::scenario).distinct().toList()) {
       List<Run> rs = results.stream().filter(r -> r.scenario().equals(s)).toList();
       List<Long> outages = rs.stream().map(Run::outageMs).sorted().toList();
       List<Long> pauses = rs.stream().map(Run::pauseMs).filter(p -> p != null).sorted().toList();
-      System.out.printf("| %s | %d | %d | %s | %d of %d | %d | %s |%n", s, rs.size(), median(outages), outages,
-          rs.stream().mapToLong(Run::lost).sum(), rs.stream().mapToLong(Run::acked).sum(),
-          rs.stream().mapToLong(Run::errors).sum(), pauses.isEmpty() ? "-" : String.valueOf(median(pauses)));
+      System.out.printf(
+          "| %s | %d | %d | %s | %d of %d | %d | %s |%n",
+          s,
+          rs.size(),
+          median(outages),
+          outages,
+          rs.stream().mapToLong(Run::lost).sum(),
+          rs.stream().mapToLong(Run::acked).sum(),
+          rs.stream().mapToLong(Run::errors).sum(),
+          pauses.isEmpty() ? "-" : String.valueOf(median(pauses)));
     }
   }
 

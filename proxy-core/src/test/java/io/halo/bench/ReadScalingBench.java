@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
 public final class ReadScalingBench {
 
   private static final Pattern TPS = Pattern.compile("tps = ([0-9.]+)");
-  private static final Pattern TX = Pattern.compile("number of transactions actually processed: (\\d+)");
+  private static final Pattern TX =
+      Pattern.compile("number of transactions actually processed: (\\d+)");
 
   private ReadScalingBench() {}
 
@@ -39,22 +40,37 @@ public final class ReadScalingBench {
     for (int standbys : new int[] {1, 2}) {
       rows.addAll(run(standbys, rounds, seconds, clients));
     }
-    System.out.printf("%n| standbys | target | tps (median of %d x %d s, %d clients) | vs direct | Halo CPU µs/tx | "
-        + "transactions by node |%n|---|---|---|---|---|---|%n", rounds, seconds, clients);
+    System.out.printf(
+        "%n| standbys | target | tps (median of %d x %d s, %d clients) | vs direct | Halo CPU µs/tx | "
+            + "transactions by node |%n|---|---|---|---|---|---|%n",
+        rounds, seconds, clients);
     Map<Integer, Double> direct = new LinkedHashMap<>();
-    rows.stream().filter(r -> r.target().equals("direct primary")).forEach(r -> direct.put(r.standbys(), r.tps()));
+    rows.stream()
+        .filter(r -> r.target().equals("direct primary"))
+        .forEach(r -> direct.put(r.standbys(), r.tps()));
     for (Row r : rows) {
-      System.out.printf("| %d | %s | %.0f | %.2f | %s | %s |%n", r.standbys(), r.target(), r.tps(),
+      System.out.printf(
+          "| %d | %s | %.0f | %.2f | %s | %s |%n",
+          r.standbys(),
+          r.target(),
+          r.tps(),
           r.tps() / direct.get(r.standbys()),
-          r.cpuMicrosPerTx() < 0 ? "-" : String.format("%.1f", r.cpuMicrosPerTx()), r.spread());
+          r.cpuMicrosPerTx() < 0 ? "-" : String.format("%.1f", r.cpuMicrosPerTx()),
+          r.spread());
     }
     System.exit(0);
   }
 
-  private static List<Row> run(int standbys, int rounds, int seconds, int clients) throws Exception {
+  private static List<Row> run(int standbys, int rounds, int seconds, int clients)
+      throws Exception {
     List<Row> rows = new ArrayList<>();
-    try (PgCluster c = PgCluster.builder().name("rsbench").standbys(standbys).user("app", "apppw").database("app")
-        .start()) {
+    try (PgCluster c =
+        PgCluster.builder()
+            .name("rsbench")
+            .standbys(standbys)
+            .user("app", "apppw")
+            .database("app")
+            .start()) {
       try (Connection s = c.primary().connectAsSuperuser()) {
         s.createStatement().execute("ALTER DATABASE app OWNER TO app");
       }
@@ -73,22 +89,43 @@ public final class ReadScalingBench {
           Map<String, Long> before = commits(c);
           for (int i = 0; i < rounds; i++) {
             long cpu0 = processCpuNanos();
-            String out = pgbench(t.getValue(), "-S", "-M", "prepared", "-c", String.valueOf(clients), "-j", "2",
-                "-T", String.valueOf(seconds));
+            String out =
+                pgbench(
+                    t.getValue(),
+                    "-S",
+                    "-M",
+                    "prepared",
+                    "-c",
+                    String.valueOf(clients),
+                    "-j",
+                    "2",
+                    "-T",
+                    String.valueOf(seconds));
             long cpuUsed = processCpuNanos() - cpu0;
             tps.add(number(TPS, out));
             cpu.add(cpuUsed / 1000.0 / number(TX, out));
           }
           Map<String, Long> after = commits(c);
           StringBuilder spread = new StringBuilder();
-          long total = after.entrySet().stream().mapToLong(e -> e.getValue() - before.get(e.getKey())).sum();
+          long total =
+              after.entrySet().stream().mapToLong(e -> e.getValue() - before.get(e.getKey())).sum();
           for (var e : after.entrySet()) {
             long d = e.getValue() - before.get(e.getKey());
-            spread.append(spread.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
-                .append(Math.round(100.0 * d / Math.max(1, total))).append('%');
+            spread
+                .append(spread.length() == 0 ? "" : ", ")
+                .append(e.getKey())
+                .append(' ')
+                .append(Math.round(100.0 * d / Math.max(1, total)))
+                .append('%');
           }
           boolean viaHalo = !t.getKey().startsWith("direct");
-          rows.add(new Row(standbys, t.getKey(), median(tps), viaHalo ? median(cpu) : -1, spread.toString()));
+          rows.add(
+              new Row(
+                  standbys,
+                  t.getKey(),
+                  median(tps),
+                  viaHalo ? median(cpu) : -1,
+                  spread.toString()));
           System.err.printf("%d standby(s), %s: %.0f tps%n", standbys, t.getKey(), median(tps));
         }
       }
@@ -104,8 +141,10 @@ public final class ReadScalingBench {
     for (PgNode n : c.standbys()) {
       for (int i = 0; i < 600; i++) {
         try (Connection s = n.connect("app", "apppw", "app");
-            ResultSet rs = s.createStatement().executeQuery(
-                "select count(*) from pg_class where relname = 'pgbench_accounts'")) {
+            ResultSet rs =
+                s.createStatement()
+                    .executeQuery(
+                        "select count(*) from pg_class where relname = 'pgbench_accounts'")) {
           rs.next();
           if (rs.getInt(1) == 1) {
             break;
@@ -120,8 +159,9 @@ public final class ReadScalingBench {
     Map<String, Long> out = new LinkedHashMap<>();
     for (PgNode n : c.nodes()) {
       try (Connection s = n.connectAsSuperuser();
-          ResultSet rs = s.createStatement().executeQuery(
-              "select xact_commit from pg_stat_database where datname = 'app'")) {
+          ResultSet rs =
+              s.createStatement()
+                  .executeQuery("select xact_commit from pg_stat_database where datname = 'app'")) {
         rs.next();
         out.put(n.name() + (n == c.primary() ? " (primary)" : ""), rs.getLong(1));
       }
@@ -130,7 +170,9 @@ public final class ReadScalingBench {
   }
 
   private static String pgbench(int port, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("pgbench", "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", "app"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of("pgbench", "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", "app"));
     cmd.addAll(List.of(args));
     cmd.add("app");
     Tools.Run r = Tools.run("apppw", cmd.toArray(String[]::new));
@@ -155,6 +197,8 @@ public final class ReadScalingBench {
 
   private static double median(List<Double> xs) {
     List<Double> s = xs.stream().sorted().toList();
-    return s.size() % 2 == 1 ? s.get(s.size() / 2) : (s.get(s.size() / 2 - 1) + s.get(s.size() / 2)) / 2;
+    return s.size() % 2 == 1
+        ? s.get(s.size() / 2)
+        : (s.get(s.size() / 2 - 1) + s.get(s.size() / 2)) / 2;
   }
 }

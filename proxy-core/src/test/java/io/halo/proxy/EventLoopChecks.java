@@ -13,7 +13,8 @@ import reactor.blockhound.BlockingMethod;
  * Every test class of proxy-core (registered by the JUnit extension service file, enabled by the
  * build) fails when, while it ran, a Netty event loop called a blocking method (BlockHound, with
  * Netty's own integration that knows which threads are event loops, plus host-name lookups, which
- * BlockHound does not list, and PBKDF2, which is CPU but slow by design), or Netty's leak detector (paranoid in tests) reported a LEAK.
+ * BlockHound does not list, and PBKDF2, which is CPU but slow by design), or Netty's leak detector
+ * (paranoid in tests) reported a LEAK.
  *
  * <p>Both are recorded, not thrown, so that the code under test behaves as in production and the
  * failure names the call and its stack. A leak is found when its buffer is garbage collected, so a
@@ -29,12 +30,20 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
     if (INSTALLED.compareAndSet(false, true)) {
       BlockHound.Builder builder = BlockHound.builder();
       // Netty's integration (in netty-common) says which threads are event loops
-      java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class).forEach(builder::with);
+      java.util.ServiceLoader.load(reactor.blockhound.integration.BlockHoundIntegration.class)
+          .forEach(builder::with);
       builder
-          .markAsBlocking("java.net.Inet4AddressImpl", "lookupAllHostAddr", "(Ljava/lang/String;)[Ljava/net/InetAddress;")
-          .markAsBlocking("java.net.Inet6AddressImpl", "lookupAllHostAddr", "(Ljava/lang/String;)[Ljava/net/InetAddress;")
+          .markAsBlocking(
+              "java.net.Inet4AddressImpl",
+              "lookupAllHostAddr",
+              "(Ljava/lang/String;)[Ljava/net/InetAddress;")
+          .markAsBlocking(
+              "java.net.Inet6AddressImpl",
+              "lookupAllHostAddr",
+              "(Ljava/lang/String;)[Ljava/net/InetAddress;")
           // PBKDF2 is CPU, not I/O, but slow by design (milliseconds to a tenth of a second)
-          .markAsBlocking("io.halo.proxy.pg.auth.Scram", "saltedPassword", "(Ljava/lang/String;[BI)[B")
+          .markAsBlocking(
+              "io.halo.proxy.pg.auth.Scram", "saltedPassword", "(Ljava/lang/String;[BI)[B")
           .blockingMethodCallback(EventLoopChecks::blocked)
           .install();
     }
@@ -44,19 +53,27 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
   @Override
   public void afterAll(ExtensionContext context) {
     List<String> found = take();
-    AllowsBlockingOnEventLoop allowed = context.getRequiredTestClass().getAnnotation(AllowsBlockingOnEventLoop.class);
+    AllowsBlockingOnEventLoop allowed =
+        context.getRequiredTestClass().getAnnotation(AllowsBlockingOnEventLoop.class);
     if (allowed != null) {
       found.removeIf(f -> f.startsWith("blocking"));
     }
     if (!found.isEmpty()) {
-      throw new AssertionError(found.size() + " event-loop violation(s) while "
-          + context.getRequiredTestClass().getSimpleName() + " ran:\n" + String.join("\n\n", found));
+      throw new AssertionError(
+          found.size()
+              + " event-loop violation(s) while "
+              + context.getRequiredTestClass().getSimpleName()
+              + " ran:\n"
+              + String.join("\n\n", found));
     }
   }
 
   private static void blocked(BlockingMethod method) {
-    StringBuilder sb = new StringBuilder("blocking call ").append(method).append(" on event loop ")
-        .append(Thread.currentThread().getName());
+    StringBuilder sb =
+        new StringBuilder("blocking call ")
+            .append(method)
+            .append(" on event loop ")
+            .append(Thread.currentThread().getName());
     for (StackTraceElement e : new Throwable().getStackTrace()) {
       sb.append("\n\tat ").append(e);
     }
@@ -80,7 +97,10 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
     }
   }
 
-  /** Netty's leak detector, named by {@code io.netty.customResourceLeakDetector}: reports fail the class. */
+  /**
+   * Netty's leak detector, named by {@code io.netty.customResourceLeakDetector}: reports fail the
+   * class.
+   */
   public static final class LeakDetector<T> extends io.netty.util.ResourceLeakDetector<T> {
 
     public LeakDetector(Class<?> resourceType, int samplingInterval) {

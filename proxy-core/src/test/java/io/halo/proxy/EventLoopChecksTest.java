@@ -2,10 +2,10 @@ package io.halo.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.halo.proxy.transport.Transports;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
-import io.halo.proxy.transport.Transports;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,23 +19,32 @@ class EventLoopChecksTest {
   void a_sleep_or_a_host_name_lookup_on_an_event_loop_is_reported() throws Exception {
     EventLoopGroup group = Transports.nio().newGroup(1);
     try {
-      group.next().submit(() -> {
-        Thread.sleep(1);
-        return null;
-      }).get(10, TimeUnit.SECONDS);
-      group.next().submit(() -> {
-        try {
-          return InetAddress.getByName("halo-event-loop-check.invalid");
-        } catch (java.net.UnknownHostException expected) {
-          return null; // the lookup happened, which is what counts
-        }
-      }).get(30, TimeUnit.SECONDS);
+      group
+          .next()
+          .submit(
+              () -> {
+                Thread.sleep(1);
+                return null;
+              })
+          .get(10, TimeUnit.SECONDS);
+      group
+          .next()
+          .submit(
+              () -> {
+                try {
+                  return InetAddress.getByName("halo-event-loop-check.invalid");
+                } catch (java.net.UnknownHostException expected) {
+                  return null; // the lookup happened, which is what counts
+                }
+              })
+          .get(30, TimeUnit.SECONDS);
     } finally {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
     List<String> found = EventLoopChecks.take();
     assertThat(found).anyMatch(f -> f.startsWith("blocking call") && f.contains("sleep"));
-    assertThat(found).anyMatch(f -> f.startsWith("blocking call") && f.contains("lookupAllHostAddr"));
+    assertThat(found)
+        .anyMatch(f -> f.startsWith("blocking call") && f.contains("lookupAllHostAddr"));
   }
 
   @Test

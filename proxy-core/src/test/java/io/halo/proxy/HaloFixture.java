@@ -26,8 +26,8 @@ import java.util.List;
 import java.util.Properties;
 
 /**
- * Halo started in this JVM in front of a real {@link PgCluster}: listener 0 routes to the
- * primary, listener 1 to the replicas. Built in code so each test class picks its limits.
+ * Halo started in this JVM in front of a real {@link PgCluster}: listener 0 routes to the primary,
+ * listener 1 to the replicas. Built in code so each test class picks its limits.
  */
 public final class HaloFixture implements AutoCloseable {
 
@@ -39,19 +39,30 @@ public final class HaloFixture implements AutoCloseable {
     this.server = server;
   }
 
-  public static HaloFixture start(PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients)
+  public static HaloFixture start(
+      PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients)
       throws InterruptedException {
     return start(cluster, server, users, maxClients, c -> c);
   }
 
-  /** As above, with the cluster config adjusted by {@code customize} (failover policy, backends). */
-  public static HaloFixture start(PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients,
-      java.util.function.UnaryOperator<ClusterConfig> customize) throws InterruptedException {
+  /**
+   * As above, with the cluster config adjusted by {@code customize} (failover policy, backends).
+   */
+  public static HaloFixture start(
+      PgCluster cluster,
+      ServerConfig server,
+      List<UserConfig> users,
+      int maxClients,
+      java.util.function.UnaryOperator<ClusterConfig> customize)
+      throws InterruptedException {
     List<BackendConfig> backends = new ArrayList<>();
     for (PgNode n : cluster.nodes()) {
-      backends.add(new BackendConfig(
-          n.name(), new HostPort(n.host(), n.port()),
-          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+      backends.add(
+          new BackendConfig(
+              n.name(),
+              new HostPort(n.host(), n.port()),
+              n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY,
+              0));
     }
     ClusterConfig c =
         new ClusterConfig(
@@ -61,14 +72,31 @@ public final class HaloFixture implements AutoCloseable {
                 new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, maxClients, true),
                 new ListenerConfig(new HostPort("127.0.0.1", 0), Route.REPLICAS, maxClients, true)),
             backends,
-            new MonitorConfig(cluster.superuser(), cluster.superuserPassword(), "postgres",
-                Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-            new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20,
-                Duration.ofSeconds(10), null, null, null, Duration.ofSeconds(30)),
+            new MonitorConfig(
+                cluster.superuser(),
+                cluster.superuserPassword(),
+                "postgres",
+                Duration.ofMillis(500),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            new FailoverConfig(
+                FailoverConfig.Mode.AUTOMATIC,
+                FailoverConfig.Type.HOT,
+                16L << 20,
+                Duration.ofSeconds(10),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
             // generous: tests of admission set their own (ThrottleIT)
             new ThrottleConfig(1000, 1000, Duration.ofSeconds(2)));
     HaloConfig config =
-        new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users,
+        new HaloConfig(
+            null,
+            server,
+            new AdminConfig(new HostPort("127.0.0.1", 0), null),
+            users,
             List.of(customize.apply(c)));
     return new HaloFixture(cluster, HaloServer.start(config));
   }
@@ -87,15 +115,18 @@ public final class HaloFixture implements AutoCloseable {
   }
 
   public static ClusterConfig withMonitor(ClusterConfig c, MonitorConfig m) {
-    return new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), m, c.failover(), c.throttle());
+    return new ClusterConfig(
+        c.name(), c.engine(), c.listeners(), c.backends(), m, c.failover(), c.throttle());
   }
 
   public static ClusterConfig withFailover(ClusterConfig c, FailoverConfig f) {
-    return new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), f, c.throttle());
+    return new ClusterConfig(
+        c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), f, c.throttle());
   }
 
   public static ClusterConfig withBackends(ClusterConfig c, List<BackendConfig> b) {
-    return new ClusterConfig(c.name(), c.engine(), c.listeners(), b, c.monitor(), c.failover(), c.throttle());
+    return new ClusterConfig(
+        c.name(), c.engine(), c.listeners(), b, c.monitor(), c.failover(), c.throttle());
   }
 
   public PgCluster cluster() {
@@ -111,14 +142,20 @@ public final class HaloFixture implements AutoCloseable {
   }
 
   public String url(InetSocketAddress at, String database, String extra) {
-    return "jdbc:postgresql://127.0.0.1:" + at.getPort() + "/" + database + (extra.isEmpty() ? "" : "?" + extra);
+    return "jdbc:postgresql://127.0.0.1:"
+        + at.getPort()
+        + "/"
+        + database
+        + (extra.isEmpty() ? "" : "?" + extra);
   }
 
-  public Connection connect(String user, String password, String database, String extra) throws SQLException {
+  public Connection connect(String user, String password, String database, String extra)
+      throws SQLException {
     return connect(primaryListener(), user, password, database, extra);
   }
 
-  public Connection connect(InetSocketAddress at, String user, String password, String database, String extra)
+  public Connection connect(
+      InetSocketAddress at, String user, String password, String database, String extra)
       throws SQLException {
     Properties p = new Properties();
     p.setProperty("user", user);
@@ -146,7 +183,10 @@ public final class HaloFixture implements AutoCloseable {
     server.close();
   }
 
-  /** Stops this Halo and starts a new one with the same config (new listener ports), as a restart would. */
+  /**
+   * Stops this Halo and starts a new one with the same config (new listener ports), as a restart
+   * would.
+   */
   public HaloFixture restart() throws InterruptedException {
     HaloConfig config = server.config();
     server.close();
@@ -155,6 +195,7 @@ public final class HaloFixture implements AutoCloseable {
 
   /** Server limits for tests: short auth timeout where a test needs it. */
   public static ServerConfig server(Duration authTimeout, long maxMessageSize) {
-    return new ServerConfig(2, authTimeout, Duration.ofSeconds(5), maxMessageSize, Duration.ofSeconds(2));
+    return new ServerConfig(
+        2, authTimeout, Duration.ofSeconds(5), maxMessageSize, Duration.ofSeconds(2));
   }
 }

@@ -68,10 +68,18 @@ class ProtocolFuzzIT {
 
   static final long SEED = Long.getLong("fuzz.seed", 20261204L);
   static final int CASES = Integer.getInteger("fuzz.cases", 300);
-  /** When set, rounds of {@link #CASES} cases (seed, seed + 1, ...) run until this many seconds passed. */
+
+  /**
+   * When set, rounds of {@link #CASES} cases (seed, seed + 1, ...) run until this many seconds
+   * passed.
+   */
   static final long SECONDS = Long.getLong("fuzz.seconds", 0);
+
   static final Duration AUTH_TIMEOUT = Duration.ofSeconds(2);
-  /** How long past the auth timeout a connection may take to close (scheduling on a busy machine). */
+
+  /**
+   * How long past the auth timeout a connection may take to close (scheduling on a busy machine).
+   */
   static final Duration SLACK = Duration.ofSeconds(3);
 
   static PgCluster pg;
@@ -84,43 +92,106 @@ class ProtocolFuzzIT {
 
   @BeforeAll
   static void start() throws Exception {
-    pg = LOGS.watch(PgCluster.builder().name("fuzzpg").user("app", "apppw").database("app").start());
+    pg =
+        LOGS.watch(PgCluster.builder().name("fuzzpg").user("app", "apppw").database("app").start());
     maria = MariaDbCluster.builder().name("fuzzmy").user("app", "apppw").database("app").start();
-    List<UserConfig> users = List.of(
-        new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-        new UserConfig("md5", "md5pw", AuthMethod.MD5, "app", "apppw"),
-        new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"));
-    ServerConfig server = new ServerConfig(2, AUTH_TIMEOUT, Duration.ofSeconds(5), 1 << 20, Duration.ofSeconds(2),
-        null, 0, ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, Duration.ofSeconds(1));
+    List<UserConfig> users =
+        List.of(
+            new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("md5", "md5pw", AuthMethod.MD5, "app", "apppw"),
+            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"));
+    ServerConfig server =
+        new ServerConfig(
+            2,
+            AUTH_TIMEOUT,
+            Duration.ofSeconds(5),
+            1 << 20,
+            Duration.ofSeconds(2),
+            null,
+            0,
+            ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+            Duration.ofSeconds(1));
     ThrottleConfig throttle = new ThrottleConfig(500, 500, Duration.ofSeconds(2));
-    FailoverConfig manual = new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20,
-        Duration.ofSeconds(10), null, null, null, Duration.ofSeconds(30));
-    ClusterConfig pgCluster = new ClusterConfig("pg", Engine.POSTGRESQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
-        List.of(new BackendConfig("pg1", new HostPort(pg.primary().host(), pg.primary().port()), BackendRole.PRIMARY, 0)),
-        new MonitorConfig(pg.superuser(), pg.superuserPassword(), "postgres", Duration.ofMillis(500),
-            Duration.ofSeconds(1), 3, 2),
-        manual, throttle);
-    ClusterConfig myCluster = new ClusterConfig("my", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
-        List.of(new BackendConfig("db1", new HostPort("127.0.0.1", maria.primary().port()), BackendRole.PRIMARY, 0)),
-        new MonitorConfig(maria.rootUser(), null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        manual, throttle);
-    halo = HaloServer.start(new HaloConfig(null, server, new AdminConfig(new HostPort("127.0.0.1", 0), null), users,
-        List.of(pgCluster, myCluster)));
+    FailoverConfig manual =
+        new FailoverConfig(
+            FailoverConfig.Mode.MANUAL,
+            FailoverConfig.Type.HOT,
+            16L << 20,
+            Duration.ofSeconds(10),
+            null,
+            null,
+            null,
+            Duration.ofSeconds(30));
+    ClusterConfig pgCluster =
+        new ClusterConfig(
+            "pg",
+            Engine.POSTGRESQL,
+            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
+            List.of(
+                new BackendConfig(
+                    "pg1",
+                    new HostPort(pg.primary().host(), pg.primary().port()),
+                    BackendRole.PRIMARY,
+                    0)),
+            new MonitorConfig(
+                pg.superuser(),
+                pg.superuserPassword(),
+                "postgres",
+                Duration.ofMillis(500),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            manual,
+            throttle);
+    ClusterConfig myCluster =
+        new ClusterConfig(
+            "my",
+            Engine.MYSQL,
+            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
+            List.of(
+                new BackendConfig(
+                    "db1",
+                    new HostPort("127.0.0.1", maria.primary().port()),
+                    BackendRole.PRIMARY,
+                    0)),
+            new MonitorConfig(
+                maria.rootUser(),
+                null,
+                "mysql",
+                Duration.ofMillis(500),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            manual,
+            throttle);
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                server,
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                users,
+                List.of(pgCluster, myCluster)));
     pgPort = halo.boundAddresses().get(0).getPort();
     myPort = halo.boundAddresses().get(1).getPort();
-    appender = new AppenderBase<>() {
-      @Override
-      protected void append(ILoggingEvent e) {
-        if (e.getLoggerName().endsWith("ResourceLeakDetector")) {
-          traces.add("buffer leak: " + e.getFormattedMessage().lines().findFirst().orElse(""));
-        } else if (e.getThrowableProxy() != null && e.getLoggerName().startsWith("io.halo")) {
-          traces.add(e.getLoggerName() + ": " + e.getFormattedMessage() + ": " + e.getThrowableProxy().getClassName()
-              + ": " + e.getThrowableProxy().getMessage());
-        }
-      }
-    };
+    appender =
+        new AppenderBase<>() {
+          @Override
+          protected void append(ILoggingEvent e) {
+            if (e.getLoggerName().endsWith("ResourceLeakDetector")) {
+              traces.add("buffer leak: " + e.getFormattedMessage().lines().findFirst().orElse(""));
+            } else if (e.getThrowableProxy() != null && e.getLoggerName().startsWith("io.halo")) {
+              traces.add(
+                  e.getLoggerName()
+                      + ": "
+                      + e.getFormattedMessage()
+                      + ": "
+                      + e.getThrowableProxy().getClassName()
+                      + ": "
+                      + e.getThrowableProxy().getMessage());
+            }
+          }
+        };
     Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     appender.setContext(root.getLoggerContext());
     appender.start();
@@ -130,7 +201,8 @@ class ProtocolFuzzIT {
   @AfterAll
   static void stop() {
     if (appender != null) {
-      ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(appender);
+      ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
+          .detachAppender(appender);
     }
     if (halo != null) {
       halo.close();
@@ -141,7 +213,9 @@ class ProtocolFuzzIT {
     HaloFixture.stop(null, pg);
   }
 
-  /** One fuzz case: what to send, whether to log in first, and whether to stop sending (FIN) after. */
+  /**
+   * One fuzz case: what to send, whether to log in first, and whether to stop sending (FIN) after.
+   */
   record Case(int number, String kind, boolean login, List<byte[]> chunks) {}
 
   // ------------------------------------------------------------------ PostgreSQL generator
@@ -165,13 +239,14 @@ class ProtocolFuzzIT {
   static byte[] pgTyped(Random r) {
     int type = r.nextInt(8) == 0 ? 0 : r.nextInt(256);
     int bodyLength = r.nextInt(64);
-    int declared = switch (r.nextInt(6)) {
-      case 0 -> -1 - r.nextInt(100);
-      case 1 -> r.nextInt(4);
-      case 2 -> Integer.MAX_VALUE - r.nextInt(100);
-      case 3 -> 4 + bodyLength + 1 + r.nextInt(1000);
-      default -> 4 + bodyLength;
-    };
+    int declared =
+        switch (r.nextInt(6)) {
+          case 0 -> -1 - r.nextInt(100);
+          case 1 -> r.nextInt(4);
+          case 2 -> Integer.MAX_VALUE - r.nextInt(100);
+          case 3 -> 4 + bodyLength + 1 + r.nextInt(1000);
+          default -> 4 + bodyLength;
+        };
     byte[] body = new byte[bodyLength];
     r.nextBytes(body);
     return ByteBuffer.allocate(5 + bodyLength).put((byte) type).putInt(declared).put(body).array();
@@ -189,13 +264,14 @@ class ProtocolFuzzIT {
       case 1 -> {
         kind = "startup with a mutated length";
         byte[] s = pgStartup(r, "app");
-        int len = switch (r.nextInt(5)) {
-          case 0 -> 0;
-          case 1 -> -1;
-          case 2 -> Integer.MAX_VALUE;
-          case 3 -> s.length + 1;
-          default -> s.length - 1 - r.nextInt(Math.min(8, s.length - 1));
-        };
+        int len =
+            switch (r.nextInt(5)) {
+              case 0 -> 0;
+              case 1 -> -1;
+              case 2 -> Integer.MAX_VALUE;
+              case 3 -> s.length + 1;
+              default -> s.length - 1 - r.nextInt(Math.min(8, s.length - 1));
+            };
         ByteBuffer.wrap(s).putInt(0, len);
         chunks.add(s);
       }
@@ -245,13 +321,18 @@ class ProtocolFuzzIT {
 
   static byte[] myPacket(int seq, byte[] payload, int declaredLength) {
     return ByteBuffer.allocate(4 + payload.length)
-        .put((byte) declaredLength).put((byte) (declaredLength >> 8)).put((byte) (declaredLength >> 16))
-        .put((byte) seq).put(payload).array();
+        .put((byte) declaredLength)
+        .put((byte) (declaredLength >> 8))
+        .put((byte) (declaredLength >> 16))
+        .put((byte) seq)
+        .put(payload)
+        .array();
   }
 
   static byte[] myHandshakeResponse(Random r, String user) {
     ByteArrayOutputStream p = new ByteArrayOutputStream();
-    int caps = 1 | 1 << 3 | 1 << 9 | 1 << 15 | 1 << 19 | (r.nextInt(3) == 0 ? r.nextInt() : 1 << 21);
+    int caps =
+        1 | 1 << 3 | 1 << 9 | 1 << 15 | 1 << 19 | (r.nextInt(3) == 0 ? r.nextInt() : 1 << 21);
     p.write(caps);
     p.write(caps >> 8);
     p.write(caps >> 16);
@@ -263,7 +344,8 @@ class ProtocolFuzzIT {
     switch (r.nextInt(4)) {
       case 0 -> p.write(0xfb); // lenenc NULL as a length
       case 1 -> p.writeBytes(new byte[] {(byte) 0xfe, -1, -1, -1, 127, 0, 0, 0, 0}); // huge lenenc
-      case 2 -> p.writeBytes(new byte[] {(byte) 0xfc, (byte) 0xff, (byte) 0xff}); // 65535, not present
+      case 2 ->
+          p.writeBytes(new byte[] {(byte) 0xfc, (byte) 0xff, (byte) 0xff}); // 65535, not present
       default -> {
         p.write(20);
         byte[] t = new byte[20];
@@ -295,11 +377,12 @@ class ProtocolFuzzIT {
       case 2 -> {
         kind = "handshake with a wrong sequence id or packet length";
         byte[] h = myHandshakeResponse(r, "app");
-        int len = switch (r.nextInt(3)) {
-          case 0 -> 0xffffff;
-          case 1 -> h.length + 1 + r.nextInt(100);
-          default -> h.length;
-        };
+        int len =
+            switch (r.nextInt(3)) {
+              case 0 -> 0xffffff;
+              case 1 -> h.length + 1 + r.nextInt(100);
+              default -> h.length;
+            };
         chunks.add(myPacket(r.nextInt(256), h, len));
       }
       case 3 -> {
@@ -315,7 +398,10 @@ class ProtocolFuzzIT {
           byte[] body = new byte[r.nextInt(40)];
           r.nextBytes(body);
           if (body.length > 0 && r.nextBoolean()) {
-            body[0] = (byte) new int[] {0x03, 0x16, 0x17, 0x19, 0x1a, 0x11, 0x0e, 0x1f, 0x18, 0x00}[r.nextInt(10)];
+            body[0] =
+                (byte)
+                    new int[] {0x03, 0x16, 0x17, 0x19, 0x1a, 0x11, 0x0e, 0x1f, 0x18, 0x00}
+                        [r.nextInt(10)];
           }
           int declared = r.nextInt(8) == 0 ? 0xffffff : body.length;
           chunks.add(myPacket(r.nextInt(6) == 0 ? r.nextInt(256) : 0, body, declared));
@@ -365,7 +451,18 @@ class ProtocolFuzzIT {
       readMyPacket(in); // greeting
       ByteArrayOutputStream p = new ByteArrayOutputStream();
       int caps = 1 | 1 << 3 | 1 << 9 | 1 << 15;
-      p.writeBytes(new byte[] {(byte) caps, (byte) (caps >> 8), (byte) (caps >> 16), (byte) (caps >> 24), 0, 0, 0, 1, 45});
+      p.writeBytes(
+          new byte[] {
+            (byte) caps,
+            (byte) (caps >> 8),
+            (byte) (caps >> 16),
+            (byte) (caps >> 24),
+            0,
+            0,
+            0,
+            1,
+            45
+          });
       p.writeBytes(new byte[23]);
       p.writeBytes("local".getBytes(StandardCharsets.US_ASCII));
       p.write(0);
@@ -377,7 +474,8 @@ class ProtocolFuzzIT {
       out.flush();
       byte[] ok = readMyPacket(in);
       if (ok.length == 0 || ok[0] != 0) {
-        throw new IOException("MySQL login of 'local' failed: first byte " + (ok.length == 0 ? -1 : ok[0]));
+        throw new IOException(
+            "MySQL login of 'local' failed: first byte " + (ok.length == 0 ? -1 : ok[0]));
       }
     } else {
       out.write(pgStartup(new Random(0), "local"));
@@ -464,8 +562,9 @@ class ProtocolFuzzIT {
       fuzzRound(mysql, SEED + rounds);
       rounds++;
     } while (System.nanoTime() < until);
-    System.out.printf("%s fuzz: %d round(s) of %d cases, seeds %d..%d, all passed%n", mysql ? "MySQL" : "PostgreSQL",
-        rounds, CASES, SEED, SEED + rounds - 1);
+    System.out.printf(
+        "%s fuzz: %d round(s) of %d cases, seeds %d..%d, all passed%n",
+        mysql ? "MySQL" : "PostgreSQL", rounds, CASES, SEED, SEED + rounds - 1);
   }
 
   void fuzzRound(boolean mysql, long seed) throws Exception {
@@ -479,10 +578,12 @@ class ProtocolFuzzIT {
     try {
       List<Future<String>> results = new ArrayList<>();
       for (Case c : cases) {
-        results.add(pool.submit(() -> {
-          String why = run(c, mysql ? myPort : pgPort, mysql);
-          return why == null ? null : "case " + c.number() + " (" + c.kind() + "): " + why;
-        }));
+        results.add(
+            pool.submit(
+                () -> {
+                  String why = run(c, mysql ? myPort : pgPort, mysql);
+                  return why == null ? null : "case " + c.number() + " (" + c.kind() + "): " + why;
+                }));
       }
       for (Future<String> f : results) {
         String why = f.get(60, TimeUnit.SECONDS);
@@ -502,12 +603,15 @@ class ProtocolFuzzIT {
       p.setProperty("user", "app");
       p.setProperty("password", "apppw");
       p.setProperty("sslMode", "DISABLED");
-      try (Connection c = DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + myPort + "/app", p);
+      try (Connection c =
+              DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + myPort + "/app", p);
           ResultSet rs = c.createStatement().executeQuery("select 1")) {
         assertThat(rs.next()).isTrue();
       }
     } else {
-      try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + pgPort + "/app", "app", "apppw");
+      try (Connection c =
+              DriverManager.getConnection(
+                  "jdbc:postgresql://127.0.0.1:" + pgPort + "/app", "app", "apppw");
           ResultSet rs = c.createStatement().executeQuery("select 1")) {
         assertThat(rs.next()).isTrue();
       }
@@ -516,10 +620,12 @@ class ProtocolFuzzIT {
     System.gc();
     long heap = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
     assertThat(heap).as(run + ": heap in use after GC").isLessThan(512L << 20);
-    assertThat(io.netty.util.internal.PlatformDependent.usedDirectMemory()).as(run + ": Netty direct memory")
+    assertThat(io.netty.util.internal.PlatformDependent.usedDirectMemory())
+        .as(run + ": Netty direct memory")
         .isLessThan(256L << 20);
-    System.out.printf("%s: every connection answered or closed in time, no stack trace, heap %d MB%n", run,
-        heap >> 20);
+    System.out.printf(
+        "%s: every connection answered or closed in time, no stack trace, heap %d MB%n",
+        run, heap >> 20);
   }
 
   @Test

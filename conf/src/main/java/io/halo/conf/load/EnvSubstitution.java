@@ -67,8 +67,7 @@ final class EnvSubstitution {
       } else if (text.startsWith("${", i)) {
         int close = text.indexOf('}', i + 2);
         if (close < 0) {
-          problems.add(scalar.mark(), path,
-              "unterminated '${' (write '$${' for a literal '${')");
+          problems.add(scalar.mark(), path, "unterminated '${' (write '$${' for a literal '${')");
           return null;
         }
         String value = resolve(text.substring(i + 2, close), scalar, path);
@@ -88,8 +87,14 @@ final class EnvSubstitution {
     int sep = expression.indexOf(":-");
     String name = sep < 0 ? expression : expression.substring(0, sep);
     if (!NAME.matcher(name).matches()) {
-      problems.add(scalar.mark(), path, "'${" + expression + "}': '" + name
-          + "' is not an environment variable name (write '$${' for a literal '${')");
+      problems.add(
+          scalar.mark(),
+          path,
+          "'${"
+              + expression
+              + "}': '"
+              + name
+              + "' is not an environment variable name (write '$${' for a literal '${')");
       return null;
     }
     String value = env.get(name);
@@ -97,8 +102,14 @@ final class EnvSubstitution {
       return value == null || value.isEmpty() ? expression.substring(sep + 2) : value;
     }
     if (value == null) {
-      problems.add(scalar.mark(), path, "environment variable " + name
-          + " is not set (set it, or give a default: ${" + name + ":-value})");
+      problems.add(
+          scalar.mark(),
+          path,
+          "environment variable "
+              + name
+              + " is not set (set it, or give a default: ${"
+              + name
+              + ":-value})");
       return null;
     }
     return value;

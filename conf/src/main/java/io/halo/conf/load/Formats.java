@@ -8,9 +8,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * How values are spelled in the YAML: durations with a unit, sizes with 1024-based units,
- * enums in lower case with dashes. Each parser throws {@link IllegalArgumentException} with a
- * message that says what a right value looks like; the binder turns it into a violation.
+ * How values are spelled in the YAML: durations with a unit, sizes with 1024-based units, enums in
+ * lower case with dashes. Each parser throws {@link IllegalArgumentException} with a message that
+ * says what a right value looks like; the binder turns it into a violation.
  */
 final class Formats {
 
@@ -23,13 +23,19 @@ final class Formats {
   static Duration duration(String text) {
     String s = text.trim();
     if (s.matches("\\d+")) {
-      throw new IllegalArgumentException("'" + text + "' has no unit; a unit is required: write "
-          + s + "ms or " + s + "s (units: ms, s, m, h)");
+      throw new IllegalArgumentException(
+          "'"
+              + text
+              + "' has no unit; a unit is required: write "
+              + s
+              + "ms or "
+              + s
+              + "s (units: ms, s, m, h)");
     }
     Matcher m = DURATION.matcher(s);
     if (!m.matches()) {
-      throw new IllegalArgumentException("'" + text
-          + "' is not a duration; write a whole number and a unit: 250ms, 1s, 2m or 1h");
+      throw new IllegalArgumentException(
+          "'" + text + "' is not a duration; write a whole number and a unit: 250ms, 1s, 2m or 1h");
     }
     long amount = number(m.group(1), text);
     try {
@@ -49,14 +55,16 @@ final class Formats {
   }
 
   /**
-   * A size in bytes: a plain integer, or a number with a 1024-based unit — {@code kB}, {@code
-   * MB}, {@code GB}, {@code TB} in any case, also as {@code KiB}, {@code K} etc.
+   * A size in bytes: a plain integer, or a number with a 1024-based unit — {@code kB}, {@code MB},
+   * {@code GB}, {@code TB} in any case, also as {@code KiB}, {@code K} etc.
    */
   static long size(String text) {
     Matcher m = SIZE.matcher(text.trim());
     if (!m.matches()) {
-      throw new IllegalArgumentException("'" + text
-          + "' is not a size; write bytes as a whole number, or with a unit: 64kB, 16MB, 1GB");
+      throw new IllegalArgumentException(
+          "'"
+              + text
+              + "' is not a size; write bytes as a whole number, or with a unit: 64kB, 16MB, 1GB");
     }
     long amount = number(m.group(1), text);
     int shift = sizeShift(m.group(2), text);
@@ -88,8 +96,12 @@ final class Formats {
       case "tib":
         return 40;
       default:
-        throw new IllegalArgumentException("'" + text + "': unknown size unit '" + unit
-            + "'; use B, kB, MB, GB or TB (1024-based)");
+        throw new IllegalArgumentException(
+            "'"
+                + text
+                + "': unknown size unit '"
+                + unit
+                + "'; use B, kB, MB, GB or TB (1024-based)");
     }
   }
 
@@ -126,9 +138,10 @@ final class Formats {
         return constant;
       }
     }
-    String choices = Arrays.stream(type.getEnumConstants())
-        .map(Formats::yamlName)
-        .collect(Collectors.joining(", "));
+    String choices =
+        Arrays.stream(type.getEnumConstants())
+            .map(Formats::yamlName)
+            .collect(Collectors.joining(", "));
     throw new IllegalArgumentException("'" + text + "' is not one of: " + choices);
   }
 

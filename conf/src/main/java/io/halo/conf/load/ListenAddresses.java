@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Every address Halo listens on (the admin API and all listeners of all clusters), so that two
- * of them cannot claim the same port. A wildcard host (0.0.0.0, ::) overlaps every host on the
- * same port: the second bind would fail at startup, so it is reported here, at its line.
+ * Every address Halo listens on (the admin API and all listeners of all clusters), so that two of
+ * them cannot claim the same port. A wildcard host (0.0.0.0, ::) overlaps every host on the same
+ * port: the second bind would fail at startup, so it is reported here, at its line.
  */
 final class ListenAddresses {
 
@@ -26,8 +26,7 @@ final class ListenAddresses {
     for (Claim c : claims) {
       if (overlaps(c.address(), address)) {
         String same = c.address().equals(address) ? "" : " (" + c.address() + ")";
-        section.report(key, "listen address " + address + " is already used by " + c.path()
-            + same);
+        section.report(key, "listen address " + address + " is already used by " + c.path() + same);
         return;
       }
     }

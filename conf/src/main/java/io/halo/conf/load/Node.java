@@ -47,8 +47,8 @@ sealed interface Node permits Node.MapNode, Node.ListNode, Node.ScalarNode {
   }
 
   /**
-   * A scalar as text (numbers keep their spelling; the binder converts). {@code text} is null
-   * for YAML null ({@code ~}, {@code null} or nothing).
+   * A scalar as text (numbers keep their spelling; the binder converts). {@code text} is null for
+   * YAML null ({@code ~}, {@code null} or nothing).
    */
   record ScalarNode(Mark mark, String text, Kind kind) implements Node {
 

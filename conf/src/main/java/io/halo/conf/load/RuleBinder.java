@@ -16,8 +16,8 @@ import java.util.Set;
 /**
  * Binds the routing rules of a cluster's listeners ({@code rules:}) and the cluster's backend
  * groups ({@code groups:}), and checks what crosses them: a group target names a group of the
- * cluster, a group names backends of the cluster. One instance per cluster: group targets seen
- * in the listeners are remembered and checked once the groups are bound.
+ * cluster, a group names backends of the cluster. One instance per cluster: group targets seen in
+ * the listeners are remembered and checked once the groups are bound.
  *
  * <p>What can only be judged across rules (a rule shadowed by an earlier one, a rule that cannot
  * match on its listener) is not a load error: {@code halo check-config} reports it as a warning,
@@ -48,10 +48,14 @@ final class RuleBinder {
       String database = s.string("database", null);
       String application = s.string("application_name", null);
       Cidr client = s.optional("client", null, Cidr::parse);
-      String statement = s.optional("statement", null, t -> {
-        RuleConfig.compileStatement(t);
-        return t;
-      });
+      String statement =
+          s.optional(
+              "statement",
+              null,
+              t -> {
+                RuleConfig.compileStatement(t);
+                return t;
+              });
       String hint = s.optional("hint", null, RuleConfig::checkHint);
       RuleTarget target = s.required("target", RuleTarget::parse);
       if (target != null && target.kind() == RuleTarget.Kind.GROUP) {
@@ -59,16 +63,19 @@ final class RuleBinder {
       }
       Origin origin = new Origin(s.mark().line(), s.mark().column(), path);
       s.finish();
-      rules.add(s.construct(
-          () -> new RuleConfig(user, database, application, client, statement, hint, target, origin)));
+      rules.add(
+          s.construct(
+              () ->
+                  new RuleConfig(
+                      user, database, application, client, statement, hint, target, origin)));
     }
     return rules;
   }
 
   /**
-   * The cluster's groups (empty when absent), or null after a violation. {@code backends} may
-   * hold nulls (entries with their own violations): then unknown members are not reported, as
-   * the name may be in the broken entry.
+   * The cluster's groups (empty when absent), or null after a violation. {@code backends} may hold
+   * nulls (entries with their own violations): then unknown members are not reported, as the name
+   * may be in the broken entry.
    */
   List<GroupConfig> groups(Section cluster, List<BackendConfig> backends) {
     Set<String> backendNames = new HashSet<>();
@@ -83,7 +90,9 @@ final class RuleBinder {
     List<Node> nodes = optionalList(cluster, "groups");
     for (int i = 0; i < nodes.size(); i++) {
       Node n = nodes.get(i);
-      Section s = Section.of(n, n.mark(), cluster.path("groups") + "[" + i + "]", problems, "name", "backends");
+      Section s =
+          Section.of(
+              n, n.mark(), cluster.path("groups") + "[" + i + "]", problems, "name", "backends");
       String name = s.requiredString("name");
       names.check(name, s, "name");
       if (name != null) {
@@ -106,12 +115,18 @@ final class RuleBinder {
         }
         String member = scalar.text().trim();
         if (backendsKnown && !backendNames.contains(member)) {
-          String hint = Suggestions.closest(member, backendNames).map(b -> " (did you mean '" + b + "'?)")
-              .orElse(" (backends: " + String.join(", ", backendNames.stream().sorted().toList()) + ")");
+          String hint =
+              Suggestions.closest(member, backendNames)
+                  .map(b -> " (did you mean '" + b + "'?)")
+                  .orElse(
+                      " (backends: "
+                          + String.join(", ", backendNames.stream().sorted().toList())
+                          + ")");
           problems.add(item.mark(), itemPath, "unknown backend '" + member + "'" + hint);
           ok = false;
         } else if (!seen.add(member)) {
-          problems.add(item.mark(), itemPath, "backend '" + member + "' is already in group '" + name + "'");
+          problems.add(
+              item.mark(), itemPath, "backend '" + member + "' is already in group '" + name + "'");
           ok = false;
         }
         members.add(member);
@@ -130,9 +145,13 @@ final class RuleBinder {
     boolean ok = true;
     for (GroupRef ref : groupRefs) {
       if (!names.contains(ref.group())) {
-        String hint = names.isEmpty() ? " (the cluster has no groups: define it under the cluster's groups:)"
-            : Suggestions.closest(ref.group(), names).map(g -> " (did you mean 'group:" + g + "'?)")
-                .orElse(" (groups: " + String.join(", ", names.stream().sorted().toList()) + ")");
+        String hint =
+            names.isEmpty()
+                ? " (the cluster has no groups: define it under the cluster's groups:)"
+                : Suggestions.closest(ref.group(), names)
+                    .map(g -> " (did you mean 'group:" + g + "'?)")
+                    .orElse(
+                        " (groups: " + String.join(", ", names.stream().sorted().toList()) + ")");
         ref.rule().report("target", "unknown group '" + ref.group() + "'" + hint);
         ok = false;
       }

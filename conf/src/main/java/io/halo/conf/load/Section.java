@@ -14,12 +14,12 @@ import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
- * One YAML mapping being bound to a record: typed reads of its keys that report a violation
- * (and return null) instead of throwing, so that binding always runs to the end of the file.
+ * One YAML mapping being bound to a record: typed reads of its keys that report a violation (and
+ * return null) instead of throwing, so that binding always runs to the end of the file.
  *
- * <p>A section declares its keys up front; {@link #finish()} reports every other key as
- * unknown. {@link #failed()} tells the binder that a value was bad and the record must not be
- * built (its constructor would only repeat the problem, or fail on a null).
+ * <p>A section declares its keys up front; {@link #finish()} reports every other key as unknown.
+ * {@link #failed()} tells the binder that a value was bad and the record must not be built (its
+ * constructor would only repeat the problem, or fail on a null).
  */
 final class Section {
 
@@ -28,14 +28,17 @@ final class Section {
   private final String path;
   private final Set<String> known;
   private final Problems problems;
+
   /** The section itself is wrong (not a mapping, or missing though required): already said. */
   private final boolean broken;
+
   private boolean failed;
+
   /** Keys with a violation already, so a trial construction does not report them twice. */
   private final Set<String> reported = new HashSet<>();
 
-  private Section(MapNode map, Mark mark, String path, Set<String> known, Problems problems,
-      boolean broken) {
+  private Section(
+      MapNode map, Mark mark, String path, Set<String> known, Problems problems, boolean broken) {
     this.map = map;
     this.mark = mark;
     this.path = path;
@@ -46,8 +49,8 @@ final class Section {
   }
 
   /**
-   * A section over {@code node}; an absent node (null or YAML null) is an empty section whose
-   * keys all take their defaults, and whose missing keys are reported at {@code where}.
+   * A section over {@code node}; an absent node (null or YAML null) is an empty section whose keys
+   * all take their defaults, and whose missing keys are reported at {@code where}.
    */
   static Section of(Node node, Mark where, String path, Problems problems, String... keys) {
     Set<String> known = Set.of(keys);
@@ -164,14 +167,14 @@ final class Section {
   }
 
   /**
-   * Builds the record; an {@link IllegalArgumentException} from its constructor becomes a
-   * violation at the key its message names (records name keys in snake_case), else at the
-   * section. Returns null after any violation in this section.
+   * Builds the record; an {@link IllegalArgumentException} from its constructor becomes a violation
+   * at the key its message names (records name keys in snake_case), else at the section. Returns
+   * null after any violation in this section.
    *
    * <p>When a value already failed, the constructor still runs as a trial (bad optional values
-   * stand in as their defaults) so that its checks of the <em>other</em> values are reported in
-   * the same run; its result is discarded. A missing required value makes the trial end with a
-   * {@link NullPointerException}, which is expected there and ignored.
+   * stand in as their defaults) so that its checks of the <em>other</em> values are reported in the
+   * same run; its result is discarded. A missing required value makes the trial end with a {@link
+   * NullPointerException}, which is expected there and ignored.
    */
   <T> T construct(Supplier<T> constructor) {
     if (broken) {
@@ -207,9 +210,11 @@ final class Section {
     for (Map.Entry<String, Entry> e : map.entries().entrySet()) {
       String key = e.getKey();
       if (!known.contains(key)) {
-        String hint = Suggestions.closest(key, known)
-            .map(s -> " (did you mean '" + s + "'?)")
-            .orElse(" (known keys: " + String.join(", ", known.stream().sorted().toList()) + ")");
+        String hint =
+            Suggestions.closest(key, known)
+                .map(s -> " (did you mean '" + s + "'?)")
+                .orElse(
+                    " (known keys: " + String.join(", ", known.stream().sorted().toList()) + ")");
         problems.add(e.getValue().keyMark(), path(key), "unknown key" + hint);
       }
     }

@@ -18,8 +18,8 @@ final class UniqueNames {
     if (name == null) {
       return;
     }
-    String first = firstPathByName.putIfAbsent(
-        name, section.path(key) + ", line " + section.at(key).line());
+    String first =
+        firstPathByName.putIfAbsent(name, section.path(key) + ", line " + section.at(key).line());
     if (first != null) {
       section.report(key, "duplicate " + what + " name '" + name + "' (also at " + first + ")");
     }

@@ -90,8 +90,8 @@ final class YamlTreeReader {
       Node value = readValue(parser, parser.nextToken(), childPath);
       Entry first = entries.get(key);
       if (first != null) {
-        problems.add(keyMark, childPath,
-            "duplicate key (first at line " + first.keyMark().line() + ")");
+        problems.add(
+            keyMark, childPath, "duplicate key (first at line " + first.keyMark().line() + ")");
       } else {
         entries.put(key, new Entry(key, keyMark, value));
       }
@@ -111,13 +111,17 @@ final class YamlTreeReader {
     if (e.getCause() instanceof MarkedYAMLException yaml && yaml.getProblemMark() != null) {
       var m = yaml.getProblemMark();
       String context = yaml.getContext() == null ? "" : " (" + yaml.getContext() + ")";
-      problems.add(new Mark(m.getLine() + 1, m.getColumn() + 1), "",
+      problems.add(
+          new Mark(m.getLine() + 1, m.getColumn() + 1),
+          "",
           "YAML syntax error: " + yaml.getProblem() + context);
       return;
     }
     JsonLocation loc = e.getLocation();
     String message = e.getOriginalMessage() == null ? e.toString() : e.getOriginalMessage();
-    problems.add(loc == null ? new Mark(0, 0) : new Mark(loc.getLineNr(), loc.getColumnNr()), "",
+    problems.add(
+        loc == null ? new Mark(0, 0) : new Mark(loc.getLineNr(), loc.getColumnNr()),
+        "",
         "YAML syntax error: " + message.lines().findFirst().orElse(message));
   }
 

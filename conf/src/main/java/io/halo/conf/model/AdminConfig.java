@@ -5,8 +5,8 @@ import java.util.Objects;
 /**
  * The admin HTTP API.
  *
- * @param token bearer token required on every request; null = no authentication (only
- *     sensible on loopback)
+ * @param token bearer token required on every request; null = no authentication (only sensible on
+ *     loopback)
  * @param readOnlyToken a second bearer token that may read (status, clusters, metrics) but not
  *     change anything; null = none
  */
@@ -22,7 +22,12 @@ public record AdminConfig(HostPort listen, String token, String readOnlyToken) {
 
   @Override
   public String toString() {
-    return "AdminConfig[listen=" + listen + ", token=" + (token == null ? "none" : "***")
-        + ", read_only_token=" + (readOnlyToken == null ? "none" : "***") + "]";
+    return "AdminConfig[listen="
+        + listen
+        + ", token="
+        + (token == null ? "none" : "***")
+        + ", read_only_token="
+        + (readOnlyToken == null ? "none" : "***")
+        + "]";
   }
 }

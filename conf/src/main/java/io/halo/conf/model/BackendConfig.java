@@ -5,11 +5,12 @@ import java.util.Objects;
 /**
  * A database server of a cluster.
  *
- * @param priority higher is preferred as failover candidate; 0 = default; negative = never
- *     promoted automatically
+ * @param priority higher is preferred as failover candidate; 0 = default; negative = never promoted
+ *     automatically
  * @param weight share of a weighted listener's sessions (1..10000)
  */
-public record BackendConfig(String name, HostPort address, BackendRole role, int priority, int weight) {
+public record BackendConfig(
+    String name, HostPort address, BackendRole role, int priority, int weight) {
 
   public BackendConfig(String name, HostPort address, BackendRole role, int priority) {
     this(name, address, role, priority, 1);

@@ -12,11 +12,11 @@ import java.util.regex.Pattern;
  * A network written as {@code address/prefix}: {@code 10.0.0.0/8}, {@code 2001:db8::/32}; a bare
  * address means that one host ({@code /32}, {@code /128}).
  *
- * <p>Parsing never asks DNS: only IP literals are accepted. Host bits set beyond the prefix
- * ({@code 10.1.2.3/8}) are an error rather than silently masked, since they usually mean a typo in
- * the prefix. IPv4 networks are written in IPv4 notation; an IPv4-mapped IPv6 form is refused.
- * An IPv4 network never contains an IPv6 address and the other way round; a client connecting
- * over IPv6 with an IPv4-mapped address ({@code ::ffff:10.1.2.3}) counts as IPv4.
+ * <p>Parsing never asks DNS: only IP literals are accepted. Host bits set beyond the prefix ({@code
+ * 10.1.2.3/8}) are an error rather than silently masked, since they usually mean a typo in the
+ * prefix. IPv4 networks are written in IPv4 notation; an IPv4-mapped IPv6 form is refused. An IPv4
+ * network never contains an IPv6 address and the other way round; a client connecting over IPv6
+ * with an IPv4-mapped address ({@code ::ffff:10.1.2.3}) counts as IPv4.
  *
  * @param network the network address (host bits zero)
  * @param prefixLength 0..32 for IPv4, 0..128 for IPv6
@@ -34,8 +34,8 @@ public record Cidr(InetAddress network, int prefixLength) {
           "prefix length /" + prefixLength + " is outside 0.." + bits + " for " + format(network));
     }
     if (!sameNetwork(network.getAddress(), network.getAddress(), prefixLength, true)) {
-      throw new IllegalArgumentException("'" + format(network) + "/" + prefixLength
-          + "' has host bits set beyond the prefix");
+      throw new IllegalArgumentException(
+          "'" + format(network) + "/" + prefixLength + "' has host bits set beyond the prefix");
     }
   }
 
@@ -51,12 +51,19 @@ public record Cidr(InetAddress network, int prefixLength) {
     if (slash >= 0) {
       String p = s.substring(slash + 1);
       if (!p.matches("\\d{1,3}")) {
-        throw new IllegalArgumentException("'" + text + "': prefix length '" + p + "' is not a number");
+        throw new IllegalArgumentException(
+            "'" + text + "': prefix length '" + p + "' is not a number");
       }
       prefix = Integer.parseInt(p);
       if (prefix > bits) {
         throw new IllegalArgumentException(
-            "'" + text + "': prefix length /" + prefix + " is longer than the address (" + bits + " bits)");
+            "'"
+                + text
+                + "': prefix length /"
+                + prefix
+                + " is longer than the address ("
+                + bits
+                + " bits)");
       }
     }
     if (!sameNetwork(address.getAddress(), address.getAddress(), prefix, true)) {
@@ -68,8 +75,8 @@ public record Cidr(InetAddress network, int prefixLength) {
       } catch (UnknownHostException e) {
         throw new IllegalStateException(e);
       }
-      throw new IllegalArgumentException("'" + text + "' has host bits set beyond the prefix (did you mean "
-          + suggestion + "?)");
+      throw new IllegalArgumentException(
+          "'" + text + "' has host bits set beyond the prefix (did you mean " + suggestion + "?)");
     }
     return new Cidr(address, prefix);
   }
@@ -91,7 +98,8 @@ public record Cidr(InetAddress network, int prefixLength) {
 
   /** Whether every address of {@code other} lies in this network. */
   public boolean contains(Cidr other) {
-    return other.ipv6() == ipv6() && other.prefixLength >= prefixLength
+    return other.ipv6() == ipv6()
+        && other.prefixLength >= prefixLength
         && sameNetwork(network.getAddress(), other.network.getAddress(), prefixLength, false);
   }
 
@@ -101,7 +109,9 @@ public record Cidr(InetAddress network, int prefixLength) {
     return format(network) + "/" + prefixLength;
   }
 
-  /** An address as RFC 5952 writes it: the longest run of zero groups (two or more) as {@code ::}. */
+  /**
+   * An address as RFC 5952 writes it: the longest run of zero groups (two or more) as {@code ::}.
+   */
   static String format(InetAddress address) {
     byte[] b = address.getAddress();
     if (b.length == 4) {
@@ -147,7 +157,8 @@ public record Cidr(InetAddress network, int prefixLength) {
       for (int i = 0; i < 4; i++) {
         int octet = Integer.parseInt(m.group(i + 1));
         if (octet > 255) {
-          throw new IllegalArgumentException("'" + text + "' is not an IPv4 address (" + octet + " > 255)");
+          throw new IllegalArgumentException(
+              "'" + text + "' is not an IPv4 address (" + octet + " > 255)");
         }
         b[i] = (byte) octet;
       }
@@ -157,9 +168,13 @@ public record Cidr(InetAddress network, int prefixLength) {
         throw new IllegalStateException(e);
       }
     }
-    if (addressText.indexOf(':') < 0 || addressText.indexOf('%') >= 0 || addressText.indexOf('[') >= 0) {
-      throw new IllegalArgumentException("'" + text
-          + "' is not a network; write an IP address with a prefix length: 10.0.0.0/8, 2001:db8::/32 (no host names)");
+    if (addressText.indexOf(':') < 0
+        || addressText.indexOf('%') >= 0
+        || addressText.indexOf('[') >= 0) {
+      throw new IllegalArgumentException(
+          "'"
+              + text
+              + "' is not a network; write an IP address with a prefix length: 10.0.0.0/8, 2001:db8::/32 (no host names)");
     }
     InetAddress a;
     try {
@@ -169,7 +184,8 @@ public record Cidr(InetAddress network, int prefixLength) {
       throw new IllegalArgumentException("'" + text + "' is not an IPv6 address", e);
     }
     if (a instanceof Inet4Address) {
-      throw new IllegalArgumentException("'" + text + "': write IPv4 networks as a.b.c.d/n, not IPv4-mapped IPv6");
+      throw new IllegalArgumentException(
+          "'" + text + "': write IPv4 networks as a.b.c.d/n, not IPv4-mapped IPv6");
     }
     return a;
   }
@@ -191,8 +207,8 @@ public record Cidr(InetAddress network, int prefixLength) {
   }
 
   /**
-   * Whether {@code a} and {@code b} agree on the first {@code prefix} bits; with {@code hostBitsZero},
-   * instead whether {@code a} has no bit set after the prefix.
+   * Whether {@code a} and {@code b} agree on the first {@code prefix} bits; with {@code
+   * hostBitsZero}, instead whether {@code a} has no bit set after the prefix.
    */
   private static boolean sameNetwork(byte[] a, byte[] b, int prefix, boolean hostBitsZero) {
     for (int i = 0; i < a.length; i++) {

@@ -21,8 +21,14 @@ public record ClusterConfig(
     ThrottleConfig throttle,
     List<GroupConfig> groups) {
 
-  public ClusterConfig(String name, Engine engine, List<ListenerConfig> listeners, List<BackendConfig> backends,
-      MonitorConfig monitor, FailoverConfig failover, ThrottleConfig throttle) {
+  public ClusterConfig(
+      String name,
+      Engine engine,
+      List<ListenerConfig> listeners,
+      List<BackendConfig> backends,
+      MonitorConfig monitor,
+      FailoverConfig failover,
+      ThrottleConfig throttle) {
     this(name, engine, listeners, backends, monitor, failover, throttle, List.of());
   }
 
@@ -40,7 +46,9 @@ public record ClusterConfig(
     long primaries = backends.stream().filter(b -> b.role() == BackendRole.PRIMARY).count();
     if (primaries != 1) {
       throw new IllegalArgumentException(
-          "cluster '" + name + "' must name exactly one backend with role: primary, found "
+          "cluster '"
+              + name
+              + "' must name exactly one backend with role: primary, found "
               + primaries);
     }
     groups = List.copyOf(groups);
@@ -52,27 +60,43 @@ public record ClusterConfig(
     return groups.stream().filter(g -> g.name().equals(groupName)).findFirst();
   }
 
-  private static void checkGroups(String cluster, List<BackendConfig> backends, List<GroupConfig> groups,
+  private static void checkGroups(
+      String cluster,
+      List<BackendConfig> backends,
+      List<GroupConfig> groups,
       List<ListenerConfig> listeners) {
     Set<String> names = new HashSet<>();
     Set<String> backendNames = new HashSet<>();
     backends.forEach(b -> backendNames.add(b.name()));
     for (GroupConfig g : groups) {
       if (!names.add(g.name())) {
-        throw new IllegalArgumentException("cluster '" + cluster + "': duplicate group name '" + g.name() + "'");
+        throw new IllegalArgumentException(
+            "cluster '" + cluster + "': duplicate group name '" + g.name() + "'");
       }
       for (String member : g.backends()) {
         if (!backendNames.contains(member)) {
-          throw new IllegalArgumentException("cluster '" + cluster + "': group '" + g.name()
-              + "' names unknown backend '" + member + "'");
+          throw new IllegalArgumentException(
+              "cluster '"
+                  + cluster
+                  + "': group '"
+                  + g.name()
+                  + "' names unknown backend '"
+                  + member
+                  + "'");
         }
       }
     }
     for (ListenerConfig l : listeners) {
       for (RuleConfig r : l.rules()) {
         if (r.target().kind() == RuleTarget.Kind.GROUP && !names.contains(r.target().group())) {
-          throw new IllegalArgumentException("cluster '" + cluster + "': " + r.origin().key() + " targets unknown group '"
-              + r.target().group() + "'");
+          throw new IllegalArgumentException(
+              "cluster '"
+                  + cluster
+                  + "': "
+                  + r.origin().key()
+                  + " targets unknown group '"
+                  + r.target().group()
+                  + "'");
         }
       }
     }

@@ -5,8 +5,8 @@ import java.util.Objects;
 
 /**
  * A named set of backends of one cluster that a routing rule can send sessions to ({@code target:
- * group:NAME}); sessions are balanced over its routable members by the listener's policy. A
- * backend may belong to several groups, and a group may hold the primary.
+ * group:NAME}); sessions are balanced over its routable members by the listener's policy. A backend
+ * may belong to several groups, and a group may hold the primary.
  */
 public record GroupConfig(String name, List<String> backends) {
 
@@ -17,10 +17,12 @@ public record GroupConfig(String name, List<String> backends) {
     }
     backends = List.copyOf(backends);
     if (backends.isEmpty()) {
-      throw new IllegalArgumentException("backends of group '" + name + "' is empty; name at least one backend");
+      throw new IllegalArgumentException(
+          "backends of group '" + name + "' is empty; name at least one backend");
     }
     if (backends.stream().distinct().count() != backends.size()) {
-      throw new IllegalArgumentException("backends of group '" + name + "' names a backend twice: " + backends);
+      throw new IllegalArgumentException(
+          "backends of group '" + name + "' names a backend twice: " + backends);
     }
   }
 }

@@ -38,18 +38,21 @@ public record HostPort(String host, int port) {
     return new HostPort(host, port);
   }
 
-  /** Whether this address is a loopback address by its spelling (see {@link #isLoopback(String)}). */
+  /**
+   * Whether this address is a loopback address by its spelling (see {@link #isLoopback(String)}).
+   */
   public boolean loopback() {
     return isLoopback(host);
   }
 
   /**
-   * Whether {@code host} is a loopback address by its spelling alone, with no name lookup:
-   * {@code localhost}, an IPv4 literal {@code 127.x.y.z}, or {@code ::1} (brackets allowed). A name
-   * that only starts with "127." (127.example.com) is not one.
+   * Whether {@code host} is a loopback address by its spelling alone, with no name lookup: {@code
+   * localhost}, an IPv4 literal {@code 127.x.y.z}, or {@code ::1} (brackets allowed). A name that
+   * only starts with "127." (127.example.com) is not one.
    */
   public static boolean isLoopback(String host) {
-    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    String h =
+        host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     if (h.equalsIgnoreCase("localhost") || h.equals("::1")) {
       return true;
     }
@@ -58,7 +61,10 @@ public record HostPort(String host, int port) {
       return false;
     }
     for (String o : octets) {
-      if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(o) > 255) {
+      if (o.isEmpty()
+          || o.length() > 3
+          || !o.chars().allMatch(c -> c >= '0' && c <= '9')
+          || Integer.parseInt(o) > 255) {
         return false;
       }
     }

@@ -12,8 +12,8 @@ import java.util.Objects;
  * @param fallbackToPrimary for {@link Route#REPLICAS}: use the primary when no replica is healthy
  * @param balance for {@link Route#REPLICAS}: how sessions are spread over the replicas
  * @param maxReplicaLag for {@link Route#REPLICAS}: a replica further behind leaves rotation (bytes
- *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit; also gates the replicas of
- *     rules with {@code target: replicas} or a group target on any route
+ *     of WAL on PostgreSQL, transactions on MySQL); -1 = no limit; also gates the replicas of rules
+ *     with {@code target: replicas} or a group target on any route
  * @param readYourWrites for {@link Route#SPLIT}: after a session writes, its reads go only to a
  *     replica that has replayed the write
  * @param readYourWritesWait for {@link Route#SPLIT}: how long a read waits for the replica to catch
@@ -21,28 +21,72 @@ import java.util.Objects;
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  */
 public record ListenerConfig(
-    HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary, Balance balance,
-    long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait, List<RuleConfig> rules) {
+    HostPort listen,
+    Route route,
+    int maxClientConnections,
+    boolean fallbackToPrimary,
+    Balance balance,
+    long maxReplicaLag,
+    boolean readYourWrites,
+    Duration readYourWritesWait,
+    List<RuleConfig> rules) {
 
-  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
+  public ListenerConfig(
+      HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
     this(listen, route, maxClientConnections, fallbackToPrimary, Balance.ROUND_ROBIN, -1);
   }
 
-  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
-      Balance balance, long maxReplicaLag) {
-    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, true, Duration.ZERO);
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        true,
+        Duration.ZERO);
   }
 
-  public ListenerConfig(HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary,
-      Balance balance, long maxReplicaLag, boolean readYourWrites, Duration readYourWritesWait) {
-    this(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag, readYourWrites,
-        readYourWritesWait, List.of());
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag,
+      boolean readYourWrites,
+      Duration readYourWritesWait) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        List.of());
   }
 
   /** The same listener with {@code newRules}. */
   public ListenerConfig withRules(List<RuleConfig> newRules) {
-    return new ListenerConfig(listen, route, maxClientConnections, fallbackToPrimary, balance, maxReplicaLag,
-        readYourWrites, readYourWritesWait, newRules);
+    return new ListenerConfig(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        newRules);
   }
 
   public ListenerConfig {
@@ -55,7 +99,8 @@ public record ListenerConfig(
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");
     }
     if (maxReplicaLag == 0 || maxReplicaLag < -1) {
-      throw new IllegalArgumentException("max_replica_lag must be positive (leave it out for no limit)");
+      throw new IllegalArgumentException(
+          "max_replica_lag must be positive (leave it out for no limit)");
     }
     if (maxClientConnections < 1) {
       throw new IllegalArgumentException(

@@ -38,7 +38,18 @@ public record MonitorConfig(
 
   @Override
   public String toString() {
-    return "MonitorConfig[user=" + user + ", database=" + database + ", interval=" + interval
-        + ", timeout=" + timeout + ", failures=" + failures + ", successes=" + successes + "]";
+    return "MonitorConfig[user="
+        + user
+        + ", database="
+        + database
+        + ", interval="
+        + interval
+        + ", timeout="
+        + timeout
+        + ", failures="
+        + failures
+        + ", successes="
+        + successes
+        + "]";
   }
 }

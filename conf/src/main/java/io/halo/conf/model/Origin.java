@@ -3,8 +3,8 @@ package io.halo.conf.model;
 import java.util.Objects;
 
 /**
- * Where an entry was written in the config file, so that a finding about it made after loading
- * (a shadowed routing rule, say) can name the line and key the way load errors do.
+ * Where an entry was written in the config file, so that a finding about it made after loading (a
+ * shadowed routing rule, say) can name the line and key the way load errors do.
  *
  * @param line 1-based; 0 when the entry was not read from a file
  * @param column 1-based; 0 when unknown

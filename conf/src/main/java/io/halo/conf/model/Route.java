@@ -8,8 +8,8 @@ public enum Route {
   REPLICAS,
   /**
    * Read/write split per statement: reads outside transactions go to a replica, everything else to
-   * the primary (one session, connections to both). The only route on which statement-level
-   * routing rules ({@code statement:}, {@code hint:}) apply.
+   * the primary (one session, connections to both). The only route on which statement-level routing
+   * rules ({@code statement:}, {@code hint:}) apply.
    */
   SPLIT
 }

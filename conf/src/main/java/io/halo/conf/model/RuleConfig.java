@@ -7,22 +7,22 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * One routing rule of a listener: match keys and a target. A rule matches when every key it
- * writes matches (keys left out match anything); a listener tries its rules in order and the
- * first match decides.
+ * One routing rule of a listener: match keys and a target. A rule matches when every key it writes
+ * matches (keys left out match anything); a listener tries its rules in order and the first match
+ * decides.
  *
  * <p>Session-level keys, known when a session starts: {@code user}, {@code database}, {@code
  * application_name} (exact, case-sensitive), {@code client} (a network). Statement-level keys,
- * known per statement and therefore only used on {@code route: split} listeners: {@code
- * statement} (a Java regular expression searched in the statement text, case-insensitive, with
- * {@code .} matching line ends; {@code (?-i)} makes it case-sensitive) and {@code hint} (a word
- * W matching a comment {@code /* halo:W *}{@code /} before the statement). The hints {@code
- * halo:primary} and {@code halo:replica} are built in and need no rule.
+ * known per statement and therefore only used on {@code route: split} listeners: {@code statement}
+ * (a Java regular expression searched in the statement text, case-insensitive, with {@code .}
+ * matching line ends; {@code (?-i)} makes it case-sensitive) and {@code hint} (a word W matching a
+ * comment {@code /* halo:W *}{@code /} before the statement). The hints {@code halo:primary} and
+ * {@code halo:replica} are built in and need no rule.
  *
  * @param user the Halo user name, or null for any
  * @param database the database asked for at connect, or null for any
- * @param applicationName PostgreSQL's {@code application_name} startup parameter, MySQL's
- *     {@code program_name} connection attribute; null for any
+ * @param applicationName PostgreSQL's {@code application_name} startup parameter, MySQL's {@code
+ *     program_name} connection attribute; null for any
  * @param client the client's network, or null for any
  * @param statement a regular expression, or null for any statement
  * @param hint a hint word, or null for any
@@ -43,7 +43,8 @@ public record RuleConfig(
    * statement's length whatever the pattern (no backtracking), so that no statement can hold an
    * event loop; case-insensitive (Unicode), '.' matches newlines.
    */
-  public static final int STATEMENT_FLAGS = com.google.re2j.Pattern.CASE_INSENSITIVE | com.google.re2j.Pattern.DOTALL;
+  public static final int STATEMENT_FLAGS =
+      com.google.re2j.Pattern.CASE_INSENSITIVE | com.google.re2j.Pattern.DOTALL;
 
   /** Hint words that Halo handles itself, before any rule. */
   public static final List<String> BUILT_IN_HINTS = List.of("primary", "replica", "replicas");
@@ -103,21 +104,32 @@ public record RuleConfig(
     try {
       return com.google.re2j.Pattern.compile(regex, STATEMENT_FLAGS);
     } catch (com.google.re2j.PatternSyntaxException e) {
-      throw new IllegalArgumentException("statement is not a valid RE2 regular expression: " + e.getDescription()
-          + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "") + " in '" + regex + "'"
-          + " (Halo matches in linear time: backreferences and lookaround are not supported)", e);
+      throw new IllegalArgumentException(
+          "statement is not a valid RE2 regular expression: "
+              + e.getDescription()
+              + (e.getIndex() >= 0 ? " at index " + e.getIndex() : "")
+              + " in '"
+              + regex
+              + "'"
+              + " (Halo matches in linear time: backreferences and lookaround are not supported)",
+          e);
     }
   }
 
   /** Checks a {@code hint} word: letters, digits, '_', '.', '-'; not a built-in hint. */
   public static String checkHint(String word) {
     if (!HINT_WORD.matcher(word).matches()) {
-      throw new IllegalArgumentException("hint '" + word
-          + "' is not a word; write the W of /* halo:W */ (letters, digits, _ . -)");
+      throw new IllegalArgumentException(
+          "hint '"
+              + word
+              + "' is not a word; write the W of /* halo:W */ (letters, digits, _ . -)");
     }
     if (BUILT_IN_HINTS.contains(word.toLowerCase(Locale.ROOT))) {
-      throw new IllegalArgumentException("hint '" + word + "' is built in (/* halo:primary */ goes to the primary,"
-          + " /* halo:replica */ to the replicas, before any rule); name another hint");
+      throw new IllegalArgumentException(
+          "hint '"
+              + word
+              + "' is built in (/* halo:primary */ goes to the primary,"
+              + " /* halo:replica */ to the replicas, before any rule); name another hint");
     }
     return word;
   }

@@ -3,8 +3,8 @@ package io.halo.conf.model;
 import java.util.Objects;
 
 /**
- * Where a routing rule sends what it matches. Written {@code primary}, {@code replicas} or
- * {@code group:NAME} in the YAML.
+ * Where a routing rule sends what it matches. Written {@code primary}, {@code replicas} or {@code
+ * group:NAME} in the YAML.
  *
  * @param group the group's name for {@link Kind#GROUP}, else null
  */
@@ -53,9 +53,12 @@ public record RuleTarget(Kind kind, String group) {
       }
       return group(name);
     }
-    String hint = s.equalsIgnoreCase("replica") || s.equalsIgnoreCase("standby") ? " (did you mean 'replicas'?)"
-        : "";
-    throw new IllegalArgumentException("'" + text + "' is not a target; write primary, replicas or group:NAME" + hint);
+    String hint =
+        s.equalsIgnoreCase("replica") || s.equalsIgnoreCase("standby")
+            ? " (did you mean 'replicas'?)"
+            : "";
+    throw new IllegalArgumentException(
+        "'" + text + "' is not a target; write primary, replicas or group:NAME" + hint);
   }
 
   /** As written in the YAML. */

@@ -14,8 +14,8 @@ import java.util.Objects;
  * @param shutdownTimeout how long a stopping Halo lets sessions finish
  * @param stateDir where Halo keeps what it decided (epoch, primary, fenced backends, failover
  *     reports) across restarts; null = nothing is kept (only for configs not loaded from a file)
- * @param maxClientConnections client connections over all listeners; 0 = derived from the
- *     process's descriptor limit at start
+ * @param maxClientConnections client connections over all listeners; 0 = derived from the process's
+ *     descriptor limit at start
  * @param maxUnauthenticatedPerAddress connections from one client address that have not yet
  *     authenticated; more are refused at accept
  * @param startupTimeout a client that has sent nothing at all is closed after this (shorter than
@@ -34,14 +34,27 @@ public record ServerConfig(
 
   public static final int DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 256;
   public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(5);
+
   /** The directory name used beside the config file when {@code state_dir} is not set. */
   public static final String DEFAULT_STATE_DIR = "halo-state";
 
   /** No state directory, limits at their defaults (tests and embedded use). */
-  public ServerConfig(int ioThreads, Duration authTimeout, Duration backendConnectTimeout,
-      long maxMessageSize, Duration shutdownTimeout) {
-    this(ioThreads, authTimeout, backendConnectTimeout, maxMessageSize, shutdownTimeout, null, 0,
-        DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS, DEFAULT_STARTUP_TIMEOUT);
+  public ServerConfig(
+      int ioThreads,
+      Duration authTimeout,
+      Duration backendConnectTimeout,
+      long maxMessageSize,
+      Duration shutdownTimeout) {
+    this(
+        ioThreads,
+        authTimeout,
+        backendConnectTimeout,
+        maxMessageSize,
+        shutdownTimeout,
+        null,
+        0,
+        DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
+        DEFAULT_STARTUP_TIMEOUT);
   }
 
   public ServerConfig {
@@ -56,7 +69,8 @@ public record ServerConfig(
       throw new IllegalArgumentException("max_message_size must be within 1kB..2GB");
     }
     if (maxClientConnections < 0) {
-      throw new IllegalArgumentException("max_client_connections must not be negative (0 = from the descriptor limit)");
+      throw new IllegalArgumentException(
+          "max_client_connections must not be negative (0 = from the descriptor limit)");
     }
     if (maxUnauthenticatedPerAddress < 1) {
       throw new IllegalArgumentException("max_unauthenticated_per_address must be at least 1");
@@ -68,7 +82,15 @@ public record ServerConfig(
 
   /** The same limits with another state directory. */
   public ServerConfig withStateDir(Path dir) {
-    return new ServerConfig(ioThreads, authTimeout, backendConnectTimeout, maxMessageSize, shutdownTimeout, dir,
-        maxClientConnections, maxUnauthenticatedPerAddress, startupTimeout);
+    return new ServerConfig(
+        ioThreads,
+        authTimeout,
+        backendConnectTimeout,
+        maxMessageSize,
+        shutdownTimeout,
+        dir,
+        maxClientConnections,
+        maxUnauthenticatedPerAddress,
+        startupTimeout);
   }
 }

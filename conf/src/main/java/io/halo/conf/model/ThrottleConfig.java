@@ -7,8 +7,8 @@ import java.util.Objects;
  * Per-backend admission limits.
  *
  * @param maxConnections backend connections Halo opens to one backend at most
- * @param maxQueue sessions (and, separately, transactions) waiting for admission at most; beyond
- *     it they are rejected at once
+ * @param maxQueue sessions (and, separately, transactions) waiting for admission at most; beyond it
+ *     they are rejected at once
  * @param queueTimeout how long a session or a transaction waits for admission before it is rejected
  * @param maxTransactions concurrent transactions per backend at most, 0 for no limit; with {@link
  *     ThrottleLimit#GRADIENT} the upper bound of the adaptive limit
@@ -28,20 +28,27 @@ public record ThrottleConfig(
     Objects.requireNonNull(queueTimeout, "queueTimeout");
     Objects.requireNonNull(limit, "limit");
     if (maxConnections < 1) {
-      throw new IllegalArgumentException("max_connections must be at least 1, was " + maxConnections);
+      throw new IllegalArgumentException(
+          "max_connections must be at least 1, was " + maxConnections);
     }
     if (maxQueue < 0) {
       throw new IllegalArgumentException("max_queue must not be negative, was " + maxQueue);
     }
     if (maxTransactions < 0) {
-      throw new IllegalArgumentException("max_transactions must not be negative (0: no limit), was " + maxTransactions);
+      throw new IllegalArgumentException(
+          "max_transactions must not be negative (0: no limit), was " + maxTransactions);
     }
     if (limit == ThrottleLimit.GRADIENT && maxTransactions == 0) {
-      throw new IllegalArgumentException("limit: gradient needs max_transactions (its upper bound)");
-    }
-    if (limit == ThrottleLimit.GRADIENT && (minTransactions < 1 || minTransactions > maxTransactions)) {
       throw new IllegalArgumentException(
-          "min_transactions must be between 1 and max_transactions (" + maxTransactions + "), was " + minTransactions);
+          "limit: gradient needs max_transactions (its upper bound)");
+    }
+    if (limit == ThrottleLimit.GRADIENT
+        && (minTransactions < 1 || minTransactions > maxTransactions)) {
+      throw new IllegalArgumentException(
+          "min_transactions must be between 1 and max_transactions ("
+              + maxTransactions
+              + "), was "
+              + minTransactions);
     }
   }
 

@@ -6,8 +6,8 @@ public enum ThrottleLimit {
   FIXED,
   /**
    * Adaptive between {@code min_transactions} and {@code max_transactions}, driven by measured
-   * transaction latency (a Gradient2-style limit): it shrinks when the backend slows down and
-   * grows back when it recovers.
+   * transaction latency (a Gradient2-style limit): it shrinks when the backend slows down and grows
+   * back when it recovers.
    */
   GRADIENT
 }

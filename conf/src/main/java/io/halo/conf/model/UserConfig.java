@@ -3,14 +3,14 @@ package io.halo.conf.model;
 import java.util.Objects;
 
 /**
- * A client account that Halo authenticates, and the credentials Halo uses for that user's
- * backend connections. {@code backendUser} and {@code backendPassword} default to the client
- * credentials (the loader fills them in).
+ * A client account that Halo authenticates, and the credentials Halo uses for that user's backend
+ * connections. {@code backendUser} and {@code backendPassword} default to the client credentials
+ * (the loader fills them in).
  *
  * @param password the clear-text password; may be null only for {@link AuthMethod#TRUST}
  * @param backendPassword may be null when the backend trusts the user
- * @param maxConnections client sessions of this user at once through Halo (all clusters), 0 for
- *     no cap; beyond it a new session is refused (PostgreSQL 53300, MySQL 1226)
+ * @param maxConnections client sessions of this user at once through Halo (all clusters), 0 for no
+ *     cap; beyond it a new session is refused (PostgreSQL 53300, MySQL 1226)
  * @param maxTransactionsPerSecond transactions this user may start per second (a statement outside
  *     a transaction counts as one), 0 for no rate limit; beyond it the transaction is refused with
  *     an error (53300) and the session stays usable
@@ -35,27 +35,42 @@ public record UserConfig(
       throw new IllegalArgumentException("user name is empty");
     }
     if (auth != AuthMethod.TRUST && (password == null || password.isEmpty())) {
-      throw new IllegalArgumentException("user '" + name + "' needs a password for auth " + auth.yamlName());
+      throw new IllegalArgumentException(
+          "user '" + name + "' needs a password for auth " + auth.yamlName());
     }
     if (maxConnections < 0 || maxTransactionsPerSecond < 0) {
       throw new IllegalArgumentException(
-          "user '" + name + "': max_connections and max_transactions_per_second must not be negative (0: no limit)");
+          "user '"
+              + name
+              + "': max_connections and max_transactions_per_second must not be negative (0: no limit)");
     }
     if (maxTransactionsPerSecond > 0 && transactionBurst < 1) {
-      throw new IllegalArgumentException("user '" + name + "': transaction_burst must be at least 1");
+      throw new IllegalArgumentException(
+          "user '" + name + "': transaction_burst must be at least 1");
     }
   }
 
   /** No per-user limits. */
-  public UserConfig(String name, String password, AuthMethod auth, String backendUser, String backendPassword) {
+  public UserConfig(
+      String name, String password, AuthMethod auth, String backendUser, String backendPassword) {
     this(name, password, auth, backendUser, backendPassword, 0, 0, 0);
   }
 
   @Override
   public String toString() {
-    return "UserConfig[name=" + name + ", auth=" + auth + ", backendUser=" + backendUser
+    return "UserConfig[name="
+        + name
+        + ", auth="
+        + auth
+        + ", backendUser="
+        + backendUser
         + (maxConnections > 0 ? ", maxConnections=" + maxConnections : "")
-        + (maxTransactionsPerSecond > 0 ? ", maxTransactionsPerSecond=" + maxTransactionsPerSecond
-            + ", transactionBurst=" + transactionBurst : "") + "]";
+        + (maxTransactionsPerSecond > 0
+            ? ", maxTransactionsPerSecond="
+                + maxTransactionsPerSecond
+                + ", transactionBurst="
+                + transactionBurst
+            : "")
+        + "]";
   }
 }

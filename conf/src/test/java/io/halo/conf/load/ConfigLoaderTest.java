@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
 
 class ConfigLoaderTest {
 
-  private static final String MINIMAL = """
+  private static final String MINIMAL =
+      """
       users:
         - name: app
           password: secret
@@ -45,7 +46,8 @@ class ConfigLoaderTest {
   @Test
   void binds_every_key_of_a_full_config() throws Exception {
     // Given a config that sets every key to a value other than its default
-    String yaml = """
+    String yaml =
+        """
         server:
           io_threads: 4
           auth_timeout: 20s
@@ -108,26 +110,44 @@ class ConfigLoaderTest {
 
     // Then
     assertThat(config.source()).isNull();
-    assertThat(config.server()).isEqualTo(new ServerConfig(4, Duration.ofSeconds(20),
-        Duration.ofSeconds(3), 32L << 20, Duration.ofMinutes(1)));
+    assertThat(config.server())
+        .isEqualTo(
+            new ServerConfig(
+                4,
+                Duration.ofSeconds(20),
+                Duration.ofSeconds(3),
+                32L << 20,
+                Duration.ofMinutes(1)));
     assertThat(config.admin()).isEqualTo(new AdminConfig(new HostPort("127.0.0.1", 9090), "tok"));
-    assertThat(config.users()).containsExactly(
-        new UserConfig("app", "pw", AuthMethod.MD5, "app_be", "pw_be"),
-        new UserConfig("local", null, AuthMethod.TRUST, "local", null));
+    assertThat(config.users())
+        .containsExactly(
+            new UserConfig("app", "pw", AuthMethod.MD5, "app_be", "pw_be"),
+            new UserConfig("local", null, AuthMethod.TRUST, "local", null));
     ClusterConfig shop = config.cluster("shop").orElseThrow();
     assertThat(shop.engine()).isEqualTo(Engine.MYSQL);
-    assertThat(shop.listeners()).containsExactly(
-        new ListenerConfig(new HostPort("0.0.0.0", 3306), Route.REPLICAS, 50, false));
-    assertThat(shop.backends()).containsExactly(
-        new BackendConfig("db1", new HostPort("::1", 3307), BackendRole.PRIMARY, 2),
-        new BackendConfig("db2", new HostPort("db2.internal", 3306), BackendRole.COLD, -1));
-    assertThat(shop.monitor()).isEqualTo(new MonitorConfig("mon", "monpw", "mysql",
-        Duration.ofMillis(250), Duration.ofSeconds(2), 5, 4));
-    assertThat(shop.failover()).isEqualTo(new FailoverConfig(FailoverConfig.Mode.OBSERVE,
-        FailoverConfig.Type.COLD, 64 * 1024, Duration.ofHours(1), "fence", "start", "switch",
-        Duration.ofSeconds(45)));
-    assertThat(shop.throttle())
-        .isEqualTo(new ThrottleConfig(10, 0, Duration.ofMillis(100)));
+    assertThat(shop.listeners())
+        .containsExactly(
+            new ListenerConfig(new HostPort("0.0.0.0", 3306), Route.REPLICAS, 50, false));
+    assertThat(shop.backends())
+        .containsExactly(
+            new BackendConfig("db1", new HostPort("::1", 3307), BackendRole.PRIMARY, 2),
+            new BackendConfig("db2", new HostPort("db2.internal", 3306), BackendRole.COLD, -1));
+    assertThat(shop.monitor())
+        .isEqualTo(
+            new MonitorConfig(
+                "mon", "monpw", "mysql", Duration.ofMillis(250), Duration.ofSeconds(2), 5, 4));
+    assertThat(shop.failover())
+        .isEqualTo(
+            new FailoverConfig(
+                FailoverConfig.Mode.OBSERVE,
+                FailoverConfig.Type.COLD,
+                64 * 1024,
+                Duration.ofHours(1),
+                "fence",
+                "start",
+                "switch",
+                Duration.ofSeconds(45)));
+    assertThat(shop.throttle()).isEqualTo(new ThrottleConfig(10, 0, Duration.ofMillis(100)));
   }
 
   @Test
@@ -141,10 +161,13 @@ class ConfigLoaderTest {
     assertThat(ConfigLoader.load(file, Map.of()).server().stateDir())
         .isEqualTo(dir.toAbsolutePath().resolve("var/state"));
     Files.writeString(file, "server:\n  state_dir: /srv/halo\n" + MINIMAL);
-    assertThat(ConfigLoader.load(file, Map.of()).server().stateDir()).isEqualTo(Path.of("/srv/halo"));
+    assertThat(ConfigLoader.load(file, Map.of()).server().stateDir())
+        .isEqualTo(Path.of("/srv/halo"));
     assertThat(ConfigLoader.parse(MINIMAL, "text.yaml", Map.of()).server().stateDir())
-        .as("a parsed text has no file to sit beside").isNull();
-    assertThatThrownBy(() -> ConfigLoader.parse("server:\n  state_dir: ''\n" + MINIMAL, "e.yaml", Map.of()))
+        .as("a parsed text has no file to sit beside")
+        .isNull();
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("server:\n  state_dir: ''\n" + MINIMAL, "e.yaml", Map.of()))
         .hasMessageContaining("server.state_dir: is empty");
   }
 
@@ -152,44 +175,74 @@ class ConfigLoaderTest {
   void applies_the_documented_defaults() throws Exception {
     HaloConfig config = ConfigLoader.parse(MINIMAL, "minimal.yaml", Map.of());
 
-    assertThat(config.server()).isEqualTo(new ServerConfig(0, Duration.ofSeconds(15),
-        Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(10)));
+    assertThat(config.server())
+        .isEqualTo(
+            new ServerConfig(
+                0,
+                Duration.ofSeconds(15),
+                Duration.ofSeconds(5),
+                64L << 20,
+                Duration.ofSeconds(10)));
     assertThat(config.admin()).isEqualTo(new AdminConfig(new HostPort("127.0.0.1", 7070), null));
-    assertThat(config.users()).containsExactly(
-        new UserConfig("app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret"));
+    assertThat(config.users())
+        .containsExactly(
+            new UserConfig("app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret"));
     ClusterConfig main = config.clusters().get(0);
     assertThat(main.engine()).isEqualTo(Engine.POSTGRESQL);
-    assertThat(main.listeners()).containsExactly(
-        new ListenerConfig(new HostPort("0.0.0.0", 6432), Route.PRIMARY, 1000, true));
-    assertThat(main.backends()).containsExactly(
-        new BackendConfig("pg1", new HostPort("10.0.0.1", 5432), BackendRole.PRIMARY, 0));
-    assertThat(main.monitor()).isEqualTo(new MonitorConfig("mon", null, "postgres",
-        Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2));
-    assertThat(main.failover()).isEqualTo(new FailoverConfig(FailoverConfig.Mode.AUTOMATIC,
-        FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10), null, null, null,
-        Duration.ofSeconds(30)));
+    assertThat(main.listeners())
+        .containsExactly(
+            new ListenerConfig(new HostPort("0.0.0.0", 6432), Route.PRIMARY, 1000, true));
+    assertThat(main.backends())
+        .containsExactly(
+            new BackendConfig("pg1", new HostPort("10.0.0.1", 5432), BackendRole.PRIMARY, 0));
+    assertThat(main.monitor())
+        .isEqualTo(
+            new MonitorConfig(
+                "mon", null, "postgres", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2));
+    assertThat(main.failover())
+        .isEqualTo(
+            new FailoverConfig(
+                FailoverConfig.Mode.AUTOMATIC,
+                FailoverConfig.Type.HOT,
+                16L << 20,
+                Duration.ofSeconds(10),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)));
     assertThat(main.throttle()).isEqualTo(new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
   }
 
   @Test
   void binds_transaction_limits_and_per_user_limits() throws Exception {
-    String yaml = MINIMAL
-        .replace("    password: secret\n",
-            "    password: secret\n    max_connections: 5\n    max_transactions_per_second: 100\n")
-        + "    throttle:\n      max_transactions: 40\n      limit: gradient\n";
+    String yaml =
+        MINIMAL.replace(
+                "    password: secret\n",
+                "    password: secret\n    max_connections: 5\n    max_transactions_per_second: 100\n")
+            + "    throttle:\n      max_transactions: 40\n      limit: gradient\n";
 
     HaloConfig config = ConfigLoader.parse(yaml, "limits.yaml", Map.of());
 
-    assertThat(config.clusters().get(0).throttle()).isEqualTo(
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2), 40, io.halo.conf.model.ThrottleLimit.GRADIENT, 10));
-    assertThat(config.users()).containsExactly(
-        new UserConfig("app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret", 5, 100, 100));
+    assertThat(config.clusters().get(0).throttle())
+        .isEqualTo(
+            new ThrottleConfig(
+                200,
+                1000,
+                Duration.ofSeconds(2),
+                40,
+                io.halo.conf.model.ThrottleLimit.GRADIENT,
+                10));
+    assertThat(config.users())
+        .containsExactly(
+            new UserConfig(
+                "app", "secret", AuthMethod.SCRAM_SHA_256, "app", "secret", 5, 100, 100));
   }
 
   @Test
   void a_transaction_limit_on_a_mysql_cluster_loads() throws Exception {
-    String yaml = MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
-        + "    throttle:\n      max_transactions: 10\n";
+    String yaml =
+        MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
+            + "    throttle:\n      max_transactions: 10\n";
 
     HaloConfig config = ConfigLoader.parse(yaml, "mysql.yaml", Map.of());
 
@@ -206,8 +259,9 @@ class ConfigLoaderTest {
 
   @Test
   void a_backend_without_role_is_a_standby() throws Exception {
-    String yaml = MINIMAL.replace("    monitor:",
-        "      - name: pg2\n        address: 10.0.0.2:5432\n    monitor:");
+    String yaml =
+        MINIMAL.replace(
+            "    monitor:", "      - name: pg2\n        address: 10.0.0.2:5432\n    monitor:");
 
     HaloConfig config = ConfigLoader.parse(yaml, "two.yaml", Map.of());
 
@@ -235,10 +289,14 @@ class ConfigLoaderTest {
 
     ConfigException e = ViolationAssertions.failure(() -> ConfigLoader.load(missing, Map.of()));
 
-    assertThat(e.violations()).singleElement().satisfies(v -> {
-      assertThat(v.file()).isEqualTo("does-not-exist.yaml");
-      assertThat(v.message()).isEqualTo("cannot read: no such file");
-      assertThat(v.toString()).isEqualTo("does-not-exist.yaml:0:0: cannot read: no such file");
-    });
+    assertThat(e.violations())
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.file()).isEqualTo("does-not-exist.yaml");
+              assertThat(v.message()).isEqualTo("cannot read: no such file");
+              assertThat(v.toString())
+                  .isEqualTo("does-not-exist.yaml:0:0: cannot read: no such file");
+            });
   }
 }

@@ -23,8 +23,9 @@ class ContainerConfigTest {
 
   private static final Path CONFIG = Path.of("../docker/halo.yaml");
   private static final Path DOCKERFILE = Path.of("../docker/Dockerfile");
-  private static final Map<String, String> ENV = Map.of(
-      "APP_PASSWORD", "app-pw", "MONITOR_PASSWORD", "monitor-pw", "HALO_ADMIN_TOKEN", "token");
+  private static final Map<String, String> ENV =
+      Map.of(
+          "APP_PASSWORD", "app-pw", "MONITOR_PASSWORD", "monitor-pw", "HALO_ADMIN_TOKEN", "token");
 
   @Test
   void the_image_config_starts_with_the_documented_environment_and_listens_where_the_image_exposes()
@@ -34,23 +35,37 @@ class ContainerConfigTest {
     assertThat(config.admin().listen()).isEqualTo(new HostPort("0.0.0.0", 7070));
     assertThat(config.admin().token()).isEqualTo("token");
     assertThat(config.server().stateDir()).isEqualTo(Path.of("/var/lib/halo"));
-    assertThat(config.cluster("main").orElseThrow().backends()).extracting(b -> b.address().toString())
+    assertThat(config.cluster("main").orElseThrow().backends())
+        .extracting(b -> b.address().toString())
         .containsExactly("postgres-primary:5432", "postgres-standby:5432");
     List<Integer> ports = new ArrayList<>();
-    config.clusters().forEach(c -> c.listeners().stream().map(ListenerConfig::listen).map(HostPort::port)
-        .forEach(ports::add));
+    config
+        .clusters()
+        .forEach(
+            c ->
+                c.listeners().stream()
+                    .map(ListenerConfig::listen)
+                    .map(HostPort::port)
+                    .forEach(ports::add));
     ports.add(config.admin().listen().port());
-    String expose = Files.readAllLines(DOCKERFILE).stream().filter(l -> l.startsWith("EXPOSE ")).findFirst()
-        .orElseThrow();
-    assertThat(Arrays.stream(expose.substring(7).trim().split("\\s+")).map(Integer::valueOf).toList())
+    String expose =
+        Files.readAllLines(DOCKERFILE).stream()
+            .filter(l -> l.startsWith("EXPOSE "))
+            .findFirst()
+            .orElseThrow();
+    assertThat(
+            Arrays.stream(expose.substring(7).trim().split("\\s+")).map(Integer::valueOf).toList())
         .containsExactlyInAnyOrderElementsOf(ports);
-    assertThat(Files.readString(DOCKERFILE)).contains("COPY docker/halo.yaml /etc/halo/halo.yaml")
-        .contains("MONITOR_PASSWORD").doesNotContain("MON_PW");
+    assertThat(Files.readString(DOCKERFILE))
+        .contains("COPY docker/halo.yaml /etc/halo/halo.yaml")
+        .contains("MONITOR_PASSWORD")
+        .doesNotContain("MON_PW");
   }
 
   @Test
   void without_an_admin_token_the_image_config_refuses_to_start() {
-    Map<String, String> noToken = Map.of("APP_PASSWORD", "app-pw", "MONITOR_PASSWORD", "monitor-pw");
+    Map<String, String> noToken =
+        Map.of("APP_PASSWORD", "app-pw", "MONITOR_PASSWORD", "monitor-pw");
     assertThatThrownBy(() -> ConfigLoader.load(CONFIG, noToken))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("HALO_ADMIN_TOKEN");

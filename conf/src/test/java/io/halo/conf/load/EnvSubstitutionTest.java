@@ -25,13 +25,17 @@ class EnvSubstitutionTest {
                 role: primary
             monitor:
               user: %s
-        """.formatted(password, monitorUser);
+        """
+        .formatted(password, monitorUser);
   }
 
   @Test
   void replaces_variables_from_the_given_environment() throws Exception {
-    HaloConfig config = ConfigLoader.parse(config("${APP_PASSWORD}", "mon"), "halo.yaml",
-        Map.of("APP_PASSWORD", "s3cret", "PG1_HOST", "db.internal"));
+    HaloConfig config =
+        ConfigLoader.parse(
+            config("${APP_PASSWORD}", "mon"),
+            "halo.yaml",
+            Map.of("APP_PASSWORD", "s3cret", "PG1_HOST", "db.internal"));
 
     assertThat(config.users().get(0).password()).isEqualTo("s3cret");
     assertThat(config.clusters().get(0).backends().get(0).address().host())
@@ -40,14 +44,14 @@ class EnvSubstitutionTest {
 
   @Test
   void uses_the_default_when_the_variable_is_unset_or_empty() throws Exception {
-    HaloConfig config = ConfigLoader.parse(config("pw-${SUFFIX:-x}", "${MON:-halo_monitor}"),
-        "halo.yaml", Map.of("SUFFIX", ""));
+    HaloConfig config =
+        ConfigLoader.parse(
+            config("pw-${SUFFIX:-x}", "${MON:-halo_monitor}"), "halo.yaml", Map.of("SUFFIX", ""));
 
     assertThat(config.users().get(0).password()).isEqualTo("pw-x");
     assertThat(config.clusters().get(0).monitor().user()).isEqualTo("halo_monitor");
     assertThat(config.clusters().get(0).listeners().get(0).maxClientConnections()).isEqualTo(25);
-    assertThat(config.clusters().get(0).backends().get(0).address().host())
-        .isEqualTo("localhost");
+    assertThat(config.clusters().get(0).backends().get(0).address().host()).isEqualTo("localhost");
   }
 
   @Test
@@ -79,13 +83,16 @@ class EnvSubstitutionTest {
 
   @Test
   void substituted_values_are_validated_like_written_ones() {
-    ConfigException e = ViolationAssertions.refuse(config("pw", "mon"),
-        Map.of("MAX_CLIENTS", "lots"));
+    ConfigException e =
+        ViolationAssertions.refuse(config("pw", "mon"), Map.of("MAX_CLIENTS", "lots"));
 
-    assertThat(e.violations()).singleElement().satisfies(v -> {
-      assertThat(v.line()).isEqualTo(8);
-      assertThat(v.key()).isEqualTo("clusters[0].listeners[0].max_client_connections");
-      assertThat(v.message()).contains("'lots' is not a whole number");
-    });
+    assertThat(e.violations())
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.line()).isEqualTo(8);
+              assertThat(v.key()).isEqualTo("clusters[0].listeners[0].max_client_connections");
+              assertThat(v.message()).contains("'lots' is not a whole number");
+            });
   }
 }

@@ -33,9 +33,20 @@ class FormatsTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"1024, 1024", "0, 0", "64kB, 65536", "64KB, 65536", "64KiB, 65536", "64k, 65536",
-      "16MB, 16777216", "16MiB, 16777216", "16mb, 16777216", "1GB, 1073741824", "2B, 2",
-      "1TB, 1099511627776"})
+  @CsvSource({
+    "1024, 1024",
+    "0, 0",
+    "64kB, 65536",
+    "64KB, 65536",
+    "64KiB, 65536",
+    "64k, 65536",
+    "16MB, 16777216",
+    "16MiB, 16777216",
+    "16mb, 16777216",
+    "1GB, 1073741824",
+    "2B, 2",
+    "1TB, 1099511627776"
+  })
   void reads_sizes_1024_based(String text, long bytes) {
     assertThat(Formats.size(text)).isEqualTo(bytes);
   }
@@ -67,11 +78,17 @@ class FormatsTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"adress, address", "max_client_conections, max_client_connections",
-      "intervall, interval"})
+  @CsvSource({
+    "adress, address",
+    "max_client_conections, max_client_connections",
+    "intervall, interval"
+  })
   void suggests_the_closest_known_key(String typed, String known) {
-    assertThat(Suggestions.closest(typed,
-        java.util.List.of("name", "address", "max_client_connections", "interval", "timeout")))
+    assertThat(
+            Suggestions.closest(
+                typed,
+                java.util.List.of(
+                    "name", "address", "max_client_connections", "interval", "timeout")))
         .contains(known);
   }
 }

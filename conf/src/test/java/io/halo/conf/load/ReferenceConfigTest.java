@@ -16,11 +16,12 @@ class ReferenceConfigTest {
 
   private static final Path REFERENCE = Path.of("halo.yaml");
 
-  private static final Map<String, String> ENV = Map.of(
-      "HALO_ADMIN_TOKEN", "admin-token",
-      "APP_PASSWORD", "app-pw",
-      "REPORTING_PASSWORD", "reporting-pw",
-      "MONITOR_PASSWORD", "monitor-pw");
+  private static final Map<String, String> ENV =
+      Map.of(
+          "HALO_ADMIN_TOKEN", "admin-token",
+          "APP_PASSWORD", "app-pw",
+          "REPORTING_PASSWORD", "reporting-pw",
+          "MONITOR_PASSWORD", "monitor-pw");
 
   @Test
   void the_reference_file_is_a_valid_config() throws Exception {
@@ -36,15 +37,15 @@ class ReferenceConfigTest {
     assertThat(shop.backend("db2").orElseThrow().role()).isEqualTo(BackendRole.COLD);
     assertThat(shop.monitor().password()).isEqualTo("monitor-pw");
     ClusterConfig main = config.cluster("main").orElseThrow();
-    assertThat(main.listeners().get(0).rules()).extracting(r -> r.target().toString())
+    assertThat(main.listeners().get(0).rules())
+        .extracting(r -> r.target().toString())
         .containsExactly("replicas", "group:analytics");
     assertThat(main.group("analytics").orElseThrow().backends()).containsExactly("pg2");
   }
 
   @Test
   void the_reference_file_needs_its_passwords_from_the_environment() {
-    ConfigException e =
-        ViolationAssertions.failure(() -> ConfigLoader.load(REFERENCE, Map.of()));
+    ConfigException e = ViolationAssertions.failure(() -> ConfigLoader.load(REFERENCE, Map.of()));
 
     assertThat(e.violations())
         .extracting(ConfigException.Violation::message)

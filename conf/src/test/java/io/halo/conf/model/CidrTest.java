@@ -71,10 +71,12 @@ class CidrTest {
     assertThat(Cidr.parse("::1").toString()).isEqualTo("::1/128");
     assertThat(Cidr.parse("::/0").toString()).isEqualTo("::/0");
     assertThat(Cidr.parse("2001:0db8:0000:0000:0001:0000:0000:0000/128").toString())
-        .as("the longest run of zeros").isEqualTo("2001:db8:0:0:1::/128");
+        .as("the longest run of zeros")
+        .isEqualTo("2001:db8:0:0:1::/128");
     assertThat(Cidr.parse("2001:db8:0:1:0:0:0:0/64").toString()).isEqualTo("2001:db8:0:1::/64");
     assertThat(Cidr.parse("fe80:0:0:0:1:2:3:4/128").toString()).isEqualTo("fe80::1:2:3:4/128");
-    assertThatThrownBy(() -> Cidr.parse("2001:db8::1/32")).hasMessageContaining("did you mean 2001:db8::/32?");
+    assertThatThrownBy(() -> Cidr.parse("2001:db8::1/32"))
+        .hasMessageContaining("did you mean 2001:db8::/32?");
   }
 
   @Test
@@ -88,12 +90,15 @@ class CidrTest {
 
   @Test
   void refuses_what_is_not_a_network() {
-    assertThatThrownBy(() -> Cidr.parse("10.1.2.3/8")).hasMessageContaining("host bits")
+    assertThatThrownBy(() -> Cidr.parse("10.1.2.3/8"))
+        .hasMessageContaining("host bits")
         .hasMessageContaining("did you mean 10.0.0.0/8?");
-    assertThatThrownBy(() -> Cidr.parse("10.0.0.0/33")).hasMessageContaining("longer than the address");
+    assertThatThrownBy(() -> Cidr.parse("10.0.0.0/33"))
+        .hasMessageContaining("longer than the address");
     assertThatThrownBy(() -> Cidr.parse("10.0.0.256/32")).hasMessageContaining("256 > 255");
     assertThatThrownBy(() -> Cidr.parse("db.example.com/24")).hasMessageContaining("no host names");
-    assertThatThrownBy(() -> Cidr.parse("2001:db8::zz/32")).hasMessageContaining("not an IPv6 address");
+    assertThatThrownBy(() -> Cidr.parse("2001:db8::zz/32"))
+        .hasMessageContaining("not an IPv6 address");
     assertThatThrownBy(() -> Cidr.parse("10.0.0.0/x")).hasMessageContaining("not a number");
     assertThatThrownBy(() -> Cidr.parse("::ffff:10.0.0.0/104")).hasMessageContaining("a.b.c.d/n");
     assertThatThrownBy(() -> Cidr.parse("fe80::1%eth0")).hasMessageContaining("not a network");

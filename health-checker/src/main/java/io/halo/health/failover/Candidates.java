@@ -15,10 +15,10 @@ import java.util.stream.Collectors;
 /**
  * Chooses the standby to promote: healthy, enabled, a standby, within {@code max_lag} of the old
  * primary's last known position, and — when the primary ran synchronous replication — one of its
- * synchronous standbys (matched by application_name = backend name). Most advanced replay
- * position first, then priority, then config order. Replay, not receive: WAL received but not
- * replayed is not lost, but a standby with replay paused or far behind would take long to promote,
- * so it counts as lagging. Pure: works on status snapshots.
+ * synchronous standbys (matched by application_name = backend name). Most advanced replay position
+ * first, then priority, then config order. Replay, not receive: WAL received but not replayed is
+ * not lost, but a standby with replay paused or far behind would take long to promote, so it counts
+ * as lagging. Pure: works on status snapshots.
  */
 final class Candidates {
 
@@ -27,18 +27,25 @@ final class Candidates {
 
     /** Why no candidate was chosen, never empty: each rejected standby, or that there is none. */
     String why() {
-      return rejected.isEmpty() ? "the cluster has no standby to promote" : String.join("; ", rejected);
+      return rejected.isEmpty()
+          ? "the cluster has no standby to promote"
+          : String.join("; ", rejected);
     }
   }
 
   private Candidates() {}
 
   static Choice choose(
-      ClusterConfig config, List<BackendStatus> statuses, String oldPrimary, ProbeResult primaryLast,
-      String target, boolean force) {
+      ClusterConfig config,
+      List<BackendStatus> statuses,
+      String oldPrimary,
+      ProbeResult primaryLast,
+      String target,
+      boolean force) {
     long primaryPos = primaryLast == null ? -1 : primaryLast.walPosition();
     Set<String> sync =
-        primaryLast == null ? Set.of()
+        primaryLast == null
+            ? Set.of()
             : primaryLast.downstreams().stream()
                 .filter(d -> "sync".equals(d.syncState()) || "quorum".equals(d.syncState()))
                 .map(ProbeResult.Downstream::name)
@@ -58,10 +65,14 @@ final class Candidates {
       }
     }
     if (target != null && ok.isEmpty() && rejected.isEmpty()) {
-      rejected.add(target + ": not a backend of cluster " + config.name() + " other than the primary");
+      rejected.add(
+          target + ": not a backend of cluster " + config.name() + " other than the primary");
     }
-    ok.sort(Comparator.<BackendStatus>comparingLong(s -> replayed(s)).reversed()
-        .thenComparing(Comparator.<BackendStatus>comparingInt(s -> s.node().priority()).reversed()));
+    ok.sort(
+        Comparator.<BackendStatus>comparingLong(s -> replayed(s))
+            .reversed()
+            .thenComparing(
+                Comparator.<BackendStatus>comparingInt(s -> s.node().priority()).reversed()));
     if (ok.isEmpty()) {
       return new Choice(null, -1, rejected);
     }
@@ -71,7 +82,12 @@ final class Candidates {
   }
 
   private static String reject(
-      ClusterConfig config, BackendStatus s, Set<String> sync, long primaryPos, boolean named, boolean force) {
+      ClusterConfig config,
+      BackendStatus s,
+      Set<String> sync,
+      long primaryPos,
+      boolean named,
+      boolean force) {
     if (config.backend(s.node().name()).map(b -> b.role() == BackendRole.COLD).orElse(false)) {
       return "a cold standby (promoted only by failover.type: cold)";
     }
@@ -96,7 +112,9 @@ final class Candidates {
     }
     long lag = primaryPos < 0 ? -1 : primaryPos - p.walPosition();
     if (!force && lag > config.failover().maxLagBytes()) {
-      return "lags " + lag + " bytes behind the old primary's last known position, more than max_lag "
+      return "lags "
+          + lag
+          + " bytes behind the old primary's last known position, more than max_lag "
           + config.failover().maxLagBytes();
     }
     return null;

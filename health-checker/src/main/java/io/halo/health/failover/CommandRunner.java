@@ -30,7 +30,9 @@ public final class CommandRunner {
 
     public String describe() {
       String tail = output.isBlank() ? "" : ": " + lastLine(output);
-      return timedOut ? "timed out after " + took.toMillis() + " ms" + tail : "exit " + exitCode + tail;
+      return timedOut
+          ? "timed out after " + took.toMillis() + " ms" + tail
+          : "exit " + exitCode + tail;
     }
   }
 
@@ -42,11 +44,15 @@ public final class CommandRunner {
     try {
       out = Files.createTempFile("halo-cmd-", ".log");
     } catch (IOException e) {
-      return new Result(127, false, "cannot create an output file: " + e.getMessage(), Duration.ZERO);
+      return new Result(
+          127, false, "cannot create an output file: " + e.getMessage(), Duration.ZERO);
     }
     try {
-      ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true)
-          .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+      ProcessBuilder pb =
+          new ProcessBuilder("/bin/sh", "-c", command)
+              .redirectErrorStream(true)
+              .redirectOutput(out.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       pb.environment().putAll(env);
       Process p;
       try {
@@ -66,11 +72,21 @@ public final class CommandRunner {
         p.destroyForcibly();
       }
       String output = read(out);
-      Result r = new Result(done ? p.exitValue() : -1, !done, output, Duration.ofNanos(System.nanoTime() - t0));
+      Result r =
+          new Result(
+              done ? p.exitValue() : -1, !done, output, Duration.ofNanos(System.nanoTime() - t0));
       if (r.ok()) {
-        log.info("{} command finished in {} ms{}", what, r.took().toMillis(), output.isBlank() ? "" : ":\n" + output.strip());
+        log.info(
+            "{} command finished in {} ms{}",
+            what,
+            r.took().toMillis(),
+            output.isBlank() ? "" : ":\n" + output.strip());
       } else {
-        log.warn("{} command failed ({}){}", what, r.describe(), output.isBlank() ? "" : ":\n" + output.strip());
+        log.warn(
+            "{} command failed ({}){}",
+            what,
+            r.describe(),
+            output.isBlank() ? "" : ":\n" + output.strip());
       }
       return r;
     } finally {

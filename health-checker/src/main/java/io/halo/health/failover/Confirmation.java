@@ -39,15 +39,24 @@ final class Confirmation {
       if (!up.streaming() || fromOtherStandby(statuses, primary, up)) {
         continue;
       }
-      return "standby " + s.node().name() + " still streams from " + primary
-          + (up.lastMessageAge() == null ? "" : " (last message " + up.lastMessageAge().toMillis() + " ms ago)")
-          + ": Halo's own link to " + primary + " may be what failed; waiting until the standbys lose "
-          + primary + " too (their wal_receiver_timeout)";
+      return "standby "
+          + s.node().name()
+          + " still streams from "
+          + primary
+          + (up.lastMessageAge() == null
+              ? ""
+              : " (last message " + up.lastMessageAge().toMillis() + " ms ago)")
+          + ": Halo's own link to "
+          + primary
+          + " may be what failed; waiting until the standbys lose "
+          + primary
+          + " too (their wal_receiver_timeout)";
     }
     return null;
   }
 
-  private static boolean fromOtherStandby(List<BackendStatus> statuses, String primary, ProbeResult.Upstream up) {
+  private static boolean fromOtherStandby(
+      List<BackendStatus> statuses, String primary, ProbeResult.Upstream up) {
     return statuses.stream()
         .filter(s -> !s.node().name().equals(primary))
         .map(s -> s.node().address())

@@ -6,9 +6,9 @@ import java.sql.SQLException;
 import java.time.Duration;
 
 /**
- * What failover needs to do to one engine's servers. The coordinator is engine-neutral; an
- * engine is this small strategy (PostgreSQL now, MySQL/MariaDB next). Every call blocks and runs
- * on the coordinator's executor with a bounded socket timeout.
+ * What failover needs to do to one engine's servers. The coordinator is engine-neutral; an engine
+ * is this small strategy (PostgreSQL now, MySQL/MariaDB next). Every call blocks and runs on the
+ * coordinator's executor with a bounded socket timeout.
  */
 public interface EngineOps {
 
@@ -35,7 +35,8 @@ public interface EngineOps {
    *
    * @return what was done, for the failover report
    */
-  String repoint(Connection standby, Connection newPrimary, HostPort newPrimaryAddress) throws SQLException;
+  String repoint(Connection standby, Connection newPrimary, HostPort newPrimaryAddress)
+      throws SQLException;
 
   /**
    * Best effort on a demoted primary that may still be reachable: make it refuse writes from
@@ -62,8 +63,13 @@ public interface EngineOps {
    * @param user replication credentials on the new primary
    * @return what was done, for the report
    */
-  default String rejoin(Connection oldPrimary, Connection newPrimary, HostPort newPrimaryAddress, String user,
-      String password) throws SQLException {
+  default String rejoin(
+      Connection oldPrimary,
+      Connection newPrimary,
+      HostPort newPrimaryAddress,
+      String user,
+      String password)
+      throws SQLException {
     throw new UnsupportedOperationException(engine() + " cannot demote a primary by SQL");
   }
 }

@@ -33,14 +33,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Decides and runs failovers of one cluster; the operator's {@link ClusterControl}.
  *
- * <p>Design memo. Decisions are taken on the cluster's health writer thread (the
- * {@link ClusterHealth#afterChange} hook), so they see one consistent state and never race a
- * probe. The slow part — commands, JDBC promotion — runs on this coordinator's own single thread,
- * so only one failover runs at a time and neither probes nor event loops wait for it. Every
- * topology change the steps make goes back through the writer. Order of a hot failover: fence
- * the old primary (Halo stops routing to it; optional fence_command), promote the candidate,
- * publish it as primary (epoch + 1: new sessions flow again), then repoint the other standbys —
- * repointing happens after writes resume because it does not gate them.
+ * <p>Design memo. Decisions are taken on the cluster's health writer thread (the {@link
+ * ClusterHealth#afterChange} hook), so they see one consistent state and never race a probe. The
+ * slow part — commands, JDBC promotion — runs on this coordinator's own single thread, so only one
+ * failover runs at a time and neither probes nor event loops wait for it. Every topology change the
+ * steps make goes back through the writer. Order of a hot failover: fence the old primary (Halo
+ * stops routing to it; optional fence_command), promote the candidate, publish it as primary (epoch
+ * + 1: new sessions flow again), then repoint the other standbys — repointing happens after writes
+ * resume because it does not gate them.
  *
  * <p>Several Halo instances will elect one coordinator later (ZooKeeper, the epoch as fencing
  * token); today the single process is the coordinator.
@@ -61,13 +61,15 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   private final AtomicLong ids = new AtomicLong();
   private final Deque<FailoverReport> reports = new ArrayDeque<>();
   private volatile TrafficGate gate = TrafficGate.NONE;
+
   /**
-   * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago"
-   * changes at every probe), so one incident is reported and logged once.
+   * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago" changes
+   * at every probe), so one incident is reported and logged once.
    */
   private String lastRefusal;
 
-  public FailoverCoordinator(ClusterHealth health, EngineOps ops, CommandRunner commands, Clock clock) {
+  public FailoverCoordinator(
+      ClusterHealth health, EngineOps ops, CommandRunner commands, Clock clock) {
     this.health = health;
     this.config = health.config();
     this.policy = config.failover();
@@ -96,7 +98,9 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   // ---------------------------------------------------------------- automatic (writer thread)
 
   private void evaluate() {
-    if (policy.mode() == FailoverConfig.Mode.OBSERVE || running.get() || health.reconciling()
+    if (policy.mode() == FailoverConfig.Mode.OBSERVE
+        || running.get()
+        || health.reconciling()
         || executor.isShutdown()) {
       return;
     }
@@ -106,12 +110,21 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       lastRefusal = null;
       return;
     }
-    String down = "primary " + t.primary() + " is down (" + primary.consecutiveFailures() + " failed probes"
-        + (primary.lastProbe() == null ? "" : ": " + primary.lastProbe().error()) + ")";
+    String down =
+        "primary "
+            + t.primary()
+            + " is down ("
+            + primary.consecutiveFailures()
+            + " failed probes"
+            + (primary.lastProbe() == null ? "" : ": " + primary.lastProbe().error())
+            + ")";
     String refusal;
     if (policy.mode() == FailoverConfig.Mode.MANUAL) {
-      refusal = down + "; failover.mode is manual: promote a standby with POST /api/v1/clusters/"
-          + config.name() + "/failover";
+      refusal =
+          down
+              + "; failover.mode is manual: promote a standby with POST /api/v1/clusters/"
+              + config.name()
+              + "/failover";
     } else {
       String unconfirmed = Confirmation.check(health.statuses(), t.primary());
       if (unconfirmed != null) {
@@ -125,12 +138,24 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
           return;
         }
       } else {
-        Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(),
-            health.lastGoodProbe(t.primary()), null, false);
+        Candidates.Choice c =
+            Candidates.choose(
+                config,
+                health.statuses(),
+                t.primary(),
+                health.lastGoodProbe(t.primary()),
+                null,
+                false);
         if (c.candidate() == null) {
           refusal = down + "; no standby can be promoted: " + c.why();
         } else {
-          start(FailoverReport.Kind.AUTOMATIC, t.primary(), c.candidate().node().name(), null, down, false);
+          start(
+              FailoverReport.Kind.AUTOMATIC,
+              t.primary(),
+              c.candidate().node().name(),
+              null,
+              down,
+              false);
           return;
         }
       }
@@ -145,27 +170,42 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   }
 
   /** Starts a failover on the coordinator thread; the caller holds no lock. Returns its future. */
-  private Future<FailoverReport> start(FailoverReport.Kind kind, String from, String to, Long possibleLoss,
-      String reason, boolean cold) {
+  private Future<FailoverReport> start(
+      FailoverReport.Kind kind,
+      String from,
+      String to,
+      Long possibleLoss,
+      String reason,
+      boolean cold) {
     if (!running.compareAndSet(false, true)) {
-      throw new IllegalStateException("a failover of cluster " + config.name() + " is already running");
+      throw new IllegalStateException(
+          "a failover of cluster " + config.name() + " is already running");
     }
     long epoch = health.current().epoch();
     ReportBuilder rb = newReport(kind, from, reason, epoch);
     rb.to = to;
     rb.possibleLossBytes = possibleLoss;
-    log.warn("[{}] {} failover: {} -> {} ({})", config.name(), kind.name().toLowerCase(java.util.Locale.ROOT), from, to, reason);
+    log.warn(
+        "[{}] {} failover: {} -> {} ({})",
+        config.name(),
+        kind.name().toLowerCase(java.util.Locale.ROOT),
+        from,
+        to,
+        reason);
     health.submit(() -> health.failoverInProgress(true));
-    return executor.submit(() -> {
-      try {
-        return cold ? new Steps(this, rb, from, to).cold() : new Steps(this, rb, from, to).hot();
-      } catch (RuntimeException e) {
-        log.error("[{}] failover {} -> {} failed unexpectedly", config.name(), from, to, e);
-        return abort(rb, from, "unexpected error: " + e);
-      } finally {
-        running.set(false);
-      }
-    });
+    return executor.submit(
+        () -> {
+          try {
+            return cold
+                ? new Steps(this, rb, from, to).cold()
+                : new Steps(this, rb, from, to).hot();
+          } catch (RuntimeException e) {
+            log.error("[{}] failover {} -> {} failed unexpectedly", config.name(), from, to, e);
+            return abort(rb, from, "unexpected error: " + e);
+          } finally {
+            running.set(false);
+          }
+        });
   }
 
   // ---------------------------------------------------------------- operator actions
@@ -177,20 +217,36 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     if (target != null && target.equals(t.primary())) {
       throw new IllegalArgumentException(target + " is already the primary of " + config.name());
     }
-    String reason = "manual failover" + (target == null ? "" : " to " + target) + (force ? " (forced)" : "");
-    boolean cold = target != null && config.backend(target).map(b -> b.role() == BackendRole.COLD).orElse(false);
+    String reason =
+        "manual failover" + (target == null ? "" : " to " + target) + (force ? " (forced)" : "");
+    boolean cold =
+        target != null
+            && config.backend(target).map(b -> b.role() == BackendRole.COLD).orElse(false);
     if (cold) {
       return await(start(FailoverReport.Kind.MANUAL, t.primary(), target, null, reason, true));
     }
     ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
-    Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, force);
+    Candidates.Choice c =
+        Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, force);
     if (c.candidate() == null) {
       return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + c.why());
     }
     Long loss = force && c.lagBytes() > 0 ? c.lagBytes() : null;
-    return await(start(FailoverReport.Kind.MANUAL, t.primary(), c.candidate().node().name(), loss,
-        reason + (loss == null ? "" : "; " + c.candidate().node().name() + " trailed the old primary by " + loss
-            + " bytes at the last probe: transactions in them may be lost"), false));
+    return await(
+        start(
+            FailoverReport.Kind.MANUAL,
+            t.primary(),
+            c.candidate().node().name(),
+            loss,
+            reason
+                + (loss == null
+                    ? ""
+                    : "; "
+                        + c.candidate().node().name()
+                        + " trailed the old primary by "
+                        + loss
+                        + " bytes at the last probe: transactions in them may be lost"),
+            false));
   }
 
   @Override
@@ -202,30 +258,38 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
     BackendStatus primary = status(t.primary());
     if (primary == null || !primary.node().state().routable()) {
-      return refuse(FailoverReport.Kind.SWITCHOVER, t,
+      return refuse(
+          FailoverReport.Kind.SWITCHOVER,
+          t,
           "switchover needs a healthy primary; " + t.primary() + " is not: use failover");
     }
     ProbeResult primaryLast = health.call(() -> health.lastGoodProbe(t.primary()));
-    Candidates.Choice c = Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, false);
+    Candidates.Choice c =
+        Candidates.choose(config, health.statuses(), t.primary(), primaryLast, target, false);
     if (c.candidate() == null) {
       return refuse(FailoverReport.Kind.SWITCHOVER, t, "switchover refused: " + c.why());
     }
     String to = c.candidate().node().name();
     if (!running.compareAndSet(false, true)) {
-      throw new IllegalStateException("a failover of cluster " + config.name() + " is already running");
+      throw new IllegalStateException(
+          "a failover of cluster " + config.name() + " is already running");
     }
-    ReportBuilder rb = newReport(FailoverReport.Kind.SWITCHOVER, t.primary(), "planned switchover to " + to, t.epoch());
+    ReportBuilder rb =
+        newReport(
+            FailoverReport.Kind.SWITCHOVER, t.primary(), "planned switchover to " + to, t.epoch());
     rb.to = to;
-    return await(executor.submit(() -> {
-      try {
-        return new Steps(this, rb, t.primary(), to).switchover();
-      } catch (RuntimeException e) {
-        log.error("[{}] switchover failed unexpectedly", config.name(), e);
-        return abort(rb, t.primary(), "unexpected error: " + e);
-      } finally {
-        running.set(false);
-      }
-    }));
+    return await(
+        executor.submit(
+            () -> {
+              try {
+                return new Steps(this, rb, t.primary(), to).switchover();
+              } catch (RuntimeException e) {
+                log.error("[{}] switchover failed unexpectedly", config.name(), e);
+                return abort(rb, t.primary(), "unexpected error: " + e);
+              } finally {
+                running.set(false);
+              }
+            }));
   }
 
   @Override
@@ -245,10 +309,15 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   private void admin(String backend, AdminState state) {
     if (backend == null || config.backend(backend).isEmpty()) {
-      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + backend + "'");
+      throw new IllegalArgumentException(
+          "cluster " + config.name() + " has no backend '" + backend + "'");
     }
     health.run(() -> health.admin(backend, state));
-    log.info("[{}] {} is now {}", config.name(), backend, state.name().toLowerCase(java.util.Locale.ROOT));
+    log.info(
+        "[{}] {} is now {}",
+        config.name(),
+        backend,
+        state.name().toLowerCase(java.util.Locale.ROOT));
   }
 
   // ---------------------------------------------------------------- reads
@@ -320,14 +389,16 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   /** A step failed before anything was promoted: lift the fence, end the report as FAILED. */
   FailoverReport abort(ReportBuilder rb, String oldPrimary, String reason) {
-    health.submit(() -> {
-      if (oldPrimary != null && oldPrimary.equals(health.current().primary())) {
-        health.admin(oldPrimary, AdminState.ENABLED);
-      }
-      health.failoverInProgress(false);
-    });
+    health.submit(
+        () -> {
+          if (oldPrimary != null && oldPrimary.equals(health.current().primary())) {
+            health.admin(oldPrimary, AdminState.ENABLED);
+          }
+          health.failoverInProgress(false);
+        });
     log.error("[{}] failover failed: {}", config.name(), reason);
-    return rb.finish(FailoverReport.Outcome.FAILED, "failover failed: " + reason, health.current().epoch());
+    return rb.finish(
+        FailoverReport.Outcome.FAILED, "failover failed: " + reason, health.current().epoch());
   }
 
   Optional<BackendConfig> coldStandby(String target) {
@@ -338,10 +409,12 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   private FailoverReport refuse(FailoverReport.Kind kind, Topology t, String reason) {
     log.warn("[{}] {}", config.name(), reason);
-    return newReport(kind, t.primary(), reason, t.epoch()).finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
+    return newReport(kind, t.primary(), reason, t.epoch())
+        .finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
   }
 
-  private ReportBuilder newReport(FailoverReport.Kind kind, String from, String reason, long epoch) {
+  private ReportBuilder newReport(
+      FailoverReport.Kind kind, String from, String reason, long epoch) {
     long id = ids.incrementAndGet();
     return new ReportBuilder(id, kind, config.name(), from, reason, epoch, clock, r -> keep(id, r));
   }
@@ -354,7 +427,8 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     while (reports.size() > KEEP_REPORTS) {
       reports.pollFirst();
     }
-    if (r.outcome() == FailoverReport.Outcome.SUCCEEDED || r.outcome() == FailoverReport.Outcome.FAILED) {
+    if (r.outcome() == FailoverReport.Outcome.SUCCEEDED
+        || r.outcome() == FailoverReport.Outcome.FAILED) {
       // Refusals are not decisions, and one may repeat at every probe: they are not saved.
       health.submit(() -> health.remember(r));
     }
@@ -364,17 +438,27 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     if (backend == null) {
       return null;
     }
-    return health.statuses().stream().filter(s -> s.node().name().equals(backend)).findFirst().orElse(null);
+    return health.statuses().stream()
+        .filter(s -> s.node().name().equals(backend))
+        .findFirst()
+        .orElse(null);
   }
 
   private void requireBackend(String target) {
     if (target != null && config.backend(target).isEmpty()) {
-      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + target + "'");
+      throw new IllegalArgumentException(
+          "cluster " + config.name() + " has no backend '" + target + "'");
     }
   }
 
   private FailoverReport await(Future<FailoverReport> f) {
-    long bound = policy.commandTimeout().multipliedBy(4).plus(policy.holdTimeout()).plusSeconds(30).toMillis();
+    long bound =
+        policy
+            .commandTimeout()
+            .multipliedBy(4)
+            .plus(policy.holdTimeout())
+            .plusSeconds(30)
+            .toMillis();
     try {
       return f.get(bound, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
@@ -383,8 +467,12 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     } catch (ExecutionException e) {
       throw new IllegalStateException("failover failed: " + e.getCause(), e.getCause());
     } catch (TimeoutException e) {
-      throw new IllegalStateException("failover still running after " + bound + " ms; see GET /api/v1/clusters/"
-          + config.name(), e);
+      throw new IllegalStateException(
+          "failover still running after "
+              + bound
+              + " ms; see GET /api/v1/clusters/"
+              + config.name(),
+          e);
     }
   }
 

@@ -13,8 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * MariaDB and MySQL failover operations; each call picks the statements for the server it talks
- * to from {@link MySqlFlavor} (by the version the driver received at login).
+ * MariaDB and MySQL failover operations; each call picks the statements for the server it talks to
+ * from {@link MySqlFlavor} (by the version the driver received at login).
  *
  * <pre>
  * promote:  STOP SLAVE IO_THREAD; SELECT MASTER_GTID_WAIT(Gtid_IO_Pos, t)   -- apply all received
@@ -38,9 +38,9 @@ import java.util.List;
  * which made a 2-node cluster's write outage after a kill -9 12 s instead of 1 s. Between the
  * promotion and the repoint (milliseconds) commits are asynchronous.
  *
- * <p>Only the MariaDB statements have run against real servers (the test kit starts MariaDB
- * 11.4); no MySQL 8 server is available here, so the MySQL variants are checked by unit tests of
- * the statement choice only.
+ * <p>Only the MariaDB statements have run against real servers (the test kit starts MariaDB 11.4);
+ * no MySQL 8 server is available here, so the MySQL variants are checked by unit tests of the
+ * statement choice only.
  */
 public final class MySqlOps implements EngineOps {
 
@@ -62,8 +62,12 @@ public final class MySqlOps implements EngineOps {
           try (ResultSet rs = ps.executeQuery()) {
             rs.next();
             if (rs.getInt(1) != 0) {
-              throw new SQLException("replica did not apply its received transactions (" + ioPos + ") within "
-                  + timeout.toSeconds() + " s");
+              throw new SQLException(
+                  "replica did not apply its received transactions ("
+                      + ioPos
+                      + ") within "
+                      + timeout.toSeconds()
+                      + " s");
             }
           }
         }
@@ -89,7 +93,8 @@ public final class MySqlOps implements EngineOps {
     if (bool(c, "select @@read_only")) {
       return true;
     }
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(f.replicaStatus())) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(f.replicaStatus())) {
       while (rs.next()) {
         String host = rs.getString(f.sourceHostColumn());
         if (host != null && !host.isEmpty()) {
@@ -119,7 +124,8 @@ public final class MySqlOps implements EngineOps {
   }
 
   @Override
-  public String repoint(Connection replica, Connection newPrimary, HostPort address) throws SQLException {
+  public String repoint(Connection replica, Connection newPrimary, HostPort address)
+      throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(replica);
     String semiSync = "";
     try (Statement s = replica.createStatement()) {
@@ -132,7 +138,8 @@ public final class MySqlOps implements EngineOps {
       int semi = semiSyncReplicaSide(replica, f);
       if (semi >= 0 && newPrimary != null) {
         MySqlFlavor p = MySqlFlavor.of(newPrimary);
-        String source = p.semiSyncSourceVariables().get(Math.min(semi, p.semiSyncSourceVariables().size() - 1));
+        String source =
+            p.semiSyncSourceVariables().get(Math.min(semi, p.semiSyncSourceVariables().size() - 1));
         try (Statement ps = newPrimary.createStatement()) {
           ps.execute("set global " + source + " = ON");
         }
@@ -164,13 +171,19 @@ public final class MySqlOps implements EngineOps {
   }
 
   @Override
-  public String rejoin(Connection oldPrimary, Connection newPrimary, HostPort newPrimaryAddress, String user,
-      String password) throws SQLException {
+  public String rejoin(
+      Connection oldPrimary,
+      Connection newPrimary,
+      HostPort newPrimaryAddress,
+      String user,
+      String password)
+      throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(oldPrimary);
     // TLS to the new primary when it offers TLS; a plaintext server refuses a replica that
     // requires it (MariaDB 11.4 and later require it by default).
     boolean tls;
-    try (Statement s = newPrimary.createStatement(); ResultSet rs = s.executeQuery("select @@have_ssl")) {
+    try (Statement s = newPrimary.createStatement();
+        ResultSet rs = s.executeQuery("select @@have_ssl")) {
       tls = rs.next() && "YES".equalsIgnoreCase(rs.getString(1));
     }
     try (Statement s = oldPrimary.createStatement()) {
@@ -179,8 +192,14 @@ public final class MySqlOps implements EngineOps {
       if (f.adoptOwnPosition() != null) {
         s.execute(f.adoptOwnPosition());
       }
-      try (PreparedStatement ps = oldPrimary.prepareStatement(f.changeSourceWithCredentials()
-          + (tls ? "" : f.mariadb() || f == MySqlFlavor.MYSQL_LEGACY ? ", master_ssl = 0" : ", source_ssl = 0"))) {
+      try (PreparedStatement ps =
+          oldPrimary.prepareStatement(
+              f.changeSourceWithCredentials()
+                  + (tls
+                      ? ""
+                      : f.mariadb() || f == MySqlFlavor.MYSQL_LEGACY
+                          ? ", master_ssl = 0"
+                          : ", source_ssl = 0"))) {
         ps.setString(1, newPrimaryAddress.host());
         ps.setInt(2, newPrimaryAddress.port());
         ps.setString(3, user);
@@ -189,7 +208,12 @@ public final class MySqlOps implements EngineOps {
       }
       s.execute(f.startReplication());
     }
-    return "read-only, replicates from " + newPrimaryAddress + " (" + f.positioning() + (tls ? ", TLS" : "") + ")";
+    return "read-only, replicates from "
+        + newPrimaryAddress
+        + " ("
+        + f.positioning()
+        + (tls ? ", TLS" : "")
+        + ")";
   }
 
   @Override
@@ -199,9 +223,11 @@ public final class MySqlOps implements EngineOps {
     try (Statement s = oldPrimary.createStatement()) {
       s.execute(f.makeReadOnly());
       List<Long> ids = new ArrayList<>();
-      try (ResultSet rs = s.executeQuery("select id from information_schema.processlist "
-          + "where id <> connection_id() and command not in ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') "
-          + "and user not in ('system user', 'event_scheduler')")) {
+      try (ResultSet rs =
+          s.executeQuery(
+              "select id from information_schema.processlist "
+                  + "where id <> connection_id() and command not in ('Binlog Dump', 'Binlog Dump GTID', 'Daemon') "
+                  + "and user not in ('system user', 'event_scheduler')")) {
         while (rs.next()) {
           ids.add(rs.getLong(1));
         }
@@ -215,17 +241,22 @@ public final class MySqlOps implements EngineOps {
         }
       }
     }
-    return (f.mariadb() ? "read_only" : "super_read_only") + " = ON, " + killed + " client connection(s) killed";
+    return (f.mariadb() ? "read_only" : "super_read_only")
+        + " = ON, "
+        + killed
+        + " client connection(s) killed";
   }
 
   private static String receivedGtids(Connection c, MySqlFlavor f) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(f.replicaStatus())) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(f.replicaStatus())) {
       return rs.next() ? rs.getString(f.receivedGtidsColumn()) : null;
     }
   }
 
   private static boolean bool(Connection c, String sql) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
       rs.next();
       return rs.getBoolean(1);
     } catch (SQLException e) {

@@ -11,10 +11,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * PostgreSQL failover operations: {@code pg_promote()}, WAL positions, and repointing a standby
- * by rewriting the host and port of its {@code primary_conninfo} (so its replication user,
- * password and application_name stay as the operator set them) and creating its replication
- * slot on the new primary. Needs a superuser (or a role granted pg_promote and ALTER SYSTEM).
+ * PostgreSQL failover operations: {@code pg_promote()}, WAL positions, and repointing a standby by
+ * rewriting the host and port of its {@code primary_conninfo} (so its replication user, password
+ * and application_name stay as the operator set them) and creating its replication slot on the new
+ * primary. Needs a superuser (or a role granted pg_promote and ALTER SYSTEM).
  */
 public final class PgOps implements EngineOps {
 
@@ -28,7 +28,8 @@ public final class PgOps implements EngineOps {
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         if (!rs.getBoolean(1)) {
-          throw new SQLException("pg_promote() did not finish within " + timeout.toSeconds() + " s");
+          throw new SQLException(
+              "pg_promote() did not finish within " + timeout.toSeconds() + " s");
         }
       }
     }
@@ -64,7 +65,8 @@ public final class PgOps implements EngineOps {
   }
 
   @Override
-  public String repoint(Connection standby, Connection newPrimary, HostPort address) throws SQLException {
+  public String repoint(Connection standby, Connection newPrimary, HostPort address)
+      throws SQLException {
     String conninfo = show(standby, "primary_conninfo");
     String slot = show(standby, "primary_slot_name");
     String next = withHostPort(conninfo, address);
@@ -105,7 +107,9 @@ public final class PgOps implements EngineOps {
   }
 
   private static String quote(String v) {
-    return v.matches("[A-Za-z0-9._:-]+") ? v : "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
+    return v.matches("[A-Za-z0-9._:-]+")
+        ? v
+        : "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'";
   }
 
   private static String literal(String v) {
@@ -113,14 +117,16 @@ public final class PgOps implements EngineOps {
   }
 
   private static String show(Connection c, String setting) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show " + setting)) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("show " + setting)) {
       rs.next();
       return rs.getString(1);
     }
   }
 
   private static boolean bool(Connection c, String sql) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
       rs.next();
       return rs.getBoolean(1);
     }

@@ -27,8 +27,15 @@ final class ReportBuilder {
   private Instant finishedAt;
   private long epochAfter;
 
-  ReportBuilder(long id, FailoverReport.Kind kind, String cluster, String from, String reason,
-      long epochBefore, Clock clock, Consumer<FailoverReport> publish) {
+  ReportBuilder(
+      long id,
+      FailoverReport.Kind kind,
+      String cluster,
+      String from,
+      String reason,
+      long epochBefore,
+      Clock clock,
+      Consumer<FailoverReport> publish) {
     this.id = id;
     this.kind = kind;
     this.cluster = cluster;
@@ -48,7 +55,8 @@ final class ReportBuilder {
   }
 
   void step(String name, Instant began, boolean ok, String detail) {
-    steps.add(new FailoverReport.Step(name, began, Duration.between(began, clock.instant()), ok, detail));
+    steps.add(
+        new FailoverReport.Step(name, began, Duration.between(began, clock.instant()), ok, detail));
     publish.accept(build());
   }
 
@@ -65,7 +73,20 @@ final class ReportBuilder {
   }
 
   FailoverReport build() {
-    return new FailoverReport(id, kind, cluster, from, to, startedAt, finishedAt, outcome, reason, steps,
-        epochBefore, epochAfter, possibleLossBytes, writePause);
+    return new FailoverReport(
+        id,
+        kind,
+        cluster,
+        from,
+        to,
+        startedAt,
+        finishedAt,
+        outcome,
+        reason,
+        steps,
+        epochBefore,
+        epochAfter,
+        possibleLossBytes,
+        writePause);
   }
 }

@@ -15,10 +15,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The steps of one failover, run on the coordinator's thread: hot (fence, promote, route,
- * repoint), cold (fence, start, wait, promote if needed, route, repoint) and switchover (hold,
- * catch up, stop old primary, promote, route, repoint, release). Each step is timed into the
- * report; a failure before anything was promoted lifts the fence again.
+ * The steps of one failover, run on the coordinator's thread: hot (fence, promote, route, repoint),
+ * cold (fence, start, wait, promote if needed, route, repoint) and switchover (hold, catch up, stop
+ * old primary, promote, route, repoint, release). Each step is timed into the report; a failure
+ * before anything was promoted lifts the fence again.
  */
 final class Steps {
 
@@ -55,7 +55,10 @@ final class Steps {
     if (start == null) {
       return fail("start", b, "failover.start_command is not set");
     }
-    CommandRunner.Result r = coordinator.commands().run("start " + to, start, env(), coordinator.policy().commandTimeout());
+    CommandRunner.Result r =
+        coordinator
+            .commands()
+            .run("start " + to, start, env(), coordinator.policy().commandTimeout());
     if (!r.ok()) {
       return fail("start", b, "start_command " + r.describe());
     }
@@ -63,7 +66,13 @@ final class Steps {
     b = rb.begin();
     ProbeResult up = waitUntilReachable(coordinator.policy().commandTimeout());
     if (up == null) {
-      return fail("wait", b, to + " did not answer probes within " + coordinator.policy().commandTimeout().toMillis() + " ms");
+      return fail(
+          "wait",
+          b,
+          to
+              + " did not answer probes within "
+              + coordinator.policy().commandTimeout().toMillis()
+              + " ms");
     }
     rb.step("wait", b, true, to + " answers as " + up.role());
     if (up.role() == NodeRole.STANDBY && !promote()) {
@@ -89,8 +98,12 @@ final class Steps {
       }
       if (!idle) {
         released = true;
-        return fail("hold", b, "in-flight transactions did not finish within hold_timeout "
-            + coordinator.policy().holdTimeout().toMillis() + " ms; nothing was changed");
+        return fail(
+            "hold",
+            b,
+            "in-flight transactions did not finish within hold_timeout "
+                + coordinator.policy().holdTimeout().toMillis()
+                + " ms; nothing was changed");
       }
       rb.step("hold", b, true, "new transactions held; none in flight");
       b = rb.begin();
@@ -135,7 +148,10 @@ final class Steps {
     String detail = "no new traffic to " + from;
     String cmd = coordinator.policy().fenceCommand();
     if (cmd != null) {
-      CommandRunner.Result r = coordinator.commands().run("fence " + from, cmd, env(), coordinator.policy().commandTimeout());
+      CommandRunner.Result r =
+          coordinator
+              .commands()
+              .run("fence " + from, cmd, env(), coordinator.policy().commandTimeout());
       if (!r.ok()) {
         failed = fail("fence", b, "fence_command " + r.describe());
         return false;
@@ -151,20 +167,34 @@ final class Steps {
    * not delay the promotion. The outcome is logged.
    */
   private void fenceOnServerAsync() {
-    Thread t = new Thread(() -> {
-      try (Connection c = coordinator.connect(from)) {
-        org.slf4j.LoggerFactory.getLogger(Steps.class).info("[{}] fenced {} on the server: {}",
-            health.config().name(), from, coordinator.ops().fence(c));
-      } catch (SQLException | RuntimeException e) {
-        org.slf4j.LoggerFactory.getLogger(Steps.class).info("[{}] could not fence {} on the server ({}); "
-            + "Halo routes nothing to it", health.config().name(), from, e.getMessage());
-      }
-    }, "halo-fence-" + from);
+    Thread t =
+        new Thread(
+            () -> {
+              try (Connection c = coordinator.connect(from)) {
+                org.slf4j.LoggerFactory.getLogger(Steps.class)
+                    .info(
+                        "[{}] fenced {} on the server: {}",
+                        health.config().name(),
+                        from,
+                        coordinator.ops().fence(c));
+              } catch (SQLException | RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(Steps.class)
+                    .info(
+                        "[{}] could not fence {} on the server ({}); "
+                            + "Halo routes nothing to it",
+                        health.config().name(),
+                        from,
+                        e.getMessage());
+              }
+            },
+            "halo-fence-" + from);
     t.setDaemon(true);
     t.start();
   }
 
-  /** Switchover: the old primary was demoted by SQL and rejoins as a replica after the promotion. */
+  /**
+   * Switchover: the old primary was demoted by SQL and rejoins as a replica after the promotion.
+   */
   private boolean rejoinOld;
 
   private boolean stopOldPrimary() {
@@ -180,7 +210,8 @@ final class Steps {
         rb.step("stop old primary", b, true, from + ": " + fenced);
         return true;
       } catch (SQLException e) {
-        failed = fail("stop old primary", b, from + " could not be made read-only: " + e.getMessage());
+        failed =
+            fail("stop old primary", b, from + " could not be made read-only: " + e.getMessage());
         return false;
       }
     }
@@ -188,7 +219,10 @@ final class Steps {
       rb.step("stop old primary", b, true, from + " fenced (no switchover_command)");
       return true;
     }
-    CommandRunner.Result r = coordinator.commands().run("switchover " + from, cmd, env(), coordinator.policy().commandTimeout());
+    CommandRunner.Result r =
+        coordinator
+            .commands()
+            .run("switchover " + from, cmd, env(), coordinator.policy().commandTimeout());
     if (!r.ok()) {
       failed = fail("stop old primary", b, "switchover_command " + r.describe());
       return false;
@@ -220,10 +254,15 @@ final class Steps {
     for (BackendStatus s : health.statuses()) {
       String name = s.node().name();
       ProbeResult p = s.lastProbe();
-      if (name.equals(to) || name.equals(from) || p == null || !p.ok() || p.role() != NodeRole.STANDBY) {
+      if (name.equals(to)
+          || name.equals(from)
+          || p == null
+          || !p.ok()
+          || p.role() != NodeRole.STANDBY) {
         continue;
       }
-      try (Connection standby = coordinator.connect(name); Connection primary = coordinator.connect(to)) {
+      try (Connection standby = coordinator.connect(name);
+          Connection primary = coordinator.connect(to)) {
         done.add(name + ": " + coordinator.ops().repoint(standby, primary, addressOf(to)));
       } catch (SQLException e) {
         allOk = false;
@@ -234,21 +273,36 @@ final class Steps {
     if (rejoinOld) {
       b = rb.begin();
       var monitor = health.config().monitor();
-      try (Connection old = coordinator.connect(from); Connection primary = coordinator.connect(to)) {
-        rb.step("rejoin old primary", b, true,
-            from + ": " + coordinator.ops().rejoin(old, primary, addressOf(to), monitor.user(), monitor.password()));
+      try (Connection old = coordinator.connect(from);
+          Connection primary = coordinator.connect(to)) {
+        rb.step(
+            "rejoin old primary",
+            b,
+            true,
+            from
+                + ": "
+                + coordinator
+                    .ops()
+                    .rejoin(old, primary, addressOf(to), monitor.user(), monitor.password()));
       } catch (SQLException e) {
         allOk = false;
-        rb.step("rejoin old primary", b, false, from + ": " + e.getMessage() + " (it stays read-only and fenced)");
+        rb.step(
+            "rejoin old primary",
+            b,
+            false,
+            from + ": " + e.getMessage() + " (it stays read-only and fenced)");
       }
     }
-    return rb.finish(FailoverReport.Outcome.SUCCEEDED,
-        allOk ? null : "promoted " + to + ", but some standbys could not be repointed", epoch);
+    return rb.finish(
+        FailoverReport.Outcome.SUCCEEDED,
+        allOk ? null : "promoted " + to + ", but some standbys could not be repointed",
+        epoch);
   }
 
   private String catchUp(Duration within) {
     long deadline = System.nanoTime() + within.toNanos();
-    try (Connection p = coordinator.connect(from); Connection s = coordinator.connect(to)) {
+    try (Connection p = coordinator.connect(from);
+        Connection s = coordinator.connect(to)) {
       long lsn = coordinator.ops().currentPosition(p);
       while (!coordinator.ops().replayedUpTo(s, lsn)) {
         if (System.nanoTime() > deadline) {

@@ -1,9 +1,9 @@
 package io.halo.health.probe;
 
 /**
- * Turns a GTID position into one comparable number: the sum of MariaDB sequence numbers
- * ({@code 0-1-123,1-2-5} gives 128) or of MySQL interval ends ({@code uuid:1-77:80-90} gives 90).
- * Good for ordering servers of one replication stream and for counting transactions behind.
+ * Turns a GTID position into one comparable number: the sum of MariaDB sequence numbers ({@code
+ * 0-1-123,1-2-5} gives 128) or of MySQL interval ends ({@code uuid:1-77:80-90} gives 90). Good for
+ * ordering servers of one replication stream and for counting transactions behind.
  */
 public final class Gtids {
 

@@ -27,7 +27,12 @@ public final class Monitor implements AutoCloseable {
   private final HikariDataSource pool;
 
   public Monitor(
-      String cluster, String backend, HostPort address, MonitorConfig config, EngineProbe probe, Clock clock) {
+      String cluster,
+      String backend,
+      HostPort address,
+      MonitorConfig config,
+      EngineProbe probe,
+      Clock clock) {
     this.backend = backend;
     this.address = address;
     this.config = config;
@@ -63,8 +68,10 @@ public final class Monitor implements AutoCloseable {
   public ProbeResult probe() {
     long t0 = System.nanoTime();
     ProbeResult result;
-    if (pool.getHikariPoolMXBean() != null && pool.getHikariPoolMXBean().getTotalConnections() == 0) {
-      try (Connection c = DriverManager.getConnection(probe.jdbcUrl(address, config.database()), credentials())) {
+    if (pool.getHikariPoolMXBean() != null
+        && pool.getHikariPoolMXBean().getTotalConnections() == 0) {
+      try (Connection c =
+          DriverManager.getConnection(probe.jdbcUrl(address, config.database()), credentials())) {
         result = probe.probe(backend, c);
       } catch (SQLException | RuntimeException e) {
         return ProbeResult.failed(backend, clock.instant(), describe(e));
@@ -79,15 +86,20 @@ public final class Monitor implements AutoCloseable {
     Duration took = Duration.ofNanos(System.nanoTime() - t0);
     if (took.compareTo(config.timeout()) > 0) {
       return ProbeResult.failed(
-          backend, result.at(), "probe took " + took.toMillis() + " ms, over the " + config.timeout().toMillis()
+          backend,
+          result.at(),
+          "probe took "
+              + took.toMillis()
+              + " ms, over the "
+              + config.timeout().toMillis()
               + " ms timeout");
     }
     return result;
   }
 
   /**
-   * A fresh connection for actions (promote, repoint), outside the probe pool, with its own
-   * socket timeout. The caller closes it.
+   * A fresh connection for actions (promote, repoint), outside the probe pool, with its own socket
+   * timeout. The caller closes it.
    */
   public Connection openActionConnection(Duration socketTimeout) throws SQLException {
     Properties p = credentials();

@@ -7,8 +7,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Which replication statements a MySQL-protocol server understands, chosen from its version
- * string. The probe ({@link MySqlProbe}) and the failover operations ({@code MySqlOps}) take every
+ * Which replication statements a MySQL-protocol server understands, chosen from its version string.
+ * The probe ({@link MySqlProbe}) and the failover operations ({@code MySqlOps}) take every
  * statement and column name from here, so that one place says how MariaDB and MySQL differ.
  *
  * <pre>
@@ -62,7 +62,10 @@ public enum MySqlFlavor {
     return atLeast8023 ? MYSQL_8 : MYSQL_LEGACY;
   }
 
-  /** The flavor of the server behind {@code c}, from the version the driver got at login (no round trip). */
+  /**
+   * The flavor of the server behind {@code c}, from the version the driver got at login (no round
+   * trip).
+   */
   public static MySqlFlavor of(Connection c) throws SQLException {
     return of(c.getMetaData().getDatabaseProductVersion());
   }
@@ -73,7 +76,9 @@ public enum MySqlFlavor {
 
   /** Two columns: {@code read_only}, the executed GTID position. */
   public String positionQuery() {
-    return mariadb() ? "select @@read_only, @@gtid_current_pos" : "select @@read_only, @@global.gtid_executed";
+    return mariadb()
+        ? "select @@read_only, @@gtid_current_pos"
+        : "select @@read_only, @@global.gtid_executed";
   }
 
   /** The primary's current write position, one column. */
@@ -132,8 +137,8 @@ public enum MySqlFlavor {
   }
 
   /**
-   * Waits until the received GTIDs are applied: parameters (position, seconds); one column, 0
-   * when done (MariaDB answers -1 on timeout, MySQL 1).
+   * Waits until the received GTIDs are applied: parameters (position, seconds); one column, 0 when
+   * done (MariaDB answers -1 on timeout, MySQL 1).
    */
   public String waitForApplied() {
     return mariadb() ? "select master_gtid_wait(?, ?)" : "select wait_for_executed_gtid_set(?, ?)";
@@ -153,11 +158,14 @@ public enum MySqlFlavor {
 
   /** Statements that make a promoted server writable, in order. */
   public List<String> makeWritable() {
-    return mariadb() ? List.of("set global read_only = OFF")
+    return mariadb()
+        ? List.of("set global read_only = OFF")
         : List.of("set global super_read_only = OFF", "set global read_only = OFF");
   }
 
-  /** The statement that makes a demoted primary refuse client writes (MySQL: also from SUPER users). */
+  /**
+   * The statement that makes a demoted primary refuse client writes (MySQL: also from SUPER users).
+   */
   public String makeReadOnly() {
     return mariadb() ? "set global read_only = ON" : "set global super_read_only = ON";
   }
@@ -165,9 +173,12 @@ public enum MySqlFlavor {
   /** Points a replica at a new source, GTID-positioned: parameters (host, port). */
   public String changeSource() {
     return switch (this) {
-      case MARIADB -> "change master to master_host = ?, master_port = ?, master_use_gtid = slave_pos";
-      case MYSQL_8 -> "change replication source to source_host = ?, source_port = ?, source_auto_position = 1";
-      case MYSQL_LEGACY -> "change master to master_host = ?, master_port = ?, master_auto_position = 1";
+      case MARIADB ->
+          "change master to master_host = ?, master_port = ?, master_use_gtid = slave_pos";
+      case MYSQL_8 ->
+          "change replication source to source_host = ?, source_port = ?, source_auto_position = 1";
+      case MYSQL_LEGACY ->
+          "change master to master_host = ?, master_port = ?, master_auto_position = 1";
     };
   }
 
@@ -178,12 +189,15 @@ public enum MySqlFlavor {
    */
   public String changeSourceWithCredentials() {
     return switch (this) {
-      case MARIADB -> "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
-          + "master_use_gtid = slave_pos";
-      case MYSQL_8 -> "change replication source to source_host = ?, source_port = ?, source_user = ?, "
-          + "source_password = ?, source_auto_position = 1";
-      case MYSQL_LEGACY -> "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
-          + "master_auto_position = 1";
+      case MARIADB ->
+          "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
+              + "master_use_gtid = slave_pos";
+      case MYSQL_8 ->
+          "change replication source to source_host = ?, source_port = ?, source_user = ?, "
+              + "source_password = ?, source_auto_position = 1";
+      case MYSQL_LEGACY ->
+          "change master to master_host = ?, master_port = ?, master_user = ?, master_password = ?, "
+              + "master_auto_position = 1";
     };
   }
 
@@ -199,15 +213,18 @@ public enum MySqlFlavor {
 
   /**
    * Names of the replica-side semi-sync switch, in the order to try (a name is absent when its
-   * plugin is not loaded). Each has the source-side switch at the same index of {@link #semiSyncSourceVariables()}.
+   * plugin is not loaded). Each has the source-side switch at the same index of {@link
+   * #semiSyncSourceVariables()}.
    */
   public List<String> semiSyncReplicaVariables() {
-    return this == MYSQL_8 ? List.of("rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled")
+    return this == MYSQL_8
+        ? List.of("rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled")
         : List.of("rpl_semi_sync_slave_enabled");
   }
 
   public List<String> semiSyncSourceVariables() {
-    return this == MYSQL_8 ? List.of("rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled")
+    return this == MYSQL_8
+        ? List.of("rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled")
         : List.of("rpl_semi_sync_master_enabled");
   }
 }

@@ -18,10 +18,10 @@ import java.util.Properties;
  * read_only alone flaps; GTID positions; the replica's IO/SQL threads and delay.
  *
  * <p>Positions: MariaDB GTIDs are {@code domain-server-sequence} lists; Halo compares servers by
- * the sum of the sequence numbers over all domains, which orders servers of one replication
- * stream (gtid_strict_mode) correctly. On MySQL 8 ({@code gtid_executed} is a set of UUID
- * intervals) the same sum of interval ends is used. Lag is therefore counted in transactions,
- * not bytes, for MySQL clusters.
+ * the sum of the sequence numbers over all domains, which orders servers of one replication stream
+ * (gtid_strict_mode) correctly. On MySQL 8 ({@code gtid_executed} is a set of UUID intervals) the
+ * same sum of interval ends is used. Lag is therefore counted in transactions, not bytes, for MySQL
+ * clusters.
  *
  * <pre>
  * MariaDB:  SELECT @@read_only, @@gtid_current_pos   SHOW ALL SLAVES STATUS
@@ -41,9 +41,9 @@ public final class MySqlProbe implements EngineProbe {
   }
 
   /**
-   * No default database: every probe and failover statement reads server-wide state, and
-   * {@code monitor.database} is a PostgreSQL key (its default, {@code postgres}, does not exist on
-   * a MySQL server, which would fail every probe with "Access denied ... to database").
+   * No default database: every probe and failover statement reads server-wide state, and {@code
+   * monitor.database} is a PostgreSQL key (its default, {@code postgres}, does not exist on a MySQL
+   * server, which would fail every probe with "Access denied ... to database").
    */
   @Override
   public String jdbcUrl(HostPort address, String database) {
@@ -89,7 +89,9 @@ public final class MySqlProbe implements EngineProbe {
             String behind = rs.getString(flavor.secondsBehindColumn());
             String ioPos = rs.getString(flavor.receivedGtidsColumn());
             int port = rs.getInt(flavor.sourcePortColumn());
-            upstream = new ProbeResult.Upstream(host, port, "io " + io + ", sql " + sql, "Yes".equals(io), null, null);
+            upstream =
+                new ProbeResult.Upstream(
+                    host, port, "io " + io + ", sql " + sql, "Yes".equals(io), null, null);
             delay = behind == null ? null : Duration.ofSeconds(Long.parseLong(behind));
             if (ioPos != null && !ioPos.isEmpty()) {
               received = Math.max(received, Gtids.position(ioPos));
@@ -98,8 +100,19 @@ public final class MySqlProbe implements EngineProbe {
         }
       }
       NodeRole role = replica || readOnly ? NodeRole.STANDBY : NodeRole.PRIMARY;
-      return new ProbeResult(backend, at, latency, null, role, 0, Gtids.position(executed), received, executed,
-          role == NodeRole.STANDBY ? (delay == null ? Duration.ZERO : delay) : null, upstream, List.of());
+      return new ProbeResult(
+          backend,
+          at,
+          latency,
+          null,
+          role,
+          0,
+          Gtids.position(executed),
+          received,
+          executed,
+          role == NodeRole.STANDBY ? (delay == null ? Duration.ZERO : delay) : null,
+          upstream,
+          List.of());
     }
   }
 }

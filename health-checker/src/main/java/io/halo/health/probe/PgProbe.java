@@ -100,8 +100,12 @@ public final class PgProbe implements EngineProbe {
             double age = rs.getDouble(4);
             upstream =
                 new ProbeResult.Upstream(
-                    rs.getString(1), rs.getInt(2), status, "streaming".equals(status),
-                    rs.wasNull() ? null : Duration.ofMillis(Math.round(age)), senderTimeout);
+                    rs.getString(1),
+                    rs.getInt(2),
+                    status,
+                    "streaming".equals(status),
+                    rs.wasNull() ? null : Duration.ofMillis(Math.round(age)),
+                    senderTimeout);
           }
         }
       } else {
@@ -109,13 +113,27 @@ public final class PgProbe implements EngineProbe {
           while (rs.next()) {
             downstreams.add(
                 new ProbeResult.Downstream(
-                    rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5)));
+                    rs.getString(1),
+                    rs.getString(2),
+                    rs.getString(3),
+                    rs.getString(4),
+                    rs.getLong(5)));
           }
         }
       }
       return new ProbeResult(
-          backend, at, latency, null, recovery ? NodeRole.STANDBY : NodeRole.PRIMARY, timeline,
-          position, received, null, recovery ? replayDelay : null, upstream, downstreams);
+          backend,
+          at,
+          latency,
+          null,
+          recovery ? NodeRole.STANDBY : NodeRole.PRIMARY,
+          timeline,
+          position,
+          received,
+          null,
+          recovery ? replayDelay : null,
+          upstream,
+          downstreams);
     }
   }
 

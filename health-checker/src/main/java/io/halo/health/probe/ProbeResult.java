@@ -13,13 +13,13 @@ import java.util.Objects;
  * @param latency round trip of the probe's {@code SELECT 1}; null when the probe failed
  * @param error why the probe failed; null when it succeeded
  * @param timeline PostgreSQL timeline; 0 when unknown
- * @param walPosition PostgreSQL: primary {@code pg_current_wal_lsn()}, standby
- *     {@code pg_last_wal_replay_lsn()}; -1 when unknown
+ * @param walPosition PostgreSQL: primary {@code pg_current_wal_lsn()}, standby {@code
+ *     pg_last_wal_replay_lsn()}; -1 when unknown
  * @param receivedPosition PostgreSQL standby {@code pg_last_wal_receive_lsn()}; primary: as
  *     walPosition; -1 when unknown
  * @param gtidPosition MySQL/MariaDB executed GTID set; null on PostgreSQL
- * @param replayDelay standby: how far replay trails the newest received transaction in time
- *     (0 when everything received is replayed); null on a primary
+ * @param replayDelay standby: how far replay trails the newest received transaction in time (0 when
+ *     everything received is replayed); null on a primary
  * @param upstream a standby's replication link to its primary; null when it has none
  * @param downstreams a primary's connected standbys
  */
@@ -45,7 +45,12 @@ public record ProbeResult(
    *     upstream sends a keepalive at least every half of it
    */
   public record Upstream(
-      String host, int port, String status, boolean streaming, Duration lastMessageAge, Duration senderTimeout) {
+      String host,
+      int port,
+      String status,
+      boolean streaming,
+      Duration lastMessageAge,
+      Duration senderTimeout) {
 
     public Upstream(String host, int port, String status, boolean streaming) {
       this(host, port, status, streaming, null, null);

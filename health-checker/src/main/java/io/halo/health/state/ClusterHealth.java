@@ -33,29 +33,29 @@ import org.slf4j.LoggerFactory;
  * The health of one cluster and the only writer of its {@link Topology}.
  *
  * <p>Design memo. Monitors probe on the shared probe scheduler; every result is handed to this
- * cluster's single writer thread, which updates the per-backend trackers, recomputes the
- * topology and publishes it with the statuses it came from in one {@link AtomicReference}. Readers (routing, on event loops) take
- * one snapshot per decision and never lock. Whoever changes the topology — probes, the failover
- * coordinator, an operator — does it on the writer thread ({@link #submit}), so transitions never
- * race. Listeners run on the writer thread and must not block.
+ * cluster's single writer thread, which updates the per-backend trackers, recomputes the topology
+ * and publishes it with the statuses it came from in one {@link AtomicReference}. Readers (routing,
+ * on event loops) take one snapshot per decision and never lock. Whoever changes the topology —
+ * probes, the failover coordinator, an operator — does it on the writer thread ({@link #submit}),
+ * so transitions never race. Listeners run on the writer thread and must not block.
  *
- * <p>The primary is Halo's decision, not a probe's: it changes only through
- * {@link #promote} (the coordinator) or, in {@code failover.mode: observe}, when exactly one
- * healthy backend reports itself primary. Any other backend reporting primary is flagged
- * split-brain and gets no traffic.
+ * <p>The primary is Halo's decision, not a probe's: it changes only through {@link #promote} (the
+ * coordinator) or, in {@code failover.mode: observe}, when exactly one healthy backend reports
+ * itself primary. Any other backend reporting primary is flagged split-brain and gets no traffic.
  *
  * <p>Decisions survive a restart. Every change of epoch, primary, fence or operator state, and
  * every finished failover report, is saved to the {@link StateStore} before the topology that
- * routes by it is published. At start the saved state overrules the config, and the first probe
- * of every backend is reconciled with it ({@link #reconcile}): a backend that claims to be primary
- * on an older PostgreSQL timeline (or a smaller MariaDB GTID position) than another, or that the
- * saved state fenced, is never routed, whatever the config says. New writes wait (bounded, as in a
+ * routes by it is published. At start the saved state overrules the config, and the first probe of
+ * every backend is reconciled with it ({@link #reconcile}): a backend that claims to be primary on
+ * an older PostgreSQL timeline (or a smaller MariaDB GTID position) than another, or that the saved
+ * state fenced, is never routed, whatever the config says. New writes wait (bounded, as in a
  * failover) until that first round of probes is in.
  */
 public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ClusterHealth.class);
   private static final int WRITER_QUEUE = 10_000;
+
   /** Finished failover reports kept in the saved state. */
   private static final int SAVED_REPORTS = 10;
 
@@ -65,8 +65,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final ExecutorService writer;
   private final Map<String, Monitor> monitors = new LinkedHashMap<>();
   private final Map<String, Tracker> trackers = new LinkedHashMap<>();
+
   /** The topology and the statuses it was computed from, published together (one reference). */
   private final AtomicReference<View> view;
+
   private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> afterChange = new CopyOnWriteArrayList<>();
   private final List<ScheduledFuture<?>> schedules = new ArrayList<>();
@@ -74,19 +76,25 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
   private final List<FailoverReport> restoredReports;
   private String primary;
+
   /**
    * Writer thread: when the primary last changed. A probe that began before it describes the old
    * topology (the old primary was still primary then): it is not evidence of a split brain.
    */
   private java.time.Instant primarySince = java.time.Instant.MIN;
+
   private long epoch = 1;
   private boolean failoverInProgress;
+
   /** Writer thread: the reports in the saved state, oldest first. */
   private final List<FailoverReport> savedReports = new ArrayList<>();
+
   /** Writer thread: the latest state saved (or loaded); null before the first. */
   private SavedState lastSaved;
+
   private String saveError;
   private String overruled;
+
   /** Writer thread: from start until every backend has answered once (or a deadline). */
   private boolean reconciling;
 
@@ -118,16 +126,22 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    *
    * @throws IllegalStateException the saved state cannot be read (Halo must not guess)
    */
-  public ClusterHealth(ClusterConfig config, ScheduledExecutorService probes, Clock clock, StateStore store) {
+  public ClusterHealth(
+      ClusterConfig config, ScheduledExecutorService probes, Clock clock, StateStore store) {
     this.config = Objects.requireNonNull(config, "config");
     this.store = Objects.requireNonNull(store, "store");
     this.probes = Objects.requireNonNull(probes, "probes");
     this.clock = Objects.requireNonNull(clock, "clock");
     // Bounded: probes arrive at most once per backend per interval and are applied in microseconds;
-    // a full queue means the writer is stuck, and a rejected probe is then the least of the problems.
+    // a full queue means the writer is stuck, and a rejected probe is then the least of the
+    // problems.
     this.writer =
         new java.util.concurrent.ThreadPoolExecutor(
-            1, 1, 0, TimeUnit.MILLISECONDS, new java.util.concurrent.ArrayBlockingQueue<>(WRITER_QUEUE),
+            1,
+            1,
+            0,
+            TimeUnit.MILLISECONDS,
+            new java.util.concurrent.ArrayBlockingQueue<>(WRITER_QUEUE),
             r -> {
               Thread t = new Thread(r, "halo-health-" + config.name());
               t.setDaemon(true);
@@ -148,7 +162,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     try {
       saved = store.load(config.name()).orElse(null);
     } catch (IOException e) {
-      throw new IllegalStateException("cluster " + config.name() + ": cannot read its saved state: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cluster " + config.name() + ": cannot read its saved state: " + e.getMessage(), e);
     }
     this.restoredReports = saved == null ? List.of() : saved.reports();
     if (saved != null) {
@@ -170,8 +185,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private void restore(SavedState saved) {
     savedReports.addAll(saved.reports());
     if (saved.primary() != null && !trackers.containsKey(saved.primary())) {
-      log.warn("[{}] the saved state ({}) names {} primary, which is no longer a backend in the config: starting "
-          + "from the config", config.name(), store.location(), saved.primary());
+      log.warn(
+          "[{}] the saved state ({}) names {} primary, which is no longer a backend in the config: starting "
+              + "from the config",
+          config.name(),
+          store.location(),
+          saved.primary());
       return;
     }
     String configured = primary;
@@ -184,23 +203,41 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         t.fencedByFailover = true;
       }
     }
-    saved.admin().forEach((name, state) -> {
-      Tracker t = trackers.get(name);
-      if (t != null) {
-        t.admin = AdminState.valueOf(state);
-      }
-    });
+    saved
+        .admin()
+        .forEach(
+            (name, state) -> {
+              Tracker t = trackers.get(name);
+              if (t != null) {
+                t.admin = AdminState.valueOf(state);
+              }
+            });
     if (primary != null) {
       trackers.get(primary).role = NodeRole.PRIMARY;
     }
-    log.info("[{}] restored epoch {} from {} (saved {}): primary {}{}", config.name(), epoch, store.location(),
-        saved.savedAt(), primary, saved.fenced().isEmpty() ? "" : ", fenced " + saved.fenced());
+    log.info(
+        "[{}] restored epoch {} from {} (saved {}): primary {}{}",
+        config.name(),
+        epoch,
+        store.location(),
+        saved.savedAt(),
+        primary,
+        saved.fenced().isEmpty() ? "" : ", fenced " + saved.fenced());
     if (!Objects.equals(primary, configured)) {
-      overruled = "the config names " + configured + " primary, but the saved state (epoch " + epoch + ", "
-          + saved.savedAt() + ") names " + primary
-          + (saved.fenced().contains(configured)
-              ? "; " + configured + " was fenced by a failover and gets no traffic until it rejoins as a standby"
-              : "");
+      overruled =
+          "the config names "
+              + configured
+              + " primary, but the saved state (epoch "
+              + epoch
+              + ", "
+              + saved.savedAt()
+              + ") names "
+              + primary
+              + (saved.fenced().contains(configured)
+                  ? "; "
+                      + configured
+                      + " was fenced by a failover and gets no traffic until it rejoins as a standby"
+                  : "");
       log.warn("[{}] {}", config.name(), overruled);
     }
   }
@@ -212,15 +249,27 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     // saved state; a backend that does not answer counts as unknown after the deadline.
     run(this::beginReconciling);
     long deadline = config.monitor().timeout().toMillis() * 2 + every;
-    schedules.add(probes.schedule(() -> submit(() -> {
-      if (reconciling) {
-        reconcile(true);
-        publish();
-      }
-    }), deadline, TimeUnit.MILLISECONDS));
+    schedules.add(
+        probes.schedule(
+            () ->
+                submit(
+                    () -> {
+                      if (reconciling) {
+                        reconcile(true);
+                        publish();
+                      }
+                    }),
+            deadline,
+            TimeUnit.MILLISECONDS));
     for (BackendConfig b : config.backends()) {
-      Monitor m = new Monitor(config.name(), b.name(), b.address(), config.monitor(),
-          io.halo.health.probe.EngineProbe.of(config.engine(), clock), clock);
+      Monitor m =
+          new Monitor(
+              config.name(),
+              b.name(),
+              b.address(),
+              config.monitor(),
+              io.halo.health.probe.EngineProbe.of(config.engine(), clock),
+              clock);
       monitors.put(b.name(), m);
       schedules.add(
           probes.scheduleWithFixedDelay(
@@ -228,7 +277,9 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
                 ProbeResult r = m.probe();
                 submit(() -> apply(r));
               },
-              0, every, TimeUnit.MILLISECONDS));
+              0,
+              every,
+              TimeUnit.MILLISECONDS));
     }
     log.info("[{}] monitoring {} backend(s) every {} ms", config.name(), monitors.size(), every);
   }
@@ -236,7 +287,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   public Monitor monitor(String backend) {
     Monitor m = monitors.get(backend);
     if (m == null) {
-      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + backend + "'");
+      throw new IllegalArgumentException(
+          "cluster " + config.name() + " has no backend '" + backend + "'");
     }
     return m;
   }
@@ -316,7 +368,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         // Closing: probes still in flight land here; nothing is lost that anyone will read.
         log.debug("[{}] health writer stopped; dropping a late task", config.name());
       } else {
-        log.error("[{}] health writer queue full ({} tasks); dropping a task", config.name(), WRITER_QUEUE);
+        log.error(
+            "[{}] health writer queue full ({} tasks); dropping a task",
+            config.name(),
+            WRITER_QUEUE);
       }
       return java.util.concurrent.CompletableFuture.failedFuture(e);
     }
@@ -341,16 +396,18 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       }
       throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
     } catch (java.util.concurrent.TimeoutException e) {
-      throw new IllegalStateException("health writer of " + config.name() + " did not answer within 10 s", e);
+      throw new IllegalStateException(
+          "health writer of " + config.name() + " did not answer within 10 s", e);
     }
   }
 
   /** Runs {@code task} on the writer thread and waits for it (bounded). */
   public void run(Runnable task) {
-    call(() -> {
-      task.run();
-      return null;
-    });
+    call(
+        () -> {
+          task.run();
+          return null;
+        });
   }
 
   // ---------------------------------------------------------------- writer-thread operations
@@ -370,7 +427,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     t.detector.next(r, t.lagBytes);
     if (t.fencedByFailover && r.ok() && rejoinedAsStandby(t)) {
       t.fencedByFailover = false;
-      log.info("[{}] {} rejoined as a standby of {}: fence lifted", config.name(), t.config.name(), primary);
+      log.info(
+          "[{}] {} rejoined as a standby of {}: fence lifted",
+          config.name(),
+          t.config.name(),
+          primary);
     }
     reconcile(false);
     discoverAtStart();
@@ -379,16 +440,18 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   /**
-   * At start the config's primary is only a hint: after a failover the config may be older than
-   * the servers. Until Halo has changed the primary itself (epoch 1), if the configured primary
-   * answers as a standby and exactly one other backend answers as primary, follow the servers.
+   * At start the config's primary is only a hint: after a failover the config may be older than the
+   * servers. Until Halo has changed the primary itself (epoch 1), if the configured primary answers
+   * as a standby and exactly one other backend answers as primary, follow the servers.
    */
   private void discoverAtStart() {
     if (epoch != 1 || primary == null) {
       return;
     }
     Tracker configured = trackers.get(primary);
-    if (configured.last == null || !configured.last.ok() || configured.last.role() != NodeRole.STANDBY) {
+    if (configured.last == null
+        || !configured.last.ok()
+        || configured.last.role() != NodeRole.STANDBY) {
       return;
     }
     List<Tracker> claiming =
@@ -397,10 +460,19 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
             .toList();
     if (claiming.size() == 1) {
       String actual = claiming.get(0).config.name();
-      log.warn("[{}] the config names {} primary, but {} is a standby and {} is the primary: following the servers "
-          + "(update the config)", config.name(), primary, primary, actual);
-      overruled = "the config names " + primary + " primary, but it is a standby and " + actual
-          + " is the primary: following the servers";
+      log.warn(
+          "[{}] the config names {} primary, but {} is a standby and {} is the primary: following the servers "
+              + "(update the config)",
+          config.name(),
+          primary,
+          primary,
+          actual);
+      overruled =
+          "the config names "
+              + primary
+              + " primary, but it is a standby and "
+              + actual
+              + " is the primary: following the servers";
       trackers.get(primary).role = NodeRole.STANDBY;
       primary = actual;
       primarySince = clock.instant();
@@ -408,8 +480,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   /**
-   * At start, once every backend has answered (or at the deadline): the servers' own answers
-   * decide between backends that claim to be primary. The newest of them (PostgreSQL timeline,
+   * At start, once every backend has answered (or at the deadline): the servers' own answers decide
+   * between backends that claim to be primary. The newest of them (PostgreSQL timeline,
    * MariaDB/MySQL GTID position) wins when it is newer than the current primary or the current
    * primary does not claim the role; the others are fenced. Backends the saved state fenced or an
    * operator disabled take no part. A tie changes nothing (the saved state, or else the config,
@@ -437,7 +509,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       }
     }
     if (newest == null || tie || newest == current) {
-      log.info("[{}] start-up reconciliation: primary {} (epoch {}){}", config.name(), primary, epoch,
+      log.info(
+          "[{}] start-up reconciliation: primary {} (epoch {}){}",
+          config.name(),
+          primary,
+          epoch,
           tie ? "; several backends claim the primary role at the same " + generationName() : "");
       return;
     }
@@ -445,8 +521,16 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     if (current == null) {
       why = "no primary was known";
     } else if (claiming.contains(current)) {
-      why = current.config.name() + " is on " + generationName() + " " + generation(current) + ", older than "
-          + newest.config.name() + "'s " + generation(newest);
+      why =
+          current.config.name()
+              + " is on "
+              + generationName()
+              + " "
+              + generation(current)
+              + ", older than "
+              + newest.config.name()
+              + "'s "
+              + generation(newest);
     } else if (current.last == null || !current.last.ok()) {
       why = current.config.name() + " does not answer";
     } else if (current.last.role() != NodeRole.PRIMARY) {
@@ -464,15 +548,30 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     primary = newest.config.name();
     primarySince = clock.instant();
     epoch++;
-    overruled = "at start " + why + ": " + primary + " (" + generationName() + " " + generation(newest)
-        + ") is the primary" + (claiming.size() > 1 ? "; the other backends claiming the role are fenced" : "")
-        + " (was " + was + ", epoch " + epoch + ")";
+    overruled =
+        "at start "
+            + why
+            + ": "
+            + primary
+            + " ("
+            + generationName()
+            + " "
+            + generation(newest)
+            + ") is the primary"
+            + (claiming.size() > 1 ? "; the other backends claiming the role are fenced" : "")
+            + " (was "
+            + was
+            + ", epoch "
+            + epoch
+            + ")";
     log.warn("[{}] {}", config.name(), overruled);
   }
 
   /** What orders primaries of one cluster: the PostgreSQL timeline, else the GTID position. */
   private long generation(Tracker t) {
-    return config.engine() == io.halo.conf.model.Engine.POSTGRESQL ? t.last.timeline() : t.last.walPosition();
+    return config.engine() == io.halo.conf.model.Engine.POSTGRESQL
+        ? t.last.timeline()
+        : t.last.walPosition();
   }
 
   private String generationName() {
@@ -524,7 +623,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private Tracker tracker(String backend) {
     Tracker t = trackers.get(backend);
     if (t == null) {
-      throw new IllegalArgumentException("cluster " + config.name() + " has no backend '" + backend + "'");
+      throw new IllegalArgumentException(
+          "cluster " + config.name() + " has no backend '" + backend + "'");
     }
     return t;
   }
@@ -551,7 +651,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private boolean rejoinedAsStandby(Tracker t) {
     ProbeResult.Upstream up = t.last.upstream();
     Tracker p = primary == null ? null : trackers.get(primary);
-    return t.last.role() == NodeRole.STANDBY && up != null && up.streaming() && p != null
+    return t.last.role() == NodeRole.STANDBY
+        && up != null
+        && up.streaming()
+        && p != null
         && up.port() == p.config.address().port();
   }
 
@@ -569,7 +672,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       primary = now;
       primarySince = clock.instant();
       epoch++;
-      log.info("[{}] observed a new primary: {} (was {}), epoch {}", config.name(), now, was, epoch);
+      log.info(
+          "[{}] observed a new primary: {} (was {}), epoch {}", config.name(), now, was, epoch);
     }
   }
 
@@ -581,22 +685,32 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   private boolean splitBrain(Tracker t) {
-    return t.last != null && t.last.ok() && t.last.role() == NodeRole.PRIMARY
-        && !t.config.name().equals(primary) && !t.last.at().isBefore(primarySince);
+    return t.last != null
+        && t.last.ok()
+        && t.last.role() == NodeRole.PRIMARY
+        && !t.config.name().equals(primary)
+        && !t.last.at().isBefore(primarySince);
   }
 
   private List<BackendNode> nodes() {
     List<BackendNode> out = new ArrayList<>();
     for (Tracker t : trackers.values()) {
       // A split-brain backend claims PRIMARY but is not Halo's primary: route nothing to it.
-      NodeRole role = t.config.name().equals(primary) ? NodeRole.PRIMARY
-          : t.role == NodeRole.PRIMARY ? NodeRole.UNKNOWN : t.role;
+      NodeRole role =
+          t.config.name().equals(primary)
+              ? NodeRole.PRIMARY
+              : t.role == NodeRole.PRIMARY ? NodeRole.UNKNOWN : t.role;
       if (t.config.role() == BackendRole.COLD && t.lastGood == null) {
         role = NodeRole.UNKNOWN;
       }
-      out.add(new BackendNode(
-          t.config.name(), t.config.address(), role, stateOf(t), t.config.priority(),
-          t.admin == AdminState.DRAINING));
+      out.add(
+          new BackendNode(
+              t.config.name(),
+              t.config.address(),
+              role,
+              stateOf(t),
+              t.config.priority(),
+              t.admin == AdminState.DRAINING));
     }
     return out;
   }
@@ -605,14 +719,23 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     List<BackendStatus> out = new ArrayList<>();
     int i = 0;
     for (Tracker t : trackers.values()) {
-      out.add(new BackendStatus(
-          nodes.get(i++), t.admin, t.last, t.detector.failedInRow(), t.detector.goodInRow(), t.lagBytes,
-          splitBrain(t)));
+      out.add(
+          new BackendStatus(
+              nodes.get(i++),
+              t.admin,
+              t.last,
+              t.detector.failedInRow(),
+              t.detector.goodInRow(),
+              t.lagBytes,
+              splitBrain(t)));
     }
     return List.copyOf(out);
   }
 
-  /** Saves the decisions if they changed (best effort: a failure is logged and shown). Writer thread. */
+  /**
+   * Saves the decisions if they changed (best effort: a failure is logged and shown). Writer
+   * thread.
+   */
   private void persist() {
     List<String> fenced = new ArrayList<>();
     Map<String, String> admin = new LinkedHashMap<>();
@@ -624,7 +747,9 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         admin.put(t.config.name(), t.admin.name());
       }
     }
-    SavedState next = new SavedState(SavedState.FORMAT, config.name(), epoch, primary, fenced, admin, savedReports, null);
+    SavedState next =
+        new SavedState(
+            SavedState.FORMAT, config.name(), epoch, primary, fenced, admin, savedReports, null);
     if (next.sameAs(lastSaved)) {
       return;
     }
@@ -635,8 +760,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       saveError = null;
     } catch (IOException | RuntimeException e) {
       if (saveError == null) {
-        log.error("[{}] could not save the cluster's state to {}: {}; a restarted Halo would not know epoch {}",
-            config.name(), store.location(), e.toString(), epoch);
+        log.error(
+            "[{}] could not save the cluster's state to {}: {}; a restarted Halo would not know epoch {}",
+            config.name(),
+            store.location(),
+            e.toString(),
+            epoch);
       }
       saveError = e.toString();
     }
@@ -644,15 +773,21 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   private void publishStateInfo() {
-    stateInfo.set(new StateInfo(store.location(), lastSaved == null ? 0 : lastSaved.epoch(),
-        lastSaved == null ? null : lastSaved.savedAt(), saveError, overruled));
+    stateInfo.set(
+        new StateInfo(
+            store.location(),
+            lastSaved == null ? 0 : lastSaved.epoch(),
+            lastSaved == null ? null : lastSaved.savedAt(),
+            saveError,
+            overruled));
   }
 
   /** Saves, then publishes the topology: traffic never moves on a decision not yet saved. */
   private void publish() {
     persist();
     List<BackendNode> nodes = nodes();
-    Topology next = new Topology(config.name(), epoch, primary, nodes, failoverInProgress || reconciling);
+    Topology next =
+        new Topology(config.name(), epoch, primary, nodes, failoverInProgress || reconciling);
     List<BackendStatus> statuses = buildStatuses(nodes);
     Topology prev = view.getAndSet(new View(next, statuses)).topology();
     if (!next.equals(prev)) {
@@ -660,8 +795,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         // While a failover or switchover runs, its target is primary on the server a moment
         // before Halo routes to it: reported in the status, not logged as an incident.
         if (s.splitBrain() && !failoverInProgress) {
-          log.warn("[{}] split brain: {} reports itself primary but {} is the primary; it gets no traffic",
-              config.name(), s.node().name(), primary);
+          log.warn(
+              "[{}] split brain: {} reports itself primary but {} is the primary; it gets no traffic",
+              config.name(),
+              s.node().name(),
+              primary);
         }
       }
       for (Consumer<Topology> l : listeners) {
@@ -689,7 +827,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     writer.shutdown();
     try {
       if (!writer.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("[{}] health writer did not finish its queue within 5 s; stopping it", config.name());
+        log.warn(
+            "[{}] health writer did not finish its queue within 5 s; stopping it", config.name());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

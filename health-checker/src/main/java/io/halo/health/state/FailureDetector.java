@@ -4,10 +4,10 @@ import io.halo.health.probe.ProbeResult;
 import java.time.Duration;
 
 /**
- * Turns one backend's probe results into a health state, with hysteresis: {@code failures}
- * failed probes in a row make it DOWN, {@code successes} good ones in a row bring it back.
- * A good probe that is slow (latency over {@code slowLatency}) or lagging (over {@code maxLagBytes})
- * makes it DEGRADED. Not thread-safe: fed by the cluster's single health writer.
+ * Turns one backend's probe results into a health state, with hysteresis: {@code failures} failed
+ * probes in a row make it DOWN, {@code successes} good ones in a row bring it back. A good probe
+ * that is slow (latency over {@code slowLatency}) or lagging (over {@code maxLagBytes}) makes it
+ * DEGRADED. Not thread-safe: fed by the cluster's single health writer.
  */
 public final class FailureDetector {
 

@@ -5,8 +5,8 @@ import io.halo.conf.model.ClusterConfig;
 import java.util.List;
 
 /**
- * A topology taken from the config alone: the configured primary is primary, running standbys
- * are standbys, every backend is assumed UP. Used until monitors are running (and by tests).
+ * A topology taken from the config alone: the configured primary is primary, running standbys are
+ * standbys, every backend is assumed UP. Used until monitors are running (and by tests).
  */
 public final class StaticTopology implements TopologySource {
 

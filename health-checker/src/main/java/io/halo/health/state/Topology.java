@@ -5,9 +5,8 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * An immutable snapshot of one cluster: its backends with role and state, and which one is
- * primary. Routing reads one snapshot per decision; the health checker publishes a new one on
- * every change.
+ * An immutable snapshot of one cluster: its backends with role and state, and which one is primary.
+ * Routing reads one snapshot per decision; the health checker publishes a new one on every change.
  *
  * <p>The type lives in health-checker, not routing, because module dependencies point one way
  * ({@code conf <- health-checker <- routing}) and health-checker is the writer.
@@ -17,7 +16,11 @@ import java.util.Optional;
  * @param failoverInProgress new primary sessions wait (bounded) instead of failing
  */
 public record Topology(
-    String cluster, long epoch, String primary, List<BackendNode> backends, boolean failoverInProgress) {
+    String cluster,
+    long epoch,
+    String primary,
+    List<BackendNode> backends,
+    boolean failoverInProgress) {
 
   public Topology(String cluster, long epoch, String primary, List<BackendNode> backends) {
     this(cluster, epoch, primary, backends, false);
@@ -27,7 +30,8 @@ public record Topology(
     Objects.requireNonNull(cluster, "cluster");
     backends = List.copyOf(backends);
     if (primary != null && backends.stream().noneMatch(b -> b.name().equals(primary))) {
-      throw new IllegalArgumentException("primary '" + primary + "' is not a backend of " + cluster);
+      throw new IllegalArgumentException(
+          "primary '" + primary + "' is not a backend of " + cluster);
     }
   }
 
@@ -54,7 +58,9 @@ public record Topology(
   /** The same topology with one backend replaced (matched by name). */
   public Topology with(BackendNode node) {
     return new Topology(
-        cluster, epoch, primary,
+        cluster,
+        epoch,
+        primary,
         backends.stream().map(b -> b.name().equals(node.name()) ? node : b).toList(),
         failoverInProgress);
   }

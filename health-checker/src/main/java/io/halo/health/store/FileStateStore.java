@@ -29,11 +29,11 @@ import java.time.Instant;
 import java.util.Optional;
 
 /**
- * One small JSON file per cluster in {@code state_dir}, replaced atomically: written to a
- * temporary file, fsynced, renamed over the old one, and the directory fsynced, so a crash leaves
- * either the old decision or the new one, never half of each. The directory is locked for the
- * life of the process: two Halo processes sharing one state directory would overwrite each
- * other's decisions, so the second refuses to start.
+ * One small JSON file per cluster in {@code state_dir}, replaced atomically: written to a temporary
+ * file, fsynced, renamed over the old one, and the directory fsynced, so a crash leaves either the
+ * old decision or the new one, never half of each. The directory is locked for the life of the
+ * process: two Halo processes sharing one state directory would overwrite each other's decisions,
+ * so the second refuses to start.
  */
 public final class FileStateStore implements StateStore, AutoCloseable {
 
@@ -61,7 +61,8 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     if (!Files.isWritable(d)) {
       throw new IOException("state_dir " + d + " is not writable by this user");
     }
-    FileChannel ch = FileChannel.open(d.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    FileChannel ch =
+        FileChannel.open(d.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
     FileLock l;
     try {
       l = ch.tryLock();
@@ -70,10 +71,13 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     }
     if (l == null) {
       ch.close();
-      throw new IOException("state_dir " + d + " is in use by another Halo process; each Halo needs its own");
+      throw new IOException(
+          "state_dir " + d + " is in use by another Halo process; each Halo needs its own");
     }
     ch.truncate(0);
-    ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+    ch.write(
+        ByteBuffer.wrap(
+            (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
     return new FileStateStore(d, ch, l);
   }
 
@@ -103,14 +107,20 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     try {
       s = json.readValue(bytes, SavedState.class);
     } catch (IOException | RuntimeException e) {
-      throw new IOException(f + " is not a Halo state file (" + e.getMessage().lines().findFirst().orElse("")
-          + "); move it away to start from the config alone", e);
+      throw new IOException(
+          f
+              + " is not a Halo state file ("
+              + e.getMessage().lines().findFirst().orElse("")
+              + "); move it away to start from the config alone",
+          e);
     }
     if (s.format() != SavedState.FORMAT) {
-      throw new IOException(f + " has format " + s.format() + ", this Halo reads format " + SavedState.FORMAT);
+      throw new IOException(
+          f + " has format " + s.format() + ", this Halo reads format " + SavedState.FORMAT);
     }
     if (!cluster.equals(s.cluster())) {
-      throw new IOException(f + " holds the state of cluster '" + s.cluster() + "', not '" + cluster + "'");
+      throw new IOException(
+          f + " holds the state of cluster '" + s.cluster() + "', not '" + cluster + "'");
     }
     return Optional.of(s);
   }
@@ -120,8 +130,12 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     Path f = file(state.cluster());
     Path tmp = dir.resolve(f.getFileName() + ".tmp");
     byte[] bytes = json.writeValueAsBytes(state);
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.TRUNCATE_EXISTING)) {
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
       ByteBuffer b = ByteBuffer.wrap(bytes);
       while (b.hasRemaining()) {
         ch.write(b);
@@ -131,7 +145,8 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     try {
       Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
-      throw new IOException("state_dir " + dir + " does not support atomic renames; use a local file system", e);
+      throw new IOException(
+          "state_dir " + dir + " does not support atomic renames; use a local file system", e);
     }
     try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
       d.force(true); // the rename itself must survive a power loss

@@ -11,7 +11,8 @@ import java.time.Instant;
  * @param error why the latest save failed; null when it succeeded
  * @param overruled why the primary is not the one the config names; null when it is
  */
-public record StateInfo(String location, long savedEpoch, Instant savedAt, String error, String overruled) {
+public record StateInfo(
+    String location, long savedEpoch, Instant savedAt, String error, String overruled) {
 
   public static final StateInfo NONE = new StateInfo(null, 0, null, null, null);
 }

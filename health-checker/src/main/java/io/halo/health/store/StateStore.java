@@ -4,10 +4,10 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * Where Halo keeps what it decided about its clusters, so that a restarted Halo routes writes
- * where the Halo before it did. One implementation keeps a file per cluster in {@code state_dir};
- * a coordination service can take its place for several Halo instances. Calls may block on I/O:
- * never call them on a Netty event loop.
+ * Where Halo keeps what it decided about its clusters, so that a restarted Halo routes writes where
+ * the Halo before it did. One implementation keeps a file per cluster in {@code state_dir}; a
+ * coordination service can take its place for several Halo instances. Calls may block on I/O: never
+ * call them on a Netty event loop.
  */
 public interface StateStore {
 

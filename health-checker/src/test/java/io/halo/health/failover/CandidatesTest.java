@@ -20,39 +20,71 @@ import org.junit.jupiter.api.Test;
 class CandidatesTest {
 
   private static final ClusterConfig THREE =
-      ClusterHealthTestAccess.withBackends(List.of(
-          new BackendConfig("pg1", new HostPort("h", 1), BackendRole.PRIMARY, 0),
-          new BackendConfig("pg2", new HostPort("h", 2), BackendRole.STANDBY, 0),
-          new BackendConfig("pg3", new HostPort("h", 3), BackendRole.STANDBY, 5)));
+      ClusterHealthTestAccess.withBackends(
+          List.of(
+              new BackendConfig("pg1", new HostPort("h", 1), BackendRole.PRIMARY, 0),
+              new BackendConfig("pg2", new HostPort("h", 2), BackendRole.STANDBY, 0),
+              new BackendConfig("pg3", new HostPort("h", 3), BackendRole.STANDBY, 5)));
 
   private static BackendStatus standby(String name, long replayed, int priority) {
-    return new BackendStatus(new BackendNode(name, new HostPort("h", 9), NodeRole.STANDBY, NodeState.UP, priority),
-        AdminState.ENABLED, Probes.standby(name, replayed, Probes.streamingFrom(1, Duration.ZERO)), 0, 1, -1, false);
+    return new BackendStatus(
+        new BackendNode(name, new HostPort("h", 9), NodeRole.STANDBY, NodeState.UP, priority),
+        AdminState.ENABLED,
+        Probes.standby(name, replayed, Probes.streamingFrom(1, Duration.ZERO)),
+        0,
+        1,
+        -1,
+        false);
   }
 
   private static BackendStatus primaryDown() {
-    return new BackendStatus(new BackendNode("pg1", new HostPort("h", 1), NodeRole.PRIMARY, NodeState.DOWN, 0),
-        AdminState.ENABLED, Probes.down("pg1"), 3, 0, 0, false);
+    return new BackendStatus(
+        new BackendNode("pg1", new HostPort("h", 1), NodeRole.PRIMARY, NodeState.DOWN, 0),
+        AdminState.ENABLED,
+        Probes.down("pg1"),
+        3,
+        0,
+        0,
+        false);
   }
 
   @Test
   void picks_the_most_advanced_standby_before_priority() {
-    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 800, 5)), "pg1",
-        Probes.primary("pg1", 1000, List.of()), null, false);
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 800, 5)),
+            "pg1",
+            Probes.primary("pg1", 1000, List.of()),
+            null,
+            false);
     assertThat(c.candidate().node().name()).isEqualTo("pg2");
     assertThat(c.lagBytes()).isEqualTo(100);
   }
 
   @Test
   void priority_breaks_a_tie() {
-    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 900, 5)), "pg1",
-        Probes.primary("pg1", 1000, List.of()), null, false);
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown(), standby("pg2", 900, 0), standby("pg3", 900, 5)),
+            "pg1",
+            Probes.primary("pg1", 1000, List.of()),
+            null,
+            false);
     assertThat(c.candidate().node().name()).isEqualTo("pg3");
   }
 
   @Test
   void with_no_standby_at_all_the_refusal_still_says_why() {
-    var c = Candidates.choose(THREE, List.of(primaryDown()), "pg1", Probes.primary("pg1", 1000, List.of()), null, false);
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown()),
+            "pg1",
+            Probes.primary("pg1", 1000, List.of()),
+            null,
+            false);
     assertThat(c.candidate()).isNull();
     assertThat(c.rejected()).as("no standby to reject").isEmpty();
     assertThat(c.why()).contains("no standby");
@@ -72,11 +104,21 @@ class CandidatesTest {
 
   @Test
   void with_synchronous_replication_only_a_synchronous_standby_qualifies() {
-    ProbeResult last = Probes.primary("pg1", 1000, List.of(
-        new ProbeResult.Downstream("pg2", "127.0.0.1", "streaming", "async", 1000),
-        new ProbeResult.Downstream("pg3", "127.0.0.1", "streaming", "sync", 990)));
-    var c = Candidates.choose(THREE, List.of(primaryDown(), standby("pg2", 1000, 0), standby("pg3", 990, 0)), "pg1",
-        last, null, false);
+    ProbeResult last =
+        Probes.primary(
+            "pg1",
+            1000,
+            List.of(
+                new ProbeResult.Downstream("pg2", "127.0.0.1", "streaming", "async", 1000),
+                new ProbeResult.Downstream("pg3", "127.0.0.1", "streaming", "sync", 990)));
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown(), standby("pg2", 1000, 0), standby("pg3", 990, 0)),
+            "pg1",
+            last,
+            null,
+            false);
     assertThat(c.candidate().node().name()).isEqualTo("pg3");
     assertThat(c.rejected()).anySatisfy(r -> assertThat(r).contains("pg2").contains("synchronous"));
   }
@@ -84,9 +126,15 @@ class CandidatesTest {
   @Test
   void a_negative_priority_is_never_promoted_automatically_but_may_be_named() {
     var statuses = List.of(primaryDown(), standby("pg2", 1000, -1));
-    assertThat(Candidates.choose(THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), null, false).candidate())
+    assertThat(
+            Candidates.choose(
+                    THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), null, false)
+                .candidate())
         .isNull();
-    assertThat(Candidates.choose(THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), "pg2", false).candidate())
+    assertThat(
+            Candidates.choose(
+                    THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), "pg2", false)
+                .candidate())
         .isNotNull();
   }
 
@@ -94,7 +142,8 @@ class CandidatesTest {
   static final class ClusterHealthTestAccess {
     static ClusterConfig withBackends(List<BackendConfig> backends) {
       ClusterConfig c = Probes.cluster(io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC);
-      return new ClusterConfig(c.name(), c.engine(), c.listeners(), backends, c.monitor(), c.failover(), c.throttle());
+      return new ClusterConfig(
+          c.name(), c.engine(), c.listeners(), backends, c.monitor(), c.failover(), c.throttle());
     }
   }
 }

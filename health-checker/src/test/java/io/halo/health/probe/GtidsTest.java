@@ -17,8 +17,11 @@ class GtidsTest {
   @Test
   void mysql_positions_take_the_end_of_each_source_s_last_interval() {
     assertThat(Gtids.position("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77")).isEqualTo(77);
-    assertThat(Gtids.position("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77:80-90,"
-        + "4e11fa47-71ca-11e1-9e33-c80aa9429562:5")).isEqualTo(95);
+    assertThat(
+            Gtids.position(
+                "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77:80-90,"
+                    + "4e11fa47-71ca-11e1-9e33-c80aa9429562:5"))
+        .isEqualTo(95);
   }
 
   @Test

@@ -14,17 +14,18 @@ class MySqlFlavorTest {
 
   @ParameterizedTest
   @CsvSource({
-      "11.4.5-MariaDB, MARIADB",
-      "5.5.5-10.11.19-MariaDB-0+deb12u1, MARIADB",
-      "10.6.16-MariaDB-log, MARIADB",
-      "8.0.36, MYSQL_8",
-      "8.0.23-log, MYSQL_8",
-      "8.4.3, MYSQL_8",
-      "9.1.0-commercial, MYSQL_8",
-      "8.0.22, MYSQL_LEGACY",
-      "8.0.11, MYSQL_LEGACY",
-      "5.7.44-log, MYSQL_LEGACY",
-      "something else, MYSQL_LEGACY"})
+    "11.4.5-MariaDB, MARIADB",
+    "5.5.5-10.11.19-MariaDB-0+deb12u1, MARIADB",
+    "10.6.16-MariaDB-log, MARIADB",
+    "8.0.36, MYSQL_8",
+    "8.0.23-log, MYSQL_8",
+    "8.4.3, MYSQL_8",
+    "9.1.0-commercial, MYSQL_8",
+    "8.0.22, MYSQL_LEGACY",
+    "8.0.11, MYSQL_LEGACY",
+    "5.7.44-log, MYSQL_LEGACY",
+    "something else, MYSQL_LEGACY"
+  })
   void picks_the_flavor_from_the_version_string(String version, MySqlFlavor expected) {
     assertThat(MySqlFlavor.of(version)).isEqualTo(expected);
   }
@@ -45,7 +46,9 @@ class MySqlFlavorTest {
     assertThat(f.stopReplication()).isEqualTo("stop slave");
     assertThat(f.resetReplicationAll()).isEqualTo("reset slave all");
     assertThat(f.startReplication()).isEqualTo("start slave");
-    assertThat(f.changeSource()).isEqualTo("change master to master_host = ?, master_port = ?, master_use_gtid = slave_pos");
+    assertThat(f.changeSource())
+        .isEqualTo(
+            "change master to master_host = ?, master_port = ?, master_use_gtid = slave_pos");
     assertThat(f.makeWritable()).containsExactly("set global read_only = OFF");
     assertThat(f.makeReadOnly()).isEqualTo("set global read_only = ON");
     assertThat(f.semiSyncReplicaVariables()).containsExactly("rpl_semi_sync_slave_enabled");
@@ -71,11 +74,15 @@ class MySqlFlavorTest {
     assertThat(f.resetReplicationAll()).isEqualTo("reset replica all");
     assertThat(f.startReplication()).isEqualTo("start replica");
     assertThat(f.changeSource())
-        .isEqualTo("change replication source to source_host = ?, source_port = ?, source_auto_position = 1");
-    assertThat(f.makeWritable()).containsExactly("set global super_read_only = OFF", "set global read_only = OFF");
+        .isEqualTo(
+            "change replication source to source_host = ?, source_port = ?, source_auto_position = 1");
+    assertThat(f.makeWritable())
+        .containsExactly("set global super_read_only = OFF", "set global read_only = OFF");
     assertThat(f.makeReadOnly()).isEqualTo("set global super_read_only = ON");
-    assertThat(f.semiSyncReplicaVariables()).containsExactly("rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled");
-    assertThat(f.semiSyncSourceVariables()).containsExactly("rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled");
+    assertThat(f.semiSyncReplicaVariables())
+        .containsExactly("rpl_semi_sync_replica_enabled", "rpl_semi_sync_slave_enabled");
+    assertThat(f.semiSyncSourceVariables())
+        .containsExactly("rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled");
   }
 
   @Test
@@ -87,7 +94,8 @@ class MySqlFlavorTest {
     assertThat(f.appliedPositionQuery()).isEqualTo("select @@global.gtid_executed");
     assertThat(f.waitForApplied()).isEqualTo("select wait_for_executed_gtid_set(?, ?)");
     assertThat(f.stopReplication()).isEqualTo("stop slave");
-    assertThat(f.changeSource()).isEqualTo("change master to master_host = ?, master_port = ?, master_auto_position = 1");
+    assertThat(f.changeSource())
+        .isEqualTo("change master to master_host = ?, master_port = ?, master_auto_position = 1");
     assertThat(f.makeReadOnly()).isEqualTo("set global super_read_only = ON");
   }
 }

@@ -13,7 +13,9 @@ class MySqlProbeTest {
     // monitor.database is a PostgreSQL key whose default, "postgres", does not exist on a MySQL
     // server: with it in the URL every probe failed with "Access denied ... to database 'postgres'"
     MySqlProbe probe = new MySqlProbe(Clock.systemUTC());
-    assertThat(probe.jdbcUrl(new HostPort("127.0.0.1", 3306), "postgres")).isEqualTo("jdbc:mysql://127.0.0.1:3306/");
-    assertThat(probe.jdbcUrl(new HostPort("127.0.0.1", 3306), null)).isEqualTo("jdbc:mysql://127.0.0.1:3306/");
+    assertThat(probe.jdbcUrl(new HostPort("127.0.0.1", 3306), "postgres"))
+        .isEqualTo("jdbc:mysql://127.0.0.1:3306/");
+    assertThat(probe.jdbcUrl(new HostPort("127.0.0.1", 3306), null))
+        .isEqualTo("jdbc:mysql://127.0.0.1:3306/");
   }
 }

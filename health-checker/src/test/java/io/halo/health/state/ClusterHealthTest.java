@@ -2,16 +2,7 @@ package io.halo.health.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.halo.conf.model.BackendConfig;
-import io.halo.conf.model.BackendRole;
-import io.halo.conf.model.ClusterConfig;
-import io.halo.conf.model.Engine;
 import io.halo.conf.model.FailoverConfig;
-import io.halo.conf.model.HostPort;
-import io.halo.conf.model.ListenerConfig;
-import io.halo.conf.model.MonitorConfig;
-import io.halo.conf.model.Route;
-import io.halo.conf.model.ThrottleConfig;
 import io.halo.health.Probes;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,7 +28,8 @@ class ClusterHealthTest {
 
   @Test
   void the_configured_primary_is_primary_until_told_otherwise_and_promotion_bumps_the_epoch() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     List<Topology> seen = new ArrayList<>();
     health.onTopology(seen::add);
     assertThat(health.current().primary()).isEqualTo("pg1");
@@ -46,14 +38,17 @@ class ClusterHealthTest {
     Topology t = health.current();
     assertThat(t.primary()).isEqualTo("pg2");
     assertThat(t.epoch()).isEqualTo(2);
-    assertThat(t.backend("pg1").orElseThrow().state()).as("old primary fenced").isEqualTo(NodeState.FENCED);
+    assertThat(t.backend("pg1").orElseThrow().state())
+        .as("old primary fenced")
+        .isEqualTo(NodeState.FENCED);
     assertThat(seen).last().isEqualTo(t);
   }
 
   @Test
   void a_promoted_backend_that_probes_had_seen_down_is_up_as_the_new_primary() {
     // Given a standby that was down (a cold standby while it was stopped)
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     for (int i = 0; i < 5; i++) {
       health.run(() -> health.apply(Probes.down("pg2")));
     }
@@ -72,7 +67,8 @@ class ClusterHealthTest {
 
   @Test
   void a_backend_claiming_primary_that_is_not_the_primary_is_split_brain_and_not_routable() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(() -> health.apply(Probes.primary("pg1", 100, List.of())));
     health.run(() -> health.apply(Probes.primary("pg2", 50, List.of())));
     BackendStatus pg2 = health.statuses().get(1);
@@ -83,12 +79,15 @@ class ClusterHealthTest {
 
   @Test
   void a_probe_begun_before_a_switchover_is_no_split_brain_but_one_after_it_is() throws Exception {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     var stale = Probes.primary("pg1", 100, List.of()); // started while pg1 was still the primary
     Thread.sleep(5);
     health.run(() -> health.promote("pg2"));
     health.run(() -> health.apply(stale));
-    assertThat(health.statuses().get(0).splitBrain()).as("a probe from before the switchover").isFalse();
+    assertThat(health.statuses().get(0).splitBrain())
+        .as("a probe from before the switchover")
+        .isFalse();
     Thread.sleep(5);
     health.run(() -> health.apply(Probes.primary("pg1", 100, List.of())));
     assertThat(health.statuses().get(0).splitBrain()).as("pg1 still primary after it").isTrue();
@@ -96,43 +95,61 @@ class ClusterHealthTest {
 
   @Test
   void lag_is_the_primary_position_minus_the_standby_replay_position() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(() -> health.apply(Probes.primary("pg1", 10_000, List.of())));
-    health.run(() -> health.apply(Probes.standby("pg2", 4_000, Probes.streamingFrom(5001, Duration.ZERO))));
+    health.run(
+        () ->
+            health.apply(Probes.standby("pg2", 4_000, Probes.streamingFrom(5001, Duration.ZERO))));
     assertThat(health.statuses().get(1).lagBytes()).isEqualTo(6_000);
-    assertThat(health.current().backend("pg2").orElseThrow().state()).as("over max_lag 1000").isEqualTo(NodeState.DEGRADED);
+    assertThat(health.current().backend("pg2").orElseThrow().state())
+        .as("over max_lag 1000")
+        .isEqualTo(NodeState.DEGRADED);
   }
 
   @Test
   void at_start_a_config_older_than_the_servers_is_corrected_by_the_first_probes() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
-    health.run(() -> health.apply(Probes.standby("pg1", 100, Probes.streamingFrom(5002, Duration.ZERO))));
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(
+        () -> health.apply(Probes.standby("pg1", 100, Probes.streamingFrom(5002, Duration.ZERO))));
     assertThat(health.current().primary()).as("one side only: not yet").isEqualTo("pg1");
     health.run(() -> health.apply(Probes.primary("pg2", 100, List.of())));
     assertThat(health.current().primary()).isEqualTo("pg2");
     assertThat(health.statuses().get(1).splitBrain()).isFalse();
-    assertThat(health.current().routableStandbys()).extracting(BackendNode::name).containsExactly("pg1");
+    assertThat(health.current().routableStandbys())
+        .extracting(BackendNode::name)
+        .containsExactly("pg1");
   }
 
   @Test
-  void a_restarted_halo_keeps_the_primary_it_promoted_and_the_fence_on_the_old_one() throws Exception {
+  void a_restarted_halo_keeps_the_primary_it_promoted_and_the_fence_on_the_old_one()
+      throws Exception {
     // Given a Halo that failed over from pg1 to pg2 and saved it
-    try (io.halo.health.store.FileStateStore store = io.halo.health.store.FileStateStore.open(stateDir)) {
-      health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    try (io.halo.health.store.FileStateStore store =
+        io.halo.health.store.FileStateStore.open(stateDir)) {
+      health =
+          new ClusterHealth(
+              Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
       health.run(() -> health.fence("pg1"));
       health.run(() -> health.promote("pg2"));
       assertThat(health.stateInfo().savedEpoch()).as("saved before it was published").isEqualTo(2);
       health.close();
     }
     // When Halo starts again with the same (now stale) config and the old primary is back unchanged
-    try (io.halo.health.store.FileStateStore store = io.halo.health.store.FileStateStore.open(stateDir)) {
-      health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    try (io.halo.health.store.FileStateStore store =
+        io.halo.health.store.FileStateStore.open(stateDir)) {
+      health =
+          new ClusterHealth(
+              Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
       // Then the saved decision holds before any probe, and the old primary is fenced
       Topology t = health.current();
       assertThat(t.primary()).isEqualTo("pg2");
       assertThat(t.epoch()).isEqualTo(2);
       assertThat(t.backend("pg1").orElseThrow().state()).isEqualTo(NodeState.FENCED);
-      assertThat(health.stateInfo().overruled()).contains("the config names pg1 primary").contains("names pg2");
+      assertThat(health.stateInfo().overruled())
+          .contains("the config names pg1 primary")
+          .contains("names pg2");
       health.run(health::beginReconciling);
       health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
       health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
@@ -144,9 +161,12 @@ class ClusterHealthTest {
 
   @Test
   void without_saved_state_the_newer_timeline_wins_over_the_config_once_every_backend_answered() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(health::beginReconciling);
-    assertThat(health.current().failoverInProgress()).as("writes wait for the first round of probes").isTrue();
+    assertThat(health.current().failoverInProgress())
+        .as("writes wait for the first round of probes")
+        .isTrue();
     health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
     assertThat(health.current().primary()).as("pg2 has not answered yet").isEqualTo("pg1");
     assertThat(health.current().failoverInProgress()).isTrue();
@@ -161,7 +181,8 @@ class ClusterHealthTest {
 
   @Test
   void a_primary_that_does_not_answer_at_start_gives_way_to_the_only_backend_that_is_primary() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(health::beginReconciling);
     health.run(() -> health.apply(Probes.down("pg1")));
     health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
@@ -171,10 +192,12 @@ class ClusterHealthTest {
 
   @Test
   void a_normal_start_changes_nothing() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(health::beginReconciling);
     health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
-    health.run(() -> health.apply(Probes.standby("pg2", 900, Probes.streamingFrom(5001, Duration.ZERO))));
+    health.run(
+        () -> health.apply(Probes.standby("pg2", 900, Probes.streamingFrom(5001, Duration.ZERO))));
     assertThat(health.current().primary()).isEqualTo("pg1");
     assertThat(health.current().epoch()).isEqualTo(1);
     assertThat(health.current().failoverInProgress()).isFalse();
@@ -183,7 +206,8 @@ class ClusterHealthTest {
 
   @Test
   void observe_mode_follows_a_role_change_made_elsewhere() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.OBSERVE), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.OBSERVE), probes, Clock.systemUTC());
     for (int i = 0; i < 3; i++) {
       health.run(() -> health.apply(Probes.down("pg1")));
     }
@@ -194,7 +218,8 @@ class ClusterHealthTest {
 
   @Test
   void an_operator_can_drain_and_disable_a_backend() {
-    health = new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
     health.run(() -> health.admin("pg2", AdminState.DRAINING));
     assertThat(health.current().backend("pg2").orElseThrow().routable()).isFalse();
     assertThat(health.current().backend("pg2").orElseThrow().state()).isEqualTo(NodeState.UP);

@@ -38,8 +38,20 @@ class FailureDetectorTest {
 
   @Test
   void a_slow_or_lagging_backend_is_degraded_not_down() {
-    var slow = new io.halo.health.probe.ProbeResult("a", Instant.now(), Duration.ofMillis(500), null, NodeRole.PRIMARY,
-        1, 1, 1, null, null, null, List.of());
+    var slow =
+        new io.halo.health.probe.ProbeResult(
+            "a",
+            Instant.now(),
+            Duration.ofMillis(500),
+            null,
+            NodeRole.PRIMARY,
+            1,
+            1,
+            1,
+            null,
+            null,
+            null,
+            List.of());
     assertThat(detector.next(slow, 0)).isEqualTo(NodeState.DEGRADED);
     assertThat(detector.next(Probes.standby("a", 1, null), 5000)).isEqualTo(NodeState.DEGRADED);
     assertThat(detector.next(Probes.standby("a", 1, null), 10)).isEqualTo(NodeState.UP);

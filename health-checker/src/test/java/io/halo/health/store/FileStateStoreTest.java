@@ -19,14 +19,37 @@ class FileStateStoreTest {
   @TempDir Path dir;
 
   private static SavedState state(long epoch, String primary) {
-    FailoverReport r = new FailoverReport(3, FailoverReport.Kind.AUTOMATIC, "main", "pg1", primary,
-        Instant.parse("2026-12-04T03:00:00Z"), Instant.parse("2026-12-04T03:00:01.5Z"),
-        FailoverReport.Outcome.SUCCEEDED, "primary pg1 is down",
-        List.of(new FailoverReport.Step("promote", Instant.parse("2026-12-04T03:00:01Z"), Duration.ofMillis(420),
-            true, primary + " accepts writes")),
-        epoch - 1, epoch, null, null);
-    return new SavedState(SavedState.FORMAT, "main", epoch, primary, List.of("pg1"), Map.of("pg3", "DRAINING"),
-        List.of(r), Instant.parse("2026-12-04T03:00:02Z"));
+    FailoverReport r =
+        new FailoverReport(
+            3,
+            FailoverReport.Kind.AUTOMATIC,
+            "main",
+            "pg1",
+            primary,
+            Instant.parse("2026-12-04T03:00:00Z"),
+            Instant.parse("2026-12-04T03:00:01.5Z"),
+            FailoverReport.Outcome.SUCCEEDED,
+            "primary pg1 is down",
+            List.of(
+                new FailoverReport.Step(
+                    "promote",
+                    Instant.parse("2026-12-04T03:00:01Z"),
+                    Duration.ofMillis(420),
+                    true,
+                    primary + " accepts writes")),
+            epoch - 1,
+            epoch,
+            null,
+            null);
+    return new SavedState(
+        SavedState.FORMAT,
+        "main",
+        epoch,
+        primary,
+        List.of("pg1"),
+        Map.of("pg3", "DRAINING"),
+        List.of(r),
+        Instant.parse("2026-12-04T03:00:02Z"));
   }
 
   @Test

@@ -15,8 +15,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 
 /**
- * Netty's aggregator with a JSON 413. Like the original, it keeps a keep-alive connection open
- * (the aggregator discards the rest of the oversized body) and closes the others.
+ * Netty's aggregator with a JSON 413. Like the original, it keeps a keep-alive connection open (the
+ * aggregator discards the rest of the oversized body) and closes the others.
  */
 final class AdminAggregator extends HttpObjectAggregator {
 
@@ -27,7 +27,9 @@ final class AdminAggregator extends HttpObjectAggregator {
     this.tooLarge =
         json.error(
                 HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                "request body is larger than the admin API's limit of " + maxContentLength + " bytes")
+                "request body is larger than the admin API's limit of "
+                    + maxContentLength
+                    + " bytes")
             .body();
   }
 
@@ -38,13 +40,14 @@ final class AdminAggregator extends HttpObjectAggregator {
             && (HttpUtil.is100ContinueExpected(oversized) || HttpUtil.isKeepAlive(oversized));
     FullHttpResponse res =
         new DefaultFullHttpResponse(
-            HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(tooLarge));
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+            Unpooled.wrappedBuffer(tooLarge));
     res.headers()
         .set(HttpHeaderNames.CONTENT_TYPE, AdminResponse.JSON)
         .setInt(HttpHeaderNames.CONTENT_LENGTH, tooLarge.length);
     if (keepAlive) {
-      ctx.writeAndFlush(res)
-          .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     } else {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);

@@ -44,7 +44,9 @@ final class AdminEndpoints {
     this.metrics = new HaloMetrics(clusters, proxy);
   }
 
-  /** @param body the request body as text, empty when none */
+  /**
+   * @param body the request body as text, empty when none
+   */
   AdminResponse respond(Route route, String body) {
     try {
       return handle(route, body);
@@ -65,7 +67,8 @@ final class AdminEndpoints {
   private AdminResponse handle(Route route, String body) {
     return switch (route.endpoint()) {
       case HEALTH -> health();
-      case METRICS -> AdminResponse.text(HttpResponseStatus.OK, AdminResponse.PROMETHEUS, metrics.scrape());
+      case METRICS ->
+          AdminResponse.text(HttpResponseStatus.OK, AdminResponse.PROMETHEUS, metrics.scrape());
       case CLUSTERS -> json.ok(clusters.values().stream().map(ClusterViews::summary).toList());
       case CLUSTER -> json.ok(ClusterViews.detail(cluster(route), proxy.sessions()));
       case FAILOVER -> failover(route, json.readActionBody(body, Set.of("target", "force")));
@@ -86,14 +89,20 @@ final class AdminEndpoints {
 
   /** {@code {"max_connections": 100, "max_transactions": 20, "max_queue": 50}}, each optional. */
   private AdminResponse throttleSet(String cluster, String body) {
-    Map<String, Integer> values = json.readIntegers(body, Set.of("max_connections", "max_transactions", "max_queue"));
+    Map<String, Integer> values =
+        json.readIntegers(body, Set.of("max_connections", "max_transactions", "max_queue"));
     if (values.isEmpty()) {
-      throw AdminException.badRequest("nothing to change; send any of max_connections, max_queue, max_transactions");
+      throw AdminException.badRequest(
+          "nothing to change; send any of max_connections, max_queue, max_transactions");
     }
     ProxyView.ThrottleView updated;
     try {
-      updated = proxy.updateThrottle(cluster, values.get("max_connections"), values.get("max_transactions"),
-          values.get("max_queue"));
+      updated =
+          proxy.updateThrottle(
+              cluster,
+              values.get("max_connections"),
+              values.get("max_transactions"),
+              values.get("max_queue"));
     } catch (IllegalArgumentException e) {
       throw AdminException.badRequest(message(e));
     } catch (java.util.NoSuchElementException e) {
@@ -150,7 +159,10 @@ final class AdminEndpoints {
         .filter(s -> s.node().name().equals(b))
         .findFirst()
         .map(s -> json.ok(ClusterViews.backend(c.name(), s, proxy.sessions())))
-        .orElseThrow(() -> AdminException.notFound("cluster '" + c.name() + "' no longer has backend '" + b + "'"));
+        .orElseThrow(
+            () ->
+                AdminException.notFound(
+                    "cluster '" + c.name() + "' no longer has backend '" + b + "'"));
   }
 
   /** SUCCEEDED: 200; still RUNNING: 202; REFUSED or FAILED: 409, the report's reason says why. */
@@ -166,9 +178,9 @@ final class AdminEndpoints {
 
   /**
    * Calls a ClusterControl action, mapping its documented exceptions: IllegalStateException
-   * (another failover is running) to 409, IllegalArgumentException (a target or backend the
-   * cluster rejects) to 400. Only around the action, so that the same exception types thrown by a
-   * bug elsewhere in the API stay a 500.
+   * (another failover is running) to 409, IllegalArgumentException (a target or backend the cluster
+   * rejects) to 400. Only around the action, so that the same exception types thrown by a bug
+   * elsewhere in the API stay a 500.
    */
   private static <T> T call(Supplier<T> action) {
     try {
@@ -184,7 +196,10 @@ final class AdminEndpoints {
     ClusterControl c = clusters.get(route.cluster());
     if (c == null) {
       throw AdminException.notFound(
-          "no cluster '" + route.cluster() + "'; clusters: " + String.join(", ", clusters.keySet()));
+          "no cluster '"
+              + route.cluster()
+              + "'; clusters: "
+              + String.join(", ", clusters.keySet()));
     }
     return c;
   }
@@ -197,7 +212,9 @@ final class AdminEndpoints {
   }
 
   private static String describe(Route route) {
-    return route.endpoint().method + " " + route.endpoint().name().toLowerCase(java.util.Locale.ROOT)
+    return route.endpoint().method
+        + " "
+        + route.endpoint().name().toLowerCase(java.util.Locale.ROOT)
         + (route.cluster() == null ? "" : " on cluster " + route.cluster())
         + (route.backend() == null ? "" : ", backend " + route.backend());
   }

@@ -4,8 +4,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.Map;
 
 /**
- * A request the admin API answers with an error status: the message becomes the JSON body's
- * {@code error}. Expected failures (bad input, unknown names, conflicts) are not logged.
+ * A request the admin API answers with an error status: the message becomes the JSON body's {@code
+ * error}. Expected failures (bad input, unknown names, conflicts) are not logged.
  */
 final class AdminException extends RuntimeException {
 

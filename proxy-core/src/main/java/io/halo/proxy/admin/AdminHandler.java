@@ -28,16 +28,16 @@ import org.slf4j.LoggerFactory;
 /**
  * One admin HTTP connection: authenticate, route, answer.
  *
- * <p>Design memo. Reads (health, clusters, metrics) are answered right here on the event loop:
- * the contract says they never block. Actions (failover, switchover, drain/enable/disable) block
- * for seconds, so they go to AdminServer's small bounded executor and their response comes back
- * to this channel's event loop to be written; when that executor is full the client gets a 503
- * at once instead of an unbounded wait.
+ * <p>Design memo. Reads (health, clusters, metrics) are answered right here on the event loop: the
+ * contract says they never block. Actions (failover, switchover, drain/enable/disable) block for
+ * seconds, so they go to AdminServer's small bounded executor and their response comes back to this
+ * channel's event loop to be written; when that executor is full the client gets a 503 at once
+ * instead of an unbounded wait.
  *
- * <p>HTTP/1.1 answers must leave in request order. While an action runs this channel stops
- * reading (auto-read off) and any request already decoded behind it (a pipelining client) waits
- * in a small queue, retained, until the action's response is written; the queue is bounded and a
- * client that overruns it is closed. All state of this class is touched on the event loop only.
+ * <p>HTTP/1.1 answers must leave in request order. While an action runs this channel stops reading
+ * (auto-read off) and any request already decoded behind it (a pipelining client) waits in a small
+ * queue, retained, until the action's response is written; the queue is bounded and a client that
+ * overruns it is closed. All state of this class is touched on the event loop only.
  *
  * <p>Responses are built as byte arrays off the loop and become buffers only when written, so a
  * response that is never written (channel closed meanwhile) cannot leak.
@@ -58,7 +58,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
   private boolean actionRunning;
 
-  /** @param actionLimits the executor's limits, for the 503 message */
+  /**
+   * @param actionLimits the executor's limits, for the 503 message
+   */
   AdminHandler(
       AdminRouter router,
       AdminEndpoints endpoints,
@@ -78,7 +80,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
     if (actionRunning) {
       if (waiting.size() >= MAX_WAITING) {
-        log.warn("admin: {} sent more than {} requests behind a running action; closing", ctx.channel().remoteAddress(), MAX_WAITING);
+        log.warn(
+            "admin: {} sent more than {} requests behind a running action; closing",
+            ctx.channel().remoteAddress(),
+            MAX_WAITING);
         ctx.close();
         return;
       }
@@ -91,7 +96,12 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private void serve(ChannelHandlerContext ctx, FullHttpRequest request) {
     boolean keepAlive = HttpUtil.isKeepAlive(request);
     if (request.decoderResult().isFailure()) {
-      write(ctx, false, json.error(HttpResponseStatus.BAD_REQUEST, "malformed HTTP request: " + request.decoderResult().cause().getMessage()));
+      write(
+          ctx,
+          false,
+          json.error(
+              HttpResponseStatus.BAD_REQUEST,
+              "malformed HTTP request: " + request.decoderResult().cause().getMessage()));
       return;
     }
     HttpMethod method = request.method();
@@ -99,9 +109,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     Route route;
     try {
       boolean reads = HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method);
-      BearerAuth.Access access = reads && "/health".equals(path)
-          ? BearerAuth.Access.FULL
-          : auth.access(request.headers().get(HttpHeaderNames.AUTHORIZATION));
+      BearerAuth.Access access =
+          reads && "/health".equals(path)
+              ? BearerAuth.Access.FULL
+              : auth.access(request.headers().get(HttpHeaderNames.AUTHORIZATION));
       if (access == BearerAuth.Access.NONE) {
         throw new AdminException(
             HttpResponseStatus.UNAUTHORIZED,
@@ -111,7 +122,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       route = router.route(method, path);
       if (!reads) {
         if (access != BearerAuth.Access.FULL) {
-          throw new AdminException(HttpResponseStatus.FORBIDDEN,
+          throw new AdminException(
+              HttpResponseStatus.FORBIDDEN,
               "the read-only token may only read; changes need admin.token");
         }
         refuseForgeable(request, ctx.channel().localAddress());
@@ -130,36 +142,47 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   /**
    * A mutating request must be one a web page in the operator's browser cannot send: a page may
-   * POST {@code text/plain} or a form to 127.0.0.1 without a preflight, but not
-   * {@code application/json}, and its browser names the page in {@code Origin}. So a mutating
-   * request needs {@code Content-Type: application/json} (415) and no Origin or one naming this
-   * server itself (403). A page that rebinds its own name to 127.0.0.1 is same-origin with itself,
-   * so on a loopback listener the Host must also be a loopback name (403): the browser sends the
-   * page's name there.
+   * POST {@code text/plain} or a form to 127.0.0.1 without a preflight, but not {@code
+   * application/json}, and its browser names the page in {@code Origin}. So a mutating request
+   * needs {@code Content-Type: application/json} (415) and no Origin or one naming this server
+   * itself (403). A page that rebinds its own name to 127.0.0.1 is same-origin with itself, so on a
+   * loopback listener the Host must also be a loopback name (403): the browser sends the page's
+   * name there.
    */
   private static void refuseForgeable(FullHttpRequest request, java.net.SocketAddress local) {
     String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
     String mediaType = type == null ? "" : type.split(";", 2)[0].trim();
     if (!mediaType.equalsIgnoreCase("application/json")) {
-      throw new AdminException(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
+      throw new AdminException(
+          HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE,
           "requests that change something need Content-Type: application/json");
     }
     String origin = request.headers().get(HttpHeaderNames.ORIGIN);
     String host = request.headers().get(HttpHeaderNames.HOST);
-    if (local instanceof java.net.InetSocketAddress a && a.getAddress() != null && a.getAddress().isLoopbackAddress()
+    if (local instanceof java.net.InetSocketAddress a
+        && a.getAddress() != null
+        && a.getAddress().isLoopbackAddress()
         && (host == null || !HostPort.isLoopback(hostPart(host)))) {
-      throw new AdminException(HttpResponseStatus.FORBIDDEN,
-          "request for host " + host + " refused: this admin API listens on loopback; use 127.0.0.1 or localhost");
+      throw new AdminException(
+          HttpResponseStatus.FORBIDDEN,
+          "request for host "
+              + host
+              + " refused: this admin API listens on loopback; use 127.0.0.1 or localhost");
     }
     if (origin != null
         && (host == null
-            || !(origin.equalsIgnoreCase("http://" + host) || origin.equalsIgnoreCase("https://" + host)))) {
-      throw new AdminException(HttpResponseStatus.FORBIDDEN,
+            || !(origin.equalsIgnoreCase("http://" + host)
+                || origin.equalsIgnoreCase("https://" + host)))) {
+      throw new AdminException(
+          HttpResponseStatus.FORBIDDEN,
           "cross-origin request refused: Origin " + origin + " is not this admin API");
     }
   }
 
-  /** The host of a Host header: {@code [::1]:7070} gives {@code ::1}, {@code a:7070} gives {@code a}. */
+  /**
+   * The host of a Host header: {@code [::1]:7070} gives {@code ::1}, {@code a:7070} gives {@code
+   * a}.
+   */
   private static String hostPart(String hostHeader) {
     if (hostHeader.startsWith("[")) {
       int end = hostHeader.indexOf(']');
@@ -179,7 +202,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             try {
               ctx.executor().execute(() -> finishAction(ctx, keepAlive, response));
             } catch (RejectedExecutionException e) {
-              log.debug("admin: event loop gone before the response to {} {} could be written", route.endpoint(), route.cluster());
+              log.debug(
+                  "admin: event loop gone before the response to {} {} could be written",
+                  route.endpoint(),
+                  route.cluster());
             }
           });
     } catch (RejectedExecutionException e) {
@@ -188,7 +214,9 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
           keepAlive,
           json.error(
               HttpResponseStatus.SERVICE_UNAVAILABLE,
-              "admin action queue is full (" + actionLimits + ") or Halo is stopping; try again when the running actions finish"));
+              "admin action queue is full ("
+                  + actionLimits
+                  + ") or Halo is stopping; try again when the running actions finish"));
     }
   }
 
@@ -214,7 +242,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private void write(ChannelHandlerContext ctx, boolean keepAlive, AdminResponse r) {
     FullHttpResponse res =
-        new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, r.status(), Unpooled.wrappedBuffer(r.body()));
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1, r.status(), Unpooled.wrappedBuffer(r.body()));
     res.headers()
         .set(HttpHeaderNames.CONTENT_TYPE, r.contentType())
         .setInt(HttpHeaderNames.CONTENT_LENGTH, r.body().length)
@@ -251,7 +280,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    log.debug("admin: connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+    log.debug(
+        "admin: connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
     ctx.close();
   }
 

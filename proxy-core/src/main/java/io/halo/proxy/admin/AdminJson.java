@@ -32,9 +32,11 @@ final class AdminJson {
 
   AdminResponse json(HttpResponseStatus status, Object view) {
     try {
-      return new AdminResponse(status, AdminResponse.JSON, mapper.writeValueAsBytes(view), Map.of());
+      return new AdminResponse(
+          status, AdminResponse.JSON, mapper.writeValueAsBytes(view), Map.of());
     } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot write " + view.getClass().getSimpleName() + " as JSON", e);
+      throw new IllegalStateException(
+          "cannot write " + view.getClass().getSimpleName() + " as JSON", e);
     }
   }
 
@@ -79,7 +81,10 @@ final class AdminJson {
       String name = names.next();
       if (!allowed.contains(name)) {
         throw AdminException.badRequest(
-            "unknown field '" + name + "'; this endpoint accepts " + String.join(", ", allowed.stream().sorted().toList()));
+            "unknown field '"
+                + name
+                + "'; this endpoint accepts "
+                + String.join(", ", allowed.stream().sorted().toList()));
       }
     }
     return tree;
@@ -101,13 +106,17 @@ final class AdminJson {
       throw AdminException.badRequest("request body is not valid JSON: " + e.getOriginalMessage());
     }
     if (tree == null || !tree.isObject()) {
-      throw AdminException.badRequest("request body must be a JSON object, like {\"target\": \"pg2\"}");
+      throw AdminException.badRequest(
+          "request body must be a JSON object, like {\"target\": \"pg2\"}");
     }
     for (Iterator<String> names = tree.fieldNames(); names.hasNext(); ) {
       String name = names.next();
       if (!allowed.contains(name)) {
         throw AdminException.badRequest(
-            "unknown field '" + name + "'; this endpoint accepts " + String.join(", ", allowed.stream().sorted().toList()));
+            "unknown field '"
+                + name
+                + "'; this endpoint accepts "
+                + String.join(", ", allowed.stream().sorted().toList()));
       }
     }
     JsonNode target = tree.path("target");

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Maps a method and a path to one admin endpoint. Knows only the URL shapes, not whether a
- * cluster or backend exists: that is the endpoints' 404.
+ * Maps a method and a path to one admin endpoint. Knows only the URL shapes, not whether a cluster
+ * or backend exists: that is the endpoints' 404.
  */
 final class AdminRouter {
 
@@ -49,15 +49,16 @@ final class AdminRouter {
 
   /**
    * @param path the decoded path, without the query string
-   * @throws AdminException 404 for an unknown path, 405 (with {@code Allow}) for a known path and
-   *     a wrong method
+   * @throws AdminException 404 for an unknown path, 405 (with {@code Allow}) for a known path and a
+   *     wrong method
    */
   Route route(HttpMethod method, String path) {
     Route route = match(path);
     if (route == null) {
       throw AdminException.notFound("no such endpoint: " + method + " " + path);
     }
-    if (route.endpoint() == Endpoint.THROTTLE && (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST))) {
+    if (route.endpoint() == Endpoint.THROTTLE
+        && (method.equals(HttpMethod.PUT) || method.equals(HttpMethod.POST))) {
       return new Route(Endpoint.THROTTLE_SET, route.cluster(), null);
     }
     if (route.endpoint() == Endpoint.THROTTLE && !method.equals(HttpMethod.GET)) {

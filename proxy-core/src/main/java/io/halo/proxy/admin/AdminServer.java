@@ -24,9 +24,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin HTTP API: {@code GET /health}, {@code /metrics}, {@code /api/v1/...}. Runs on the
- * event loop groups it is given (it does not own them) and owns a small bounded executor for the
- * blocking actions (failover, switchover, drain/enable/disable).
+ * The admin HTTP API: {@code GET /health}, {@code /metrics}, {@code /api/v1/...}. Runs on the event
+ * loop groups it is given (it does not own them) and owns a small bounded executor for the blocking
+ * actions (failover, switchover, drain/enable/disable).
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -122,7 +122,10 @@ public final class AdminServer implements AutoCloseable {
     if (!bind.isSuccess()) {
       Throwable cause = bind.cause();
       throw new IllegalStateException(
-          "admin API cannot listen on " + config.listen() + ": " + (cause == null ? "unknown reason" : cause.getMessage()),
+          "admin API cannot listen on "
+              + config.listen()
+              + ": "
+              + (cause == null ? "unknown reason" : cause.getMessage()),
           cause);
     }
     channel = bind.channel();

@@ -5,10 +5,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Checks {@code Authorization: Bearer <token>} against {@code admin.token} (everything) and
- * {@code admin.read_only_token} (reads only). Both sides are hashed before the constant-time
- * {@link MessageDigest#isEqual} so that the comparison time reveals neither a matching prefix nor
- * the token's length.
+ * Checks {@code Authorization: Bearer <token>} against {@code admin.token} (everything) and {@code
+ * admin.read_only_token} (reads only). Both sides are hashed before the constant-time {@link
+ * MessageDigest#isEqual} so that the comparison time reveals neither a matching prefix nor the
+ * token's length.
  */
 final class BearerAuth {
 
@@ -24,7 +24,9 @@ final class BearerAuth {
   private final byte[] full;
   private final byte[] readOnly;
 
-  /** @param token null: every request is accepted */
+  /**
+   * @param token null: every request is accepted
+   */
   BearerAuth(String token) {
     this(token, null);
   }
@@ -38,17 +40,22 @@ final class BearerAuth {
     return full != null;
   }
 
-  /** @param header the Authorization header, null when absent */
+  /**
+   * @param header the Authorization header, null when absent
+   */
   boolean accepts(String header) {
     return access(header) == Access.FULL;
   }
 
-  /** @param header the Authorization header, null when absent */
+  /**
+   * @param header the Authorization header, null when absent
+   */
   Access access(String header) {
     if (full == null) {
       return Access.FULL;
     }
-    if (header == null || header.length() < SCHEME.length()
+    if (header == null
+        || header.length() < SCHEME.length()
         || !header.regionMatches(true, 0, SCHEME, 0, SCHEME.length())) {
       return Access.NONE;
     }

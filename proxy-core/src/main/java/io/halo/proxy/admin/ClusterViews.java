@@ -50,11 +50,16 @@ public final class ClusterViews {
    * @param saveError why the latest save failed; null when it succeeded
    * @param overruled why the primary is not the one the config names; null when it is
    */
-  public record StateView(String stateDir, long savedEpoch, String savedAt, String saveError, String overruled) {
+  public record StateView(
+      String stateDir, long savedEpoch, String savedAt, String saveError, String overruled) {
 
     static StateView of(io.halo.health.store.StateInfo s) {
-      return new StateView(s.location(), s.savedEpoch(), s.savedAt() == null ? null : s.savedAt().toString(),
-          s.error(), s.overruled());
+      return new StateView(
+          s.location(),
+          s.savedEpoch(),
+          s.savedAt() == null ? null : s.savedAt().toString(),
+          s.error(),
+          s.overruled());
     }
   }
 

@@ -15,8 +15,8 @@ import java.util.Optional;
 
 /**
  * What {@code GET /metrics} shows. Each scrape reads every cluster once (one topology, one backend
- * list, one failover list) and writes the families from those snapshots, so that the numbers of
- * one scrape agree with each other.
+ * list, one failover list) and writes the families from those snapshots, so that the numbers of one
+ * scrape agree with each other.
  *
  * <p>Unknown values (lag before two probes, latency of a failed probe) are left out rather than
  * written as 0 or NaN: an absent series is what Prometheus means by "unknown".
@@ -49,7 +49,15 @@ final class HaloMetrics {
   String scrape() {
     List<Snapshot> snaps =
         clusters.stream()
-            .map(c -> new Snapshot(c.name(), c.engine(), c.topology(), c.backends(), c.failovers(), c.lastFailover()))
+            .map(
+                c ->
+                    new Snapshot(
+                        c.name(),
+                        c.engine(),
+                        c.topology(),
+                        c.backends(),
+                        c.failovers(),
+                        c.lastFailover()))
             .toList();
     List<BackendSessions> sessions = proxy.sessions();
     PrometheusText out = new PrometheusText();
@@ -61,45 +69,107 @@ final class HaloMetrics {
     return out.text();
   }
 
-  private static void throttles(PrometheusText out, List<ProxyView.ThrottleView> throttles,
+  private static void throttles(
+      PrometheusText out,
+      List<ProxyView.ThrottleView> throttles,
       List<io.halo.proxy.session.UserLimits.UserView> users) {
-    out.family("halo_throttle_limit", "gauge",
+    out.family(
+        "halo_throttle_limit",
+        "gauge",
         "Current limit per backend and unit (sessions, transactions); an adaptive limit moves below its maximum.");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_limit", l.limit(), limiterLabels(t, l)));
-    out.family("halo_throttle_max", "gauge", "The configured maximum of the limit (max_connections, max_transactions).");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_max", l.maximum(), limiterLabels(t, l)));
-    out.family("halo_throttle_in_use", "gauge", "Permits in use: sessions or transactions admitted and not finished.");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_in_use", l.inUse(), limiterLabels(t, l)));
-    out.family("halo_throttle_queue_length", "gauge", "Sessions or transactions waiting for admission.");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_queue_length", l.waiting(), limiterLabels(t, l)));
+    eachLimiter(
+        throttles, (t, l) -> out.sample("halo_throttle_limit", l.limit(), limiterLabels(t, l)));
+    out.family(
+        "halo_throttle_max",
+        "gauge",
+        "The configured maximum of the limit (max_connections, max_transactions).");
+    eachLimiter(
+        throttles, (t, l) -> out.sample("halo_throttle_max", l.maximum(), limiterLabels(t, l)));
+    out.family(
+        "halo_throttle_in_use",
+        "gauge",
+        "Permits in use: sessions or transactions admitted and not finished.");
+    eachLimiter(
+        throttles, (t, l) -> out.sample("halo_throttle_in_use", l.inUse(), limiterLabels(t, l)));
+    out.family(
+        "halo_throttle_queue_length", "gauge", "Sessions or transactions waiting for admission.");
+    eachLimiter(
+        throttles,
+        (t, l) -> out.sample("halo_throttle_queue_length", l.waiting(), limiterLabels(t, l)));
     out.family("halo_throttle_queue_limit", "gauge", "max_queue: how many may wait at once.");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_queue_limit", l.maxQueue(), limiterLabels(t, l)));
+    eachLimiter(
+        throttles,
+        (t, l) -> out.sample("halo_throttle_queue_limit", l.maxQueue(), limiterLabels(t, l)));
     out.family("halo_throttle_admitted_total", "counter", "Permits granted since start.");
-    eachLimiter(throttles, (t, l) -> out.sample("halo_throttle_admitted_total", l.admitted(), limiterLabels(t, l)));
-    out.family("halo_throttle_rejected_total", "counter",
+    eachLimiter(
+        throttles,
+        (t, l) -> out.sample("halo_throttle_admitted_total", l.admitted(), limiterLabels(t, l)));
+    out.family(
+        "halo_throttle_rejected_total",
+        "counter",
         "Work refused by the backend's limiter, by reason: queue_full (refused at once) or timed_out (after queue_timeout).");
-    eachLimiter(throttles, (t, l) -> {
-      out.sample("halo_throttle_rejected_total", l.rejectedQueueFull(),
-          CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "reason", "queue_full");
-      out.sample("halo_throttle_rejected_total", l.rejectedTimedOut(),
-          CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "reason", "timed_out");
-    });
-    out.family("halo_user_sessions", "gauge", "Client sessions of a user with a max_connections cap.");
+    eachLimiter(
+        throttles,
+        (t, l) -> {
+          out.sample(
+              "halo_throttle_rejected_total",
+              l.rejectedQueueFull(),
+              CLUSTER,
+              t.cluster(),
+              BACKEND,
+              l.backend(),
+              "unit",
+              l.unit(),
+              "reason",
+              "queue_full");
+          out.sample(
+              "halo_throttle_rejected_total",
+              l.rejectedTimedOut(),
+              CLUSTER,
+              t.cluster(),
+              BACKEND,
+              l.backend(),
+              "unit",
+              l.unit(),
+              "reason",
+              "timed_out");
+        });
+    out.family(
+        "halo_user_sessions", "gauge", "Client sessions of a user with a max_connections cap.");
     users.forEach(u -> out.sample("halo_user_sessions", u.connections(), "user", u.user()));
-    out.family("halo_user_rejected_total", "counter",
+    out.family(
+        "halo_user_rejected_total",
+        "counter",
         "Work refused by a user's own limits, by reason: max_connections or transaction_rate.");
-    users.forEach(u -> {
-      out.sample("halo_user_rejected_total", u.rejectedConnections(), "user", u.user(), "reason", "max_connections");
-      out.sample("halo_user_rejected_total", u.rejectedTransactions(), "user", u.user(), "reason", "transaction_rate");
-    });
+    users.forEach(
+        u -> {
+          out.sample(
+              "halo_user_rejected_total",
+              u.rejectedConnections(),
+              "user",
+              u.user(),
+              "reason",
+              "max_connections");
+          out.sample(
+              "halo_user_rejected_total",
+              u.rejectedTransactions(),
+              "user",
+              u.user(),
+              "reason",
+              "transaction_rate");
+        });
   }
 
-  private static String[] limiterLabels(ProxyView.ThrottleView t, io.halo.proxy.session.Admission.LimiterView l) {
-    return new String[] {CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "limit", l.kind()};
+  private static String[] limiterLabels(
+      ProxyView.ThrottleView t, io.halo.proxy.session.Admission.LimiterView l) {
+    return new String[] {
+      CLUSTER, t.cluster(), BACKEND, l.backend(), "unit", l.unit(), "limit", l.kind()
+    };
   }
 
   private interface LimiterSample {
-    void write(ProxyView.ThrottleView throttle, io.halo.proxy.session.Admission.LimiterView limiter);
+    void write(
+        ProxyView.ThrottleView throttle, io.halo.proxy.session.Admission.LimiterView limiter);
   }
 
   private static void eachLimiter(List<ProxyView.ThrottleView> throttles, LimiterSample sample) {
@@ -110,11 +180,16 @@ final class HaloMetrics {
     }
   }
 
-  private static void backends(PrometheusText out, List<Snapshot> snaps, List<BackendSessions> sessions) {
-    out.family("halo_backend_up", "gauge", "1 when the backend is UP or DEGRADED (routable), else 0.");
-    each(snaps, (s, b) -> out.sample("halo_backend_up", b.node().state().routable() ? 1 : 0, labels(s, b)));
+  private static void backends(
+      PrometheusText out, List<Snapshot> snaps, List<BackendSessions> sessions) {
+    out.family(
+        "halo_backend_up", "gauge", "1 when the backend is UP or DEGRADED (routable), else 0.");
+    each(
+        snaps,
+        (s, b) -> out.sample("halo_backend_up", b.node().state().routable() ? 1 : 0, labels(s, b)));
 
-    out.family("halo_backend_state", "gauge", "The backend's health state, one-hot over all states.");
+    out.family(
+        "halo_backend_state", "gauge", "The backend's health state, one-hot over all states.");
     each(
         snaps,
         (s, b) -> {
@@ -122,11 +197,17 @@ final class HaloMetrics {
             out.sample(
                 "halo_backend_state",
                 b.node().state() == state ? 1 : 0,
-                CLUSTER, s.name(), BACKEND, b.node().name(), "state", state.name());
+                CLUSTER,
+                s.name(),
+                BACKEND,
+                b.node().name(),
+                "state",
+                state.name());
           }
         });
 
-    out.family("halo_backend_role", "gauge", "The backend's replication role, one-hot over all roles.");
+    out.family(
+        "halo_backend_role", "gauge", "The backend's replication role, one-hot over all roles.");
     each(
         snaps,
         (s, b) -> {
@@ -134,11 +215,17 @@ final class HaloMetrics {
             out.sample(
                 "halo_backend_role",
                 b.node().role() == role ? 1 : 0,
-                CLUSTER, s.name(), BACKEND, b.node().name(), "role", role.name());
+                CLUSTER,
+                s.name(),
+                BACKEND,
+                b.node().name(),
+                "role",
+                role.name());
           }
         });
 
-    out.family("halo_backend_is_primary", "gauge", "1 when the topology names this backend primary.");
+    out.family(
+        "halo_backend_is_primary", "gauge", "1 when the topology names this backend primary.");
     each(
         snaps,
         (s, b) ->
@@ -149,7 +236,9 @@ final class HaloMetrics {
 
     // PostgreSQL lag is bytes of WAL, MySQL lag transactions (GTID sequence numbers): two metrics,
     // so that no unit is hidden under the other's name.
-    out.family("halo_backend_lag_bytes", "gauge",
+    out.family(
+        "halo_backend_lag_bytes",
+        "gauge",
         "PostgreSQL: bytes of WAL the backend's replay trails the primary; absent when unknown.");
     each(
         snaps,
@@ -158,7 +247,9 @@ final class HaloMetrics {
             out.sample("halo_backend_lag_bytes", b.lagBytes(), labels(s, b));
           }
         });
-    out.family("halo_backend_lag_transactions", "gauge",
+    out.family(
+        "halo_backend_lag_transactions",
+        "gauge",
         "MySQL/MariaDB: transactions (GTID sequence numbers) the backend trails the primary; absent when unknown.");
     each(
         snaps,
@@ -168,7 +259,8 @@ final class HaloMetrics {
           }
         });
 
-    out.family("halo_backend_probe_latency_seconds", "gauge", "Round trip of the last successful probe.");
+    out.family(
+        "halo_backend_probe_latency_seconds", "gauge", "Round trip of the last successful probe.");
     each(
         snaps,
         (s, b) -> {
@@ -178,8 +270,13 @@ final class HaloMetrics {
           }
         });
 
-    out.family("halo_backend_split_brain", "gauge", "1 when the backend claims to be primary but the topology names another.");
-    each(snaps, (s, b) -> out.sample("halo_backend_split_brain", b.splitBrain() ? 1 : 0, labels(s, b)));
+    out.family(
+        "halo_backend_split_brain",
+        "gauge",
+        "1 when the backend claims to be primary but the topology names another.");
+    each(
+        snaps,
+        (s, b) -> out.sample("halo_backend_split_brain", b.splitBrain() ? 1 : 0, labels(s, b)));
 
     out.family("halo_backend_sessions", "gauge", "Client sessions relaying to the backend.");
     each(
@@ -192,25 +289,41 @@ final class HaloMetrics {
   }
 
   private static void clusters(PrometheusText out, List<Snapshot> snaps) {
-    out.family("halo_cluster_epoch", "gauge", "Topology epoch; increases on every change of primary.");
+    out.family(
+        "halo_cluster_epoch", "gauge", "Topology epoch; increases on every change of primary.");
     snaps.forEach(s -> out.sample("halo_cluster_epoch", s.topology().epoch(), CLUSTER, s.name()));
 
-    out.family("halo_failovers_total", "counter", "Finished failover and switchover attempts, by kind and outcome.");
+    out.family(
+        "halo_failovers_total",
+        "counter",
+        "Finished failover and switchover attempts, by kind and outcome.");
     for (Snapshot s : snaps) {
       for (FailoverReport.Kind kind : FailoverReport.Kind.values()) {
         for (FailoverReport.Outcome outcome : FailoverReport.Outcome.values()) {
           if (outcome == FailoverReport.Outcome.RUNNING) {
             continue;
           }
-          long n = s.failovers().stream().filter(r -> r.kind() == kind && r.outcome() == outcome).count();
+          long n =
+              s.failovers().stream()
+                  .filter(r -> r.kind() == kind && r.outcome() == outcome)
+                  .count();
           out.sample(
-              "halo_failovers_total", n,
-              CLUSTER, s.name(), "kind", kind.name(), "outcome", outcome.name());
+              "halo_failovers_total",
+              n,
+              CLUSTER,
+              s.name(),
+              "kind",
+              kind.name(),
+              "outcome",
+              outcome.name());
         }
       }
     }
 
-    out.family("halo_last_failover_duration_seconds", "gauge", "How long the latest finished failover or switchover took.");
+    out.family(
+        "halo_last_failover_duration_seconds",
+        "gauge",
+        "How long the latest finished failover or switchover took.");
     for (Snapshot s : snaps) {
       s.last()
           .filter(r -> r.startedAt() != null && r.finishedAt() != null)
@@ -219,25 +332,41 @@ final class HaloMetrics {
                   out.sample(
                       "halo_last_failover_duration_seconds",
                       Duration.between(r.startedAt(), r.finishedAt()).toNanos() / 1e9,
-                      CLUSTER, s.name()));
+                      CLUSTER,
+                      s.name()));
     }
   }
 
-  private static void listeners(PrometheusText out, List<ListenerView> listeners, Map<String, Long> rejections) {
-    out.family("halo_listener_client_connections", "gauge", "Open client connections on the listener.");
+  private static void listeners(
+      PrometheusText out, List<ListenerView> listeners, Map<String, Long> rejections) {
+    out.family(
+        "halo_listener_client_connections", "gauge", "Open client connections on the listener.");
     listeners.forEach(
-        l -> out.sample("halo_listener_client_connections", l.clientConnections(), listenerLabels(l)));
+        l ->
+            out.sample(
+                "halo_listener_client_connections", l.clientConnections(), listenerLabels(l)));
 
-    out.family("halo_listener_max_client_connections", "gauge", "The listener's max_client_connections.");
+    out.family(
+        "halo_listener_max_client_connections", "gauge", "The listener's max_client_connections.");
     listeners.forEach(
-        l -> out.sample("halo_listener_max_client_connections", l.maxClientConnections(), listenerLabels(l)));
+        l ->
+            out.sample(
+                "halo_listener_max_client_connections",
+                l.maxClientConnections(),
+                listenerLabels(l)));
 
-    out.family("halo_rejected_connections_total", "counter", "Client connections refused since start, by reason.");
+    out.family(
+        "halo_rejected_connections_total",
+        "counter",
+        "Client connections refused since start, by reason.");
     rejections.entrySet().stream()
         .sorted(Map.Entry.comparingByKey())
-        .forEach(e -> out.sample("halo_rejected_connections_total", e.getValue(), "reason", e.getKey()));
+        .forEach(
+            e -> out.sample("halo_rejected_connections_total", e.getValue(), "reason", e.getKey()));
 
-    out.family("halo_log_events_dropped_total", "counter",
+    out.family(
+        "halo_log_events_dropped_total",
+        "counter",
         "Log events dropped because the log queue was full (stderr too slow or stalled).");
     out.sample("halo_log_events_dropped_total", io.halo.proxy.log.DroppingAsyncAppender.dropped());
   }
@@ -246,27 +375,79 @@ final class HaloMetrics {
     if (splits.isEmpty()) {
       return;
     }
-    out.family("halo_split_reads_total", "counter",
+    out.family(
+        "halo_split_reads_total",
+        "counter",
         "Reads of route: split sessions, by where they ran (replica, or primary when no replica fitted).");
     for (ProxyView.SplitView s : splits) {
-      out.sample("halo_split_reads_total", s.readsOnReplica(), "listener", s.listener(), CLUSTER, s.cluster(),
-          "target", "replica");
-      out.sample("halo_split_reads_total", s.readsOnPrimary(), "listener", s.listener(), CLUSTER, s.cluster(),
-          "target", "primary");
+      out.sample(
+          "halo_split_reads_total",
+          s.readsOnReplica(),
+          "listener",
+          s.listener(),
+          CLUSTER,
+          s.cluster(),
+          "target",
+          "replica");
+      out.sample(
+          "halo_split_reads_total",
+          s.readsOnPrimary(),
+          "listener",
+          s.listener(),
+          CLUSTER,
+          s.cluster(),
+          "target",
+          "primary");
     }
-    out.family("halo_split_read_your_writes_primary_total", "counter",
+    out.family(
+        "halo_split_read_your_writes_primary_total",
+        "counter",
         "Reads sent to the primary because no replica had replayed the session's own writes in time.");
-    splits.forEach(s -> out.sample("halo_split_read_your_writes_primary_total", s.readYourWritesOnPrimary(),
-        "listener", s.listener(), CLUSTER, s.cluster()));
+    splits.forEach(
+        s ->
+            out.sample(
+                "halo_split_read_your_writes_primary_total",
+                s.readYourWritesOnPrimary(),
+                "listener",
+                s.listener(),
+                CLUSTER,
+                s.cluster()));
     out.family("halo_split_sessions", "gauge", "Open route: split sessions.");
-    splits.forEach(s -> out.sample("halo_split_sessions", s.sessions(), "listener", s.listener(), CLUSTER, s.cluster()));
-    out.family("halo_split_pinned_sessions", "gauge",
+    splits.forEach(
+        s ->
+            out.sample(
+                "halo_split_sessions",
+                s.sessions(),
+                "listener",
+                s.listener(),
+                CLUSTER,
+                s.cluster()));
+    out.family(
+        "halo_split_pinned_sessions",
+        "gauge",
         "Open route: split sessions pinned to the primary (temporary tables, advisory locks, LISTEN, ...).");
-    splits.forEach(s -> out.sample("halo_split_pinned_sessions", s.pinnedSessions(), "listener", s.listener(),
-        CLUSTER, s.cluster()));
-    out.family("halo_split_pinned_total", "counter", "route: split sessions pinned to the primary since start.");
-    splits.forEach(s -> out.sample("halo_split_pinned_total", s.pinnedTotal(), "listener", s.listener(),
-        CLUSTER, s.cluster()));
+    splits.forEach(
+        s ->
+            out.sample(
+                "halo_split_pinned_sessions",
+                s.pinnedSessions(),
+                "listener",
+                s.listener(),
+                CLUSTER,
+                s.cluster()));
+    out.family(
+        "halo_split_pinned_total",
+        "counter",
+        "route: split sessions pinned to the primary since start.");
+    splits.forEach(
+        s ->
+            out.sample(
+                "halo_split_pinned_total",
+                s.pinnedTotal(),
+                "listener",
+                s.listener(),
+                CLUSTER,
+                s.cluster()));
   }
 
   private static String[] listenerLabels(ListenerView l) {

@@ -29,7 +29,12 @@ public record ProbeView(
 
   /** A standby connected to this primary. */
   public record DownstreamView(
-      String name, String clientAddress, String state, String syncState, String replayLsn, Long replayPosition) {}
+      String name,
+      String clientAddress,
+      String state,
+      String syncState,
+      String replayLsn,
+      Long replayPosition) {}
 
   static ProbeView of(ProbeResult p) {
     if (p == null) {

@@ -1,10 +1,10 @@
 package io.halo.proxy.admin;
 
 /**
- * Writes the Prometheus text exposition format 0.0.4: a {@code # HELP} and {@code # TYPE} line
- * per family, then its samples {@code name{label="value",...} value}. Label values escape
- * backslash, double quote and newline; help text escapes backslash and newline. Callers write all
- * samples of a family right after its header, as the format requires.
+ * Writes the Prometheus text exposition format 0.0.4: a {@code # HELP} and {@code # TYPE} line per
+ * family, then its samples {@code name{label="value",...} value}. Label values escape backslash,
+ * double quote and newline; help text escapes backslash and newline. Callers write all samples of a
+ * family right after its header, as the format requires.
  */
 final class PrometheusText {
 
@@ -15,10 +15,13 @@ final class PrometheusText {
     out.append("# TYPE ").append(name).append(' ').append(type).append('\n');
   }
 
-  /** @param labels name, value, name, value, ... */
+  /**
+   * @param labels name, value, name, value, ...
+   */
   void sample(String name, double value, String... labels) {
     if (labels.length % 2 != 0) {
-      throw new IllegalArgumentException(name + ": labels come in name/value pairs, got " + labels.length);
+      throw new IllegalArgumentException(
+          name + ": labels come in name/value pairs, got " + labels.length);
     }
     out.append(name);
     if (labels.length > 0) {

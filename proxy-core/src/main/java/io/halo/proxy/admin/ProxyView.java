@@ -7,15 +7,26 @@ public interface ProxyView {
 
   /** One client-facing listener. */
   record ListenerView(
-      String name, String cluster, String address, String route, int clientConnections, int maxClientConnections) {}
+      String name,
+      String cluster,
+      String address,
+      String route,
+      int clientConnections,
+      int maxClientConnections) {}
 
   /** Relaying sessions of one cluster on one backend. */
   record BackendSessions(String cluster, String backend, int sessions) {}
 
   /** The read/write split counters of one {@code route: split} listener. */
   record SplitView(
-      String listener, String cluster, long readsOnReplica, long readsOnPrimary, long readYourWritesOnPrimary,
-      long sessions, long pinnedSessions, long pinnedTotal) {}
+      String listener,
+      String cluster,
+      long readsOnReplica,
+      long readsOnPrimary,
+      long readYourWritesOnPrimary,
+      long sessions,
+      long pinnedSessions,
+      long pinnedTotal) {}
 
   List<ListenerView> listeners();
 
@@ -26,7 +37,9 @@ public interface ProxyView {
 
   List<BackendSessions> sessions();
 
-  /** Client connections refused since start, by reason (e.g. "too_many_connections", "auth_failed"). */
+  /**
+   * Client connections refused since start, by reason (e.g. "too_many_connections", "auth_failed").
+   */
   java.util.Map<String, Long> rejections();
 
   /**
@@ -44,9 +57,18 @@ public interface ProxyView {
       List<io.halo.proxy.session.Admission.LimiterView> limiters) {
 
     public static ThrottleView of(
-        String cluster, io.halo.proxy.session.Admission.Settings s, List<io.halo.proxy.session.Admission.LimiterView> l) {
-      return new ThrottleView(cluster, s.maxConnections(), s.maxTransactions(), s.maxQueue(),
-          s.queueTimeout().toMillis(), s.limit().name().toLowerCase(java.util.Locale.ROOT), s.minTransactions(), l);
+        String cluster,
+        io.halo.proxy.session.Admission.Settings s,
+        List<io.halo.proxy.session.Admission.LimiterView> l) {
+      return new ThrottleView(
+          cluster,
+          s.maxConnections(),
+          s.maxTransactions(),
+          s.maxQueue(),
+          s.queueTimeout().toMillis(),
+          s.limit().name().toLowerCase(java.util.Locale.ROOT),
+          s.minTransactions(),
+          l);
     }
   }
 
@@ -61,7 +83,8 @@ public interface ProxyView {
    * @throws java.util.NoSuchElementException for an unknown cluster
    * @throws IllegalArgumentException naming a bad value
    */
-  default ThrottleView updateThrottle(String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+  default ThrottleView updateThrottle(
+      String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
     throw new java.util.NoSuchElementException("no cluster '" + cluster + "' has a throttle");
   }
 

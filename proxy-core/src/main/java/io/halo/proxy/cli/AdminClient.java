@@ -50,7 +50,8 @@ final class AdminClient {
     this.base = base;
     this.token = token;
     this.timeout = timeout;
-    this.http = HttpClient.newBuilder()
+    this.http =
+        HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
             .build();
@@ -86,10 +87,18 @@ final class AdminClient {
       response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (HttpTimeoutException e) {
       throw new AdminClientException(
-          "no answer from the admin API at " + base + " within " + timeout.toSeconds() + " s (--timeout)", e);
+          "no answer from the admin API at "
+              + base
+              + " within "
+              + timeout.toSeconds()
+              + " s (--timeout)",
+          e);
     } catch (ConnectException e) {
       throw new AdminClientException(
-          "cannot connect to the admin API at " + base + " (is Halo running? see --admin / --config)", e);
+          "cannot connect to the admin API at "
+              + base
+              + " (is Halo running? see --admin / --config)",
+          e);
     } catch (IOException e) {
       throw new AdminClientException("admin API at " + base + " failed: " + e, e);
     } catch (InterruptedException e) {
@@ -98,7 +107,8 @@ final class AdminClient {
     }
     JsonNode body;
     try {
-      body = response.body().isBlank() ? mapper.createObjectNode() : mapper.readTree(response.body());
+      body =
+          response.body().isBlank() ? mapper.createObjectNode() : mapper.readTree(response.body());
     } catch (JsonProcessingException e) {
       body = mapper.createObjectNode();
     }

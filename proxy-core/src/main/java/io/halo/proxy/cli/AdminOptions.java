@@ -12,7 +12,9 @@ import java.util.Map;
 import java.util.Set;
 import picocli.CommandLine.Option;
 
-/** How the admin commands reach the admin API: {@code --admin}, {@code --config}, {@code --token}. */
+/**
+ * How the admin commands reach the admin API: {@code --admin}, {@code --config}, {@code --token}.
+ */
 public final class AdminOptions {
 
   static final String DEFAULT_URL = "http://127.0.0.1:7070";
@@ -21,7 +23,8 @@ public final class AdminOptions {
   @Option(
       names = "--admin",
       paramLabel = "URL",
-      description = "admin API base URL (default: admin.listen of --config, else " + DEFAULT_URL + ")")
+      description =
+          "admin API base URL (default: admin.listen of --config, else " + DEFAULT_URL + ")")
   String admin;
 
   @Option(
@@ -40,13 +43,15 @@ public final class AdminOptions {
       names = "--timeout",
       paramLabel = "SECONDS",
       defaultValue = "120",
-      description = "how long to wait for an answer; failovers can take a while (default: ${DEFAULT-VALUE})")
+      description =
+          "how long to wait for an answer; failovers can take a while (default: ${DEFAULT-VALUE})")
   int timeoutSeconds;
 
   /** The client these options describe. */
   AdminClient client() {
     String t = token != null ? token : System.getenv(TOKEN_ENV);
-    return new AdminClient(baseUri(), t == null || t.isEmpty() ? null : t, Duration.ofSeconds(timeoutSeconds));
+    return new AdminClient(
+        baseUri(), t == null || t.isEmpty() ? null : t, Duration.ofSeconds(timeoutSeconds));
   }
 
   private URI baseUri() {
@@ -55,11 +60,13 @@ public final class AdminOptions {
       try {
         URI uri = new URI(url);
         if (!"http".equals(uri.getScheme()) || uri.getHost() == null) {
-          throw new AdminClient.AdminClientException("--admin " + admin + ": expected http://host:port");
+          throw new AdminClient.AdminClientException(
+              "--admin " + admin + ": expected http://host:port");
         }
         return uri;
       } catch (URISyntaxException e) {
-        throw new AdminClient.AdminClientException("--admin " + admin + " is not a URL: " + e.getMessage(), e);
+        throw new AdminClient.AdminClientException(
+            "--admin " + admin + " is not a URL: " + e.getMessage(), e);
       }
     }
     if (config != null) {
@@ -68,13 +75,17 @@ public final class AdminOptions {
         listen = ConfigLoader.load(config, new SecretsNotNeeded(System.getenv())).admin().listen();
       } catch (ConfigException e) {
         throw new AdminClient.AdminClientException(
-            "cannot read admin.listen from " + config + " (pass --admin URL instead):\n" + e.getMessage());
+            "cannot read admin.listen from "
+                + config
+                + " (pass --admin URL instead):\n"
+                + e.getMessage());
       }
-      String host = switch (listen.host()) {
-        case "0.0.0.0" -> "127.0.0.1";
-        case "::" -> "::1";
-        default -> listen.host();
-      };
+      String host =
+          switch (listen.host()) {
+            case "0.0.0.0" -> "127.0.0.1";
+            case "::" -> "::1";
+            default -> listen.host();
+          };
       return URI.create("http://" + new HostPort(host, listen.port()));
     }
     return URI.create(DEFAULT_URL);

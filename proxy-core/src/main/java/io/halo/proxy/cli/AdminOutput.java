@@ -1,7 +1,5 @@
 package io.halo.proxy.cli;
 
-import picocli.CommandLine;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import io.halo.proxy.cli.AdminClient.AdminClientException;
 import io.halo.proxy.cli.AdminClient.Reply;
@@ -9,6 +7,7 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import picocli.CommandLine;
 
 /** Shared parts of the admin commands: choosing the cluster and printing the API's JSON. */
 final class AdminOutput {
@@ -30,7 +29,11 @@ final class AdminOutput {
       throw new AdminClientException(
           names.isEmpty()
               ? "Halo has no clusters"
-              : "Halo has " + names.size() + " clusters (" + String.join(", ", names) + "); choose one with --cluster");
+              : "Halo has "
+                  + names.size()
+                  + " clusters ("
+                  + String.join(", ", names)
+                  + "); choose one with --cluster");
     }
     return names.get(0);
   }
@@ -45,11 +48,16 @@ final class AdminOutput {
         c.path("failover_running").asBoolean() ? "  FAILOVER RUNNING" : "");
     JsonNode state = c.path("state");
     if (state.path("state_dir").isTextual()) {
-      out.printf("  state saved in %s: epoch %d%s%n", oneLine(state.path("state_dir").asText()),
+      out.printf(
+          "  state saved in %s: epoch %d%s%n",
+          oneLine(state.path("state_dir").asText()),
           state.path("saved_epoch").asLong(),
-          state.path("save_error").isTextual() ? "  SAVE FAILED: " + oneLine(state.path("save_error").asText()) : "");
+          state.path("save_error").isTextual()
+              ? "  SAVE FAILED: " + oneLine(state.path("save_error").asText())
+              : "");
     } else if (state.isObject()) {
-      out.println("  state not saved (no server.state_dir): a restarted Halo starts from the config");
+      out.println(
+          "  state not saved (no server.state_dir): a restarted Halo starts from the config");
     }
     if (state.path("overruled").isTextual()) {
       out.println("  config overruled: " + oneLine(state.path("overruled").asText()));
@@ -65,9 +73,11 @@ final class AdminOutput {
           b.path("role").asText(),
           b.path("state").asText(),
           b.path("admin_state").asText(),
-          !b.path("lag_bytes").isNumber() ? "-"
-              : "transactions".equals(c.path("lag_unit").asText()) ? b.path("lag_bytes").asLong() + " tx"
-              : bytes(b.path("lag_bytes").asLong()),
+          !b.path("lag_bytes").isNumber()
+              ? "-"
+              : "transactions".equals(c.path("lag_unit").asText())
+                  ? b.path("lag_bytes").asLong() + " tx"
+                  : bytes(b.path("lag_bytes").asLong()),
           latency.isNumber() ? String.format(Locale.ROOT, "%.1f ms", latency.asDouble()) : "-",
           b.path("sessions").asText());
       if (probe.path("error").isTextual()) {
@@ -167,15 +177,21 @@ final class AdminOutput {
    * report, and returns the exit code: 0 when it succeeded, 1 when refused, failed or unreachable.
    */
   static int postAction(
-      CommandLine.Model.CommandSpec spec, AdminOptions admin, String cluster, String action,
+      CommandLine.Model.CommandSpec spec,
+      AdminOptions admin,
+      String cluster,
+      String action,
       com.fasterxml.jackson.databind.node.ObjectNode body) {
     java.io.PrintWriter out = spec.commandLine().getOut();
     java.io.PrintWriter err = spec.commandLine().getErr();
     try {
       AdminClient client = admin.client();
       String c = cluster(client, cluster);
-      String path = "/api/v1/clusters/" + java.net.URLEncoder.encode(c, java.nio.charset.StandardCharsets.UTF_8)
-          + "/" + action;
+      String path =
+          "/api/v1/clusters/"
+              + java.net.URLEncoder.encode(c, java.nio.charset.StandardCharsets.UTF_8)
+              + "/"
+              + action;
       int exit = reportExit(out, err, client.post(path, body.toString()));
       out.flush();
       return exit;

@@ -40,11 +40,16 @@ public final class CheckConfigCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @CommandLine.Option(names = "--config", paramLabel = "FILE",
+  @CommandLine.Option(
+      names = "--config",
+      paramLabel = "FILE",
       description = "the YAML config (as for start and status)")
   Path option;
 
-  @Parameters(paramLabel = "FILE", arity = "0..1", description = "the YAML config (same as --config)")
+  @Parameters(
+      paramLabel = "FILE",
+      arity = "0..1",
+      description = "the YAML config (same as --config)")
   Path positional;
 
   @Override
@@ -52,7 +57,8 @@ public final class CheckConfigCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     if ((option == null) == (positional == null)) {
-      throw new CommandLine.ParameterException(spec.commandLine(),
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
           "give the config once: check-config --config FILE (or check-config FILE)");
     }
     Path file = option != null ? option : positional;
@@ -67,7 +73,8 @@ public final class CheckConfigCommand implements Callable<Integer> {
     List<RuleFinding> findings = RuleAnalysis.analyze(config);
     for (RuleFinding f : findings) {
       Origin o = f.rule().origin();
-      err.println(new Violation(file.toString(), o.line(), o.column(), o.key(), "warning: " + f.message()));
+      err.println(
+          new Violation(file.toString(), o.line(), o.column(), o.key(), "warning: " + f.message()));
     }
     err.flush();
     out.printf(

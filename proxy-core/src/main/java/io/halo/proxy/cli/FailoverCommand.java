@@ -20,15 +20,22 @@ public final class FailoverCommand implements Callable<Integer> {
 
   @Mixin AdminOptions admin;
 
-  @Option(names = "--cluster", paramLabel = "NAME", description = "the cluster (default: the only one)")
+  @Option(
+      names = "--cluster",
+      paramLabel = "NAME",
+      description = "the cluster (default: the only one)")
   String cluster;
 
-  @Option(names = "--target", paramLabel = "BACKEND", description = "the standby to promote (default: the best candidate)")
+  @Option(
+      names = "--target",
+      paramLabel = "BACKEND",
+      description = "the standby to promote (default: the best candidate)")
   String target;
 
   @Option(
       names = "--force",
-      description = "promote even if the candidate lags beyond max_lag or the primary is up; the report says what may be lost")
+      description =
+          "promote even if the candidate lags beyond max_lag or the primary is up; the report says what may be lost")
   boolean force;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -37,7 +44,7 @@ public final class FailoverCommand implements Callable<Integer> {
   public Integer call() {
     ObjectNode body = JsonNodeFactory.instance.objectNode();
     body.put("target", target);
-      body.put("force", force);
+    body.put("force", force);
     return AdminOutput.postAction(spec, admin, cluster, "failover", body);
   }
 }

@@ -19,7 +19,11 @@ public final class StartCommand implements Callable<Integer> {
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StartCommand.class);
 
-  @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "the YAML config")
+  @Option(
+      names = {"-c", "--config"},
+      required = true,
+      paramLabel = "FILE",
+      description = "the YAML config")
   Path config;
 
   @Override
@@ -31,7 +35,8 @@ public final class StartCommand implements Callable<Integer> {
       System.err.println(e.getMessage());
       return 1;
     }
-    log.info("Loaded {}: {} cluster(s), {} user(s)", config, cfg.clusters().size(), cfg.users().size());
+    log.info(
+        "Loaded {}: {} cluster(s), {} user(s)", config, cfg.clusters().size(), cfg.users().size());
     HaloServer server;
     try {
       server = HaloServer.start(cfg);

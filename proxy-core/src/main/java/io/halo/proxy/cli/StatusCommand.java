@@ -18,12 +18,16 @@ import picocli.CommandLine.Option;
 @Command(
     name = "status",
     mixinStandardHelpOptions = true,
-    description = "Show clusters and backends (role, state, lag, latency) from a running Halo's admin API.")
+    description =
+        "Show clusters and backends (role, state, lag, latency) from a running Halo's admin API.")
 public final class StatusCommand implements Callable<Integer> {
 
   @Mixin AdminOptions admin;
 
-  @Option(names = "--cluster", paramLabel = "NAME", description = "only this cluster (default: all)")
+  @Option(
+      names = "--cluster",
+      paramLabel = "NAME",
+      description = "only this cluster (default: all)")
   String cluster;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

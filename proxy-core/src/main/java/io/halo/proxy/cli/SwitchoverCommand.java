@@ -20,10 +20,16 @@ public final class SwitchoverCommand implements Callable<Integer> {
 
   @Mixin AdminOptions admin;
 
-  @Option(names = "--cluster", paramLabel = "NAME", description = "the cluster (default: the only one)")
+  @Option(
+      names = "--cluster",
+      paramLabel = "NAME",
+      description = "the cluster (default: the only one)")
   String cluster;
 
-  @Option(names = "--target", paramLabel = "BACKEND", description = "the new primary (default: the best candidate)")
+  @Option(
+      names = "--target",
+      paramLabel = "BACKEND",
+      description = "the new primary (default: the best candidate)")
   String target;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

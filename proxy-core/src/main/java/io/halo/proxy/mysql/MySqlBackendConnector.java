@@ -3,9 +3,9 @@ package io.halo.proxy.mysql;
 import io.halo.health.state.BackendNode;
 import io.halo.proxy.mysql.auth.MySqlAuth;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
+import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
-import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.proxy.transport.Transports;
@@ -37,7 +37,9 @@ final class MySqlBackendConnector {
 
   private MySqlBackendConnector() {}
 
-  /** The backend answered with an ERR packet; the client gets it, prefixed with the backend name. */
+  /**
+   * The backend answered with an ERR packet; the client gets it, prefixed with the backend name.
+   */
   static final class BackendRefused extends Exception {
     private final int code;
     private final String sqlState;
@@ -57,10 +59,24 @@ final class MySqlBackendConnector {
     }
   }
 
-  static Future<MySqlBackendConnection> connect(EventLoop loop, Transports transports, BackendNode node, String user,
-      String password, HandshakeResponse client, int haloCapabilities, Duration timeout, long maxPacket) {
+  static Future<MySqlBackendConnection> connect(
+      EventLoop loop,
+      Transports transports,
+      BackendNode node,
+      String user,
+      String password,
+      HandshakeResponse client,
+      int haloCapabilities,
+      Duration timeout,
+      long maxPacket) {
     Promise<MySqlBackendConnection> promise = loop.newPromise();
-    open(loop, transports, node, timeout, maxPacket, promise,
+    open(
+        loop,
+        transports,
+        node,
+        timeout,
+        maxPacket,
+        promise,
         new Login(node, user, password, client, haloCapabilities, promise));
     return promise;
   }
@@ -69,76 +85,117 @@ final class MySqlBackendConnector {
    * Only the backend's greeting (server version, capabilities), for Halo's own greeting before any
    * backend login has shown them; the connection is closed once the greeting is read.
    */
-  static Future<ServerGreeting> greeting(EventLoop loop, Transports transports, BackendNode node, Duration timeout) {
+  static Future<ServerGreeting> greeting(
+      EventLoop loop, Transports transports, BackendNode node, Duration timeout) {
     Promise<ServerGreeting> promise = loop.newPromise();
-    open(loop, transports, node, timeout, 1 << 10, promise, new ChannelInboundHandlerAdapter() {
-      @Override
-      public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        MySqlPacket p = (MySqlPacket) msg;
-        try {
-          ByteBuf b = p.payload();
-          if (b.isReadable() && b.getUnsignedByte(b.readerIndex()) == 0xff) {
-            promise.tryFailure(new IllegalStateException("backend " + describe(node) + " refused the connection"));
-          } else {
-            promise.trySuccess(ServerGreeting.decode(b));
+    open(
+        loop,
+        transports,
+        node,
+        timeout,
+        1 << 10,
+        promise,
+        new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            MySqlPacket p = (MySqlPacket) msg;
+            try {
+              ByteBuf b = p.payload();
+              if (b.isReadable() && b.getUnsignedByte(b.readerIndex()) == 0xff) {
+                promise.tryFailure(
+                    new IllegalStateException(
+                        "backend " + describe(node) + " refused the connection"));
+              } else {
+                promise.trySuccess(ServerGreeting.decode(b));
+              }
+            } catch (IllegalArgumentException e) {
+              promise.tryFailure(
+                  new IllegalStateException(
+                      "backend " + describe(node) + ": " + e.getMessage(), e));
+            } finally {
+              p.release();
+              ctx.close();
+            }
           }
-        } catch (IllegalArgumentException e) {
-          promise.tryFailure(new IllegalStateException("backend " + describe(node) + ": " + e.getMessage(), e));
-        } finally {
-          p.release();
-          ctx.close();
-        }
-      }
 
-      @Override
-      public void channelInactive(ChannelHandlerContext ctx) {
-        promise.tryFailure(new IllegalStateException("backend " + describe(node) + " closed the connection"));
-        ctx.fireChannelInactive();
-      }
+          @Override
+          public void channelInactive(ChannelHandlerContext ctx) {
+            promise.tryFailure(
+                new IllegalStateException("backend " + describe(node) + " closed the connection"));
+            ctx.fireChannelInactive();
+          }
 
-      @Override
-      public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        promise.tryFailure(new IllegalStateException("backend " + describe(node) + ": " + cause.getMessage(), cause));
-        ctx.close();
-      }
-    });
+          @Override
+          public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            promise.tryFailure(
+                new IllegalStateException(
+                    "backend " + describe(node) + ": " + cause.getMessage(), cause));
+            ctx.close();
+          }
+        });
     return promise;
   }
 
-  private static <T> void open(EventLoop loop, Transports transports, BackendNode node, Duration timeout,
-      long maxPacket, Promise<T> promise, io.netty.channel.ChannelHandler handler) {
-    ChannelFuture connect = transports.connector(loop)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("frames", new MySqlPacketDecoder(maxPacket));
-            ch.pipeline().addLast("login", handler);
-          }
-        })
-        .connect(node.address().host(), node.address().port());
+  private static <T> void open(
+      EventLoop loop,
+      Transports transports,
+      BackendNode node,
+      Duration timeout,
+      long maxPacket,
+      Promise<T> promise,
+      io.netty.channel.ChannelHandler handler) {
+    ChannelFuture connect =
+        transports
+            .connector(loop)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
+            .option(
+                ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+            .handler(
+                new ChannelInitializer<Channel>() {
+                  @Override
+                  protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast("frames", new MySqlPacketDecoder(maxPacket));
+                    ch.pipeline().addLast("login", handler);
+                  }
+                })
+            .connect(node.address().host(), node.address().port());
     Channel ch = connect.channel();
-    ScheduledFuture<?> timer = loop.schedule(() -> {
-      if (promise.tryFailure(new IllegalStateException(
-          "backend " + describe(node) + " did not complete the login within " + timeout.toMillis() + " ms"))) {
-        ch.close();
-      }
-    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-    connect.addListener(f -> {
-      if (!f.isSuccess()) {
-        promise.tryFailure(new IllegalStateException(
-            "Can't connect to backend " + describe(node) + ": " + io.halo.proxy.session.BackendText.reason(f.cause()),
-            f.cause()));
-      }
-    });
-    promise.addListener(f -> {
-      timer.cancel(false);
-      if (!f.isSuccess()) {
-        ch.close();
-      }
-    });
+    ScheduledFuture<?> timer =
+        loop.schedule(
+            () -> {
+              if (promise.tryFailure(
+                  new IllegalStateException(
+                      "backend "
+                          + describe(node)
+                          + " did not complete the login within "
+                          + timeout.toMillis()
+                          + " ms"))) {
+                ch.close();
+              }
+            },
+            timeout.toMillis(),
+            TimeUnit.MILLISECONDS);
+    connect.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            promise.tryFailure(
+                new IllegalStateException(
+                    "Can't connect to backend "
+                        + describe(node)
+                        + ": "
+                        + io.halo.proxy.session.BackendText.reason(f.cause()),
+                    f.cause()));
+          }
+        });
+    promise.addListener(
+        f -> {
+          timer.cancel(false);
+          if (!f.isSuccess()) {
+            ch.close();
+          }
+        });
   }
 
   /** The backend as clients may see it: its name (the log adds the address, BackendText.forLog). */
@@ -161,7 +218,12 @@ final class MySqlBackendConnector {
     private int seq;
     private boolean awaitingKey;
 
-    Login(BackendNode node, String user, String password, HandshakeResponse client, int haloCapabilities,
+    Login(
+        BackendNode node,
+        String user,
+        String password,
+        HandshakeResponse client,
+        int haloCapabilities,
         Promise<MySqlBackendConnection> promise) {
       this.node = node;
       this.user = user;
@@ -187,12 +249,20 @@ final class MySqlBackendConnector {
             b.skipBytes(6);
           }
           String message = b.toString(StandardCharsets.UTF_8);
-          fail(ctx, io.halo.proxy.session.BackendText.mysqlLoginRefusal(code)
-              // The backend's message names the backend user and Halo's host: the log only.
-              ? new BackendRefused(code, state, io.halo.proxy.session.BackendText.loginRefused(node.name(),
-                  "error " + code), new IllegalStateException(message))
-              : new BackendRefused(code, state, "backend " + node.name() + " refused the session: " + message,
-                  null));
+          fail(
+              ctx,
+              io.halo.proxy.session.BackendText.mysqlLoginRefusal(code)
+                  // The backend's message names the backend user and Halo's host: the log only.
+                  ? new BackendRefused(
+                      code,
+                      state,
+                      io.halo.proxy.session.BackendText.loginRefused(node.name(), "error " + code),
+                      new IllegalStateException(message))
+                  : new BackendRefused(
+                      code,
+                      state,
+                      "backend " + node.name() + " refused the session: " + message,
+                      null));
         } else if (scramble == null) {
           greeting(ctx, b);
         } else if (first == 0x00) {
@@ -204,19 +274,25 @@ final class MySqlBackendConnector {
           ch.config().setAutoRead(false);
           ch.pipeline().remove(this);
           ch.pipeline().remove("frames");
-          if (!promise.trySuccess(new MySqlBackendConnection(ch, node, threadId, status, greeting))) {
+          if (!promise.trySuccess(
+              new MySqlBackendConnection(ch, node, threadId, status, greeting))) {
             ch.close();
           }
         } else if (first == 0xfe) {
           b.skipBytes(1);
           plugin = MySqlPackets.readCString(b);
           // 20 bytes of scramble (and a NUL) for the password plugins, a 32-byte nonce for ed25519
-          byte[] data = new byte[Math.min(MySqlAuth.ED25519.equals(plugin) ? 32 : 20, b.readableBytes())];
+          byte[] data =
+              new byte[Math.min(MySqlAuth.ED25519.equals(plugin) ? 32 : 20, b.readableBytes())];
           b.readBytes(data);
           scramble = data;
           if (MySqlAuth.ED25519.equals(plugin)) {
             byte[] nonce = scramble;
-            offload(ctx, () -> MySqlAuth.token(MySqlAuth.ED25519, password, nonce)); // about a millisecond of signing
+            offload(
+                ctx,
+                () ->
+                    MySqlAuth.token(
+                        MySqlAuth.ED25519, password, nonce)); // about a millisecond of signing
           } else {
             respond(ctx, token());
           }
@@ -224,11 +300,19 @@ final class MySqlBackendConnector {
           b.skipBytes(1);
           moreData(ctx, b);
         } else {
-          fail(ctx, new IllegalStateException("backend " + describe(node) + " sent an unexpected login packet 0x"
-              + Integer.toHexString(first)));
+          fail(
+              ctx,
+              new IllegalStateException(
+                  "backend "
+                      + describe(node)
+                      + " sent an unexpected login packet 0x"
+                      + Integer.toHexString(first)));
         }
       } catch (RuntimeException | GeneralSecurityException e) {
-        fail(ctx, new IllegalStateException("login to backend " + describe(node) + " failed: " + e.getMessage(), e));
+        fail(
+            ctx,
+            new IllegalStateException(
+                "login to backend " + describe(node) + " failed: " + e.getMessage(), e));
       } finally {
         p.release();
       }
@@ -245,12 +329,17 @@ final class MySqlBackendConnector {
       if (missing != 0) {
         // The client already negotiated these with Halo; a backend without them frames results
         // differently, and the relay passes bytes unchanged.
-        throw new IllegalArgumentException("backend lacks capabilities 0x" + Integer.toHexString(missing)
-            + " (DEPRECATE_EOF / SESSION_TRACK) that the client negotiated; Halo needs MySQL 5.7+ or MariaDB 10.2+");
+        throw new IllegalArgumentException(
+            "backend lacks capabilities 0x"
+                + Integer.toHexString(missing)
+                + " (DEPRECATE_EOF / SESSION_TRACK) that the client negotiated; Halo needs MySQL 5.7+ or MariaDB 10.2+");
       }
       byte[] token = token();
-      int use = (client.capabilities() & haloCapabilities & caps)
-          | MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION | MySqlPackets.CLIENT_PLUGIN_AUTH;
+      int use =
+          (client.capabilities() & haloCapabilities & caps)
+              | MySqlPackets.CLIENT_PROTOCOL_41
+              | MySqlPackets.CLIENT_SECURE_CONNECTION
+              | MySqlPackets.CLIENT_PLUGIN_AUTH;
       if (client.database() == null || client.database().isEmpty()) {
         use &= ~MySqlPackets.CLIENT_CONNECT_WITH_DB;
       } else {
@@ -260,8 +349,12 @@ final class MySqlBackendConnector {
       r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(19);
       // MariaDB's extended capabilities, read by the server when CLIENT_MYSQL is clear (as it is
       // when the backend cleared it: 'use' only keeps bits the backend offered)
-      r.writeIntLE((use & MySqlPackets.CLIENT_MYSQL) == 0
-          ? client.mariaDbCapabilities() & MySqlCapabilities.MARIADB_RELAYED & greeting.mariaDbCapabilities() : 0);
+      r.writeIntLE(
+          (use & MySqlPackets.CLIENT_MYSQL) == 0
+              ? client.mariaDbCapabilities()
+                  & MySqlCapabilities.MARIADB_RELAYED
+                  & greeting.mariaDbCapabilities()
+              : 0);
       r.writeCharSequence(user, StandardCharsets.UTF_8);
       r.writeByte(0);
       if ((use & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
@@ -292,8 +385,8 @@ final class MySqlBackendConnector {
     private byte[] token() {
       byte[] t = MySqlAuth.token(plugin, password, scramble);
       if (t == null) {
-        throw new IllegalArgumentException("backend asks for authentication plugin " + plugin
-            + ", which Halo does not speak yet");
+        throw new IllegalArgumentException(
+            "backend asks for authentication plugin " + plugin + ", which Halo does not speak yet");
       }
       return t;
     }
@@ -324,15 +417,26 @@ final class MySqlBackendConnector {
      */
     private void offload(ChannelHandlerContext ctx, java.util.concurrent.Callable<byte[]> work) {
       ctx.channel().config().setAutoRead(false);
-      io.halo.proxy.session.CryptoPool.supply(work).whenComplete((data, failure) -> ctx.executor().execute(() -> {
-        if (failure != null) {
-          fail(ctx, new IllegalStateException("login to backend " + describe(node) + " failed: " + failure.getMessage(),
-              failure));
-          return;
-        }
-        respond(ctx, data);
-        ctx.channel().config().setAutoRead(true);
-      }));
+      io.halo.proxy.session.CryptoPool.supply(work)
+          .whenComplete(
+              (data, failure) ->
+                  ctx.executor()
+                      .execute(
+                          () -> {
+                            if (failure != null) {
+                              fail(
+                                  ctx,
+                                  new IllegalStateException(
+                                      "login to backend "
+                                          + describe(node)
+                                          + " failed: "
+                                          + failure.getMessage(),
+                                      failure));
+                              return;
+                            }
+                            respond(ctx, data);
+                            ctx.channel().config().setAutoRead(true);
+                          }));
     }
 
     private void respond(ChannelHandlerContext ctx, byte[] data) {
@@ -357,13 +461,19 @@ final class MySqlBackendConnector {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      fail(ctx, new IllegalStateException("backend " + describe(node) + " closed the connection during login"));
+      fail(
+          ctx,
+          new IllegalStateException(
+              "backend " + describe(node) + " closed the connection during login"));
       ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      fail(ctx, new IllegalStateException("backend " + describe(node) + " login failed: " + cause.getMessage(), cause));
+      fail(
+          ctx,
+          new IllegalStateException(
+              "backend " + describe(node) + " login failed: " + cause.getMessage(), cause));
     }
   }
 }

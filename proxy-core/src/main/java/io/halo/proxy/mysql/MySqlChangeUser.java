@@ -18,15 +18,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * COM_CHANGE_USER, which Halo answers itself because it terminates authentication: the new user
- * is checked against Halo's users (the client computed its token with the scramble of Halo's
- * initial handshake; when it used another plugin than the user's, an auth switch with a fresh
- * scramble follows), then the session gets a fresh backend login on the same backend as that
- * user's backend user, with the requested schema and character set, and the old backend
- * connection is quit. A refused change (wrong password or unknown user: ERR 1045; the backend
- * refusing the new login or being unreachable: its error) keeps the old session as it was, user,
- * schema and backend connection, as MariaDB does; only a malformed exchange closes it. The
- * packet layout:
+ * COM_CHANGE_USER, which Halo answers itself because it terminates authentication: the new user is
+ * checked against Halo's users (the client computed its token with the scramble of Halo's initial
+ * handshake; when it used another plugin than the user's, an auth switch with a fresh scramble
+ * follows), then the session gets a fresh backend login on the same backend as that user's backend
+ * user, with the requested schema and character set, and the old backend connection is quit. A
+ * refused change (wrong password or unknown user: ERR 1045; the backend refusing the new login or
+ * being unreachable: its error) keeps the old session as it was, user, schema and backend
+ * connection, as MariaDB does; only a malformed exchange closes it. The packet layout:
  *
  * <pre>
  * 0x11 | user NUL | auth-response (int1 length + bytes with CLIENT_SECURE_CONNECTION, else NUL-
@@ -39,7 +38,12 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   private static final String FRAMES = "change-user-frames";
   private static final String HANDLER = "change-user";
 
-  private enum Phase { REQUEST, AUTH_SWITCH, CONNECTING, DONE }
+  private enum Phase {
+    REQUEST,
+    AUTH_SWITCH,
+    CONNECTING,
+    DONE
+  }
 
   private final MySqlSession session;
   private Phase phase = Phase.REQUEST;
@@ -59,7 +63,10 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   static void start(MySqlSession session, ChannelHandlerContext relay, ByteBuf buf) {
     session.busy(true);
     relay.channel().config().setAutoRead(false);
-    relay.pipeline().addBefore(relay.name(), FRAMES, new MySqlPacketDecoder(MySqlListener.MAX_HANDSHAKE_PACKET));
+    relay
+        .pipeline()
+        .addBefore(
+            relay.name(), FRAMES, new MySqlPacketDecoder(MySqlListener.MAX_HANDSHAKE_PACKET));
     relay.pipeline().addBefore(relay.name(), HANDLER, new MySqlChangeUser(session));
     relay.pipeline().fireChannelRead(buf); // from the head: the framing handler is first
   }
@@ -75,10 +82,14 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       switch (phase) {
         case REQUEST -> request(ctx, p.payload());
         case AUTH_SWITCH -> check(ctx, switchedTo, scramble, MySqlPackets.readAll(p.payload()));
-        default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet during COM_CHANGE_USER");
+        default ->
+            fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet during COM_CHANGE_USER");
       }
     } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
-      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: malformed COM_CHANGE_USER: " + e.getMessage());
+      fail(
+          ctx,
+          MySqlError.BAD_HANDSHAKE,
+          "Bad handshake: malformed COM_CHANGE_USER: " + e.getMessage());
     } finally {
       p.release();
     }
@@ -97,7 +108,10 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     }
     database = b.isReadable() ? MySqlPackets.readCString(b) : "";
     charset = b.readableBytes() >= 2 ? b.readUnsignedShortLE() & 0xff : session.hello().charset();
-    String plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable() ? MySqlPackets.readCString(b) : null;
+    String plugin =
+        (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable()
+            ? MySqlPackets.readCString(b)
+            : null;
     entry = session.listener().credentials().lookup(user).orElse(null);
     if (entry != null && entry.user().auth() == AuthMethod.TRUST) {
       connect(ctx);
@@ -119,19 +133,33 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   }
 
   private void check(ChannelHandlerContext ctx, String plugin, byte[] salt, byte[] token) {
-    boolean ok = entry != null && (MySqlAuth.NATIVE.equals(plugin)
-        ? MySqlScramble.nativeMatches(entry.nativeStored(), salt, token)
-        : MySqlScramble.sha2Matches(entry.sha2Stored(), salt, token));
+    boolean ok =
+        entry != null
+            && (MySqlAuth.NATIVE.equals(plugin)
+                ? MySqlScramble.nativeMatches(entry.nativeStored(), salt, token)
+                : MySqlScramble.sha2Matches(entry.sha2Stored(), salt, token));
     if (!ok) {
       session.listener().rejections().count("auth_failed");
-      log.info("[{}] COM_CHANGE_USER: access denied for user '{}' from {} ({})", session.listener().name(), user,
-          ctx.channel().remoteAddress(), entry == null ? "no such user" : "wrong password");
-      refuse(ctx, MySqlError.ACCESS_DENIED.code(), MySqlError.ACCESS_DENIED.sqlState(), "Access denied for user '"
-          + user + "' (using password: " + (token.length > 0 ? "YES" : "NO") + ")");
+      log.info(
+          "[{}] COM_CHANGE_USER: access denied for user '{}' from {} ({})",
+          session.listener().name(),
+          user,
+          ctx.channel().remoteAddress(),
+          entry == null ? "no such user" : "wrong password");
+      refuse(
+          ctx,
+          MySqlError.ACCESS_DENIED.code(),
+          MySqlError.ACCESS_DENIED.sqlState(),
+          "Access denied for user '"
+              + user
+              + "' (using password: "
+              + (token.length > 0 ? "YES" : "NO")
+              + ")");
       return;
     }
     if (MySqlAuth.CACHING_SHA2.equals(plugin)) {
-      ctx.write(frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03))); // fast auth success
+      ctx.write(
+          frame(ctx, ctx.alloc().buffer(2).writeByte(0x01).writeByte(0x03))); // fast auth success
     }
     connect(ctx);
   }
@@ -144,36 +172,56 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     HandshakeResponse next = h.with(user, charset, database);
     var u = entry.user();
     MySqlListenerContext l = session.listener();
-    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(ctx.channel().eventLoop(), l.transports(),
-        session.node(), u.backendUser(), u.backendPassword(), next, MySqlFrontendHandler.CAPABILITIES,
-        l.server().backendConnectTimeout(), l.server().maxMessageSize());
-    connecting.addListener(f -> {
-      if (!f.isSuccess()) {
-        if (f.cause() instanceof MySqlBackendConnector.BackendRefused r) {
-          refuse(ctx, r.code(), r.sqlState(), r.getMessage());
-        } else {
-          log.warn("[{}] COM_CHANGE_USER of {} to {} on {}: {}{}", l.name(), session, user,
-              io.halo.proxy.session.BackendText.forLog(session.node()), f.cause().getMessage(),
-              f.cause().getCause() == null ? "" : " (" + f.cause().getCause().getMessage() + ")");
-          refuse(ctx, MySqlError.BACKEND_UNAVAILABLE.code(), MySqlError.BACKEND_UNAVAILABLE.sqlState(),
-              f.cause().getMessage());
-        }
-        return;
-      }
-      MySqlBackendConnection conn = connecting.getNow();
-      if (!ctx.channel().isActive()) {
-        conn.channel().close();
-        return;
-      }
-      phase = Phase.DONE;
-      log.debug("[{}] COM_CHANGE_USER: {} -> {} on {}", l.name(), session, user, conn.node().name());
-      ctx.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, conn.status(), 0)));
-      session.changedUser(entry, user);
-      ctx.pipeline().remove(this);
-      ctx.pipeline().remove(FRAMES);
-      session.busy(false);
-      session.rebind(conn, conn.status());
-    });
+    Future<MySqlBackendConnection> connecting =
+        MySqlBackendConnector.connect(
+            ctx.channel().eventLoop(),
+            l.transports(),
+            session.node(),
+            u.backendUser(),
+            u.backendPassword(),
+            next,
+            MySqlFrontendHandler.CAPABILITIES,
+            l.server().backendConnectTimeout(),
+            l.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            if (f.cause() instanceof MySqlBackendConnector.BackendRefused r) {
+              refuse(ctx, r.code(), r.sqlState(), r.getMessage());
+            } else {
+              log.warn(
+                  "[{}] COM_CHANGE_USER of {} to {} on {}: {}{}",
+                  l.name(),
+                  session,
+                  user,
+                  io.halo.proxy.session.BackendText.forLog(session.node()),
+                  f.cause().getMessage(),
+                  f.cause().getCause() == null
+                      ? ""
+                      : " (" + f.cause().getCause().getMessage() + ")");
+              refuse(
+                  ctx,
+                  MySqlError.BACKEND_UNAVAILABLE.code(),
+                  MySqlError.BACKEND_UNAVAILABLE.sqlState(),
+                  f.cause().getMessage());
+            }
+            return;
+          }
+          MySqlBackendConnection conn = connecting.getNow();
+          if (!ctx.channel().isActive()) {
+            conn.channel().close();
+            return;
+          }
+          phase = Phase.DONE;
+          log.debug(
+              "[{}] COM_CHANGE_USER: {} -> {} on {}", l.name(), session, user, conn.node().name());
+          ctx.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, conn.status(), 0)));
+          session.changedUser(entry, user);
+          ctx.pipeline().remove(this);
+          ctx.pipeline().remove(FRAMES);
+          session.busy(false);
+          session.rebind(conn, conn.status());
+        });
   }
 
   private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {

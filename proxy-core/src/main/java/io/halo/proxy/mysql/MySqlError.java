@@ -19,8 +19,8 @@ public enum MySqlError {
   SESSION_ENDED(1053, "08S01"),
   /**
    * ER_SERVER_SHUTDOWN again, for "no backend could be reached": a server-range code. Codes of the
-   * client range (2003 CR_CONN_HOST_ERROR, 2013 CR_SERVER_LOST) in an ERR packet from a server
-   * make libmariadb clients report "2027 Received malformed packet" instead of the message.
+   * client range (2003 CR_CONN_HOST_ERROR, 2013 CR_SERVER_LOST) in an ERR packet from a server make
+   * libmariadb clients report "2027 Received malformed packet" instead of the message.
    */
   BACKEND_UNAVAILABLE(1053, "08S01"),
   /**

@@ -5,8 +5,8 @@ import io.halo.proxy.mysql.auth.MySqlAuth;
 import io.halo.proxy.mysql.auth.MySqlCredentials;
 import io.halo.proxy.mysql.auth.MySqlScramble;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
-import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlCapabilities;
+import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.routing.RouteRequest;
@@ -38,6 +38,7 @@ import org.slf4j.LoggerFactory;
 final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlFrontendHandler.class);
+
   /**
    * Every capability Halo can take part in (its own login plus what it relays); the greeting offers
    * the subset the backend offers, and backend logins ask for the client's of these that the
@@ -45,7 +46,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
    */
   static final int CAPABILITIES = MySqlCapabilities.LOGIN | MySqlCapabilities.RELAYED;
 
-  private enum Phase { HANDSHAKE, AUTH_SWITCH, CONNECTING, CLOSING }
+  private enum Phase {
+    HANDSHAKE,
+    AUTH_SWITCH,
+    CONNECTING,
+    CLOSING
+  }
 
   private final MySqlListenerContext listener;
   private final byte[] scramble = io.halo.proxy.session.Secrets.printable(20);
@@ -77,17 +83,23 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private Phase phase = Phase.HANDSHAKE;
+
   /** The backend greeting Halo's own greeting followed (null: the fallback). */
   private ServerGreeting.Info greeted;
+
   private ScheduledFuture<?> authTimer;
   private HandshakeResponse hello;
   private MySqlCredentials.Entry credentials;
   private String switchedTo;
+
   /** Sequence id of the last packet; -1 before Halo's greeting (which is 0). */
   private int seq = -1;
+
   private long holdUntil;
+
   /** The routed session's route (a routing rule may make it differ from the listener's). */
   private io.halo.conf.model.Route sessionRoute;
+
   private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
   private io.halo.routing.throttle.Permit permit;
 
@@ -101,11 +113,19 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.channel().closeFuture().addListener(f -> listener.connectionIds().unregister(idKey));
     long ms = listener.server().authTimeout().toMillis();
-    authTimer = ctx.executor().schedule(() -> {
-      if (phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) {
-        fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: not completed within " + ms + " ms");
-      }
-    }, ms, TimeUnit.MILLISECONDS);
+    authTimer =
+        ctx.executor()
+            .schedule(
+                () -> {
+                  if (phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) {
+                    fail(
+                        ctx,
+                        MySqlError.BAD_HANDSHAKE,
+                        "Bad handshake: not completed within " + ms + " ms");
+                  }
+                },
+                ms,
+                TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -114,18 +134,20 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     if (backend.isDone()) {
       greet(ctx, backend.getNow());
     } else {
-      backend.addListener(f -> {
-        if (ctx.channel().isActive()) {
-          greet(ctx, backend.getNow());
-        }
-      });
+      backend.addListener(
+          f -> {
+            if (ctx.channel().isActive()) {
+              greet(ctx, backend.getNow());
+            }
+          });
     }
     ctx.fireChannelActive();
   }
 
   private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
     greeted = backend;
-    ctx.writeAndFlush(frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
+    ctx.writeAndFlush(
+        frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
   }
 
   @Override
@@ -137,7 +159,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
         // The handshake response follows the server greeting (0), an auth-switch response the
         // request; any other sequence id is a client that is not speaking the protocol.
         seq = p.sequenceId();
-        fail(ctx, MySqlError.BAD_HANDSHAKE,
+        fail(
+            ctx,
+            MySqlError.BAD_HANDSHAKE,
             "Bad handshake: packet sequence id " + p.sequenceId() + ", expected " + expected);
         return;
       }
@@ -145,7 +169,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       switch (phase) {
         case HANDSHAKE -> handshake(ctx, p.payload());
         case AUTH_SWITCH -> checkPassword(ctx, switchedTo, MySqlPackets.readAll(p.payload()));
-        default -> fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: packet before the session was ready");
+        default ->
+            fail(
+                ctx,
+                MySqlError.BAD_HANDSHAKE,
+                "Bad handshake: packet before the session was ready");
       }
     } catch (IllegalArgumentException e) {
       fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: " + e.getMessage());
@@ -183,20 +211,35 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void checkPassword(ChannelHandlerContext ctx, String plugin, byte[] token) {
-    boolean ok = credentials != null && (MySqlAuth.NATIVE.equals(plugin)
-        ? MySqlScramble.nativeMatches(credentials.nativeStored(), scramble, token)
-        : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
+    boolean ok =
+        credentials != null
+            && (MySqlAuth.NATIVE.equals(plugin)
+                ? MySqlScramble.nativeMatches(credentials.nativeStored(), scramble, token)
+                : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
     if (!ok) {
       listener.rejections().count("auth_failed");
       long suppressed = listener.authFailures().admitLogLine(listener.name());
       if (suppressed >= 0) {
-        log.info("[{}] access denied for user '{}' from {} ({}){}", listener.name(), hello.user(),
-            ctx.channel().remoteAddress(), credentials == null ? "no such user" : "wrong password",
+        log.info(
+            "[{}] access denied for user '{}' from {} ({}){}",
+            listener.name(),
+            hello.user(),
+            ctx.channel().remoteAddress(),
+            credentials == null ? "no such user" : "wrong password",
             io.halo.proxy.session.AuthFailures.suppressed(suppressed));
       }
-      String message = "Access denied for user '" + hello.user() + "'@'" + host(ctx) + "' (using password: "
-          + (token.length > 0 ? "YES" : "NO") + ")";
-      listener.authFailures().answerLater(ctx.channel(), hello.user(), () -> fail(ctx, MySqlError.ACCESS_DENIED, message));
+      String message =
+          "Access denied for user '"
+              + hello.user()
+              + "'@'"
+              + host(ctx)
+              + "' (using password: "
+              + (token.length > 0 ? "YES" : "NO")
+              + ")";
+      listener
+          .authFailures()
+          .answerLater(
+              ctx.channel(), hello.user(), () -> fail(ctx, MySqlError.ACCESS_DENIED, message));
       return;
     }
     fastAuthSuccess(ctx, plugin, token);
@@ -227,7 +270,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     String counted = hello.user();
-    ctx.channel().closeFuture().addListener(f -> listener.admission().users().disconnected(counted));
+    ctx.channel()
+        .closeFuture()
+        .addListener(f -> listener.admission().users().disconnected(counted));
     holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
     route(ctx);
   }
@@ -237,64 +282,98 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     if (!ctx.channel().isActive()) {
       return;
     }
-    RouteResult route = listener.router().route(
-        new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
-            hello.attributes().get("program_name"), ctx.channel().remoteAddress()));
+    RouteResult route =
+        listener
+            .router()
+            .route(
+                new RouteRequest(
+                    hello.user(),
+                    hello.database() == null ? "" : hello.database(),
+                    hello.attributes().get("program_name"),
+                    ctx.channel().remoteAddress()));
     if (route instanceof RouteResult.Wait && System.nanoTime() - holdUntil < 0) {
       ctx.executor().schedule(() -> route(ctx), 50, TimeUnit.MILLISECONDS);
       return;
     }
     if (!(route instanceof RouteResult.Routed routed)) {
       boolean held = route instanceof RouteResult.Wait;
-      String why = held ? ((RouteResult.Wait) route).reason() + "; still not finished after hold_timeout "
-          + listener.holdTimeout().toMillis() + " ms" : ((RouteResult.Unavailable) route).reason();
+      String why =
+          held
+              ? ((RouteResult.Wait) route).reason()
+                  + "; still not finished after hold_timeout "
+                  + listener.holdTimeout().toMillis()
+                  + " ms"
+              : ((RouteResult.Unavailable) route).reason();
       listener.rejections().count(held ? "failover_hold_timeout" : "no_backend");
       fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
       return;
     }
     sessionRoute = routed.routeOr(listener.listener().route());
-    waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
-        p -> {
-          waiting = null;
-          permit = p;
-          connect(ctx, routed);
-        },
-        why -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, why));
+    waiting =
+        listener
+            .admission()
+            .admit(
+                routed.backend().name(),
+                ctx.channel(),
+                listener.rejections(),
+                p -> {
+                  waiting = null;
+                  permit = p;
+                  connect(ctx, routed);
+                },
+                why -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, why));
   }
 
   private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
     var u = credentials.user();
-    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(
-        ctx.channel().eventLoop(), listener.transports(), routed.backend(), u.backendUser(), u.backendPassword(),
-        hello, CAPABILITIES, listener.server().backendConnectTimeout(), listener.server().maxMessageSize());
-    connecting.addListener(f -> {
-      if (f.isSuccess()) {
-        startRelay(ctx, connecting.getNow());
-        return;
-      }
-      Throwable cause = f.cause();
-      long suppressed = listener.backendErrors().admit(routed.backend().name());
-      if (suppressed >= 0) {
-        log.warn("[{}] {} on {}: {}{}{}", listener.name(), hello.user(),
-            io.halo.proxy.session.BackendText.forLog(routed.backend()), cause.getMessage(),
-            cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
-            suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
-      }
-      listener.rejections().count("backend_unavailable");
-      if (permit != null) {
-        permit.dropped();
-        permit = null;
-      }
-      if (cause instanceof MySqlBackendConnector.BackendRefused r) {
-        fail(ctx, r.code(), r.sqlState(), r.getMessage());
-      } else {
-        // The cause names the backend's address: that stays in the log (above), the client gets
-        // the backend's name only.
-        fail(ctx, MySqlError.BACKEND_UNAVAILABLE,
-            "Halo could not connect to backend " + routed.backend().name() + " of cluster "
-                + listener.cluster());
-      }
-    });
+    Future<MySqlBackendConnection> connecting =
+        MySqlBackendConnector.connect(
+            ctx.channel().eventLoop(),
+            listener.transports(),
+            routed.backend(),
+            u.backendUser(),
+            u.backendPassword(),
+            hello,
+            CAPABILITIES,
+            listener.server().backendConnectTimeout(),
+            listener.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (f.isSuccess()) {
+            startRelay(ctx, connecting.getNow());
+            return;
+          }
+          Throwable cause = f.cause();
+          long suppressed = listener.backendErrors().admit(routed.backend().name());
+          if (suppressed >= 0) {
+            log.warn(
+                "[{}] {} on {}: {}{}{}",
+                listener.name(),
+                hello.user(),
+                io.halo.proxy.session.BackendText.forLog(routed.backend()),
+                cause.getMessage(),
+                cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
+                suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
+          }
+          listener.rejections().count("backend_unavailable");
+          if (permit != null) {
+            permit.dropped();
+            permit = null;
+          }
+          if (cause instanceof MySqlBackendConnector.BackendRefused r) {
+            fail(ctx, r.code(), r.sqlState(), r.getMessage());
+          } else {
+            // The cause names the backend's address: that stays in the log (above), the client gets
+            // the backend's name only.
+            fail(
+                ctx,
+                MySqlError.BACKEND_UNAVAILABLE,
+                "Halo could not connect to backend "
+                    + routed.backend().name()
+                    + " of cluster "
+                    + listener.cluster());
+          }
+        });
   }
 
   private void startRelay(ChannelHandlerContext ctx, MySqlBackendConnection backend) {
@@ -312,7 +391,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     if (listener.split() != null) {
       target.bind(backend.node(), backend.threadId());
       MySqlSplitRelay relay =
-          new MySqlSplitRelay(listener, client, hello, CAPABILITIES, listener.split(), target::bind);
+          new MySqlSplitRelay(
+              listener, client, hello, CAPABILITIES, listener.split(), target::bind);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
       phase = Phase.CLOSING;
@@ -321,12 +401,18 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     MySqlSession session =
-        new MySqlSession(listener, client, hello, scramble, credentials, target, backend, sessionRoute);
+        new MySqlSession(
+            listener, client, hello, scramble, credentials, target, backend, sessionRoute);
     phase = Phase.CLOSING;
     session.start(); // on this event loop: no read comes between this and the removals below
     ctx.pipeline().remove(this);
     ctx.pipeline().remove("frames"); // bytes the client already sent pass on to the relay
-    log.debug("[{}] {} relaying to {} (thread {})", listener.name(), hello.user(), backend.node().name(), backend.threadId());
+    log.debug(
+        "[{}] {} relaying to {} (thread {})",
+        listener.name(),
+        hello.user(),
+        backend.node().name(),
+        backend.threadId());
   }
 
   private ByteBuf frame(ChannelHandlerContext ctx, ByteBuf payload) {
@@ -350,7 +436,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static String host(ChannelHandlerContext ctx) {
     var a = ctx.channel().remoteAddress();
-    return a instanceof java.net.InetSocketAddress i ? i.getAddress().getHostAddress() : String.valueOf(a);
+    return a instanceof java.net.InetSocketAddress i
+        ? i.getAddress().getHostAddress()
+        : String.valueOf(a);
   }
 
   @Override
@@ -371,14 +459,25 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (cause instanceof TooLongFrameException) {
-      fail(ctx, MySqlError.PACKET_TOO_LARGE, "Got a packet bigger than max_message_size: " + cause.getMessage());
+      fail(
+          ctx,
+          MySqlError.PACKET_TOO_LARGE,
+          "Got a packet bigger than max_message_size: " + cause.getMessage());
     } else if (cause instanceof DecoderException) {
       fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: " + cause.getMessage());
     } else if (cause instanceof IOException) {
-      log.debug("[{}] client {} failed during handshake: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+      log.debug(
+          "[{}] client {} failed during handshake: {}",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          cause.toString());
       ctx.close();
     } else {
-      log.warn("[{}] client {} failed during handshake", listener.name(), ctx.channel().remoteAddress(), cause);
+      log.warn(
+          "[{}] client {} failed during handshake",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          cause);
       ctx.close();
     }
   }

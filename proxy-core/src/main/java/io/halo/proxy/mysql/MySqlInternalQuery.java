@@ -3,7 +3,6 @@ package io.halo.proxy.mysql;
 import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
-import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -19,16 +18,17 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One COM_QUERY that Halo itself sends on a backend connection whose session is quiet (held, or
- * not relaying yet), with the reply consumed here instead of reaching the client: the session
- * snapshot before a move, the session settings replayed after it, a KILL on another backend.
- * Its own framing handlers sit in front of the relay for the duration and are removed when the
- * reply is complete. Small replies only (rows are kept as strings). Bounded by a timeout.
+ * One COM_QUERY that Halo itself sends on a backend connection whose session is quiet (held, or not
+ * relaying yet), with the reply consumed here instead of reaching the client: the session snapshot
+ * before a move, the session settings replayed after it, a KILL on another backend. Its own framing
+ * handlers sit in front of the relay for the duration and are removed when the reply is complete.
+ * Small replies only (rows are kept as strings). Bounded by a timeout.
  */
 final class MySqlInternalQuery extends ChannelInboundHandlerAdapter {
 
   /** The reply: an OK (status), rows, or an ERR (code, SQLSTATE, message; code 0 = none). */
-  record Result(int status, List<List<String>> rows, int errorCode, String sqlState, String message) {
+  record Result(
+      int status, List<List<String>> rows, int errorCode, String sqlState, String message) {
     boolean ok() {
       return errorCode == 0;
     }
@@ -57,23 +57,31 @@ final class MySqlInternalQuery extends ChannelInboundHandlerAdapter {
     ch.pipeline().addFirst("internal-query", q);
     ch.pipeline().addFirst("internal-frames", q.frames);
     byte[] bytes = sql.getBytes(StandardCharsets.UTF_8);
-    ByteBuf payload = ch.alloc().buffer(1 + bytes.length).writeByte(MySqlPackets.COM_QUERY).writeBytes(bytes);
+    ByteBuf payload =
+        ch.alloc().buffer(1 + bytes.length).writeByte(MySqlPackets.COM_QUERY).writeBytes(bytes);
     ch.writeAndFlush(MySqlPackets.frame(ch.alloc(), 0, payload));
     ch.config().setAutoRead(true);
-    ScheduledFuture<?> timer = ch.eventLoop().schedule(() -> {
-      if (promise.tryFailure(new IllegalStateException("no reply within " + timeout.toMillis() + " ms"))) {
-        ch.close();
-      }
-    }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-    promise.addListener(f -> {
-      timer.cancel(false);
-      if (ch.pipeline().get("internal-frames") != null) {
-        ch.pipeline().remove("internal-frames");
-      }
-      if (ch.pipeline().get("internal-query") != null) {
-        ch.pipeline().remove("internal-query");
-      }
-    });
+    ScheduledFuture<?> timer =
+        ch.eventLoop()
+            .schedule(
+                () -> {
+                  if (promise.tryFailure(
+                      new IllegalStateException("no reply within " + timeout.toMillis() + " ms"))) {
+                    ch.close();
+                  }
+                },
+                timeout.toMillis(),
+                TimeUnit.MILLISECONDS);
+    promise.addListener(
+        f -> {
+          timer.cancel(false);
+          if (ch.pipeline().get("internal-frames") != null) {
+            ch.pipeline().remove("internal-frames");
+          }
+          if (ch.pipeline().get("internal-query") != null) {
+            ch.pipeline().remove("internal-query");
+          }
+        });
     return promise;
   }
 
@@ -122,7 +130,8 @@ final class MySqlInternalQuery extends ChannelInboundHandlerAdapter {
       definitions++;
       return;
     }
-    boolean end = first == 0xfe && b.readableBytes() < (deprecateEof ? MySqlPacket.MAX_WIRE_PAYLOAD : 9);
+    boolean end =
+        first == 0xfe && b.readableBytes() < (deprecateEof ? MySqlPacket.MAX_WIRE_PAYLOAD : 9);
     if (!deprecateEof && !rowsStarted) {
       rowsStarted = true; // the EOF after the column definitions
       return;

@@ -3,12 +3,12 @@ package io.halo.proxy.mysql;
 import io.halo.health.state.BackendNode;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -17,19 +17,20 @@ import java.util.regex.Pattern;
 /**
  * {@code KILL [QUERY | CONNECTION] id} with either id a client can know: the connection id Halo
  * gave it in its handshake (Connector/J's {@code Statement.cancel()} and {@code setQueryTimeout}
- * send {@code KILL QUERY id} on a second connection), which is rewritten to the backend's thread
- * id before it is forwarded; or the backend's thread id ({@code CONNECTION_ID()}, the processlist),
- * forwarded unchanged, so it acts on the backend the killing session runs on, as it would
- * directly. Halo's ids are random in 1..2^31-2 and only an id Halo gave out is rewritten; a
- * backend thread id that equals a live Halo id (thread ids count up from 1) is taken as Halo's. KILL only acts on the server it runs on: when the
- * target session is on another backend than the killing session (a replicas listener balances
- * sessions over several replicas; Connector/J cancels from a new connection that may land
- * elsewhere), Halo logs in to the target's backend as the killing session's backend user, runs the
- * KILL there, and answers the client with that server's OK or ERR; the backend checks the
- * privilege as it would for a direct KILL. Meanwhile the killing client is not read.
+ * send {@code KILL QUERY id} on a second connection), which is rewritten to the backend's thread id
+ * before it is forwarded; or the backend's thread id ({@code CONNECTION_ID()}, the processlist),
+ * forwarded unchanged, so it acts on the backend the killing session runs on, as it would directly.
+ * Halo's ids are random in 1..2^31-2 and only an id Halo gave out is rewritten; a backend thread id
+ * that equals a live Halo id (thread ids count up from 1) is taken as Halo's. KILL only acts on the
+ * server it runs on: when the target session is on another backend than the killing session (a
+ * replicas listener balances sessions over several replicas; Connector/J cancels from a new
+ * connection that may land elsewhere), Halo logs in to the target's backend as the killing
+ * session's backend user, runs the KILL there, and answers the client with that server's OK or ERR;
+ * the backend checks the privilege as it would for a direct KILL. Meanwhile the killing client is
+ * not read.
  *
- * <p>Recognised only as a whole MySqlPackets.COM_QUERY packet in one read (as drivers send it); anything else
- * passes unchanged.
+ * <p>Recognised only as a whole MySqlPackets.COM_QUERY packet in one read (as drivers send it);
+ * anything else passes unchanged.
  */
 public final class MySqlKill {
 
@@ -59,8 +60,8 @@ public final class MySqlKill {
   static final int MAX_LENGTH = 64;
 
   /**
-   * Whether a MySqlPackets.COM_QUERY packet starting at the reader index may be a KILL: its first non-blank
-   * byte, as far as the buffer holds it, is 'k' or 'K' (or not there yet).
+   * Whether a MySqlPackets.COM_QUERY packet starting at the reader index may be a KILL: its first
+   * non-blank byte, as far as the buffer holds it, is 'k' or 'K' (or not there yet).
    */
   static boolean mayBeKill(ByteBuf buf) {
     int r = buf.readerIndex();
@@ -69,12 +70,16 @@ public final class MySqlKill {
     while (i < end && buf.getByte(i) == ' ') {
       i++;
     }
-    return i >= end ? buf.writerIndex() < r + 4 + buf.getUnsignedMediumLE(r) : (buf.getByte(i) | 0x20) == 'k';
+    return i >= end
+        ? buf.writerIndex() < r + 4 + buf.getUnsignedMediumLE(r)
+        : (buf.getByte(i) | 0x20) == 'k';
   }
 
   static Optional<Request> parse(ByteBuf buf) {
     int r = buf.readerIndex();
-    if (buf.readableBytes() < 10 || buf.getUnsignedByte(r + 3) != 0 || buf.getUnsignedByte(r + 4) != MySqlPackets.COM_QUERY) {
+    if (buf.readableBytes() < 10
+        || buf.getUnsignedByte(r + 3) != 0
+        || buf.getUnsignedByte(r + 4) != MySqlPackets.COM_QUERY) {
       return Optional.empty();
     }
     int length = buf.getUnsignedMediumLE(r);
@@ -96,7 +101,8 @@ public final class MySqlKill {
     if (id > Integer.MAX_VALUE) {
       return Optional.empty();
     }
-    String kind = m.group(1) == null ? "" : m.group(1).trim().toUpperCase(java.util.Locale.ROOT) + " ";
+    String kind =
+        m.group(1) == null ? "" : m.group(1).trim().toUpperCase(java.util.Locale.ROOT) + " ";
     return Optional.of(new Request(kind, (int) id));
   }
 
@@ -112,7 +118,8 @@ public final class MySqlKill {
    * The KILL to forward (rewritten to the backend thread id), or null when Halo answers it itself
    * (unknown id; or the target runs on another backend, where Halo sends it). Takes {@code buf}.
    */
-  static ByteBuf translate(MySqlSession session, ChannelHandlerContext ctx, ByteBuf buf, Request kill) {
+  static ByteBuf translate(
+      MySqlSession session, ChannelHandlerContext ctx, ByteBuf buf, Request kill) {
     Target target = session.listener().connectionIds().target(kill.connectionId()).orElse(null);
     if (target == null) {
       // Not a Halo id: a backend thread id (CONNECTION_ID(), the processlist), which the backend
@@ -127,46 +134,78 @@ public final class MySqlKill {
     }
     String sql = "KILL " + kill.kind() + target.backendThreadId();
     if (target.backendNode().name().equals(session.backendName())) {
-      log.debug("[{}] {} -> backend thread {}", session.listener().name(), sql, target.backendThreadId());
+      log.debug(
+          "[{}] {} -> backend thread {}", session.listener().name(), sql, target.backendThreadId());
       return rewrite(ctx.alloc(), kill, target.backendThreadId());
     }
     killElsewhere(session, ctx.channel(), target.backendNode(), sql);
     return null;
   }
 
-  private static void killElsewhere(MySqlSession session, Channel client, BackendNode node, String sql) {
+  private static void killElsewhere(
+      MySqlSession session, Channel client, BackendNode node, String sql) {
     client.config().setAutoRead(false);
     MySqlListenerContext l = session.listener();
     var u = session.credentials().user();
     HandshakeResponse h = session.hello();
     HandshakeResponse noDb = h.with(h.user(), h.charset(), null);
-    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(client.eventLoop(), l.transports(), node,
-        u.backendUser(), u.backendPassword(), noDb, MySqlFrontendHandler.CAPABILITIES,
-        l.server().backendConnectTimeout(), l.server().maxMessageSize());
-    connecting.addListener(f -> {
-      if (!f.isSuccess()) {
-        reply(client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
-            MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL: " + f.cause().getMessage()));
-        return;
-      }
-      Channel side = connecting.getNow().channel();
-      Future<MySqlInternalQuery.Result> run =
-          MySqlInternalQuery.run(side, sql, session.deprecateEof(), l.server().backendConnectTimeout());
-      run.addListener(x -> {
-        side.writeAndFlush(MySqlPackets.frame(side.alloc(), 0, side.alloc().buffer(1).writeByte(1)))
-            .addListener(ChannelFutureListener.CLOSE);
-        if (!run.isSuccess()) {
-          reply(client, MySqlPackets.err(client.alloc(), MySqlError.BACKEND_UNAVAILABLE.code(),
-              MySqlError.BACKEND_UNAVAILABLE.sqlState(), "KILL on " + node.name() + ": " + run.cause().getMessage()));
-          return;
-        }
-        MySqlInternalQuery.Result r = run.getNow();
-        log.debug("[{}] {} on backend {}: {}", l.name(), sql, node.name(), r.ok() ? "OK" : r.message());
-        reply(client, r.ok()
-            ? MySqlPackets.ok(client.alloc(), 0, 0, session.tracker().status(), 0)
-            : MySqlPackets.err(client.alloc(), r.errorCode(), r.sqlState(), r.message()));
-      });
-    });
+    Future<MySqlBackendConnection> connecting =
+        MySqlBackendConnector.connect(
+            client.eventLoop(),
+            l.transports(),
+            node,
+            u.backendUser(),
+            u.backendPassword(),
+            noDb,
+            MySqlFrontendHandler.CAPABILITIES,
+            l.server().backendConnectTimeout(),
+            l.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            reply(
+                client,
+                MySqlPackets.err(
+                    client.alloc(),
+                    MySqlError.BACKEND_UNAVAILABLE.code(),
+                    MySqlError.BACKEND_UNAVAILABLE.sqlState(),
+                    "KILL: " + f.cause().getMessage()));
+            return;
+          }
+          Channel side = connecting.getNow().channel();
+          Future<MySqlInternalQuery.Result> run =
+              MySqlInternalQuery.run(
+                  side, sql, session.deprecateEof(), l.server().backendConnectTimeout());
+          run.addListener(
+              x -> {
+                side.writeAndFlush(
+                        MySqlPackets.frame(side.alloc(), 0, side.alloc().buffer(1).writeByte(1)))
+                    .addListener(ChannelFutureListener.CLOSE);
+                if (!run.isSuccess()) {
+                  reply(
+                      client,
+                      MySqlPackets.err(
+                          client.alloc(),
+                          MySqlError.BACKEND_UNAVAILABLE.code(),
+                          MySqlError.BACKEND_UNAVAILABLE.sqlState(),
+                          "KILL on " + node.name() + ": " + run.cause().getMessage()));
+                  return;
+                }
+                MySqlInternalQuery.Result r = run.getNow();
+                log.debug(
+                    "[{}] {} on backend {}: {}",
+                    l.name(),
+                    sql,
+                    node.name(),
+                    r.ok() ? "OK" : r.message());
+                reply(
+                    client,
+                    r.ok()
+                        ? MySqlPackets.ok(client.alloc(), 0, 0, session.tracker().status(), 0)
+                        : MySqlPackets.err(
+                            client.alloc(), r.errorCode(), r.sqlState(), r.message()));
+              });
+        });
   }
 
   private static void reply(Channel client, ByteBuf payload) {
@@ -179,6 +218,7 @@ public final class MySqlKill {
 
   /** ERR 1094 (ER_NO_SUCH_THREAD) as the reply to the KILL (sequence id 1). */
   static ByteBuf unknownThread(ByteBufAllocator alloc, int id, String why) {
-    return MySqlPackets.frame(alloc, 1, MySqlPackets.err(alloc, 1094, "HY000", "Unknown thread id: " + id + why));
+    return MySqlPackets.frame(
+        alloc, 1, MySqlPackets.err(alloc, 1094, "HY000", "Unknown thread id: " + id + why));
   }
 }

@@ -7,12 +7,15 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
 /**
- * Sets up each accepted MySQL client connection. The {@link AcceptGate} decides first: a
- * connection over a limit gets ERR 1040 in place of the greeting, as a full MySQL server sends.
+ * Sets up each accepted MySQL client connection. The {@link AcceptGate} decides first: a connection
+ * over a limit gets ERR 1040 in place of the greeting, as a full MySQL server sends.
  */
 public final class MySqlListener extends ChannelInitializer<SocketChannel> {
 
-  /** Largest handshake-phase packet accepted from a client (the response with attributes is far smaller). */
+  /**
+   * Largest handshake-phase packet accepted from a client (the response with attributes is far
+   * smaller).
+   */
   static final long MAX_HANDSHAKE_PACKET = 8 * 1024;
 
   private final MySqlListenerContext context;
@@ -25,13 +28,29 @@ public final class MySqlListener extends ChannelInitializer<SocketChannel> {
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    if (!gate.admit(ch, context.name(), context.clientConnections(), context.listener().maxClientConnections(),
-        context.rejections(), (alloc, why, message) -> MySqlPackets.frame(alloc, 0, MySqlPackets.err(alloc,
-            MySqlError.TOO_MANY_CONNECTIONS.code(), MySqlError.TOO_MANY_CONNECTIONS.sqlState(), message)))) {
+    if (!gate.admit(
+        ch,
+        context.name(),
+        context.clientConnections(),
+        context.listener().maxClientConnections(),
+        context.rejections(),
+        (alloc, why, message) ->
+            MySqlPackets.frame(
+                alloc,
+                0,
+                MySqlPackets.err(
+                    alloc,
+                    MySqlError.TOO_MANY_CONNECTIONS.code(),
+                    MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
+                    message)))) {
       return;
     }
     // Handshake packets are small; the relay enforces max_message_size afterwards.
-    ch.pipeline().addLast("frames", new MySqlPacketDecoder(Math.min(MAX_HANDSHAKE_PACKET, context.server().maxMessageSize())));
+    ch.pipeline()
+        .addLast(
+            "frames",
+            new MySqlPacketDecoder(
+                Math.min(MAX_HANDSHAKE_PACKET, context.server().maxMessageSize())));
     ch.pipeline().addLast("frontend", new MySqlFrontendHandler(context));
   }
 }

@@ -33,16 +33,43 @@ public record MySqlListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
-    java.util.concurrent.atomic.AtomicReference<io.halo.proxy.mysql.packet.ServerGreeting.Info> backendGreeting) {
+    java.util.concurrent.atomic.AtomicReference<io.halo.proxy.mysql.packet.ServerGreeting.Info>
+        backendGreeting) {
 
-  public MySqlListenerContext(String name, String cluster, ListenerConfig listener, ServerConfig server,
-      MySqlCredentials credentials, Router router, Transports transports, AtomicInteger clientConnections,
-      io.halo.proxy.session.CancelRegistry<MySqlKill.Target> connectionIds, Rejections rejections,
-      LogThrottle backendErrors, java.time.Duration holdTimeout, MySqlSessions sessions,
-      io.halo.proxy.session.Admission admission, io.halo.proxy.session.SplitContext split,
+  public MySqlListenerContext(
+      String name,
+      String cluster,
+      ListenerConfig listener,
+      ServerConfig server,
+      MySqlCredentials credentials,
+      Router router,
+      Transports transports,
+      AtomicInteger clientConnections,
+      io.halo.proxy.session.CancelRegistry<MySqlKill.Target> connectionIds,
+      Rejections rejections,
+      LogThrottle backendErrors,
+      java.time.Duration holdTimeout,
+      MySqlSessions sessions,
+      io.halo.proxy.session.Admission admission,
+      io.halo.proxy.session.SplitContext split,
       io.halo.proxy.session.AuthFailures authFailures) {
-    this(name, cluster, listener, server, credentials, router, transports, clientConnections, connectionIds,
-        rejections, backendErrors, holdTimeout, sessions, admission, split, authFailures,
+    this(
+        name,
+        cluster,
+        listener,
+        server,
+        credentials,
+        router,
+        transports,
+        clientConnections,
+        connectionIds,
+        rejections,
+        backendErrors,
+        holdTimeout,
+        sessions,
+        admission,
+        split,
+        authFailures,
         new java.util.concurrent.atomic.AtomicReference<>());
   }
 }

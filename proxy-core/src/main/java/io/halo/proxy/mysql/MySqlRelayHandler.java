@@ -14,15 +14,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Relays one direction of a MySQL session, forwarding each received buffer whole (no copy, no
- * framing), flushing once per read burst, with the same writability backpressure as the
- * PostgreSQL relay. Both directions feed the session's {@link MySqlResponseTracker} before
- * forwarding, which walks packet headers in place (and enforces the client packet size limit).
+ * framing), flushing once per read burst, with the same writability backpressure as the PostgreSQL
+ * relay. Both directions feed the session's {@link MySqlResponseTracker} before forwarding, which
+ * walks packet headers in place (and enforces the client packet size limit).
  *
  * <p>Client side, where a buffer starts a command (the tracker says the client is at a command
  * boundary: not inside a packet, not sending a LOCAL INFILE file, not answering an auth request)
  * Halo may act instead of forwarding: hold it during a switchover, answer it for a session Halo
- * ended, take over COM_CHANGE_USER ({@link MySqlChangeUser}), or translate a KILL
- * ({@link MySqlKill}). Sequence ids pass unchanged otherwise.
+ * ended, take over COM_CHANGE_USER ({@link MySqlChangeUser}), or translate a KILL ({@link
+ * MySqlKill}). Sequence ids pass unchanged otherwise.
  */
 final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
@@ -32,10 +32,13 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private final boolean fromClient;
   private Channel peer;
   private ChannelHandlerContext ctx;
+
   /** Client side: the start of a command split over reads, bounded (see clientRead). */
   private ByteBuf partial;
+
   /** Bytes of a refused command still to come from the client (dropped). */
   private long discard;
+
   /** Client side: bytes that followed a KILL Halo answers itself, until it has answered. */
   private ByteBuf afterKill;
 
@@ -88,8 +91,13 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private void answer(ChannelHandlerContext ctx, ByteBuf buf, MySqlError error, String message) {
     int r = buf.readerIndex();
     long total = 4L + buf.getUnsignedMediumLE(r);
-    session.client().writeAndFlush(MySqlPackets.frame(ctx.alloc(), (buf.getUnsignedByte(r + 3) + 1) & 0xff,
-        MySqlPackets.err(ctx.alloc(), error.code(), error.sqlState(), message)));
+    session
+        .client()
+        .writeAndFlush(
+            MySqlPackets.frame(
+                ctx.alloc(),
+                (buf.getUnsignedByte(r + 3) + 1) & 0xff,
+                MySqlPackets.err(ctx.alloc(), error.code(), error.sqlState(), message)));
     if (buf.readableBytes() > total) {
       ByteBuf rest = buf.retainedSlice(r + (int) total, buf.readableBytes() - (int) total);
       buf.release();
@@ -118,8 +126,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * A client buffer: where it starts a command, Halo may act on it. A command start split over
-   * reads is gathered first — at most the 5 bytes that show the command, or a whole short
-   * COM_QUERY that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
+   * reads is gathered first — at most the 5 bytes that show the command, or a whole short COM_QUERY
+   * that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
    */
   private void clientRead(ChannelHandlerContext ctx, ByteBuf buf) {
     if (discard > 0) {
@@ -163,13 +171,16 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
         MySqlChangeUser.start(session, ctx, buf);
         return;
       }
-      if (command == MySqlPackets.COM_QUERY && length <= MySqlKill.MAX_LENGTH && MySqlKill.mayBeKill(buf)) {
+      if (command == MySqlPackets.COM_QUERY
+          && length <= MySqlKill.MAX_LENGTH
+          && MySqlKill.mayBeKill(buf)) {
         if (buf.readableBytes() < 4 + length) {
           partial = buf;
           return;
         }
         boolean more = buf.readableBytes() > 4 + length;
-        ByteBuf rest = more ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
+        ByteBuf rest =
+            more ? buf.retainedSlice(r + 4 + length, buf.readableBytes() - 4 - length) : null;
         ByteBuf packet = more ? buf.retainedSlice(r, 4 + length) : buf;
         if (more) {
           buf.release();
@@ -178,7 +189,8 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
         // another backend: then killAnswered() goes on with it).
         afterKill = rest;
         var kill = MySqlKill.parse(packet);
-        ByteBuf out = kill.isPresent() ? MySqlKill.translate(session, ctx, packet, kill.get()) : packet;
+        ByteBuf out =
+            kill.isPresent() ? MySqlKill.translate(session, ctx, packet, kill.get()) : packet;
         if (out == null) {
           return;
         }
@@ -194,8 +206,10 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
         }
         return;
       }
-      if (command != MySqlPackets.COM_QUIT && command != MySqlPackets.COM_PING
-          && command != MySqlPackets.COM_STMT_CLOSE && command != MySqlPackets.COM_STMT_SEND_LONG_DATA) {
+      if (command != MySqlPackets.COM_QUIT
+          && command != MySqlPackets.COM_PING
+          && command != MySqlPackets.COM_STMT_CLOSE
+          && command != MySqlPackets.COM_STMT_SEND_LONG_DATA) {
         switch (session.admitCommand(buf)) {
           case HELD:
             return;
@@ -253,7 +267,10 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
     io.halo.proxy.session.RelayHooks.admitted(buf);
     if (!session.tracker().clientBytes(buf)) {
       buf.release();
-      log.info("[{}] closing {}: client packet over max_message_size {}", session.listener().name(), session,
+      log.info(
+          "[{}] closing {}: client packet over max_message_size {}",
+          session.listener().name(),
+          session,
           session.listener().server().maxMessageSize());
       session.client().close();
       return;
@@ -294,10 +311,17 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (cause instanceof IOException) {
-      log.debug("[{}] {} connection failed: {}", session.listener().name(), fromClient ? "client" : "backend",
+      log.debug(
+          "[{}] {} connection failed: {}",
+          session.listener().name(),
+          fromClient ? "client" : "backend",
           cause.toString());
     } else {
-      log.warn("[{}] {} connection failed", session.listener().name(), fromClient ? "client" : "backend", cause);
+      log.warn(
+          "[{}] {} connection failed",
+          session.listener().name(),
+          fromClient ? "client" : "backend",
+          cause);
     }
     ctx.close();
   }

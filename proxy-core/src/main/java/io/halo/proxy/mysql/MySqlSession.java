@@ -17,34 +17,36 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One relaying MySQL client session: its backend connection, the {@link MySqlResponseTracker}
- * that both relay directions feed, and what lets a switchover hold it at a transaction boundary
- * and move it to the new primary.
+ * One relaying MySQL client session: its backend connection, the {@link MySqlResponseTracker} that
+ * both relay directions feed, and what lets a switchover hold it at a transaction boundary and move
+ * it to the new primary.
  *
  * <p>Design memo (switchover).
+ *
  * <ul>
  *   <li>Hold: while the cluster holds, a client buffer that starts a command while the session is
  *       quiescent (no reply pending, not in a transaction: server status flags) is kept, not sent.
  *   <li>Snapshot: once every primary session is quiescent, each sends Halo's own query on its
  *       still-primary backend and keeps the answer: current schema, character sets, collation,
- *       sql_mode, time zone (autocommit comes from the status flags). It stays held from then on, so
- *       the snapshot stays true. Taking it then, not at release, means a switchover_command that
+ *       sql_mode, time zone (autocommit comes from the status flags). It stays held from then on,
+ *       so the snapshot stays true. Taking it then, not at release, means a switchover_command that
  *       stops the old primary does not prevent the move.
- *   <li>Move ({@link MySqlSessionMove}): a new backend login on the new primary as the same
- *       backend user with that schema, one SET replaying the rest, then the relay is swapped onto
- *       the new connection, the old one gets COM_QUIT, and held commands go on once the cluster's
- *       hold is lifted.
+ *   <li>Move ({@link MySqlSessionMove}): a new backend login on the new primary as the same backend
+ *       user with that schema, one SET replaying the rest, then the relay is swapped onto the new
+ *       connection, the old one gets COM_QUIT, and held commands go on once the cluster's hold is
+ *       lifted.
  *   <li>Not moved: server-side state that a new connection would not have — prepared statements
- *       (their ids are chosen by the server and are already known to the client; re-preparing
- *       would need every later COM_STMT_* rewritten, and parameter types a driver sent once would
- *       be missing), a tracker that lost the conversation, or a failed snapshot. Such a session is
- *       ended with ERR 1053 (08S01) naming the reason, and counted as
- *       {@code switchover_unmovable}. Also not carried: user variables, temporary tables, locks,
- *       session variables other than those above.
- *   <li>Ending from Halo's side: a held command is answered with the ERR; a session with nothing
- *       in flight answers its next command with it (a client not reading would otherwise see an
+ *       (their ids are chosen by the server and are already known to the client; re-preparing would
+ *       need every later COM_STMT_* rewritten, and parameter types a driver sent once would be
+ *       missing), a tracker that lost the conversation, or a failed snapshot. Such a session is
+ *       ended with ERR 1053 (08S01) naming the reason, and counted as {@code switchover_unmovable}.
+ *       Also not carried: user variables, temporary tables, locks, session variables other than
+ *       those above.
+ *   <li>Ending from Halo's side: a held command is answered with the ERR; a session with nothing in
+ *       flight answers its next command with it (a client not reading would otherwise see an
  *       unsolicited packet); a session in the middle of a reply is closed.
  * </ul>
+ *
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
@@ -54,6 +56,7 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
 
   /** Transaction admission ({@code throttle.max_transactions}, the user's transaction rate). */
   private final io.halo.proxy.session.TransactionGate gate;
+
   private final Route route;
   private final MySqlListenerContext listener;
   private final Channel client;
@@ -68,24 +71,37 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
   private Channel backend;
   private MySqlRelayHandler toBackend;
   private MySqlRelayHandler toClient;
+
   /** A switchover waiting for this session to be quiescent. */
-  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
+  private final io.halo.proxy.session.QuiescenceWait quietWait =
+      new io.halo.proxy.session.QuiescenceWait();
+
   private volatile int status;
   private volatile int pendingReplies;
   private volatile boolean held;
   private volatile boolean moving;
   private volatile boolean closing;
+
   /** Halo itself is talking to the client (COM_CHANGE_USER): never quiescent meanwhile. */
   private volatile boolean busy;
+
   private final List<ByteBuf> heldBuffers = new ArrayList<>();
   private MySqlSessionMove.Snapshot snapshot;
   private String snapshotFailure;
+
   /** Set when the session was ended while idle: its next command gets this ERR. */
   private String doomed;
+
   private boolean registered = true;
 
-  MySqlSession(MySqlListenerContext listener, Channel client, HandshakeResponse hello, byte[] scramble,
-      MySqlCredentials.Entry credentials, MySqlFrontendHandler.SessionTarget target, MySqlBackendConnection conn,
+  MySqlSession(
+      MySqlListenerContext listener,
+      Channel client,
+      HandshakeResponse hello,
+      byte[] scramble,
+      MySqlCredentials.Entry credentials,
+      MySqlFrontendHandler.SessionTarget target,
+      MySqlBackendConnection conn,
       Route route) {
     this.listener = listener;
     this.route = route;
@@ -96,30 +112,40 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     this.user = hello.user();
     this.target = target;
     this.deprecateEof =
-        (hello.capabilities() & MySqlFrontendHandler.CAPABILITIES & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
-    this.tracker = new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
+        (hello.capabilities()
+                & MySqlFrontendHandler.CAPABILITIES
+                & MySqlPackets.CLIENT_DEPRECATE_EOF)
+            != 0;
+    this.tracker =
+        new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
     this.status = conn.status();
     this.gate = listener.admission().transactionGate(user);
-    tracker.listener(new MySqlResponseTracker.Listener() {
-      @Override
-      public void responseComplete(int command, boolean error, int status) {
-        // The permit goes back when the session is between transactions with nothing pending.
-        if (gate.open() && (status & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
-            && tracker.pendingReplies() == 0) {
-          gate.end();
-        }
-      }
-    });
+    tracker.listener(
+        new MySqlResponseTracker.Listener() {
+          @Override
+          public void responseComplete(int command, boolean error, int status) {
+            // The permit goes back when the session is between transactions with nothing pending.
+            if (gate.open()
+                && (status & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
+                && tracker.pendingReplies() == 0) {
+              gate.end();
+            }
+          }
+        });
     bind(conn);
   }
 
   /** What {@link #admitCommand} decided. */
-  enum Admit { GO, HELD, REFUSED }
+  enum Admit {
+    GO,
+    HELD,
+    REFUSED
+  }
 
   /**
-   * Transaction admission for a command that starts new work (the session is between
-   * transactions with nothing pending): a permit of its backend, granted now, later (the buffer is
-   * held and let go by {@link #resume}), or refused ({@link #refusal()}). Event loop.
+   * Transaction admission for a command that starts new work (the session is between transactions
+   * with nothing pending): a permit of its backend, granted now, later (the buffer is held and let
+   * go by {@link #resume}), or refused ({@link #refusal()}). Event loop.
    */
   Admit admitCommand(ByteBuf buf) {
     if (gate.open() || tracker.inTransaction() || tracker.pendingReplies() > 0 || closing) {
@@ -298,7 +324,11 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
 
   /** Whether a client buffer that starts a command must wait now. */
   boolean mustHold() {
-    return held || (listener.sessions().holding() && route() == Route.PRIMARY && !busy && tracker.quiescent());
+    return held
+        || (listener.sessions().holding()
+            && route() == Route.PRIMARY
+            && !busy
+            && tracker.quiescent());
   }
 
   /** Keeps a client buffer; the client is not read until release. */
@@ -322,11 +352,13 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     held = true;
     client.config().setAutoRead(false);
     publish();
-    MySqlSessionMove.read(this, (taken, failure) -> {
-      snapshot = taken;
-      snapshotFailure = failure;
-      done.countDown();
-    });
+    MySqlSessionMove.read(
+        this,
+        (taken, failure) -> {
+          snapshot = taken;
+          snapshotFailure = failure;
+          done.countDown();
+        });
   }
 
   /**
@@ -336,7 +368,10 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
   @Override
   public void prepareRelease(BackendNode primary) {
     quietWait.cancel();
-    if (closing || route() != Route.PRIMARY || primary == null || primary.name().equals(node.name())) {
+    if (closing
+        || route() != Route.PRIMARY
+        || primary == null
+        || primary.name().equals(node.name())) {
       return;
     }
     held = true;
@@ -345,8 +380,11 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     publish();
     String why = null;
     if (tracker.openStatements() > 0) {
-      why = tracker.openStatements() + " prepared statement(s) are open on " + node.name()
-          + " and cannot be re-created under the same ids";
+      why =
+          tracker.openStatements()
+              + " prepared statement(s) are open on "
+              + node.name()
+              + " and cannot be re-created under the same ids";
     } else if (tracker.lost()) {
       why = "Halo could not follow its protocol state";
     } else if (snapshot == null) {
@@ -355,7 +393,12 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     if (why != null) {
       listener.rejections().count("switchover_unmovable");
       log.info("[{}] switchover to {}: ending {} ({})", listener.name(), primary.name(), this, why);
-      terminate("switchover to " + primary.name() + ": this session cannot be moved: " + why + "; reconnect");
+      terminate(
+          "switchover to "
+              + primary.name()
+              + ": this session cannot be moved: "
+              + why
+              + "; reconnect");
       return;
     }
     MySqlSessionMove.start(this, primary, snapshot);
@@ -393,7 +436,6 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     }
   }
 
-
   /**
    * Switches the session to an authenticated connection (a move or COM_CHANGE_USER), with the
    * tracker started over at {@code status}; held commands then go on. Event loop.
@@ -408,7 +450,9 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
       old.pipeline().remove(MySqlRelayHandler.class);
     }
     if (old.isActive()) {
-      old.writeAndFlush(MySqlPackets.frame(old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
+      old.writeAndFlush(
+              MySqlPackets.frame(
+                  old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
           .addListener(ChannelFutureListener.CLOSE);
     }
     listener.router().sessionEnded(node.name());
@@ -472,17 +516,28 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
       held = false;
       client.config().setAutoRead(true);
       long ms = listener.holdTimeout().toMillis();
-      client.eventLoop().schedule(() -> {
-        client.close();
-      }, ms, TimeUnit.MILLISECONDS);
+      client
+          .eventLoop()
+          .schedule(
+              () -> {
+                client.close();
+              },
+              ms,
+              TimeUnit.MILLISECONDS);
     } else {
       client.close();
     }
   }
 
   private ByteBuf err(int seq, String message) {
-    return MySqlPackets.frame(client.alloc(), seq & 0xff, MySqlPackets.err(client.alloc(),
-        MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message));
+    return MySqlPackets.frame(
+        client.alloc(),
+        seq & 0xff,
+        MySqlPackets.err(
+            client.alloc(),
+            MySqlError.SESSION_ENDED.code(),
+            MySqlError.SESSION_ENDED.sqlState(),
+            message));
   }
 
   private void releaseHeld() {

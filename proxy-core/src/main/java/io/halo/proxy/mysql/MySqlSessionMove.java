@@ -19,18 +19,37 @@ final class MySqlSessionMove {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSessionMove.class);
 
-  static final String SNAPSHOT_SQL = "SELECT DATABASE(), @@character_set_client, @@character_set_connection, "
-      + "@@character_set_results, @@collation_connection, @@sql_mode, @@time_zone";
+  static final String SNAPSHOT_SQL =
+      "SELECT DATABASE(), @@character_set_client, @@character_set_connection, "
+          + "@@character_set_results, @@collation_connection, @@sql_mode, @@time_zone";
 
   /** What a move replays. */
-  record Snapshot(String database, String charsetClient, String charsetConnection, String charsetResults,
-      String collation, String sqlMode, String timeZone, boolean autocommit) {
+  record Snapshot(
+      String database,
+      String charsetClient,
+      String charsetConnection,
+      String charsetResults,
+      String collation,
+      String sqlMode,
+      String timeZone,
+      boolean autocommit) {
 
     /** One SET with every value (strings quoted; NULL stays NULL). */
     String setStatement() {
-      return "SET character_set_client=" + q(charsetClient) + ", character_set_connection=" + q(charsetConnection)
-          + ", character_set_results=" + q(charsetResults) + ", collation_connection=" + q(collation)
-          + ", sql_mode=" + q(sqlMode) + ", time_zone=" + q(timeZone) + ", autocommit=" + (autocommit ? 1 : 0);
+      return "SET character_set_client="
+          + q(charsetClient)
+          + ", character_set_connection="
+          + q(charsetConnection)
+          + ", character_set_results="
+          + q(charsetResults)
+          + ", collation_connection="
+          + q(collation)
+          + ", sql_mode="
+          + q(sqlMode)
+          + ", time_zone="
+          + q(timeZone)
+          + ", autocommit="
+          + (autocommit ? 1 : 0);
     }
 
     private static String q(String v) {
@@ -41,26 +60,42 @@ final class MySqlSessionMove {
   private MySqlSessionMove() {}
 
   /**
-   * Reads the settings of a quiescent, held session on its current backend; calls {@code done}
-   * with the snapshot or with why there is none. Event loop.
+   * Reads the settings of a quiescent, held session on its current backend; calls {@code done} with
+   * the snapshot or with why there is none. Event loop.
    */
   static void read(MySqlSession session, BiConsumer<Snapshot, String> done) {
     var backend = session.backend();
-    Future<MySqlInternalQuery.Result> f = MySqlInternalQuery.run(backend, SNAPSHOT_SQL, session.deprecateEof(),
-        session.listener().server().backendConnectTimeout());
-    f.addListener(x -> {
-      if (backend.isActive()) {
-        backend.config().setAutoRead(true);
-      }
-      if (f.isSuccess() && f.getNow().ok() && f.getNow().rows().size() == 1) {
-        List<String> r = f.getNow().rows().get(0);
-        done.accept(new Snapshot(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6),
-            session.tracker().autocommit()), null);
-      } else {
-        done.accept(null, "reading its settings failed: "
-            + (f.isSuccess() ? f.getNow().message() : f.cause().getMessage()));
-      }
-    });
+    Future<MySqlInternalQuery.Result> f =
+        MySqlInternalQuery.run(
+            backend,
+            SNAPSHOT_SQL,
+            session.deprecateEof(),
+            session.listener().server().backendConnectTimeout());
+    f.addListener(
+        x -> {
+          if (backend.isActive()) {
+            backend.config().setAutoRead(true);
+          }
+          if (f.isSuccess() && f.getNow().ok() && f.getNow().rows().size() == 1) {
+            List<String> r = f.getNow().rows().get(0);
+            done.accept(
+                new Snapshot(
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    session.tracker().autocommit()),
+                null);
+          } else {
+            done.accept(
+                null,
+                "reading its settings failed: "
+                    + (f.isSuccess() ? f.getNow().message() : f.cause().getMessage()));
+          }
+        });
   }
 
   /** Logs in on {@code to}, replays {@code s}, rebinds the session; ends it when any step fails. */
@@ -69,37 +104,56 @@ final class MySqlSessionMove {
     var u = session.credentials().user();
     HandshakeResponse hello = session.hello();
     HandshakeResponse h = hello.with(session.user(), hello.charset(), s.database());
-    Future<MySqlBackendConnection> connecting = MySqlBackendConnector.connect(session.client().eventLoop(),
-        l.transports(), to, u.backendUser(), u.backendPassword(), h, MySqlFrontendHandler.CAPABILITIES,
-        l.server().backendConnectTimeout(), l.server().maxMessageSize());
-    connecting.addListener(f -> {
-      if (!f.isSuccess()) {
-        failed(session, to, f.cause().getMessage());
-        return;
-      }
-      MySqlBackendConnection next = connecting.getNow();
-      if (session.closing() || !session.client().isActive()) {
-        next.channel().close();
-        return;
-      }
-      Future<MySqlInternalQuery.Result> set = MySqlInternalQuery.run(next.channel(), s.setStatement(),
-          session.deprecateEof(), l.server().backendConnectTimeout());
-      set.addListener(x -> {
-        if (!set.isSuccess() || !set.getNow().ok()) {
-          next.channel().close();
-          failed(session, to, "replaying its settings failed: "
-              + (set.isSuccess() ? set.getNow().message() : set.cause().getMessage()));
-          return;
-        }
-        session.rebind(next, set.getNow().status());
-        log.debug("[{}] moved {} to {}", l.name(), session, to.name());
-      });
-    });
+    Future<MySqlBackendConnection> connecting =
+        MySqlBackendConnector.connect(
+            session.client().eventLoop(),
+            l.transports(),
+            to,
+            u.backendUser(),
+            u.backendPassword(),
+            h,
+            MySqlFrontendHandler.CAPABILITIES,
+            l.server().backendConnectTimeout(),
+            l.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            failed(session, to, f.cause().getMessage());
+            return;
+          }
+          MySqlBackendConnection next = connecting.getNow();
+          if (session.closing() || !session.client().isActive()) {
+            next.channel().close();
+            return;
+          }
+          Future<MySqlInternalQuery.Result> set =
+              MySqlInternalQuery.run(
+                  next.channel(),
+                  s.setStatement(),
+                  session.deprecateEof(),
+                  l.server().backendConnectTimeout());
+          set.addListener(
+              x -> {
+                if (!set.isSuccess() || !set.getNow().ok()) {
+                  next.channel().close();
+                  failed(
+                      session,
+                      to,
+                      "replaying its settings failed: "
+                          + (set.isSuccess() ? set.getNow().message() : set.cause().getMessage()));
+                  return;
+                }
+                session.rebind(next, set.getNow().status());
+                log.debug("[{}] moved {} to {}", l.name(), session, to.name());
+              });
+        });
   }
 
   private static void failed(MySqlSession session, BackendNode to, String why) {
     session.listener().rejections().count("switchover_unmovable");
-    log.warn("[{}] could not move {} to {}: {}", session.listener().name(), session, to.name(), why);
-    session.terminate("switchover: could not move this session to " + to.name() + ": " + why + "; reconnect");
+    log.warn(
+        "[{}] could not move {} to {}: {}", session.listener().name(), session, to.name(), why);
+    session.terminate(
+        "switchover: could not move this session to " + to.name() + ": " + why + "; reconnect");
   }
 }

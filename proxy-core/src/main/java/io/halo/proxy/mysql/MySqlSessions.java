@@ -15,11 +15,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The relaying MySQL sessions of one cluster, so that a topology change can end the sessions that
  * must not go on — those on a fenced backend, and read-write sessions on a backend that is no
- * longer the primary — and a switchover can hold and move them ({@link MySqlSwitchoverGate}).
- * Each is ended on its own event loop with ERR 1053 when the client can take one (see
- * {@link MySqlSession#terminate}). Sessions of a {@code route: split} listener
- * ({@link MySqlSplitRelay}) are kept apart; a switchover holds and moves them too, and a failover
- * closes those whose primary is fenced or replaced.
+ * longer the primary — and a switchover can hold and move them ({@link MySqlSwitchoverGate}). Each
+ * is ended on its own event loop with ERR 1053 when the client can take one (see {@link
+ * MySqlSession#terminate}). Sessions of a {@code route: split} listener ({@link MySqlSplitRelay})
+ * are kept apart; a switchover holds and moves them too, and a failover closes those whose primary
+ * is fenced or replaced.
  */
 public final class MySqlSessions {
 
@@ -28,6 +28,7 @@ public final class MySqlSessions {
   private final String cluster;
   private final Set<MySqlSession> sessions = ConcurrentHashMap.newKeySet();
   private final Set<MySqlSplitRelay> splitSessions = ConcurrentHashMap.newKeySet();
+
   /** A switchover holds new transactions of primary sessions. */
   private volatile boolean holding;
 
@@ -74,17 +75,21 @@ public final class MySqlSessions {
     }
     for (MySqlSession s : sessions) {
       // decided on the session's own loop, from its own fields
-      s.client().eventLoop().execute(() -> {
-        if (s.moving() || s.closing()) {
-          return; // a switchover is moving it to the new primary
-        }
-        String why = io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, s.backendName(),
-            s.route() == Route.PRIMARY);
-        if (why != null) {
-          log.info("[{}] ending session {}: {}", cluster, s, why);
-          s.terminate(why);
-        }
-      });
+      s.client()
+          .eventLoop()
+          .execute(
+              () -> {
+                if (s.moving() || s.closing()) {
+                  return; // a switchover is moving it to the new primary
+                }
+                String why =
+                    io.halo.proxy.session.SessionVerdicts.endReason(
+                        t, cluster, s.backendName(), s.route() == Route.PRIMARY);
+                if (why != null) {
+                  log.info("[{}] ending session {}: {}", cluster, s, why);
+                  s.terminate(why);
+                }
+              });
     }
   }
 

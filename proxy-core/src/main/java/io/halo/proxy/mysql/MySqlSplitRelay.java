@@ -37,13 +37,13 @@ import org.slf4j.LoggerFactory;
  * <p>Design memo (the PostgreSQL split relay's, adapted).
  *
  * <ul>
- *   <li><b>Routing.</b> A MySqlPackets.COM_QUERY that the classifier calls a read goes to the replica when the
- *       session is outside a transaction (server status of the primary's last reply: not
- *       IN_TRANS, autocommit on). Everything else goes to the primary, including every prepared
- *       statement command (COM_STMT_*), so a statement always executes where it was prepared.
- *       Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE}, MySqlPackets.COM_INIT_DB) run
- *       on the primary and are replayed on the replica; user variables, table locks, temporary
- *       tables and named locks pin the session to the primary.
+ *   <li><b>Routing.</b> A MySqlPackets.COM_QUERY that the classifier calls a read goes to the
+ *       replica when the session is outside a transaction (server status of the primary's last
+ *       reply: not IN_TRANS, autocommit on). Everything else goes to the primary, including every
+ *       prepared statement command (COM_STMT_*), so a statement always executes where it was
+ *       prepared. Session settings ({@code SET NAMES}, {@code SET SESSION}, {@code USE},
+ *       MySqlPackets.COM_INIT_DB) run on the primary and are replayed on the replica; user
+ *       variables, table locks, temporary tables and named locks pin the session to the primary.
  *   <li><b>Replies.</b> Each backend keeps a FIFO of the commands it owes a reply (the client's, or
  *       Halo's own), and the session relay's {@link MySqlResponseTracker}, fed each packet, says
  *       where a reply ends and what the final status flags are. Replies pass through with their
@@ -51,21 +51,22 @@ import org.slf4j.LoggerFactory;
  *       commands are consumed.
  *   <li><b>Order.</b> A command for the other backend waits until the previous one has replied.
  *   <li><b>Read-your-writes (MariaDB).</b> After a write, the next read asks the primary for the
- *       session's {@code @@last_gtid} and runs {@code MASTER_GTID_WAIT(gtid, wait)} on the
- *       replica: 0 sends the read there, -1 (not replayed within {@code read_your_writes_wait})
- *       sends it to the primary. MySQL 8 would use {@code WAIT_FOR_EXECUTED_GTID_SET} with
+ *       session's {@code @@last_gtid} and runs {@code MASTER_GTID_WAIT(gtid, wait)} on the replica:
+ *       0 sends the read there, -1 (not replayed within {@code read_your_writes_wait}) sends it to
+ *       the primary. MySQL 8 would use {@code WAIT_FOR_EXECUTED_GTID_SET} with
  *       {@code @@global.gtid_executed}; not tested here (no MySQL 8 server).
  * </ul>
  *
- * <p>Switchover: like a plain session, the relay answers the gate's quiescence question on its
- * loop and, while the cluster holds, keeps a command that would start new work unsent. At release
- * its primary connection is replaced by one to the new primary, opened before the next command,
- * with the session's settings replayed (and autocommit off when it was off). A session pinned to
- * the old primary, inside a transaction or with prepared statements open there cannot move: its
- * next command gets ERR 1053 naming the reason.
+ * <p>Switchover: like a plain session, the relay answers the gate's quiescence question on its loop
+ * and, while the cluster holds, keeps a command that would start new work unsent. At release its
+ * primary connection is replaced by one to the new primary, opened before the next command, with
+ * the session's settings replayed (and autocommit off when it was off). A session pinned to the old
+ * primary, inside a transaction or with prepared statements open there cannot move: its next
+ * command gets ERR 1053 naming the reason.
  *
- * <p>MySqlPackets.COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
- * Everything runs on the client's event loop; the client is not read while a command waits.
+ * <p>MySqlPackets.COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners
+ * (reconnect instead). Everything runs on the client's event loop; the client is not read while a
+ * command waits.
  */
 final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
@@ -82,8 +83,10 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   private final BiConsumer<io.halo.health.state.BackendNode, Long> killTarget;
   private final boolean readYourWrites;
   private final double waitSeconds;
+
   /** The listener's routing rules that apply to this session (per statement). */
   private final io.halo.routing.rules.SessionRules rules;
+
   /** Transaction admission ({@code throttle.max_transactions}, the user's transaction rate). */
   private final io.halo.proxy.session.TransactionGate gate;
 
@@ -103,22 +106,30 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   private final List<String> settings = new ArrayList<>();
   private int settingsBytes;
   private boolean closed;
+
   /** A switchover waiting for this session to be quiescent. */
-  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
+  private final io.halo.proxy.session.QuiescenceWait quietWait =
+      new io.halo.proxy.session.QuiescenceWait();
+
   /** A switchover holds the session: the waiting command stays unsent until release. */
   private boolean held;
+
   /** Set when a switchover ended the session while it was idle: its next command gets this ERR. */
   private String doomed;
+
   /** The primary's name, for the admin view's session counts (read by other threads). */
   private volatile String primaryName;
 
   /** One command a backend owes a reply to: the client's (forwarded) or Halo's own (consumed). */
   private static final class Reply {
     final Consumer<Reply> hidden;
+
     /** Packets of the reply seen so far. */
     int packets;
+
     String firstValue;
     String error;
+
     /** A hidden query's bound: it fires when the backend has not answered in time. */
     io.netty.util.concurrent.ScheduledFuture<?> timer;
 
@@ -133,14 +144,19 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     Channel channel;
     long threadId;
     boolean connecting;
+
     /** The session's last write this replica was seen to have applied. */
     String confirmedGtid;
+
     int settingsApplied;
     final ArrayDeque<Reply> replies = new ArrayDeque<>();
+
     /** Where each reply ends and its status flags: the relay's tracker, fed packet by packet. */
     MySqlResponseTracker tracker;
+
     /** Set by the tracker when the reply at the head of {@link #replies} is complete. */
     boolean replyDone;
+
     int replyStatus = -1;
 
     Backend(boolean isPrimary) {
@@ -157,13 +173,19 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
   }
 
-  MySqlSplitRelay(MySqlListenerContext listener, Channel client, HandshakeResponse hello, int capabilities,
-      SplitContext stats, BiConsumer<io.halo.health.state.BackendNode, Long> killTarget) {
+  MySqlSplitRelay(
+      MySqlListenerContext listener,
+      Channel client,
+      HandshakeResponse hello,
+      int capabilities,
+      SplitContext stats,
+      BiConsumer<io.halo.health.state.BackendNode, Long> killTarget) {
     this.listener = listener;
     this.client = client;
     this.hello = hello;
     this.capabilities = capabilities;
-    this.deprecateEof = (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
+    this.deprecateEof =
+        (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.stats = stats;
     this.killTarget = killTarget;
     this.readYourWrites = listener.listener().readYourWrites();
@@ -175,7 +197,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   /** Takes over the client (its packet decoder stays) and the logged-in primary connection. */
   void start(ChannelHandlerContext frontend, MySqlBackendConnection connection) {
     // The handshake decoder has a small limit; commands get the configured one.
-    frontend.pipeline().replace("frames", "frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
+    frontend
+        .pipeline()
+        .replace("frames", "frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
     primary = new Backend(true);
     attach(primary, connection);
     primaryStatus = connection.status();
@@ -187,18 +211,22 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   private void attach(Backend b, MySqlBackendConnection c) {
-    b.tracker = new MySqlResponseTracker(deprecateEof, c.status(), listener.server().maxMessageSize());
-    b.tracker.listener(new MySqlResponseTracker.Listener() {
-      @Override
-      public void responseComplete(int command, boolean error, int status) {
-        b.replyDone = true;
-        b.replyStatus = status;
-      }
-    });
+    b.tracker =
+        new MySqlResponseTracker(deprecateEof, c.status(), listener.server().maxMessageSize());
+    b.tracker.listener(
+        new MySqlResponseTracker.Listener() {
+          @Override
+          public void responseComplete(int command, boolean error, int status) {
+            b.replyDone = true;
+            b.replyStatus = status;
+          }
+        });
     b.node = c.node();
     b.channel = c.channel();
     b.threadId = c.threadId();
-    b.channel.pipeline().addLast("frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
+    b.channel
+        .pipeline()
+        .addLast("frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
     b.channel.pipeline().addLast("split", new BackendHandler(b));
     b.channel.config().setAutoRead(true);
   }
@@ -214,7 +242,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       handle(p);
     }
     if (!closed) {
-      client.config().setAutoRead(!parked && waiting == null && inbox.isEmpty() && backendsWritable());
+      client
+          .config()
+          .setAutoRead(!parked && waiting == null && inbox.isEmpty() && backendsWritable());
     }
   }
 
@@ -224,8 +254,12 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       // An empty command (LOCAL INFILE's empty terminator never has sequence id 0): answered as
       // the server answers it, like the plain relay does (found by the protocol fuzzer).
       p.release();
-      reply(MySqlPackets.err(client.alloc(), MySqlError.UNKNOWN_COMMAND.code(), MySqlError.UNKNOWN_COMMAND.sqlState(),
-          "Unknown command"));
+      reply(
+          MySqlPackets.err(
+              client.alloc(),
+              MySqlError.UNKNOWN_COMMAND.code(),
+              MySqlError.UNKNOWN_COMMAND.sqlState(),
+              "Unknown command"));
       return;
     }
     if (p.sequenceId() != 0 || !payload.isReadable()) {
@@ -250,15 +284,27 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       p.release();
       String message = doomed;
       closed();
-      client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
-          MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message)))
+      client
+          .writeAndFlush(
+              MySqlPackets.frame(
+                  client.alloc(),
+                  seq,
+                  MySqlPackets.err(
+                      client.alloc(),
+                      MySqlError.SESSION_ENDED.code(),
+                      MySqlError.SESSION_ENDED.sqlState(),
+                      message)))
           .addListener(ChannelFutureListener.CLOSE);
       return;
     }
     if (command == MySqlPackets.COM_CHANGE_USER) {
       p.release();
-      reply(MySqlPackets.err(client.alloc(), 1235, "42000",
-          "MySqlPackets.COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
+      reply(
+          MySqlPackets.err(
+              client.alloc(),
+              1235,
+              "42000",
+              "MySqlPackets.COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
       return;
     }
     waiting = p;
@@ -307,10 +353,10 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   /**
-   * Transaction admission: a command that starts new work (outside a transaction, nothing
-   * pending) takes a permit of the backend it goes to; it goes back when a reply leaves the
-   * session outside a transaction with nothing pending. False when the command waits (parked) or
-   * was refused (ERR 1040 naming the limit; the session goes on).
+   * Transaction admission: a command that starts new work (outside a transaction, nothing pending)
+   * takes a permit of the backend it goes to; it goes back when a reply leaves the session outside
+   * a transaction with nothing pending. False when the command waits (parked) or was refused (ERR
+   * 1040 naming the limit; the session goes on).
    */
   private boolean admitted(Backend target) {
     ByteBuf payload = waiting.payload();
@@ -318,11 +364,19 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     // Admission counts transactions as the server does (IN_TRANS); autocommit off only steers
     // routing, so such a session takes and gives back a permit per transaction like any other.
     boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0;
-    if (gate.open() || inTransaction || (last != null && !last.idle()) || command == MySqlPackets.COM_STMT_CLOSE
+    if (gate.open()
+        || inTransaction
+        || (last != null && !last.idle())
+        || command == MySqlPackets.COM_STMT_CLOSE
         || command == MySqlPackets.COM_STMT_SEND_LONG_DATA) {
       return true;
     }
-    return gate.admitOrPark(target.node.name(), client.eventLoop(), this::park, this::refuseWaiting, this::resume,
+    return gate.admitOrPark(
+        target.node.name(),
+        client.eventLoop(),
+        this::park,
+        this::refuseWaiting,
+        this::resume,
         () -> closed);
   }
 
@@ -337,8 +391,15 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     parked = false;
     int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
     p.release();
-    client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
-        MySqlError.TOO_MANY_CONNECTIONS.code(), MySqlError.TOO_MANY_CONNECTIONS.sqlState(), message)));
+    client.writeAndFlush(
+        MySqlPackets.frame(
+            client.alloc(),
+            seq,
+            MySqlPackets.err(
+                client.alloc(),
+                MySqlError.TOO_MANY_CONNECTIONS.code(),
+                MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
+                message)));
   }
 
   private void park() {
@@ -366,11 +427,12 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
         case PIN -> pin();
         case SESSION -> keepSetting(command, payload);
         case WRITE, TRANSACTION -> dirty = true;
-        default -> { }
+        default -> {}
       }
     }
-    boolean inTransaction = (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0
-        || (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+    boolean inTransaction =
+        (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) != 0
+            || (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
     if (pinned || inTransaction || !waitingKind.replicaSafe() || primaryOnce) {
       if (waitingKind == StatementKind.READ) {
         stats.readOnPrimary();
@@ -382,7 +444,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   private StatementKind kind(int command, ByteBuf payload) {
     if (command == MySqlPackets.COM_QUERY) {
-      String sql = payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
+      String sql =
+          payload.toString(
+              payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
       return stats.classify(sql, rules);
     }
     if (command == MySqlPackets.COM_INIT_DB) {
@@ -403,10 +467,18 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   private void keepSetting(int command, ByteBuf payload) {
-    String text = command == MySqlPackets.COM_INIT_DB
-        ? "USE `" + payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8)
-            .replace("`", "``") + "`"
-        : payload.toString(payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
+    String text =
+        command == MySqlPackets.COM_INIT_DB
+            ? "USE `"
+                + payload
+                    .toString(
+                        payload.readerIndex() + 1,
+                        payload.readableBytes() - 1,
+                        StandardCharsets.UTF_8)
+                    .replace("`", "``")
+                + "`"
+            : payload.toString(
+                payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
     if (text.toLowerCase(Locale.ROOT).contains("autocommit")) {
       return; // followed through the server status instead: reads never replay it
     }
@@ -419,15 +491,20 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   private RouteRequest request() {
-    return new RouteRequest(hello.user(), hello.database() == null ? "" : hello.database(),
-        hello.attributes() == null ? null : hello.attributes().get("program_name"), client.remoteAddress());
+    return new RouteRequest(
+        hello.user(),
+        hello.database() == null ? "" : hello.database(),
+        hello.attributes() == null ? null : hello.attributes().get("program_name"),
+        client.remoteAddress());
   }
 
   private Backend readTarget() {
     if (last != null && last != replica && !last.idle()) {
       return null;
     }
-    if (replica != null && replica.idle() && replica.channel != null
+    if (replica != null
+        && replica.idle()
+        && replica.channel != null
         && !listener.router().inRotation(replica.node.name())) {
       SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
       replica = null;
@@ -450,17 +527,21 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     if (dirty) {
       dirty = false;
-      hiddenQuery(primary, "SELECT @@last_gtid", r -> {
-        if (r.error != null) {
-          // no @@last_gtid (MySQL 8): the write's position is unknown, so this read goes to the primary
-          needGtid = null;
-          primaryOnce = true;
-          stats.readYourWritesOnPrimary();
-        } else {
-          needGtid = r.firstValue == null || r.firstValue.isEmpty() ? null : r.firstValue;
-        }
-        resume();
-      });
+      hiddenQuery(
+          primary,
+          "SELECT @@last_gtid",
+          r -> {
+            if (r.error != null) {
+              // no @@last_gtid (MySQL 8): the write's position is unknown, so this read goes to the
+              // primary
+              needGtid = null;
+              primaryOnce = true;
+              stats.readYourWritesOnPrimary();
+            } else {
+              needGtid = r.firstValue == null || r.firstValue.isEmpty() ? null : r.firstValue;
+            }
+            resume();
+          });
       return null;
     }
     if (needGtid == null || needGtid.equals(replica.confirmedGtid)) {
@@ -470,29 +551,37 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       return null;
     }
     String gtid = needGtid;
-    hiddenQuery(replica, "SELECT MASTER_GTID_WAIT('" + gtid.replace("'", "") + "', " + waitSeconds + ")", r -> {
-      if ("0".equals(r.firstValue)) {
-        replica.confirmedGtid = gtid; // kept: another replica must show it again
-      } else {
-        stats.readYourWritesOnPrimary();
-        primaryOnce = true;
-      }
-      resume();
-    });
+    hiddenQuery(
+        replica,
+        "SELECT MASTER_GTID_WAIT('" + gtid.replace("'", "") + "', " + waitSeconds + ")",
+        r -> {
+          if ("0".equals(r.firstValue)) {
+            replica.confirmedGtid = gtid; // kept: another replica must show it again
+          } else {
+            stats.readYourWritesOnPrimary();
+            primaryOnce = true;
+          }
+          resume();
+        });
     return null;
   }
 
   private void send(Backend b, MySqlPacket p) {
     while (b.settingsApplied < settings.size()) {
       String s = settings.get(b.settingsApplied++);
-      if (b.isPrimary && b.settingsApplied == settings.size() && waitingKind == StatementKind.SESSION) {
+      if (b.isPrimary
+          && b.settingsApplied == settings.size()
+          && waitingKind == StatementKind.SESSION) {
         break; // this command is that setting
       }
-      hiddenQuery(b, s, r -> {
-        if (r.error != null) {
-          log.info("[{}] replaying \"{}\" on {} failed: {}", listener.name(), s, b, r.error);
-        }
-      });
+      hiddenQuery(
+          b,
+          s,
+          r -> {
+            if (r.error != null) {
+              log.info("[{}] replaying \"{}\" on {} failed: {}", listener.name(), s, b, r.error);
+            }
+          });
     }
     ByteBuf payload = p.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
@@ -523,11 +612,14 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     b.channel.flush();
   }
 
-  /** A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours. */
+  /**
+   * A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours.
+   */
   private boolean kill(MySqlPacket p) {
     ByteBuf wire = client.alloc().buffer(4 + p.payload().readableBytes());
-    wire.writeMediumLE(p.payload().readableBytes()).writeByte(0).writeBytes(p.payload(), p.payload().readerIndex(),
-        p.payload().readableBytes());
+    wire.writeMediumLE(p.payload().readableBytes())
+        .writeByte(0)
+        .writeBytes(p.payload(), p.payload().readerIndex(), p.payload().readableBytes());
     try {
       var request = MySqlKill.parse(wire);
       if (request.isEmpty()) {
@@ -535,18 +627,29 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       }
       p.release();
       var target = listener.connectionIds().target(request.get().connectionId()).orElse(null);
-      Backend on = target == null ? null
-          : target.backendName() != null && target.backendName().equals(primary.node.name()) ? primary
-          : replica != null && replica.channel != null && target.backendName() != null
-              && target.backendName().equals(replica.node.name()) ? replica : null;
+      Backend on =
+          target == null
+              ? null
+              : target.backendName() != null && target.backendName().equals(primary.node.name())
+                  ? primary
+                  : replica != null
+                          && replica.channel != null
+                          && target.backendName() != null
+                          && target.backendName().equals(replica.node.name())
+                      ? replica
+                      : null;
       if (on == null || on.channel == null) {
-        client.writeAndFlush(MySqlKill.unknownThread(client.alloc(), request.get().connectionId(),
-            target == null ? "" : " (it runs on a backend this session has no connection to)"));
+        client.writeAndFlush(
+            MySqlKill.unknownThread(
+                client.alloc(),
+                request.get().connectionId(),
+                target == null ? "" : " (it runs on a backend this session has no connection to)"));
         return true;
       }
       on.replies.add(new Reply(null));
       last = on;
-      ByteBuf rewritten = MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId());
+      ByteBuf rewritten =
+          MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId());
       sent(on, rewritten.slice(rewritten.readerIndex() + 4, rewritten.readableBytes() - 4));
       on.channel.writeAndFlush(rewritten);
       return true;
@@ -558,12 +661,16 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   private void hiddenQuery(Backend b, String sql, Consumer<Reply> done) {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(5 + text.length);
-    q.writeMediumLE(1 + text.length).writeByte(0).writeByte(MySqlPackets.COM_QUERY).writeBytes(text);
+    q.writeMediumLE(1 + text.length)
+        .writeByte(0)
+        .writeByte(MySqlPackets.COM_QUERY)
+        .writeBytes(text);
     Reply r = new Reply(done);
     b.replies.add(r);
     // Bounded like every internal request: MASTER_GTID_WAIT may take read_your_writes_wait itself.
     long ms = listener.server().backendConnectTimeout().toMillis() + (long) (waitSeconds * 1000);
-    r.timer = client.eventLoop().schedule(() -> hiddenTimedOut(b, r, sql, ms), ms, TimeUnit.MILLISECONDS);
+    r.timer =
+        client.eventLoop().schedule(() -> hiddenTimedOut(b, r, sql, ms), ms, TimeUnit.MILLISECONDS);
     sent(b, q.slice(q.readerIndex() + 4, q.readableBytes() - 4));
     b.channel.writeAndFlush(q);
   }
@@ -580,15 +687,21 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     String what = sql.length() > 40 ? sql.substring(0, 40) + "..." : sql;
     boolean onlyHidden = b.replies.stream().allMatch(x -> x.hidden != null);
     if (!b.isPrimary && b == replica && onlyHidden) {
-      log.warn("[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary", listener.name(),
-          hello.user(), b.node.name(), what, ms);
+      log.warn(
+          "[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary",
+          listener.name(),
+          hello.user(),
+          b.node.name(),
+          what,
+          ms);
       replica = null;
       replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-      b.replies.forEach(x -> {
-        if (x.timer != null) {
-          x.timer.cancel(false);
-        }
-      });
+      b.replies.forEach(
+          x -> {
+            if (x.timer != null) {
+              x.timer.cancel(false);
+            }
+          });
       b.replies.clear();
       if (b.channel != null) {
         b.channel.close();
@@ -601,9 +714,19 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       resume();
       return;
     }
-    log.warn("[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session", listener.name(),
-        hello.user(), b.node.name(), what, ms);
-    endSession("backend " + b.node.name() + " did not answer Halo's internal query within " + ms + " ms; reconnect");
+    log.warn(
+        "[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session",
+        listener.name(),
+        hello.user(),
+        b.node.name(),
+        what,
+        ms);
+    endSession(
+        "backend "
+            + b.node.name()
+            + " did not answer Halo's internal query within "
+            + ms
+            + " ms; reconnect");
   }
 
   private void connect(Backend b) {
@@ -612,35 +735,53 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     b.connecting = true;
     var u = listener.credentials().lookup(hello.user()).orElseThrow().user();
-    Future<MySqlBackendConnection> f = MySqlBackendConnector.connect(client.eventLoop(), listener.transports(),
-        b.node, u.backendUser(), u.backendPassword(), hello, capabilities, listener.server().backendConnectTimeout(),
-        listener.server().maxMessageSize());
-    f.addListener(done -> {
-      b.connecting = false;
-      if (closed) {
-        if (done.isSuccess()) {
-          f.getNow().channel().close();
-        }
-        return;
-      }
-      if (done.isSuccess()) {
-        attach(b, f.getNow());
-        if (b.isPrimary && (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0) {
-          hiddenQuery(b, "SET autocommit=0", r -> { }); // the status flags followed it, not the settings
-        }
-      } else if (b.isPrimary) {
-        log.warn("[{}] {}: the new primary {} is unreachable: {}", listener.name(), hello.user(), b.node.name(),
-            done.cause().getMessage());
-        endSession("the new primary " + b.node.name() + " is unreachable; reconnect");
-        return;
-      } else {
-        log.warn("[{}] {}: replica {} unavailable for reads, using the primary: {}", listener.name(), hello.user(),
-            b.node.name(), done.cause().getMessage());
-        replica = null;
-        replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-      }
-      resume();
-    });
+    Future<MySqlBackendConnection> f =
+        MySqlBackendConnector.connect(
+            client.eventLoop(),
+            listener.transports(),
+            b.node,
+            u.backendUser(),
+            u.backendPassword(),
+            hello,
+            capabilities,
+            listener.server().backendConnectTimeout(),
+            listener.server().maxMessageSize());
+    f.addListener(
+        done -> {
+          b.connecting = false;
+          if (closed) {
+            if (done.isSuccess()) {
+              f.getNow().channel().close();
+            }
+            return;
+          }
+          if (done.isSuccess()) {
+            attach(b, f.getNow());
+            if (b.isPrimary && (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0) {
+              hiddenQuery(
+                  b, "SET autocommit=0", r -> {}); // the status flags followed it, not the settings
+            }
+          } else if (b.isPrimary) {
+            log.warn(
+                "[{}] {}: the new primary {} is unreachable: {}",
+                listener.name(),
+                hello.user(),
+                b.node.name(),
+                done.cause().getMessage());
+            endSession("the new primary " + b.node.name() + " is unreachable; reconnect");
+            return;
+          } else {
+            log.warn(
+                "[{}] {}: replica {} unavailable for reads, using the primary: {}",
+                listener.name(),
+                hello.user(),
+                b.node.name(),
+                done.cause().getMessage());
+            replica = null;
+            replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+          }
+          resume();
+        });
   }
 
   // ------------------------------------------------------------------ backend side
@@ -653,7 +794,10 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     ByteBuf payload = p.payload();
     b.replyDone = false;
-    b.tracker.serverPacket(firstWireLength(p), payload, payload.readerIndex(),
+    b.tracker.serverPacket(
+        firstWireLength(p),
+        payload,
+        payload.readerIndex(),
         Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
     if (r.hidden != null) {
       observe(r, payload);
@@ -671,7 +815,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       } else if (b.isPrimary && b.replyStatus >= 0) {
         primaryStatus = b.replyStatus;
       }
-      if (r.hidden == null && gate.open() && allIdle()
+      if (r.hidden == null
+          && gate.open()
+          && allIdle()
           && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0) {
         gate.end();
       }
@@ -684,15 +830,17 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   /**
-   * What Halo's own one-column queries answered: the first row's value (the row is the third
-   * packet with CLIENT_DEPRECATE_EOF, the fourth without), or the error.
+   * What Halo's own one-column queries answered: the first row's value (the row is the third packet
+   * with CLIENT_DEPRECATE_EOF, the fourth without), or the error.
    */
   private void observe(Reply r, ByteBuf p) {
     int first = p.isReadable() ? p.getUnsignedByte(p.readerIndex()) : -1;
     int index = r.packets++;
     if (first == 0xff) {
       r.error = errorMessage(p);
-    } else if (index == (deprecateEof ? 2 : 3) && r.firstValue == null && !(first == 0xfe && p.readableBytes() < 9)) {
+    } else if (index == (deprecateEof ? 2 : 3)
+        && r.firstValue == null
+        && !(first == 0xfe && p.readableBytes() < 9)) {
       if (first == 0xfb) {
         r.firstValue = "";
       } else {
@@ -710,13 +858,17 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   /** Tells {@code b}'s tracker about a packet sent to it. */
   private static void sent(Backend b, ByteBuf payload) {
-    b.tracker.clientPacket(Math.min(payload.readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD), payload,
-        payload.readerIndex(), Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
+    b.tracker.clientPacket(
+        Math.min(payload.readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD),
+        payload,
+        payload.readerIndex(),
+        Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
   }
 
   private static String errorMessage(ByteBuf p) {
     int skip = p.readableBytes() > 9 && p.getByte(p.readerIndex() + 3) == '#' ? 9 : 3;
-    return p.toString(p.readerIndex() + skip, Math.max(0, p.readableBytes() - skip), StandardCharsets.UTF_8);
+    return p.toString(
+        p.readerIndex() + skip, Math.max(0, p.readableBytes() - skip), StandardCharsets.UTF_8);
   }
 
   private void backendClosed(Backend b) {
@@ -727,7 +879,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       replica = null;
       return;
     }
-    if ((held || listener.sessions().holding()) && b.isPrimary && b.idle()
+    if ((held || listener.sessions().holding())
+        && b.isPrimary
+        && b.idle()
         && (primaryStatus & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0) {
       // a switchover's fence ends the old primary's client connections while this session is held
       // (or idle between transactions):
@@ -741,9 +895,16 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     log.warn("[{}] backend {} closed the connection of {}", listener.name(), b, hello.user());
     if (client.isActive()) {
-      client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, MySqlPackets.err(client.alloc(),
-          MySqlError.BACKEND_LOST.code(), MySqlError.BACKEND_LOST.sqlState(),
-          "Lost connection to backend " + b.node.name())))
+      client
+          .writeAndFlush(
+              MySqlPackets.frame(
+                  client.alloc(),
+                  1,
+                  MySqlPackets.err(
+                      client.alloc(),
+                      MySqlError.BACKEND_LOST.code(),
+                      MySqlError.BACKEND_LOST.sqlState(),
+                      "Lost connection to backend " + b.node.name())))
           .addListener(ChannelFutureListener.CLOSE);
     }
   }
@@ -799,18 +960,31 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
     String why = null;
     if (pinned) {
-      why = "it holds state on " + primary.node.name() + " (user variables, locks, temporary tables)";
+      why =
+          "it holds state on " + primary.node.name() + " (user variables, locks, temporary tables)";
     } else if (!betweenTransactions()) {
       why = "it still had work in flight when the hold ended";
     } else if (primary.tracker != null && primary.tracker.openStatements() > 0) {
-      why = primary.tracker.openStatements() + " prepared statement(s) are open on " + primary.node.name()
-          + " and cannot be re-created under the same ids";
+      why =
+          primary.tracker.openStatements()
+              + " prepared statement(s) are open on "
+              + primary.node.name()
+              + " and cannot be re-created under the same ids";
     }
     if (why != null) {
       listener.rejections().count("switchover_unmovable");
-      log.info("[{}] switchover to {}: ending a split session of {} ({})", listener.name(), next.name(),
-          hello.user(), why);
-      endSession("switchover to " + next.name() + ": this session cannot be moved: " + why + "; reconnect");
+      log.info(
+          "[{}] switchover to {}: ending a split session of {} ({})",
+          listener.name(),
+          next.name(),
+          hello.user(),
+          why);
+      endSession(
+          "switchover to "
+              + next.name()
+              + ": this session cannot be moved: "
+              + why
+              + "; reconnect");
       return;
     }
     Channel old = primary.channel;
@@ -842,15 +1016,20 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     }
   }
 
-  /** A failover (not a switchover) replaced or fenced the primary: the session closes. Event loop. */
+  /**
+   * A failover (not a switchover) replaced or fenced the primary: the session closes. Event loop.
+   */
   void onTopology(io.halo.health.state.Topology t, String cluster) {
     if (closed) {
       return;
     }
-    String why = io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, primary.node.name(), true);
+    String why =
+        io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, primary.node.name(), true);
     if (why == null && replica != null && replica.channel != null) {
-      boolean fenced = t.backend(replica.node.name())
-          .map(b -> b.state() == io.halo.health.state.NodeState.FENCED).orElse(false);
+      boolean fenced =
+          t.backend(replica.node.name())
+              .map(b -> b.state() == io.halo.health.state.NodeState.FENCED)
+              .orElse(false);
       if (fenced && replica.idle()) {
         SplitChannels.quit(java.util.List.of(replica.channel), SplitChannels.MYSQL_QUIT);
         replica = null;
@@ -864,8 +1043,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   /**
    * Ends the session from Halo's side with ERR 1053: a waiting command gets it now; an idle
-   * session's next command gets it (a client not reading would not see an unsolicited packet);
-   * a session in the middle of a reply is closed.
+   * session's next command gets it (a client not reading would not see an unsolicited packet); a
+   * session in the middle of a reply is closed.
    */
   private void endSession(String message) {
     if (closed) {
@@ -874,8 +1053,16 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     if (waiting != null) {
       int seq = (waiting.sequenceId() + waiting.wirePackets()) & 0xff;
       closed();
-      client.writeAndFlush(MySqlPackets.frame(client.alloc(), seq, MySqlPackets.err(client.alloc(),
-          MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message)))
+      client
+          .writeAndFlush(
+              MySqlPackets.frame(
+                  client.alloc(),
+                  seq,
+                  MySqlPackets.err(
+                      client.alloc(),
+                      MySqlError.SESSION_ENDED.code(),
+                      MySqlError.SESSION_ENDED.sqlState(),
+                      message)))
           .addListener(ChannelFutureListener.CLOSE);
     } else if (allIdle()) {
       closeBackends();
@@ -883,9 +1070,14 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
       held = false;
       parked = false;
       client.config().setAutoRead(true);
-      client.eventLoop().schedule(() -> {
-        client.close();
-      }, listener.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      client
+          .eventLoop()
+          .schedule(
+              () -> {
+                client.close();
+              },
+              listener.holdTimeout().toMillis(),
+              TimeUnit.MILLISECONDS);
     } else {
       end();
     }
@@ -909,7 +1101,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
   /** The session's open backend connections (primary, replica). */
   private java.util.List<Channel> backendChannels() {
-    return SplitChannels.of(primary == null ? null : primary.channel, replica == null ? null : replica.channel);
+    return SplitChannels.of(
+        primary == null ? null : primary.channel, replica == null ? null : replica.channel);
   }
 
   private boolean backendsWritable() {
@@ -972,10 +1165,22 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       if (cause instanceof DecoderException) {
-        log.info("[{}] closing a split session of {}: {}", listener.name(), hello.user(), cause.getMessage());
+        log.info(
+            "[{}] closing a split session of {}: {}",
+            listener.name(),
+            hello.user(),
+            cause.getMessage());
         closeBackends();
-        ctx.writeAndFlush(MySqlPackets.frame(ctx.alloc(), 1, MySqlPackets.err(ctx.alloc(), 1153, "08S01",
-            "Got a packet bigger than max_message_size or a malformed one: " + cause.getMessage())))
+        ctx.writeAndFlush(
+                MySqlPackets.frame(
+                    ctx.alloc(),
+                    1,
+                    MySqlPackets.err(
+                        ctx.alloc(),
+                        1153,
+                        "08S01",
+                        "Got a packet bigger than max_message_size or a malformed one: "
+                            + cause.getMessage())))
             .addListener(ChannelFutureListener.CLOSE);
         return;
       }
@@ -1030,7 +1235,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("[{}] backend {} connection failed: {}", listener.name(), backend, cause.toString());
+      log.debug(
+          "[{}] backend {} connection failed: {}", listener.name(), backend, cause.toString());
       ctx.close();
     }
   }

@@ -10,14 +10,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The proxy's half of a planned switchover for one MySQL/MariaDB cluster, as
- * {@code PgSwitchoverGate} is for PostgreSQL ({@link SwitchoverGateBase}): every read-write session
- * stops at its next transaction boundary (known from the server status flags); once none has work
- * in flight, each reads its session settings from the still-primary backend (the snapshot a move
+ * The proxy's half of a planned switchover for one MySQL/MariaDB cluster, as {@code
+ * PgSwitchoverGate} is for PostgreSQL ({@link SwitchoverGateBase}): every read-write session stops
+ * at its next transaction boundary (known from the server status flags); once none has work in
+ * flight, each reads its session settings from the still-primary backend (the snapshot a move
  * replays); at release the sessions on the old primary move to the new one while new commands are
  * still held, then everything goes on. Sessions of split listeners ({@link MySqlSplitRelay}) are
- * held and moved too: their primary connection is replaced by one to the new primary, opened
- * before their next command, with their settings replayed.
+ * held and moved too: their primary connection is replaced by one to the new primary, opened before
+ * their next command, with their settings replayed.
  */
 public final class MySqlSwitchoverGate extends SwitchoverGateBase {
 
@@ -32,7 +32,8 @@ public final class MySqlSwitchoverGate extends SwitchoverGateBase {
   protected void whenQuiescent(long deadline) throws InterruptedException {
     // Every primary session is quiescent and stays so (new commands are held): read what a move
     // replays. A session whose snapshot does not come in time is ended at release, not moved.
-    List<MySqlSession> primaries = sessions.all().stream().filter(s -> s.route() == Route.PRIMARY).toList();
+    List<MySqlSession> primaries =
+        sessions.all().stream().filter(s -> s.route() == Route.PRIMARY).toList();
     CountDownLatch read = new CountDownLatch(primaries.size());
     for (MySqlSession s : primaries) {
       s.client().eventLoop().execute(() -> s.snapshot(read));

@@ -30,8 +30,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Opens an authenticated backend connection on a given event loop (the client's, so that the
- * pair never crosses threads). The whole of connect + startup + authentication is bounded by one
+ * Opens an authenticated backend connection on a given event loop (the client's, so that the pair
+ * never crosses threads). The whole of connect + startup + authentication is bounded by one
  * timeout. Halo logs in as a client: trust, clear-text, md5 or SCRAM-SHA-256, and checks the
  * backend's SCRAM server signature.
  */
@@ -50,13 +50,17 @@ final class PgBackendConnector {
       int maxMessageSize,
       io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {
     Promise<PgBackendConnection> promise = loop.newPromise();
-    StartupHandler handler = new StartupHandler(node, user, password, startupParameters, promise, scramKeys);
+    StartupHandler handler =
+        new StartupHandler(node, user, password, startupParameters, promise, scramKeys);
     Bootstrap b =
-        transports.connector(loop)
+        transports
+            .connector(loop)
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.SO_KEEPALIVE, true)
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
-            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+            .option(
+                ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
             .handler(
                 new ChannelInitializer<Channel>() {
                   @Override
@@ -73,8 +77,11 @@ final class PgBackendConnector {
               if (promise.tryFailure(
                   new PgBackendException(
                       SqlState.CANNOT_CONNECT.code(),
-                      "backend " + describe(node) + " did not complete startup within "
-                          + timeout.toMillis() + " ms"))) {
+                      "backend "
+                          + describe(node)
+                          + " did not complete startup within "
+                          + timeout.toMillis()
+                          + " ms"))) {
                 channel.close();
               }
             },
@@ -86,7 +93,9 @@ final class PgBackendConnector {
             promise.tryFailure(
                 new PgBackendException(
                     SqlState.CANNOT_CONNECT.code(),
-                    "could not connect to backend " + describe(node) + ": "
+                    "could not connect to backend "
+                        + describe(node)
+                        + ": "
                         + io.halo.proxy.session.BackendText.reason(f.cause()),
                     f.cause()));
           }
@@ -107,7 +116,9 @@ final class PgBackendConnector {
   }
 
   private static String reason(Throwable t) {
-    return t == null ? "unknown error" : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    return t == null
+        ? "unknown error"
+        : t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
 
   /** Drives the startup and authentication conversation with the backend. */
@@ -147,7 +158,9 @@ final class PgBackendConnector {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof PgFrameError e) {
-        fail(ctx, SqlState.PROTOCOL_VIOLATION.code(),
+        fail(
+            ctx,
+            SqlState.PROTOCOL_VIOLATION.code(),
             "backend " + describe(node) + " broke the protocol: " + e.message());
         return;
       }
@@ -155,7 +168,9 @@ final class PgBackendConnector {
       try {
         handle(ctx, frame.type(), frame.body());
       } catch (ScramException | RuntimeException e) {
-        fail(ctx, SqlState.CANNOT_CONNECT.code(),
+        fail(
+            ctx,
+            SqlState.CANNOT_CONNECT.code(),
             "authentication with backend " + describe(node) + " failed: " + e.getMessage());
       } finally {
         frame.release();
@@ -172,10 +187,15 @@ final class PgBackendConnector {
         }
         case 'Z' -> ready(ctx, body.readByte());
         case 'E' -> backendError(ctx, body);
-        case 'v' -> { } // NegotiateProtocolVersion: Halo asks for plain 3.0 and no options.
+        case 'v' -> {} // NegotiateProtocolVersion: Halo asks for plain 3.0 and no options.
         default ->
-            fail(ctx, SqlState.PROTOCOL_VIOLATION.code(),
-                "backend " + describe(node) + " sent unexpected message '" + (char) type
+            fail(
+                ctx,
+                SqlState.PROTOCOL_VIOLATION.code(),
+                "backend "
+                    + describe(node)
+                    + " sent unexpected message '"
+                    + (char) type
                     + "' during startup");
       }
     }
@@ -183,7 +203,7 @@ final class PgBackendConnector {
     private void authentication(ChannelHandlerContext ctx, ByteBuf body) throws ScramException {
       int code = body.readInt();
       switch (code) {
-        case PgMessages.AUTH_OK -> { }
+        case PgMessages.AUTH_OK -> {}
         case PgMessages.AUTH_CLEARTEXT -> {
           requirePassword(code);
           ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), cstring(password)));
@@ -211,7 +231,9 @@ final class PgBackendConnector {
           scram = new ScramClient(password, scramKeys);
           ctx.writeAndFlush(
               PgMessages.saslInitialResponse(
-                  ctx.alloc(), Scram.MECHANISM, scram.clientFirst().getBytes(StandardCharsets.UTF_8)));
+                  ctx.alloc(),
+                  Scram.MECHANISM,
+                  scram.clientFirst().getBytes(StandardCharsets.UTF_8)));
         }
         case PgMessages.AUTH_SASL_CONTINUE -> {
           if (scram == null) {
@@ -222,23 +244,39 @@ final class PgBackendConnector {
             // PBKDF2 for a salt not seen yet: on the crypto pool, this connection paused meanwhile
             ScramClient client = scram;
             ctx.channel().config().setAutoRead(false);
-            io.halo.proxy.session.CryptoPool.supply(() -> {
-              client.derive(serverFirst);
-              return null;
-            }).whenComplete((ok, failure) -> ctx.executor().execute(() -> {
-              if (failure != null) {
-                fail(ctx, SqlState.CANNOT_CONNECT.code(), "authentication with backend " + describe(node)
-                    + " failed: " + failure.getMessage());
-                return;
-              }
-              try {
-                clientFinal(ctx, client, serverFirst);
-                ctx.channel().config().setAutoRead(true);
-              } catch (ScramException e) {
-                fail(ctx, SqlState.CANNOT_CONNECT.code(),
-                    "authentication with backend " + describe(node) + " failed: " + e.getMessage());
-              }
-            }));
+            io.halo.proxy.session.CryptoPool.supply(
+                    () -> {
+                      client.derive(serverFirst);
+                      return null;
+                    })
+                .whenComplete(
+                    (ok, failure) ->
+                        ctx.executor()
+                            .execute(
+                                () -> {
+                                  if (failure != null) {
+                                    fail(
+                                        ctx,
+                                        SqlState.CANNOT_CONNECT.code(),
+                                        "authentication with backend "
+                                            + describe(node)
+                                            + " failed: "
+                                            + failure.getMessage());
+                                    return;
+                                  }
+                                  try {
+                                    clientFinal(ctx, client, serverFirst);
+                                    ctx.channel().config().setAutoRead(true);
+                                  } catch (ScramException e) {
+                                    fail(
+                                        ctx,
+                                        SqlState.CANNOT_CONNECT.code(),
+                                        "authentication with backend "
+                                            + describe(node)
+                                            + " failed: "
+                                            + e.getMessage());
+                                  }
+                                }));
           } else {
             clientFinal(ctx, scram, serverFirst);
           }
@@ -255,15 +293,19 @@ final class PgBackendConnector {
       }
     }
 
-    private void clientFinal(ChannelHandlerContext ctx, ScramClient client, String serverFirst) throws ScramException {
+    private void clientFinal(ChannelHandlerContext ctx, ScramClient client, String serverFirst)
+        throws ScramException {
       String reply = client.clientFinal(serverFirst);
-      ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), reply.getBytes(StandardCharsets.UTF_8)));
+      ctx.writeAndFlush(
+          PgMessages.passwordMessage(ctx.alloc(), reply.getBytes(StandardCharsets.UTF_8)));
     }
 
     private void requirePassword(int code) throws ScramException {
       if (password == null) {
         throw new ScramException(
-            "backend asks for a password (method " + code + ") but none is configured for backend user "
+            "backend asks for a password (method "
+                + code
+                + ") but none is configured for backend user "
                 + user);
       }
     }
@@ -274,7 +316,8 @@ final class PgBackendConnector {
       ch.pipeline().remove(this);
       ch.pipeline().remove("frames");
       if (!promise.trySuccess(
-          new PgBackendConnection(ch, node, List.copyOf(startupMessages), processId, secret, status))) {
+          new PgBackendConnection(
+              ch, node, List.copyOf(startupMessages), processId, secret, status))) {
         startupMessages.forEach(ByteBuf::release);
         ch.close();
       }
@@ -300,9 +343,11 @@ final class PgBackendConnector {
         // The backend's message names the backend user: it goes to the log only.
         startupMessages.forEach(ByteBuf::release);
         startupMessages.clear();
-        promise.tryFailure(new PgBackendException(code,
-            io.halo.proxy.session.BackendText.loginRefused(describe(node), code),
-            new IllegalStateException("backend refused the session: " + message)));
+        promise.tryFailure(
+            new PgBackendException(
+                code,
+                io.halo.proxy.session.BackendText.loginRefused(describe(node), code),
+                new IllegalStateException("backend refused the session: " + message)));
         ctx.close();
         return;
       }
@@ -318,21 +363,29 @@ final class PgBackendConnector {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      fail(ctx, SqlState.CONNECTION_FAILURE.code(),
+      fail(
+          ctx,
+          SqlState.CONNECTION_FAILURE.code(),
           "backend " + describe(node) + " closed the connection during startup");
       ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      fail(ctx, SqlState.CONNECTION_FAILURE.code(),
-          "backend " + describe(node) + " connection failed during startup: "
+      fail(
+          ctx,
+          SqlState.CONNECTION_FAILURE.code(),
+          "backend "
+              + describe(node)
+              + " connection failed during startup: "
               + io.halo.proxy.session.BackendText.reason(cause));
     }
 
     private static ByteBuf whole(ChannelHandlerContext ctx, byte type, ByteBuf body) {
       ByteBuf buf = ctx.alloc().buffer(5 + body.readableBytes());
-      buf.writeByte(type).writeInt(4 + body.readableBytes()).writeBytes(body, body.readerIndex(), body.readableBytes());
+      buf.writeByte(type)
+          .writeInt(4 + body.readableBytes())
+          .writeBytes(body, body.readerIndex(), body.readableBytes());
       return buf;
     }
 

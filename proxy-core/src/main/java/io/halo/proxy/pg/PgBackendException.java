@@ -1,8 +1,8 @@
 package io.halo.proxy.pg;
 
 /**
- * Opening a backend connection failed. Carries the SQLSTATE and message the client should get;
- * when the backend itself refused (an ErrorResponse), those are the backend's.
+ * Opening a backend connection failed. Carries the SQLSTATE and message the client should get; when
+ * the backend itself refused (an ErrorResponse), those are the backend's.
  */
 final class PgBackendException extends Exception {
 

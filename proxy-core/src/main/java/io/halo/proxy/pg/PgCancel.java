@@ -19,18 +19,23 @@ final class PgCancel {
   private PgCancel() {}
 
   static void forward(EventLoop loop, Transports transports, PgSession session) {
-    PgSession.CancelTarget target = session.cancelTarget(); // one read: address and keys of one connection
+    PgSession.CancelTarget target =
+        session.cancelTarget(); // one read: address and keys of one connection
     if (target.processId() == 0) {
       return; // the session has no backend connection now, so nothing runs
     }
-    transports.connector(loop)
+    transports
+        .connector(loop)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
         .handler(new ChannelInboundHandlerAdapter())
         .connect(target.address().host(), target.address().port())
         .addListener(
             f -> {
               if (!f.isSuccess()) {
-                log.warn("cancel for {} could not reach backend {}: {}", session, session.backendName(),
+                log.warn(
+                    "cancel for {} could not reach backend {}: {}",
+                    session,
+                    session.backendName(),
                     f.cause().toString());
                 return;
               }

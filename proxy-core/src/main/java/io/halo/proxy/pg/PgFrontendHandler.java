@@ -34,10 +34,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A PostgreSQL client connection from its first byte until it relays: startup packet (SSL and
- * GSS encryption declined, cancel requests served), client authentication against Halo's users
- * (SCRAM-SHA-256, md5, trust), routing, the backend login, and the hand-over to
- * {@link PgRelayHandler}.
+ * A PostgreSQL client connection from its first byte until it relays: startup packet (SSL and GSS
+ * encryption declined, cancel requests served), client authentication against Halo's users
+ * (SCRAM-SHA-256, md5, trust), routing, the backend login, and the hand-over to {@link
+ * PgRelayHandler}.
  *
  * <p>Design memo. Authentication ends at Halo, so Halo, not the backend, decides who may log in,
  * and the backend login uses the user's backend credentials. The client sees AuthenticationOk as
@@ -51,11 +51,15 @@ import org.slf4j.LoggerFactory;
 public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger log = LoggerFactory.getLogger(PgFrontendHandler.class);
+
   /** Bytes a client may send ahead while its backend connection is being opened. */
   private static final int MAX_EARLY_BYTES = 1 << 20;
+
   private static final long HOLD_RETRY_MS = 50;
+
   /** Spellings of {@code replication=false}: an ordinary session, which Halo serves. */
-  private static final java.util.Set<String> REPLICATION_OFF = java.util.Set.of("false", "off", "no", "0");
+  private static final java.util.Set<String> REPLICATION_OFF =
+      java.util.Set.of("false", "off", "no", "0");
 
   private final PgListenerContext listener;
   private SessionState state = SessionState.STARTUP;
@@ -63,8 +67,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private String user;
   private String database;
   private final Map<String, String> parameters = new LinkedHashMap<>();
+
   /** The routed session's route (a routing rule may make it differ from the listener's). */
   private io.halo.conf.model.Route sessionRoute;
+
   private Credentials.Entry credentials;
   private ScramServer scram;
   private boolean scramFirstDone;
@@ -90,7 +96,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             .schedule(
                 () -> {
                   if (state == SessionState.STARTUP || state == SessionState.AUTH) {
-                    fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+                    fatal(
+                        ctx,
+                        SqlState.PROTOCOL_VIOLATION,
                         "startup and authentication not completed within " + ms + " ms");
                   }
                 },
@@ -110,7 +118,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         // The startup packet is accepted exactly once, before anything else; the framing decides
         // what is one, so a typed message whose type byte is 0 (sent after the password, say)
         // can never replace the session's user, database or credentials.
-        fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+        fatal(
+            ctx,
+            SqlState.PROTOCOL_VIOLATION,
             frame.isStartup()
                 ? "unexpected startup packet"
                 : "expected startup packet, got message type '" + (char) frame.type() + "'");
@@ -138,19 +148,24 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         cancel(ctx, body);
         return;
       }
-      default -> { }
+      default -> {}
     }
     int major = code >>> 16;
     int minor = code & 0xffff;
     if (major != 3) {
-      fatal(ctx, SqlState.FEATURE_NOT_SUPPORTED,
+      fatal(
+          ctx,
+          SqlState.FEATURE_NOT_SUPPORTED,
           "unsupported frontend protocol " + major + "." + minor + ": Halo supports 3.0");
       return;
     }
     List<String> unsupportedOptions = new ArrayList<>();
     while (true) {
       if (!body.isReadable()) {
-        fatal(ctx, SqlState.PROTOCOL_VIOLATION, "invalid startup packet layout: expected terminator as last byte");
+        fatal(
+            ctx,
+            SqlState.PROTOCOL_VIOLATION,
+            "invalid startup packet layout: expected terminator as last byte");
         return;
       }
       String key = PgMessages.readCString(body);
@@ -165,17 +180,23 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       }
     }
     String replication = parameters.get("replication");
-    if (replication != null && !REPLICATION_OFF.contains(replication.toLowerCase(java.util.Locale.ROOT))) {
+    if (replication != null
+        && !REPLICATION_OFF.contains(replication.toLowerCase(java.util.Locale.ROOT))) {
       // A walsender session streams WAL and runs replication commands: not a client session Halo
       // can route, throttle or move, and a way around the listener's routing. Refused, as
       // PgBouncer refuses it unless configured.
-      fatal(ctx, SqlState.FEATURE_NOT_SUPPORTED,
+      fatal(
+          ctx,
+          SqlState.FEATURE_NOT_SUPPORTED,
           "replication connections are not supported through Halo; connect to the server directly");
       return;
     }
     user = parameters.remove("user");
     if (user == null || user.isEmpty()) {
-      fatal(ctx, SqlState.INVALID_AUTHORIZATION, "no PostgreSQL user name specified in startup packet");
+      fatal(
+          ctx,
+          SqlState.INVALID_AUTHORIZATION,
+          "no PostgreSQL user name specified in startup packet");
       return;
     }
     database = parameters.remove("database");
@@ -196,7 +217,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       }
       case SCRAM_SHA_256 -> {
         scram =
-            new ScramServer(credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram());
+            new ScramServer(
+                credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram());
         ctx.writeAndFlush(PgMessages.authenticationSasl(ctx.alloc(), List.of(Scram.MECHANISM)));
       }
     }
@@ -217,7 +239,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (state != SessionState.AUTH || frame.type() != 'p') {
-      fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+      fatal(
+          ctx,
+          SqlState.PROTOCOL_VIOLATION,
           "expected password response, got message type '" + (char) frame.type() + "'");
       return;
     }
@@ -235,7 +259,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       if (!scramFirstDone) {
         String mechanism = PgMessages.readCString(body);
         if (!Scram.MECHANISM.equals(mechanism)) {
-          fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+          fatal(
+              ctx,
+              SqlState.PROTOCOL_VIOLATION,
               "client selected an invalid SASL authentication mechanism: " + mechanism);
           return;
         }
@@ -248,7 +274,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         scramFirstDone = true;
         ctx.writeAndFlush(
             PgMessages.authentication(
-                ctx.alloc(), PgMessages.AUTH_SASL_CONTINUE, serverFirst.getBytes(StandardCharsets.UTF_8)));
+                ctx.alloc(),
+                PgMessages.AUTH_SASL_CONTINUE,
+                serverFirst.getBytes(StandardCharsets.UTF_8)));
       } else {
         String serverFinal = scram.clientFinal(body.toString(StandardCharsets.UTF_8));
         if (credentials == null) {
@@ -257,7 +285,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         ctx.write(
             PgMessages.authentication(
-                ctx.alloc(), PgMessages.AUTH_SASL_FINAL, serverFinal.getBytes(StandardCharsets.UTF_8)));
+                ctx.alloc(),
+                PgMessages.AUTH_SASL_FINAL,
+                serverFinal.getBytes(StandardCharsets.UTF_8)));
         authenticated(ctx);
       }
     } catch (ScramException e) {
@@ -269,11 +299,24 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     listener.rejections().count("auth_failed");
     long suppressed = listener.authFailures().admitLogLine(listener.name());
     if (suppressed >= 0) {
-      log.info("[{}] password authentication failed for user \"{}\" from {}: {}{}", listener.name(), user,
-          ctx.channel().remoteAddress(), why, io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+      log.info(
+          "[{}] password authentication failed for user \"{}\" from {}: {}{}",
+          listener.name(),
+          user,
+          ctx.channel().remoteAddress(),
+          why,
+          io.halo.proxy.session.AuthFailures.suppressed(suppressed));
     }
-    listener.authFailures().answerLater(ctx.channel(), user,
-        () -> fatal(ctx, SqlState.INVALID_PASSWORD, "password authentication failed for user \"" + user + "\""));
+    listener
+        .authFailures()
+        .answerLater(
+            ctx.channel(),
+            user,
+            () ->
+                fatal(
+                    ctx,
+                    SqlState.INVALID_PASSWORD,
+                    "password authentication failed for user \"" + user + "\""));
   }
 
   private void authenticated(ChannelHandlerContext ctx) {
@@ -293,7 +336,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     String counted = user;
-    ctx.channel().closeFuture().addListener(f -> listener.admission().users().disconnected(counted));
+    ctx.channel()
+        .closeFuture()
+        .addListener(f -> listener.admission().users().disconnected(counted));
     holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
     route(ctx);
   }
@@ -304,16 +349,27 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     RouteResult route =
-        listener.router().route(
-            new RouteRequest(user, database, parameters.get("application_name"), ctx.channel().remoteAddress()));
+        listener
+            .router()
+            .route(
+                new RouteRequest(
+                    user,
+                    database,
+                    parameters.get("application_name"),
+                    ctx.channel().remoteAddress()));
     if (route instanceof RouteResult.Wait w) {
       if (System.nanoTime() - holdUntil < 0) {
         ctx.executor().schedule(() -> route(ctx), HOLD_RETRY_MS, TimeUnit.MILLISECONDS);
         return;
       }
       listener.rejections().count("failover_hold_timeout");
-      fatal(ctx, SqlState.CANNOT_CONNECT_NOW,
-          w.reason() + "; still not finished after hold_timeout " + listener.holdTimeout().toMillis() + " ms");
+      fatal(
+          ctx,
+          SqlState.CANNOT_CONNECT_NOW,
+          w.reason()
+              + "; still not finished after hold_timeout "
+              + listener.holdTimeout().toMillis()
+              + " ms");
       return;
     }
     if (route instanceof RouteResult.Unavailable u) {
@@ -323,13 +379,19 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     RouteResult.Routed routed = (RouteResult.Routed) route;
     sessionRoute = routed.routeOr(listener.listener().route());
-    waiting = listener.admission().admit(routed.backend().name(), ctx.channel(), listener.rejections(),
-        p -> {
-          waiting = null;
-          permit = p;
-          connect(ctx, routed);
-        },
-        why -> fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, why));
+    waiting =
+        listener
+            .admission()
+            .admit(
+                routed.backend().name(),
+                ctx.channel(),
+                listener.rejections(),
+                p -> {
+                  waiting = null;
+                  permit = p;
+                  connect(ctx, routed);
+                },
+                why -> fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, why));
   }
 
   private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
@@ -356,14 +418,23 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
           } else {
             Throwable cause = f.cause();
             String code =
-                cause instanceof PgBackendException be ? be.sqlState() : SqlState.CANNOT_CONNECT.code();
+                cause instanceof PgBackendException be
+                    ? be.sqlState()
+                    : SqlState.CANNOT_CONNECT.code();
             long suppressed = listener.backendErrors().admit(routed.backend().name());
             if (suppressed >= 0) {
               // The client's text names the backend only; the log adds its address and the cause.
-              log.warn("[{}] {}@{} on {}: {}{}{}", listener.name(), user, database,
-                  io.halo.proxy.session.BackendText.forLog(routed.backend()), cause.getMessage(),
+              log.warn(
+                  "[{}] {}@{} on {}: {}{}{}",
+                  listener.name(),
+                  user,
+                  database,
+                  io.halo.proxy.session.BackendText.forLog(routed.backend()),
+                  cause.getMessage(),
                   cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
-                  suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
+                  suppressed == 0
+                      ? ""
+                      : " (and " + suppressed + " more like it in the last second)");
             }
             listener.rejections().count("backend_unavailable");
             if (permit != null) {
@@ -384,7 +455,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     authTimer.cancel(false);
     PgSession session =
-        new PgSession(listener, client, user, database, credentials.user(), backendParameters, backend, sessionRoute);
+        new PgSession(
+            listener,
+            client,
+            user,
+            database,
+            credentials.user(),
+            backendParameters,
+            backend,
+            sessionRoute);
     io.halo.routing.throttle.Permit held = permit;
     permit = null;
     client.closeFuture().addListener(f -> held.release());
@@ -435,13 +514,17 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private void holdEarly(ChannelHandlerContext ctx, PgFrame frame) {
     int size = 5 + frame.body().readableBytes();
     if (earlyBytes + size > MAX_EARLY_BYTES) {
-      fatal(ctx, SqlState.PROTOCOL_VIOLATION,
+      fatal(
+          ctx,
+          SqlState.PROTOCOL_VIOLATION,
           "more than " + MAX_EARLY_BYTES + " bytes sent before the session was ready");
       return;
     }
     earlyBytes += size;
     ByteBuf b = ctx.alloc().buffer(size);
-    b.writeByte(frame.type()).writeInt(size - 1).writeBytes(frame.body(), frame.body().readerIndex(), size - 5);
+    b.writeByte(frame.type())
+        .writeInt(size - 1)
+        .writeBytes(frame.body(), frame.body().readerIndex(), size - 5);
     early.add(b);
   }
 
@@ -449,9 +532,12 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     if (body.readableBytes() >= 8) {
       int pid = body.readInt();
       int secret = body.readInt();
-      listener.cancels().lookup(pid, secret).ifPresentOrElse(
-          s -> PgCancel.forward(ctx.channel().eventLoop(), listener.transports(), s),
-          () -> log.debug("[{}] cancel request for unknown key {}", listener.name(), pid));
+      listener
+          .cancels()
+          .lookup(pid, secret)
+          .ifPresentOrElse(
+              s -> PgCancel.forward(ctx.channel().eventLoop(), listener.transports(), s),
+              () -> log.debug("[{}] cancel request for unknown key {}", listener.name(), pid));
     }
     // A cancel request gets no answer; the server just closes.
     ctx.close();
@@ -491,9 +577,17 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     if (cause instanceof IOException) {
-      log.debug("[{}] client {} failed during startup: {}", listener.name(), ctx.channel().remoteAddress(), cause.toString());
+      log.debug(
+          "[{}] client {} failed during startup: {}",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          cause.toString());
     } else {
-      log.warn("[{}] client {} failed during startup", listener.name(), ctx.channel().remoteAddress(), cause);
+      log.warn(
+          "[{}] client {} failed during startup",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          cause);
     }
     ctx.close();
   }

@@ -2,7 +2,6 @@ package io.halo.proxy.pg;
 
 import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgMessages;
-import io.halo.proxy.pg.SqlState;
 import io.halo.proxy.session.AcceptGate;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
@@ -23,11 +22,17 @@ public final class PgListener extends ChannelInitializer<SocketChannel> {
 
   @Override
   protected void initChannel(SocketChannel ch) {
-    if (!gate.admit(ch, context.name(), context.clientConnections(), context.listener().maxClientConnections(),
-        context.rejections(), (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
+    if (!gate.admit(
+        ch,
+        context.name(),
+        context.clientConnections(),
+        context.listener().maxClientConnections(),
+        context.rejections(),
+        (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
       return;
     }
-    ch.pipeline().addLast("frames", PgFrameDecoder.forClient((int) context.server().maxMessageSize()));
+    ch.pipeline()
+        .addLast("frames", PgFrameDecoder.forClient((int) context.server().maxMessageSize()));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(context));
   }
 }

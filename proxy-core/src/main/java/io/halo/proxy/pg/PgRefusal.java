@@ -19,9 +19,9 @@ import io.netty.channel.Channel;
  * </pre>
  *
  * That is what the server does after an error in an extended-protocol batch (skip to Sync), so
- * drivers (pgjdbc, libpq pipelines) see an ordinary failed statement. The refusal lasts until
- * the client stream is at a message boundary with no extended batch open at the end of a read;
- * the next work is then admitted afresh. Nothing is sent to the backend. Event loop only.
+ * drivers (pgjdbc, libpq pipelines) see an ordinary failed statement. The refusal lasts until the
+ * client stream is at a message boundary with no extended batch open at the end of a read; the next
+ * work is then admitted afresh. Nothing is sent to the backend. Event loop only.
  */
 final class PgRefusal implements PgStreamScanner.Listener {
 
@@ -73,8 +73,15 @@ final class PgRefusal implements PgStreamScanner.Listener {
       return false;
     }
     if (length < 4 || length > maxMessageSize) {
-      violation = length < 4 ? "invalid message length " + length
-          : "message of type '" + (char) type + "' is " + length + " bytes, more than the limit of " + maxMessageSize;
+      violation =
+          length < 4
+              ? "invalid message length " + length
+              : "message of type '"
+                  + (char) type
+                  + "' is "
+                  + length
+                  + " bytes, more than the limit of "
+                  + maxMessageSize;
       return false;
     }
     switch (type) {
@@ -97,13 +104,15 @@ final class PgRefusal implements PgStreamScanner.Listener {
         }
       }
       case 'X' -> terminated = true;
-      default -> { }
+      default -> {}
     }
     return true;
   }
 
   private void error() {
-    client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message), client.voidPromise());
+    client.write(
+        PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message),
+        client.voidPromise());
   }
 
   private void ready() {

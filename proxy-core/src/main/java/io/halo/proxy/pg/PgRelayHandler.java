@@ -14,24 +14,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Relays one direction of an established session: client to backend, or backend to client.
- * There is one instance on each of the two channels, which share an event loop.
+ * Relays one direction of an established session: client to backend, or backend to client. There is
+ * one instance on each of the two channels, which share an event loop.
  *
  * <p>Design memo. Each received buffer is forwarded whole (no copy, no per-message framing) and
  * flushed once per read burst ({@code channelReadComplete}). A {@link PgStreamScanner} walks the
  * message headers on the way. Client side it enforces the message size limit, sees Terminate,
- * counts requests that will be answered by a ReadyForQuery, and captures named Parse/Close
- * messages (so a session can be moved to another backend with its prepared statements). Backend
- * side it reads the transaction status of each ReadyForQuery. Backpressure uses writability
- * instead of read-after-write (Netty's proxy example): reading stops when the peer's outbound
- * buffer passes its high watermark and resumes when it drains below the low one, which bounds the
- * memory a session can hold at about one read plus the watermark, with one flush per burst instead
- * of one listener per message. During a switchover, a client buffer that would start new work
- * while the session is between transactions is held, not forwarded.
+ * counts requests that will be answered by a ReadyForQuery, and captures named Parse/Close messages
+ * (so a session can be moved to another backend with its prepared statements). Backend side it
+ * reads the transaction status of each ReadyForQuery. Backpressure uses writability instead of
+ * read-after-write (Netty's proxy example): reading stops when the peer's outbound buffer passes
+ * its high watermark and resumes when it drains below the low one, which bounds the memory a
+ * session can hold at about one read plus the watermark, with one flush per burst instead of one
+ * listener per message. During a switchover, a client buffer that would start new work while the
+ * session is between transactions is held, not forwarded.
  */
-final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStreamScanner.Listener {
+final class PgRelayHandler extends ChannelInboundHandlerAdapter
+    implements PgStreamScanner.Listener {
 
   private static final Logger log = LoggerFactory.getLogger(PgRelayHandler.class);
+
   /** Parse/Close messages larger than this are not captured; the session then cannot move. */
   private static final int MAX_CAPTURE = 64 * 1024;
 
@@ -40,11 +42,14 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   private Channel peer;
   private final PgStreamScanner scanner;
   private final long maxMessageSize;
+
   /** The other direction's handler, to know whether Halo may inject a message to the client. */
   private PgRelayHandler other;
+
   private String violation;
   private boolean rejected;
   private boolean terminated;
+
   /**
    * Backend direction: the type of the last whole message. A backend that closes right after an
    * ErrorResponse (no ReadyForQuery) has said FATAL itself; Halo adds no second error.
@@ -99,9 +104,13 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       if (fromClient) {
         rejectClient(violation != null ? violation : "malformed message stream");
       } else {
-        log.warn("[{}] backend {} sent a malformed message stream; closing {}", session.listener().name(),
-            session.backendName(), session);
-        session.terminate(SqlState.PROTOCOL_VIOLATION,
+        log.warn(
+            "[{}] backend {} sent a malformed message stream; closing {}",
+            session.listener().name(),
+            session.backendName(),
+            session);
+        session.terminate(
+            SqlState.PROTOCOL_VIOLATION,
             "backend " + session.backendName() + " broke the protocol; the session is closed");
       }
       return;
@@ -119,7 +128,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       violation =
           length < 4
               ? "invalid message length " + length
-              : "message of type '" + (char) type + "' is " + length + " bytes, more than the limit of "
+              : "message of type '"
+                  + (char) type
+                  + "' is "
+                  + length
+                  + " bytes, more than the limit of "
                   + maxMessageSize;
       return false;
     }
@@ -128,7 +141,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       case 'S' -> session.syncSent();
       case 'P', 'B', 'E', 'D', 'C', 'H' -> session.extendedStarted();
       case 'X' -> terminated = true;
-      default -> { }
+      default -> {}
     }
     return true;
   }
@@ -189,10 +202,15 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
       }
       closeAfterFlush(peer);
     } else if (peer.isActive()) {
-      if (session.state() != SessionState.CLOSING && scanner.atBoundary() && lastFromBackend != 'E') {
+      if (session.state() != SessionState.CLOSING
+          && scanner.atBoundary()
+          && lastFromBackend != 'E') {
         log.warn(
             "[{}] backend {} ({}) closed the connection of {}",
-            session.listener().name(), session.backendName(), session.backendAddress(), session);
+            session.listener().name(),
+            session.backendName(),
+            session.backendAddress(),
+            session);
         peer.writeAndFlush(
                 PgMessages.fatal(
                     peer.alloc(),
@@ -235,7 +253,12 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter implements PgStr
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     String side = fromClient ? "client" : "backend " + session.backendName();
     if (cause instanceof IOException) {
-      log.debug("[{}] {} connection of {} failed: {}", session.listener().name(), side, session, cause.toString());
+      log.debug(
+          "[{}] {} connection of {} failed: {}",
+          session.listener().name(),
+          side,
+          session,
+          cause.toString());
     } else {
       log.warn("[{}] {} connection of {} failed", session.listener().name(), side, session, cause);
     }

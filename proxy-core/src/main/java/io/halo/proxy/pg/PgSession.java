@@ -17,13 +17,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One client session after authentication: which backend connection it uses, what a cancel
- * request must be forwarded as, and the state that lets it be held at a transaction boundary and
- * moved to another backend (switchover): requests awaiting a ReadyForQuery and the named prepared
- * statements it created.
+ * One client session after authentication: which backend connection it uses, what a cancel request
+ * must be forwarded as, and the state that lets it be held at a transaction boundary and moved to
+ * another backend (switchover): requests awaiting a ReadyForQuery and the named prepared statements
+ * it created.
  *
- * <p>Everything is changed on the session's event loop. A switchover asks the session whether it
- * is quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields from
+ * <p>Everything is changed on the session's event loop. A switchover asks the session whether it is
+ * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields from
  * another thread. Fields other threads read (the cancel target, the backend's name for the admin
  * views) are volatile.
  *
@@ -32,19 +32,21 @@ import java.util.Map;
  * <p>A relay calls {@link #admitClientBuffer} with every client buffer before forwarding it, and
  * {@link #replyReceived} with every ReadyForQuery status. When a buffer starts new work on a
  * session idle between transactions (status 'I', no reply pending, no extended batch open), the
- * session asks its {@link TransactionGate} for a transaction permit of its backend: granted at once,
- * the buffer goes on; queued, the session holds the buffer (and stops reading the client, the same
- * hold a switchover uses) until the permit arrives on this event loop; refused (queue full, {@code
- * queue_timeout}, the user's rate limit), {@link PgRefusal} answers the work with ERROR 53300 and
- * ReadyForQuery, and the session stays usable. The permit goes back at the ReadyForQuery that
- * leaves the session idle with nothing pending; its duration is the latency sample of the
+ * session asks its {@link TransactionGate} for a transaction permit of its backend: granted at
+ * once, the buffer goes on; queued, the session holds the buffer (and stops reading the client, the
+ * same hold a switchover uses) until the permit arrives on this event loop; refused (queue full,
+ * {@code queue_timeout}, the user's rate limit), {@link PgRefusal} answers the work with ERROR
+ * 53300 and ReadyForQuery, and the session stays usable. The permit goes back at the ReadyForQuery
+ * that leaves the session idle with nothing pending; its duration is the latency sample of the
  * adaptive limit and of the balancers. Holding for a switchover and holding for a permit share one
- * list of held buffers: a resumed session whose held bytes start new work takes a permit first,
- * and a session moved to another backend gives back its place on the old one and asks the new one.
+ * list of held buffers: a resumed session whose held bytes start new work takes a permit first, and
+ * a session moved to another backend gives back its place on the old one and asks the new one.
  */
 public final class PgSession implements io.halo.proxy.session.Holdable {
 
-  /** Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move. */
+  /**
+   * Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move.
+   */
   static final int MAX_PREPARED_BYTES = 1 << 20;
 
   private final PgListenerContext listener;
@@ -54,20 +56,29 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   private final UserConfig userConfig;
   private final Map<String, String> backendParameters;
   private volatile String backendName;
+
   /** Where a cancel request goes: read by other event loops, so one immutable value. */
   private volatile CancelTarget cancelTarget;
+
   private volatile SessionState state = SessionState.IDLE;
+
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
   private int pendingReplies;
+
   private boolean held;
+
   /** Extended-protocol messages sent since the last Sync: a batch is open and must not be split. */
   private boolean extendedOpen;
+
   /** Being moved to another backend by a switchover. */
   private boolean moving;
+
   private CancelRegistry.Key cancelKey;
   private Channel backend;
+
   /** Set for a {@code route: split} session, which relays through it instead of relay handlers. */
   private PgSplitRelay split;
+
   private PgRelayHandler toClient;
   private PgRelayHandler toBackend;
   private final List<ByteBuf> heldBuffers = new ArrayList<>();
@@ -76,8 +87,11 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   private int preparedBytes;
   private boolean preparedOverflow;
   private final TransactionGate gate;
+
   /** A switchover waiting for this session to be quiescent. */
-  private final io.halo.proxy.session.QuiescenceWait quietWait = new io.halo.proxy.session.QuiescenceWait();
+  private final io.halo.proxy.session.QuiescenceWait quietWait =
+      new io.halo.proxy.session.QuiescenceWait();
+
   /** Refused work still being answered, or null. */
   private PgRefusal refusal;
 
@@ -89,10 +103,20 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
       UserConfig userConfig,
       Map<String, String> backendParameters,
       PgBackendConnection connection) {
-    this(listener, client, user, database, userConfig, backendParameters, connection, listener.listener().route());
+    this(
+        listener,
+        client,
+        user,
+        database,
+        userConfig,
+        backendParameters,
+        connection,
+        listener.listener().route());
   }
 
-  /** @param route the session's route: its listener's, or another a routing rule chose */
+  /**
+   * @param route the session's route: its listener's, or another a routing rule chose
+   */
   PgSession(
       PgListenerContext listener,
       Channel client,
@@ -116,7 +140,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   private void bind(PgBackendConnection connection) {
     this.backend = connection.channel();
     this.backendName = connection.node().name();
-    this.cancelTarget = new CancelTarget(connection.node().address(), connection.processId(), connection.secret());
+    this.cancelTarget =
+        new CancelTarget(connection.node().address(), connection.processId(), connection.secret());
   }
 
   /**
@@ -171,7 +196,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   void boundTo(BackendNode node) {
     listener.router().sessionEnded(backendName);
     this.backendName = node.name();
-    this.cancelTarget = new CancelTarget(node.address(), 0, 0); // no connection there yet: nothing to cancel
+    this.cancelTarget =
+        new CancelTarget(node.address(), 0, 0); // no connection there yet: nothing to cancel
     listener.router().sessionStarted(backendName);
   }
 
@@ -257,7 +283,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   /**
    * Relay hook, for every client buffer before it is forwarded. Event loop only.
    *
-   * @param atBoundary the client stream is between messages before this buffer (the relay's scanner)
+   * @param atBoundary the client stream is between messages before this buffer (the relay's
+   *     scanner)
    * @return true when the relay forwards {@code buf} now; false when the session took it (held for
    *     a switchover or a transaction permit, or answered as refused work) and owns it
    */
@@ -357,8 +384,12 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     if (r.terminated()) {
       state = SessionState.CLOSING;
       unregister();
-      backend.writeAndFlush(PgMessages.terminate(backend.alloc())).addListener(ChannelFutureListener.CLOSE);
-      client.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      backend
+          .writeAndFlush(PgMessages.terminate(backend.alloc()))
+          .addListener(ChannelFutureListener.CLOSE);
+      client
+          .writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
+          .addListener(ChannelFutureListener.CLOSE);
     } else if (r.violation() != null) {
       terminate(SqlState.PROTOCOL_VIOLATION, r.violation());
     } else if (over) {
@@ -379,8 +410,12 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
    * between messages (a message whose header is only partly here would go on unheld). Event loop.
    */
   public boolean quiescent() {
-    return held || (pendingReplies == 0 && !extendedOpen && state == SessionState.IDLE
-        && (toBackend == null || toBackend.atBoundary()) && (split == null || split.backendsIdle()));
+    return held
+        || (pendingReplies == 0
+            && !extendedOpen
+            && state == SessionState.IDLE
+            && (toBackend == null || toBackend.atBoundary())
+            && (split == null || split.backendsIdle()));
   }
 
   @Override
@@ -390,8 +425,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
 
   /**
    * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
-   * is quiescent (now or at a later reply); from then on the cluster's hold keeps its new work.
-   * At once for a session that does not write or is closing.
+   * is quiescent (now or at a later reply); from then on the cluster's hold keeps its new work. At
+   * once for a session that does not write or is closing.
    */
   @Override
   public void awaitQuiescence(Runnable quiescent) {
@@ -402,10 +437,15 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     quietWait.await(quiescent(), quiescent);
   }
 
-  /** Whether new work from the client must wait now: a switchover holds this cluster at boundaries. */
+  /**
+   * Whether new work from the client must wait now: a switchover holds this cluster at boundaries.
+   */
   boolean mustHold() {
-    return listener.sessions().holding() && readWrite() && pendingReplies == 0
-        && !extendedOpen && state == SessionState.IDLE;
+    return listener.sessions().holding()
+        && readWrite()
+        && pendingReplies == 0
+        && !extendedOpen
+        && state == SessionState.IDLE;
   }
 
   boolean held() {
@@ -433,7 +473,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     byte type = message.getByte(0);
     if (type == 'P') {
       int nameEnd = message.indexOf(5, message.writerIndex(), (byte) 0);
-      String name = message.toString(5, Math.max(0, nameEnd - 5), java.nio.charset.StandardCharsets.UTF_8);
+      String name =
+          message.toString(5, Math.max(0, nameEnd - 5), java.nio.charset.StandardCharsets.UTF_8);
       if (name.isEmpty() || preparedOverflow) {
         message.release();
         return;
@@ -448,7 +489,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
       prepared.put(name, message);
     } else if (type == 'C' && message.readableBytes() > 6 && message.getByte(5) == 'S') {
       int nameEnd = message.indexOf(6, message.writerIndex(), (byte) 0);
-      forget(message.toString(6, Math.max(0, nameEnd - 6), java.nio.charset.StandardCharsets.UTF_8));
+      forget(
+          message.toString(6, Math.max(0, nameEnd - 6), java.nio.charset.StandardCharsets.UTF_8));
       message.release();
     } else {
       message.release();
@@ -477,7 +519,9 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   @Override
   public void prepareRelease(BackendNode primary) {
     quietWait.cancel();
-    if (state == SessionState.CLOSING || !readWrite() || primary == null
+    if (state == SessionState.CLOSING
+        || !readWrite()
+        || primary == null
         || primary.name().equals(backendName)) {
       return;
     }
@@ -488,10 +532,17 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     held = true;
     moving = true;
     client.config().setAutoRead(false);
-    gate.abandon(); // a permit (or a place in the queue) of the old backend; the new one is asked on resume
+    gate.abandon(); // a permit (or a place in the queue) of the old backend; the new one is asked
+    // on resume
     if (preparedOverflow) {
-      terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + primary.name() + ": this session's prepared statements"
-          + " exceed " + MAX_PREPARED_BYTES + " bytes and cannot be moved; reconnect");
+      terminate(
+          SqlState.ADMIN_SHUTDOWN,
+          "switchover to "
+              + primary.name()
+              + ": this session's prepared statements"
+              + " exceed "
+              + MAX_PREPARED_BYTES
+              + " bytes and cannot be moved; reconnect");
       return;
     }
     PgSessionMove.start(this, primary);
@@ -506,7 +557,9 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     }
   }
 
-  /** Lets held work go on the current backend (after a transaction permit, if it starts new work). */
+  /**
+   * Lets held work go on the current backend (after a transaction permit, if it starts new work).
+   */
   void resume() {
     held = false;
     moving = false;
@@ -526,7 +579,9 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     client.config().setAutoRead(true);
   }
 
-  /** Prepared statements to replay on a new backend (retained duplicates; the caller writes them). */
+  /**
+   * Prepared statements to replay on a new backend (retained duplicates; the caller writes them).
+   */
   List<ByteBuf> preparedForReplay() {
     return prepared.values().stream().map(ByteBuf::retainedDuplicate).toList();
   }
@@ -543,7 +598,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     listener.router().sessionEnded(backendName);
     bind(next);
     listener.router().sessionStarted(backendName);
-    PgRelayHandler nextToClient = new PgRelayHandler(this, false, client, listener.server().maxMessageSize());
+    PgRelayHandler nextToClient =
+        new PgRelayHandler(this, false, client, listener.server().maxMessageSize());
     PgRelayHandler.pair(toBackend, nextToClient);
     toBackend.peer(backend);
     toClient = nextToClient;
@@ -579,7 +635,9 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     prepared.clear();
   }
 
-  /** The backend connection was lost: a transaction in flight counts as dropped (overload signal). */
+  /**
+   * The backend connection was lost: a transaction in flight counts as dropped (overload signal).
+   */
   void backendLost() {
     gate.dropped();
   }
@@ -600,7 +658,8 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     }
     boolean atBoundary = split != null || (toClient != null && toClient.clientStreamAtBoundary());
     if (atBoundary && client.isActive()) {
-      client.writeAndFlush(PgMessages.fatal(client.alloc(), sqlState, message))
+      client
+          .writeAndFlush(PgMessages.fatal(client.alloc(), sqlState, message))
           .addListener(ChannelFutureListener.CLOSE);
     } else {
       client.close();

@@ -12,11 +12,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves a session held at a transaction boundary to another backend (switchover): log in there
- * with the session's user and startup parameters, replay its named prepared statements (Parse
- * messages, then one Sync; the replies are swallowed), then swap the relay onto the new connection
- * and let the held work go. What is not carried over: SET changes, temporary tables, advisory
- * locks, LISTEN, SQL-level PREPARE. A session that cannot be moved ends with 57P01.
+ * Moves a session held at a transaction boundary to another backend (switchover): log in there with
+ * the session's user and startup parameters, replay its named prepared statements (Parse messages,
+ * then one Sync; the replies are swallowed), then swap the relay onto the new connection and let
+ * the held work go. What is not carried over: SET changes, temporary tables, advisory locks,
+ * LISTEN, SQL-level PREPARE. A session that cannot be moved ends with 57P01.
  */
 final class PgSessionMove {
 
@@ -29,47 +29,72 @@ final class PgSessionMove {
     Channel client = session.client();
     Future<PgBackendConnection> connecting =
         PgBackendConnector.connect(
-            client.eventLoop(), l.transports(), target, userOf(session), passwordOf(session),
-            session.backendParameters(), l.server().backendConnectTimeout(), (int) l.server().maxMessageSize(),
+            client.eventLoop(),
+            l.transports(),
+            target,
+            userOf(session),
+            passwordOf(session),
+            session.backendParameters(),
+            l.server().backendConnectTimeout(),
+            (int) l.server().maxMessageSize(),
             l.scramKeys());
-    connecting.addListener(f -> {
-      if (!f.isSuccess()) {
-        log.warn("[{}] could not move {} to {}: {}", l.name(), session, target.name(), f.cause().getMessage());
-        session.terminate(SqlState.ADMIN_SHUTDOWN,
-            "switchover: could not move this session to " + target.name() + ": " + f.cause().getMessage());
-        return;
-      }
-      PgBackendConnection next = connecting.getNow();
-      next.startupMessages().forEach(ByteBuf::release); // the client has its parameters already
-      if (!client.isActive()) {
-        next.channel().close();
-        return;
-      }
-      List<ByteBuf> replay = session.preparedForReplay();
-      if (replay.isEmpty()) {
-        session.rebind(next);
-        log.debug("[{}] moved {} to {}", l.name(), session, target.name());
-        return;
-      }
-      Channel ch = next.channel();
-      Replay handler = new Replay(session, next, replay.size());
-      ch.pipeline().addLast("replay", handler);
-      // One Sync per Parse: a failed statement then skips nothing but itself.
-      for (ByteBuf b : replay) {
-        ch.write(b);
-        ch.write(ch.alloc().buffer(5).writeByte('S').writeInt(4));
-      }
-      ch.flush();
-      ch.config().setAutoRead(true);
-      long ms = l.server().backendConnectTimeout().toMillis();
-      ch.eventLoop().schedule(() -> {
-        if (ch.pipeline().get(Replay.class) != null) {
-          ch.close();
-          session.terminate(SqlState.ADMIN_SHUTDOWN, "switchover: " + target.name()
-              + " did not re-create this session's prepared statements within " + ms + " ms");
-        }
-      }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
-    });
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            log.warn(
+                "[{}] could not move {} to {}: {}",
+                l.name(),
+                session,
+                target.name(),
+                f.cause().getMessage());
+            session.terminate(
+                SqlState.ADMIN_SHUTDOWN,
+                "switchover: could not move this session to "
+                    + target.name()
+                    + ": "
+                    + f.cause().getMessage());
+            return;
+          }
+          PgBackendConnection next = connecting.getNow();
+          next.startupMessages().forEach(ByteBuf::release); // the client has its parameters already
+          if (!client.isActive()) {
+            next.channel().close();
+            return;
+          }
+          List<ByteBuf> replay = session.preparedForReplay();
+          if (replay.isEmpty()) {
+            session.rebind(next);
+            log.debug("[{}] moved {} to {}", l.name(), session, target.name());
+            return;
+          }
+          Channel ch = next.channel();
+          Replay handler = new Replay(session, next, replay.size());
+          ch.pipeline().addLast("replay", handler);
+          // One Sync per Parse: a failed statement then skips nothing but itself.
+          for (ByteBuf b : replay) {
+            ch.write(b);
+            ch.write(ch.alloc().buffer(5).writeByte('S').writeInt(4));
+          }
+          ch.flush();
+          ch.config().setAutoRead(true);
+          long ms = l.server().backendConnectTimeout().toMillis();
+          ch.eventLoop()
+              .schedule(
+                  () -> {
+                    if (ch.pipeline().get(Replay.class) != null) {
+                      ch.close();
+                      session.terminate(
+                          SqlState.ADMIN_SHUTDOWN,
+                          "switchover: "
+                              + target.name()
+                              + " did not re-create this session's prepared statements within "
+                              + ms
+                              + " ms");
+                    }
+                  },
+                  ms,
+                  java.util.concurrent.TimeUnit.MILLISECONDS);
+        });
   }
 
   private static String userOf(PgSession s) {
@@ -81,7 +106,8 @@ final class PgSessionMove {
   }
 
   /** Swallows the replies to the replayed Parse messages up to the ReadyForQuery, then rebinds. */
-  private static final class Replay extends ChannelInboundHandlerAdapter implements PgStreamScanner.Listener {
+  private static final class Replay extends ChannelInboundHandlerAdapter
+      implements PgStreamScanner.Listener {
     private final PgSession session;
     private final PgBackendConnection next;
     private final int statements;
@@ -120,8 +146,13 @@ final class PgSessionMove {
         ctx.channel().config().setAutoRead(false);
         ctx.pipeline().remove(this);
         if (errors > 0) {
-          log.warn("[{}] {}: {} of {} prepared statements could not be re-created on {}", session.listener().name(),
-              session, errors, statements, next.node().name());
+          log.warn(
+              "[{}] {}: {} of {} prepared statements could not be re-created on {}",
+              session.listener().name(),
+              session,
+              errors,
+              statements,
+              next.node().name());
         }
         session.rebind(next);
       }
@@ -129,8 +160,11 @@ final class PgSessionMove {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      session.terminate(SqlState.ADMIN_SHUTDOWN,
-          "switchover: " + next.node().name() + " closed the connection while this session was being moved");
+      session.terminate(
+          SqlState.ADMIN_SHUTDOWN,
+          "switchover: "
+              + next.node().name()
+              + " closed the connection while this session was being moved");
       ctx.fireChannelInactive();
     }
 

@@ -22,6 +22,7 @@ public final class PgSessions {
 
   private final String cluster;
   private final Set<PgSession> sessions = ConcurrentHashMap.newKeySet();
+
   /** A switchover holds new transactions of primary sessions. */
   private volatile boolean holding;
 
@@ -33,7 +34,9 @@ public final class PgSessions {
     sessions.add(s);
   }
 
-  /** @return whether it was registered (so that it is counted out once) */
+  /**
+   * @return whether it was registered (so that it is counted out once)
+   */
   boolean remove(PgSession s) {
     return sessions.remove(s);
   }
@@ -57,16 +60,21 @@ public final class PgSessions {
     }
     for (PgSession s : sessions) {
       // decided on the session's own loop, from its own fields
-      s.client().eventLoop().execute(() -> {
-        if (s.moving() || s.state() == io.halo.proxy.session.SessionState.CLOSING) {
-          return; // a switchover is moving it to the new primary
-        }
-        String why = io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, s.backendName(), s.readWrite());
-        if (why != null) {
-          log.info("[{}] ending session {}: {}", cluster, s, why);
-          s.terminate(SqlState.ADMIN_SHUTDOWN, why);
-        }
-      });
+      s.client()
+          .eventLoop()
+          .execute(
+              () -> {
+                if (s.moving() || s.state() == io.halo.proxy.session.SessionState.CLOSING) {
+                  return; // a switchover is moving it to the new primary
+                }
+                String why =
+                    io.halo.proxy.session.SessionVerdicts.endReason(
+                        t, cluster, s.backendName(), s.readWrite());
+                if (why != null) {
+                  log.info("[{}] ending session {}: {}", cluster, s, why);
+                  s.terminate(SqlState.ADMIN_SHUTDOWN, why);
+                }
+              });
     }
   }
 

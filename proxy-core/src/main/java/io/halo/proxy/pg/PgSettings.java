@@ -14,20 +14,22 @@ import java.util.Map;
  * keeps the settings it has applied; {@link #replay} returns the statements that bring it to the
  * session's settings ({@code RESET} for a parameter reset since).
  *
- * <p>A statement whose parameter cannot be told from its text (several statements in one,
- * comments first) is kept whole, replayed as it is and removed only by {@code RESET ALL} or
- * {@code DISCARD ALL}. {@code RESET ALL} leaves the role and the session authorization, as the
- * server does. Not thread-safe: the session's event loop.
+ * <p>A statement whose parameter cannot be told from its text (several statements in one, comments
+ * first) is kept whole, replayed as it is and removed only by {@code RESET ALL} or {@code DISCARD
+ * ALL}. {@code RESET ALL} leaves the role and the session authorization, as the server does. Not
+ * thread-safe: the session's event loop.
  */
 final class PgSettings {
 
   private static final String ROLE = "role";
   private static final String AUTHORIZATION = "session authorization";
+
   /** Keys of statements kept whole start with this (never a parameter name). */
   private static final String WHOLE = "\0";
 
   /** The settings in effect: parameter to the statement that set it, in the order last set. */
   private final Map<String, String> current = new LinkedHashMap<>();
+
   private int bytes;
 
   /** The bytes of statement text kept (the session pins itself beyond a bound). */
@@ -89,7 +91,8 @@ final class PgSettings {
     }
     switch (w[0]) {
       case "set" -> {
-        if (w.length > 1 && (w[1].equals("local") || w[1].equals("transaction") || w[1].equals("constraints"))) {
+        if (w.length > 1
+            && (w[1].equals("local") || w[1].equals("transaction") || w[1].equals("constraints"))) {
           return; // ends with the transaction: never kept
         }
         String key = parameter(w, 1);
@@ -124,7 +127,9 @@ final class PgSettings {
 
   /** The parameter a SET or RESET names from word {@code i} on, or null when it is not plain. */
   private static String parameter(String[] w, int i) {
-    if (i < w.length && w[i].equals("session") && !(i + 1 < w.length && w[i + 1].equals("authorization"))) {
+    if (i < w.length
+        && w[i].equals("session")
+        && !(i + 1 < w.length && w[i + 1].equals("authorization"))) {
       i++; // SET SESSION x: the same as SET x
     }
     if (i >= w.length) {
@@ -145,7 +150,8 @@ final class PgSettings {
       case "xml":
         return next.equals("option") ? "xmloption" : null;
       case "characteristics":
-        return null; // SET SESSION CHARACTERISTICS AS TRANSACTION ...: kept whole (no RESET of its own)
+        return null; // SET SESSION CHARACTERISTICS AS TRANSACTION ...: kept whole (no RESET of its
+      // own)
       default:
         return plain(w[i]) ? w[i] : null;
     }

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Unit of routing.</b> A request is everything up to the message that ends it with a
- *       ReadyForQuery: a simple Query, a FunctionCall, or an extended-protocol batch up to its
- *       Sync (an implicit transaction, so never split). A batch is buffered until its Sync (at most
+ *       ReadyForQuery: a simple Query, a FunctionCall, or an extended-protocol batch up to its Sync
+ *       (an implicit transaction, so never split). A batch is buffered until its Sync (at most
  *       {@link #MAX_UNIT_BYTES}); a Flush or a bigger batch sends it to the primary as it comes.
  *   <li><b>Decision.</b> Inside a transaction: where the transaction runs. Pinned: the primary.
  *       Otherwise the kind of every statement in the request (the text of a Query or Parse, and for
@@ -46,8 +46,8 @@ import org.slf4j.LoggerFactory;
  *       read goes to the replica, and only when no function it calls is volatile by the primary's
  *       catalogue (looked up once per name, {@link io.halo.proxy.session.FunctionCatalogue}).
  *       Session settings run on the primary; those it accepted outside a transaction are replayed
- *       on the replica connection before its next request ({@link PgSettings}); pinning
- *       statements pin the session for good.
+ *       on the replica connection before its next request ({@link PgSettings}); pinning statements
+ *       pin the session for good.
  *   <li><b>Order.</b> Replies must reach the client in request order, so a request for another
  *       backend waits until the previous backend has answered everything; requests for the same
  *       backend are pipelined.
@@ -59,13 +59,13 @@ import org.slf4j.LoggerFactory;
  *       Each backend keeps a FIFO of what its next ReadyForQuery belongs to.
  *   <li><b>Read-your-writes.</b> After the session writes, its next read asks the primary for its
  *       WAL position (which covers the commit) and the replica for its replay position; the read
- *       goes to the replica only when it has replayed that far (re-checked for up to
- *       {@code read_your_writes_wait}), otherwise to the primary.
+ *       goes to the replica only when it has replayed that far (re-checked for up to {@code
+ *       read_your_writes_wait}), otherwise to the primary.
  * </ul>
  *
  * <p>Everything runs on the client's event loop; nothing blocks. Memory is bounded: the client is
- * not read while a request waits, a request is at most {@link #MAX_UNIT_BYTES}, kept statements
- * and settings are capped (beyond them the session is pinned to the primary, which needs neither).
+ * not read while a request waits, a request is at most {@link #MAX_UNIT_BYTES}, kept statements and
+ * settings are capped (beyond them the session is pinned to the primary, which needs neither).
  */
 final class PgSplitRelay {
 
@@ -74,6 +74,7 @@ final class PgSplitRelay {
   private static final int MAX_KEPT_BYTES = 1 << 20;
   private static final long RECHECK_MS = 2;
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
   /** How long a read waits for the primary's catalogue to say whether its functions write. */
   static final long FUNCTION_LOOKUP_TIMEOUT_MS = 2_000;
 
@@ -83,6 +84,7 @@ final class PgSplitRelay {
   private final io.halo.proxy.session.SplitContext stats;
   private final boolean readYourWrites;
   private final long rywWaitNanos;
+
   /** The listener's routing rules that apply to this session (per statement). */
   private final io.halo.routing.rules.SessionRules rules;
 
@@ -93,44 +95,62 @@ final class PgSplitRelay {
   private final ArrayDeque<PgFrame> inbox = new ArrayDeque<>();
   private final List<PgFrame> unit = new ArrayList<>();
   private int unitBytes;
+
   /** The kind of the buffered unit once computed (kept while it waits). */
   private StatementKind unitKind;
-  /** The backend receiving a unit whose end has not arrived (after a Flush or an oversized batch). */
+
+  /**
+   * The backend receiving a unit whose end has not arrived (after a Flush or an oversized batch).
+   */
   private Backend open;
+
   /** The backend of the last client request (COPY data follows it). */
   private Backend last;
+
   /** A complete unit waits for an asynchronous step; the client is not read meanwhile. */
   private boolean parked;
 
   private byte txStatus = 'I';
   private Backend txBackend;
   private boolean pinned;
+
   /** The session wrote since the primary's position was last taken. */
   private boolean dirty;
+
   /** The primary position the session's reads must see, or -1. */
   private long needLsn = -1;
+
   /** Started waiting for a replica to catch up (nanoTime), or 0. */
   private long rywSince;
+
   private boolean primaryOnce;
+
   /** A read waits on a timer before asking the replica again (read_your_writes_wait). */
   private boolean rechecking;
+
   /** The functions the buffered unit calls have been checked against the primary's catalogue. */
   private boolean functionsChecked;
+
   /** The primary's catalogue is being asked about the buffered unit's functions. */
   private boolean functionLookup;
 
   /** The settings the primary has accepted, replayed on the session's other connections. */
   private final PgSettings settings = new PgSettings();
+
   /** The text of the buffered SESSION unit, kept if the primary runs it without error. */
   private String unitSetting;
+
   private final Map<String, Statement> statements = new HashMap<>();
   private int keptBytes;
   private long generations;
+
   /** Where the unnamed statement was last parsed. */
   private Backend unnamedOn;
+
   private StatementKind unnamedKind = StatementKind.WRITE;
   private String unnamedText;
   private boolean closed;
+
   /** The client sent Terminate: backends closing now is expected. */
   private boolean ending;
 
@@ -142,7 +162,10 @@ final class PgSplitRelay {
     final Consumer<Expect> hidden;
     String value;
     String error;
-    /** A client's setting: kept if the primary answers it without an error, outside a transaction. */
+
+    /**
+     * A client's setting: kept if the primary answers it without an error, outside a transaction.
+     */
     String setting;
 
     Expect(Consumer<Expect> hidden) {
@@ -159,10 +182,15 @@ final class PgSplitRelay {
     final ArrayDeque<Expect> expects = new ArrayDeque<>();
     final Map<String, Long> prepared = new HashMap<>();
     final List<String> closes = new ArrayList<>();
-    /** The settings this connection has (parameter to statement), as {@link PgSettings} keeps them. */
+
+    /**
+     * The settings this connection has (parameter to statement), as {@link PgSettings} keeps them.
+     */
     final Map<String, String> applied = new java.util.LinkedHashMap<>();
+
     long replayed = -1;
     boolean connecting;
+
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
 
@@ -187,8 +215,15 @@ final class PgSplitRelay {
     this.stats = stats;
     this.readYourWrites = listener.listener().readYourWrites();
     this.rywWaitNanos = listener.listener().readYourWritesWait().toNanos();
-    this.rules = listener.router().sessionRules(new RouteRequest(session.user(), session.database(),
-        session.backendParameters().get("application_name"), client.remoteAddress()));
+    this.rules =
+        listener
+            .router()
+            .sessionRules(
+                new RouteRequest(
+                    session.user(),
+                    session.database(),
+                    session.backendParameters().get("application_name"),
+                    client.remoteAddress()));
   }
 
   /** Installs the relay on the client and the primary connection it logged in with. */
@@ -208,7 +243,9 @@ final class PgSplitRelay {
     b.channel = connection.channel();
     b.processId = connection.processId();
     b.secret = connection.secret();
-    b.channel.pipeline().addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    b.channel
+        .pipeline()
+        .addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
     b.channel.pipeline().addLast("split", new BackendHandler(b));
     b.channel.config().setAutoRead(true);
   }
@@ -242,7 +279,10 @@ final class PgSplitRelay {
       return;
     }
     Backend copying = open != null ? open : last;
-    if (t == 'd' || t == 'c' || t == 'f' || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)) {
+    if (t == 'd'
+        || t == 'c'
+        || t == 'f'
+        || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)) {
       // COPY data goes where its COPY runs; a Sync or Flush during copy-in is ignored by the
       // server (no ReadyForQuery of its own), so it is passed on without expecting one.
       if (copying == null || copying.channel == null) {
@@ -314,15 +354,20 @@ final class PgSplitRelay {
    * Transaction admission ({@code throttle.max_transactions}, the user's rate limit): a unit that
    * starts new work takes a permit of its backend; the session gives it back at the ReadyForQuery
    * that leaves it idle ({@link PgSession#replyReceived}). False when the unit waits (parked) or
-   * was refused (answered with ERROR 53300 and ReadyForQuery, like a failed statement). A unit
-   * sent after a Flush (no Sync yet) is not gated.
+   * was refused (answered with ERROR 53300 and ReadyForQuery, like a failed statement). A unit sent
+   * after a Flush (no Sync yet) is not gated.
    */
   private boolean admitted(Backend target) {
     io.halo.proxy.session.TransactionGate gate = session.gate();
     if (gate.open() || txStatus != 'I' || (last != null && !last.idle())) {
       return true;
     }
-    return gate.admitOrPark(target.node.name(), client.eventLoop(), this::park, this::refuseUnit, this::resume,
+    return gate.admitOrPark(
+        target.node.name(),
+        client.eventLoop(),
+        this::park,
+        this::refuseUnit,
+        this::resume,
         () -> closed);
   }
 
@@ -380,12 +425,14 @@ final class PgSplitRelay {
         case PIN -> pin();
         case SESSION -> keepSetting();
         case WRITE, TRANSACTION -> dirty = true;
-        default -> { }
+        default -> {}
       }
     }
     if (unnamedOn != null && bindsUnnamedWithoutParse()) {
       // the unnamed statement runs where it was parsed
-      return unnamedOn.channel != null && (unnamedOn == primary || unnamedOn == replica) ? unnamedOn : primary;
+      return unnamedOn.channel != null && (unnamedOn == primary || unnamedOn == replica)
+          ? unnamedOn
+          : primary;
     }
     if (pinned || !unitKind.replicaSafe() || primaryOnce) {
       return primary;
@@ -432,8 +479,10 @@ final class PgSplitRelay {
     while (i < text.length() && Character.isWhitespace(text.charAt(i))) {
       i++;
     }
-    boolean ddl = text.regionMatches(true, i, "create", 0, 6) || text.regionMatches(true, i, "alter", 0, 5)
-        || text.regionMatches(true, i, "drop", 0, 4);
+    boolean ddl =
+        text.regionMatches(true, i, "create", 0, 6)
+            || text.regionMatches(true, i, "alter", 0, 5)
+            || text.regionMatches(true, i, "drop", 0, 4);
     if (!ddl) {
       return false;
     }
@@ -475,11 +524,12 @@ final class PgSplitRelay {
   private java.util.Set<String> unitFunctions() {
     java.util.Set<String> names = null;
     for (PgFrame f : unit) {
-      String text = switch (f.type()) {
-        case 'Q', 'P' -> statementText(f);
-        case 'B', 'D' -> referencedText(f);
-        default -> null;
-      };
+      String text =
+          switch (f.type()) {
+            case 'Q', 'P' -> statementText(f);
+            case 'B', 'D' -> referencedText(f);
+            default -> null;
+          };
       if (text == null) {
         continue;
       }
@@ -519,55 +569,74 @@ final class PgSplitRelay {
    * list of writing functions.
    */
   private void lookUpFunctions(List<String> names) {
-    StringBuilder sql = new StringBuilder(
-        "SELECT string_agg(DISTINCT proname::text, ',') FROM pg_catalog.pg_proc WHERE provolatile = 'v' AND proname IN (");
+    StringBuilder sql =
+        new StringBuilder(
+            "SELECT string_agg(DISTINCT proname::text, ',') FROM pg_catalog.pg_proc WHERE provolatile = 'v' AND proname IN (");
     for (int i = 0; i < names.size(); i++) {
       // E'' strings read backslashes the same whatever standard_conforming_strings says
-      sql.append(i == 0 ? "E'" : ",E'").append(names.get(i).replace("\\", "\\\\").replace("'", "''")).append('\'');
+      sql.append(i == 0 ? "E'" : ",E'")
+          .append(names.get(i).replace("\\", "\\\\").replace("'", "''"))
+          .append('\'');
     }
     sql.append(')');
     functionLookup = true;
     boolean[] finished = {false};
     String database = session.database();
     io.halo.proxy.session.FunctionCatalogue catalogue = stats.functions();
-    io.netty.util.concurrent.ScheduledFuture<?> timer = client.eventLoop().schedule(() -> {
-      if (!finished[0]) {
-        finished[0] = true;
-        functionLookup = false;
-        functionsChecked = true;
-        log.debug("[{}] {}: the primary did not say in time whether {} write; using the built-in list",
-            listener.name(), session, names);
-        resume();
-      }
-    }, FUNCTION_LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
-    hiddenQuery(primary, sql.toString(), e -> {
-      if (e.error == null) {
-        java.util.Set<String> writing = new java.util.HashSet<>();
-        if (e.value != null) {
-          int from = 0;
-          for (int comma = e.value.indexOf(','); ; comma = e.value.indexOf(',', from)) {
-            writing.add(e.value.substring(from, comma < 0 ? e.value.length() : comma));
-            if (comma < 0) {
-              break;
+    io.netty.util.concurrent.ScheduledFuture<?> timer =
+        client
+            .eventLoop()
+            .schedule(
+                () -> {
+                  if (!finished[0]) {
+                    finished[0] = true;
+                    functionLookup = false;
+                    functionsChecked = true;
+                    log.debug(
+                        "[{}] {}: the primary did not say in time whether {} write; using the built-in list",
+                        listener.name(),
+                        session,
+                        names);
+                    resume();
+                  }
+                },
+                FUNCTION_LOOKUP_TIMEOUT_MS,
+                TimeUnit.MILLISECONDS);
+    hiddenQuery(
+        primary,
+        sql.toString(),
+        e -> {
+          if (e.error == null) {
+            java.util.Set<String> writing = new java.util.HashSet<>();
+            if (e.value != null) {
+              int from = 0;
+              for (int comma = e.value.indexOf(','); ; comma = e.value.indexOf(',', from)) {
+                writing.add(e.value.substring(from, comma < 0 ? e.value.length() : comma));
+                if (comma < 0) {
+                  break;
+                }
+                from = comma + 1;
+              }
             }
-            from = comma + 1;
+            names.forEach(n -> catalogue.learned(database, n, writing.contains(n)));
+          } else {
+            log.debug(
+                "[{}] {}: looking up {} on the primary failed ({}); using the built-in list",
+                listener.name(),
+                session,
+                names,
+                e.error);
           }
-        }
-        names.forEach(n -> catalogue.learned(database, n, writing.contains(n)));
-      } else {
-        log.debug("[{}] {}: looking up {} on the primary failed ({}); using the built-in list", listener.name(),
-            session, names, e.error);
-      }
-      if (!finished[0]) {
-        finished[0] = true;
-        timer.cancel(false);
-        functionLookup = false;
-        if (e.error != null) {
-          functionsChecked = true;
-        }
-        resume();
-      }
-    });
+          if (!finished[0]) {
+            finished[0] = true;
+            timer.cancel(false);
+            functionLookup = false;
+            if (e.error != null) {
+              functionsChecked = true;
+            }
+            resume();
+          }
+        });
   }
 
   private StatementKind queryKind(PgFrame f) {
@@ -646,7 +715,9 @@ final class PgSplitRelay {
     }
   }
 
-  /** Notes the unit's setting; it is kept once the primary has run it ({@link #settingAnswered}). */
+  /**
+   * Notes the unit's setting; it is kept once the primary has run it ({@link #settingAnswered}).
+   */
   private void keepSetting() {
     String text = unitText();
     if (text == null || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES) {
@@ -664,7 +735,11 @@ final class PgSplitRelay {
    */
   private void settingAnswered(Backend b, Expect e, byte status) {
     if (e.error != null) {
-      log.debug("[{}] {}: \"{}\" failed on the primary; not replayed: {}", listener.name(), session, e.setting,
+      log.debug(
+          "[{}] {}: \"{}\" failed on the primary; not replayed: {}",
+          listener.name(),
+          session,
+          e.setting,
           e.error);
     } else if (status == 'I') {
       settings.succeeded(e.setting);
@@ -696,10 +771,14 @@ final class PgSplitRelay {
     if (last != null && last != replica && !last.idle()) {
       return null; // the transaction state is known once the previous request is answered
     }
-    if (replica != null && replica.idle() && replica.channel != null
+    if (replica != null
+        && replica.idle()
+        && replica.channel != null
         && !listener.router().inRotation(replica.node.name())) {
       log.debug("[{}] {}: replica {} left rotation", listener.name(), session, replica);
-      replica.channel.writeAndFlush(PgMessages.terminate(replica.channel.alloc()))
+      replica
+          .channel
+          .writeAndFlush(PgMessages.terminate(replica.channel.alloc()))
           .addListener(ChannelFutureListener.CLOSE);
       replica = null;
     }
@@ -708,9 +787,14 @@ final class PgSplitRelay {
         return primary;
       }
       RouteResult r =
-          listener.router().routeReplica(
-              new RouteRequest(session.user(), session.database(),
-                  session.backendParameters().get("application_name"), client.remoteAddress()));
+          listener
+              .router()
+              .routeReplica(
+                  new RouteRequest(
+                      session.user(),
+                      session.database(),
+                      session.backendParameters().get("application_name"),
+                      client.remoteAddress()));
       if (!(r instanceof RouteResult.Routed routed)) {
         return primary; // counted as a read on the primary when sent
       }
@@ -743,10 +827,13 @@ final class PgSplitRelay {
     }
     if (dirty) {
       dirty = false;
-      hiddenQuery(primary, "SELECT pg_current_wal_lsn()", e -> {
-        needLsn = e.value == null ? Long.MAX_VALUE : parseLsn(e.value);
-        resume();
-      });
+      hiddenQuery(
+          primary,
+          "SELECT pg_current_wal_lsn()",
+          e -> {
+            needLsn = e.value == null ? Long.MAX_VALUE : parseLsn(e.value);
+            resume();
+          });
       return null;
     }
     if (needLsn < 0 || replica.replayed >= needLsn) {
@@ -757,30 +844,38 @@ final class PgSplitRelay {
       return null;
     }
     Backend checked = replica;
-    hiddenQuery(checked, "SELECT pg_last_wal_replay_lsn()", e -> {
-      checked.replayed = e.value == null ? -1 : parseLsn(e.value);
-      if (checked.replayed >= needLsn) {
-        // needLsn stays: a replica that replaces this one must show it has replayed it too
-        resume();
-        return;
-      }
-      long now = System.nanoTime();
-      if (rywSince == 0) {
-        rywSince = now;
-      }
-      if (now - rywSince < rywWaitNanos) {
-        rechecking = true;
-        client.eventLoop().schedule(() -> {
-          rechecking = false;
-          resume();
-        }, RECHECK_MS, TimeUnit.MILLISECONDS);
-      } else {
-        rywSince = 0;
-        stats.readYourWritesOnPrimary();
-        primaryOnce = true;
-        resume();
-      }
-    });
+    hiddenQuery(
+        checked,
+        "SELECT pg_last_wal_replay_lsn()",
+        e -> {
+          checked.replayed = e.value == null ? -1 : parseLsn(e.value);
+          if (checked.replayed >= needLsn) {
+            // needLsn stays: a replica that replaces this one must show it has replayed it too
+            resume();
+            return;
+          }
+          long now = System.nanoTime();
+          if (rywSince == 0) {
+            rywSince = now;
+          }
+          if (now - rywSince < rywWaitNanos) {
+            rechecking = true;
+            client
+                .eventLoop()
+                .schedule(
+                    () -> {
+                      rechecking = false;
+                      resume();
+                    },
+                    RECHECK_MS,
+                    TimeUnit.MILLISECONDS);
+          } else {
+            rywSince = 0;
+            stats.readYourWritesOnPrimary();
+            primaryOnce = true;
+            resume();
+          }
+        });
     return null;
   }
 
@@ -865,7 +960,9 @@ final class PgSplitRelay {
       return;
     }
     ByteBuf copy = client.alloc().buffer(5 + body.readableBytes());
-    copy.writeByte('P').writeInt(4 + body.readableBytes()).writeBytes(body, body.readerIndex(), body.readableBytes());
+    copy.writeByte('P')
+        .writeInt(4 + body.readableBytes())
+        .writeBytes(body, body.readerIndex(), body.readableBytes());
     keptBytes += copy.readableBytes();
     long generation = ++generations;
     statements.put(name, new Statement(copy, kind, generation));
@@ -889,7 +986,9 @@ final class PgSplitRelay {
     }
   }
 
-  /** Hidden requests {@code b} needs before the unit: stale closes, settings, missing statements. */
+  /**
+   * Hidden requests {@code b} needs before the unit: stale closes, settings, missing statements.
+   */
   private void prelude(Backend b) {
     ByteBuf out = null;
     List<String> replayed = new ArrayList<>();
@@ -915,22 +1014,39 @@ final class PgSplitRelay {
     }
     if (out != null) {
       out.writeBytes(syncMessage());
-      b.expects.add(new Expect(e -> {
-        if (e.error != null) {
-          // Not prepared there after all: the client's Bind gets the server's error now, and the
-          // next use prepares it again.
-          log.debug("[{}] replaying statements on {} for {}: {}", listener.name(), b, session, e.error);
-          replayed.forEach(b.prepared::remove);
-        }
-      }));
+      b.expects.add(
+          new Expect(
+              e -> {
+                if (e.error != null) {
+                  // Not prepared there after all: the client's Bind gets the server's error now,
+                  // and the
+                  // next use prepares it again.
+                  log.debug(
+                      "[{}] replaying statements on {} for {}: {}",
+                      listener.name(),
+                      b,
+                      session,
+                      e.error);
+                  replayed.forEach(b.prepared::remove);
+                }
+              }));
       b.channel.write(out);
     }
     for (String setting : settings.replay(b.applied)) {
-      hiddenQuery(b, setting, e -> {
-        if (e.error != null) {
-          log.info("[{}] replaying \"{}\" on {} for {} failed: {}", listener.name(), setting, b, session, e.error);
-        }
-      });
+      hiddenQuery(
+          b,
+          setting,
+          e -> {
+            if (e.error != null) {
+              log.info(
+                  "[{}] replaying \"{}\" on {} for {} failed: {}",
+                  listener.name(),
+                  setting,
+                  b,
+                  session,
+                  e.error);
+            }
+          });
     }
   }
 
@@ -975,7 +1091,10 @@ final class PgSplitRelay {
     return new byte[] {'S', 0, 0, 0, 4};
   }
 
-  /** Sends Halo's own simple query to {@code b}; its replies are consumed and handed to {@code done}. */
+  /**
+   * Sends Halo's own simple query to {@code b}; its replies are consumed and handed to {@code
+   * done}.
+   */
   private void hiddenQuery(Backend b, String sql, Consumer<Expect> done) {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(6 + text.length);
@@ -991,41 +1110,51 @@ final class PgSplitRelay {
     b.connecting = true;
     Future<PgBackendConnection> f =
         PgBackendConnector.connect(
-            client.eventLoop(), listener.transports(), b.node, session.userConfig().backendUser(),
-            session.userConfig().backendPassword(), session.backendParameters(),
-            listener.server().backendConnectTimeout(), (int) listener.server().maxMessageSize(),
+            client.eventLoop(),
+            listener.transports(),
+            b.node,
+            session.userConfig().backendUser(),
+            session.userConfig().backendPassword(),
+            session.backendParameters(),
+            listener.server().backendConnectTimeout(),
+            (int) listener.server().maxMessageSize(),
             listener.scramKeys());
-    f.addListener(done -> {
-      b.connecting = false;
-      if (closed) {
-        if (done.isSuccess()) {
-          f.getNow().channel().close();
-        }
-        return;
-      }
-      if (done.isSuccess() && b != primary && b != replica) {
-        f.getNow().startupMessages().forEach(ByteBuf::release);
-        f.getNow().channel().close(); // replaced while it connected (switchover)
-        return;
-      }
-      if (done.isSuccess()) {
-        PgBackendConnection c = f.getNow();
-        c.startupMessages().forEach(ByteBuf::release);
-        attach(b, c);
-        if (b.isPrimary) {
-          session.rebound(c.node(), c.processId(), c.secret(), c.channel());
-        }
-      } else if (b.isPrimary) {
-        session.terminate(SqlState.CANNOT_CONNECT, done.cause().getMessage());
-        return;
-      } else {
-        log.warn("[{}] {}: replica {} unavailable for reads, using the primary: {}", listener.name(), session,
-            b.node.name(), done.cause().getMessage());
-        replica = null;
-        replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-      }
-      resume();
-    });
+    f.addListener(
+        done -> {
+          b.connecting = false;
+          if (closed) {
+            if (done.isSuccess()) {
+              f.getNow().channel().close();
+            }
+            return;
+          }
+          if (done.isSuccess() && b != primary && b != replica) {
+            f.getNow().startupMessages().forEach(ByteBuf::release);
+            f.getNow().channel().close(); // replaced while it connected (switchover)
+            return;
+          }
+          if (done.isSuccess()) {
+            PgBackendConnection c = f.getNow();
+            c.startupMessages().forEach(ByteBuf::release);
+            attach(b, c);
+            if (b.isPrimary) {
+              session.rebound(c.node(), c.processId(), c.secret(), c.channel());
+            }
+          } else if (b.isPrimary) {
+            session.terminate(SqlState.CANNOT_CONNECT, done.cause().getMessage());
+            return;
+          } else {
+            log.warn(
+                "[{}] {}: replica {} unavailable for reads, using the primary: {}",
+                listener.name(),
+                session,
+                b.node.name(),
+                done.cause().getMessage());
+            replica = null;
+            replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+          }
+          resume();
+        });
   }
 
   // ------------------------------------------------------------------ backend side
@@ -1090,32 +1219,45 @@ final class PgSplitRelay {
       return; // expected, or a connection already replaced (switchover, replica left rotation)
     }
     if (!b.isPrimary && b.idle() && open != b) {
-      log.info("[{}] replica {} closed the read connection of {}; reads go elsewhere", listener.name(), b, session);
+      log.info(
+          "[{}] replica {} closed the read connection of {}; reads go elsewhere",
+          listener.name(),
+          b,
+          session);
       if (replica == b) {
         replica = null;
       }
       return;
     }
-    log.warn("[{}] backend {} closed the connection of {}", session.listener().name(),
-        io.halo.proxy.session.BackendText.forLog(b.node), session);
-    session.terminate(SqlState.CONNECTION_FAILURE, "backend " + b.node.name() + " closed the connection unexpectedly");
+    log.warn(
+        "[{}] backend {} closed the connection of {}",
+        session.listener().name(),
+        io.halo.proxy.session.BackendText.forLog(b.node),
+        session);
+    session.terminate(
+        SqlState.CONNECTION_FAILURE,
+        "backend " + b.node.name() + " closed the connection unexpectedly");
   }
 
   // ------------------------------------------------------------------ switchover and end
 
   /**
    * Switchover (the session is held between transactions): a pinned session on the old primary
-   * ends; any other drops its old primary connection and logs in to {@code next} on its next
-   * write, with its settings and statements replayed there on demand.
+   * ends; any other drops its old primary connection and logs in to {@code next} on its next write,
+   * with its settings and statements replayed there on demand.
    */
   void primaryChanged(BackendNode next) {
     if (closed || next == null || next.name().equals(primary.node.name())) {
       return;
     }
     if (pinned || !primary.idle() || txStatus != 'I' || (replica != null && !replica.idle())) {
-      session.terminate(SqlState.ADMIN_SHUTDOWN, "switchover to " + next.name() + (pinned
-          ? ": this session holds state on the old primary (temporary tables, locks, LISTEN); reconnect"
-          : ": this session still had work in flight when the hold ended; reconnect"));
+      session.terminate(
+          SqlState.ADMIN_SHUTDOWN,
+          "switchover to "
+              + next.name()
+              + (pinned
+                  ? ": this session holds state on the old primary (temporary tables, locks, LISTEN); reconnect"
+                  : ": this session still had work in flight when the hold ended; reconnect"));
       return;
     }
     Channel old = primary.channel;
@@ -1152,7 +1294,9 @@ final class PgSplitRelay {
     session.state(SessionState.CLOSING);
     for (Backend b : new Backend[] {primary, replica}) {
       if (b != null && b.channel != null && b.channel.isActive()) {
-        b.channel.writeAndFlush(PgMessages.terminate(b.channel.alloc())).addListener(ChannelFutureListener.CLOSE);
+        b.channel
+            .writeAndFlush(PgMessages.terminate(b.channel.alloc()))
+            .addListener(ChannelFutureListener.CLOSE);
       }
     }
     client.close();
@@ -1186,7 +1330,8 @@ final class PgSplitRelay {
 
   /** The session's open backend connections (primary, replica). */
   private java.util.List<Channel> backendChannels() {
-    return SplitChannels.of(primary == null ? null : primary.channel, replica == null ? null : replica.channel);
+    return SplitChannels.of(
+        primary == null ? null : primary.channel, replica == null ? null : replica.channel);
   }
 
   private boolean backendsWritable() {
@@ -1205,8 +1350,10 @@ final class PgSplitRelay {
   static long parseLsn(String text) {
     int slash = text.indexOf('/');
     try {
-      return slash < 0 ? -1 : (Long.parseLong(text.substring(0, slash), 16) << 32)
-          | Long.parseLong(text.substring(slash + 1), 16);
+      return slash < 0
+          ? -1
+          : (Long.parseLong(text.substring(0, slash), 16) << 32)
+              | Long.parseLong(text.substring(slash + 1), 16);
     } catch (NumberFormatException e) {
       return -1;
     }
@@ -1282,7 +1429,8 @@ final class PgSplitRelay {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       if (cause instanceof IOException) {
-        log.debug("[{}] client connection of {} failed: {}", listener.name(), session, cause.toString());
+        log.debug(
+            "[{}] client connection of {} failed: {}", listener.name(), session, cause.toString());
       } else {
         log.warn("[{}] client connection of {} failed", listener.name(), session, cause);
       }
@@ -1300,8 +1448,14 @@ final class PgSplitRelay {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       if (msg instanceof PgFrameError e) {
-        log.warn("[{}] backend {} broke the protocol ({}); closing {}", listener.name(), backend, e.message(), session);
-        session.terminate(SqlState.PROTOCOL_VIOLATION,
+        log.warn(
+            "[{}] backend {} broke the protocol ({}); closing {}",
+            listener.name(),
+            backend,
+            e.message(),
+            session);
+        session.terminate(
+            SqlState.PROTOCOL_VIOLATION,
             "backend " + backend + " broke the protocol; the session is closed");
         return;
       }
@@ -1340,7 +1494,12 @@ final class PgSplitRelay {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("[{}] backend {} connection of {} failed: {}", listener.name(), backend, session, cause.toString());
+      log.debug(
+          "[{}] backend {} connection of {} failed: {}",
+          listener.name(),
+          backend,
+          session,
+          cause.toString());
       ctx.close();
     }
   }

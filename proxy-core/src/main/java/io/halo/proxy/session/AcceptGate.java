@@ -21,24 +21,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Decides at accept, before a byte is read, whether a client connection may proceed: the
- * listener's {@code max_client_connections}, Halo's own {@code server.max_client_connections}
- * over all listeners, and {@code server.max_unauthenticated_per_address} for connections from one
- * address that have not authenticated yet. A refused connection gets the protocol's error at once
- * (the adapter supplies the bytes), then its output is shut and whatever it still sends is
- * discarded for at most {@link #LINGER} before the close, so that the client reads the error
- * instead of a reset; it never reaches a frontend. One gate per Halo, shared by both engines.
- * Thread-safe: counts are atomic; everything else is on the connection's event loop.
+ * Decides at accept, before a byte is read, whether a client connection may proceed: the listener's
+ * {@code max_client_connections}, Halo's own {@code server.max_client_connections} over all
+ * listeners, and {@code server.max_unauthenticated_per_address} for connections from one address
+ * that have not authenticated yet. A refused connection gets the protocol's error at once (the
+ * adapter supplies the bytes), then its output is shut and whatever it still sends is discarded for
+ * at most {@link #LINGER} before the close, so that the client reads the error instead of a reset;
+ * it never reaches a frontend. One gate per Halo, shared by both engines. Thread-safe: counts are
+ * atomic; everything else is on the connection's event loop.
  */
 public final class AcceptGate {
 
   private static final Logger log = LoggerFactory.getLogger(AcceptGate.class);
+
   /** How long a refused client may take to read its error before the close. */
   public static final Duration LINGER = Duration.ofSeconds(1);
-  /** Descriptors kept for backend connections, probes, logs and the admin API when deriving the cap. */
+
+  /**
+   * Descriptors kept for backend connections, probes, logs and the admin API when deriving the cap.
+   */
   static final int RESERVED_DESCRIPTORS = 256;
 
-  private static final AttributeKey<Runnable> UNAUTHENTICATED = AttributeKey.valueOf("halo.unauthenticated");
+  private static final AttributeKey<Runnable> UNAUTHENTICATED =
+      AttributeKey.valueOf("halo.unauthenticated");
 
   /** Writes the protocol's error for a refused connection (PostgreSQL 53300, MySQL ERR 1040). */
   @FunctionalInterface
@@ -75,18 +80,22 @@ public final class AcceptGate {
   }
 
   /**
-   * The global cap: {@code configured}, or when 0, what the process's descriptor limit allows
-   * (each client needs its own descriptor and one or two to backends). Warns when the configured
-   * cap does not fit.
+   * The global cap: {@code configured}, or when 0, what the process's descriptor limit allows (each
+   * client needs its own descriptor and one or two to backends). Warns when the configured cap does
+   * not fit.
    */
   public static int globalCap(int configured, long descriptorLimit) {
-    long fits = descriptorLimit <= 0 ? 10_000 : Math.max(16, (descriptorLimit - RESERVED_DESCRIPTORS) / 2);
+    long fits =
+        descriptorLimit <= 0 ? 10_000 : Math.max(16, (descriptorLimit - RESERVED_DESCRIPTORS) / 2);
     if (configured == 0) {
       return (int) Math.min(fits, 100_000);
     }
     if (descriptorLimit > 0 && configured > fits) {
-      log.warn("server.max_client_connections is {}, but the descriptor limit {} fits about {} clients with their "
-          + "backend connections; raise it (ulimit -n / LimitNOFILE) or lower the cap", configured, descriptorLimit,
+      log.warn(
+          "server.max_client_connections is {}, but the descriptor limit {} fits about {} clients with their "
+              + "backend connections; raise it (ulimit -n / LimitNOFILE) or lower the cap",
+          configured,
+          descriptorLimit,
           fits);
     }
     return configured;
@@ -95,7 +104,9 @@ public final class AcceptGate {
   /** The process's open-file limit, or -1 where the JVM cannot tell. */
   public static long descriptorLimit() {
     var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-    return os instanceof com.sun.management.UnixOperatingSystemMXBean u ? u.getMaxFileDescriptorCount() : -1;
+    return os instanceof com.sun.management.UnixOperatingSystemMXBean u
+        ? u.getMaxFileDescriptorCount()
+        : -1;
   }
 
   public int maxTotal() {
@@ -110,14 +121,19 @@ public final class AcceptGate {
   /**
    * Counts an accepted connection (released when it closes) and decides whether it proceeds. On a
    * refusal the pipeline gets a handler that sends {@code refusal.apply(reason)} and closes;
-   * otherwise a startup timer that closes a client that sends nothing within
-   * {@code startup_timeout}.
+   * otherwise a startup timer that closes a client that sends nothing within {@code
+   * startup_timeout}.
    *
    * @param listenerCount the listener's open connections
    * @return true when the caller should set up the protocol pipeline
    */
-  public boolean admit(SocketChannel ch, String listenerName, AtomicInteger listenerCount, int listenerMax,
-      Rejections rejections, RefusalWriter refusal) {
+  public boolean admit(
+      SocketChannel ch,
+      String listenerName,
+      AtomicInteger listenerCount,
+      int listenerMax,
+      Rejections rejections,
+      RefusalWriter refusal) {
     int inListener = listenerCount.incrementAndGet();
     int inHalo = total.incrementAndGet();
     InetAddress address = address(ch);
@@ -125,25 +141,42 @@ public final class AcceptGate {
     AtomicBoolean holds = new AtomicBoolean(address != null);
     Runnable release = () -> release(address, holds);
     ch.attr(UNAUTHENTICATED).set(release);
-    ch.closeFuture().addListener(f -> {
-      listenerCount.decrementAndGet();
-      total.decrementAndGet();
-      release.run();
-    });
-    Refusal why = inHalo > maxTotal ? Refusal.HALO_FULL
-        : inListener > listenerMax ? Refusal.LISTENER_FULL
-        : fromAddress > maxUnauthenticatedPerAddress ? Refusal.ADDRESS_UNAUTHENTICATED
-        : null;
+    ch.closeFuture()
+        .addListener(
+            f -> {
+              listenerCount.decrementAndGet();
+              total.decrementAndGet();
+              release.run();
+            });
+    Refusal why =
+        inHalo > maxTotal
+            ? Refusal.HALO_FULL
+            : inListener > listenerMax
+                ? Refusal.LISTENER_FULL
+                : fromAddress > maxUnauthenticatedPerAddress
+                    ? Refusal.ADDRESS_UNAUTHENTICATED
+                    : null;
     if (why != null) {
       rejections.count(why.metric);
-      String message = switch (why) {
-        case HALO_FULL -> "sorry, too many clients already: Halo allows " + maxTotal
-            + " client connections over all listeners";
-        case LISTENER_FULL -> "sorry, too many clients already: listener " + listenerName + " allows " + listenerMax
-            + " client connections";
-        case ADDRESS_UNAUTHENTICATED -> "too many connections from " + address.getHostAddress()
-            + " that have not authenticated yet (Halo allows " + maxUnauthenticatedPerAddress + ")";
-      };
+      String message =
+          switch (why) {
+            case HALO_FULL ->
+                "sorry, too many clients already: Halo allows "
+                    + maxTotal
+                    + " client connections over all listeners";
+            case LISTENER_FULL ->
+                "sorry, too many clients already: listener "
+                    + listenerName
+                    + " allows "
+                    + listenerMax
+                    + " client connections";
+            case ADDRESS_UNAUTHENTICATED ->
+                "too many connections from "
+                    + address.getHostAddress()
+                    + " that have not authenticated yet (Halo allows "
+                    + maxUnauthenticatedPerAddress
+                    + ")";
+          };
       ch.pipeline().addLast("refuse", new Refuse(alloc -> refusal.write(alloc, why, message)));
       return false;
     }
@@ -185,17 +218,25 @@ public final class AcceptGate {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
       Channel ch = ctx.channel();
-      ScheduledFuture<?> closer = ctx.executor().schedule(() -> {
-        ch.close();
-      }, LINGER.toMillis(), TimeUnit.MILLISECONDS);
+      ScheduledFuture<?> closer =
+          ctx.executor()
+              .schedule(
+                  () -> {
+                    ch.close();
+                  },
+                  LINGER.toMillis(),
+                  TimeUnit.MILLISECONDS);
       ch.closeFuture().addListener(f -> closer.cancel(false));
-      ctx.writeAndFlush(error.apply(ctx.alloc())).addListener((ChannelFutureListener) f -> {
-        if (!f.isSuccess()) {
-          ch.close();
-        } else if (ch instanceof SocketChannel s) {
-          s.shutdownOutput();
-        }
-      });
+      ctx.writeAndFlush(error.apply(ctx.alloc()))
+          .addListener(
+              (ChannelFutureListener)
+                  f -> {
+                    if (!f.isSuccess()) {
+                      ch.close();
+                    } else if (ch instanceof SocketChannel s) {
+                      s.shutdownOutput();
+                    }
+                  });
     }
 
     @Override
@@ -217,8 +258,8 @@ public final class AcceptGate {
   }
 
   /**
-   * Closes a connection that has sent nothing within {@code startup_timeout}; removes itself at
-   * the first byte (the frontend's {@code auth_timeout} bounds the rest of the login).
+   * Closes a connection that has sent nothing within {@code startup_timeout}; removes itself at the
+   * first byte (the frontend's {@code auth_timeout} bounds the rest of the login).
    */
   static final class StartupTimeout extends ChannelInboundHandlerAdapter {
     private final Duration timeout;
@@ -232,10 +273,15 @@ public final class AcceptGate {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-      timer = ctx.executor().schedule(() -> {
-        rejections.count("startup_timeout");
-        ctx.close();
-      }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+      timer =
+          ctx.executor()
+              .schedule(
+                  () -> {
+                    rejections.count("startup_timeout");
+                    ctx.close();
+                  },
+                  timeout.toMillis(),
+                  TimeUnit.MILLISECONDS);
     }
 
     @Override

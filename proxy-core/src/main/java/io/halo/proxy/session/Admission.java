@@ -38,8 +38,8 @@ import java.util.function.Consumer;
  *       duration is the latency sample and feeds {@link BackendLoads} too.
  * </ul>
  *
- * <p>Refusals are {@link ThrottledException}s whose message names the backend, the limit, the
- * queue and the wait; the protocol wraps them in 53300 / MySQL 1040.
+ * <p>Refusals are {@link ThrottledException}s whose message names the backend, the limit, the queue
+ * and the wait; the protocol wraps them in 53300 / MySQL 1040.
  *
  * <p><b>Runtime changes</b> ({@link #update}, from the admin API) resize the existing limiters
  * (raised limits admit waiters at once; lowered ones revoke nothing) and apply to limiters created
@@ -50,13 +50,26 @@ public final class Admission {
 
   /** What an operator may change at runtime, and the fixed rest, for the admin API. */
   public record Settings(
-      int maxConnections, int maxTransactions, int maxQueue, Duration queueTimeout, ThrottleLimit limit,
+      int maxConnections,
+      int maxTransactions,
+      int maxQueue,
+      Duration queueTimeout,
+      ThrottleLimit limit,
       int minTransactions) {}
 
   /** One limiter's figures, for metrics and the admin API. */
   public record LimiterView(
-      String backend, String unit, String kind, int limit, int maximum, int inUse, int waiting, int maxQueue,
-      long admitted, long rejectedQueueFull, long rejectedTimedOut) {}
+      String backend,
+      String unit,
+      String kind,
+      int limit,
+      int maximum,
+      int inUse,
+      int waiting,
+      int maxQueue,
+      long admitted,
+      long rejectedQueueFull,
+      long rejectedTimedOut) {}
 
   private static final String SESSIONS = "sessions";
   private static final String TRANSACTIONS = "transactions";
@@ -66,8 +79,10 @@ public final class Admission {
   private final BackendLoads loads;
   private final UserLimits users;
   private volatile Settings settings;
-  private final ConcurrentHashMap<String, ConcurrencyLimiter> sessionLimiters = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, ConcurrencyLimiter> txLimiters = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ConcurrencyLimiter> sessionLimiters =
+      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ConcurrencyLimiter> txLimiters =
+      new ConcurrentHashMap<>();
 
   /** Session admission only, no load figures, no user limits (tests). */
   public Admission(ThrottleConfig config, ScheduledExecutorService timer) {
@@ -78,13 +93,20 @@ public final class Admission {
    * @param loads the cluster's load figures (transaction counts and latency are fed here), or null
    * @param users per-user caps and rate limits, shared by every cluster
    */
-  public Admission(ThrottleConfig config, ScheduledExecutorService timer, BackendLoads loads, UserLimits users) {
+  public Admission(
+      ThrottleConfig config, ScheduledExecutorService timer, BackendLoads loads, UserLimits users) {
     this.config = Objects.requireNonNull(config, "config");
     this.timer = Objects.requireNonNull(timer, "timer");
     this.loads = loads;
     this.users = Objects.requireNonNull(users, "users");
-    this.settings = new Settings(config.maxConnections(), config.maxTransactions(), config.maxQueue(),
-        config.queueTimeout(), config.limit(), config.minTransactions());
+    this.settings =
+        new Settings(
+            config.maxConnections(),
+            config.maxTransactions(),
+            config.maxQueue(),
+            config.queueTimeout(),
+            config.limit(),
+            config.minTransactions());
   }
 
   /** A permit for a session on {@code backend}, completed on {@code executor} (the event loop). */
@@ -93,26 +115,31 @@ public final class Admission {
   }
 
   /**
-   * Waits (without blocking) for a session permit on {@code backend}, then on {@code channel}'s event
-   * loop either hands the permit to {@code admitted}, gives it back when the client left meanwhile,
-   * or passes the refusal message to {@code refused} (counted as "throttled").
+   * Waits (without blocking) for a session permit on {@code backend}, then on {@code channel}'s
+   * event loop either hands the permit to {@code admitted}, gives it back when the client left
+   * meanwhile, or passes the refusal message to {@code refused} (counted as "throttled").
    */
-  public CompletableFuture<Permit> admit(String backend, Channel channel, Rejections rejections,
-      Consumer<Permit> admitted, Consumer<String> refused) {
+  public CompletableFuture<Permit> admit(
+      String backend,
+      Channel channel,
+      Rejections rejections,
+      Consumer<Permit> admitted,
+      Consumer<String> refused) {
     CompletableFuture<Permit> waiting = acquire(backend, channel.eventLoop());
-    waiting.whenComplete((p, e) -> {
-      if (e != null) {
-        if (e instanceof CancellationException) {
-          return;
-        }
-        rejections.count("throttled");
-        refused.accept((e instanceof CompletionException ? e.getCause() : e).getMessage());
-      } else if (!channel.isActive()) {
-        p.ignore();
-      } else {
-        admitted.accept(p);
-      }
-    });
+    waiting.whenComplete(
+        (p, e) -> {
+          if (e != null) {
+            if (e instanceof CancellationException) {
+              return;
+            }
+            rejections.count("throttled");
+            refused.accept((e instanceof CompletionException ? e.getCause() : e).getMessage());
+          } else if (!channel.isActive()) {
+            p.ignore();
+          } else {
+            admitted.accept(p);
+          }
+        });
     return waiting;
   }
 
@@ -121,7 +148,9 @@ public final class Admission {
     return users;
   }
 
-  /** A transaction gate for one new session of {@code user}. Event-loop confined, like the session. */
+  /**
+   * A transaction gate for one new session of {@code user}. Event-loop confined, like the session.
+   */
   public TransactionGate transactionGate(String user) {
     return new TransactionGate(this, users.rate(user));
   }
@@ -132,17 +161,26 @@ public final class Admission {
     if (s.maxTransactions() == 0) {
       return null;
     }
-    return txLimiters.computeIfAbsent(backend, b -> {
-      Settings now = settings;
-      int max = Math.max(1, now.maxTransactions());
-      Limit limit = now.limit() == ThrottleLimit.GRADIENT
-          // starts at the minimum and grows while latency holds: a limit that starts at the maximum
-          // under a load already too heavy takes that load's latency for the baseline and never shrinks
-          ? new GradientLimit(GradientLimit.Config.defaults(Math.min(now.minTransactions(), max),
-              Math.min(now.minTransactions(), max), max))
-          : new FixedLimit(max);
-      return new ConcurrencyLimiter(b, "concurrent transactions", limit, now.maxQueue(), timer, System::nanoTime);
-    });
+    return txLimiters.computeIfAbsent(
+        backend,
+        b -> {
+          Settings now = settings;
+          int max = Math.max(1, now.maxTransactions());
+          Limit limit =
+              now.limit() == ThrottleLimit.GRADIENT
+                  // starts at the minimum and grows while latency holds: a limit that starts at the
+                  // maximum
+                  // under a load already too heavy takes that load's latency for the baseline and
+                  // never shrinks
+                  ? new GradientLimit(
+                      GradientLimit.Config.defaults(
+                          Math.min(now.minTransactions(), max),
+                          Math.min(now.minTransactions(), max),
+                          max))
+                  : new FixedLimit(max);
+          return new ConcurrencyLimiter(
+              b, "concurrent transactions", limit, now.maxQueue(), timer, System::nanoTime);
+        });
   }
 
   Duration queueTimeout() {
@@ -163,15 +201,18 @@ public final class Admission {
    *
    * @throws IllegalArgumentException naming the bad value (nothing is changed then)
    */
-  public synchronized Settings update(Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+  public synchronized Settings update(
+      Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
     Settings s = settings;
     int connections = maxConnections == null ? s.maxConnections() : maxConnections;
     int transactions = maxTransactions == null ? s.maxTransactions() : maxTransactions;
     int queue = maxQueue == null ? s.maxQueue() : maxQueue;
     // The config's own checks, in one place: what the config refuses, the admin API refuses.
-    new io.halo.conf.model.ThrottleConfig(connections, queue, s.queueTimeout(), transactions, s.limit(),
-        s.minTransactions());
-    settings = new Settings(connections, transactions, queue, s.queueTimeout(), s.limit(), s.minTransactions());
+    new io.halo.conf.model.ThrottleConfig(
+        connections, queue, s.queueTimeout(), transactions, s.limit(), s.minTransactions());
+    settings =
+        new Settings(
+            connections, transactions, queue, s.queueTimeout(), s.limit(), s.minTransactions());
     sessionLimiters.values().forEach(l -> l.resize(connections, queue));
     if (transactions > 0) {
       txLimiters.values().forEach(l -> l.resize(transactions, queue));
@@ -190,20 +231,38 @@ public final class Admission {
   }
 
   private static LimiterView view(ConcurrencyLimiter l, String unit) {
-    return new LimiterView(l.backend(), unit, l.limitKind(), l.limit(), l.maximum(), l.inFlight(), l.waiting(),
-        l.queueLimit(), l.admitted(), l.rejectedQueueFull(), l.rejectedTimedOut());
+    return new LimiterView(
+        l.backend(),
+        unit,
+        l.limitKind(),
+        l.limit(),
+        l.maximum(),
+        l.inFlight(),
+        l.waiting(),
+        l.queueLimit(),
+        l.admitted(),
+        l.rejectedQueueFull(),
+        l.rejectedTimedOut());
   }
 
   private ConcurrencyLimiter sessionLimiter(String backend) {
-    return sessionLimiters.computeIfAbsent(backend, b -> {
-      Settings now = settings;
-      return new ConcurrencyLimiter(b, "backend sessions", new FixedLimit(now.maxConnections()), now.maxQueue(),
-          timer, System::nanoTime);
-    });
+    return sessionLimiters.computeIfAbsent(
+        backend,
+        b -> {
+          Settings now = settings;
+          return new ConcurrencyLimiter(
+              b,
+              "backend sessions",
+              new FixedLimit(now.maxConnections()),
+              now.maxQueue(),
+              timer,
+              System::nanoTime);
+        });
   }
 
   static String message(Throwable e) {
-    return (e instanceof CompletionException && e.getCause() != null ? e.getCause() : e).getMessage();
+    return (e instanceof CompletionException && e.getCause() != null ? e.getCause() : e)
+        .getMessage();
   }
 
   static boolean cancelled(Throwable e) {

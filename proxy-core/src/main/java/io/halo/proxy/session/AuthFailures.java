@@ -9,13 +9,13 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Slows down password guessing: every failed login of a user from one client address delays the
- * answer to that failure, 250 ms the first time and twice as long each time after, up to
- * {@link #MAX_DELAY} (and never more than half the login timeout). The count is forgotten
- * {@link #WINDOW} after the latest failure, or at a successful login. The table is bounded
- * ({@link #MAX_ENTRIES}; the least recently used pairs go first). The delay is a timer on the
- * connection's event loop: nothing blocks, and the failed connection holds its slot (and its
- * address's unauthenticated slot) meanwhile, so one address cannot run more guesses in parallel
- * than {@code server.max_unauthenticated_per_address}. Both engines use it. Thread-safe.
+ * answer to that failure, 250 ms the first time and twice as long each time after, up to {@link
+ * #MAX_DELAY} (and never more than half the login timeout). The count is forgotten {@link #WINDOW}
+ * after the latest failure, or at a successful login. The table is bounded ({@link #MAX_ENTRIES};
+ * the least recently used pairs go first). The delay is a timer on the connection's event loop:
+ * nothing blocks, and the failed connection holds its slot (and its address's unauthenticated slot)
+ * meanwhile, so one address cannot run more guesses in parallel than {@code
+ * server.max_unauthenticated_per_address}. Both engines use it. Thread-safe.
  */
 public final class AuthFailures {
 
@@ -23,20 +23,25 @@ public final class AuthFailures {
   static final Duration MAX_DELAY = Duration.ofSeconds(5);
   static final Duration WINDOW = Duration.ofMinutes(10);
   static final long MAX_ENTRIES = 100_000;
+
   /** Characters of a user name that key the table: a client chooses the name (up to kilobytes). */
   static final int MAX_KEY_USER = 64;
 
   private final Cache<String, Integer> failures;
   private final Duration authTimeout;
-  /** One line per listener per second: a client decides how often it fails, not how much is logged. */
+
+  /**
+   * One line per listener per second: a client decides how often it fails, not how much is logged.
+   */
   private final LogThrottle logLines = new LogThrottle(1, TimeUnit.SECONDS);
 
   public AuthFailures(Duration authTimeout) {
     this.authTimeout = authTimeout;
-    this.failures = Caffeine.newBuilder()
-        .maximumSize(MAX_ENTRIES)
-        .expireAfterWrite(WINDOW.toMillis(), TimeUnit.MILLISECONDS)
-        .build();
+    this.failures =
+        Caffeine.newBuilder()
+            .maximumSize(MAX_ENTRIES)
+            .expireAfterWrite(WINDOW.toMillis(), TimeUnit.MILLISECONDS)
+            .build();
   }
 
   /** Counts a failed login and returns how long to wait before answering it. */
@@ -76,18 +81,25 @@ public final class AuthFailures {
   public void answerLater(Channel client, String user, Runnable answer) {
     Duration d = failed(client, user);
     client.config().setAutoRead(false);
-    client.eventLoop().schedule(() -> {
-      if (client.isActive()) {
-        answer.run();
-      }
-    }, d.toMillis(), TimeUnit.MILLISECONDS);
+    client
+        .eventLoop()
+        .schedule(
+            () -> {
+              if (client.isActive()) {
+                answer.run();
+              }
+            },
+            d.toMillis(),
+            TimeUnit.MILLISECONDS);
   }
 
   private static String key(Channel client, String user) {
-    String address = client.remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null
-        ? a.getAddress().getHostAddress()
-        : String.valueOf(client.remoteAddress());
-    String name = user == null ? "" : user.length() > MAX_KEY_USER ? user.substring(0, MAX_KEY_USER) : user;
+    String address =
+        client.remoteAddress() instanceof InetSocketAddress a && a.getAddress() != null
+            ? a.getAddress().getHostAddress()
+            : String.valueOf(client.remoteAddress());
+    String name =
+        user == null ? "" : user.length() > MAX_KEY_USER ? user.substring(0, MAX_KEY_USER) : user;
     return address + "\u0000" + name;
   }
 }

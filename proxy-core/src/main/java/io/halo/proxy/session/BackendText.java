@@ -22,7 +22,8 @@ public final class BackendText {
    */
   public static String reason(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof io.netty.channel.ConnectTimeoutException || c instanceof java.net.SocketTimeoutException) {
+      if (c instanceof io.netty.channel.ConnectTimeoutException
+          || c instanceof java.net.SocketTimeoutException) {
         return "connect timed out";
       }
       if (c instanceof java.net.ConnectException) {
@@ -39,11 +40,15 @@ public final class BackendText {
   }
 
   /**
-   * The client's text when the backend refused Halo's own login (wrong backend password, a
-   * pg_hba or grant problem): the backend's message would name the backend user.
+   * The client's text when the backend refused Halo's own login (wrong backend password, a pg_hba
+   * or grant problem): the backend's message would name the backend user.
    */
   public static String loginRefused(String backend, String code) {
-    return "backend " + backend + " refused Halo's login (" + code + "); the reason is in Halo's log";
+    return "backend "
+        + backend
+        + " refused Halo's login ("
+        + code
+        + "); the reason is in Halo's log";
   }
 
   /** Whether a PostgreSQL SQLSTATE is an authorization failure (class 28). */
@@ -52,12 +57,16 @@ public final class BackendText {
   }
 
   /**
-   * Whether a MySQL error code is a refusal of the login itself (its message names the backend
-   * user and Halo's host): 1044 no access to the database, 1045 access denied, 1698 access
-   * denied without a password, 1251 the client's auth protocol, 1129/1130 host blocked or not
-   * allowed.
+   * Whether a MySQL error code is a refusal of the login itself (its message names the backend user
+   * and Halo's host): 1044 no access to the database, 1045 access denied, 1698 access denied
+   * without a password, 1251 the client's auth protocol, 1129/1130 host blocked or not allowed.
    */
   public static boolean mysqlLoginRefusal(int code) {
-    return code == 1044 || code == 1045 || code == 1698 || code == 1251 || code == 1129 || code == 1130;
+    return code == 1044
+        || code == 1045
+        || code == 1698
+        || code == 1251
+        || code == 1129
+        || code == 1130;
   }
 }

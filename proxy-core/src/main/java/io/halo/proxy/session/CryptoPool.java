@@ -20,12 +20,18 @@ public final class CryptoPool {
   public static final int QUEUE = 1_024;
 
   private static final AtomicInteger THREADS = new AtomicInteger();
-  private static final ThreadPoolExecutor EXECUTOR = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS,
-      new ArrayBlockingQueue<>(QUEUE), r -> {
-        Thread t = new Thread(r, "halo-crypto-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      });
+  private static final ThreadPoolExecutor EXECUTOR =
+      new ThreadPoolExecutor(
+          2,
+          2,
+          30,
+          TimeUnit.SECONDS,
+          new ArrayBlockingQueue<>(QUEUE),
+          r -> {
+            Thread t = new Thread(r, "halo-crypto-" + THREADS.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
 
   static {
     EXECUTOR.allowCoreThreadTimeOut(true);
@@ -37,16 +43,18 @@ public final class CryptoPool {
   public static <T> CompletableFuture<T> supply(Callable<T> work) {
     CompletableFuture<T> result = new CompletableFuture<>();
     try {
-      EXECUTOR.execute(() -> {
-        try {
-          result.complete(work.call());
-        } catch (Exception | Error e) {
-          result.completeExceptionally(e);
-        }
-      });
+      EXECUTOR.execute(
+          () -> {
+            try {
+              result.complete(work.call());
+            } catch (Exception | Error e) {
+              result.completeExceptionally(e);
+            }
+          });
     } catch (RejectedExecutionException full) {
-      result.completeExceptionally(new IllegalStateException(
-          "more than " + QUEUE + " logins are waiting for a key derivation; try again"));
+      result.completeExceptionally(
+          new IllegalStateException(
+              "more than " + QUEUE + " logins are waiting for a key derivation; try again"));
     }
     return result;
   }

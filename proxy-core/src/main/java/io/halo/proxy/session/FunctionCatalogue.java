@@ -15,6 +15,7 @@ public final class FunctionCatalogue {
 
   /** How long an answer is trusted. */
   public static final Duration TTL = Duration.ofSeconds(60);
+
   private static final int MAX_ENTRIES = 10_000;
 
   private final Cache<String, Boolean> writes =

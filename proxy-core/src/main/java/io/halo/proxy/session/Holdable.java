@@ -14,9 +14,9 @@ public interface Holdable {
   EventLoop eventLoop();
 
   /**
-   * Runs {@code quiescent} once the session is between transactions with nothing in flight (or
-   * held there), now or later; at once for a session that does not write or is closing. From then
-   * on, while the cluster holds, the session keeps new work instead of sending it.
+   * Runs {@code quiescent} once the session is between transactions with nothing in flight (or held
+   * there), now or later; at once for a session that does not write or is closing. From then on,
+   * while the cluster holds, the session keeps new work instead of sending it.
    */
   void awaitQuiescence(Runnable quiescent);
 

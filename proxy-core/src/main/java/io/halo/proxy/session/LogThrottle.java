@@ -4,9 +4,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keeps one recurring failure (say, every client failing to reach a dead backend during a
- * failover) to one log line per key per interval, with the number of lines it suppressed.
- * Thread-safe; bounded by the number of distinct keys (backends).
+ * Keeps one recurring failure (say, every client failing to reach a dead backend during a failover)
+ * to one log line per key per interval, with the number of lines it suppressed. Thread-safe;
+ * bounded by the number of distinct keys (backends).
  */
 public final class LogThrottle {
 
@@ -36,5 +36,4 @@ public final class LogThrottle {
       return -1;
     }
   }
-
 }

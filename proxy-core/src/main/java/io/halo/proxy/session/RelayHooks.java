@@ -10,7 +10,9 @@ import java.util.function.Consumer;
  */
 public final class RelayHooks {
 
-  /** Called on the session's event loop with a client buffer admitted for forwarding, before it is. */
+  /**
+   * Called on the session's event loop with a client buffer admitted for forwarding, before it is.
+   */
   public static volatile Consumer<ByteBuf> afterAdmission;
 
   private RelayHooks() {}

@@ -20,8 +20,13 @@ public final class Secrets {
   private static SecureRandom create() {
     SecureRandom r;
     try {
-      r = SecureRandom.getInstance("DRBG",
-          DrbgParameters.instantiation(256, DrbgParameters.Capability.RESEED_ONLY, "halo".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+      r =
+          SecureRandom.getInstance(
+              "DRBG",
+              DrbgParameters.instantiation(
+                  256,
+                  DrbgParameters.Capability.RESEED_ONLY,
+                  "halo".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
     } catch (NoSuchAlgorithmException e) {
       r = new SecureRandom();
     }

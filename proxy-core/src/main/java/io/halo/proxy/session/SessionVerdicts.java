@@ -18,12 +18,24 @@ public final class SessionVerdicts {
   public static String endReason(Topology t, String cluster, String backend, boolean writes) {
     Optional<BackendNode> node = t.backend(backend);
     if (node.isPresent() && node.get().state() == NodeState.FENCED) {
-      return "backend " + backend + " of cluster " + cluster + " is fenced"
-          + (t.failoverInProgress() ? ": failover in progress" : "") + "; reconnect";
+      return "backend "
+          + backend
+          + " of cluster "
+          + cluster
+          + " is fenced"
+          + (t.failoverInProgress() ? ": failover in progress" : "")
+          + "; reconnect";
     }
     if (writes && t.primary() != null && !t.primary().equals(backend)) {
-      return "failover: backend " + backend + " is no longer the primary of cluster " + cluster + "; "
-          + t.primary() + " is (epoch " + t.epoch() + "); reconnect";
+      return "failover: backend "
+          + backend
+          + " is no longer the primary of cluster "
+          + cluster
+          + "; "
+          + t.primary()
+          + " is (epoch "
+          + t.epoch()
+          + "); reconnect";
     }
     return null;
   }

@@ -37,8 +37,8 @@ public final class SplitChannels {
   }
 
   /**
-   * Says goodbye in the protocol before closing (PostgreSQL Terminate, MySQL COM_QUIT), so that
-   * the server counts a normal disconnect, not an aborted client, and logs no warning.
+   * Says goodbye in the protocol before closing (PostgreSQL Terminate, MySQL COM_QUIT), so that the
+   * server counts a normal disconnect, not an aborted client, and logs no warning.
    */
   public static void quit(List<Channel> channels, byte[] goodbye) {
     for (Channel c : channels) {
@@ -53,6 +53,7 @@ public final class SplitChannels {
 
   /** PostgreSQL Terminate ('X', length 4). */
   public static final byte[] PG_TERMINATE = {'X', 0, 0, 0, 4};
+
   /** MySQL COM_QUIT: payload length 1, sequence id 0, 0x01. */
   public static final byte[] MYSQL_QUIT = {1, 0, 0, 0, 1};
 }

@@ -7,8 +7,8 @@ import io.halo.routing.split.StatementKind;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * What the sessions of one {@code route: split} listener share: the statement classifier (with
- * its cache) and the counters the metrics show.
+ * What the sessions of one {@code route: split} listener share: the statement classifier (with its
+ * cache) and the counters the metrics show.
  */
 public final class SplitContext {
 
@@ -38,10 +38,10 @@ public final class SplitContext {
   }
 
   /**
-   * The kind of one statement: the classifier's, except that a routing rule or hint for the
-   * primary sends a read there. Rules only move reads to the primary: a rule or hint for the
-   * replicas never turns a write, a setting or a pinning statement into a read (a replica must
-   * never see a write, and a MySQL replica without read_only would run it).
+   * The kind of one statement: the classifier's, except that a routing rule or hint for the primary
+   * sends a read there. Rules only move reads to the primary: a rule or hint for the replicas never
+   * turns a write, a setting or a pinning statement into a read (a replica must never see a write,
+   * and a MySQL replica without read_only would run it).
    */
   public StatementKind classify(String sql, SessionRules rules) {
     StatementKind kind = classifier.classify(sql);
@@ -49,7 +49,9 @@ public final class SplitContext {
       return kind; // a rule never sends a write, a setting or a pinning statement to a replica
     }
     java.util.Optional<RuleTarget> target = rules.matchStatement(sql);
-    return target.isPresent() && target.get().kind() == RuleTarget.Kind.PRIMARY ? StatementKind.WRITE : kind;
+    return target.isPresent() && target.get().kind() == RuleTarget.Kind.PRIMARY
+        ? StatementKind.WRITE
+        : kind;
   }
 
   public void sessionStarted() {

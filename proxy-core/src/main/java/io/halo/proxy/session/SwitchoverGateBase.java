@@ -13,17 +13,17 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The proxy's half of a planned switchover, for either protocol: {@link #hold} makes every
- * read-write session stop at its next transaction boundary and waits until none has work in
- * flight; {@link #release} lets each go on, after the sessions on the old primary were moved to the
- * new one. Called from the coordinator's thread; the per-session work runs on each session's event
+ * read-write session stop at its next transaction boundary and waits until none has work in flight;
+ * {@link #release} lets each go on, after the sessions on the old primary were moved to the new
+ * one. Called from the coordinator's thread; the per-session work runs on each session's event
  * loop.
  *
  * <p>Quiescence is an event, not a poll: the gate first sets the cluster's hold flag (so that a
  * session registering later holds its first work), then hands every session a question on its own
- * event loop ({@link Holdable#awaitQuiescence}); each answers when it is between transactions with nothing
- * in flight, and from then on holds new work itself. A request admitted an instant before the
- * question was already counted on that loop, so the gate waits for its reply before the standby's
- * catch-up position is taken.
+ * event loop ({@link Holdable#awaitQuiescence}); each answers when it is between transactions with
+ * nothing in flight, and from then on holds new work itself. A request admitted an instant before
+ * the question was already counted on that loop, so the gate waits for its reply before the
+ * standby's catch-up position is taken.
  */
 public abstract class SwitchoverGateBase implements TrafficGate {
 
@@ -82,13 +82,15 @@ public abstract class SwitchoverGateBase implements TrafficGate {
     List<Holdable> all = List.copyOf(sessions());
     CountDownLatch prepared = new CountDownLatch(all.size());
     for (Holdable s : all) {
-      s.eventLoop().execute(() -> {
-        try {
-          s.prepareRelease(primary);
-        } finally {
-          prepared.countDown();
-        }
-      });
+      s.eventLoop()
+          .execute(
+              () -> {
+                try {
+                  s.prepareRelease(primary);
+                } finally {
+                  prepared.countDown();
+                }
+              });
     }
     try {
       prepared.await(PHASE_WAIT_SECONDS, TimeUnit.SECONDS);

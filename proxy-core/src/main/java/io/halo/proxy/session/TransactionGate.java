@@ -70,7 +70,8 @@ public final class TransactionGate {
    */
   public Decision begin(String backend, Executor loop, Consumer<String> outcome) {
     if (open || waiting != null) {
-      throw new IllegalStateException("a transaction is already " + (open ? "open" : "waiting") + " on " + backend);
+      throw new IllegalStateException(
+          "a transaction is already " + (open ? "open" : "waiting") + " on " + backend);
     }
     refusal = user == null ? null : user.takeTransaction();
     if (refusal != null) {
@@ -97,46 +98,56 @@ public final class TransactionGate {
       return Decision.REFUSED;
     }
     waiting = f;
-    f.whenComplete((p, e) -> {
-      if (waiting != f) {
-        if (p != null) {
-          p.ignore(); // abandoned meanwhile
-        }
-        return;
-      }
-      waiting = null;
-      if (e != null) {
-        refusal = Admission.message(e);
-        outcome.accept(refusal);
-      } else {
-        started(backend, p);
-        outcome.accept(null);
-      }
-    });
+    f.whenComplete(
+        (p, e) -> {
+          if (waiting != f) {
+            if (p != null) {
+              p.ignore(); // abandoned meanwhile
+            }
+            return;
+          }
+          waiting = null;
+          if (e != null) {
+            refusal = Admission.message(e);
+            outcome.accept(refusal);
+          } else {
+            started(backend, p);
+            outcome.accept(null);
+          }
+        });
     return Decision.WAITING;
   }
 
   /**
-   * {@link #begin} for a relay that parks its work while it waits (the split relays): true when
-   * the work may go now; otherwise {@code park} ran (waiting; later {@code refuse} may run, then
-   * {@code resume} always, unless {@code gone} says the session ended) or {@code refuse} ran.
+   * {@link #begin} for a relay that parks its work while it waits (the split relays): true when the
+   * work may go now; otherwise {@code park} ran (waiting; later {@code refuse} may run, then {@code
+   * resume} always, unless {@code gone} says the session ended) or {@code refuse} ran.
    */
-  public boolean admitOrPark(String backend, Executor loop, Runnable park, Consumer<String> refuse,
-      Runnable resume, java.util.function.BooleanSupplier gone) {
+  public boolean admitOrPark(
+      String backend,
+      Executor loop,
+      Runnable park,
+      Consumer<String> refuse,
+      Runnable resume,
+      java.util.function.BooleanSupplier gone) {
     if (waiting()) {
       park.run();
       return false;
     }
-    Decision d = begin(backend, loop, refused -> {
-      if (gone.getAsBoolean()) {
-        abandon();
-        return;
-      }
-      if (refused != null) {
-        refuse.accept(refused);
-      }
-      resume.run();
-    });
+    Decision d =
+        begin(
+            backend,
+            loop,
+            refused -> {
+              if (gone.getAsBoolean()) {
+                abandon();
+                return;
+              }
+              if (refused != null) {
+                refuse.accept(refused);
+              }
+              resume.run();
+            });
     switch (d) {
       case ADMITTED:
         return true;

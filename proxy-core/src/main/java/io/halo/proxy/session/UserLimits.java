@@ -26,8 +26,13 @@ public final class UserLimits {
 
   /** One user's figures, for metrics and the admin API. */
   public record UserView(
-      String user, int maxConnections, int connections, int maxTransactionsPerSecond, int transactionBurst,
-      long rejectedConnections, long rejectedTransactions) {}
+      String user,
+      int maxConnections,
+      int connections,
+      int maxTransactionsPerSecond,
+      int transactionBurst,
+      long rejectedConnections,
+      long rejectedTransactions) {}
 
   /** The state of one user that has a limit. */
   public static final class User {
@@ -39,10 +44,14 @@ public final class UserLimits {
 
     private User(UserConfig config, LongSupplier nanoClock) {
       this.config = config;
-      this.bucket = config.maxTransactionsPerSecond() > 0
-          ? new TokenBucket("user " + config.name(), config.transactionBurst(), config.maxTransactionsPerSecond(),
-              nanoClock)
-          : null;
+      this.bucket =
+          config.maxTransactionsPerSecond() > 0
+              ? new TokenBucket(
+                  "user " + config.name(),
+                  config.transactionBurst(),
+                  config.maxTransactionsPerSecond(),
+                  nanoClock)
+              : null;
     }
 
     /**
@@ -55,9 +64,15 @@ public final class UserLimits {
       }
       rejectedTransactions.increment();
       long waitMs = TimeUnit.NANOSECONDS.toMillis(bucket.nanosUntil(1)) + 1;
-      return "user " + config.name() + ": more than max_transactions_per_second " + config.maxTransactionsPerSecond()
-          + " (transaction_burst " + config.transactionBurst() + "); the next transaction may start in about "
-          + waitMs + " ms";
+      return "user "
+          + config.name()
+          + ": more than max_transactions_per_second "
+          + config.maxTransactionsPerSecond()
+          + " (transaction_burst "
+          + config.transactionBurst()
+          + "); the next transaction may start in about "
+          + waitMs
+          + " ms";
     }
 
     boolean ratesTransactions() {
@@ -95,7 +110,12 @@ public final class UserLimits {
     if (n > u.config.maxConnections()) {
       u.connections.decrementAndGet();
       u.rejectedConnections.increment();
-      return "user " + user + ": " + (n - 1) + " of max_connections " + u.config.maxConnections()
+      return "user "
+          + user
+          + ": "
+          + (n - 1)
+          + " of max_connections "
+          + u.config.maxConnections()
           + " sessions in use; close one or raise the user's max_connections";
     }
     return null;
@@ -117,9 +137,19 @@ public final class UserLimits {
 
   public List<UserView> views() {
     List<UserView> out = new ArrayList<>();
-    users.values().forEach(u -> out.add(new UserView(u.config.name(), u.config.maxConnections(), u.connections.get(),
-        u.config.maxTransactionsPerSecond(), u.config.transactionBurst(), u.rejectedConnections.sum(),
-        u.rejectedTransactions.sum())));
+    users
+        .values()
+        .forEach(
+            u ->
+                out.add(
+                    new UserView(
+                        u.config.name(),
+                        u.config.maxConnections(),
+                        u.connections.get(),
+                        u.config.maxTransactionsPerSecond(),
+                        u.config.transactionBurst(),
+                        u.rejectedConnections.sum(),
+                        u.rejectedTransactions.sum())));
     return out;
   }
 }

@@ -6,13 +6,13 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -39,7 +39,10 @@ public record Transports(
   public static Transports best() {
     if (Epoll.isAvailable()) {
       return new Transports(
-          "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
+          "epoll",
+          EpollIoHandler.newFactory(),
+          EpollServerSocketChannel.class,
+          EpollSocketChannel.class);
     }
     return nio();
   }
@@ -72,7 +75,8 @@ public record Transports(
     static final AddressResolverGroup<InetSocketAddress> EPOLL = create(EpollDatagramChannel.class);
     static final AddressResolverGroup<InetSocketAddress> NIO = create(NioDatagramChannel.class);
 
-    private static AddressResolverGroup<InetSocketAddress> create(Class<? extends DatagramChannel> udp) {
+    private static AddressResolverGroup<InetSocketAddress> create(
+        Class<? extends DatagramChannel> udp) {
       return new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelType(udp));
     }
   }

@@ -65,14 +65,31 @@ class AdminCliTest {
   void throttle_shows_the_limits_and_changes_them_at_runtime() {
     int shown = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN);
     assertThat(shown).as(err.toString()).isZero();
-    assertThat(out.toString()).contains("cluster main  max_connections 10  max_transactions 4  max_queue 5")
+    assertThat(out.toString())
+        .contains("cluster main  max_connections 10  max_transactions 4  max_queue 5")
         .containsPattern("pg1 +transactions +fixed +4 +4 +1 +0 +1 +0 +0");
 
-    int changed = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--max-transactions", "9");
+    int changed =
+        halo(
+            "throttle",
+            "--admin",
+            admin.url(),
+            "--token",
+            AdminFixture.TOKEN,
+            "--max-transactions",
+            "9");
     assertThat(changed).as(err.toString()).isZero();
     assertThat(out.toString()).containsPattern("pg1 +transactions +fixed +9 +9 +1");
 
-    int refused = halo("throttle", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--max-connections", "0");
+    int refused =
+        halo(
+            "throttle",
+            "--admin",
+            admin.url(),
+            "--token",
+            AdminFixture.TOKEN,
+            "--max-connections",
+            "0");
     assertThat(refused).isEqualTo(1);
     assertThat(err.toString()).contains("max_connections must be at least 1");
   }
@@ -89,7 +106,8 @@ class AdminCliTest {
   @Test
   void status_of_an_unknown_cluster_exits_1_with_404() {
     // When
-    int exit = halo("status", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--cluster", "nope");
+    int exit =
+        halo("status", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--cluster", "nope");
     // Then
     assertThat(exit).isEqualTo(1);
     assertThat(err.toString()).contains("HTTP 404").contains("nope");
@@ -98,7 +116,8 @@ class AdminCliTest {
   @Test
   void failover_prints_the_outcome_and_steps_and_exits_0_on_success() {
     // When: the only cluster is chosen without --cluster
-    int exit = halo("failover", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--target", "pg2");
+    int exit =
+        halo("failover", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--target", "pg2");
     // Then
     assertThat(exit).as(err.toString()).isZero();
     assertThat(out.toString())
@@ -111,7 +130,15 @@ class AdminCliTest {
     // Given
     main.outcome = FailoverReport.Outcome.REFUSED;
     // When
-    int exit = halo("switchover", "--admin", admin.url(), "--token", AdminFixture.TOKEN, "--cluster", "main");
+    int exit =
+        halo(
+            "switchover",
+            "--admin",
+            admin.url(),
+            "--token",
+            AdminFixture.TOKEN,
+            "--cluster",
+            "main");
     // Then
     assertThat(exit).isEqualTo(1);
     assertThat(out.toString()).contains("REFUSED").contains("reason: candidate pg2 lags");

@@ -73,9 +73,12 @@ class AdminConnectionTest {
     try (Socket s = connect()) {
       OutputStream out = s.getOutputStream();
       out.write(
-          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH
+          ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  + AUTH
                   + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
-                  + "GET /api/v1/clusters/main HTTP/1.1\r\nHost: halo\r\n" + AUTH + "\r\n")
+                  + "GET /api/v1/clusters/main HTTP/1.1\r\nHost: halo\r\n"
+                  + AUTH
+                  + "\r\n")
               .getBytes(StandardCharsets.US_ASCII));
       out.flush();
       assertThat(main.actionStarted.await(5, TimeUnit.SECONDS)).isTrue();
@@ -108,10 +111,16 @@ class AdminConnectionTest {
   void a_rebound_name_in_host_is_refused_on_a_loopback_listener() throws Exception {
     int port = admin.server.boundAddress().getPort();
     try (Socket s = connect()) {
-      s.getOutputStream().write(("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: evil.example:" + port
-              + "\r\nOrigin: http://evil.example:" + port + "\r\n" + AUTH
-              + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n")
-          .getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream()
+          .write(
+              ("POST /api/v1/clusters/main/failover HTTP/1.1\r\nHost: evil.example:"
+                      + port
+                      + "\r\nOrigin: http://evil.example:"
+                      + port
+                      + "\r\n"
+                      + AUTH
+                      + "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
       Answer a = read(s.getInputStream());
       assertThat(a.status()).isEqualTo(403);
       assertThat(a.body()).contains("loopback");
@@ -124,7 +133,9 @@ class AdminConnectionTest {
     // Given a request line with a header that cannot be parsed
     try (Socket s = connect()) {
       s.getOutputStream()
-          .write("GET /health HTTP/1.1\r\nHost: halo\r\nno-colon-here\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+          .write(
+              "GET /health HTTP/1.1\r\nHost: halo\r\nno-colon-here\r\n\r\n"
+                  .getBytes(StandardCharsets.US_ASCII));
       // When
       Answer a = read(s.getInputStream());
       // Then
@@ -141,7 +152,9 @@ class AdminConnectionTest {
       // Given / When two requests, the second asking to close
       out.write("GET /health HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
       Answer first = read(s.getInputStream());
-      out.write("GET /health HTTP/1.1\r\nHost: halo\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          "GET /health HTTP/1.1\r\nHost: halo\r\nConnection: close\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
       Answer second = read(s.getInputStream());
       // Then
       assertThat(first.status()).isEqualTo(200);

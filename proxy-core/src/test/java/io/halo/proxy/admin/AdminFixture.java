@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 final class AdminFixture implements AutoCloseable {
 
   static final String TOKEN = "s3cret-token";
+
   /** The read-only token, configured whenever a token is. */
   static final String READ_TOKEN = "read-only-token";
 
@@ -26,13 +27,17 @@ final class AdminFixture implements AutoCloseable {
   final EventLoopGroup workers = Transports.nio().newGroup(1);
   final AdminServer server;
   final HttpClient http =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
 
   AdminFixture(String token, List<ClusterControl> clusters) throws InterruptedException {
     this(token, clusters, AdminServer.ACTION_THREADS, AdminServer.ACTION_QUEUE);
   }
 
-  AdminFixture(String token, List<ClusterControl> clusters, int threads, int queue) throws InterruptedException {
+  AdminFixture(String token, List<ClusterControl> clusters, int threads, int queue)
+      throws InterruptedException {
     server =
         new AdminServer(
             new AdminConfig(new HostPort("127.0.0.1", 0), token, token == null ? null : READ_TOKEN),

@@ -22,7 +22,8 @@ class AdminMetricsTest {
               + "(?:,[a-zA-Z_][a-zA-Z0-9_]*=\"(?:[^\"\\\\\\n]|\\\\[\\\\\"n])*\")*\\})? "
               + "(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|[+-]Inf)");
   private static final Pattern HELP = Pattern.compile("# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+");
-  private static final Pattern TYPE = Pattern.compile("# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter)");
+  private static final Pattern TYPE =
+      Pattern.compile("# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter)");
 
   private FakeCluster main;
   private AdminFixture admin;
@@ -46,7 +47,8 @@ class AdminMetricsTest {
     HttpResponse<String> r = admin.get("/metrics");
     // Then
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain; version=0.0.4"));
+    assertThat(r.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(v -> assertThat(v).startsWith("text/plain; version=0.0.4"));
     Set<String> helped = new HashSet<>();
     Set<String> typed = new HashSet<>();
     List<String> samples = new ArrayList<>();
@@ -67,13 +69,25 @@ class AdminMetricsTest {
     }
     assertThat(typed)
         .contains(
-            "halo_backend_up", "halo_backend_state", "halo_backend_role", "halo_backend_is_primary",
-            "halo_backend_lag_bytes", "halo_backend_probe_latency_seconds", "halo_backend_split_brain",
-            "halo_backend_sessions", "halo_cluster_epoch", "halo_failovers_total",
-            "halo_last_failover_duration_seconds", "halo_listener_client_connections",
-            "halo_listener_max_client_connections", "halo_rejected_connections_total",
-            "halo_split_reads_total", "halo_split_read_your_writes_primary_total", "halo_split_sessions",
-            "halo_split_pinned_sessions", "halo_split_pinned_total");
+            "halo_backend_up",
+            "halo_backend_state",
+            "halo_backend_role",
+            "halo_backend_is_primary",
+            "halo_backend_lag_bytes",
+            "halo_backend_probe_latency_seconds",
+            "halo_backend_split_brain",
+            "halo_backend_sessions",
+            "halo_cluster_epoch",
+            "halo_failovers_total",
+            "halo_last_failover_duration_seconds",
+            "halo_listener_client_connections",
+            "halo_listener_max_client_connections",
+            "halo_rejected_connections_total",
+            "halo_split_reads_total",
+            "halo_split_read_your_writes_primary_total",
+            "halo_split_sessions",
+            "halo_split_pinned_sessions",
+            "halo_split_pinned_total");
     assertThat(samples)
         .contains(
             "halo_backend_up{cluster=\"main\",backend=\"pg1\"} 1",
@@ -101,7 +115,9 @@ class AdminMetricsTest {
     // When: FakeProxy has a listener named main "ro"
     String body = admin.get("/metrics").body();
     // Then
-    assertThat(body).contains("halo_listener_client_connections{listener=\"main \\\"ro\\\"\",cluster=\"main\",address=\"0.0.0.0:6433\"} 3");
+    assertThat(body)
+        .contains(
+            "halo_listener_client_connections{listener=\"main \\\"ro\\\"\",cluster=\"main\",address=\"0.0.0.0:6433\"} 3");
     assertThat(PrometheusText.escapeLabel("a\\b\nc\"d")).isEqualTo("a\\\\b\\nc\\\"d");
   }
 
@@ -109,7 +125,8 @@ class AdminMetricsTest {
   void mysql_lag_is_counted_in_transactions_under_its_own_metric() throws Exception {
     main.engine = "mysql";
     String body = admin.get("/metrics").body();
-    assertThat(body).contains("halo_backend_lag_transactions{cluster=\"main\",backend=\"pg2\"} 96")
+    assertThat(body)
+        .contains("halo_backend_lag_transactions{cluster=\"main\",backend=\"pg2\"} 96")
         .doesNotContain("halo_backend_lag_bytes{");
   }
 
@@ -120,7 +137,9 @@ class AdminMetricsTest {
     // When
     String body = admin.get("/metrics").body();
     // Then
-    assertThat(body).doesNotContain("halo_backend_lag_bytes{").doesNotContain("halo_backend_probe_latency_seconds{");
+    assertThat(body)
+        .doesNotContain("halo_backend_lag_bytes{")
+        .doesNotContain("halo_backend_probe_latency_seconds{");
     assertThat(body).contains("halo_backend_up{cluster=\"main\",backend=\"pg1\"} 0");
   }
 }

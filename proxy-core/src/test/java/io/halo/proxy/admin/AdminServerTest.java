@@ -42,7 +42,8 @@ class AdminServerTest {
   }
 
   private JsonNode json(HttpResponse<String> r) throws Exception {
-    assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+    assertThat(r.headers().firstValue("Content-Type"))
+        .hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
     return mapper.readTree(r.body());
   }
 
@@ -73,7 +74,8 @@ class AdminServerTest {
   void requests_without_or_with_a_wrong_token_get_401_with_www_authenticate() throws Exception {
     // Given a token-protected API; When no token / a wrong token / the right one
     HttpResponse<String> none =
-        admin.send(HttpRequest.newBuilder(URI.create(admin.url() + "/api/v1/clusters")).GET().build());
+        admin.send(
+            HttpRequest.newBuilder(URI.create(admin.url() + "/api/v1/clusters")).GET().build());
     HttpResponse<String> wrong =
         admin.send(
             HttpRequest.newBuilder(URI.create(admin.url() + "/api/v1/clusters"))
@@ -84,7 +86,8 @@ class AdminServerTest {
     // Then
     for (HttpResponse<String> r : List.of(none, wrong)) {
       assertThat(r.statusCode()).isEqualTo(401);
-      assertThat(r.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+      assertThat(r.headers().firstValue("WWW-Authenticate"))
+          .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
       assertThat(json(r).path("error").asText()).contains("bearer token");
     }
     assertThat(right.statusCode()).isEqualTo(200);
@@ -96,7 +99,8 @@ class AdminServerTest {
     try (AdminFixture open = new AdminFixture(null, List.of(main))) {
       // When
       HttpResponse<String> r =
-          open.send(HttpRequest.newBuilder(URI.create(open.url() + "/api/v1/clusters")).GET().build());
+          open.send(
+              HttpRequest.newBuilder(URI.create(open.url() + "/api/v1/clusters")).GET().build());
       // Then
       assertThat(r.statusCode()).isEqualTo(200);
     }
@@ -159,7 +163,8 @@ class AdminServerTest {
     HttpResponse<String> backend = admin.post("/api/v1/clusters/main/backends/pg9/drain", "");
     assertThat(backend.statusCode()).isEqualTo(404);
     assertThat(json(backend).path("error").asText()).contains("pg9");
-    assertThat(admin.post("/api/v1/clusters/main/failover", "{\"target\":\"pg9\"}").statusCode()).isEqualTo(404);
+    assertThat(admin.post("/api/v1/clusters/main/failover", "{\"target\":\"pg9\"}").statusCode())
+        .isEqualTo(404);
   }
 
   @Test
@@ -177,7 +182,8 @@ class AdminServerTest {
   @Test
   void a_successful_failover_answers_200_with_the_report_and_bumps_the_epoch() throws Exception {
     // When
-    HttpResponse<String> r = admin.post("/api/v1/clusters/main/failover", "{\"target\": \"pg3\", \"force\": true}");
+    HttpResponse<String> r =
+        admin.post("/api/v1/clusters/main/failover", "{\"target\": \"pg3\", \"force\": true}");
     // Then
     assertThat(r.statusCode()).isEqualTo(200);
     JsonNode report = json(r);
@@ -239,13 +245,16 @@ class AdminServerTest {
   @Test
   void bad_json_wrong_types_and_unknown_fields_are_400() throws Exception {
     // When / Then
-    assertThat(admin.post("/api/v1/clusters/main/failover", "{not json").statusCode()).isEqualTo(400);
+    assertThat(admin.post("/api/v1/clusters/main/failover", "{not json").statusCode())
+        .isEqualTo(400);
     assertThat(admin.post("/api/v1/clusters/main/failover", "[1]").statusCode()).isEqualTo(400);
-    assertThat(admin.post("/api/v1/clusters/main/failover", "{\"force\": \"yes\"}").statusCode()).isEqualTo(400);
+    assertThat(admin.post("/api/v1/clusters/main/failover", "{\"force\": \"yes\"}").statusCode())
+        .isEqualTo(400);
     HttpResponse<String> typo = admin.post("/api/v1/clusters/main/failover", "{\"forse\": true}");
     assertThat(typo.statusCode()).isEqualTo(400);
     assertThat(json(typo).path("error").asText()).contains("forse");
-    assertThat(admin.post("/api/v1/clusters/main/switchover", "{\"force\": true}").statusCode()).isEqualTo(400);
+    assertThat(admin.post("/api/v1/clusters/main/switchover", "{\"force\": true}").statusCode())
+        .isEqualTo(400);
   }
 
   @Test
@@ -265,46 +274,79 @@ class AdminServerTest {
     assertThat(drain.statusCode()).isEqualTo(200);
     assertThat(json(drain).path("name").asText()).isEqualTo("pg2");
     assertThat(json(drain).path("admin_state").asText()).isEqualTo("DRAINING");
-    assertThat(json(admin.post("/api/v1/clusters/main/backends/pg2/disable", "")).path("admin_state").asText())
+    assertThat(
+            json(admin.post("/api/v1/clusters/main/backends/pg2/disable", ""))
+                .path("admin_state")
+                .asText())
         .isEqualTo("DISABLED");
-    assertThat(json(admin.post("/api/v1/clusters/main/backends/pg2/enable", "")).path("admin_state").asText())
+    assertThat(
+            json(admin.post("/api/v1/clusters/main/backends/pg2/enable", ""))
+                .path("admin_state")
+                .asText())
         .isEqualTo("ENABLED");
   }
 
   /**
-   * A page open in the operator's browser can POST text/plain to 127.0.0.1 without a preflight;
-   * it once drained a backend that way (issue 9.7). Such requests change nothing now.
+   * A page open in the operator's browser can POST text/plain to 127.0.0.1 without a preflight; it
+   * once drained a backend that way (issue 9.7). Such requests change nothing now.
    */
   @Test
   void a_text_plain_or_cross_origin_post_is_refused_and_drains_nothing() throws Exception {
-    HttpResponse<String> plain = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
-        .header("Content-Type", "text/plain").header("Origin", "http://evil.example")
-        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    HttpResponse<String> plain =
+        admin.send(
+            admin
+                .request("/api/v1/clusters/main/backends/pg2/drain")
+                .header("Content-Type", "text/plain")
+                .header("Origin", "http://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString(""))
+                .build());
     assertThat(plain.statusCode()).isEqualTo(415);
-    HttpResponse<String> crossOrigin = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
-        .header("Content-Type", "application/json").header("Origin", "http://evil.example")
-        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    HttpResponse<String> crossOrigin =
+        admin.send(
+            admin
+                .request("/api/v1/clusters/main/backends/pg2/drain")
+                .header("Content-Type", "application/json")
+                .header("Origin", "http://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString(""))
+                .build());
     assertThat(crossOrigin.statusCode()).isEqualTo(403);
-    HttpResponse<String> noType = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
-        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    HttpResponse<String> noType =
+        admin.send(
+            admin
+                .request("/api/v1/clusters/main/backends/pg2/drain")
+                .POST(HttpRequest.BodyPublishers.ofString(""))
+                .build());
     assertThat(noType.statusCode()).isEqualTo(415);
 
     assertThat(admin.get("/api/v1/clusters/main").body()).doesNotContain("DRAINING");
-    HttpResponse<String> sameOrigin = admin.send(admin.request("/api/v1/clusters/main/backends/pg2/drain")
-        .header("Content-Type", "application/json; charset=utf-8").header("Origin", admin.url())
-        .POST(HttpRequest.BodyPublishers.ofString("")).build());
+    HttpResponse<String> sameOrigin =
+        admin.send(
+            admin
+                .request("/api/v1/clusters/main/backends/pg2/drain")
+                .header("Content-Type", "application/json; charset=utf-8")
+                .header("Origin", admin.url())
+                .POST(HttpRequest.BodyPublishers.ofString(""))
+                .build());
     assertThat(sameOrigin.statusCode()).as(sameOrigin.body()).isEqualTo(200);
   }
 
   @Test
   void the_read_only_token_reads_status_and_metrics_but_changes_nothing() throws Exception {
-    java.util.function.Function<String, HttpRequest.Builder> asReader = path ->
-        HttpRequest.newBuilder(URI.create(admin.url() + path)).header("Authorization", "Bearer " + AdminFixture.READ_TOKEN);
-    assertThat(admin.send(asReader.apply("/api/v1/clusters/main").GET().build()).statusCode()).isEqualTo(200);
+    java.util.function.Function<String, HttpRequest.Builder> asReader =
+        path ->
+            HttpRequest.newBuilder(URI.create(admin.url() + path))
+                .header("Authorization", "Bearer " + AdminFixture.READ_TOKEN);
+    assertThat(admin.send(asReader.apply("/api/v1/clusters/main").GET().build()).statusCode())
+        .isEqualTo(200);
     assertThat(admin.send(asReader.apply("/metrics").GET().build()).statusCode()).isEqualTo(200);
 
-    HttpResponse<String> drain = admin.send(asReader.apply("/api/v1/clusters/main/backends/pg2/drain")
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("")).build());
+    HttpResponse<String> drain =
+        admin.send(
+            asReader
+                .apply("/api/v1/clusters/main/backends/pg2/drain")
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(""))
+                .build());
     assertThat(drain.statusCode()).isEqualTo(403);
     assertThat(json(drain).path("error").asText()).contains("read-only token may only read");
     assertThat(admin.get("/api/v1/clusters/main").body()).doesNotContain("DRAINING");
@@ -342,7 +384,10 @@ class AdminServerTest {
     // When
     HttpResponse<String> health =
         admin.send(
-            HttpRequest.newBuilder(URI.create(admin.url() + "/health")).timeout(Duration.ofSeconds(2)).GET().build());
+            HttpRequest.newBuilder(URI.create(admin.url() + "/health"))
+                .timeout(Duration.ofSeconds(2))
+                .GET()
+                .build());
     // Then
     assertThat(health.statusCode()).isEqualTo(200);
     assertThat(json(admin.get("/api/v1/clusters")).get(0).path("epoch").asLong()).isEqualTo(1);

@@ -10,7 +10,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** GET and PUT /api/v1/clusters/{c}/throttle and the throttle families of /metrics, on the real admin server. */
+/**
+ * GET and PUT /api/v1/clusters/{c}/throttle and the throttle families of /metrics, on the real
+ * admin server.
+ */
 class AdminThrottleTest {
 
   private AdminFixture admin;
@@ -26,8 +29,12 @@ class AdminThrottleTest {
   }
 
   private HttpResponse<String> put(String path, String body) throws Exception {
-    return admin.send(admin.request(path).header("Content-Type", "application/json")
-        .PUT(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)).build());
+    return admin.send(
+        admin
+            .request(path)
+            .header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
+            .build());
   }
 
   @Test
@@ -35,30 +42,41 @@ class AdminThrottleTest {
     HttpResponse<String> r = admin.get("/api/v1/clusters/main/throttle");
 
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.body()).contains("\"cluster\":\"main\"", "\"max_connections\":10", "\"max_transactions\":4",
-        "\"max_queue\":5", "\"queue_timeout_millis\":1000", "\"limit\":\"fixed\"");
-    assertThat(r.body()).contains(
-        "{\"backend\":\"pg1\",\"unit\":\"sessions\",\"kind\":\"fixed\",\"limit\":10,\"maximum\":10,\"in_use\":1,"
-            + "\"waiting\":0,\"max_queue\":5,\"admitted\":1,\"rejected_queue_full\":0,\"rejected_timed_out\":0}",
-        "{\"backend\":\"pg1\",\"unit\":\"transactions\",\"kind\":\"fixed\",\"limit\":4,\"maximum\":4,\"in_use\":1,");
+    assertThat(r.body())
+        .contains(
+            "\"cluster\":\"main\"",
+            "\"max_connections\":10",
+            "\"max_transactions\":4",
+            "\"max_queue\":5",
+            "\"queue_timeout_millis\":1000",
+            "\"limit\":\"fixed\"");
+    assertThat(r.body())
+        .contains(
+            "{\"backend\":\"pg1\",\"unit\":\"sessions\",\"kind\":\"fixed\",\"limit\":10,\"maximum\":10,\"in_use\":1,"
+                + "\"waiting\":0,\"max_queue\":5,\"admitted\":1,\"rejected_queue_full\":0,\"rejected_timed_out\":0}",
+            "{\"backend\":\"pg1\",\"unit\":\"transactions\",\"kind\":\"fixed\",\"limit\":4,\"maximum\":4,\"in_use\":1,");
   }
 
   @Test
   void put_changes_the_limits_at_runtime_and_metrics_show_them() throws Exception {
-    HttpResponse<String> r = put("/api/v1/clusters/main/throttle",
-        "{\"max_connections\": 3, \"max_transactions\": 2, \"max_queue\": 0}");
+    HttpResponse<String> r =
+        put(
+            "/api/v1/clusters/main/throttle",
+            "{\"max_connections\": 3, \"max_transactions\": 2, \"max_queue\": 0}");
 
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(r.body()).contains("\"max_connections\":3", "\"max_transactions\":2", "\"max_queue\":0");
+    assertThat(r.body())
+        .contains("\"max_connections\":3", "\"max_transactions\":2", "\"max_queue\":0");
     String metrics = admin.get("/metrics").body();
-    assertThat(metrics).contains(
-        "halo_throttle_limit{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",limit=\"fixed\"} 2",
-        "halo_throttle_limit{cluster=\"main\",backend=\"pg1\",unit=\"sessions\",limit=\"fixed\"} 3",
-        "halo_throttle_in_use{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",limit=\"fixed\"} 1",
-        "halo_throttle_queue_limit{cluster=\"main\",backend=\"pg1\",unit=\"sessions\",limit=\"fixed\"} 0",
-        "halo_throttle_rejected_total{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",reason=\"queue_full\"} 0",
-        "halo_user_sessions{user=\"app\"} 1",
-        "halo_user_rejected_total{user=\"app\",reason=\"transaction_rate\"} 0");
+    assertThat(metrics)
+        .contains(
+            "halo_throttle_limit{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",limit=\"fixed\"} 2",
+            "halo_throttle_limit{cluster=\"main\",backend=\"pg1\",unit=\"sessions\",limit=\"fixed\"} 3",
+            "halo_throttle_in_use{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",limit=\"fixed\"} 1",
+            "halo_throttle_queue_limit{cluster=\"main\",backend=\"pg1\",unit=\"sessions\",limit=\"fixed\"} 0",
+            "halo_throttle_rejected_total{cluster=\"main\",backend=\"pg1\",unit=\"transactions\",reason=\"queue_full\"} 0",
+            "halo_user_sessions{user=\"app\"} 1",
+            "halo_user_rejected_total{user=\"app\",reason=\"transaction_rate\"} 0");
     // POST does the same
     assertThat(admin.post("/api/v1/clusters/main/throttle", "{\"max_transactions\": 7}").body())
         .contains("\"max_transactions\":7", "\"max_connections\":3");
@@ -78,11 +96,14 @@ class AdminThrottleTest {
     assertThat(text.statusCode()).isEqualTo(400);
     assertThat(text.body()).contains("'max_queue' must be a whole number");
 
-    assertThat(put("/api/v1/clusters/nope/throttle", "{\"max_queue\": 1}").statusCode()).isEqualTo(404);
-    HttpResponse<String> delete = admin.send(admin.request("/api/v1/clusters/main/throttle").DELETE().build());
+    assertThat(put("/api/v1/clusters/nope/throttle", "{\"max_queue\": 1}").statusCode())
+        .isEqualTo(404);
+    HttpResponse<String> delete =
+        admin.send(admin.request("/api/v1/clusters/main/throttle").DELETE().build());
     assertThat(delete.statusCode()).isEqualTo(405);
     assertThat(delete.headers().firstValue("Allow")).hasValue("GET, PUT, POST");
 
-    assertThat(admin.get("/api/v1/clusters/main/throttle").body()).contains("\"max_connections\":10");
+    assertThat(admin.get("/api/v1/clusters/main/throttle").body())
+        .contains("\"max_connections\":10");
   }
 }

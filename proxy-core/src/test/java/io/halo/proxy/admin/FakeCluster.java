@@ -20,7 +20,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** An in-memory cluster: a primary and standbys; failover promotes a standby and bumps the epoch. */
+/**
+ * An in-memory cluster: a primary and standbys; failover promotes a standby and bumps the epoch.
+ */
 final class FakeCluster implements ClusterControl {
 
   static final Instant T0 = Instant.parse("2026-11-27T04:00:00Z");
@@ -32,28 +34,47 @@ final class FakeCluster implements ClusterControl {
 
   /** When set, the next action waits for it (and counts down {@link #actionStarted} first). */
   volatile CountDownLatch release;
+
   final CountDownLatch actionStarted = new CountDownLatch(1);
+
   /** When set, failover/switchover answer with this outcome. */
   volatile FailoverReport.Outcome outcome = FailoverReport.Outcome.SUCCEEDED;
+
   volatile boolean busy;
+
   /** When set, actions throw it (a bug in the cluster code, as the API sees it). */
   volatile RuntimeException failWith;
 
-  /** @param names the first is the primary */
+  /**
+   * @param names the first is the primary
+   */
   FakeCluster(String name, String... names) {
     this.name = name;
     List<BackendNode> nodes = new ArrayList<>();
     List<BackendStatus> status = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       NodeRole role = i == 0 ? NodeRole.PRIMARY : NodeRole.STANDBY;
-      BackendNode node = new BackendNode(names[i], new HostPort("10.0.0." + (i + 1), 5432), role, NodeState.UP, i);
+      BackendNode node =
+          new BackendNode(names[i], new HostPort("10.0.0." + (i + 1), 5432), role, NodeState.UP, i);
       nodes.add(node);
       ProbeResult probe =
           new ProbeResult(
-              names[i], T0, Duration.ofMillis(2), null, role, 1, 0x3000060L, 0x3000060L, null,
+              names[i],
+              T0,
+              Duration.ofMillis(2),
+              null,
+              role,
+              1,
+              0x3000060L,
+              0x3000060L,
+              null,
               i == 0 ? null : Duration.ZERO,
               i == 0 ? null : new ProbeResult.Upstream("10.0.0.1", 5432, "streaming", true),
-              i == 0 ? List.of(new ProbeResult.Downstream("pg2", "10.0.0.2", "streaming", "async", 0x3000000L)) : List.of());
+              i == 0
+                  ? List.of(
+                      new ProbeResult.Downstream(
+                          "pg2", "10.0.0.2", "streaming", "async", 0x3000000L))
+                  : List.of());
       status.add(new BackendStatus(node, AdminState.ENABLED, probe, 0, 10, i == 0 ? 0 : 96, false));
     }
     topology.set(new Topology(name, 1, names[0], nodes));
@@ -65,13 +86,29 @@ final class FakeCluster implements ClusterControl {
     Topology t = topology.get();
     List<BackendNode> nodes =
         t.backends().stream()
-            .map(b -> b.name().equals(t.primary()) ? new BackendNode(b.name(), b.address(), b.role(), NodeState.DOWN, b.priority()) : b)
+            .map(
+                b ->
+                    b.name().equals(t.primary())
+                        ? new BackendNode(
+                            b.name(), b.address(), b.role(), NodeState.DOWN, b.priority())
+                        : b)
             .toList();
     topology.set(new Topology(name, t.epoch(), t.primary(), nodes));
     backends.set(
         backends.get().stream()
-            .map(s -> new BackendStatus(nodes.stream().filter(n -> n.name().equals(s.node().name())).findFirst().orElseThrow(), s.admin(),
-                ProbeResult.failed(s.node().name(), T0, "connection refused"), 3, 0, -1, s.splitBrain()))
+            .map(
+                s ->
+                    new BackendStatus(
+                        nodes.stream()
+                            .filter(n -> n.name().equals(s.node().name()))
+                            .findFirst()
+                            .orElseThrow(),
+                        s.admin(),
+                        ProbeResult.failed(s.node().name(), T0, "connection refused"),
+                        3,
+                        0,
+                        -1,
+                        s.splitBrain()))
             .toList());
   }
 
@@ -100,7 +137,9 @@ final class FakeCluster implements ClusterControl {
 
   @Override
   public Optional<FailoverReport> lastFailover() {
-    return failovers.isEmpty() ? Optional.empty() : Optional.of(failovers.get(failovers.size() - 1));
+    return failovers.isEmpty()
+        ? Optional.empty()
+        : Optional.of(failovers.get(failovers.size() - 1));
   }
 
   @Override
@@ -135,12 +174,23 @@ final class FakeCluster implements ClusterControl {
     long epochAfter = ok ? t.epoch() + 1 : t.epoch();
     FailoverReport r =
         new FailoverReport(
-            failovers.size() + 1L, kind, name, t.primary(), to, T0, T0.plusMillis(1234), outcome,
+            failovers.size() + 1L,
+            kind,
+            name,
+            t.primary(),
+            to,
+            T0,
+            T0.plusMillis(1234),
+            outcome,
             ok ? "operator asked" : "candidate " + to + " lags 32 MB, more than max_lag 16 MB",
             List.of(
-                new FailoverReport.Step("fence", T0, Duration.ofMillis(34), true, "stopped " + t.primary()),
-                new FailoverReport.Step("promote", T0.plusMillis(34), Duration.ofMillis(1200), ok, "pg_promote()")),
-            t.epoch(), epochAfter, force ? 4096L : null,
+                new FailoverReport.Step(
+                    "fence", T0, Duration.ofMillis(34), true, "stopped " + t.primary()),
+                new FailoverReport.Step(
+                    "promote", T0.plusMillis(34), Duration.ofMillis(1200), ok, "pg_promote()")),
+            t.epoch(),
+            epochAfter,
+            force ? 4096L : null,
             kind == FailoverReport.Kind.SWITCHOVER ? Duration.ofMillis(250) : null);
     failovers.add(r);
     if (ok) {
@@ -171,9 +221,18 @@ final class FakeCluster implements ClusterControl {
     }
     backends.set(
         backends.get().stream()
-            .map(s -> s.node().name().equals(backend)
-                ? new BackendStatus(s.node(), admin, s.lastProbe(), s.consecutiveFailures(), s.consecutiveSuccesses(), s.lagBytes(), s.splitBrain())
-                : s)
+            .map(
+                s ->
+                    s.node().name().equals(backend)
+                        ? new BackendStatus(
+                            s.node(),
+                            admin,
+                            s.lastProbe(),
+                            s.consecutiveFailures(),
+                            s.consecutiveSuccesses(),
+                            s.lagBytes(),
+                            s.splitBrain())
+                        : s)
             .toList());
   }
 

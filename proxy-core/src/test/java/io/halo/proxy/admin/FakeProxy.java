@@ -14,26 +14,32 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
 /**
- * A fixed ProxyView: one listener per route, a few sessions, some rejections, and a real
- * {@link Admission} of cluster "main" (one session and one transaction admitted on pg1, user "app"
- * with one of its 3 sessions in use).
+ * A fixed ProxyView: one listener per route, a few sessions, some rejections, and a real {@link
+ * Admission} of cluster "main" (one session and one transaction admitted on pg1, user "app" with
+ * one of its 3 sessions in use).
  */
 final class FakeProxy implements ProxyView {
 
-  private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "fake-proxy-timer");
-    t.setDaemon(true);
-    return t;
-  });
+  private static final ScheduledExecutorService TIMER =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "fake-proxy-timer");
+            t.setDaemon(true);
+            return t;
+          });
 
-  final Admission admission = new Admission(
-      new ThrottleConfig(10, 5, Duration.ofSeconds(1), 4, ThrottleLimit.FIXED, 1), TIMER, null,
-      new UserLimits(List.of(new UserConfig("app", null, AuthMethod.TRUST, "app", null, 3, 100, 10)),
-          System::nanoTime));
+  final Admission admission =
+      new Admission(
+          new ThrottleConfig(10, 5, Duration.ofSeconds(1), 4, ThrottleLimit.FIXED, 1),
+          TIMER,
+          null,
+          new UserLimits(
+              List.of(new UserConfig("app", null, AuthMethod.TRUST, "app", null, 3, 100, 10)),
+              System::nanoTime));
 
   FakeProxy() {
     admission.acquire("pg1", Runnable::run);
-    admission.transactionGate("app").begin("pg1", Runnable::run, refused -> { });
+    admission.transactionGate("app").begin("pg1", Runnable::run, refused -> {});
     admission.users().connect("app");
   }
 
@@ -65,11 +71,13 @@ final class FakeProxy implements ProxyView {
   }
 
   @Override
-  public ThrottleView updateThrottle(String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
+  public ThrottleView updateThrottle(
+      String cluster, Integer maxConnections, Integer maxTransactions, Integer maxQueue) {
     if (!cluster.equals("main")) {
       throw new NoSuchElementException("no cluster '" + cluster + "'");
     }
-    return ThrottleView.of(cluster, admission.update(maxConnections, maxTransactions, maxQueue), admission.limiters());
+    return ThrottleView.of(
+        cluster, admission.update(maxConnections, maxTransactions, maxQueue), admission.limiters());
   }
 
   @Override

@@ -43,12 +43,25 @@ class AdaptiveLimitIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("adapt").user("app", "apppw").database("app").start());
+    cluster =
+        LOGS.watch(PgCluster.builder().name("adapt").user("app", "apppw").database("app").start());
     delay("0.01");
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
-        c -> new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), c.failover(),
-            new ThrottleConfig(200, 32, Duration.ofSeconds(5), 8, ThrottleLimit.GRADIENT, 2)));
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            200,
+            c ->
+                new ClusterConfig(
+                    c.name(),
+                    c.engine(),
+                    c.listeners(),
+                    c.backends(),
+                    c.monitor(),
+                    c.failover(),
+                    new ThrottleConfig(
+                        200, 32, Duration.ofSeconds(5), 8, ThrottleLimit.GRADIENT, 2)));
   }
 
   @AfterAll
@@ -57,7 +70,8 @@ class AdaptiveLimitIT {
   }
 
   private static void delay(String seconds) throws SQLException {
-    try (Connection su = cluster.primary().connectAsSuperuser(); Statement s = su.createStatement()) {
+    try (Connection su = cluster.primary().connectAsSuperuser();
+        Statement s = su.createStatement()) {
       s.execute("alter system set halo_test.delay = '" + seconds + "'");
       s.execute("select pg_reload_conf()");
     }
@@ -73,7 +87,8 @@ class AdaptiveLimitIT {
 
   @Test
   @Timeout(value = 240, unit = TimeUnit.SECONDS)
-  void the_limit_shrinks_when_the_backend_slows_down_and_grows_back_when_it_recovers() throws Exception {
+  void the_limit_shrinks_when_the_backend_slows_down_and_grows_back_when_it_recovers()
+      throws Exception {
     AtomicBoolean running = new AtomicBoolean(true);
     ExecutorService pool = Executors.newFixedThreadPool(16);
     List<Connection> sessions = new ArrayList<>();
@@ -82,21 +97,23 @@ class AdaptiveLimitIT {
       for (int i = 0; i < 16; i++) {
         Connection c = halo.connect("app", "apppw", "app", "");
         sessions.add(c);
-        clients.add(pool.submit(() -> {
-          try (Statement s = c.createStatement()) {
-            while (running.get()) {
-              try {
-                s.execute(QUERY);
-              } catch (SQLException e) {
-                if (!"53300".equals(e.getSQLState())) {
-                  throw e;
-                }
-                Thread.sleep(50);
-              }
-            }
-          }
-          return null;
-        }));
+        clients.add(
+            pool.submit(
+                () -> {
+                  try (Statement s = c.createStatement()) {
+                    while (running.get()) {
+                      try {
+                        s.execute(QUERY);
+                      } catch (SQLException e) {
+                        if (!"53300".equals(e.getSQLState())) {
+                          throw e;
+                        }
+                        Thread.sleep(50);
+                      }
+                    }
+                  }
+                  return null;
+                }));
       }
       // healthy: 16 clients keep the limit busy, latency holds, the limit grows from 2
       Thread.sleep(30_000);
@@ -109,7 +126,8 @@ class AdaptiveLimitIT {
       delay("0.01");
       Thread.sleep(20_000);
       int recovered = limit();
-      System.out.printf("gradient limit: %d after the healthy phase, %d after the slow one, %d after recovery%n",
+      System.out.printf(
+          "gradient limit: %d after the healthy phase, %d after the slow one, %d after recovery%n",
           grown, shrunk, recovered);
 
       assertThat(grown).isGreaterThanOrEqualTo(5);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.Balance;
 import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.Balance;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.UserConfig;
@@ -36,21 +36,59 @@ class BalancingIT {
     HaloFixture.stop(halo, cluster);
   }
 
-  private void start(Balance balance, long maxReplicaLag, int weightFirst, int weightSecond) throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("bal").standbys(2).user("app", "apppw").database("app").start());
+  private void start(Balance balance, long maxReplicaLag, int weightFirst, int weightSecond)
+      throws Exception {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name("bal")
+                .standbys(2)
+                .user("app", "apppw")
+                .database("app")
+                .start());
     String first = cluster.standbys().get(0).name();
     String second = cluster.standbys().get(1).name();
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
-        c -> new ClusterConfig(c.name(), c.engine(),
-            c.listeners().stream().map(l -> new ListenerConfig(l.listen(), l.route(), l.maxClientConnections(),
-                l.fallbackToPrimary(), balance, maxReplicaLag)).toList(),
-            c.backends().stream().map(b -> new BackendConfig(b.name(), b.address(), b.role(), b.priority(),
-                b.name().equals(first) ? weightFirst : b.name().equals(second) ? weightSecond : 1)).toList(),
-            c.monitor(), c.failover(), c.throttle()));
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            200,
+            c ->
+                new ClusterConfig(
+                    c.name(),
+                    c.engine(),
+                    c.listeners().stream()
+                        .map(
+                            l ->
+                                new ListenerConfig(
+                                    l.listen(),
+                                    l.route(),
+                                    l.maxClientConnections(),
+                                    l.fallbackToPrimary(),
+                                    balance,
+                                    maxReplicaLag))
+                        .toList(),
+                    c.backends().stream()
+                        .map(
+                            b ->
+                                new BackendConfig(
+                                    b.name(),
+                                    b.address(),
+                                    b.role(),
+                                    b.priority(),
+                                    b.name().equals(first)
+                                        ? weightFirst
+                                        : b.name().equals(second) ? weightSecond : 1))
+                        .toList(),
+                    c.monitor(),
+                    c.failover(),
+                    c.throttle()));
   }
 
-  /** Opens {@code n} sessions one after the other through the replicas listener; counts by server. */
+  /**
+   * Opens {@code n} sessions one after the other through the replicas listener; counts by server.
+   */
   private Map<Integer, Integer> spread(int n) throws Exception {
     Map<Integer, Integer> byPort = new HashMap<>();
     for (int i = 0; i < n; i++) {
@@ -80,11 +118,14 @@ class BalancingIT {
     start(Balance.ROUND_ROBIN, -1, 1, 1);
     Map<Integer, Integer> got = spread(40);
     System.out.println("round-robin over 40 sessions: " + got);
-    assertThat(got).containsOnlyKeys(cluster.standbys().get(0).port(), cluster.standbys().get(1).port());
+    assertThat(got)
+        .containsOnlyKeys(cluster.standbys().get(0).port(), cluster.standbys().get(1).port());
     assertThat(got.values()).containsOnly(20);
   }
 
-  /** Least-connections fills the standby whose sessions ended, where round-robin would alternate. */
+  /**
+   * Least-connections fills the standby whose sessions ended, where round-robin would alternate.
+   */
   @Test
   void least_connections_sends_new_sessions_to_the_standby_with_fewer_open_ones() throws Exception {
     start(Balance.LEAST_CONNECTIONS, -1, 1, 1);
@@ -107,8 +148,15 @@ class BalancingIT {
         }
       }
       // the router hears of the ended sessions as their connections close
-      await().atMost(Duration.ofSeconds(5)).until(() -> halo.server().sessions().stream()
-          .filter(b -> b.backend().equals(cluster.standbys().get(0).name())).mapToInt(b -> b.sessions()).sum() == 0);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () ->
+                  halo.server().sessions().stream()
+                          .filter(b -> b.backend().equals(cluster.standbys().get(0).name()))
+                          .mapToInt(b -> b.sessions())
+                          .sum()
+                      == 0);
       for (int i = 0; i < 3; i++) {
         Connection c = halo.connect(halo.replicaListener(), "app", "apppw", "app", "");
         open.add(c);
@@ -139,7 +187,9 @@ class BalancingIT {
       s.createStatement().execute("select pg_wal_replay_pause()");
     }
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
-      c.createStatement().execute("create table lagger as select g, repeat('x', 500) pad from generate_series(1, 20000) g");
+      c.createStatement()
+          .execute(
+              "create table lagger as select g, repeat('x', 500) pad from generate_series(1, 20000) g");
     }
     // out of rotation: every read goes to the other standby
     await().atMost(Duration.ofSeconds(15)).until(() -> !spread(4).containsKey(lagging.port()));

@@ -35,10 +35,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Overload: ten times more clients than {@code max_transactions} against a slow backend (each
- * transaction sleeps 50 ms). Halo runs at most N at once, queues a few,
- * refuses the rest with 53300 naming the limit; what it admits keeps its latency within twice the
- * unloaded one, nothing hangs and Halo's heap stays bounded. The same load with the limit raised
- * out of the way is measured too and printed, to show what the throttle saves the backend from.
+ * transaction sleeps 50 ms). Halo runs at most N at once, queues a few, refuses the rest with 53300
+ * naming the limit; what it admits keeps its latency within twice the unloaded one, nothing hangs
+ * and Halo's heap stays bounded. The same load with the limit raised out of the way is measured too
+ * and printed, to show what the throttle saves the backend from.
  */
 class OverloadIT {
 
@@ -53,14 +53,29 @@ class OverloadIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("ovl").user("app", "apppw").database("app").start());
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), 200,
-        c -> new ClusterConfig(c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), c.failover(),
-            // queue_timeout under one service time: admitted work waits less than a transaction
-            // takes, so its latency stays under twice the unloaded one by construction (what the
-            // test checks is that Halo keeps to that, not that the machine is quiet)
-            new ThrottleConfig(200, LIMIT / 2, Duration.ofMillis(40), LIMIT, ThrottleLimit.FIXED, 1)));
+    cluster =
+        LOGS.watch(PgCluster.builder().name("ovl").user("app", "apppw").database("app").start());
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            200,
+            c ->
+                new ClusterConfig(
+                    c.name(),
+                    c.engine(),
+                    c.listeners(),
+                    c.backends(),
+                    c.monitor(),
+                    c.failover(),
+                    // queue_timeout under one service time: admitted work waits less than a
+                    // transaction
+                    // takes, so its latency stays under twice the unloaded one by construction
+                    // (what the
+                    // test checks is that Halo keeps to that, not that the machine is quiet)
+                    new ThrottleConfig(
+                        200, LIMIT / 2, Duration.ofMillis(40), LIMIT, ThrottleLimit.FIXED, 1)));
   }
 
   @AfterAll
@@ -69,8 +84,13 @@ class OverloadIT {
   }
 
   /** What a load run saw. */
-  record Run(List<Long> latenciesNanos, long rejected, List<String> otherErrors, List<String> refusals,
-      int peakActive, Duration took) {
+  record Run(
+      List<Long> latenciesNanos,
+      long rejected,
+      List<String> otherErrors,
+      List<String> refusals,
+      int peakActive,
+      Duration took) {
     long p99Millis() {
       return percentile(latenciesNanos, 0.99) / 1_000_000;
     }
@@ -111,42 +131,49 @@ class OverloadIT {
     long end = t0 + duration.toNanos();
     try {
       // what the backend itself runs at once, seen from pg_stat_activity
-      Future<?> sampler = pool.submit(() -> {
-        try (Connection su = cluster.primary().connectAsSuperuser(); Statement s = su.createStatement()) {
-          while (sampling.get()) {
-            try (ResultSet rs = s.executeQuery("select count(*) from pg_stat_activity where state = 'active'"
-                + " and query like 'select pg_sleep(0.05)%'")) {
-              rs.next();
-              peak.accumulateAndGet(rs.getInt(1), Math::max);
-            }
-            Thread.sleep(10);
-          }
-        }
-        return null;
-      });
+      Future<?> sampler =
+          pool.submit(
+              () -> {
+                try (Connection su = cluster.primary().connectAsSuperuser();
+                    Statement s = su.createStatement()) {
+                  while (sampling.get()) {
+                    try (ResultSet rs =
+                        s.executeQuery(
+                            "select count(*) from pg_stat_activity where state = 'active'"
+                                + " and query like 'select pg_sleep(0.05)%'")) {
+                      rs.next();
+                      peak.accumulateAndGet(rs.getInt(1), Math::max);
+                    }
+                    Thread.sleep(10);
+                  }
+                }
+                return null;
+              });
       List<Future<?>> workers = new ArrayList<>();
       for (Connection c : sessions) {
-        workers.add(pool.submit(() -> {
-          try (Statement s = c.createStatement()) {
-            while (System.nanoTime() < end) {
-              try {
-                latencies.add(timed(s));
-              } catch (SQLException e) {
-                if ("53300".equals(e.getSQLState())) {
-                  rejected.increment();
-                  if (refusals.size() < 5) {
-                    refusals.add(e.getMessage());
+        workers.add(
+            pool.submit(
+                () -> {
+                  try (Statement s = c.createStatement()) {
+                    while (System.nanoTime() < end) {
+                      try {
+                        latencies.add(timed(s));
+                      } catch (SQLException e) {
+                        if ("53300".equals(e.getSQLState())) {
+                          rejected.increment();
+                          if (refusals.size() < 5) {
+                            refusals.add(e.getMessage());
+                          }
+                          Thread.sleep(100); // a client backing off before it retries
+                        } else {
+                          others.add(e.getSQLState() + " " + e.getMessage());
+                          return null;
+                        }
+                      }
+                    }
                   }
-                  Thread.sleep(100); // a client backing off before it retries
-                } else {
-                  others.add(e.getSQLState() + " " + e.getMessage());
                   return null;
-                }
-              }
-            }
-          }
-          return null;
-        }));
+                }));
       }
       for (Future<?> w : workers) {
         w.get(duration.toSeconds() + 30, TimeUnit.SECONDS); // nothing hangs
@@ -159,8 +186,13 @@ class OverloadIT {
         c.close();
       }
     }
-    return new Run(new ArrayList<>(latencies), rejected.sum(), new ArrayList<>(others), new ArrayList<>(refusals),
-        peak.get(), Duration.ofNanos(System.nanoTime() - t0));
+    return new Run(
+        new ArrayList<>(latencies),
+        rejected.sum(),
+        new ArrayList<>(others),
+        new ArrayList<>(refusals),
+        peak.get(),
+        Duration.ofNanos(System.nanoTime() - t0));
   }
 
   private static long usedHeapAfterGc() {
@@ -172,10 +204,12 @@ class OverloadIT {
 
   @Test
   @Timeout(value = 180, unit = TimeUnit.SECONDS)
-  void ten_times_the_limit_admitted_work_keeps_its_latency_and_the_excess_is_refused_with_53300() throws Exception {
+  void ten_times_the_limit_admitted_work_keeps_its_latency_and_the_excess_is_refused_with_53300()
+      throws Exception {
     // Given the unloaded latency of the slow transaction, one client at a time
     List<Long> unloaded = new ArrayList<>();
-    try (Connection c = app(); Statement s = c.createStatement()) {
+    try (Connection c = app();
+        Statement s = c.createStatement()) {
       for (int i = 0; i < 10; i++) {
         timed(s); // warm-up
       }
@@ -193,15 +227,28 @@ class OverloadIT {
 
     // Then
     double rejectionRate = run.rejected() / (double) (run.rejected() + run.latenciesNanos().size());
-    System.out.printf("overload, limit %d, %d clients: unloaded p50 %d ms, p99 %d ms; admitted %d (p50 %d ms, p99 %d ms), "
+    System.out.printf(
+        "overload, limit %d, %d clients: unloaded p50 %d ms, p99 %d ms; admitted %d (p50 %d ms, p99 %d ms), "
             + "rejected %d (%.0f %%), peak active on the backend %d, heap %+d MB, took %s%n",
-        LIMIT, CLIENTS, unloadedP50, unloadedP99, run.latenciesNanos().size(), percentile(run.latenciesNanos(), 0.5) / 1_000_000,
-        run.p99Millis(), run.rejected(), 100 * rejectionRate, run.peakActive(), (heapAfter - heapBefore) >> 20,
+        LIMIT,
+        CLIENTS,
+        unloadedP50,
+        unloadedP99,
+        run.latenciesNanos().size(),
+        percentile(run.latenciesNanos(), 0.5) / 1_000_000,
+        run.p99Millis(),
+        run.rejected(),
+        100 * rejectionRate,
+        run.peakActive(),
+        (heapAfter - heapBefore) >> 20,
         run.took());
     assertThat(run.otherErrors()).as("errors other than 53300").isEmpty();
     assertThat(run.latenciesNanos()).hasSizeGreaterThan(50);
-    assertThat(run.peakActive()).as("transactions running at once on the backend").isLessThanOrEqualTo(LIMIT);
-    assertThat(run.p99Millis()).as("admitted p99 vs twice the unloaded p99 (%d ms)", unloadedP99)
+    assertThat(run.peakActive())
+        .as("transactions running at once on the backend")
+        .isLessThanOrEqualTo(LIMIT);
+    assertThat(run.p99Millis())
+        .as("admitted p99 vs twice the unloaded p99 (%d ms)", unloadedP99)
         .isLessThanOrEqualTo(2 * unloadedP99);
     // the median is the steadier figure on a noisy machine: queueing adds at most a fraction of a
     // service time to it (the queue holds half the limit)
@@ -209,12 +256,18 @@ class OverloadIT {
         .as("admitted p50 vs twice the unloaded p50 (%d ms)", unloadedP50)
         .isLessThanOrEqualTo(2 * unloadedP50);
     assertThat(run.rejected()).isPositive();
-    assertThat(run.refusals()).allSatisfy(m -> assertThat(m)
-        .contains("of " + LIMIT + " concurrent transactions in use", "queue limit " + LIMIT / 2));
+    assertThat(run.refusals())
+        .allSatisfy(
+            m ->
+                assertThat(m)
+                    .contains(
+                        "of " + LIMIT + " concurrent transactions in use",
+                        "queue limit " + LIMIT / 2));
     assertThat(run.took()).isLessThan(Duration.ofSeconds(40));
     assertThat(heapAfter - heapBefore).as("heap growth").isLessThan(64L << 20);
     // and the sessions are usable after the storm
-    try (Connection c = app(); Statement s = c.createStatement()) {
+    try (Connection c = app();
+        Statement s = c.createStatement()) {
       assertThat(timed(s)).isPositive();
     }
 
@@ -222,9 +275,14 @@ class OverloadIT {
     halo.server().updateThrottle("main", null, 1000, null);
     try {
       Run free = load(CLIENTS, Duration.ofSeconds(8));
-      System.out.printf("overload without a transaction limit, %d clients: completed %d (p50 %d ms, p99 %d ms), "
-              + "peak active on the backend %d%n", CLIENTS, free.latenciesNanos().size(),
-          percentile(free.latenciesNanos(), 0.5) / 1_000_000, free.p99Millis(), free.peakActive());
+      System.out.printf(
+          "overload without a transaction limit, %d clients: completed %d (p50 %d ms, p99 %d ms), "
+              + "peak active on the backend %d%n",
+          CLIENTS,
+          free.latenciesNanos().size(),
+          percentile(free.latenciesNanos(), 0.5) / 1_000_000,
+          free.p99Millis(),
+          free.peakActive());
     } finally {
       halo.server().updateThrottle("main", null, LIMIT, null);
     }

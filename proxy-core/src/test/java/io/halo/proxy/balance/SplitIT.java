@@ -47,29 +47,65 @@ class SplitIT {
     start(readYourWritesWait, null);
   }
 
-  private void start(Duration readYourWritesWait, io.halo.conf.model.ThrottleConfig throttle) throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("split").standbys(1).user("app", "apppw").database("app").start());
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")), 200,
-        c -> new ClusterConfig(c.name(), c.engine(),
-            c.listeners().stream().map(l -> l.route() != Route.REPLICAS ? l
-                : new ListenerConfig(l.listen(), Route.SPLIT, l.maxClientConnections(), true, l.balance(), -1,
-                    true, readYourWritesWait)).toList(),
-            c.backends(), c.monitor(), c.failover(), throttle == null ? c.throttle() : throttle));
+  private void start(Duration readYourWritesWait, io.halo.conf.model.ThrottleConfig throttle)
+      throws Exception {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name("split")
+                .standbys(1)
+                .user("app", "apppw")
+                .database("app")
+                .start());
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")),
+            200,
+            c ->
+                new ClusterConfig(
+                    c.name(),
+                    c.engine(),
+                    c.listeners().stream()
+                        .map(
+                            l ->
+                                l.route() != Route.REPLICAS
+                                    ? l
+                                    : new ListenerConfig(
+                                        l.listen(),
+                                        Route.SPLIT,
+                                        l.maxClientConnections(),
+                                        true,
+                                        l.balance(),
+                                        -1,
+                                        true,
+                                        readYourWritesWait))
+                        .toList(),
+                    c.backends(),
+                    c.monitor(),
+                    c.failover(),
+                    throttle == null ? c.throttle() : throttle));
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
       c.createStatement().execute("create table kv (id int primary key, v text)");
       c.createStatement().execute("create sequence seq");
       c.createStatement().execute("insert into kv values (0, 'zero')");
     }
     // the standby has the table before the tests read it
-    await().atMost(Duration.ofSeconds(10)).until(() -> {
-      try (Connection s = standby().connect("app", "apppw", "app");
-          ResultSet rs = s.createStatement().executeQuery("select to_regclass('public.kv') is not null")) {
-        rs.next();
-        return rs.getBoolean(1);
-      }
-    });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection s = standby().connect("app", "apppw", "app");
+                  ResultSet rs =
+                      s.createStatement()
+                          .executeQuery("select to_regclass('public.kv') is not null")) {
+                rs.next();
+                return rs.getBoolean(1);
+              }
+            });
   }
 
   private PgNode standby() {
@@ -98,18 +134,26 @@ class SplitIT {
     int replica = standby().port();
     try (Connection c = connect("")) {
       assertThat(port(c, "select inet_server_port()")).isEqualTo(replica);
-      assertThat(port(c, "select inet_server_port() from kv where id = 0 for update")).isEqualTo(primary);
+      assertThat(port(c, "select inet_server_port() from kv where id = 0 for update"))
+          .isEqualTo(primary);
       assertThat(port(c, "select inet_server_port() where nextval('seq') > 0")).isEqualTo(primary);
       c.setAutoCommit(false);
-      assertThat(port(c, "select inet_server_port()")).as("inside a transaction").isEqualTo(primary);
+      assertThat(port(c, "select inet_server_port()"))
+          .as("inside a transaction")
+          .isEqualTo(primary);
       c.commit();
       c.setAutoCommit(true);
       // the standby again once it has replayed this session's writes (nextval, the transaction)
-      await().atMost(Duration.ofSeconds(10)).until(() -> port(c, "select inet_server_port()") == replica);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> port(c, "select inet_server_port()") == replica);
       // a hint overrides the classifier for one statement
       assertThat(port(c, "/* halo:primary */ select inet_server_port()")).isEqualTo(primary);
       // but a hint for the replicas never sends a write there (the standby would refuse it)
-      assertThat(c.createStatement().executeUpdate("/* halo:replica */ insert into kv values (7, 'hinted')")).isEqualTo(1);
+      assertThat(
+              c.createStatement()
+                  .executeUpdate("/* halo:replica */ insert into kv values (7, 'hinted')"))
+          .isEqualTo(1);
       // a failing read on the standby leaves the session usable
       try (Statement s = c.createStatement()) {
         s.executeQuery("select 1/0").close();
@@ -118,7 +162,9 @@ class SplitIT {
       }
       // (reads follow the session's insert above to the primary until the standby has replayed
       // it: read_your_writes_wait is 0 here, so wait as a client would see it)
-      await().atMost(Duration.ofSeconds(10)).until(() -> port(c, "select inet_server_port()") == replica);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> port(c, "select inet_server_port()") == replica);
     }
   }
 
@@ -130,7 +176,8 @@ class SplitIT {
     // prepareThreshold=1: pgjdbc names every statement on first use (Parse once, then Bind only)
     try (Connection c = connect("prepareThreshold=1");
         PreparedStatement write = c.prepareStatement("insert into kv values (?, ?)");
-        PreparedStatement read = c.prepareStatement("select v, inet_server_port() from kv where id = ?");
+        PreparedStatement read =
+            c.prepareStatement("select v, inet_server_port() from kv where id = ?");
         PreparedStatement where = c.prepareStatement("select inet_server_port() where ? > 0")) {
       int onReplica = 0;
       for (int i = 1; i <= 50; i++) {
@@ -161,7 +208,9 @@ class SplitIT {
     int replica = standby().port();
     try (Connection c = connect("")) {
       c.createStatement().execute("set application_name = 'split-test'");
-      try (ResultSet rs = c.createStatement().executeQuery("select current_setting('application_name'), inet_server_port()")) {
+      try (ResultSet rs =
+          c.createStatement()
+              .executeQuery("select current_setting('application_name'), inet_server_port()")) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("split-test");
         assertThat(rs.getInt(2)).isEqualTo(replica);
@@ -175,7 +224,9 @@ class SplitIT {
       assertThat(figures.pinnedTotal()).isEqualTo(1);
       assertThat(figures.readsOnReplica()).isGreaterThanOrEqualTo(1);
     }
-    await().atMost(Duration.ofSeconds(5)).until(() -> halo.server().splits().get(0).pinnedSessions() == 0);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> halo.server().splits().get(0).pinnedSessions() == 0);
   }
 
   /**
@@ -195,7 +246,8 @@ class SplitIT {
     int onPrimary = 0;
     try (Connection c = connect("");
         PreparedStatement write = c.prepareStatement("insert into kv values (?, ?)");
-        PreparedStatement read = c.prepareStatement("select count(*), inet_server_port() from kv where id = ?")) {
+        PreparedStatement read =
+            c.prepareStatement("select count(*), inet_server_port() from kv where id = ?")) {
       for (int i = 1; i <= 1000; i++) {
         write.setInt(1, i);
         write.setString(2, "x");
@@ -216,32 +268,47 @@ class SplitIT {
       try (Connection s = standby().connectAsSuperuser()) {
         s.createStatement().execute("select pg_wal_replay_resume()");
       }
-      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-        read.setInt(1, 1000);
-        try (ResultSet rs = read.executeQuery()) {
-          rs.next();
-          assertThat(rs.getInt(1)).isEqualTo(1);
-          assertThat(rs.getInt(2)).isEqualTo(replica);
-        }
-      });
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                read.setInt(1, 1000);
+                try (ResultSet rs = read.executeQuery()) {
+                  rs.next();
+                  assertThat(rs.getInt(1)).isEqualTo(1);
+                  assertThat(rs.getInt(2)).isEqualTo(replica);
+                }
+              });
     }
   }
 
-  /** pgbench's select-only (prepared) and TPC-B-like (transactions) workloads through the split listener. */
+  /**
+   * pgbench's select-only (prepared) and TPC-B-like (transactions) workloads through the split
+   * listener.
+   */
   @Test
-  void pgbench_runs_select_only_and_tpcb_through_the_split_listener_without_failures() throws Exception {
+  void pgbench_runs_select_only_and_tpcb_through_the_split_listener_without_failures()
+      throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
     start(Duration.ZERO);
     try (Connection c = cluster.primary().connectAsSuperuser()) {
       c.createStatement().execute("ALTER DATABASE app OWNER TO app");
     }
     String port = String.valueOf(split().getPort());
-    Tools.Run init = Tools.run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
+    Tools.Run init =
+        Tools.run(
+            "apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
     assertThat(init.exit()).as(init.out()).isZero();
-    for (List<String> args : List.of(List.of("-S", "-M", "prepared"), List.of("-S", "-M", "simple"), List.of("-M", "extended"))) {
+    for (List<String> args :
+        List.of(
+            List.of("-S", "-M", "prepared"),
+            List.of("-S", "-M", "simple"),
+            List.of("-M", "extended"))) {
       List<String> cmd = new java.util.ArrayList<>(List.of("pgbench"));
       cmd.addAll(args);
-      cmd.addAll(List.of("-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port, "-U", "app", "app"));
+      cmd.addAll(
+          List.of(
+              "-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port, "-U", "app", "app"));
       Tools.Run r = Tools.run("apppw", cmd.toArray(String[]::new));
       assertThat(r.exit()).as(r.out()).isZero();
       assertThat(r.out()).as(String.join(" ", args)).contains("number of failed transactions: 0");
@@ -260,15 +327,23 @@ class SplitIT {
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
       io.halo.proxy.failover.Writer.createTable(c);
     }
-    await().atMost(Duration.ofSeconds(10)).until(() -> halo.control().backends().stream()
-        .anyMatch(b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                halo.control().backends().stream()
+                    .anyMatch(
+                        b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
     String url = halo.url(split(), "app", "");
-    try (io.halo.proxy.failover.Writer w = new io.halo.proxy.failover.Writer(url, "app", "apppw", Duration.ofMillis(5)).start();
+    try (io.halo.proxy.failover.Writer w =
+            new io.halo.proxy.failover.Writer(url, "app", "apppw", Duration.ofMillis(5)).start();
         Connection reader = connect("")) {
       await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 100);
       reader.createStatement().execute("set application_name = 'kept'");
       io.halo.health.failover.FailoverReport r = halo.control().switchover(standby.name());
-      assertThat(r.outcome()).as(r.toString()).isEqualTo(io.halo.health.failover.FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.outcome())
+          .as(r.toString())
+          .isEqualTo(io.halo.health.failover.FailoverReport.Outcome.SUCCEEDED);
       long after = System.nanoTime();
       await().atMost(Duration.ofSeconds(30)).until(() -> w.ackedAfter(after) > 100);
       w.stop();
@@ -278,8 +353,10 @@ class SplitIT {
         rs.next();
         assertThat(rs.getLong(1)).isGreaterThanOrEqualTo(w.ackedIds().size());
       }
-      try (ResultSet rs = reader.createStatement().executeQuery(
-          "select current_setting('application_name'), inet_server_port()")) {
+      try (ResultSet rs =
+          reader
+              .createStatement()
+              .executeQuery("select current_setting('application_name'), inet_server_port()")) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("kept");
         assertThat(rs.getInt(2)).isEqualTo(standby.port());
@@ -289,11 +366,18 @@ class SplitIT {
 
   private static byte[] query(String sql) {
     byte[] text = sql.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    return java.nio.ByteBuffer.allocate(6 + text.length).put((byte) 'Q').putInt(5 + text.length).put(text)
-        .put((byte) 0).array();
+    return java.nio.ByteBuffer.allocate(6 + text.length)
+        .put((byte) 'Q')
+        .putInt(5 + text.length)
+        .put(text)
+        .put((byte) 0)
+        .array();
   }
 
-  /** Replies of a pipelined request until its ReadyForQuery: the message types and the data rows' first values. */
+  /**
+   * Replies of a pipelined request until its ReadyForQuery: the message types and the data rows'
+   * first values.
+   */
   private static String replies(io.halo.proxy.pg.RawPgSocket s) throws Exception {
     StringBuilder out = new StringBuilder();
     while (true) {
@@ -303,7 +387,9 @@ class SplitIT {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(m.body());
         b.getShort();
         int len = b.getInt();
-        out.append('(').append(new String(m.body(), 6, len, java.nio.charset.StandardCharsets.UTF_8)).append(')');
+        out.append('(')
+            .append(new String(m.body(), 6, len, java.nio.charset.StandardCharsets.UTF_8))
+            .append(')');
       }
       if (m.type() == 'Z') {
         return out.toString();
@@ -343,25 +429,33 @@ class SplitIT {
    */
   @Test
   void split_requests_take_the_transaction_permit_of_the_backend_they_go_to() throws Exception {
-    start(Duration.ofSeconds(2),
-        new io.halo.conf.model.ThrottleConfig(1000, 0, Duration.ofMillis(500), 1, io.halo.conf.model.ThrottleLimit.FIXED, 1));
+    start(
+        Duration.ofSeconds(2),
+        new io.halo.conf.model.ThrottleConfig(
+            1000, 0, Duration.ofMillis(500), 1, io.halo.conf.model.ThrottleLimit.FIXED, 1));
     int replica = standby().port();
-    try (Connection holder = halo.connect("app", "apppw", "app", ""); Connection c = connect("")) {
+    try (Connection holder = halo.connect("app", "apppw", "app", "");
+        Connection c = connect("")) {
       holder.setAutoCommit(false);
       holder.createStatement().execute("insert into kv values (500, 'held')");
       assertThatWriteIsRefused(c);
-      assertThat(port(c, "select inet_server_port()")).as("a read on the standby").isEqualTo(replica);
+      assertThat(port(c, "select inet_server_port()"))
+          .as("a read on the standby")
+          .isEqualTo(replica);
       holder.commit();
-      assertThat(c.createStatement().executeUpdate("insert into kv values (501, 'after')")).isEqualTo(1);
+      assertThat(c.createStatement().executeUpdate("insert into kv values (501, 'after')"))
+          .isEqualTo(1);
     }
   }
 
   private static void assertThatWriteIsRefused(Connection c) {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> c.createStatement().executeUpdate("insert into kv values (502, 'refused')"))
-        .isInstanceOfSatisfying(SQLException.class, e -> {
-          assertThat(e.getSQLState()).isEqualTo("53300");
-          assertThat(e.getMessage()).contains("concurrent transactions");
-        });
+        .isInstanceOfSatisfying(
+            SQLException.class,
+            e -> {
+              assertThat(e.getSQLState()).isEqualTo("53300");
+              assertThat(e.getMessage()).contains("concurrent transactions");
+            });
   }
 }

@@ -13,23 +13,29 @@ class AdminOutputTest {
 
   @Test
   void a_multi_line_probe_error_stays_on_one_line_under_its_backend() throws Exception {
-    String error = "Communications link failure\n\nThe last packet sent successfully to the server was 0 milliseconds"
-        + " ago.\r\n   The driver has not received any packets from the server.";
-    JsonNode cluster = new ObjectMapper().readTree("""
+    String error =
+        "Communications link failure\n\nThe last packet sent successfully to the server was 0 milliseconds"
+            + " ago.\r\n   The driver has not received any packets from the server.";
+    JsonNode cluster =
+        new ObjectMapper()
+            .readTree(
+                """
         {"name": "shop", "epoch": 3, "primary": "db1", "backends": [
           {"name": "db1", "role": "PRIMARY", "state": "UP", "admin_state": "ENABLED", "lag_bytes": 0,
            "sessions": 1, "last_probe": {"latency_ms": 0.4}},
           {"name": "db2", "role": "STANDBY", "state": "DOWN", "admin_state": "ENABLED", "sessions": 0,
            "last_probe": {"error": %s}}]}
-        """.formatted(new ObjectMapper().writeValueAsString(error)));
+        """
+                    .formatted(new ObjectMapper().writeValueAsString(error)));
     StringWriter text = new StringWriter();
 
     AdminOutput.printCluster(new PrintWriter(text, true), cluster);
 
     assertThat(text.toString().lines()).hasSize(5);
-    assertThat(text.toString().lines().toList().get(4)).isEqualTo(
-        "    last probe failed: Communications link failure The last packet sent successfully to the server was 0"
-            + " milliseconds ago. The driver has not received any packets from the server.");
+    assertThat(text.toString().lines().toList().get(4))
+        .isEqualTo(
+            "    last probe failed: Communications link failure The last packet sent successfully to the server was 0"
+                + " milliseconds ago. The driver has not received any packets from the server.");
   }
 
   @Test

@@ -31,13 +31,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The switchover's hold against a write that was admitted an instant before it: the hold must
- * wait for that write's reply before the standby's catch-up position is taken, or an acknowledged
- * commit lands on the old primary after the snapshot and is missing on the new one. A relay test
- * seam stops the session's event loop between admission and forwarding, which makes the window as
- * wide as the whole switchover.
+ * The switchover's hold against a write that was admitted an instant before it: the hold must wait
+ * for that write's reply before the standby's catch-up position is taken, or an acknowledged commit
+ * lands on the old primary after the snapshot and is missing on the new one. A relay test seam
+ * stops the session's event loop between admission and forwarding, which makes the window as wide
+ * as the whole switchover.
  */
-@io.halo.proxy.AllowsBlockingOnEventLoop("its relay seam stalls an event loop to widen the race window")
+@io.halo.proxy.AllowsBlockingOnEventLoop(
+    "its relay seam stalls an event loop to widen the race window")
 class SwitchoverRaceIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
@@ -57,44 +58,80 @@ class SwitchoverRaceIT {
   }
 
   @Test
-  void a_write_admitted_just_before_the_hold_is_waited_for_and_is_on_the_new_primary() throws Exception {
+  void a_write_admitted_just_before_the_hold_is_waited_for_and_is_on_the_new_primary()
+      throws Exception {
     // Given a primary with one standby behind Halo (switchover without a switchover_command: the
     // old primary keeps running, only Halo stops sending it traffic)
-    cluster = LOGS.watch(PgCluster.builder().name("race").standbys(1).user(USER, PW).database("app").start());
+    cluster =
+        LOGS.watch(
+            PgCluster.builder().name("race").standbys(1).user(USER, PW).database("app").start());
     try (Connection c = cluster.primary().connect(USER, PW, "app")) {
       Writer.createTable(c);
     }
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)), 50,
-        c -> HaloFixture.withFailover(HaloFixture.withMonitor(c, new MonitorConfig(cluster.superuser(),
-                cluster.superuserPassword(), "postgres", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2)),
-            new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 16L << 20,
-                Duration.ofSeconds(15), null, null, null, Duration.ofSeconds(30))));
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            50,
+            c ->
+                HaloFixture.withFailover(
+                    HaloFixture.withMonitor(
+                        c,
+                        new MonitorConfig(
+                            cluster.superuser(),
+                            cluster.superuserPassword(),
+                            "postgres",
+                            Duration.ofMillis(200),
+                            Duration.ofSeconds(1),
+                            3,
+                            2)),
+                    new FailoverConfig(
+                        FailoverConfig.Mode.AUTOMATIC,
+                        FailoverConfig.Type.HOT,
+                        16L << 20,
+                        Duration.ofSeconds(15),
+                        null,
+                        null,
+                        null,
+                        Duration.ofSeconds(30))));
     PgNode standby = cluster.standbys().get(0);
-    await().atMost(Duration.ofSeconds(10))
-        .until(() -> halo.control().backends().stream()
-            .anyMatch(b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                halo.control().backends().stream()
+                    .anyMatch(
+                        b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
 
     // and a session whose INSERT is admitted by the relay, whose event loop then stalls until the
     // switchover has begun holding and (if the hold does not wait for it) has promoted the standby
     byte[] marker = "race_marker".getBytes(StandardCharsets.US_ASCII);
     CountDownLatch admitted = new CountDownLatch(1);
-    RelayHooks.afterAdmission = buf -> {
-      if (admitted.getCount() == 0 || ByteBufUtil.indexOf(wrap(marker), buf) < 0) {
-        return;
-      }
-      admitted.countDown();
-      await().atMost(Duration.ofSeconds(10)).until(() -> halo.control().topology().failoverInProgress());
-      try {
-        await().atMost(Duration.ofSeconds(3))
-            .until(() -> standby.name().equals(halo.control().topology().primary()));
-      } catch (ConditionTimeoutException holdWaitsForUs) {
-        // the hold waits for this session's reply: nothing was promoted meanwhile
-      }
-    };
+    RelayHooks.afterAdmission =
+        buf -> {
+          if (admitted.getCount() == 0 || ByteBufUtil.indexOf(wrap(marker), buf) < 0) {
+            return;
+          }
+          admitted.countDown();
+          await()
+              .atMost(Duration.ofSeconds(10))
+              .until(() -> halo.control().topology().failoverInProgress());
+          try {
+            await()
+                .atMost(Duration.ofSeconds(3))
+                .until(() -> standby.name().equals(halo.control().topology().primary()));
+          } catch (ConditionTimeoutException holdWaitsForUs) {
+            // the hold waits for this session's reply: nothing was promoted meanwhile
+          }
+        };
     try (Connection c = halo.connect(USER, PW, "app", "")) {
-      Future<Integer> insert = client.submit(
-          () -> c.createStatement().executeUpdate("insert into acked_writes(id) values (4242) /* race_marker */"));
+      Future<Integer> insert =
+          client.submit(
+              () ->
+                  c.createStatement()
+                      .executeUpdate(
+                          "insert into acked_writes(id) values (4242) /* race_marker */"));
       assertThat(admitted.await(10, TimeUnit.SECONDS)).as("the insert reached the relay").isTrue();
 
       // When the operator switches over to the standby meanwhile
@@ -105,7 +142,9 @@ class SwitchoverRaceIT {
       assertThat(insert.get(30, TimeUnit.SECONDS)).isEqualTo(1);
       assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
       try (Connection n = standby.connect(USER, PW, "app");
-          ResultSet rs = n.createStatement().executeQuery("select count(*) from acked_writes where id = 4242")) {
+          ResultSet rs =
+              n.createStatement()
+                  .executeQuery("select count(*) from acked_writes where id = 4242")) {
         rs.next();
         assertThat(rs.getInt(1)).as("the acknowledged insert on the new primary").isEqualTo(1);
       }

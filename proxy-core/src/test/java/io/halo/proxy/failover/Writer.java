@@ -51,7 +51,9 @@ public final class Writer implements AutoCloseable {
   }
 
   public static void createTable(Connection c) throws SQLException {
-    c.createStatement().execute("create table if not exists acked_writes(id bigint primary key, at timestamptz default now())");
+    c.createStatement()
+        .execute(
+            "create table if not exists acked_writes(id bigint primary key, at timestamptz default now())");
   }
 
   public Writer start() {

@@ -26,7 +26,8 @@ class LogLineTest {
   }
 
   @Test
-  void a_user_name_with_a_newline_or_an_escape_sequence_stays_on_its_own_log_line() throws Exception {
+  void a_user_name_with_a_newline_or_an_escape_sequence_stays_on_its_own_log_line()
+      throws Exception {
     LoggerContext context = new LoggerContext();
     PatternLayout layout = new PatternLayout();
     layout.setContext(context);
@@ -34,20 +35,29 @@ class LogLineTest {
     layout.start();
     Logger logger = context.getLogger("io.halo.proxy.pg.PgFrontendHandler");
     String user = "x\n12:00:00.000 INFO  PgFrontendHandler - [main] admin logged in\r\u001b[2J";
-    LoggingEvent event = new LoggingEvent(Logger.class.getName(), logger, Level.INFO,
-        "[{}] password authentication failed for user \"{}\"", null, new Object[] {"main", user});
+    LoggingEvent event =
+        new LoggingEvent(
+            Logger.class.getName(),
+            logger,
+            Level.INFO,
+            "[{}] password authentication failed for user \"{}\"",
+            null,
+            new Object[] {"main", user});
 
     String line = layout.doLayout(event);
 
     assertThat(line.lines()).hasSize(1);
-    assertThat(line).contains("failed for user \"x\\n12:00:00.000 INFO  PgFrontendHandler - [main] admin logged in\\r?[2J\"");
+    assertThat(line)
+        .contains(
+            "failed for user \"x\\n12:00:00.000 INFO  PgFrontendHandler - [main] admin logged in\\r?[2J\"");
   }
 
   @Test
   void the_shipped_config_logs_through_the_dropping_async_appender() throws Exception {
     try (InputStream in = LogLineTest.class.getResourceAsStream("/logback.xml")) {
       String xml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(xml).contains("class=\"" + DroppingAsyncAppender.class.getName() + "\"")
+      assertThat(xml)
+          .contains("class=\"" + DroppingAsyncAppender.class.getName() + "\"")
           .contains("<appender-ref ref=\"ASYNC\"/>");
     }
     assertThat(new DroppingAsyncAppender().isNeverBlock()).isTrue();

@@ -33,8 +33,13 @@ class MySqlBackendDownIT {
     try (ServerSocket s = new ServerSocket(0)) {
       deadPort = s.getLocalPort();
     }
-    halo = MySqlHalo.start(new HostPort("127.0.0.1", deadPort), "root", MySqlHalo.THROTTLE,
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), Route.PRIMARY);
+    halo =
+        MySqlHalo.start(
+            new HostPort("127.0.0.1", deadPort),
+            "root",
+            MySqlHalo.THROTTLE,
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            Route.PRIMARY);
   }
 
   @AfterAll
@@ -50,21 +55,41 @@ class MySqlBackendDownIT {
 
   @Test
   void connector_j_gets_a_server_error_code_and_no_backend_address() {
-    assertThatThrownBy(() -> DriverManager.getConnection(
-            "jdbc:mysql://127.0.0.1:" + port() + "/app?sslMode=DISABLED&connectTimeout=20000", "app", "apppw"))
+    assertThatThrownBy(
+            () ->
+                DriverManager.getConnection(
+                    "jdbc:mysql://127.0.0.1:"
+                        + port()
+                        + "/app?sslMode=DISABLED&connectTimeout=20000",
+                    "app",
+                    "apppw"))
         .isInstanceOf(SQLException.class)
-        .satisfies(e -> {
-          SQLException s = (SQLException) e;
-          assertThat(s.getErrorCode()).isBetween(1000, 1999);
-          assertThat(s.getMessage()).contains("db1").doesNotContain(String.valueOf(deadPort));
-        });
+        .satisfies(
+            e -> {
+              SQLException s = (SQLException) e;
+              assertThat(s.getErrorCode()).isBetween(1000, 1999);
+              assertThat(s.getMessage()).contains("db1").doesNotContain(String.valueOf(deadPort));
+            });
   }
 
   @Test
   void the_mariadb_client_prints_halos_message_not_malformed_packet() throws Exception {
     assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
-    Tools.Run r = Tools.run("", "mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", String.valueOf(port()),
-        "-u", "app", "-papppw", "--skip-ssl", "-e", "select 1");
+    Tools.Run r =
+        Tools.run(
+            "",
+            "mariadb",
+            "--protocol=TCP",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            String.valueOf(port()),
+            "-u",
+            "app",
+            "-papppw",
+            "--skip-ssl",
+            "-e",
+            "select 1");
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).doesNotContain("malformed").contains("ERROR 1053").contains("db1");
   }

@@ -36,10 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Bulk data through Halo's MySQL relay, both ways, far beyond its write-buffer watermarks (64 KiB
  * low, 256 KiB high): LOAD DATA LOCAL INFILE from Connector/J and from the {@code mariadb}
  * command-line client (the file streams from the client, Halo only relays it), and a streaming
- * Connector/J read with a slow consumer. While they run, the test samples the Netty memory in
- * use in this JVM (which is Halo's: the clients here do not use Netty) and asserts it stays far
- * below the size of the transfer, i.e. backpressure held the other side instead of Halo
- * buffering it.
+ * Connector/J read with a slow consumer. While they run, the test samples the Netty memory in use
+ * in this JVM (which is Halo's: the clients here do not use Netty) and asserts it stays far below
+ * the size of the transfer, i.e. backpressure held the other side instead of Halo buffering it.
  */
 class MySqlBulkTransferIT {
 
@@ -56,9 +55,14 @@ class MySqlBulkTransferIT {
   @BeforeAll
   static void start() throws Exception {
     cluster = MariaDbCluster.builder().name("mybulk").user("app", "apppw").database("app").start();
-    halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")), Route.PRIMARY);
+    halo =
+        MySqlHalo.start(
+            cluster,
+            MySqlHalo.THROTTLE,
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
+            Route.PRIMARY);
   }
 
   @AfterAll
@@ -82,7 +86,8 @@ class MySqlBulkTransferIT {
     p.setProperty("sslMode", "DISABLED");
     p.setProperty("connectTimeout", "10000");
     p.setProperty("socketTimeout", "120000");
-    return DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + port() + "/app" + (extra.isEmpty() ? "" : "?" + extra), p);
+    return DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:" + port() + "/app" + (extra.isEmpty() ? "" : "?" + extra), p);
   }
 
   private static long nettyMemory() {
@@ -93,7 +98,9 @@ class MySqlBulkTransferIT {
     throw new AssertionError("the default allocator reports no metrics: " + a);
   }
 
-  /** Samples {@link #nettyMemory()} every 5 ms until closed; {@link #peak()} is the largest seen. */
+  /**
+   * Samples {@link #nettyMemory()} every 5 ms until closed; {@link #peak()} is the largest seen.
+   */
   static final class MemoryWatch implements AutoCloseable {
     private final AtomicLong peak = new AtomicLong();
     private final AtomicBoolean stop = new AtomicBoolean();
@@ -154,8 +161,11 @@ class MySqlBulkTransferIT {
   }
 
   private static void assertLoaded(Statement s, String table, LoadFile f) throws SQLException {
-    try (ResultSet rs = s.executeQuery("select count(*), sum(id), sum(crc32(payload)), min(length(payload)), "
-        + "max(length(payload)) from " + table)) {
+    try (ResultSet rs =
+        s.executeQuery(
+            "select count(*), sum(id), sum(crc32(payload)), min(length(payload)), "
+                + "max(length(payload)) from "
+                + table)) {
       rs.next();
       assertThat(rs.getLong(1)).as("rows").isEqualTo(f.rows());
       assertThat(rs.getLong(2)).as("sum of ids").isEqualTo(f.idSum());
@@ -169,19 +179,27 @@ class MySqlBulkTransferIT {
   void connector_j_loads_a_40_mb_local_file_through_halo_with_bounded_memory() throws Exception {
     LoadFile f = loadFile("jdbc-load.csv", 400_000);
     assertThat(f.bytes()).isGreaterThan(MEMORY_BOUND);
-    try (Connection c = app("allowLoadLocalInfile=true"); Statement s = c.createStatement()) {
+    try (Connection c = app("allowLoadLocalInfile=true");
+        Statement s = c.createStatement()) {
       s.execute("create table jdbc_load(id int primary key, payload varchar(100) not null)");
       long loaded;
       long peak;
       try (MemoryWatch watch = new MemoryWatch()) {
-        loaded = s.executeUpdate("load data local infile '" + f.path() + "' into table jdbc_load "
-            + "fields terminated by ',' lines terminated by '\\n' (id, payload)");
+        loaded =
+            s.executeUpdate(
+                "load data local infile '"
+                    + f.path()
+                    + "' into table jdbc_load "
+                    + "fields terminated by ',' lines terminated by '\\n' (id, payload)");
         peak = watch.peak();
       }
-      System.out.printf("LOAD DATA LOCAL INFILE of %d bytes through Halo: peak Netty memory %d bytes%n", f.bytes(), peak);
+      System.out.printf(
+          "LOAD DATA LOCAL INFILE of %d bytes through Halo: peak Netty memory %d bytes%n",
+          f.bytes(), peak);
       assertThat(loaded).isEqualTo(f.rows());
       assertLoaded(s, "jdbc_load", f);
-      assertThat(peak).as("Netty memory in use while a %d-byte file streamed through Halo", f.bytes())
+      assertThat(peak)
+          .as("Netty memory in use while a %d-byte file streamed through Halo", f.bytes())
           .isLessThan(MEMORY_BOUND);
       // the session goes on normally after the file exchange
       try (ResultSet rs = s.executeQuery("select 41 + 1")) {
@@ -192,35 +210,54 @@ class MySqlBulkTransferIT {
   }
 
   @Test
-  void a_client_that_did_not_enable_local_infile_gets_the_server_error_and_its_session_goes_on() throws Exception {
+  void a_client_that_did_not_enable_local_infile_gets_the_server_error_and_its_session_goes_on()
+      throws Exception {
     LoadFile f = loadFile("refused.csv", 10);
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       s.execute("create table refused_load(id int primary key, payload varchar(100) not null)");
       // Connector/J without allowLoadLocalInfile does not offer CLIENT_LOCAL_FILES; Halo passes the
-      // client's capabilities on, so the server refuses the statement itself (Halo never reads a file)
-      assertThatThrownBy(() -> s.execute("load data local infile '" + f.path() + "' into table refused_load "
-          + "fields terminated by ',' (id, payload)"))
+      // client's capabilities on, so the server refuses the statement itself (Halo never reads a
+      // file)
+      assertThatThrownBy(
+              () ->
+                  s.execute(
+                      "load data local infile '"
+                          + f.path()
+                          + "' into table refused_load "
+                          + "fields terminated by ',' (id, payload)"))
           .isInstanceOf(SQLException.class)
-          .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).as(e.getMessage()).isIn(1148, 4166));
+          .satisfies(
+              e ->
+                  assertThat(((SQLException) e).getErrorCode())
+                      .as(e.getMessage())
+                      .isIn(1148, 4166));
       try (ResultSet rs = s.executeQuery("select count(*) from refused_load")) {
         rs.next();
         assertThat(rs.getLong(1)).isZero();
       }
     }
     // and Halo still serves others
-    try (Connection c = app(""); ResultSet rs = c.createStatement().executeQuery("select 1")) {
+    try (Connection c = app("");
+        ResultSet rs = c.createStatement().executeQuery("select 1")) {
       assertThat(rs.next()).isTrue();
     }
   }
 
   @Test
-  void a_local_file_that_does_not_exist_fails_in_the_client_and_the_session_goes_on() throws Exception {
-    try (Connection c = app("allowLoadLocalInfile=true"); Statement s = c.createStatement()) {
+  void a_local_file_that_does_not_exist_fails_in_the_client_and_the_session_goes_on()
+      throws Exception {
+    try (Connection c = app("allowLoadLocalInfile=true");
+        Statement s = c.createStatement()) {
       s.execute("create table missing_load(id int primary key, payload varchar(100) not null)");
       // the server asks for the file, the client has none and answers with an empty packet, the
       // server ends the statement; Halo relays the exchange and keeps the packet numbering
-      assertThatThrownBy(() -> s.execute("load data local infile '" + dir.resolve("no-such-file.csv")
-          + "' into table missing_load fields terminated by ',' (id, payload)"))
+      assertThatThrownBy(
+              () ->
+                  s.execute(
+                      "load data local infile '"
+                          + dir.resolve("no-such-file.csv")
+                          + "' into table missing_load fields terminated by ',' (id, payload)"))
           .isInstanceOf(SQLException.class);
       try (ResultSet rs = s.executeQuery("select count(*) from missing_load")) {
         rs.next();
@@ -233,26 +270,47 @@ class MySqlBulkTransferIT {
   void the_mariadb_client_loads_a_local_file_through_halo() throws Exception {
     assumeTrue(onPath("mariadb"), "mariadb client not installed");
     LoadFile f = loadFile("cli-load.csv", 100_000);
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       s.execute("create table cli_load(id int primary key, payload varchar(100) not null)");
     }
-    Process p = new ProcessBuilder("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", String.valueOf(port()),
-        "-u", "legacy", "-plegacypw", "--skip-ssl", "--local-infile=1", "-N", "-B", "app", "-e",
-        "load data local infile '" + f.path() + "' into table cli_load fields terminated by ',' (id, payload); "
-            + "select count(*) from cli_load")
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder(
+                "mariadb",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                String.valueOf(port()),
+                "-u",
+                "legacy",
+                "-plegacypw",
+                "--skip-ssl",
+                "--local-infile=1",
+                "-N",
+                "-B",
+                "app",
+                "-e",
+                "load data local infile '"
+                    + f.path()
+                    + "' into table cli_load fields terminated by ',' (id, payload); "
+                    + "select count(*) from cli_load")
+            .redirectErrorStream(true)
+            .start();
     p.getOutputStream().close();
     assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.exitValue()).as(out).isZero();
     assertThat(out.trim()).isEqualTo(String.valueOf(f.rows()));
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       assertLoaded(s, "cli_load", f);
     }
   }
 
   @Test
-  void a_slow_streaming_reader_pauses_the_backend_instead_of_filling_halo_memory() throws Exception {
+  void a_slow_streaming_reader_pauses_the_backend_instead_of_filling_halo_memory()
+      throws Exception {
     // 100,000 rows of 1,000 bytes: 100 MB that the server sends without waiting for the client
     long rows = 0;
     long bytes = 0;
@@ -278,10 +336,13 @@ class MySqlBulkTransferIT {
         assertThat(rs.next()).isTrue();
       }
     }
-    System.out.printf("slow streaming read of %d bytes through Halo: peak Netty memory %d bytes%n", bytes, peak);
+    System.out.printf(
+        "slow streaming read of %d bytes through Halo: peak Netty memory %d bytes%n", bytes, peak);
     assertThat(rows).isEqualTo(100_000);
     assertThat(bytes).isEqualTo(100_000_000L);
-    assertThat(peak).as("Netty memory in use while a slow reader streams 100 MB").isLessThan(MEMORY_BOUND);
+    assertThat(peak)
+        .as("Netty memory in use while a slow reader streams 100 MB")
+        .isLessThan(MEMORY_BOUND);
   }
 
   private static boolean onPath(String tool) {

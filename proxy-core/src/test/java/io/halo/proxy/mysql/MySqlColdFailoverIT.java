@@ -46,10 +46,10 @@ import org.junit.jupiter.api.io.TempDir;
  * for it, promotes it (it comes back as a replica of the dead primary) and routes writes to it.
  *
  * <p>The start command asks the test to start the server (the test kit owns the server processes,
- * as in the PostgreSQL cold case of FailoverIT): it writes the name Halo passes in
- * {@code HALO_NEW_PRIMARY} to a file, and the test starts that node. What a cold standby holds is
- * what it had replicated before it was stopped; this test stops it once it has every acknowledged
- * row, so all of them must be on the new primary.
+ * as in the PostgreSQL cold case of FailoverIT): it writes the name Halo passes in {@code
+ * HALO_NEW_PRIMARY} to a file, and the test starts that node. What a cold standby holds is what it
+ * had replicated before it was stopped; this test stops it once it has every acknowledged row, so
+ * all of them must be on the new primary.
  */
 class MySqlColdFailoverIT {
 
@@ -69,7 +69,9 @@ class MySqlColdFailoverIT {
   }
 
   private String url() {
-    return "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app?sslMode=DISABLED";
+    return "jdbc:mysql://127.0.0.1:"
+        + halo.boundAddresses().get(0).getPort()
+        + "/app?sslMode=DISABLED";
   }
 
   private ClusterControl control() {
@@ -88,11 +90,18 @@ class MySqlColdFailoverIT {
   }
 
   @Test
-  void a_killed_primary_fails_over_to_the_cold_replica_that_the_start_command_brings_up(@TempDir Path dir)
-      throws Exception {
-    // Given a primary and a replica configured as a cold standby, with commands Halo runs on failover
-    cluster = LOGS.watch(MariaDbCluster.builder().name("mycold").replicas(1).user("app", "apppw").database("app")
-        .start());
+  void a_killed_primary_fails_over_to_the_cold_replica_that_the_start_command_brings_up(
+      @TempDir Path dir) throws Exception {
+    // Given a primary and a replica configured as a cold standby, with commands Halo runs on
+    // failover
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("mycold")
+                .replicas(1)
+                .user("app", "apppw")
+                .database("app")
+                .start());
     MariaDbNode old = cluster.primary();
     MariaDbNode cold = cluster.replicas().get(0);
     try (Connection c = old.connect("app", "apppw", "app")) {
@@ -100,18 +109,42 @@ class MySqlColdFailoverIT {
     }
     Path fenced = dir.resolve("fenced");
     Path startRequest = dir.resolve("start-requested");
-    ClusterConfig cc = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
-        List.of(new BackendConfig(old.name(), new HostPort("127.0.0.1", old.port()), BackendRole.PRIMARY, 0),
-            new BackendConfig(cold.name(), new HostPort("127.0.0.1", cold.port()), BackendRole.COLD, 0)),
-        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.COLD, 1000, Duration.ofSeconds(15),
-            "echo \"$HALO_OLD_PRIMARY $HALO_OLD_PRIMARY_PORT\" > " + fenced,
-            "echo \"$HALO_NEW_PRIMARY\" > " + startRequest, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(cc)));
+    ClusterConfig cc =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
+            List.of(
+                new BackendConfig(
+                    old.name(), new HostPort("127.0.0.1", old.port()), BackendRole.PRIMARY, 0),
+                new BackendConfig(
+                    cold.name(), new HostPort("127.0.0.1", cold.port()), BackendRole.COLD, 0)),
+            new MonitorConfig(
+                cluster.rootUser(),
+                null,
+                "mysql",
+                Duration.ofMillis(200),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            new FailoverConfig(
+                FailoverConfig.Mode.AUTOMATIC,
+                FailoverConfig.Type.COLD,
+                1000,
+                Duration.ofSeconds(15),
+                "echo \"$HALO_OLD_PRIMARY $HALO_OLD_PRIMARY_PORT\" > " + fenced,
+                "echo \"$HALO_NEW_PRIMARY\" > " + startRequest,
+                null,
+                Duration.ofSeconds(30)),
+            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+                List.of(cc)));
 
     // and rows written through Halo, all replicated to the cold node before it is shut down
     List<Long> acked;
@@ -120,10 +153,20 @@ class MySqlColdFailoverIT {
       w.stop();
       acked = w.ackedIds();
     }
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(idsOn(cold)).containsAll(acked));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(idsOn(cold)).containsAll(acked));
     cold.stop();
-    await().atMost(Duration.ofSeconds(10)).until(() -> control().backends().stream()
-        .anyMatch(b -> b.node().name().equals(cold.name()) && b.lastProbe() != null && !b.lastProbe().ok()));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                control().backends().stream()
+                    .anyMatch(
+                        b ->
+                            b.node().name().equals(cold.name())
+                                && b.lastProbe() != null
+                                && !b.lastProbe().ok()));
 
     // When the primary is killed
     old.kill();
@@ -132,15 +175,19 @@ class MySqlColdFailoverIT {
     cold.start();
 
     // Then Halo fenced the old primary, waited for the cold node, promoted it and routes to it
-    await().atMost(Duration.ofSeconds(45)).pollInterval(Duration.ofMillis(50))
+    await()
+        .atMost(Duration.ofSeconds(45))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> cold.name().equals(control().topology().primary()));
     FailoverReport r = control().lastFailover().orElseThrow();
     assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
-    assertThat(r.steps()).extracting(FailoverReport.Step::name)
+    assertThat(r.steps())
+        .extracting(FailoverReport.Step::name)
         .containsSubsequence("fence", "start", "wait", "promote", "route");
     assertThat(Files.readString(fenced).trim()).isEqualTo(old.name() + " " + old.port());
     // the started node came back as a replica of the dead primary; now it is a writable primary
-    try (Connection c = cold.connectAsRoot(); Statement s = c.createStatement()) {
+    try (Connection c = cold.connectAsRoot();
+        Statement s = c.createStatement()) {
       try (ResultSet rs = s.executeQuery("select @@read_only")) {
         rs.next();
         assertThat(rs.getInt(1)).isZero();
@@ -150,7 +197,8 @@ class MySqlColdFailoverIT {
       }
     }
     // clients write through Halo again, and land on the promoted node
-    try (Connection c = DriverManager.getConnection(url(), "app", "apppw"); Statement s = c.createStatement()) {
+    try (Connection c = DriverManager.getConnection(url(), "app", "apppw");
+        Statement s = c.createStatement()) {
       s.execute("insert into acked_writes values (1000000)");
       try (ResultSet rs = s.executeQuery("select @@server_id, count(*) from acked_writes")) {
         rs.next();

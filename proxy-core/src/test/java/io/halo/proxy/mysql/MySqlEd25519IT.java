@@ -45,31 +45,51 @@ class MySqlEd25519IT {
 
   @Test
   void halo_signs_the_nonce_for_an_ed25519_backend_account() throws Exception {
-    Path dir = Path.of(System.getenv().getOrDefault("HALO_ED25519_PLUGIN_DIR", "/usr/lib/mysql/plugin"));
+    Path dir =
+        Path.of(System.getenv().getOrDefault("HALO_ED25519_PLUGIN_DIR", "/usr/lib/mysql/plugin"));
     assumeTrue(Files.isReadable(dir.resolve("auth_ed25519.so")), "no auth_ed25519.so in " + dir);
-    cluster = LOGS.watch(MariaDbCluster.builder().name("myed").user("app", "apppw").database("app")
-        .setting("plugin_dir", dir.toString()).start());
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("myed")
+                .user("app", "apppw")
+                .database("app")
+                .setting("plugin_dir", dir.toString())
+                .start());
     try (Connection root = cluster.primary().connectAsRoot()) {
       try {
         root.createStatement().execute("INSTALL SONAME 'auth_ed25519'");
       } catch (SQLException e) {
-        assumeTrue(false, "the server cannot load " + dir.resolve("auth_ed25519.so") + ": " + e.getMessage());
+        assumeTrue(
+            false,
+            "the server cannot load " + dir.resolve("auth_ed25519.so") + ": " + e.getMessage());
       }
-      root.createStatement().execute("CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-secret')");
+      root.createStatement()
+          .execute("CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-secret')");
       root.createStatement().execute("GRANT ALL ON app.* TO 'ed'@'%'");
     }
-    halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "ed", "ed-secret"),
-            new UserConfig("wrong", "wrongpw", AuthMethod.SCRAM_SHA_256, "ed", "not-the-secret")), Route.PRIMARY);
-    String url = "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort()
-        + "/app?allowPublicKeyRetrieval=true&sslMode=DISABLED";
+    halo =
+        MySqlHalo.start(
+            cluster,
+            MySqlHalo.THROTTLE,
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "ed", "ed-secret"),
+                new UserConfig(
+                    "wrong", "wrongpw", AuthMethod.SCRAM_SHA_256, "ed", "not-the-secret")),
+            Route.PRIMARY);
+    String url =
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(0).getPort()
+            + "/app?allowPublicKeyRetrieval=true&sslMode=DISABLED";
     try (Connection conn = DriverManager.getConnection(url, "app", "apppw");
         ResultSet rs = conn.createStatement().executeQuery("select current_user()")) {
       rs.next();
       assertThat(rs.getString(1)).isEqualTo("ed@%");
     }
     // a wrong backend password is the server's refusal, passed on
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> DriverManager.getConnection(url, "wrong", "wrongpw"))
-        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> DriverManager.getConnection(url, "wrong", "wrongpw"))
+        .isInstanceOfSatisfying(
+            SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
   }
 }

@@ -19,7 +19,10 @@ import io.halo.testkit.MariaDbCluster;
 import java.time.Duration;
 import java.util.List;
 
-/** Halo in front of a test-kit MariaDB primary alone (cluster "shop", backend "db1", manual failover). */
+/**
+ * Halo in front of a test-kit MariaDB primary alone (cluster "shop", backend "db1", manual
+ * failover).
+ */
 final class MySqlHalo {
 
   /** The default throttle: far above what these tests open. */
@@ -28,23 +31,53 @@ final class MySqlHalo {
   private MySqlHalo() {}
 
   /** One listener per route, in order. */
-  static HaloServer start(MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)
+  static HaloServer start(
+      MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)
       throws InterruptedException {
-    return start(new HostPort("127.0.0.1", cluster.primary().port()), cluster.rootUser(), throttle, users, routes);
+    return start(
+        new HostPort("127.0.0.1", cluster.primary().port()),
+        cluster.rootUser(),
+        throttle,
+        users,
+        routes);
   }
 
   /** The same in front of any address, e.g. one where no server listens. */
-  static HaloServer start(HostPort db1, String monitorUser, ThrottleConfig throttle, List<UserConfig> users,
-      Route... routes) throws InterruptedException {
-    List<ListenerConfig> listeners = java.util.Arrays.stream(routes)
-        .map(r -> new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true)).toList();
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL, listeners,
-        List.of(new BackendConfig("db1", db1, BackendRole.PRIMARY, 0)),
-        new MonitorConfig(monitorUser, null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
-            null, null, null, Duration.ofSeconds(30)),
-        throttle);
-    return HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null), users, List.of(c)));
+  static HaloServer start(
+      HostPort db1,
+      String monitorUser,
+      ThrottleConfig throttle,
+      List<UserConfig> users,
+      Route... routes)
+      throws InterruptedException {
+    List<ListenerConfig> listeners =
+        java.util.Arrays.stream(routes)
+            .map(r -> new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true))
+            .toList();
+    ClusterConfig c =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            listeners,
+            List.of(new BackendConfig("db1", db1, BackendRole.PRIMARY, 0)),
+            new MonitorConfig(
+                monitorUser, null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+            new FailoverConfig(
+                FailoverConfig.Mode.MANUAL,
+                FailoverConfig.Type.HOT,
+                16L << 20,
+                Duration.ofSeconds(10),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
+            throttle);
+    return HaloServer.start(
+        new HaloConfig(
+            null,
+            HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
+            new AdminConfig(new HostPort("127.0.0.1", 0), null),
+            users,
+            List.of(c)));
   }
 }

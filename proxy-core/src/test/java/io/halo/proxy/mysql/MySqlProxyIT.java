@@ -39,7 +39,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Connector/J through Halo to a real MariaDB primary + replica (the proxy path; failover comes later). */
+/**
+ * Connector/J through Halo to a real MariaDB primary + replica (the proxy path; failover comes
+ * later).
+ */
 class MySqlProxyIT {
 
   static MariaDbCluster cluster;
@@ -48,33 +51,63 @@ class MySqlProxyIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = MariaDbCluster.builder().name("myit").replicas(1).user("app", "apppw").database("app")
-        .setting("max_allowed_packet", "64M").start();
-    try (Connection root = cluster.primary().connectAsRoot(); Statement st = root.createStatement()) {
+    cluster =
+        MariaDbCluster.builder()
+            .name("myit")
+            .replicas(1)
+            .user("app", "apppw")
+            .database("app")
+            .setting("max_allowed_packet", "64M")
+            .start();
+    try (Connection root = cluster.primary().connectAsRoot();
+        Statement st = root.createStatement()) {
       st.execute("create user 'bob'@'%' identified by 'bobpw'");
       st.execute("grant all on app.* to 'bob'@'%'");
     }
     List<BackendConfig> backends = new ArrayList<>();
     for (MariaDbNode n : cluster.nodes()) {
-      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
-          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+      backends.add(
+          new BackendConfig(
+              n.name(),
+              new HostPort("127.0.0.1", n.port()),
+              n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY,
+              0));
     }
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, MAX_CLIENTS, true),
-            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.REPLICAS, MAX_CLIENTS, true)),
-        backends,
-        new MonitorConfig("root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
-            null, null, null, Duration.ofSeconds(30)),
-        // above the listener limit, so that the listener's 1040 is what this class tests (admission: ThrottleIT)
-        new ThrottleConfig(MAX_CLIENTS + 50, 1000, Duration.ofSeconds(2)));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(2), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
-            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
-            new UserConfig("bob", "bobhalo", AuthMethod.SCRAM_SHA_256, "bob", "bobpw")),
-        List.of(c)));
+    ClusterConfig c =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            List.of(
+                new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, MAX_CLIENTS, true),
+                new ListenerConfig(
+                    new HostPort("127.0.0.1", 0), Route.REPLICAS, MAX_CLIENTS, true)),
+            backends,
+            new MonitorConfig(
+                "root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+            new FailoverConfig(
+                FailoverConfig.Mode.MANUAL,
+                FailoverConfig.Type.HOT,
+                16L << 20,
+                Duration.ofSeconds(10),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
+            // above the listener limit, so that the listener's 1040 is what this class tests
+            // (admission: ThrottleIT)
+            new ThrottleConfig(MAX_CLIENTS + 50, 1000, Duration.ofSeconds(2)));
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                HaloFixture.server(Duration.ofSeconds(2), 64L << 20),
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                List.of(
+                    new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                    new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
+                    new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
+                    new UserConfig("bob", "bobhalo", AuthMethod.SCRAM_SHA_256, "bob", "bobpw")),
+                List.of(c)));
   }
 
   @AfterAll
@@ -87,14 +120,19 @@ class MySqlProxyIT {
     }
   }
 
-  private static Connection connect(int listener, String user, String password, String extra) throws SQLException {
+  private static Connection connect(int listener, String user, String password, String extra)
+      throws SQLException {
     Properties p = new Properties();
     p.setProperty("user", user);
     p.setProperty("password", password);
     p.setProperty("sslMode", "DISABLED");
     p.setProperty("connectTimeout", "10000");
     p.setProperty("socketTimeout", "120000");
-    String url = "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(listener).getPort() + "/app" + (extra.isEmpty() ? "" : "?" + extra);
+    String url =
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(listener).getPort()
+            + "/app"
+            + (extra.isEmpty() ? "" : "?" + extra);
     return DriverManager.getConnection(url, p);
   }
 
@@ -103,9 +141,13 @@ class MySqlProxyIT {
   }
 
   @Test
-  void caching_sha2_native_and_trust_users_log_in_and_use_their_backend_credentials() throws Exception {
-    for (Connection c : List.of(app(""), connect(0, "legacy", "legacypw", ""), connect(0, "local", "", ""))) {
-      try (c; Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user(), database()")) {
+  void caching_sha2_native_and_trust_users_log_in_and_use_their_backend_credentials()
+      throws Exception {
+    for (Connection c :
+        List.of(app(""), connect(0, "legacy", "legacypw", ""), connect(0, "local", "", ""))) {
+      try (c;
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select current_user(), database()")) {
         rs.next();
         assertThat(rs.getString(1)).startsWith("app@");
         assertThat(rs.getString(2)).isEqualTo("app");
@@ -117,17 +159,20 @@ class MySqlProxyIT {
   void wrong_password_and_unknown_user_get_1045_access_denied() {
     assertThatThrownBy(() -> connect(0, "app", "nope", ""))
         .isInstanceOf(SQLException.class)
-        .satisfies(e -> {
-          assertThat(((SQLException) e).getErrorCode()).isEqualTo(1045);
-          assertThat(((SQLException) e).getSQLState()).isEqualTo("28000");
-        });
+        .satisfies(
+            e -> {
+              assertThat(((SQLException) e).getErrorCode()).isEqualTo(1045);
+              assertThat(((SQLException) e).getSQLState()).isEqualTo("28000");
+            });
     assertThatThrownBy(() -> connect(0, "mallory", "x", ""))
         .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1045));
   }
 
   @Test
-  void text_and_server_side_prepared_statements_transactions_and_multi_statements_work() throws Exception {
-    try (Connection c = app("useServerPrepStmts=true&allowMultiQueries=true&rewriteBatchedStatements=true")) {
+  void text_and_server_side_prepared_statements_transactions_and_multi_statements_work()
+      throws Exception {
+    try (Connection c =
+        app("useServerPrepStmts=true&allowMultiQueries=true&rewriteBatchedStatements=true")) {
       try (Statement s = c.createStatement()) {
         s.execute("create table if not exists t(id int primary key, v varchar(20))");
         s.execute("delete from t");
@@ -146,7 +191,8 @@ class MySqlProxyIT {
       }
       c.rollback();
       c.setAutoCommit(true);
-      try (PreparedStatement ps = c.prepareStatement("select count(*), sum(id) from t where id < ?")) {
+      try (PreparedStatement ps =
+          c.prepareStatement("select count(*), sum(id) from t where id < ?")) {
         ps.setInt(1, 10_000);
         try (ResultSet rs = ps.executeQuery()) {
           rs.next();
@@ -182,16 +228,18 @@ class MySqlProxyIT {
         ps.setBytes(1, blob);
         ps.executeUpdate();
       }
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select b from blobs where id = 1")) {
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select b from blobs where id = 1")) {
         rs.next();
         assertThat(rs.getBytes(1)).isEqualTo(blob);
       }
-      try (Statement s = c.createStatement(java.sql.ResultSet.TYPE_FORWARD_ONLY, java.sql.ResultSet.CONCUR_READ_ONLY)) {
+      try (Statement s =
+          c.createStatement(
+              java.sql.ResultSet.TYPE_FORWARD_ONLY, java.sql.ResultSet.CONCUR_READ_ONLY)) {
         s.setFetchSize(Integer.MIN_VALUE);
         long rows = 0;
         long bytes = 0;
-        try (ResultSet rs = s.executeQuery(
-            "select repeat('x', 1000) from seq_1_to_60000")) {
+        try (ResultSet rs = s.executeQuery("select repeat('x', 1000) from seq_1_to_60000")) {
           while (rs.next()) {
             bytes += rs.getString(1).length();
             rows++;
@@ -205,7 +253,8 @@ class MySqlProxyIT {
 
   @Test
   void the_replicas_listener_reaches_the_replica() throws Exception {
-    try (Connection c = connect(1, "app", "apppw", ""); Statement s = c.createStatement();
+    try (Connection c = connect(1, "app", "apppw", "");
+        Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("select @@server_id, @@read_only")) {
       rs.next();
       assertThat(rs.getInt(1)).isEqualTo(cluster.replicas().get(0).serverId());
@@ -226,7 +275,8 @@ class MySqlProxyIT {
         open.add(f.get(60, TimeUnit.SECONDS));
       }
       for (Connection c : open) {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select connection_id()")) {
+        try (Statement s = c.createStatement();
+            ResultSet rs = s.executeQuery("select connection_id()")) {
           assertThat(rs.next()).isTrue();
         }
       }
@@ -245,24 +295,31 @@ class MySqlProxyIT {
 
   @Test
   void statement_cancel_and_query_timeout_reach_the_backend_thread() throws Exception {
-    try (Connection c = app(""); Statement s = c.createStatement()) {
-      java.util.concurrent.CompletableFuture<Void> cancel = java.util.concurrent.CompletableFuture.runAsync(() -> {
-        try {
-          Thread.sleep(500);
-          s.cancel();
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
+      java.util.concurrent.CompletableFuture<Void> cancel =
+          java.util.concurrent.CompletableFuture.runAsync(
+              () -> {
+                try {
+                  Thread.sleep(500);
+                  s.cancel();
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       long t0 = System.nanoTime();
       // MariaDB answers a killed SLEEP() with 1 (interrupted) or ER_QUERY_INTERRUPTED
       try (ResultSet rs = s.executeQuery("select sleep(30)")) {
         rs.next();
         assertThat(rs.getInt(1)).isEqualTo(1);
       } catch (SQLException e) {
-        // Connector/J reports its own cancel as MySQLStatementCancelledException; the server says 1317
-        assertThat(e instanceof com.mysql.cj.jdbc.exceptions.MySQLStatementCancelledException || e.getErrorCode() == 1317)
-            .as(e.toString()).isTrue();
+        // Connector/J reports its own cancel as MySQLStatementCancelledException; the server says
+        // 1317
+        assertThat(
+                e instanceof com.mysql.cj.jdbc.exceptions.MySQLStatementCancelledException
+                    || e.getErrorCode() == 1317)
+            .as(e.toString())
+            .isTrue();
       }
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
       cancel.get(5, TimeUnit.SECONDS);
@@ -281,7 +338,8 @@ class MySqlProxyIT {
 
   @Test
   void kill_of_an_unknown_connection_id_gets_1094() throws Exception {
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       assertThatThrownBy(() -> s.execute("KILL QUERY 2147483000"))
           .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1094));
       assertThat(c.isValid(5)).isTrue();
@@ -289,8 +347,10 @@ class MySqlProxyIT {
   }
 
   /** Reads the first packet the server sends after {@code send}; returns its payload. */
-  private static byte[] raw(byte[] send, boolean readHandshakeFirst, int timeoutMs) throws Exception {
-    try (java.net.Socket sock = new java.net.Socket("127.0.0.1", halo.boundAddresses().get(0).getPort())) {
+  private static byte[] raw(byte[] send, boolean readHandshakeFirst, int timeoutMs)
+      throws Exception {
+    try (java.net.Socket sock =
+        new java.net.Socket("127.0.0.1", halo.boundAddresses().get(0).getPort())) {
       sock.setSoTimeout(timeoutMs);
       java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
       if (readHandshakeFirst) {
@@ -315,34 +375,45 @@ class MySqlProxyIT {
     return (p[1] & 0xff) | (p[2] & 0xff) << 8;
   }
 
-  /** A HandshakeResponse41 for user app whose auth-data lenenc field is {@code lenenc}, as a wire packet. */
+  /**
+   * A HandshakeResponse41 for user app whose auth-data lenenc field is {@code lenenc}, as a wire
+   * packet.
+   */
   private static byte[] handshakeWithAuthLength(byte[] lenenc, int sequenceId) {
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 32 + 4 + lenenc.length + 16)
-        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
-    int caps = 0x200 | 0x8000 | 0x200000; // PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH_LENENC_CLIENT_DATA
+    java.nio.ByteBuffer b =
+        java.nio.ByteBuffer.allocate(4 + 32 + 4 + lenenc.length + 16)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int caps =
+        0x200 | 0x8000
+            | 0x200000; // PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH_LENENC_CLIENT_DATA
     b.position(4);
     b.putInt(caps).putInt(1 << 24).put((byte) 45).put(new byte[23]);
-    b.put("app\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put(lenenc).put(new byte[16]);
+    b.put("app\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
+        .put(lenenc)
+        .put(new byte[16]);
     int len = b.position() - 4;
     b.put(0, (byte) len).put(1, (byte) (len >> 8)).put(2, (byte) 0).put(3, (byte) sequenceId);
     return java.util.Arrays.copyOf(b.array(), b.position());
   }
 
   /**
-   * Length fields are checked against the bytes present before anything is allocated (issue 9.3):
-   * a 60-byte handshake claiming 2 GB of auth data, or a length of -1, gets ERR 1043 (it once
+   * Length fields are checked against the bytes present before anything is allocated (issue 9.3): a
+   * 60-byte handshake claiming 2 GB of auth data, or a length of -1, gets ERR 1043 (it once
    * allocated 2 GB, or threw NegativeArraySizeException with no ERR packet); so does a handshake
    * response with a sequence id other than 1 (issue 9.8).
    */
   @Test
-  void a_handshake_with_a_huge_or_negative_length_or_a_wrong_sequence_id_gets_err_1043() throws Exception {
+  void a_handshake_with_a_huge_or_negative_length_or_a_wrong_sequence_id_gets_err_1043()
+      throws Exception {
     try (Connection bystander = app("")) {
       byte[] twoGb = {(byte) 0xfe, (byte) 0xf0, (byte) 0xff, (byte) 0xff, 0x7f, 0, 0, 0, 0};
       byte[] minusOne = {(byte) 0xfe, -1, -1, -1, -1, -1, -1, -1, -1};
       assertThat(errCode(raw(handshakeWithAuthLength(twoGb, 1), true, 10_000))).isEqualTo(1043);
       assertThat(errCode(raw(handshakeWithAuthLength(minusOne, 1), true, 10_000))).isEqualTo(1043);
-      assertThat(errCode(raw(handshakeWithAuthLength(new byte[] {0}, 7), true, 10_000))).isEqualTo(1043);
-      try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+      assertThat(errCode(raw(handshakeWithAuthLength(new byte[] {0}, 7), true, 10_000)))
+          .isEqualTo(1043);
+      try (Statement s = bystander.createStatement();
+          ResultSet rs = s.executeQuery("select 'still here'")) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("still here");
       }
@@ -350,14 +421,19 @@ class MySqlProxyIT {
   }
 
   @Test
-  void garbage_an_oversized_packet_and_a_stalled_handshake_get_err_packets_and_others_go_on() throws Exception {
+  void garbage_an_oversized_packet_and_a_stalled_handshake_get_err_packets_and_others_go_on()
+      throws Exception {
     try (Connection bystander = app("")) {
-      byte[] garbage = "GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] garbage =
+          "GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
       assertThat(errCode(raw(garbage, true, 10_000))).isIn(1043, 1153);
       byte[] huge = {(byte) 0xff, (byte) 0xff, (byte) 0xff, 1};
       assertThat(errCode(raw(huge, true, 10_000))).isEqualTo(1153);
-      assertThat(errCode(raw(new byte[] {10, 0}, true, 10_000))).as("stalled: auth timeout 2 s").isEqualTo(1043);
-      try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+      assertThat(errCode(raw(new byte[] {10, 0}, true, 10_000)))
+          .as("stalled: auth timeout 2 s")
+          .isEqualTo(1043);
+      try (Statement s = bystander.createStatement();
+          ResultSet rs = s.executeQuery("select 'still here'")) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("still here");
       }
@@ -365,8 +441,9 @@ class MySqlProxyIT {
   }
 
   @Test
-  void change_user_is_authenticated_at_halo_and_gives_a_fresh_backend_session_as_the_new_backend_user()
-      throws Exception {
+  void
+      change_user_is_authenticated_at_halo_and_gives_a_fresh_backend_session_as_the_new_backend_user()
+          throws Exception {
     int port = halo.boundAddresses().get(0).getPort();
     try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
       // Given a session with a user variable and an open transaction
@@ -377,7 +454,9 @@ class MySqlProxyIT {
       // When it changes to a mysql_native_password user (the client's plugin: checked at once)
       raw.changeUser("legacy", "legacypw", "app");
       // Then a fresh backend session as that user's backend user
-      List<String> row = raw.query("select current_user(), @x, database(), @@in_transaction, connection_id()").get(0);
+      List<String> row =
+          raw.query("select current_user(), @x, database(), @@in_transaction, connection_id()")
+              .get(0);
       assertThat(row.get(0)).startsWith("app@");
       assertThat(row.get(1)).as("user variable of the old session").isNull();
       assertThat(row.get(2)).isEqualTo("app");
@@ -394,10 +473,13 @@ class MySqlProxyIT {
   void an_empty_command_packet_is_answered_as_the_server_answers_it_and_later_replies_stay_in_step()
       throws Exception {
     int port = halo.boundAddresses().get(0).getPort();
-    try (RawMySqlSocket direct = RawMySqlSocket.login(cluster.primary().port(), "app", "apppw", "app");
+    try (RawMySqlSocket direct =
+            RawMySqlSocket.login(cluster.primary().port(), "app", "apppw", "app");
         RawMySqlSocket proxied = RawMySqlSocket.login(port, "app", "apppw", "app")) {
       byte[] expected = direct.emptyCommand();
-      assertThat((expected[0] & 0xff)).as("the server answers an empty command with ERR").isEqualTo(0xff);
+      assertThat((expected[0] & 0xff))
+          .as("the server answers an empty command with ERR")
+          .isEqualTo(0xff);
       assertThat(proxied.emptyCommand()).as("byte for byte as the server").isEqualTo(expected);
       assertThat(proxied.value("select 'in step'")).isEqualTo("in step");
       assertThat(direct.value("select 'in step'")).isEqualTo("in step");
@@ -405,7 +487,8 @@ class MySqlProxyIT {
   }
 
   @Test
-  void change_user_with_a_wrong_password_gets_1045_and_the_session_goes_on_as_before_as_directly() throws Exception {
+  void change_user_with_a_wrong_password_gets_1045_and_the_session_goes_on_as_before_as_directly()
+      throws Exception {
     int port = halo.boundAddresses().get(0).getPort();
     for (int at : new int[] {cluster.primary().port(), port}) {
       String where = at == port ? "through Halo" : "directly";
@@ -416,13 +499,16 @@ class MySqlProxyIT {
           // the ERR's sequence id is checked by RawMySqlSocket (one after the client's last packet)
           assertThatThrownBy(() -> raw.changeUser(login[0], login[1], "app"))
               .as(where + ": " + login[0])
-              .isInstanceOfSatisfying(RawMySqlSocket.ServerError.class, e -> {
-                assertThat(e.code).isEqualTo(1045);
-                assertThat(e.sqlState).isEqualTo("28000");
-              });
+              .isInstanceOfSatisfying(
+                  RawMySqlSocket.ServerError.class,
+                  e -> {
+                    assertThat(e.code).isEqualTo(1045);
+                    assertThat(e.sqlState).isEqualTo("28000");
+                  });
           List<String> row = raw.query("select current_user(), database(), connection_id()").get(0);
           assertThat(row.get(0)).as(where).startsWith("app@");
-          // (MariaDB also clears the session's user variables on a refused change; Halo keeps them: docs/mysql.md)
+          // (MariaDB also clears the session's user variables on a refused change; Halo keeps them:
+          // docs/mysql.md)
           assertThat(row.get(1)).as(where).isEqualTo("app");
           assertThat(row.get(2)).as(where + ": the same server session").isEqualTo(thread);
         }
@@ -439,7 +525,8 @@ class MySqlProxyIT {
       }
       // COM_CHANGE_USER from the driver: authenticated at Halo, a fresh backend session as bob
       j.changeUser("bob", "bobhalo");
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user(), @x, database()")) {
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select current_user(), @x, database()")) {
         rs.next();
         assertThat(rs.getString(1)).startsWith("bob@");
         assertThat(rs.getString(2)).isNull();
@@ -459,11 +546,14 @@ class MySqlProxyIT {
         rs.next();
         assertThat(rs.getString(1)).startsWith("bob@");
         assertThat(rs.getString(2)).isNull();
-        assertThat(rs.getLong(3)).as("reset on the same backend connection, not a new login").isEqualTo(backendId);
+        assertThat(rs.getLong(3))
+            .as("reset on the same backend connection, not a new login")
+            .isEqualTo(backendId);
       }
       // and a wrong password is refused with 1045
       assertThatThrownBy(() -> j.changeUser("app", "wrong"))
-          .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+          .isInstanceOfSatisfying(
+              SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
     }
   }
 
@@ -485,19 +575,23 @@ class MySqlProxyIT {
   @Test
   void kill_reaches_a_session_on_another_backend() throws Exception {
     // Given a session on the replicas listener (the replica) running a long query
-    try (Connection onReplica = connect(1, "app", "apppw", ""); Connection onPrimary = app("");
-        Statement slow = onReplica.createStatement(); Statement killer = onPrimary.createStatement()) {
+    try (Connection onReplica = connect(1, "app", "apppw", "");
+        Connection onPrimary = app("");
+        Statement slow = onReplica.createStatement();
+        Statement killer = onPrimary.createStatement()) {
       assertThat(serverId(onReplica)).isNotEqualTo(serverId(onPrimary));
       long haloId = ((com.mysql.cj.jdbc.JdbcConnection) onReplica).getId();
-      java.util.concurrent.CompletableFuture<Void> kill = java.util.concurrent.CompletableFuture.runAsync(() -> {
-        try {
-          Thread.sleep(500);
-          // When a session on the primary kills it by the id Halo gave it
-          killer.execute("KILL QUERY " + haloId);
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      java.util.concurrent.CompletableFuture<Void> kill =
+          java.util.concurrent.CompletableFuture.runAsync(
+              () -> {
+                try {
+                  Thread.sleep(500);
+                  // When a session on the primary kills it by the id Halo gave it
+                  killer.execute("KILL QUERY " + haloId);
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       long t0 = System.nanoTime();
       // Then the query on the replica is interrupted (SLEEP() returns 1 when killed)
       try (ResultSet rs = slow.executeQuery("select sleep(30)")) {
@@ -517,7 +611,8 @@ class MySqlProxyIT {
   }
 
   private static int serverId(Connection c) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select @@server_id")) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select @@server_id")) {
       rs.next();
       return rs.getInt(1);
     }

@@ -34,8 +34,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The MySQL relay on real (embedded) channels: when a switchover may hold a session (only between
- * transactions with nothing in flight, from the status flags), and that a KILL split over reads
- * is still translated.
+ * transactions with nothing in flight, from the status flags), and that a KILL split over reads is
+ * still translated.
  */
 class MySqlSessionRelayTest {
 
@@ -47,7 +47,8 @@ class MySqlSessionRelayTest {
   CancelRegistry<MySqlKill.Target> ids;
   MySqlSession session;
   ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-  BackendNode node = new BackendNode("db1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
+  BackendNode node =
+      new BackendNode("db1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
 
   @BeforeEach
   void start() {
@@ -57,21 +58,47 @@ class MySqlSessionRelayTest {
     ids = new CancelRegistry<>();
     UserConfig u = new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw");
     MySqlCredentials creds = MySqlCredentials.of(List.of(u));
-    MySqlListenerContext ctx = new MySqlListenerContext("test", "main",
-        new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
-        HaloFixture.server(Duration.ofSeconds(3), 1 << 20), creds,
-        request -> new RouteResult.Unavailable("unused"), Transports.nio(), new AtomicInteger(), ids,
-        new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
-        Duration.ofSeconds(1), sessions,
-        new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)), timer),
-        null,
+    MySqlListenerContext ctx =
+        new MySqlListenerContext(
+            "test",
+            "main",
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
+            HaloFixture.server(Duration.ofSeconds(3), 1 << 20),
+            creds,
+            request -> new RouteResult.Unavailable("unused"),
+            Transports.nio(),
+            new AtomicInteger(),
+            ids,
+            new io.halo.proxy.session.Rejections(),
+            new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
+            Duration.ofSeconds(1),
+            sessions,
+            new io.halo.proxy.session.Admission(
+                new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)), timer),
+            null,
             new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
-    HandshakeResponse hello = new HandshakeResponse(MySqlFrontendHandler.CAPABILITIES, 1 << 24, 45, "app",
-        new byte[0], "app", "caching_sha2_password", Map.of());
+    HandshakeResponse hello =
+        new HandshakeResponse(
+            MySqlFrontendHandler.CAPABILITIES,
+            1 << 24,
+            45,
+            "app",
+            new byte[0],
+            "app",
+            "caching_sha2_password",
+            Map.of());
     MySqlFrontendHandler.SessionTarget target = new MySqlFrontendHandler.SessionTarget();
     ids.register(target);
-    session = new MySqlSession(ctx, client, hello, new byte[20], creds.lookup("app").orElseThrow(), target,
-        new MySqlBackendConnection(backend, node, 100, AC), ctx.listener().route());
+    session =
+        new MySqlSession(
+            ctx,
+            client,
+            hello,
+            new byte[20],
+            creds.lookup("app").orElseThrow(),
+            target,
+            new MySqlBackendConnection(backend, node, 100, AC),
+            ctx.listener().route());
     session.start();
   }
 
@@ -131,7 +158,8 @@ class MySqlSessionRelayTest {
     // When the cluster holds and asks the session (on its loop) to say when it is quiescent:
     // statements of the running transaction still go through, and the answer waits for the commit
     sessions.holding(true);
-    java.util.concurrent.atomic.AtomicInteger answers = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger answers =
+        new java.util.concurrent.atomic.AtomicInteger();
     session.awaitQuiescence(answers::incrementAndGet);
     client.writeInbound(query("insert into t values (1)"));
     assertThat(forwarded(backend)).isEqualTo("insert into t values (1)");

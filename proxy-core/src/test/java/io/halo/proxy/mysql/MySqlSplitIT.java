@@ -37,9 +37,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * {@code route: split} on a real MariaDB primary and GTID replica through Connector/J: reads outside
- * transactions reach the replica, the rest the primary, and a session never reads older than its
- * own writes (replica SQL thread stopped: 1,000 write-then-read iterations, no stale read).
+ * {@code route: split} on a real MariaDB primary and GTID replica through Connector/J: reads
+ * outside transactions reach the replica, the rest the primary, and a session never reads older
+ * than its own writes (replica SQL thread stopped: 1,000 write-then-read iterations, no stale
+ * read).
  */
 class MySqlSplitIT {
 
@@ -59,35 +60,81 @@ class MySqlSplitIT {
   }
 
   private void start(Duration wait) throws Exception {
-    cluster = LOGS.watch(MariaDbCluster.builder().name("mysplit").replicas(1)
-        .user("app", "apppw").database("app").setting("max_allowed_packet", "64M").start());
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("mysplit")
+                .replicas(1)
+                .user("app", "apppw")
+                .database("app")
+                .setting("max_allowed_packet", "64M")
+                .start());
     try (Connection c = cluster.primary().connect("app", "apppw", "app")) {
       c.createStatement().execute("create table kv(id int primary key, v longblob)");
     }
     List<BackendConfig> backends = new ArrayList<>();
     for (MariaDbNode n : cluster.nodes()) {
-      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
-          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+      backends.add(
+          new BackendConfig(
+              n.name(),
+              new HostPort("127.0.0.1", n.port()),
+              n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY,
+              0));
     }
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL,
-        List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.SPLIT, 200, true, Balance.ROUND_ROBIN, -1,
-            true, wait)),
-        backends,
-        new MonitorConfig(cluster.rootUser(), null, "mysql", Duration.ofMillis(200), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.AUTOMATIC, FailoverConfig.Type.HOT, 1000, Duration.ofSeconds(15),
-            null, null, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), List.of(c)));
-    await().atMost(Duration.ofSeconds(10)).until(() -> {
-      try (Connection r = replica().connect("app", "apppw", "app");
-          ResultSet rs = r.createStatement().executeQuery(
-              "select count(*) from information_schema.tables where table_schema = 'app' and table_name = 'kv'")) {
-        rs.next();
-        return rs.getInt(1) == 1;
-      }
-    });
+    ClusterConfig c =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            List.of(
+                new ListenerConfig(
+                    new HostPort("127.0.0.1", 0),
+                    Route.SPLIT,
+                    200,
+                    true,
+                    Balance.ROUND_ROBIN,
+                    -1,
+                    true,
+                    wait)),
+            backends,
+            new MonitorConfig(
+                cluster.rootUser(),
+                null,
+                "mysql",
+                Duration.ofMillis(200),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            new FailoverConfig(
+                FailoverConfig.Mode.AUTOMATIC,
+                FailoverConfig.Type.HOT,
+                1000,
+                Duration.ofSeconds(15),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
+            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+                List.of(c)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection r = replica().connect("app", "apppw", "app");
+                  ResultSet rs =
+                      r.createStatement()
+                          .executeQuery(
+                              "select count(*) from information_schema.tables where table_schema = 'app' and table_name = 'kv'")) {
+                rs.next();
+                return rs.getInt(1) == 1;
+              }
+            });
   }
 
   private MariaDbNode replica() {
@@ -95,8 +142,11 @@ class MySqlSplitIT {
   }
 
   private Connection connect(String extra) throws SQLException {
-    return DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort()
-        + "/app?user=app&password=apppw&allowPublicKeyRetrieval=true&useSSL=false" + extra);
+    return DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(0).getPort()
+            + "/app?user=app&password=apppw&allowPublicKeyRetrieval=true&useSSL=false"
+            + extra);
   }
 
   private static int port(Connection c, String sql) throws SQLException {
@@ -106,11 +156,15 @@ class MySqlSplitIT {
     }
   }
 
-  /** An empty command packet gets ERR 1047 as from the server, and later replies stay in step (issue 9.8). */
+  /**
+   * An empty command packet gets ERR 1047 as from the server, and later replies stay in step (issue
+   * 9.8).
+   */
   @Test
   void an_empty_command_packet_gets_1047_and_later_replies_stay_in_step() throws Exception {
     start(Duration.ofSeconds(2));
-    try (RawMySqlSocket c = RawMySqlSocket.login(halo.boundAddresses().get(0).getPort(), "app", "apppw", "app")) {
+    try (RawMySqlSocket c =
+        RawMySqlSocket.login(halo.boundAddresses().get(0).getPort(), "app", "apppw", "app")) {
       for (String value : new String[] {"one", "two"}) {
         byte[] err = c.emptyCommand();
         assertThat(err[0] & 0xff).as("ERR").isEqualTo(0xff);
@@ -122,7 +176,8 @@ class MySqlSplitIT {
 
   private static long abortedClients(MariaDbNode n) throws SQLException {
     try (Connection root = n.connectAsRoot();
-        ResultSet rs = root.createStatement().executeQuery("show global status like 'Aborted_clients'")) {
+        ResultSet rs =
+            root.createStatement().executeQuery("show global status like 'Aborted_clients'")) {
       rs.next();
       return rs.getLong(2);
     }
@@ -195,7 +250,8 @@ class MySqlSplitIT {
         ps.setBytes(1, blob);
         ps.executeUpdate();
       }
-      try (ResultSet rs = c.createStatement().executeQuery("select v, @@port from kv where id = 2")) {
+      try (ResultSet rs =
+          c.createStatement().executeQuery("select v, @@port from kv where id = 2")) {
         rs.next();
         assertThat(Arrays.equals(rs.getBytes(1), blob)).isTrue();
         assertThat(rs.getInt(2)).isEqualTo(replica().port());
@@ -215,7 +271,8 @@ class MySqlSplitIT {
     int onPrimary = 0;
     try (Connection c = connect("");
         PreparedStatement write = c.prepareStatement("insert into kv values (?, 'x')");
-        PreparedStatement read = c.prepareStatement("select count(*), @@port from kv where id = ?")) {
+        PreparedStatement read =
+            c.prepareStatement("select count(*), @@port from kv where id = ?")) {
       for (int i = 100; i < 1100; i++) {
         write.setInt(1, i);
         write.executeUpdate();
@@ -234,14 +291,17 @@ class MySqlSplitIT {
       try (Connection r = replica().connectAsRoot()) {
         r.createStatement().execute("START SLAVE SQL_THREAD");
       }
-      await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-        read.setInt(1, 1099);
-        try (ResultSet rs = read.executeQuery()) {
-          rs.next();
-          assertThat(rs.getInt(1)).isEqualTo(1);
-          assertThat(rs.getInt(2)).isEqualTo(replica);
-        }
-      });
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .untilAsserted(
+              () -> {
+                read.setInt(1, 1099);
+                try (ResultSet rs = read.executeQuery()) {
+                  rs.next();
+                  assertThat(rs.getInt(1)).isEqualTo(1);
+                  assertThat(rs.getInt(2)).isEqualTo(replica);
+                }
+              });
     }
     assertThat(halo.splits().get(0).readYourWritesOnPrimary()).isGreaterThanOrEqualTo(1000);
   }
@@ -253,7 +313,8 @@ class MySqlSplitIT {
     int primary = cluster.primary().port();
     try (Connection c = connect("&socketTimeout=20000");
         PreparedStatement write = c.prepareStatement("insert into kv values (?, 'x')");
-        PreparedStatement read = c.prepareStatement("select count(*), @@port from kv where id = ?")) {
+        PreparedStatement read =
+            c.prepareStatement("select count(*), @@port from kv where id = ?")) {
       assertThat(port(c, "select @@port")).isEqualTo(replica().port());
       // When the replica hangs (SIGSTOP) and the session writes, then reads its write: Halo's
       // MASTER_GTID_WAIT on the replica gets no answer
@@ -270,7 +331,8 @@ class MySqlSplitIT {
           assertThat(rs.getInt(1)).isEqualTo(1);
           assertThat(rs.getInt(2)).isEqualTo(primary);
         }
-        System.out.printf("read after a hung replica answered in %d ms%n", (System.nanoTime() - t) / 1_000_000);
+        System.out.printf(
+            "read after a hung replica answered in %d ms%n", (System.nanoTime() - t) / 1_000_000);
         write.setInt(1, 8);
         assertThat(write.executeUpdate()).isEqualTo(1);
       } finally {

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Per-user session caps for MySQL: Connector/J sees ER_USER_LIMIT_REACHED (1226) naming the cap. */
+/**
+ * Per-user session caps for MySQL: Connector/J sees ER_USER_LIMIT_REACHED (1226) naming the cap.
+ */
 class MySqlThrottleIT {
 
   static MariaDbCluster cluster;
@@ -27,10 +29,19 @@ class MySqlThrottleIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = MariaDbCluster.builder().name("mythrottle").user("app", "apppw").database("app").start();
-    halo = MySqlHalo.start(cluster, new ThrottleConfig(200, 1, Duration.ofMillis(500), 2, io.halo.conf.model.ThrottleLimit.FIXED, 2),
-        List.of(new UserConfig("capped", "cappedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 2, 0, 0),
-            new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")), Route.PRIMARY, Route.SPLIT);
+    cluster =
+        MariaDbCluster.builder().name("mythrottle").user("app", "apppw").database("app").start();
+    halo =
+        MySqlHalo.start(
+            cluster,
+            new ThrottleConfig(
+                200, 1, Duration.ofMillis(500), 2, io.halo.conf.model.ThrottleLimit.FIXED, 2),
+            List.of(
+                new UserConfig(
+                    "capped", "cappedpw", AuthMethod.SCRAM_SHA_256, "app", "apppw", 2, 0, 0),
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            Route.PRIMARY,
+            Route.SPLIT);
   }
 
   @AfterAll
@@ -51,7 +62,8 @@ class MySqlThrottleIT {
     return connect(user, password, 0);
   }
 
-  private static Connection connect(String user, String password, int listener) throws SQLException {
+  private static Connection connect(String user, String password, int listener)
+      throws SQLException {
     Properties p = new Properties();
     p.setProperty("user", user);
     p.setProperty("password", password);
@@ -63,14 +75,18 @@ class MySqlThrottleIT {
   }
 
   @Test
-  void a_user_over_its_max_connections_gets_1226_naming_the_cap_and_a_freed_session_lets_the_next_in()
-      throws Exception {
+  void
+      a_user_over_its_max_connections_gets_1226_naming_the_cap_and_a_freed_session_lets_the_next_in()
+          throws Exception {
     try (Connection first = capped()) {
       Connection second = capped();
-      assertThatThrownBy(MySqlThrottleIT::capped).satisfies(e -> {
-        assertThat(((SQLException) e).getErrorCode()).isEqualTo(1226);
-        assertThat(e.getMessage()).contains("user capped: 2 of max_connections 2 sessions in use");
-      });
+      assertThatThrownBy(MySqlThrottleIT::capped)
+          .satisfies(
+              e -> {
+                assertThat(((SQLException) e).getErrorCode()).isEqualTo(1226);
+                assertThat(e.getMessage())
+                    .contains("user capped: 2 of max_connections 2 sessions in use");
+              });
       second.close();
       Thread.sleep(300); // the close reaches Halo
       try (Connection third = capped()) {
@@ -86,7 +102,8 @@ class MySqlThrottleIT {
    * waiting one runs as soon as a transaction commits, and every session stays usable.
    */
   @Test
-  void a_statement_beyond_max_transactions_waits_or_gets_1040_and_the_session_goes_on() throws Exception {
+  void a_statement_beyond_max_transactions_waits_or_gets_1040_and_the_session_goes_on()
+      throws Exception {
     transactionLimit(0, "tx_limit");
   }
 
@@ -96,33 +113,45 @@ class MySqlThrottleIT {
     transactionLimit(1, "tx_split");
   }
 
-  /** Two transactions open through the primary listener; two more sessions through {@code listener}. */
+  /**
+   * Two transactions open through the primary listener; two more sessions through {@code listener}.
+   */
   private static void transactionLimit(int listener, String table) throws Exception {
-    try (Connection a = connect("app", "apppw"); Connection b = connect("app", "apppw");
-        Connection c = connect("app", "apppw", listener); Connection d = connect("app", "apppw", listener)) {
+    try (Connection a = connect("app", "apppw");
+        Connection b = connect("app", "apppw");
+        Connection c = connect("app", "apppw", listener);
+        Connection d = connect("app", "apppw", listener)) {
       a.createStatement().execute("create table if not exists " + table + "(id int primary key)");
       a.setAutoCommit(false);
       b.setAutoCommit(false);
       a.createStatement().execute("insert into " + table + " values (1)");
       b.createStatement().execute("insert into " + table + " values (2)");
-      java.util.concurrent.CompletableFuture<Integer> waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try (java.sql.ResultSet rs = c.createStatement().executeQuery("select count(*) from " + table)) {
-          rs.next();
-          return rs.getInt(1);
-        } catch (SQLException e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      java.util.concurrent.CompletableFuture<Integer> waiting =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> {
+                try (java.sql.ResultSet rs =
+                    c.createStatement().executeQuery("select count(*) from " + table)) {
+                  rs.next();
+                  return rs.getInt(1);
+                } catch (SQLException e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       Thread.sleep(150); // c is queued now
-      assertThatThrownBy(() -> d.createStatement().executeQuery("select 1")).satisfies(e -> {
-        assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040);
-        assertThat(e.getMessage()).contains("2 of 2 concurrent transactions in use").contains("queue limit 1");
-      });
+      assertThatThrownBy(() -> d.createStatement().executeQuery("select 1"))
+          .satisfies(
+              e -> {
+                assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040);
+                assertThat(e.getMessage())
+                    .contains("2 of 2 concurrent transactions in use")
+                    .contains("queue limit 1");
+              });
       a.commit();
       assertThat(waiting.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
       b.commit();
       assertThat(d.isValid(5)).isTrue();
-      try (java.sql.ResultSet rs = d.createStatement().executeQuery("select count(*) from " + table)) {
+      try (java.sql.ResultSet rs =
+          d.createStatement().executeQuery("select count(*) from " + table)) {
         rs.next();
         assertThat(rs.getInt(1)).isEqualTo(2);
       }

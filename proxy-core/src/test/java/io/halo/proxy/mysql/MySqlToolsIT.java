@@ -25,10 +25,15 @@ class MySqlToolsIT {
   @BeforeAll
   static void start() throws Exception {
     cluster = MariaDbCluster.builder().name("mytools").user("app", "apppw").database("app").start();
-    halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
-            new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")), Route.PRIMARY);
+    halo =
+        MySqlHalo.start(
+            cluster,
+            MySqlHalo.THROTTLE,
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw"),
+                new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw")),
+            Route.PRIMARY);
   }
 
   @AfterAll
@@ -59,7 +64,9 @@ class MySqlToolsIT {
     if (!done) {
       p.destroyForcibly();
     }
-    return new Run(done ? p.exitValue() : -1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    return new Run(
+        done ? p.exitValue() : -1,
+        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   private static String port() {
@@ -70,12 +77,42 @@ class MySqlToolsIT {
   void a_trust_user_logs_in_with_or_without_a_password_as_it_would_without_one() throws Exception {
     assumeTrue(onPath("mariadb"), "mariadb client not installed");
     for (String password : new String[] {null, "-pwhatever"}) {
-      Run r = password == null
-          ? run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", "local", "--skip-ssl", "-N", "-B",
-              "app", "-e", "select 6 * 7")
-          : run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", "local", password, "--skip-ssl",
-              "-N", "-B", "app", "-e", "select 6 * 7");
-      assertThat(r.exit()).as((password == null ? "no password: " : "a password: ") + r.out()).isZero();
+      Run r =
+          password == null
+              ? run(
+                  "mariadb",
+                  "--protocol=TCP",
+                  "-h",
+                  "127.0.0.1",
+                  "-P",
+                  port(),
+                  "-u",
+                  "local",
+                  "--skip-ssl",
+                  "-N",
+                  "-B",
+                  "app",
+                  "-e",
+                  "select 6 * 7")
+              : run(
+                  "mariadb",
+                  "--protocol=TCP",
+                  "-h",
+                  "127.0.0.1",
+                  "-P",
+                  port(),
+                  "-u",
+                  "local",
+                  password,
+                  "--skip-ssl",
+                  "-N",
+                  "-B",
+                  "app",
+                  "-e",
+                  "select 6 * 7");
+      assertThat(r.exit())
+          .as((password == null ? "no password: " : "a password: ") + r.out())
+          .isZero();
       assertThat(r.out()).contains("42");
     }
   }
@@ -84,14 +121,42 @@ class MySqlToolsIT {
   void the_mariadb_client_runs_queries_with_native_and_caching_sha2_logins() throws Exception {
     assumeTrue(onPath("mariadb"), "mariadb client not installed");
     for (String[] login : new String[][] {{"legacy", "legacypw"}, {"app", "apppw"}}) {
-      Run r = run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", login[0], "-p" + login[1],
-          "--skip-ssl", "-N", "-B", "app", "-e", "create table if not exists cli_t(i int); insert into cli_t values (41); "
-              + "select max(i) + 1 from cli_t");
+      Run r =
+          run(
+              "mariadb",
+              "--protocol=TCP",
+              "-h",
+              "127.0.0.1",
+              "-P",
+              port(),
+              "-u",
+              login[0],
+              "-p" + login[1],
+              "--skip-ssl",
+              "-N",
+              "-B",
+              "app",
+              "-e",
+              "create table if not exists cli_t(i int); insert into cli_t values (41); "
+                  + "select max(i) + 1 from cli_t");
       assertThat(r.exit()).as(login[0] + ": " + r.out()).isZero();
       assertThat(r.out()).contains("42");
     }
-    Run wrong = run("mariadb", "--protocol=TCP", "-h", "127.0.0.1", "-P", port(), "-u", "app", "-pnope", "--skip-ssl",
-        "app", "-e", "select 1");
+    Run wrong =
+        run(
+            "mariadb",
+            "--protocol=TCP",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            port(),
+            "-u",
+            "app",
+            "-pnope",
+            "--skip-ssl",
+            "app",
+            "-e",
+            "select 1");
     assertThat(wrong.exit()).isNotZero();
     assertThat(wrong.out()).contains("1045").contains("Access denied");
   }
@@ -99,12 +164,25 @@ class MySqlToolsIT {
   @Test
   void sysbench_oltp_read_write_prepares_and_runs_without_errors() throws Exception {
     assumeTrue(onPath("sysbench"), "sysbench not installed");
-    String[] common = {"--mysql-host=127.0.0.1", "--mysql-port=" + port(), "--mysql-user=legacy",
-        "--mysql-password=legacypw", "--mysql-db=app", "--mysql-ssl=off", "--tables=2", "--table-size=2000"};
-    Run prepare = run(concat(new String[] {"sysbench", "oltp_read_write"}, common, new String[] {"prepare"}));
+    String[] common = {
+      "--mysql-host=127.0.0.1",
+      "--mysql-port=" + port(),
+      "--mysql-user=legacy",
+      "--mysql-password=legacypw",
+      "--mysql-db=app",
+      "--mysql-ssl=off",
+      "--tables=2",
+      "--table-size=2000"
+    };
+    Run prepare =
+        run(concat(new String[] {"sysbench", "oltp_read_write"}, common, new String[] {"prepare"}));
     assertThat(prepare.exit()).as(prepare.out()).isZero();
-    Run bench = run(concat(new String[] {"sysbench", "oltp_read_write", "--threads=4", "--time=5"}, common,
-        new String[] {"run"}));
+    Run bench =
+        run(
+            concat(
+                new String[] {"sysbench", "oltp_read_write", "--threads=4", "--time=5"},
+                common,
+                new String[] {"run"}));
     assertThat(bench.exit()).as(bench.out()).isZero();
     assertThat(bench.out()).containsPattern("transactions:\\s+[1-9]");
     // oltp_read_write retries deadlocks by design ("ignored errors"); a dropped connection would

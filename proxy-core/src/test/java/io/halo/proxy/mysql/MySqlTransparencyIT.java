@@ -23,10 +23,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a client sees through Halo exactly as directly (issue 11, "Transparency", MySQL items):
- * the server version, the client capabilities (CLIENT_IGNORE_SPACE), MariaDB's extended metadata,
- * KILL with the backend's thread id, a refused COM_CHANGE_USER. The server runs with a version
- * string of its own, so a Halo that made its version up would show.
+ * What a client sees through Halo exactly as directly (issue 11, "Transparency", MySQL items): the
+ * server version, the client capabilities (CLIENT_IGNORE_SPACE), MariaDB's extended metadata, KILL
+ * with the backend's thread id, a refused COM_CHANGE_USER. The server runs with a version string of
+ * its own, so a Halo that made its version up would show.
  */
 class MySqlTransparencyIT {
 
@@ -36,12 +36,23 @@ class MySqlTransparencyIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = MariaDbCluster.builder().name("mytransp").user("app", "apppw").database("app")
-        .setting("version", VERSION).start();
-    halo = MySqlHalo.start(cluster, MySqlHalo.THROTTLE,
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")), Route.PRIMARY);
-    try (Connection c = cluster.primary().connect("app", "apppw", "app"); Statement s = c.createStatement()) {
+    cluster =
+        MariaDbCluster.builder()
+            .name("mytransp")
+            .user("app", "apppw")
+            .database("app")
+            .setting("version", VERSION)
+            .start();
+    halo =
+        MySqlHalo.start(
+            cluster,
+            MySqlHalo.THROTTLE,
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
+            Route.PRIMARY);
+    try (Connection c = cluster.primary().connect("app", "apppw", "app");
+        Statement s = c.createStatement()) {
       s.execute("create table if not exists t(i int, j json, p point)");
       s.execute("insert into t values (1, '{\"a\": 1}', point(1, 2)), (2, '[]', point(3, 4))");
     }
@@ -71,7 +82,8 @@ class MySqlTransparencyIT {
   }
 
   private static String value(Connection c, String sql) throws SQLException {
-    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
       rs.next();
       return rs.getString(1);
     }
@@ -79,7 +91,8 @@ class MySqlTransparencyIT {
 
   @Test
   void the_greeting_names_the_backends_version_with_a_halo_suffix() throws Exception {
-    try (Connection direct = cluster.primary().connect("app", "apppw", "app"); Connection c = viaHalo()) {
+    try (Connection direct = cluster.primary().connect("app", "apppw", "app");
+        Connection c = viaHalo()) {
       assertThat(value(direct, "select version()")).isEqualTo(VERSION);
       assertThat(value(c, "select version()")).isEqualTo(VERSION);
       // the version Connector/J read from Halo's greeting
@@ -98,10 +111,23 @@ class MySqlTransparencyIT {
     return false;
   }
 
-  /** The mariadb client, through Halo ({@code port}) or directly, as app; {@code options} before -e. */
+  /**
+   * The mariadb client, through Halo ({@code port}) or directly, as app; {@code options} before -e.
+   */
   private static Run mariadb(int port, String sql, String... options) throws Exception {
-    List<String> command = new java.util.ArrayList<>(List.of("mariadb", "--protocol=TCP", "-h", "127.0.0.1",
-        "-P", String.valueOf(port), "-u", "app", "-papppw", "--skip-ssl"));
+    List<String> command =
+        new java.util.ArrayList<>(
+            List.of(
+                "mariadb",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                String.valueOf(port),
+                "-u",
+                "app",
+                "-papppw",
+                "--skip-ssl"));
     command.addAll(List.of(options));
     command.addAll(List.of("app", "-e", sql));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -110,7 +136,9 @@ class MySqlTransparencyIT {
     if (!done) {
       p.destroyForcibly();
     }
-    return new Run(done ? p.exitValue() : -1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+    return new Run(
+        done ? p.exitValue() : -1,
+        new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
   }
 
   @Test
@@ -125,21 +153,35 @@ class MySqlTransparencyIT {
   }
 
   @Test
-  void kill_query_with_the_id_from_connection_id_interrupts_that_query_as_directly() throws Exception {
-    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newSingleThreadExecutor();
-    try (Connection victim = viaHalo(); Connection killer = viaHalo()) {
+  void kill_query_with_the_id_from_connection_id_interrupts_that_query_as_directly()
+      throws Exception {
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (Connection victim = viaHalo();
+        Connection killer = viaHalo()) {
       String id = value(victim, "select connection_id()");
-      java.util.concurrent.Future<Integer> sleeping = pool.submit(() -> {
-        try (Statement s = victim.createStatement()) {
-          s.executeQuery("select sleep(30)").close();
-          return 0;
-        } catch (SQLException e) {
-          return e.getErrorCode();
-        }
-      });
+      java.util.concurrent.Future<Integer> sleeping =
+          pool.submit(
+              () -> {
+                try (Statement s = victim.createStatement()) {
+                  s.executeQuery("select sleep(30)").close();
+                  return 0;
+                } catch (SQLException e) {
+                  return e.getErrorCode();
+                }
+              });
       try (Connection direct = cluster.primary().connect("app", "apppw", "app")) {
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> "1".equals(value(direct,
-            "select count(*) from information_schema.processlist where id = " + id + " and info like 'select sleep%'")));
+        org.awaitility.Awaitility.await()
+            .atMost(java.time.Duration.ofSeconds(10))
+            .until(
+                () ->
+                    "1"
+                        .equals(
+                            value(
+                                direct,
+                                "select count(*) from information_schema.processlist where id = "
+                                    + id
+                                    + " and info like 'select sleep%'")));
       }
       try (Statement s = killer.createStatement()) {
         s.execute("KILL QUERY " + id); // 1094 when Halo took the id for one of its own
@@ -158,7 +200,10 @@ class MySqlTransparencyIT {
     String sql = "select i, j, p from t limit 1";
     Run direct = mariadb(cluster.primary().port(), sql, "--column-type-info", "-t");
     assertThat(direct.exit()).as(direct.out()).isZero();
-    assertThat(direct.out()).as("the server sends extended type info").contains("format=json").contains("type=point");
+    assertThat(direct.out())
+        .as("the server sends extended type info")
+        .contains("format=json")
+        .contains("type=point");
     Run proxied = mariadb(port(), sql, "--column-type-info", "-t");
     assertThat(proxied.exit()).as(proxied.out()).isZero();
     assertThat(typeLines(proxied.out())).isEqualTo(typeLines(direct.out()));

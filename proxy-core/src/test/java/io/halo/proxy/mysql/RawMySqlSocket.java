@@ -32,7 +32,8 @@ final class RawMySqlSocket implements AutoCloseable {
     }
   }
 
-  private static final int CAPS = 1 | 1 << 3 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 17 | 1 << 19 | 1 << 24;
+  private static final int CAPS =
+      1 | 1 << 3 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 17 | 1 << 19 | 1 << 24;
 
   private final Socket socket;
   private final DataInputStream in;
@@ -58,7 +59,8 @@ final class RawMySqlSocket implements AutoCloseable {
     this.scramble = s;
   }
 
-  static RawMySqlSocket login(int port, String user, String password, String database) throws IOException {
+  static RawMySqlSocket login(int port, String user, String password, String database)
+      throws IOException {
     RawMySqlSocket r = new RawMySqlSocket(new Socket("127.0.0.1", port));
     ByteArrayOutputStream p = new ByteArrayOutputStream();
     int4(p, CAPS);
@@ -212,7 +214,9 @@ final class RawMySqlSocket implements AutoCloseable {
 
   private void write(byte[] payload) throws IOException {
     seq = (seq + 1) & 0xff;
-    byte[] h = {(byte) payload.length, (byte) (payload.length >> 8), (byte) (payload.length >> 16), (byte) seq};
+    byte[] h = {
+      (byte) payload.length, (byte) (payload.length >> 8), (byte) (payload.length >> 16), (byte) seq
+    };
     out.write(h);
     out.write(payload);
     out.flush();

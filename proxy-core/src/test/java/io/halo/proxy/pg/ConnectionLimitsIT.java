@@ -23,27 +23,31 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Connection limits decided at accept (issue 9.4): a full listener, a full Halo and an address with
- * too many unauthenticated connections are refused with 53300 before the client sends a byte, and
- * a connection that sends nothing is closed after {@code startup_timeout}, so silent sockets cannot
+ * too many unauthenticated connections are refused with 53300 before the client sends a byte, and a
+ * connection that sends nothing is closed after {@code startup_timeout}, so silent sockets cannot
  * hold a listener for the whole {@code auth_timeout}.
  */
 class ConnectionLimitsIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
-  static final List<UserConfig> USERS = List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"));
+  static final List<UserConfig> USERS =
+      List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"));
+
   /**
    * Long enough that the silent sockets of one test are all still open when its last one connects
    * on a loaded machine, far below the 20 s auth timeout.
    */
   static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(2);
+
   static PgCluster cluster;
   HaloFixture halo;
   final List<AutoCloseable> open = new ArrayList<>();
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("limits").user("app", "apppw").database("app").start());
+    cluster =
+        LOGS.watch(PgCluster.builder().name("limits").user("app", "apppw").database("app").start());
   }
 
   @AfterAll
@@ -62,8 +66,17 @@ class ConnectionLimitsIT {
   }
 
   private void halo(int perListener, int total, int unauthenticatedPerAddress) throws Exception {
-    ServerConfig server = new ServerConfig(2, Duration.ofSeconds(20), Duration.ofSeconds(5), 1 << 20,
-        Duration.ofSeconds(2), null, total, unauthenticatedPerAddress, STARTUP_TIMEOUT);
+    ServerConfig server =
+        new ServerConfig(
+            2,
+            Duration.ofSeconds(20),
+            Duration.ofSeconds(5),
+            1 << 20,
+            Duration.ofSeconds(2),
+            null,
+            total,
+            unauthenticatedPerAddress,
+            STARTUP_TIMEOUT);
     halo = HaloFixture.start(cluster, server, USERS, perListener);
   }
 
@@ -79,8 +92,14 @@ class ConnectionLimitsIT {
    * not depend on that race.
    */
   private void awaitCounted(int n) {
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> halo.server().listeners().stream()
-        .mapToInt(io.halo.proxy.admin.ProxyView.ListenerView::clientConnections).sum() == n);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                halo.server().listeners().stream()
+                        .mapToInt(io.halo.proxy.admin.ProxyView.ListenerView::clientConnections)
+                        .sum()
+                    == n);
   }
 
   private Connection login() throws SQLException {
@@ -90,7 +109,8 @@ class ConnectionLimitsIT {
   }
 
   @Test
-  void a_full_listener_refuses_at_accept_and_silent_sockets_do_not_hold_it_for_the_auth_timeout() throws Exception {
+  void a_full_listener_refuses_at_accept_and_silent_sockets_do_not_hold_it_for_the_auth_timeout()
+      throws Exception {
     halo(3, 0, 100);
     List<RawPgSocket> silent = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -111,7 +131,8 @@ class ConnectionLimitsIT {
   }
 
   @Test
-  void one_address_may_hold_only_so_many_unauthenticated_connections_but_any_number_of_sessions() throws Exception {
+  void one_address_may_hold_only_so_many_unauthenticated_connections_but_any_number_of_sessions()
+      throws Exception {
     halo(100, 0, 2);
     // Sessions that authenticated do not count against the address
     for (int i = 0; i < 5; i++) {
@@ -134,8 +155,9 @@ class ConnectionLimitsIT {
   }
 
   @Test
-  void wrong_passwords_from_one_address_are_answered_later_each_time_and_a_right_one_resets_the_count()
-      throws Exception {
+  void
+      wrong_passwords_from_one_address_are_answered_later_each_time_and_a_right_one_resets_the_count()
+          throws Exception {
     halo(100, 0, 100);
     long[] took = new long[4];
     for (int i = 0; i < took.length; i++) {
@@ -144,15 +166,18 @@ class ConnectionLimitsIT {
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01"));
       took[i] = System.nanoTime() - t0;
     }
-    // 250 ms, 500 ms, 1 s, 2 s: the fourth guess alone waits two seconds (a lower bound, never early)
+    // 250 ms, 500 ms, 1 s, 2 s: the fourth guess alone waits two seconds (a lower bound, never
+    // early)
     assertThat(Duration.ofNanos(took[3])).isGreaterThanOrEqualTo(Duration.ofSeconds(2));
     assertThat(Duration.ofNanos(took[0] + took[1] + took[2] + took[3]))
         .isGreaterThanOrEqualTo(Duration.ofMillis(3750));
     // The right password still logs in, and clears the count
     assertThat(login().isValid(2)).isTrue();
     long t0 = System.nanoTime();
-    assertThatThrownBy(() -> halo.connect("app", "guess", "app", "")).isInstanceOf(SQLException.class);
-    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isGreaterThanOrEqualTo(Duration.ofMillis(250));
+    assertThatThrownBy(() -> halo.connect("app", "guess", "app", ""))
+        .isInstanceOf(SQLException.class);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(250));
   }
 
   @Test
@@ -164,9 +189,11 @@ class ConnectionLimitsIT {
     open.add(r);
     awaitCounted(3);
     assertThatThrownBy(() -> halo.connect(halo.replicaListener(), "app", "apppw", "app", ""))
-        .satisfies(e -> {
-          assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
-          assertThat(e.getMessage()).contains("Halo allows 3 client connections over all listeners");
-        });
+        .satisfies(
+            e -> {
+              assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
+              assertThat(e.getMessage())
+                  .contains("Halo allows 3 client connections over all listeners");
+            });
   }
 }

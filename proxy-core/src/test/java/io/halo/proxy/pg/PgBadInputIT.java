@@ -50,7 +50,9 @@ class PgBadInputIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("badinput").user("app", "apppw").database("app").start());
+    cluster =
+        LOGS.watch(
+            PgCluster.builder().name("badinput").user("app", "apppw").database("app").start());
     halo =
         HaloFixture.start(
             cluster,
@@ -59,7 +61,8 @@ class PgBadInputIT {
                 new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
                 new UserConfig("local", null, AuthMethod.TRUST, "app", "apppw"),
                 new UserConfig("rep", "reppw", AuthMethod.MD5, "app", "apppw"),
-                new UserConfig("stale", "stalepw", AuthMethod.MD5, "app", "not-the-backend-password")),
+                new UserConfig(
+                    "stale", "stalepw", AuthMethod.MD5, "app", "not-the-backend-password")),
             MAX_CLIENTS);
   }
 
@@ -75,7 +78,8 @@ class PgBadInputIT {
 
   @AfterEach
   void bystanderStillServed() throws SQLException {
-    try (Statement s = bystander.createStatement(); ResultSet rs = s.executeQuery("select 'still here'")) {
+    try (Statement s = bystander.createStatement();
+        ResultSet rs = s.executeQuery("select 'still here'")) {
       rs.next();
       assertThat(rs.getString(1)).isEqualTo("still here");
     }
@@ -99,10 +103,12 @@ class PgBadInputIT {
   @Test
   void unknown_user_gets_the_same_28P01_as_a_wrong_password() {
     assertThatThrownBy(() -> halo.connect("mallory", "x", "app", ""))
-        .satisfies(e -> {
-          assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
-          assertThat(e.getMessage()).contains("password authentication failed for user \"mallory\"");
-        });
+        .satisfies(
+            e -> {
+              assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
+              assertThat(e.getMessage())
+                  .contains("password authentication failed for user \"mallory\"");
+            });
   }
 
   /** A message built by Halo's own encoder, as bytes for the raw socket. */
@@ -119,12 +125,17 @@ class PgBadInputIT {
     try (RawPgSocket s = raw()) {
       s.send(RawPgSocket.startup(user, "app"));
       assertThat(s.read().type()).isEqualTo('R');
-      s.send(bytes(PgMessages.saslInitialResponse(UnpooledByteBufAllocator.DEFAULT, Scram.MECHANISM,
-          "n,,n=,r=probeprobeprobe".getBytes(java.nio.charset.StandardCharsets.US_ASCII))));
+      s.send(
+          bytes(
+              PgMessages.saslInitialResponse(
+                  UnpooledByteBufAllocator.DEFAULT,
+                  Scram.MECHANISM,
+                  "n,,n=,r=probeprobeprobe".getBytes(java.nio.charset.StandardCharsets.US_ASCII))));
       RawPgSocket.Message m = s.read();
       assertThat(m.type()).isEqualTo('R');
       assertThat(ByteBuffer.wrap(m.body()).getInt()).as("AuthenticationSASLContinue").isEqualTo(11);
-      return new String(m.body(), 4, m.body().length - 4, java.nio.charset.StandardCharsets.US_ASCII);
+      return new String(
+          m.body(), 4, m.body().length - 4, java.nio.charset.StandardCharsets.US_ASCII);
     }
   }
 
@@ -133,8 +144,8 @@ class PgBadInputIT {
   }
 
   /**
-   * An unknown user got a fresh random salt at each attempt and a real user always the same one,
-   * so two probes told whether a name exists (issue 9.5). Now both look alike.
+   * An unknown user got a fresh random salt at each attempt and a real user always the same one, so
+   * two probes told whether a name exists (issue 9.5). Now both look alike.
    */
   @Test
   void scram_gives_an_unknown_user_the_same_salt_each_time_as_a_real_user_gets() throws Exception {
@@ -143,7 +154,8 @@ class PgBadInputIT {
     String real = saltAndIterations(scramServerFirst("app"));
     assertThat(saltAndIterations(scramServerFirst("app"))).isEqualTo(real);
     assertThat(unknown).isNotEqualTo(real);
-    assertThat(unknown.substring(unknown.indexOf(",i="))).isEqualTo(real.substring(real.indexOf(",i=")));
+    assertThat(unknown.substring(unknown.indexOf(",i=")))
+        .isEqualTo(real.substring(real.indexOf(",i=")));
     assertThat(saltAndIterations(scramServerFirst("trudy"))).isNotEqualTo(unknown);
   }
 
@@ -152,16 +164,21 @@ class PgBadInputIT {
    * StartupMessage and replaced the session's user (issue 9.1): it must be a protocol violation.
    */
   @Test
-  void a_type_0_frame_after_the_password_is_a_protocol_violation_not_a_new_startup() throws Exception {
+  void a_type_0_frame_after_the_password_is_a_protocol_violation_not_a_new_startup()
+      throws Exception {
     try (RawPgSocket s = raw()) {
       s.send(RawPgSocket.startup("rep", "app"));
       RawPgSocket.Message md5 = s.read();
       assertThat(md5.type()).isEqualTo('R');
       byte[] salt = java.util.Arrays.copyOfRange(md5.body(), 4, 8);
       String response =
-          io.halo.proxy.pg.auth.Md5.response(io.halo.proxy.pg.auth.Md5.stored("rep", "reppw"), salt);
-      byte[] password = bytes(PgMessages.passwordMessage(UnpooledByteBufAllocator.DEFAULT,
-          (response + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+          io.halo.proxy.pg.auth.Md5.response(
+              io.halo.proxy.pg.auth.Md5.stored("rep", "reppw"), salt);
+      byte[] password =
+          bytes(
+              PgMessages.passwordMessage(
+                  UnpooledByteBufAllocator.DEFAULT,
+                  (response + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
       byte[] startupApp = RawPgSocket.startup("app", "app");
       ByteBuffer both = ByteBuffer.allocate(password.length + 1 + startupApp.length);
       both.put(password);
@@ -201,7 +218,8 @@ class PgBadInputIT {
   @Test
   void garbage_bytes_get_08P01_and_a_close() throws Exception {
     try (RawPgSocket s = raw()) {
-      s.send("GET / HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      s.send(
+          "GET / HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
       assertThat(s.readError()).containsEntry('C', "08P01");
       assertThat(s.closedByServer()).isTrue();
     }
@@ -221,7 +239,12 @@ class PgBadInputIT {
   void a_malformed_startup_packet_gets_08P01() throws Exception {
     try (RawPgSocket s = raw()) {
       // protocol 3.0, a key without value and no terminator
-      s.send(ByteBuffer.allocate(12).putInt(12).putInt(196608).put(new byte[] {'u', 's', 'e', 'r'}).array());
+      s.send(
+          ByteBuffer.allocate(12)
+              .putInt(12)
+              .putInt(196608)
+              .put(new byte[] {'u', 's', 'e', 'r'})
+              .array());
       assertThat(s.readError()).containsEntry('C', "08P01");
     }
   }
@@ -232,7 +255,8 @@ class PgBadInputIT {
       s.send(RawPgSocket.startup("local", "app"));
       s.readUntilReady();
       // a Query claiming 512 MB, over the 1 MB limit of this listener
-      s.send(ByteBuffer.allocate(5 + 16).put((byte) 'Q').putInt(512 << 20).put(new byte[16]).array());
+      s.send(
+          ByteBuffer.allocate(5 + 16).put((byte) 'Q').putInt(512 << 20).put(new byte[16]).array());
       Map<Character, String> e = s.readError();
       assertThat(e).containsEntry('C', "08P01");
       assertThat(e.get('M')).contains("limit of 1048576");
@@ -270,10 +294,11 @@ class PgBadInputIT {
         held.add(halo.connect("app", "apppw", "app", ""));
       }
       assertThatThrownBy(() -> halo.connect("app", "apppw", "app", ""))
-          .satisfies(e -> {
-            assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
-            assertThat(e.getMessage()).contains("allows " + MAX_CLIENTS);
-          });
+          .satisfies(
+              e -> {
+                assertThat(((SQLException) e).getSQLState()).isEqualTo("53300");
+                assertThat(e.getMessage()).contains("allows " + MAX_CLIENTS);
+              });
     } finally {
       for (Connection c : held) {
         c.close();
@@ -291,40 +316,66 @@ class PgBadInputIT {
     }
     ClusterConfig base = halo.config().clusters().get(0);
     ClusterConfig dead =
-        new ClusterConfig(base.name(), base.engine(), base.listeners(),
-            List.of(new BackendConfig("ghost", new HostPort("127.0.0.1", deadPort), BackendRole.PRIMARY, 0)),
-            base.monitor(), base.failover(), base.throttle());
-    HaloConfig cfg = new HaloConfig(null, halo.config().server(), halo.config().admin(), halo.config().users(), List.of(dead));
+        new ClusterConfig(
+            base.name(),
+            base.engine(),
+            base.listeners(),
+            List.of(
+                new BackendConfig(
+                    "ghost", new HostPort("127.0.0.1", deadPort), BackendRole.PRIMARY, 0)),
+            base.monitor(),
+            base.failover(),
+            base.throttle());
+    HaloConfig cfg =
+        new HaloConfig(
+            null,
+            halo.config().server(),
+            halo.config().admin(),
+            halo.config().users(),
+            List.of(dead));
     try (HaloServer other = HaloServer.start(cfg)) {
       InetSocketAddress at = other.boundAddresses().get(0);
       java.util.Properties p = new java.util.Properties();
       p.setProperty("user", "app");
       p.setProperty("password", "apppw");
-      assertThatThrownBy(() -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app", p))
-          .satisfies(e -> {
-            assertThat(((SQLException) e).getSQLState()).isEqualTo("08001");
-            assertThat(e.getMessage()).contains("could not connect to backend ghost: connection refused")
-                .doesNotContain(String.valueOf(deadPort)).doesNotContain("127.0.0.1");
-          });
+      assertThatThrownBy(
+              () ->
+                  java.sql.DriverManager.getConnection(
+                      "jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app", p))
+          .satisfies(
+              e -> {
+                assertThat(((SQLException) e).getSQLState()).isEqualTo("08001");
+                assertThat(e.getMessage())
+                    .contains("could not connect to backend ghost: connection refused")
+                    .doesNotContain(String.valueOf(deadPort))
+                    .doesNotContain("127.0.0.1");
+              });
     }
   }
 
   @Test
-  void a_backend_that_refuses_halos_login_is_named_but_the_backend_user_and_address_stay_in_the_log() {
+  void
+      a_backend_that_refuses_halos_login_is_named_but_the_backend_user_and_address_stay_in_the_log() {
     assertThatThrownBy(() -> halo.connect("stale", "stalepw", "app", ""))
-        .satisfies(e -> {
-          assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
-          assertThat(e.getMessage()).contains("backend " + cluster.primary().name() + " refused Halo's login")
-              .doesNotContain("\"app\"").doesNotContain(String.valueOf(cluster.primary().port()));
-        });
+        .satisfies(
+            e -> {
+              assertThat(((SQLException) e).getSQLState()).isEqualTo("28P01");
+              assertThat(e.getMessage())
+                  .contains("backend " + cluster.primary().name() + " refused Halo's login")
+                  .doesNotContain("\"app\"")
+                  .doesNotContain(String.valueOf(cluster.primary().port()));
+            });
   }
 
   @Test
-  void a_backend_session_ended_under_the_client_gives_it_an_error_and_others_go_on() throws Exception {
+  void a_backend_session_ended_under_the_client_gives_it_an_error_and_others_go_on()
+      throws Exception {
     try (Connection victim = halo.connect("app", "apppw", "app", "ApplicationName=victim");
         Statement s = victim.createStatement()) {
-      try (Connection admin = cluster.primary().connectAsSuperuser(); Statement a = admin.createStatement()) {
-        a.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'victim'");
+      try (Connection admin = cluster.primary().connectAsSuperuser();
+          Statement a = admin.createStatement()) {
+        a.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'victim'");
       }
       assertThatThrownBy(() -> s.execute("select 1"))
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isIn("57P01", "08006"));
@@ -338,13 +389,17 @@ class PgBadInputIT {
       raw.send(RawPgSocket.startup("local", "app", "application_name", "fatal-once"));
       raw.readUntilReady();
       // When the server terminates its backend
-      try (Connection admin = cluster.primary().connectAsSuperuser(); Statement a = admin.createStatement()) {
-        a.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'fatal-once'");
+      try (Connection admin = cluster.primary().connectAsSuperuser();
+          Statement a = admin.createStatement()) {
+        a.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'fatal-once'");
       }
       // Then the client reads the backend's FATAL 57P01, and then the end of the connection
       Map<Character, String> e = raw.readError();
       assertThat(e).containsEntry('C', "57P01").containsEntry('S', "FATAL");
-      assertThatThrownBy(raw::read).as("nothing after the backend's FATAL").isInstanceOf(java.io.EOFException.class);
+      assertThatThrownBy(raw::read)
+          .as("nothing after the backend's FATAL")
+          .isInstanceOf(java.io.EOFException.class);
     }
   }
 }

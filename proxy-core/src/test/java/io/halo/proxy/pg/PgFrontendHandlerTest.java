@@ -49,9 +49,11 @@ class PgFrontendHandlerTest {
             new PgSessions("main"),
             new io.halo.proxy.session.Rejections(),
             new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS),
-            new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
+            new io.halo.proxy.session.Admission(
+                new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
                 java.util.concurrent.Executors.newSingleThreadScheduledExecutor()),
-            new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+            new io.halo.proxy.pg.auth.ScramKeyCache(),
+            null,
             new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("frames", PgFrameDecoder.forClient(64 << 20));
@@ -106,7 +108,8 @@ class PgFrontendHandlerTest {
     ByteBuf sasl = ch.readOutbound();
     assertThat(sasl.getByte(0)).isEqualTo((byte) 'R');
     assertThat(sasl.getInt(5)).isEqualTo(PgMessages.AUTH_SASL);
-    assertThat(sasl.toString(9, sasl.readableBytes() - 9, StandardCharsets.UTF_8)).startsWith("SCRAM-SHA-256");
+    assertThat(sasl.toString(9, sasl.readableBytes() - 9, StandardCharsets.UTF_8))
+        .startsWith("SCRAM-SHA-256");
     sasl.release();
     ch.finishAndReleaseAll();
   }
@@ -114,7 +117,9 @@ class PgFrontendHandlerTest {
   @Test
   void rejects_garbage_with_protocol_violation_and_closes() {
     EmbeddedChannel ch = channel();
-    ch.writeInbound(Unpooled.wrappedBuffer("\u0016\u0003\u0001 hello garbage".getBytes(StandardCharsets.ISO_8859_1)));
+    ch.writeInbound(
+        Unpooled.wrappedBuffer(
+            "\u0016\u0003\u0001 hello garbage".getBytes(StandardCharsets.ISO_8859_1)));
     assertThat(error(ch)).containsEntry('C', "08P01").containsEntry('S', "FATAL");
     assertThat(ch.isOpen()).isFalse();
     ch.finishAndReleaseAll();
@@ -133,8 +138,10 @@ class PgFrontendHandlerTest {
   @Test
   void refuses_a_replication_connection_with_feature_not_supported() {
     EmbeddedChannel ch = channel();
-    ch.writeInbound(PgMessages.startupMessage(Unpooled.buffer().alloc(),
-        Map.of("user", "app", "database", "app", "replication", "database")));
+    ch.writeInbound(
+        PgMessages.startupMessage(
+            Unpooled.buffer().alloc(),
+            Map.of("user", "app", "database", "app", "replication", "database")));
     Map<Character, String> e = error(ch);
     assertThat(e).containsEntry('C', "0A000");
     assertThat(e.get('M')).contains("replication");
@@ -157,7 +164,10 @@ class PgFrontendHandlerTest {
     ByteBuf md5 = ch.readOutbound();
     assertThat(md5.getInt(5)).isEqualTo(PgMessages.AUTH_MD5);
     md5.release();
-    ch.writeInbound(PgMessages.passwordMessage(Unpooled.buffer().alloc(), "md5deadbeef\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    ch.writeInbound(
+        PgMessages.passwordMessage(
+            Unpooled.buffer().alloc(),
+            "md5deadbeef\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     Object early = ch.readOutbound();
     assertThat(early).as("a failed login is answered after a delay").isNull();
     ch.advanceTimeBy(250, java.util.concurrent.TimeUnit.MILLISECONDS);

@@ -48,8 +48,16 @@ class PgProxyIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("proxyit").standbys(1).user("app", "apppw").database("app").start());
-    try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name("proxyit")
+                .standbys(1)
+                .user("app", "apppw")
+                .database("app")
+                .start());
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement s = c.createStatement()) {
       s.execute("ALTER DATABASE app OWNER TO app");
     }
     halo =
@@ -64,10 +72,20 @@ class PgProxyIT {
             400,
             // backends by host name, as in most deployments: resolved without blocking an event
             // loop (EventLoopChecks fails the class on a blocking lookup, cancel requests included)
-            c -> HaloFixture.withBackends(c, c.backends().stream()
-                .map(b -> new io.halo.conf.model.BackendConfig(b.name(),
-                    new io.halo.conf.model.HostPort("localhost", b.address().port()), b.role(), b.priority(), b.weight()))
-                .toList()));
+            c ->
+                HaloFixture.withBackends(
+                    c,
+                    c.backends().stream()
+                        .map(
+                            b ->
+                                new io.halo.conf.model.BackendConfig(
+                                    b.name(),
+                                    new io.halo.conf.model.HostPort(
+                                        "localhost", b.address().port()),
+                                    b.role(),
+                                    b.priority(),
+                                    b.weight()))
+                        .toList()));
   }
 
   @AfterAll
@@ -82,7 +100,9 @@ class PgProxyIT {
   @Test
   void simple_and_extended_protocol_and_server_side_prepared_statements_work() throws Exception {
     try (Connection c = app("prepareThreshold=1&ApplicationName=halo-it")) {
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select current_user, current_setting('application_name')")) {
+      try (Statement s = c.createStatement();
+          ResultSet rs =
+              s.executeQuery("select current_user, current_setting('application_name')")) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("app");
         assertThat(rs.getString(2)).as("startup parameters reach the backend").isEqualTo("halo-it");
@@ -99,7 +119,9 @@ class PgProxyIT {
       try (Statement s = c.createStatement();
           ResultSet rs = s.executeQuery("select count(*) from pg_prepared_statements")) {
         rs.next();
-        assertThat(rs.getInt(1)).as("prepareThreshold=1 made a named server-side statement").isGreaterThan(0);
+        assertThat(rs.getInt(1))
+            .as("prepareThreshold=1 made a named server-side statement")
+            .isGreaterThan(0);
       }
     }
   }
@@ -136,7 +158,8 @@ class PgProxyIT {
         int[] counts = ps.executeBatch();
         assertThat(counts).hasSize(2000);
       }
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select count(*), sum(id) from batch_t")) {
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select count(*), sum(id) from batch_t")) {
         rs.next();
         assertThat(rs.getLong(1)).isEqualTo(2000);
         assertThat(rs.getLong(2)).isEqualTo(1999L * 2000 / 2);
@@ -156,7 +179,10 @@ class PgProxyIT {
         in.append(i).append('\t').append("row ").append(i).append('\n');
       }
       CopyManager copy = c.unwrap(PGConnection.class).getCopyAPI();
-      long loaded = copy.copyIn("COPY copy_t FROM STDIN", new ByteArrayInputStream(in.toString().getBytes(StandardCharsets.UTF_8)));
+      long loaded =
+          copy.copyIn(
+              "COPY copy_t FROM STDIN",
+              new ByteArrayInputStream(in.toString().getBytes(StandardCharsets.UTF_8)));
       assertThat(loaded).isEqualTo(50_000);
       java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
       long unloaded = copy.copyOut("COPY (select * from copy_t order by id) TO STDOUT", out);
@@ -167,7 +193,8 @@ class PgProxyIT {
 
   @Test
   void listen_notify_delivers_notifications_through_halo() throws Exception {
-    try (Connection listener = app(""); Connection notifier = app("")) {
+    try (Connection listener = app("");
+        Connection notifier = app("")) {
       try (Statement s = listener.createStatement()) {
         s.execute("LISTEN halo_events");
       }
@@ -181,23 +208,26 @@ class PgProxyIT {
   }
 
   @Test
-  void a_result_over_100_mb_streams_with_a_fetch_size_and_halo_buffers_stay_bounded() throws Exception {
+  void a_result_over_100_mb_streams_with_a_fetch_size_and_halo_buffers_stay_bounded()
+      throws Exception {
     AtomicLong peak = new AtomicLong();
     ExecutorService sampler = Executors.newSingleThreadExecutor();
     CountDownLatch done = new CountDownLatch(1);
-    sampler.submit(() -> {
-      while (!done.await(5, TimeUnit.MILLISECONDS)) {
-        peak.accumulateAndGet(nettyMemory(), Math::max);
-      }
-      return null;
-    });
+    sampler.submit(
+        () -> {
+          while (!done.await(5, TimeUnit.MILLISECONDS)) {
+            peak.accumulateAndGet(nettyMemory(), Math::max);
+          }
+          return null;
+        });
     long bytes = 0;
     long rows = 0;
     try (Connection c = app("")) {
       c.setAutoCommit(false);
       try (Statement s = c.createStatement()) {
         s.setFetchSize(1000);
-        try (ResultSet rs = s.executeQuery("select repeat('x', 1000) || g from generate_series(1, 110000) g")) {
+        try (ResultSet rs =
+            s.executeQuery("select repeat('x', 1000) || g from generate_series(1, 110000) g")) {
           while (rs.next()) {
             bytes += rs.getString(1).length();
             rows++;
@@ -244,7 +274,9 @@ class PgProxyIT {
               }
             }
           };
-      copied = copy.copyOut("COPY (select repeat('y', 2000) from generate_series(1, 40000)) TO STDOUT", slow);
+      copied =
+          copy.copyOut(
+              "COPY (select repeat('y', 2000) from generate_series(1, 40000)) TO STDOUT", slow);
     } catch (IOException e) {
       throw new AssertionError(e);
     }
@@ -278,7 +310,8 @@ class PgProxyIT {
       }
       c.rollback();
       c.setAutoCommit(true);
-      try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select count(*) from tx_t")) {
+      try (Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("select count(*) from tx_t")) {
         rs.next();
         assertThat(rs.getInt(1)).isZero();
       }
@@ -287,16 +320,18 @@ class PgProxyIT {
 
   @Test
   void statement_cancel_reaches_the_backend() throws Exception {
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       CompletableFuture<Void> cancel =
-          CompletableFuture.runAsync(() -> {
-            try {
-              Thread.sleep(500);
-              s.cancel();
-            } catch (Exception e) {
-              throw new IllegalStateException(e);
-            }
-          });
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  Thread.sleep(500);
+                  s.cancel();
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       long t0 = System.nanoTime();
       assertThatThrownBy(() -> s.execute("select pg_sleep(30)"))
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("57014"));
@@ -311,7 +346,8 @@ class PgProxyIT {
 
   @Test
   void query_timeout_cancels_a_long_statement() throws Exception {
-    try (Connection c = app(""); Statement s = c.createStatement()) {
+    try (Connection c = app("");
+        Statement s = c.createStatement()) {
       s.setQueryTimeout(1);
       assertThatThrownBy(() -> s.execute("select pg_sleep(30)"))
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("57014"));
@@ -328,26 +364,31 @@ class PgProxyIT {
     try {
       for (int i = 0; i < clients; i++) {
         int n = i;
-        results.add(pool.submit(() -> {
-          try (Connection c = app("ApplicationName=many")) {
-            allConnected.countDown();
-            assertThat(release.await(120, TimeUnit.SECONDS)).isTrue();
-            c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("select ?::int + pg_backend_pid() * 0")) {
-              ps.setInt(1, n);
-              try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                c.commit();
-                return rs.getInt(1);
-              }
-            }
-          }
-        }));
+        results.add(
+            pool.submit(
+                () -> {
+                  try (Connection c = app("ApplicationName=many")) {
+                    allConnected.countDown();
+                    assertThat(release.await(120, TimeUnit.SECONDS)).isTrue();
+                    c.setAutoCommit(false);
+                    try (PreparedStatement ps =
+                        c.prepareStatement("select ?::int + pg_backend_pid() * 0")) {
+                      ps.setInt(1, n);
+                      try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        c.commit();
+                        return rs.getInt(1);
+                      }
+                    }
+                  }
+                }));
       }
       assertThat(allConnected.await(180, TimeUnit.SECONDS)).as("all clients connected").isTrue();
       try (Connection c = cluster.primary().connectAsSuperuser();
           Statement s = c.createStatement();
-          ResultSet rs = s.executeQuery("select count(*) from pg_stat_activity where application_name = 'many'")) {
+          ResultSet rs =
+              s.executeQuery(
+                  "select count(*) from pg_stat_activity where application_name = 'many'")) {
         rs.next();
         assertThat(rs.getInt(1)).as("backend sessions open at once").isEqualTo(clients);
       }
@@ -361,25 +402,33 @@ class PgProxyIT {
       release.countDown();
       pool.shutdownNow();
     }
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      try (Connection c = cluster.primary().connectAsSuperuser();
-          Statement s = c.createStatement();
-          ResultSet rs = s.executeQuery("select count(*) from pg_stat_activity where application_name = 'many'")) {
-        rs.next();
-        assertThat(rs.getInt(1)).as("closing a client closes its backend session").isZero();
-      }
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              try (Connection c = cluster.primary().connectAsSuperuser();
+                  Statement s = c.createStatement();
+                  ResultSet rs =
+                      s.executeQuery(
+                          "select count(*) from pg_stat_activity where application_name = 'many'")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("closing a client closes its backend session").isZero();
+              }
+            });
   }
 
   @Test
-  void the_replicas_listener_reaches_a_standby_and_the_primary_listener_the_primary() throws Exception {
+  void the_replicas_listener_reaches_a_standby_and_the_primary_listener_the_primary()
+      throws Exception {
     try (Connection c = halo.connect(halo.replicaListener(), "app", "apppw", "app", "");
         Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("select pg_is_in_recovery()")) {
       rs.next();
       assertThat(rs.getBoolean(1)).isTrue();
     }
-    try (Connection c = app(""); Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select pg_is_in_recovery()")) {
+    try (Connection c = app("");
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select pg_is_in_recovery()")) {
       rs.next();
       assertThat(rs.getBoolean(1)).isFalse();
     }

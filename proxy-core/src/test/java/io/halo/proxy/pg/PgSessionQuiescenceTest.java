@@ -42,20 +42,38 @@ class PgSessionQuiescenceTest {
     // Given a relaying session on real (embedded) channels
     EmbeddedChannel client = new EmbeddedChannel();
     EmbeddedChannel backend = new EmbeddedChannel();
-    PgListenerContext ctx = new PgListenerContext("test", "main",
-        new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
-        HaloFixture.server(Duration.ofSeconds(3), 1 << 20),
-        Credentials.of(List.of()), request -> new RouteResult.Unavailable("unused"), new CancelRegistry<>(),
-        Transports.nio(), new AtomicInteger(), Duration.ofSeconds(1), new PgSessions("main"),
-        new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
-        new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
-            Executors.newSingleThreadScheduledExecutor()),
-        new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+    PgListenerContext ctx =
+        new PgListenerContext(
+            "test",
+            "main",
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
+            HaloFixture.server(Duration.ofSeconds(3), 1 << 20),
+            Credentials.of(List.of()),
+            request -> new RouteResult.Unavailable("unused"),
+            new CancelRegistry<>(),
+            Transports.nio(),
+            new AtomicInteger(),
+            Duration.ofSeconds(1),
+            new PgSessions("main"),
+            new io.halo.proxy.session.Rejections(),
+            new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
+            new io.halo.proxy.session.Admission(
+                new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
+                Executors.newSingleThreadScheduledExecutor()),
+            new io.halo.proxy.pg.auth.ScramKeyCache(),
+            null,
             new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
-    BackendNode node = new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
-    PgSession session = new PgSession(ctx, client, "u", "d",
-        new UserConfig("u", null, AuthMethod.TRUST, "u", null), Map.of(),
-        new PgBackendConnection(backend, node, List.of(), 1, 2, (byte) 'I'));
+    BackendNode node =
+        new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
+    PgSession session =
+        new PgSession(
+            ctx,
+            client,
+            "u",
+            "d",
+            new UserConfig("u", null, AuthMethod.TRUST, "u", null),
+            Map.of(),
+            new PgBackendConnection(backend, node, List.of(), 1, 2, (byte) 'I'));
     PgRelayHandler toBackend = new PgRelayHandler(session, true, backend, 1 << 20);
     PgRelayHandler toClient = new PgRelayHandler(session, false, client, 1 << 20);
     PgRelayHandler.pair(toBackend, toClient);

@@ -17,7 +17,8 @@ class PgSettingsTest {
     settings.succeeded("SET work_mem = '1MB'");
     settings.succeeded("set search_path to app, public");
     settings.succeeded("SET SESSION work_mem TO '2MB'");
-    assertThat(settings.replay(replica)).containsExactly("set search_path to app, public", "SET SESSION work_mem TO '2MB'");
+    assertThat(settings.replay(replica))
+        .containsExactly("set search_path to app, public", "SET SESSION work_mem TO '2MB'");
     assertThat(settings.replay(replica)).as("nothing new").isEmpty();
     settings.succeeded("SET work_mem='3MB';");
     assertThat(settings.replay(replica)).containsExactly("SET work_mem='3MB';");
@@ -34,7 +35,10 @@ class PgSettingsTest {
     settings.succeeded("SET ROLE reader");
     settings.succeeded("set role none");
     assertThat(settings.replay(replica))
-        .containsExactly("set timezone = 'Europe/Paris'", "set client_encoding to 'LATIN1'", "SET search_path = public",
+        .containsExactly(
+            "set timezone = 'Europe/Paris'",
+            "set client_encoding to 'LATIN1'",
+            "SET search_path = public",
             "set role none");
   }
 
@@ -69,7 +73,8 @@ class PgSettingsTest {
     settings.succeeded("SET a.x = 1; SET a.y = 2");
     settings.succeeded("/* app */ SET work_mem = '1MB'");
     settings.succeeded("SET \"Odd\".name = 1");
-    settings.succeeded("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    settings.succeeded(
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ");
     assertThat(settings.replay(replica)).hasSize(4);
     settings.succeeded("SET a.x = 1; SET a.y = 2");
     assertThat(settings.replay(replica)).isEmpty();

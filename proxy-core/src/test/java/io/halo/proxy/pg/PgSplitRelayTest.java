@@ -49,10 +49,18 @@ class PgSplitRelayTest {
         new PgListenerContext(
             "test",
             "main",
-            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.SPLIT, 10, true,
-                io.halo.conf.model.Balance.ROUND_ROBIN, -1, true, Duration.ofSeconds(1)),
+            new ListenerConfig(
+                new HostPort("127.0.0.1", 0),
+                Route.SPLIT,
+                10,
+                true,
+                io.halo.conf.model.Balance.ROUND_ROBIN,
+                -1,
+                true,
+                Duration.ofSeconds(1)),
             HaloFixture.server(Duration.ofSeconds(3), 64L << 20),
-            Credentials.of(List.of(new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"))),
+            Credentials.of(
+                List.of(new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"))),
             request -> new RouteResult.Unavailable("no replica in this test"),
             new CancelRegistry<>(),
             Transports.nio(),
@@ -61,16 +69,29 @@ class PgSplitRelayTest {
             new PgSessions("main"),
             new io.halo.proxy.session.Rejections(),
             new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS),
-            new io.halo.proxy.session.Admission(new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
+            new io.halo.proxy.session.Admission(
+                new io.halo.conf.model.ThrottleConfig(10, 10, Duration.ofSeconds(1)),
                 java.util.concurrent.Executors.newSingleThreadScheduledExecutor()),
-            new io.halo.proxy.pg.auth.ScramKeyCache(), split,
+            new io.halo.proxy.pg.auth.ScramKeyCache(),
+            split,
             new io.halo.proxy.session.AuthFailures(Duration.ofSeconds(10)));
-    BackendNode node = new BackendNode("db1", new HostPort("127.0.0.1", 5432), NodeRole.PRIMARY, NodeState.UP, 0);
-    PgBackendConnection connection = new PgBackendConnection(primary, node, List.of(), 7, 8, (byte) 'I');
-    client.pipeline().addLast("frames", PgFrameDecoder.forBackend(1 << 20)); // typed messages (past the startup)
+    BackendNode node =
+        new BackendNode("db1", new HostPort("127.0.0.1", 5432), NodeRole.PRIMARY, NodeState.UP, 0);
+    PgBackendConnection connection =
+        new PgBackendConnection(primary, node, List.of(), 7, 8, (byte) 'I');
+    client
+        .pipeline()
+        .addLast("frames", PgFrameDecoder.forBackend(1 << 20)); // typed messages (past the startup)
     client.pipeline().addLast("frontend", new ChannelInboundHandlerAdapter());
-    session = new PgSession(ctx, client, "app", "app",
-        new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"), Map.of(), connection);
+    session =
+        new PgSession(
+            ctx,
+            client,
+            "app",
+            "app",
+            new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"),
+            Map.of(),
+            connection);
     PgSplitRelay relay = new PgSplitRelay(session, split);
     session.split(relay);
     relay.start(client.pipeline().context("frontend"), connection, List.of());
@@ -86,7 +107,11 @@ class PgSplitRelayTest {
   // ---------------------------------------------------------------- messages
 
   private static byte[] message(char type, byte[] body) {
-    return java.nio.ByteBuffer.allocate(5 + body.length).put((byte) type).putInt(4 + body.length).put(body).array();
+    return java.nio.ByteBuffer.allocate(5 + body.length)
+        .put((byte) type)
+        .putInt(4 + body.length)
+        .put(body)
+        .array();
   }
 
   private static byte[] cstrings(String... parts) {
@@ -197,8 +222,13 @@ class PgSplitRelayTest {
     byte[] copyIn = message('G', new byte[] {0, 0, 0});
     fromPrimary(copyIn);
     assertThat(toClient()).isEqualTo(copyIn);
-    byte[] data = concat(message('d', "1\n".getBytes(StandardCharsets.UTF_8)), sync(), flush(),
-        message('d', "2\n".getBytes(StandardCharsets.UTF_8)), message('c', new byte[0]));
+    byte[] data =
+        concat(
+            message('d', "1\n".getBytes(StandardCharsets.UTF_8)),
+            sync(),
+            flush(),
+            message('d', "2\n".getBytes(StandardCharsets.UTF_8)),
+            message('c', new byte[0]));
     fromClient(data);
     assertThat(toPrimary()).isEqualTo(data);
     fromPrimary(complete("COPY 2"), ready('I'));
@@ -208,7 +238,9 @@ class PgSplitRelayTest {
     assertThat(toPrimary()).isEqualTo(query("select 2"));
     fromPrimary(complete("SELECT 1"), ready('I'));
     assertThat(toClient()).isEqualTo(concat(complete("SELECT 1"), ready('I')));
-    assertThat(session.quiescent()).as("no reply still expected (a switchover could not hold it)").isTrue();
+    assertThat(session.quiescent())
+        .as("no reply still expected (a switchover could not hold it)")
+        .isTrue();
   }
 
   @Test
@@ -229,14 +261,16 @@ class PgSplitRelayTest {
     // BEGIN and SET sent together: the SET is answered inside the transaction, it may roll back
     fromClient(query("begin"), query("set work_mem = '3MB'"));
     fromPrimary(complete("BEGIN"), ready('T'), complete("SET"), ready('T'));
-    assertThat(toClient()).isEqualTo(concat(complete("BEGIN"), ready('T'), complete("SET"), ready('T')));
+    assertThat(toClient())
+        .isEqualTo(concat(complete("BEGIN"), ready('T'), complete("SET"), ready('T')));
     assertThat(split.pinnedNow()).isEqualTo(1);
   }
 
   @Test
   void aFailedSettingIsAnsweredAsTheServerSaidAndDoesNotPin() {
     fromClient(query("set work_mem = 'lots'"));
-    byte[] reply = concat(error("22023", "invalid value for parameter \"work_mem\": \"lots\""), ready('I'));
+    byte[] reply =
+        concat(error("22023", "invalid value for parameter \"work_mem\": \"lots\""), ready('I'));
     fromPrimary(reply);
     assertThat(toClient()).isEqualTo(reply);
     assertThat(split.pinnedNow()).isZero();

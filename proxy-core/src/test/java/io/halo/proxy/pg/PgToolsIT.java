@@ -9,15 +9,10 @@ import io.halo.proxy.HaloFixture;
 import io.halo.proxy.Tools;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
-import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,8 +28,11 @@ class PgToolsIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("toolsit").user("app", "apppw").database("app").start());
-    try (Connection c = cluster.primary().connectAsSuperuser(); Statement s = c.createStatement()) {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder().name("toolsit").user("app", "apppw").database("app").start());
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement s = c.createStatement()) {
       s.execute("ALTER DATABASE app OWNER TO app");
     }
     halo =
@@ -58,10 +56,26 @@ class PgToolsIT {
   void psql_runs_queries_and_copy_through_halo() throws Exception {
     assumeTrue(Tools.onPath("psql"), "psql not installed");
     Tools.Run r =
-        Tools.run("apppw", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-v", "ON_ERROR_STOP=1", "-At",
-            "-c", "create table if not exists psql_t(i int)",
-            "-c", "\\copy psql_t from program 'seq 1 1000'",
-            "-c", "select count(*), sum(i) from psql_t");
+        Tools.run(
+            "apppw",
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port(),
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            "create table if not exists psql_t(i int)",
+            "-c",
+            "\\copy psql_t from program 'seq 1 1000'",
+            "-c",
+            "select count(*), sum(i) from psql_t");
     assertThat(r.exit()).as(r.out()).isZero();
     assertThat(r.out()).contains("1000|500500");
   }
@@ -69,7 +83,20 @@ class PgToolsIT {
   @Test
   void psql_reports_a_wrong_password() throws Exception {
     assumeTrue(Tools.onPath("psql"), "psql not installed");
-    Tools.Run r = Tools.run("wrong", "psql", "-h", "127.0.0.1", "-p", port(), "-U", "app", "-d", "app", "-c", "select 1");
+    Tools.Run r =
+        Tools.run(
+            "wrong",
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port(),
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-c",
+            "select 1");
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).contains("password authentication failed for user \"app\"");
   }
@@ -77,12 +104,41 @@ class PgToolsIT {
   @Test
   void pgbench_initialises_and_runs_simple_and_prepared_without_failures() throws Exception {
     assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
-    Tools.Run init = Tools.run("apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port(), "-U", "app", "app");
+    Tools.Run init =
+        Tools.run(
+            "apppw",
+            "pgbench",
+            "-i",
+            "-s",
+            "1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port(),
+            "-U",
+            "app",
+            "app");
     assertThat(init.exit()).as(init.out()).isZero();
     for (String mode : List.of("simple", "extended", "prepared")) {
       Tools.Run r =
-          Tools.run("apppw", "pgbench", "-M", mode, "-c", "4", "-j", "2", "-T", "3", "-h", "127.0.0.1", "-p", port(),
-              "-U", "app", "app");
+          Tools.run(
+              "apppw",
+              "pgbench",
+              "-M",
+              mode,
+              "-c",
+              "4",
+              "-j",
+              "2",
+              "-T",
+              "3",
+              "-h",
+              "127.0.0.1",
+              "-p",
+              port(),
+              "-U",
+              "app",
+              "app");
       assertThat(r.exit()).as(r.out()).isZero();
       assertThat(r.out()).as(mode).contains("number of failed transactions: 0");
       assertThat(r.out()).containsPattern("tps = [1-9]");

@@ -37,9 +37,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Transaction admission in the relay, on embedded channels: a session idle between transactions
- * takes a permit before its next transaction, waits for one while the backend is at its limit,
- * gets ERROR 53300 (and stays usable) beyond the queue, and gives the permit back at the
- * ReadyForQuery that leaves it idle.
+ * takes a permit before its next transaction, waits for one while the backend is at its limit, gets
+ * ERROR 53300 (and stays usable) beyond the queue, and gives the permit back at the ReadyForQuery
+ * that leaves it idle.
  */
 class PgTransactionAdmissionTest {
 
@@ -81,8 +81,10 @@ class PgTransactionAdmissionTest {
         char type = (char) b.readByte();
         int len = b.readInt();
         if (type == 'E') {
-          out.append("E[").append(b.toString(b.readerIndex(), len - 4, StandardCharsets.UTF_8)
-              .replace('\0', '|')).append(']');
+          out.append("E[")
+              .append(
+                  b.toString(b.readerIndex(), len - 4, StandardCharsets.UTF_8).replace('\0', '|'))
+              .append(']');
         } else {
           out.append(type);
         }
@@ -95,7 +97,11 @@ class PgTransactionAdmissionTest {
 
   private static ByteBuf msg(char type, String body) {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    return Unpooled.buffer().writeByte(type).writeInt(4 + bytes.length + 1).writeBytes(bytes).writeByte(0);
+    return Unpooled.buffer()
+        .writeByte(type)
+        .writeInt(4 + bytes.length + 1)
+        .writeBytes(bytes)
+        .writeByte(0);
   }
 
   private static ByteBuf query(String sql) {
@@ -107,8 +113,12 @@ class PgTransactionAdmissionTest {
   }
 
   private Admission admission(int maxTransactions, int maxQueue, UserLimits users) {
-    return new Admission(new ThrottleConfig(100, maxQueue, Duration.ofSeconds(30), maxTransactions,
-        ThrottleLimit.FIXED, 1), timer, loads, users);
+    return new Admission(
+        new ThrottleConfig(
+            100, maxQueue, Duration.ofSeconds(30), maxTransactions, ThrottleLimit.FIXED, 1),
+        timer,
+        loads,
+        users);
   }
 
   private Pair session(Admission admission, String user) {
@@ -116,18 +126,36 @@ class PgTransactionAdmissionTest {
     EmbeddedChannel backend = new EmbeddedChannel();
     channels.add(client);
     channels.add(backend);
-    PgListenerContext ctx = new PgListenerContext("test", "main",
-        new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
-        HaloFixture.server(Duration.ofSeconds(3), 1 << 20),
-        Credentials.of(List.of()), request -> new RouteResult.Unavailable("unused"), new CancelRegistry<>(),
-        Transports.nio(), new AtomicInteger(), Duration.ofSeconds(1), new PgSessions("main"),
-        new io.halo.proxy.session.Rejections(), new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
-        admission, new io.halo.proxy.pg.auth.ScramKeyCache(), null,
+    PgListenerContext ctx =
+        new PgListenerContext(
+            "test",
+            "main",
+            new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 10, true),
+            HaloFixture.server(Duration.ofSeconds(3), 1 << 20),
+            Credentials.of(List.of()),
+            request -> new RouteResult.Unavailable("unused"),
+            new CancelRegistry<>(),
+            Transports.nio(),
+            new AtomicInteger(),
+            Duration.ofSeconds(1),
+            new PgSessions("main"),
+            new io.halo.proxy.session.Rejections(),
+            new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
+            admission,
+            new io.halo.proxy.pg.auth.ScramKeyCache(),
+            null,
             new io.halo.proxy.session.AuthFailures(java.time.Duration.ofSeconds(10)));
-    BackendNode node = new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
-    PgSession session = new PgSession(ctx, client, user, "d",
-        new UserConfig(user, null, AuthMethod.TRUST, user, null), Map.of(),
-        new PgBackendConnection(backend, node, List.of(), 1, 2, (byte) 'I'));
+    BackendNode node =
+        new BackendNode("pg1", new HostPort("127.0.0.1", 1), NodeRole.PRIMARY, NodeState.UP, 0);
+    PgSession session =
+        new PgSession(
+            ctx,
+            client,
+            user,
+            "d",
+            new UserConfig(user, null, AuthMethod.TRUST, user, null),
+            Map.of(),
+            new PgBackendConnection(backend, node, List.of(), 1, 2, (byte) 'I'));
     PgRelayHandler toBackend = new PgRelayHandler(session, true, backend, 1 << 20);
     PgRelayHandler toClient = new PgRelayHandler(session, false, client, 1 << 20);
     PgRelayHandler.pair(toBackend, toClient);
@@ -138,7 +166,8 @@ class PgTransactionAdmissionTest {
   }
 
   @Test
-  void a_transaction_waits_for_a_permit_at_the_limit_and_the_excess_is_refused_with_53300_leaving_the_session_usable() {
+  void
+      a_transaction_waits_for_a_permit_at_the_limit_and_the_excess_is_refused_with_53300_leaving_the_session_usable() {
     // Given one transaction per backend and a queue of one
     Admission admission = admission(1, 1, UserLimits.none());
     Pair a = session(admission, "a");
@@ -155,16 +184,21 @@ class PgTransactionAdmissionTest {
     // Then B's statement waits: held by Halo, not sent to the backend
     b.fromClient(query("SELECT 1"));
     assertThat(b.backendGot()).isEmpty();
-    assertThat(b.client.config().isAutoRead()).as("B's client is not read while it waits").isFalse();
+    assertThat(b.client.config().isAutoRead())
+        .as("B's client is not read while it waits")
+        .isFalse();
 
     // And C, beyond the queue, is refused at once with 53300 and a ReadyForQuery, for a simple
     // query and for a whole extended batch alike
     c.fromClient(query("SELECT 2"));
     String refused = c.clientGot();
     assertThat(refused).startsWith("E[SERROR|VERROR|C53300|M").endsWith("]Z");
-    assertThat(refused).contains("backend pg1: 1 of 1 concurrent transactions in use, 1 waiting (queue limit 1)",
-        "the wait queue is full");
-    c.fromClient(msg('P', "\0SELECT 3\0\0\0"), msg('B', "\0\0\0\0\0\0\0"), msg('E', "\0\0\0\0"), sync());
+    assertThat(refused)
+        .contains(
+            "backend pg1: 1 of 1 concurrent transactions in use, 1 waiting (queue limit 1)",
+            "the wait queue is full");
+    c.fromClient(
+        msg('P', "\0SELECT 3\0\0\0"), msg('B', "\0\0\0\0\0\0\0"), msg('E', "\0\0\0\0"), sync());
     assertThat(c.clientGot()).matches("E\\[[^]]*C53300[^]]*\\]Z");
     assertThat(c.backendGot()).isEmpty();
 
@@ -188,17 +222,20 @@ class PgTransactionAdmissionTest {
     c.ready('I');
     assertThat(loads.counters("pg1").snapshot(false).inFlightTransactions()).isZero();
     assertThat(loads.counters("pg1").snapshot(false).latencyKnown()).isTrue();
-    assertThat(admission.limiters()).filteredOn(l -> l.unit().equals("transactions"))
+    assertThat(admission.limiters())
+        .filteredOn(l -> l.unit().equals("transactions"))
         .singleElement()
-        .satisfies(l -> {
-          assertThat(l.inUse()).isZero();
-          assertThat(l.rejectedQueueFull()).isEqualTo(2);
-          assertThat(l.admitted()).isEqualTo(3);
-        });
+        .satisfies(
+            l -> {
+              assertThat(l.inUse()).isZero();
+              assertThat(l.rejectedQueueFull()).isEqualTo(2);
+              assertThat(l.admitted()).isEqualTo(3);
+            });
   }
 
   @Test
-  void a_refused_batch_split_over_reads_gets_one_error_and_one_ready_and_the_next_work_is_admitted_afresh() {
+  void
+      a_refused_batch_split_over_reads_gets_one_error_and_one_ready_and_the_next_work_is_admitted_afresh() {
     Admission admission = admission(1, 0, UserLimits.none());
     Pair a = session(admission, "a");
     Pair b = session(admission, "b");
@@ -251,8 +288,10 @@ class PgTransactionAdmissionTest {
 
   @Test
   void a_user_over_its_transaction_rate_gets_53300_naming_the_rate_and_stays_usable() {
-    UserLimits users = new UserLimits(List.of(new UserConfig("app", null, AuthMethod.TRUST, "app", null, 0, 1, 2)),
-        () -> 0L); // a clock that never moves: the bucket never refills
+    UserLimits users =
+        new UserLimits(
+            List.of(new UserConfig("app", null, AuthMethod.TRUST, "app", null, 0, 1, 2)),
+            () -> 0L); // a clock that never moves: the bucket never refills
     Admission admission = admission(0, 0, users);
     Pair a = session(admission, "app");
 
@@ -264,10 +303,14 @@ class PgTransactionAdmissionTest {
     }
     a.fromClient(query("SELECT 3"));
     assertThat(a.backendGot()).isEmpty();
-    assertThat(a.clientGot()).contains("C53300", "user app: more than max_transactions_per_second 1 (transaction_burst 2)")
+    assertThat(a.clientGot())
+        .contains(
+            "C53300", "user app: more than max_transactions_per_second 1 (transaction_burst 2)")
         .endsWith("Z");
     assertThat(a.client.isActive()).isTrue();
-    assertThat(users.views()).singleElement().satisfies(v -> assertThat(v.rejectedTransactions()).isEqualTo(1));
+    assertThat(users.views())
+        .singleElement()
+        .satisfies(v -> assertThat(v.rejectedTransactions()).isEqualTo(1));
   }
 
   @Test
@@ -283,11 +326,13 @@ class PgTransactionAdmissionTest {
     a.fromClient(query("COMMIT"));
     a.ready('I');
     b.client.runPendingTasks();
-    assertThat(admission.limiters()).filteredOn(l -> l.unit().equals("transactions"))
+    assertThat(admission.limiters())
+        .filteredOn(l -> l.unit().equals("transactions"))
         .singleElement()
-        .satisfies(l -> {
-          assertThat(l.inUse()).isZero();
-          assertThat(l.waiting()).isZero();
-        });
+        .satisfies(
+            l -> {
+              assertThat(l.inUse()).isZero();
+              assertThat(l.waiting()).isZero();
+            });
   }
 }

@@ -37,7 +37,8 @@ public final class RawPgSocket implements AutoCloseable {
 
   /** A StartupMessage with more parameters, as name, value pairs. */
   public static byte[] startup(String user, String database, String... more) {
-    java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of("user", user, "database", database));
+    java.util.List<String> all =
+        new java.util.ArrayList<>(java.util.List.of("user", user, "database", database));
     all.addAll(java.util.List.of(more));
     all.add("");
     ByteArrayOutputStream body = new ByteArrayOutputStream();

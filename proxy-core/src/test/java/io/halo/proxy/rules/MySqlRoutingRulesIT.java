@@ -52,36 +52,75 @@ class MySqlRoutingRulesIT {
   static MariaDbCluster cluster;
   static HaloServer halo;
 
-  private static RuleConfig rule(String user, String application, String client, RuleTarget target) {
-    return new RuleConfig(user, null, application, client == null ? null : Cidr.parse(client), null, null, target,
+  private static RuleConfig rule(
+      String user, String application, String client, RuleTarget target) {
+    return new RuleConfig(
+        user,
+        null,
+        application,
+        client == null ? null : Cidr.parse(client),
+        null,
+        null,
+        target,
         Origin.none("rules[]"));
   }
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = LOGS.watch(MariaDbCluster.builder().name("myrules").replicas(1).user("app", "apppw").database("app")
-        .start());
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("myrules")
+                .replicas(1)
+                .user("app", "apppw")
+                .database("app")
+                .start());
     List<BackendConfig> backends = new ArrayList<>();
     for (MariaDbNode n : cluster.nodes()) {
-      backends.add(new BackendConfig(n.name(), new HostPort("127.0.0.1", n.port()),
-          n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY, 0));
+      backends.add(
+          new BackendConfig(
+              n.name(),
+              new HostPort("127.0.0.1", n.port()),
+              n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY,
+              0));
     }
-    ListenerConfig listener = new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true)
-        .withRules(List.of(
-            rule("reporting", null, null, RuleTarget.REPLICAS),
-            rule(null, "bi", null, RuleTarget.group("rep")),
-            rule(null, null, "127.0.0.2/32", RuleTarget.REPLICAS)));
-    ClusterConfig c = new ClusterConfig("shop", Engine.MYSQL, List.of(listener), backends,
-        new MonitorConfig("root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
-        new FailoverConfig(FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, Duration.ofSeconds(10),
-            null, null, null, Duration.ofSeconds(30)),
-        new ThrottleConfig(200, 1000, Duration.ofSeconds(2)),
-        List.of(new GroupConfig("rep", List.of(cluster.replicas().get(0).name()))));
-    halo = HaloServer.start(new HaloConfig(null, HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
-        new AdminConfig(new HostPort("127.0.0.1", 0), null),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("reporting", "reportingpw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-        List.of(c)));
+    ListenerConfig listener =
+        new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 100, true)
+            .withRules(
+                List.of(
+                    rule("reporting", null, null, RuleTarget.REPLICAS),
+                    rule(null, "bi", null, RuleTarget.group("rep")),
+                    rule(null, null, "127.0.0.2/32", RuleTarget.REPLICAS)));
+    ClusterConfig c =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            List.of(listener),
+            backends,
+            new MonitorConfig(
+                "root", null, "mysql", Duration.ofMillis(500), Duration.ofSeconds(1), 3, 2),
+            new FailoverConfig(
+                FailoverConfig.Mode.MANUAL,
+                FailoverConfig.Type.HOT,
+                16L << 20,
+                Duration.ofSeconds(10),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
+            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)),
+            List.of(new GroupConfig("rep", List.of(cluster.replicas().get(0).name()))));
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                List.of(
+                    new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                    new UserConfig(
+                        "reporting", "reportingpw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+                List.of(c)));
     await().atMost(Duration.ofSeconds(15)).until(() -> port("reporting", "") == replica().port());
   }
 
@@ -106,19 +145,25 @@ class MySqlRoutingRulesIT {
     p.setProperty("password", user.equals("app") ? "apppw" : "reportingpw");
     p.setProperty("sslMode", "DISABLED");
     p.setProperty("connectTimeout", "10000");
-    String url = "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app"
-        + (extra.isEmpty() ? "" : "?" + extra);
+    String url =
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(0).getPort()
+            + "/app"
+            + (extra.isEmpty() ? "" : "?" + extra);
     try (Connection c = DriverManager.getConnection(url, p);
         ResultSet rs = c.createStatement().executeQuery("select @@port, @@read_only")) {
       rs.next();
       int port = rs.getInt(1);
-      assertThat(rs.getInt(2)).as("read_only on port " + port).isEqualTo(port == replica().port() ? 1 : 0);
+      assertThat(rs.getInt(2))
+          .as("read_only on port " + port)
+          .isEqualTo(port == replica().port() ? 1 : 0);
       return port;
     }
   }
 
   @Test
-  void a_user_rule_sends_reporting_to_the_replica_and_others_stay_on_the_primary() throws Exception {
+  void a_user_rule_sends_reporting_to_the_replica_and_others_stay_on_the_primary()
+      throws Exception {
     assertThat(port("reporting", "")).isEqualTo(replica().port());
     assertThat(port("app", "")).isEqualTo(cluster.primary().port());
   }
@@ -126,7 +171,8 @@ class MySqlRoutingRulesIT {
   @Test
   void a_program_name_rule_sends_sessions_to_a_group() throws Exception {
     assertThat(port("app", "connectionAttributes=program_name:bi")).isEqualTo(replica().port());
-    assertThat(port("app", "connectionAttributes=program_name:shop")).isEqualTo(cluster.primary().port());
+    assertThat(port("app", "connectionAttributes=program_name:shop"))
+        .isEqualTo(cluster.primary().port());
   }
 
   @Test
@@ -135,8 +181,9 @@ class MySqlRoutingRulesIT {
     p.setProperty("user", "reporting");
     p.setProperty("password", "reportingpw");
     p.setProperty("sslMode", "DISABLED");
-    try (Connection c = DriverManager.getConnection(
-        "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app", p)) {
+    try (Connection c =
+        DriverManager.getConnection(
+            "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(0).getPort() + "/app", p)) {
       assertThat(port(c)).isEqualTo(replica().port());
       // Each operator action publishes a new topology; the primary did not change.
       halo.clusters().get(0).drain(replica().name());

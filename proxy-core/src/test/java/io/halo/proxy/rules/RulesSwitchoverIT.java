@@ -27,10 +27,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * A session that a rule routed against its listener's kind behaves as its target's kind through
- * a planned switchover: a replicas listener's session sent to the primary is moved to the new
- * primary like a primary session, and a primary listener's session sent to the standby stays
- * where it is like a replicas session.
+ * A session that a rule routed against its listener's kind behaves as its target's kind through a
+ * planned switchover: a replicas listener's session sent to the primary is moved to the new primary
+ * like a primary session, and a primary listener's session sent to the standby stays where it is
+ * like a replicas session.
  */
 class RulesSwitchoverIT {
 
@@ -45,7 +45,8 @@ class RulesSwitchoverIT {
   }
 
   private static RuleConfig rule(String user, String application, RuleTarget target) {
-    return new RuleConfig(user, null, application, null, null, null, target, Origin.none("rules[]"));
+    return new RuleConfig(
+        user, null, application, null, null, null, target, Origin.none("rules[]"));
   }
 
   private Connection connect(int listener, String user, String extra) throws Exception {
@@ -53,8 +54,12 @@ class RulesSwitchoverIT {
     Properties p = new Properties();
     p.setProperty("user", user);
     p.setProperty("password", user.equals("app") ? "apppw" : "reportingpw");
-    return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + at.getPort() + "/app"
-        + (extra.isEmpty() ? "" : "?" + extra), p);
+    return DriverManager.getConnection(
+        "jdbc:postgresql://127.0.0.1:"
+            + at.getPort()
+            + "/app"
+            + (extra.isEmpty() ? "" : "?" + extra),
+        p);
   }
 
   private static int port(Connection c) throws Exception {
@@ -66,23 +71,45 @@ class RulesSwitchoverIT {
 
   @Test
   void rule_routed_sessions_follow_their_target_through_a_switchover() throws Exception {
-    cluster = LOGS.watch(PgCluster.builder().name("rulesw").standbys(1).user("app", "apppw").database("app").start());
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name("rulesw")
+                .standbys(1)
+                .user("app", "apppw")
+                .database("app")
+                .start());
     PgNode old = cluster.primary();
     PgNode standby = cluster.standbys().get(0);
-    halo = HaloFixture.start(cluster, HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-            new UserConfig("reporting", "reportingpw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-        200,
-        c -> {
-          ListenerConfig primary = c.listeners().get(0).withRules(List.of(
-              rule("reporting", null, RuleTarget.REPLICAS)));
-          ListenerConfig replicas = c.listeners().get(1).withRules(List.of(
-              rule(null, "writer", RuleTarget.PRIMARY)));
-          return new ClusterConfig(c.name(), c.engine(), List.of(primary, replicas), c.backends(), c.monitor(),
-              c.failover(), c.throttle(), c.groups());
-        });
-    await().atMost(Duration.ofSeconds(15)).until(() -> halo.control().backends().stream()
-        .allMatch(b -> b.lastProbe() != null));
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                new UserConfig(
+                    "reporting", "reportingpw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            200,
+            c -> {
+              ListenerConfig primary =
+                  c.listeners()
+                      .get(0)
+                      .withRules(List.of(rule("reporting", null, RuleTarget.REPLICAS)));
+              ListenerConfig replicas =
+                  c.listeners().get(1).withRules(List.of(rule(null, "writer", RuleTarget.PRIMARY)));
+              return new ClusterConfig(
+                  c.name(),
+                  c.engine(),
+                  List.of(primary, replicas),
+                  c.backends(),
+                  c.monitor(),
+                  c.failover(),
+                  c.throttle(),
+                  c.groups());
+            });
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> halo.control().backends().stream().allMatch(b -> b.lastProbe() != null));
     try (Connection writer = connect(1, "app", "ApplicationName=writer&assumeMinServerVersion=10");
         Connection reporting = connect(0, "reporting", "")) {
       assertThat(port(writer)).isEqualTo(old.port());
@@ -91,9 +118,13 @@ class RulesSwitchoverIT {
       FailoverReport r = halo.control().switchover(standby.name());
 
       assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
-      assertThat(port(writer)).as("the writer's session moved to the new primary").isEqualTo(standby.port());
+      assertThat(port(writer))
+          .as("the writer's session moved to the new primary")
+          .isEqualTo(standby.port());
       writer.createStatement().execute("create table written_after_switchover(x int)");
-      assertThat(port(reporting)).as("the reporting session stayed on its backend").isEqualTo(standby.port());
+      assertThat(port(reporting))
+          .as("the reporting session stayed on its backend")
+          .isEqualTo(standby.port());
     }
   }
 }

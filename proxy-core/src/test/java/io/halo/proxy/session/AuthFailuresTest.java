@@ -9,17 +9,22 @@ import org.junit.jupiter.api.Test;
 class AuthFailuresTest {
 
   @Test
-  void each_failure_of_a_user_from_one_address_doubles_the_delay_up_to_the_cap_and_a_success_resets_it() {
+  void
+      each_failure_of_a_user_from_one_address_doubles_the_delay_up_to_the_cap_and_a_success_resets_it() {
     AuthFailures f = new AuthFailures(Duration.ofSeconds(60));
     EmbeddedChannel client = new EmbeddedChannel();
     assertThat(f.failed(client, "app")).isEqualTo(Duration.ofMillis(250));
     assertThat(f.failed(client, "app")).isEqualTo(Duration.ofMillis(500));
     assertThat(f.failed(client, "app")).isEqualTo(Duration.ofMillis(1000));
-    assertThat(f.failed(client, "other")).as("another user counts apart").isEqualTo(Duration.ofMillis(250));
+    assertThat(f.failed(client, "other"))
+        .as("another user counts apart")
+        .isEqualTo(Duration.ofMillis(250));
     for (int i = 0; i < 40; i++) {
       f.failed(client, "app");
     }
-    assertThat(f.failed(client, "app")).as("capped, and no overflow").isEqualTo(AuthFailures.MAX_DELAY);
+    assertThat(f.failed(client, "app"))
+        .as("capped, and no overflow")
+        .isEqualTo(AuthFailures.MAX_DELAY);
     f.succeeded(client, "app");
     assertThat(f.failed(client, "app")).isEqualTo(Duration.ofMillis(250));
     client.finishAndReleaseAll();

@@ -25,8 +25,13 @@ public record BackendLoad(
     }
     if (inFlightSessions < 0 || inFlightTransactions < 0 || latencyEwmaNanos < 0) {
       throw new IllegalArgumentException(
-          "load figures must not be negative: sessions " + inFlightSessions + ", transactions "
-              + inFlightTransactions + ", latency " + latencyEwmaNanos + " ns");
+          "load figures must not be negative: sessions "
+              + inFlightSessions
+              + ", transactions "
+              + inFlightTransactions
+              + ", latency "
+              + latencyEwmaNanos
+              + " ns");
     }
   }
 

@@ -16,8 +16,8 @@ import java.util.function.LongSupplier;
  * listeners.
  *
  * <p>Counters are {@link LongAdder}s: many event loops increment them and a pick reads a few sums,
- * so writes never contend and reads take no lock. A sum read while another thread increments may
- * be one off, which a balancer tolerates. The DEGRADED flag is not stored here: it comes from the
+ * so writes never contend and reads take no lock. A sum read while another thread increments may be
+ * one off, which a balancer tolerates. The DEGRADED flag is not stored here: it comes from the
  * {@link BackendNode} of the topology snapshot the caller is routing with.
  */
 public final class BackendLoads implements LoadView {
@@ -30,8 +30,8 @@ public final class BackendLoads implements LoadView {
   private final ConcurrentHashMap<String, Counters> byName = new ConcurrentHashMap<>();
 
   /**
-   * @param halfLife half-life of the latency EWMA (a few seconds: long enough to smooth single
-   *     slow queries, short enough to notice a backend slowing down)
+   * @param halfLife half-life of the latency EWMA (a few seconds: long enough to smooth single slow
+   *     queries, short enough to notice a backend slowing down)
    * @param nanoClock monotonic nanoseconds, {@code System::nanoTime} in production
    */
   public BackendLoads(Duration halfLife, LongSupplier nanoClock) {
@@ -113,8 +113,12 @@ public final class BackendLoads implements LoadView {
 
     public BackendLoad snapshot(boolean degraded) {
       // a decrement seen before its increment could make a sum briefly negative
-      return new BackendLoad(Math.max(0, sessions.sum()), Math.max(0, transactions.sum()),
-          latency.valueNanos(), weight, degraded);
+      return new BackendLoad(
+          Math.max(0, sessions.sum()),
+          Math.max(0, transactions.sum()),
+          latency.valueNanos(),
+          weight,
+          degraded);
     }
   }
 }

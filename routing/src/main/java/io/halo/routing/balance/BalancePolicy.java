@@ -24,9 +24,9 @@ public enum BalancePolicy {
    * A new balancer of this policy. Each listener gets its own instance (round-robin state is per
    * instance); all instances of a cluster share one {@code loads}.
    *
-   * @param random used by {@link #LEAST_LATENCY} only; in production pass
-   *     {@code ThreadLocalRandom.current()} (its methods use the calling thread's state, so one
-   *     instance is safe on every event loop), in tests a seeded {@code SplittableRandom}
+   * @param random used by {@link #LEAST_LATENCY} only; in production pass {@code
+   *     ThreadLocalRandom.current()} (its methods use the calling thread's state, so one instance
+   *     is safe on every event loop), in tests a seeded {@code SplittableRandom}
    */
   public Balancer create(LoadView loads, RandomGenerator random) {
     Objects.requireNonNull(loads, "loads");
@@ -47,7 +47,8 @@ public enum BalancePolicy {
       }
     }
     throw new IllegalArgumentException(
-        "unknown balancing policy '" + name
+        "unknown balancing policy '"
+            + name
             + "'; expected one of round-robin, weighted, least-connections, least-latency");
   }
 }

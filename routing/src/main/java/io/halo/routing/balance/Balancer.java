@@ -20,7 +20,8 @@ public interface Balancer {
 
   static void requireCandidates(List<BackendNode> candidates) {
     if (candidates == null || candidates.isEmpty()) {
-      throw new IllegalArgumentException("a balancer needs at least one candidate backend, got none");
+      throw new IllegalArgumentException(
+          "a balancer needs at least one candidate backend, got none");
     }
   }
 }

@@ -4,10 +4,10 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A time-decayed exponentially weighted moving average of latency samples. A sample taken
- * {@code dt} after the previous one gets the weight {@code 1 - 2^(-dt / halfLife)}: what was
- * measured one half-life ago counts half, regardless of how many samples arrived meanwhile. A
- * sample-count EWMA would instead forget a slow backend's history faster the busier it is.
+ * A time-decayed exponentially weighted moving average of latency samples. A sample taken {@code
+ * dt} after the previous one gets the weight {@code 1 - 2^(-dt / halfLife)}: what was measured one
+ * half-life ago counts half, regardless of how many samples arrived meanwhile. A sample-count EWMA
+ * would instead forget a slow backend's history faster the busier it is.
  *
  * <p>The first sample sets the value. Samples carry their own timestamp (from the caller's clock),
  * so the class has no clock and tests need none. Updates are a compare-and-set of one immutable
@@ -33,7 +33,8 @@ public final class Ewma {
    */
   public void update(long sampleNanos, long nowNanos) {
     if (sampleNanos < 0) {
-      throw new IllegalArgumentException("latency sample must not be negative, was " + sampleNanos + " ns");
+      throw new IllegalArgumentException(
+          "latency sample must not be negative, was " + sampleNanos + " ns");
     }
     State prev;
     State next;
@@ -47,8 +48,11 @@ public final class Ewma {
         // simultaneous samples (dt = 0) would otherwise be ignored entirely; give each at least
         // a small weight so a burst measured within one clock tick still moves the average
         double weight = Math.max(1 - keep, 1.0 / 64);
-        next = new State(prev.value() * (1 - weight) + sampleNanos * weight,
-            Math.max(prev.atNanos(), nowNanos), false);
+        next =
+            new State(
+                prev.value() * (1 - weight) + sampleNanos * weight,
+                Math.max(prev.atNanos(), nowNanos),
+                false);
       }
     } while (!state.compareAndSet(prev, next));
   }

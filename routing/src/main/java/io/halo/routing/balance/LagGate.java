@@ -14,17 +14,16 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>In rotation, a replica leaves at the first observation whose lag exceeds {@code maxLag}
  *       (bytes or seconds, whichever is configured; either one exceeding is enough).
  *   <li>Out of rotation, it comes back only after {@code readmitAfter} consecutive observations
- *       with every configured lag at or below the low mark, {@code maxLag × readmitFraction}
- *       (e.g. half). An observation above the low mark, or with the lag unknown, restarts the
- *       count.
+ *       with every configured lag at or below the low mark, {@code maxLag × readmitFraction} (e.g.
+ *       half). An observation above the low mark, or with the lag unknown, restarts the count.
  *   <li>An observation with the lag unknown (-1 bytes, null time) changes nothing for a replica in
  *       rotation: not knowing is the health checker's business (it marks the node DOWN), and
  *       evicting on it would empty the pool during a probe hiccup.
  *   <li>A replica never observed is in rotation.
  * </ul>
  *
- * <p>Pure: it is fed observations and keeps no clock. Thread-safe: one writer (the health
- * checker's topology executor) and any number of readers (event loops), each read lock-free.
+ * <p>Pure: it is fed observations and keeps no clock. Thread-safe: one writer (the health checker's
+ * topology executor) and any number of readers (event loops), each read lock-free.
  */
 public final class LagGate {
 
@@ -46,19 +45,24 @@ public final class LagGate {
    */
   public LagGate(long maxLagBytes, Duration maxLagTime, double readmitFraction, int readmitAfter) {
     if (maxLagBytes < -1 || maxLagBytes == 0) {
-      throw new IllegalArgumentException("max_replica_lag bytes must be positive or -1 (none), was " + maxLagBytes);
+      throw new IllegalArgumentException(
+          "max_replica_lag bytes must be positive or -1 (none), was " + maxLagBytes);
     }
     if (maxLagTime != null && (maxLagTime.isNegative() || maxLagTime.isZero())) {
-      throw new IllegalArgumentException("max_replica_lag time must be positive, was " + maxLagTime);
+      throw new IllegalArgumentException(
+          "max_replica_lag time must be positive, was " + maxLagTime);
     }
     if (maxLagBytes == -1 && maxLagTime == null) {
-      throw new IllegalArgumentException("a lag gate needs a byte limit, a time limit or both; got neither");
+      throw new IllegalArgumentException(
+          "a lag gate needs a byte limit, a time limit or both; got neither");
     }
     if (!(readmitFraction > 0 && readmitFraction <= 1)) {
-      throw new IllegalArgumentException("readmit fraction must be in (0, 1], was " + readmitFraction);
+      throw new IllegalArgumentException(
+          "readmit fraction must be in (0, 1], was " + readmitFraction);
     }
     if (readmitAfter < 1) {
-      throw new IllegalArgumentException("readmit_after must be at least 1 observation, was " + readmitAfter);
+      throw new IllegalArgumentException(
+          "readmit_after must be at least 1 observation, was " + readmitAfter);
     }
     this.maxLagBytes = maxLagBytes;
     this.maxLagTime = maxLagTime;
@@ -74,7 +78,9 @@ public final class LagGate {
    */
   public boolean observe(String replica, long lagBytes, Duration lagTime) {
     Level level = level(lagBytes, lagTime);
-    return replicas.compute(replica, (name, prev) -> next(prev == null ? IN : prev, level)).inRotation();
+    return replicas
+        .compute(replica, (name, prev) -> next(prev == null ? IN : prev, level))
+        .inRotation();
   }
 
   /**
@@ -99,7 +105,12 @@ public final class LagGate {
     replicas.remove(replica);
   }
 
-  private enum Level { OVER, BETWEEN, UNDER, UNKNOWN }
+  private enum Level {
+    OVER,
+    BETWEEN,
+    UNDER,
+    UNKNOWN
+  }
 
   private Entry next(Entry prev, Level level) {
     if (prev.inRotation()) {
@@ -115,7 +126,8 @@ public final class LagGate {
   private Level level(long lagBytes, Duration lagTime) {
     boolean bytesKnown = maxLagBytes > 0 && lagBytes >= 0;
     boolean timeKnown = maxLagTime != null && lagTime != null;
-    if ((bytesKnown && lagBytes > maxLagBytes) || (timeKnown && lagTime.compareTo(maxLagTime) > 0)) {
+    if ((bytesKnown && lagBytes > maxLagBytes)
+        || (timeKnown && lagTime.compareTo(maxLagTime) > 0)) {
       return Level.OVER;
     }
     boolean bytesConfigured = maxLagBytes > 0;
@@ -124,7 +136,8 @@ public final class LagGate {
       return Level.UNKNOWN;
     }
     boolean bytesLow = !bytesConfigured || lagBytes <= (long) (maxLagBytes * readmitFraction);
-    boolean timeLow = !timeConfigured || lagTime.toNanos() <= (long) (maxLagTime.toNanos() * readmitFraction);
+    boolean timeLow =
+        !timeConfigured || lagTime.toNanos() <= (long) (maxLagTime.toNanos() * readmitFraction);
     return bytesLow && timeLow ? Level.UNDER : Level.BETWEEN;
   }
 }

@@ -7,10 +7,10 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The candidate with the fewest in-flight sessions per unit of effective weight (sessions ÷
- * {@link BackendLoad#effectiveWeight()}, so a DEGRADED backend counts its sessions double). Ties
- * are broken round-robin: on an idle cluster every candidate ties at zero, and always taking the
- * first would send a burst of connects to one backend before its counter moves.
+ * The candidate with the fewest in-flight sessions per unit of effective weight (sessions ÷ {@link
+ * BackendLoad#effectiveWeight()}, so a DEGRADED backend counts its sessions double). Ties are
+ * broken round-robin: on an idle cluster every candidate ties at zero, and always taking the first
+ * would send a burst of connects to one backend before its counter moves.
  */
 public final class LeastConnections implements Balancer {
 
@@ -52,6 +52,8 @@ public final class LeastConnections implements Balancer {
         best.add(node);
       }
     }
-    return best.size() == 1 ? best.get(0) : best.get(Math.floorMod(tieBreak.getAndIncrement(), best.size()));
+    return best.size() == 1
+        ? best.get(0)
+        : best.get(Math.floorMod(tieBreak.getAndIncrement(), best.size()));
   }
 }

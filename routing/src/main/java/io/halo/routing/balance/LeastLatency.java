@@ -17,8 +17,8 @@ import java.util.random.RandomGenerator;
  * BackendLoad#effectiveWeight()} so that a DEGRADED backend looks twice as expensive). Two random
  * choices instead of the global minimum avoid herding: every event loop deciding at once on the
  * same stale figures would otherwise all pick the same backend. While either of the two has no
- * latency measured yet, they are compared on in-flight sessions per weight alone, so a new
- * backend is neither flooded (cost 0) nor starved.
+ * latency measured yet, they are compared on in-flight sessions per weight alone, so a new backend
+ * is neither flooded (cost 0) nor starved.
  */
 public final class LeastLatency implements Balancer {
 

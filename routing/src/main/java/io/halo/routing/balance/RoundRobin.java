@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Equal turns for every candidate, ignoring configured weights, except that a DEGRADED backend
- * gets half a turn: round-robin is {@link Weighted} with every weight 1 (UP backends take effective
+ * Equal turns for every candidate, ignoring configured weights, except that a DEGRADED backend gets
+ * half a turn: round-robin is {@link Weighted} with every weight 1 (UP backends take effective
  * weight 2, DEGRADED ones 1; see {@link BackendLoad#effectiveWeight()}). With no DEGRADED backend
  * this is plain rotation.
  */

@@ -13,9 +13,9 @@ import java.util.function.ToLongFunction;
  * never receives a burst.
  *
  * <p>State is kept per backend name so that a candidate list changing between picks (a replica
- * leaving rotation) does not reset the others. A pick is a few arithmetic steps per candidate
- * under a monitor: cheaper and simpler than a lock-free variant, and it never blocks on anything
- * but another pick.
+ * leaving rotation) does not reset the others. A pick is a few arithmetic steps per candidate under
+ * a monitor: cheaper and simpler than a lock-free variant, and it never blocks on anything but
+ * another pick.
  */
 final class SmoothWeights {
 

@@ -1,12 +1,12 @@
 package io.halo.routing.rules;
 
+import com.google.re2j.Pattern;
 import io.halo.conf.model.Cidr;
 import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.RuleTarget;
 import java.net.InetAddress;
 import java.util.Objects;
 import java.util.Optional;
-import com.google.re2j.Pattern;
 
 /**
  * One rule, ready to match: its regex compiled once, its answer as a shared {@link Optional} so
@@ -17,10 +17,13 @@ final class CompiledRule {
 
   final RuleConfig config;
   final Optional<RuleTarget> answer;
+
   /** Null when the rule has no {@code statement} key. */
   final Pattern statement;
+
   /** Null when the rule has no {@code hint} key. */
   final String hint;
+
   final boolean statementLevel;
   private final String user;
   private final String database;

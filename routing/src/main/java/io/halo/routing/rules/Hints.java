@@ -1,17 +1,17 @@
 package io.halo.routing.rules;
 
 /**
- * Finds a routing hint, {@code halo:WORD}, in the comments that lead a statement:
- * {@code /* halo:replica *}{@code / SELECT ...}, {@code -- halo:primary} on the first line, or any
- * number of such comments (and whitespace) before the statement's first token. The first
- * {@code halo:} followed by a word wins. A comment after the first token is not looked at: the
- * hint must be cheap to find, and a hint in the middle of a statement is more likely text in a
- * string than an instruction.
+ * Finds a routing hint, {@code halo:WORD}, in the comments that lead a statement: {@code /*
+ * halo:replica *}{@code / SELECT ...}, {@code -- halo:primary} on the first line, or any number of
+ * such comments (and whitespace) before the statement's first token. The first {@code halo:}
+ * followed by a word wins. A comment after the first token is not looked at: the hint must be cheap
+ * to find, and a hint in the middle of a statement is more likely text in a string than an
+ * instruction.
  *
- * <p>Allocation-free: the hint is returned as a span packed into a {@code long} ({@code start <<
- * 32 | end}), compared in place with {@link #is}. Scans at most {@code limit} characters.
- * PostgreSQL's nested block comments end, for this scan, at the first {@code *}{@code /}; a hint
- * in their first part is found.
+ * <p>Allocation-free: the hint is returned as a span packed into a {@code long} ({@code start << 32
+ * | end}), compared in place with {@link #is}. Scans at most {@code limit} characters. PostgreSQL's
+ * nested block comments end, for this scan, at the first {@code *}{@code /}; a hint in their first
+ * part is found.
  */
 final class Hints {
 
@@ -111,7 +111,11 @@ final class Hints {
   }
 
   private static boolean wordChar(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.'
+    return (c >= 'a' && c <= 'z')
+        || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9')
+        || c == '_'
+        || c == '.'
         || c == '-';
   }
 

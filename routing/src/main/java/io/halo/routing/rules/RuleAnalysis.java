@@ -23,17 +23,17 @@ import java.util.stream.Collectors;
  *
  * <ul>
  *   <li><b>Shadowed</b>: an earlier rule that takes part on this listener covers this one: every
- *       key the earlier rule writes, this rule writes too with a value the earlier one matches
- *       (the same user, database, application name, hint or regex text; a network containing
- *       this rule's network). A rule with no keys covers every later rule. Regexes are compared
- *       as text only: {@code ^select} does not cover {@code ^select 1}, so some shadowing goes
- *       unreported, never the other way round.
+ *       key the earlier rule writes, this rule writes too with a value the earlier one matches (the
+ *       same user, database, application name, hint or regex text; a network containing this rule's
+ *       network). A rule with no keys covers every later rule. Regexes are compared as text only:
+ *       {@code ^select} does not cover {@code ^select 1}, so some shadowing goes unreported, never
+ *       the other way round.
  *   <li><b>Unreachable</b>: a {@code statement} or {@code hint} rule on a listener whose route is
  *       not {@code split} (sessions are routed whole there, before any statement); a {@code user}
- *       that is not in {@code users:} (Halo authenticates every client against that list); a
- *       {@code client} network of the other IP family than the listener's own address (a
- *       listener on {@code 10.0.0.5} only sees IPv4 clients; wildcards are not judged, as the
- *       JDK may bind {@code 0.0.0.0} dual-stack).
+ *       that is not in {@code users:} (Halo authenticates every client against that list); a {@code
+ *       client} network of the other IP family than the listener's own address (a listener on
+ *       {@code 10.0.0.5} only sees IPv4 clients; wildcards are not judged, as the JDK may bind
+ *       {@code 0.0.0.0} dual-stack).
  * </ul>
  *
  * Stateless; pure function of the config.
@@ -72,9 +72,18 @@ public final class RuleAnalysis {
       }
       for (RuleConfig earlier : live) {
         if (covers(earlier, rule)) {
-          out.add(new RuleFinding(rule, RuleFinding.Kind.SHADOWED, "shadowed by " + earlier.origin().key()
-              + lineOf(earlier) + " (" + earlier.describeMatch() + " -> " + earlier.target()
-              + "), which matches everything this rule matches; it never applies"));
+          out.add(
+              new RuleFinding(
+                  rule,
+                  RuleFinding.Kind.SHADOWED,
+                  "shadowed by "
+                      + earlier.origin().key()
+                      + lineOf(earlier)
+                      + " ("
+                      + earlier.describeMatch()
+                      + " -> "
+                      + earlier.target()
+                      + "), which matches everything this rule matches; it never applies"));
           break;
         }
       }
@@ -83,36 +92,54 @@ public final class RuleAnalysis {
     return out;
   }
 
-  /** Whether every session or statement that {@code later} matches is matched by {@code earlier}. */
+  /**
+   * Whether every session or statement that {@code later} matches is matched by {@code earlier}.
+   */
   public static boolean covers(RuleConfig earlier, RuleConfig later) {
     return covers(earlier.user(), later.user())
         && covers(earlier.database(), later.database())
         && covers(earlier.applicationName(), later.applicationName())
         && covers(earlier.statement(), later.statement())
-        && (earlier.hint() == null || (later.hint() != null && earlier.hint().equalsIgnoreCase(later.hint())))
-        && (earlier.client() == null || (later.client() != null && earlier.client().contains(later.client())));
+        && (earlier.hint() == null
+            || (later.hint() != null && earlier.hint().equalsIgnoreCase(later.hint())))
+        && (earlier.client() == null
+            || (later.client() != null && earlier.client().contains(later.client())));
   }
 
   private static boolean covers(String earlier, String later) {
     return earlier == null || Objects.equals(earlier, later);
   }
 
-  private static String unreachable(RuleConfig rule, ListenerConfig listener, boolean split,
-      Collection<String> users) {
+  private static String unreachable(
+      RuleConfig rule, ListenerConfig listener, boolean split, Collection<String> users) {
     if (!split && rule.statementLevel()) {
-      return "a rule with " + (rule.statement() != null ? "statement" : "hint") + " applies only on a listener with"
-          + " route: split; this listener (" + listener.listen() + ") routes whole sessions (route: "
-          + listener.route().name().toLowerCase(Locale.ROOT) + "), so the rule never applies";
+      return "a rule with "
+          + (rule.statement() != null ? "statement" : "hint")
+          + " applies only on a listener with"
+          + " route: split; this listener ("
+          + listener.listen()
+          + ") routes whole sessions (route: "
+          + listener.route().name().toLowerCase(Locale.ROOT)
+          + "), so the rule never applies";
     }
     if (rule.user() != null && users != null && !users.contains(rule.user())) {
-      return "user '" + rule.user() + "' is not in users:, and Halo only lets those users in; the rule never applies";
+      return "user '"
+          + rule.user()
+          + "' is not in users:, and Halo only lets those users in; the rule never applies";
     }
     Cidr client = rule.client();
     if (client != null) {
       Boolean v6Listener = listenerFamily(listener.listen().host());
       if (v6Listener != null && v6Listener != client.ipv6()) {
-        return "client " + client + " is " + (client.ipv6() ? "IPv6" : "IPv4") + " but the listener "
-            + listener.listen() + " accepts " + (v6Listener ? "IPv6" : "IPv4") + " clients only; the rule never applies";
+        return "client "
+            + client
+            + " is "
+            + (client.ipv6() ? "IPv6" : "IPv4")
+            + " but the listener "
+            + listener.listen()
+            + " accepts "
+            + (v6Listener ? "IPv6" : "IPv4")
+            + " clients only; the rule never applies";
       }
     }
     return null;
@@ -127,7 +154,9 @@ public final class RuleAnalysis {
     if (host.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
       return host.equals("0.0.0.0") ? null : Boolean.FALSE;
     }
-    if (host.indexOf(':') >= 0 && !host.equals("::") && !host.equals("0:0:0:0:0:0:0:0")
+    if (host.indexOf(':') >= 0
+        && !host.equals("::")
+        && !host.equals("0:0:0:0:0:0:0:0")
         && !host.regionMatches(true, 0, "::ffff:", 0, 7)) {
       return Boolean.TRUE;
     }

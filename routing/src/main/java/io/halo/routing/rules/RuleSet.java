@@ -14,15 +14,15 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The routing rules of one listener, compiled: asked once per new session ({@link
- * #matchSession}) on {@code primary} and {@code replicas} listeners, and per statement ({@link
- * #forSession}, then {@link SessionRules#matchStatement}) on {@code split} listeners.
+ * The routing rules of one listener, compiled: asked once per new session ({@link #matchSession})
+ * on {@code primary} and {@code replicas} listeners, and per statement ({@link #forSession}, then
+ * {@link SessionRules#matchStatement}) on {@code split} listeners.
  *
  * <h2>Design memo</h2>
  *
- * <p><b>First match wins, in the order written.</b> Like pg_hba.conf and ProxySQL's query rules:
- * an operator reads the list top-down and can tell which rule applies without knowing a
- * precedence scheme. {@code halo check-config} flags a rule that an earlier one shadows ({@link
+ * <p><b>First match wins, in the order written.</b> Like pg_hba.conf and ProxySQL's query rules: an
+ * operator reads the list top-down and can tell which rule applies without knowing a precedence
+ * scheme. {@code halo check-config} flags a rule that an earlier one shadows ({@link
  * RuleAnalysis}).
  *
  * <p><b>Two levels.</b> User, database, application name and client network are known when the
@@ -50,8 +50,10 @@ public final class RuleSet {
 
   private final List<RuleConfig> configs;
   private final CompiledRule[] all;
+
   /** The rules without statement-level keys: the only ones a whole-session route can use. */
   private final CompiledRule[] sessionLevel;
+
   private final Map<String, Set<String>> groups;
 
   private RuleSet(List<RuleConfig> rules, List<GroupConfig> groupConfigs) {
@@ -67,7 +69,12 @@ public final class RuleSet {
       RuleConfig r = configs.get(i);
       if (r.target().kind() == RuleTarget.Kind.GROUP && !groups.containsKey(r.target().group())) {
         throw new IllegalArgumentException(
-            r.origin().key() + ": target " + r.target() + " names no group (groups: " + groups.keySet() + ")");
+            r.origin().key()
+                + ": target "
+                + r.target()
+                + " names no group (groups: "
+                + groups.keySet()
+                + ")");
       }
       all[i] = new CompiledRule(r);
       if (!all[i].statementLevel) {
@@ -129,8 +136,8 @@ public final class RuleSet {
   }
 
   /**
-   * For a {@code split} listener: this session's rules, to ask per statement. Call once when
-   * the session starts (the session-level keys are evaluated here) and keep the result with the
+   * For a {@code split} listener: this session's rules, to ask per statement. Call once when the
+   * session starts (the session-level keys are evaluated here) and keep the result with the
    * session; it is not thread-safe.
    */
   public SessionRules forSession(RouteRequest request) {

@@ -1,30 +1,30 @@
 package io.halo.routing.rules;
 
+import com.google.re2j.Matcher;
 import io.halo.conf.model.RuleTarget;
 import java.util.Optional;
-import com.google.re2j.Matcher;
 
 /**
  * The rules of one session on a {@code route: split} listener: those whose session-level keys
- * (user, database, application name, client network) matched when the session started, in
- * order, ready to be asked per statement. Get one from {@link RuleSet#forSession}.
+ * (user, database, application name, client network) matched when the session started, in order,
+ * ready to be asked per statement. Get one from {@link RuleSet#forSession}.
  *
  * <h2>Per statement</h2>
  *
  * <ol>
  *   <li>A built-in hint in the leading comments decides first: {@code /* halo:primary *}{@code /}
  *       is the primary, {@code /* halo:replica *}{@code /} (or {@code halo:replicas}) the replicas.
- *   <li>Then the rules in order; a rule matches when its {@code hint} (if any) is the
- *       statement's hint word and its {@code statement} regex (if any) is found in the text
- *       (only the first {@value RuleSet#STATEMENT_SCAN_LIMIT} characters are looked at). A rule
- *       with neither key matched at session start already, so it matches every statement, and
- *       no rule after it is kept.
+ *   <li>Then the rules in order; a rule matches when its {@code hint} (if any) is the statement's
+ *       hint word and its {@code statement} regex (if any) is found in the text (only the first
+ *       {@value RuleSet#STATEMENT_SCAN_LIMIT} characters are looked at). A rule with neither key
+ *       matched at session start already, so it matches every statement, and no rule after it is
+ *       kept.
  *   <li>No match: {@link Optional#empty()}, and the split classifier decides.
  * </ol>
  *
  * <p>Not thread-safe: it reuses one {@link Matcher} per regex rule, so it belongs to one session
- * (one event loop). A session that no rule applies to gets a shared, stateless instance, and
- * asking it allocates nothing.
+ * (one event loop). A session that no rule applies to gets a shared, stateless instance, and asking
+ * it allocates nothing.
  */
 public final class SessionRules {
 
@@ -72,9 +72,10 @@ public final class SessionRules {
   }
 
   private boolean find(int i, CharSequence sql) {
-    CharSequence text = sql.length() > RuleSet.STATEMENT_SCAN_LIMIT
-        ? sql.subSequence(0, RuleSet.STATEMENT_SCAN_LIMIT)
-        : sql;
+    CharSequence text =
+        sql.length() > RuleSet.STATEMENT_SCAN_LIMIT
+            ? sql.subSequence(0, RuleSet.STATEMENT_SCAN_LIMIT)
+            : sql;
     Matcher m = matchers[i];
     if (m == null) {
       m = rules[i].statement.matcher(text);

@@ -4,9 +4,10 @@
  *
  * <h2>How the proxy uses it</h2>
  *
- * <p>Whole sessions ({@code route: primary | replicas}): {@link io.halo.routing.ListenerRouter#route}
- * asks {@link io.halo.routing.rules.RuleSet#matchSession} itself; the frontends keep the result's
- * {@code RouteResult.Routed#route()} as the session's route.
+ * <p>Whole sessions ({@code route: primary | replicas}): {@link
+ * io.halo.routing.ListenerRouter#route} asks {@link io.halo.routing.rules.RuleSet#matchSession}
+ * itself; the frontends keep the result's {@code RouteResult.Routed#route()} as the session's
+ * route.
  *
  * <p>Per statement ({@code route: split}):
  *
@@ -26,7 +27,7 @@
  * state, the split relay should keep its own decision: a rule says where a statement may run, not
  * how a transaction or session state moves.
  *
- * <p>{@link io.halo.routing.rules.RuleAnalysis} finds shadowed and unreachable rules for {@code halo
- * check-config} and the startup log.
+ * <p>{@link io.halo.routing.rules.RuleAnalysis} finds shadowed and unreachable rules for {@code
+ * halo check-config} and the startup log.
  */
 package io.halo.routing.rules;

@@ -4,13 +4,13 @@ import java.util.Set;
 
 /**
  * The shared walk of both dialects: splits the text into statements at top-level semicolons,
- * classifies each from its leading keywords and the function calls and clauses that make a read
- * a write ({@code FOR UPDATE}, {@code nextval(...)}), and combines the kinds.
+ * classifies each from its leading keywords and the function calls and clauses that make a read a
+ * write ({@code FOR UPDATE}, {@code nextval(...)}), and combines the kinds.
  *
  * <p>Design memo: a lexer, not a parser. A full grammar would cost more per statement than the
  * proxy spends relaying it; the questions asked here (first keywords, locking clauses, named
- * functions) only need tokens with literals and comments out of the way. Mistakes must err
- * towards the primary: anything not recognised as a read is a write.
+ * functions) only need tokens with literals and comments out of the way. Mistakes must err towards
+ * the primary: anything not recognised as a read is a write.
  */
 abstract class DialectClassifier implements StatementClassifier {
 
@@ -61,18 +61,70 @@ abstract class DialectClassifier implements StatementClassifier {
         }
         names.add(previous);
       }
-      previous = t != SqlScanner.WORD ? "" : scanner.word().equals("\"") ? scanner.quoted() : scanner.word();
+      previous =
+          t != SqlScanner.WORD
+              ? ""
+              : scanner.word().equals("\"") ? scanner.quoted() : scanner.word();
     }
     return names == null ? java.util.Set.of() : java.util.Set.copyOf(names);
   }
 
   /** Words followed by a parenthesis that are SQL syntax, not function calls. */
   private static final Set<String> NOT_FUNCTIONS =
-      Set.of("select", "from", "where", "and", "or", "not", "in", "exists", "any", "all", "some", "values",
-          "as", "on", "using", "join", "lateral", "over", "filter", "within", "row", "array", "cast",
-          "coalesce", "nullif", "greatest", "least", "case", "when", "then", "else", "union", "intersect",
-          "except", "with", "by", "limit", "offset", "is", "like", "between", "distinct", "returning", "into",
-          "table", "recursive", "materialized", "set", "group", "order", "having", "window", "partition");
+      Set.of(
+          "select",
+          "from",
+          "where",
+          "and",
+          "or",
+          "not",
+          "in",
+          "exists",
+          "any",
+          "all",
+          "some",
+          "values",
+          "as",
+          "on",
+          "using",
+          "join",
+          "lateral",
+          "over",
+          "filter",
+          "within",
+          "row",
+          "array",
+          "cast",
+          "coalesce",
+          "nullif",
+          "greatest",
+          "least",
+          "case",
+          "when",
+          "then",
+          "else",
+          "union",
+          "intersect",
+          "except",
+          "with",
+          "by",
+          "limit",
+          "offset",
+          "is",
+          "like",
+          "between",
+          "distinct",
+          "returning",
+          "into",
+          "table",
+          "recursive",
+          "materialized",
+          "set",
+          "group",
+          "order",
+          "having",
+          "window",
+          "partition");
 
   /** Cursor over one statement's tokens. */
   static final class Statement {

@@ -11,12 +11,31 @@ final class MySqlClassifier extends DialectClassifier {
   private static final Set<String> PIN_FUNCTIONS =
       Set.of("get_lock", "release_lock", "release_all_locks", "is_used_lock", "is_free_lock");
   private static final Set<String> WRITE_FUNCTIONS =
-      Set.of("last_insert_id", "found_rows", "row_count", "nextval", "setval", "lastval",
-          "master_pos_wait", "master_gtid_wait", "source_pos_wait");
+      Set.of(
+          "last_insert_id",
+          "found_rows",
+          "row_count",
+          "nextval",
+          "setval",
+          "lastval",
+          "master_pos_wait",
+          "master_gtid_wait",
+          "source_pos_wait");
+
   /** SHOW statements that read the session's last statement, which ran on the primary. */
-  private static final Set<String> SESSION_SHOWS = Set.of("warnings", "errors", "profile", "profiles");
-  private static final Set<String> SET_WRITES = Set.of("global", "persist", "persist_only", "transaction",
-      "password", "role", "default", "statement");
+  private static final Set<String> SESSION_SHOWS =
+      Set.of("warnings", "errors", "profile", "profiles");
+
+  private static final Set<String> SET_WRITES =
+      Set.of(
+          "global",
+          "persist",
+          "persist_only",
+          "transaction",
+          "password",
+          "role",
+          "default",
+          "statement");
 
   MySqlClassifier() {
     super(true);
@@ -70,13 +89,16 @@ final class MySqlClassifier extends DialectClassifier {
           return StatementKind.WRITE;
         }
         // A later assignment may still set a user variable. (autocommit is a setting: the relay
-        // follows it through the server status flags and sends everything to the primary while off.)
+        // follows it through the server status flags and sends everything to the primary while
+        // off.)
         StatementKind kind = StatementKind.SESSION;
         while (s.advance()) {
           if (s.token() == SqlScanner.VARIABLE) {
             return pinRest(s);
           }
-          if (s.word().equals("global") || s.word().equals("persist") || s.word().equals("persist_only")) {
+          if (s.word().equals("global")
+              || s.word().equals("persist")
+              || s.word().equals("persist_only")) {
             kind = StatementKind.WRITE; // a server-wide setting: the primary only, never replayed
           }
         }

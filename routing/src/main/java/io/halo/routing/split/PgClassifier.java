@@ -10,9 +10,17 @@ final class PgClassifier extends DialectClassifier {
       Set.of("begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release");
   private static final Set<String> PIN_FUNCTIONS =
       Set.of(
-          "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
-          "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
-          "pg_advisory_unlock_all", "set_config", "dblink_connect", "dblink_connect_u");
+          "pg_advisory_lock",
+          "pg_advisory_lock_shared",
+          "pg_try_advisory_lock",
+          "pg_try_advisory_lock_shared",
+          "pg_advisory_unlock",
+          "pg_advisory_unlock_shared",
+          "pg_advisory_unlock_all",
+          "set_config",
+          "dblink_connect",
+          "dblink_connect_u");
+
   /**
    * The built-in functions known to write (all volatile in {@code pg_proc}). Under {@code route:
    * split} the proxy asks the primary's catalogue about every function a read calls (volatile goes
@@ -21,17 +29,47 @@ final class PgClassifier extends DialectClassifier {
    */
   private static final Set<String> WRITE_FUNCTIONS =
       Set.of(
-          "nextval", "setval", "currval", "lastval", "pg_advisory_xact_lock",
-          "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
-          "txid_current", "pg_current_xact_id", "pg_notify", "lo_create", "lo_creat", "lo_import",
-          "lo_unlink", "lo_open", "lo_put", "lo_from_bytea", "lo_truncate", "dblink_exec",
-          "pg_current_wal_lsn", "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn",
-          "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_terminate_backend",
-          "pg_cancel_backend", "pg_reload_conf", "pg_create_physical_replication_slot",
-          "pg_create_logical_replication_slot", "pg_drop_replication_slot", "pg_stat_reset",
-          "pg_logical_emit_message", "txid_current_if_assigned", "pg_current_xact_id_if_assigned",
-          "brin_summarize_new_values", "brin_summarize_range", "brin_desummarize_range",
+          "nextval",
+          "setval",
+          "currval",
+          "lastval",
+          "pg_advisory_xact_lock",
+          "pg_advisory_xact_lock_shared",
+          "pg_try_advisory_xact_lock",
+          "pg_try_advisory_xact_lock_shared",
+          "txid_current",
+          "pg_current_xact_id",
+          "pg_notify",
+          "lo_create",
+          "lo_creat",
+          "lo_import",
+          "lo_unlink",
+          "lo_open",
+          "lo_put",
+          "lo_from_bytea",
+          "lo_truncate",
+          "dblink_exec",
+          "pg_current_wal_lsn",
+          "pg_current_wal_insert_lsn",
+          "pg_current_wal_flush_lsn",
+          "pg_switch_wal",
+          "pg_create_restore_point",
+          "pg_promote",
+          "pg_terminate_backend",
+          "pg_cancel_backend",
+          "pg_reload_conf",
+          "pg_create_physical_replication_slot",
+          "pg_create_logical_replication_slot",
+          "pg_drop_replication_slot",
+          "pg_stat_reset",
+          "pg_logical_emit_message",
+          "txid_current_if_assigned",
+          "pg_current_xact_id_if_assigned",
+          "brin_summarize_new_values",
+          "brin_summarize_range",
+          "brin_desummarize_range",
           "gin_clean_pending_list");
+
   private static final Set<String> TEMP = Set.of("temp", "temporary");
   private static final Set<String> HOLD = Set.of("hold");
   private static final Set<String> ANALYZE = Set.of("analyze", "analyse");
@@ -67,7 +105,9 @@ final class PgClassifier extends DialectClassifier {
       case "set" -> {
         s.advance();
         String second = s.word();
-        if (second.equals("local") || second.equals("transaction") || second.equals("constraints")) {
+        if (second.equals("local")
+            || second.equals("transaction")
+            || second.equals("constraints")) {
           return StatementKind.WRITE;
         }
         return StatementKind.SESSION;

@@ -5,10 +5,10 @@ package io.halo.routing.split;
  * skipping string literals, quoted identifiers and comments, so that a keyword inside a string
  * ({@code 'for update'}) or a comment never changes a route.
  *
- * <p>Dialect switches: PostgreSQL has dollar quoting and nested block comments; MySQL has
- * {@code #} comments, backquoted identifiers, double-quoted strings, backslash escapes, and
- * executable comments ({@code /*!...*}{@code /}), which are reported as {@link #EXECUTABLE_COMMENT}
- * because the server runs what they contain.
+ * <p>Dialect switches: PostgreSQL has dollar quoting and nested block comments; MySQL has {@code #}
+ * comments, backquoted identifiers, double-quoted strings, backslash escapes, and executable
+ * comments ({@code /*!...*}{@code /}), which are reported as {@link #EXECUTABLE_COMMENT} because
+ * the server runs what they contain.
  *
  * <p>Not thread-safe; one instance per classification. Words are returned lower case.
  */
@@ -16,21 +16,28 @@ final class SqlScanner {
 
   static final int END = 0;
   static final int WORD = 1;
+
   /** ';' */
   static final int SEMICOLON = 2;
+
   /** '(' */
   static final int OPEN = 3;
+
   /** ':=' (MySQL assignment) */
   static final int ASSIGN = 4;
+
   /** '@' followed by a name (MySQL user variable) */
   static final int VARIABLE = 5;
+
   /** Any other symbol or a literal. */
   static final int OTHER = 6;
+
   static final int EXECUTABLE_COMMENT = 7;
 
   /** System variables whose value is the session's own recent history (on the primary). */
   private static final java.util.Set<String> SESSION_STATE_VARIABLES =
-      java.util.Set.of("identity", "last_insert_id", "warning_count", "error_count", "last_gtid", "insert_id");
+      java.util.Set.of(
+          "identity", "last_insert_id", "warning_count", "error_count", "last_gtid", "insert_id");
 
   private final String sql;
   private final boolean mysql;
@@ -59,13 +66,17 @@ final class SqlScanner {
       char c = sql.charAt(pos);
       if (Character.isWhitespace(c)) {
         pos++;
-      } else if (c == '-' && pos + 1 < n && sql.charAt(pos + 1) == '-'
+      } else if (c == '-'
+          && pos + 1 < n
+          && sql.charAt(pos + 1) == '-'
           && (!mysql || pos + 2 >= n || Character.isWhitespace(sql.charAt(pos + 2)))) {
         skipLine();
       } else if (mysql && c == '#') {
         skipLine();
       } else if (c == '/' && pos + 1 < n && sql.charAt(pos + 1) == '*') {
-        if (mysql && pos + 2 < n && (sql.charAt(pos + 2) == '!' || sql.charAt(pos + 2) == 'M')
+        if (mysql
+            && pos + 2 < n
+            && (sql.charAt(pos + 2) == '!' || sql.charAt(pos + 2) == 'M')
             && (sql.charAt(pos + 2) == '!' || (pos + 3 < n && sql.charAt(pos + 3) == '!'))) {
           skipBlockComment();
           return EXECUTABLE_COMMENT;
@@ -138,12 +149,16 @@ final class SqlScanner {
               pos++;
             }
             String name = sql.substring(start, pos).toLowerCase(java.util.Locale.ROOT);
-            if (name.startsWith("global.") || name.startsWith("persist.") || name.startsWith("persist_only.")) {
+            if (name.startsWith("global.")
+                || name.startsWith("persist.")
+                || name.startsWith("persist_only.")) {
               word = "global";
               return WORD;
             }
-            return SESSION_STATE_VARIABLES.contains(name.startsWith("session.") ? name.substring(8) : name)
-                ? VARIABLE : OTHER;
+            return SESSION_STATE_VARIABLES.contains(
+                    name.startsWith("session.") ? name.substring(8) : name)
+                ? VARIABLE
+                : OTHER;
           }
           while (pos < n && isWordChar(sql.charAt(pos))) {
             pos++;

@@ -38,7 +38,8 @@ public interface StatementClassifier {
   /** {@code classifier} behind a cache of at most {@code maxEntries} statement texts. */
   static StatementClassifier cached(StatementClassifier classifier, long maxEntries) {
     Cache<String, StatementKind> kinds = Caffeine.newBuilder().maximumSize(maxEntries).build();
-    Cache<String, java.util.Set<String>> functions = Caffeine.newBuilder().maximumSize(maxEntries).build();
+    Cache<String, java.util.Set<String>> functions =
+        Caffeine.newBuilder().maximumSize(maxEntries).build();
     return new StatementClassifier() {
       @Override
       public StatementKind classify(String sql) {

@@ -25,13 +25,13 @@ import java.util.function.LongSupplier;
  * (its event loop), so the continuation runs where the session lives. Timeouts are tasks on an
  * injected {@link ScheduledExecutorService}, not sleeping threads.
  *
- * <p><b>One small lock.</b> The in-flight count, the queue and the limit must change together:
- * a release that frees a slot must hand it to the head of the queue before a concurrent {@code
+ * <p><b>One small lock.</b> The in-flight count, the queue and the limit must change together: a
+ * release that frees a slot must hand it to the head of the queue before a concurrent {@code
  * tryAcquire} can take it, or FIFO order and the limit are both lost. A lock-free scheme needs a
  * CAS over all three; the monitor here guards a few field updates and deque operations (no
  * callbacks, no I/O, no allocation beyond a waiter), so it is held for well under a microsecond.
- * Futures are completed after the lock is released, on the waiter's executor: user code never
- * runs under it.
+ * Futures are completed after the lock is released, on the waiter's executor: user code never runs
+ * under it.
  *
  * <p><b>No barging.</b> {@code tryAcquire} fails while anyone waits, even with a slot free for an
  * instant between a release and the hand-off, so waiters are admitted in arrival order.
@@ -82,13 +82,19 @@ public final class ConcurrencyLimiter {
    *     the lock briefly and hand off to executors
    * @param nanoClock monotonic nanoseconds, {@code System::nanoTime} in production
    */
-  public ConcurrencyLimiter(String backend, String unit, Limit limit, int maxQueue,
-      ScheduledExecutorService timer, LongSupplier nanoClock) {
+  public ConcurrencyLimiter(
+      String backend,
+      String unit,
+      Limit limit,
+      int maxQueue,
+      ScheduledExecutorService timer,
+      LongSupplier nanoClock) {
     this.backend = Objects.requireNonNull(backend, "backend");
     this.unit = Objects.requireNonNull(unit, "unit");
     this.limit = Objects.requireNonNull(limit, "limit");
     if (maxQueue < 0) {
-      throw new IllegalArgumentException("backend " + backend + ": queue limit must not be negative, was " + maxQueue);
+      throw new IllegalArgumentException(
+          "backend " + backend + ": queue limit must not be negative, was " + maxQueue);
     }
     this.maxQueue = maxQueue;
     this.timer = Objects.requireNonNull(timer, "timer");
@@ -119,9 +125,12 @@ public final class ConcurrencyLimiter {
         return CompletableFuture.completedFuture(grantLocked());
       }
       if (queue.size() >= maxQueue || timeout.isNegative() || timeout.isZero()) {
-        ThrottledException.Reason reason = queue.size() >= maxQueue
-            ? ThrottledException.Reason.QUEUE_FULL : ThrottledException.Reason.TIMED_OUT;
-        (reason == ThrottledException.Reason.QUEUE_FULL ? rejectedQueueFull : rejectedTimedOut).increment();
+        ThrottledException.Reason reason =
+            queue.size() >= maxQueue
+                ? ThrottledException.Reason.QUEUE_FULL
+                : ThrottledException.Reason.TIMED_OUT;
+        (reason == ThrottledException.Reason.QUEUE_FULL ? rejectedQueueFull : rejectedTimedOut)
+            .increment();
         return CompletableFuture.failedFuture(refusal(reason, queue.size(), 0));
       }
       waiter = new Waiter(callbackExecutor, nanoClock.getAsLong());
@@ -129,19 +138,26 @@ public final class ConcurrencyLimiter {
       try {
         // On the caller's own scheduler when it has one (a Netty event loop): scheduling there from
         // that loop takes no lock, while the shared timer's queue lock can park the loop.
-        ScheduledExecutorService on = callbackExecutor instanceof ScheduledExecutorService own ? own : timer;
-        waiter.timeout = on.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        ScheduledExecutorService on =
+            callbackExecutor instanceof ScheduledExecutorService own ? own : timer;
+        waiter.timeout =
+            on.schedule(() -> timeOut(waiter), timeout.toNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException e) {
-        return CompletableFuture.failedFuture(new RejectedExecutionException(
-            "backend " + backend + ": cannot queue, the limiter's timer is shut down (Halo is stopping)", e));
+        return CompletableFuture.failedFuture(
+            new RejectedExecutionException(
+                "backend "
+                    + backend
+                    + ": cannot queue, the limiter's timer is shut down (Halo is stopping)",
+                e));
       }
       queue.addLast(waiter);
     }
-    waiter.future.whenComplete((p, e) -> {
-      if (waiter.future.isCancelled()) {
-        abandon(waiter);
-      }
-    });
+    waiter.future.whenComplete(
+        (p, e) -> {
+          if (waiter.future.isCancelled()) {
+            abandon(waiter);
+          }
+        });
     return waiter.future;
   }
 
@@ -197,12 +213,13 @@ public final class ConcurrencyLimiter {
 
   /**
    * Changes the limit's maximum and the queue length at runtime (admin API). A raised limit admits
-   * waiters at once; a lowered one revokes nothing (work in flight finishes); a shorter queue
-   * keeps who already waits (they are admitted or time out as before), only new arrivals see it.
+   * waiters at once; a lowered one revokes nothing (work in flight finishes); a shorter queue keeps
+   * who already waits (they are admitted or time out as before), only new arrivals see it.
    */
   public void resize(int maxLimit, int maxQueue) {
     if (maxQueue < 0) {
-      throw new IllegalArgumentException("backend " + backend + ": queue limit must not be negative, was " + maxQueue);
+      throw new IllegalArgumentException(
+          "backend " + backend + ": queue limit must not be negative, was " + maxQueue);
     }
     List<Waiter> granted = new ArrayList<>();
     List<Permit> permits = new ArrayList<>();
@@ -267,16 +284,21 @@ public final class ConcurrencyLimiter {
       Permit p = permits.get(i);
       w.timeout.cancel(false);
       try {
-        w.executor.execute(() -> {
-          if (!w.future.complete(p)) {
-            p.ignore();
-          }
-        });
+        w.executor.execute(
+            () -> {
+              if (!w.future.complete(p)) {
+                p.ignore();
+              }
+            });
       } catch (RejectedExecutionException e) {
         // the waiter's event loop is shutting down: nobody will use the permit
         p.ignore();
-        w.future.completeExceptionally(new RejectedExecutionException(
-            "backend " + backend + ": a permit was granted but the waiter's executor refused it", e));
+        w.future.completeExceptionally(
+            new RejectedExecutionException(
+                "backend "
+                    + backend
+                    + ": a permit was granted but the waiter's executor refused it",
+                e));
       }
     }
   }
@@ -289,7 +311,8 @@ public final class ConcurrencyLimiter {
         return; // granted or cancelled first
       }
       rejectedTimedOut.increment();
-      long waitedMillis = TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - waiter.enqueuedNanos);
+      long waitedMillis =
+          TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - waiter.enqueuedNanos);
       refusal = refusal(ThrottledException.Reason.TIMED_OUT, waitingBefore, waitedMillis);
     }
     try {
@@ -306,15 +329,30 @@ public final class ConcurrencyLimiter {
     waiter.timeout.cancel(false);
   }
 
-  private ThrottledException refusal(ThrottledException.Reason reason, int waiting, long waitedMillis) {
-    return new ThrottledException(reason, backend, unit, limit.current(), inFlight, waiting, maxQueue, waitedMillis);
+  private ThrottledException refusal(
+      ThrottledException.Reason reason, int waiting, long waitedMillis) {
+    return new ThrottledException(
+        reason, backend, unit, limit.current(), inFlight, waiting, maxQueue, waitedMillis);
   }
 
   @Override
   public String toString() {
     synchronized (lock) {
-      return "limiter of backend " + backend + ": " + inFlight + " of " + limit.current() + " " + unit + " ("
-          + limit + "), " + queue.size() + " of " + maxQueue + " waiting";
+      return "limiter of backend "
+          + backend
+          + ": "
+          + inFlight
+          + " of "
+          + limit.current()
+          + " "
+          + unit
+          + " ("
+          + limit
+          + "), "
+          + queue.size()
+          + " of "
+          + maxQueue
+          + " waiting";
     }
   }
 }

@@ -7,12 +7,12 @@ import java.time.Duration;
  *
  * <h2>Design memo</h2>
  *
- * <p><b>Own code, not the library.</b> The library resolves on Maven Central, but it is absent
- * from the offline repository the build runs against, its limiters read {@code System.nanoTime}
- * deep inside (a clock can be injected only through a builder of the wrapping limiter), and its
- * {@code SimpleLimiter} blocks or rejects instead of queueing, so Halo would use only the ~40
- * lines of {@code Gradient2Limit.update} anyway. Those are reproduced here, driven by explicit
- * timestamps, so a test with synthetic latencies and a fake clock pins the behaviour exactly.
+ * <p><b>Own code, not the library.</b> The library resolves on Maven Central, but it is absent from
+ * the offline repository the build runs against, its limiters read {@code System.nanoTime} deep
+ * inside (a clock can be injected only through a builder of the wrapping limiter), and its {@code
+ * SimpleLimiter} blocks or rejects instead of queueing, so Halo would use only the ~40 lines of
+ * {@code Gradient2Limit.update} anyway. Those are reproduced here, driven by explicit timestamps,
+ * so a test with synthetic latencies and a fake clock pins the behaviour exactly.
  *
  * <p><b>Algorithm.</b> Samples are averaged per window (at least {@code windowSamples} samples and
  * {@code windowTime} of time, as the library's {@code WindowedLimit} does), which keeps one slow
@@ -30,25 +30,25 @@ import java.time.Duration;
  * </pre>
  *
  * With tolerance 1.5 the limit holds still until the short-term latency exceeds the baseline by
- * half, then shrinks by up to {@code smoothing / 2} of itself per window; when latency recovers
- * the gradient is 1 and it grows by {@code smoothing × headroom} per window. A window in which
- * work was dropped (timeouts, lost connections) shrinks the limit by at least 10 %, which
- * {@code Gradient2} does not do: a proxy sees overload as timeouts before it sees it as latency.
+ * half, then shrinks by up to {@code smoothing / 2} of itself per window; when latency recovers the
+ * gradient is 1 and it grows by {@code smoothing × headroom} per window. A window in which work was
+ * dropped (timeouts, lost connections) shrinks the limit by at least 10 %, which {@code Gradient2}
+ * does not do: a proxy sees overload as timeouts before it sees it as latency.
  *
- * <p><b>Headroom √limit, not Gradient2's 4.</b> Gradient2's default headroom ({@code queueSize})
- * is a constant 4. At gradient 0.5 (latency at least three times the baseline) the limit settles
- * where {@code limit = limit / 2 + headroom}, i.e. never below 8: for a database backend with a
- * few cores, 8 concurrent transactions can already be the overload. With √limit it settles at 4
- * and, under the latency tolerance, still grows in proportion to its size. Measured on a
- * simulated 2-core backend with 40 clients (bench/GradientCompare.java, results in
- * docs/benchmarks.md): healthy p99 102 ms instead of 150, degraded p99 364 ms instead of 489, for
- * about 5 % less throughput. This class with headroom 4 gave the same figures as the library's
- * {@code Gradient2Limit} wrapped in {@code WindowedLimit} (within 5 %); the bare {@code
- * Gradient2Limit}, updated on every sample, never shrank at all in that simulation.
+ * <p><b>Headroom √limit, not Gradient2's 4.</b> Gradient2's default headroom ({@code queueSize}) is
+ * a constant 4. At gradient 0.5 (latency at least three times the baseline) the limit settles where
+ * {@code limit = limit / 2 + headroom}, i.e. never below 8: for a database backend with a few
+ * cores, 8 concurrent transactions can already be the overload. With √limit it settles at 4 and,
+ * under the latency tolerance, still grows in proportion to its size. Measured on a simulated
+ * 2-core backend with 40 clients (bench/GradientCompare.java, results in docs/benchmarks.md):
+ * healthy p99 102 ms instead of 150, degraded p99 364 ms instead of 489, for about 5 % less
+ * throughput. This class with headroom 4 gave the same figures as the library's {@code
+ * Gradient2Limit} wrapped in {@code WindowedLimit} (within 5 %); the bare {@code Gradient2Limit},
+ * updated on every sample, never shrank at all in that simulation.
  *
  * <p>A sustained higher latency becomes the new baseline over {@code longWindow} windows, after
- * which the limit grows again: like Gradient2 this protects against sudden degradation, not
- * against a permanently slower backend (the fixed maximum does that).
+ * which the limit grows again: like Gradient2 this protects against sudden degradation, not against
+ * a permanently slower backend (the fixed maximum does that).
  *
  * <p>Not thread-safe: the {@link ConcurrencyLimiter} calls it under its lock.
  */
@@ -74,17 +74,33 @@ public final class GradientLimit implements Limit {
       Duration windowTime) {
 
     public Config {
-      if (minLimit < 1 || maxLimit < minLimit || initialLimit < minLimit || initialLimit > maxLimit) {
-        throw new IllegalArgumentException("gradient limit needs 1 <= min <= initial <= max, got min "
-            + minLimit + ", initial " + initialLimit + ", max " + maxLimit);
+      if (minLimit < 1
+          || maxLimit < minLimit
+          || initialLimit < minLimit
+          || initialLimit > maxLimit) {
+        throw new IllegalArgumentException(
+            "gradient limit needs 1 <= min <= initial <= max, got min "
+                + minLimit
+                + ", initial "
+                + initialLimit
+                + ", max "
+                + maxLimit);
       }
       if (!(smoothing > 0 && smoothing <= 1) || !(tolerance >= 1)) {
-        throw new IllegalArgumentException("gradient limit needs smoothing in (0, 1] and tolerance >= 1, got "
-            + smoothing + " and " + tolerance);
+        throw new IllegalArgumentException(
+            "gradient limit needs smoothing in (0, 1] and tolerance >= 1, got "
+                + smoothing
+                + " and "
+                + tolerance);
       }
       if (longWindow < 1 || windowSamples < 1 || windowTime == null || windowTime.isNegative()) {
-        throw new IllegalArgumentException("gradient limit needs positive windows, got long window "
-            + longWindow + ", window samples " + windowSamples + ", window time " + windowTime);
+        throw new IllegalArgumentException(
+            "gradient limit needs positive windows, got long window "
+                + longWindow
+                + ", window samples "
+                + windowSamples
+                + ", window time "
+                + windowTime);
       }
     }
 
@@ -202,7 +218,14 @@ public final class GradientLimit implements Limit {
 
   @Override
   public String toString() {
-    return "gradient limit " + current() + " (min " + minLimit + ", max " + maxLimit
-        + ", baseline " + Duration.ofNanos(baselineNanos()) + ")";
+    return "gradient limit "
+        + current()
+        + " (min "
+        + minLimit
+        + ", max "
+        + maxLimit
+        + ", baseline "
+        + Duration.ofNanos(baselineNanos())
+        + ")";
   }
 }

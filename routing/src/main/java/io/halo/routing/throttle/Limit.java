@@ -25,8 +25,8 @@ public interface Limit {
 
   /**
    * Changes the maximum at runtime (admin API), at least 1. A fixed limit becomes {@code max}; an
-   * adaptive one is capped at it at once and may grow up to it. Lowering it revokes nothing.
-   * Called under the limiter's lock through {@link ConcurrencyLimiter#resize}.
+   * adaptive one is capped at it at once and may grow up to it. Lowering it revokes nothing. Called
+   * under the limiter's lock through {@link ConcurrencyLimiter#resize}.
    */
   void maximum(int max);
 

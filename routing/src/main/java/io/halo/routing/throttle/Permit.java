@@ -25,7 +25,8 @@ public final class Permit {
   /** Releases after work that took {@code latencyNanos} (e.g. query sent → ReadyForQuery). */
   public void release(long latencyNanos) {
     if (latencyNanos < 0) {
-      throw new IllegalArgumentException("latency must not be negative, was " + latencyNanos + " ns");
+      throw new IllegalArgumentException(
+          "latency must not be negative, was " + latencyNanos + " ns");
     }
     if (released.compareAndSet(false, true)) {
       limiter.release(this, latencyNanos, false, true);

@@ -3,8 +3,8 @@ package io.halo.routing.throttle;
 /**
  * Work was not admitted to a backend: its wait queue was full, or it waited for the queue timeout.
  * The message is meant for the client as it is (the proxy wraps it in PostgreSQL 53300 or MySQL
- * 1040) and names the backend, the limit, the queue and the wait. It carries no stack trace:
- * it is flow control, raised often under overload, not a bug.
+ * 1040) and names the backend, the limit, the queue and the wait. It carries no stack trace: it is
+ * flow control, raised often under overload, not a bug.
  */
 public final class ThrottledException extends RuntimeException {
 
@@ -24,9 +24,20 @@ public final class ThrottledException extends RuntimeException {
   private final int queueLimit;
   private final long waitedMillis;
 
-  ThrottledException(Reason reason, String backend, String unit, int limit, int inFlight, int waiting,
-      int queueLimit, long waitedMillis) {
-    super(message(reason, backend, unit, limit, inFlight, waiting, queueLimit, waitedMillis), null, false, false);
+  ThrottledException(
+      Reason reason,
+      String backend,
+      String unit,
+      int limit,
+      int inFlight,
+      int waiting,
+      int queueLimit,
+      long waitedMillis) {
+    super(
+        message(reason, backend, unit, limit, inFlight, waiting, queueLimit, waitedMillis),
+        null,
+        false,
+        false);
     this.reason = reason;
     this.backend = backend;
     this.limit = limit;
@@ -36,10 +47,29 @@ public final class ThrottledException extends RuntimeException {
     this.waitedMillis = waitedMillis;
   }
 
-  private static String message(Reason reason, String backend, String unit, int limit, int inFlight,
-      int waiting, int queueLimit, long waitedMillis) {
-    String state = "backend " + backend + ": " + inFlight + " of " + limit + " " + unit + " in use, "
-        + waiting + " waiting (queue limit " + queueLimit + ")";
+  private static String message(
+      Reason reason,
+      String backend,
+      String unit,
+      int limit,
+      int inFlight,
+      int waiting,
+      int queueLimit,
+      long waitedMillis) {
+    String state =
+        "backend "
+            + backend
+            + ": "
+            + inFlight
+            + " of "
+            + limit
+            + " "
+            + unit
+            + " in use, "
+            + waiting
+            + " waiting (queue limit "
+            + queueLimit
+            + ")";
     return switch (reason) {
       case QUEUE_FULL -> state + ", the wait queue is full: rejected without waiting";
       case TIMED_OUT -> state + ", waited " + waitedMillis + " ms";

@@ -6,8 +6,8 @@ import java.util.function.LongSupplier;
 /**
  * A token bucket: holds at most {@code capacity} tokens, refilled continuously at {@code
  * perSecond}; each admitted action takes one (or more). One bucket per user caps that user's
- * connection or statement rate while allowing bursts up to the capacity. Refill is computed
- * lazily from the injected clock on each call, so no timer runs and tests step the clock.
+ * connection or statement rate while allowing bursts up to the capacity. Refill is computed lazily
+ * from the injected clock on each call, so no timer runs and tests step the clock.
  *
  * <p>Thread-safe. A call holds the monitor for a few arithmetic operations.
  */
@@ -29,7 +29,11 @@ public final class TokenBucket {
     this.name = Objects.requireNonNull(name, "name");
     if (capacity < 1 || !(perSecond > 0)) {
       throw new IllegalArgumentException(
-          name + ": a token bucket needs capacity >= 1 and a positive rate, got " + capacity + " and " + perSecond);
+          name
+              + ": a token bucket needs capacity >= 1 and a positive rate, got "
+              + capacity
+              + " and "
+              + perSecond);
     }
     this.capacity = capacity;
     this.perNano = perSecond / 1e9;
@@ -71,7 +75,8 @@ public final class TokenBucket {
 
   private void checkCount(int n) {
     if (n < 1 || n > capacity) {
-      throw new IllegalArgumentException(name + ": can take 1 to " + capacity + " tokens at once, asked for " + n);
+      throw new IllegalArgumentException(
+          name + ": can take 1 to " + capacity + " tokens at once, asked for " + n);
     }
   }
 

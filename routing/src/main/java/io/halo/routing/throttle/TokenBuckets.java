@@ -6,8 +6,8 @@ import java.util.function.LongSupplier;
 
 /**
  * One {@link TokenBucket} per user, created on first use with the same capacity and rate. The
- * number of buckets is bounded by the number of users that can authenticate (they are listed in
- * the configuration, or later come from auth_query), so buckets are never evicted.
+ * number of buckets is bounded by the number of users that can authenticate (they are listed in the
+ * configuration, or later come from auth_query), so buckets are never evicted.
  */
 public final class TokenBuckets {
 
@@ -25,6 +25,7 @@ public final class TokenBuckets {
 
   public TokenBucket forUser(String user) {
     Objects.requireNonNull(user, "user");
-    return byUser.computeIfAbsent(user, u -> new TokenBucket("user " + u, capacity, perSecond, nanoClock));
+    return byUser.computeIfAbsent(
+        user, u -> new TokenBucket("user " + u, capacity, perSecond, nanoClock));
   }
 }

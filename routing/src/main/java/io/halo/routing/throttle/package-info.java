@@ -25,8 +25,8 @@
  *
  * A session whose client disconnects while waiting cancels the future; a permit granted in that
  * instant is released by the limiter. Per-user rate limits: one {@link
- * io.halo.routing.throttle.TokenBucket} per user from {@link io.halo.routing.throttle.TokenBuckets};
- * a per-user connection cap is a {@code ConcurrencyLimiter} with a {@code FixedLimit} and a queue
- * of 0.
+ * io.halo.routing.throttle.TokenBucket} per user from {@link
+ * io.halo.routing.throttle.TokenBuckets}; a per-user connection cap is a {@code ConcurrencyLimiter}
+ * with a {@code FixedLimit} and a queue of 0.
  */
 package io.halo.routing.throttle;

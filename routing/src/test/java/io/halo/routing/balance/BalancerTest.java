@@ -30,7 +30,8 @@ class BalancerTest {
   @Test
   void round_robin_rotates_evenly() {
     Balancer rr = new RoundRobin(loads);
-    assertThat(names(6, () -> rr.pick(List.of(a, b, c)))).containsExactly("a", "b", "c", "a", "b", "c");
+    assertThat(names(6, () -> rr.pick(List.of(a, b, c))))
+        .containsExactly("a", "b", "c", "a", "b", "c");
   }
 
   @Test
@@ -49,7 +50,8 @@ class BalancerTest {
     assertThat(picks.stream().filter("a"::equals).count() / 10_000.0).isCloseTo(0.75, within(0.02));
     // smooth: never more than 3 in a row for the heavy one, never 2 in a row for the light one
     assertThat(String.join("", picks.stream().map(s -> s.equals("a") ? "A" : "b").toList()))
-        .doesNotContain("AAAA").doesNotContain("bb");
+        .doesNotContain("AAAA")
+        .doesNotContain("bb");
   }
 
   @Test
@@ -90,11 +92,14 @@ class BalancerTest {
     }
     Balancer lc = new LeastConnections(loads);
     // every pick starts a session there: a catches up with b first
-    List<String> picks = names(29, () -> {
-      BackendNode n = lc.pick(List.of(a, b, c));
-      loads.counters(n.name()).sessionStarted();
-      return n;
-    });
+    List<String> picks =
+        names(
+            29,
+            () -> {
+              BackendNode n = lc.pick(List.of(a, b, c));
+              loads.counters(n.name()).sessionStarted();
+              return n;
+            });
     assertThat(picks.subList(0, 9)).allMatch(p -> !p.equals("b"));
     for (BackendNode n : List.of(a, b, c)) {
       assertThat(loads.load(n).inFlightSessions()).isBetween(13L, 14L);
@@ -121,15 +126,18 @@ class BalancerTest {
     Balancer ll = new LeastLatency(loads, new SplittableRandom(42));
     // a closed system: each pick opens a session, and the oldest session ends once 60 are open
     List<BackendNode> open = new ArrayList<>();
-    Map<String, Integer> h = histogram(10_000, () -> {
-      BackendNode n = ll.pick(List.of(a, b, c));
-      loads.counters(n.name()).sessionStarted();
-      open.add(n);
-      if (open.size() > 60) {
-        loads.counters(open.remove(0).name()).sessionEnded();
-      }
-      return n;
-    });
+    Map<String, Integer> h =
+        histogram(
+            10_000,
+            () -> {
+              BackendNode n = ll.pick(List.of(a, b, c));
+              loads.counters(n.name()).sessionStarted();
+              open.add(n);
+              if (open.size() > 60) {
+                loads.counters(open.remove(0).name()).sessionEnded();
+              }
+              return n;
+            });
     assertThat(h.get("a")).isGreaterThan(2 * h.get("b")).isGreaterThan(2 * h.get("c"));
     assertThat(h.get("b")).isPositive();
     assertThat(h.get("c")).isPositive();
@@ -166,20 +174,23 @@ class BalancerTest {
     Balancer balancer = policy.create(loads, new SplittableRandom(3));
     assertThat(balancer.pick(List.of(b))).isEqualTo(b);
     assertThatThrownBy(() -> balancer.pick(List.of()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least one candidate");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("at least one candidate");
   }
 
   @ParameterizedTest
   @EnumSource(BalancePolicy.class)
   void every_policy_uses_every_candidate(BalancePolicy policy) {
     Balancer balancer = policy.create(loads, new SplittableRandom(3));
-    assertThat(histogram(300, () -> balancer.pick(List.of(a, b, c)))).containsOnlyKeys("a", "b", "c");
+    assertThat(histogram(300, () -> balancer.pick(List.of(a, b, c))))
+        .containsOnlyKeys("a", "b", "c");
   }
 
   @Test
   void policy_names_match_the_yaml_and_an_unknown_one_is_named_in_the_error() {
     assertThat(BalancePolicy.fromYaml("least-latency")).isEqualTo(BalancePolicy.LEAST_LATENCY);
     assertThatThrownBy(() -> BalancePolicy.fromYaml("random"))
-        .hasMessageContaining("'random'").hasMessageContaining("least-connections");
+        .hasMessageContaining("'random'")
+        .hasMessageContaining("least-connections");
   }
 }

@@ -38,7 +38,8 @@ class EwmaTest {
   @Test
   void rejects_a_non_positive_half_life_and_negative_samples_with_a_message() {
     assertThatThrownBy(() -> new Ewma(Duration.ZERO)).hasMessageContaining("half-life");
-    assertThatThrownBy(() -> new Ewma(Duration.ofSeconds(1)).update(-1, 0)).hasMessageContaining("-1");
+    assertThatThrownBy(() -> new Ewma(Duration.ofSeconds(1)).update(-1, 0))
+        .hasMessageContaining("-1");
   }
 
   @Test
@@ -58,6 +59,8 @@ class EwmaTest {
     assertThat(load.effectiveWeight()).isEqualTo(1);
     assertThat(loads.load(Nodes.standby("pg2")).effectiveWeight()).isEqualTo(2);
     assertThat(Nodes.degraded("x").state()).isEqualTo(NodeState.DEGRADED);
-    assertThatThrownBy(() -> pg2.weight(0)).hasMessageContaining("pg2").hasMessageContaining("weight");
+    assertThatThrownBy(() -> pg2.weight(0))
+        .hasMessageContaining("pg2")
+        .hasMessageContaining("weight");
   }
 }

@@ -67,7 +67,8 @@ class LagGateTest {
   void filters_candidates_and_forgets_a_replica() {
     gate.observe("b", 20 * MB, Duration.ZERO);
     assertThat(gate.filter(List.of(Nodes.standby("a"), Nodes.standby("b"), Nodes.standby("c"))))
-        .extracting(n -> n.name()).containsExactly("a", "c");
+        .extracting(n -> n.name())
+        .containsExactly("a", "c");
     gate.forget("b");
     assertThat(gate.inRotation("b")).isTrue();
   }
@@ -80,8 +81,15 @@ class LagGateTest {
 
   @Test
   void reads_the_byte_lag_of_a_backend_status() {
-    var status = new io.halo.health.state.BackendStatus(Nodes.standby("pg2"),
-        io.halo.health.state.AdminState.ENABLED, null, 0, 1, 17 * MB, false);
+    var status =
+        new io.halo.health.state.BackendStatus(
+            Nodes.standby("pg2"),
+            io.halo.health.state.AdminState.ENABLED,
+            null,
+            0,
+            1,
+            17 * MB,
+            false);
     assertThat(gate.observe(status)).isFalse();
     assertThat(gate.inRotation("pg2")).isFalse();
   }

@@ -16,7 +16,8 @@ class HintsTest {
     assertThat(hint("/* halo:replica */ select 1")).isEqualTo("replica");
     assertThat(hint("/*halo:primary*/select 1")).isEqualTo("primary");
     assertThat(hint("\n\t -- halo:bi-reports\nselect 1")).isEqualTo("bi-reports");
-    assertThat(hint("/* traceparent=00-ab */ -- x\n/* app, halo:slow_path, more */ select")).isEqualTo("slow_path");
+    assertThat(hint("/* traceparent=00-ab */ -- x\n/* app, halo:slow_path, more */ select"))
+        .isEqualTo("slow_path");
     assertThat(hint("/* HALO:Primary */ select")).isEqualTo("Primary");
   }
 

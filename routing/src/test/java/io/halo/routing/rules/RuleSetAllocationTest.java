@@ -60,10 +60,16 @@ class RuleSetAllocationTest {
    */
   @Test
   void hint_and_regex_rules_allocate_at_most_a_little_match_state_per_statement_once_warm() {
-    SessionRules session = RuleSet.compile(List.of(
-        rule().hint("nightly").to(RuleTarget.REPLICAS),
-        rule().statement("^\\s*select\\b.*\\bfrom\\s+big_report").to(RuleTarget.REPLICAS),
-        rule().statement("nextval\\s*\\(").to(RuleTarget.PRIMARY)), List.of()).forSession(request("app"));
+    SessionRules session =
+        RuleSet.compile(
+                List.of(
+                    rule().hint("nightly").to(RuleTarget.REPLICAS),
+                    rule()
+                        .statement("^\\s*select\\b.*\\bfrom\\s+big_report")
+                        .to(RuleTarget.REPLICAS),
+                    rule().statement("nextval\\s*\\(").to(RuleTarget.PRIMARY)),
+                List.of())
+            .forSession(request("app"));
 
     assertThat(allocatedBytes(ask(session)) / CALLS).as("bytes per statement").isLessThan(128);
   }

@@ -58,12 +58,20 @@ final class Rules {
   }
 
   RuleConfig to(RuleTarget target, int line) {
-    return new RuleConfig(user, database, application, client, statement, hint, target,
+    return new RuleConfig(
+        user,
+        database,
+        application,
+        client,
+        statement,
+        hint,
+        target,
         new Origin(line, 11, "rules[" + line + "]"));
   }
 
   static RouteRequest request(String user, String database, String application, String ip) {
-    return new RouteRequest(user, database, application, ip == null ? null : new InetSocketAddress(ip, 40000));
+    return new RouteRequest(
+        user, database, application, ip == null ? null : new InetSocketAddress(ip, 40000));
   }
 
   static RouteRequest request(String user) {

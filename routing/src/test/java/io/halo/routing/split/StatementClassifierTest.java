@@ -7,9 +7,9 @@ import static io.halo.routing.split.StatementKind.TRANSACTION;
 import static io.halo.routing.split.StatementKind.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class StatementClassifierTest {
 
@@ -19,7 +19,8 @@ class StatementClassifierTest {
   @ParameterizedTest(name = "pg: {0} -> {1}")
   @CsvSource(
       delimiter = '|',
-      textBlock = """
+      textBlock =
+          """
           SELECT 1                                                   | READ
             select * from t where id = $1                            | READ
           /* leading comment */ SELECT a FROM t                      | READ
@@ -75,7 +76,8 @@ class StatementClassifierTest {
   @ParameterizedTest(name = "mysql: {0} -> {1}")
   @CsvSource(
       delimiter = '|',
-      textBlock = """
+      textBlock =
+          """
           SELECT 1                                                   | READ
           select c from sbtest1 where id=5                           | READ
           SELECT @@version, @@session.tx_isolation                   | READ
@@ -171,12 +173,16 @@ class StatementClassifierTest {
   @Test
   void calledFunctionsNamesEveryCallButNotSyntax() {
     StatementClassifier pg = StatementClassifier.cached(StatementClassifier.postgres(), 10);
-    assertThat(pg.calledFunctions("select app.bump(1), lower(x) from t where id in (select f()) and exists (select 1)"))
+    assertThat(
+            pg.calledFunctions(
+                "select app.bump(1), lower(x) from t where id in (select f()) and exists (select 1)"))
         .containsExactlyInAnyOrder("bump", "lower", "f");
-    assertThat(pg.calledFunctions("select 'g(' || s.\"Quo\"\"ted\"(1) -- h(\n")).containsExactly("Quo\"ted");
+    assertThat(pg.calledFunctions("select 'g(' || s.\"Quo\"\"ted\"(1) -- h(\n"))
+        .containsExactly("Quo\"ted");
     assertThat(pg.calledFunctions("select count(*) from t")).containsExactly("count");
     assertThat(pg.calledFunctions("select 1")).isEmpty();
     assertThat(pg.calledFunctions("select f()")).isSameAs(pg.calledFunctions("select f()"));
-    assertThat(StatementClassifier.mysql().calledFunctions("select now(), uuid()")).containsExactlyInAnyOrder("now", "uuid");
+    assertThat(StatementClassifier.mysql().calledFunctions("select now(), uuid()"))
+        .containsExactlyInAnyOrder("now", "uuid");
   }
 }

@@ -13,8 +13,9 @@ class ConcurrencyLimiterTest {
 
   private final ManualScheduler scheduler = new ManualScheduler();
   private final Executor direct = Runnable::run;
-  private final ConcurrencyLimiter limiter = new ConcurrencyLimiter(
-      "pg2", "concurrent transactions", new FixedLimit(2), 2, scheduler, scheduler::nanoTime);
+  private final ConcurrencyLimiter limiter =
+      new ConcurrencyLimiter(
+          "pg2", "concurrent transactions", new FixedLimit(2), 2, scheduler, scheduler::nanoTime);
 
   @Test
   void admits_up_to_the_limit_then_try_acquire_says_null() {
@@ -50,8 +51,9 @@ class ConcurrencyLimiterTest {
 
     assertThat(first).isCompletedExceptionally();
     ThrottledException e = failure(first);
-    assertThat(e.getMessage()).isEqualTo(
-        "backend pg2: 2 of 2 concurrent transactions in use, 2 waiting (queue limit 2), waited 2000 ms");
+    assertThat(e.getMessage())
+        .isEqualTo(
+            "backend pg2: 2 of 2 concurrent transactions in use, 2 waiting (queue limit 2), waited 2000 ms");
     assertThat(e.reason()).isEqualTo(ThrottledException.Reason.TIMED_OUT);
     assertThat(second).isNotDone();
     assertThat(limiter.waiting()).isEqualTo(1);
@@ -66,17 +68,24 @@ class ConcurrencyLimiterTest {
     limiter.acquire(Duration.ofSeconds(2), direct);
     CompletableFuture<Permit> third = limiter.acquire(Duration.ofSeconds(2), direct);
     assertThat(third).isCompletedExceptionally();
-    assertThat(failure(third).getMessage()).isEqualTo(
-        "backend pg2: 2 of 2 concurrent transactions in use, 2 waiting (queue limit 2),"
-            + " the wait queue is full: rejected without waiting");
+    assertThat(failure(third).getMessage())
+        .isEqualTo(
+            "backend pg2: 2 of 2 concurrent transactions in use, 2 waiting (queue limit 2),"
+                + " the wait queue is full: rejected without waiting");
     assertThat(failure(third).reason()).isEqualTo(ThrottledException.Reason.QUEUE_FULL);
     assertThat(limiter.rejectedQueueFull()).isEqualTo(1);
   }
 
   @Test
   void a_release_wakes_the_next_waiter_in_fifo_order_on_its_executor() {
-    ConcurrencyLimiter wide = new ConcurrencyLimiter(
-        "pg2", "concurrent transactions", new FixedLimit(1), 10, scheduler, scheduler::nanoTime);
+    ConcurrencyLimiter wide =
+        new ConcurrencyLimiter(
+            "pg2",
+            "concurrent transactions",
+            new FixedLimit(1),
+            10,
+            scheduler,
+            scheduler::nanoTime);
     Permit held = wide.tryAcquire();
     List<Runnable> loop = new ArrayList<>();
     List<String> order = new ArrayList<>();
@@ -132,15 +141,17 @@ class ConcurrencyLimiterTest {
   @Test
   void a_zero_queue_never_waits_and_a_raised_fixed_limit_admits_waiters() {
     FixedLimit fixed = new FixedLimit(1);
-    ConcurrencyLimiter l = new ConcurrencyLimiter("pg3", "connections", fixed, 1, scheduler, scheduler::nanoTime);
+    ConcurrencyLimiter l =
+        new ConcurrencyLimiter("pg3", "connections", fixed, 1, scheduler, scheduler::nanoTime);
     l.tryAcquire();
     CompletableFuture<Permit> waiting = l.acquire(Duration.ofSeconds(1), direct);
     fixed.set(2);
     l.limitChanged();
     assertThat(waiting).isCompleted();
 
-    ConcurrencyLimiter none = new ConcurrencyLimiter("pg3", "connections", new FixedLimit(1), 0, scheduler,
-        scheduler::nanoTime);
+    ConcurrencyLimiter none =
+        new ConcurrencyLimiter(
+            "pg3", "connections", new FixedLimit(1), 0, scheduler, scheduler::nanoTime);
     none.tryAcquire();
     assertThat(failure(none.acquire(Duration.ofSeconds(1), direct)).getMessage())
         .contains("1 of 1 connections in use, 0 waiting (queue limit 0)");
@@ -148,8 +159,14 @@ class ConcurrencyLimiterTest {
 
   @Test
   void an_adaptive_limiter_admits_fewer_when_its_backend_slows_down_and_more_when_it_recovers() {
-    ConcurrencyLimiter adaptive = new ConcurrencyLimiter("pg2", "concurrent transactions",
-        new GradientLimit(GradientLimit.Config.defaults(20, 2, 50)), 100, scheduler, scheduler::nanoTime);
+    ConcurrencyLimiter adaptive =
+        new ConcurrencyLimiter(
+            "pg2",
+            "concurrent transactions",
+            new GradientLimit(GradientLimit.Config.defaults(20, 2, 50)),
+            100,
+            scheduler,
+            scheduler::nanoTime);
     runAtTheLimit(adaptive, 30, 2);
     int steady = adaptive.limit();
     runAtTheLimit(adaptive, 10, 20);
@@ -166,7 +183,9 @@ class ConcurrencyLimiterTest {
     assertThat(adaptive.waiting()).isZero();
   }
 
-  /** {@code windows} one-second windows of work at the current limit, each unit taking {@code ms}. */
+  /**
+   * {@code windows} one-second windows of work at the current limit, each unit taking {@code ms}.
+   */
   private void runAtTheLimit(ConcurrencyLimiter l, int windows, long ms) {
     for (int w = 0; w < windows; w++) {
       for (int round = 0; round < 2; round++) {
@@ -185,8 +204,9 @@ class ConcurrencyLimiterTest {
     java.util.concurrent.ScheduledExecutorService stopped =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
     stopped.shutdown();
-    ConcurrencyLimiter l = new ConcurrencyLimiter("pg2", "connections", new FixedLimit(1), 5, stopped,
-        scheduler::nanoTime);
+    ConcurrencyLimiter l =
+        new ConcurrencyLimiter(
+            "pg2", "connections", new FixedLimit(1), 5, stopped, scheduler::nanoTime);
     l.tryAcquire();
     CompletableFuture<Permit> f = l.acquire(Duration.ofSeconds(1), direct);
     assertThat(f).isCompletedExceptionally();
@@ -207,12 +227,14 @@ class ConcurrencyLimiterTest {
     assertThat(limiter.limit()).isEqualTo(3);
     assertThat(limiter.inFlight()).isEqualTo(3);
 
-    // When it lowers the limit to 1 and the queue to 0: all three keep running, new work is refused at once
+    // When it lowers the limit to 1 and the queue to 0: all three keep running, new work is refused
+    // at once
     limiter.resize(1, 0);
     assertThat(limiter.inFlight()).isEqualTo(3);
     assertThat(failure(limiter.acquire(Duration.ofSeconds(5), direct)).getMessage())
-        .isEqualTo("backend pg2: 3 of 1 concurrent transactions in use, 0 waiting (queue limit 0),"
-            + " the wait queue is full: rejected without waiting");
+        .isEqualTo(
+            "backend pg2: 3 of 1 concurrent transactions in use, 0 waiting (queue limit 0),"
+                + " the wait queue is full: rejected without waiting");
     p1.release(1);
     assertThat(limiter.tryAcquire()).isNull();
     assertThat(limiter.queueLimit()).isZero();
@@ -221,8 +243,9 @@ class ConcurrencyLimiterTest {
   @Test
   void resize_caps_an_adaptive_limit_and_lets_it_grow_only_up_to_the_new_maximum() {
     GradientLimit gradient = new GradientLimit(GradientLimit.Config.defaults(40, 5, 100));
-    ConcurrencyLimiter l = new ConcurrencyLimiter("pg2", "concurrent transactions", gradient, 5, scheduler,
-        scheduler::nanoTime);
+    ConcurrencyLimiter l =
+        new ConcurrencyLimiter(
+            "pg2", "concurrent transactions", gradient, 5, scheduler, scheduler::nanoTime);
     l.resize(10, 5);
     assertThat(l.limit()).isEqualTo(10);
     assertThat(l.maximum()).isEqualTo(10);

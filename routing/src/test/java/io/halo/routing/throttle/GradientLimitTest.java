@@ -54,7 +54,8 @@ class GradientLimitTest {
   }
 
   @Test
-  void settles_at_four_under_a_sustained_fourfold_latency_where_a_headroom_of_four_would_hold_eight() {
+  void
+      settles_at_four_under_a_sustained_fourfold_latency_where_a_headroom_of_four_would_hold_eight() {
     GradientLimit small = new GradientLimit(GradientLimit.Config.defaults(16, 1, 16));
     long[] clock = {0};
     for (int w = 0; w < 200; w++) {
@@ -111,8 +112,10 @@ class GradientLimitTest {
 
   @Test
   void rejects_inconsistent_bounds_with_a_message() {
-    assertThatThrownBy(() -> GradientLimit.Config.defaults(1, 5, 100)).hasMessageContaining("min 5, initial 1");
-    assertThatThrownBy(() -> new GradientLimit.Config(10, 1, 100, 0, 1.5, 600, 10, Duration.ofSeconds(1)))
+    assertThatThrownBy(() -> GradientLimit.Config.defaults(1, 5, 100))
+        .hasMessageContaining("min 5, initial 1");
+    assertThatThrownBy(
+            () -> new GradientLimit.Config(10, 1, 100, 0, 1.5, 600, 10, Duration.ofSeconds(1)))
         .hasMessageContaining("smoothing");
   }
 }

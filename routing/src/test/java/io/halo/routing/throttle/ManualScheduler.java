@@ -24,8 +24,11 @@ final class ManualScheduler extends AbstractExecutorService implements Scheduled
   void advanceMillis(long millis) {
     long target = now.get() + TimeUnit.MILLISECONDS.toNanos(millis);
     while (true) {
-      Task next = tasks.stream().filter(t -> !t.cancelled && t.due <= target)
-          .min(Comparator.comparingLong(t -> t.due)).orElse(null);
+      Task next =
+          tasks.stream()
+              .filter(t -> !t.cancelled && t.due <= target)
+              .min(Comparator.comparingLong(t -> t.due))
+              .orElse(null);
       if (next == null) {
         break;
       }
@@ -100,12 +103,14 @@ final class ManualScheduler extends AbstractExecutorService implements Scheduled
   }
 
   @Override
-  public ScheduledFuture<?> scheduleAtFixedRate(Runnable command, long initialDelay, long period, TimeUnit unit) {
+  public ScheduledFuture<?> scheduleAtFixedRate(
+      Runnable command, long initialDelay, long period, TimeUnit unit) {
     throw new UnsupportedOperationException("not needed by the tests");
   }
 
   @Override
-  public ScheduledFuture<?> scheduleWithFixedDelay(Runnable command, long initialDelay, long delay, TimeUnit unit) {
+  public ScheduledFuture<?> scheduleWithFixedDelay(
+      Runnable command, long initialDelay, long delay, TimeUnit unit) {
     throw new UnsupportedOperationException("not needed by the tests");
   }
 

@@ -38,8 +38,11 @@ class TokenBucketTest {
     bucket.tryTake(5);
     clock.addAndGet(-1_000_000_000L);
     assertThat(bucket.tryTake()).isFalse();
-    assertThatThrownBy(() -> bucket.tryTake(6)).hasMessageContaining("user app").hasMessageContaining("6");
-    assertThatThrownBy(() -> new TokenBucket("user x", 0, 1, clock::get)).hasMessageContaining("capacity");
+    assertThatThrownBy(() -> bucket.tryTake(6))
+        .hasMessageContaining("user app")
+        .hasMessageContaining("6");
+    assertThatThrownBy(() -> new TokenBucket("user x", 0, 1, clock::get))
+        .hasMessageContaining("capacity");
   }
 
   @Test

@@ -6,19 +6,19 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * MariaDB's {@code client_ed25519} authentication: the client signs the server's 32-byte nonce
- * with an Ed25519 key derived from the password, and the server checks the signature against the
- * public key it stores ({@code IDENTIFIED VIA ed25519 USING PASSWORD('...')}).
+ * MariaDB's {@code client_ed25519} authentication: the client signs the server's 32-byte nonce with
+ * an Ed25519 key derived from the password, and the server checks the signature against the public
+ * key it stores ({@code IDENTIFIED VIA ed25519 USING PASSWORD('...')}).
  *
- * <p>Design memo. MariaDB hashes the password itself where RFC 8032 hashes a 32-byte seed:
- * {@code h = SHA-512(password)}, then the usual clamping of {@code h[0..32]} into the secret
- * scalar and {@code h[32..64]} as the nonce prefix. The JDK's EdDSA only takes 32-byte seeds, so
- * the arithmetic is done here, on the twisted Edwards curve in extended coordinates with
- * {@link BigInteger} (RFC 8032, section 5.1; the reference code's structure). With a 32-byte
- * "password" it is plain Ed25519, which the RFC's test vectors check. It runs once per backend
- * login of a user whose backend account uses ed25519 (a few milliseconds), not per query. This is
- * not constant-time code: the secret is the backend password Halo already holds in memory, and
- * the signing happens on Halo's side only.
+ * <p>Design memo. MariaDB hashes the password itself where RFC 8032 hashes a 32-byte seed: {@code h
+ * = SHA-512(password)}, then the usual clamping of {@code h[0..32]} into the secret scalar and
+ * {@code h[32..64]} as the nonce prefix. The JDK's EdDSA only takes 32-byte seeds, so the
+ * arithmetic is done here, on the twisted Edwards curve in extended coordinates with {@link
+ * BigInteger} (RFC 8032, section 5.1; the reference code's structure). With a 32-byte "password" it
+ * is plain Ed25519, which the RFC's test vectors check. It runs once per backend login of a user
+ * whose backend account uses ed25519 (a few milliseconds), not per query. This is not constant-time
+ * code: the secret is the backend password Halo already holds in memory, and the signing happens on
+ * Halo's side only.
  */
 public final class Ed25519Password {
 
@@ -29,7 +29,9 @@ public final class Ed25519Password {
       BigInteger.valueOf(-121665).multiply(BigInteger.valueOf(121666).modInverse(P)).mod(P);
   private static final BigInteger D2 = D.shiftLeft(1).mod(P);
   private static final BigInteger[] BASE = base();
-  private static final BigInteger[] NEUTRAL = {BigInteger.ZERO, BigInteger.ONE, BigInteger.ONE, BigInteger.ZERO};
+  private static final BigInteger[] NEUTRAL = {
+    BigInteger.ZERO, BigInteger.ONE, BigInteger.ONE, BigInteger.ZERO
+  };
 
   private Ed25519Password() {}
 
@@ -77,7 +79,9 @@ public final class Ed25519Password {
     BigInteger f = d.subtract(c);
     BigInteger g = d.add(c);
     BigInteger hh = b.add(a);
-    return new BigInteger[] {e.multiply(f).mod(P), g.multiply(hh).mod(P), f.multiply(g).mod(P), e.multiply(hh).mod(P)};
+    return new BigInteger[] {
+      e.multiply(f).mod(P), g.multiply(hh).mod(P), f.multiply(g).mod(P), e.multiply(hh).mod(P)
+    };
   }
 
   private static BigInteger[] multiply(BigInteger s, BigInteger[] point) {
@@ -104,7 +108,10 @@ public final class Ed25519Password {
     BigInteger y = BigInteger.valueOf(4).multiply(BigInteger.valueOf(5).modInverse(P)).mod(P);
     // x^2 = (y^2 - 1) / (d y^2 + 1)
     BigInteger y2 = y.multiply(y).mod(P);
-    BigInteger x2 = y2.subtract(BigInteger.ONE).multiply(D.multiply(y2).add(BigInteger.ONE).modInverse(P)).mod(P);
+    BigInteger x2 =
+        y2.subtract(BigInteger.ONE)
+            .multiply(D.multiply(y2).add(BigInteger.ONE).modInverse(P))
+            .mod(P);
     BigInteger x = x2.modPow(P.add(BigInteger.valueOf(3)).shiftRight(3), P);
     if (!x.multiply(x).subtract(x2).mod(P).equals(BigInteger.ZERO)) {
       BigInteger sqrtMinus1 = BigInteger.TWO.modPow(P.subtract(BigInteger.ONE).shiftRight(2), P);

@@ -13,6 +13,7 @@ public final class MySqlAuth {
 
   public static final String NATIVE = "mysql_native_password";
   public static final String CACHING_SHA2 = "caching_sha2_password";
+
   /** MariaDB's ed25519 plugin (backend logins only): a signature of the 32-byte nonce. */
   public static final String ED25519 = "client_ed25519";
 
@@ -40,7 +41,9 @@ public final class MySqlAuth {
       mixed[i] = (byte) (pw[i] ^ scramble[i % scramble.length]);
     }
     String body = pem.replaceAll("-----(BEGIN|END) PUBLIC KEY-----", "").replaceAll("\\s", "");
-    PublicKey key = KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(body)));
+    PublicKey key =
+        KeyFactory.getInstance("RSA")
+            .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(body)));
     Cipher c = Cipher.getInstance("RSA/ECB/OAEPWithSHA-1AndMGF1Padding");
     c.init(Cipher.ENCRYPT_MODE, key);
     return c.doFinal(mixed);

@@ -9,12 +9,14 @@ import java.util.Optional;
 
 /**
  * What Halo checks MySQL client logins against: per user the method and the stored hashes
- * (SHA1(SHA1(pw)) for mysql_native_password, SHA256(SHA256(pw)) for caching_sha2_password),
- * derived once at start. Immutable.
+ * (SHA1(SHA1(pw)) for mysql_native_password, SHA256(SHA256(pw)) for caching_sha2_password), derived
+ * once at start. Immutable.
  */
 public final class MySqlCredentials {
 
-  /** One user's hashes; the method follows the config's auth (scram-sha-256 maps to caching_sha2). */
+  /**
+   * One user's hashes; the method follows the config's auth (scram-sha-256 maps to caching_sha2).
+   */
   public record Entry(UserConfig user, byte[] nativeStored, byte[] sha2Stored) {
 
     public String plugin() {

@@ -12,18 +12,49 @@ import java.util.Map;
  * IllegalArgumentException on a malformed packet.
  */
 public record HandshakeResponse(
-    int capabilities, int maxPacketSize, int charset, String user, byte[] authResponse, String database,
-    String authPlugin, Map<String, String> attributes, int mariaDbCapabilities) {
+    int capabilities,
+    int maxPacketSize,
+    int charset,
+    String user,
+    byte[] authResponse,
+    String database,
+    String authPlugin,
+    Map<String, String> attributes,
+    int mariaDbCapabilities) {
 
-  public HandshakeResponse(int capabilities, int maxPacketSize, int charset, String user, byte[] authResponse,
-      String database, String authPlugin, Map<String, String> attributes) {
-    this(capabilities, maxPacketSize, charset, user, authResponse, database, authPlugin, attributes, 0);
+  public HandshakeResponse(
+      int capabilities,
+      int maxPacketSize,
+      int charset,
+      String user,
+      byte[] authResponse,
+      String database,
+      String authPlugin,
+      Map<String, String> attributes) {
+    this(
+        capabilities,
+        maxPacketSize,
+        charset,
+        user,
+        authResponse,
+        database,
+        authPlugin,
+        attributes,
+        0);
   }
 
   /** The same login with another user, charset and database (COM_CHANGE_USER, KILL elsewhere). */
   public HandshakeResponse with(String newUser, int newCharset, String newDatabase) {
-    return new HandshakeResponse(capabilities, maxPacketSize, newCharset, newUser, authResponse, newDatabase,
-        authPlugin, attributes, mariaDbCapabilities);
+    return new HandshakeResponse(
+        capabilities,
+        maxPacketSize,
+        newCharset,
+        newUser,
+        authResponse,
+        newDatabase,
+        authPlugin,
+        attributes,
+        mariaDbCapabilities);
   }
 
   public static HandshakeResponse decode(ByteBuf p) {
@@ -72,13 +103,17 @@ public record HandshakeResponse(
   }
 
   /**
-   * A length field checked against the bytes present, before anything is allocated: a length
-   * near 2^31 or a negative one (a lenenc of 0xff.. or 0xfe + 8 bytes) is a malformed packet.
+   * A length field checked against the bytes present, before anything is allocated: a length near
+   * 2^31 or a negative one (a lenenc of 0xff.. or 0xfe + 8 bytes) is a malformed packet.
    */
   private static int present(ByteBuf p, long n) {
     if (n < 0 || n > p.readableBytes()) {
       throw new IllegalArgumentException(
-          "malformed handshake response: length " + n + " but " + p.readableBytes() + " bytes left");
+          "malformed handshake response: length "
+              + n
+              + " but "
+              + p.readableBytes()
+              + " bytes left");
     }
     return (int) n;
   }

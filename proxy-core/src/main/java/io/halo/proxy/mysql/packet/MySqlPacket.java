@@ -5,8 +5,8 @@ import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCounted;
 
 /**
- * One logical MySQL packet: its payload (joined when it was split into 16 MB wire packets) and
- * the sequence id of its first wire packet.
+ * One logical MySQL packet: its payload (joined when it was split into 16 MB wire packets) and the
+ * sequence id of its first wire packet.
  *
  * <pre>
  * wire packet:  +---------------------+-------------+------------------+
@@ -25,7 +25,9 @@ public final class MySqlPacket extends AbstractReferenceCounted {
   private final ByteBuf payload;
   private final int wirePackets;
 
-  /** The whole wire packet (header included) of a single-packet payload, or null; owns the payload. */
+  /**
+   * The whole wire packet (header included) of a single-packet payload, or null; owns the payload.
+   */
   private final ByteBuf wire;
 
   public MySqlPacket(int sequenceId, ByteBuf payload, int wirePackets) {
@@ -35,7 +37,10 @@ public final class MySqlPacket extends AbstractReferenceCounted {
     this.wire = null;
   }
 
-  /** A payload that came in one wire packet, from that packet's bytes; takes ownership of {@code wire}. */
+  /**
+   * A payload that came in one wire packet, from that packet's bytes; takes ownership of {@code
+   * wire}.
+   */
   public static MySqlPacket ofWire(ByteBuf wire) {
     return new MySqlPacket(wire);
   }

@@ -39,7 +39,8 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
       if (total > maxPayload) {
         discard();
         in.skipBytes(in.readableBytes());
-        throw new TooLongFrameException("packet of more than " + maxPayload + " bytes (" + total + " so far)");
+        throw new TooLongFrameException(
+            "packet of more than " + maxPayload + " bytes (" + total + " so far)");
       }
       if (in.readableBytes() < 4 + length) {
         return;
@@ -79,7 +80,8 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
   }
 
   /** Out-of-order or malformed packets. */
-  public static final class CorruptedMySqlPacketException extends io.netty.handler.codec.DecoderException {
+  public static final class CorruptedMySqlPacketException
+      extends io.netty.handler.codec.DecoderException {
     public CorruptedMySqlPacketException(String message) {
       super(message);
     }

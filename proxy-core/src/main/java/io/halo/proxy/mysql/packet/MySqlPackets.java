@@ -35,7 +35,6 @@ public final class MySqlPackets {
   public static final int COM_BINLOG_DUMP_GTID = 0x1e;
   public static final int COM_RESET_CONNECTION = 0x1f;
 
-
   public static final int CLIENT_LONG_PASSWORD = 1;
   public static final int CLIENT_FOUND_ROWS = 1 << 1;
   public static final int CLIENT_LONG_FLAG = 1 << 2;
@@ -65,8 +64,10 @@ public final class MySqlPackets {
   public static final int CLIENT_ZSTD_COMPRESSION = 1 << 26;
   public static final int CLIENT_QUERY_ATTRIBUTES = 1 << 27;
   public static final int CLIENT_MULTI_FACTOR_AUTH = 1 << 28;
+
   /** MariaDB's CLIENT_PROGRESS_OBSOLETE (bit 29). */
   public static final int CLIENT_PROGRESS_OBSOLETE = 1 << 29;
+
   public static final int CLIENT_SSL_VERIFY_SERVER_CERT = 1 << 30;
   public static final int CLIENT_REMEMBER_OPTIONS = 1 << 31;
 
@@ -80,19 +81,20 @@ public final class MySqlPackets {
 
   /** MariaDB extended capabilities (the upper 32 bits of MariaDB's 64-bit capability word). */
   public static final int MARIADB_CLIENT_PROGRESS = 1;
+
   public static final int MARIADB_CLIENT_COM_MULTI = 1 << 1;
   public static final int MARIADB_CLIENT_STMT_BULK_OPERATIONS = 1 << 2;
   public static final int MARIADB_CLIENT_EXTENDED_METADATA = 1 << 3;
   public static final int MARIADB_CLIENT_CACHE_METADATA = 1 << 4;
   public static final int MARIADB_CLIENT_BULK_UNIT_RESULTS = 1 << 5;
 
-
   private MySqlPackets() {}
 
   /** Puts a payload of less than 16 MB into one wire packet with {@code sequenceId}. */
   public static ByteBuf frame(ByteBufAllocator alloc, int sequenceId, ByteBuf payload) {
     if (payload.readableBytes() >= MySqlPacket.MAX_WIRE_PAYLOAD) {
-      throw new IllegalArgumentException("payload of " + payload.readableBytes() + " bytes needs splitting");
+      throw new IllegalArgumentException(
+          "payload of " + payload.readableBytes() + " bytes needs splitting");
     }
     ByteBuf header = alloc.buffer(4);
     header.writeMediumLE(payload.readableBytes()).writeByte(sequenceId);
@@ -108,9 +110,15 @@ public final class MySqlPackets {
    * </pre>
    */
   public static ByteBuf handshakeV10(
-      ByteBufAllocator alloc, String serverVersion, int connectionId, byte[] scramble, int capabilities,
-      int charset, String authPlugin) {
-    return handshakeV10(alloc, serverVersion, connectionId, scramble, capabilities, 0, charset, authPlugin);
+      ByteBufAllocator alloc,
+      String serverVersion,
+      int connectionId,
+      byte[] scramble,
+      int capabilities,
+      int charset,
+      String authPlugin) {
+    return handshakeV10(
+        alloc, serverVersion, connectionId, scramble, capabilities, 0, charset, authPlugin);
   }
 
   /**
@@ -118,8 +126,14 @@ public final class MySqlPackets {
    * MariaDB's extended capabilities {@code mariaDbCapabilities} (as a MariaDB server writes them).
    */
   public static ByteBuf handshakeV10(
-      ByteBufAllocator alloc, String serverVersion, int connectionId, byte[] scramble, int capabilities,
-      int mariaDbCapabilities, int charset, String authPlugin) {
+      ByteBufAllocator alloc,
+      String serverVersion,
+      int connectionId,
+      byte[] scramble,
+      int capabilities,
+      int mariaDbCapabilities,
+      int charset,
+      String authPlugin) {
     if (scramble.length != 20) {
       throw new IllegalArgumentException("scramble must be 20 bytes");
     }
@@ -142,7 +156,8 @@ public final class MySqlPackets {
     return b;
   }
 
-  public static ByteBuf ok(ByteBufAllocator alloc, long affectedRows, long lastInsertId, int status, int warnings) {
+  public static ByteBuf ok(
+      ByteBufAllocator alloc, long affectedRows, long lastInsertId, int status, int warnings) {
     ByteBuf b = alloc.buffer(16);
     b.writeByte(0);
     lenenc(b, affectedRows);

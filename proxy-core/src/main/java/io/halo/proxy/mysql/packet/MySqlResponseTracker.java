@@ -7,34 +7,39 @@ import io.netty.buffer.Unpooled;
  * Follows the MySQL command/response conversation of one session from the bytes relayed in both
  * directions, without copying them: it walks the 4-byte packet headers in place and looks only at
  * the first bytes of each logical packet where they lie (at most {@link #HEAD} bytes are looked at;
- * only when they are split across reads are they gathered into a small reusable array).
- * From that it knows when each response is complete and the server status flags of the last
- * OK/EOF: whether a transaction is open, autocommit, more results pending, a cursor open.
+ * only when they are split across reads are they gathered into a small reusable array). From that
+ * it knows when each response is complete and the server status flags of the last OK/EOF: whether a
+ * transaction is open, autocommit, more results pending, a cursor open.
  *
  * <p>Design memo.
+ *
  * <ul>
  *   <li>Every command the client sends that the server answers is queued (clients may pipeline:
- *       MariaDB Connector/J sends batches of MySqlPackets.COM_STMT_EXECUTE without waiting). The head of the
- *       queue is the command whose response the server is sending; {@link Phase} is where in that
- *       response it is. MySqlPackets.COM_STMT_SEND_LONG_DATA, MySqlPackets.COM_STMT_CLOSE and MySqlPackets.COM_QUIT have no reply and are
- *       not queued. The queue grows to {@link #MAX_PENDING}; beyond it (or on a packet the state
- *       machine cannot place) the tracker is {@link #lost()}: it stops guessing, and a lost session
- *       is never quiescent.
+ *       MariaDB Connector/J sends batches of MySqlPackets.COM_STMT_EXECUTE without waiting). The
+ *       head of the queue is the command whose response the server is sending; {@link Phase} is
+ *       where in that response it is. MySqlPackets.COM_STMT_SEND_LONG_DATA,
+ *       MySqlPackets.COM_STMT_CLOSE and MySqlPackets.COM_QUIT have no reply and are not queued. The
+ *       queue grows to {@link #MAX_PENDING}; beyond it (or on a packet the state machine cannot
+ *       place) the tracker is {@link #lost()}: it stops guessing, and a lost session is never
+ *       quiescent.
  *   <li>Text and binary result sets: column count, that many column definitions, an EOF unless
  *       CLIENT_DEPRECATE_EOF, rows, then an EOF (or, with CLIENT_DEPRECATE_EOF, an OK whose header
- *       is 0xFE) or an ERR. A packet is that end marker when its first byte is 0xFE and it is shorter
- *       than 9 bytes (classic EOF) or, with CLIENT_DEPRECATE_EOF, shorter than 0xFFFFFF (a text row
- *       can only start with 0xFE when its first value is 16 MB or more). MySqlPackets.SERVER_MORE_RESULTS_EXISTS
- *       on an OK or end marker means another result follows (multi-statements, CALL).
- *   <li>MySqlPackets.COM_STMT_EXECUTE with a cursor: the server sends column definitions and one end marker
- *       flagged MySqlPackets.SERVER_STATUS_CURSOR_EXISTS, no rows (checked in MariaDB's sql_cursor.cc: metadata
- *       is sent without its own EOF, then {@code send_eof}); rows come with MySqlPackets.COM_STMT_FETCH, each
- *       fetch ending with an end marker.
- *   <li>LOCAL INFILE: a 0xFB reply to MySqlPackets.COM_QUERY makes the client send the file as packets ending
- *       with an empty one; those are data, not commands. The server's OK/ERR follows.
- *   <li>MySqlPackets.COM_STMT_PREPARE: an OK with statement id, column and parameter counts, then parameter
- *       definitions (+EOF), column definitions (+EOF). Open statements are counted (PREPARE OK +1,
- *       MySqlPackets.COM_STMT_CLOSE -1, MySqlPackets.COM_RESET_CONNECTION / MySqlPackets.COM_CHANGE_USER reset).
+ *       is 0xFE) or an ERR. A packet is that end marker when its first byte is 0xFE and it is
+ *       shorter than 9 bytes (classic EOF) or, with CLIENT_DEPRECATE_EOF, shorter than 0xFFFFFF (a
+ *       text row can only start with 0xFE when its first value is 16 MB or more).
+ *       MySqlPackets.SERVER_MORE_RESULTS_EXISTS on an OK or end marker means another result follows
+ *       (multi-statements, CALL).
+ *   <li>MySqlPackets.COM_STMT_EXECUTE with a cursor: the server sends column definitions and one
+ *       end marker flagged MySqlPackets.SERVER_STATUS_CURSOR_EXISTS, no rows (checked in MariaDB's
+ *       sql_cursor.cc: metadata is sent without its own EOF, then {@code send_eof}); rows come with
+ *       MySqlPackets.COM_STMT_FETCH, each fetch ending with an end marker.
+ *   <li>LOCAL INFILE: a 0xFB reply to MySqlPackets.COM_QUERY makes the client send the file as
+ *       packets ending with an empty one; those are data, not commands. The server's OK/ERR
+ *       follows.
+ *   <li>MySqlPackets.COM_STMT_PREPARE: an OK with statement id, column and parameter counts, then
+ *       parameter definitions (+EOF), column definitions (+EOF). Open statements are counted
+ *       (PREPARE OK +1, MySqlPackets.COM_STMT_CLOSE -1, MySqlPackets.COM_RESET_CONNECTION /
+ *       MySqlPackets.COM_CHANGE_USER reset).
  *   <li>Packets of 16 MB and more are split into wire packets of 0xFFFFFF bytes; only the first
  *       wire packet of a logical packet is looked at, continuations are skipped.
  *   <li>An ERR carries no status flags; the last known status stays (a deadlock rolls the
@@ -51,29 +56,40 @@ public final class MySqlResponseTracker {
 
   /** Bytes of each logical packet's payload that are looked at (an OK's status lies within 21). */
   public static final int HEAD = 24;
+
   /** Commands sent whose replies have not been seen, at most. */
   public static final int MAX_PENDING = 1 << 16;
-
 
   /** Sees commands start and responses end (for a statement router, or tests). */
   public interface Listener {
     /** A client command the server will answer was sent; {@code command} is its first byte. */
     default void commandSent(int command) {}
 
-    /** The whole response to {@code command} has been seen; {@code status} is the current status. */
+    /**
+     * The whole response to {@code command} has been seen; {@code status} is the current status.
+     */
     default void responseComplete(int command, boolean error, int status) {}
   }
 
   /** Where the server is in the response to the command at the head of the queue. */
   private enum Phase {
     /** The first packet of a (next) result: OK, ERR, 0xFB LOCAL INFILE, or a column count. */
-    FIRST, COLUMNS, COLUMNS_EOF, ROWS,
-    PREPARE_PARAMS, PREPARE_PARAMS_EOF, PREPARE_COLUMNS, PREPARE_COLUMNS_EOF,
+    FIRST,
+    COLUMNS,
+    COLUMNS_EOF,
+    ROWS,
+    PREPARE_PARAMS,
+    PREPARE_PARAMS_EOF,
+    PREPARE_COLUMNS,
+    PREPARE_COLUMNS_EOF,
     /** MySqlPackets.COM_FIELD_LIST: column definitions up to an end marker. */
     FIELD_LIST,
     /** MySqlPackets.COM_CHANGE_USER passed through: auth exchange up to OK or ERR. */
     AUTH,
-    /** Any one packet ends it (MySqlPackets.COM_PING, MySqlPackets.COM_INIT_DB, COM_STATISTICS, unknown commands, ...). */
+    /**
+     * Any one packet ends it (MySqlPackets.COM_PING, MySqlPackets.COM_INIT_DB, COM_STATISTICS,
+     * unknown commands, ...).
+     */
     ONE
   }
 
@@ -162,7 +178,9 @@ public final class MySqlResponseTracker {
     return pending == 0 && expectingCommand() && server.atBoundary();
   }
 
-  /** Between transactions with nothing in flight: a switchover may hold or move the session here. */
+  /**
+   * Between transactions with nothing in flight: a switchover may hold or move the session here.
+   */
   public boolean quiescent() {
     return idle() && !inTransaction();
   }
@@ -173,8 +191,8 @@ public final class MySqlResponseTracker {
   }
 
   /**
-   * Starts over on a fresh backend session (after MySqlPackets.COM_CHANGE_USER handled by Halo, or a move):
-   * nothing pending, no statements, {@code loginStatus} as the status.
+   * Starts over on a fresh backend session (after MySqlPackets.COM_CHANGE_USER handled by Halo, or
+   * a move): nothing pending, no statements, {@code loginStatus} as the status.
    */
   public void reset(int loginStatus) {
     status = loginStatus;
@@ -225,9 +243,10 @@ public final class MySqlResponseTracker {
     int command = n == 0 ? -1 : head.getUnsignedByte(o);
     switch (command) {
       case MySqlPackets.COM_QUIT -> quit = true;
-      case MySqlPackets.COM_STMT_SEND_LONG_DATA -> { }
+      case MySqlPackets.COM_STMT_SEND_LONG_DATA -> {}
       case MySqlPackets.COM_STMT_CLOSE -> openStatements = Math.max(0, openStatements - 1);
-      case MySqlPackets.COM_BINLOG_DUMP, MySqlPackets.COM_BINLOG_DUMP_GTID -> lost = true; // a stream without end: not followed
+      case MySqlPackets.COM_BINLOG_DUMP, MySqlPackets.COM_BINLOG_DUMP_GTID ->
+          lost = true; // a stream without end: not followed
       default -> enqueue(command);
     }
   }
@@ -240,7 +259,8 @@ public final class MySqlResponseTracker {
     int first = n == 0 ? -1 : h.getUnsignedByte(o + 0);
     if (pending == 0) {
       if (first != 0xff) {
-        lost = true; // an unsolicited ERR (server shutdown, connection killed) is allowed; nothing else
+        lost = true; // an unsolicited ERR (server shutdown, connection killed) is allowed; nothing
+        // else
       }
       return;
     }
@@ -261,7 +281,8 @@ public final class MySqlResponseTracker {
         }
         readStatus(length, h, o, n);
         phase = Phase.ROWS;
-        if (command == MySqlPackets.COM_STMT_EXECUTE && (status & MySqlPackets.SERVER_STATUS_CURSOR_EXISTS) != 0) {
+        if (command == MySqlPackets.COM_STMT_EXECUTE
+            && (status & MySqlPackets.SERVER_STATUS_CURSOR_EXISTS) != 0) {
           complete(command, false); // rows come with MySqlPackets.COM_STMT_FETCH
         }
       }
@@ -372,7 +393,8 @@ public final class MySqlResponseTracker {
 
   private void endOfResult(int command, int length, ByteBuf h, int o, int n) {
     readStatus(length, h, o, n);
-    if ((status & MySqlPackets.SERVER_MORE_RESULTS_EXISTS) != 0 && command != MySqlPackets.COM_STMT_FETCH) {
+    if ((status & MySqlPackets.SERVER_MORE_RESULTS_EXISTS) != 0
+        && command != MySqlPackets.COM_STMT_FETCH) {
       phase = Phase.FIRST;
     } else {
       complete(command, false);
@@ -415,13 +437,18 @@ public final class MySqlResponseTracker {
   }
 
   private void startResponse(int command) {
-    phase = switch (command) {
-      case MySqlPackets.COM_QUERY, MySqlPackets.COM_STMT_EXECUTE, MySqlPackets.COM_PROCESS_INFO, MySqlPackets.COM_STMT_PREPARE -> Phase.FIRST;
-      case MySqlPackets.COM_STMT_FETCH -> Phase.ROWS;
-      case MySqlPackets.COM_FIELD_LIST -> Phase.FIELD_LIST;
-      case MySqlPackets.COM_CHANGE_USER -> Phase.AUTH;
-      default -> Phase.ONE;
-    };
+    phase =
+        switch (command) {
+          case MySqlPackets.COM_QUERY,
+              MySqlPackets.COM_STMT_EXECUTE,
+              MySqlPackets.COM_PROCESS_INFO,
+              MySqlPackets.COM_STMT_PREPARE ->
+              Phase.FIRST;
+          case MySqlPackets.COM_STMT_FETCH -> Phase.ROWS;
+          case MySqlPackets.COM_FIELD_LIST -> Phase.FIELD_LIST;
+          case MySqlPackets.COM_CHANGE_USER -> Phase.AUTH;
+          default -> Phase.ONE;
+        };
   }
 
   private void complete(int command, boolean error) {
@@ -492,9 +519,9 @@ public final class MySqlResponseTracker {
   }
 
   /**
-   * Walks packet headers of one direction. A packet's first bytes are read where they lie when
-   * the buffer holds them (the common case: no copy at all); only a head split across reads is
-   * gathered into a small array.
+   * Walks packet headers of one direction. A packet's first bytes are read where they lie when the
+   * buffer holds them (the common case: no copy at all); only a head split across reads is gathered
+   * into a small array.
    */
   private final class Walker {
     private final byte[] header = new byte[4];

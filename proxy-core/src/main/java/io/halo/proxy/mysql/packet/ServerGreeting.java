@@ -14,12 +14,16 @@ import io.netty.buffer.ByteBuf;
  * {@link #decode} checks every length before it reads and throws IllegalArgumentException on a
  * malformed packet.
  *
- * @param mariaDbCapabilities MariaDB's extended capabilities; 0 unless the server cleared
- *     {@link MySqlPackets#CLIENT_MYSQL}
+ * @param mariaDbCapabilities MariaDB's extended capabilities; 0 unless the server cleared {@link
+ *     MySqlPackets#CLIENT_MYSQL}
  * @param authPlugin the plugin the server starts with; mysql_native_password when it names none
  */
 public record ServerGreeting(
-    String serverVersion, long threadId, byte[] scramble, int capabilities, int mariaDbCapabilities,
+    String serverVersion,
+    long threadId,
+    byte[] scramble,
+    int capabilities,
+    int mariaDbCapabilities,
     String authPlugin) {
 
   /** What Halo's own greeting takes over from a backend's. */
@@ -37,9 +41,14 @@ public record ServerGreeting(
     if (b.readUnsignedByte() != 10) {
       throw new IllegalArgumentException("server does not speak protocol 10");
     }
-    int nul = b.indexOf(b.readerIndex(), Math.min(b.writerIndex(), b.readerIndex() + MAX_VERSION + 1), (byte) 0);
+    int nul =
+        b.indexOf(
+            b.readerIndex(),
+            Math.min(b.writerIndex(), b.readerIndex() + MAX_VERSION + 1),
+            (byte) 0);
     if (nul < 0) {
-      throw new IllegalArgumentException("server version is not NUL-terminated within " + MAX_VERSION + " bytes");
+      throw new IllegalArgumentException(
+          "server version is not NUL-terminated within " + MAX_VERSION + " bytes");
     }
     String version = MySqlPackets.readCString(b);
     need(b, 4 + 8 + 1 + 2, "thread id, scramble and capabilities");
@@ -63,15 +72,23 @@ public record ServerGreeting(
     System.arraycopy(part1, 0, scramble, 0, 8);
     b.readBytes(scramble, 8, part2Len);
     b.skipBytes(1);
-    String plugin = (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable()
-        ? MySqlPackets.readCString(b) : "mysql_native_password";
+    String plugin =
+        (caps & MySqlPackets.CLIENT_PLUGIN_AUTH) != 0 && b.isReadable()
+            ? MySqlPackets.readCString(b)
+            : "mysql_native_password";
     return new ServerGreeting(version, threadId, scramble, caps, ext, plugin);
   }
 
   private static void need(ByteBuf b, int n, String what) {
     if (b.readableBytes() < n) {
       throw new IllegalArgumentException(
-          "server greeting too short for " + what + ": " + b.readableBytes() + " bytes left, " + n + " needed");
+          "server greeting too short for "
+              + what
+              + ": "
+              + b.readableBytes()
+              + " bytes left, "
+              + n
+              + " needed");
     }
   }
 }

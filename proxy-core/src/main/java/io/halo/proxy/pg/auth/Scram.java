@@ -10,8 +10,8 @@ import javax.crypto.spec.PBEKeySpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * SCRAM-SHA-256 primitives (RFC 5802, RFC 7677) shared by Halo's server side (clients logging in
- * to Halo) and client side (Halo logging in to a backend).
+ * SCRAM-SHA-256 primitives (RFC 5802, RFC 7677) shared by Halo's server side (clients logging in to
+ * Halo) and client side (Halo logging in to a backend).
  *
  * <p>Passwords are used as given (UTF-8) without SASLprep; that is the same for all-ASCII
  * passwords, which is what PostgreSQL itself falls back to for passwords SASLprep rejects.

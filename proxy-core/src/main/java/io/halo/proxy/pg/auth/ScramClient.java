@@ -35,7 +35,8 @@ public final class ScramClient {
     String salt = Scram.attribute(serverFirst, 's');
     String iterations = Scram.attribute(serverFirst, 'i');
     try {
-      return salt != null && iterations != null
+      return salt != null
+          && iterations != null
           && !keys.cached(password, Scram.unb64(salt), Integer.parseInt(iterations));
     } catch (IllegalArgumentException e) {
       return false;
@@ -45,7 +46,9 @@ public final class ScramClient {
   /** Computes (and caches) the salted password {@code serverFirst} asks for. Any thread. */
   public void derive(String serverFirst) throws ScramException {
     try {
-      keys.saltedPassword(password, Scram.unb64(Scram.attribute(serverFirst, 's')),
+      keys.saltedPassword(
+          password,
+          Scram.unb64(Scram.attribute(serverFirst, 's')),
           Integer.parseInt(Scram.attribute(serverFirst, 'i')));
     } catch (IllegalArgumentException e) {
       throw new ScramException("malformed SCRAM server-first-message: " + e.getMessage());

@@ -7,13 +7,14 @@ import java.util.Arrays;
 /**
  * SCRAM salted passwords Halo computed as a client (logging in to backends), kept so that PBKDF2,
  * slow by design, runs once per backend user and salt, not on every backend login. A login whose
- * salt is not cached computes it on the {@link io.halo.proxy.session.CryptoPool}, never on its event
- * loop. Bounded; shared by the sessions of one Halo.
+ * salt is not cached computes it on the {@link io.halo.proxy.session.CryptoPool}, never on its
+ * event loop. Bounded; shared by the sessions of one Halo.
  */
 public final class ScramKeyCache {
 
   /** Iterations above this are refused (each login with a new salt costs that much CPU). */
   public static final int MAX_ITERATIONS = 100_000;
+
   private static final int MAX_ENTRIES = 1_000;
 
   private record Key(String password, String salt, int iterations) {}
@@ -23,15 +24,22 @@ public final class ScramKeyCache {
   /** PBKDF2-SHA256 of the password, computed once per (password, salt, iterations). */
   public byte[] saltedPassword(String password, byte[] salt, int iterations) throws ScramException {
     if (iterations < 1 || iterations > MAX_ITERATIONS) {
-      throw new ScramException("backend asks for " + iterations + " SCRAM iterations; Halo accepts 1.."
-          + MAX_ITERATIONS);
+      throw new ScramException(
+          "backend asks for "
+              + iterations
+              + " SCRAM iterations; Halo accepts 1.."
+              + MAX_ITERATIONS);
     }
-    byte[] key = salted.get(new Key(password, Scram.b64(salt), iterations),
-        k -> Scram.saltedPassword(password, salt, iterations));
+    byte[] key =
+        salted.get(
+            new Key(password, Scram.b64(salt), iterations),
+            k -> Scram.saltedPassword(password, salt, iterations));
     return Arrays.copyOf(key, key.length);
   }
 
-  /** Whether {@link #saltedPassword} would answer from the cache (cheap enough for an event loop). */
+  /**
+   * Whether {@link #saltedPassword} would answer from the cache (cheap enough for an event loop).
+   */
   public boolean cached(String password, byte[] salt, int iterations) {
     return salted.getIfPresent(new Key(password, Scram.b64(salt), iterations)) != null;
   }

@@ -4,8 +4,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 
 /**
- * The server side of one SCRAM-SHA-256 exchange with a client (Halo authenticating a client).
- * Not thread-safe; lives in one session's event loop.
+ * The server side of one SCRAM-SHA-256 exchange with a client (Halo authenticating a client). Not
+ * thread-safe; lives in one session's event loop.
  *
  * <pre>
  * client-first:  n,,n=,r=&lt;cnonce&gt;
@@ -14,8 +14,8 @@ import java.security.MessageDigest;
  * server-final:  v=&lt;server signature&gt;
  * </pre>
  *
- * For an unknown user the exchange runs against a random verifier and fails at the end, so a
- * client cannot tell unknown users from wrong passwords (as PostgreSQL does).
+ * For an unknown user the exchange runs against a random verifier and fails at the end, so a client
+ * cannot tell unknown users from wrong passwords (as PostgreSQL does).
  */
 public final class ScramServer {
 
@@ -39,7 +39,8 @@ public final class ScramServer {
    */
   public static Scram.Verifier impossibleVerifier(String user) {
     byte[] salt = java.util.Arrays.copyOf(Scram.hmac(UNKNOWN_USER_SECRET, "salt:" + user), 16);
-    return new Scram.Verifier(salt, Scram.DEFAULT_ITERATIONS, Scram.randomBytes(32), Scram.randomBytes(32));
+    return new Scram.Verifier(
+        salt, Scram.DEFAULT_ITERATIONS, Scram.randomBytes(32), Scram.randomBytes(32));
   }
 
   /**

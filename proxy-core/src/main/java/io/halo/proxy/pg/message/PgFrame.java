@@ -1,12 +1,12 @@
 package io.halo.proxy.pg.message;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.ReferenceCounted;
 import io.netty.util.AbstractReferenceCounted;
+import io.netty.util.ReferenceCounted;
 
 /**
- * One whole protocol message, as the startup/authentication handlers see it. The body excludes
- * the type byte and the length. {@code type} is 0 for startup packets, which carry none; whether a
+ * One whole protocol message, as the startup/authentication handlers see it. The body excludes the
+ * type byte and the length. {@code type} is 0 for startup packets, which carry none; whether a
  * frame is a startup packet is decided by the framing (only {@link #startup} makes one), never by
  * its type byte: a typed message whose type byte is 0 is not a startup packet.
  */
@@ -14,6 +14,7 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   private final byte type;
   private final ByteBuf body;
+
   /** The whole message, header included (typed messages only), or null; owns the body. */
   private final ByteBuf message;
 
@@ -28,7 +29,9 @@ public final class PgFrame extends AbstractReferenceCounted {
     return new PgFrame((byte) 0, body);
   }
 
-  /** A typed message from its whole bytes (type, length, body); takes ownership of {@code message}. */
+  /**
+   * A typed message from its whole bytes (type, length, body); takes ownership of {@code message}.
+   */
   public static PgFrame ofMessage(ByteBuf message) {
     return new PgFrame(message);
   }
@@ -40,8 +43,8 @@ public final class PgFrame extends AbstractReferenceCounted {
   }
 
   /**
-   * The whole message, header included, retained for the caller (one write instead of a header
-   * and a body); null for startup packets.
+   * The whole message, header included, retained for the caller (one write instead of a header and
+   * a body); null for startup packets.
    */
   public ByteBuf retainedMessage() {
     return message == null ? null : message.retainedDuplicate();
@@ -72,7 +75,10 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   @Override
   public String toString() {
-    return "PgFrame[" + (isStartup() ? "startup" : String.valueOf((char) type)) + ", "
-        + body.readableBytes() + " bytes]";
+    return "PgFrame["
+        + (isStartup() ? "startup" : String.valueOf((char) type))
+        + ", "
+        + body.readableBytes()
+        + " bytes]";
   }
 }

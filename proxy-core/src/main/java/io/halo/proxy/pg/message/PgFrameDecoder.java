@@ -92,14 +92,24 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
       byte type = in.getByte(start);
       int length = in.getInt(start + 1);
       if (length < 4) {
-        fail(in, out, SqlState.PROTOCOL_VIOLATION,
+        fail(
+            in,
+            out,
+            SqlState.PROTOCOL_VIOLATION,
             "invalid message length " + length + " for message type '" + printable(type) + "'");
         return;
       }
       if (length > limit) {
-        fail(in, out, SqlState.PROTOCOL_VIOLATION,
-            "message of type '" + printable(type) + "' is " + length
-                + " bytes, more than the limit of " + limit
+        fail(
+            in,
+            out,
+            SqlState.PROTOCOL_VIOLATION,
+            "message of type '"
+                + printable(type)
+                + "' is "
+                + length
+                + " bytes, more than the limit of "
+                + limit
                 + (limit < maxMessageSize ? " before authentication" : ""));
         return;
       }

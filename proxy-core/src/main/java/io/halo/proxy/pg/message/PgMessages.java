@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Encoders for the few PostgreSQL protocol messages Halo writes itself. Everything else is
- * relayed as received.
+ * Encoders for the few PostgreSQL protocol messages Halo writes itself. Everything else is relayed
+ * as received.
  *
  * <pre>
  * typed message:   +------+-----------------+-----------------+
@@ -28,6 +28,7 @@ public final class PgMessages {
   public static final int SSL_REQUEST_CODE = 80877103;
   public static final int GSSENC_REQUEST_CODE = 80877104;
   public static final int CANCEL_REQUEST_CODE = 80877102;
+
   /** PostgreSQL's own limit for a startup packet. */
   public static final int MAX_STARTUP_PACKET = 10_000;
 

@@ -3,14 +3,13 @@ package io.halo.proxy.pg.message;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Walks the message boundaries of a relayed PostgreSQL byte stream without framing or copying
- * it: the relay forwards each received buffer whole, and this scanner only reads the 5-byte
- * headers (type, length) and, for ReadyForQuery, the status byte.
+ * Walks the message boundaries of a relayed PostgreSQL byte stream without framing or copying it:
+ * the relay forwards each received buffer whole, and this scanner only reads the 5-byte headers
+ * (type, length) and, for ReadyForQuery, the status byte.
  *
  * <p>Design memo: framing every message into its own buffer costs an allocation per message and
  * per-message writes; PgBouncer-style scanning keeps the relay at one write per read. Headers may
- * straddle reads, so the header is assembled in a small state machine; bodies are skipped by
- * count.
+ * straddle reads, so the header is assembled in a small state machine; bodies are skipped by count.
  */
 public final class PgStreamScanner {
 
@@ -40,13 +39,16 @@ public final class PgStreamScanner {
 
   /** Where captured messages are allocated; null = capturing disabled. */
   private final io.netty.buffer.ByteBufAllocator alloc;
+
   private ByteBuf capturing;
 
   private final Listener listener;
   private final byte[] header = new byte[5];
   private int headerFill;
+
   /** Body bytes of the current message not seen yet. */
   private long remaining;
+
   /** The current message is a ReadyForQuery whose status byte is still to come. */
   private boolean wantStatus;
 

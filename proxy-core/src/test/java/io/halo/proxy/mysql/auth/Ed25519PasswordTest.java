@@ -21,10 +21,12 @@ class Ed25519PasswordTest {
     assertThat(HEX.formatHex(Ed25519Password.publicKey(seed1)))
         .isEqualTo("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     assertThat(HEX.formatHex(Ed25519Password.sign(seed1, new byte[0])))
-        .isEqualTo("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+        .isEqualTo(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
     byte[] seed3 = HEX.parseHex("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7");
     assertThat(HEX.formatHex(Ed25519Password.sign(seed3, HEX.parseHex("af82"))))
-        .isEqualTo("6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a");
+        .isEqualTo(
+            "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a");
   }
 
   /** A password of any length signs a 32-byte nonce that the JDK's own Ed25519 verifies. */
@@ -41,8 +43,12 @@ class Ed25519PasswordTest {
     for (int i = 0; i < 32; i++) {
       be[i] = y[31 - i];
     }
-    var key = KeyFactory.getInstance("Ed25519").generatePublic(
-        new EdECPublicKeySpec(NamedParameterSpec.ED25519, new EdECPoint(xOdd, new java.math.BigInteger(1, be))));
+    var key =
+        KeyFactory.getInstance("Ed25519")
+            .generatePublic(
+                new EdECPublicKeySpec(
+                    NamedParameterSpec.ED25519,
+                    new EdECPoint(xOdd, new java.math.BigInteger(1, be))));
     Signature v = Signature.getInstance("Ed25519");
     v.initVerify(key);
     v.update(nonce);

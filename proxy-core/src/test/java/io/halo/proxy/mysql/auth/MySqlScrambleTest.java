@@ -19,18 +19,25 @@ class MySqlScrambleTest {
   @Test
   void native_password_token_is_what_connector_j_sends_and_the_server_side_check_accepts_it() {
     byte[] token = MySqlScramble.nativeToken("s3cret", scramble);
-    assertThat(token).isEqualTo(Security.scramble411("s3cret".getBytes(StandardCharsets.UTF_8), scramble));
-    assertThat(MySqlScramble.nativeMatches(MySqlScramble.nativeStored("s3cret"), scramble, token)).isTrue();
-    assertThat(MySqlScramble.nativeMatches(MySqlScramble.nativeStored("other"), scramble, token)).isFalse();
+    assertThat(token)
+        .isEqualTo(Security.scramble411("s3cret".getBytes(StandardCharsets.UTF_8), scramble));
+    assertThat(MySqlScramble.nativeMatches(MySqlScramble.nativeStored("s3cret"), scramble, token))
+        .isTrue();
+    assertThat(MySqlScramble.nativeMatches(MySqlScramble.nativeStored("other"), scramble, token))
+        .isFalse();
   }
 
   @Test
   void caching_sha2_fast_path_token_is_what_connector_j_sends_and_the_server_side_check_accepts_it()
       throws Exception {
     byte[] token = MySqlScramble.sha2Token("s3cret", scramble);
-    assertThat(token).isEqualTo(Security.scrambleCachingSha2("s3cret".getBytes(StandardCharsets.UTF_8), scramble));
-    assertThat(MySqlScramble.sha2Matches(MySqlScramble.sha2Stored("s3cret"), scramble, token)).isTrue();
-    assertThat(MySqlScramble.sha2Matches(MySqlScramble.sha2Stored("s3cret"), new byte[20], token)).isFalse();
+    assertThat(token)
+        .isEqualTo(
+            Security.scrambleCachingSha2("s3cret".getBytes(StandardCharsets.UTF_8), scramble));
+    assertThat(MySqlScramble.sha2Matches(MySqlScramble.sha2Stored("s3cret"), scramble, token))
+        .isTrue();
+    assertThat(MySqlScramble.sha2Matches(MySqlScramble.sha2Stored("s3cret"), new byte[20], token))
+        .isFalse();
   }
 
   @Test

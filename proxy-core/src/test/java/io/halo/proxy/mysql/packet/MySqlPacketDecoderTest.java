@@ -23,7 +23,9 @@ class MySqlPacketDecoderTest {
   @Test
   void frames_small_packets_fed_byte_by_byte() {
     EmbeddedChannel ch = new EmbeddedChannel(new MySqlPacketDecoder(1 << 20));
-    ByteBuf all = Unpooled.wrappedBuffer(wire(0, 3, (byte) 'a'), wire(1, 0, (byte) 0), wire(2, 5, (byte) 'b'));
+    ByteBuf all =
+        Unpooled.wrappedBuffer(
+            wire(0, 3, (byte) 'a'), wire(1, 0, (byte) 0), wire(2, 5, (byte) 'b'));
     while (all.isReadable()) {
       ch.writeInbound(all.readRetainedSlice(1));
     }
@@ -35,7 +37,8 @@ class MySqlPacketDecoderTest {
     assertThat(p0.payload().readableBytes()).isEqualTo(3);
     assertThat(p1.payload().readableBytes()).isZero();
     assertThat(p2.sequenceId()).isEqualTo(2);
-    assertThat(p2.payload().toString(java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("bbbbb");
+    assertThat(p2.payload().toString(java.nio.charset.StandardCharsets.US_ASCII))
+        .isEqualTo("bbbbb");
     p0.release();
     p1.release();
     p2.release();

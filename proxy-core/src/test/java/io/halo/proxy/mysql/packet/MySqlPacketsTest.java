@@ -14,16 +14,30 @@ class MySqlPacketsTest {
   @Test
   void err_packet_is_byte_exact() {
     ByteBuf err = MySqlPackets.err(Unpooled.buffer().alloc(), 1045, "28000", "Access denied");
-    assertThat(ByteBufUtil.hexDump(err)).isEqualTo("ff1504" + "23" + "3238303030" + ByteBufUtil.hexDump("Access denied".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    assertThat(ByteBufUtil.hexDump(err))
+        .isEqualTo(
+            "ff1504"
+                + "23"
+                + "3238303030"
+                + ByteBufUtil.hexDump(
+                    "Access denied".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     err.release();
   }
 
   @Test
   void handshake_carries_the_scramble_in_two_parts_and_the_plugin_name() {
     byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
-    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "11.4.5-halo", 42, scramble,
-        MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_PLUGIN_AUTH | MySqlPackets.CLIENT_SECURE_CONNECTION, 45,
-        "mysql_native_password");
+    ByteBuf h =
+        MySqlPackets.handshakeV10(
+            Unpooled.buffer().alloc(),
+            "11.4.5-halo",
+            42,
+            scramble,
+            MySqlPackets.CLIENT_PROTOCOL_41
+                | MySqlPackets.CLIENT_PLUGIN_AUTH
+                | MySqlPackets.CLIENT_SECURE_CONNECTION,
+            45,
+            "mysql_native_password");
     assertThat(h.readByte()).isEqualTo((byte) 10);
     assertThat(MySqlPackets.readCString(h)).isEqualTo("11.4.5-halo");
     assertThat(h.readIntLE()).isEqualTo(42);
@@ -38,18 +52,27 @@ class MySqlPacketsTest {
     byte[] part2 = new byte[12];
     h.readBytes(part2);
     h.skipBytes(1);
-    assertThat(new String(part1, StandardCharsets.US_ASCII) + new String(part2, StandardCharsets.US_ASCII))
+    assertThat(
+            new String(part1, StandardCharsets.US_ASCII)
+                + new String(part2, StandardCharsets.US_ASCII))
         .isEqualTo("abcdefghijklmnopqrst");
-    assertThat(capsLow | capsHigh << 16).isEqualTo(
-        MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_PLUGIN_AUTH | MySqlPackets.CLIENT_SECURE_CONNECTION);
+    assertThat(capsLow | capsHigh << 16)
+        .isEqualTo(
+            MySqlPackets.CLIENT_PROTOCOL_41
+                | MySqlPackets.CLIENT_PLUGIN_AUTH
+                | MySqlPackets.CLIENT_SECURE_CONNECTION);
     assertThat(MySqlPackets.readCString(h)).isEqualTo("mysql_native_password");
     h.release();
   }
 
   @Test
   void decodes_a_handshake_response_with_database_plugin_and_attributes() {
-    int caps = MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-        | MySqlPackets.CLIENT_CONNECT_WITH_DB | MySqlPackets.CLIENT_PLUGIN_AUTH | MySqlPackets.CLIENT_CONNECT_ATTRS;
+    int caps =
+        MySqlPackets.CLIENT_PROTOCOL_41
+            | MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+            | MySqlPackets.CLIENT_CONNECT_WITH_DB
+            | MySqlPackets.CLIENT_PLUGIN_AUTH
+            | MySqlPackets.CLIENT_CONNECT_ATTRS;
     ByteBuf p = Unpooled.buffer();
     p.writeIntLE(caps).writeIntLE(1 << 24).writeByte(45).writeZero(23);
     p.writeBytes("app\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -90,8 +113,16 @@ class MySqlPacketsTest {
   void a_greeting_without_client_mysql_carries_mariadb_capabilities_and_decodes_back() {
     byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
     int caps = MySqlCapabilities.LOGIN | MySqlPackets.CLIENT_IGNORE_SPACE; // CLIENT_MYSQL clear
-    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "11.4.5-MariaDB-halo", 42, scramble, caps,
-        MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA, 45, "caching_sha2_password");
+    ByteBuf h =
+        MySqlPackets.handshakeV10(
+            Unpooled.buffer().alloc(),
+            "11.4.5-MariaDB-halo",
+            42,
+            scramble,
+            caps,
+            MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA,
+            45,
+            "caching_sha2_password");
     // the 4 bytes after the 6 zero bytes of the filler (as MariaDB's sql_acl.cc writes them)
     int fillerAt = 1 + "11.4.5-MariaDB-halo".length() + 1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1;
     assertThat(ByteBufUtil.hexDump(h, fillerAt, 10)).isEqualTo("000000000000" + "08000000");
@@ -100,7 +131,8 @@ class MySqlPacketsTest {
     assertThat(g.threadId()).isEqualTo(42);
     assertThat(g.capabilities()).isEqualTo(caps);
     assertThat(g.mariaDbCapabilities()).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
-    assertThat(new String(g.scramble(), StandardCharsets.US_ASCII)).isEqualTo("abcdefghijklmnopqrst");
+    assertThat(new String(g.scramble(), StandardCharsets.US_ASCII))
+        .isEqualTo("abcdefghijklmnopqrst");
     assertThat(g.authPlugin()).isEqualTo("caching_sha2_password");
     h.release();
   }
@@ -108,9 +140,16 @@ class MySqlPacketsTest {
   @Test
   void a_greeting_with_client_mysql_set_has_no_mariadb_capabilities_whatever_the_filler_holds() {
     byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
-    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "8.0.36", 7, scramble,
-        MySqlCapabilities.LOGIN | MySqlPackets.CLIENT_MYSQL, MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA, 45,
-        "mysql_native_password");
+    ByteBuf h =
+        MySqlPackets.handshakeV10(
+            Unpooled.buffer().alloc(),
+            "8.0.36",
+            7,
+            scramble,
+            MySqlCapabilities.LOGIN | MySqlPackets.CLIENT_MYSQL,
+            MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA,
+            45,
+            "mysql_native_password");
     assertThat(ServerGreeting.decode(h).mariaDbCapabilities()).isZero();
     h.release();
   }
@@ -118,8 +157,16 @@ class MySqlPacketsTest {
   @Test
   void every_truncation_of_a_greeting_is_a_malformed_packet_not_an_index_error() {
     byte[] scramble = "abcdefghijklmnopqrst".getBytes(StandardCharsets.US_ASCII);
-    ByteBuf h = MySqlPackets.handshakeV10(Unpooled.buffer().alloc(), "11.4.5-MariaDB", 7, scramble,
-        MySqlCapabilities.LOGIN, 0, 45, "mysql_native_password");
+    ByteBuf h =
+        MySqlPackets.handshakeV10(
+            Unpooled.buffer().alloc(),
+            "11.4.5-MariaDB",
+            7,
+            scramble,
+            MySqlCapabilities.LOGIN,
+            0,
+            45,
+            "mysql_native_password");
     int whole = h.readableBytes();
     // up to the scramble's end: the plugin name is optional, as in old servers' greetings
     int pluginAt = whole - "mysql_native_password".length() - 1;
@@ -127,7 +174,8 @@ class MySqlPacketsTest {
       ByteBuf cut = h.retainedSlice(0, n);
       try {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ServerGreeting.decode(cut))
-            .as("first %d bytes", n).isInstanceOf(IllegalArgumentException.class);
+            .as("first %d bytes", n)
+            .isInstanceOf(IllegalArgumentException.class);
       } finally {
         cut.release();
       }
@@ -136,13 +184,18 @@ class MySqlPacketsTest {
   }
 
   @Test
-  void a_handshake_response_without_client_mysql_carries_mariadb_capabilities_in_the_fillers_last_4_bytes() {
+  void
+      a_handshake_response_without_client_mysql_carries_mariadb_capabilities_in_the_fillers_last_4_bytes() {
     ByteBuf p = Unpooled.buffer();
-    p.writeIntLE(MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION).writeIntLE(1 << 24)
-        .writeByte(45).writeZero(19).writeIntLE(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    p.writeIntLE(MySqlPackets.CLIENT_PROTOCOL_41 | MySqlPackets.CLIENT_SECURE_CONNECTION)
+        .writeIntLE(1 << 24)
+        .writeByte(45)
+        .writeZero(19)
+        .writeIntLE(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
     p.writeBytes("app\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     p.writeByte(0);
-    assertThat(HandshakeResponse.decode(p).mariaDbCapabilities()).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    assertThat(HandshakeResponse.decode(p).mariaDbCapabilities())
+        .isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
     p.release();
   }
 
@@ -155,10 +208,12 @@ class MySqlPacketsTest {
     assertThat(offered & MySqlPackets.CLIENT_IGNORE_SPACE).isNotZero();
     assertThat(offered & MySqlPackets.CLIENT_INTERACTIVE).isNotZero();
     assertThat(offered & MySqlPackets.CLIENT_MYSQL).isNotZero();
-    // a backend without IGNORE_SPACE: not offered; Halo's own login capabilities whatever the backend
+    // a backend without IGNORE_SPACE: not offered; Halo's own login capabilities whatever the
+    // backend
     int bare = MySqlPackets.CLIENT_PROTOCOL_41;
     assertThat(MySqlCapabilities.offered(bare)).isEqualTo(MySqlCapabilities.LOGIN);
-    assertThat(MySqlCapabilities.mariaDbOffered(0x3f)).isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
+    assertThat(MySqlCapabilities.mariaDbOffered(0x3f))
+        .isEqualTo(MySqlPackets.MARIADB_CLIENT_EXTENDED_METADATA);
     // every capability bit is either relayed, Halo's own, or dropped with a reason
     int known = MySqlCapabilities.RELAYED | MySqlCapabilities.LOGIN;
     for (int dropped : MySqlCapabilities.DROPPED.keySet()) {

@@ -18,12 +18,15 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The response tracker on hand-built packets, fed whole, one byte at a time, and in odd-sized
- * chunks: it must know when each response ends and read the right status flags, whatever the
- * split.
+ * chunks: it must know when each response ends and read the right status flags, whatever the split.
  */
 class MySqlResponseTrackerTest {
 
-  enum Split { WHOLE, BYTES, CHUNKS_OF_7 }
+  enum Split {
+    WHOLE,
+    BYTES,
+    CHUNKS_OF_7
+  }
 
   private static final int AC = SERVER_STATUS_AUTOCOMMIT;
 
@@ -38,17 +41,18 @@ class MySqlResponseTrackerTest {
     Wire(boolean deprecateEof, Split split) {
       this.t = new MySqlResponseTracker(deprecateEof, AC, 64L << 20);
       this.split = split;
-      t.listener(new MySqlResponseTracker.Listener() {
-        @Override
-        public void commandSent(int command) {
-          events.add("cmd " + command);
-        }
+      t.listener(
+          new MySqlResponseTracker.Listener() {
+            @Override
+            public void commandSent(int command) {
+              events.add("cmd " + command);
+            }
 
-        @Override
-        public void responseComplete(int command, boolean error, int status) {
-          events.add("done " + command + (error ? " err" : ""));
-        }
-      });
+            @Override
+            public void responseComplete(int command, boolean error, int status) {
+              events.add("done " + command + (error ? " err" : ""));
+            }
+          });
     }
 
     Wire command(int command, byte[] body) {
@@ -62,7 +66,9 @@ class MySqlResponseTrackerTest {
 
     Wire client(byte[] payload) {
       feed(packets(payload, clientSeq), true);
-      clientSeq += Math.max(1, (payload.length + MySqlPacket.MAX_WIRE_PAYLOAD) / MySqlPacket.MAX_WIRE_PAYLOAD);
+      clientSeq +=
+          Math.max(
+              1, (payload.length + MySqlPacket.MAX_WIRE_PAYLOAD) / MySqlPacket.MAX_WIRE_PAYLOAD);
       serverSeq = clientSeq;
       return this;
     }
@@ -75,11 +81,12 @@ class MySqlResponseTrackerTest {
     }
 
     private void feed(byte[] bytes, boolean fromClient) {
-      int step = switch (split) {
-        case WHOLE -> bytes.length;
-        case BYTES -> 1;
-        case CHUNKS_OF_7 -> 7;
-      };
+      int step =
+          switch (split) {
+            case WHOLE -> bytes.length;
+            case BYTES -> 1;
+            case CHUNKS_OF_7 -> 7;
+          };
       for (int i = 0; i < bytes.length; i += step) {
         ByteBuf b = Unpooled.wrappedBuffer(bytes, i, Math.min(step, bytes.length - i));
         int before = b.readerIndex();
@@ -126,8 +133,30 @@ class MySqlResponseTrackerTest {
 
   /** OK with a large affected-rows count (8-byte length-encoded) and last insert id (3 bytes). */
   static byte[] okWide(int status) {
-    return new byte[] {0x00, (byte) 0xfe, 1, 2, 3, 4, 5, 6, 7, 8, (byte) 0xfd, 1, 2, 3,
-        (byte) status, (byte) (status >> 8), 0, 0, 'i', 'n', 'f', 'o'};
+    return new byte[] {
+      0x00,
+      (byte) 0xfe,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      (byte) 0xfd,
+      1,
+      2,
+      3,
+      (byte) status,
+      (byte) (status >> 8),
+      0,
+      0,
+      'i',
+      'n',
+      'f',
+      'o'
+    };
   }
 
   /** The end of rows with CLIENT_DEPRECATE_EOF: an OK with header 0xFE. */
@@ -140,12 +169,17 @@ class MySqlResponseTrackerTest {
   }
 
   static byte[] err() {
-    return cat(new byte[] {(byte) 0xff, 0x15, 0x04, '#'}, "28000denied".getBytes(StandardCharsets.US_ASCII));
+    return cat(
+        new byte[] {(byte) 0xff, 0x15, 0x04, '#'},
+        "28000denied".getBytes(StandardCharsets.US_ASCII));
   }
 
   static byte[] columnDef(String name) {
     byte[] n = name.getBytes(StandardCharsets.US_ASCII);
-    return cat(new byte[] {3, 'd', 'e', 'f', 0, 0, 0, (byte) n.length}, n, new byte[] {0, 0x0c, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    return cat(
+        new byte[] {3, 'd', 'e', 'f', 0, 0, 0, (byte) n.length},
+        n,
+        new byte[] {0, 0x0c, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   }
 
   /** A text row of one value. */
@@ -215,7 +249,10 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_text_result_set_with_deprecate_eof_ends_at_the_ok_with_header_fe(Split split) {
     Wire w = new Wire(true, split);
-    w.query("select a, b from t").server(new byte[] {2}).server(columnDef("a")).server(columnDef("b"));
+    w.query("select a, b from t")
+        .server(new byte[] {2})
+        .server(columnDef("a"))
+        .server(columnDef("b"));
     w.server(cat(row("1"), row("x"))).server(cat(row("2"), row("y")));
     assertThat(w.t.pendingReplies()).isEqualTo(1);
     w.server(okEnd(AC));
@@ -228,7 +265,11 @@ class MySqlResponseTrackerTest {
   void an_error_in_the_middle_of_rows_ends_the_response_and_keeps_the_last_status(Split split) {
     Wire w = new Wire(true, split);
     w.query("begin").server(ok(AC | SERVER_STATUS_IN_TRANS));
-    w.query("select a from t").server(new byte[] {1}).server(columnDef("a")).server(row("1")).server(err());
+    w.query("select a from t")
+        .server(new byte[] {1})
+        .server(columnDef("a"))
+        .server(row("1"))
+        .server(err());
     assertThat(w.t.pendingReplies()).isZero();
     assertThat(w.t.inTransaction()).isTrue();
     assertThat(w.events).endsWith("done 3 err");
@@ -241,7 +282,10 @@ class MySqlResponseTrackerTest {
     w.query("insert ...; select a from t; call p()");
     w.server(ok(AC | SERVER_MORE_RESULTS_EXISTS));
     assertThat(w.t.pendingReplies()).isEqualTo(1);
-    w.server(new byte[] {1}).server(columnDef("a")).server(row("1")).server(okEnd(AC | SERVER_MORE_RESULTS_EXISTS));
+    w.server(new byte[] {1})
+        .server(columnDef("a"))
+        .server(row("1"))
+        .server(okEnd(AC | SERVER_MORE_RESULTS_EXISTS));
     assertThat(w.t.pendingReplies()).isEqualTo(1);
     w.server(new byte[] {1}).server(columnDef("a")).server(okEnd(AC | SERVER_MORE_RESULTS_EXISTS));
     assertThat(w.t.pendingReplies()).isEqualTo(1);
@@ -259,7 +303,8 @@ class MySqlResponseTrackerTest {
     assertThat(w.t.sendingFile()).isTrue();
     assertThat(w.t.expectingCommand()).isFalse();
     // file content that looks like COM_QUERY and COM_QUIT
-    w.client(cat(new byte[] {0x03}, "KILL 1".getBytes(StandardCharsets.US_ASCII))).client(new byte[] {0x01});
+    w.client(cat(new byte[] {0x03}, "KILL 1".getBytes(StandardCharsets.US_ASCII)))
+        .client(new byte[] {0x01});
     assertThat(w.t.quit()).isFalse();
     w.client(new byte[0]);
     assertThat(w.t.sendingFile()).isFalse();
@@ -274,7 +319,10 @@ class MySqlResponseTrackerTest {
   void a_prepare_response_with_parameters_and_columns_and_the_statement_count(Split split) {
     for (boolean deprecateEof : new boolean[] {false, true}) {
       Wire w = new Wire(deprecateEof, split);
-      w.command(MySqlPackets.COM_STMT_PREPARE, "select a from t where b = ? and c = ?".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      w.command(
+          MySqlPackets.COM_STMT_PREPARE,
+          "select a from t where b = ? and c = ?"
+              .getBytes(java.nio.charset.StandardCharsets.UTF_8));
       w.server(prepareOk(1, 1, 2)).server(columnDef("?")).server(columnDef("?"));
       if (!deprecateEof) {
         w.server(eof(AC));
@@ -288,11 +336,17 @@ class MySqlResponseTrackerTest {
       assertThat(w.t.pendingReplies()).as("deprecateEof=%s", deprecateEof).isZero();
       assertThat(w.t.openStatements()).isEqualTo(1);
       // a statement without parameters or columns is one OK
-      w.command(MySqlPackets.COM_STMT_PREPARE, "commit".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(2, 0, 0));
+      w.command(
+              MySqlPackets.COM_STMT_PREPARE,
+              "commit".getBytes(java.nio.charset.StandardCharsets.UTF_8))
+          .server(prepareOk(2, 0, 0));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.openStatements()).isEqualTo(2);
       // a failed prepare opens nothing
-      w.command(MySqlPackets.COM_STMT_PREPARE, "nonsense".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(err());
+      w.command(
+              MySqlPackets.COM_STMT_PREPARE,
+              "nonsense".getBytes(java.nio.charset.StandardCharsets.UTF_8))
+          .server(err());
       assertThat(w.t.openStatements()).isEqualTo(2);
       // SEND_LONG_DATA and CLOSE have no reply
       w.command(MySqlPackets.COM_STMT_SEND_LONG_DATA, stmtId(1, 0, 0, (byte) 'x'));
@@ -325,16 +379,25 @@ class MySqlResponseTrackerTest {
       // execute with a read-only cursor: metadata and one end marker flagged CURSOR_EXISTS
       w.command(MySqlPackets.COM_STMT_EXECUTE, stmtId(1, 1, 1, 0, 0, 0));
       w.server(new byte[] {1}).server(columnDef("a"));
-      w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS) : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
+      w.server(
+          deprecateEof
+              ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS)
+              : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
       assertThat(w.t.pendingReplies()).as("deprecateEof=%s", deprecateEof).isZero();
       assertThat(w.t.status() & SERVER_STATUS_CURSOR_EXISTS).isNotZero();
       w.command(MySqlPackets.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
       w.server(binaryRow(1)).server(binaryRow(2));
       assertThat(w.t.pendingReplies()).isEqualTo(1);
-      w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS) : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
+      w.server(
+          deprecateEof
+              ? okEnd(AC | SERVER_STATUS_CURSOR_EXISTS)
+              : eof(AC | SERVER_STATUS_CURSOR_EXISTS));
       assertThat(w.t.pendingReplies()).isZero();
       w.command(MySqlPackets.COM_STMT_FETCH, stmtId(1, 2, 0, 0, 0));
-      w.server(deprecateEof ? okEnd(AC | SERVER_STATUS_LAST_ROW_SENT) : eof(AC | SERVER_STATUS_LAST_ROW_SENT));
+      w.server(
+          deprecateEof
+              ? okEnd(AC | SERVER_STATUS_LAST_ROW_SENT)
+              : eof(AC | SERVER_STATUS_LAST_ROW_SENT));
       assertThat(w.t.pendingReplies()).isZero();
       assertThat(w.t.quiescent()).isTrue();
       assertThat(w.t.lost()).isFalse();
@@ -345,7 +408,9 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void pipelined_commands_are_answered_in_order(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlPackets.COM_STMT_PREPARE, "insert into t values (?)".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.command(
+        MySqlPackets.COM_STMT_PREPARE,
+        "insert into t values (?)".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     w.command(MySqlPackets.COM_STMT_EXECUTE, stmtId(-1, 0, 1, 0, 0, 0));
     w.command(MySqlPackets.COM_STMT_CLOSE, stmtId(-1));
     w.command(MySqlPackets.COM_PING, new byte[0]);
@@ -356,7 +421,8 @@ class MySqlResponseTrackerTest {
     assertThat(w.t.pendingReplies()).isEqualTo(1);
     w.server(ok(AC));
     assertThat(w.t.quiescent()).isTrue();
-    assertThat(w.events).containsExactly("cmd 22", "cmd 23", "cmd 14", "done 22", "done 23", "done 14");
+    assertThat(w.events)
+        .containsExactly("cmd 22", "cmd 23", "cmd 14", "done 22", "done 23", "done 14");
   }
 
   @ParameterizedTest
@@ -364,9 +430,13 @@ class MySqlResponseTrackerTest {
   void simple_commands_have_one_reply_packet(Split split) {
     Wire w = new Wire(false, split);
     w.command(MySqlPackets.COM_PING, new byte[0]).server(ok(AC));
-    w.command(MySqlPackets.COM_INIT_DB, "app".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(ok(AC));
+    w.command(MySqlPackets.COM_INIT_DB, "app".getBytes(java.nio.charset.StandardCharsets.UTF_8))
+        .server(ok(AC));
     w.command(MySqlPackets.COM_SET_OPTION, new byte[] {1, 0}).server(eof(AC));
-    w.command(0x09, new byte[0]).server("Uptime: 5  Threads: 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)); // COM_STATISTICS
+    w.command(0x09, new byte[0])
+        .server(
+            "Uptime: 5  Threads: 1"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8)); // COM_STATISTICS
     w.command(0x7f, new byte[0]).server(err()); // unknown command
     assertThat(w.t.quiescent()).isTrue();
     assertThat(w.events).hasSize(10);
@@ -379,9 +449,17 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_change_user_passed_through_follows_the_auth_exchange(Split split) {
     Wire w = new Wire(true, split);
-    w.command(MySqlPackets.COM_STMT_PREPARE, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)).server(prepareOk(1, 0, 0));
-    w.command(MySqlPackets.COM_CHANGE_USER, "bob\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    w.server(cat(new byte[] {(byte) 0xfe}, "mysql_native_password\0abcdefghijklmnopqrst\0".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    w.command(
+            MySqlPackets.COM_STMT_PREPARE,
+            "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8))
+        .server(prepareOk(1, 0, 0));
+    w.command(
+        MySqlPackets.COM_CHANGE_USER, "bob\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    w.server(
+        cat(
+            new byte[] {(byte) 0xfe},
+            "mysql_native_password\0abcdefghijklmnopqrst\0"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     assertThat(w.t.expectingCommand()).isFalse();
     w.client(new byte[20]); // the auth reply, not a command
     assertThat(w.t.pendingReplies()).isEqualTo(1);
@@ -391,7 +469,9 @@ class MySqlResponseTrackerTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = Split.class, names = {"WHOLE", "CHUNKS_OF_7"})
+  @EnumSource(
+      value = Split.class,
+      names = {"WHOLE", "CHUNKS_OF_7"})
   void packets_of_16_mb_and_more_are_one_logical_packet(Split split) {
     Wire w = new Wire(true, split);
     // a 16 MB + 10 byte query: the continuation starts with what looks like COM_QUIT
@@ -409,7 +489,8 @@ class MySqlResponseTrackerTest {
     for (int i = 0; i < 8; i++) {
       bigRow[1 + i] = (byte) (len >> (8 * i));
     }
-    bigRow[MySqlPacket.MAX_WIRE_PAYLOAD] = (byte) 0xfe; // the continuation starts like an end marker
+    bigRow[MySqlPacket.MAX_WIRE_PAYLOAD] =
+        (byte) 0xfe; // the continuation starts like an end marker
     w.server(bigRow);
     assertThat(w.t.pendingReplies()).isEqualTo(1);
     w.server(okEnd(AC));
@@ -429,13 +510,21 @@ class MySqlResponseTrackerTest {
   @EnumSource(Split.class)
   void a_half_sent_command_or_a_half_received_reply_is_not_quiescent(Split split) {
     MySqlResponseTracker t = new MySqlResponseTracker(true, AC, 1 << 20);
-    byte[] q = packets(cat(new byte[] {3}, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
+    byte[] q =
+        packets(
+            cat(new byte[] {3}, "select 1".getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
     t.clientBytes(Unpooled.wrappedBuffer(q, 0, 6));
     assertThat(t.quiescent()).isFalse();
     assertThat(t.expectingCommand()).isFalse();
     t.clientBytes(Unpooled.wrappedBuffer(q, 6, q.length - 6));
-    byte[] reply = packets(cat(okWide(AC), " and a longer info text".getBytes(java.nio.charset.StandardCharsets.UTF_8)), 1);
-    t.serverBytes(Unpooled.wrappedBuffer(reply, 0, reply.length - 10)); // status seen, info still coming
+    byte[] reply =
+        packets(
+            cat(
+                okWide(AC),
+                " and a longer info text".getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+            1);
+    t.serverBytes(
+        Unpooled.wrappedBuffer(reply, 0, reply.length - 10)); // status seen, info still coming
     assertThat(t.pendingReplies()).isZero();
     assertThat(t.quiescent()).isFalse();
     t.serverBytes(Unpooled.wrappedBuffer(reply, reply.length - 10, 10));

@@ -18,9 +18,11 @@ class ScramTest {
             + "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
     byte[] clientKey = Scram.hmac(salted, "Client Key");
     byte[] proof = Scram.xor(clientKey, Scram.hmac(Scram.sha256(clientKey), authMessage));
-    byte[] serverSignature = Scram.hmac(Scram.hmac(salted, "Server Key"), authMessage.getBytes(StandardCharsets.UTF_8));
+    byte[] serverSignature =
+        Scram.hmac(Scram.hmac(salted, "Server Key"), authMessage.getBytes(StandardCharsets.UTF_8));
     assertThat(Scram.b64(proof)).isEqualTo("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
-    assertThat(Scram.b64(serverSignature)).isEqualTo("6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+    assertThat(Scram.b64(serverSignature))
+        .isEqualTo("6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
   }
 
   @Test

@@ -65,7 +65,9 @@ class PgFrameDecoderTest {
   @Test
   void reports_a_startup_packet_with_an_impossible_length() {
     EmbeddedChannel ch = new EmbeddedChannel(PgFrameDecoder.forClient(1 << 20));
-    ch.writeInbound(Unpooled.wrappedBuffer("GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    ch.writeInbound(
+        Unpooled.wrappedBuffer(
+            "GET / HTTP/1.1\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     PgFrameError err = ch.readInbound();
     assertThat(err.state()).isEqualTo(SqlState.PROTOCOL_VIOLATION);
     assertThat(err.message()).startsWith("invalid length of startup packet");

@@ -6,18 +6,22 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class PgStreamScannerTest {
 
-  /** RowDescription-ish 'T', DataRow 'D', CommandComplete 'C', ReadyForQuery 'Z' in a transaction. */
+  /**
+   * RowDescription-ish 'T', DataRow 'D', CommandComplete 'C', ReadyForQuery 'Z' in a transaction.
+   */
   private static ByteBuf response() {
     ByteBuf b = Unpooled.buffer();
     b.writeByte('T').writeInt(4 + 6).writeBytes(new byte[6]);
     b.writeByte('D').writeInt(4 + 300).writeBytes(new byte[300]);
-    b.writeByte('C').writeInt(4 + 9).writeBytes("SELECT 1\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    b.writeByte('C')
+        .writeInt(4 + 9)
+        .writeBytes("SELECT 1\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     b.writeByte('Z').writeInt(5).writeByte('T');
     return b;
   }

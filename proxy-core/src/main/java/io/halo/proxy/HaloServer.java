@@ -13,7 +13,6 @@ import io.halo.proxy.admin.ProxyView;
 import io.halo.proxy.pg.PgListener;
 import io.halo.proxy.pg.PgListenerContext;
 import io.halo.proxy.pg.PgSession;
-import io.halo.proxy.pg.PgSessions;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.Rejections;
@@ -73,8 +72,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private final List<FailoverCoordinator> coordinators = new ArrayList<>();
   private final List<PgListenerContext> contexts = new ArrayList<>();
   private final List<io.halo.proxy.mysql.MySqlListenerContext> mysqlContexts = new ArrayList<>();
-  private final List<PgSessions> sessions = new ArrayList<>();
-  private final List<io.halo.proxy.mysql.MySqlSessions> mysqlSessions = new ArrayList<>();
+
+  /** The relaying sessions of each cluster, both engines. */
+  private final List<io.halo.proxy.session.ClusterSessions> sessions = new ArrayList<>();
+
   private io.halo.proxy.admin.AdminServer admin;
 
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
@@ -197,9 +198,12 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       }
       Watched watched = watch(cluster, new PgOps());
       ClusterHealth topology = watched.health();
-      PgSessions clusterSessions = new PgSessions(cluster.name());
+      io.halo.proxy.session.ClusterSessions clusterSessions =
+          new io.halo.proxy.session.ClusterSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
-      watched.coordinator().gate(new io.halo.proxy.pg.PgSwitchoverGate(clusterSessions, topology));
+      watched
+          .coordinator()
+          .gate(new io.halo.proxy.session.SwitchoverGate(clusterSessions, topology));
       sessions.add(clusterSessions);
       io.halo.routing.balance.BackendLoads loads =
           new io.halo.routing.balance.BackendLoads(
@@ -248,13 +252,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       throws InterruptedException {
     Watched watched = watch(cluster, new io.halo.health.failover.MySqlOps());
     ClusterHealth topology = watched.health();
-    io.halo.proxy.mysql.MySqlSessions clusterSessions =
-        new io.halo.proxy.mysql.MySqlSessions(cluster.name());
+    io.halo.proxy.session.ClusterSessions clusterSessions =
+        new io.halo.proxy.session.ClusterSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
     watched
         .coordinator()
         .gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
-    mysqlSessions.add(clusterSessions);
+    sessions.add(clusterSessions);
     io.halo.routing.balance.BackendLoads loads =
         new io.halo.routing.balance.BackendLoads(
             java.time.Duration.ofSeconds(10), System::nanoTime);
@@ -471,7 +475,6 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   public List<BackendSessions> sessions() {
     List<BackendSessions> out =
         new ArrayList<>(sessions.stream().flatMap(s -> s.counts().stream()).toList());
-    mysqlSessions.forEach(s -> out.addAll(s.counts()));
     return out;
   }
 

@@ -395,6 +395,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
               listener, client, hello, CAPABILITIES, listener.split(), target::bind);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
+      client.closeFuture().addListener(f -> listener.sessions().remove(relay));
       phase = Phase.CLOSING;
       ctx.pipeline().remove(this);
       client.config().setAutoRead(true);

@@ -29,7 +29,7 @@ public record MySqlListenerContext(
     Rejections rejections,
     LogThrottle backendErrors,
     java.time.Duration holdTimeout,
-    MySqlSessions sessions,
+    io.halo.proxy.session.ClusterSessions sessions,
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
@@ -49,7 +49,7 @@ public record MySqlListenerContext(
       Rejections rejections,
       LogThrottle backendErrors,
       java.time.Duration holdTimeout,
-      MySqlSessions sessions,
+      io.halo.proxy.session.ClusterSessions sessions,
       io.halo.proxy.session.Admission admission,
       io.halo.proxy.session.SplitContext split,
       io.halo.proxy.session.AuthFailures authFailures) {

@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
-final class MySqlSession implements io.halo.proxy.session.Holdable {
+final class MySqlSession implements io.halo.proxy.session.RelayedSession {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
 
@@ -237,7 +237,8 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
     return user;
   }
 
-  String backendName() {
+  @Override
+  public String backendName() {
     return node.name();
   }
 
@@ -471,6 +472,20 @@ final class MySqlSession implements io.halo.proxy.session.Holdable {
   void changedUser(MySqlCredentials.Entry entry, String name) {
     this.credentials = entry;
     this.user = name;
+  }
+
+  @Override
+  public void onTopology(io.halo.health.state.Topology t, String cluster) {
+    if (moving || closing) {
+      return; // a switchover is moving it to the new primary
+    }
+    String why =
+        io.halo.proxy.session.SessionVerdicts.endReason(
+            t, cluster, node.name(), route == Route.PRIMARY);
+    if (why != null) {
+      log.info("[{}] ending session {}: {}", cluster, this, why);
+      terminate(why);
+    }
   }
 
   // ---------------------------------------------------------------- end

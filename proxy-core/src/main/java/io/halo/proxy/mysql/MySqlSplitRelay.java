@@ -68,7 +68,7 @@ import org.slf4j.LoggerFactory;
  * (reconnect instead). Everything runs on the client's event loop; the client is not read while a
  * command waits.
  */
-final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
+final class MySqlSplitRelay implements io.halo.proxy.session.RelayedSession {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
   private static final int MAX_SETTINGS_BYTES = 64 * 1024;
@@ -938,7 +938,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   }
 
   /** The primary's name (any thread: the admin view counts sessions per backend). */
-  String backendName() {
+  @Override
+  public String backendName() {
     return primaryName;
   }
 
@@ -1019,7 +1020,8 @@ final class MySqlSplitRelay implements io.halo.proxy.session.Holdable {
   /**
    * A failover (not a switchover) replaced or fenced the primary: the session closes. Event loop.
    */
-  void onTopology(io.halo.health.state.Topology t, String cluster) {
+  @Override
+  public void onTopology(io.halo.health.state.Topology t, String cluster) {
     if (closed) {
       return;
     }

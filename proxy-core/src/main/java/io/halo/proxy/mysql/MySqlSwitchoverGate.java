@@ -1,61 +1,45 @@
 package io.halo.proxy.mysql;
 
 import io.halo.conf.model.Route;
-import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
-import io.halo.proxy.session.SwitchoverGateBase;
-import java.util.Collection;
+import io.halo.proxy.session.ClusterSessions;
+import io.halo.proxy.session.SwitchoverGate;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The proxy's half of a planned switchover for one MySQL/MariaDB cluster, as {@code
- * PgSwitchoverGate} is for PostgreSQL ({@link SwitchoverGateBase}): every read-write session stops
- * at its next transaction boundary (known from the server status flags); once none has work in
- * flight, each reads its session settings from the still-primary backend (the snapshot a move
- * replays); at release the sessions on the old primary move to the new one while new commands are
- * still held, then everything goes on. Sessions of split listeners ({@link MySqlSplitRelay}) are
- * held and moved too: their primary connection is replaced by one to the new primary, opened before
- * their next command, with their settings replayed.
+ * The proxy's half of a planned switchover for one MySQL/MariaDB cluster, as {@code SwitchoverGate}
+ * is for PostgreSQL: every read-write session stops at its next transaction boundary (known from
+ * the server status flags); once none has work in flight, each reads its session settings from the
+ * still-primary backend (the snapshot a move replays); at release the sessions on the old primary
+ * move to the new one while new commands are still held, then everything goes on. Sessions of split
+ * listeners ({@link MySqlSplitRelay}) are held and moved too: their primary connection is replaced
+ * by one to the new primary, opened before their next command, with their settings replayed.
  */
-public final class MySqlSwitchoverGate extends SwitchoverGateBase {
+public final class MySqlSwitchoverGate extends SwitchoverGate {
 
-  private final MySqlSessions sessions;
-
-  public MySqlSwitchoverGate(MySqlSessions sessions, TopologySource topology) {
-    super(topology);
-    this.sessions = sessions;
+  public MySqlSwitchoverGate(ClusterSessions sessions, TopologySource topology) {
+    super(sessions, topology);
   }
 
   @Override
   protected void whenQuiescent(long deadline) throws InterruptedException {
     // Every primary session is quiescent and stays so (new commands are held): read what a move
     // replays. A session whose snapshot does not come in time is ended at release, not moved.
-    List<MySqlSession> primaries =
-        sessions.all().stream().filter(s -> s.route() == Route.PRIMARY).toList();
+    // (A split session needs none: it replays the settings it recorded.)
+    List<MySqlSession> primaries = new ArrayList<>();
+    for (var s : clusterSessions().all()) {
+      if (s instanceof MySqlSession m && m.route() == Route.PRIMARY) {
+        primaries.add(m);
+      }
+    }
     CountDownLatch read = new CountDownLatch(primaries.size());
     for (MySqlSession s : primaries) {
       s.client().eventLoop().execute(() -> s.snapshot(read));
     }
     long left = Math.max(1, deadline - System.nanoTime());
     read.await(Math.min(left, TimeUnit.SECONDS.toNanos(PHASE_WAIT_SECONDS)), TimeUnit.NANOSECONDS);
-  }
-
-  @Override
-  protected void holding(boolean on) {
-    sessions.holding(on);
-  }
-
-  @Override
-  protected Collection<io.halo.proxy.session.Holdable> sessions() {
-    List<io.halo.proxy.session.Holdable> all = new java.util.ArrayList<>(sessions.all());
-    all.addAll(sessions.splits());
-    return all;
-  }
-
-  @Override
-  protected void onTopology(Topology t) {
-    sessions.onTopology(t);
   }
 }

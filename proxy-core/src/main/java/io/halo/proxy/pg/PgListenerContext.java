@@ -28,7 +28,7 @@ public record PgListenerContext(
     Transports transports,
     AtomicInteger clientConnections,
     Duration holdTimeout,
-    PgSessions sessions,
+    io.halo.proxy.session.ClusterSessions sessions,
     Rejections rejections,
     io.halo.proxy.session.LogThrottle backendErrors,
     io.halo.proxy.session.Admission admission,

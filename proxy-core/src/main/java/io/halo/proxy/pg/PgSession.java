@@ -42,7 +42,7 @@ import java.util.Map;
  * list of held buffers: a resumed session whose held bytes start new work takes a permit first, and
  * a session moved to another backend gives back its place on the old one and asks the new one.
  */
-public final class PgSession implements io.halo.proxy.session.Holdable {
+public final class PgSession implements io.halo.proxy.session.RelayedSession {
 
   /**
    * Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move.
@@ -158,6 +158,7 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
     return database;
   }
 
+  @Override
   public String backendName() {
     return backendName;
   }
@@ -609,6 +610,20 @@ public final class PgSession implements io.halo.proxy.session.Holdable {
   }
 
   // ---------------------------------------------------------------- registration and end
+
+  @Override
+  public void onTopology(io.halo.health.state.Topology t, String cluster) {
+    if (moving || state == SessionState.CLOSING) {
+      return; // a switchover is moving it to the new primary
+    }
+    String why =
+        io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, backendName, readWrite());
+    if (why != null) {
+      org.slf4j.LoggerFactory.getLogger(PgSession.class)
+          .info("[{}] ending session {}: {}", cluster, this, why);
+      terminate(SqlState.ADMIN_SHUTDOWN, why);
+    }
+  }
 
   /** Registers for cancel requests and in the cluster's session list. */
   CancelRegistry.Key register() {

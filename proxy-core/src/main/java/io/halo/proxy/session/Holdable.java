@@ -6,7 +6,7 @@ import io.netty.channel.EventLoop;
 /**
  * A client session a planned switchover can hold and move, whatever its engine or relay (plain or
  * split). Every method but {@link #eventLoop} runs on that loop, handed to it as a task by the
- * {@link SwitchoverGateBase}.
+ * {@link SwitchoverGate}.
  */
 public interface Holdable {
 

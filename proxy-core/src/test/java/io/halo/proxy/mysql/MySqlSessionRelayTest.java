@@ -43,7 +43,7 @@ class MySqlSessionRelayTest {
 
   EmbeddedChannel client;
   EmbeddedChannel backend;
-  MySqlSessions sessions;
+  io.halo.proxy.session.ClusterSessions sessions;
   CancelRegistry<MySqlKill.Target> ids;
   MySqlSession session;
   ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
@@ -54,7 +54,7 @@ class MySqlSessionRelayTest {
   void start() {
     client = new EmbeddedChannel();
     backend = new EmbeddedChannel();
-    sessions = new MySqlSessions("main");
+    sessions = new io.halo.proxy.session.ClusterSessions("main");
     ids = new CancelRegistry<>();
     UserConfig u = new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw");
     MySqlCredentials creds = MySqlCredentials.of(List.of(u));

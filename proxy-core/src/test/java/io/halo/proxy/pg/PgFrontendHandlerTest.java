@@ -46,7 +46,7 @@ class PgFrontendHandlerTest {
             Transports.nio(),
             new AtomicInteger(),
             Duration.ofSeconds(1),
-            new PgSessions("main"),
+            new io.halo.proxy.session.ClusterSessions("main"),
             new io.halo.proxy.session.Rejections(),
             new io.halo.proxy.session.LogThrottle(1, java.util.concurrent.TimeUnit.SECONDS),
             new io.halo.proxy.session.Admission(

@@ -54,7 +54,7 @@ class PgSessionQuiescenceTest {
             Transports.nio(),
             new AtomicInteger(),
             Duration.ofSeconds(1),
-            new PgSessions("main"),
+            new io.halo.proxy.session.ClusterSessions("main"),
             new io.halo.proxy.session.Rejections(),
             new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
             new io.halo.proxy.session.Admission(

@@ -138,7 +138,7 @@ class PgTransactionAdmissionTest {
             Transports.nio(),
             new AtomicInteger(),
             Duration.ofSeconds(1),
-            new PgSessions("main"),
+            new io.halo.proxy.session.ClusterSessions("main"),
             new io.halo.proxy.session.Rejections(),
             new io.halo.proxy.session.LogThrottle(1, TimeUnit.SECONDS),
             admission,

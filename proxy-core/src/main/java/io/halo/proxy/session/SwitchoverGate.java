@@ -5,7 +5,6 @@ import io.halo.health.state.BackendNode;
 import io.halo.health.state.Topology;
 import io.halo.health.state.TopologySource;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -25,34 +24,32 @@ import java.util.concurrent.TimeUnit;
  * the question was already counted on that loop, so the gate waits for its reply before the
  * standby's catch-up position is taken.
  */
-public abstract class SwitchoverGateBase implements TrafficGate {
+public class SwitchoverGate implements TrafficGate {
 
   /** How long each release phase waits for the sessions' event loops. */
   protected static final long PHASE_WAIT_SECONDS = 5;
 
+  private final ClusterSessions sessions;
   private final TopologySource topology;
 
-  protected SwitchoverGateBase(TopologySource topology) {
+  public SwitchoverGate(ClusterSessions sessions, TopologySource topology) {
+    this.sessions = sessions;
     this.topology = topology;
   }
 
-  /** Holds (true) or lets go (false) new transactions of read-write sessions. */
-  protected abstract void holding(boolean on);
-
-  /** Every session of the cluster the switchover may hold (both relays). */
-  protected abstract Collection<? extends Holdable> sessions();
-
-  /** Applies the topology changes deferred while holding. */
-  protected abstract void onTopology(Topology t);
+  /** The cluster's sessions, both relays. */
+  protected final ClusterSessions clusterSessions() {
+    return sessions;
+  }
 
   /** After the sessions are quiescent, before promotion (MySQL reads what a move replays). */
   protected void whenQuiescent(long deadlineNanos) throws InterruptedException {}
 
   @Override
   public final boolean hold(Duration timeout) throws InterruptedException {
-    holding(true);
+    sessions.holding(true);
     long deadline = System.nanoTime() + timeout.toNanos();
-    List<Holdable> all = List.copyOf(sessions());
+    List<Holdable> all = List.copyOf(sessions.all());
     CountDownLatch quiet = new CountDownLatch(all.size());
     for (Holdable s : all) {
       try {
@@ -79,7 +76,7 @@ public abstract class SwitchoverGateBase implements TrafficGate {
   public final void release() {
     Topology t = topology.current();
     BackendNode primary = t.backend(t.primary()).orElse(null);
-    List<Holdable> all = List.copyOf(sessions());
+    List<Holdable> all = List.copyOf(sessions.all());
     CountDownLatch prepared = new CountDownLatch(all.size());
     for (Holdable s : all) {
       s.eventLoop()
@@ -97,10 +94,10 @@ public abstract class SwitchoverGateBase implements TrafficGate {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    holding(false);
+    sessions.holding(false);
     for (Holdable s : all) {
       s.eventLoop().execute(s::finishRelease);
     }
-    onTopology(topology.current());
+    sessions.onTopology(topology.current());
   }
 }

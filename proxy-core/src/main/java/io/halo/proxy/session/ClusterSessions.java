@@ -1,0 +1,77 @@
+package io.halo.proxy.session;
+
+import io.halo.health.state.Topology;
+import io.halo.proxy.admin.ProxyView;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The relaying sessions of one cluster, for both engines and both relays (plain and split): what a
+ * switchover holds and moves ({@link SwitchoverGate}), what a topology change may end, and the
+ * per-backend counts of the admin view. A topology change is handed to each session as a task on
+ * its own event loop, where the session decides from its own fields ({@link
+ * RelayedSession#onTopology}); nothing here reads a session's state.
+ */
+public final class ClusterSessions {
+
+  private final String cluster;
+  private final Set<RelayedSession> sessions = ConcurrentHashMap.newKeySet();
+
+  /** A switchover holds new transactions of read-write sessions. */
+  private volatile boolean holding;
+
+  public ClusterSessions(String cluster) {
+    this.cluster = cluster;
+  }
+
+  public void add(RelayedSession s) {
+    sessions.add(s);
+  }
+
+  /**
+   * @return whether it was registered (so that it is counted out once)
+   */
+  public boolean remove(RelayedSession s) {
+    return sessions.remove(s);
+  }
+
+  public boolean holding() {
+    return holding;
+  }
+
+  public void holding(boolean on) {
+    holding = on;
+  }
+
+  public Set<RelayedSession> all() {
+    return sessions;
+  }
+
+  /** Called by the health writer on every topology change; only schedules work, never blocks. */
+  public void onTopology(Topology t) {
+    if (holding) {
+      return; // a switchover moves its held sessions itself when it releases them
+    }
+    for (RelayedSession s : sessions) {
+      s.eventLoop().execute(() -> s.onTopology(t, cluster));
+    }
+  }
+
+  public List<ProxyView.BackendSessions> counts() {
+    Map<String, Integer> by = new HashMap<>();
+    for (RelayedSession s : sessions) {
+      by.merge(s.backendName(), 1, Integer::sum);
+    }
+    List<ProxyView.BackendSessions> out = new ArrayList<>();
+    by.forEach((b, n) -> out.add(new ProxyView.BackendSessions(cluster, b, n)));
+    return out;
+  }
+
+  public int size() {
+    return sessions.size();
+  }
+}

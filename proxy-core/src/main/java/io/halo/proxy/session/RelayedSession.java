@@ -1,0 +1,16 @@
+package io.halo.proxy.session;
+
+import io.halo.health.state.Topology;
+
+/** A relaying client session of either engine, as its cluster's {@link ClusterSessions} sees it. */
+public interface RelayedSession extends Holdable {
+
+  /** The backend it writes through (or reads from, on a replicas route). Any thread. */
+  String backendName();
+
+  /**
+   * On the session's event loop: ends the session, with the engine's error, when {@code t} says it
+   * must not go on ({@link SessionVerdicts#endReason}); a session being moved is left alone.
+   */
+  void onTopology(Topology t, String cluster);
+}

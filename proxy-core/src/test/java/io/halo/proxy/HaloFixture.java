@@ -124,6 +124,37 @@ public final class HaloFixture implements AutoCloseable {
         c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), f, c.throttle());
   }
 
+  /**
+   * The cluster with its replicas listener turned into a {@code route: split} listener
+   * (read-your-writes on, waiting up to {@code readYourWritesWait}), and {@code throttle} when not
+   * null.
+   */
+  public static ClusterConfig withSplitListener(
+      ClusterConfig c, Duration readYourWritesWait, io.halo.conf.model.ThrottleConfig throttle) {
+    return new ClusterConfig(
+        c.name(),
+        c.engine(),
+        c.listeners().stream()
+            .map(
+                l ->
+                    l.route() != Route.REPLICAS
+                        ? l
+                        : new ListenerConfig(
+                            l.listen(),
+                            Route.SPLIT,
+                            l.maxClientConnections(),
+                            true,
+                            l.balance(),
+                            -1,
+                            true,
+                            readYourWritesWait))
+            .toList(),
+        c.backends(),
+        c.monitor(),
+        c.failover(),
+        throttle == null ? c.throttle() : throttle);
+  }
+
   public static ClusterConfig withBackends(ClusterConfig c, List<BackendConfig> b) {
     return new ClusterConfig(
         c.name(), c.engine(), c.listeners(), b, c.monitor(), c.failover(), c.throttle());

@@ -4,9 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.ClusterConfig;
-import io.halo.conf.model.ListenerConfig;
-import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.Tools;
@@ -65,29 +62,7 @@ class SplitIT {
                 new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
                 new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")),
             200,
-            c ->
-                new ClusterConfig(
-                    c.name(),
-                    c.engine(),
-                    c.listeners().stream()
-                        .map(
-                            l ->
-                                l.route() != Route.REPLICAS
-                                    ? l
-                                    : new ListenerConfig(
-                                        l.listen(),
-                                        Route.SPLIT,
-                                        l.maxClientConnections(),
-                                        true,
-                                        l.balance(),
-                                        -1,
-                                        true,
-                                        readYourWritesWait))
-                        .toList(),
-                    c.backends(),
-                    c.monitor(),
-                    c.failover(),
-                    throttle == null ? c.throttle() : throttle));
+            c -> HaloFixture.withSplitListener(c, readYourWritesWait, throttle));
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
       c.createStatement().execute("create table kv (id int primary key, v text)");
       c.createStatement().execute("create sequence seq");

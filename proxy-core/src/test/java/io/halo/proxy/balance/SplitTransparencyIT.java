@@ -8,9 +8,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.AppenderBase;
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.ClusterConfig;
-import io.halo.conf.model.ListenerConfig;
-import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.testkit.KeepLogsOnFailure;
@@ -75,29 +72,7 @@ class SplitTransparencyIT {
                 new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
                 new UserConfig("raw", null, AuthMethod.TRUST, "app", "apppw")),
             200,
-            c ->
-                new ClusterConfig(
-                    c.name(),
-                    c.engine(),
-                    c.listeners().stream()
-                        .map(
-                            l ->
-                                l.route() != Route.REPLICAS
-                                    ? l
-                                    : new ListenerConfig(
-                                        l.listen(),
-                                        Route.SPLIT,
-                                        l.maxClientConnections(),
-                                        true,
-                                        l.balance(),
-                                        -1,
-                                        true,
-                                        Duration.ofSeconds(10)))
-                        .toList(),
-                    c.backends(),
-                    c.monitor(),
-                    c.failover(),
-                    c.throttle()));
+            c -> HaloFixture.withSplitListener(c, Duration.ofSeconds(10), null));
     try (Connection c = halo.connect("app", "apppw", "app", "");
         Statement s = c.createStatement()) {
       s.execute("create table audit (n int)");

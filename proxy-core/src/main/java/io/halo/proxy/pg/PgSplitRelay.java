@@ -168,6 +168,9 @@ final class PgSplitRelay {
      */
     String setting;
 
+    /** A hidden query's bound: it fires when the backend has not answered in time. */
+    io.netty.util.concurrent.ScheduledFuture<?> timer;
+
     Expect(Consumer<Expect> hidden) {
       this.hidden = hidden;
     }
@@ -1099,8 +1102,69 @@ final class PgSplitRelay {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(6 + text.length);
     q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
-    b.expects.add(new Expect(done));
+    Expect e = new Expect(done);
+    b.expects.add(e);
+    // Bounded like every internal request (a position probe re-polls within read_your_writes_wait)
+    long ms = listener.server().backendConnectTimeout().toMillis() + rywWaitNanos / 1_000_000;
+    e.timer =
+        client.eventLoop().schedule(() -> hiddenTimedOut(b, e, sql, ms), ms, TimeUnit.MILLISECONDS);
     b.channel.writeAndFlush(q);
+  }
+
+  /**
+   * Halo's own query got no reply in time (a hung backend). On a replica that owes nothing else,
+   * the replica is dropped and the waiting read goes to the primary; otherwise the session ends
+   * with a FATAL naming the backend, since what it owes cannot be answered any more.
+   */
+  private void hiddenTimedOut(Backend b, Expect e, String sql, long ms) {
+    if (closed || !b.expects.contains(e)) {
+      return;
+    }
+    String what = sql.length() > 40 ? sql.substring(0, 40) + "..." : sql;
+    if (b == replica && b.expects.stream().allMatch(x -> x.hidden != null)) {
+      log.warn(
+          "[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary",
+          listener.name(),
+          session,
+          b.node.name(),
+          what,
+          ms);
+      replica = null;
+      replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+      b.expects.forEach(
+          x -> {
+            if (x.timer != null) {
+              x.timer.cancel(false);
+            }
+          });
+      b.expects.clear();
+      if (b.channel != null) {
+        b.channel.close();
+      }
+      if (last == b) {
+        last = null;
+      }
+      rechecking = false;
+      rywSince = 0;
+      primaryOnce = true;
+      stats.readYourWritesOnPrimary();
+      resume();
+      return;
+    }
+    log.warn(
+        "[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session",
+        listener.name(),
+        session,
+        b.node.name(),
+        what,
+        ms);
+    session.terminate(
+        SqlState.CONNECTION_FAILURE,
+        "backend "
+            + b.node.name()
+            + " did not answer Halo's internal query within "
+            + ms
+            + " ms; reconnect");
   }
 
   private void connect(Backend b) {
@@ -1180,6 +1244,9 @@ final class PgSplitRelay {
       f.release();
       if (t == 'Z') {
         b.expects.poll();
+        if (e.timer != null) {
+          e.timer.cancel(false);
+        }
         e.hidden.accept(e);
         replied(b);
       }

@@ -433,4 +433,39 @@ class SplitIT {
               assertThat(e.getMessage()).contains("concurrent transactions");
             });
   }
+
+  @Test
+  void a_hung_standby_does_not_hang_a_read_that_waits_for_its_own_write() throws Exception {
+    // Given a split session that has read from the standby once
+    start(Duration.ofMillis(200));
+    int primary = cluster.primary().port();
+    try (Connection c = connect("socketTimeout=20");
+        PreparedStatement write = c.prepareStatement("insert into kv values (?, 'x')");
+        PreparedStatement read =
+            c.prepareStatement("select count(*), inet_server_port() from kv where id = ?")) {
+      assertThat(port(c, "select inet_server_port()")).isEqualTo(standby().port());
+      // When the standby hangs (SIGSTOP) and the session writes, then reads its write: Halo's
+      // position probe on the standby gets no answer
+      standby().pause();
+      try {
+        write.setInt(1, 7007);
+        write.executeUpdate();
+        read.setInt(1, 7007);
+        long t = System.nanoTime();
+        // Then the primary answers the read once Halo's internal query times out, well before the
+        // client's own 20 s socket timeout, and the session goes on
+        try (ResultSet rs = read.executeQuery()) {
+          rs.next();
+          assertThat(rs.getInt(1)).isEqualTo(1);
+          assertThat(rs.getInt(2)).isEqualTo(primary);
+        }
+        System.out.printf(
+            "read after a hung standby answered in %d ms%n", (System.nanoTime() - t) / 1_000_000);
+        write.setInt(1, 7008);
+        assertThat(write.executeUpdate()).isEqualTo(1);
+      } finally {
+        standby().resume();
+      }
+    }
+  }
 }

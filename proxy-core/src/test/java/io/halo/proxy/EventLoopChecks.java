@@ -41,6 +41,15 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
               "java.net.Inet6AddressImpl",
               "lookupAllHostAddr",
               "(Ljava/lang/String;)[Ljava/net/InetAddress;")
+          // Java 22+: the native lookups take the address-family characteristics too
+          .markAsBlocking(
+              "java.net.Inet4AddressImpl",
+              "lookupAllHostAddr",
+              "(Ljava/lang/String;I)[Ljava/net/InetAddress;")
+          .markAsBlocking(
+              "java.net.Inet6AddressImpl",
+              "lookupAllHostAddr",
+              "(Ljava/lang/String;I)[Ljava/net/InetAddress;")
           // PBKDF2 is CPU, not I/O, but slow by design (milliseconds to a tenth of a second)
           .markAsBlocking(
               "io.halo.proxy.pg.auth.Scram", "saltedPassword", "(Ljava/lang/String;[BI)[B")

@@ -194,7 +194,6 @@ public final class MySqlPackets {
     }
   }
 
-  /** Reads a length-encoded integer; -1 for the NULL marker 0xfb. */
   /** The readable bytes of {@code b}, consumed. */
   public static byte[] readAll(ByteBuf b) {
     byte[] out = new byte[b.readableBytes()];

@@ -471,12 +471,13 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
 
   /** A captured Parse or Close message from the client. Takes ownership. */
   void captured(ByteBuf message) {
-    byte type = message.getByte(0);
+    byte type = message.getByte(message.readerIndex());
+    ByteBuf body = message.slice(message.readerIndex() + 5, message.readableBytes() - 5);
+    io.halo.proxy.pg.message.ClientMessages.CloseTarget closed =
+        type == 'C' ? io.halo.proxy.pg.message.ClientMessages.closeTarget(body) : null;
     if (type == 'P') {
-      int nameEnd = message.indexOf(5, message.writerIndex(), (byte) 0);
-      String name =
-          message.toString(5, Math.max(0, nameEnd - 5), java.nio.charset.StandardCharsets.UTF_8);
-      if (name.isEmpty() || preparedOverflow) {
+      String name = io.halo.proxy.pg.message.ClientMessages.parseName(body);
+      if (name == null || name.isEmpty() || preparedOverflow) {
         message.release();
         return;
       }
@@ -488,10 +489,8 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
       }
       preparedBytes += message.readableBytes();
       prepared.put(name, message);
-    } else if (type == 'C' && message.readableBytes() > 6 && message.getByte(5) == 'S') {
-      int nameEnd = message.indexOf(6, message.writerIndex(), (byte) 0);
-      forget(
-          message.toString(6, Math.max(0, nameEnd - 6), java.nio.charset.StandardCharsets.UTF_8));
+    } else if (closed != null && closed.statement()) {
+      forget(closed.name());
       message.release();
     } else {
       message.release();

@@ -561,8 +561,8 @@ final class PgSplitRelay {
       return null;
     }
     ByteBuf parse = s.parse();
-    int nameEnd = parse.indexOf(parse.readerIndex() + 5, parse.writerIndex(), (byte) 0);
-    return nameEnd < 0 ? null : cstring(parse, nameEnd + 1);
+    return io.halo.proxy.pg.message.ClientMessages.parseText(
+        parse.slice(parse.readerIndex() + 5, parse.readableBytes() - 5));
   }
 
   /**
@@ -649,24 +649,13 @@ final class PgSplitRelay {
 
   /** The SQL text of a Query or Parse message, or null when the message is malformed. */
   private static String statementText(PgFrame f) {
-    ByteBuf body = f.body();
-    int i = body.readerIndex();
-    if (f.type() == 'P') {
-      int nameEnd = body.indexOf(i, body.writerIndex(), (byte) 0); // skip the statement name
-      if (nameEnd < 0) {
-        return null;
-      }
-      i = nameEnd + 1;
-    }
-    int end = body.indexOf(i, body.writerIndex(), (byte) 0);
-    return end < 0 ? null : body.toString(i, end - i, StandardCharsets.UTF_8);
+    return f.type() == 'P'
+        ? io.halo.proxy.pg.message.ClientMessages.parseText(f.body())
+        : io.halo.proxy.pg.message.ClientMessages.queryText(f.body());
   }
 
   private StatementKind boundKind(PgFrame f) {
-    ByteBuf body = f.body();
-    int portalEnd = body.indexOf(body.readerIndex(), body.writerIndex(), (byte) 0);
-    String name = cstring(body, portalEnd + 1);
-    return statementKind(name);
+    return statementKind(io.halo.proxy.pg.message.ClientMessages.bindStatement(f.body()));
   }
 
   private StatementKind describedKind(PgFrame f) {
@@ -674,7 +663,8 @@ final class PgSplitRelay {
     if (body.getByte(body.readerIndex()) != 'S') {
       return null; // a portal: its Bind decided
     }
-    return statementKind(cstring(body, body.readerIndex() + 1));
+    return statementKind(
+        io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1));
   }
 
   private StatementKind statementKind(String name) {
@@ -920,7 +910,8 @@ final class PgSplitRelay {
     if (t == 'P') {
       parsed(b, f);
     } else if (t == 'C' && f.body().getByte(f.body().readerIndex()) == 'S') {
-      closedStatement(b, cstring(f.body(), f.body().readerIndex() + 1));
+      closedStatement(
+          b, io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex() + 1));
     }
     if (t == 'Q' || t == 'S' || t == 'F') {
       b.expects.add(new Expect(null));
@@ -942,7 +933,7 @@ final class PgSplitRelay {
 
   private void parsed(Backend b, PgFrame f) {
     ByteBuf body = f.body();
-    String name = cstring(body, body.readerIndex());
+    String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
     StatementKind kind = queryKind(f);
     if (name == null) {
       return;
@@ -1055,7 +1046,9 @@ final class PgSplitRelay {
 
   private boolean parsesInUnit(String name) {
     for (PgFrame f : unit) {
-      if (f.type() == 'P' && name.equals(cstring(f.body(), f.body().readerIndex()))) {
+      if (f.type() == 'P'
+          && name.equals(
+              io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex()))) {
         return true;
       }
     }
@@ -1066,10 +1059,12 @@ final class PgSplitRelay {
     ByteBuf body = f.body();
     if (f.type() == 'B') {
       int portalEnd = body.indexOf(body.readerIndex(), body.writerIndex(), (byte) 0);
-      return portalEnd < 0 ? null : cstring(body, portalEnd + 1);
+      return portalEnd < 0
+          ? null
+          : io.halo.proxy.pg.message.ClientMessages.cstring(body, portalEnd + 1);
     }
     if (f.type() == 'D' && body.getByte(body.readerIndex()) == 'S') {
-      return cstring(body, body.readerIndex() + 1);
+      return io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1);
     }
     return null;
   }
@@ -1424,14 +1419,6 @@ final class PgSplitRelay {
     } catch (NumberFormatException e) {
       return -1;
     }
-  }
-
-  private static String cstring(ByteBuf buf, int from) {
-    if (from < 0 || from > buf.writerIndex()) {
-      return null;
-    }
-    int end = buf.indexOf(from, buf.writerIndex(), (byte) 0);
-    return end < 0 ? null : buf.toString(from, end - from, StandardCharsets.UTF_8);
   }
 
   private static String firstColumn(ByteBuf body) {

@@ -31,7 +31,32 @@ final class MySqlGreetings {
   /** The greeting's server version when no backend greeting could be read. */
   static final String FALLBACK_VERSION = "11.4.5-MariaDB" + VERSION_SUFFIX;
 
+  /** After a failed greeting read, clients get the fallback greeting for this long. */
+  private static final long RETRY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
   private MySqlGreetings() {}
+
+  /**
+   * A listener's knowledge of its backend's greeting: the last one seen, the one read in flight (at
+   * most one per listener, whatever the number of clients waiting for it), and when a failed read
+   * may be tried again. Before the first backend login, an unauthenticated client could otherwise
+   * make Halo open one backend connection per client connection.
+   */
+  static final class Known {
+    private final java.util.concurrent.atomic.AtomicReference<ServerGreeting.Info> last =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicReference<Future<ServerGreeting.Info>> reading =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    private volatile long retryAt = System.nanoTime();
+
+    ServerGreeting.Info get() {
+      return last.get();
+    }
+
+    void set(ServerGreeting.Info info) {
+      last.set(info);
+    }
+  }
 
   /**
    * The backend greeting to follow, on {@code client}'s event loop: the listener's last one; with
@@ -41,14 +66,25 @@ final class MySqlGreetings {
    */
   static Future<ServerGreeting.Info> backend(Channel client, MySqlListenerContext listener) {
     Promise<ServerGreeting.Info> result = client.eventLoop().newPromise();
-    ServerGreeting.Info known = listener.backendGreeting().get();
-    if (known != null) {
-      return result.setSuccess(known);
+    Known state = listener.backendGreeting();
+    ServerGreeting.Info known = state.get();
+    if (known != null || System.nanoTime() - state.retryAt < 0) {
+      return result.setSuccess(known); // known, or a read failed a moment ago: the fallback
     }
+    Promise<ServerGreeting.Info> read = client.eventLoop().newPromise();
+    Future<ServerGreeting.Info> running = state.reading.compareAndExchange(null, read);
+    if (running != null) {
+      // another client's read is on its way: share it
+      running.addListener(f -> result.setSuccess(state.get()));
+      return result;
+    }
+    read.addListener(f -> result.setSuccess(state.get()));
     RouteResult route =
         listener.router().route(new RouteRequest("", "", null, client.remoteAddress()));
     if (!(route instanceof RouteResult.Routed routed)) {
-      return result.setSuccess(null);
+      state.reading.set(null);
+      read.setSuccess(null);
+      return result;
     }
     // at most half of auth_timeout, so the client still has time to log in after a slow backend
     Duration bound = listener.server().backendConnectTimeout();
@@ -62,14 +98,16 @@ final class MySqlGreetings {
     g.addListener(
         f -> {
           if (g.isSuccess()) {
-            listener.backendGreeting().compareAndSet(null, g.getNow().info());
+            state.last.compareAndSet(null, g.getNow().info());
           } else {
+            state.retryAt = System.nanoTime() + RETRY_NANOS;
             log.debug(
                 "[{}] no backend greeting for Halo's own: {}",
                 listener.name(),
                 g.cause().getMessage());
           }
-          result.setSuccess(listener.backendGreeting().get());
+          state.reading.set(null);
+          read.setSuccess(state.get());
         });
     return result;
   }

@@ -33,8 +33,7 @@ public record MySqlListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
-    java.util.concurrent.atomic.AtomicReference<io.halo.proxy.mysql.packet.ServerGreeting.Info>
-        backendGreeting) {
+    MySqlGreetings.Known backendGreeting) {
 
   public MySqlListenerContext(
       String name,
@@ -70,6 +69,6 @@ public record MySqlListenerContext(
         admission,
         split,
         authFailures,
-        new java.util.concurrent.atomic.AtomicReference<>());
+        new MySqlGreetings.Known());
   }
 }

@@ -26,6 +26,8 @@ public final class TcpRelay implements AutoCloseable {
   private final InetSocketAddress target;
   private final ServerSocket server;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicInteger accepted =
+      new java.util.concurrent.atomic.AtomicInteger();
   private volatile boolean blackholed;
   private volatile boolean closed;
 
@@ -48,6 +50,11 @@ public final class TcpRelay implements AutoCloseable {
   }
 
   /** From now on no byte passes; connections are kept open, so peers wait instead of failing. */
+  /** Client connections accepted so far. */
+  public int accepted() {
+    return accepted.get();
+  }
+
   public void blackhole() {
     log.info("relay {}: blackholing traffic to {}", name, target);
     blackholed = true;
@@ -68,6 +75,7 @@ public final class TcpRelay implements AutoCloseable {
         return;
       }
       sockets.add(client);
+      accepted.incrementAndGet();
       if (blackholed) {
         continue; // accepted, never answered
       }

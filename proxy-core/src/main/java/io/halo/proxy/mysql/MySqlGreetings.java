@@ -86,9 +86,13 @@ final class MySqlGreetings {
       read.setSuccess(null);
       return result;
     }
-    // at most half of auth_timeout, so the client still has time to log in after a slow backend
+    // at most half of auth_timeout and of startup_timeout, so the client gets its greeting (the
+    // fallback one at worst) and still has time to log in after a slow backend
     Duration bound = listener.server().backendConnectTimeout();
-    Duration half = listener.server().authTimeout().dividedBy(2);
+    Duration half =
+        min(
+            listener.server().authTimeout().dividedBy(2),
+            listener.server().startupTimeout().dividedBy(2));
     Future<ServerGreeting> g =
         MySqlBackendConnector.greeting(
             client.eventLoop(),
@@ -110,6 +114,10 @@ final class MySqlGreetings {
           read.setSuccess(state.get());
         });
     return result;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
   }
 
   /**

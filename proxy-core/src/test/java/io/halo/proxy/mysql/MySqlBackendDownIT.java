@@ -93,4 +93,55 @@ class MySqlBackendDownIT {
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).doesNotContain("malformed").contains("ERROR 1053").contains("db1");
   }
+
+  @Test
+  void clients_before_the_first_login_share_one_backend_greeting_read() throws Exception {
+    // Given a MySQL listener whose backend accepts connections but never answers (no login has
+    // succeeded yet, so Halo must read a backend greeting to greet its clients)
+    try (io.halo.testkit.TcpRelay relay =
+        io.halo.testkit.TcpRelay.start("hung-backend", "127.0.0.1", deadPort)) {
+      HaloServer hung =
+          MySqlHalo.start(
+              new HostPort("127.0.0.1", relay.port()),
+              "root",
+              MySqlHalo.THROTTLE,
+              List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+              Route.PRIMARY);
+      List<java.net.Socket> clients = new java.util.ArrayList<>();
+      try {
+        // (routing waits until the backend has been probed once; then the backend hangs)
+        org.awaitility.Awaitility.await()
+            .atMost(java.time.Duration.ofSeconds(10))
+            .until(
+                () ->
+                    hung.clusters().get(0).backends().stream()
+                        .allMatch(b -> b.lastProbe() != null));
+        relay.blackhole();
+        int before = relay.accepted();
+        // When 30 clients connect at once and send nothing
+        for (int i = 0; i < 30; i++) {
+          java.net.Socket c =
+              new java.net.Socket("127.0.0.1", hung.boundAddresses().get(0).getPort());
+          c.setSoTimeout(15_000);
+          clients.add(c);
+        }
+        Thread.sleep(1_000);
+        // Then Halo opened at most a few backend connections for them (one shared greeting read;
+        // the health checker's probes add a few), not one per client
+        assertThat(relay.accepted() - before).isLessThan(10);
+        // and each still gets a greeting (the fallback one) once that read gives up
+        for (java.net.Socket c : clients) {
+          byte[] header = c.getInputStream().readNBytes(5);
+          assertThat(header).hasSize(5);
+          assertThat(header[3]).as("sequence id").isZero();
+          assertThat(header[4]).as("protocol version 10").isEqualTo((byte) 10);
+        }
+      } finally {
+        for (java.net.Socket c : clients) {
+          c.close();
+        }
+        hung.close();
+      }
+    }
+  }
 }

@@ -668,7 +668,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.RelayedSession {
     Reply r = new Reply(done);
     b.replies.add(r);
     // Bounded like every internal request: MASTER_GTID_WAIT may take read_your_writes_wait itself.
-    long ms = listener.server().backendConnectTimeout().toMillis() + (long) (waitSeconds * 1000);
+    long ms =
+        io.halo.proxy.session.HiddenQueries.boundMillis(
+            listener.server(), listener.listener().readYourWritesWait());
     r.timer =
         client.eventLoop().schedule(() -> hiddenTimedOut(b, r, sql, ms), ms, TimeUnit.MILLISECONDS);
     sent(b, q.slice(q.readerIndex() + 4, q.readableBytes() - 4));
@@ -684,16 +686,10 @@ final class MySqlSplitRelay implements io.halo.proxy.session.RelayedSession {
     if (closed || !b.replies.contains(r)) {
       return;
     }
-    String what = sql.length() > 40 ? sql.substring(0, 40) + "..." : sql;
     boolean onlyHidden = b.replies.stream().allMatch(x -> x.hidden != null);
     if (!b.isPrimary && b == replica && onlyHidden) {
-      log.warn(
-          "[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary",
-          listener.name(),
-          hello.user(),
-          b.node.name(),
-          what,
-          ms);
+      io.halo.proxy.session.HiddenQueries.replicaDropped(
+          log, listener.name(), hello.user(), b.node.name(), sql, ms);
       replica = null;
       replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
       b.replies.forEach(
@@ -714,19 +710,9 @@ final class MySqlSplitRelay implements io.halo.proxy.session.RelayedSession {
       resume();
       return;
     }
-    log.warn(
-        "[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session",
-        listener.name(),
-        hello.user(),
-        b.node.name(),
-        what,
-        ms);
     endSession(
-        "backend "
-            + b.node.name()
-            + " did not answer Halo's internal query within "
-            + ms
-            + " ms; reconnect");
+        io.halo.proxy.session.HiddenQueries.sessionEnds(
+            log, listener.name(), hello.user(), b.node.name(), sql, ms));
   }
 
   private void connect(Backend b) {

@@ -1100,7 +1100,9 @@ final class PgSplitRelay {
     Expect e = new Expect(done);
     b.expects.add(e);
     // Bounded like every internal request (a position probe re-polls within read_your_writes_wait)
-    long ms = listener.server().backendConnectTimeout().toMillis() + rywWaitNanos / 1_000_000;
+    long ms =
+        io.halo.proxy.session.HiddenQueries.boundMillis(
+            listener.server(), listener.listener().readYourWritesWait());
     e.timer =
         client.eventLoop().schedule(() -> hiddenTimedOut(b, e, sql, ms), ms, TimeUnit.MILLISECONDS);
     b.channel.writeAndFlush(q);
@@ -1115,15 +1117,9 @@ final class PgSplitRelay {
     if (closed || !b.expects.contains(e)) {
       return;
     }
-    String what = sql.length() > 40 ? sql.substring(0, 40) + "..." : sql;
     if (b == replica && b.expects.stream().allMatch(x -> x.hidden != null)) {
-      log.warn(
-          "[{}] {}: replica {} did not answer \"{}\" within {} ms; reading from the primary",
-          listener.name(),
-          session,
-          b.node.name(),
-          what,
-          ms);
+      io.halo.proxy.session.HiddenQueries.replicaDropped(
+          log, listener.name(), session, b.node.name(), sql, ms);
       replica = null;
       replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
       b.expects.forEach(
@@ -1146,20 +1142,10 @@ final class PgSplitRelay {
       resume();
       return;
     }
-    log.warn(
-        "[{}] {}: backend {} did not answer \"{}\" within {} ms; ending the session",
-        listener.name(),
-        session,
-        b.node.name(),
-        what,
-        ms);
     session.terminate(
         SqlState.CONNECTION_FAILURE,
-        "backend "
-            + b.node.name()
-            + " did not answer Halo's internal query within "
-            + ms
-            + " ms; reconnect");
+        io.halo.proxy.session.HiddenQueries.sessionEnds(
+            log, listener.name(), session, b.node.name(), sql, ms));
   }
 
   private void connect(Backend b) {

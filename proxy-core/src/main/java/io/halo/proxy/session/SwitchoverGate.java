@@ -79,15 +79,19 @@ public class SwitchoverGate implements TrafficGate {
     List<Holdable> all = List.copyOf(sessions.all());
     CountDownLatch prepared = new CountDownLatch(all.size());
     for (Holdable s : all) {
-      s.eventLoop()
-          .execute(
-              () -> {
-                try {
-                  s.prepareRelease(primary);
-                } finally {
-                  prepared.countDown();
-                }
-              });
+      try {
+        s.eventLoop()
+            .execute(
+                () -> {
+                  try {
+                    s.prepareRelease(primary);
+                  } finally {
+                    prepared.countDown();
+                  }
+                });
+      } catch (RejectedExecutionException stopped) {
+        prepared.countDown(); // its event loop is shut down: the session is gone
+      }
     }
     try {
       prepared.await(PHASE_WAIT_SECONDS, TimeUnit.SECONDS);
@@ -96,7 +100,11 @@ public class SwitchoverGate implements TrafficGate {
     }
     sessions.holding(false);
     for (Holdable s : all) {
-      s.eventLoop().execute(s::finishRelease);
+      try {
+        s.eventLoop().execute(s::finishRelease);
+      } catch (RejectedExecutionException stopped) {
+        // its event loop is shut down: the session is gone
+      }
     }
     sessions.onTopology(topology.current());
   }

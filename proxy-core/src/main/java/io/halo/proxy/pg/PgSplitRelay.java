@@ -7,126 +7,121 @@ import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.SessionState;
 import io.halo.proxy.session.SplitChannels;
+import io.halo.proxy.session.split.Leg;
+import io.halo.proxy.session.split.Owed;
+import io.halo.proxy.session.split.PositionProbe;
+import io.halo.proxy.session.split.SplitRelay;
 import io.halo.routing.RouteRequest;
-import io.halo.routing.RouteResult;
 import io.halo.routing.split.StatementKind;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.concurrent.Future;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The relay of a {@code route: split} session: one client, a connection to the primary and, once
- * the session reads, one to a replica. Each request is routed on its own.
- *
- * <p>Design memo.
+ * The PostgreSQL adapter of the split engine ({@link SplitRelay}): framing, classification of a
+ * request's statements, the statements and settings a connection needs replayed, and how replies
+ * end. Size: the extended protocol's statement books (named and unnamed statements, kept Parses,
+ * replay and close on each connection) and the function lookups are protocol work with no twin; the
+ * routing flow itself lives in the engine.
  *
  * <ul>
  *   <li><b>Unit of routing.</b> A request is everything up to the message that ends it with a
  *       ReadyForQuery: a simple Query, a FunctionCall, or an extended-protocol batch up to its Sync
  *       (an implicit transaction, so never split). A batch is buffered until its Sync (at most
  *       {@link #MAX_UNIT_BYTES}); a Flush or a bigger batch sends it to the primary as it comes.
- *   <li><b>Decision.</b> Inside a transaction: where the transaction runs. Pinned: the primary.
- *       Otherwise the kind of every statement in the request (the text of a Query or Parse, and for
- *       a Bind of a named statement the kind recorded when it was parsed), combined: only a pure
- *       read goes to the replica, and only when no function it calls is volatile by the primary's
+ *   <li><b>Classification.</b> The kind of every statement in the request (the text of a Query or
+ *       Parse, and for a Bind of a named statement the kind recorded when it was parsed), combined;
+ *       a read goes to a replica only when no function it calls is volatile by the primary's
  *       catalogue (looked up once per name, {@link io.halo.proxy.session.FunctionCatalogue}).
- *       Session settings run on the primary; those it accepted outside a transaction are replayed
- *       on the replica connection before its next request ({@link PgSettings}); pinning statements
- *       pin the session for good.
- *   <li><b>Order.</b> Replies must reach the client in request order, so a request for another
- *       backend waits until the previous backend has answered everything; requests for the same
- *       backend are pipelined.
+ *       Settings the primary accepted outside a transaction are replayed on other connections
+ *       ({@link PgSettings}); a setting inside a transaction pins (a rollback may undo it).
  *   <li><b>Prepared statements.</b> A named statement executes on a backend where it is prepared,
  *       or is prepared there first: Halo keeps each named Parse and sends it, hidden, ahead of the
  *       request. A client Close is applied to every backend that has the statement.
- *   <li><b>Hidden requests.</b> Halo's own requests (replayed settings and statements, position
- *       queries) each end with their own ReadyForQuery; their replies are consumed, never shown.
- *       Each backend keeps a FIFO of what its next ReadyForQuery belongs to.
- *   <li><b>Read-your-writes.</b> After the session writes, its next read asks the primary for its
- *       WAL position (which covers the commit) and the replica for its replay position; the read
- *       goes to the replica only when it has replayed that far (re-checked for up to {@code
- *       read_your_writes_wait}), otherwise to the primary.
+ *   <li><b>Replies.</b> Each ends with a ReadyForQuery; a hidden one's are consumed.
+ *   <li><b>Read-your-writes.</b> The primary's {@code pg_current_wal_lsn()} against the replica's
+ *       {@code pg_last_wal_replay_lsn()}, re-asked within {@code read_your_writes_wait}.
  * </ul>
  *
- * <p>Everything runs on the client's event loop; nothing blocks. Memory is bounded: the client is
- * not read while a request waits, a request is at most {@link #MAX_UNIT_BYTES}, kept statements and
- * settings are capped (beyond them the session is pinned to the primary, which needs neither).
+ * <p>Memory is bounded: the client is not read while a request waits, a request is at most {@link
+ * #MAX_UNIT_BYTES}, kept statements and settings are capped (beyond them the session is pinned to
+ * the primary, which needs neither).
  */
-final class PgSplitRelay {
+final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBackendConnection> {
 
   private static final Logger log = LoggerFactory.getLogger(PgSplitRelay.class);
   static final int MAX_UNIT_BYTES = 1 << 20;
   private static final int MAX_KEPT_BYTES = 1 << 20;
-  private static final long RECHECK_MS = 2;
-  private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /** How long a read waits for the primary's catalogue to say whether its functions write. */
   static final long FUNCTION_LOOKUP_TIMEOUT_MS = 2_000;
 
+  /** WAL positions: the primary's current one, the replica's replayed one. */
+  static final PositionProbe<Long> WAL =
+      new PositionProbe<>() {
+        @Override
+        public String primaryQuery() {
+          return "SELECT pg_current_wal_lsn()";
+        }
+
+        @Override
+        public Long required(String value) {
+          long lsn = value == null ? -1 : parseLsn(value);
+          if (lsn < 0) {
+            throw new IllegalArgumentException("not a WAL position: " + value);
+          }
+          return lsn;
+        }
+
+        @Override
+        public String replicaQuery(Long required, Duration wait) {
+          return "SELECT pg_last_wal_replay_lsn()";
+        }
+
+        @Override
+        public Long reached(String value, Long required) {
+          long lsn = value == null ? -1 : parseLsn(value);
+          return lsn < 0 ? null : lsn;
+        }
+
+        @Override
+        public boolean covers(Long reached, Long required) {
+          return reached != null && reached >= required;
+        }
+
+        @Override
+        public boolean waitsOnServer() {
+          return false;
+        }
+      };
+
   private final PgSession session;
   private final PgListenerContext listener;
-  private final Channel client;
-  private final io.halo.proxy.session.SplitContext stats;
-  private final boolean readYourWrites;
-  private final long rywWaitNanos;
 
-  /** The listener's routing rules that apply to this session (per statement). */
-  private final io.halo.routing.rules.SessionRules rules;
-
-  private Backend primary;
-  private Backend replica;
-  private long replicaRetryAt;
-
-  private final ArrayDeque<PgFrame> inbox = new ArrayDeque<>();
   private final List<PgFrame> unit = new ArrayList<>();
   private int unitBytes;
 
-  /** The kind of the buffered unit once computed (kept while it waits). */
-  private StatementKind unitKind;
+  /** The buffered unit ends with a Sync, Query or FunctionCall (else a Flush or size sent it). */
+  private boolean complete;
 
   /**
    * The backend receiving a unit whose end has not arrived (after a Flush or an oversized batch).
    */
   private Backend open;
 
-  /** The backend of the last client request (COPY data follows it). */
-  private Backend last;
-
-  /** A complete unit waits for an asynchronous step; the client is not read meanwhile. */
-  private boolean parked;
-
   private byte txStatus = 'I';
   private Backend txBackend;
-  private boolean pinned;
-
-  /** The session wrote since the primary's position was last taken. */
-  private boolean dirty;
-
-  /** The primary position the session's reads must see, or -1. */
-  private long needLsn = -1;
-
-  /** Started waiting for a replica to catch up (nanoTime), or 0. */
-  private long rywSince;
-
-  private boolean primaryOnce;
-
-  /** A read waits on a timer before asking the replica again (read_your_writes_wait). */
-  private boolean rechecking;
 
   /** The functions the buffered unit calls have been checked against the primary's catalogue. */
   private boolean functionsChecked;
@@ -149,40 +144,14 @@ final class PgSplitRelay {
 
   private StatementKind unnamedKind = StatementKind.WRITE;
   private String unnamedText;
-  private boolean closed;
-
-  /** The client sent Terminate: backends closing now is expected. */
-  private boolean ending;
 
   /** A named statement of the client: its Parse (whole message), its kind, its version. */
   private record Statement(ByteBuf parse, StatementKind kind, long generation) {}
 
-  /** What a backend's next ReadyForQuery belongs to. */
-  private static final class Expect {
-    final Consumer<Expect> hidden;
-    String value;
-    String error;
-
-    /**
-     * A client's setting: kept if the primary answers it without an error, outside a transaction.
-     */
-    String setting;
-
-    /** A hidden query's bound: it fires when the backend has not answered in time. */
-    io.netty.util.concurrent.ScheduledFuture<?> timer;
-
-    Expect(Consumer<Expect> hidden) {
-      this.hidden = hidden;
-    }
-  }
-
-  private final class Backend {
-    final boolean isPrimary;
-    BackendNode node;
-    Channel channel;
+  /** A connection of the session, with what PostgreSQL keeps per connection. */
+  static final class Backend extends Leg {
     int processId;
     int secret;
-    final ArrayDeque<Expect> expects = new ArrayDeque<>();
     final Map<String, Long> prepared = new HashMap<>();
     final List<String> closes = new ArrayList<>();
 
@@ -191,49 +160,40 @@ final class PgSplitRelay {
      */
     final Map<String, String> applied = new java.util.LinkedHashMap<>();
 
-    long replayed = -1;
-    boolean connecting;
-
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
 
-    Backend(boolean isPrimary) {
-      this.isPrimary = isPrimary;
-    }
-
-    boolean idle() {
-      return expects.isEmpty();
-    }
-
-    @Override
-    public String toString() {
-      return node.name();
+    Backend(boolean isPrimary, BackendNode node) {
+      super(isPrimary, node);
     }
   }
 
   PgSplitRelay(PgSession session, io.halo.proxy.session.SplitContext stats) {
+    super(
+        new Setup(
+            session.listener().name(),
+            session.listener().listener(),
+            session.listener().server(),
+            session.listener().router(),
+            stats,
+            session.gate(),
+            session.client(),
+            new RouteRequest(
+                session.user(),
+                session.database(),
+                session.backendParameters().get("application_name"),
+                session.client().remoteAddress()),
+            SplitChannels.PG_TERMINATE),
+        WAL);
     this.session = session;
     this.listener = session.listener();
-    this.client = session.client();
-    this.stats = stats;
-    this.readYourWrites = listener.listener().readYourWrites();
-    this.rywWaitNanos = listener.listener().readYourWritesWait().toNanos();
-    this.rules =
-        listener
-            .router()
-            .sessionRules(
-                new RouteRequest(
-                    session.user(),
-                    session.database(),
-                    session.backendParameters().get("application_name"),
-                    client.remoteAddress()));
   }
 
   /** Installs the relay on the client and the primary connection it logged in with. */
   void start(ChannelHandlerContext frontend, PgBackendConnection connection, List<ByteBuf> early) {
-    primary = new Backend(true);
-    attach(primary, connection);
-    frontend.pipeline().addLast("split", new ClientHandler());
+    primary = new Backend(true, connection.node());
+    adopt(primary, connection);
+    frontend.pipeline().addLast("split", clientHandler());
     for (ByteBuf b : early) {
       // Each early buffer holds exactly one message, as the frontend kept it.
       inbox.add(PgFrame.ofMessage(b));
@@ -241,43 +201,28 @@ final class PgSplitRelay {
     stats.sessionStarted();
   }
 
-  private void attach(Backend b, PgBackendConnection connection) {
-    b.node = connection.node();
-    b.channel = connection.channel();
-    b.processId = connection.processId();
-    b.secret = connection.secret();
-    b.channel
-        .pipeline()
-        .addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
-    b.channel.pipeline().addLast("split", new BackendHandler(b));
-    b.channel.config().setAutoRead(true);
-  }
-
   // ------------------------------------------------------------------ client side
 
-  private void fromClient(PgFrame frame) {
-    inbox.add(frame);
+  @Override
+  protected void clientRead(Object msg) {
+    if (msg instanceof PgFrameError e) {
+      log.info("[{}] closing session {}: {}", listener.name(), session, e.message());
+      closeBackends();
+      client
+          .writeAndFlush(PgMessages.fatal(client.alloc(), SqlState.PROTOCOL_VIOLATION, e.message()))
+          .addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    inbox.add((PgFrame) msg);
     drain();
   }
 
-  /** Handles what the client sent, in order, until a unit has to wait. */
-  private void drain() {
-    while (!parked && !closed) {
-      PgFrame f = inbox.poll();
-      if (f == null) {
-        break;
-      }
-      handle(f);
-    }
-    if (!closed) {
-      client.config().setAutoRead(!parked && inbox.isEmpty() && backendsWritable());
-    }
-  }
-
-  private void handle(PgFrame f) {
+  @Override
+  protected void handle(PgFrame f) {
     byte t = f.type();
     if (t == 'X') {
       f.release();
+      session.state(SessionState.CLOSING);
       end();
       return;
     }
@@ -288,13 +233,13 @@ final class PgSplitRelay {
         || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)) {
       // COPY data goes where its COPY runs; a Sync or Flush during copy-in is ignored by the
       // server (no ReadyForQuery of its own), so it is passed on without expecting one.
-      if (copying == null || copying.channel == null) {
+      if (copying == null || copying.channel() == null) {
         f.release();
       } else {
         if (t == 'c' || t == 'f') {
           copying.copyIn = false;
         }
-        write(copying.channel, f);
+        write(copying.channel(), f);
       }
       return;
     }
@@ -309,141 +254,114 @@ final class PgSplitRelay {
     unit.add(f);
     unitBytes += 5 + f.body().readableBytes();
     if (t == 'Q' || t == 'S' || t == 'F') {
-      dispatch(true);
+      complete = true;
+      dispatch();
     } else if (t == 'H' || unitBytes > MAX_UNIT_BYTES) {
-      dispatch(false);
+      complete = false;
+      dispatch();
     }
   }
 
-  /**
-   * Neither backend owes a reply, Halo's hidden queries (function lookups, position probes)
-   * included: a switchover's quiescence waits for those too, so that a release never finds the
-   * session with work in flight.
-   */
-  boolean backendsIdle() {
-    return (primary == null || primary.idle()) && (replica == null || replica.idle());
+  @Override
+  protected boolean hasPending() {
+    return !unit.isEmpty();
   }
 
-  /** Routes and sends the buffered unit, or parks it while an asynchronous step runs. */
-  private void dispatch(boolean complete) {
+  @Override
+  protected boolean holdNow() {
     if (session.mustHold()) {
-      // A switchover holds read-write sessions between transactions; release resumes us.
       session.holdSplit();
-      park();
-      return;
-    }
-    Backend target = decide(complete);
-    if (target == null) {
-      park();
-      return;
-    }
-    if (last != null && last != target && !last.idle()) {
-      park(); // replies must stay in order: resumed when the previous backend has answered
-      return;
-    }
-    if (target.channel == null) {
-      connect(target);
-      park();
-      return;
-    }
-    if (complete && !admitted(target)) {
-      return;
-    }
-    parked = false;
-    send(target, complete);
-  }
-
-  /**
-   * Transaction admission ({@code throttle.max_transactions}, the user's rate limit): a unit that
-   * starts new work takes a permit of its backend; the session gives it back at the ReadyForQuery
-   * that leaves it idle ({@link PgSession#replyReceived}). False when the unit waits (parked) or
-   * was refused (answered with ERROR 53300 and ReadyForQuery, like a failed statement). A unit sent
-   * after a Flush (no Sync yet) is not gated.
-   */
-  private boolean admitted(Backend target) {
-    io.halo.proxy.session.TransactionGate gate = session.gate();
-    if (gate.open() || txStatus != 'I' || (last != null && !last.idle())) {
       return true;
     }
-    return gate.admitOrPark(
-        target.node.name(),
-        client.eventLoop(),
-        this::park,
-        this::refuseUnit,
-        this::resume,
-        () -> closed);
+    return false;
+  }
+
+  @Override
+  protected Backend transactionLeg() {
+    return txStatus != 'I' ? txBackend : null;
+  }
+
+  @Override
+  protected boolean inTransaction() {
+    return txStatus != 'I';
+  }
+
+  @Override
+  protected boolean settingsAreTransactional() {
+    return true;
+  }
+
+  @Override
+  protected StatementKind classify() {
+    return complete || transactionLeg() != null
+        ? classifyUnit()
+        : StatementKind.WRITE.and(classifyUnit());
+  }
+
+  /** A unit sent after a Flush (no Sync yet) is not gated: it continues work already admitted. */
+  @Override
+  protected boolean startsWork() {
+    return complete;
   }
 
   /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */
-  private void refuseUnit(String message) {
+  @Override
+  protected void refuse(String message) {
     unitSetting = null; // it never ran
     unit.forEach(PgFrame::release);
     unit.clear();
     unitBytes = 0;
-    unitKind = null;
     functionsChecked = false;
-    primaryOnce = false;
-    parked = false;
     client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
     client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
   }
 
-  private void park() {
-    parked = true;
-    client.config().setAutoRead(false);
-  }
-
-  /** An asynchronous step finished: try the waiting unit again, then go on reading. */
-  private void resume() {
-    if (closed) {
-      return;
-    }
-    if (parked && !unit.isEmpty()) {
-      parked = false;
-      PgFrame lastFrame = unit.get(unit.size() - 1);
-      byte t = lastFrame.type();
-      dispatch(t == 'Q' || t == 'S' || t == 'F');
-    } else {
-      parked = false;
-    }
-    drain();
-  }
-
-  /** The backend for the buffered unit, or null when a step must run first (it resumes). */
-  private Backend decide(boolean complete) {
-    if (txStatus != 'I' && txBackend != null) {
-      // A setting or a pinning statement inside a transaction cannot be replayed safely (the
-      // transaction may roll back): the session stays on the primary from now on.
-      if (unitKind == null) {
-        unitKind = classify();
-        if (unitKind == StatementKind.PIN || unitKind == StatementKind.SESSION) {
-          pin();
-        }
-      }
-      return txBackend;
-    }
-    if (unitKind == null) {
-      unitKind = complete ? classify() : StatementKind.WRITE.and(classify());
-      switch (unitKind) {
-        case PIN -> pin();
-        case SESSION -> keepSetting();
-        case WRITE, TRANSACTION -> dirty = true;
-        default -> {}
-      }
-    }
+  @Override
+  protected Backend stickyLeg() {
     if (unnamedOn != null && bindsUnnamedWithoutParse()) {
       // the unnamed statement runs where it was parsed
-      return unnamedOn.channel != null && (unnamedOn == primary || unnamedOn == replica)
+      return unnamedOn.channel() != null && (unnamedOn == primary || unnamedOn == replica)
           ? unnamedOn
           : primary;
     }
-    if (pinned || !unitKind.replicaSafe() || primaryOnce) {
-      return primary;
-    }
-    return readTarget();
+    return null;
   }
 
-  private StatementKind classify() {
+  @Override
+  protected Boolean readMustUsePrimary() {
+    if (functionsChecked) {
+      return false;
+    }
+    if (functionLookup) {
+      return null;
+    }
+    if (primary.channel() == null) {
+      return true; // reconnecting after a switchover: its catalogue cannot be asked yet
+    }
+    Boolean writes = callsWritingFunction();
+    if (writes == null) {
+      return null;
+    }
+    functionsChecked = true;
+    return writes; // a volatile function may write: the primary
+  }
+
+  @Override
+  protected boolean midRequest(Backend b) {
+    return open == b;
+  }
+
+  @Override
+  protected Backend newLeg(boolean isPrimary, BackendNode node) {
+    return new Backend(isPrimary, node);
+  }
+
+  @Override
+  protected Object who() {
+    return session;
+  }
+
+  private StatementKind classifyUnit() {
     StatementKind kind = null;
     for (PgFrame f : unit) {
       StatementKind k =
@@ -609,12 +527,12 @@ final class PgSplitRelay {
         primary,
         sql.toString(),
         e -> {
-          if (e.error == null) {
+          if (e.error() == null) {
             java.util.Set<String> writing = new java.util.HashSet<>();
-            if (e.value != null) {
+            if (e.value() != null) {
               int from = 0;
-              for (int comma = e.value.indexOf(','); ; comma = e.value.indexOf(',', from)) {
-                writing.add(e.value.substring(from, comma < 0 ? e.value.length() : comma));
+              for (int comma = e.value().indexOf(','); ; comma = e.value().indexOf(',', from)) {
+                writing.add(e.value().substring(from, comma < 0 ? e.value().length() : comma));
                 if (comma < 0) {
                   break;
                 }
@@ -628,13 +546,13 @@ final class PgSplitRelay {
                 listener.name(),
                 session,
                 names,
-                e.error);
+                e.error());
           }
           if (!finished[0]) {
             finished[0] = true;
             timer.cancel(false);
             functionLookup = false;
-            if (e.error != null) {
+            if (e.error() != null) {
               functionsChecked = true;
             }
             resume();
@@ -700,18 +618,11 @@ final class PgSplitRelay {
     return false;
   }
 
-  private void pin() {
-    if (!pinned) {
-      pinned = true;
-      stats.pinned();
-      log.debug("[{}] session {} pinned to the primary", listener.name(), session);
-    }
-  }
-
   /**
    * Notes the unit's setting; it is kept once the primary has run it ({@link #settingAnswered}).
    */
-  private void keepSetting() {
+  @Override
+  protected void keepSetting() {
     String text = unitText();
     if (text == null || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES) {
       pin();
@@ -726,17 +637,17 @@ final class PgSplitRelay {
    * it) it may still roll back, so the session stays on the primary instead, as for any setting
    * inside a transaction; a failed setting is forgotten.
    */
-  private void settingAnswered(Backend b, Expect e, byte status) {
-    if (e.error != null) {
+  private void settingAnswered(Backend b, Owed e, byte status) {
+    if (e.error() != null) {
       log.debug(
           "[{}] {}: \"{}\" failed on the primary; not replayed: {}",
           listener.name(),
           session,
-          e.setting,
-          e.error);
+          e.setting(),
+          e.error());
     } else if (status == 'I') {
-      settings.succeeded(e.setting);
-      PgSettings.apply(b.applied, e.setting);
+      settings.succeeded(e.setting());
+      PgSettings.apply(b.applied, e.setting());
     } else {
       pin();
     }
@@ -759,149 +670,28 @@ final class PgSplitRelay {
     return text;
   }
 
-  /** A replica for a read, honouring read-your-writes; the primary when none fits; null = wait. */
-  private Backend readTarget() {
-    if (last != null && last != replica && !last.idle()) {
-      return null; // the transaction state is known once the previous request is answered
-    }
-    if (replica != null
-        && replica.idle()
-        && replica.channel != null
-        && !listener.router().inRotation(replica.node.name())) {
-      log.debug("[{}] {}: replica {} left rotation", listener.name(), session, replica);
-      replica
-          .channel
-          .writeAndFlush(PgMessages.terminate(replica.channel.alloc()))
-          .addListener(ChannelFutureListener.CLOSE);
-      replica = null;
-    }
-    if (replica == null) {
-      if (System.nanoTime() - replicaRetryAt < 0) {
-        return primary;
-      }
-      RouteResult r =
-          listener
-              .router()
-              .routeReplica(
-                  new RouteRequest(
-                      session.user(),
-                      session.database(),
-                      session.backendParameters().get("application_name"),
-                      client.remoteAddress()));
-      if (!(r instanceof RouteResult.Routed routed)) {
-        return primary; // counted as a read on the primary when sent
-      }
-      replica = new Backend(false);
-      replica.node = routed.backend();
-    }
-    if (!functionsChecked) {
-      if (functionLookup) {
-        return null;
-      }
-      if (primary.channel == null) {
-        return primary; // reconnecting after a switchover: its catalogue cannot be asked yet
-      }
-      Boolean writes = callsWritingFunction();
-      if (writes == null) {
-        return null;
-      }
-      functionsChecked = true;
-      if (writes) {
-        unitKind = StatementKind.WRITE; // a volatile function may write: the primary
-        dirty = true;
-        return primary;
-      }
-    }
-    if (replica.channel == null) {
-      return replica; // dispatch connects it
-    }
-    if (!readYourWrites) {
-      return replica;
-    }
-    if (dirty) {
-      dirty = false;
-      hiddenQuery(
-          primary,
-          "SELECT pg_current_wal_lsn()",
-          e -> {
-            needLsn = e.value == null ? Long.MAX_VALUE : parseLsn(e.value);
-            resume();
-          });
-      return null;
-    }
-    if (needLsn < 0 || replica.replayed >= needLsn) {
-      rywSince = 0;
-      return replica;
-    }
-    if (!replica.idle()) {
-      return null;
-    }
-    Backend checked = replica;
-    hiddenQuery(
-        checked,
-        "SELECT pg_last_wal_replay_lsn()",
-        e -> {
-          checked.replayed = e.value == null ? -1 : parseLsn(e.value);
-          if (checked.replayed >= needLsn) {
-            // needLsn stays: a replica that replaces this one must show it has replayed it too
-            resume();
-            return;
-          }
-          long now = System.nanoTime();
-          if (rywSince == 0) {
-            rywSince = now;
-          }
-          if (now - rywSince < rywWaitNanos) {
-            rechecking = true;
-            client
-                .eventLoop()
-                .schedule(
-                    () -> {
-                      rechecking = false;
-                      resume();
-                    },
-                    RECHECK_MS,
-                    TimeUnit.MILLISECONDS);
-          } else {
-            rywSince = 0;
-            stats.readYourWritesOnPrimary();
-            primaryOnce = true;
-            resume();
-          }
-        });
-    return null;
-  }
-
   /** Sends the unit to {@code b}: first what {@code b} lacks (closes, settings, statements). */
-  private void send(Backend b, boolean complete) {
+  @Override
+  protected void send(Backend b) {
     prelude(b);
     for (PgFrame f : unit) {
       sendOne(b, f);
     }
     if (unitSetting != null) {
-      if (complete && b.isPrimary && !b.expects.isEmpty()) {
-        b.expects.peekLast().setting = unitSetting;
+      if (complete && b.isPrimary() && b.lastOwed() != null) {
+        b.lastOwed().setting(unitSetting);
       } else {
         pin(); // not a plain setting on the primary after all
       }
       unitSetting = null;
     }
-    if (b.isPrimary) {
-      if (unitKind == StatementKind.READ && !primaryOnce) {
-        stats.readOnPrimary(); // (read_your_writes counted it when it chose the primary)
-      }
-    } else {
-      stats.readOnReplica();
-    }
     unit.clear();
     unitBytes = 0;
-    unitKind = null;
     functionsChecked = false;
-    primaryOnce = false;
     if (!complete) {
       open = b;
     }
-    b.channel.flush();
+    b.channel().flush();
   }
 
   /** Writes one client message to {@code b}, keeping the statement books and the reply count. */
@@ -914,7 +704,7 @@ final class PgSplitRelay {
           b, io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex() + 1));
     }
     if (t == 'Q' || t == 'S' || t == 'F') {
-      b.expects.add(new Expect(null));
+      b.owe(Owed.client());
       if (t == 'S') {
         session.syncSent();
       } else {
@@ -924,10 +714,10 @@ final class PgSplitRelay {
       session.extendedStarted();
     }
     last = b;
-    session.cancelTarget(b.node, b.processId, b.secret);
-    write(b.channel, f);
+    session.cancelTarget(b.node(), b.processId, b.secret);
+    write(b.channel(), f);
     if (open == b) {
-      b.channel.flush();
+      b.channel().flush();
     }
   }
 
@@ -1008,10 +798,10 @@ final class PgSplitRelay {
     }
     if (out != null) {
       out.writeBytes(syncMessage());
-      b.expects.add(
-          new Expect(
+      b.owe(
+          Owed.hidden(
               e -> {
-                if (e.error != null) {
+                if (e.error() != null) {
                   // Not prepared there after all: the client's Bind gets the server's error now,
                   // and the
                   // next use prepares it again.
@@ -1020,25 +810,25 @@ final class PgSplitRelay {
                       listener.name(),
                       b,
                       session,
-                      e.error);
+                      e.error());
                   replayed.forEach(b.prepared::remove);
                 }
               }));
-      b.channel.write(out);
+      b.channel().write(out);
     }
     for (String setting : settings.replay(b.applied)) {
       hiddenQuery(
           b,
           setting,
           e -> {
-            if (e.error != null) {
+            if (e.error() != null) {
               log.info(
                   "[{}] replaying \"{}\" on {} for {} failed: {}",
                   listener.name(),
                   setting,
                   b,
                   session,
-                  e.error);
+                  e.error());
             }
           });
     }
@@ -1089,153 +879,99 @@ final class PgSplitRelay {
     return new byte[] {'S', 0, 0, 0, 4};
   }
 
-  /**
-   * Sends Halo's own simple query to {@code b}; its replies are consumed and handed to {@code
-   * done}.
-   */
-  private void hiddenQuery(Backend b, String sql, Consumer<Expect> done) {
+  @Override
+  protected ByteBuf encodeQuery(Backend b, String sql) {
     byte[] text = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf q = client.alloc().buffer(6 + text.length);
     q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
-    Expect e = new Expect(done);
-    b.expects.add(e);
-    // Bounded like every internal request (a position probe re-polls within read_your_writes_wait)
-    long ms =
-        io.halo.proxy.session.HiddenQueries.boundMillis(
-            listener.server(), listener.listener().readYourWritesWait());
-    e.timer =
-        client.eventLoop().schedule(() -> hiddenTimedOut(b, e, sql, ms), ms, TimeUnit.MILLISECONDS);
-    b.channel.writeAndFlush(q);
+    return q;
   }
 
-  /**
-   * Halo's own query got no reply in time (a hung backend). On a replica that owes nothing else,
-   * the replica is dropped and the waiting read goes to the primary; otherwise the session ends
-   * with a FATAL naming the backend, since what it owes cannot be answered any more.
-   */
-  private void hiddenTimedOut(Backend b, Expect e, String sql, long ms) {
-    if (closed || !b.expects.contains(e)) {
-      return;
-    }
-    if (b == replica && b.expects.stream().allMatch(x -> x.hidden != null)) {
-      io.halo.proxy.session.HiddenQueries.replicaDropped(
-          log, listener.name(), session, b.node.name(), sql, ms);
-      replica = null;
-      replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-      b.expects.forEach(
-          x -> {
-            if (x.timer != null) {
-              x.timer.cancel(false);
-            }
-          });
-      b.expects.clear();
-      if (b.channel != null) {
-        b.channel.close();
-      }
-      if (last == b) {
-        last = null;
-      }
-      rechecking = false;
-      rywSince = 0;
-      primaryOnce = true;
-      stats.readYourWritesOnPrimary();
-      resume();
-      return;
-    }
-    session.terminate(
-        SqlState.CONNECTION_FAILURE,
-        io.halo.proxy.session.HiddenQueries.sessionEnds(
-            log, listener.name(), session, b.node.name(), sql, ms));
+  // ------------------------------------------------------------------ connections
+
+  @Override
+  protected Future<PgBackendConnection> open(Backend b) {
+    return PgBackendConnector.connect(
+        client.eventLoop(),
+        listener.transports(),
+        b.node(),
+        session.userConfig().backendUser(),
+        session.userConfig().backendPassword(),
+        session.backendParameters(),
+        listener.server().backendConnectTimeout(),
+        (int) listener.server().maxMessageSize(),
+        listener.scramKeys());
   }
 
-  private void connect(Backend b) {
-    if (b.channel != null || b.node == null || b.connecting) {
-      return;
-    }
-    b.connecting = true;
-    Future<PgBackendConnection> f =
-        PgBackendConnector.connect(
-            client.eventLoop(),
-            listener.transports(),
-            b.node,
-            session.userConfig().backendUser(),
-            session.userConfig().backendPassword(),
-            session.backendParameters(),
-            listener.server().backendConnectTimeout(),
-            (int) listener.server().maxMessageSize(),
-            listener.scramKeys());
-    f.addListener(
-        done -> {
-          b.connecting = false;
-          if (closed) {
-            if (done.isSuccess()) {
-              f.getNow().channel().close();
-            }
-            return;
-          }
-          if (done.isSuccess() && b != primary && b != replica) {
-            f.getNow().startupMessages().forEach(ByteBuf::release);
-            f.getNow().channel().close(); // replaced while it connected (switchover)
-            return;
-          }
-          if (done.isSuccess()) {
-            PgBackendConnection c = f.getNow();
-            c.startupMessages().forEach(ByteBuf::release);
-            attach(b, c);
-            if (b.isPrimary) {
-              session.rebound(c.node(), c.processId(), c.secret(), c.channel());
-            }
-          } else if (b.isPrimary) {
-            session.terminate(SqlState.CANNOT_CONNECT, done.cause().getMessage());
-            return;
-          } else {
-            log.warn(
-                "[{}] {}: replica {} unavailable for reads, using the primary: {}",
-                listener.name(),
-                session,
-                b.node.name(),
-                done.cause().getMessage());
-            replica = null;
-            replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-          }
-          resume();
-        });
+  @Override
+  protected Channel channelOf(PgBackendConnection c) {
+    return c.channel();
+  }
+
+  @Override
+  protected void discard(PgBackendConnection c) {
+    c.startupMessages().forEach(ByteBuf::release); // the client had them at its own login
+  }
+
+  @Override
+  protected void attach(Backend b, PgBackendConnection c) {
+    b.processId = c.processId();
+    b.secret = c.secret();
+    c.channel()
+        .pipeline()
+        .addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+  }
+
+  @Override
+  protected void primaryAttached(Backend b, PgBackendConnection c) {
+    session.rebound(c.node(), c.processId(), c.secret(), c.channel());
   }
 
   // ------------------------------------------------------------------ backend side
 
+  @Override
+  protected void backendRead(Backend b, Object msg) {
+    if (msg instanceof PgFrameError e) {
+      log.warn(
+          "[{}] backend {} broke the protocol ({}); closing {}",
+          listener.name(),
+          b,
+          e.message(),
+          session);
+      endSession(End.PROTOCOL, "backend " + b + " broke the protocol; the session is closed");
+      return;
+    }
+    fromBackend(b, (PgFrame) msg);
+  }
+
   private void fromBackend(Backend b, PgFrame f) {
-    Expect e = b.expects.peek();
+    Owed e = b.next();
     byte t = f.type();
     if (e == null) {
       // Between requests a backend may still speak: notices, parameter changes, notifications.
-      if (b.isPrimary || t == 'N') {
+      if (b.isPrimary() || t == 'N') {
         write(client, f);
       } else {
         f.release();
       }
       return;
     }
-    if (e.hidden != null) {
-      if (t == 'D' && e.value == null) {
-        e.value = firstColumn(f.body());
+    if (e.isHidden()) {
+      if (t == 'D') {
+        e.value(firstColumn(f.body()));
       } else if (t == 'E') {
-        e.error = errorMessage(f.body());
+        e.error(errorMessage(f.body()));
       }
       f.release();
       if (t == 'Z') {
-        b.expects.poll();
-        if (e.timer != null) {
-          e.timer.cancel(false);
-        }
-        e.hidden.accept(e);
+        answered(b);
         replied(b);
       }
       return;
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
-    if (t == 'E' && e.setting != null) {
-      e.error = errorMessage(f.body());
+    if (t == 'E' && e.setting() != null) {
+      e.error(errorMessage(f.body()));
     }
     if (t == 'G') {
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
@@ -1244,8 +980,8 @@ final class PgSplitRelay {
     }
     write(client, f);
     if (t == 'Z') {
-      b.expects.poll();
-      if (e.setting != null) {
+      answered(b);
+      if (e.setting() != null) {
         settingAnswered(b, e, status);
       }
       txStatus = status;
@@ -1255,78 +991,45 @@ final class PgSplitRelay {
     }
   }
 
-  private void replied(Backend b) {
-    if (parked && b.idle() && !rechecking) {
-      client.flush();
-      resume();
-    }
-  }
-
-  private void backendClosed(Backend b) {
-    if (closed || ending || (b != primary && b != replica)) {
-      return; // expected, or a connection already replaced (switchover, replica left rotation)
-    }
-    if (!b.isPrimary && b.idle() && open != b) {
-      log.info(
-          "[{}] replica {} closed the read connection of {}; reads go elsewhere",
-          listener.name(),
-          b,
-          session);
-      if (replica == b) {
-        replica = null;
-      }
-      return;
-    }
-    log.warn(
-        "[{}] backend {} closed the connection of {}",
-        session.listener().name(),
-        io.halo.proxy.session.BackendText.forLog(b.node),
-        session);
+  @Override
+  protected void endSession(End why, String message) {
     session.terminate(
-        SqlState.CONNECTION_FAILURE,
-        "backend " + b.node.name() + " closed the connection unexpectedly");
+        switch (why) {
+          case CANNOT_CONNECT -> SqlState.CANNOT_CONNECT;
+          case BACKEND_LOST, BACKEND_HUNG -> SqlState.CONNECTION_FAILURE;
+          case SWITCHOVER -> SqlState.ADMIN_SHUTDOWN;
+          case PROTOCOL -> SqlState.PROTOCOL_VIOLATION;
+        },
+        message);
   }
 
   // ------------------------------------------------------------------ switchover and end
 
   /**
-   * Switchover (the session is held between transactions): a pinned session on the old primary
-   * ends; any other drops its old primary connection and logs in to {@code next} on its next write,
+   * Switchover (the session is held between transactions): a session that cannot move ends; any
+   * other drops its old primary connection and logs in to {@code next} before its next request,
    * with its settings and statements replayed there on demand.
    */
   void primaryChanged(BackendNode next) {
-    if (closed || next == null || next.name().equals(primary.node.name())) {
+    if (closed || next == null || next.name().equals(primary.node().name())) {
       return;
     }
-    if (pinned || !primary.idle() || txStatus != 'I' || (replica != null && !replica.idle())) {
-      session.terminate(
-          SqlState.ADMIN_SHUTDOWN,
+    String why = unmovable("temporary tables, locks, LISTEN");
+    if (why != null) {
+      endSession(
+          End.SWITCHOVER,
           "switchover to "
               + next.name()
-              + (pinned
-                  ? ": this session holds state on the old primary (temporary tables, locks, LISTEN); reconnect"
-                  : ": this session still had work in flight when the hold ended; reconnect"));
+              + ": this session cannot be moved: "
+              + why
+              + "; reconnect");
       return;
     }
-    Channel old = primary.channel;
     if (unnamedOn == primary) {
       unnamedOn = null;
     }
-    primary = new Backend(true);
-    primary.node = next;
     session.boundTo(next);
-    if (last != null && last.isPrimary) {
-      last = null;
-    }
-    if (replica != null && replica.node.name().equals(next.name())) {
-      if (replica.channel != null) {
-        replica.channel.close();
-      }
-      replica = null; // a connect still running finds it replaced and closes what it opened
-    }
-    if (old != null) {
-      old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
-    }
+    movePrimary(next);
   }
 
   /** Lets a held session go on. */
@@ -1334,56 +1037,18 @@ final class PgSplitRelay {
     client.eventLoop().execute(this::resume);
   }
 
-  private void end() {
-    if (closed) {
-      return;
-    }
-    ending = true;
+  @Override
+  protected void clientGone() {
+    session.unregister();
     session.state(SessionState.CLOSING);
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null && b.channel.isActive()) {
-        b.channel
-            .writeAndFlush(PgMessages.terminate(b.channel.alloc()))
-            .addListener(ChannelFutureListener.CLOSE);
-      }
-    }
-    client.close();
   }
 
-  /** Releases everything (the client connection is gone). */
-  void closed() {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    session.gate().abandon();
-    stats.sessionEnded(pinned);
-    for (Backend b : new Backend[] {primary, replica}) {
-      if (b != null && b.channel != null && b.channel.isActive()) {
-        b.channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-      }
-    }
-    inbox.forEach(PgFrame::release);
-    inbox.clear();
+  @Override
+  protected void releaseBuffered() {
     unit.forEach(PgFrame::release);
     unit.clear();
     statements.values().forEach(s -> s.parse().release());
     statements.clear();
-  }
-
-  /** Closes the backend connections now (Halo ends the session). */
-  void closeBackends() {
-    SplitChannels.quit(backendChannels(), SplitChannels.PG_TERMINATE);
-  }
-
-  /** The session's open backend connections (primary, replica). */
-  private java.util.List<Channel> backendChannels() {
-    return SplitChannels.of(
-        primary == null ? null : primary.channel, replica == null ? null : replica.channel);
-  }
-
-  private boolean backendsWritable() {
-    return SplitChannels.allWritable(backendChannels());
   }
 
   // ------------------------------------------------------------------ helpers
@@ -1430,117 +1095,5 @@ final class PgSplitRelay {
       i = end + 1;
     }
     return "error";
-  }
-
-  // ------------------------------------------------------------------ handlers
-
-  private final class ClientHandler extends ChannelInboundHandlerAdapter {
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof PgFrameError e) {
-        log.info("[{}] closing session {}: {}", listener.name(), session, e.message());
-        closeBackends();
-        ctx.writeAndFlush(PgMessages.fatal(ctx.alloc(), SqlState.PROTOCOL_VIOLATION, e.message()))
-            .addListener(ChannelFutureListener.CLOSE);
-        return;
-      }
-      fromClient((PgFrame) msg);
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-      SplitChannels.flush(backendChannels());
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      SplitChannels.autoRead(backendChannels(), ctx.channel().isWritable());
-      ctx.fireChannelWritabilityChanged();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      session.unregister();
-      session.state(SessionState.CLOSING);
-      closed();
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (cause instanceof IOException) {
-        log.debug(
-            "[{}] client connection of {} failed: {}", listener.name(), session, cause.toString());
-      } else {
-        log.warn("[{}] client connection of {} failed", listener.name(), session, cause);
-      }
-      ctx.close();
-    }
-  }
-
-  private final class BackendHandler extends ChannelInboundHandlerAdapter {
-    private final Backend backend;
-
-    BackendHandler(Backend backend) {
-      this.backend = backend;
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (msg instanceof PgFrameError e) {
-        log.warn(
-            "[{}] backend {} broke the protocol ({}); closing {}",
-            listener.name(),
-            backend,
-            e.message(),
-            session);
-        session.terminate(
-            SqlState.PROTOCOL_VIOLATION,
-            "backend " + backend + " broke the protocol; the session is closed");
-        return;
-      }
-      if (closed) {
-        ((PgFrame) msg).release();
-        return;
-      }
-      fromBackend(backend, (PgFrame) msg);
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-      client.flush();
-      if (!client.isWritable()) {
-        ctx.channel().config().setAutoRead(false);
-      }
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      if (ctx.channel().isWritable() && !parked && inbox.isEmpty() && !closed) {
-        client.config().setAutoRead(backendsWritable());
-      } else if (!ctx.channel().isWritable()) {
-        client.config().setAutoRead(false);
-      }
-      ctx.fireChannelWritabilityChanged();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      if (backend.channel == ctx.channel()) {
-        backendClosed(backend);
-      }
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug(
-          "[{}] backend {} connection of {} failed: {}",
-          listener.name(),
-          backend,
-          session,
-          cause.toString());
-      ctx.close();
-    }
   }
 }

@@ -1,0 +1,828 @@
+package io.halo.proxy.session.split;
+
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.ServerConfig;
+import io.halo.health.state.BackendNode;
+import io.halo.proxy.session.BackendText;
+import io.halo.proxy.session.HiddenQueries;
+import io.halo.proxy.session.SplitChannels;
+import io.halo.proxy.session.SplitContext;
+import io.halo.proxy.session.TransactionGate;
+import io.halo.routing.RouteRequest;
+import io.halo.routing.RouteResult;
+import io.halo.routing.Router;
+import io.halo.routing.rules.SessionRules;
+import io.halo.routing.split.StatementKind;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The split engine: one client, a connection to the primary and, once the session reads, one to a
+ * replica; each request (a PostgreSQL Query or extended batch, a MySQL command) is routed on its
+ * own. This class is the protocol-neutral part, written once for both engines; a subclass is the
+ * protocol adapter (framing, classification, what a backend needs replayed before a request, how
+ * replies end, error encoding). Size: the routing flow and the leg lifecycle are one state machine,
+ * kept together on purpose.
+ *
+ * <ul>
+ *   <li><b>Decision</b> ({@link #decide}): inside a transaction, where the transaction runs;
+ *       pinned, a write, a setting, or a read that must see the session's writes and cannot yet:
+ *       the primary; otherwise a replica. Settings run on the primary and are replayed by the
+ *       adapter on other connections; pinning statements pin the session for good.
+ *   <li><b>Order</b>: replies reach the client in request order, so a request for the other leg
+ *       waits until the previous leg has answered everything; requests for the same leg pipeline.
+ *   <li><b>Hidden requests</b>: Halo's own (replays, position probes) are owed like the client's,
+ *       in each leg's FIFO, and bounded ({@link HiddenQueries}); a hung replica is dropped and the
+ *       read goes to the primary, a hung primary ends the session.
+ *   <li><b>Read-your-writes</b>: {@link ReadYourWrites} with the engine's {@link PositionProbe}.
+ * </ul>
+ *
+ * <p>Everything runs on the client's event loop; nothing blocks. The client is not read while a
+ * request waits (parked), nor while a backend's outbound buffer is full.
+ *
+ * @param <M> a client message
+ * @param <L> the engine's leg
+ * @param <C> a logged-in backend connection, as the engine's connector gives it
+ */
+public abstract class SplitRelay<M, L extends Leg, C> {
+
+  private static final Logger log = LoggerFactory.getLogger(SplitRelay.class);
+  private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long RECHECK_MS = 2;
+
+  /** Why Halo ends a session; each engine says it with its own code. */
+  public enum End {
+    /** A backend could not be reached (PostgreSQL 08001). */
+    CANNOT_CONNECT,
+    /** A backend closed the connection (PostgreSQL 08006, MySQL 2013). */
+    BACKEND_LOST,
+    /** A backend did not answer Halo's own query in time (08006, MySQL 1053). */
+    BACKEND_HUNG,
+    /** A switchover could not move the session (57P01, MySQL 1053). */
+    SWITCHOVER,
+    /** A backend broke its protocol (08P01). */
+    PROTOCOL
+  }
+
+  /** What every split session is built from. */
+  public record Setup(
+      String listener,
+      ListenerConfig config,
+      ServerConfig server,
+      Router router,
+      SplitContext stats,
+      TransactionGate gate,
+      Channel client,
+      RouteRequest request,
+      byte[] goodbye) {}
+
+  protected final Channel client;
+  protected final SplitContext stats;
+  protected final String listenerName;
+  protected final Router router;
+  protected final SessionRules rules;
+  protected final TransactionGate gate;
+  private final ServerConfig server;
+  private final ListenerConfig config;
+  private final RouteRequest request;
+  private final byte[] goodbye;
+  private final ReadYourWrites<?> ryw;
+
+  protected L primary;
+  protected L replica;
+
+  /** The leg of the last client request (data that follows a request goes there). */
+  protected L last;
+
+  protected final ArrayDeque<M> inbox = new ArrayDeque<>();
+
+  /** The kind of the waiting request once classified (kept while it waits). */
+  protected StatementKind kind;
+
+  protected boolean parked;
+  protected boolean pinned;
+  protected boolean closed;
+
+  /**
+   * The session is ending (the client said goodbye, or Halo ends it): backends closing is expected.
+   */
+  protected boolean ending;
+
+  /** The waiting read goes to the primary this once (read-your-writes could not wait). */
+  private boolean primaryOnce;
+
+  /** A read waits on a timer before asking the replica again. */
+  private boolean rechecking;
+
+  private long replicaRetryAt;
+
+  protected SplitRelay(Setup s, PositionProbe<?> probe) {
+    this.client = s.client();
+    this.stats = s.stats();
+    this.listenerName = s.listener();
+    this.router = s.router();
+    this.gate = s.gate();
+    this.server = s.server();
+    this.config = s.config();
+    this.request = s.request();
+    this.goodbye = s.goodbye();
+    this.rules = router.sessionRules(request);
+    this.ryw =
+        config.readYourWrites() ? ReadYourWrites.of(probe, config.readYourWritesWait()) : null;
+  }
+
+  // ------------------------------------------------------------------ the adapter
+
+  /** A leg to {@code node} (null: not chosen yet). */
+  protected abstract L newLeg(boolean primary, BackendNode node);
+
+  /** One client message, in order; a complete request calls {@link #dispatch}. */
+  protected abstract void handle(M message);
+
+  /** A request waits to be dispatched (resumed after a park). */
+  protected abstract boolean hasPending();
+
+  /** A switchover holds the session now (the adapter notes it); the request stays unsent. */
+  protected abstract boolean holdNow();
+
+  /** The leg running the session's open transaction, or null outside one. */
+  protected abstract L transactionLeg();
+
+  /** The kind of the waiting request, every statement in it combined. */
+  protected abstract StatementKind classify();
+
+  /** A setting inside a transaction is undone by a rollback (PostgreSQL), so it cannot be kept. */
+  protected abstract boolean settingsAreTransactional();
+
+  /** Notes the waiting request's setting, to replay on other connections once it ran. */
+  protected abstract void keepSetting();
+
+  /** A leg the waiting request must run on (a statement prepared there), or null. */
+  protected L stickyLeg() {
+    return null;
+  }
+
+  /** Whether a read must go to the primary after all; null while the adapter finds out. */
+  protected Boolean readMustUsePrimary() {
+    return false;
+  }
+
+  /** Whether the waiting request starts new work that transaction admission counts. */
+  protected abstract boolean startsWork();
+
+  /** The server says a transaction is open on the session. */
+  protected abstract boolean inTransaction();
+
+  /** Answers the waiting request as refused by admission ({@code message}); the session goes on. */
+  protected abstract void refuse(String message);
+
+  /** Sends the waiting request to {@code target}, with what {@code target} lacks before it. */
+  protected abstract void send(L target);
+
+  /** Halo's own one-value query, encoded for {@code leg}. */
+  protected abstract ByteBuf encodeQuery(L leg, String sql);
+
+  /** Opens and logs in a connection for {@code leg}. */
+  protected abstract Future<C> open(L leg);
+
+  /** The channel of an opened connection. */
+  protected abstract Channel channelOf(C connection);
+
+  /** Installs the engine's decoder and {@link #backendHandler} on an opened connection. */
+  protected abstract void attach(L leg, C connection);
+
+  /** Frees what a newly opened connection holds that the session does not need. */
+  protected void discard(C connection) {}
+
+  /** The primary leg has a new connection (the session's cancel target, replays). */
+  protected void primaryAttached(L leg, C connection) {}
+
+  /** Ends the session from Halo's side with the engine's error. */
+  protected abstract void endSession(End why, String message);
+
+  /** Whether a leg is in the middle of a request the client has not finished sending. */
+  protected boolean midRequest(L leg) {
+    return false;
+  }
+
+  /** Whether a switchover holds the session now (its fence may close the primary connection). */
+  protected boolean holding() {
+    return false;
+  }
+
+  /** A client message as the decoder hands it; decoding errors end the session. */
+  protected abstract void clientRead(Object msg);
+
+  /** A backend message as the decoder hands it (the session is open). */
+  protected abstract void backendRead(L leg, Object msg);
+
+  /** The client connection failed with {@code cause}; true when the adapter answered it. */
+  protected boolean clientFailed(ChannelHandlerContext ctx, Throwable cause) {
+    return false;
+  }
+
+  /** The client connection is gone. */
+  protected void clientGone() {}
+
+  /** Releases what the adapter buffers (the session is closed). */
+  protected abstract void releaseBuffered();
+
+  /** The session, for log lines. */
+  protected abstract Object who();
+
+  // ------------------------------------------------------------------ client side
+
+  /** Handles what the client sent, in order, until a request has to wait. */
+  protected final void drain() {
+    while (!parked && !closed) {
+      M m = inbox.poll();
+      if (m == null) {
+        break;
+      }
+      handle(m);
+    }
+    if (!closed) {
+      client.config().setAutoRead(!parked && inbox.isEmpty() && backendsWritable());
+    }
+  }
+
+  /** Routes and sends the waiting request, or parks it while an asynchronous step runs. */
+  protected final void dispatch() {
+    if (holdNow()) {
+      park(); // a switchover holds the session between transactions; the release resumes it
+      return;
+    }
+    if (primary.channel() == null) {
+      connect(primary); // moved by a switchover: the new primary's connection opens first
+      park();
+      return;
+    }
+    L target = decide();
+    if (target == null) {
+      park();
+      return;
+    }
+    if (last != null && last != target && !last.idle()) {
+      park(); // replies stay in order: resumed when the previous leg has answered
+      return;
+    }
+    if (target.channel() == null) {
+      connect(target);
+      park();
+      return;
+    }
+    if (startsWork() && !admitted(target)) {
+      return;
+    }
+    parked = false;
+    if (target.isPrimary()) {
+      if (kind == StatementKind.READ && !primaryOnce) {
+        stats.readOnPrimary(); // (read-your-writes counted it when it chose the primary)
+      }
+    } else {
+      stats.readOnReplica();
+    }
+    send(target);
+    kind = null;
+    primaryOnce = false;
+  }
+
+  /**
+   * Transaction admission ({@code throttle.max_transactions}, the user's rate limit): a request
+   * that starts new work takes a permit of its backend; false when it waits (parked) or was refused
+   * (answered like a failed statement, the session goes on).
+   */
+  private boolean admitted(L target) {
+    if (gate.open() || inTransaction() || (last != null && !last.idle())) {
+      return true;
+    }
+    return gate.admitOrPark(
+        target.node().name(),
+        client.eventLoop(),
+        this::park,
+        message -> {
+          refuse(message);
+          kind = null;
+          primaryOnce = false;
+          parked = false;
+        },
+        this::resume,
+        () -> closed);
+  }
+
+  protected final void park() {
+    parked = true;
+    client.config().setAutoRead(false);
+  }
+
+  /** An asynchronous step finished: try the waiting request again, then go on reading. */
+  protected final void resume() {
+    if (closed) {
+      return;
+    }
+    boolean wasParked = parked;
+    parked = false;
+    if (wasParked && hasPending()) {
+      dispatch();
+    }
+    drain();
+  }
+
+  /** The leg for the waiting request, or null when a step must run first (it resumes). */
+  private L decide() {
+    L tx = transactionLeg();
+    if (kind == null) {
+      kind = classify();
+      switch (kind) {
+        case PIN -> pin();
+        case SESSION -> {
+          if (tx != null && settingsAreTransactional()) {
+            pin(); // a rollback may undo it: it cannot be replayed safely
+          } else {
+            keepSetting();
+          }
+        }
+        case WRITE, TRANSACTION -> {
+          if (ryw != null) {
+            ryw.wrote();
+          }
+        }
+        default -> {}
+      }
+    }
+    if (tx != null) {
+      return tx;
+    }
+    L sticky = stickyLeg();
+    if (sticky != null) {
+      return sticky;
+    }
+    if (pinned || !kind.replicaSafe() || primaryOnce) {
+      return primary;
+    }
+    return readTarget();
+  }
+
+  /** Pins the session to the primary for good. */
+  protected final void pin() {
+    if (!pinned) {
+      pinned = true;
+      stats.pinned();
+      log.debug("[{}] session {} pinned to the primary", listenerName, who());
+      onPinned();
+    }
+  }
+
+  /** The session was just pinned (an engine may drop a replica connection it cannot use). */
+  protected void onPinned() {}
+
+  /** Closes the replica connection if it owes nothing (the session will not read there). */
+  protected final void dropIdleReplica() {
+    if (replica != null && replica.channel() != null && replica.idle()) {
+      quit(replica.channel());
+      if (last == replica) {
+        last = null;
+      }
+      replica = null;
+    }
+  }
+
+  /** A replica for a read, honouring read-your-writes; the primary when none fits; null = wait. */
+  private L readTarget() {
+    if (last != null && last != replica && !last.idle()) {
+      return null; // the transaction state is known once the previous request is answered
+    }
+    if (replica != null
+        && replica.idle()
+        && replica.channel() != null
+        && !router.inRotation(replica.node().name())) {
+      log.debug("[{}] {}: replica {} left rotation", listenerName, who(), replica);
+      quit(replica.channel());
+      replica = null;
+    }
+    if (replica == null) {
+      if (System.nanoTime() - replicaRetryAt < 0) {
+        return primary;
+      }
+      RouteResult r = router.routeReplica(request);
+      if (!(r instanceof RouteResult.Routed routed)) {
+        return primary;
+      }
+      replica = newLeg(false, routed.backend());
+    }
+    Boolean usePrimary = readMustUsePrimary();
+    if (usePrimary == null) {
+      return null;
+    }
+    if (usePrimary) {
+      kind = StatementKind.WRITE;
+      if (ryw != null) {
+        ryw.wrote();
+      }
+      return primary;
+    }
+    if (replica.channel() == null || ryw == null) {
+      return replica; // dispatch connects it
+    }
+    switch (ryw.next(replica, replica.idle())) {
+      case REPLICA -> {
+        return replica;
+      }
+      case ASK_PRIMARY ->
+          hiddenQuery(
+              primary,
+              ryw.primaryQuery(),
+              o -> {
+                if (!ryw.primaryAnswered(o.value(), o.error())) {
+                  readOnPrimaryOnce();
+                }
+                resume();
+              });
+      case ASK_REPLICA -> {
+        L checked = replica;
+        hiddenQuery(
+            checked,
+            ryw.replicaQuery(),
+            o -> {
+              switch (ryw.replicaAnswered(checked, o.value(), o.error(), System.nanoTime())) {
+                case REACHED -> resume();
+                case RECHECK -> {
+                  rechecking = true;
+                  client
+                      .eventLoop()
+                      .schedule(
+                          () -> {
+                            rechecking = false;
+                            resume();
+                          },
+                          RECHECK_MS,
+                          TimeUnit.MILLISECONDS);
+                }
+                case PRIMARY -> {
+                  readOnPrimaryOnce();
+                  resume();
+                }
+              }
+            });
+      }
+      case WAIT -> {}
+    }
+    return null;
+  }
+
+  private void readOnPrimaryOnce() {
+    primaryOnce = true;
+    stats.readYourWritesOnPrimary();
+  }
+
+  // ------------------------------------------------------------------ hidden requests
+
+  /** Sends Halo's own query to {@code b}; its answer is consumed and handed to {@code done}. */
+  protected final void hiddenQuery(L b, String sql, Consumer<Owed> done) {
+    Owed o = Owed.hidden(done);
+    b.owe(o);
+    // Bounded like every internal request (a position wait may take read_your_writes_wait)
+    long ms = HiddenQueries.boundMillis(server, config.readYourWritesWait());
+    o.timer =
+        client.eventLoop().schedule(() -> hiddenTimedOut(b, o, sql, ms), ms, TimeUnit.MILLISECONDS);
+    b.channel().writeAndFlush(encodeQuery(b, sql));
+  }
+
+  /**
+   * Halo's own query got no reply in time (a hung backend). On a replica that owes nothing else,
+   * the replica is dropped and the waiting read goes to the primary; otherwise the session ends,
+   * since what it owes cannot be answered any more.
+   */
+  private void hiddenTimedOut(L b, Owed o, String sql, long ms) {
+    if (closed || !b.owes(o)) {
+      return;
+    }
+    if (b == replica && b.owesOnlyHidden()) {
+      HiddenQueries.replicaDropped(log, listenerName, who(), b.node().name(), sql, ms);
+      dropReplica();
+      rechecking = false;
+      if (ryw != null) {
+        ryw.replicaDropped();
+      }
+      readOnPrimaryOnce();
+      resume();
+      return;
+    }
+    endSession(
+        End.BACKEND_HUNG,
+        HiddenQueries.sessionEnds(log, listenerName, who(), b.node().name(), sql, ms));
+  }
+
+  private void dropReplica() {
+    L b = replica;
+    replica = null;
+    replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+    b.forget();
+    if (b.channel() != null) {
+      b.channel().close();
+    }
+    if (last == b) {
+      last = null;
+    }
+  }
+
+  // ------------------------------------------------------------------ backend side
+
+  /**
+   * The reply at the head of {@code b}'s FIFO is complete: a hidden one goes to its callback.
+   * Returns it (the adapter then updates the transaction state of a client's reply) .
+   */
+  protected final Owed answered(L b) {
+    return b.answered();
+  }
+
+  /** After a complete reply: a request parked behind {@code b} goes on. */
+  protected final void replied(L b) {
+    if (parked && b.idle() && !rechecking) {
+      client.flush();
+      resume();
+    }
+  }
+
+  /** Opens {@code b}'s connection; the waiting request resumes when it is open (or failed). */
+  protected final void connect(L b) {
+    if (b.channel() != null || b.node() == null || b.connecting()) {
+      return;
+    }
+    b.connecting(true);
+    Future<C> f = open(b);
+    f.addListener(
+        done -> {
+          b.connecting(false);
+          if (done.isSuccess() && (closed || (b != primary && b != replica))) {
+            discard(f.getNow()); // closed, or replaced while it connected (switchover)
+            channelOf(f.getNow()).close();
+            return;
+          }
+          if (closed) {
+            return;
+          }
+          if (done.isSuccess()) {
+            C c = f.getNow();
+            discard(c);
+            adopt(b, c);
+            if (b.isPrimary()) {
+              primaryAttached(b, c);
+            }
+          } else if (b.isPrimary()) {
+            log.warn(
+                "[{}] {}: the primary {} is unreachable: {}",
+                listenerName,
+                who(),
+                b.node().name(),
+                done.cause().getMessage());
+            endSession(End.CANNOT_CONNECT, done.cause().getMessage());
+            return;
+          } else {
+            log.warn(
+                "[{}] {}: replica {} unavailable for reads, using the primary: {}",
+                listenerName,
+                who(),
+                b.node().name(),
+                done.cause().getMessage());
+            replica = null;
+            replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+          }
+          resume();
+        });
+  }
+
+  /** Adopts a connection already logged in (the primary's, at session start). */
+  protected final void adopt(L b, C connection) {
+    b.attached(b.node(), channelOf(connection));
+    attach(b, connection);
+    channelOf(connection).pipeline().addLast("split", new BackendHandler(b));
+    channelOf(connection).config().setAutoRead(true);
+  }
+
+  private void backendClosed(L b) {
+    if (closed || ending || (b != primary && b != replica)) {
+      return; // expected, or a connection already replaced (switchover, replica left rotation)
+    }
+    if (!b.isPrimary() && b.idle() && !midRequest(b)) {
+      log.info(
+          "[{}] replica {} closed the read connection of {}; reads go elsewhere",
+          listenerName,
+          b,
+          who());
+      replica = null;
+      return;
+    }
+    if (b.isPrimary() && b.idle() && holding() && !inTransaction()) {
+      // a switchover's fence ends the old primary's connections while the session is held: a
+      // fresh one (settings replayed) opens before its next request, on whichever primary
+      primary = newLeg(true, b.node());
+      if (last == b) {
+        last = null;
+      }
+      return;
+    }
+    log.warn(
+        "[{}] backend {} closed the connection of {}",
+        listenerName,
+        BackendText.forLog(b.node()),
+        who());
+    endSession(
+        End.BACKEND_LOST, "backend " + b.node().name() + " closed the connection unexpectedly");
+  }
+
+  // ------------------------------------------------------------------ switchover and end
+
+  /**
+   * Why the session cannot move to a new primary (a switchover), or null when it can: pinned to the
+   * old one, or not between transactions.
+   */
+  protected final String unmovable(String pinnedState) {
+    if (pinned) {
+      return "it holds state on " + primary.node().name() + " (" + pinnedState + ")";
+    }
+    if (!backendsIdle() || inTransaction()) {
+      return "it still had work in flight when the hold ended";
+    }
+    return null;
+  }
+
+  /**
+   * Moves the session to {@code next} (a switchover, the session held between transactions): the
+   * old primary connection is closed, the new one opens before the next request, with what the
+   * session needs replayed there.
+   */
+  protected final void movePrimary(BackendNode next) {
+    Channel old = primary.channel();
+    primary = newLeg(true, next);
+    if (last != null && last.isPrimary()) {
+      last = null;
+    }
+    if (replica != null && replica.node().name().equals(next.name())) {
+      if (replica.channel() != null) {
+        replica.channel().close();
+      }
+      replica = null; // a connect still running finds it replaced and closes what it opened
+    }
+    if (old != null) {
+      quit(old);
+    }
+  }
+
+  /** Neither leg owes a reply, Halo's hidden queries included. */
+  public final boolean backendsIdle() {
+    return (primary == null || primary.idle()) && (replica == null || replica.idle());
+  }
+
+  /** Releases everything (the client connection is gone or Halo ends the session). */
+  protected final void closed() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    gate.abandon();
+    stats.sessionEnded(pinned);
+    closeBackends();
+    inbox.forEach(ReferenceCountUtil::release);
+    inbox.clear();
+    releaseBuffered();
+  }
+
+  /** The client said goodbye: so do both backends, then the client connection closes. */
+  protected final void end() {
+    if (closed) {
+      return;
+    }
+    ending = true;
+    closeBackends();
+    client.close();
+  }
+
+  /** Says goodbye to both backends and closes their connections now. */
+  public final void closeBackends() {
+    SplitChannels.quit(backendChannels(), goodbye);
+  }
+
+  protected final void quit(Channel c) {
+    SplitChannels.quit(List.of(c), goodbye);
+  }
+
+  private List<Channel> backendChannels() {
+    return SplitChannels.of(
+        primary == null ? null : primary.channel(), replica == null ? null : replica.channel());
+  }
+
+  private boolean backendsWritable() {
+    return SplitChannels.allWritable(backendChannels());
+  }
+
+  // ------------------------------------------------------------------ handlers
+
+  /** The handler to install on the client once the session starts. */
+  protected final ChannelInboundHandlerAdapter clientHandler() {
+    return new ClientHandler();
+  }
+
+  private final class ClientHandler extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      clientRead(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      SplitChannels.flush(backendChannels());
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      SplitChannels.autoRead(backendChannels(), ctx.channel().isWritable());
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      clientGone();
+      closed();
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (clientFailed(ctx, cause)) {
+        return;
+      }
+      if (cause instanceof IOException) {
+        log.debug("[{}] client connection of {} failed: {}", listenerName, who(), cause.toString());
+      } else {
+        log.warn("[{}] client connection of {} failed", listenerName, who(), cause);
+      }
+      ctx.close();
+    }
+  }
+
+  private final class BackendHandler extends ChannelInboundHandlerAdapter {
+    private final L leg;
+
+    BackendHandler(L leg) {
+      this.leg = leg;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (closed) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      backendRead(leg, msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      client.flush();
+      if (!client.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (!ctx.channel().isWritable()) {
+        client.config().setAutoRead(false);
+      } else if (!parked && inbox.isEmpty() && !closed) {
+        client.config().setAutoRead(backendsWritable());
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (leg.channel() == ctx.channel()) {
+        backendClosed(leg);
+      }
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug(
+          "[{}] backend {} connection of {} failed: {}",
+          listenerName,
+          leg,
+          who(),
+          cause.toString());
+      ctx.close();
+    }
+  }
+}

@@ -1,6 +1,7 @@
 package io.halo.proxy.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AdminConfig;
@@ -170,6 +171,30 @@ class MySqlSplitIT {
         assertThat(err[0] & 0xff).as("ERR").isEqualTo(0xff);
         assertThat((err[1] & 0xff) | (err[2] & 0xff) << 8).isEqualTo(1047);
         assertThat(c.value("select '" + value + "'")).isEqualTo(value);
+      }
+    }
+  }
+
+  /**
+   * A setting the primary refused is not replayed on the replica: a direct connection stays in its
+   * database after a failed USE, and so must a split session whose reads run on a replica that
+   * would have accepted it (before, the replica connection got the failed USE and read there).
+   */
+  @Test
+  void a_setting_the_primary_refused_is_not_replayed_on_the_replica() throws Exception {
+    start(Duration.ofSeconds(2));
+    try (Connection root = replica().connectAsRoot()) {
+      root.createStatement().execute("create database replica_only");
+      root.createStatement().execute("grant all on replica_only.* to 'app'@'%'");
+    }
+    try (Connection c = connect("")) {
+      assertThatThrownBy(() -> c.createStatement().execute("use replica_only"))
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("replica_only");
+      try (ResultSet rs = c.createStatement().executeQuery("select database(), @@port")) {
+        rs.next();
+        assertThat(rs.getInt(2)).as("read on the replica").isEqualTo(replica().port());
+        assertThat(rs.getString(1)).isEqualTo("app");
       }
     }
   }

@@ -10,7 +10,6 @@ import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.routing.RouteRequest;
-import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -95,13 +94,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   /** Sequence id of the last packet; -1 before Halo's greeting (which is 0). */
   private int seq = -1;
 
-  private long holdUntil;
-
-  /** The routed session's route (a routing rule may make it differ from the listener's). */
-  private io.halo.conf.model.Route sessionRoute;
-
-  private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
-  private io.halo.routing.throttle.Permit permit;
+  /** Route, admission and backend login once the client is authenticated. */
+  private io.halo.proxy.session.Establisher<MySqlBackendConnection> establisher;
 
   MySqlFrontendHandler(MySqlListenerContext listener) {
     this.listener = listener;
@@ -263,120 +257,76 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     listener.authFailures().succeeded(ctx.channel(), hello.user());
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
-    String overCap = listener.admission().users().connect(hello.user());
-    if (overCap != null) {
-      listener.rejections().count("user_max_connections");
-      fail(ctx, MySqlError.USER_LIMIT_REACHED, overCap);
-      return;
-    }
-    String counted = hello.user();
-    ctx.channel()
-        .closeFuture()
-        .addListener(f -> listener.admission().users().disconnected(counted));
-    holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
-    route(ctx);
-  }
-
-  /** Routes, or waits (re-routing every 50 ms on this event loop) while a failover runs. */
-  private void route(ChannelHandlerContext ctx) {
-    if (!ctx.channel().isActive()) {
-      return;
-    }
-    RouteResult route =
-        listener
-            .router()
-            .route(
-                new RouteRequest(
-                    hello.user(),
-                    hello.database() == null ? "" : hello.database(),
-                    hello.attributes().get("program_name"),
-                    ctx.channel().remoteAddress()));
-    if (route instanceof RouteResult.Wait && System.nanoTime() - holdUntil < 0) {
-      ctx.executor().schedule(() -> route(ctx), 50, TimeUnit.MILLISECONDS);
-      return;
-    }
-    if (!(route instanceof RouteResult.Routed routed)) {
-      boolean held = route instanceof RouteResult.Wait;
-      String why =
-          held
-              ? ((RouteResult.Wait) route).reason()
-                  + "; still not finished after hold_timeout "
-                  + listener.holdTimeout().toMillis()
-                  + " ms"
-              : ((RouteResult.Unavailable) route).reason();
-      listener.rejections().count(held ? "failover_hold_timeout" : "no_backend");
-      fail(ctx, MySqlError.BACKEND_UNAVAILABLE, why);
-      return;
-    }
-    sessionRoute = routed.routeOr(listener.listener().route());
-    waiting =
-        listener
-            .admission()
-            .admit(
-                routed.backend().name(),
-                ctx.channel(),
-                listener.rejections(),
-                p -> {
-                  waiting = null;
-                  permit = p;
-                  connect(ctx, routed);
-                },
-                why -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, why));
-  }
-
-  private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
     var u = credentials.user();
-    Future<MySqlBackendConnection> connecting =
-        MySqlBackendConnector.connect(
-            ctx.channel().eventLoop(),
-            listener.transports(),
-            routed.backend(),
-            u.backendUser(),
-            u.backendPassword(),
-            hello,
-            CAPABILITIES,
-            listener.server().backendConnectTimeout(),
-            listener.server().maxMessageSize());
-    connecting.addListener(
-        f -> {
-          if (f.isSuccess()) {
-            startRelay(ctx, connecting.getNow());
-            return;
-          }
-          Throwable cause = f.cause();
-          long suppressed = listener.backendErrors().admit(routed.backend().name());
-          if (suppressed >= 0) {
-            log.warn(
-                "[{}] {} on {}: {}{}{}",
-                listener.name(),
-                hello.user(),
-                io.halo.proxy.session.BackendText.forLog(routed.backend()),
-                cause.getMessage(),
-                cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
-                suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
-          }
-          listener.rejections().count("backend_unavailable");
-          if (permit != null) {
-            permit.dropped();
-            permit = null;
-          }
-          if (cause instanceof MySqlBackendConnector.BackendRefused r) {
-            fail(ctx, r.code(), r.sqlState(), r.getMessage());
-          } else {
-            // The cause names the backend's address: that stays in the log (above), the client gets
-            // the backend's name only.
-            fail(
-                ctx,
-                MySqlError.BACKEND_UNAVAILABLE,
-                "Halo could not connect to backend "
-                    + routed.backend().name()
-                    + " of cluster "
-                    + listener.cluster());
-          }
-        });
+    establisher =
+        new io.halo.proxy.session.Establisher<>(
+            listener,
+            ctx.channel(),
+            new io.halo.proxy.session.Establisher.Engine<>() {
+              @Override
+              public Future<MySqlBackendConnection> connect(
+                  io.halo.health.state.BackendNode backend) {
+                return MySqlBackendConnector.connect(
+                    ctx.channel().eventLoop(),
+                    listener.transports(),
+                    backend,
+                    u.backendUser(),
+                    u.backendPassword(),
+                    hello,
+                    CAPABILITIES,
+                    listener.server().backendConnectTimeout(),
+                    listener.server().maxMessageSize());
+              }
+
+              @Override
+              public void established(
+                  MySqlBackendConnection connection, io.halo.conf.model.Route route) {
+                startRelay(ctx, connection, route);
+              }
+
+              @Override
+              public void refused(
+                  io.halo.proxy.session.Establisher.Refusal why,
+                  String message,
+                  io.halo.health.state.BackendNode backend,
+                  Throwable cause) {
+                switch (why) {
+                  case USER_LIMIT -> fail(ctx, MySqlError.USER_LIMIT_REACHED, message);
+                  case THROTTLED -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, message);
+                  case HOLD_TIMEOUT, NO_BACKEND ->
+                      fail(ctx, MySqlError.BACKEND_UNAVAILABLE, message);
+                  case BACKEND_FAILED -> {
+                    if (cause instanceof MySqlBackendConnector.BackendRefused r) {
+                      fail(ctx, r.code(), r.sqlState(), r.getMessage());
+                    } else {
+                      // The cause names the backend's address: that stays in the log, the client
+                      // gets the backend's name only.
+                      fail(
+                          ctx,
+                          MySqlError.BACKEND_UNAVAILABLE,
+                          "Halo could not connect to backend "
+                              + backend.name()
+                              + " of cluster "
+                              + listener.cluster());
+                    }
+                  }
+                }
+              }
+            },
+            hello.user());
+    establisher.start(
+        hello.user(),
+        new RouteRequest(
+            hello.user(),
+            hello.database() == null ? "" : hello.database(),
+            hello.attributes().get("program_name"),
+            ctx.channel().remoteAddress()));
   }
 
-  private void startRelay(ChannelHandlerContext ctx, MySqlBackendConnection backend) {
+  private void startRelay(
+      ChannelHandlerContext ctx,
+      MySqlBackendConnection backend,
+      io.halo.conf.model.Route sessionRoute) {
     Channel client = ctx.channel();
     if (!client.isActive()) {
       backend.channel().close();
@@ -384,9 +334,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     authTimer.cancel(false);
     MySqlGreetings.learned(listener, backend.greeting(), greeted);
-    io.halo.routing.throttle.Permit held = permit;
-    permit = null;
-    client.closeFuture().addListener(f -> held.release());
     client.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, backend.status(), 0)));
     if (listener.split() != null) {
       target.bind(backend.node(), backend.threadId());
@@ -447,12 +394,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     if (authTimer != null) {
       authTimer.cancel(false);
     }
-    if (waiting != null) {
-      waiting.cancel(false);
-    }
-    if (permit != null) {
-      permit.ignore();
-      permit = null;
+    if (establisher != null) {
+      establisher.cancel();
     }
     ctx.fireChannelInactive();
   }

@@ -33,7 +33,8 @@ public record MySqlListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
-    MySqlGreetings.Known backendGreeting) {
+    MySqlGreetings.Known backendGreeting)
+    implements io.halo.proxy.session.SessionListener {
 
   public MySqlListenerContext(
       String name,

@@ -14,7 +14,6 @@ import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.SessionState;
 import io.halo.routing.RouteRequest;
-import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -55,8 +54,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   /** Bytes a client may send ahead while its backend connection is being opened. */
   private static final int MAX_EARLY_BYTES = 1 << 20;
 
-  private static final long HOLD_RETRY_MS = 50;
-
   /** Spellings of {@code replication=false}: an ordinary session, which Halo serves. */
   private static final java.util.Set<String> REPLICATION_OFF =
       java.util.Set.of("false", "off", "no", "0");
@@ -68,16 +65,14 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private String database;
   private final Map<String, String> parameters = new LinkedHashMap<>();
 
-  /** The routed session's route (a routing rule may make it differ from the listener's). */
-  private io.halo.conf.model.Route sessionRoute;
-
   private Credentials.Entry credentials;
   private ScramServer scram;
   private boolean scramFirstDone;
-  private long holdUntil;
   private Map<String, String> backendParameters;
-  private java.util.concurrent.CompletableFuture<io.halo.routing.throttle.Permit> waiting;
-  private io.halo.routing.throttle.Permit permit;
+
+  /** Route, admission and backend login once the client is authenticated. */
+  private io.halo.proxy.session.Establisher<PgBackendConnection> establisher;
+
   private byte[] md5Salt;
   private final List<ByteBuf> early = new ArrayList<>();
   private int earlyBytes;
@@ -329,124 +324,66 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
     ctx.channel().config().setAutoRead(false);
-    String overCap = listener.admission().users().connect(user);
-    if (overCap != null) {
-      listener.rejections().count("user_max_connections");
-      fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, overCap);
-      return;
-    }
-    String counted = user;
-    ctx.channel()
-        .closeFuture()
-        .addListener(f -> listener.admission().users().disconnected(counted));
-    holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
-    route(ctx);
-  }
-
-  /** Routes, or waits (re-routing every 50 ms on this event loop) while a failover runs. */
-  private void route(ChannelHandlerContext ctx) {
-    if (!ctx.channel().isActive()) {
-      return;
-    }
-    RouteResult route =
-        listener
-            .router()
-            .route(
-                new RouteRequest(
-                    user,
-                    database,
-                    parameters.get("application_name"),
-                    ctx.channel().remoteAddress()));
-    if (route instanceof RouteResult.Wait w) {
-      if (System.nanoTime() - holdUntil < 0) {
-        ctx.executor().schedule(() -> route(ctx), HOLD_RETRY_MS, TimeUnit.MILLISECONDS);
-        return;
-      }
-      listener.rejections().count("failover_hold_timeout");
-      fatal(
-          ctx,
-          SqlState.CANNOT_CONNECT_NOW,
-          w.reason()
-              + "; still not finished after hold_timeout "
-              + listener.holdTimeout().toMillis()
-              + " ms");
-      return;
-    }
-    if (route instanceof RouteResult.Unavailable u) {
-      listener.rejections().count("no_backend");
-      fatal(ctx, SqlState.CANNOT_CONNECT_NOW, u.reason());
-      return;
-    }
-    RouteResult.Routed routed = (RouteResult.Routed) route;
-    sessionRoute = routed.routeOr(listener.listener().route());
-    waiting =
-        listener
-            .admission()
-            .admit(
-                routed.backend().name(),
-                ctx.channel(),
-                listener.rejections(),
-                p -> {
-                  waiting = null;
-                  permit = p;
-                  connect(ctx, routed);
-                },
-                why -> fatal(ctx, SqlState.TOO_MANY_CONNECTIONS, why));
-  }
-
-  private void connect(ChannelHandlerContext ctx, RouteResult.Routed routed) {
     UserConfig u = credentials.user();
     backendParameters = new LinkedHashMap<>();
     backendParameters.put("user", u.backendUser());
     backendParameters.put("database", database);
     backendParameters.putAll(parameters);
-    Future<PgBackendConnection> connecting =
-        PgBackendConnector.connect(
-            ctx.channel().eventLoop(),
-            listener.transports(),
-            routed.backend(),
-            u.backendUser(),
-            u.backendPassword(),
-            backendParameters,
-            listener.server().backendConnectTimeout(),
-            (int) listener.server().maxMessageSize(),
-            listener.scramKeys());
-    connecting.addListener(
-        f -> {
-          if (f.isSuccess()) {
-            startRelay(ctx, connecting.getNow());
-          } else {
-            Throwable cause = f.cause();
-            String code =
-                cause instanceof PgBackendException be
-                    ? be.sqlState()
-                    : SqlState.CANNOT_CONNECT.code();
-            long suppressed = listener.backendErrors().admit(routed.backend().name());
-            if (suppressed >= 0) {
-              // The client's text names the backend only; the log adds its address and the cause.
-              log.warn(
-                  "[{}] {}@{} on {}: {}{}{}",
-                  listener.name(),
-                  user,
-                  database,
-                  io.halo.proxy.session.BackendText.forLog(routed.backend()),
-                  cause.getMessage(),
-                  cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
-                  suppressed == 0
-                      ? ""
-                      : " (and " + suppressed + " more like it in the last second)");
-            }
-            listener.rejections().count("backend_unavailable");
-            if (permit != null) {
-              permit.dropped();
-              permit = null;
-            }
-            fatal(ctx, code, cause.getMessage());
-          }
-        });
+    establisher =
+        new io.halo.proxy.session.Establisher<>(
+            listener,
+            ctx.channel(),
+            new io.halo.proxy.session.Establisher.Engine<>() {
+              @Override
+              public Future<PgBackendConnection> connect(io.halo.health.state.BackendNode backend) {
+                return PgBackendConnector.connect(
+                    ctx.channel().eventLoop(),
+                    listener.transports(),
+                    backend,
+                    u.backendUser(),
+                    u.backendPassword(),
+                    backendParameters,
+                    listener.server().backendConnectTimeout(),
+                    (int) listener.server().maxMessageSize(),
+                    listener.scramKeys());
+              }
+
+              @Override
+              public void established(
+                  PgBackendConnection connection, io.halo.conf.model.Route route) {
+                startRelay(ctx, connection, route);
+              }
+
+              @Override
+              public void refused(
+                  io.halo.proxy.session.Establisher.Refusal why,
+                  String message,
+                  io.halo.health.state.BackendNode backend,
+                  Throwable cause) {
+                fatal(
+                    ctx,
+                    switch (why) {
+                      case USER_LIMIT, THROTTLED -> SqlState.TOO_MANY_CONNECTIONS.code();
+                      case HOLD_TIMEOUT, NO_BACKEND -> SqlState.CANNOT_CONNECT_NOW.code();
+                      case BACKEND_FAILED ->
+                          cause instanceof PgBackendException be
+                              ? be.sqlState()
+                              : SqlState.CANNOT_CONNECT.code();
+                    },
+                    message);
+              }
+            },
+            user + "@" + database);
+    establisher.start(
+        user,
+        new RouteRequest(
+            user, database, parameters.get("application_name"), ctx.channel().remoteAddress()));
   }
 
-  private void startRelay(ChannelHandlerContext ctx, PgBackendConnection backend) {
+  private void startRelay(
+      ChannelHandlerContext ctx,
+      PgBackendConnection backend,
+      io.halo.conf.model.Route sessionRoute) {
     Channel client = ctx.channel();
     if (!client.isActive()) {
       backend.startupMessages().forEach(ByteBuf::release);
@@ -464,9 +401,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             backendParameters,
             backend,
             sessionRoute);
-    io.halo.routing.throttle.Permit held = permit;
-    permit = null;
-    client.closeFuture().addListener(f -> held.release());
     session.state(SessionState.fromTransactionStatus(backend.transactionStatus()));
     for (ByteBuf m : backend.startupMessages()) {
       client.write(m);
@@ -562,12 +496,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     if (authTimer != null) {
       authTimer.cancel(false);
     }
-    if (waiting != null) {
-      waiting.cancel(false);
-    }
-    if (permit != null) {
-      permit.ignore();
-      permit = null;
+    if (establisher != null) {
+      establisher.cancel();
     }
     early.forEach(ByteBuf::release);
     early.clear();

@@ -34,4 +34,5 @@ public record PgListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
     io.halo.proxy.session.SplitContext split,
-    io.halo.proxy.session.AuthFailures authFailures) {}
+    io.halo.proxy.session.AuthFailures authFailures)
+    implements io.halo.proxy.session.SessionListener {}

@@ -1,0 +1,176 @@
+package io.halo.proxy.session;
+
+import io.halo.conf.model.Route;
+import io.halo.health.state.BackendNode;
+import io.halo.routing.RouteRequest;
+import io.halo.routing.RouteResult;
+import io.halo.routing.throttle.Permit;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.Future;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How an authenticated client gets its backend, the same for both engines: the user's connection
+ * cap, then a route (while a failover runs, re-routed every {@value #RETRY_MS} ms on the client's
+ * event loop, up to {@code hold_timeout}), a session permit of the chosen backend (admission), and
+ * the engine's backend login; then the engine takes the connection over. Each failure ends the
+ * login with the engine's error for its {@link Refusal}; backend errors are logged at most once a
+ * second per backend. One per connecting client, confined to its event loop.
+ *
+ * @param <C> a logged-in backend connection, as the engine's connector gives it
+ */
+public final class Establisher<C> {
+
+  private static final Logger log = LoggerFactory.getLogger(Establisher.class);
+  static final long RETRY_MS = 50;
+
+  /** Why a login got no backend. */
+  public enum Refusal {
+    /** The user has {@code max_connections} sessions already. */
+    USER_LIMIT,
+    /** A failover still ran after {@code hold_timeout}. */
+    HOLD_TIMEOUT,
+    /** No backend can take the session. */
+    NO_BACKEND,
+    /** The backend's session limit had no room within the queue timeout. */
+    THROTTLED,
+    /** The backend refused the login or could not be reached. */
+    BACKEND_FAILED
+  }
+
+  /** The engine's side: its connector, its hand-over, its errors. */
+  public interface Engine<C> {
+    /** Opens and logs in a backend connection for the session. */
+    Future<C> connect(BackendNode backend);
+
+    /** The session runs on {@code connection}, routed as {@code route}. Event loop. */
+    void established(C connection, Route route);
+
+    /**
+     * Ends the login with the engine's error. {@code backend} and {@code cause} are set for {@link
+     * Refusal#BACKEND_FAILED}.
+     */
+    void refused(Refusal why, String message, BackendNode backend, Throwable cause);
+  }
+
+  private final SessionListener listener;
+  private final Channel client;
+  private final Engine<C> engine;
+  private final String who;
+  private long holdUntil;
+  private CompletableFuture<Permit> waiting;
+  private Permit permit;
+
+  /**
+   * @param who the session for log lines (user, and database where the engine has one)
+   */
+  public Establisher(SessionListener listener, Channel client, Engine<C> engine, String who) {
+    this.listener = listener;
+    this.client = client;
+    this.engine = engine;
+    this.who = who;
+  }
+
+  /** Starts for {@code user}'s session described by {@code request}. Event loop. */
+  public void start(String user, RouteRequest request) {
+    String overCap = listener.admission().users().connect(user);
+    if (overCap != null) {
+      listener.rejections().count("user_max_connections");
+      engine.refused(Refusal.USER_LIMIT, overCap, null, null);
+      return;
+    }
+    client.closeFuture().addListener(f -> listener.admission().users().disconnected(user));
+    holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
+    route(request);
+  }
+
+  private void route(RouteRequest request) {
+    if (!client.isActive()) {
+      return;
+    }
+    RouteResult route = listener.router().route(request);
+    if (route instanceof RouteResult.Wait w) {
+      if (System.nanoTime() - holdUntil < 0) {
+        client.eventLoop().schedule(() -> route(request), RETRY_MS, TimeUnit.MILLISECONDS);
+        return;
+      }
+      listener.rejections().count("failover_hold_timeout");
+      engine.refused(
+          Refusal.HOLD_TIMEOUT,
+          w.reason()
+              + "; still not finished after hold_timeout "
+              + listener.holdTimeout().toMillis()
+              + " ms",
+          null,
+          null);
+      return;
+    }
+    if (!(route instanceof RouteResult.Routed routed)) {
+      listener.rejections().count("no_backend");
+      engine.refused(Refusal.NO_BACKEND, ((RouteResult.Unavailable) route).reason(), null, null);
+      return;
+    }
+    Route sessionRoute = routed.routeOr(listener.listener().route());
+    waiting =
+        listener
+            .admission()
+            .admit(
+                routed.backend().name(),
+                client,
+                listener.rejections(),
+                p -> {
+                  waiting = null;
+                  permit = p;
+                  connect(routed.backend(), sessionRoute);
+                },
+                why -> engine.refused(Refusal.THROTTLED, why, null, null));
+  }
+
+  private void connect(BackendNode backend, Route sessionRoute) {
+    Future<C> connecting = engine.connect(backend);
+    connecting.addListener(
+        f -> {
+          if (f.isSuccess()) {
+            Permit held = permit;
+            permit = null;
+            client.closeFuture().addListener(x -> held.release());
+            engine.established(connecting.getNow(), sessionRoute);
+            return;
+          }
+          Throwable cause = f.cause();
+          long suppressed = listener.backendErrors().admit(backend.name());
+          if (suppressed >= 0) {
+            // The client's text names the backend only; the log adds its address and the cause.
+            log.warn(
+                "[{}] {} on {}: {}{}{}",
+                listener.name(),
+                who,
+                BackendText.forLog(backend),
+                cause.getMessage(),
+                cause.getCause() == null ? "" : " (" + cause.getCause().getMessage() + ")",
+                suppressed == 0 ? "" : " (and " + suppressed + " more like it in the last second)");
+          }
+          listener.rejections().count("backend_unavailable");
+          if (permit != null) {
+            permit.dropped();
+            permit = null;
+          }
+          engine.refused(Refusal.BACKEND_FAILED, cause.getMessage(), backend, cause);
+        });
+  }
+
+  /** The client left before the session started: a queued permit request or a permit goes back. */
+  public void cancel() {
+    if (waiting != null) {
+      waiting.cancel(false);
+      waiting = null;
+    }
+    if (permit != null) {
+      permit.ignore();
+      permit = null;
+    }
+  }
+}

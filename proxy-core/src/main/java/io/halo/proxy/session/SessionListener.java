@@ -1,0 +1,26 @@
+package io.halo.proxy.session;
+
+import io.halo.conf.model.ListenerConfig;
+import io.halo.routing.Router;
+import java.time.Duration;
+
+/** What the protocol-neutral session core needs of a listener, whatever its engine. */
+public interface SessionListener {
+
+  /** The listener's name, for log lines. */
+  String name();
+
+  ListenerConfig listener();
+
+  Router router();
+
+  Admission admission();
+
+  Rejections rejections();
+
+  /** Throttles the log lines of failed backend logins. */
+  LogThrottle backendErrors();
+
+  /** How long a new session waits for a running failover. */
+  Duration holdTimeout();
+}

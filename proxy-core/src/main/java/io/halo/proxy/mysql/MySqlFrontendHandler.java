@@ -262,11 +262,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
         new io.halo.proxy.session.Establisher<>(
             listener,
             ctx.channel(),
-            new io.halo.proxy.session.Establisher.Engine<>() {
-              @Override
-              public Future<MySqlBackendConnection> connect(
-                  io.halo.health.state.BackendNode backend) {
-                return MySqlBackendConnector.connect(
+            backend ->
+                MySqlBackendConnector.connect(
                     ctx.channel().eventLoop(),
                     listener.transports(),
                     backend,
@@ -275,40 +272,26 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
                     hello,
                     CAPABILITIES,
                     listener.server().backendConnectTimeout(),
-                    listener.server().maxMessageSize());
-              }
-
-              @Override
-              public void established(
-                  MySqlBackendConnection connection, io.halo.conf.model.Route route) {
-                startRelay(ctx, connection, route);
-              }
-
-              @Override
-              public void refused(
-                  io.halo.proxy.session.Establisher.Refusal why,
-                  String message,
-                  io.halo.health.state.BackendNode backend,
-                  Throwable cause) {
-                switch (why) {
-                  case USER_LIMIT -> fail(ctx, MySqlError.USER_LIMIT_REACHED, message);
-                  case THROTTLED -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, message);
-                  case HOLD_TIMEOUT, NO_BACKEND ->
-                      fail(ctx, MySqlError.BACKEND_UNAVAILABLE, message);
-                  case BACKEND_FAILED -> {
-                    if (cause instanceof MySqlBackendConnector.BackendRefused r) {
-                      fail(ctx, r.code(), r.sqlState(), r.getMessage());
-                    } else {
-                      // The cause names the backend's address: that stays in the log, the client
-                      // gets the backend's name only.
-                      fail(
-                          ctx,
-                          MySqlError.BACKEND_UNAVAILABLE,
-                          "Halo could not connect to backend "
-                              + backend.name()
-                              + " of cluster "
-                              + listener.cluster());
-                    }
+                    listener.server().maxMessageSize()),
+            (connection, route) -> startRelay(ctx, connection, route),
+            (why, message, backend, cause) -> {
+              switch (why) {
+                case USER_LIMIT -> fail(ctx, MySqlError.USER_LIMIT_REACHED, message);
+                case THROTTLED -> fail(ctx, MySqlError.TOO_MANY_CONNECTIONS, message);
+                case HOLD_TIMEOUT, NO_BACKEND -> fail(ctx, MySqlError.BACKEND_UNAVAILABLE, message);
+                case BACKEND_FAILED -> {
+                  if (cause instanceof MySqlBackendConnector.BackendRefused r) {
+                    fail(ctx, r.code(), r.sqlState(), r.getMessage());
+                  } else {
+                    // The cause names the backend's address: that stays in the log, the client
+                    // gets the backend's name only.
+                    fail(
+                        ctx,
+                        MySqlError.BACKEND_UNAVAILABLE,
+                        "Halo could not connect to backend "
+                            + backend.name()
+                            + " of cluster "
+                            + listener.cluster());
                   }
                 }
               }

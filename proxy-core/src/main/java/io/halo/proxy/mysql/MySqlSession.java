@@ -9,7 +9,6 @@ import io.halo.proxy.mysql.packet.MySqlResponseTracker;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -50,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
-final class MySqlSession implements io.halo.proxy.session.RelayedSession {
+final class MySqlSession extends io.halo.proxy.session.HeldSession {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
 
@@ -59,7 +58,6 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
 
   private final Route route;
   private final MySqlListenerContext listener;
-  private final Channel client;
   private final HandshakeResponse hello;
   private final byte[] scramble;
   private final MySqlFrontendHandler.SessionTarget target;
@@ -72,20 +70,13 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
   private MySqlRelayHandler toBackend;
   private MySqlRelayHandler toClient;
 
-  /** A switchover waiting for this session to be quiescent. */
-  private final io.halo.proxy.session.QuiescenceWait quietWait =
-      new io.halo.proxy.session.QuiescenceWait();
-
   private volatile int status;
   private volatile int pendingReplies;
-  private volatile boolean held;
-  private volatile boolean moving;
   private volatile boolean closing;
 
   /** Halo itself is talking to the client (COM_CHANGE_USER): never quiescent meanwhile. */
   private volatile boolean busy;
 
-  private final List<ByteBuf> heldBuffers = new ArrayList<>();
   private MySqlSessionMove.Snapshot snapshot;
   private String snapshotFailure;
 
@@ -103,9 +94,9 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
       MySqlFrontendHandler.SessionTarget target,
       MySqlBackendConnection conn,
       Route route) {
+    super(client);
     this.listener = listener;
     this.route = route;
-    this.client = client;
     this.hello = hello;
     this.scramble = scramble;
     this.credentials = credentials;
@@ -179,8 +170,7 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
       return;
     }
     held = false;
-    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
-    heldBuffers.clear();
+    List<ByteBuf> bufs = takeHeld();
     publish();
     toBackend.refuseHeld(bufs, refused);
   }
@@ -260,7 +250,7 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
    * to a switchover waiting for this session to be quiescent.
    */
   void publish() {
-    quietWait.check(quiescent());
+    checkQuiescence();
     status = tracker.status();
     pendingReplies = tracker.pendingReplies();
   }
@@ -286,30 +276,13 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
   }
 
   /** Between transactions with nothing in flight, or held there, or ending. Event loop. */
-  boolean quiescent() {
+  @Override
+  protected boolean quiescent() {
     return closing || (!busy && (held || tracker.quiescent()));
   }
 
   @Override
-  public io.netty.channel.EventLoop eventLoop() {
-    return client.eventLoop();
-  }
-
-  /**
-   * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
-   * is quiescent (now or after a later read); from then on the cluster's hold keeps its new
-   * commands. At once for a session that does not write.
-   */
-  @Override
-  public void awaitQuiescence(Runnable quiescent) {
-    if (route() != Route.PRIMARY) {
-      quiescent.run();
-      return;
-    }
-    quietWait.await(quiescent(), quiescent);
-  }
-
-  boolean closing() {
+  protected boolean closing() {
     return closing;
   }
 
@@ -330,14 +303,6 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
             && route() == Route.PRIMARY
             && !busy
             && tracker.quiescent());
-  }
-
-  /** Keeps a client buffer; the client is not read until release. */
-  void hold(ByteBuf buf) {
-    held = true;
-    heldBuffers.add(buf);
-    client.config().setAutoRead(false);
-    publish();
   }
 
   /**
@@ -362,69 +327,64 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
         });
   }
 
-  /**
-   * Switchover release, phase 1 (new commands still held): a primary session on a backend that is
-   * no longer the primary starts moving to {@code primary}, or is ended when it cannot move.
-   */
   @Override
-  public void prepareRelease(BackendNode primary) {
-    quietWait.cancel();
-    if (closing
-        || route() != Route.PRIMARY
-        || primary == null
-        || primary.name().equals(node.name())) {
-      return;
-    }
-    held = true;
-    moving = true;
-    client.config().setAutoRead(false);
+  protected boolean writes() {
+    return route() == Route.PRIMARY;
+  }
+
+  @Override
+  protected io.halo.proxy.session.SessionListener listenerContext() {
+    return listener;
+  }
+
+  @Override
+  protected void moveStarting() {
     publish();
-    String why = null;
+  }
+
+  @Override
+  protected String unmovable() {
     if (tracker.openStatements() > 0) {
-      why =
-          tracker.openStatements()
-              + " prepared statement(s) are open on "
-              + node.name()
-              + " and cannot be re-created under the same ids";
-    } else if (tracker.lost()) {
-      why = "Halo could not follow its protocol state";
-    } else if (snapshot == null) {
-      why = snapshotFailure == null ? "its settings were not read" : snapshotFailure;
+      return tracker.openStatements()
+          + " prepared statement(s) are open on "
+          + node.name()
+          + " and cannot be re-created under the same ids";
     }
-    if (why != null) {
-      listener.rejections().count("switchover_unmovable");
-      log.info("[{}] switchover to {}: ending {} ({})", listener.name(), primary.name(), this, why);
-      terminate(
-          "switchover to "
-              + primary.name()
-              + ": this session cannot be moved: "
-              + why
-              + "; reconnect");
-      return;
+    if (tracker.lost()) {
+      return "Halo could not follow its protocol state";
     }
+    if (snapshot == null) {
+      return snapshotFailure == null ? "its settings were not read" : snapshotFailure;
+    }
+    return null;
+  }
+
+  /** New backend login with the settings read at the hold, then resumed. */
+  @Override
+  protected void startMove(BackendNode primary) {
     MySqlSessionMove.start(this, primary, snapshot);
   }
 
-  /** Switchover release, phase 2: a held session that stays goes on. */
   @Override
-  public void finishRelease() {
-    quietWait.cancel();
+  protected void endForSwitchover(String message) {
+    terminate(message);
+  }
+
+  @Override
+  protected void releaseFinished() {
     snapshot = null;
-    if (held && !moving && !closing) {
-      resume();
-    }
   }
 
   /** Lets held commands go on the current backend (or be held again while the cluster holds). */
-  void resume() {
+  @Override
+  protected void resume() {
     if (!backend.isActive()) {
       terminate("backend " + node.name() + " closed the connection; reconnect");
       return;
     }
     held = false;
     moving = false;
-    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
-    heldBuffers.clear();
+    List<ByteBuf> bufs = takeHeld();
     for (ByteBuf b : bufs) {
       // through the relay's own path, so that a held KILL or COM_CHANGE_USER is still Halo's to
       // answer; while the cluster still holds (a moved session, phase 1) this holds them again
@@ -555,13 +515,8 @@ final class MySqlSession implements io.halo.proxy.session.RelayedSession {
             message));
   }
 
-  private void releaseHeld() {
-    heldBuffers.forEach(ByteBuf::release);
-    heldBuffers.clear();
-  }
-
   private void unregister() {
-    quietWait.check(true); // a session that ends has nothing in flight
+    ended(); // a session that ends has nothing in flight
     gate.abandon();
     if (registered) {
       registered = false;

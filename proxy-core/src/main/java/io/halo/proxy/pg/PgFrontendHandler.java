@@ -20,7 +20,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -333,10 +332,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         new io.halo.proxy.session.Establisher<>(
             listener,
             ctx.channel(),
-            new io.halo.proxy.session.Establisher.Engine<>() {
-              @Override
-              public Future<PgBackendConnection> connect(io.halo.health.state.BackendNode backend) {
-                return PgBackendConnector.connect(
+            backend ->
+                PgBackendConnector.connect(
                     ctx.channel().eventLoop(),
                     listener.transports(),
                     backend,
@@ -345,33 +342,20 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                     backendParameters,
                     listener.server().backendConnectTimeout(),
                     (int) listener.server().maxMessageSize(),
-                    listener.scramKeys());
-              }
-
-              @Override
-              public void established(
-                  PgBackendConnection connection, io.halo.conf.model.Route route) {
-                startRelay(ctx, connection, route);
-              }
-
-              @Override
-              public void refused(
-                  io.halo.proxy.session.Establisher.Refusal why,
-                  String message,
-                  io.halo.health.state.BackendNode backend,
-                  Throwable cause) {
-                fatal(
-                    ctx,
-                    switch (why) {
-                      case USER_LIMIT, THROTTLED -> SqlState.TOO_MANY_CONNECTIONS.code();
-                      case HOLD_TIMEOUT, NO_BACKEND -> SqlState.CANNOT_CONNECT_NOW.code();
-                      case BACKEND_FAILED ->
-                          cause instanceof PgBackendException be
-                              ? be.sqlState()
-                              : SqlState.CANNOT_CONNECT.code();
-                    },
-                    message);
-              }
+                    listener.scramKeys()),
+            (connection, route) -> startRelay(ctx, connection, route),
+            (why, message, backend, cause) -> {
+              fatal(
+                  ctx,
+                  switch (why) {
+                    case USER_LIMIT, THROTTLED -> SqlState.TOO_MANY_CONNECTIONS.code();
+                    case HOLD_TIMEOUT, NO_BACKEND -> SqlState.CANNOT_CONNECT_NOW.code();
+                    case BACKEND_FAILED ->
+                        cause instanceof PgBackendException be
+                            ? be.sqlState()
+                            : SqlState.CANNOT_CONNECT.code();
+                  },
+                  message);
             },
             user + "@" + database);
     establisher.start(

@@ -11,7 +11,6 @@ import io.halo.proxy.session.TransactionGate;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +41,7 @@ import java.util.Map;
  * list of held buffers: a resumed session whose held bytes start new work takes a permit first, and
  * a session moved to another backend gives back its place on the old one and asks the new one.
  */
-public final class PgSession implements io.halo.proxy.session.RelayedSession {
+public final class PgSession extends io.halo.proxy.session.HeldSession {
 
   /**
    * Named Parse messages kept for replay, at most this many bytes; beyond, the session cannot move.
@@ -50,7 +49,6 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   static final int MAX_PREPARED_BYTES = 1 << 20;
 
   private final PgListenerContext listener;
-  private final Channel client;
   private final String user;
   private final String database;
   private final UserConfig userConfig;
@@ -65,13 +63,8 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   /** Requests (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back yet. */
   private int pendingReplies;
 
-  private boolean held;
-
   /** Extended-protocol messages sent since the last Sync: a batch is open and must not be split. */
   private boolean extendedOpen;
-
-  /** Being moved to another backend by a switchover. */
-  private boolean moving;
 
   private CancelRegistry.Key cancelKey;
   private Channel backend;
@@ -81,16 +74,11 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
 
   private PgRelayHandler toClient;
   private PgRelayHandler toBackend;
-  private final List<ByteBuf> heldBuffers = new ArrayList<>();
   private final Route route;
   private final Map<String, ByteBuf> prepared = new LinkedHashMap<>();
   private int preparedBytes;
   private boolean preparedOverflow;
   private final TransactionGate gate;
-
-  /** A switchover waiting for this session to be quiescent. */
-  private final io.halo.proxy.session.QuiescenceWait quietWait =
-      new io.halo.proxy.session.QuiescenceWait();
 
   /** Refused work still being answered, or null. */
   private PgRefusal refusal;
@@ -126,9 +114,9 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
       Map<String, String> backendParameters,
       PgBackendConnection connection,
       Route route) {
+    super(client);
     this.route = java.util.Objects.requireNonNull(route, "route");
     this.listener = listener;
-    this.client = client;
     this.user = user;
     this.database = database;
     this.userConfig = userConfig;
@@ -215,7 +203,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   void state(SessionState state) {
     this.state = state;
     if (state == SessionState.CLOSING) {
-      quietWait.check(true);
+      ended();
     }
   }
 
@@ -272,7 +260,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
     if (gate.open() && betweenTransactions()) {
       gate.end();
     }
-    quietWait.check(quiescent());
+    checkQuiescence();
   }
 
   private boolean betweenTransactions() {
@@ -334,7 +322,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
       case WAITING:
         held = true;
         client.config().setAutoRead(false);
-        quietWait.check(quiescent());
+        checkQuiescence();
         return false;
       default:
         refuseHeld(gate.refusal());
@@ -365,8 +353,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
     }
     held = false;
     refusal = new PgRefusal(client, message, listener.server().maxMessageSize());
-    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
-    heldBuffers.clear();
+    List<ByteBuf> bufs = takeHeld();
     for (ByteBuf b : bufs) {
       continueRefusal(b);
     }
@@ -410,6 +397,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
    * Between transactions with nothing in flight (or already held there), and the client's stream
    * between messages (a message whose header is only partly here would go on unheld). Event loop.
    */
+  @Override
   public boolean quiescent() {
     return held
         || (pendingReplies == 0
@@ -417,25 +405,6 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
             && state == SessionState.IDLE
             && (toBackend == null || toBackend.atBoundary())
             && (split == null || split.backendsIdle()));
-  }
-
-  @Override
-  public io.netty.channel.EventLoop eventLoop() {
-    return client.eventLoop();
-  }
-
-  /**
-   * A switchover's question, on this session's event loop: {@code quiescent} runs once the session
-   * is quiescent (now or at a later reply); from then on the cluster's hold keeps its new work. At
-   * once for a session that does not write or is closing.
-   */
-  @Override
-  public void awaitQuiescence(Runnable quiescent) {
-    if (!readWrite() || state == SessionState.CLOSING) {
-      quiescent.run();
-      return;
-    }
-    quietWait.await(quiescent(), quiescent);
   }
 
   /**
@@ -456,15 +425,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   /** A split session stopped before new work (it keeps the work itself); release resumes it. */
   void holdSplit() {
     held = true;
-    quietWait.check(true);
-  }
-
-  /** Keeps a client buffer that would start new work; the client is not read until release. */
-  void hold(ByteBuf buf) {
-    held = true;
-    heldBuffers.add(buf);
-    client.config().setAutoRead(false);
-    quietWait.check(true);
+    checkQuiescence();
   }
 
   // ---------------------------------------------------------------- prepared statements
@@ -512,55 +473,10 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   }
 
   /**
-   * Switchover release, phase 1 (new transactions still held): a read-write session on a backend
-   * that is no longer the primary stops reading and starts moving to {@code primary} (new backend
-   * login, prepared statements replayed). Nothing can reach the old primary meanwhile. Event loop.
-   */
-  @Override
-  public void prepareRelease(BackendNode primary) {
-    quietWait.cancel();
-    if (state == SessionState.CLOSING
-        || !readWrite()
-        || primary == null
-        || primary.name().equals(backendName)) {
-      return;
-    }
-    if (split != null) {
-      split.primaryChanged(primary);
-      return;
-    }
-    held = true;
-    moving = true;
-    client.config().setAutoRead(false);
-    gate.abandon(); // a permit (or a place in the queue) of the old backend; the new one is asked
-    // on resume
-    if (preparedOverflow) {
-      terminate(
-          SqlState.ADMIN_SHUTDOWN,
-          "switchover to "
-              + primary.name()
-              + ": this session's prepared statements"
-              + " exceed "
-              + MAX_PREPARED_BYTES
-              + " bytes and cannot be moved; reconnect");
-      return;
-    }
-    PgSessionMove.start(this, primary);
-  }
-
-  /** Switchover release, phase 2 (nothing held any more): a held session that stays goes on. */
-  @Override
-  public void finishRelease() {
-    quietWait.cancel();
-    if (held && !moving && !gate.waiting() && state != SessionState.CLOSING) {
-      resume();
-    }
-  }
-
-  /**
    * Lets held work go on the current backend (after a transaction permit, if it starts new work).
    */
-  void resume() {
+  @Override
+  protected void resume() {
     held = false;
     moving = false;
     if (split != null) {
@@ -570,13 +486,67 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
     if (!heldBuffers.isEmpty() && !gate.open() && !gate.waiting() && !beginHeld()) {
       return;
     }
-    List<ByteBuf> bufs = new ArrayList<>(heldBuffers);
-    heldBuffers.clear();
+    List<ByteBuf> bufs = takeHeld();
     for (ByteBuf b : bufs) {
       toBackend.forward(b);
     }
     backend.flush();
     client.config().setAutoRead(true);
+  }
+
+  @Override
+  protected boolean writes() {
+    return readWrite();
+  }
+
+  @Override
+  protected boolean closing() {
+    return state == SessionState.CLOSING;
+  }
+
+  @Override
+  protected io.halo.proxy.session.SessionListener listenerContext() {
+    return listener;
+  }
+
+  /** A split session moves its own connections ({@link PgSplitRelay#primaryChanged}). */
+  @Override
+  protected boolean movedOtherwise(BackendNode primary) {
+    if (split == null) {
+      return false;
+    }
+    split.primaryChanged(primary);
+    return true;
+  }
+
+  /** A permit (or a place in the queue) of the old backend; the new one is asked on resume. */
+  @Override
+  protected void moveStarting() {
+    gate.abandon();
+  }
+
+  @Override
+  protected String unmovable() {
+    return preparedOverflow
+        ? "its prepared statements exceed " + MAX_PREPARED_BYTES + " bytes"
+        : null;
+  }
+
+  /** New backend login, prepared statements replayed, then resumed. */
+  @Override
+  protected void startMove(BackendNode primary) {
+    PgSessionMove.start(this, primary);
+  }
+
+  @Override
+  protected void endForSwitchover(String message) {
+    terminate(SqlState.ADMIN_SHUTDOWN, message);
+  }
+
+  /** A session waiting for a transaction permit goes on when it has one. */
+  @Override
+  protected boolean mayResume() {
+    return !gate.waiting();
   }
 
   /**
@@ -633,7 +603,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
   }
 
   void unregister() {
-    quietWait.check(true); // a session that ends has nothing in flight
+    ended(); // a session that ends has nothing in flight
     gate.abandon();
     if (listener.sessions().remove(this)) {
       listener.router().sessionEnded(backendName);
@@ -642,8 +612,7 @@ public final class PgSession implements io.halo.proxy.session.RelayedSession {
       listener.cancels().unregister(cancelKey);
       cancelKey = null;
     }
-    heldBuffers.forEach(ByteBuf::release);
-    heldBuffers.clear();
+    releaseHeld();
     refusal = null;
     prepared.values().forEach(ByteBuf::release);
     prepared.clear();

@@ -9,6 +9,8 @@ import io.netty.channel.Channel;
 import io.netty.util.concurrent.Future;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,36 +43,40 @@ public final class Establisher<C> {
     BACKEND_FAILED
   }
 
-  /** The engine's side: its connector, its hand-over, its errors. */
-  public interface Engine<C> {
-    /** Opens and logs in a backend connection for the session. */
-    Future<C> connect(BackendNode backend);
-
-    /** The session runs on {@code connection}, routed as {@code route}. Event loop. */
-    void established(C connection, Route route);
-
-    /**
-     * Ends the login with the engine's error. {@code backend} and {@code cause} are set for {@link
-     * Refusal#BACKEND_FAILED}.
-     */
+  /** How the engine ends a login that got no backend, with its own error. */
+  @FunctionalInterface
+  public interface Refused {
+    /** {@code backend} and {@code cause} are set for {@link Refusal#BACKEND_FAILED}. */
     void refused(Refusal why, String message, BackendNode backend, Throwable cause);
   }
 
   private final SessionListener listener;
   private final Channel client;
-  private final Engine<C> engine;
+  private final Function<BackendNode, Future<C>> connector;
+  private final BiConsumer<C, Route> established;
+  private final Refused refused;
   private final String who;
   private long holdUntil;
   private CompletableFuture<Permit> waiting;
   private Permit permit;
 
   /**
+   * @param connector opens and logs in a backend connection for the session (the engine's)
+   * @param established the session runs on the connection, routed as given (event loop)
    * @param who the session for log lines (user, and database where the engine has one)
    */
-  public Establisher(SessionListener listener, Channel client, Engine<C> engine, String who) {
+  public Establisher(
+      SessionListener listener,
+      Channel client,
+      Function<BackendNode, Future<C>> connector,
+      BiConsumer<C, Route> established,
+      Refused refused,
+      String who) {
     this.listener = listener;
     this.client = client;
-    this.engine = engine;
+    this.connector = connector;
+    this.established = established;
+    this.refused = refused;
     this.who = who;
   }
 
@@ -79,7 +85,7 @@ public final class Establisher<C> {
     String overCap = listener.admission().users().connect(user);
     if (overCap != null) {
       listener.rejections().count("user_max_connections");
-      engine.refused(Refusal.USER_LIMIT, overCap, null, null);
+      refused.refused(Refusal.USER_LIMIT, overCap, null, null);
       return;
     }
     client.closeFuture().addListener(f -> listener.admission().users().disconnected(user));
@@ -98,7 +104,7 @@ public final class Establisher<C> {
         return;
       }
       listener.rejections().count("failover_hold_timeout");
-      engine.refused(
+      refused.refused(
           Refusal.HOLD_TIMEOUT,
           w.reason()
               + "; still not finished after hold_timeout "
@@ -110,7 +116,7 @@ public final class Establisher<C> {
     }
     if (!(route instanceof RouteResult.Routed routed)) {
       listener.rejections().count("no_backend");
-      engine.refused(Refusal.NO_BACKEND, ((RouteResult.Unavailable) route).reason(), null, null);
+      refused.refused(Refusal.NO_BACKEND, ((RouteResult.Unavailable) route).reason(), null, null);
       return;
     }
     Route sessionRoute = routed.routeOr(listener.listener().route());
@@ -126,18 +132,18 @@ public final class Establisher<C> {
                   permit = p;
                   connect(routed.backend(), sessionRoute);
                 },
-                why -> engine.refused(Refusal.THROTTLED, why, null, null));
+                why -> refused.refused(Refusal.THROTTLED, why, null, null));
   }
 
   private void connect(BackendNode backend, Route sessionRoute) {
-    Future<C> connecting = engine.connect(backend);
+    Future<C> connecting = connector.apply(backend);
     connecting.addListener(
         f -> {
           if (f.isSuccess()) {
             Permit held = permit;
             permit = null;
             client.closeFuture().addListener(x -> held.release());
-            engine.established(connecting.getNow(), sessionRoute);
+            established.accept(connecting.getNow(), sessionRoute);
             return;
           }
           Throwable cause = f.cause();
@@ -158,7 +164,7 @@ public final class Establisher<C> {
             permit.dropped();
             permit = null;
           }
-          engine.refused(Refusal.BACKEND_FAILED, cause.getMessage(), backend, cause);
+          refused.refused(Refusal.BACKEND_FAILED, cause.getMessage(), backend, cause);
         });
   }
 

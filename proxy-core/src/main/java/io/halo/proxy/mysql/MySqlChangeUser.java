@@ -34,6 +34,30 @@ import org.slf4j.LoggerFactory;
  */
 final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
 
+  /** What a COM_CHANGE_USER changes: a plain session, or a split session's relay. Event loop. */
+  interface Target {
+    HandshakeResponse hello();
+
+    MySqlListenerContext listener();
+
+    /** The scramble of Halo's greeting, with which the client computed its token. */
+    byte[] scramble();
+
+    /** The backend the new user logs in to. */
+    io.halo.health.state.BackendNode node();
+
+    /** Halo talks to the client itself (the session is not quiescent, its relay waits). */
+    void busy(boolean on);
+
+    /** The new user, with its login (user, schema, character set) for later backend logins. */
+    void changedUser(MySqlCredentials.Entry entry, HandshakeResponse next);
+
+    /**
+     * Goes on with {@code conn}, the new user's backend session, at server status {@code status}.
+     */
+    void rebind(MySqlBackendConnection conn, int status);
+  }
+
   private static final Logger log = LoggerFactory.getLogger(MySqlChangeUser.class);
   private static final String FRAMES = "change-user-frames";
   private static final String HANDLER = "change-user";
@@ -45,7 +69,12 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     DONE
   }
 
-  private final MySqlSession session;
+  private final Target session;
+
+  /** The exchange brought its own packet decoder (a plain session relays raw bytes). */
+  private final boolean ownFrames;
+
+  private HandshakeResponse next;
   private Phase phase = Phase.REQUEST;
   private int seq;
   private String user;
@@ -55,20 +84,35 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   private String switchedTo;
   private MySqlCredentials.Entry entry;
 
-  private MySqlChangeUser(MySqlSession session) {
+  private MySqlChangeUser(Target session, boolean ownFrames) {
     this.session = session;
+    this.ownFrames = ownFrames;
   }
 
   /** Takes over the client channel for the exchange, starting with {@code buf}. Event loop. */
-  static void start(MySqlSession session, ChannelHandlerContext relay, ByteBuf buf) {
+  static void start(Target session, ChannelHandlerContext relay, ByteBuf buf) {
     session.busy(true);
     relay.channel().config().setAutoRead(false);
     relay
         .pipeline()
         .addBefore(
             relay.name(), FRAMES, new MySqlPacketDecoder(MySqlListener.MAX_HANDSHAKE_PACKET));
-    relay.pipeline().addBefore(relay.name(), HANDLER, new MySqlChangeUser(session));
+    relay.pipeline().addBefore(relay.name(), HANDLER, new MySqlChangeUser(session, true));
     relay.pipeline().fireChannelRead(buf); // from the head: the framing handler is first
+  }
+
+  /**
+   * Takes over a client channel whose packets are already framed (a split session: the handler goes
+   * before {@code relay}), starting with the command packet {@code p}. Event loop.
+   */
+  static void start(
+      Target session, io.netty.channel.ChannelPipeline pipeline, String relay, MySqlPacket p) {
+    session.busy(true);
+    pipeline.channel().config().setAutoRead(false);
+    MySqlChangeUser handler = new MySqlChangeUser(session, false);
+    pipeline.addBefore(relay, HANDLER, handler);
+    // after the relay's current read returns (it leaves the client unread while busy)
+    pipeline.channel().eventLoop().execute(() -> handler.channelRead(pipeline.context(HANDLER), p));
   }
 
   @Override
@@ -169,7 +213,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     ctx.channel().config().setAutoRead(false);
     ctx.flush();
     HandshakeResponse h = session.hello();
-    HandshakeResponse next = h.with(user, charset, database);
+    next = h.with(user, charset, database);
     var u = entry.user();
     MySqlListenerContext l = session.listener();
     Future<MySqlBackendConnection> connecting =
@@ -216,9 +260,11 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
           log.debug(
               "[{}] COM_CHANGE_USER: {} -> {} on {}", l.name(), session, user, conn.node().name());
           ctx.writeAndFlush(frame(ctx, MySqlPackets.ok(ctx.alloc(), 0, 0, conn.status(), 0)));
-          session.changedUser(entry, user);
+          session.changedUser(entry, next);
           ctx.pipeline().remove(this);
-          ctx.pipeline().remove(FRAMES);
+          if (ownFrames) {
+            ctx.pipeline().remove(FRAMES);
+          }
           session.busy(false);
           session.rebind(conn, conn.status());
         });
@@ -243,7 +289,9 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     }
     ctx.writeAndFlush(frame(ctx, MySqlPackets.err(ctx.alloc(), code, sqlState, message)));
     ctx.pipeline().remove(this);
-    ctx.pipeline().remove(FRAMES);
+    if (ownFrames) {
+      ctx.pipeline().remove(FRAMES);
+    }
     session.busy(false);
     ctx.channel().config().setAutoRead(true);
   }

@@ -7,8 +7,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,13 +22,11 @@ import org.slf4j.LoggerFactory;
  * ended, take over COM_CHANGE_USER ({@link MySqlChangeUser}), or translate a KILL ({@link
  * MySqlKill}). Sequence ids pass unchanged otherwise.
  */
-final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
+final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlRelayHandler.class);
 
   private final MySqlSession session;
-  private final boolean fromClient;
-  private Channel peer;
   private ChannelHandlerContext ctx;
 
   /** Client side: the start of a command split over reads, bounded (see clientRead). */
@@ -43,22 +39,12 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   private ByteBuf afterKill;
 
   MySqlRelayHandler(MySqlSession session, boolean fromClient, Channel peer) {
+    super(session, fromClient, peer);
     this.session = session;
-    this.fromClient = fromClient;
-    this.peer = peer;
-  }
-
-  /** The channel this handler writes to (a moved session gets a new backend). */
-  void peer(Channel peer) {
-    this.peer = peer;
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf buf)) {
-      ctx.fireChannelRead(msg);
-      return;
-    }
+  protected void relay(ChannelHandlerContext ctx, ByteBuf buf) {
     if (!fromClient) {
       session.tracker().serverBytes(buf);
       peer.write(buf, peer.voidPromise());
@@ -280,20 +266,6 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void channelReadComplete(ChannelHandlerContext ctx) {
-    peer.flush();
-  }
-
-  @Override
-  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    // a held session's client stays unread until release
-    if (ctx.channel().isWritable() && (fromClient || !session.held())) {
-      peer.config().setAutoRead(true);
-    }
-    ctx.fireChannelWritabilityChanged();
-  }
-
-  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     if (!fromClient && session.held() && session.tracker().quiescent()) {
       // Held at a boundary by a switchover (whose switchover_command may stop the old primary):
@@ -306,23 +278,5 @@ final class MySqlRelayHandler extends ChannelInboundHandlerAdapter {
       peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
     ctx.fireChannelInactive();
-  }
-
-  @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (cause instanceof IOException) {
-      log.debug(
-          "[{}] {} connection failed: {}",
-          session.listener().name(),
-          fromClient ? "client" : "backend",
-          cause.toString());
-    } else {
-      log.warn(
-          "[{}] {} connection failed",
-          session.listener().name(),
-          fromClient ? "client" : "backend",
-          cause);
-    }
-    ctx.close();
   }
 }

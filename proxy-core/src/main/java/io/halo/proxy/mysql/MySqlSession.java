@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
  */
-final class MySqlSession extends io.halo.proxy.session.HeldSession {
+final class MySqlSession extends io.halo.proxy.session.HeldSession
+    implements MySqlChangeUser.Target {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSession.class);
 
@@ -194,7 +195,8 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
     client.config().setAutoRead(true);
   }
 
-  MySqlListenerContext listener() {
+  @Override
+  public MySqlListenerContext listener() {
     return listener;
   }
 
@@ -210,11 +212,13 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
     return tracker;
   }
 
-  HandshakeResponse hello() {
+  @Override
+  public HandshakeResponse hello() {
     return hello;
   }
 
-  byte[] scramble() {
+  @Override
+  public byte[] scramble() {
     return scramble;
   }
 
@@ -232,7 +236,8 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
     return node.name();
   }
 
-  BackendNode node() {
+  @Override
+  public BackendNode node() {
     return node;
   }
 
@@ -270,7 +275,8 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
     return pendingReplies;
   }
 
-  void busy(boolean on) {
+  @Override
+  public void busy(boolean on) {
     busy = on;
     publish();
   }
@@ -288,10 +294,6 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
 
   boolean moving() {
     return moving;
-  }
-
-  boolean held() {
-    return held;
   }
 
   // ---------------------------------------------------------------- hold
@@ -333,7 +335,7 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
   }
 
   @Override
-  protected io.halo.proxy.session.SessionListener listenerContext() {
+  public io.halo.proxy.session.SessionListener listenerContext() {
     return listener;
   }
 
@@ -401,7 +403,8 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
    * Switches the session to an authenticated connection (a move or COM_CHANGE_USER), with the
    * tracker started over at {@code status}; held commands then go on. Event loop.
    */
-  void rebind(MySqlBackendConnection next, int status) {
+  @Override
+  public void rebind(MySqlBackendConnection next, int status) {
     if (closing || !client.isActive()) {
       next.channel().close();
       return;
@@ -429,9 +432,10 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession {
   }
 
   /** After COM_CHANGE_USER: the new user's credentials for later moves. */
-  void changedUser(MySqlCredentials.Entry entry, String name) {
+  @Override
+  public void changedUser(MySqlCredentials.Entry entry, HandshakeResponse next) {
     this.credentials = entry;
-    this.user = name;
+    this.user = next.user();
   }
 
   @Override

@@ -58,11 +58,13 @@ import org.slf4j.LoggerFactory;
  * transaction or with prepared statements open there cannot move: its next command gets ERR 1053
  * naming the reason.
  *
- * <p>COM_CHANGE_USER is refused with ER_NOT_SUPPORTED_YET on split listeners (reconnect instead).
+ * <p>COM_CHANGE_USER is Halo's ({@link MySqlChangeUser}): the new user is authenticated at Halo and
+ * the session starts over on a fresh primary connection as that user's backend user; a refused
+ * change (1045) keeps the session as it was.
  */
 final class MySqlSplitRelay
     extends SplitRelay<MySqlPacket, MySqlSplitRelay.Backend, MySqlBackendConnection>
-    implements io.halo.proxy.session.RelayedSession {
+    implements io.halo.proxy.session.RelayedSession, MySqlChangeUser.Target {
 
   private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
   private static final int MAX_SETTINGS_BYTES = 64 * 1024;
@@ -106,7 +108,8 @@ final class MySqlSplitRelay
       };
 
   private final MySqlListenerContext listener;
-  private final HandshakeResponse hello;
+  private HandshakeResponse hello;
+  private final byte[] scramble;
   private final int capabilities;
   private final boolean deprecateEof;
   private final BiConsumer<BackendNode, Long> killTarget;
@@ -158,6 +161,7 @@ final class MySqlSplitRelay
       MySqlListenerContext listener,
       Channel client,
       HandshakeResponse hello,
+      byte[] scramble,
       int capabilities,
       SplitContext stats,
       BiConsumer<BackendNode, Long> killTarget) {
@@ -170,19 +174,24 @@ final class MySqlSplitRelay
             stats,
             listener.admission().transactionGate(hello.user()),
             client,
-            new RouteRequest(
-                hello.user(),
-                hello.database() == null ? "" : hello.database(),
-                hello.attributes() == null ? null : hello.attributes().get("program_name"),
-                client.remoteAddress()),
+            request(hello, client),
             SplitChannels.MYSQL_QUIT),
         GTID);
     this.listener = listener;
     this.hello = hello;
+    this.scramble = scramble;
     this.capabilities = capabilities;
     this.deprecateEof =
         (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.killTarget = killTarget;
+  }
+
+  private static RouteRequest request(HandshakeResponse hello, Channel client) {
+    return new RouteRequest(
+        hello.user(),
+        hello.database() == null ? "" : hello.database(),
+        hello.attributes() == null ? null : hello.attributes().get("program_name"),
+        client.remoteAddress());
   }
 
   /** Takes over the client (its packet decoder stays) and the logged-in primary connection. */
@@ -273,13 +282,15 @@ final class MySqlSplitRelay
       return;
     }
     if (command == MySqlPackets.COM_CHANGE_USER) {
-      p.release();
-      reply(
-          MySqlPackets.err(
-              client.alloc(),
-              1235,
-              "42000",
-              "COM_CHANGE_USER is not supported on a route: split listener; open a new connection"));
+      if (!backendsIdle() || primary.channel() == null) {
+        inbox.addFirst(p); // after what the backends still owe (and the primary's login)
+        park();
+        if (primary.channel() == null) {
+          connect(primary);
+        }
+        return;
+      }
+      MySqlChangeUser.start(this, client.pipeline(), "split", p);
       return;
     }
     waiting = p;
@@ -662,6 +673,65 @@ final class MySqlSplitRelay
 
   private boolean quiescent() {
     return closed || held || betweenTransactions();
+  }
+
+  // ------------------------------------------------------------------ COM_CHANGE_USER
+
+  @Override
+  public HandshakeResponse hello() {
+    return hello;
+  }
+
+  @Override
+  public MySqlListenerContext listener() {
+    return listener;
+  }
+
+  @Override
+  public byte[] scramble() {
+    return scramble;
+  }
+
+  @Override
+  public BackendNode node() {
+    return primary.node();
+  }
+
+  @Override
+  public void busy(boolean on) {
+    parked = on; // the relay reads nothing itself while Halo talks to the client
+    if (!on) {
+      drain();
+    }
+  }
+
+  @Override
+  public void changedUser(
+      io.halo.proxy.mysql.auth.MySqlCredentials.Entry entry, HandshakeResponse next) {
+    this.hello = next;
+  }
+
+  /**
+   * The client is another user now, on {@code conn} (a fresh server session on the primary): the
+   * old connections go, and with them every setting, pin and prepared statement, as on the server.
+   */
+  @Override
+  public void rebind(MySqlBackendConnection conn, int status) {
+    if (closed || !client.isActive()) {
+      conn.channel().close();
+      return;
+    }
+    settings.clear();
+    settingsBytes = 0;
+    waitingSetting = null;
+    restart(
+        new Backend(true, conn.node()),
+        conn,
+        listener.admission().transactionGate(hello.user()),
+        request(hello, client));
+    primaryStatus = status;
+    killTarget.accept(conn.node(), primary.threadId);
+    drain();
   }
 
   // ------------------------------------------------------------------ switchover (Holdable)

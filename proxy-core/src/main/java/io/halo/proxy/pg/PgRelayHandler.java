@@ -8,8 +8,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * listener per message. During a switchover, a client buffer that would start new work while the
  * session is between transactions is held, not forwarded.
  */
-final class PgRelayHandler extends ChannelInboundHandlerAdapter
+final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
     implements PgStreamScanner.Listener {
 
   private static final Logger log = LoggerFactory.getLogger(PgRelayHandler.class);
@@ -38,8 +36,6 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
   private static final int MAX_CAPTURE = 64 * 1024;
 
   private final PgSession session;
-  private final boolean fromClient;
-  private Channel peer;
   private final PgStreamScanner scanner;
   private final long maxMessageSize;
 
@@ -57,9 +53,8 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
   private byte lastFromBackend;
 
   PgRelayHandler(PgSession session, boolean fromClient, Channel peer, long maxMessageSize) {
+    super(session, fromClient, peer);
     this.session = session;
-    this.fromClient = fromClient;
-    this.peer = peer;
     this.maxMessageSize = maxMessageSize;
     this.scanner = new PgStreamScanner(this, fromClient ? peer.alloc() : null);
   }
@@ -69,17 +64,8 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
     b.other = a;
   }
 
-  /** The channel this handler writes to (a moved session gets a new backend). */
-  void peer(Channel peer) {
-    this.peer = peer;
-  }
-
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf buf)) {
-      ctx.fireChannelRead(msg);
-      return;
-    }
+  protected void relay(ChannelHandlerContext ctx, ByteBuf buf) {
     if (fromClient) {
       if (!session.admitClientBuffer(buf, scanner.atBoundary())) {
         return;
@@ -168,7 +154,7 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    peer.flush();
+    super.channelReadComplete(ctx);
     if (terminated && fromClient) {
       // The backend ends the session on Terminate; the client closes its side. Nothing to wait for.
       session.state(SessionState.CLOSING);
@@ -177,16 +163,11 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
   }
 
   @Override
-  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    // Our channel drained below its low watermark: the peer may read (and write to us) again.
-    if (ctx.channel().isWritable() && !(session.held() && !fromClient)) {
-      peer.config().setAutoRead(true);
-    }
+  protected void writabilityChanged(ChannelHandlerContext ctx) {
     if (fromClient && ctx.channel().isWritable() && session.refusing()) {
       // the client drained the errors Halo wrote for refused work: read it again
       ctx.channel().config().setAutoRead(true);
     }
-    ctx.fireChannelWritabilityChanged();
   }
 
   @Override
@@ -247,22 +228,6 @@ final class PgRelayHandler extends ChannelInboundHandlerAdapter
     } else {
       client.close();
     }
-  }
-
-  @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    String side = fromClient ? "client" : "backend " + session.backendName();
-    if (cause instanceof IOException) {
-      log.debug(
-          "[{}] {} connection of {} failed: {}",
-          session.listener().name(),
-          side,
-          session,
-          cause.toString());
-    } else {
-      log.warn("[{}] {} connection of {} failed", session.listener().name(), side, session, cause);
-    }
-    ctx.close();
   }
 
   private static void closeAfterFlush(Channel ch) {

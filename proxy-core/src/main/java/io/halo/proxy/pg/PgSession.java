@@ -418,10 +418,6 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
         && state == SessionState.IDLE;
   }
 
-  boolean held() {
-    return held;
-  }
-
   /** A split session stopped before new work (it keeps the work itself); release resumes it. */
   void holdSplit() {
     held = true;
@@ -505,7 +501,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   }
 
   @Override
-  protected io.halo.proxy.session.SessionListener listenerContext() {
+  public io.halo.proxy.session.SessionListener listenerContext() {
     return listener;
   }
 

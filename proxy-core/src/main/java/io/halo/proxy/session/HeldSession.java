@@ -61,7 +61,12 @@ public abstract class HeldSession implements RelayedSession {
   protected abstract void resume();
 
   /** The listener, for log lines and counters. */
-  protected abstract SessionListener listenerContext();
+  public abstract SessionListener listenerContext();
+
+  /** New work is held (a switchover, or a transaction permit). */
+  public final boolean held() {
+    return held;
+  }
 
   /** A move handled otherwise (a split session moves its own legs): true when done. */
   protected boolean movedOtherwise(BackendNode primary) {

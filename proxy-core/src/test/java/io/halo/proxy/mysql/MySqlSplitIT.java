@@ -67,6 +67,7 @@ class MySqlSplitIT {
                 .name("mysplit")
                 .replicas(1)
                 .user("app", "apppw")
+                .user("bob", "bobpw")
                 .database("app")
                 .setting("max_allowed_packet", "64M")
                 .start());
@@ -121,7 +122,9 @@ class MySqlSplitIT {
                 null,
                 HaloFixture.server(Duration.ofSeconds(5), 64L << 20),
                 new AdminConfig(new HostPort("127.0.0.1", 0), null),
-                List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+                List.of(
+                    new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                    new UserConfig("bob", "bobhalo", AuthMethod.SCRAM_SHA_256, "bob", "bobpw")),
                 List.of(c)));
     await()
         .atMost(Duration.ofSeconds(10))
@@ -196,6 +199,38 @@ class MySqlSplitIT {
         assertThat(rs.getInt(2)).as("read on the replica").isEqualTo(replica().port());
         assertThat(rs.getString(1)).isEqualTo("app");
       }
+    }
+  }
+
+  /**
+   * COM_CHANGE_USER on a split listener, as on the server: the new user is authenticated at Halo
+   * and the session starts over as that user, reads on the replica and writes on the primary (both
+   * connections as bob's backend user, the old session's variables and pin gone); a wrong password
+   * gets 1045 and the session goes on as before. Before, split listeners refused it with 1235.
+   */
+  @Test
+  void change_user_on_a_split_listener_starts_the_session_over_as_the_new_user() throws Exception {
+    start(Duration.ofSeconds(2));
+    try (Connection root = cluster.primary().connectAsRoot()) {
+      root.createStatement().execute("grant all on app.* to 'bob'@'%'");
+    }
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      assertThat(raw.value("select @@port")).isEqualTo(String.valueOf(replica().port()));
+      raw.query("set @x = 5"); // a user variable pins the session to the primary
+      assertThat(raw.value("select @@port")).isEqualTo(String.valueOf(cluster.primary().port()));
+      assertThatThrownBy(() -> raw.changeUser("bob", "wrong", "app"))
+          .isInstanceOfSatisfying(
+              RawMySqlSocket.ServerError.class, e -> assertThat(e.code).isEqualTo(1045));
+      assertThat(raw.value("select current_user()")).startsWith("app@");
+      raw.changeUser("bob", "bobhalo", "app");
+      List<String> read = raw.query("select current_user(), @@port").get(0);
+      assertThat(read.get(0)).startsWith("bob@");
+      assertThat(read.get(1)).as("no longer pinned").isEqualTo(String.valueOf(replica().port()));
+      raw.query("insert into kv values (900, 'bob')");
+      // the write ran on the primary as bob, and the next read sees it (read-your-writes)
+      assertThat(raw.value("select v from kv where id = 900")).isEqualTo("bob");
+      assertThat(raw.value("select @x")).as("the old session's variable").isNull();
     }
   }
 

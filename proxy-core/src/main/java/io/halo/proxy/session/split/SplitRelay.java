@@ -91,13 +91,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   protected final SplitContext stats;
   protected final String listenerName;
   protected final Router router;
-  protected final SessionRules rules;
-  protected final TransactionGate gate;
+  protected SessionRules rules;
+  protected TransactionGate gate;
   private final ServerConfig server;
   private final ListenerConfig config;
-  private final RouteRequest request;
+  private RouteRequest request;
   private final byte[] goodbye;
-  private final ReadYourWrites<?> ryw;
+  private final PositionProbe<?> probe;
+  private ReadYourWrites<?> ryw;
 
   protected L primary;
   protected L replica;
@@ -137,6 +138,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     this.config = s.config();
     this.request = s.request();
     this.goodbye = s.goodbye();
+    this.probe = probe;
     this.rules = router.sessionRules(request);
     this.ryw =
         config.readYourWrites() ? ReadYourWrites.of(probe, config.readYourWritesWait()) : null;
@@ -678,6 +680,28 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (old != null) {
       quit(old);
     }
+  }
+
+  /**
+   * The session starts over as another user on {@code connection}, its new primary connection
+   * (MySQL COM_CHANGE_USER): both old connections go, and with them what the old session held
+   * (pinning, read-your-writes, the admission gate, the rules matched).
+   */
+  protected final void restart(
+      L nextPrimary, C connection, TransactionGate nextGate, RouteRequest nextRequest) {
+    closeBackends();
+    replica = null;
+    last = null;
+    kind = null;
+    pinned = false;
+    primaryOnce = false;
+    gate.abandon();
+    gate = nextGate;
+    request = nextRequest;
+    rules = router.sessionRules(nextRequest);
+    ryw = ryw == null ? null : ReadYourWrites.of(probe, config.readYourWritesWait());
+    primary = nextPrimary;
+    adopt(nextPrimary, connection);
   }
 
   /** Neither leg owes a reply, Halo's hidden queries included. */

@@ -48,6 +48,10 @@ import org.slf4j.LoggerFactory;
  *
  * Everything is changed on the session's event loop; a switchover asks whether the session is
  * quiescent as an event on that loop ({@link #awaitQuiescence}), never by reading its fields.
+ *
+ * <p>Size: the per-session state of the plain relay (backend binding, held commands, the settings
+ * snapshot of a move, ending with the right ERR at the right moment) is one state machine on one
+ * event loop; its switchover mechanics live in {@link io.halo.proxy.session.HeldSession}.
  */
 final class MySqlSession extends io.halo.proxy.session.HeldSession
     implements MySqlChangeUser.Target {

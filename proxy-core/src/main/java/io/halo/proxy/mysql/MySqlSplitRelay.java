@@ -61,6 +61,10 @@ import org.slf4j.LoggerFactory;
  * <p>COM_CHANGE_USER is Halo's ({@link MySqlChangeUser}): the new user is authenticated at Halo and
  * the session starts over on a fresh primary connection as that user's backend user; a refused
  * change (1045) keeps the session as it was.
+ *
+ * <p>Size: the adapter keeps MySQL's own parts of a split session (command framing, settings and
+ * their replay, KILL and COM_CHANGE_USER routing, switchover and failover endings with ERR 1053);
+ * the routing flow itself is the engine's.
  */
 final class MySqlSplitRelay
     extends SplitRelay<MySqlPacket, MySqlSplitRelay.Backend, MySqlBackendConnection>

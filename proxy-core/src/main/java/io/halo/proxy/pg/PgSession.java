@@ -40,6 +40,10 @@ import java.util.Map;
  * adaptive limit and of the balancers. Holding for a switchover and holding for a permit share one
  * list of held buffers: a resumed session whose held bytes start new work takes a permit first, and
  * a session moved to another backend gives back its place on the old one and asks the new one.
+ *
+ * <p>Size: the plain relay's per-session state (cancel target, transaction admission with held and
+ * refused buffers, captured prepared statements for a move) is one state machine on one event loop;
+ * its switchover mechanics live in {@link io.halo.proxy.session.HeldSession}.
  */
 public final class PgSession extends io.halo.proxy.session.HeldSession {
 

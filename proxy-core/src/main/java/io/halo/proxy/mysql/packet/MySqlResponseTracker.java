@@ -51,6 +51,10 @@ import io.netty.buffer.Unpooled;
  * can read {@link #expectingCommand()} and {@link #idle()} at each client buffer, and may register
  * a {@link Listener} to see each command start and each response end. Not thread-safe: one event
  * loop owns it.
+ *
+ * <p>Size: one state machine over every response shape of the protocol (result sets with or without
+ * EOF, multi-results, LOCAL INFILE, prepare, cursors, 16 MB packets); splitting it would spread one
+ * grammar over several classes.
  */
 public final class MySqlResponseTracker {
 

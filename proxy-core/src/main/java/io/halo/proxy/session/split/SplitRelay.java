@@ -266,8 +266,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     if (primary.channel() == null) {
-      connect(primary); // moved by a switchover: the new primary's connection opens first
-      park();
+      park(); // moved by a switchover: the new primary's connection opens first
+      connect(primary);
       return;
     }
     L target = decide();
@@ -280,8 +280,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     if (target.channel() == null) {
+      park(); // before the connect, whose completion resumes the request
       connect(target);
-      park();
       return;
     }
     if (startsWork() && !admitted(target)) {
@@ -412,6 +412,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       log.debug("[{}] {}: replica {} left rotation", listenerName, who(), replica);
       quit(replica.channel());
       replica = null;
+      // routed again after a while, not at once: a router that still offered it would make each
+      // request reconnect to it
+      replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
     }
     if (replica == null) {
       if (System.nanoTime() - replicaRetryAt < 0) {

@@ -232,7 +232,7 @@ final class MySqlSplitRelay
         listener.name(),
         hello.user(),
         cause.getMessage());
-    closeBackends();
+    abort();
     ctx.writeAndFlush(
             MySqlPackets.frame(
                 ctx.alloc(),

@@ -207,7 +207,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   protected void clientRead(Object msg) {
     if (msg instanceof PgFrameError e) {
       log.info("[{}] closing session {}: {}", listener.name(), session, e.message());
-      closeBackends();
+      abort();
       client
           .writeAndFlush(PgMessages.fatal(client.alloc(), SqlState.PROTOCOL_VIOLATION, e.message()))
           .addListener(ChannelFutureListener.CLOSE);

@@ -736,6 +736,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     client.close();
   }
 
+  /** Halo ends the session itself (a protocol violation): the backends go first, quietly. */
+  protected final void abort() {
+    ending = true;
+    closeBackends();
+  }
+
   /** Says goodbye to both backends and closes their connections now. */
   public final void closeBackends() {
     SplitChannels.quit(backendChannels(), goodbye);

@@ -78,6 +78,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private io.halo.proxy.admin.AdminServer admin;
 
+  /** Swaps in a listener's new TLS certificate when its files change. */
+  private final io.halo.proxy.transport.TlsReloader tlsReloader =
+      new io.halo.proxy.transport.TlsReloader(io.halo.proxy.transport.TlsReloader.DEFAULT_INTERVAL);
+
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
 
@@ -237,7 +241,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                     : null,
                 authFailures);
         contexts.add(context);
-        bind(cluster, listener, name, new PgListener(context, acceptGate));
+        bind(
+            cluster,
+            listener,
+            name,
+            new PgListener(context, acceptGate, serverTls(name, listener)));
       }
     }
   }
@@ -290,8 +298,28 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                   : null,
               authFailures);
       mysqlContexts.add(context);
-      bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context, acceptGate));
+      bind(
+          cluster,
+          listener,
+          name,
+          new io.halo.proxy.mysql.MySqlListener(context, acceptGate, serverTls(name, listener)));
     }
+  }
+
+  /** The listener's TLS, its files read now (a bad file stops the start with its name). */
+  private io.halo.proxy.transport.ServerTls serverTls(String name, ListenerConfig listener) {
+    io.halo.proxy.transport.ServerTls tls =
+        io.halo.proxy.transport.ServerTls.load(name, listener.tls());
+    if (tls.enabled()) {
+      log.info(
+          "[{}] TLS {} ({}), client certificates {}",
+          name,
+          listener.tls().mode().name().toLowerCase(java.util.Locale.ROOT),
+          io.halo.proxy.transport.TlsEngine.describe(),
+          listener.tls().clientCertificates().name().toLowerCase(java.util.Locale.ROOT));
+      tlsReloader.watch(tls);
+    }
+    return tls;
   }
 
   private void bind(
@@ -492,6 +520,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     healths.forEach(ClusterHealth::close);
     probes.shutdownNow();
     timer.shutdownNow();
+    tlsReloader.close();
     if (stateStore instanceof io.halo.health.store.FileStateStore f) {
       try {
         f.close();

@@ -7,8 +7,10 @@ import io.halo.proxy.mysql.auth.MySqlScramble;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
+import io.halo.proxy.transport.ServerTls;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
@@ -54,6 +56,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private final MySqlListenerContext listener;
+  private final ServerTls tls;
   private final byte[] scramble = io.halo.proxy.session.Secrets.printable(20);
   private final int connectionId;
   private final io.halo.proxy.session.CancelRegistry.Key idKey;
@@ -104,7 +107,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private io.halo.routing.throttle.Permit permit;
 
   MySqlFrontendHandler(MySqlListenerContext listener) {
+    this(listener, ServerTls.NONE);
+  }
+
+  MySqlFrontendHandler(MySqlListenerContext listener, ServerTls tls) {
     this.listener = listener;
+    this.tls = tls;
     this.idKey = listener.connectionIds().register(target);
     this.connectionId = idKey.processId();
   }
@@ -147,7 +155,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
     greeted = backend;
     ctx.writeAndFlush(
-        frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
+        frame(
+            ctx,
+            MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble, tls.enabled())));
   }
 
   @Override
@@ -184,7 +194,15 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void handshake(ChannelHandlerContext ctx, ByteBuf payload) {
     if (payload.readableBytes() == 32 && (payload.getIntLE(0) & MySqlPackets.CLIENT_SSL) != 0) {
-      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
+      sslRequest(ctx);
+      return;
+    }
+    if (tls.required() && !ServerTls.active(ctx.channel())) {
+      fail(
+          ctx,
+          MySqlError.SECURE_TRANSPORT_REQUIRED,
+          "Connections using insecure transport are prohibited on this Halo listener"
+              + " (tls mode: require): connect with TLS, e.g. --ssl or sslMode=REQUIRED");
       return;
     }
     hello = HandshakeResponse.decode(payload);
@@ -208,6 +226,23 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     switchedTo = plugin;
     phase = Phase.AUTH_SWITCH;
     ctx.writeAndFlush(frame(ctx, sw));
+  }
+
+  /**
+   * The SSL request packet (the first 32 bytes of a handshake response, with CLIENT_SSL): TLS from
+   * here on, and the full handshake response follows encrypted, with the next sequence id. Refused
+   * when the greeting did not offer TLS, over TLS already, or with bytes behind it in plaintext.
+   */
+  private void sslRequest(ChannelHandlerContext ctx) {
+    if (!tls.enabled()) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
+    } else if (ServerTls.active(ctx.channel())) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: SSL request over TLS");
+    } else if (ctx.pipeline().get(MySqlPacketDecoder.class).buffered() > 0) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: unencrypted data after the SSL request");
+    } else {
+      tls.upgrade(ctx.channel());
+    }
   }
 
   private void checkPassword(ChannelHandlerContext ctx, String plugin, byte[] token) {
@@ -459,6 +494,15 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (ServerTls.isTlsFailure(cause)) {
+      log.info(
+          "[{}] client {}: TLS handshake failed: {}",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          ServerTls.describeFailure(cause));
+      ctx.close();
+      return;
+    }
     if (cause instanceof TooLongFrameException) {
       fail(
           ctx,

@@ -24,6 +24,14 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
     this.maxPayload = maxPayload;
   }
 
+  /**
+   * Bytes received but not yet framed. Asked when a client's SSL request is answered: bytes sent
+   * behind it before the TLS handshake were not encrypted and must not be read as if they had been.
+   */
+  public int buffered() {
+    return actualReadableBytes();
+  }
+
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
     while (in.readableBytes() >= 4) {

@@ -230,18 +230,33 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * The SSL request packet (the first 32 bytes of a handshake response, with CLIENT_SSL): TLS from
-   * here on, and the full handshake response follows encrypted, with the next sequence id. Refused
-   * when the greeting did not offer TLS, over TLS already, or with bytes behind it in plaintext.
+   * here on, and the full handshake response follows encrypted, with the next sequence id. The
+   * client starts its TLS handshake without waiting for an answer, so bytes already read behind the
+   * request go to the new SslHandler (on the next turn of the loop, once this decoder's pass
+   * ended). Refused when the greeting did not offer TLS, or over TLS already.
    */
   private void sslRequest(ChannelHandlerContext ctx) {
     if (!tls.enabled()) {
       fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
-    } else if (ServerTls.active(ctx.channel())) {
+      return;
+    }
+    if (ServerTls.active(ctx.channel())) {
       fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: SSL request over TLS");
-    } else if (ctx.pipeline().get(MySqlPacketDecoder.class).buffered() > 0) {
-      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: unencrypted data after the SSL request");
-    } else {
-      tls.upgrade(ctx.channel());
+      return;
+    }
+    ByteBuf early = ctx.pipeline().get(MySqlPacketDecoder.class).takeBuffered();
+    Channel ch = ctx.channel();
+    tls.upgrade(ch);
+    if (early != null) {
+      ch.eventLoop()
+          .execute(
+              () -> {
+                if (ch.isActive()) {
+                  ch.pipeline().fireChannelRead(early);
+                } else {
+                  early.release();
+                }
+              });
     }
   }
 

@@ -25,11 +25,13 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
   }
 
   /**
-   * Bytes received but not yet framed. Asked when a client's SSL request is answered: bytes sent
-   * behind it before the TLS handshake were not encrypted and must not be read as if they had been.
+   * Takes the bytes received but not yet framed (a copy; null when there are none). After a
+   * client's SSL request these are the start of its TLS handshake, which it sends without waiting
+   * for an answer: they belong to the SslHandler, not to this decoder.
    */
-  public int buffered() {
-    return actualReadableBytes();
+  public ByteBuf takeBuffered() {
+    int n = actualReadableBytes();
+    return n == 0 ? null : internalBuffer().readBytes(n);
   }
 
   @Override

@@ -215,6 +215,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
       io.halo.proxy.session.Admission admission = admission(cluster, loads);
       topology.start();
+      Transports backendTransports = clusterTransports(cluster);
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
         String name = cluster.name() + "/" + listener.listen();
@@ -227,7 +228,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 credentials,
                 routers.get(i),
                 pgCancels,
-                transports,
+                backendTransports,
                 new AtomicInteger(),
                 cluster.failover().holdTimeout(),
                 clusterSessions,
@@ -273,6 +274,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
     io.halo.proxy.session.Admission admission = admission(cluster, loads);
     topology.start();
+    Transports backendTransports = clusterTransports(cluster);
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
       String name = cluster.name() + "/" + listener.listen();
@@ -284,7 +286,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               config.server(),
               credentials,
               routers.get(i),
-              transports,
+              backendTransports,
               new AtomicInteger(),
               mysqlIds,
               rejections,
@@ -304,6 +306,22 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           name,
           new io.halo.proxy.mysql.MySqlListener(context, acceptGate, serverTls(name, listener)));
     }
+  }
+
+  /** The transport for a cluster's backend connections, with the cluster's backend TLS. */
+  private Transports clusterTransports(ClusterConfig cluster) {
+    io.halo.proxy.transport.BackendTls tls = io.halo.proxy.transport.BackendTls.load(cluster);
+    for (io.halo.conf.model.BackendConfig b : cluster.backends()) {
+      if (b.tls().enabled()) {
+        log.info(
+            "[{}] backend {}: TLS {} ({})",
+            cluster.name(),
+            b.name(),
+            b.tls().mode().yamlName(),
+            io.halo.proxy.transport.TlsEngine.describe());
+      }
+    }
+    return transports.withBackendTls(tls);
   }
 
   /** The listener's TLS, its files read now (a bad file stops the start with its name). */

@@ -308,6 +308,7 @@ public final class PgCluster implements AutoCloseable {
     private final List<Map.Entry<String, String>> settings = new ArrayList<>();
     private boolean synchronous;
     private Path baseDir;
+    private TestCertificates.Pair tls;
 
     private Builder() {}
 
@@ -329,12 +330,13 @@ public final class PgCluster implements AutoCloseable {
     }
 
     /**
-     * pg_hba method for TCP: scram-sha-256 (default), md5 (passwords then stored as md5) or trust.
+     * pg_hba method for TCP: scram-sha-256 (default), md5 (passwords then stored as md5), password
+     * (sent in clear text, checked against the SCRAM verifier) or trust.
      */
     public Builder hostAuth(String method) {
-      if (!List.of("scram-sha-256", "md5", "trust").contains(method)) {
+      if (!List.of("scram-sha-256", "md5", "password", "trust").contains(method)) {
         throw new IllegalArgumentException(
-            "hostAuth must be scram-sha-256, md5 or trust, was " + method);
+            "hostAuth must be scram-sha-256, md5, password or trust, was " + method);
       }
       this.hostAuth = method;
       return this;
@@ -358,6 +360,15 @@ public final class PgCluster implements AutoCloseable {
     /** An extra postgresql.conf setting on every node, after (so over) the testkit's own. */
     public Builder setting(String key, String value) {
       settings.add(Map.entry(key, value));
+      return this;
+    }
+
+    /**
+     * TLS on every node with this certificate and key ({@code ssl = on}), and a pg_hba.conf of
+     * {@code hostssl} lines only: a TCP client without TLS is refused.
+     */
+    public Builder tls(TestCertificates.Pair serverCertificate) {
+      this.tls = serverCertificate;
       return this;
     }
 
@@ -443,6 +454,10 @@ public final class PgCluster implements AutoCloseable {
 
     boolean synchronous() {
       return synchronous;
+    }
+
+    TestCertificates.Pair tls() {
+      return tls;
     }
   }
 

@@ -190,7 +190,8 @@ final class PgClusterSetup {
         spec.settings(),
         syncNames,
         conninfo,
-        slot);
+        slot,
+        spec.tls());
   }
 
   /** Physical slot names allow only lower-case letters, digits and '_'. */

@@ -248,15 +248,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     Channel ch = ctx.channel();
     tls.upgrade(ch);
     if (early != null) {
-      ch.eventLoop()
-          .execute(
-              () -> {
-                if (ch.isActive()) {
-                  ch.pipeline().fireChannelRead(early);
-                } else {
-                  early.release();
-                }
-              });
+      // Now, not on a later turn of the loop: the rest of the ClientHello may be read (and go
+      // straight to the SslHandler) before such a task ran. Nothing comes back through the packet
+      // decoder from it: a ClientHello alone cannot complete a handshake. The SslHandler's answer
+      // is flushed at this read's channelReadComplete. (The decoder stopped framing behind the
+      // SSL request, so these bytes were not taken for a packet.)
+      ch.pipeline().fireChannelRead(early);
     }
   }
 

@@ -56,7 +56,7 @@ public final class MySqlListener extends ChannelInitializer<SocketChannel> {
     ch.pipeline()
         .addLast(
             "frames",
-            new MySqlPacketDecoder(
+            MySqlPacketDecoder.forClientHandshake(
                 Math.min(MAX_HANDSHAKE_PACKET, context.server().maxMessageSize())));
     ch.pipeline().addLast("frontend", new MySqlFrontendHandler(context, tls));
   }

@@ -237,8 +237,14 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       case SCRAM_SHA_256 -> {
         scram =
             new ScramServer(
-                credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram());
-        ctx.writeAndFlush(PgMessages.authenticationSasl(ctx.alloc(), List.of(Scram.MECHANISM)));
+                credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram(),
+                ServerTls.channelBinding(ctx.channel()));
+        ctx.writeAndFlush(
+            PgMessages.authenticationSasl(
+                ctx.alloc(),
+                scram.bindingAvailable()
+                    ? List.of(Scram.MECHANISM_PLUS, Scram.MECHANISM)
+                    : List.of(Scram.MECHANISM)));
       }
     }
   }
@@ -299,7 +305,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     try {
       if (!scramFirstDone) {
         String mechanism = PgMessages.readCString(body);
-        if (!Scram.MECHANISM.equals(mechanism)) {
+        boolean plus = Scram.MECHANISM_PLUS.equals(mechanism) && scram.bindingAvailable();
+        if (!Scram.MECHANISM.equals(mechanism) && !plus) {
           fatal(
               ctx,
               SqlState.PROTOCOL_VIOLATION,
@@ -311,7 +318,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
           fatal(ctx, SqlState.PROTOCOL_VIOLATION, "malformed SASLInitialResponse");
           return;
         }
-        String serverFirst = scram.clientFirst(body.toString(StandardCharsets.UTF_8));
+        String serverFirst = scram.clientFirst(body.toString(StandardCharsets.UTF_8), plus);
         scramFirstDone = true;
         ctx.writeAndFlush(
             PgMessages.authentication(

@@ -111,6 +111,33 @@ public final class ServerTls {
   }
 
   /**
+   * SCRAM's tls-server-end-point data for {@code ch} (RFC 5929): the hash of the certificate Halo
+   * presented on it (DER), with the hash function of the certificate's signature algorithm, SHA-256
+   * for MD5 and SHA-1; null when {@code ch} has no TLS (or its certificate cannot be read).
+   */
+  public static byte[] channelBinding(Channel ch) {
+    SslHandler ssl = ch.pipeline().get(SslHandler.class);
+    if (ssl == null) {
+      return null;
+    }
+    java.security.cert.Certificate[] local = ssl.engine().getSession().getLocalCertificates();
+    if (local == null
+        || local.length == 0
+        || !(local[0] instanceof java.security.cert.X509Certificate cert)) {
+      return null;
+    }
+    String alg = cert.getSigAlgName().toUpperCase(java.util.Locale.ROOT);
+    String hash =
+        alg.startsWith("SHA384") ? "SHA-384" : alg.startsWith("SHA512") ? "SHA-512" : "SHA-256";
+    try {
+      return java.security.MessageDigest.getInstance(hash).digest(cert.getEncoded());
+    } catch (java.security.cert.CertificateEncodingException
+        | java.security.NoSuchAlgorithmException e) {
+      return null;
+    }
+  }
+
+  /**
    * Puts TLS in front of everything on {@code ch}: bytes read from now on are decrypted before the
    * protocol decoders see them. Call after the plaintext answer that announces TLS was written.
    */

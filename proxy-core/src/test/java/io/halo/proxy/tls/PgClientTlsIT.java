@@ -232,4 +232,32 @@ class PgClientTlsIT {
     assertThat(tls.exit()).as(tls.out()).isZero();
     assertThat(tls.out()).contains("SSL connection");
   }
+
+  @Test
+  void channel_binding_is_required_and_honoured_over_tls() throws Exception {
+    try (Connection c =
+            jdbc(
+                "localhost",
+                requirePort(),
+                "sslmode=verify-full&channelBinding=require&sslrootcert=" + ca.caCert());
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select 1")) {
+      assertThat(rs.next()).isTrue();
+    }
+    assumeTrue(Tools.onPath("psql"), "psql not installed");
+    Tools.Run bound =
+        psql(
+            "host=localhost port="
+                + requirePort()
+                + " sslmode=verify-full channel_binding=require sslrootcert="
+                + ca.caCert(),
+            "select 1");
+    assertThat(bound.exit()).as(bound.out()).isZero();
+    Tools.Run plain =
+        psql(
+            "host=localhost port=" + preferPort() + " sslmode=disable channel_binding=require",
+            "select 1");
+    assertThat(plain.exit()).isNotZero();
+    assertThat(plain.out()).contains("channel binding");
+  }
 }

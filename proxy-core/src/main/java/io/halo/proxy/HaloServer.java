@@ -246,7 +246,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
             cluster,
             listener,
             name,
-            new PgListener(context, acceptGate, serverTls(name, listener)));
+            new PgListener(context, acceptGate, serverTls(name, listener, "postgresql")));
       }
     }
   }
@@ -304,7 +304,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           cluster,
           listener,
           name,
-          new io.halo.proxy.mysql.MySqlListener(context, acceptGate, serverTls(name, listener)));
+          new io.halo.proxy.mysql.MySqlListener(
+              context, acceptGate, serverTls(name, listener, null)));
     }
   }
 
@@ -325,9 +326,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   /** The listener's TLS, its files read now (a bad file stops the start with its name). */
-  private io.halo.proxy.transport.ServerTls serverTls(String name, ListenerConfig listener) {
+  private io.halo.proxy.transport.ServerTls serverTls(
+      String name, ListenerConfig listener, String alpn) {
     io.halo.proxy.transport.ServerTls tls =
-        io.halo.proxy.transport.ServerTls.load(name, listener.tls());
+        io.halo.proxy.transport.ServerTls.load(name, listener.tls(), alpn);
     if (tls.enabled()) {
       log.info(
           "[{}] TLS {} ({}), client certificates {}",

@@ -38,6 +38,9 @@ public final class PgListener extends ChannelInitializer<SocketChannel> {
         (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
       return;
     }
+    if (tls.enabled()) {
+      ch.pipeline().addLast("direct-tls", new PgDirectTls(tls, context.name()));
+    }
     ch.pipeline()
         .addLast("frames", PgFrameDecoder.forClient((int) context.server().maxMessageSize()));
     ch.pipeline().addLast("frontend", new PgFrontendHandler(context, tls));

@@ -38,16 +38,21 @@ public final class ServerTls {
   private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
 
   /** A listener without TLS. */
-  public static final ServerTls NONE = new ServerTls("-", ListenerTlsConfig.DISABLED, null);
+  public static final ServerTls NONE = new ServerTls("-", ListenerTlsConfig.DISABLED, null, null);
 
   private final String name;
   private final ListenerTlsConfig config;
+
+  /** The ALPN protocol this listener's protocol announces (PostgreSQL: postgresql), or null. */
+  private final String alpn;
+
   private volatile SslContext context;
   private List<Object> stamp;
 
-  private ServerTls(String name, ListenerTlsConfig config, SslContext context) {
+  private ServerTls(String name, ListenerTlsConfig config, String alpn, SslContext context) {
     this.name = name;
     this.config = config;
+    this.alpn = alpn;
     this.context = context;
   }
 
@@ -57,14 +62,22 @@ public final class ServerTls {
    * @throws IllegalStateException naming the file when a file cannot be read or parsed
    */
   public static ServerTls load(String name, ListenerTlsConfig config) {
+    return load(name, config, null);
+  }
+
+  /**
+   * As above, selecting {@code alpn} when a client offers it by ALPN (a client that offers other
+   * protocols only gets none; one that offers none is served).
+   */
+  public static ServerTls load(String name, ListenerTlsConfig config, String alpn) {
     Objects.requireNonNull(config, "config");
     if (!config.enabled()) {
       return NONE;
     }
-    ServerTls tls = new ServerTls(name, config, null);
+    ServerTls tls = new ServerTls(name, config, alpn, null);
     tls.stamp = stamp(config);
     try {
-      tls.context = build(config);
+      tls.context = build(config, alpn);
     } catch (SSLException | RuntimeException e) {
       throw new IllegalStateException(
           "["
@@ -161,7 +174,7 @@ public final class ServerTls {
     }
     stamp = now;
     try {
-      context = build(config);
+      context = build(config, alpn);
       log.info("[{}] TLS certificate reloaded from {}", name, config.cert());
       return true;
     } catch (SSLException | RuntimeException e) {
@@ -173,11 +186,19 @@ public final class ServerTls {
     }
   }
 
-  private static SslContext build(ListenerTlsConfig config) throws SSLException {
+  private static SslContext build(ListenerTlsConfig config, String alpn) throws SSLException {
     SslContextBuilder b =
         SslContextBuilder.forServer(config.cert().toFile(), config.key().toFile())
             .sslProvider(TlsEngine.provider())
             .protocols(TlsEngine.PROTOCOLS);
+    if (alpn != null) {
+      b.applicationProtocolConfig(
+          new io.netty.handler.ssl.ApplicationProtocolConfig(
+              io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+              io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+              io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+              alpn));
+    }
     if (config.ca() != null) {
       b.trustManager(config.ca().toFile());
     }

@@ -260,4 +260,40 @@ class PgClientTlsIT {
     assertThat(plain.exit()).isNotZero();
     assertThat(plain.out()).contains("channel binding");
   }
+
+  @Test
+  void direct_tls_of_postgresql_17_is_served() throws Exception {
+    try (Connection c =
+            jdbc(
+                "localhost",
+                requirePort(),
+                "sslmode=verify-full&sslNegotiation=direct&sslrootcert=" + ca.caCert());
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select 1")) {
+      assertThat(rs.next()).isTrue();
+    }
+  }
+
+  @Test
+  void direct_tls_without_alpn_postgresql_is_refused() throws Exception {
+    javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+    java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    try (java.io.InputStream in = Files.newInputStream(ca.caCert())) {
+      ks.setCertificateEntry(
+          "ca", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    javax.net.ssl.TrustManagerFactory tmf =
+        javax.net.ssl.TrustManagerFactory.getInstance(
+            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    ctx.init(null, tmf.getTrustManagers(), null);
+    try (javax.net.ssl.SSLSocket socket =
+        (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket("localhost", requirePort())) {
+      socket.setSoTimeout(10_000);
+      socket.startHandshake(); // no ALPN offered
+      // Halo closes once the handshake shows no ALPN postgresql: the read sees the end.
+      assertThat(socket.getInputStream().read()).isEqualTo(-1);
+    }
+  }
 }

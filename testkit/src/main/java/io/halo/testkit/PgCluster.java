@@ -183,6 +183,14 @@ public final class PgCluster implements AutoCloseable {
   }
 
   /** The primary_conninfo a standby named {@code applicationName} uses to stream from host:port. */
+  /**
+   * Appended to a standby's primary_conninfo on a cluster with TLS: the walreceiver's libpq would
+   * otherwise try {@code ~/.postgresql/postgresql.crt} of the HOME it inherited (root's, when the
+   * JVM is root) and fail on "permission denied". A missing file means "no client certificate" to
+   * every libpq version.
+   */
+  public static final String NO_CLIENT_CERTIFICATE = " sslcert=/nonexistent/halo-no-client-cert";
+
   public static String replicationConninfo(String host, String port, String applicationName) {
     return "host="
         + host

@@ -7,6 +7,7 @@ import io.halo.proxy.HaloServer;
 import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
+import io.halo.testkit.TestCertificates;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -71,6 +72,18 @@ public final class DemoCommand implements Callable<Integer> {
       description = "streaming standbys (default ${DEFAULT-VALUE})")
   int standbys;
 
+  @Option(
+      names = "--tls",
+      description =
+          "TLS everywhere (PostgreSQL): a demo CA, Halo's listeners with tls mode prefer, the"
+              + " servers with ssl on and hostssl-only pg_hba.conf, Halo to them with verify-full")
+  boolean tls;
+
+  /** The demo CA and certificate when {@code --tls}; null otherwise. */
+  private TestCertificates ca;
+
+  private TestCertificates.Pair certificate;
+
   @Override
   public Integer call() throws Exception {
     for (int p : new int[] {port, replicaPort, splitPort, adminPort}) {
@@ -82,6 +95,10 @@ public final class DemoCommand implements Callable<Integer> {
       }
     }
     if ("mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine)) {
+      if (tls) {
+        System.err.println("halo demo: --tls is built for the PostgreSQL demo only so far");
+        return 2;
+      }
       return MySqlDemo.run(port, replicaPort, splitPort, adminPort, standbys);
     }
     if (!"postgresql".equalsIgnoreCase(engine)) {
@@ -107,6 +124,7 @@ public final class DemoCommand implements Callable<Integer> {
           System.out.println("Stopping Halo and the demo cluster...");
           running.close();
           cluster.close();
+          deleteCertificates();
         });
     return 0;
   }
@@ -116,17 +134,18 @@ public final class DemoCommand implements Callable<Integer> {
 
   /** Starts the PostgreSQL demo (servers, then Halo); on failure stops what it started. */
   Running start() throws IOException, SQLException, ConfigException, InterruptedException {
-    PgCluster cluster =
-        PgCluster.builder()
-            .name("demo")
-            .standbys(standbys)
-            .user(USER, PASSWORD)
-            .database(USER)
-            .start();
+    PgCluster.Builder builder =
+        PgCluster.builder().name("demo").standbys(standbys).user(USER, PASSWORD).database(USER);
+    if (tls) {
+      ca = TestCertificates.create(Files.createTempDirectory("halo-demo-tls"), "Halo demo CA");
+      certificate = ca.server("demo", "localhost", "127.0.0.1");
+      builder.tls(certificate);
+    }
+    PgCluster cluster = builder.start();
     HaloServer server = null;
     try {
       grantOwnership(cluster);
-      Path script = writeSwitchoverScript(cluster);
+      Path script = writeSwitchoverScript(cluster, tls);
       Path file = cluster.baseDir().resolve("halo.yaml");
       Files.writeString(file, config(cluster, script));
       HaloConfig config = ConfigLoader.load(file, Map.of());
@@ -142,6 +161,25 @@ public final class DemoCommand implements Callable<Integer> {
   }
 
   /** The demo on other ports (tests). */
+  /** Removes the demo CA's directory (made by {@code --tls}). */
+  void deleteCertificates() {
+    if (ca == null) {
+      return;
+    }
+    try (var files = Files.walk(ca.caCert().getParent())) {
+      for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    } catch (IOException e) {
+      System.err.println("halo demo: could not remove " + ca.caCert().getParent() + ": " + e);
+    }
+  }
+
+  /** The demo CA's certificate with {@code --tls} (what clients trust), else null. */
+  Path caCertificate() {
+    return ca == null ? null : ca.caCert();
+  }
+
   static DemoCommand onPorts(int port, int replicaPort, int splitPort, int adminPort) {
     DemoCommand d = new DemoCommand();
     d.port = port;
@@ -166,7 +204,7 @@ public final class DemoCommand implements Callable<Integer> {
    * the new primary (standby.signal and primary_conninfo) and follows it onto the new timeline once
    * Halo promotes it. Without it every switchover would leave a second primary behind.
    */
-  private static Path writeSwitchoverScript(PgCluster cluster) throws IOException {
+  private static Path writeSwitchoverScript(PgCluster cluster, boolean tls) throws IOException {
     StringBuilder dirs = new StringBuilder();
     for (PgNode n : cluster.nodes()) {
       dirs.append(String.format("  %s) dir='%s' ;;%n", n.name(), n.dataDir()));
@@ -195,8 +233,9 @@ public final class DemoCommand implements Callable<Integer> {
             dirs,
             cluster.pgCtlCommand(),
             // a quote inside a postgresql.conf string is doubled
-            PgCluster.replicationConninfo(
-                    "$HALO_NEW_PRIMARY_HOST", "$HALO_NEW_PRIMARY_PORT", "$HALO_OLD_PRIMARY")
+            (PgCluster.replicationConninfo(
+                        "$HALO_NEW_PRIMARY_HOST", "$HALO_NEW_PRIMARY_PORT", "$HALO_OLD_PRIMARY")
+                    + (tls ? PgCluster.NO_CLIENT_CERTIFICATE : ""))
                 .replace("'", "''"));
     Path file = cluster.baseDir().resolve("switchover.sh");
     Files.writeString(file, script);
@@ -212,6 +251,16 @@ public final class DemoCommand implements Callable<Integer> {
               "      - { name: %s, address: %s:%d, role: %s }%n",
               n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
     }
+    String listenerTls =
+        certificate == null
+            ? ""
+            : String.format(
+                ", tls: { mode: prefer, cert: \"%s\", key: \"%s\" }",
+                certificate.cert(), certificate.key());
+    String clusterTls =
+        certificate == null
+            ? ""
+            : String.format("    tls: { mode: verify-full, ca: \"%s\" }%n", ca.caCert());
     return String.format(
         """
         # Written by 'halo demo'. Reference of every key: conf/halo.yaml in the Halo repository.
@@ -223,11 +272,11 @@ public final class DemoCommand implements Callable<Integer> {
           - name: demo
             engine: postgresql
             listeners:
-              - { listen: 127.0.0.1:%d, route: primary }
-              - { listen: 127.0.0.1:%d, route: replicas }
-              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms }
+              - { listen: 127.0.0.1:%d, route: primary%s }
+              - { listen: 127.0.0.1:%d, route: replicas%s }
+              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms%s }
             backends:
-        %s    monitor: { user: %s, password: %s }
+        %s%s    monitor: { user: %s, password: %s }
             failover:
               switchover_command: %s
         """,
@@ -235,15 +284,26 @@ public final class DemoCommand implements Callable<Integer> {
         USER,
         PASSWORD,
         port,
+        listenerTls,
         replicaPort,
+        listenerTls,
         splitPort,
+        listenerTls,
         backends,
+        clusterTls,
         cluster.superuser(),
         cluster.superuserPassword(),
         switchoverScript);
   }
 
   private void printHowToConnect(PgCluster cluster, Path file) {
+    if (ca != null) {
+      System.out.printf(
+          "%nTLS is on (demo CA %s). Verify Halo as a client would:%n"
+              + "  psql \"host=localhost port=%d user=%s dbname=%s sslmode=verify-full"
+              + " channel_binding=require sslrootcert=%s\"%n",
+          ca.caCert(), port, USER, USER, ca.caCert());
+    }
     System.out.printf(
         """
 

@@ -78,6 +78,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private io.halo.proxy.admin.AdminServer admin;
 
+  /** Swaps in a listener's new TLS certificate when its files change. */
+  private final io.halo.proxy.transport.TlsReloader tlsReloader =
+      new io.halo.proxy.transport.TlsReloader(io.halo.proxy.transport.TlsReloader.DEFAULT_INTERVAL);
+
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
 
@@ -211,6 +215,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
       io.halo.proxy.session.Admission admission = admission(cluster, loads);
       topology.start();
+      Transports backendTransports = clusterTransports(cluster);
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
         String name = cluster.name() + "/" + listener.listen();
@@ -223,7 +228,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 credentials,
                 routers.get(i),
                 pgCancels,
-                transports,
+                backendTransports,
                 new AtomicInteger(),
                 cluster.failover().holdTimeout(),
                 clusterSessions,
@@ -237,7 +242,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                     : null,
                 authFailures);
         contexts.add(context);
-        bind(cluster, listener, name, new PgListener(context, acceptGate));
+        bind(
+            cluster,
+            listener,
+            name,
+            new PgListener(context, acceptGate, serverTls(name, listener, "postgresql")));
       }
     }
   }
@@ -265,6 +274,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<io.halo.routing.Router> routers = routers(cluster, topology, topology, loads);
     io.halo.proxy.session.Admission admission = admission(cluster, loads);
     topology.start();
+    Transports backendTransports = clusterTransports(cluster);
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
       String name = cluster.name() + "/" + listener.listen();
@@ -276,7 +286,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               config.server(),
               credentials,
               routers.get(i),
-              transports,
+              backendTransports,
               new AtomicInteger(),
               mysqlIds,
               rejections,
@@ -290,8 +300,46 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                   : null,
               authFailures);
       mysqlContexts.add(context);
-      bind(cluster, listener, name, new io.halo.proxy.mysql.MySqlListener(context, acceptGate));
+      bind(
+          cluster,
+          listener,
+          name,
+          new io.halo.proxy.mysql.MySqlListener(
+              context, acceptGate, serverTls(name, listener, null)));
     }
+  }
+
+  /** The transport for a cluster's backend connections, with the cluster's backend TLS. */
+  private Transports clusterTransports(ClusterConfig cluster) {
+    io.halo.proxy.transport.BackendTls tls = io.halo.proxy.transport.BackendTls.load(cluster);
+    for (io.halo.conf.model.BackendConfig b : cluster.backends()) {
+      if (b.tls().enabled()) {
+        log.info(
+            "[{}] backend {}: TLS {} ({})",
+            cluster.name(),
+            b.name(),
+            b.tls().mode().yamlName(),
+            io.halo.proxy.transport.TlsEngine.describe());
+      }
+    }
+    return transports.withBackendTls(tls);
+  }
+
+  /** The listener's TLS, its files read now (a bad file stops the start with its name). */
+  private io.halo.proxy.transport.ServerTls serverTls(
+      String name, ListenerConfig listener, String alpn) {
+    io.halo.proxy.transport.ServerTls tls =
+        io.halo.proxy.transport.ServerTls.load(name, listener.tls(), alpn);
+    if (tls.enabled()) {
+      log.info(
+          "[{}] TLS {} ({}), client certificates {}",
+          name,
+          listener.tls().mode().name().toLowerCase(java.util.Locale.ROOT),
+          io.halo.proxy.transport.TlsEngine.describe(),
+          listener.tls().clientCertificates().name().toLowerCase(java.util.Locale.ROOT));
+      tlsReloader.watch(tls);
+    }
+    return tls;
   }
 
   private void bind(
@@ -492,6 +540,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     healths.forEach(ClusterHealth::close);
     probes.shutdownNow();
     timer.shutdownNow();
+    tlsReloader.close();
     if (stateStore instanceof io.halo.health.store.FileStateStore f) {
       try {
         f.close();

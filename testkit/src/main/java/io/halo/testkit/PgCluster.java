@@ -183,6 +183,14 @@ public final class PgCluster implements AutoCloseable {
   }
 
   /** The primary_conninfo a standby named {@code applicationName} uses to stream from host:port. */
+  /**
+   * Appended to a standby's primary_conninfo on a cluster with TLS: the walreceiver's libpq would
+   * otherwise try {@code ~/.postgresql/postgresql.crt} of the HOME it inherited (root's, when the
+   * JVM is root) and fail on "permission denied". A missing file means "no client certificate" to
+   * every libpq version.
+   */
+  public static final String NO_CLIENT_CERTIFICATE = " sslcert=/nonexistent/halo-no-client-cert";
+
   public static String replicationConninfo(String host, String port, String applicationName) {
     return "host="
         + host
@@ -308,6 +316,7 @@ public final class PgCluster implements AutoCloseable {
     private final List<Map.Entry<String, String>> settings = new ArrayList<>();
     private boolean synchronous;
     private Path baseDir;
+    private TestCertificates.Pair tls;
 
     private Builder() {}
 
@@ -329,12 +338,13 @@ public final class PgCluster implements AutoCloseable {
     }
 
     /**
-     * pg_hba method for TCP: scram-sha-256 (default), md5 (passwords then stored as md5) or trust.
+     * pg_hba method for TCP: scram-sha-256 (default), md5 (passwords then stored as md5), password
+     * (sent in clear text, checked against the SCRAM verifier) or trust.
      */
     public Builder hostAuth(String method) {
-      if (!List.of("scram-sha-256", "md5", "trust").contains(method)) {
+      if (!List.of("scram-sha-256", "md5", "password", "trust").contains(method)) {
         throw new IllegalArgumentException(
-            "hostAuth must be scram-sha-256, md5 or trust, was " + method);
+            "hostAuth must be scram-sha-256, md5, password or trust, was " + method);
       }
       this.hostAuth = method;
       return this;
@@ -358,6 +368,15 @@ public final class PgCluster implements AutoCloseable {
     /** An extra postgresql.conf setting on every node, after (so over) the testkit's own. */
     public Builder setting(String key, String value) {
       settings.add(Map.entry(key, value));
+      return this;
+    }
+
+    /**
+     * TLS on every node with this certificate and key ({@code ssl = on}), and a pg_hba.conf of
+     * {@code hostssl} lines only: a TCP client without TLS is refused.
+     */
+    public Builder tls(TestCertificates.Pair serverCertificate) {
+      this.tls = serverCertificate;
       return this;
     }
 
@@ -443,6 +462,10 @@ public final class PgCluster implements AutoCloseable {
 
     boolean synchronous() {
       return synchronous;
+    }
+
+    TestCertificates.Pair tls() {
+      return tls;
     }
   }
 

@@ -176,7 +176,8 @@ final class PgClusterSetup {
               + PgConfig.conninfoValue(PgCluster.replicationPassword())
               + " application_name="
               + PgConfig.conninfoValue(node.name())
-              + " connect_timeout=5";
+              + " connect_timeout=5"
+              + (spec.tls() == null ? "" : PgCluster.NO_CLIENT_CERTIFICATE);
       slot = slotName(node);
     } else if (withSyncNames) {
       StringJoiner names = new StringJoiner(", ", "ANY 1 (", ")");
@@ -190,7 +191,8 @@ final class PgClusterSetup {
         spec.settings(),
         syncNames,
         conninfo,
-        slot);
+        slot,
+        spec.tls());
   }
 
   /** Physical slot names allow only lower-case letters, digits and '_'. */

@@ -3,6 +3,8 @@ package io.halo.testkit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 
@@ -19,6 +21,7 @@ import java.util.Map;
  * @param synchronousStandbyNames value for the primary, or null
  * @param primaryConninfo value for a standby, or null
  * @param primarySlotName value for a standby, or null
+ * @param tls server certificate and key: ssl on, and pg_hba.conf of hostssl lines only; or null
  */
 record PgConfig(
     int port,
@@ -27,7 +30,27 @@ record PgConfig(
     List<Map.Entry<String, String>> settings,
     String synchronousStandbyNames,
     String primaryConninfo,
-    String primarySlotName) {
+    String primarySlotName,
+    TestCertificates.Pair tls) {
+
+  PgConfig(
+      int port,
+      Path socketDir,
+      String hostAuth,
+      List<Map.Entry<String, String>> settings,
+      String synchronousStandbyNames,
+      String primaryConninfo,
+      String primarySlotName) {
+    this(
+        port,
+        socketDir,
+        hostAuth,
+        settings,
+        synchronousStandbyNames,
+        primaryConninfo,
+        primarySlotName,
+        null);
+  }
 
   /** Unix socket paths are limited to 107 bytes; the socket file name takes up to 17. */
   private static final int MAX_SOCKET_DIR = 90;
@@ -43,6 +66,14 @@ record PgConfig(
   void write(Path dataDir) throws IOException {
     Files.writeString(dataDir.resolve("postgresql.conf"), postgresqlConf());
     Files.writeString(dataDir.resolve("pg_hba.conf"), hba());
+    if (tls != null) {
+      // PostgreSQL refuses a key that others may read; the launcher then gives both to the
+      // server's user.
+      Files.copy(tls.cert(), dataDir.resolve("server.crt"), StandardCopyOption.REPLACE_EXISTING);
+      Path key = dataDir.resolve("server.key");
+      Files.copy(tls.key(), key, StandardCopyOption.REPLACE_EXISTING);
+      Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+    }
   }
 
   String postgresqlConf() {
@@ -81,6 +112,11 @@ record PgConfig(
       line(conf, "primary_conninfo", primaryConninfo);
       line(conf, "primary_slot_name", primarySlotName);
     }
+    if (tls != null) {
+      line(conf, "ssl", "on");
+      line(conf, "ssl_cert_file", "server.crt");
+      line(conf, "ssl_key_file", "server.key");
+    }
     for (Map.Entry<String, String> setting : settings) {
       line(conf, setting.getKey(), setting.getValue());
     }
@@ -88,19 +124,24 @@ record PgConfig(
   }
 
   String hba() {
+    String host = tls == null ? "host   " : "hostssl";
     return "# written by halo-testkit\n"
         + "local   all          all                  trust\n"
         + "local   replication  all                  trust\n"
-        + "host    all          all   127.0.0.1/32   "
+        + host
+        + " all          all   127.0.0.1/32   "
         + hostAuth
         + "\n"
-        + "host    all          all   ::1/128        "
+        + host
+        + " all          all   ::1/128        "
         + hostAuth
         + "\n"
-        + "host    replication  all   127.0.0.1/32   "
+        + host
+        + " replication  all   127.0.0.1/32   "
         + hostAuth
         + "\n"
-        + "host    replication  all   ::1/128        "
+        + host
+        + " replication  all   ::1/128        "
         + hostAuth
         + "\n";
   }

@@ -62,7 +62,7 @@ class PgConfigTest {
   @Test
   void builder_rejects_names_that_would_break_slots_or_paths() {
     assertThatThrownBy(() -> PgCluster.builder().name("a b")).hasMessageContaining("must match");
-    assertThatThrownBy(() -> PgCluster.builder().hostAuth("password"))
+    assertThatThrownBy(() -> PgCluster.builder().hostAuth("ident"))
         .hasMessageContaining("scram-sha-256");
     assertThatThrownBy(() -> PgCluster.builder().standbys(-1))
         .hasMessageContaining("between 0 and 8");

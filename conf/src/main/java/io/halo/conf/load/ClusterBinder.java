@@ -2,6 +2,7 @@ package io.halo.conf.load;
 
 import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.BackendTlsConfig;
 import io.halo.conf.model.Balance;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.Engine;
@@ -9,11 +10,13 @@ import io.halo.conf.model.FailoverConfig;
 import io.halo.conf.model.GroupConfig;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.ListenerTlsConfig;
 import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.ThrottleConfig;
 import io.halo.conf.model.ThrottleLimit;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,11 +30,17 @@ final class ClusterBinder {
   private final Problems problems;
   private final ListenAddresses listenAddresses;
   private final UniqueNames clusterNames;
+  private final TlsBinder tls;
 
-  ClusterBinder(Problems problems, ListenAddresses listenAddresses, UniqueNames clusterNames) {
+  /**
+   * @param base directory of the config file, for relative TLS file names; null = working dir
+   */
+  ClusterBinder(
+      Problems problems, ListenAddresses listenAddresses, UniqueNames clusterNames, Path base) {
     this.problems = problems;
     this.listenAddresses = listenAddresses;
     this.clusterNames = clusterNames;
+    this.tls = new TlsBinder(base);
   }
 
   /** The cluster, or null when a violation was recorded. */
@@ -49,14 +58,17 @@ final class ClusterBinder {
             "monitor",
             "failover",
             "throttle",
-            "groups");
+            "groups",
+            "tls");
     String name = s.requiredString("name");
     clusterNames.check(name, s, "name");
     Engine engine =
         s.optional("engine", Engine.POSTGRESQL, t -> Formats.enumValue(t, Engine.class));
     RuleBinder rules = new RuleBinder(problems);
     List<ListenerConfig> listeners = listeners(s, rules);
-    List<BackendConfig> backends = backends(s);
+    BackendTlsConfig backendTls = tls.backend(s, BackendTlsConfig.DISABLED);
+    List<BackendConfig> backends =
+        backends(s, backendTls == null ? BackendTlsConfig.DISABLED : backendTls);
     List<GroupConfig> groups = rules.groups(s, backends);
     MonitorConfig monitor =
         monitor(
@@ -94,6 +106,7 @@ final class ClusterBinder {
                 "min_transactions"));
     s.finish();
     if (listeners.contains(null)
+        || backendTls == null
         || backends == null
         || backends.contains(null)
         || monitor == null
@@ -127,7 +140,8 @@ final class ClusterBinder {
               "max_replica_lag",
               "read_your_writes",
               "read_your_writes_wait",
-              "rules");
+              "rules",
+              "tls");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
@@ -139,6 +153,7 @@ final class ClusterBinder {
       java.time.Duration rywWait =
           s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
       List<RuleConfig> rules = ruleBinder.rules(s);
+      ListenerTlsConfig listenerTls = tls.listener(s);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
       List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
@@ -154,14 +169,15 @@ final class ClusterBinder {
                       maxLag,
                       ryw,
                       rywWait,
-                      goodRules));
-      listeners.add(rules.contains(null) ? null : listener);
+                      goodRules,
+                      listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls));
+      listeners.add(rules.contains(null) || listenerTls == null ? null : listener);
     }
     return listeners;
   }
 
   /** The backends (an entry null when it has a violation), or null without exactly one primary. */
-  private List<BackendConfig> backends(Section cluster) {
+  private List<BackendConfig> backends(Section cluster, BackendTlsConfig clusterTls) {
     List<BackendConfig> backends = new ArrayList<>();
     UniqueNames names = new UniqueNames("backend");
     String firstPrimary = null;
@@ -179,13 +195,15 @@ final class ClusterBinder {
               "address",
               "role",
               "priority",
-              "weight");
+              "weight",
+              "tls");
       String name = s.requiredString("name");
       HostPort address = s.required("address", HostPort::parse);
       BackendRole role =
           s.optional("role", BackendRole.STANDBY, t -> Formats.enumValue(t, BackendRole.class));
       Integer priority = s.optional("priority", 0, Formats::integer);
       Integer weight = s.optional("weight", 1, Formats::integer);
+      BackendTlsConfig backendTls = tls.backend(s, clusterTls);
       names.check(name, s, "name");
       if (role == BackendRole.PRIMARY) {
         if (firstPrimary == null) {
@@ -200,7 +218,11 @@ final class ClusterBinder {
         }
       }
       s.finish();
-      backends.add(s.construct(() -> new BackendConfig(name, address, role, priority, weight)));
+      backends.add(
+          backendTls == null
+              ? null
+              : s.construct(
+                  () -> new BackendConfig(name, address, role, priority, weight, backendTls)));
     }
     if (!nodes.isEmpty() && firstPrimary == null && !backends.contains(null)) {
       cluster.report("backends", "no backend has role: primary; exactly one must");

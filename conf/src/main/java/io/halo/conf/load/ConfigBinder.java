@@ -54,7 +54,11 @@ final class ConfigBinder {
     for (int i = 0; i < clusterNodes.size(); i++) {
       Node n = clusterNodes.get(i);
       clusters.add(
-          new ClusterBinder(problems, listenAddresses, clusterNames)
+          new ClusterBinder(
+                  problems,
+                  listenAddresses,
+                  clusterNames,
+                  source == null ? null : source.toAbsolutePath().getParent())
               .bind(n, "clusters[" + i + "]"));
     }
     top.finish();

@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param readYourWritesWait for {@link Route#SPLIT}: how long a read waits for the replica to catch
  *     up before it goes to the primary instead; zero = go to the primary at once
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
+ * @param tls TLS between clients and this listener ({@link ListenerTlsConfig#DISABLED} = none)
  */
 public record ListenerConfig(
     HostPort listen,
@@ -29,7 +30,31 @@ public record ListenerConfig(
     long maxReplicaLag,
     boolean readYourWrites,
     Duration readYourWritesWait,
-    List<RuleConfig> rules) {
+    List<RuleConfig> rules,
+    ListenerTlsConfig tls) {
+
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag,
+      boolean readYourWrites,
+      Duration readYourWritesWait,
+      List<RuleConfig> rules) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        ListenerTlsConfig.DISABLED);
+  }
 
   public ListenerConfig(
       HostPort listen, Route route, int maxClientConnections, boolean fallbackToPrimary) {
@@ -86,7 +111,23 @@ public record ListenerConfig(
         maxReplicaLag,
         readYourWrites,
         readYourWritesWait,
-        newRules);
+        newRules,
+        tls);
+  }
+
+  /** The same listener with {@code newTls}. */
+  public ListenerConfig withTls(ListenerTlsConfig newTls) {
+    return new ListenerConfig(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        newTls);
   }
 
   public ListenerConfig {
@@ -94,6 +135,7 @@ public record ListenerConfig(
     Objects.requireNonNull(route, "route");
     Objects.requireNonNull(balance, "balance");
     Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
+    Objects.requireNonNull(tls, "tls");
     rules = List.copyOf(rules);
     if (readYourWritesWait.isNegative()) {
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");

@@ -28,6 +28,11 @@ public interface EngineProbe {
   }
 
   static EngineProbe of(Engine engine, Clock clock) {
-    return engine == Engine.MYSQL ? new MySqlProbe(clock) : new PgProbe(clock);
+    return of(engine, clock, io.halo.conf.model.BackendTlsConfig.DISABLED);
+  }
+
+  /** The probe of {@code engine} that connects with the backend's {@code tls} settings. */
+  static EngineProbe of(Engine engine, Clock clock, io.halo.conf.model.BackendTlsConfig tls) {
+    return engine == Engine.MYSQL ? new MySqlProbe(clock, tls) : new PgProbe(clock, tls);
   }
 }

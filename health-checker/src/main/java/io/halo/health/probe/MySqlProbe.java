@@ -35,9 +35,20 @@ import java.util.Properties;
 public final class MySqlProbe implements EngineProbe {
 
   private final Clock clock;
+  private final io.halo.conf.model.BackendTlsConfig tls;
+
+  /** {@code tls.ca} as a PKCS#12 file (Connector/J reads no PEM); null without a CA. */
+  private final java.nio.file.Path trustStore;
 
   public MySqlProbe(Clock clock) {
+    this(clock, io.halo.conf.model.BackendTlsConfig.DISABLED);
+  }
+
+  /** With TLS to the backend as {@code tls} says (Connector/J's sslMode). */
+  public MySqlProbe(Clock clock, io.halo.conf.model.BackendTlsConfig tls) {
     this.clock = clock;
+    this.tls = tls;
+    this.trustStore = tls.ca() == null ? null : PemTrustStore.write(tls.ca());
   }
 
   /**
@@ -56,7 +67,20 @@ public final class MySqlProbe implements EngineProbe {
     Properties p = new Properties();
     p.setProperty("connectTimeout", String.valueOf(ms));
     p.setProperty("socketTimeout", String.valueOf(ms));
-    p.setProperty("sslMode", "DISABLED");
+    p.setProperty(
+        "sslMode",
+        switch (tls.mode()) {
+          case DISABLE -> "DISABLED";
+          case PREFER -> "PREFERRED";
+          case REQUIRE -> "REQUIRED";
+          case VERIFY_CA -> "VERIFY_CA";
+          case VERIFY_FULL -> "VERIFY_IDENTITY";
+        });
+    if (trustStore != null) {
+      p.setProperty("trustCertificateKeyStoreUrl", trustStore.toUri().toString());
+      p.setProperty("trustCertificateKeyStoreType", "PKCS12");
+      p.setProperty("trustCertificateKeyStorePassword", PemTrustStore.PASSWORD);
+    }
     p.setProperty("allowPublicKeyRetrieval", "true");
     p.setProperty("connectionAttributes", "program_name:halo-monitor");
     return p;

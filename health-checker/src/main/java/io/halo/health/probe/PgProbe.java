@@ -47,9 +47,16 @@ public final class PgProbe implements EngineProbe {
       """;
 
   private final Clock clock;
+  private final io.halo.conf.model.BackendTlsConfig tls;
 
   public PgProbe(Clock clock) {
+    this(clock, io.halo.conf.model.BackendTlsConfig.DISABLED);
+  }
+
+  /** With TLS to the backend as {@code tls} says (pgjdbc's sslmode has the same values). */
+  public PgProbe(Clock clock, io.halo.conf.model.BackendTlsConfig tls) {
     this.clock = clock;
+    this.tls = tls;
   }
 
   @Override
@@ -67,7 +74,14 @@ public final class PgProbe implements EngineProbe {
     p.setProperty("socketTimeout", String.valueOf(secs));
     p.setProperty("tcpKeepAlive", "true");
     p.setProperty("ApplicationName", "halo-monitor");
-    p.setProperty("sslmode", "disable");
+    p.setProperty("sslmode", tls.mode().yamlName());
+    if (tls.ca() != null) {
+      p.setProperty("sslrootcert", tls.ca().toString());
+    }
+    if (tls.cert() != null) {
+      p.setProperty("sslcert", tls.cert().toString());
+      p.setProperty("sslkey", tls.key().toString());
+    }
     return p;
   }
 

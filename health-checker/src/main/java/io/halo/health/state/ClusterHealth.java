@@ -268,7 +268,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
               b.name(),
               b.address(),
               config.monitor(),
-              io.halo.health.probe.EngineProbe.of(config.engine(), clock),
+              io.halo.health.probe.EngineProbe.of(config.engine(), clock, b.tls()),
               clock);
       monitors.put(b.name(), m);
       schedules.add(

@@ -77,7 +77,14 @@ final class MySqlBackendConnector {
         timeout,
         maxPacket,
         promise,
-        new Login(node, user, password, client, haloCapabilities, promise));
+        new Login(
+            node,
+            user,
+            password,
+            client,
+            haloCapabilities,
+            promise,
+            transports.backendTls().of(node.name())));
     return promise;
   }
 
@@ -211,6 +218,7 @@ final class MySqlBackendConnector {
     private final HandshakeResponse client;
     private final int haloCapabilities;
     private final Promise<MySqlBackendConnection> promise;
+    private final io.halo.proxy.transport.BackendTls.Backend tls;
     private byte[] scramble;
     private String plugin;
     private long threadId;
@@ -224,7 +232,9 @@ final class MySqlBackendConnector {
         String password,
         HandshakeResponse client,
         int haloCapabilities,
-        Promise<MySqlBackendConnection> promise) {
+        Promise<MySqlBackendConnection> promise,
+        io.halo.proxy.transport.BackendTls.Backend tls) {
+      this.tls = tls;
       this.node = node;
       this.user = user;
       this.password = password == null ? "" : password;
@@ -345,16 +355,25 @@ final class MySqlBackendConnector {
       } else {
         use |= MySqlPackets.CLIENT_CONNECT_WITH_DB & caps;
       }
-      ByteBuf r = ctx.alloc().buffer(128);
-      r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(19);
+      boolean upgrade = tls.enabled() && (caps & MySqlPackets.CLIENT_SSL) != 0;
+      if (tls.required() && !upgrade) {
+        throw new IllegalArgumentException(
+            "backend does not offer TLS, and its tls mode is " + tls.config().mode().yamlName());
+      }
+      if (upgrade) {
+        use |= MySqlPackets.CLIENT_SSL;
+      }
       // MariaDB's extended capabilities, read by the server when CLIENT_MYSQL is clear (as it is
       // when the backend cleared it: 'use' only keeps bits the backend offered)
-      r.writeIntLE(
+      int ext =
           (use & MySqlPackets.CLIENT_MYSQL) == 0
               ? client.mariaDbCapabilities()
                   & MySqlCapabilities.MARIADB_RELAYED
                   & greeting.mariaDbCapabilities()
-              : 0);
+              : 0;
+      ByteBuf r = ctx.alloc().buffer(128);
+      r.writeIntLE(use).writeIntLE(1 << 24).writeByte(client.charset()).writeZero(19);
+      r.writeIntLE(ext);
       r.writeCharSequence(user, StandardCharsets.UTF_8);
       r.writeByte(0);
       if ((use & MySqlPackets.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) != 0) {
@@ -379,7 +398,24 @@ final class MySqlBackendConnector {
         r.writeBytes(attrs);
         attrs.release();
       }
-      send(ctx, r);
+      if (!upgrade) {
+        send(ctx, r);
+        return;
+      }
+      // SSL request: the first 32 bytes of the response, then TLS, then the whole response.
+      send(ctx, r.retainedSlice(0, 32));
+      io.netty.handler.ssl.SslHandler ssl =
+          tls.newHandler(ctx.alloc(), node.address().host(), node.address().port());
+      ctx.pipeline().addFirst("tls", ssl);
+      ssl.handshakeFuture()
+          .addListener(
+              f -> {
+                if (f.isSuccess() && ctx.channel().isActive()) {
+                  send(ctx, r);
+                } else {
+                  r.release(); // the failure reaches exceptionCaught
+                }
+              });
     }
 
     private byte[] token() {
@@ -402,6 +438,12 @@ final class MySqlBackendConnector {
       int status = b.readUnsignedByte();
       if (status == 0x03) {
         return; // fast auth success; the OK follows
+      }
+      if (status == 0x04 && io.halo.proxy.transport.ServerTls.active(ctx.channel())) {
+        // Full authentication over TLS: the password itself, as MySQL's own clients send it.
+        byte[] pw = password.getBytes(StandardCharsets.UTF_8);
+        respond(ctx, java.util.Arrays.copyOf(pw, pw.length + 1));
+        return;
       }
       if (status == 0x04) {
         awaitingKey = true;

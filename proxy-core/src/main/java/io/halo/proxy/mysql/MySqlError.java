@@ -10,6 +10,11 @@ public enum MySqlError {
   BAD_HANDSHAKE(1043, "08S01"),
   /** ER_ACCESS_DENIED_ERROR: wrong password or unknown user. */
   ACCESS_DENIED(1045, "28000"),
+  /**
+   * ER_SECURE_TRANSPORT_REQUIRED: a plaintext login on a listener with {@code tls: {mode:
+   * require}}.
+   */
+  SECURE_TRANSPORT_REQUIRED(3159, "HY000"),
   /** ER_NET_PACKET_TOO_LARGE: a packet over the configured maximum. */
   PACKET_TOO_LARGE(1153, "08S01"),
   /**

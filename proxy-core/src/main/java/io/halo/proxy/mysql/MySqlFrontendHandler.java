@@ -7,8 +7,10 @@ import io.halo.proxy.mysql.auth.MySqlScramble;
 import io.halo.proxy.mysql.packet.HandshakeResponse;
 import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPacket;
+import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
+import io.halo.proxy.transport.ServerTls;
 import io.halo.routing.RouteRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -53,6 +55,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private final MySqlListenerContext listener;
+  private final ServerTls tls;
   private final byte[] scramble = io.halo.proxy.session.Secrets.printable(20);
   private final int connectionId;
   private final io.halo.proxy.session.CancelRegistry.Key idKey;
@@ -98,7 +101,12 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private io.halo.proxy.session.Establisher<MySqlBackendConnection> establisher;
 
   MySqlFrontendHandler(MySqlListenerContext listener) {
+    this(listener, ServerTls.NONE);
+  }
+
+  MySqlFrontendHandler(MySqlListenerContext listener, ServerTls tls) {
     this.listener = listener;
+    this.tls = tls;
     this.idKey = listener.connectionIds().register(target);
     this.connectionId = idKey.processId();
   }
@@ -141,7 +149,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private void greet(ChannelHandlerContext ctx, ServerGreeting.Info backend) {
     greeted = backend;
     ctx.writeAndFlush(
-        frame(ctx, MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble)));
+        frame(
+            ctx,
+            MySqlGreetings.handshake(ctx.alloc(), backend, connectionId, scramble, tls.enabled())));
   }
 
   @Override
@@ -178,7 +188,15 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private void handshake(ChannelHandlerContext ctx, ByteBuf payload) {
     if (payload.readableBytes() == 32 && (payload.getIntLE(0) & MySqlPackets.CLIENT_SSL) != 0) {
-      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
+      sslRequest(ctx);
+      return;
+    }
+    if (tls.required() && !ServerTls.active(ctx.channel())) {
+      fail(
+          ctx,
+          MySqlError.SECURE_TRANSPORT_REQUIRED,
+          "Connections using insecure transport are prohibited on this Halo listener"
+              + " (tls mode: require): connect with TLS, e.g. --ssl or sslMode=REQUIRED");
       return;
     }
     hello = HandshakeResponse.decode(payload);
@@ -202,6 +220,35 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     switchedTo = plugin;
     phase = Phase.AUTH_SWITCH;
     ctx.writeAndFlush(frame(ctx, sw));
+  }
+
+  /**
+   * The SSL request packet (the first 32 bytes of a handshake response, with CLIENT_SSL): TLS from
+   * here on, and the full handshake response follows encrypted, with the next sequence id. The
+   * client starts its TLS handshake without waiting for an answer, so bytes already read behind the
+   * request go to the new SslHandler (on the next turn of the loop, once this decoder's pass
+   * ended). Refused when the greeting did not offer TLS, or over TLS already.
+   */
+  private void sslRequest(ChannelHandlerContext ctx) {
+    if (!tls.enabled()) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: TLS was not offered");
+      return;
+    }
+    if (ServerTls.active(ctx.channel())) {
+      fail(ctx, MySqlError.BAD_HANDSHAKE, "Bad handshake: SSL request over TLS");
+      return;
+    }
+    ByteBuf early = ctx.pipeline().get(MySqlPacketDecoder.class).takeBuffered();
+    Channel ch = ctx.channel();
+    tls.upgrade(ch);
+    if (early != null) {
+      // Now, not on a later turn of the loop: the rest of the ClientHello may be read (and go
+      // straight to the SslHandler) before such a task ran. Nothing comes back through the packet
+      // decoder from it: a ClientHello alone cannot complete a handshake. The SslHandler's answer
+      // is flushed at this read's channelReadComplete. (The decoder stopped framing behind the
+      // SSL request, so these bytes were not taken for a packet.)
+      ch.pipeline().fireChannelRead(early);
+    }
   }
 
   private void checkPassword(ChannelHandlerContext ctx, String plugin, byte[] token) {
@@ -385,6 +432,15 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (ServerTls.isTlsFailure(cause)) {
+      log.info(
+          "[{}] client {}: TLS handshake failed: {}",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          ServerTls.describeFailure(cause));
+      ctx.close();
+      return;
+    }
     if (cause instanceof TooLongFrameException) {
       fail(
           ctx,

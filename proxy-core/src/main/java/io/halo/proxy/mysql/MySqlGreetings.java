@@ -131,14 +131,24 @@ final class MySqlGreetings {
     }
   }
 
-  /** Halo's greeting (protocol 10) after {@code backend}'s (null: the fallback). */
+  /**
+   * Halo's greeting (protocol 10) after {@code backend}'s (null: the fallback); with {@code tls} it
+   * offers CLIENT_SSL (the listener's TLS, whatever the backend offers).
+   */
   static ByteBuf handshake(
-      ByteBufAllocator alloc, ServerGreeting.Info backend, int connectionId, byte[] scramble) {
+      ByteBufAllocator alloc,
+      ServerGreeting.Info backend,
+      int connectionId,
+      byte[] scramble,
+      boolean tls) {
     String version = backend == null ? FALLBACK_VERSION : backend.serverVersion() + VERSION_SUFFIX;
     int caps =
         backend == null
             ? MySqlCapabilities.FALLBACK
             : MySqlCapabilities.offered(backend.capabilities());
+    if (tls) {
+      caps |= io.halo.proxy.mysql.packet.MySqlPackets.CLIENT_SSL;
+    }
     int ext = backend == null ? 0 : MySqlCapabilities.mariaDbOffered(backend.mariaDbCapabilities());
     return MySqlPackets.handshakeV10(
         alloc, version, connectionId, scramble, caps, ext, 45, MySqlAuth.CACHING_SHA2);

@@ -54,8 +54,14 @@ final class MySqlInternalQuery extends ChannelInboundHandlerAdapter {
   static Future<Result> run(Channel ch, String sql, boolean deprecateEof, Duration timeout) {
     Promise<Result> promise = ch.eventLoop().newPromise();
     MySqlInternalQuery q = new MySqlInternalQuery(deprecateEof, promise);
-    ch.pipeline().addFirst("internal-query", q);
-    ch.pipeline().addFirst("internal-frames", q.frames);
+    // In front of the relay's handlers, but behind TLS when the backend connection has it.
+    if (ch.pipeline().get("tls") != null) {
+      ch.pipeline().addAfter("tls", "internal-frames", q.frames);
+      ch.pipeline().addAfter("internal-frames", "internal-query", q);
+    } else {
+      ch.pipeline().addFirst("internal-query", q);
+      ch.pipeline().addFirst("internal-frames", q.frames);
+    }
     byte[] bytes = sql.getBytes(StandardCharsets.UTF_8);
     ByteBuf payload =
         ch.alloc().buffer(1 + bytes.length).writeByte(MySqlPackets.COM_QUERY).writeBytes(bytes);

@@ -3,6 +3,7 @@ package io.halo.proxy.mysql;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.session.AcceptGate;
+import io.halo.proxy.transport.ServerTls;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
@@ -20,10 +21,16 @@ public final class MySqlListener extends ChannelInitializer<SocketChannel> {
 
   private final MySqlListenerContext context;
   private final AcceptGate gate;
+  private final ServerTls tls;
 
   public MySqlListener(MySqlListenerContext context, AcceptGate gate) {
+    this(context, gate, ServerTls.NONE);
+  }
+
+  public MySqlListener(MySqlListenerContext context, AcceptGate gate, ServerTls tls) {
     this.context = context;
     this.gate = gate;
+    this.tls = tls;
   }
 
   @Override
@@ -49,8 +56,8 @@ public final class MySqlListener extends ChannelInitializer<SocketChannel> {
     ch.pipeline()
         .addLast(
             "frames",
-            new MySqlPacketDecoder(
+            MySqlPacketDecoder.forClientHandshake(
                 Math.min(MAX_HANDSHAKE_PACKET, context.server().maxMessageSize())));
-    ch.pipeline().addLast("frontend", new MySqlFrontendHandler(context));
+    ch.pipeline().addLast("frontend", new MySqlFrontendHandler(context, tls));
   }
 }

@@ -50,8 +50,9 @@ final class PgBackendConnector {
       int maxMessageSize,
       io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {
     Promise<PgBackendConnection> promise = loop.newPromise();
+    io.halo.proxy.transport.BackendTls.Backend tls = transports.backendTls().of(node.name());
     StartupHandler handler =
-        new StartupHandler(node, user, password, startupParameters, promise, scramKeys);
+        new StartupHandler(node, user, password, startupParameters, promise, scramKeys, tls);
     Bootstrap b =
         transports
             .connector(loop)
@@ -65,6 +66,16 @@ final class PgBackendConnector {
                 new ChannelInitializer<Channel>() {
                   @Override
                   protected void initChannel(Channel ch) {
+                    if (tls.enabled()) {
+                      ch.pipeline()
+                          .addLast(
+                              "tls-request",
+                              new PgBackendTls(
+                                  tls,
+                                  describe(node),
+                                  node.address().host(),
+                                  node.address().port()));
+                    }
                     ch.pipeline().addLast("frames", PgFrameDecoder.forBackend(maxMessageSize));
                     ch.pipeline().addLast("startup", handler);
                   }
@@ -129,6 +140,7 @@ final class PgBackendConnector {
     private final Map<String, String> parameters;
     private final Promise<PgBackendConnection> promise;
     private final io.halo.proxy.pg.auth.ScramKeyCache scramKeys;
+    private final io.halo.proxy.transport.BackendTls.Backend tls;
     private final List<ByteBuf> startupMessages = new ArrayList<>();
     private ScramClient scram;
     private int processId;
@@ -140,8 +152,10 @@ final class PgBackendConnector {
         String password,
         Map<String, String> parameters,
         Promise<PgBackendConnection> promise,
-        io.halo.proxy.pg.auth.ScramKeyCache scramKeys) {
+        io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
+        io.halo.proxy.transport.BackendTls.Backend tls) {
       this.scramKeys = scramKeys;
+      this.tls = tls;
       this.node = node;
       this.user = user;
       this.password = password;
@@ -151,8 +165,21 @@ final class PgBackendConnector {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-      ctx.writeAndFlush(PgMessages.startupMessage(ctx.alloc(), parameters));
+      if (!tls.enabled()) {
+        ctx.writeAndFlush(PgMessages.startupMessage(ctx.alloc(), parameters));
+      } // else after PgBackendTls.Ready
       ctx.fireChannelActive();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof PgBackendTls.Ready) {
+        ctx.writeAndFlush(PgMessages.startupMessage(ctx.alloc(), parameters));
+      } else if (evt instanceof PgBackendTls.Refused r) {
+        fail(ctx, SqlState.CANNOT_CONNECT.code(), r.message());
+      } else {
+        ctx.fireUserEventTriggered(evt);
+      }
     }
 
     @Override
@@ -206,6 +233,13 @@ final class PgBackendConnector {
         case PgMessages.AUTH_OK -> {}
         case PgMessages.AUTH_CLEARTEXT -> {
           requirePassword(code);
+          if (!io.halo.proxy.transport.ServerTls.active(ctx.channel())
+              && !tls.config().allowPlaintextPassword()) {
+            throw new ScramException(
+                "backend asks for the password in clear text over a connection without TLS;"
+                    + " Halo refuses (use TLS to the backend, or set its"
+                    + " tls.allow_plaintext_password)");
+          }
           ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), cstring(password)));
         }
         case PgMessages.AUTH_MD5 -> {

@@ -13,6 +13,7 @@ import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
 import io.halo.proxy.session.SessionState;
+import io.halo.proxy.transport.ServerTls;
 import io.halo.routing.RouteRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -58,6 +59,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       java.util.Set.of("false", "off", "no", "0");
 
   private final PgListenerContext listener;
+  private final ServerTls tls;
   private SessionState state = SessionState.STARTUP;
   private ScheduledFuture<?> authTimer;
   private String user;
@@ -77,7 +79,12 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private int earlyBytes;
 
   public PgFrontendHandler(PgListenerContext listener) {
+    this(listener, ServerTls.NONE);
+  }
+
+  public PgFrontendHandler(PgListenerContext listener, ServerTls tls) {
     this.listener = listener;
+    this.tls = tls;
   }
 
   @Override
@@ -134,7 +141,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private void startupPacket(ChannelHandlerContext ctx, ByteBuf body) {
     int code = body.readInt();
     switch (code) {
-      case PgMessages.SSL_REQUEST_CODE, PgMessages.GSSENC_REQUEST_CODE -> {
+      case PgMessages.SSL_REQUEST_CODE -> {
+        sslRequest(ctx);
+        return;
+      }
+      case PgMessages.GSSENC_REQUEST_CODE -> {
         ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
         return;
       }
@@ -143,6 +154,14 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       default -> {}
+    }
+    if (tls.required() && !ServerTls.active(ctx.channel())) {
+      // As a pg_hba.conf of hostssl lines only: the client learns why, and how to connect.
+      fatal(
+          ctx,
+          SqlState.INVALID_AUTHORIZATION,
+          "this listener requires TLS: connect with sslmode=require (or verify-ca, verify-full)");
+      return;
     }
     int major = code >>> 16;
     int minor = code & 0xffff;
@@ -212,10 +231,38 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       case SCRAM_SHA_256 -> {
         scram =
             new ScramServer(
-                credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram());
-        ctx.writeAndFlush(PgMessages.authenticationSasl(ctx.alloc(), List.of(Scram.MECHANISM)));
+                credentials == null ? ScramServer.impossibleVerifier(user) : credentials.scram(),
+                ServerTls.channelBinding(ctx.channel()));
+        ctx.writeAndFlush(
+            PgMessages.authenticationSasl(
+                ctx.alloc(),
+                scram.bindingAvailable()
+                    ? List.of(Scram.MECHANISM_PLUS, Scram.MECHANISM)
+                    : List.of(Scram.MECHANISM)));
       }
     }
+  }
+
+  /**
+   * SSLRequest: {@code N} on a listener without TLS (the client may go on in plaintext), else
+   * {@code S} and the TLS handshake; the startup packet then comes encrypted. A second SSLRequest
+   * over TLS, or bytes sent behind the SSLRequest before the handshake, end the connection.
+   */
+  private void sslRequest(ChannelHandlerContext ctx) {
+    if (ServerTls.active(ctx.channel())) {
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION, "SSLRequest over a connection that uses TLS already");
+      return;
+    }
+    if (!tls.enabled()) {
+      ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+      return;
+    }
+    if (ctx.pipeline().get(PgFrameDecoder.class).buffered() > 0) {
+      fatal(ctx, SqlState.PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
+      return;
+    }
+    ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'S'}));
+    tls.upgrade(ctx.channel());
   }
 
   private void typed(ChannelHandlerContext ctx, PgFrame frame) {
@@ -252,7 +299,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     try {
       if (!scramFirstDone) {
         String mechanism = PgMessages.readCString(body);
-        if (!Scram.MECHANISM.equals(mechanism)) {
+        boolean plus = Scram.MECHANISM_PLUS.equals(mechanism) && scram.bindingAvailable();
+        if (!Scram.MECHANISM.equals(mechanism) && !plus) {
           fatal(
               ctx,
               SqlState.PROTOCOL_VIOLATION,
@@ -264,7 +312,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
           fatal(ctx, SqlState.PROTOCOL_VIOLATION, "malformed SASLInitialResponse");
           return;
         }
-        String serverFirst = scram.clientFirst(body.toString(StandardCharsets.UTF_8));
+        String serverFirst = scram.clientFirst(body.toString(StandardCharsets.UTF_8), plus);
         scramFirstDone = true;
         ctx.writeAndFlush(
             PgMessages.authentication(
@@ -490,6 +538,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (ServerTls.isTlsFailure(cause)) {
+      log.info(
+          "[{}] client {}: TLS handshake failed: {}",
+          listener.name(),
+          ctx.channel().remoteAddress(),
+          ServerTls.describeFailure(cause));
+      ctx.close();
+      return;
+    }
     if (cause instanceof IOException) {
       log.debug(
           "[{}] client {} failed during startup: {}",

@@ -3,6 +3,7 @@ package io.halo.proxy.pg;
 import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.AcceptGate;
+import io.halo.proxy.transport.ServerTls;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
@@ -14,10 +15,16 @@ public final class PgListener extends ChannelInitializer<SocketChannel> {
 
   private final PgListenerContext context;
   private final AcceptGate gate;
+  private final ServerTls tls;
 
   public PgListener(PgListenerContext context, AcceptGate gate) {
+    this(context, gate, ServerTls.NONE);
+  }
+
+  public PgListener(PgListenerContext context, AcceptGate gate, ServerTls tls) {
     this.context = context;
     this.gate = gate;
+    this.tls = tls;
   }
 
   @Override
@@ -31,8 +38,11 @@ public final class PgListener extends ChannelInitializer<SocketChannel> {
         (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
       return;
     }
+    if (tls.enabled()) {
+      ch.pipeline().addLast("direct-tls", new PgDirectTls(tls, context.name()));
+    }
     ch.pipeline()
         .addLast("frames", PgFrameDecoder.forClient((int) context.server().maxMessageSize()));
-    ch.pipeline().addLast("frontend", new PgFrontendHandler(context));
+    ch.pipeline().addLast("frontend", new PgFrontendHandler(context, tls));
   }
 }

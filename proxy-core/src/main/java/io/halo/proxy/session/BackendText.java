@@ -35,6 +35,14 @@ public final class BackendText {
       if (c instanceof java.net.NoRouteToHostException) {
         return "no route to host";
       }
+      if (c instanceof javax.net.ssl.SSLException) {
+        Throwable root = c;
+        while (root.getCause() != null && root.getCause() != root) {
+          root = root.getCause();
+        }
+        return "TLS handshake failed: "
+            + (root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage());
+      }
     }
     return "connection failed";
   }

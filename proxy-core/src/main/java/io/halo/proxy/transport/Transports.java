@@ -22,12 +22,29 @@ import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import java.net.InetSocketAddress;
 
-/** The native epoll transport on Linux when it loads, NIO otherwise. */
+/**
+ * The native epoll transport on Linux when it loads, NIO otherwise; and, per cluster, TLS to its
+ * backends ({@link #backendTls()}, none by default).
+ */
 public record Transports(
     String name,
     IoHandlerFactory ioHandlerFactory,
     Class<? extends ServerSocketChannel> serverChannel,
-    Class<? extends SocketChannel> socketChannel) {
+    Class<? extends SocketChannel> socketChannel,
+    BackendTls backendTls) {
+
+  public Transports(
+      String name,
+      IoHandlerFactory ioHandlerFactory,
+      Class<? extends ServerSocketChannel> serverChannel,
+      Class<? extends SocketChannel> socketChannel) {
+    this(name, ioHandlerFactory, serverChannel, socketChannel, BackendTls.NONE);
+  }
+
+  /** The same transport with TLS to a cluster's backends. */
+  public Transports withBackendTls(BackendTls tls) {
+    return new Transports(name, ioHandlerFactory, serverChannel, socketChannel, tls);
+  }
 
   /**
    * Per-channel outbound buffer bounds, client and backend side alike: the peer stops being read

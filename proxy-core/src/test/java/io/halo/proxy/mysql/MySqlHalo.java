@@ -50,9 +50,22 @@ final class MySqlHalo {
       List<UserConfig> users,
       Route... routes)
       throws InterruptedException {
+    return start(db1, monitorUser, throttle, users, l -> l, routes);
+  }
+
+  /** As above, each listener adjusted by {@code listener} (e.g. given TLS). */
+  static HaloServer start(
+      HostPort db1,
+      String monitorUser,
+      ThrottleConfig throttle,
+      List<UserConfig> users,
+      java.util.function.UnaryOperator<ListenerConfig> listener,
+      Route... routes)
+      throws InterruptedException {
     List<ListenerConfig> listeners =
         java.util.Arrays.stream(routes)
-            .map(r -> new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true))
+            .map(
+                r -> listener.apply(new ListenerConfig(new HostPort("127.0.0.1", 0), r, 100, true)))
             .toList();
     ClusterConfig c =
         new ClusterConfig(

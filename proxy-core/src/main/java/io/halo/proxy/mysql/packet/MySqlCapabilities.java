@@ -56,8 +56,10 @@ public final class MySqlCapabilities {
               "protocol compression is not implemented: Halo reads every packet header",
           CLIENT_ZSTD_COMPRESSION,
               "protocol compression is not implemented: Halo reads every packet header",
-          CLIENT_SSL, "TLS between client and Halo is a later issue",
-          CLIENT_SSL_VERIFY_SERVER_CERT, "TLS between client and Halo is a later issue",
+          CLIENT_SSL,
+              "not passed through: TLS ends at Halo; Halo's greeting offers it when the"
+                  + " listener has tls, and backend TLS is the backend's tls setting",
+          CLIENT_SSL_VERIFY_SERVER_CERT, "a client-library option, never sent to a server",
           CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS,
               "Halo logs in to the backend itself; an expired backend password is"
                   + " a refused login, not a sandboxed session",

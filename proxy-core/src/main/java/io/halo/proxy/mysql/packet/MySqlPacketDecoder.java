@@ -20,13 +20,43 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
   private int expectedSequence;
   private int parts;
 
+  /** For a client's handshake: stops behind an SSL request (see {@link #takeBuffered()}). */
+  private final boolean stopAtSslRequest;
+
+  private boolean stopped;
+
   public MySqlPacketDecoder(long maxPayload) {
+    this(maxPayload, false);
+  }
+
+  private MySqlPacketDecoder(long maxPayload, boolean stopAtSslRequest) {
     this.maxPayload = maxPayload;
+    this.stopAtSslRequest = stopAtSslRequest;
+  }
+
+  /**
+   * For a client connection's handshake phase: after an SSL request packet (32 bytes with
+   * CLIENT_SSL) it frames nothing more until {@link #takeBuffered()}, because what follows is the
+   * client's TLS handshake, not MySQL packets.
+   */
+  public static MySqlPacketDecoder forClientHandshake(long maxPayload) {
+    return new MySqlPacketDecoder(maxPayload, true);
+  }
+
+  /**
+   * Takes the bytes received but not yet framed (a copy; null when there are none). After a
+   * client's SSL request these are the start of its TLS handshake, which it sends without waiting
+   * for an answer: they belong to the SslHandler, not to this decoder.
+   */
+  public ByteBuf takeBuffered() {
+    stopped = false;
+    int n = actualReadableBytes();
+    return n == 0 ? null : internalBuffer().readBytes(n);
   }
 
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-    while (in.readableBytes() >= 4) {
+    while (!stopped && in.readableBytes() >= 4) {
       int start = in.readerIndex();
       int length = in.getUnsignedMediumLE(start);
       int sequence = in.getUnsignedByte(start + 3);
@@ -48,6 +78,10 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
       if (length < MySqlPacket.MAX_WIRE_PAYLOAD && joining == null) {
         out.add(MySqlPacket.ofWire(in.retainedSlice(start, 4 + length)));
         in.skipBytes(4 + length);
+        stopped =
+            stopAtSslRequest
+                && length == 32
+                && (in.getIntLE(start + 4) & MySqlPackets.CLIENT_SSL) != 0;
         continue;
       }
       ByteBuf payload = in.retainedSlice(start + 4, length);

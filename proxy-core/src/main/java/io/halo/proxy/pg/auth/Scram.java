@@ -19,6 +19,10 @@ import javax.crypto.spec.SecretKeySpec;
 public final class Scram {
 
   public static final String MECHANISM = "SCRAM-SHA-256";
+
+  /** SCRAM-SHA-256 bound to the TLS connection (tls-server-end-point), offered over TLS. */
+  public static final String MECHANISM_PLUS = "SCRAM-SHA-256-PLUS";
+
   public static final int DEFAULT_ITERATIONS = 4096;
 
   private Scram() {}

@@ -11,6 +11,8 @@ import java.security.MessageDigest;
  * client-first:  n,,n=,r=&lt;cnonce&gt;
  * server-first:  r=&lt;cnonce+snonce&gt;,s=&lt;salt&gt;,i=&lt;iterations&gt;
  * client-final:  c=biws,r=&lt;cnonce+snonce&gt;,p=&lt;proof&gt;
+ *   (SCRAM-SHA-256-PLUS: client-first starts p=tls-server-end-point,, and c= carries that header
+ *   followed by the hash of Halo's certificate, so a relay with another certificate fails)
  * server-final:  v=&lt;server signature&gt;
  * </pre>
  *
@@ -20,12 +22,36 @@ import java.security.MessageDigest;
 public final class ScramServer {
 
   private final Scram.Verifier verifier;
+
+  /**
+   * tls-server-end-point data of the client's TLS connection (the hash of Halo's certificate), or
+   * null without TLS: then SCRAM-SHA-256-PLUS is not offered.
+   */
+  private final byte[] channelBinding;
+
   private String clientFirstBare;
   private String serverFirst;
   private String nonce;
 
+  /** What the client-final-message's {@code c=} must carry, base64: gs2 header (+ binding data). */
+  private String expectedBinding;
+
   public ScramServer(Scram.Verifier verifier) {
+    this(verifier, null);
+  }
+
+  /**
+   * @param channelBinding tls-server-end-point data (ServerTls.channelBinding) when the client came
+   *     over TLS, else null
+   */
+  public ScramServer(Scram.Verifier verifier, byte[] channelBinding) {
     this.verifier = verifier;
+    this.channelBinding = channelBinding == null ? null : channelBinding.clone();
+  }
+
+  /** Whether SCRAM-SHA-256-PLUS may be offered (the client is on TLS). */
+  public boolean bindingAvailable() {
+    return channelBinding != null;
   }
 
   /** Made once per process: unknown users' salts derive from it, so nobody can compute them. */
@@ -49,18 +75,49 @@ public final class ScramServer {
    * @throws ScramException if the message is malformed or asks for channel binding
    */
   public String clientFirst(String message) throws ScramException {
-    // gs2-header: "n,," (no channel binding) or "y,," (client could but server does not);
-    // "p=..." requests channel binding, which needs TLS that Halo does not offer yet.
-    if (message.startsWith("p=")) {
-      throw new ScramException("channel binding is not supported without TLS");
-    }
-    if (!(message.startsWith("n,") || message.startsWith("y,"))) {
-      throw new ScramException("malformed SCRAM client-first-message");
-    }
-    int second = message.indexOf(',', 2);
+    return clientFirst(message, false);
+  }
+
+  /**
+   * As above, for the mechanism the client chose: {@code plus} for SCRAM-SHA-256-PLUS.
+   *
+   * <p>gs2-header: {@code p=tls-server-end-point} binds the exchange to this TLS connection (PLUS
+   * only); {@code n} means the client does not bind; {@code y} means it could but believes the
+   * server cannot, which, when Halo offered PLUS, is a downgrade by someone in the middle.
+   */
+  public String clientFirst(String message, boolean plus) throws ScramException {
+    int first = message.indexOf(',');
+    int second = first < 0 ? -1 : message.indexOf(',', first + 1);
     if (second < 0) {
       throw new ScramException("malformed SCRAM client-first-message");
     }
+    String flag = message.substring(0, first);
+    if (flag.startsWith("p=")) {
+      if (channelBinding == null) {
+        throw new ScramException("channel binding is not supported without TLS");
+      }
+      if (!plus || !flag.equals("p=tls-server-end-point")) {
+        throw new ScramException(
+            "unsupported SCRAM channel binding '"
+                + flag.substring(2)
+                + "' (Halo supports tls-server-end-point with SCRAM-SHA-256-PLUS)");
+      }
+    } else if (plus) {
+      throw new ScramException("SCRAM-SHA-256-PLUS chosen without channel binding");
+    } else if (flag.equals("y") && channelBinding != null) {
+      throw new ScramException(
+          "SCRAM channel binding negotiation error: the client believes Halo does not support"
+              + " channel binding, but it does (is someone in the middle?)");
+    } else if (!flag.equals("n") && !flag.equals("y")) {
+      throw new ScramException("malformed SCRAM client-first-message");
+    }
+    byte[] gs2Header = message.substring(0, second + 1).getBytes(StandardCharsets.UTF_8);
+    byte[] binding = gs2Header;
+    if (plus) {
+      binding = java.util.Arrays.copyOf(gs2Header, gs2Header.length + channelBinding.length);
+      System.arraycopy(channelBinding, 0, binding, gs2Header.length, channelBinding.length);
+    }
+    expectedBinding = Scram.b64(binding);
     clientFirstBare = message.substring(second + 1);
     String clientNonce = Scram.attribute(clientFirstBare, 'r');
     if (clientNonce == null || clientNonce.isEmpty()) {
@@ -87,6 +144,10 @@ public final class ScramServer {
     String withoutProof = message.substring(0, proofAt);
     if (!nonce.equals(Scram.attribute(withoutProof, 'r'))) {
       throw new ScramException("SCRAM nonce mismatch");
+    }
+    if (!expectedBinding.equals(Scram.attribute(withoutProof, 'c'))) {
+      throw new ScramException(
+          "SCRAM channel binding check failed: the exchange was not made over this connection");
     }
     byte[] proof;
     try {

@@ -47,6 +47,15 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
     limit = maxMessageSize;
   }
 
+  /**
+   * Bytes received but not yet framed. Asked while an SSLRequest is being answered: bytes a client
+   * sent after the SSLRequest, before the TLS handshake, were not encrypted and must not be read as
+   * if they had come over TLS (CVE-2021-23214 in PostgreSQL).
+   */
+  public int buffered() {
+    return actualReadableBytes();
+  }
+
   /** For a backend connection: typed messages only. */
   public static PgFrameDecoder forBackend(int maxMessageSize) {
     return new PgFrameDecoder(false, maxMessageSize);

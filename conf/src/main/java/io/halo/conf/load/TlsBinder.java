@@ -1,0 +1,80 @@
+package io.halo.conf.load;
+
+import io.halo.conf.model.BackendTlsConfig;
+import io.halo.conf.model.ListenerTlsConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Binds the {@code tls:} sections: a listener's (client side) and a cluster's or backend's (backend
+ * side). File names resolve against the config file's directory and must name readable files; their
+ * contents are parsed when Halo starts (a bad PEM file stops the start with its name).
+ */
+final class TlsBinder {
+
+  private final Path base;
+
+  /**
+   * @param base directory relative file names resolve against; null = the working directory
+   */
+  TlsBinder(Path base) {
+    this.base = base;
+  }
+
+  ListenerTlsConfig listener(Section parent) {
+    if (!parent.has("tls")) {
+      return ListenerTlsConfig.DISABLED;
+    }
+    Section s = parent.section("tls", "mode", "cert", "key", "ca", "client_certificates");
+    ListenerTlsConfig.Mode mode =
+        s.optional(
+            "mode",
+            ListenerTlsConfig.Mode.PREFER,
+            t -> Formats.enumValue(t, ListenerTlsConfig.Mode.class));
+    Path cert = file(s, "cert");
+    Path key = file(s, "key");
+    Path ca = file(s, "ca");
+    ListenerTlsConfig.ClientCertificates clients =
+        s.optional(
+            "client_certificates",
+            ListenerTlsConfig.ClientCertificates.NONE,
+            t -> Formats.enumValue(t, ListenerTlsConfig.ClientCertificates.class));
+    s.finish();
+    return s.construct(() -> new ListenerTlsConfig(mode, cert, key, ca, clients));
+  }
+
+  /**
+   * The backend side: {@code inherited} (the cluster's, or {@link BackendTlsConfig#DISABLED}) when
+   * {@code parent} has no {@code tls:}; null after a violation.
+   */
+  BackendTlsConfig backend(Section parent, BackendTlsConfig inherited) {
+    if (!parent.has("tls")) {
+      return inherited;
+    }
+    Section s = parent.section("tls", "mode", "ca", "cert", "key", "allow_plaintext_password");
+    BackendTlsConfig.Mode mode =
+        s.optional(
+            "mode",
+            BackendTlsConfig.Mode.PREFER,
+            t -> Formats.enumValue(t, BackendTlsConfig.Mode.class));
+    Path ca = file(s, "ca");
+    Path cert = file(s, "cert");
+    Path key = file(s, "key");
+    Boolean plaintextPassword = s.optional("allow_plaintext_password", false, Formats::bool);
+    s.finish();
+    return s.construct(() -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword));
+  }
+
+  private Path file(Section s, String key) {
+    String text = s.string(key, null);
+    if (text == null) {
+      return null;
+    }
+    Path p = base == null ? Path.of(text) : base.resolve(text);
+    if (!Files.isReadable(p)) {
+      s.report(key, "cannot read file " + p);
+      return null;
+    }
+    return p;
+  }
+}

@@ -11,20 +11,15 @@ import io.halo.proxy.mysql.packet.ServerGreeting;
 import io.halo.proxy.transport.Transports;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Opens an authenticated MySQL/MariaDB backend connection on the client's event loop. Halo logs in
@@ -151,58 +146,18 @@ final class MySqlBackendConnector {
       long maxPacket,
       Promise<T> promise,
       io.netty.channel.ChannelHandler handler) {
-    ChannelFuture connect =
-        transports
-            .connector(loop)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
-            .option(
-                ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
-            .handler(
-                new ChannelInitializer<Channel>() {
-                  @Override
-                  protected void initChannel(Channel ch) {
-                    ch.pipeline().addLast("frames", new MySqlPacketDecoder(maxPacket));
-                    ch.pipeline().addLast("login", handler);
-                  }
-                })
-            .connect(node.address().host(), node.address().port());
-    Channel ch = connect.channel();
-    ScheduledFuture<?> timer =
-        loop.schedule(
-            () -> {
-              if (promise.tryFailure(
-                  new IllegalStateException(
-                      "backend "
-                          + describe(node)
-                          + " did not complete the login within "
-                          + timeout.toMillis()
-                          + " ms"))) {
-                ch.close();
-              }
-            },
-            timeout.toMillis(),
-            TimeUnit.MILLISECONDS);
-    connect.addListener(
-        f -> {
-          if (!f.isSuccess()) {
-            promise.tryFailure(
-                new IllegalStateException(
-                    "Can't connect to backend "
-                        + describe(node)
-                        + ": "
-                        + io.halo.proxy.session.BackendText.reason(f.cause()),
-                    f.cause()));
-          }
-        });
-    promise.addListener(
-        f -> {
-          timer.cancel(false);
-          if (!f.isSuccess()) {
-            ch.close();
-          }
-        });
+    io.halo.proxy.transport.BackendDial.open(
+        transports,
+        loop,
+        node,
+        timeout,
+        promise,
+        p -> {
+          p.addLast("frames", new MySqlPacketDecoder(maxPacket));
+          p.addLast("login", handler);
+        },
+        IllegalStateException::new,
+        "the login");
   }
 
   /** The backend as clients may see it: its name (the log adds the address, BackendText.forLog). */

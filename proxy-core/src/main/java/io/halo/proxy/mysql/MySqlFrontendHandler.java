@@ -421,24 +421,13 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    if (authTimer != null) {
-      authTimer.cancel(false);
-    }
-    if (establisher != null) {
-      establisher.cancel();
-    }
+    io.halo.proxy.session.Establisher.cancel(authTimer, establisher);
     ctx.fireChannelInactive();
   }
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (ServerTls.isTlsFailure(cause)) {
-      log.info(
-          "[{}] client {}: TLS handshake failed: {}",
-          listener.name(),
-          ctx.channel().remoteAddress(),
-          ServerTls.describeFailure(cause));
-      ctx.close();
+    if (ServerTls.closeOnTlsFailure(ctx, listener.name(), log, cause)) {
       return;
     }
     if (cause instanceof TooLongFrameException) {

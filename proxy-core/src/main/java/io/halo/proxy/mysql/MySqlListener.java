@@ -4,14 +4,14 @@ import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.session.AcceptGate;
 import io.halo.proxy.transport.ServerTls;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
 /**
  * Sets up each accepted MySQL client connection. The {@link AcceptGate} decides first: a connection
  * over a limit gets ERR 1040 in place of the greeting, as a full MySQL server sends.
  */
-public final class MySqlListener extends ChannelInitializer<SocketChannel> {
+public final class MySqlListener
+    extends io.halo.proxy.session.ClientInitializer<MySqlListenerContext> {
 
   /**
    * Largest handshake-phase packet accepted from a client (the response with attributes is far
@@ -19,39 +19,29 @@ public final class MySqlListener extends ChannelInitializer<SocketChannel> {
    */
   static final long MAX_HANDSHAKE_PACKET = 8 * 1024;
 
-  private final MySqlListenerContext context;
-  private final AcceptGate gate;
-  private final ServerTls tls;
-
   public MySqlListener(MySqlListenerContext context, AcceptGate gate) {
     this(context, gate, ServerTls.NONE);
   }
 
   public MySqlListener(MySqlListenerContext context, AcceptGate gate, ServerTls tls) {
-    this.context = context;
-    this.gate = gate;
-    this.tls = tls;
+    super(context, gate, tls);
   }
 
   @Override
-  protected void initChannel(SocketChannel ch) {
-    if (!gate.admit(
-        ch,
-        context.name(),
-        context.clientConnections(),
-        context.listener().maxClientConnections(),
-        context.rejections(),
-        (alloc, why, message) ->
-            MySqlPackets.frame(
-                alloc,
-                0,
-                MySqlPackets.err(
-                    alloc,
-                    MySqlError.TOO_MANY_CONNECTIONS.code(),
-                    MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
-                    message)))) {
-      return;
-    }
+  protected io.netty.buffer.ByteBuf refusal(
+      io.netty.buffer.ByteBufAllocator alloc, String message) {
+    return MySqlPackets.frame(
+        alloc,
+        0,
+        MySqlPackets.err(
+            alloc,
+            MySqlError.TOO_MANY_CONNECTIONS.code(),
+            MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
+            message));
+  }
+
+  @Override
+  protected void pipeline(SocketChannel ch) {
     // Handshake packets are small; the relay enforces max_message_size afterwards.
     ch.pipeline()
         .addLast(

@@ -10,24 +10,18 @@ import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.transport.Transports;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Opens an authenticated backend connection on a given event loop (the client's, so that the pair
@@ -53,71 +47,24 @@ final class PgBackendConnector {
     io.halo.proxy.transport.BackendTls.Backend tls = transports.backendTls().of(node.name());
     StartupHandler handler =
         new StartupHandler(node, user, password, startupParameters, promise, scramKeys, tls);
-    Bootstrap b =
-        transports
-            .connector(loop)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.SO_KEEPALIVE, true)
-            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
-            .option(
-                ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
-            .handler(
-                new ChannelInitializer<Channel>() {
-                  @Override
-                  protected void initChannel(Channel ch) {
-                    if (tls.enabled()) {
-                      ch.pipeline()
-                          .addLast(
-                              "tls-request",
-                              new PgBackendTls(
-                                  tls,
-                                  describe(node),
-                                  node.address().host(),
-                                  node.address().port()));
-                    }
-                    ch.pipeline().addLast("frames", PgFrameDecoder.forBackend(maxMessageSize));
-                    ch.pipeline().addLast("startup", handler);
-                  }
-                });
-    ChannelFuture connect = b.connect(node.address().host(), node.address().port());
-    Channel channel = connect.channel();
-    ScheduledFuture<?> timer =
-        loop.schedule(
-            () -> {
-              if (promise.tryFailure(
-                  new PgBackendException(
-                      SqlState.CANNOT_CONNECT.code(),
-                      "backend "
-                          + describe(node)
-                          + " did not complete startup within "
-                          + timeout.toMillis()
-                          + " ms"))) {
-                channel.close();
-              }
-            },
-            timeout.toMillis(),
-            TimeUnit.MILLISECONDS);
-    connect.addListener(
-        f -> {
-          if (!f.isSuccess()) {
-            promise.tryFailure(
-                new PgBackendException(
-                    SqlState.CANNOT_CONNECT.code(),
-                    "could not connect to backend "
-                        + describe(node)
-                        + ": "
-                        + io.halo.proxy.session.BackendText.reason(f.cause()),
-                    f.cause()));
+    io.halo.proxy.transport.BackendDial.open(
+        transports,
+        loop,
+        node,
+        timeout,
+        promise,
+        p -> {
+          if (tls.enabled()) {
+            p.addLast(
+                "tls-request",
+                new PgBackendTls(
+                    tls, describe(node), node.address().host(), node.address().port()));
           }
-        });
-    promise.addListener(
-        f -> {
-          timer.cancel(false);
-          if (!f.isSuccess()) {
-            channel.close();
-          }
-        });
+          p.addLast("frames", PgFrameDecoder.forBackend(maxMessageSize));
+          p.addLast("startup", handler);
+        },
+        (message, cause) -> new PgBackendException(SqlState.CANNOT_CONNECT.code(), message, cause),
+        "startup");
     return promise;
   }
 

@@ -4,40 +4,30 @@ import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.AcceptGate;
 import io.halo.proxy.transport.ServerTls;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 
 /**
  * Sets up each accepted PostgreSQL client connection. The {@link AcceptGate} decides first: a
  * connection over a limit gets FATAL 53300 at once and never reaches a frontend.
  */
-public final class PgListener extends ChannelInitializer<SocketChannel> {
-
-  private final PgListenerContext context;
-  private final AcceptGate gate;
-  private final ServerTls tls;
+public final class PgListener extends io.halo.proxy.session.ClientInitializer<PgListenerContext> {
 
   public PgListener(PgListenerContext context, AcceptGate gate) {
     this(context, gate, ServerTls.NONE);
   }
 
   public PgListener(PgListenerContext context, AcceptGate gate, ServerTls tls) {
-    this.context = context;
-    this.gate = gate;
-    this.tls = tls;
+    super(context, gate, tls);
   }
 
   @Override
-  protected void initChannel(SocketChannel ch) {
-    if (!gate.admit(
-        ch,
-        context.name(),
-        context.clientConnections(),
-        context.listener().maxClientConnections(),
-        context.rejections(),
-        (alloc, why, message) -> PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message))) {
-      return;
-    }
+  protected io.netty.buffer.ByteBuf refusal(
+      io.netty.buffer.ByteBufAllocator alloc, String message) {
+    return PgMessages.fatal(alloc, SqlState.TOO_MANY_CONNECTIONS, message);
+  }
+
+  @Override
+  protected void pipeline(SocketChannel ch) {
     if (tls.enabled()) {
       ch.pipeline().addLast("direct-tls", new PgDirectTls(tls, context.name()));
     }

@@ -127,6 +127,20 @@ public final class AcceptGate {
    * @param listenerCount the listener's open connections
    * @return true when the caller should set up the protocol pipeline
    */
+  /**
+   * {@link #admit(SocketChannel, String, AtomicInteger, int, Rejections, RefusalWriter)} for {@code
+   * listener}'s own counters and limit.
+   */
+  public boolean admit(SocketChannel ch, SessionListener listener, RefusalWriter refusal) {
+    return admit(
+        ch,
+        listener.name(),
+        listener.clientConnections(),
+        listener.listener().maxClientConnections(),
+        listener.rejections(),
+        refusal);
+  }
+
   public boolean admit(
       SocketChannel ch,
       String listenerName,

@@ -168,6 +168,20 @@ public final class Establisher<C> {
         });
   }
 
+  /**
+   * The client left while logging in: its login timer stops, and the establisher (null before the
+   * client authenticated) gives back what it holds.
+   */
+  public static void cancel(
+      io.netty.util.concurrent.ScheduledFuture<?> loginTimer, Establisher<?> establisher) {
+    if (loginTimer != null) {
+      loginTimer.cancel(false);
+    }
+    if (establisher != null) {
+      establisher.cancel();
+    }
+  }
+
   /** The client left before the session started: a queued permit request or a permit goes back. */
   public void cancel() {
     if (waiting != null) {

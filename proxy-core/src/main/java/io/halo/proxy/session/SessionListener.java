@@ -21,6 +21,9 @@ public interface SessionListener {
   /** Throttles the log lines of failed backend logins. */
   LogThrottle backendErrors();
 
+  /** Client connections open on this listener (counted by the {@link AcceptGate}). */
+  java.util.concurrent.atomic.AtomicInteger clientConnections();
+
   /** How long a new session waits for a running failover. */
   Duration holdTimeout();
 }

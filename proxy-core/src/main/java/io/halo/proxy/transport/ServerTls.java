@@ -242,6 +242,27 @@ public final class ServerTls {
     return false;
   }
 
+  /**
+   * A client connection failed its TLS handshake (or sent plaintext to TLS): logged in one line and
+   * closed. False when {@code cause} is not a TLS failure.
+   */
+  public static boolean closeOnTlsFailure(
+      io.netty.channel.ChannelHandlerContext ctx,
+      String listener,
+      org.slf4j.Logger log,
+      Throwable cause) {
+    if (!isTlsFailure(cause)) {
+      return false;
+    }
+    log.info(
+        "[{}] client {}: TLS handshake failed: {}",
+        listener,
+        ctx.channel().remoteAddress(),
+        describeFailure(cause));
+    ctx.close();
+    return true;
+  }
+
   /** One line for a log: the innermost message of a TLS failure. */
   public static String describeFailure(Throwable cause) {
     Throwable t = cause;

@@ -344,6 +344,11 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   }
 
   @Override
+  public io.halo.health.FleetView fleet() {
+    return health.fleet();
+  }
+
+  @Override
   public Topology topology() {
     return health.current();
   }

@@ -325,6 +325,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return store.decides();
   }
 
+  /** The fleet of instances sharing this cluster; null when this Halo runs alone. */
+  public io.halo.health.FleetView fleet() {
+    return store.fleet();
+  }
+
   /** The instance that decides when this one does not ({@code instance@admin}); else null. */
   public String leader() {
     return store.leader();

@@ -49,6 +49,11 @@ public interface StateStore {
     return null;
   }
 
+  /** The fleet as this instance sees it; null when this process runs alone. */
+  default io.halo.health.FleetView fleet() {
+    return null;
+  }
+
   /** A store that keeps nothing: every start begins from the config. */
   static StateStore none() {
     return new StateStore() {

@@ -62,6 +62,8 @@ public final class ZkStateStore implements StateStore {
   private CuratorCache stateCache;
   private CuratorCache viewsCache;
   private volatile byte[] lastView;
+  private volatile long viewEpoch;
+  private volatile String viewPrimary;
 
   ZkStateStore(ZkCoordination zk, String cluster) {
     this.zk = zk;
@@ -185,6 +187,7 @@ public final class ZkStateStore implements StateStore {
               log.warn("[{}] no longer the leader: taking no more decisions", cluster);
             }
             leading = false;
+            republishView();
           }
         },
         worker);
@@ -224,6 +227,7 @@ public final class ZkStateStore implements StateStore {
       s.ifPresent(changed);
       if (zk.connected() && latch.hasLeadership()) {
         leading = true;
+        republishView();
         log.warn(
             "[{}] this instance ({}) is the leader: it takes the failover decisions",
             cluster,
@@ -288,6 +292,18 @@ public final class ZkStateStore implements StateStore {
 
   /** Publishes this instance's view (epoch, primary) for the others; never blocks. */
   public void publishView(long epoch, String primary) {
+    viewEpoch = epoch;
+    viewPrimary = primary;
+    republishView();
+  }
+
+  /** Publishes the view again with the current leadership (after it changed). */
+  private void republishView() {
+    if (zk.adminAddress() == null) {
+      return; // not serving yet: the first view comes when the admin API is up
+    }
+    long epoch = viewEpoch;
+    String primary = viewPrimary;
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("instance", zk.instance());
     v.put("admin", zk.adminAddress());
@@ -342,6 +358,21 @@ public final class ZkStateStore implements StateStore {
     out.sort(
         (a, b) -> String.valueOf(a.get("instance")).compareTo(String.valueOf(b.get("instance"))));
     return out;
+  }
+
+  @Override
+  public io.halo.health.FleetView fleet() {
+    List<io.halo.health.FleetView.Member> members = new ArrayList<>();
+    for (Map<String, Object> v : views()) {
+      members.add(
+          new io.halo.health.FleetView.Member(
+              String.valueOf(v.get("instance")),
+              String.valueOf(v.get("admin")),
+              v.get("epoch") instanceof Number n ? n.longValue() : 0,
+              v.get("primary") == null ? null : String.valueOf(v.get("primary")),
+              Boolean.TRUE.equals(v.get("leader"))));
+    }
+    return new io.halo.health.FleetView(zk.instance(), decides(), leader(), problem(), members);
   }
 
   public boolean leading() {

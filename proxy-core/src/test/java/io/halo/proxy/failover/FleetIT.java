@@ -228,10 +228,41 @@ class FleetIT {
     HaloFixture b = instance("b", zk.getConnectString());
     HaloFixture c = instance("c", zk.getConnectString());
     long epoch = a.control().topology().epoch();
-    // A follower refuses operator actions and names the leader
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> b.control().failover(null, false))
-        .isInstanceOf(NotLeaderException.class)
-        .hasMessageContaining("a@");
+    // Every instance sees the fleet: three members, a leads
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                List.of(b, c).stream()
+                    .allMatch(
+                        h ->
+                            h.control().fleet().instances().size() == 3
+                                && h.control().fleet().leader() != null));
+    io.halo.health.FleetView fleet = c.control().fleet();
+    assertThat(fleet.leads()).isFalse();
+    assertThat(fleet.instances())
+        .filteredOn(io.halo.health.FleetView.Member::leader)
+        .extracting(io.halo.health.FleetView.Member::instance)
+        .containsExactly("a");
+    assertThat(fleet.instances()).allMatch(m -> m.epoch() == epoch);
+    // A follower refuses operator actions (409) and names the leader's admin address
+    java.net.InetSocketAddress adminB = b.server().adminAddress();
+    java.net.http.HttpResponse<String> refused =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + adminB.getPort()
+                                + "/api/v1/clusters/main/failover"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}"))
+                    .header("Content-Type", "application/json")
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(refused.statusCode()).isEqualTo(409);
+    assertThat(refused.body())
+        .contains("does not lead")
+        .contains("a@127.0.0.1:" + a.server().adminAddress().getPort());
     List<Inserter> writers = new ArrayList<>();
     long base = 0;
     for (HaloFixture h : List.of(a, b, c)) {

@@ -11,7 +11,7 @@ import java.util.function.Consumer;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.state.ConnectionState;
-import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.curator.retry.RetryUntilElapsed;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,7 +43,9 @@ public final class ZkCoordination implements AutoCloseable {
             .connectString(config.connect())
             .sessionTimeoutMs(session)
             .connectionTimeoutMs(Math.max(1000, session / 2))
-            .retryPolicy(new ExponentialBackoffRetry(200, 10, 2000))
+            // Bounded: a save runs on a cluster's health writer, which must not wait longer than
+            // a session for an unreachable ensemble (the leader stops deciding by then anyway).
+            .retryPolicy(new RetryUntilElapsed(session, 200))
             .build();
     client
         .getConnectionStateListenable()

@@ -223,7 +223,10 @@ class FleetIT {
       throws Exception {
     // Given three instances on one ZooKeeper, the first one leading
     startCluster();
-    HaloFixture a = instance("a", zk.getConnectString());
+    // (a reaches ZooKeeper through a relay: its "crash" below leaves its session to expire)
+    TcpRelay linkA = TcpRelay.start("zk-a", "127.0.0.1", zk.getPort());
+    relays.add(linkA);
+    HaloFixture a = instance("a", "127.0.0.1:" + linkA.port());
     awaitLeader(List.of(a));
     HaloFixture b = instance("b", zk.getConnectString());
     HaloFixture c = instance("c", zk.getConnectString());
@@ -272,9 +275,11 @@ class FleetIT {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> writers.stream().allMatch(w -> w.acked.size() > 20));
-    // When the leader instance and the primary go down at the same moment
+    // When the leader instance and the primary go down at the same moment (the leader like a
+    // crash: its ZooKeeper session is not closed, it expires after session_timeout)
     PgNode old = cluster.primary();
     writers.get(0).close();
+    linkA.blackhole();
     a.server().close();
     old.kill();
     writers.forEach(w -> w.marked = true);

@@ -3,6 +3,7 @@ package io.halo.conf.load;
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.CoordinationConfig;
 import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ServerConfig;
@@ -31,7 +32,16 @@ final class ConfigBinder {
   /** The config, or null when a violation was recorded. */
   HaloConfig bind(Node root, Path source) {
     Section top =
-        Section.of(root, root.mark(), "", problems, "server", "admin", "users", "clusters");
+        Section.of(
+            root,
+            root.mark(),
+            "",
+            problems,
+            "server",
+            "admin",
+            "users",
+            "clusters",
+            "coordination");
     ServerConfig server =
         server(
             top.section(
@@ -48,6 +58,8 @@ final class ConfigBinder {
             source);
     AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
     List<UserConfig> users = users(top);
+    CoordinationConfig coordination =
+        top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
     List<ClusterConfig> clusters = new ArrayList<>();
     UniqueNames clusterNames = new UniqueNames("cluster");
     List<Node> clusterNodes = top.nonEmptyList("clusters");
@@ -69,7 +81,8 @@ final class ConfigBinder {
         || clusters.contains(null)) {
       return null;
     }
-    return top.construct(() -> new HaloConfig(source, server, admin, users, clusters));
+    return top.construct(
+        () -> new HaloConfig(source, server, admin, users, clusters, coordination));
   }
 
   /**
@@ -120,6 +133,26 @@ final class ConfigBinder {
                 maxClients,
                 perAddress,
                 startupTimeout));
+  }
+
+  /** {@code coordination: { zookeeper: { connect, root, session_timeout, instance } }}. */
+  private static CoordinationConfig coordination(Section s) {
+    Section zk = s.requiredSection("zookeeper", "connect", "root", "session_timeout", "instance");
+    String connect = zk.requiredString("connect");
+    if (connect != null && connect.isBlank()) {
+      zk.report("connect", "is empty: name the ZooKeeper ensemble, e.g. zk1:2181,zk2:2181");
+    }
+    String root = zk.string("root", CoordinationConfig.DEFAULT_ROOT);
+    if (root != null && (!root.startsWith("/") || (root.length() > 1 && root.endsWith("/")))) {
+      zk.report("root", "must be an absolute znode path such as /halo");
+    }
+    Duration timeout =
+        zk.optional(
+            "session_timeout", CoordinationConfig.DEFAULT_SESSION_TIMEOUT, Formats::duration);
+    String instance = zk.string("instance", null);
+    zk.finish();
+    s.finish();
+    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance));
   }
 
   private AdminConfig admin(Section s) {

@@ -47,7 +47,7 @@ final class ConfigBinder {
                 "startup_timeout"),
             source);
     AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
-    List<UserConfig> users = users(top);
+    List<UserConfig> users = users(top, source);
     List<ClusterConfig> clusters = new ArrayList<>();
     UniqueNames clusterNames = new UniqueNames("cluster");
     List<Node> clusterNodes = top.nonEmptyList("clusters");
@@ -148,7 +148,7 @@ final class ConfigBinder {
     return s.construct(() -> new AdminConfig(listen, token, readOnly));
   }
 
-  private List<UserConfig> users(Section top) {
+  private List<UserConfig> users(Section top, Path source) {
     List<UserConfig> users = new ArrayList<>();
     UniqueNames names = new UniqueNames("user");
     List<Node> nodes = top.nonEmptyList("users");
@@ -162,6 +162,7 @@ final class ConfigBinder {
               problems,
               "name",
               "password",
+              "password_file",
               "auth",
               "backend_user",
               "backend_password",
@@ -170,12 +171,28 @@ final class ConfigBinder {
               "transaction_burst");
       String name = s.requiredString("name");
       String password = s.string("password", null);
+      if (s.has("password_file") && s.has("password")) {
+        s.report("password_file", "give either password or password_file, not both");
+      } else if (s.has("password_file")) {
+        password = Passwords.readFile(s, s.string("password_file", null), source);
+        if (password == null) {
+          // Already reported; a stand-in keeps the trial construction from repeating it.
+          password = "(password_file unreadable)";
+        }
+      }
+      final String secret = password;
       AuthMethod auth =
           s.optional("auth", AuthMethod.SCRAM_SHA_256, t -> Formats.enumValue(t, AuthMethod.class));
       String backendUser = s.string("backend_user", name);
-      String backendPassword = s.string("backend_password", password);
-      if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
-        s.report("password", "required key is missing (only auth: trust needs no password)");
+      String backendPassword = Passwords.backendPassword(s, name, secret, auth, backendUser);
+      if (auth != null
+          && auth != AuthMethod.TRUST
+          && !s.has("password")
+          && !s.has("password_file")) {
+        s.report(
+            "password",
+            "required key is missing (give password or password_file; only auth: trust needs"
+                + " neither)");
       }
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
@@ -187,7 +204,7 @@ final class ConfigBinder {
               () ->
                   new UserConfig(
                       name,
-                      password,
+                      secret,
                       auth,
                       backendUser,
                       backendPassword,

@@ -7,8 +7,11 @@ import java.util.Objects;
  * connections. {@code backendUser} and {@code backendPassword} default to the client credentials
  * (the loader fills them in).
  *
- * @param password the clear-text password; may be null only for {@link AuthMethod#TRUST}
- * @param backendPassword may be null when the backend trusts the user
+ * @param password the password, or a verifier as the servers store it ({@link StoredPassword}: a
+ *     SCRAM-SHA-256 verifier, an md5 hash, a mysql_native_password hash); may be null only for
+ *     {@link AuthMethod#TRUST}
+ * @param backendPassword may be null when the backend trusts the user; when it is a SCRAM verifier
+ *     (the user's own, by default) the backend login replays the client's SCRAM keys (passthrough)
  * @param maxConnections client sessions of this user at once through Halo (all clusters), 0 for no
  *     cap; beyond it a new session is refused (PostgreSQL 53300, MySQL 1226)
  * @param maxTransactionsPerSecond transactions this user may start per second (a statement outside

@@ -1,0 +1,159 @@
+package io.halo.conf.load;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.StoredPassword;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A user's password keys: {@code password_file} (read once, at load) and the checks on stored
+ * verifiers ({@link StoredPassword}): which auth method a verifier can serve and what the backend
+ * login then uses.
+ */
+final class Passwords {
+
+  private static final Logger log = LoggerFactory.getLogger(Passwords.class);
+
+  /** A password file larger than this is surely not a password file. */
+  private static final long MAX_FILE = 4096;
+
+  private Passwords() {}
+
+  /**
+   * The password in {@code file} (relative to the config file's directory), without its trailing
+   * line break; null after reporting a problem. Warns when group or others may read it.
+   */
+  static String readFile(Section s, String file, Path source) {
+    if (file == null || file.isBlank()) {
+      s.report("password_file", "is empty; give the path of a file holding the password");
+      return null;
+    }
+    Path base = source == null ? null : source.toAbsolutePath().getParent();
+    Path path = base == null ? Path.of(file) : base.resolve(file);
+    String text;
+    try {
+      if (Files.size(path) > MAX_FILE) {
+        s.report("password_file", "'" + path + "' is larger than " + MAX_FILE + " bytes");
+        return null;
+      }
+      text = Files.readString(path, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      s.report("password_file", "cannot read '" + path + "': no such file");
+      return null;
+    } catch (IOException e) {
+      s.report("password_file", "cannot read '" + path + "': " + e.getMessage());
+      return null;
+    }
+    String password = text.endsWith("\r\n") ? text.substring(0, text.length() - 2) : text;
+    password = password.endsWith("\n") ? password.substring(0, password.length() - 1) : password;
+    if (password.isEmpty() || password.indexOf('\n') >= 0) {
+      s.report(
+          "password_file",
+          "'" + path + "' must hold the password (or verifier) on one line, and nothing else");
+      return null;
+    }
+    warnIfReadableByOthers(path, s.path("password_file"));
+    return password;
+  }
+
+  private static void warnIfReadableByOthers(Path path, String key) {
+    Set<PosixFilePermission> p;
+    try {
+      p = Files.getPosixFilePermissions(path);
+    } catch (UnsupportedOperationException | IOException e) {
+      return;
+    }
+    if (p.contains(PosixFilePermission.GROUP_READ) || p.contains(PosixFilePermission.OTHERS_READ)) {
+      log.warn(
+          "{}: '{}' may be read by group or others ({}); chmod 600 it",
+          key,
+          path,
+          java.nio.file.attribute.PosixFilePermissions.toString(p));
+    }
+  }
+
+  /**
+   * Checks that the user's password form fits its auth method and returns what the backend login
+   * uses: {@code backend_password} when given, else the password (for a SCRAM verifier, the login
+   * is a SCRAM passthrough; for an md5 hash, an md5 login with the hash).
+   */
+  static String backendPassword(
+      Section s, String name, String password, AuthMethod auth, String backendUser) {
+    StoredPassword form = form(s, "password", password);
+    if (form != null && auth != null && form.isVerifier()) {
+      boolean fits =
+          switch (form) {
+            case SCRAM_SHA_256 -> auth == AuthMethod.SCRAM_SHA_256;
+            case MD5, MYSQL_NATIVE -> auth == AuthMethod.MD5;
+            case PLAINTEXT -> true;
+          };
+      if (!fits) {
+        s.report(
+            s.has("password_file") ? "password_file" : "password",
+            "holds "
+                + describe(form)
+                + ", which cannot check a client for auth: "
+                + auth.yamlName()
+                + (form == StoredPassword.SCRAM_SHA_256
+                    ? "; use auth: scram-sha-256"
+                    : "; use auth: md5"));
+      }
+    }
+    if (s.has("backend_password")) {
+      String backend = s.string("backend_password", null);
+      StoredPassword backendForm = form(s, "backend_password", backend);
+      if (backendForm == StoredPassword.SCRAM_SHA_256
+          || backendForm == StoredPassword.MYSQL_NATIVE) {
+        s.report(
+            "backend_password",
+            "holds "
+                + describe(backendForm)
+                + ", with which Halo cannot log in to a backend; give the plaintext password (or"
+                + " an md5 hash for a PostgreSQL md5 backend), or leave backend_password out for a"
+                + " SCRAM passthrough of the client's own login");
+      }
+      return backend;
+    }
+    if (form == StoredPassword.MD5 && backendUser != null && !backendUser.equals(name)) {
+      s.report(
+          "backend_password",
+          "is needed: an md5 hash is salted with the user name, so '"
+              + name
+              + "''s hash cannot log in as backend_user '"
+              + backendUser
+              + "'");
+    }
+    if (form == StoredPassword.MYSQL_NATIVE) {
+      s.report(
+          "backend_password",
+          "is needed: Halo cannot yet log in to a MySQL backend with only a"
+              + " mysql_native_password hash");
+    }
+    return password;
+  }
+
+  private static StoredPassword form(Section s, String key, String value) {
+    try {
+      return StoredPassword.of(value);
+    } catch (IllegalArgumentException e) {
+      s.report(s.has(key) || !key.equals("password") ? key : "password_file", e.getMessage());
+      return null;
+    }
+  }
+
+  private static String describe(StoredPassword form) {
+    return switch (form) {
+      case SCRAM_SHA_256 -> "a SCRAM-SHA-256 verifier";
+      case MD5 -> "a PostgreSQL md5 hash";
+      case MYSQL_NATIVE -> "a mysql_native_password hash";
+      case PLAINTEXT -> "a password";
+    };
+  }
+}

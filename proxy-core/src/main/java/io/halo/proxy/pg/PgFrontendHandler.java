@@ -1,6 +1,7 @@
 package io.halo.proxy.pg;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.pg.auth.Md5;
@@ -248,7 +249,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     ByteBuf body = frame.body();
     if (md5Salt != null) {
       String response = PgMessages.readCString(body);
-      if (credentials != null && Md5.matches(credentials.md5(), md5Salt, response)) {
+      if (credentials != null
+          && credentials.md5() != null
+          && Md5.matches(credentials.md5(), md5Salt, response)) {
         authenticated(ctx);
       } else {
         passwordFailed(ctx, "md5 response does not match");
@@ -282,6 +285,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         if (credentials == null) {
           passwordFailed(ctx, "no such user");
           return;
+        }
+        String backendPassword = credentials.user().backendPassword();
+        if (StoredPassword.of(backendPassword) == StoredPassword.SCRAM_SHA_256) {
+          listener.scramKeys().rememberClientKey(backendPassword, scram.clientKey());
         }
         ctx.write(
             PgMessages.authentication(

@@ -2,6 +2,7 @@ package io.halo.conf.load;
 
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.Cidr;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.HostPort;
@@ -168,7 +169,9 @@ final class ConfigBinder {
               "backend_password",
               "max_connections",
               "max_transactions_per_second",
-              "transaction_burst");
+              "transaction_burst",
+              "allow",
+              "require_tls");
       String name = s.requiredString("name");
       String password = s.string("password", null);
       if (s.has("password_file") && s.has("password")) {
@@ -197,6 +200,8 @@ final class ConfigBinder {
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
+      List<Cidr> allow = Passwords.allow(s);
+      Boolean requireTls = s.optional("require_tls", false, Formats::bool);
       names.check(name, s, "name");
       s.finish();
       users.add(
@@ -210,7 +215,9 @@ final class ConfigBinder {
                       backendPassword,
                       maxConnections,
                       rate,
-                      burst)));
+                      burst,
+                      allow,
+                      requireTls)));
     }
     return users;
   }

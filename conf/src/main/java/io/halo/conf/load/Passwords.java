@@ -1,6 +1,7 @@
 package io.halo.conf.load;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.Cidr;
 import io.halo.conf.model.StoredPassword;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -8,14 +9,16 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A user's password keys: {@code password_file} (read once, at load) and the checks on stored
- * verifiers ({@link StoredPassword}): which auth method a verifier can serve and what the backend
- * login then uses.
+ * A user's credential keys: {@code password_file} (read once, at load), the checks on stored
+ * verifiers ({@link StoredPassword}: which auth method a verifier can serve and what the backend
+ * login then uses), and the {@code allow:} networks.
  */
 final class Passwords {
 
@@ -137,6 +140,39 @@ final class Passwords {
               + " mysql_native_password hash");
     }
     return password;
+  }
+
+  /**
+   * A user's {@code allow:} list of networks; empty when absent (any address). A bad entry is
+   * reported with its text and the expected form.
+   */
+  static List<Cidr> allow(Section s) {
+    Node n = s.node("allow");
+    if (n == null || !s.has("allow")) {
+      return List.of();
+    }
+    if (!(n instanceof Node.ListNode list)) {
+      s.report("allow", "expected a list of networks, as [10.0.0.0/8, 2001:db8::/32]");
+      return List.of();
+    }
+    if (list.items().isEmpty()) {
+      s.report("allow", "is empty, which would refuse every address; remove it to allow any");
+    }
+    List<Cidr> out = new ArrayList<>();
+    for (int i = 0; i < list.items().size(); i++) {
+      Node item = list.items().get(i);
+      if (!(item instanceof Node.ScalarNode scalar)
+          || scalar.kind() != Node.ScalarNode.Kind.STRING) {
+        s.report("allow", "entry " + i + " is not a network (10.0.0.0/8, 2001:db8::/32)");
+        continue;
+      }
+      try {
+        out.add(Cidr.parse(scalar.text()));
+      } catch (IllegalArgumentException e) {
+        s.report("allow", e.getMessage());
+      }
+    }
+    return out;
   }
 
   private static StoredPassword form(Section s, String key, String value) {

@@ -19,6 +19,9 @@ import java.util.Objects;
  *     an error (53300) and the session stays usable
  * @param transactionBurst the token bucket's capacity: transactions the user may start at once
  *     after being idle
+ * @param allow the networks this user may connect from (empty: any), checked before the password
+ *     (PostgreSQL 28000, MySQL 1130)
+ * @param requireTls whether this user must connect over TLS (checked before the password)
  */
 public record UserConfig(
     String name,
@@ -28,9 +31,12 @@ public record UserConfig(
     String backendPassword,
     int maxConnections,
     int maxTransactionsPerSecond,
-    int transactionBurst) {
+    int transactionBurst,
+    java.util.List<Cidr> allow,
+    boolean requireTls) {
 
   public UserConfig {
+    allow = java.util.List.copyOf(allow);
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(auth, "auth");
     Objects.requireNonNull(backendUser, "backendUser");
@@ -51,6 +57,29 @@ public record UserConfig(
       throw new IllegalArgumentException(
           "user '" + name + "': transaction_burst must be at least 1");
     }
+  }
+
+  /** Any address, TLS or not. */
+  public UserConfig(
+      String name,
+      String password,
+      AuthMethod auth,
+      String backendUser,
+      String backendPassword,
+      int maxConnections,
+      int maxTransactionsPerSecond,
+      int transactionBurst) {
+    this(
+        name,
+        password,
+        auth,
+        backendUser,
+        backendPassword,
+        maxConnections,
+        maxTransactionsPerSecond,
+        transactionBurst,
+        java.util.List.of(),
+        false);
   }
 
   /** No per-user limits. */
@@ -74,6 +103,8 @@ public record UserConfig(
                 + ", transactionBurst="
                 + transactionBurst
             : "")
+        + (allow.isEmpty() ? "" : ", allow=" + allow)
+        + (requireTls ? ", requireTls" : "")
         + "]";
   }
 }

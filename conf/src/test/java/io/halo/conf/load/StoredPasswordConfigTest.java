@@ -131,4 +131,27 @@ class StoredPasswordConfigTest {
     assertThat(StoredPassword.of("*notahash")).isEqualTo(StoredPassword.PLAINTEXT);
     assertThat(StoredPassword.of("*" + "0".repeat(40))).isEqualTo(StoredPassword.MYSQL_NATIVE);
   }
+
+  @Test
+  void allow_and_require_tls_are_bound_and_a_bad_network_names_its_line() throws ConfigException {
+    UserConfig u =
+        load(
+            users(
+                "    password: pw\n"
+                    + "    allow: [10.0.0.0/8, \"2001:db8::/32\"]\n"
+                    + "    require_tls: true\n"),
+            Map.of());
+    assertThat(u.allow())
+        .extracting(Object::toString)
+        .containsExactly("10.0.0.0/8", "2001:db8::/32");
+    assertThat(u.requireTls()).isTrue();
+    assertThat(load(users("    password: pw\n"), Map.of()).allow()).isEmpty();
+
+    Violation v = only(users("    password: pw\n    allow: [10.1.2.3/8]\n"));
+    assertThat(v.line()).isEqualTo(4);
+    assertThat(v.key()).isEqualTo("users[0].allow");
+    assertThat(v.message()).contains("did you mean 10.0.0.0/8");
+    assertThat(only(users("    password: pw\n    allow: []\n")).message())
+        .contains("would refuse every address");
+  }
 }

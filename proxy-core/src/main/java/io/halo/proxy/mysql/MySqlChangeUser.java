@@ -113,6 +113,22 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
             ? MySqlPackets.readCString(b)
             : null;
     entry = session.listener().credentials().lookup(user).orElse(null);
+    if (entry != null
+        && io.halo.proxy.session.ClientRules.refuses(
+            ctx.channel(),
+            entry.user(),
+            session.listener().name(),
+            session.listener().rejections(),
+            session.listener().authFailures())) {
+      refuse(
+          ctx,
+          MySqlError.HOST_NOT_ALLOWED.code(),
+          MySqlError.HOST_NOT_ALLOWED.sqlState(),
+          "Host '"
+              + io.halo.proxy.session.ClientRules.host(ctx.channel().remoteAddress())
+              + "' is not allowed to connect to this server");
+      return;
+    }
     if (entry != null && entry.user().auth() == AuthMethod.TRUST) {
       connect(ctx);
       return;

@@ -10,6 +10,8 @@ public enum MySqlError {
   BAD_HANDSHAKE(1043, "08S01"),
   /** ER_ACCESS_DENIED_ERROR: wrong password or unknown user. */
   ACCESS_DENIED(1045, "28000"),
+  /** ER_HOST_NOT_PRIVILEGED: the user's address rules ({@code allow}, {@code require_tls}). */
+  HOST_NOT_ALLOWED(1130, "HY000"),
   /** ER_NET_PACKET_TOO_LARGE: a packet over the configured maximum. */
   PACKET_TOO_LARGE(1153, "08S01"),
   /**

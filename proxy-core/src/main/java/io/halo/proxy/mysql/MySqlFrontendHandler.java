@@ -9,6 +9,7 @@ import io.halo.proxy.mysql.packet.MySqlCapabilities;
 import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
+import io.halo.proxy.session.ClientRules;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
 import io.netty.buffer.ByteBuf;
@@ -189,6 +190,19 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     hello = HandshakeResponse.decode(payload);
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
+    if (credentials != null
+        && ClientRules.refuses(
+            ctx.channel(),
+            credentials.user(),
+            listener.name(),
+            listener.rejections(),
+            listener.authFailures())) {
+      fail(
+          ctx,
+          MySqlError.HOST_NOT_ALLOWED,
+          "Host '" + host(ctx) + "' is not allowed to connect to this server");
+      return;
+    }
     if (credentials != null && credentials.user().auth() == AuthMethod.TRUST) {
       // Any password is accepted. A caching_sha2_password client that sent one waits for the
       // plugin's verdict before the OK (without it libmariadb asks for the RSA key and fails).

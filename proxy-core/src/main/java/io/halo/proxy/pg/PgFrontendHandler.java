@@ -13,6 +13,7 @@ import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.session.ClientRules;
 import io.halo.proxy.session.SessionState;
 import io.halo.routing.RouteRequest;
 import io.halo.routing.RouteResult;
@@ -209,6 +210,26 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     state = SessionState.AUTH;
     credentials = listener.credentials().lookup(user).orElse(null);
+    if (credentials != null
+        && ClientRules.refuses(
+            ctx.channel(),
+            credentials.user(),
+            listener.name(),
+            listener.rejections(),
+            listener.authFailures())) {
+      fatal(
+          ctx,
+          SqlState.INVALID_AUTHORIZATION,
+          "no Halo rule allows host \""
+              + ClientRules.host(ctx.channel().remoteAddress())
+              + "\", user \""
+              + user
+              + "\", database \""
+              + database
+              + "\", "
+              + (ClientRules.tls(ctx.channel()) ? "SSL encryption" : "no encryption"));
+      return;
+    }
     AuthMethod method = credentials == null ? AuthMethod.SCRAM_SHA_256 : credentials.user().auth();
     switch (method) {
       case TRUST -> authenticated(ctx);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.Cidr;
 import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
@@ -80,7 +81,40 @@ class PgStoredVerifierIT {
             List.of(
                 new UserConfig("app", app, AuthMethod.SCRAM_SHA_256, "app", app),
                 new UserConfig("legacy", legacy, AuthMethod.MD5, "legacy", legacy),
-                new UserConfig("drift", otherDrift, AuthMethod.SCRAM_SHA_256, "drift", otherDrift)),
+                new UserConfig("drift", otherDrift, AuthMethod.SCRAM_SHA_256, "drift", otherDrift),
+                new UserConfig(
+                    "near",
+                    app,
+                    AuthMethod.SCRAM_SHA_256,
+                    "app",
+                    app,
+                    0,
+                    0,
+                    0,
+                    List.of(Cidr.parse("10.0.0.0/8"), Cidr.parse("127.0.0.1")),
+                    false),
+                new UserConfig(
+                    "far",
+                    app,
+                    AuthMethod.SCRAM_SHA_256,
+                    "app",
+                    app,
+                    0,
+                    0,
+                    0,
+                    List.of(Cidr.parse("10.0.0.0/8")),
+                    false),
+                new UserConfig(
+                    "tlsonly",
+                    app,
+                    AuthMethod.SCRAM_SHA_256,
+                    "app",
+                    app,
+                    0,
+                    0,
+                    0,
+                    List.of(),
+                    true)),
             20);
   }
 
@@ -161,5 +195,22 @@ class PgStoredVerifierIT {
         catchThrowableOfType(SQLException.class, () -> halo.connect("drift", "driftpw", "app", ""));
     assertThat((Object) e).isNotNull();
     assertThat(e.getMessage()).contains("another verifier");
+  }
+
+  @Test
+  void allow_lists_are_checked_before_the_password_and_refuse_with_28000() throws Exception {
+    try (Connection c = halo.connect("near", "apppw", "app", "")) {
+      assertThat(query(c, "SELECT current_user")).isEqualTo("app");
+    }
+    SQLException far =
+        catchThrowableOfType(SQLException.class, () -> halo.connect("far", "apppw", "app", ""));
+    assertThat(far.getSQLState()).isEqualTo("28000");
+    assertThat(far.getMessage())
+        .contains("no Halo rule allows host \"127.0.0.1\", user \"far\", database \"app\"");
+    SQLException tls =
+        catchThrowableOfType(
+            SQLException.class, () -> halo.connect("tlsonly", "apppw", "app", "sslmode=disable"));
+    assertThat(tls.getSQLState()).isEqualTo("28000");
+    assertThat(tls.getMessage()).contains("no encryption");
   }
 }

@@ -85,7 +85,8 @@ final class Passwords {
   /**
    * Checks that the user's password form fits its auth method and returns what the backend login
    * uses: {@code backend_password} when given, else the password (for a SCRAM verifier, the login
-   * is a SCRAM passthrough; for an md5 hash, an md5 login with the hash).
+   * is a SCRAM passthrough; for an md5 hash, an md5 login with the hash; for a MySQL native hash, a
+   * native login with SHA1(password) recovered from the client's login).
    */
   static String backendPassword(
       Section s, String name, String password, AuthMethod auth, String backendUser) {
@@ -132,12 +133,6 @@ final class Passwords {
               + "''s hash cannot log in as backend_user '"
               + backendUser
               + "'");
-    }
-    if (form == StoredPassword.MYSQL_NATIVE) {
-      s.report(
-          "backend_password",
-          "is needed: Halo cannot yet log in to a MySQL backend with only a"
-              + " mysql_native_password hash");
     }
     return password;
   }

@@ -92,6 +92,13 @@ class StoredPasswordConfigTest {
   }
 
   @Test
+  void a_native_hash_alone_is_kept_for_the_backend_login() throws ConfigException {
+    String hash = "*" + "0123456789ABCDEF".repeat(2) + "01234567";
+    UserConfig u = load(users("    password: \"" + hash + "\"\n    auth: md5\n"), Map.of());
+    assertThat(u.backendPassword()).isEqualTo(hash);
+  }
+
+  @Test
   void a_verifier_as_backend_password_is_refused() {
     Violation v = only(users("    password: pw\n    backend_password: \"" + SCRAM + "\"\n"));
     assertThat(v.key()).isEqualTo("users[0].backend_password");

@@ -154,6 +154,9 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
             && (MySqlAuth.NATIVE.equals(plugin)
                 ? MySqlScramble.nativeMatches(entry.nativeStored(), salt, token)
                 : MySqlScramble.sha2Matches(entry.sha2Stored(), salt, token));
+    if (ok && MySqlAuth.NATIVE.equals(plugin)) {
+      io.halo.proxy.mysql.auth.NativePassthrough.learn(entry.user(), salt, token);
+    }
     if (!ok) {
       session.listener().rejections().count("auth_failed");
       log.info(

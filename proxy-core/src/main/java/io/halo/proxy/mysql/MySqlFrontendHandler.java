@@ -230,6 +230,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
             && (MySqlAuth.NATIVE.equals(plugin)
                 ? MySqlScramble.nativeMatches(credentials.nativeStored(), scramble, token)
                 : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
+    if (ok && MySqlAuth.NATIVE.equals(plugin)) {
+      io.halo.proxy.mysql.auth.NativePassthrough.learn(credentials.user(), scramble, token);
+    }
     if (!ok) {
       listener.rejections().count("auth_failed");
       long suppressed = listener.authFailures().admitLogLine(listener.name());

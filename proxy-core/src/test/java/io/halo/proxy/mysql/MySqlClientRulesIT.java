@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.Cidr;
 import io.halo.conf.model.Route;
+import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.mysql.auth.MySqlScramble;
@@ -36,6 +37,16 @@ class MySqlClientRulesIT {
     cluster = MariaDbCluster.builder().name("myrules").user("app", "apppw").database("app").start();
     String hash =
         "*" + HexFormat.of().withUpperCase().formatHex(MySqlScramble.nativeStored("hashpw"));
+    String appHash;
+    try (Connection c = cluster.primary().connectAsRoot();
+        Statement s = c.createStatement();
+        ResultSet r =
+            s.executeQuery(
+                "SELECT authentication_string FROM mysql.user WHERE user = 'app' LIMIT 1")) {
+      r.next();
+      appHash = r.getString(1);
+    }
+    assertThat(StoredPassword.of(appHash)).isEqualTo(StoredPassword.MYSQL_NATIVE);
     halo =
         MySqlHalo.start(
             cluster,
@@ -44,7 +55,9 @@ class MySqlClientRulesIT {
                 rules("near", List.of(Cidr.parse("127.0.0.0/8")), false),
                 rules("far", List.of(Cidr.parse("10.0.0.0/8"), Cidr.parse("::1")), false),
                 rules("tlsonly", List.of(), true),
-                new UserConfig("hashed", hash, AuthMethod.MD5, "app", "apppw")),
+                new UserConfig("hashed", hash, AuthMethod.MD5, "app", "apppw"),
+                // Only the server's own hash: the backend login recovers SHA1(pw) from the client.
+                new UserConfig("app", appHash, AuthMethod.MD5, "app", appHash)),
             Route.PRIMARY);
   }
 
@@ -107,6 +120,21 @@ class MySqlClientRulesIT {
       assertThat(one(c)).isEqualTo(1);
     }
     SQLException e = catchThrowableOfType(SQLException.class, () -> connect("hashed", "wrong"));
+    assertThat(e.getErrorCode()).isEqualTo(1045);
+  }
+
+  @Test
+  void with_only_the_servers_native_hash_halo_logs_in_to_the_backend_by_passthrough()
+      throws Exception {
+    for (int i = 0; i < 2; i++) {
+      try (Connection c = connect("app", "apppw");
+          Statement s = c.createStatement();
+          ResultSet r = s.executeQuery("SELECT CURRENT_USER()")) {
+        r.next();
+        assertThat(r.getString(1)).startsWith("app@");
+      }
+    }
+    SQLException e = catchThrowableOfType(SQLException.class, () -> connect("app", "wrong"));
     assertThat(e.getErrorCode()).isEqualTo(1045);
   }
 }

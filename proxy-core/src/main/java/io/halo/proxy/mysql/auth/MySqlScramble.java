@@ -82,7 +82,7 @@ public final class MySqlScramble {
     }
   }
 
-  private static byte[] xor(byte[] a, byte[] b) {
+  static byte[] xor(byte[] a, byte[] b) {
     byte[] out = new byte[a.length];
     for (int i = 0; i < a.length; i++) {
       out[i] = (byte) (a[i] ^ b[i]);

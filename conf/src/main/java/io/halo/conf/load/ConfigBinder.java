@@ -2,6 +2,7 @@ package io.halo.conf.load;
 
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.Cidr;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.CoordinationConfig;
 import io.halo.conf.model.HaloConfig;
@@ -57,7 +58,7 @@ final class ConfigBinder {
                 "startup_timeout"),
             source);
     AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
-    List<UserConfig> users = users(top);
+    List<UserConfig> users = users(top, source);
     CoordinationConfig coordination =
         top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
     List<ClusterConfig> clusters = new ArrayList<>();
@@ -185,7 +186,7 @@ final class ConfigBinder {
     return s.construct(() -> new AdminConfig(listen, token, readOnly));
   }
 
-  private List<UserConfig> users(Section top) {
+  private List<UserConfig> users(Section top, Path source) {
     List<UserConfig> users = new ArrayList<>();
     UniqueNames names = new UniqueNames("user");
     List<Node> nodes = top.nonEmptyList("users");
@@ -199,24 +200,45 @@ final class ConfigBinder {
               problems,
               "name",
               "password",
+              "password_file",
               "auth",
               "backend_user",
               "backend_password",
               "max_connections",
               "max_transactions_per_second",
-              "transaction_burst");
+              "transaction_burst",
+              "allow",
+              "require_tls");
       String name = s.requiredString("name");
       String password = s.string("password", null);
+      if (s.has("password_file") && s.has("password")) {
+        s.report("password_file", "give either password or password_file, not both");
+      } else if (s.has("password_file")) {
+        password = Passwords.readFile(s, s.string("password_file", null), source);
+        if (password == null) {
+          // Already reported; a stand-in keeps the trial construction from repeating it.
+          password = "(password_file unreadable)";
+        }
+      }
+      final String secret = password;
       AuthMethod auth =
           s.optional("auth", AuthMethod.SCRAM_SHA_256, t -> Formats.enumValue(t, AuthMethod.class));
       String backendUser = s.string("backend_user", name);
-      String backendPassword = s.string("backend_password", password);
-      if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
-        s.report("password", "required key is missing (only auth: trust needs no password)");
+      String backendPassword = Passwords.backendPassword(s, name, secret, auth, backendUser);
+      if (auth != null
+          && auth != AuthMethod.TRUST
+          && !s.has("password")
+          && !s.has("password_file")) {
+        s.report(
+            "password",
+            "required key is missing (give password or password_file; only auth: trust needs"
+                + " neither)");
       }
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
+      List<Cidr> allow = Passwords.allow(s);
+      Boolean requireTls = s.optional("require_tls", false, Formats::bool);
       names.check(name, s, "name");
       s.finish();
       users.add(
@@ -224,13 +246,15 @@ final class ConfigBinder {
               () ->
                   new UserConfig(
                       name,
-                      password,
+                      secret,
                       auth,
                       backendUser,
                       backendPassword,
                       maxConnections,
                       rate,
-                      burst)));
+                      burst,
+                      allow,
+                      requireTls)));
     }
     return users;
   }

@@ -62,4 +62,9 @@ public interface ClusterControl {
 
   /** Out of rotation and its sessions closed. */
   void disable(String backend);
+
+  /** The Halo instances sharing this cluster through ZooKeeper; null when this Halo runs alone. */
+  default FleetView fleet() {
+    return null;
+  }
 }

@@ -85,6 +85,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   /** Where each cluster's decisions are saved; none when the config has no state_dir. */
   private io.halo.health.store.StateStore stateStore = io.halo.health.store.StateStore.none();
 
+  /** The fleet's ZooKeeper session when {@code coordination:} is configured; else null. */
+  private io.halo.health.store.ZkCoordination zk;
+
   /** Failed logins by client address and user: each failure's answer waits longer. */
   private final io.halo.proxy.session.AuthFailures authFailures;
 
@@ -150,6 +153,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               server.boss,
               server.workers);
       server.admin.start();
+      server.joinFleet();
       return server;
     } catch (RuntimeException | InterruptedException e) {
       server.close();
@@ -158,6 +162,18 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   private void openState() {
+    io.halo.conf.model.CoordinationConfig coordination = config.coordination();
+    if (coordination != null) {
+      String instance =
+          coordination.instance() != null ? coordination.instance() : defaultInstanceName();
+      try {
+        zk = io.halo.health.store.ZkCoordination.connect(coordination, instance, null);
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e.getMessage(), e);
+      }
+      stateStore = io.halo.health.store.StateStore.none();
+      return;
+    }
     java.nio.file.Path dir = config.server().stateDir();
     if (dir == null) {
       log.warn(
@@ -176,7 +192,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private record Watched(ClusterHealth health, FailoverCoordinator coordinator) {}
 
   private Watched watch(ClusterConfig cluster, io.halo.health.failover.EngineOps ops) {
-    ClusterHealth health = new ClusterHealth(cluster, probes, clock, stateStore);
+    ClusterHealth health =
+        new ClusterHealth(
+            cluster, probes, clock, zk == null ? stateStore : zk.store(cluster.name()));
     FailoverCoordinator coordinator =
         new FailoverCoordinator(health, ops, new CommandRunner(), clock);
     healths.add(health);
@@ -443,6 +461,36 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     return userLimits.views();
   }
 
+  /** This host's name and the admin port: unique per host as long as the admin ports differ. */
+  private String defaultInstanceName() {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.net.UnknownHostException e) {
+      host = "localhost";
+    }
+    return host + ":" + config.admin().listen().port();
+  }
+
+  /** Publishes each cluster's view (epoch, primary, leader) for the other instances. */
+  private void joinFleet() {
+    if (zk == null) {
+      return;
+    }
+    InetSocketAddress a = admin.boundAddress();
+    zk.adminAddress(a.getHostString() + ":" + a.getPort());
+    for (ClusterHealth h : healths) {
+      io.halo.health.store.ZkStateStore store = zk.store(h.config().name());
+      h.onTopology(t -> store.publishView(t.epoch(), t.primary()));
+      store.publishView(h.current().epoch(), h.current().primary());
+    }
+  }
+
+  /** The fleet's coordination, or null when this Halo runs alone. */
+  public io.halo.health.store.ZkCoordination coordination() {
+    return zk;
+  }
+
   /** Where the admin HTTP API listens. */
   public InetSocketAddress adminAddress() {
     return admin.boundAddress();
@@ -538,6 +586,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
     coordinators.forEach(FailoverCoordinator::close);
     healths.forEach(ClusterHealth::close);
+    if (zk != null) {
+      zk.close();
+    }
     probes.shutdownNow();
     timer.shutdownNow();
     tlsReloader.close();

@@ -55,6 +55,18 @@ public final class HaloFixture implements AutoCloseable {
       int maxClients,
       java.util.function.UnaryOperator<ClusterConfig> customize)
       throws InterruptedException {
+    return start(cluster, server, users, maxClients, customize, null);
+  }
+
+  /** As above, as one instance of a fleet coordinated by {@code coordination} (ZooKeeper). */
+  public static HaloFixture start(
+      PgCluster cluster,
+      ServerConfig server,
+      List<UserConfig> users,
+      int maxClients,
+      java.util.function.UnaryOperator<ClusterConfig> customize,
+      io.halo.conf.model.CoordinationConfig coordination)
+      throws InterruptedException {
     List<BackendConfig> backends = new ArrayList<>();
     for (PgNode n : cluster.nodes()) {
       backends.add(
@@ -97,7 +109,8 @@ public final class HaloFixture implements AutoCloseable {
             server,
             new AdminConfig(new HostPort("127.0.0.1", 0), null),
             users,
-            List.of(customize.apply(c)));
+            List.of(customize.apply(c)),
+            coordination);
     return new HaloFixture(cluster, HaloServer.start(config));
   }
 

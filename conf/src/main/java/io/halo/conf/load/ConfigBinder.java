@@ -2,7 +2,9 @@ package io.halo.conf.load;
 
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.Cidr;
 import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.CoordinationConfig;
 import io.halo.conf.model.HaloConfig;
 import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ServerConfig;
@@ -31,7 +33,16 @@ final class ConfigBinder {
   /** The config, or null when a violation was recorded. */
   HaloConfig bind(Node root, Path source) {
     Section top =
-        Section.of(root, root.mark(), "", problems, "server", "admin", "users", "clusters");
+        Section.of(
+            root,
+            root.mark(),
+            "",
+            problems,
+            "server",
+            "admin",
+            "users",
+            "clusters",
+            "coordination");
     ServerConfig server =
         server(
             top.section(
@@ -47,7 +58,9 @@ final class ConfigBinder {
                 "startup_timeout"),
             source);
     AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
-    List<UserConfig> users = users(top);
+    List<UserConfig> users = users(top, source);
+    CoordinationConfig coordination =
+        top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
     List<ClusterConfig> clusters = new ArrayList<>();
     UniqueNames clusterNames = new UniqueNames("cluster");
     List<Node> clusterNodes = top.nonEmptyList("clusters");
@@ -69,7 +82,8 @@ final class ConfigBinder {
         || clusters.contains(null)) {
       return null;
     }
-    return top.construct(() -> new HaloConfig(source, server, admin, users, clusters));
+    return top.construct(
+        () -> new HaloConfig(source, server, admin, users, clusters, coordination));
   }
 
   /**
@@ -122,6 +136,26 @@ final class ConfigBinder {
                 startupTimeout));
   }
 
+  /** {@code coordination: { zookeeper: { connect, root, session_timeout, instance } }}. */
+  private static CoordinationConfig coordination(Section s) {
+    Section zk = s.requiredSection("zookeeper", "connect", "root", "session_timeout", "instance");
+    String connect = zk.requiredString("connect");
+    if (connect != null && connect.isBlank()) {
+      zk.report("connect", "is empty: name the ZooKeeper ensemble, e.g. zk1:2181,zk2:2181");
+    }
+    String root = zk.string("root", CoordinationConfig.DEFAULT_ROOT);
+    if (root != null && (!root.startsWith("/") || (root.length() > 1 && root.endsWith("/")))) {
+      zk.report("root", "must be an absolute znode path such as /halo");
+    }
+    Duration timeout =
+        zk.optional(
+            "session_timeout", CoordinationConfig.DEFAULT_SESSION_TIMEOUT, Formats::duration);
+    String instance = zk.string("instance", null);
+    zk.finish();
+    s.finish();
+    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance));
+  }
+
   private AdminConfig admin(Section s) {
     HostPort listen = s.optional("listen", DEFAULT_ADMIN_LISTEN, HostPort::parse);
     String token = s.string("token", null);
@@ -152,7 +186,7 @@ final class ConfigBinder {
     return s.construct(() -> new AdminConfig(listen, token, readOnly));
   }
 
-  private List<UserConfig> users(Section top) {
+  private List<UserConfig> users(Section top, Path source) {
     List<UserConfig> users = new ArrayList<>();
     UniqueNames names = new UniqueNames("user");
     List<Node> nodes = top.nonEmptyList("users");
@@ -166,24 +200,45 @@ final class ConfigBinder {
               problems,
               "name",
               "password",
+              "password_file",
               "auth",
               "backend_user",
               "backend_password",
               "max_connections",
               "max_transactions_per_second",
-              "transaction_burst");
+              "transaction_burst",
+              "allow",
+              "require_tls");
       String name = s.requiredString("name");
       String password = s.string("password", null);
+      if (s.has("password_file") && s.has("password")) {
+        s.report("password_file", "give either password or password_file, not both");
+      } else if (s.has("password_file")) {
+        password = Passwords.readFile(s, s.string("password_file", null), source);
+        if (password == null) {
+          // Already reported; a stand-in keeps the trial construction from repeating it.
+          password = "(password_file unreadable)";
+        }
+      }
+      final String secret = password;
       AuthMethod auth =
           s.optional("auth", AuthMethod.SCRAM_SHA_256, t -> Formats.enumValue(t, AuthMethod.class));
       String backendUser = s.string("backend_user", name);
-      String backendPassword = s.string("backend_password", password);
-      if (auth != null && auth != AuthMethod.TRUST && !s.has("password")) {
-        s.report("password", "required key is missing (only auth: trust needs no password)");
+      String backendPassword = Passwords.backendPassword(s, name, secret, auth, backendUser);
+      if (auth != null
+          && auth != AuthMethod.TRUST
+          && !s.has("password")
+          && !s.has("password_file")) {
+        s.report(
+            "password",
+            "required key is missing (give password or password_file; only auth: trust needs"
+                + " neither)");
       }
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
+      List<Cidr> allow = Passwords.allow(s);
+      Boolean requireTls = s.optional("require_tls", false, Formats::bool);
       names.check(name, s, "name");
       s.finish();
       users.add(
@@ -191,13 +246,15 @@ final class ConfigBinder {
               () ->
                   new UserConfig(
                       name,
-                      password,
+                      secret,
                       auth,
                       backendUser,
                       backendPassword,
                       maxConnections,
                       rate,
-                      burst)));
+                      burst,
+                      allow,
+                      requireTls)));
     }
     return users;
   }

@@ -7,8 +7,11 @@ import java.util.Objects;
  * connections. {@code backendUser} and {@code backendPassword} default to the client credentials
  * (the loader fills them in).
  *
- * @param password the clear-text password; may be null only for {@link AuthMethod#TRUST}
- * @param backendPassword may be null when the backend trusts the user
+ * @param password the password, or a verifier as the servers store it ({@link StoredPassword}: a
+ *     SCRAM-SHA-256 verifier, an md5 hash, a mysql_native_password hash); may be null only for
+ *     {@link AuthMethod#TRUST}
+ * @param backendPassword may be null when the backend trusts the user; when it is a SCRAM verifier
+ *     (the user's own, by default) the backend login replays the client's SCRAM keys (passthrough)
  * @param maxConnections client sessions of this user at once through Halo (all clusters), 0 for no
  *     cap; beyond it a new session is refused (PostgreSQL 53300, MySQL 1226)
  * @param maxTransactionsPerSecond transactions this user may start per second (a statement outside
@@ -16,6 +19,9 @@ import java.util.Objects;
  *     an error (53300) and the session stays usable
  * @param transactionBurst the token bucket's capacity: transactions the user may start at once
  *     after being idle
+ * @param allow the networks this user may connect from (empty: any), checked before the password
+ *     (PostgreSQL 28000, MySQL 1130)
+ * @param requireTls whether this user must connect over TLS (checked before the password)
  */
 public record UserConfig(
     String name,
@@ -25,9 +31,12 @@ public record UserConfig(
     String backendPassword,
     int maxConnections,
     int maxTransactionsPerSecond,
-    int transactionBurst) {
+    int transactionBurst,
+    java.util.List<Cidr> allow,
+    boolean requireTls) {
 
   public UserConfig {
+    allow = java.util.List.copyOf(allow);
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(auth, "auth");
     Objects.requireNonNull(backendUser, "backendUser");
@@ -48,6 +57,29 @@ public record UserConfig(
       throw new IllegalArgumentException(
           "user '" + name + "': transaction_burst must be at least 1");
     }
+  }
+
+  /** Any address, TLS or not. */
+  public UserConfig(
+      String name,
+      String password,
+      AuthMethod auth,
+      String backendUser,
+      String backendPassword,
+      int maxConnections,
+      int maxTransactionsPerSecond,
+      int transactionBurst) {
+    this(
+        name,
+        password,
+        auth,
+        backendUser,
+        backendPassword,
+        maxConnections,
+        maxTransactionsPerSecond,
+        transactionBurst,
+        java.util.List.of(),
+        false);
   }
 
   /** No per-user limits. */
@@ -71,6 +103,8 @@ public record UserConfig(
                 + ", transactionBurst="
                 + transactionBurst
             : "")
+        + (allow.isEmpty() ? "" : ", allow=" + allow)
+        + (requireTls ? ", requireTls" : "")
         + "]";
   }
 }

@@ -172,6 +172,47 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void coordination_is_absent_by_default_and_binds_zookeeper_with_its_defaults() throws Exception {
+    assertThat(ConfigLoader.parse(MINIMAL, "a.yaml", Map.of()).coordination()).isNull();
+    io.halo.conf.model.CoordinationConfig c =
+        ConfigLoader.parse(
+                "coordination:\n  zookeeper:\n    connect: zk1:2181,zk2:2181\n" + MINIMAL,
+                "z.yaml",
+                Map.of())
+            .coordination();
+    assertThat(c)
+        .isEqualTo(
+            new io.halo.conf.model.CoordinationConfig(
+                "zk1:2181,zk2:2181", "/halo", Duration.ofSeconds(10), null));
+    assertThat(
+            ConfigLoader.parse(
+                    "coordination:\n  zookeeper:\n    connect: zk:2181\n    root: /prod/halo\n"
+                        + "    session_timeout: 6s\n    instance: halo-a\n"
+                        + MINIMAL,
+                    "z.yaml",
+                    Map.of())
+                .coordination())
+        .isEqualTo(
+            new io.halo.conf.model.CoordinationConfig(
+                "zk:2181", "/prod/halo", Duration.ofSeconds(6), "halo-a"));
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    "coordination:\n  zookeeper: {}\n" + MINIMAL, "e.yaml", Map.of()))
+        .hasMessageContaining("coordination.zookeeper.connect");
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    "coordination:\n  zookeeper:\n    connect: zk:2181\n    root: halo\n" + MINIMAL,
+                    "e.yaml",
+                    Map.of()))
+        .hasMessageContaining("coordination.zookeeper.root: must be an absolute znode path");
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("coordination:\n  etcd: {}\n" + MINIMAL, "e.yaml", Map.of()))
+        .hasMessageContaining("coordination.etcd: unknown key");
+  }
+
+  @Test
   void applies_the_documented_defaults() throws Exception {
     HaloConfig config = ConfigLoader.parse(MINIMAL, "minimal.yaml", Map.of());
 

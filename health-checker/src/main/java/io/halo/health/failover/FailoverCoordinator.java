@@ -5,6 +5,7 @@ import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.FailoverConfig;
 import io.halo.health.ClusterControl;
+import io.halo.health.NotLeaderException;
 import io.halo.health.probe.ProbeResult;
 import io.halo.health.state.AdminState;
 import io.halo.health.state.BackendStatus;
@@ -42,8 +43,9 @@ import org.slf4j.LoggerFactory;
  * + 1: new sessions flow again), then repoint the other standbys — repointing happens after writes
  * resume because it does not gate them.
  *
- * <p>Several Halo instances will elect one coordinator later (ZooKeeper, the epoch as fencing
- * token); today the single process is the coordinator.
+ * <p>In a fleet of Halo instances (ZooKeeper) only the elected leader of the cluster decides
+ * ({@link ClusterHealth#decides}): the others probe and route, take no automatic decision and
+ * refuse operator actions with a pointer to the leader ({@link NotLeaderException}).
  */
 public final class FailoverCoordinator implements ClusterControl, AutoCloseable {
 
@@ -99,6 +101,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   private void evaluate() {
     if (policy.mode() == FailoverConfig.Mode.OBSERVE
+        || !health.decides()
         || running.get()
         || health.reconciling()
         || executor.isShutdown()) {
@@ -212,6 +215,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   @Override
   public FailoverReport failover(String target, boolean force) {
+    requireLeader();
     requireBackend(target);
     Topology t = health.current();
     if (target != null && target.equals(t.primary())) {
@@ -251,6 +255,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   @Override
   public FailoverReport switchover(String target) {
+    requireLeader();
     requireBackend(target);
     Topology t = health.current();
     if (target != null && target.equals(t.primary())) {
@@ -308,6 +313,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   }
 
   private void admin(String backend, AdminState state) {
+    requireLeader();
     if (backend == null || config.backend(backend).isEmpty()) {
       throw new IllegalArgumentException(
           "cluster " + config.name() + " has no backend '" + backend + "'");
@@ -335,6 +341,11 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   @Override
   public io.halo.health.store.StateInfo state() {
     return health.stateInfo();
+  }
+
+  @Override
+  public io.halo.health.FleetView fleet() {
+    return health.fleet();
   }
 
   @Override
@@ -442,6 +453,17 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         .filter(s -> s.node().name().equals(backend))
         .findFirst()
         .orElse(null);
+  }
+
+  private void requireLeader() {
+    if (!health.decides()) {
+      throw new NotLeaderException(config.name(), health.leader());
+    }
+  }
+
+  /** Whether this instance may act now (checked again right before a promotion). */
+  boolean decides() {
+    return health.decides();
   }
 
   private void requireBackend(String target) {

@@ -233,6 +233,12 @@ final class Steps {
 
   private boolean promote() {
     Instant b = rb.begin();
+    if (!coordinator.decides()) {
+      // Leadership ended (ZooKeeper suspended or lost) during the failover: the next leader
+      // decides.
+      failed = fail("promote", b, "this instance no longer leads the cluster; not promoting " + to);
+      return false;
+    }
     try (Connection c = coordinator.connect(to)) {
       coordinator.ops().promote(c, coordinator.policy().commandTimeout());
     } catch (SQLException e) {

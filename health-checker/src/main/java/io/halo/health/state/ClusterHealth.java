@@ -244,6 +244,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   /** Starts one monitor per backend, probing every {@code monitor.interval}. */
   public void start() {
+    store.watch(s -> submit(() -> adopt(s)));
     long every = config.monitor().interval().toMillis();
     // Writes wait until every backend has answered once and the answers are reconciled with the
     // saved state; a backend that does not answer counts as unknown after the deadline.
@@ -312,7 +313,76 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   /** Where the state is kept, the saved epoch, and why the config's primary was overruled. */
   public StateInfo stateInfo() {
-    return stateInfo.get();
+    StateInfo i = stateInfo.get();
+    String problem = store.problem();
+    return problem == null || i.error() != null
+        ? i
+        : new StateInfo(i.location(), i.savedEpoch(), i.savedAt(), problem, i.overruled());
+  }
+
+  /** Whether this instance takes decisions (alone, or the fleet's connected leader). */
+  public boolean decides() {
+    return store.decides();
+  }
+
+  /** The fleet of instances sharing this cluster; null when this Halo runs alone. */
+  public io.halo.health.FleetView fleet() {
+    return store.fleet();
+  }
+
+  /** The instance that decides when this one does not ({@code instance@admin}); else null. */
+  public String leader() {
+    return store.leader();
+  }
+
+  /**
+   * Takes the state another Halo instance (the fleet's leader) saved: its epoch, primary, fences
+   * and operator states replace this instance's own, unless it is older than the epoch already
+   * routed by. Writer thread.
+   */
+  public void adopt(SavedState remote) {
+    if (remote.epoch() < epoch || remote.sameAs(lastSaved)) {
+      return;
+    }
+    if (remote.primary() != null && !trackers.containsKey(remote.primary())) {
+      log.error(
+          "[{}] the fleet's state names {} primary, which is not a backend in this config: ignored",
+          config.name(),
+          remote.primary());
+      return;
+    }
+    long was = epoch;
+    String wasPrimary = primary;
+    epoch = remote.epoch();
+    if (!Objects.equals(primary, remote.primary())) {
+      if (primary != null) {
+        trackers.get(primary).role = NodeRole.STANDBY;
+      }
+      primary = remote.primary();
+      primarySince = clock.instant();
+    }
+    for (Tracker t : trackers.values()) {
+      t.fencedByFailover = remote.fenced().contains(t.config.name());
+      t.admin = AdminState.valueOf(remote.admin().getOrDefault(t.config.name(), "ENABLED"));
+    }
+    if (primary != null) {
+      trackers.get(primary).role = NodeRole.PRIMARY;
+      trackers.get(primary).detector.markReachable();
+    }
+    savedReports.clear();
+    savedReports.addAll(remote.reports());
+    lastSaved = remote;
+    if (was != epoch || !Objects.equals(wasPrimary, primary)) {
+      log.info(
+          "[{}] following the fleet: epoch {} primary {} (was epoch {} primary {})",
+          config.name(),
+          epoch,
+          primary,
+          was,
+          wasPrimary);
+    }
+    publishStateInfo();
+    publish();
   }
 
   /** The failover reports of the saved state at construction, oldest first. */
@@ -445,7 +515,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    * as a standby and exactly one other backend answers as primary, follow the servers.
    */
   private void discoverAtStart() {
-    if (epoch != 1 || primary == null) {
+    if (epoch != 1 || primary == null || !store.decides()) {
       return;
     }
     Tracker configured = trackers.get(primary);
@@ -492,6 +562,14 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       return;
     }
     reconciling = false;
+    if (!store.decides()) {
+      log.info(
+          "[{}] start-up: following the fleet's leader, primary {} (epoch {})",
+          config.name(),
+          primary,
+          epoch);
+      return;
+    }
     List<Tracker> claiming =
         trackers.values().stream()
             .filter(t -> t.last != null && t.last.ok() && t.last.role() == NodeRole.PRIMARY)
@@ -659,7 +737,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   private void observeRoleChange() {
-    if (config.failover().mode() != FailoverConfig.Mode.OBSERVE) {
+    if (config.failover().mode() != FailoverConfig.Mode.OBSERVE || !store.decides()) {
       return;
     }
     List<Tracker> claiming =

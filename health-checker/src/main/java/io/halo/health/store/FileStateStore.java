@@ -164,7 +164,7 @@ public final class FileStateStore implements StateStore, AutoCloseable {
     }
   }
 
-  private static ObjectMapper mapper() {
+  static ObjectMapper mapper() {
     SimpleModule time = new SimpleModule("halo-time");
     time.addSerializer(Instant.class, new ToStringSerializer<>(Instant.class));
     time.addDeserializer(Instant.class, new ParseDeserializer<>(Instant::parse));

@@ -20,6 +20,40 @@ public interface StateStore {
   /** Where the state lives, for logs and the admin API; null when nothing is kept. */
   String location();
 
+  /**
+   * Registers {@code changed}, called (on any thread, never an event loop) with the state another
+   * Halo instance saved, and starts whatever the store needs (leader election). A store that only
+   * this process writes never calls it.
+   */
+  default void watch(java.util.function.Consumer<SavedState> changed) {}
+
+  /**
+   * Whether this process may take decisions (failover, start-up reconciliation) and save them now.
+   * Alone: always. In a fleet: only the elected leader, while connected to the coordination
+   * service.
+   */
+  default boolean decides() {
+    return true;
+  }
+
+  /** Why this process is degraded (coordination lost), for status; null when it is not. */
+  default String problem() {
+    return null;
+  }
+
+  /**
+   * Where the instance that decides can be reached ({@code instance@admin-address}); null when this
+   * process decides itself or no leader is known.
+   */
+  default String leader() {
+    return null;
+  }
+
+  /** The fleet as this instance sees it; null when this process runs alone. */
+  default io.halo.health.FleetView fleet() {
+    return null;
+  }
+
   /** A store that keeps nothing: every start begins from the config. */
   static StateStore none() {
     return new StateStore() {

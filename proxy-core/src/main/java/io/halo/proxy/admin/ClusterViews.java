@@ -40,7 +40,8 @@ public final class ClusterViews {
       List<BackendView> backends,
       FailoverView lastFailover,
       List<FailoverView> failovers,
-      StateView state) {}
+      StateView state,
+      io.halo.health.FleetView fleet) {}
 
   /**
    * Where the cluster's decisions are saved and what the saved state changed.
@@ -114,7 +115,8 @@ public final class ClusterViews {
         c.backends().stream().map(b -> backend(c.name(), b, sessions)).toList(),
         FailoverView.of(c.lastFailover().orElse(null)),
         c.failovers().stream().map(FailoverView::of).toList(),
-        StateView.of(c.state()));
+        StateView.of(c.state()),
+        c.fleet());
   }
 
   static BackendView backend(String cluster, BackendStatus b, List<BackendSessions> sessions) {

@@ -38,6 +38,34 @@ final class AdminOutput {
     return names.get(0);
   }
 
+  /** The instances sharing the cluster through ZooKeeper, and who leads. */
+  static void printFleet(PrintWriter out, JsonNode fleet) {
+    if (!fleet.isObject()) {
+      return;
+    }
+    out.printf(
+        "  instance %s: %s%s%n",
+        fleet.path("instance").asText(),
+        fleet.path("leads").asBoolean()
+            ? "LEADER (takes the failover decisions)"
+            : "follower"
+                + (fleet.path("leader").isTextual()
+                    ? " of " + oneLine(fleet.path("leader").asText())
+                    : " (no leader known)"),
+        fleet.path("problem").isTextual()
+            ? "  DEGRADED: " + oneLine(fleet.path("problem").asText())
+            : "");
+    for (JsonNode m : fleet.path("instances")) {
+      out.printf(
+          "    %-20s %-22s epoch %-4d primary %s%s%n",
+          oneLine(m.path("instance").asText()),
+          oneLine(m.path("admin").asText()),
+          m.path("epoch").asLong(),
+          m.path("primary").isNull() ? "(none)" : oneLine(m.path("primary").asText()),
+          m.path("leader").asBoolean() ? "  leader" : "");
+    }
+  }
+
   /** One cluster from {@code GET /api/v1/clusters/{c}}: a header and one line per backend. */
   static void printCluster(PrintWriter out, JsonNode c) {
     out.printf(
@@ -62,6 +90,7 @@ final class AdminOutput {
     if (state.path("overruled").isTextual()) {
       out.println("  config overruled: " + oneLine(state.path("overruled").asText()));
     }
+    printFleet(out, c.path("fleet"));
     String format = "  %-12s %-8s %-9s %-9s %12s %10s %8s%n";
     out.printf(format, "BACKEND", "ROLE", "STATE", "ADMIN", "LAG", "LATENCY", "SESSIONS");
     for (JsonNode b : c.path("backends")) {

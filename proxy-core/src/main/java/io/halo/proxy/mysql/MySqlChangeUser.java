@@ -157,6 +157,22 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
             ? MySqlPackets.readCString(b)
             : null;
     entry = session.listener().credentials().lookup(user).orElse(null);
+    if (entry != null
+        && io.halo.proxy.session.ClientRules.refuses(
+            ctx.channel(),
+            entry.user(),
+            session.listener().name(),
+            session.listener().rejections(),
+            session.listener().authFailures())) {
+      refuse(
+          ctx,
+          MySqlError.HOST_NOT_ALLOWED.code(),
+          MySqlError.HOST_NOT_ALLOWED.sqlState(),
+          "Host '"
+              + io.halo.proxy.session.ClientRules.host(ctx.channel().remoteAddress())
+              + "' is not allowed to connect to this server");
+      return;
+    }
     if (entry != null && entry.user().auth() == AuthMethod.TRUST) {
       connect(ctx);
       return;
@@ -182,6 +198,9 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
             && (MySqlAuth.NATIVE.equals(plugin)
                 ? MySqlScramble.nativeMatches(entry.nativeStored(), salt, token)
                 : MySqlScramble.sha2Matches(entry.sha2Stored(), salt, token));
+    if (ok && MySqlAuth.NATIVE.equals(plugin)) {
+      io.halo.proxy.mysql.auth.NativePassthrough.learn(entry.user(), salt, token);
+    }
     if (!ok) {
       session.listener().rejections().count("auth_failed");
       log.info(

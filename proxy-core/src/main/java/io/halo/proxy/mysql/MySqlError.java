@@ -15,6 +15,8 @@ public enum MySqlError {
    * require}}.
    */
   SECURE_TRANSPORT_REQUIRED(3159, "HY000"),
+  /** ER_HOST_NOT_PRIVILEGED: the user's address rules ({@code allow}, {@code require_tls}). */
+  HOST_NOT_ALLOWED(1130, "HY000"),
   /** ER_NET_PACKET_TOO_LARGE: a packet over the configured maximum. */
   PACKET_TOO_LARGE(1153, "08S01"),
   /**

@@ -10,6 +10,7 @@ import io.halo.proxy.mysql.packet.MySqlPacket;
 import io.halo.proxy.mysql.packet.MySqlPacketDecoder;
 import io.halo.proxy.mysql.packet.MySqlPackets;
 import io.halo.proxy.mysql.packet.ServerGreeting;
+import io.halo.proxy.session.ClientRules;
 import io.halo.proxy.transport.ServerTls;
 import io.halo.routing.RouteRequest;
 import io.netty.buffer.ByteBuf;
@@ -201,6 +202,19 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     hello = HandshakeResponse.decode(payload);
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
+    if (credentials != null
+        && ClientRules.refuses(
+            ctx.channel(),
+            credentials.user(),
+            listener.name(),
+            listener.rejections(),
+            listener.authFailures())) {
+      fail(
+          ctx,
+          MySqlError.HOST_NOT_ALLOWED,
+          "Host '" + host(ctx) + "' is not allowed to connect to this server");
+      return;
+    }
     if (credentials != null && credentials.user().auth() == AuthMethod.TRUST) {
       // Any password is accepted. A caching_sha2_password client that sent one waits for the
       // plugin's verdict before the OK (without it libmariadb asks for the RSA key and fails).
@@ -257,6 +271,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
             && (MySqlAuth.NATIVE.equals(plugin)
                 ? MySqlScramble.nativeMatches(credentials.nativeStored(), scramble, token)
                 : MySqlScramble.sha2Matches(credentials.sha2Stored(), scramble, token));
+    if (ok && MySqlAuth.NATIVE.equals(plugin)) {
+      io.halo.proxy.mysql.auth.NativePassthrough.learn(credentials.user(), scramble, token);
+    }
     if (!ok) {
       listener.rejections().count("auth_failed");
       long suppressed = listener.authFailures().admitLogLine(listener.name());

@@ -1,5 +1,6 @@
 package io.halo.proxy.pg;
 
+import io.halo.conf.model.StoredPassword;
 import io.halo.health.state.BackendNode;
 import io.halo.proxy.pg.auth.Md5;
 import io.halo.proxy.pg.auth.Scram;
@@ -180,6 +181,11 @@ final class PgBackendConnector {
         case PgMessages.AUTH_OK -> {}
         case PgMessages.AUTH_CLEARTEXT -> {
           requirePassword(code);
+          if (StoredPassword.of(password).isVerifier()) {
+            throw new ScramException(
+                "backend asks for a clear-text password, but Halo holds only a verifier for this"
+                    + " user; configure the backend for scram-sha-256 (or md5 with an md5 hash)");
+          }
           if (!io.halo.proxy.transport.ServerTls.active(ctx.channel())
               && !tls.config().allowPlaintextPassword()) {
             throw new ScramException(
@@ -193,7 +199,16 @@ final class PgBackendConnector {
           requirePassword(code);
           byte[] salt = new byte[4];
           body.readBytes(salt);
-          String response = Md5.response(Md5.stored(user, password), salt);
+          String stored =
+              switch (StoredPassword.of(password)) {
+                case PLAINTEXT -> Md5.stored(user, password);
+                case MD5 -> password.toLowerCase(java.util.Locale.ROOT);
+                default ->
+                    throw new ScramException(
+                        "backend asks for md5, but Halo holds only a SCRAM verifier for this user;"
+                            + " configure the backend for scram-sha-256");
+              };
+          String response = Md5.response(stored, salt);
           ctx.writeAndFlush(PgMessages.passwordMessage(ctx.alloc(), cstring(response)));
         }
         case PgMessages.AUTH_SASL -> {

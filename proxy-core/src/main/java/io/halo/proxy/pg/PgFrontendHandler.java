@@ -1,6 +1,7 @@
 package io.halo.proxy.pg;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.pg.auth.Credentials;
 import io.halo.proxy.pg.auth.Md5;
@@ -12,6 +13,7 @@ import io.halo.proxy.pg.message.PgFrameDecoder;
 import io.halo.proxy.pg.message.PgFrameError;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.session.CancelRegistry;
+import io.halo.proxy.session.ClientRules;
 import io.halo.proxy.session.SessionState;
 import io.halo.proxy.transport.ServerTls;
 import io.halo.routing.RouteRequest;
@@ -221,6 +223,26 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     state = SessionState.AUTH;
     credentials = listener.credentials().lookup(user).orElse(null);
+    if (credentials != null
+        && ClientRules.refuses(
+            ctx.channel(),
+            credentials.user(),
+            listener.name(),
+            listener.rejections(),
+            listener.authFailures())) {
+      fatal(
+          ctx,
+          SqlState.INVALID_AUTHORIZATION,
+          "no Halo rule allows host \""
+              + ClientRules.host(ctx.channel().remoteAddress())
+              + "\", user \""
+              + user
+              + "\", database \""
+              + database
+              + "\", "
+              + (ClientRules.tls(ctx.channel()) ? "SSL encryption" : "no encryption"));
+      return;
+    }
     AuthMethod method = credentials == null ? AuthMethod.SCRAM_SHA_256 : credentials.user().auth();
     switch (method) {
       case TRUST -> authenticated(ctx);
@@ -289,7 +311,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     ByteBuf body = frame.body();
     if (md5Salt != null) {
       String response = PgMessages.readCString(body);
-      if (credentials != null && Md5.matches(credentials.md5(), md5Salt, response)) {
+      if (credentials != null
+          && credentials.md5() != null
+          && Md5.matches(credentials.md5(), md5Salt, response)) {
         authenticated(ctx);
       } else {
         passwordFailed(ctx, "md5 response does not match");
@@ -324,6 +348,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         if (credentials == null) {
           passwordFailed(ctx, "no such user");
           return;
+        }
+        String backendPassword = credentials.user().backendPassword();
+        if (StoredPassword.of(backendPassword) == StoredPassword.SCRAM_SHA_256) {
+          listener.scramKeys().rememberClientKey(backendPassword, scram.clientKey());
         }
         ctx.write(
             PgMessages.authentication(

@@ -39,6 +39,32 @@ class AdminOutputTest {
   }
 
   @Test
+  void a_fleet_member_shows_who_leads_each_instances_view_and_why_it_is_degraded()
+      throws Exception {
+    JsonNode cluster =
+        new ObjectMapper()
+            .readTree(
+                """
+        {"name": "shop", "epoch": 3, "primary": "db1", "backends": [],
+         "fleet": {"instance": "c", "leads": false, "leader": "a@10.0.0.1:7070",
+           "problem": "ZooKeeper connection SUSPENDED: routing by the last epoch seen",
+           "instances": [
+             {"instance": "a", "admin": "10.0.0.1:7070", "epoch": 4, "primary": "db2", "leader": true},
+             {"instance": "c", "admin": "10.0.0.3:7070", "epoch": 3, "primary": "db1", "leader": false}]}}
+        """);
+    StringWriter text = new StringWriter();
+
+    AdminOutput.printCluster(new PrintWriter(text, true), cluster);
+
+    assertThat(text.toString().lines().toList())
+        .contains(
+            "  instance c: follower of a@10.0.0.1:7070  DEGRADED: ZooKeeper connection SUSPENDED:"
+                + " routing by the last epoch seen",
+            "    a                    10.0.0.1:7070          epoch 4    primary db2  leader",
+            "    c                    10.0.0.3:7070          epoch 3    primary db1");
+  }
+
+  @Test
   void long_text_is_cut() {
     assertThat(AdminOutput.oneLine("x".repeat(500))).hasSize(AdminOutput.MAX_TEXT).endsWith("...");
   }

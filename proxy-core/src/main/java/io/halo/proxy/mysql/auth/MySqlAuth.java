@@ -1,5 +1,6 @@
 package io.halo.proxy.mysql.auth;
 
+import io.halo.conf.model.StoredPassword;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
@@ -19,8 +20,14 @@ public final class MySqlAuth {
 
   private MySqlAuth() {}
 
-  /** The first auth response for {@code plugin}; null when Halo cannot speak it. */
+  /**
+   * The first auth response for {@code plugin}; null when Halo cannot speak it. A {@code *<40 hex>}
+   * password is a native hash: see {@link NativePassthrough}.
+   */
   public static byte[] token(String plugin, String password, byte[] scramble) {
+    if (password != null && StoredPassword.of(password) == StoredPassword.MYSQL_NATIVE) {
+      return NativePassthrough.token(plugin, password, scramble);
+    }
     return switch (plugin) {
       case NATIVE -> MySqlScramble.nativeToken(password, scramble);
       case CACHING_SHA2 -> MySqlScramble.sha2Token(password, scramble);

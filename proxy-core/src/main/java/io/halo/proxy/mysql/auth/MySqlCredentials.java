@@ -1,6 +1,7 @@
 package io.halo.proxy.mysql.auth;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import java.util.HashMap;
 import java.util.List;
@@ -10,7 +11,8 @@ import java.util.Optional;
 /**
  * What Halo checks MySQL client logins against: per user the method and the stored hashes
  * (SHA1(SHA1(pw)) for mysql_native_password, SHA256(SHA256(pw)) for caching_sha2_password), derived
- * once at start. Immutable.
+ * once at start, or taken from a configured {@code *<40 hex>} hash (native only). A null hash
+ * matches no login. Immutable.
  */
 public final class MySqlCredentials {
 
@@ -34,7 +36,16 @@ public final class MySqlCredentials {
     Map<String, Entry> map = new HashMap<>();
     for (UserConfig u : users) {
       String pw = u.password() == null ? "" : u.password();
-      map.put(u.name(), new Entry(u, MySqlScramble.nativeStored(pw), MySqlScramble.sha2Stored(pw)));
+      Entry e =
+          switch (StoredPassword.of(pw)) {
+            case PLAINTEXT ->
+                new Entry(u, MySqlScramble.nativeStored(pw), MySqlScramble.sha2Stored(pw));
+            case MYSQL_NATIVE -> new Entry(u, StoredPassword.mysqlNative(pw), null);
+            // A PostgreSQL verifier checks no MySQL login: such a login fails like a wrong
+            // password (never with the verifier's text as the password).
+            case SCRAM_SHA_256, MD5 -> new Entry(u, null, null);
+          };
+      map.put(u.name(), e);
     }
     return new MySqlCredentials(map);
   }

@@ -35,8 +35,11 @@ public final class MySqlScramble {
     return digest("SHA-1", digest("SHA-1", password.getBytes(StandardCharsets.UTF_8)));
   }
 
+  /**
+   * Whether {@code token} answers {@code scramble} for {@code stored}; a null stored never does.
+   */
   public static boolean nativeMatches(byte[] stored, byte[] scramble, byte[] token) {
-    if (token.length != 20) {
+    if (stored == null || token.length != 20) {
       return false;
     }
     byte[] stage1 = xor(token, digest("SHA-1", scramble, stored));
@@ -56,8 +59,11 @@ public final class MySqlScramble {
     return digest("SHA-256", digest("SHA-256", password.getBytes(StandardCharsets.UTF_8)));
   }
 
+  /**
+   * Whether {@code token} answers {@code scramble} for {@code stored}; a null stored never does.
+   */
   public static boolean sha2Matches(byte[] stored, byte[] scramble, byte[] token) {
-    if (token.length != 32) {
+    if (stored == null || token.length != 32) {
       return false;
     }
     byte[] stage1 = xor(token, digest("SHA-256", stored, scramble));
@@ -76,7 +82,7 @@ public final class MySqlScramble {
     }
   }
 
-  private static byte[] xor(byte[] a, byte[] b) {
+  static byte[] xor(byte[] a, byte[] b) {
     byte[] out = new byte[a.length];
     for (int i = 0; i < a.length; i++) {
       out[i] = (byte) (a[i] ^ b[i]);

@@ -1,6 +1,7 @@
 package io.halo.proxy.pg.auth;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.StoredPassword;
 import io.halo.conf.model.UserConfig;
 import java.util.HashMap;
 import java.util.List;
@@ -9,8 +10,9 @@ import java.util.Optional;
 
 /**
  * What Halo checks client logins against: per user the method and the derived secrets (SCRAM
- * verifier, md5 hash). Derived once at start, because PBKDF2 is deliberately slow and must not run
- * per login on an event loop. Immutable.
+ * verifier, md5 hash), taken as they are when the config holds a verifier ({@link StoredPassword}).
+ * Derived once at start, because PBKDF2 is deliberately slow and must not run per login on an event
+ * loop. Immutable.
  */
 public final class Credentials {
 
@@ -26,11 +28,24 @@ public final class Credentials {
   public static Credentials of(List<UserConfig> users) {
     Map<String, Entry> map = new HashMap<>();
     for (UserConfig u : users) {
-      Scram.Verifier scram =
-          u.auth() == AuthMethod.SCRAM_SHA_256
-              ? Scram.Verifier.of(u.password(), Scram.randomBytes(16), Scram.DEFAULT_ITERATIONS)
-              : null;
-      String md5 = u.auth() == AuthMethod.MD5 ? Md5.stored(u.name(), u.password()) : null;
+      StoredPassword form = StoredPassword.of(u.password());
+      Scram.Verifier scram = null;
+      String md5 = null;
+      if (u.auth() == AuthMethod.SCRAM_SHA_256) {
+        scram =
+            form == StoredPassword.SCRAM_SHA_256
+                ? Scram.Verifier.parse(u.password())
+                : Scram.Verifier.of(u.password(), Scram.randomBytes(16), Scram.DEFAULT_ITERATIONS);
+      } else if (u.auth() == AuthMethod.MD5) {
+        // A mysql_native_password hash serves MySQL listeners only: no md5 secret here, so a
+        // PostgreSQL md5 login as that user fails like a wrong password.
+        md5 =
+            switch (form) {
+              case MD5 -> u.password().toLowerCase(java.util.Locale.ROOT);
+              case PLAINTEXT -> Md5.stored(u.name(), u.password());
+              default -> null;
+            };
+      }
       map.put(u.name(), new Entry(u, scram, md5));
     }
     return new Credentials(map);

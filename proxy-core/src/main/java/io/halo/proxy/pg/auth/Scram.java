@@ -35,6 +35,12 @@ public final class Scram {
       return new Verifier(
           salt, iterations, sha256(hmac(salted, "Client Key")), hmac(salted, "Server Key"));
     }
+
+    /** Parses PostgreSQL's stored form ({@link io.halo.conf.model.StoredPassword#SCRAM_FORMAT}). */
+    public static Verifier parse(String stored) {
+      io.halo.conf.model.StoredPassword.Scram v = io.halo.conf.model.StoredPassword.scram(stored);
+      return new Verifier(v.salt(), v.iterations(), v.storedKey(), v.serverKey());
+    }
   }
 
   public static byte[] saltedPassword(String password, byte[] salt, int iterations) {

@@ -8,7 +8,8 @@ import java.util.Arrays;
  * SCRAM salted passwords Halo computed as a client (logging in to backends), kept so that PBKDF2,
  * slow by design, runs once per backend user and salt, not on every backend login. A login whose
  * salt is not cached computes it on the {@link io.halo.proxy.session.CryptoPool}, never on its
- * event loop. Bounded; shared by the sessions of one Halo.
+ * event loop. Also holds the ClientKeys of SCRAM passthrough logins ({@link #clientKey}). Bounded;
+ * shared by the sessions of one Halo.
  */
 public final class ScramKeyCache {
 
@@ -20,6 +21,14 @@ public final class ScramKeyCache {
   private record Key(String password, String salt, int iterations) {}
 
   private final Cache<Key, byte[]> salted = Caffeine.newBuilder().maximumSize(MAX_ENTRIES).build();
+
+  /**
+   * SCRAM passthrough: per stored verifier (its text), the ClientKey a client last proved for it.
+   * Like PgBouncer, Halo keeps it in memory for the backend logins of that user's sessions (a split
+   * relay's second connection, a session moved after a failover).
+   */
+  private final Cache<String, byte[]> clientKeys =
+      Caffeine.newBuilder().maximumSize(10 * MAX_ENTRIES).build();
 
   /** PBKDF2-SHA256 of the password, computed once per (password, salt, iterations). */
   public byte[] saltedPassword(String password, byte[] salt, int iterations) throws ScramException {
@@ -42,5 +51,16 @@ public final class ScramKeyCache {
    */
   public boolean cached(String password, byte[] salt, int iterations) {
     return salted.getIfPresent(new Key(password, Scram.b64(salt), iterations)) != null;
+  }
+
+  /** Remembers the ClientKey a client proved for {@code verifier} (its stored text). */
+  public void rememberClientKey(String verifier, byte[] clientKey) {
+    clientKeys.put(verifier, clientKey.clone());
+  }
+
+  /** The ClientKey a client proved for {@code verifier}, or null when none has logged in yet. */
+  public byte[] clientKey(String verifier) {
+    byte[] key = clientKeys.getIfPresent(verifier);
+    return key == null ? null : key.clone();
   }
 }

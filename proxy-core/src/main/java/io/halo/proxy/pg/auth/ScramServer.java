@@ -32,6 +32,7 @@ public final class ScramServer {
   private String clientFirstBare;
   private String serverFirst;
   private String nonce;
+  private byte[] clientKey;
 
   /** What the client-final-message's {@code c=} must carry, base64: gs2 header (+ binding data). */
   private String expectedBinding;
@@ -165,6 +166,16 @@ public final class ScramServer {
     if (!MessageDigest.isEqual(Scram.sha256(clientKey), verifier.storedKey())) {
       throw new ScramException("password does not match");
     }
+    this.clientKey = clientKey;
     return "v=" + Scram.b64(Scram.hmac(verifier.serverKey(), authMessage));
+  }
+
+  /**
+   * The ClientKey the client proved (ClientProof XOR HMAC(StoredKey, AuthMessage)), after a
+   * successful {@link #clientFinal}; null before. It logs in wherever the same verifier is stored
+   * (SCRAM passthrough), so it is a secret like the password.
+   */
+  public byte[] clientKey() {
+    return clientKey == null ? null : clientKey.clone();
   }
 }

@@ -1,0 +1,27 @@
+package io.halo.conf.model;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * {@code coordination:}: several Halo instances sharing their clusters' state through ZooKeeper.
+ * Absent from a config, Halo runs alone and keeps its state in {@code state_dir}.
+ *
+ * @param connect the ZooKeeper connect string, {@code host:port[,host:port...]}
+ * @param root the znode under which every cluster's state and leader election live
+ * @param sessionTimeout ZooKeeper session timeout: a leader cut from ZooKeeper stops acting at once
+ *     (connection suspended) and another instance may lead once the session expires after this
+ * @param instance this instance's name among the fleet (defaults to the admin address)
+ */
+public record CoordinationConfig(
+    String connect, String root, Duration sessionTimeout, String instance) {
+
+  public static final String DEFAULT_ROOT = "/halo";
+  public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(10);
+
+  public CoordinationConfig {
+    Objects.requireNonNull(connect, "connect");
+    Objects.requireNonNull(root, "root");
+    Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+  }
+}

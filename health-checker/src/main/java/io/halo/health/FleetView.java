@@ -1,0 +1,24 @@
+package io.halo.health;
+
+import java.util.List;
+
+/**
+ * The fleet of Halo instances sharing a cluster through ZooKeeper, as this instance sees it.
+ *
+ * @param instance this instance's name
+ * @param leads whether this instance decides (leads, connected)
+ * @param leader {@code instance@admin-address} of the leader when another instance leads; null when
+ *     this one leads or none is known
+ * @param problem why this instance is degraded (ZooKeeper connection lost); null when it is not
+ * @param instances every connected instance's view: name, admin address, epoch, primary, leader
+ */
+public record FleetView(
+    String instance, boolean leads, String leader, String problem, List<Member> instances) {
+
+  /** One instance's published view of the cluster. */
+  public record Member(String instance, String admin, long epoch, String primary, boolean leader) {}
+
+  public FleetView {
+    instances = List.copyOf(instances);
+  }
+}

@@ -1,0 +1,154 @@
+package io.halo.health.store;
+
+import io.halo.conf.model.CoordinationConfig;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.retry.RetryUntilElapsed;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This process's ZooKeeper session (Apache Curator), shared by the {@link ZkStateStore} of every
+ * cluster. The connection state is watched here: on SUSPENDED or LOST every store stops deciding at
+ * once (before the session can expire on the ensemble and another instance be elected); on
+ * RECONNECTED the stores catch up with the newest state.
+ */
+public final class ZkCoordination implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ZkCoordination.class);
+
+  private final CoordinationConfig config;
+  private final CuratorFramework client;
+  private final String instance;
+  private volatile String adminAddress;
+  private final Map<String, ZkStateStore> stores = new ConcurrentHashMap<>();
+  private final List<Consumer<ConnectionState>> listeners = new CopyOnWriteArrayList<>();
+  private volatile ConnectionState state = ConnectionState.LOST;
+
+  private ZkCoordination(CoordinationConfig config, String instance, String adminAddress) {
+    this.config = config;
+    this.instance = instance;
+    this.adminAddress = adminAddress;
+    int session = (int) config.sessionTimeout().toMillis();
+    this.client =
+        CuratorFrameworkFactory.builder()
+            .connectString(config.connect())
+            .sessionTimeoutMs(session)
+            .connectionTimeoutMs(Math.max(1000, session / 2))
+            // Bounded: a save runs on a cluster's health writer, which must not wait longer than
+            // a session for an unreachable ensemble (the leader stops deciding by then anyway).
+            .retryPolicy(new RetryUntilElapsed(session, 200))
+            .build();
+    client
+        .getConnectionStateListenable()
+        .addListener(
+            (c, s) -> {
+              state = s;
+              if (s == ConnectionState.SUSPENDED || s == ConnectionState.LOST) {
+                log.warn(
+                    "ZooKeeper connection {}: this instance takes no decision and keeps routing by the last epoch it saw",
+                    s);
+              } else {
+                log.info("ZooKeeper connection {} ({})", s, config.connect());
+              }
+              for (Consumer<ConnectionState> l : listeners) {
+                l.accept(s);
+              }
+            });
+  }
+
+  /**
+   * Connects, waiting at most the session timeout: a Halo that starts without ZooKeeper would not
+   * know the fleet's epoch, so it refuses to start.
+   *
+   * @param instance this instance's name in the fleet (unique)
+   * @param adminAddress where its admin API listens (null until bound: {@link
+   *     #adminAddress(String)})
+   */
+  public static ZkCoordination connect(
+      CoordinationConfig config, String instance, String adminAddress) throws IOException {
+    ZkCoordination z = new ZkCoordination(config, instance, adminAddress);
+    z.client.start();
+    try {
+      if (!z.client.blockUntilConnected(
+          (int) config.sessionTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+        z.close();
+        throw new IOException(
+            "cannot reach ZooKeeper at "
+                + config.connect()
+                + " within "
+                + config.sessionTimeout().toMillis()
+                + " ms (coordination.zookeeper.connect)");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      z.close();
+      throw new IOException("interrupted while connecting to ZooKeeper", e);
+    }
+    z.state = ConnectionState.CONNECTED;
+    log.info(
+        "Instance {} coordinates through ZooKeeper {} under {}",
+        instance,
+        config.connect(),
+        config.root());
+    return z;
+  }
+
+  /** The store of {@code cluster} (one per cluster, created on first use). */
+  public ZkStateStore store(String cluster) {
+    return stores.computeIfAbsent(cluster, c -> new ZkStateStore(this, c));
+  }
+
+  CuratorFramework client() {
+    return client;
+  }
+
+  String root() {
+    return config.root();
+  }
+
+  public String instance() {
+    return instance;
+  }
+
+  public String adminAddress() {
+    return adminAddress;
+  }
+
+  /** Where this instance's admin API listens, once it is bound. */
+  public void adminAddress(String address) {
+    this.adminAddress = address;
+  }
+
+  /** Whether the session is usable now (not suspended, not lost). */
+  public boolean connected() {
+    ConnectionState s = state;
+    return s == ConnectionState.CONNECTED || s == ConnectionState.RECONNECTED;
+  }
+
+  public ConnectionState connectionState() {
+    return state;
+  }
+
+  public String connectString() {
+    return config.connect();
+  }
+
+  void onConnectionState(Consumer<ConnectionState> l) {
+    listeners.add(l);
+  }
+
+  @Override
+  public void close() {
+    stores.values().forEach(ZkStateStore::close);
+    client.close();
+  }
+}

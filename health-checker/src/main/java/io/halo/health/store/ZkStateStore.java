@@ -1,0 +1,399 @@
+package io.halo.health.store;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
+import org.apache.curator.framework.recipes.cache.ChildData;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One cluster's state in ZooKeeper, shared by every Halo instance of the fleet.
+ *
+ * <p>Design memo. Znodes under {@code <root>/clusters/<cluster>}: {@code state} holds the {@link
+ * SavedState} JSON (epoch, primary, fenced and drained backends, failover reports); {@code leader}
+ * is a Curator {@link LeaderLatch}; {@code views/<instance>} is an ephemeral node per instance with
+ * the epoch and primary it routes by. Only the leader writes {@code state}, by a transaction that
+ * checks its own latch node still exists (its session is alive) and sets the data at the version it
+ * last read or wrote (compare-and-set): a deposed leader's write fails, it never overwrites a newer
+ * decision. Every instance watches {@code state} (a {@link CuratorCache}) and hands each new state
+ * to its cluster's health writer, which routes by the newest epoch seen. Leadership is taken only
+ * after the newest state is read and handed over, so a new leader decides from it; it is dropped at
+ * once when the connection is SUSPENDED or LOST.
+ */
+public final class ZkStateStore implements StateStore {
+
+  private static final Logger log = LoggerFactory.getLogger(ZkStateStore.class);
+
+  private final ZkCoordination zk;
+  private final CuratorFramework client;
+  private final String cluster;
+  private final String statePath;
+  private final String latchPath;
+  private final String viewsPath;
+  private final ObjectMapper json = FileStateStore.mapper();
+  private final ExecutorService worker;
+  private final Object lock = new Object();
+
+  /** The znode version of the state this instance last read or wrote; -1 when none exists. */
+  private int version = -1;
+
+  private volatile boolean leading;
+  private volatile Consumer<SavedState> changed = s -> {};
+  private LeaderLatch latch;
+  private CuratorCache stateCache;
+  private CuratorCache viewsCache;
+  private volatile byte[] lastView;
+  private volatile long viewEpoch;
+  private volatile String viewPrimary;
+
+  ZkStateStore(ZkCoordination zk, String cluster) {
+    this.zk = zk;
+    this.client = zk.client();
+    this.cluster = cluster;
+    String base = zk.root() + "/clusters/" + cluster;
+    this.statePath = base + "/state";
+    this.latchPath = base + "/leader";
+    this.viewsPath = base + "/views";
+    this.worker =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "halo-zk-" + cluster);
+              t.setDaemon(true);
+              return t;
+            });
+    zk.onConnectionState(this::connectionChanged);
+  }
+
+  @Override
+  public String location() {
+    return "zookeeper " + zk.connectString() + statePath;
+  }
+
+  @Override
+  public Optional<SavedState> load(String name) throws IOException {
+    try {
+      client.createContainers(viewsPath);
+      Stat stat = new Stat();
+      byte[] bytes;
+      try {
+        bytes = client.getData().storingStatIn(stat).forPath(statePath);
+      } catch (KeeperException.NoNodeException e) {
+        synchronized (lock) {
+          version = -1;
+        }
+        return Optional.empty();
+      }
+      synchronized (lock) {
+        version = stat.getVersion();
+      }
+      return Optional.of(parse(bytes));
+    } catch (IOException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException("cannot read " + statePath + " from ZooKeeper: " + e, e);
+    }
+  }
+
+  private SavedState parse(byte[] bytes) throws IOException {
+    SavedState s = json.readValue(bytes, SavedState.class);
+    if (s.format() != SavedState.FORMAT || !cluster.equals(s.cluster())) {
+      throw new IOException(
+          statePath + " holds format " + s.format() + " of cluster " + s.cluster());
+    }
+    return s;
+  }
+
+  /** Saves by compare-and-set, and only while this instance leads; a follower saves nothing. */
+  @Override
+  public void save(SavedState state) throws IOException {
+    if (!leading) {
+      return;
+    }
+    byte[] bytes = json.writeValueAsBytes(state);
+    synchronized (lock) {
+      String ours = latch == null ? null : latch.getOurPath();
+      if (ours == null) {
+        throw new IOException("not the leader of " + cluster + " (no latch node)");
+      }
+      try {
+        CuratorOp write =
+            version < 0
+                ? client.transactionOp().create().forPath(statePath, bytes)
+                : client.transactionOp().setData().withVersion(version).forPath(statePath, bytes);
+        List<CuratorTransactionResult> results =
+            client.transaction().forOperations(client.transactionOp().check().forPath(ours), write);
+        Stat stat = results.get(1).getResultStat();
+        version = stat == null ? 0 : stat.getVersion();
+      } catch (KeeperException.BadVersionException
+          | KeeperException.NoNodeException
+          | KeeperException.NodeExistsException e) {
+        leading = false;
+        throw new IOException(
+            "the state of "
+                + cluster
+                + " in ZooKeeper changed under this leader or its leadership ended ("
+                + e.code()
+                + "): it stops deciding",
+            e);
+      } catch (Exception e) {
+        throw new IOException("cannot save " + statePath + " to ZooKeeper: " + e, e);
+      }
+    }
+  }
+
+  @Override
+  public void watch(Consumer<SavedState> onChange) {
+    this.changed = onChange;
+    stateCache = CuratorCache.build(client, statePath);
+    stateCache
+        .listenable()
+        .addListener(
+            CuratorCacheListener.builder()
+                .forCreatesAndChanges((before, after) -> remoteChange(after))
+                .build());
+    stateCache.start();
+    viewsCache = CuratorCache.build(client, viewsPath);
+    viewsCache.start();
+    latch = new LeaderLatch(client, latchPath, zk.instance());
+    latch.addListener(
+        new LeaderLatchListener() {
+          @Override
+          public void isLeader() {
+            acquire();
+          }
+
+          @Override
+          public void notLeader() {
+            if (leading) {
+              log.warn("[{}] no longer the leader: taking no more decisions", cluster);
+            }
+            leading = false;
+            republishView();
+          }
+        },
+        worker);
+    try {
+      latch.start();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot join the leader election of " + cluster, e);
+    }
+  }
+
+  private void remoteChange(ChildData data) {
+    if (data == null || !statePath.equals(data.getPath()) || data.getData() == null) {
+      return;
+    }
+    synchronized (lock) {
+      if (leading && data.getStat().getVersion() <= version) {
+        return; // our own write coming back
+      }
+      if (!leading) {
+        version = data.getStat().getVersion();
+      }
+    }
+    try {
+      changed.accept(parse(data.getData()));
+    } catch (IOException | RuntimeException e) {
+      log.error("[{}] unreadable state in {}: {}", cluster, statePath, e.toString());
+    }
+  }
+
+  /** Worker thread: reads the newest state, hands it over, then decides. */
+  private void acquire() {
+    if (!zk.connected() || !latch.hasLeadership()) {
+      return;
+    }
+    try {
+      Optional<SavedState> s = load(cluster);
+      s.ifPresent(changed);
+      if (zk.connected() && latch.hasLeadership()) {
+        leading = true;
+        republishView();
+        log.warn(
+            "[{}] this instance ({}) is the leader: it takes the failover decisions",
+            cluster,
+            zk.instance());
+      }
+    } catch (IOException | RuntimeException e) {
+      log.error("[{}] cannot take the lead: {}", cluster, e.toString());
+    }
+  }
+
+  private void connectionChanged(ConnectionState s) {
+    if (s == ConnectionState.SUSPENDED || s == ConnectionState.LOST) {
+      leading = false; // before the session can expire and another instance be elected
+      return;
+    }
+    if (s == ConnectionState.RECONNECTED) {
+      worker.execute(
+          () -> {
+            try {
+              if (!leading) {
+                load(cluster).ifPresent(changed);
+              }
+            } catch (IOException e) {
+              log.warn("[{}] cannot read the state after reconnecting: {}", cluster, e.toString());
+            }
+            byte[] v = lastView;
+            if (v != null) {
+              writeView(v);
+            }
+            acquire();
+          });
+    }
+  }
+
+  @Override
+  public boolean decides() {
+    return leading && zk.connected();
+  }
+
+  @Override
+  public String problem() {
+    if (zk.connected()) {
+      return null;
+    }
+    return "ZooKeeper connection "
+        + zk.connectionState()
+        + ": routing by the last epoch seen, taking no decision";
+  }
+
+  @Override
+  public String leader() {
+    if (decides()) {
+      return null;
+    }
+    for (Map<String, Object> v : views()) {
+      if (Boolean.TRUE.equals(v.get("leader"))) {
+        return v.get("instance") + "@" + v.get("admin");
+      }
+    }
+    return null;
+  }
+
+  /** Publishes this instance's view (epoch, primary) for the others; never blocks. */
+  public void publishView(long epoch, String primary) {
+    viewEpoch = epoch;
+    viewPrimary = primary;
+    republishView();
+  }
+
+  /** Publishes the view again with the current leadership (after it changed). */
+  private void republishView() {
+    if (zk.adminAddress() == null) {
+      return; // not serving yet: the first view comes when the admin API is up
+    }
+    long epoch = viewEpoch;
+    String primary = viewPrimary;
+    Map<String, Object> v = new LinkedHashMap<>();
+    v.put("instance", zk.instance());
+    v.put("admin", zk.adminAddress());
+    v.put("epoch", epoch);
+    v.put("primary", primary);
+    v.put("leader", leading);
+    byte[] bytes;
+    try {
+      bytes = json.writeValueAsBytes(v);
+    } catch (IOException e) {
+      return;
+    }
+    if (java.util.Arrays.equals(bytes, lastView)) {
+      return;
+    }
+    lastView = bytes;
+    worker.execute(() -> writeView(bytes));
+  }
+
+  private void writeView(byte[] bytes) {
+    try {
+      client
+          .create()
+          .orSetData()
+          .creatingParentContainersIfNeeded()
+          .withMode(CreateMode.EPHEMERAL)
+          .inBackground()
+          .forPath(viewsPath + "/" + zk.instance(), bytes);
+    } catch (Exception e) {
+      log.debug("[{}] cannot publish this instance's view: {}", cluster, e.toString());
+    }
+  }
+
+  /** Every instance's view of this cluster, from the local cache (never blocks). */
+  @SuppressWarnings("unchecked")
+  public List<Map<String, Object>> views() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    CuratorCache c = viewsCache;
+    if (c == null) {
+      return out;
+    }
+    c.stream()
+        .filter(d -> !d.getPath().equals(viewsPath) && d.getData() != null)
+        .forEach(
+            d -> {
+              try {
+                out.add(json.readValue(d.getData(), Map.class));
+              } catch (IOException e) {
+                // a half-written view is skipped
+              }
+            });
+    out.sort(
+        (a, b) -> String.valueOf(a.get("instance")).compareTo(String.valueOf(b.get("instance"))));
+    return out;
+  }
+
+  @Override
+  public io.halo.health.FleetView fleet() {
+    List<io.halo.health.FleetView.Member> members = new ArrayList<>();
+    for (Map<String, Object> v : views()) {
+      members.add(
+          new io.halo.health.FleetView.Member(
+              String.valueOf(v.get("instance")),
+              String.valueOf(v.get("admin")),
+              v.get("epoch") instanceof Number n ? n.longValue() : 0,
+              v.get("primary") == null ? null : String.valueOf(v.get("primary")),
+              Boolean.TRUE.equals(v.get("leader"))));
+    }
+    return new io.halo.health.FleetView(zk.instance(), decides(), leader(), problem(), members);
+  }
+
+  public boolean leading() {
+    return leading;
+  }
+
+  void close() {
+    leading = false;
+    try {
+      if (latch != null) {
+        latch.close(LeaderLatch.CloseMode.SILENT);
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("[{}] closing the latch: {}", cluster, e.toString());
+    }
+    if (stateCache != null) {
+      stateCache.close();
+    }
+    if (viewsCache != null) {
+      viewsCache.close();
+    }
+    worker.shutdownNow();
+  }
+}

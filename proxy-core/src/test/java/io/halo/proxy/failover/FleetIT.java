@@ -1,0 +1,387 @@
+package io.halo.proxy.failover;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.CoordinationConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.NotLeaderException;
+import io.halo.health.failover.FailoverReport;
+import io.halo.health.store.ZkStateStore;
+import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import io.halo.testkit.TcpRelay;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Three Halo instances in this JVM, coordinated through a real ZooKeeper (Curator's TestingServer),
+ * in front of a real PostgreSQL primary with two standbys.
+ */
+class FleetIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static final String USER = "app";
+  static final String PW = "apppw";
+
+  TestingServer zk;
+  PgCluster cluster;
+  final List<HaloFixture> halos = new ArrayList<>();
+  final List<TcpRelay> relays = new ArrayList<>();
+
+  @AfterEach
+  void stop() throws Exception {
+    for (HaloFixture h : halos) {
+      try {
+        h.close();
+      } catch (RuntimeException e) {
+        // already closed by the test
+      }
+    }
+    relays.forEach(TcpRelay::close);
+    if (cluster != null) {
+      cluster.close();
+    }
+    if (zk != null) {
+      zk.close();
+    }
+  }
+
+  private void startCluster() throws Exception {
+    zk = new TestingServer(true);
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name("fleet")
+                .standbys(2)
+                .synchronous(true)
+                .user(USER, PW)
+                .database("app")
+                .start());
+    try (Connection c = cluster.primary().connect(USER, PW, "app")) {
+      c.createStatement().execute("create table acked(id bigint primary key)");
+    }
+  }
+
+  private HaloFixture instance(String name, String connect) throws Exception {
+    HaloFixture h =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            100,
+            FleetIT::fastMonitor,
+            new CoordinationConfig(connect, "/halo-it", Duration.ofSeconds(3), name));
+    halos.add(h);
+    return h;
+  }
+
+  private static ClusterConfig fastMonitor(ClusterConfig c) {
+    return HaloFixture.withMonitor(
+        c,
+        new MonitorConfig(
+            c.monitor().user(),
+            c.monitor().password(),
+            "postgres",
+            Duration.ofMillis(200),
+            Duration.ofSeconds(1),
+            3,
+            2));
+  }
+
+  private static ZkStateStore store(HaloFixture h) {
+    return h.server().coordination().store("main");
+  }
+
+  private HaloFixture awaitLeader(List<HaloFixture> among) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> among.stream().filter(h -> store(h).leading()).count() == 1);
+    return among.stream().filter(h -> store(h).leading()).findFirst().orElseThrow();
+  }
+
+  /**
+   * Inserts ids {@code base+1, base+2...} through one instance and records the acknowledged ones.
+   */
+  private static final class Inserter {
+    final List<Long> acked = new CopyOnWriteArrayList<>();
+    final AtomicLong ackedAfterMark = new AtomicLong();
+    volatile boolean marked;
+    volatile boolean stop;
+    final Thread thread;
+
+    Inserter(String url, long base) {
+      thread =
+          new Thread(
+              () -> {
+                Properties p = new Properties();
+                p.setProperty("user", USER);
+                p.setProperty("password", PW);
+                p.setProperty("connectTimeout", "3");
+                p.setProperty("socketTimeout", "3");
+                long id = base;
+                Connection c = null;
+                while (!stop) {
+                  try {
+                    if (c == null) {
+                      c = DriverManager.getConnection(url, p);
+                    }
+                    try (PreparedStatement ps =
+                        c.prepareStatement("insert into acked values (?)")) {
+                      ps.setLong(1, ++id);
+                      ps.executeUpdate();
+                    }
+                    acked.add(id);
+                    if (marked) {
+                      ackedAfterMark.incrementAndGet();
+                    }
+                    Thread.sleep(10);
+                  } catch (SQLException e) {
+                    try {
+                      if (c != null) {
+                        c.close();
+                      }
+                    } catch (SQLException ignored) {
+                      // broken already
+                    }
+                    c = null;
+                    try {
+                      Thread.sleep(50);
+                    } catch (InterruptedException ie) {
+                      return;
+                    }
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                }
+              },
+              "inserter-" + base);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void close() throws InterruptedException {
+      stop = true;
+      thread.join(10_000);
+    }
+  }
+
+  private static Set<Long> idsOn(PgNode node) throws SQLException {
+    Set<Long> ids = new HashSet<>();
+    try (Connection c = node.connect(USER, PW, "app");
+        ResultSet rs = c.createStatement().executeQuery("select id from acked")) {
+      while (rs.next()) {
+        ids.add(rs.getLong(1));
+      }
+    }
+    return ids;
+  }
+
+  private static boolean writable(PgNode n) {
+    try (Connection c = n.connect(USER, PW, "app");
+        ResultSet rs = c.createStatement().executeQuery("select pg_is_in_recovery()")) {
+      rs.next();
+      return !rs.getBoolean(1);
+    } catch (SQLException e) {
+      return false;
+    }
+  }
+
+  private static int serverPort(HaloFixture h) throws SQLException {
+    try (Connection c = h.connect(USER, PW, "app", "");
+        ResultSet rs =
+            c.createStatement().executeQuery("select inet_server_port(), pg_is_in_recovery()")) {
+      rs.next();
+      assertThat(rs.getBoolean(2)).as("a primary listener reached a standby").isFalse();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void losing_the_leader_instance_and_the_primary_together_promotes_once_and_a_restart_recovers()
+      throws Exception {
+    // Given three instances on one ZooKeeper, the first one leading
+    startCluster();
+    // (a reaches ZooKeeper through a relay: its "crash" below leaves its session to expire)
+    TcpRelay linkA = TcpRelay.start("zk-a", "127.0.0.1", zk.getPort());
+    relays.add(linkA);
+    HaloFixture a = instance("a", "127.0.0.1:" + linkA.port());
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString());
+    HaloFixture c = instance("c", zk.getConnectString());
+    long epoch = a.control().topology().epoch();
+    // Every instance sees the fleet: three members, a leads
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                List.of(b, c).stream()
+                    .allMatch(
+                        h ->
+                            h.control().fleet().instances().size() == 3
+                                && h.control().fleet().leader() != null));
+    io.halo.health.FleetView fleet = c.control().fleet();
+    assertThat(fleet.leads()).isFalse();
+    assertThat(fleet.instances())
+        .filteredOn(io.halo.health.FleetView.Member::leader)
+        .extracting(io.halo.health.FleetView.Member::instance)
+        .containsExactly("a");
+    assertThat(fleet.instances()).allMatch(m -> m.epoch() == epoch);
+    // A follower refuses operator actions (409) and names the leader's admin address
+    java.net.InetSocketAddress adminB = b.server().adminAddress();
+    java.net.http.HttpResponse<String> refused =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + adminB.getPort()
+                                + "/api/v1/clusters/main/failover"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}"))
+                    .header("Content-Type", "application/json")
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(refused.statusCode()).isEqualTo(409);
+    assertThat(refused.body())
+        .contains("does not lead")
+        .contains("a@127.0.0.1:" + a.server().adminAddress().getPort());
+    List<Inserter> writers = new ArrayList<>();
+    long base = 0;
+    for (HaloFixture h : List.of(a, b, c)) {
+      writers.add(new Inserter(h.url(h.primaryListener(), "app", ""), base));
+      base += 1_000_000;
+    }
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> writers.stream().allMatch(w -> w.acked.size() > 20));
+    // When the leader instance and the primary go down at the same moment (the leader like a
+    // crash: its ZooKeeper session is not closed, it expires after session_timeout)
+    PgNode old = cluster.primary();
+    writers.get(0).close();
+    linkA.blackhole();
+    a.server().close();
+    old.kill();
+    writers.forEach(w -> w.marked = true);
+    // Then exactly one survivor leads, one standby is promoted, and both survivors follow it
+    HaloFixture leader = awaitLeader(List.of(b, c));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                List.of(b, c).stream()
+                    .allMatch(
+                        h ->
+                            h.control().topology().epoch() > epoch
+                                && !old.name().equals(h.control().topology().primary())));
+    String promoted = b.control().topology().primary();
+    assertThat(c.control().topology().primary()).isEqualTo(promoted);
+    assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
+        .as("writable standbys")
+        .containsExactly(promoted);
+    assertThat(
+            List.of(b, c).stream()
+                .flatMap(h -> h.control().failovers().stream())
+                .filter(r -> r.outcome() == FailoverReport.Outcome.SUCCEEDED)
+                .count())
+        .as("promotions")
+        .isEqualTo(1);
+    assertThat(leader.control().lastFailover().orElseThrow().outcome())
+        .isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    // And writes resume through both survivors, and every acknowledged write is on the new primary
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                writers.get(1).ackedAfterMark.get() > 20
+                    && writers.get(2).ackedAfterMark.get() > 20);
+    for (Inserter w : writers) {
+      w.close();
+    }
+    PgNode next =
+        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    Set<Long> present = idsOn(next);
+    for (Inserter w : writers) {
+      assertThat(present).containsAll(w.acked);
+    }
+    assertThat(serverPort(b)).isEqualTo(next.port());
+    assertThat(serverPort(c)).isEqualTo(next.port());
+    long after = b.control().topology().epoch();
+    // When every instance restarts (the config still names the old primary)
+    b.server().close();
+    c.server().close();
+    HaloFixture b2 = instance("b", zk.getConnectString());
+    HaloFixture c2 = instance("c", zk.getConnectString());
+    // Then the state comes back from ZooKeeper: same epoch, same primary, the old one fenced
+    for (HaloFixture h : List.of(b2, c2)) {
+      assertThat(h.control().topology().epoch()).isEqualTo(after);
+      assertThat(h.control().topology().primary()).isEqualTo(promoted);
+      assertThat(serverPort(h)).isEqualTo(next.port());
+    }
+  }
+
+  @Test
+  void an_instance_cut_from_zookeeper_decides_nothing_and_follows_the_new_epoch_on_reconnect()
+      throws Exception {
+    // Given three instances, the third one reaching ZooKeeper through a relay
+    startCluster();
+    HaloFixture a = instance("a", zk.getConnectString());
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString());
+    TcpRelay link = TcpRelay.start("zk-c", "127.0.0.1", zk.getPort());
+    relays.add(link);
+    HaloFixture c = instance("c", "127.0.0.1:" + link.port());
+    long epoch = a.control().topology().epoch();
+    PgNode old = cluster.primary();
+    assertThat(serverPort(c)).isEqualTo(old.port());
+    // When c loses ZooKeeper and then the primary dies
+    link.blackhole();
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.control().state().error() != null);
+    assertThat(store(c).decides()).isFalse();
+    old.kill();
+    // Then the leader fails over, and c takes no decision and reports itself degraded
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> a.control().topology().epoch() > epoch && b.control().topology().epoch() > epoch);
+    String promoted = a.control().topology().primary();
+    assertThat(c.control().failovers())
+        .noneMatch(r -> r.outcome() == FailoverReport.Outcome.SUCCEEDED);
+    assertThat(c.control().topology().epoch()).isEqualTo(epoch);
+    assertThat(c.control().state().error()).contains("ZooKeeper connection");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.control().switchover(null))
+        .isInstanceOf(NotLeaderException.class);
+    // When the link heals, c follows the new epoch and routes writes to the new primary only
+    link.heal();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> c.control().topology().epoch() == a.control().topology().epoch());
+    assertThat(c.control().topology().primary()).isEqualTo(promoted);
+    PgNode next =
+        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    await().atMost(Duration.ofSeconds(10)).until(() -> c.control().state().error() == null);
+    assertThat(serverPort(c)).isEqualTo(next.port());
+    assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
+        .containsExactly(promoted);
+  }
+}

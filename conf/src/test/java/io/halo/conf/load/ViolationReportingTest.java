@@ -113,7 +113,8 @@ class ViolationReportingTest {
               assertThat(v.line()).isEqualTo(16);
               assertThat(v.key()).isEqualTo("zzz");
               assertThat(v.message())
-                  .isEqualTo("unknown key (known keys: admin, clusters, server, users)");
+                  .isEqualTo(
+                      "unknown key (known keys: admin, clusters, coordination, server, users)");
             });
   }
 

@@ -159,11 +159,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     entry = session.listener().credentials().lookup(user).orElse(null);
     if (entry != null
         && io.halo.proxy.session.ClientRules.refuses(
-            ctx.channel(),
-            entry.user(),
-            session.listener().name(),
-            session.listener().rejections(),
-            session.listener().authFailures())) {
+            ctx.channel(), entry.user(), session.listener())) {
       refuse(
           ctx,
           MySqlError.HOST_NOT_ALLOWED.code(),

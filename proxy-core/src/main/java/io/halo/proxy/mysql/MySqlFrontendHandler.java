@@ -202,13 +202,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     hello = HandshakeResponse.decode(payload);
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
-    if (credentials != null
-        && ClientRules.refuses(
-            ctx.channel(),
-            credentials.user(),
-            listener.name(),
-            listener.rejections(),
-            listener.authFailures())) {
+    if (credentials != null && ClientRules.refuses(ctx.channel(), credentials.user(), listener)) {
       fail(
           ctx,
           MySqlError.HOST_NOT_ALLOWED,

@@ -223,13 +223,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     state = SessionState.AUTH;
     credentials = listener.credentials().lookup(user).orElse(null);
-    if (credentials != null
-        && ClientRules.refuses(
-            ctx.channel(),
-            credentials.user(),
-            listener.name(),
-            listener.rejections(),
-            listener.authFailures())) {
+    if (credentials != null && ClientRules.refuses(ctx.channel(), credentials.user(), listener)) {
       fatal(
           ctx,
           SqlState.INVALID_AUTHORIZATION,

@@ -26,6 +26,13 @@ public final class ClientRules {
    * address_not_allowed}) and logs why (at most once a second per listener, as failed logins). The
    * caller then sends its protocol's error, which does not say which rule refused.
    */
+  /**
+   * {@link #refuses(Channel, UserConfig, String, Rejections, AuthFailures)} on {@code listener}.
+   */
+  public static boolean refuses(Channel channel, UserConfig user, SessionListener listener) {
+    return refuses(channel, user, listener.name(), listener.rejections(), listener.authFailures());
+  }
+
   public static boolean refuses(
       Channel channel,
       UserConfig user,

@@ -24,6 +24,9 @@ public interface SessionListener {
   /** Client connections open on this listener (counted by the {@link AcceptGate}). */
   java.util.concurrent.atomic.AtomicInteger clientConnections();
 
+  /** Failed logins: their log lines and delayed answers. */
+  AuthFailures authFailures();
+
   /** How long a new session waits for a running failover. */
   Duration holdTimeout();
 }

@@ -38,6 +38,9 @@ import org.slf4j.LoggerFactory;
  * One running Halo: per cluster its health monitors and failover coordinator, the event loops, and
  * a bound listener per configured listener. Start with {@link #start(HaloConfig)}, stop with {@link
  * #close()}.
+ *
+ * <p>Size: the wiring of a whole Halo process (listeners of both engines, health, coordination,
+ * admin, shutdown order) reads best in one place.
  */
 public final class HaloServer implements AutoCloseable, ProxyView {
 

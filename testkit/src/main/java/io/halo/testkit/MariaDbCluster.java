@@ -50,6 +50,9 @@ import org.slf4j.LoggerFactory;
  * {@code <name>2..}. Every wait is bounded; a failed {@link Builder#start()} stops what it started,
  * copies the logs (system property {@code halo.testkit.logs}, default {@code target/testkit-logs})
  * and says where.
+ *
+ * <p>Size: a test fixture that starts, replicates and fails real MariaDB servers; its builder
+ * options make most of it.
  */
 public final class MariaDbCluster implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MariaDbCluster.class);

@@ -43,6 +43,9 @@ import org.slf4j.LoggerFactory;
  * synchronous_commit at its default (so synchronous replication really waits), 32MB shared buffers,
  * 300 connections, wal_sender_timeout and wal_receiver_timeout 10 s so a dead peer is noticed
  * quickly. Standbys connect as role {@code replicator} (password {@code replicator}).
+ *
+ * <p>Size: a test fixture that starts, replicates and fails real PostgreSQL servers; its builder
+ * options make most of it.
  */
 public final class PgCluster implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PgCluster.class);

@@ -46,6 +46,9 @@ import org.slf4j.LoggerFactory;
  * <p>In a fleet of Halo instances (ZooKeeper) only the elected leader of the cluster decides
  * ({@link ClusterHealth#decides}): the others probe and route, take no automatic decision and
  * refuse operator actions with a pointer to the leader ({@link NotLeaderException}).
+ *
+ * <p>Size: one failover at a time per cluster, with its confirmation, candidate choice, leadership
+ * re-checks and report kept in order in one place; the steps themselves are in Steps.
  */
 public final class FailoverCoordinator implements ClusterControl, AutoCloseable {
 

@@ -50,6 +50,10 @@ import org.slf4j.LoggerFactory;
  * an older PostgreSQL timeline (or a smaller MariaDB GTID position) than another, or that the saved
  * state fenced, is never routed, whatever the config says. New writes wait (bounded, as in a
  * failover) until that first round of probes is in.
+ *
+ * <p>Size: the single writer of a cluster's health state (statuses, topology, operator states,
+ * fences, saved and shared state, start-up reconciliation) is one state machine on one thread; its
+ * pieces are events of that machine.
  */
 public final class ClusterHealth implements TopologySource, AutoCloseable {
 

@@ -27,6 +27,10 @@ import java.util.Map;
  * authentication through the server's RSA public key, since Halo does not use TLS yet), following
  * auth-switch requests. Capabilities sent are the client's, limited to what Halo and the backend
  * support. Connect + login is bounded by one timeout.
+ *
+ * <p>Size: MySQL's backend login conversation (greeting, TLS, native, caching_sha2 fast and full
+ * with RSA, ed25519, passthrough) is one protocol state machine; the dial is the shared
+ * BackendDial.
  */
 final class MySqlBackendConnector {
 

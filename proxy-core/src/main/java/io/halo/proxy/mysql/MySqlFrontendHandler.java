@@ -36,6 +36,10 @@ import org.slf4j.LoggerFactory;
  * offered another — then routing, the backend login, an OK to the client, and the hand-over to the
  * relay. Bounded by {@code server.auth_timeout}; every failure is an ERR packet with the right code
  * and SQLSTATE, then a close.
+ *
+ * <p>Size: the MySQL handshake state machine (greeting, SSL request, auth switch, native and
+ * caching_sha2, stored hashes, address rules) in one place; what follows authentication is the
+ * shared Establisher.
  */
 final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 

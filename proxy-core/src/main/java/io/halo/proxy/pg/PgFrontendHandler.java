@@ -48,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * failover hold by {@code failover.hold_timeout}, admission by {@code throttle.queue_timeout}, the
  * backend login by {@code server.backend_connect_timeout}). Every failure is a FATAL ErrorResponse
  * with a SQLSTATE, then a close, and touches no other session.
+ *
+ * <p>Size: the PostgreSQL startup and authentication state machine (SSLRequest and direct TLS,
+ * cancel, SCRAM with channel binding, md5, stored verifiers, address rules) in one place; what
+ * follows authentication is the shared Establisher.
  */
 public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
 

@@ -740,10 +740,6 @@ final class MySqlSplitRelay
 
   // ------------------------------------------------------------------ switchover (Holdable)
 
-  Channel client() {
-    return client;
-  }
-
   /** The primary's name (any thread: the admin view counts sessions per backend). */
   @Override
   public String backendName() {

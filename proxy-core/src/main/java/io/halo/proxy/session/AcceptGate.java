@@ -124,30 +124,14 @@ public final class AcceptGate {
    * otherwise a startup timer that closes a client that sends nothing within {@code
    * startup_timeout}.
    *
-   * @param listenerCount the listener's open connections
+   * @param listener the listener, with its open connections and limit
    * @return true when the caller should set up the protocol pipeline
    */
-  /**
-   * {@link #admit(SocketChannel, String, AtomicInteger, int, Rejections, RefusalWriter)} for {@code
-   * listener}'s own counters and limit.
-   */
   public boolean admit(SocketChannel ch, SessionListener listener, RefusalWriter refusal) {
-    return admit(
-        ch,
-        listener.name(),
-        listener.clientConnections(),
-        listener.listener().maxClientConnections(),
-        listener.rejections(),
-        refusal);
-  }
-
-  public boolean admit(
-      SocketChannel ch,
-      String listenerName,
-      AtomicInteger listenerCount,
-      int listenerMax,
-      Rejections rejections,
-      RefusalWriter refusal) {
+    String listenerName = listener.name();
+    AtomicInteger listenerCount = listener.clientConnections();
+    int listenerMax = listener.listener().maxClientConnections();
+    Rejections rejections = listener.rejections();
     int inListener = listenerCount.incrementAndGet();
     int inHalo = total.incrementAndGet();
     InetAddress address = address(ch);

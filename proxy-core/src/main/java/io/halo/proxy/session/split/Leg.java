@@ -12,7 +12,7 @@ import java.util.ArrayDeque;
 public class Leg {
 
   private final boolean primary;
-  private BackendNode node;
+  private final BackendNode node;
   private Channel channel;
   private boolean connecting;
   private final ArrayDeque<Owed> owed = new ArrayDeque<>();
@@ -91,8 +91,7 @@ public class Leg {
     connecting = on;
   }
 
-  final void attached(BackendNode n, Channel c) {
-    this.node = n;
+  final void attached(Channel c) {
     this.channel = c;
   }
 

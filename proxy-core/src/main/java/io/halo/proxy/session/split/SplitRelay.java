@@ -610,7 +610,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Adopts a connection already logged in (the primary's, at session start). */
   protected final void adopt(L b, C connection) {
-    b.attached(b.node(), channelOf(connection));
+    b.attached(channelOf(connection));
     attach(b, connection);
     channelOf(connection).pipeline().addLast("split", new BackendHandler(b));
     channelOf(connection).config().setAutoRead(true);

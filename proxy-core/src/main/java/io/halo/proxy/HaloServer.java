@@ -226,6 +226,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.proxy.session.ClusterSessions clusterSessions =
           new io.halo.proxy.session.ClusterSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
+      clusterSessions.suspicion(topology::suspect);
       watched
           .coordinator()
           .gate(new io.halo.proxy.session.SwitchoverGate(clusterSessions, topology));
@@ -285,6 +286,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     io.halo.proxy.session.ClusterSessions clusterSessions =
         new io.halo.proxy.session.ClusterSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
+    clusterSessions.suspicion(topology::suspect);
     watched
         .coordinator()
         .gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));

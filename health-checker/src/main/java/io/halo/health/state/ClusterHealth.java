@@ -17,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -76,6 +78,15 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
   private final List<Runnable> afterChange = new CopyOnWriteArrayList<>();
   private final List<ScheduledFuture<?>> schedules = new ArrayList<>();
+
+  /** Spacing of the probes of a suspicion burst ({@link #suspect}). */
+  static final long SUSPECT_SPACING_MS = 100;
+
+  /** Backends whose suspicion burst runs now, with what it will say. */
+  private final Map<String, CompletableFuture<Boolean>> suspected = new ConcurrentHashMap<>();
+
+  private final java.util.concurrent.atomic.AtomicLong suspicions =
+      new java.util.concurrent.atomic.AtomicLong();
   private final StateStore store;
   private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
   private final List<FailoverReport> restoredReports;
@@ -287,6 +298,108 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
               TimeUnit.MILLISECONDS));
     }
     log.info("[{}] monitoring {} backend(s) every {} ms", config.name(), monitors.size(), every);
+  }
+
+  /**
+   * A hint from the data path: a relay's connection to {@code backend} was reset, or a connect to
+   * it was refused. Probes it now and, while probes keep failing, again every {@value
+   * #SUSPECT_SPACING_MS} ms instead of every {@code monitor.interval}, until it is DOWN or answers;
+   * once it is DOWN the other backends are probed at once, so that the standbys' confirmation
+   * (their WAL receivers or IO threads lost the primary too) is fresh. The rules do not change:
+   * {@code monitor.failures} failed probes in a row make a backend DOWN, and a failover still needs
+   * the standbys' confirmation; only the waiting between probes goes. At most one burst per backend
+   * at a time. Any thread; never blocks (the probes run on the probe scheduler).
+   *
+   * @return completes, on the health writer, with true when a probe of the burst answered, false
+   *     when the backend went DOWN (or kept failing), null when unknown (Halo is stopping)
+   */
+  public CompletableFuture<Boolean> suspect(String backend) {
+    Monitor m = monitors.get(backend);
+    if (m == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Boolean> mine = new CompletableFuture<>();
+    CompletableFuture<Boolean> running = suspected.putIfAbsent(backend, mine);
+    if (running != null) {
+      return running;
+    }
+    suspicions.incrementAndGet();
+    try {
+      probes.execute(() -> suspectProbe(m, config.monitor().failures()));
+    } catch (RejectedExecutionException stopped) {
+      burstOver(backend, null);
+    }
+    return mine;
+  }
+
+  /** How many suspicion bursts the data path started (admin view, tests). */
+  public long suspicions() {
+    return suspicions.get();
+  }
+
+  /** Probe scheduler: one probe of a burst; the writer decides whether another follows. */
+  private void suspectProbe(Monitor m, int left) {
+    ProbeResult r = m.probe();
+    Future<?> applied =
+        submit(
+            () -> {
+              apply(r);
+              Tracker t = trackers.get(m.backend());
+              boolean down = t.detector.state() == NodeState.DOWN;
+              if (r.ok()) {
+                burstOver(m.backend(), true);
+              } else if (down || left <= 1) {
+                burstOver(m.backend(), false);
+                if (down) {
+                  log.info(
+                      "[{}] {} is down after a burst of probes the data path asked for ({});"
+                          + " probing the others now",
+                      config.name(),
+                      m.backend(),
+                      r.error());
+                  refreshOthers(m.backend());
+                }
+              } else {
+                scheduleSuspectProbe(m, left - 1);
+              }
+            });
+    if (applied instanceof CompletableFuture<?> c && c.isCompletedExceptionally()) {
+      burstOver(m.backend(), null); // the writer is stopping
+    }
+  }
+
+  private void scheduleSuspectProbe(Monitor m, int left) {
+    try {
+      probes.schedule(() -> suspectProbe(m, left), SUSPECT_SPACING_MS, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopped) {
+      burstOver(m.backend(), null);
+    }
+  }
+
+  /** The burst on {@code backend} ended: it answered (true), is down (false) or unknown (null). */
+  private void burstOver(String backend, Boolean answered) {
+    CompletableFuture<Boolean> f = suspected.remove(backend);
+    if (f != null) {
+      f.complete(answered);
+    }
+  }
+
+  /** Writer thread: one probe of every backend but {@code except}, now. */
+  private void refreshOthers(String except) {
+    for (Monitor o : monitors.values()) {
+      if (o.backend().equals(except)) {
+        continue;
+      }
+      try {
+        probes.execute(
+            () -> {
+              ProbeResult r = o.probe();
+              submit(() -> apply(r));
+            });
+      } catch (RejectedExecutionException stopped) {
+        return;
+      }
+    }
   }
 
   public Monitor monitor(String backend) {

@@ -372,6 +372,16 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
   }
 
   @Override
+  protected boolean survivable() {
+    return false;
+  }
+
+  @Override
+  protected void endForBackendLoss(String why) {
+    terminate(why);
+  }
+
+  @Override
   protected void endForSwitchover(String message) {
     terminate(message);
   }

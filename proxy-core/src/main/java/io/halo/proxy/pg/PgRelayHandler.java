@@ -52,6 +52,19 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
    */
   private byte lastFromBackend;
 
+  /** Backend side: the ErrorResponse of an idle session's dying backend, kept from the client. */
+  private static final int MAX_LAST_WORDS = 16 * 1024;
+
+  /** Backend side: where in the buffer being scanned an idle session's ErrorResponse begins. */
+  private int cutAt = -1;
+
+  /**
+   * Backend side: the FATAL an idle session's backend sent before closing (a crash, a shutdown, a
+   * terminated connection), withheld from the client: if the session survives (a failover moves
+   * it), the client never sees it; otherwise it gets it as from a direct connection.
+   */
+  private ByteBuf lastWords;
+
   PgRelayHandler(PgSession session, boolean fromClient, Channel peer, long maxMessageSize) {
     super(session, fromClient, peer);
     this.session = session;
@@ -84,6 +97,10 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
       buf.release();
       return;
     }
+    if (lastWords != null) {
+      keepLastWords(buf, buf.readerIndex());
+      return;
+    }
     if (violation != null || !scanner.scan(buf)) {
       buf.release();
       rejected = true;
@@ -101,13 +118,42 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
       }
       return;
     }
+    if (cutAt >= 0) {
+      int at = cutAt;
+      cutAt = -1;
+      if (at > buf.readerIndex()) {
+        peer.write(
+            buf.retainedSlice(buf.readerIndex(), at - buf.readerIndex()), peer.voidPromise());
+      }
+      lastWords = buf.alloc().buffer(Math.min(MAX_LAST_WORDS, buf.writerIndex() - at));
+      keepLastWords(buf, at);
+      return;
+    }
     peer.write(buf, peer.voidPromise());
+  }
+
+  /** Keeps the backend's last words from {@code from} on (bounded) and releases {@code buf}. */
+  private void keepLastWords(ByteBuf buf, int from) {
+    int n = Math.min(buf.writerIndex() - from, MAX_LAST_WORDS - lastWords.readableBytes());
+    if (n > 0) {
+      lastWords.writeBytes(buf, from, n);
+    }
+    buf.release();
   }
 
   @Override
   public boolean onMessage(byte type, int length) {
     if (!fromClient) {
       lastFromBackend = type;
+      if (type == 'E'
+          && lastWords == null
+          && length < MAX_LAST_WORDS
+          && scanner.headerStart() >= 0
+          && session.survivable()) {
+        // An ErrorResponse to an idle session is a FATAL on its way out: keep it until the session
+        // knows whether it outlives its backend.
+        cutAt = scanner.headerStart();
+      }
       return true;
     }
     if (length < 4 || length > maxMessageSize) {
@@ -174,6 +220,12 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
   public void channelInactive(ChannelHandlerContext ctx) {
     scanner.discard();
     if (!fromClient && session.state() != SessionState.CLOSING) {
+      session.listener().sessions().suspect(session.backendName());
+      if ((lastWords != null || scanner.atBoundary()) && session.outlive(lastWords)) {
+        lastWords = null; // the session keeps them
+        ctx.fireChannelInactive();
+        return;
+      }
       session.backendLost();
     }
     session.unregister();
@@ -183,7 +235,10 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
       }
       closeAfterFlush(peer);
     } else if (peer.isActive()) {
-      if (session.state() != SessionState.CLOSING
+      if (lastWords != null && session.state() != SessionState.CLOSING) {
+        peer.writeAndFlush(lastWords).addListener(ChannelFutureListener.CLOSE);
+        lastWords = null;
+      } else if (session.state() != SessionState.CLOSING
           && scanner.atBoundary()
           && lastFromBackend != 'E') {
         log.warn(
@@ -202,8 +257,20 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
         closeAfterFlush(peer);
       }
     }
+    if (lastWords != null) {
+      lastWords.release();
+      lastWords = null;
+    }
     session.state(SessionState.CLOSING);
     ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (lastWords != null) {
+      lastWords.release(); // the session moved on without them
+      lastWords = null;
+    }
   }
 
   /** The client-to-backend stream is between messages (client side only). */

@@ -87,6 +87,9 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   /** Refused work still being answered, or null. */
   private PgRefusal refusal;
 
+  /** What a lost backend said last (its FATAL), for the client if the session cannot go on. */
+  private ByteBuf lastWords;
+
   PgSession(
       PgListenerContext listener,
       Channel client,
@@ -562,9 +565,24 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
       next.channel().close();
       return;
     }
-    Channel old = backend;
-    old.pipeline().remove(toClient);
-    old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
+    boolean lostTransaction = transactionLost();
+    lossHandled();
+    detachBackend();
+    if (lastWords != null) {
+      lastWords.release(); // the session goes on: the client never sees its old backend's FATAL
+      lastWords = null;
+    }
+    if (lostTransaction) {
+      client.write(
+          PgMessages.warning(
+              client.alloc(),
+              SqlState.CONNECTION_FAILURE.code(),
+              "Halo: backend "
+                  + backendName
+                  + " was lost; this session now runs on "
+                  + next.node().name()
+                  + ", and its open transaction was rolled back: end it with ROLLBACK"));
+    }
     listener.router().sessionEnded(backendName);
     bind(next);
     listener.router().sessionStarted(backendName);
@@ -578,16 +596,90 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     resume();
   }
 
+  /** Takes the relay off the current backend connection and closes it (Terminate first). */
+  private void detachBackend() {
+    Channel old = backend;
+    if (toClient != null && old.pipeline().context(toClient) != null) {
+      old.pipeline().remove(toClient);
+    }
+    if (old.isActive()) {
+      old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  // ---------------------------------------------------------------- surviving a failover
+
+  /**
+   * Plain relay with nothing in flight: no request or extended batch open, nothing held or refused,
+   * the client's stream between messages (inside a transaction too: see {@link #transactionLost}).
+   */
+  @Override
+  protected boolean survivable() {
+    return split == null
+        && pendingReplies == 0
+        && !extendedOpen
+        && (state == SessionState.IDLE
+            || state == SessionState.IN_TX
+            || state == SessionState.FAILED_TX)
+        && refusal == null
+        && heldBuffers.isEmpty()
+        && !gate.waiting()
+        && (toBackend == null || toBackend.atBoundary());
+  }
+
+  /**
+   * Whether the session was inside a transaction when it lost its backend: the transaction is gone,
+   * so the move leaves the new connection in a failed transaction of its own (the client's next
+   * statement fails, its COMMIT answers ROLLBACK, its ROLLBACK works) and warns the client.
+   */
+  boolean transactionLost() {
+    return afterLoss() && state != SessionState.IDLE;
+  }
+
+  /**
+   * The relay lost the backend connection of this session ({@code lastWords}: its withheld FATAL,
+   * or null). True when the session waits for a new primary (it then owns {@code lastWords}).
+   */
+  boolean outlive(ByteBuf lastWords) {
+    if (!outliveBackend(backendName)) {
+      return false;
+    }
+    this.lastWords = lastWords;
+    return true;
+  }
+
+  @Override
+  protected void endForBackendLoss(String why) {
+    ByteBuf words = lastWords;
+    lastWords = null;
+    if (words == null) {
+      terminate(
+          SqlState.CONNECTION_FAILURE,
+          "backend " + backendName + " closed the connection unexpectedly");
+      return;
+    }
+    state = SessionState.CLOSING;
+    unregister();
+    client.writeAndFlush(words).addListener(ChannelFutureListener.CLOSE);
+  }
+
   // ---------------------------------------------------------------- registration and end
 
   @Override
   public void onTopology(io.halo.health.state.Topology t, String cluster) {
-    if (moving || state == SessionState.CLOSING) {
-      return; // a switchover is moving it to the new primary
+    if (topologyWhileOrphaned() || moving || state == SessionState.CLOSING) {
+      return; // waiting for a new primary, or a switchover is moving it
     }
     String why =
         io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, backendName, readWrite());
     if (why != null) {
+      if (survivable() && unmovable() == null) {
+        // idle on a fenced or demoted backend: leave it and follow the new primary
+        detachBackend();
+        if (outliveBackend(backendName)) {
+          return;
+        }
+      }
       org.slf4j.LoggerFactory.getLogger(PgSession.class)
           .info("[{}] ending session {}: {}", cluster, this, why);
       terminate(SqlState.ADMIN_SHUTDOWN, why);
@@ -614,6 +706,10 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     }
     releaseHeld();
     refusal = null;
+    if (lastWords != null) {
+      lastWords.release();
+      lastWords = null;
+    }
     prepared.values().forEach(ByteBuf::release);
     prepared.clear();
   }

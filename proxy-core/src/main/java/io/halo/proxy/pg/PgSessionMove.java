@@ -1,6 +1,7 @@
 package io.halo.proxy.pg;
 
 import io.halo.health.state.BackendNode;
+import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.pg.message.PgStreamScanner;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -12,15 +13,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves a session held at a transaction boundary to another backend (switchover): log in there with
- * the session's user and startup parameters, replay its named prepared statements (Parse messages,
- * then one Sync; the replies are swallowed), then swap the relay onto the new connection and let
- * the held work go. What is not carried over: SET changes, temporary tables, advisory locks,
- * LISTEN, SQL-level PREPARE. A session that cannot be moved ends with 57P01.
+ * Moves a session held at a transaction boundary to another backend (a switchover, or a failover
+ * that found it with nothing in flight; see {@link io.halo.proxy.session.HeldSession}): log in
+ * there with the session's user and startup parameters, replay its named prepared statements (Parse
+ * messages, then one Sync; the replies are swallowed; a session that was inside a transaction gets
+ * a failed one there), then swap the relay onto the new connection and let the held work go. What
+ * is not carried over: SET changes, temporary tables, advisory locks, LISTEN, SQL-level PREPARE. A
+ * session that cannot be moved ends with 57P01.
  */
 final class PgSessionMove {
 
   private static final Logger log = LoggerFactory.getLogger(PgSessionMove.class);
+
+  /** Fails the transaction a moved session finds itself in; its text shows in the server log. */
+  static final String ABORT_SQL =
+      "DO $halo$BEGIN RAISE EXCEPTION 'Halo: the backend of this transaction was lost; it was"
+          + " rolled back' USING ERRCODE = '40001'; END$halo$";
 
   private PgSessionMove() {}
 
@@ -49,10 +57,7 @@ final class PgSessionMove {
                 f.cause().getMessage());
             session.terminate(
                 SqlState.ADMIN_SHUTDOWN,
-                "switchover: could not move this session to "
-                    + target.name()
-                    + ": "
-                    + f.cause().getMessage());
+                "could not move this session to " + target.name() + ": " + f.cause().getMessage());
             return;
           }
           PgBackendConnection next = connecting.getNow();
@@ -62,18 +67,27 @@ final class PgSessionMove {
             return;
           }
           List<ByteBuf> replay = session.preparedForReplay();
-          if (replay.isEmpty()) {
+          boolean abort = session.transactionLost();
+          if (replay.isEmpty() && !abort) {
             session.rebind(next);
             log.debug("[{}] moved {} to {}", l.name(), session, target.name());
             return;
           }
           Channel ch = next.channel();
-          Replay handler = new Replay(session, next, replay.size());
+          Replay handler =
+              new Replay(session, next, replay.size() + (abort ? 2 : 0), abort ? 1 : 0);
           ch.pipeline().addLast("replay", handler);
           // One Sync per Parse: a failed statement then skips nothing but itself.
           for (ByteBuf b : replay) {
             ch.write(b);
             ch.write(ch.alloc().buffer(5).writeByte('S').writeInt(4));
+          }
+          if (abort) {
+            // The client is inside a transaction that died with its backend: open one here and
+            // fail it, so that the server itself answers what follows as it would (25P02, COMMIT
+            // answered ROLLBACK) and the session is usable again after ROLLBACK.
+            ch.write(PgMessages.query(ch.alloc(), "BEGIN"));
+            ch.write(PgMessages.query(ch.alloc(), ABORT_SQL));
           }
           ch.flush();
           ch.config().setAutoRead(true);
@@ -85,8 +99,7 @@ final class PgSessionMove {
                       ch.close();
                       session.terminate(
                           SqlState.ADMIN_SHUTDOWN,
-                          "switchover: "
-                              + target.name()
+                          target.name()
                               + " did not re-create this session's prepared statements within "
                               + ms
                               + " ms");
@@ -111,14 +124,16 @@ final class PgSessionMove {
     private final PgSession session;
     private final PgBackendConnection next;
     private final int statements;
+    private final int expectedErrors;
     private final PgStreamScanner scanner = new PgStreamScanner(this);
     private int errors;
     private int ready;
 
-    Replay(PgSession session, PgBackendConnection next, int statements) {
+    Replay(PgSession session, PgBackendConnection next, int statements, int expectedErrors) {
       this.session = session;
       this.next = next;
       this.statements = statements;
+      this.expectedErrors = expectedErrors;
     }
 
     @Override
@@ -145,13 +160,13 @@ final class PgSessionMove {
       if (ready == statements) {
         ctx.channel().config().setAutoRead(false);
         ctx.pipeline().remove(this);
-        if (errors > 0) {
+        if (errors > expectedErrors) {
           log.warn(
-              "[{}] {}: {} of {} prepared statements could not be re-created on {}",
+              "[{}] {}: {} of {} statements replayed failed on {}",
               session.listener().name(),
               session,
-              errors,
-              statements,
+              errors - expectedErrors,
+              statements - expectedErrors * 2,
               next.node().name());
         }
         session.rebind(next);
@@ -162,9 +177,7 @@ final class PgSessionMove {
     public void channelInactive(ChannelHandlerContext ctx) {
       session.terminate(
           SqlState.ADMIN_SHUTDOWN,
-          "switchover: "
-              + next.node().name()
-              + " closed the connection while this session was being moved");
+          next.node().name() + " closed the connection while this session was being moved there");
       ctx.fireChannelInactive();
     }
 

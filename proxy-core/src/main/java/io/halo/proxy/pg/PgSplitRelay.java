@@ -881,10 +881,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected ByteBuf encodeQuery(Backend b, String sql) {
-    byte[] text = sql.getBytes(StandardCharsets.UTF_8);
-    ByteBuf q = client.alloc().buffer(6 + text.length);
-    q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
-    return q;
+    return PgMessages.query(client.alloc(), sql);
   }
 
   // ------------------------------------------------------------------ connections

@@ -7,7 +7,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * The relaying sessions of one cluster, for both engines and both relays (plain and split): what a
@@ -24,6 +27,10 @@ public final class ClusterSessions {
   /** A switchover holds new transactions of read-write sessions. */
   private volatile boolean holding;
 
+  /** Where the data path's suspicions go: the cluster's health checker, when there is one. */
+  private volatile Function<String, CompletionStage<Boolean>> suspicion =
+      backend -> CompletableFuture.completedFuture(null);
+
   public ClusterSessions(String cluster) {
     this.cluster = cluster;
   }
@@ -37,6 +44,21 @@ public final class ClusterSessions {
    */
   public boolean remove(RelayedSession s) {
     return sessions.remove(s);
+  }
+
+  /** Wires the suspicions to the cluster's health checker ({@code ClusterHealth#suspect}). */
+  public void suspicion(Function<String, CompletionStage<Boolean>> sink) {
+    suspicion = sink;
+  }
+
+  /**
+   * A relay saw {@code backend} fail (its connection reset, a connect refused): the health checker
+   * probes it now instead of at its next interval. Any thread; never blocks.
+   *
+   * @return whether it answered a probe since (true), went down (false), or unknown (null)
+   */
+  public CompletionStage<Boolean> suspect(String backend) {
+    return suspicion.apply(backend);
   }
 
   public boolean holding() {

@@ -147,6 +147,9 @@ public final class Establisher<C> {
             return;
           }
           Throwable cause = f.cause();
+          if (cause instanceof java.io.IOException) {
+            listener.sessions().suspect(backend.name()); // refused or reset: probe it now
+          }
           long suppressed = listener.backendErrors().admit(backend.name());
           if (suppressed >= 0) {
             // The client's text names the backend only; the log adds its address and the cause.

@@ -35,6 +35,18 @@ public abstract class HeldSession implements RelayedSession {
   /** What the client sent while held, forwarded (or answered) at resume. */
   protected final List<ByteBuf> heldBuffers = new ArrayList<>();
 
+  /**
+   * Set while the session waits for a new primary: its backend was lost between transactions (the
+   * connection dropped, or the backend was fenced or demoted by a failover). Null otherwise.
+   */
+  private Orphan orphan;
+
+  /** Set from the loss of the backend until the session runs on another one (or ends). */
+  private boolean afterLoss;
+
+  /** The backend a waiting session lost, and when it gives up. */
+  private record Orphan(String lost, io.netty.util.concurrent.ScheduledFuture<?> deadline) {}
+
   protected HeldSession(Channel client) {
     this.client = client;
   }
@@ -62,6 +74,18 @@ public abstract class HeldSession implements RelayedSession {
 
   /** The listener, for log lines and counters. */
   public abstract SessionListener listenerContext();
+
+  /**
+   * Whether the session may outlive its backend: between transactions, nothing in flight in either
+   * direction, nothing held. Engine's fields, event loop.
+   */
+  protected abstract boolean survivable();
+
+  /**
+   * Ends a session whose lost backend did not give way to a new primary, with the error the client
+   * would have seen from a direct connection ({@code why} for the log).
+   */
+  protected abstract void endForBackendLoss(String why);
 
   /** New work is held (a switchover, or a transaction permit). */
   public final boolean held() {
@@ -159,6 +183,142 @@ public abstract class HeldSession implements RelayedSession {
     if (held && !moving && !closing() && mayResume()) {
       resume();
     }
+  }
+
+  // ---------------------------------------------------------------- surviving a failover
+
+  /**
+   * The session's backend is gone ({@code lost}: the connection dropped, or a failover fenced or
+   * demoted it), and the caller has already detached the relay from it. A session that was between
+   * transactions with nothing in flight waits, its client not read (what it sends waits in the
+   * socket), for the cluster's primary: when a failover publishes another one, the session moves
+   * there as in a switchover and the client never notices. The health checker is asked to probe
+   * {@code lost} at once; if it answers and is still the primary, only this connection died (an
+   * operator's {@code pg_terminate_backend}, say), and the session ends as a direct one would. No
+   * new primary within {@code hold_timeout}: it ends too.
+   *
+   * @return false when the session cannot wait (it was not idle, cannot move, or does not write):
+   *     the caller ends it as before
+   */
+  protected final boolean outliveBackend(String lost) {
+    if (orphan != null) {
+      return true;
+    }
+    if (!writes() || closing() || moving || held || !survivable() || unmovable() != null) {
+      return false;
+    }
+    SessionListener l = listenerContext();
+    held = true;
+    moving = true;
+    client.config().setAutoRead(false);
+    moveStarting();
+    afterLoss = true;
+    long ms = l.holdTimeout().toMillis();
+    orphan =
+        new Orphan(
+            lost,
+            client
+                .eventLoop()
+                .schedule(
+                    () ->
+                        giveUp(
+                            "no new primary within hold_timeout "
+                                + ms
+                                + " ms after "
+                                + lost
+                                + " was lost"),
+                    ms,
+                    java.util.concurrent.TimeUnit.MILLISECONDS));
+    l.rejections().count("backend_lost_idle");
+    l.sessions()
+        .suspect(lost)
+        .whenComplete(
+            (answered, e) -> {
+              if (Boolean.TRUE.equals(answered)) {
+                eventLoop().execute(this::lostBackendAnswered);
+              }
+            });
+    followPrimary();
+    return true;
+  }
+
+  /**
+   * Whether the session is moving because it lost its backend (waiting for a new primary, or moving
+   * there), not for a switchover.
+   */
+  protected final boolean afterLoss() {
+    return afterLoss;
+  }
+
+  /** The session runs on its new backend: the loss is behind it. */
+  protected final void lossHandled() {
+    afterLoss = false;
+  }
+
+  /** On a topology change: a waiting session moves once a primary other than the lost one is up. */
+  private void followPrimary() {
+    Orphan o = orphan;
+    if (o == null || closing()) {
+      return;
+    }
+    io.halo.routing.RouteResult r =
+        listenerContext().router().routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+    if (r instanceof io.halo.routing.RouteResult.Routed routed
+        && !routed.backend().name().equals(o.lost())) {
+      orphan = null;
+      o.deadline().cancel(false);
+      listenerContext().rejections().count("moved_after_backend_loss");
+      log.info(
+          "[{}] {} lost {}; moving it to the new primary {}",
+          listenerContext().name(),
+          this,
+          o.lost(),
+          routed.backend().name());
+      startMove(routed.backend());
+    }
+  }
+
+  /** The lost backend answered a probe since: if it is still the primary, only this link died. */
+  private void lostBackendAnswered() {
+    Orphan o = orphan;
+    if (o == null) {
+      return;
+    }
+    io.halo.routing.RouteResult r =
+        listenerContext().router().routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+    if (r instanceof io.halo.routing.RouteResult.Routed routed
+        && routed.backend().name().equals(o.lost())) {
+      giveUp(o.lost() + " is up and still the primary: only this session's connection was closed");
+    }
+  }
+
+  private void giveUp(String why) {
+    Orphan o = orphan;
+    if (o == null) {
+      return;
+    }
+    orphan = null;
+    o.deadline().cancel(false);
+    moving = false;
+    afterLoss = false;
+    if (closing()) {
+      return; // the client left meanwhile
+    }
+    log.info("[{}] ending {}: {}", listenerContext().name(), this, why);
+    endForBackendLoss(why);
+  }
+
+  /**
+   * A topology change, on the session's loop: a waiting session may now have a primary to move to.
+   *
+   * @return true when the session waits (the caller need not judge it further)
+   */
+  protected final boolean topologyWhileOrphaned() {
+    if (orphan == null) {
+      return false;
+    }
+    followPrimary();
+    return true;
   }
 
   /** Keeps a client buffer that would start new work; the client is not read until release. */

@@ -27,6 +27,9 @@ public interface SessionListener {
   /** Failed logins: their log lines and delayed answers. */
   AuthFailures authFailures();
 
+  /** The cluster's relaying sessions (its topology events, its health checker's suspicions). */
+  ClusterSessions sessions();
+
   /** How long a new session waits for a running failover. */
   Duration holdTimeout();
 }

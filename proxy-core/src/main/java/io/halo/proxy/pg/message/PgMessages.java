@@ -149,6 +149,21 @@ public final class PgMessages {
     return endTyped(buf, start);
   }
 
+  /** A simple Query. */
+  public static ByteBuf query(ByteBufAllocator alloc, String sql) {
+    byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+    ByteBuf q = alloc.buffer(6 + text.length);
+    q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
+    return q;
+  }
+
+  /** NoticeResponse with severity WARNING (may be sent between any two messages). */
+  public static ByteBuf warning(ByteBufAllocator alloc, String code, String message) {
+    ByteBuf buf = error(alloc, "WARNING", code, message, null);
+    buf.setByte(0, 'N');
+    return buf;
+  }
+
   public static ByteBuf terminate(ByteBufAllocator alloc) {
     ByteBuf buf = alloc.buffer(5);
     buf.writeByte('X').writeInt(4);

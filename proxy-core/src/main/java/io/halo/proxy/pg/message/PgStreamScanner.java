@@ -52,6 +52,9 @@ public final class PgStreamScanner {
   /** The current message is a ReadyForQuery whose status byte is still to come. */
   private boolean wantStatus;
 
+  /** Where in the buffer being scanned the last header began; -1: in an earlier buffer. */
+  private int headerStart = -1;
+
   public PgStreamScanner(Listener listener) {
     this(listener, null);
   }
@@ -74,6 +77,7 @@ public final class PgStreamScanner {
   public boolean scan(ByteBuf buf) {
     int i = buf.readerIndex();
     int end = buf.writerIndex();
+    headerStart = headerFill == 0 ? i : -1;
     while (i < end) {
       if (remaining > 0) {
         if (wantStatus) {
@@ -95,6 +99,9 @@ public final class PgStreamScanner {
       }
       int length;
       byte type;
+      if (headerFill == 0) {
+        headerStart = i;
+      }
       if (headerFill == 0 && end - i >= 5) {
         type = buf.getByte(i);
         length = buf.getInt(i + 1);
@@ -128,6 +135,14 @@ public final class PgStreamScanner {
       }
     }
     return true;
+  }
+
+  /**
+   * During {@link Listener#onMessage}: the index, in the buffer being scanned, where that message's
+   * header begins, or -1 when its first bytes came in an earlier buffer.
+   */
+  public int headerStart() {
+    return headerStart;
   }
 
   /** Releases a half-captured message (the connection is closing). */

@@ -1,0 +1,179 @@
+package io.halo.proxy.failover;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.failover.FailoverReport;
+import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import io.halo.testkit.PgNode;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Client sessions that outlive their primary (issue 13): an idle session is moved to the new
+ * primary by the failover instead of being ended, and the relay's lost connections make the health
+ * checker probe at once instead of at its next interval.
+ */
+class SurvivingSessionsIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static final String USER = "app";
+  static final String PW = "apppw";
+  static final int IDLE_SESSIONS = 20;
+
+  PgCluster cluster;
+  HaloFixture halo;
+
+  @AfterEach
+  void stop() {
+    HaloFixture.stop(halo, cluster);
+  }
+
+  private void start(Duration interval) throws Exception {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder().name("survive").standbys(1).user(USER, PW).database("app").start());
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            200,
+            c ->
+                HaloFixture.withFailover(
+                    HaloFixture.withMonitor(
+                        c,
+                        new MonitorConfig(
+                            cluster.superuser(),
+                            cluster.superuserPassword(),
+                            "postgres",
+                            interval,
+                            Duration.ofSeconds(1),
+                            3,
+                            2)),
+                    new FailoverConfig(
+                        FailoverConfig.Mode.AUTOMATIC,
+                        FailoverConfig.Type.HOT,
+                        16L << 20,
+                        Duration.ofSeconds(15),
+                        null,
+                        null,
+                        null,
+                        Duration.ofSeconds(30))));
+  }
+
+  /** A session through Halo with a server-side prepared statement (pgjdbc names it S_1). */
+  private record Idle(Connection connection, PreparedStatement where) {
+    int serverPort() throws SQLException {
+      try (ResultSet rs = where.executeQuery()) {
+        rs.next();
+        assertThat(rs.getBoolean(2)).as("the session writes through a standby").isFalse();
+        return rs.getInt(1);
+      }
+    }
+  }
+
+  private Idle idle() throws SQLException {
+    Connection c = halo.connect(USER, PW, "app", "prepareThreshold=1");
+    PreparedStatement ps = c.prepareStatement("select inet_server_port(), pg_is_in_recovery()");
+    Idle s = new Idle(c, ps);
+    s.serverPort();
+    s.serverPort(); // now a named statement on the backend
+    return s;
+  }
+
+  @Test
+  void idle_sessions_outlive_kill_9_of_the_primary_and_detection_does_not_wait_for_the_interval()
+      throws Exception {
+    // Given probes every 20 s (3 failed probes would take 40 s to call the primary down)
+    start(Duration.ofSeconds(20));
+    PgNode old = cluster.primary();
+    List<Idle> sessions = new ArrayList<>();
+    try {
+      for (int i = 0; i < IDLE_SESSIONS; i++) {
+        sessions.add(idle());
+      }
+      for (Idle s : sessions) {
+        assertThat(s.serverPort()).isEqualTo(old.port());
+      }
+      // and one session inside a transaction that has written (nothing acknowledged yet)
+      Idle inTx = idle();
+      sessions.add(inTx);
+      inTx.connection().setAutoCommit(false);
+      inTx.connection().createStatement().execute("create temporary table t_lost (x int)");
+      // When the primary is killed while the sessions are idle
+      old.kill();
+      // Then their lost connections have the health checker probe at once: the failover does not
+      // wait for the next probe interval
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      PgNode next = cluster.standbys().get(0);
+      assertThat(halo.control().topology().primary()).isEqualTo(next.name());
+      // And the session that was inside a transaction gets an error for it, as the server gives
+      // in a failed transaction, and goes on after ROLLBACK
+      assertThatThrownBy(() -> inTx.connection().createStatement().execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("current transaction is aborted");
+      inTx.connection().rollback();
+      inTx.connection().setAutoCommit(true);
+      // And every idle session goes on, on the new primary, with its prepared statement
+      for (Idle s : sessions) {
+        assertThat(s.serverPort()).isEqualTo(next.port());
+        assertThat(s.connection().isValid(2)).isTrue();
+      }
+    } finally {
+      for (Idle s : sessions) {
+        s.connection().close();
+      }
+    }
+  }
+
+  @Test
+  void a_session_whose_connection_alone_was_terminated_gets_the_server_error() throws Exception {
+    // Given a healthy primary and an idle session through Halo
+    start(Duration.ofMillis(200));
+    PgNode primary = cluster.primary();
+    try (Connection c = halo.connect(USER, PW, "app", "")) {
+      int pid;
+      try (ResultSet rs = c.createStatement().executeQuery("select pg_backend_pid()")) {
+        rs.next();
+        pid = rs.getInt(1);
+      }
+      // When an operator terminates its backend (the server stays up and primary)
+      try (Connection admin = primary.connectAsSuperuser()) {
+        admin.createStatement().execute("select pg_terminate_backend(" + pid + ")");
+      }
+      // Then the session ends with the server's own error, as a direct one would: Halo does not
+      // quietly reconnect it (the operator meant to end it), nor keep it waiting for a failover
+      // (hold_timeout is 15 s; the health checker's probe says at once that the primary is up)
+      long t0 = System.nanoTime();
+      assertThatThrownBy(() -> c.createStatement().execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("terminating connection due to administrator command");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+      assertThat(halo.control().topology().primary()).isEqualTo(primary.name());
+      assertThat(halo.control().lastFailover()).isEmpty();
+    }
+  }
+}

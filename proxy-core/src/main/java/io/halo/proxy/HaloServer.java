@@ -263,6 +263,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                         io.halo.routing.split.StatementClassifier.postgres())
                     : null,
                 authFailures);
+        topology.onTopology(context.pool()::onTopology);
         contexts.add(context);
         bind(
             cluster,

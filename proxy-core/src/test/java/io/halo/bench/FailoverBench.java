@@ -10,7 +10,10 @@ import io.halo.testkit.MariaDbNode;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -40,7 +43,18 @@ public final class FailoverBench {
 
   private FailoverBench() {}
 
-  record Run(String scenario, long outageMs, long acked, long lost, long errors, Long pauseMs) {}
+  record Run(
+      String scenario,
+      long outageMs,
+      long acked,
+      long lost,
+      long errors,
+      Long pauseMs,
+      int idle,
+      int idleFailed) {}
+
+  /** Persistent sessions left idle through the fault (issue 13: none may see an error). */
+  static final int IDLE = Integer.parseInt(System.getenv().getOrDefault("IDLE", "200"));
 
   public static void main(String[] args) throws Exception {
     int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
@@ -155,7 +169,9 @@ public final class FailoverBench {
             w.ackedCount(),
             lost,
             w.errors(),
-            null);
+            null,
+            0,
+            0);
       }
     }
   }
@@ -188,6 +204,7 @@ public final class FailoverBench {
         HaloServer h = halo(c)) {
       ClusterControl control = h.clusters().get(0);
       PgNode standby = c.standbys().get(0);
+      List<Connection> idle = idleSessions(url(h));
       Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
       Thread.sleep(3000);
       long killedAt = System.nanoTime();
@@ -207,18 +224,27 @@ public final class FailoverBench {
         }
       }
       long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
+      int idleFailed = useAndClose(idle);
       FailoverReport r = control.lastFailover().orElse(null);
       String outcome = r == null ? "no failover" : r.outcome().name();
       System.err.printf(
-          "kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n",
-          sync ? "sync" : "async", outage.toMillis(), w.ackedCount(), lost, outcome);
+          "kill -9 (%s): outage %d ms, %d acked, %d lost, %d of %d idle sessions failed, %s%n",
+          sync ? "sync" : "async",
+          outage.toMillis(),
+          w.ackedCount(),
+          lost,
+          idleFailed,
+          idle.size(),
+          outcome);
       return new Run(
           "kill -9, " + (sync ? "synchronous" : "asynchronous") + " replication",
           outage.toMillis(),
           w.ackedCount(),
           lost,
           w.errors(),
-          null);
+          null,
+          idle.size(),
+          idleFailed);
     }
   }
 
@@ -247,20 +273,53 @@ public final class FailoverBench {
           w.ackedCount(),
           0,
           w.errors(),
-          r.writePause() == null ? null : r.writePause().toMillis());
+          r.writePause() == null ? null : r.writePause().toMillis(),
+          0,
+          0);
     }
+  }
+
+  /** {@link #IDLE} sessions through Halo, each having run a server-side prepared statement. */
+  private static List<Connection> idleSessions(String url) throws SQLException {
+    List<Connection> out = new ArrayList<>();
+    for (int i = 0; i < IDLE; i++) {
+      Connection c = DriverManager.getConnection(url + "?prepareThreshold=1", "app", "apppw");
+      try (PreparedStatement ps = c.prepareStatement("select 1")) {
+        ps.executeQuery().close();
+        ps.executeQuery().close();
+      }
+      out.add(c);
+    }
+    return out;
+  }
+
+  /** Runs one statement on each idle session after the fault; returns how many failed. */
+  private static int useAndClose(List<Connection> idle) {
+    int failed = 0;
+    for (Connection c : idle) {
+      try (c;
+          ResultSet rs = c.createStatement().executeQuery("select pg_is_in_recovery()")) {
+        rs.next();
+        if (rs.getBoolean(1)) {
+          failed++; // a writing session on a standby would be a failure too
+        }
+      } catch (SQLException e) {
+        failed++;
+      }
+    }
+    return failed;
   }
 
   private static void print(List<Run> results) {
     System.out.println(
-        "| scenario | runs | write outage ms (median) | all runs | acked writes lost | failed statements | switchover pause ms (median) |");
-    System.out.println("|---|---:|---:|---|---:|---:|---:|");
+        "| scenario | runs | write outage ms (median) | all runs | acked writes lost | failed statements | idle sessions with an error | switchover pause ms (median) |");
+    System.out.println("|---|---:|---:|---|---:|---:|---:|---:|");
     for (String s : results.stream().map(Run::scenario).distinct().toList()) {
       List<Run> rs = results.stream().filter(r -> r.scenario().equals(s)).toList();
       List<Long> outages = rs.stream().map(Run::outageMs).sorted().toList();
       List<Long> pauses = rs.stream().map(Run::pauseMs).filter(p -> p != null).sorted().toList();
       System.out.printf(
-          "| %s | %d | %d | %s | %d of %d | %d | %s |%n",
+          "| %s | %d | %d | %s | %d of %d | %d | %d of %d | %s |%n",
           s,
           rs.size(),
           median(outages),
@@ -268,6 +327,8 @@ public final class FailoverBench {
           rs.stream().mapToLong(Run::lost).sum(),
           rs.stream().mapToLong(Run::acked).sum(),
           rs.stream().mapToLong(Run::errors).sum(),
+          rs.stream().mapToInt(Run::idleFailed).sum(),
+          rs.stream().mapToInt(Run::idle).sum(),
           pauses.isEmpty() ? "-" : String.valueOf(median(pauses)));
     }
   }

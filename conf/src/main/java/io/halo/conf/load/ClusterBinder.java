@@ -12,6 +12,7 @@ import io.halo.conf.model.HostPort;
 import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.ListenerTlsConfig;
 import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.PoolConfig;
 import io.halo.conf.model.Route;
 import io.halo.conf.model.RuleConfig;
 import io.halo.conf.model.ThrottleConfig;
@@ -65,7 +66,7 @@ final class ClusterBinder {
     Engine engine =
         s.optional("engine", Engine.POSTGRESQL, t -> Formats.enumValue(t, Engine.class));
     RuleBinder rules = new RuleBinder(problems);
-    List<ListenerConfig> listeners = listeners(s, rules);
+    List<ListenerConfig> listeners = listeners(s, rules, engine);
     BackendTlsConfig backendTls = tls.backend(s, BackendTlsConfig.DISABLED);
     List<BackendConfig> backends =
         backends(s, backendTls == null ? BackendTlsConfig.DISABLED : backendTls);
@@ -121,7 +122,28 @@ final class ClusterBinder {
                 name, engine, listeners, backends, monitor, failover, throttle, groups));
   }
 
-  private List<ListenerConfig> listeners(Section cluster, RuleBinder ruleBinder) {
+  /** {@code pool_mode} and the {@code pool:} sizes of one listener. */
+  private static PoolConfig pool(Section listener, Engine engine, Route route) {
+    PoolConfig.Mode mode =
+        listener.optional(
+            "pool_mode", PoolConfig.Mode.NONE, t -> Formats.enumValue(t, PoolConfig.Mode.class));
+    Section p = listener.section("pool", "max_idle", "idle_timeout", "max_lifetime");
+    PoolConfig d = PoolConfig.NONE;
+    Integer maxIdle = p.optional("max_idle", d.maxIdle(), Formats::integer);
+    java.time.Duration idle = p.optional("idle_timeout", d.idleTimeout(), Formats::duration);
+    java.time.Duration life = p.optional("max_lifetime", d.maxLifetime(), Formats::duration);
+    p.finish();
+    if (mode != PoolConfig.Mode.NONE && engine != Engine.POSTGRESQL) {
+      listener.report("pool_mode", "pooling is built for PostgreSQL listeners only so far");
+    } else if (mode != PoolConfig.Mode.NONE && route == Route.SPLIT) {
+      listener.report(
+          "pool_mode", "route: split sessions keep their own connections; pooling is not built");
+    }
+    PoolConfig built = p.construct(() -> new PoolConfig(mode, maxIdle, idle, life));
+    return built == null ? PoolConfig.NONE : built;
+  }
+
+  private List<ListenerConfig> listeners(Section cluster, RuleBinder ruleBinder, Engine engine) {
     List<ListenerConfig> listeners = new ArrayList<>();
     List<Node> nodes = cluster.nonEmptyList("listeners");
     for (int i = 0; i < nodes.size(); i++) {
@@ -141,7 +163,9 @@ final class ClusterBinder {
               "read_your_writes",
               "read_your_writes_wait",
               "rules",
-              "tls");
+              "tls",
+              "pool_mode",
+              "pool");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
@@ -154,6 +178,7 @@ final class ClusterBinder {
           s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
       List<RuleConfig> rules = ruleBinder.rules(s);
       ListenerTlsConfig listenerTls = tls.listener(s);
+      PoolConfig pool = pool(s, engine, route);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
       List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
@@ -170,7 +195,8 @@ final class ClusterBinder {
                       ryw,
                       rywWait,
                       goodRules,
-                      listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls));
+                      listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls,
+                      pool));
       listeners.add(rules.contains(null) || listenerTls == null ? null : listener);
     }
     return listeners;

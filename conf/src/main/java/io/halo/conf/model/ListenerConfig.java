@@ -20,6 +20,7 @@ import java.util.Objects;
  *     up before it goes to the primary instead; zero = go to the primary at once
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  * @param tls TLS between clients and this listener ({@link ListenerTlsConfig#DISABLED} = none)
+ * @param pool backend connection pooling ({@link PoolConfig#NONE} = a backend login per session)
  */
 public record ListenerConfig(
     HostPort listen,
@@ -31,7 +32,33 @@ public record ListenerConfig(
     boolean readYourWrites,
     Duration readYourWritesWait,
     List<RuleConfig> rules,
-    ListenerTlsConfig tls) {
+    ListenerTlsConfig tls,
+    PoolConfig pool) {
+
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag,
+      boolean readYourWrites,
+      Duration readYourWritesWait,
+      List<RuleConfig> rules,
+      ListenerTlsConfig tls) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        PoolConfig.NONE);
+  }
 
   public ListenerConfig(
       HostPort listen,
@@ -112,7 +139,8 @@ public record ListenerConfig(
         readYourWrites,
         readYourWritesWait,
         newRules,
-        tls);
+        tls,
+        pool);
   }
 
   /** The same listener with {@code newTls}. */
@@ -127,7 +155,24 @@ public record ListenerConfig(
         readYourWrites,
         readYourWritesWait,
         rules,
-        newTls);
+        newTls,
+        pool);
+  }
+
+  /** The same listener with {@code newPool}. */
+  public ListenerConfig withPool(PoolConfig newPool) {
+    return new ListenerConfig(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        newPool);
   }
 
   public ListenerConfig {
@@ -136,6 +181,7 @@ public record ListenerConfig(
     Objects.requireNonNull(balance, "balance");
     Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
     Objects.requireNonNull(tls, "tls");
+    Objects.requireNonNull(pool, "pool");
     rules = List.copyOf(rules);
     if (readYourWritesWait.isNegative()) {
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");

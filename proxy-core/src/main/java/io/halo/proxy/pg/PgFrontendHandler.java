@@ -406,17 +406,26 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         new io.halo.proxy.session.Establisher<>(
             listener,
             ctx.channel(),
-            backend ->
-                PgBackendConnector.connect(
-                    ctx.channel().eventLoop(),
-                    listener.transports(),
-                    backend,
-                    u.backendUser(),
-                    u.backendPassword(),
-                    backendParameters,
-                    listener.server().backendConnectTimeout(),
-                    (int) listener.server().maxMessageSize(),
-                    listener.scramKeys()),
+            backend -> {
+              PgBackendConnection pooled =
+                  listener.pool().take(ctx.channel().eventLoop(), backend, backendParameters);
+              if (pooled != null) {
+                return ctx.channel().eventLoop().newSucceededFuture(pooled);
+              }
+              return listener
+                  .pool()
+                  .adopt(
+                      PgBackendConnector.connect(
+                          ctx.channel().eventLoop(),
+                          listener.transports(),
+                          backend,
+                          u.backendUser(),
+                          u.backendPassword(),
+                          backendParameters,
+                          listener.server().backendConnectTimeout(),
+                          (int) listener.server().maxMessageSize(),
+                          listener.scramKeys()));
+            },
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {
               fatal(

@@ -34,5 +34,47 @@ public record PgListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
     io.halo.proxy.session.SplitContext split,
-    io.halo.proxy.session.AuthFailures authFailures)
-    implements io.halo.proxy.session.SessionListener {}
+    io.halo.proxy.session.AuthFailures authFailures,
+    PgPool pool)
+    implements io.halo.proxy.session.SessionListener {
+
+  /** A listener whose pool follows its config ({@code pool_mode}). */
+  public PgListenerContext(
+      String name,
+      String cluster,
+      ListenerConfig listener,
+      ServerConfig server,
+      Credentials credentials,
+      Router router,
+      CancelRegistry<PgSession> cancels,
+      Transports transports,
+      AtomicInteger clientConnections,
+      Duration holdTimeout,
+      io.halo.proxy.session.ClusterSessions sessions,
+      Rejections rejections,
+      io.halo.proxy.session.LogThrottle backendErrors,
+      io.halo.proxy.session.Admission admission,
+      io.halo.proxy.pg.auth.ScramKeyCache scramKeys,
+      io.halo.proxy.session.SplitContext split,
+      io.halo.proxy.session.AuthFailures authFailures) {
+    this(
+        name,
+        cluster,
+        listener,
+        server,
+        credentials,
+        router,
+        cancels,
+        transports,
+        clientConnections,
+        holdTimeout,
+        sessions,
+        rejections,
+        backendErrors,
+        admission,
+        scramKeys,
+        split,
+        authFailures,
+        new PgPool(listener.pool()));
+  }
+}

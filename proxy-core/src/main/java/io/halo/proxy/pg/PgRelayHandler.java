@@ -65,6 +65,15 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
    */
   private ByteBuf lastWords;
 
+  /**
+   * Client side, pooled listener: where in the buffer being scanned the client's Terminate begins;
+   * it is kept from the backend, whose connection may go back to the pool.
+   */
+  private int terminateAt = -1;
+
+  /** Client side: the client's Terminate was kept from the backend. */
+  private boolean terminateKept;
+
   PgRelayHandler(PgSession session, boolean fromClient, Channel peer, long maxMessageSize) {
     super(session, fromClient, peer);
     this.session = session;
@@ -116,6 +125,17 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
             SqlState.PROTOCOL_VIOLATION,
             "backend " + session.backendName() + " broke the protocol; the session is closed");
       }
+      return;
+    }
+    if (terminateAt >= 0) {
+      int at = terminateAt;
+      terminateAt = -1;
+      terminateKept = true;
+      if (at > buf.readerIndex()) {
+        peer.write(
+            buf.retainedSlice(buf.readerIndex(), at - buf.readerIndex()), peer.voidPromise());
+      }
+      buf.release(); // the Terminate, and whatever a client sends after it
       return;
     }
     if (cutAt >= 0) {
@@ -172,7 +192,12 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
       case 'Q', 'F' -> session.requestSent();
       case 'S' -> session.syncSent();
       case 'P', 'B', 'E', 'D', 'C', 'H' -> session.extendedStarted();
-      case 'X' -> terminated = true;
+      case 'X' -> {
+        terminated = true;
+        if (session.listener().pool().enabled() && scanner.headerStart() >= 0) {
+          terminateAt = scanner.headerStart();
+        }
+      }
       default -> {}
     }
     return true;
@@ -202,6 +227,13 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
   public void channelReadComplete(ChannelHandlerContext ctx) {
     super.channelReadComplete(ctx);
     if (terminated && fromClient) {
+      if (terminateKept && session.giveBack()) {
+        ctx.close(); // the backend connection went back to the pool
+        return;
+      }
+      if (terminateKept) {
+        peer.write(PgMessages.terminate(peer.alloc()));
+      }
       // The backend ends the session on Terminate; the client closes its side. Nothing to wait for.
       session.state(SessionState.CLOSING);
       peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -233,7 +265,9 @@ final class PgRelayHandler extends io.halo.proxy.session.PeerRelay
       if (!terminated) {
         log.debug("[{}] client of {} closed without Terminate", session.listener().name(), session);
       }
-      closeAfterFlush(peer);
+      if (!session.pooledAway() && !session.giveBack()) {
+        closeAfterFlush(peer);
+      }
     } else if (peer.isActive()) {
       if (lastWords != null && session.state() != SessionState.CLOSING) {
         peer.writeAndFlush(lastWords).addListener(ChannelFutureListener.CLOSE);

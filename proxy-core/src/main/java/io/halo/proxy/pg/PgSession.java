@@ -87,6 +87,9 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   /** Refused work still being answered, or null. */
   private PgRefusal refusal;
 
+  /** The backend connection went back to the listener's pool when the client left. */
+  private boolean pooledAway;
+
   /** What a lost backend said last (its FATAL), for the client if the session cannot go on. */
   private ByteBuf lastWords;
 
@@ -605,6 +608,46 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     if (old.isActive()) {
       old.writeAndFlush(PgMessages.terminate(old.alloc())).addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  // ---------------------------------------------------------------- pooling
+
+  /**
+   * The client left (Terminate or close) on a pooled listener: when the session was between
+   * transactions with nothing in flight, its backend connection goes back to the pool instead of
+   * closing. True when it did: the caller must not close the connection.
+   */
+  boolean giveBack() {
+    PgPool pool = listener.pool();
+    if (!pool.enabled()
+        || pooledAway
+        || split != null
+        || state != SessionState.IDLE
+        || pendingReplies != 0
+        || extendedOpen
+        || moving
+        || afterLoss()
+        || gate.open()
+        || !backend.isActive()
+        || toBackend == null
+        || !toBackend.atBoundary()
+        || toClient == null
+        || !toClient.clientStreamAtBoundary()) {
+      return false;
+    }
+    pooledAway = true;
+    state(SessionState.CLOSING);
+    unregister();
+    if (backend.pipeline().context(toClient) != null) {
+      backend.pipeline().remove(toClient);
+    }
+    pool.giveBack(backend, backendParameters);
+    return true;
+  }
+
+  /** Whether the backend connection went back to the pool (it is not this session's to close). */
+  boolean pooledAway() {
+    return pooledAway;
   }
 
   // ---------------------------------------------------------------- surviving a failover

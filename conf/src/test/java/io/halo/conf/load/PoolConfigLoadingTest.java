@@ -1,0 +1,70 @@
+package io.halo.conf.load;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.halo.conf.load.ConfigException.Violation;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.PoolConfig;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** A listener's {@code pool_mode} and {@code pool:} (issue 13). */
+class PoolConfigLoadingTest {
+
+  private static String yaml(String engine, String route, String pool) {
+    return """
+        users:
+          - { name: app, password: pw }
+        clusters:
+          - name: main
+            engine: %s
+            listeners:
+              - { listen: 0.0.0.0:6432, route: %s %s }
+            backends:
+              - { name: db1, address: "10.0.0.1:5432", role: primary }
+            monitor: { user: mon }
+        """
+        .formatted(engine, route, pool);
+  }
+
+  private static ListenerConfig listener(String yaml) throws ConfigException {
+    return ConfigLoader.parse(yaml, "halo.yaml", Map.of()).clusters().get(0).listeners().get(0);
+  }
+
+  @Test
+  void without_pool_mode_each_session_logs_in() throws Exception {
+    assertThat(listener(yaml("postgresql", "primary", "")).pool()).isEqualTo(PoolConfig.NONE);
+  }
+
+  @Test
+  void session_pooling_is_bound_with_its_sizes() throws Exception {
+    PoolConfig p =
+        listener(
+                yaml(
+                    "postgresql",
+                    "primary",
+                    ", pool_mode: session, pool: { max_idle: 8, idle_timeout: 30s, max_lifetime: 2m }"))
+            .pool();
+    assertThat(p)
+        .isEqualTo(
+            new PoolConfig(
+                PoolConfig.Mode.SESSION, 8, Duration.ofSeconds(30), Duration.ofMinutes(2)));
+  }
+
+  @Test
+  void pooling_where_it_is_not_built_is_refused_with_the_reason() {
+    ConfigException mysql =
+        ViolationAssertions.failure(
+            () -> listener(yaml("mysql", "primary", ", pool_mode: session")));
+    assertThat(mysql.violations())
+        .extracting(Violation::message)
+        .containsExactly("pooling is built for PostgreSQL listeners only so far");
+    ConfigException split =
+        ViolationAssertions.failure(
+            () -> listener(yaml("postgresql", "split", ", pool_mode: session")));
+    assertThat(split.violations())
+        .extracting(Violation::message)
+        .containsExactly("route: split sessions keep their own connections; pooling is not built");
+  }
+}

@@ -1,0 +1,350 @@
+package io.halo.proxy.pg;
+
+import io.halo.conf.model.PoolConfig;
+import io.halo.health.state.BackendNode;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import io.halo.proxy.pg.message.PgMessages;
+import io.halo.proxy.pg.message.PgStreamScanner;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Session pooling of one PostgreSQL listener ({@code pool_mode: session}, as PgBouncer's): a client
+ * session that ends between transactions gives its backend connection back; Halo resets it with
+ * {@code DISCARD ALL} and keeps it idle; the next session for the same backend and startup
+ * parameters (which hold the user and database) takes it instead of logging in, and gets the
+ * ParameterStatus messages and cancel key of that connection's own login.
+ *
+ * <p>Design memo. Idle connections are kept per event loop: a backend connection stays on the loop
+ * it was opened on, which is its clients' loop too, so taking and giving back never cross threads
+ * and each loop's part of the pool is touched by that loop only (no locks). A connection carries
+ * what its login said ({@link Origin}, a channel attribute) for the clients that reuse it. Every
+ * idle connection has a handler that drops it from the pool when the server closes it or sends
+ * anything (a server sends nothing unasked to an idle session but its FATAL before leaving), and a
+ * timer for {@code idle_timeout}. A new epoch or a fenced backend empties the pool: connections
+ * opened under an old topology are not handed out. Not built: a health check on checkout after long
+ * idleness (PgBouncer's {@code server_check_delay}); a dead connection is noticed when the server
+ * closes it.
+ */
+public final class PgPool {
+
+  private static final Logger log = LoggerFactory.getLogger(PgPool.class);
+
+  /** What a pooled connection's login said, for every client that reuses it. */
+  private static final AttributeKey<Origin> ORIGIN = AttributeKey.valueOf("halo.pg.pool.origin");
+
+  /** Longest wait for the reply to {@code DISCARD ALL} before the connection is closed. */
+  private static final long RESET_TIMEOUT_MS = 5_000;
+
+  private record Origin(
+      BackendNode node, List<ByteBuf> startupMessages, int processId, int secret, long bornNanos) {}
+
+  record Key(String backend, Map<String, String> parameters) {}
+
+  private final PoolConfig config;
+
+  /** Per event loop, the idle connections per key; the inner maps belong to their loop. */
+  private final Map<EventLoop, Map<Key, ArrayDeque<Channel>>> loops = new ConcurrentHashMap<>();
+
+  private final LongAdder reused = new LongAdder();
+  private final LongAdder opened = new LongAdder();
+  private final LongAdder returned = new LongAdder();
+  private volatile long epoch = -1;
+
+  PgPool(PoolConfig config) {
+    this.config = config;
+  }
+
+  boolean enabled() {
+    return config.pooled();
+  }
+
+  /** Sessions that took a pooled connection instead of logging in. */
+  long reused() {
+    return reused.sum();
+  }
+
+  /** Backend logins of this listener's sessions while pooling. */
+  long opened() {
+    return opened.sum();
+  }
+
+  /** Connections given back, reset and kept. */
+  long returned() {
+    return returned.sum();
+  }
+
+  /**
+   * An idle connection to {@code node} for these startup parameters, taken out of the pool, or
+   * null. The caller owns the returned startup messages. On {@code loop} only.
+   */
+  PgBackendConnection take(EventLoop loop, BackendNode node, Map<String, String> parameters) {
+    if (!enabled()) {
+      return null;
+    }
+    ArrayDeque<Channel> idle = idle(loop).get(new Key(node.name(), parameters));
+    while (idle != null && !idle.isEmpty()) {
+      Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
+      Origin o = ch.attr(ORIGIN).get();
+      if (ch.pipeline().get(Idle.class) != null) {
+        ch.pipeline().remove(Idle.class);
+      }
+      if (!ch.isActive() || o == null || expired(o)) {
+        quit(ch);
+        continue;
+      }
+      reused.increment();
+      return new PgBackendConnection(
+          ch,
+          o.node(),
+          o.startupMessages().stream().map(ByteBuf::retainedDuplicate).toList(),
+          o.processId(),
+          o.secret(),
+          (byte) 'I');
+    }
+    return null;
+  }
+
+  /**
+   * A fresh login for a session of a pooled listener: what it said is kept with the connection
+   * (copies), for the sessions that will reuse it. Adds itself as the first listener of {@code
+   * connecting}, before the session takes the messages over.
+   */
+  Future<PgBackendConnection> adopt(Future<PgBackendConnection> connecting) {
+    if (!enabled()) {
+      return connecting;
+    }
+    return connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            return;
+          }
+          PgBackendConnection c = connecting.getNow();
+          opened.increment();
+          List<ByteBuf> copies = c.startupMessages().stream().map(ByteBuf::copy).toList();
+          Channel ch = c.channel();
+          ch.attr(ORIGIN).set(new Origin(c.node(), copies, c.processId(), c.secret(), now()));
+          ch.closeFuture()
+              .addListener(
+                  x -> {
+                    Origin o = ch.attr(ORIGIN).getAndSet(null);
+                    if (o != null) {
+                      o.startupMessages().forEach(ByteBuf::release);
+                    }
+                  });
+        });
+  }
+
+  /**
+   * A session ended between transactions on {@code ch} (its relay already removed): reset it with
+   * {@code DISCARD ALL} and keep it, or close it (too old, pool full, reset failed). On the
+   * channel's loop.
+   */
+  void giveBack(Channel ch, Map<String, String> parameters) {
+    Origin o = ch.attr(ORIGIN).get();
+    if (o == null || expired(o) || !ch.isActive()) {
+      quit(ch);
+      return;
+    }
+    Key key = new Key(o.node().name(), Map.copyOf(parameters));
+    Reset reset = new Reset(key);
+    ch.pipeline().addLast("pool-reset", reset);
+    ch.writeAndFlush(PgMessages.query(ch.alloc(), "DISCARD ALL"));
+    ch.config().setAutoRead(true);
+    ch.eventLoop()
+        .schedule(
+            () -> {
+              if (ch.pipeline().get(Reset.class) == reset) {
+                log.debug(
+                    "no answer to DISCARD ALL within {} ms; closing {}", RESET_TIMEOUT_MS, ch);
+                ch.close();
+              }
+            },
+            RESET_TIMEOUT_MS,
+            TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Health writer thread: a new epoch or a fence empties the pool (each loop empties its own part).
+   */
+  public void onTopology(Topology t) {
+    if (!enabled()) {
+      return;
+    }
+    boolean fenced = t.backends().stream().anyMatch(b -> b.state() == NodeState.FENCED);
+    long previous = epoch;
+    epoch = t.epoch();
+    if (previous == t.epoch() && !fenced) {
+      return;
+    }
+    for (Map.Entry<EventLoop, Map<Key, ArrayDeque<Channel>>> e : loops.entrySet()) {
+      e.getKey().execute(() -> drain(e.getValue(), t, previous != t.epoch()));
+    }
+  }
+
+  private static void drain(Map<Key, ArrayDeque<Channel>> idle, Topology t, boolean all) {
+    for (Iterator<Map.Entry<Key, ArrayDeque<Channel>>> it = idle.entrySet().iterator();
+        it.hasNext(); ) {
+      Map.Entry<Key, ArrayDeque<Channel>> e = it.next();
+      boolean fenced =
+          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
+      if (all || fenced) {
+        e.getValue().forEach(PgPool::quit);
+        it.remove();
+      }
+    }
+  }
+
+  private Map<Key, ArrayDeque<Channel>> idle(EventLoop loop) {
+    return loops.computeIfAbsent(loop, l -> new HashMap<>());
+  }
+
+  private boolean expired(Origin o) {
+    return now() - o.bornNanos() > config.maxLifetime().toNanos();
+  }
+
+  private static long now() {
+    return System.nanoTime();
+  }
+
+  /** Ends a backend connection politely (Terminate, then close). */
+  private static void quit(Channel ch) {
+    if (ch.isActive()) {
+      ch.writeAndFlush(PgMessages.terminate(ch.alloc())).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ch.close();
+    }
+  }
+
+  /** Reads the answer to {@code DISCARD ALL}; at its ReadyForQuery 'I' the connection is pooled. */
+  private final class Reset extends ChannelInboundHandlerAdapter
+      implements PgStreamScanner.Listener {
+    private final Key key;
+    private final PgStreamScanner scanner = new PgStreamScanner(this);
+    private boolean failed;
+    private byte status;
+    private boolean ready;
+
+    Reset(Key key) {
+      this.key = key;
+    }
+
+    @Override
+    public boolean onMessage(byte type, int length) {
+      if (type == 'E') {
+        failed = true;
+      }
+      return true;
+    }
+
+    @Override
+    public void onReadyForQuery(byte s) {
+      status = s;
+      ready = true;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ByteBuf buf = (ByteBuf) msg;
+      boolean ok;
+      try {
+        ok = scanner.scan(buf);
+      } finally {
+        buf.release();
+      }
+      if (!ok) {
+        ctx.close();
+        return;
+      }
+      if (!ready) {
+        return;
+      }
+      ctx.pipeline().remove(this);
+      if (failed || status != 'I' || !scanner.atBoundary()) {
+        quit(ctx.channel());
+        return;
+      }
+      keep(ctx.channel());
+    }
+
+    private void keep(Channel ch) {
+      ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
+      if (idle.size() >= config.maxIdle()) {
+        quit(ch);
+        return;
+      }
+      ch.pipeline().addLast("pool-idle", new Idle(idle));
+      idle.addLast(ch);
+      returned.increment();
+      Duration timeout = config.idleTimeout();
+      ch.eventLoop()
+          .schedule(
+              () -> {
+                Idle i = ch.pipeline().get(Idle.class);
+                if (i != null && i.since + timeout.toNanos() - now() <= 0) {
+                  idle.remove(ch);
+                  quit(ch);
+                }
+              },
+              timeout.toMillis(),
+              TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
+  private static final class Idle extends ChannelInboundHandlerAdapter {
+    private final ArrayDeque<Channel> pool;
+    final long since = now();
+
+    Idle(ArrayDeque<Channel> pool) {
+      this.pool = pool;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ((ByteBuf) msg).release(); // a FATAL on its way out: the connection is not reused
+      pool.remove(ctx.channel());
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      pool.remove(ctx.channel());
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      pool.remove(ctx.channel());
+      ctx.close();
+    }
+  }
+}

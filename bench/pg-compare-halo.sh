@@ -9,7 +9,8 @@
 # (as PgBouncer is configured in pg-compare.sh), one listener, route primary. WARMUP defaults to
 # 15 s per target here so that the JIT has compiled Halo's relay before the first measured round.
 # HALO_IO_THREADS sets Halo's event loops (default 0 = one per core; PgBouncer is single-threaded,
-# so HALO_IO_THREADS=1 compares like with like on a small machine).
+# so HALO_IO_THREADS=1 compares like with like on a small machine). HALO_POOL_MODE=session turns
+# on Halo's session pooling (pool_mode: session), to compare with PgBouncer's session mode.
 # Needs: Java 17+, and what pg-compare.sh needs (postgresql, haproxy, pgbouncer, pgpool2).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,7 +35,7 @@ clusters:
   - name: bench
     engine: postgresql
     listeners:
-      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000 }
+      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000, pool_mode: ${HALO_POOL_MODE:-none} }
     backends:
       - { name: pg, address: 127.0.0.1:$PG_PORT, role: primary }
     monitor: { user: bench }

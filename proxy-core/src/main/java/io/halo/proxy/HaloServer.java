@@ -543,6 +543,30 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   @Override
+  public List<io.halo.proxy.admin.ProxyView.PoolView> pools() {
+    List<io.halo.proxy.admin.ProxyView.PoolView> out = new ArrayList<>();
+    for (PgListenerContext c : contexts) {
+      if (c.pool().enabled()) {
+        out.add(c.pool().view(c.name(), c.cluster()));
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public List<io.halo.proxy.admin.ProxyView.OutlivedView> outlived() {
+    java.util.Map<String, io.halo.proxy.admin.ProxyView.OutlivedView> byCluster =
+        new java.util.LinkedHashMap<>();
+    for (PgListenerContext c : contexts) {
+      byCluster.putIfAbsent(c.cluster(), c.sessions().outlived());
+    }
+    for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
+      byCluster.putIfAbsent(c.cluster(), c.sessions().outlived());
+    }
+    return List.copyOf(byCluster.values());
+  }
+
+  @Override
   public List<io.halo.proxy.admin.ProxyView.SplitView> splits() {
     List<io.halo.proxy.admin.ProxyView.SplitView> out = new ArrayList<>();
     for (PgListenerContext c : contexts) {

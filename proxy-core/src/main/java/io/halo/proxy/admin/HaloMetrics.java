@@ -68,6 +68,7 @@ final class HaloMetrics {
     clusters(out, snaps);
     listeners(out, proxy.listeners(), proxy.rejections());
     splits(out, proxy.splits());
+    pools(out, proxy.pools(), proxy.outlived());
     throttles(out, proxy.throttles(), proxy.userLimits());
     return out.text();
   }
@@ -372,6 +373,91 @@ final class HaloMetrics {
         "counter",
         "Log events dropped because the log queue was full (stderr too slow or stalled).");
     out.sample("halo_log_events_dropped_total", io.halo.proxy.log.DroppingAsyncAppender.dropped());
+  }
+
+  private static void pools(
+      PrometheusText out, List<ProxyView.PoolView> pools, List<ProxyView.OutlivedView> outlived) {
+    if (!pools.isEmpty()) {
+      out.family("halo_pool_idle_connections", "gauge", "Idle backend connections in the pool.");
+      pools.forEach(
+          p ->
+              out.sample(
+                  "halo_pool_idle_connections",
+                  p.idle(),
+                  "listener",
+                  p.listener(),
+                  CLUSTER,
+                  p.cluster()));
+      out.family(
+          "halo_pool_sessions_total",
+          "counter",
+          "Client sessions of pooled listeners, by whether they reused a pooled backend connection"
+              + " or logged in.");
+      for (ProxyView.PoolView p : pools) {
+        out.sample(
+            "halo_pool_sessions_total",
+            p.reused(),
+            "listener",
+            p.listener(),
+            CLUSTER,
+            p.cluster(),
+            "backend_connection",
+            "reused");
+        out.sample(
+            "halo_pool_sessions_total",
+            p.opened(),
+            "listener",
+            p.listener(),
+            CLUSTER,
+            p.cluster(),
+            "backend_connection",
+            "new");
+      }
+      out.family(
+          "halo_pool_returned_total",
+          "counter",
+          "Backend connections given back to the pool (reset with DISCARD ALL).");
+      pools.forEach(
+          p ->
+              out.sample(
+                  "halo_pool_returned_total",
+                  p.returned(),
+                  "listener",
+                  p.listener(),
+                  CLUSTER,
+                  p.cluster()));
+    }
+    if (outlived.isEmpty()) {
+      return;
+    }
+    out.family(
+        "halo_sessions_outlived_backend_total",
+        "counter",
+        "Sessions that lost their backend with nothing in flight: waited for a new primary, moved"
+            + " there, or ended after all.");
+    for (ProxyView.OutlivedView o : outlived) {
+      out.sample(
+          "halo_sessions_outlived_backend_total",
+          o.waited(),
+          CLUSTER,
+          o.cluster(),
+          "outcome",
+          "waited");
+      out.sample(
+          "halo_sessions_outlived_backend_total",
+          o.moved(),
+          CLUSTER,
+          o.cluster(),
+          "outcome",
+          "moved");
+      out.sample(
+          "halo_sessions_outlived_backend_total",
+          o.ended(),
+          CLUSTER,
+          o.cluster(),
+          "outcome",
+          "ended");
+    }
   }
 
   private static void splits(PrometheusText out, List<ProxyView.SplitView> splits) {

@@ -28,7 +28,27 @@ public interface ProxyView {
       long pinnedSessions,
       long pinnedTotal) {}
 
+  /** The backend connection pool of one pooled listener ({@code pool_mode: session}). */
+  record PoolView(
+      String listener, String cluster, int idle, long reused, long opened, long returned) {}
+
+  /**
+   * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved
+   * there, or ended after all (the lost backend was still the primary, or no new one came).
+   */
+  record OutlivedView(String cluster, long waited, long moved, long ended) {}
+
   List<ListenerView> listeners();
+
+  /** One entry per pooled listener. */
+  default List<PoolView> pools() {
+    return List.of();
+  }
+
+  /** One entry per cluster. */
+  default List<OutlivedView> outlived() {
+    return List.of();
+  }
 
   /** One entry per {@code route: split} listener. */
   default List<SplitView> splits() {

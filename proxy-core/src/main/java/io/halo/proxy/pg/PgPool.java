@@ -67,13 +67,15 @@ public final class PgPool {
   private final LongAdder reused = new LongAdder();
   private final LongAdder opened = new LongAdder();
   private final LongAdder returned = new LongAdder();
+  private final java.util.concurrent.atomic.AtomicInteger idleCount =
+      new java.util.concurrent.atomic.AtomicInteger();
   private volatile long epoch = -1;
 
   PgPool(PoolConfig config) {
     this.config = config;
   }
 
-  boolean enabled() {
+  public boolean enabled() {
     return config.pooled();
   }
 
@@ -92,6 +94,17 @@ public final class PgPool {
     return returned.sum();
   }
 
+  /** Idle connections in the pool now (all event loops). */
+  int idle() {
+    return idleCount.get();
+  }
+
+  /** The admin view of this pool. */
+  public io.halo.proxy.admin.ProxyView.PoolView view(String listener, String cluster) {
+    return new io.halo.proxy.admin.ProxyView.PoolView(
+        listener, cluster, idle(), reused(), opened(), returned());
+  }
+
   /**
    * An idle connection to {@code node} for these startup parameters, taken out of the pool, or
    * null. The caller owns the returned startup messages. On {@code loop} only.
@@ -103,6 +116,7 @@ public final class PgPool {
     ArrayDeque<Channel> idle = idle(loop).get(new Key(node.name(), parameters));
     while (idle != null && !idle.isEmpty()) {
       Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
+      idleCount.decrementAndGet();
       Origin o = ch.attr(ORIGIN).get();
       if (ch.pipeline().get(Idle.class) != null) {
         ch.pipeline().remove(Idle.class);
@@ -200,13 +214,14 @@ public final class PgPool {
     }
   }
 
-  private static void drain(Map<Key, ArrayDeque<Channel>> idle, Topology t, boolean all) {
+  private void drain(Map<Key, ArrayDeque<Channel>> idle, Topology t, boolean all) {
     for (Iterator<Map.Entry<Key, ArrayDeque<Channel>>> it = idle.entrySet().iterator();
         it.hasNext(); ) {
       Map.Entry<Key, ArrayDeque<Channel>> e = it.next();
       boolean fenced =
           t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
       if (all || fenced) {
+        idleCount.addAndGet(-e.getValue().size());
         e.getValue().forEach(PgPool::quit);
         it.remove();
       }
@@ -293,6 +308,7 @@ public final class PgPool {
       }
       ch.pipeline().addLast("pool-idle", new Idle(idle));
       idle.addLast(ch);
+      idleCount.incrementAndGet();
       returned.increment();
       Duration timeout = config.idleTimeout();
       ch.eventLoop()
@@ -300,7 +316,7 @@ public final class PgPool {
               () -> {
                 Idle i = ch.pipeline().get(Idle.class);
                 if (i != null && i.since + timeout.toNanos() - now() <= 0) {
-                  idle.remove(ch);
+                  i.leave(ch);
                   quit(ch);
                 }
               },
@@ -320,7 +336,7 @@ public final class PgPool {
   }
 
   /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
-  private static final class Idle extends ChannelInboundHandlerAdapter {
+  private final class Idle extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Channel> pool;
     final long since = now();
 
@@ -328,22 +344,29 @@ public final class PgPool {
       this.pool = pool;
     }
 
+    /** Takes {@code ch} out of the pool (it is closing). */
+    void leave(Channel ch) {
+      if (pool.remove(ch)) {
+        idleCount.decrementAndGet();
+      }
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       ((ByteBuf) msg).release(); // a FATAL on its way out: the connection is not reused
-      pool.remove(ctx.channel());
+      leave(ctx.channel());
       ctx.close();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-      pool.remove(ctx.channel());
+      leave(ctx.channel());
       ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      pool.remove(ctx.channel());
+      leave(ctx.channel());
       ctx.close();
     }
   }

@@ -27,6 +27,21 @@ public final class ClusterSessions {
   /** A switchover holds new transactions of read-write sessions. */
   private volatile boolean holding;
 
+  /** Sessions that lost their backend with nothing in flight and waited for a new primary. */
+  final java.util.concurrent.atomic.LongAdder waited = new java.util.concurrent.atomic.LongAdder();
+
+  /** ... and were moved to it. */
+  final java.util.concurrent.atomic.LongAdder moved = new java.util.concurrent.atomic.LongAdder();
+
+  /** ... and ended after all. */
+  final java.util.concurrent.atomic.LongAdder endedAfterLoss =
+      new java.util.concurrent.atomic.LongAdder();
+
+  /** What became of the sessions that lost their backend (admin view). */
+  public ProxyView.OutlivedView outlived() {
+    return new ProxyView.OutlivedView(cluster, waited.sum(), moved.sum(), endedAfterLoss.sum());
+  }
+
   /** Where the data path's suspicions go: the cluster's health checker, when there is one. */
   private volatile Function<String, CompletionStage<Boolean>> suspicion =
       backend -> CompletableFuture.completedFuture(null);

@@ -229,7 +229,7 @@ public abstract class HeldSession implements RelayedSession {
                                 + " was lost"),
                     ms,
                     java.util.concurrent.TimeUnit.MILLISECONDS));
-    l.rejections().count("backend_lost_idle");
+    l.sessions().waited.increment();
     l.sessions()
         .suspect(lost)
         .whenComplete(
@@ -267,7 +267,7 @@ public abstract class HeldSession implements RelayedSession {
         && !routed.backend().name().equals(o.lost())) {
       orphan = null;
       o.deadline().cancel(false);
-      listenerContext().rejections().count("moved_after_backend_loss");
+      listenerContext().sessions().moved.increment();
       log.info(
           "[{}] {} lost {}; moving it to the new primary {}",
           listenerContext().name(),
@@ -305,6 +305,8 @@ public abstract class HeldSession implements RelayedSession {
       return; // the client left meanwhile
     }
     log.info("[{}] ending {}: {}", listenerContext().name(), this, why);
+    listenerContext().sessions().endedAfterLoss.increment();
+    listenerContext().rejections().count("backend_lost");
     endForBackendLoss(why);
   }
 

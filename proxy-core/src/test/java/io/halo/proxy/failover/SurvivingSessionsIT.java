@@ -142,6 +142,21 @@ class SurvivingSessionsIT {
         assertThat(s.serverPort()).isEqualTo(next.port());
         assertThat(s.connection().isValid(2)).isTrue();
       }
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      String metrics =
+          http.send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create(
+                              "http://127.0.0.1:"
+                                  + halo.server().adminAddress().getPort()
+                                  + "/metrics"))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString())
+              .body();
+      assertThat(metrics)
+          .contains(
+              "halo_sessions_outlived_backend_total{cluster=\"main\",outcome=\"moved\"} "
+                  + (IDLE_SESSIONS + 1));
     } finally {
       for (Idle s : sessions) {
         s.connection().close();

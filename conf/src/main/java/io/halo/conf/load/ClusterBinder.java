@@ -1,5 +1,6 @@
 package io.halo.conf.load;
 
+import io.halo.conf.model.AuthQueryConfig;
 import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.BackendTlsConfig;
@@ -59,7 +60,8 @@ final class ClusterBinder {
             "failover",
             "throttle",
             "groups",
-            "tls");
+            "tls",
+            "auth_query");
     String name = s.requiredString("name");
     clusterNames.check(name, s, "name");
     Engine engine =
@@ -104,7 +106,26 @@ final class ClusterBinder {
                 "max_transactions",
                 "limit",
                 "min_transactions"));
+    AuthQueryConfig authQuery =
+        s.has("auth_query")
+            ? authQuery(
+                s.section(
+                    "auth_query",
+                    "user",
+                    "password",
+                    "database",
+                    "query",
+                    "cache_ttl",
+                    "negative_ttl",
+                    "timeout",
+                    "max_concurrent",
+                    "cache_size"),
+                monitor)
+            : null;
     s.finish();
+    if (s.has("auth_query") && authQuery == null) {
+      return null;
+    }
     if (listeners.contains(null)
         || backendTls == null
         || backends == null
@@ -118,7 +139,24 @@ final class ClusterBinder {
     return s.construct(
         () ->
             new ClusterConfig(
-                name, engine, listeners, backends, monitor, failover, throttle, groups));
+                name, engine, listeners, backends, monitor, failover, throttle, groups, authQuery));
+  }
+
+  private static AuthQueryConfig authQuery(Section s, MonitorConfig monitor) {
+    String user = s.requiredString("user");
+    String password = s.string("password", null);
+    String database = s.string("database", monitor == null ? "postgres" : monitor.database());
+    String query = s.string("query", null);
+    Duration ttl = s.optional("cache_ttl", Duration.ofSeconds(60), Formats::duration);
+    Duration negative = s.optional("negative_ttl", Duration.ofSeconds(5), Formats::duration);
+    Duration timeout = s.optional("timeout", Duration.ofSeconds(2), Formats::duration);
+    Integer concurrent = s.optional("max_concurrent", 4, Formats::integer);
+    Integer size = s.optional("cache_size", 10_000, Formats::integer);
+    s.finish();
+    return s.construct(
+        () ->
+            new AuthQueryConfig(
+                user, password, database, query, ttl, negative, timeout, concurrent, size));
   }
 
   private List<ListenerConfig> listeners(Section cluster, RuleBinder ruleBinder) {
@@ -141,7 +179,8 @@ final class ClusterBinder {
               "read_your_writes",
               "read_your_writes_wait",
               "rules",
-              "tls");
+              "tls",
+              "allow");
       HostPort listen = s.required("listen", HostPort::parse);
       Route route = s.optional("route", Route.PRIMARY, t -> Formats.enumValue(t, Route.class));
       Integer maxClients = s.optional("max_client_connections", 1000, Formats::integer);
@@ -154,6 +193,7 @@ final class ClusterBinder {
           s.optional("read_your_writes_wait", java.time.Duration.ZERO, Formats::duration);
       List<RuleConfig> rules = ruleBinder.rules(s);
       ListenerTlsConfig listenerTls = tls.listener(s);
+      List<io.halo.conf.model.Cidr> allow = Passwords.allow(s);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
       List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
@@ -170,7 +210,8 @@ final class ClusterBinder {
                       ryw,
                       rywWait,
                       goodRules,
-                      listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls));
+                      listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls,
+                      allow));
       listeners.add(rules.contains(null) || listenerTls == null ? null : listener);
     }
     return listeners;

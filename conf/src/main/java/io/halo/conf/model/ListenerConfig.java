@@ -20,6 +20,8 @@ import java.util.Objects;
  *     up before it goes to the primary instead; zero = go to the primary at once
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  * @param tls TLS between clients and this listener ({@link ListenerTlsConfig#DISABLED} = none)
+ * @param allow the networks clients may connect from (empty: any), checked at accept before a byte
+ *     is read (PostgreSQL FATAL 28000, MySQL ERR 1130)
  */
 public record ListenerConfig(
     HostPort listen,
@@ -31,7 +33,33 @@ public record ListenerConfig(
     boolean readYourWrites,
     Duration readYourWritesWait,
     List<RuleConfig> rules,
-    ListenerTlsConfig tls) {
+    ListenerTlsConfig tls,
+    List<Cidr> allow) {
+
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag,
+      boolean readYourWrites,
+      Duration readYourWritesWait,
+      List<RuleConfig> rules,
+      ListenerTlsConfig tls) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        List.of());
+  }
 
   public ListenerConfig(
       HostPort listen,
@@ -112,7 +140,8 @@ public record ListenerConfig(
         readYourWrites,
         readYourWritesWait,
         newRules,
-        tls);
+        tls,
+        allow);
   }
 
   /** The same listener with {@code newTls}. */
@@ -127,7 +156,24 @@ public record ListenerConfig(
         readYourWrites,
         readYourWritesWait,
         rules,
-        newTls);
+        newTls,
+        allow);
+  }
+
+  /** The same listener with {@code newAllow}. */
+  public ListenerConfig withAllow(List<Cidr> newAllow) {
+    return new ListenerConfig(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        newAllow);
   }
 
   public ListenerConfig {
@@ -137,6 +183,7 @@ public record ListenerConfig(
     Objects.requireNonNull(readYourWritesWait, "readYourWritesWait");
     Objects.requireNonNull(tls, "tls");
     rules = List.copyOf(rules);
+    allow = List.copyOf(allow);
     if (readYourWritesWait.isNegative()) {
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");
     }

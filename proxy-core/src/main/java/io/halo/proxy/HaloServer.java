@@ -81,6 +81,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private io.halo.proxy.admin.AdminServer admin;
 
+  /** Each cluster's auth_query lookup and its JDBC runner, closed with Halo. */
+  private final List<AutoCloseable> authQueries = new ArrayList<>();
+
   /** Swaps in a listener's new TLS certificate when its files change. */
   private final io.halo.proxy.transport.TlsReloader tlsReloader =
       new io.halo.proxy.transport.TlsReloader(io.halo.proxy.transport.TlsReloader.DEFAULT_INTERVAL);
@@ -238,6 +241,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.proxy.session.Admission admission = admission(cluster, loads);
       topology.start();
       Transports backendTransports = clusterTransports(cluster);
+      io.halo.proxy.session.AuthLookup authQuery =
+          authQuery(cluster, topology, io.halo.proxy.pg.auth.PgAuthQuery.DEFAULT_QUERY);
+      Credentials clusterCredentials =
+          authQuery == null ? credentials : credentials.withAuthQuery(authQuery);
       for (int i = 0; i < cluster.listeners().size(); i++) {
         ListenerConfig listener = cluster.listeners().get(i);
         String name = cluster.name() + "/" + listener.listen();
@@ -247,7 +254,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 cluster.name(),
                 listener,
                 config.server(),
-                credentials,
+                clusterCredentials,
                 routers.get(i),
                 pgCancels,
                 backendTransports,
@@ -275,6 +282,57 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   }
 
   /**
+   * The cluster's {@code auth_query} lookup (null without one): JDBC to the current primary as the
+   * auth user, with the TLS settings of the backend it reaches.
+   */
+  private io.halo.proxy.session.AuthLookup authQuery(
+      ClusterConfig cluster, ClusterHealth topology, String defaultQuery) {
+    io.halo.conf.model.AuthQueryConfig aq = cluster.authQuery();
+    if (aq == null) {
+      return null;
+    }
+    Map<io.halo.conf.model.HostPort, io.halo.health.probe.EngineProbe> probes =
+        new java.util.HashMap<>();
+    for (io.halo.conf.model.BackendConfig b : cluster.backends()) {
+      probes.put(
+          b.address(), io.halo.health.probe.EngineProbe.of(cluster.engine(), clock, b.tls()));
+    }
+    io.halo.health.auth.AuthQueryRunner runner =
+        new io.halo.health.auth.AuthQueryRunner(
+            cluster.name(),
+            cluster.engine(),
+            aq,
+            a ->
+                probes.getOrDefault(
+                    a, io.halo.health.probe.EngineProbe.of(cluster.engine(), clock)),
+            aq.query() == null ? defaultQuery : aq.query());
+    io.halo.proxy.session.AuthLookup lookup =
+        new io.halo.proxy.session.AuthLookup(
+            cluster.name(),
+            aq,
+            () ->
+                topology
+                    .current()
+                    .routablePrimary()
+                    .map(io.halo.health.state.BackendNode::address)
+                    .orElse(null),
+            (at, user) ->
+                runner
+                    .lookup(at, user)
+                    .map(
+                        r ->
+                            new io.halo.proxy.session.AuthLookup.Found(
+                                r.secret(), r.validUntil(), r.plugin())));
+    authQueries.add(lookup);
+    authQueries.add(runner);
+    log.info(
+        "[{}] users not in the config are looked up on the primary as {} (auth_query)",
+        cluster.name(),
+        aq.user());
+    return lookup;
+  }
+
+  /**
    * A MySQL/MariaDB cluster: monitors with the MySQL probe, the same failover coordinator with
    * MariaDB operations, and MySQL listeners. A switchover holds MySQL sessions at transaction
    * boundaries and moves them (MySqlSwitchoverGate); a failover ends those on the old primary.
@@ -299,6 +357,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     io.halo.proxy.session.Admission admission = admission(cluster, loads);
     topology.start();
     Transports backendTransports = clusterTransports(cluster);
+    io.halo.proxy.session.AuthLookup authQuery =
+        authQuery(cluster, topology, io.halo.proxy.mysql.auth.MySqlAuthQuery.DEFAULT_QUERY);
+    io.halo.proxy.mysql.auth.MySqlCredentials clusterCredentials =
+        authQuery == null ? credentials : credentials.withAuthQuery(authQuery);
     for (int i = 0; i < cluster.listeners().size(); i++) {
       ListenerConfig listener = cluster.listeners().get(i);
       String name = cluster.name() + "/" + listener.listen();
@@ -308,7 +370,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               cluster.name(),
               listener,
               config.server(),
-              credentials,
+              clusterCredentials,
               routers.get(i),
               backendTransports,
               new AtomicInteger(),
@@ -615,6 +677,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       admin.close();
     }
     coordinators.forEach(FailoverCoordinator::close);
+    for (AutoCloseable a : authQueries) {
+      try {
+        a.close();
+      } catch (Exception e) {
+        log.warn("could not close auth_query: {}", e.toString());
+      }
+    }
     healths.forEach(ClusterHealth::close);
     if (zk != null) {
       zk.close();

@@ -95,6 +95,15 @@ public final class MariaDbCluster implements AutoCloseable {
     return nodes;
   }
 
+  /**
+   * The {@code mariadb} command-line client next to the servers' binaries (the embedded 11.4
+   * client, or the one in {@code $HALO_MARIADB_BIN}), or null when there is none.
+   */
+  public static java.nio.file.Path client() throws IOException {
+    java.nio.file.Path c = MariaDbBinaries.resolve().mariadbd().resolveSibling("mariadb");
+    return java.nio.file.Files.isExecutable(c) ? c : null;
+  }
+
   public String rootUser() {
     return MariaDbNode.ROOT;
   }

@@ -1,5 +1,6 @@
 package io.halo.conf.load;
 
+import io.halo.conf.model.AuthQueryConfig;
 import io.halo.conf.model.BackendConfig;
 import io.halo.conf.model.BackendRole;
 import io.halo.conf.model.BackendTlsConfig;
@@ -60,7 +61,8 @@ final class ClusterBinder {
             "failover",
             "throttle",
             "groups",
-            "tls");
+            "tls",
+            "auth_query");
     String name = s.requiredString("name");
     clusterNames.check(name, s, "name");
     Engine engine =
@@ -105,7 +107,26 @@ final class ClusterBinder {
                 "max_transactions",
                 "limit",
                 "min_transactions"));
+    AuthQueryConfig authQuery =
+        s.has("auth_query")
+            ? authQuery(
+                s.section(
+                    "auth_query",
+                    "user",
+                    "password",
+                    "database",
+                    "query",
+                    "cache_ttl",
+                    "negative_ttl",
+                    "timeout",
+                    "max_concurrent",
+                    "cache_size"),
+                monitor)
+            : null;
     s.finish();
+    if (s.has("auth_query") && authQuery == null) {
+      return null;
+    }
     if (listeners.contains(null)
         || backendTls == null
         || backends == null
@@ -119,7 +140,24 @@ final class ClusterBinder {
     return s.construct(
         () ->
             new ClusterConfig(
-                name, engine, listeners, backends, monitor, failover, throttle, groups));
+                name, engine, listeners, backends, monitor, failover, throttle, groups, authQuery));
+  }
+
+  private static AuthQueryConfig authQuery(Section s, MonitorConfig monitor) {
+    String user = s.requiredString("user");
+    String password = s.string("password", null);
+    String database = s.string("database", monitor == null ? "postgres" : monitor.database());
+    String query = s.string("query", null);
+    Duration ttl = s.optional("cache_ttl", Duration.ofSeconds(60), Formats::duration);
+    Duration negative = s.optional("negative_ttl", Duration.ofSeconds(5), Formats::duration);
+    Duration timeout = s.optional("timeout", Duration.ofSeconds(2), Formats::duration);
+    Integer concurrent = s.optional("max_concurrent", 4, Formats::integer);
+    Integer size = s.optional("cache_size", 10_000, Formats::integer);
+    s.finish();
+    return s.construct(
+        () ->
+            new AuthQueryConfig(
+                user, password, database, query, ttl, negative, timeout, concurrent, size));
   }
 
   /** {@code pool_mode} and the {@code pool:} sizes of one listener. */
@@ -164,6 +202,7 @@ final class ClusterBinder {
               "read_your_writes_wait",
               "rules",
               "tls",
+              "allow",
               "pool_mode",
               "pool");
       HostPort listen = s.required("listen", HostPort::parse);
@@ -179,6 +218,7 @@ final class ClusterBinder {
       List<RuleConfig> rules = ruleBinder.rules(s);
       ListenerTlsConfig listenerTls = tls.listener(s);
       PoolConfig pool = pool(s, engine, route);
+      List<io.halo.conf.model.Cidr> allow = Passwords.allow(s);
       listenAddresses.claim(listen, s, "listen");
       s.finish();
       List<RuleConfig> goodRules = rules.stream().filter(r -> r != null).toList();
@@ -196,6 +236,7 @@ final class ClusterBinder {
                       rywWait,
                       goodRules,
                       listenerTls == null ? ListenerTlsConfig.DISABLED : listenerTls,
+                      allow,
                       pool));
       listeners.add(rules.contains(null) || listenerTls == null ? null : listener);
     }

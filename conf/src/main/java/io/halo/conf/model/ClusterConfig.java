@@ -10,6 +10,7 @@ import java.util.Set;
  * A replicated database service: its backends, the ports clients use, and its HA policy.
  *
  * @param groups named sets of backends that routing rules may target ({@code target: group:NAME})
+ * @param authQuery how to look up users the config does not list; null: such users cannot log in
  */
 public record ClusterConfig(
     String name,
@@ -19,7 +20,26 @@ public record ClusterConfig(
     MonitorConfig monitor,
     FailoverConfig failover,
     ThrottleConfig throttle,
-    List<GroupConfig> groups) {
+    List<GroupConfig> groups,
+    AuthQueryConfig authQuery) {
+
+  public ClusterConfig(
+      String name,
+      Engine engine,
+      List<ListenerConfig> listeners,
+      List<BackendConfig> backends,
+      MonitorConfig monitor,
+      FailoverConfig failover,
+      ThrottleConfig throttle,
+      List<GroupConfig> groups) {
+    this(name, engine, listeners, backends, monitor, failover, throttle, groups, null);
+  }
+
+  /** The same cluster with {@code newAuthQuery}. */
+  public ClusterConfig withAuthQuery(AuthQueryConfig newAuthQuery) {
+    return new ClusterConfig(
+        name, engine, listeners, backends, monitor, failover, throttle, groups, newAuthQuery);
+  }
 
   public ClusterConfig(
       String name,

@@ -20,6 +20,8 @@ import java.util.Objects;
  *     up before it goes to the primary instead; zero = go to the primary at once
  * @param rules routing rules tried in order before the route ({@link RuleConfig}); empty = none
  * @param tls TLS between clients and this listener ({@link ListenerTlsConfig#DISABLED} = none)
+ * @param allow the networks clients may connect from (empty: any), checked at accept before a byte
+ *     is read (PostgreSQL FATAL 28000, MySQL ERR 1130)
  * @param pool backend connection pooling ({@link PoolConfig#NONE} = a backend login per session)
  */
 public record ListenerConfig(
@@ -33,7 +35,35 @@ public record ListenerConfig(
     Duration readYourWritesWait,
     List<RuleConfig> rules,
     ListenerTlsConfig tls,
+    List<Cidr> allow,
     PoolConfig pool) {
+
+  public ListenerConfig(
+      HostPort listen,
+      Route route,
+      int maxClientConnections,
+      boolean fallbackToPrimary,
+      Balance balance,
+      long maxReplicaLag,
+      boolean readYourWrites,
+      Duration readYourWritesWait,
+      List<RuleConfig> rules,
+      ListenerTlsConfig tls,
+      List<Cidr> allow) {
+    this(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        allow,
+        PoolConfig.NONE);
+  }
 
   public ListenerConfig(
       HostPort listen,
@@ -57,7 +87,7 @@ public record ListenerConfig(
         readYourWritesWait,
         rules,
         tls,
-        PoolConfig.NONE);
+        List.of());
   }
 
   public ListenerConfig(
@@ -140,6 +170,7 @@ public record ListenerConfig(
         readYourWritesWait,
         newRules,
         tls,
+        allow,
         pool);
   }
 
@@ -156,6 +187,24 @@ public record ListenerConfig(
         readYourWritesWait,
         rules,
         newTls,
+        allow,
+        pool);
+  }
+
+  /** The same listener with {@code newAllow}. */
+  public ListenerConfig withAllow(List<Cidr> newAllow) {
+    return new ListenerConfig(
+        listen,
+        route,
+        maxClientConnections,
+        fallbackToPrimary,
+        balance,
+        maxReplicaLag,
+        readYourWrites,
+        readYourWritesWait,
+        rules,
+        tls,
+        newAllow,
         pool);
   }
 
@@ -172,6 +221,7 @@ public record ListenerConfig(
         readYourWritesWait,
         rules,
         tls,
+        allow,
         newPool);
   }
 
@@ -183,6 +233,7 @@ public record ListenerConfig(
     Objects.requireNonNull(tls, "tls");
     Objects.requireNonNull(pool, "pool");
     rules = List.copyOf(rules);
+    allow = List.copyOf(allow);
     if (readYourWritesWait.isNegative()) {
       throw new IllegalArgumentException("read_your_writes_wait must not be negative");
     }

@@ -54,6 +54,8 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
   private enum Phase {
     HANDSHAKE,
+    /** Waiting for {@code auth_query}'s answer; the client sends nothing meanwhile. */
+    LOOKUP,
     AUTH_SWITCH,
     CONNECTING,
     CLOSING
@@ -99,6 +101,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   private MySqlCredentials.Entry credentials;
   private String switchedTo;
 
+  /** Why a looked-up account cannot log in (another plugin, no hash); logged, never sent. */
+  private String lookupRefusal;
+
   /** Sequence id of the last packet; -1 before Halo's greeting (which is 0). */
   private int seq = -1;
 
@@ -124,7 +129,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.executor()
             .schedule(
                 () -> {
-                  if (phase == Phase.HANDSHAKE || phase == Phase.AUTH_SWITCH) {
+                  if (phase == Phase.HANDSHAKE
+                      || phase == Phase.LOOKUP
+                      || phase == Phase.AUTH_SWITCH) {
                     fail(
                         ctx,
                         MySqlError.BAD_HANDSHAKE,
@@ -206,6 +213,48 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     hello = HandshakeResponse.decode(payload);
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
+    io.halo.proxy.session.AuthLookup authQuery = listener.credentials().authQuery();
+    if (credentials == null && authQuery != null) {
+      // auth_query: the hash comes from the primary, off this loop; reads pause meanwhile.
+      phase = Phase.LOOKUP;
+      ctx.channel().config().setAutoRead(false);
+      authQuery.lookup(hello.user(), ctx.executor(), r -> lookedUp(ctx, r));
+      return;
+    }
+    beginAuth(ctx);
+  }
+
+  /** The user's hash from {@code auth_query}; then authentication as for a listed user. */
+  private void lookedUp(ChannelHandlerContext ctx, io.halo.proxy.session.AuthLookup.Result r) {
+    if (phase != Phase.LOOKUP || !ctx.channel().isActive()) {
+      return;
+    }
+    phase = Phase.HANDSHAKE;
+    if (r instanceof io.halo.proxy.session.AuthLookup.Unavailable) {
+      // ER_SERVER_SHUTDOWN-like (1053, 08S01), a server code libmariadb shows as it is: the
+      // login cannot be checked now; details with addresses stay in Halo's log.
+      fail(
+          ctx,
+          MySqlError.BACKEND_UNAVAILABLE,
+          "Halo could not look up user '"
+              + hello.user()
+              + "' on the primary of cluster "
+              + listener.cluster()
+              + " (auth_query); try again later");
+      return;
+    }
+    if (r instanceof io.halo.proxy.session.AuthLookup.Found f) {
+      lookupRefusal = io.halo.proxy.mysql.auth.MySqlAuthQuery.unusable(f.secret(), f.plugin());
+      if (lookupRefusal == null) {
+        credentials = io.halo.proxy.mysql.auth.MySqlAuthQuery.entry(hello.user(), f.secret());
+      }
+    }
+    ctx.channel().config().setAutoRead(true);
+    beginAuth(ctx);
+  }
+
+  /** Address rules, then the password check of the user's plugin (switching the client to it). */
+  private void beginAuth(ChannelHandlerContext ctx) {
     if (credentials != null && ClientRules.refuses(ctx.channel(), credentials.user(), listener)) {
       fail(
           ctx,
@@ -281,7 +330,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
             listener.name(),
             hello.user(),
             ctx.channel().remoteAddress(),
-            credentials == null ? "no such user" : "wrong password",
+            credentials != null
+                ? "wrong password"
+                : lookupRefusal != null ? lookupRefusal : "no such user",
             io.halo.proxy.session.AuthFailures.suppressed(suppressed));
       }
       String message =

@@ -8,7 +8,8 @@ import io.netty.channel.socket.SocketChannel;
 
 /**
  * Sets up each accepted MySQL client connection. The {@link AcceptGate} decides first: a connection
- * over a limit gets ERR 1040 in place of the greeting, as a full MySQL server sends.
+ * over a limit gets ERR 1040 in place of the greeting, as a full MySQL server sends, one from an
+ * address outside the listener's {@code allow:} list ERR 1130.
  */
 public final class MySqlListener
     extends io.halo.proxy.session.ClientInitializer<MySqlListenerContext> {
@@ -29,7 +30,18 @@ public final class MySqlListener
 
   @Override
   protected io.netty.buffer.ByteBuf refusal(
-      io.netty.buffer.ByteBufAllocator alloc, String message) {
+      io.netty.buffer.ByteBufAllocator alloc, AcceptGate.Refusal why, String message) {
+    if (why == AcceptGate.Refusal.ADDRESS_NOT_ALLOWED) {
+      // What a MySQL server sends in place of the greeting to a host no account matches.
+      return MySqlPackets.frame(
+          alloc,
+          0,
+          MySqlPackets.err(
+              alloc,
+              MySqlError.HOST_NOT_ALLOWED.code(),
+              MySqlError.HOST_NOT_ALLOWED.sqlState(),
+              "Host '" + message + "' is not allowed to connect to this server"));
+    }
     return MySqlPackets.frame(
         alloc,
         0,

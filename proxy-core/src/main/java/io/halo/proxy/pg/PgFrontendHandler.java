@@ -73,6 +73,13 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private final Map<String, String> parameters = new LinkedHashMap<>();
 
   private Credentials.Entry credentials;
+
+  /**
+   * The looked-up user's password expired ({@code valuntil}): refused like a wrong password once
+   * proven, as PostgreSQL does.
+   */
+  private boolean expired;
+
   private ScramServer scram;
   private boolean scramFirstDone;
   private Map<String, String> backendParameters;
@@ -227,6 +234,45 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
     state = SessionState.AUTH;
     credentials = listener.credentials().lookup(user).orElse(null);
+    io.halo.proxy.session.AuthLookup authQuery = listener.credentials().authQuery();
+    if (credentials == null && authQuery != null) {
+      // auth_query: the verifier comes from the primary, off this loop; reads pause meanwhile
+      // (the client waits for Halo's authentication request anyway).
+      ctx.channel().config().setAutoRead(false);
+      authQuery.lookup(user, ctx.executor(), r -> lookedUp(ctx, r));
+      return;
+    }
+    beginAuth(ctx);
+  }
+
+  /** The user's verifier from {@code auth_query}; then authentication as for a listed user. */
+  private void lookedUp(ChannelHandlerContext ctx, io.halo.proxy.session.AuthLookup.Result r) {
+    if (state != SessionState.AUTH || !ctx.channel().isActive()) {
+      return;
+    }
+    if (r instanceof io.halo.proxy.session.AuthLookup.Unavailable) {
+      // As PgBouncer when its auth_user cannot reach the server: the login fails, saying why
+      // in general terms (the details, with addresses, are in Halo's log).
+      fatal(
+          ctx,
+          SqlState.CONNECTION_FAILURE,
+          "Halo could not look up user \""
+              + user
+              + "\" on the primary of cluster "
+              + listener.cluster()
+              + " (auth_query); try again later");
+      return;
+    }
+    if (r instanceof io.halo.proxy.session.AuthLookup.Found f) {
+      credentials = io.halo.proxy.pg.auth.PgAuthQuery.entry(user, f.secret());
+      expired = f.validUntil() != null && f.validUntil().isBefore(java.time.Instant.now());
+    }
+    ctx.channel().config().setAutoRead(true);
+    beginAuth(ctx);
+  }
+
+  /** Address rules, then the authentication request of the user's method. */
+  private void beginAuth(ChannelHandlerContext ctx) {
     if (credentials != null && ClientRules.refuses(ctx.channel(), credentials.user(), listener)) {
       fatal(
           ctx,
@@ -312,6 +358,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
       if (credentials != null
           && credentials.md5() != null
           && Md5.matches(credentials.md5(), md5Salt, response)) {
+        if (expired) {
+          passwordFailed(ctx, "password expired (valuntil)");
+          return;
+        }
         authenticated(ctx);
       } else {
         passwordFailed(ctx, "md5 response does not match");
@@ -345,6 +395,10 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
         String serverFinal = scram.clientFinal(body.toString(StandardCharsets.UTF_8));
         if (credentials == null) {
           passwordFailed(ctx, "no such user");
+          return;
+        }
+        if (expired) {
+          passwordFailed(ctx, "password expired (valuntil)");
           return;
         }
         String backendPassword = credentials.user().backendPassword();

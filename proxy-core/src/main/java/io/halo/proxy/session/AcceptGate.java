@@ -45,17 +45,32 @@ public final class AcceptGate {
   private static final AttributeKey<Runnable> UNAUTHENTICATED =
       AttributeKey.valueOf("halo.unauthenticated");
 
-  /** Writes the protocol's error for a refused connection (PostgreSQL 53300, MySQL ERR 1040). */
+  /**
+   * Writes the protocol's error for a refused connection (PostgreSQL 53300, MySQL ERR 1040; for
+   * {@link Refusal#ADDRESS_NOT_ALLOWED} 28000 and 1130, with {@code message} the client's address).
+   */
   @FunctionalInterface
   public interface RefusalWriter {
     ByteBuf write(io.netty.buffer.ByteBufAllocator alloc, Refusal why, String message);
+
+    /**
+     * Installs the engine's own refusing pipeline instead of sending {@link #write}'s bytes at
+     * once, when the protocol wants the refusal later (PostgreSQL answers a pg_hba.conf refusal
+     * after the startup packet: a libpq that sent an SSLRequest does not show an error sent in
+     * reply to it). That pipeline must be bounded in time and bytes. False: send at once.
+     */
+    default boolean installs(SocketChannel ch, Refusal why, String message) {
+      return false;
+    }
   }
 
   /** Why a connection was refused; {@link #metric} is the rejection label. */
   public enum Refusal {
     LISTENER_FULL("too_many_connections"),
     HALO_FULL("too_many_connections_halo"),
-    ADDRESS_UNAUTHENTICATED("too_many_unauthenticated");
+    ADDRESS_UNAUTHENTICATED("too_many_unauthenticated"),
+    /** The listener's {@code allow:} list does not hold the client's address. */
+    ADDRESS_NOT_ALLOWED("address_not_allowed");
 
     public final String metric;
 
@@ -147,13 +162,15 @@ public final class AcceptGate {
               release.run();
             });
     Refusal why =
-        inHalo > maxTotal
-            ? Refusal.HALO_FULL
-            : inListener > listenerMax
-                ? Refusal.LISTENER_FULL
-                : fromAddress > maxUnauthenticatedPerAddress
-                    ? Refusal.ADDRESS_UNAUTHENTICATED
-                    : null;
+        !ClientRules.allows(listener.listener().allow(), address)
+            ? Refusal.ADDRESS_NOT_ALLOWED
+            : inHalo > maxTotal
+                ? Refusal.HALO_FULL
+                : inListener > listenerMax
+                    ? Refusal.LISTENER_FULL
+                    : fromAddress > maxUnauthenticatedPerAddress
+                        ? Refusal.ADDRESS_UNAUTHENTICATED
+                        : null;
     if (why != null) {
       rejections.count(why.metric);
       String message =
@@ -174,8 +191,21 @@ public final class AcceptGate {
                     + " that have not authenticated yet (Halo allows "
                     + maxUnauthenticatedPerAddress
                     + ")";
+            case ADDRESS_NOT_ALLOWED -> host(ch);
           };
-      ch.pipeline().addLast("refuse", new Refuse(alloc -> refusal.write(alloc, why, message)));
+      if (why == Refusal.ADDRESS_NOT_ALLOWED) {
+        long suppressed = listener.authFailures().admitLogLine(listenerName);
+        if (suppressed >= 0) {
+          log.info(
+              "[{}] refused at accept: address {} is not in the listener's allow list{}",
+              listenerName,
+              message,
+              AuthFailures.suppressed(suppressed));
+        }
+      }
+      if (!refusal.installs(ch, why, message)) {
+        ch.pipeline().addLast("refuse", new Refuse(alloc -> refusal.write(alloc, why, message)));
+      }
       return false;
     }
     ch.pipeline().addLast("startup-timeout", new StartupTimeout(startupTimeout, rejections));
@@ -199,6 +229,11 @@ public final class AcceptGate {
     if (address != null && holds.compareAndSet(true, false)) {
       unauthenticated.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
     }
+  }
+
+  private static String host(Channel ch) {
+    InetAddress a = address(ch);
+    return a == null ? String.valueOf(ch.remoteAddress()) : a.getHostAddress();
   }
 
   private static InetAddress address(Channel ch) {

@@ -26,15 +26,40 @@ public abstract class ClientInitializer<X extends SessionListener>
     this.tls = tls;
   }
 
-  /** The engine's answer to a connection over a limit (FATAL 53300, ERR 1040). */
-  protected abstract ByteBuf refusal(ByteBufAllocator alloc, String message);
+  /**
+   * The engine's answer to a refused connection: over a limit (FATAL 53300, ERR 1040), or from an
+   * address the listener's {@code allow:} list does not hold (FATAL 28000, ERR 1130; {@code
+   * message} is then the client's address).
+   */
+  protected abstract ByteBuf refusal(
+      ByteBufAllocator alloc, AcceptGate.Refusal why, String message);
+
+  /**
+   * Installs a refusing pipeline of the engine's own instead of sending {@link #refusal} at once;
+   * false (the default) to send it at once. See {@link AcceptGate.RefusalWriter#installs}.
+   */
+  protected boolean installsRefusal(SocketChannel ch, AcceptGate.Refusal why, String message) {
+    return false;
+  }
 
   /** Installs the engine's decoder and frontend on an admitted connection. */
   protected abstract void pipeline(SocketChannel ch);
 
   @Override
   protected final void initChannel(SocketChannel ch) {
-    if (gate.admit(ch, context, (alloc, why, message) -> refusal(alloc, message))) {
+    AcceptGate.RefusalWriter writer =
+        new AcceptGate.RefusalWriter() {
+          @Override
+          public ByteBuf write(ByteBufAllocator alloc, AcceptGate.Refusal why, String message) {
+            return refusal(alloc, why, message);
+          }
+
+          @Override
+          public boolean installs(SocketChannel c, AcceptGate.Refusal why, String message) {
+            return installsRefusal(c, why, message);
+          }
+        };
+    if (gate.admit(ch, context, writer)) {
       pipeline(ch);
     }
   }

@@ -65,18 +65,28 @@ public final class ClientRules {
     if (user.requireTls() && !tls) {
       return "user \"" + user.name() + "\" must connect with TLS (require_tls)";
     }
-    List<Cidr> allow = user.allow();
-    if (allow.isEmpty()) {
-      return null;
-    }
     InetAddress address =
         remote instanceof InetSocketAddress inet && !inet.isUnresolved() ? inet.getAddress() : null;
-    for (Cidr c : allow) {
-      if (c.contains(address)) {
-        return null;
-      }
+    if (allows(user.allow(), address)) {
+      return null;
     }
     return "address " + host(remote) + " is not in user \"" + user.name() + "\"'s allow list";
+  }
+
+  /**
+   * Whether an {@code allow:} list (a user's, or a listener's at accept) holds {@code address}: an
+   * empty list holds any address, an unknown address is in no non-empty list.
+   */
+  public static boolean allows(List<Cidr> allow, InetAddress address) {
+    if (allow.isEmpty()) {
+      return true;
+    }
+    for (Cidr c : allow) {
+      if (c.contains(address)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The client's IP address as text (never a name lookup). */

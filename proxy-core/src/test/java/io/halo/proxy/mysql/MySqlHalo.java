@@ -62,6 +62,19 @@ final class MySqlHalo {
       java.util.function.UnaryOperator<ListenerConfig> listener,
       Route... routes)
       throws InterruptedException {
+    return start(db1, monitorUser, throttle, users, listener, c -> c, routes);
+  }
+
+  /** As above, the cluster adjusted by {@code cluster} (e.g. given auth_query). */
+  static HaloServer start(
+      HostPort db1,
+      String monitorUser,
+      ThrottleConfig throttle,
+      List<UserConfig> users,
+      java.util.function.UnaryOperator<ListenerConfig> listener,
+      java.util.function.UnaryOperator<ClusterConfig> cluster,
+      Route... routes)
+      throws InterruptedException {
     List<ListenerConfig> listeners =
         java.util.Arrays.stream(routes)
             .map(
@@ -91,6 +104,6 @@ final class MySqlHalo {
             HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
             new AdminConfig(new HostPort("127.0.0.1", 0), null),
             users,
-            List.of(c)));
+            List.of(cluster.apply(c))));
   }
 }

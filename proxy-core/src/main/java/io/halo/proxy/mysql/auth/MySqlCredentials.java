@@ -27,9 +27,21 @@ public final class MySqlCredentials {
   }
 
   private final Map<String, Entry> byName;
+  private final io.halo.proxy.session.AuthLookup authQuery;
 
-  private MySqlCredentials(Map<String, Entry> byName) {
+  private MySqlCredentials(Map<String, Entry> byName, io.halo.proxy.session.AuthLookup authQuery) {
     this.byName = Map.copyOf(byName);
+    this.authQuery = authQuery;
+  }
+
+  /** The same users, and {@code lookup} for those not listed (a cluster's {@code auth_query}). */
+  public MySqlCredentials withAuthQuery(io.halo.proxy.session.AuthLookup lookup) {
+    return new MySqlCredentials(byName, lookup);
+  }
+
+  /** Where users not listed are looked up, or null when they cannot log in. */
+  public io.halo.proxy.session.AuthLookup authQuery() {
+    return authQuery;
   }
 
   public static MySqlCredentials of(List<UserConfig> users) {
@@ -47,7 +59,7 @@ public final class MySqlCredentials {
           };
       map.put(u.name(), e);
     }
-    return new MySqlCredentials(map);
+    return new MySqlCredentials(map, null);
   }
 
   public Optional<Entry> lookup(String user) {

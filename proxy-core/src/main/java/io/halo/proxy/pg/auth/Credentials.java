@@ -20,9 +20,21 @@ public final class Credentials {
   public record Entry(UserConfig user, Scram.Verifier scram, String md5) {}
 
   private final Map<String, Entry> byName;
+  private final io.halo.proxy.session.AuthLookup authQuery;
 
-  private Credentials(Map<String, Entry> byName) {
+  private Credentials(Map<String, Entry> byName, io.halo.proxy.session.AuthLookup authQuery) {
     this.byName = Map.copyOf(byName);
+    this.authQuery = authQuery;
+  }
+
+  /** The same users, and {@code lookup} for those not listed (a cluster's {@code auth_query}). */
+  public Credentials withAuthQuery(io.halo.proxy.session.AuthLookup lookup) {
+    return new Credentials(byName, lookup);
+  }
+
+  /** Where users not listed are looked up, or null when they cannot log in. */
+  public io.halo.proxy.session.AuthLookup authQuery() {
+    return authQuery;
   }
 
   public static Credentials of(List<UserConfig> users) {
@@ -48,7 +60,7 @@ public final class Credentials {
       }
       map.put(u.name(), new Entry(u, scram, md5));
     }
-    return new Credentials(map);
+    return new Credentials(map, null);
   }
 
   public Optional<Entry> lookup(String user) {

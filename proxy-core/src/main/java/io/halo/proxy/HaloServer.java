@@ -132,9 +132,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         descriptors,
         config.server().maxUnauthenticatedPerAddress());
     int backends = config.clusters().stream().mapToInt(c -> c.backends().size()).sum();
+    // Two threads per backend: a probe stuck in its timeout on a dead backend must not delay the
+    // burst of fresh probes that a relay's lost connection asks for (ClusterHealth.suspect).
     this.probes =
         Executors.newScheduledThreadPool(
-            Math.max(2, backends),
+            Math.max(4, 2 * backends),
             r -> {
               Thread t = new Thread(r, "halo-probe");
               t.setDaemon(true);
@@ -230,6 +232,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           new io.halo.proxy.session.ClusterSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
       clusterSessions.suspicion(topology::suspect);
+      clusterSessions.failsOver(
+          cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
+              && cluster.backends().size() > 1);
       watched
           .coordinator()
           .gate(new io.halo.proxy.session.SwitchoverGate(clusterSessions, topology));
@@ -346,6 +351,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         new io.halo.proxy.session.ClusterSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
     clusterSessions.suspicion(topology::suspect);
+    clusterSessions.failsOver(
+        cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
+            && cluster.backends().size() > 1);
     watched
         .coordinator()
         .gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));

@@ -14,6 +14,11 @@ final class BenchHalo {
 
   /** One listener per route, in order, on free ports (user app/apppw). */
   static HaloServer start(PgCluster c, String... routes) throws Exception {
+    return startWith(c, "", routes);
+  }
+
+  /** With {@code clusterYaml} (keys of the cluster, e.g. a throttle) added to its section. */
+  static HaloServer startWith(PgCluster c, String clusterYaml, String... routes) throws Exception {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : c.nodes()) {
       backends
@@ -39,8 +44,13 @@ final class BenchHalo {
             listeners:
         %s    backends:
         %s    monitor: { user: %s, password: %s }
-        """
-            .formatted(listeners, backends, c.superuser(), c.superuserPassword());
+        %s"""
+            .formatted(
+                listeners,
+                backends,
+                c.superuser(),
+                c.superuserPassword(),
+                clusterYaml.isEmpty() ? "" : "    " + clusterYaml + "\n");
     HaloConfig cfg = ConfigLoader.parse(yaml, "bench.yaml", Map.of());
     return HaloServer.start(cfg);
   }

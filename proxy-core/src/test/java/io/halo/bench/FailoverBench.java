@@ -177,7 +177,9 @@ public final class FailoverBench {
   }
 
   private static HaloServer halo(PgCluster c) throws Exception {
-    return BenchHalo.start(c, "primary");
+    // the idle sessions and the writer within the backend's session limit (default 200)
+    return BenchHalo.startWith(
+        c, "throttle: { max_connections: " + Math.max(200, IDLE + 50) + " }", "primary");
   }
 
   private static PgCluster cluster(boolean sync) throws Exception {
@@ -208,6 +210,7 @@ public final class FailoverBench {
       Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
       Thread.sleep(3000);
       long killedAt = System.nanoTime();
+      int before = w.ackedCount();
       c.primary().kill();
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
       while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
@@ -228,10 +231,14 @@ public final class FailoverBench {
       FailoverReport r = control.lastFailover().orElse(null);
       String outcome = r == null ? "no failover" : r.outcome().name();
       System.err.printf(
-          "kill -9 (%s): outage %d ms, %d acked, %d lost, %d of %d idle sessions failed, %s%n",
+          "kill -9 (%s): outage %d ms, %d acked (%d before the kill), %d errors (%s), %d lost,"
+              + " %d of %d idle sessions failed, %s%n",
           sync ? "sync" : "async",
           outage.toMillis(),
           w.ackedCount(),
+          before,
+          w.errors(),
+          w.lastError(),
           lost,
           idleFailed,
           idle.size(),

@@ -177,6 +177,18 @@ public final class HaloFixture implements AutoCloseable {
     return cluster;
   }
 
+  /** The admin API's Prometheus text ({@code GET /metrics}). */
+  public String metrics() throws java.io.IOException, InterruptedException {
+    return java.net.http.HttpClient.newHttpClient()
+        .send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(
+                        "http://127.0.0.1:" + server.adminAddress().getPort() + "/metrics"))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+
   public InetSocketAddress primaryListener() {
     return server.boundAddresses().get(0);
   }

@@ -66,10 +66,24 @@ public final class Monitor implements AutoCloseable {
    * refuses at once, which would stretch failure detection to failures x timeout.
    */
   public ProbeResult probe() {
+    return probe(false);
+  }
+
+  /**
+   * One probe on a fresh connection, outside the pool: what a suspicion asks (a relay just lost its
+   * connection). The pool's connection may be dead without the pool knowing yet, and getting a new
+   * one through HikariCP waits its whole timeout even when the server refuses at once.
+   */
+  public ProbeResult probeFresh() {
+    return probe(true);
+  }
+
+  private ProbeResult probe(boolean fresh) {
     long t0 = System.nanoTime();
     ProbeResult result;
-    if (pool.getHikariPoolMXBean() != null
-        && pool.getHikariPoolMXBean().getTotalConnections() == 0) {
+    if (fresh
+        || (pool.getHikariPoolMXBean() != null
+            && pool.getHikariPoolMXBean().getTotalConnections() == 0)) {
       try (Connection c =
           DriverManager.getConnection(probe.jdbcUrl(address, config.database()), credentials())) {
         result = probe.probe(backend, c);

@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -79,14 +78,9 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final List<Runnable> afterChange = new CopyOnWriteArrayList<>();
   private final List<ScheduledFuture<?>> schedules = new ArrayList<>();
 
-  /** Spacing of the probes of a suspicion burst ({@link #suspect}). */
-  static final long SUSPECT_SPACING_MS = 100;
+  /** The data path's suspicions: bursts of fresh probes. */
+  private final SuspicionBursts bursts;
 
-  /** Backends whose suspicion burst runs now, with what it will say. */
-  private final Map<String, CompletableFuture<Boolean>> suspected = new ConcurrentHashMap<>();
-
-  private final java.util.concurrent.atomic.AtomicLong suspicions =
-      new java.util.concurrent.atomic.AtomicLong();
   private final StateStore store;
   private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
   private final List<FailoverReport> restoredReports;
@@ -172,6 +166,29 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
                   config.monitor().failures(), config.monitor().successes(),
                   config.monitor().timeout().dividedBy(2), failover.maxLagBytes())));
     }
+    this.bursts =
+        new SuspicionBursts(
+            config.name(),
+            monitors,
+            probes,
+            config.monitor().failures(),
+            new SuspicionBursts.Writer() {
+              @Override
+              public Future<?> submit(Runnable task) {
+                return ClusterHealth.this.submit(task);
+              }
+
+              @Override
+              public void apply(ProbeResult r) {
+                ClusterHealth.this.apply(r);
+              }
+
+              @Override
+              public boolean down(String backend) {
+                Tracker t = trackers.get(backend);
+                return t != null && t.detector.state() == NodeState.DOWN;
+              }
+            });
     this.primary = config.configuredPrimary().name();
     SavedState saved;
     try {
@@ -302,104 +319,19 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   /**
    * A hint from the data path: a relay's connection to {@code backend} was reset, or a connect to
-   * it was refused. Probes it now and, while probes keep failing, again every {@value
-   * #SUSPECT_SPACING_MS} ms instead of every {@code monitor.interval}, until it is DOWN or answers;
-   * once it is DOWN the other backends are probed at once, so that the standbys' confirmation
-   * (their WAL receivers or IO threads lost the primary too) is fresh. The rules do not change:
-   * {@code monitor.failures} failed probes in a row make a backend DOWN, and a failover still needs
-   * the standbys' confirmation; only the waiting between probes goes. At most one burst per backend
-   * at a time. Any thread; never blocks (the probes run on the probe scheduler).
+   * it was refused; the backend is probed at once and then every few dozen milliseconds while it
+   * fails ({@link SuspicionBursts}). Any thread; never blocks.
    *
    * @return completes, on the health writer, with true when a probe of the burst answered, false
-   *     when the backend went DOWN (or kept failing), null when unknown (Halo is stopping)
+   *     when the backend went DOWN (or kept failing), null when unknown
    */
   public CompletableFuture<Boolean> suspect(String backend) {
-    Monitor m = monitors.get(backend);
-    if (m == null) {
-      return CompletableFuture.completedFuture(null);
-    }
-    CompletableFuture<Boolean> mine = new CompletableFuture<>();
-    CompletableFuture<Boolean> running = suspected.putIfAbsent(backend, mine);
-    if (running != null) {
-      return running;
-    }
-    suspicions.incrementAndGet();
-    try {
-      probes.execute(() -> suspectProbe(m, config.monitor().failures()));
-    } catch (RejectedExecutionException stopped) {
-      burstOver(backend, null);
-    }
-    return mine;
+    return bursts.suspect(backend);
   }
 
   /** How many suspicion bursts the data path started (admin view, tests). */
   public long suspicions() {
-    return suspicions.get();
-  }
-
-  /** Probe scheduler: one probe of a burst; the writer decides whether another follows. */
-  private void suspectProbe(Monitor m, int left) {
-    ProbeResult r = m.probe();
-    Future<?> applied =
-        submit(
-            () -> {
-              apply(r);
-              Tracker t = trackers.get(m.backend());
-              boolean down = t.detector.state() == NodeState.DOWN;
-              if (r.ok()) {
-                burstOver(m.backend(), true);
-              } else if (down || left <= 1) {
-                burstOver(m.backend(), false);
-                if (down) {
-                  log.info(
-                      "[{}] {} is down after a burst of probes the data path asked for ({});"
-                          + " probing the others now",
-                      config.name(),
-                      m.backend(),
-                      r.error());
-                  refreshOthers(m.backend());
-                }
-              } else {
-                scheduleSuspectProbe(m, left - 1);
-              }
-            });
-    if (applied instanceof CompletableFuture<?> c && c.isCompletedExceptionally()) {
-      burstOver(m.backend(), null); // the writer is stopping
-    }
-  }
-
-  private void scheduleSuspectProbe(Monitor m, int left) {
-    try {
-      probes.schedule(() -> suspectProbe(m, left), SUSPECT_SPACING_MS, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException stopped) {
-      burstOver(m.backend(), null);
-    }
-  }
-
-  /** The burst on {@code backend} ended: it answered (true), is down (false) or unknown (null). */
-  private void burstOver(String backend, Boolean answered) {
-    CompletableFuture<Boolean> f = suspected.remove(backend);
-    if (f != null) {
-      f.complete(answered);
-    }
-  }
-
-  /** Writer thread: one probe of every backend but {@code except}, now. */
-  private void refreshOthers(String except) {
-    for (Monitor o : monitors.values()) {
-      if (o.backend().equals(except)) {
-        continue;
-      }
-      try {
-        probes.execute(
-            () -> {
-              ProbeResult r = o.probe();
-              submit(() -> apply(r));
-            });
-      } catch (RejectedExecutionException stopped) {
-        return;
-      }
-    }
+    return bursts.started();
   }
 
   public Monitor monitor(String backend) {

@@ -449,7 +449,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     if (frames != null) {
       frames.authenticated();
     }
-    ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
+    // Not flushed yet: it leaves with the backend's parameters and ReadyForQuery (or with the
+    // error if no backend takes the session), one write instead of two, as a server sends them.
+    ctx.write(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
     ctx.channel().config().setAutoRead(false);
     UserConfig u = credentials.user();
     backendParameters = new LinkedHashMap<>();

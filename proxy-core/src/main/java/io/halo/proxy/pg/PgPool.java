@@ -14,7 +14,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
-import java.time.Duration;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -183,17 +183,16 @@ public final class PgPool {
     ch.pipeline().addLast("pool-reset", reset);
     ch.writeAndFlush(PgMessages.query(ch.alloc(), "DISCARD ALL"));
     ch.config().setAutoRead(true);
-    ch.eventLoop()
-        .schedule(
-            () -> {
-              if (ch.pipeline().get(Reset.class) == reset) {
-                log.debug(
-                    "no answer to DISCARD ALL within {} ms; closing {}", RESET_TIMEOUT_MS, ch);
-                ch.close();
-              }
-            },
-            RESET_TIMEOUT_MS,
-            TimeUnit.MILLISECONDS);
+    reset.timeout =
+        ch.eventLoop()
+            .schedule(
+                () -> {
+                  log.debug(
+                      "no answer to DISCARD ALL within {} ms; closing {}", RESET_TIMEOUT_MS, ch);
+                  ch.close();
+                },
+                RESET_TIMEOUT_MS,
+                TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -258,6 +257,9 @@ public final class PgPool {
     private byte status;
     private boolean ready;
 
+    /** Closes the connection if the server does not answer; cancelled when it does. */
+    ScheduledFuture<?> timeout;
+
     Reset(Key key) {
       this.key = key;
     }
@@ -292,7 +294,7 @@ public final class PgPool {
       if (!ready) {
         return;
       }
-      ctx.pipeline().remove(this);
+      ctx.pipeline().remove(this); // cancels the timer (handlerRemoved)
       if (failed || status != 'I' || !scanner.atBoundary()) {
         quit(ctx.channel());
         return;
@@ -306,27 +308,27 @@ public final class PgPool {
         quit(ch);
         return;
       }
-      ch.pipeline().addLast("pool-idle", new Idle(idle));
+      Idle i = new Idle(idle);
+      ch.pipeline().addLast("pool-idle", i);
       idle.addLast(ch);
       idleCount.incrementAndGet();
       returned.increment();
-      Duration timeout = config.idleTimeout();
-      ch.eventLoop()
-          .schedule(
-              () -> {
-                Idle i = ch.pipeline().get(Idle.class);
-                if (i != null && i.since + timeout.toNanos() - now() <= 0) {
-                  i.leave(ch);
-                  quit(ch);
-                }
-              },
-              timeout.toMillis(),
-              TimeUnit.MILLISECONDS);
+      i.timeout =
+          ch.eventLoop()
+              .schedule(
+                  () -> {
+                    i.leave(ch);
+                    quit(ch);
+                  },
+                  config.idleTimeout().toMillis(),
+                  TimeUnit.MILLISECONDS);
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      ctx.fireChannelInactive();
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      if (timeout != null) {
+        timeout.cancel(false); // one pending timer per connection being reset, not per reset
+      }
     }
 
     @Override
@@ -338,7 +340,9 @@ public final class PgPool {
   /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
   private final class Idle extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Channel> pool;
-    final long since = now();
+
+    /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
+    ScheduledFuture<?> timeout;
 
     Idle(ArrayDeque<Channel> pool) {
       this.pool = pool;
@@ -348,6 +352,13 @@ public final class PgPool {
     void leave(Channel ch) {
       if (pool.remove(ch)) {
         idleCount.decrementAndGet();
+      }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      if (timeout != null) {
+        timeout.cancel(false); // taken by a session, or closed: no timer left behind
       }
     }
 

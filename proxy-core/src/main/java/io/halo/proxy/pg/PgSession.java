@@ -42,8 +42,10 @@ import java.util.Map;
  * a session moved to another backend gives back its place on the old one and asks the new one.
  *
  * <p>Size: the plain relay's per-session state (cancel target, transaction admission with held and
- * refused buffers, captured prepared statements for a move) is one state machine on one event loop;
- * its switchover mechanics live in {@link io.halo.proxy.session.HeldSession}.
+ * refused buffers, captured prepared statements for a move, giving its connection back to the pool,
+ * outliving a lost backend) is one state machine on one event loop; the protocol-neutral switchover
+ * and failover mechanics live in {@link io.halo.proxy.session.HeldSession}, the pool in {@link
+ * PgPool}.
  */
 public final class PgSession extends io.halo.proxy.session.HeldSession {
 
@@ -288,6 +290,18 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    *     a switchover or a transaction permit, or answered as refused work) and owns it
    */
   public boolean admitClientBuffer(ByteBuf buf, boolean atBoundary) {
+    if (afterLoss()
+        && atBoundary
+        && heldBuffers.isEmpty()
+        && buf.isReadable()
+        && buf.getByte(buf.readerIndex()) == 'X') {
+      // the client leaves while the session has no backend: no login just to say goodbye
+      buf.release();
+      state(SessionState.CLOSING);
+      unregister();
+      client.close();
+      return false;
+    }
     if (refusal != null) {
       continueRefusal(buf);
       return false;

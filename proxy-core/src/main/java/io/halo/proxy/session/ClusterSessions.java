@@ -42,6 +42,18 @@ public final class ClusterSessions {
     return new ProxyView.OutlivedView(cluster, waited.sum(), moved.sum(), endedAfterLoss.sum());
   }
 
+  /** The cluster fails over by itself (automatic mode, a standby to promote). */
+  private volatile boolean failsOver;
+
+  public void failsOver(boolean on) {
+    failsOver = on;
+  }
+
+  /** Whether a dead primary is followed by an automatic failover (logins may wait for it). */
+  public boolean failsOver() {
+    return failsOver;
+  }
+
   /** Where the data path's suspicions go: the cluster's health checker, when there is one. */
   private volatile Function<String, CompletionStage<Boolean>> suspicion =
       backend -> CompletableFuture.completedFuture(null);

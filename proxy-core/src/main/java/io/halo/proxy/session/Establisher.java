@@ -57,6 +57,11 @@ public final class Establisher<C> {
   private final Refused refused;
   private final String who;
   private long holdUntil;
+  private RouteRequest request;
+
+  /** The login already waited once for the health checker's verdict on a refused backend. */
+  private boolean waitedForVerdict;
+
   private CompletableFuture<Permit> waiting;
   private Permit permit;
 
@@ -94,6 +99,7 @@ public final class Establisher<C> {
   }
 
   private void route(RouteRequest request) {
+    this.request = request;
     if (!client.isActive()) {
       return;
     }
@@ -147,8 +153,35 @@ public final class Establisher<C> {
             return;
           }
           Throwable cause = f.cause();
-          if (cause instanceof java.io.IOException) {
-            listener.sessions().suspect(backend.name()); // refused or reset: probe it now
+          if (unreachable(cause) && !waitedForVerdict && System.nanoTime() - holdUntil < 0) {
+            // Refused or reset: the health checker probes it now. The login waits for its verdict
+            // (once, within hold_timeout) and is routed again: into the hold of the failover that
+            // a dead primary starts, or back to this backend if it answers (then a second refusal
+            // is the client's error, 08001 naming the backend).
+            if (permit != null) {
+              permit.dropped();
+              permit = null;
+            }
+            listener
+                .sessions()
+                .suspect(backend.name())
+                .whenComplete(
+                    (answered, e) ->
+                        client
+                            .eventLoop()
+                            .schedule(
+                                () -> {
+                                  // a backend that answered probes gets one more try; one that
+                                  // is down keeps the login waiting (within hold_timeout) only
+                                  // where a failover will come
+                                  waitedForVerdict =
+                                      Boolean.TRUE.equals(answered)
+                                          || !listener.sessions().failsOver();
+                                  route(request);
+                                },
+                                RETRY_MS,
+                                TimeUnit.MILLISECONDS));
+            return;
           }
           long suppressed = listener.backendErrors().admit(backend.name());
           if (suppressed >= 0) {
@@ -169,6 +202,16 @@ public final class Establisher<C> {
           }
           refused.refused(Refusal.BACKEND_FAILED, cause.getMessage(), backend, cause);
         });
+  }
+
+  /** The connect failed at the network level (refused, reset), not at the login. */
+  private static boolean unreachable(Throwable t) {
+    for (int depth = 0; t != null && depth < 4; depth++, t = t.getCause()) {
+      if (t instanceof java.io.IOException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

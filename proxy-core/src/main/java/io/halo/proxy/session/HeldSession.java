@@ -44,9 +44,6 @@ public abstract class HeldSession implements RelayedSession {
   /** Set from the loss of the backend until the session runs on another one (or ends). */
   private boolean afterLoss;
 
-  /** The backend a waiting session lost, and when it gives up. */
-  private record Orphan(String lost, io.netty.util.concurrent.ScheduledFuture<?> deadline) {}
-
   protected HeldSession(Channel client) {
     this.client = client;
   }
@@ -189,13 +186,15 @@ public abstract class HeldSession implements RelayedSession {
 
   /**
    * The session's backend is gone ({@code lost}: the connection dropped, or a failover fenced or
-   * demoted it), and the caller has already detached the relay from it. A session that was between
-   * transactions with nothing in flight waits, its client not read (what it sends waits in the
-   * socket), for the cluster's primary: when a failover publishes another one, the session moves
-   * there as in a switchover and the client never notices. The health checker is asked to probe
-   * {@code lost} at once; if it answers and is still the primary, only this connection died (an
-   * operator's {@code pg_terminate_backend}, say), and the session ends as a direct one would. No
-   * new primary within {@code hold_timeout}: it ends too.
+   * demoted it), and the caller has already detached the relay from it. A session that had nothing
+   * in flight is kept: it has no backend connection until it needs one. What its client sends is
+   * held (reading stops after the first buffer); once the router has a primary other than {@code
+   * lost} and the client has sent something, the session moves there as in a switchover, and the
+   * client never notices. Moving on demand, not at once, spares the new primary a storm of logins
+   * from sessions that are idle anyway (and the writers that need it first wait less). The health
+   * checker is asked to probe {@code lost} at once; if it answers and is still the primary, only
+   * this connection died (an operator's {@code pg_terminate_backend}, say), and the session ends as
+   * a direct one would. No primary within {@code hold_timeout} while the client waits: it ends too.
    *
    * @return false when the session cannot wait (it was not idle, cannot move, or does not write):
    *     the caller ends it as before
@@ -210,25 +209,12 @@ public abstract class HeldSession implements RelayedSession {
     SessionListener l = listenerContext();
     held = true;
     moving = true;
-    client.config().setAutoRead(false);
     moveStarting();
     afterLoss = true;
-    long ms = l.holdTimeout().toMillis();
-    orphan =
-        new Orphan(
-            lost,
-            client
-                .eventLoop()
-                .schedule(
-                    () ->
-                        giveUp(
-                            "no new primary within hold_timeout "
-                                + ms
-                                + " ms after "
-                                + lost
-                                + " was lost"),
-                    ms,
-                    java.util.concurrent.TimeUnit.MILLISECONDS));
+    orphan = new Orphan(lost);
+    armDeadline();
+    // read on: a client that leaves is noticed; the first thing it sends is held (hold())
+    client.config().setAutoRead(true);
     l.sessions().waited.increment();
     l.sessions()
         .suspect(lost)
@@ -240,6 +226,45 @@ public abstract class HeldSession implements RelayedSession {
             });
     followPrimary();
     return true;
+  }
+
+  /** The backend a waiting session lost, and its hold_timeout while it waits for a primary. */
+  private static final class Orphan {
+    final String lost;
+    io.netty.util.concurrent.ScheduledFuture<?> deadline;
+
+    Orphan(String lost) {
+      this.lost = lost;
+    }
+
+    void disarm() {
+      if (deadline != null) {
+        deadline.cancel(false);
+        deadline = null;
+      }
+    }
+  }
+
+  /** Waiting for a primary starts (or starts again): bounded by hold_timeout. */
+  private void armDeadline() {
+    Orphan o = orphan;
+    if (o.deadline != null) {
+      return;
+    }
+    long ms = listenerContext().holdTimeout().toMillis();
+    o.deadline =
+        client
+            .eventLoop()
+            .schedule(
+                () ->
+                    giveUp(
+                        "no new primary within hold_timeout "
+                            + ms
+                            + " ms after "
+                            + o.lost
+                            + " was lost"),
+                ms,
+                java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -255,7 +280,11 @@ public abstract class HeldSession implements RelayedSession {
     afterLoss = false;
   }
 
-  /** On a topology change: a waiting session moves once a primary other than the lost one is up. */
+  /**
+   * On a topology change, or when the client sent something: once the router has a primary other
+   * than the lost one, the wait for a primary is over, and a session whose client has sent work
+   * moves there now (the others when they do).
+   */
   private void followPrimary() {
     Orphan o = orphan;
     if (o == null || closing()) {
@@ -263,19 +292,26 @@ public abstract class HeldSession implements RelayedSession {
     }
     io.halo.routing.RouteResult r =
         listenerContext().router().routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
-    if (r instanceof io.halo.routing.RouteResult.Routed routed
-        && !routed.backend().name().equals(o.lost())) {
-      orphan = null;
-      o.deadline().cancel(false);
-      listenerContext().sessions().moved.increment();
-      log.info(
-          "[{}] {} lost {}; moving it to the new primary {}",
-          listenerContext().name(),
-          this,
-          o.lost(),
-          routed.backend().name());
-      startMove(routed.backend());
+    if (!(r instanceof io.halo.routing.RouteResult.Routed routed)
+        || routed.backend().name().equals(o.lost)) {
+      if (!heldBuffers.isEmpty()) {
+        armDeadline(); // the client waits for a primary: bounded
+      }
+      return;
     }
+    o.disarm(); // there is a primary: an idle session may stay unbound as long as its client likes
+    if (heldBuffers.isEmpty()) {
+      return;
+    }
+    orphan = null;
+    listenerContext().sessions().moved.increment();
+    log.debug( // one line per session would flood the log in a failover: see the metrics
+        "[{}] {} lost {}; moving it to the new primary {}",
+        listenerContext().name(),
+        this,
+        o.lost,
+        routed.backend().name());
+    startMove(routed.backend());
   }
 
   /** The lost backend answered a probe since: if it is still the primary, only this link died. */
@@ -287,8 +323,8 @@ public abstract class HeldSession implements RelayedSession {
     io.halo.routing.RouteResult r =
         listenerContext().router().routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
     if (r instanceof io.halo.routing.RouteResult.Routed routed
-        && routed.backend().name().equals(o.lost())) {
-      giveUp(o.lost() + " is up and still the primary: only this session's connection was closed");
+        && routed.backend().name().equals(o.lost)) {
+      giveUp(o.lost + " is up and still the primary: only this session's connection was closed");
     }
   }
 
@@ -298,7 +334,7 @@ public abstract class HeldSession implements RelayedSession {
       return;
     }
     orphan = null;
-    o.deadline().cancel(false);
+    o.disarm();
     moving = false;
     afterLoss = false;
     if (closing()) {
@@ -329,6 +365,9 @@ public abstract class HeldSession implements RelayedSession {
     heldBuffers.add(buf);
     client.config().setAutoRead(false);
     checkQuiescence();
+    if (orphan != null) {
+      followPrimary(); // a session that lost its backend moves when its client has work
+    }
   }
 
   /** Takes the held buffers out, in order (to forward or answer them). */

@@ -39,16 +39,29 @@ class SurvivingSessionsIT {
 
   PgCluster cluster;
   HaloFixture halo;
+  Writer writer;
 
   @AfterEach
   void stop() {
+    if (writer != null) {
+      writer.stop();
+    }
     HaloFixture.stop(halo, cluster);
   }
 
   private void start(Duration interval) throws Exception {
     cluster =
         LOGS.watch(
-            PgCluster.builder().name("survive").standbys(1).user(USER, PW).database("app").start());
+            PgCluster.builder()
+                .name("survive")
+                .standbys(1)
+                .synchronous(true)
+                .user(USER, PW)
+                .database("app")
+                .start());
+    try (Connection c = cluster.primary().connect(USER, PW, "app")) {
+      Writer.createTable(c);
+    }
     halo =
         HaloFixture.start(
             cluster,
@@ -117,7 +130,13 @@ class SurvivingSessionsIT {
       sessions.add(inTx);
       inTx.connection().setAutoCommit(false);
       inTx.connection().createStatement().execute("create temporary table t_lost (x int)");
+      // and a writer inserting a row every 5 ms
+      writer =
+          new Writer(halo.url(halo.primaryListener(), "app", ""), USER, PW, Duration.ofMillis(5))
+              .start();
+      await().atMost(Duration.ofSeconds(10)).until(() -> writer.ackedCount() > 20);
       // When the primary is killed while the sessions are idle
+      long killedAt = System.nanoTime();
       old.kill();
       // Then their lost connections have the health checker probe at once: the failover does not
       // wait for the next probe interval
@@ -130,6 +149,22 @@ class SurvivingSessionsIT {
                       == FailoverReport.Outcome.SUCCEEDED);
       PgNode next = cluster.standbys().get(0);
       assertThat(halo.control().topology().primary()).isEqualTo(next.name());
+      // And the writer's inserts are acknowledged again, and every acknowledged one is there
+      await().atMost(Duration.ofSeconds(20)).until(() -> writer.ackedAfter(killedAt) > 20);
+      writer.stop();
+      java.util.Set<Long> found = new java.util.HashSet<>();
+      try (Connection c = next.connect(USER, PW, "app");
+          ResultSet rs = c.createStatement().executeQuery("select id from acked_writes")) {
+        while (rs.next()) {
+          found.add(rs.getLong(1));
+        }
+      }
+      assertThat(found).containsAll(writer.ackedIds());
+      // and the writer saw at most the error of the statement it had in flight: its reconnects
+      // waited for the failover instead of being refused by the dead primary
+      assertThat(writer.errors())
+          .as("writer errors (last: %s)", writer.lastError())
+          .isLessThanOrEqualTo(2);
       // And the session that was inside a transaction gets an error for it, as the server gives
       // in a failed transaction, and goes on after ROLLBACK
       assertThatThrownBy(() -> inTx.connection().createStatement().execute("select 1"))
@@ -142,17 +177,7 @@ class SurvivingSessionsIT {
         assertThat(s.serverPort()).isEqualTo(next.port());
         assertThat(s.connection().isValid(2)).isTrue();
       }
-      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-      String metrics =
-          http.send(
-                  java.net.http.HttpRequest.newBuilder(
-                          java.net.URI.create(
-                              "http://127.0.0.1:"
-                                  + halo.server().adminAddress().getPort()
-                                  + "/metrics"))
-                      .build(),
-                  java.net.http.HttpResponse.BodyHandlers.ofString())
-              .body();
+      String metrics = halo.metrics();
       assertThat(metrics)
           .contains(
               "halo_sessions_outlived_backend_total{cluster=\"main\",outcome=\"moved\"} "

@@ -122,20 +122,9 @@ class PgPoolIT {
         .isLessThanOrEqualTo(loops());
     assertThat(serverConnections()).isLessThanOrEqualTo(loops());
     // and the metrics say so
-    assertThat(metrics())
+    assertThat(halo.metrics())
         .containsPattern("halo_pool_sessions_total\\{[^}]*backend_connection=\"reused\"\\} [1-9]")
         .containsPattern("halo_pool_idle_connections\\{[^}]*\\} [1-9]");
-  }
-
-  static String metrics() throws Exception {
-    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-    return http.send(
-            java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create(
-                        "http://127.0.0.1:" + halo.server().adminAddress().getPort() + "/metrics"))
-                .build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString())
-        .body();
   }
 
   @Test

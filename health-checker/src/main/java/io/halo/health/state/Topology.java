@@ -44,7 +44,12 @@ public record Topology(
     if (name == null) {
       return Optional.empty();
     }
-    return backends.stream().filter(b -> b.name().equals(name)).findFirst();
+    for (BackendNode b : backends) { // every new session asks: no stream on this path
+      if (b.name().equals(name)) {
+        return Optional.of(b);
+      }
+    }
+    return Optional.empty();
   }
 
   /** Standbys that may take read traffic, in config order. */

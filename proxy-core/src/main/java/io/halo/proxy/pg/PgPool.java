@@ -55,9 +55,37 @@ public final class PgPool {
   private static final long RESET_TIMEOUT_MS = 5_000;
 
   private record Origin(
-      BackendNode node, List<ByteBuf> startupMessages, int processId, int secret, long bornNanos) {}
+      BackendNode node, ByteBuf startupMessages, int processId, int secret, long bornNanos) {}
 
-  record Key(String backend, Map<String, String> parameters) {}
+  /** A pool key; its hash is computed once (every login and every give-back looks one up). */
+  static final class Key {
+    private final String backend;
+    private final Map<String, String> parameters;
+    private final int hash;
+
+    Key(String backend, Map<String, String> parameters) {
+      this.backend = backend;
+      this.parameters = parameters;
+      this.hash = 31 * backend.hashCode() + parameters.hashCode();
+    }
+
+    String backend() {
+      return backend;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Key k
+          && k.hash == hash
+          && k.backend.equals(backend)
+          && k.parameters.equals(parameters);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+  }
 
   private final PoolConfig config;
 
@@ -129,7 +157,7 @@ public final class PgPool {
       return new PgBackendConnection(
           ch,
           o.node(),
-          o.startupMessages().stream().map(ByteBuf::retainedDuplicate).toList(),
+          List.of(o.startupMessages().retainedDuplicate()),
           o.processId(),
           o.secret(),
           (byte) 'I');
@@ -153,15 +181,23 @@ public final class PgPool {
           }
           PgBackendConnection c = connecting.getNow();
           opened.increment();
-          List<ByteBuf> copies = c.startupMessages().stream().map(ByteBuf::copy).toList();
+          // one buffer for all of them: a reusing session writes them in one go
+          int size = 0;
+          for (ByteBuf m : c.startupMessages()) {
+            size += m.readableBytes();
+          }
+          ByteBuf all = c.channel().alloc().buffer(size);
+          for (ByteBuf m : c.startupMessages()) {
+            all.writeBytes(m, m.readerIndex(), m.readableBytes());
+          }
           Channel ch = c.channel();
-          ch.attr(ORIGIN).set(new Origin(c.node(), copies, c.processId(), c.secret(), now()));
+          ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret(), now()));
           ch.closeFuture()
               .addListener(
                   x -> {
                     Origin o = ch.attr(ORIGIN).getAndSet(null);
                     if (o != null) {
-                      o.startupMessages().forEach(ByteBuf::release);
+                      o.startupMessages().release();
                     }
                   });
         });

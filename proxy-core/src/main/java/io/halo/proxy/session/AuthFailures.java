@@ -65,7 +65,9 @@ public final class AuthFailures {
 
   /** A successful login forgets the pair's failures. */
   public void succeeded(Channel client, String user) {
-    failures.invalidate(key(client, user));
+    if (failures.estimatedSize() > 0) { // the usual case costs nothing: no failures to forget
+      failures.invalidate(key(client, user));
+    }
   }
 
   Duration delay(int failuresInWindow) {

@@ -35,17 +35,24 @@ final class PgSessionMove {
   static void start(PgSession session, BackendNode target) {
     PgListenerContext l = session.listener();
     Channel client = session.client();
+    // On a pooled listener a connection from the pool will do, and a new one is kept for it.
+    PgBackendConnection pooled =
+        l.pool().take(client.eventLoop(), target, session.backendParameters());
     Future<PgBackendConnection> connecting =
-        PgBackendConnector.connect(
-            client.eventLoop(),
-            l.transports(),
-            target,
-            userOf(session),
-            passwordOf(session),
-            session.backendParameters(),
-            l.server().backendConnectTimeout(),
-            (int) l.server().maxMessageSize(),
-            l.scramKeys());
+        pooled != null
+            ? client.eventLoop().newSucceededFuture(pooled)
+            : l.pool()
+                .adopt(
+                    PgBackendConnector.connect(
+                        client.eventLoop(),
+                        l.transports(),
+                        target,
+                        userOf(session),
+                        passwordOf(session),
+                        session.backendParameters(),
+                        l.server().backendConnectTimeout(),
+                        (int) l.server().maxMessageSize(),
+                        l.scramKeys()));
     connecting.addListener(
         f -> {
           if (!f.isSuccess()) {

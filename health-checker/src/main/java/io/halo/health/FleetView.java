@@ -15,8 +15,23 @@ import java.util.List;
 public record FleetView(
     String instance, boolean leads, String leader, String problem, List<Member> instances) {
 
-  /** One instance's published view of the cluster. */
-  public record Member(String instance, String admin, long epoch, String primary, boolean leader) {}
+  /**
+   * One instance's published view of the cluster.
+   *
+   * @param down the backends this instance's own probes see DOWN
+   */
+  public record Member(
+      String instance,
+      String admin,
+      long epoch,
+      String primary,
+      boolean leader,
+      List<String> down) {
+
+    public Member {
+      down = down == null ? List.of() : List.copyOf(down);
+    }
+  }
 
   public FleetView {
     instances = List.copyOf(instances);

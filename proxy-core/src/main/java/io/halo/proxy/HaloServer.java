@@ -557,9 +557,17 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     zk.adminAddress(a.getHostString() + ":" + a.getPort());
     for (ClusterHealth h : healths) {
       io.halo.health.store.ZkStateStore store = zk.store(h.config().name());
-      h.onTopology(t -> store.publishView(t.epoch(), t.primary()));
-      store.publishView(h.current().epoch(), h.current().primary());
+      h.onTopology(t -> store.publishView(t.epoch(), t.primary(), down(t)));
+      store.publishView(h.current().epoch(), h.current().primary(), down(h.current()));
     }
+  }
+
+  /** The backends this instance's probes see down, for its published view. */
+  private static List<String> down(io.halo.health.state.Topology t) {
+    return t.backends().stream()
+        .filter(b -> b.state() == io.halo.health.state.NodeState.DOWN)
+        .map(io.halo.health.state.BackendNode::name)
+        .toList();
   }
 
   /** The fleet's coordination, or null when this Halo runs alone. */

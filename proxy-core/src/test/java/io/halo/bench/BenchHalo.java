@@ -19,6 +19,12 @@ final class BenchHalo {
 
   /** With {@code clusterYaml} (keys of the cluster, e.g. a throttle) added to its section. */
   static HaloServer startWith(PgCluster c, String clusterYaml, String... routes) throws Exception {
+    return startWithTop(c, "", clusterYaml, routes);
+  }
+
+  /** With {@code topYaml} (top-level keys, e.g. {@code coordination:}) added to the config. */
+  static HaloServer startWithTop(PgCluster c, String topYaml, String clusterYaml, String... routes)
+      throws Exception {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : c.nodes()) {
       backends
@@ -35,7 +41,8 @@ final class BenchHalo {
       listeners.append("      - { listen: 127.0.0.1:0, route: ").append(route).append(" }\n");
     }
     String yaml =
-        """
+        topYaml
+            + """
         admin: { listen: 127.0.0.1:0 }
         users:
           - { name: app, password: apppw }
@@ -45,12 +52,12 @@ final class BenchHalo {
         %s    backends:
         %s    monitor: { user: %s, password: %s }
         %s"""
-            .formatted(
-                listeners,
-                backends,
-                c.superuser(),
-                c.superuserPassword(),
-                clusterYaml.isEmpty() ? "" : "    " + clusterYaml + "\n");
+                .formatted(
+                    listeners,
+                    backends,
+                    c.superuser(),
+                    c.superuserPassword(),
+                    clusterYaml.isEmpty() ? "" : "    " + clusterYaml + "\n");
     HaloConfig cfg = ConfigLoader.parse(yaml, "bench.yaml", Map.of());
     return HaloServer.start(cfg);
   }

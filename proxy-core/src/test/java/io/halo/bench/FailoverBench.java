@@ -20,6 +20,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.apache.curator.test.TestingCluster;
 
 /**
  * The failover benchmark (bench/failover.sh): Halo with its default settings in front of a real
@@ -59,8 +60,14 @@ public final class FailoverBench {
   public static void main(String[] args) throws Exception {
     int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
     boolean mysql = false;
+    int instances = 1;
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--engine") && i + 1 < args.length) {
+      if (args[i].equals("--instances") && i + 1 < args.length) {
+        instances = Integer.parseInt(args[++i]);
+        if (instances < 2) {
+          throw new IllegalArgumentException("--instances must be at least 2");
+        }
+      } else if (args[i].equals("--engine") && i + 1 < args.length) {
         String e = args[++i];
         if (!e.equals("mysql") && !e.equals("postgresql")) {
           throw new IllegalArgumentException("--engine must be postgresql or mysql, not " + e);
@@ -68,10 +75,25 @@ public final class FailoverBench {
         mysql = e.equals("mysql");
       } else {
         throw new IllegalArgumentException(
-            "unknown argument " + args[i] + " (usage: [--engine postgresql|mysql])");
+            "unknown argument "
+                + args[i]
+                + " (usage: [--engine postgresql|mysql] | [--instances N])");
       }
     }
     List<Run> results = new ArrayList<>();
+    if (instances > 1) {
+      // One Halo against a fleet of N coordinated through a 3-node ZooKeeper ensemble, alternated
+      // run by run on the same machine, synchronous replication.
+      try (TestingCluster zk = new TestingCluster(3)) {
+        zk.start();
+        for (int i = 0; i < runs; i++) {
+          results.add(killRun(true, 1, null, 0));
+          results.add(killRun(true, instances, zk, i));
+        }
+      }
+      print(results);
+      System.exit(0);
+    }
     for (int i = 0; i < runs; i++) {
       if (mysql) {
         results.add(mysqlKillRun(false));
@@ -202,57 +224,116 @@ public final class FailoverBench {
   }
 
   private static Run killRun(boolean sync) throws Exception {
-    try (PgCluster c = cluster(sync);
-        HaloServer h = halo(c)) {
-      ClusterControl control = h.clusters().get(0);
-      PgNode standby = c.standbys().get(0);
-      List<Connection> idle = idleSessions(url(h));
-      Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
-      Thread.sleep(3000);
-      long killedAt = System.nanoTime();
-      int before = w.ackedCount();
-      c.primary().kill();
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
-        Thread.sleep(20);
+    return killRun(sync, 1, null, 0);
+  }
+
+  /**
+   * kill -9 of the primary. With {@code instances > 1}, that many Halo instances share the cluster
+   * through {@code zk}; the writer and the idle sessions go through a follower (the second
+   * instance), which learns the new primary from ZooKeeper.
+   */
+  private static Run killRun(boolean sync, int instances, TestingCluster zk, int run)
+      throws Exception {
+    List<HaloServer> fleet = new ArrayList<>();
+    try (PgCluster c = cluster(sync)) {
+      HaloServer h;
+      if (instances == 1) {
+        h = halo(c);
+        fleet.add(h);
+      } else {
+        for (int i = 0; i < instances; i++) {
+          String top =
+              "coordination: { zookeeper: { connect: \""
+                  + zk.getConnectString()
+                  + "\", root: /bench-"
+                  + run
+                  + ", instance: halo-"
+                  + i
+                  + " } }\n";
+          HaloServer member =
+              BenchHalo.startWithTop(
+                  c,
+                  top,
+                  "throttle: { max_connections: " + Math.max(200, IDLE + 50) + " }",
+                  "primary");
+          fleet.add(member);
+          if (i == 0) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!member.coordination().store("bench").leading()
+                && System.nanoTime() < deadline) {
+              Thread.sleep(50);
+            }
+          }
+        }
+        h = fleet.get(1);
       }
-      Thread.sleep(1000);
-      w.stop();
-      Duration outage = w.longestGapAfter(killedAt - Duration.ofSeconds(2).toNanos());
-      Set<Long> found = new HashSet<>();
-      try (Connection conn = standby.connect("app", "apppw", "app");
-          ResultSet rs = conn.createStatement().executeQuery("select id from acked_writes")) {
-        while (rs.next()) {
-          found.add(rs.getLong(1));
+      try {
+        return killRun(sync, instances, c, h, fleet.get(0));
+      } finally {
+        for (HaloServer m : fleet) {
+          m.close();
         }
       }
-      long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
-      int idleFailed = useAndClose(idle);
-      FailoverReport r = control.lastFailover().orElse(null);
-      String outcome = r == null ? "no failover" : r.outcome().name();
-      System.err.printf(
-          "kill -9 (%s): outage %d ms, %d acked (%d before the kill), %d errors (%s), %d lost,"
-              + " %d of %d idle sessions failed, %s%n",
-          sync ? "sync" : "async",
-          outage.toMillis(),
-          w.ackedCount(),
-          before,
-          w.errors(),
-          w.lastError(),
-          lost,
-          idleFailed,
-          idle.size(),
-          outcome);
-      return new Run(
-          "kill -9, " + (sync ? "synchronous" : "asynchronous") + " replication",
-          outage.toMillis(),
-          w.ackedCount(),
-          lost,
-          w.errors(),
-          null,
-          idle.size(),
-          idleFailed);
     }
+  }
+
+  private static Run killRun(
+      boolean sync, int instances, PgCluster c, HaloServer h, HaloServer leader) throws Exception {
+    ClusterControl control = leader.clusters().get(0);
+    PgNode standby = c.standbys().get(0);
+    List<Connection> idle = idleSessions(url(h));
+    Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
+    Thread.sleep(3000);
+    long killedAt = System.nanoTime();
+    int before = w.ackedCount();
+    c.primary().kill();
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    Thread.sleep(1000);
+    w.stop();
+    Duration outage = w.longestGapAfter(killedAt - Duration.ofSeconds(2).toNanos());
+    Set<Long> found = new HashSet<>();
+    try (Connection conn = standby.connect("app", "apppw", "app");
+        ResultSet rs = conn.createStatement().executeQuery("select id from acked_writes")) {
+      while (rs.next()) {
+        found.add(rs.getLong(1));
+      }
+    }
+    long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
+    int idleFailed = useAndClose(idle);
+    FailoverReport r = control.lastFailover().orElse(null);
+    String outcome = r == null ? "no failover" : r.outcome().name();
+    String scenario =
+        "kill -9, "
+            + (sync ? "synchronous" : "asynchronous")
+            + " replication"
+            + (instances > 1
+                ? ", " + instances + " Halo instances (ZooKeeper), through a follower"
+                : "");
+    System.err.printf(
+        "%s: outage %d ms, %d acked (%d before the kill), %d errors (%s), %d lost,"
+            + " %d of %d idle sessions failed, %s%n",
+        scenario,
+        outage.toMillis(),
+        w.ackedCount(),
+        before,
+        w.errors(),
+        w.lastError(),
+        lost,
+        idleFailed,
+        idle.size(),
+        outcome);
+    return new Run(
+        scenario,
+        outage.toMillis(),
+        w.ackedCount(),
+        lost,
+        w.errors(),
+        null,
+        idle.size(),
+        idleFailed);
   }
 
   private static Run switchoverRun() throws Exception {

@@ -95,7 +95,8 @@ final class ClusterBinder {
                 "fence_command",
                 "start_command",
                 "switchover_command",
-                "command_timeout"),
+                "command_timeout",
+                "require_consensus"),
             backends);
     ThrottleConfig throttle =
         throttle(
@@ -327,6 +328,8 @@ final class ClusterBinder {
     String switchover = s.string("switchover_command", null);
     Duration commandTimeout =
         s.optional("command_timeout", Duration.ofSeconds(30), Formats::duration);
+    Integer consensus =
+        s.optional("require_consensus", FailoverConfig.CONSENSUS_OFF, ClusterBinder::consensus);
     if (type == FailoverConfig.Type.COLD) {
       if (start == null || start.isBlank()) {
         s.report("start_command", "is required with type: cold (it starts the cold standby)");
@@ -342,7 +345,39 @@ final class ClusterBinder {
     return s.construct(
         () ->
             new FailoverConfig(
-                mode, type, maxLag, holdTimeout, fence, start, switchover, commandTimeout));
+                mode,
+                type,
+                maxLag,
+                holdTimeout,
+                fence,
+                start,
+                switchover,
+                commandTimeout,
+                consensus == null ? FailoverConfig.CONSENSUS_OFF : consensus));
+  }
+
+  /** {@code require_consensus}: true (a majority of the live instances), false, or a count. */
+  private static int consensus(String text) {
+    String t = text.trim();
+    if (t.equalsIgnoreCase("true")) {
+      return FailoverConfig.CONSENSUS_MAJORITY;
+    }
+    if (t.equalsIgnoreCase("false")) {
+      return FailoverConfig.CONSENSUS_OFF;
+    }
+    int n;
+    try {
+      n = Integer.parseInt(t);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "must be true (a majority of the live instances), false, or a number of instances, not "
+              + text,
+          e);
+    }
+    if (n < 1) {
+      throw new IllegalArgumentException("must be a number of instances >= 1, not " + n);
+    }
+    return n;
   }
 
   private static ThrottleConfig throttle(Section s) {

@@ -171,6 +171,32 @@ class ConfigLoaderTest {
         .hasMessageContaining("server.state_dir: is empty");
   }
 
+  private static FailoverConfig withConsensus(String value) throws ConfigException {
+    return ConfigLoader.parse(
+            MINIMAL + "    failover:\n      require_consensus: " + value + "\n", "c.yaml", Map.of())
+        .cluster("main")
+        .orElseThrow()
+        .failover();
+  }
+
+  @Test
+  void require_consensus_is_off_by_default_and_takes_true_or_a_number_of_instances()
+      throws Exception {
+    assertThat(ConfigLoader.parse(MINIMAL, "a.yaml", Map.of()).cluster("main").orElseThrow())
+        .extracting(c -> c.failover().requireConsensus())
+        .isEqualTo(FailoverConfig.CONSENSUS_OFF);
+    assertThat(withConsensus("true").requireConsensus())
+        .isEqualTo(FailoverConfig.CONSENSUS_MAJORITY);
+    assertThat(withConsensus("false").requireConsensus()).isEqualTo(FailoverConfig.CONSENSUS_OFF);
+    assertThat(withConsensus("2").requireConsensus()).isEqualTo(2);
+    assertThatThrownBy(() -> withConsensus("0"))
+        .hasMessageContaining("failover.require_consensus")
+        .hasMessageContaining(">= 1");
+    assertThatThrownBy(() -> withConsensus("most"))
+        .hasMessageContaining("failover.require_consensus")
+        .hasMessageContaining("true (a majority of the live instances), false, or a number");
+  }
+
   @Test
   void coordination_is_absent_by_default_and_binds_zookeeper_with_its_defaults() throws Exception {
     assertThat(ConfigLoader.parse(MINIMAL, "a.yaml", Map.of()).coordination()).isNull();

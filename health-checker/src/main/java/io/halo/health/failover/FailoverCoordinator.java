@@ -132,7 +132,9 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
               + config.name()
               + "/failover";
     } else {
-      String unconfirmed = Confirmation.check(health.statuses(), t.primary());
+      String noConsensus = Consensus.check(health.fleet(), t.primary(), policy.requireConsensus());
+      String unconfirmed =
+          noConsensus != null ? noConsensus : Confirmation.check(health.statuses(), t.primary());
       if (unconfirmed != null) {
         refusal = down + ", but " + unconfirmed + "; not failing over";
       } else if (policy.type() == FailoverConfig.Type.COLD) {

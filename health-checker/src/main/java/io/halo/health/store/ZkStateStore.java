@@ -64,6 +64,7 @@ public final class ZkStateStore implements StateStore {
   private volatile byte[] lastView;
   private volatile long viewEpoch;
   private volatile String viewPrimary;
+  private volatile List<String> viewDown = List.of();
 
   ZkStateStore(ZkCoordination zk, String cluster) {
     this.zk = zk;
@@ -290,10 +291,14 @@ public final class ZkStateStore implements StateStore {
     return null;
   }
 
-  /** Publishes this instance's view (epoch, primary) for the others; never blocks. */
-  public void publishView(long epoch, String primary) {
+  /**
+   * Publishes this instance's view (epoch, primary, the backends its probes see down) for the
+   * others; never blocks.
+   */
+  public void publishView(long epoch, String primary, List<String> down) {
     viewEpoch = epoch;
     viewPrimary = primary;
+    viewDown = List.copyOf(down);
     republishView();
   }
 
@@ -304,12 +309,14 @@ public final class ZkStateStore implements StateStore {
     }
     long epoch = viewEpoch;
     String primary = viewPrimary;
+    List<String> down = viewDown;
     Map<String, Object> v = new LinkedHashMap<>();
     v.put("instance", zk.instance());
     v.put("admin", zk.adminAddress());
     v.put("epoch", epoch);
     v.put("primary", primary);
     v.put("leader", leading);
+    v.put("down", down);
     byte[] bytes;
     try {
       bytes = json.writeValueAsBytes(v);
@@ -370,7 +377,10 @@ public final class ZkStateStore implements StateStore {
               String.valueOf(v.get("admin")),
               v.get("epoch") instanceof Number n ? n.longValue() : 0,
               v.get("primary") == null ? null : String.valueOf(v.get("primary")),
-              Boolean.TRUE.equals(v.get("leader"))));
+              Boolean.TRUE.equals(v.get("leader")),
+              v.get("down") instanceof List<?> l
+                  ? l.stream().map(String::valueOf).toList()
+                  : List.of()));
     }
     return new io.halo.health.FleetView(zk.instance(), decides(), leader(), problem(), members);
   }

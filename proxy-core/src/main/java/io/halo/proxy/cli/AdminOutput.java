@@ -56,13 +56,16 @@ final class AdminOutput {
             ? "  DEGRADED: " + oneLine(fleet.path("problem").asText())
             : "");
     for (JsonNode m : fleet.path("instances")) {
+      List<String> down = new ArrayList<>();
+      m.path("down").forEach(d -> down.add(oneLine(d.asText())));
       out.printf(
-          "    %-20s %-22s epoch %-4d primary %s%s%n",
+          "    %-20s %-22s epoch %-4d primary %s%s%s%n",
           oneLine(m.path("instance").asText()),
           oneLine(m.path("admin").asText()),
           m.path("epoch").asLong(),
           m.path("primary").isNull() ? "(none)" : oneLine(m.path("primary").asText()),
-          m.path("leader").asBoolean() ? "  leader" : "");
+          m.path("leader").asBoolean() ? "  leader" : "",
+          down.isEmpty() ? "" : "  sees down: " + String.join(", ", down));
     }
   }
 

@@ -50,7 +50,7 @@ class AdminOutputTest {
            "problem": "ZooKeeper connection SUSPENDED: routing by the last epoch seen",
            "instances": [
              {"instance": "a", "admin": "10.0.0.1:7070", "epoch": 4, "primary": "db2", "leader": true},
-             {"instance": "c", "admin": "10.0.0.3:7070", "epoch": 3, "primary": "db1", "leader": false}]}}
+             {"instance": "c", "admin": "10.0.0.3:7070", "epoch": 3, "primary": "db1", "leader": false, "down": ["db1"]}]}}
         """);
     StringWriter text = new StringWriter();
 
@@ -61,7 +61,7 @@ class AdminOutputTest {
             "  instance c: follower of a@10.0.0.1:7070  DEGRADED: ZooKeeper connection SUSPENDED:"
                 + " routing by the last epoch seen",
             "    a                    10.0.0.1:7070          epoch 4    primary db2  leader",
-            "    c                    10.0.0.3:7070          epoch 3    primary db1");
+            "    c                    10.0.0.3:7070          epoch 3    primary db1  sees down: db1");
   }
 
   @Test

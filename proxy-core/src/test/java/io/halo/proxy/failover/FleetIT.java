@@ -85,13 +85,19 @@ class FleetIT {
   }
 
   private HaloFixture instance(String name, String connect) throws Exception {
+    return instance(name, connect, FleetIT::fastMonitor);
+  }
+
+  private HaloFixture instance(
+      String name, String connect, java.util.function.UnaryOperator<ClusterConfig> customize)
+      throws Exception {
     HaloFixture h =
         HaloFixture.start(
             cluster,
             HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             100,
-            FleetIT::fastMonitor,
+            customize,
             new CoordinationConfig(connect, "/halo-it", Duration.ofSeconds(3), name));
     halos.add(h);
     return h;
@@ -381,6 +387,106 @@ class FleetIT {
         cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
     await().atMost(Duration.ofSeconds(10)).until(() -> c.control().state().error() == null);
     assertThat(serverPort(c)).isEqualTo(next.port());
+    assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
+        .containsExactly(promoted);
+  }
+
+  /**
+   * {@code failover.require_consensus: true} and fast probes; with {@code primaryPort} not null,
+   * this instance reaches the primary at that port (a relay the test can cut).
+   */
+  private java.util.function.UnaryOperator<ClusterConfig> consensus(Integer primaryPort) {
+    String primary = cluster.primary().name();
+    return c -> {
+      ClusterConfig fast = fastMonitor(c);
+      List<io.halo.conf.model.BackendConfig> backends =
+          fast.backends().stream()
+              .map(
+                  b ->
+                      primaryPort == null || !b.name().equals(primary)
+                          ? b
+                          : new io.halo.conf.model.BackendConfig(
+                              b.name(),
+                              new io.halo.conf.model.HostPort("127.0.0.1", primaryPort),
+                              b.role(),
+                              b.priority()))
+              .toList();
+      return new ClusterConfig(
+          fast.name(),
+          fast.engine(),
+          fast.listeners(),
+          backends,
+          fast.monitor(),
+          fast.failover()
+              .withRequireConsensus(io.halo.conf.model.FailoverConfig.CONSENSUS_MAJORITY),
+          fast.throttle());
+    };
+  }
+
+  @Test
+  void with_require_consensus_the_leader_alone_seeing_the_primary_down_does_not_fail_over()
+      throws Exception {
+    // Given three instances with failover.require_consensus: true; the leader a reaches the
+    // primary through a relay
+    startCluster();
+    PgNode old = cluster.primary();
+    TcpRelay toPrimary = TcpRelay.start("pg-a", "127.0.0.1", old.port());
+    relays.add(toPrimary);
+    HaloFixture a = instance("a", zk.getConnectString(), consensus(toPrimary.port()));
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString(), consensus(null));
+    HaloFixture c = instance("c", zk.getConnectString(), consensus(null));
+    await().atMost(Duration.ofSeconds(10)).until(() -> a.control().fleet().instances().size() == 3);
+    long epoch = a.control().topology().epoch();
+    // When only the leader loses the primary (its own link is cut)
+    toPrimary.blackhole();
+    // Then it refuses to fail over and says why: one of three instances sees the primary down
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                a.control().lastFailover().isPresent()
+                    && a.control().lastFailover().get().outcome()
+                        == FailoverReport.Outcome.REFUSED);
+    assertThat(a.control().lastFailover().get().reason())
+        .contains("require_consensus needs 2 of 3 live Halo instances")
+        .contains("only 1 do (a;");
+    java.net.http.HttpResponse<String> api =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + a.server().adminAddress().getPort()
+                                + "/api/v1/clusters/main"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(api.body()).contains("require_consensus needs 2 of 3");
+    Thread.sleep(2000); // a few more probe rounds: still no failover
+    for (HaloFixture h : List.of(a, b, c)) {
+      assertThat(h.control().topology().epoch()).isEqualTo(epoch);
+      assertThat(h.control().topology().primary()).isEqualTo(old.name());
+    }
+    assertThat(cluster.standbys().stream().filter(FleetIT::writable).toList()).isEmpty();
+    // When the primary really dies (every instance sees it down)
+    old.kill();
+    // Then the leader fails over, once, and everyone follows
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                List.of(a, b, c).stream()
+                    .allMatch(
+                        h ->
+                            h.control().topology().epoch() > epoch
+                                && !old.name().equals(h.control().topology().primary())));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                a.control().lastFailover().orElseThrow().outcome()
+                    == FailoverReport.Outcome.SUCCEEDED);
+    String promoted = a.control().topology().primary();
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
         .containsExactly(promoted);
   }

@@ -46,6 +46,11 @@ public final class ZkCoordination implements AutoCloseable {
             // Bounded: a save runs on a cluster's health writer, which must not wait longer than
             // a session for an unreachable ensemble (the leader stops deciding by then anyway).
             .retryPolicy(new RetryUntilElapsed(session, 200))
+            // Curator's EnsembleTracker would replace the configured connect string with the
+            // servers the ensemble announces (/zookeeper/config) and reconnect to them directly,
+            // past a proxy, VIP or firewall rule the operator put in coordination.zookeeper.connect
+            // (FleetProcessIT saw an instance cut from its ZooKeeper relay reconnect that way).
+            .ensembleTracker(false)
             .build();
     client
         .getConnectionStateListenable()

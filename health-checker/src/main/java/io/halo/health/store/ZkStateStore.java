@@ -65,6 +65,7 @@ public final class ZkStateStore implements StateStore {
   private volatile long viewEpoch;
   private volatile String viewPrimary;
   private volatile List<String> viewDown = List.of();
+  private volatile Consumer<String> peerSeesDown = b -> {};
 
   ZkStateStore(ZkCoordination zk, String cluster) {
     this.zk = zk;
@@ -173,6 +174,12 @@ public final class ZkStateStore implements StateStore {
                 .build());
     stateCache.start();
     viewsCache = CuratorCache.build(client, viewsPath);
+    viewsCache
+        .listenable()
+        .addListener(
+            CuratorCacheListener.builder()
+                .forCreatesAndChanges((before, after) -> peerView(after))
+                .build());
     viewsCache.start();
     latch = new LeaderLatch(client, latchPath, zk.instance());
     latch.addListener(
@@ -215,6 +222,36 @@ public final class ZkStateStore implements StateStore {
       changed.accept(parse(data.getData()));
     } catch (IOException | RuntimeException e) {
       log.error("[{}] unreadable state in {}: {}", cluster, statePath, e.toString());
+    }
+  }
+
+  /**
+   * Registers {@code suspect}, called (on a Curator thread; it must not block) with each backend
+   * another instance newly reports down while this instance decides: the leader then probes it at
+   * once instead of at its next scheduled probe. A follower whose clients lost the primary sees it
+   * first (its relays' resets start a suspicion burst); without this hint the leader, which may
+   * carry no traffic to it, would wait for its own probes to fail.
+   */
+  public void onPeerSeesDown(Consumer<String> suspect) {
+    this.peerSeesDown = suspect;
+  }
+
+  private void peerView(ChildData data) {
+    if (data == null || data.getData() == null || !decides()) {
+      return;
+    }
+    if (data.getPath().equals(viewsPath + "/" + zk.instance())) {
+      return;
+    }
+    try {
+      Map<?, ?> v = json.readValue(data.getData(), Map.class);
+      if (v.get("down") instanceof List<?> down) {
+        for (Object b : down) {
+          peerSeesDown.accept(String.valueOf(b));
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("[{}] unreadable view {}: {}", cluster, data.getPath(), e.toString());
     }
   }
 

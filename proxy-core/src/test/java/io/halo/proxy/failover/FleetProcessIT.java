@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import io.halo.testkit.TcpRelay;
@@ -50,6 +52,7 @@ class FleetProcessIT {
   static TestingCluster zk;
 
   PgCluster cluster;
+  MariaDbCluster mariadb;
   final List<HaloProcess> halos = new ArrayList<>();
   final List<Writer> writers = new ArrayList<>();
   final List<TcpRelay> relays = new ArrayList<>();
@@ -76,6 +79,9 @@ class FleetProcessIT {
     relays.forEach(TcpRelay::close);
     if (cluster != null) {
       cluster.close();
+    }
+    if (mariadb != null) {
+      mariadb.close();
     }
   }
 
@@ -306,5 +312,108 @@ class FleetProcessIT {
     assertThat(cluster.standbys().stream().filter(FleetProcessIT::writable).map(PgNode::name))
         .containsExactly(promoted);
     assertThat(stateZnode(root).path("epoch").asLong()).isEqualTo(c.epoch());
+  }
+
+  private static Set<Long> idsOn(MariaDbNode node) throws SQLException {
+    Set<Long> ids = new HashSet<>();
+    try (Connection c = node.connect("app", "apppw", "app");
+        ResultSet rs = c.createStatement().executeQuery("select id from acked_writes")) {
+      while (rs.next()) {
+        ids.add(rs.getLong(1));
+      }
+    }
+    return ids;
+  }
+
+  private static boolean writable(MariaDbNode n) {
+    try (Connection c = n.connectAsRoot();
+        ResultSet rs = c.createStatement().executeQuery("select @@read_only")) {
+      rs.next();
+      return rs.getInt(1) == 0;
+    } catch (SQLException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void on_mariadb_kill_9_of_the_leader_process_and_the_primary_promotes_once() throws Exception {
+    // Given three Halo processes in front of a MariaDB primary with two semi-synchronous replicas
+    mariadb =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("fleetmy")
+                .replicas(2)
+                .semiSync(true)
+                .user("app", "apppw")
+                .database("app")
+                .start());
+    try (Connection c = mariadb.primary().connect("app", "apppw", "app")) {
+      c.createStatement().execute("create table acked_writes(id bigint primary key)");
+    }
+    String root = "/fleet-mariadb";
+    HaloProcess a = HaloProcess.startMySql("a", zk.getConnectString(), root, mariadb, DIR);
+    halos.add(a);
+    awaitLeader(List.of(a));
+    HaloProcess b = HaloProcess.startMySql("b", zk.getConnectString(), root, mariadb, DIR);
+    halos.add(b);
+    HaloProcess c = HaloProcess.startMySql("c", zk.getConnectString(), root, mariadb, DIR);
+    halos.add(c);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                List.of(b, c).stream()
+                    .allMatch(
+                        h -> {
+                          JsonNode v = h.clusterOrNull();
+                          return v != null && v.path("fleet").path("instances").size() == 3;
+                        }));
+    long epoch = a.epoch();
+    MariaDbNode old = mariadb.primary();
+    List<Writer> mine = new ArrayList<>();
+    long base = 0;
+    for (HaloProcess h : List.of(a, b, c)) {
+      Writer w =
+          Writer.forMySql(h.url(), "app", "apppw", Duration.ofMillis(10)).idsAfter(base).start();
+      writers.add(w);
+      mine.add(w);
+      base += 1_000_000;
+    }
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> mine.stream().allMatch(w -> w.ackedCount() > 20));
+    // When the leader process and the primary are killed together
+    long killedAt = System.nanoTime();
+    a.kill();
+    old.kill();
+    // Then one survivor leads and both follow one promoted replica
+    HaloProcess leader = awaitLeader(List.of(b, c));
+    await()
+        .atMost(Duration.ofSeconds(40))
+        .until(
+            () ->
+                List.of(b, c).stream()
+                    .allMatch(h -> h.epoch() > epoch && !old.name().equals(h.primary())));
+    String promoted = b.primary();
+    assertThat(c.primary()).isEqualTo(promoted);
+    assertThat(mariadb.replicas().stream().filter(FleetProcessIT::writable).map(MariaDbNode::name))
+        .as("writable replicas")
+        .containsExactly(promoted);
+    JsonNode state = stateZnode(root);
+    assertThat(state.path("primary").asText()).isEqualTo(promoted);
+    assertThat(succeeded(state.path("reports"))).as("promotions in the shared state").isEqualTo(1);
+    assertThat(succeeded(leader.cluster().path("failovers"))).isEqualTo(1);
+    // And writes resume through both survivors; every acknowledged write is on the new primary
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> mine.get(1).ackedAfter(killedAt) > 20 && mine.get(2).ackedAfter(killedAt) > 20);
+    mine.forEach(Writer::stop);
+    MariaDbNode next =
+        mariadb.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    Set<Long> present = idsOn(next);
+    for (Writer w : mine) {
+      assertThat(present).containsAll(w.ackedIds());
+    }
   }
 }

@@ -2,6 +2,8 @@ package io.halo.proxy.failover;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import java.io.IOException;
@@ -34,21 +36,24 @@ final class HaloProcess implements AutoCloseable {
   final String name;
   final int adminPort;
   final int listenPort;
+  final boolean mysql;
   private final Path config;
   private final Path log;
   private Process process;
 
-  private HaloProcess(String name, int adminPort, int listenPort, Path config, Path log) {
+  private HaloProcess(
+      String name, int adminPort, int listenPort, boolean mysql, Path config, Path log) {
     this.name = name;
     this.adminPort = adminPort;
     this.listenPort = listenPort;
+    this.mysql = mysql;
     this.config = config;
     this.log = log;
   }
 
   /**
-   * Writes the config of instance {@code name} (one cluster "main" over {@code nodes}, the first
-   * one named primary, a primary listener, fast probes) and starts it.
+   * Writes the config of instance {@code name} (one PostgreSQL cluster "main" over the test
+   * cluster's nodes, a primary listener, fast probes) and starts it.
    *
    * @param monitorPorts the port Halo reaches each backend at (its own port, or a relay's)
    */
@@ -61,22 +66,60 @@ final class HaloProcess implements AutoCloseable {
       String extraClusterYaml,
       Path dir)
       throws Exception {
-    Files.createDirectories(dir);
-    int admin = freePort();
-    int listen = freePort();
     StringBuilder backends = new StringBuilder();
     List<PgNode> nodes = cluster.nodes();
     for (int i = 0; i < nodes.size(); i++) {
       PgNode n = nodes.get(i);
-      backends
-          .append("      - { name: ")
-          .append(n.name())
-          .append(", address: 127.0.0.1:")
-          .append(monitorPorts.get(i))
-          .append(", role: ")
-          .append(n == cluster.primary() ? "primary" : "standby")
-          .append(" }\n");
+      backends.append(backend(n.name(), monitorPorts.get(i), n == cluster.primary()));
     }
+    String body =
+        """
+            engine: postgresql
+            backends:
+        %s    monitor: { user: %s, password: %s, interval: 200ms, timeout: 1s, failures: 3, successes: 2 }
+        """
+            .formatted(backends, cluster.superuser(), cluster.superuserPassword());
+    return start(name, zkConnect, zkRoot, body + extra(extraClusterYaml), false, dir);
+  }
+
+  /** The same for a MariaDB primary with its replicas (monitored as the test kit's root user). */
+  static HaloProcess startMySql(
+      String name, String zkConnect, String zkRoot, MariaDbCluster cluster, Path dir)
+      throws Exception {
+    StringBuilder backends = new StringBuilder();
+    for (MariaDbNode n : cluster.nodes()) {
+      backends.append(backend(n.name(), n.port(), n == cluster.primary()));
+    }
+    String body =
+        """
+            engine: mysql
+            backends:
+        %s    monitor: { user: %s, interval: 200ms, timeout: 1s, failures: 3, successes: 2 }
+        """
+            .formatted(backends, cluster.rootUser());
+    return start(name, zkConnect, zkRoot, body, true, dir);
+  }
+
+  private static String backend(String name, int port, boolean primary) {
+    return "      - { name: "
+        + name
+        + ", address: 127.0.0.1:"
+        + port
+        + ", role: "
+        + (primary ? "primary" : "standby")
+        + " }\n";
+  }
+
+  private static String extra(String clusterYaml) {
+    return clusterYaml.isEmpty() ? "" : "    " + clusterYaml + "\n";
+  }
+
+  private static HaloProcess start(
+      String name, String zkConnect, String zkRoot, String clusterBody, boolean mysql, Path dir)
+      throws Exception {
+    Files.createDirectories(dir);
+    int admin = freePort();
+    int listen = freePort();
     String yaml =
         """
         admin: { listen: 127.0.0.1:%d }
@@ -88,22 +131,14 @@ final class HaloProcess implements AutoCloseable {
           - name: main
             listeners:
               - { listen: 127.0.0.1:%d, route: primary }
-            backends:
-        %s    monitor: { user: %s, password: %s, interval: 200ms, timeout: 1s, failures: 3, successes: 2 }
-        %s"""
-            .formatted(
-                admin,
-                zkConnect,
-                zkRoot,
-                name,
-                listen,
-                backends,
-                cluster.superuser(),
-                cluster.superuserPassword(),
-                extraClusterYaml.isEmpty() ? "" : "    " + extraClusterYaml + "\n");
-    Path config = dir.resolve(name + ".yaml");
+        """
+                .formatted(admin, zkConnect, zkRoot, name, listen)
+            + clusterBody;
+    Path config = dir.resolve(name + (mysql ? "-my" : "") + ".yaml");
     Files.writeString(config, yaml);
-    HaloProcess p = new HaloProcess(name, admin, listen, config, dir.resolve(name + ".log"));
+    HaloProcess p =
+        new HaloProcess(
+            name, admin, listen, mysql, config, dir.resolve(name + (mysql ? "-my" : "") + ".log"));
     p.launch();
     return p;
   }
@@ -216,7 +251,7 @@ final class HaloProcess implements AutoCloseable {
   }
 
   String url() {
-    return "jdbc:postgresql://127.0.0.1:" + listenPort + "/app";
+    return (mysql ? "jdbc:mysql://" : "jdbc:postgresql://") + "127.0.0.1:" + listenPort + "/app";
   }
 
   String tail() {

@@ -54,24 +54,28 @@ class MySqlClientTlsIT {
     otherTrustStore = trustStore(otherCa.caCert(), dir.resolve("other.p12"));
     TestCertificates.Pair server = ca.server("halo", "localhost");
     cluster = MariaDbCluster.builder().name("mytls").user("app", "apppw").database("app").start();
-    halo =
-        MySqlHalo.start(
-            new HostPort("127.0.0.1", cluster.primary().port()),
-            cluster.rootUser(),
-            MySqlHalo.THROTTLE,
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            l ->
-                l.withTls(
-                    new ListenerTlsConfig(
-                        l.route() == Route.PRIMARY
-                            ? ListenerTlsConfig.Mode.REQUIRE
-                            : ListenerTlsConfig.Mode.PREFER,
-                        server.cert(),
-                        server.key(),
-                        null,
-                        ListenerTlsConfig.ClientCertificates.NONE)),
-            Route.PRIMARY,
-            Route.REPLICAS);
+    halo = startHalo(server);
+  }
+
+  /** Halo in front of the cluster, serving {@code server}: listener 0 require, 1 prefer. */
+  static HaloServer startHalo(TestCertificates.Pair server) throws InterruptedException {
+    return MySqlHalo.start(
+        new HostPort("127.0.0.1", cluster.primary().port()),
+        cluster.rootUser(),
+        MySqlHalo.THROTTLE,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+        l ->
+            l.withTls(
+                new ListenerTlsConfig(
+                    l.route() == Route.PRIMARY
+                        ? ListenerTlsConfig.Mode.REQUIRE
+                        : ListenerTlsConfig.Mode.PREFER,
+                    server.cert(),
+                    server.key(),
+                    null,
+                    ListenerTlsConfig.ClientCertificates.NONE)),
+        Route.PRIMARY,
+        Route.REPLICAS);
   }
 
   /** A PKCS#12 trust store with {@code caCert}: Connector/J reads no PEM. */
@@ -201,6 +205,33 @@ class MySqlClientTlsIT {
             "select 1");
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).containsIgnoringCase("certificate");
+  }
+
+  @Test
+  void an_expired_certificate_is_refused_by_the_clients() throws Exception {
+    TestCertificates.Pair expired = ca.expiredServer("halo-expired", "localhost");
+    try (HaloServer stale = startHalo(expired)) {
+      int port = stale.boundAddresses().get(0).getPort();
+      SQLException e =
+          catchThrowableOfType(
+              SQLException.class,
+              () -> jdbc("localhost", port, verifyIdentity(trustStore)).close());
+      assertThat((Object) e).isNotNull();
+      assertThat(causes(e)).contains("NotAfter");
+
+      assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
+      Tools.Run r =
+          mariadb(
+              port,
+              "--ssl",
+              "--ssl-verify-server-cert",
+              "--ssl-ca=" + ca.caCert(),
+              "app",
+              "-e",
+              "select 1");
+      assertThat(r.exit()).isNotZero();
+      assertThat(r.out()).containsIgnoringCase("expired");
+    }
   }
 
   @Test

@@ -208,7 +208,8 @@ final class ConfigBinder {
               "max_transactions_per_second",
               "transaction_burst",
               "allow",
-              "require_tls");
+              "require_tls",
+              "certificate_names");
       String name = s.requiredString("name");
       String password = s.string("password", null);
       if (s.has("password_file") && s.has("password")) {
@@ -227,18 +228,20 @@ final class ConfigBinder {
       String backendPassword = Passwords.backendPassword(s, name, secret, auth, backendUser);
       if (auth != null
           && auth != AuthMethod.TRUST
+          && auth != AuthMethod.CERT
           && !s.has("password")
           && !s.has("password_file")) {
         s.report(
             "password",
-            "required key is missing (give password or password_file; only auth: trust needs"
-                + " neither)");
+            "required key is missing (give password or password_file; only auth: trust and"
+                + " auth: cert need neither)");
       }
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
       List<Cidr> allow = Passwords.allow(s);
       Boolean requireTls = s.optional("require_tls", false, Formats::bool);
+      List<String> certificateNames = Passwords.certificateNames(s);
       names.check(name, s, "name");
       s.finish();
       users.add(
@@ -254,7 +257,8 @@ final class ConfigBinder {
                       rate,
                       burst,
                       allow,
-                      requireTls)));
+                      requireTls,
+                      certificateNames)));
     }
     return users;
   }

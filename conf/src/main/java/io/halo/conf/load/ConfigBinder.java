@@ -57,7 +57,10 @@ final class ConfigBinder {
                 "max_unauthenticated_per_address",
                 "startup_timeout"),
             source);
-    AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
+    AdminConfig admin =
+        admin(
+            top.section("admin", "listen", "token", "read_only_token", "tls"),
+            new TlsBinder(source == null ? null : source.toAbsolutePath().getParent()));
     List<UserConfig> users = users(top, source);
     CoordinationConfig coordination =
         top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
@@ -156,7 +159,7 @@ final class ConfigBinder {
     return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance));
   }
 
-  private AdminConfig admin(Section s) {
+  private AdminConfig admin(Section s, TlsBinder tlsBinder) {
     HostPort listen = s.optional("listen", DEFAULT_ADMIN_LISTEN, HostPort::parse);
     String token = s.string("token", null);
     if (token != null && token.isEmpty()) {
@@ -182,8 +185,12 @@ final class ConfigBinder {
           "read_only_token", "is the same as admin.token; give the read-only token its own value");
     }
     listenAddresses.claim(listen, s, "listen");
+    io.halo.conf.model.ListenerTlsConfig tls = tlsBinder.admin(s);
     s.finish();
-    return s.construct(() -> new AdminConfig(listen, token, readOnly));
+    if (tls == null) {
+      return null;
+    }
+    return s.construct(() -> new AdminConfig(listen, token, readOnly, tls));
   }
 
   private List<UserConfig> users(Section top, Path source) {

@@ -79,7 +79,9 @@ final class TlsBinder {
     if (!parent.has("tls")) {
       return inherited;
     }
-    Section s = parent.section("tls", "mode", "ca", "cert", "key", "allow_plaintext_password");
+    Section s =
+        parent.section(
+            "tls", "mode", "ca", "cert", "key", "allow_plaintext_password", "server_public_key");
     BackendTlsConfig.Mode mode =
         s.optional(
             "mode",
@@ -89,8 +91,10 @@ final class TlsBinder {
     Path cert = file(s, "cert");
     Path key = file(s, "key");
     Boolean plaintextPassword = s.optional("allow_plaintext_password", false, Formats::bool);
+    Path serverKey = file(s, "server_public_key");
     s.finish();
-    return s.construct(() -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword));
+    return s.construct(
+        () -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword, serverKey));
   }
 
   private Path file(Section s, String key) {

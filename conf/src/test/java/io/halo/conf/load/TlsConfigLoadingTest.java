@@ -218,4 +218,21 @@ class TlsConfigLoadingTest {
         .extracting(Violation::key)
         .contains("admin.tls.mode", "admin.tls.cert", "admin.tls.key");
   }
+
+  @Test
+  void a_backend_may_pin_the_mysql_servers_public_key() throws Exception {
+    write("mysql1.pub");
+
+    ClusterConfig c =
+        load(
+            yaml(
+                "",
+                """
+                tls: { mode: disable, server_public_key: mysql1.pub }
+                """,
+                ""));
+
+    assertThat(c.backends().get(0).tls().serverPublicKey()).isEqualTo(dir.resolve("mysql1.pub"));
+    assertThat(c.backends().get(0).tls().enabled()).isFalse();
+  }
 }

@@ -212,7 +212,7 @@ run() { # workload round target duration
 }
 
 log "targets: $TARGETS | workloads: $WORKLOADS | rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS threads=$THREADS"
-for t in $TARGETS; do run select-simple 0 "$t" "$WARMUP"; run connect 0 "$t" 5; done
+for t in $TARGETS; do run select-simple 0 "$t" "$WARMUP"; run connect 0 "$t" "$WARMUP"; done
 for w in $WORKLOADS; do
   for ((r = 1; r <= ROUNDS; r++)); do
     for t in $TARGETS; do run "$w" "$r" "$t" "$DURATION"; done

@@ -278,8 +278,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (credentials != null && !credentials.user().auth().asksPassword()) {
-      if (!MySqlAuth.CACHING_SHA2.equals(hello.authPlugin())
-          && !MySqlAuth.NATIVE.equals(hello.authPlugin())) {
+      String plugin = hello.authPlugin();
+      if (plugin != null
+          && !plugin.isEmpty()
+          && !MySqlAuth.CACHING_SHA2.equals(plugin)
+          && !MySqlAuth.NATIVE.equals(plugin)) {
         // A client without the greeting's plugin answers with a stand-in (libmariadb's
         // dummy_fallback_auth), which would take the OK for a challenge: switch it to
         // mysql_native_password first, whose answer is then not checked.

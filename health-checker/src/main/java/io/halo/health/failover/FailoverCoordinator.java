@@ -168,7 +168,9 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         }
       }
     }
-    String incident = refusal.replaceAll("\\d+", "#");
+    // One incident whatever the probes' own error text (a fresh connection and a pooled one word
+    // the same failure differently) and counts: keyed on the primary and the reason for refusing.
+    String incident = t.primary() + refusal.substring(down.length()).replaceAll("\\d+", "#");
     if (!incident.equals(lastRefusal)) {
       lastRefusal = incident;
       log.warn("[{}] {}", config.name(), refusal);

@@ -36,7 +36,13 @@ public enum MySqlError {
    */
   UNKNOWN_COMMAND(1047, "08S01"),
   /** ER_CONNECTION_KILLED: the backend closed a relayed session's connection. */
-  BACKEND_LOST(1927, "70100");
+  BACKEND_LOST(1927, "70100"),
+  /**
+   * ER_LOCK_DEADLOCK: a session that was inside a transaction when its backend was lost runs on the
+   * new primary, its transaction rolled back; as after a deadlock, the transaction is gone and the
+   * session goes on (drivers map 40001 to "transaction rolled back, retry it").
+   */
+  TRANSACTION_LOST(1213, "40001");
 
   private final int code;
   private final String sqlState;

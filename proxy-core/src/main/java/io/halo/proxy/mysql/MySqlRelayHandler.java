@@ -38,6 +38,15 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
   /** Client side: bytes that followed a KILL Halo answers itself, until it has answered. */
   private ByteBuf afterKill;
 
+  /**
+   * Backend side: the unsolicited ERR an idle session's backend sent before closing (connection
+   * killed, server shutdown), withheld until the session knows whether it outlives the backend.
+   */
+  private ByteBuf lastWords;
+
+  /** An unsolicited ERR larger than this is passed on as before. */
+  private static final int MAX_LAST_WORDS = 1024;
+
   MySqlRelayHandler(MySqlSession session, boolean fromClient, Channel peer) {
     super(session, fromClient, peer);
     this.session = session;
@@ -46,6 +55,20 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
   @Override
   protected void relay(ChannelHandlerContext ctx, ByteBuf buf) {
     if (!fromClient) {
+      if (lastWords != null) {
+        buf.release(); // after its last words the server only closes
+        return;
+      }
+      if (buf.readableBytes() >= 5
+          && buf.readableBytes() <= MAX_LAST_WORDS
+          && buf.getUnsignedByte(buf.readerIndex() + 4) == 0xff
+          && session.survivable()
+          && MySqlSession.Err.parse(buf) != null) {
+        // An ERR to an idle session is a server on its way out: keep it until the session knows
+        // whether it outlives its backend (the tracker never sees it).
+        lastWords = buf;
+        return;
+      }
       session.tracker().serverBytes(buf);
       peer.write(buf, peer.voidPromise());
       session.publish();
@@ -126,15 +149,45 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
         return;
       }
     }
+    MySqlResponseTracker tracker = session.tracker();
+    if (session.orphaned()
+        && !session.holdsWork()
+        && tracker.expectingCommand()
+        && buf.readableBytes() >= 5
+        && buf.getUnsignedByte(buf.readerIndex() + 4) == MySqlPackets.COM_QUIT) {
+      // the client leaves while the session has no backend: no login just to say goodbye
+      buf.release();
+      session.quitWhileOrphaned();
+      return;
+    }
     if (session.held()) {
       session.hold(buf);
       return;
     }
-    MySqlResponseTracker tracker = session.tracker();
     if (tracker.expectingCommand()) {
       if (session.doomed()) {
         session.answerDoomed(buf);
         return;
+      }
+      if (session.transactionLost() && buf.readableBytes() >= 5) {
+        int c = buf.getUnsignedByte(buf.readerIndex() + 4);
+        if (c != MySqlPackets.COM_PING
+            && c != MySqlPackets.COM_QUIT
+            && c != MySqlPackets.COM_STMT_CLOSE
+            && c != MySqlPackets.COM_STMT_SEND_LONG_DATA
+            && session.takeTransactionLost()
+            && !"ROLLBACK".equals(MySqlSessionState.keyword(buf))) {
+          answer(
+              ctx,
+              buf,
+              MySqlError.TRANSACTION_LOST,
+              "Halo: backend "
+                  + session.lostBackend()
+                  + " was lost; this session now runs on "
+                  + session.backendName()
+                  + ", and its open transaction was rolled back: restart it");
+          return;
+        }
       }
       if (session.mustHold()) {
         session.hold(buf);
@@ -180,6 +233,7 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
         if (out == null) {
           return;
         }
+        session.state().command(out);
         forwardClient(out);
         rest = afterKill;
         afterKill = null;
@@ -206,11 +260,17 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
             break;
         }
       }
+      session.state().command(buf);
     }
     forwardClient(buf);
     if (!peer.isWritable()) {
       ctx.channel().config().setAutoRead(false);
     }
+  }
+
+  /** Nothing half-read or waiting on the client side (a session may outlive its backend). */
+  boolean quiet() {
+    return partial == null && afterKill == null && discard == 0;
   }
 
   /** A buffer the session held, now let go (client side). */
@@ -246,6 +306,10 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
       afterKill.release();
       afterKill = null;
     }
+    if (lastWords != null) {
+      lastWords.release();
+      lastWords = null;
+    }
   }
 
   /** Tracks and writes one client buffer to the backend (no flush). Event loop only. */
@@ -274,8 +338,27 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
       ctx.fireChannelInactive();
       return;
     }
+    if (!fromClient && !session.closing()) {
+      // the health checker probes the backend now instead of at its next interval
+      session.listener().sessions().suspect(session.backendName());
+      if ((lastWords != null || session.survivable())
+          && session.outlive(lastWords == null ? null : MySqlSession.Err.parse(lastWords))) {
+        // idle: the session waits for a new primary (or ends with these words if there is none)
+        if (lastWords != null) {
+          lastWords.release();
+          lastWords = null;
+        }
+        ctx.fireChannelInactive();
+        return;
+      }
+    }
     if (peer.isActive()) {
-      peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      if (lastWords != null) {
+        peer.writeAndFlush(lastWords).addListener(ChannelFutureListener.CLOSE);
+        lastWords = null;
+      } else {
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      }
     }
     ctx.fireChannelInactive();
   }

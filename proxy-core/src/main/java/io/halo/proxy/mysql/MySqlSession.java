@@ -86,7 +86,51 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
   private String snapshotFailure;
 
   /** Set when the session was ended while idle: its next command gets this ERR. */
-  private String doomed;
+  private Err doomed;
+
+  /** An ERR Halo sends a client: code, SQLSTATE, message. */
+  record Err(int code, String sqlState, String message) {
+
+    /**
+     * The ERR packet at the reader index of {@code buf} (header included), or null when it is not
+     * one.
+     */
+    static Err parse(ByteBuf buf) {
+      int r = buf.readerIndex();
+      int n = buf.readableBytes();
+      if (n < 7 || buf.getUnsignedByte(r + 4) != 0xff || 4 + buf.getUnsignedMediumLE(r) > n) {
+        return null;
+      }
+      int end = r + 4 + buf.getUnsignedMediumLE(r);
+      int code = buf.getUnsignedShortLE(r + 5);
+      int at = r + 7;
+      String state = "HY000";
+      if (at + 6 <= end && buf.getByte(at) == '#') {
+        state = buf.toString(at + 1, 5, java.nio.charset.StandardCharsets.US_ASCII);
+        at += 6;
+      }
+      return new Err(
+          code, state, buf.toString(at, end - at, java.nio.charset.StandardCharsets.UTF_8));
+    }
+  }
+
+  /** What the session changed on its backend since its login, as far as Halo can replay it. */
+  private final MySqlSessionState state;
+
+  /** The unsolicited ERR of a backend that went away while the session was idle, or null. */
+  private Err lastWords;
+
+  /** The session is asking to outlive its backend (an idle session that lost it). */
+  private boolean losing;
+
+  /** It was inside a transaction when it lost its backend: the move will have rolled it back. */
+  private boolean transactionAtLoss;
+
+  /** The transaction was lost in a move: the client's next statement gets ERR 1213, once. */
+  private boolean transactionLost;
+
+  /** The backend the session last lost. */
+  private String lostBackend;
 
   private boolean registered = true;
 
@@ -116,10 +160,17 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
         new MySqlResponseTracker(deprecateEof, conn.status(), listener.server().maxMessageSize());
     this.status = conn.status();
     this.gate = listener.admission().transactionGate(user);
+    this.state = new MySqlSessionState(hello.database());
     tracker.listener(
         new MySqlResponseTracker.Listener() {
           @Override
+          public void commandSent(int command) {
+            state.sent(command);
+          }
+
+          @Override
           public void responseComplete(int command, boolean error, int status) {
+            state.answered(error);
             // The permit goes back when the session is between transactions with nothing pending.
             if (gate.open()
                 && (status & MySqlPackets.SERVER_STATUS_IN_TRANS) == 0
@@ -214,6 +265,11 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
 
   MySqlResponseTracker tracker() {
     return tracker;
+  }
+
+  /** What the session changed on its backend, for a move after the loss of its backend. */
+  MySqlSessionState state() {
+    return state;
   }
 
   @Override
@@ -359,26 +415,145 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     if (tracker.lost()) {
       return "Halo could not follow its protocol state";
     }
+    if (losing || afterLoss()) {
+      // nothing to read on a lost backend: the move rebuilds what Halo tracked
+      return state.unknown() == null
+          ? null
+          : "Halo does not know its state: it ran " + state.unknown();
+    }
     if (snapshot == null) {
       return snapshotFailure == null ? "its settings were not read" : snapshotFailure;
     }
     return null;
   }
 
-  /** New backend login with the settings read at the hold, then resumed. */
+  /**
+   * New backend login with the settings read at the hold (switchover), or with the state Halo
+   * tracked (after the loss of the backend), then resumed.
+   */
   @Override
   protected void startMove(BackendNode primary) {
-    MySqlSessionMove.start(this, primary, snapshot);
+    if (afterLoss()) {
+      MySqlSessionMove.rebuild(this, primary);
+    } else {
+      MySqlSessionMove.start(this, primary, snapshot);
+    }
   }
 
+  /**
+   * Plain primary session with nothing in flight (inside a transaction too: the move then rolls it
+   * back, and says so), nothing held or half-read, no prepared statement open, and a state Halo
+   * knows whole ({@link MySqlSessionState}).
+   */
   @Override
   protected boolean survivable() {
-    return false;
+    return route == Route.PRIMARY
+        && !closing
+        && client.isActive()
+        && !tracker.quit()
+        && !busy
+        && !moving
+        && heldBuffers.isEmpty()
+        && !tracker.lost()
+        && tracker.idle()
+        && tracker.openStatements() == 0
+        && state.unknown() == null
+        && !gate.waiting()
+        && doomed == null
+        && (toBackend == null || toBackend.quiet());
+  }
+
+  /**
+   * The relay lost this session's backend connection ({@code words}: the unsolicited ERR it sent
+   * before closing, withheld, or null). True when the session waits for a new primary instead of
+   * ending.
+   */
+  boolean outlive(Err words) {
+    if (closing) {
+      return false;
+    }
+    boolean inTransaction = tracker.inTransaction();
+    losing = true;
+    boolean kept;
+    try {
+      kept = outliveBackend(node.name());
+    } finally {
+      losing = false;
+    }
+    if (kept) {
+      lastWords = words;
+      transactionAtLoss = inTransaction;
+    }
+    return kept;
+  }
+
+  /** Whether client work is held (it waits for a release or a move). */
+  boolean holdsWork() {
+    return !heldBuffers.isEmpty();
+  }
+
+  /** The client quit while the session waited for a new primary: it ends here, no login. */
+  void quitWhileOrphaned() {
+    closing = true;
+    unregister();
+    client.close();
+  }
+
+  /** The backend whose loss cost the session its transaction (for the client's error). */
+  String lostBackend() {
+    return lostBackend;
+  }
+
+  /** Waiting for a new primary after the loss of the backend (or moving there). */
+  boolean orphaned() {
+    return afterLoss();
+  }
+
+  /**
+   * Whether the client's next statement must get ERR 1213: its transaction was lost with its
+   * backend. Taken once (by the relay, which answers it).
+   */
+  boolean takeTransactionLost() {
+    boolean lost = transactionLost;
+    transactionLost = false;
+    return lost;
+  }
+
+  /** Whether a move lost the session's transaction and the client has not been told yet. */
+  boolean transactionLost() {
+    return transactionLost;
   }
 
   @Override
   protected void endForBackendLoss(String why) {
-    terminate(why);
+    Err words = lastWords;
+    lastWords = null;
+    if (words != null) {
+      terminate(words); // what a direct client would have read
+    } else {
+      // MariaDB closes an idle killed connection without a word (a direct Connector/J client
+      // reports a communications link failure); Halo says what happened, with the code MariaDB
+      // gives a killed connection that is told (as the split relay does)
+      terminate(
+          new Err(
+              MySqlError.BACKEND_LOST.code(),
+              MySqlError.BACKEND_LOST.sqlState(),
+              "backend " + node.name() + " closed the connection: " + why + "; reconnect"));
+    }
+  }
+
+  /** Takes the relay off the current backend connection and ends that connection (COM_QUIT). */
+  private void detachBackend() {
+    Channel old = backend;
+    if (old.pipeline().get(MySqlRelayHandler.class) != null) {
+      old.pipeline().remove(MySqlRelayHandler.class);
+    }
+    if (old.isActive()) {
+      old.writeAndFlush(
+              MySqlPackets.frame(
+                  old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
+          .addListener(ChannelFutureListener.CLOSE);
+    }
   }
 
   @Override
@@ -423,16 +598,15 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
       next.channel().close();
       return;
     }
-    Channel old = backend;
-    if (old.pipeline().get(MySqlRelayHandler.class) != null) {
-      old.pipeline().remove(MySqlRelayHandler.class);
+    detachBackend();
+    if (afterLoss()) {
+      lostBackend = node.name();
+      transactionLost = transactionAtLoss;
+      transactionAtLoss = false;
+      lastWords = null; // the session goes on: the client never sees its old backend's ERR
+      lossHandled();
     }
-    if (old.isActive()) {
-      old.writeAndFlush(
-              MySqlPackets.frame(
-                  old.alloc(), 0, old.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
-          .addListener(ChannelFutureListener.CLOSE);
-    }
+    state.rebound();
     listener.router().sessionEnded(node.name());
     gate.abandon(); // a permit (or a place in the queue) of the old backend; asked again on resume
     bind(next);
@@ -450,17 +624,25 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
   public void changedUser(MySqlCredentials.Entry entry, HandshakeResponse next) {
     this.credentials = entry;
     this.user = next.user();
+    state.restart(next.database());
   }
 
   @Override
   public void onTopology(io.halo.health.state.Topology t, String cluster) {
-    if (moving || closing) {
-      return; // a switchover is moving it to the new primary
+    if (topologyWhileOrphaned() || moving || closing) {
+      return; // waiting for a new primary, or a switchover is moving it
     }
     String why =
         io.halo.proxy.session.SessionVerdicts.endReason(
             t, cluster, node.name(), route == Route.PRIMARY);
     if (why != null) {
+      if (survivable()) {
+        // idle on a fenced or demoted backend: leave it and follow the new primary
+        detachBackend();
+        if (outlive(null)) {
+          return;
+        }
+      }
       log.info("[{}] ending session {}: {}", cluster, this, why);
       terminate(why);
     }
@@ -475,11 +657,12 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
 
   /** Answers a command of an ended session. Takes ownership of {@code buf}. */
   void answerDoomed(ByteBuf buf) {
+    int seq = buf.readableBytes() >= 4 ? buf.getUnsignedByte(buf.readerIndex() + 3) : 0;
     buf.release();
-    String message = doomed;
+    Err e = doomed;
     doomed = null;
     client.config().setAutoRead(false);
-    client.writeAndFlush(err(1, message)).addListener(ChannelFutureListener.CLOSE);
+    client.writeAndFlush(err(seq + 1, e)).addListener(ChannelFutureListener.CLOSE);
   }
 
   /**
@@ -487,10 +670,22 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
    * 1053 when the client can take it (see the class memo), then closes. Event loop only.
    */
   void terminate(String message) {
+    terminate(
+        new Err(MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message));
+  }
+
+  /** As {@link #terminate(String)} with the given error (the server's own, after a loss). */
+  void terminate(Err error) {
     if (closing) {
       return;
     }
     closing = true;
+    // the first held command is answered (read before unregister() releases the held buffers)
+    int heldSeq = -1;
+    if (!heldBuffers.isEmpty()) {
+      ByteBuf first = heldBuffers.get(0);
+      heldSeq = first.readableBytes() >= 4 ? first.getUnsignedByte(first.readerIndex() + 3) : 0;
+    }
     unregister();
     if (backend.pipeline().get(MySqlRelayHandler.class) != null) {
       backend.pipeline().remove(MySqlRelayHandler.class);
@@ -499,13 +694,10 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     if (!client.isActive()) {
       return;
     }
-    if (!heldBuffers.isEmpty()) {
-      ByteBuf first = heldBuffers.get(0);
-      int seq = first.readableBytes() >= 4 ? first.getUnsignedByte(first.readerIndex() + 3) : 0;
-      releaseHeld();
-      client.writeAndFlush(err(seq + 1, message)).addListener(ChannelFutureListener.CLOSE);
+    if (heldSeq >= 0) {
+      client.writeAndFlush(err(heldSeq + 1, error)).addListener(ChannelFutureListener.CLOSE);
     } else if (tracker.idle()) {
-      doomed = message;
+      doomed = error;
       held = false;
       client.config().setAutoRead(true);
       long ms = listener.holdTimeout().toMillis();
@@ -522,15 +714,11 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     }
   }
 
-  private ByteBuf err(int seq, String message) {
+  private ByteBuf err(int seq, Err e) {
     return MySqlPackets.frame(
         client.alloc(),
         seq & 0xff,
-        MySqlPackets.err(
-            client.alloc(),
-            MySqlError.SESSION_ENDED.code(),
-            MySqlError.SESSION_ENDED.sqlState(),
-            message));
+        MySqlPackets.err(client.alloc(), e.code(), e.sqlState(), e.message()));
   }
 
   private void unregister() {

@@ -149,11 +149,94 @@ final class MySqlSessionMove {
         });
   }
 
+  /**
+   * After the loss of the session's backend: logs in on {@code to} as the same backend user with
+   * the schema Halo tracked, replays the session's SET statements in order and its autocommit, then
+   * rebinds the session; ends it when any step fails.
+   */
+  static void rebuild(MySqlSession session, BackendNode to) {
+    MySqlListenerContext l = session.listener();
+    var u = session.credentials().user();
+    HandshakeResponse hello = session.hello();
+    MySqlSessionState state = session.state();
+    HandshakeResponse h = hello.with(session.user(), hello.charset(), state.database());
+    List<String> replay = new java.util.ArrayList<>(state.replay());
+    replay.add("SET autocommit=" + (session.tracker().autocommit() ? 1 : 0));
+    Future<MySqlBackendConnection> connecting =
+        MySqlBackendConnector.connect(
+            session.client().eventLoop(),
+            l.transports(),
+            to,
+            u.backendUser(),
+            u.backendPassword(),
+            h,
+            MySqlFrontendHandler.CAPABILITIES,
+            l.server().backendConnectTimeout(),
+            l.server().maxMessageSize());
+    connecting.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            failed(session, to, f.cause().getMessage());
+            return;
+          }
+          MySqlBackendConnection next = connecting.getNow();
+          if (session.closing() || !session.client().isActive()) {
+            next.channel().close();
+            return;
+          }
+          replay(session, to, next, replay, 0, next.status());
+        });
+  }
+
+  /** Runs {@code replay} from {@code i} on {@code next}, one statement after another. */
+  private static void replay(
+      MySqlSession session,
+      BackendNode to,
+      MySqlBackendConnection next,
+      List<String> replay,
+      int i,
+      int status) {
+    if (session.closing() || !session.client().isActive()) {
+      next.channel().close();
+      return;
+    }
+    if (i == replay.size()) {
+      session.rebind(next, status);
+      log.debug("[{}] moved {} to {}", session.listener().name(), session, to.name());
+      return;
+    }
+    Future<MySqlInternalQuery.Result> set =
+        MySqlInternalQuery.run(
+            next.channel(),
+            replay.get(i),
+            session.deprecateEof(),
+            session.listener().server().backendConnectTimeout());
+    set.addListener(
+        x -> {
+          if (!set.isSuccess() || !set.getNow().ok()) {
+            next.channel().close();
+            failed(
+                session,
+                to,
+                "replaying its settings failed: "
+                    + (set.isSuccess() ? set.getNow().message() : set.cause().getMessage()));
+            return;
+          }
+          replay(session, to, next, replay, i + 1, set.getNow().status());
+        });
+  }
+
   private static void failed(MySqlSession session, BackendNode to, String why) {
-    session.listener().rejections().count("switchover_unmovable");
+    boolean loss = session.orphaned();
+    session.listener().rejections().count(loss ? "backend_lost" : "switchover_unmovable");
     log.warn(
         "[{}] could not move {} to {}: {}", session.listener().name(), session, to.name(), why);
     session.terminate(
-        "switchover: could not move this session to " + to.name() + ": " + why + "; reconnect");
+        (loss ? "its backend was lost, and Halo" : "switchover:")
+            + " could not move this session to "
+            + to.name()
+            + ": "
+            + why
+            + "; reconnect");
   }
 }

@@ -215,4 +215,43 @@ class MySqlSessionRelayTest {
     client.writeInbound(two);
     assertThat(forwarded(backend)).isEqualTo("KILL 777" + "select 1");
   }
+
+  static ByteBuf err(int seq, int code, String state, String message) {
+    byte[] m = message.getBytes(StandardCharsets.UTF_8);
+    ByteBuf p = Unpooled.buffer().writeByte(0xff).writeShortLE(code).writeByte('#');
+    p.writeCharSequence(state, StandardCharsets.US_ASCII);
+    p.writeBytes(m);
+    ByteBuf out = Unpooled.buffer().writeMediumLE(p.readableBytes()).writeByte(seq).writeBytes(p);
+    p.release();
+    return out;
+  }
+
+  @Test
+  void an_idle_session_does_not_see_its_dying_backends_goodbye_until_it_is_sure_to_end() {
+    // Given an idle session that set something
+    client.writeInbound(query("SET autocommit=0"));
+    assertThat(forwarded(backend)).isEqualTo("SET autocommit=0");
+    backend.writeInbound(ok(0));
+    drain(client);
+    // When its backend says goodbye (an unsolicited ERR) and closes
+    backend.writeInbound(err(0, 1927, "70100", "Connection was killed"));
+    backend.close();
+    client.runPendingTasks();
+    // Then the client sees nothing yet: the session waits for a new primary
+    assertThat(client.<Object>readOutbound()).isNull();
+    assertThat(client.isActive()).isTrue();
+    // and when none comes within hold_timeout, the command the client sent meanwhile gets the
+    // server's words, as a direct client would have read them
+    client.writeInbound(query("select 1"));
+    assertThat(client.<Object>readOutbound()).isNull();
+    client.advanceTimeBy(5, TimeUnit.SECONDS);
+    client.runPendingTasks();
+    ByteBuf answer = client.readOutbound();
+    assertThat(answer).isNotNull();
+    assertThat(answer.getUnsignedByte(3)).as("sequence id").isEqualTo((short) 1);
+    assertThat(answer.getUnsignedByte(4)).isEqualTo((short) 0xff);
+    assertThat(answer.getUnsignedShortLE(5)).isEqualTo(1927);
+    assertThat(answer.toString(StandardCharsets.US_ASCII)).contains("Connection was killed");
+    answer.release();
+  }
 }

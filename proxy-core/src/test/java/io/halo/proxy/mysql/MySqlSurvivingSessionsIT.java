@@ -1,0 +1,338 @@
+package io.halo.proxy.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AdminConfig;
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendConfig;
+import io.halo.conf.model.BackendRole;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.Engine;
+import io.halo.conf.model.FailoverConfig;
+import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.ListenerConfig;
+import io.halo.conf.model.MonitorConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.ThrottleConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.health.ClusterControl;
+import io.halo.health.failover.FailoverReport;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.MariaDbCluster;
+import io.halo.testkit.MariaDbNode;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * MySQL client sessions that outlive their primary (issue 13): an idle Connector/J session whose
+ * primary is killed runs its next statement on the new primary, with the state it had set; one
+ * inside a transaction gets ERR 1213 for the lost transaction and goes on; one whose state Halo
+ * cannot rebuild ends as before; one whose connection alone was killed ends with the server's
+ * error.
+ */
+class MySqlSurvivingSessionsIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static final int IDLE_SESSIONS = 10;
+
+  MariaDbCluster cluster;
+  HaloServer halo;
+
+  @AfterEach
+  void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private void start() throws Exception {
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder()
+                .name("mysurvive")
+                .replicas(1)
+                .semiSync(true)
+                .user("app", "apppw")
+                .database("app")
+                .start());
+    try (Connection c = cluster.primary().connect("app", "apppw", "app")) {
+      c.createStatement().execute("create table t(id int primary key)");
+    }
+    try (Connection c = cluster.primary().connectAsRoot()) {
+      c.createStatement().execute("create database other");
+      c.createStatement().execute("grant all on other.* to 'app'@'%'");
+    }
+    List<BackendConfig> backends = new ArrayList<>();
+    for (MariaDbNode n : cluster.nodes()) {
+      backends.add(
+          new BackendConfig(
+              n.name(),
+              new HostPort("127.0.0.1", n.port()),
+              n == cluster.primary() ? BackendRole.PRIMARY : BackendRole.STANDBY,
+              0));
+    }
+    ClusterConfig c =
+        new ClusterConfig(
+            "shop",
+            Engine.MYSQL,
+            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
+            backends,
+            new MonitorConfig(
+                cluster.rootUser(),
+                null,
+                "mysql",
+                Duration.ofMillis(300),
+                Duration.ofSeconds(1),
+                3,
+                2),
+            new FailoverConfig(
+                FailoverConfig.Mode.AUTOMATIC,
+                FailoverConfig.Type.HOT,
+                1000,
+                Duration.ofSeconds(15),
+                null,
+                null,
+                null,
+                Duration.ofSeconds(30)),
+            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+    halo =
+        HaloServer.start(
+            new HaloConfig(
+                null,
+                HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+                new AdminConfig(new HostPort("127.0.0.1", 0), null),
+                List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+                List.of(c)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+  }
+
+  private ClusterControl control() {
+    return halo.clusters().get(0);
+  }
+
+  private Connection connect() throws SQLException {
+    // The health checker's HikariCP pools set the JVM-wide login timeout to the monitor timeout
+    // (1 s), which bounds Connector/J's whole handshake: too tight for a first login on a loaded
+    // machine (a backend greeting read, then authentication)
+    DriverManager.setLoginTimeout(20);
+    return DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(0).getPort()
+            + "/app?sslMode=DISABLED&allowPublicKeyRetrieval=true",
+        "app",
+        "apppw");
+  }
+
+  /** Closes each connection; one that fails to close does not hide the test's own failure. */
+  private static void closeAll(List<Connection> connections) {
+    for (Connection c : connections) {
+      try {
+        c.close();
+      } catch (SQLException e) {
+        // already broken: nothing to close
+      }
+    }
+  }
+
+  private static int port(Connection c) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery("select @@port")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  private String metrics() throws Exception {
+    return java.net.http.HttpClient.newHttpClient()
+        .send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(
+                        "http://127.0.0.1:" + halo.adminAddress().getPort() + "/metrics"))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+
+  @Test
+  void idle_sessions_outlive_kill_9_of_the_primary_with_their_settings() throws Exception {
+    // Given idle Connector/J sessions through Halo on the primary
+    start();
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    List<Connection> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < IDLE_SESSIONS; i++) {
+        Connection c = connect();
+        assertThat(port(c)).isEqualTo(old.port());
+        idle.add(c);
+      }
+      // and one that changed its state: schema, sql_mode, a user variable, isolation, autocommit
+      Connection set = connect();
+      idle.add(set);
+      set.setCatalog("other");
+      set.setTransactionIsolation(Connection.TRANSACTION_SERIALIZABLE);
+      try (Statement s = set.createStatement()) {
+        s.execute("set session sql_mode='ANSI_QUOTES'");
+        s.execute("set @halo_kept = 42");
+        s.execute("set time_zone = '+03:00'");
+      }
+      set.setAutoCommit(false);
+      set.commit();
+      // and one inside a transaction that has written (not committed)
+      Connection inTx = connect();
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into t values (1)");
+      // and one with a temporary table (state Halo cannot rebuild)
+      Connection temp = connect();
+      temp.createStatement().execute("create temporary table tmp (x int)");
+      // When the primary is killed while they are idle, and a replica is promoted
+      old.kill();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      assertThat(control().topology().primary()).isEqualTo(next.name());
+      // Then every idle session runs its next statement on the new primary, without an error
+      for (Connection c : idle) {
+        assertThat(port(c)).isEqualTo(next.port());
+        assertThat(c.isValid(2)).isTrue();
+      }
+      // and the one that changed its state has it still
+      try (ResultSet rs =
+          set.createStatement()
+              .executeQuery(
+                  "select database(), @@sql_mode, @halo_kept, @@tx_isolation, @@time_zone,"
+                      + " @@autocommit")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("other");
+        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
+        assertThat(rs.getInt(3)).isEqualTo(42);
+        assertThat(rs.getString(4)).isEqualTo("SERIALIZABLE");
+        assertThat(rs.getString(5)).isEqualTo("+03:00");
+        assertThat(rs.getInt(6)).isZero();
+      }
+      set.rollback();
+      // And the session that was inside a transaction gets an error for it (its transaction was
+      // rolled back), then goes on after ROLLBACK
+      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> {
+                assertThat(e.getErrorCode()).isEqualTo(1213);
+                assertThat(e.getSQLState()).isEqualTo("40001");
+                assertThat(e.getMessage()).contains("was lost", "rolled back");
+              });
+      inTx.rollback();
+      inTx.createStatement().execute("insert into t values (3)");
+      inTx.commit();
+      try (ResultSet rs = inTx.createStatement().executeQuery("select id from t order by id")) {
+        List<Integer> ids = new ArrayList<>();
+        while (rs.next()) {
+          ids.add(rs.getInt(1));
+        }
+        assertThat(ids).containsExactly(3);
+      }
+      assertThat(port(inTx)).isEqualTo(next.port());
+      inTx.close();
+      // And the session with a temporary table ends, as before: its connection is closed
+      assertThatThrownBy(() -> temp.createStatement().execute("select * from tmp"))
+          .isInstanceOfSatisfying(
+              SQLException.class, e -> assertThat(e.getSQLState()).startsWith("08"));
+      temp.close();
+      assertThat(metrics())
+          .contains(
+              "halo_sessions_outlived_backend_total{cluster=\"shop\",outcome=\"moved\"} "
+                  + (IDLE_SESSIONS + 2));
+    } finally {
+      closeAll(idle);
+    }
+  }
+
+  @Test
+  void idle_sessions_outlive_a_clean_shutdown_of_the_primary_without_seeing_its_goodbye()
+      throws Exception {
+    // Given idle Connector/J sessions through Halo on the primary
+    start();
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    List<Connection> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        Connection c = connect();
+        assertThat(port(c)).isEqualTo(old.port());
+        idle.add(c);
+      }
+      // When the primary shuts down cleanly (it tells each idle connection "Server shutdown in
+      // progress" before closing it), and a replica is promoted
+      old.stop();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      // Then Halo withheld that error: each session's next statement runs on the new primary
+      for (Connection c : idle) {
+        assertThat(port(c)).isEqualTo(next.port());
+      }
+    } finally {
+      closeAll(idle);
+    }
+  }
+
+  @Test
+  void a_session_whose_connection_alone_was_killed_gets_the_server_error() throws Exception {
+    // Given a healthy primary and an idle session through Halo
+    start();
+    MariaDbNode primary = cluster.primary();
+    try (Connection c = connect()) {
+      long id;
+      try (ResultSet rs = c.createStatement().executeQuery("select connection_id()")) {
+        rs.next();
+        id = rs.getLong(1);
+      }
+      // When an operator kills its connection on the server (which stays up and primary)
+      try (Connection admin = primary.connectAsRoot()) {
+        admin.createStatement().execute("kill connection " + id);
+      }
+      // Then the session ends, as a direct one would: Halo does not quietly reconnect it, nor keep
+      // it waiting for a failover (hold_timeout is 15 s). MariaDB closes an idle killed connection
+      // without an error packet (a direct Connector/J reports a communications link failure);
+      // Halo answers the next statement with the code MariaDB gives a killed connection.
+      long t0 = System.nanoTime();
+      assertThatThrownBy(() -> c.createStatement().execute("select 1"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> {
+                assertThat(e.getErrorCode()).isEqualTo(1927);
+                assertThat(e.getMessage()).contains("closed the connection", "still the primary");
+              });
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+      assertThat(control().topology().primary()).isEqualTo(primary.name());
+      assertThat(control().lastFailover()).isEmpty();
+    }
+  }
+}

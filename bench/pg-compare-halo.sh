@@ -12,8 +12,13 @@
 # so HALO_IO_THREADS=1 compares like with like on a small machine). HALO_POOL_MODE=session turns
 # on Halo's session pooling (pool_mode: session), to compare with PgBouncer's session mode.
 # Needs: Java 17+, and what pg-compare.sh needs (postgresql, haproxy, pgbouncer, pgpool2).
+# TLS=1 runs bench/pg-compare-tls.sh instead: Halo and PgBouncer with client TLS
+# (client_tls_sslmode=require), pgbench with sslmode=require, select-simple and connect.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ ${TLS:-0} == 1 ]]; then
+  exec bash "$root/bench/pg-compare-tls.sh" "$@"
+fi
 compare=${PG_COMPARE:-$root/../shared/bench/pg-compare.sh}
 [[ -x $compare || -f $compare ]] || { echo "pg-compare.sh not found at $compare (set PG_COMPARE)" >&2; exit 1; }
 

@@ -75,8 +75,8 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--tls",
       description =
-          "TLS everywhere (PostgreSQL): a demo CA, Halo's listeners with tls mode prefer, the"
-              + " servers with ssl on and hostssl-only pg_hba.conf, Halo to them with verify-full")
+          "TLS on both hops: a demo CA, Halo's listeners with tls mode prefer, the servers with"
+              + " TLS on (PostgreSQL: hostssl-only pg_hba.conf), Halo to them with verify-full")
   boolean tls;
 
   /** The demo CA and certificate when {@code --tls}; null otherwise. */
@@ -96,10 +96,10 @@ public final class DemoCommand implements Callable<Integer> {
     }
     if ("mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine)) {
       if (tls) {
-        System.err.println("halo demo: --tls is built for the PostgreSQL demo only so far");
-        return 2;
+        ca = TestCertificates.create(Files.createTempDirectory("halo-demo-tls"), "Halo demo CA");
       }
-      return MySqlDemo.run(port, replicaPort, splitPort, adminPort, standbys);
+      return MySqlDemo.run(
+          port, replicaPort, splitPort, adminPort, standbys, ca, this::deleteCertificates);
     }
     if (!"postgresql".equalsIgnoreCase(engine)) {
       System.err.println("halo demo: --engine must be postgresql or mysql, not " + engine);
@@ -160,7 +160,6 @@ public final class DemoCommand implements Callable<Integer> {
     }
   }
 
-  /** The demo on other ports (tests). */
   /** Removes the demo CA's directory (made by {@code --tls}). */
   void deleteCertificates() {
     if (ca == null) {
@@ -180,6 +179,18 @@ public final class DemoCommand implements Callable<Integer> {
     return ca == null ? null : ca.caCert();
   }
 
+  /**
+   * The MySQL demo on these options' ports with {@code replicas} replicas, started without waiting
+   * (tests); with {@link #tls} its demo CA is {@link #caCertificate}.
+   */
+  MySqlDemo.Running startMySql(int replicas) throws Exception {
+    if (tls) {
+      ca = TestCertificates.create(Files.createTempDirectory("halo-demo-tls"), "Halo demo CA");
+    }
+    return MySqlDemo.start(port, replicaPort, splitPort, adminPort, replicas, ca);
+  }
+
+  /** The demo on other ports (tests). */
   static DemoCommand onPorts(int port, int replicaPort, int splitPort, int adminPort) {
     DemoCommand d = new DemoCommand();
     d.port = port;

@@ -6,9 +6,11 @@ import io.halo.proxy.HaloServer;
 import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.MariaDbCluster;
 import io.halo.testkit.MariaDbNode;
+import io.halo.testkit.TestCertificates;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 
 /**
@@ -19,53 +21,95 @@ final class MySqlDemo {
 
   private MySqlDemo() {}
 
-  static int run(int port, int replicaPort, int splitPort, int adminPort, int replicas)
+  /** A running MySQL demo: its servers, Halo, and the config file Halo runs with. */
+  record Running(MariaDbCluster cluster, HaloServer server, Path config) {}
+
+  static int run(
+      int port,
+      int replicaPort,
+      int splitPort,
+      int adminPort,
+      int replicas,
+      TestCertificates ca,
+      Runnable cleanUp)
       throws InterruptedException {
     System.out.printf(
         "Starting a local MariaDB primary and %d replica(s) with GTID replication and semi-sync "
             + "(binaries from Maven Central; first run unpacks them)...%n",
         replicas);
-    MariaDbCluster cluster;
+    Running demo;
     try {
-      cluster =
-          MariaDbCluster.builder()
-              .name("demo")
-              .replicas(replicas)
-              .semiSync(replicas > 0)
-              .user(DemoCommand.USER, DemoCommand.PASSWORD)
-              .database(DemoCommand.USER)
-              .start();
-    } catch (IOException e) {
+      demo = start(port, replicaPort, splitPort, adminPort, replicas, ca);
+    } catch (IOException | ConfigException | RuntimeException e) {
       System.err.println("halo demo: " + e.getMessage());
+      cleanUp.run();
       return 1;
     }
+    print(demo.cluster(), demo.config(), port, replicaPort, splitPort, adminPort, ca);
+    io.halo.testkit.TestServers.ownerStopsAtExit();
+    StartCommand.runUntilStopped(
+        () -> {
+          System.out.println("Stopping Halo and the demo cluster...");
+          demo.server().close();
+          demo.cluster().close();
+          cleanUp.run();
+        });
+    return 0;
+  }
+
+  /**
+   * Starts the servers, then Halo; on failure stops what it started. With {@code ca} (demo {@code
+   * --tls}): the servers serve TLS with a certificate of that CA, Halo's listeners offer TLS
+   * ({@code prefer}) with another, and Halo reaches the servers with {@code verify-full}.
+   * Replication between the servers stays plaintext (the test kit's {@code MASTER_SSL=0}).
+   */
+  static Running start(
+      int port, int replicaPort, int splitPort, int adminPort, int replicas, TestCertificates ca)
+      throws IOException, ConfigException, InterruptedException {
+    MariaDbCluster.Builder builder =
+        MariaDbCluster.builder()
+            .name("demo")
+            .replicas(replicas)
+            .semiSync(replicas > 0)
+            .user(DemoCommand.USER, DemoCommand.PASSWORD)
+            .database(DemoCommand.USER);
+    TestCertificates.Pair halo = null;
+    if (ca != null) {
+      TestCertificates.Pair db = ca.server("mariadb", "localhost", "127.0.0.1");
+      halo = ca.server("halo", "localhost", "127.0.0.1");
+      // mariadbd runs as an unprivileged user: it must reach and read its (throw-away) files
+      Files.setPosixFilePermissions(
+          ca.caCert().getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+      Files.setPosixFilePermissions(db.key(), PosixFilePermissions.fromString("rw-r--r--"));
+      builder
+          .setting("ssl", "ON")
+          .setting("ssl_cert", db.cert().toString())
+          .setting("ssl_key", db.key().toString());
+    }
+    MariaDbCluster cluster = builder.start();
     HaloServer server = null;
     try {
       Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, config(cluster, port, replicaPort, splitPort, adminPort));
+      Files.writeString(file, config(cluster, port, replicaPort, splitPort, adminPort, ca, halo));
       server = HaloServer.start(ConfigLoader.load(file, Map.of()));
-      print(cluster, file, port, replicaPort, splitPort, adminPort);
+      return new Running(cluster, server, file);
     } catch (IOException | ConfigException | RuntimeException e) {
       if (server != null) {
         server.close();
       }
       cluster.close();
-      System.err.println("halo demo: " + e.getMessage());
-      return 1;
+      throw e;
     }
-    HaloServer running = server;
-    io.halo.testkit.TestServers.ownerStopsAtExit();
-    StartCommand.runUntilStopped(
-        () -> {
-          System.out.println("Stopping Halo and the demo cluster...");
-          running.close();
-          cluster.close();
-        });
-    return 0;
   }
 
   private static String config(
-      MariaDbCluster cluster, int port, int replicaPort, int splitPort, int adminPort) {
+      MariaDbCluster cluster,
+      int port,
+      int replicaPort,
+      int splitPort,
+      int adminPort,
+      TestCertificates ca,
+      TestCertificates.Pair halo) {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : cluster.nodes()) {
       backends.append(
@@ -73,6 +117,15 @@ final class MySqlDemo {
               "      - { name: %s, address: %s:%d, role: %s }%n",
               n.name(), n.host(), n.port(), n == cluster.primary() ? "primary" : "standby"));
     }
+    String listenerTls =
+        halo == null
+            ? ""
+            : String.format(
+                ", tls: { mode: prefer, cert: \"%s\", key: \"%s\" }", halo.cert(), halo.key());
+    String clusterTls =
+        ca == null
+            ? ""
+            : String.format("    tls: { mode: verify-full, ca: \"%s\" }%n", ca.caCert());
     return String.format(
         """
         # Written by 'halo demo --engine mysql'. Reference of every key: conf/halo.yaml.
@@ -84,27 +137,44 @@ final class MySqlDemo {
           - name: demo
             engine: mysql
             listeners:
-              - { listen: 127.0.0.1:%d, route: primary }
-              - { listen: 127.0.0.1:%d, route: replicas }
-              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms }
+              - { listen: 127.0.0.1:%d, route: primary%s }
+              - { listen: 127.0.0.1:%d, route: replicas%s }
+              - { listen: 127.0.0.1:%d, route: split, read_your_writes_wait: 50ms%s }
             backends:
-        %s    monitor: { user: %s, database: mysql }
+        %s%s    monitor: { user: %s, database: mysql }
             failover: { max_lag: 1000 }
         """,
         adminPort,
         DemoCommand.USER,
         DemoCommand.PASSWORD,
         port,
+        listenerTls,
         replicaPort,
+        listenerTls,
         splitPort,
+        listenerTls,
         backends,
+        clusterTls,
         cluster.rootUser());
   }
 
   private static void print(
-      MariaDbCluster cluster, Path file, int port, int replicaPort, int splitPort, int adminPort) {
+      MariaDbCluster cluster,
+      Path file,
+      int port,
+      int replicaPort,
+      int splitPort,
+      int adminPort,
+      TestCertificates ca) {
     String u = DemoCommand.USER;
     String p = DemoCommand.PASSWORD;
+    if (ca != null) {
+      System.out.printf(
+          "%nTLS is on (demo CA %s). Verify Halo as a client would:%n"
+              + "  mariadb -h localhost --protocol=TCP -P %d -u %s -p%s --ssl"
+              + " --ssl-verify-server-cert --ssl-ca=%s %s%n",
+          ca.caCert(), port, u, p, ca.caCert(), u);
+    }
     System.out.printf(
         """
 

@@ -160,6 +160,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               server.transports,
               server.boss,
               server.workers);
+      if (server.admin.tls().enabled()) {
+        server.tlsReloader.watch(server.admin.tls());
+      }
       server.admin.start();
       server.joinFleet();
       return server;

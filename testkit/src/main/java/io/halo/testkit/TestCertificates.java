@@ -91,6 +91,47 @@ public final class TestCertificates {
     return issue("client-" + user, user, null, "extendedKeyUsage=clientAuth", 1);
   }
 
+  /**
+   * A client certificate with common name {@code commonName} and subject alternative names {@code
+   * sans} in openssl's form ({@code DNS:billing.example}, {@code email:app@example.com}).
+   */
+  public Pair client(String fileName, String commonName, String... sans) throws IOException {
+    return issue(
+        fileName,
+        commonName,
+        sans.length == 0 ? null : "subjectAltName=" + String.join(",", sans),
+        "extendedKeyUsage=clientAuth",
+        1);
+  }
+
+  /**
+   * {@code key} as unencrypted PKCS#8 DER ({@code .pk8} beside it), the only form pgjdbc's {@code
+   * sslkey} reads besides PKCS#12; also makes {@code key} readable by its owner only, as libpq
+   * demands of a private key.
+   */
+  public static Path pk8(Path key) throws IOException {
+    Path out = key.resolveSibling(key.getFileName().toString().replaceAll("\\.key$", "") + ".pk8");
+    openssl(
+        key.getParent(),
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        key.toString(),
+        "-outform",
+        "DER",
+        "-out",
+        out.toString());
+    ownerOnly(key);
+    ownerOnly(out);
+    return out;
+  }
+
+  private static void ownerOnly(Path p) throws IOException {
+    Files.setPosixFilePermissions(
+        p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+  }
+
   /** A server certificate for {@code names} that expired yesterday. */
   public Pair expiredServer(String fileName, String... names) throws IOException {
     List<String> san = new ArrayList<>();

@@ -57,7 +57,10 @@ final class ConfigBinder {
                 "max_unauthenticated_per_address",
                 "startup_timeout"),
             source);
-    AdminConfig admin = admin(top.section("admin", "listen", "token", "read_only_token"));
+    AdminConfig admin =
+        admin(
+            top.section("admin", "listen", "token", "read_only_token", "tls"),
+            new TlsBinder(source == null ? null : source.toAbsolutePath().getParent()));
     List<UserConfig> users = users(top, source);
     CoordinationConfig coordination =
         top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
@@ -156,7 +159,7 @@ final class ConfigBinder {
     return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance));
   }
 
-  private AdminConfig admin(Section s) {
+  private AdminConfig admin(Section s, TlsBinder tlsBinder) {
     HostPort listen = s.optional("listen", DEFAULT_ADMIN_LISTEN, HostPort::parse);
     String token = s.string("token", null);
     if (token != null && token.isEmpty()) {
@@ -182,8 +185,12 @@ final class ConfigBinder {
           "read_only_token", "is the same as admin.token; give the read-only token its own value");
     }
     listenAddresses.claim(listen, s, "listen");
+    io.halo.conf.model.ListenerTlsConfig tls = tlsBinder.admin(s);
     s.finish();
-    return s.construct(() -> new AdminConfig(listen, token, readOnly));
+    if (tls == null) {
+      return null;
+    }
+    return s.construct(() -> new AdminConfig(listen, token, readOnly, tls));
   }
 
   private List<UserConfig> users(Section top, Path source) {
@@ -208,7 +215,8 @@ final class ConfigBinder {
               "max_transactions_per_second",
               "transaction_burst",
               "allow",
-              "require_tls");
+              "require_tls",
+              "certificate_names");
       String name = s.requiredString("name");
       String password = s.string("password", null);
       if (s.has("password_file") && s.has("password")) {
@@ -227,18 +235,20 @@ final class ConfigBinder {
       String backendPassword = Passwords.backendPassword(s, name, secret, auth, backendUser);
       if (auth != null
           && auth != AuthMethod.TRUST
+          && auth != AuthMethod.CERT
           && !s.has("password")
           && !s.has("password_file")) {
         s.report(
             "password",
-            "required key is missing (give password or password_file; only auth: trust needs"
-                + " neither)");
+            "required key is missing (give password or password_file; only auth: trust and"
+                + " auth: cert need neither)");
       }
       Integer maxConnections = s.optional("max_connections", 0, Formats::integer);
       Integer rate = s.optional("max_transactions_per_second", 0, Formats::integer);
       Integer burst = s.optional("transaction_burst", rate == null ? 0 : rate, Formats::integer);
       List<Cidr> allow = Passwords.allow(s);
       Boolean requireTls = s.optional("require_tls", false, Formats::bool);
+      List<String> certificateNames = Passwords.certificateNames(s);
       names.check(name, s, "name");
       s.finish();
       users.add(
@@ -254,7 +264,8 @@ final class ConfigBinder {
                       rate,
                       burst,
                       allow,
-                      requireTls)));
+                      requireTls,
+                      certificateNames)));
     }
     return users;
   }

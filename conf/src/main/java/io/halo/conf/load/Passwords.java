@@ -91,11 +91,24 @@ final class Passwords {
   static String backendPassword(
       Section s, String name, String password, AuthMethod auth, String backendUser) {
     StoredPassword form = form(s, "password", password);
+    if (auth == AuthMethod.CERT
+        && (form == StoredPassword.SCRAM_SHA_256 || form == StoredPassword.MYSQL_NATIVE)
+        && !s.has("backend_password")) {
+      // A certificate login brings no password proof Halo could replay (SCRAM or native
+      // passthrough need one): the backend login needs what a client would type, or an md5 hash.
+      s.report(
+          s.has("password_file") ? "password_file" : "password",
+          "holds "
+              + describe(form)
+              + ", with which Halo cannot log in to a backend for a certificate login (no client"
+              + " proof to pass through); give the backend password in plaintext (or an md5 hash"
+              + " for a PostgreSQL md5 backend), or leave it out for a backend that trusts Halo");
+    }
     if (form != null && auth != null && form.isVerifier()) {
       boolean fits =
           switch (form) {
-            case SCRAM_SHA_256 -> auth == AuthMethod.SCRAM_SHA_256;
-            case MD5, MYSQL_NATIVE -> auth == AuthMethod.MD5;
+            case SCRAM_SHA_256 -> auth == AuthMethod.SCRAM_SHA_256 || auth == AuthMethod.CERT;
+            case MD5, MYSQL_NATIVE -> auth == AuthMethod.MD5 || auth == AuthMethod.CERT;
             case PLAINTEXT -> true;
           };
       if (!fits) {
@@ -165,6 +178,39 @@ final class Passwords {
         out.add(Cidr.parse(scalar.text()));
       } catch (IllegalArgumentException e) {
         s.report("allow", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A user's {@code certificate_names:} list; empty when absent (the user name as common name). A
+   * bad entry is reported with its text.
+   */
+  static List<String> certificateNames(Section s) {
+    Node n = s.node("certificate_names");
+    if (n == null || !s.has("certificate_names")) {
+      return List.of();
+    }
+    if (!(n instanceof Node.ListNode list) || list.items().isEmpty()) {
+      s.report(
+          "certificate_names",
+          "expected a non-empty list of certificate names, as [\"CN:app\", \"DNS:app.example.com\"]");
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < list.items().size(); i++) {
+      Node item = list.items().get(i);
+      if (!(item instanceof Node.ScalarNode scalar)) {
+        s.report(
+            "certificate_names", "entry " + i + " is not a name (CN:app, DNS:app.example.com)");
+        continue;
+      }
+      try {
+        io.halo.conf.model.CertificateName.parse(scalar.text());
+        out.add(scalar.text());
+      } catch (IllegalArgumentException e) {
+        s.report("certificate_names", e.getMessage());
       }
     }
     return out;

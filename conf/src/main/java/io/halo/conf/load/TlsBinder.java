@@ -44,6 +44,34 @@ final class TlsBinder {
   }
 
   /**
+   * {@code admin.tls}: HTTPS only (no {@code mode}), Halo's certificate and key, optionally a CA
+   * and {@code client_certificates}; {@link ListenerTlsConfig#DISABLED} when absent.
+   */
+  ListenerTlsConfig admin(Section parent) {
+    if (!parent.has("tls")) {
+      return ListenerTlsConfig.DISABLED;
+    }
+    Section s = parent.section("tls", "cert", "key", "ca", "client_certificates");
+    Path cert = file(s, "cert");
+    Path key = file(s, "key");
+    Path ca = file(s, "ca");
+    if (!s.has("cert")) {
+      s.report("cert", "required key is missing (the admin API's certificate, PEM)");
+    }
+    if (!s.has("key")) {
+      s.report("key", "required key is missing (the certificate's private key, PKCS#8 PEM)");
+    }
+    ListenerTlsConfig.ClientCertificates clients =
+        s.optional(
+            "client_certificates",
+            ListenerTlsConfig.ClientCertificates.NONE,
+            t -> Formats.enumValue(t, ListenerTlsConfig.ClientCertificates.class));
+    s.finish();
+    return s.construct(
+        () -> new ListenerTlsConfig(ListenerTlsConfig.Mode.REQUIRE, cert, key, ca, clients));
+  }
+
+  /**
    * The backend side: {@code inherited} (the cluster's, or {@link BackendTlsConfig#DISABLED}) when
    * {@code parent} has no {@code tls:}; null after a violation.
    */
@@ -51,7 +79,9 @@ final class TlsBinder {
     if (!parent.has("tls")) {
       return inherited;
     }
-    Section s = parent.section("tls", "mode", "ca", "cert", "key", "allow_plaintext_password");
+    Section s =
+        parent.section(
+            "tls", "mode", "ca", "cert", "key", "allow_plaintext_password", "server_public_key");
     BackendTlsConfig.Mode mode =
         s.optional(
             "mode",
@@ -61,8 +91,10 @@ final class TlsBinder {
     Path cert = file(s, "cert");
     Path key = file(s, "key");
     Boolean plaintextPassword = s.optional("allow_plaintext_password", false, Formats::bool);
+    Path serverKey = file(s, "server_public_key");
     s.finish();
-    return s.construct(() -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword));
+    return s.construct(
+        () -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword, serverKey));
   }
 
   private Path file(Section s, String key) {

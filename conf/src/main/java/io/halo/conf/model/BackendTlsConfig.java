@@ -15,13 +15,21 @@ import java.util.Objects;
  * @param allowPlaintextPassword whether Halo may send a password in cleartext to a backend over a
  *     connection without TLS when the backend asks for one (PostgreSQL {@code password}
  *     authentication); off by default
+ * @param serverPublicKey PEM file of a MySQL server's RSA public key, pinned: caching_sha2_password
+ *     full authentication over a connection without TLS encrypts the password with it (Halo never
+ *     fetches the key from the server); null = such a login is refused unless over TLS
  */
 public record BackendTlsConfig(
-    Mode mode, Path ca, Path cert, Path key, boolean allowPlaintextPassword) {
+    Mode mode, Path ca, Path cert, Path key, boolean allowPlaintextPassword, Path serverPublicKey) {
 
   /** Plaintext to the backend. */
   public static final BackendTlsConfig DISABLED =
       new BackendTlsConfig(Mode.DISABLE, null, null, null, false);
+
+  /** No pinned server key. */
+  public BackendTlsConfig(Mode mode, Path ca, Path cert, Path key, boolean allowPlaintextPassword) {
+    this(mode, ca, cert, key, allowPlaintextPassword, null);
+  }
 
   public enum Mode {
     /** Never TLS. */

@@ -22,6 +22,10 @@ import java.util.Objects;
  * @param allow the networks this user may connect from (empty: any), checked before the password
  *     (PostgreSQL 28000, MySQL 1130)
  * @param requireTls whether this user must connect over TLS (checked before the password)
+ * @param certificateNames with {@link AuthMethod#CERT}: the client-certificate names that log in as
+ *     this user, each {@code CN:<common name>}, {@code DNS:<name>}, {@code email:<address>} or
+ *     {@code URI:<uri>} (subject alternative names); a name without a known prefix is a common
+ *     name. Empty means {@code CN:<user name>}, as PostgreSQL's {@code cert} method
  */
 public record UserConfig(
     String name,
@@ -33,17 +37,28 @@ public record UserConfig(
     int maxTransactionsPerSecond,
     int transactionBurst,
     java.util.List<Cidr> allow,
-    boolean requireTls) {
+    boolean requireTls,
+    java.util.List<String> certificateNames) {
 
   public UserConfig {
     allow = java.util.List.copyOf(allow);
+    certificateNames = java.util.List.copyOf(certificateNames);
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(auth, "auth");
     Objects.requireNonNull(backendUser, "backendUser");
     if (name.isEmpty()) {
       throw new IllegalArgumentException("user name is empty");
     }
-    if (auth != AuthMethod.TRUST && (password == null || password.isEmpty())) {
+    if (!certificateNames.isEmpty() && auth != AuthMethod.CERT) {
+      throw new IllegalArgumentException(
+          "user '" + name + "': certificate_names applies only to auth: cert");
+    }
+    for (String n : certificateNames) {
+      CertificateName.parse(n);
+    }
+    if (auth != AuthMethod.TRUST
+        && auth != AuthMethod.CERT
+        && (password == null || password.isEmpty())) {
       throw new IllegalArgumentException(
           "user '" + name + "' needs a password for auth " + auth.yamlName());
     }
@@ -57,6 +72,32 @@ public record UserConfig(
       throw new IllegalArgumentException(
           "user '" + name + "': transaction_burst must be at least 1");
     }
+  }
+
+  /** Certificate names by default (the user name as CN). */
+  public UserConfig(
+      String name,
+      String password,
+      AuthMethod auth,
+      String backendUser,
+      String backendPassword,
+      int maxConnections,
+      int maxTransactionsPerSecond,
+      int transactionBurst,
+      java.util.List<Cidr> allow,
+      boolean requireTls) {
+    this(
+        name,
+        password,
+        auth,
+        backendUser,
+        backendPassword,
+        maxConnections,
+        maxTransactionsPerSecond,
+        transactionBurst,
+        allow,
+        requireTls,
+        java.util.List.of());
   }
 
   /** Any address, TLS or not. */
@@ -88,6 +129,16 @@ public record UserConfig(
     this(name, password, auth, backendUser, backendPassword, 0, 0, 0);
   }
 
+  /**
+   * The certificate names that log in as this user ({@link AuthMethod#CERT}): {@code
+   * certificate_names}, or the user name as common name.
+   */
+  public java.util.List<CertificateName> certificateIdentities() {
+    return certificateNames.isEmpty()
+        ? java.util.List.of(new CertificateName(CertificateName.Kind.CN, name))
+        : certificateNames.stream().map(CertificateName::parse).toList();
+  }
+
   @Override
   public String toString() {
     return "UserConfig[name="
@@ -105,6 +156,7 @@ public record UserConfig(
             : "")
         + (allow.isEmpty() ? "" : ", allow=" + allow)
         + (requireTls ? ", requireTls" : "")
+        + (certificateNames.isEmpty() ? "" : ", certificateNames=" + certificateNames)
         + "]";
   }
 }

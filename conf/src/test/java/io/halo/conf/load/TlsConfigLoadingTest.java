@@ -171,4 +171,68 @@ class TlsConfigLoadingTest {
         .extracting(Violation::message)
         .containsExactly("cert and key are required with mode: prefer");
   }
+
+  private io.halo.conf.model.AdminConfig loadAdmin(String adminTls) throws ConfigException {
+    String y = "admin:\n  listen: 127.0.0.1:7443\n" + at(adminTls, 2) + yaml("", "", "");
+    try {
+      return ConfigLoader.load(Files.writeString(dir.resolve("halo.yaml"), y), Map.of()).admin();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  @Test
+  void admin_tls_serves_https_with_the_listener_options() throws Exception {
+    write("admin.crt");
+    write("admin.key");
+    write("ops-ca.crt");
+
+    io.halo.conf.model.AdminConfig a =
+        loadAdmin(
+            """
+            tls:
+              cert: admin.crt
+              key: admin.key
+              ca: ops-ca.crt
+              client_certificates: require
+            """);
+
+    assertThat(a.scheme()).isEqualTo("https");
+    assertThat(a.tls().mode()).isEqualTo(ListenerTlsConfig.Mode.REQUIRE);
+    assertThat(a.tls().cert()).isEqualTo(dir.resolve("admin.crt"));
+    assertThat(a.tls().clientCertificates())
+        .isEqualTo(ListenerTlsConfig.ClientCertificates.REQUIRE);
+  }
+
+  @Test
+  void admin_tls_has_no_mode_and_needs_cert_and_key() throws Exception {
+    ConfigException e =
+        ViolationAssertions.failure(
+            () ->
+                loadAdmin(
+                    """
+                    tls: { mode: prefer }
+                    """));
+
+    assertThat(e.violations())
+        .extracting(Violation::key)
+        .contains("admin.tls.mode", "admin.tls.cert", "admin.tls.key");
+  }
+
+  @Test
+  void a_backend_may_pin_the_mysql_servers_public_key() throws Exception {
+    write("mysql1.pub");
+
+    ClusterConfig c =
+        load(
+            yaml(
+                "",
+                """
+                tls: { mode: disable, server_public_key: mysql1.pub }
+                """,
+                ""));
+
+    assertThat(c.backends().get(0).tls().serverPublicKey()).isEqualTo(dir.resolve("mysql1.pub"));
+    assertThat(c.backends().get(0).tls().enabled()).isFalse();
+  }
 }

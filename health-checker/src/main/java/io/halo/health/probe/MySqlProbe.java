@@ -81,7 +81,12 @@ public final class MySqlProbe implements EngineProbe {
       p.setProperty("trustCertificateKeyStoreType", "PKCS12");
       p.setProperty("trustCertificateKeyStorePassword", PemTrustStore.PASSWORD);
     }
-    p.setProperty("allowPublicKeyRetrieval", "true");
+    // As the relays: caching_sha2_password's full authentication over TLS, or with the pinned
+    // key; never with a key the server sends over plaintext.
+    p.setProperty("allowPublicKeyRetrieval", "false");
+    if (tls.serverPublicKey() != null) {
+      p.setProperty("serverRSAPublicKeyFile", tls.serverPublicKey().toString());
+    }
     p.setProperty("connectionAttributes", "program_name:halo-monitor");
     return p;
   }

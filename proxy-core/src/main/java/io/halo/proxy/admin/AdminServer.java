@@ -51,6 +51,7 @@ public final class AdminServer implements AutoCloseable {
   private final BearerAuth auth;
   private final ThreadPoolExecutor actions;
   private final String actionLimits;
+  private final io.halo.proxy.transport.ServerTls tls;
   private volatile Channel channel;
 
   public AdminServer(
@@ -79,6 +80,9 @@ public final class AdminServer implements AutoCloseable {
     this.workers = Objects.requireNonNull(workers, "workers");
     this.endpoints = new AdminEndpoints(clusters, Objects.requireNonNull(proxy, "proxy"), json);
     this.auth = new BearerAuth(config.token(), config.readOnlyToken());
+    // Reads the PEM files now (construction is at start, off the event loops); a bad file stops
+    // the start naming it.
+    this.tls = io.halo.proxy.transport.ServerTls.load("admin", config.tls());
     this.actions =
         new ThreadPoolExecutor(
             actionThreads,
@@ -109,6 +113,10 @@ public final class AdminServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    if (tls.enabled()) {
+                      // HTTPS only: a plain-HTTP request fails the handshake and is closed.
+                      ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                    }
                     ch.pipeline()
                         .addLast("idle", new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS))
                         .addLast("http", new HttpServerCodec())
@@ -130,9 +138,17 @@ public final class AdminServer implements AutoCloseable {
     }
     channel = bind.channel();
     log.info(
-        "admin: API listening on {} ({})",
-        boundAddress(),
-        auth.required() ? "bearer token required" : "no token: keep it on loopback");
+        "admin: API listening on {}://{} ({}{})",
+        config.scheme(),
+        new io.halo.conf.model.HostPort(
+            boundAddress().getAddress().getHostAddress(), boundAddress().getPort()),
+        auth.required() ? "bearer token required" : "no token: keep it on loopback",
+        tls.enabled()
+            ? ", TLS "
+                + io.halo.proxy.transport.TlsEngine.describe()
+                + ", client certificates "
+                + config.tls().clientCertificates().name().toLowerCase(java.util.Locale.ROOT)
+            : "");
   }
 
   /** The bound address (the real port when {@code admin.listen} asked for port 0). */
@@ -141,6 +157,11 @@ public final class AdminServer implements AutoCloseable {
       throw new IllegalStateException("admin API on " + config.listen() + " is not started");
     }
     return (InetSocketAddress) channel.localAddress();
+  }
+
+  /** The API's TLS ({@link io.halo.proxy.transport.ServerTls#NONE} for plain HTTP). */
+  public io.halo.proxy.transport.ServerTls tls() {
+    return tls;
   }
 
   /** Actions accepted but not started yet. */

@@ -47,14 +47,22 @@ final class AdminClient {
   private final HttpClient http;
 
   AdminClient(URI base, String token, Duration timeout) {
+    this(base, token, timeout, null);
+  }
+
+  /** With {@code ssl} for an https {@code base} (null: the JDK's default context). */
+  AdminClient(URI base, String token, Duration timeout, javax.net.ssl.SSLContext ssl) {
     this.base = base;
     this.token = token;
     this.timeout = timeout;
-    this.http =
+    HttpClient.Builder b =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5))
-            .build();
+            .connectTimeout(Duration.ofSeconds(5));
+    if (ssl != null) {
+      b.sslContext(ssl);
+    }
+    this.http = b.build();
   }
 
   URI base() {
@@ -98,6 +106,15 @@ final class AdminClient {
           "cannot connect to the admin API at "
               + base
               + " (is Halo running? see --admin / --config)",
+          e);
+    } catch (javax.net.ssl.SSLException e) {
+      throw new AdminClientException(
+          "TLS to the admin API at "
+              + base
+              + " failed: "
+              + e.getMessage()
+              + " (does --cacert name the CA of Halo's admin certificate, and --admin a host name"
+              + " in it?)",
           e);
     } catch (IOException e) {
       throw new AdminClientException("admin API at " + base + " failed: " + e, e);

@@ -19,6 +19,7 @@ public final class AdminOptions {
 
   static final String DEFAULT_URL = "http://127.0.0.1:7070";
   static final String TOKEN_ENV = "HALO_ADMIN_TOKEN";
+  static final String CACERT_ENV = "HALO_ADMIN_CACERT";
 
   @Option(
       names = "--admin",
@@ -40,6 +41,28 @@ public final class AdminOptions {
   String token;
 
   @Option(
+      names = "--cacert",
+      paramLabel = "FILE",
+      description =
+          "with an https admin API: the CA certificate (PEM) that signed its certificate (default:"
+              + " the "
+              + CACERT_ENV
+              + " environment variable, else the JDK's trusted authorities)")
+  Path cacert;
+
+  @Option(
+      names = "--cert",
+      paramLabel = "FILE",
+      description = "client certificate (PEM) for an admin API with client_certificates")
+  Path cert;
+
+  @Option(
+      names = "--key",
+      paramLabel = "FILE",
+      description = "the client certificate's key (PEM, unencrypted PKCS#8)")
+  Path key;
+
+  @Option(
       names = "--timeout",
       paramLabel = "SECONDS",
       defaultValue = "120",
@@ -50,8 +73,18 @@ public final class AdminOptions {
   /** The client these options describe. */
   AdminClient client() {
     String t = token != null ? token : System.getenv(TOKEN_ENV);
+    URI base = baseUri();
+    javax.net.ssl.SSLContext ssl = null;
+    if ("https".equals(base.getScheme())) {
+      Path ca = cacert;
+      String env = System.getenv(CACERT_ENV);
+      if (ca == null && env != null && !env.isEmpty()) {
+        ca = Path.of(env);
+      }
+      ssl = AdminTls.context(ca, cert, key);
+    }
     return new AdminClient(
-        baseUri(), t == null || t.isEmpty() ? null : t, Duration.ofSeconds(timeoutSeconds));
+        base, t == null || t.isEmpty() ? null : t, Duration.ofSeconds(timeoutSeconds), ssl);
   }
 
   private URI baseUri() {
@@ -59,9 +92,10 @@ public final class AdminOptions {
       String url = admin.endsWith("/") ? admin.substring(0, admin.length() - 1) : admin;
       try {
         URI uri = new URI(url);
-        if (!"http".equals(uri.getScheme()) || uri.getHost() == null) {
+        if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+            || uri.getHost() == null) {
           throw new AdminClient.AdminClientException(
-              "--admin " + admin + ": expected http://host:port");
+              "--admin " + admin + ": expected http://host:port or https://host:port");
         }
         return uri;
       } catch (URISyntaxException e) {
@@ -71,8 +105,12 @@ public final class AdminOptions {
     }
     if (config != null) {
       HostPort listen;
+      String scheme;
       try {
-        listen = ConfigLoader.load(config, new SecretsNotNeeded(System.getenv())).admin().listen();
+        io.halo.conf.model.AdminConfig a =
+            ConfigLoader.load(config, new SecretsNotNeeded(System.getenv())).admin();
+        listen = a.listen();
+        scheme = a.scheme();
       } catch (ConfigException e) {
         throw new AdminClient.AdminClientException(
             "cannot read admin.listen from "
@@ -86,7 +124,7 @@ public final class AdminOptions {
             case "::" -> "::1";
             default -> listen.host();
           };
-      return URI.create("http://" + new HostPort(host, listen.port()));
+      return URI.create(scheme + "://" + new HostPort(host, listen.port()));
     }
     return URI.create(DEFAULT_URL);
   }

@@ -17,16 +17,15 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.Map;
 
 /**
  * Opens an authenticated MySQL/MariaDB backend connection on the client's event loop. Halo logs in
  * as a client with mysql_native_password or caching_sha2_password (fast path, or full
- * authentication through the server's RSA public key, since Halo does not use TLS yet), following
- * auth-switch requests. Capabilities sent are the client's, limited to what Halo and the backend
- * support. Connect + login is bounded by one timeout.
+ * authentication over TLS or with the server's pinned RSA public key), following auth-switch
+ * requests. Capabilities sent are the client's, limited to what Halo and the backend support.
+ * Connect + login is bounded by one timeout.
  *
  * <p>Size: MySQL's backend login conversation (greeting, TLS, native, caching_sha2 fast and full
  * with RSA, ed25519, passthrough) is one protocol state machine; the dial is the shared
@@ -183,7 +182,6 @@ final class MySqlBackendConnector {
     private long threadId;
     private ServerGreeting greeting;
     private int seq;
-    private boolean awaitingKey;
 
     Login(
         BackendNode node,
@@ -277,7 +275,7 @@ final class MySqlBackendConnector {
                       + " sent an unexpected login packet 0x"
                       + Integer.toHexString(first)));
         }
-      } catch (RuntimeException | GeneralSecurityException e) {
+      } catch (RuntimeException e) {
         fail(
             ctx,
             new IllegalStateException(
@@ -386,14 +384,14 @@ final class MySqlBackendConnector {
       return t;
     }
 
-    private void moreData(ChannelHandlerContext ctx, ByteBuf b) throws GeneralSecurityException {
-      if (awaitingKey) {
-        awaitingKey = false;
-        String pem = b.toString(StandardCharsets.US_ASCII);
-        byte[] nonce = scramble;
-        offload(ctx, () -> MySqlAuth.rsaEncryptedPassword(password, nonce, pem));
-        return;
-      }
+    /**
+     * caching_sha2_password's answers after the scramble: fast auth success (0x03), or full
+     * authentication needed (0x04). Full authentication sends the password over TLS as it is, or
+     * without TLS RSA-encrypted with the backend's pinned public key ({@code
+     * tls.server_public_key}). Halo never asks the server for its key (0x02): over plaintext a man
+     * in the middle would answer with his own and read the password.
+     */
+    private void moreData(ChannelHandlerContext ctx, ByteBuf b) {
       int status = b.readUnsignedByte();
       if (status == 0x03) {
         return; // fast auth success; the OK follows
@@ -404,10 +402,18 @@ final class MySqlBackendConnector {
         respond(ctx, java.util.Arrays.copyOf(pw, pw.length + 1));
         return;
       }
-      if (status == 0x04) {
-        awaitingKey = true;
-        respond(ctx, new byte[] {0x02}); // request the server's public key
+      if (status == 0x04 && tls.serverPublicKey() != null) {
+        byte[] nonce = scramble;
+        java.security.PublicKey key = tls.serverPublicKey();
+        offload(ctx, () -> MySqlAuth.rsaEncryptedPassword(password, nonce, key));
         return;
+      }
+      if (status == 0x04) {
+        throw new IllegalArgumentException(
+            "the backend asks for caching_sha2_password full authentication, which sends the"
+                + " password, over a connection without TLS; Halo sends it only over TLS or"
+                + " encrypted with a pinned RSA key, never with a key fetched in plaintext: set"
+                + " tls.mode (require or verify-full) or tls.server_public_key for this backend");
       }
       throw new IllegalArgumentException("unexpected caching_sha2_password state " + status);
     }

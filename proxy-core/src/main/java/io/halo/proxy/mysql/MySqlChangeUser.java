@@ -173,6 +173,27 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       connect(ctx);
       return;
     }
+    if (entry != null && entry.user().auth() == AuthMethod.CERT) {
+      // The connection's certificate must name the new user too; no password is asked.
+      String why = io.halo.proxy.session.CertificateLogin.refusal(ctx.channel(), entry.user());
+      if (why == null) {
+        connect(ctx);
+        return;
+      }
+      session.listener().rejections().count("auth_failed");
+      log.info(
+          "[{}] COM_CHANGE_USER: certificate authentication failed for user '{}' from {}: {}",
+          session.listener().name(),
+          user,
+          ctx.channel().remoteAddress(),
+          why);
+      refuse(
+          ctx,
+          MySqlError.ACCESS_DENIED.code(),
+          MySqlError.ACCESS_DENIED.sqlState(),
+          "Access denied for user '" + user + "' (certificate authentication failed)");
+      return;
+    }
     String wanted = entry == null ? MySqlAuth.CACHING_SHA2 : entry.plugin();
     if (wanted.equals(plugin) && auth.length > 0) {
       check(ctx, wanted, session.scramble(), auth);

@@ -184,7 +184,14 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       seq = p.sequenceId();
       switch (phase) {
         case HANDSHAKE -> handshake(ctx, p.payload());
-        case AUTH_SWITCH -> checkPassword(ctx, switchedTo, MySqlPackets.readAll(p.payload()));
+        case AUTH_SWITCH -> {
+          byte[] token = MySqlPackets.readAll(p.payload());
+          if (credentials != null && !credentials.user().auth().asksPassword()) {
+            authenticated(ctx); // trust, or a certificate checked before the switch
+          } else {
+            checkPassword(ctx, switchedTo, token);
+          }
+        }
         default ->
             fail(
                 ctx,
@@ -262,7 +269,23 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
           "Host '" + host(ctx) + "' is not allowed to connect to this server");
       return;
     }
-    if (credentials != null && credentials.user().auth() == AuthMethod.TRUST) {
+    if (credentials != null && credentials.user().auth() == AuthMethod.CERT) {
+      String why =
+          io.halo.proxy.session.CertificateLogin.refusal(ctx.channel(), credentials.user());
+      if (why != null) {
+        certificateFailed(ctx, why);
+        return;
+      }
+    }
+    if (credentials != null && !credentials.user().auth().asksPassword()) {
+      if (!MySqlAuth.CACHING_SHA2.equals(hello.authPlugin())
+          && !MySqlAuth.NATIVE.equals(hello.authPlugin())) {
+        // A client without the greeting's plugin answers with a stand-in (libmariadb's
+        // dummy_fallback_auth), which would take the OK for a challenge: switch it to
+        // mysql_native_password first, whose answer is then not checked.
+        switchTo(ctx, MySqlAuth.NATIVE);
+        return;
+      }
       // Any password is accepted. A caching_sha2_password client that sent one waits for the
       // plugin's verdict before the OK (without it libmariadb asks for the RSA key and fails).
       fastAuthSuccess(ctx, hello.authPlugin(), hello.authResponse());
@@ -274,7 +297,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       checkPassword(ctx, plugin, hello.authResponse());
       return;
     }
-    // AuthSwitchRequest: 0xfe, plugin name NUL, scramble NUL
+    switchTo(ctx, plugin);
+  }
+
+  /** AuthSwitchRequest: 0xfe, plugin name NUL, scramble NUL. */
+  private void switchTo(ChannelHandlerContext ctx, String plugin) {
     ByteBuf sw = ctx.alloc().buffer(64);
     sw.writeByte(0xfe).writeCharSequence(plugin, StandardCharsets.US_ASCII);
     sw.writeByte(0).writeBytes(scramble).writeByte(0);
@@ -310,6 +337,29 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       // SSL request, so these bytes were not taken for a packet.)
       ch.pipeline().fireChannelRead(early);
     }
+  }
+
+  /** ERR 1045 as for a wrong password, saying it was the certificate; the details in the log. */
+  private void certificateFailed(ChannelHandlerContext ctx, String why) {
+    listener.rejections().count("auth_failed");
+    long suppressed = listener.authFailures().admitLogLine(listener.name());
+    if (suppressed >= 0) {
+      log.info(
+          "[{}] certificate authentication failed for user '{}' from {}: {}{}",
+          listener.name(),
+          hello.user(),
+          ctx.channel().remoteAddress(),
+          why,
+          io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+    }
+    fail(
+        ctx,
+        MySqlError.ACCESS_DENIED,
+        "Access denied for user '"
+            + hello.user()
+            + "'@'"
+            + host(ctx)
+            + "' (certificate authentication failed)");
   }
 
   private void checkPassword(ChannelHandlerContext ctx, String plugin, byte[] token) {

@@ -290,6 +290,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     AuthMethod method = credentials == null ? AuthMethod.SCRAM_SHA_256 : credentials.user().auth();
     switch (method) {
       case TRUST -> authenticated(ctx);
+      case CERT -> {
+        String why =
+            io.halo.proxy.session.CertificateLogin.refusal(ctx.channel(), credentials.user());
+        if (why == null) {
+          authenticated(ctx);
+        } else {
+          certificateFailed(ctx, why);
+        }
+      }
       case MD5 -> {
         md5Salt = Scram.randomBytes(4);
         ctx.writeAndFlush(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_MD5, md5Salt));
@@ -415,6 +424,25 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     } catch (ScramException e) {
       passwordFailed(ctx, credentials == null ? "no such user" : e.getMessage());
     }
+  }
+
+  /** As PostgreSQL's {@code cert} method refuses: 28000, the reason in Halo's log only. */
+  private void certificateFailed(ChannelHandlerContext ctx, String why) {
+    listener.rejections().count("auth_failed");
+    long suppressed = listener.authFailures().admitLogLine(listener.name());
+    if (suppressed >= 0) {
+      log.info(
+          "[{}] certificate authentication failed for user \"{}\" from {}: {}{}",
+          listener.name(),
+          user,
+          ctx.channel().remoteAddress(),
+          why,
+          io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+    }
+    fatal(
+        ctx,
+        SqlState.INVALID_AUTHORIZATION,
+        "certificate authentication failed for user \"" + user + "\"");
   }
 
   private void passwordFailed(ChannelHandlerContext ctx, String why) {

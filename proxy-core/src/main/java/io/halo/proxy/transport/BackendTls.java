@@ -29,9 +29,13 @@ public final class BackendTls {
 
   private final Map<String, Backend> backends;
 
-  /** One backend's TLS: its settings and, unless disabled, its client context. */
-  public record Backend(BackendTlsConfig config, SslContext context) {
-    static final Backend DISABLED = new Backend(BackendTlsConfig.DISABLED, null);
+  /**
+   * One backend's TLS: its settings, unless disabled its client context, and the MySQL server's
+   * pinned RSA public key ({@code server_public_key}) or null.
+   */
+  public record Backend(
+      BackendTlsConfig config, SslContext context, java.security.PublicKey serverPublicKey) {
+    static final Backend DISABLED = new Backend(BackendTlsConfig.DISABLED, null, null);
 
     public boolean enabled() {
       return config.enabled();
@@ -64,8 +68,28 @@ public final class BackendTls {
     Map<BackendTlsConfig, SslContext> built = new HashMap<>();
     for (BackendConfig b : cluster.backends()) {
       BackendTlsConfig c = b.tls();
+      java.security.PublicKey pinned = null;
+      if (c.serverPublicKey() != null) {
+        try {
+          pinned = rsaPublicKey(c.serverPublicKey());
+        } catch (java.io.IOException
+            | java.security.GeneralSecurityException
+            | RuntimeException e) {
+          throw new IllegalStateException(
+              "cluster "
+                  + cluster.name()
+                  + ", backend "
+                  + b.name()
+                  + ": tls.server_public_key "
+                  + c.serverPublicKey()
+                  + " is not an RSA public key in PEM (BEGIN PUBLIC KEY): "
+                  + ServerTls.rootMessage(e),
+              e);
+        }
+      }
       if (!c.enabled()) {
-        m.put(b.name(), new Backend(c, null)); // allow_plaintext_password may still be set
+        // allow_plaintext_password and server_public_key may still be set
+        m.put(b.name(), new Backend(c, null, pinned));
         continue;
       }
       SslContext ctx = built.get(c);
@@ -87,14 +111,38 @@ public final class BackendTls {
         }
         built.put(c, ctx);
       }
-      m.put(b.name(), new Backend(c, ctx));
+      m.put(b.name(), new Backend(c, ctx, pinned));
     }
     return new BackendTls(m);
+  }
+
+  /** Backends' TLS given directly (by name), as {@link #load} builds it from a cluster's config. */
+  public static BackendTls of(Map<String, Backend> backends) {
+    return new BackendTls(backends);
   }
 
   /** The TLS of backend {@code name}; disabled for a backend this cluster does not know. */
   public Backend of(String name) {
     return backends.getOrDefault(name, Backend.DISABLED);
+  }
+
+  /**
+   * A PEM RSA public key as MySQL writes it ({@code public_key.pem}, {@code SHOW STATUS LIKE
+   * 'Caching_sha2_password_rsa_public_key'}).
+   */
+  public static java.security.PublicKey rsaPublicKey(java.nio.file.Path pem)
+      throws java.io.IOException, java.security.GeneralSecurityException {
+    String text = java.nio.file.Files.readString(pem, java.nio.charset.StandardCharsets.US_ASCII);
+    int begin = text.indexOf("-----BEGIN PUBLIC KEY-----");
+    int end = text.indexOf("-----END PUBLIC KEY-----");
+    if (begin < 0 || end < begin) {
+      throw new java.security.spec.InvalidKeySpecException("no BEGIN PUBLIC KEY block");
+    }
+    byte[] der =
+        java.util.Base64.getMimeDecoder()
+            .decode(text.substring(begin + "-----BEGIN PUBLIC KEY-----".length(), end));
+    return java.security.KeyFactory.getInstance("RSA")
+        .generatePublic(new java.security.spec.X509EncodedKeySpec(der));
   }
 
   private static SslContext build(BackendTlsConfig c) throws SSLException {

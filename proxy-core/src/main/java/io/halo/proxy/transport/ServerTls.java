@@ -187,8 +187,16 @@ public final class ServerTls {
   }
 
   private static SslContext build(ListenerTlsConfig config, String alpn) throws SSLException {
+    javax.net.ssl.KeyManagerFactory cached;
+    try {
+      cached = TlsKeyMaterial.cachingFactory(config.cert(), config.key());
+    } catch (IOException | java.security.GeneralSecurityException e) {
+      throw new SSLException("cannot read " + config.cert() + " / " + config.key(), e);
+    }
     SslContextBuilder b =
-        SslContextBuilder.forServer(config.cert().toFile(), config.key().toFile())
+        (cached != null
+                ? SslContextBuilder.forServer(cached)
+                : SslContextBuilder.forServer(config.cert().toFile(), config.key().toFile()))
             .sslProvider(TlsEngine.provider())
             .protocols(TlsEngine.PROTOCOLS);
     if (alpn != null) {

@@ -26,6 +26,7 @@ public final class Writer implements AutoCloseable {
   private final AtomicLong errors = new AtomicLong();
   private volatile boolean stop;
   private volatile String lastError;
+  private long firstId;
 
   public Writer(String url, String user, String password, Duration interval) {
     this.url = url;
@@ -56,13 +57,19 @@ public final class Writer implements AutoCloseable {
             "create table if not exists acked_writes(id bigint primary key, at timestamptz default now())");
   }
 
+  /** Ids start after {@code base} (several writers into one table). */
+  public Writer idsAfter(long base) {
+    this.firstId = base;
+    return this;
+  }
+
   public Writer start() {
     thread.start();
     return this;
   }
 
   private void loop() {
-    long id = 0;
+    long id = firstId;
     Connection c = null;
     long next = System.nanoTime();
     while (!stop) {

@@ -54,24 +54,32 @@ class MySqlClientTlsIT {
     otherTrustStore = trustStore(otherCa.caCert(), dir.resolve("other.p12"));
     TestCertificates.Pair server = ca.server("halo", "localhost");
     cluster = MariaDbCluster.builder().name("mytls").user("app", "apppw").database("app").start();
-    halo =
-        MySqlHalo.start(
-            new HostPort("127.0.0.1", cluster.primary().port()),
-            cluster.rootUser(),
-            MySqlHalo.THROTTLE,
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            l ->
-                l.withTls(
-                    new ListenerTlsConfig(
-                        l.route() == Route.PRIMARY
-                            ? ListenerTlsConfig.Mode.REQUIRE
-                            : ListenerTlsConfig.Mode.PREFER,
-                        server.cert(),
-                        server.key(),
-                        null,
-                        ListenerTlsConfig.ClientCertificates.NONE)),
-            Route.PRIMARY,
-            Route.REPLICAS);
+    halo = startHalo(server);
+  }
+
+  /** Halo in front of the cluster, serving {@code server}: listener 0 require, 1 prefer. */
+  static HaloServer startHalo(TestCertificates.Pair server) throws InterruptedException {
+    return MySqlHalo.start(
+        new HostPort("127.0.0.1", cluster.primary().port()),
+        cluster.rootUser(),
+        MySqlHalo.THROTTLE,
+        // cli: mysql_native_password for the embedded mariadb client, which has no
+        // caching_sha2_password plugin
+        List.of(
+            new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            new UserConfig("cli", "clipw", AuthMethod.MD5, "app", "apppw")),
+        l ->
+            l.withTls(
+                new ListenerTlsConfig(
+                    l.route() == Route.PRIMARY
+                        ? ListenerTlsConfig.Mode.REQUIRE
+                        : ListenerTlsConfig.Mode.PREFER,
+                    server.cert(),
+                    server.key(),
+                    null,
+                    ListenerTlsConfig.ClientCertificates.NONE)),
+        Route.PRIMARY,
+        Route.REPLICAS);
   }
 
   /** A PKCS#12 trust store with {@code caCert}: Connector/J reads no PEM. */
@@ -123,15 +131,15 @@ class MySqlClientTlsIT {
     List<String> cmd =
         new java.util.ArrayList<>(
             List.of(
-                "mariadb",
+                MariaDbCluster.client().toString(),
                 "--protocol=TCP",
                 "-h",
                 "localhost",
                 "-P",
                 String.valueOf(port),
                 "-u",
-                "app",
-                "-papppw",
+                "cli",
+                "-pclipw",
                 "-N",
                 "-B"));
     cmd.addAll(List.of(options));
@@ -148,7 +156,7 @@ class MySqlClientTlsIT {
 
   @Test
   void the_mariadb_client_verifies_halo_and_runs_over_tls() throws Exception {
-    assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
+    assumeTrue(MariaDbCluster.client() != null, "no mariadb client");
 
     Tools.Run r =
         mariadb(
@@ -161,7 +169,7 @@ class MySqlClientTlsIT {
             "\\s");
 
     assertThat(r.exit()).as(r.out()).isZero();
-    assertThat(r.out()).containsPattern("SSL:\\s+Cipher in use is TLS_");
+    assertThat(r.out()).containsPattern("SSL:\\s+Cipher in use is \\S+, cert is OK");
   }
 
   @Test
@@ -189,7 +197,7 @@ class MySqlClientTlsIT {
     assertThat((Object) unknownCa).isNotNull();
     assertThat(causes(unknownCa)).contains("does not chain with any of the trust anchors");
 
-    assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
+    assumeTrue(MariaDbCluster.client() != null, "no mariadb client");
     Tools.Run r =
         mariadb(
             requirePort(),
@@ -204,6 +212,33 @@ class MySqlClientTlsIT {
   }
 
   @Test
+  void an_expired_certificate_is_refused_by_the_clients() throws Exception {
+    TestCertificates.Pair expired = ca.expiredServer("halo-expired", "localhost");
+    try (HaloServer stale = startHalo(expired)) {
+      int port = stale.boundAddresses().get(0).getPort();
+      SQLException e =
+          catchThrowableOfType(
+              SQLException.class,
+              () -> jdbc("localhost", port, verifyIdentity(trustStore)).close());
+      assertThat((Object) e).isNotNull();
+      assertThat(causes(e)).contains("NotAfter");
+
+      assumeTrue(MariaDbCluster.client() != null, "no mariadb client");
+      Tools.Run r =
+          mariadb(
+              port,
+              "--ssl",
+              "--ssl-verify-server-cert",
+              "--ssl-ca=" + ca.caCert(),
+              "app",
+              "-e",
+              "select 1");
+      assertThat(r.exit()).isNotZero();
+      assertThat(r.out()).containsIgnoringCase("expired");
+    }
+  }
+
+  @Test
   void mode_require_refuses_a_plaintext_client_with_3159() throws Exception {
     SQLException e =
         catchThrowableOfType(
@@ -212,7 +247,7 @@ class MySqlClientTlsIT {
     assertThat(e.getErrorCode()).isEqualTo(3159);
     assertThat(e.getMessage()).contains("insecure transport");
 
-    assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
+    assumeTrue(MariaDbCluster.client() != null, "no mariadb client");
     Tools.Run r = mariadb(requirePort(), "--skip-ssl", "app", "-e", "select 1");
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).contains("ERROR 3159").contains("insecure transport");
@@ -230,7 +265,7 @@ class MySqlClientTlsIT {
         ResultSet rs = s.executeQuery("select 1")) {
       assertThat(rs.next()).isTrue();
     }
-    assumeTrue(Tools.onPath("mariadb"), "mariadb client not installed");
+    assumeTrue(MariaDbCluster.client() != null, "no mariadb client");
     Tools.Run plain = mariadb(preferPort(), "--skip-ssl", "app", "-e", "\\s");
     assertThat(plain.exit()).as(plain.out()).isZero();
     assertThat(plain.out()).containsPattern("SSL:\\s+Not in use");

@@ -196,6 +196,44 @@ class PgClientTlsIT {
   }
 
   @Test
+  void an_expired_certificate_is_refused_by_the_clients() throws Exception {
+    TestCertificates.Pair expired = ca.expiredServer("halo-expired", "localhost");
+    try (HaloFixture stale =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            100,
+            c -> withTls(c, expired))) {
+      int port = stale.primaryListener().getPort();
+      SQLException e =
+          catchThrowableOfType(
+              SQLException.class,
+              () ->
+                  jdbc("localhost", port, "sslmode=verify-full&sslrootcert=" + ca.caCert())
+                      .close());
+      assertThat((Object) e).isNotNull();
+      assertThat(causes(e)).contains("NotAfter");
+
+      assumeTrue(Tools.onPath("psql"), "psql not installed");
+      Tools.Run r =
+          psql(
+              "host=localhost port=" + port + " sslmode=verify-full sslrootcert=" + ca.caCert(),
+              "select 1");
+      assertThat(r.exit()).isNotZero();
+      assertThat(r.out()).contains("certificate verify failed");
+    }
+  }
+
+  static String causes(Throwable t) {
+    StringBuilder s = new StringBuilder();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      s.append(c.getMessage()).append(" / ");
+    }
+    return s.toString();
+  }
+
+  @Test
   void mode_require_refuses_a_plaintext_client_with_28000() throws Exception {
     SQLException e =
         catchThrowableOfType(

@@ -42,15 +42,21 @@ public final class MySqlAuth {
    */
   public static byte[] rsaEncryptedPassword(String password, byte[] scramble, String pem)
       throws GeneralSecurityException {
+    String body = pem.replaceAll("-----(BEGIN|END) PUBLIC KEY-----", "").replaceAll("\\s", "");
+    PublicKey key =
+        KeyFactory.getInstance("RSA")
+            .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(body)));
+    return rsaEncryptedPassword(password, scramble, key);
+  }
+
+  /** As above with a key already parsed (a pinned {@code server_public_key}). */
+  public static byte[] rsaEncryptedPassword(String password, byte[] scramble, PublicKey key)
+      throws GeneralSecurityException {
     byte[] pw = (password + "\0").getBytes(StandardCharsets.UTF_8);
     byte[] mixed = new byte[pw.length];
     for (int i = 0; i < pw.length; i++) {
       mixed[i] = (byte) (pw[i] ^ scramble[i % scramble.length]);
     }
-    String body = pem.replaceAll("-----(BEGIN|END) PUBLIC KEY-----", "").replaceAll("\\s", "");
-    PublicKey key =
-        KeyFactory.getInstance("RSA")
-            .generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(body)));
     Cipher c = Cipher.getInstance("RSA/ECB/OAEPWithSHA-1AndMGF1Padding");
     c.init(Cipher.ENCRYPT_MODE, key);
     return c.doFinal(mixed);

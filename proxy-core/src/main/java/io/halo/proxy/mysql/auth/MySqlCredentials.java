@@ -48,15 +48,19 @@ public final class MySqlCredentials {
     Map<String, Entry> map = new HashMap<>();
     for (UserConfig u : users) {
       String pw = u.password() == null ? "" : u.password();
+      // A certificate user's password is the backend's (Halo logs in with it): it never checks
+      // a client.
       Entry e =
-          switch (StoredPassword.of(pw)) {
-            case PLAINTEXT ->
-                new Entry(u, MySqlScramble.nativeStored(pw), MySqlScramble.sha2Stored(pw));
-            case MYSQL_NATIVE -> new Entry(u, StoredPassword.mysqlNative(pw), null);
-            // A PostgreSQL verifier checks no MySQL login: such a login fails like a wrong
-            // password (never with the verifier's text as the password).
-            case SCRAM_SHA_256, MD5 -> new Entry(u, null, null);
-          };
+          u.auth() == AuthMethod.CERT
+              ? new Entry(u, null, null)
+              : switch (StoredPassword.of(pw)) {
+                case PLAINTEXT ->
+                    new Entry(u, MySqlScramble.nativeStored(pw), MySqlScramble.sha2Stored(pw));
+                case MYSQL_NATIVE -> new Entry(u, StoredPassword.mysqlNative(pw), null);
+                // A PostgreSQL verifier checks no MySQL login: such a login fails like a wrong
+                // password (never with the verifier's text as the password).
+                case SCRAM_SHA_256, MD5 -> new Entry(u, null, null);
+              };
       map.put(u.name(), e);
     }
     return new MySqlCredentials(map, null);

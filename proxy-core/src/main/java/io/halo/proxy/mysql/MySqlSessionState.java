@@ -24,11 +24,11 @@ import java.util.Locale;
  *       does not cover (isolation level, user variables, roles). Replaying the statements that made
  *       the state is exact for what they set, whatever the variable.
  *   <li>Classification reads the first command of each client buffer at a command boundary (the
- *       relay's {@link MySqlRelayHandler}); a statement is judged from its whole text, so one split
- *       over reads, a multi-statement ({@code ;}), non-ASCII text, or a command that follows
- *       another in the same buffer (pipelined) makes the state unknown unless its command cannot
- *       change session state. Conservative by design: a false "unknown" only means the session ends
- *       on a failover as before.
+ *       relay's {@link MySqlRelayHandler}), in place, one pass over its bytes; a statement is
+ *       judged from its whole text, so one split over reads, a multi-statement ({@code ;}), a SET
+ *       with non-ASCII text, or a command that follows another in the same buffer (pipelined) makes
+ *       the state unknown unless its command cannot change session state. Conservative by design: a
+ *       false "unknown" only means the session ends on a failover as before.
  *   <li>Known without effect: plain DML and DDL, transaction control, SHOW and the like, without
  *       {@code :=}, {@code INTO @}, {@code GET_LOCK}, {@code TEMPORARY}; prepared-statement
  *       commands whose text is such a statement (open statements make a session unmovable anyway).
@@ -149,12 +149,7 @@ final class MySqlSessionState {
           next = new Effect(-1, "a statement Halo could not read whole (split over reads or long)");
           return "";
         }
-        String text = ascii(buf, r + 5, length - 1);
-        if (text == null) {
-          next = new Effect(-1, "a statement with non-ASCII text");
-          return "";
-        }
-        Statement s = classify(text);
+        Statement s = classify(buf, r + 5, length - 1);
         if (command == MySqlPackets.COM_STMT_PREPARE && s.effect.kind != NONE) {
           next = new Effect(-1, "a prepared " + s.keyword + " statement");
         } else {
@@ -241,16 +236,6 @@ final class MySqlSessionState {
     return Integer.toHexString(command);
   }
 
-  /** {@code n} bytes at {@code i} as a string when they are all ASCII, else null. */
-  private static String ascii(ByteBuf buf, int i, int n) {
-    for (int k = 0; k < n; k++) {
-      if (buf.getByte(i + k) < 0) {
-        return null;
-      }
-    }
-    return buf.toString(i, n, StandardCharsets.US_ASCII);
-  }
-
   /**
    * The first keyword (upper case) of the COM_QUERY whose packet starts {@code buf}, when it is
    * whole there; else the empty string.
@@ -264,8 +249,7 @@ final class MySqlSessionState {
     if (buf.readableBytes() < 4 + length || length - 1 > MAX_SCAN) {
       return "";
     }
-    String text = ascii(buf, r + 5, length - 1);
-    return text == null ? "" : classify(text).keyword();
+    return classify(buf, r + 5, length - 1).keyword();
   }
 
   /** A statement's first keyword and its effect. */
@@ -308,34 +292,51 @@ final class MySqlSessionState {
           "HELP",
           "LOAD");
 
-  /** Classifies one statement's text (package-private for tests). */
+  /** Classifies one statement's text (tests). */
   static Statement classify(String text) {
-    int i = skipSpaceAndComments(text, 0);
+    ByteBuf b = io.netty.buffer.Unpooled.wrappedBuffer(text.getBytes(StandardCharsets.UTF_8));
+    return classify(b, 0, b.readableBytes());
+  }
+
+  /**
+   * Classifies the statement text of {@code n} bytes at {@code from} in {@code buf}, in place: one
+   * pass over the bytes, no copy, except the text of a SET or USE, which is kept. Markers are
+   * ASCII, and UTF-8 never puts ASCII bytes inside a multi-byte character, so non-ASCII text
+   * (string literals) needs no decoding.
+   */
+  static Statement classify(ByteBuf buf, int from, int n) {
+    int end = from + n;
+    int i = skipSpaceAndComments(buf, from, end);
     if (i < 0) {
       return new Statement("", new Effect(-1, "an executable comment"));
     }
-    int end = text.length();
-    while (end > i
-        && (Character.isWhitespace(text.charAt(end - 1)) || text.charAt(end - 1) == ';')) {
+    while (end > i && (isSpace(buf.getByte(end - 1)) || buf.getByte(end - 1) == ';')) {
       end--;
     }
-    String body = text.substring(i, end);
-    int k = 0;
-    while (k < body.length() && Character.isLetter(body.charAt(k))) {
+    int k = i;
+    while (k < end && k - i < 16 && isLetter(buf.getByte(k))) {
       k++;
     }
-    String keyword = body.substring(0, k).toUpperCase(Locale.ROOT);
+    String keyword = buf.toString(i, k - i, StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT);
     if (keyword.isEmpty()) {
       return new Statement("", new Effect(-1, "a statement Halo does not know"));
     }
-    if (body.indexOf(';') >= 0) {
+    if (buf.indexOf(i, end, (byte) ';') >= 0) {
       return new Statement(keyword, new Effect(-1, "a multi-statement"));
     }
-    String upper = body.toUpperCase(Locale.ROOT);
-    if (keyword.equals("SET")) {
-      return new Statement(keyword, set(body, upper));
-    }
-    if (keyword.equals("USE")) {
+    if (keyword.equals("SET") || keyword.equals("USE")) {
+      if (end - i > MAX_TEXT) {
+        return new Statement(keyword, new Effect(-1, "a " + keyword + " too long to replay"));
+      }
+      for (int j = i; j < end; j++) {
+        if (buf.getByte(j) < 0) {
+          return new Statement(keyword, new Effect(-1, "a " + keyword + " with non-ASCII text"));
+        }
+      }
+      String body = buf.toString(i, end - i, StandardCharsets.US_ASCII);
+      if (keyword.equals("SET")) {
+        return new Statement(keyword, set(body, body.toUpperCase(Locale.ROOT)));
+      }
       String db = identifier(body.substring(3).trim());
       return new Statement(
           keyword, db == null ? new Effect(-1, "a USE Halo could not read") : new Effect(USE, db));
@@ -343,15 +344,79 @@ final class MySqlSessionState {
     if (!NO_EFFECT.contains(keyword)) {
       return new Statement(keyword, new Effect(-1, "a " + keyword + " statement"));
     }
-    if (upper.contains(":=")
-        || upper.contains("GET_LOCK")
-        || upper.contains("TEMPORARY")
-        || intoVariable(upper)
-        || upper.contains("/*!")
-        || upper.contains("/*M!")) {
+    if (changesState(buf, k, end)) {
       return new Statement(keyword, new Effect(-1, "a " + keyword + " that changes session state"));
     }
     return new Statement(keyword, HARMLESS);
+  }
+
+  /**
+   * Whether the bytes hold {@code :=}, {@code INTO @}, {@code GET_LOCK}, {@code TEMPORARY} or an
+   * executable comment (case-insensitive; also inside string literals: false alarms only make a
+   * session end on a failover as before).
+   */
+  private static boolean changesState(ByteBuf buf, int from, int end) {
+    for (int j = from; j < end; j++) {
+      byte c = buf.getByte(j);
+      switch (c) {
+        case ':' -> {
+          if (j + 1 < end && buf.getByte(j + 1) == '=') {
+            return true;
+          }
+        }
+        case '@' -> {
+          int b = j - 1;
+          while (b >= from && isSpace(buf.getByte(b))) {
+            b--;
+          }
+          if (b - 3 >= from && matches(buf, b - 3, end, "INTO")) {
+            return true;
+          }
+        }
+        case '/' -> {
+          if (matches(buf, j, end, "/*!") || matches(buf, j, end, "/*M!")) {
+            return true;
+          }
+        }
+        case 'G', 'g' -> {
+          if (matches(buf, j, end, "GET_LOCK")) {
+            return true;
+          }
+        }
+        case 'T', 't' -> {
+          if (matches(buf, j, end, "TEMPORARY")) {
+            return true;
+          }
+        }
+        default -> {}
+      }
+    }
+    return false;
+  }
+
+  /** Whether {@code upper} (upper case ASCII) is at {@code at}, case-insensitive. */
+  private static boolean matches(ByteBuf buf, int at, int end, String upper) {
+    if (at + upper.length() > end) {
+      return false;
+    }
+    for (int m = 0; m < upper.length(); m++) {
+      int c = buf.getByte(at + m);
+      if (c >= 'a' && c <= 'z') {
+        c -= 32;
+      }
+      if (c != upper.charAt(m)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean isSpace(byte c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  }
+
+  private static boolean isLetter(byte c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   }
 
   private static Effect set(String body, String upper) {
@@ -376,22 +441,6 @@ final class MySqlSessionState {
     return new Effect(SET, body);
   }
 
-  /** {@code INTO @var} or {@code INTO OUTFILE} style targets: only user variables matter here. */
-  private static boolean intoVariable(String upper) {
-    int at = 0;
-    while ((at = upper.indexOf("INTO", at)) >= 0) {
-      int j = at + 4;
-      while (j < upper.length() && Character.isWhitespace(upper.charAt(j))) {
-        j++;
-      }
-      if (j < upper.length() && upper.charAt(j) == '@') {
-        return true;
-      }
-      at = j;
-    }
-    return false;
-  }
-
   /** A schema name, bare or in backquotes; null when it is anything else. */
   private static String identifier(String s) {
     if (s.length() >= 2 && s.charAt(0) == '`' && s.charAt(s.length() - 1) == '`') {
@@ -407,27 +456,30 @@ final class MySqlSessionState {
     return s.isEmpty() ? null : s;
   }
 
-  /** Index of the first character after leading blanks and comments; -1 at {@code /*!}. */
-  private static int skipSpaceAndComments(String s, int i) {
-    while (i < s.length()) {
-      char c = s.charAt(i);
-      if (Character.isWhitespace(c)) {
+  /** Index of the first byte after leading blanks and comments; -1 at {@code /*!}. */
+  private static int skipSpaceAndComments(ByteBuf buf, int i, int end) {
+    while (i < end) {
+      byte c = buf.getByte(i);
+      if (isSpace(c)) {
         i++;
-      } else if (s.startsWith("/*", i)) {
-        if (s.startsWith("/*!", i) || s.startsWith("/*M!", i)) {
+      } else if (matches(buf, i, end, "/*")) {
+        if (matches(buf, i, end, "/*!") || matches(buf, i, end, "/*M!")) {
           return -1;
         }
-        int e = s.indexOf("*/", i + 2);
-        if (e < 0) {
-          return s.length();
+        int close = i + 2;
+        while (close < end && !matches(buf, close, end, "*/")) {
+          close++;
         }
-        i = e + 2;
-      } else if (s.startsWith("-- ", i) || c == '#') {
-        int e = s.indexOf('\n', i);
-        if (e < 0) {
-          return s.length();
+        if (close >= end) {
+          return end;
         }
-        i = e + 1;
+        i = close + 2;
+      } else if (matches(buf, i, end, "-- ") || c == '#') {
+        int nl = buf.indexOf(i, end, (byte) '\n');
+        if (nl < 0) {
+          return end;
+        }
+        i = nl + 1;
       } else {
         return i;
       }

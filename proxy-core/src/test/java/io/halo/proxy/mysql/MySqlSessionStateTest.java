@@ -41,6 +41,8 @@ class MySqlSessionStateTest {
     run(s, "SET @n = @n + 1", false);
     run(s, "SET @n = @n + 1", false);
     run(s, "insert into t values (1)", false);
+    run(s, "insert into t values ('déjà vu: = @ :-)')", false); // only ':=' etc. matter
+    run(s, "# a comment\nselect 1 -- and another", false);
     assertThat(s.unknown()).isNull();
     assertThat(s.replay())
         .containsExactly(

@@ -1,20 +1,8 @@
 package io.halo.bench;
 
+import io.halo.proxy.RawPgClients;
 import io.halo.testkit.PgCluster;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -23,11 +11,8 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.util.List;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Issue 13: many client connections held by Halo over a small transaction pool. Halo runs as its
@@ -117,13 +102,7 @@ public final class ManyClientsBench {
   private static void run(
       PgCluster cluster, Process halo, int port, int clients, int pool, int seconds, int interval)
       throws Exception {
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
-    AtomicInteger connected = new AtomicInteger();
-    AtomicInteger failed = new AtomicInteger();
-    AtomicLong answered = new AtomicLong();
-    AtomicLong errors = new AtomicLong();
     AtomicInteger most = new AtomicInteger();
-    Semaphore connecting = new Semaphore(200);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
     Thread sampler =
         new Thread(
@@ -148,153 +127,37 @@ public final class ManyClientsBench {
     long cpu0 = cpuNanos(halo.pid());
     long t0 = System.nanoTime();
     sampler.start();
-    Bootstrap b =
-        new Bootstrap()
-            .group(group)
-            .channel(NioSocketChannel.class)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .handler(
-                new ChannelInitializer<Channel>() {
-                  @Override
-                  protected void initChannel(Channel ch) {
-                    ch.pipeline()
-                        .addLast(new LengthFieldBasedFrameDecoder(1 << 20, 1, 4, -4, 0))
-                        .addLast(new Client(connected, connecting, answered, errors, interval));
-                  }
-                });
-    for (int i = 0; i < clients; i++) {
-      connecting.acquire();
-      b.connect(new InetSocketAddress("127.0.0.1", port))
-          .addListener(
-              f -> {
-                if (!f.isSuccess()) {
-                  failed.incrementAndGet();
-                  connecting.release();
-                }
-              });
-    }
-    connecting.acquire(200); // every login answered
-    long connectMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-    System.out.printf(
-        "%d of %d clients connected in %d ms (%d refused)%n",
-        connected.get(), clients, connectMs, failed.get());
-    long answeredAtStart = answered.get();
-    long cpuAtStart = cpuNanos(halo.pid());
-    long left = deadline - System.nanoTime();
-    if (left > 0) {
-      Thread.sleep(TimeUnit.NANOSECONDS.toMillis(left));
-    }
-    sampler.join();
-    long txs = answered.get() - answeredAtStart;
-    long cpu = cpuNanos(halo.pid()) - cpuAtStart;
-    String heap = jcmd(halo.pid(), "GC.heap_info");
-    jcmd(halo.pid(), "GC.run");
-    String afterGc = jcmd(halo.pid(), "GC.heap_info");
-    System.out.printf(
-        "transactions answered %d (failed %d) in the steady phase; %d clients open at the end%n",
-        txs, errors.get(), connected.get());
-    System.out.printf(
-        "most backend connections seen in pg_stat_activity: %d (pool.size %d)%n", most.get(), pool);
-    System.out.printf(
-        "Halo CPU: %.1f s in all (login phase %.1f s), %.0f us per steady-phase transaction%n",
-        (cpuNanos(halo.pid()) - cpu0) / 1e9,
-        (cpuAtStart - cpu0) / 1e9,
-        txs == 0 ? 0.0 : cpu / 1e3 / txs);
-    System.out.println("Halo heap (jcmd GC.heap_info):\n" + heap.strip());
-    System.out.println("Halo heap after a full GC:\n" + afterGc.strip());
-    System.out.println("Halo resident memory: " + rss(halo.pid()));
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-  }
-
-  /** One raw protocol client: login (trust), then a transaction every {@code interval} ms. */
-  private static final class Client extends SimpleChannelInboundHandler<ByteBuf> {
-    private final AtomicInteger connected;
-    private final Semaphore connecting;
-    private final AtomicLong answered;
-    private final AtomicLong errors;
-    private final int interval;
-    private boolean ready;
-    private boolean released;
-
-    Client(
-        AtomicInteger connected,
-        Semaphore connecting,
-        AtomicLong answered,
-        AtomicLong errors,
-        int interval) {
-      this.connected = connected;
-      this.connecting = connecting;
-      this.answered = answered;
-      this.errors = errors;
-      this.interval = interval;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-      byte[] params =
-          ("user\0app\0database\0app\0application_name\0" + APP + "\0\0")
-              .getBytes(StandardCharsets.UTF_8);
-      ByteBuf m = ctx.alloc().buffer(8 + params.length);
-      m.writeInt(8 + params.length).writeInt(196608).writeBytes(params);
-      ctx.writeAndFlush(m);
-    }
-
-    @Override
-    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
-      byte type = msg.getByte(msg.readerIndex());
-      if (type == 'E') {
-        if (ready) {
-          errors.incrementAndGet();
-        } else {
-          done();
-          ctx.close();
-        }
-      } else if (type == 'Z') {
-        if (!ready) {
-          ready = true;
-          connected.incrementAndGet();
-          done();
-          schedule(ctx, ThreadLocalRandom.current().nextInt(Math.max(1, interval)));
-        } else {
-          answered.incrementAndGet();
-          schedule(ctx, interval);
-        }
+    try (RawPgClients c = new RawPgClients(port, clients, "app", "app", APP, interval)) {
+      long connectMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      System.out.printf(
+          "%d of %d clients connected in %d ms (%d refused)%n",
+          c.connected(), clients, connectMs, c.refused());
+      long answeredAtStart = c.answered();
+      long cpuAtStart = cpuNanos(halo.pid());
+      long left = deadline - System.nanoTime();
+      if (left > 0) {
+        Thread.sleep(TimeUnit.NANOSECONDS.toMillis(left));
       }
-    }
-
-    private void done() {
-      if (!released) {
-        released = true;
-        connecting.release();
-      }
-    }
-
-    private void schedule(ChannelHandlerContext ctx, long delayMs) {
-      ctx.executor()
-          .schedule(
-              () -> {
-                byte[] q =
-                    "begin; select count(*) from pg_class; commit\0"
-                        .getBytes(StandardCharsets.UTF_8);
-                ByteBuf m = ctx.alloc().buffer(5 + q.length);
-                m.writeByte('Q').writeInt(4 + q.length).writeBytes(q);
-                ctx.writeAndFlush(m);
-              },
-              delayMs,
-              TimeUnit.MILLISECONDS);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      if (ready) {
-        connected.decrementAndGet();
-      }
-      done();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      ctx.close();
+      sampler.join();
+      long txs = c.answered() - answeredAtStart;
+      long cpu = cpuNanos(halo.pid()) - cpuAtStart;
+      String heap = jcmd(halo.pid(), "GC.heap_info");
+      jcmd(halo.pid(), "GC.run");
+      String afterGc = jcmd(halo.pid(), "GC.heap_info");
+      System.out.printf(
+          "transactions answered %d (failed %d) in the steady phase; %d clients open at the end%n",
+          txs, c.errors(), c.connected());
+      System.out.printf(
+          "most backend connections seen in pg_stat_activity: %d (pool.size %d)%n",
+          most.get(), pool);
+      System.out.printf(
+          "Halo CPU: %.1f s in all (login phase %.1f s), %.0f us per steady-phase transaction%n",
+          (cpuNanos(halo.pid()) - cpu0) / 1e9,
+          (cpuAtStart - cpu0) / 1e9,
+          txs == 0 ? 0.0 : cpu / 1e3 / txs);
+      System.out.println("Halo heap (jcmd GC.heap_info):\n" + heap.strip());
+      System.out.println("Halo heap after a full GC:\n" + afterGc.strip());
+      System.out.println("Halo resident memory: " + rss(halo.pid()));
     }
   }
 

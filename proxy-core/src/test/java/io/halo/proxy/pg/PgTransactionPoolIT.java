@@ -46,6 +46,9 @@ class PgTransactionPoolIT {
   static final String USER = "app";
   static final String PW = "apppw";
 
+  /** A user without a password toward clients (auth: trust), for the driverless clients. */
+  static final String TRUSTED = "trusted";
+
   /** Backend connections per (backend, user, database, parameters) at most. */
   static final int POOL_SIZE = 4;
 
@@ -63,8 +66,10 @@ class PgTransactionPoolIT {
         HaloFixture.start(
             cluster,
             HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            200,
+            List.of(
+                new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW),
+                new UserConfig(TRUSTED, null, AuthMethod.TRUST, USER, PW)),
+            2_500,
             PgTransactionPoolIT::multiplexed);
     try (Connection c = connect("txsetup");
         Statement s = c.createStatement()) {
@@ -258,6 +263,45 @@ class PgTransactionPoolIT {
     assertThat(halo.metrics())
         .containsPattern("halo_pool_sessions_total\\{[^}]*backend_connection=\"reused\"\\} [1-9]")
         .containsPattern("halo_pool_returned_total\\{[^}]*\\} [1-9]");
+  }
+
+  @Test
+  void two_thousand_clients_run_transactions_over_the_pool() throws Exception {
+    // The benchmark (bench/many-clients.sh: 10,000 clients, pool 50, Halo at -Xmx256m)
+    // scaled to what a test JVM holding both ends takes: 2,000 clients over pool.size 4
+    AtomicBoolean sampling = new AtomicBoolean(true);
+    AtomicInteger most = new AtomicInteger();
+    Thread sampler =
+        new Thread(
+            () -> {
+              while (sampling.get()) {
+                try {
+                  most.accumulateAndGet(serverConnections("txraw"), Math::max);
+                  Thread.sleep(50);
+                } catch (Exception e) {
+                  return;
+                }
+              }
+            });
+    sampler.start();
+    // trust logins need a listed user with auth: trust; the raw clients log in as "trusted"
+    try (io.halo.proxy.RawPgClients clients =
+        new io.halo.proxy.RawPgClients(
+            halo.primaryListener().getPort(), 2_000, TRUSTED, "app", "txraw", 1_000)) {
+      assertThat(clients.refused()).isZero();
+      assertThat(clients.connected()).isEqualTo(2_000);
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> clients.answered() >= 6_000);
+      assertThat(clients.errors()).isZero();
+      assertThat(clients.connected()).isEqualTo(2_000);
+    } finally {
+      sampling.set(false);
+      sampler.join(5_000);
+    }
+    assertThat(most.get())
+        .as("backend connections of 2,000 clients at any sample")
+        .isBetween(1, POOL_SIZE);
   }
 
   @Test

@@ -322,6 +322,9 @@ public final class PgPool {
     /** Connections open or logging in (idle ones included). */
     int open;
 
+    /** Closes connections idle beyond idle_timeout; null while none is scheduled. */
+    ScheduledFuture<?> sweeper;
+
     Slot(Key key) {
       this.key = key;
     }
@@ -400,11 +403,14 @@ public final class PgPool {
     while (!slot.idle.isEmpty()) {
       Channel ch = slot.idle.pollLast(); // the most recently used first: its caches are warm
       idleCount.decrementAndGet();
-      if (ch.pipeline().get(Idle.class) != null) {
-        ch.pipeline().remove(Idle.class);
+      Idle i = ch.pipeline().get(Idle.class);
+      boolean stale = false;
+      if (i != null) {
+        i.pooled = false; // it stays in the pipeline and passes the session's replies on
+        stale = now() - i.since > config.idleTimeout().toNanos();
       }
       Origin o = ch.attr(ORIGIN).get();
-      if (!ch.isActive() || o == null || expired(o)) {
+      if (!ch.isActive() || o == null || expired(o) || stale) {
         quit(ch);
         continue;
       }
@@ -507,19 +513,44 @@ public final class PgPool {
         return;
       }
     }
-    Idle i = new Idle(slot.idle);
-    ch.pipeline().addLast("pool-idle", i);
+    // One Idle handler per connection, kept across transactions (no pipeline change and no
+    // timer per transaction): pooled, it drops the connection on any server message; taken, it
+    // passes messages on. The slot's sweeper closes connections idle beyond idle_timeout.
+    Idle i = ch.pipeline().get(Idle.class);
+    if (i == null) {
+      i = new Idle(slot.idle);
+      ch.pipeline().addLast("pool-idle", i);
+    }
+    i.pooled = true;
+    i.since = now();
     slot.idle.addLast(ch);
     idleCount.incrementAndGet();
-    i.timeout =
-        ch.eventLoop()
-            .schedule(
-                () -> {
+    if (slot.sweeper == null) {
+      sweepLater(ch.eventLoop(), slot);
+    }
+  }
+
+  /** Closes {@code slot}'s connections idle beyond idle_timeout, then again while any are idle. */
+  private void sweepLater(EventLoop loop, Slot slot) {
+    long period = Math.max(1, config.idleTimeout().toMillis() / 2);
+    slot.sweeper =
+        loop.schedule(
+            () -> {
+              slot.sweeper = null;
+              long limit = now() - config.idleTimeout().toNanos();
+              for (Channel ch : List.copyOf(slot.idle)) {
+                Idle i = ch.pipeline().get(Idle.class);
+                if (i != null && i.since - limit < 0) {
                   i.leave(ch);
                   quit(ch);
-                },
-                config.idleTimeout().toMillis(),
-                TimeUnit.MILLISECONDS);
+                }
+              }
+              if (!slot.idle.isEmpty()) {
+                sweepLater(loop, slot);
+              }
+            },
+            period,
+            TimeUnit.MILLISECONDS);
   }
 
   /** The pool key a transaction-mode connection was opened for. */
@@ -664,6 +695,15 @@ public final class PgPool {
     /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
     ScheduledFuture<?> timeout;
 
+    /**
+     * Transaction mode: the connection waits in the pool (else a session has it, and messages pass
+     * through this handler to the session's).
+     */
+    boolean pooled = true;
+
+    /** Transaction mode: when it went back to the pool. */
+    long since;
+
     Idle(ArrayDeque<Channel> pool) {
       this.pool = pool;
     }
@@ -684,7 +724,11 @@ public final class PgPool {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ((ByteBuf) msg).release(); // a FATAL on its way out: the connection is not reused
+      if (!pooled) {
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      io.netty.util.ReferenceCountUtil.release(msg); // a FATAL on its way out: not reused
       leave(ctx.channel());
       ctx.close();
     }
@@ -697,6 +741,10 @@ public final class PgPool {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (!pooled) {
+        ctx.fireExceptionCaught(cause);
+        return;
+      }
       leave(ctx.channel());
       ctx.close();
     }

@@ -1027,16 +1027,20 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       book = fresh;
     }
     b.book = book;
-    ch.pipeline()
-        .addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    if (ch.pipeline().get(FRAMES) == null) { // a pooled connection keeps its decoder
+      ch.pipeline()
+          .addLast(FRAMES, PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    }
   }
 
-  /** Transaction mode: the connection goes back to the pool; its book stays with it. */
+  private static final String FRAMES = "frames";
+
+  /**
+   * Transaction mode: the connection goes back to the pool with its decoder (between transactions
+   * it holds no partial message) and its book.
+   */
   @Override
   protected void giveBack(Backend b, Channel channel) {
-    if (channel.pipeline().get("frames") != null) {
-      channel.pipeline().remove("frames");
-    }
     listener.pool().checkin(channel);
   }
 

@@ -930,8 +930,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         primary == null ? null : primary.channel(), replica == null ? null : replica.channel());
   }
 
+  /** Both connections (where open) take writes; no allocation: asked on every client read. */
   private boolean backendsWritable() {
-    return SplitChannels.allWritable(backendChannels());
+    return writable(primary) && writable(replica);
+  }
+
+  private static boolean writable(Leg leg) {
+    return leg == null || leg.channel() == null || leg.channel().isWritable();
   }
 
   // ------------------------------------------------------------------ handlers
@@ -949,7 +954,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      SplitChannels.flush(backendChannels());
+      if (primary != null && primary.channel() != null) {
+        primary.channel().flush();
+      }
+      if (replica != null && replica.channel() != null) {
+        replica.channel().flush();
+      }
     }
 
     @Override

@@ -168,6 +168,18 @@ public final class HaloFixture implements AutoCloseable {
         throttle == null ? c.throttle() : throttle);
   }
 
+  /** The cluster with {@code pool} on its {@code route: primary} listener. */
+  public static ClusterConfig withPrimaryPool(ClusterConfig c, io.halo.conf.model.PoolConfig pool) {
+    return new ClusterConfig(
+        c.name(),
+        c.engine(),
+        c.listeners().stream().map(l -> l.route() == Route.PRIMARY ? l.withPool(pool) : l).toList(),
+        c.backends(),
+        c.monitor(),
+        c.failover(),
+        c.throttle());
+  }
+
   public static ClusterConfig withBackends(ClusterConfig c, List<BackendConfig> b) {
     return new ClusterConfig(
         c.name(), c.engine(), c.listeners(), b, c.monitor(), c.failover(), c.throttle());

@@ -107,28 +107,16 @@ class SurvivingSessionsIT {
   }
 
   private static io.halo.conf.model.ClusterConfig multiplexed(io.halo.conf.model.ClusterConfig c) {
-    return new io.halo.conf.model.ClusterConfig(
-        c.name(),
-        c.engine(),
-        c.listeners().stream()
-            .map(
-                l ->
-                    l.route() == io.halo.conf.model.Route.PRIMARY
-                        ? l.withPool(
-                            new io.halo.conf.model.PoolConfig(
-                                io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
-                                8,
-                                Duration.ofMinutes(5),
-                                Duration.ofHours(1),
-                                4,
-                                Duration.ofSeconds(30),
-                                200))
-                        : l)
-            .toList(),
-        c.backends(),
-        c.monitor(),
-        c.failover(),
-        c.throttle());
+    return HaloFixture.withPrimaryPool(
+        c,
+        new io.halo.conf.model.PoolConfig(
+            io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+            8,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            4,
+            Duration.ofSeconds(30),
+            200));
   }
 
   /** A session through Halo with a server-side prepared statement (pgjdbc names it S_1). */

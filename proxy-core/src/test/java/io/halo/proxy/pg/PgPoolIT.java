@@ -7,7 +7,6 @@ import static org.awaitility.Awaitility.await;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.PoolConfig;
-import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.testkit.KeepLogsOnFailure;
@@ -58,25 +57,8 @@ class PgPoolIT {
 
   /** The primary listener pools (session mode); the replicas listener does not. */
   static ClusterConfig pooled(ClusterConfig c) {
-    return new ClusterConfig(
-        c.name(),
-        c.engine(),
-        c.listeners().stream()
-            .map(
-                l ->
-                    l.route() == Route.PRIMARY
-                        ? l.withPool(
-                            new PoolConfig(
-                                PoolConfig.Mode.SESSION,
-                                4,
-                                Duration.ofMinutes(5),
-                                Duration.ofHours(1)))
-                        : l)
-            .toList(),
-        c.backends(),
-        c.monitor(),
-        c.failover(),
-        c.throttle());
+    return HaloFixture.withPrimaryPool(
+        c, new PoolConfig(PoolConfig.Mode.SESSION, 4, Duration.ofMinutes(5), Duration.ofHours(1)));
   }
 
   private static Connection connect() throws SQLException {

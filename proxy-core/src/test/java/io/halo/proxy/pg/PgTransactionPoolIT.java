@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.PoolConfig;
-import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.Tools;
@@ -84,28 +83,16 @@ class PgTransactionPoolIT {
 
   /** The primary listener multiplexes; the replicas listener does not pool. */
   static ClusterConfig multiplexed(ClusterConfig c) {
-    return new ClusterConfig(
-        c.name(),
-        c.engine(),
-        c.listeners().stream()
-            .map(
-                l ->
-                    l.route() == Route.PRIMARY
-                        ? l.withPool(
-                            new PoolConfig(
-                                PoolConfig.Mode.TRANSACTION,
-                                8,
-                                Duration.ofMinutes(5),
-                                Duration.ofHours(1),
-                                POOL_SIZE,
-                                Duration.ofSeconds(60),
-                                3))
-                        : l)
-            .toList(),
-        c.backends(),
-        c.monitor(),
-        c.failover(),
-        c.throttle());
+    return HaloFixture.withPrimaryPool(
+        c,
+        new PoolConfig(
+            PoolConfig.Mode.TRANSACTION,
+            8,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            POOL_SIZE,
+            Duration.ofSeconds(60),
+            3));
   }
 
   private static Connection connect(String application) throws SQLException {
@@ -144,6 +131,38 @@ class PgTransactionPoolIT {
     return out.toString();
   }
 
+  /** Samples the backend connections of one application name until stopped; keeps the most. */
+  private static final class PeakSampler {
+    private final AtomicBoolean sampling = new AtomicBoolean(true);
+    private final AtomicInteger most = new AtomicInteger();
+    private final Thread thread;
+
+    PeakSampler(String application, long periodMs) {
+      thread =
+          new Thread(
+              () -> {
+                while (sampling.get()) {
+                  try {
+                    most.accumulateAndGet(serverConnections(application), Math::max);
+                    Thread.sleep(periodMs);
+                  } catch (Exception e) {
+                    return;
+                  }
+                }
+              });
+      thread.start();
+    }
+
+    void stop() throws InterruptedException {
+      sampling.set(false);
+      thread.join(5_000);
+    }
+
+    int most() {
+      return most.get();
+    }
+  }
+
   private static int backendPid(Connection c) throws SQLException {
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("select pg_backend_pid()")) {
@@ -168,21 +187,7 @@ class PgTransactionPoolIT {
     for (int i = 0; i < clients; i++) {
       conns.add(connect("txmany"));
     }
-    AtomicBoolean sampling = new AtomicBoolean(true);
-    AtomicInteger most = new AtomicInteger();
-    Thread sampler =
-        new Thread(
-            () -> {
-              while (sampling.get()) {
-                try {
-                  most.accumulateAndGet(serverConnections("txmany"), Math::max);
-                  Thread.sleep(20);
-                } catch (Exception e) {
-                  return;
-                }
-              }
-            });
-    sampler.start();
+    PeakSampler sampler = new PeakSampler("txmany", 20);
     ExecutorService pool = Executors.newFixedThreadPool(clients);
     try {
       List<Future<Integer>> results = new ArrayList<>();
@@ -239,8 +244,7 @@ class PgTransactionPoolIT {
       assertThat(done).isEqualTo(clients * rounds);
     } finally {
       pool.shutdownNow();
-      sampling.set(false);
-      sampler.join(5_000);
+      sampler.stop();
     }
     try (Connection c = connect("txcheck");
         Statement s = c.createStatement();
@@ -253,7 +257,7 @@ class PgTransactionPoolIT {
       assertThat(rs.getInt(2)).isEqualTo(clients);
       assertThat(rs.getInt(3)).isEqualTo(clients * rounds);
     }
-    assertThat(most.get())
+    assertThat(sampler.most())
         .as("backend connections of 40 busy clients at any sample")
         .isBetween(1, POOL_SIZE);
     assertThat(serverConnections("txmany")).isLessThanOrEqualTo(POOL_SIZE);
@@ -269,21 +273,7 @@ class PgTransactionPoolIT {
   void two_thousand_clients_run_transactions_over_the_pool() throws Exception {
     // The benchmark (bench/many-clients.sh: 10,000 clients, pool 50, Halo at -Xmx256m)
     // scaled to what a test JVM holding both ends takes: 2,000 clients over pool.size 4
-    AtomicBoolean sampling = new AtomicBoolean(true);
-    AtomicInteger most = new AtomicInteger();
-    Thread sampler =
-        new Thread(
-            () -> {
-              while (sampling.get()) {
-                try {
-                  most.accumulateAndGet(serverConnections("txraw"), Math::max);
-                  Thread.sleep(50);
-                } catch (Exception e) {
-                  return;
-                }
-              }
-            });
-    sampler.start();
+    PeakSampler sampler = new PeakSampler("txraw", 50);
     // trust logins need a listed user with auth: trust; the raw clients log in as "trusted"
     try (io.halo.proxy.RawPgClients clients =
         new io.halo.proxy.RawPgClients(
@@ -296,10 +286,9 @@ class PgTransactionPoolIT {
       assertThat(clients.errors()).isZero();
       assertThat(clients.connected()).isEqualTo(2_000);
     } finally {
-      sampling.set(false);
-      sampler.join(5_000);
+      sampler.stop();
     }
-    assertThat(most.get())
+    assertThat(sampler.most())
         .as("backend connections of 2,000 clients at any sample")
         .isBetween(1, POOL_SIZE);
   }

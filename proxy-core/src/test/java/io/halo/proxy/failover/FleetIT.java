@@ -490,4 +490,69 @@ class FleetIT {
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
         .containsExactly(promoted);
   }
+
+  /** Fast probes, and a fence_command that sleeps: a failover's fence-to-promotion window. */
+  private static ClusterConfig slowFence(ClusterConfig c) {
+    ClusterConfig fast = fastMonitor(c);
+    io.halo.conf.model.FailoverConfig f = fast.failover();
+    return new ClusterConfig(
+        fast.name(),
+        fast.engine(),
+        fast.listeners(),
+        fast.backends(),
+        fast.monitor(),
+        new io.halo.conf.model.FailoverConfig(
+            f.mode(),
+            f.type(),
+            f.maxLagBytes(),
+            Duration.ofSeconds(20),
+            "sleep 3",
+            f.startCommand(),
+            f.switchoverCommand(),
+            Duration.ofSeconds(10),
+            f.requireConsensus()),
+        fast.throttle());
+  }
+
+  @Test
+  void a_client_of_a_follower_waits_through_the_leaders_failover_instead_of_being_refused()
+      throws Exception {
+    // Given a leader and a follower; the leader's failover spends 3 s between its fence of the
+    // primary and the promotion (a fence_command that sleeps)
+    startCluster();
+    HaloFixture a = instance("a", zk.getConnectString(), FleetIT::slowFence);
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString(), FleetIT::slowFence);
+    PgNode old = cluster.primary();
+    assertThat(serverPort(b)).isEqualTo(old.port());
+    long epoch = a.control().topology().epoch();
+    // When the leader fails over and the follower has adopted the fence of the primary
+    java.util.concurrent.CompletableFuture<FailoverReport> failover =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> a.control().failover(null, false));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                b.control().topology().backend(old.name()).orElseThrow().state()
+                    == io.halo.health.state.NodeState.FENCED);
+    assertThat(b.control().topology().epoch()).isEqualTo(epoch);
+    assertThat(failover).isNotDone();
+    // Then a client that connects through the follower now is neither refused (57P03) nor sent to
+    // the old primary: its login and insert wait, and run on the new primary
+    int port;
+    try (Connection c = b.connect(USER, PW, "app", "")) {
+      c.createStatement().execute("insert into acked values (42)");
+      try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+        rs.next();
+        port = rs.getInt(1);
+      }
+    }
+    FailoverReport r = failover.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    PgNode next =
+        cluster.nodes().stream().filter(n -> n.name().equals(r.to())).findFirst().orElseThrow();
+    assertThat(port).isEqualTo(next.port());
+    assertThat(idsOn(next)).contains(42L);
+    assertThat(b.control().topology().epoch()).isGreaterThan(epoch);
+  }
 }

@@ -572,6 +572,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       io.halo.health.store.ZkStateStore store = zk.store(h.config().name());
       h.onTopology(t -> store.publishView(t.epoch(), t.primary(), down(t)));
       store.onPeerSeesDown(h::suspect);
+      h.onSuspicions(store::publishSuspects);
       store.publishView(h.current().epoch(), h.current().primary(), down(h.current()));
     }
   }

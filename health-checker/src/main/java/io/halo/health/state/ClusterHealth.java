@@ -329,6 +329,14 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return bursts.suspect(backend);
   }
 
+  /**
+   * Registers {@code w}, told (on any thread; it must not block) the backends whose burst of probes
+   * the data path started, each time that set changes.
+   */
+  public void onSuspicions(Consumer<java.util.Set<String>> w) {
+    bursts.watch(w);
+  }
+
   /** How many suspicion bursts the data path started (admin view, tests). */
   public long suspicions() {
     return bursts.started();

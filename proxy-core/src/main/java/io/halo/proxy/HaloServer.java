@@ -111,11 +111,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     this.config = config;
     this.transports = transports;
     this.boss = transports.newGroup(1);
-    int threads =
-        config.server().ioThreads() == 0
-            ? Runtime.getRuntime().availableProcessors()
-            : config.server().ioThreads();
-    this.workers = transports.newGroup(threads);
+    this.workers = transports.newGroup(config.server().ioLoops());
     this.userLimits = new io.halo.proxy.session.UserLimits(config.users(), System::nanoTime);
     this.authFailures = new io.halo.proxy.session.AuthFailures(config.server().authTimeout());
     long descriptors = io.halo.proxy.session.AcceptGate.descriptorLimit();
@@ -273,7 +269,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                 backendErrors,
                 admission,
                 scramKeys,
-                listener.route() == io.halo.conf.model.Route.SPLIT
+                listener.route() == io.halo.conf.model.Route.SPLIT || listener.pool().multiplexed()
                     ? new io.halo.proxy.session.SplitContext(
                         io.halo.routing.split.StatementClassifier.postgres())
                     : null,

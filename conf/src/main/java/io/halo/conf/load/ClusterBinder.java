@@ -166,19 +166,36 @@ final class ClusterBinder {
     PoolConfig.Mode mode =
         listener.optional(
             "pool_mode", PoolConfig.Mode.NONE, t -> Formats.enumValue(t, PoolConfig.Mode.class));
-    Section p = listener.section("pool", "max_idle", "idle_timeout", "max_lifetime");
+    Section p =
+        listener.section(
+            "pool",
+            "max_idle",
+            "idle_timeout",
+            "max_lifetime",
+            "size",
+            "wait_timeout",
+            "max_prepared_statements");
     PoolConfig d = PoolConfig.NONE;
     Integer maxIdle = p.optional("max_idle", d.maxIdle(), Formats::integer);
     java.time.Duration idle = p.optional("idle_timeout", d.idleTimeout(), Formats::duration);
     java.time.Duration life = p.optional("max_lifetime", d.maxLifetime(), Formats::duration);
+    Integer size = p.optional("size", d.size(), Formats::integer);
+    java.time.Duration wait = p.optional("wait_timeout", d.waitTimeout(), Formats::duration);
+    Integer prepared =
+        p.optional("max_prepared_statements", d.maxPreparedStatements(), Formats::integer);
     p.finish();
     if (mode != PoolConfig.Mode.NONE && engine != Engine.POSTGRESQL) {
       listener.report("pool_mode", "pooling is built for PostgreSQL listeners only so far");
-    } else if (mode != PoolConfig.Mode.NONE && route == Route.SPLIT) {
+    } else if (mode == PoolConfig.Mode.SESSION && route == Route.SPLIT) {
       listener.report(
-          "pool_mode", "route: split sessions keep their own connections; pooling is not built");
+          "pool_mode",
+          "route: split sessions keep their own connections; use pool_mode: transaction");
+    } else if (mode == PoolConfig.Mode.TRANSACTION && route == Route.REPLICAS) {
+      listener.report(
+          "pool_mode", "transaction pooling is built for route: primary and route: split");
     }
-    PoolConfig built = p.construct(() -> new PoolConfig(mode, maxIdle, idle, life));
+    PoolConfig built =
+        p.construct(() -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared));
     return built == null ? PoolConfig.NONE : built;
   }
 

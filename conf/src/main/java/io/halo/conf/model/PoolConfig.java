@@ -9,21 +9,42 @@ import java.util.Objects;
  * @param mode {@link Mode#NONE}: each client session logs in to the backend and its connection
  *     closes with it; {@link Mode#SESSION}: a session that ends between transactions gives its
  *     backend connection back (reset with {@code DISCARD ALL}) and the next session with the same
- *     backend, user, database and startup parameters takes it instead of logging in
+ *     backend, user, database and startup parameters takes it instead of logging in; {@link
+ *     Mode#TRANSACTION}: a session holds a backend connection only while a transaction (or a
+ *     statement outside one) runs
  * @param maxIdle idle connections kept per (backend, user, database, parameters) and event loop;
  *     one more is closed instead of pooled
  * @param idleTimeout an idle connection older than this is closed (PgBouncer {@code
  *     server_idle_timeout})
  * @param maxLifetime a connection that has lived this long is closed instead of being pooled again
  *     (PgBouncer {@code server_lifetime})
+ * @param size transaction mode: backend connections per (backend, user, database, parameters) at
+ *     most, open and idle together, shared out evenly among the event loops (PgBouncer {@code
+ *     default_pool_size})
+ * @param waitTimeout transaction mode: how long a transaction waits for a connection of a full pool
+ *     before it is refused (PgBouncer {@code query_wait_timeout})
+ * @param maxPreparedStatements protocol-level prepared statements kept per backend connection; the
+ *     least recently used beyond are closed (PgBouncer {@code max_prepared_statements})
  */
-public record PoolConfig(Mode mode, int maxIdle, Duration idleTimeout, Duration maxLifetime) {
+public record PoolConfig(
+    Mode mode,
+    int maxIdle,
+    Duration idleTimeout,
+    Duration maxLifetime,
+    int size,
+    Duration waitTimeout,
+    int maxPreparedStatements) {
 
   /** How client sessions use backend connections. */
   public enum Mode {
     NONE,
-    SESSION
+    SESSION,
+    TRANSACTION
   }
+
+  public static final int DEFAULT_SIZE = 20;
+  public static final Duration DEFAULT_WAIT_TIMEOUT = Duration.ofSeconds(120);
+  public static final int DEFAULT_MAX_PREPARED = 200;
 
   public static final PoolConfig NONE =
       new PoolConfig(Mode.NONE, 32, Duration.ofMinutes(10), Duration.ofHours(1));
@@ -32,6 +53,7 @@ public record PoolConfig(Mode mode, int maxIdle, Duration idleTimeout, Duration 
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(idleTimeout, "idleTimeout");
     Objects.requireNonNull(maxLifetime, "maxLifetime");
+    Objects.requireNonNull(waitTimeout, "waitTimeout");
     if (maxIdle < 1) {
       throw new IllegalArgumentException("pool.max_idle must be at least 1, got " + maxIdle);
     }
@@ -41,9 +63,36 @@ public record PoolConfig(Mode mode, int maxIdle, Duration idleTimeout, Duration 
     if (maxLifetime.isNegative() || maxLifetime.isZero()) {
       throw new IllegalArgumentException("pool.max_lifetime must be positive");
     }
+    if (size < 1) {
+      throw new IllegalArgumentException("pool.size must be at least 1, got " + size);
+    }
+    if (waitTimeout.isNegative() || waitTimeout.isZero()) {
+      throw new IllegalArgumentException("pool.wait_timeout must be positive");
+    }
+    if (maxPreparedStatements < 1) {
+      throw new IllegalArgumentException(
+          "pool.max_prepared_statements must be at least 1, got " + maxPreparedStatements);
+    }
+  }
+
+  /** Session pooling with the transaction-mode settings at their defaults. */
+  public PoolConfig(Mode mode, int maxIdle, Duration idleTimeout, Duration maxLifetime) {
+    this(
+        mode,
+        maxIdle,
+        idleTimeout,
+        maxLifetime,
+        DEFAULT_SIZE,
+        DEFAULT_WAIT_TIMEOUT,
+        DEFAULT_MAX_PREPARED);
   }
 
   public boolean pooled() {
     return mode != Mode.NONE;
+  }
+
+  /** Transaction mode: sessions share backend connections between transactions. */
+  public boolean multiplexed() {
+    return mode == Mode.TRANSACTION;
   }
 }

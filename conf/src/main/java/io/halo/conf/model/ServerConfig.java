@@ -39,6 +39,11 @@ public record ServerConfig(
   public static final String DEFAULT_STATE_DIR = "halo-state";
 
   /** No state directory, limits at their defaults (tests and embedded use). */
+  /** The Netty event loops Halo runs: {@code io_threads}, or one per core when it is 0. */
+  public int ioLoops() {
+    return ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : ioThreads;
+  }
+
   public ServerConfig(
       int ioThreads,
       Duration authTimeout,

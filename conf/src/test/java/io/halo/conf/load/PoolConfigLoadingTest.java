@@ -65,6 +65,39 @@ class PoolConfigLoadingTest {
             () -> listener(yaml("postgresql", "split", ", pool_mode: session")));
     assertThat(split.violations())
         .extracting(Violation::message)
-        .containsExactly("route: split sessions keep their own connections; pooling is not built");
+        .containsExactly(
+            "route: split sessions keep their own connections; use pool_mode: transaction");
+    ConfigException replicas =
+        ViolationAssertions.failure(
+            () -> listener(yaml("postgresql", "replicas", ", pool_mode: transaction")));
+    assertThat(replicas.violations())
+        .extracting(Violation::message)
+        .containsExactly("transaction pooling is built for route: primary and route: split");
+  }
+
+  @Test
+  void transaction_pooling_is_bound_with_its_sizes() throws Exception {
+    PoolConfig p =
+        listener(
+                yaml(
+                    "postgresql",
+                    "split",
+                    ", pool_mode: transaction, pool: { size: 50, wait_timeout: 5s,"
+                        + " max_prepared_statements: 100 }"))
+            .pool();
+    assertThat(p.multiplexed()).isTrue();
+    assertThat(p.size()).isEqualTo(50);
+    assertThat(p.waitTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(p.maxPreparedStatements()).isEqualTo(100);
+    assertThat(listener(yaml("postgresql", "primary", ", pool_mode: transaction")).pool().size())
+        .isEqualTo(PoolConfig.DEFAULT_SIZE);
+    ConfigException zero =
+        ViolationAssertions.failure(
+            () ->
+                listener(
+                    yaml("postgresql", "primary", ", pool_mode: transaction, pool: { size: 0 }")));
+    assertThat(zero.violations())
+        .extracting(Violation::message)
+        .anySatisfy(m -> assertThat(m).contains("pool.size must be at least 1"));
   }
 }

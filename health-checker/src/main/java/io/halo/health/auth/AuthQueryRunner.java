@@ -93,14 +93,14 @@ public final class AuthQueryRunner implements AutoCloseable {
     EngineProbe probe = probes.apply(primary);
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("halo-auth-query-" + cluster);
-    hc.setJdbcUrl(probe.jdbcUrl(primary, config.database()));
-    hc.setUsername(config.user());
-    hc.setPassword(config.password());
     java.util.Properties p = probe.driverProperties(config.timeout());
     if (engine == Engine.POSTGRESQL) {
       p.setProperty("ApplicationName", "halo-auth-query");
     }
-    hc.setDataSourceProperties(p);
+    hc.setDataSource(
+        new io.halo.health.probe.DriverSource(probe.jdbcUrl(primary, config.database()), p));
+    hc.setUsername(config.user());
+    hc.setPassword(config.password());
     hc.setMaximumPoolSize(config.maxConcurrent());
     hc.setMinimumIdle(0);
     hc.setIdleTimeout(60_000);

@@ -41,10 +41,11 @@ public final class Monitor implements AutoCloseable {
     long timeoutMs = config.timeout().toMillis();
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("halo-monitor-" + cluster + "-" + backend);
-    hc.setJdbcUrl(probe.jdbcUrl(address, config.database()));
+    hc.setDataSource(
+        new DriverSource(
+            probe.jdbcUrl(address, config.database()), probe.driverProperties(config.timeout())));
     hc.setUsername(config.user());
     hc.setPassword(config.password());
-    hc.setDataSourceProperties(probe.driverProperties(config.timeout()));
     hc.setMaximumPoolSize(1);
     hc.setMinimumIdle(1);
     hc.setConnectionTimeout(Math.max(250, timeoutMs));

@@ -375,6 +375,17 @@ final class HaloMetrics {
     out.sample("halo_log_events_dropped_total", io.halo.proxy.log.DroppingAsyncAppender.dropped());
   }
 
+  private static void poolGauge(
+      PrometheusText out,
+      List<ProxyView.PoolView> pools,
+      String name,
+      String help,
+      java.util.function.ToIntFunction<ProxyView.PoolView> value) {
+    out.family(name, "gauge", help);
+    pools.forEach(
+        p -> out.sample(name, value.applyAsInt(p), "listener", p.listener(), CLUSTER, p.cluster()));
+  }
+
   private static void pools(
       PrometheusText out, List<ProxyView.PoolView> pools, List<ProxyView.OutlivedView> outlived) {
     if (!pools.isEmpty()) {
@@ -416,12 +427,38 @@ final class HaloMetrics {
       out.family(
           "halo_pool_returned_total",
           "counter",
-          "Backend connections given back to the pool (reset with DISCARD ALL).");
+          "Backend connections given back to the pool (session mode: reset with DISCARD ALL;"
+              + " transaction mode: at the end of each transaction).");
       pools.forEach(
           p ->
               out.sample(
                   "halo_pool_returned_total",
                   p.returned(),
+                  "listener",
+                  p.listener(),
+                  CLUSTER,
+                  p.cluster()));
+      poolGauge(
+          out,
+          pools,
+          "halo_pool_connections",
+          "Transaction mode: backend connections open (in use and idle).",
+          ProxyView.PoolView::open);
+      poolGauge(
+          out,
+          pools,
+          "halo_pool_waiting",
+          "Transaction mode: transactions waiting for a connection of a full pool.",
+          ProxyView.PoolView::waiting);
+      out.family(
+          "halo_pool_wait_timeouts_total",
+          "counter",
+          "Transaction mode: transactions refused after pool.wait_timeout (53300).");
+      pools.forEach(
+          p ->
+              out.sample(
+                  "halo_pool_wait_timeouts_total",
+                  p.waitTimeouts(),
                   "listener",
                   p.listener(),
                   CLUSTER,

@@ -28,9 +28,22 @@ public interface ProxyView {
       long pinnedSessions,
       long pinnedTotal) {}
 
-  /** The backend connection pool of one pooled listener ({@code pool_mode: session}). */
+  /**
+   * The backend connection pool of one pooled listener: idle connections, (transaction mode) all
+   * connections open and transactions waiting for one, checkouts that reused a connection or logged
+   * in, connections given back, waits that timed out.
+   */
   record PoolView(
-      String listener, String cluster, int idle, long reused, long opened, long returned) {}
+      String listener,
+      String cluster,
+      String mode,
+      int idle,
+      int open,
+      int waiting,
+      long reused,
+      long opened,
+      long returned,
+      long waitTimeouts) {}
 
   /**
    * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved

@@ -491,24 +491,31 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             listener,
             ctx.channel(),
             backend -> {
+              java.util.function.Supplier<io.netty.util.concurrent.Future<PgBackendConnection>>
+                  login =
+                      () ->
+                          PgBackendConnector.connect(
+                              ctx.channel().eventLoop(),
+                              listener.transports(),
+                              backend,
+                              u.backendUser(),
+                              u.backendPassword(),
+                              backendParameters,
+                              listener.server().backendConnectTimeout(),
+                              (int) listener.server().maxMessageSize(),
+                              listener.scramKeys());
+              if (listener.pool().multiplexed()) {
+                return listener
+                    .pool()
+                    .checkout(
+                        ctx.channel().eventLoop(), backend, Map.copyOf(backendParameters), login);
+              }
               PgBackendConnection pooled =
                   listener.pool().take(ctx.channel().eventLoop(), backend, backendParameters);
               if (pooled != null) {
                 return ctx.channel().eventLoop().newSucceededFuture(pooled);
               }
-              return listener
-                  .pool()
-                  .adopt(
-                      PgBackendConnector.connect(
-                          ctx.channel().eventLoop(),
-                          listener.transports(),
-                          backend,
-                          u.backendUser(),
-                          u.backendPassword(),
-                          backendParameters,
-                          listener.server().backendConnectTimeout(),
-                          (int) listener.server().maxMessageSize(),
-                          listener.scramKeys()));
+              return listener.pool().adopt(login.get());
             },
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {

@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * @param name log prefix, e.g. {@code main/127.0.0.1:6432}
  * @param holdTimeout how long a new session waits for a running failover
- * @param split for {@code route: split}: the classifier and counters; null otherwise
+ * @param split for {@code route: split} and {@code pool_mode: transaction} (which run the split
+ *     engine): the classifier and counters; null otherwise
  */
 public record PgListenerContext(
     String name,
@@ -75,6 +76,12 @@ public record PgListenerContext(
         scramKeys,
         split,
         authFailures,
-        new PgPool(listener.pool()));
+        new PgPool(listener.pool(), server.ioLoops()));
+  }
+
+  /** {@code pool_mode: transaction}: sessions share backend connections between transactions. */
+  @Override
+  public boolean multiplexed() {
+    return pool.multiplexed();
   }
 }

@@ -55,7 +55,12 @@ public final class PgPool {
   private static final long RESET_TIMEOUT_MS = 5_000;
 
   private record Origin(
-      BackendNode node, ByteBuf startupMessages, int processId, int secret, long bornNanos) {}
+      BackendNode node,
+      ByteBuf startupMessages,
+      int processId,
+      int secret,
+      long bornNanos,
+      long epoch) {}
 
   /** A pool key; its hash is computed once (every login and every give-back looks one up). */
   static final class Key {
@@ -99,8 +104,39 @@ public final class PgPool {
       new java.util.concurrent.atomic.AtomicInteger();
   private volatile long epoch = -1;
 
+  /** Transaction mode: connections per key and event loop at most ({@code size} shared out). */
+  private final int perLoop;
+
+  /** Transaction mode: per event loop, each key's connections; the inner maps belong to it. */
+  private final Map<EventLoop, Map<Key, Slot>> slots = new ConcurrentHashMap<>();
+
+  private final java.util.concurrent.atomic.AtomicInteger openCount =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger waitingCount =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final LongAdder waitTimeouts = new LongAdder();
+
   PgPool(PoolConfig config) {
+    this(config, 1);
+  }
+
+  /**
+   * @param loops the event loops sessions run on: transaction mode shares {@code size} out among
+   *     them
+   */
+  PgPool(PoolConfig config, int loops) {
     this.config = config;
+    this.perLoop = Math.max(1, (config.size() + Math.max(1, loops) - 1) / Math.max(1, loops));
+  }
+
+  /** Transaction mode: sessions hold a backend connection only while a transaction runs. */
+  public boolean multiplexed() {
+    return config.multiplexed();
+  }
+
+  /** Transaction mode: protocol-level prepared statements kept per backend connection at most. */
+  int maxPreparedStatements() {
+    return config.maxPreparedStatements();
   }
 
   public boolean enabled() {
@@ -130,7 +166,16 @@ public final class PgPool {
   /** The admin view of this pool. */
   public io.halo.proxy.admin.ProxyView.PoolView view(String listener, String cluster) {
     return new io.halo.proxy.admin.ProxyView.PoolView(
-        listener, cluster, idle(), reused(), opened(), returned());
+        listener,
+        cluster,
+        config.mode().name().toLowerCase(java.util.Locale.ROOT),
+        idle(),
+        openCount.get(),
+        waitingCount.get(),
+        reused(),
+        opened(),
+        returned(),
+        waitTimeouts.sum());
   }
 
   /**
@@ -191,7 +236,7 @@ public final class PgPool {
             all.writeBytes(m, m.readerIndex(), m.readableBytes());
           }
           Channel ch = c.channel();
-          ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret(), now()));
+          ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret(), now(), epoch));
           ch.closeFuture()
               .addListener(
                   x -> {
@@ -247,6 +292,276 @@ public final class PgPool {
     for (Map.Entry<EventLoop, Map<Key, ArrayDeque<Channel>>> e : loops.entrySet()) {
       e.getKey().execute(() -> drain(e.getValue(), t, previous != t.epoch()));
     }
+    for (Map.Entry<EventLoop, Map<Key, Slot>> e : slots.entrySet()) {
+      e.getKey().execute(() -> drainSlots(e.getValue(), t, previous != t.epoch()));
+    }
+  }
+
+  private void drainSlots(Map<Key, Slot> loopSlots, Topology t, boolean all) {
+    for (Map.Entry<Key, Slot> e : loopSlots.entrySet()) {
+      boolean fenced =
+          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
+      if (all || fenced) {
+        ArrayDeque<Channel> idle = e.getValue().idle;
+        idleCount.addAndGet(-idle.size());
+        List<Channel> closing = List.copyOf(idle);
+        idle.clear();
+        closing.forEach(PgPool::quit);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- transaction mode
+
+  /** Transaction mode: one key's connections on one event loop. */
+  private static final class Slot {
+    final Key key;
+    final ArrayDeque<Channel> idle = new ArrayDeque<>();
+    final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+
+    /** Connections open or logging in (idle ones included). */
+    int open;
+
+    /** Closes connections idle beyond idle_timeout; null while none is scheduled. */
+    ScheduledFuture<?> sweeper;
+
+    Slot(Key key) {
+      this.key = key;
+    }
+  }
+
+  /** A transaction waiting for a connection of a full pool. */
+  private static final class Waiter {
+    final io.netty.util.concurrent.Promise<PgBackendConnection> promise;
+    final java.util.function.Supplier<Future<PgBackendConnection>> login;
+    ScheduledFuture<?> timer;
+
+    Waiter(
+        io.netty.util.concurrent.Promise<PgBackendConnection> promise,
+        java.util.function.Supplier<Future<PgBackendConnection>> login) {
+      this.promise = promise;
+      this.login = login;
+    }
+  }
+
+  /** A transaction waited {@code wait_timeout} for a connection of a full pool. */
+  static final class WaitTimeout extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    WaitTimeout(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Transaction mode: a connection to {@code node} for these startup parameters: an idle one, a new
+   * login ({@code login}) while the pool has room, else the first one given back (FIFO), or a
+   * {@link WaitTimeout} after {@code wait_timeout}. The caller owns the startup messages of the
+   * connection it gets and gives it back with {@link #checkin}. On {@code loop} only.
+   */
+  Future<PgBackendConnection> checkout(
+      EventLoop loop,
+      BackendNode node,
+      Map<String, String> parameters,
+      java.util.function.Supplier<Future<PgBackendConnection>> login) {
+    Key key = new Key(node.name(), parameters);
+    Slot slot = slots(loop).computeIfAbsent(key, Slot::new);
+    PgBackendConnection idle = takeIdle(slot);
+    if (idle != null) {
+      return loop.newSucceededFuture(idle);
+    }
+    if (slot.open < perLoop) {
+      return open(slot, login);
+    }
+    io.netty.util.concurrent.Promise<PgBackendConnection> p = loop.newPromise();
+    Waiter w = new Waiter(p, login);
+    slot.waiters.addLast(w);
+    waitingCount.incrementAndGet();
+    w.timer =
+        loop.schedule(
+            () -> {
+              if (slot.waiters.remove(w)) {
+                waitingCount.decrementAndGet();
+                waitTimeouts.increment();
+                p.tryFailure(
+                    new WaitTimeout(
+                        "no connection to "
+                            + node.name()
+                            + " came free within pool.wait_timeout "
+                            + config.waitTimeout().toMillis()
+                            + " ms (pool.size "
+                            + config.size()
+                            + ")"));
+              }
+            },
+            config.waitTimeout().toMillis(),
+            TimeUnit.MILLISECONDS);
+    return p;
+  }
+
+  private PgBackendConnection takeIdle(Slot slot) {
+    while (!slot.idle.isEmpty()) {
+      Channel ch = slot.idle.pollLast(); // the most recently used first: its caches are warm
+      idleCount.decrementAndGet();
+      Idle i = ch.pipeline().get(Idle.class);
+      boolean stale = false;
+      if (i != null) {
+        i.pooled = false; // it stays in the pipeline and passes the session's replies on
+        stale = now() - i.since > config.idleTimeout().toNanos();
+      }
+      Origin o = ch.attr(ORIGIN).get();
+      if (!ch.isActive() || o == null || expired(o) || stale) {
+        quit(ch);
+        continue;
+      }
+      reused.increment();
+      return connectionOf(ch, o);
+    }
+    return null;
+  }
+
+  private static PgBackendConnection connectionOf(Channel ch, Origin o) {
+    return new PgBackendConnection(
+        ch,
+        o.node(),
+        List.of(o.startupMessages().retainedDuplicate()),
+        o.processId(),
+        o.secret(),
+        (byte) 'I');
+  }
+
+  /** A new login counted in {@code slot}; its close makes room for the first waiter. */
+  private Future<PgBackendConnection> open(
+      Slot slot, java.util.function.Supplier<Future<PgBackendConnection>> login) {
+    slot.open++;
+    openCount.incrementAndGet();
+    Future<PgBackendConnection> f;
+    try {
+      f = adopt(login.get());
+    } catch (RuntimeException e) {
+      closed(slot);
+      throw e;
+    }
+    f.addListener(
+        done -> {
+          if (!done.isSuccess()) {
+            closed(slot);
+            return;
+          }
+          Channel ch = f.getNow().channel();
+          ch.attr(KEY).set(slot.key);
+          ch.closeFuture()
+              .addListener(
+                  x -> {
+                    if (slot.idle.remove(ch)) {
+                      idleCount.decrementAndGet();
+                    }
+                    closed(slot);
+                  });
+        });
+    return f;
+  }
+
+  /** A connection of {@code slot} closed (or never opened): the first waiter may log in. */
+  private void closed(Slot slot) {
+    slot.open--;
+    openCount.decrementAndGet();
+    Waiter w = slot.waiters.pollFirst();
+    if (w == null) {
+      return;
+    }
+    waitingCount.decrementAndGet();
+    w.timer.cancel(false);
+    open(slot, w.login)
+        .addListener(
+            (Future<PgBackendConnection> f) -> {
+              if (f.isSuccess()) {
+                if (!w.promise.trySuccess(f.getNow())) {
+                  release(f.getNow());
+                }
+              } else {
+                w.promise.tryFailure(f.cause());
+              }
+            });
+  }
+
+  /** Gives back a connection nobody took (its waiter had gone). */
+  private void release(PgBackendConnection c) {
+    c.startupMessages().forEach(ByteBuf::release);
+    checkin(c.channel());
+  }
+
+  /**
+   * Transaction mode: a session is done with {@code ch} between transactions (its handlers already
+   * removed): the first waiter takes it, or it waits idle; it closes instead when it is too old,
+   * opened under an older epoch or broken. On the channel's loop.
+   */
+  void checkin(Channel ch) {
+    Origin o = ch.attr(ORIGIN).get();
+    Slot slot = o == null ? null : slots(ch.eventLoop()).get(keyOf(ch));
+    if (o == null || slot == null || !ch.isActive() || expired(o) || o.epoch() != epoch) {
+      quit(ch);
+      return;
+    }
+    returned.increment();
+    Waiter w;
+    while ((w = slot.waiters.pollFirst()) != null) {
+      waitingCount.decrementAndGet();
+      w.timer.cancel(false);
+      reused.increment();
+      if (w.promise.trySuccess(connectionOf(ch, o))) {
+        return;
+      }
+    }
+    // One Idle handler per connection, kept across transactions (no pipeline change and no
+    // timer per transaction): pooled, it drops the connection on any server message; taken, it
+    // passes messages on. The slot's sweeper closes connections idle beyond idle_timeout.
+    Idle i = ch.pipeline().get(Idle.class);
+    if (i == null) {
+      i = new Idle(slot.idle);
+      ch.pipeline().addLast("pool-idle", i);
+    }
+    i.pooled = true;
+    i.since = now();
+    slot.idle.addLast(ch);
+    idleCount.incrementAndGet();
+    if (slot.sweeper == null) {
+      sweepLater(ch.eventLoop(), slot);
+    }
+  }
+
+  /** Closes {@code slot}'s connections idle beyond idle_timeout, then again while any are idle. */
+  private void sweepLater(EventLoop loop, Slot slot) {
+    long period = Math.max(1, config.idleTimeout().toMillis() / 2);
+    slot.sweeper =
+        loop.schedule(
+            () -> {
+              slot.sweeper = null;
+              long limit = now() - config.idleTimeout().toNanos();
+              for (Channel ch : List.copyOf(slot.idle)) {
+                Idle i = ch.pipeline().get(Idle.class);
+                if (i != null && i.since - limit < 0) {
+                  i.leave(ch);
+                  quit(ch);
+                }
+              }
+              if (!slot.idle.isEmpty()) {
+                sweepLater(loop, slot);
+              }
+            },
+            period,
+            TimeUnit.MILLISECONDS);
+  }
+
+  /** The pool key a transaction-mode connection was opened for. */
+  private static final AttributeKey<Key> KEY = AttributeKey.valueOf("halo.pg.pool.key");
+
+  private static Key keyOf(Channel ch) {
+    return ch.attr(KEY).get();
+  }
+
+  private Map<Key, Slot> slots(EventLoop loop) {
+    return slots.computeIfAbsent(loop, l -> new HashMap<>());
   }
 
   private void drain(Map<Key, ArrayDeque<Channel>> idle, Topology t, boolean all) {
@@ -380,6 +695,15 @@ public final class PgPool {
     /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
     ScheduledFuture<?> timeout;
 
+    /**
+     * Transaction mode: the connection waits in the pool (else a session has it, and messages pass
+     * through this handler to the session's).
+     */
+    boolean pooled = true;
+
+    /** Transaction mode: when it went back to the pool. */
+    long since;
+
     Idle(ArrayDeque<Channel> pool) {
       this.pool = pool;
     }
@@ -400,7 +724,11 @@ public final class PgPool {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ((ByteBuf) msg).release(); // a FATAL on its way out: the connection is not reused
+      if (!pooled) {
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      io.netty.util.ReferenceCountUtil.release(msg); // a FATAL on its way out: not reused
       leave(ctx.channel());
       ctx.close();
     }
@@ -413,6 +741,10 @@ public final class PgPool {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (!pooled) {
+        ctx.fireExceptionCaught(cause);
+        return;
+      }
       leave(ctx.channel());
       ctx.close();
     }

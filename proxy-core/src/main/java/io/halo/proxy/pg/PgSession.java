@@ -202,6 +202,15 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     listener.router().sessionStarted(backendName);
   }
 
+  /**
+   * Transaction pooling: the session gave its connections back; nothing to cancel until its next
+   * transaction has one.
+   */
+  void released(BackendNode node) {
+    this.backend = null;
+    this.cancelTarget = new CancelTarget(node.address(), 0, 0);
+  }
+
   /** The split session's connection to its (new) primary is open. */
   void rebound(BackendNode node, int processId, int secret, Channel channel) {
     this.backend = channel;
@@ -727,6 +736,9 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     if (topologyWhileOrphaned() || moving || state == SessionState.CLOSING) {
       return; // waiting for a new primary, or a switchover is moving it
     }
+    if (split != null && split.unbound()) {
+      return; // transaction pooling, between transactions: the next one checks out the primary
+    }
     String why =
         io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, backendName, readWrite());
     if (why != null) {
@@ -788,7 +800,9 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     }
     state = SessionState.CLOSING;
     unregister();
-    backend.close();
+    if (backend != null) {
+      backend.close();
+    }
     if (split != null) {
       split.closeBackends();
     }

@@ -137,7 +137,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private final Map<String, Statement> statements = new HashMap<>();
   private int keptBytes;
-  private long generations;
 
   /** Where the unnamed statement was last parsed. */
   private Backend unnamedOn;
@@ -145,20 +144,66 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private StatementKind unnamedKind = StatementKind.WRITE;
   private String unnamedText;
 
-  /** A named statement of the client: its Parse (whole message), its kind, its version. */
-  private record Statement(ByteBuf parse, StatementKind kind, long generation) {}
+  /** A named statement of the client: its Parse (whole message) and its kind. */
+  private record Statement(ByteBuf parse, StatementKind kind) {}
 
-  /** A connection of the session, with what PostgreSQL keeps per connection. */
-  static final class Backend extends Leg {
-    int processId;
-    int secret;
-    final Map<String, Long> prepared = new HashMap<>();
+  /**
+   * What PostgreSQL keeps per backend connection, as Halo knows it: the connection's cancel key,
+   * its named statements (each the whole Parse message it was prepared with, least recently used
+   * first) and settings. Kept with the channel ({@link #BOOK}), so that a pooled connection
+   * (transaction mode) brings it to the next session that takes it. Owned by the channel's loop.
+   */
+  static final class Book {
+    final int processId;
+    final int secret;
+    final java.util.LinkedHashMap<String, ByteBuf> prepared =
+        new java.util.LinkedHashMap<>(16, 0.75f, true);
     final List<String> closes = new ArrayList<>();
 
     /**
      * The settings this connection has (parameter to statement), as {@link PgSettings} keeps them.
      */
     final Map<String, String> applied = new java.util.LinkedHashMap<>();
+
+    Book(int processId, int secret) {
+      this.processId = processId;
+      this.secret = secret;
+    }
+
+    /** Notes {@code parse} (retained here) as the statement {@code name} of this connection. */
+    void prepared(String name, ByteBuf parse) {
+      forget(name);
+      prepared.put(name, parse.retain());
+    }
+
+    /** Forgets the statement {@code name}; true when the connection had it. */
+    boolean forget(String name) {
+      ByteBuf old = prepared.remove(name);
+      if (old != null) {
+        old.release();
+        return true;
+      }
+      return false;
+    }
+
+    /** Whether the connection has {@code name} prepared from exactly {@code parse}. */
+    boolean has(String name, ByteBuf parse) {
+      ByteBuf have = prepared.get(name);
+      return have != null && io.netty.buffer.ByteBufUtil.equals(have, parse);
+    }
+
+    void release() {
+      prepared.values().forEach(ByteBuf::release);
+      prepared.clear();
+    }
+  }
+
+  private static final io.netty.util.AttributeKey<Book> BOOK =
+      io.netty.util.AttributeKey.valueOf("halo.pg.book");
+
+  /** A connection of the session: the node, and the book of the connection it has now. */
+  static final class Backend extends Leg {
+    Book book = new Book(0, 0);
 
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
@@ -199,6 +244,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       inbox.add(PgFrame.ofMessage(b));
     }
     stats.sessionStarted();
+    releaseIfIdle(); // transaction mode: the login's connection waits in the pool for work
   }
 
   // ------------------------------------------------------------------ client side
@@ -647,7 +693,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           e.error());
     } else if (status == 'I') {
       settings.succeeded(e.setting());
-      PgSettings.apply(b.applied, e.setting());
+      PgSettings.apply(b.book.applied, e.setting());
     } else {
       pin();
     }
@@ -714,7 +760,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       session.extendedStarted();
     }
     last = b;
-    session.cancelTarget(b.node(), b.processId, b.secret);
+    session.cancelTarget(b.node(), b.book.processId, b.book.secret);
     write(b.channel(), f);
     if (open == b) {
       b.channel().flush();
@@ -748,9 +794,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         .writeInt(4 + body.readableBytes())
         .writeBytes(body, body.readerIndex(), body.readableBytes());
     keptBytes += copy.readableBytes();
-    long generation = ++generations;
-    statements.put(name, new Statement(copy, kind, generation));
-    b.prepared.put(name, generation);
+    statements.put(name, new Statement(copy, kind));
+    b.book.prepared(name, copy);
   }
 
   private void closedStatement(Backend b, String name) {
@@ -762,38 +807,70 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       keptBytes -= s.parse().readableBytes();
       s.parse().release();
     }
-    b.prepared.remove(name);
+    b.book.forget(name);
     for (Backend other : new Backend[] {primary, replica}) {
-      if (other != null && other != b && other.prepared.remove(name) != null) {
-        other.closes.add(name);
+      if (other != null && other != b && other.book.forget(name)) {
+        other.book.closes.add(name);
       }
     }
   }
 
   /**
-   * Hidden requests {@code b} needs before the unit: stale closes, settings, missing statements.
+   * Hidden requests {@code b} needs before the unit: stale closes, statements of another session
+   * that this unit's Parses would collide with, missing statements, the least recently used
+   * statements beyond {@code pool.max_prepared_statements}, settings.
    */
   private void prelude(Backend b) {
     ByteBuf out = null;
+    Book book = b.book;
     List<String> replayed = new ArrayList<>();
-    for (String name : b.closes) {
+    for (String name : book.closes) {
       out = append(out, closeStatement(name));
     }
-    b.closes.clear();
+    book.closes.clear();
+    if (multiplexed && bindsUnnamedWithoutParse()) {
+      // the unnamed statement on a pooled connection is another session's: the Bind must fail
+      // as on a fresh connection
+      out = append(out, closeStatement(""));
+    }
     for (PgFrame f : unit) {
+      if (f.type() == 'P') {
+        String name = parseName(f);
+        if (name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)) {
+          // prepared there by another session (transaction pooling): closed before the client's
+          // own Parse of that name
+          out = append(out, closeStatement(name));
+        }
+        continue;
+      }
       String name = referencedStatement(f);
       if (name == null || name.isEmpty()) {
         continue;
       }
       Statement s = statements.get(name);
-      Long have = b.prepared.get(name);
-      if (s != null && (have == null || have != s.generation()) && !parsesInUnit(name)) {
-        if (have != null) {
+      if (s != null && !book.has(name, s.parse()) && !parsesInUnit(name)) {
+        if (book.forget(name)) {
           out = append(out, closeStatement(name));
         }
         out = append(out, s.parse().retainedDuplicate());
-        b.prepared.put(name, s.generation());
+        book.prepared(name, s.parse());
         replayed.add(name);
+      }
+    }
+    int max = listener.pool().maxPreparedStatements();
+    if (book.prepared.size() > max) {
+      List<String> evicted = new ArrayList<>();
+      for (String name : book.prepared.keySet()) { // least recently used first
+        if (book.prepared.size() - evicted.size() <= max) {
+          break;
+        }
+        if (!referencedInUnit(name)) {
+          evicted.add(name);
+        }
+      }
+      for (String name : evicted) {
+        book.forget(name);
+        out = append(out, closeStatement(name));
       }
     }
     if (out != null) {
@@ -803,20 +880,19 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
               e -> {
                 if (e.error() != null) {
                   // Not prepared there after all: the client's Bind gets the server's error now,
-                  // and the
-                  // next use prepares it again.
+                  // and the next use prepares it again.
                   log.debug(
                       "[{}] replaying statements on {} for {}: {}",
                       listener.name(),
                       b,
                       session,
                       e.error());
-                  replayed.forEach(b.prepared::remove);
+                  replayed.forEach(book::forget);
                 }
               }));
       b.channel().write(out);
     }
-    for (String setting : settings.replay(b.applied)) {
+    for (String setting : settings.replay(book.applied)) {
       hiddenQuery(
           b,
           setting,
@@ -832,6 +908,21 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
             }
           });
     }
+  }
+
+  /** Whether a message of the unit names statement {@code name} (Parse, Bind, Describe). */
+  private boolean referencedInUnit(String name) {
+    for (PgFrame f : unit) {
+      String n = f.type() == 'P' ? parseName(f) : referencedStatement(f);
+      if (name.equals(n)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String parseName(PgFrame f) {
+    return io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex());
   }
 
   private boolean parsesInUnit(String name) {
@@ -888,16 +979,21 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected Future<PgBackendConnection> open(Backend b) {
-    return PgBackendConnector.connect(
-        client.eventLoop(),
-        listener.transports(),
-        b.node(),
-        session.userConfig().backendUser(),
-        session.userConfig().backendPassword(),
-        session.backendParameters(),
-        listener.server().backendConnectTimeout(),
-        (int) listener.server().maxMessageSize(),
-        listener.scramKeys());
+    java.util.function.Supplier<Future<PgBackendConnection>> login =
+        () ->
+            PgBackendConnector.connect(
+                client.eventLoop(),
+                listener.transports(),
+                b.node(),
+                session.userConfig().backendUser(),
+                session.userConfig().backendPassword(),
+                session.backendParameters(),
+                listener.server().backendConnectTimeout(),
+                (int) listener.server().maxMessageSize(),
+                listener.scramKeys());
+    return multiplexed
+        ? listener.pool().checkout(client.eventLoop(), b.node(), session.backendParameters(), login)
+        : login.get();
   }
 
   @Override
@@ -911,12 +1007,68 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
+  protected void unused(PgBackendConnection c) {
+    discard(c);
+    if (multiplexed) {
+      listener.pool().checkin(c.channel());
+    } else {
+      c.channel().close();
+    }
+  }
+
+  @Override
   protected void attach(Backend b, PgBackendConnection c) {
-    b.processId = c.processId();
-    b.secret = c.secret();
-    c.channel()
-        .pipeline()
-        .addLast("frames", PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    Channel ch = c.channel();
+    Book book = ch.attr(BOOK).get();
+    if (book == null) {
+      Book fresh = new Book(c.processId(), c.secret());
+      ch.attr(BOOK).set(fresh);
+      ch.closeFuture().addListener(x -> fresh.release());
+      book = fresh;
+    }
+    b.book = book;
+    if (ch.pipeline().get(FRAMES) == null) { // a pooled connection keeps its decoder
+      ch.pipeline()
+          .addLast(FRAMES, PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    }
+  }
+
+  private static final String FRAMES = "frames";
+
+  /**
+   * Transaction mode: the connection goes back to the pool with its decoder (between transactions
+   * it holds no partial message) and its book.
+   */
+  @Override
+  protected void giveBack(Backend b, Channel channel) {
+    listener.pool().checkin(channel);
+  }
+
+  @Override
+  protected void released() {
+    unnamedOn = null;
+    txBackend = null;
+    session.released(primary.node());
+  }
+
+  @Override
+  protected void primaryMoved(BackendNode node) {
+    session.boundTo(node);
+  }
+
+  @Override
+  protected String refusalOf(Throwable cause) {
+    return cause instanceof PgPool.WaitTimeout ? cause.getMessage() : null;
+  }
+
+  @Override
+  protected java.time.Duration holdTimeout() {
+    return listener.holdTimeout();
+  }
+
+  @Override
+  protected void suspect(BackendNode node) {
+    listener.sessions().suspect(node.name());
   }
 
   @Override

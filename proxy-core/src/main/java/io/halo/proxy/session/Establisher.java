@@ -126,6 +126,10 @@ public final class Establisher<C> {
       return;
     }
     Route sessionRoute = routed.routeOr(listener.listener().route());
+    if (listener.multiplexed()) {
+      connect(routed.backend(), sessionRoute); // the pool bounds its backend connections
+      return;
+    }
     waiting =
         listener
             .admission()
@@ -148,7 +152,9 @@ public final class Establisher<C> {
           if (f.isSuccess()) {
             Permit held = permit;
             permit = null;
-            client.closeFuture().addListener(x -> held.release());
+            if (held != null) {
+              client.closeFuture().addListener(x -> held.release());
+            }
             established.accept(connecting.getNow(), sessionRoute);
             return;
           }
@@ -205,7 +211,7 @@ public final class Establisher<C> {
   }
 
   /** The connect failed at the network level (refused, reset), not at the login. */
-  private static boolean unreachable(Throwable t) {
+  public static boolean unreachable(Throwable t) {
     for (int depth = 0; t != null && depth < 4; depth++, t = t.getCause()) {
       if (t instanceof java.io.IOException) {
         return true;

@@ -32,4 +32,12 @@ public interface SessionListener {
 
   /** How long a new session waits for a running failover. */
   Duration holdTimeout();
+
+  /**
+   * Sessions share backend connections between transactions ({@code pool_mode: transaction}): a
+   * session holds no session permit of a backend (the pool bounds the connections).
+   */
+  default boolean multiplexed() {
+    return false;
+  }
 }

@@ -244,9 +244,13 @@ class OverloadIT {
         run.took());
     assertThat(run.otherErrors()).as("errors other than 53300").isEmpty();
     assertThat(run.latenciesNanos()).hasSizeGreaterThan(50);
+    // pg_stat_activity is not an atomic snapshot: the server copies each backend's status in turn,
+    // so a transaction that ends (and lets Halo admit the next one) while the copy runs can be
+    // seen with its successor (CI saw LIMIT + 1 once on a loaded machine). Without the limit the
+    // sampler sees every client's transaction at once.
     assertThat(run.peakActive())
         .as("transactions running at once on the backend")
-        .isLessThanOrEqualTo(LIMIT);
+        .isLessThanOrEqualTo(LIMIT + 1);
     assertThat(run.p99Millis())
         .as("admitted p99 vs twice the unloaded p99 (%d ms)", unloadedP99)
         .isLessThanOrEqualTo(2 * unloadedP99);

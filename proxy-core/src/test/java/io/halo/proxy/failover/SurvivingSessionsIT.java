@@ -50,6 +50,14 @@ class SurvivingSessionsIT {
   }
 
   private void start(Duration interval) throws Exception {
+    start(interval, false);
+  }
+
+  /**
+   * @param multiplexed the primary listener pools backend connections per transaction ({@code
+   *     pool_mode: transaction}, size 4)
+   */
+  private void start(Duration interval, boolean multiplexed) throws Exception {
     cluster =
         LOGS.watch(
             PgCluster.builder()
@@ -69,26 +77,58 @@ class SurvivingSessionsIT {
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             200,
             c ->
-                HaloFixture.withFailover(
-                    HaloFixture.withMonitor(
-                        c,
-                        new MonitorConfig(
-                            cluster.superuser(),
-                            cluster.superuserPassword(),
-                            "postgres",
-                            interval,
-                            Duration.ofSeconds(1),
-                            3,
-                            2)),
-                    new FailoverConfig(
-                        FailoverConfig.Mode.AUTOMATIC,
-                        FailoverConfig.Type.HOT,
-                        16L << 20,
-                        Duration.ofSeconds(15),
-                        null,
-                        null,
-                        null,
-                        Duration.ofSeconds(30))));
+                pooled(
+                    multiplexed,
+                    HaloFixture.withFailover(
+                        HaloFixture.withMonitor(
+                            c,
+                            new MonitorConfig(
+                                cluster.superuser(),
+                                cluster.superuserPassword(),
+                                "postgres",
+                                interval,
+                                Duration.ofSeconds(1),
+                                3,
+                                2)),
+                        new FailoverConfig(
+                            FailoverConfig.Mode.AUTOMATIC,
+                            FailoverConfig.Type.HOT,
+                            16L << 20,
+                            Duration.ofSeconds(15),
+                            null,
+                            null,
+                            null,
+                            Duration.ofSeconds(30)))));
+  }
+
+  private static io.halo.conf.model.ClusterConfig pooled(
+      boolean multiplexed, io.halo.conf.model.ClusterConfig c) {
+    return multiplexed ? multiplexed(c) : c;
+  }
+
+  private static io.halo.conf.model.ClusterConfig multiplexed(io.halo.conf.model.ClusterConfig c) {
+    return new io.halo.conf.model.ClusterConfig(
+        c.name(),
+        c.engine(),
+        c.listeners().stream()
+            .map(
+                l ->
+                    l.route() == io.halo.conf.model.Route.PRIMARY
+                        ? l.withPool(
+                            new io.halo.conf.model.PoolConfig(
+                                io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+                                8,
+                                Duration.ofMinutes(5),
+                                Duration.ofHours(1),
+                                4,
+                                Duration.ofSeconds(30),
+                                200))
+                        : l)
+            .toList(),
+        c.backends(),
+        c.monitor(),
+        c.failover(),
+        c.throttle());
   }
 
   /** A session through Halo with a server-side prepared statement (pgjdbc names it S_1). */
@@ -182,6 +222,43 @@ class SurvivingSessionsIT {
           .contains(
               "halo_sessions_outlived_backend_total{cluster=\"main\",outcome=\"moved\"} "
                   + (IDLE_SESSIONS + 1));
+    } finally {
+      for (Idle s : sessions) {
+        s.connection().close();
+      }
+    }
+  }
+
+  @Test
+  void idle_sessions_of_a_transaction_pooled_listener_outlive_kill_9_of_the_primary()
+      throws Exception {
+    // Given a listener with pool_mode: transaction and 20 idle sessions with prepared statements
+    start(Duration.ofMillis(500), true);
+    PgNode old = cluster.primary();
+    List<Idle> sessions = new ArrayList<>();
+    try {
+      for (int i = 0; i < IDLE_SESSIONS; i++) {
+        sessions.add(idle());
+      }
+      for (Idle s : sessions) {
+        assertThat(s.serverPort()).isEqualTo(old.port());
+      }
+      // When the primary is killed while they hold no backend connection
+      old.kill();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      PgNode next = cluster.standbys().get(0);
+      // Then every session's next statement runs on the new primary, its prepared statement
+      // prepared there on demand, without an error
+      for (Idle s : sessions) {
+        assertThat(s.serverPort()).isEqualTo(next.port());
+        assertThat(s.connection().isValid(2)).isTrue();
+      }
     } finally {
       for (Idle s : sessions) {
         s.connection().close();

@@ -60,6 +60,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   private static final Logger log = LoggerFactory.getLogger(SplitRelay.class);
   private static final long REPLICA_RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
   private static final long RECHECK_MS = 2;
+  private static final long CHECKOUT_RETRY_MS = 20;
 
   /** Why Halo ends a session; each engine says it with its own code. */
   public enum End {
@@ -128,6 +129,18 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   private long replicaRetryAt;
 
+  /**
+   * {@code pool_mode: transaction}: the session holds backend connections only while it has work in
+   * flight; between transactions they go back to the listener's pool.
+   */
+  protected final boolean multiplexed;
+
+  /** Reads may go to a replica ({@code route: split}); otherwise every request to the primary. */
+  private final boolean replicaReads;
+
+  /** Multiplexed: until when a checkout waits for a primary (failover hold); 0 = not waiting. */
+  private long checkoutUntil;
+
   protected SplitRelay(Setup s, PositionProbe<?> probe) {
     this.client = s.client();
     this.stats = s.stats();
@@ -139,6 +152,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     this.request = s.request();
     this.goodbye = s.goodbye();
     this.probe = probe;
+    this.multiplexed = s.config().pool().multiplexed();
+    this.replicaReads = s.config().route() == io.halo.conf.model.Route.SPLIT;
     this.rules = router.sessionRules(request);
     this.ryw =
         config.readYourWrites() ? ReadYourWrites.of(probe, config.readYourWritesWait()) : null;
@@ -213,6 +228,42 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Ends the session from Halo's side with the engine's error. */
   protected abstract void endSession(End why, String message);
 
+  /**
+   * Multiplexed: gives {@code leg}'s connection (idle, between transactions, its session handler
+   * removed) back to the listener's pool with what the engine keeps per connection.
+   */
+  protected void giveBack(L leg, Channel channel) {
+    quit(channel);
+  }
+
+  /** Multiplexed: the session gave its connections back (no cancel target, nothing bound). */
+  protected void released() {}
+
+  /** Multiplexed: the session's next transaction runs on {@code node}, the primary now. */
+  protected void primaryMoved(BackendNode node) {}
+
+  /**
+   * Multiplexed: the message of a refusal when a connection could not be had for a reason that
+   * leaves the session usable (a full pool's wait timed out), else null.
+   */
+  protected String refusalOf(Throwable cause) {
+    return null;
+  }
+
+  /** Multiplexed: how long a checkout waits for a failover to give the cluster a primary. */
+  protected java.time.Duration holdTimeout() {
+    return java.time.Duration.ZERO;
+  }
+
+  /** Multiplexed: the primary refused or reset a connect; the health checker should look now. */
+  protected void suspect(BackendNode node) {}
+
+  /** A connection opened but not taken (the session closed meanwhile): the engine frees it. */
+  protected void unused(C connection) {
+    discard(connection);
+    channelOf(connection).close();
+  }
+
   /** Whether a leg is in the middle of a request the client has not finished sending. */
   protected boolean midRequest(L leg) {
     return false;
@@ -266,8 +317,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     if (primary.channel() == null) {
-      park(); // moved by a switchover: the new primary's connection opens first
-      connect(primary);
+      park(); // moved by a switchover, or multiplexed: the primary's connection opens first
+      if (multiplexed) {
+        checkOut();
+      } else {
+        connect(primary);
+      }
       return;
     }
     L target = decide();
@@ -370,7 +425,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (sticky != null) {
       return sticky;
     }
-    if (pinned || !kind.replicaSafe() || primaryOnce) {
+    if (pinned || !kind.replicaSafe() || primaryOnce || !replicaReads) {
       return primary;
     }
     return readTarget();
@@ -558,6 +613,111 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       client.flush();
       resume();
     }
+    releaseIfIdle();
+  }
+
+  // ------------------------------------------------------------------ multiplexing
+
+  /**
+   * Multiplexed: between transactions with nothing owed, buffered or half sent, and not pinned, the
+   * session's connections go back to the pool; its next request checks one out again.
+   */
+  protected final void releaseIfIdle() {
+    if (!multiplexed
+        || pinned
+        || closed
+        || ending
+        || parked
+        || hasPending()
+        || inTransaction()
+        || !backendsIdle()
+        || primary == null
+        || primary.connecting()
+        || midRequest(primary)
+        || (replica != null && (replica.connecting() || midRequest(replica)))) {
+      return;
+    }
+    if (primary.channel() == null && replica == null) {
+      return;
+    }
+    // the reply is complete: it leaves now (the backend handler that flushes at the end of a read
+    // is about to go with the connection)
+    client.flush();
+    L oldPrimary = primary;
+    L oldReplica = replica;
+    primary = newLeg(true, oldPrimary.node());
+    replica = null;
+    last = null;
+    giveBackLeg(oldPrimary);
+    if (oldReplica != null) {
+      giveBackLeg(oldReplica);
+    }
+    released();
+  }
+
+  private void giveBackLeg(L leg) {
+    Channel ch = leg.channel();
+    if (ch == null) {
+      return;
+    }
+    if (ch.pipeline().get("split") != null) {
+      ch.pipeline().remove("split");
+    }
+    giveBack(leg, ch);
+  }
+
+  /** Multiplexed: whether the session holds no backend connection now. */
+  public final boolean unbound() {
+    return multiplexed
+        && primary != null
+        && primary.channel() == null
+        && !primary.connecting()
+        && replica == null;
+  }
+
+  /**
+   * Multiplexed: the waiting request needs a primary connection: on the router's primary now (a
+   * failover may have changed it), waiting within {@code hold_timeout} while a failover runs.
+   */
+  private void checkOut() {
+    if (primary.connecting()) {
+      return;
+    }
+    io.halo.routing.RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+    if (r instanceof RouteResult.Routed routed) {
+      checkoutUntil = 0;
+      if (!routed.backend().name().equals(primary.node().name())) {
+        primary = newLeg(true, routed.backend());
+        primaryMoved(routed.backend());
+      }
+      connect(primary);
+      return;
+    }
+    if (r instanceof io.halo.routing.RouteResult.Wait && waitForPrimary()) {
+      return;
+    }
+    checkoutUntil = 0;
+    String why =
+        r instanceof io.halo.routing.RouteResult.Unavailable u
+            ? u.reason()
+            : ((io.halo.routing.RouteResult.Wait) r).reason()
+                + "; still not finished after hold_timeout "
+                + holdTimeout().toMillis()
+                + " ms";
+    endSession(End.CANNOT_CONNECT, why);
+  }
+
+  /** Tries the checkout again shortly, within hold_timeout; false once that has passed. */
+  private boolean waitForPrimary() {
+    long now = System.nanoTime();
+    if (checkoutUntil == 0) {
+      checkoutUntil = now + holdTimeout().toNanos();
+    }
+    if (now - checkoutUntil >= 0) {
+      return false;
+    }
+    client.eventLoop().schedule(this::resume, CHECKOUT_RETRY_MS, TimeUnit.MILLISECONDS);
+    return true;
   }
 
   /** Opens {@code b}'s connection; the waiting request resumes when it is open (or failed). */
@@ -571,8 +731,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         done -> {
           b.connecting(false);
           if (done.isSuccess() && (closed || (b != primary && b != replica))) {
-            discard(f.getNow()); // closed, or replaced while it connected (switchover)
-            channelOf(f.getNow()).close();
+            unused(f.getNow()); // closed, or replaced while it connected (switchover)
             return;
           }
           if (closed) {
@@ -585,6 +744,19 @@ public abstract class SplitRelay<M, L extends Leg, C> {
             if (b.isPrimary()) {
               primaryAttached(b, c);
             }
+          } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {
+            refuse(
+                refusalOf(
+                    done.cause())); // the pool stayed full: this request fails, not the session
+            kind = null;
+            primaryOnce = false;
+          } else if (b.isPrimary()
+              && multiplexed
+              && io.halo.proxy.session.Establisher.unreachable(done.cause())
+              && waitForPrimary()) {
+            suspect(
+                b.node()); // a dead primary: the failover it starts gives the next try a new one
+            return;
           } else if (b.isPrimary()) {
             log.warn(
                 "[{}] {}: the primary {} is unreachable: {}",
@@ -717,6 +889,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (closed) {
       return;
     }
+    releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
     gate.abandon();
     stats.sessionEnded(pinned);
@@ -731,6 +904,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (closed) {
       return;
     }
+    releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     ending = true;
     closeBackends();
     client.close();
@@ -756,8 +930,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         primary == null ? null : primary.channel(), replica == null ? null : replica.channel());
   }
 
+  /** Both connections (where open) take writes; no allocation: asked on every client read. */
   private boolean backendsWritable() {
-    return SplitChannels.allWritable(backendChannels());
+    return writable(primary) && writable(replica);
+  }
+
+  private static boolean writable(Leg leg) {
+    return leg == null || leg.channel() == null || leg.channel().isWritable();
   }
 
   // ------------------------------------------------------------------ handlers
@@ -775,7 +954,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      SplitChannels.flush(backendChannels());
+      if (primary != null && primary.channel() != null) {
+        primary.channel().flush();
+      }
+      if (replica != null && replica.channel() != null) {
+        replica.channel().flush();
+      }
     }
 
     @Override

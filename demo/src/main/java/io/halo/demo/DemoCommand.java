@@ -79,6 +79,15 @@ public final class DemoCommand implements Callable<Integer> {
               + " TLS on (PostgreSQL: hostssl-only pg_hba.conf), Halo to them with verify-full")
   boolean tls;
 
+  @Option(
+      names = "--instances",
+      defaultValue = "1",
+      description =
+          "Halo instances (default ${DEFAULT-VALUE}); more than one start a fleet sharing the"
+              + " cluster through a ZooKeeper server in this JVM, instance i (from 0) on each port"
+              + " + 10 x i and admin port + i (PostgreSQL only)")
+  int instances;
+
   /** The demo CA and certificate when {@code --tls}; null otherwise. */
   private TestCertificates ca;
 
@@ -86,7 +95,16 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    for (int p : new int[] {port, replicaPort, splitPort, adminPort}) {
+    if (instances < 1 || instances > FleetDemo.MAX_INSTANCES) {
+      System.err.printf(
+          "halo demo: --instances must be between 1 and %d%n", FleetDemo.MAX_INSTANCES);
+      return 2;
+    }
+    if (instances > 1 && !"postgresql".equalsIgnoreCase(engine)) {
+      System.err.println("halo demo: --instances runs with --engine postgresql only");
+      return 2;
+    }
+    for (int p : FleetDemo.ports(this, instances)) {
       if (!portFree(p)) {
         System.err.printf(
             "halo demo: port %d on 127.0.0.1 is in use; choose others with --port/--replica-port/--split-port/--admin-port%n",
@@ -108,6 +126,9 @@ public final class DemoCommand implements Callable<Integer> {
     System.out.printf(
         "Starting a local PostgreSQL primary and %d standby(s) (embedded binaries; first run unpacks them)...%n",
         standbys);
+    if (instances > 1) {
+      return FleetDemo.run(this, instances);
+    }
     Running demo;
     try {
       demo = start();
@@ -134,6 +155,27 @@ public final class DemoCommand implements Callable<Integer> {
 
   /** Starts the PostgreSQL demo (servers, then Halo); on failure stops what it started. */
   Running start() throws IOException, SQLException, ConfigException, InterruptedException {
+    PgCluster cluster = startCluster();
+    HaloServer server = null;
+    try {
+      Path file = cluster.baseDir().resolve("halo.yaml");
+      Files.writeString(
+          file,
+          config(cluster, switchoverScript(cluster), port, replicaPort, splitPort, adminPort, ""));
+      HaloConfig config = ConfigLoader.load(file, Map.of());
+      server = HaloServer.start(config);
+      return new Running(cluster, server, file);
+    } catch (IOException | ConfigException | RuntimeException e) {
+      if (server != null) {
+        server.close();
+      }
+      cluster.close();
+      throw e;
+    }
+  }
+
+  /** The demo's PostgreSQL servers (with {@code --tls}, their certificate first), ready. */
+  PgCluster startCluster() throws IOException, SQLException {
     PgCluster.Builder builder =
         PgCluster.builder().name("demo").standbys(standbys).user(USER, PASSWORD).database(USER);
     if (tls) {
@@ -142,22 +184,18 @@ public final class DemoCommand implements Callable<Integer> {
       builder.tls(certificate);
     }
     PgCluster cluster = builder.start();
-    HaloServer server = null;
     try {
       grantOwnership(cluster);
-      Path script = writeSwitchoverScript(cluster, tls);
-      Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, config(cluster, script));
-      HaloConfig config = ConfigLoader.load(file, Map.of());
-      server = HaloServer.start(config);
-      return new Running(cluster, server, file);
-    } catch (IOException | SQLException | ConfigException | RuntimeException e) {
-      if (server != null) {
-        server.close();
-      }
+      return cluster;
+    } catch (SQLException | RuntimeException e) {
       cluster.close();
       throw e;
     }
+  }
+
+  /** Writes the demo's switchover_command next to the cluster's servers. */
+  Path switchoverScript(PgCluster cluster) throws IOException {
+    return writeSwitchoverScript(cluster, tls);
   }
 
   /** Removes the demo CA's directory (made by {@code --tls}). */
@@ -193,6 +231,7 @@ public final class DemoCommand implements Callable<Integer> {
   /** The demo on other ports (tests). */
   static DemoCommand onPorts(int port, int replicaPort, int splitPort, int adminPort) {
     DemoCommand d = new DemoCommand();
+    d.instances = 1;
     d.port = port;
     d.replicaPort = replicaPort;
     d.splitPort = splitPort;
@@ -254,7 +293,18 @@ public final class DemoCommand implements Callable<Integer> {
     return file;
   }
 
-  private String config(PgCluster cluster, Path switchoverScript) {
+  /**
+   * One Halo's config for the demo cluster on these ports; {@code top} is added at the top level
+   * (the fleet's {@code coordination:}), empty for a single Halo.
+   */
+  String config(
+      PgCluster cluster,
+      Path switchoverScript,
+      int port,
+      int replicaPort,
+      int splitPort,
+      int adminPort,
+      String top) {
     StringBuilder backends = new StringBuilder();
     for (PgNode n : cluster.nodes()) {
       backends.append(
@@ -275,7 +325,7 @@ public final class DemoCommand implements Callable<Integer> {
     return String.format(
         """
         # Written by 'halo demo'. Reference of every key: conf/halo.yaml in the Halo repository.
-        admin:
+        %sadmin:
           listen: 127.0.0.1:%d
         users:
           - { name: %s, password: %s }
@@ -291,6 +341,7 @@ public final class DemoCommand implements Callable<Integer> {
             failover:
               switchover_command: %s
         """,
+        top,
         adminPort,
         USER,
         PASSWORD,
@@ -374,7 +425,7 @@ public final class DemoCommand implements Callable<Integer> {
         adminPort);
   }
 
-  private static boolean portFree(int port) {
+  static boolean portFree(int port) {
     try (ServerSocket s = new ServerSocket()) {
       s.setReuseAddress(true);
       s.bind(new InetSocketAddress("127.0.0.1", port));

@@ -553,11 +553,22 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       return;
     }
     InetSocketAddress a = admin.boundAddress();
-    zk.adminAddress(a.getHostString() + ":" + a.getPort());
+    // The other instances reach this one there (409 pointers, forwarded actions): a wildcard
+    // listen address is no address for them, the host's name is. (Start thread: may resolve.)
+    String host = a.getHostString();
+    if (a.getAddress() != null && a.getAddress().isAnyLocalAddress()) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException e) {
+        log.warn("admin listens on {} and this host has no name: other instances see it so", host);
+      }
+    }
+    zk.adminAddress(host + ":" + a.getPort());
     for (ClusterHealth h : healths) {
       io.halo.health.store.ZkStateStore store = zk.store(h.config().name());
       h.onTopology(t -> store.publishView(t.epoch(), t.primary(), down(t)));
       store.onPeerSeesDown(h::suspect);
+      h.onSuspicions(store::publishSuspects);
       store.publishView(h.current().epoch(), h.current().primary(), down(h.current()));
     }
   }

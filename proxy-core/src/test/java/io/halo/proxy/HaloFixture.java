@@ -67,6 +67,26 @@ public final class HaloFixture implements AutoCloseable {
       java.util.function.UnaryOperator<ClusterConfig> customize,
       io.halo.conf.model.CoordinationConfig coordination)
       throws InterruptedException {
+    return start(
+        cluster,
+        server,
+        users,
+        maxClients,
+        customize,
+        coordination,
+        new AdminConfig(new HostPort("127.0.0.1", 0), null));
+  }
+
+  /** As above, with its own admin API settings (token, TLS). */
+  public static HaloFixture start(
+      PgCluster cluster,
+      ServerConfig server,
+      List<UserConfig> users,
+      int maxClients,
+      java.util.function.UnaryOperator<ClusterConfig> customize,
+      io.halo.conf.model.CoordinationConfig coordination,
+      AdminConfig admin)
+      throws InterruptedException {
     List<BackendConfig> backends = new ArrayList<>();
     for (PgNode n : cluster.nodes()) {
       backends.add(
@@ -104,13 +124,7 @@ public final class HaloFixture implements AutoCloseable {
             // generous: tests of admission set their own (ThrottleIT)
             new ThrottleConfig(1000, 1000, Duration.ofSeconds(2)));
     HaloConfig config =
-        new HaloConfig(
-            null,
-            server,
-            new AdminConfig(new HostPort("127.0.0.1", 0), null),
-            users,
-            List.of(customize.apply(c)),
-            coordination);
+        new HaloConfig(null, server, admin, users, List.of(customize.apply(c)), coordination);
     return new HaloFixture(cluster, HaloServer.start(config));
   }
 

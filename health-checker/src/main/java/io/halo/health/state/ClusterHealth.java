@@ -329,6 +329,14 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return bursts.suspect(backend);
   }
 
+  /**
+   * Registers {@code w}, told (on any thread; it must not block) the backends whose burst of probes
+   * the data path started, each time that set changes.
+   */
+  public void onSuspicions(Consumer<java.util.Set<String>> w) {
+    bursts.watch(w);
+  }
+
   /** How many suspicion bursts the data path started (admin view, tests). */
   public long suspicions() {
     return bursts.started();
@@ -913,15 +921,16 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private void publish() {
     persist();
     List<BackendNode> nodes = nodes();
-    Topology next =
-        new Topology(config.name(), epoch, primary, nodes, failoverInProgress || reconciling);
+    boolean holding = holding();
+    Topology next = new Topology(config.name(), epoch, primary, nodes, holding);
     List<BackendStatus> statuses = buildStatuses(nodes);
     Topology prev = view.getAndSet(new View(next, statuses)).topology();
     if (!next.equals(prev)) {
       for (BackendStatus s : statuses) {
-        // While a failover or switchover runs, its target is primary on the server a moment
-        // before Halo routes to it: reported in the status, not logged as an incident.
-        if (s.splitBrain() && !failoverInProgress) {
+        // While a failover or switchover runs (here or, on a follower, at the leader), its target
+        // is primary on the server a moment before Halo routes to it: reported in the status, not
+        // logged as an incident.
+        if (s.splitBrain() && !holding) {
           log.warn(
               "[{}] split brain: {} reports itself primary but {} is the primary; it gets no traffic",
               config.name(),
@@ -944,6 +953,20 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         log.error("[{}] health hook failed", config.name(), e);
       }
     }
+  }
+
+  /**
+   * Whether new primary sessions wait (bounded by {@code hold_timeout}) instead of being refused:
+   * while this instance fails over, during the start-up reconciliation, and on a follower while the
+   * fleet's leader is between its fence of the primary and the promotion. The leader saves the
+   * fence first (the shared state then names a fenced primary) and the new primary with the next
+   * epoch after; a follower that adopted the first holds its sessions exactly as the leader does,
+   * and lets them go on the second. Writer thread.
+   */
+  private boolean holding() {
+    return failoverInProgress
+        || reconciling
+        || (!store.decides() && primary != null && trackers.get(primary).fencedByFailover);
   }
 
   @Override

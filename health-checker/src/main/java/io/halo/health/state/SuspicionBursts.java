@@ -56,6 +56,9 @@ final class SuspicionBursts {
 
   private final AtomicLong started = new AtomicLong();
 
+  /** Told the backends under suspicion whenever that set changes (any thread; must not block). */
+  private volatile java.util.function.Consumer<java.util.Set<String>> watcher = s -> {};
+
   SuspicionBursts(
       String cluster,
       Map<String, Monitor> monitors,
@@ -87,12 +90,21 @@ final class SuspicionBursts {
       return other;
     }
     started.incrementAndGet();
+    watcher.accept(java.util.Set.copyOf(running.keySet()));
     try {
       probes.execute(() -> probe(m, failures));
     } catch (RejectedExecutionException stopped) {
       over(backend, null);
     }
     return mine;
+  }
+
+  /**
+   * Registers {@code w}, told the set of backends whose burst runs each time it changes (a fleet's
+   * follower publishes it, so that the leader starts its own burst at once). Never blocks.
+   */
+  void watch(java.util.function.Consumer<java.util.Set<String>> w) {
+    watcher = w;
   }
 
   /** How many bursts the data path started. */
@@ -106,13 +118,18 @@ final class SuspicionBursts {
     Future<?> applied =
         writer.submit(
             () -> {
+              boolean wasDown = writer.down(m.backend());
               writer.apply(r);
               boolean down = writer.down(m.backend());
               if (r.ok()) {
                 over(m.backend(), true);
               } else if (down || left <= 1) {
                 over(m.backend(), false);
-                if (down) {
+                // Only when this burst found it down: the refresh is for the confirmation of the
+                // failover that starts now. A login retrying on a backend already down starts a
+                // burst per retry; probing every other backend each time would load the standby
+                // being promoted.
+                if (down && !wasDown) {
                   log.info(
                       "[{}] {} is down after a burst of probes the data path asked for ({});"
                           + " probing the others now",
@@ -142,6 +159,7 @@ final class SuspicionBursts {
   private void over(String backend, Boolean answered) {
     CompletableFuture<Boolean> f = running.remove(backend);
     if (f != null) {
+      watcher.accept(java.util.Set.copyOf(running.keySet()));
       f.complete(answered);
     }
   }

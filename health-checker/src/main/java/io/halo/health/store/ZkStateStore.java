@@ -65,6 +65,7 @@ public final class ZkStateStore implements StateStore {
   private volatile long viewEpoch;
   private volatile String viewPrimary;
   private volatile List<String> viewDown = List.of();
+  private volatile List<String> viewSuspects = List.of();
   private volatile Consumer<String> peerSeesDown = b -> {};
 
   ZkStateStore(ZkCoordination zk, String cluster) {
@@ -227,10 +228,11 @@ public final class ZkStateStore implements StateStore {
 
   /**
    * Registers {@code suspect}, called (on a Curator thread; it must not block) with each backend
-   * another instance newly reports down while this instance decides: the leader then probes it at
-   * once instead of at its next scheduled probe. A follower whose clients lost the primary sees it
-   * first (its relays' resets start a suspicion burst); without this hint the leader, which may
-   * carry no traffic to it, would wait for its own probes to fail.
+   * another instance reports down or under suspicion (its data path started a burst of probes)
+   * while this instance decides: the leader then probes it at once instead of at its next scheduled
+   * probe. A follower whose clients lost the primary sees it first (its relays' resets start a
+   * suspicion burst); without this hint the leader, which may carry no traffic to it, would wait
+   * for its own probes to fail.
    */
   public void onPeerSeesDown(Consumer<String> suspect) {
     this.peerSeesDown = suspect;
@@ -245,9 +247,11 @@ public final class ZkStateStore implements StateStore {
     }
     try {
       Map<?, ?> v = json.readValue(data.getData(), Map.class);
-      if (v.get("down") instanceof List<?> down) {
-        for (Object b : down) {
-          peerSeesDown.accept(String.valueOf(b));
+      for (String key : new String[] {"down", "suspects"}) {
+        if (v.get(key) instanceof List<?> seen) {
+          for (Object b : seen) {
+            peerSeesDown.accept(String.valueOf(b));
+          }
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -339,6 +343,19 @@ public final class ZkStateStore implements StateStore {
     republishView();
   }
 
+  /**
+   * Publishes the backends whose burst of probes this instance's data path started (its clients
+   * lost them): the leader starts its own burst on them at once, in parallel, instead of after this
+   * instance's burst found them DOWN. Never blocks.
+   */
+  public void publishSuspects(java.util.Collection<String> suspects) {
+    // One seen down already is published as such: retried logins start bursts on it again and
+    // again, which would otherwise rewrite the view each time.
+    List<String> down = viewDown;
+    viewSuspects = suspects.stream().filter(b -> !down.contains(b)).sorted().toList();
+    republishView();
+  }
+
   /** Publishes the view again with the current leadership (after it changed). */
   private void republishView() {
     if (zk.adminAddress() == null) {
@@ -354,6 +371,7 @@ public final class ZkStateStore implements StateStore {
     v.put("primary", primary);
     v.put("leader", leading);
     v.put("down", down);
+    v.put("suspects", viewSuspects);
     byte[] bytes;
     try {
       bytes = json.writeValueAsBytes(v);

@@ -30,8 +30,19 @@ final class AdminEndpoints {
   private final ProxyView proxy;
   private final AdminJson json;
   private final HaloMetrics metrics;
+  private final LeaderForwarder forwarder;
 
   AdminEndpoints(List<ClusterControl> clusters, ProxyView proxy, AdminJson json) {
+    this(clusters, proxy, json, null);
+  }
+
+  /**
+   * @param forwarder sends a follower's actions to the fleet's leader; null: a follower refuses
+   *     them (409 naming the leader)
+   */
+  AdminEndpoints(
+      List<ClusterControl> clusters, ProxyView proxy, AdminJson json, LeaderForwarder forwarder) {
+    this.forwarder = forwarder;
     Map<String, ClusterControl> byName = new LinkedHashMap<>();
     for (ClusterControl c : clusters) {
       if (byName.putIfAbsent(c.name(), c) != null) {
@@ -58,6 +69,46 @@ final class AdminEndpoints {
           HttpResponseStatus.INTERNAL_SERVER_ERROR,
           describe(route) + " failed unexpectedly: " + message(e) + " (details in Halo's log)");
     }
+  }
+
+  /**
+   * An action (failover, switchover, drain, enable, disable). In a fleet, a follower connected to
+   * ZooKeeper that knows the leader forwards it there ({@link LeaderForwarder}), unless it came
+   * forwarded already (a degraded follower, or one that knows no leader, answers 409); the instance
+   * that acts names itself in the answer ({@code acted_by}, and {@code forwarded_by} when a
+   * follower passed it on). Blocks: action executor only.
+   *
+   * @param path the request's path, for forwarding
+   * @param authorization the caller's Authorization header (null when none), for forwarding
+   * @param forwardedBy the follower that forwarded this request; null when it came from a client
+   */
+  AdminResponse respondAction(
+      Route route, String path, String body, String authorization, String forwardedBy) {
+    ClusterControl c = clusters.get(route.cluster());
+    io.halo.health.FleetView fleet = c == null ? null : c.fleet();
+    if (fleet == null) {
+      return respond(route, body);
+    }
+    // A degraded follower (cut from ZooKeeper) refuses instead: what it knows of the leader is old.
+    if (!fleet.leads()
+        && fleet.leader() != null
+        && fleet.problem() == null
+        && forwardedBy == null
+        && forwarder != null) {
+      return forwarder.forward(fleet.leader(), path, body, authorization, fleet.instance());
+    }
+    AdminResponse r = respond(route, body);
+    if (!fleet.leads() && !c.fleet().leads()) {
+      return r; // not acted on here: the answer (409) names the leader
+    }
+    Map<String, String> by = new LinkedHashMap<>();
+    by.put("acted_by", fleet.instance());
+    if (forwardedBy != null) {
+      by.put("forwarded_by", forwardedBy);
+    }
+    Map<String, String> headers = new LinkedHashMap<>(r.headers());
+    headers.put(LeaderForwarder.ACTED_BY, fleet.instance());
+    return json.withFields(r, by).withHeaders(headers);
   }
 
   AdminResponse error(AdminException e) {

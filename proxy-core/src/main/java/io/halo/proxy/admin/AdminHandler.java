@@ -137,7 +137,14 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       write(ctx, keepAlive, endpoints.respond(route, body));
       return;
     }
-    startAction(ctx, keepAlive, route, body);
+    startAction(
+        ctx,
+        keepAlive,
+        route,
+        path,
+        body,
+        request.headers().get(HttpHeaderNames.AUTHORIZATION),
+        request.headers().get(LeaderForwarder.FORWARDED_BY));
   }
 
   /**
@@ -192,13 +199,21 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     return colon < 0 ? hostHeader : hostHeader.substring(0, colon);
   }
 
-  private void startAction(ChannelHandlerContext ctx, boolean keepAlive, Route route, String body) {
+  private void startAction(
+      ChannelHandlerContext ctx,
+      boolean keepAlive,
+      Route route,
+      String path,
+      String body,
+      String authorization,
+      String forwardedBy) {
     actionRunning = true;
     ctx.channel().config().setAutoRead(false);
     try {
       actions.execute(
           () -> {
-            AdminResponse response = endpoints.respond(route, body);
+            AdminResponse response =
+                endpoints.respondAction(route, path, body, authorization, forwardedBy);
             try {
               ctx.executor().execute(() -> finishAction(ctx, keepAlive, response));
             } catch (RejectedExecutionException e) {

@@ -40,6 +40,27 @@ final class AdminJson {
     }
   }
 
+  /**
+   * The same answer with {@code fields} added to its JSON object (an answer that is not a JSON
+   * object is returned as it is).
+   */
+  AdminResponse withFields(AdminResponse r, Map<String, String> fields) {
+    if (!AdminResponse.JSON.equals(r.contentType())) {
+      return r;
+    }
+    try {
+      JsonNode tree = mapper.readTree(r.body());
+      if (!(tree instanceof com.fasterxml.jackson.databind.node.ObjectNode o)) {
+        return r;
+      }
+      fields.forEach(o::put);
+      return new AdminResponse(
+          r.status(), r.contentType(), mapper.writeValueAsBytes(o), r.headers());
+    } catch (java.io.IOException e) {
+      return r;
+    }
+  }
+
   AdminResponse error(HttpResponseStatus status, String message) {
     Map<String, String> body = new LinkedHashMap<>();
     body.put("error", message);

@@ -78,7 +78,12 @@ public final class AdminServer implements AutoCloseable {
     this.transports = Objects.requireNonNull(transports, "transports");
     this.boss = Objects.requireNonNull(boss, "boss");
     this.workers = Objects.requireNonNull(workers, "workers");
-    this.endpoints = new AdminEndpoints(clusters, Objects.requireNonNull(proxy, "proxy"), json);
+    this.endpoints =
+        new AdminEndpoints(
+            clusters,
+            Objects.requireNonNull(proxy, "proxy"),
+            json,
+            new LeaderForwarder(config, json));
     this.auth = new BearerAuth(config.token(), config.readOnlyToken());
     // Reads the PEM files now (construction is at start, off the event loops); a bad file stops
     // the start naming it.

@@ -162,6 +162,14 @@ final class AdminOutput {
     if (r.path("write_pause_ms").isNumber()) {
       out.printf("  writes paused: %d ms%n", r.path("write_pause_ms").asLong());
     }
+    if (r.path("acted_by").isTextual()) {
+      out.printf(
+          "  taken by Halo instance %s%s%n",
+          r.path("acted_by").asText(),
+          r.path("forwarded_by").isTextual()
+              ? " (forwarded by " + r.path("forwarded_by").asText() + ")"
+              : "");
+    }
   }
 
   /** Exit code of a failover/switchover answer, after printing it. */

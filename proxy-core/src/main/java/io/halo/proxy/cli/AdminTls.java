@@ -1,18 +1,11 @@
 package io.halo.proxy.cli;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.util.Base64;
 import java.util.Collection;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -70,41 +63,18 @@ final class AdminTls {
 
   private static Collection<? extends Certificate> certificates(Path file, String option)
       throws IOException {
-    try (InputStream in = Files.newInputStream(file)) {
-      Collection<? extends Certificate> all =
-          CertificateFactory.getInstance("X.509").generateCertificates(in);
-      if (all.isEmpty()) {
-        throw new AdminClient.AdminClientException(option + " " + file + " holds no certificate");
-      }
-      return all;
-    } catch (java.security.cert.CertificateException e) {
-      throw new AdminClient.AdminClientException(
-          option + " " + file + " is not a PEM certificate: " + e.getMessage(), e);
+    try {
+      return io.halo.proxy.transport.Pem.certificates(file);
+    } catch (IllegalArgumentException e) {
+      throw new AdminClient.AdminClientException(option + " " + e.getMessage(), e);
     }
   }
 
-  /** An unencrypted PKCS#8 PEM key ({@code BEGIN PRIVATE KEY}): EC, RSA or Ed25519. */
   private static PrivateKey privateKey(Path file) throws IOException {
-    String pem = Files.readString(file, StandardCharsets.US_ASCII);
-    int begin = pem.indexOf("-----BEGIN PRIVATE KEY-----");
-    int end = pem.indexOf("-----END PRIVATE KEY-----");
-    if (begin < 0 || end < begin) {
-      throw new AdminClient.AdminClientException(
-          "--key "
-              + file
-              + ": expected an unencrypted PKCS#8 PEM key (BEGIN PRIVATE KEY); convert with"
-              + " openssl pkcs8 -topk8 -nocrypt");
+    try {
+      return io.halo.proxy.transport.Pem.privateKey(file);
+    } catch (IllegalArgumentException e) {
+      throw new AdminClient.AdminClientException("--key " + e.getMessage(), e);
     }
-    byte[] der =
-        Base64.getMimeDecoder()
-            .decode(pem.substring(begin + "-----BEGIN PRIVATE KEY-----".length(), end));
-    for (String algorithm : new String[] {"EC", "RSA", "Ed25519"}) {
-      try {
-        return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
-      } catch (GeneralSecurityException e) {
-        // try the next algorithm
-      }
-    }
-    throw new AdminClient.AdminClientException("--key " + file + ": not an EC, RSA or Ed25519 key");
   }
 }

@@ -68,4 +68,22 @@ class AdminOutputTest {
   void long_text_is_cut() {
     assertThat(AdminOutput.oneLine("x".repeat(500))).hasSize(AdminOutput.MAX_TEXT).endsWith("...");
   }
+
+  @Test
+  void a_report_forwarded_to_the_leader_says_which_instance_took_the_action() throws Exception {
+    JsonNode report =
+        new ObjectMapper()
+            .readTree(
+                """
+        {"id": 2, "kind": "SWITCHOVER", "cluster": "shop", "outcome": "SUCCEEDED", "from": "db1",
+         "to": "db2", "epoch_before": 3, "epoch_after": 4, "steps": [],
+         "acted_by": "halo-0", "forwarded_by": "halo-1"}
+        """);
+    StringWriter text = new StringWriter();
+
+    AdminOutput.printReport(new PrintWriter(text, true), report);
+
+    assertThat(text.toString().lines().toList())
+        .contains("  taken by Halo instance halo-0 (forwarded by halo-1)");
+  }
 }

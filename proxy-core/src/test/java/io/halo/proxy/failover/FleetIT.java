@@ -91,6 +91,19 @@ class FleetIT {
   private HaloFixture instance(
       String name, String connect, java.util.function.UnaryOperator<ClusterConfig> customize)
       throws Exception {
+    return instance(
+        name,
+        connect,
+        customize,
+        new io.halo.conf.model.AdminConfig(new io.halo.conf.model.HostPort("127.0.0.1", 0), null));
+  }
+
+  private HaloFixture instance(
+      String name,
+      String connect,
+      java.util.function.UnaryOperator<ClusterConfig> customize,
+      io.halo.conf.model.AdminConfig admin)
+      throws Exception {
     HaloFixture h =
         HaloFixture.start(
             cluster,
@@ -98,7 +111,8 @@ class FleetIT {
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             100,
             customize,
-            new CoordinationConfig(connect, "/halo-it", Duration.ofSeconds(3), name));
+            new CoordinationConfig(connect, "/halo-it", Duration.ofSeconds(3), name),
+            admin);
     halos.add(h);
     return h;
   }
@@ -254,7 +268,8 @@ class FleetIT {
         .extracting(io.halo.health.FleetView.Member::instance)
         .containsExactly("a");
     assertThat(fleet.instances()).allMatch(m -> m.epoch() == epoch);
-    // A follower refuses operator actions (409) and names the leader's admin address
+    // A follower does not pass on an action that was forwarded to it already: it answers 409 and
+    // names the leader's admin address (forwarding itself: the TLS test below)
     java.net.InetSocketAddress adminB = b.server().adminAddress();
     java.net.http.HttpResponse<String> refused =
         java.net.http.HttpClient.newHttpClient()
@@ -266,6 +281,7 @@ class FleetIT {
                                 + "/api/v1/clusters/main/failover"))
                     .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}"))
                     .header("Content-Type", "application/json")
+                    .header("Halo-Forwarded-By", "c")
                     .build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
     assertThat(refused.statusCode()).isEqualTo(409);
@@ -489,5 +505,166 @@ class FleetIT {
     String promoted = a.control().topology().primary();
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
         .containsExactly(promoted);
+  }
+
+  /** Fast probes, and a fence_command that sleeps: a failover's fence-to-promotion window. */
+  private static ClusterConfig slowFence(ClusterConfig c) {
+    ClusterConfig fast = fastMonitor(c);
+    io.halo.conf.model.FailoverConfig f = fast.failover();
+    return new ClusterConfig(
+        fast.name(),
+        fast.engine(),
+        fast.listeners(),
+        fast.backends(),
+        fast.monitor(),
+        new io.halo.conf.model.FailoverConfig(
+            f.mode(),
+            f.type(),
+            f.maxLagBytes(),
+            Duration.ofSeconds(20),
+            "sleep 3",
+            f.startCommand(),
+            f.switchoverCommand(),
+            Duration.ofSeconds(10),
+            f.requireConsensus()),
+        fast.throttle());
+  }
+
+  @Test
+  void a_client_of_a_follower_waits_through_the_leaders_failover_instead_of_being_refused()
+      throws Exception {
+    // Given a leader and a follower; the leader's failover spends 3 s between its fence of the
+    // primary and the promotion (a fence_command that sleeps)
+    startCluster();
+    HaloFixture a = instance("a", zk.getConnectString(), FleetIT::slowFence);
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString(), FleetIT::slowFence);
+    PgNode old = cluster.primary();
+    assertThat(serverPort(b)).isEqualTo(old.port());
+    long epoch = a.control().topology().epoch();
+    // When the leader fails over and the follower has adopted the fence of the primary
+    java.util.concurrent.CompletableFuture<FailoverReport> failover =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> a.control().failover(null, false));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                b.control().topology().backend(old.name()).orElseThrow().state()
+                    == io.halo.health.state.NodeState.FENCED);
+    assertThat(b.control().topology().epoch()).isEqualTo(epoch);
+    assertThat(failover).isNotDone();
+    // Then a client that connects through the follower now is neither refused (57P03) nor sent to
+    // the old primary: its login and insert wait, and run on the new primary
+    int port;
+    try (Connection c = b.connect(USER, PW, "app", "")) {
+      c.createStatement().execute("insert into acked values (42)");
+      try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+        rs.next();
+        port = rs.getInt(1);
+      }
+    }
+    FailoverReport r = failover.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    PgNode next =
+        cluster.nodes().stream().filter(n -> n.name().equals(r.to())).findFirst().orElseThrow();
+    assertThat(port).isEqualTo(next.port());
+    assertThat(idsOn(next)).contains(42L);
+    assertThat(b.control().topology().epoch()).isGreaterThan(epoch);
+  }
+
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path certDir;
+
+  private static java.net.http.HttpResponse<String> post(
+      java.net.http.HttpClient http, HaloFixture h, String path, String token, String body)
+      throws Exception {
+    return http.send(
+        java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(
+                    "https://127.0.0.1:" + h.server().adminAddress().getPort() + path))
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer " + token)
+            .build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void a_follower_forwards_operator_actions_to_the_leader_with_the_callers_token_over_tls()
+      throws Exception {
+    // Given a leader and a follower whose admin APIs serve HTTPS only and want a token
+    startCluster();
+    io.halo.testkit.TestCertificates ca =
+        io.halo.testkit.TestCertificates.create(certDir, "Fleet CA");
+    io.halo.testkit.TestCertificates.Pair cert = ca.server("halo", "localhost", "127.0.0.1");
+    io.halo.conf.model.AdminConfig admin =
+        new io.halo.conf.model.AdminConfig(
+            new io.halo.conf.model.HostPort("127.0.0.1", 0),
+            "s3cret",
+            null,
+            new io.halo.conf.model.ListenerTlsConfig(
+                io.halo.conf.model.ListenerTlsConfig.Mode.REQUIRE,
+                cert.cert(),
+                cert.key(),
+                null,
+                io.halo.conf.model.ListenerTlsConfig.ClientCertificates.NONE));
+    HaloFixture a = instance("a", zk.getConnectString(), FleetIT::fastMonitor, admin);
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString(), FleetIT::fastMonitor, admin);
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.control().fleet().leader() != null);
+    java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(ca.caCert())) {
+      trust.setCertificateEntry(
+          "ca", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    javax.net.ssl.TrustManagerFactory tmf =
+        javax.net.ssl.TrustManagerFactory.getInstance(
+            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+    ssl.init(null, tmf.getTrustManagers(), null);
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().sslContext(ssl).build();
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    String standby = cluster.standbys().get(1).name();
+    // When the operator drains a standby through the follower
+    java.net.http.HttpResponse<String> drained =
+        post(http, b, "/api/v1/clusters/main/backends/" + standby + "/drain", "s3cret", "");
+    // Then the leader took the action and the answer says so; every instance sees it draining
+    assertThat(drained.statusCode()).as(drained.body()).isEqualTo(200);
+    com.fasterxml.jackson.databind.JsonNode d = json.readTree(drained.body());
+    assertThat(d.path("acted_by").asText()).isEqualTo("a");
+    assertThat(d.path("forwarded_by").asText()).isEqualTo("b");
+    assertThat(d.path("admin_state").asText()).isEqualToIgnoringCase("draining");
+    assertThat(drained.headers().firstValue("Halo-Acted-By")).contains("a");
+    assertThat(a.control().topology().backend(standby).orElseThrow().draining()).isTrue();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> b.control().topology().backend(standby).orElseThrow().draining());
+    // And a caller without the right token is refused by the follower itself, not forwarded
+    java.net.http.HttpResponse<String> wrong =
+        post(http, b, "/api/v1/clusters/main/backends/" + standby + "/enable", "wrong", "");
+    assertThat(wrong.statusCode()).isEqualTo(401);
+    assertThat(a.control().topology().backend(standby).orElseThrow().draining()).isTrue();
+    // When the operator asks the follower for a failover to the other standby
+    String target = cluster.standbys().get(0).name();
+    java.net.http.HttpResponse<String> failover =
+        post(
+            http,
+            b,
+            "/api/v1/clusters/main/failover",
+            "s3cret",
+            "{\"target\": \"" + target + "\"}");
+    // Then the leader promoted it, and the follower routes there
+    assertThat(failover.statusCode()).as(failover.body()).isEqualTo(200);
+    com.fasterxml.jackson.databind.JsonNode f = json.readTree(failover.body());
+    assertThat(f.path("acted_by").asText()).isEqualTo("a");
+    assertThat(f.path("outcome").asText()).isEqualTo("SUCCEEDED");
+    assertThat(f.path("to").asText()).isEqualTo(target);
+    assertThat(a.control().topology().primary()).isEqualTo(target);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> target.equals(b.control().topology().primary()));
+    assertThat(b.control().failovers()).isEmpty();
   }
 }

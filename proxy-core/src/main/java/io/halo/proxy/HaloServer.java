@@ -733,6 +733,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     workers
         .shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS)
         .awaitUninterruptibly(timeout + 1000);
+    contexts.forEach(c -> c.pool().close()); // the event loops are gone: nothing uses them now
     log.info("Halo stopped");
   }
 }

@@ -505,10 +505,12 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                               (int) listener.server().maxMessageSize(),
                               listener.scramKeys());
               if (listener.pool().multiplexed()) {
-                return listener
-                    .pool()
-                    .checkout(
-                        ctx.channel().eventLoop(), backend, Map.copyOf(backendParameters), login);
+                Map<String, String> key = Map.copyOf(backendParameters);
+                PgBackendConnection known =
+                    listener.pool().loginWithoutConnection(ctx.channel().eventLoop(), backend, key);
+                return known != null
+                    ? ctx.channel().eventLoop().newSucceededFuture(known)
+                    : listener.pool().checkout(ctx.channel().eventLoop(), backend, key, login);
               }
               PgBackendConnection pooled =
                   listener.pool().take(ctx.channel().eventLoop(), backend, backendParameters);
@@ -545,7 +547,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     Channel client = ctx.channel();
     if (!client.isActive()) {
       backend.startupMessages().forEach(ByteBuf::release);
-      backend.channel().close();
+      if (backend.channel() != null) { // transaction pooling may log in without a connection
+        backend.channel().close();
+      }
       return;
     }
     authTimer.cancel(false);

@@ -302,6 +302,10 @@ public final class PgPool {
       boolean fenced =
           t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
       if (all || fenced) {
+        if (e.getValue().startup != null) {
+          e.getValue().startup.release();
+          e.getValue().startup = null;
+        }
         ArrayDeque<Channel> idle = e.getValue().idle;
         idleCount.addAndGet(-idle.size());
         List<Channel> closing = List.copyOf(idle);
@@ -312,6 +316,18 @@ public final class PgPool {
   }
 
   // ---------------------------------------------------------------- transaction mode
+
+  /** Releases what the pool keeps beside connections (after the event loops stopped). */
+  public void close() {
+    for (Map<Key, Slot> loopSlots : slots.values()) {
+      for (Slot slot : loopSlots.values()) {
+        if (slot.startup != null) {
+          slot.startup.release();
+          slot.startup = null;
+        }
+      }
+    }
+  }
 
   /** Transaction mode: one key's connections on one event loop. */
   private static final class Slot {
@@ -324,6 +340,13 @@ public final class PgPool {
 
     /** Closes connections idle beyond idle_timeout; null while none is scheduled. */
     ScheduledFuture<?> sweeper;
+
+    /**
+     * What a login of this key said (ParameterStatus messages), kept for the sessions that log in
+     * without taking a connection; null until a connection of the key logged in, and again after a
+     * new epoch (the server may have changed).
+     */
+    ByteBuf startup;
 
     Slot(Key key) {
       this.key = key;
@@ -399,6 +422,23 @@ public final class PgPool {
     return p;
   }
 
+  /**
+   * Transaction mode: a login that needs no backend connection yet (as PgBouncer's): the startup
+   * messages an earlier login of this key got, with no channel; null when no connection of the key
+   * has logged in on {@code loop} since the last epoch. The session checks a connection out for its
+   * first request. On {@code loop} only.
+   */
+  PgBackendConnection loginWithoutConnection(
+      EventLoop loop, BackendNode node, Map<String, String> parameters) {
+    Slot slot = slots(loop).get(new Key(node.name(), parameters));
+    if (slot == null || slot.startup == null) {
+      return null;
+    }
+    reused.increment();
+    return new PgBackendConnection(
+        null, node, List.of(slot.startup.retainedDuplicate()), 0, 0, (byte) 'I');
+  }
+
   private PgBackendConnection takeIdle(Slot slot) {
     while (!slot.idle.isEmpty()) {
       Channel ch = slot.idle.pollLast(); // the most recently used first: its caches are warm
@@ -450,6 +490,10 @@ public final class PgPool {
           }
           Channel ch = f.getNow().channel();
           ch.attr(KEY).set(slot.key);
+          Origin origin = ch.attr(ORIGIN).get();
+          if (slot.startup == null && origin != null) {
+            slot.startup = origin.startupMessages().retainedDuplicate();
+          }
           ch.closeFuture()
               .addListener(
                   x -> {

@@ -237,7 +237,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** Installs the relay on the client and the primary connection it logged in with. */
   void start(ChannelHandlerContext frontend, PgBackendConnection connection, List<ByteBuf> early) {
     primary = new Backend(true, connection.node());
-    adopt(primary, connection);
+    if (connection.channel() != null) {
+      adopt(primary, connection);
+    } // else transaction pooling logged in without a connection: the first request takes one
     frontend.pipeline().addLast("split", clientHandler());
     for (ByteBuf b : early) {
       // Each early buffer holds exactly one message, as the frontend kept it.

@@ -205,11 +205,16 @@ class SurvivingSessionsIT {
         assertThat(s.serverPort()).isEqualTo(next.port());
         assertThat(s.connection().isValid(2)).isTrue();
       }
+      // the idle sessions and the one in a transaction moved; so did the writer's session when it
+      // happened to be between two inserts at the kill (it then saw no error at all)
       String metrics = halo.metrics();
       assertThat(metrics)
-          .contains(
-              "halo_sessions_outlived_backend_total{cluster=\"main\",outcome=\"moved\"} "
-                  + (IDLE_SESSIONS + 1));
+          .containsPattern(
+              "halo_sessions_outlived_backend_total\\{cluster=\"main\",outcome=\"moved\"\\} ("
+                  + (IDLE_SESSIONS + 1)
+                  + "|"
+                  + (IDLE_SESSIONS + 2)
+                  + ")\n");
     } finally {
       for (Idle s : sessions) {
         s.connection().close();

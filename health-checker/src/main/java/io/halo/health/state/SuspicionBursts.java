@@ -90,9 +90,20 @@ final class SuspicionBursts {
       return other;
     }
     started.incrementAndGet();
-    watcher.accept(java.util.Set.copyOf(running.keySet()));
+    // The probe scheduler's queue takes a lock, and so does the fleet's view publisher, which a
+    // caller on a Netty event loop must not wait for (BlockHound saw one parked there under load):
+    // the common pool's submission is lock-free and hands the burst on.
     try {
-      probes.execute(() -> probe(m, failures));
+      java.util.concurrent.ForkJoinPool.commonPool()
+          .execute(
+              () -> {
+                watcher.accept(java.util.Set.copyOf(running.keySet()));
+                try {
+                  probes.execute(() -> probe(m, failures));
+                } catch (RejectedExecutionException stopped) {
+                  over(backend, null);
+                }
+              });
     } catch (RejectedExecutionException stopped) {
       over(backend, null);
     }

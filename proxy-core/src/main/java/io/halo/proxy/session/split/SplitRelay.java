@@ -685,7 +685,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     io.halo.routing.RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
     if (r instanceof RouteResult.Routed routed) {
-      checkoutUntil = 0;
+      // the wait's deadline stays until a connection is had: a routed primary that keeps refusing
+      // connects is retried within hold_timeout, not for ever
       if (!routed.backend().name().equals(primary.node().name())) {
         primary = newLeg(true, routed.backend());
         primaryMoved(routed.backend());
@@ -742,6 +743,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
             discard(c);
             adopt(b, c);
             if (b.isPrimary()) {
+              checkoutUntil = 0;
               primaryAttached(b, c);
             }
           } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {

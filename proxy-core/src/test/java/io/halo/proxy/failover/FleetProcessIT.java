@@ -166,6 +166,20 @@ class FleetProcessIT {
     return cluster.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
   }
 
+  /** The shared state once a failover report in it has finished (succeeded or failed). */
+  private JsonNode finishedState(String root) {
+    return await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> stateZnode(root),
+            s ->
+                StreamSupport.stream(s.path("reports").spliterator(), false)
+                    .anyMatch(
+                        r ->
+                            "SUCCEEDED".equals(r.path("outcome").asText())
+                                || "FAILED".equals(r.path("outcome").asText())));
+  }
+
   private static long succeeded(JsonNode reports) {
     return StreamSupport.stream(reports.spliterator(), false)
         .filter(r -> "SUCCEEDED".equals(r.path("outcome").asText()))
@@ -220,7 +234,9 @@ class FleetProcessIT {
     assertThat(cluster.standbys().stream().filter(FleetProcessIT::writable).map(PgNode::name))
         .as("writable standbys")
         .containsExactly(promoted);
-    JsonNode state = stateZnode(root);
+    // (the epoch moves at the promotion; the report is finished after the other standbys were
+    // repointed, a moment later)
+    JsonNode state = finishedState(root);
     assertThat(state.path("epoch").asLong()).isEqualTo(after);
     assertThat(state.path("primary").asText()).isEqualTo(promoted);
     assertThat(succeeded(state.path("reports"))).as("promotions in the shared state").isEqualTo(1);
@@ -399,7 +415,7 @@ class FleetProcessIT {
     assertThat(mariadb.replicas().stream().filter(FleetProcessIT::writable).map(MariaDbNode::name))
         .as("writable replicas")
         .containsExactly(promoted);
-    JsonNode state = stateZnode(root);
+    JsonNode state = finishedState(root);
     assertThat(state.path("primary").asText()).isEqualTo(promoted);
     assertThat(succeeded(state.path("reports"))).as("promotions in the shared state").isEqualTo(1);
     assertThat(succeeded(leader.cluster().path("failovers"))).isEqualTo(1);

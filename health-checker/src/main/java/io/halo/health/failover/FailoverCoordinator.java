@@ -112,13 +112,23 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
     Topology t = health.current();
     BackendStatus primary = status(t.primary());
-    if (primary == null || primary.node().state() != NodeState.DOWN) {
-      lastRefusal = null;
+    // A primary fenced by a failover that promoted no one (its leader stopped between the fence
+    // and the promotion) is what this instance must now finish, if the probes find it down.
+    boolean unfinished = health.unfinishedFailover();
+    if (primary == null
+        || !(primary.node().state() == NodeState.DOWN
+            || (unfinished && health.probedDown(t.primary())))) {
+      if (unfinished && primary != null) {
+        refuseUnfinished(t);
+      } else {
+        lastRefusal = null;
+      }
       return;
     }
     String down =
         "primary "
             + t.primary()
+            + (unfinished ? " (fenced by an unfinished failover)" : "")
             + " is down ("
             + primary.consecutiveFailures()
             + " failed probes"
@@ -176,6 +186,32 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       log.warn("[{}] {}", config.name(), refusal);
       ReportBuilder rb = newReport(FailoverReport.Kind.AUTOMATIC, t.primary(), refusal, t.epoch());
       rb.finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
+    }
+  }
+
+  /**
+   * The primary is fenced by a failover that promoted no one, yet it still answers: the decision is
+   * the operator's (promote a standby, or lift the fence). Said once per incident. Writer thread.
+   */
+  private void refuseUnfinished(Topology t) {
+    String refusal =
+        "primary "
+            + t.primary()
+            + " was fenced by a failover that did not finish (the instance running it stopped),"
+            + " and it still answers: sessions wait for hold_timeout and are refused; promote a"
+            + " standby with POST /api/v1/clusters/"
+            + config.name()
+            + "/failover or lift the fence with POST /api/v1/clusters/"
+            + config.name()
+            + "/backends/"
+            + t.primary()
+            + "/enable";
+    String incident = t.primary() + " unfinished";
+    if (!incident.equals(lastRefusal)) {
+      lastRefusal = incident;
+      log.warn("[{}] {}", config.name(), refusal);
+      newReport(FailoverReport.Kind.AUTOMATIC, t.primary(), refusal, t.epoch())
+          .finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
     }
   }
 

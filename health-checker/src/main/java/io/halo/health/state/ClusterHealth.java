@@ -185,8 +185,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
               @Override
               public boolean down(String backend) {
-                Tracker t = trackers.get(backend);
-                return t != null && t.detector.state() == NodeState.DOWN;
+                return probedDown(backend);
               }
             });
     this.primary = config.configuredPrimary().name();
@@ -964,9 +963,22 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    * and lets them go on the second. Writer thread.
    */
   private boolean holding() {
-    return failoverInProgress
-        || reconciling
-        || (!store.decides() && primary != null && trackers.get(primary).fencedByFailover);
+    return failoverInProgress || reconciling || unfinishedFailover();
+  }
+
+  /**
+   * Whether the primary is fenced by a failover that has not promoted anyone: a follower between
+   * its leader's fence and promotion, or a new leader whose predecessor stopped in that window (the
+   * shared state names a fenced primary; this instance must finish the failover). Writer thread.
+   */
+  public boolean unfinishedFailover() {
+    return primary != null && trackers.get(primary).fencedByFailover;
+  }
+
+  /** Whether the probes find {@code backend} down, whatever its fence. Writer thread. */
+  public boolean probedDown(String backend) {
+    Tracker t = trackers.get(backend);
+    return t != null && t.detector.state() == NodeState.DOWN;
   }
 
   @Override

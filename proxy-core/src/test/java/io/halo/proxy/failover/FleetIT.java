@@ -318,6 +318,17 @@ class FleetIT {
                                 && !old.name().equals(h.control().topology().primary())));
     String promoted = b.control().topology().primary();
     assertThat(c.control().topology().primary()).isEqualTo(promoted);
+    // (the epoch moves at the promotion; the leader finishes its report after repointing the other
+    // standby, a moment later)
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                leader
+                    .control()
+                    .lastFailover()
+                    .map(r -> r.outcome() != FailoverReport.Outcome.RUNNING)
+                    .orElse(false));
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
         .as("writable standbys")
         .containsExactly(promoted);
@@ -509,6 +520,10 @@ class FleetIT {
 
   /** Fast probes, and a fence_command that sleeps: a failover's fence-to-promotion window. */
   private static ClusterConfig slowFence(ClusterConfig c) {
+    return fenceSleeping(c, 3);
+  }
+
+  private static ClusterConfig fenceSleeping(ClusterConfig c, int seconds) {
     ClusterConfig fast = fastMonitor(c);
     io.halo.conf.model.FailoverConfig f = fast.failover();
     return new ClusterConfig(
@@ -522,7 +537,7 @@ class FleetIT {
             f.type(),
             f.maxLagBytes(),
             Duration.ofSeconds(20),
-            "sleep 3",
+            "sleep " + seconds,
             f.startCommand(),
             f.switchoverCommand(),
             Duration.ofSeconds(10),
@@ -570,6 +585,57 @@ class FleetIT {
     assertThat(port).isEqualTo(next.port());
     assertThat(idsOn(next)).contains(42L);
     assertThat(b.control().topology().epoch()).isGreaterThan(epoch);
+  }
+
+  @Test
+  void a_leader_lost_between_its_fence_and_the_promotion_leaves_the_failover_to_the_next_leader()
+      throws Exception {
+    // Given a leader whose failover stalls between its fence of the primary and the promotion (a
+    // fence_command that sleeps a minute), reaching ZooKeeper through a relay, and a follower
+    startCluster();
+    TcpRelay linkA = TcpRelay.start("zk-a", "127.0.0.1", zk.getPort());
+    relays.add(linkA);
+    HaloFixture a = instance("a", "127.0.0.1:" + linkA.port(), c -> fenceSleeping(c, 60));
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString());
+    long epoch = a.control().topology().epoch();
+    PgNode old = cluster.primary();
+    // When the primary dies, the leader fences it (the follower adopts the fence) and then the
+    // leader is lost before it promotes anyone
+    old.kill();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                b.control().topology().backend(old.name()).orElseThrow().state()
+                    == io.halo.health.state.NodeState.FENCED);
+    assertThat(b.control().topology().primary()).isEqualTo(old.name());
+    linkA.blackhole();
+    a.server().close();
+    // Then the follower takes the lead and finishes the failover: one standby promoted, writes
+    // through it go to the new primary
+    awaitLeader(List.of(b));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                b.control().topology().epoch() > epoch
+                    && !old.name().equals(b.control().topology().primary()));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                b.control()
+                    .lastFailover()
+                    .map(r -> r.outcome() == FailoverReport.Outcome.SUCCEEDED)
+                    .orElse(false));
+    String promoted = b.control().topology().primary();
+    assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
+        .containsExactly(promoted);
+    assertThat(b.control().lastFailover().orElseThrow().reason()).contains("unfinished failover");
+    PgNode next =
+        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    assertThat(serverPort(b)).isEqualTo(next.port());
   }
 
   @org.junit.jupiter.api.io.TempDir java.nio.file.Path certDir;

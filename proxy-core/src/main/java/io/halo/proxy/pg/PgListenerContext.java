@@ -76,7 +76,7 @@ public record PgListenerContext(
         scramKeys,
         split,
         authFailures,
-        new PgPool(listener.pool(), server.ioLoops()));
+        new PgPool(listener.pool(), server.ioLoops(), admission));
   }
 
   /** {@code pool_mode: transaction}: sessions share backend connections between transactions. */

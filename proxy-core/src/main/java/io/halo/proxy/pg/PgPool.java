@@ -6,6 +6,7 @@ import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.pg.message.PgStreamScanner;
+import io.halo.routing.throttle.Permit;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -116,17 +117,26 @@ public final class PgPool {
       new java.util.concurrent.atomic.AtomicInteger();
   private final LongAdder waitTimeouts = new LongAdder();
 
+  /**
+   * Transaction mode: every backend connection the pool opens holds a session permit of its backend
+   * ({@code throttle.max_connections}), whatever its key; null only in unit tests.
+   */
+  private final io.halo.proxy.session.Admission admission;
+
   PgPool(PoolConfig config) {
-    this(config, 1);
+    this(config, 1, null);
   }
 
   /**
    * @param loops the event loops sessions run on: transaction mode shares {@code size} out among
    *     them
+   * @param admission the cluster's admission: transaction mode's connections count against {@code
+   *     throttle.max_connections} across keys
    */
-  PgPool(PoolConfig config, int loops) {
+  PgPool(PoolConfig config, int loops, io.halo.proxy.session.Admission admission) {
     this.config = config;
     this.perLoop = Math.max(1, (config.size() + Math.max(1, loops) - 1) / Math.max(1, loops));
+    this.admission = admission;
   }
 
   /** Transaction mode: sessions hold a backend connection only while a transaction runs. */
@@ -298,15 +308,16 @@ public final class PgPool {
   }
 
   private void drainSlots(Map<Key, Slot> loopSlots, Topology t, boolean all) {
-    for (Map.Entry<Key, Slot> e : loopSlots.entrySet()) {
+    // a copy: a slot whose last connection closes leaves the map
+    for (Slot slot : List.copyOf(loopSlots.values())) {
       boolean fenced =
-          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
+          t.backend(slot.key.backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
       if (all || fenced) {
-        if (e.getValue().startup != null) {
-          e.getValue().startup.release();
-          e.getValue().startup = null;
+        if (slot.startup != null) {
+          slot.startup.release();
+          slot.startup = null;
         }
-        ArrayDeque<Channel> idle = e.getValue().idle;
+        ArrayDeque<Channel> idle = slot.idle;
         idleCount.addAndGet(-idle.size());
         List<Channel> closing = List.copyOf(idle);
         idle.clear();
@@ -329,9 +340,14 @@ public final class PgPool {
     }
   }
 
-  /** Transaction mode: one key's connections on one event loop. */
+  /**
+   * Transaction mode: one key's connections on one event loop. A slot leaves its loop's map when
+   * its last connection closes with nobody waiting: keys (startup parameters are the client's to
+   * choose) cost memory only while they have connections.
+   */
   private static final class Slot {
     final Key key;
+    final EventLoop loop;
     final ArrayDeque<Channel> idle = new ArrayDeque<>();
     final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
 
@@ -348,8 +364,9 @@ public final class PgPool {
      */
     ByteBuf startup;
 
-    Slot(Key key) {
+    Slot(Key key, EventLoop loop) {
       this.key = key;
+      this.loop = loop;
     }
   }
 
@@ -388,7 +405,7 @@ public final class PgPool {
       Map<String, String> parameters,
       java.util.function.Supplier<Future<PgBackendConnection>> login) {
     Key key = new Key(node.name(), parameters);
-    Slot slot = slots(loop).computeIfAbsent(key, Slot::new);
+    Slot slot = slots(loop).computeIfAbsent(key, k -> new Slot(k, loop));
     PgBackendConnection idle = takeIdle(slot);
     if (idle != null) {
       return loop.newSucceededFuture(idle);
@@ -470,21 +487,68 @@ public final class PgPool {
         (byte) 'I');
   }
 
-  /** A new login counted in {@code slot}; its close makes room for the first waiter. */
+  /**
+   * A new login counted in {@code slot}, holding a session permit of its backend for its whole
+   * life; its close makes room for the first waiter. Without a free permit, the least recently used
+   * idle connection of another key to the same backend on this loop is closed for it, and the login
+   * queues for the permit ({@code throttle.max_queue}, {@code queue_timeout}).
+   */
   private Future<PgBackendConnection> open(
       Slot slot, java.util.function.Supplier<Future<PgBackendConnection>> login) {
     slot.open++;
     openCount.incrementAndGet();
+    if (admission == null) {
+      return login(slot, null, login);
+    }
+    String backend = slot.key.backend();
+    Permit free = admission.tryAcquire(backend);
+    if (free != null) {
+      return login(slot, free, login);
+    }
+    evictIdle(slot);
+    io.netty.util.concurrent.Promise<PgBackendConnection> p = slot.loop.newPromise();
+    admission
+        .acquire(backend, slot.loop)
+        .whenComplete(
+            (permit, e) -> {
+              if (e != null) {
+                closed(slot);
+                Throwable why =
+                    e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+                p.tryFailure(new WaitTimeout(why.getMessage()));
+                return;
+              }
+              login(slot, permit, login)
+                  .addListener(
+                      (Future<PgBackendConnection> f) -> {
+                        if (f.isSuccess()) {
+                          p.trySuccess(f.getNow());
+                        } else {
+                          p.tryFailure(f.cause());
+                        }
+                      });
+            });
+    return p;
+  }
+
+  private Future<PgBackendConnection> login(
+      Slot slot, Permit permit, java.util.function.Supplier<Future<PgBackendConnection>> login) {
     Future<PgBackendConnection> f;
     try {
       f = adopt(login.get());
     } catch (RuntimeException e) {
+      if (permit != null) {
+        permit.ignore();
+      }
       closed(slot);
       throw e;
     }
     f.addListener(
         done -> {
           if (!done.isSuccess()) {
+            if (permit != null) {
+              permit.dropped();
+            }
             closed(slot);
             return;
           }
@@ -497,6 +561,9 @@ public final class PgPool {
           ch.closeFuture()
               .addListener(
                   x -> {
+                    if (permit != null) {
+                      permit.release();
+                    }
                     if (slot.idle.remove(ch)) {
                       idleCount.decrementAndGet();
                     }
@@ -506,12 +573,40 @@ public final class PgPool {
     return f;
   }
 
+  /**
+   * Closes the least recently used idle connection to {@code wanting}'s backend held by another key
+   * on its loop, so that its permit goes to the queue {@code wanting}'s login joins.
+   */
+  private void evictIdle(Slot wanting) {
+    Channel oldest = null;
+    Idle oldestIdle = null;
+    for (Slot s : slots(wanting.loop).values()) {
+      if (s == wanting || s.idle.isEmpty() || !s.key.backend().equals(wanting.key.backend())) {
+        continue;
+      }
+      Channel ch = s.idle.peekFirst(); // each slot's least recently used
+      Idle i = ch.pipeline().get(Idle.class);
+      if (i != null && (oldestIdle == null || i.since - oldestIdle.since < 0)) {
+        oldest = ch;
+        oldestIdle = i;
+      }
+    }
+    if (oldest != null) {
+      log.debug("throttle.max_connections reached: closing idle {} for another key", oldest);
+      oldestIdle.leave(oldest);
+      quit(oldest);
+    }
+  }
+
   /** A connection of {@code slot} closed (or never opened): the first waiter may log in. */
   private void closed(Slot slot) {
     slot.open--;
     openCount.decrementAndGet();
     Waiter w = slot.waiters.pollFirst();
     if (w == null) {
+      if (slot.open == 0 && slot.idle.isEmpty()) {
+        forget(slot);
+      }
       return;
     }
     waitingCount.decrementAndGet();
@@ -527,6 +622,22 @@ public final class PgPool {
                 w.promise.tryFailure(f.cause());
               }
             });
+  }
+
+  /** {@code slot} has no connection and nobody waits: it leaves its loop's map. On its loop. */
+  private void forget(Slot slot) {
+    Map<Key, Slot> loopSlots = slots(slot.loop);
+    if (loopSlots.get(slot.key) == slot) {
+      loopSlots.remove(slot.key);
+    }
+    if (slot.startup != null) {
+      slot.startup.release();
+      slot.startup = null;
+    }
+    if (slot.sweeper != null) {
+      slot.sweeper.cancel(false);
+      slot.sweeper = null;
+    }
   }
 
   /** Gives back a connection nobody took (its waiter had gone). */
@@ -556,6 +667,11 @@ public final class PgPool {
       if (w.promise.trySuccess(connectionOf(ch, o))) {
         return;
       }
+    }
+    if (admission != null && admission.waiting(o.node().name())) {
+      // another key's login (or another listener's session) waits for this backend's permit
+      quit(ch);
+      return;
     }
     // One Idle handler per connection, kept across transactions (no pipeline change and no
     // timer per transaction): pooled, it drops the connection on any server message; taken, it

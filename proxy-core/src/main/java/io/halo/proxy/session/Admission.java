@@ -114,6 +114,17 @@ public final class Admission {
     return sessionLimiter(backend).acquire(config.queueTimeout(), executor);
   }
 
+  /** A session permit on {@code backend} if one is free and nobody waits, else null. */
+  public Permit tryAcquire(String backend) {
+    return sessionLimiter(backend).tryAcquire();
+  }
+
+  /** Whether sessions (or pooled logins) wait for a permit on {@code backend}. */
+  public boolean waiting(String backend) {
+    ConcurrencyLimiter l = sessionLimiters.get(backend);
+    return l != null && l.waiting() > 0;
+  }
+
   /**
    * Waits (without blocking) for a session permit on {@code backend}, then on {@code channel}'s
    * event loop either hands the permit to {@code admitted}, gives it back when the client left

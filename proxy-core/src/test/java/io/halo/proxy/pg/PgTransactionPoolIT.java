@@ -104,7 +104,7 @@ class PgTransactionPoolIT {
     try (Connection c = cluster.primary().connectAsSuperuser();
         PreparedStatement ps =
             c.prepareStatement(
-                "select count(*) from pg_stat_activity where application_name = ?")) {
+                "select count(*) from pg_stat_activity where application_name like ?")) {
       ps.setString(1, application);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
@@ -135,6 +135,7 @@ class PgTransactionPoolIT {
   private static final class PeakSampler {
     private final AtomicBoolean sampling = new AtomicBoolean(true);
     private final AtomicInteger most = new AtomicInteger();
+    private volatile Exception failure;
     private final Thread thread;
 
     PeakSampler(String application, long periodMs) {
@@ -145,7 +146,10 @@ class PgTransactionPoolIT {
                   try {
                     most.accumulateAndGet(serverConnections(application), Math::max);
                     Thread.sleep(periodMs);
+                  } catch (InterruptedException e) {
+                    return;
                   } catch (Exception e) {
+                    failure = e; // most() reports it: a sampler that stopped proves nothing
                     return;
                   }
                 }
@@ -159,6 +163,9 @@ class PgTransactionPoolIT {
     }
 
     int most() {
+      if (failure != null) {
+        throw new AssertionError("the sampler failed", failure);
+      }
       return most.get();
     }
   }
@@ -267,6 +274,81 @@ class PgTransactionPoolIT {
     assertThat(halo.metrics())
         .containsPattern("halo_pool_sessions_total\\{[^}]*backend_connection=\"reused\"\\} [1-9]")
         .containsPattern("halo_pool_returned_total\\{[^}]*\\} [1-9]");
+  }
+
+  @Test
+  void clients_choosing_their_own_startup_parameters_stay_within_max_connections()
+      throws Exception {
+    // Given a second Halo on the primary with throttle.max_connections 3 (pool.size 4 per key)
+    HaloFixture bounded =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            100,
+            c -> {
+              ClusterConfig m = multiplexed(c);
+              return new ClusterConfig(
+                  m.name(),
+                  m.engine(),
+                  m.listeners(),
+                  m.backends(),
+                  m.monitor(),
+                  m.failover(),
+                  new io.halo.conf.model.ThrottleConfig(3, 100, Duration.ofSeconds(20)));
+            });
+    PeakSampler sampler = new PeakSampler("txkey%", 20);
+    List<Connection> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      // When 30 clients, each with its own application_name (a pool key of its own), run
+      // statements from three threads
+      List<Future<Integer>> done = new ArrayList<>();
+      for (int t = 0; t < 3; t++) {
+        int thread = t;
+        done.add(
+            pool.submit(
+                () -> {
+                  List<Connection> mine = new ArrayList<>();
+                  int answers = 0;
+                  for (int i = 0; i < 10; i++) {
+                    mine.add(
+                        bounded.connect(
+                            USER,
+                            PW,
+                            "app",
+                            // in the startup packet (pgjdbc sends it by SET otherwise): a key
+                            "assumeMinServerVersion=10&ApplicationName=txkey" + (thread * 10 + i)));
+                    clients.add(mine.get(i));
+                  }
+                  for (int round = 0; round < 3; round++) {
+                    for (int i = 0; i < mine.size(); i++) {
+                      // each answer comes from a connection logged in with its own key
+                      assertThat(show(mine.get(i), "application_name"))
+                          .isEqualTo("txkey" + (thread * 10 + i));
+                      answers++;
+                    }
+                  }
+                  return answers;
+                }));
+      }
+      int answers = 0;
+      for (Future<Integer> f : done) {
+        answers += f.get(120, TimeUnit.SECONDS);
+      }
+      // Then every statement is answered, and the backend never holds more than 3 connections
+      // of them (idle connections of other keys were closed to make room)
+      assertThat(answers).isEqualTo(90);
+      assertThat(serverConnections("txkey%")).as("backend connections now").isBetween(1, 3);
+    } finally {
+      for (Connection c : clients) {
+        c.close();
+      }
+      pool.shutdownNow();
+      sampler.stop();
+      bounded.close();
+    }
+    assertThat(sampler.most()).as("backend connections of 30 keys at any sample").isBetween(1, 3);
   }
 
   @Test

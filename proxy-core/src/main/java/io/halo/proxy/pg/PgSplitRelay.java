@@ -910,6 +910,21 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
             }
           });
     }
+    if (lostTransaction && b.isPrimary()) {
+      // The client is inside a transaction that died with its connection: open one here and fail
+      // it, so that the server answers what follows as it would (25P02, COMMIT answered ROLLBACK)
+      // and the session is usable again after ROLLBACK.
+      lostTransaction = false;
+      client.write(
+          PgMessages.warning(
+              client.alloc(),
+              SqlState.CONNECTION_FAILURE.code(),
+              "Halo: the connection of this transaction to "
+                  + b.node().name()
+                  + " was lost; the transaction was rolled back: end it with ROLLBACK"));
+      hiddenQuery(b, "BEGIN", e -> {});
+      hiddenQuery(b, PgSessionMove.ABORT_SQL, e -> {});
+    }
   }
 
   /** Whether a message of the unit names statement {@code name} (Parse, Bind, Describe). */
@@ -1048,13 +1063,66 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void released() {
+    unsolicitedError = false; // about the connection just given back
     unnamedOn = null;
     txBackend = null;
     session.released(primary.node());
   }
 
+  /** The transaction the client is in died with its connection; the next checkout fails one. */
+  private boolean lostTransaction;
+
+  /** The primary connection sent an error unasked (a FATAL before it closed): the client saw it. */
+  private boolean unsolicitedError;
+
+  /**
+   * The FATAL the primary connection sent inside a transaction, withheld until the health checker
+   * says whether its server is going down (then the session goes on) or stays up (then it was meant
+   * for this session, pg_terminate_backend say, and the client gets it).
+   */
+  private PgFrame lastWords;
+
+  @Override
+  protected boolean transactionLost(Backend fresh) {
+    if (unsolicitedError) {
+      return false; // the client has the server's FATAL: the session ends, as a direct one would
+    }
+    BackendNode node = fresh.node();
+    primary = fresh;
+    txBackend = fresh; // the (failed) transaction goes on with the next primary connection
+    unnamedOn = null;
+    lostTransaction = true;
+    PgFrame words = lastWords;
+    lastWords = null;
+    if (words != null) {
+      park(); // the next request waits for the verdict (a probe, bounded by monitor.timeout)
+      listener
+          .sessions()
+          .suspect(node.name())
+          .whenComplete(
+              (answered, e) ->
+                  client
+                      .eventLoop()
+                      .execute(
+                          () -> {
+                            if (Boolean.TRUE.equals(answered) && client.isActive()) {
+                              client
+                                  .writeAndFlush(words.retainedMessage())
+                                  .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                            } else {
+                              resume();
+                            }
+                            words.release();
+                          }));
+    }
+    return true;
+  }
+
   @Override
   protected void primaryMoved(BackendNode node) {
+    if (txBackend != null && txBackend != primary && txBackend.channel() == null) {
+      txBackend = primary; // a lost transaction's leg, never connected: it moves with the primary
+    }
     session.boundTo(node);
   }
 
@@ -1100,6 +1168,18 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     byte t = f.type();
     if (e == null) {
       // Between requests a backend may still speak: notices, parameter changes, notifications.
+      if (t == 'E' && b.isPrimary()) {
+        if (multiplexed
+            && inTransaction()
+            && lastWords == null
+            && "FATAL".equals(errorField(f.body(), (byte) 'V'))) {
+          // withheld until the connection closes: a primary going down (its postmaster killed)
+          // says FATAL too, and then the session goes on
+          lastWords = f;
+          return;
+        }
+        unsolicitedError = true;
+      }
       if (b.isPrimary() || t == 'N') {
         write(client, f);
       } else {
@@ -1144,6 +1224,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void endSession(End why, String message) {
+    if (lastWords != null && why == End.BACKEND_LOST) {
+      // the server's own FATAL, withheld while the session might have gone on, is its last word
+      PgFrame words = lastWords;
+      lastWords = null;
+      client
+          .writeAndFlush(words.retainedMessage())
+          .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+      words.release();
+      return;
+    }
     session.terminate(
         switch (why) {
           case CANNOT_CONNECT -> SqlState.CANNOT_CONNECT;
@@ -1196,6 +1286,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void releaseBuffered() {
+    if (lastWords != null) {
+      lastWords.release();
+      lastWords = null;
+    }
     unit.forEach(PgFrame::release);
     unit.clear();
     statements.values().forEach(s -> s.parse().release());
@@ -1233,6 +1327,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private static String errorMessage(ByteBuf body) {
+    String m = errorField(body, (byte) 'M');
+    return m == null ? "error" : m;
+  }
+
+  /** One field of an ErrorResponse body ('M' message, 'V' severity, ...), or null. */
+  private static String errorField(ByteBuf body, byte field) {
     int i = body.readerIndex();
     while (i < body.writerIndex() && body.getByte(i) != 0) {
       byte code = body.getByte(i);
@@ -1240,11 +1340,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       if (end < 0) {
         break;
       }
-      if (code == 'M') {
+      if (code == field) {
         return body.toString(i + 1, end - i - 1, StandardCharsets.UTF_8);
       }
       i = end + 1;
     }
-    return "error";
+    return null;
   }
 }

@@ -236,6 +236,11 @@ class SurvivingSessionsIT {
       for (Idle s : sessions) {
         assertThat(s.serverPort()).isEqualTo(old.port());
       }
+      // and one more session, inside a transaction that has written a row
+      Connection inTx = halo.connect(USER, PW, "app", "");
+      sessions.add(new Idle(inTx, inTx.prepareStatement("select 1")));
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into acked_writes(id) values (-1)");
       // When the primary is killed while they hold no backend connection
       old.kill();
       await()
@@ -249,13 +254,61 @@ class SurvivingSessionsIT {
       // Then every session's next statement runs on the new primary, its prepared statement
       // prepared there on demand, without an error
       for (Idle s : sessions) {
+        if (s.connection() == inTx) {
+          continue;
+        }
         assertThat(s.serverPort()).isEqualTo(next.port());
         assertThat(s.connection().isValid(2)).isTrue();
+      }
+      // and the session whose transaction died gets what a server gives inside a failed
+      // transaction (25P02, with a warning naming the loss) until its ROLLBACK, then goes on
+      java.sql.Statement failed = inTx.createStatement();
+      assertThatThrownBy(() -> failed.execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
+      assertThat(String.valueOf(failed.getWarnings())).contains("was lost");
+      inTx.rollback();
+      inTx.setAutoCommit(true);
+      inTx.createStatement().execute("insert into acked_writes(id) values (-2)");
+      try (Connection direct = next.connect(USER, PW, "app");
+          ResultSet rs =
+              direct
+                  .createStatement()
+                  .executeQuery(
+                      "select array_agg(id order by id) from acked_writes where id < 0")) {
+        rs.next();
+        assertThat(rs.getString(1)).as("the lost transaction's row is not there").isEqualTo("{-2}");
       }
     } finally {
       for (Idle s : sessions) {
         s.connection().close();
       }
+    }
+  }
+
+  @Test
+  void a_transaction_pooled_session_whose_connection_alone_was_terminated_gets_the_server_error()
+      throws Exception {
+    // Given a healthy primary and a session of a transaction-pooled listener inside a transaction
+    start(Duration.ofMillis(200), true);
+    PgNode primary = cluster.primary();
+    try (Connection c = halo.connect(USER, PW, "app", "")) {
+      c.setAutoCommit(false);
+      int pid;
+      try (ResultSet rs = c.createStatement().executeQuery("select pg_backend_pid()")) {
+        rs.next();
+        pid = rs.getInt(1);
+      }
+      // When an operator terminates its backend (the server stays up and primary)
+      try (Connection admin = primary.connectAsSuperuser()) {
+        admin.createStatement().execute("select pg_terminate_backend(" + pid + ")");
+      }
+      // Then the session ends with the server's own error, once the health checker has found the
+      // server up (a primary going down would have let the session go on)
+      assertThatThrownBy(() -> c.createStatement().execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("terminating connection due to administrator command");
+      assertThat(halo.control().lastFailover()).isEmpty();
     }
   }
 

@@ -239,6 +239,18 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Multiplexed: the session gave its connections back (no cancel target, nothing bound). */
   protected void released() {}
 
+  /**
+   * Multiplexed: the primary connection died with nothing in flight while the client was inside a
+   * transaction (a crash or kill -9 of the primary; no FATAL reached the client). True when the
+   * session goes on: the engine then starts the next request's connection with a failed transaction
+   * of its own, so that the server answers as it would (errors until ROLLBACK) and the session is
+   * usable after it. False ends the session as before. {@code fresh}, unbound, becomes the primary
+   * leg when the session goes on.
+   */
+  protected boolean transactionLost(L fresh) {
+    return false;
+  }
+
   /** Multiplexed: the session's next transaction runs on {@code node}, the primary now. */
   protected void primaryMoved(BackendNode node) {}
 
@@ -807,6 +819,24 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       // a switchover's fence ends the old primary's connections while the session is held: a
       // fresh one (settings replayed) opens before its next request, on whichever primary
       primary = newLeg(true, b.node());
+      if (last == b) {
+        last = null;
+      }
+      return;
+    }
+    if (b.isPrimary()
+        && multiplexed
+        && !pinned
+        && b.idle()
+        && !midRequest(b)
+        && inTransaction()
+        && transactionLost(newLeg(true, b.node()))) {
+      log.info(
+          "[{}] backend {} closed the connection of {} inside its transaction; the transaction"
+              + " is lost, the session stays",
+          listenerName,
+          BackendText.forLog(b.node()),
+          who());
       if (last == b) {
         last = null;
       }

@@ -1063,7 +1063,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void released() {
-    unsolicitedError = false; // about the connection just given back
+    clientSawFatal = false; // about the connection just given back
     unnamedOn = null;
     txBackend = null;
     session.released(primary.node());
@@ -1073,7 +1073,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private boolean lostTransaction;
 
   /** The primary connection sent an error unasked (a FATAL before it closed): the client saw it. */
-  private boolean unsolicitedError;
+  private boolean clientSawFatal;
 
   /**
    * The FATAL the primary connection sent inside a transaction, withheld until the health checker
@@ -1084,7 +1084,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected boolean transactionLost(Backend fresh) {
-    if (unsolicitedError) {
+    if (clientSawFatal) {
       return false; // the client has the server's FATAL: the session ends, as a direct one would
     }
     BackendNode node = fresh.node();
@@ -1114,6 +1114,38 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                             }
                             words.release();
                           }));
+    }
+    return true;
+  }
+
+  @Override
+  protected boolean requestsLost(Backend dead) {
+    if (clientSawFatal || dead.copyIn || !dead.owesOnlyClient() || dead.owedCount() > 64) {
+      return false;
+    }
+    boolean wasInTx = inTransaction();
+    String message =
+        "Halo: the connection to "
+            + dead.node().name()
+            + " was lost while this request ran; whether it took effect is unknown"
+            + (wasInTx ? ", and the transaction was rolled back: end it with ROLLBACK" : "");
+    byte status = wasInTx ? (byte) 'E' : (byte) 'I';
+    for (int i = dead.owedCount(); i > 0; i--) {
+      // through the normal reply path, as if the server had said it: the session's books
+      // (transaction state, admission permit, pool release) stay right
+      fromBackend(
+          dead,
+          PgFrame.ofMessage(
+              PgMessages.error(client.alloc(), SqlState.TRANSACTION_RESOLUTION_UNKNOWN, message)));
+      fromBackend(dead, PgFrame.ofMessage(PgMessages.readyForQuery(client.alloc(), status)));
+    }
+    client.flush();
+    if (wasInTx) {
+      Backend fresh = newLeg(true, dead.node());
+      primary = fresh;
+      txBackend = fresh; // the (failed) transaction goes on with the next primary connection
+      unnamedOn = null;
+      lostTransaction = true;
     }
     return true;
   }
@@ -1166,6 +1198,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void fromBackend(Backend b, PgFrame f) {
     Owed e = b.next();
     byte t = f.type();
+    if (t == 'E'
+        && e != null
+        && !e.isHidden()
+        && b.isPrimary()
+        && "FATAL".equals(errorField(f.body(), (byte) 'V'))) {
+      clientSawFatal = true; // the client has the server's FATAL: its session ends with it
+    }
     if (e == null) {
       // Between requests a backend may still speak: notices, parameter changes, notifications.
       if (t == 'E' && b.isPrimary()) {
@@ -1178,7 +1217,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           lastWords = f;
           return;
         }
-        unsolicitedError = true;
+        clientSawFatal = true;
       }
       if (b.isPrimary() || t == 'N') {
         write(client, f);

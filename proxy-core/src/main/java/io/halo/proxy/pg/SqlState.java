@@ -6,6 +6,11 @@ public enum SqlState {
   CANNOT_CONNECT("08001"),
   /** 08006 connection_failure: the backend connection broke. */
   CONNECTION_FAILURE("08006"),
+  /**
+   * 08007 transaction_resolution_unknown: the connection broke while a request ran; whether it
+   * committed is not known.
+   */
+  TRANSACTION_RESOLUTION_UNKNOWN("08007"),
   /** 08P01 protocol_violation: malformed, oversized or out-of-order messages. */
   PROTOCOL_VIOLATION("08P01"),
   /** 0A000 feature_not_supported: e.g. an unknown protocol major version. */

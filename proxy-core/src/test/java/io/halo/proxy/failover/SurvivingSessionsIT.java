@@ -241,8 +241,40 @@ class SurvivingSessionsIT {
       sessions.add(new Idle(inTx, inTx.prepareStatement("select 1")));
       inTx.setAutoCommit(false);
       inTx.createStatement().execute("insert into acked_writes(id) values (-1)");
+      // and one whose statement runs at the moment of the kill
+      Idle running = idle();
+      sessions.add(running);
+      java.util.concurrent.CompletableFuture<Void> sleeping =
+          java.util.concurrent.CompletableFuture.runAsync(
+              () -> {
+                try {
+                  running.connection().createStatement().execute("select pg_sleep(60)");
+                } catch (SQLException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                try (Connection direct = old.connectAsSuperuser();
+                    ResultSet rs =
+                        direct
+                            .createStatement()
+                            .executeQuery(
+                                "select count(*) from pg_stat_activity where query like"
+                                    + " 'select pg_sleep%' and state = 'active'")) {
+                  rs.next();
+                  return rs.getInt(1) == 1;
+                }
+              });
       // When the primary is killed while they hold no backend connection
       old.kill();
+      // Then the running statement fails with 08007 (its outcome is unknown), not the session
+      assertThatThrownBy(() -> sleeping.get(20, java.util.concurrent.TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("08007"));
       await()
           .atMost(Duration.ofSeconds(20))
           .pollInterval(Duration.ofMillis(100))

@@ -59,6 +59,16 @@ public class Leg {
     return owed.contains(o);
   }
 
+  /** How many replies are owed. */
+  public final int owedCount() {
+    return owed.size();
+  }
+
+  /** Whether every owed reply is the client's (no hidden request of Halo's among them). */
+  public final boolean owesOnlyClient() {
+    return owed.stream().noneMatch(Owed::isHidden);
+  }
+
   final boolean owesOnlyHidden() {
     return owed.stream().allMatch(Owed::isHidden);
   }

@@ -251,6 +251,16 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     return false;
   }
 
+  /**
+   * Multiplexed: the primary connection {@code dead} died while it owed the client replies to whole
+   * requests (no FATAL reached the client). True when the engine answered each of them as failed
+   * with an unknown outcome (as the server's own replies, through the normal reply path) and the
+   * session goes on; false ends the session as before.
+   */
+  protected boolean requestsLost(L dead) {
+    return false;
+  }
+
   /** Multiplexed: the session's next transaction runs on {@code node}, the primary now. */
   protected void primaryMoved(BackendNode node) {}
 
@@ -822,6 +832,22 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       if (last == b) {
         last = null;
       }
+      return;
+    }
+    if (b.isPrimary() && multiplexed && !pinned && !b.idle() && !midRequest(b) && requestsLost(b)) {
+      log.info(
+          "[{}] backend {} closed the connection of {} while a request ran; it was answered as"
+              + " failed, the session stays",
+          listenerName,
+          BackendText.forLog(b.node()),
+          who());
+      if (primary == b) {
+        primary = newLeg(true, b.node());
+      }
+      if (last == b) {
+        last = null;
+      }
+      resume();
       return;
     }
     if (b.isPrimary()

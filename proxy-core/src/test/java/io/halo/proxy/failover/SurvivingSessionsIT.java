@@ -318,6 +318,18 @@ class SurvivingSessionsIT {
     }
   }
 
+  /** pg_terminate_backend of the server process behind {@code c}, run directly on {@code on}. */
+  private static void terminateBackendOf(Connection c, PgNode on) throws SQLException {
+    int pid;
+    try (ResultSet rs = c.createStatement().executeQuery("select pg_backend_pid()")) {
+      rs.next();
+      pid = rs.getInt(1);
+    }
+    try (Connection admin = on.connectAsSuperuser()) {
+      admin.createStatement().execute("select pg_terminate_backend(" + pid + ")");
+    }
+  }
+
   @Test
   void a_transaction_pooled_session_whose_connection_alone_was_terminated_gets_the_server_error()
       throws Exception {
@@ -326,15 +338,8 @@ class SurvivingSessionsIT {
     PgNode primary = cluster.primary();
     try (Connection c = halo.connect(USER, PW, "app", "")) {
       c.setAutoCommit(false);
-      int pid;
-      try (ResultSet rs = c.createStatement().executeQuery("select pg_backend_pid()")) {
-        rs.next();
-        pid = rs.getInt(1);
-      }
       // When an operator terminates its backend (the server stays up and primary)
-      try (Connection admin = primary.connectAsSuperuser()) {
-        admin.createStatement().execute("select pg_terminate_backend(" + pid + ")");
-      }
+      terminateBackendOf(c, primary);
       // Then the session ends with the server's own error, once the health checker has found the
       // server up (a primary going down would have let the session go on)
       assertThatThrownBy(() -> c.createStatement().execute("select 1"))
@@ -350,15 +355,8 @@ class SurvivingSessionsIT {
     start(Duration.ofMillis(200));
     PgNode primary = cluster.primary();
     try (Connection c = halo.connect(USER, PW, "app", "")) {
-      int pid;
-      try (ResultSet rs = c.createStatement().executeQuery("select pg_backend_pid()")) {
-        rs.next();
-        pid = rs.getInt(1);
-      }
       // When an operator terminates its backend (the server stays up and primary)
-      try (Connection admin = primary.connectAsSuperuser()) {
-        admin.createStatement().execute("select pg_terminate_backend(" + pid + ")");
-      }
+      terminateBackendOf(c, primary);
       // Then the session ends with the server's own error, as a direct one would: Halo does not
       // quietly reconnect it (the operator meant to end it), nor keep it waiting for a failover
       // (hold_timeout is 15 s; the health checker's probe says at once that the primary is up)

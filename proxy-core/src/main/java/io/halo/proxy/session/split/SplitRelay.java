@@ -834,39 +834,32 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       }
       return;
     }
-    if (b.isPrimary() && multiplexed && !pinned && !b.idle() && !midRequest(b) && requestsLost(b)) {
-      log.info(
-          "[{}] backend {} closed the connection of {} while a request ran; it was answered as"
-              + " failed, the session stays",
-          listenerName,
-          BackendText.forLog(b.node()),
-          who());
-      if (primary == b) {
-        primary = newLeg(true, b.node());
+    if (b.isPrimary() && multiplexed && !pinned && !midRequest(b)) {
+      boolean running = !b.idle();
+      String lost =
+          running
+              ? requestsLost(b) ? "while a request ran; it was answered as failed" : null
+              : inTransaction() && transactionLost(newLeg(true, b.node()))
+                  ? "inside its transaction; the transaction is lost"
+                  : null;
+      if (lost != null) {
+        log.info(
+            "[{}] backend {} closed the connection of {} {}; the session stays",
+            listenerName,
+            BackendText.forLog(b.node()),
+            who(),
+            lost);
+        if (primary == b) {
+          primary = newLeg(true, b.node());
+        }
+        if (last == b) {
+          last = null;
+        }
+        if (running) {
+          resume(); // requests the client sent meanwhile (a lost transaction may wait: parked)
+        }
+        return;
       }
-      if (last == b) {
-        last = null;
-      }
-      resume();
-      return;
-    }
-    if (b.isPrimary()
-        && multiplexed
-        && !pinned
-        && b.idle()
-        && !midRequest(b)
-        && inTransaction()
-        && transactionLost(newLeg(true, b.node()))) {
-      log.info(
-          "[{}] backend {} closed the connection of {} inside its transaction; the transaction"
-              + " is lost, the session stays",
-          listenerName,
-          BackendText.forLog(b.node()),
-          who());
-      if (last == b) {
-        last = null;
-      }
-      return;
     }
     log.warn(
         "[{}] backend {} closed the connection of {}",

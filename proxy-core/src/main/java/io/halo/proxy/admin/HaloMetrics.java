@@ -463,6 +463,34 @@ final class HaloMetrics {
                   p.listener(),
                   CLUSTER,
                   p.cluster()));
+      out.family(
+          "halo_pool_waits_total",
+          "counter",
+          "Transaction mode: waits for a connection of a full pool that ended (served or timed"
+              + " out).");
+      pools.forEach(
+          p ->
+              out.sample(
+                  "halo_pool_waits_total",
+                  p.waits(),
+                  "listener",
+                  p.listener(),
+                  CLUSTER,
+                  p.cluster()));
+      out.family(
+          "halo_pool_wait_seconds_total",
+          "counter",
+          "Transaction mode: time spent in those waits (divide by halo_pool_waits_total for the"
+              + " mean).");
+      pools.forEach(
+          p ->
+              out.sample(
+                  "halo_pool_wait_seconds_total",
+                  p.waitSeconds(),
+                  "listener",
+                  p.listener(),
+                  CLUSTER,
+                  p.cluster()));
     }
     if (outlived.isEmpty()) {
       return;

@@ -43,7 +43,9 @@ public interface ProxyView {
       long reused,
       long opened,
       long returned,
-      long waitTimeouts) {}
+      long waitTimeouts,
+      long waits,
+      double waitSeconds) {}
 
   /**
    * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved

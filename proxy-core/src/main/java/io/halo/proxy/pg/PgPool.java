@@ -117,6 +117,11 @@ public final class PgPool {
       new java.util.concurrent.atomic.AtomicInteger();
   private final LongAdder waitTimeouts = new LongAdder();
 
+  /** Transaction mode: waits for a connection of a full pool that ended (served or timed out). */
+  private final LongAdder waits = new LongAdder();
+
+  private final LongAdder waitNanos = new LongAdder();
+
   /**
    * Transaction mode: every backend connection the pool opens holds a session permit of its backend
    * ({@code throttle.max_connections}), whatever its key; null only in unit tests.
@@ -185,7 +190,9 @@ public final class PgPool {
         reused(),
         opened(),
         returned(),
-        waitTimeouts.sum());
+        waitTimeouts.sum(),
+        waits.sum(),
+        waitNanos.sum() / 1e9);
   }
 
   /**
@@ -374,6 +381,7 @@ public final class PgPool {
   private static final class Waiter {
     final io.netty.util.concurrent.Promise<PgBackendConnection> promise;
     final java.util.function.Supplier<Future<PgBackendConnection>> login;
+    final long since = System.nanoTime();
     ScheduledFuture<?> timer;
 
     Waiter(
@@ -382,6 +390,13 @@ public final class PgPool {
       this.promise = promise;
       this.login = login;
     }
+  }
+
+  /** {@code w} stops waiting (served, or timed out): its wait counts in the pool's figures. */
+  private void waited(Waiter w) {
+    waitingCount.decrementAndGet();
+    waits.increment();
+    waitNanos.add(System.nanoTime() - w.since);
   }
 
   /** A transaction waited {@code wait_timeout} for a connection of a full pool. */
@@ -421,7 +436,7 @@ public final class PgPool {
         loop.schedule(
             () -> {
               if (slot.waiters.remove(w)) {
-                waitingCount.decrementAndGet();
+                waited(w);
                 waitTimeouts.increment();
                 p.tryFailure(
                     new WaitTimeout(
@@ -609,7 +624,7 @@ public final class PgPool {
       }
       return;
     }
-    waitingCount.decrementAndGet();
+    waited(w);
     w.timer.cancel(false);
     open(slot, w.login)
         .addListener(
@@ -661,7 +676,7 @@ public final class PgPool {
     returned.increment();
     Waiter w;
     while ((w = slot.waiters.pollFirst()) != null) {
-      waitingCount.decrementAndGet();
+      waited(w);
       w.timer.cancel(false);
       reused.increment();
       if (w.promise.trySuccess(connectionOf(ch, o))) {

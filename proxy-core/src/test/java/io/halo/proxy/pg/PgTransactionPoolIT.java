@@ -273,7 +273,10 @@ class PgTransactionPoolIT {
     }
     assertThat(halo.metrics())
         .containsPattern("halo_pool_sessions_total\\{[^}]*backend_connection=\"reused\"\\} [1-9]")
-        .containsPattern("halo_pool_returned_total\\{[^}]*\\} [1-9]");
+        .containsPattern("halo_pool_returned_total\\{[^}]*\\} [1-9]")
+        // 40 busy clients over 2 connections per event loop: transactions waited their turn
+        .containsPattern("halo_pool_waits_total\\{[^}]*\\} [1-9]")
+        .containsPattern("halo_pool_wait_seconds_total\\{[^}]*\\} [0-9]");
   }
 
   @Test

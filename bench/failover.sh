@@ -5,6 +5,7 @@
 # outage (median and every run), acknowledged writes lost, failed statements, switchover pause.
 #   bench/failover.sh            RUNS=7 bench/failover.sh
 #   bench/failover.sh --engine mysql   the kill -9 runs on a MariaDB primary + GTID replica (async and semi-sync)
+#   POOL_MODE=transaction bench/failover.sh   the same through a listener with pool_mode: transaction
 #   bench/failover.sh --instances 3    kill -9 (synchronous replication) through 1 Halo, then through a
 #                                      follower of 3 Halo instances on a 3-node ZooKeeper, alternated
 set -euo pipefail

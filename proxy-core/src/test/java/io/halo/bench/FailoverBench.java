@@ -54,6 +54,17 @@ public final class FailoverBench {
       int idle,
       int idleFailed) {}
 
+  /**
+   * POOL_MODE=transaction: the primary listener pools backend connections per transaction (the
+   * writer's statement in flight at the kill is answered 08007 and its session goes on).
+   */
+  static final String POOL_MODE = System.getenv().getOrDefault("POOL_MODE", "");
+
+  /** The primary listener's route, with POOL_MODE when set. */
+  static String primaryRoute() {
+    return POOL_MODE.isEmpty() ? "primary" : "primary, pool_mode: " + POOL_MODE;
+  }
+
   /** Persistent sessions left idle through the fault (issue 13: none may see an error). */
   static final int IDLE = Integer.parseInt(System.getenv().getOrDefault("IDLE", "200"));
 
@@ -201,7 +212,7 @@ public final class FailoverBench {
   private static HaloServer halo(PgCluster c) throws Exception {
     // the idle sessions and the writer within the backend's session limit (default 200)
     return BenchHalo.startWith(
-        c, "throttle: { max_connections: " + Math.max(200, IDLE + 50) + " }", "primary");
+        c, "throttle: { max_connections: " + Math.max(200, IDLE + 50) + " }", primaryRoute());
   }
 
   private static PgCluster cluster(boolean sync) throws Exception {
@@ -311,7 +322,8 @@ public final class FailoverBench {
             + " replication"
             + (instances > 1
                 ? ", " + instances + " Halo instances (ZooKeeper), through a follower"
-                : "");
+                : "")
+            + (POOL_MODE.isEmpty() ? "" : ", pool_mode " + POOL_MODE);
     System.err.printf(
         "%s: outage %d ms, %d acked (%d before the kill), %d errors (%s), %d lost,"
             + " %d of %d idle sessions failed, %s%n",

@@ -834,6 +834,11 @@ final class MySqlSplitRelay
    * middle of a reply is closed. A backend that closed the connection is ERR 2013 at once.
    */
   @Override
+  protected void suspect(io.halo.health.state.BackendNode node) {
+    listener.sessions().suspect(node.name());
+  }
+
+  @Override
   protected void endSession(End why, String message) {
     if (closed) {
       return;

@@ -1120,7 +1120,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected boolean requestsLost(Backend dead) {
-    if (clientSawFatal || dead.copyIn || !dead.owesOnlyClient() || dead.owedCount() > 64) {
+    if (clientSawFatal
+        || lastWords != null // the server said FATAL before this request: it gets that
+        || dead.copyIn
+        || !dead.owesOnlyClient()
+        || dead.owedCount() > 64) {
       return false;
     }
     boolean wasInTx = inTransaction();

@@ -244,30 +244,7 @@ class SurvivingSessionsIT {
       // and one whose statement runs at the moment of the kill
       Idle running = idle();
       sessions.add(running);
-      java.util.concurrent.CompletableFuture<Void> sleeping =
-          java.util.concurrent.CompletableFuture.runAsync(
-              () -> {
-                try {
-                  running.connection().createStatement().execute("select pg_sleep(60)");
-                } catch (SQLException e) {
-                  throw new java.util.concurrent.CompletionException(e);
-                }
-              });
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .until(
-              () -> {
-                try (Connection direct = old.connectAsSuperuser();
-                    ResultSet rs =
-                        direct
-                            .createStatement()
-                            .executeQuery(
-                                "select count(*) from pg_stat_activity where query like"
-                                    + " 'select pg_sleep%' and state = 'active'")) {
-                  rs.next();
-                  return rs.getInt(1) == 1;
-                }
-              });
+      java.util.concurrent.CompletableFuture<Void> sleeping = sleepingOn(running.connection(), old);
       // When the primary is killed while they hold no backend connection
       old.kill();
       // Then the running statement fails with 08007 (its outcome is unknown), not the session
@@ -316,6 +293,66 @@ class SurvivingSessionsIT {
         s.connection().close();
       }
     }
+  }
+
+  @Test
+  void a_transaction_pooled_session_losing_its_statement_starts_detection_at_once()
+      throws Exception {
+    // Given probes every 20 s (3 failed probes would take 40 s to call the primary down) and a
+    // transaction-pooled session whose statement runs on the primary
+    start(Duration.ofSeconds(20), true);
+    PgNode old = cluster.primary();
+    try (Connection c = halo.connect(USER, PW, "app", "")) {
+      java.util.concurrent.CompletableFuture<Void> sleeping = sleepingOn(c, old);
+      // When the primary is killed
+      old.kill();
+      // Then the lost connection sets the health checker probing at once: the failover is done
+      // long before the interval's 40 s, and the session goes on on the new primary
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      assertThatThrownBy(() -> sleeping.get(20, java.util.concurrent.TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(SQLException.class);
+      try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(cluster.standbys().get(0).port());
+      }
+    }
+  }
+
+  /** Runs {@code select pg_sleep(60)} on {@code c}; returns once {@code primary} runs it. */
+  private static java.util.concurrent.CompletableFuture<Void> sleepingOn(
+      Connection c, PgNode primary) {
+    java.util.concurrent.CompletableFuture<Void> sleeping =
+        java.util.concurrent.CompletableFuture.runAsync(
+            () -> {
+              try {
+                c.createStatement().execute("select pg_sleep(60)");
+              } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+              }
+            });
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection direct = primary.connectAsSuperuser();
+                  ResultSet rs =
+                      direct
+                          .createStatement()
+                          .executeQuery(
+                              "select count(*) from pg_stat_activity where query like"
+                                  + " 'select pg_sleep%' and state = 'active'")) {
+                rs.next();
+                return rs.getInt(1) == 1;
+              }
+            });
+    return sleeping;
   }
 
   /** pg_terminate_backend of the server process behind {@code c}, run directly on {@code on}. */

@@ -834,6 +834,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       }
       return;
     }
+    if (b.isPrimary()) {
+      suspect(b.node()); // the health checker probes it now instead of at its next interval
+    }
     if (b.isPrimary() && multiplexed && !pinned && !midRequest(b)) {
       boolean running = !b.idle();
       String lost =

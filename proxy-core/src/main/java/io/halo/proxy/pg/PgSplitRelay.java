@@ -187,9 +187,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
 
     /** Whether the connection has {@code name} prepared from exactly {@code parse}. */
+    @SuppressWarnings("ReferenceEquality") // identity first, deliberately: the common case
     boolean has(String name, ByteBuf parse) {
       ByteBuf have = prepared.get(name);
-      return have != null && io.netty.buffer.ByteBufUtil.equals(have, parse);
+      // the same buffer when this session prepared it here: no byte comparison per Bind
+      return have == parse || (have != null && io.netty.buffer.ByteBufUtil.equals(have, parse));
     }
 
     void release() {

@@ -368,7 +368,7 @@ public final class FailoverBench {
           gap.toMillis(),
           w.errors());
       return new Run(
-          "planned switchover",
+          "planned switchover" + (POOL_MODE.isEmpty() ? "" : ", pool_mode " + POOL_MODE),
           gap.toMillis(),
           w.ackedCount(),
           0,

@@ -168,13 +168,7 @@ class SurvivingSessionsIT {
       old.kill();
       // Then their lost connections have the health checker probe at once: the failover does not
       // wait for the next probe interval
-      await()
-          .atMost(Duration.ofSeconds(15))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover(Duration.ofSeconds(15));
       PgNode next = cluster.standbys().get(0);
       assertThat(halo.control().topology().primary()).isEqualTo(next.name());
       // And the writer's inserts are acknowledged again, and every acknowledged one is there
@@ -252,13 +246,7 @@ class SurvivingSessionsIT {
           .cause()
           .isInstanceOf(SQLException.class)
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("08007"));
-      await()
-          .atMost(Duration.ofSeconds(20))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover(Duration.ofSeconds(20));
       PgNode next = cluster.standbys().get(0);
       // Then every session's next statement runs on the new primary, its prepared statement
       // prepared there on demand, without an error
@@ -308,13 +296,7 @@ class SurvivingSessionsIT {
       old.kill();
       // Then the lost connection sets the health checker probing at once: the failover is done
       // long before the interval's 40 s, and the session goes on on the new primary
-      await()
-          .atMost(Duration.ofSeconds(15))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover(Duration.ofSeconds(15));
       assertThatThrownBy(() -> sleeping.get(20, java.util.concurrent.TimeUnit.SECONDS))
           .cause()
           .isInstanceOf(SQLException.class);
@@ -323,6 +305,17 @@ class SurvivingSessionsIT {
         assertThat(rs.getInt(1)).isEqualTo(cluster.standbys().get(0).port());
       }
     }
+  }
+
+  /** Waits until Halo's last failover has succeeded. */
+  private void awaitFailover(Duration atMost) {
+    await()
+        .atMost(atMost)
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () ->
+                halo.control().lastFailover().map(r -> r.outcome()).orElse(null)
+                    == FailoverReport.Outcome.SUCCEEDED);
   }
 
   /** Runs {@code select pg_sleep(60)} on {@code c}; returns once {@code primary} runs it. */

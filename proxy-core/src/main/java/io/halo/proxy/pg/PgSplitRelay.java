@@ -1090,10 +1090,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return false; // the client has the server's FATAL: the session ends, as a direct one would
     }
     BackendNode node = fresh.node();
-    primary = fresh;
-    txBackend = fresh; // the (failed) transaction goes on with the next primary connection
-    unnamedOn = null;
-    lostTransaction = true;
+    failTransactionOn(fresh);
     PgFrame words = lastWords;
     lastWords = null;
     if (words != null) {
@@ -1147,13 +1144,20 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     client.flush();
     if (wasInTx) {
-      Backend fresh = newLeg(true, dead.node());
-      primary = fresh;
-      txBackend = fresh; // the (failed) transaction goes on with the next primary connection
-      unnamedOn = null;
-      lostTransaction = true;
+      failTransactionOn(newLeg(true, dead.node()));
     }
     return true;
+  }
+
+  /**
+   * The client's transaction died with its connection: it goes on, failed, on {@code fresh} (the
+   * new primary leg), whose first checkout opens a failed transaction there (see prelude).
+   */
+  private void failTransactionOn(Backend fresh) {
+    primary = fresh;
+    txBackend = fresh;
+    unnamedOn = null;
+    lostTransaction = true;
   }
 
   @Override

@@ -1094,10 +1094,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     PgFrame words = lastWords;
     lastWords = null;
     if (words != null) {
-      park(); // the next request waits for the verdict (a probe, bounded by monitor.timeout)
+      park(); // the next request waits for the verdict: a probe, and at most hold_timeout
       listener
           .sessions()
           .suspect(node.name())
+          .thenApply(answered -> answered) // a future of our own: the timeout below is ours
+          .toCompletableFuture()
+          .completeOnTimeout(false, holdTimeout().toMillis(), TimeUnit.MILLISECONDS)
           .whenComplete(
               (answered, e) ->
                   client

@@ -356,6 +356,28 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
       if (lastWords != null) {
         peer.writeAndFlush(lastWords).addListener(ChannelFutureListener.CLOSE);
         lastWords = null;
+      } else if (!fromClient && !session.closing() && session.tracker().awaitingReply()) {
+        // a command went out and no reply came: the client is told, not left with a bare close
+        // (MariaDB's code for a killed connection; a client-range code such as 2013 in an ERR
+        // packet reads as a malformed packet to libmariadb)
+        log.warn(
+            "[{}] backend {} closed the connection of {} during a command",
+            session.listener().name(),
+            session.backendName(),
+            session);
+        peer.writeAndFlush(
+                MySqlPackets.frame(
+                    peer.alloc(),
+                    1,
+                    MySqlPackets.err(
+                        peer.alloc(),
+                        MySqlError.BACKEND_LOST.code(),
+                        MySqlError.BACKEND_LOST.sqlState(),
+                        "backend "
+                            + session.backendName()
+                            + " closed the connection during the command: whether it took"
+                            + " effect is unknown; reconnect")))
+            .addListener(ChannelFutureListener.CLOSE);
       } else {
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       }

@@ -382,8 +382,17 @@ class MySqlSurvivingSessionsIT {
       // Then the session ends, as a direct one would: Halo does not quietly reconnect it, nor keep
       // it waiting for a failover (hold_timeout is 15 s). MariaDB closes an idle killed connection
       // without an error packet (a direct Connector/J reports a communications link failure);
-      // Halo answers the next statement with the code MariaDB gives a killed connection.
+      // Halo answers the next statement with the code MariaDB gives a killed connection. (The
+      // next statement is sent once Halo has judged the loss: sent earlier, it may reach the
+      // dying connection and get the in-flight answer of the next test.)
       long t0 = System.nanoTime();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  metrics()
+                      .contains(
+                          "halo_sessions_outlived_backend_total{cluster=\"shop\",outcome=\"ended\"} 1"));
       assertThatThrownBy(() -> c.createStatement().execute("select 1"))
           .isInstanceOfSatisfying(
               SQLException.class,
@@ -394,6 +403,50 @@ class MySqlSurvivingSessionsIT {
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
       assertThat(control().topology().primary()).isEqualTo(primary.name());
       assertThat(control().lastFailover()).isEmpty();
+    }
+  }
+
+  @Test
+  void a_command_in_flight_when_the_backend_dies_gets_an_error_not_a_bare_close() throws Exception {
+    // Given a session through Halo running a long statement on the primary
+    start();
+    MariaDbNode old = cluster.primary();
+    try (Connection c = connect()) {
+      var running =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  c.createStatement().execute("select sleep(60)");
+                  return null;
+                } catch (SQLException e) {
+                  return e;
+                }
+              });
+      try (Connection admin = old.connectAsRoot()) {
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () -> {
+                  try (ResultSet rs =
+                      admin
+                          .createStatement()
+                          .executeQuery(
+                              "select count(*) from information_schema.processlist"
+                                  + " where info = 'select sleep(60)'")) {
+                    rs.next();
+                    return rs.getInt(1) == 1;
+                  }
+                });
+      }
+      // When the primary dies under it (no error packet: the kernel closes the connection)
+      old.kill();
+      // Then the statement fails at once with an error saying what is known, not with a
+      // communications failure of unknown cause (what a direct Connector/J client reports)
+      SQLException e = running.get(20, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat((Object) e).isNotNull();
+      assertThat(e.getErrorCode()).isEqualTo(1927);
+      assertThat(e.getMessage())
+          .contains(old.name(), "during the command", "whether it took effect is unknown");
     }
   }
 }

@@ -116,6 +116,9 @@ public final class MySqlResponseTracker {
   private int openStatements;
   private boolean clientOverLimit;
 
+  /** Some packet of the reply to the command at the head of the queue has come. */
+  private boolean headAnswered;
+
   /**
    * @param deprecateEof whether CLIENT_DEPRECATE_EOF was negotiated with the backend
    * @param status the server status of the login OK
@@ -187,6 +190,14 @@ public final class MySqlResponseTracker {
    */
   public boolean quiescent() {
     return idle() && !inTransaction();
+  }
+
+  /**
+   * A command was sent and no packet of its reply has come yet: a reply Halo makes up for it has
+   * sequence number 1.
+   */
+  public boolean awaitingReply() {
+    return !lost && !infile && !clientAuth && pending > 0 && !headAnswered && server.atBoundary();
   }
 
   /** The server side is between packets (Halo may insert its own packet to the client). */
@@ -269,6 +280,7 @@ public final class MySqlResponseTracker {
       return;
     }
     int command = queue[queueHead];
+    headAnswered = true;
     switch (phase) {
       case FIRST -> first(command, first, length, h, o, n);
       case COLUMNS -> {
@@ -441,6 +453,7 @@ public final class MySqlResponseTracker {
   }
 
   private void startResponse(int command) {
+    headAnswered = false;
     phase =
         switch (command) {
           case MySqlPackets.COM_QUERY,

@@ -233,6 +233,24 @@ class MySqlResponseTrackerTest {
 
   @ParameterizedTest
   @EnumSource(Split.class)
+  void a_command_awaits_its_reply_until_the_first_packet_of_it_comes(Split split) {
+    Wire w = new Wire(true, split);
+    assertThat(w.t.awaitingReply()).isFalse();
+    w.query("select a from t");
+    assertThat(w.t.awaitingReply()).isTrue(); // Halo may answer it in its place (sequence 1)
+    w.server(new byte[] {1});
+    assertThat(w.t.awaitingReply()).isFalse(); // a result set has begun: too late for that
+    w.server(columnDef("a")).server(row("1")).server(okEnd(AC));
+    assertThat(w.t.awaitingReply()).isFalse();
+    w.query("select 1").query("select 2"); // pipelined: the first awaits, then the second
+    assertThat(w.t.awaitingReply()).isTrue();
+    w.server(ok(AC));
+    assertThat(w.t.pendingReplies()).isEqualTo(1);
+    assertThat(w.t.awaitingReply()).isTrue();
+  }
+
+  @ParameterizedTest
+  @EnumSource(Split.class)
   void a_text_result_set_with_eof_packets_ends_at_the_final_eof(Split split) {
     Wire w = new Wire(false, split);
     w.query("select a from t").server(new byte[] {1}).server(columnDef("a"));

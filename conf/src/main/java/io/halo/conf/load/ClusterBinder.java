@@ -174,7 +174,8 @@ final class ClusterBinder {
             "max_lifetime",
             "size",
             "wait_timeout",
-            "max_prepared_statements");
+            "max_prepared_statements",
+            "check_after");
     PoolConfig d = PoolConfig.NONE;
     Integer maxIdle = p.optional("max_idle", d.maxIdle(), Formats::integer);
     java.time.Duration idle = p.optional("idle_timeout", d.idleTimeout(), Formats::duration);
@@ -183,6 +184,7 @@ final class ClusterBinder {
     java.time.Duration wait = p.optional("wait_timeout", d.waitTimeout(), Formats::duration);
     Integer prepared =
         p.optional("max_prepared_statements", d.maxPreparedStatements(), Formats::integer);
+    java.time.Duration check = p.optional("check_after", d.checkAfter(), Formats::duration);
     p.finish();
     if (mode != PoolConfig.Mode.NONE && engine != Engine.POSTGRESQL) {
       listener.report("pool_mode", "pooling is built for PostgreSQL listeners only so far");
@@ -195,7 +197,7 @@ final class ClusterBinder {
           "pool_mode", "transaction pooling is built for route: primary and route: split");
     }
     PoolConfig built =
-        p.construct(() -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared));
+        p.construct(() -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared, check));
     return built == null ? PoolConfig.NONE : built;
   }
 

@@ -25,6 +25,9 @@ import java.util.Objects;
  *     before it is refused (PgBouncer {@code query_wait_timeout})
  * @param maxPreparedStatements protocol-level prepared statements kept per backend connection; the
  *     least recently used beyond are closed (PgBouncer {@code max_prepared_statements})
+ * @param checkAfter a pooled connection idle this long answers an empty query before a session gets
+ *     it; one that errs or does not answer within 5 s is closed and the next is tried (PgBouncer
+ *     {@code server_check_delay}); zero checks every checkout
  */
 public record PoolConfig(
     Mode mode,
@@ -33,7 +36,8 @@ public record PoolConfig(
     Duration maxLifetime,
     int size,
     Duration waitTimeout,
-    int maxPreparedStatements) {
+    int maxPreparedStatements,
+    Duration checkAfter) {
 
   /** How client sessions use backend connections. */
   public enum Mode {
@@ -45,6 +49,7 @@ public record PoolConfig(
   public static final int DEFAULT_SIZE = 20;
   public static final Duration DEFAULT_WAIT_TIMEOUT = Duration.ofSeconds(120);
   public static final int DEFAULT_MAX_PREPARED = 200;
+  public static final Duration DEFAULT_CHECK_AFTER = Duration.ofSeconds(30);
 
   public static final PoolConfig NONE =
       new PoolConfig(Mode.NONE, 32, Duration.ofMinutes(10), Duration.ofHours(1));
@@ -54,6 +59,7 @@ public record PoolConfig(
     Objects.requireNonNull(idleTimeout, "idleTimeout");
     Objects.requireNonNull(maxLifetime, "maxLifetime");
     Objects.requireNonNull(waitTimeout, "waitTimeout");
+    Objects.requireNonNull(checkAfter, "checkAfter");
     if (maxIdle < 1) {
       throw new IllegalArgumentException("pool.max_idle must be at least 1, got " + maxIdle);
     }
@@ -73,6 +79,29 @@ public record PoolConfig(
       throw new IllegalArgumentException(
           "pool.max_prepared_statements must be at least 1, got " + maxPreparedStatements);
     }
+    if (checkAfter.isNegative()) {
+      throw new IllegalArgumentException("pool.check_after must not be negative");
+    }
+  }
+
+  /** Pooling with the health check on checkout at its default. */
+  public PoolConfig(
+      Mode mode,
+      int maxIdle,
+      Duration idleTimeout,
+      Duration maxLifetime,
+      int size,
+      Duration waitTimeout,
+      int maxPreparedStatements) {
+    this(
+        mode,
+        maxIdle,
+        idleTimeout,
+        maxLifetime,
+        size,
+        waitTimeout,
+        maxPreparedStatements,
+        DEFAULT_CHECK_AFTER);
   }
 
   /** Session pooling with the transaction-mode settings at their defaults. */
@@ -84,7 +113,8 @@ public record PoolConfig(
         maxLifetime,
         DEFAULT_SIZE,
         DEFAULT_WAIT_TIMEOUT,
-        DEFAULT_MAX_PREPARED);
+        DEFAULT_MAX_PREPARED,
+        DEFAULT_CHECK_AFTER);
   }
 
   public boolean pooled() {

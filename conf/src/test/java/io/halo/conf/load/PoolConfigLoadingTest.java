@@ -100,4 +100,28 @@ class PoolConfigLoadingTest {
         .extracting(Violation::message)
         .anySatisfy(m -> assertThat(m).contains("pool.size must be at least 1"));
   }
+
+  @Test
+  void the_check_on_checkout_after_idleness_is_bound_and_defaults_to_30_s() throws Exception {
+    assertThat(
+            listener(
+                    yaml(
+                        "postgresql", "primary", ", pool_mode: session, pool: { check_after: 0s }"))
+                .pool()
+                .checkAfter())
+        .isZero();
+    assertThat(listener(yaml("postgresql", "primary", ", pool_mode: session")).pool().checkAfter())
+        .isEqualTo(Duration.ofSeconds(30));
+    ConfigException unitless =
+        ViolationAssertions.failure(
+            () ->
+                listener(
+                    yaml(
+                        "postgresql",
+                        "primary",
+                        ", pool_mode: session, pool: { check_after: 5 }")));
+    assertThat(unitless.violations())
+        .extracting(Violation::message)
+        .anySatisfy(m -> assertThat(m).contains("has no unit"));
+  }
 }

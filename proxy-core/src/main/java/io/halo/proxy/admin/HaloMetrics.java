@@ -492,6 +492,33 @@ final class HaloMetrics {
                   CLUSTER,
                   p.cluster()));
     }
+    if (!pools.isEmpty()) {
+      out.family(
+          "halo_pool_checks_total",
+          "counter",
+          "Pooled connections idle beyond pool.check_after that answered an empty query before a"
+              + " session got them (passed), or were closed instead (failed).");
+      for (ProxyView.PoolView p : pools) {
+        out.sample(
+            "halo_pool_checks_total",
+            p.checksPassed(),
+            "listener",
+            p.listener(),
+            CLUSTER,
+            p.cluster(),
+            "outcome",
+            "passed");
+        out.sample(
+            "halo_pool_checks_total",
+            p.checksFailed(),
+            "listener",
+            p.listener(),
+            CLUSTER,
+            p.cluster(),
+            "outcome",
+            "failed");
+      }
+    }
     if (outlived.isEmpty()) {
       return;
     }

@@ -31,7 +31,7 @@ public interface ProxyView {
   /**
    * The backend connection pool of one pooled listener: idle connections, (transaction mode) all
    * connections open and transactions waiting for one, checkouts that reused a connection or logged
-   * in, connections given back, waits that timed out.
+   * in, connections given back, waits that timed out, checks on checkout after idleness.
    */
   record PoolView(
       String listener,
@@ -45,7 +45,9 @@ public interface ProxyView {
       long returned,
       long waitTimeouts,
       long waits,
-      double waitSeconds) {}
+      double waitSeconds,
+      long checksPassed,
+      long checksFailed) {}
 
   /**
    * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved

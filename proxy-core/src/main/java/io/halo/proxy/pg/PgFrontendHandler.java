@@ -512,12 +512,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                     ? ctx.channel().eventLoop().newSucceededFuture(known)
                     : listener.pool().checkout(ctx.channel().eventLoop(), backend, key, login);
               }
-              PgBackendConnection pooled =
-                  listener.pool().take(ctx.channel().eventLoop(), backend, backendParameters);
-              if (pooled != null) {
-                return ctx.channel().eventLoop().newSucceededFuture(pooled);
-              }
-              return listener.pool().adopt(login.get());
+              return listener
+                  .pool()
+                  .acquire(ctx.channel().eventLoop(), backend, backendParameters, login);
             },
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {

@@ -41,9 +41,11 @@ import org.slf4j.LoggerFactory;
  * idle connection has a handler that drops it from the pool when the server closes it or sends
  * anything (a server sends nothing unasked to an idle session but its FATAL before leaving), and a
  * timer for {@code idle_timeout}. A new epoch or a fenced backend empties the pool: connections
- * opened under an old topology are not handed out. Not built: a health check on checkout after long
- * idleness (PgBouncer's {@code server_check_delay}); a dead connection is noticed when the server
- * closes it.
+ * opened under an old topology are not handed out. A connection idle longer than {@code
+ * check_after} answers an empty query before a session gets it (PgBouncer's {@code
+ * server_check_delay}): one that errs or stays silent (a backend stopped, a network that drops
+ * packets without a reset) is closed and the next one tried, so the client's statement does not go
+ * to a connection that cannot answer it.
  */
 public final class PgPool {
 
@@ -52,8 +54,11 @@ public final class PgPool {
   /** What a pooled connection's login said, for every client that reuses it. */
   private static final AttributeKey<Origin> ORIGIN = AttributeKey.valueOf("halo.pg.pool.origin");
 
-  /** Longest wait for the reply to {@code DISCARD ALL} before the connection is closed. */
-  private static final long RESET_TIMEOUT_MS = 5_000;
+  /**
+   * Longest wait for the reply to {@code DISCARD ALL} or to the checkout's empty query before the
+   * connection is closed.
+   */
+  private static final long EXCHANGE_TIMEOUT_MS = 5_000;
 
   private record Origin(
       BackendNode node,
@@ -121,6 +126,11 @@ public final class PgPool {
   private final LongAdder waits = new LongAdder();
 
   private final LongAdder waitNanos = new LongAdder();
+
+  /** Checks on checkout after idleness, passed and failed. */
+  private final LongAdder checksPassed = new LongAdder();
+
+  private final LongAdder checksFailed = new LongAdder();
 
   /**
    * Transaction mode: every backend connection the pool opens holds a session permit of its backend
@@ -192,23 +202,33 @@ public final class PgPool {
         returned(),
         waitTimeouts.sum(),
         waits.sum(),
-        waitNanos.sum() / 1e9);
+        waitNanos.sum() / 1e9,
+        checksPassed.sum(),
+        checksFailed.sum());
   }
 
   /**
-   * An idle connection to {@code node} for these startup parameters, taken out of the pool, or
-   * null. The caller owns the returned startup messages. On {@code loop} only.
+   * Session mode (and moves of a pooled listener's sessions): an idle connection to {@code node}
+   * for these startup parameters, checked first if it idled beyond {@code check_after}, else a new
+   * login ({@code login}) kept with what it said ({@link #adopt}). The caller owns the startup
+   * messages it gets. On {@code loop} only.
    */
-  PgBackendConnection take(EventLoop loop, BackendNode node, Map<String, String> parameters) {
+  Future<PgBackendConnection> acquire(
+      EventLoop loop,
+      BackendNode node,
+      Map<String, String> parameters,
+      java.util.function.Supplier<Future<PgBackendConnection>> login) {
     if (!enabled()) {
-      return null;
+      return login.get();
     }
     ArrayDeque<Channel> idle = idle(loop).get(new Key(node.name(), parameters));
     while (idle != null && !idle.isEmpty()) {
       Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
       idleCount.decrementAndGet();
       Origin o = ch.attr(ORIGIN).get();
-      if (ch.pipeline().get(Idle.class) != null) {
+      Idle i = ch.pipeline().get(Idle.class);
+      long since = i == null ? now() : i.since;
+      if (i != null) {
         ch.pipeline().remove(Idle.class);
       }
       if (!ch.isActive() || o == null || expired(o)) {
@@ -216,15 +236,66 @@ public final class PgPool {
         continue;
       }
       reused.increment();
-      return new PgBackendConnection(
-          ch,
-          o.node(),
-          List.of(o.startupMessages().retainedDuplicate()),
-          o.processId(),
-          o.secret(),
-          (byte) 'I');
+      return checked(
+          loop, connectionOf(ch, o), since, () -> acquire(loop, node, parameters, login));
     }
-    return null;
+    return adopt(login.get());
+  }
+
+  /**
+   * {@code c}, idle since {@code since}, if it need not be checked or passes the check; else it is
+   * closed and {@code next} gives what the caller gets instead.
+   */
+  private Future<PgBackendConnection> checked(
+      EventLoop loop,
+      PgBackendConnection c,
+      long since,
+      java.util.function.Supplier<Future<PgBackendConnection>> next) {
+    if (now() - since < config.checkAfter().toNanos()) {
+      return loop.newSucceededFuture(c);
+    }
+    long idleMs = (now() - since) / 1_000_000;
+    io.netty.util.concurrent.Promise<PgBackendConnection> p = loop.newPromise();
+    Exchange.run(
+        c.channel(),
+        "",
+        ok -> {
+          if (ok) {
+            checksPassed.increment();
+            p.trySuccess(c);
+            return;
+          }
+          checksFailed.increment();
+          log.info(
+              "pooled connection to {} idle {} ms failed its check; closing it",
+              c.node().name(),
+              idleMs);
+          c.startupMessages().forEach(ByteBuf::release);
+          // closed at once (no Terminate: the connection may not take one), and the next try
+          // once the close is counted (the slot's own close listener runs first)
+          c.channel()
+              .close()
+              .addListener(
+                  x -> {
+                    try {
+                      next.get().addListener(PgPool.<PgBackendConnection>cascade(p));
+                    } catch (RuntimeException e) {
+                      p.tryFailure(e);
+                    }
+                  });
+        });
+    return p;
+  }
+
+  private static <T> io.netty.util.concurrent.GenericFutureListener<Future<T>> cascade(
+      io.netty.util.concurrent.Promise<T> p) {
+    return f -> {
+      if (f.isSuccess()) {
+        p.trySuccess(f.getNow());
+      } else {
+        p.tryFailure(f.cause());
+      }
+    };
   }
 
   /**
@@ -232,7 +303,7 @@ public final class PgPool {
    * (copies), for the sessions that will reuse it. Adds itself as the first listener of {@code
    * connecting}, before the session takes the messages over.
    */
-  Future<PgBackendConnection> adopt(Future<PgBackendConnection> connecting) {
+  private Future<PgBackendConnection> adopt(Future<PgBackendConnection> connecting) {
     if (!enabled()) {
       return connecting;
     }
@@ -277,19 +348,39 @@ public final class PgPool {
       return;
     }
     Key key = new Key(o.node().name(), Map.copyOf(parameters));
-    Reset reset = new Reset(key);
-    ch.pipeline().addLast("pool-reset", reset);
-    ch.writeAndFlush(PgMessages.query(ch.alloc(), "DISCARD ALL"));
-    ch.config().setAutoRead(true);
-    reset.timeout =
+    Exchange.run(
+        ch,
+        "DISCARD ALL",
+        ok -> {
+          if (ok) {
+            keep(key, ch);
+          } else {
+            quit(ch);
+          }
+        });
+  }
+
+  /** A connection reset after its session: idle in the pool, for {@code idle_timeout} at most. */
+  private void keep(Key key, Channel ch) {
+    ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
+    if (idle.size() >= config.maxIdle()) {
+      quit(ch);
+      return;
+    }
+    Idle i = new Idle(idle);
+    i.since = now();
+    ch.pipeline().addLast("pool-idle", i);
+    idle.addLast(ch);
+    idleCount.incrementAndGet();
+    returned.increment();
+    i.timeout =
         ch.eventLoop()
             .schedule(
                 () -> {
-                  log.debug(
-                      "no answer to DISCARD ALL within {} ms; closing {}", RESET_TIMEOUT_MS, ch);
-                  ch.close();
+                  i.leave(ch);
+                  quit(ch);
                 },
-                RESET_TIMEOUT_MS,
+                config.idleTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
   }
 
@@ -423,7 +514,9 @@ public final class PgPool {
     Slot slot = slots(loop).computeIfAbsent(key, k -> new Slot(k, loop));
     PgBackendConnection idle = takeIdle(slot);
     if (idle != null) {
-      return loop.newSucceededFuture(idle);
+      Idle i = idle.channel().pipeline().get(Idle.class);
+      return checked(
+          loop, idle, i == null ? now() : i.since, () -> checkout(loop, node, parameters, login));
     }
     if (slot.open < perLoop) {
       return open(slot, login);
@@ -774,20 +867,42 @@ public final class PgPool {
     }
   }
 
-  /** Reads the answer to {@code DISCARD ALL}; at its ReadyForQuery 'I' the connection is pooled. */
-  private final class Reset extends ChannelInboundHandlerAdapter
+  /**
+   * One simple query on a connection no session has ({@code DISCARD ALL} on give-back, an empty
+   * query on checkout after idleness), judged once: no error and ReadyForQuery 'I' within {@link
+   * #EXCHANGE_TIMEOUT_MS}. The handler leaves the pipeline before {@code done} runs.
+   */
+  private static final class Exchange extends ChannelInboundHandlerAdapter
       implements PgStreamScanner.Listener {
-    private final Key key;
+    private final String sql;
+    private final java.util.function.Consumer<Boolean> done;
     private final PgStreamScanner scanner = new PgStreamScanner(this);
     private boolean failed;
     private byte status;
     private boolean ready;
+    private boolean judged;
+    private ScheduledFuture<?> timeout;
 
-    /** Closes the connection if the server does not answer; cancelled when it does. */
-    ScheduledFuture<?> timeout;
+    private Exchange(String sql, java.util.function.Consumer<Boolean> done) {
+      this.sql = sql;
+      this.done = done;
+    }
 
-    Reset(Key key) {
-      this.key = key;
+    static void run(Channel ch, String sql, java.util.function.Consumer<Boolean> done) {
+      Exchange x = new Exchange(sql, done);
+      ch.pipeline().addLast("pool-exchange", x);
+      ch.writeAndFlush(PgMessages.query(ch.alloc(), sql));
+      ch.config().setAutoRead(true);
+      x.timeout =
+          ch.eventLoop()
+              .schedule(
+                  () -> {
+                    log.debug(
+                        "no answer to '{}' within {} ms; closing {}", sql, EXCHANGE_TIMEOUT_MS, ch);
+                    x.judge(ch, false);
+                  },
+                  EXCHANGE_TIMEOUT_MS,
+                  TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -814,52 +929,39 @@ public final class PgPool {
         buf.release();
       }
       if (!ok) {
-        ctx.close();
-        return;
+        judge(ctx.channel(), false);
+      } else if (ready) {
+        judge(ctx.channel(), !failed && status == 'I' && scanner.atBoundary());
       }
-      if (!ready) {
-        return;
-      }
-      ctx.pipeline().remove(this); // cancels the timer (handlerRemoved)
-      if (failed || status != 'I' || !scanner.atBoundary()) {
-        quit(ctx.channel());
-        return;
-      }
-      keep(ctx.channel());
     }
 
-    private void keep(Channel ch) {
-      ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
-      if (idle.size() >= config.maxIdle()) {
-        quit(ch);
+    private void judge(Channel ch, boolean ok) {
+      if (judged) {
         return;
       }
-      Idle i = new Idle(idle);
-      ch.pipeline().addLast("pool-idle", i);
-      idle.addLast(ch);
-      idleCount.incrementAndGet();
-      returned.increment();
-      i.timeout =
-          ch.eventLoop()
-              .schedule(
-                  () -> {
-                    i.leave(ch);
-                    quit(ch);
-                  },
-                  config.idleTimeout().toMillis(),
-                  TimeUnit.MILLISECONDS);
+      judged = true;
+      timeout.cancel(false);
+      if (ch.pipeline().context(this) != null) {
+        ch.pipeline().remove(this);
+      }
+      done.accept(ok);
     }
 
     @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-      if (timeout != null) {
-        timeout.cancel(false); // one pending timer per connection being reset, not per reset
-      }
+    public void channelInactive(ChannelHandlerContext ctx) {
+      judge(ctx.channel(), false);
+      ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      judge(ctx.channel(), false);
       ctx.close();
+    }
+
+    @Override
+    public String toString() {
+      return "Exchange[" + sql + "]";
     }
   }
 

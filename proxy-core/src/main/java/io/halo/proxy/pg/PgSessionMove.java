@@ -36,13 +36,13 @@ final class PgSessionMove {
     PgListenerContext l = session.listener();
     Channel client = session.client();
     // On a pooled listener a connection from the pool will do, and a new one is kept for it.
-    PgBackendConnection pooled =
-        l.pool().take(client.eventLoop(), target, session.backendParameters());
     Future<PgBackendConnection> connecting =
-        pooled != null
-            ? client.eventLoop().newSucceededFuture(pooled)
-            : l.pool()
-                .adopt(
+        l.pool()
+            .acquire(
+                client.eventLoop(),
+                target,
+                session.backendParameters(),
+                () ->
                     PgBackendConnector.connect(
                         client.eventLoop(),
                         l.transports(),

@@ -1,0 +1,193 @@
+package io.halo.proxy.pg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.PoolConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The pool's health check on checkout after idleness ({@code pool.check_after}, issue 13): a pooled
+ * connection whose backend cannot answer (here: its process stopped with SIGSTOP, as a host behind
+ * a network that drops packets looks) is not handed to a client; the client gets a working one.
+ */
+class PgPoolCheckIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static final String USER = "app";
+  static final String PW = "apppw";
+
+  static PgCluster cluster;
+  HaloFixture halo;
+  final List<Integer> stopped = new ArrayList<>();
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    cluster =
+        LOGS.watch(PgCluster.builder().name("poolcheck").user(USER, PW).database("app").start());
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    HaloFixture.stop(null, cluster);
+  }
+
+  @AfterEach
+  void stopHalo() throws Exception {
+    for (int pid : stopped) {
+      signal("CONT", pid);
+    }
+    if (halo != null) {
+      halo.close();
+    }
+  }
+
+  private void start(PoolConfig.Mode mode) throws InterruptedException {
+    PoolConfig pool =
+        new PoolConfig(
+            mode,
+            1, // one idle connection per event loop in session mode
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            2, // transaction mode: one connection per event loop
+            Duration.ofSeconds(60),
+            10,
+            Duration.ofSeconds(1));
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            200,
+            c -> HaloFixture.withPrimaryPool(c, pool));
+  }
+
+  private Connection connect() throws SQLException {
+    // a statement on a stopped backend would never be answered: the socket timeout ends the
+    // wait with a failure instead of a hang
+    return halo.connect(USER, PW, "app", "socketTimeout=30");
+  }
+
+  private static int backendPid(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("select pg_backend_pid()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /** Several sessions at once, so that every event loop has pooled connections afterwards. */
+  private void useConcurrently(int sessions) {
+    List<CompletableFuture<Integer>> all = new ArrayList<>();
+    for (int i = 0; i < sessions; i++) {
+      all.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                try (Connection c = connect()) {
+                  c.setAutoCommit(false);
+                  int pid = backendPid(c);
+                  Thread.sleep(200); // all hold a connection at the same time
+                  c.commit();
+                  return pid;
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              }));
+    }
+    all.forEach(CompletableFuture::join);
+  }
+
+  /** Stops (SIGSTOP) every backend process of the client user: all idle pooled connections. */
+  private List<Integer> stopPooledBackends() throws Exception {
+    List<Integer> pids = new ArrayList<>();
+    try (Connection su = cluster.primary().connectAsSuperuser();
+        ResultSet rs =
+            su.createStatement()
+                .executeQuery(
+                    "select pid from pg_stat_activity where usename = 'app'"
+                        + " and backend_type = 'client backend'")) {
+      while (rs.next()) {
+        pids.add(rs.getInt(1));
+      }
+    }
+    for (int pid : pids) {
+      signal("STOP", pid);
+      stopped.add(pid);
+    }
+    return pids;
+  }
+
+  private static void signal(String sig, int pid) throws Exception {
+    Process p = new ProcessBuilder("kill", "-" + sig, String.valueOf(pid)).inheritIO().start();
+    assertThat(p.waitFor()).isZero();
+  }
+
+  private long failedChecks() throws Exception {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "halo_pool_checks_total\\{[^}]*outcome=\"failed\"\\} (\\d+)")
+            .matcher(halo.metrics());
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  @Test
+  void session_mode_does_not_hand_out_a_connection_whose_backend_cannot_answer() throws Exception {
+    // Given pooled idle connections (session mode), left idle beyond check_after
+    start(PoolConfig.Mode.SESSION);
+    useConcurrently(4);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> halo.metrics().matches("(?s).*halo_pool_idle_connections\\{[^}]*\\} [1-9].*"));
+    // When the backends behind them stop answering
+    List<Integer> dead = stopPooledBackends();
+    assertThat(dead).isNotEmpty();
+    Thread.sleep(1500);
+    // Then new sessions still work, each on a live backend connection
+    for (int i = 0; i < 4; i++) {
+      try (Connection c = connect()) {
+        assertThat(backendPid(c)).isNotIn(dead);
+      }
+    }
+    // and the metrics count the connections the check closed
+    assertThat(failedChecks()).isPositive();
+  }
+
+  @Test
+  void transaction_mode_does_not_run_a_transaction_on_a_connection_that_cannot_answer()
+      throws Exception {
+    // Given a multiplexed listener whose pooled connections idled beyond check_after
+    start(PoolConfig.Mode.TRANSACTION);
+    try (Connection c = connect()) {
+      useConcurrently(4);
+      List<Integer> dead = stopPooledBackends();
+      assertThat(dead).isNotEmpty();
+      Thread.sleep(1500);
+      // When a client session runs its next transactions
+      // Then they run on live connections, without an error
+      for (int i = 0; i < 4; i++) {
+        c.setAutoCommit(false);
+        assertThat(backendPid(c)).isNotIn(dead);
+        c.commit();
+      }
+      assertThat(failedChecks()).isPositive();
+    }
+  }
+}

@@ -175,7 +175,8 @@ final class ClusterBinder {
             "size",
             "wait_timeout",
             "max_prepared_statements",
-            "check_after");
+            "check_after",
+            "min_idle");
     PoolConfig d = PoolConfig.NONE;
     Integer maxIdle = p.optional("max_idle", d.maxIdle(), Formats::integer);
     java.time.Duration idle = p.optional("idle_timeout", d.idleTimeout(), Formats::duration);
@@ -185,6 +186,7 @@ final class ClusterBinder {
     Integer prepared =
         p.optional("max_prepared_statements", d.maxPreparedStatements(), Formats::integer);
     java.time.Duration check = p.optional("check_after", d.checkAfter(), Formats::duration);
+    Integer minIdle = p.optional("min_idle", d.minIdle(), Formats::integer);
     p.finish();
     if (mode != PoolConfig.Mode.NONE && engine != Engine.POSTGRESQL) {
       listener.report("pool_mode", "pooling is built for PostgreSQL listeners only so far");
@@ -197,7 +199,8 @@ final class ClusterBinder {
           "pool_mode", "transaction pooling is built for route: primary and route: split");
     }
     PoolConfig built =
-        p.construct(() -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared, check));
+        p.construct(
+            () -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared, check, minIdle));
     return built == null ? PoolConfig.NONE : built;
   }
 

@@ -28,6 +28,9 @@ import java.util.Objects;
  * @param checkAfter a pooled connection idle this long answers an empty query before a session gets
  *     it; one that errs or does not answer within 5 s is closed and the next is tried (PgBouncer
  *     {@code server_check_delay}); zero checks every checkout
+ * @param minIdle transaction mode: idle connections kept open per (backend, user, database,
+ *     parameters) and event loop once the key has been used, through idle_timeout and quiet
+ *     periods, within the loop's share of {@code size} (PgBouncer {@code min_pool_size}); 0: none
  */
 public record PoolConfig(
     Mode mode,
@@ -37,7 +40,8 @@ public record PoolConfig(
     int size,
     Duration waitTimeout,
     int maxPreparedStatements,
-    Duration checkAfter) {
+    Duration checkAfter,
+    int minIdle) {
 
   /** How client sessions use backend connections. */
   public enum Mode {
@@ -82,6 +86,13 @@ public record PoolConfig(
     if (checkAfter.isNegative()) {
       throw new IllegalArgumentException("pool.check_after must not be negative");
     }
+    if (minIdle < 0) {
+      throw new IllegalArgumentException("pool.min_idle must not be negative, got " + minIdle);
+    }
+    if (minIdle > 0 && mode != Mode.TRANSACTION) {
+      throw new IllegalArgumentException(
+          "pool.min_idle is built for pool_mode: transaction only so far");
+    }
   }
 
   /** Pooling with the health check on checkout at its default. */
@@ -101,7 +112,8 @@ public record PoolConfig(
         size,
         waitTimeout,
         maxPreparedStatements,
-        DEFAULT_CHECK_AFTER);
+        DEFAULT_CHECK_AFTER,
+        0);
   }
 
   /** Session pooling with the transaction-mode settings at their defaults. */
@@ -114,7 +126,8 @@ public record PoolConfig(
         DEFAULT_SIZE,
         DEFAULT_WAIT_TIMEOUT,
         DEFAULT_MAX_PREPARED,
-        DEFAULT_CHECK_AFTER);
+        DEFAULT_CHECK_AFTER,
+        0);
   }
 
   public boolean pooled() {

@@ -124,4 +124,26 @@ class PoolConfigLoadingTest {
         .extracting(Violation::message)
         .anySatisfy(m -> assertThat(m).contains("has no unit"));
   }
+
+  @Test
+  void min_idle_is_bound_for_transaction_pooling_and_refused_elsewhere() throws Exception {
+    assertThat(
+            listener(
+                    yaml(
+                        "postgresql", "primary", ", pool_mode: transaction, pool: { min_idle: 3 }"))
+                .pool()
+                .minIdle())
+        .isEqualTo(3);
+    assertThat(listener(yaml("postgresql", "primary", ", pool_mode: transaction")).pool().minIdle())
+        .isZero();
+    ConfigException session =
+        ViolationAssertions.failure(
+            () ->
+                listener(
+                    yaml("postgresql", "primary", ", pool_mode: session, pool: { min_idle: 1 }")));
+    assertThat(session.violations())
+        .extracting(Violation::message)
+        .anySatisfy(
+            m -> assertThat(m).contains("pool.min_idle is built for pool_mode: transaction only"));
+  }
 }

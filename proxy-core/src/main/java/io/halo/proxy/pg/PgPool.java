@@ -455,6 +455,20 @@ public final class PgPool {
     /** Closes connections idle beyond idle_timeout; null while none is scheduled. */
     ScheduledFuture<?> sweeper;
 
+    /** The epoch the slot was made in: it keeps {@code min_idle} connections only in that one. */
+    final long epoch;
+
+    /** The newest checkout's way to log in: {@code min_idle} logins use it. */
+    java.util.function.Supplier<Future<PgBackendConnection>> login;
+
+    /** {@code min_idle} logins under way. */
+    int warming;
+
+    /** After a failed {@code min_idle} login: no other before this time, and the next pause. */
+    long warmAfter;
+
+    long warmPauseNanos = WARM_PAUSE_MIN_NANOS;
+
     /**
      * What a login of this key said (ParameterStatus messages), kept for the sessions that log in
      * without taking a connection; null until a connection of the key logged in, and again after a
@@ -462,9 +476,10 @@ public final class PgPool {
      */
     ByteBuf startup;
 
-    Slot(Key key, EventLoop loop) {
+    Slot(Key key, EventLoop loop, long epoch) {
       this.key = key;
       this.loop = loop;
+      this.epoch = epoch;
     }
   }
 
@@ -511,15 +526,19 @@ public final class PgPool {
       Map<String, String> parameters,
       java.util.function.Supplier<Future<PgBackendConnection>> login) {
     Key key = new Key(node.name(), parameters);
-    Slot slot = slots(loop).computeIfAbsent(key, k -> new Slot(k, loop));
+    Slot slot = slots(loop).computeIfAbsent(key, k -> new Slot(k, loop, epoch));
+    slot.login = login;
     PgBackendConnection idle = takeIdle(slot);
+    warm(slot);
     if (idle != null) {
       Idle i = idle.channel().pipeline().get(Idle.class);
       return checked(
           loop, idle, i == null ? now() : i.since, () -> checkout(loop, node, parameters, login));
     }
     if (slot.open < perLoop) {
-      return open(slot, login);
+      Future<PgBackendConnection> opening = open(slot, login);
+      warm(slot);
+      return opening;
     }
     io.netty.util.concurrent.Promise<PgBackendConnection> p = loop.newPromise();
     Waiter w = new Waiter(p, login);
@@ -706,12 +725,81 @@ public final class PgPool {
     }
   }
 
+  /** Shortest and longest pause after a failed {@code min_idle} login (doubling between). */
+  private static final long WARM_PAUSE_MIN_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  private static final long WARM_PAUSE_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+  /**
+   * Transaction mode: opens connections until {@code slot} has {@code min_idle} idle ones (those
+   * logging in count), within its loop's share of {@code size}; only in the slot's own epoch, with
+   * nobody waiting, and with a free permit of the backend (it never queues for one, nor closes
+   * another key's connection for it). One login at a time; a failed one pauses it (1 s, doubling to
+   * 30 s). On the slot's loop.
+   */
+  private void warm(Slot slot) {
+    if (config.minIdle() > 0
+        && slot.login != null
+        && slot.epoch == epoch
+        && slot.waiters.isEmpty()
+        && slot.idle.size() + slot.warming < config.minIdle()
+        && slot.open < perLoop
+        && slot.warming == 0
+        && now() - slot.warmAfter >= 0) {
+      Permit permit = null;
+      if (admission != null) {
+        if (admission.waiting(slot.key.backend())) {
+          return;
+        }
+        permit = admission.tryAcquire(slot.key.backend());
+        if (permit == null) {
+          return;
+        }
+      }
+      slot.open++;
+      openCount.incrementAndGet();
+      slot.warming++;
+      // set before the login: its failure closes the slot's count (closed(), which warms again)
+      // before this method hears of it
+      slot.warmAfter = now() + slot.warmPauseNanos;
+      Future<PgBackendConnection> f;
+      try {
+        f = login(slot, permit, slot.login);
+      } catch (RuntimeException e) {
+        slot.warming--;
+        pauseWarming(slot, e);
+        return;
+      }
+      f.addListener(
+          (Future<PgBackendConnection> done) -> {
+            slot.warming--;
+            if (done.isSuccess()) {
+              slot.warmPauseNanos = WARM_PAUSE_MIN_NANOS;
+              slot.warmAfter = now();
+              release(done.getNow()); // idle in the pool, or to a waiter
+              warm(slot); // the next one
+            } else {
+              pauseWarming(slot, done.cause());
+            }
+          });
+    }
+  }
+
+  private void pauseWarming(Slot slot, Throwable why) {
+    log.debug("min_idle login to {} failed: {}", slot.key.backend(), why.toString());
+    long pause = slot.warmPauseNanos;
+    slot.warmAfter = now() + pause;
+    slot.warmPauseNanos = Math.min(WARM_PAUSE_MAX_NANOS, slot.warmPauseNanos * 2);
+    slot.loop.schedule(() -> warm(slot), pause, TimeUnit.NANOSECONDS);
+  }
+
   /** A connection of {@code slot} closed (or never opened): the first waiter may log in. */
   private void closed(Slot slot) {
     slot.open--;
     openCount.decrementAndGet();
     Waiter w = slot.waiters.pollFirst();
     if (w == null) {
+      warm(slot);
       if (slot.open == 0 && slot.idle.isEmpty()) {
         forget(slot);
       }
@@ -738,6 +826,7 @@ public final class PgPool {
     if (loopSlots.get(slot.key) == slot) {
       loopSlots.remove(slot.key);
     }
+    slot.login = null; // a pending min_idle retry finds it gone
     if (slot.startup != null) {
       slot.startup.release();
       slot.startup = null;
@@ -806,9 +895,16 @@ public final class PgPool {
             () -> {
               slot.sweeper = null;
               long limit = now() - config.idleTimeout().toNanos();
-              for (Channel ch : List.copyOf(slot.idle)) {
+              // the least recently used first; the newest min_idle of them stay (while the slot's
+              // epoch is current), unless they outlived max_lifetime (then others replace them)
+              int keep = slot.epoch == epoch ? config.minIdle() : 0;
+              List<Channel> idle = List.copyOf(slot.idle);
+              for (int n = 0; n < idle.size(); n++) {
+                Channel ch = idle.get(n);
                 Idle i = ch.pipeline().get(Idle.class);
-                if (i != null && i.since - limit < 0) {
+                Origin o = ch.attr(ORIGIN).get();
+                boolean old = i != null && i.since - limit < 0 && idle.size() - n > keep;
+                if (i != null && (old || o == null || expired(o))) {
                   i.leave(ch);
                   quit(ch);
                 }

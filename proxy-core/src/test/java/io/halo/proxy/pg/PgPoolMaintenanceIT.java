@@ -24,11 +24,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The pool's health check on checkout after idleness ({@code pool.check_after}, issue 13): a pooled
- * connection whose backend cannot answer (here: its process stopped with SIGSTOP, as a host behind
- * a network that drops packets looks) is not handed to a client; the client gets a working one.
+ * How the pool keeps its connections (issue 13). The health check on checkout after idleness
+ * ({@code pool.check_after}): a pooled connection whose backend cannot answer (here: its process
+ * stopped with SIGSTOP, as a host behind a network that drops packets looks) is not handed to a
+ * client; the client gets a working one. The minimum of idle connections ({@code pool.min_idle}):
+ * kept through idle_timeout, and replaced when the server closes one.
  */
-class PgPoolCheckIT {
+class PgPoolMaintenanceIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
@@ -61,7 +63,7 @@ class PgPoolCheckIT {
   }
 
   private void start(PoolConfig.Mode mode) throws InterruptedException {
-    PoolConfig pool =
+    start(
         new PoolConfig(
             mode,
             1, // one idle connection per event loop in session mode
@@ -70,7 +72,11 @@ class PgPoolCheckIT {
             2, // transaction mode: one connection per event loop
             Duration.ofSeconds(60),
             10,
-            Duration.ofSeconds(1));
+            Duration.ofSeconds(1),
+            0));
+  }
+
+  private void start(PoolConfig pool) throws InterruptedException {
     halo =
         HaloFixture.start(
             cluster,
@@ -84,6 +90,21 @@ class PgPoolCheckIT {
     // a statement on a stopped backend would never be answered: the socket timeout ends the
     // wait with a failure instead of a hang
     return halo.connect(USER, PW, "app", "socketTimeout=30");
+  }
+
+  private static List<Integer> clientBackends() throws SQLException {
+    List<Integer> pids = new ArrayList<>();
+    try (Connection su = cluster.primary().connectAsSuperuser();
+        ResultSet rs =
+            su.createStatement()
+                .executeQuery(
+                    "select pid from pg_stat_activity where usename = 'app'"
+                        + " and backend_type = 'client backend'")) {
+      while (rs.next()) {
+        pids.add(rs.getInt(1));
+      }
+    }
+    return pids;
   }
 
   private static int backendPid(Connection c) throws SQLException {
@@ -117,17 +138,7 @@ class PgPoolCheckIT {
 
   /** Stops (SIGSTOP) every backend process of the client user: all idle pooled connections. */
   private List<Integer> stopPooledBackends() throws Exception {
-    List<Integer> pids = new ArrayList<>();
-    try (Connection su = cluster.primary().connectAsSuperuser();
-        ResultSet rs =
-            su.createStatement()
-                .executeQuery(
-                    "select pid from pg_stat_activity where usename = 'app'"
-                        + " and backend_type = 'client backend'")) {
-      while (rs.next()) {
-        pids.add(rs.getInt(1));
-      }
-    }
+    List<Integer> pids = clientBackends();
     for (int pid : pids) {
       signal("STOP", pid);
       stopped.add(pid);
@@ -188,6 +199,43 @@ class PgPoolCheckIT {
         c.commit();
       }
       assertThat(failedChecks()).isPositive();
+    }
+  }
+
+  @Test
+  void transaction_mode_keeps_min_idle_connections_through_idle_timeout_and_replaces_lost_ones()
+      throws Exception {
+    // Given a multiplexed listener with min_idle 2 and a short idle_timeout
+    start(
+        new PoolConfig(
+            PoolConfig.Mode.TRANSACTION,
+            8,
+            Duration.ofSeconds(1),
+            Duration.ofHours(1),
+            8,
+            Duration.ofSeconds(60),
+            10,
+            Duration.ofSeconds(30),
+            2));
+    try (Connection c = connect()) {
+      // When one session has run one transaction (its key now known on its event loop)
+      backendPid(c);
+      // Then the pool opens connections until two are idle
+      await().atMost(Duration.ofSeconds(10)).until(() -> clientBackends().size() == 2);
+      // and keeps them past idle_timeout (1 s), when an unused pool would have closed them
+      Thread.sleep(3000);
+      assertThat(clientBackends()).hasSize(2);
+      // When the server closes one of them
+      int gone = clientBackends().get(0);
+      try (Connection su = cluster.primary().connectAsSuperuser()) {
+        su.createStatement().execute("select pg_terminate_backend(" + gone + ")");
+      }
+      // Then another takes its place
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> clientBackends().size() == 2 && !clientBackends().contains(gone));
+      // and the session goes on over them
+      assertThat(backendPid(c)).isNotEqualTo(gone);
     }
   }
 }

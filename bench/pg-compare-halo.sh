@@ -12,6 +12,9 @@
 # so HALO_IO_THREADS=1 compares like with like on a small machine). HALO_POOL_MODE=session turns
 # on Halo's session pooling (pool_mode: session), to compare with PgBouncer's session mode.
 # Needs: Java 17+, and what pg-compare.sh needs (postgresql, haproxy, pgbouncer, pgpool2).
+# HALO_YAML_EXTRA is appended to Halo's config (top-level keys, e.g. a coordination: section;
+# bench/fleet-cpu.sh uses it), HALO_ADMIN the admin API's address (default 127.0.0.1:7070);
+# HALO_WRITE_CONFIG=FILE only writes the config to FILE.
 # TLS=1 runs bench/pg-compare-tls.sh instead: Halo and PgBouncer with client TLS
 # (client_tls_sslmode=require), pgbench with sslmode=require, select-simple and connect.
 set -euo pipefail
@@ -30,10 +33,15 @@ fi
 
 HALO_PORT=${HALO_PORT:-26432}
 PG_PORT=${PG_PORT:-25432}
-cfg=$(mktemp "${TMPDIR:-/tmp}/halo-bench.XXXXXX.yaml")
-trap 'rm -f "$cfg"' EXIT
+if [[ -n ${HALO_WRITE_CONFIG:-} ]]; then
+  cfg=$HALO_WRITE_CONFIG # only write Halo's config there (bench/fleet-cpu.sh), run nothing
+else
+  cfg=$(mktemp "${TMPDIR:-/tmp}/halo-bench.XXXXXX.yaml")
+  trap 'rm -rf "$cfg" "$cfg.state"' EXIT
+fi
 cat >"$cfg" <<YAML
-server: { io_threads: ${HALO_IO_THREADS:-0} }
+server: { io_threads: ${HALO_IO_THREADS:-0}, state_dir: $cfg.state }
+admin: { listen: ${HALO_ADMIN:-127.0.0.1:7070} }
 users:
   - { name: bench, auth: trust }
 clusters:
@@ -44,8 +52,10 @@ clusters:
     backends:
       - { name: pg, address: 127.0.0.1:$PG_PORT, role: primary }
     monitor: { user: bench }
+${HALO_YAML_EXTRA:-}
 YAML
 "$root/bin/halo" check-config "$cfg" >/dev/null 2>&1 || "$root/bin/halo" check-config "$cfg"
+[[ -n ${HALO_WRITE_CONFIG:-} ]] && exit 0
 
 export PG_PORT
 export EXTRA_TARGET=127.0.0.1:$HALO_PORT EXTRA_NAME=${EXTRA_NAME:-halo}

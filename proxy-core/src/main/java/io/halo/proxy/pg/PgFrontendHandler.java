@@ -486,6 +486,9 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     backendParameters.put("user", u.backendUser());
     backendParameters.put("database", database);
     backendParameters.putAll(parameters);
+    // transaction pooling: connections log in without what the session gets by SET
+    Map<String, String> loginParameters =
+        PgSession.poolParameters(backendParameters, listener.pool().multiplexed());
     establisher =
         new io.halo.proxy.session.Establisher<>(
             listener,
@@ -500,12 +503,12 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
                               backend,
                               u.backendUser(),
                               u.backendPassword(),
-                              backendParameters,
+                              loginParameters,
                               listener.server().backendConnectTimeout(),
                               (int) listener.server().maxMessageSize(),
                               listener.scramKeys());
               if (listener.pool().multiplexed()) {
-                Map<String, String> key = Map.copyOf(backendParameters);
+                Map<String, String> key = Map.copyOf(loginParameters);
                 PgBackendConnection known =
                     listener.pool().loginWithoutConnection(ctx.channel().eventLoop(), backend, key);
                 return known != null
@@ -561,7 +564,19 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
             backend,
             sessionRoute);
     session.state(SessionState.fromTransactionStatus(backend.transactionStatus()));
+    // transaction pooling: the connection logged in without some of the client's parameters;
+    // the client is told its own values, which its first transaction sets there
+    List<String> setLater =
+        session.poolParameters() != session.backendParameters()
+            ? PgSession.SET_NOT_KEYED.stream().filter(backendParameters::containsKey).toList()
+            : List.of();
+    for (String p : setLater) {
+      client.write(PgMessages.parameterStatus(client.alloc(), p, backendParameters.get(p)));
+    }
     for (ByteBuf m : backend.startupMessages()) {
+      for (String p : setLater) {
+        m = PgMessages.withoutParameterStatus(client.alloc(), m, p);
+      }
       client.write(m);
     }
     CancelRegistry.Key key = session.register();

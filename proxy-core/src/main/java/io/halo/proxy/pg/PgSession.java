@@ -248,6 +248,27 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     return backendParameters;
   }
 
+  /**
+   * The startup parameters a backend connection of this session logs in with, and its pool key: on
+   * a transaction-pooled listener, without the parameters Halo applies by {@code SET} instead
+   * ({@link #SET_NOT_KEYED}), so that sessions differing only in them share connections.
+   */
+  Map<String, String> poolParameters() {
+    return poolParameters(backendParameters, listener.pool().multiplexed());
+  }
+
+  /** Startup parameters a transaction-pooled session gets by SET, not by its connection's login. */
+  static final List<String> SET_NOT_KEYED = List.of("application_name");
+
+  static Map<String, String> poolParameters(Map<String, String> parameters, boolean multiplexed) {
+    if (!multiplexed || SET_NOT_KEYED.stream().noneMatch(parameters::containsKey)) {
+      return parameters;
+    }
+    Map<String, String> key = new java.util.LinkedHashMap<>(parameters);
+    SET_NOT_KEYED.forEach(key::remove);
+    return Map.copyOf(key);
+  }
+
   void relays(PgRelayHandler toBackend, PgRelayHandler toClient) {
     this.toBackend = toBackend;
     this.toClient = toClient;

@@ -16,7 +16,11 @@ import java.util.Map;
  *
  * <p>A statement whose parameter cannot be told from its text (several statements in one, comments
  * first) is kept whole, replayed as it is and removed only by {@code RESET ALL} or {@code DISCARD
- * ALL}. {@code RESET ALL} leaves the role and the session authorization, as the server does. Not
+ * ALL}. {@code RESET ALL} leaves the role and the session authorization, as the server does.
+ *
+ * <p>A session may start with settings of its own ({@link #base}: a startup parameter that a pooled
+ * connection did not log in with, such as {@code application_name}): they are replayed like the
+ * others, and {@code RESET} returns to them, as the server returns to a startup parameter. Not
  * thread-safe: the session's event loop.
  */
 final class PgSettings {
@@ -30,6 +34,12 @@ final class PgSettings {
   /** The settings in effect: parameter to the statement that set it, in the order last set. */
   private final Map<String, String> current = new LinkedHashMap<>();
 
+  /** The session's own startup settings, applied by statements: parameter to statement. */
+  private final Map<String, String> base = new LinkedHashMap<>();
+
+  /** {@link #base} overlaid with {@link #current}; null until needed after a change. */
+  private Map<String, String> desired;
+
   private int bytes;
 
   /** The bytes of statement text kept (the session pins itself beyond a bound). */
@@ -38,11 +48,18 @@ final class PgSettings {
   }
 
   boolean isEmpty() {
-    return current.isEmpty();
+    return current.isEmpty() && base.isEmpty();
+  }
+
+  /** The session starts with {@code parameter} set by {@code sql}; RESET returns to it. */
+  void base(String parameter, String sql) {
+    base.put(parameter, sql);
+    desired = null;
   }
 
   /** The primary ran {@code sql} (a SESSION statement) successfully outside a transaction. */
   void succeeded(String sql) {
+    desired = null;
     apply(current, sql);
     bytes = 0;
     current.values().forEach(v -> bytes += v.length());
@@ -53,6 +70,7 @@ final class PgSettings {
    * settings; {@code applied} is updated as if they had run.
    */
   List<String> replay(Map<String, String> applied) {
+    Map<String, String> current = desired();
     List<String> out = new ArrayList<>();
     boolean resetAll = false;
     for (String key : applied.keySet()) {
@@ -79,6 +97,32 @@ final class PgSettings {
       }
     }
     return out;
+  }
+
+  private Map<String, String> desired() {
+    if (base.isEmpty()) {
+      return current;
+    }
+    if (desired == null) {
+      desired = new LinkedHashMap<>();
+      base.forEach(
+          (k, v) -> {
+            if (!current.containsKey(k)) {
+              desired.put(k, v);
+            }
+          });
+      desired.putAll(current);
+    }
+    return desired;
+  }
+
+  /** {@code SET parameter = 'value'}, the value quoted as a string literal. */
+  static String set(String parameter, String value) {
+    String literal =
+        value.indexOf('\\') >= 0
+            ? "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+            : "'" + value.replace("'", "''") + "'";
+    return "SET " + parameter + " = " + literal;
   }
 
   /** Applies one successful statement to a set of settings (the session's or a connection's). */

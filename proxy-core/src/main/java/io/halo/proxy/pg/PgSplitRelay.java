@@ -234,6 +234,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         WAL);
     this.session = session;
     this.listener = session.listener();
+    // startup parameters its pooled connections did not log in with: set on each of them
+    Map<String, String> own = session.backendParameters();
+    if (session.poolParameters() != own) {
+      for (String p : PgSession.SET_NOT_KEYED) {
+        String v = own.get(p);
+        if (v != null) {
+          settings.base(p, PgSettings.set(p, v));
+        }
+      }
+    }
   }
 
   /** Installs the relay on the client and the primary connection it logged in with. */
@@ -1006,12 +1016,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                 b.node(),
                 session.userConfig().backendUser(),
                 session.userConfig().backendPassword(),
-                session.backendParameters(),
+                session.poolParameters(),
                 listener.server().backendConnectTimeout(),
                 (int) listener.server().maxMessageSize(),
                 listener.scramKeys());
     return multiplexed
-        ? listener.pool().checkout(client.eventLoop(), b.node(), session.backendParameters(), login)
+        ? listener.pool().checkout(client.eventLoop(), b.node(), session.poolParameters(), login)
         : login.get();
   }
 

@@ -92,4 +92,34 @@ class PgSettingsTest {
     assertThat(settings.isEmpty()).isTrue();
     assertThat(settings.bytes()).isZero();
   }
+
+  @Test
+  void aStartupSettingIsReplayedAndResetReturnsToIt() {
+    settings.base("application_name", PgSettings.set("application_name", "billing"));
+    assertThat(settings.isEmpty()).isFalse();
+    assertThat(settings.replay(replica)).containsExactly("SET application_name = 'billing'");
+    settings.succeeded("set application_name = 'other'");
+    assertThat(settings.replay(replica)).containsExactly("set application_name = 'other'");
+    // RESET, RESET ALL and DISCARD ALL return to the startup value, as on the server
+    settings.succeeded("RESET application_name");
+    assertThat(settings.replay(replica)).containsExactly("SET application_name = 'billing'");
+    settings.succeeded("set application_name = 'other'");
+    assertThat(settings.replay(replica)).containsExactly("set application_name = 'other'");
+    settings.succeeded("discard all");
+    assertThat(settings.replay(replica)).containsExactly("SET application_name = 'billing'");
+    // a connection that ran another session's settings is brought back to this one's
+    Map<String, String> used = new LinkedHashMap<>();
+    PgSettings.apply(used, "SET application_name = 'someone else'");
+    PgSettings.apply(used, "SET work_mem = '8MB'");
+    assertThat(settings.replay(used))
+        .containsExactly("RESET work_mem", "SET application_name = 'billing'");
+  }
+
+  @Test
+  void aStartupValueIsQuotedAsALiteral() {
+    assertThat(PgSettings.set("application_name", "it's"))
+        .isEqualTo("SET application_name = 'it''s'");
+    assertThat(PgSettings.set("application_name", "a\\b'c"))
+        .isEqualTo("SET application_name = E'a\\\\b''c'");
+  }
 }

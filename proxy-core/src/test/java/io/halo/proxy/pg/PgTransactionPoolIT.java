@@ -304,8 +304,9 @@ class PgTransactionPoolIT {
     List<Connection> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(3);
     try {
-      // When 30 clients, each with its own application_name (a pool key of its own), run
-      // statements from three threads
+      // When 30 clients, each with its own startup options (a pool key of its own; here they
+      // name the connection, so that pg_stat_activity tells the keys apart), run statements from
+      // three threads
       List<Future<Integer>> done = new ArrayList<>();
       for (int t = 0; t < 3; t++) {
         int thread = t;
@@ -320,8 +321,11 @@ class PgTransactionPoolIT {
                             USER,
                             PW,
                             "app",
-                            // in the startup packet (pgjdbc sends it by SET otherwise): a key
-                            "assumeMinServerVersion=10&ApplicationName=txkey" + (thread * 10 + i)));
+                            // (pgjdbc then sets its ApplicationName: the same name)
+                            "options=-c%20application_name%3Dtxkey"
+                                + (thread * 10 + i)
+                                + "&ApplicationName=txkey"
+                                + (thread * 10 + i)));
                     clients.add(mine.get(i));
                   }
                   for (int round = 0; round < 3; round++) {
@@ -352,6 +356,72 @@ class PgTransactionPoolIT {
       bounded.close();
     }
     assertThat(sampler.most()).as("backend connections of 30 keys at any sample").isBetween(1, 3);
+  }
+
+  @Test
+  void clients_with_their_own_application_name_share_one_pool_and_each_sees_its_own()
+      throws Exception {
+    // Given a Halo of its own (its pool's figures are this test's alone)
+    HaloFixture own =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            100,
+            PgTransactionPoolIT::multiplexed);
+    List<Connection> clients = new ArrayList<>();
+    try {
+      // When 12 clients, each with its own application_name in the startup packet (as libpq,
+      // psql and most drivers send it; pgjdbc with assumeMinServerVersion), run transactions in
+      // turn
+      for (int i = 0; i < 12; i++) {
+        clients.add(
+            own.connect(USER, PW, "app", "assumeMinServerVersion=10&ApplicationName=own" + i));
+      }
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < clients.size(); i++) {
+          Connection c = clients.get(i);
+          String mine = "own" + i;
+          // Then each sees its own name: in the driver (ParameterStatus at login), in SHOW, and
+          // on the server, for the backend running its transaction
+          assertThat(
+                  c.unwrap(org.postgresql.PGConnection.class)
+                      .getParameterStatus("application_name"))
+              .isEqualTo(mine);
+          assertThat(show(c, "application_name")).isEqualTo(mine);
+          c.setAutoCommit(false);
+          try (Statement s = c.createStatement();
+              ResultSet rs =
+                  s.executeQuery(
+                      "select application_name from pg_stat_activity where pid = pg_backend_pid()")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo(mine);
+          }
+          c.commit();
+          c.setAutoCommit(true);
+        }
+      }
+      // and RESET returns to the name the client started with, as on a direct connection
+      Connection first = clients.get(0);
+      try (Statement s = first.createStatement()) {
+        s.execute("set application_name = 'renamed'");
+        assertThat(show(first, "application_name")).isEqualTo("renamed");
+        s.execute("reset application_name");
+      }
+      assertThat(show(first, "application_name")).isEqualTo("own0");
+      // and the 12 names did not make 12 pools: the connections logged in fit one pool.size
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile(
+                  "halo_pool_sessions_total\\{[^}]*backend_connection=\"new\"\\} (\\d+)")
+              .matcher(own.metrics());
+      assertThat(m.find()).isTrue();
+      assertThat(Long.parseLong(m.group(1))).as("backend logins").isBetween(1L, (long) POOL_SIZE);
+    } finally {
+      for (Connection c : clients) {
+        c.close();
+      }
+      own.close();
+    }
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.halo.proxy.pg.message;
 import io.halo.proxy.pg.SqlState;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -155,6 +156,49 @@ public final class PgMessages {
     ByteBuf q = alloc.buffer(6 + text.length);
     q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
     return q;
+  }
+
+  /** ParameterStatus: a run-time parameter's value, as the server reports it. */
+  public static ByteBuf parameterStatus(ByteBufAllocator alloc, String name, String value) {
+    byte[] n = name.getBytes(StandardCharsets.UTF_8);
+    byte[] v = value.getBytes(StandardCharsets.UTF_8);
+    ByteBuf buf = alloc.buffer(7 + n.length + v.length);
+    buf.writeByte('S').writeInt(6 + n.length + v.length);
+    buf.writeBytes(n).writeByte(0).writeBytes(v).writeByte(0);
+    return buf;
+  }
+
+  /**
+   * {@code messages} (whole messages from a login) without the ParameterStatus of {@code name}.
+   * Releases {@code messages}.
+   */
+  public static ByteBuf withoutParameterStatus(
+      ByteBufAllocator alloc, ByteBuf messages, String name) {
+    byte[] wanted = name.getBytes(StandardCharsets.UTF_8);
+    ByteBuf out = alloc.buffer(messages.readableBytes());
+    try {
+      int i = messages.readerIndex();
+      int end = messages.writerIndex();
+      while (i + 5 <= end) {
+        int length = messages.getInt(i + 1);
+        if (length < 4 || i + 1 + length > end) {
+          break; // not whole messages: the rest is left out, as no client could read it
+        }
+        boolean same =
+            messages.getByte(i) == 'S'
+                && length - 4 > wanted.length
+                && messages.getByte(i + 5 + wanted.length) == 0
+                && io.netty.buffer.ByteBufUtil.equals(
+                    messages, i + 5, Unpooled.wrappedBuffer(wanted), 0, wanted.length);
+        if (!same) {
+          out.writeBytes(messages, i, 1 + length);
+        }
+        i += 1 + length;
+      }
+    } finally {
+      messages.release();
+    }
+    return out;
   }
 
   /** NoticeResponse with severity WARNING (may be sent between any two messages). */

@@ -95,6 +95,17 @@ class PgTransactionPoolIT {
             3));
   }
 
+  /** Another Halo on the same cluster, for a test whose figures must be its own. */
+  private static HaloFixture secondHalo(java.util.function.UnaryOperator<ClusterConfig> customize)
+      throws InterruptedException {
+    return HaloFixture.start(
+        cluster,
+        HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+        100,
+        customize);
+  }
+
   private static Connection connect(String application) throws SQLException {
     // prepareThreshold=1: server-side named statements from the first execution on
     return halo.connect(USER, PW, "app", "ApplicationName=" + application + "&prepareThreshold=1");
@@ -284,11 +295,7 @@ class PgTransactionPoolIT {
       throws Exception {
     // Given a second Halo on the primary with throttle.max_connections 3 (pool.size 4 per key)
     HaloFixture bounded =
-        HaloFixture.start(
-            cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            100,
+        secondHalo(
             c -> {
               ClusterConfig m = multiplexed(c);
               return new ClusterConfig(
@@ -362,13 +369,7 @@ class PgTransactionPoolIT {
   void clients_with_their_own_application_name_share_one_pool_and_each_sees_its_own()
       throws Exception {
     // Given a Halo of its own (its pool's figures are this test's alone)
-    HaloFixture own =
-        HaloFixture.start(
-            cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            100,
-            PgTransactionPoolIT::multiplexed);
+    HaloFixture own = secondHalo(PgTransactionPoolIT::multiplexed);
     List<Connection> clients = new ArrayList<>();
     try {
       // When 12 clients, each with its own application_name in the startup packet (as libpq,

@@ -85,7 +85,7 @@ public final class DemoCommand implements Callable<Integer> {
       description =
           "Halo instances (default ${DEFAULT-VALUE}); more than one start a fleet sharing the"
               + " cluster through a ZooKeeper server in this JVM, instance i (from 0) on each port"
-              + " + 10 x i and admin port + i (PostgreSQL only)")
+              + " + 10 x i and admin port + i")
   int instances;
 
   /** The demo CA and certificate when {@code --tls}; null otherwise. */
@@ -100,10 +100,6 @@ public final class DemoCommand implements Callable<Integer> {
           "halo demo: --instances must be between 1 and %d%n", FleetDemo.MAX_INSTANCES);
       return 2;
     }
-    if (instances > 1 && !"postgresql".equalsIgnoreCase(engine)) {
-      System.err.println("halo demo: --instances runs with --engine postgresql only");
-      return 2;
-    }
     for (int p : FleetDemo.ports(this, instances)) {
       if (!portFree(p)) {
         System.err.printf(
@@ -112,12 +108,22 @@ public final class DemoCommand implements Callable<Integer> {
         return 1;
       }
     }
-    if ("mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine)) {
-      if (tls) {
-        ca = TestCertificates.create(Files.createTempDirectory("halo-demo-tls"), "Halo demo CA");
+    if (mysql()) {
+      if (instances > 1) {
+        System.out.printf(
+            "Starting a local MariaDB primary and %d replica(s) with GTID replication and semi-sync "
+                + "(binaries from Maven Central; first run unpacks them)...%n",
+            standbys);
+        return FleetDemo.run(this, instances);
       }
       return MySqlDemo.run(
-          port, replicaPort, splitPort, adminPort, standbys, ca, this::deleteCertificates);
+          port,
+          replicaPort,
+          splitPort,
+          adminPort,
+          standbys,
+          certificates(),
+          this::deleteCertificates);
     }
     if (!"postgresql".equalsIgnoreCase(engine)) {
       System.err.println("halo demo: --engine must be postgresql or mysql, not " + engine);
@@ -196,6 +202,19 @@ public final class DemoCommand implements Callable<Integer> {
   /** Writes the demo's switchover_command next to the cluster's servers. */
   Path switchoverScript(PgCluster cluster) throws IOException {
     return writeSwitchoverScript(cluster, tls);
+  }
+
+  /** {@code --engine mysql} (or mariadb). */
+  boolean mysql() {
+    return "mysql".equalsIgnoreCase(engine) || "mariadb".equalsIgnoreCase(engine);
+  }
+
+  /** The demo CA with {@code --tls} (made on first use), else null. */
+  TestCertificates certificates() throws IOException {
+    if (tls && ca == null) {
+      ca = TestCertificates.create(Files.createTempDirectory("halo-demo-tls"), "Halo demo CA");
+    }
+    return ca;
   }
 
   /** Removes the demo CA's directory (made by {@code --tls}). */

@@ -21,13 +21,14 @@ import org.apache.zookeeper.server.embedded.ExitHandler;
 import org.apache.zookeeper.server.embedded.ZooKeeperServerEmbedded;
 
 /**
- * {@code halo demo --instances N}: the demo's PostgreSQL cluster with a fleet of N Halo instances
- * in front of it, coordinated through a one-node ZooKeeper, all in this JVM. ZooKeeper's server
- * comes from the {@code zookeeper} jar the client needs anyway (no extra dependency); its data
- * lives in the cluster's temporary directory and goes with it. Instance {@code i} (from 0) listens
- * on each of the demo's ports + 10 x i and its admin API on the admin port + i. An instance is
- * stopped from the keyboard ({@code stop 1}): it leaves the fleet as a stopped process does (its
- * ZooKeeper session closes), and another instance takes over the lead.
+ * {@code halo demo --instances N}: the demo's PostgreSQL (or, with {@code --engine mysql}, MariaDB)
+ * cluster with a fleet of N Halo instances in front of it, coordinated through a one-node
+ * ZooKeeper, all in this JVM. ZooKeeper's server comes from the {@code zookeeper} jar the client
+ * needs anyway (no extra dependency); its data lives in the cluster's temporary directory and goes
+ * with it. Instance {@code i} (from 0) listens on each of the demo's ports + 10 x i and its admin
+ * API on the admin port + i. An instance is stopped from the keyboard ({@code stop 1}): it leaves
+ * the fleet as a stopped process does (its ZooKeeper session closes), and another instance takes
+ * over the lead.
  */
 final class FleetDemo {
 
@@ -44,9 +45,152 @@ final class FleetDemo {
       Path config,
       HaloServer server) {}
 
+  /** The demo's database servers, of either engine, as the fleet needs them. */
+  interface Databases extends AutoCloseable {
+    Path baseDir();
+
+    /** One instance's config on these ports; {@code top}: its {@code coordination:} section. */
+    String config(int port, int replicaPort, int splitPort, int adminPort, String top)
+        throws IOException;
+
+    String primaryName();
+
+    int primaryPort();
+
+    long primaryPid();
+
+    /** "a local ... cluster:" and a line naming the servers. */
+    String description();
+
+    /** How to connect through any of the instances ({@code hosts}: host:port,...). */
+    String howToConnect(String hosts);
+
+    @Override
+    void close();
+  }
+
+  /** The demo's PostgreSQL cluster. */
+  static Databases postgres(DemoCommand d) throws IOException, java.sql.SQLException {
+    PgCluster cluster = d.startCluster();
+    Path script;
+    try {
+      script = d.switchoverScript(cluster);
+    } catch (IOException e) {
+      cluster.close();
+      throw e;
+    }
+    return new Databases() {
+      @Override
+      public Path baseDir() {
+        return cluster.baseDir();
+      }
+
+      @Override
+      public String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
+        return d.config(cluster, script, port, replicaPort, splitPort, adminPort, top);
+      }
+
+      @Override
+      public String primaryName() {
+        return cluster.primary().name();
+      }
+
+      @Override
+      public int primaryPort() {
+        return cluster.primary().port();
+      }
+
+      @Override
+      public long primaryPid() {
+        return cluster.primary().pid();
+      }
+
+      @Override
+      public String description() {
+        return String.format(
+            "a local PostgreSQL cluster:%n  primary %s on 127.0.0.1:%d, standby(s) %s",
+            primaryName(),
+            primaryPort(),
+            cluster.standbys().stream().map(s -> s.name() + " on 127.0.0.1:" + s.port()).toList());
+      }
+
+      @Override
+      public String howToConnect(String hosts) {
+        String u = DemoCommand.USER;
+        String pw = DemoCommand.PASSWORD;
+        return String.format(
+            "  psql \"postgresql://%s:%s@%s/%s?target_session_attrs=read-write\"%n"
+                + "  JDBC: jdbc:postgresql://%s/%s?targetServerType=primary&user=%s&password=%s%n",
+            u, pw, hosts, u, hosts, u, u, pw);
+      }
+
+      @Override
+      public void close() {
+        cluster.close();
+      }
+    };
+  }
+
+  /** The demo's MariaDB primary and replicas (GTID replication, semi-sync). */
+  static Databases mariadb(DemoCommand d) throws IOException {
+    MySqlDemo.Servers servers = MySqlDemo.servers(d.standbys, d.certificates());
+    io.halo.testkit.MariaDbCluster cluster = servers.cluster();
+    return new Databases() {
+      @Override
+      public Path baseDir() {
+        return cluster.baseDir();
+      }
+
+      @Override
+      public String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
+        return servers.config(port, replicaPort, splitPort, adminPort, top);
+      }
+
+      @Override
+      public String primaryName() {
+        return cluster.primary().name();
+      }
+
+      @Override
+      public int primaryPort() {
+        return cluster.primary().port();
+      }
+
+      @Override
+      public long primaryPid() {
+        return cluster.primary().pid();
+      }
+
+      @Override
+      public String description() {
+        return String.format(
+            "a local MariaDB cluster:%n  primary %s on 127.0.0.1:%d, replica(s) %s",
+            primaryName(),
+            primaryPort(),
+            cluster.replicas().stream().map(s -> s.name() + " on 127.0.0.1:" + s.port()).toList());
+      }
+
+      @Override
+      public String howToConnect(String hosts) {
+        String u = DemoCommand.USER;
+        String pw = DemoCommand.PASSWORD;
+        String first = hosts.split(",")[0];
+        return String.format(
+            "  mariadb -h 127.0.0.1 -P %s -u %s -p%s --skip-ssl %s   (any instance's port)%n"
+                + "  JDBC: jdbc:mysql://%s/%s?user=%s&password=%s&sslMode=DISABLED%n",
+            first.substring(first.indexOf(':') + 1), u, pw, u, hosts, u, u, pw);
+      }
+
+      @Override
+      public void close() {
+        cluster.close();
+      }
+    };
+  }
+
   /** The running fleet demo; {@link #close} stops all of it. */
   record Running(
-      PgCluster cluster, ZooKeeperServerEmbedded zk, String zkAddress, List<Instance> instances)
+      Databases cluster, ZooKeeperServerEmbedded zk, String zkAddress, List<Instance> instances)
       implements AutoCloseable {
 
     /** The instance that leads the demo cluster now; null while none does. */
@@ -94,7 +238,7 @@ final class FleetDemo {
 
   /** Starts servers, ZooKeeper and {@code n} instances; on failure stops what it started. */
   static Running start(DemoCommand d, int n) throws Exception {
-    PgCluster cluster = d.startCluster();
+    Databases cluster = d.mysql() ? mariadb(d) : postgres(d);
     ZooKeeperServerEmbedded zk = null;
     List<Instance> instances = new ArrayList<>();
     try {
@@ -114,7 +258,6 @@ final class FleetDemo {
               .build();
       zk.start(30_000);
       String connect = "127.0.0.1:" + zk.getClientPort();
-      Path script = d.switchoverScript(cluster);
       for (int i = 0; i < n; i++) {
         int port = d.port + 10 * i;
         int replicaPort = d.replicaPort + 10 * i;
@@ -126,8 +269,7 @@ final class FleetDemo {
                     + "  zookeeper: { connect: \"%s\", root: %s, session_timeout: 6s, instance: %s }%n",
                 connect, ROOT, name(i));
         Path file = cluster.baseDir().resolve(name(i) + ".yaml");
-        Files.writeString(
-            file, d.config(cluster, script, port, replicaPort, splitPort, adminPort, top));
+        Files.writeString(file, cluster.config(port, replicaPort, splitPort, adminPort, top));
         HaloServer server = HaloServer.start(ConfigLoader.load(file, Map.of()));
         instances.add(new Instance(name(i), port, replicaPort, splitPort, adminPort, file, server));
       }
@@ -151,11 +293,13 @@ final class FleetDemo {
       demo = start(d, n);
     } catch (IOException | ConfigException | RuntimeException e) {
       System.err.println("halo demo: " + e.getMessage());
+      d.deleteCertificates();
       return 1;
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
       System.err.println("halo demo: " + e);
+      d.deleteCertificates();
       return 1;
     }
     Instance leader = awaitLeader(demo, 15_000);
@@ -221,8 +365,7 @@ final class FleetDemo {
   }
 
   static String howToReach(Running demo, Instance leader) {
-    PgCluster cluster = demo.cluster();
-    String u = DemoCommand.USER;
+    Databases cluster = demo.cluster();
     String pw = DemoCommand.PASSWORD;
     StringBuilder table = new StringBuilder();
     List<String> hosts = new ArrayList<>();
@@ -244,16 +387,13 @@ final class FleetDemo {
     return String.format(
         """
 
-        Halo runs as a fleet of %d instances in front of a local PostgreSQL cluster:
-          primary %s on 127.0.0.1:%d, standby(s) %s
+        Halo runs as a fleet of %d instances in front of %s
           ZooKeeper %s (in this JVM, data in %s)
 
           instance read-write  read-only  split  admin                   config
         %s
         Connect through any instance (password: %s); a multi-host URL moves on when one goes:
-          psql "postgresql://%s:%s@%s/%s?target_session_attrs=read-write"
-          JDBC: jdbc:postgresql://%s/%s?targetServerType=primary&user=%s&password=%s
-
+        %s
         Watch the fleet:
           %-52s the instances, the leader, each one's view
           %-52s crash the primary %s: the leader fails over, every instance follows
@@ -263,24 +403,15 @@ final class FleetDemo {
         Ctrl-C stops every instance, ZooKeeper and the cluster and removes their files.
         """,
         demo.instances().size(),
-        cluster.primary().name(),
-        cluster.primary().port(),
-        cluster.standbys().stream().map(s -> s.name() + " on 127.0.0.1:" + s.port()).toList(),
+        cluster.description(),
         demo.zkAddress(),
         cluster.baseDir().resolve("zookeeper"),
         table,
         pw,
-        u,
-        pw,
-        all,
-        u,
-        all,
-        u,
-        u,
-        pw,
+        cluster.howToConnect(all),
         "./bin/halo status --admin http://127.0.0.1:" + follower.adminPort(),
-        "kill -9 " + cluster.primary().pid(),
-        cluster.primary().name(),
+        "kill -9 " + cluster.primaryPid(),
+        cluster.primaryName(),
         "./bin/halo switchover --admin http://127.0.0.1:" + follower.adminPort(),
         "type \"stop " + (leader == null ? 0 : demo.instances().indexOf(leader)) + "\" and Enter",
         leader == null ? "(none elected yet)" : leader.name());

@@ -66,6 +66,39 @@ final class MySqlDemo {
   static Running start(
       int port, int replicaPort, int splitPort, int adminPort, int replicas, TestCertificates ca)
       throws IOException, ConfigException, InterruptedException {
+    Servers servers = servers(replicas, ca);
+    MariaDbCluster cluster = servers.cluster();
+    HaloServer server = null;
+    try {
+      Path file = cluster.baseDir().resolve("halo.yaml");
+      Files.writeString(file, servers.config(port, replicaPort, splitPort, adminPort, ""));
+      server = HaloServer.start(ConfigLoader.load(file, Map.of()));
+      return new Running(cluster, server, file);
+    } catch (IOException | ConfigException | RuntimeException e) {
+      if (server != null) {
+        server.close();
+      }
+      cluster.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The demo's MariaDB servers, and what a Halo in front of them is configured with: with {@code
+   * ca}, Halo's own certificate of that CA ({@code halo}).
+   */
+  record Servers(MariaDbCluster cluster, TestCertificates ca, TestCertificates.Pair halo) {
+
+    /** One Halo's config on these ports; {@code top} is added at the top level (coordination). */
+    String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
+      return MySqlDemo.config(cluster, port, replicaPort, splitPort, adminPort, ca, halo, top);
+    }
+  }
+
+  /**
+   * Starts the primary and {@code replicas} replicas (serving TLS with {@code ca}'s certificate).
+   */
+  static Servers servers(int replicas, TestCertificates ca) throws IOException {
     MariaDbCluster.Builder builder =
         MariaDbCluster.builder()
             .name("demo")
@@ -86,20 +119,7 @@ final class MySqlDemo {
           .setting("ssl_cert", db.cert().toString())
           .setting("ssl_key", db.key().toString());
     }
-    MariaDbCluster cluster = builder.start();
-    HaloServer server = null;
-    try {
-      Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, config(cluster, port, replicaPort, splitPort, adminPort, ca, halo));
-      server = HaloServer.start(ConfigLoader.load(file, Map.of()));
-      return new Running(cluster, server, file);
-    } catch (IOException | ConfigException | RuntimeException e) {
-      if (server != null) {
-        server.close();
-      }
-      cluster.close();
-      throw e;
-    }
+    return new Servers(builder.start(), ca, halo);
   }
 
   private static String config(
@@ -109,7 +129,8 @@ final class MySqlDemo {
       int splitPort,
       int adminPort,
       TestCertificates ca,
-      TestCertificates.Pair halo) {
+      TestCertificates.Pair halo,
+      String top) {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : cluster.nodes()) {
       backends.append(
@@ -129,7 +150,7 @@ final class MySqlDemo {
     return String.format(
         """
         # Written by 'halo demo --engine mysql'. Reference of every key: conf/halo.yaml.
-        admin:
+        %sadmin:
           listen: 127.0.0.1:%d
         users:
           - { name: %s, password: %s }
@@ -144,6 +165,7 @@ final class MySqlDemo {
         %s%s    monitor: { user: %s, database: mysql }
             failover: { max_lag: 1000 }
         """,
+        top,
         adminPort,
         DemoCommand.USER,
         DemoCommand.PASSWORD,

@@ -77,9 +77,9 @@ class DemoFleetIT {
           .contains(leader.name() + " ")
           .contains("<- leader")
           .contains("type \"stop " + demo.instances().indexOf(leader) + "\" and Enter")
-          .contains("kill -9 " + demo.cluster().primary().pid());
+          .contains("kill -9 " + demo.cluster().primaryPid());
       // Every instance takes writes, on the one primary
-      int primaryPort = demo.cluster().primary().port();
+      int primaryPort = demo.cluster().primaryPort();
       long id = 0;
       for (FleetDemo.Instance i : demo.instances()) {
         try (Connection c =
@@ -150,9 +150,53 @@ class DemoFleetIT {
   }
 
   @Test
-  void instances_run_with_postgresql_only_and_within_bounds() {
+  void instances_run_within_bounds() {
     CommandLine cli = new CommandLine(new DemoCommand());
-    assertThat(cli.execute("--instances", "3", "--engine", "mysql")).isEqualTo(2);
     assertThat(cli.execute("--instances", "0")).isEqualTo(2);
+    assertThat(cli.execute("--instances", "10", "--engine", "mysql")).isEqualTo(2);
+  }
+
+  @Test
+  void on_mariadb_every_instance_takes_writes_for_the_one_primary() throws Exception {
+    DemoCommand d = onFreePorts(2);
+    d.engine = "mysql";
+    d.standbys = 1;
+    try (FleetDemo.Running demo = FleetDemo.start(d, 2)) {
+      FleetDemo.Instance leader = FleetDemo.awaitLeader(demo, 20_000);
+      assertThat(leader).isNotNull();
+      String how = FleetDemo.howToReach(demo, leader);
+      assertThat(how)
+          .contains("MariaDB")
+          .contains("jdbc:mysql://127.0.0.1:" + demo.instances().get(0).port())
+          .contains("kill -9 " + demo.cluster().primaryPid());
+      int primaryPort = demo.cluster().primaryPort();
+      long id = 0;
+      for (FleetDemo.Instance i : demo.instances()) {
+        try (Connection c =
+            DriverManager.getConnection(
+                "jdbc:mysql://127.0.0.1:" + i.port() + "/app?sslMode=DISABLED", "app", "app")) {
+          c.createStatement().execute("create table if not exists fleet_demo(id int)");
+          c.createStatement().execute("insert into fleet_demo values (" + ++id + ")");
+          try (ResultSet rs = c.createStatement().executeQuery("select @@port")) {
+            rs.next();
+            assertThat(rs.getInt(1)).as(i.name()).isEqualTo(primaryPort);
+          }
+        }
+      }
+      HttpClient http = HttpClient.newHttpClient();
+      FleetDemo.Instance follower =
+          demo.instances().stream().filter(i -> !i.equals(leader)).findFirst().orElseThrow();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  get(http, follower.adminPort(), "/api/v1/clusters/demo")
+                          .path("fleet")
+                          .path("instances")
+                          .size()
+                      == 2);
+    } finally {
+      d.deleteCertificates();
+    }
   }
 }

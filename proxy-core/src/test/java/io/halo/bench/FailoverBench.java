@@ -143,8 +143,9 @@ public final class FailoverBench {
               - { listen: 127.0.0.1:0, route: primary }
             backends:
         %s    monitor: { user: %s }
+            throttle: { max_connections: %d }
         """
-            .formatted(backends, c.rootUser());
+            .formatted(backends, c.rootUser(), Math.max(200, IDLE + 50));
     return HaloServer.start(ConfigLoader.parse(yaml, "failover-bench-mysql.yaml", Map.of()));
   }
 
@@ -163,13 +164,14 @@ public final class FailoverBench {
       try (HaloServer h = mysqlHalo(c)) {
         MariaDbNode replica = c.replicas().get(0);
         Thread.sleep(1500); // first probes
-        Writer w =
-            Writer.forMySql(
-                    "jdbc:mysql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app",
-                    "app",
-                    "apppw",
-                    Duration.ofMillis(5))
-                .start();
+        String url = "jdbc:mysql://127.0.0.1:" + h.boundAddresses().get(0).getPort() + "/app";
+        // the health checker's HikariCP pools set the JVM-wide login timeout to the probe
+        // timeout (1 s), which would bound each Connector/J login
+        DriverManager.setLoginTimeout(20);
+        // Connector/J's defaults: its prepared statements stay on the client (server-side ones,
+        // useServerPrepStmts=true, have ids no other server knows: such a session cannot move)
+        List<Connection> idle = idleSessions(url, "");
+        Writer w = Writer.forMySql(url, "app", "apppw", Duration.ofMillis(5)).start();
         Thread.sleep(3000);
         long killedAt = System.nanoTime();
         c.primary().kill();
@@ -188,13 +190,17 @@ public final class FailoverBench {
           }
         }
         long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
+        int idleFailed = useAndClose(idle, "select @@global.read_only");
         FailoverReport r = h.clusters().get(0).lastFailover().orElse(null);
         System.err.printf(
-            "mariadb kill -9 (%s): outage %d ms, %d acked, %d lost, %s%n",
+            "mariadb kill -9 (%s): outage %d ms, %d acked, %d lost, %d of %d idle sessions"
+                + " failed, %s%n",
             semiSync ? "semi-sync" : "async",
             outage.toMillis(),
             w.ackedCount(),
             lost,
+            idleFailed,
+            idle.size(),
             r == null ? "no failover" : r.outcome().name());
         return new Run(
             "MariaDB kill -9, " + (semiSync ? "semi-synchronous" : "asynchronous") + " replication",
@@ -203,8 +209,8 @@ public final class FailoverBench {
             lost,
             w.errors(),
             null,
-            0,
-            0);
+            idle.size(),
+            idleFailed);
       }
     }
   }
@@ -381,9 +387,14 @@ public final class FailoverBench {
 
   /** {@link #IDLE} sessions through Halo, each having run a server-side prepared statement. */
   private static List<Connection> idleSessions(String url) throws SQLException {
+    return idleSessions(url, "?prepareThreshold=1");
+  }
+
+  /** As above, with the driver's {@code parameters}. */
+  private static List<Connection> idleSessions(String url, String parameters) throws SQLException {
     List<Connection> out = new ArrayList<>();
     for (int i = 0; i < IDLE; i++) {
-      Connection c = DriverManager.getConnection(url + "?prepareThreshold=1", "app", "apppw");
+      Connection c = DriverManager.getConnection(url + parameters, "app", "apppw");
       try (PreparedStatement ps = c.prepareStatement("select 1")) {
         ps.executeQuery().close();
         ps.executeQuery().close();
@@ -395,10 +406,18 @@ public final class FailoverBench {
 
   /** Runs one statement on each idle session after the fault; returns how many failed. */
   private static int useAndClose(List<Connection> idle) {
+    return useAndClose(idle, "select pg_is_in_recovery()");
+  }
+
+  /**
+   * As above; {@code readOnly} answers true on a node that takes no writes (a session there has
+   * failed too).
+   */
+  private static int useAndClose(List<Connection> idle, String readOnly) {
     int failed = 0;
     for (Connection c : idle) {
       try (c;
-          ResultSet rs = c.createStatement().executeQuery("select pg_is_in_recovery()")) {
+          ResultSet rs = c.createStatement().executeQuery(readOnly)) {
         rs.next();
         if (rs.getBoolean(1)) {
           failed++; // a writing session on a standby would be a failure too

@@ -236,20 +236,28 @@ public final class PgPool {
         continue;
       }
       reused.increment();
+      Key key = new Key(node.name(), parameters);
       return checked(
-          loop, connectionOf(ch, o), since, () -> acquire(loop, node, parameters, login));
+          loop,
+          connectionOf(ch, o),
+          since,
+          () -> recheckEverywhere(key),
+          () -> acquire(loop, node, parameters, login));
     }
     return adopt(login.get());
   }
 
   /**
    * {@code c}, idle since {@code since}, if it need not be checked or passes the check; else it is
-   * closed and {@code next} gives what the caller gets instead.
+   * closed, {@code others} has the connections idle beside it checked (in the background: they may
+   * have died with it, and the caller must not wait for one check after another), and {@code next}
+   * gives what the caller gets instead.
    */
   private Future<PgBackendConnection> checked(
       EventLoop loop,
       PgBackendConnection c,
       long since,
+      Runnable others,
       java.util.function.Supplier<Future<PgBackendConnection>> next) {
     if (now() - since < config.checkAfter().toNanos()) {
       return loop.newSucceededFuture(c);
@@ -271,6 +279,7 @@ public final class PgPool {
               c.node().name(),
               idleMs);
           c.startupMessages().forEach(ByteBuf::release);
+          others.run();
           // closed at once (no Terminate: the connection may not take one), and the next try
           // once the close is counted (the slot's own close listener runs first)
           c.channel()
@@ -285,6 +294,69 @@ public final class PgPool {
                   });
         });
     return p;
+  }
+
+  /**
+   * A connection of {@code key} failed its check: the key's idle connections on every event loop
+   * are checked again, each loop checking its own.
+   */
+  private void recheckEverywhere(Key key) {
+    loops.keySet().forEach(l -> l.execute(() -> recheck(l, key)));
+    slots.forEach(
+        (l, loopSlots) ->
+            l.execute(
+                () -> {
+                  Slot slot = loopSlots.get(key);
+                  if (slot != null) {
+                    recheck(slot);
+                  }
+                }));
+  }
+
+  /** Session mode: every idle connection of {@code key} on {@code loop} is checked again. */
+  private void recheck(EventLoop loop, Key key) {
+    ArrayDeque<Channel> idle = idle(loop).get(key);
+    if (idle == null) {
+      return;
+    }
+    List<Channel> all = List.copyOf(idle);
+    idle.clear();
+    idleCount.addAndGet(-all.size());
+    for (Channel ch : all) {
+      if (ch.pipeline().get(Idle.class) != null) {
+        ch.pipeline().remove(Idle.class); // and its idle_timeout timer
+      }
+      recheck(ch, () -> keep(key, ch));
+    }
+  }
+
+  /** Transaction mode: every idle connection of {@code slot} is checked again. */
+  private void recheck(Slot slot) {
+    List<Channel> all = List.copyOf(slot.idle);
+    slot.idle.clear();
+    idleCount.addAndGet(-all.size());
+    for (Channel ch : all) {
+      Idle i = ch.pipeline().get(Idle.class);
+      if (i != null) {
+        i.pooled = false; // replies pass on to the check
+      }
+      recheck(ch, () -> checkin(ch));
+    }
+  }
+
+  private void recheck(Channel ch, Runnable passed) {
+    Exchange.run(
+        ch,
+        "",
+        ok -> {
+          if (ok) {
+            checksPassed.increment();
+            passed.run();
+          } else {
+            checksFailed.increment();
+            ch.close();
+          }
+        });
   }
 
   private static <T> io.netty.util.concurrent.GenericFutureListener<Future<T>> cascade(
@@ -533,7 +605,11 @@ public final class PgPool {
     if (idle != null) {
       Idle i = idle.channel().pipeline().get(Idle.class);
       return checked(
-          loop, idle, i == null ? now() : i.since, () -> checkout(loop, node, parameters, login));
+          loop,
+          idle,
+          i == null ? now() : i.since,
+          () -> recheckEverywhere(key),
+          () -> checkout(loop, node, parameters, login));
     }
     if (slot.open < perLoop) {
       Future<PgBackendConnection> opening = open(slot, login);
@@ -1017,12 +1093,29 @@ public final class PgPool {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ByteBuf buf = (ByteBuf) msg;
-      boolean ok;
+      if (judged) {
+        io.netty.util.ReferenceCountUtil.release(msg); // nothing may follow ReadyForQuery
+        return;
+      }
+      boolean ok = true;
       try {
-        ok = scanner.scan(buf);
+        if (msg instanceof io.halo.proxy.pg.message.PgFrame f) {
+          // a transaction-mode connection keeps its frame decoder between transactions
+          byte t = f.type();
+          onMessage(t, f.body().readableBytes() + 4);
+          if (t == 'Z') {
+            ok = f.body().isReadable();
+            if (ok) {
+              onReadyForQuery(f.body().getByte(f.body().readerIndex()));
+            }
+          }
+        } else if (msg instanceof ByteBuf buf) {
+          ok = scanner.scan(buf);
+        } else {
+          ok = false;
+        }
       } finally {
-        buf.release();
+        io.netty.util.ReferenceCountUtil.release(msg);
       }
       if (!ok) {
         judge(ctx.channel(), false);

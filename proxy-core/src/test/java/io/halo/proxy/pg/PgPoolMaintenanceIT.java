@@ -238,4 +238,56 @@ class PgPoolMaintenanceIT {
       assertThat(backendPid(c)).isNotEqualTo(gone);
     }
   }
+
+  private long passedChecks() throws Exception {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "halo_pool_checks_total\\{[^}]*outcome=\"passed\"\\} (\\d+)")
+            .matcher(halo.metrics());
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  /** check_after 0s: every checkout checks its connection first; live ones pass and serve. */
+  private void everyCheckoutChecksAndServes(PoolConfig.Mode mode) throws Exception {
+    start(
+        new PoolConfig(
+            mode,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            4,
+            Duration.ofSeconds(60),
+            10,
+            Duration.ZERO,
+            0));
+    java.util.Set<Integer> pids = new java.util.HashSet<>();
+    for (int i = 0; i < 6; i++) {
+      try (Connection c = connect()) {
+        for (int t = 0; t < 3; t++) {
+          c.setAutoCommit(false);
+          pids.add(backendPid(c));
+          try (Statement s = c.createStatement();
+              ResultSet rs = s.executeQuery("select count(*) from pg_class")) {
+            assertThat(rs.next()).isTrue();
+          }
+          c.commit();
+          c.setAutoCommit(true);
+        }
+      }
+      Thread.sleep(50); // session mode: the connection is reset and pooled again
+    }
+    assertThat(passedChecks()).as("checks passed").isPositive();
+    assertThat(failedChecks()).as("checks failed").isZero();
+    assertThat(pids.size()).as("backend connections used").isLessThan(6);
+  }
+
+  @Test
+  void session_mode_checks_a_live_connection_and_hands_it_out() throws Exception {
+    everyCheckoutChecksAndServes(PoolConfig.Mode.SESSION);
+  }
+
+  @Test
+  void transaction_mode_checks_a_live_connection_and_runs_on_it() throws Exception {
+    everyCheckoutChecksAndServes(PoolConfig.Mode.TRANSACTION);
+  }
 }

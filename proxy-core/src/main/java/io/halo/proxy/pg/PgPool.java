@@ -301,16 +301,26 @@ public final class PgPool {
    * are checked again, each loop checking its own.
    */
   private void recheckEverywhere(Key key) {
-    loops.keySet().forEach(l -> l.execute(() -> recheck(l, key)));
+    // this loop's at once: the caller's next try must not take one of them unchecked
+    loops.keySet().forEach(l -> onLoop(l, () -> recheck(l, key)));
     slots.forEach(
         (l, loopSlots) ->
-            l.execute(
+            onLoop(
+                l,
                 () -> {
                   Slot slot = loopSlots.get(key);
                   if (slot != null) {
                     recheck(slot);
                   }
                 }));
+  }
+
+  private static void onLoop(EventLoop l, Runnable r) {
+    if (l.inEventLoop()) {
+      r.run();
+    } else {
+      l.execute(r);
+    }
   }
 
   /** Session mode: every idle connection of {@code key} on {@code loop} is checked again. */
@@ -601,8 +611,8 @@ public final class PgPool {
     Slot slot = slots(loop).computeIfAbsent(key, k -> new Slot(k, loop, epoch));
     slot.login = login;
     PgBackendConnection idle = takeIdle(slot);
-    warm(slot);
     if (idle != null) {
+      warm(slot); // after this checkout's own open below otherwise: it must not take its place
       Idle i = idle.channel().pipeline().get(Idle.class);
       return checked(
           loop,

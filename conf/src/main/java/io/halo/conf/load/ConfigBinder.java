@@ -141,7 +141,8 @@ final class ConfigBinder {
 
   /** {@code coordination: { zookeeper: { connect, root, session_timeout, instance } }}. */
   private static CoordinationConfig coordination(Section s) {
-    Section zk = s.requiredSection("zookeeper", "connect", "root", "session_timeout", "instance");
+    Section zk =
+        s.requiredSection("zookeeper", "connect", "root", "session_timeout", "instance", "auth");
     String connect = zk.requiredString("connect");
     if (connect != null && connect.isBlank()) {
       zk.report("connect", "is empty: name the ZooKeeper ensemble, e.g. zk1:2181,zk2:2181");
@@ -154,9 +155,13 @@ final class ConfigBinder {
         zk.optional(
             "session_timeout", CoordinationConfig.DEFAULT_SESSION_TIMEOUT, Formats::duration);
     String instance = zk.string("instance", null);
+    String auth = zk.string("auth", null);
+    if (auth != null && (auth.indexOf(':') < 1 || auth.indexOf(':') == auth.length() - 1)) {
+      zk.report("auth", "must be user:password (ZooKeeper's digest scheme)");
+    }
     zk.finish();
     s.finish();
-    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance));
+    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance, auth));
   }
 
   private AdminConfig admin(Section s, TlsBinder tlsBinder) {

@@ -12,9 +12,12 @@ import java.util.Objects;
  * @param sessionTimeout ZooKeeper session timeout: a leader cut from ZooKeeper stops acting at once
  *     (connection suspended) and another instance may lead once the session expires after this
  * @param instance this instance's name among the fleet (defaults to the admin address)
+ * @param auth {@code user:password} for ZooKeeper's digest scheme, or null: with it, Halo
+ *     authenticates its session and creates every znode with an ACL that only the same identity may
+ *     read, change or delete ({@code CREATOR_ALL_ACL})
  */
 public record CoordinationConfig(
-    String connect, String root, Duration sessionTimeout, String instance) {
+    String connect, String root, Duration sessionTimeout, String instance, String auth) {
 
   public static final String DEFAULT_ROOT = "/halo";
   public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(10);
@@ -23,5 +26,25 @@ public record CoordinationConfig(
     Objects.requireNonNull(connect, "connect");
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+  }
+
+  /** Without ZooKeeper authentication. */
+  public CoordinationConfig(String connect, String root, Duration sessionTimeout, String instance) {
+    this(connect, root, sessionTimeout, instance, null);
+  }
+
+  @Override
+  public String toString() {
+    return "CoordinationConfig[connect="
+        + connect
+        + ", root="
+        + root
+        + ", sessionTimeout="
+        + sessionTimeout
+        + ", instance="
+        + instance
+        + ", auth="
+        + (auth == null ? "none" : "digest")
+        + "]";
   }
 }

@@ -236,6 +236,24 @@ class ConfigLoaderTest {
     assertThatThrownBy(
             () -> ConfigLoader.parse("coordination:\n  etcd: {}\n" + MINIMAL, "e.yaml", Map.of()))
         .hasMessageContaining("coordination.etcd: unknown key");
+    // ZooKeeper digest authentication, from the environment like every secret
+    io.halo.conf.model.CoordinationConfig authed =
+        ConfigLoader.parse(
+                "coordination:\n  zookeeper:\n    connect: zk:2181\n    auth: halo:${ZK_SECRET}\n"
+                    + MINIMAL,
+                "z.yaml",
+                Map.of("ZK_SECRET", "s3cret"))
+            .coordination();
+    assertThat(authed.auth()).isEqualTo("halo:s3cret");
+    assertThat(authed.toString()).doesNotContain("s3cret");
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    "coordination:\n  zookeeper:\n    connect: zk:2181\n    auth: s3cret\n"
+                        + MINIMAL,
+                    "e.yaml",
+                    Map.of()))
+        .hasMessageContaining("coordination.zookeeper.auth: must be user:password");
   }
 
   @Test

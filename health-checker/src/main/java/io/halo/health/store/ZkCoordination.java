@@ -25,6 +25,16 @@ public final class ZkCoordination implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ZkCoordination.class);
 
+  /**
+   * ZooKeeper's {@code CREATOR_ALL_ACL}: every permission (31) for the identities the creating
+   * session authenticated with (the "auth" scheme). Spelled out: ZooDefs carries annotations whose
+   * classes are not on the compile path.
+   */
+  private static final List<org.apache.zookeeper.data.ACL> CREATOR_ALL =
+      // not List.of: ZooKeeper asks the list whether it contains null, which List.of refuses
+      java.util.Collections.singletonList(
+          new org.apache.zookeeper.data.ACL(31, new org.apache.zookeeper.data.Id("auth", "")));
+
   private final CoordinationConfig config;
   private final CuratorFramework client;
   private final String instance;
@@ -38,8 +48,27 @@ public final class ZkCoordination implements AutoCloseable {
     this.instance = instance;
     this.adminAddress = adminAddress;
     int session = (int) config.sessionTimeout().toMillis();
+    CuratorFrameworkFactory.Builder builder = CuratorFrameworkFactory.builder();
+    if (config.auth() != null) {
+      // every znode this session creates (state, views, latches, their parents) is readable and
+      // writable by the same digest identity only: the other instances share it, nobody else
+      builder
+          .authorization("digest", config.auth().getBytes(java.nio.charset.StandardCharsets.UTF_8))
+          .aclProvider(
+              new org.apache.curator.framework.api.ACLProvider() {
+                @Override
+                public List<org.apache.zookeeper.data.ACL> getDefaultAcl() {
+                  return CREATOR_ALL;
+                }
+
+                @Override
+                public List<org.apache.zookeeper.data.ACL> getAclForPath(String path) {
+                  return CREATOR_ALL;
+                }
+              });
+    }
     this.client =
-        CuratorFrameworkFactory.builder()
+        builder
             .connectString(config.connect())
             .sessionTimeoutMs(session)
             .connectionTimeoutMs(Math.max(1000, session / 2))

@@ -45,28 +45,63 @@ final class FleetDemo {
       Path config,
       HaloServer server) {}
 
-  /** The demo's database servers, of either engine, as the fleet needs them. */
-  interface Databases extends AutoCloseable {
-    Path baseDir();
+  /**
+   * The demo's database servers, of either engine, as the fleet needs them: what the instructions
+   * name (taken at start), each instance's config, and how to stop them.
+   */
+  abstract static class Databases implements AutoCloseable {
+    private final Path baseDir;
+    private final String primaryName;
+    private final int primaryPort;
+    private final long primaryPid;
+    private final String description;
 
-    /** One instance's config on these ports; {@code top}: its {@code coordination:} section. */
-    String config(int port, int replicaPort, int splitPort, int adminPort, String top)
-        throws IOException;
+    Databases(
+        String engine,
+        Path baseDir,
+        String primaryName,
+        int primaryPort,
+        long primaryPid,
+        String others) {
+      this.baseDir = baseDir;
+      this.primaryName = primaryName;
+      this.primaryPort = primaryPort;
+      this.primaryPid = primaryPid;
+      this.description =
+          String.format(
+              "a local %s cluster:%n  primary %s on 127.0.0.1:%d, %s",
+              engine, primaryName, primaryPort, others);
+    }
 
-    String primaryName();
+    Path baseDir() {
+      return baseDir;
+    }
 
-    int primaryPort();
+    String primaryName() {
+      return primaryName;
+    }
 
-    long primaryPid();
+    int primaryPort() {
+      return primaryPort;
+    }
+
+    long primaryPid() {
+      return primaryPid;
+    }
 
     /** "a local ... cluster:" and a line naming the servers. */
-    String description();
+    String description() {
+      return description;
+    }
+
+    /** One instance's config on these ports; {@code top}: its {@code coordination:} section. */
+    abstract String config(int port, int replicaPort, int splitPort, int adminPort, String top);
 
     /** How to connect through any of the instances ({@code hosts}: host:port,...). */
-    String howToConnect(String hosts);
+    abstract String howToConnect(String hosts);
 
     @Override
-    void close();
+    public abstract void close();
   }
 
   /** The demo's PostgreSQL cluster. */
@@ -79,43 +114,23 @@ final class FleetDemo {
       cluster.close();
       throw e;
     }
-    return new Databases() {
+    return new Databases(
+        "PostgreSQL",
+        cluster.baseDir(),
+        cluster.primary().name(),
+        cluster.primary().port(),
+        cluster.primary().pid(),
+        "standby(s) "
+            + cluster.standbys().stream()
+                .map(s -> s.name() + " on 127.0.0.1:" + s.port())
+                .toList()) {
       @Override
-      public Path baseDir() {
-        return cluster.baseDir();
-      }
-
-      @Override
-      public String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
+      String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
         return d.config(cluster, script, port, replicaPort, splitPort, adminPort, top);
       }
 
       @Override
-      public String primaryName() {
-        return cluster.primary().name();
-      }
-
-      @Override
-      public int primaryPort() {
-        return cluster.primary().port();
-      }
-
-      @Override
-      public long primaryPid() {
-        return cluster.primary().pid();
-      }
-
-      @Override
-      public String description() {
-        return String.format(
-            "a local PostgreSQL cluster:%n  primary %s on 127.0.0.1:%d, standby(s) %s",
-            primaryName(),
-            primaryPort(),
-            cluster.standbys().stream().map(s -> s.name() + " on 127.0.0.1:" + s.port()).toList());
-      }
-
-      @Override
-      public String howToConnect(String hosts) {
+      String howToConnect(String hosts) {
         String u = DemoCommand.USER;
         String pw = DemoCommand.PASSWORD;
         return String.format(
@@ -135,43 +150,23 @@ final class FleetDemo {
   static Databases mariadb(DemoCommand d) throws IOException {
     MySqlDemo.Servers servers = MySqlDemo.servers(d.standbys, d.certificates());
     io.halo.testkit.MariaDbCluster cluster = servers.cluster();
-    return new Databases() {
+    return new Databases(
+        "MariaDB",
+        cluster.baseDir(),
+        cluster.primary().name(),
+        cluster.primary().port(),
+        cluster.primary().pid(),
+        "replica(s) "
+            + cluster.replicas().stream()
+                .map(s -> s.name() + " on 127.0.0.1:" + s.port())
+                .toList()) {
       @Override
-      public Path baseDir() {
-        return cluster.baseDir();
-      }
-
-      @Override
-      public String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
+      String config(int port, int replicaPort, int splitPort, int adminPort, String top) {
         return servers.config(port, replicaPort, splitPort, adminPort, top);
       }
 
       @Override
-      public String primaryName() {
-        return cluster.primary().name();
-      }
-
-      @Override
-      public int primaryPort() {
-        return cluster.primary().port();
-      }
-
-      @Override
-      public long primaryPid() {
-        return cluster.primary().pid();
-      }
-
-      @Override
-      public String description() {
-        return String.format(
-            "a local MariaDB cluster:%n  primary %s on 127.0.0.1:%d, replica(s) %s",
-            primaryName(),
-            primaryPort(),
-            cluster.replicas().stream().map(s -> s.name() + " on 127.0.0.1:" + s.port()).toList());
-      }
-
-      @Override
-      public String howToConnect(String hosts) {
+      String howToConnect(String hosts) {
         String u = DemoCommand.USER;
         String pw = DemoCommand.PASSWORD;
         String first = hosts.split(",")[0];

@@ -61,6 +61,44 @@ class DemoFleetIT {
     return new ObjectMapper().readTree(r.body());
   }
 
+  /**
+   * Writes one row through each instance ({@code url}: a JDBC URL with the port as %d) and checks
+   * that it landed on the primary ({@code port}: the SQL expression of the server's port); returns
+   * the rows written.
+   */
+  private static long writeThroughEach(FleetDemo.Running demo, String url, String port)
+      throws Exception {
+    long id = 0;
+    for (FleetDemo.Instance i : demo.instances()) {
+      try (Connection c = DriverManager.getConnection(String.format(url, i.port()), "app", "app")) {
+        c.createStatement().execute("create table if not exists fleet_demo(id int)");
+        c.createStatement().execute("insert into fleet_demo values (" + ++id + ")");
+        try (ResultSet rs = c.createStatement().executeQuery("select " + port)) {
+          rs.next();
+          assertThat(rs.getInt(1)).as(i.name()).isEqualTo(demo.cluster().primaryPort());
+        }
+      }
+    }
+    return id;
+  }
+
+  /** Waits until a follower's API shows every instance; returns that follower. */
+  private static FleetDemo.Instance awaitFleet(
+      HttpClient http, FleetDemo.Running demo, FleetDemo.Instance leader) {
+    FleetDemo.Instance follower =
+        demo.instances().stream().filter(i -> !i.equals(leader)).findFirst().orElseThrow();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                get(http, follower.adminPort(), "/api/v1/clusters/demo")
+                        .path("fleet")
+                        .path("instances")
+                        .size()
+                    == demo.instances().size());
+    return follower;
+  }
+
   @Test
   void three_instances_share_the_cluster_through_zookeeper_and_the_lead_moves_when_one_stops()
       throws Exception {
@@ -79,33 +117,10 @@ class DemoFleetIT {
           .contains("type \"stop " + demo.instances().indexOf(leader) + "\" and Enter")
           .contains("kill -9 " + demo.cluster().primaryPid());
       // Every instance takes writes, on the one primary
-      int primaryPort = demo.cluster().primaryPort();
-      long id = 0;
-      for (FleetDemo.Instance i : demo.instances()) {
-        try (Connection c =
-            DriverManager.getConnection(
-                "jdbc:postgresql://127.0.0.1:" + i.port() + "/app", "app", "app")) {
-          c.createStatement().execute("create table if not exists fleet_demo(id int)");
-          c.createStatement().execute("insert into fleet_demo values (" + ++id + ")");
-          try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
-            rs.next();
-            assertThat(rs.getInt(1)).as(i.name()).isEqualTo(primaryPort);
-          }
-        }
-      }
+      long id = writeThroughEach(demo, "jdbc:postgresql://127.0.0.1:%d/app", "inet_server_port()");
       // Every instance shows the fleet: three members, the leader
       HttpClient http = HttpClient.newHttpClient();
-      FleetDemo.Instance follower =
-          demo.instances().stream().filter(i -> !i.equals(leader)).findFirst().orElseThrow();
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .until(
-              () ->
-                  get(http, follower.adminPort(), "/api/v1/clusters/demo")
-                          .path("fleet")
-                          .path("instances")
-                          .size()
-                      == 3);
+      FleetDemo.Instance follower = awaitFleet(http, demo, leader);
       JsonNode fleet = get(http, follower.adminPort(), "/api/v1/clusters/demo").path("fleet");
       assertThat(fleet.path("leader").asText()).startsWith(leader.name() + "@");
       // A switchover asked of a follower is carried out by the leader
@@ -169,32 +184,9 @@ class DemoFleetIT {
           .contains("MariaDB")
           .contains("jdbc:mysql://127.0.0.1:" + demo.instances().get(0).port())
           .contains("kill -9 " + demo.cluster().primaryPid());
-      int primaryPort = demo.cluster().primaryPort();
-      long id = 0;
-      for (FleetDemo.Instance i : demo.instances()) {
-        try (Connection c =
-            DriverManager.getConnection(
-                "jdbc:mysql://127.0.0.1:" + i.port() + "/app?sslMode=DISABLED", "app", "app")) {
-          c.createStatement().execute("create table if not exists fleet_demo(id int)");
-          c.createStatement().execute("insert into fleet_demo values (" + ++id + ")");
-          try (ResultSet rs = c.createStatement().executeQuery("select @@port")) {
-            rs.next();
-            assertThat(rs.getInt(1)).as(i.name()).isEqualTo(primaryPort);
-          }
-        }
-      }
-      HttpClient http = HttpClient.newHttpClient();
-      FleetDemo.Instance follower =
-          demo.instances().stream().filter(i -> !i.equals(leader)).findFirst().orElseThrow();
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .until(
-              () ->
-                  get(http, follower.adminPort(), "/api/v1/clusters/demo")
-                          .path("fleet")
-                          .path("instances")
-                          .size()
-                      == 2);
+      assertThat(writeThroughEach(demo, "jdbc:mysql://127.0.0.1:%d/app?sslMode=DISABLED", "@@port"))
+          .isEqualTo(2);
+      awaitFleet(HttpClient.newHttpClient(), demo, leader);
     } finally {
       d.deleteCertificates();
     }

@@ -2,7 +2,6 @@ package io.halo.demo;
 
 import io.halo.conf.load.ConfigException;
 import io.halo.conf.load.ConfigLoader;
-import io.halo.conf.model.HaloConfig;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.PgCluster;
@@ -162,20 +161,29 @@ public final class DemoCommand implements Callable<Integer> {
   /** Starts the PostgreSQL demo (servers, then Halo); on failure stops what it started. */
   Running start() throws IOException, SQLException, ConfigException, InterruptedException {
     PgCluster cluster = startCluster();
-    HaloServer server = null;
+    Path file = cluster.baseDir().resolve("halo.yaml");
+    String yaml;
     try {
-      Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(
-          file,
-          config(cluster, switchoverScript(cluster), port, replicaPort, splitPort, adminPort, ""));
-      HaloConfig config = ConfigLoader.load(file, Map.of());
-      server = HaloServer.start(config);
-      return new Running(cluster, server, file);
-    } catch (IOException | ConfigException | RuntimeException e) {
-      if (server != null) {
-        server.close();
-      }
+      yaml =
+          config(cluster, switchoverScript(cluster), port, replicaPort, splitPort, adminPort, "");
+    } catch (IOException | RuntimeException e) {
       cluster.close();
+      throw e;
+    }
+    return new Running(cluster, startHalo(file, yaml, cluster::close), file);
+  }
+
+  /**
+   * Writes one Halo's config to {@code file} and starts Halo with it (either engine's demo); if
+   * that fails, {@code stopServers} stops the demo's database servers before the error goes on.
+   */
+  static HaloServer startHalo(Path file, String yaml, Runnable stopServers)
+      throws IOException, ConfigException, InterruptedException {
+    try {
+      Files.writeString(file, yaml);
+      return HaloServer.start(ConfigLoader.load(file, Map.of()));
+    } catch (IOException | ConfigException | RuntimeException e) {
+      stopServers.run();
       throw e;
     }
   }

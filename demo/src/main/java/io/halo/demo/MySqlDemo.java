@@ -1,7 +1,6 @@
 package io.halo.demo;
 
 import io.halo.conf.load.ConfigException;
-import io.halo.conf.load.ConfigLoader;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.cli.StartCommand;
 import io.halo.testkit.MariaDbCluster;
@@ -11,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Map;
 
 /**
  * {@code halo demo --engine mysql}: a local MariaDB primary with GTID replicas (semi-sync) behind
@@ -68,19 +66,9 @@ final class MySqlDemo {
       throws IOException, ConfigException, InterruptedException {
     Servers servers = servers(replicas, ca);
     MariaDbCluster cluster = servers.cluster();
-    HaloServer server = null;
-    try {
-      Path file = cluster.baseDir().resolve("halo.yaml");
-      Files.writeString(file, servers.config(port, replicaPort, splitPort, adminPort, ""));
-      server = HaloServer.start(ConfigLoader.load(file, Map.of()));
-      return new Running(cluster, server, file);
-    } catch (IOException | ConfigException | RuntimeException e) {
-      if (server != null) {
-        server.close();
-      }
-      cluster.close();
-      throw e;
-    }
+    Path file = cluster.baseDir().resolve("halo.yaml");
+    String yaml = servers.config(port, replicaPort, splitPort, adminPort, "");
+    return new Running(cluster, DemoCommand.startHalo(file, yaml, cluster::close), file);
   }
 
   /**

@@ -59,6 +59,10 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   private final String database;
   private final UserConfig userConfig;
   private final Map<String, String> backendParameters;
+
+  /** {@link #backendParameters}, or (transaction pooling) a copy without {@link #SET_NOT_KEYED}. */
+  private final Map<String, String> poolParameters;
+
   private volatile String backendName;
 
   /** Where a cancel request goes: read by other event loops, so one immutable value. */
@@ -133,6 +137,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     this.database = database;
     this.userConfig = userConfig;
     this.backendParameters = Map.copyOf(backendParameters);
+    this.poolParameters = poolParameters(this.backendParameters, listener.pool().multiplexed());
     this.gate = listener.admission().transactionGate(user);
     bind(connection);
   }
@@ -254,7 +259,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    * ({@link #SET_NOT_KEYED}), so that sessions differing only in them share connections.
    */
   Map<String, String> poolParameters() {
-    return poolParameters(backendParameters, listener.pool().multiplexed());
+    return poolParameters; // made once: every transaction's checkout keys the pool with it
   }
 
   /** Startup parameters a transaction-pooled session gets by SET, not by its connection's login. */

@@ -392,6 +392,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                       io.halo.routing.split.StatementClassifier.mysql())
                   : null,
               authFailures);
+      topology.onTopology(context.pool()::onTopology);
       mysqlContexts.add(context);
       bind(
           cluster,
@@ -635,6 +636,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   public List<io.halo.proxy.admin.ProxyView.PoolView> pools() {
     List<io.halo.proxy.admin.ProxyView.PoolView> out = new ArrayList<>();
     for (PgListenerContext c : contexts) {
+      if (c.pool().enabled()) {
+        out.add(c.pool().view(c.name(), c.cluster()));
+      }
+    }
+    for (io.halo.proxy.mysql.MySqlListenerContext c : mysqlContexts) {
       if (c.pool().enabled()) {
         out.add(c.pool().view(c.name(), c.cluster()));
       }

@@ -53,13 +53,28 @@ class PoolConfigLoadingTest {
   }
 
   @Test
+  void mysql_listeners_take_session_pooling() throws Exception {
+    assertThat(listener(yaml("mysql", "primary", ", pool_mode: session")).pool().mode())
+        .isEqualTo(PoolConfig.Mode.SESSION);
+  }
+
+  @Test
   void pooling_where_it_is_not_built_is_refused_with_the_reason() {
     ConfigException mysql =
         ViolationAssertions.failure(
-            () -> listener(yaml("mysql", "primary", ", pool_mode: session")));
+            () -> listener(yaml("mysql", "primary", ", pool_mode: transaction")));
     assertThat(mysql.violations())
         .extracting(Violation::message)
-        .containsExactly("pooling is built for PostgreSQL listeners only so far");
+        .containsExactly(
+            "transaction pooling is built for PostgreSQL listeners only so far; MySQL listeners"
+                + " take pool_mode: session");
+    ConfigException mysqlSplit =
+        ViolationAssertions.failure(() -> listener(yaml("mysql", "split", ", pool_mode: session")));
+    assertThat(mysqlSplit.violations())
+        .extracting(Violation::message)
+        .containsExactly(
+            "route: split sessions of MySQL listeners keep their own connections; session pooling"
+                + " is built for route: primary and route: replicas");
     ConfigException split =
         ViolationAssertions.failure(
             () -> listener(yaml("postgresql", "split", ", pool_mode: session")));

@@ -429,16 +429,22 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
             listener,
             ctx.channel(),
             backend ->
-                MySqlBackendConnector.connect(
-                    ctx.channel().eventLoop(),
-                    listener.transports(),
-                    backend,
-                    u.backendUser(),
-                    u.backendPassword(),
-                    hello,
-                    CAPABILITIES,
-                    listener.server().backendConnectTimeout(),
-                    listener.server().maxMessageSize()),
+                listener
+                    .pool()
+                    .acquire(
+                        ctx.channel().eventLoop(),
+                        MySqlSession.poolKey(backend, u.backendUser(), hello),
+                        () ->
+                            MySqlBackendConnector.connect(
+                                ctx.channel().eventLoop(),
+                                listener.transports(),
+                                backend,
+                                u.backendUser(),
+                                u.backendPassword(),
+                                hello,
+                                CAPABILITIES,
+                                listener.server().backendConnectTimeout(),
+                                listener.server().maxMessageSize())),
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {
               switch (why) {

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * @param split for {@code route: split}: the classifier and counters; null otherwise
  * @param backendGreeting the last backend greeting seen (server version and capabilities), which
  *     Halo's own greeting follows; null until a backend was reached
+ * @param pool {@code pool_mode: session}: the backend connections sessions give back
  */
 public record MySqlListenerContext(
     String name,
@@ -33,7 +34,8 @@ public record MySqlListenerContext(
     io.halo.proxy.session.Admission admission,
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
-    MySqlGreetings.Known backendGreeting)
+    MySqlGreetings.Known backendGreeting,
+    io.halo.proxy.session.SessionPool<MySqlPool.Key, MySqlBackendConnection> pool)
     implements io.halo.proxy.session.SessionListener {
 
   public MySqlListenerContext(
@@ -70,6 +72,7 @@ public record MySqlListenerContext(
         admission,
         split,
         authFailures,
-        new MySqlGreetings.Known());
+        new MySqlGreetings.Known(),
+        MySqlPool.create(listener.pool()));
   }
 }

@@ -210,6 +210,17 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
         MySqlChangeUser.start(session, ctx, buf);
         return;
       }
+      if (command == MySqlPackets.COM_QUIT
+          && length == 1
+          && buf.readableBytes() == 5
+          && session.giveBack()) {
+        buf.release(); // the backend connection went back to the pool: it does not quit
+        ctx.close();
+        return;
+      }
+      if (command == MySqlPackets.COM_SET_OPTION) {
+        session.loginChanged();
+      }
       if (command == MySqlPackets.COM_QUERY
           && length <= MySqlKill.MAX_LENGTH
           && MySqlKill.mayBeKill(buf)) {
@@ -331,6 +342,11 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (fromClient && (session.pooledAway() || session.giveBack())) {
+      // the client left between transactions: its backend connection went back to the pool
+      ctx.fireChannelInactive();
+      return;
+    }
     if (!fromClient && session.held() && session.tracker().quiescent()) {
       // Held at a boundary by a switchover (whose switchover_command may stop the old primary):
       // the session is about to move; if it stays instead, resuming ends it with an ERR.

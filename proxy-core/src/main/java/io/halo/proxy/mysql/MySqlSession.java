@@ -134,6 +134,12 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
 
   private boolean registered = true;
 
+  /** COM_CHANGE_USER or COM_SET_OPTION ran: the connection no longer matches its pool key. */
+  private boolean loginChanged;
+
+  /** The backend connection went back to the pool: it is not this session's to close. */
+  private boolean pooledAway;
+
   MySqlSession(
       MySqlListenerContext listener,
       Channel client,
@@ -624,6 +630,7 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
   public void changedUser(MySqlCredentials.Entry entry, HandshakeResponse next) {
     this.credentials = entry;
     this.user = next.user();
+    this.loginChanged = true;
     state.restart(next.database());
   }
 
@@ -646,6 +653,67 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
       log.info("[{}] ending session {}: {}", cluster, this, why);
       terminate(why);
     }
+  }
+
+  // ---------------------------------------------------------------- pooling
+
+  /** The pool key of a login to {@code node} as {@code backendUser} for this client handshake. */
+  static MySqlPool.Key poolKey(BackendNode node, String backendUser, HandshakeResponse hello) {
+    return new MySqlPool.Key(
+        node.name(),
+        backendUser,
+        hello.database() == null ? "" : hello.database(),
+        hello.charset(),
+        hello.capabilities() & io.halo.proxy.mysql.packet.MySqlCapabilities.RELAYED,
+        hello.mariaDbCapabilities() & io.halo.proxy.mysql.packet.MySqlCapabilities.MARIADB_RELAYED);
+  }
+
+  /** Whether the backend connection went back to the pool. */
+  boolean pooledAway() {
+    return pooledAway;
+  }
+
+  /** The client changed what its login fixed (COM_CHANGE_USER, COM_SET_OPTION): never pooled. */
+  void loginChanged() {
+    loginChanged = true;
+  }
+
+  /**
+   * The client left (COM_QUIT or close) on a pooled listener: when the session was between
+   * transactions with nothing in flight, its backend connection goes back to the pool instead of
+   * closing. True when it did: the caller must not close the connection. Event loop.
+   */
+  boolean giveBack() {
+    var pool = listener.pool();
+    if (!pool.enabled()
+        || closing
+        || moving
+        || busy
+        || held
+        || loginChanged
+        || afterLoss()
+        || doomed != null
+        || !heldBuffers.isEmpty()
+        || gate.open()
+        || !backend.isActive()
+        || !tracker.quiescent()
+        || toBackend == null
+        || !toBackend.quiet()) {
+      return false;
+    }
+    String loginDb = hello.database() == null ? "" : hello.database();
+    if (loginDb.isEmpty() && (state.unknown() != null || state.database() != null)) {
+      return false; // it may have chosen a database; nothing makes a connection choose none again
+    }
+    closing = true;
+    pooledAway = true;
+    client.config().setAutoRead(false); // nothing more of the client reaches the pooled connection
+    unregister();
+    if (backend.pipeline().get(MySqlRelayHandler.class) != null) {
+      backend.pipeline().remove(MySqlRelayHandler.class);
+    }
+    pool.giveBack(backend, poolKey(node, credentials.user().backendUser(), hello));
+    return true;
   }
 
   // ---------------------------------------------------------------- end

@@ -1,0 +1,428 @@
+package io.halo.proxy.session;
+
+import io.halo.conf.model.PoolConfig;
+import io.halo.health.state.NodeState;
+import io.halo.health.state.Topology;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Session pooling ({@code pool_mode: session}) of one listener, whatever the engine: a client
+ * session that ends between transactions gives its backend connection back; the engine resets it;
+ * the next session with the same key (backend, backend user, database and whatever else fixes the
+ * connection's protocol) takes it instead of logging in. The engine supplies only its wire
+ * exchanges ({@link Engine}).
+ *
+ * <p>Design memo. Idle connections are kept per event loop: a backend connection stays on the loop
+ * it was opened on, which is its clients' loop too, so taking and giving back never cross threads
+ * and each loop's part of the pool is touched by that loop only (no locks). Every idle connection
+ * has a handler that drops it when the server closes it or sends anything (a server sends nothing
+ * unasked to an idle session but its error before leaving), and a timer for {@code idle_timeout}. A
+ * new epoch or a fenced backend empties the pool: connections opened under an old topology are not
+ * handed out. A connection idle longer than {@code check_after} passes the engine's check before a
+ * session gets it; one that fails is closed, the idle connections of its key on every loop are
+ * checked again in the background (they may have died with it), and the caller gets the next one or
+ * a new login: it waits for one check at most.
+ *
+ * @param <K> the pool key
+ * @param <C> an authenticated backend connection of the engine
+ */
+public final class SessionPool<K extends SessionPool.Key, C> {
+
+  private static final Logger log = LoggerFactory.getLogger(SessionPool.class);
+
+  /** A pool key: what a connection must share with a session to serve it. */
+  public interface Key {
+    /** The backend's name (a fenced backend's connections leave the pool). */
+    String backend();
+  }
+
+  /**
+   * The engine's part. Each exchange runs on the connection's event loop with nothing else in its
+   * pipeline above the transport, is bounded in time, and calls {@code done} once: with the
+   * connection to keep (its status may have changed), or null when the connection must be closed.
+   */
+  public interface Engine<K, C> {
+    Channel channel(C connection);
+
+    /** Returns the connection to the state of a fresh login for {@code key}. */
+    void reset(C connection, K key, Consumer<C> done);
+
+    /** Whether the connection still answers (after idling beyond {@code check_after}). */
+    void check(C connection, Consumer<C> done);
+
+    /** Ends a connection politely (the engine's goodbye, then close). */
+    void quit(Channel channel);
+  }
+
+  private record Entry<C>(C connection, long bornNanos, long epoch) {}
+
+  private static final AttributeKey<Entry<?>> ENTRY = AttributeKey.valueOf("halo.pool.entry");
+
+  private final PoolConfig config;
+  private final Engine<K, C> engine;
+
+  /** Per event loop, the idle connections per key; the inner maps belong to their loop. */
+  private final Map<EventLoop, Map<K, ArrayDeque<Channel>>> loops = new ConcurrentHashMap<>();
+
+  private final LongAdder reused = new LongAdder();
+  private final LongAdder opened = new LongAdder();
+  private final LongAdder returned = new LongAdder();
+  private final LongAdder checksPassed = new LongAdder();
+  private final LongAdder checksFailed = new LongAdder();
+  private final AtomicInteger idleCount = new AtomicInteger();
+  private volatile long epoch = -1;
+
+  public SessionPool(PoolConfig config, Engine<K, C> engine) {
+    this.config = config;
+    this.engine = engine;
+  }
+
+  public boolean enabled() {
+    return config.pooled();
+  }
+
+  /**
+   * An idle connection for {@code key}, checked first if it idled beyond {@code check_after}, else
+   * a new login ({@code login}), remembered as the pool's. On {@code loop} only.
+   */
+  public Future<C> acquire(EventLoop loop, K key, Supplier<Future<C>> login) {
+    if (!enabled()) {
+      return login.get();
+    }
+    ArrayDeque<Channel> idle = idle(loop).get(key);
+    while (idle != null && !idle.isEmpty()) {
+      Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
+      idleCount.decrementAndGet();
+      Idle i = ch.pipeline().get(Idle.class);
+      long since = i == null ? now() : i.since;
+      if (i != null) {
+        ch.pipeline().remove(i);
+      }
+      Entry<C> e = entry(ch);
+      if (!ch.isActive() || e == null || expired(e)) {
+        engine.quit(ch);
+        continue;
+      }
+      reused.increment();
+      if (now() - since < config.checkAfter().toNanos()) {
+        return loop.newSucceededFuture(e.connection());
+      }
+      return checked(loop, key, e, since, login);
+    }
+    return adopt(login.get());
+  }
+
+  private Future<C> checked(
+      EventLoop loop, K key, Entry<C> e, long since, Supplier<Future<C>> login) {
+    Promise<C> p = loop.newPromise();
+    Channel ch = engine.channel(e.connection());
+    engine.check(
+        e.connection(),
+        ok -> {
+          if (ok != null) {
+            checksPassed.increment();
+            ch.attr(ENTRY).set(new Entry<>(ok, e.bornNanos(), e.epoch()));
+            p.trySuccess(ok);
+            return;
+          }
+          checksFailed.increment();
+          log.info(
+              "pooled connection to {} idle {} ms failed its check; closing it",
+              key.backend(),
+              (now() - since) / 1_000_000);
+          // this loop's at once: the next try must not take one of them unchecked
+          loops.keySet().forEach(l -> onLoop(l, () -> recheck(l, key)));
+          ch.close()
+              .addListener(
+                  x -> {
+                    try {
+                      Future<C> next = acquire(loop, key, login);
+                      next.addListener(
+                          f -> {
+                            if (f.isSuccess()) {
+                              p.trySuccess(next.getNow());
+                            } else {
+                              p.tryFailure(f.cause());
+                            }
+                          });
+                    } catch (RuntimeException ex) {
+                      p.tryFailure(ex);
+                    }
+                  });
+        });
+    return p;
+  }
+
+  private static void onLoop(EventLoop l, Runnable r) {
+    if (l.inEventLoop()) {
+      r.run();
+    } else {
+      l.execute(r);
+    }
+  }
+
+  /** Every idle connection of {@code key} on {@code loop} is checked again, out of the pool. */
+  private void recheck(EventLoop loop, K key) {
+    ArrayDeque<Channel> idle = idle(loop).get(key);
+    if (idle == null) {
+      return;
+    }
+    List<Channel> all = List.copyOf(idle);
+    idle.clear();
+    idleCount.addAndGet(-all.size());
+    for (Channel ch : all) {
+      Idle i = ch.pipeline().get(Idle.class);
+      if (i != null) {
+        ch.pipeline().remove(i); // and its idle_timeout timer
+      }
+      Entry<C> e = entry(ch);
+      if (e == null || !ch.isActive()) {
+        ch.close();
+        continue;
+      }
+      engine.check(
+          e.connection(),
+          ok -> {
+            if (ok != null) {
+              checksPassed.increment();
+              keep(key, ch, new Entry<>(ok, e.bornNanos(), e.epoch()));
+            } else {
+              checksFailed.increment();
+              ch.close();
+            }
+          });
+    }
+  }
+
+  /** A fresh login becomes the pool's once it succeeds (it is given back at its session's end). */
+  private Future<C> adopt(Future<C> connecting) {
+    return connecting.addListener(
+        f -> {
+          if (f.isSuccess()) {
+            opened.increment();
+            C c = connecting.getNow();
+            engine.channel(c).attr(ENTRY).set(new Entry<>(c, now(), epoch));
+          }
+        });
+  }
+
+  /**
+   * A session ended between transactions on {@code ch} (its relay already removed): the engine
+   * resets it and the pool keeps it under {@code key}, or it is closed (not the pool's, too old,
+   * pool full, reset failed). On the connection's loop.
+   */
+  public void giveBack(Channel ch, K key) {
+    Entry<C> e = entry(ch);
+    if (e == null || expired(e) || !ch.isActive() || stale(e)) {
+      engine.quit(ch);
+      return;
+    }
+    engine.reset(
+        e.connection(),
+        key,
+        next -> {
+          if (next == null) {
+            engine.quit(ch);
+          } else {
+            keep(key, ch, new Entry<>(next, e.bornNanos(), e.epoch()));
+          }
+        });
+  }
+
+  private void keep(K key, Channel ch, Entry<C> e) {
+    if (!ch.isActive() || stale(e)) {
+      engine.quit(ch);
+      return;
+    }
+    ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
+    if (idle.size() >= config.maxIdle()) {
+      engine.quit(ch);
+      return;
+    }
+    ch.attr(ENTRY).set(e);
+    Idle i = new Idle(idle, idleCount);
+    ch.pipeline().addLast("pool-idle", i);
+    idle.addLast(ch);
+    idleCount.incrementAndGet();
+    returned.increment();
+    ch.config().setAutoRead(true); // the server's last words reach the Idle handler
+    i.timeout =
+        ch.eventLoop()
+            .schedule(
+                () -> {
+                  i.leave(ch);
+                  engine.quit(ch);
+                },
+                config.idleTimeout().toMillis(),
+                TimeUnit.MILLISECONDS);
+  }
+
+  /** Health writer thread: a new epoch or a fence empties the pool (each loop its own part). */
+  public void onTopology(Topology t) {
+    if (!enabled()) {
+      return;
+    }
+    boolean fenced = t.backends().stream().anyMatch(b -> b.state() == NodeState.FENCED);
+    long previous = epoch;
+    epoch = t.epoch();
+    if (previous == t.epoch() && !fenced) {
+      return;
+    }
+    boolean all = previous != t.epoch();
+    loops.forEach((loop, idle) -> loop.execute(() -> drain(idle, t, all)));
+  }
+
+  private void drain(Map<K, ArrayDeque<Channel>> idle, Topology t, boolean all) {
+    for (Iterator<Map.Entry<K, ArrayDeque<Channel>>> it = idle.entrySet().iterator();
+        it.hasNext(); ) {
+      Map.Entry<K, ArrayDeque<Channel>> e = it.next();
+      boolean fenced =
+          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
+      if (all || fenced) {
+        idleCount.addAndGet(-e.getValue().size());
+        List<Channel> closing = List.copyOf(e.getValue());
+        e.getValue().clear();
+        it.remove();
+        closing.forEach(engine::quit);
+      }
+    }
+  }
+
+  /** Sessions that took a pooled connection instead of logging in. */
+  public long reused() {
+    return reused.sum();
+  }
+
+  /** Backend logins of this listener's sessions while pooling. */
+  public long opened() {
+    return opened.sum();
+  }
+
+  /** Connections given back, reset and kept. */
+  public long returned() {
+    return returned.sum();
+  }
+
+  /** Idle connections in the pool now (all event loops). */
+  public int idle() {
+    return idleCount.get();
+  }
+
+  public long checksPassed() {
+    return checksPassed.sum();
+  }
+
+  public long checksFailed() {
+    return checksFailed.sum();
+  }
+
+  /** The admin view of a session-mode pool (nothing waits in session mode). */
+  public io.halo.proxy.admin.ProxyView.PoolView view(String listener, String cluster) {
+    return new io.halo.proxy.admin.ProxyView.PoolView(
+        listener,
+        cluster,
+        config.mode().name().toLowerCase(java.util.Locale.ROOT),
+        idle(),
+        0,
+        0,
+        reused(),
+        opened(),
+        returned(),
+        0,
+        0,
+        0,
+        checksPassed(),
+        checksFailed());
+  }
+
+  @SuppressWarnings("unchecked") // one attribute key for every pool; a channel is in one pool
+  private Entry<C> entry(Channel ch) {
+    return (Entry<C>) ch.attr(ENTRY).get();
+  }
+
+  private Map<K, ArrayDeque<Channel>> idle(EventLoop loop) {
+    return loops.computeIfAbsent(loop, l -> new HashMap<>());
+  }
+
+  /** Opened under an older epoch (its backend's role may have changed since); -1: before any. */
+  private boolean stale(Entry<C> e) {
+    return e.epoch() != -1 && e.epoch() != epoch;
+  }
+
+  private boolean expired(Entry<C> e) {
+    return now() - e.bornNanos() >= config.maxLifetime().toNanos();
+  }
+
+  private static long now() {
+    return System.nanoTime();
+  }
+
+  /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
+  private static final class Idle extends ChannelInboundHandlerAdapter {
+    private final ArrayDeque<Channel> pool;
+    private final AtomicInteger idleCount;
+    private final long since = now();
+
+    /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
+    ScheduledFuture<?> timeout;
+
+    Idle(ArrayDeque<Channel> pool, AtomicInteger idleCount) {
+      this.pool = pool;
+      this.idleCount = idleCount;
+    }
+
+    /** Takes {@code ch} out of the pool (it is closing). */
+    void leave(Channel ch) {
+      if (pool.remove(ch)) {
+        idleCount.decrementAndGet();
+      }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+      if (timeout != null) {
+        timeout.cancel(false); // taken by a session, or closed: no timer left behind
+      }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ReferenceCountUtil.release(msg); // an error on its way out: not reused
+      leave(ctx.channel());
+      ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      leave(ctx.channel());
+      ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      leave(ctx.channel());
+      ctx.close();
+    }
+  }
+}

@@ -18,7 +18,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -69,7 +68,7 @@ public final class PgPool {
       long epoch) {}
 
   /** A pool key; its hash is computed once (every login and every give-back looks one up). */
-  static final class Key {
+  static final class Key implements io.halo.proxy.session.SessionPool.Key {
     private final String backend;
     private final Map<String, String> parameters;
     private final int hash;
@@ -80,7 +79,8 @@ public final class PgPool {
       this.hash = 31 * backend.hashCode() + parameters.hashCode();
     }
 
-    String backend() {
+    @Override
+    public String backend() {
       return backend;
     }
 
@@ -100,8 +100,8 @@ public final class PgPool {
 
   private final PoolConfig config;
 
-  /** Per event loop, the idle connections per key; the inner maps belong to their loop. */
-  private final Map<EventLoop, Map<Key, ArrayDeque<Channel>>> loops = new ConcurrentHashMap<>();
+  /** Session mode: the connections sessions gave back (the protocol-neutral part). */
+  private final io.halo.proxy.session.SessionPool<Key, PgBackendConnection> sessions;
 
   private final LongAdder reused = new LongAdder();
   private final LongAdder opened = new LongAdder();
@@ -150,6 +150,7 @@ public final class PgPool {
    */
   PgPool(PoolConfig config, int loops, io.halo.proxy.session.Admission admission) {
     this.config = config;
+    this.sessions = new io.halo.proxy.session.SessionPool<>(config, new SessionEngine());
     this.perLoop = Math.max(1, (config.size() + Math.max(1, loops) - 1) / Math.max(1, loops));
     this.admission = admission;
   }
@@ -170,22 +171,22 @@ public final class PgPool {
 
   /** Sessions that took a pooled connection instead of logging in. */
   long reused() {
-    return reused.sum();
+    return reused.sum() + sessions.reused();
   }
 
   /** Backend logins of this listener's sessions while pooling. */
   long opened() {
-    return opened.sum();
+    return opened.sum() + sessions.opened();
   }
 
   /** Connections given back, reset and kept. */
   long returned() {
-    return returned.sum();
+    return returned.sum() + sessions.returned();
   }
 
   /** Idle connections in the pool now (all event loops). */
   int idle() {
-    return idleCount.get();
+    return idleCount.get() + sessions.idle();
   }
 
   /** The admin view of this pool. */
@@ -203,8 +204,8 @@ public final class PgPool {
         waitTimeouts.sum(),
         waits.sum(),
         waitNanos.sum() / 1e9,
-        checksPassed.sum(),
-        checksFailed.sum());
+        checksPassed.sum() + sessions.checksPassed(),
+        checksFailed.sum() + sessions.checksFailed());
   }
 
   /**
@@ -218,33 +219,7 @@ public final class PgPool {
       BackendNode node,
       Map<String, String> parameters,
       java.util.function.Supplier<Future<PgBackendConnection>> login) {
-    if (!enabled()) {
-      return login.get();
-    }
-    ArrayDeque<Channel> idle = idle(loop).get(new Key(node.name(), parameters));
-    while (idle != null && !idle.isEmpty()) {
-      Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
-      idleCount.decrementAndGet();
-      Origin o = ch.attr(ORIGIN).get();
-      Idle i = ch.pipeline().get(Idle.class);
-      long since = i == null ? now() : i.since;
-      if (i != null) {
-        ch.pipeline().remove(Idle.class);
-      }
-      if (!ch.isActive() || o == null || expired(o)) {
-        quit(ch);
-        continue;
-      }
-      reused.increment();
-      Key key = new Key(node.name(), parameters);
-      return checked(
-          loop,
-          connectionOf(ch, o),
-          since,
-          () -> recheckEverywhere(key),
-          () -> acquire(loop, node, parameters, login));
-    }
-    return adopt(login.get());
+    return sessions.acquire(loop, new Key(node.name(), parameters), login);
   }
 
   /**
@@ -302,7 +277,6 @@ public final class PgPool {
    */
   private void recheckEverywhere(Key key) {
     // this loop's at once: the caller's next try must not take one of them unchecked
-    loops.keySet().forEach(l -> onLoop(l, () -> recheck(l, key)));
     slots.forEach(
         (l, loopSlots) ->
             onLoop(
@@ -320,23 +294,6 @@ public final class PgPool {
       r.run();
     } else {
       l.execute(r);
-    }
-  }
-
-  /** Session mode: every idle connection of {@code key} on {@code loop} is checked again. */
-  private void recheck(EventLoop loop, Key key) {
-    ArrayDeque<Channel> idle = idle(loop).get(key);
-    if (idle == null) {
-      return;
-    }
-    List<Channel> all = List.copyOf(idle);
-    idle.clear();
-    idleCount.addAndGet(-all.size());
-    for (Channel ch : all) {
-      if (ch.pipeline().get(Idle.class) != null) {
-        ch.pipeline().remove(Idle.class); // and its idle_timeout timer
-      }
-      recheck(ch, () -> keep(key, ch));
     }
   }
 
@@ -381,41 +338,81 @@ public final class PgPool {
   }
 
   /**
-   * A fresh login for a session of a pooled listener: what it said is kept with the connection
-   * (copies), for the sessions that will reuse it. Adds itself as the first listener of {@code
-   * connecting}, before the session takes the messages over.
+   * A fresh transaction-mode login: what it said is kept with the connection ({@link #remember}).
+   * Adds itself as the first listener of {@code connecting}, before the session takes the messages
+   * over.
    */
   private Future<PgBackendConnection> adopt(Future<PgBackendConnection> connecting) {
-    if (!enabled()) {
-      return connecting;
-    }
     return connecting.addListener(
         f -> {
-          if (!f.isSuccess()) {
-            return;
+          if (f.isSuccess()) {
+            opened.increment();
+            remember(connecting.getNow());
           }
-          PgBackendConnection c = connecting.getNow();
-          opened.increment();
-          // one buffer for all of them: a reusing session writes them in one go
-          int size = 0;
-          for (ByteBuf m : c.startupMessages()) {
-            size += m.readableBytes();
-          }
-          ByteBuf all = c.channel().alloc().buffer(size);
-          for (ByteBuf m : c.startupMessages()) {
-            all.writeBytes(m, m.readerIndex(), m.readableBytes());
-          }
-          Channel ch = c.channel();
-          ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret(), now(), epoch));
-          ch.closeFuture()
-              .addListener(
-                  x -> {
-                    Origin o = ch.attr(ORIGIN).getAndSet(null);
-                    if (o != null) {
-                      o.startupMessages().release();
-                    }
-                  });
         });
+  }
+
+  /**
+   * What a fresh login said is kept with its connection (copies), for the sessions that will reuse
+   * it; released when the connection closes.
+   */
+  private void remember(PgBackendConnection c) {
+    // one buffer for all of them: a reusing session writes them in one go
+    int size = 0;
+    for (ByteBuf m : c.startupMessages()) {
+      size += m.readableBytes();
+    }
+    ByteBuf all = c.channel().alloc().buffer(size);
+    for (ByteBuf m : c.startupMessages()) {
+      all.writeBytes(m, m.readerIndex(), m.readableBytes());
+    }
+    Channel ch = c.channel();
+    ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret(), now(), epoch));
+    ch.closeFuture()
+        .addListener(
+            x -> {
+              Origin o = ch.attr(ORIGIN).getAndSet(null);
+              if (o != null) {
+                o.startupMessages().release();
+              }
+            });
+  }
+
+  /** Session mode's wire exchanges: DISCARD ALL after a session, an empty query as the check. */
+  private final class SessionEngine
+      implements io.halo.proxy.session.SessionPool.Engine<Key, PgBackendConnection> {
+    @Override
+    public Channel channel(PgBackendConnection c) {
+      return c.channel();
+    }
+
+    @Override
+    public void reset(
+        PgBackendConnection c, Key key, java.util.function.Consumer<PgBackendConnection> done) {
+      Exchange.run(c.channel(), "DISCARD ALL", ok -> done.accept(ok ? c : null));
+    }
+
+    @Override
+    public void check(
+        PgBackendConnection c, java.util.function.Consumer<PgBackendConnection> done) {
+      Exchange.run(c.channel(), "", ok -> done.accept(ok ? c : null));
+    }
+
+    @Override
+    public void quit(Channel ch) {
+      PgPool.quit(ch);
+    }
+
+    @Override
+    public PgBackendConnection adopted(PgBackendConnection fresh) {
+      remember(fresh);
+      return fresh;
+    }
+
+    @Override
+    public PgBackendConnection lend(PgBackendConnection kept) {
+      return connectionOf(kept.channel(), kept.channel().attr(ORIGIN).get());
+    }
   }
 
   /**
@@ -425,51 +422,18 @@ public final class PgPool {
    */
   void giveBack(Channel ch, Map<String, String> parameters) {
     Origin o = ch.attr(ORIGIN).get();
-    if (o == null || expired(o) || !ch.isActive()) {
+    if (o == null) {
       quit(ch);
       return;
     }
-    Key key = new Key(o.node().name(), Map.copyOf(parameters));
-    Exchange.run(
-        ch,
-        "DISCARD ALL",
-        ok -> {
-          if (ok) {
-            keep(key, ch);
-          } else {
-            quit(ch);
-          }
-        });
-  }
-
-  /** A connection reset after its session: idle in the pool, for {@code idle_timeout} at most. */
-  private void keep(Key key, Channel ch) {
-    ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
-    if (idle.size() >= config.maxIdle()) {
-      quit(ch);
-      return;
-    }
-    Idle i = new Idle(idle);
-    i.since = now();
-    ch.pipeline().addLast("pool-idle", i);
-    idle.addLast(ch);
-    idleCount.incrementAndGet();
-    returned.increment();
-    i.timeout =
-        ch.eventLoop()
-            .schedule(
-                () -> {
-                  i.leave(ch);
-                  quit(ch);
-                },
-                config.idleTimeout().toMillis(),
-                TimeUnit.MILLISECONDS);
+    sessions.giveBack(ch, new Key(o.node().name(), Map.copyOf(parameters)));
   }
 
   /**
    * Health writer thread: a new epoch or a fence empties the pool (each loop empties its own part).
    */
   public void onTopology(Topology t) {
+    sessions.onTopology(t);
     if (!enabled()) {
       return;
     }
@@ -478,9 +442,6 @@ public final class PgPool {
     epoch = t.epoch();
     if (previous == t.epoch() && !fenced) {
       return;
-    }
-    for (Map.Entry<EventLoop, Map<Key, ArrayDeque<Channel>>> e : loops.entrySet()) {
-      e.getKey().execute(() -> drain(e.getValue(), t, previous != t.epoch()));
     }
     for (Map.Entry<EventLoop, Map<Key, Slot>> e : slots.entrySet()) {
       e.getKey().execute(() -> drainSlots(e.getValue(), t, previous != t.epoch()));
@@ -1012,24 +973,6 @@ public final class PgPool {
 
   private Map<Key, Slot> slots(EventLoop loop) {
     return slots.computeIfAbsent(loop, l -> new HashMap<>());
-  }
-
-  private void drain(Map<Key, ArrayDeque<Channel>> idle, Topology t, boolean all) {
-    for (Iterator<Map.Entry<Key, ArrayDeque<Channel>>> it = idle.entrySet().iterator();
-        it.hasNext(); ) {
-      Map.Entry<Key, ArrayDeque<Channel>> e = it.next();
-      boolean fenced =
-          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
-      if (all || fenced) {
-        idleCount.addAndGet(-e.getValue().size());
-        e.getValue().forEach(PgPool::quit);
-        it.remove();
-      }
-    }
-  }
-
-  private Map<Key, ArrayDeque<Channel>> idle(EventLoop loop) {
-    return loops.computeIfAbsent(loop, l -> new HashMap<>());
   }
 
   private boolean expired(Origin o) {

@@ -73,6 +73,19 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
     /** Ends a connection politely (the engine's goodbye, then close). */
     void quit(Channel channel);
+
+    /**
+     * A fresh login becomes the pool's: what the pool keeps of it (the session that logged in takes
+     * {@code fresh} itself). Runs before any other listener of the login.
+     */
+    default C adopted(C fresh) {
+      return fresh;
+    }
+
+    /** What a session that reuses the kept connection gets (it may own parts of it). */
+    default C lend(C kept) {
+      return kept;
+    }
   }
 
   private record Entry<C>(C connection, long bornNanos, long epoch) {}
@@ -126,7 +139,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       }
       reused.increment();
       if (now() - since < config.checkAfter().toNanos()) {
-        return loop.newSucceededFuture(e.connection());
+        return loop.newSucceededFuture(engine.lend(e.connection()));
       }
       return checked(loop, key, e, since, login);
     }
@@ -143,7 +156,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
           if (ok != null) {
             checksPassed.increment();
             ch.attr(ENTRY).set(new Entry<>(ok, e.bornNanos(), e.epoch()));
-            p.trySuccess(ok);
+            p.trySuccess(engine.lend(ok));
             return;
           }
           checksFailed.increment();
@@ -221,7 +234,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
         f -> {
           if (f.isSuccess()) {
             opened.increment();
-            C c = connecting.getNow();
+            C c = engine.adopted(connecting.getNow());
             engine.channel(c).attr(ENTRY).set(new Entry<>(c, now(), epoch));
           }
         });

@@ -13,7 +13,8 @@
 # TMPDIR at a directory of its own. Halo runs in this script's session (see below);
 # HALO_OWN_SESSION=1 lets mysql-compare.sh start it through EXTRA_CMD instead (setsid). WARMUP defaults to 15 s per target here so that the JIT has
 # compiled Halo's relay before the first measured round. HALO_IO_THREADS sets Halo's event loops
-# (default 0 = one per core). Halo's CPU per query is measured by mysql-compare.sh from /proc
+# (default 0 = one per core); HALO_POOL_MODE=session gives the listener pool_mode: session (backend
+# connections reused across client sessions, COM_RESET_CONNECTION between them). Halo's CPU per query is measured by mysql-compare.sh from /proc
 # (Halo's process tree), like HAProxy's.
 # Needs: Java 17+, and what mysql-compare.sh needs (mariadb-server, sysbench, haproxy).
 set -euo pipefail
@@ -42,7 +43,7 @@ clusters:
   - name: bench
     engine: mysql
     listeners:
-      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000 }
+      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000${HALO_POOL_MODE:+, pool_mode: $HALO_POOL_MODE} }
     backends:
       - { name: db, address: 127.0.0.1:$MYSQL_PORT, role: primary }
     monitor: { user: halo_monitor, password: halo_monitor }

@@ -104,17 +104,21 @@ final class MySqlSessionMove {
     var u = session.credentials().user();
     HandshakeResponse hello = session.hello();
     HandshakeResponse h = hello.with(session.user(), hello.charset(), s.database());
+    // a pooled listener's session gives its new connection back at its end (the reset then
+    // returns it to the login's database, which makes it match the session's pool key)
     Future<MySqlBackendConnection> connecting =
-        MySqlBackendConnector.connect(
-            session.client().eventLoop(),
-            l.transports(),
-            to,
-            u.backendUser(),
-            u.backendPassword(),
-            h,
-            MySqlFrontendHandler.CAPABILITIES,
-            l.server().backendConnectTimeout(),
-            l.server().maxMessageSize());
+        l.pool()
+            .adopt(
+                MySqlBackendConnector.connect(
+                    session.client().eventLoop(),
+                    l.transports(),
+                    to,
+                    u.backendUser(),
+                    u.backendPassword(),
+                    h,
+                    MySqlFrontendHandler.CAPABILITIES,
+                    l.server().backendConnectTimeout(),
+                    l.server().maxMessageSize()));
     connecting.addListener(
         f -> {
           if (!f.isSuccess()) {
@@ -162,17 +166,21 @@ final class MySqlSessionMove {
     HandshakeResponse h = hello.with(session.user(), hello.charset(), state.database());
     List<String> replay = new java.util.ArrayList<>(state.replay());
     replay.add("SET autocommit=" + (session.tracker().autocommit() ? 1 : 0));
+    // a pooled listener's session gives its new connection back at its end (the reset then
+    // returns it to the login's database, which makes it match the session's pool key)
     Future<MySqlBackendConnection> connecting =
-        MySqlBackendConnector.connect(
-            session.client().eventLoop(),
-            l.transports(),
-            to,
-            u.backendUser(),
-            u.backendPassword(),
-            h,
-            MySqlFrontendHandler.CAPABILITIES,
-            l.server().backendConnectTimeout(),
-            l.server().maxMessageSize());
+        l.pool()
+            .adopt(
+                MySqlBackendConnector.connect(
+                    session.client().eventLoop(),
+                    l.transports(),
+                    to,
+                    u.backendUser(),
+                    u.backendPassword(),
+                    h,
+                    MySqlFrontendHandler.CAPABILITIES,
+                    l.server().backendConnectTimeout(),
+                    l.server().maxMessageSize()));
     connecting.addListener(
         f -> {
           if (!f.isSuccess()) {

@@ -228,8 +228,15 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     }
   }
 
-  /** A fresh login becomes the pool's once it succeeds (it is given back at its session's end). */
-  private Future<C> adopt(Future<C> connecting) {
+  /**
+   * A fresh login becomes the pool's once it succeeds (it is given back at its session's end), e.g.
+   * the new connection of a session moved to another backend. Adds itself as a listener of {@code
+   * connecting} before the caller's.
+   */
+  public Future<C> adopt(Future<C> connecting) {
+    if (!enabled()) {
+      return connecting;
+    }
     return connecting.addListener(
         f -> {
           if (f.isSuccess()) {

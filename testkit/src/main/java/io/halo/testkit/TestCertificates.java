@@ -64,6 +64,39 @@ public final class TestCertificates {
     return new TestCertificates(dir, cert, key);
   }
 
+  /**
+   * A certificate revocation list of this CA, valid for two days, revoking {@code revoked} (none:
+   * an empty list), written to {@code fileName} (PEM).
+   */
+  public Path crl(String fileName, Pair... revoked) throws IOException {
+    Path db = Files.createTempDirectory(dir, "crl-");
+    Path cnf = db.resolve("ca.cnf");
+    Files.writeString(
+        cnf,
+        "[ca]\ndefault_ca=halo\n[halo]\ndatabase="
+            + db.resolve("index.txt")
+            + "\ncrlnumber="
+            + db.resolve("crlnumber")
+            + "\ndefault_md=sha256\ndefault_crl_days=2\n");
+    Files.writeString(db.resolve("index.txt"), "");
+    Files.writeString(db.resolve("crlnumber"), "01\n");
+    String[] ca = {
+      "-config", cnf.toString(), "-keyfile", caKey.toString(), "-cert", caCert.toString()
+    };
+    for (Pair p : revoked) {
+      List<String> args = new ArrayList<>(List.of("ca"));
+      args.addAll(List.of(ca));
+      args.addAll(List.of("-revoke", p.cert().toString()));
+      openssl(dir, args.toArray(String[]::new));
+    }
+    Path out = dir.resolve(fileName);
+    List<String> args = new ArrayList<>(List.of("ca"));
+    args.addAll(List.of(ca));
+    args.addAll(List.of("-gencrl", "-out", out.toString()));
+    openssl(dir, args.toArray(String[]::new));
+    return out;
+  }
+
   /** The CA's certificate (what a client or server trusts). */
   public Path caCert() {
     return caCert;

@@ -25,7 +25,7 @@ final class TlsBinder {
     if (!parent.has("tls")) {
       return ListenerTlsConfig.DISABLED;
     }
-    Section s = parent.section("tls", "mode", "cert", "key", "ca", "client_certificates");
+    Section s = parent.section("tls", "mode", "cert", "key", "ca", "client_certificates", "crl");
     ListenerTlsConfig.Mode mode =
         s.optional(
             "mode",
@@ -34,13 +34,14 @@ final class TlsBinder {
     Path cert = file(s, "cert");
     Path key = file(s, "key");
     Path ca = file(s, "ca");
+    Path crl = file(s, "crl");
     ListenerTlsConfig.ClientCertificates clients =
         s.optional(
             "client_certificates",
             ListenerTlsConfig.ClientCertificates.NONE,
             t -> Formats.enumValue(t, ListenerTlsConfig.ClientCertificates.class));
     s.finish();
-    return s.construct(() -> new ListenerTlsConfig(mode, cert, key, ca, clients));
+    return s.construct(() -> new ListenerTlsConfig(mode, cert, key, ca, clients, crl));
   }
 
   /**
@@ -51,10 +52,11 @@ final class TlsBinder {
     if (!parent.has("tls")) {
       return ListenerTlsConfig.DISABLED;
     }
-    Section s = parent.section("tls", "cert", "key", "ca", "client_certificates");
+    Section s = parent.section("tls", "cert", "key", "ca", "client_certificates", "crl");
     Path cert = file(s, "cert");
     Path key = file(s, "key");
     Path ca = file(s, "ca");
+    Path crl = file(s, "crl");
     if (!s.has("cert")) {
       s.report("cert", "required key is missing (the admin API's certificate, PEM)");
     }
@@ -68,7 +70,7 @@ final class TlsBinder {
             t -> Formats.enumValue(t, ListenerTlsConfig.ClientCertificates.class));
     s.finish();
     return s.construct(
-        () -> new ListenerTlsConfig(ListenerTlsConfig.Mode.REQUIRE, cert, key, ca, clients));
+        () -> new ListenerTlsConfig(ListenerTlsConfig.Mode.REQUIRE, cert, key, ca, clients, crl));
   }
 
   /**

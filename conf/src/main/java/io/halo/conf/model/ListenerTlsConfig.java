@@ -13,9 +13,18 @@ import java.util.Objects;
  * @param ca PEM file of the authorities client certificates are checked against; required when
  *     {@code client_certificates} is not {@code none}
  * @param clientCertificates whether Halo asks the client for a certificate
+ * @param crl PEM file of certificate revocation lists issued by {@code ca}: a client certificate
+ *     they revoke is refused, and every client certificate needs a current list of its issuer
+ *     (PostgreSQL's {@code ssl_crl_file}); null: no revocation check
  */
 public record ListenerTlsConfig(
-    Mode mode, Path cert, Path key, Path ca, ClientCertificates clientCertificates) {
+    Mode mode, Path cert, Path key, Path ca, ClientCertificates clientCertificates, Path crl) {
+
+  /** Without revocation lists. */
+  public ListenerTlsConfig(
+      Mode mode, Path cert, Path key, Path ca, ClientCertificates clientCertificates) {
+    this(mode, cert, key, ca, clientCertificates, null);
+  }
 
   /** No TLS on the listener: a client asking for it is answered "no" and continues in plaintext. */
   public static final ListenerTlsConfig DISABLED =
@@ -46,6 +55,10 @@ public record ListenerTlsConfig(
     if (mode != Mode.DISABLE && (cert == null || key == null)) {
       throw new IllegalArgumentException(
           "cert and key are required with mode: " + mode.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    if (crl != null && ca == null) {
+      throw new IllegalArgumentException(
+          "ca is required with crl (the lists revoke certificates its authorities issued)");
     }
     if (clientCertificates != ClientCertificates.NONE && ca == null) {
       throw new IllegalArgumentException(

@@ -100,6 +100,39 @@ class TlsConfigLoadingTest {
   }
 
   @Test
+  void a_listener_takes_a_revocation_list_only_with_its_ca() throws Exception {
+    write("server.crt");
+    write("server.key");
+    write("ca.crt");
+    write("clients.crl");
+
+    ClusterConfig c =
+        load(
+            yaml(
+                """
+                    tls: { cert: server.crt, key: server.key, ca: ca.crt, crl: clients.crl,
+                           client_certificates: require }
+                """,
+                "",
+                ""));
+    assertThat(c.listeners().get(0).tls().crl()).isEqualTo(dir.resolve("clients.crl"));
+
+    ConfigException e =
+        ViolationAssertions.failure(
+            () ->
+                load(
+                    yaml(
+                        """
+                            tls: { cert: server.crt, key: server.key, crl: clients.crl }
+                        """,
+                        "",
+                        "")));
+    assertThat(e.violations())
+        .extracting(Violation::message)
+        .anyMatch(m -> m.contains("ca is required with crl"));
+  }
+
+  @Test
   void a_listener_without_tls_has_it_disabled() throws Exception {
     ClusterConfig c = load(yaml("", "", ""));
 

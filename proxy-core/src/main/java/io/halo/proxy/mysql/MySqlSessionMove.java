@@ -98,27 +98,34 @@ final class MySqlSessionMove {
         });
   }
 
-  /** Logs in on {@code to}, replays {@code s}, rebinds the session; ends it when any step fails. */
-  static void start(MySqlSession session, BackendNode to, Snapshot s) {
+  /**
+   * A backend login on {@code to} as the session's backend user, in {@code database}. A pooled
+   * listener's session gives this connection back at its end (the reset then returns it to the
+   * login's database, which makes it match the session's pool key).
+   */
+  private static Future<MySqlBackendConnection> login(
+      MySqlSession session, BackendNode to, String database) {
     MySqlListenerContext l = session.listener();
     var u = session.credentials().user();
     HandshakeResponse hello = session.hello();
-    HandshakeResponse h = hello.with(session.user(), hello.charset(), s.database());
-    // a pooled listener's session gives its new connection back at its end (the reset then
-    // returns it to the login's database, which makes it match the session's pool key)
-    Future<MySqlBackendConnection> connecting =
-        l.pool()
-            .adopt(
-                MySqlBackendConnector.connect(
-                    session.client().eventLoop(),
-                    l.transports(),
-                    to,
-                    u.backendUser(),
-                    u.backendPassword(),
-                    h,
-                    MySqlFrontendHandler.CAPABILITIES,
-                    l.server().backendConnectTimeout(),
-                    l.server().maxMessageSize()));
+    return l.pool()
+        .adopt(
+            MySqlBackendConnector.connect(
+                session.client().eventLoop(),
+                l.transports(),
+                to,
+                u.backendUser(),
+                u.backendPassword(),
+                hello.with(session.user(), hello.charset(), database),
+                MySqlFrontendHandler.CAPABILITIES,
+                l.server().backendConnectTimeout(),
+                l.server().maxMessageSize()));
+  }
+
+  /** Logs in on {@code to}, replays {@code s}, rebinds the session; ends it when any step fails. */
+  static void start(MySqlSession session, BackendNode to, Snapshot s) {
+    MySqlListenerContext l = session.listener();
+    Future<MySqlBackendConnection> connecting = login(session, to, s.database());
     connecting.addListener(
         f -> {
           if (!f.isSuccess()) {
@@ -159,28 +166,10 @@ final class MySqlSessionMove {
    * rebinds the session; ends it when any step fails.
    */
   static void rebuild(MySqlSession session, BackendNode to) {
-    MySqlListenerContext l = session.listener();
-    var u = session.credentials().user();
-    HandshakeResponse hello = session.hello();
     MySqlSessionState state = session.state();
-    HandshakeResponse h = hello.with(session.user(), hello.charset(), state.database());
     List<String> replay = new java.util.ArrayList<>(state.replay());
     replay.add("SET autocommit=" + (session.tracker().autocommit() ? 1 : 0));
-    // a pooled listener's session gives its new connection back at its end (the reset then
-    // returns it to the login's database, which makes it match the session's pool key)
-    Future<MySqlBackendConnection> connecting =
-        l.pool()
-            .adopt(
-                MySqlBackendConnector.connect(
-                    session.client().eventLoop(),
-                    l.transports(),
-                    to,
-                    u.backendUser(),
-                    u.backendPassword(),
-                    h,
-                    MySqlFrontendHandler.CAPABILITIES,
-                    l.server().backendConnectTimeout(),
-                    l.server().maxMessageSize()));
+    Future<MySqlBackendConnection> connecting = login(session, to, state.database());
     connecting.addListener(
         f -> {
           if (!f.isSuccess()) {

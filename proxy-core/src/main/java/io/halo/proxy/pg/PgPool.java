@@ -6,6 +6,7 @@ import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.pg.message.PgStreamScanner;
+import io.halo.proxy.session.PoolIdle;
 import io.halo.routing.throttle.Permit;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -303,7 +304,7 @@ public final class PgPool {
     slot.idle.clear();
     idleCount.addAndGet(-all.size());
     for (Channel ch : all) {
-      Idle i = ch.pipeline().get(Idle.class);
+      PoolIdle i = ch.pipeline().get(PoolIdle.class);
       if (i != null) {
         i.pooled = false; // replies pass on to the check
       }
@@ -574,7 +575,7 @@ public final class PgPool {
     PgBackendConnection idle = takeIdle(slot);
     if (idle != null) {
       warm(slot); // after this checkout's own open below otherwise: it must not take its place
-      Idle i = idle.channel().pipeline().get(Idle.class);
+      PoolIdle i = idle.channel().pipeline().get(PoolIdle.class);
       return checked(
           loop,
           idle,
@@ -634,7 +635,7 @@ public final class PgPool {
     while (!slot.idle.isEmpty()) {
       Channel ch = slot.idle.pollLast(); // the most recently used first: its caches are warm
       idleCount.decrementAndGet();
-      Idle i = ch.pipeline().get(Idle.class);
+      PoolIdle i = ch.pipeline().get(PoolIdle.class);
       boolean stale = false;
       if (i != null) {
         i.pooled = false; // it stays in the pipeline and passes the session's replies on
@@ -753,13 +754,13 @@ public final class PgPool {
    */
   private void evictIdle(Slot wanting) {
     Channel oldest = null;
-    Idle oldestIdle = null;
+    PoolIdle oldestIdle = null;
     for (Slot s : slots(wanting.loop).values()) {
       if (s == wanting || s.idle.isEmpty() || !s.key.backend().equals(wanting.key.backend())) {
         continue;
       }
       Channel ch = s.idle.peekFirst(); // each slot's least recently used
-      Idle i = ch.pipeline().get(Idle.class);
+      PoolIdle i = ch.pipeline().get(PoolIdle.class);
       if (i != null && (oldestIdle == null || i.since - oldestIdle.since < 0)) {
         oldest = ch;
         oldestIdle = i;
@@ -917,12 +918,12 @@ public final class PgPool {
       quit(ch);
       return;
     }
-    // One Idle handler per connection, kept across transactions (no pipeline change and no
+    // One PoolIdle handler per connection, kept across transactions (no pipeline change and no
     // timer per transaction): pooled, it drops the connection on any server message; taken, it
     // passes messages on. The slot's sweeper closes connections idle beyond idle_timeout.
-    Idle i = ch.pipeline().get(Idle.class);
+    PoolIdle i = ch.pipeline().get(PoolIdle.class);
     if (i == null) {
-      i = new Idle(slot.idle);
+      i = new PoolIdle(slot.idle, idleCount);
       ch.pipeline().addLast("pool-idle", i);
     }
     i.pooled = true;
@@ -948,7 +949,7 @@ public final class PgPool {
               List<Channel> idle = List.copyOf(slot.idle);
               for (int n = 0; n < idle.size(); n++) {
                 Channel ch = idle.get(n);
-                Idle i = ch.pipeline().get(Idle.class);
+                PoolIdle i = ch.pipeline().get(PoolIdle.class);
                 Origin o = ch.attr(ORIGIN).get();
                 boolean old = i != null && i.since - limit < 0 && idle.size() - n > keep;
                 if (i != null && (old || o == null || expired(o))) {
@@ -1104,68 +1105,6 @@ public final class PgPool {
     @Override
     public String toString() {
       return "Exchange[" + sql + "]";
-    }
-  }
-
-  /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
-  private final class Idle extends ChannelInboundHandlerAdapter {
-    private final ArrayDeque<Channel> pool;
-
-    /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
-    ScheduledFuture<?> timeout;
-
-    /**
-     * Transaction mode: the connection waits in the pool (else a session has it, and messages pass
-     * through this handler to the session's).
-     */
-    boolean pooled = true;
-
-    /** Transaction mode: when it went back to the pool. */
-    long since;
-
-    Idle(ArrayDeque<Channel> pool) {
-      this.pool = pool;
-    }
-
-    /** Takes {@code ch} out of the pool (it is closing). */
-    void leave(Channel ch) {
-      if (pool.remove(ch)) {
-        idleCount.decrementAndGet();
-      }
-    }
-
-    @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-      if (timeout != null) {
-        timeout.cancel(false); // taken by a session, or closed: no timer left behind
-      }
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (!pooled) {
-        ctx.fireChannelRead(msg);
-        return;
-      }
-      io.netty.util.ReferenceCountUtil.release(msg); // a FATAL on its way out: not reused
-      leave(ctx.channel());
-      ctx.close();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      leave(ctx.channel());
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (!pooled) {
-        ctx.fireExceptionCaught(cause);
-        return;
-      }
-      leave(ctx.channel());
-      ctx.close();
     }
   }
 }

@@ -4,14 +4,10 @@ import io.halo.conf.model.PoolConfig;
 import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.util.AttributeKey;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -127,7 +123,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     while (idle != null && !idle.isEmpty()) {
       Channel ch = idle.pollLast(); // the most recently used first: its caches are warm
       idleCount.decrementAndGet();
-      Idle i = ch.pipeline().get(Idle.class);
+      PoolIdle i = ch.pipeline().get(PoolIdle.class);
       long since = i == null ? now() : i.since;
       if (i != null) {
         ch.pipeline().remove(i);
@@ -205,7 +201,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     idle.clear();
     idleCount.addAndGet(-all.size());
     for (Channel ch : all) {
-      Idle i = ch.pipeline().get(Idle.class);
+      PoolIdle i = ch.pipeline().get(PoolIdle.class);
       if (i != null) {
         ch.pipeline().remove(i); // and its idle_timeout timer
       }
@@ -281,7 +277,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       return;
     }
     ch.attr(ENTRY).set(e);
-    Idle i = new Idle(idle, idleCount);
+    PoolIdle i = new PoolIdle(idle, idleCount);
     ch.pipeline().addLast("pool-idle", i);
     idle.addLast(ch);
     idleCount.incrementAndGet();
@@ -396,53 +392,5 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
   private static long now() {
     return System.nanoTime();
-  }
-
-  /** An idle pooled connection: anything from the server, or its close, drops it from the pool. */
-  private static final class Idle extends ChannelInboundHandlerAdapter {
-    private final ArrayDeque<Channel> pool;
-    private final AtomicInteger idleCount;
-    private final long since = now();
-
-    /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
-    ScheduledFuture<?> timeout;
-
-    Idle(ArrayDeque<Channel> pool, AtomicInteger idleCount) {
-      this.pool = pool;
-      this.idleCount = idleCount;
-    }
-
-    /** Takes {@code ch} out of the pool (it is closing). */
-    void leave(Channel ch) {
-      if (pool.remove(ch)) {
-        idleCount.decrementAndGet();
-      }
-    }
-
-    @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-      if (timeout != null) {
-        timeout.cancel(false); // taken by a session, or closed: no timer left behind
-      }
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ReferenceCountUtil.release(msg); // an error on its way out: not reused
-      leave(ctx.channel());
-      ctx.close();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      leave(ctx.channel());
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      leave(ctx.channel());
-      ctx.close();
-    }
   }
 }

@@ -207,7 +207,13 @@ public final class ServerTls {
               io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
               alpn));
     }
-    if (config.ca() != null) {
+    if (config.crl() != null) {
+      try {
+        b.trustManager(TlsKeyMaterial.revoking(config.ca(), config.crl()));
+      } catch (IOException | java.security.GeneralSecurityException e) {
+        throw new SSLException("cannot use " + config.ca() + " / " + config.crl(), e);
+      }
+    } else if (config.ca() != null) {
       b.trustManager(config.ca().toFile());
     }
     b.clientAuth(
@@ -222,7 +228,7 @@ public final class ServerTls {
   /** Modification time and size of each file: what a rotation changes. */
   private static List<Object> stamp(ListenerTlsConfig config) {
     List<Object> s = new ArrayList<>();
-    for (Path p : new Path[] {config.cert(), config.key(), config.ca()}) {
+    for (Path p : new Path[] {config.cert(), config.key(), config.ca(), config.crl()}) {
       if (p == null) {
         continue;
       }

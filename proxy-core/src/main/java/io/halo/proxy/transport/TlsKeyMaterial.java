@@ -92,4 +92,43 @@ final class TlsKeyMaterial {
     }
     return null;
   }
+
+  /**
+   * Trust in the authorities of {@code ca} with the revocation lists of {@code crl} checked (PKIX;
+   * no CRL distribution point or OCSP is fetched: only the lists given). A certificate they revoke
+   * is refused, and so is one whose issuer has no current list there (as PostgreSQL with {@code
+   * ssl_crl_file}). Reads the files: at start or on the TLS reload thread, never on an event loop.
+   */
+  static javax.net.ssl.TrustManagerFactory revoking(Path ca, Path crl)
+      throws IOException, GeneralSecurityException {
+    CertificateFactory x509 = CertificateFactory.getInstance("X.509");
+    KeyStore anchors = KeyStore.getInstance(KeyStore.getDefaultType());
+    anchors.load(null, null);
+    int n = 0;
+    try (InputStream in = Files.newInputStream(ca)) {
+      for (Certificate c : x509.generateCertificates(in)) {
+        anchors.setCertificateEntry("ca-" + n++, c);
+      }
+    }
+    if (n == 0) {
+      throw new GeneralSecurityException("no certificate in " + ca);
+    }
+    Collection<? extends java.security.cert.CRL> lists;
+    try (InputStream in = Files.newInputStream(crl)) {
+      lists = x509.generateCRLs(in);
+    }
+    if (lists.isEmpty()) {
+      throw new GeneralSecurityException("no certificate revocation list in " + crl);
+    }
+    java.security.cert.PKIXBuilderParameters params =
+        new java.security.cert.PKIXBuilderParameters(
+            anchors, new java.security.cert.X509CertSelector());
+    params.addCertStore(
+        java.security.cert.CertStore.getInstance(
+            "Collection", new java.security.cert.CollectionCertStoreParameters(lists)));
+    params.setRevocationEnabled(true);
+    javax.net.ssl.TrustManagerFactory f = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+    f.init(new javax.net.ssl.CertPathTrustManagerParameters(params));
+    return f;
+  }
 }

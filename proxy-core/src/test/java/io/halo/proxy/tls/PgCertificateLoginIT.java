@@ -2,6 +2,7 @@ package io.halo.proxy.tls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.halo.conf.model.AuthMethod;
@@ -34,7 +35,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * client_certificates: optional}) and check it against the test CA. User {@code app} logs in with a
  * certificate whose CN is {@code app}; user {@code billing} with one whose SAN is {@code
  * DNS:billing.example} ({@code certificate_names}); both log in to the backend as {@code app} with
- * its configured password.
+ * its configured password. The listener checks client certificates against a revocation list
+ * ({@code crl}), which Halo reads again when the file changes.
  */
 class PgCertificateLoginIT {
 
@@ -47,6 +49,9 @@ class PgCertificateLoginIT {
   static TestCertificates.Pair mallory;
   static TestCertificates.Pair billing;
   static TestCertificates.Pair stranger;
+  static TestCertificates.Pair revoked;
+  static TestCertificates.Pair revokedLater;
+  static Path crl;
 
   @BeforeAll
   static void start() throws Exception {
@@ -58,6 +63,9 @@ class PgCertificateLoginIT {
     mallory = ca.client("mallory");
     billing = ca.client("svc", "svc-42", "DNS:billing.example");
     stranger = otherCa.client("stranger-app", "app");
+    revoked = ca.client("revoked-app", "app");
+    revokedLater = ca.client("later-app", "app");
+    crl = ca.crl("clients.crl", revoked);
     cluster =
         LOGS.watch(
             PgCluster.builder().name("pgcertit").user("app", "apppw").database("app").start());
@@ -81,11 +89,11 @@ class PgCertificateLoginIT {
                     false,
                     List.of("DNS:billing.example"))),
             100,
-            c -> withClientCertificates(c, server, ca.caCert()));
+            c -> withClientCertificates(c, server, ca.caCert(), crl));
   }
 
   static ClusterConfig withClientCertificates(
-      ClusterConfig c, TestCertificates.Pair server, Path caCert) {
+      ClusterConfig c, TestCertificates.Pair server, Path caCert, Path crl) {
     return new ClusterConfig(
         c.name(),
         c.engine(),
@@ -98,7 +106,8 @@ class PgCertificateLoginIT {
                             server.cert(),
                             server.key(),
                             caCert,
-                            ListenerTlsConfig.ClientCertificates.OPTIONAL)))
+                            ListenerTlsConfig.ClientCertificates.OPTIONAL,
+                            crl)))
             .toList(),
         c.backends(),
         c.monitor(),
@@ -224,5 +233,41 @@ class PgCertificateLoginIT {
     // log says "TLS handshake failed: unable to find valid certification path").
     assertThat(r.exit()).isNotZero();
     assertThat(r.out()).contains("SSL error");
+  }
+
+  @Test
+  void a_revoked_certificate_fails_the_handshake() throws Exception {
+    SQLException e = catchThrowableOfType(SQLException.class, () -> jdbc("app", revoked).close());
+    assertThat((Object) e).as("a certificate the CRL revokes").isNotNull();
+
+    assumeTrue(Tools.onPath("psql"), "psql not installed");
+    Tools.Run r = psql("app", revoked, "select 1");
+    assertThat(r.exit()).isNotZero();
+    assertThat(r.out()).contains("SSL error");
+  }
+
+  @Test
+  void a_certificate_revoked_while_halo_runs_is_refused_once_the_new_list_is_in_place()
+      throws Exception {
+    try (Connection c = jdbc("app", revokedLater)) {
+      assertThat(currentUser(c)).as("before its revocation").isEqualTo("app");
+    }
+    Path next = ca.crl("clients-next.crl", revoked, revokedLater);
+    Files.copy(next, crl, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(300))
+        .until(
+            () -> {
+              try {
+                jdbc("app", revokedLater).close();
+                return false;
+              } catch (SQLException e) {
+                return true;
+              }
+            });
+    try (Connection c = jdbc("app", app)) {
+      assertThat(currentUser(c)).as("a certificate the new list does not revoke").isEqualTo("app");
+    }
   }
 }

@@ -550,6 +550,14 @@ final class HaloMetrics {
           "outcome",
           "ended");
     }
+    out.family(
+        "halo_backend_suspicions_total",
+        "counter",
+        "Backend connections a relay saw fail (a reset, a close without the client's goodbye), each"
+            + " asking the health checker to probe at once.");
+    for (ProxyView.OutlivedView o : outlived) {
+      out.sample("halo_backend_suspicions_total", o.suspicions(), CLUSTER, o.cluster());
+    }
   }
 
   private static void splits(PrometheusText out, List<ProxyView.SplitView> splits) {

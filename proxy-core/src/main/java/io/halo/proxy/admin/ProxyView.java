@@ -51,9 +51,11 @@ public interface ProxyView {
 
   /**
    * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved
-   * there, or ended after all (the lost backend was still the primary, or no new one came).
+   * there, or ended after all (the lost backend was still the primary, or no new one came); and how
+   * often a relay saw a backend connection fail and asked the health checker to probe at once
+   * ({@code suspicions}).
    */
-  record OutlivedView(String cluster, long waited, long moved, long ended) {}
+  record OutlivedView(String cluster, long waited, long moved, long ended, long suspicions) {}
 
   List<ListenerView> listeners();
 

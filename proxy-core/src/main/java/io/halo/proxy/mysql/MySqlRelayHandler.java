@@ -354,8 +354,10 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
       ctx.fireChannelInactive();
       return;
     }
-    if (!fromClient && !session.closing()) {
-      // the health checker probes the backend now instead of at its next interval
+    if (!fromClient && !session.closing() && !session.tracker().quit()) {
+      // Not the close that answers the client's COM_QUIT: the health checker probes the backend
+      // now instead of at its next interval (after COM_QUIT this cost a fresh probe login per
+      // client disconnect, as much CPU as the relay itself under connection-per-query loads)
       session.listener().sessions().suspect(session.backendName());
       if ((lastWords != null || session.survivable())
           && session.outlive(lastWords == null ? null : MySqlSession.Err.parse(lastWords))) {

@@ -33,13 +33,18 @@ public final class ClusterSessions {
   /** ... and were moved to it. */
   final java.util.concurrent.atomic.LongAdder moved = new java.util.concurrent.atomic.LongAdder();
 
+  /** Relays that saw a backend connection fail and asked for a probe now. */
+  private final java.util.concurrent.atomic.LongAdder suspicions =
+      new java.util.concurrent.atomic.LongAdder();
+
   /** ... and ended after all. */
   final java.util.concurrent.atomic.LongAdder endedAfterLoss =
       new java.util.concurrent.atomic.LongAdder();
 
   /** What became of the sessions that lost their backend (admin view). */
   public ProxyView.OutlivedView outlived() {
-    return new ProxyView.OutlivedView(cluster, waited.sum(), moved.sum(), endedAfterLoss.sum());
+    return new ProxyView.OutlivedView(
+        cluster, waited.sum(), moved.sum(), endedAfterLoss.sum(), suspicions.sum());
   }
 
   /** The cluster fails over by itself (automatic mode, a standby to promote). */
@@ -85,6 +90,7 @@ public final class ClusterSessions {
    * @return whether it answered a probe since (true), went down (false), or unknown (null)
    */
   public CompletionStage<Boolean> suspect(String backend) {
+    suspicions.increment();
     return suspicion.apply(backend);
   }
 

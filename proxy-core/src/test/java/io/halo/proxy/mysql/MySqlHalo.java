@@ -30,6 +30,28 @@ final class MySqlHalo {
 
   private MySqlHalo() {}
 
+  /** Halo's Prometheus metrics, from its admin listener. */
+  static String metrics(HaloServer halo) throws java.io.IOException, InterruptedException {
+    return java.net.http.HttpClient.newHttpClient()
+        .send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(
+                        "http://127.0.0.1:" + halo.adminAddress().getPort() + "/metrics"))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+
+  /** The value of {@code sample} (name and labels as printed) in Halo's metrics; 0 when absent. */
+  static double metric(HaloServer halo, String sample) throws Exception {
+    for (String line : metrics(halo).split("\n")) {
+      if (line.startsWith(sample + " ")) {
+        return Double.parseDouble(line.substring(sample.length() + 1).trim());
+      }
+    }
+    return 0;
+  }
+
   /** One listener per route, in order. */
   static HaloServer start(
       MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)

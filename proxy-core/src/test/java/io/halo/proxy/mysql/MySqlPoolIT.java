@@ -104,14 +104,7 @@ class MySqlPoolIT {
   }
 
   private static String metrics() throws Exception {
-    return java.net.http.HttpClient.newHttpClient()
-        .send(
-            java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create(
-                        "http://127.0.0.1:" + halo.adminAddress().getPort() + "/metrics"))
-                .build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString())
-        .body();
+    return MySqlHalo.metrics(halo);
   }
 
   /** The session state a client can see, by name. */

@@ -141,6 +141,38 @@ class MySqlProxyIT {
   }
 
   @Test
+  void clients_that_quit_are_not_taken_for_backend_failures() throws Exception {
+    String sample = "halo_backend_suspicions_total{cluster=\"shop\"}";
+    double before = MySqlHalo.metric(halo, sample);
+    for (int i = 0; i < 20; i++) {
+      try (Connection c = connect(0, "bob", "bobhalo", "");
+          Statement s = c.createStatement()) {
+        s.execute("select 1"); // close() sends COM_QUIT; the server then closes its side
+      }
+    }
+    // once every backend connection of those sessions is gone
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> backendConnections("bob") == 0);
+    assertThat(MySqlHalo.metric(halo, sample))
+        .as("backend connections closed after the client's COM_QUIT, taken for failures")
+        .isEqualTo(before);
+  }
+
+  private static int backendConnections(String user) throws SQLException {
+    try (Connection root = cluster.primary().connectAsRoot();
+        Statement st = root.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "select count(*) from information_schema.processlist where user = '"
+                    + user
+                    + "'")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
   void caching_sha2_native_and_trust_users_log_in_and_use_their_backend_credentials()
       throws Exception {
     for (Connection c :

@@ -98,6 +98,43 @@ class PgProxyIT {
   }
 
   @Test
+  void clients_that_terminate_are_not_taken_for_backend_failures() throws Exception {
+    double before = suspicions();
+    for (int i = 0; i < 20; i++) {
+      try (Connection c = app("ApplicationName=quitter");
+          Statement s = c.createStatement()) {
+        s.execute("select 1"); // close() sends Terminate; the server then closes its side
+      }
+    }
+    // once every backend connection of those sessions is gone
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection su = cluster.primary().connectAsSuperuser();
+                  ResultSet rs =
+                      su.createStatement()
+                          .executeQuery(
+                              "select count(*) from pg_stat_activity where application_name = 'quitter'")) {
+                rs.next();
+                return rs.getInt(1) == 0;
+              }
+            });
+    assertThat(suspicions())
+        .as("backend connections closed after the client's Terminate, taken for failures")
+        .isEqualTo(before);
+  }
+
+  private static double suspicions() throws Exception {
+    for (String line : halo.metrics().split("\n")) {
+      if (line.startsWith("halo_backend_suspicions_total{")) {
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    throw new AssertionError("no halo_backend_suspicions_total in the metrics");
+  }
+
+  @Test
   void simple_and_extended_protocol_and_server_side_prepared_statements_work() throws Exception {
     try (Connection c = app("prepareThreshold=1&ApplicationName=halo-it")) {
       try (Statement s = c.createStatement();

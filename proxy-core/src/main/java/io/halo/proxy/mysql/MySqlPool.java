@@ -6,14 +6,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * MySQL's part of session pooling ({@link SessionPool}): a connection given back is reset with
@@ -23,11 +17,6 @@ import org.slf4j.LoggerFactory;
  * it); the check after idleness is {@code COM_PING}; the goodbye is {@code COM_QUIT}.
  */
 final class MySqlPool {
-
-  private static final Logger log = LoggerFactory.getLogger(MySqlPool.class);
-
-  /** Longest wait for the replies of a reset or a check before the connection is closed. */
-  private static final long EXCHANGE_TIMEOUT_MS = 5_000;
 
   /** The replies of a reset or check are a few OK packets; more bytes than this are refused. */
   private static final int MAX_REPLY = 64 * 1024;
@@ -107,17 +96,16 @@ final class MySqlPool {
       };
 
   /**
-   * Commands sent to a connection no session has, each answered by one packet, judged once: every
-   * reply an OK within {@link #EXCHANGE_TIMEOUT_MS}. The connection handed on carries the server
-   * status of the last OK. The handler leaves the pipeline before {@code done} runs.
+   * Commands sent to a connection no session has, each answered by one packet, judged once ({@link
+   * io.halo.proxy.session.PoolExchange}): every reply an OK. The connection handed on carries the
+   * server status of the last OK.
    */
-  private static final class Exchange extends ChannelInboundHandlerAdapter {
+  private static final class Exchange extends io.halo.proxy.session.PoolExchange {
     private final MySqlBackendConnection connection;
     private final Consumer<MySqlBackendConnection> done;
     private int expected;
     private ByteBuf received;
-    private boolean judged;
-    private ScheduledFuture<?> timeout;
+    private int status = -1;
 
     private Exchange(
         MySqlBackendConnection connection, int expected, Consumer<MySqlBackendConnection> done) {
@@ -131,42 +119,23 @@ final class MySqlPool {
         int replies,
         Consumer<MySqlBackendConnection> done,
         ByteBuf... commands) {
-      Channel ch = c.channel();
-      Exchange x = new Exchange(c, replies, done);
-      ch.pipeline().addLast("pool-exchange", x);
-      for (ByteBuf b : commands) {
-        ch.write(b);
-      }
-      ch.flush();
-      ch.config().setAutoRead(true);
-      x.timeout =
-          ch.eventLoop()
-              .schedule(
-                  () -> {
-                    log.debug("no answer within {} ms; closing {}", EXCHANGE_TIMEOUT_MS, ch);
-                    x.judge(ch, -1);
-                  },
-                  EXCHANGE_TIMEOUT_MS,
-                  TimeUnit.MILLISECONDS);
+      new Exchange(c, replies, done).start(c.channel(), (Object[]) commands);
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (judged || !(msg instanceof ByteBuf buf)) {
-        ReferenceCountUtil.release(msg);
-        judge(ctx.channel(), -1);
+    protected void read(ChannelHandlerContext ctx, Object msg) {
+      if (!(msg instanceof ByteBuf buf)) {
+        judge(ctx.channel(), false);
         return;
       }
       if (received == null) {
         received = ctx.alloc().buffer(Math.max(64, buf.readableBytes()));
       }
       if (received.readableBytes() + buf.readableBytes() > MAX_REPLY) {
-        buf.release();
-        judge(ctx.channel(), -1);
+        judge(ctx.channel(), false);
         return;
       }
       received.writeBytes(buf);
-      buf.release();
       while (received.readableBytes() >= 4) {
         int r = received.readerIndex();
         int length = received.getUnsignedMediumLE(r);
@@ -174,14 +143,14 @@ final class MySqlPool {
           return; // the rest of the packet comes with a later read
         }
         ByteBuf payload = received.readSlice(4 + length).skipBytes(4);
-        int status = okStatus(payload);
+        status = okStatus(payload);
         if (status < 0) {
-          judge(ctx.channel(), -1);
+          judge(ctx.channel(), false);
           return;
         }
         if (--expected == 0) {
           // nothing may follow the last reply: a server that sends more is not trusted
-          judge(ctx.channel(), received.isReadable() ? -1 : status);
+          judge(ctx.channel(), !received.isReadable());
           return;
         }
       }
@@ -201,20 +170,13 @@ final class MySqlPool {
       }
     }
 
-    private void judge(Channel ch, int status) {
-      if (judged) {
-        return;
-      }
-      judged = true;
-      timeout.cancel(false);
-      if (ch.pipeline().context(this) != null) {
-        ch.pipeline().remove(this);
-      }
+    @Override
+    protected void judged(Channel ch, boolean ok) {
       done.accept(
-          status < 0
-              ? null
-              : new MySqlBackendConnection(
-                  ch, connection.node(), connection.threadId(), status, connection.greeting()));
+          ok
+              ? new MySqlBackendConnection(
+                  ch, connection.node(), connection.threadId(), status, connection.greeting())
+              : null);
     }
 
     @Override
@@ -226,15 +188,8 @@ final class MySqlPool {
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      judge(ctx.channel(), -1);
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      judge(ctx.channel(), -1);
-      ctx.close();
+    public String toString() {
+      return "the pool's " + expected + " command(s)";
     }
   }
 }

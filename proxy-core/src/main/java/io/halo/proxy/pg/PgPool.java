@@ -2,7 +2,6 @@ package io.halo.proxy.pg;
 
 import io.halo.conf.model.PoolConfig;
 import io.halo.health.state.BackendNode;
-import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
 import io.halo.proxy.pg.message.PgMessages;
 import io.halo.proxy.pg.message.PgStreamScanner;
@@ -12,7 +11,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
@@ -53,12 +51,6 @@ public final class PgPool {
 
   /** What a pooled connection's login said, for every client that reuses it. */
   private static final AttributeKey<Origin> ORIGIN = AttributeKey.valueOf("halo.pg.pool.origin");
-
-  /**
-   * Longest wait for the reply to {@code DISCARD ALL} or to the checkout's empty query before the
-   * connection is closed.
-   */
-  private static final long EXCHANGE_TIMEOUT_MS = 5_000;
 
   private record Origin(
       BackendNode node,
@@ -434,27 +426,20 @@ public final class PgPool {
    * Health writer thread: a new epoch or a fence empties the pool (each loop empties its own part).
    */
   public void onTopology(Topology t) {
-    sessions.onTopology(t);
-    if (!enabled()) {
-      return;
-    }
-    boolean fenced = t.backends().stream().anyMatch(b -> b.state() == NodeState.FENCED);
-    long previous = epoch;
+    Boolean all = sessions.onTopology(t); // the same decision for transaction mode's slots
     epoch = t.epoch();
-    if (previous == t.epoch() && !fenced) {
+    if (all == null) {
       return;
     }
     for (Map.Entry<EventLoop, Map<Key, Slot>> e : slots.entrySet()) {
-      e.getKey().execute(() -> drainSlots(e.getValue(), t, previous != t.epoch()));
+      e.getKey().execute(() -> drainSlots(e.getValue(), t, all));
     }
   }
 
   private void drainSlots(Map<Key, Slot> loopSlots, Topology t, boolean all) {
     // a copy: a slot whose last connection closes leaves the map
     for (Slot slot : List.copyOf(loopSlots.values())) {
-      boolean fenced =
-          t.backend(slot.key.backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
-      if (all || fenced) {
+      if (all || io.halo.proxy.session.SessionPool.fenced(t, slot.key.backend())) {
         if (slot.startup != null) {
           slot.startup.release();
           slot.startup = null;
@@ -995,10 +980,10 @@ public final class PgPool {
 
   /**
    * One simple query on a connection no session has ({@code DISCARD ALL} on give-back, an empty
-   * query on checkout after idleness), judged once: no error and ReadyForQuery 'I' within {@link
-   * #EXCHANGE_TIMEOUT_MS}. The handler leaves the pipeline before {@code done} runs.
+   * query on checkout after idleness), judged once ({@link io.halo.proxy.session.PoolExchange}): no
+   * error and ReadyForQuery 'I'.
    */
-  private static final class Exchange extends ChannelInboundHandlerAdapter
+  private static final class Exchange extends io.halo.proxy.session.PoolExchange
       implements PgStreamScanner.Listener {
     private final String sql;
     private final java.util.function.Consumer<Boolean> done;
@@ -1006,8 +991,6 @@ public final class PgPool {
     private boolean failed;
     private byte status;
     private boolean ready;
-    private boolean judged;
-    private ScheduledFuture<?> timeout;
 
     private Exchange(String sql, java.util.function.Consumer<Boolean> done) {
       this.sql = sql;
@@ -1015,20 +998,7 @@ public final class PgPool {
     }
 
     static void run(Channel ch, String sql, java.util.function.Consumer<Boolean> done) {
-      Exchange x = new Exchange(sql, done);
-      ch.pipeline().addLast("pool-exchange", x);
-      ch.writeAndFlush(PgMessages.query(ch.alloc(), sql));
-      ch.config().setAutoRead(true);
-      x.timeout =
-          ch.eventLoop()
-              .schedule(
-                  () -> {
-                    log.debug(
-                        "no answer to '{}' within {} ms; closing {}", sql, EXCHANGE_TIMEOUT_MS, ch);
-                    x.judge(ch, false);
-                  },
-                  EXCHANGE_TIMEOUT_MS,
-                  TimeUnit.MILLISECONDS);
+      new Exchange(sql, done).start(ch, PgMessages.query(ch.alloc(), sql));
     }
 
     @Override
@@ -1046,30 +1016,20 @@ public final class PgPool {
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (judged) {
-        io.netty.util.ReferenceCountUtil.release(msg); // nothing may follow ReadyForQuery
-        return;
-      }
-      boolean ok = true;
-      try {
-        if (msg instanceof io.halo.proxy.pg.message.PgFrame f) {
-          // a transaction-mode connection keeps its frame decoder between transactions
-          byte t = f.type();
-          onMessage(t, f.body().readableBytes() + 4);
-          if (t == 'Z') {
-            ok = f.body().isReadable();
-            if (ok) {
-              onReadyForQuery(f.body().getByte(f.body().readerIndex()));
-            }
-          }
-        } else if (msg instanceof ByteBuf buf) {
-          ok = scanner.scan(buf);
-        } else {
-          ok = false;
+    protected void read(ChannelHandlerContext ctx, Object msg) {
+      boolean ok;
+      if (msg instanceof io.halo.proxy.pg.message.PgFrame f) {
+        // a transaction-mode connection keeps its frame decoder between transactions
+        byte t = f.type();
+        onMessage(t, f.body().readableBytes() + 4);
+        ok = t != 'Z' || f.body().isReadable();
+        if (t == 'Z' && ok) {
+          onReadyForQuery(f.body().getByte(f.body().readerIndex()));
         }
-      } finally {
-        io.netty.util.ReferenceCountUtil.release(msg);
+      } else if (msg instanceof ByteBuf buf) {
+        ok = scanner.scan(buf);
+      } else {
+        ok = false;
       }
       if (!ok) {
         judge(ctx.channel(), false);
@@ -1078,33 +1038,14 @@ public final class PgPool {
       }
     }
 
-    private void judge(Channel ch, boolean ok) {
-      if (judged) {
-        return;
-      }
-      judged = true;
-      timeout.cancel(false);
-      if (ch.pipeline().context(this) != null) {
-        ch.pipeline().remove(this);
-      }
+    @Override
+    protected void judged(Channel ch, boolean ok) {
       done.accept(ok);
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      judge(ctx.channel(), false);
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      judge(ctx.channel(), false);
-      ctx.close();
-    }
-
-    @Override
     public String toString() {
-      return "Exchange[" + sql + "]";
+      return "'" + sql + "'";
     }
   }
 }

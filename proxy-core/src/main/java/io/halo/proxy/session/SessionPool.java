@@ -294,28 +294,37 @@ public final class SessionPool<K extends SessionPool.Key, C> {
                 TimeUnit.MILLISECONDS);
   }
 
-  /** Health writer thread: a new epoch or a fence empties the pool (each loop its own part). */
-  public void onTopology(Topology t) {
+  /**
+   * Health writer thread: a new epoch or a fence empties the pool (each loop its own part).
+   *
+   * @return null when nothing is drained, else whether every connection is (a new epoch) or only
+   *     those of fenced backends: what an engine's other idle connections must follow
+   */
+  public Boolean onTopology(Topology t) {
     if (!enabled()) {
-      return;
+      return null;
     }
     boolean fenced = t.backends().stream().anyMatch(b -> b.state() == NodeState.FENCED);
     long previous = epoch;
     epoch = t.epoch();
     if (previous == t.epoch() && !fenced) {
-      return;
+      return null;
     }
     boolean all = previous != t.epoch();
     loops.forEach((loop, idle) -> loop.execute(() -> drain(idle, t, all)));
+    return all;
+  }
+
+  /** Whether {@code t} fences {@code backend} (or no longer has it). */
+  public static boolean fenced(Topology t, String backend) {
+    return t.backend(backend).map(b -> b.state() == NodeState.FENCED).orElse(true);
   }
 
   private void drain(Map<K, ArrayDeque<Channel>> idle, Topology t, boolean all) {
     for (Iterator<Map.Entry<K, ArrayDeque<Channel>>> it = idle.entrySet().iterator();
         it.hasNext(); ) {
       Map.Entry<K, ArrayDeque<Channel>> e = it.next();
-      boolean fenced =
-          t.backend(e.getKey().backend()).map(b -> b.state() == NodeState.FENCED).orElse(true);
-      if (all || fenced) {
+      if (all || fenced(t, e.getKey().backend())) {
         idleCount.addAndGet(-e.getValue().size());
         List<Channel> closing = List.copyOf(e.getValue());
         e.getValue().clear();

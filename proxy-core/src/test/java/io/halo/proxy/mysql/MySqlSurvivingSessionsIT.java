@@ -165,14 +165,7 @@ class MySqlSurvivingSessionsIT {
   }
 
   private String metrics() throws Exception {
-    return java.net.http.HttpClient.newHttpClient()
-        .send(
-            java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create(
-                        "http://127.0.0.1:" + halo.adminAddress().getPort() + "/metrics"))
-                .build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString())
-        .body();
+    return MySqlHalo.metrics(halo);
   }
 
   @Test

@@ -56,9 +56,21 @@ public final class Secrets {
 
   /** Printable, non-NUL bytes (33..126), as MySQL servers send in their scramble. */
   public static byte[] printable(int n) {
+    // One draw from the generator for all of them (a DRBG call hashes and locks; twenty calls per
+    // MySQL greeting showed in the connect profile), uniform by rejection: a byte below 188 (2 x
+    // 94) maps to one of the 94 values with equal chance; the rest are drawn again.
     byte[] b = new byte[n];
-    for (int i = 0; i < n; i++) {
-      b[i] = (byte) (33 + RANDOM.nextInt(94));
+    byte[] pool = new byte[n + n / 2 + 8];
+    int used = pool.length;
+    for (int i = 0; i < n; ) {
+      if (used == pool.length) {
+        RANDOM.nextBytes(pool);
+        used = 0;
+      }
+      int v = pool[used++] & 0xff;
+      if (v < 188) {
+        b[i++] = (byte) (33 + v % 94);
+      }
     }
     return b;
   }

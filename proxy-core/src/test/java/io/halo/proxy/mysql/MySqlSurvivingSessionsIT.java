@@ -64,6 +64,11 @@ class MySqlSurvivingSessionsIT {
   }
 
   private void start() throws Exception {
+    start(io.halo.conf.model.PoolConfig.NONE);
+  }
+
+  /** The cluster and Halo, its listener pooling as {@code pool} says. */
+  private void start(io.halo.conf.model.PoolConfig pool) throws Exception {
     cluster =
         LOGS.watch(
             MariaDbCluster.builder()
@@ -93,7 +98,9 @@ class MySqlSurvivingSessionsIT {
         new ClusterConfig(
             "shop",
             Engine.MYSQL,
-            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)),
+            List.of(
+                new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)
+                    .withPool(pool)),
             backends,
             new MonitorConfig(
                 cluster.rootUser(),
@@ -440,6 +447,46 @@ class MySqlSurvivingSessionsIT {
       assertThat(e.getErrorCode()).isEqualTo(1927);
       assertThat(e.getMessage())
           .contains(old.name(), "during the command", "whether it took effect is unknown");
+    }
+  }
+
+  @Test
+  void on_a_pooled_listener_a_session_moved_by_the_failover_gives_its_new_connection_back()
+      throws Exception {
+    // Given a session-pooled listener and an idle session on the primary
+    start(
+        new io.halo.conf.model.PoolConfig(
+            io.halo.conf.model.PoolConfig.Mode.SESSION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1)));
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    try (Connection c = connect()) {
+      assertThat(port(c)).isEqualTo(old.port());
+      // When the primary is killed and a replica promoted
+      old.kill();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () ->
+                  control().lastFailover().map(r -> r.outcome()).orElse(null)
+                      == FailoverReport.Outcome.SUCCEEDED);
+      // Then the session goes on there
+      assertThat(port(c)).isEqualTo(next.port());
+    }
+    // And its connection to the new primary, opened by the move, went back to the pool at its end
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(metrics())
+                    .containsPattern("halo_pool_returned_total\\{[^}]*\\} [1-9]")
+                    .containsPattern("halo_pool_idle_connections\\{[^}]*\\} [1-9]"));
+    // and serves the next session
+    try (Connection c = connect()) {
+      assertThat(port(c)).isEqualTo(next.port());
     }
   }
 }

@@ -98,6 +98,20 @@ public final class PgNode {
   }
 
   /** PID of the postmaster; -1 when never started. */
+  /** Server processes of the clients that named themselves {@code applicationName}. */
+  public int connections(String applicationName) throws SQLException {
+    try (Connection c = connectAsSuperuser();
+        java.sql.PreparedStatement s =
+            c.prepareStatement(
+                "select count(*) from pg_stat_activity where application_name = ?")) {
+      s.setString(1, applicationName);
+      try (java.sql.ResultSet rs = s.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
+  }
+
   public long pid() {
     return process.pid();
   }

@@ -128,12 +128,13 @@ final class MySqlPool {
         judge(ctx.channel(), false);
         return;
       }
+      int before = received == null ? 0 : received.readableBytes();
+      if (before + buf.readableBytes() > MAX_REPLY) {
+        judge(ctx.channel(), false); // checked before any allocation
+        return;
+      }
       if (received == null) {
         received = ctx.alloc().buffer(Math.max(64, buf.readableBytes()));
-      }
-      if (received.readableBytes() + buf.readableBytes() > MAX_REPLY) {
-        judge(ctx.channel(), false);
-        return;
       }
       received.writeBytes(buf);
       while (received.readableBytes() >= 4) {

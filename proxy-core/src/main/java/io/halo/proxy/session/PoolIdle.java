@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class PoolIdle extends ChannelInboundHandlerAdapter {
   private final ArrayDeque<Channel> pool;
   private final AtomicInteger idleCount;
+  private final Runnable emptied;
 
   /** Closes the connection after {@code idle_timeout}; cancelled when it leaves the pool. */
   public ScheduledFuture<?> timeout;
@@ -32,14 +33,26 @@ public final class PoolIdle extends ChannelInboundHandlerAdapter {
    * @param idleCount the pool's count of idle connections, kept with {@code pool}
    */
   public PoolIdle(ArrayDeque<Channel> pool, AtomicInteger idleCount) {
+    this(pool, idleCount, null);
+  }
+
+  /**
+   * @param emptied runs when the last connection leaves {@code pool} through this handler (the
+   *     owner drops the empty list: keys are the clients' to choose), or null
+   */
+  public PoolIdle(ArrayDeque<Channel> pool, AtomicInteger idleCount, Runnable emptied) {
     this.pool = pool;
     this.idleCount = idleCount;
+    this.emptied = emptied;
   }
 
   /** Takes {@code ch} out of the pool (it is closing). */
   public void leave(Channel ch) {
     if (pool.remove(ch)) {
       idleCount.decrementAndGet();
+      if (pool.isEmpty() && emptied != null) {
+        emptied.run();
+      }
     }
   }
 

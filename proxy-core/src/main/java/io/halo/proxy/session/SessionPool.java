@@ -137,8 +137,10 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       if (now() - since < config.checkAfter().toNanos()) {
         return loop.newSucceededFuture(engine.lend(e.connection()));
       }
+      forgetIfEmpty(loop, key, idle);
       return checked(loop, key, e, since, login);
     }
+    forgetIfEmpty(loop, key, idle);
     return adopt(login.get());
   }
 
@@ -199,6 +201,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     }
     List<Channel> all = List.copyOf(idle);
     idle.clear();
+    forgetIfEmpty(loop, key, idle);
     idleCount.addAndGet(-all.size());
     for (Channel ch : all) {
       PoolIdle i = ch.pipeline().get(PoolIdle.class);
@@ -277,7 +280,8 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       return;
     }
     ch.attr(ENTRY).set(e);
-    PoolIdle i = new PoolIdle(idle, idleCount);
+    EventLoop loop = ch.eventLoop();
+    PoolIdle i = new PoolIdle(idle, idleCount, () -> forgetIfEmpty(loop, key, idle));
     ch.pipeline().addLast("pool-idle", i);
     idle.addLast(ch);
     idleCount.incrementAndGet();
@@ -384,6 +388,16 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   @SuppressWarnings("unchecked") // one attribute key for every pool; a channel is in one pool
   private Entry<C> entry(Channel ch) {
     return (Entry<C>) ch.attr(ENTRY).get();
+  }
+
+  /**
+   * Drops {@code key}'s list when it is empty: keys are the clients' to choose (startup parameters,
+   * databases, character sets), so lists of keys without connections must not stay.
+   */
+  private void forgetIfEmpty(EventLoop loop, K key, ArrayDeque<Channel> idle) {
+    if (idle != null && idle.isEmpty()) {
+      idle(loop).remove(key, idle);
+    }
   }
 
   private Map<K, ArrayDeque<Channel>> idle(EventLoop loop) {

@@ -136,6 +136,17 @@ class MySqlSurvivingSessionsIT {
         .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
   }
 
+  /** Waits (30 s at most) until the cluster's last failover succeeded. */
+  private void awaitFailover() {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () ->
+                control().lastFailover().map(r -> r.outcome()).orElse(null)
+                    == FailoverReport.Outcome.SUCCEEDED);
+  }
+
   private ClusterControl control() {
     return halo.clusters().get(0);
   }
@@ -209,13 +220,7 @@ class MySqlSurvivingSessionsIT {
       temp.createStatement().execute("create temporary table tmp (x int)");
       // When the primary is killed while they are idle, and a replica is promoted
       old.kill();
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover();
       assertThat(control().topology().primary()).isEqualTo(next.name());
       // Then every idle session runs its next statement on the new primary, without an error
       for (Connection c : idle) {
@@ -289,13 +294,7 @@ class MySqlSurvivingSessionsIT {
       // When the primary shuts down cleanly, and a replica is promoted (MariaDB 11.4 closes idle
       // connections without an ERR then; MySqlSessionRelayTest covers a server that sends one)
       old.stop();
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover();
       // Then each session's next statement runs on the new primary
       for (Connection c : idle) {
         assertThat(port(c)).isEqualTo(next.port());
@@ -346,13 +345,7 @@ class MySqlSurvivingSessionsIT {
       assertThat(in.readLine()).isEqualTo(String.valueOf(old.port()));
       // When the primary is killed while it is idle, and a replica is promoted
       old.kill();
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover();
       // Then its next statement runs on the new primary, without an error
       out.println("select @@port;");
       assertThat(in.readLine()).isEqualTo(String.valueOf(next.port()));
@@ -466,13 +459,7 @@ class MySqlSurvivingSessionsIT {
       assertThat(port(c)).isEqualTo(old.port());
       // When the primary is killed and a replica promoted
       old.kill();
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () ->
-                  control().lastFailover().map(r -> r.outcome()).orElse(null)
-                      == FailoverReport.Outcome.SUCCEEDED);
+      awaitFailover();
       // Then the session goes on there
       assertThat(port(c)).isEqualTo(next.port());
     }

@@ -74,14 +74,7 @@ class PgPoolIT {
   }
 
   private static int serverConnections() throws SQLException {
-    try (Connection c = cluster.primary().connectAsSuperuser();
-        ResultSet rs =
-            c.createStatement()
-                .executeQuery(
-                    "select count(*) from pg_stat_activity where application_name = 'pooltest'")) {
-      rs.next();
-      return rs.getInt(1);
-    }
+    return cluster.primary().connections("pooltest");
   }
 
   @Test

@@ -109,17 +109,7 @@ class PgProxyIT {
     // once every backend connection of those sessions is gone
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(10))
-        .until(
-            () -> {
-              try (Connection su = cluster.primary().connectAsSuperuser();
-                  ResultSet rs =
-                      su.createStatement()
-                          .executeQuery(
-                              "select count(*) from pg_stat_activity where application_name = 'quitter'")) {
-                rs.next();
-                return rs.getInt(1) == 0;
-              }
-            });
+        .until(() -> cluster.primary().connections("quitter") == 0);
     assertThat(suspicions())
         .as("backend connections closed after the client's Terminate, taken for failures")
         .isEqualTo(before);

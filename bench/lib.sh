@@ -8,5 +8,5 @@ run_java_bench() {
   ./mvnw -q -B -DskipTests test-compile dependency:build-classpath -pl proxy-core -am \
     -Dmdep.outputFile="$root/$cp_file" -Dmdep.includeScope=test >/dev/null
   cp="$(cat "$cp_file"):proxy-core/target/classes:proxy-core/target/test-classes"
-  exec java -cp "$cp" -DHALO_LOG_LEVEL=WARN "$@"
+  exec java -cp "$cp" -DHALO_LOG_LEVEL="${HALO_LOG_LEVEL:-WARN}" "$@"
 }

@@ -302,6 +302,7 @@ public final class FailoverBench {
     Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
     Thread.sleep(3000);
     long killedAt = System.nanoTime();
+    java.time.Instant killedWall = java.time.Instant.now();
     int before = w.ackedCount();
     c.primary().kill();
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -321,7 +322,7 @@ public final class FailoverBench {
     long lost = w.ackedIds().stream().filter(id -> !found.contains(id)).count();
     int idleFailed = useAndClose(idle);
     FailoverReport r = control.lastFailover().orElse(null);
-    String outcome = r == null ? "no failover" : r.outcome().name();
+    String outcome = r == null ? "no failover" : r.outcome().name() + timeline(r, killedWall);
     String scenario =
         "kill -9, "
             + (sync ? "synchronous" : "asynchronous")
@@ -352,6 +353,18 @@ public final class FailoverBench {
         null,
         idle.size(),
         idleFailed);
+  }
+
+  /** The failover's start after the kill and each step's duration, in ms: where the outage goes. */
+  private static String timeline(FailoverReport r, java.time.Instant killed) {
+    StringBuilder b =
+        new StringBuilder(" [started +")
+            .append(Duration.between(killed, r.startedAt()).toMillis())
+            .append(" ms");
+    for (FailoverReport.Step s : r.steps()) {
+      b.append(", ").append(s.name()).append(' ').append(s.took().toMillis());
+    }
+    return b.append(']').toString();
   }
 
   private static Run switchoverRun() throws Exception {

@@ -2,6 +2,7 @@ package io.halo.conf.load;
 
 import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.BackendTlsConfig;
 import io.halo.conf.model.Cidr;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.CoordinationConfig;
@@ -63,7 +64,11 @@ final class ConfigBinder {
             new TlsBinder(source == null ? null : source.toAbsolutePath().getParent()));
     List<UserConfig> users = users(top, source);
     CoordinationConfig coordination =
-        top.has("coordination") ? coordination(top.section("coordination", "zookeeper")) : null;
+        top.has("coordination")
+            ? coordination(
+                top.section("coordination", "zookeeper"),
+                new TlsBinder(source == null ? null : source.toAbsolutePath().getParent()))
+            : null;
     List<ClusterConfig> clusters = new ArrayList<>();
     UniqueNames clusterNames = new UniqueNames("cluster");
     List<Node> clusterNodes = top.nonEmptyList("clusters");
@@ -139,10 +144,13 @@ final class ConfigBinder {
                 startupTimeout));
   }
 
-  /** {@code coordination: { zookeeper: { connect, root, session_timeout, instance } }}. */
-  private static CoordinationConfig coordination(Section s) {
+  /**
+   * {@code coordination: { zookeeper: { connect, root, session_timeout, instance, auth, tls } }}.
+   */
+  private static CoordinationConfig coordination(Section s, TlsBinder tlsBinder) {
     Section zk =
-        s.requiredSection("zookeeper", "connect", "root", "session_timeout", "instance", "auth");
+        s.requiredSection(
+            "zookeeper", "connect", "root", "session_timeout", "instance", "auth", "tls");
     String connect = zk.requiredString("connect");
     if (connect != null && connect.isBlank()) {
       zk.report("connect", "is empty: name the ZooKeeper ensemble, e.g. zk1:2181,zk2:2181");
@@ -159,9 +167,13 @@ final class ConfigBinder {
     if (auth != null && (auth.indexOf(':') < 1 || auth.indexOf(':') == auth.length() - 1)) {
       zk.report("auth", "must be user:password (ZooKeeper's digest scheme)");
     }
+    BackendTlsConfig tls = tlsBinder.zookeeper(zk);
     zk.finish();
     s.finish();
-    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance, auth));
+    if (tls == null) {
+      return null; // its violations are reported
+    }
+    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance, auth, tls));
   }
 
   private AdminConfig admin(Section s, TlsBinder tlsBinder) {

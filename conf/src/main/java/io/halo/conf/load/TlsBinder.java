@@ -99,6 +99,41 @@ final class TlsBinder {
         () -> new BackendTlsConfig(mode, ca, cert, key, plaintextPassword, serverKey));
   }
 
+  /**
+   * {@code coordination.zookeeper.tls}: TLS to the ensemble's secure client port, {@code mode}
+   * {@code verify-full} (the default) or {@code disable}. ZooKeeper's TLS client (on Netty 4.2)
+   * always checks the server's certificate chain and host name, so no weaker mode is offered.
+   * {@link BackendTlsConfig#DISABLED} when absent.
+   */
+  BackendTlsConfig zookeeper(Section parent) {
+    if (!parent.has("tls")) {
+      return BackendTlsConfig.DISABLED;
+    }
+    Section s = parent.section("tls", "mode", "ca", "cert", "key");
+    BackendTlsConfig.Mode mode =
+        s.optional(
+            "mode",
+            BackendTlsConfig.Mode.VERIFY_FULL,
+            t -> Formats.enumValue(t, BackendTlsConfig.Mode.class));
+    if (mode != BackendTlsConfig.Mode.VERIFY_FULL && mode != BackendTlsConfig.Mode.DISABLE) {
+      s.report(
+          "mode",
+          "must be verify-full or disable: ZooKeeper's TLS client always checks the ensemble's"
+              + " certificate and host name (give the servers certificates that name the hosts"
+              + " in connect)");
+    }
+    Path ca = file(s, "ca");
+    if (mode.verifies() && !s.has("ca")) {
+      s.report(
+          "ca",
+          "required key is missing (the authority that signed the ensemble's certificates, PEM)");
+    }
+    Path cert = file(s, "cert");
+    Path key = file(s, "key");
+    s.finish();
+    return s.construct(() -> new BackendTlsConfig(mode, ca, cert, key, false));
+  }
+
   private Path file(Section s, String key) {
     String text = s.string(key, null);
     if (text == null) {

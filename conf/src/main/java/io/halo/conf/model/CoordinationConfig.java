@@ -15,9 +15,18 @@ import java.util.Objects;
  * @param auth {@code user:password} for ZooKeeper's digest scheme, or null: with it, Halo
  *     authenticates its session and creates every znode with an ACL that only the same identity may
  *     read, change or delete ({@code CREATOR_ALL_ACL})
+ * @param tls TLS to the ensemble's secure client port ({@link BackendTlsConfig#DISABLED}: plain
+ *     TCP), mode {@code verify-full}: the servers' certificates must chain to {@code ca} and name
+ *     the host; {@code cert} and {@code key} are presented when the ensemble wants client
+ *     certificates ({@code ssl.clientAuth})
  */
 public record CoordinationConfig(
-    String connect, String root, Duration sessionTimeout, String instance, String auth) {
+    String connect,
+    String root,
+    Duration sessionTimeout,
+    String instance,
+    String auth,
+    BackendTlsConfig tls) {
 
   public static final String DEFAULT_ROOT = "/halo";
   public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(10);
@@ -26,6 +35,17 @@ public record CoordinationConfig(
     Objects.requireNonNull(connect, "connect");
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+    Objects.requireNonNull(tls, "tls");
+    if (tls.enabled() && tls.mode() != BackendTlsConfig.Mode.VERIFY_FULL) {
+      throw new IllegalArgumentException(
+          "tls.mode must be verify-full for ZooKeeper (or disable), got " + tls.mode().yamlName());
+    }
+  }
+
+  /** Without TLS. */
+  public CoordinationConfig(
+      String connect, String root, Duration sessionTimeout, String instance, String auth) {
+    this(connect, root, sessionTimeout, instance, auth, BackendTlsConfig.DISABLED);
   }
 
   /** Without ZooKeeper authentication. */
@@ -45,6 +65,8 @@ public record CoordinationConfig(
         + instance
         + ", auth="
         + (auth == null ? "none" : "digest")
+        + ", tls="
+        + tls.mode().yamlName()
         + "]";
   }
 }

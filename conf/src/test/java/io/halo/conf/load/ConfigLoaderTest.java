@@ -257,6 +257,38 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void coordination_tls_resolves_files_beside_the_config_and_checks_certificates_always(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    for (String f : new String[] {"zk-ca.pem", "halo.pem", "halo.key"}) {
+      Files.writeString(dir.resolve(f), "PEM");
+    }
+    Path file = dir.resolve("halo.yaml");
+    String zk = "coordination:\n  zookeeper:\n    connect: zk1:2281\n    tls: ";
+    Files.writeString(file, zk + "{ ca: zk-ca.pem, cert: halo.pem, key: halo.key }\n" + MINIMAL);
+    io.halo.conf.model.CoordinationConfig c = ConfigLoader.load(file, Map.of()).coordination();
+    assertThat(c.tls().mode()).isEqualTo(io.halo.conf.model.BackendTlsConfig.Mode.VERIFY_FULL);
+    assertThat(c.tls().ca()).isEqualTo(dir.resolve("zk-ca.pem"));
+    assertThat(c.tls().cert()).isEqualTo(dir.resolve("halo.pem"));
+    assertThat(c.tls().key()).isEqualTo(dir.resolve("halo.key"));
+    assertThat(c.toString()).contains("tls=verify-full");
+    // ZooKeeper's client has no unchecked TLS: only verify-full, and it needs the CA
+    Files.writeString(file, zk + "{ mode: require, ca: zk-ca.pem }\n" + MINIMAL);
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
+        .hasMessageContaining("coordination.zookeeper.tls.mode: must be verify-full or disable");
+    Files.writeString(file, zk + "{ mode: verify-full }\n" + MINIMAL);
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
+        .hasMessageContaining("coordination.zookeeper.tls.ca: required key is missing");
+    Files.writeString(file, zk + "{ ca: zk-ca.pem, cert: halo.pem }\n" + MINIMAL);
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
+        .hasMessageContaining("cert and key go together");
+    Files.writeString(file, zk + "{ ca: missing.pem }\n" + MINIMAL);
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
+        .hasMessageContaining("coordination.zookeeper.tls.ca: cannot read file");
+    Files.writeString(file, zk + "{ mode: disable }\n" + MINIMAL);
+    assertThat(ConfigLoader.load(file, Map.of()).coordination().tls().enabled()).isFalse();
+  }
+
+  @Test
   void applies_the_documented_defaults() throws Exception {
     HaloConfig config = ConfigLoader.parse(MINIMAL, "minimal.yaml", Map.of());
 

@@ -1,7 +1,13 @@
 package io.halo.health.store;
 
+import io.halo.conf.model.BackendTlsConfig;
 import io.halo.conf.model.CoordinationConfig;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -12,6 +18,8 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.RetryUntilElapsed;
+import org.apache.zookeeper.client.ZKClientConfig;
+import org.apache.zookeeper.common.ClientX509Util;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +51,9 @@ public final class ZkCoordination implements AutoCloseable {
   private final List<Consumer<ConnectionState>> listeners = new CopyOnWriteArrayList<>();
   private volatile ConnectionState state = ConnectionState.LOST;
 
+  /** The joined certificate and key for ZooKeeper's TLS client, or null. */
+  private Path keyStore;
+
   private ZkCoordination(CoordinationConfig config, String instance, String adminAddress) {
     this.config = config;
     this.instance = instance;
@@ -66,6 +77,9 @@ public final class ZkCoordination implements AutoCloseable {
                   return CREATOR_ALL;
                 }
               });
+    }
+    if (config.tls().enabled()) {
+      builder.zkClientConfig(tlsClientConfig(config.tls()));
     }
     this.client =
         builder
@@ -100,6 +114,60 @@ public final class ZkCoordination implements AutoCloseable {
   }
 
   /**
+   * ZooKeeper's client settings for {@code coordination.zookeeper.tls}: its Netty socket (the only
+   * one that speaks TLS), the trust store and, with a client certificate, the key store, both PEM.
+   * Every TLS setting is given here, empty where unused, so that none comes from a {@code
+   * zookeeper.ssl.*} system property of this JVM.
+   */
+  private ZKClientConfig tlsClientConfig(BackendTlsConfig tls) {
+    ZKClientConfig zc = new ZKClientConfig();
+    zc.setProperty(ZKClientConfig.SECURE_CLIENT, "true");
+    zc.setProperty(
+        ZKClientConfig.ZOOKEEPER_CLIENT_CNXN_SOCKET, "org.apache.zookeeper.ClientCnxnSocketNetty");
+    try (ClientX509Util x = new ClientX509Util()) {
+      zc.setProperty(x.getSslTruststoreLocationProperty(), tls.ca().toString());
+      zc.setProperty(x.getSslTruststoreTypeProperty(), "PEM");
+      zc.setProperty(x.getSslTruststorePasswdProperty(), "");
+      zc.setProperty(x.getSslHostnameVerificationEnabledProperty(), "true");
+      zc.setProperty(x.getSslCrlEnabledProperty(), "false");
+      zc.setProperty(x.getSslOcspEnabledProperty(), "false");
+      zc.setProperty(x.getSslKeystorePasswdProperty(), "");
+      if (tls.cert() == null) {
+        zc.setProperty(x.getSslKeystoreLocationProperty(), "");
+      } else {
+        // ZooKeeper reads the certificate chain and the key from one PEM file
+        keyStore = joinedKeyStore(tls.cert(), tls.key());
+        zc.setProperty(x.getSslKeystoreLocationProperty(), keyStore.toString());
+        zc.setProperty(x.getSslKeystoreTypeProperty(), "PEM");
+      }
+    }
+    return zc;
+  }
+
+  /** {@code cert} and {@code key} in one file readable by this user only, removed on close. */
+  private static Path joinedKeyStore(Path cert, Path key) {
+    try {
+      Path joined =
+          Files.createTempFile(
+              "halo-zk-",
+              ".pem",
+              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      joined.toFile().deleteOnExit();
+      Files.write(
+          joined,
+          (Files.readString(cert, StandardCharsets.US_ASCII).strip()
+                  + "\n"
+                  + Files.readString(key, StandardCharsets.US_ASCII).strip()
+                  + "\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      return joined;
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "cannot prepare the ZooKeeper client certificate from " + cert + " and " + key, e);
+    }
+  }
+
+  /**
    * Connects, waiting at most the session timeout: a Halo that starts without ZooKeeper would not
    * know the fleet's epoch, so it refuses to start.
    *
@@ -120,7 +188,13 @@ public final class ZkCoordination implements AutoCloseable {
                 + config.connect()
                 + " within "
                 + config.sessionTimeout().toMillis()
-                + " ms (coordination.zookeeper.connect)");
+                + " ms (coordination.zookeeper.connect)"
+                + (config.tls().enabled()
+                    ? "; over TLS ("
+                        + config.tls().mode().yamlName()
+                        + "), a refused certificate on either side looks the same: ZooKeeper's"
+                        + " client logs the handshake's error"
+                    : ""));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -184,5 +258,12 @@ public final class ZkCoordination implements AutoCloseable {
   public void close() {
     stores.values().forEach(ZkStateStore::close);
     client.close();
+    if (keyStore != null) {
+      try {
+        Files.deleteIfExists(keyStore);
+      } catch (IOException e) {
+        log.debug("cannot remove {}: {}", keyStore, e.toString());
+      }
+    }
   }
 }

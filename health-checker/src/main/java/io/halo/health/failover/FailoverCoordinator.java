@@ -93,6 +93,27 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       ids.set(Math.max(ids.get(), r.id()));
     }
     health.afterChange(this::evaluate);
+    health.onSharedReports(this::shared);
+  }
+
+  /**
+   * The reports of a state adopted from the fleet's leader join this instance's, so that every
+   * instance's API shows the cluster's failovers, not only those it ran itself; a report of the
+   * same failover (same id and start) is replaced by its newer version. Oldest first, bounded.
+   */
+  private synchronized void shared(List<FailoverReport> remote) {
+    for (FailoverReport r : remote) {
+      reports.removeIf(o -> o.id() == r.id() && o.startedAt().equals(r.startedAt()));
+      reports.addLast(r);
+      ids.set(Math.max(ids.get(), r.id()));
+    }
+    List<FailoverReport> sorted = new java.util.ArrayList<>(reports);
+    sorted.sort(java.util.Comparator.comparing(FailoverReport::startedAt));
+    reports.clear();
+    reports.addAll(sorted);
+    while (reports.size() > KEEP_REPORTS) {
+      reports.pollFirst();
+    }
   }
 
   /** The proxy's gate for switchovers (set once the proxy is up). */

@@ -84,6 +84,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private final StateStore store;
   private final AtomicReference<StateInfo> stateInfo = new AtomicReference<>(StateInfo.NONE);
   private final List<FailoverReport> restoredReports;
+  private volatile Consumer<List<FailoverReport>> sharedReports = r -> {};
   private String primary;
 
   /**
@@ -427,6 +428,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     }
     savedReports.clear();
     savedReports.addAll(remote.reports());
+    sharedReports.accept(List.copyOf(remote.reports()));
     lastSaved = remote;
     if (was != epoch || !Objects.equals(wasPrimary, primary)) {
       log.info(
@@ -473,6 +475,14 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   /** Called after every probe and change, on the writer thread (the coordinator's hook). */
+  /**
+   * Registers {@code hook}, told (on the writer thread; it must not block) the failover reports of
+   * each state adopted from the fleet: the leader's decisions, for this instance's API.
+   */
+  public void onSharedReports(Consumer<List<FailoverReport>> hook) {
+    sharedReports = hook;
+  }
+
   public void afterChange(Runnable hook) {
     afterChange.add(hook);
   }

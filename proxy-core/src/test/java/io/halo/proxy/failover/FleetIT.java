@@ -731,6 +731,19 @@ class FleetIT {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> target.equals(b.control().topology().primary()));
-    assertThat(b.control().failovers()).isEmpty();
+    // and the follower's API shows the leader's report of that failover (from the shared state)
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                b.control()
+                    .lastFailover()
+                    .map(
+                        r ->
+                            target.equals(r.to())
+                                && r.outcome() == FailoverReport.Outcome.SUCCEEDED
+                                && r.kind() == FailoverReport.Kind.MANUAL)
+                    .orElse(false));
+    assertThat(b.control().failovers()).hasSize(1);
   }
 }

@@ -28,9 +28,10 @@ import java.util.Objects;
  * @param checkAfter a pooled connection idle this long answers an empty query before a session gets
  *     it; one that errs or does not answer within 5 s is closed and the next is tried (PgBouncer
  *     {@code server_check_delay}); zero checks every checkout
- * @param minIdle transaction mode: idle connections kept open per (backend, user, database,
- *     parameters) and event loop once the key has been used, through idle_timeout and quiet
- *     periods, within the loop's share of {@code size} (PgBouncer {@code min_pool_size}); 0: none
+ * @param minIdle idle connections kept open per pool key (backend, user, database, parameters) and
+ *     event loop once the key has been used, through idle_timeout and quiet periods (PgBouncer
+ *     {@code min_pool_size}); transaction mode within the loop's share of {@code size}, session
+ *     mode for at most 32 keys per event loop and within {@code max_idle}; 0: none
  */
 public record PoolConfig(
     Mode mode,
@@ -89,9 +90,9 @@ public record PoolConfig(
     if (minIdle < 0) {
       throw new IllegalArgumentException("pool.min_idle must not be negative, got " + minIdle);
     }
-    if (minIdle > 0 && mode != Mode.TRANSACTION) {
+    if (minIdle > 0 && mode == Mode.NONE) {
       throw new IllegalArgumentException(
-          "pool.min_idle is built for pool_mode: transaction only so far");
+          "pool.min_idle needs pool_mode: session or transaction (without pooling nothing is kept)");
     }
   }
 

@@ -141,7 +141,7 @@ class PoolConfigLoadingTest {
   }
 
   @Test
-  void min_idle_is_bound_for_transaction_pooling_and_refused_elsewhere() throws Exception {
+  void min_idle_is_bound_for_both_pool_modes_and_refused_without_pooling() throws Exception {
     assertThat(
             listener(
                     yaml(
@@ -151,14 +151,17 @@ class PoolConfigLoadingTest {
         .isEqualTo(3);
     assertThat(listener(yaml("postgresql", "primary", ", pool_mode: transaction")).pool().minIdle())
         .isZero();
-    ConfigException session =
+    assertThat(
+            listener(yaml("postgresql", "primary", ", pool_mode: session, pool: { min_idle: 1 }"))
+                .pool()
+                .minIdle())
+        .isEqualTo(1);
+    ConfigException none =
         ViolationAssertions.failure(
-            () ->
-                listener(
-                    yaml("postgresql", "primary", ", pool_mode: session, pool: { min_idle: 1 }")));
-    assertThat(session.violations())
+            () -> listener(yaml("postgresql", "primary", ", pool: { min_idle: 1 }")));
+    assertThat(none.violations())
         .extracting(Violation::message)
         .anySatisfy(
-            m -> assertThat(m).contains("pool.min_idle is built for pool_mode: transaction only"));
+            m -> assertThat(m).contains("pool.min_idle needs pool_mode: session or transaction"));
   }
 }

@@ -23,8 +23,8 @@ import java.util.Optional;
  *
  * <p>{@code halo_failovers_total} counts the reports {@code ClusterControl.failovers()} still
  * holds; that list is bounded, so after many failovers the counter can drop (a counter reset to
- * Prometheus). In a fleet every instance holds the leader's reports too, so it counts the
- * cluster's failovers whichever instance ran them (do not sum it over the instances).
+ * Prometheus). In a fleet every instance holds the leader's reports too, so it counts the cluster's
+ * failovers whichever instance ran them (do not sum it over the instances).
  *
  * <p>Size: the Prometheus exposition of every counter and gauge Halo keeps, one family after
  * another; splitting it would only scatter the metric names.

@@ -406,6 +406,11 @@ public final class PgPool {
     public PgBackendConnection lend(PgBackendConnection kept) {
       return connectionOf(kept.channel(), kept.channel().attr(ORIGIN).get());
     }
+
+    @Override
+    public void discard(PgBackendConnection fresh) {
+      fresh.startupMessages().forEach(ByteBuf::release); // remember() kept its copy
+    }
   }
 
   /**

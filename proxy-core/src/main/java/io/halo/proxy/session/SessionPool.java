@@ -82,7 +82,36 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     default C lend(C kept) {
       return kept;
     }
+
+    /**
+     * A {@code min_idle} login that no session takes: releases what a session would have owned of
+     * {@code fresh} (the pool keeps what {@link #adopted} kept).
+     */
+    default void discard(C fresh) {}
   }
+
+  /**
+   * {@code min_idle}: the newest way to log in for one key on one loop (a session's, without
+   * anything of the client in it), and the warming state. Lives until a new epoch or a fence.
+   */
+  private static final class Warmer<C> {
+    Supplier<Future<C>> login;
+    long epoch;
+    boolean warming;
+    long after;
+    long pauseNanos = WARM_PAUSE_MIN_NANOS;
+  }
+
+  /** Shortest and longest pause after a failed {@code min_idle} login (doubling between). */
+  private static final long WARM_PAUSE_MIN_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  private static final long WARM_PAUSE_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
+
+  /**
+   * Keys kept warm per event loop at most: keys are the clients' to choose (startup parameters,
+   * databases, character sets), and a warm key holds backend connections with nobody using them.
+   */
+  static final int MAX_WARM_KEYS_PER_LOOP = 32;
 
   private record Entry<C>(C connection, long bornNanos, long epoch) {}
 
@@ -94,11 +123,15 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   /** Per event loop, the idle connections per key; the inner maps belong to their loop. */
   private final Map<EventLoop, Map<K, ArrayDeque<Channel>>> loops = new ConcurrentHashMap<>();
 
+  /** Per event loop, the keys kept warm ({@code min_idle}); the inner maps belong to their loop. */
+  private final Map<EventLoop, Map<K, Warmer<C>>> warmers = new ConcurrentHashMap<>();
+
   private final LongAdder reused = new LongAdder();
   private final LongAdder opened = new LongAdder();
   private final LongAdder returned = new LongAdder();
   private final LongAdder checksPassed = new LongAdder();
   private final LongAdder checksFailed = new LongAdder();
+  private final LongAdder warmed = new LongAdder();
   private final AtomicInteger idleCount = new AtomicInteger();
   private volatile long epoch = -1;
 
@@ -118,6 +151,10 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   public Future<C> acquire(EventLoop loop, K key, Supplier<Future<C>> login) {
     if (!enabled()) {
       return login.get();
+    }
+    if (config.minIdle() > 0) {
+      remember(loop, key, login);
+      loop.execute(() -> warm(loop, key)); // once this session has its connection
     }
     ArrayDeque<Channel> idle = idle(loop).get(key);
     while (idle != null && !idle.isEmpty()) {
@@ -269,7 +306,82 @@ public final class SessionPool<K extends SessionPool.Key, C> {
         });
   }
 
+  /** {@code min_idle}: {@code login} is now the way to warm {@code key} on {@code loop}. */
+  private void remember(EventLoop loop, K key, Supplier<Future<C>> login) {
+    Map<K, Warmer<C>> mine = warmers.computeIfAbsent(loop, l -> new HashMap<>());
+    Warmer<C> w = mine.get(key);
+    if (w == null) {
+      if (mine.size() >= MAX_WARM_KEYS_PER_LOOP) {
+        return;
+      }
+      w = new Warmer<>();
+      mine.put(key, w);
+    }
+    w.login = login;
+    w.epoch = epoch;
+  }
+
+  /**
+   * {@code min_idle}: opens connections until {@code key} has that many idle on {@code loop}, one
+   * login at a time, only in the epoch its way to log in was seen in; a failed login pauses it (1
+   * s, doubling to 30 s). The new connection is a fresh login: it goes idle without a reset. On
+   * {@code loop}.
+   */
+  private void warm(EventLoop loop, K key) {
+    Map<K, Warmer<C>> mine = warmers.get(loop);
+    Warmer<C> w = mine == null ? null : mine.get(key);
+    if (w == null || w.warming || w.epoch != epoch || now() - w.after < 0) {
+      return;
+    }
+    ArrayDeque<Channel> idle = idle(loop).get(key);
+    if (idle != null && idle.size() >= Math.min(config.minIdle(), config.maxIdle())) {
+      return;
+    }
+    w.warming = true;
+    Future<C> f;
+    try {
+      f = adopt(w.login.get());
+    } catch (RuntimeException e) {
+      w.warming = false;
+      pauseWarming(loop, key, w, e);
+      return;
+    }
+    f.addListener(
+        done -> {
+          w.warming = false;
+          if (!done.isSuccess()) {
+            pauseWarming(loop, key, w, done.cause());
+            return;
+          }
+          C fresh = f.getNow();
+          engine.discard(fresh);
+          Channel ch = engine.channel(fresh);
+          Entry<C> e = entry(ch);
+          if (e == null) {
+            engine.quit(ch);
+            return;
+          }
+          w.pauseNanos = WARM_PAUSE_MIN_NANOS;
+          warmed.increment();
+          keep(key, ch, e, false);
+          warm(loop, key); // the next one
+        });
+  }
+
+  private void pauseWarming(EventLoop loop, K key, Warmer<C> w, Throwable why) {
+    log.debug("min_idle login to {} failed: {}", key.backend(), why.toString());
+    w.after = now() + w.pauseNanos;
+    long pause = w.pauseNanos;
+    w.pauseNanos = Math.min(WARM_PAUSE_MAX_NANOS, w.pauseNanos * 2);
+    loop.schedule(() -> warm(loop, key), pause, TimeUnit.NANOSECONDS);
+  }
+
   private void keep(K key, Channel ch, Entry<C> e) {
+    keep(key, ch, e, true);
+  }
+
+  /** {@code givenBack}: a session's connection, reset (else a {@code min_idle} login). */
+  private void keep(K key, Channel ch, Entry<C> e, boolean givenBack) {
     if (!ch.isActive() || stale(e)) {
       engine.quit(ch);
       return;
@@ -285,17 +397,40 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     ch.pipeline().addLast("pool-idle", i);
     idle.addLast(ch);
     idleCount.incrementAndGet();
-    returned.increment();
+    if (givenBack) {
+      returned.increment();
+    }
     ch.config().setAutoRead(true); // the server's last words reach the Idle handler
-    i.timeout =
-        ch.eventLoop()
-            .schedule(
-                () -> {
-                  i.leave(ch);
-                  engine.quit(ch);
-                },
-                config.idleTimeout().toMillis(),
-                TimeUnit.MILLISECONDS);
+    i.timeout = idleTimer(key, ch, i, e);
+  }
+
+  /**
+   * Closes {@code ch} after {@code idle_timeout}, unless it is one of {@code min_idle} connections
+   * of a warm key (then it waits another round, until its {@code max_lifetime}); a closed one of a
+   * warm key is replaced.
+   */
+  private io.netty.util.concurrent.ScheduledFuture<?> idleTimer(
+      K key, Channel ch, PoolIdle i, Entry<C> e) {
+    EventLoop loop = ch.eventLoop();
+    return loop.schedule(
+        () -> {
+          Map<K, Warmer<C>> mine = warmers.get(loop);
+          ArrayDeque<Channel> idle = idle(loop).get(key);
+          if (mine != null
+              && mine.containsKey(key)
+              && idle != null
+              && idle.size() <= config.minIdle()
+              && !expired(e)
+              && !stale(e)) {
+            i.timeout = idleTimer(key, ch, i, e);
+            return;
+          }
+          i.leave(ch);
+          engine.quit(ch);
+          warm(loop, key);
+        },
+        config.idleTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -316,6 +451,10 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     }
     boolean all = previous != t.epoch();
     loops.forEach((loop, idle) -> loop.execute(() -> drain(idle, t, all)));
+    // warm keys start again from the sessions of the new topology
+    warmers.forEach(
+        (loop, mine) ->
+            loop.execute(() -> mine.keySet().removeIf(k -> all || fenced(t, k.backend()))));
     return all;
   }
 
@@ -346,6 +485,11 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   /** Backend logins of this listener's sessions while pooling. */
   public long opened() {
     return opened.sum();
+  }
+
+  /** Connections opened by {@code min_idle} and kept idle. */
+  public long warmed() {
+    return warmed.sum();
   }
 
   /** Connections given back, reset and kept. */

@@ -89,9 +89,17 @@ class MySqlPoolIT {
   }
 
   private static Connection connect(int port) throws SQLException {
+    return connect(port, "app");
+  }
+
+  private static Connection connect(int port, String database) throws SQLException {
     DriverManager.setLoginTimeout(20); // see MySqlSurvivingSessionsIT.connect
     return DriverManager.getConnection(
-        "jdbc:mysql://127.0.0.1:" + port + "/app?sslMode=DISABLED&allowPublicKeyRetrieval=true",
+        "jdbc:mysql://127.0.0.1:"
+            + port
+            + "/"
+            + database
+            + "?sslMode=DISABLED&allowPublicKeyRetrieval=true",
         "app",
         "apppw");
   }
@@ -234,5 +242,70 @@ class MySqlPoolIT {
                     .isZero();
               }
             });
+  }
+
+  /**
+   * The app user's connections to database {@code other} on the server (the monitor logs in as
+   * root; the shared listener's sessions use {@code app}).
+   */
+  private static int appConnections() throws SQLException {
+    return appConnectionIds().size();
+  }
+
+  private static java.util.Set<Long> appConnectionIds() throws SQLException {
+    java.util.Set<Long> ids = new java.util.HashSet<>();
+    try (Connection root = cluster.primary().connectAsRoot();
+        ResultSet rs =
+            root.createStatement()
+                .executeQuery(
+                    "select id from information_schema.processlist"
+                        + " where user = 'app' and db = 'other'")) {
+      while (rs.next()) {
+        ids.add(rs.getLong(1));
+      }
+    }
+    return ids;
+  }
+
+  @Test
+  void min_idle_keeps_connections_of_a_used_key_open_through_idle_timeout() throws Exception {
+    // Given a second listener, session-pooled with min_idle 2 and a 1 s idle_timeout
+    PoolConfig pool =
+        new PoolConfig(
+            PoolConfig.Mode.SESSION,
+            4,
+            Duration.ofSeconds(1),
+            Duration.ofHours(1),
+            PoolConfig.DEFAULT_SIZE,
+            PoolConfig.DEFAULT_WAIT_TIMEOUT,
+            PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofSeconds(30),
+            2);
+    await().atMost(Duration.ofSeconds(10)).until(() -> appConnections() == 0);
+    try (HaloServer warm =
+        MySqlHalo.start(
+            new HostPort("127.0.0.1", cluster.primary().port()),
+            cluster.rootUser(),
+            MySqlHalo.THROTTLE,
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            l -> l,
+            c -> HaloFixture.withPrimaryPool(c, pool),
+            Route.PRIMARY)) {
+      long id;
+      // When one session of the key runs, two more connections open beside it (its event loop's)
+      try (Connection c = connect(warm.boundAddresses().get(0).getPort(), "other")) {
+        id = connectionId(c);
+        await().atMost(Duration.ofSeconds(10)).until(() -> appConnections() == 3);
+      }
+      // Then after it, idle_timeout closes the one beyond min_idle and keeps two, quiet or not:
+      // the same two (not closed and replaced at every idle_timeout)
+      await().atMost(Duration.ofSeconds(10)).until(() -> appConnections() == 2);
+      java.util.Set<Long> kept = appConnectionIds();
+      Thread.sleep(3000);
+      assertThat(appConnectionIds()).isEqualTo(kept);
+      assertThat(id).isPositive();
+    }
+    // and they end with Halo
+    await().atMost(Duration.ofSeconds(10)).until(() -> appConnections() == 0);
   }
 }

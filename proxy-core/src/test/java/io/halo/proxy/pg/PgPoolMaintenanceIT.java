@@ -77,10 +77,15 @@ class PgPoolMaintenanceIT {
   }
 
   private void start(PoolConfig pool) throws InterruptedException {
+    start(pool, HaloFixture.server(Duration.ofSeconds(15), 64L << 20));
+  }
+
+  private void start(PoolConfig pool, io.halo.conf.model.ServerConfig server)
+      throws InterruptedException {
     halo =
         HaloFixture.start(
             cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            server,
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             200,
             c -> HaloFixture.withPrimaryPool(c, pool));
@@ -237,6 +242,51 @@ class PgPoolMaintenanceIT {
       // and the session goes on over them
       assertThat(backendPid(c)).isNotEqualTo(gone);
     }
+  }
+
+  @Test
+  void session_mode_keeps_min_idle_connections_through_idle_timeout_and_refills_for_the_next()
+      throws Exception {
+    // Given a session-pooled listener with min_idle 2 and a short idle_timeout, on one event loop
+    // (idle connections are kept per loop: with one, every session sees the same ones)
+    start(
+        new PoolConfig(
+            PoolConfig.Mode.SESSION,
+            8,
+            Duration.ofSeconds(1),
+            Duration.ofHours(1),
+            8,
+            Duration.ofSeconds(60),
+            10,
+            Duration.ofSeconds(30),
+            2),
+        new io.halo.conf.model.ServerConfig(
+            1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)));
+    int first;
+    try (Connection c = connect()) {
+      first = backendPid(c);
+      // When a session of the key runs, the pool opens two more beside it, idle
+      await().atMost(Duration.ofSeconds(10)).until(() -> clientBackends().size() == 3);
+    }
+    // Then after the session, idle_timeout (1 s) closes the one beyond min_idle and spares two:
+    // the same two (not closed and replaced at every idle_timeout)
+    await().atMost(Duration.ofSeconds(10)).until(() -> clientBackends().size() == 2);
+    List<Integer> idle = clientBackends();
+    Thread.sleep(3000);
+    assertThat(clientBackends()).containsExactlyInAnyOrderElementsOf(idle);
+    // When the server closes one of them
+    int gone = idle.get(0);
+    try (Connection su = cluster.primary().connectAsSuperuser()) {
+      su.createStatement().execute("select pg_terminate_backend(" + gone + ")");
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> clientBackends().size() == 1);
+    // Then the next session gets the live one without a login, and the pool refills behind it
+    try (Connection c = connect()) {
+      assertThat(backendPid(c)).isEqualTo(idle.get(1));
+      await().atMost(Duration.ofSeconds(10)).until(() -> clientBackends().size() == 3);
+      assertThat(clientBackends()).doesNotContain(gone);
+    }
+    assertThat(first).isPositive();
   }
 
   private long passedChecks() throws Exception {

@@ -35,11 +35,18 @@ public interface StatementClassifier {
     return new MySqlClassifier();
   }
 
-  /** {@code classifier} behind a cache of at most {@code maxEntries} statement texts. */
+  /**
+   * {@code classifier} behind a cache of at most {@code maxEntries} statement texts. A text enters
+   * the cache at its second sighting: statements with their literals written inline ({@code pgbench
+   * -S -M simple}, ORMs without bind parameters) are each new, and caching every one would cost a
+   * cache write and, soon, an eviction per statement for no hit.
+   */
   static StatementClassifier cached(StatementClassifier classifier, long maxEntries) {
     Cache<String, StatementKind> kinds = Caffeine.newBuilder().maximumSize(maxEntries).build();
     Cache<String, java.util.Set<String>> functions =
         Caffeine.newBuilder().maximumSize(maxEntries).build();
+    SecondSighting kindsSeen = new SecondSighting();
+    SecondSighting functionsSeen = new SecondSighting();
     return new StatementClassifier() {
       @Override
       public StatementKind classify(String sql) {
@@ -49,7 +56,9 @@ public interface StatementClassifier {
         StatementKind kind = kinds.getIfPresent(sql);
         if (kind == null) {
           kind = classifier.classify(sql);
-          kinds.put(sql, kind);
+          if (kindsSeen.seenBefore(sql)) {
+            kinds.put(sql, kind);
+          }
         }
         return kind;
       }
@@ -62,7 +71,9 @@ public interface StatementClassifier {
         java.util.Set<String> names = functions.getIfPresent(sql);
         if (names == null) {
           names = classifier.calledFunctions(sql);
-          functions.put(sql, names);
+          if (functionsSeen.seenBefore(sql)) {
+            functions.put(sql, names);
+          }
         }
         return names;
       }

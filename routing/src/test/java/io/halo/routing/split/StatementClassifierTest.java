@@ -153,6 +153,27 @@ class StatementClassifierTest {
   }
 
   @Test
+  void theCacheTakesATextAtItsSecondSightingOnly() {
+    java.util.Map<String, Integer> classified = new java.util.HashMap<>();
+    StatementClassifier counting =
+        sql -> {
+          classified.merge(sql, 1, Integer::sum);
+          return pg.classify(sql);
+        };
+    StatementClassifier cached = StatementClassifier.cached(counting, 100);
+    // statements with inline literals, each seen once: classified once each, never cached
+    for (int i = 0; i < 50; i++) {
+      assertThat(cached.classify("SELECT abalance FROM a WHERE aid = " + i)).isEqualTo(READ);
+    }
+    assertThat(classified.values()).containsOnly(1);
+    // a repeated text: classified at its first and second sighting, then answered by the cache
+    for (int i = 0; i < 5; i++) {
+      assertThat(cached.classify("UPDATE a SET x = $1")).isEqualTo(WRITE);
+    }
+    assertThat(classified).containsEntry("UPDATE a SET x = $1", 2);
+  }
+
+  @Test
   void combiningKindsTakesTheMostBinding() {
     assertThat(READ.and(WRITE)).isEqualTo(WRITE);
     assertThat(WRITE.and(TRANSACTION)).isEqualTo(TRANSACTION);
@@ -181,6 +202,7 @@ class StatementClassifierTest {
         .containsExactly("Quo\"ted");
     assertThat(pg.calledFunctions("select count(*) from t")).containsExactly("count");
     assertThat(pg.calledFunctions("select 1")).isEmpty();
+    pg.calledFunctions("select f()"); // cached from its second sighting
     assertThat(pg.calledFunctions("select f()")).isSameAs(pg.calledFunctions("select f()"));
     assertThat(StatementClassifier.mysql().calledFunctions("select now(), uuid()"))
         .containsExactlyInAnyOrder("now", "uuid");

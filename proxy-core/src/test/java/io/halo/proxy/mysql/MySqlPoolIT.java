@@ -63,15 +63,19 @@ class MySqlPoolIT {
             PoolConfig.DEFAULT_MAX_PREPARED,
             Duration.ZERO,
             0);
-    halo =
-        MySqlHalo.start(
-            new HostPort("127.0.0.1", cluster.primary().port()),
-            cluster.rootUser(),
-            MySqlHalo.THROTTLE,
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            l -> l,
-            c -> HaloFixture.withPrimaryPool(c, pool),
-            Route.PRIMARY);
+    halo = halo(pool);
+  }
+
+  /** A Halo in front of the cluster's primary, one listener with {@code pool}. */
+  private static HaloServer halo(PoolConfig pool) throws Exception {
+    return MySqlHalo.start(
+        new HostPort("127.0.0.1", cluster.primary().port()),
+        cluster.rootUser(),
+        MySqlHalo.THROTTLE,
+        List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+        l -> l,
+        c -> HaloFixture.withPrimaryPool(c, pool),
+        Route.PRIMARY);
   }
 
   @AfterAll
@@ -282,15 +286,7 @@ class MySqlPoolIT {
             Duration.ofSeconds(30),
             2);
     await().atMost(Duration.ofSeconds(10)).until(() -> appConnections() == 0);
-    try (HaloServer warm =
-        MySqlHalo.start(
-            new HostPort("127.0.0.1", cluster.primary().port()),
-            cluster.rootUser(),
-            MySqlHalo.THROTTLE,
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            l -> l,
-            c -> HaloFixture.withPrimaryPool(c, pool),
-            Route.PRIMARY)) {
+    try (HaloServer warm = halo(pool)) {
       long id;
       // When one session of the key runs, two more connections open beside it (its event loop's)
       try (Connection c = connect(warm.boundAddresses().get(0).getPort(), "other")) {

@@ -1183,7 +1183,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected String refusalOf(Throwable cause) {
-    return cause instanceof PgPool.WaitTimeout ? cause.getMessage() : null;
+    return cause instanceof io.halo.proxy.session.TransactionPool.WaitTimeout
+        ? cause.getMessage()
+        : null;
   }
 
   @Override

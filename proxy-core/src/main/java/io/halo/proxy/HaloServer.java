@@ -387,7 +387,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               cluster.failover().holdTimeout(),
               clusterSessions,
               admission,
-              listener.route() == io.halo.conf.model.Route.SPLIT
+              listener.route() == io.halo.conf.model.Route.SPLIT || listener.pool().multiplexed()
                   ? new io.halo.proxy.session.SplitContext(
                       io.halo.routing.split.StatementClassifier.mysql())
                   : null,
@@ -739,7 +739,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     workers
         .shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS)
         .awaitUninterruptibly(timeout + 1000);
-    contexts.forEach(c -> c.pool().close()); // the event loops are gone: nothing uses them now
+    // the event loops are gone: nothing uses the pools now
+    contexts.forEach(c -> c.pool().close());
+    mysqlContexts.forEach(c -> c.pool().close());
     log.info("Halo stopped");
   }
 }

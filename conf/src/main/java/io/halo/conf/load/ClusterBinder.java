@@ -188,14 +188,7 @@ final class ClusterBinder {
     java.time.Duration check = p.optional("check_after", d.checkAfter(), Formats::duration);
     Integer minIdle = p.optional("min_idle", d.minIdle(), Formats::integer);
     p.finish();
-    if (mode == PoolConfig.Mode.TRANSACTION && engine != Engine.POSTGRESQL) {
-      listener.report(
-          "pool_mode",
-          "transaction pooling is built for PostgreSQL listeners only so far; MySQL listeners"
-              + " take pool_mode: session");
-    } else if (mode != PoolConfig.Mode.NONE
-        && engine != Engine.POSTGRESQL
-        && route == Route.SPLIT) {
+    if (mode == PoolConfig.Mode.SESSION && engine != Engine.POSTGRESQL && route == Route.SPLIT) {
       listener.report(
           "pool_mode",
           "route: split sessions of MySQL listeners keep their own connections; session pooling"

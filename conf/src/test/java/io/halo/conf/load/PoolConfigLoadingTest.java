@@ -59,15 +59,21 @@ class PoolConfigLoadingTest {
   }
 
   @Test
-  void pooling_where_it_is_not_built_is_refused_with_the_reason() {
-    ConfigException mysql =
+  void mysql_listeners_take_transaction_pooling_on_primary_and_split_routes() throws Exception {
+    assertThat(listener(yaml("mysql", "primary", ", pool_mode: transaction")).pool().mode())
+        .isEqualTo(PoolConfig.Mode.TRANSACTION);
+    assertThat(listener(yaml("mysql", "split", ", pool_mode: transaction")).pool().mode())
+        .isEqualTo(PoolConfig.Mode.TRANSACTION);
+    ConfigException replicas =
         ViolationAssertions.failure(
-            () -> listener(yaml("mysql", "primary", ", pool_mode: transaction")));
-    assertThat(mysql.violations())
+            () -> listener(yaml("mysql", "replicas", ", pool_mode: transaction")));
+    assertThat(replicas.violations())
         .extracting(Violation::message)
-        .containsExactly(
-            "transaction pooling is built for PostgreSQL listeners only so far; MySQL listeners"
-                + " take pool_mode: session");
+        .containsExactly("transaction pooling is built for route: primary and route: split");
+  }
+
+  @Test
+  void pooling_where_it_is_not_built_is_refused_with_the_reason() {
     ConfigException mysqlSplit =
         ViolationAssertions.failure(() -> listener(yaml("mysql", "split", ", pool_mode: session")));
     assertThat(mysqlSplit.violations())

@@ -615,7 +615,7 @@ final class HaloMetrics {
     out.family(
         "halo_split_pinned_sessions",
         "gauge",
-        "Open route: split sessions pinned to the primary (temporary tables, advisory locks, LISTEN, ...).");
+        "Open sessions of route: split or pool_mode: transaction pinned to their primary connection (temporary tables, locks, LISTEN, ...).");
     splits.forEach(
         s ->
             out.sample(
@@ -628,7 +628,7 @@ final class HaloMetrics {
     out.family(
         "halo_split_pinned_total",
         "counter",
-        "route: split sessions pinned to the primary since start.");
+        "Sessions of route: split or pool_mode: transaction pinned to their primary connection since start.");
     splits.forEach(
         s ->
             out.sample(

@@ -428,23 +428,27 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
         new io.halo.proxy.session.Establisher<>(
             listener,
             ctx.channel(),
-            backend ->
-                listener
-                    .pool()
-                    .acquire(
-                        ctx.channel().eventLoop(),
-                        MySqlSession.poolKey(backend, u.backendUser(), hello),
-                        () ->
-                            MySqlBackendConnector.connect(
-                                ctx.channel().eventLoop(),
-                                listener.transports(),
-                                backend,
-                                u.backendUser(),
-                                u.backendPassword(),
-                                hello,
-                                CAPABILITIES,
-                                listener.server().backendConnectTimeout(),
-                                listener.server().maxMessageSize())),
+            backend -> {
+              var key = MySqlSession.poolKey(backend, u.backendUser(), hello);
+              java.util.function.Supplier<io.netty.util.concurrent.Future<MySqlBackendConnection>>
+                  login =
+                      () ->
+                          MySqlBackendConnector.connect(
+                              ctx.channel().eventLoop(),
+                              listener.transports(),
+                              backend,
+                              u.backendUser(),
+                              u.backendPassword(),
+                              hello,
+                              CAPABILITIES,
+                              listener.server().backendConnectTimeout(),
+                              listener.server().maxMessageSize());
+              // transaction mode: the login's connection goes back to the pool once the session
+              // starts, until its first command
+              return listener.pool().multiplexed()
+                  ? listener.pool().checkout(ctx.channel().eventLoop(), key, login)
+                  : listener.pool().acquire(ctx.channel().eventLoop(), key, login);
+            },
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {
               switch (why) {

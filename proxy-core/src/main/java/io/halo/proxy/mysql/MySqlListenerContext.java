@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * @param split for {@code route: split}: the classifier and counters; null otherwise
  * @param backendGreeting the last backend greeting seen (server version and capabilities), which
  *     Halo's own greeting follows; null until a backend was reached
- * @param pool {@code pool_mode: session}: the backend connections sessions give back
+ * @param pool {@code pool_mode: session} or {@code transaction}: the backend connections sessions
+ *     give back or check in
  */
 public record MySqlListenerContext(
     String name,
@@ -35,7 +36,7 @@ public record MySqlListenerContext(
     io.halo.proxy.session.SplitContext split,
     io.halo.proxy.session.AuthFailures authFailures,
     MySqlGreetings.Known backendGreeting,
-    io.halo.proxy.session.SessionPool<MySqlPool.Key, MySqlBackendConnection> pool)
+    MySqlPool pool)
     implements io.halo.proxy.session.SessionListener {
 
   public MySqlListenerContext(
@@ -73,6 +74,12 @@ public record MySqlListenerContext(
         split,
         authFailures,
         new MySqlGreetings.Known(),
-        MySqlPool.create(listener.pool()));
+        new MySqlPool(listener.pool(), server.ioLoops(), admission));
+  }
+
+  /** {@code pool_mode: transaction}: sessions share backend connections between transactions. */
+  @Override
+  public boolean multiplexed() {
+    return pool.multiplexed();
   }
 }

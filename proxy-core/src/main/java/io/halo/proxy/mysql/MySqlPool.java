@@ -1,27 +1,39 @@
 package io.halo.proxy.mysql;
 
+import io.halo.conf.model.PoolConfig;
 import io.halo.proxy.mysql.packet.MySqlPackets;
+import io.halo.proxy.session.Admission;
 import io.halo.proxy.session.SessionPool;
+import io.halo.proxy.session.TransactionPool;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoop;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
- * MySQL's part of session pooling ({@link SessionPool}): a connection given back is reset with
- * {@code COM_RESET_CONNECTION} (rolls back, drops temporary tables, user variables, prepared
- * statements and locks, session variables back to their global values) followed by {@code
+ * MySQL's part of pooling one listener. Session mode ({@link SessionPool}): a connection given back
+ * is reset with {@code COM_RESET_CONNECTION} (rolls back, drops temporary tables, user variables,
+ * prepared statements and locks, session variables back to their global values) followed by {@code
  * COM_INIT_DB} of its login's database (the reset leaves the current database as the session left
- * it); the check after idleness is {@code COM_PING}; the goodbye is {@code COM_QUIT}.
+ * it). Transaction mode ({@link TransactionPool}): sessions check a connection out per transaction;
+ * one that another session's settings changed is reset the same way before a session whose settings
+ * differ gets it ({@link MySqlSplitRelay}). The check after idleness is {@code COM_PING}; the
+ * goodbye is {@code COM_QUIT}.
  */
-final class MySqlPool {
+public final class MySqlPool {
 
   /** The replies of a reset or check are a few OK packets; more bytes than this are refused. */
   private static final int MAX_REPLY = 64 * 1024;
 
-  private MySqlPool() {}
+  /** What a transaction-mode connection's login said, for the sessions that reuse it. */
+  private static final AttributeKey<MySqlBackendConnection> ORIGIN =
+      AttributeKey.valueOf("halo.mysql.pool.origin");
 
   /**
    * What a pooled connection shares with the sessions it may serve: the backend, the backend user,
@@ -37,9 +49,122 @@ final class MySqlPool {
       int mariaDbCapabilities)
       implements SessionPool.Key {}
 
-  static SessionPool<Key, MySqlBackendConnection> create(io.halo.conf.model.PoolConfig config) {
-    return new SessionPool<>(config, ENGINE);
+  private final PoolConfig config;
+  private final SessionPool<Key, MySqlBackendConnection> sessions;
+  private final TransactionPool<Key, MySqlBackendConnection, Void> tx;
+
+  /**
+   * @param loops the event loops sessions run on: transaction mode shares {@code size} out among
+   *     them
+   * @param admission the cluster's admission (transaction mode's connections hold its permits);
+   *     null in unit tests
+   */
+  MySqlPool(PoolConfig config, int loops, Admission admission) {
+    this.config = config;
+    this.sessions = new SessionPool<>(config, ENGINE);
+    this.tx = new TransactionPool<>(config, loops, admission, TX_ENGINE);
   }
+
+  public boolean enabled() {
+    return config.pooled();
+  }
+
+  /** {@code pool_mode: transaction}. */
+  public boolean multiplexed() {
+    return config.multiplexed();
+  }
+
+  /** Session mode: an idle connection for {@code key}, else {@code login} ({@link SessionPool}). */
+  Future<MySqlBackendConnection> acquire(
+      EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login) {
+    return sessions.acquire(loop, key, login);
+  }
+
+  /** Session mode: a login made outside {@link #acquire} becomes the pool's. */
+  Future<MySqlBackendConnection> adopt(Future<MySqlBackendConnection> connecting) {
+    return sessions.adopt(connecting);
+  }
+
+  /** Session mode: a session ended between transactions on {@code ch}. */
+  void giveBack(Channel ch, Key key) {
+    sessions.giveBack(ch, key);
+  }
+
+  /** Transaction mode: a connection for a transaction ({@link TransactionPool#checkout}). */
+  Future<MySqlBackendConnection> checkout(
+      EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login) {
+    return tx.checkout(loop, key, login);
+  }
+
+  /**
+   * Transaction mode: a session is done with {@code ch} between transactions (its handlers and
+   * decoder removed; what settings it left on the connection noted there by the session).
+   */
+  void checkin(Channel ch) {
+    tx.checkin(ch);
+  }
+
+  /**
+   * Transaction mode: brings a checked-out connection back to its login's state ({@code
+   * COM_RESET_CONNECTION}, {@code COM_INIT_DB}), as session mode does on give-back; {@code done}
+   * gets the connection, or null when it failed (the caller closes it).
+   */
+  void reset(MySqlBackendConnection c, Key key, Consumer<MySqlBackendConnection> done) {
+    ENGINE.reset(c, key, done);
+  }
+
+  /** Health writer thread: a new epoch or a fence empties both modes' idle connections. */
+  public void onTopology(io.halo.health.state.Topology t) {
+    tx.onTopology(t, sessions.onTopology(t));
+  }
+
+  /** The admin view of this pool. */
+  public io.halo.proxy.admin.ProxyView.PoolView view(String listener, String cluster) {
+    return tx.view(listener, cluster, sessions);
+  }
+
+  /** Releases what the pool keeps beside connections (after the event loops stopped). */
+  public void close() {
+    tx.close();
+  }
+
+  private static final TransactionPool.Engine<MySqlBackendConnection, Void> TX_ENGINE =
+      new TransactionPool.Engine<>() {
+        @Override
+        public Channel channel(MySqlBackendConnection c) {
+          return c.channel();
+        }
+
+        @Override
+        public void check(Channel ch, Consumer<Boolean> done) {
+          MySqlBackendConnection c = lend(ch);
+          if (c == null) {
+            done.accept(false);
+            return;
+          }
+          ENGINE.check(c, checked -> done.accept(checked != null));
+        }
+
+        @Override
+        public void quit(Channel ch) {
+          ENGINE.quit(ch);
+        }
+
+        @Override
+        public void adopted(MySqlBackendConnection fresh) {
+          fresh.channel().attr(ORIGIN).set(fresh);
+        }
+
+        @Override
+        public MySqlBackendConnection lend(Channel ch) {
+          MySqlBackendConnection o = ch.attr(ORIGIN).get();
+          // between transactions with autocommit on: a session that turned it off keeps its own
+          return o == null
+              ? null
+              : new MySqlBackendConnection(
+                  ch, o.node(), o.threadId(), MySqlPackets.SERVER_STATUS_AUTOCOMMIT, o.greeting());
+        }
+      };
 
   private static final SessionPool.Engine<Key, MySqlBackendConnection> ENGINE =
       new SessionPool.Engine<>() {

@@ -205,13 +205,20 @@ final class MySqlSplitRelay
         .pipeline()
         .replace("frames", "frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
     primary = new Backend(true, connection.node());
-    adopt(primary, connection);
+    if (multiplexed && connection.channel().attr(APPLIED).get() != null) {
+      // transaction mode: it carries another session's settings; back it goes at once (the first
+      // command checks a connection out, reset for this session where it must be)
+      listener.pool().checkin(connection.channel());
+    } else {
+      adopt(primary, connection);
+    }
     primaryStatus = connection.status();
     primaryName = connection.node().name();
     listener.router().sessionStarted(primaryName);
     client.closeFuture().addListener(f -> listener.router().sessionEnded(primaryName));
     frontend.pipeline().addLast("split", clientHandler());
     stats.sessionStarted();
+    releaseIfIdle(); // transaction mode: the login's connection waits in the pool for work
   }
 
   // ------------------------------------------------------------------ client side
@@ -285,7 +292,28 @@ final class MySqlSplitRelay
       finalError(message);
       return;
     }
+    if (lostOn != null
+        && command != MySqlPackets.COM_PING
+        && command != MySqlPackets.COM_STMT_CLOSE
+        && command != MySqlPackets.COM_STMT_SEND_LONG_DATA) {
+      String lost = lostOn;
+      lostOn = null;
+      if (!isRollback(payload)) {
+        // as the plain relay answers it: the client learns its transaction is gone, once
+        waiting = p;
+        refuse(
+            MySqlError.TRANSACTION_LOST,
+            "Halo: backend "
+                + lost
+                + " was lost, and this session's open transaction was rolled back with it:"
+                + " restart it");
+        return;
+      }
+    }
     if (command == MySqlPackets.COM_CHANGE_USER) {
+      if (multiplexed) {
+        pin(); // the session's connection becomes the new user's: it is never shared again
+      }
       if (!backendsIdle() || primary.channel() == null) {
         inbox.addFirst(p); // after what the backends still owe (and the primary's login)
         park();
@@ -384,6 +412,11 @@ final class MySqlSplitRelay
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;
     }
+    if (multiplexed
+        && (command == MySqlPackets.COM_STMT_PREPARE || command == MySqlPackets.COM_SET_OPTION)) {
+      // a statement lives on the connection that prepared it; an option changes the protocol
+      return StatementKind.PIN;
+    }
     return StatementKind.WRITE;
   }
 
@@ -421,6 +454,11 @@ final class MySqlSplitRelay
 
   @Override
   protected void refuse(String message) {
+    refuse(MySqlError.TOO_MANY_CONNECTIONS, message);
+  }
+
+  /** Answers the waiting command with {@code e} without running it; the session goes on. */
+  private void refuse(MySqlError e, String message) {
     MySqlPacket p = waiting;
     waiting = null;
     waitingSetting = null; // it never ran
@@ -430,12 +468,32 @@ final class MySqlSplitRelay
         MySqlPackets.frame(
             client.alloc(),
             seq,
-            MySqlPackets.err(
-                client.alloc(),
-                MySqlError.TOO_MANY_CONNECTIONS.code(),
-                MySqlError.TOO_MANY_CONNECTIONS.sqlState(),
-                message)));
+            MySqlPackets.err(client.alloc(), e.code(), e.sqlState(), message)));
   }
+
+  private static boolean isRollback(ByteBuf payload) {
+    int n = payload.readableBytes() - 1;
+    return payload.getUnsignedByte(payload.readerIndex()) == MySqlPackets.COM_QUERY
+        && n <= MySqlSessionState.MAX_SCAN
+        && "ROLLBACK"
+            .equals(MySqlSessionState.classify(payload, payload.readerIndex() + 1, n).keyword());
+  }
+
+  /**
+   * Transaction mode: the backend running the session's open transaction was lost (its connection
+   * died with nothing in flight: a crash, kill -9). Its next command, unless it is ROLLBACK, gets
+   * ERR 1213 (40001) saying so, as the plain relay answers it; the session goes on, its next
+   * connection checked out on the primary then.
+   */
+  @Override
+  protected boolean transactionLost(Backend fresh) {
+    lostOn = fresh.node().name();
+    primaryStatus &= ~MySqlPackets.SERVER_STATUS_IN_TRANS;
+    return true;
+  }
+
+  /** Transaction mode: where the session's transaction was lost, until its client is told. */
+  private String lostOn;
 
   @Override
   protected void send(Backend b) {
@@ -546,17 +604,136 @@ final class MySqlSplitRelay
   @Override
   protected Future<MySqlBackendConnection> open(Backend b) {
     var u = listener.credentials().lookup(hello.user()).orElseThrow().user();
-    return MySqlBackendConnector.connect(
-        client.eventLoop(),
-        listener.transports(),
-        b.node(),
-        u.backendUser(),
-        u.backendPassword(),
-        hello,
-        capabilities,
-        listener.server().backendConnectTimeout(),
-        listener.server().maxMessageSize());
+    java.util.function.Supplier<Future<MySqlBackendConnection>> login =
+        () ->
+            MySqlBackendConnector.connect(
+                client.eventLoop(),
+                listener.transports(),
+                b.node(),
+                u.backendUser(),
+                u.backendPassword(),
+                hello,
+                capabilities,
+                listener.server().backendConnectTimeout(),
+                listener.server().maxMessageSize());
+    if (!multiplexed) {
+      return login.get();
+    }
+    MySqlPool.Key key = poolKey(b.node());
+    io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
+    listener
+        .pool()
+        .checkout(client.eventLoop(), key, login)
+        .addListener(
+            (Future<MySqlBackendConnection> f) -> {
+              if (!f.isSuccess()) {
+                p.tryFailure(f.cause());
+                return;
+              }
+              MySqlBackendConnection c = f.getNow();
+              List<String> applied = c.channel().attr(APPLIED).get();
+              if (applied == null || startsWith(settings, applied)) {
+                p.trySuccess(c); // attach() counts what is applied; the rest is replayed
+                return;
+              }
+              // another session's settings: back to the login's state before this one's
+              listener
+                  .pool()
+                  .reset(
+                      c,
+                      key,
+                      reset -> {
+                        if (reset == null) {
+                          c.channel().close();
+                          p.tryFailure(
+                              new java.io.IOException(
+                                  "a pooled connection to "
+                                      + b.node().name()
+                                      + " failed its reset"));
+                        } else {
+                          c.channel().attr(APPLIED).set(null);
+                          p.trySuccess(reset);
+                        }
+                      });
+            });
+    return p;
   }
+
+  /**
+   * Transaction mode: the settings a session left on a pooled connection, in order (null: none).
+   * The next session whose own settings begin with them takes the connection as it is; any other
+   * gets it reset first. So sessions whose drivers run the same settings at login (Connector/J's
+   * {@code SET character_set_results}, ...) share connections without a reset or a replay per
+   * transaction.
+   */
+  private static final io.netty.util.AttributeKey<List<String>> APPLIED =
+      io.netty.util.AttributeKey.valueOf("halo.mysql.pool.applied");
+
+  private static boolean startsWith(List<String> all, List<String> head) {
+    return head.size() <= all.size() && all.subList(0, head.size()).equals(head);
+  }
+
+  private MySqlPool.Key poolKey(BackendNode node) {
+    return MySqlSession.poolKey(
+        node,
+        listener.credentials().lookup(hello.user()).orElseThrow().user().backendUser(),
+        hello);
+  }
+
+  @Override
+  protected void unused(MySqlBackendConnection c) {
+    if (multiplexed) {
+      listener.pool().checkin(c.channel());
+    } else {
+      c.channel().close();
+    }
+  }
+
+  /**
+   * Transaction mode: the connection goes back to the pool without its decoder (between
+   * transactions it holds no partial packet), with the settings the session left on it.
+   */
+  @Override
+  protected void giveBack(Backend b, Channel channel) {
+    if (channel.pipeline().get(FRAMES) != null) {
+      channel.pipeline().remove(FRAMES);
+    }
+    if (b.settingsApplied > 0 && poolKey(b.node()).database().isEmpty()) {
+      quit(channel); // a reset could not return it to no database (a setting may be a USE)
+      return;
+    }
+    channel
+        .attr(APPLIED)
+        .set(b.settingsApplied == 0 ? null : List.copyOf(settings.subList(0, b.settingsApplied)));
+    listener.pool().checkin(channel);
+  }
+
+  /**
+   * Autocommit off: every statement opens a transaction, so the connection stays until it is on.
+   */
+  @Override
+  protected boolean keepsConnections() {
+    return (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+  }
+
+  @Override
+  protected void released() {
+    killTarget.accept(primary.node(), 0L); // no backend thread runs for the session now
+  }
+
+  @Override
+  protected String refusalOf(Throwable cause) {
+    return cause instanceof io.halo.proxy.session.TransactionPool.WaitTimeout
+        ? cause.getMessage()
+        : null;
+  }
+
+  @Override
+  protected Duration holdTimeout() {
+    return listener.holdTimeout();
+  }
+
+  private static final String FRAMES = "frames";
 
   @Override
   protected Channel channelOf(MySqlBackendConnection c) {
@@ -577,9 +754,12 @@ final class MySqlSplitRelay
           }
         });
     b.threadId = c.threadId();
+    List<String> applied = c.channel().attr(APPLIED).get();
+    // open() made them a prefix of the session's own (start() takes no other)
+    b.settingsApplied = applied != null && startsWith(settings, applied) ? applied.size() : 0;
     c.channel()
         .pipeline()
-        .addLast("frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
+        .addLast(FRAMES, new MySqlPacketDecoder(listener.server().maxMessageSize()));
   }
 
   @Override
@@ -807,8 +987,8 @@ final class MySqlSplitRelay
    */
   @Override
   public void onTopology(io.halo.health.state.Topology t, String cluster) {
-    if (closed) {
-      return;
+    if (closed || unbound()) {
+      return; // transaction pooling, between transactions: the next one checks out the primary
     }
     String why =
         io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, primary.node().name(), true);

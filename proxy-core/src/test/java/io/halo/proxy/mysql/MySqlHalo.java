@@ -97,6 +97,28 @@ final class MySqlHalo {
       java.util.function.UnaryOperator<ClusterConfig> cluster,
       Route... routes)
       throws InterruptedException {
+    return start(
+        db1,
+        monitorUser,
+        throttle,
+        users,
+        listener,
+        cluster,
+        HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
+        routes);
+  }
+
+  /** As above, with {@code server}'s settings (e.g. one event loop). */
+  static HaloServer start(
+      HostPort db1,
+      String monitorUser,
+      ThrottleConfig throttle,
+      List<UserConfig> users,
+      java.util.function.UnaryOperator<ListenerConfig> listener,
+      java.util.function.UnaryOperator<ClusterConfig> cluster,
+      io.halo.conf.model.ServerConfig server,
+      Route... routes)
+      throws InterruptedException {
     List<ListenerConfig> listeners =
         java.util.Arrays.stream(routes)
             .map(
@@ -123,7 +145,7 @@ final class MySqlHalo {
     return HaloServer.start(
         new HaloConfig(
             null,
-            HaloFixture.server(Duration.ofSeconds(10), 64L << 20),
+            server,
             new AdminConfig(new HostPort("127.0.0.1", 0), null),
             users,
             List.of(cluster.apply(c))));

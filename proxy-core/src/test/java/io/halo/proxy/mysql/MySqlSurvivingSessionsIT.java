@@ -476,4 +476,79 @@ class MySqlSurvivingSessionsIT {
       assertThat(port(c)).isEqualTo(next.port());
     }
   }
+
+  @Test
+  void on_a_transaction_pooled_listener_sessions_outlive_kill_9_of_the_primary() throws Exception {
+    // Given a transaction-pooled listener, idle sessions (one with settings) and one inside a
+    // transaction that has written
+    start(
+        new io.halo.conf.model.PoolConfig(
+            io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            8,
+            Duration.ofSeconds(10),
+            io.halo.conf.model.PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofSeconds(30),
+            0));
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    List<Connection> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < IDLE_SESSIONS; i++) {
+        Connection c = connect();
+        assertThat(port(c)).isEqualTo(old.port());
+        idle.add(c);
+      }
+      Connection set = connect();
+      idle.add(set);
+      set.setCatalog("other");
+      try (Statement s = set.createStatement()) {
+        s.execute("set session sql_mode='ANSI_QUOTES'");
+        s.execute("set time_zone = '+03:00'");
+      }
+      Connection inTx = connect();
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into t values (1)");
+      // When the primary is killed and a replica is promoted
+      old.kill();
+      awaitFailover();
+      assertThat(control().topology().primary()).isEqualTo(next.name());
+      // Then every idle session runs its next statement on the new primary, without an error,
+      // the one with settings with its settings
+      for (Connection c : idle) {
+        assertThat(port(c)).isEqualTo(next.port());
+      }
+      try (ResultSet rs =
+          set.createStatement().executeQuery("select database(), @@sql_mode, @@time_zone")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("other");
+        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
+        assertThat(rs.getString(3)).isEqualTo("+03:00");
+      }
+      // And the one inside a transaction is told it is gone, once, and goes on
+      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> {
+                assertThat(e.getErrorCode()).isEqualTo(1213);
+                assertThat(e.getSQLState()).isEqualTo("40001");
+                assertThat(e.getMessage()).contains("was lost", "rolled back");
+              });
+      inTx.rollback();
+      inTx.createStatement().execute("insert into t values (3)");
+      inTx.commit();
+      assertThat(port(inTx)).isEqualTo(next.port());
+      try (ResultSet rs = inTx.createStatement().executeQuery("select id from t order by id")) {
+        List<Integer> ids = new ArrayList<>();
+        while (rs.next()) {
+          ids.add(rs.getInt(1));
+        }
+        assertThat(ids).containsExactly(3);
+      }
+    } finally {
+      closeAll(idle);
+    }
+  }
 }

@@ -236,6 +236,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     quit(channel);
   }
 
+  /**
+   * Multiplexed: the session keeps its connections between transactions for now, without being
+   * pinned for good (MySQL with autocommit off: its next statement opens a transaction).
+   */
+  protected boolean keepsConnections() {
+    return false;
+  }
+
   /** Multiplexed: the session gave its connections back (no cancel target, nothing bound). */
   protected void released() {}
 
@@ -652,6 +660,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         || parked
         || hasPending()
         || inTransaction()
+        || keepsConnections()
         || !backendsIdle()
         || primary == null
         || primary.connecting()

@@ -1,0 +1,263 @@
+package io.halo.proxy.mysql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.HostPort;
+import io.halo.conf.model.PoolConfig;
+import io.halo.conf.model.Route;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.HaloServer;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.MariaDbCluster;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code pool_mode: transaction} on a MySQL listener (issue 13), through Connector/J against a real
+ * MariaDB: many client sessions over a pool of three backend connections (one event loop, so the
+ * whole pool is one loop's), a transaction (or autocommit off) keeping its connection, a full
+ * pool's wait ending in ERR 1040 while the session stays usable, settings that follow their own
+ * session and no other, and what cannot be shared (user variables, server-side prepared statements)
+ * pinning its session.
+ */
+class MySqlTransactionPoolIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  static MariaDbCluster cluster;
+  static HaloServer halo;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster =
+        LOGS.watch(
+            MariaDbCluster.builder().name("mytxpool").user("app", "apppw").database("app").start());
+    try (Connection c = cluster.primary().connectAsRoot();
+        Statement s = c.createStatement()) {
+      s.execute("create table app.items (id int primary key, who varchar(20))");
+    }
+    PoolConfig pool =
+        new PoolConfig(
+            PoolConfig.Mode.TRANSACTION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            3,
+            Duration.ofSeconds(1),
+            PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofSeconds(30),
+            0);
+    halo =
+        MySqlHalo.start(
+            new HostPort("127.0.0.1", cluster.primary().port()),
+            cluster.rootUser(),
+            MySqlHalo.THROTTLE,
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            l -> l,
+            c -> HaloFixture.withPrimaryPool(c, pool),
+            new io.halo.conf.model.ServerConfig(
+                1, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+            Route.PRIMARY);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (halo != null) {
+      halo.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private static Connection throughHalo() throws SQLException {
+    return connect(halo.boundAddresses().get(0).getPort(), "");
+  }
+
+  private static Connection direct() throws SQLException {
+    return connect(cluster.primary().port(), "");
+  }
+
+  private static Connection connect(int port, String options) throws SQLException {
+    DriverManager.setLoginTimeout(20);
+    return DriverManager.getConnection(
+        "jdbc:mysql://127.0.0.1:"
+            + port
+            + "/app?sslMode=DISABLED&allowPublicKeyRetrieval=true"
+            + options,
+        "app",
+        "apppw");
+  }
+
+  private static long connectionId(Connection c) throws SQLException {
+    return Long.parseLong(one(c, "select connection_id()"));
+  }
+
+  private static String one(Connection c, String sql) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  /** The backend threads logged in as the application's user (Halo's pool, or direct clients). */
+  private static int appThreads() throws SQLException {
+    try (Connection c = cluster.primary().connectAsRoot()) {
+      return Integer.parseInt(
+          one(c, "select count(*) from information_schema.processlist where user = 'app'"));
+    }
+  }
+
+  @Test
+  void twenty_sessions_share_three_backend_connections() throws Exception {
+    List<Connection> sessions = new ArrayList<>();
+    Set<Long> backendThreads = new HashSet<>();
+    try {
+      for (int i = 0; i < 20; i++) {
+        sessions.add(throughHalo());
+      }
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < sessions.size(); i++) {
+          Connection c = sessions.get(i);
+          try (Statement s = c.createStatement()) {
+            s.executeUpdate("insert into items values (" + (1000 + round * 100 + i) + ", 'many')");
+          }
+          backendThreads.add(connectionId(c));
+        }
+      }
+      // every session is open, and the server sees the pool only
+      assertThat(appThreads()).isLessThanOrEqualTo(3);
+      assertThat(backendThreads).hasSizeLessThanOrEqualTo(3);
+      try (Connection d = direct()) {
+        assertThat(one(d, "select count(*) from items where who = 'many'")).isEqualTo("60");
+      }
+    } finally {
+      for (Connection c : sessions) {
+        c.close();
+      }
+    }
+  }
+
+  @Test
+  void a_transaction_keeps_its_connection_and_a_full_pool_refuses_only_the_statement()
+      throws Exception {
+    try (Connection a = throughHalo();
+        Connection b = throughHalo();
+        Connection c = throughHalo();
+        Connection waiting = throughHalo()) {
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      a.createStatement().executeUpdate("insert into items values (1, 'a')");
+      long aThread = connectionId(a);
+      b.createStatement().executeUpdate("insert into items values (2, 'b')");
+      long bThread = connectionId(b);
+      assertThat(bThread).isNotEqualTo(aThread);
+      c.createStatement().execute("set @held = 1"); // a user variable pins c
+      // every connection is held (two open transactions, one pinned session): another session's
+      // statement waits pool.wait_timeout (1 s), then fails alone
+      assertThatThrownBy(() -> one(waiting, "select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040))
+          .hasMessageContaining("pool.wait_timeout");
+      // inside its transaction a session stays on its connection
+      a.createStatement().executeUpdate("insert into items values (3, 'a')");
+      assertThat(connectionId(a)).isEqualTo(aThread);
+      // uncommitted rows are not seen elsewhere
+      try (Connection d = direct()) {
+        assertThat(one(d, "select count(*) from items where id in (1, 2, 3)")).isEqualTo("0");
+      }
+      a.commit();
+      // autocommit still off: the next statement opens a transaction, so the connection stays
+      // (were it shared, the waiting session would run on it with autocommit off)
+      assertThatThrownBy(() -> one(waiting, "select @@autocommit"))
+          .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040));
+      a.setAutoCommit(true); // autocommit on again: the connection goes back to the pool
+      // the session that waited goes on
+      assertThat(one(waiting, "select @@autocommit")).isEqualTo("1");
+      b.rollback();
+      b.setAutoCommit(true);
+      try (Connection d = direct()) {
+        assertThat(one(d, "select group_concat(id order by id) from items where id in (1, 2, 3)"))
+            .isEqualTo("1,3");
+      }
+    }
+  }
+
+  @Test
+  void settings_follow_their_session_and_no_other() throws Exception {
+    String defaultMode;
+    String defaultZone;
+    try (Connection d = direct()) {
+      defaultMode = one(d, "select @@sql_mode");
+      defaultZone = one(d, "select @@time_zone");
+    }
+    try (Connection a = throughHalo();
+        Connection b = throughHalo()) {
+      a.createStatement().execute("set session sql_mode = 'ANSI_QUOTES'");
+      a.createStatement().execute("set time_zone = '+05:00'");
+      Set<Long> aThreads = new HashSet<>();
+      Set<Long> bThreads = new HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        assertThat(one(b, "select @@sql_mode")).isEqualTo(defaultMode);
+        assertThat(one(b, "select @@time_zone")).isEqualTo(defaultZone);
+        bThreads.add(connectionId(b));
+        assertThat(one(a, "select @@sql_mode")).isEqualTo("ANSI_QUOTES");
+        assertThat(one(a, "select @@time_zone")).isEqualTo("+05:00");
+        aThreads.add(connectionId(a));
+      }
+      // the two sessions ran on the same backend connections, one after the other
+      aThreads.retainAll(bThreads);
+      assertThat(aThreads).isNotEmpty();
+      // a session that logs in after them sees none of it either, nor does one with the same
+      // settings lose them
+      assertThat(one(a, "select @@sql_mode")).isEqualTo("ANSI_QUOTES"); // a's, last on the pool
+      try (Connection c = throughHalo()) {
+        assertThat(one(c, "select @@sql_mode")).isEqualTo(defaultMode);
+        c.createStatement().execute("set session sql_mode = 'ANSI_QUOTES'");
+        for (int i = 0; i < 3; i++) {
+          assertThat(one(c, "select @@sql_mode")).isEqualTo("ANSI_QUOTES");
+          assertThat(one(b, "select @@time_zone")).isEqualTo(defaultZone);
+        }
+      }
+    }
+  }
+
+  @Test
+  void user_variables_and_server_prepared_statements_pin_their_session() throws Exception {
+    try (Connection a = throughHalo();
+        Connection p = connect(halo.boundAddresses().get(0).getPort(), "&useServerPrepStmts=true");
+        Connection other = throughHalo()) {
+      a.createStatement().execute("set @kept = 42");
+      try (PreparedStatement ps = p.prepareStatement("select ? + 1")) {
+        for (int i = 0; i < 5; i++) {
+          // another session runs between each use: it cannot take the pinned connections
+          assertThat(one(other, "select coalesce(@kept, 'none')")).isEqualTo("none");
+          ps.setInt(1, i);
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            assertThat(rs.getInt(1)).isEqualTo(i + 1);
+          }
+          assertThat(one(a, "select @kept")).isEqualTo("42");
+        }
+      }
+    }
+    assertThat(MySqlHalo.metrics(halo)).containsPattern("halo_split_pinned_total\\{[^}]*\\} [2-9]");
+  }
+}

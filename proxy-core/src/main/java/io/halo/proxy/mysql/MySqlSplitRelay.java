@@ -698,8 +698,11 @@ final class MySqlSplitRelay
     if (channel.pipeline().get(FRAMES) != null) {
       channel.pipeline().remove(FRAMES);
     }
-    if (b.settingsApplied > 0 && poolKey(b.node()).database().isEmpty()) {
-      quit(channel); // a reset could not return it to no database (a setting may be a USE)
+    if (b.settingsApplied > 0
+        && poolKey(b.node()).database().isEmpty()
+        && settings.subList(0, b.settingsApplied).stream()
+            .anyMatch(t -> "USE".equals(MySqlSessionState.classify(t).keyword()))) {
+      quit(channel); // it chose a database: no reset returns a connection to none
       return;
     }
     channel

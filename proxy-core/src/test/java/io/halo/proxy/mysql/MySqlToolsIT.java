@@ -48,7 +48,7 @@ class MySqlToolsIT {
 
   record Run(int exit, String out) {}
 
-  private static boolean onPath(String tool) {
+  static boolean onPath(String tool) {
     for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
       if (new File(dir, tool).canExecute()) {
         return true;
@@ -57,7 +57,7 @@ class MySqlToolsIT {
     return false;
   }
 
-  private static Run run(String... command) throws Exception {
+  static Run run(String... command) throws Exception {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     p.getOutputStream().close();
     boolean done = p.waitFor(180, TimeUnit.SECONDS);
@@ -190,7 +190,7 @@ class MySqlToolsIT {
     assertThat(bench.out()).containsPattern("reconnects:\\s+0 ");
   }
 
-  private static String[] concat(String[]... parts) {
+  static String[] concat(String[]... parts) {
     return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
   }
 }

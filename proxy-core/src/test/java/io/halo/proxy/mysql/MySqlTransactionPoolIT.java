@@ -2,6 +2,7 @@ package io.halo.proxy.mysql;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.HostPort;
@@ -68,7 +69,10 @@ class MySqlTransactionPoolIT {
             new HostPort("127.0.0.1", cluster.primary().port()),
             cluster.rootUser(),
             MySqlHalo.THROTTLE,
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            List.of(
+                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+                // sysbench's client library logs in with mysql_native_password
+                new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
             l -> l,
             c -> HaloFixture.withPrimaryPool(c, pool),
             new io.halo.conf.model.ServerConfig(
@@ -235,6 +239,55 @@ class MySqlTransactionPoolIT {
           assertThat(one(c, "select @@sql_mode")).isEqualTo("ANSI_QUOTES");
           assertThat(one(b, "select @@time_zone")).isEqualTo(defaultZone);
         }
+      }
+    }
+  }
+
+  @Test
+  void sysbench_read_write_runs_with_more_threads_than_connections() throws Exception {
+    assumeTrue(MySqlToolsIT.onPath("sysbench"), "sysbench not installed");
+    String[] common = {
+      "--mysql-host=127.0.0.1",
+      "--mysql-port=" + halo.boundAddresses().get(0).getPort(),
+      "--mysql-user=legacy",
+      "--mysql-password=legacypw",
+      "--mysql-db=app",
+      "--mysql-ssl=off",
+      "--db-ps-mode=disable", // server-side prepared statements would pin each thread
+      "--tables=2",
+      "--table-size=2000"
+    };
+    int before = appThreads(); // the pools of other tests' keys (client capabilities differ)
+    MySqlToolsIT.Run prepare =
+        MySqlToolsIT.run(
+            MySqlToolsIT.concat(
+                new String[] {"sysbench", "oltp_read_write"}, common, new String[] {"prepare"}));
+    assertThat(prepare.exit()).as(prepare.out()).isZero();
+    MySqlToolsIT.Run bench =
+        MySqlToolsIT.run(
+            MySqlToolsIT.concat(
+                new String[] {"sysbench", "oltp_read_write", "--threads=8", "--time=5"},
+                common,
+                new String[] {"run"}));
+    assertThat(bench.exit()).as(bench.out()).isZero();
+    assertThat(bench.out()).containsPattern("transactions:\\s+[1-9]");
+    assertThat(bench.out()).containsPattern("reconnects:\\s+0 ");
+    // eight client threads, three backend connections at most for sysbench's key
+    assertThat(appThreads()).isLessThanOrEqualTo(before + 3);
+  }
+
+  @Test
+  void sessions_without_a_database_never_get_the_one_another_chose() throws Exception {
+    String noDatabase =
+        "jdbc:mysql://127.0.0.1:"
+            + halo.boundAddresses().get(0).getPort()
+            + "/?sslMode=DISABLED&allowPublicKeyRetrieval=true";
+    try (Connection a = DriverManager.getConnection(noDatabase, "app", "apppw");
+        Connection b = DriverManager.getConnection(noDatabase, "app", "apppw")) {
+      a.createStatement().execute("use app");
+      for (int i = 0; i < 3; i++) {
+        assertThat(one(a, "select database()")).isEqualTo("app");
+        assertThat(one(b, "select database()")).isNull();
       }
     }
   }

@@ -519,6 +519,14 @@ final class HaloMetrics {
             "outcome",
             "failed");
       }
+      out.family(
+          "halo_pool_warmed_total",
+          "counter",
+          "Backend logins the pool made by itself to keep pool.min_idle connections idle.");
+      for (ProxyView.PoolView p : pools) {
+        out.sample(
+            "halo_pool_warmed_total", p.warmed(), "listener", p.listener(), CLUSTER, p.cluster());
+      }
     }
     if (outlived.isEmpty()) {
       return;

@@ -47,7 +47,8 @@ public interface ProxyView {
       long waits,
       double waitSeconds,
       long checksPassed,
-      long checksFailed) {}
+      long checksFailed,
+      long warmed) {}
 
   /**
    * Sessions of one cluster that outlived a lost backend: kept waiting for a new primary, moved

@@ -526,7 +526,8 @@ public final class SessionPool<K extends SessionPool.Key, C> {
         0,
         0,
         checksPassed(),
-        checksFailed());
+        checksFailed(),
+        warmed());
   }
 
   @SuppressWarnings("unchecked") // one attribute key for every pool; a channel is in one pool

@@ -128,6 +128,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private final LongAdder waitNanos = new LongAdder();
   private final LongAdder checksPassed = new LongAdder();
   private final LongAdder checksFailed = new LongAdder();
+  private final LongAdder warmed = new LongAdder();
   private volatile long epoch = -1;
 
   /**
@@ -525,6 +526,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
           (Future<C> done) -> {
             slot.warming--;
             if (done.isSuccess()) {
+              warmed.increment();
               slot.warmPauseNanos = WARM_PAUSE_MIN_NANOS;
               slot.warmAfter = now();
               release(done.getNow()); // idle in the pool, or to a waiter
@@ -742,7 +744,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         waits.sum(),
         waitNanos.sum() / 1e9,
         checksPassed.sum() + sessions.checksPassed(),
-        checksFailed.sum() + sessions.checksFailed());
+        checksFailed.sum() + sessions.checksFailed(),
+        warmed.sum() + sessions.warmed());
   }
 
   /** Sessions that took a pooled connection (or a login's memo) instead of logging in. */

@@ -287,6 +287,8 @@ class PgPoolMaintenanceIT {
       assertThat(clientBackends()).doesNotContain(gone);
     }
     assertThat(first).isPositive();
+    // and the metrics count the pool's own logins: two at first, more for the refill
+    assertThat(halo.metrics()).containsPattern("halo_pool_warmed_total\\{[^}]*\\} [3-9]");
   }
 
   private long passedChecks() throws Exception {

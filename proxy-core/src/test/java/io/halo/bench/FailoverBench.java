@@ -140,12 +140,12 @@ public final class FailoverBench {
           - name: bench
             engine: mysql
             listeners:
-              - { listen: 127.0.0.1:0, route: primary }
+              - { listen: 127.0.0.1:0, route: %s }
             backends:
         %s    monitor: { user: %s }
             throttle: { max_connections: %d }
         """
-            .formatted(backends, c.rootUser(), Math.max(200, IDLE + 50));
+            .formatted(primaryRoute(), backends, c.rootUser(), Math.max(200, IDLE + 50));
     return HaloServer.start(ConfigLoader.parse(yaml, "failover-bench-mysql.yaml", Map.of()));
   }
 
@@ -203,7 +203,10 @@ public final class FailoverBench {
             idle.size(),
             r == null ? "no failover" : r.outcome().name());
         return new Run(
-            "MariaDB kill -9, " + (semiSync ? "semi-synchronous" : "asynchronous") + " replication",
+            "MariaDB kill -9, "
+                + (semiSync ? "semi-synchronous" : "asynchronous")
+                + " replication"
+                + (POOL_MODE.isEmpty() ? "" : ", pool_mode " + POOL_MODE),
             outage.toMillis(),
             w.ackedCount(),
             lost,

@@ -681,12 +681,8 @@ final class MySqlSplitRelay
   }
 
   @Override
-  protected void unused(MySqlBackendConnection c) {
-    if (multiplexed) {
-      listener.pool().checkin(c.channel());
-    } else {
-      c.channel().close();
-    }
+  protected void checkin(Channel channel) {
+    listener.pool().checkin(channel);
   }
 
   /**

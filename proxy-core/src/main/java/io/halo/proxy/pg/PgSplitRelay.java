@@ -1036,13 +1036,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
-  protected void unused(PgBackendConnection c) {
-    discard(c);
-    if (multiplexed) {
-      listener.pool().checkin(c.channel());
-    } else {
-      c.channel().close();
-    }
+  protected void checkin(Channel channel) {
+    listener.pool().checkin(channel);
   }
 
   @Override

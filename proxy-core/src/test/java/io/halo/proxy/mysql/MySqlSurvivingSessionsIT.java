@@ -182,6 +182,25 @@ class MySqlSurvivingSessionsIT {
     }
   }
 
+  /** {@link #IDLE_SESSIONS} sessions through Halo, each checked to run on {@code on}. */
+  private void openIdle(List<Connection> into, MariaDbNode on) throws SQLException {
+    for (int i = 0; i < IDLE_SESSIONS; i++) {
+      Connection c = connect();
+      into.add(c);
+      assertThat(port(c)).isEqualTo(on.port());
+    }
+  }
+
+  private static List<Integer> ids(Connection c) throws SQLException {
+    List<Integer> ids = new ArrayList<>();
+    try (ResultSet rs = c.createStatement().executeQuery("select id from t order by id")) {
+      while (rs.next()) {
+        ids.add(rs.getInt(1));
+      }
+    }
+    return ids;
+  }
+
   private String metrics() throws Exception {
     return MySqlHalo.metrics(halo);
   }
@@ -194,11 +213,7 @@ class MySqlSurvivingSessionsIT {
     MariaDbNode next = cluster.replicas().get(0);
     List<Connection> idle = new ArrayList<>();
     try {
-      for (int i = 0; i < IDLE_SESSIONS; i++) {
-        Connection c = connect();
-        assertThat(port(c)).isEqualTo(old.port());
-        idle.add(c);
-      }
+      openIdle(idle, old);
       // and one that changed its state: schema, sql_mode, a user variable, isolation, autocommit
       Connection set = connect();
       idle.add(set);
@@ -255,13 +270,7 @@ class MySqlSurvivingSessionsIT {
       inTx.rollback();
       inTx.createStatement().execute("insert into t values (3)");
       inTx.commit();
-      try (ResultSet rs = inTx.createStatement().executeQuery("select id from t order by id")) {
-        List<Integer> ids = new ArrayList<>();
-        while (rs.next()) {
-          ids.add(rs.getInt(1));
-        }
-        assertThat(ids).containsExactly(3);
-      }
+      assertThat(ids(inTx)).containsExactly(3);
       assertThat(port(inTx)).isEqualTo(next.port());
       inTx.close();
       // And the session with a temporary table ends, as before: its connection is closed
@@ -496,11 +505,7 @@ class MySqlSurvivingSessionsIT {
     MariaDbNode next = cluster.replicas().get(0);
     List<Connection> idle = new ArrayList<>();
     try {
-      for (int i = 0; i < IDLE_SESSIONS; i++) {
-        Connection c = connect();
-        assertThat(port(c)).isEqualTo(old.port());
-        idle.add(c);
-      }
+      openIdle(idle, old);
       Connection set = connect();
       idle.add(set);
       set.setCatalog("other");
@@ -540,13 +545,7 @@ class MySqlSurvivingSessionsIT {
       inTx.createStatement().execute("insert into t values (3)");
       inTx.commit();
       assertThat(port(inTx)).isEqualTo(next.port());
-      try (ResultSet rs = inTx.createStatement().executeQuery("select id from t order by id")) {
-        List<Integer> ids = new ArrayList<>();
-        while (rs.next()) {
-          ids.add(rs.getInt(1));
-        }
-        assertThat(ids).containsExactly(3);
-      }
+      assertThat(ids(inTx)).containsExactly(3);
     } finally {
       closeAll(idle);
     }

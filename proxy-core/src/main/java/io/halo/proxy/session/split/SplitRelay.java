@@ -288,10 +288,22 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Multiplexed: the primary refused or reset a connect; the health checker should look now. */
   protected void suspect(BackendNode node) {}
 
-  /** A connection opened but not taken (the session closed meanwhile): the engine frees it. */
-  protected void unused(C connection) {
+  /**
+   * A connection opened but not taken (the session closed meanwhile): the engine frees it, and it
+   * goes back to the pool (multiplexed) or closes.
+   */
+  protected final void unused(C connection) {
     discard(connection);
-    channelOf(connection).close();
+    if (multiplexed) {
+      checkin(channelOf(connection));
+    } else {
+      channelOf(connection).close();
+    }
+  }
+
+  /** Multiplexed: a connection checked out but never used goes back to the listener's pool. */
+  protected void checkin(Channel channel) {
+    channel.close();
   }
 
   /** Whether a leg is in the middle of a request the client has not finished sending. */

@@ -207,8 +207,10 @@ final class MySqlSplitRelay
     primary = new Backend(true, connection.node());
     if (multiplexed && connection.channel().attr(APPLIED).get() != null) {
       // transaction mode: it carries another session's settings; back it goes at once (the first
-      // command checks a connection out, reset for this session where it must be)
-      listener.pool().checkin(connection.channel());
+      // command checks a connection out, reset for this session where it must be), and no KILL
+      // may reach its thread through this session
+      killTarget.accept(connection.node(), 0L);
+      checkin(connection.channel());
     } else {
       adopt(primary, connection);
     }
@@ -530,6 +532,7 @@ final class MySqlSplitRelay
     if (command == MySqlPackets.COM_RESET_CONNECTION) {
       settings.clear();
       settingsBytes = 0;
+      settingsSnapshot = null;
       primary.settingsApplied = 0;
       dropIdleReplica();
     }
@@ -619,7 +622,7 @@ final class MySqlSplitRelay
     if (!multiplexed) {
       return login.get();
     }
-    MySqlPool.Key key = poolKey(b.node());
+    MySqlPool.Key key = MySqlSession.poolKey(b.node(), u.backendUser(), hello);
     io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
     listener
         .pool()
@@ -669,15 +672,25 @@ final class MySqlSplitRelay
   private static final io.netty.util.AttributeKey<List<String>> APPLIED =
       io.netty.util.AttributeKey.valueOf("halo.mysql.pool.applied");
 
-  private static boolean startsWith(List<String> all, List<String> head) {
-    return head.size() <= all.size() && all.subList(0, head.size()).equals(head);
+  /**
+   * The first {@code n} settings as an immutable list (null for none), shared by every connection
+   * given back with the same ones: copied once per change of the settings, not per transaction.
+   */
+  private List<String> appliedSettings(int n) {
+    if (n == 0) {
+      return null;
+    }
+    if (settingsSnapshot == null || settingsSnapshot.size() != n) {
+      settingsSnapshot = List.copyOf(settings.subList(0, n));
+    }
+    return settingsSnapshot;
   }
 
-  private MySqlPool.Key poolKey(BackendNode node) {
-    return MySqlSession.poolKey(
-        node,
-        listener.credentials().lookup(hello.user()).orElseThrow().user().backendUser(),
-        hello);
+  /** The last {@link #appliedSettings} copy; dropped whenever {@link #settings} changes. */
+  private List<String> settingsSnapshot;
+
+  private static boolean startsWith(List<String> all, List<String> head) {
+    return head.size() <= all.size() && all.subList(0, head.size()).equals(head);
   }
 
   @Override
@@ -694,17 +707,15 @@ final class MySqlSplitRelay
     if (channel.pipeline().get(FRAMES) != null) {
       channel.pipeline().remove(FRAMES);
     }
-    if (b.settingsApplied > 0
-        && poolKey(b.node()).database().isEmpty()
-        && settings.subList(0, b.settingsApplied).stream()
-            .anyMatch(t -> "USE".equals(MySqlSessionState.classify(t).keyword()))) {
+    List<String> applied = appliedSettings(b.settingsApplied);
+    if (applied != null
+        && (hello.database() == null || hello.database().isEmpty())
+        && applied.stream().anyMatch(t -> "USE".equals(MySqlSessionState.classify(t).keyword()))) {
       quit(channel); // it chose a database: no reset returns a connection to none
       return;
     }
-    channel
-        .attr(APPLIED)
-        .set(b.settingsApplied == 0 ? null : List.copyOf(settings.subList(0, b.settingsApplied)));
-    listener.pool().checkin(channel);
+    channel.attr(APPLIED).set(applied);
+    checkin(channel);
   }
 
   /**
@@ -802,6 +813,7 @@ final class MySqlSplitRelay
       }
       if (r.setting() != null && !b.replyError) {
         settings.add(r.setting());
+        settingsSnapshot = null;
         settingsBytes += r.setting().length();
         b.settingsApplied = settings.size();
       }
@@ -906,6 +918,7 @@ final class MySqlSplitRelay
     }
     settings.clear();
     settingsBytes = 0;
+    settingsSnapshot = null;
     waitingSetting = null;
     restart(
         new Backend(true, conn.node()),

@@ -1035,6 +1035,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     c.startupMessages().forEach(ByteBuf::release); // the client had them at its own login
   }
 
+  /**
+   * Transaction mode: the connection goes back to the pool with its decoder (between transactions
+   * it holds no partial message) and its book.
+   */
   @Override
   protected void checkin(Channel channel) {
     listener.pool().checkin(channel);
@@ -1058,15 +1062,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private static final String FRAMES = "frames";
-
-  /**
-   * Transaction mode: the connection goes back to the pool with its decoder (between transactions
-   * it holds no partial message) and its book.
-   */
-  @Override
-  protected void giveBack(Backend b, Channel channel) {
-    listener.pool().checkin(channel);
-  }
 
   @Override
   protected void released() {

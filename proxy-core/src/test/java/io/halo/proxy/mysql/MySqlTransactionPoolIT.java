@@ -140,8 +140,10 @@ class MySqlTransactionPoolIT {
       for (int round = 0; round < 3; round++) {
         for (int i = 0; i < sessions.size(); i++) {
           Connection c = sessions.get(i);
-          try (Statement s = c.createStatement()) {
-            s.executeUpdate("insert into items values (" + (1000 + round * 100 + i) + ", 'many')");
+          // Connector/J's default prepared statements stay on the client: they do not pin
+          try (PreparedStatement s = c.prepareStatement("insert into items values (?, 'many')")) {
+            s.setInt(1, 1000 + round * 100 + i);
+            s.executeUpdate();
           }
           backendThreads.add(connectionId(c));
         }
@@ -311,6 +313,7 @@ class MySqlTransactionPoolIT {
         }
       }
     }
-    assertThat(MySqlHalo.metrics(halo)).containsPattern("halo_split_pinned_total\\{[^}]*\\} [2-9]");
+    assertThat(MySqlHalo.metrics(halo))
+        .containsPattern("halo_split_pinned_total\\{[^}]*\\} ([2-9]|[1-9][0-9]+)\\b");
   }
 }

@@ -233,7 +233,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * removed) back to the listener's pool with what the engine keeps per connection.
    */
   protected void giveBack(L leg, Channel channel) {
-    quit(channel);
+    checkin(channel);
   }
 
   /**
@@ -301,9 +301,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
   }
 
-  /** Multiplexed: a connection checked out but never used goes back to the listener's pool. */
+  /** Multiplexed: a connection goes back to the listener's pool as it is. */
   protected void checkin(Channel channel) {
-    channel.close();
+    quit(channel);
   }
 
   /** Whether a leg is in the middle of a request the client has not finished sending. */

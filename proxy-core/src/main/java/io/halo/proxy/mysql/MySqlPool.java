@@ -177,6 +177,7 @@ public final class MySqlPool {
         public void reset(
             MySqlBackendConnection c, Key key, Consumer<MySqlBackendConnection> done) {
           Channel ch = c.channel();
+          ch.attr(MySqlStatements.ON_CONNECTION).set(null); // the reset deallocates them
           ByteBuf reset =
               MySqlPackets.frame(
                   ch.alloc(), 0, ch.alloc().buffer(1).writeByte(MySqlPackets.COM_RESET_CONNECTION));

@@ -142,6 +142,18 @@ final class MySqlSplitRelay
   /** The primary's name, for the admin view's session counts (read by other threads). */
   private volatile String primaryName;
 
+  /**
+   * Transaction mode: the client's prepared statements, run on whichever connection the session has
+   * ({@link MySqlStatements}); null on a listener that is not multiplexed.
+   */
+  private final MySqlStatements statements;
+
+  /** Transaction mode: the statement the waiting command names, or null. */
+  private MySqlStatements.Statement waitingStatement;
+
+  /** COM_STMT_BULK_EXECUTE (MariaDB): never offered by Halo's greeting. */
+  private static final int COM_STMT_BULK_EXECUTE = 0xfa;
+
   /** A connection of the session, with what MySQL keeps per connection. */
   static final class Backend extends Leg {
     long threadId;
@@ -188,6 +200,7 @@ final class MySqlSplitRelay
     this.deprecateEof =
         (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.killTarget = killTarget;
+    this.statements = multiplexed ? new MySqlStatements() : null;
   }
 
   private static RouteRequest request(HandshakeResponse hello, Channel client) {
@@ -327,9 +340,96 @@ final class MySqlSplitRelay
       MySqlChangeUser.start(this, client.pipeline(), "split", p);
       return;
     }
+    if (statements != null && !statementCommand(p, command)) {
+      return;
+    }
     waiting = p;
     kind = null;
     dispatch();
+  }
+
+  /**
+   * Transaction mode: looks up the statement a command names (Halo's id, never a backend's). Halo
+   * answers an unknown id, a malformed packet and a full book itself, and COM_STMT_CLOSE ends here
+   * (the statement stays prepared on the connections that have it, for other sessions). False when
+   * the command needs nothing more now.
+   */
+  private boolean statementCommand(MySqlPacket p, int command) {
+    ByteBuf payload = p.payload();
+    waitingStatement = null;
+    if (command == MySqlPackets.COM_STMT_PREPARE) {
+      String why = statements.full(payload.readableBytes() - 1);
+      return why == null
+          || answerLocally(p, MySqlStatements.TOO_MANY_STATEMENTS, "42000", why, false);
+    }
+    if (command == COM_STMT_BULK_EXECUTE) {
+      return answerLocally(
+          p,
+          MySqlError.UNKNOWN_COMMAND.code(),
+          MySqlError.UNKNOWN_COMMAND.sqlState(),
+          "Unknown command",
+          false);
+    }
+    if (!MySqlStatements.namesStatement(command)) {
+      return true;
+    }
+    long id = MySqlStatements.statementId(payload);
+    if (id == MySqlStatements.LAST && !backendsIdle()) {
+      inbox.addFirst(p); // "the statement prepared last" is known once the replies are in
+      park();
+      return false;
+    }
+    MySqlStatements.Statement s = id < 0 ? null : statements.find(id);
+    if (command == MySqlPackets.COM_STMT_CLOSE) {
+      statements.close(id);
+      p.release();
+      return false;
+    }
+    if (s == null) {
+      // long data for an unknown statement is dropped, as the server drops it
+      boolean silent = command == MySqlPackets.COM_STMT_SEND_LONG_DATA;
+      return id < 0
+          ? answerLocally(
+              p, MySqlStatements.MALFORMED, "HY000", "Malformed communication packet.", silent)
+          : answerLocally(
+              p,
+              MySqlStatements.UNKNOWN_STATEMENT,
+              "HY000",
+              "Unknown prepared statement handler (" + id + ") given to " + commandName(command),
+              silent);
+    }
+    waitingStatement = s;
+    return true;
+  }
+
+  private static String commandName(int command) {
+    return switch (command) {
+      case MySqlPackets.COM_STMT_EXECUTE -> "mysqld_stmt_execute";
+      case MySqlPackets.COM_STMT_FETCH -> "mysqld_stmt_fetch";
+      case MySqlPackets.COM_STMT_RESET -> "mysqld_stmt_reset";
+      default -> "mysqld_stmt_send_long_data";
+    };
+  }
+
+  /**
+   * Answers {@code p} with an ERR without a backend (nothing when {@code silent}), after every
+   * reply still owed to the client; false (the command needs nothing more).
+   */
+  private boolean answerLocally(
+      MySqlPacket p, int code, String sqlState, String message, boolean silent) {
+    if (!backendsIdle()) {
+      inbox.addFirst(p); // answered in order, once the backends' replies are in
+      park();
+      return false;
+    }
+    int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
+    p.release();
+    if (!silent) {
+      client.writeAndFlush(
+          MySqlPackets.frame(
+              client.alloc(), seq, MySqlPackets.err(client.alloc(), code, sqlState, message)));
+    }
+    return false;
   }
 
   private void reply(ByteBuf payload) {
@@ -340,6 +440,7 @@ final class MySqlSplitRelay
   private void finalError(String message) {
     MySqlPacket p = waiting;
     waiting = null;
+    waitingStatement = null;
     int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
     p.release();
     closed();
@@ -415,8 +516,13 @@ final class MySqlSplitRelay
       return StatementKind.SESSION;
     }
     if (multiplexed
-        && (command == MySqlPackets.COM_STMT_PREPARE || command == MySqlPackets.COM_SET_OPTION)) {
-      // a statement lives on the connection that prepared it; an option changes the protocol
+        && (command == MySqlPackets.COM_SET_OPTION
+            || command == MySqlPackets.COM_STMT_SEND_LONG_DATA
+            || command == MySqlPackets.COM_STMT_FETCH
+            || (command == MySqlPackets.COM_STMT_EXECUTE
+                && MySqlStatements.opensCursor(payload)))) {
+      // an option changes the protocol; long data waits on the connection for its execute, and a
+      // cursor's rows stay on the connection that opened it
       return StatementKind.PIN;
     }
     return StatementKind.WRITE;
@@ -463,6 +569,7 @@ final class MySqlSplitRelay
   private void refuse(MySqlError e, String message) {
     MySqlPacket p = waiting;
     waiting = null;
+    waitingStatement = null;
     waitingSetting = null; // it never ran
     int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
     p.release();
@@ -512,6 +619,12 @@ final class MySqlSplitRelay
             }
           });
     }
+    if (waitingStatement != null) {
+      p = statementOn(b, p);
+      if (p == null) {
+        return; // prepared there first: sent once that is done
+      }
+    }
     ByteBuf payload = p.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
     if (command == MySqlPackets.COM_QUERY && kill(p)) {
@@ -519,6 +632,9 @@ final class MySqlSplitRelay
     }
     if (command != MySqlPackets.COM_STMT_SEND_LONG_DATA && command != MySqlPackets.COM_STMT_CLOSE) {
       Owed o = Owed.client();
+      if (statements != null && command == MySqlPackets.COM_STMT_PREPARE) {
+        o.tag(new Preparing(MySqlStatements.text(payload), appliedSettings(settings.size())));
+      }
       if (waitingSetting != null) {
         if (b.isPrimary()) {
           o.setting(waitingSetting);
@@ -535,6 +651,10 @@ final class MySqlSplitRelay
       settingsSnapshot = null;
       primary.settingsApplied = 0;
       dropIdleReplica();
+      if (statements != null) {
+        statements.clear(); // the server deallocates the connection's statements
+        b.channel().attr(MySqlStatements.ON_CONNECTION).set(null);
+      }
     }
     last = b;
     killTarget.accept(b.node(), b.threadId);
@@ -583,6 +703,139 @@ final class MySqlSplitRelay
     } finally {
       wire.release();
     }
+  }
+
+  /** A client's PREPARE in flight: its text and the settings it is prepared under. */
+  private record Preparing(String text, List<String> settings) {}
+
+  /** Halo's own PREPARE of a statement on a connection that lacks it: what the server answered. */
+  private static final class Reprepare {
+    long id = -1;
+    byte[] error;
+
+    void first(ByteBuf payload) {
+      if (MySqlStatements.preparedParams(payload) >= 0) {
+        id = payload.getUnsignedIntLE(payload.readerIndex() + 1);
+      } else if (payload.isReadable() && payload.getUnsignedByte(payload.readerIndex()) == 0xff) {
+        error = io.netty.buffer.ByteBufUtil.getBytes(payload);
+      }
+    }
+  }
+
+  /**
+   * The waiting command, naming {@link #waitingStatement}, for {@code b}: the statement's id there
+   * (and the session's parameter types where the server would use another's); null when {@code b}
+   * lacks the statement: it is prepared there first, and the command waits for that.
+   */
+  private MySqlPacket statementOn(Backend b, MySqlPacket p) {
+    MySqlStatements.Statement s = waitingStatement;
+    MySqlStatements.Key key = s.key(appliedSettings(settings.size()));
+    MySqlStatements.OnConnection here = b.channel().attr(MySqlStatements.ON_CONNECTION).get();
+    MySqlStatements.OnBackend on = here == null ? null : here.get(key);
+    if (on == null) {
+      waiting = p;
+      park();
+      reprepare(b, key);
+      return null;
+    }
+    waitingStatement = null;
+    ByteBuf payload = p.payload();
+    if (payload.getUnsignedByte(payload.readerIndex()) == MySqlPackets.COM_STMT_EXECUTE) {
+      int flagAt = MySqlStatements.boundFlagAt(payload, s.params);
+      byte[] bound = MySqlStatements.boundTypes(payload, flagAt, s.params);
+      if (bound != null) {
+        s.types = MySqlStatements.sameTypes(s.types, bound) ? s.types : bound;
+        on.boundTypes = s.types;
+      } else if (flagAt >= 0
+          && s.types != null
+          && !MySqlStatements.sameTypes(on.boundTypes, s.types)) {
+        // the server would take the types another execute of this statement bound there
+        ByteBuf typed = MySqlStatements.withTypes(client.alloc(), payload, flagAt, s.types);
+        MySqlStatements.statementId(typed, on.id);
+        on.boundTypes = s.types;
+        MySqlPacket q = new MySqlPacket(p.sequenceId(), typed, p.wirePackets());
+        p.release();
+        return q;
+      }
+    }
+    MySqlStatements.statementId(payload, on.id);
+    return p;
+  }
+
+  /** Prepares {@link #waitingStatement} on {@code b}, hidden; the waiting command resumes after. */
+  private void reprepare(Backend b, MySqlStatements.Key key) {
+    ByteBuf wire = MySqlStatements.prepare(client.alloc(), key.text());
+    sent(b, wire.slice(wire.readerIndex() + 4, wire.readableBytes() - 4));
+    Reprepare r = new Reprepare();
+    hiddenRequest(b, wire, "COM_STMT_PREPARE", done -> reprepared(b, key, r)).tag(r);
+  }
+
+  private void reprepared(Backend b, MySqlStatements.Key key, Reprepare r) {
+    if (closed || b.channel() == null) {
+      return;
+    }
+    if (r.id >= 0) {
+      remember(b, key, r.id); // the answer's end resumes the waiting command
+      return;
+    }
+    // it cannot be prepared there (its table is gone, ...): the waiting command gets the error
+    MySqlPacket w = waiting;
+    waiting = null;
+    waitingStatement = null;
+    if (w == null) {
+      return;
+    }
+    ByteBuf payload = w.payload();
+    boolean silent =
+        payload.getUnsignedByte(payload.readerIndex()) == MySqlPackets.COM_STMT_SEND_LONG_DATA;
+    int seq = (w.sequenceId() + w.wirePackets()) & 0xff;
+    w.release();
+    if (!silent) {
+      client.write(
+          MySqlPackets.frame(
+              client.alloc(),
+              seq,
+              r.error != null
+                  ? io.netty.buffer.Unpooled.wrappedBuffer(r.error)
+                  : MySqlPackets.err(
+                      client.alloc(),
+                      MySqlStatements.UNKNOWN_STATEMENT,
+                      "HY000",
+                      "Halo: the statement could not be prepared again on " + b.node().name())));
+    }
+    if (gate.open() && backendsIdle() && !inTransaction()) {
+      gate.end();
+    }
+  }
+
+  /**
+   * Notes {@code id} prepared on {@code b} as {@code key}; what it replaces or evicts is closed.
+   */
+  private void remember(Backend b, MySqlStatements.Key key, long id) {
+    MySqlStatements.OnConnection here = b.channel().attr(MySqlStatements.ON_CONNECTION).get();
+    if (here == null) {
+      here = new MySqlStatements.OnConnection();
+      b.channel().attr(MySqlStatements.ON_CONNECTION).set(here);
+    }
+    for (long old : here.put(key, id, listener.listener().pool().maxPreparedStatements())) {
+      ByteBuf close = MySqlStatements.close(client.alloc(), old);
+      sent(b, close.slice(close.readerIndex() + 4, close.readableBytes() - 4));
+      b.channel().writeAndFlush(close, b.channel().voidPromise());
+    }
+  }
+
+  /** A client's PREPARE answered: Halo's id for it replaces the backend's in the OK. */
+  private void prepared(Backend b, Preparing what, ByteBuf ok) {
+    int params = MySqlStatements.preparedParams(ok);
+    if (params < 0) {
+      statements.prepareFailed();
+      return;
+    }
+    long backendId = ok.getUnsignedIntLE(ok.readerIndex() + 1);
+    MySqlStatements.Statement s = new MySqlStatements.Statement(what.text(), params);
+    long id = statements.add(s);
+    remember(b, s.key(what.settings()), backendId);
+    MySqlStatements.statementId(ok, id);
   }
 
   @Override
@@ -798,9 +1051,18 @@ final class MySqlSplitRelay
         payload.readerIndex(),
         Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
     if (r.isHidden()) {
-      observe(r, payload);
+      if (r.tag() instanceof Reprepare rp) {
+        if (r.nextPacket() == 0) {
+          rp.first(payload);
+        }
+      } else {
+        observe(r, payload);
+      }
       p.release();
     } else {
+      if (r.tag() instanceof Preparing what && r.nextPacket() == 0) {
+        prepared(b, what, payload);
+      }
       write(client, p);
     }
     if (!b.replyDone) {
@@ -920,6 +1182,9 @@ final class MySqlSplitRelay
     settingsBytes = 0;
     settingsSnapshot = null;
     waitingSetting = null;
+    if (statements != null) {
+      statements.clear();
+    }
     restart(
         new Backend(true, conn.node()),
         conn,
@@ -955,7 +1220,10 @@ final class MySqlSplitRelay
       return;
     }
     String why = unmovable("user variables, locks, temporary tables");
-    if (why == null && primary.tracker != null && primary.tracker.openStatements() > 0) {
+    if (why == null
+        && statements == null // transaction mode prepares them again where they run
+        && primary.tracker != null
+        && primary.tracker.openStatements() > 0) {
       why =
           primary.tracker.openStatements()
               + " prepared statement(s) are open on "
@@ -1071,6 +1339,7 @@ final class MySqlSplitRelay
 
   @Override
   protected void releaseBuffered() {
+    waitingStatement = null;
     if (waiting != null) {
       waiting.release();
       waiting = null;

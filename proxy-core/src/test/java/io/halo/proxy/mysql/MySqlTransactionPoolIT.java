@@ -255,11 +255,13 @@ class MySqlTransactionPoolIT {
       "--mysql-password=legacypw",
       "--mysql-db=app",
       "--mysql-ssl=off",
-      "--db-ps-mode=disable", // server-side prepared statements would pin each thread
+      // server-side prepared statements (libmariadb's mysql_stmt_*), multiplexed like the rest
+      "--db-ps-mode=auto",
       "--tables=2",
       "--table-size=2000"
     };
     int before = appThreads(); // the pools of other tests' keys (client capabilities differ)
+    long pinnedBefore = pinned();
     MySqlToolsIT.Run prepare =
         MySqlToolsIT.run(
             MySqlToolsIT.concat(
@@ -274,6 +276,7 @@ class MySqlTransactionPoolIT {
     assertThat(bench.exit()).as(bench.out()).isZero();
     assertThat(bench.out()).containsPattern("transactions:\\s+[1-9]");
     assertThat(bench.out()).containsPattern("reconnects:\\s+0 ");
+    assertThat(pinned()).isEqualTo(pinnedBefore);
     // eight client threads, three backend connections at most for sysbench's key
     assertThat(appThreads()).isLessThanOrEqualTo(before + 3);
   }
@@ -295,25 +298,212 @@ class MySqlTransactionPoolIT {
   }
 
   @Test
-  void user_variables_and_server_prepared_statements_pin_their_session() throws Exception {
+  void user_variables_pin_their_session() throws Exception {
+    long pinnedBefore = pinned();
     try (Connection a = throughHalo();
-        Connection p = connect(halo.boundAddresses().get(0).getPort(), "&useServerPrepStmts=true");
         Connection other = throughHalo()) {
       a.createStatement().execute("set @kept = 42");
-      try (PreparedStatement ps = p.prepareStatement("select ? + 1")) {
-        for (int i = 0; i < 5; i++) {
-          // another session runs between each use: it cannot take the pinned connections
-          assertThat(one(other, "select coalesce(@kept, 'none')")).isEqualTo("none");
-          ps.setInt(1, i);
-          try (ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(i + 1);
-          }
-          assertThat(one(a, "select @kept")).isEqualTo("42");
-        }
+      for (int i = 0; i < 5; i++) {
+        // another session runs between each use: it cannot take the pinned connection
+        assertThat(one(other, "select coalesce(@kept, 'none')")).isEqualTo("none");
+        assertThat(one(a, "select @kept")).isEqualTo("42");
       }
     }
-    assertThat(MySqlHalo.metrics(halo))
-        .containsPattern("halo_split_pinned_total\\{[^}]*\\} ([2-9]|[1-9][0-9]+)\\b");
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
+  private static Connection preparing() throws SQLException {
+    return connect(
+        halo.boundAddresses().get(0).getPort(), "&useServerPrepStmts=true&cachePrepStmts=true");
+  }
+
+  @Test
+  void server_prepared_statements_run_on_whichever_connection_the_session_gets() throws Exception {
+    long pinnedBefore = pinned();
+    List<Connection> sessions = new ArrayList<>();
+    try {
+      List<PreparedStatement> selects = new ArrayList<>();
+      List<PreparedStatement> inserts = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        Connection c = preparing();
+        sessions.add(c);
+        selects.add(c.prepareStatement("select ? * 2, connection_id()"));
+        inserts.add(c.prepareStatement("insert into items values (?, ?)"));
+      }
+      Set<Long> backendThreads = new HashSet<>();
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < sessions.size(); i++) {
+          int n = round * 100 + i;
+          selects.get(i).setInt(1, n);
+          try (ResultSet rs = selects.get(i).executeQuery()) {
+            rs.next();
+            assertThat(rs.getInt(1)).isEqualTo(2 * n);
+            backendThreads.add(rs.getLong(2));
+          }
+          inserts.get(i).setInt(1, 5000 + n);
+          inserts.get(i).setString(2, "prepared");
+          assertThat(inserts.get(i).executeUpdate()).isEqualTo(1);
+        }
+      }
+      // A session's statement runs on another connection than the one it was prepared on: the
+      // connection it used last is held by a transaction of another session
+      Connection holder = throughHalo();
+      sessions.add(holder);
+      holder.setAutoCommit(false);
+      long held = connectionId(holder);
+      selects.get(0).setInt(1, 21);
+      try (ResultSet rs = selects.get(0).executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getLong(2)).isNotEqualTo(held);
+        backendThreads.add(rs.getLong(2));
+      }
+      holder.commit();
+      assertThat(backendThreads).hasSizeLessThanOrEqualTo(3);
+      assertThat(appThreads()).isLessThanOrEqualTo(3);
+      // nothing pinned: the statements live in Halo's book, not on one connection
+      assertThat(pinned()).isEqualTo(pinnedBefore);
+      try (Connection d = direct()) {
+        assertThat(one(d, "select count(*) from items where who = 'prepared'")).isEqualTo("24");
+      }
+    } finally {
+      for (Connection c : sessions) {
+        c.close();
+      }
+    }
+  }
+
+  @Test
+  void parameter_types_follow_their_session_on_a_shared_statement() throws Exception {
+    // Two sessions run on the pool's most recently used connection, where they share one backend
+    // statement. An execute that binds no types (as drivers send after their first) relies on the
+    // server's last types for the statement: the other session's, unless Halo sends its own
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket a = RawMySqlSocket.login(port, "app", "apppw", "app");
+        RawMySqlSocket b = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      int textId = prepare(a, "select ?");
+      int numberId = prepare(b, "select ?");
+      byte[] word = "word".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      byte[] lenencWord = new byte[1 + word.length];
+      lenencWord[0] = (byte) word.length;
+      System.arraycopy(word, 0, lenencWord, 1, word.length);
+      byte[] number =
+          java.nio.ByteBuffer.allocate(8)
+              .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+              .putLong(4_000_000_007L)
+              .array();
+      assertThat(execute(a, textId, 0xfd, lenencWord)).endsWith(lenencWord);
+      for (int i = 0; i < 3; i++) {
+        assertThat(execute(b, numberId, i == 0 ? 0x08 : -1, number)).endsWith(number);
+        assertThat(execute(a, textId, -1, lenencWord)).endsWith(lenencWord);
+      }
+    }
+  }
+
+  /** COM_STMT_PREPARE of a one-parameter, one-column statement; the id the client got. */
+  private static int prepare(RawMySqlSocket raw, String sql) throws Exception {
+    byte[] text = sql.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] prepare = new byte[1 + text.length];
+    prepare[0] = 0x16;
+    System.arraycopy(text, 0, prepare, 1, text.length);
+    raw.send(prepare);
+    byte[] ok = raw.next();
+    assertThat(ok[0]).isEqualTo((byte) 0);
+    raw.next(); // the parameter's definition
+    raw.next(); // the column's (no EOFs: CLIENT_DEPRECATE_EOF)
+    return (ok[1] & 0xff) | (ok[2] & 0xff) << 8 | (ok[3] & 0xff) << 16 | (ok[4] & 0xff) << 24;
+  }
+
+  /**
+   * COM_STMT_EXECUTE with one parameter, binding {@code type} (-1: no types, flag 0); the row's
+   * payload.
+   */
+  private static byte[] execute(RawMySqlSocket raw, int id, int type, byte[] value)
+      throws Exception {
+    java.io.ByteArrayOutputStream p = new java.io.ByteArrayOutputStream();
+    p.write(0x17);
+    p.write(
+        java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(id).array());
+    p.write(new byte[] {0, 1, 0, 0, 0, 0}); // no cursor, one iteration, null bitmap
+    if (type < 0) {
+      p.write(0);
+    } else {
+      p.write(new byte[] {1, (byte) type, 0});
+    }
+    p.write(value);
+    raw.send(p.toByteArray());
+    byte[] first = raw.next();
+    assertThat(RawMySqlSocket.errorCode(first)).as("execute answered with an error").isEqualTo(-1);
+    raw.next(); // the column's definition
+    byte[] row = raw.next();
+    assertThat(raw.next()[0]).isEqualTo((byte) 0xfe);
+    return row;
+  }
+
+  @Test
+  void a_statement_outlives_the_reset_of_its_connection() throws Exception {
+    try (Connection s = preparing();
+        Connection plain = throughHalo();
+        PreparedStatement ps = s.prepareStatement("select ? || 'x'")) {
+      s.createStatement().execute("set sql_mode = 'PIPES_AS_CONCAT'");
+      for (int i = 0; i < 3; i++) {
+        ps.setString(1, "a" + i);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          assertThat(rs.getString(1)).isEqualTo("a" + i + "x");
+        }
+        // the connection goes to a session without those settings: reset, its statements gone
+        assertThat(one(plain, "select @@sql_mode")).doesNotContain("PIPES_AS_CONCAT");
+      }
+    }
+  }
+
+  @Test
+  void statement_ids_are_the_sessions_own() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (Connection a = preparing();
+        PreparedStatement secret = a.prepareStatement("select 'secret of a'");
+        RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      secret.executeQuery().close(); // prepared on the connection the raw session gets next
+      // ids another session's statements have on the backend are unknown to this one (the
+      // connection has run a few hundred statements at most in this class)
+      for (int id = 1; id <= 1000; id++) {
+        raw.send(new byte[] {0x17, (byte) id, 0, 0, 0, 0, 1, 0, 0, 0});
+        assertThat(RawMySqlSocket.errorCode(raw.next())).isEqualTo(1243);
+      }
+      raw.send(new byte[] {0x17, 1, 0}); // too short to name a statement
+      assertThat(RawMySqlSocket.errorCode(raw.next())).isEqualTo(1835);
+      // A PREPARE and an execute of "the statement prepared last" (MariaDB's id -1), pipelined
+      byte[] text = "select 'eight'".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      byte[] prepare = new byte[1 + text.length];
+      prepare[0] = 0x16;
+      System.arraycopy(text, 0, prepare, 1, text.length);
+      raw.send(prepare);
+      raw.send(new byte[] {0x17, -1, -1, -1, -1, 0, 1, 0, 0, 0});
+      byte[] ok = raw.nextReply();
+      assertThat(ok[0]).isEqualTo((byte) 0);
+      assertThat(ok[1] | ok[2] << 8 | ok[3] << 16 | ok[4] << 24).isEqualTo(1); // Halo's first id
+      raw.next(); // the column's definition (no EOF: CLIENT_DEPRECATE_EOF)
+      assertThat(raw.nextReply()[0]).isEqualTo((byte) 1); // one column
+      raw.next();
+      byte[] row = raw.next();
+      assertThat(new String(row, 3, row[2], java.nio.charset.StandardCharsets.UTF_8))
+          .isEqualTo("eight");
+      assertThat(raw.next()[0]).isEqualTo((byte) 0xfe);
+      // and the session goes on
+      assertThat(raw.value("select 'still here'")).isEqualTo("still here");
+    }
+  }
+
+  /** Sessions pinned on the listener so far. */
+  private static long pinned() throws Exception {
+    var m =
+        java.util.regex.Pattern.compile("halo_split_pinned_total\\{[^}]*\\} ([0-9.eE+]+)")
+            .matcher(MySqlHalo.metrics(halo));
+    long sum = 0;
+    while (m.find()) {
+      sum += (long) Double.parseDouble(m.group(1));
+    }
+    return sum;
   }
 }

@@ -102,6 +102,28 @@ final class RawMySqlSocket implements AutoCloseable {
     return read();
   }
 
+  /** Sends a command packet without reading an answer (several may be sent before reading). */
+  void send(byte[] payload) throws IOException {
+    seq = -1;
+    write(payload);
+  }
+
+  /** Reads the next packet's payload (an ERR is returned, not thrown). */
+  byte[] next() throws IOException {
+    return read();
+  }
+
+  /** Reads the first packet of the next reply (after pipelined commands). */
+  byte[] nextReply() throws IOException {
+    seq = 0;
+    return read();
+  }
+
+  /** The error code of an ERR packet's payload, or -1 when it is not one. */
+  static int errorCode(byte[] payload) {
+    return (payload[0] & 0xff) == 0xff ? (payload[1] & 0xff) | (payload[2] & 0xff) << 8 : -1;
+  }
+
   /** COM_RESET_CONNECTION. */
   void resetConnection() throws IOException {
     seq = -1;
@@ -217,8 +239,9 @@ final class RawMySqlSocket implements AutoCloseable {
     byte[] h = {
       (byte) payload.length, (byte) (payload.length >> 8), (byte) (payload.length >> 16), (byte) seq
     };
-    out.write(h);
-    out.write(payload);
+    byte[] packet = Arrays.copyOf(h, 4 + payload.length); // one write: no Nagle wait per packet
+    System.arraycopy(payload, 0, packet, 4, payload.length);
+    out.write(packet);
     out.flush();
   }
 

@@ -21,6 +21,9 @@ public final class Owed {
   /** A client's setting, kept once the primary has run it without an error (PostgreSQL). */
   private String setting;
 
+  /** What the engine keeps about the request (MySQL: a prepare whose statement id it maps). */
+  private Object tag;
+
   /** Packets of the reply seen so far (MySQL: where a hidden query's row is). */
   private int packets;
 
@@ -70,6 +73,14 @@ public final class Owed {
 
   public void setting(String text) {
     this.setting = text;
+  }
+
+  public Object tag() {
+    return tag;
+  }
+
+  public void tag(Object t) {
+    this.tag = t;
   }
 
   /** Counts a packet of the reply; returns its index (0 for the first). */

@@ -592,13 +592,25 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Sends Halo's own query to {@code b}; its answer is consumed and handed to {@code done}. */
   protected final void hiddenQuery(L b, String sql, Consumer<Owed> done) {
+    hiddenRequest(b, encodeQuery(b, sql), sql, done);
+  }
+
+  /**
+   * Sends Halo's own request, already encoded for {@code b} ({@code what} names it in logs); its
+   * answer is consumed and handed to {@code done}. Returns what {@code b} now owes, for the engine
+   * to tag before the answer comes.
+   */
+  protected final Owed hiddenRequest(L b, ByteBuf encoded, String what, Consumer<Owed> done) {
     Owed o = Owed.hidden(done);
     b.owe(o);
     // Bounded like every internal request (a position wait may take read_your_writes_wait)
     long ms = HiddenQueries.boundMillis(server, config.readYourWritesWait());
     o.timer =
-        client.eventLoop().schedule(() -> hiddenTimedOut(b, o, sql, ms), ms, TimeUnit.MILLISECONDS);
-    b.channel().writeAndFlush(encodeQuery(b, sql));
+        client
+            .eventLoop()
+            .schedule(() -> hiddenTimedOut(b, o, what, ms), ms, TimeUnit.MILLISECONDS);
+    b.channel().writeAndFlush(encoded);
+    return o;
   }
 
   /**
@@ -863,9 +875,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       String lost =
           running
               ? requestsLost(b) ? "while a request ran; it was answered as failed" : null
-              : inTransaction() && transactionLost(newLeg(true, b.node()))
-                  ? "inside its transaction; the transaction is lost"
-                  : null;
+              : !inTransaction()
+                  // kept between transactions (MySQL autocommit off): nothing is lost, the next
+                  // request checks out a connection with the session's state replayed
+                  ? "between transactions"
+                  : transactionLost(newLeg(true, b.node()))
+                      ? "inside its transaction; the transaction is lost"
+                      : null;
       if (lost != null) {
         log.info(
             "[{}] backend {} closed the connection of {} {}; the session stays",

@@ -165,6 +165,9 @@ final class MySqlSplitRelay
     /** Set by the tracker when the reply at the head of the FIFO is complete. */
     boolean replyDone;
 
+    /** Part of the client's reply at the head of the FIFO has been passed on. */
+    boolean replyStarted;
+
     boolean replyError;
     int replyStatus = -1;
 
@@ -603,6 +606,50 @@ final class MySqlSplitRelay
 
   /** Transaction mode: where the session's transaction was lost, until its client is told. */
   private String lostOn;
+
+  /**
+   * Transaction mode: the primary connection died while commands ran on it, before any of their
+   * replies began (a kill -9 of the primary during a query). Each gets ERR 1927 saying its outcome
+   * is unknown, as PostgreSQL's transaction mode answers 08007; a transaction open then is lost
+   * (the next command gets 1213 once, as {@link #transactionLost} says). The session goes on, on
+   * the primary its next command checks out. A reply already under way, or Halo's own request among
+   * them, ends the session as before.
+   */
+  @Override
+  protected boolean requestsLost(Backend dead) {
+    if (dead.replyStarted || !dead.owesOnlyClient() || dead.owedCount() > 64) {
+      return false;
+    }
+    boolean wasInTx = inTransaction();
+    String message =
+        "Halo: the connection to "
+            + dead.node().name()
+            + " was lost while this command ran; whether it took effect is unknown"
+            + (wasInTx ? ", and the open transaction was rolled back" : "");
+    while (!dead.idle()) {
+      Owed o = answered(dead);
+      if (o.tag() instanceof Preparing) {
+        statements.prepareFailed();
+      }
+      client.write(
+          MySqlPackets.frame(
+              client.alloc(),
+              1,
+              MySqlPackets.err(
+                  client.alloc(),
+                  MySqlError.BACKEND_LOST.code(),
+                  MySqlError.BACKEND_LOST.sqlState(),
+                  message)));
+    }
+    client.flush();
+    if (wasInTx) {
+      transactionLost(dead);
+    }
+    if (gate.open() && !inTransaction()) {
+      gate.end();
+    }
+    return true;
+  }
 
   @Override
   protected void send(Backend b) {
@@ -1064,6 +1111,7 @@ final class MySqlSplitRelay
         prepared(b, what, payload);
       }
       write(client, p);
+      b.replyStarted = !b.replyDone;
     }
     if (!b.replyDone) {
       return;

@@ -531,6 +531,33 @@ class MySqlSurvivingSessionsIT {
       Connection inTx = connect();
       inTx.setAutoCommit(false);
       inTx.createStatement().execute("insert into t values (1)");
+      Connection running = connect();
+      idle.add(running);
+      java.util.concurrent.CompletableFuture<Throwable> inFlight =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> {
+                try (Statement s = running.createStatement()) {
+                  s.executeQuery("select sleep(60) as in_flight").close();
+                  return null;
+                } catch (Throwable t) {
+                  return t;
+                }
+              });
+      try (Connection root = old.connectAsRoot()) {
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () -> {
+                  try (ResultSet rs =
+                      root.createStatement()
+                          .executeQuery(
+                              "select count(*) from information_schema.processlist"
+                                  + " where info like 'select sleep(60) as in_flight%'")) {
+                    rs.next();
+                    return rs.getInt(1) == 1;
+                  }
+                });
+      }
       // When the primary is killed and a replica is promoted
       old.kill();
       awaitFailover();
@@ -547,6 +574,15 @@ class MySqlSurvivingSessionsIT {
         assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
         assertThat(rs.getString(3)).isEqualTo("+03:00");
       }
+      // the one with a command in flight is told its outcome is unknown, and goes on
+      assertThat(inFlight.get(30, java.util.concurrent.TimeUnit.SECONDS))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> {
+                assertThat(e.getErrorCode()).isEqualTo(1927);
+                assertThat(e.getMessage()).contains("whether it took effect is unknown");
+              });
+      assertThat(port(running)).isEqualTo(next.port());
       // the one with autocommit off, between transactions, still has it off there
       autocommitOff.createStatement().execute("insert into t values (11)");
       autocommitOff.rollback();

@@ -838,7 +838,7 @@ final class MySqlSplitRelay
     int seq = (w.sequenceId() + w.wirePackets()) & 0xff;
     w.release();
     if (!silent) {
-      client.write(
+      client.writeAndFlush(
           MySqlPackets.frame(
               client.alloc(),
               seq,

@@ -72,6 +72,9 @@ final class MySqlStatements {
     final String text;
     final int params;
 
+    /** The client's id for it (0 until added). */
+    private long id;
+
     /** The types the client bound last (2 bytes per parameter), or null before it bound any. */
     byte[] types;
 
@@ -171,6 +174,7 @@ final class MySqlStatements {
     do {
       nextId = nextId == LAST - 1 ? 1 : nextId + 1;
     } while (byId.containsKey(nextId));
+    s.id = id;
     byId.put(id, s);
     textBytes += s.text.length();
     last = s;
@@ -187,7 +191,7 @@ final class MySqlStatements {
     if (s == null) {
       return;
     }
-    byId.values().remove(s);
+    byId.remove(s.id);
     textBytes -= s.text.length();
     if (last == s) {
       last = null;

@@ -35,12 +35,13 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Classification.</b> A COM_QUERY is classified by its text; COM_INIT_DB is a setting;
- *       every other command (the prepared statement commands COM_STMT_* included, so a statement
- *       always executes where it was prepared) goes to the primary. A session is in a transaction
- *       when the primary's last status says IN_TRANS or autocommit is off. Settings ({@code SET
- *       NAMES}, {@code SET SESSION}, {@code USE}, COM_INIT_DB) that the primary ran without an
- *       error are replayed on other connections (MySQL settings survive a rollback); user
- *       variables, table locks, temporary tables and named locks pin the session to the primary.
+ *       every other command (the prepared statement commands COM_STMT_* included, through {@link
+ *       MySqlStatements}: Halo's own statement ids, each statement prepared on the primary
+ *       connection that runs it) goes to the primary. A session is in a transaction when the
+ *       primary's last status says IN_TRANS or autocommit is off. Settings ({@code SET NAMES},
+ *       {@code SET SESSION}, {@code USE}, COM_INIT_DB) that the primary ran without an error are
+ *       replayed on other connections (MySQL settings survive a rollback); user variables, table
+ *       locks, temporary tables and named locks pin the session to the primary.
  *   <li><b>Replies.</b> Each leg's {@link MySqlResponseTracker}, fed each packet, says where a
  *       reply ends and what its status flags are. Replies pass through with their sequence ids,
  *       which the backend numbered from the client's own command; Halo's hidden commands are
@@ -54,9 +55,9 @@ import org.slf4j.LoggerFactory;
  * <p>Switchover: the relay answers the gate's quiescence question on its loop and, while the
  * cluster holds, keeps a command that would start new work unsent. At release its primary leg is
  * replaced by one to the new primary, opened before the next command, with the session's settings
- * replayed (and autocommit off when it was off). A session pinned to the old primary, inside a
- * transaction or with prepared statements open there cannot move: its next command gets ERR 1053
- * naming the reason.
+ * replayed (and autocommit off when it was off), its prepared statements prepared again there on
+ * first use. A session pinned to the old primary (long data or a cursor included) or inside a
+ * transaction cannot move: its next command gets ERR 1053 naming the reason.
  *
  * <p>COM_CHANGE_USER is Halo's ({@link MySqlChangeUser}): the new user is authenticated at Halo and
  * the session starts over on a fresh primary connection as that user's backend user; a refused
@@ -143,12 +144,12 @@ final class MySqlSplitRelay
   private volatile String primaryName;
 
   /**
-   * Transaction mode: the client's prepared statements, run on whichever connection the session has
-   * ({@link MySqlStatements}); null on a listener that is not multiplexed.
+   * The client's prepared statements, run on whichever connection the session has ({@link
+   * MySqlStatements}): pooled connections in transaction mode, a new primary after a switchover.
    */
   private final MySqlStatements statements;
 
-  /** Transaction mode: the statement the waiting command names, or null. */
+  /** The statement the waiting command names, or null. */
   private MySqlStatements.Statement waitingStatement;
 
   /** COM_STMT_BULK_EXECUTE (MariaDB): never offered by Halo's greeting. */
@@ -203,7 +204,7 @@ final class MySqlSplitRelay
     this.deprecateEof =
         (hello.capabilities() & capabilities & MySqlPackets.CLIENT_DEPRECATE_EOF) != 0;
     this.killTarget = killTarget;
-    this.statements = multiplexed ? new MySqlStatements() : null;
+    this.statements = new MySqlStatements();
   }
 
   private static RouteRequest request(HandshakeResponse hello, Channel client) {
@@ -343,7 +344,7 @@ final class MySqlSplitRelay
       MySqlChangeUser.start(this, client.pipeline(), "split", p);
       return;
     }
-    if (statements != null && !statementCommand(p, command)) {
+    if (!statementCommand(p, command)) {
       return;
     }
     waiting = p;
@@ -352,10 +353,10 @@ final class MySqlSplitRelay
   }
 
   /**
-   * Transaction mode: looks up the statement a command names (Halo's id, never a backend's). Halo
-   * answers an unknown id, a malformed packet and a full book itself, and COM_STMT_CLOSE ends here
-   * (the statement stays prepared on the connections that have it, for other sessions). False when
-   * the command needs nothing more now.
+   * Looks up the statement a command names (Halo's id, never a backend's). Halo answers an unknown
+   * id, a malformed packet and a full book itself, and COM_STMT_CLOSE ends here (the statement
+   * stays prepared on the connections that have it, for other sessions). False when the command
+   * needs nothing more now.
    */
   private boolean statementCommand(MySqlPacket p, int command) {
     ByteBuf payload = p.payload();
@@ -518,14 +519,12 @@ final class MySqlSplitRelay
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;
     }
-    if (multiplexed
-        && (command == MySqlPackets.COM_SET_OPTION
-            || command == MySqlPackets.COM_STMT_SEND_LONG_DATA
-            || command == MySqlPackets.COM_STMT_FETCH
-            || (command == MySqlPackets.COM_STMT_EXECUTE
-                && MySqlStatements.opensCursor(payload)))) {
+    if ((multiplexed && command == MySqlPackets.COM_SET_OPTION)
+        || command == MySqlPackets.COM_STMT_SEND_LONG_DATA
+        || command == MySqlPackets.COM_STMT_FETCH
+        || (command == MySqlPackets.COM_STMT_EXECUTE && MySqlStatements.opensCursor(payload))) {
       // an option changes the protocol; long data waits on the connection for its execute, and a
-      // cursor's rows stay on the connection that opened it
+      // cursor's rows stay on the connection that opened it (a switchover cannot move either)
       return StatementKind.PIN;
     }
     return StatementKind.WRITE;
@@ -679,7 +678,7 @@ final class MySqlSplitRelay
     }
     if (command != MySqlPackets.COM_STMT_SEND_LONG_DATA && command != MySqlPackets.COM_STMT_CLOSE) {
       Owed o = Owed.client();
-      if (statements != null && command == MySqlPackets.COM_STMT_PREPARE) {
+      if (command == MySqlPackets.COM_STMT_PREPARE) {
         o.tag(new Preparing(MySqlStatements.text(payload), appliedSettings(settings.size())));
       }
       if (waitingSetting != null) {
@@ -698,10 +697,8 @@ final class MySqlSplitRelay
       settingsSnapshot = null;
       primary.settingsApplied = 0;
       dropIdleReplica();
-      if (statements != null) {
-        statements.clear(); // the server deallocates the connection's statements
-        b.channel().attr(MySqlStatements.ON_CONNECTION).set(null);
-      }
+      statements.clear(); // the server deallocates the connection's statements
+      b.channel().attr(MySqlStatements.ON_CONNECTION).set(null);
     }
     last = b;
     killTarget.accept(b.node(), b.threadId);
@@ -1230,9 +1227,7 @@ final class MySqlSplitRelay
     settingsBytes = 0;
     settingsSnapshot = null;
     waitingSetting = null;
-    if (statements != null) {
-      statements.clear();
-    }
+    statements.clear();
     restart(
         new Backend(true, conn.node()),
         conn,
@@ -1268,16 +1263,6 @@ final class MySqlSplitRelay
       return;
     }
     String why = unmovable("user variables, locks, temporary tables");
-    if (why == null
-        && statements == null // transaction mode prepares them again where they run
-        && primary.tracker != null
-        && primary.tracker.openStatements() > 0) {
-      why =
-          primary.tracker.openStatements()
-              + " prepared statement(s) are open on "
-              + primary.node().name()
-              + " and cannot be re-created under the same ids";
-    }
     if (why != null) {
       listener.rejections().count("switchover_unmovable");
       log.info(

@@ -604,8 +604,16 @@ class MySqlFailoverIT {
         .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
     try (Writer w = Writer.forMySql(splitUrl(), "app", "apppw", Duration.ofMillis(5)).start();
         Connection idle =
+            java.sql.DriverManager.getConnection(splitUrl() + "?sslMode=DISABLED", "app", "apppw");
+        Connection prepared =
             java.sql.DriverManager.getConnection(
-                splitUrl() + "?sslMode=DISABLED", "app", "apppw")) {
+                splitUrl() + "?sslMode=DISABLED&useServerPrepStmts=true&cachePrepStmts=true",
+                "app",
+                "apppw");
+        java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1, @@server_id")) {
+      ps.setInt(1, 1);
+      ps.executeQuery().close();
+      long unmovableBefore = halo.rejections().getOrDefault("switchover_unmovable", 0L);
       idle.createStatement().execute("set session group_concat_max_len = 4242");
       idle.setAutoCommit(false);
       idle.createStatement().execute("insert into acked_writes values (-7)");
@@ -639,6 +647,16 @@ class MySqlFailoverIT {
       }
       idle.commit();
       assertThat(idsOn(replica)).contains(-8L);
+      // and the session with a server-side prepared statement moved too: Halo prepares the
+      // statement again on the new primary under the same id
+      ps.setInt(1, 41);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getInt(2)).isEqualTo(replica.serverId());
+      }
+      assertThat(halo.rejections().getOrDefault("switchover_unmovable", 0L))
+          .isEqualTo(unmovableBefore);
     }
   }
 }

@@ -59,4 +59,11 @@ public enum MySqlError {
   public String sqlState() {
     return sqlState;
   }
+
+  /** This error with {@code message} as a whole wire packet with sequence id {@code seq}. */
+  public io.netty.buffer.ByteBuf frame(
+      io.netty.buffer.ByteBufAllocator alloc, int seq, String message) {
+    return io.halo.proxy.mysql.packet.MySqlPackets.frame(
+        alloc, seq, io.halo.proxy.mysql.packet.MySqlPackets.err(alloc, code, sqlState, message));
+  }
 }

@@ -384,17 +384,13 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
             session.backendName(),
             session);
         peer.writeAndFlush(
-                MySqlPackets.frame(
+                MySqlError.BACKEND_LOST.frame(
                     peer.alloc(),
                     1,
-                    MySqlPackets.err(
-                        peer.alloc(),
-                        MySqlError.BACKEND_LOST.code(),
-                        MySqlError.BACKEND_LOST.sqlState(),
-                        "backend "
-                            + session.backendName()
-                            + " closed the connection during the command: whether it took"
-                            + " effect is unknown; reconnect")))
+                    "backend "
+                        + session.backendName()
+                        + " closed the connection during the command: whether it took"
+                        + " effect is unknown; reconnect"))
             .addListener(ChannelFutureListener.CLOSE);
       } else {
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);

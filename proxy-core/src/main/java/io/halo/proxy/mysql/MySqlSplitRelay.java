@@ -260,15 +260,11 @@ final class MySqlSplitRelay
         cause.getMessage());
     abort();
     ctx.writeAndFlush(
-            MySqlPackets.frame(
+            MySqlError.PACKET_TOO_LARGE.frame(
                 ctx.alloc(),
                 1,
-                MySqlPackets.err(
-                    ctx.alloc(),
-                    1153,
-                    "08S01",
-                    "Got a packet bigger than max_message_size or a malformed one: "
-                        + cause.getMessage())))
+                "Got a packet bigger than max_message_size or a malformed one: "
+                    + cause.getMessage()))
         .addListener(ChannelFutureListener.CLOSE);
     return true;
   }
@@ -280,12 +276,7 @@ final class MySqlSplitRelay
       // An empty command (LOCAL INFILE's empty terminator never has sequence id 0): answered as
       // the server answers it, like the plain relay does (found by the protocol fuzzer).
       p.release();
-      reply(
-          MySqlPackets.err(
-              client.alloc(),
-              MySqlError.UNKNOWN_COMMAND.code(),
-              MySqlError.UNKNOWN_COMMAND.sqlState(),
-              "Unknown command"));
+      client.writeAndFlush(MySqlError.UNKNOWN_COMMAND.frame(client.alloc(), 1, "Unknown command"));
       return;
     }
     if (p.sequenceId() != 0 || !payload.isReadable()) {
@@ -436,10 +427,6 @@ final class MySqlSplitRelay
     return false;
   }
 
-  private void reply(ByteBuf payload) {
-    client.writeAndFlush(MySqlPackets.frame(client.alloc(), 1, payload));
-  }
-
   /** The waiting command gets ERR 1053 with {@code message}; the session closes. */
   private void finalError(String message) {
     MySqlPacket p = waiting;
@@ -449,15 +436,7 @@ final class MySqlSplitRelay
     p.release();
     closed();
     client
-        .writeAndFlush(
-            MySqlPackets.frame(
-                client.alloc(),
-                seq,
-                MySqlPackets.err(
-                    client.alloc(),
-                    MySqlError.SESSION_ENDED.code(),
-                    MySqlError.SESSION_ENDED.sqlState(),
-                    message)))
+        .writeAndFlush(MySqlError.SESSION_ENDED.frame(client.alloc(), seq, message))
         .addListener(ChannelFutureListener.CLOSE);
   }
 
@@ -575,11 +554,7 @@ final class MySqlSplitRelay
     waitingSetting = null; // it never ran
     int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
     p.release();
-    client.writeAndFlush(
-        MySqlPackets.frame(
-            client.alloc(),
-            seq,
-            MySqlPackets.err(client.alloc(), e.code(), e.sqlState(), message)));
+    client.writeAndFlush(e.frame(client.alloc(), seq, message));
   }
 
   private static boolean isRollback(ByteBuf payload) {
@@ -621,24 +596,14 @@ final class MySqlSplitRelay
     }
     boolean wasInTx = inTransaction();
     String message =
-        "Halo: the connection to "
-            + dead.node().name()
-            + " was lost while this command ran; whether it took effect is unknown"
+        outcomeUnknown(dead, "command")
             + (wasInTx ? ", and the open transaction was rolled back" : "");
     while (!dead.idle()) {
       Owed o = answered(dead);
       if (o.tag() instanceof Preparing) {
         statements.prepareFailed();
       }
-      client.write(
-          MySqlPackets.frame(
-              client.alloc(),
-              1,
-              MySqlPackets.err(
-                  client.alloc(),
-                  MySqlError.BACKEND_LOST.code(),
-                  MySqlError.BACKEND_LOST.sqlState(),
-                  message)));
+      client.write(MySqlError.BACKEND_LOST.frame(client.alloc(), 1, message));
     }
     client.flush();
     if (wasInTx) {
@@ -1340,15 +1305,7 @@ final class MySqlSplitRelay
       closed();
       if (client.isActive()) {
         client
-            .writeAndFlush(
-                MySqlPackets.frame(
-                    client.alloc(),
-                    1,
-                    MySqlPackets.err(
-                        client.alloc(),
-                        MySqlError.BACKEND_LOST.code(),
-                        MySqlError.BACKEND_LOST.sqlState(),
-                        message)))
+            .writeAndFlush(MySqlError.BACKEND_LOST.frame(client.alloc(), 1, message))
             .addListener(ChannelFutureListener.CLOSE);
       }
       return;

@@ -1131,9 +1131,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     boolean wasInTx = inTransaction();
     String message =
-        "Halo: the connection to "
-            + dead.node().name()
-            + " was lost while this request ran; whether it took effect is unknown"
+        outcomeUnknown(dead, "request")
             + (wasInTx ? ", and the transaction was rolled back: end it with ROLLBACK" : "");
     byte status = wasInTx ? (byte) 'E' : (byte) 'I';
     for (int i = dead.owedCount(); i > 0; i--) {

@@ -269,6 +269,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     return false;
   }
 
+  /** What a {@code what} that died with {@code dead}'s connection is told (either engine). */
+  protected static String outcomeUnknown(Leg dead, String what) {
+    return "Halo: the connection to "
+        + dead.node().name()
+        + " was lost while this "
+        + what
+        + " ran; whether it took effect is unknown";
+  }
+
   /** Multiplexed: the session's next transaction runs on {@code node}, the primary now. */
   protected void primaryMoved(BackendNode node) {}
 

@@ -335,6 +335,13 @@ final class MySqlSplitRelay
       MySqlChangeUser.start(this, client.pipeline(), "split", p);
       return;
     }
+    if (command == MySqlPackets.COM_RESET_CONNECTION && !backendsIdle()) {
+      // after the replies still owed: a PREPARE answered after the reset would name a statement
+      // the reset freed
+      inbox.addFirst(p);
+      park();
+      return;
+    }
     if (!statementCommand(p, command)) {
       return;
     }
@@ -600,7 +607,8 @@ final class MySqlSplitRelay
             + (wasInTx ? ", and the open transaction was rolled back" : "");
     while (!dead.idle()) {
       Owed o = answered(dead);
-      if (o.tag() instanceof Preparing) {
+      if (o.tag() instanceof Preparing what) {
+        statements.answered(what.text().length());
         statements.prepareFailed();
       }
       client.write(MySqlError.BACKEND_LOST.frame(client.alloc(), 1, message));
@@ -612,6 +620,7 @@ final class MySqlSplitRelay
     if (gate.open() && !inTransaction()) {
       gate.end();
     }
+    quietWait.check(quiescent()); // a switchover may be waiting for this session to be idle
     return true;
   }
 
@@ -644,7 +653,10 @@ final class MySqlSplitRelay
     if (command != MySqlPackets.COM_STMT_SEND_LONG_DATA && command != MySqlPackets.COM_STMT_CLOSE) {
       Owed o = Owed.client();
       if (command == MySqlPackets.COM_STMT_PREPARE) {
-        o.tag(new Preparing(MySqlStatements.text(payload), appliedSettings(settings.size())));
+        Preparing what =
+            new Preparing(MySqlStatements.text(payload), appliedSettings(settings.size()));
+        statements.preparing(what.text().length());
+        o.tag(what);
       }
       if (waitingSetting != null) {
         if (b.isPrimary()) {
@@ -740,7 +752,12 @@ final class MySqlSplitRelay
     MySqlStatements.Statement s = waitingStatement;
     MySqlStatements.Key key = s.key(appliedSettings(settings.size()));
     MySqlStatements.OnConnection here = b.channel().attr(MySqlStatements.ON_CONNECTION).get();
-    MySqlStatements.OnBackend on = here == null ? null : here.get(key);
+    // as prepared first (a USE since then does not change it, as on one server connection), else
+    // as it would be prepared now
+    MySqlStatements.OnBackend on = here == null ? null : here.get(s.origin);
+    if (on == null && here != null) {
+      on = here.get(key);
+    }
     if (on == null) {
       waiting = p;
       park();
@@ -749,15 +766,25 @@ final class MySqlSplitRelay
     }
     waitingStatement = null;
     ByteBuf payload = p.payload();
-    if (payload.getUnsignedByte(payload.readerIndex()) == MySqlPackets.COM_STMT_EXECUTE) {
+    if (payload.getUnsignedByte(payload.readerIndex()) == MySqlPackets.COM_STMT_EXECUTE
+        && s.params > 0) {
       int flagAt = MySqlStatements.boundFlagAt(payload, s.params);
-      byte[] bound = MySqlStatements.boundTypes(payload, flagAt, s.params);
+      int flag = flagAt < 0 ? -1 : payload.getUnsignedByte(payload.readerIndex() + flagAt);
+      byte[] bound = flag == 1 ? MySqlStatements.boundTypes(payload, flagAt, s.params) : null;
       if (bound != null) {
         s.types = MySqlStatements.sameTypes(s.types, bound) ? s.types : bound;
         on.boundTypes = s.types;
-      } else if (flagAt >= 0
-          && s.types != null
-          && !MySqlStatements.sameTypes(on.boundTypes, s.types)) {
+      } else if (flag != 0) {
+        // truncated, or a flag other than 0 and 1 (MariaDB 11.4 answers 1835; a server that read
+        // types after it would keep them): what the server keeps is unknown, so the next execute
+        // sends types
+        on.boundTypes = null;
+      } else if (s.types != null
+          && !MySqlStatements.sameTypes(on.boundTypes, s.types)
+          && (payload.readableBytes() + s.types.length) / MySqlPacket.MAX_WIRE_PAYLOAD
+              == payload.readableBytes() / MySqlPacket.MAX_WIRE_PAYLOAD) {
+        // (not when the types would add a wire packet: the reply's sequence ids would shift; the
+        // server then reads this session's own values with the types it has)
         // the server would take the types another execute of this statement bound there
         ByteBuf typed = MySqlStatements.withTypes(client.alloc(), payload, flagAt, s.types);
         MySqlStatements.statementId(typed, on.id);
@@ -835,6 +862,7 @@ final class MySqlSplitRelay
 
   /** A client's PREPARE answered: Halo's id for it replaces the backend's in the OK. */
   private void prepared(Backend b, Preparing what, ByteBuf ok) {
+    statements.answered(what.text().length());
     int params = MySqlStatements.preparedParams(ok);
     if (params < 0) {
       statements.prepareFailed();
@@ -843,7 +871,8 @@ final class MySqlSplitRelay
     long backendId = ok.getUnsignedIntLE(ok.readerIndex() + 1);
     MySqlStatements.Statement s = new MySqlStatements.Statement(what.text(), params);
     long id = statements.add(s);
-    remember(b, s.key(what.settings()), backendId);
+    s.origin = s.key(what.settings());
+    remember(b, s.origin, backendId);
     MySqlStatements.statementId(ok, id);
   }
 

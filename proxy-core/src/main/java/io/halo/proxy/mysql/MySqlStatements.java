@@ -55,6 +55,9 @@ final class MySqlStatements {
   /** The text of a session's statements, all together, at most this many bytes. */
   static final long MAX_TEXT_BYTES = 32L << 20;
 
+  /** The text of the statements one backend connection keeps, at most this many bytes. */
+  static final long MAX_CONNECTION_TEXT_BYTES = 4L << 20;
+
   /** ER_UNKNOWN_STMT_HANDLER. */
   static final int UNKNOWN_STATEMENT = 1243;
 
@@ -74,6 +77,9 @@ final class MySqlStatements {
 
     /** The client's id for it (0 until added). */
     private long id;
+
+    /** Its key under the settings it was prepared under. */
+    Key origin;
 
     /** The types the client bound last (2 bytes per parameter), or null before it bound any. */
     byte[] types;
@@ -109,37 +115,48 @@ final class MySqlStatements {
   /** The statements prepared on one backend connection, least recently used first. */
   static final class OnConnection {
     private final LinkedHashMap<Key, OnBackend> byKey = new LinkedHashMap<>(16, 0.75f, true);
+    private long textBytes;
 
     OnBackend get(Key key) {
       return byKey.get(key);
     }
 
     /**
-     * Notes {@code id} prepared as {@code key}; returns the backend ids to close: one it replaces,
-     * and the least recently used beyond {@code max}.
+     * Notes {@code id} prepared as {@code key}; returns the backend ids to close: {@code id} itself
+     * when the connection already has {@code key} (the statement there stays, with whatever it
+     * holds), and the least recently used beyond {@code max} statements or {@link
+     * #MAX_CONNECTION_TEXT_BYTES} of text (the newest always stays).
      */
     List<Long> put(Key key, long id, int max) {
       List<Long> close = new ArrayList<>(1);
-      OnBackend old = byKey.put(key, new OnBackend(id));
-      if (old != null && old.id != id) {
-        close.add(old.id);
+      OnBackend have = byKey.get(key);
+      if (have != null) {
+        if (have.id != id) {
+          close.add(id);
+        }
+        return close;
       }
-      Iterator<OnBackend> lru = byKey.values().iterator();
-      while (byKey.size() > max && lru.hasNext()) {
-        close.add(lru.next().id);
+      byKey.put(key, new OnBackend(id));
+      textBytes += key.text().length();
+      Iterator<Map.Entry<Key, OnBackend>> lru = byKey.entrySet().iterator();
+      while ((byKey.size() > max || textBytes > MAX_CONNECTION_TEXT_BYTES) && byKey.size() > 1) {
+        Map.Entry<Key, OnBackend> e = lru.next();
+        close.add(e.getValue().id);
+        textBytes -= e.getKey().text().length();
         lru.remove();
       }
       return close;
-    }
-
-    int size() {
-      return byKey.size();
     }
   }
 
   private final Map<Long, Statement> byId = new HashMap<>();
   private long nextId = 1;
   private long textBytes;
+
+  /** PREPAREs sent and not answered yet, and their text: counted against the limits. */
+  private int pending;
+
+  private long pendingBytes;
 
   /** The statement prepared last (MariaDB's {@link #LAST}), or null. */
   private Statement last;
@@ -152,20 +169,31 @@ final class MySqlStatements {
   /** Why another statement of {@code textLength} bytes cannot be prepared, or null. */
   String full(int textLength) {
     if (textLength >= io.halo.proxy.mysql.packet.MySqlPacket.MAX_WIRE_PAYLOAD - 1) {
-      return "Halo: a statement of 16 MB or more cannot be prepared on a transaction-pooled"
-          + " listener";
+      return "Halo: a statement of 16 MB or more cannot be prepared through Halo";
     }
-    if (byId.size() >= MAX_STATEMENTS) {
+    if (byId.size() + pending >= MAX_STATEMENTS) {
       return "Can't create more than max_prepared_stmt_count statements (current value: "
           + MAX_STATEMENTS
           + ")";
     }
-    if (textBytes + textLength > MAX_TEXT_BYTES) {
+    if (textBytes + pendingBytes + textLength > MAX_TEXT_BYTES) {
       return "Halo: this session's prepared statements hold more than "
           + (MAX_TEXT_BYTES >> 20)
           + " MB of text; close some before preparing more";
     }
     return null;
+  }
+
+  /** A PREPARE of {@code textLength} bytes is sent. */
+  void preparing(int textLength) {
+    pending++;
+    pendingBytes += textLength;
+  }
+
+  /** A PREPARE of {@code textLength} bytes is answered (or lost). */
+  void answered(int textLength) {
+    pending = Math.max(0, pending - 1);
+    pendingBytes = Math.max(0, pendingBytes - textLength);
   }
 
   /** Keeps a statement the server prepared; returns the client's id for it. */
@@ -255,28 +283,22 @@ final class MySqlStatements {
   /**
    * Where an execute's {@code new_params_bound_flag} is, given the statement's parameter count
    * ({@code cmd, id<4>, flags, iterations<4>, null bitmap}), or -1 when it has none or the packet
-   * is too short to hold it and the types it announces.
+   * is too short to hold it.
    */
   static int boundFlagAt(ByteBuf payload, int params) {
     if (params == 0) {
       return -1;
     }
     int at = 10 + (params + 7) / 8;
-    if (payload.readableBytes() <= at) {
-      return -1;
-    }
-    int flag = payload.getUnsignedByte(payload.readerIndex() + at);
-    if (flag == 1 && payload.readableBytes() < at + 1 + 2 * params) {
-      return -1;
-    }
-    return at;
+    return payload.readableBytes() <= at ? -1 : at;
   }
 
   /**
-   * The types an execute binds (its flag at {@code flagAt} is 1), copied; null when it binds none.
+   * The types an execute binds after its flag at {@code flagAt}, copied; null when the packet is
+   * too short to hold them all.
    */
   static byte[] boundTypes(ByteBuf payload, int flagAt, int params) {
-    if (flagAt < 0 || payload.getUnsignedByte(payload.readerIndex() + flagAt) != 1) {
+    if (payload.readableBytes() < flagAt + 1 + 2 * params) {
       return null;
     }
     byte[] types = new byte[2 * params];

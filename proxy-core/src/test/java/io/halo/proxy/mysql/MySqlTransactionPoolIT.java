@@ -492,11 +492,31 @@ class MySqlTransactionPoolIT {
   }
 
   @Test
+  void a_setting_after_prepare_leaves_the_statement_as_the_server_does() throws Exception {
+    String options = "&useServerPrepStmts=true&cachePrepStmts=true";
+    List<String> answers = new ArrayList<>();
+    for (int port : new int[] {cluster.primary().port(), halo.boundAddresses().get(0).getPort()}) {
+      try (Connection c = connect(port, options)) {
+        PreparedStatement ps = c.prepareStatement("select ? || 'x'");
+        c.createStatement().execute("set sql_mode = 'PIPES_AS_CONCAT'");
+        ps.setString(1, "a");
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          answers.add(rs.getString(1));
+        }
+      }
+    }
+    // through Halo as directly: the statement keeps the sql_mode it was prepared under
+    assertThat(answers.get(1)).isEqualTo(answers.get(0));
+  }
+
+  @Test
   void a_statement_outlives_the_reset_of_its_connection() throws Exception {
     try (Connection s = preparing();
-        Connection plain = throughHalo();
-        PreparedStatement ps = s.prepareStatement("select ? || 'x'")) {
+        Connection plain = throughHalo()) {
+      // the setting first: a statement keeps the sql_mode it was prepared under
       s.createStatement().execute("set sql_mode = 'PIPES_AS_CONCAT'");
+      PreparedStatement ps = s.prepareStatement("select ? || 'x'");
       for (int i = 0; i < 3; i++) {
         ps.setString(1, "a" + i);
         try (ResultSet rs = ps.executeQuery()) {

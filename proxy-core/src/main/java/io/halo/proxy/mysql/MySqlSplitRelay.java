@@ -140,6 +140,9 @@ final class MySqlSplitRelay
   /** Set when a switchover ended the session while it was idle: its next command gets this ERR. */
   private String doomed;
 
+  /** ... with this error (Halo ended it; or its backend was lost, ERR 1927). */
+  private MySqlError doomedAs = MySqlError.SESSION_ENDED;
+
   /** The primary's name, for the admin view's session counts (read by other threads). */
   private volatile String primaryName;
 
@@ -436,6 +439,10 @@ final class MySqlSplitRelay
 
   /** The waiting command gets ERR 1053 with {@code message}; the session closes. */
   private void finalError(String message) {
+    finalError(doomedAs, message);
+  }
+
+  private void finalError(MySqlError error, String message) {
     MySqlPacket p = waiting;
     waiting = null;
     waitingStatement = null;
@@ -443,7 +450,7 @@ final class MySqlSplitRelay
     p.release();
     closed();
     client
-        .writeAndFlush(MySqlError.SESSION_ENDED.frame(client.alloc(), seq, message))
+        .writeAndFlush(error.frame(client.alloc(), seq, message))
         .addListener(ChannelFutureListener.CLOSE);
   }
 
@@ -1274,7 +1281,7 @@ final class MySqlSplitRelay
               + "; reconnect");
       return;
     }
-    listener.router().sessionEnded(primary.node().name());
+    listener.router().sessionEnded(primaryName);
     movePrimary(next); // connected before the next command, every setting replayed
     primaryName = next.name();
     listener.router().sessionStarted(primaryName);
@@ -1321,13 +1328,30 @@ final class MySqlSplitRelay
    * middle of a reply is closed. A backend that closed the connection is ERR 2013 at once.
    */
   @Override
-  protected void suspect(io.halo.health.state.BackendNode node) {
-    listener.sessions().suspect(node.name());
+  protected void primaryMoved(io.halo.health.state.BackendNode node) {
+    listener.router().sessionEnded(primaryName);
+    primaryName = node.name();
+    listener.router().sessionStarted(primaryName);
+  }
+
+  @Override
+  protected io.halo.proxy.session.ClusterSessions sessions() {
+    return listener.sessions();
   }
 
   @Override
   protected void endSession(End why, String message) {
     if (closed) {
+      return;
+    }
+    if (why == End.BACKEND_LOST && waiting != null) {
+      finalError(MySqlError.BACKEND_LOST, message); // a command waiting for the verdict gets it
+      return;
+    }
+    if (why == End.BACKEND_LOST && backendsIdle()) {
+      // an idle client would not read an unsolicited packet: its next command gets the ERR
+      doomedAs = MySqlError.BACKEND_LOST;
+      doom(message);
       return;
     }
     if (why == End.BACKEND_LOST) {
@@ -1342,18 +1366,23 @@ final class MySqlSplitRelay
     if (waiting != null) {
       finalError(message);
     } else if (backendsIdle()) {
-      closeBackends();
-      ending = true;
-      doomed = message;
-      held = false;
-      parked = false;
-      client.config().setAutoRead(true);
-      client
-          .eventLoop()
-          .schedule(() -> client.close(), listener.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      doom(message);
     } else {
       end();
     }
+  }
+
+  /** An idle session ends: its next command gets {@code message}, or it closes after a while. */
+  private void doom(String message) {
+    closeBackends();
+    ending = true;
+    doomed = message;
+    held = false;
+    parked = false;
+    client.config().setAutoRead(true);
+    client
+        .eventLoop()
+        .schedule(() -> client.close(), listener.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   @Override

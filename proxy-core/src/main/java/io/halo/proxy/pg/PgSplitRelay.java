@@ -531,8 +531,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (name == null) {
       return null;
     }
+    if (unitParses(name)) {
+      return null; // the unit's Parse has it
+    }
     if (name.isEmpty()) {
-      return unitParsesUnnamed() ? null : unnamedText;
+      return unnamedText;
     }
     Statement s = statements.get(name);
     if (s == null) {
@@ -649,8 +652,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (name == null) {
       return StatementKind.WRITE;
     }
+    if (unitParses(name)) {
+      return null; // the unit's Parse decided
+    }
     if (name.isEmpty()) {
-      return unitParsesUnnamed() ? null : unnamedKind;
+      return unnamedKind;
     }
     Statement s = statements.get(name);
     return s == null ? StatementKind.WRITE : s.kind();
@@ -670,8 +676,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private boolean unitParsesUnnamed() {
+    return unitParses("");
+  }
+
+  /**
+   * Whether the buffered unit parses statement {@code name} itself (pgjdbc sends Parse and Bind of
+   * a newly named statement together): its Parse, not an older statement of that name, decides.
+   */
+  private boolean unitParses(String name) {
     for (PgFrame f : unit) {
-      if (f.type() == 'P' && f.body().getByte(f.body().readerIndex()) == 0) {
+      if (f.type() == 'P' && name.equals(parseName(f))) {
         return true;
       }
     }
@@ -716,6 +730,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** The single statement text of the unit (a Query, or one Parse), or null. */
   private String unitText() {
     String text = null;
+    String bound = null;
+    int binds = 0;
     for (PgFrame f : unit) {
       if (f.type() == 'Q' || f.type() == 'P') {
         if (text != null) {
@@ -725,9 +741,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         if (text == null) {
           return null;
         }
+      } else if (f.type() == 'B' && binds++ == 0) {
+        bound = referencedText(f);
       }
     }
-    return text;
+    if (text != null || binds != 1 || bound == null || bound.indexOf('$') >= 0) {
+      return text; // (a statement with parameters cannot be replayed as text: the session pins)
+    }
+    return bound; // a prepared setting run again (Bind only): its statement's text
   }
 
   /** Sends the unit to {@code b}: first what {@code b} lacks (closes, settings, statements). */
@@ -1091,6 +1112,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     BackendNode node = fresh.node();
     failTransactionOn(fresh);
+    if (!multiplexed) {
+      return true; // the core waits for the verdict; lastWords are its last words if it ends
+    }
     PgFrame words = lastWords;
     lastWords = null;
     if (words != null) {
@@ -1162,6 +1186,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
+  protected void lossBehind() {
+    if (lastWords != null) {
+      lastWords.release(); // the server went down after all: its FATAL was not meant for us
+      lastWords = null;
+    }
+  }
+
+  @Override
   protected void primaryMoved(BackendNode node) {
     if (txBackend != null && txBackend != primary && txBackend.channel() == null) {
       txBackend = primary; // a lost transaction's leg, never connected: it moves with the primary
@@ -1182,8 +1214,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
-  protected void suspect(BackendNode node) {
-    listener.sessions().suspect(node.name());
+  protected io.halo.proxy.session.ClusterSessions sessions() {
+    return listener.sessions();
   }
 
   @Override
@@ -1221,12 +1253,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (e == null) {
       // Between requests a backend may still speak: notices, parameter changes, notifications.
       if (t == 'E' && b.isPrimary()) {
-        if (multiplexed
-            && inTransaction()
+        if ((multiplexed ? inTransaction() : !pinned)
             && lastWords == null
             && "FATAL".equals(errorField(f.body(), (byte) 'V'))) {
-          // withheld until the connection closes: a primary going down (its postmaster killed)
-          // says FATAL too, and then the session goes on
+          // withheld until the connection closes: a primary going down (a fast shutdown) says
+          // FATAL too, and then the session goes on; an operator's pg_terminate_backend says the
+          // same, and then the session ends with it (the health checker's verdict tells which)
           lastWords = f;
           return;
         }

@@ -28,18 +28,39 @@ public final class ClusterSessions {
   private volatile boolean holding;
 
   /** Sessions that lost their backend with nothing in flight and waited for a new primary. */
-  final java.util.concurrent.atomic.LongAdder waited = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder waited =
+      new java.util.concurrent.atomic.LongAdder();
 
   /** ... and were moved to it. */
-  final java.util.concurrent.atomic.LongAdder moved = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder moved =
+      new java.util.concurrent.atomic.LongAdder();
 
   /** Relays that saw a backend connection fail and asked for a probe now. */
   private final java.util.concurrent.atomic.LongAdder suspicions =
       new java.util.concurrent.atomic.LongAdder();
 
   /** ... and ended after all. */
-  final java.util.concurrent.atomic.LongAdder endedAfterLoss =
+  private final java.util.concurrent.atomic.LongAdder endedAfterLoss =
       new java.util.concurrent.atomic.LongAdder();
+
+  /** What became of a session that lost its backend with nothing in flight. */
+  public enum Loss {
+    /** It waits for a new primary. */
+    WAITED,
+    /** ... and moved to it. */
+    MOVED,
+    /** ... and ended after all (its backend was up, or no primary came in time). */
+    ENDED
+  }
+
+  /** Counts what became of a session that lost its backend (either relay, either engine). */
+  public void countLoss(Loss what) {
+    switch (what) {
+      case WAITED -> waited.increment();
+      case MOVED -> moved.increment();
+      case ENDED -> endedAfterLoss.increment();
+    }
+  }
 
   /** What became of the sessions that lost their backend (admin view). */
   public ProxyView.OutlivedView outlived() {

@@ -215,7 +215,7 @@ public abstract class HeldSession implements RelayedSession {
     armDeadline();
     // read on: a client that leaves is noticed; the first thing it sends is held (hold())
     client.config().setAutoRead(true);
-    l.sessions().waited.increment();
+    l.sessions().countLoss(ClusterSessions.Loss.WAITED);
     l.sessions()
         .suspect(lost)
         .whenComplete(
@@ -304,7 +304,7 @@ public abstract class HeldSession implements RelayedSession {
       return;
     }
     orphan = null;
-    listenerContext().sessions().moved.increment();
+    listenerContext().sessions().countLoss(ClusterSessions.Loss.MOVED);
     log.debug( // one line per session would flood the log in a failover: see the metrics
         "[{}] {} lost {}; moving it to the new primary {}",
         listenerContext().name(),
@@ -341,7 +341,7 @@ public abstract class HeldSession implements RelayedSession {
       return; // the client left meanwhile
     }
     log.info("[{}] ending {}: {}", listenerContext().name(), this, why);
-    listenerContext().sessions().endedAfterLoss.increment();
+    listenerContext().sessions().countLoss(ClusterSessions.Loss.ENDED);
     listenerContext().rejections().count("backend_lost");
     endForBackendLoss(why);
   }

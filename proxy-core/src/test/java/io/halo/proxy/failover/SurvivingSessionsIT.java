@@ -57,6 +57,9 @@ class SurvivingSessionsIT {
    * @param multiplexed the primary listener pools backend connections per transaction ({@code
    *     pool_mode: transaction}, size 4)
    */
+  /** The replicas listener is a {@code route: split} listener (no pooling). */
+  private boolean split;
+
   private void start(Duration interval, boolean multiplexed) throws Exception {
     cluster =
         LOGS.watch(
@@ -77,28 +80,33 @@ class SurvivingSessionsIT {
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             200,
             c ->
-                pooled(
-                    multiplexed,
-                    HaloFixture.withFailover(
-                        HaloFixture.withMonitor(
-                            c,
-                            new MonitorConfig(
-                                cluster.superuser(),
-                                cluster.superuserPassword(),
-                                "postgres",
-                                interval,
-                                Duration.ofSeconds(1),
-                                3,
-                                2)),
-                        new FailoverConfig(
-                            FailoverConfig.Mode.AUTOMATIC,
-                            FailoverConfig.Type.HOT,
-                            16L << 20,
-                            Duration.ofSeconds(15),
-                            null,
-                            null,
-                            null,
-                            Duration.ofSeconds(30)))));
+                splitIf(
+                    pooled(
+                        multiplexed,
+                        HaloFixture.withFailover(
+                            HaloFixture.withMonitor(
+                                c,
+                                new MonitorConfig(
+                                    cluster.superuser(),
+                                    cluster.superuserPassword(),
+                                    "postgres",
+                                    interval,
+                                    Duration.ofSeconds(1),
+                                    3,
+                                    2)),
+                            new FailoverConfig(
+                                FailoverConfig.Mode.AUTOMATIC,
+                                FailoverConfig.Type.HOT,
+                                16L << 20,
+                                Duration.ofSeconds(15),
+                                null,
+                                null,
+                                null,
+                                Duration.ofSeconds(30))))));
+  }
+
+  private io.halo.conf.model.ClusterConfig splitIf(io.halo.conf.model.ClusterConfig c) {
+    return split ? HaloFixture.withSplitListener(c, Duration.ofSeconds(2), null) : c;
   }
 
   private static io.halo.conf.model.ClusterConfig pooled(
@@ -304,6 +312,118 @@ class SurvivingSessionsIT {
         rs.next();
         assertThat(rs.getInt(1)).isEqualTo(cluster.standbys().get(0).port());
       }
+    }
+  }
+
+  /** Row ids the split sessions write (nextval would pin them: currval is session state). */
+  private static final java.util.concurrent.atomic.AtomicLong SPLIT_IDS =
+      new java.util.concurrent.atomic.AtomicLong(-1_000_000);
+
+  /** A session of the split listener with a setting and a named statement that writes. */
+  private record SplitIdle(Connection connection, PreparedStatement write, String name) {
+    /** The port of the server the session's writes reach (a row written there). */
+    int writePort() throws SQLException {
+      write.setLong(1, SPLIT_IDS.decrementAndGet());
+      try (ResultSet rs = write.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
+
+    String applicationName() throws SQLException {
+      try (ResultSet rs = connection.createStatement().executeQuery("show application_name")) {
+        rs.next();
+        return rs.getString(1);
+      }
+    }
+  }
+
+  private SplitIdle splitIdle(int i) throws SQLException {
+    Connection c = halo.connect(halo.replicaListener(), USER, PW, "app", "prepareThreshold=1");
+    c.createStatement().execute("set application_name = 'survivor-" + i + "'");
+    PreparedStatement ps =
+        c.prepareStatement("insert into acked_writes(id) values (?) returning inet_server_port()");
+    SplitIdle s = new SplitIdle(c, ps, "survivor-" + i);
+    s.writePort();
+    s.writePort(); // now a named statement on the backend
+    return s;
+  }
+
+  @Test
+  void idle_sessions_of_a_split_listener_outlive_kill_9_of_the_primary() throws Exception {
+    // Given a route: split listener (no pooling) and 10 idle sessions, each with a setting and a
+    // named statement that writes, and one session inside a transaction that has written
+    split = true;
+    start(Duration.ofMillis(500), false);
+    PgNode old = cluster.primary();
+    List<SplitIdle> sessions = new ArrayList<>();
+    try {
+      for (int i = 0; i < 10; i++) {
+        SplitIdle s = splitIdle(i);
+        assertThat(s.writePort()).isEqualTo(old.port());
+        assertThat(s.applicationName()).isEqualTo(s.name());
+        sessions.add(s);
+      }
+      SplitIdle inTx = splitIdle(10);
+      sessions.add(inTx);
+      inTx.connection().setAutoCommit(false);
+      inTx.writePort();
+      // When the primary is killed while they are idle
+      old.kill();
+      awaitFailover(Duration.ofSeconds(20));
+      PgNode next = cluster.standbys().get(0);
+      // Then every idle session's next statement runs on the new primary, with its setting and
+      // its statement, without an error
+      for (SplitIdle s : sessions) {
+        if (s.equals(inTx)) {
+          continue;
+        }
+        assertThat(s.writePort()).isEqualTo(next.port());
+        assertThat(s.applicationName()).isEqualTo(s.name());
+        assertThat(s.connection().isValid(2)).isTrue();
+      }
+      // and the session whose transaction died gets what a server gives inside a failed
+      // transaction until its ROLLBACK, then goes on
+      assertThatThrownBy(() -> inTx.connection().createStatement().execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
+      inTx.connection().rollback();
+      inTx.connection().setAutoCommit(true);
+      assertThat(inTx.writePort()).isEqualTo(next.port());
+      assertThat(halo.metrics())
+          .containsPattern(
+              "halo_sessions_outlived_backend_total\\{cluster=\"main\",outcome=\"moved\"\\} 11\n");
+    } finally {
+      for (SplitIdle s : sessions) {
+        s.connection().close();
+      }
+    }
+  }
+
+  @Test
+  void a_split_session_whose_connection_alone_was_terminated_gets_the_server_error()
+      throws Exception {
+    // Given a healthy primary and an idle session of a route: split listener
+    split = true;
+    start(Duration.ofMillis(200), false);
+    PgNode primary = cluster.primary();
+    try (Connection c = halo.connect(halo.replicaListener(), USER, PW, "app", "")) {
+      c.createStatement().execute("set application_name = 'to-terminate'");
+      // When an operator terminates its backend on the primary (the server stays up and primary)
+      try (Connection admin = primary.connectAsSuperuser()) {
+        admin
+            .createStatement()
+            .execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                    + " where application_name = 'to-terminate'");
+      }
+      // Then the session ends with the server's own error, as a direct one would
+      Thread.sleep(500); // (either way: Halo has seen the connection close, or sees it now)
+      assertThatThrownBy(() -> c.createStatement().execute("insert into acked_writes values (-1)"))
+          .isInstanceOf(SQLException.class)
+          .hasMessageContaining("terminating connection due to administrator command");
+      assertThat(halo.control().topology().primary()).isEqualTo(primary.name());
+      assertThat(halo.control().lastFailover()).isEmpty();
     }
   }
 

@@ -53,6 +53,9 @@ class MySqlSurvivingSessionsIT {
   MariaDbCluster cluster;
   HaloServer halo;
 
+  /** The listener's route ({@code split}: reads to the replica, no pooling unless asked). */
+  Route route = Route.PRIMARY;
+
   @AfterEach
   void stop() {
     if (halo != null) {
@@ -99,8 +102,7 @@ class MySqlSurvivingSessionsIT {
             "shop",
             Engine.MYSQL,
             List.of(
-                new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 200, true)
-                    .withPool(pool)),
+                new ListenerConfig(new HostPort("127.0.0.1", 0), route, 200, true).withPool(pool)),
             backends,
             new MonitorConfig(
                 cluster.rootUser(),
@@ -488,6 +490,130 @@ class MySqlSurvivingSessionsIT {
     // and serves the next session
     try (Connection c = connect()) {
       assertThat(port(c)).isEqualTo(next.port());
+    }
+  }
+
+  /** The port of the server a split session's writes reach (FOR UPDATE: the primary). */
+  private static int writePort(Connection c) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery("select @@port for update")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void on_a_split_listener_sessions_outlive_kill_9_of_the_primary() throws Exception {
+    // Given a route: split listener (no pooling), idle sessions (one with settings, one with a
+    // server-side prepared statement, one with autocommit off) and one inside a transaction
+    route = Route.SPLIT;
+    start();
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    List<Connection> idle = new ArrayList<>();
+    try {
+      for (int i = 0; i < IDLE_SESSIONS; i++) {
+        Connection c = connect();
+        idle.add(c);
+        assertThat(writePort(c)).isEqualTo(old.port());
+        assertThat(port(c)).as("a read goes to the replica").isEqualTo(next.port());
+      }
+      Connection set = connect();
+      idle.add(set);
+      set.setCatalog("other");
+      try (Statement s = set.createStatement()) {
+        s.execute("set session sql_mode='ANSI_QUOTES'");
+        s.execute("set time_zone = '+03:00'");
+      }
+      Connection prepared = connect("&useServerPrepStmts=true&cachePrepStmts=true");
+      idle.add(prepared);
+      java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1, @@port for update");
+      ps.setInt(1, 1);
+      ps.executeQuery().close();
+      Connection autocommitOff = connect();
+      idle.add(autocommitOff);
+      autocommitOff.setAutoCommit(false);
+      autocommitOff.createStatement().execute("insert into t values (10)");
+      autocommitOff.commit();
+      Connection inTx = connect();
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into t values (1)");
+      // When the primary is killed and the replica promoted
+      old.kill();
+      awaitFailover();
+      assertThat(control().topology().primary()).isEqualTo(next.name());
+      // Then every idle session's next statement runs on the new primary, without an error
+      for (Connection c : idle) {
+        assertThat(writePort(c)).isEqualTo(next.port());
+      }
+      try (ResultSet rs =
+          set.createStatement()
+              .executeQuery("select database(), @@sql_mode, @@time_zone for update")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("other");
+        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
+        assertThat(rs.getString(3)).isEqualTo("+03:00");
+      }
+      autocommitOff.createStatement().execute("insert into t values (11)");
+      autocommitOff.rollback();
+      try (ResultSet rs =
+          autocommitOff.createStatement().executeQuery("select @@autocommit for update")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isZero();
+      }
+      ps.setInt(1, 41);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getInt(2)).isEqualTo(next.port());
+      }
+      // And the one inside a transaction is told it is gone, once, and goes on
+      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
+          .isInstanceOfSatisfying(
+              SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1213));
+      inTx.rollback();
+      inTx.createStatement().execute("insert into t values (3)");
+      inTx.commit();
+      assertThat(ids(inTx)).contains(3).doesNotContain(1, 2, 11);
+      assertThat(metrics())
+          .contains(
+              "halo_sessions_outlived_backend_total{cluster=\"shop\",outcome=\"moved\"} "
+                  + (IDLE_SESSIONS + 4));
+    } finally {
+      closeAll(idle);
+    }
+  }
+
+  @Test
+  void on_a_split_listener_a_session_whose_connection_alone_was_killed_ends() throws Exception {
+    // Given a healthy primary and an idle session of a route: split listener
+    route = Route.SPLIT;
+    start();
+    MariaDbNode primary = cluster.primary();
+    try (Connection c = connect()) {
+      long id;
+      try (ResultSet rs = c.createStatement().executeQuery("select connection_id() for update")) {
+        rs.next();
+        id = rs.getLong(1);
+      }
+      // When an operator kills its primary connection on the server (which stays up and primary)
+      try (Connection admin = primary.connectAsRoot()) {
+        admin.createStatement().execute("kill connection " + id);
+      }
+      // Then the session ends, as a plain one does, once Halo has judged the loss
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  metrics()
+                      .contains(
+                          "halo_sessions_outlived_backend_total{cluster=\"shop\",outcome=\"ended\"} 1"));
+      assertThatThrownBy(() -> c.createStatement().execute("insert into t values (5)"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e ->
+                  assertThat(e.getMessage())
+                      .contains("closed the connection", "still the primary"));
+      assertThat(control().lastFailover()).isEmpty();
     }
   }
 

@@ -266,6 +266,26 @@ class PgSplitRelayTest {
     assertThat(split.pinnedNow()).isEqualTo(1);
   }
 
+  private static byte[] bind(String statement) {
+    return message('B', concat(cstrings("", statement), new byte[] {0, 0, 0, 0, 0, 0}));
+  }
+
+  private static byte[] execute() {
+    return message('E', concat(cstrings(""), new byte[] {0, 0, 0, 0}));
+  }
+
+  @Test
+  void aSettingParsedAsANamedStatementAndRunAgainDoesNotPin() {
+    // pgjdbc past prepareThreshold: Parse of a new named statement and its Bind in one unit
+    fromClient(parse("S_1", "set work_mem = '2MB'"), bind("S_1"), execute(), sync());
+    fromPrimary(message('1', new byte[0]), message('2', new byte[0]), complete("SET"), ready('I'));
+    assertThat(split.pinnedNow()).as("the unit's own Parse decides its kind").isZero();
+    // and the same statement run again (Bind only)
+    fromClient(bind("S_1"), execute(), sync());
+    fromPrimary(message('2', new byte[0]), complete("SET"), ready('I'));
+    assertThat(split.pinnedNow()).as("kept as a setting by its statement's text").isZero();
+  }
+
   @Test
   void aFailedSettingIsAnsweredAsTheServerSaidAndDoesNotPin() {
     fromClient(query("set work_mem = 'lots'"));

@@ -141,6 +141,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Multiplexed: until when a checkout waits for a primary (failover hold); 0 = not waiting. */
   private long checkoutUntil;
 
+  /**
+   * Not multiplexed: the primary whose connection this session lost with nothing of it lost (see
+   * {@link #backendClosed}); until the router names another primary, or the health checker finds
+   * this one up and still the primary (then only the session's connection died, and the session
+   * ends as a direct one would), its next request waits. Null otherwise.
+   */
+  private String lostPrimary;
+
   protected SplitRelay(Setup s, PositionProbe<?> probe) {
     this.client = s.client();
     this.stats = s.stats();
@@ -278,7 +286,10 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         + " ran; whether it took effect is unknown";
   }
 
-  /** Multiplexed: the session's next transaction runs on {@code node}, the primary now. */
+  /** The session lost its primary and now runs on a new one: what the loss left is dropped. */
+  protected void lossBehind() {}
+
+  /** The session's next request runs on {@code node}, the primary now (a failover moved it). */
   protected void primaryMoved(BackendNode node) {}
 
   /**
@@ -289,13 +300,22 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     return null;
   }
 
-  /** Multiplexed: how long a checkout waits for a failover to give the cluster a primary. */
-  protected java.time.Duration holdTimeout() {
-    return java.time.Duration.ZERO;
-  }
+  /**
+   * How long a request waits for a failover to give the cluster a primary ({@code hold_timeout}).
+   */
+  protected abstract java.time.Duration holdTimeout();
 
-  /** Multiplexed: the primary refused or reset a connect; the health checker should look now. */
-  protected void suspect(BackendNode node) {}
+  /** The relaying sessions of the session's cluster (suspicions, what became of lost ones). */
+  protected abstract io.halo.proxy.session.ClusterSessions sessions();
+
+  /**
+   * The primary refused a connect or dropped a connection: the health checker probes it now.
+   *
+   * @return whether it answered a probe since (true), went down (false), or unknown (null)
+   */
+  protected final java.util.concurrent.CompletionStage<Boolean> suspect(BackendNode node) {
+    return sessions().suspect(node.name());
+  }
 
   /**
    * A connection opened but not taken (the session closed meanwhile): the engine frees it, and it
@@ -369,7 +389,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     if (primary.channel() == null) {
       park(); // moved by a switchover, or multiplexed: the primary's connection opens first
-      if (multiplexed) {
+      if (multiplexed || lostPrimary != null) {
         checkOut();
       } else {
         connect(primary);
@@ -730,9 +750,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     giveBack(leg, ch);
   }
 
-  /** Multiplexed: whether the session holds no backend connection now. */
+  /**
+   * Whether the session holds no backend connection now and its next request checks out the
+   * router's primary (multiplexed, or after losing its primary): a topology change cannot end it.
+   */
   public final boolean unbound() {
-    return multiplexed
+    return (multiplexed || lostPrimary != null)
         && primary != null
         && primary.channel() == null
         && !primary.connecting()
@@ -749,6 +772,23 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     io.halo.routing.RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
     if (r instanceof RouteResult.Routed routed) {
+      if (lostPrimary != null && routed.backend().name().equals(lostPrimary)) {
+        if (waitForPrimary()) {
+          return; // a failover, or the health checker's verdict on the lost primary, decides
+        }
+        lostGivenUp(
+            "no new primary within hold_timeout "
+                + holdTimeout().toMillis()
+                + " ms after "
+                + lostPrimary
+                + " was lost");
+        return;
+      }
+      if (lostPrimary != null) {
+        lostPrimary = null;
+        sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.MOVED);
+        lossBehind();
+      }
       // the wait's deadline stays until a connection is had: a routed primary that keeps refusing
       // connects is retried within hold_timeout, not for ever
       if (!routed.backend().name().equals(primary.node().name())) {
@@ -762,6 +802,10 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     checkoutUntil = 0;
+    if (lostPrimary != null) {
+      lostPrimary = null;
+      sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
+    }
     String why =
         r instanceof io.halo.routing.RouteResult.Unavailable u
             ? u.reason()
@@ -817,7 +861,6 @@ public abstract class SplitRelay<M, L extends Leg, C> {
             kind = null;
             primaryOnce = false;
           } else if (b.isPrimary()
-              && multiplexed
               && io.halo.proxy.session.Establisher.unreachable(done.cause())
               && waitForPrimary()) {
             suspect(
@@ -876,10 +919,11 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       }
       return;
     }
-    if (b.isPrimary()) {
-      suspect(b.node()); // the health checker probes it now instead of at its next interval
-    }
-    if (b.isPrimary() && multiplexed && !pinned && !midRequest(b)) {
+    java.util.concurrent.CompletionStage<Boolean> verdict =
+        b.isPrimary()
+            ? suspect(b.node()) // the health checker probes it now instead of at its next interval
+            : null;
+    if (b.isPrimary() && !pinned && !midRequest(b)) {
       boolean running = !b.idle();
       String lost =
           running
@@ -904,6 +948,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         if (last == b) {
           last = null;
         }
+        if (!multiplexed) {
+          awaitVerdict(b.node(), verdict);
+        }
         if (running) {
           resume(); // requests the client sent meanwhile (a lost transaction may wait: parked)
         }
@@ -911,12 +958,56 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       }
     }
     log.warn(
-        "[{}] backend {} closed the connection of {}",
+        "[{}] backend {} closed the connection of {}{}",
         listenerName,
         BackendText.forLog(b.node()),
-        who());
+        who(),
+        pinned ? " (pinned to it: its state cannot move)" : "");
     endSession(
         End.BACKEND_LOST, "backend " + b.node().name() + " closed the connection unexpectedly");
+  }
+
+  /**
+   * Not multiplexed: the session lost its primary's connection and goes on, as a plain session does
+   * ({@code HeldSession#outliveBackend}): its next request waits for the router to name another
+   * primary and runs there, its settings and statements replayed; if the health checker finds the
+   * lost primary up and still the primary, only this connection died (an operator's {@code
+   * pg_terminate_backend} or {@code KILL}) and the session ends with the server's own last words.
+   */
+  private void awaitVerdict(
+      BackendNode lost, java.util.concurrent.CompletionStage<Boolean> verdict) {
+    lostPrimary = lost.name();
+    sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.WAITED);
+    if (replica != null && replica.channel() != null && replica.idle() && !midRequest(replica)) {
+      quit(replica.channel()); // opened again on demand, once there is a primary to follow
+      replica = null;
+    }
+    verdict.whenComplete(
+        (answered, e) -> {
+          if (Boolean.TRUE.equals(answered)) {
+            client.eventLoop().execute(() -> lostPrimaryAnswered(lost.name()));
+          }
+        });
+  }
+
+  /** The lost primary answered a probe since: if it is still the primary, only this link died. */
+  private void lostPrimaryAnswered(String lost) {
+    if (closed || ending || !lost.equals(lostPrimary)) {
+      return;
+    }
+    RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+    if (r instanceof RouteResult.Routed routed && routed.backend().name().equals(lost)) {
+      lostGivenUp(lost + " is up and still the primary: only this session's connection was closed");
+    }
+  }
+
+  private void lostGivenUp(String why) {
+    String lost = lostPrimary;
+    lostPrimary = null;
+    checkoutUntil = 0;
+    sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
+    log.info("[{}] ending {}: {}", listenerName, who(), why);
+    endSession(End.BACKEND_LOST, "backend " + lost + " closed the connection unexpectedly; " + why);
   }
 
   // ------------------------------------------------------------------ switchover and end

@@ -1,6 +1,7 @@
 package io.halo.proxy.session.split;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.Balance;
 import io.halo.conf.model.HostPort;
@@ -91,6 +92,16 @@ class SplitRelayTest {
   private final Set<String> unreachable = new HashSet<>();
   private final List<String> ended = new ArrayList<>();
   private boolean replicaInRotation = true;
+
+  /** The router's primary (a failover changes it). */
+  private BackendNode primaryNow = PRIMARY;
+
+  /** The health checker's verdict on a suspected backend: answered (true), down (false). */
+  private final java.util.concurrent.CompletableFuture<Boolean> verdict =
+      new java.util.concurrent.CompletableFuture<>();
+
+  private final io.halo.proxy.session.ClusterSessions sessions =
+      new io.halo.proxy.session.ClusterSessions("main");
   private Relay relay;
 
   private static BackendNode node(String name, NodeRole role) {
@@ -120,6 +131,11 @@ class SplitRelayTest {
           @Override
           public boolean inRotation(String backend) {
             return replicaInRotation;
+          }
+
+          @Override
+          public RouteResult routeTo(io.halo.conf.model.RuleTarget target) {
+            return new RouteResult.Routed(primaryNow, 1, Route.PRIMARY);
           }
         };
     ListenerConfig config =
@@ -163,6 +179,16 @@ class SplitRelayTest {
       primary = new Leg(true, PRIMARY) {};
       adopt(primary, connection);
       client.pipeline().addLast(clientHandler());
+    }
+
+    @Override
+    protected io.halo.proxy.session.ClusterSessions sessions() {
+      return sessions;
+    }
+
+    @Override
+    protected Duration holdTimeout() {
+      return Duration.ofSeconds(30);
     }
 
     @Override
@@ -522,6 +548,67 @@ class SplitRelayTest {
     settle();
     assertThat(ended)
         .containsExactly("BACKEND_LOST: backend p1 closed the connection unexpectedly");
+  }
+
+  @Test
+  void a_session_that_lost_its_idle_primary_waits_and_goes_on_on_the_new_primary() {
+    start(false);
+    sessions.suspicion(b -> verdict);
+    send("write a");
+    answer(PRIMARY, "done");
+    send("read a");
+    answer(REPLICA, "done");
+    EmbeddedChannel lost = backend(PRIMARY);
+    EmbeddedChannel reads = backend(REPLICA);
+    // When the primary's connection drops between requests
+    lost.close();
+    settle();
+    // Then the session stays, without a connection the next topology change could end
+    assertThat(ended).isEmpty();
+    assertThat(relay.unbound()).isTrue();
+    assertThat(reads.isOpen()).as("the idle read connection goes too").isFalse();
+    // and its next request waits while the router still names the lost primary
+    send("write b");
+    assertThat(backend(PRIMARY)).isSameAs(lost);
+    // until the router names another primary: the request runs there
+    BackendNode next = node("p2", NodeRole.PRIMARY);
+    primaryNow = next;
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> {
+              settle();
+              return backend(next) != null && backend(next).outboundMessages().size() == 1;
+            });
+    assertThat(received(next)).containsExactly("write b");
+    assertThat(ended).isEmpty();
+    assertThat(sessions.outlived().moved()).isEqualTo(1);
+  }
+
+  @Test
+  void a_session_whose_primary_is_up_after_its_connection_dropped_ends() {
+    start(false);
+    sessions.suspicion(b -> verdict);
+    send("write a");
+    answer(PRIMARY, "done");
+    backend(PRIMARY).close();
+    settle();
+    assertThat(ended).isEmpty();
+    // When the health checker finds the primary up, and it is still the primary
+    verdict.complete(true);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> {
+              settle();
+              return !ended.isEmpty();
+            });
+    // Then only this connection died: the session ends as a direct one would
+    assertThat(ended)
+        .containsExactly(
+            "BACKEND_LOST: backend p1 closed the connection unexpectedly; p1 is up and still the"
+                + " primary: only this session's connection was closed");
+    assertThat(sessions.outlived().ended()).isEqualTo(1);
   }
 
   @Test

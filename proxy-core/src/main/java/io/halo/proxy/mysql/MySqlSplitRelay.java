@@ -1297,7 +1297,8 @@ final class MySqlSplitRelay
   }
 
   /**
-   * A failover (not a switchover) replaced or fenced the primary: the session closes. Event loop.
+   * A failover (not a switchover) replaced or fenced the primary: an idle session leaves it and
+   * follows the next primary, any other closes. Event loop.
    */
   @Override
   public void onTopology(io.halo.health.state.Topology t, String cluster) {
@@ -1316,6 +1317,9 @@ final class MySqlSplitRelay
         replica = null;
       }
     }
+    if (why != null && leavePrimary()) {
+      return; // idle: it follows the next primary on its next command
+    }
     if (why != null) {
       log.info("[{}] ending a split session of {}: {}", cluster, hello.user(), why);
       endSession(End.SWITCHOVER, why);
@@ -1325,7 +1329,8 @@ final class MySqlSplitRelay
   /**
    * Ends the session from Halo's side: a waiting command gets ERR 1053 now; an idle session's next
    * command gets it (a client not reading would not see an unsolicited packet); a session in the
-   * middle of a reply is closed. A backend that closed the connection is ERR 2013 at once.
+   * middle of a reply is closed. A backend that closed the connection is ERR 1927 instead: for the
+   * waiting command, for an idle session's next command, or sent at once in the middle of a reply.
    */
   @Override
   protected void primaryMoved(io.halo.health.state.BackendNode node) {

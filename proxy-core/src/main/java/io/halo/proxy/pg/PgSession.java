@@ -768,6 +768,9 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     String why =
         io.halo.proxy.session.SessionVerdicts.endReason(t, cluster, backendName, readWrite());
     if (why != null) {
+      if (split != null && split.leavePrimary()) {
+        return; // a split session, idle: it follows the next primary on its next request
+      }
       if (survivable() && unmovable() == null) {
         // idle on a fenced or demoted backend: leave it and follow the new primary
         detachBackend();

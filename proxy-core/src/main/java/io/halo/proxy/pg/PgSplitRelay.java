@@ -531,7 +531,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (name == null) {
       return null;
     }
-    if (unitParses(name)) {
+    if (unitParses(name, f)) {
       return null; // the unit's Parse has it
     }
     if (name.isEmpty()) {
@@ -636,7 +636,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private StatementKind boundKind(PgFrame f) {
-    return statementKind(io.halo.proxy.pg.message.ClientMessages.bindStatement(f.body()));
+    return statementKind(io.halo.proxy.pg.message.ClientMessages.bindStatement(f.body()), f);
   }
 
   private StatementKind describedKind(PgFrame f) {
@@ -645,14 +645,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return null; // a portal: its Bind decided
     }
     return statementKind(
-        io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1));
+        io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1), f);
   }
 
-  private StatementKind statementKind(String name) {
+  private StatementKind statementKind(String name, PgFrame at) {
     if (name == null) {
       return StatementKind.WRITE;
     }
-    if (unitParses(name)) {
+    if (unitParses(name, at)) {
       return null; // the unit's Parse decided
     }
     if (name.isEmpty()) {
@@ -676,15 +676,19 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private boolean unitParsesUnnamed() {
-    return unitParses("");
+    return unitParses("", null);
   }
 
   /**
-   * Whether the buffered unit parses statement {@code name} itself (pgjdbc sends Parse and Bind of
-   * a newly named statement together): its Parse, not an older statement of that name, decides.
+   * Whether the buffered unit parses statement {@code name} itself before {@code at} (pgjdbc sends
+   * Parse and Bind of a newly named statement together): that Parse, not an older statement of the
+   * name, decides what {@code at} runs. {@code at} null: anywhere in the unit.
    */
-  private boolean unitParses(String name) {
+  private boolean unitParses(String name, PgFrame at) {
     for (PgFrame f : unit) {
+      if (f == at) {
+        return false;
+      }
       if (f.type() == 'P' && name.equals(parseName(f))) {
         return true;
       }
@@ -1312,6 +1316,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       // the server's own FATAL, withheld while the session might have gone on, is its last word
       PgFrame words = lastWords;
       lastWords = null;
+      closed(); // nothing the client sent meanwhile runs any more
+      session.state(SessionState.CLOSING);
+      session.unregister();
       client
           .writeAndFlush(words.retainedMessage())
           .addListener(io.netty.channel.ChannelFutureListener.CLOSE);

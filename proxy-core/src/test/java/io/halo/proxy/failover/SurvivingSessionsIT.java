@@ -401,6 +401,48 @@ class SurvivingSessionsIT {
   }
 
   @Test
+  void idle_split_sessions_leave_a_primary_that_a_failover_fenced_while_it_still_runs()
+      throws Exception {
+    // Given idle sessions of a route: split listener, with a setting and a named statement
+    split = true;
+    start(Duration.ofMillis(500), false);
+    PgNode old = cluster.primary();
+    PgNode next = cluster.standbys().get(0);
+    List<SplitIdle> sessions = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        SplitIdle s = splitIdle(i);
+        assertThat(s.writePort()).isEqualTo(old.port());
+        sessions.add(s);
+      }
+      // When an operator fails over to the standby while the old primary still runs (its
+      // connections stay open: a hung server or a partition looks the same to the sessions)
+      assertThat(halo.control().failover(next.name(), false).outcome())
+          .isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      // Then each session's next statement runs on the new primary, with its setting and its
+      // statement, and none reaches the fenced one
+      for (SplitIdle s : sessions) {
+        assertThat(s.writePort()).isEqualTo(next.port());
+        assertThat(s.applicationName()).isEqualTo(s.name());
+      }
+      try (Connection direct = old.connectAsSuperuser();
+          ResultSet rs =
+              direct
+                  .createStatement()
+                  .executeQuery(
+                      "select count(*) from pg_stat_activity where application_name like"
+                          + " 'survivor-%'")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("no session connection left on the old primary").isZero();
+      }
+    } finally {
+      for (SplitIdle s : sessions) {
+        s.connection().close();
+      }
+    }
+  }
+
+  @Test
   void a_split_session_whose_connection_alone_was_terminated_gets_the_server_error()
       throws Exception {
     // Given a healthy primary and an idle session of a route: split listener
@@ -418,10 +460,20 @@ class SurvivingSessionsIT {
                     + " where application_name = 'to-terminate'");
       }
       // Then the session ends with the server's own error, as a direct one would
-      Thread.sleep(500); // (either way: Halo has seen the connection close, or sees it now)
+      // Then the session ends with the server's own error once the health checker has found the
+      // server up, as a direct one would: well before hold_timeout (15 s)
+      long t0 = System.nanoTime();
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () ->
+                  halo.metrics()
+                      .contains(
+                          "halo_sessions_outlived_backend_total{cluster=\"main\",outcome=\"ended\"} 1"));
       assertThatThrownBy(() -> c.createStatement().execute("insert into acked_writes values (-1)"))
           .isInstanceOf(SQLException.class)
           .hasMessageContaining("terminating connection due to administrator command");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
       assertThat(halo.control().topology().primary()).isEqualTo(primary.name());
       assertThat(halo.control().lastFailover()).isEmpty();
     }

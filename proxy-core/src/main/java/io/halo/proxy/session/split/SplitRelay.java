@@ -369,17 +369,29 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Handles what the client sent, in order, until a request has to wait. */
   protected final void drain() {
-    while (!parked && !closed) {
-      M m = inbox.poll();
-      if (m == null) {
-        break;
+    draining++;
+    try {
+      while (!parked && !closed) {
+        M m = inbox.poll();
+        if (m == null) {
+          break;
+        }
+        handle(m);
       }
-      handle(m);
+    } finally {
+      draining--;
     }
-    if (!closed) {
+    if (!closed && draining == 0) {
       client.config().setAutoRead(!parked && inbox.isEmpty() && backendsWritable());
     }
   }
+
+  /**
+   * How deep {@link #drain} runs now: a request parked and resumed within it (a pooled connection
+   * at hand, a permit free) leaves the client's reading alone, set once at the end; turning it off
+   * and on again would cost two epoll_ctl calls per transaction.
+   */
+  private int draining;
 
   /** Routes and sends the waiting request, or parks it while an asynchronous step runs. */
   protected final void dispatch() {
@@ -451,7 +463,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   protected final void park() {
     parked = true;
-    client.config().setAutoRead(false);
+    if (draining == 0) {
+      client.config().setAutoRead(false); // (inside drain, its end sets it)
+    }
   }
 
   /** An asynchronous step finished: try the waiting request again, then go on reading. */
@@ -798,8 +812,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       connect(primary);
       return;
     }
-    if (r instanceof io.halo.routing.RouteResult.Wait && waitForPrimary()) {
-      return;
+    if ((r instanceof io.halo.routing.RouteResult.Wait || lostPrimary != null)
+        && waitForPrimary()) {
+      return; // a failover runs (or, the primary lost, may start): within hold_timeout
     }
     checkoutUntil = 0;
     if (lostPrimary != null) {
@@ -863,6 +878,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
           } else if (b.isPrimary()
               && io.halo.proxy.session.Establisher.unreachable(done.cause())
               && waitForPrimary()) {
+            if (!multiplexed && lostPrimary == null) {
+              lostPrimary = b.node().name(); // the retry asks the router, which may name another
+            }
             suspect(
                 b.node()); // a dead primary: the failover it starts gives the next try a new one
             return;
@@ -914,6 +932,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       // a switchover's fence ends the old primary's connections while the session is held: a
       // fresh one (settings replayed) opens before its next request, on whichever primary
       primary = newLeg(true, b.node());
+      lossBehind();
       if (last == b) {
         last = null;
       }
@@ -980,7 +999,36 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.WAITED);
     if (replica != null && replica.channel() != null && replica.idle() && !midRequest(replica)) {
       quit(replica.channel()); // opened again on demand, once there is a primary to follow
+      if (last == replica) {
+        last = null;
+      }
       replica = null;
+    }
+    // as a plain session: no primary other than the lost one within hold_timeout of the loss ends
+    // it, even idle (once there is one, an idle session may stay as long as its client likes)
+    long ms = holdTimeout().toMillis();
+    client
+        .eventLoop()
+        .schedule(
+            () -> {
+              if (closed || ending || !lost.name().equals(lostPrimary)) {
+                return;
+              }
+              RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+              if (!(r instanceof RouteResult.Routed routed)
+                  || routed.backend().name().equals(lost.name())) {
+                lostGivenUp(
+                    "no new primary within hold_timeout "
+                        + ms
+                        + " ms after "
+                        + lost.name()
+                        + " was lost");
+              }
+            },
+            ms,
+            TimeUnit.MILLISECONDS);
+    if (verdict == null) {
+      return;
     }
     verdict.whenComplete(
         (answered, e) -> {
@@ -988,6 +1036,45 @@ public abstract class SplitRelay<M, L extends Leg, C> {
             client.eventLoop().execute(() -> lostPrimaryAnswered(lost.name()));
           }
         });
+  }
+
+  /**
+   * Not multiplexed: a failover fenced or demoted the session's primary (its connection may still
+   * be open: a hung server, a partition). A session idle between transactions and not pinned leaves
+   * it, as a plain session does, and follows the router's next primary on its next request; nothing
+   * more reaches the old one. Event loop.
+   *
+   * @return false when the session cannot leave (the caller ends it as before)
+   */
+  public final boolean leavePrimary() {
+    if (multiplexed
+        || closed
+        || ending
+        || pinned
+        || parked
+        || hasPending()
+        || inTransaction()
+        || primary == null
+        || primary.channel() == null
+        || primary.connecting()
+        || !backendsIdle()
+        || midRequest(primary)) {
+      return false;
+    }
+    L old = primary;
+    primary = newLeg(true, old.node());
+    if (last == old) {
+      last = null;
+    }
+    quit(old.channel());
+    lossBehind();
+    log.info(
+        "[{}] {} leaves {}, fenced or no longer the primary; it follows the next primary",
+        listenerName,
+        who(),
+        old.node().name());
+    awaitVerdict(old.node(), null);
+    return true;
   }
 
   /** The lost primary answered a probe since: if it is still the primary, only this link died. */
@@ -1034,6 +1121,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   protected final void movePrimary(BackendNode next) {
     Channel old = primary.channel();
     primary = newLeg(true, next);
+    lossBehind(); // what the old connection said last was not meant for the client
     if (last != null && last.isPrimary()) {
       last = null;
     }

@@ -1065,9 +1065,13 @@ final class MySqlSplitRelay
     List<String> applied = c.channel().attr(APPLIED).get();
     // open() made them a prefix of the session's own (start() takes no other)
     b.settingsApplied = applied != null && startsWith(settings, applied) ? applied.size() : 0;
-    c.channel()
-        .pipeline()
-        .addLast(FRAMES, new MySqlPacketDecoder(listener.server().maxMessageSize()));
+    io.netty.channel.ChannelPipeline pipeline = c.channel().pipeline();
+    MySqlPacketDecoder frames = new MySqlPacketDecoder(listener.server().maxMessageSize());
+    if (pipeline.get("split") != null) {
+      pipeline.addBefore("split", FRAMES, frames); // a pooled connection keeps the session's place
+    } else {
+      pipeline.addLast(FRAMES, frames);
+    }
   }
 
   @Override

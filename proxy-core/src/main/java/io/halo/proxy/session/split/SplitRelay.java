@@ -758,8 +758,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (ch == null) {
       return;
     }
-    if (ch.pipeline().get("split") != null) {
-      ch.pipeline().remove("split");
+    Hop hop = ch.attr(HOP).get();
+    if (hop != null) {
+      hop.target = null; // kept for the connection's next owner: no pipeline change per transaction
     }
     giveBack(leg, ch);
   }
@@ -911,8 +912,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   protected final void adopt(L b, C connection) {
     b.attached(channelOf(connection));
     attach(b, connection);
-    channelOf(connection).pipeline().addLast("split", new BackendHandler(b));
-    channelOf(connection).config().setAutoRead(true);
+    Channel ch = channelOf(connection);
+    Hop hop = ch.attr(HOP).get();
+    if (hop == null) {
+      hop = new Hop();
+      ch.attr(HOP).set(hop);
+      ch.pipeline().addLast("split", hop);
+    }
+    hop.target = new BackendHandler(b);
+    ch.config().setAutoRead(true);
   }
 
   private void backendClosed(L b) {
@@ -1265,6 +1273,63 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         log.warn("[{}] client connection of {} failed", listenerName, who(), cause);
       }
       ctx.close();
+    }
+  }
+
+  private static final io.netty.util.AttributeKey<Hop> HOP =
+      io.netty.util.AttributeKey.valueOf(SplitRelay.class, "hop");
+
+  /**
+   * The session's place on a backend connection. A pooled connection keeps it across transactions,
+   * each owner setting {@link #target} (no pipeline change per transaction); between owners it
+   * passes everything on (to the pool's handler, or a reset's).
+   */
+  private static final class Hop extends ChannelInboundHandlerAdapter {
+    private ChannelInboundHandlerAdapter target;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+      if (target == null) {
+        ctx.fireChannelRead(msg);
+      } else {
+        target.channelRead(ctx, msg);
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+      if (target == null) {
+        ctx.fireChannelReadComplete();
+      } else {
+        target.channelReadComplete(ctx);
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+      if (target == null) {
+        ctx.fireChannelWritabilityChanged();
+      } else {
+        target.channelWritabilityChanged(ctx);
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      if (target == null) {
+        ctx.fireChannelInactive();
+      } else {
+        target.channelInactive(ctx);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+      if (target == null) {
+        ctx.fireExceptionCaught(cause);
+      } else {
+        target.exceptionCaught(ctx, cause);
+      }
     }
   }
 

@@ -501,6 +501,82 @@ class MySqlSurvivingSessionsIT {
     }
   }
 
+  /**
+   * Sessions with state to carry through a failover, their statements sent to the primary (FOR
+   * UPDATE, also on a split listener): one with a schema and settings, one with a server-side
+   * prepared statement, one with autocommit off between transactions (each added to {@code idle}),
+   * and one inside a transaction that has written row 1.
+   */
+  private Survivors survivors(List<Connection> idle) throws SQLException {
+    Connection set = connect();
+    idle.add(set);
+    set.setCatalog("other");
+    try (Statement s = set.createStatement()) {
+      s.execute("set session sql_mode='ANSI_QUOTES'");
+      s.execute("set time_zone = '+03:00'");
+    }
+    Connection prepared = connect("&useServerPrepStmts=true&cachePrepStmts=true");
+    idle.add(prepared);
+    java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1, @@port for update");
+    ps.setInt(1, 1);
+    ps.executeQuery().close();
+    Connection autocommitOff = connect();
+    idle.add(autocommitOff);
+    autocommitOff.setAutoCommit(false);
+    autocommitOff.createStatement().execute("insert into t values (10)");
+    autocommitOff.commit(); // between transactions, still holding its connection
+    Connection inTx = connect();
+    inTx.setAutoCommit(false);
+    inTx.createStatement().execute("insert into t values (1)");
+    return new Survivors(set, ps, autocommitOff, inTx);
+  }
+
+  private record Survivors(
+      Connection set, java.sql.PreparedStatement ps, Connection autocommitOff, Connection inTx) {
+
+    /** Each has its state on {@code next}, the new primary; the transaction is gone, once. */
+    void check(MariaDbNode next) throws SQLException {
+      try (ResultSet rs =
+          set.createStatement()
+              .executeQuery("select database(), @@sql_mode, @@time_zone for update")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("other");
+        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
+        assertThat(rs.getString(3)).isEqualTo("+03:00");
+      }
+      // autocommit off, between transactions: still off there
+      autocommitOff.createStatement().execute("insert into t values (11)");
+      autocommitOff.rollback();
+      try (ResultSet rs =
+          autocommitOff.createStatement().executeQuery("select @@autocommit for update")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isZero();
+      }
+      // the server-side prepared statement runs there, prepared again by Halo
+      ps.setInt(1, 41);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getInt(2)).isEqualTo(next.port());
+      }
+      // the one inside a transaction is told it is gone, once, and goes on
+      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> {
+                assertThat(e.getErrorCode()).isEqualTo(1213);
+                assertThat(e.getSQLState()).isEqualTo("40001");
+                assertThat(e.getMessage()).contains("was lost", "rolled back");
+              });
+      inTx.rollback();
+      inTx.createStatement().execute("insert into t values (3)");
+      inTx.commit();
+      assertThat(writePort(inTx)).isEqualTo(next.port());
+      assertThat(ids(inTx)).contains(3).doesNotContain(1, 2, 11); // (10: if it was replicated)
+      inTx.close();
+    }
+  }
+
   @Test
   void on_a_split_listener_sessions_outlive_kill_9_of_the_primary() throws Exception {
     // Given a route: split listener (no pooling), idle sessions (one with settings, one with a
@@ -517,26 +593,7 @@ class MySqlSurvivingSessionsIT {
         assertThat(writePort(c)).isEqualTo(old.port());
         assertThat(port(c)).as("a read goes to the replica").isEqualTo(next.port());
       }
-      Connection set = connect();
-      idle.add(set);
-      set.setCatalog("other");
-      try (Statement s = set.createStatement()) {
-        s.execute("set session sql_mode='ANSI_QUOTES'");
-        s.execute("set time_zone = '+03:00'");
-      }
-      Connection prepared = connect("&useServerPrepStmts=true&cachePrepStmts=true");
-      idle.add(prepared);
-      java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1, @@port for update");
-      ps.setInt(1, 1);
-      ps.executeQuery().close();
-      Connection autocommitOff = connect();
-      idle.add(autocommitOff);
-      autocommitOff.setAutoCommit(false);
-      autocommitOff.createStatement().execute("insert into t values (10)");
-      autocommitOff.commit();
-      Connection inTx = connect();
-      inTx.setAutoCommit(false);
-      inTx.createStatement().execute("insert into t values (1)");
+      Survivors survivors = survivors(idle);
       // When the primary is killed and the replica promoted
       old.kill();
       awaitFailover();
@@ -545,35 +602,7 @@ class MySqlSurvivingSessionsIT {
       for (Connection c : idle) {
         assertThat(writePort(c)).isEqualTo(next.port());
       }
-      try (ResultSet rs =
-          set.createStatement()
-              .executeQuery("select database(), @@sql_mode, @@time_zone for update")) {
-        rs.next();
-        assertThat(rs.getString(1)).isEqualTo("other");
-        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
-        assertThat(rs.getString(3)).isEqualTo("+03:00");
-      }
-      autocommitOff.createStatement().execute("insert into t values (11)");
-      autocommitOff.rollback();
-      try (ResultSet rs =
-          autocommitOff.createStatement().executeQuery("select @@autocommit for update")) {
-        rs.next();
-        assertThat(rs.getInt(1)).isZero();
-      }
-      ps.setInt(1, 41);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        assertThat(rs.getInt(1)).isEqualTo(42);
-        assertThat(rs.getInt(2)).isEqualTo(next.port());
-      }
-      // And the one inside a transaction is told it is gone, once, and goes on
-      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
-          .isInstanceOfSatisfying(
-              SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1213));
-      inTx.rollback();
-      inTx.createStatement().execute("insert into t values (3)");
-      inTx.commit();
-      assertThat(ids(inTx)).contains(3).doesNotContain(1, 2, 11);
+      survivors.check(next);
       assertThat(metrics())
           .contains(
               "halo_sessions_outlived_backend_total{cluster=\"shop\",outcome=\"moved\"} "
@@ -637,26 +666,7 @@ class MySqlSurvivingSessionsIT {
     List<Connection> idle = new ArrayList<>();
     try {
       openIdle(idle, old);
-      Connection set = connect();
-      idle.add(set);
-      set.setCatalog("other");
-      try (Statement s = set.createStatement()) {
-        s.execute("set session sql_mode='ANSI_QUOTES'");
-        s.execute("set time_zone = '+03:00'");
-      }
-      Connection prepared = connect("&useServerPrepStmts=true&cachePrepStmts=true");
-      idle.add(prepared);
-      java.sql.PreparedStatement ps = prepared.prepareStatement("select ? + 1, @@port");
-      ps.setInt(1, 1);
-      ps.executeQuery().close();
-      Connection autocommitOff = connect();
-      idle.add(autocommitOff);
-      autocommitOff.setAutoCommit(false);
-      autocommitOff.createStatement().execute("insert into t values (10)");
-      autocommitOff.commit(); // between transactions, still holding its connection
-      Connection inTx = connect();
-      inTx.setAutoCommit(false);
-      inTx.createStatement().execute("insert into t values (1)");
+      Survivors survivors = survivors(idle);
       Connection running = connect();
       idle.add(running);
       java.util.concurrent.CompletableFuture<Throwable> inFlight =
@@ -693,13 +703,6 @@ class MySqlSurvivingSessionsIT {
       for (Connection c : idle) {
         assertThat(port(c)).isEqualTo(next.port());
       }
-      try (ResultSet rs =
-          set.createStatement().executeQuery("select database(), @@sql_mode, @@time_zone")) {
-        rs.next();
-        assertThat(rs.getString(1)).isEqualTo("other");
-        assertThat(rs.getString(2)).isEqualTo("ANSI_QUOTES");
-        assertThat(rs.getString(3)).isEqualTo("+03:00");
-      }
       // the one with a command in flight is told its outcome is unknown, and goes on
       assertThat(inFlight.get(30, java.util.concurrent.TimeUnit.SECONDS))
           .isInstanceOfSatisfying(
@@ -709,34 +712,7 @@ class MySqlSurvivingSessionsIT {
                 assertThat(e.getMessage()).contains("whether it took effect is unknown");
               });
       assertThat(port(running)).isEqualTo(next.port());
-      // the one with autocommit off, between transactions, still has it off there
-      autocommitOff.createStatement().execute("insert into t values (11)");
-      autocommitOff.rollback();
-      try (ResultSet rs = autocommitOff.createStatement().executeQuery("select @@autocommit")) {
-        rs.next();
-        assertThat(rs.getInt(1)).isZero();
-      }
-      // the one with a server-side prepared statement executes it there, prepared again by Halo
-      ps.setInt(1, 41);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        assertThat(rs.getInt(1)).isEqualTo(42);
-        assertThat(rs.getInt(2)).isEqualTo(next.port());
-      }
-      // And the one inside a transaction is told it is gone, once, and goes on
-      assertThatThrownBy(() -> inTx.createStatement().execute("insert into t values (2)"))
-          .isInstanceOfSatisfying(
-              SQLException.class,
-              e -> {
-                assertThat(e.getErrorCode()).isEqualTo(1213);
-                assertThat(e.getSQLState()).isEqualTo("40001");
-                assertThat(e.getMessage()).contains("was lost", "rolled back");
-              });
-      inTx.rollback();
-      inTx.createStatement().execute("insert into t values (3)");
-      inTx.commit();
-      assertThat(port(inTx)).isEqualTo(next.port());
-      assertThat(ids(inTx)).contains(3).doesNotContain(1, 2, 11); // (10: if it was replicated)
+      survivors.check(next);
     } finally {
       closeAll(idle);
     }

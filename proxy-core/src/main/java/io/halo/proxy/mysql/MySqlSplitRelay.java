@@ -299,10 +299,10 @@ final class MySqlSplitRelay
       return;
     }
     if (doomed != null) {
-      // ended by a switchover while idle: this command gets the reason, then the connection closes
+      // ended while idle (a switchover, its backend lost): this command gets why, then it closes
       String message = doomed;
       waiting = p;
-      finalError(message);
+      finalError(doomedAs, message);
       return;
     }
     if (lostOn != null
@@ -438,10 +438,6 @@ final class MySqlSplitRelay
   }
 
   /** The waiting command gets ERR 1053 with {@code message}; the session closes. */
-  private void finalError(String message) {
-    finalError(doomedAs, message);
-  }
-
   private void finalError(MySqlError error, String message) {
     MySqlPacket p = waiting;
     waiting = null;
@@ -1373,7 +1369,7 @@ final class MySqlSplitRelay
       return;
     }
     if (waiting != null) {
-      finalError(message);
+      finalError(MySqlError.SESSION_ENDED, message);
     } else if (backendsIdle()) {
       doom(message);
     } else {

@@ -423,15 +423,17 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private StatementKind classifyUnit() {
     StatementKind kind = null;
+    java.util.Set<String> parsed = null;
     for (PgFrame f : unit) {
       StatementKind k =
           switch (f.type()) {
             case 'Q', 'P' -> queryKind(f);
-            case 'B' -> boundKind(f);
-            case 'D' -> describedKind(f);
+            case 'B' -> boundKind(f, parsed);
+            case 'D' -> describedKind(f, parsed);
             case 'E', 'S', 'H', 'C' -> null;
             default -> StatementKind.WRITE; // FunctionCall and anything unexpected
           };
+      parsed = noteParse(parsed, f);
       if (k != null) {
         kind = kind == null ? k : kind.and(k);
       }
@@ -504,13 +506,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** The names of the functions the statements of the buffered unit call. */
   private java.util.Set<String> unitFunctions() {
     java.util.Set<String> names = null;
+    java.util.Set<String> parsed = null;
     for (PgFrame f : unit) {
       String text =
           switch (f.type()) {
             case 'Q', 'P' -> statementText(f);
-            case 'B', 'D' -> referencedText(f);
+            case 'B', 'D' -> referencedText(f, parsed);
             default -> null;
           };
+      parsed = noteParse(parsed, f);
       if (text == null) {
         continue;
       }
@@ -525,14 +529,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     return names == null ? java.util.Set.of() : names;
   }
 
-  /** The text of the statement a Bind or Describe refers to, when Halo knows it. */
-  private String referencedText(PgFrame f) {
+  /**
+   * The text of the statement a Bind or Describe refers to, when Halo knows it; null for one that
+   * the unit parses before it ({@code parsed}: the names parsed so far, or null), whose Parse has
+   * the text.
+   */
+  private String referencedText(PgFrame f, java.util.Set<String> parsed) {
     String name = referencedStatement(f);
-    if (name == null) {
+    if (name == null || (parsed != null && parsed.contains(name))) {
       return null;
-    }
-    if (unitParses(name, f)) {
-      return null; // the unit's Parse has it
     }
     if (name.isEmpty()) {
       return unnamedText;
@@ -635,25 +640,30 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         : io.halo.proxy.pg.message.ClientMessages.queryText(f.body());
   }
 
-  private StatementKind boundKind(PgFrame f) {
-    return statementKind(io.halo.proxy.pg.message.ClientMessages.bindStatement(f.body()), f);
+  private StatementKind boundKind(PgFrame f, java.util.Set<String> parsed) {
+    return statementKind(io.halo.proxy.pg.message.ClientMessages.bindStatement(f.body()), parsed);
   }
 
-  private StatementKind describedKind(PgFrame f) {
+  private StatementKind describedKind(PgFrame f, java.util.Set<String> parsed) {
     ByteBuf body = f.body();
     if (body.getByte(body.readerIndex()) != 'S') {
       return null; // a portal: its Bind decided
     }
     return statementKind(
-        io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1), f);
+        io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1), parsed);
   }
 
-  private StatementKind statementKind(String name, PgFrame at) {
+  /**
+   * The kind of the statement {@code name} that a Bind or Describe runs: null when the unit parses
+   * it before that message ({@code parsed}: the names parsed so far, or null), as pgjdbc sends a
+   * newly named statement's Parse and Bind together; that Parse decided.
+   */
+  private StatementKind statementKind(String name, java.util.Set<String> parsed) {
     if (name == null) {
       return StatementKind.WRITE;
     }
-    if (unitParses(name, at)) {
-      return null; // the unit's Parse decided
+    if (parsed != null && parsed.contains(name)) {
+      return null;
     }
     if (name.isEmpty()) {
       return unnamedKind;
@@ -676,24 +686,30 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private boolean unitParsesUnnamed() {
-    return unitParses("", null);
-  }
-
-  /**
-   * Whether the buffered unit parses statement {@code name} itself before {@code at} (pgjdbc sends
-   * Parse and Bind of a newly named statement together): that Parse, not an older statement of the
-   * name, decides what {@code at} runs. {@code at} null: anywhere in the unit.
-   */
-  private boolean unitParses(String name, PgFrame at) {
     for (PgFrame f : unit) {
-      if (f == at) {
-        return false;
-      }
-      if (f.type() == 'P' && name.equals(parseName(f))) {
+      if (f.type() == 'P' && f.body().getByte(f.body().readerIndex()) == 0) {
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * {@code parsed} with {@code f}'s statement name added when {@code f} is a Parse: one pass over a
+   * unit tells each later Bind or Describe whether the unit parsed its statement (a unit may hold
+   * tens of thousands of messages; asking the unit again for each would be quadratic).
+   */
+  private static java.util.Set<String> noteParse(java.util.Set<String> parsed, PgFrame f) {
+    if (f.type() != 'P') {
+      return parsed;
+    }
+    String name = parseName(f);
+    if (name == null) {
+      return parsed;
+    }
+    java.util.Set<String> out = parsed == null ? new java.util.HashSet<>() : parsed;
+    out.add(name);
+    return out;
   }
 
   /**
@@ -746,7 +762,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           return null;
         }
       } else if (f.type() == 'B' && binds++ == 0) {
-        bound = referencedText(f);
+        bound = referencedText(f, null); // (used only when the unit parses nothing)
       }
     }
     if (text != null || binds != 1 || bound == null || bound.indexOf('$') >= 0) {

@@ -149,6 +149,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    */
   private String lostPrimary;
 
+  /** Ends the wait for another primary {@code hold_timeout} after the loss (null: no wait). */
+  private io.netty.util.concurrent.ScheduledFuture<?> lostDeadline;
+
   protected SplitRelay(Setup s, PositionProbe<?> probe) {
     this.client = s.client();
     this.stats = s.stats();
@@ -531,7 +534,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Closes the replica connection if it owes nothing (the session will not read there). */
   protected final void dropIdleReplica() {
-    if (replica != null && replica.channel() != null && replica.idle()) {
+    if (replica != null && replica.channel() != null && replica.idle() && !midRequest(replica)) {
       quit(replica.channel());
       if (last == replica) {
         last = null;
@@ -760,7 +763,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     Hop hop = ch.attr(HOP).get();
     if (hop != null) {
-      hop.target = null; // kept for the connection's next owner: no pipeline change per transaction
+      hop.target = Hop.PASS; // kept for the next owner: no pipeline change per transaction
     }
     giveBack(leg, ch);
   }
@@ -788,20 +791,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     io.halo.routing.RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
     if (r instanceof RouteResult.Routed routed) {
       if (lostPrimary != null && routed.backend().name().equals(lostPrimary)) {
-        if (waitForPrimary()) {
-          return; // a failover, or the health checker's verdict on the lost primary, decides
+        if (!waitForPrimary()) {
+          lostGivenUp(noPrimaryInTime());
         }
-        lostGivenUp(
-            "no new primary within hold_timeout "
-                + holdTimeout().toMillis()
-                + " ms after "
-                + lostPrimary
-                + " was lost");
-        return;
+        return; // a failover, or the health checker's verdict on the lost primary, decides
       }
       if (lostPrimary != null) {
-        lostPrimary = null;
-        sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.MOVED);
+        lossOver(io.halo.proxy.session.ClusterSessions.Loss.MOVED);
         lossBehind();
       }
       // the wait's deadline stays until a connection is had: a routed primary that keeps refusing
@@ -819,8 +815,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     checkoutUntil = 0;
     if (lostPrimary != null) {
-      lostPrimary = null;
-      sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
+      lossOver(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
     }
     String why =
         r instanceof io.halo.routing.RouteResult.Unavailable u
@@ -963,7 +958,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
                       ? "inside its transaction; the transaction is lost"
                       : null;
       if (lost != null) {
-        log.info(
+        log.debug( // one line per session would flood the log in a failover: see the metrics
             "[{}] backend {} closed the connection of {} {}; the session stays",
             listenerName,
             BackendText.forLog(b.node()),
@@ -1005,36 +1000,31 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       BackendNode lost, java.util.concurrent.CompletionStage<Boolean> verdict) {
     lostPrimary = lost.name();
     sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.WAITED);
-    if (replica != null && replica.channel() != null && replica.idle() && !midRequest(replica)) {
-      quit(replica.channel()); // opened again on demand, once there is a primary to follow
-      if (last == replica) {
-        last = null;
-      }
-      replica = null;
-    }
+    dropIdleReplica(); // opened again on demand, once there is a primary to follow
     // as a plain session: no primary other than the lost one within hold_timeout of the loss ends
-    // it, even idle (once there is one, an idle session may stay as long as its client likes)
-    long ms = holdTimeout().toMillis();
-    client
-        .eventLoop()
-        .schedule(
-            () -> {
-              if (closed || ending || !lost.name().equals(lostPrimary)) {
-                return;
-              }
-              RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
-              if (!(r instanceof RouteResult.Routed routed)
-                  || routed.backend().name().equals(lost.name())) {
-                lostGivenUp(
-                    "no new primary within hold_timeout "
-                        + ms
-                        + " ms after "
-                        + lost.name()
-                        + " was lost");
-              }
-            },
-            ms,
-            TimeUnit.MILLISECONDS);
+    // it, even idle (once there is one, an idle session may stay as long as its client likes); a
+    // request's wait for it ends then too
+    checkoutUntil = System.nanoTime() + holdTimeout().toNanos();
+    if (lostDeadline != null) {
+      lostDeadline.cancel(false);
+    }
+    lostDeadline =
+        client
+            .eventLoop()
+            .schedule(
+                () -> {
+                  lostDeadline = null;
+                  if (closed || ending || lostPrimary == null) {
+                    return;
+                  }
+                  RouteResult r = router.routeTo(io.halo.conf.model.RuleTarget.PRIMARY);
+                  if (!(r instanceof RouteResult.Routed routed)
+                      || routed.backend().name().equals(lostPrimary)) {
+                    lostGivenUp(noPrimaryInTime());
+                  }
+                },
+                holdTimeout().toMillis(),
+                TimeUnit.MILLISECONDS);
     if (verdict == null) {
       return;
     }
@@ -1076,7 +1066,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     quit(old.channel());
     lossBehind();
-    log.info(
+    log.debug( // one line per session would flood the log in a failover: see the metrics
         "[{}] {} leaves {}, fenced or no longer the primary; it follows the next primary",
         listenerName,
         who(),
@@ -1096,11 +1086,28 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
   }
 
+  private String noPrimaryInTime() {
+    return "no new primary within hold_timeout "
+        + holdTimeout().toMillis()
+        + " ms after "
+        + lostPrimary
+        + " was lost";
+  }
+
+  /** The wait for another primary is over ({@code outcome}): its deadline goes. */
+  private void lossOver(io.halo.proxy.session.ClusterSessions.Loss outcome) {
+    lostPrimary = null;
+    if (lostDeadline != null) {
+      lostDeadline.cancel(false);
+      lostDeadline = null;
+    }
+    sessions().countLoss(outcome);
+  }
+
   private void lostGivenUp(String why) {
     String lost = lostPrimary;
-    lostPrimary = null;
+    lossOver(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
     checkoutUntil = 0;
-    sessions().countLoss(io.halo.proxy.session.ClusterSessions.Loss.ENDED);
     log.info("[{}] ending {}: {}", listenerName, who(), why);
     endSession(End.BACKEND_LOST, "backend " + lost + " closed the connection unexpectedly; " + why);
   }
@@ -1178,6 +1185,10 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
+    if (lostDeadline != null) {
+      lostDeadline.cancel(false);
+      lostDeadline = null;
+    }
     gate.abandon();
     stats.sessionEnded(pinned);
     closeBackends();
@@ -1285,51 +1296,34 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * passes everything on (to the pool's handler, or a reset's).
    */
   private static final class Hop extends ChannelInboundHandlerAdapter {
-    private ChannelInboundHandlerAdapter target;
+    /** Between owners: an adapter's defaults, which pass every event on. */
+    private static final ChannelInboundHandlerAdapter PASS = new ChannelInboundHandlerAdapter();
+
+    private ChannelInboundHandlerAdapter target = PASS;
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-      if (target == null) {
-        ctx.fireChannelRead(msg);
-      } else {
-        target.channelRead(ctx, msg);
-      }
+      target.channelRead(ctx, msg);
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
-      if (target == null) {
-        ctx.fireChannelReadComplete();
-      } else {
-        target.channelReadComplete(ctx);
-      }
+      target.channelReadComplete(ctx);
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-      if (target == null) {
-        ctx.fireChannelWritabilityChanged();
-      } else {
-        target.channelWritabilityChanged(ctx);
-      }
+      target.channelWritabilityChanged(ctx);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-      if (target == null) {
-        ctx.fireChannelInactive();
-      } else {
-        target.channelInactive(ctx);
-      }
+      target.channelInactive(ctx);
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
-      if (target == null) {
-        ctx.fireExceptionCaught(cause);
-      } else {
-        target.exceptionCaught(ctx, cause);
-      }
+      target.exceptionCaught(ctx, cause);
     }
   }
 

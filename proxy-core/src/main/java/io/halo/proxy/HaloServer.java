@@ -734,6 +734,12 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     for (Channel ch : serverChannels) {
       ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
+    // every client and backend connection closes on its own loop while the loops still run, so
+    // that what their close listeners release (a pooled connection's login messages and prepared
+    // statements) is released now; the pools first stop keeping or opening connections
+    contexts.forEach(c -> c.pool().stop());
+    mysqlContexts.forEach(c -> c.pool().stop());
+    transports.closeAll(config.server().shutdownTimeout());
     long timeout = config.server().shutdownTimeout().toMillis();
     boss.shutdownGracefully(0, timeout, TimeUnit.MILLISECONDS);
     workers

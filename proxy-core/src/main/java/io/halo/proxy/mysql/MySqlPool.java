@@ -123,6 +123,12 @@ public final class MySqlPool {
     return tx.view(listener, cluster, sessions);
   }
 
+  /** Halo is stopping: nothing more is kept idle or logged in ahead (any thread). */
+  public void stop() {
+    sessions.stop();
+    tx.stop();
+  }
+
   /** Releases what the pool keeps beside connections (after the event loops stopped). */
   public void close() {
     tx.close();

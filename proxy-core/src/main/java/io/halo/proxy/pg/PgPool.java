@@ -235,6 +235,12 @@ public final class PgPool {
 
   // ---------------------------------------------------------------- transaction mode
 
+  /** Halo is stopping: nothing more is kept idle or logged in ahead (any thread). */
+  public void stop() {
+    sessions.stop();
+    tx.stop();
+  }
+
   /** Releases what the pool keeps beside connections (after the event loops stopped). */
   public void close() {
     tx.close();

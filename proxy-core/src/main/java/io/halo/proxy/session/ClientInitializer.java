@@ -47,6 +47,7 @@ public abstract class ClientInitializer<X extends SessionListener>
 
   @Override
   protected final void initChannel(SocketChannel ch) {
+    context.transports().open().add(ch); // a stopping Halo closes it before its loop stops
     AcceptGate.RefusalWriter writer =
         new AcceptGate.RefusalWriter() {
           @Override

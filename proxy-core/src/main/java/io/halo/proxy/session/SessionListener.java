@@ -33,6 +33,9 @@ public interface SessionListener {
   /** How long a new session waits for a running failover. */
   Duration holdTimeout();
 
+  /** The transport, whose group holds every open connection (closed by a stopping Halo). */
+  io.halo.proxy.transport.Transports transports();
+
   /**
    * Sessions share backend connections between transactions ({@code pool_mode: transaction}): a
    * session holds no session permit of a backend (the pool bounds the connections).

@@ -135,6 +135,14 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   private final AtomicInteger idleCount = new AtomicInteger();
   private volatile long epoch = -1;
 
+  /** Halo is stopping: no login to keep min_idle, no connection kept for reuse. */
+  private volatile boolean stopped;
+
+  /** Halo is stopping (its connections are about to be closed). Any thread. */
+  public void stop() {
+    stopped = true;
+  }
+
   public SessionPool(PoolConfig config, Engine<K, C> engine) {
     this.config = config;
     this.engine = engine;
@@ -290,7 +298,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
    */
   public void giveBack(Channel ch, K key) {
     Entry<C> e = entry(ch);
-    if (e == null || expired(e) || !ch.isActive() || stale(e)) {
+    if (e == null || stopped || expired(e) || !ch.isActive() || stale(e)) {
       engine.quit(ch);
       return;
     }
@@ -330,7 +338,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
   private void warm(EventLoop loop, K key) {
     Map<K, Warmer<C>> mine = warmers.get(loop);
     Warmer<C> w = mine == null ? null : mine.get(key);
-    if (w == null || w.warming || w.epoch != epoch || now() - w.after < 0) {
+    if (w == null || stopped || w.warming || w.epoch != epoch || now() - w.after < 0) {
       return;
     }
     ArrayDeque<Channel> idle = idle(loop).get(key);

@@ -131,6 +131,9 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private final LongAdder warmed = new LongAdder();
   private volatile long epoch = -1;
 
+  /** Halo is stopping: no login to keep min_idle, no connection kept idle. */
+  private volatile boolean stopped;
+
   /**
    * @param loops the event loops sessions run on: {@code size} is shared out among them
    * @param admission the cluster's admission: connections count against {@code
@@ -491,6 +494,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   private void warm(Slot<K, C, M> slot) {
     if (config.minIdle() > 0
+        && !stopped
         && slot.login != null
         && slot.epoch == epoch
         && slot.waiters.isEmpty()
@@ -617,7 +621,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     Born b = ch.attr(BORN).get();
     @SuppressWarnings("unchecked") // the pool set it: a channel is in one pool
     Slot<K, C, M> slot = b == null ? null : slots(ch.eventLoop()).get((K) b.key());
-    if (slot == null || !ch.isActive() || expired(b) || b.epoch() != epoch) {
+    if (slot == null || stopped || !ch.isActive() || expired(b) || b.epoch() != epoch) {
       engine.quit(ch);
       return;
     }
@@ -718,6 +722,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         closing.forEach(engine::quit);
       }
     }
+  }
+
+  /**
+   * Halo is stopping (its connections are about to be closed): logins to keep {@code min_idle} and
+   * connections given back idle end here. Any thread.
+   */
+  public void stop() {
+    stopped = true;
   }
 
   /** Releases what the pool keeps beside connections (after the event loops stopped). */

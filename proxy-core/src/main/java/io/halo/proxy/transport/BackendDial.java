@@ -57,6 +57,7 @@ public final class BackendDial {
                 })
             .connect(node.address().host(), node.address().port());
     Channel channel = connect.channel();
+    transports.open().add(channel);
     ScheduledFuture<?> timer =
         loop.schedule(
             () -> {

@@ -10,6 +10,8 @@ import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.ServerSocketChannel;
@@ -20,30 +22,57 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 
 /**
- * The native epoll transport on Linux when it loads, NIO otherwise; and, per cluster, TLS to its
- * backends ({@link #backendTls()}, none by default).
+ * The native epoll transport on Linux when it loads, NIO otherwise; per cluster, TLS to its
+ * backends ({@link #backendTls()}, none by default); and the connections open over it ({@link
+ * #open()}).
+ *
+ * @param open every client and backend connection open now (each leaves the group as it closes), so
+ *     that a stopping Halo closes them while their event loops still run: what their close
+ *     listeners release (pooled login messages, prepared statements) is released then, not left to
+ *     the loops' own teardown
  */
 public record Transports(
     String name,
     IoHandlerFactory ioHandlerFactory,
     Class<? extends ServerSocketChannel> serverChannel,
     Class<? extends SocketChannel> socketChannel,
-    BackendTls backendTls) {
+    BackendTls backendTls,
+    ChannelGroup open) {
 
   public Transports(
       String name,
       IoHandlerFactory ioHandlerFactory,
       Class<? extends ServerSocketChannel> serverChannel,
       Class<? extends SocketChannel> socketChannel) {
-    this(name, ioHandlerFactory, serverChannel, socketChannel, BackendTls.NONE);
+    this(
+        name,
+        ioHandlerFactory,
+        serverChannel,
+        socketChannel,
+        BackendTls.NONE,
+        new DefaultChannelGroup("connections", GlobalEventExecutor.INSTANCE));
   }
 
-  /** The same transport with TLS to a cluster's backends. */
+  /** The same transport (and connections) with TLS to a cluster's backends. */
   public Transports withBackendTls(BackendTls tls) {
-    return new Transports(name, ioHandlerFactory, serverChannel, socketChannel, tls);
+    return new Transports(name, ioHandlerFactory, serverChannel, socketChannel, tls, open);
+  }
+
+  /**
+   * Closes every connection in {@link #open()} on its own loop and waits for them, at most {@code
+   * timeout}; twice, for connections opened while the first round closed (a login that was under
+   * way). Not on an event loop.
+   */
+  public void closeAll(java.time.Duration timeout) {
+    long until = System.nanoTime() + timeout.toNanos();
+    for (int round = 0; round < 2 && !open.isEmpty(); round++) {
+      long left = Math.max(0, until - System.nanoTime());
+      open.close().awaitUninterruptibly(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
   }
 
   /**

@@ -426,6 +426,61 @@ class PgTransactionPoolIT {
   }
 
   @Test
+  void a_stopping_halo_closes_its_pooled_connections_and_releases_what_they_kept()
+      throws Exception {
+    // Given a Halo of its own, whose pooled connections hold what its clients prepared (named
+    // statements) and what their logins said, with its clients still connected, one of them
+    // inside a transaction
+    HaloFixture own = secondHalo(PgTransactionPoolIT::multiplexed);
+    List<Connection> clients = new ArrayList<>();
+    boolean stopped = false;
+    try {
+      for (int i = 0; i < 6; i++) {
+        Connection c =
+            own.connect(
+                USER,
+                PW,
+                "app",
+                // a pool key of their own (the backend shows it), statements named at once
+                "options=-c%20application_name%3Dstopping&ApplicationName=stopping"
+                    + "&prepareThreshold=1");
+        clients.add(c);
+        for (int q = 0; q < 3; q++) {
+          try (PreparedStatement ps = c.prepareStatement("select ?::int + " + q)) {
+            ps.setInt(1, i);
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              assertThat(rs.getInt(1)).isEqualTo(i + q);
+            }
+          }
+        }
+      }
+      clients.get(0).setAutoCommit(false);
+      assertThat(show(clients.get(0), "application_name")).isEqualTo("stopping");
+      assertThat(serverConnections("stopping")).isBetween(1, POOL_SIZE);
+      // When it stops
+      own.close();
+      stopped = true;
+      // Then its backend connections end, and nothing it kept for them is left unreleased
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> serverConnections("stopping") == 0);
+      assertThat(io.halo.proxy.EventLoopChecks.leaksNow()).isEmpty();
+    } finally {
+      for (Connection c : clients) {
+        try {
+          c.close();
+        } catch (SQLException e) {
+          // Halo is gone: the driver may say so
+        }
+      }
+      if (!stopped) {
+        own.close();
+      }
+    }
+  }
+
+  @Test
   void two_thousand_clients_run_transactions_over_the_pool() throws Exception {
     // The benchmark (bench/many-clients.sh: 10,000 clients, pool 50, Halo at -Xmx256m)
     // scaled to what a test JVM holding both ends takes: 2,000 clients over pool.size 4

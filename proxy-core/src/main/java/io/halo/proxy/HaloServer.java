@@ -734,6 +734,12 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     for (Channel ch : serverChannels) {
       ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
+    // no new session now: the open ones end at their next transaction boundary (bounded)
+    java.util.Set<io.halo.proxy.session.ClusterSessions> clusterSessions =
+        new java.util.LinkedHashSet<>();
+    contexts.forEach(c -> clusterSessions.add(c.sessions()));
+    mysqlContexts.forEach(c -> clusterSessions.add(c.sessions()));
+    io.halo.proxy.session.ShutdownDrain.drain(clusterSessions, config.server().shutdownTimeout());
     // every client and backend connection closes on its own loop while the loops still run, so
     // that what their close listeners release (a pooled connection's login messages and prepared
     // statements) is released now; the pools first stop keeping or opening connections

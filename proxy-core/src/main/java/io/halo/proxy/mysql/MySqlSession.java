@@ -742,6 +742,11 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
         new Err(MySqlError.SESSION_ENDED.code(), MySqlError.SESSION_ENDED.sqlState(), message));
   }
 
+  @Override
+  public void endForShutdown() {
+    terminate(io.halo.proxy.session.ShutdownDrain.MESSAGE);
+  }
+
   /** As {@link #terminate(String)} with the given error (the server's own, after a loss). */
   void terminate(Err error) {
     if (closing) {

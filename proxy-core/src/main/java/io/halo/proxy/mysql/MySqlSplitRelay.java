@@ -1258,6 +1258,21 @@ final class MySqlSplitRelay
   }
 
   @Override
+  public void awaitIdle(Runnable idle) {
+    awaitQuiescence(idle); // (which already counts reads in flight)
+  }
+
+  @Override
+  public boolean idle() {
+    return quiescent();
+  }
+
+  @Override
+  public void endForShutdown() {
+    endSession(End.SHUTDOWN, io.halo.proxy.session.ShutdownDrain.MESSAGE);
+  }
+
+  @Override
   public void prepareRelease(BackendNode next) {
     quietWait.cancel();
     if (closed || next == null || next.name().equals(primary.node().name())) {

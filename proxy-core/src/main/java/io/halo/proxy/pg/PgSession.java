@@ -819,6 +819,11 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     gate.dropped();
   }
 
+  @Override
+  public void endForShutdown() {
+    terminate(SqlState.ADMIN_SHUTDOWN, io.halo.proxy.session.ShutdownDrain.MESSAGE);
+  }
+
   /**
    * Ends the session from Halo's side (failover, fence): a FATAL with {@code state} when the
    * client-bound stream is between messages, then both connections close. Event loop only.

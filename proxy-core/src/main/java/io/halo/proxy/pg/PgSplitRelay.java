@@ -1345,7 +1345,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         switch (why) {
           case CANNOT_CONNECT -> SqlState.CANNOT_CONNECT;
           case BACKEND_LOST, BACKEND_HUNG -> SqlState.CONNECTION_FAILURE;
-          case SWITCHOVER -> SqlState.ADMIN_SHUTDOWN;
+          case SWITCHOVER, SHUTDOWN -> SqlState.ADMIN_SHUTDOWN;
           case PROTOCOL -> SqlState.PROTOCOL_VIOLATION;
         },
         message);

@@ -124,6 +124,20 @@ public abstract class HeldSession implements RelayedSession {
     quietWait.await(quiescent(), quiescent);
   }
 
+  @Override
+  public final void awaitIdle(Runnable idle) {
+    if (closing()) {
+      idle.run();
+      return;
+    }
+    quietWait.await(quiescent(), idle);
+  }
+
+  @Override
+  public final boolean idle() {
+    return closing() || quiescent();
+  }
+
   /** Tells a waiting switchover whether the session is quiescent now. */
   protected final void checkQuiescence() {
     quietWait.check(quiescent());

@@ -21,6 +21,16 @@ public interface Holdable {
   void awaitQuiescence(Runnable quiescent);
 
   /**
+   * Runs {@code idle} once the session is between transactions with nothing in flight, now or
+   * later, whatever it routes to (a stopping Halo's question: reads in flight finish too); at once
+   * for a session that is closing. New work is not held.
+   */
+  void awaitIdle(Runnable idle);
+
+  /** Whether the session is between transactions with nothing in flight now, or closing. */
+  boolean idle();
+
+  /**
    * Release, phase 1 (new work still held): a writing session whose backend is no longer {@code
    * primary} moves there (or ends with a clear error when it cannot move).
    */

@@ -13,4 +13,11 @@ public interface RelayedSession extends Holdable {
    * must not go on ({@link SessionVerdicts#endReason}); a session being moved is left alone.
    */
   void onTopology(Topology t, String cluster);
+
+  /**
+   * On the session's event loop: Halo is stopping, the session ends now with the engine's shutdown
+   * error (PostgreSQL 57P01, MySQL 1053) where the client's stream can take it, and its backend
+   * connections close. Nothing when it is ending already.
+   */
+  void endForShutdown();
 }

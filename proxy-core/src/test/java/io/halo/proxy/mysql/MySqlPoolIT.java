@@ -137,6 +137,58 @@ class MySqlPoolIT {
     return out;
   }
 
+  /** A Halo of the test's own without pooling, with this shutdown_timeout. */
+  private static io.halo.proxy.StopScenario.Side plainHalo(Duration shutdownTimeout)
+      throws InterruptedException {
+    HaloServer own =
+        MySqlHalo.start(
+            new HostPort("127.0.0.1", cluster.primary().port()),
+            cluster.rootUser(),
+            MySqlHalo.THROTTLE,
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            l -> l,
+            c -> c,
+            new io.halo.conf.model.ServerConfig(
+                2, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, shutdownTimeout),
+            Route.PRIMARY);
+    return new io.halo.proxy.StopScenario.Side() {
+      @Override
+      public Connection throughHalo() throws SQLException {
+        return connect(own.boundAddresses().get(0).getPort());
+      }
+
+      @Override
+      public Connection direct() throws SQLException {
+        return connect(cluster.primary().port());
+      }
+
+      @Override
+      public java.net.InetSocketAddress listener() {
+        return own.boundAddresses().get(0);
+      }
+
+      @Override
+      public void stop() {
+        own.close();
+      }
+    };
+  }
+
+  @Test
+  void a_stopping_halo_ends_sessions_between_transactions_and_a_running_one_commits()
+      throws Exception {
+    // ERR 1053 (ER_SERVER_SHUTDOWN) when the client reads it, a closed connection otherwise:
+    // Connector/J says 08S01 for both
+    io.halo.proxy.StopScenario.sessionsEndBetweenTransactions(
+        plainHalo(Duration.ofSeconds(30)), "app.drained", "08S01");
+  }
+
+  @Test
+  void a_stopping_halo_ends_a_transaction_left_open_at_shutdown_timeout() throws Exception {
+    io.halo.proxy.StopScenario.aTransactionThatDoesNotEndIsCutAtTheTimeout(
+        plainHalo(Duration.ofSeconds(1)), "app.cut", "08S01");
+  }
+
   @Test
   void sessions_one_after_another_reuse_backend_connections() throws Exception {
     List<Long> ids = new ArrayList<>();

@@ -73,7 +73,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     /** A switchover could not move the session (57P01, MySQL 1053). */
     SWITCHOVER,
     /** A backend broke its protocol (08P01). */
-    PROTOCOL
+    PROTOCOL,
+    /** Halo is stopping (57P01, MySQL 1053). */
+    SHUTDOWN
   }
 
   /** What every split session is built from. */

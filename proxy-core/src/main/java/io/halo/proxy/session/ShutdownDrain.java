@@ -1,0 +1,124 @@
+package io.halo.proxy.session;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A stopping Halo's drain, the same for both engines (as PgBouncer's safe shutdown): once Halo no
+ * longer accepts, every session ends at its next transaction boundary with nothing in flight, with
+ * the engine's shutdown error (PostgreSQL FATAL 57P01, MySQL ERR 1053) — an idle session at once, a
+ * transaction or a statement running finishes first — and whatever is still busy after {@code
+ * server.shutdown_timeout} ends then. Each question runs on the session's own event loop ({@link
+ * RelayedSession#awaitIdle}); this thread only waits.
+ */
+public final class ShutdownDrain {
+
+  private static final Logger log = LoggerFactory.getLogger(ShutdownDrain.class);
+
+  /** What the client reads in the error that ends its session. */
+  public static final String MESSAGE = "Halo is shutting down";
+
+  /** How long the last phase waits for the loops to end the sessions still busy. */
+  private static final long CUT_WAIT_SECONDS = 5;
+
+  private ShutdownDrain() {}
+
+  /**
+   * Ends every session of {@code clusters} at its next boundary, waiting at most {@code timeout},
+   * then ends the rest. Not on an event loop.
+   *
+   * @return how many sessions were still busy at the deadline
+   */
+  public static int drain(Collection<ClusterSessions> clusters, Duration timeout) {
+    List<RelayedSession> all = new ArrayList<>();
+    clusters.forEach(c -> all.addAll(c.all()));
+    if (all.isEmpty()) {
+      return 0;
+    }
+    log.info(
+        "ending {} session(s), each at its next transaction boundary (at most {} ms)",
+        all.size(),
+        timeout.toMillis());
+    CountDownLatch idle = new CountDownLatch(all.size());
+    for (RelayedSession s : all) {
+      if (!onLoop(s, () -> endWhenIdle(s, idle))) {
+        idle.countDown(); // its loop is gone: so is the session
+      }
+    }
+    if (await(idle, timeout.toNanos())) {
+      return 0;
+    }
+    int busy = (int) idle.getCount();
+    log.warn(
+        "{} session(s) still inside a transaction or a statement after shutdown_timeout {} ms:"
+            + " ending them now",
+        busy,
+        timeout.toMillis());
+    CountDownLatch cut = new CountDownLatch(all.size());
+    for (RelayedSession s : all) {
+      if (!onLoop(
+          s,
+          () -> {
+            try {
+              s.endForShutdown(); // nothing for those already ended
+            } finally {
+              cut.countDown();
+            }
+          })) {
+        cut.countDown();
+      }
+    }
+    await(cut, TimeUnit.SECONDS.toNanos(CUT_WAIT_SECONDS));
+    return busy;
+  }
+
+  /**
+   * On the session's loop. The answer may come from inside a read, from the very reply that ended
+   * the transaction, before that reply has gone on to the client: the session ends in a task of its
+   * loop, after the reply went out, and only if it is still idle then (else it waits again).
+   */
+  private static void endWhenIdle(RelayedSession s, CountDownLatch idle) {
+    s.awaitIdle(
+        () -> {
+          boolean queued =
+              onLoop(
+                  s,
+                  () -> {
+                    if (s.idle()) {
+                      s.endForShutdown();
+                      idle.countDown();
+                    } else {
+                      endWhenIdle(s, idle); // new work came in first: after its reply, then
+                    }
+                  });
+          if (!queued) {
+            idle.countDown();
+          }
+        });
+  }
+
+  private static boolean onLoop(RelayedSession s, Runnable task) {
+    try {
+      s.eventLoop().execute(task);
+      return true;
+    } catch (RejectedExecutionException stopped) {
+      return false;
+    }
+  }
+
+  private static boolean await(CountDownLatch latch, long nanos) {
+    try {
+      return latch.await(nanos, TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return latch.getCount() == 0;
+    }
+  }
+}

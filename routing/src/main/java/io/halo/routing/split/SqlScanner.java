@@ -122,7 +122,7 @@ final class SqlScanner {
       while (pos < n && isWordChar(sql.charAt(pos))) {
         pos++;
       }
-      word = sql.substring(start, pos).toLowerCase(java.util.Locale.ROOT);
+      word = LowerWords.of(sql, start, pos);
       return WORD;
     }
     pos++;

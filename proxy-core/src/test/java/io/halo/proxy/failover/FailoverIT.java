@@ -260,6 +260,13 @@ class FailoverIT {
                     null)));
     PgNode old = cluster.primary();
     PgNode standby = cluster.standbys().get(0);
+    // the standby gives a silent primary up after wal_receiver_timeout: 3 s here, not the test
+    // kit's 10 s (a reload reaches the running WAL receiver)
+    try (Connection c = standby.connectAsSuperuser();
+        Statement s = c.createStatement()) {
+      s.execute("alter system set wal_receiver_timeout = '3s'");
+      s.execute("select pg_reload_conf()");
+    }
     Connection bound = halo.connect(USER, PW, "app", "");
     try (Writer w = new Writer(url(), USER, PW, Duration.ofMillis(10)).start()) {
       await().atMost(Duration.ofSeconds(10)).until(() -> w.ackedCount() > 20);

@@ -28,6 +28,7 @@ import io.halo.testkit.MariaDbCluster;
 import io.halo.testkit.MariaDbNode;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -303,9 +304,16 @@ class MySqlFailoverIT {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    // the replica's IO thread gives a silent primary up after slave_net_timeout: 3 s here, not the
+    // test kit's 10 s (the IO thread reads it when it starts)
+    try (Connection c = replica.connectAsRoot();
+        Statement s = c.createStatement()) {
+      s.execute("set global slave_net_timeout = 3");
+      s.execute("stop slave io_thread");
+      s.execute("start slave io_thread");
+    }
     old.pause();
     try {
-      // the replica's IO thread gives the primary up after slave_net_timeout (10 s in the test kit)
       await()
           .atMost(Duration.ofSeconds(45))
           .until(() -> replica.name().equals(control().topology().primary()));

@@ -429,8 +429,7 @@ class PgTransactionPoolIT {
   void a_stopping_halo_closes_its_pooled_connections_and_releases_what_they_kept()
       throws Exception {
     // Given a Halo of its own, whose pooled connections hold what its clients prepared (named
-    // statements) and what their logins said, with its clients still connected, one of them
-    // inside a transaction
+    // statements) and what their logins said, with its clients still connected
     HaloFixture own = secondHalo(PgTransactionPoolIT::multiplexed);
     List<Connection> clients = new ArrayList<>();
     boolean stopped = false;
@@ -455,7 +454,6 @@ class PgTransactionPoolIT {
           }
         }
       }
-      clients.get(0).setAutoCommit(false);
       assertThat(show(clients.get(0), "application_name")).isEqualTo("stopping");
       assertThat(serverConnections("stopping")).isBetween(1, POOL_SIZE);
       // When it stops

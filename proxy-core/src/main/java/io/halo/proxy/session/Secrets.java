@@ -39,35 +39,70 @@ public final class Secrets {
     RANDOM.nextInt();
   }
 
+  /**
+   * Secret bytes drawn from the generator a block at a time, per thread, each handed out once and
+   * wiped: a DRBG call hashes under a lock, and every connection needs a few small secrets (a
+   * cancel key, a nonce, a scramble), which showed in the connect profile.
+   */
+  private static final ThreadLocal<Draw> DRAWS = ThreadLocal.withInitial(Draw::new);
+
+  private static final class Draw {
+    private final byte[] block = new byte[512];
+    private int used = block.length;
+
+    int nextByte() {
+      if (used == block.length) {
+        RANDOM.nextBytes(block);
+        used = 0;
+      }
+      int v = block[used] & 0xff;
+      block[used++] = 0;
+      return v;
+    }
+
+    int nextInt() {
+      return nextByte() << 24 | nextByte() << 16 | nextByte() << 8 | nextByte();
+    }
+  }
+
   public static byte[] bytes(int n) {
+    Draw d = DRAWS.get();
     byte[] b = new byte[n];
-    RANDOM.nextBytes(b);
+    for (int i = 0; i < n; i++) {
+      b[i] = (byte) d.nextByte();
+    }
     return b;
   }
 
   public static int nextInt() {
-    return RANDOM.nextInt();
+    return DRAWS.get().nextInt();
   }
 
-  /** Uniform in [0, bound). */
+  /** Uniform in [0, bound), as {@link java.util.Random#nextInt(int)} draws it. */
   public static int nextInt(int bound) {
-    return RANDOM.nextInt(bound);
+    if (bound <= 0) {
+      throw new IllegalArgumentException("bound must be positive: " + bound);
+    }
+    Draw d = DRAWS.get();
+    int r = d.nextInt() >>> 1;
+    int m = bound - 1;
+    if ((bound & m) == 0) {
+      return (int) ((bound * (long) r) >> 31);
+    }
+    for (int u = r; u - (r = u % bound) + m < 0; u = d.nextInt() >>> 1) {
+      // rejected: u fell in the last, partial run of bound values
+    }
+    return r;
   }
 
   /** Printable, non-NUL bytes (33..126), as MySQL servers send in their scramble. */
   public static byte[] printable(int n) {
-    // One draw from the generator for all of them (a DRBG call hashes and locks; twenty calls per
-    // MySQL greeting showed in the connect profile), uniform by rejection: a byte below 188 (2 x
-    // 94) maps to one of the 94 values with equal chance; the rest are drawn again.
+    // uniform by rejection: a byte below 188 (2 x 94) maps to one of the 94 values with equal
+    // chance; the rest are drawn again
+    Draw d = DRAWS.get();
     byte[] b = new byte[n];
-    byte[] pool = new byte[n + n / 2 + 8];
-    int used = pool.length;
     for (int i = 0; i < n; ) {
-      if (used == pool.length) {
-        RANDOM.nextBytes(pool);
-        used = 0;
-      }
-      int v = pool[used++] & 0xff;
+      int v = d.nextByte();
       if (v < 188) {
         b[i++] = (byte) (33 + v % 94);
       }

@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -400,6 +401,24 @@ class SurvivingSessionsIT {
     }
   }
 
+  /** A read of a few seconds (no volatile function: it runs on the standby). */
+  private static final String SLOW_READ =
+      "select inet_server_port() from (select count(*) from generate_series(1, 30000000)) n";
+
+  /** Connections running {@code query} on {@code node} now. */
+  private static int activeOn(PgNode node, String query) throws SQLException {
+    try (Connection direct = node.connectAsSuperuser();
+        PreparedStatement ps =
+            direct.prepareStatement(
+                "select count(*) from pg_stat_activity where query = ? and state = 'active'")) {
+      ps.setString(1, query);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
+  }
+
   @Test
   void idle_split_sessions_leave_a_primary_that_a_failover_fenced_while_it_still_runs()
       throws Exception {
@@ -415,11 +434,31 @@ class SurvivingSessionsIT {
         assertThat(s.writePort()).isEqualTo(old.port());
         sessions.add(s);
       }
+      // and one whose read is running on the standby meanwhile (its primary connection idle)
+      SplitIdle reading = splitIdle(3);
+      sessions.add(reading);
+      assertThat(reading.writePort()).isEqualTo(old.port());
+      java.util.concurrent.CompletableFuture<Integer> read =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> {
+                try (Statement st = reading.connection().createStatement();
+                    ResultSet rs = st.executeQuery(SLOW_READ)) {
+                  rs.next();
+                  return rs.getInt(1);
+                } catch (SQLException e) {
+                  throw new java.util.concurrent.CompletionException(e);
+                }
+              });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> activeOn(next, SLOW_READ) == 1); // the read runs on the standby
       // When an operator fails over to the standby while the old primary still runs (its
       // connections stay open: a hung server or a partition looks the same to the sessions)
       assertThat(halo.control().failover(next.name(), false).outcome())
           .isEqualTo(FailoverReport.Outcome.SUCCEEDED);
-      // Then each session's next statement runs on the new primary, with its setting and its
+      // Then the running read finishes where it ran
+      assertThat(read.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(next.port());
+      // and each session's next statement runs on the new primary, with its setting and its
       // statement, and none reaches the fenced one
       for (SplitIdle s : sessions) {
         assertThat(s.writePort()).isEqualTo(next.port());

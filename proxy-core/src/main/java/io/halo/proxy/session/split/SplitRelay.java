@@ -1047,17 +1047,22 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * @return false when the session cannot leave (the caller ends it as before)
    */
   public final boolean leavePrimary() {
-    if (multiplexed
-        || closed
-        || ending
-        || pinned
-        || parked
+    if (multiplexed || closed || ending || pinned || primary == null) {
+      return false;
+    }
+    boolean readsThere = replica != null && replica.node().name().equals(primary.node().name());
+    if (primary.channel() == null && !primary.connecting() && !readsThere) {
+      // nothing of the session is on the old primary (it left it already, or only read so far):
+      // a read running on the replica goes on, the next write asks the router
+      return true;
+    }
+    if (parked
         || hasPending()
         || inTransaction()
-        || primary == null
+        || readsThere
         || primary.channel() == null
         || primary.connecting()
-        || !backendsIdle()
+        || !primary.idle() // (a read running on the replica goes on: it needs no primary)
         || midRequest(primary)) {
       return false;
     }

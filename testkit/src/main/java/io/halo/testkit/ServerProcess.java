@@ -32,6 +32,9 @@ final class ServerProcess {
   private static final Duration CHILD_EXIT_WAIT = Duration.ofSeconds(10);
   private static final Set<ServerProcess> RUNNING = ConcurrentHashMap.newKeySet();
 
+  /** How long the exit hook lets an application's own shutdown stop its servers. */
+  private static final Duration OWNER_STOP_WAIT = Duration.ofSeconds(30);
+
   /** Set by an application (halo demo) whose own shutdown hook stops its servers at exit. */
   static volatile boolean ownerStopsAtExit;
 
@@ -239,8 +242,25 @@ final class ServerProcess {
       return;
     }
     if (ownerStopsAtExit) {
-      log.debug(
-          "JVM exits: stopping {} server(s) beside the application's own shutdown", left.size());
+      // the application stops its servers itself, once what it serves has drained (Halo lets its
+      // sessions finish first): stop only what is still running after that
+      long until = System.nanoTime() + OWNER_STOP_WAIT.toNanos();
+      for (ServerProcess server : left) {
+        try {
+          server.process.waitFor(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+      left = new ArrayList<>(RUNNING);
+      if (left.isEmpty()) {
+        return;
+      }
+      log.warn(
+          "JVM exits: {} server(s) still running after the application's own shutdown; stopping"
+              + " them",
+          left.size());
     } else {
       log.warn("JVM exits with {} test servers still running; stopping them", left.size());
     }

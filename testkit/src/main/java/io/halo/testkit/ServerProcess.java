@@ -254,6 +254,7 @@ final class ServerProcess {
         }
       }
       left = new ArrayList<>(RUNNING);
+      left.removeIf(server -> !server.process.isAlive()); // (RUNNING hears of an exit later)
       if (left.isEmpty()) {
         return;
       }

@@ -1,6 +1,8 @@
 package io.halo.proxy.pg;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.ClusterConfig;
+import io.halo.conf.model.PoolConfig;
 import io.halo.conf.model.ServerConfig;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
@@ -44,13 +46,21 @@ class PgStopIT {
 
   /** A Halo of the test's own, with this shutdown_timeout. */
   private static StopScenario.Side halo(Duration shutdownTimeout) throws InterruptedException {
+    return halo(shutdownTimeout, c -> c);
+  }
+
+  /** As above, its cluster config adjusted by {@code customize} (e.g. transaction pooling). */
+  private static StopScenario.Side halo(
+      Duration shutdownTimeout, java.util.function.UnaryOperator<ClusterConfig> customize)
+      throws InterruptedException {
     HaloFixture halo =
         HaloFixture.start(
             cluster,
             new ServerConfig(
                 2, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, shutdownTimeout),
             List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            100);
+            100,
+            customize);
     return new StopScenario.Side() {
       @Override
       public Connection throughHalo() throws SQLException {
@@ -78,6 +88,28 @@ class PgStopIT {
   void sessions_end_between_transactions_and_a_running_transaction_commits() throws Exception {
     // 57P01 admin_shutdown, as a PostgreSQL server's own shutdown says it
     StopScenario.sessionsEndBetweenTransactions(halo(Duration.ofSeconds(30)), "drained", "57P01");
+  }
+
+  @Test
+  void transaction_pooled_sessions_end_between_transactions_too() throws Exception {
+    StopScenario.sessionsEndBetweenTransactions(
+        halo(
+            Duration.ofSeconds(30),
+            c ->
+                HaloFixture.withPrimaryPool(
+                    c,
+                    new PoolConfig(
+                        PoolConfig.Mode.TRANSACTION,
+                        4,
+                        Duration.ofMinutes(5),
+                        Duration.ofHours(1),
+                        4,
+                        Duration.ofSeconds(10),
+                        PoolConfig.DEFAULT_MAX_PREPARED,
+                        PoolConfig.DEFAULT_CHECK_AFTER,
+                        0))),
+        "drained_pooled",
+        "57P01");
   }
 
   @Test

@@ -8,13 +8,10 @@ import io.halo.conf.model.HostPort;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -66,7 +63,7 @@ public final class AuthLookup implements AutoCloseable {
   private final AuthQueryConfig config;
   private final Supplier<HostPort> primary;
   private final Source source;
-  private final ThreadPoolExecutor executor;
+  private final HandOff executor;
   private final Cache<String, Result> cache;
   private final ConcurrentHashMap<String, CompletableFuture<Result>> running =
       new ConcurrentHashMap<>();
@@ -81,21 +78,7 @@ public final class AuthLookup implements AutoCloseable {
     this.config = config;
     this.primary = primary;
     this.source = source;
-    AtomicInteger threads = new AtomicInteger();
-    this.executor =
-        new ThreadPoolExecutor(
-            config.maxConcurrent(),
-            config.maxConcurrent(),
-            30,
-            TimeUnit.SECONDS,
-            new ArrayBlockingQueue<>(QUEUE),
-            r -> {
-              Thread t =
-                  new Thread(r, "halo-auth-query-" + cluster + "-" + threads.incrementAndGet());
-              t.setDaemon(true);
-              return t;
-            });
-    executor.allowCoreThreadTimeOut(true);
+    this.executor = new HandOff("halo-auth-query-" + cluster, config.maxConcurrent(), QUEUE);
     long found = config.cacheTtl().toNanos();
     long missing = config.negativeTtl().toNanos();
     this.cache =
@@ -196,6 +179,6 @@ public final class AuthLookup implements AutoCloseable {
 
   @Override
   public void close() {
-    executor.shutdownNow();
+    executor.stop();
   }
 }

@@ -1,41 +1,22 @@
 package io.halo.proxy.session;
 
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Where slow-by-design cryptography runs (PBKDF2 of a SCRAM login to a backend whose salt Halo has
- * not seen yet), so that it never holds an event loop: two daemon threads and a bounded queue. A
- * full queue fails the one login that asked, with a clear error, instead of growing. The session
- * that asked stops reading meanwhile and goes on, on its own event loop, when the result is in.
+ * not seen yet), so that it never holds an event loop: two daemon threads and a bounded queue,
+ * handed to without a lock ({@link HandOff}). A full queue fails the one login that asked, with a
+ * clear error, instead of growing. The session that asked stops reading meanwhile and goes on, on
+ * its own event loop, when the result is in.
  */
 public final class CryptoPool {
 
   /** Logins that may wait for a key derivation at once; more are refused. */
   public static final int QUEUE = 1_024;
 
-  private static final AtomicInteger THREADS = new AtomicInteger();
-  private static final ThreadPoolExecutor EXECUTOR =
-      new ThreadPoolExecutor(
-          2,
-          2,
-          30,
-          TimeUnit.SECONDS,
-          new ArrayBlockingQueue<>(QUEUE),
-          r -> {
-            Thread t = new Thread(r, "halo-crypto-" + THREADS.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-          });
-
-  static {
-    EXECUTOR.allowCoreThreadTimeOut(true);
-  }
+  private static final HandOff EXECUTOR = new HandOff("halo-crypto", 2, QUEUE);
 
   private CryptoPool() {}
 

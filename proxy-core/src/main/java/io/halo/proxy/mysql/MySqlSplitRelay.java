@@ -1175,7 +1175,7 @@ final class MySqlSplitRelay
   }
 
   private boolean quiescent() {
-    return closed || held || betweenTransactions();
+    return closed || ending || held || betweenTransactions();
   }
 
   // ------------------------------------------------------------------ COM_CHANGE_USER
@@ -1269,6 +1269,9 @@ final class MySqlSplitRelay
 
   @Override
   public void endForShutdown() {
+    if (closed || ending) {
+      return; // ended, or doomed: its client hears of it on its next command or is closed
+    }
     endSession(End.SHUTDOWN, io.halo.proxy.session.ShutdownDrain.MESSAGE);
   }
 
@@ -1399,6 +1402,7 @@ final class MySqlSplitRelay
     doomed = message;
     held = false;
     parked = false;
+    quietWait.check(true); // it sends nothing more to a backend
     client.config().setAutoRead(true);
     client
         .eventLoop()
@@ -1412,6 +1416,7 @@ final class MySqlSplitRelay
       waiting.release();
       waiting = null;
     }
+    quietWait.check(true); // the session is over: a switchover or a stopping Halo need not wait
   }
 
   @Override

@@ -37,25 +37,37 @@ public final class ShutdownDrain {
    * @return how many sessions were still busy at the deadline
    */
   public static int drain(Collection<ClusterSessions> clusters, Duration timeout) {
-    List<RelayedSession> all = new ArrayList<>();
-    clusters.forEach(c -> all.addAll(c.all()));
-    if (all.isEmpty()) {
-      return 0;
-    }
-    log.info(
-        "ending {} session(s), each at its next transaction boundary (at most {} ms)",
-        all.size(),
-        timeout.toMillis());
-    CountDownLatch idle = new CountDownLatch(all.size());
-    for (RelayedSession s : all) {
-      if (!onLoop(s, () -> endWhenIdle(s, idle))) {
-        idle.countDown(); // its loop is gone: so is the session
+    long deadline = System.nanoTime() + timeout.toNanos();
+    java.util.Set<RelayedSession> asked = new java.util.HashSet<>();
+    int busy = 0;
+    // rounds: a client accepted before the listeners closed may finish its login (and register)
+    // while the first sessions drain; it is asked in the next round, within the same deadline
+    for (List<RelayedSession> fresh = unasked(clusters, asked);
+        !fresh.isEmpty();
+        fresh = unasked(clusters, asked)) {
+      if (asked.isEmpty()) {
+        log.info(
+            "ending {} session(s), each at its next transaction boundary (at most {} ms)",
+            fresh.size(),
+            timeout.toMillis());
+      }
+      asked.addAll(fresh);
+      CountDownLatch idle = new CountDownLatch(fresh.size());
+      for (RelayedSession s : fresh) {
+        if (!onLoop(s, () -> endWhenIdle(s, idle))) {
+          idle.countDown(); // its loop is gone: so is the session
+        }
+      }
+      if (!await(idle, deadline - System.nanoTime())) {
+        busy = (int) idle.getCount();
+        break;
       }
     }
-    if (await(idle, timeout.toNanos())) {
+    if (busy == 0) {
       return 0;
     }
-    int busy = (int) idle.getCount();
+    List<RelayedSession> all = new ArrayList<>(asked);
+    all.addAll(unasked(clusters, asked));
     log.warn(
         "{} session(s) still inside a transaction or a statement after shutdown_timeout {} ms:"
             + " ending them now",
@@ -102,6 +114,19 @@ public final class ShutdownDrain {
             idle.countDown();
           }
         });
+  }
+
+  private static List<RelayedSession> unasked(
+      Collection<ClusterSessions> clusters, java.util.Set<RelayedSession> asked) {
+    List<RelayedSession> out = new ArrayList<>();
+    for (ClusterSessions c : clusters) {
+      for (RelayedSession s : c.all()) {
+        if (!asked.contains(s)) {
+          out.add(s);
+        }
+      }
+    }
+    return out;
   }
 
   private static boolean onLoop(RelayedSession s, Runnable task) {

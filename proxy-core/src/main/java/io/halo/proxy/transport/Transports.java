@@ -63,17 +63,30 @@ public record Transports(
   }
 
   /**
-   * Closes every connection in {@link #open()} on its own loop and waits for them, at most {@code
-   * timeout}; twice, for connections opened while the first round closed (a login that was under
-   * way). Not on an event loop.
+   * Closes every connection in {@link #open()} on its own loop and waits for them: first each once
+   * what it has queued has gone out (a session's last reply and the error that ended it), for at
+   * most {@link #FLUSH_BEFORE_CLOSE}; then whatever is left at once (a peer that does not read),
+   * twice, for connections opened meanwhile (a login that was under way); in all at most {@code
+   * timeout}. Not on an event loop.
    */
   public void closeAll(java.time.Duration timeout) {
     long until = System.nanoTime() + timeout.toNanos();
+    io.netty.channel.group.ChannelGroupFuture flushed = open.newCloseFuture();
+    for (io.netty.channel.Channel ch : open) {
+      ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
+          .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    }
+    flushed.awaitUninterruptibly(
+        Math.min(FLUSH_BEFORE_CLOSE.toNanos(), Math.max(0, until - System.nanoTime())),
+        java.util.concurrent.TimeUnit.NANOSECONDS);
     for (int round = 0; round < 2 && !open.isEmpty(); round++) {
       long left = Math.max(0, until - System.nanoTime());
       open.close().awaitUninterruptibly(left, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
   }
+
+  /** How long {@link #closeAll} lets queued writes go out before it closes regardless. */
+  private static final java.time.Duration FLUSH_BEFORE_CLOSE = java.time.Duration.ofSeconds(2);
 
   /**
    * Per-channel outbound buffer bounds, client and backend side alike: the peer stops being read

@@ -1051,9 +1051,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return false;
     }
     boolean readsThere = replica != null && replica.node().name().equals(primary.node().name());
-    if (primary.channel() == null && !primary.connecting() && !readsThere) {
-      // nothing of the session is on the old primary (it left it already, or only read so far):
-      // a read running on the replica goes on, the next write asks the router
+    if (lostPrimary != null && primary.channel() == null && !primary.connecting() && !readsThere) {
+      // it left (or lost) that primary already and waits for the router to name the next one:
+      // a read running on the replica goes on, the next request asks the router
       return true;
     }
     if (parked

@@ -15,11 +15,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +45,7 @@ public final class AdminServer implements AutoCloseable {
   private final AdminJson json = new AdminJson();
   private final AdminEndpoints endpoints;
   private final BearerAuth auth;
-  private final ThreadPoolExecutor actions;
+  private final io.halo.proxy.session.HandOff actions;
   private final String actionLimits;
   private final io.halo.proxy.transport.ServerTls tls;
   private volatile Channel channel;
@@ -88,15 +84,9 @@ public final class AdminServer implements AutoCloseable {
     // Reads the PEM files now (construction is at start, off the event loops); a bad file stops
     // the start naming it.
     this.tls = io.halo.proxy.transport.ServerTls.load("admin", config.tls());
+    // handed to without a lock from the admin API's event loop (a ThreadPoolExecutor's is one)
     this.actions =
-        new ThreadPoolExecutor(
-            actionThreads,
-            actionThreads,
-            0,
-            TimeUnit.MILLISECONDS,
-            new ArrayBlockingQueue<>(actionQueue),
-            threads("halo-admin-action-"),
-            new ThreadPoolExecutor.AbortPolicy());
+        new io.halo.proxy.session.HandOff("halo-admin-action", actionThreads, actionQueue);
     this.actionLimits = actionThreads + " running, " + actionQueue + " waiting at most";
   }
 
@@ -171,7 +161,7 @@ public final class AdminServer implements AutoCloseable {
 
   /** Actions accepted but not started yet. */
   int actionsWaiting() {
-    return actions.getQueue().size();
+    return actions.waiting();
   }
 
   /**
@@ -183,24 +173,15 @@ public final class AdminServer implements AutoCloseable {
     if (channel != null) {
       channel.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
-    actions.shutdown();
+    actions.stop();
     try {
-      if (!actions.awaitTermination(5, TimeUnit.SECONDS)) {
+      if (!actions.awaitTermination(java.time.Duration.ofSeconds(5))) {
         log.warn("admin: actions still running 5 s after close; interrupting them");
-        actions.shutdownNow();
+        actions.stopNow();
       }
     } catch (InterruptedException e) {
-      actions.shutdownNow();
+      actions.stopNow();
       Thread.currentThread().interrupt();
     }
-  }
-
-  private static ThreadFactory threads(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
   }
 }

@@ -179,6 +179,6 @@ public final class AuthLookup implements AutoCloseable {
 
   @Override
   public void close() {
-    executor.stop();
+    executor.stopNow();
   }
 }

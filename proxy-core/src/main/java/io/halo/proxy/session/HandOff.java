@@ -65,18 +65,46 @@ public final class HandOff implements Executor {
     return queued.get();
   }
 
-  /** The workers end; work not started is dropped. Any thread. */
+  /** No new work; what was handed off still runs, then the workers end. Any thread. */
   public void stop() {
     stopped = true;
+    for (Thread t : workers) {
+      LockSupport.unpark(t);
+    }
+  }
+
+  /** As {@link #stop}, and work not started is dropped and running work interrupted. */
+  public void stopNow() {
+    stopped = true;
+    work.clear();
+    queued.set(0);
     for (Thread t : workers) {
       t.interrupt();
     }
   }
 
+  /** Waits at most {@code timeout} for the workers to end; whether they did. Not on a loop. */
+  public boolean awaitTermination(java.time.Duration timeout) throws InterruptedException {
+    long until = System.nanoTime() + timeout.toNanos();
+    for (Thread t : workers) {
+      long left = until - System.nanoTime();
+      if (left > 0) {
+        TimeUnit.NANOSECONDS.timedJoin(t, left);
+      }
+      if (t.isAlive()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private void work() {
-    while (!stopped) {
+    while (true) {
       Runnable task = work.poll();
       if (task == null) {
+        if (stopped) {
+          return;
+        }
         LockSupport.parkNanos(this, IDLE_PARK_NANOS);
         continue;
       }

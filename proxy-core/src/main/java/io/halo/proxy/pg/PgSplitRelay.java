@@ -646,8 +646,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private StatementKind describedKind(PgFrame f, java.util.Set<String> parsed) {
     ByteBuf body = f.body();
-    if (body.getByte(body.readerIndex()) != 'S') {
-      return null; // a portal: its Bind decided
+    if (firstByte(f) != 'S') {
+      return null; // a portal: its Bind decided (an empty body goes to the primary, which answers)
     }
     return statementKind(
         io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1), parsed);
@@ -687,7 +687,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private boolean unitParsesUnnamed() {
     for (PgFrame f : unit) {
-      if (f.type() == 'P' && f.body().getByte(f.body().readerIndex()) == 0) {
+      if (f.type() == 'P' && firstByte(f) == 0) {
         return true;
       }
     }
@@ -800,7 +800,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     byte t = f.type();
     if (t == 'P') {
       parsed(b, f);
-    } else if (t == 'C' && f.body().getByte(f.body().readerIndex()) == 'S') {
+    } else if (t == 'C' && firstByte(f) == 'S') {
       closedStatement(
           b, io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex() + 1));
     }
@@ -991,6 +991,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     return false;
   }
 
+  /**
+   * The first byte of a client message's body, or -1 when it has none (a client may send any
+   * length: nothing is read past the bytes present).
+   */
+  private static int firstByte(PgFrame f) {
+    ByteBuf body = f.body();
+    return body.isReadable() ? body.getByte(body.readerIndex()) : -1;
+  }
+
   private static String parseName(PgFrame f) {
     return io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex());
   }
@@ -1014,7 +1023,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           ? null
           : io.halo.proxy.pg.message.ClientMessages.cstring(body, portalEnd + 1);
     }
-    if (f.type() == 'D' && body.getByte(body.readerIndex()) == 'S') {
+    if (f.type() == 'D' && firstByte(f) == 'S') {
       return io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1);
     }
     return null;

@@ -297,6 +297,18 @@ class PgSplitRelayTest {
   }
 
   @Test
+  void emptyParseAndDescribeBodiesGoToTheServerWhichAnswersThem() {
+    // A hostile or broken client: a Parse and a Describe with no body at all. Halo reads nothing
+    // past the bytes present; the primary (where anything not understood goes) answers them
+    fromClient(message('P', new byte[0]), message('D', new byte[0]), sync());
+    assertThat(toPrimary())
+        .isEqualTo(concat(message('P', new byte[0]), message('D', new byte[0]), sync()));
+    fromPrimary(error("08P01", "invalid message format"), ready('I'));
+    assertThat(toClient()).isEqualTo(concat(error("08P01", "invalid message format"), ready('I')));
+    assertThat(client.isOpen()).isTrue();
+  }
+
+  @Test
   void terminateEndsTheBackendConnectionAndTheClient() {
     fromClient(message('X', new byte[0]));
     assertThat(toPrimary()).isEqualTo(message('X', new byte[0]));

@@ -437,7 +437,7 @@ final class MySqlSplitRelay
     return false;
   }
 
-  /** The waiting command gets ERR 1053 with {@code message}; the session closes. */
+  /** The waiting command gets {@code error} with {@code message}; the session closes. */
   private void finalError(MySqlError error, String message) {
     MySqlPacket p = waiting;
     waiting = null;

@@ -126,11 +126,7 @@ public abstract class HeldSession implements RelayedSession {
 
   @Override
   public final void awaitIdle(Runnable idle) {
-    if (closing()) {
-      idle.run();
-      return;
-    }
-    quietWait.await(quiescent(), idle);
+    quietWait.await(idle(), idle);
   }
 
   @Override

@@ -1007,9 +1007,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     // it, even idle (once there is one, an idle session may stay as long as its client likes); a
     // request's wait for it ends then too
     checkoutUntil = System.nanoTime() + holdTimeout().toNanos();
-    if (lostDeadline != null) {
-      lostDeadline.cancel(false);
-    }
+    cancelLostDeadline();
     lostDeadline =
         client
             .eventLoop()
@@ -1104,11 +1102,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** The wait for another primary is over ({@code outcome}): its deadline goes. */
   private void lossOver(io.halo.proxy.session.ClusterSessions.Loss outcome) {
     lostPrimary = null;
+    cancelLostDeadline();
+    sessions().countLoss(outcome);
+  }
+
+  private void cancelLostDeadline() {
     if (lostDeadline != null) {
       lostDeadline.cancel(false);
       lostDeadline = null;
     }
-    sessions().countLoss(outcome);
   }
 
   private void lostGivenUp(String why) {
@@ -1192,10 +1194,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
-    if (lostDeadline != null) {
-      lostDeadline.cancel(false);
-      lostDeadline = null;
-    }
+    cancelLostDeadline();
     gate.abandon();
     stats.sessionEnded(pinned);
     closeBackends();

@@ -21,12 +21,13 @@ import org.slf4j.LoggerFactory;
 /**
  * A MariaDB primary with GTID replicas on 127.0.0.1, for integration tests and {@code halo demo}.
  *
- * <p><b>Why every node gets its own mariadb-install-db.</b> It takes under a second, and a fresh
- * node has an empty GTID state: mariadb-install-db bootstraps without a binary log, so nothing that
- * happened before the primary's first start carries a GTID. A replica pointed at the primary with
- * {@code MASTER_USE_GTID=slave_pos} and an empty slave position therefore reads the primary's
- * binary log from its first event and replays everything the setup did there (replication user,
- * users, databases). No backup and copy step, unlike {@link PgCluster}.
+ * <p><b>Why every node gets its own fresh install</b> (from mariadb-install-db, or a copy of one
+ * made earlier in this JVM with the same arguments: {@link DataDirTemplates}). A fresh node has an
+ * empty GTID state: mariadb-install-db bootstraps without a binary log, so nothing that happened
+ * before the primary's first start carries a GTID. A replica pointed at the primary with {@code
+ * MASTER_USE_GTID=slave_pos} and an empty slave position therefore reads the primary's binary log
+ * from its first event and replays everything the setup did there (replication user, users,
+ * databases). No backup and copy step, unlike {@link PgCluster}.
  *
  * <p><b>Why semi-sync is switched on late.</b> With {@code rpl_semi_sync_master_enabled} on and no
  * replica connected yet, every setup statement on the primary would wait {@code

@@ -3,6 +3,7 @@ package io.halo.testkit;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -67,8 +68,9 @@ final class MariaDbClusterSetup {
   }
 
   /**
-   * mariadb-install-db mostly waits on I/O, so the nodes' installs overlap well even on 2 cores.
-   * Every install is waited for, also after one failed: the caller deletes the dirs next.
+   * Each node gets a fresh install (a copy of the first, see {@link DataDirTemplates}); copies and
+   * installs mostly wait on I/O, so they overlap well even on 2 cores. Every install is waited for,
+   * also after one failed: the caller deletes the dirs next.
    */
   private void installAll(MariaDbNode primary) throws IOException {
     List<CompletableFuture<Void>> installs = new ArrayList<>();
@@ -112,33 +114,49 @@ final class MariaDbClusterSetup {
     }
   }
 
+  /** mariadb-install-db, or a copy of this JVM's earlier install with the same arguments. */
   private void install(MariaDbNode node) throws IOException {
     Files.createDirectories(node.tmpDir());
     launcher.chown(node.nodeDir());
     MariaDbBinaries bin = node.binaries();
-    long started = System.nanoTime();
     // --no-defaults: a stray /etc/mysql/my.cnf must not leak in, and the bootstrap must not
     // write a binary log (its events would carry GTIDs that differ from node to node).
-    launcher.run(
-        node.name() + ": mariadb-install-db",
+    List<String> arguments =
         List.of(
-            bin.installDb().toString(),
             "--no-defaults",
             "--basedir=" + bin.baseDir(),
-            "--datadir=" + node.dataDir(),
-            "--tmpdir=" + node.tmpDir(),
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
             "--skip-name-resolve",
             "--innodb-log-file-size=16M",
-            "--innodb-buffer-pool-size=32M"),
-        node.env(),
-        node.logFile(),
-        INSTALL_TIMEOUT);
-    log.debug(
-        "{}: mariadb-install-db done in {} ms",
-        node.name(),
-        (System.nanoTime() - started) / 1_000_000);
+            "--innodb-buffer-pool-size=32M");
+    List<String> key = new ArrayList<>(arguments);
+    key.add(bin.installDb().toString());
+    key.add(new java.util.TreeMap<>(node.env()).toString());
+    DataDirTemplates.copy(
+        key,
+        launcher,
+        node.dataDir(),
+        dataDir -> {
+          Path tmp = Files.createDirectories(dataDir.resolveSibling("tmp"));
+          launcher.chown(tmp);
+          long started = System.nanoTime();
+          List<String> command = new ArrayList<>();
+          command.add(bin.installDb().toString());
+          command.addAll(arguments);
+          command.add("--datadir=" + dataDir);
+          command.add("--tmpdir=" + tmp);
+          launcher.run(
+              node.name() + ": mariadb-install-db",
+              command,
+              node.env(),
+              node.logFile(),
+              INSTALL_TIMEOUT);
+          log.debug(
+              "{}: mariadb-install-db done in {} ms",
+              node.name(),
+              (System.nanoTime() - started) / 1_000_000);
+        });
   }
 
   private MariaDbConfig config(MariaDbNode node, boolean semiSync) {

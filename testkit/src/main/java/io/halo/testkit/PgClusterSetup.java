@@ -61,35 +61,53 @@ final class PgClusterSetup {
     cluster.awaitStreaming(STREAMING_TIMEOUT);
   }
 
+  /** initdb, or a copy of this JVM's earlier initdb with the same arguments. */
   private void initdb(PgNode primary) throws IOException {
-    Path nodeDir = nodeDir(primary);
-    Files.createDirectories(nodeDir);
-    Path pwfile = nodeDir.resolve("pwfile");
-    Files.writeString(pwfile, cluster.superuserPassword() + "\n");
-    launcher.chown(nodeDir);
-    long started = System.nanoTime();
-    launcher.run(
-        primary.name() + ": initdb",
+    List<String> arguments =
         List.of(
-            initdbPath(primary),
-            "-D",
-            primary.dataDir().toString(),
             "-U",
             cluster.superuser(),
-            "--pwfile=" + pwfile,
             "--auth-local=trust",
             "--auth-host=" + spec.hostAuth(),
             "-E",
             "UTF8",
             "--locale=C",
             "--no-sync",
-            "--no-instructions"),
-        primary.env(),
-        primary.logFile(),
-        INITDB_TIMEOUT);
-    Files.delete(pwfile);
-    log.debug(
-        "{}: initdb done in {} ms", primary.name(), (System.nanoTime() - started) / 1_000_000);
+            "--no-instructions");
+    List<String> key = new ArrayList<>(arguments);
+    key.add(initdbPath(primary));
+    key.add(cluster.superuserPassword());
+    key.add(new java.util.TreeMap<>(primary.env()).toString());
+    Files.createDirectories(nodeDir(primary)); // the log file's dir
+    DataDirTemplates.copy(
+        key,
+        launcher,
+        primary.dataDir(),
+        dataDir -> {
+          Path pwfile = dataDir.resolveSibling("pwfile");
+          Files.writeString(pwfile, cluster.superuserPassword() + "\n");
+          launcher.chown(pwfile);
+          long started = System.nanoTime();
+          List<String> command =
+              new ArrayList<>(List.of(initdbPath(primary), "-D", dataDir.toString()));
+          command.addAll(arguments);
+          command.add("--pwfile=" + pwfile);
+          try {
+            launcher.run(
+                primary.name() + ": initdb",
+                command,
+                primary.env(),
+                primary.logFile(),
+                INITDB_TIMEOUT);
+          } finally {
+            Files.delete(pwfile);
+          }
+          log.debug(
+              "{}: initdb done in {} ms",
+              primary.name(),
+              (System.nanoTime() - started) / 1_000_000);
+        });
+    launcher.chown(nodeDir(primary));
   }
 
   private static String initdbPath(PgNode node) {

@@ -222,10 +222,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     credentials = listener.credentials().lookup(hello.user()).orElse(null);
     io.halo.proxy.session.AuthLookup authQuery = listener.credentials().authQuery();
     if (credentials == null && authQuery != null) {
-      // auth_query: the hash comes from the primary, off this loop; reads pause meanwhile.
+      // auth_query: the hash comes from the primary (or the cache), off this loop
       phase = Phase.LOOKUP;
-      ctx.channel().config().setAutoRead(false);
-      authQuery.lookup(hello.user(), ctx.executor(), r -> lookedUp(ctx, r));
+      authQuery.lookup(hello.user(), ctx.channel(), r -> lookedUp(ctx, r));
       return;
     }
     beginAuth(ctx);
@@ -421,7 +420,6 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     phase = Phase.CONNECTING;
     io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
     listener.authFailures().succeeded(ctx.channel(), hello.user());
-    ctx.channel().config().setAutoRead(false);
     ctx.flush();
     var u = credentials.user();
     establisher =

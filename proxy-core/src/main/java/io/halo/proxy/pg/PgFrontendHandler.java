@@ -236,10 +236,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     credentials = listener.credentials().lookup(user).orElse(null);
     io.halo.proxy.session.AuthLookup authQuery = listener.credentials().authQuery();
     if (credentials == null && authQuery != null) {
-      // auth_query: the verifier comes from the primary, off this loop; reads pause meanwhile
-      // (the client waits for Halo's authentication request anyway).
-      ctx.channel().config().setAutoRead(false);
-      authQuery.lookup(user, ctx.executor(), r -> lookedUp(ctx, r));
+      // auth_query: the verifier comes from the primary (or the cache), off this loop
+      authQuery.lookup(user, ctx.channel(), r -> lookedUp(ctx, r));
       return;
     }
     beginAuth(ctx);
@@ -480,7 +478,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     // Not flushed yet: it leaves with the backend's parameters and ReadyForQuery (or with the
     // error if no backend takes the session), one write instead of two, as a server sends them.
     ctx.write(PgMessages.authentication(ctx.alloc(), PgMessages.AUTH_OK, new byte[0]));
-    ctx.channel().config().setAutoRead(false);
     UserConfig u = credentials.user();
     backendParameters = new LinkedHashMap<>();
     backendParameters.put("user", u.backendUser());

@@ -110,15 +110,19 @@ public final class AuthLookup implements AutoCloseable {
   }
 
   /**
-   * Looks {@code user} up and calls {@code then} with the result on {@code loop} (the session's
-   * event loop): at once from the cache, else after the query. Never blocks the caller.
+   * Looks {@code user} up and calls {@code then} with the result on the {@code client}'s event loop
+   * (the caller's): at once from the cache, else after the query, with the client's reads paused
+   * meanwhile (the caller resumes them; the client waits for its authentication request anyway).
+   * Never blocks the caller.
    */
-  public void lookup(String user, Executor loop, Consumer<Result> then) {
+  public void lookup(String user, io.netty.channel.Channel client, Consumer<Result> then) {
     Result cached = cache.getIfPresent(user);
     if (cached != null) {
       then.accept(cached);
       return;
     }
+    client.config().setAutoRead(false);
+    Executor loop = client.eventLoop();
     CompletableFuture<Result> mine = new CompletableFuture<>();
     CompletableFuture<Result> shared = running.putIfAbsent(user, mine);
     if (shared == null) {

@@ -20,7 +20,6 @@ import io.halo.proxy.transport.Transports;
 import io.halo.routing.ListenerRouter;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -442,16 +441,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       String name,
       io.netty.channel.ChannelHandler childHandler)
       throws InterruptedException {
-    ServerBootstrap b =
-        new ServerBootstrap()
-            .group(boss, workers)
-            .channel(transports.serverChannel())
-            .option(ChannelOption.SO_BACKLOG, 1024)
-            .option(ChannelOption.SO_REUSEADDR, true)
-            .childOption(ChannelOption.TCP_NODELAY, true)
-            .childOption(ChannelOption.SO_KEEPALIVE, true)
-            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
-            .childHandler(childHandler);
+    ServerBootstrap b = transports.acceptor(workers).childHandler(childHandler);
     Channel ch;
     try {
       ch = b.bind(listener.listen().host(), listener.listen().port()).sync().channel();

@@ -42,8 +42,7 @@ public final class BackendDial {
     ChannelFuture connect =
         transports
             .connector(loop)
-            .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.SO_KEEPALIVE, true)
+            .option(ChannelOption.SO_KEEPALIVE, true) // TCP_NODELAY is Netty's default
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, Transports.WATER_MARK)
             .option(
                 ChannelOption.CONNECT_TIMEOUT_MILLIS,

@@ -1259,7 +1259,7 @@ final class MySqlSplitRelay
 
   @Override
   public void awaitIdle(Runnable idle) {
-    awaitQuiescence(idle); // (which already counts reads in flight)
+    quietWait.awaitIdle(quiescent(), idle); // (which already counts reads in flight)
   }
 
   @Override

@@ -126,7 +126,7 @@ public abstract class HeldSession implements RelayedSession {
 
   @Override
   public final void awaitIdle(Runnable idle) {
-    quietWait.await(idle(), idle);
+    quietWait.awaitIdle(idle(), idle);
   }
 
   @Override

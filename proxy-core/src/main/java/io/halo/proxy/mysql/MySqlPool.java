@@ -256,6 +256,11 @@ public final class MySqlPool {
 
     @Override
     protected void read(ChannelHandlerContext ctx, Object msg) {
+      if (msg instanceof io.halo.proxy.mysql.packet.MySqlPacket p) {
+        // a transaction-mode connection keeps its packet decoder between transactions
+        reply(ctx, p.payload(), false);
+        return;
+      }
       if (!(msg instanceof ByteBuf buf)) {
         judge(ctx.channel(), false);
         return;
@@ -276,17 +281,27 @@ public final class MySqlPool {
           return; // the rest of the packet comes with a later read
         }
         ByteBuf payload = received.readSlice(4 + length).skipBytes(4);
-        status = okStatus(payload);
-        if (status < 0) {
-          judge(ctx.channel(), false);
-          return;
-        }
-        if (--expected == 0) {
-          // nothing may follow the last reply: a server that sends more is not trusted
-          judge(ctx.channel(), !received.isReadable());
+        if (reply(ctx, payload, received.isReadable())) {
           return;
         }
       }
+    }
+
+    /**
+     * One reply packet's payload; {@code more}: bytes follow it in the same read. True once judged.
+     */
+    private boolean reply(ChannelHandlerContext ctx, ByteBuf payload, boolean more) {
+      status = okStatus(payload);
+      if (status < 0) {
+        judge(ctx.channel(), false);
+        return true;
+      }
+      if (--expected == 0) {
+        // nothing may follow the last reply: a server that sends more is not trusted
+        judge(ctx.channel(), !more);
+        return true;
+      }
+      return false;
     }
 
     /** The status flags of an OK packet, or -1 for anything else (an ERR, a malformed packet). */

@@ -993,14 +993,12 @@ final class MySqlSplitRelay
   }
 
   /**
-   * Transaction mode: the connection goes back to the pool without its decoder (between
-   * transactions it holds no partial packet), with the settings the session left on it.
+   * Transaction mode: the connection goes back to the pool with its decoder (between transactions
+   * it holds no partial packet: no pipeline change per transaction; the pool's own exchanges read
+   * packets) and with the settings the session left on it.
    */
   @Override
   protected void giveBack(Backend b, Channel channel) {
-    if (channel.pipeline().get(FRAMES) != null) {
-      channel.pipeline().remove(FRAMES);
-    }
     List<String> applied = appliedSettings(b.settingsApplied);
     if (applied != null
         && (hello.database() == null || hello.database().isEmpty())
@@ -1062,6 +1060,9 @@ final class MySqlSplitRelay
     // open() made them a prefix of the session's own (start() takes no other)
     b.settingsApplied = applied != null && startsWith(settings, applied) ? applied.size() : 0;
     io.netty.channel.ChannelPipeline pipeline = c.channel().pipeline();
+    if (pipeline.get(FRAMES) != null) {
+      return; // a pooled connection kept its decoder from an earlier transaction
+    }
     MySqlPacketDecoder frames = new MySqlPacketDecoder(listener.server().maxMessageSize());
     if (pipeline.get("split") != null) {
       pipeline.addBefore("split", FRAMES, frames); // a pooled connection keeps the session's place

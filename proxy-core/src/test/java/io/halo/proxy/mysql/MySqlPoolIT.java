@@ -324,6 +324,47 @@ class MySqlPoolIT {
   }
 
   @Test
+  void a_transaction_pooled_connection_is_checked_after_idleness_and_kept_when_it_answers()
+      throws Exception {
+    // Given a transaction-pooled listener with one connection, checked before every checkout
+    // after 1 ms idle (COM_PING; the connection keeps the session's packet decoder between
+    // transactions, so the check reads decoded packets)
+    PoolConfig pool =
+        new PoolConfig(
+            PoolConfig.Mode.TRANSACTION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            1,
+            PoolConfig.DEFAULT_WAIT_TIMEOUT,
+            PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofMillis(1),
+            0);
+    try (HaloServer tx = halo(pool);
+        Connection c = connect(tx.boundAddresses().get(0).getPort())) {
+      // When the session runs statements with idle pauses between them
+      java.util.Set<Long> ids = new java.util.HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        ids.add(connectionId(c));
+        Thread.sleep(20);
+      }
+      // Then every check passed: one backend connection served them all
+      assertThat(ids).hasSize(1);
+      assertThat(MySqlHalo.metrics(tx))
+          .containsPattern("halo_pool_checks_total\\{[^}]*outcome=\"passed\"[^}]*\\} [4-9]")
+          .containsPattern("halo_pool_checks_total\\{[^}]*outcome=\"failed\"[^}]*\\} 0");
+      // And a connection killed while idle fails its check (or is dropped when it closes) and the
+      // next statement runs on a new one
+      long old = ids.iterator().next();
+      try (Connection root = cluster.primary().connectAsRoot()) {
+        root.createStatement().execute("kill " + old);
+      }
+      Thread.sleep(100);
+      assertThat(connectionId(c)).isNotEqualTo(old);
+    }
+  }
+
+  @Test
   void min_idle_keeps_connections_of_a_used_key_open_through_idle_timeout() throws Exception {
     // Given a second listener, session-pooled with min_idle 2 and a 1 s idle_timeout
     PoolConfig pool =

@@ -76,8 +76,9 @@ public final class HandOff implements Executor {
   /** As {@link #stop}, and work not started is dropped and running work interrupted. */
   public void stopNow() {
     stopped = true;
-    work.clear();
-    queued.set(0);
+    while (work.poll() != null) {
+      queued.decrementAndGet(); // one by one: a worker taking a task meanwhile counts its own
+    }
     for (Thread t : workers) {
       t.interrupt();
     }

@@ -39,7 +39,10 @@ public interface StatementClassifier {
    * {@code classifier} behind a cache of at most {@code maxEntries} statement texts. A text enters
    * the cache at its second sighting: statements with their literals written inline ({@code pgbench
    * -S -M simple}, ORMs without bind parameters) are each new, and caching every one would cost a
-   * cache write and, soon, an eviction per statement for no hit.
+   * cache write and, soon, an eviction per statement for no hit. Nor is the cache asked about a
+   * text not seen lately: for such texts the lookup (hashing the text, a map probe) would cost
+   * about half a classification for no hit. A text that was cached, then pushed out of the
+   * sightings by others, is classified once more and then found again.
    */
   static StatementClassifier cached(StatementClassifier classifier, long maxEntries) {
     Cache<String, StatementKind> kinds = Caffeine.newBuilder().maximumSize(maxEntries).build();
@@ -53,12 +56,13 @@ public interface StatementClassifier {
         if (sql.length() > MAX_CACHED_LENGTH) {
           return classifier.classify(sql);
         }
+        if (!kindsSeen.seenBefore(sql)) {
+          return classifier.classify(sql); // new (or not seen lately): the cache has no answer
+        }
         StatementKind kind = kinds.getIfPresent(sql);
         if (kind == null) {
           kind = classifier.classify(sql);
-          if (kindsSeen.seenBefore(sql)) {
-            kinds.put(sql, kind);
-          }
+          kinds.put(sql, kind);
         }
         return kind;
       }
@@ -68,12 +72,13 @@ public interface StatementClassifier {
         if (sql.length() > MAX_CACHED_LENGTH) {
           return classifier.calledFunctions(sql);
         }
+        if (!functionsSeen.seenBefore(sql)) {
+          return classifier.calledFunctions(sql);
+        }
         java.util.Set<String> names = functions.getIfPresent(sql);
         if (names == null) {
           names = classifier.calledFunctions(sql);
-          if (functionsSeen.seenBefore(sql)) {
-            functions.put(sql, names);
-          }
+          functions.put(sql, names);
         }
         return names;
       }

@@ -204,7 +204,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       io.netty.util.AttributeKey.valueOf("halo.pg.book");
 
   /** A connection of the session: the node, and the book of the connection it has now. */
-  static final class Backend extends Leg {
+  static final class Backend extends Leg implements PgFrameDecoder.Passthrough {
     Book book = new Book(0, 0);
 
     /** The backend is in COPY FROM STDIN for the client. */
@@ -212,6 +212,17 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
+    }
+
+    /**
+     * What {@link #fromBackend} would only forward: any message of a reply the client waits for,
+     * except an error, the end of the reply and the start of a COPY FROM STDIN. Everything between
+     * requests, and every reply to Halo's own requests, is framed and looked at.
+     */
+    @Override
+    public boolean passes(byte type) {
+      Owed e = next();
+      return e != null && !e.isHidden() && type != 'E' && type != 'Z' && type != 'G';
     }
   }
 
@@ -268,6 +279,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (msg instanceof PgFrameError e) {
       log.info("[{}] closing session {}: {}", listener.name(), session, e.message());
       abort();
+      emitRun();
       client
           .writeAndFlush(PgMessages.fatal(client.alloc(), SqlState.PROTOCOL_VIOLATION, e.message()))
           .addListener(ChannelFutureListener.CLOSE);
@@ -372,6 +384,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     unit.clear();
     unitBytes = 0;
     functionsChecked = false;
+    emitRun();
     client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
     client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
   }
@@ -968,6 +981,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       // it, so that the server answers what follows as it would (25P02, COMMIT answered ROLLBACK)
       // and the session is usable again after ROLLBACK.
       lostTransaction = false;
+      emitRun();
       client.write(
           PgMessages.warning(
               client.alloc(),
@@ -1091,6 +1105,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   @Override
   protected void checkin(Channel channel) {
+    if (channel.pipeline().get(FRAMES) instanceof PgFrameDecoder frames) {
+      frames.passthrough(null); // the next owner (or the pool's own check) frames every message
+    }
     listener.pool().checkin(channel);
   }
 
@@ -1105,10 +1122,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       book = fresh;
     }
     b.book = book;
-    if (ch.pipeline().get(FRAMES) == null) { // a pooled connection keeps its decoder
-      ch.pipeline()
-          .addLast(FRAMES, PgFrameDecoder.forBackend((int) listener.server().maxMessageSize()));
+    PgFrameDecoder frames = (PgFrameDecoder) ch.pipeline().get(FRAMES);
+    if (frames == null) { // a pooled connection keeps its decoder
+      frames = PgFrameDecoder.forBackend((int) listener.server().maxMessageSize());
+      ch.pipeline().addLast(FRAMES, frames);
     }
+    frames.passthrough(b);
   }
 
   private static final String FRAMES = "frames";
@@ -1133,6 +1152,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    * for this session, pg_terminate_backend say, and the client gets it).
    */
   private PgFrame lastWords;
+
+  /**
+   * Backend messages forwarded and not yet written: {@code runStart} to {@code runEnd} of {@code
+   * runSource}, a buffer messages were read from, holding one reference of its own (see {@link
+   * #forward}).
+   */
+  private ByteBuf runSource;
+
+  private int runStart;
+  private int runEnd;
 
   @Override
   protected boolean transactionLost(Backend fresh) {
@@ -1161,6 +1190,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                       .execute(
                           () -> {
                             if (Boolean.TRUE.equals(answered) && client.isActive()) {
+                              emitRun();
                               client
                                   .writeAndFlush(words.retainedMessage())
                                   .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
@@ -1196,7 +1226,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
               PgMessages.error(client.alloc(), SqlState.TRANSACTION_RESOLUTION_UNKNOWN, message)));
       fromBackend(dead, PgFrame.ofMessage(PgMessages.readyForQuery(client.alloc(), status)));
     }
-    client.flush();
+    flushClient();
     if (wasInTx) {
       failTransactionOn(newLeg(true, dead.node()));
     }
@@ -1270,6 +1300,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   private void fromBackend(Backend b, PgFrame f) {
+    if (f.isRun()) {
+      forward(f); // messages that Backend.passes: only forwarded
+      return;
+    }
     Owed e = b.next();
     byte t = f.type();
     if (t == 'E'
@@ -1294,7 +1328,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         clientSawFatal = true;
       }
       if (b.isPrimary() || t == 'N') {
-        write(client, f);
+        forward(f);
       } else {
         f.release();
       }
@@ -1322,7 +1356,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     } else if (t == 'Z') {
       b.copyIn = false;
     }
-    write(client, f);
+    forward(f);
     if (t == 'Z') {
       answered(b);
       if (e.setting() != null) {
@@ -1337,6 +1371,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void endSession(End why, String message) {
+    emitRun(); // what the backend said before goes first
     if (lastWords != null && why == End.BACKEND_LOST) {
       // the server's own FATAL, withheld while the session might have gone on, is its last word
       PgFrame words = lastWords;
@@ -1406,6 +1441,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       lastWords.release();
       lastWords = null;
     }
+    if (runSource != null) {
+      runSource.release();
+      runSource = null;
+    }
     unit.forEach(PgFrame::release);
     unit.clear();
     statements.values().forEach(s -> s.parse().release());
@@ -1413,6 +1452,46 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * Forwards a backend message to the client as it came (no copy). Messages that lie next to each
+   * other in the buffer they were read from are written as one slice of it when the client is
+   * flushed, or before anything else is written to the client: one buffer (and one {@code iovec})
+   * per read instead of one per message.
+   */
+  @SuppressWarnings("ReferenceEquality") // the same buffer, not an equal one
+  private void forward(PgFrame f) {
+    ByteBuf source = f.source();
+    if (source != null && source == runSource && f.sourceIndex() == runEnd) {
+      runEnd += f.length();
+    } else {
+      emitRun();
+      if (source != null) {
+        runSource = source.retain();
+        runStart = f.sourceIndex();
+        runEnd = runStart + f.length();
+      } else {
+        client.write(f.retainedMessage(), client.voidPromise());
+      }
+    }
+    f.release();
+  }
+
+  /** Writes the run of forwarded messages held back, if any (not flushed). */
+  private void emitRun() {
+    ByteBuf source = runSource;
+    if (source != null) {
+      runSource = null;
+      // the slice shares the reference taken when the run began: writing it hands that over
+      client.write(source.slice(runStart, runEnd - runStart), client.voidPromise());
+    }
+  }
+
+  @Override
+  protected void flushClient() {
+    emitRun();
+    client.flush();
+  }
 
   /** Writes a framed message as it came (no copy). */
   private static void write(Channel to, PgFrame f) {

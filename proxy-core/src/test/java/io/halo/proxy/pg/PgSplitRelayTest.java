@@ -205,6 +205,36 @@ class PgSplitRelayTest {
   }
 
   @Test
+  void aReplyReadInOnePieceReachesTheClientAsOneWrite() {
+    fromClient(query("select 1"));
+    toPrimary();
+    byte[] reply =
+        concat(
+            message('T', new byte[] {0, 0}),
+            message('D', new byte[] {0, 1, 0, 0, 0, 1, '1'}),
+            complete("SELECT 1"),
+            ready('I'));
+    fromPrimary(reply);
+    client.flushOutbound();
+    List<Object> writes = new java.util.ArrayList<>();
+    for (Object o = client.readOutbound(); o != null; o = client.readOutbound()) {
+      writes.add(o);
+    }
+    try {
+      assertThat(writes).as("four messages of one read, one buffer").hasSize(1);
+      assertThat(ByteBufUtil.getBytes((ByteBuf) writes.get(0))).isEqualTo(reply);
+    } finally {
+      writes.forEach(io.netty.util.ReferenceCountUtil::release);
+    }
+    // a reply that arrives in two reads: each read's part, in order
+    fromClient(query("select 2"));
+    toPrimary();
+    fromPrimary(complete("SELECT 1"));
+    fromPrimary(ready('I'));
+    assertThat(toClient()).isEqualTo(concat(complete("SELECT 1"), ready('I')));
+  }
+
+  @Test
   void anExtendedBatchWaitsForItsSyncAndAFlushSendsItAsItComes() {
     fromClient(parse("s1", "select 1"));
     assertThat(toPrimary()).as("buffered until Sync or Flush").isEmpty();

@@ -552,6 +552,97 @@ class PgTransactionPoolIT {
   }
 
   @Test
+  void large_results_and_an_error_in_the_middle_of_one_arrive_whole_and_the_session_goes_on()
+      throws Exception {
+    // replies of many reads: rows pass through in runs, the error after 150,000 of them is framed
+    try (Connection c = connect("txlarge");
+        Statement s = c.createStatement()) {
+      s.setFetchSize(0); // the whole result at once, as most clients read it
+      for (int round = 0; round < 3; round++) {
+        long sum = 0;
+        int rows = 0;
+        try (ResultSet rs =
+            s.executeQuery("select i, md5(i::text) from generate_series(1, 200000) i")) {
+          while (rs.next()) {
+            sum += rs.getInt(1);
+            rows++;
+            if (rs.getInt(1) == 123_456) {
+              assertThat(rs.getString(2)).isEqualTo(md5("123456"));
+            }
+          }
+        }
+        assertThat(rows).isEqualTo(200_000);
+        assertThat(sum).isEqualTo(200_000L * 200_001 / 2);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> s.executeQuery("select 1 / (i - 150000) from generate_series(1, 200000) i"))
+            .isInstanceOf(SQLException.class)
+            .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("22012"));
+        try (ResultSet rs = s.executeQuery("select 'still here'")) {
+          rs.next();
+          assertThat(rs.getString(1)).isEqualTo("still here");
+        }
+      }
+    }
+  }
+
+  private static String md5(String text) throws Exception {
+    byte[] d =
+        java.security.MessageDigest.getInstance("MD5")
+            .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return java.util.HexFormat.of().formatHex(d);
+  }
+
+  @Test
+  void psql_output_through_the_pool_is_the_servers_byte_for_byte() throws Exception {
+    assumeTrue(Tools.onPath("psql"), "psql not installed");
+    java.nio.file.Path script = java.nio.file.Files.createTempFile("halo-txpool", ".sql");
+    try {
+      java.nio.file.Files.writeString(
+          script,
+          String.join(
+              "\n",
+              "\\o |md5sum",
+              "select i, md5(i::text), repeat('x', i % 300) from generate_series(1, 60000) i;",
+              "\\copy (select i, repeat('y', i % 200) from generate_series(1, 60000) i) to"
+                  + " program 'md5sum'",
+              "\\o",
+              "select 1 / (i - 40000) from generate_series(1, 60000) i;",
+              "begin;",
+              "select count(*) from generate_series(1, 1000);",
+              "select 1 / 0;",
+              "rollback;",
+              "select 'after', 1;",
+              ""));
+      String viaHalo = psql(String.valueOf(halo.primaryListener().getPort()), script);
+      String direct = psql(String.valueOf(cluster.primary().port()), script);
+      assertThat(viaHalo).contains("division by zero").contains("after|1");
+      assertThat(viaHalo).isEqualTo(direct);
+    } finally {
+      java.nio.file.Files.deleteIfExists(script);
+    }
+  }
+
+  private static String psql(String port, java.nio.file.Path script) throws Exception {
+    Tools.Run r =
+        Tools.run(
+            PW,
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            USER,
+            "-d",
+            "app",
+            "-At",
+            "-f",
+            script.toString());
+    assertThat(r.exit()).as(r.out()).isZero();
+    return r.out();
+  }
+
+  @Test
   void pgbench_prepared_runs_sixteen_clients_over_the_pool() throws Exception {
     assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
     String port = String.valueOf(halo.primaryListener().getPort());

@@ -13,15 +13,33 @@ import io.netty.util.ReferenceCounted;
 public final class PgFrame extends AbstractReferenceCounted {
 
   private final byte type;
-  private final ByteBuf body;
+
+  /** The body: a startup packet's own buffer, or a view of {@link #message} made when asked. */
+  private ByteBuf body;
 
   /** The whole message, header included (typed messages only), or null; owns the body. */
   private final ByteBuf message;
+
+  /**
+   * The buffer {@link #message} was sliced from and where it starts there, or null and -1 (a
+   * message made by Halo). While this frame lives, {@link #message} holds a reference to it, and a
+   * decoder never changes a buffer that others still reference: messages read together are adjacent
+   * there, which lets a relay write them in one piece.
+   */
+  private final ByteBuf source;
+
+  private final int sourceIndex;
+
+  /** Several whole messages, passed on as they came (see {@link PgFrameDecoder#passthrough}). */
+  private final boolean run;
 
   private PgFrame(byte type, ByteBuf body) {
     this.type = type;
     this.body = body;
     this.message = null;
+    this.source = null;
+    this.sourceIndex = -1;
+    this.run = false;
   }
 
   /** An untyped startup packet (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest). */
@@ -33,13 +51,31 @@ public final class PgFrame extends AbstractReferenceCounted {
    * A typed message from its whole bytes (type, length, body); takes ownership of {@code message}.
    */
   public static PgFrame ofMessage(ByteBuf message) {
-    return new PgFrame(message);
+    return new PgFrame(message, null, -1, false);
   }
 
-  private PgFrame(ByteBuf message) {
+  /**
+   * The typed message of {@code length} bytes at {@code index} of {@code source} (a decoder's
+   * buffer), which it retains.
+   */
+  static PgFrame framed(ByteBuf source, int index, int length) {
+    return new PgFrame(source.retainedSlice(index, length), source, index, false);
+  }
+
+  /**
+   * Whole messages, {@code length} bytes at {@code index} of {@code source}, that their reader
+   * passes on without looking at them one by one; {@link #type} is the first one's.
+   */
+  static PgFrame run(ByteBuf source, int index, int length) {
+    return new PgFrame(source.retainedSlice(index, length), source, index, true);
+  }
+
+  private PgFrame(ByteBuf message, ByteBuf source, int sourceIndex, boolean run) {
     this.type = message.getByte(message.readerIndex());
     this.message = message;
-    this.body = message.slice(message.readerIndex() + 5, message.readableBytes() - 5);
+    this.source = source;
+    this.sourceIndex = sourceIndex;
+    this.run = run;
   }
 
   /**
@@ -55,11 +91,34 @@ public final class PgFrame extends AbstractReferenceCounted {
   }
 
   public ByteBuf body() {
+    if (body == null) {
+      body = message.slice(message.readerIndex() + 5, message.readableBytes() - 5);
+    }
     return body;
+  }
+
+  /** The decoder's buffer this message was read from (see {@link #sourceIndex}), or null. */
+  public ByteBuf source() {
+    return source;
+  }
+
+  /** Where the message starts in {@link #source}; -1 when there is none. */
+  public int sourceIndex() {
+    return sourceIndex;
+  }
+
+  /** The message's whole length, header included (typed messages only). */
+  public int length() {
+    return message.readableBytes();
   }
 
   public boolean isStartup() {
     return message == null;
+  }
+
+  /** Whether this is a run of whole messages rather than one (only with a passthrough). */
+  public boolean isRun() {
+    return run;
   }
 
   @Override
@@ -76,9 +135,9 @@ public final class PgFrame extends AbstractReferenceCounted {
   @Override
   public String toString() {
     return "PgFrame["
-        + (isStartup() ? "startup" : String.valueOf((char) type))
+        + (isStartup() ? "startup" : run ? "run" : String.valueOf((char) type))
         + ", "
-        + body.readableBytes()
+        + body().readableBytes()
         + " bytes]";
   }
 }

@@ -14,7 +14,9 @@ import java.util.List;
  * handler has to flip it in time. On the backend side it is typed from the start. A violation is
  * emitted once as {@link PgFrameError}; after it every byte is discarded.
  *
- * <p>Once a session relays, this decoder is removed; the relay scans the stream without framing.
+ * <p>Once a plain session relays, this decoder is removed; the relay scans the stream without
+ * framing. The split engine keeps it on its backend connections, with a {@link Passthrough} that
+ * lets the messages it would only forward through in runs.
  */
 public final class PgFrameDecoder extends ByteToMessageDecoder {
 
@@ -26,7 +28,19 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
    */
   public static final int MAX_PRE_AUTH_MESSAGE = 8_192;
 
+  /**
+   * Which typed messages pass without being framed one by one: the backend messages that a relay
+   * forwards to its client as they are (rows, descriptions, command tags). Consecutive ones come
+   * out as one {@link PgFrame#run}. Asked per message, in order, with the owner's state as it is
+   * after every message framed before: the decoder stops after each framed message so that its
+   * owner handles it before the next one is asked about.
+   */
+  public interface Passthrough {
+    boolean passes(byte type);
+  }
+
   private final int maxMessageSize;
+  private Passthrough passthrough;
   private int limit;
   private boolean startup;
   private boolean failed;
@@ -54,6 +68,14 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
    */
   public int buffered() {
     return actualReadableBytes();
+  }
+
+  /**
+   * Sets (or, with null, ends) the passthrough of this decoder's owner. On the channel's event
+   * loop; whoever sets it clears it before the connection changes hands.
+   */
+  public void passthrough(Passthrough p) {
+    this.passthrough = p;
   }
 
   /** For a backend connection: typed messages only. */
@@ -96,38 +118,59 @@ public final class PgFrameDecoder extends ByteToMessageDecoder {
   }
 
   private void decodeTyped(ByteBuf in, List<Object> out) {
+    int runStart = -1; // where the messages passing unframed began
     while (in.readableBytes() >= 5) {
       int start = in.readerIndex();
       byte type = in.getByte(start);
       int length = in.getInt(start + 1);
-      if (length < 4) {
-        fail(
-            in,
-            out,
-            SqlState.PROTOCOL_VIOLATION,
-            "invalid message length " + length + " for message type '" + printable(type) + "'");
-        return;
-      }
-      if (length > limit) {
-        fail(
-            in,
-            out,
-            SqlState.PROTOCOL_VIOLATION,
-            "message of type '"
-                + printable(type)
-                + "' is "
-                + length
-                + " bytes, more than the limit of "
-                + limit
-                + (limit < maxMessageSize ? " before authentication" : ""));
+      String wrong = wrongLength(type, length);
+      if (wrong != null) {
+        endRun(in, runStart, start, out); // the whole messages before it still count
+        fail(in, out, SqlState.PROTOCOL_VIOLATION, wrong);
         return;
       }
       if (in.readableBytes() < 1 + length) {
-        return;
+        break;
       }
-      out.add(PgFrame.ofMessage(in.retainedSlice(start, 1 + length)));
+      if (passthrough != null && passthrough.passes(type)) {
+        if (runStart < 0) {
+          runStart = start;
+        }
+        in.skipBytes(1 + length);
+        continue;
+      }
+      endRun(in, runStart, start, out);
+      runStart = -1;
+      out.add(PgFrame.framed(in, start, 1 + length));
       in.skipBytes(1 + length);
+      if (passthrough != null) {
+        return; // its owner handles this one before the next is asked about
+      }
     }
+    endRun(in, runStart, in.readerIndex(), out);
+  }
+
+  private static void endRun(ByteBuf in, int runStart, int end, List<Object> out) {
+    if (runStart >= 0) {
+      out.add(PgFrame.run(in, runStart, end - runStart));
+    }
+  }
+
+  /** Why a typed message's length cannot be accepted, or null. */
+  private String wrongLength(byte type, int length) {
+    if (length < 4) {
+      return "invalid message length " + length + " for message type '" + printable(type) + "'";
+    }
+    if (length > limit) {
+      return "message of type '"
+          + printable(type)
+          + "' is "
+          + length
+          + " bytes, more than the limit of "
+          + limit
+          + (limit < maxMessageSize ? " before authentication" : "");
+    }
+    return null;
   }
 
   private void fail(ByteBuf in, List<Object> out, SqlState state, String message) {

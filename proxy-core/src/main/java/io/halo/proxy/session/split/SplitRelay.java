@@ -367,6 +367,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Releases what the adapter buffers (the session is closed). */
   protected abstract void releaseBuffered();
 
+  /**
+   * Sends what was written to the client. An adapter that holds back backend bytes to write them in
+   * one piece writes them first.
+   */
+  protected void flushClient() {
+    client.flush();
+  }
+
   /** The session, for log lines. */
   protected abstract Object who();
 
@@ -712,7 +720,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** After a complete reply: a request parked behind {@code b} goes on. */
   protected final void replied(L b) {
     if (parked && b.idle() && !rechecking) {
-      client.flush();
+      flushClient();
       resume();
     }
     releaseIfIdle();
@@ -745,7 +753,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     // the reply is complete: it leaves now (the backend handler that flushes at the end of a read
     // is about to go with the connection)
-    client.flush();
+    flushClient();
     L oldPrimary = primary;
     L oldReplica = replica;
     primary = newLeg(true, oldPrimary.node());
@@ -1351,7 +1359,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      client.flush();
+      flushClient();
       if (!client.isWritable()) {
         ctx.channel().config().setAutoRead(false);
       }

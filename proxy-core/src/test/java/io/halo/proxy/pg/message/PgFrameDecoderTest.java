@@ -73,4 +73,80 @@ class PgFrameDecoderTest {
     assertThat(err.message()).startsWith("invalid length of startup packet");
     ch.finishAndReleaseAll();
   }
+
+  private static ByteBuf typed(char type, int bodyLength) {
+    return Unpooled.buffer().writeByte(type).writeInt(4 + bodyLength).writeZero(bodyLength);
+  }
+
+  @Test
+  void
+      a_passthrough_turns_consecutive_passing_messages_into_one_run_and_stops_after_a_framed_one() {
+    // Given a backend decoder whose owner lets rows and descriptions pass, and asks anew each time
+    PgFrameDecoder decoder = PgFrameDecoder.forBackend(1 << 20);
+    java.util.List<Character> asked = new java.util.ArrayList<>();
+    decoder.passthrough(
+        type -> {
+          asked.add((char) type);
+          return type != 'Z';
+        });
+    EmbeddedChannel ch = new EmbeddedChannel(decoder);
+    // When a reply (T, D, D, C, Z) and the start of the next (T) arrive in one read
+    ByteBuf read =
+        Unpooled.wrappedBuffer(
+            typed('T', 6),
+            typed('D', 10),
+            typed('D', 10),
+            typed('C', 9),
+            typed('Z', 1),
+            typed('T', 6));
+    int total = read.readableBytes();
+    ch.writeInbound(read);
+    // Then the four messages before Z come as one run of their bytes, Z framed, then the T
+    PgFrame run = ch.readInbound();
+    PgFrame z = ch.readInbound();
+    PgFrame t = ch.readInbound();
+    assertThat(run.isRun()).isTrue();
+    assertThat(run.length()).isEqualTo(11 + 15 + 15 + 14);
+    assertThat(z.isRun()).isFalse();
+    assertThat(z.type()).isEqualTo((byte) 'Z');
+    assertThat(z.source()).isSameAs(run.source());
+    assertThat(z.sourceIndex()).as("adjacent in the buffer read").isEqualTo(run.length());
+    assertThat(t.isRun()).isTrue();
+    assertThat(run.length() + z.length() + t.length()).isEqualTo(total);
+    assertThat(asked).containsExactly('T', 'D', 'D', 'C', 'Z', 'T');
+    run.release();
+    z.release();
+    t.release();
+    assertThat(ch.finishAndReleaseAll()).isFalse();
+  }
+
+  @Test
+  void a_broken_message_after_passing_ones_comes_after_their_run() {
+    PgFrameDecoder decoder = PgFrameDecoder.forBackend(1 << 20);
+    decoder.passthrough(type -> true);
+    EmbeddedChannel ch = new EmbeddedChannel(decoder);
+    ch.writeInbound(
+        Unpooled.wrappedBuffer(
+            typed('D', 10), Unpooled.buffer().writeByte('D').writeInt(2).writeZero(4)));
+    PgFrame run = ch.readInbound();
+    PgFrameError err = ch.readInbound();
+    assertThat(run.isRun()).isTrue();
+    assertThat(run.length()).isEqualTo(15);
+    assertThat(err.message()).contains("invalid message length 2");
+    run.release();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void without_a_passthrough_every_message_is_framed() {
+    EmbeddedChannel ch = new EmbeddedChannel(PgFrameDecoder.forBackend(1 << 20));
+    ch.writeInbound(Unpooled.wrappedBuffer(typed('D', 3), typed('C', 4), typed('Z', 1)));
+    for (char type : new char[] {'D', 'C', 'Z'}) {
+      PgFrame f = ch.readInbound();
+      assertThat(f.isRun()).isFalse();
+      assertThat(f.type()).isEqualTo((byte) type);
+      f.release();
+    }
+    assertThat(ch.finishAndReleaseAll()).isFalse();
+  }
 }

@@ -159,9 +159,12 @@ final class MySqlSplitRelay
   private static final int COM_STMT_BULK_EXECUTE = 0xfa;
 
   /** A connection of the session, with what MySQL keeps per connection. */
-  static final class Backend extends Leg {
+  static final class Backend extends Leg implements MySqlPacketDecoder.Passthrough {
     long threadId;
     int settingsApplied;
+
+    /** The tracker has seen the packet framed next already: {@link #passes} fed it. */
+    boolean fedAhead;
 
     /** Where each reply ends and its status flags: fed packet by packet. */
     MySqlResponseTracker tracker;
@@ -177,6 +180,27 @@ final class MySqlSplitRelay
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
+    }
+
+    /**
+     * What {@link #backendRead} would only forward: a packet of a reply the client waits for that
+     * does not end it (the tracker follows it here, once). Replies to Halo's own commands and to a
+     * prepare (whose first packet Halo reads) are framed and looked at.
+     */
+    @Override
+    public boolean passes(ByteBuf buf, int payloadIndex, int length) {
+      Owed r = next();
+      if (r == null || r.isHidden() || r.tag() instanceof Preparing || tracker == null) {
+        return false;
+      }
+      replyDone = false;
+      tracker.serverPacket(length, buf, payloadIndex, Math.min(length, MySqlResponseTracker.HEAD));
+      if (replyDone) {
+        fedAhead = true; // the end of the reply: framed, and backendRead must not feed it again
+        return false;
+      }
+      replyStarted = true;
+      return true;
     }
   }
 
@@ -989,6 +1013,9 @@ final class MySqlSplitRelay
 
   @Override
   protected void checkin(Channel channel) {
+    if (channel.pipeline().get(FRAMES) instanceof MySqlPacketDecoder frames) {
+      frames.passthrough(null); // the next owner (or the pool's own check) frames every packet
+    }
     listener.pool().checkin(channel);
   }
 
@@ -1060,15 +1087,18 @@ final class MySqlSplitRelay
     // open() made them a prefix of the session's own (start() takes no other)
     b.settingsApplied = applied != null && startsWith(settings, applied) ? applied.size() : 0;
     io.netty.channel.ChannelPipeline pipeline = c.channel().pipeline();
-    if (pipeline.get(FRAMES) != null) {
-      return; // a pooled connection kept its decoder from an earlier transaction
+    // a pooled connection kept its decoder from an earlier transaction
+    MySqlPacketDecoder frames = (MySqlPacketDecoder) pipeline.get(FRAMES);
+    if (frames == null) {
+      frames = new MySqlPacketDecoder(listener.server().maxMessageSize());
+      if (pipeline.get("split") != null) {
+        pipeline.addBefore(
+            "split", FRAMES, frames); // a pooled connection keeps the session's place
+      } else {
+        pipeline.addLast(FRAMES, frames);
+      }
     }
-    MySqlPacketDecoder frames = new MySqlPacketDecoder(listener.server().maxMessageSize());
-    if (pipeline.get("split") != null) {
-      pipeline.addBefore("split", FRAMES, frames); // a pooled connection keeps the session's place
-    } else {
-      pipeline.addLast(FRAMES, frames);
-    }
+    frames.passthrough(b);
   }
 
   @Override
@@ -1084,18 +1114,26 @@ final class MySqlSplitRelay
   @Override
   protected void backendRead(Backend b, Object msg) {
     MySqlPacket p = (MySqlPacket) msg;
+    if (p.isRun()) {
+      write(client, p); // packets that Backend.passes: followed there, only forwarded here
+      return;
+    }
     Owed r = b.next();
     if (r == null) {
       p.release(); // nothing is owed: a stray packet (servers send none unprompted)
       return;
     }
     ByteBuf payload = p.payload();
-    b.replyDone = false;
-    b.tracker.serverPacket(
-        Math.min(payload.readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD),
-        payload,
-        payload.readerIndex(),
-        Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
+    if (b.fedAhead) {
+      b.fedAhead = false;
+    } else {
+      b.replyDone = false;
+      b.tracker.serverPacket(
+          Math.min(payload.readableBytes(), MySqlPacket.MAX_WIRE_PAYLOAD),
+          payload,
+          payload.readerIndex(),
+          Math.min(payload.readableBytes(), MySqlResponseTracker.HEAD));
+    }
     if (r.isHidden()) {
       if (r.tag() instanceof Reprepare rp) {
         if (r.nextPacket() == 0) {

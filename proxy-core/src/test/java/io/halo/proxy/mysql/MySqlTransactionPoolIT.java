@@ -129,6 +129,91 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /** A 200,000-row result, and one that fails after 149,999 rows; as seen through {@code c}. */
+  private static List<String> largeResults(Connection c) throws SQLException {
+    List<String> seen = new ArrayList<>();
+    try (Statement s = c.createStatement()) {
+      long sum = 0;
+      int rows = 0;
+      String md5 = null;
+      try (ResultSet rs = s.executeQuery("select seq, md5(seq) from seq_1_to_200000")) {
+        while (rs.next()) {
+          sum += rs.getLong(1);
+          rows++;
+          if (rs.getLong(1) == 123_456) {
+            md5 = rs.getString(2);
+          }
+        }
+      }
+      seen.add(rows + " rows, sum " + sum + ", md5 " + md5);
+      try (ResultSet rs =
+          s.executeQuery(
+              "select seq, if(seq = 150000, (select 1 union select 2), seq)"
+                  + " from seq_1_to_200000")) {
+        while (rs.next()) {
+          rs.getLong(1);
+        }
+        seen.add("no error");
+      } catch (SQLException e) {
+        seen.add("error " + e.getErrorCode() + " " + e.getSQLState());
+      }
+      seen.add(one(c, "select 'still here'"));
+    }
+    return seen;
+  }
+
+  @Test
+  void large_results_and_an_error_in_the_middle_of_one_arrive_as_they_do_directly()
+      throws Exception {
+    List<String> direct;
+    try (Connection c = direct()) {
+      direct = largeResults(c);
+    }
+    assertThat(direct.get(0)).startsWith("200000 rows, sum 20000100000");
+    assertThat(direct.get(1)).startsWith("error 1242");
+    try (Connection c = throughHalo()) {
+      for (int round = 0; round < 3; round++) {
+        assertThat(largeResults(c)).as("round " + round).isEqualTo(direct);
+      }
+    }
+  }
+
+  @Test
+  void the_mariadb_client_prints_through_the_pool_what_it_prints_directly() throws Exception {
+    assumeTrue(MySqlToolsIT.onPath("mariadb"), "mariadb client not installed");
+    // -e sends the statements as one multi-statement query: two results in one reply
+    String sql =
+        "select seq, md5(seq), repeat('x', seq % 300) from seq_1_to_60000; select 'between', 1;";
+    String viaHalo = mariadbOutput(halo.boundAddresses().get(0).getPort(), sql);
+    assertThat(viaHalo).contains("between\t1");
+    assertThat(viaHalo).isEqualTo(mariadbOutput(cluster.primary().port(), sql));
+    // an error after 39,999 rows
+    String failing =
+        "select seq, if(seq = 40000, (select 1 union select 2), seq) from seq_1_to_60000";
+    viaHalo = mariadbOutput(halo.boundAddresses().get(0).getPort(), failing);
+    assertThat(viaHalo).contains("Subquery returns more than 1 row");
+    assertThat(viaHalo).isEqualTo(mariadbOutput(cluster.primary().port(), failing));
+  }
+
+  /** What the mariadb client prints for {@code sql} (digest, line count, first and last lines). */
+  private static String mariadbOutput(int port, String sql) throws Exception {
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                "bash",
+                "-c",
+                "out=$(mariadb --protocol=TCP -h 127.0.0.1 -P \"$PORT\" -u app -papppw --skip-ssl"
+                    + " -B --force app -e \"$SQL\" 2>&1); echo \"$out\" | md5sum;"
+                    + " echo \"$out\" | wc -l; echo \"$out\" | head -2;"
+                    + " echo \"$out\" | grep -v xxx | tail -3")
+            .redirectErrorStream(true);
+    pb.environment().put("PORT", String.valueOf(port));
+    pb.environment().put("SQL", sql);
+    Process p = pb.start();
+    p.getOutputStream().close();
+    assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    return new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   @Test
   void twenty_sessions_share_three_backend_connections() throws Exception {
     int before = appThreads(); // idle connections of this and other pool keys (driver capabilities)

@@ -30,11 +30,15 @@ public final class MySqlPacket extends AbstractReferenceCounted {
    */
   private final ByteBuf wire;
 
+  /** Several whole wire packets, passed on as they came (see {@link MySqlPacketDecoder}). */
+  private final boolean run;
+
   public MySqlPacket(int sequenceId, ByteBuf payload, int wirePackets) {
     this.sequenceId = sequenceId;
     this.payload = payload;
     this.wirePackets = wirePackets;
     this.wire = null;
+    this.run = false;
   }
 
   /**
@@ -42,14 +46,28 @@ public final class MySqlPacket extends AbstractReferenceCounted {
    * wire}.
    */
   public static MySqlPacket ofWire(ByteBuf wire) {
-    return new MySqlPacket(wire);
+    return new MySqlPacket(wire, false);
   }
 
-  private MySqlPacket(ByteBuf wire) {
+  /**
+   * Whole wire packets that their reader passes on without looking at them one by one; takes
+   * ownership of {@code wire}. Its payload and sequence id are the first packet's.
+   */
+  static MySqlPacket run(ByteBuf wire) {
+    return new MySqlPacket(wire, true);
+  }
+
+  private MySqlPacket(ByteBuf wire, boolean run) {
     this.wire = wire;
     this.sequenceId = wire.getUnsignedByte(wire.readerIndex() + 3);
-    this.payload = wire.slice(wire.readerIndex() + 4, wire.readableBytes() - 4);
+    this.payload = wire.slice(wire.readerIndex() + 4, wire.getUnsignedMediumLE(wire.readerIndex()));
     this.wirePackets = 1;
+    this.run = run;
+  }
+
+  /** Whether this is a run of whole wire packets rather than one packet. */
+  public boolean isRun() {
+    return run;
   }
 
   /** The wire packet as received, retained for the caller, or null when the payload was joined. */

@@ -14,6 +14,19 @@ import java.util.List;
  */
 public final class MySqlPacketDecoder extends ByteToMessageDecoder {
 
+  /**
+   * Which single wire packets pass without being framed one by one: the packets of a reply that a
+   * relay forwards to its client as they are (rows, column definitions). Consecutive ones come out
+   * as one {@link MySqlPacket#isRun run}. Asked once per packet, in order, with the owner's state
+   * as it is after every packet framed before: the decoder stops after each framed packet so that
+   * its owner handles it before the next one is asked about. The owner may follow the packet (its
+   * reply's progress) when asked.
+   */
+  public interface Passthrough {
+    boolean passes(ByteBuf buf, int payloadIndex, int length);
+  }
+
+  private Passthrough passthrough;
   private final long maxPayload;
   private CompositeByteBuf joining;
   private int firstSequence;
@@ -54,8 +67,39 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
     return n == 0 ? null : internalBuffer().readBytes(n);
   }
 
+  /**
+   * Sets (or, with null, ends) the passthrough of this decoder's owner. On the channel's event
+   * loop; whoever sets it clears it before the connection changes hands.
+   */
+  public void passthrough(Passthrough p) {
+    this.passthrough = p;
+  }
+
+  /**
+   * The packets passing unframed in this call of {@link #decode}: from {@code runStart} (-1: none)
+   * to {@code runEnd} of its buffer.
+   */
+  private int runStart = -1;
+
+  private int runEnd;
+
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    try {
+      frame(ctx, in, out);
+    } finally {
+      endRun(in, out); // also before an exception: the whole packets before it still count
+    }
+  }
+
+  private void endRun(ByteBuf in, List<Object> out) {
+    if (runStart >= 0) {
+      out.add(MySqlPacket.run(in.retainedSlice(runStart, runEnd - runStart)));
+      runStart = -1;
+    }
+  }
+
+  private void frame(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
     while (!stopped && in.readableBytes() >= 4) {
       int start = in.readerIndex();
       int length = in.getUnsignedMediumLE(start);
@@ -76,14 +120,27 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
         return;
       }
       if (length < MySqlPacket.MAX_WIRE_PAYLOAD && joining == null) {
+        if (passthrough != null && passthrough.passes(in, start + 4, length)) {
+          if (runStart < 0) {
+            runStart = start;
+          }
+          in.skipBytes(4 + length);
+          runEnd = in.readerIndex();
+          continue;
+        }
+        endRun(in, out);
         out.add(MySqlPacket.ofWire(in.retainedSlice(start, 4 + length)));
         in.skipBytes(4 + length);
         stopped =
             stopAtSslRequest
                 && length == 32
                 && (in.getIntLE(start + 4) & MySqlPackets.CLIENT_SSL) != 0;
+        if (passthrough != null) {
+          return; // its owner handles this one before the next is asked about
+        }
         continue;
       }
+      endRun(in, out);
       ByteBuf payload = in.retainedSlice(start + 4, length);
       in.skipBytes(4 + length);
       if (joining == null) {
@@ -97,6 +154,9 @@ public final class MySqlPacketDecoder extends ByteToMessageDecoder {
       if (length < MySqlPacket.MAX_WIRE_PAYLOAD) {
         out.add(new MySqlPacket(firstSequence, joining, parts));
         joining = null;
+        if (passthrough != null) {
+          return;
+        }
       }
     }
   }

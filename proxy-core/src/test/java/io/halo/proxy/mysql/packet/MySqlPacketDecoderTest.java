@@ -77,4 +77,66 @@ class MySqlPacketDecoderTest {
     assertThatThrownBy(() -> ch.writeInbound(header)).hasMessageContaining("more than 1024 bytes");
     ch.finishAndReleaseAll();
   }
+
+  @Test
+  void a_passthrough_turns_consecutive_passing_packets_into_one_run_and_stops_after_a_framed_one() {
+    // Given a decoder whose owner lets packets pass until one whose payload starts with 0xfe
+    MySqlPacketDecoder decoder = new MySqlPacketDecoder(1 << 20);
+    java.util.List<Integer> asked = new java.util.ArrayList<>();
+    decoder.passthrough(
+        (buf, index, length) -> {
+          int first = length == 0 ? -1 : buf.getUnsignedByte(index);
+          asked.add(first);
+          return first != 0xfe;
+        });
+    EmbeddedChannel ch = new EmbeddedChannel(decoder);
+    // When rows, an end marker and the start of the next reply arrive in one read
+    ByteBuf read =
+        Unpooled.wrappedBuffer(
+            wire(1, 3, (byte) 1),
+            wire(2, 5, (byte) 2),
+            wire(3, 5, (byte) 3),
+            wire(4, 7, (byte) 0xfe),
+            wire(1, 2, (byte) 9));
+    ch.writeInbound(read);
+    // Then the three rows come as one run of their wire bytes, the marker framed, then the next
+    MySqlPacket run = ch.readInbound();
+    MySqlPacket end = ch.readInbound();
+    MySqlPacket next = ch.readInbound();
+    ByteBuf wire = run.retainedWire();
+    assertThat(run.isRun()).isTrue();
+    assertThat(wire.readableBytes()).isEqualTo(7 + 9 + 9);
+    assertThat(run.sequenceId()).isEqualTo(1);
+    assertThat(end.isRun()).isFalse();
+    assertThat(end.sequenceId()).isEqualTo(4);
+    assertThat(next.isRun()).isTrue();
+    assertThat(asked).containsExactly(1, 2, 3, 0xfe, 9);
+    wire.release();
+    run.release();
+    end.release();
+    next.release();
+    assertThat(ch.finishAndReleaseAll()).isFalse();
+  }
+
+  @Test
+  void a_broken_packet_after_passing_ones_comes_after_their_run() {
+    MySqlPacketDecoder decoder = new MySqlPacketDecoder(64L << 20);
+    decoder.passthrough((buf, index, length) -> true);
+    EmbeddedChannel ch = new EmbeddedChannel(decoder);
+    assertThatThrownBy(
+            () ->
+                ch.writeInbound(
+                    Unpooled.wrappedBuffer(
+                        wire(1, 3, (byte) 1),
+                        // a 16 MB first part, then a continuation with the wrong sequence id
+                        wire(2, MySqlPacket.MAX_WIRE_PAYLOAD, (byte) 2),
+                        wire(9, 1, (byte) 3))))
+        .isInstanceOf(DecoderException.class)
+        .hasMessageContaining("sequence id 9");
+    MySqlPacket run = ch.readInbound();
+    assertThat(run.isRun()).isTrue();
+    assertThat(run.payload().readableBytes()).isEqualTo(3);
+    run.release();
+    ch.finishAndReleaseAll();
+  }
 }

@@ -38,4 +38,16 @@ public final class Tools {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     return new Run(done ? p.exitValue() : -1, out);
   }
+
+  /** The hex MD5 of {@code text} in UTF-8, as PostgreSQL's and MariaDB's {@code md5()} print it. */
+  public static String md5(String text) {
+    try {
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("MD5")
+                  .digest(text.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every Java runtime has MD5
+    }
+  }
 }

@@ -144,6 +144,42 @@ class SplitIT {
   }
 
   @Test
+  void large_results_from_the_standby_and_the_primary_arrive_whole() throws Exception {
+    start(Duration.ZERO);
+    int primary = cluster.primary().port();
+    int replica = standby().port();
+    String rows = "select i, inet_server_port(), md5(i::text) from generate_series(1, 100000) i";
+    try (Connection c = connect("");
+        Statement s = c.createStatement()) {
+      for (int round = 0; round < 2; round++) {
+        for (String sql : List.of(rows, "/* halo:primary */ " + rows)) {
+          int expectedPort = sql.startsWith("/*") ? primary : replica;
+          long sum = 0;
+          int count = 0;
+          try (ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+              sum += rs.getInt(1);
+              count++;
+              assertThat(rs.getInt(2)).as(sql).isEqualTo(expectedPort);
+              if (rs.getInt(1) == 77_777) {
+                assertThat(rs.getString(3)).isEqualTo(Tools.md5("77777"));
+              }
+            }
+          }
+          assertThat(count).as(sql).isEqualTo(100_000);
+          assertThat(sum).as(sql).isEqualTo(100_000L * 100_001 / 2);
+        }
+        // an error after 59,999 rows of a read on the standby; the session goes on
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> s.executeQuery("select 1 / (i - 60000) from generate_series(1, 100000) i"))
+            .isInstanceOf(SQLException.class)
+            .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("22012"));
+        assertThat(port(c, "select inet_server_port()")).isEqualTo(replica);
+      }
+    }
+  }
+
+  @Test
   void named_prepared_statements_run_on_both_backends() throws Exception {
     start(Duration.ofSeconds(2));
     int primary = cluster.primary().port();

@@ -567,7 +567,7 @@ class PgTransactionPoolIT {
             sum += rs.getInt(1);
             rows++;
             if (rs.getInt(1) == 123_456) {
-              assertThat(rs.getString(2)).isEqualTo(md5("123456"));
+              assertThat(rs.getString(2)).isEqualTo(Tools.md5("123456"));
             }
           }
         }
@@ -583,13 +583,6 @@ class PgTransactionPoolIT {
         }
       }
     }
-  }
-
-  private static String md5(String text) throws Exception {
-    byte[] d =
-        java.security.MessageDigest.getInstance("MD5")
-            .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    return java.util.HexFormat.of().formatHex(d);
   }
 
   @Test

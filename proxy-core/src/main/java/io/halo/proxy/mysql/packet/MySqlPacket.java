@@ -60,7 +60,9 @@ public final class MySqlPacket extends AbstractReferenceCounted {
   private MySqlPacket(ByteBuf wire, boolean run) {
     this.wire = wire;
     this.sequenceId = wire.getUnsignedByte(wire.readerIndex() + 3);
-    this.payload = wire.slice(wire.readerIndex() + 4, wire.getUnsignedMediumLE(wire.readerIndex()));
+    // a run's payload is its first packet's (by that packet's header); one packet's is the rest
+    int length = run ? wire.getUnsignedMediumLE(wire.readerIndex()) : wire.readableBytes() - 4;
+    this.payload = wire.slice(wire.readerIndex() + 4, length);
     this.wirePackets = 1;
     this.run = run;
   }

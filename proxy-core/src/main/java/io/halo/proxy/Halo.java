@@ -22,7 +22,8 @@ import picocli.CommandLine.Command;
       StatusCommand.class,
       FailoverCommand.class,
       SwitchoverCommand.class,
-      io.halo.proxy.cli.ThrottleCommand.class
+      io.halo.proxy.cli.ThrottleCommand.class,
+      io.halo.proxy.cli.ReloadCommand.class
     })
 public final class Halo implements Runnable {
 

@@ -45,7 +45,16 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   private static final Logger log = LoggerFactory.getLogger(HaloServer.class);
 
-  private final HaloConfig config;
+  /**
+   * The config Halo runs by: the one it started with, with what reloads applied (users, admin
+   * tokens, throttle limits). Written by a reload (serialized), read by the admin API.
+   */
+  private volatile HaloConfig config;
+
+  /** Both engines' configured users (every cluster's credentials share these tables). */
+  private Credentials credentials;
+
+  private io.halo.proxy.mysql.auth.MySqlCredentials mysqlCredentials;
   private final Transports transports;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
@@ -216,9 +225,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           f.rule().origin().line() > 0 ? " (line " + f.rule().origin().line() + ")" : "",
           f.message());
     }
-    Credentials credentials = Credentials.of(config.users());
-    io.halo.proxy.mysql.auth.MySqlCredentials mysqlCredentials =
-        io.halo.proxy.mysql.auth.MySqlCredentials.of(config.users());
+    credentials = Credentials.of(config.users());
+    mysqlCredentials = io.halo.proxy.mysql.auth.MySqlCredentials.of(config.users());
     for (ClusterConfig cluster : config.clusters()) {
       if (cluster.engine() == Engine.MYSQL) {
         bindMySql(cluster, mysqlCredentials);
@@ -525,6 +533,118 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   @Override
   public List<io.halo.proxy.session.UserLimits.UserView> userLimits() {
     return userLimits.views();
+  }
+
+  /**
+   * Reads the config file again and applies what a reload may change ({@link
+   * io.halo.conf.load.ConfigDiff#reloadable}): users (logins from now on; open sessions keep
+   * theirs), the admin tokens, and each cluster's throttle limits and queue timeout. Every other
+   * difference is reported as waiting for a restart and changes nothing. A file that does not load
+   * changes nothing at all. One reload at a time; blocks (file, PBKDF2): never on an event loop.
+   *
+   * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
+   * @throws IllegalArgumentException when the reloadable part does not fit the running config
+   *     (nothing applied)
+   */
+  @Override
+  public synchronized ReloadView reload() throws io.halo.conf.load.ConfigException {
+    HaloConfig running = config;
+    if (running.source() == null) {
+      throw new IllegalStateException("this Halo was not started from a config file");
+    }
+    HaloConfig next = io.halo.conf.load.ConfigLoader.load(running.source());
+    List<io.halo.conf.load.ConfigDiff.Change> changes =
+        io.halo.conf.load.ConfigDiff.between(running, next);
+    List<String> applied = new ArrayList<>();
+    List<String> pending = new ArrayList<>();
+    for (io.halo.conf.load.ConfigDiff.Change c : changes) {
+      (io.halo.conf.load.ConfigDiff.reloadable(c) ? applied : pending).add(c.toString());
+    }
+    // Everything that can fail first: the merged throttles must be valid together.
+    List<ClusterConfig> clusters = new ArrayList<>();
+    for (ClusterConfig c : running.clusters()) {
+      ClusterConfig n = next.cluster(c.name()).orElse(null);
+      clusters.add(n == null ? c : withThrottle(c, reloadedThrottle(c.throttle(), n.throttle())));
+    }
+    HaloConfig merged =
+        new HaloConfig(
+            running.source(),
+            running.server(),
+            new io.halo.conf.model.AdminConfig(
+                running.admin().listen(),
+                next.admin().token(),
+                next.admin().readOnlyToken(),
+                running.admin().tls()),
+            next.users(),
+            clusters,
+            running.coordination());
+    if (!running.users().equals(next.users())) {
+      io.halo.proxy.session.UserTable.Changes pg = credentials.reload(next.users());
+      mysqlCredentials.reload(next.users());
+      userLimits.reconfigure(next.users());
+      log.info(
+          "reload: users {} added, {} changed, {} removed (logins from now on; open sessions keep theirs)",
+          pg.added(),
+          pg.changed(),
+          pg.removed());
+    }
+    if (!running.admin().equals(merged.admin())) {
+      admin.tokens(merged.admin().token(), merged.admin().readOnlyToken());
+      if (merged.admin().token() == null && running.admin().token() != null) {
+        log.warn("reload: admin.token removed: the admin API accepts every request now");
+      }
+    }
+    for (ClusterConfig c : merged.clusters()) {
+      io.halo.proxy.session.Admission a = admissions.get(c.name());
+      if (a != null && !c.throttle().equals(running.cluster(c.name()).orElseThrow().throttle())) {
+        a.reconfigure(c.throttle());
+        log.info("reload: [{}] throttle now {}", c.name(), a.settings());
+      }
+    }
+    config = merged;
+    applied.forEach(k -> log.info("reload: applied {}", k));
+    pending.forEach(k -> log.warn("reload: {} needs a restart; still running the old value", k));
+    log.info(
+        "reload of {}: {} change(s) applied, {} waiting for a restart",
+        running.source(),
+        applied.size(),
+        pending.size());
+    return new ReloadView(running.source().toString(), applied, pending);
+  }
+
+  /** The reloadable limits of {@code next} over what only a restart changes of {@code running}. */
+  private static io.halo.conf.model.ThrottleConfig reloadedThrottle(
+      io.halo.conf.model.ThrottleConfig running, io.halo.conf.model.ThrottleConfig next) {
+    try {
+      return new io.halo.conf.model.ThrottleConfig(
+          next.maxConnections(),
+          next.maxQueue(),
+          next.queueTimeout(),
+          next.maxTransactions(),
+          running.limit(),
+          running.minTransactions());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "the new throttle does not fit the running limit "
+              + running.limit()
+              + " (a restart changes it): "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  private static ClusterConfig withThrottle(
+      ClusterConfig c, io.halo.conf.model.ThrottleConfig throttle) {
+    return new ClusterConfig(
+        c.name(),
+        c.engine(),
+        c.listeners(),
+        c.backends(),
+        c.monitor(),
+        c.failover(),
+        throttle,
+        c.groups(),
+        c.authQuery());
   }
 
   /** This host's name and the admin port: unique per host as long as the admin ports differ. */

@@ -50,4 +50,20 @@ public final class Tools {
       throw new IllegalStateException(e); // every Java runtime has MD5
     }
   }
+
+  /**
+   * Halo's runtime jar ({@code proxy-core/target/halo-proxy-core-*-all.jar}), built in the package
+   * phase before the integration tests run.
+   */
+  public static java.nio.file.Path runtimeJar() throws IOException {
+    try (var files = java.nio.file.Files.list(java.nio.file.Path.of("target"))) {
+      return files
+          .filter(p -> p.getFileName().toString().matches("halo-proxy-core-.*-all\\.jar"))
+          .findFirst()
+          .orElseThrow(
+              () ->
+                  new IllegalStateException(
+                      "no runtime jar in proxy-core/target: run through ./mvnw verify"));
+    }
+  }
 }

@@ -23,9 +23,6 @@ final class AdminEndpoints {
 
   private static final Logger log = LoggerFactory.getLogger(AdminEndpoints.class);
 
-  static final String RELOAD_NOT_IMPLEMENTED =
-      "config reload is not implemented yet; restart Halo to apply a changed config";
-
   private final Map<String, ClusterControl> clusters;
   private final ProxyView proxy;
   private final AdminJson json;
@@ -125,10 +122,34 @@ final class AdminEndpoints {
       case FAILOVER -> failover(route, json.readActionBody(body, Set.of("target", "force")));
       case SWITCHOVER -> switchover(route, json.readActionBody(body, Set.of("target")));
       case DRAIN, ENABLE, DISABLE -> backendAction(route);
-      case RELOAD -> json.error(HttpResponseStatus.NOT_IMPLEMENTED, RELOAD_NOT_IMPLEMENTED);
+      case RELOAD -> reload();
       case THROTTLE -> json.ok(throttle(cluster(route).name()));
       case THROTTLE_SET -> throttleSet(cluster(route).name(), body);
     };
+  }
+
+  /**
+   * {@code POST /api/v1/reload}: 200 with what was applied and what waits for a restart; 400 with
+   * every problem when the file does not load (nothing changed).
+   */
+  private AdminResponse reload() {
+    ProxyView.ReloadView r;
+    try {
+      r = proxy.reload();
+    } catch (io.halo.conf.load.ConfigException e) {
+      log.warn(
+          "admin: reload refused, the config does not load; nothing changed:\n{}", e.getMessage());
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("error", "the config file does not load; nothing changed");
+      body.put("problems", e.violations().stream().map(Object::toString).toList());
+      return json.json(HttpResponseStatus.BAD_REQUEST, body);
+    } catch (IllegalArgumentException e) {
+      log.warn("admin: reload refused; nothing changed: {}", message(e));
+      throw AdminException.badRequest(message(e) + "; nothing changed");
+    } catch (UnsupportedOperationException | IllegalStateException e) {
+      throw new AdminException(HttpResponseStatus.CONFLICT, message(e));
+    }
+    return json.ok(r);
   }
 
   private ProxyView.ThrottleView throttle(String cluster) {

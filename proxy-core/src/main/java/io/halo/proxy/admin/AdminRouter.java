@@ -23,7 +23,7 @@ final class AdminRouter {
     DRAIN(HttpMethod.POST, true),
     ENABLE(HttpMethod.POST, true),
     DISABLE(HttpMethod.POST, true),
-    RELOAD(HttpMethod.POST, false),
+    RELOAD(HttpMethod.POST, true),
     THROTTLE(HttpMethod.GET, false),
     /** Changes limits in memory; never blocks, so it runs on the event loop. PUT or POST. */
     THROTTLE_SET(HttpMethod.PUT, false);

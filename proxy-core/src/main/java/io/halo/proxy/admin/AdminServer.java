@@ -146,6 +146,11 @@ public final class AdminServer implements AutoCloseable {
             : "");
   }
 
+  /** Takes reloaded tokens ({@code admin.token}, {@code admin.read_only_token}). */
+  public void tokens(String token, String readOnlyToken) {
+    auth.replace(token, readOnlyToken);
+  }
+
   /** The bound address (the real port when {@code admin.listen} asked for port 0). */
   public InetSocketAddress boundAddress() {
     if (channel == null) {

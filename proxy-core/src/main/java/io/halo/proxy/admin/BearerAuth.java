@@ -8,7 +8,8 @@ import java.security.NoSuchAlgorithmException;
  * Checks {@code Authorization: Bearer <token>} against {@code admin.token} (everything) and {@code
  * admin.read_only_token} (reads only). Both sides are hashed before the constant-time {@link
  * MessageDigest#isEqual} so that the comparison time reveals neither a matching prefix nor the
- * token's length.
+ * token's length. A config reload replaces both tokens at once ({@link #replace}); a request is
+ * checked against one pair, old or new.
  */
 final class BearerAuth {
 
@@ -21,8 +22,10 @@ final class BearerAuth {
     FULL
   }
 
-  private final byte[] full;
-  private final byte[] readOnly;
+  /** The hashed tokens; {@code full} null: every request is accepted. */
+  private record Keys(byte[] full, byte[] readOnly) {}
+
+  private volatile Keys keys;
 
   /**
    * @param token null: every request is accepted
@@ -32,12 +35,19 @@ final class BearerAuth {
   }
 
   BearerAuth(String token, String readOnlyToken) {
-    this.full = token == null ? null : sha256(token);
-    this.readOnly = readOnlyToken == null ? null : sha256(readOnlyToken);
+    replace(token, readOnlyToken);
+  }
+
+  /** Takes new tokens (a config reload): requests from now on are checked against them. */
+  void replace(String token, String readOnlyToken) {
+    keys =
+        new Keys(
+            token == null ? null : sha256(token),
+            readOnlyToken == null ? null : sha256(readOnlyToken));
   }
 
   boolean required() {
-    return full != null;
+    return keys.full() != null;
   }
 
   /**
@@ -51,6 +61,9 @@ final class BearerAuth {
    * @param header the Authorization header, null when absent
    */
   Access access(String header) {
+    Keys k = keys;
+    byte[] full = k.full();
+    byte[] readOnly = k.readOnly();
     if (full == null) {
       return Access.FULL;
     }

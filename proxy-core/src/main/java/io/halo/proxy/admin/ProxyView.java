@@ -129,6 +129,24 @@ public interface ProxyView {
   }
 
   /** Users with a connection cap or a transaction rate limit, with their figures. */
+  /**
+   * What a config reload did.
+   *
+   * @param file the file read
+   * @param applied the keys now in effect ({@code users[bob] added})
+   * @param pendingRestart the keys that differ but only a restart applies
+   */
+  record ReloadView(String file, List<String> applied, List<String> pendingRestart) {}
+
+  /**
+   * Reads the config file again and applies what can change at runtime. Blocks (action executor).
+   *
+   * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
+   */
+  default ReloadView reload() throws io.halo.conf.load.ConfigException {
+    throw new UnsupportedOperationException("this Halo cannot reload its config");
+  }
+
   default List<io.halo.proxy.session.UserLimits.UserView> userLimits() {
     return List.of();
   }

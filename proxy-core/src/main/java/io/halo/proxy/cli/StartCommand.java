@@ -44,6 +44,7 @@ public final class StartCommand implements Callable<Integer> {
       System.err.println("halo: " + e.getMessage());
       return 1;
     }
+    HangupReload.install(server);
     runUntilStopped(server::close);
     return 0;
   }

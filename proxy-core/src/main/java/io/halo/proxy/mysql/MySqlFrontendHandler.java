@@ -496,7 +496,14 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       target.bind(backend.node(), backend.threadId());
       MySqlSplitRelay relay =
           new MySqlSplitRelay(
-              listener, client, hello, scramble, CAPABILITIES, listener.split(), target::bind);
+              listener,
+              client,
+              hello,
+              credentials,
+              scramble,
+              CAPABILITIES,
+              listener.split(),
+              target::bind);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
       client.closeFuture().addListener(f -> listener.sessions().remove(relay));

@@ -114,6 +114,13 @@ final class MySqlSplitRelay
 
   private final MySqlListenerContext listener;
   private HandshakeResponse hello;
+
+  /**
+   * The entry the client logged in with (or changed user to): its backend credentials open every
+   * connection, whatever a reload or the auth_query cache holds by now.
+   */
+  private io.halo.proxy.mysql.auth.MySqlCredentials.Entry credentials;
+
   private final byte[] scramble;
   private final int capabilities;
   private final boolean deprecateEof;
@@ -208,6 +215,7 @@ final class MySqlSplitRelay
       MySqlListenerContext listener,
       Channel client,
       HandshakeResponse hello,
+      io.halo.proxy.mysql.auth.MySqlCredentials.Entry credentials,
       byte[] scramble,
       int capabilities,
       SplitContext stats,
@@ -226,6 +234,7 @@ final class MySqlSplitRelay
         GTID);
     this.listener = listener;
     this.hello = hello;
+    this.credentials = credentials;
     this.scramble = scramble;
     this.capabilities = capabilities;
     this.deprecateEof =
@@ -924,7 +933,7 @@ final class MySqlSplitRelay
 
   @Override
   protected Future<MySqlBackendConnection> open(Backend b) {
-    var u = listener.credentials().lookup(hello.user()).orElseThrow().user();
+    var u = credentials.user();
     java.util.function.Supplier<Future<MySqlBackendConnection>> login =
         () ->
             MySqlBackendConnector.connect(
@@ -1251,6 +1260,7 @@ final class MySqlSplitRelay
   public void changedUser(
       io.halo.proxy.mysql.auth.MySqlCredentials.Entry entry, HandshakeResponse next) {
     this.hello = next;
+    this.credentials = entry;
   }
 
   /**

@@ -74,7 +74,6 @@ public final class Admission {
   private static final String SESSIONS = "sessions";
   private static final String TRANSACTIONS = "transactions";
 
-  private final ThrottleConfig config;
   private final ScheduledExecutorService timer;
   private final BackendLoads loads;
   private final UserLimits users;
@@ -95,7 +94,7 @@ public final class Admission {
    */
   public Admission(
       ThrottleConfig config, ScheduledExecutorService timer, BackendLoads loads, UserLimits users) {
-    this.config = Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(config, "config");
     this.timer = Objects.requireNonNull(timer, "timer");
     this.loads = loads;
     this.users = Objects.requireNonNull(users, "users");
@@ -111,7 +110,7 @@ public final class Admission {
 
   /** A permit for a session on {@code backend}, completed on {@code executor} (the event loop). */
   public CompletableFuture<Permit> acquire(String backend, Executor executor) {
-    return sessionLimiter(backend).acquire(config.queueTimeout(), executor);
+    return sessionLimiter(backend).acquire(settings.queueTimeout(), executor);
   }
 
   /** A session permit on {@code backend} if one is free and nobody waits, else null. */
@@ -195,7 +194,7 @@ public final class Admission {
   }
 
   Duration queueTimeout() {
-    return config.queueTimeout();
+    return settings.queueTimeout();
   }
 
   /** The load counters of {@code backend}, or null when this cluster has no load figures. */
@@ -228,6 +227,24 @@ public final class Admission {
     if (transactions > 0) {
       txLimiters.values().forEach(l -> l.resize(transactions, queue));
     }
+    return settings;
+  }
+
+  /**
+   * Takes a reloaded {@code throttle:}: its limits and queue as {@link #update} does, and its
+   * queue_timeout for waits that start from now on. The kind of limit ({@code limit}, {@code
+   * min_transactions}) stays as it started (a restart changes it).
+   */
+  public synchronized Settings reconfigure(ThrottleConfig t) {
+    Settings s = update(t.maxConnections(), t.maxTransactions(), t.maxQueue());
+    settings =
+        new Settings(
+            s.maxConnections(),
+            s.maxTransactions(),
+            s.maxQueue(),
+            t.queueTimeout(),
+            s.limit(),
+            s.minTransactions());
     return settings;
   }
 

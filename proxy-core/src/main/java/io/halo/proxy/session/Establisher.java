@@ -103,13 +103,13 @@ public final class Establisher<C> {
 
   /** Starts for {@code user}'s session described by {@code request}. Event loop. */
   public void start(String user, RouteRequest request) {
-    String overCap = listener.admission().users().connect(user);
-    if (overCap != null) {
+    UserLimits.Seat seat = listener.admission().users().connect(user);
+    if (seat.refusal() != null) {
       listener.rejections().count("user_max_connections");
-      refused.refused(Refusal.USER_LIMIT, overCap, null, null);
+      refused.refused(Refusal.USER_LIMIT, seat.refusal(), null, null);
       return;
     }
-    client.closeFuture().addListener(f -> listener.admission().users().disconnected(user));
+    client.closeFuture().addListener(f -> seat.release());
     holdUntil = System.nanoTime() + listener.holdTimeout().toNanos();
     route(request);
     if (!settled && client.isActive()) {

@@ -353,12 +353,12 @@ class AdminServerTest {
   }
 
   @Test
-  void reload_is_501_and_says_to_restart() throws Exception {
-    // When
+  void reload_where_there_is_nothing_to_reload_is_409_with_the_reason() throws Exception {
+    // When: this view was not started from a file (ReloadIT reloads a real one)
     HttpResponse<String> r = admin.post("/api/v1/reload", "");
     // Then
-    assertThat(r.statusCode()).isEqualTo(501);
-    assertThat(json(r).path("error").asText()).isEqualTo(AdminEndpoints.RELOAD_NOT_IMPLEMENTED);
+    assertThat(r.statusCode()).isEqualTo(409);
+    assertThat(json(r).path("error").asText()).contains("cannot reload");
   }
 
   @Test

@@ -154,7 +154,7 @@ final class HaloProcess implements AutoCloseable {
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-jar",
-                runtimeJar().toString(),
+                io.halo.proxy.Tools.runtimeJar().toString(),
                 "start",
                 "--config",
                 config.toString()));
@@ -267,18 +267,6 @@ final class HaloProcess implements AutoCloseable {
   public void close() {
     if (alive()) {
       kill();
-    }
-  }
-
-  static Path runtimeJar() throws IOException {
-    try (var files = Files.list(Path.of("target"))) {
-      return files
-          .filter(p -> p.getFileName().toString().matches("halo-proxy-core-.*-all\\.jar"))
-          .findFirst()
-          .orElseThrow(
-              () ->
-                  new IllegalStateException(
-                      "no runtime jar in proxy-core/target: run through ./mvnw verify"));
     }
   }
 

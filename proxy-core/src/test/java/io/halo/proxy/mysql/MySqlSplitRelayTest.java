@@ -103,6 +103,7 @@ class MySqlSplitRelayTest {
             ctx,
             client,
             hello,
+            ctx.credentials().lookup("app").orElseThrow(),
             new byte[20],
             MySqlFrontendHandler.CAPABILITIES,
             split,

@@ -61,6 +61,12 @@ class MySqlSplitIT {
   }
 
   private void start(Duration wait) throws Exception {
+    start(wait, c -> c);
+  }
+
+  /** As above, the cluster's config adjusted by {@code adjust} (e.g. given auth_query). */
+  private void start(Duration wait, java.util.function.UnaryOperator<ClusterConfig> adjust)
+      throws Exception {
     cluster =
         LOGS.watch(
             MariaDbCluster.builder()
@@ -125,7 +131,7 @@ class MySqlSplitIT {
                 List.of(
                     new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
                     new UserConfig("bob", "bobhalo", AuthMethod.SCRAM_SHA_256, "bob", "bobpw")),
-                List.of(c)));
+                List.of(adjust.apply(c))));
     await()
         .atMost(Duration.ofSeconds(10))
         .until(
@@ -157,6 +163,50 @@ class MySqlSplitIT {
     try (ResultSet rs = c.createStatement().executeQuery(sql)) {
       rs.next();
       return rs.getInt(1);
+    }
+  }
+
+  /**
+   * An account found by {@code auth_query} (not in Halo's config) reads from the replica: the split
+   * engine opens the replica connection with the credentials the login found (it once looked the
+   * user up in the config again, and failed for such an account).
+   */
+  @Test
+  void an_account_found_by_auth_query_reads_from_the_replica() throws Exception {
+    start(
+        Duration.ofSeconds(2),
+        c ->
+            c.withAuthQuery(
+                new io.halo.conf.model.AuthQueryConfig(
+                    "halo_auth",
+                    "authpw",
+                    "mysql",
+                    null,
+                    Duration.ofSeconds(60),
+                    Duration.ofMillis(200),
+                    Duration.ofSeconds(2),
+                    2,
+                    1000)));
+    try (Connection c = cluster.primary().connectAsRoot();
+        java.sql.Statement s = c.createStatement()) {
+      s.execute("CREATE USER 'halo_auth'@'%' IDENTIFIED BY 'authpw'");
+      s.execute("GRANT SELECT ON mysql.user TO 'halo_auth'@'%'");
+      s.execute("GRANT SELECT ON mysql.global_priv TO 'halo_auth'@'%'");
+      s.execute("CREATE USER 'carol'@'%' IDENTIFIED BY 'carolpw'");
+      s.execute("GRANT ALL ON app.* TO 'carol'@'%'");
+    }
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .ignoreExceptions()
+        .until(() -> replica().connect("carol", "carolpw", "app").isValid(1));
+    try (Connection c =
+        DriverManager.getConnection(
+            "jdbc:mysql://127.0.0.1:"
+                + halo.boundAddresses().get(0).getPort()
+                + "/app?user=carol&password=carolpw&useSSL=false")) {
+      assertThat(port(c, "select @@port")).isEqualTo(replica().port());
+      c.createStatement().execute("insert into kv values (7, 'carol')");
+      assertThat(port(c, "select @@port")).isIn(replica().port(), cluster.primary().port());
     }
   }
 

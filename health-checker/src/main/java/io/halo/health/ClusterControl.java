@@ -64,6 +64,14 @@ public interface ClusterControl {
   void disable(String backend);
 
   /** The Halo instances sharing this cluster through ZooKeeper; null when this Halo runs alone. */
+  /**
+   * {@code automatic}, {@code manual} or {@code observe}: the config's failover.mode, or the last
+   * reload's; null when unknown.
+   */
+  default String failoverMode() {
+    return null;
+  }
+
   default FleetView fleet() {
     return null;
   }

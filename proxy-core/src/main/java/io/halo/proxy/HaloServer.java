@@ -238,9 +238,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
           new io.halo.proxy.session.ClusterSessions(cluster.name());
       topology.onTopology(clusterSessions::onTopology);
       clusterSessions.suspicion(topology::suspect);
-      clusterSessions.failsOver(
-          cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
-              && cluster.backends().size() > 1);
+      clusterSessions.failsOver(failsOver(cluster));
       watched
           .coordinator()
           .gate(new io.halo.proxy.session.SwitchoverGate(clusterSessions, topology));
@@ -357,9 +355,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         new io.halo.proxy.session.ClusterSessions(cluster.name());
     topology.onTopology(clusterSessions::onTopology);
     clusterSessions.suspicion(topology::suspect);
-    clusterSessions.failsOver(
-        cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
-            && cluster.backends().size() > 1);
+    clusterSessions.failsOver(failsOver(cluster));
     watched
         .coordinator()
         .gate(new io.halo.proxy.mysql.MySqlSwitchoverGate(clusterSessions, topology));
@@ -538,9 +534,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   /**
    * Reads the config file again and applies what a reload may change ({@link
    * io.halo.conf.load.ConfigDiff#reloadable}): users (logins from now on; open sessions keep
-   * theirs), the admin tokens, and each cluster's throttle limits and queue timeout. Every other
-   * difference is reported as waiting for a restart and changes nothing. A file that does not load
-   * changes nothing at all. One reload at a time; blocks (file, PBKDF2): never on an event loop.
+   * theirs), the admin tokens, each cluster's throttle limits and queue timeout, and its
+   * failover.mode between automatic and manual. Every other difference is reported as waiting for a
+   * restart and changes nothing. A file that does not load changes nothing at all. One reload at a
+   * time; blocks (file, PBKDF2): never on an event loop.
    *
    * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
    * @throws IllegalArgumentException when the reloadable part does not fit the running config
@@ -558,13 +555,24 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     List<String> applied = new ArrayList<>();
     List<String> pending = new ArrayList<>();
     for (io.halo.conf.load.ConfigDiff.Change c : changes) {
-      (io.halo.conf.load.ConfigDiff.reloadable(c) ? applied : pending).add(c.toString());
+      (io.halo.conf.load.ConfigDiff.reloadable(c) && !toOrFromObserve(c, running, next)
+              ? applied
+              : pending)
+          .add(c.toString());
     }
     // Everything that can fail first: the merged throttles must be valid together.
     List<ClusterConfig> clusters = new ArrayList<>();
     for (ClusterConfig c : running.clusters()) {
       ClusterConfig n = next.cluster(c.name()).orElse(null);
-      clusters.add(n == null ? c : withThrottle(c, reloadedThrottle(c.throttle(), n.throttle())));
+      clusters.add(
+          n == null
+              ? c
+              : reloaded(
+                  c,
+                  reloadedThrottle(c.throttle(), n.throttle()),
+                  switchable(c.failover().mode(), n.failover().mode())
+                      ? n.failover().mode()
+                      : c.failover().mode()));
     }
     HaloConfig merged =
         new HaloConfig(
@@ -595,10 +603,19 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       }
     }
     for (ClusterConfig c : merged.clusters()) {
+      ClusterConfig before = running.cluster(c.name()).orElseThrow();
       io.halo.proxy.session.Admission a = admissions.get(c.name());
-      if (a != null && !c.throttle().equals(running.cluster(c.name()).orElseThrow().throttle())) {
+      if (a != null && !c.throttle().equals(before.throttle())) {
         a.reconfigure(c.throttle());
         log.info("reload: [{}] throttle now {}", c.name(), a.settings());
+      }
+      if (c.failover().mode() != before.failover().mode()) {
+        coordinators.stream()
+            .filter(f -> f.name().equals(c.name()))
+            .forEach(f -> f.mode(c.failover().mode()));
+        sessions.stream()
+            .filter(s -> s.cluster().equals(c.name()))
+            .forEach(s -> s.failsOver(failsOver(c)));
       }
     }
     config = merged;
@@ -610,6 +627,32 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         applied.size(),
         pending.size());
     return new ReloadView(running.source().toString(), applied, pending);
+  }
+
+  /** Whether the cluster's sessions wait for an automatic failover when the primary is lost. */
+  private static boolean failsOver(ClusterConfig cluster) {
+    return cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
+        && cluster.backends().size() > 1;
+  }
+
+  /** A reload switches failover.mode between automatic and manual only. */
+  private static boolean switchable(
+      io.halo.conf.model.FailoverConfig.Mode from, io.halo.conf.model.FailoverConfig.Mode to) {
+    return from != io.halo.conf.model.FailoverConfig.Mode.OBSERVE
+        && to != io.halo.conf.model.FailoverConfig.Mode.OBSERVE;
+  }
+
+  /** {@code change} is a failover.mode change to or from observe (it waits for a restart). */
+  private static boolean toOrFromObserve(
+      io.halo.conf.load.ConfigDiff.Change change, HaloConfig running, HaloConfig next) {
+    for (ClusterConfig c : running.clusters()) {
+      if (change.key().equals("clusters[" + c.name() + "].failover.mode")) {
+        return next.cluster(c.name())
+            .map(n -> !switchable(c.failover().mode(), n.failover().mode()))
+            .orElse(true);
+      }
+    }
+    return false;
   }
 
   /** The reloadable limits of {@code next} over what only a restart changes of {@code running}. */
@@ -633,15 +676,28 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
   }
 
-  private static ClusterConfig withThrottle(
-      ClusterConfig c, io.halo.conf.model.ThrottleConfig throttle) {
+  /** {@code c} with a reloaded throttle and failover mode. */
+  private static ClusterConfig reloaded(
+      ClusterConfig c,
+      io.halo.conf.model.ThrottleConfig throttle,
+      io.halo.conf.model.FailoverConfig.Mode mode) {
+    io.halo.conf.model.FailoverConfig f = c.failover();
     return new ClusterConfig(
         c.name(),
         c.engine(),
         c.listeners(),
         c.backends(),
         c.monitor(),
-        c.failover(),
+        new io.halo.conf.model.FailoverConfig(
+            mode,
+            f.type(),
+            f.maxLagBytes(),
+            f.holdTimeout(),
+            f.fenceCommand(),
+            f.startCommand(),
+            f.switchoverCommand(),
+            f.commandTimeout(),
+            f.requireConsensus()),
         throttle,
         c.groups(),
         c.authQuery());

@@ -341,6 +341,45 @@ class ReloadIT {
     assertThat(admin("POST", "/api/v1/reload", "s3cret-token").statusCode()).isEqualTo(200);
   }
 
+  @Test
+  void failover_mode_switches_between_automatic_and_manual_and_observe_waits_for_a_restart()
+      throws Exception {
+    startBase();
+    String base = yaml("apppw", "", 100, null);
+    String anchor = "interval: 200ms }\n    throttle";
+    assertThat(base).contains(anchor);
+    JsonNode before = JSON.readTree(admin("GET", "/api/v1/clusters/pg", null).body());
+    assertThat(before.path("failover_mode").asText()).isEqualTo("automatic");
+
+    rewrite(
+        base.replaceFirst(
+            java.util.regex.Pattern.quote(anchor),
+            "interval: 200ms }\n    failover: { mode: manual }\n    throttle"));
+    assertThat(texts(reload().path("applied")))
+        .containsExactly("clusters[pg].failover.mode changed");
+    JsonNode manual = JSON.readTree(admin("GET", "/api/v1/clusters/pg", null).body());
+    assertThat(manual.path("failover_mode").asText()).isEqualTo("manual");
+    assertThat(
+            JSON.readTree(admin("GET", "/api/v1/clusters/my", null).body())
+                .path("failover_mode")
+                .asText())
+        .isEqualTo("automatic");
+
+    rewrite(
+        base.replaceFirst(
+            java.util.regex.Pattern.quote(anchor),
+            "interval: 200ms }\n    failover: { mode: observe }\n    throttle"));
+    JsonNode r = reload();
+    assertThat(texts(r.path("applied"))).isEmpty();
+    assertThat(texts(r.path("pending_restart")))
+        .containsExactly("clusters[pg].failover.mode changed");
+    assertThat(
+            JSON.readTree(admin("GET", "/api/v1/clusters/pg", null).body())
+                .path("failover_mode")
+                .asText())
+        .isEqualTo("manual");
+  }
+
   /** The operator's way: a Halo process, its file edited, then {@code kill -HUP} and the CLI. */
   @Test
   void sighup_and_halo_reload_reload_a_running_process() throws Exception {

@@ -48,7 +48,9 @@ public final class ConfigDiff {
           "clusters[*].throttle.max_connections",
           "clusters[*].throttle.max_queue",
           "clusters[*].throttle.max_transactions",
-          "clusters[*].throttle.queue_timeout");
+          "clusters[*].throttle.queue_timeout",
+          // between automatic and manual (observe changes who decides: a restart)
+          "clusters[*].failover.mode");
 
   /** YAML names that are not the snake case of the model's name. */
   private static final Map<String, String> RENAMED =

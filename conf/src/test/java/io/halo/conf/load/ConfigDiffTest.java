@@ -111,6 +111,14 @@ class ConfigDiffTest {
                 new ConfigDiff.Change(
                     "clusters[main].throttle.max_queue_x", ConfigDiff.Kind.CHANGED)))
         .isFalse();
+    assertThat(
+            ConfigDiff.reloadable(
+                new ConfigDiff.Change("clusters[main].failover.mode", ConfigDiff.Kind.CHANGED)))
+        .isTrue();
+    assertThat(
+            ConfigDiff.reloadable(
+                new ConfigDiff.Change("clusters[main].failover.type", ConfigDiff.Kind.CHANGED)))
+        .isFalse();
     assertThat(ConfigDiff.reloadable(new ConfigDiff.Change("users_x", ConfigDiff.Kind.CHANGED)))
         .isFalse();
     assertThat(

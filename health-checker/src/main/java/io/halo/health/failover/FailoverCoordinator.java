@@ -56,7 +56,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   private static final int KEEP_REPORTS = 50;
 
   private final ClusterConfig config;
-  private final FailoverConfig policy;
+
+  /** The failover settings; a reload may switch the mode between automatic and manual. */
+  private volatile FailoverConfig policy;
+
   private final ClusterHealth health;
   private final EngineOps ops;
   private final CommandRunner commands;
@@ -114,6 +117,44 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     while (reports.size() > KEEP_REPORTS) {
       reports.pollFirst();
     }
+  }
+
+  /**
+   * Switches automatic failover on ({@code automatic}) or off ({@code manual}) at runtime (a config
+   * reload): the next evaluation (after the next probe) follows it. A failover already running
+   * finishes. {@code observe} is not switched to or from here: it changes who decides the topology,
+   * which only a restart does.
+   *
+   * @throws IllegalArgumentException for observe, on either side
+   */
+  public void mode(FailoverConfig.Mode mode) {
+    FailoverConfig p = policy;
+    if (mode == FailoverConfig.Mode.OBSERVE || p.mode() == FailoverConfig.Mode.OBSERVE) {
+      throw new IllegalArgumentException("failover.mode observe is set or left only by a restart");
+    }
+    if (p.mode() == mode) {
+      return;
+    }
+    policy =
+        new FailoverConfig(
+            mode,
+            p.type(),
+            p.maxLagBytes(),
+            p.holdTimeout(),
+            p.fenceCommand(),
+            p.startCommand(),
+            p.switchoverCommand(),
+            p.commandTimeout(),
+            p.requireConsensus());
+    log.info(
+        "[{}] failover.mode is {} now",
+        config.name(),
+        mode.name().toLowerCase(java.util.Locale.ROOT));
+  }
+
+  @Override
+  public String failoverMode() {
+    return policy.mode().name().toLowerCase(java.util.Locale.ROOT);
   }
 
   /** The proxy's gate for switchovers (set once the proxy is up). */

@@ -71,6 +71,11 @@ public final class ClusterSessions {
   /** The cluster fails over by itself (automatic mode, a standby to promote). */
   private volatile boolean failsOver;
 
+  /** The cluster's name. */
+  public String cluster() {
+    return cluster;
+  }
+
   public void failsOver(boolean on) {
     failsOver = on;
   }

@@ -562,6 +562,45 @@ class FailoverIT {
     assertThat(control().topology().primary()).isEqualTo(old.name());
   }
 
+  /**
+   * What a config reload of failover.mode does (HaloServer.reload calls the same switch): automatic
+   * failover switched off, a dead primary is only reported; switched on again while it is still
+   * dead, the next probe's evaluation promotes the standby.
+   */
+  @Test
+  void failover_mode_switched_to_manual_and_back_at_runtime() throws Exception {
+    start(1, false);
+    halo(c -> c);
+    io.halo.health.failover.FailoverCoordinator coordinator =
+        (io.halo.health.failover.FailoverCoordinator) control();
+    assertThat(coordinator.failoverMode()).isEqualTo("automatic");
+    coordinator.mode(FailoverConfig.Mode.MANUAL);
+    PgNode old = cluster.primary();
+    PgNode standby = cluster.standbys().get(0);
+
+    old.kill();
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                control()
+                    .lastFailover()
+                    .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
+                    .orElse(false));
+    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+    assertThat(control().topology().primary()).isEqualTo(old.name());
+
+    coordinator.mode(FailoverConfig.Mode.AUTOMATIC);
+
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .until(() -> standby.name().equals(control().topology().primary()));
+    assertThat(control().lastFailover().orElseThrow().outcome())
+        .isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
+  }
+
   @Test
   void cold_failover_fences_runs_the_start_command_and_promotes_the_started_standby(
       @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {

@@ -82,7 +82,10 @@ class DemoFleetIT {
     return id;
   }
 
-  /** Waits until a follower's API shows every instance; returns that follower. */
+  /**
+   * Waits until a follower's API shows every instance and the leader (it learns them from two
+   * ZooKeeper watches, which need not fire together); returns that follower.
+   */
   private static FleetDemo.Instance awaitFleet(
       HttpClient http, FleetDemo.Running demo, FleetDemo.Instance leader) {
     FleetDemo.Instance follower =
@@ -90,12 +93,12 @@ class DemoFleetIT {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(
-            () ->
-                get(http, follower.adminPort(), "/api/v1/clusters/demo")
-                        .path("fleet")
-                        .path("instances")
-                        .size()
-                    == demo.instances().size());
+            () -> {
+              JsonNode fleet =
+                  get(http, follower.adminPort(), "/api/v1/clusters/demo").path("fleet");
+              return fleet.path("instances").size() == demo.instances().size()
+                  && fleet.path("leader").asText("").startsWith(leader.name() + "@");
+            });
     return follower;
   }
 

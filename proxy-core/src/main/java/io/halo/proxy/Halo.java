@@ -29,10 +29,29 @@ public final class Halo implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /** Netty's leak detector level, as a system property. */
+  static final String LEAK_DETECTION = "io.netty.leakDetection.level";
+
   public static void main(String[] args) {
+    productionDefaults();
     int exit = new CommandLine(new Halo()).execute(args);
     io.halo.proxy.log.Logs.flush();
     System.exit(exit);
+  }
+
+  /**
+   * Netty's leak detector samples about one buffer in 128 and records a stack trace for it: 1.1 %
+   * of the event loop's CPU samples under {@code pgbench -S} through transaction pooling (profiled
+   * 2026-12-06). Every build runs Halo's tests with it at paranoid (every buffer, and a LEAK report
+   * fails the test class), so a running Halo turns it off unless {@code
+   * -Dio.netty.leakDetection.level} (e.g. {@code simple}, in HALO_JAVA_OPTS) asks for it. Before
+   * any Netty class loads.
+   */
+  static void productionDefaults() {
+    if (System.getProperty(LEAK_DETECTION) == null
+        && System.getProperty("io.netty.leakDetectionLevel") == null) {
+      System.setProperty(LEAK_DETECTION, "disabled");
+    }
   }
 
   @Override

@@ -539,12 +539,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
    * restart and changes nothing. A file that does not load changes nothing at all. One reload at a
    * time; blocks (file, PBKDF2): never on an event loop.
    *
+   * @param dryRun only compare and report; apply nothing
    * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
    * @throws IllegalArgumentException when the reloadable part does not fit the running config
    *     (nothing applied)
    */
   @Override
-  public synchronized ReloadView reload() throws io.halo.conf.load.ConfigException {
+  public synchronized ReloadView reload(boolean dryRun) throws io.halo.conf.load.ConfigException {
     HaloConfig running = config;
     if (running.source() == null) {
       throw new IllegalStateException("this Halo was not started from a config file");
@@ -586,6 +587,14 @@ public final class HaloServer implements AutoCloseable, ProxyView {
             next.users(),
             clusters,
             running.coordination());
+    if (dryRun) {
+      log.info(
+          "reload dry run of {}: {} change(s) would apply, {} would wait for a restart",
+          running.source(),
+          applied.size(),
+          pending.size());
+      return new ReloadView(running.source().toString(), applied, pending, true);
+    }
     if (!running.users().equals(next.users())) {
       io.halo.proxy.session.UserTable.Changes pg = credentials.reload(next.users());
       mysqlCredentials.reload(next.users());
@@ -626,7 +635,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         running.source(),
         applied.size(),
         pending.size());
-    return new ReloadView(running.source().toString(), applied, pending);
+    return new ReloadView(running.source().toString(), applied, pending, false);
   }
 
   /** Whether the cluster's sessions wait for an automatic failover when the primary is lost. */

@@ -192,11 +192,20 @@ class ReloadIT {
 
   private HttpResponse<String> admin(String method, String path, String token)
       throws IOException, InterruptedException {
+    return admin(method, path, token, null);
+  }
+
+  private HttpResponse<String> admin(String method, String path, String token, String body)
+      throws IOException, InterruptedException {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
             .timeout(Duration.ofSeconds(30))
             .header("Content-Type", "application/json")
-            .method(method, HttpRequest.BodyPublishers.noBody());
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
@@ -305,6 +314,27 @@ class ReloadIT {
         .isInstanceOf(SQLException.class);
     // and the next reload still says so: the running config did not take those keys
     assertThat(texts(reload().path("pending_restart"))).hasSize(3);
+  }
+
+  @Test
+  void a_dry_run_reports_and_changes_nothing() throws Exception {
+    startBase();
+    rewrite(yaml("apppw", "  - { name: bob, password: bobpw, auth: md5 }", 100, null));
+
+    HttpResponse<String> r = admin("POST", "/api/v1/reload", null, "{\"dry_run\": true}");
+
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonNode body = JSON.readTree(r.body());
+    assertThat(body.path("dry_run").asBoolean()).isTrue();
+    assertThat(texts(body.path("applied"))).containsExactly("users[bob] added");
+    assertThatThrownBy(() -> pgConnect("bob", "bobpw")).isInstanceOf(SQLException.class);
+    assertThat(halo.config().user("bob")).isEmpty();
+    // the real one then applies it
+    assertThat(reload().path("dry_run").asBoolean()).isFalse();
+    assertThat(one(pgConnect("bob", "bobpw"), "select current_user")).isEqualTo("bob");
+    // and a body that is not a dry run flag is refused
+    assertThat(admin("POST", "/api/v1/reload", null, "{\"dry\": true}").statusCode())
+        .isEqualTo(400);
   }
 
   @Test
@@ -435,20 +465,10 @@ class ReloadIT {
 
       // halo reload: the same through the admin API, with the answer on the terminal
       Files.writeString(file, yaml("apppw", "", 100, null));
-      Process cli =
-          new ProcessBuilder(
-                  java,
-                  "-XX:TieredStopAtLevel=1",
-                  "-jar",
-                  Tools.runtimeJar().toString(),
-                  "reload",
-                  "--config",
-                  file.toString())
-              .redirectErrorStream(true)
-              .start();
-      assertThat(cli.waitFor(60, TimeUnit.SECONDS)).isTrue();
-      String out = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      assertThat(cli.exitValue()).as(out).isZero();
+      String dry = cli(java, "reload", "--dry-run", "--config", file.toString());
+      assertThat(dry).contains("dry run, nothing changed", "would apply:", "users[bob] removed");
+      assertThat(one(pgConnect("bob", "bobpw"), "select current_user")).isEqualTo("bob");
+      String out = cli(java, "reload", "--config", file.toString());
       assertThat(out).contains("applied:", "users[bob] removed");
       assertThatThrownBy(() -> pgConnect("bob", "bobpw")).isInstanceOf(SQLException.class);
     } finally {
@@ -457,6 +477,19 @@ class ReloadIT {
         p.destroyForcibly();
       }
     }
+  }
+
+  /** Runs Halo's CLI from the runtime jar; returns its output after asserting exit 0. */
+  private static String cli(String java, String... args) throws Exception {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(java, "-XX:TieredStopAtLevel=1", "-jar", Tools.runtimeJar().toString()));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.exitValue()).as(out).isZero();
+    return out;
   }
 
   private static int freePort() throws IOException {

@@ -122,7 +122,7 @@ final class AdminEndpoints {
       case FAILOVER -> failover(route, json.readActionBody(body, Set.of("target", "force")));
       case SWITCHOVER -> switchover(route, json.readActionBody(body, Set.of("target")));
       case DRAIN, ENABLE, DISABLE -> backendAction(route);
-      case RELOAD -> reload();
+      case RELOAD -> reload(json.readFlag(body, "dry_run"));
       case THROTTLE -> json.ok(throttle(cluster(route).name()));
       case THROTTLE_SET -> throttleSet(cluster(route).name(), body);
     };
@@ -130,12 +130,13 @@ final class AdminEndpoints {
 
   /**
    * {@code POST /api/v1/reload}: 200 with what was applied and what waits for a restart; 400 with
-   * every problem when the file does not load (nothing changed).
+   * every problem when the file does not load (nothing changed). With {@code {"dry_run": true}} the
+   * same answer, and nothing is applied.
    */
-  private AdminResponse reload() {
+  private AdminResponse reload(boolean dryRun) {
     ProxyView.ReloadView r;
     try {
-      r = proxy.reload();
+      r = proxy.reload(dryRun);
     } catch (io.halo.conf.load.ConfigException e) {
       log.warn(
           "admin: reload refused, the config does not load; nothing changed:\n{}", e.getMessage());

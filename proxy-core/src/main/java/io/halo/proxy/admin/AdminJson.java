@@ -88,6 +88,24 @@ final class AdminJson {
     return out;
   }
 
+  /**
+   * Reads {@code {"<field>": true}}: an empty body or a missing field is false; any other field, or
+   * a value that is not a boolean, is a 400.
+   */
+  boolean readFlag(String body, String field) {
+    if (body == null || body.isBlank()) {
+      return false;
+    }
+    JsonNode v = readObject(body, Set.of(field)).path(field);
+    if (v.isMissingNode() || v.isNull()) {
+      return false;
+    }
+    if (!v.isBoolean()) {
+      throw AdminException.badRequest("'" + field + "' must be true or false");
+    }
+    return v.booleanValue();
+  }
+
   private JsonNode readObject(String body, Set<String> allowed) {
     JsonNode tree;
     try {

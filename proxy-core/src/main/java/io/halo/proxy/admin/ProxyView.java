@@ -135,15 +135,18 @@ public interface ProxyView {
    * @param file the file read
    * @param applied the keys now in effect ({@code users[bob] added})
    * @param pendingRestart the keys that differ but only a restart applies
+   * @param dryRun true: nothing was applied; {@code applied} is what a reload would apply
    */
-  record ReloadView(String file, List<String> applied, List<String> pendingRestart) {}
+  record ReloadView(
+      String file, List<String> applied, List<String> pendingRestart, boolean dryRun) {}
 
   /**
    * Reads the config file again and applies what can change at runtime. Blocks (action executor).
    *
+   * @param dryRun only compare the file with the running config; apply nothing
    * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
    */
-  default ReloadView reload() throws io.halo.conf.load.ConfigException {
+  default ReloadView reload(boolean dryRun) throws io.halo.conf.load.ConfigException {
     throw new UnsupportedOperationException("this Halo cannot reload its config");
   }
 

@@ -86,7 +86,7 @@ final class HangupReload {
     queued.set(false);
     log.info("SIGHUP: reloading the config");
     try {
-      server.reload(); // logs what it applied and what waits for a restart
+      server.reload(false); // logs what it applied and what waits for a restart
     } catch (io.halo.conf.load.ConfigException e) {
       log.error("SIGHUP: the config does not load; nothing changed:\n{}", e.getMessage());
     } catch (RuntimeException e) {

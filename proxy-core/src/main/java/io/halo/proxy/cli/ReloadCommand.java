@@ -24,6 +24,11 @@ public final class ReloadCommand implements Callable<Integer> {
 
   @Mixin AdminOptions admin;
 
+  @CommandLine.Option(
+      names = "--dry-run",
+      description = "only show what a reload would apply and what would wait for a restart")
+  boolean dryRun;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -31,7 +36,8 @@ public final class ReloadCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     try {
-      AdminClient.Reply r = admin.client().post("/api/v1/reload", "");
+      AdminClient.Reply r =
+          admin.client().post("/api/v1/reload", dryRun ? "{\"dry_run\": true}" : "");
       if (!r.ok()) {
         err.println("halo: " + r.error());
         for (JsonNode p : r.body().path("problems")) {
@@ -41,8 +47,9 @@ public final class ReloadCommand implements Callable<Integer> {
         return 1;
       }
       JsonNode b = r.body();
-      out.println("reloaded " + b.path("file").asText());
-      print(out, "applied", b.path("applied"));
+      boolean dry = b.path("dry_run").asBoolean(false);
+      out.println((dry ? "dry run, nothing changed: " : "reloaded ") + b.path("file").asText());
+      print(out, dry ? "would apply" : "applied", b.path("applied"));
       print(out, "needs a restart (still the old value)", b.path("pending_restart"));
       out.flush();
       return 0;

@@ -72,10 +72,11 @@ final class AdminOutput {
   /** One cluster from {@code GET /api/v1/clusters/{c}}: a header and one line per backend. */
   static void printCluster(PrintWriter out, JsonNode c) {
     out.printf(
-        "cluster %s  epoch %d  primary %s%s%n",
+        "cluster %s  epoch %d  primary %s%s%s%n",
         c.path("name").asText(),
         c.path("epoch").asLong(),
         c.path("primary").isNull() ? "(none)" : c.path("primary").asText(),
+        c.path("failover_mode").isTextual() ? "  failover " + c.path("failover_mode").asText() : "",
         c.path("failover_running").asBoolean() ? "  FAILOVER RUNNING" : "");
     JsonNode state = c.path("state");
     if (state.path("state_dir").isTextual()) {

@@ -182,6 +182,16 @@ class ReloadIT {
     return c;
   }
 
+  /** Both listeners refuse the login as a wrong password (PostgreSQL 28xxx, MySQL 1045). */
+  private void assertLoginRefused(String user, String password) {
+    assertThatThrownBy(() -> pgConnect(user, password))
+        .isInstanceOfSatisfying(
+            SQLException.class, e -> assertThat(e.getSQLState()).startsWith("28"));
+    assertThatThrownBy(() -> myConnect(user, password))
+        .isInstanceOfSatisfying(
+            SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+  }
+
   private static String one(Connection c, String sql) throws SQLException {
     try (Statement s = c.createStatement();
         ResultSet r = s.executeQuery(sql)) {
@@ -229,12 +239,7 @@ class ReloadIT {
       throws Exception {
     startBase();
     // Given: bob exists on both servers but not in Halo's config; app has a session on each
-    assertThatThrownBy(() -> pgConnect("bob", "bobpw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getSQLState()).startsWith("28"));
-    assertThatThrownBy(() -> myConnect("bob", "bobpw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    assertLoginRefused("bob", "bobpw");
     Connection pgApp = pgConnect("app", "apppw");
     Connection myApp = myConnect("app", "apppw");
 
@@ -257,12 +262,7 @@ class ReloadIT {
     assertThat(one(myBob, "select current_user()")).isEqualTo("bob@%");
     assertThat(one(pgConnect("app", "apppw2"), "select 6 * 7")).isEqualTo("42");
     assertThat(one(myConnect("app", "apppw2"), "select 6 * 7")).isEqualTo("42");
-    assertThatThrownBy(() -> pgConnect("app", "apppw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getSQLState()).startsWith("28"));
-    assertThatThrownBy(() -> myConnect("app", "apppw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    assertLoginRefused("app", "apppw");
     // the sessions opened before the reload were not touched
     assertThat(one(pgApp, "select current_user")).isEqualTo("app");
     assertThat(one(myApp, "select current_user()")).isEqualTo("app@%");
@@ -278,12 +278,7 @@ class ReloadIT {
     assertThat(texts(r.path("applied"))).containsExactly("users[bob] removed");
     assertThat(one(pgBob, "select current_user")).isEqualTo("bob");
     assertThat(one(myBob, "select current_user()")).isEqualTo("bob@%");
-    assertThatThrownBy(() -> pgConnect("bob", "bobpw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getSQLState()).startsWith("28"));
-    assertThatThrownBy(() -> myConnect("bob", "bobpw"))
-        .isInstanceOfSatisfying(
-            SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1045));
+    assertLoginRefused("bob", "bobpw");
   }
 
   @Test

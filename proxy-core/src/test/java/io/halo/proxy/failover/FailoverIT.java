@@ -114,6 +114,19 @@ class FailoverIT {
     return halo.url(halo.primaryListener(), "app", "");
   }
 
+  /** Waits until the dead primary's failover is refused because failover.mode is manual. */
+  private void awaitRefusedAsManual() {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                control()
+                    .lastFailover()
+                    .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
+                    .orElse(false));
+    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+  }
+
   private ClusterControl control() {
     return halo.control();
   }
@@ -549,15 +562,7 @@ class FailoverIT {
                     FailoverConfig.Mode.MANUAL, FailoverConfig.Type.HOT, 16L << 20, null, null)));
     PgNode old = cluster.primary();
     old.kill();
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                control()
-                    .lastFailover()
-                    .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
-                    .orElse(false));
-    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+    awaitRefusedAsManual();
     Thread.sleep(1000);
     assertThat(control().topology().primary()).isEqualTo(old.name());
   }
@@ -580,15 +585,7 @@ class FailoverIT {
 
     old.kill();
 
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                control()
-                    .lastFailover()
-                    .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
-                    .orElse(false));
-    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+    awaitRefusedAsManual();
     assertThat(control().topology().primary()).isEqualTo(old.name());
 
     coordinator.mode(FailoverConfig.Mode.AUTOMATIC);

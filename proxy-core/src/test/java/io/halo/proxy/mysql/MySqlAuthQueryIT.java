@@ -41,24 +41,10 @@ class MySqlAuthQueryIT {
         MariaDbCluster.builder().name("myauthquery").user("app", "apppw").database("app").start();
     try (Connection c = cluster.primary().connectAsRoot();
         Statement s = c.createStatement()) {
-      s.execute("CREATE USER 'halo_auth'@'%' IDENTIFIED BY 'authpw'");
-      s.execute("GRANT SELECT ON mysql.user TO 'halo_auth'@'%'");
-      s.execute("GRANT SELECT ON mysql.global_priv TO 'halo_auth'@'%'");
-      s.execute("CREATE USER 'carol'@'%' IDENTIFIED BY 'carolpw'");
-      s.execute("GRANT ALL ON app.* TO 'carol'@'%'");
+      MySqlHalo.createAuthQueryAccounts(s);
       s.execute("CREATE USER 'edna'@'%' IDENTIFIED VIA unix_socket");
     }
-    AuthQueryConfig authQuery =
-        new AuthQueryConfig(
-            "halo_auth",
-            "authpw",
-            "mysql",
-            null,
-            Duration.ofSeconds(60),
-            Duration.ofMillis(200),
-            Duration.ofSeconds(2),
-            2,
-            1000);
+    AuthQueryConfig authQuery = MySqlHalo.AUTH_QUERY;
     halo =
         MySqlHalo.start(
             new HostPort("127.0.0.1", cluster.primary().port()),

@@ -53,6 +53,34 @@ final class MySqlHalo {
   }
 
   /** One listener per route, in order. */
+  /**
+   * auth_query as the tests use it: user halo_auth (password authpw) reads mysql.user; found
+   * verifiers kept 60 s, "no such user" 200 ms.
+   */
+  static final io.halo.conf.model.AuthQueryConfig AUTH_QUERY =
+      new io.halo.conf.model.AuthQueryConfig(
+          "halo_auth",
+          "authpw",
+          "mysql",
+          null,
+          java.time.Duration.ofSeconds(60),
+          java.time.Duration.ofMillis(200),
+          java.time.Duration.ofSeconds(2),
+          2,
+          1000);
+
+  /**
+   * Creates {@link #AUTH_QUERY}'s user with the grants it needs, and carol (password carolpw, all
+   * on app), an account Halo's config does not list.
+   */
+  static void createAuthQueryAccounts(java.sql.Statement s) throws java.sql.SQLException {
+    s.execute("CREATE USER 'halo_auth'@'%' IDENTIFIED BY 'authpw'");
+    s.execute("GRANT SELECT ON mysql.user TO 'halo_auth'@'%'");
+    s.execute("GRANT SELECT ON mysql.global_priv TO 'halo_auth'@'%'");
+    s.execute("CREATE USER 'carol'@'%' IDENTIFIED BY 'carolpw'");
+    s.execute("GRANT ALL ON app.* TO 'carol'@'%'");
+  }
+
   static HaloServer start(
       MariaDbCluster cluster, ThrottleConfig throttle, List<UserConfig> users, Route... routes)
       throws InterruptedException {

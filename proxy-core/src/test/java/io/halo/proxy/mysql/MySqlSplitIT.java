@@ -173,27 +173,10 @@ class MySqlSplitIT {
    */
   @Test
   void an_account_found_by_auth_query_reads_from_the_replica() throws Exception {
-    start(
-        Duration.ofSeconds(2),
-        c ->
-            c.withAuthQuery(
-                new io.halo.conf.model.AuthQueryConfig(
-                    "halo_auth",
-                    "authpw",
-                    "mysql",
-                    null,
-                    Duration.ofSeconds(60),
-                    Duration.ofMillis(200),
-                    Duration.ofSeconds(2),
-                    2,
-                    1000)));
+    start(Duration.ofSeconds(2), c -> c.withAuthQuery(MySqlHalo.AUTH_QUERY));
     try (Connection c = cluster.primary().connectAsRoot();
         java.sql.Statement s = c.createStatement()) {
-      s.execute("CREATE USER 'halo_auth'@'%' IDENTIFIED BY 'authpw'");
-      s.execute("GRANT SELECT ON mysql.user TO 'halo_auth'@'%'");
-      s.execute("GRANT SELECT ON mysql.global_priv TO 'halo_auth'@'%'");
-      s.execute("CREATE USER 'carol'@'%' IDENTIFIED BY 'carolpw'");
-      s.execute("GRANT ALL ON app.* TO 'carol'@'%'");
+      MySqlHalo.createAuthQueryAccounts(s);
     }
     await()
         .atMost(Duration.ofSeconds(10))

@@ -116,15 +116,20 @@ class FailoverIT {
 
   /** Waits until the dead primary's failover is refused because failover.mode is manual. */
   private void awaitRefusedAsManual() {
+    awaitRefusal(Duration.ofSeconds(10));
+    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
+  }
+
+  /** Waits until the last failover report is a refusal. */
+  private void awaitRefusal(Duration atMost) {
     await()
-        .atMost(Duration.ofSeconds(10))
+        .atMost(atMost)
         .until(
             () ->
                 control()
                     .lastFailover()
                     .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
                     .orElse(false));
-    assertThat(control().lastFailover().orElseThrow().reason()).contains("failover.mode is manual");
   }
 
   private ClusterControl control() {
@@ -454,14 +459,7 @@ class FailoverIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> status(standby.name()).lagBytes() > (1L << 20));
     old.kill();
-    await()
-        .atMost(Duration.ofSeconds(15))
-        .until(
-            () ->
-                control()
-                    .lastFailover()
-                    .map(r -> r.outcome() == FailoverReport.Outcome.REFUSED)
-                    .orElse(false));
+    awaitRefusal(Duration.ofSeconds(15));
     Thread.sleep(INTERVAL.toMillis() * 10);
     assertThat(control().topology().primary()).isEqualTo(old.name());
     FailoverReport r = control().lastFailover().orElseThrow();

@@ -534,10 +534,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   /**
    * Reads the config file again and applies what a reload may change ({@link
    * io.halo.conf.load.ConfigDiff#reloadable}): users (logins from now on; open sessions keep
-   * theirs), the admin tokens, each cluster's throttle limits and queue timeout, and its
-   * failover.mode between automatic and manual. Every other difference is reported as waiting for a
-   * restart and changes nothing. A file that does not load changes nothing at all. One reload at a
-   * time; blocks (file, PBKDF2): never on an event loop.
+   * theirs), the admin tokens, each cluster's throttle limits and queue timeout, its failover.mode
+   * between automatic and manual, and its monitor user and password (after one login with them to
+   * the primary). Every other difference is reported as waiting for a restart and changes nothing.
+   * A file that does not load changes nothing at all. One reload at a time; blocks (file, PBKDF2):
+   * never on an event loop.
    *
    * @param dryRun only compare and report; apply nothing
    * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)
@@ -573,7 +574,26 @@ public final class HaloServer implements AutoCloseable, ProxyView {
                   reloadedThrottle(c.throttle(), n.throttle()),
                   switchable(c.failover().mode(), n.failover().mode())
                       ? n.failover().mode()
-                      : c.failover().mode()));
+                      : c.failover().mode(),
+                  n.monitor()));
+    }
+    // New monitor credentials must log in before anything is taken.
+    for (ClusterConfig c : clusters) {
+      ClusterConfig before = running.cluster(c.name()).orElseThrow();
+      if (!sameLogin(c.monitor(), before.monitor())) {
+        ClusterHealth h = health(c.name());
+        String at = h.current().primary();
+        String failed = h.tryMonitorLogin(at, c.monitor().user(), c.monitor().password());
+        if (failed != null) {
+          throw new IllegalArgumentException(
+              "cluster "
+                  + c.name()
+                  + ": the new monitor credentials do not log in to "
+                  + at
+                  + ": "
+                  + failed);
+        }
+      }
     }
     HaloConfig merged =
         new HaloConfig(
@@ -618,6 +638,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         a.reconfigure(c.throttle());
         log.info("reload: [{}] throttle now {}", c.name(), a.settings());
       }
+      if (!sameLogin(c.monitor(), before.monitor())) {
+        health(c.name()).monitorCredentials(c.monitor().user(), c.monitor().password());
+      }
       if (c.failover().mode() != before.failover().mode()) {
         coordinators.stream()
             .filter(f -> f.name().equals(c.name()))
@@ -636,6 +659,18 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         applied.size(),
         pending.size());
     return new ReloadView(running.source().toString(), applied, pending, false);
+  }
+
+  private static boolean sameLogin(
+      io.halo.conf.model.MonitorConfig a, io.halo.conf.model.MonitorConfig b) {
+    return a.user().equals(b.user()) && java.util.Objects.equals(a.password(), b.password());
+  }
+
+  private ClusterHealth health(String cluster) {
+    return healths.stream()
+        .filter(h -> h.config().name().equals(cluster))
+        .findFirst()
+        .orElseThrow();
   }
 
   /** Whether the cluster's sessions wait for an automatic failover when the primary is lost. */
@@ -685,18 +720,27 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     }
   }
 
-  /** {@code c} with a reloaded throttle and failover mode. */
+  /** {@code c} with a reloaded throttle, failover mode and monitor login. */
   private static ClusterConfig reloaded(
       ClusterConfig c,
       io.halo.conf.model.ThrottleConfig throttle,
-      io.halo.conf.model.FailoverConfig.Mode mode) {
+      io.halo.conf.model.FailoverConfig.Mode mode,
+      io.halo.conf.model.MonitorConfig login) {
     io.halo.conf.model.FailoverConfig f = c.failover();
+    io.halo.conf.model.MonitorConfig m = c.monitor();
     return new ClusterConfig(
         c.name(),
         c.engine(),
         c.listeners(),
         c.backends(),
-        c.monitor(),
+        new io.halo.conf.model.MonitorConfig(
+            login.user(),
+            login.password(),
+            m.database(),
+            m.interval(),
+            m.timeout(),
+            m.failures(),
+            m.successes()),
         new io.halo.conf.model.FailoverConfig(
             mode,
             f.type(),

@@ -311,6 +311,49 @@ class ReloadIT {
     assertThat(texts(reload().path("pending_restart"))).hasSize(3);
   }
 
+  /**
+   * Credential rotation: a monitor login that does not work is refused with the server's reason and
+   * nothing changes; one that works is taken, and the probes log in with it from then on.
+   */
+  @Test
+  void new_monitor_credentials_are_checked_then_taken() throws Exception {
+    startBase();
+    try (Connection c = pg.primary().connectAsSuperuser();
+        Statement s = c.createStatement()) {
+      s.execute("DROP ROLE IF EXISTS halo_mon");
+      s.execute("CREATE ROLE halo_mon LOGIN SUPERUSER PASSWORD 'monpw'");
+    }
+    String base = yaml("apppw", "", 100, null);
+    String login = "user: " + pg.superuser() + ", password: " + pg.superuserPassword() + ",";
+    assertThat(base).contains(login);
+
+    rewrite(base.replace(login, "user: halo_mon, password: wrong,"));
+    HttpResponse<String> refused = admin("POST", "/api/v1/reload", null);
+    assertThat(refused.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(refused.body()).path("error").asText())
+        .contains("monitor credentials do not log in to pg1", "nothing changed");
+
+    rewrite(base.replace(login, "user: halo_mon, password: monpw,"));
+    assertThat(texts(reload().path("applied")))
+        .containsExactly(
+            "clusters[pg].monitor.user changed", "clusters[pg].monitor.password changed");
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              try (Connection c = pg.primary().connectAsSuperuser();
+                  Statement s = c.createStatement();
+                  ResultSet rs =
+                      s.executeQuery(
+                          "select count(*) from pg_stat_activity where usename = 'halo_mon'")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("monitor sessions as halo_mon").isPositive();
+              }
+            });
+    JsonNode cluster = JSON.readTree(admin("GET", "/api/v1/clusters/pg", null).body());
+    assertThat(cluster.path("backends").get(0).path("state").asText()).isEqualTo("UP");
+  }
+
   @Test
   void a_dry_run_reports_and_changes_nothing() throws Exception {
     startBase();

@@ -50,7 +50,10 @@ public final class ConfigDiff {
           "clusters[*].throttle.max_transactions",
           "clusters[*].throttle.queue_timeout",
           // between automatic and manual (observe changes who decides: a restart)
-          "clusters[*].failover.mode");
+          "clusters[*].failover.mode",
+          // credential rotation: checked by one login to the primary before it is taken
+          "clusters[*].monitor.user",
+          "clusters[*].monitor.password");
 
   /** YAML names that are not the snake case of the model's name. */
   private static final Map<String, String> RENAMED =

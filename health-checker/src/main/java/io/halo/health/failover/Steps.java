@@ -278,7 +278,7 @@ final class Steps {
     rb.step("repoint", b, allOk, done.isEmpty() ? "no other standby" : String.join("; ", done));
     if (rejoinOld) {
       b = rb.begin();
-      var monitor = health.config().monitor();
+      var monitor = health.monitor();
       try (Connection old = coordinator.connect(from);
           Connection primary = coordinator.connect(to)) {
         rb.step(

@@ -26,6 +26,11 @@ public final class Monitor implements AutoCloseable {
   private final Clock clock;
   private final HikariDataSource pool;
 
+  /** The monitor login; a config reload may change both (credential rotation). */
+  private volatile String user;
+
+  private volatile String password;
+
   public Monitor(
       String cluster,
       String backend,
@@ -38,6 +43,8 @@ public final class Monitor implements AutoCloseable {
     this.config = config;
     this.clock = clock;
     this.probe = probe;
+    this.user = config.user();
+    this.password = config.password();
     long timeoutMs = config.timeout().toMillis();
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("halo-monitor-" + cluster + "-" + backend);
@@ -124,12 +131,45 @@ public final class Monitor implements AutoCloseable {
   }
 
   private Properties credentials() {
+    return loginProperties(user, password);
+  }
+
+  private Properties loginProperties(String user, String password) {
     Properties p = probe.driverProperties(config.timeout());
-    p.setProperty("user", config.user());
-    if (config.password() != null) {
-      p.setProperty("password", config.password());
+    p.setProperty("user", user);
+    if (password != null) {
+      p.setProperty("password", password);
     }
     return p;
+  }
+
+  /**
+   * Logs in once with {@code user} and {@code password}, outside the pool, bounded like a probe.
+   *
+   * @return null when the login worked, else why not
+   */
+  public String tryLogin(String user, String password) {
+    try (Connection c =
+        DriverManager.getConnection(
+            probe.jdbcUrl(address, config.database()), loginProperties(user, password))) {
+      return c.isValid(Math.max(1, (int) config.timeout().toSeconds())) ? null : "not valid";
+    } catch (SQLException | RuntimeException e) {
+      return describe(e);
+    }
+  }
+
+  /**
+   * Takes new monitor credentials (a config reload): the pool's connection is replaced at its next
+   * use, fresh probes and action connections log in with them at once.
+   */
+  public void credentials(String user, String password) {
+    this.user = user;
+    this.password = password;
+    pool.getHikariConfigMXBean().setUsername(user);
+    pool.getHikariConfigMXBean().setPassword(password);
+    if (pool.getHikariPoolMXBean() != null) {
+      pool.getHikariPoolMXBean().softEvictConnections();
+    }
   }
 
   private static String describe(Exception e) {

@@ -65,6 +65,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private static final int SAVED_REPORTS = 10;
 
   private final ClusterConfig config;
+
+  /** The monitor settings in force: the config's, with the credentials of the last reload. */
+  private volatile io.halo.conf.model.MonitorConfig monitorConfig;
+
   private final Clock clock;
   private final ScheduledExecutorService probes;
   private final ExecutorService writer;
@@ -139,6 +143,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   public ClusterHealth(
       ClusterConfig config, ScheduledExecutorService probes, Clock clock, StateStore store) {
     this.config = Objects.requireNonNull(config, "config");
+    this.monitorConfig = config.monitor();
     this.store = Objects.requireNonNull(store, "store");
     this.probes = Objects.requireNonNull(probes, "probes");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -204,6 +209,35 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     publishStateInfo();
     Topology initial = new Topology(config.name(), epoch, primary, nodes(), false);
     this.view = new AtomicReference<>(new View(initial, buildStatuses(initial.backends())));
+  }
+
+  /** The monitor settings in force (credentials as the last reload left them). */
+  public io.halo.conf.model.MonitorConfig monitor() {
+    return monitorConfig;
+  }
+
+  /**
+   * Logs in once to {@code backend} with {@code user} and {@code password}, outside the probe pool
+   * (a reload checks new monitor credentials before it takes them). Blocks up to the monitor
+   * timeout: not on the writer thread.
+   *
+   * @return null when the login worked, else why not
+   */
+  public String tryMonitorLogin(String backend, String user, String password) {
+    Monitor m = monitors.get(backend);
+    return m == null ? "no monitored backend " + backend : m.tryLogin(user, password);
+  }
+
+  /**
+   * Takes new monitor credentials (a config reload): probes, actions and a demoted MySQL primary's
+   * replication log in with them from now on.
+   */
+  public void monitorCredentials(String user, String password) {
+    io.halo.conf.model.MonitorConfig c = monitorConfig;
+    monitorConfig =
+        new io.halo.conf.model.MonitorConfig(
+            user, password, c.database(), c.interval(), c.timeout(), c.failures(), c.successes());
+    submit(() -> monitors.values().forEach(x -> x.credentials(user, password)));
   }
 
   public ClusterConfig config() {

@@ -533,11 +533,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
 
   /**
    * Reads the config file again and applies what a reload may change ({@link
-   * io.halo.conf.load.ConfigDiff#reloadable}): users (logins from now on; open sessions keep
-   * theirs), the admin tokens, each cluster's throttle limits and queue timeout, its failover.mode
-   * between automatic and manual, and its monitor user and password (after one login with them to
-   * the primary). Every other difference is reported as waiting for a restart and changes nothing.
-   * A file that does not load changes nothing at all. One reload at a time; blocks (file, PBKDF2):
+   * io.halo.conf.load.ConfigReload}): users (logins from now on; open sessions keep theirs), the
+   * admin tokens, each cluster's throttle limits and queue timeout, its failover.mode between
+   * automatic and manual, and its monitor user and password (after one login with them to the
+   * primary). Every other difference is reported as waiting for a restart and changes nothing. A
+   * file that does not load changes nothing at all. One reload at a time; blocks (file, PBKDF2):
    * never on an event loop.
    *
    * @param dryRun only compare and report; apply nothing
@@ -552,35 +552,20 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       throw new IllegalStateException("this Halo was not started from a config file");
     }
     HaloConfig next = io.halo.conf.load.ConfigLoader.load(running.source());
-    List<io.halo.conf.load.ConfigDiff.Change> changes =
-        io.halo.conf.load.ConfigDiff.between(running, next);
-    List<String> applied = new ArrayList<>();
-    List<String> pending = new ArrayList<>();
-    for (io.halo.conf.load.ConfigDiff.Change c : changes) {
-      (io.halo.conf.load.ConfigDiff.reloadable(c) && !toOrFromObserve(c, running, next)
-              ? applied
-              : pending)
-          .add(c.toString());
-    }
-    // Everything that can fail first: the merged throttles must be valid together.
-    List<ClusterConfig> clusters = new ArrayList<>();
-    for (ClusterConfig c : running.clusters()) {
-      ClusterConfig n = next.cluster(c.name()).orElse(null);
-      clusters.add(
-          n == null
-              ? c
-              : reloaded(
-                  c,
-                  reloadedThrottle(c.throttle(), n.throttle()),
-                  switchable(c.failover().mode(), n.failover().mode())
-                      ? n.failover().mode()
-                      : c.failover().mode(),
-                  n.monitor()));
-    }
-    // New monitor credentials must log in before anything is taken.
-    for (ClusterConfig c : clusters) {
+    // Everything that can fail first: the merged throttles must be valid together, and new
+    // monitor credentials must log in.
+    HaloConfig merged = io.halo.conf.load.ConfigReload.merge(running, next);
+    List<String> applied =
+        io.halo.conf.load.ConfigReload.applied(running, merged).stream()
+            .map(Object::toString)
+            .toList();
+    List<String> pending =
+        io.halo.conf.load.ConfigReload.pending(merged, next).stream()
+            .map(Object::toString)
+            .toList();
+    for (ClusterConfig c : merged.clusters()) {
       ClusterConfig before = running.cluster(c.name()).orElseThrow();
-      if (!sameLogin(c.monitor(), before.monitor())) {
+      if (!c.monitor().equals(before.monitor())) {
         ClusterHealth h = health(c.name());
         String at = h.current().primary();
         String failed = h.tryMonitorLogin(at, c.monitor().user(), c.monitor().password());
@@ -595,18 +580,6 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         }
       }
     }
-    HaloConfig merged =
-        new HaloConfig(
-            running.source(),
-            running.server(),
-            new io.halo.conf.model.AdminConfig(
-                running.admin().listen(),
-                next.admin().token(),
-                next.admin().readOnlyToken(),
-                running.admin().tls()),
-            next.users(),
-            clusters,
-            running.coordination());
     if (dryRun) {
       log.info(
           "reload dry run of {}: {} change(s) would apply, {} would wait for a restart",
@@ -638,7 +611,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         a.reconfigure(c.throttle());
         log.info("reload: [{}] throttle now {}", c.name(), a.settings());
       }
-      if (!sameLogin(c.monitor(), before.monitor())) {
+      if (!c.monitor().equals(before.monitor())) {
         health(c.name()).monitorCredentials(c.monitor().user(), c.monitor().password());
       }
       if (c.failover().mode() != before.failover().mode()) {
@@ -661,11 +634,6 @@ public final class HaloServer implements AutoCloseable, ProxyView {
     return new ReloadView(running.source().toString(), applied, pending, false);
   }
 
-  private static boolean sameLogin(
-      io.halo.conf.model.MonitorConfig a, io.halo.conf.model.MonitorConfig b) {
-    return a.user().equals(b.user()) && java.util.Objects.equals(a.password(), b.password());
-  }
-
   private ClusterHealth health(String cluster) {
     return healths.stream()
         .filter(h -> h.config().name().equals(cluster))
@@ -677,83 +645,6 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   private static boolean failsOver(ClusterConfig cluster) {
     return cluster.failover().mode() == io.halo.conf.model.FailoverConfig.Mode.AUTOMATIC
         && cluster.backends().size() > 1;
-  }
-
-  /** A reload switches failover.mode between automatic and manual only. */
-  private static boolean switchable(
-      io.halo.conf.model.FailoverConfig.Mode from, io.halo.conf.model.FailoverConfig.Mode to) {
-    return from != io.halo.conf.model.FailoverConfig.Mode.OBSERVE
-        && to != io.halo.conf.model.FailoverConfig.Mode.OBSERVE;
-  }
-
-  /** {@code change} is a failover.mode change to or from observe (it waits for a restart). */
-  private static boolean toOrFromObserve(
-      io.halo.conf.load.ConfigDiff.Change change, HaloConfig running, HaloConfig next) {
-    for (ClusterConfig c : running.clusters()) {
-      if (change.key().equals("clusters[" + c.name() + "].failover.mode")) {
-        return next.cluster(c.name())
-            .map(n -> !switchable(c.failover().mode(), n.failover().mode()))
-            .orElse(true);
-      }
-    }
-    return false;
-  }
-
-  /** The reloadable limits of {@code next} over what only a restart changes of {@code running}. */
-  private static io.halo.conf.model.ThrottleConfig reloadedThrottle(
-      io.halo.conf.model.ThrottleConfig running, io.halo.conf.model.ThrottleConfig next) {
-    try {
-      return new io.halo.conf.model.ThrottleConfig(
-          next.maxConnections(),
-          next.maxQueue(),
-          next.queueTimeout(),
-          next.maxTransactions(),
-          running.limit(),
-          running.minTransactions());
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "the new throttle does not fit the running limit "
-              + running.limit()
-              + " (a restart changes it): "
-              + e.getMessage(),
-          e);
-    }
-  }
-
-  /** {@code c} with a reloaded throttle, failover mode and monitor login. */
-  private static ClusterConfig reloaded(
-      ClusterConfig c,
-      io.halo.conf.model.ThrottleConfig throttle,
-      io.halo.conf.model.FailoverConfig.Mode mode,
-      io.halo.conf.model.MonitorConfig login) {
-    io.halo.conf.model.FailoverConfig f = c.failover();
-    io.halo.conf.model.MonitorConfig m = c.monitor();
-    return new ClusterConfig(
-        c.name(),
-        c.engine(),
-        c.listeners(),
-        c.backends(),
-        new io.halo.conf.model.MonitorConfig(
-            login.user(),
-            login.password(),
-            m.database(),
-            m.interval(),
-            m.timeout(),
-            m.failures(),
-            m.successes()),
-        new io.halo.conf.model.FailoverConfig(
-            mode,
-            f.type(),
-            f.maxLagBytes(),
-            f.holdTimeout(),
-            f.fenceCommand(),
-            f.startCommand(),
-            f.switchoverCommand(),
-            f.commandTimeout(),
-            f.requireConsensus()),
-        throttle,
-        c.groups(),
-        c.authQuery());
   }
 
   /** This host's name and the admin port: unique per host as long as the admin ports differ. */

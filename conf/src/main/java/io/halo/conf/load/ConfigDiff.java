@@ -13,9 +13,9 @@ import java.util.Objects;
 
 /**
  * What differs between two configs, key by key, named as in the YAML ({@code
- * clusters[main].throttle.max_connections}, {@code users[alice]}), and whether a reload may apply
- * each difference. Lists of named things (clusters, backends, users, groups) and listeners (by
- * address) are matched by name, so reordering them is no change; any other list is one value.
+ * clusters[main].throttle.max_connections}, {@code users[alice]}); {@link ConfigReload} says which
+ * of them a reload applies. Lists of named things (clusters, backends, users, groups) and listeners
+ * (by address) are matched by name, so reordering them is no change; any other list is one value.
  * Values are never part of a change's text: a password change reads {@code users[alice].password}.
  */
 public final class ConfigDiff {
@@ -35,26 +35,6 @@ public final class ConfigDiff {
     }
   }
 
-  /**
-   * The keys a reload applies: each entry and everything beneath it. {@code *} stands for any one
-   * name in brackets. Everything else needs a restart (conf/halo.yaml's reload column says so key
-   * by key).
-   */
-  private static final List<String> RELOADABLE =
-      List.of(
-          "users",
-          "admin.token",
-          "admin.read_only_token",
-          "clusters[*].throttle.max_connections",
-          "clusters[*].throttle.max_queue",
-          "clusters[*].throttle.max_transactions",
-          "clusters[*].throttle.queue_timeout",
-          // between automatic and manual (observe changes who decides: a restart)
-          "clusters[*].failover.mode",
-          // credential rotation: checked by one login to the primary before it is taken
-          "clusters[*].monitor.user",
-          "clusters[*].monitor.password");
-
   /** YAML names that are not the snake case of the model's name. */
   private static final Map<String, String> RENAMED =
       Map.of("max_lag_bytes", "max_lag", "pool.mode", "pool_mode");
@@ -70,43 +50,6 @@ public final class ConfigDiff {
       }
     }
     return out;
-  }
-
-  /** Whether a reload applies {@code change} (else it waits for a restart). */
-  public static boolean reloadable(Change change) {
-    String key = change.key();
-    for (String pattern : RELOADABLE) {
-      if (matches(pattern, key)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** {@code key} is {@code pattern} or lies beneath it; {@code *} matches one bracketed name. */
-  private static boolean matches(String pattern, String key) {
-    int p = 0;
-    int k = 0;
-    while (p < pattern.length()) {
-      if (k >= key.length()) {
-        return false;
-      }
-      if (pattern.charAt(p) == '*') {
-        int close = key.indexOf(']', k);
-        if (close < 0) {
-          return false;
-        }
-        k = close;
-        p++;
-        continue;
-      }
-      if (pattern.charAt(p) != key.charAt(k)) {
-        return false;
-      }
-      p++;
-      k++;
-    }
-    return k == key.length() || key.charAt(k) == '.' || key.charAt(k) == '[';
   }
 
   private static void diff(String path, Object a, Object b, List<Change> out) {

@@ -58,6 +58,20 @@ public record FailoverConfig(
         CONSENSUS_OFF);
   }
 
+  /** The same policy with {@code mode}. */
+  public FailoverConfig withMode(Mode mode) {
+    return new FailoverConfig(
+        mode,
+        type,
+        maxLagBytes,
+        holdTimeout,
+        fenceCommand,
+        startCommand,
+        switchoverCommand,
+        commandTimeout,
+        requireConsensus);
+  }
+
   /** The same policy with {@code require_consensus} set to {@code n}. */
   public FailoverConfig withRequireConsensus(int n) {
     return new FailoverConfig(

@@ -36,6 +36,11 @@ public record MonitorConfig(
     }
   }
 
+  /** The same settings, logging in as {@code user} with {@code password}. */
+  public MonitorConfig withLogin(String user, String password) {
+    return new MonitorConfig(user, password, database, interval, timeout, failures, successes);
+  }
+
   @Override
   public String toString() {
     return "MonitorConfig[user="

@@ -33,9 +33,20 @@ class ConfigDiffTest {
     return ConfigLoader.parse(yaml, "test.yaml", Map.of());
   }
 
+  /** Every change from BASE to {@code after}, marked as a reload applies it or leaves it. */
   private static List<String> changes(String after) throws ConfigException {
-    return ConfigDiff.between(parse(BASE), parse(after)).stream()
-        .map(c -> c + (ConfigDiff.reloadable(c) ? " (reload)" : " (restart)"))
+    HaloConfig running = parse(BASE);
+    HaloConfig next = parse(after);
+    HaloConfig merged = ConfigReload.merge(running, next);
+    List<String> applied =
+        ConfigReload.applied(running, merged).stream().map(Object::toString).toList();
+    List<String> pending =
+        ConfigReload.pending(merged, next).stream().map(Object::toString).toList();
+    // every difference is one or the other, never both
+    assertThat(applied.stream().filter(pending::contains)).isEmpty();
+    return ConfigDiff.between(running, next).stream()
+        .map(Object::toString)
+        .map(c -> c + (applied.contains(c) ? " (reload)" : pending.contains(c) ? " (restart)" : ""))
         .toList();
   }
 
@@ -96,33 +107,25 @@ class ConfigDiffTest {
   }
 
   @Test
-  void a_name_in_brackets_never_reaches_past_its_own_key() {
+  void the_failover_mode_reloads_between_automatic_and_manual_and_the_limit_kind_does_not()
+      throws Exception {
     assertThat(
-            ConfigDiff.reloadable(
-                new ConfigDiff.Change(
-                    "clusters[main].throttle.max_queue", ConfigDiff.Kind.CHANGED)))
-        .isTrue();
+            changes(
+                BASE.replace(
+                        "failover: { max_lag: 16MB }", "failover: { max_lag: 16MB, mode: manual }")
+                    .replace(
+                        "throttle: { max_connections: 100, max_queue: 10 }",
+                        "throttle: { max_connections: 100, max_queue: 10, limit: gradient,"
+                            + " max_transactions: 40 }")))
+        .containsExactly(
+            "clusters[main].failover.mode changed (reload)",
+            "clusters[main].throttle.max_transactions changed (reload)",
+            "clusters[main].throttle.limit changed (restart)",
+            "clusters[main].throttle.min_transactions changed (restart)");
     assertThat(
-            ConfigDiff.reloadable(
-                new ConfigDiff.Change("clusters[main].throttle.limit", ConfigDiff.Kind.CHANGED)))
-        .isFalse();
-    assertThat(
-            ConfigDiff.reloadable(
-                new ConfigDiff.Change(
-                    "clusters[main].throttle.max_queue_x", ConfigDiff.Kind.CHANGED)))
-        .isFalse();
-    assertThat(
-            ConfigDiff.reloadable(
-                new ConfigDiff.Change("clusters[main].failover.mode", ConfigDiff.Kind.CHANGED)))
-        .isTrue();
-    assertThat(
-            ConfigDiff.reloadable(
-                new ConfigDiff.Change("clusters[main].failover.type", ConfigDiff.Kind.CHANGED)))
-        .isFalse();
-    assertThat(ConfigDiff.reloadable(new ConfigDiff.Change("users_x", ConfigDiff.Kind.CHANGED)))
-        .isFalse();
-    assertThat(
-            ConfigDiff.reloadable(new ConfigDiff.Change("clusters[main]", ConfigDiff.Kind.ADDED)))
-        .isFalse();
+            changes(
+                BASE.replace(
+                    "failover: { max_lag: 16MB }", "failover: { max_lag: 16MB, mode: observe }")))
+        .containsExactly("clusters[main].failover.mode changed (restart)");
   }
 }

@@ -135,17 +135,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     if (p.mode() == mode) {
       return;
     }
-    policy =
-        new FailoverConfig(
-            mode,
-            p.type(),
-            p.maxLagBytes(),
-            p.holdTimeout(),
-            p.fenceCommand(),
-            p.startCommand(),
-            p.switchoverCommand(),
-            p.commandTimeout(),
-            p.requireConsensus());
+    policy = p.withMode(mode);
     log.info(
         "[{}] failover.mode is {} now",
         config.name(),

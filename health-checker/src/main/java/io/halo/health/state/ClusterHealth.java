@@ -233,10 +233,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    * replication log in with them from now on.
    */
   public void monitorCredentials(String user, String password) {
-    io.halo.conf.model.MonitorConfig c = monitorConfig;
-    monitorConfig =
-        new io.halo.conf.model.MonitorConfig(
-            user, password, c.database(), c.interval(), c.timeout(), c.failures(), c.successes());
+    monitorConfig = monitorConfig.withLogin(user, password);
     submit(() -> monitors.values().forEach(x -> x.credentials(user, password)));
   }
 

@@ -589,14 +589,9 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       return new ReloadView(running.source().toString(), applied, pending, true);
     }
     if (!running.users().equals(next.users())) {
-      io.halo.proxy.session.UserTable.Changes pg = credentials.reload(next.users());
+      credentials.reload(next.users());
       mysqlCredentials.reload(next.users());
       userLimits.reconfigure(next.users());
-      log.info(
-          "reload: users {} added, {} changed, {} removed (logins from now on; open sessions keep theirs)",
-          pg.added(),
-          pg.changed(),
-          pg.removed());
     }
     if (!running.admin().equals(merged.admin())) {
       admin.tokens(merged.admin().token(), merged.admin().readOnlyToken());

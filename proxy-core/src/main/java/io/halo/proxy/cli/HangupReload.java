@@ -43,8 +43,8 @@ final class HangupReload {
     this.server = server;
   }
 
-  /** Reloads {@code server}'s config on every SIGHUP from now on; false when it cannot. */
-  static boolean install(HaloServer server) {
+  /** Reloads {@code server}'s config on every SIGHUP from now on (or logs why it cannot). */
+  static void install(HaloServer server) {
     HangupReload reload = new HangupReload(server);
     try {
       Class<?> signal = Class.forName("sun.misc.Signal");
@@ -66,12 +66,10 @@ final class HangupReload {
               HangupReload.class.getClassLoader(), new Class<?>[] {handler}, onSignal);
       Object hup = signal.getConstructor(String.class).newInstance("HUP");
       signal.getMethod("handle", signal, handler).invoke(null, hup, h);
-      return true;
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       log.warn(
           "SIGHUP will not reload the config ({}); use halo reload or POST /api/v1/reload",
           e.toString());
-      return false;
     }
   }
 

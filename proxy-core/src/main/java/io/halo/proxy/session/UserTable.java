@@ -46,29 +46,10 @@ public final class UserTable<E> {
   /**
    * Makes {@code users} the table. A user whose config did not change keeps its entry (no new
    * derivation, the same salt); sessions already logged in are not touched. Not on an event loop.
-   *
-   * @return how many users were added, changed and removed
    */
-  public synchronized Changes replace(List<UserConfig> users) {
-    Map<String, E> old = byName;
-    Map<String, E> next = build(users, old);
-    int added = 0;
-    int changed = 0;
-    for (Map.Entry<String, E> e : next.entrySet()) {
-      E before = old.get(e.getKey());
-      if (before == null) {
-        added++;
-      } else if (before != e.getValue()) {
-        changed++;
-      }
-    }
-    int removed = (int) old.keySet().stream().filter(k -> !next.containsKey(k)).count();
-    byName = next;
-    return new Changes(added, changed, removed);
+  public synchronized void replace(List<UserConfig> users) {
+    byName = build(users, byName);
   }
-
-  /** What a {@link #replace} did. */
-  public record Changes(int added, int changed, int removed) {}
 
   private Map<String, E> build(List<UserConfig> users, Map<String, E> keep) {
     Map<String, E> map = new HashMap<>();

@@ -616,31 +616,24 @@ class PgTransactionPoolIT {
   }
 
   private static String psql(String port, java.nio.file.Path script) throws Exception {
-    Tools.Run r =
-        Tools.run(
-            PW,
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-U",
-            USER,
-            "-d",
-            "app",
-            "-At",
-            "-f",
-            script.toString());
+    Tools.Run r = client("psql", port, "-d", "app", "-At", "-f", script.toString());
     assertThat(r.exit()).as(r.out()).isZero();
     return r.out();
+  }
+
+  /** {@code tool} (psql, pgbench) as the test user over TCP to {@code port}, then {@code args}. */
+  private static Tools.Run client(String tool, String port, String... args) throws Exception {
+    List<String> cmd =
+        new java.util.ArrayList<>(List.of(tool, "-h", "127.0.0.1", "-p", port, "-U", USER));
+    cmd.addAll(List.of(args));
+    return Tools.run(PW, cmd.toArray(String[]::new));
   }
 
   @Test
   void pgbench_prepared_runs_sixteen_clients_over_the_pool() throws Exception {
     assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
     String port = String.valueOf(halo.primaryListener().getPort());
-    Tools.Run init =
-        Tools.run(PW, "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", USER, "app");
+    Tools.Run init = client("pgbench", port, "-i", "-s", "1", "app");
     assertThat(init.exit()).as(init.out()).isZero();
     // pgbench before 17 prepares each statement with a blocking PQprepare, in the thread that
     // drives several clients: with fewer threads than clients, a thread blocked on one client's
@@ -650,24 +643,7 @@ class PgTransactionPoolIT {
     for (String mode : List.of("prepared", "extended", "simple")) {
       String threads = mode.equals("prepared") ? "16" : "2";
       Tools.Run r =
-          Tools.run(
-              PW,
-              "pgbench",
-              "-M",
-              mode,
-              "-c",
-              "16",
-              "-j",
-              threads,
-              "-t",
-              "50",
-              "-h",
-              "127.0.0.1",
-              "-p",
-              port,
-              "-U",
-              USER,
-              "app");
+          client("pgbench", port, "-M", mode, "-c", "16", "-j", threads, "-t", "50", "app");
       assertThat(r.exit()).as(r.out() + "\n" + activity()).isZero();
       assertThat(r.out())
           .as(mode)

@@ -50,8 +50,8 @@ public final class MySqlCredentials {
   }
 
   /** Makes {@code users} the listed users of every copy of these credentials (a config reload). */
-  public io.halo.proxy.session.UserTable.Changes reload(List<UserConfig> users) {
-    return this.users.replace(users);
+  public void reload(List<UserConfig> users) {
+    this.users.replace(users);
   }
 
   private static Entry entry(UserConfig u) {

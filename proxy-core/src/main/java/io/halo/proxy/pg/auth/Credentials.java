@@ -46,8 +46,8 @@ public final class Credentials {
    * Makes {@code users} the listed users of every copy of these credentials (a config reload).
    * Derives new secrets (PBKDF2): not on an event loop.
    */
-  public io.halo.proxy.session.UserTable.Changes reload(List<UserConfig> users) {
-    return this.users.replace(users);
+  public void reload(List<UserConfig> users) {
+    this.users.replace(users);
   }
 
   private static Entry entry(UserConfig u) {

@@ -14,6 +14,7 @@ public final class HaloDemo {
   private HaloDemo() {}
 
   public static void main(String[] args) {
+    Halo.productionDefaults(); // as the halo command: before any Netty class loads
     CommandLine cli = new CommandLine(new Halo());
     cli.addSubcommand("demo", new DemoCommand());
     int exit = cli.execute(args);

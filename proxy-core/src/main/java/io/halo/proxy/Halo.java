@@ -47,7 +47,7 @@ public final class Halo implements Runnable {
    * -Dio.netty.leakDetection.level} (e.g. {@code simple}, in HALO_JAVA_OPTS) asks for it. Before
    * any Netty class loads.
    */
-  static void productionDefaults() {
+  public static void productionDefaults() {
     if (System.getProperty(LEAK_DETECTION) == null
         && System.getProperty("io.netty.leakDetectionLevel") == null) {
       System.setProperty(LEAK_DETECTION, "disabled");

@@ -37,6 +37,11 @@ public final class AdminServer implements AutoCloseable {
   static final int ACTION_THREADS = 2;
   static final int ACTION_QUEUE = 8;
 
+  /** The accepted connections, closed by {@link #close()}. */
+  private final io.netty.channel.group.ChannelGroup connections =
+      new io.netty.channel.group.DefaultChannelGroup(
+          "admin", io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
+
   private final AdminConfig config;
   private final Transports transports;
   private final EventLoopGroup boss;
@@ -108,6 +113,7 @@ public final class AdminServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    connections.add(ch);
                     if (tls.enabled()) {
                       // HTTPS only: a plain-HTTP request fails the handshake and is closed.
                       ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
@@ -171,7 +177,8 @@ public final class AdminServer implements AutoCloseable {
 
   /**
    * Stops listening, lets running actions finish for up to 5 s (a failover interrupted half-way
-   * helps nobody), then interrupts them. Open connections close with the event loop groups.
+   * helps nobody), then interrupts them, then closes the open connections (kept-alive clients, and
+   * the other instances' leader watches, which learn from it that this instance is going).
    */
   @Override
   public void close() {
@@ -188,5 +195,6 @@ public final class AdminServer implements AutoCloseable {
       actions.stopNow();
       Thread.currentThread().interrupt();
     }
+    connections.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
   }
 }

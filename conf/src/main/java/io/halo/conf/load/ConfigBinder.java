@@ -145,12 +145,20 @@ final class ConfigBinder {
   }
 
   /**
-   * {@code coordination: { zookeeper: { connect, root, session_timeout, instance, auth, tls } }}.
+   * {@code coordination: { zookeeper: { connect, root, session_timeout, instance, auth, tls,
+   * fast_takeover } }}.
    */
   private static CoordinationConfig coordination(Section s, TlsBinder tlsBinder) {
     Section zk =
         s.requiredSection(
-            "zookeeper", "connect", "root", "session_timeout", "instance", "auth", "tls");
+            "zookeeper",
+            "connect",
+            "root",
+            "session_timeout",
+            "instance",
+            "auth",
+            "tls",
+            "fast_takeover");
     String connect = zk.requiredString("connect");
     if (connect != null && connect.isBlank()) {
       zk.report("connect", "is empty: name the ZooKeeper ensemble, e.g. zk1:2181,zk2:2181");
@@ -168,12 +176,16 @@ final class ConfigBinder {
       zk.report("auth", "must be user:password (ZooKeeper's digest scheme)");
     }
     BackendTlsConfig tls = tlsBinder.zookeeper(zk);
+    Boolean fast = zk.optional("fast_takeover", true, Formats::bool);
     zk.finish();
     s.finish();
     if (tls == null) {
       return null; // its violations are reported
     }
-    return zk.construct(() -> new CoordinationConfig(connect, root, timeout, instance, auth, tls));
+    return zk.construct(
+        () ->
+            new CoordinationConfig(
+                connect, root, timeout, instance, auth, tls, fast == null || fast));
   }
 
   private AdminConfig admin(Section s, TlsBinder tlsBinder) {

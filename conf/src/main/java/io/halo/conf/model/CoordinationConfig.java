@@ -19,6 +19,9 @@ import java.util.Objects;
  *     TCP), mode {@code verify-full}: the servers' certificates must chain to {@code ca} and name
  *     the host; {@code cert} and {@code key} are presented when the ensemble wants client
  *     certificates ({@code ssl.clientAuth})
+ * @param fastTakeover {@code fast_takeover}: when the leader's admin address refuses connections
+ *     (its host answers, its process is gone) the others end its leadership at once instead of
+ *     waiting for its session to expire
  */
 public record CoordinationConfig(
     String connect,
@@ -26,7 +29,8 @@ public record CoordinationConfig(
     Duration sessionTimeout,
     String instance,
     String auth,
-    BackendTlsConfig tls) {
+    BackendTlsConfig tls,
+    boolean fastTakeover) {
 
   public static final String DEFAULT_ROOT = "/halo";
   public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(10);
@@ -40,6 +44,17 @@ public record CoordinationConfig(
       throw new IllegalArgumentException(
           "tls.mode must be verify-full for ZooKeeper (or disable), got " + tls.mode().yamlName());
     }
+  }
+
+  /** With {@code fast_takeover} on (the default). */
+  public CoordinationConfig(
+      String connect,
+      String root,
+      Duration sessionTimeout,
+      String instance,
+      String auth,
+      BackendTlsConfig tls) {
+    this(connect, root, sessionTimeout, instance, auth, tls, true);
   }
 
   /** Without TLS. */
@@ -67,6 +82,8 @@ public record CoordinationConfig(
         + (auth == null ? "none" : "digest")
         + ", tls="
         + tls.mode().yamlName()
+        + ", fastTakeover="
+        + fastTakeover
         + "]";
   }
 }

@@ -221,6 +221,25 @@ class ConfigLoaderTest {
         .isEqualTo(
             new io.halo.conf.model.CoordinationConfig(
                 "zk:2181", "/prod/halo", Duration.ofSeconds(6), "halo-a"));
+    assertThat(c.fastTakeover()).isTrue();
+    assertThat(
+            ConfigLoader.parse(
+                    "coordination:\n  zookeeper:\n    connect: zk:2181\n"
+                        + "    fast_takeover: false\n"
+                        + MINIMAL,
+                    "z.yaml",
+                    Map.of())
+                .coordination()
+                .fastTakeover())
+        .isFalse();
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    "coordination:\n  zookeeper:\n    connect: zk:2181\n    fast_takeover: soon\n"
+                        + MINIMAL,
+                    "e.yaml",
+                    Map.of()))
+        .hasMessageContaining("coordination.zookeeper.fast_takeover");
     assertThatThrownBy(
             () ->
                 ConfigLoader.parse(

@@ -50,6 +50,7 @@ public final class ZkCoordination implements AutoCloseable {
   private final Map<String, ZkStateStore> stores = new ConcurrentHashMap<>();
   private final List<Consumer<ConnectionState>> listeners = new CopyOnWriteArrayList<>();
   private volatile ConnectionState state = ConnectionState.LOST;
+  private LeaderWatch leaderWatch;
 
   /** The joined certificate and key for ZooKeeper's TLS client, or null. */
   private Path keyStore;
@@ -202,6 +203,10 @@ public final class ZkCoordination implements AutoCloseable {
       throw new IOException("interrupted while connecting to ZooKeeper", e);
     }
     z.state = ConnectionState.CONNECTED;
+    if (config.fastTakeover()) {
+      z.leaderWatch = new LeaderWatch(() -> List.copyOf(z.stores.values()));
+      z.leaderWatch.start();
+    }
     log.info(
         "Instance {} coordinates through ZooKeeper {} under {}",
         instance,
@@ -254,8 +259,22 @@ public final class ZkCoordination implements AutoCloseable {
     listeners.add(l);
   }
 
+  /**
+   * A stopping instance leaves every election first (the next instance leads at once) and stops
+   * watching the leaders; the session stays until {@link #close()}.
+   */
+  public void leave() {
+    if (leaderWatch != null) {
+      leaderWatch.close();
+    }
+    stores.values().forEach(ZkStateStore::leave);
+  }
+
   @Override
   public void close() {
+    if (leaderWatch != null) {
+      leaderWatch.close();
+    }
     stores.values().forEach(ZkStateStore::close);
     client.close();
     if (keyStore != null) {

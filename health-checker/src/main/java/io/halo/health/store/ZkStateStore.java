@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.CuratorWatcher;
 import org.apache.curator.framework.api.transaction.CuratorOp;
 import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
 import org.apache.curator.framework.recipes.cache.ChildData;
@@ -21,6 +22,7 @@ import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.curator.framework.state.ConnectionState;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,7 +60,8 @@ public final class ZkStateStore implements StateStore {
 
   private volatile boolean leading;
   private volatile Consumer<SavedState> changed = s -> {};
-  private LeaderLatch latch;
+  private volatile LeaderLatch latch;
+  private volatile boolean closed;
   private CuratorCache stateCache;
   private CuratorCache viewsCache;
   private volatile byte[] lastView;
@@ -182,8 +185,18 @@ public final class ZkStateStore implements StateStore {
                 .forCreatesAndChanges((before, after) -> peerView(after))
                 .build());
     viewsCache.start();
-    latch = new LeaderLatch(client, latchPath, zk.instance());
-    latch.addListener(
+    worker.execute(this::dropPredecessorView);
+    try {
+      joinElection();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot join the leader election of " + cluster, e);
+    }
+  }
+
+  /** A new latch node at the end of the election (at start, and after ours was removed). */
+  private void joinElection() throws Exception {
+    LeaderLatch l = new LeaderLatch(client, latchPath, zk.instance());
+    l.addListener(
         new LeaderLatchListener() {
           @Override
           public void isLeader() {
@@ -200,10 +213,164 @@ public final class ZkStateStore implements StateStore {
           }
         },
         worker);
+    synchronized (lock) {
+      latch = l;
+    }
+    l.start();
+  }
+
+  /**
+   * Worker thread: another instance removed this instance's latch node ({@link LeaderWatch}: it
+   * took this process for dead, its admin API refusing connections). This instance decides nothing
+   * more (its writes would fail anyway: they check that node) and joins the election again.
+   */
+  private void ownNodeGone(String path) {
+    LeaderLatch l = latch;
+    if (closed || l == null || !path.equals(l.getOurPath())) {
+      return;
+    }
+    log.warn(
+        "[{}] this instance's latch node {} was removed by another instance (it found this"
+            + " instance's admin address refusing connections): it no longer leads and joins the"
+            + " election again",
+        cluster,
+        path);
+    leading = false;
+    republishView();
     try {
-      latch.start();
+      l.close(LeaderLatch.CloseMode.SILENT);
+    } catch (IOException | RuntimeException e) {
+      log.debug("[{}] closing the old latch: {}", cluster, e.toString());
+    }
+    try {
+      joinElection();
     } catch (Exception e) {
-      throw new IllegalStateException("cannot join the leader election of " + cluster, e);
+      log.error("[{}] cannot join the leader election again: {}", cluster, e.toString());
+    }
+  }
+
+  /** The name-sorted latch nodes' order: LeaderLatch's sequence suffix. */
+  private static String sequence(String node) {
+    int i = node.lastIndexOf(LATCH_MARK);
+    return i < 0 ? node : node.substring(i + LATCH_MARK.length());
+  }
+
+  private static final String LATCH_MARK = "latch-";
+
+  /**
+   * This cluster's leader when it is not this instance, with the admin address its view publishes;
+   * null when this instance leads, nobody does or ZooKeeper cannot say now. An earlier process of
+   * this same instance (crashed, its session not expired yet) comes with a null address: instance
+   * names are unique, so it is gone. Blocks (the leader watch's thread).
+   *
+   * @throws Exception when ZooKeeper cannot be read now
+   */
+  LeaderWatch.Leader otherLeader() throws Exception {
+    LeaderLatch l = latch;
+    if (closed || leading || l == null || !zk.connected()) {
+      return null;
+    }
+    try {
+      String first =
+          client.getChildren().forPath(latchPath).stream()
+              .filter(c -> c.contains(LATCH_MARK))
+              .min(java.util.Comparator.comparing(ZkStateStore::sequence))
+              .orElse(null);
+      String path = first == null ? null : latchPath + "/" + first;
+      if (path == null || path.equals(l.getOurPath())) {
+        return null;
+      }
+      Stat stat = new Stat();
+      String instance =
+          new String(
+              client.getData().storingStatIn(stat).forPath(path),
+              java.nio.charset.StandardCharsets.UTF_8);
+      if (instance.equals(zk.instance())) {
+        long mine = client.getZookeeperClient().getZooKeeper().getSessionId();
+        return stat.getEphemeralOwner() == mine
+            ? null
+            : new LeaderWatch.Leader(cluster, path, stat.getEphemeralOwner(), instance, null);
+      }
+      String admin =
+          views().stream()
+              .filter(v -> instance.equals(v.get("instance")) && v.get("admin") != null)
+              .map(v -> String.valueOf(v.get("admin")))
+              .findFirst()
+              .orElse(null);
+      return admin == null
+          ? null
+          : new LeaderWatch.Leader(cluster, path, stat.getEphemeralOwner(), instance, admin);
+    } catch (KeeperException.NoNodeException e) {
+      return null; // the node went meanwhile: the next look finds the new leader
+    }
+  }
+
+  /**
+   * Removes {@code dead}'s latch node and its session's views, if that session still owns them: the
+   * next instance in the election leads. False when ZooKeeper could not be asked (try again).
+   * Blocks (the leader watch's thread).
+   */
+  boolean removeDeadLeader(LeaderWatch.Leader dead) {
+    try {
+      Stat st = client.checkExists().forPath(dead.path());
+      if (st == null || st.getEphemeralOwner() != dead.session()) {
+        return true; // gone already, or (never: paths are not reused) someone else's
+      }
+      client.delete().forPath(dead.path());
+      for (String child : client.getChildren().forPath(viewsPath)) {
+        deleteIfOwnedBy(viewsPath + "/" + child, dead.session());
+      }
+      log.warn(
+          "[{}] removed the leadership of {} (latch node {}, ZooKeeper session 0x{}): the next"
+              + " instance leads",
+          cluster,
+          dead.instance(),
+          dead.path(),
+          Long.toHexString(dead.session()));
+      return true;
+    } catch (KeeperException.NoNodeException e) {
+      return true;
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt(); // this watch was stopped: the leader changed
+        return false;
+      }
+      log.warn(
+          "[{}] cannot remove the leadership of {}: {}", cluster, dead.instance(), e.toString());
+      return false;
+    }
+  }
+
+  private void deleteIfOwnedBy(String path, long session) throws Exception {
+    Stat st = client.checkExists().forPath(path);
+    if (st != null && st.getEphemeralOwner() == session) {
+      try {
+        client.delete().forPath(path);
+      } catch (KeeperException.NoNodeException e) {
+        // gone meanwhile
+      }
+    }
+  }
+
+  /**
+   * Worker thread, at start: this instance's view node left by an earlier process of it (crashed
+   * and restarted before its session expired) goes now; else this instance's view would be written
+   * into that node and vanish with the old session.
+   */
+  private void dropPredecessorView() {
+    try {
+      String path = viewsPath + "/" + zk.instance();
+      Stat st = client.checkExists().forPath(path);
+      long mine = client.getZookeeperClient().getZooKeeper().getSessionId();
+      if (st != null && st.getEphemeralOwner() != mine) {
+        deleteIfOwnedBy(path, st.getEphemeralOwner());
+        byte[] v = lastView;
+        if (v != null) {
+          writeView(v);
+        }
+      }
+    } catch (Exception e) {
+      log.debug("[{}] cannot check this instance's earlier view: {}", cluster, e.toString());
     }
   }
 
@@ -268,6 +435,27 @@ public final class ZkStateStore implements StateStore {
       Optional<SavedState> s = load(cluster);
       s.ifPresent(changed);
       if (zk.connected() && latch.hasLeadership()) {
+        // watched while leading: another instance may remove the node (LeaderWatch)
+        String ours = latch.getOurPath();
+        Stat present =
+            client
+                .checkExists()
+                .usingWatcher(
+                    (CuratorWatcher)
+                        e -> {
+                          if (e.getType() == Watcher.Event.EventType.NodeDeleted && !closed) {
+                            try {
+                              worker.execute(() -> ownNodeGone(ours));
+                            } catch (java.util.concurrent.RejectedExecutionException x) {
+                              // closing: the latch removed its own node
+                            }
+                          }
+                        })
+                .forPath(ours);
+        if (present == null) {
+          worker.execute(() -> ownNodeGone(ours));
+          return;
+        }
         leading = true;
         republishView();
         log.warn(
@@ -275,7 +463,7 @@ public final class ZkStateStore implements StateStore {
             cluster,
             zk.instance());
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (Exception e) {
       log.error("[{}] cannot take the lead: {}", cluster, e.toString());
     }
   }
@@ -444,15 +632,25 @@ public final class ZkStateStore implements StateStore {
     return leading;
   }
 
-  void close() {
+  /**
+   * Leaves the election for good (a stopping instance): its latch node goes now, so the next
+   * instance leads while this one drains, and it never joins again.
+   */
+  void leave() {
+    closed = true;
     leading = false;
     try {
-      if (latch != null) {
-        latch.close(LeaderLatch.CloseMode.SILENT);
+      LeaderLatch l = latch;
+      if (l != null && l.getState() == LeaderLatch.State.STARTED) {
+        l.close(LeaderLatch.CloseMode.SILENT);
       }
     } catch (IOException | RuntimeException e) {
       log.debug("[{}] closing the latch: {}", cluster, e.toString());
     }
+  }
+
+  void close() {
+    leave();
     if (stateCache != null) {
       stateCache.close();
     }

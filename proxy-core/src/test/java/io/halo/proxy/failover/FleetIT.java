@@ -642,6 +642,83 @@ class FleetIT {
     assertThat(serverPort(b)).isEqualTo(next.port());
   }
 
+  /** The instance names in the latch of cluster main, in election order. */
+  private List<String> latchMembers() throws Exception {
+    try (org.apache.curator.framework.CuratorFramework c =
+        org.apache.curator.framework.CuratorFrameworkFactory.newClient(
+            zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(200))) {
+      c.start();
+      c.blockUntilConnected();
+      String latch = "/halo-it/clusters/main/leader";
+      List<String> out = new ArrayList<>();
+      for (String node :
+          c.getChildren().forPath(latch).stream()
+              .sorted(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('-'))))
+              .toList()) {
+        out.add(
+            new String(
+                c.getData().forPath(latch + "/" + node), java.nio.charset.StandardCharsets.UTF_8));
+      }
+      return out;
+    }
+  }
+
+  @Test
+  void a_leader_whose_latch_node_is_removed_stops_deciding_and_joins_the_election_again()
+      throws Exception {
+    // Given two instances, a leading
+    startCluster();
+    HaloFixture a = instance("a", zk.getConnectString());
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString());
+    await().atMost(Duration.ofSeconds(10)).until(() -> latchMembers().equals(List.of("a", "b")));
+    // When a's latch node is removed while a runs on (what another instance does when it finds
+    // a's admin address refusing connections: fast_takeover)
+    try (org.apache.curator.framework.CuratorFramework c =
+        org.apache.curator.framework.CuratorFrameworkFactory.newClient(
+            zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(200))) {
+      c.start();
+      c.blockUntilConnected();
+      String latch = "/halo-it/clusters/main/leader";
+      for (String node : c.getChildren().forPath(latch)) {
+        if ("a"
+            .equals(
+                new String(
+                    c.getData().forPath(latch + "/" + node),
+                    java.nio.charset.StandardCharsets.UTF_8))) {
+          c.delete().forPath(latch + "/" + node);
+        }
+      }
+    }
+    // Then b leads, a decides nothing more, and a is back in the election, behind b
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> store(b).leading() && !store(a).leading() && !store(a).decides());
+    await().atMost(Duration.ofSeconds(10)).until(() -> latchMembers().equals(List.of("b", "a")));
+    assertThat(a.control().fleet().leader()).startsWith("b@");
+    // and the new leader acts for both: a drain asked of a is forwarded to b, saved, and a follows
+    String standby = cluster.standbys().get(0).name();
+    java.net.http.HttpResponse<String> r =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + a.server().adminAddress().getPort()
+                                + "/api/v1/clusters/main/backends/"
+                                + standby
+                                + "/drain"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(""))
+                    .header("Content-Type", "application/json")
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Halo-Acted-By")).hasValue("b");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> a.control().topology().backend(standby).orElseThrow().draining());
+  }
+
   @org.junit.jupiter.api.io.TempDir java.nio.file.Path certDir;
 
   private static java.net.http.HttpResponse<String> post(

@@ -59,7 +59,12 @@ class FleetProcessIT {
 
   @BeforeAll
   static void ensemble() throws Exception {
-    zk = new TestingCluster(3);
+    // ZooKeeper's default tick of 2 s (Curator's test default is 1 s): sessions of 2 to 40 s
+    List<InstanceSpec> specs = new ArrayList<>();
+    for (int id = 1; id <= 3; id++) {
+      specs.add(new InstanceSpec(null, -1, -1, -1, true, id, 2000, -1));
+    }
+    zk = new TestingCluster(specs);
     zk.start();
   }
 
@@ -101,11 +106,23 @@ class FleetProcessIT {
   }
 
   private HaloProcess halo(String name, String connect, String root) throws Exception {
+    return halo(name, connect, root, HaloProcess.SESSION_TIMEOUT);
+  }
+
+  private HaloProcess halo(String name, String connect, String root, Duration session)
+      throws Exception {
     List<Integer> ports = cluster.nodes().stream().map(PgNode::port).toList();
-    HaloProcess h = HaloProcess.start(name, connect, root, cluster, ports, "", DIR);
+    HaloProcess h = HaloProcess.start(name, connect, root, cluster, ports, "", DIR, session);
     halos.add(h);
     return h;
   }
+
+  /**
+   * The longest session the ensemble grants (20 ticks): a killed leader's session outlives the kill
+   * tests' check that a survivor leads within half of it, which only noticing the process gone
+   * (fast_takeover: its admin address refuses connections) and removing its latch node can pass.
+   */
+  static final Duration LONG_SESSION = Duration.ofSeconds(40);
 
   private Writer writer(HaloProcess h, long base) {
     Writer w = new Writer(h.url(), "app", "apppw", Duration.ofMillis(10)).idsAfter(base).start();
@@ -189,13 +206,14 @@ class FleetProcessIT {
   @Test
   void kill_9_of_the_leader_process_and_the_primary_promotes_once_and_a_restart_recovers()
       throws Exception {
-    // Given three Halo processes on a three-node ensemble, a leading
+    // Given three Halo processes on a three-node ensemble, a leading, their ZooKeeper sessions
+    // lasting 40 s
     startCluster("fleetproc");
     String root = "/fleet-kill";
-    HaloProcess a = halo("a", zk.getConnectString(), root);
+    HaloProcess a = halo("a", zk.getConnectString(), root, LONG_SESSION);
     awaitLeader(List.of(a));
-    HaloProcess b = halo("b", zk.getConnectString(), root);
-    HaloProcess c = halo("c", zk.getConnectString(), root);
+    HaloProcess b = halo("b", zk.getConnectString(), root, LONG_SESSION);
+    HaloProcess c = halo("c", zk.getConnectString(), root, LONG_SESSION);
     await()
         .atMost(Duration.ofSeconds(20))
         .until(
@@ -219,8 +237,12 @@ class FleetProcessIT {
     long killedAt = System.nanoTime();
     a.kill();
     old.kill();
-    // Then one survivor leads, both follow one new primary, and exactly one standby was promoted
+    // Then one survivor leads (long before a's session could expire: it saw a's process gone),
+    // both follow one new primary, and exactly one standby was promoted
     HaloProcess leader = awaitLeader(List.of(b, c));
+    assertThat(Duration.ofNanos(System.nanoTime() - killedAt))
+        .as("a new leader while the killed one's session still runs")
+        .isLessThan(LONG_SESSION.dividedBy(2));
     await()
         .atMost(Duration.ofSeconds(40))
         .until(
@@ -367,12 +389,15 @@ class FleetProcessIT {
       c.createStatement().execute("create table acked_writes(id bigint primary key)");
     }
     String root = "/fleet-mariadb";
-    HaloProcess a = HaloProcess.startMySql("a", zk.getConnectString(), root, mariadb, DIR);
+    HaloProcess a =
+        HaloProcess.startMySql("a", zk.getConnectString(), root, mariadb, DIR, LONG_SESSION);
     halos.add(a);
     awaitLeader(List.of(a));
-    HaloProcess b = HaloProcess.startMySql("b", zk.getConnectString(), root, mariadb, DIR);
+    HaloProcess b =
+        HaloProcess.startMySql("b", zk.getConnectString(), root, mariadb, DIR, LONG_SESSION);
     halos.add(b);
-    HaloProcess c = HaloProcess.startMySql("c", zk.getConnectString(), root, mariadb, DIR);
+    HaloProcess c =
+        HaloProcess.startMySql("c", zk.getConnectString(), root, mariadb, DIR, LONG_SESSION);
     halos.add(c);
     await()
         .atMost(Duration.ofSeconds(20))
@@ -402,8 +427,11 @@ class FleetProcessIT {
     long killedAt = System.nanoTime();
     a.kill();
     old.kill();
-    // Then one survivor leads and both follow one promoted replica
+    // Then one survivor leads (a's 40 s session still open) and both follow one promoted replica
     HaloProcess leader = awaitLeader(List.of(b, c));
+    assertThat(Duration.ofNanos(System.nanoTime() - killedAt))
+        .as("a new leader while the killed one's session still runs")
+        .isLessThan(LONG_SESSION.dividedBy(2));
     await()
         .atMost(Duration.ofSeconds(40))
         .until(

@@ -30,6 +30,10 @@ import java.util.concurrent.TimeUnit;
 final class HaloProcess implements AutoCloseable {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The fleet tests' default session_timeout: short, so that a partitioned session expires. */
+  static final Duration SESSION_TIMEOUT = Duration.ofSeconds(3);
+
   private static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
@@ -66,6 +70,21 @@ final class HaloProcess implements AutoCloseable {
       String extraClusterYaml,
       Path dir)
       throws Exception {
+    return start(
+        name, zkConnect, zkRoot, cluster, monitorPorts, extraClusterYaml, dir, SESSION_TIMEOUT);
+  }
+
+  /** The same with another ZooKeeper {@code session_timeout}. */
+  static HaloProcess start(
+      String name,
+      String zkConnect,
+      String zkRoot,
+      PgCluster cluster,
+      List<Integer> monitorPorts,
+      String extraClusterYaml,
+      Path dir,
+      Duration sessionTimeout)
+      throws Exception {
     StringBuilder backends = new StringBuilder();
     List<PgNode> nodes = cluster.nodes();
     for (int i = 0; i < nodes.size(); i++) {
@@ -79,12 +98,18 @@ final class HaloProcess implements AutoCloseable {
         %s    monitor: { user: %s, password: %s, interval: 200ms, timeout: 1s, failures: 3, successes: 2 }
         """
             .formatted(backends, cluster.superuser(), cluster.superuserPassword());
-    return start(name, zkConnect, zkRoot, body + extra(extraClusterYaml), false, dir);
+    return start(
+        name, zkConnect, zkRoot, body + extra(extraClusterYaml), false, dir, sessionTimeout);
   }
 
   /** The same for a MariaDB primary with its replicas (monitored as the test kit's root user). */
   static HaloProcess startMySql(
-      String name, String zkConnect, String zkRoot, MariaDbCluster cluster, Path dir)
+      String name,
+      String zkConnect,
+      String zkRoot,
+      MariaDbCluster cluster,
+      Path dir,
+      Duration sessionTimeout)
       throws Exception {
     StringBuilder backends = new StringBuilder();
     for (MariaDbNode n : cluster.nodes()) {
@@ -97,7 +122,7 @@ final class HaloProcess implements AutoCloseable {
         %s    monitor: { user: %s, interval: 200ms, timeout: 1s, failures: 3, successes: 2 }
         """
             .formatted(backends, cluster.rootUser());
-    return start(name, zkConnect, zkRoot, body, true, dir);
+    return start(name, zkConnect, zkRoot, body, true, dir, sessionTimeout);
   }
 
   private static String backend(String name, int port, boolean primary) {
@@ -115,7 +140,13 @@ final class HaloProcess implements AutoCloseable {
   }
 
   private static HaloProcess start(
-      String name, String zkConnect, String zkRoot, String clusterBody, boolean mysql, Path dir)
+      String name,
+      String zkConnect,
+      String zkRoot,
+      String clusterBody,
+      boolean mysql,
+      Path dir,
+      Duration sessionTimeout)
       throws Exception {
     Files.createDirectories(dir);
     int admin = freePort();
@@ -126,13 +157,13 @@ final class HaloProcess implements AutoCloseable {
         users:
           - { name: app, password: apppw }
         coordination:
-          zookeeper: { connect: "%s", root: %s, session_timeout: 3s, instance: %s }
+          zookeeper: { connect: "%s", root: %s, session_timeout: %dms, instance: %s }
         clusters:
           - name: main
             listeners:
               - { listen: 127.0.0.1:%d, route: primary }
         """
-                .formatted(admin, zkConnect, zkRoot, name, listen)
+                .formatted(admin, zkConnect, zkRoot, sessionTimeout.toMillis(), name, listen)
             + clusterBody;
     Path config = dir.resolve(name + (mysql ? "-my" : "") + ".yaml");
     Files.writeString(config, yaml);

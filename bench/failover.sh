@@ -8,6 +8,8 @@
 #   POOL_MODE=transaction bench/failover.sh   the same through a listener with pool_mode: transaction
 #   bench/failover.sh --instances 3    kill -9 (synchronous replication) through 1 Halo, then through a
 #                                      follower of 3 Halo instances on a 3-node ZooKeeper, alternated
+#   bench/failover.sh --instances 3 --crash-leader   the fleet's leader crashes with the primary
+#                                      (FAST_TAKEOVER=false: the survivors wait for its session)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run_java_bench io.halo.bench.FailoverBench "$@"

@@ -68,6 +68,17 @@ public final class FailoverBench {
   /** Persistent sessions left idle through the fault (issue 13: none may see an error). */
   static final int IDLE = Integer.parseInt(System.getenv().getOrDefault("IDLE", "200"));
 
+  /**
+   * {@code --crash-leader}: in the fleet runs the leading instance crashes with the primary (its
+   * ZooKeeper link blackholed, then the instance closed: its session is left to expire, as after a
+   * kill -9 of its process).
+   */
+  private static boolean crashLeader;
+
+  /** {@code FAST_TAKEOVER=false}: the fleet's instances wait for a crashed leader's session. */
+  static final boolean FAST_TAKEOVER =
+      !"false".equals(System.getenv().getOrDefault("FAST_TAKEOVER", "true"));
+
   public static void main(String[] args) throws Exception {
     int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
     boolean mysql = false;
@@ -78,6 +89,8 @@ public final class FailoverBench {
         if (instances < 2) {
           throw new IllegalArgumentException("--instances must be at least 2");
         }
+      } else if (args[i].equals("--crash-leader")) {
+        crashLeader = true;
       } else if (args[i].equals("--engine") && i + 1 < args.length) {
         String e = args[++i];
         if (!e.equals("mysql") && !e.equals("postgresql")) {
@@ -88,7 +101,7 @@ public final class FailoverBench {
         throw new IllegalArgumentException(
             "unknown argument "
                 + args[i]
-                + " (usage: [--engine postgresql|mysql] | [--instances N])");
+                + " (usage: [--engine postgresql|mysql] | [--instances N [--crash-leader]])");
       }
     }
     List<Run> results = new ArrayList<>();
@@ -255,6 +268,7 @@ public final class FailoverBench {
   private static Run killRun(boolean sync, int instances, TestingCluster zk, int run)
       throws Exception {
     List<HaloServer> fleet = new ArrayList<>();
+    io.halo.testkit.TcpRelay leaderLink = null;
     try (PgCluster c = cluster(sync)) {
       HaloServer h;
       if (instances == 1) {
@@ -262,13 +276,21 @@ public final class FailoverBench {
         fleet.add(h);
       } else {
         for (int i = 0; i < instances; i++) {
+          String connect = zk.getConnectString();
+          if (i == 0 && crashLeader) {
+            leaderLink =
+                io.halo.testkit.TcpRelay.start(
+                    "zk-leader", "127.0.0.1", zk.getServers().get(0).getInstanceSpec().getPort());
+            connect = "127.0.0.1:" + leaderLink.port();
+          }
           String top =
               "coordination: { zookeeper: { connect: \""
-                  + zk.getConnectString()
+                  + connect
                   + "\", root: /bench-"
                   + run
                   + ", instance: halo-"
                   + i
+                  + (FAST_TAKEOVER ? "" : ", fast_takeover: false")
                   + " } }\n";
           HaloServer member =
               BenchHalo.startWithTop(
@@ -287,19 +309,32 @@ public final class FailoverBench {
         }
         h = fleet.get(1);
       }
+      io.halo.testkit.TcpRelay link = leaderLink;
       try {
-        return killRun(sync, instances, c, h, fleet.get(0));
+        return killRun(sync, instances, c, h, fleet.get(0), link);
       } finally {
         for (HaloServer m : fleet) {
-          m.close();
+          if (link == null || m != fleet.get(0)) { // the crashed leader closes on its own thread
+            m.close();
+          }
+        }
+        if (link != null) {
+          link.close();
         }
       }
     }
   }
 
   private static Run killRun(
-      boolean sync, int instances, PgCluster c, HaloServer h, HaloServer leader) throws Exception {
-    ClusterControl control = leader.clusters().get(0);
+      boolean sync,
+      int instances,
+      PgCluster c,
+      HaloServer h,
+      HaloServer leader,
+      io.halo.testkit.TcpRelay leaderLink)
+      throws Exception {
+    // the reports as the instance carrying the traffic shows them (every instance shows them)
+    ClusterControl control = (leaderLink == null ? leader : h).clusters().get(0);
     PgNode standby = c.standbys().get(0);
     List<Connection> idle = idleSessions(url(h));
     Writer w = new Writer(url(h), "app", "apppw", Duration.ofMillis(5)).start();
@@ -307,6 +342,12 @@ public final class FailoverBench {
     long killedAt = System.nanoTime();
     java.time.Instant killedWall = java.time.Instant.now();
     int before = w.ackedCount();
+    if (leaderLink != null) {
+      leaderLink.blackhole();
+      Thread crash = new Thread(leader::close, "crash-leader");
+      crash.setDaemon(true);
+      crash.start();
+    }
     c.primary().kill();
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (w.ackedAfter(killedAt) < 50 && System.nanoTime() < deadline) {
@@ -331,7 +372,10 @@ public final class FailoverBench {
             + (sync ? "synchronous" : "asynchronous")
             + " replication"
             + (instances > 1
-                ? ", " + instances + " Halo instances (ZooKeeper), through a follower"
+                ? ", "
+                    + instances
+                    + " Halo instances (ZooKeeper), through a follower"
+                    + (leaderLink == null ? "" : ", the leader crashed with the primary")
                 : "")
             + (POOL_MODE.isEmpty() ? "" : ", pool_mode " + POOL_MODE);
     System.err.printf(

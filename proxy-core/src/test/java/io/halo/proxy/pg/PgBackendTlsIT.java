@@ -126,16 +126,27 @@ class PgBackendTlsIT {
       assertThat(rs.getBoolean(1)).isTrue();
       assertThat(rs.getString(2)).startsWith("TLSv1.");
     }
-    try (Connection c = cluster.primary().connectAsSuperuser();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "select bool_and(ssl), count(*) from pg_stat_ssl join pg_stat_activity using (pid)"
-                    + " where application_name = 'halo-monitor'")) {
-      rs.next();
-      assertThat(rs.getLong(2)).as("probe connections").isPositive();
-      assertThat(rs.getBoolean(1)).as("every probe connection uses TLS").isTrue();
-    }
+    // (the probes' pool may be between connections at any one moment: wait for one)
+    long[] probes = new long[1];
+    boolean[] allTls = new boolean[1];
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection c = cluster.primary().connectAsSuperuser();
+                  Statement s = c.createStatement();
+                  ResultSet rs =
+                      s.executeQuery(
+                          "select bool_and(ssl), count(*) from pg_stat_ssl join pg_stat_activity"
+                              + " using (pid) where application_name = 'halo-monitor'")) {
+                rs.next();
+                allTls[0] = rs.getBoolean(1);
+                probes[0] = rs.getLong(2);
+                return probes[0] > 0;
+              }
+            });
+    assertThat(probes[0]).as("probe connections").isPositive();
+    assertThat(allTls[0]).as("every probe connection uses TLS").isTrue();
   }
 
   @Test

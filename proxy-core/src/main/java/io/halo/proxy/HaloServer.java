@@ -609,6 +609,22 @@ public final class HaloServer implements AutoCloseable, ProxyView {
       if (!c.monitor().equals(before.monitor())) {
         health(c.name()).monitorCredentials(c.monitor().user(), c.monitor().password());
       }
+      for (io.halo.conf.model.ListenerConfig l : c.listeners()) {
+        io.halo.conf.model.ListenerConfig was =
+            before.listeners().stream()
+                .filter(x -> x.listen().equals(l.listen()))
+                .findFirst()
+                .orElseThrow();
+        if (!l.pool().equals(was.pool())) {
+          contexts.stream()
+              .filter(x -> x.cluster().equals(c.name()) && x.listener().listen().equals(l.listen()))
+              .forEach(x -> x.pool().reconfigure(l.pool()));
+          mysqlContexts.stream()
+              .filter(x -> x.cluster().equals(c.name()) && x.listener().listen().equals(l.listen()))
+              .forEach(x -> x.pool().reconfigure(l.pool()));
+          log.info("reload: [{}/{}] pool now {}", c.name(), l.listen(), l.pool());
+        }
+      }
       if (c.failover().mode() != before.failover().mode()) {
         coordinators.stream()
             .filter(f -> f.name().equals(c.name()))

@@ -311,6 +311,81 @@ class ReloadIT {
     assertThat(texts(reload().path("pending_restart"))).hasSize(3);
   }
 
+  /** Backend connections of user app that PostgreSQL holds now (Halo's pool, here). */
+  private static int appBackends() throws SQLException {
+    try (Connection c = pg.primary().connectAsSuperuser()) {
+      return Integer.parseInt(
+          one(
+              c,
+              "select count(*) from pg_stat_activity where usename = 'app'"
+                  + " and backend_type = 'client backend'"));
+    }
+  }
+
+  /**
+   * PgBouncer's RELOAD of {@code default_pool_size}: a transaction pool grows at once (a
+   * transaction waiting for the full pool gets a connection) and shrinks as connections come back;
+   * its mode waits for a restart.
+   */
+  @Test
+  void a_transaction_pool_grows_and_shrinks_at_reload() throws Exception {
+    adminPort = freePort();
+    pgPort = freePort();
+    myPort = freePort();
+    String pooled =
+        "server: { io_threads: 1 }\n"
+            + yaml("apppw", "", 100, null)
+                .replace(
+                    "- { listen: 127.0.0.1:" + pgPort + " }",
+                    "- { listen: 127.0.0.1:"
+                        + pgPort
+                        + ", pool_mode: transaction, pool: { size: SIZE, wait_timeout: 60s } }");
+    start(pooled.replace("SIZE", "1"));
+    // Given a pool of one connection, held by a's open transaction, and b's statement waiting
+    Connection a = pgConnect("app", "apppw");
+    a.setAutoCommit(false);
+    assertThat(one(a, "select 'a'")).isEqualTo("a");
+    // (b's login already runs pgjdbc's setup statements: it waits for the pool)
+    Connection[] b = new Connection[1];
+    java.util.concurrent.CompletableFuture<String> waiting =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                b[0] = pgConnect("app", "apppw");
+                return one(b[0], "select 'b'");
+              } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+              }
+            });
+    Thread.sleep(500);
+    assertThat(waiting).as("b waits for the full pool").isNotDone();
+    assertThat(appBackends()).isEqualTo(1);
+    // When the file says size 2 and Halo reloads
+    rewrite(pooled.replace("SIZE", "2"));
+    JsonNode r = reload();
+    // Then b runs at once on a second connection while a's transaction goes on
+    assertThat(texts(r.path("applied")))
+        .containsExactly("clusters[pg].listeners[127.0.0.1:" + pgPort + "].pool.size changed");
+    assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo("b");
+    assertThat(appBackends()).isEqualTo(2);
+    // When it says size 1 again: the connection that comes back beyond the size closes
+    rewrite(pooled.replace("SIZE", "1"));
+    reload();
+    a.commit();
+    await().atMost(Duration.ofSeconds(10)).until(() -> appBackends() == 1);
+    for (int i = 0; i < 5; i++) {
+      assertThat(one(a, "select 'a'")).isEqualTo("a");
+      a.commit();
+      assertThat(one(b[0], "select 'b'")).isEqualTo("b");
+    }
+    assertThat(appBackends()).isEqualTo(1);
+    // And the pool mode itself waits for a restart
+    rewrite(pooled.replace("SIZE", "1").replace("pool_mode: transaction", "pool_mode: session"));
+    assertThat(texts(reload().path("pending_restart")))
+        .anyMatch(k -> k.startsWith("clusters[pg].listeners[127.0.0.1:" + pgPort + "]"))
+        .anyMatch(k -> k.contains("mode"));
+  }
+
   /**
    * Credential rotation: a monitor login that does not work is refused with the server's reason and
    * nothing changes; one that works is taken. Then the old login is disabled and its sessions

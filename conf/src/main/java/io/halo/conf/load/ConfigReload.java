@@ -4,6 +4,7 @@ import io.halo.conf.model.AdminConfig;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.FailoverConfig;
 import io.halo.conf.model.HaloConfig;
+import io.halo.conf.model.ListenerConfig;
 import io.halo.conf.model.ThrottleConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,8 +18,9 @@ import java.util.List;
  * <p>A reload takes: {@code users}, {@code admin.token} and {@code admin.read_only_token}, each
  * cluster's {@code throttle} limits and {@code queue_timeout} (its {@code limit} kind and {@code
  * min_transactions} stay), its {@code failover.mode} between automatic and manual (observe, on
- * either side, changes who decides the topology: a restart), and its {@code monitor} user and
- * password. Nothing else.
+ * either side, changes who decides the topology: a restart), its {@code monitor} user and password,
+ * and each listener's {@code pool} settings but its mode and {@code max_prepared_statements}
+ * (listeners matched by their address). Nothing else.
  */
 public final class ConfigReload {
 
@@ -65,16 +67,37 @@ public final class ConfigReload {
         switchable(c.failover().mode(), n.failover().mode())
             ? n.failover().mode()
             : c.failover().mode();
+    List<ListenerConfig> listeners = new ArrayList<>();
+    for (ListenerConfig l : c.listeners()) {
+      ListenerConfig nl =
+          n.listeners().stream()
+              .filter(x -> x.listen().equals(l.listen()))
+              .findFirst()
+              .orElse(null);
+      listeners.add(nl == null ? l : l.withPool(pool(l, nl)));
+    }
     return new ClusterConfig(
         c.name(),
         c.engine(),
-        c.listeners(),
+        listeners,
         c.backends(),
         c.monitor().withLogin(n.monitor().user(), n.monitor().password()),
         c.failover().withMode(mode),
         throttle(c.throttle(), n.throttle()),
         c.groups(),
         c.authQuery());
+  }
+
+  /**
+   * The listener's reloadable pool settings from {@code next} (its pool mode stays). Settings that
+   * only fit the new mode (min_idle on a listener without pooling) wait with it for a restart.
+   */
+  private static io.halo.conf.model.PoolConfig pool(ListenerConfig running, ListenerConfig next) {
+    try {
+      return running.pool().reloadedFrom(next.pool());
+    } catch (IllegalArgumentException e) {
+      return running.pool();
+    }
   }
 
   /** The reloadable limits of {@code next} over what only a restart changes of {@code running}. */

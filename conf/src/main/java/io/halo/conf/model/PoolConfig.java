@@ -96,6 +96,26 @@ public record PoolConfig(
     }
   }
 
+  /**
+   * What a config reload takes of {@code next}: every setting but {@code mode} and {@code
+   * max_prepared_statements} (a restart changes those: connections and statement books exist in the
+   * running mode).
+   *
+   * @throws IllegalArgumentException when {@code next}'s settings do not fit the running mode
+   */
+  public PoolConfig reloadedFrom(PoolConfig next) {
+    return new PoolConfig(
+        mode,
+        next.maxIdle(),
+        next.idleTimeout(),
+        next.maxLifetime(),
+        next.size(),
+        next.waitTimeout(),
+        maxPreparedStatements,
+        next.checkAfter(),
+        next.minIdle());
+  }
+
   /** Pooling with the health check on checkout at its default. */
   public PoolConfig(
       Mode mode,

@@ -107,6 +107,36 @@ class ConfigDiffTest {
   }
 
   @Test
+  void pool_sizes_and_timeouts_reload_and_the_pool_mode_and_statement_cache_do_not()
+      throws Exception {
+    assertThat(
+            changes(
+                BASE.replace(
+                    "pool_mode: transaction }",
+                    "pool_mode: transaction, pool: { size: 5, wait_timeout: 10s, min_idle: 1,"
+                        + " max_prepared_statements: 50 } }")))
+        .containsExactly(
+            "clusters[main].listeners[127.0.0.1:6432].pool.size changed (reload)",
+            "clusters[main].listeners[127.0.0.1:6432].pool.wait_timeout changed (reload)",
+            "clusters[main].listeners[127.0.0.1:6432].pool.max_prepared_statements changed"
+                + " (restart)",
+            "clusters[main].listeners[127.0.0.1:6432].pool.min_idle changed (reload)");
+    // a listener without pooling turned into a pooled one with min_idle: the pool waits whole for
+    // the restart with its mode (min_idle does not fit the running mode), the reload goes on
+    HaloConfig unpooled = parse(BASE.replace(", pool_mode: transaction }", " }"));
+    HaloConfig pooled =
+        parse(
+            BASE.replace(
+                "pool_mode: transaction }", "pool_mode: transaction, pool: { min_idle: 2 } }"));
+    HaloConfig merged = ConfigReload.merge(unpooled, pooled);
+    assertThat(ConfigReload.applied(unpooled, merged)).isEmpty();
+    assertThat(ConfigReload.pending(merged, pooled).stream().map(Object::toString))
+        .containsExactly(
+            "clusters[main].listeners[127.0.0.1:6432].pool_mode changed",
+            "clusters[main].listeners[127.0.0.1:6432].pool.min_idle changed");
+  }
+
+  @Test
   void the_failover_mode_reloads_between_automatic_and_manual_and_the_limit_kind_does_not()
       throws Exception {
     assertThat(

@@ -101,6 +101,16 @@ public final class PgPool {
     return config.maxPreparedStatements();
   }
 
+  /**
+   * Takes a reloaded {@code pool:} of the listener: its mode and {@code max_prepared_statements}
+   * stay (a restart changes them), the sizes and timeouts apply now ({@link
+   * TransactionPool#reconfigure}). Any thread.
+   */
+  public void reconfigure(PoolConfig next) {
+    sessions.reconfigure(next);
+    tx.reconfigure(next);
+  }
+
   public boolean enabled() {
     return config.pooled();
   }

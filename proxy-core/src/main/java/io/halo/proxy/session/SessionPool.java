@@ -117,7 +117,9 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
   private static final AttributeKey<Entry<?>> ENTRY = AttributeKey.valueOf("halo.pool.entry");
 
-  private final PoolConfig config;
+  /** Replaced by a reload ({@link #reconfigure}); {@code mode} never changes. */
+  private volatile PoolConfig config;
+
   private final Engine<K, C> engine;
 
   /** Per event loop, the idle connections per key; the inner maps belong to their loop. */
@@ -150,6 +152,15 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
   public boolean enabled() {
     return config.pooled();
+  }
+
+  /**
+   * Takes a reloaded {@code pool:} (its mode stays): {@code max_idle}, {@code idle_timeout}, {@code
+   * max_lifetime}, {@code check_after} and {@code min_idle} apply from each connection's next
+   * return or checkout. Any thread.
+   */
+  public void reconfigure(PoolConfig next) {
+    config = next;
   }
 
   /**

@@ -102,11 +102,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
   private static final long WARM_PAUSE_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
 
-  private final PoolConfig config;
+  /** Replaced by a reload ({@link #reconfigure}); {@code mode} never changes. */
+  private volatile PoolConfig config;
+
   private final Engine<C, M> engine;
+  private final int loops;
 
   /** Connections per key and event loop at most ({@code size} shared out). */
-  private final int perLoop;
+  private volatile int perLoop;
 
   /** Per event loop, each key's connections; the inner maps belong to their loop. */
   private final Map<EventLoop, Map<K, Slot<K, C, M>>> slots = new ConcurrentHashMap<>();
@@ -142,8 +145,43 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   public TransactionPool(PoolConfig config, int loops, Admission admission, Engine<C, M> engine) {
     this.config = config;
     this.engine = engine;
-    this.perLoop = Math.max(1, (config.size() + Math.max(1, loops) - 1) / Math.max(1, loops));
+    this.loops = Math.max(1, loops);
+    this.perLoop = share(config.size());
     this.admission = admission;
+  }
+
+  private int share(int size) {
+    return Math.max(1, (size + loops - 1) / loops);
+  }
+
+  /**
+   * Takes a reloaded {@code pool:} (its mode stays): a larger {@code size} serves waiting
+   * transactions at once, a smaller one closes idle connections beyond it now and busy ones as they
+   * are checked in; the timeouts, {@code min_idle} and {@code check_after} apply from the next use.
+   * Any thread.
+   */
+  public void reconfigure(PoolConfig next) {
+    config = next;
+    perLoop = share(next.size());
+    slots.forEach(
+        (l, loopSlots) ->
+            onLoop(
+                l,
+                () -> {
+                  for (Slot<K, C, M> slot : List.copyOf(loopSlots.values())) {
+                    while (slot.open > perLoop && !slot.idle.isEmpty()) {
+                      Channel ch = slot.idle.pollFirst(); // the least recently used
+                      idleCount.decrementAndGet();
+                      PoolIdle i = ch.pipeline().get(PoolIdle.class);
+                      if (i != null) {
+                        i.leave(ch);
+                      }
+                      engine.quit(ch);
+                    }
+                    serveWaiters(slot);
+                    warm(slot);
+                  }
+                }));
   }
 
   /** One key's connections on one event loop; leaves its loop's map once it has none. */
@@ -554,27 +592,36 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private void closed(Slot<K, C, M> slot) {
     slot.open--;
     openCount.decrementAndGet();
-    Waiter<C> w = slot.waiters.pollFirst();
-    if (w == null) {
+    if (slot.waiters.isEmpty() || slot.open >= perLoop) {
+      // (at or above the size: a reload shrank the pool, a checkin serves the waiters)
       warm(slot);
-      if (slot.open == 0 && slot.idle.isEmpty()) {
+      if (slot.open == 0 && slot.idle.isEmpty() && slot.waiters.isEmpty()) {
         forget(slot);
       }
       return;
     }
-    waited(w);
-    w.timer.cancel(false);
-    open(slot, w.login)
-        .addListener(
-            (Future<C> f) -> {
-              if (f.isSuccess()) {
-                if (!w.promise.trySuccess(f.getNow())) {
-                  release(f.getNow());
+    serveWaiters(slot);
+  }
+
+  /** Logs in for the first waiters while the slot has room. On the slot's loop. */
+  private void serveWaiters(Slot<K, C, M> slot) {
+    Waiter<C> w;
+    while (slot.open < perLoop && (w = slot.waiters.pollFirst()) != null) {
+      Waiter<C> served = w;
+      waited(served);
+      served.timer.cancel(false);
+      open(slot, served.login)
+          .addListener(
+              (Future<C> f) -> {
+                if (f.isSuccess()) {
+                  if (!served.promise.trySuccess(f.getNow())) {
+                    release(f.getNow());
+                  }
+                } else {
+                  served.promise.tryFailure(f.cause());
                 }
-              } else {
-                w.promise.tryFailure(f.cause());
-              }
-            });
+              });
+    }
   }
 
   /** {@code slot} has no connection and nobody waits: it leaves its loop's map. On its loop. */
@@ -621,7 +668,12 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     Born b = ch.attr(BORN).get();
     @SuppressWarnings("unchecked") // the pool set it: a channel is in one pool
     Slot<K, C, M> slot = b == null ? null : slots(ch.eventLoop()).get((K) b.key());
-    if (slot == null || stopped || !ch.isActive() || expired(b) || b.epoch() != epoch) {
+    if (slot == null
+        || stopped
+        || !ch.isActive()
+        || expired(b)
+        || b.epoch() != epoch
+        || slot.open > perLoop) { // (a reload shrank the pool)
       engine.quit(ch);
       return;
     }

@@ -828,12 +828,13 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   @Override
   public void close() {
     if (zk != null) {
-      // first: the next instance leads at once, and nobody takes this one's closing admin API for
-      // a crash (fast_takeover)
-      zk.leave();
+      zk.stopping(); // never joins an election again, even if its closing admin API looks dead
     }
     if (admin != null) {
-      admin.close();
+      admin.close(); // running actions end first (they may still save while this one leads)
+    }
+    if (zk != null) {
+      zk.leave(); // the next instance leads at once, while this one drains
     }
     coordinators.forEach(FailoverCoordinator::close);
     for (AutoCloseable a : authQueries) {

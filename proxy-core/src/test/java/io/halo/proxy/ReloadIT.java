@@ -368,15 +368,23 @@ class ReloadIT {
         .containsExactly("clusters[pg].listeners[127.0.0.1:" + pgPort + "].pool.size changed");
     assertThat(waiting.get(10, TimeUnit.SECONDS)).isEqualTo("b");
     assertThat(appBackends()).isEqualTo(2);
-    // When it says size 1 again: the connection that comes back beyond the size closes
+    // When it says size 1 again while both connections are busy (b in a transaction too)
+    b[0].setAutoCommit(false);
+    assertThat(one(b[0], "select 'b'")).isEqualTo("b");
     rewrite(pooled.replace("SIZE", "1"));
     reload();
+    // Then nothing busy is cut; the first connection to come back beyond the size closes, the
+    // other stays, and the two sessions share it from then on
+    assertThat(one(a, "select 'a, still'")).isEqualTo("a, still");
+    assertThat(appBackends()).isEqualTo(2);
     a.commit();
     await().atMost(Duration.ofSeconds(10)).until(() -> appBackends() == 1);
+    b[0].commit();
     for (int i = 0; i < 5; i++) {
       assertThat(one(a, "select 'a'")).isEqualTo("a");
       a.commit();
       assertThat(one(b[0], "select 'b'")).isEqualTo("b");
+      b[0].commit();
     }
     assertThat(appBackends()).isEqualTo(1);
     // And the pool mode itself waits for a restart
@@ -617,10 +625,18 @@ class ReloadIT {
     return out;
   }
 
+  /** Ports handed out in this JVM: the kernel may offer a just-closed port again. */
+  private static final java.util.Set<Integer> TAKEN =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
+    while (true) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        s.setReuseAddress(true);
+        if (TAKEN.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      }
     }
   }
 }

@@ -561,6 +561,11 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     return health.decides();
   }
 
+  /** {@link #decides()}, confirmed with the coordination service (blocks: action threads). */
+  boolean confirmsLeadership() {
+    return health.confirmsLeadership();
+  }
+
   private void requireBackend(String target) {
     if (target != null && config.backend(target).isEmpty()) {
       throw new IllegalArgumentException(

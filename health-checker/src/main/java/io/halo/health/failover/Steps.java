@@ -233,9 +233,9 @@ final class Steps {
 
   private boolean promote() {
     Instant b = rb.begin();
-    if (!coordinator.decides()) {
-      // Leadership ended (ZooKeeper suspended or lost) during the failover: the next leader
-      // decides.
+    if (!coordinator.confirmsLeadership()) {
+      // Leadership ended (ZooKeeper suspended or lost, or this instance's election node removed)
+      // during the failover: the next leader decides.
       failed = fail("promote", b, "this instance no longer leads the cluster; not promoting " + to);
       return false;
     }

@@ -413,6 +413,11 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return store.decides();
   }
 
+  /** {@link StateStore#confirmsLeadership()}: blocks, never on an event loop. */
+  public boolean confirmsLeadership() {
+    return store.confirmsLeadership();
+  }
+
   /** The fleet of instances sharing this cluster; null when this Halo runs alone. */
   public io.halo.health.FleetView fleet() {
     return store.fleet();

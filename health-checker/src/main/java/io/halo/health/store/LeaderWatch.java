@@ -24,15 +24,16 @@ import org.slf4j.LoggerFactory;
  * the leader's latch node (path, owning session, instance name) and the admin address that instance
  * publishes in its view, and keeps one plain TCP connection open to each such address, sending
  * nothing. A crashed process's kernel closes that connection (FIN or RST), and the watch connects
- * again at once. Only a refused connect counts, and only twice in a row, to an address it has
- * reached before for the same latch node: the host answers, nothing listens there any more, so the
- * process that held the node is gone (a restarted one has a new session and a new node). Then the
- * store deletes that latch node and that session's views, guarded by the owning session: the next
- * instance in the latch leads. A timeout, an unreachable host or a partition proves nothing and
- * changes nothing: the session's expiry stays the rule there. Deleting a live leader's node (its
- * admin API alone gone) is safe too: every state write is a transaction that checks the writer's
- * own latch node, so the deposed instance can decide nothing more, and it rejoins the election
- * ({@link ZkStateStore}).
+ * again at once. Only a refused connect counts, and only three times in a row 150 ms apart, to an
+ * address it has reached before for the same latch node: the host answers, nothing listens there
+ * any more, so the process that held the node is gone (a restarted one has a new session and a new
+ * node). Then the store deletes that latch node and that session's views, guarded by the owning
+ * session: the next instance in the latch leads. A timeout, an unreachable host or a partition
+ * proves nothing and changes nothing: the session's expiry stays the rule there. Deleting a live
+ * leader's node (its admin API alone gone) is safe too: every state write is a transaction that
+ * checks the writer's own latch node, and a promotion first asks ZooKeeper whether that node still
+ * exists, so the deposed instance can decide nothing more, and it rejoins the election ({@link
+ * ZkStateStore}).
  */
 final class LeaderWatch implements AutoCloseable {
 
@@ -42,21 +43,31 @@ final class LeaderWatch implements AutoCloseable {
   static final int PERIOD_MS = 1_000;
 
   static final int CONNECT_TIMEOUT_MS = 1_000;
-  static final int REFUSALS = 2;
+
+  /** Refused connects in a row that prove the process gone, {@link #REFUSAL_GAP_MS} apart. */
+  static final int REFUSALS = 3;
+
+  static final int REFUSAL_GAP_MS = 150;
 
   /**
    * A cluster's leader as its latch shows it: the node, the session owning it, the instance's name
-   * and its admin address (null for an earlier process of this same instance).
+   * and its admin address.
    */
   record Leader(String cluster, String path, long session, String instance, String admin) {}
 
   private final Supplier<List<ZkStateStore>> stores;
+  private final Supplier<String> self;
   private final Thread thread;
   private final Map<Leader, Watcher> watching = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile boolean closed;
 
-  LeaderWatch(Supplier<List<ZkStateStore>> stores) {
+  /**
+   * @param stores every cluster's store
+   * @param self this instance's own admin address as it publishes it
+   */
+  LeaderWatch(Supplier<List<ZkStateStore>> stores, Supplier<String> self) {
     this.stores = stores;
+    this.self = self;
     this.thread = new Thread(this::run, "halo-zk-leader-watch");
     thread.setDaemon(true);
   }
@@ -77,16 +88,9 @@ final class LeaderWatch implements AutoCloseable {
           unknown.add(s); // ZooKeeper cannot say now: keep watching what was watched
           continue;
         }
-        if (l != null && l.admin() == null) {
-          // an earlier process of this very instance, crashed: gone for certain
-          log.warn(
-              "[{}] the leader's latch node {} belongs to an earlier process of this instance"
-                  + " ({}): ending its leadership",
-              l.cluster(),
-              l.path(),
-              l.instance());
-          s.removeDeadLeader(l);
-        } else if (l != null) {
+        if (l != null && !l.admin().equals(self.get())) {
+          // (an address equal to this instance's own is a loopback address published by an
+          // instance on another host: nothing of that instance listens there)
           now.put(l, s);
         }
       }
@@ -97,25 +101,33 @@ final class LeaderWatch implements AutoCloseable {
                   !now.containsKey(e.getKey())
                       && !unknown.contains(e.getValue().store)
                       && e.getValue().stop());
-      now.forEach(
-          (l, s) -> {
-            if (!watching.containsKey(l)) {
-              Watcher w = new Watcher(l, s);
-              watching.put(l, w);
-              w.thread.start();
-            }
-          });
+      synchronized (this) {
+        if (closed) {
+          break;
+        }
+        now.forEach(
+            (l, s) -> {
+              if (!watching.containsKey(l)) {
+                Watcher w = new Watcher(l, s);
+                watching.put(l, w);
+                w.thread.start();
+              }
+            });
+      }
       try {
         Thread.sleep(PERIOD_MS);
       } catch (InterruptedException e) {
-        return;
+        break;
       }
     }
+    watching.values().forEach(Watcher::stop);
   }
 
   @Override
   public void close() {
-    closed = true;
+    synchronized (this) {
+      closed = true;
+    }
     thread.interrupt();
     watching.values().forEach(Watcher::stop);
   }
@@ -126,7 +138,7 @@ final class LeaderWatch implements AutoCloseable {
     final ZkStateStore store;
     final Thread thread;
     volatile boolean stopped;
-    private Socket socket;
+    private volatile Socket socket;
 
     Watcher(Leader leader, ZkStateStore store) {
       this.leader = leader;
@@ -192,7 +204,7 @@ final class LeaderWatch implements AutoCloseable {
               return;
             }
           }
-          pause(reached ? 50 : PERIOD_MS);
+          pause(reached ? REFUSAL_GAP_MS : PERIOD_MS);
         } catch (IOException e) {
           // reset, unreachable, timed out: proves nothing; the session's expiry decides there
           refused = 0;

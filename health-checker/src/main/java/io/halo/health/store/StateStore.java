@@ -36,6 +36,15 @@ public interface StateStore {
     return true;
   }
 
+  /**
+   * {@link #decides()}, asked of the coordination service itself right before an action that no
+   * state write guards (a promotion): in a fleet, whether this instance's election node still
+   * exists. Blocks (never on an event loop).
+   */
+  default boolean confirmsLeadership() {
+    return decides();
+  }
+
   /** Why this process is degraded (coordination lost), for status; null when it is not. */
   default String problem() {
     return null;

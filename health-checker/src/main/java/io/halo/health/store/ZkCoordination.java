@@ -204,7 +204,7 @@ public final class ZkCoordination implements AutoCloseable {
     }
     z.state = ConnectionState.CONNECTED;
     if (config.fastTakeover()) {
-      z.leaderWatch = new LeaderWatch(() -> List.copyOf(z.stores.values()));
+      z.leaderWatch = new LeaderWatch(() -> List.copyOf(z.stores.values()), () -> z.adminAddress);
       z.leaderWatch.start();
     }
     log.info(
@@ -260,13 +260,19 @@ public final class ZkCoordination implements AutoCloseable {
   }
 
   /**
-   * A stopping instance leaves every election first (the next instance leads at once) and stops
-   * watching the leaders; the session stays until {@link #close()}.
+   * A stopping instance stops watching the leaders and never joins an election again; what it leads
+   * it keeps until {@link #leave()} (running actions may still save).
    */
-  public void leave() {
+  public void stopping() {
     if (leaderWatch != null) {
       leaderWatch.close();
     }
+    stores.values().forEach(ZkStateStore::stopping);
+  }
+
+  /** A stopping instance leaves every election (the next instance leads at once). */
+  public void leave() {
+    stopping();
     stores.values().forEach(ZkStateStore::leave);
   }
 

@@ -62,6 +62,14 @@ public final class ZkStateStore implements StateStore {
   private volatile Consumer<SavedState> changed = s -> {};
   private volatile LeaderLatch latch;
   private volatile boolean closed;
+
+  /**
+   * The latch node this instance leads by, set when it takes the lead and cleared when it stops:
+   * every state write checks that this node still exists (not whatever node the latch holds now,
+   * which after a rejoin is a new one at the back of the election).
+   */
+  private volatile String leaderPath;
+
   private CuratorCache stateCache;
   private CuratorCache viewsCache;
   private volatile byte[] lastView;
@@ -136,9 +144,9 @@ public final class ZkStateStore implements StateStore {
     }
     byte[] bytes = json.writeValueAsBytes(state);
     synchronized (lock) {
-      String ours = latch == null ? null : latch.getOurPath();
-      if (ours == null) {
-        throw new IOException("not the leader of " + cluster + " (no latch node)");
+      String ours = leaderPath;
+      if (ours == null || !leading) {
+        throw new IOException("not the leader of " + cluster + " (no longer leading)");
       }
       try {
         CuratorOp write =
@@ -152,7 +160,16 @@ public final class ZkStateStore implements StateStore {
       } catch (KeeperException.BadVersionException
           | KeeperException.NoNodeException
           | KeeperException.NodeExistsException e) {
-        leading = false;
+        stopLeading();
+        if (e instanceof KeeperException.BadVersionException) {
+          // someone wrote meanwhile: while the latch still names this instance, read the newest
+          // state and lead again from it
+          try {
+            worker.execute(this::acquire);
+          } catch (java.util.concurrent.RejectedExecutionException x) {
+            // closing
+          }
+        }
         throw new IOException(
             "the state of "
                 + cluster
@@ -208,15 +225,18 @@ public final class ZkStateStore implements StateStore {
             if (leading) {
               log.warn("[{}] no longer the leader: taking no more decisions", cluster);
             }
-            leading = false;
+            stopLeading();
             republishView();
           }
         },
         worker);
     synchronized (lock) {
+      if (closed) {
+        return; // stopping (leave): never join again
+      }
       latch = l;
+      l.start();
     }
-    l.start();
   }
 
   /**
@@ -229,13 +249,13 @@ public final class ZkStateStore implements StateStore {
     if (closed || l == null || !path.equals(l.getOurPath())) {
       return;
     }
+    stopLeading();
     log.warn(
         "[{}] this instance's latch node {} was removed by another instance (it found this"
             + " instance's admin address refusing connections): it no longer leads and joins the"
             + " election again",
         cluster,
         path);
-    leading = false;
     republishView();
     try {
       l.close(LeaderLatch.CloseMode.SILENT);
@@ -247,6 +267,12 @@ public final class ZkStateStore implements StateStore {
     } catch (Exception e) {
       log.error("[{}] cannot join the leader election again: {}", cluster, e.toString());
     }
+  }
+
+  /** Stops deciding at once: no write passes its latch check after this. */
+  private void stopLeading() {
+    leading = false;
+    leaderPath = null;
   }
 
   /** The name-sorted latch nodes' order: LeaderLatch's sequence suffix. */
@@ -267,8 +293,11 @@ public final class ZkStateStore implements StateStore {
    */
   LeaderWatch.Leader otherLeader() throws Exception {
     LeaderLatch l = latch;
-    if (closed || leading || l == null || !zk.connected()) {
+    if (closed || leading || l == null) {
       return null;
+    }
+    if (!zk.connected()) {
+      throw new IOException("ZooKeeper connection " + zk.connectionState());
     }
     try {
       String first =
@@ -286,10 +315,9 @@ public final class ZkStateStore implements StateStore {
               client.getData().storingStatIn(stat).forPath(path),
               java.nio.charset.StandardCharsets.UTF_8);
       if (instance.equals(zk.instance())) {
-        long mine = client.getZookeeperClient().getZooKeeper().getSessionId();
-        return stat.getEphemeralOwner() == mine
-            ? null
-            : new LeaderWatch.Leader(cluster, path, stat.getEphemeralOwner(), instance, null);
+        // an earlier process of this instance, or a duplicate name: its admin address is this
+        // one's own, nothing to watch there; its session's expiry ends it
+        return null;
       }
       String admin =
           views().stream()
@@ -428,7 +456,8 @@ public final class ZkStateStore implements StateStore {
 
   /** Worker thread: reads the newest state, hands it over, then decides. */
   private void acquire() {
-    if (!zk.connected() || !latch.hasLeadership()) {
+    LeaderLatch l0 = latch;
+    if (closed || l0 == null || !zk.connected() || !l0.hasLeadership()) {
       return;
     }
     try {
@@ -456,6 +485,7 @@ public final class ZkStateStore implements StateStore {
           worker.execute(() -> ownNodeGone(ours));
           return;
         }
+        leaderPath = ours;
         leading = true;
         republishView();
         log.warn(
@@ -470,7 +500,7 @@ public final class ZkStateStore implements StateStore {
 
   private void connectionChanged(ConnectionState s) {
     if (s == ConnectionState.SUSPENDED || s == ConnectionState.LOST) {
-      leading = false; // before the session can expire and another instance be elected
+      stopLeading(); // before the session can expire and another instance be elected
       return;
     }
     if (s == ConnectionState.RECONNECTED) {
@@ -495,6 +525,21 @@ public final class ZkStateStore implements StateStore {
   @Override
   public boolean decides() {
     return leading && zk.connected();
+  }
+
+  @Override
+  public boolean confirmsLeadership() {
+    String ours = leaderPath;
+    if (!decides() || ours == null) {
+      return false;
+    }
+    try {
+      client.sync().forPath(ours); // read what the ensemble's leader has, not a lagging follower
+      return client.checkExists().forPath(ours) != null && ours.equals(leaderPath);
+    } catch (Exception e) {
+      log.warn("[{}] cannot confirm the leadership: {}", cluster, e.toString());
+      return false;
+    }
   }
 
   @Override
@@ -636,9 +681,20 @@ public final class ZkStateStore implements StateStore {
    * Leaves the election for good (a stopping instance): its latch node goes now, so the next
    * instance leads while this one drains, and it never joins again.
    */
+  /**
+   * The instance is stopping: it never joins the election again (its latch node removed by another
+   * instance, whose watch sees its admin API close, ends its lead for good); a lead it holds lasts
+   * until {@link #leave()}, so that running actions can still save.
+   */
+  void stopping() {
+    synchronized (lock) {
+      closed = true;
+    }
+  }
+
   void leave() {
-    closed = true;
-    leading = false;
+    stopping();
+    stopLeading();
     try {
       LeaderLatch l = latch;
       if (l != null && l.getState() == LeaderLatch.State.STARTED) {

@@ -169,14 +169,16 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
                 l,
                 () -> {
                   for (Slot<K, C, M> slot : List.copyOf(loopSlots.values())) {
-                    while (slot.open > perLoop && !slot.idle.isEmpty()) {
+                    // (slot.open falls only when a close completes: count the excess once)
+                    int excess = slot.open - slot.retiring - perLoop;
+                    for (; excess > 0 && !slot.idle.isEmpty(); excess--) {
                       Channel ch = slot.idle.pollFirst(); // the least recently used
                       idleCount.decrementAndGet();
                       PoolIdle i = ch.pipeline().get(PoolIdle.class);
                       if (i != null) {
                         i.leave(ch);
                       }
-                      engine.quit(ch);
+                      retire(slot, ch);
                     }
                     serveWaiters(slot);
                     warm(slot);
@@ -193,6 +195,9 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
     /** Connections open or logging in (idle ones included). */
     int open;
+
+    /** Of those, connections closing because a reload shrank the pool (not counted down yet). */
+    int retiring;
 
     /** Closes connections idle beyond idle_timeout; null while none is scheduled. */
     ScheduledFuture<?> sweeper;
@@ -603,6 +608,13 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     serveWaiters(slot);
   }
 
+  /** Closes {@code ch}, one too many for a pool a reload shrank. On the slot's loop. */
+  private void retire(Slot<K, C, M> slot, Channel ch) {
+    slot.retiring++;
+    ch.closeFuture().addListener(x -> slot.retiring--);
+    engine.quit(ch);
+  }
+
   /** Logs in for the first waiters while the slot has room. On the slot's loop. */
   private void serveWaiters(Slot<K, C, M> slot) {
     Waiter<C> w;
@@ -610,17 +622,23 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       Waiter<C> served = w;
       waited(served);
       served.timer.cancel(false);
-      open(slot, served.login)
-          .addListener(
-              (Future<C> f) -> {
-                if (f.isSuccess()) {
-                  if (!served.promise.trySuccess(f.getNow())) {
-                    release(f.getNow());
-                  }
-                } else {
-                  served.promise.tryFailure(f.cause());
-                }
-              });
+      Future<C> opening;
+      try {
+        opening = open(slot, served.login);
+      } catch (RuntimeException e) {
+        served.promise.tryFailure(e); // (the login could not even start; counted as closed)
+        continue;
+      }
+      opening.addListener(
+          (Future<C> f) -> {
+            if (f.isSuccess()) {
+              if (!served.promise.trySuccess(f.getNow())) {
+                release(f.getNow());
+              }
+            } else {
+              served.promise.tryFailure(f.cause());
+            }
+          });
     }
   }
 
@@ -668,13 +686,12 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     Born b = ch.attr(BORN).get();
     @SuppressWarnings("unchecked") // the pool set it: a channel is in one pool
     Slot<K, C, M> slot = b == null ? null : slots(ch.eventLoop()).get((K) b.key());
-    if (slot == null
-        || stopped
-        || !ch.isActive()
-        || expired(b)
-        || b.epoch() != epoch
-        || slot.open > perLoop) { // (a reload shrank the pool)
+    if (slot == null || stopped || !ch.isActive() || expired(b) || b.epoch() != epoch) {
       engine.quit(ch);
+      return;
+    }
+    if (slot.open - slot.retiring > perLoop) { // a reload shrank the pool
+      retire(slot, ch);
       return;
     }
     returned.increment();

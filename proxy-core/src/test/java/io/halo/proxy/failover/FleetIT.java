@@ -642,25 +642,36 @@ class FleetIT {
     assertThat(serverPort(b)).isEqualTo(next.port());
   }
 
-  /** The instance names in the latch of cluster main, in election order. */
-  private List<String> latchMembers() throws Exception {
-    try (org.apache.curator.framework.CuratorFramework c =
+  private org.apache.curator.framework.CuratorFramework zkClient() throws InterruptedException {
+    org.apache.curator.framework.CuratorFramework c =
         org.apache.curator.framework.CuratorFrameworkFactory.newClient(
-            zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(200))) {
-      c.start();
-      c.blockUntilConnected();
-      String latch = "/halo-it/clusters/main/leader";
-      List<String> out = new ArrayList<>();
+            zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(200));
+    c.start();
+    c.blockUntilConnected();
+    return c;
+  }
+
+  private static final String LATCH = "/halo-it/clusters/main/leader";
+
+  /** Each node of cluster main's latch and the instance it names, in election order. */
+  private java.util.Map<String, String> latchNodes() throws Exception {
+    try (org.apache.curator.framework.CuratorFramework c = zkClient()) {
+      java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
       for (String node :
-          c.getChildren().forPath(latch).stream()
+          c.getChildren().forPath(LATCH).stream()
               .sorted(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('-'))))
               .toList()) {
-        out.add(
+        out.put(
+            LATCH + "/" + node,
             new String(
-                c.getData().forPath(latch + "/" + node), java.nio.charset.StandardCharsets.UTF_8));
+                c.getData().forPath(LATCH + "/" + node), java.nio.charset.StandardCharsets.UTF_8));
       }
       return out;
     }
+  }
+
+  private List<String> latchMembers() throws Exception {
+    return List.copyOf(latchNodes().values());
   }
 
   @Test
@@ -674,19 +685,10 @@ class FleetIT {
     await().atMost(Duration.ofSeconds(10)).until(() -> latchMembers().equals(List.of("a", "b")));
     // When a's latch node is removed while a runs on (what another instance does when it finds
     // a's admin address refusing connections: fast_takeover)
-    try (org.apache.curator.framework.CuratorFramework c =
-        org.apache.curator.framework.CuratorFrameworkFactory.newClient(
-            zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(200))) {
-      c.start();
-      c.blockUntilConnected();
-      String latch = "/halo-it/clusters/main/leader";
-      for (String node : c.getChildren().forPath(latch)) {
-        if ("a"
-            .equals(
-                new String(
-                    c.getData().forPath(latch + "/" + node),
-                    java.nio.charset.StandardCharsets.UTF_8))) {
-          c.delete().forPath(latch + "/" + node);
+    try (org.apache.curator.framework.CuratorFramework c = zkClient()) {
+      for (java.util.Map.Entry<String, String> n : latchNodes().entrySet()) {
+        if (n.getValue().equals("a")) {
+          c.delete().forPath(n.getKey());
         }
       }
     }

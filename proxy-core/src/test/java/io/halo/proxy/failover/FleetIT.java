@@ -104,6 +104,16 @@ class FleetIT {
       java.util.function.UnaryOperator<ClusterConfig> customize,
       io.halo.conf.model.AdminConfig admin)
       throws Exception {
+    return instance(name, connect, customize, admin, Duration.ofSeconds(3));
+  }
+
+  private HaloFixture instance(
+      String name,
+      String connect,
+      java.util.function.UnaryOperator<ClusterConfig> customize,
+      io.halo.conf.model.AdminConfig admin,
+      Duration session)
+      throws Exception {
     HaloFixture h =
         HaloFixture.start(
             cluster,
@@ -111,7 +121,7 @@ class FleetIT {
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             100,
             customize,
-            new CoordinationConfig(connect, "/halo-it", Duration.ofSeconds(3), name),
+            new CoordinationConfig(connect, "/halo-it", session, name),
             admin);
     halos.add(h);
     return h;
@@ -661,10 +671,15 @@ class FleetIT {
           c.getChildren().forPath(LATCH).stream()
               .sorted(java.util.Comparator.comparing(n -> n.substring(n.lastIndexOf('-'))))
               .toList()) {
-        out.put(
-            LATCH + "/" + node,
-            new String(
-                c.getData().forPath(LATCH + "/" + node), java.nio.charset.StandardCharsets.UTF_8));
+        try {
+          out.put(
+              LATCH + "/" + node,
+              new String(
+                  c.getData().forPath(LATCH + "/" + node),
+                  java.nio.charset.StandardCharsets.UTF_8));
+        } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
+          // its session ended meanwhile
+        }
       }
       return out;
     }
@@ -672,6 +687,43 @@ class FleetIT {
 
   private List<String> latchMembers() throws Exception {
     return List.copyOf(latchNodes().values());
+  }
+
+  @Test
+  void an_instance_restarted_before_its_old_session_expired_is_still_seen_after_the_expiry()
+      throws Exception {
+    // Given a leader b and a follower a whose ZooKeeper sessions last 8 s, a through a relay
+    startCluster();
+    io.halo.conf.model.AdminConfig admin =
+        new io.halo.conf.model.AdminConfig(new io.halo.conf.model.HostPort("127.0.0.1", 0), null);
+    Duration session = Duration.ofSeconds(8);
+    HaloFixture b = instance("b", zk.getConnectString(), FleetIT::fastMonitor, admin, session);
+    awaitLeader(List.of(b));
+    TcpRelay linkA = TcpRelay.start("zk-a", "127.0.0.1", zk.getPort());
+    relays.add(linkA);
+    HaloFixture a =
+        instance("a", "127.0.0.1:" + linkA.port(), FleetIT::fastMonitor, admin, session);
+    await().atMost(Duration.ofSeconds(10)).until(() -> latchMembers().equals(List.of("b", "a")));
+    // When a crashes (its session is left to expire) and starts again at once, same name
+    linkA.blackhole();
+    a.server().close();
+    HaloFixture again = instance("a", zk.getConnectString(), FleetIT::fastMonitor, admin, session);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> latchMembers().equals(List.of("b", "a", "a")));
+    // Then once the crashed process's session has expired (its latch node gone with it)
+    await().atMost(Duration.ofSeconds(30)).until(() -> latchMembers().equals(List.of("b", "a")));
+    // the fleet still sees a: its view is the new process's, not the expired one's
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                b.control().fleet().instances().stream()
+                    .anyMatch(
+                        m ->
+                            m.instance().equals("a")
+                                && m.admin()
+                                    .endsWith(":" + again.server().adminAddress().getPort())));
   }
 
   @Test

@@ -535,10 +535,10 @@ public final class HaloServer implements AutoCloseable, ProxyView {
    * Reads the config file again and applies what a reload may change ({@link
    * io.halo.conf.load.ConfigReload}): users (logins from now on; open sessions keep theirs), the
    * admin tokens, each cluster's throttle limits and queue timeout, its failover.mode between
-   * automatic and manual, and its monitor user and password (after one login with them to the
-   * primary). Every other difference is reported as waiting for a restart and changes nothing. A
-   * file that does not load changes nothing at all. One reload at a time; blocks (file, PBKDF2):
-   * never on an event loop.
+   * automatic and manual, its monitor user and password (after one login with them to the primary),
+   * and each listener's pool sizes and timeouts. Every other difference is reported as waiting for
+   * a restart and changes nothing. A file that does not load changes nothing at all. One reload at
+   * a time; blocks (file, PBKDF2): never on an event loop.
    *
    * @param dryRun only compare and report; apply nothing
    * @throws io.halo.conf.load.ConfigException when the file does not load (nothing applied)

@@ -170,9 +170,11 @@ final class LeaderWatch implements AutoCloseable {
       boolean reached = false;
       int refused = 0;
       while (!stopped) {
+        long connected = 0;
         try (Socket s = new Socket()) {
           socket = s;
           s.connect(address, CONNECT_TIMEOUT_MS);
+          connected = System.nanoTime();
           reached = true;
           refused = 0;
           s.setSoTimeout(PERIOD_MS);
@@ -180,10 +182,12 @@ final class LeaderWatch implements AutoCloseable {
           while (!stopped) {
             try {
               if (in.read() < 0) {
-                break; // closed by the other side: connect again at once
+                break; // closed by the other side (FIN): connect again
               }
             } catch (SocketTimeoutException e) {
               // still open: go on waiting
+            } catch (IOException e) {
+              break; // reset by the other side (RST): connect again as well
             }
           }
         } catch (ConnectException e) {
@@ -205,10 +209,18 @@ final class LeaderWatch implements AutoCloseable {
             }
           }
           pause(reached ? REFUSAL_GAP_MS : PERIOD_MS);
+          continue;
         } catch (IOException e) {
           // reset, unreachable, timed out: proves nothing; the session's expiry decides there
           refused = 0;
           pause(PERIOD_MS);
+          continue;
+        }
+        // closed by the other side: a crashed process's connection closes once, after a long
+        // life; one closed at once (a server that turns connections away) is retried at a
+        // bounded rate
+        if (!stopped && System.nanoTime() - connected < PERIOD_MS * 1_000_000L) {
+          pause(REFUSAL_GAP_MS);
         }
       }
     }
@@ -223,17 +235,9 @@ final class LeaderWatch implements AutoCloseable {
 
     /** {@code host:port} resolved (this thread may block), or null when it is no address. */
     private static InetSocketAddress address(String hostPort) {
-      int colon = hostPort == null ? -1 : hostPort.lastIndexOf(':');
-      if (colon < 1) {
-        return null;
-      }
       try {
-        String host = hostPort.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) {
-          host = host.substring(1, host.length() - 1);
-        }
-        InetSocketAddress a =
-            new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+        io.halo.conf.model.HostPort hp = io.halo.conf.model.HostPort.parse(hostPort);
+        InetSocketAddress a = new InetSocketAddress(hp.host(), hp.port());
         return a.isUnresolved() ? null : a;
       } catch (IllegalArgumentException e) {
         return null;

@@ -70,6 +70,9 @@ public final class ZkStateStore implements StateStore {
    */
   private volatile String leaderPath;
 
+  /** The longest wait for ZooKeeper to confirm the leadership before a promotion. */
+  static final long CONFIRM_WAIT_MS = 2_000;
+
   private CuratorCache stateCache;
   private CuratorCache viewsCache;
   private volatile byte[] lastView;
@@ -534,8 +537,19 @@ public final class ZkStateStore implements StateStore {
       return false;
     }
     try {
-      client.sync().forPath(ours); // read what the ensemble's leader has, not a lagging follower
+      // read what the ensemble's leader has, not a lagging follower: Curator's sync runs in the
+      // background only, so wait for it (bounded) before the read
+      java.util.concurrent.CountDownLatch synced = new java.util.concurrent.CountDownLatch(1);
+      client.sync().inBackground((c, event) -> synced.countDown()).forPath(ours);
+      if (!synced.await(CONFIRM_WAIT_MS, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+        log.warn(
+            "[{}] ZooKeeper did not confirm the leadership within {} ms", cluster, CONFIRM_WAIT_MS);
+        return false;
+      }
       return client.checkExists().forPath(ours) != null && ours.equals(leaderPath);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     } catch (Exception e) {
       log.warn("[{}] cannot confirm the leadership: {}", cluster, e.toString());
       return false;

@@ -600,7 +600,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     if (slot.waiters.isEmpty() || slot.open >= perLoop) {
       // (at or above the size: a reload shrank the pool, a checkin serves the waiters)
       warm(slot);
-      if (slot.open == 0 && slot.idle.isEmpty() && slot.waiters.isEmpty()) {
+      if (slot.open == 0 && slot.idle.isEmpty()) { // (open 0 is below any size: nobody waits)
         forget(slot);
       }
       return;

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -23,9 +22,7 @@ import org.junit.jupiter.api.Test;
 class DemoMySqlTlsIT {
 
   private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.halo.testkit.Ports.free();
   }
 
   /** A PKCS#12 trust store with {@code caCert}: Connector/J reads no PEM. */

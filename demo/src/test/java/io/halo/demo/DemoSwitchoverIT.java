@@ -9,7 +9,6 @@ import ch.qos.logback.core.AppenderBase;
 import io.halo.health.ClusterControl;
 import io.halo.health.failover.FailoverReport;
 import io.halo.health.state.BackendStatus;
-import java.net.ServerSocket;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -26,9 +25,7 @@ import org.slf4j.LoggerFactory;
 class DemoSwitchoverIT {
 
   private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.halo.testkit.Ports.free();
   }
 
   @Test

@@ -2,7 +2,6 @@ package io.halo.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.ServerSocket;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -14,9 +13,7 @@ import org.junit.jupiter.api.Test;
 class DemoTlsIT {
 
   private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.halo.testkit.Ports.free();
   }
 
   @Test

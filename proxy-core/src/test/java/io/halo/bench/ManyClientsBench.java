@@ -3,7 +3,6 @@ package io.halo.bench;
 import io.halo.proxy.RawPgClients;
 import io.halo.testkit.PgCluster;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,10 +41,7 @@ public final class ManyClientsBench {
     int intervalMs = env("INTERVAL_MS", 10_000);
     try (PgCluster cluster =
         PgCluster.builder().name("many").user("app", "apppw").database("app").start()) {
-      int port;
-      try (ServerSocket s = new ServerSocket(0)) {
-        port = s.getLocalPort();
-      }
+      int port = io.halo.testkit.Ports.free();
       Path dir = Files.createTempDirectory("halo-many");
       Path cfg = dir.resolve("halo.yaml");
       Files.writeString(

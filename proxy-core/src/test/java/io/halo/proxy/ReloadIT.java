@@ -11,7 +11,6 @@ import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.MariaDbCluster;
 import io.halo.testkit.PgCluster;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -625,18 +624,7 @@ class ReloadIT {
     return out;
   }
 
-  /** Ports handed out in this JVM: the kernel may offer a just-closed port again. */
-  private static final java.util.Set<Integer> TAKEN =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
-
   private static int freePort() throws IOException {
-    while (true) {
-      try (ServerSocket s = new ServerSocket(0)) {
-        s.setReuseAddress(true);
-        if (TAKEN.add(s.getLocalPort())) {
-          return s.getLocalPort();
-        }
-      }
-    }
+    return io.halo.testkit.Ports.free();
   }
 }

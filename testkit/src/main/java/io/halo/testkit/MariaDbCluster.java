@@ -379,7 +379,7 @@ public final class MariaDbCluster implements AutoCloseable {
       Launcher launcher = Launcher.detect(List.of("mysql", "nobody"));
       MariaDbBinaries binaries = MariaDbBinaries.resolve();
       Dirs.Base base = Dirs.prepareBase(baseDir, name, launcher);
-      List<Integer> ports = PgClusterSetup.freePorts(replicas + 1);
+      List<Integer> ports = Ports.free(replicas + 1);
       List<MariaDbNode> nodes = new ArrayList<>();
       for (int i = 0; i <= replicas; i++) {
         String nodeName = name + (i + 1);

@@ -407,7 +407,7 @@ public final class PgCluster implements AutoCloseable {
       Launcher launcher = Launcher.detect(List.of("postgres", "nobody"));
       Path binDir = PgBinaries.resolve();
       Dirs.Base base = Dirs.prepareBase(baseDir, name, launcher);
-      List<Integer> ports = PgClusterSetup.freePorts(standbys + 1);
+      List<Integer> ports = Ports.free(standbys + 1);
       List<PgNode> nodes = new ArrayList<>();
       for (int i = 0; i <= standbys; i++) {
         String nodeName = name + (i + 1);

@@ -1,8 +1,6 @@
 package io.halo.testkit;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -228,29 +226,6 @@ final class PgClusterSetup {
 
   private static String literal(String value) {
     return "'" + value.replace("'", "''") + "'";
-  }
-
-  /** Picks ports that are free now; all sockets stay open until all are picked, so they differ. */
-  static List<Integer> freePorts(int count) throws IOException {
-    List<ServerSocket> sockets = new ArrayList<>();
-    try {
-      List<Integer> ports = new ArrayList<>();
-      for (int i = 0; i < count; i++) {
-        ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"));
-        sockets.add(socket);
-        ports.add(socket.getLocalPort());
-      }
-      return ports;
-    } finally {
-      for (ServerSocket socket : sockets) {
-        try {
-          socket.close();
-        } catch (IOException ignored) {
-          // a probe socket that does not close leaves its port taken; the server then fails to
-          // bind, visibly
-        }
-      }
-    }
   }
 
   /** Runs an SQL statement with one string parameter; for the setup. */

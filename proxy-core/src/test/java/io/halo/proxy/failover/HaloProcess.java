@@ -7,7 +7,6 @@ import io.halo.testkit.MariaDbNode;
 import io.halo.testkit.PgCluster;
 import io.halo.testkit.PgNode;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -302,9 +301,6 @@ final class HaloProcess implements AutoCloseable {
   }
 
   private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    }
+    return io.halo.testkit.Ports.free();
   }
 }

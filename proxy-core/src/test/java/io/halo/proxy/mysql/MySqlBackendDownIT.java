@@ -10,7 +10,6 @@ import io.halo.conf.model.Route;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloServer;
 import io.halo.proxy.Tools;
-import java.net.ServerSocket;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.List;
@@ -30,9 +29,7 @@ class MySqlBackendDownIT {
 
   @BeforeAll
   static void start() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      deadPort = s.getLocalPort();
-    }
+    deadPort = io.halo.testkit.Ports.free();
     halo =
         MySqlHalo.start(
             new HostPort("127.0.0.1", deadPort),

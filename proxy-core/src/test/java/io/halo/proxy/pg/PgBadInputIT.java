@@ -18,7 +18,6 @@ import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -310,10 +309,7 @@ class PgBadInputIT {
 
   @Test
   void an_unreachable_backend_gets_08001_naming_the_backend_but_not_its_address() throws Exception {
-    int deadPort;
-    try (ServerSocket s = new ServerSocket(0)) {
-      deadPort = s.getLocalPort();
-    }
+    int deadPort = io.halo.testkit.Ports.free();
     ClusterConfig base = halo.config().clusters().get(0);
     ClusterConfig dead =
         new ClusterConfig(

@@ -1,0 +1,106 @@
+package io.halo.testkit;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Ports for servers that another process binds later (a database node, a Halo process).
+ *
+ * <p>A port the kernel hands out for {@code bind(0)} comes from its ephemeral range, the same range
+ * it takes the local ports of outgoing connections from; between the pick and the server's bind
+ * (seconds, for a database node behind an initdb) any connection made meanwhile can take it, and
+ * the server then fails with "Address already in use" (CI saw exactly that). So the ports here are
+ * drawn at random below the ephemeral range, where the kernel never assigns one by itself, and each
+ * is checked free by binding it.
+ */
+public final class Ports {
+  private static final Path RANGE = Path.of("/proc/sys/net/ipv4/ip_local_port_range");
+  private static final int LOWEST = 10_000;
+  private static final int DEFAULT_EPHEMERAL_START = 32_768;
+  private static final int ATTEMPTS = 1_000;
+
+  /**
+   * Ports handed out in this JVM, never handed out again: a test that picks two ports and binds
+   * them later must not get one twice, nor one an earlier test's server may still be closing.
+   */
+  private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
+
+  private Ports() {}
+
+  /** One free port below the ephemeral range. */
+  public static int free() throws IOException {
+    return free(1).get(0);
+  }
+
+  /** {@code count} distinct ports free now; all stay bound until every one is picked. */
+  public static List<Integer> free(int count) throws IOException {
+    int end = ephemeralStart();
+    List<ServerSocket> sockets = new ArrayList<>();
+    try {
+      List<Integer> ports = new ArrayList<>();
+      for (int attempt = 0; ports.size() < count; attempt++) {
+        if (attempt >= ATTEMPTS) {
+          throw new IOException(
+              "no free port found in [" + LOWEST + ", " + end + ") after " + ATTEMPTS + " tries");
+        }
+        int port = ThreadLocalRandom.current().nextInt(LOWEST, end);
+        if (HANDED_OUT.contains(port)) {
+          continue;
+        }
+        ServerSocket socket = tryBind(port);
+        if (socket != null) {
+          sockets.add(socket);
+          ports.add(port);
+        }
+      }
+      HANDED_OUT.addAll(ports);
+      return ports;
+    } finally {
+      for (ServerSocket socket : sockets) {
+        try {
+          socket.close();
+        } catch (IOException ignored) {
+          // a probe socket that does not close leaves its port taken; the server then fails to
+          // bind, visibly
+        }
+      }
+    }
+  }
+
+  private static ServerSocket tryBind(int port) {
+    try {
+      // bound on the wildcard address, so a port some server holds on any address is skipped
+      ServerSocket socket = new ServerSocket();
+      try {
+        socket.bind(new InetSocketAddress((InetAddress) null, port), 1);
+        return socket;
+      } catch (IOException e) {
+        socket.close();
+        return null;
+      }
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** The first port of the kernel's ephemeral range (Linux), or the IANA default elsewhere. */
+  static int ephemeralStart() {
+    try {
+      String[] range = Files.readString(RANGE, StandardCharsets.US_ASCII).trim().split("\\s+");
+      int start = Integer.parseInt(range[0]);
+      return start > LOWEST + 1_000 ? start : DEFAULT_EPHEMERAL_START;
+    } catch (IOException | RuntimeException e) {
+      return DEFAULT_EPHEMERAL_START;
+    }
+  }
+}

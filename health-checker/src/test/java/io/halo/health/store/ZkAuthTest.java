@@ -26,7 +26,7 @@ class ZkAuthTest {
 
   @BeforeEach
   void start() throws Exception {
-    zk = new TestingServer(true);
+    zk = new TestingServer(io.halo.testkit.Ports.free(), true);
   }
 
   @AfterEach

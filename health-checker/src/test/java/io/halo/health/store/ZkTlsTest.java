@@ -57,7 +57,7 @@ class ZkTlsTest {
     Path serverPem = dir.resolve("zk-server.pem");
     Files.writeString(
         serverPem, Files.readString(server.cert()) + "\n" + Files.readString(server.key()));
-    securePort = InstanceSpec.getRandomPort();
+    securePort = io.halo.testkit.Ports.free();
     Map<String, Object> props =
         Map.of(
             "secureClientPort", String.valueOf(securePort),
@@ -70,9 +70,9 @@ class ZkTlsTest {
     InstanceSpec spec =
         new InstanceSpec(
             Files.createDirectory(dir.resolve("zk-data")).toFile(),
-            -1,
-            -1,
-            -1,
+            io.halo.testkit.Ports.free(),
+            io.halo.testkit.Ports.free(),
+            io.halo.testkit.Ports.free(),
             true,
             1,
             -1,

@@ -69,7 +69,7 @@ class FleetIT {
   }
 
   private void startCluster() throws Exception {
-    zk = new TestingServer(true);
+    zk = new TestingServer(io.halo.testkit.Ports.free(), true);
     cluster =
         LOGS.watch(
             PgCluster.builder()

@@ -62,7 +62,10 @@ class FleetProcessIT {
     // ZooKeeper's default tick of 2 s (Curator's test default is 1 s): sessions of 2 to 40 s
     List<InstanceSpec> specs = new ArrayList<>();
     for (int id = 1; id <= 3; id++) {
-      specs.add(new InstanceSpec(null, -1, -1, -1, true, id, 2000, -1));
+      // ports below the ephemeral range (Curator's own picks come from it: see Ports)
+      List<Integer> ports = io.halo.testkit.Ports.free(3);
+      specs.add(
+          new InstanceSpec(null, ports.get(0), ports.get(1), ports.get(2), true, id, 2000, -1));
     }
     zk = new TestingCluster(specs);
     zk.start();

@@ -26,6 +26,14 @@ abstract class DialectClassifier implements StatementClassifier {
   /** Functions whose call makes a read go to the primary. */
   abstract Set<String> writeFunctions();
 
+  /**
+   * Whether a read whose {@code INTO} is followed by {@code word} creates session state
+   * (PostgreSQL's {@code SELECT ... INTO TEMP t}: a temporary table).
+   */
+  boolean pinsAfterInto(String word) {
+    return false;
+  }
+
   /** The kind of one statement, from its first words; {@code s} is positioned after them. */
   abstract StatementKind leading(Statement s);
 
@@ -215,6 +223,8 @@ abstract class DialectClassifier implements StatementClassifier {
           if (kind == StatementKind.PIN) {
             return kind;
           }
+        } else if (previous.equals("into") && dialect.pinsAfterInto(w)) {
+          return StatementKind.PIN;
         } else if (previous.equals("for") && LOCKING.contains(w)) {
           kind = kind.and(StatementKind.WRITE);
         } else if ((previous.equals("next") || previous.equals("previous")) && w.equals("value")) {

@@ -88,6 +88,12 @@ final class PgClassifier extends DialectClassifier {
     return WRITE_FUNCTIONS;
   }
 
+  /** {@code SELECT ... INTO [LOCAL | GLOBAL] TEMP[ORARY] [TABLE] t}: a temporary table. */
+  @Override
+  boolean pinsAfterInto(String word) {
+    return TEMP.contains(word) || word.equals("local") || word.equals("global");
+  }
+
   @Override
   StatementKind leading(Statement s) {
     String first = s.word();

@@ -67,6 +67,11 @@ class StatementClassifierTest {
           SELECT pg_advisory_lock(1)                                 | PIN
           SELECT set_config('a.b', '1', false)                       | PIN
           DECLARE c CURSOR WITH HOLD FOR SELECT 1                    | PIN
+          SELECT 1 AS x INTO TEMP t                                  | PIN
+          select * into temporary table t from s                     | PIN
+          SELECT * INTO LOCAL TEMP t FROM s                          | PIN
+          WITH d AS (SELECT 1) SELECT * INTO TEMP t FROM d           | PIN
+          SELECT * INTO UNLOGGED t FROM s                            | WRITE
           ''                                                         | READ
           """)
   void postgres(String sql, StatementKind expected) {

@@ -385,7 +385,8 @@ public final class DemoCommand implements Callable<Integer> {
         switchoverScript);
   }
 
-  private void printHowToConnect(PgCluster cluster, Path file) {
+  private void printHowToConnect(PgCluster cluster, Path file) throws InterruptedException {
+    io.halo.proxy.log.DroppingAsyncAppender.awaitWritten(1000); // no log line inside the text
     if (ca != null) {
       System.out.printf(
           "%nTLS is on (demo CA %s). Verify Halo as a client would:%n"

@@ -297,6 +297,7 @@ final class FleetDemo {
       return 1;
     }
     Instance leader = awaitLeader(demo, 15_000);
+    io.halo.proxy.log.DroppingAsyncAppender.awaitWritten(1000); // no log line inside the text
     System.out.print(howToReach(demo, leader));
     io.halo.testkit.TestServers.ownerStopsAtExit();
     Thread keys = new Thread(() -> readCommands(demo), "halo-demo-keys");

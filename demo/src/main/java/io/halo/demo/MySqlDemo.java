@@ -175,7 +175,9 @@ final class MySqlDemo {
       int replicaPort,
       int splitPort,
       int adminPort,
-      TestCertificates ca) {
+      TestCertificates ca)
+      throws InterruptedException {
+    io.halo.proxy.log.DroppingAsyncAppender.awaitWritten(1000); // no log line inside the text
     String u = DemoCommand.USER;
     String p = DemoCommand.PASSWORD;
     if (ca != null) {

@@ -18,6 +18,33 @@ public final class DroppingAsyncAppender extends AsyncAppender {
     setNeverBlock(true);
   }
 
+  /** The instance started last (one per logging configuration). */
+  private static volatile DroppingAsyncAppender current;
+
+  @Override
+  public void start() {
+    super.start();
+    current = this;
+  }
+
+  /**
+   * Waits, at most {@code maxMillis}, until the events logged so far have been written: for a
+   * command that prints to stdout after starting Halo ({@code halo demo}), so that its text does
+   * not interleave with log lines still queued. Never call it on an event loop.
+   */
+  public static void awaitWritten(long maxMillis) throws InterruptedException {
+    DroppingAsyncAppender a = current;
+    long deadline =
+        System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(maxMillis);
+    while (a != null && a.isStarted() && a.getNumberOfElementsInQueue() > 0) {
+      if (System.nanoTime() - deadline >= 0) {
+        return;
+      }
+      Thread.sleep(5);
+    }
+    Thread.sleep(20); // the last event taken from the queue is being written
+  }
+
   /** Events dropped since start, over every instance. */
   public static long dropped() {
     return DROPPED.sum();

@@ -531,17 +531,7 @@ class PgTransactionPoolIT {
         "select 1 as x into temp scratch where false"
       })
   void a_temporary_table_pins_the_session_to_its_connection(String create) throws Exception {
-    // A Halo of its own with one event loop, so that a and b share one pool and, the pool handing
-    // out the connection returned last, an unpinned a's connection would be b's next one. Its
-    // pinned figure is this test's alone.
-    HaloFixture own =
-        HaloFixture.start(
-            cluster,
-            new io.halo.conf.model.ServerConfig(
-                1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            100,
-            PgTransactionPoolIT::multiplexed);
+    HaloFixture own = oneLoopHalo();
     try (own;
         Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
         Connection b = own.connect(USER, PW, "app", "prepareThreshold=1");
@@ -564,6 +554,51 @@ class PgTransactionPoolIT {
       org.assertj.core.api.Assertions.assertThatThrownBy(
               () -> sb.executeQuery("select count(*) from scratch"))
           .hasMessageContaining("does not exist");
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+    }
+  }
+
+  /**
+   * A Halo of its own with one event loop: its clients share one pool, which hands out the
+   * connection returned last, so an unpinned session's connection is the next client's. Its figures
+   * are the calling test's alone.
+   */
+  private static HaloFixture oneLoopHalo() throws InterruptedException {
+    return HaloFixture.start(
+        cluster,
+        new io.halo.conf.model.ServerConfig(
+            1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+        100,
+        PgTransactionPoolIT::multiplexed);
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {
+        "select pg_advisory_lock(42)",
+        "select pg_try_advisory_lock_shared(43)",
+        "listen halo_pin",
+        "prepare halo_q as select 1",
+        "declare halo_c cursor with hold for select 1",
+        "select set_config('halo.pin', '1', false)",
+        "begin; set work_mem = '1MB'; commit"
+      })
+  void session_state_that_cannot_move_keeps_the_session_on_its_connection(String statement)
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
+        Connection b = own.connect(USER, PW, "app", "prepareThreshold=1");
+        Statement sa = a.createStatement()) {
+      sa.execute(statement);
+      int pid = backendPid(a);
+      Set<Integer> others = new HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        others.add(backendPid(b));
+        assertThat(backendPid(a)).isEqualTo(pid);
+      }
+      assertThat(others).as("b never runs on a's pinned connection").doesNotContain(pid);
       assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
     }
   }

@@ -398,6 +398,36 @@ class MySqlTransactionPoolIT {
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {
+        "select get_lock('halo_pin', 1)",
+        "create temporary table scratch (x int)",
+        "lock tables items read",
+        "select 1 into @v",
+        "select @w := 1"
+      })
+  void session_state_that_cannot_move_keeps_the_session_on_its_connection(String statement)
+      throws Exception {
+    // one event loop, one pool handing out the connection returned last: an unpinned session's
+    // connection would be the other's next one
+    long pinnedBefore = pinned();
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      a.createStatement().execute(statement);
+      String mine = one(a, "select connection_id()");
+      Set<String> others = new HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        others.add(one(other, "select connection_id()"));
+        assertThat(one(a, "select connection_id()")).isEqualTo(mine);
+      }
+      assertThat(others)
+          .as("the other session never runs on a's pinned connection")
+          .doesNotContain(mine);
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
   private static Connection preparing() throws SQLException {
     return connect(
         halo.boundAddresses().get(0).getPort(), "&useServerPrepStmts=true&cachePrepStmts=true");

@@ -528,7 +528,8 @@ class PgTransactionPoolIT {
   @org.junit.jupiter.params.provider.ValueSource(
       strings = {
         "create temporary table scratch (x int)",
-        "select 1 as x into temp scratch where false"
+        "select 1 as x into temp scratch where false",
+        "create table pg_temp.scratch (x int)"
       })
   void a_temporary_table_pins_the_session_to_its_connection(String create) throws Exception {
     HaloFixture own = oneLoopHalo();

@@ -71,6 +71,8 @@ final class PgClassifier extends DialectClassifier {
           "gin_clean_pending_list");
 
   private static final Set<String> TEMP = Set.of("temp", "temporary");
+  private static final String TEMP_SCHEMA = "pg_temp";
+  private static final Set<String> TEMP_SCHEMAS = Set.of(TEMP_SCHEMA);
   private static final Set<String> HOLD = Set.of("hold");
   private static final Set<String> ANALYZE = Set.of("analyze", "analyse");
 
@@ -88,10 +90,16 @@ final class PgClassifier extends DialectClassifier {
     return WRITE_FUNCTIONS;
   }
 
-  /** {@code SELECT ... INTO [LOCAL | GLOBAL] TEMP[ORARY] [TABLE] t}: a temporary table. */
+  /**
+   * {@code SELECT ... INTO [LOCAL | GLOBAL] TEMP[ORARY] [TABLE] t} or {@code INTO pg_temp.t}: a
+   * temporary table.
+   */
   @Override
   boolean pinsAfterInto(String word) {
-    return TEMP.contains(word) || word.equals("local") || word.equals("global");
+    return TEMP.contains(word)
+        || word.equals("local")
+        || word.equals("global")
+        || word.equals(TEMP_SCHEMA);
   }
 
   @Override
@@ -133,7 +141,10 @@ final class PgClassifier extends DialectClassifier {
         if (s.word().equals("local") || s.word().equals("global")) {
           s.advance();
         }
-        return TEMP.contains(s.word()) ? StatementKind.PIN : StatementKind.WRITE;
+        // CREATE TEMP ..., or an object created in the session's own schema (pg_temp.t)
+        return TEMP.contains(s.word()) || s.word().equals(TEMP_SCHEMA) || s.anyWord(TEMP_SCHEMAS)
+            ? StatementKind.PIN
+            : StatementKind.WRITE;
       }
       case "declare" -> {
         return s.anyWord(HOLD) ? StatementKind.PIN : StatementKind.WRITE;

@@ -72,6 +72,10 @@ class StatementClassifierTest {
           SELECT * INTO LOCAL TEMP t FROM s                          | PIN
           WITH d AS (SELECT 1) SELECT * INTO TEMP t FROM d           | PIN
           SELECT * INTO UNLOGGED t FROM s                            | WRITE
+          SELECT * INTO pg_temp.t FROM s                             | PIN
+          CREATE TABLE pg_temp.t (a int)                             | PIN
+          create function pg_temp.f() returns int as 'select 1' language sql | PIN
+          CREATE TABLE app.t (a int)                                 | WRITE
           ''                                                         | READ
           """)
   void postgres(String sql, StatementKind expected) {

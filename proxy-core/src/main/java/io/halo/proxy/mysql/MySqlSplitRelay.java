@@ -129,6 +129,13 @@ final class MySqlSplitRelay
   private MySqlPacket waiting;
   private int primaryStatus = MySqlPackets.SERVER_STATUS_AUTOCOMMIT;
 
+  /**
+   * Transaction pooling: the last statement made an AUTO_INCREMENT value, so the connection, whose
+   * {@code LAST_INSERT_ID()} now holds it, stays with the session for its next statement (as
+   * ProxySQL's {@code auto_increment_delay_multiplex}, for one statement).
+   */
+  private boolean keptForInsertId;
+
   /** Settings the primary ran without an error, in order, replayed on other connections. */
   private final List<String> settings = new ArrayList<>();
 
@@ -184,6 +191,9 @@ final class MySqlSplitRelay
 
     boolean replyError;
     int replyStatus = -1;
+
+    /** The reply's OK said an AUTO_INCREMENT value was made: LAST_INSERT_ID() changed there. */
+    boolean replyInsertId;
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
@@ -1048,10 +1058,11 @@ final class MySqlSplitRelay
 
   /**
    * Autocommit off: every statement opens a transaction, so the connection stays until it is on.
+   * After a statement that made an AUTO_INCREMENT value: until the next statement has run.
    */
   @Override
   protected boolean keepsConnections() {
-    return (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0;
+    return (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0 || keptForInsertId;
   }
 
   @Override
@@ -1089,6 +1100,7 @@ final class MySqlSplitRelay
             b.replyDone = true;
             b.replyError = error;
             b.replyStatus = status;
+            b.replyInsertId = b.tracker.insertId();
           }
         });
     b.threadId = c.threadId();
@@ -1166,6 +1178,11 @@ final class MySqlSplitRelay
     if (!r.isHidden()) {
       if (b.isPrimary() && b.replyStatus >= 0) {
         primaryStatus = b.replyStatus;
+      }
+      if (b.isPrimary()) {
+        // LAST_INSERT_ID() is the connection's: after a statement that made an AUTO_INCREMENT
+        // value, the connection stays for the next one (INSERT, then SELECT LAST_INSERT_ID())
+        keptForInsertId = b.replyInsertId && multiplexed;
       }
       if (r.setting() != null && !b.replyError) {
         settings.add(r.setting());

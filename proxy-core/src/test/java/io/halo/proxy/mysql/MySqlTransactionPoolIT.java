@@ -428,6 +428,39 @@ class MySqlTransactionPoolIT {
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }
 
+  @Test
+  void last_insert_id_after_an_autocommit_insert_is_the_sessions_own() throws Exception {
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      a.createStatement()
+          .execute(
+              "create table if not exists auto_ids (id int auto_increment primary key, v int)");
+      for (int i = 0; i < 3; i++) {
+        long mine;
+        try (Statement insert = a.createStatement()) {
+          insert.executeUpdate(
+              "insert into auto_ids (v) values (1)", Statement.RETURN_GENERATED_KEYS);
+          try (ResultSet keys = insert.getGeneratedKeys()) { // from the OK packet: no query
+            keys.next();
+            mine = keys.getLong(1);
+          }
+        }
+        // another session inserts between: on the one loop's pool it would take a's connection
+        // (the one returned last), and LAST_INSERT_ID() there would become its own
+        other.createStatement().executeUpdate("insert into auto_ids (v) values (2)");
+        String[] idAndThread =
+            one(a, "select concat(last_insert_id(), ' ', connection_id())").split(" ");
+        assertThat(Long.parseLong(idAndThread[0])).isEqualTo(mine);
+        // the other session's insert kept its own connection for its next statement, this one
+        String otherThread = one(other, "select connection_id()");
+        assertThat(otherThread).isNotEqualTo(idAndThread[1]);
+        // each connection was kept for one statement only: a's next one takes the connection
+        // returned last, the other session's
+        assertThat(one(a, "select connection_id()")).isEqualTo(otherThread);
+      }
+    }
+  }
+
   private static Connection preparing() throws SQLException {
     return connect(
         halo.boundAddresses().get(0).getPort(), "&useServerPrepStmts=true&cachePrepStmts=true");

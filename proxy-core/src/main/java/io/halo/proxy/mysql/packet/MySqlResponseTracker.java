@@ -103,6 +103,10 @@ public final class MySqlResponseTracker {
   private final Walker server = new Walker();
   private Listener listener;
   private int status;
+
+  /** An OK of the response being read carried a last insert id other than 0. */
+  private boolean insertId;
+
   private int[] queue = new int[16];
   private int queueHead;
   private int pending;
@@ -454,6 +458,7 @@ public final class MySqlResponseTracker {
 
   private void startResponse(int command) {
     headAnswered = false;
+    insertId = false;
     phase =
         switch (command) {
           case MySqlPackets.COM_QUERY,
@@ -482,6 +487,15 @@ public final class MySqlResponseTracker {
   }
 
   /**
+   * Whether an OK of the response that just completed (asked from {@link
+   * Listener#responseComplete}) carried a last insert id: the connection's {@code LAST_INSERT_ID()}
+   * may have changed.
+   */
+  public boolean insertId() {
+    return insertId;
+  }
+
+  /**
    * Status flags of an OK (header 0x00 or 0xFE: affected rows and last insert id as length-encoded
    * integers, then status int2) or of a classic EOF (0xFE, warnings int2, status int2; 5 bytes).
    */
@@ -497,6 +511,9 @@ public final class MySqlResponseTracker {
     }
     int i = 1;
     i += lenencSize(h, o, i, n);
+    if (h.getUnsignedByte(o) == 0x00 && lenenc(h, o, i, n) > 0) {
+      insertId = true; // an OK (not a 0xFE end of rows) saying an AUTO_INCREMENT value was made
+    }
     i += lenencSize(h, o, i, n);
     if (i + 2 <= n) {
       status = (h.getUnsignedByte(o + i)) | (h.getUnsignedByte(o + i + 1)) << 8;

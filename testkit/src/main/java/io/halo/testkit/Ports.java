@@ -44,16 +44,18 @@ public final class Ports {
 
   /** {@code count} distinct ports free now; all stay bound until every one is picked. */
   public static List<Integer> free(int count) throws IOException {
-    int end = ephemeralStart();
+    int[] range = outsideEphemeral();
+    int start = range[0];
+    int end = range[1];
     List<ServerSocket> sockets = new ArrayList<>();
     try {
       List<Integer> ports = new ArrayList<>();
       for (int attempt = 0; ports.size() < count; attempt++) {
         if (attempt >= ATTEMPTS) {
           throw new IOException(
-              "no free port found in [" + LOWEST + ", " + end + ") after " + ATTEMPTS + " tries");
+              "no free port found in [" + start + ", " + end + ") after " + ATTEMPTS + " tries");
         }
-        int port = ThreadLocalRandom.current().nextInt(LOWEST, end);
+        int port = ThreadLocalRandom.current().nextInt(start, end);
         if (HANDED_OUT.contains(port)) {
           continue;
         }
@@ -93,14 +95,28 @@ public final class Ports {
     }
   }
 
-  /** The first port of the kernel's ephemeral range (Linux), or the IANA default elsewhere. */
-  static int ephemeralStart() {
+  /**
+   * The ports to draw from, [start, end): below the kernel's ephemeral range (Linux) where there is
+   * room, else above it; elsewhere below the IANA default range.
+   */
+  static int[] outsideEphemeral() {
+    int[] ephemeral = ephemeralRange();
+    if (ephemeral[0] > LOWEST + 1_000) {
+      return new int[] {LOWEST, ephemeral[0]};
+    }
+    if (ephemeral[1] < 65_535 - 1_000) {
+      return new int[] {ephemeral[1] + 1, 65_536};
+    }
+    return new int[] {LOWEST, DEFAULT_EPHEMERAL_START}; // no room outside: the old race remains
+  }
+
+  /** The kernel's ephemeral range, inclusive (Linux), or the IANA default elsewhere. */
+  static int[] ephemeralRange() {
     try {
       String[] range = Files.readString(RANGE, StandardCharsets.US_ASCII).trim().split("\\s+");
-      int start = Integer.parseInt(range[0]);
-      return start > LOWEST + 1_000 ? start : DEFAULT_EPHEMERAL_START;
+      return new int[] {Integer.parseInt(range[0]), Integer.parseInt(range[1])};
     } catch (IOException | RuntimeException e) {
-      return DEFAULT_EPHEMERAL_START;
+      return new int[] {DEFAULT_EPHEMERAL_START, 65_535};
     }
   }
 }

@@ -136,6 +136,38 @@ final class MySqlSplitRelay
    */
   private boolean keptForInsertId;
 
+  /** Which keep a scheduled end of {@link #keptForInsertId} belongs to. */
+  private long insertIdKeeps;
+
+  /**
+   * How long a connection stays with an idle session for its {@code LAST_INSERT_ID()}: a client
+   * asks for it right after its INSERT; one that does not must not hold a pooled connection.
+   */
+  static final long INSERT_ID_KEEP_MS = 1_000;
+
+  private void keepForInsertId(boolean keep) {
+    keptForInsertId = keep;
+    if (keep) {
+      long keepNo = ++insertIdKeeps;
+      client
+          .eventLoop()
+          .schedule(
+              () -> {
+                if (keptForInsertId && insertIdKeeps == keepNo && !closed) {
+                  keptForInsertId = false;
+                  releaseIfIdle();
+                }
+              },
+              INSERT_ID_KEEP_MS,
+              java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  protected void sessionEnding() {
+    keptForInsertId = false; // the connection goes back to the pool as after any statement
+  }
+
   /** Settings the primary ran without an error, in order, replayed on other connections. */
   private final List<String> settings = new ArrayList<>();
 
@@ -194,6 +226,9 @@ final class MySqlSplitRelay
 
     /** The reply's OK said an AUTO_INCREMENT value was made: LAST_INSERT_ID() changed there. */
     boolean replyInsertId;
+
+    /** The command the reply answered. */
+    int replyCommand;
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
@@ -1101,6 +1136,7 @@ final class MySqlSplitRelay
             b.replyError = error;
             b.replyStatus = status;
             b.replyInsertId = b.tracker.insertId();
+            b.replyCommand = command;
           }
         });
     b.threadId = c.threadId();
@@ -1179,10 +1215,13 @@ final class MySqlSplitRelay
       if (b.isPrimary() && b.replyStatus >= 0) {
         primaryStatus = b.replyStatus;
       }
-      if (b.isPrimary()) {
+      if (multiplexed
+          && (b.replyCommand == MySqlPackets.COM_QUERY
+              || b.replyCommand == MySqlPackets.COM_STMT_EXECUTE)) {
         // LAST_INSERT_ID() is the connection's: after a statement that made an AUTO_INCREMENT
-        // value, the connection stays for the next one (INSERT, then SELECT LAST_INSERT_ID())
-        keptForInsertId = b.replyInsertId && multiplexed;
+        // value, the connection stays for the next statement, wherever that one runs (INSERT,
+        // then SELECT LAST_INSERT_ID()); a PREPARE or a ping in between changes nothing
+        keepForInsertId(b.isPrimary() && b.replyInsertId);
       }
       if (r.setting() != null && !b.replyError) {
         settings.add(r.setting());
@@ -1399,6 +1438,13 @@ final class MySqlSplitRelay
       if (fenced && replica.idle()) {
         quit(replica.channel());
         replica = null;
+      }
+    }
+    if (why != null && keptForInsertId) {
+      keptForInsertId = false; // the value stays with the old primary's connection
+      releaseIfIdle();
+      if (unbound()) {
+        return;
       }
     }
     if (why != null && leavePrimary()) {

@@ -428,18 +428,23 @@ class MySqlTransactionPoolIT {
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }
 
-  @Test
-  void last_insert_id_after_an_autocommit_insert_is_the_sessions_own() throws Exception {
-    try (Connection a = throughHalo();
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void last_insert_id_after_an_autocommit_insert_is_the_sessions_own(boolean serverPrepared)
+      throws Exception {
+    // serverPrepared: COM_STMT_PREPARE of the SELECT comes between the INSERT and its execute
+    try (Connection a = serverPrepared ? preparing() : throughHalo();
         Connection other = throughHalo()) {
       a.createStatement()
           .execute(
               "create table if not exists auto_ids (id int auto_increment primary key, v int)");
       for (int i = 0; i < 3; i++) {
         long mine;
-        try (Statement insert = a.createStatement()) {
-          insert.executeUpdate(
-              "insert into auto_ids (v) values (1)", Statement.RETURN_GENERATED_KEYS);
+        try (PreparedStatement insert =
+            a.prepareStatement(
+                "insert into auto_ids (v) values (?)", Statement.RETURN_GENERATED_KEYS)) {
+          insert.setInt(1, 1);
+          insert.executeUpdate();
           try (ResultSet keys = insert.getGeneratedKeys()) { // from the OK packet: no query
             keys.next();
             mine = keys.getLong(1);
@@ -448,8 +453,13 @@ class MySqlTransactionPoolIT {
         // another session inserts between: on the one loop's pool it would take a's connection
         // (the one returned last), and LAST_INSERT_ID() there would become its own
         other.createStatement().executeUpdate("insert into auto_ids (v) values (2)");
-        String[] idAndThread =
-            one(a, "select concat(last_insert_id(), ' ', connection_id())").split(" ");
+        String[] idAndThread;
+        try (PreparedStatement select =
+                a.prepareStatement("select concat(last_insert_id(), ' ', connection_id())");
+            ResultSet rs = select.executeQuery()) {
+          rs.next();
+          idAndThread = rs.getString(1).split(" ");
+        }
         assertThat(Long.parseLong(idAndThread[0])).isEqualTo(mine);
         // the other session's insert kept its own connection for its next statement, this one
         String otherThread = one(other, "select connection_id()");

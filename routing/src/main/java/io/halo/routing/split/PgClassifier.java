@@ -96,9 +96,12 @@ final class PgClassifier extends DialectClassifier {
    */
   @Override
   boolean pinsAfterInto(String word) {
+    // also INTO TABLE (whose name may be pg_temp.t): pinned without looking further, as that
+    // spelling is rare
     return TEMP.contains(word)
         || word.equals("local")
         || word.equals("global")
+        || word.equals("table")
         || word.equals(TEMP_SCHEMA);
   }
 
@@ -138,6 +141,10 @@ final class PgClassifier extends DialectClassifier {
       }
       case "create" -> {
         s.advance();
+        if (s.word().equals("or")) { // CREATE OR REPLACE TEMP VIEW
+          s.advance();
+          s.advance();
+        }
         if (s.word().equals("local") || s.word().equals("global")) {
           s.advance();
         }

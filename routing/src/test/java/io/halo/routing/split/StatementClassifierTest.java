@@ -73,6 +73,9 @@ class StatementClassifierTest {
           WITH d AS (SELECT 1) SELECT * INTO TEMP t FROM d           | PIN
           SELECT * INTO UNLOGGED t FROM s                            | WRITE
           SELECT * INTO pg_temp.t FROM s                             | PIN
+          SELECT * INTO TABLE pg_temp.t FROM s                       | PIN
+          CREATE OR REPLACE TEMP VIEW v AS SELECT 1                  | PIN
+          CREATE OR REPLACE VIEW v AS SELECT 1                       | WRITE
           CREATE TABLE pg_temp.t (a int)                             | PIN
           create function pg_temp.f() returns int as 'select 1' language sql | PIN
           CREATE TABLE app.t (a int)                                 | WRITE

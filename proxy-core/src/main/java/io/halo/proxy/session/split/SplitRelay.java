@@ -1195,11 +1195,18 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     return (primary == null || primary.idle()) && (replica == null || replica.idle());
   }
 
+  /**
+   * The session ends: what {@link #keepsConnections} kept for the session's next statement need not
+   * be kept; called before its idle connections go back to the pool.
+   */
+  protected void sessionEnding() {}
+
   /** Releases everything (the client connection is gone or Halo ends the session). */
   protected final void closed() {
     if (closed) {
       return;
     }
+    sessionEnding();
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
     cancelLostDeadline();
@@ -1216,6 +1223,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (closed) {
       return;
     }
+    sessionEnding();
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     ending = true;
     closeBackends();

@@ -45,7 +45,8 @@ final class Confirmation {
           + primary
           + (up.lastMessageAge() == null
               ? ""
-              : " (last message " + up.lastMessageAge().toMillis() + " ms ago)")
+              // the standby's clock may be a little ahead of Halo's: never "-4 ms ago"
+              : " (last message " + Math.max(0, up.lastMessageAge().toMillis()) + " ms ago)")
           + ": Halo's own link to "
           + primary
           + " may be what failed; waiting until the standbys lose "

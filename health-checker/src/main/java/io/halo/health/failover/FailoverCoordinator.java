@@ -232,7 +232,8 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
     // One incident whatever the probes' own error text (a fresh connection and a pooled one word
     // the same failure differently) and counts: keyed on the primary and the reason for refusing.
-    String incident = t.primary() + refusal.substring(down.length()).replaceAll("\\d+", "#");
+    // figures blanked, signs included: "-4 ms ago" and "15 ms ago" are the same incident
+    String incident = t.primary() + refusal.substring(down.length()).replaceAll("-?\\d+", "#");
     if (!incident.equals(lastRefusal)) {
       lastRefusal = incident;
       log.warn("[{}] {}", config.name(), refusal);

@@ -20,8 +20,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * it takes the local ports of outgoing connections from; between the pick and the server's bind
  * (seconds, for a database node behind an initdb) any connection made meanwhile can take it, and
  * the server then fails with "Address already in use" (CI saw exactly that). So the ports here are
- * drawn at random below the ephemeral range, where the kernel never assigns one by itself, and each
- * is checked free by binding it.
+ * drawn at random below the ephemeral range, where the kernel never assigns one by itself, each is
+ * claimed against other test JVMs by a lock file, and checked free by binding it.
  */
 public final class Ports {
   private static final Path RANGE = Path.of("/proc/sys/net/ipv4/ip_local_port_range");
@@ -56,7 +56,7 @@ public final class Ports {
               "no free port found in [" + start + ", " + end + ") after " + ATTEMPTS + " tries");
         }
         int port = ThreadLocalRandom.current().nextInt(start, end);
-        if (HANDED_OUT.contains(port)) {
+        if (HANDED_OUT.contains(port) || !claim(port)) {
           continue;
         }
         ServerSocket socket = tryBind(port);
@@ -76,6 +76,40 @@ public final class Ports {
           // bind, visibly
         }
       }
+    }
+  }
+
+  /** Lock files of the ports this JVM claimed: held until it exits. */
+  private static final List<java.nio.channels.FileChannel> CLAIMS = new ArrayList<>();
+
+  /**
+   * Claims {@code port} against other JVMs of the same machine (the build runs test JVMs side by
+   * side, and two could draw the same port between pick and bind): a lock on a file named after it,
+   * which the operating system releases when the JVM ends.
+   */
+  static synchronized boolean claim(int port) {
+    try {
+      Path dir = Path.of(System.getProperty("java.io.tmpdir"), "halo-test-ports");
+      Files.createDirectories(dir);
+      java.nio.channels.FileChannel channel =
+          java.nio.channels.FileChannel.open(
+              dir.resolve(port + ".lock"),
+              java.nio.file.StandardOpenOption.CREATE,
+              java.nio.file.StandardOpenOption.WRITE);
+      java.nio.channels.FileLock lock;
+      try {
+        lock = channel.tryLock();
+      } catch (java.nio.channels.OverlappingFileLockException e) {
+        lock = null;
+      }
+      if (lock == null) {
+        channel.close();
+        return false;
+      }
+      CLAIMS.add(channel);
+      return true;
+    } catch (IOException e) {
+      return true; // no lock files here: the bind check alone, as before
     }
   }
 

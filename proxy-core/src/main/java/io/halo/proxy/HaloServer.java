@@ -610,11 +610,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
         health(c.name()).monitorCredentials(c.monitor().user(), c.monitor().password());
       }
       for (io.halo.conf.model.ListenerConfig l : c.listeners()) {
-        io.halo.conf.model.ListenerConfig was =
-            before.listeners().stream()
-                .filter(x -> x.listen().equals(l.listen()))
-                .findFirst()
-                .orElseThrow();
+        io.halo.conf.model.ListenerConfig was = before.listener(l.listen()).orElseThrow();
         if (!l.pool().equals(was.pool())) {
           contexts.stream()
               .filter(x -> x.cluster().equals(c.name()) && x.listener().listen().equals(l.listen()))

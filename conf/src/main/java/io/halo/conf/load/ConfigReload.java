@@ -69,11 +69,7 @@ public final class ConfigReload {
             : c.failover().mode();
     List<ListenerConfig> listeners = new ArrayList<>();
     for (ListenerConfig l : c.listeners()) {
-      ListenerConfig nl =
-          n.listeners().stream()
-              .filter(x -> x.listen().equals(l.listen()))
-              .findFirst()
-              .orElse(null);
+      ListenerConfig nl = n.listener(l.listen()).orElse(null);
       listeners.add(nl == null ? l : l.withPool(pool(l, nl)));
     }
     return new ClusterConfig(

@@ -130,4 +130,9 @@ public record ClusterConfig(
   public Optional<BackendConfig> backend(String backendName) {
     return backends.stream().filter(b -> b.name().equals(backendName)).findFirst();
   }
+
+  /** The listener on {@code listen} (a reload matches listeners by their address). */
+  public Optional<ListenerConfig> listener(HostPort listen) {
+    return listeners.stream().filter(l -> l.listen().equals(listen)).findFirst();
+  }
 }

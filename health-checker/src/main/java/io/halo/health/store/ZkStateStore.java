@@ -692,10 +692,6 @@ public final class ZkStateStore implements StateStore {
   }
 
   /**
-   * Leaves the election for good (a stopping instance): its latch node goes now, so the next
-   * instance leads while this one drains, and it never joins again.
-   */
-  /**
    * The instance is stopping: it never joins the election again (its latch node removed by another
    * instance, whose watch sees its admin API close, ends its lead for good); a lead it holds lasts
    * until {@link #leave()}, so that running actions can still save.
@@ -706,6 +702,10 @@ public final class ZkStateStore implements StateStore {
     }
   }
 
+  /**
+   * Leaves the election for good (a stopping instance): its latch node goes now, so the next
+   * instance leads while this one drains, and it never joins again.
+   */
   void leave() {
     stopping();
     stopLeading();

@@ -136,8 +136,11 @@ final class MySqlSplitRelay
    */
   private boolean keptForInsertId;
 
-  /** Which keep a scheduled end of {@link #keptForInsertId} belongs to. */
-  private long insertIdKeeps;
+  /** When the keep ends ({@link System#nanoTime}), if the session stays idle. */
+  private long keptUntil;
+
+  /** A timer that ends the keep is scheduled (one at most, whatever the number of INSERTs). */
+  private boolean keepTimer;
 
   /**
    * How long a connection stays with an idle session for its {@code LAST_INSERT_ID()}: a client
@@ -148,19 +151,33 @@ final class MySqlSplitRelay
   private void keepForInsertId(boolean keep) {
     keptForInsertId = keep;
     if (keep) {
-      long keepNo = ++insertIdKeeps;
-      client
-          .eventLoop()
-          .schedule(
-              () -> {
-                if (keptForInsertId && insertIdKeeps == keepNo && !closed) {
-                  keptForInsertId = false;
-                  releaseIfIdle();
-                }
-              },
-              INSERT_ID_KEEP_MS,
-              java.util.concurrent.TimeUnit.MILLISECONDS);
+      keptUntil = System.nanoTime() + INSERT_ID_KEEP_MS * 1_000_000L;
+      if (!keepTimer) {
+        keepTimer = true;
+        endKeepAfter(INSERT_ID_KEEP_MS * 1_000_000L);
+      }
     }
+  }
+
+  /** Ends the keep once {@link #keptUntil} has passed (a later INSERT moved it: wait again). */
+  private void endKeepAfter(long nanos) {
+    client
+        .eventLoop()
+        .schedule(
+            () -> {
+              long left = keptUntil - System.nanoTime();
+              if (keptForInsertId && !closed && left > 0) {
+                endKeepAfter(left);
+                return;
+              }
+              keepTimer = false;
+              if (keptForInsertId && !closed) {
+                keptForInsertId = false;
+                releaseIfIdle();
+              }
+            },
+            nanos,
+            java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
   @Override

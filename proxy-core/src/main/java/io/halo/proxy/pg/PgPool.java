@@ -54,11 +54,13 @@ public final class PgPool {
     }
 
     @Override
+    @SuppressWarnings("ReferenceEquality") // identity first: a session checks out with one key
     public boolean equals(Object o) {
-      return o instanceof Key k
-          && k.hash == hash
-          && k.backend.equals(backend)
-          && k.parameters.equals(parameters);
+      return o == this
+          || (o instanceof Key k
+              && k.hash == hash
+              && k.backend.equals(backend)
+              && (k.parameters == parameters || k.parameters.equals(parameters)));
     }
 
     @Override
@@ -66,6 +68,12 @@ public final class PgPool {
       return hash;
     }
   }
+
+  /** At most this many distinct startup parameter sets are made canonical ({@link #canonical}). */
+  static final int MAX_CANONICAL_PARAMETER_SETS = 1_024;
+
+  private final Map<Map<String, String>, Map<String, String>> parameterSets =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private final PoolConfig config;
 
@@ -257,6 +265,21 @@ public final class PgPool {
   }
 
   /**
+   * One instance for each distinct set of (immutable) startup parameters a session logs in with, up
+   * to {@link #MAX_CANONICAL_PARAMETER_SETS} sets (then {@code parameters} itself), so that the
+   * pool's keys compare by identity at every transaction's checkout instead of entry by entry. Any
+   * thread.
+   */
+  Map<String, String> canonical(Map<String, String> parameters) {
+    Map<String, String> known = parameterSets.get(parameters);
+    if (known != null || parameterSets.size() >= MAX_CANONICAL_PARAMETER_SETS) {
+      return known != null ? known : parameters;
+    }
+    known = parameterSets.putIfAbsent(parameters, parameters);
+    return known != null ? known : parameters;
+  }
+
+  /**
    * Transaction mode: a connection to {@code node} for these startup parameters ({@link
    * TransactionPool#checkout}). The caller owns the startup messages of the connection it gets and
    * gives it back with {@link #checkin}. On {@code loop} only.
@@ -266,7 +289,13 @@ public final class PgPool {
       BackendNode node,
       Map<String, String> parameters,
       java.util.function.Supplier<Future<PgBackendConnection>> login) {
-    return tx.checkout(loop, new Key(node.name(), parameters), login);
+    return checkout(loop, new Key(node.name(), parameters), login);
+  }
+
+  /** {@link #checkout(EventLoop, BackendNode, Map, java.util.function.Supplier)} by its key. */
+  Future<PgBackendConnection> checkout(
+      EventLoop loop, Key key, java.util.function.Supplier<Future<PgBackendConnection>> login) {
+    return tx.checkout(loop, key, login);
   }
 
   /**

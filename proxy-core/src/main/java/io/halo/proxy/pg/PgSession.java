@@ -137,7 +137,10 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     this.database = database;
     this.userConfig = userConfig;
     this.backendParameters = Map.copyOf(backendParameters);
-    this.poolParameters = poolParameters(this.backendParameters, listener.pool().multiplexed());
+    this.poolParameters =
+        listener.pool().multiplexed()
+            ? listener.pool().canonical(poolParameters(this.backendParameters, true))
+            : this.backendParameters;
     this.gate = listener.admission().transactionGate(user);
     bind(connection);
   }

@@ -42,6 +42,26 @@ final class PgSettings {
 
   private int bytes;
 
+  /** Moves at every change of {@link #base} or {@link #current}. */
+  private int version;
+
+  /**
+   * The settings a backend connection has (parameter to statement, as this class keeps them), and
+   * which session's settings, at which version, it was last brought to: a connection a session
+   * takes back unchanged (transaction pooling, the common case) needs no comparison at all.
+   */
+  static final class Applied {
+    final Map<String, String> settings = new LinkedHashMap<>();
+    private PgSettings settledBy;
+    private int settledAt;
+
+    /** The connection ran {@code sql} successfully. */
+    void apply(String sql) {
+      PgSettings.apply(settings, sql);
+      settledBy = null;
+    }
+  }
+
   /** The bytes of statement text kept (the session pins itself beyond a bound). */
   int bytes() {
     return bytes;
@@ -55,21 +75,33 @@ final class PgSettings {
   void base(String parameter, String sql) {
     base.put(parameter, sql);
     desired = null;
+    version++;
   }
 
   /** The primary ran {@code sql} (a SESSION statement) successfully outside a transaction. */
   void succeeded(String sql) {
     desired = null;
+    version++;
     apply(current, sql);
     bytes = 0;
     current.values().forEach(v -> bytes += v.length());
   }
 
   /**
-   * The statements that bring a connection which has applied {@code applied} to the current
-   * settings; {@code applied} is updated as if they had run.
+   * The statements that bring a connection which has applied {@code connection} to the current
+   * settings; {@code connection} is updated as if they had run.
    */
-  List<String> replay(Map<String, String> applied) {
+  List<String> replay(Applied connection) {
+    if (connection.settledBy == this && connection.settledAt == version) {
+      return List.of(); // brought to these settings last, and nobody changed it since
+    }
+    List<String> out = replay(connection.settings);
+    connection.settledBy = this;
+    connection.settledAt = version;
+    return out;
+  }
+
+  private List<String> replay(Map<String, String> applied) {
     Map<String, String> current = desired();
     List<String> out = new ArrayList<>();
     boolean resetAll = false;

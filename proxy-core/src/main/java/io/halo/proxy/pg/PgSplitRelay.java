@@ -160,10 +160,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         new java.util.LinkedHashMap<>(16, 0.75f, true);
     final List<String> closes = new ArrayList<>();
 
-    /**
-     * The settings this connection has (parameter to statement), as {@link PgSettings} keeps them.
-     */
-    final Map<String, String> applied = new java.util.LinkedHashMap<>();
+    /** The settings this connection has, as {@link PgSettings} keeps them. */
+    final PgSettings.Applied applied = new PgSettings.Applied();
 
     Book(int processId, int secret) {
       this.processId = processId;
@@ -209,6 +207,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
+
+    /** Transaction mode: this leg's pool key, made at its first checkout. */
+    PgPool.Key poolKey;
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
@@ -437,37 +438,30 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private StatementKind classifyUnit() {
     StatementKind kind = null;
     java.util.Set<String> parsed = null;
+    boolean changesFunctions = false;
     for (PgFrame f : unit) {
-      StatementKind k =
-          switch (f.type()) {
-            case 'Q', 'P' -> queryKind(f);
-            case 'B' -> boundKind(f, parsed);
-            case 'D' -> describedKind(f, parsed);
-            case 'E', 'S', 'H', 'C' -> null;
-            default -> StatementKind.WRITE; // FunctionCall and anything unexpected
-          };
+      StatementKind k;
+      switch (f.type()) {
+        case 'Q', 'P' -> {
+          String text = statementText(f);
+          k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
+          // a statement that creates, changes or drops a function is never a read
+          changesFunctions |= k != StatementKind.READ && text != null && definesFunction(text);
+        }
+        case 'B' -> k = boundKind(f, parsed);
+        case 'D' -> k = describedKind(f, parsed);
+        case 'E', 'S', 'H', 'C' -> k = null;
+        default -> k = StatementKind.WRITE; // FunctionCall and anything unexpected
+      }
       parsed = noteParse(parsed, f);
       if (k != null) {
         kind = kind == null ? k : kind.and(k);
       }
     }
-    if (kind != StatementKind.READ && changesFunctions()) {
-      stats.functions().forget(session.database());
+    if (changesFunctions) {
+      stats.functions().forget(session.database()); // what reads learned of them is stale
     }
     return kind == null ? StatementKind.WRITE : kind;
-  }
-
-  /** Whether the unit creates, changes or drops a function (what reads learned of it is stale). */
-  private boolean changesFunctions() {
-    for (PgFrame f : unit) {
-      if (f.type() == 'Q' || f.type() == 'P') {
-        String text = statementText(f);
-        if (text != null && definesFunction(text)) {
-          return true;
-        }
-      }
-    }
-    return false;
   }
 
   static boolean definesFunction(String text) {
@@ -641,11 +635,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         });
   }
 
-  private StatementKind queryKind(PgFrame f) {
-    String text = statementText(f);
-    return text == null ? StatementKind.WRITE : stats.classify(text, rules);
-  }
-
   /** The SQL text of a Query or Parse message, or null when the message is malformed. */
   private static String statementText(PgFrame f) {
     return f.type() == 'P'
@@ -754,7 +743,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           e.error());
     } else if (status == 'I') {
       settings.succeeded(e.setting());
-      PgSettings.apply(b.book.applied, e.setting());
+      b.book.applied.apply(e.setting());
     } else {
       pin();
     }
@@ -838,14 +827,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void parsed(Backend b, PgFrame f) {
     ByteBuf body = f.body();
     String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
-    StatementKind kind = queryKind(f);
+    String text = statementText(f);
+    StatementKind kind = text == null ? StatementKind.WRITE : stats.classify(text, rules);
     if (name == null) {
       return;
     }
     if (name.isEmpty()) {
       unnamedOn = b;
       unnamedKind = kind;
-      unnamedText = statementText(f);
+      unnamedText = text;
       return;
     }
     Statement old = statements.remove(name);
@@ -1084,9 +1074,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                 listener.server().backendConnectTimeout(),
                 (int) listener.server().maxMessageSize(),
                 listener.scramKeys());
-    return multiplexed
-        ? listener.pool().checkout(client.eventLoop(), b.node(), session.poolParameters(), login)
-        : login.get();
+    if (!multiplexed) {
+      return login.get();
+    }
+    if (b.poolKey == null) {
+      b.poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
+    }
+    return listener.pool().checkout(client.eventLoop(), b.poolKey, login);
   }
 
   @Override

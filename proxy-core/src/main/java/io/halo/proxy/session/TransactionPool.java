@@ -850,7 +850,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   private Map<K, Slot<K, C, M>> slots(EventLoop loop) {
-    return slots.computeIfAbsent(loop, l -> new HashMap<>());
+    Map<K, Slot<K, C, M>> loopSlots = slots.get(loop); // twice per transaction: no bin lock
+    return loopSlots != null ? loopSlots : slots.computeIfAbsent(loop, l -> new HashMap<>());
   }
 
   private boolean expired(Born b) {

@@ -2,15 +2,13 @@ package io.halo.proxy.pg;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The settings a split session replays on another connection: the last value per parameter. */
 class PgSettingsTest {
 
   private final PgSettings settings = new PgSettings();
-  private final Map<String, String> replica = new LinkedHashMap<>();
+  private final PgSettings.Applied replica = new PgSettings.Applied();
 
   @Test
   void aParameterSetTwiceIsReplayedOnceWithItsLastValue() {
@@ -55,10 +53,33 @@ class PgSettingsTest {
     settings.succeeded("RESET ROLE");
     assertThat(settings.replay(replica)).containsExactly("RESET role");
     // a connection opened now gets nothing
-    assertThat(settings.replay(new LinkedHashMap<>())).isEmpty();
+    assertThat(settings.replay(new PgSettings.Applied())).isEmpty();
     settings.succeeded("SET SESSION AUTHORIZATION other");
     settings.succeeded("DISCARD ALL");
     assertThat(settings.isEmpty()).isTrue();
+  }
+
+  @Test
+  void aConnectionTakenBackUnchangedGetsNothingAndOneUsedMeanwhileIsBroughtBack() {
+    PgSettings other = new PgSettings();
+    settings.succeeded("SET work_mem = '1MB'");
+    other.succeeded("SET work_mem = '2MB'");
+    assertThat(settings.replay(replica)).containsExactly("SET work_mem = '1MB'");
+    assertThat(settings.replay(replica)).as("taken back unchanged").isEmpty();
+    assertThat(other.replay(replica))
+        .as("another session's turn")
+        .containsExactly("SET work_mem = '2MB'");
+    assertThat(settings.replay(replica))
+        .as("back to this session")
+        .containsExactly("SET work_mem = '1MB'");
+    // the connection ran a setting of this session's that the session then kept
+    settings.succeeded("SET search_path = app");
+    replica.apply("SET search_path = app");
+    assertThat(settings.replay(replica)).as("already there").isEmpty();
+    // the connection changed without the session's settings changing
+    replica.apply("SET work_mem = '9MB'");
+    assertThat(settings.replay(replica)).containsExactly("SET work_mem = '1MB'");
+    assertThat(settings.replay(replica)).isEmpty();
   }
 
   @Test
@@ -80,7 +101,7 @@ class PgSettingsTest {
     assertThat(settings.replay(replica)).isEmpty();
     settings.succeeded("RESET ALL");
     assertThat(settings.replay(replica)).containsExactly("RESET ALL");
-    assertThat(replica).isEmpty();
+    assertThat(replica.settings).isEmpty();
   }
 
   @Test
@@ -108,9 +129,9 @@ class PgSettingsTest {
     settings.succeeded("discard all");
     assertThat(settings.replay(replica)).containsExactly("SET application_name = 'billing'");
     // a connection that ran another session's settings is brought back to this one's
-    Map<String, String> used = new LinkedHashMap<>();
-    PgSettings.apply(used, "SET application_name = 'someone else'");
-    PgSettings.apply(used, "SET work_mem = '8MB'");
+    PgSettings.Applied used = new PgSettings.Applied();
+    used.apply("SET application_name = 'someone else'");
+    used.apply("SET work_mem = '8MB'");
     assertThat(settings.replay(used))
         .containsExactly("RESET work_mem", "SET application_name = 'billing'");
   }

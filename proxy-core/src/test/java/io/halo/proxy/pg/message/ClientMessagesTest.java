@@ -14,6 +14,12 @@ class ClientMessagesTest {
     return Unpooled.copiedBuffer(withNuls, StandardCharsets.UTF_8);
   }
 
+  /** {@code withNuls} from {@code from} on, as a message body read from a larger buffer. */
+  private static ByteBuf whole(String withNuls, int from) {
+    ByteBuf b = body(withNuls);
+    return b.slice(from, b.readableBytes() - from);
+  }
+
   @Test
   void parse_bind_query_and_close_give_their_names_and_text() {
     ByteBuf parse = body("s1\0select 1\0\0\0");
@@ -36,6 +42,16 @@ class ClientMessagesTest {
     assertThat(ClientMessages.parseText(body("no name terminator"))).isNull();
     assertThat(ClientMessages.bindStatement(body("portal only"))).isNull();
     assertThat(ClientMessages.queryText(body(""))).isNull();
+    assertThat(ClientMessages.queryText(body("select 4"))).as("no NUL at all").isNull();
+    assertThat(ClientMessages.queryText(body("select 5\0junk")))
+        .as("no NUL at the end: the text up to the first")
+        .isEqualTo("select 5");
+    assertThat(ClientMessages.queryText(body("select 6\0drop table t\0")))
+        .as("a NUL inside (the server rejects the message): all of it, nothing cut off")
+        .isEqualTo("select 6\0drop table t");
+    assertThat(ClientMessages.queryText(whole("xx\0select 7\0", 3)))
+        .as("a slice: from its reader index")
+        .isEqualTo("select 7");
     assertThat(ClientMessages.closeTarget(body(""))).isNull();
     assertThat(ClientMessages.closeTarget(body("Xs1\0"))).isNull();
     assertThat(ClientMessages.closeTarget(body("Ss1"))).isNull();

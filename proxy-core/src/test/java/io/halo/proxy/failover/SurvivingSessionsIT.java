@@ -293,6 +293,78 @@ class SurvivingSessionsIT {
   }
 
   @Test
+  void a_transaction_pooled_session_idle_in_a_transaction_outlives_a_failover_from_a_live_primary()
+      throws Exception {
+    // Given a listener with pool_mode: transaction, idle sessions, and one session idle inside a
+    // transaction that has written a row (the only kind that holds a backend connection while idle)
+    start(Duration.ofMillis(500), true);
+    PgNode old = cluster.primary();
+    PgNode next = cluster.standbys().get(0);
+    List<Idle> sessions = new ArrayList<>();
+    Connection inTx = halo.connect(USER, PW, "app", "");
+    try {
+      for (int i = 0; i < 3; i++) {
+        sessions.add(idle());
+      }
+      inTx.setAutoCommit(false);
+      inTx.createStatement().execute("insert into acked_writes(id) values (-11)");
+      // When an operator fails over to the standby while the old primary is still up (Halo
+      // fences it: its connection there stays open, nothing on the server closes it)
+      FailoverReport r = halo.control().failover(next.name(), false);
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(old.isRunning()).isTrue();
+      // Then the idle sessions go on on the new primary
+      for (Idle s : sessions) {
+        assertThat(s.serverPort()).isEqualTo(next.port());
+      }
+      // and the one whose transaction was on the old primary is told it is lost (25P02 with a
+      // warning, as after a crash of the primary) until its ROLLBACK, then goes on there, instead
+      // of being closed
+      java.sql.Statement failed = inTx.createStatement();
+      assertThatThrownBy(() -> failed.execute("select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
+      assertThat(String.valueOf(failed.getWarnings())).contains("was lost");
+      inTx.rollback();
+      inTx.setAutoCommit(true);
+      inTx.createStatement().execute("insert into acked_writes(id) values (-12)");
+      try (Connection direct = next.connect(USER, PW, "app");
+          ResultSet rs =
+              direct
+                  .createStatement()
+                  .executeQuery(
+                      "select array_agg(id order by id) from acked_writes where id in (-11, -12)")) {
+        rs.next();
+        assertThat(rs.getString(1))
+            .as("the lost transaction's row is not there")
+            .isEqualTo("{-12}");
+      }
+      // and nothing of the session's transaction stays open on the old primary
+      try (Connection direct = old.connect(USER, PW, "app")) {
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () -> {
+                  try (ResultSet rs =
+                      direct
+                          .createStatement()
+                          .executeQuery(
+                              "select count(*) from pg_stat_activity"
+                                  + " where state like 'idle in transaction%'")) {
+                    rs.next();
+                    return rs.getInt(1) == 0;
+                  }
+                });
+      }
+    } finally {
+      inTx.close();
+      for (Idle s : sessions) {
+        s.connection().close();
+      }
+    }
+  }
+
+  @Test
   void a_transaction_pooled_session_losing_its_statement_starts_detection_at_once()
       throws Exception {
     // Given probes every 20 s (3 failed probes would take 40 s to call the primary down) and a

@@ -644,17 +644,7 @@ class MySqlSurvivingSessionsIT {
   void on_a_transaction_pooled_listener_sessions_outlive_kill_9_of_the_primary() throws Exception {
     // Given a transaction-pooled listener, idle sessions (one with settings) and one inside a
     // transaction that has written
-    start(
-        new io.halo.conf.model.PoolConfig(
-            io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
-            4,
-            Duration.ofMinutes(5),
-            Duration.ofHours(1),
-            8,
-            Duration.ofSeconds(10),
-            io.halo.conf.model.PoolConfig.DEFAULT_MAX_PREPARED,
-            Duration.ofSeconds(30),
-            0));
+    start(transactionPool());
     MariaDbNode old = cluster.primary();
     MariaDbNode next = cluster.replicas().get(0);
     List<Connection> idle = new ArrayList<>();
@@ -706,6 +696,47 @@ class MySqlSurvivingSessionsIT {
                 assertThat(e.getMessage()).contains("whether it took effect is unknown");
               });
       assertThat(port(running)).isEqualTo(next.port());
+      survivors.check(next);
+    } finally {
+      closeAll(idle);
+    }
+  }
+
+  /** Transaction mode over 4 backend connections. */
+  private static io.halo.conf.model.PoolConfig transactionPool() {
+    return new io.halo.conf.model.PoolConfig(
+        io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+        4,
+        Duration.ofMinutes(5),
+        Duration.ofHours(1),
+        8,
+        Duration.ofSeconds(10),
+        io.halo.conf.model.PoolConfig.DEFAULT_MAX_PREPARED,
+        Duration.ofSeconds(30),
+        0);
+  }
+
+  @Test
+  void on_a_transaction_pooled_listener_sessions_outlive_a_failover_from_a_live_primary()
+      throws Exception {
+    // Given a transaction-pooled listener, idle sessions (one with settings, one with autocommit
+    // off, which keeps its connection between transactions) and one inside a transaction
+    start(transactionPool());
+    MariaDbNode old = cluster.primary();
+    MariaDbNode next = cluster.replicas().get(0);
+    List<Connection> idle = new ArrayList<>();
+    try {
+      openIdle(idle, old);
+      Survivors survivors = survivors(idle);
+      // When an operator fails over to the replica while the old primary is still up
+      FailoverReport r = control().failover(next.name(), false);
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(control().topology().primary()).isEqualTo(next.name());
+      // Then every idle session runs its next statement on the new primary, with its state, and
+      // the one inside a transaction is told once that it was lost, as after a kill -9
+      for (Connection c : idle) {
+        assertThat(port(c)).isEqualTo(next.port());
+      }
       survivors.check(next);
     } finally {
       closeAll(idle);

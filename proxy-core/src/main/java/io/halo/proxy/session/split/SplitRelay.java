@@ -1045,16 +1045,20 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   }
 
   /**
-   * Not multiplexed: a failover fenced or demoted the session's primary (its connection may still
-   * be open: a hung server, a partition). A session idle between transactions and not pinned leaves
-   * it, as a plain session does, and follows the router's next primary on its next request; nothing
-   * more reaches the old one. Event loop.
+   * A failover fenced or demoted the session's primary (its connection may still be open: a hung
+   * server, a partition, a forced failover). Not multiplexed: a session idle between transactions
+   * and not pinned leaves it, as a plain session does, and follows the router's next primary on its
+   * next request; nothing more reaches the old one. Multiplexed, see {@link #leaveBoundPrimary}.
+   * Event loop.
    *
    * @return false when the session cannot leave (the caller ends it as before)
    */
   public final boolean leavePrimary() {
-    if (multiplexed || closed || ending || pinned || primary == null) {
+    if (closed || ending || pinned || primary == null) {
       return false;
+    }
+    if (multiplexed) {
+      return leaveBoundPrimary();
     }
     boolean readsThere = replica != null && replica.node().name().equals(primary.node().name());
     if (lostPrimary != null && primary.channel() == null && !primary.connecting() && !readsThere) {
@@ -1085,6 +1089,45 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         who(),
         old.node().name());
     awaitVerdict(old.node(), null);
+    return true;
+  }
+
+  /**
+   * Multiplexed, and holding its primary connection while idle (MySQL autocommit off between
+   * transactions, or idle inside a transaction) when a failover fences or demotes that primary: the
+   * session goes on as when the primary dies under it ({@link #backendClosed}), the same whether
+   * the old server is down or still up. Halo closes the connection (a transaction open on it rolls
+   * back there, nothing of it was committed); the next request checks out a connection to the new
+   * primary with the session's state replayed, and a transaction that was open is answered as lost
+   * there ({@link #transactionLost}). A session with a request in flight, or whose engine cannot
+   * answer a lost transaction, cannot leave.
+   */
+  private boolean leaveBoundPrimary() {
+    L old = primary;
+    if (parked
+        || hasPending()
+        || old.channel() == null
+        || old.connecting()
+        || !old.idle()
+        || midRequest(old)
+        || (replica != null && (replica.connecting() || midRequest(replica)))) {
+      return false;
+    }
+    L fresh = newLeg(true, old.node());
+    if (inTransaction() && !transactionLost(fresh)) {
+      return false;
+    }
+    primary = fresh; // first: the close below is then expected, not a loss
+    if (last == old) {
+      last = null;
+    }
+    quit(old.channel());
+    log.debug( // one line per session would flood the log in a failover: see the metrics
+        "[{}] {} leaves {}, fenced or no longer the primary; its next request runs on the next",
+        listenerName,
+        who(),
+        old.node().name());
+    releaseIfIdle(); // a replica connection it held goes back (unless the session keeps it)
     return true;
   }
 

@@ -159,6 +159,18 @@ abstract class DialectClassifier implements StatementClassifier {
       return token == SqlScanner.WORD ? scanner.word() : "";
     }
 
+    /**
+     * The current token's name: its word, or a quoted identifier's text as written ({@code
+     * "pg_temp"} names the same schema as {@code pg_temp}); "" when it is neither.
+     */
+    String name() {
+      return token != SqlScanner.WORD ? "" : nameOf(scanner);
+    }
+
+    private static String nameOf(SqlScanner scanner) {
+      return scanner.word().equals("\"") ? scanner.quoted() : scanner.word();
+    }
+
     int token() {
       return token;
     }
@@ -183,12 +195,24 @@ abstract class DialectClassifier implements StatementClassifier {
       return token == SqlScanner.END || token == SqlScanner.SEMICOLON;
     }
 
-    /** Whether any later word of the statement is one of {@code words}; consumes the statement. */
+    /**
+     * Whether any later name of the statement (a word, or a quoted identifier as written) is one of
+     * {@code words}; consumes the statement.
+     */
     boolean anyWord(Set<String> words) {
-      boolean found = false;
+      return (anyWords(words, Set.of()) & 1) != 0;
+    }
+
+    /**
+     * Which of two sets of names occur later in the statement: bit 0 for {@code first}, bit 1 for
+     * {@code second}; consumes the statement.
+     */
+    int anyWords(Set<String> first, Set<String> second) {
+      int found = 0;
       while (advance()) {
-        if (token == SqlScanner.WORD && words.contains(scanner.word())) {
-          found = true;
+        if (token == SqlScanner.WORD) {
+          String name = nameOf(scanner);
+          found |= (first.contains(name) ? 1 : 0) | (second.contains(name) ? 2 : 0);
         }
       }
       return found;
@@ -223,7 +247,7 @@ abstract class DialectClassifier implements StatementClassifier {
           if (kind == StatementKind.PIN) {
             return kind;
           }
-        } else if (previous.equals("into") && dialect.pinsAfterInto(w)) {
+        } else if (previous.equals("into") && dialect.pinsAfterInto(name())) {
           return StatementKind.PIN;
         } else if (previous.equals("for") && LOCKING.contains(w)) {
           kind = kind.and(StatementKind.WRITE);

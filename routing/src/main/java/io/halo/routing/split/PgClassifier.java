@@ -73,6 +73,7 @@ final class PgClassifier extends DialectClassifier {
   private static final Set<String> TEMP = Set.of("temp", "temporary");
   private static final String TEMP_SCHEMA = "pg_temp";
   private static final Set<String> TEMP_SCHEMAS = Set.of(TEMP_SCHEMA);
+  private static final Set<String> TEMP_WORDS = Set.of("temp", "temporary", TEMP_SCHEMA);
   private static final Set<String> HOLD = Set.of("hold");
   private static final Set<String> ANALYZE = Set.of("analyze", "analyse");
 
@@ -116,8 +117,13 @@ final class PgClassifier extends DialectClassifier {
     }
     switch (first) {
       case "explain" -> {
-        // EXPLAIN ANALYZE runs the statement.
-        return s.anyWord(ANALYZE) ? StatementKind.WRITE : StatementKind.READ;
+        // EXPLAIN ANALYZE runs the statement: a write, and session state when that creates a
+        // temporary table (SELECT ... INTO TEMP t, CREATE TEMP TABLE t AS ...; any of these words
+        // pins, a column named temp too: that costs the pool a connection, never a wrong answer)
+        int found = s.anyWords(ANALYZE, TEMP_WORDS);
+        return (found & 1) == 0
+            ? StatementKind.READ
+            : (found & 2) != 0 ? StatementKind.PIN : StatementKind.WRITE;
       }
       case "set" -> {
         s.advance();
@@ -149,7 +155,7 @@ final class PgClassifier extends DialectClassifier {
           s.advance();
         }
         // CREATE TEMP ..., or an object created in the session's own schema (pg_temp.t)
-        return TEMP.contains(s.word()) || s.word().equals(TEMP_SCHEMA) || s.anyWord(TEMP_SCHEMAS)
+        return TEMP.contains(s.word()) || s.name().equals(TEMP_SCHEMA) || s.anyWord(TEMP_SCHEMAS)
             ? StatementKind.PIN
             : StatementKind.WRITE;
       }

@@ -79,6 +79,15 @@ class StatementClassifierTest {
           CREATE TABLE pg_temp.t (a int)                             | PIN
           create function pg_temp.f() returns int as 'select 1' language sql | PIN
           CREATE TABLE app.t (a int)                                 | WRITE
+          CREATE TABLE "pg_temp".t (a int)                           | PIN
+          CREATE TABLE "PG_TEMP".t (a int)                           | WRITE
+          create table "pg_temp"."T" (a int)                         | PIN
+          SELECT * INTO "pg_temp".t FROM s                           | PIN
+          SELECT * INTO "t" FROM s                                   | WRITE
+          EXPLAIN ANALYZE SELECT 1 AS x INTO TEMP t                  | PIN
+          EXPLAIN (ANALYZE) CREATE TEMPORARY TABLE t AS SELECT 1     | PIN
+          EXPLAIN ANALYZE SELECT * INTO pg_temp.t FROM s             | PIN
+          EXPLAIN SELECT 1 AS x INTO TEMP t                          | READ
           ''                                                         | READ
           """)
   void postgres(String sql, StatementKind expected) {

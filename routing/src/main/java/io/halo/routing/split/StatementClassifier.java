@@ -1,13 +1,10 @@
 package io.halo.routing.split;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-
 /**
  * Classifies SQL text for the read/write split: {@link StatementKind#READ} only when the text is
  * known to be a pure read, anything unknown goes to the primary. Implementations are stateless and
- * thread-safe; {@link #cached} puts a bounded Caffeine cache in front, keyed by the text, because
- * applications send the same statements over and over.
+ * thread-safe; {@link #cached} puts a bounded cache ({@link TextCache}) in front, keyed by the
+ * text, because applications send the same statements over and over.
  */
 public interface StatementClassifier {
 
@@ -45,9 +42,8 @@ public interface StatementClassifier {
    * sightings by others, is classified once more and then found again.
    */
   static StatementClassifier cached(StatementClassifier classifier, long maxEntries) {
-    Cache<String, StatementKind> kinds = Caffeine.newBuilder().maximumSize(maxEntries).build();
-    Cache<String, java.util.Set<String>> functions =
-        Caffeine.newBuilder().maximumSize(maxEntries).build();
+    TextCache<StatementKind> kinds = new TextCache<>(maxEntries);
+    TextCache<java.util.Set<String>> functions = new TextCache<>(maxEntries);
     SecondSighting kindsSeen = new SecondSighting();
     SecondSighting functionsSeen = new SecondSighting();
     return new StatementClassifier() {
@@ -59,7 +55,7 @@ public interface StatementClassifier {
         if (!kindsSeen.seenBefore(sql)) {
           return classifier.classify(sql); // new (or not seen lately): the cache has no answer
         }
-        StatementKind kind = kinds.getIfPresent(sql);
+        StatementKind kind = kinds.get(sql);
         if (kind == null) {
           kind = classifier.classify(sql);
           kinds.put(sql, kind);
@@ -75,7 +71,7 @@ public interface StatementClassifier {
         if (!functionsSeen.seenBefore(sql)) {
           return classifier.calledFunctions(sql);
         }
-        java.util.Set<String> names = functions.getIfPresent(sql);
+        java.util.Set<String> names = functions.get(sql);
         if (names == null) {
           names = classifier.calledFunctions(sql);
           functions.put(sql, names);

@@ -564,7 +564,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     // transaction pooling: the connection logged in without some of the client's parameters;
     // the client is told its own values, which its first transaction sets there
     List<String> setLater =
-        session.poolParameters() != session.backendParameters()
+        listener.pool().multiplexed()
             ? PgSession.SET_NOT_KEYED.stream().filter(backendParameters::containsKey).toList()
             : List.of();
     for (String p : setLater) {

@@ -157,6 +157,12 @@ final class PgSettings {
     return "SET " + parameter + " = " + literal;
   }
 
+  /** Whether {@code sql} is a plain {@code DISCARD ALL} (which also deallocates statements). */
+  static boolean discardsAll(String sql) {
+    String[] w = words(sql);
+    return w != null && w.length > 1 && w[0].equals("discard") && w[1].equals("all");
+  }
+
   /** Applies one successful statement to a set of settings (the session's or a connection's). */
   static void apply(Map<String, String> settings, String sql) {
     String[] w = words(sql);

@@ -136,6 +136,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private String unitSetting;
 
   private final Map<String, Statement> statements = new HashMap<>();
+
+  /** Transaction mode: the pool key of the last checkout (a leg lasts one transaction). */
+  private PgPool.Key poolKey;
+
   private int keptBytes;
 
   /** Where the unnamed statement was last parsed. */
@@ -208,9 +212,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
 
-    /** Transaction mode: this leg's pool key, made at its first checkout. */
-    PgPool.Key poolKey;
-
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
     }
@@ -248,7 +249,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     this.listener = session.listener();
     // startup parameters its pooled connections did not log in with: set on each of them
     Map<String, String> own = session.backendParameters();
-    if (session.poolParameters() != own) {
+    if (multiplexed) {
       for (String p : PgSession.SET_NOT_KEYED) {
         String v = own.get(p);
         if (v != null) {
@@ -744,6 +745,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     } else if (status == 'I') {
       settings.succeeded(e.setting());
       b.book.applied.apply(e.setting());
+      if (PgSettings.discardsAll(e.setting())) {
+        // the server deallocated every prepared statement of the connection (other sessions' too,
+        // in transaction mode) and of the session: neither book may say they are there
+        b.book.release();
+        b.book.closes.clear();
+        forgetStatements();
+      }
     } else {
       pin();
     }
@@ -1077,10 +1085,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (!multiplexed) {
       return login.get();
     }
-    if (b.poolKey == null) {
-      b.poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
+    if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
+      poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
     }
-    return listener.pool().checkout(client.eventLoop(), b.poolKey, login);
+    return listener.pool().checkout(client.eventLoop(), poolKey, login);
   }
 
   @Override
@@ -1441,8 +1449,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     unit.forEach(PgFrame::release);
     unit.clear();
+    forgetStatements();
+  }
+
+  /** Forgets the session's named statements (the server no longer has them). */
+  private void forgetStatements() {
     statements.values().forEach(s -> s.parse().release());
     statements.clear();
+    keptBytes = 0;
   }
 
   // ------------------------------------------------------------------ helpers

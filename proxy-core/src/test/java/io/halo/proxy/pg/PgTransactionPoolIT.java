@@ -559,6 +559,41 @@ class PgTransactionPoolIT {
     }
   }
 
+  @Test
+  void a_discard_all_on_a_pooled_connection_leaves_no_statement_believed_there() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
+        Connection b = own.connect(USER, PW, "app", "");
+        PreparedStatement ps = a.prepareStatement("select ?::int + 1, pg_backend_pid()")) {
+      // a's statement is prepared (named, from its second run) on the connection it ran on
+      int pid = 0;
+      for (int i = 0; i < 2; i++) {
+        ps.setInt(1, 1);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          pid = rs.getInt(2);
+        }
+      }
+      // b takes that connection (the one returned last) and discards everything on it
+      try (Statement sb = b.createStatement()) {
+        assertThat(backendPid(b)).isEqualTo(pid);
+        sb.execute("discard all");
+      }
+      // a's next execution there needs its statement prepared again: Halo must not believe the
+      // connection still has it (the server would answer 26000; inside a transaction, where
+      // pgjdbc cannot hide that by preparing again itself)
+      a.setAutoCommit(false);
+      ps.setInt(1, 41);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+        assertThat(rs.getInt(2)).isEqualTo(pid);
+      }
+      a.commit();
+    }
+  }
+
   /**
    * A Halo of its own with one event loop: its clients share one pool, which hands out the
    * connection returned last, so an unpinned session's connection is the next client's. Its figures
@@ -579,6 +614,7 @@ class PgTransactionPoolIT {
       strings = {
         "select pg_advisory_lock(42)",
         "select pg_try_advisory_lock_shared(43)",
+        "explain analyze select pg_advisory_lock(44)",
         "listen halo_pin",
         "prepare halo_q as select 1",
         "declare halo_c cursor with hold for select 1",

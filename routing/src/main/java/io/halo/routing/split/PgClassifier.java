@@ -73,7 +73,15 @@ final class PgClassifier extends DialectClassifier {
   private static final Set<String> TEMP = Set.of("temp", "temporary");
   private static final String TEMP_SCHEMA = "pg_temp";
   private static final Set<String> TEMP_SCHEMAS = Set.of(TEMP_SCHEMA);
-  private static final Set<String> TEMP_WORDS = Set.of("temp", "temporary", TEMP_SCHEMA);
+  private static final Set<String> EXPLAIN_PINS = explainPins();
+
+  /** The names whose presence makes an EXPLAIN ANALYZE pin. */
+  private static Set<String> explainPins() {
+    Set<String> names = new java.util.HashSet<>(PIN_FUNCTIONS);
+    names.addAll(Set.of("temp", "temporary", TEMP_SCHEMA));
+    return Set.copyOf(names);
+  }
+
   private static final Set<String> HOLD = Set.of("hold");
   private static final Set<String> ANALYZE = Set.of("analyze", "analyse");
 
@@ -118,9 +126,10 @@ final class PgClassifier extends DialectClassifier {
     switch (first) {
       case "explain" -> {
         // EXPLAIN ANALYZE runs the statement: a write, and session state when that creates a
-        // temporary table (SELECT ... INTO TEMP t, CREATE TEMP TABLE t AS ...; any of these words
-        // pins, a column named temp too: that costs the pool a connection, never a wrong answer)
-        int found = s.anyWords(ANALYZE, TEMP_WORDS);
+        // temporary table (SELECT ... INTO TEMP t, CREATE TEMP TABLE t AS ...) or calls a
+        // function that pins (a session advisory lock); any of these names pins, a column named
+        // temp too: that costs the pool a connection, never a wrong answer
+        int found = s.anyWords(ANALYZE, EXPLAIN_PINS);
         return (found & 1) == 0
             ? StatementKind.READ
             : (found & 2) != 0 ? StatementKind.PIN : StatementKind.WRITE;

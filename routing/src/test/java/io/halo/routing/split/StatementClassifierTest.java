@@ -88,6 +88,8 @@ class StatementClassifierTest {
           EXPLAIN (ANALYZE) CREATE TEMPORARY TABLE t AS SELECT 1     | PIN
           EXPLAIN ANALYZE SELECT * INTO pg_temp.t FROM s             | PIN
           EXPLAIN SELECT 1 AS x INTO TEMP t                          | READ
+          EXPLAIN ANALYZE SELECT pg_advisory_lock(1)                 | PIN
+          explain analyze select set_config('a.b', '1', false)       | PIN
           ''                                                         | READ
           """)
   void postgres(String sql, StatementKind expected) {

@@ -268,23 +268,7 @@ class SurvivingSessionsIT {
       }
       // and the session whose transaction died gets what a server gives inside a failed
       // transaction (25P02, with a warning naming the loss) until its ROLLBACK, then goes on
-      java.sql.Statement failed = inTx.createStatement();
-      assertThatThrownBy(() -> failed.execute("select 1"))
-          .isInstanceOf(SQLException.class)
-          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
-      assertThat(String.valueOf(failed.getWarnings())).contains("was lost");
-      inTx.rollback();
-      inTx.setAutoCommit(true);
-      inTx.createStatement().execute("insert into acked_writes(id) values (-2)");
-      try (Connection direct = next.connect(USER, PW, "app");
-          ResultSet rs =
-              direct
-                  .createStatement()
-                  .executeQuery(
-                      "select array_agg(id order by id) from acked_writes where id < 0")) {
-        rs.next();
-        assertThat(rs.getString(1)).as("the lost transaction's row is not there").isEqualTo("{-2}");
-      }
+      transactionLostOnce(inTx, next, -1, -2);
     } finally {
       for (Idle s : sessions) {
         s.connection().close();
@@ -320,25 +304,7 @@ class SurvivingSessionsIT {
       // and the one whose transaction was on the old primary is told it is lost (25P02 with a
       // warning, as after a crash of the primary) until its ROLLBACK, then goes on there, instead
       // of being closed
-      java.sql.Statement failed = inTx.createStatement();
-      assertThatThrownBy(() -> failed.execute("select 1"))
-          .isInstanceOf(SQLException.class)
-          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
-      assertThat(String.valueOf(failed.getWarnings())).contains("was lost");
-      inTx.rollback();
-      inTx.setAutoCommit(true);
-      inTx.createStatement().execute("insert into acked_writes(id) values (-12)");
-      try (Connection direct = next.connect(USER, PW, "app");
-          ResultSet rs =
-              direct
-                  .createStatement()
-                  .executeQuery(
-                      "select array_agg(id order by id) from acked_writes where id in (-11, -12)")) {
-        rs.next();
-        assertThat(rs.getString(1))
-            .as("the lost transaction's row is not there")
-            .isEqualTo("{-12}");
-      }
+      transactionLostOnce(inTx, next, -11, -12);
       // and nothing of the session's transaction stays open on the old primary
       try (Connection direct = old.connect(USER, PW, "app")) {
         await()
@@ -361,6 +327,38 @@ class SurvivingSessionsIT {
       for (Idle s : sessions) {
         s.connection().close();
       }
+    }
+  }
+
+  /**
+   * {@code inTx} wrote row {@code lost} in a transaction a failover lost: its next statement gets
+   * 25P02 with a warning naming the loss, and after ROLLBACK it goes on, writing row {@code
+   * written} on {@code next}, where row {@code lost} is not.
+   */
+  private static void transactionLostOnce(Connection inTx, PgNode next, long lost, long written)
+      throws SQLException {
+    java.sql.Statement failed = inTx.createStatement();
+    assertThatThrownBy(() -> failed.execute("select 1"))
+        .isInstanceOf(SQLException.class)
+        .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("25P02"));
+    assertThat(String.valueOf(failed.getWarnings())).contains("was lost");
+    inTx.rollback();
+    inTx.setAutoCommit(true);
+    inTx.createStatement().execute("insert into acked_writes(id) values (" + written + ")");
+    try (Connection direct = next.connect(USER, PW, "app");
+        ResultSet rs =
+            direct
+                .createStatement()
+                .executeQuery(
+                    "select array_agg(id order by id) from acked_writes where id in ("
+                        + lost
+                        + ", "
+                        + written
+                        + ")")) {
+      rs.next();
+      assertThat(rs.getString(1))
+          .as("the lost transaction's row is not there")
+          .isEqualTo("{" + written + "}");
     }
   }
 

@@ -54,13 +54,13 @@ public final class PgPool {
     }
 
     @Override
-    @SuppressWarnings("ReferenceEquality") // identity first: a session checks out with one key
     public boolean equals(Object o) {
-      return o == this
-          || (o instanceof Key k
-              && k.hash == hash
-              && k.backend.equals(backend)
-              && (k.parameters == parameters || k.parameters.equals(parameters)));
+      // a HashMap compares keys by identity first, and a map its entries after its own identity:
+      // with canonical parameters (PgPool.canonical) a checkout compares no entry
+      return o instanceof Key k
+          && k.hash == hash
+          && k.backend.equals(backend)
+          && k.parameters.equals(parameters);
     }
 
     @Override

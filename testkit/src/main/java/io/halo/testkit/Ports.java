@@ -101,6 +101,9 @@ public final class Ports {
         lock = channel.tryLock();
       } catch (java.nio.channels.OverlappingFileLockException e) {
         lock = null;
+      } catch (IOException e) {
+        channel.close(); // not left open by a port that is not claimed
+        throw e;
       }
       if (lock == null) {
         channel.close();

@@ -18,6 +18,7 @@
 #      events each wakeup finds, which moves with the throughput of the round; at a fixed rate
 #      below every variant's maximum the comparison is at equal load.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 (($# >= 1)) || { sed -n '2,19p' "$0"; exit 2; }
 ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-60} CLIENTS=${CLIENTS:-16}
 THREADS=${THREADS:-2} SCALE=${SCALE:-10} MODE=${MODE:-simple} PGBENCH_ARGS=${PGBENCH_ARGS:--S}
@@ -72,20 +73,8 @@ done
 
 for i in "${!names[@]}"; do
   port=$((BASE_PORT + i))
-  cat >"$OUT/${names[$i]}.yaml" <<YAML
-server: { io_threads: $IO_THREADS, state_dir: $OUT/${names[$i]}.state }
-admin: { listen: 127.0.0.1:$((BASE_PORT + 100 + i)) }
-users:
-  - { name: bench, auth: trust }
-clusters:
-  - name: bench
-    engine: postgresql
-    listeners:
-      - { listen: 127.0.0.1:$port, route: primary, max_client_connections: 2000, pool_mode: ${modes[$i]} }
-    backends:
-      - { name: pg, address: 127.0.0.1:$PG_PORT, role: primary }
-    monitor: { user: bench }
-YAML
+  halo_bench_config "$OUT/${names[$i]}.yaml" "$port" "$PG_PORT" "127.0.0.1:$((BASE_PORT + 100 + i))" \
+    "$IO_THREADS" "${modes[$i]}"
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
   java $JAVA_OPTS -jar "${jars[$i]}" start --config "$OUT/${names[$i]}.yaml" >"$OUT/${names[$i]}.log" 2>&1 &
   pids+=($!)

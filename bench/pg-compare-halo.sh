@@ -19,6 +19,7 @@
 # (client_tls_sslmode=require), pgbench with sslmode=require, select-simple and connect.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/bench/lib.sh"
 if [[ ${TLS:-0} == 1 ]]; then
   exec bash "$root/bench/pg-compare-tls.sh" "$@"
 fi
@@ -39,21 +40,8 @@ else
   cfg=$(mktemp "${TMPDIR:-/tmp}/halo-bench.XXXXXX.yaml")
   trap 'rm -rf "$cfg" "$cfg.state"' EXIT
 fi
-cat >"$cfg" <<YAML
-server: { io_threads: ${HALO_IO_THREADS:-0}, state_dir: $cfg.state }
-admin: { listen: ${HALO_ADMIN:-127.0.0.1:7070} }
-users:
-  - { name: bench, auth: trust }
-clusters:
-  - name: bench
-    engine: postgresql
-    listeners:
-      - { listen: 127.0.0.1:$HALO_PORT, route: primary, max_client_connections: 2000, pool_mode: ${HALO_POOL_MODE:-none} }
-    backends:
-      - { name: pg, address: 127.0.0.1:$PG_PORT, role: primary }
-    monitor: { user: bench }
-${HALO_YAML_EXTRA:-}
-YAML
+halo_bench_config "$cfg" "$HALO_PORT" "$PG_PORT" "${HALO_ADMIN:-127.0.0.1:7070}" \
+  "${HALO_IO_THREADS:-0}" "${HALO_POOL_MODE:-none}" "${HALO_YAML_EXTRA:-}"
 "$root/bin/halo" check-config "$cfg" >/dev/null 2>&1 || "$root/bin/halo" check-config "$cfg"
 [[ -n ${HALO_WRITE_CONFIG:-} ]] && exit 0
 

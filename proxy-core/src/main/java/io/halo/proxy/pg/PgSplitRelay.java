@@ -137,6 +137,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private final Map<String, Statement> statements = new HashMap<>();
 
+  /** A Parse of the buffered unit, its text and kind as {@link #classifyUnit} found them. */
+  private record ParseSeen(PgFrame frame, String text, StatementKind kind) {}
+
+  /** The buffered unit's Parse messages as classified (each text decoded and classified once). */
+  private final List<ParseSeen> parses = new ArrayList<>();
+
   /** Transaction mode: the pool key of the last checkout (a leg lasts one transaction). */
   private PgPool.Key poolKey;
 
@@ -384,6 +390,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     unitSetting = null; // it never ran
     unit.forEach(PgFrame::release);
     unit.clear();
+    parses.clear();
     unitBytes = 0;
     functionsChecked = false;
     emitRun();
@@ -440,12 +447,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     StatementKind kind = null;
     java.util.Set<String> parsed = null;
     boolean changesFunctions = false;
+    parses.clear();
     for (PgFrame f : unit) {
       StatementKind k;
       switch (f.type()) {
         case 'Q', 'P' -> {
           String text = statementText(f);
           k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
+          if (f.type() == 'P') {
+            parses.add(new ParseSeen(f, text, k)); // for parsed(), when the unit is sent
+          }
           // a statement that creates, changes or drops a function is never a read
           changesFunctions |= k != StatementKind.READ && text != null && definesFunction(text);
         }
@@ -797,6 +808,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       unitSetting = null;
     }
     unit.clear();
+    parses.clear();
     unitBytes = 0;
     functionsChecked = false;
     if (!complete) {
@@ -835,8 +847,18 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void parsed(Backend b, PgFrame f) {
     ByteBuf body = f.body();
     String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
-    String text = statementText(f);
-    StatementKind kind = text == null ? StatementKind.WRITE : stats.classify(text, rules);
+    ParseSeen seen = null;
+    for (ParseSeen p : parses) {
+      if (p.frame() == f) {
+        seen = p;
+        break;
+      }
+    }
+    String text = seen != null ? seen.text() : statementText(f);
+    StatementKind kind =
+        seen != null
+            ? seen.kind()
+            : text == null ? StatementKind.WRITE : stats.classify(text, rules);
     if (name == null) {
       return;
     }
@@ -1449,6 +1471,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     unit.forEach(PgFrame::release);
     unit.clear();
+    parses.clear();
     forgetStatements();
   }
 

@@ -103,7 +103,13 @@ public final class MySqlPool {
   /** Transaction mode: a connection for a transaction ({@link TransactionPool#checkout}). */
   Future<MySqlBackendConnection> checkout(
       EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login) {
-    return tx.checkout(loop, key, login);
+    return tx.checkout(loop, key, login, null);
+  }
+
+  /** As above, preferring the idle connection {@code last} (the session's previous one). */
+  Future<MySqlBackendConnection> checkout(
+      EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login, Channel last) {
+    return tx.checkout(loop, key, login, last);
   }
 
   /**

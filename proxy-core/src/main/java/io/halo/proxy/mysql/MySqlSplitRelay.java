@@ -1015,7 +1015,7 @@ final class MySqlSplitRelay
     io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
     listener
         .pool()
-        .checkout(client.eventLoop(), key, login)
+        .checkout(client.eventLoop(), key, login, previousConnection(b))
         .addListener(
             (Future<MySqlBackendConnection> f) -> {
               if (!f.isSuccess()) {

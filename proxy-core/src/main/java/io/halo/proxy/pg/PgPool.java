@@ -295,7 +295,16 @@ public final class PgPool {
   /** {@link #checkout(EventLoop, BackendNode, Map, java.util.function.Supplier)} by its key. */
   Future<PgBackendConnection> checkout(
       EventLoop loop, Key key, java.util.function.Supplier<Future<PgBackendConnection>> login) {
-    return tx.checkout(loop, key, login);
+    return tx.checkout(loop, key, login, null);
+  }
+
+  /** As above, preferring the idle connection {@code last} (the session's previous one). */
+  Future<PgBackendConnection> checkout(
+      EventLoop loop,
+      Key key,
+      java.util.function.Supplier<Future<PgBackendConnection>> login,
+      Channel last) {
+    return tx.checkout(loop, key, login, last);
   }
 
   /**

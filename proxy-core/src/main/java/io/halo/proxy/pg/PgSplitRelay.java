@@ -1110,7 +1110,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
     }
-    return listener.pool().checkout(client.eventLoop(), poolKey, login);
+    return listener.pool().checkout(client.eventLoop(), poolKey, login, previousConnection(b));
   }
 
   @Override

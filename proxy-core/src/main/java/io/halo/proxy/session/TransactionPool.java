@@ -248,9 +248,22 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * lent with the connection and checks it in with {@link #checkin}. On {@code loop} only.
    */
   public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login) {
+    return checkout(loop, key, login, null);
+  }
+
+  /**
+   * As {@link #checkout(EventLoop, SessionPool.Key, Supplier)}, taking {@code preferred} when it
+   * waits idle in the key's pool: the connection the session used last, whose server process,
+   * settings and prepared statements are the session's already.
+   */
+  public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred) {
     Slot<K, C, M> slot = slots(loop).computeIfAbsent(key, k -> new Slot<>(k, loop, epoch));
     slot.login = login;
-    C idle = takeIdle(slot);
+    C idle =
+        preferred != null && slot.idle.removeLastOccurrence(preferred) ? take(preferred) : null;
+    if (idle == null) {
+      idle = takeIdle(slot);
+    }
     if (idle != null) {
       warm(slot); // after this checkout's own open below otherwise: it must not take its place
       PoolIdle i = engine.channel(idle).pipeline().get(PoolIdle.class);
@@ -303,24 +316,31 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
   private C takeIdle(Slot<K, C, M> slot) {
     while (!slot.idle.isEmpty()) {
-      Channel ch = slot.idle.pollLast(); // the most recently used first: its caches are warm
-      idleCount.decrementAndGet();
-      PoolIdle i = ch.pipeline().get(PoolIdle.class);
-      boolean stale = false;
-      if (i != null) {
-        i.pooled = false; // it stays in the pipeline and passes the session's replies on
-        stale = now() - i.since > config.idleTimeout().toNanos();
+      C c = take(slot.idle.pollLast()); // the most recently used first: its caches are warm
+      if (c != null) {
+        return c;
       }
-      Born b = ch.attr(BORN).get();
-      C c = ch.isActive() && b != null && !expired(b) && !stale ? engine.lend(ch) : null;
-      if (c == null) {
-        engine.quit(ch);
-        continue;
-      }
-      reused.increment();
-      return c;
     }
     return null;
+  }
+
+  /** {@code ch}, just taken out of its slot's idle ones, lent; or null (it was closed). */
+  private C take(Channel ch) {
+    idleCount.decrementAndGet();
+    PoolIdle i = ch.pipeline().get(PoolIdle.class);
+    boolean stale = false;
+    if (i != null) {
+      i.pooled = false; // it stays in the pipeline and passes the session's replies on
+      stale = now() - i.since > config.idleTimeout().toNanos();
+    }
+    Born b = ch.attr(BORN).get();
+    C c = ch.isActive() && b != null && !expired(b) && !stale ? engine.lend(ch) : null;
+    if (c == null) {
+      engine.quit(ch);
+      return null;
+    }
+    reused.increment();
+    return c;
   }
 
   /**

@@ -293,6 +293,29 @@ class MySqlTransactionPoolIT {
   }
 
   @Test
+  void a_session_runs_on_the_connection_it_used_last_while_that_one_is_idle() throws Exception {
+    try (Connection a = throughHalo();
+        Connection b = throughHalo()) {
+      // two transactions at once: two connections, and b's goes back to the pool after a's
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      long ta = connectionId(a);
+      long tb = connectionId(b);
+      assertThat(tb).isNotEqualTo(ta);
+      a.commit();
+      a.setAutoCommit(true);
+      b.commit();
+      b.setAutoCommit(true);
+      // the pool hands out the connection returned last, except to a session whose own one is
+      // idle: each keeps its server thread (no reset between two sessions' settings)
+      for (int i = 0; i < 5; i++) {
+        assertThat(connectionId(a)).as("a's statement %d", i).isEqualTo(ta);
+        assertThat(connectionId(b)).as("b's statement %d", i).isEqualTo(tb);
+      }
+    }
+  }
+
+  @Test
   void settings_follow_their_session_and_no_other() throws Exception {
     String defaultMode;
     String defaultZone;
@@ -461,12 +484,13 @@ class MySqlTransactionPoolIT {
           idAndThread = rs.getString(1).split(" ");
         }
         assertThat(Long.parseLong(idAndThread[0])).isEqualTo(mine);
+        // a's connection was kept for that one statement only: a session with no connection of
+        // its own to prefer takes the one returned last, a's
+        try (Connection fresh = throughHalo()) {
+          assertThat(one(fresh, "select connection_id()")).isEqualTo(idAndThread[1]);
+        }
         // the other session's insert kept its own connection for its next statement, this one
-        String otherThread = one(other, "select connection_id()");
-        assertThat(otherThread).isNotEqualTo(idAndThread[1]);
-        // each connection was kept for one statement only: a's next one takes the connection
-        // returned last, the other session's
-        assertThat(one(a, "select connection_id()")).isEqualTo(otherThread);
+        assertThat(one(other, "select connection_id()")).isNotEqualTo(idAndThread[1]);
       }
     }
   }

@@ -594,6 +594,31 @@ class PgTransactionPoolIT {
     }
   }
 
+  @Test
+  void a_session_runs_on_the_connection_it_used_last_while_that_one_is_idle() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
+        Connection b = own.connect(USER, PW, "app", "prepareThreshold=1")) {
+      // two transactions at once: two connections, and b's goes back to the pool after a's
+      a.setAutoCommit(false);
+      b.setAutoCommit(false);
+      int pa = backendPid(a);
+      int pb = backendPid(b);
+      assertThat(pb).isNotEqualTo(pa);
+      a.commit();
+      b.commit();
+      a.setAutoCommit(true);
+      b.setAutoCommit(true);
+      // the pool hands out the connection returned last, except to a session whose own one is
+      // idle: each keeps its server process (and what it left there) while nobody else needs it
+      for (int i = 0; i < 5; i++) {
+        assertThat(backendPid(a)).as("a's statement %d", i).isEqualTo(pa);
+        assertThat(backendPid(b)).as("b's statement %d", i).isEqualTo(pb);
+      }
+    }
+  }
+
   /**
    * A Halo of its own with one event loop: its clients share one pool, which hands out the
    * connection returned last, so an unpinned session's connection is the next client's. Its figures

@@ -109,6 +109,11 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** The leg of the last client request (data that follows a request goes there). */
   protected L last;
 
+  /** Multiplexed: the connections given back last, per role ({@link #previousConnection}). */
+  private Channel lastPrimaryConnection;
+
+  private Channel lastReplicaConnection;
+
   protected final ArrayDeque<M> inbox = new ArrayDeque<>();
 
   /** The kind of the waiting request once classified (kept while it waits). */
@@ -240,6 +245,16 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Ends the session from Halo's side with the engine's error. */
   protected abstract void endSession(End why, String message);
+
+  /**
+   * Multiplexed: the connection this session gave back last in {@code leg}'s role (primary or
+   * replica), or null. Its next checkout takes that one when it still waits idle in the pool: its
+   * server process is warm for this session, and it carries this session's settings and prepared
+   * statements already, so nothing needs replaying.
+   */
+  protected final Channel previousConnection(L leg) {
+    return leg.isPrimary() ? lastPrimaryConnection : lastReplicaConnection;
+  }
 
   /**
    * Multiplexed: gives {@code leg}'s connection (idle, between transactions, its session handler
@@ -770,6 +785,11 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     Channel ch = leg.channel();
     if (ch == null) {
       return;
+    }
+    if (leg.isPrimary()) {
+      lastPrimaryConnection = ch;
+    } else {
+      lastReplicaConnection = ch;
     }
     Hop hop = ch.attr(HOP).get();
     if (hop != null) {

@@ -680,6 +680,9 @@ final class MySqlSplitRelay
   protected boolean transactionLost(Backend fresh) {
     lostOn = fresh.node().name();
     primaryStatus &= ~MySqlPackets.SERVER_STATUS_IN_TRANS;
+    if (backendsIdle()) {
+      gate.dropped(); // the transaction ended with its connection: its permit goes back now
+    }
     return true;
   }
 

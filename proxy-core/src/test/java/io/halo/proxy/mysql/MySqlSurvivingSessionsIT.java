@@ -56,6 +56,9 @@ class MySqlSurvivingSessionsIT {
   /** The listener's route ({@code split}: reads to the replica, no pooling unless asked). */
   Route route = Route.PRIMARY;
 
+  /** The cluster's throttle (a test may set {@code max_transactions} before it starts). */
+  ThrottleConfig throttle = new ThrottleConfig(200, 1000, Duration.ofSeconds(2));
+
   @AfterEach
   void stop() {
     if (halo != null) {
@@ -121,7 +124,7 @@ class MySqlSurvivingSessionsIT {
                 null,
                 null,
                 Duration.ofSeconds(30)),
-            new ThrottleConfig(200, 1000, Duration.ofSeconds(2)));
+            throttle);
     halo =
         HaloServer.start(
             new HaloConfig(
@@ -210,6 +213,18 @@ class MySqlSurvivingSessionsIT {
 
   private String metrics() throws Exception {
     return MySqlHalo.metrics(halo);
+  }
+
+  /** Transaction permits of {@code node} in use, as the metrics say. */
+  private int transactionsInUse(MariaDbNode node) throws Exception {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "halo_throttle_in_use\\{[^}]*backend=\""
+                    + node.name()
+                    + "\",unit=\"transactions\"[^}]*\\} (\\d+)")
+            .matcher(metrics());
+    assertThat(m.find()).as("a transaction limiter of " + node.name()).isTrue();
+    return Integer.parseInt(m.group(1));
   }
 
   @Test
@@ -720,7 +735,11 @@ class MySqlSurvivingSessionsIT {
   void on_a_transaction_pooled_listener_sessions_outlive_a_failover_from_a_live_primary()
       throws Exception {
     // Given a transaction-pooled listener, idle sessions (one with settings, one with autocommit
-    // off, which keeps its connection between transactions) and one inside a transaction
+    // off, which keeps its connection between transactions) and one inside a transaction, which
+    // holds one of the primary's transaction permits (max_transactions)
+    throttle =
+        new ThrottleConfig(
+            200, 1000, Duration.ofSeconds(2), 100, io.halo.conf.model.ThrottleLimit.FIXED, 1);
     start(transactionPool());
     MariaDbNode old = cluster.primary();
     MariaDbNode next = cluster.replicas().get(0);
@@ -728,10 +747,13 @@ class MySqlSurvivingSessionsIT {
     try {
       openIdle(idle, old);
       Survivors survivors = survivors(idle);
+      assertThat(transactionsInUse(old)).isEqualTo(1);
       // When an operator fails over to the replica while the old primary is still up
       FailoverReport r = control().failover(next.name(), false);
       assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
       assertThat(control().topology().primary()).isEqualTo(next.name());
+      // the lost transaction's permit is back at once, not when its client speaks next
+      await().atMost(Duration.ofSeconds(5)).until(() -> transactionsInUse(old) == 0);
       // Then every idle session runs its next statement on the new primary, with its state, and
       // the one inside a transaction is told once that it was lost, as after a kill -9
       for (Connection c : idle) {

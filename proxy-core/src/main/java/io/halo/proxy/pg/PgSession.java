@@ -156,7 +156,11 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    * The backend connection a cancel request must reach: its address and BackendKeyData. Replaced
    * whole, so that a cancel forwarded from another event loop never mixes two connections' keys.
    */
-  record CancelTarget(HostPort address, int processId, int secret) {}
+  record CancelTarget(HostPort address, int processId, int secret) {
+    boolean is(HostPort address, int processId, int secret) {
+      return this.processId == processId && this.secret == secret && this.address.equals(address);
+    }
+  }
 
   public String user() {
     return user;
@@ -198,7 +202,26 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
 
   /** Where a cancel request goes now: the backend running the split session's current request. */
   void cancelTarget(BackendNode node, int processId, int secret) {
-    this.cancelTarget = new CancelTarget(node.address(), processId, secret);
+    this.cancelTarget = target(node, processId, secret);
+  }
+
+  /** The session's previous cancel target, kept to be used again (no allocation per request). */
+  private CancelTarget previousTarget;
+
+  /**
+   * The target for {@code node}'s connection {@code processId}: the current or the previous one
+   * when it is that (a transaction-pooled session alternates between its connection's and none).
+   */
+  private CancelTarget target(BackendNode node, int processId, int secret) {
+    CancelTarget now = cancelTarget;
+    if (now != null && now.is(node.address(), processId, secret)) {
+      return now;
+    }
+    CancelTarget before = previousTarget;
+    previousTarget = now;
+    return before != null && before.is(node.address(), processId, secret)
+        ? before
+        : new CancelTarget(node.address(), processId, secret);
   }
 
   /** A split session belongs to a new primary (switchover); it logs in there on demand. */
@@ -216,7 +239,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    */
   void released(BackendNode node) {
     this.backend = null;
-    this.cancelTarget = new CancelTarget(node.address(), 0, 0);
+    this.cancelTarget = target(node, 0, 0);
   }
 
   /** The split session's connection to its (new) primary is open. */

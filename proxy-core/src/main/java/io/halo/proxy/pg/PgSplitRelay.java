@@ -213,7 +213,17 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   /** A connection of the session: the node, and the book of the connection it has now. */
   static final class Backend extends Leg implements PgFrameDecoder.Passthrough {
-    Book book = new Book(0, 0);
+    /**
+     * The connection's book once attached ({@link #attach}); null before (a leg per transaction).
+     */
+    private Book book;
+
+    Book book() {
+      if (book == null) {
+        book = new Book(0, 0); // used before it was attached: a book of its own, never shared
+      }
+      return book;
+    }
 
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
@@ -755,12 +765,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           e.error());
     } else if (status == 'I') {
       settings.succeeded(e.setting());
-      b.book.applied.apply(e.setting());
+      b.book().applied.apply(e.setting());
       if (PgSettings.discardsAll(e.setting())) {
         // the server deallocated every prepared statement of the connection (other sessions' too,
         // in transaction mode) and of the session: neither book may say they are there
-        b.book.release();
-        b.book.closes.clear();
+        b.book().release();
+        b.book().closes.clear();
         forgetStatements();
       }
     } else {
@@ -837,7 +847,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       session.extendedStarted();
     }
     last = b;
-    session.cancelTarget(b.node(), b.book.processId, b.book.secret);
+    session.cancelTarget(b.node(), b.book().processId, b.book().secret);
     write(b.channel(), f);
     if (open == b) {
       b.channel().flush();
@@ -883,7 +893,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         .writeBytes(body, body.readerIndex(), body.readableBytes());
     keptBytes += copy.readableBytes();
     statements.put(name, new Statement(copy, kind));
-    b.book.prepared(name, copy);
+    b.book().prepared(name, copy);
   }
 
   private void closedStatement(Backend b, String name) {
@@ -895,9 +905,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       keptBytes -= s.parse().readableBytes();
       s.parse().release();
     }
-    b.book.forget(name);
+    b.book().forget(name);
     for (Backend other : new Backend[] {primary, replica}) {
-      if (other != null && other != b && other.book.forget(name)) {
+      if (other != null && other != b && other.book != null && other.book.forget(name)) {
         other.book.closes.add(name);
       }
     }
@@ -910,8 +920,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private void prelude(Backend b) {
     ByteBuf out = null;
-    Book book = b.book;
-    List<String> replayed = new ArrayList<>();
+    Book book = b.book();
+    List<String> replayed = null; // statements prepared again here (rarely any)
     for (String name : book.closes) {
       out = append(out, closeStatement(name));
     }
@@ -942,6 +952,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         }
         out = append(out, s.parse().retainedDuplicate());
         book.prepared(name, s.parse());
+        if (replayed == null) {
+          replayed = new ArrayList<>();
+        }
         replayed.add(name);
       }
     }
@@ -963,6 +976,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (out != null) {
       out.writeBytes(syncMessage());
+      List<String> again = replayed == null ? List.of() : replayed;
       b.owe(
           Owed.hidden(
               e -> {
@@ -975,7 +989,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                       b,
                       session,
                       e.error());
-                  replayed.forEach(book::forget);
+                  again.forEach(book::forget);
                 }
               }));
       b.channel().write(out);
@@ -1120,7 +1134,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected void discard(PgBackendConnection c) {
-    c.startupMessages().forEach(ByteBuf::release); // the client had them at its own login
+    List<ByteBuf> messages = c.startupMessages();
+    if (!messages.isEmpty()) { // a pooled connection's are empty: no iterator per transaction
+      messages.forEach(ByteBuf::release); // the client had them at its own login
+    }
   }
 
   /**

@@ -257,7 +257,13 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * settings and prepared statements are the session's already.
    */
   public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred) {
-    Slot<K, C, M> slot = slots(loop).computeIfAbsent(key, k -> new Slot<>(k, loop, epoch));
+    Map<K, Slot<K, C, M>> loopSlots = slots(loop);
+    Slot<K, C, M> known = loopSlots.get(key); // no capturing lambda per transaction
+    if (known == null) {
+      known = new Slot<>(key, loop, epoch);
+      loopSlots.put(key, known);
+    }
+    Slot<K, C, M> slot = known;
     slot.login = login;
     C idle =
         preferred != null && slot.idle.removeLastOccurrence(preferred) ? take(preferred) : null;

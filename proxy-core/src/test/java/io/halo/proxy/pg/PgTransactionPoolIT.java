@@ -619,6 +619,51 @@ class PgTransactionPoolIT {
     }
   }
 
+  @Test
+  void a_cancel_reaches_the_statement_of_its_session_on_whichever_connection_runs_it()
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "");
+        Connection b = own.connect(USER, PW, "app", "");
+        Statement sa = a.createStatement()) {
+      for (int i = 0; i < 3; i++) {
+        // between a's statements b runs on the pool too (with i odd, in a transaction that holds
+        // the connection a used last), so a's statement may run on another connection each time
+        if (i % 2 == 1) {
+          b.setAutoCommit(false);
+        }
+        int held = backendPid(b);
+        java.util.concurrent.CompletableFuture<Void> cancel =
+            java.util.concurrent.CompletableFuture.runAsync(
+                () -> {
+                  try {
+                    Thread.sleep(500);
+                    sa.cancel();
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+        long t0 = System.nanoTime();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> sa.execute("select pg_sleep(30)"))
+            .as("round %d", i)
+            .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("57014"));
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+        cancel.get(5, TimeUnit.SECONDS);
+        // b's transaction, on its own connection, was not touched
+        assertThat(backendPid(b)).isEqualTo(held);
+        if (i % 2 == 1) {
+          b.commit();
+          b.setAutoCommit(true);
+        }
+        try (ResultSet rs = sa.executeQuery("select 7")) {
+          rs.next();
+          assertThat(rs.getInt(1)).as("a goes on after the cancel").isEqualTo(7);
+        }
+      }
+    }
+  }
+
   /**
    * A Halo of its own with one event loop: its clients share one pool, which hands out the
    * connection returned last, so an unpinned session's connection is the next client's. Its figures

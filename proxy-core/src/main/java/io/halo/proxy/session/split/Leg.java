@@ -15,7 +15,7 @@ public class Leg {
   private final BackendNode node;
   private Channel channel;
   private boolean connecting;
-  private final ArrayDeque<Owed> owed = new ArrayDeque<>();
+  private final ArrayDeque<Owed> owed = new ArrayDeque<>(4); // grows when requests pipeline
 
   protected Leg(boolean primary, BackendNode node) {
     this.primary = primary;

@@ -877,60 +877,63 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     b.connecting(true);
     Future<C> f = open(b);
-    f.addListener(
-        done -> {
-          b.connecting(false);
-          if (done.isSuccess() && (closed || (b != primary && b != replica))) {
-            unused(f.getNow()); // closed, or replaced while it connected (switchover)
-            return;
-          }
-          if (closed) {
-            return;
-          }
-          if (done.isSuccess()) {
-            C c = f.getNow();
-            discard(c);
-            adopt(b, c);
-            if (b.isPrimary()) {
-              checkoutUntil = 0;
-              primaryAttached(b, c);
-            }
-          } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {
-            refuse(
-                refusalOf(
-                    done.cause())); // the pool stayed full: this request fails, not the session
-            kind = null;
-            primaryOnce = false;
-          } else if (b.isPrimary()
-              && io.halo.proxy.session.Establisher.unreachable(done.cause())
-              && waitForPrimary()) {
-            if (!multiplexed && lostPrimary == null) {
-              lostPrimary = b.node().name(); // the retry asks the router, which may name another
-            }
-            suspect(
-                b.node()); // a dead primary: the failover it starts gives the next try a new one
-            return;
-          } else if (b.isPrimary()) {
-            log.warn(
-                "[{}] {}: the primary {} is unreachable: {}",
-                listenerName,
-                who(),
-                b.node().name(),
-                done.cause().getMessage());
-            endSession(End.CANNOT_CONNECT, done.cause().getMessage());
-            return;
-          } else {
-            log.warn(
-                "[{}] {}: replica {} unavailable for reads, using the primary: {}",
-                listenerName,
-                who(),
-                b.node().name(),
-                done.cause().getMessage());
-            replica = null;
-            replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
-          }
-          resume();
-        });
+    if (f.isDone()) {
+      opened(b, f); // an idle pooled connection: no listener to allocate
+    } else {
+      f.addListener(done -> opened(b, f));
+    }
+  }
+
+  /** {@code b}'s connection is open, or failed to open ({@code done}). */
+  private void opened(L b, Future<C> done) {
+    b.connecting(false);
+    if (done.isSuccess() && (closed || (b != primary && b != replica))) {
+      unused(done.getNow()); // closed, or replaced while it connected (switchover)
+      return;
+    }
+    if (closed) {
+      return;
+    }
+    if (done.isSuccess()) {
+      C c = done.getNow();
+      discard(c);
+      adopt(b, c);
+      if (b.isPrimary()) {
+        checkoutUntil = 0;
+        primaryAttached(b, c);
+      }
+    } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {
+      refuse(refusalOf(done.cause())); // the pool stayed full: this request fails, not the session
+      kind = null;
+      primaryOnce = false;
+    } else if (b.isPrimary()
+        && io.halo.proxy.session.Establisher.unreachable(done.cause())
+        && waitForPrimary()) {
+      if (!multiplexed && lostPrimary == null) {
+        lostPrimary = b.node().name(); // the retry asks the router, which may name another
+      }
+      suspect(b.node()); // a dead primary: the failover it starts gives the next try a new one
+      return;
+    } else if (b.isPrimary()) {
+      log.warn(
+          "[{}] {}: the primary {} is unreachable: {}",
+          listenerName,
+          who(),
+          b.node().name(),
+          done.cause().getMessage());
+      endSession(End.CANNOT_CONNECT, done.cause().getMessage());
+      return;
+    } else {
+      log.warn(
+          "[{}] {}: replica {} unavailable for reads, using the primary: {}",
+          listenerName,
+          who(),
+          b.node().name(),
+          done.cause().getMessage());
+      replica = null;
+      replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
+    }
+    resume();
   }
 
   /** Adopts a connection already logged in (the primary's, at session start). */

@@ -330,15 +330,7 @@ class MySqlProxyIT {
     try (Connection c = app("");
         Statement s = c.createStatement()) {
       java.util.concurrent.CompletableFuture<Void> cancel =
-          java.util.concurrent.CompletableFuture.runAsync(
-              () -> {
-                try {
-                  Thread.sleep(500);
-                  s.cancel();
-                } catch (Exception e) {
-                  throw new IllegalStateException(e);
-                }
-              });
+          io.halo.proxy.Cancels.after(Duration.ofMillis(500), s);
       long t0 = System.nanoTime();
       // MariaDB answers a killed SLEEP() with 1 (interrupted) or ER_QUERY_INTERRUPTED
       try (ResultSet rs = s.executeQuery("select sleep(30)")) {

@@ -349,16 +349,7 @@ class PgProxyIT {
   void statement_cancel_reaches_the_backend() throws Exception {
     try (Connection c = app("");
         Statement s = c.createStatement()) {
-      CompletableFuture<Void> cancel =
-          CompletableFuture.runAsync(
-              () -> {
-                try {
-                  Thread.sleep(500);
-                  s.cancel();
-                } catch (Exception e) {
-                  throw new IllegalStateException(e);
-                }
-              });
+      CompletableFuture<Void> cancel = io.halo.proxy.Cancels.after(Duration.ofMillis(500), s);
       long t0 = System.nanoTime();
       assertThatThrownBy(() -> s.execute("select pg_sleep(30)"))
           .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("57014"));

@@ -635,15 +635,7 @@ class PgTransactionPoolIT {
         }
         int held = backendPid(b);
         java.util.concurrent.CompletableFuture<Void> cancel =
-            java.util.concurrent.CompletableFuture.runAsync(
-                () -> {
-                  try {
-                    Thread.sleep(500);
-                    sa.cancel();
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                  }
-                });
+            io.halo.proxy.Cancels.after(Duration.ofMillis(500), sa);
         long t0 = System.nanoTime();
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> sa.execute("select pg_sleep(30)"))
             .as("round %d", i)

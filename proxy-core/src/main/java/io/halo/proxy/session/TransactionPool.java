@@ -253,8 +253,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
   /**
    * As {@link #checkout(EventLoop, SessionPool.Key, Supplier)}, taking {@code preferred} when it
-   * waits idle in the key's pool: the connection the session used last, whose server process,
-   * settings and prepared statements are the session's already.
+   * waits idle in the key's pool and is not the oldest idle one there: the connection the session
+   * used last, whose server process, settings and prepared statements are the session's already.
    */
   public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred) {
     Map<K, Slot<K, C, M>> loopSlots = slots(loop);
@@ -265,8 +265,15 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
     Slot<K, C, M> slot = known;
     slot.login = login;
+    // never the oldest idle connection: under less load than the pool has connections, the oldest
+    // ages out (idle_timeout) as under plain LIFO, instead of each session keeping its own alive
     C idle =
-        preferred != null && slot.idle.removeLastOccurrence(preferred) ? take(preferred) : null;
+        preferred != null
+                && slot.idle.size() > 1
+                && slot.idle.peekFirst() != preferred
+                && slot.idle.removeLastOccurrence(preferred)
+            ? take(preferred)
+            : null;
     if (idle == null) {
       idle = takeIdle(slot);
     }

@@ -295,23 +295,29 @@ class MySqlTransactionPoolIT {
   @Test
   void a_session_runs_on_the_connection_it_used_last_while_that_one_is_idle() throws Exception {
     try (Connection a = throughHalo();
-        Connection b = throughHalo()) {
-      // two transactions at once: two connections, and b's goes back to the pool after a's
-      a.setAutoCommit(false);
-      b.setAutoCommit(false);
+        Connection b = throughHalo();
+        Connection c = throughHalo()) {
+      // three transactions at once: the pool's three connections, given back c's, a's, then b's
+      List<Connection> all = List.of(a, b, c);
+      for (Connection x : all) {
+        x.setAutoCommit(false);
+      }
       long ta = connectionId(a);
       long tb = connectionId(b);
-      assertThat(tb).isNotEqualTo(ta);
-      a.commit();
-      a.setAutoCommit(true);
-      b.commit();
-      b.setAutoCommit(true);
-      // the pool hands out the connection returned last, except to a session whose own one is
-      // idle: each keeps its server thread (no reset between two sessions' settings)
+      long tc = connectionId(c);
+      assertThat(Set.of(ta, tb, tc)).hasSize(3);
+      for (Connection x : List.of(c, a, b)) {
+        x.commit();
+        x.setAutoCommit(true);
+      }
+      // the pool hands out the connection returned last (b's), except to a session whose own one
+      // is idle and not the oldest idle one: a and b keep their server threads (no reset between
+      // two sessions' settings), while c's, the oldest, is left to age out as under plain LIFO
       for (int i = 0; i < 5; i++) {
         assertThat(connectionId(a)).as("a's statement %d", i).isEqualTo(ta);
         assertThat(connectionId(b)).as("b's statement %d", i).isEqualTo(tb);
       }
+      assertThat(connectionId(c)).as("c, whose connection is the oldest idle").isNotEqualTo(tc);
     }
   }
 

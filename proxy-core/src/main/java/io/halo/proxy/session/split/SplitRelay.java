@@ -877,9 +877,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     b.connecting(true);
     Future<C> f = open(b);
-    if (f.isDone()) {
+    if (f.isSuccess()) {
       opened(b, f); // an idle pooled connection: no listener to allocate
-    } else {
+    } else { // (a failure through Netty's listener, whose depth limit bounds a chain of refusals)
       f.addListener(done -> opened(b, f));
     }
   }

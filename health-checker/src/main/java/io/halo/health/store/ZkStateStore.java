@@ -603,11 +603,32 @@ public final class ZkStateStore implements StateStore {
     republishView();
   }
 
-  /** Publishes the view again with the current leadership (after it changed). */
+  /** Orders the views computed by several threads: the last one computed is the last written. */
+  private final Object viewLock = new Object();
+
+  /**
+   * Publishes the view again with the current leadership (after it changed). Callers on several
+   * threads (the health checker, the data path's suspects, the worker's leadership changes): each
+   * computes the view under {@link #viewLock} from the state it has just set, and the worker writes
+   * whichever view is the newest when its turn comes, one write after the other. Before, two views
+   * published together (a start-up's and its first leadership's) could reach ZooKeeper in either
+   * order (each a background create, retried after creating the parent node), and a leader could
+   * stay published as a follower: its followers then saw no leader.
+   */
   private void republishView() {
     if (zk.adminAddress() == null) {
       return; // not serving yet: the first view comes when the admin API is up
     }
+    synchronized (viewLock) {
+      if (!newView()) {
+        return;
+      }
+    }
+    worker.execute(this::writeNewestView);
+  }
+
+  /** Under {@link #viewLock}: computes the view; true when it differs from the last one. */
+  private boolean newView() {
     long epoch = viewEpoch;
     String primary = viewPrimary;
     List<String> down = viewDown;
@@ -623,15 +644,29 @@ public final class ZkStateStore implements StateStore {
     try {
       bytes = json.writeValueAsBytes(v);
     } catch (IOException e) {
-      return;
+      return false;
     }
     if (java.util.Arrays.equals(bytes, lastView)) {
-      return;
+      return false;
     }
     lastView = bytes;
-    worker.execute(() -> writeView(bytes));
+    return true;
   }
 
+  /**
+   * Worker thread: writes the newest view (views computed meanwhile need no write of their own).
+   */
+  private void writeNewestView() {
+    byte[] v = lastView;
+    if (v != null && v != writtenView) {
+      writeView(v);
+    }
+  }
+
+  /** The view last written (worker thread only). */
+  private byte[] writtenView;
+
+  /** Worker thread: writes {@code bytes} as this instance's view node, waiting for the answer. */
   private void writeView(byte[] bytes) {
     try {
       client
@@ -639,8 +674,8 @@ public final class ZkStateStore implements StateStore {
           .orSetData()
           .creatingParentContainersIfNeeded()
           .withMode(CreateMode.EPHEMERAL)
-          .inBackground()
           .forPath(viewsPath + "/" + zk.instance(), bytes);
+      writtenView = bytes;
     } catch (Exception e) {
       log.debug("[{}] cannot publish this instance's view: {}", cluster, e.toString());
     }

@@ -297,27 +297,8 @@ class MySqlTransactionPoolIT {
     try (Connection a = throughHalo();
         Connection b = throughHalo();
         Connection c = throughHalo()) {
-      // three transactions at once: the pool's three connections, given back c's, a's, then b's
-      List<Connection> all = List.of(a, b, c);
-      for (Connection x : all) {
-        x.setAutoCommit(false);
-      }
-      long ta = connectionId(a);
-      long tb = connectionId(b);
-      long tc = connectionId(c);
-      assertThat(Set.of(ta, tb, tc)).hasSize(3);
-      for (Connection x : List.of(c, a, b)) {
-        x.commit();
-        x.setAutoCommit(true);
-      }
-      // the pool hands out the connection returned last (b's), except to a session whose own one
-      // is idle and not the oldest idle one: a and b keep their server threads (no reset between
-      // two sessions' settings), while c's, the oldest, is left to age out as under plain LIFO
-      for (int i = 0; i < 5; i++) {
-        assertThat(connectionId(a)).as("a's statement %d", i).isEqualTo(ta);
-        assertThat(connectionId(b)).as("b's statement %d", i).isEqualTo(tb);
-      }
-      assertThat(connectionId(c)).as("c, whose connection is the oldest idle").isNotEqualTo(tc);
+      io.halo.proxy.PoolAffinity.ownConnectionsKeptButTheOldest(
+          a, b, c, MySqlTransactionPoolIT::connectionId);
     }
   }
 

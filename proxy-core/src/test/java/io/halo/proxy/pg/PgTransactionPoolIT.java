@@ -601,27 +601,8 @@ class PgTransactionPoolIT {
         Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
         Connection b = own.connect(USER, PW, "app", "prepareThreshold=1");
         Connection c = own.connect(USER, PW, "app", "prepareThreshold=1")) {
-      // three transactions at once: three connections, given back c's, a's, then b's
-      List<Connection> all = List.of(a, b, c);
-      for (Connection x : all) {
-        x.setAutoCommit(false);
-      }
-      int pa = backendPid(a);
-      int pb = backendPid(b);
-      int pc = backendPid(c);
-      assertThat(Set.of(pa, pb, pc)).hasSize(3);
-      for (Connection x : List.of(c, a, b)) {
-        x.commit();
-        x.setAutoCommit(true);
-      }
-      // the pool hands out the connection returned last (b's), except to a session whose own one
-      // is idle and not the oldest idle one: a and b keep their server processes (and what they
-      // left there), while c's, the oldest, is left to age out (idle_timeout) as under plain LIFO
-      for (int i = 0; i < 5; i++) {
-        assertThat(backendPid(a)).as("a's statement %d", i).isEqualTo(pa);
-        assertThat(backendPid(b)).as("b's statement %d", i).isEqualTo(pb);
-      }
-      assertThat(backendPid(c)).as("c, whose connection is the oldest idle").isNotEqualTo(pc);
+      io.halo.proxy.PoolAffinity.ownConnectionsKeptButTheOldest(
+          a, b, c, PgTransactionPoolIT::backendPid);
     }
   }
 

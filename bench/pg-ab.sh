@@ -51,6 +51,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+for port in "$PG_PORT" $(seq "$BASE_PORT" $((BASE_PORT + $# - 1))); do
+  # pg_isready: 0 accepting, 1 rejecting, 2 no response; anything but 2 is a server already there
+  if "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port"; [[ $? -ne 2 ]]; then
+    echo "port $port is taken by a running server; stop it or set PG_PORT/BASE_PORT" >&2
+    exit 1
+  fi
+done
 log "initdb in $OUT/pg"
 "${RUNAS[@]}" "$PG_BINDIR/initdb" -D "$OUT/pg" -U bench --auth=trust -E UTF8 --locale=C >"$OUT/initdb.log"
 cat >>"$OUT/pg/postgresql.conf" <<EOF

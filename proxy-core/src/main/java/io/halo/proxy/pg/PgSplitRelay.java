@@ -20,6 +20,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -140,8 +141,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** A Parse of the buffered unit, its text and kind as {@link #classifyUnit} found them. */
   private record ParseSeen(PgFrame frame, String text, StatementKind kind) {}
 
-  /** The buffered unit's Parse messages as classified (each text decoded and classified once). */
-  private final List<ParseSeen> parses = new ArrayList<>();
+  /**
+   * The buffered unit's Parse messages as classified (each text decoded and classified once), in
+   * the unit's order: {@link #parsed} takes them from the head as the unit is sent, so a unit of
+   * many Parses (up to {@link #MAX_UNIT_BYTES}) costs no search per Parse.
+   */
+  private final ArrayDeque<ParseSeen> parses = new ArrayDeque<>();
 
   /** Transaction mode: the pool key of the last checkout (a leg lasts one transaction). */
   private PgPool.Key poolKey;
@@ -857,12 +862,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void parsed(Backend b, PgFrame f) {
     ByteBuf body = f.body();
     String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
-    ParseSeen seen = null;
-    for (ParseSeen p : parses) {
-      if (p.frame() == f) {
-        seen = p;
-        break;
-      }
+    ParseSeen seen = parses.peekFirst();
+    if (seen != null && seen.frame() == f) {
+      parses.pollFirst();
+    } else {
+      seen = null; // not classified as part of this unit: classified here
     }
     String text = seen != null ? seen.text() : statementText(f);
     StatementKind kind =

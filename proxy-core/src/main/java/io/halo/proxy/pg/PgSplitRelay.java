@@ -926,6 +926,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     ByteBuf out = null;
     Book book = b.book();
     List<String> replayed = null; // statements prepared again here (rarely any)
+    java.util.Set<String> parsedInUnit = null; // made once, when first needed (rarely)
     for (String name : book.closes) {
       out = append(out, closeStatement(name));
     }
@@ -950,7 +951,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         continue;
       }
       Statement s = statements.get(name);
-      if (s != null && !book.has(name, s.parse()) && !parsesInUnit(name)) {
+      if (s == null || book.has(name, s.parse())) {
+        continue;
+      }
+      if (parsedInUnit == null) {
+        parsedInUnit = unitNames(false);
+      }
+      if (!parsedInUnit.contains(name)) {
         if (book.forget(name)) {
           out = append(out, closeStatement(name));
         }
@@ -965,11 +972,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     int max = listener.pool().maxPreparedStatements();
     if (book.prepared.size() > max) {
       List<String> evicted = new ArrayList<>();
+      java.util.Set<String> inUnit = unitNames(true);
       for (String name : book.prepared.keySet()) { // least recently used first
         if (book.prepared.size() - evicted.size() <= max) {
           break;
         }
-        if (!referencedInUnit(name)) {
+        if (!inUnit.contains(name)) {
           evicted.add(name);
         }
       }
@@ -1033,14 +1041,20 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   /** Whether a message of the unit names statement {@code name} (Parse, Bind, Describe). */
-  private boolean referencedInUnit(String name) {
+  /**
+   * The statement names the unit parses, and with {@code referenced} also those it binds or
+   * describes: one pass over the unit, so a unit of many messages (up to {@link #MAX_UNIT_BYTES})
+   * is not scanned again for each of them.
+   */
+  private java.util.Set<String> unitNames(boolean referenced) {
+    java.util.Set<String> names = new java.util.HashSet<>();
     for (PgFrame f : unit) {
-      String n = f.type() == 'P' ? parseName(f) : referencedStatement(f);
-      if (name.equals(n)) {
-        return true;
+      String n = f.type() == 'P' ? parseName(f) : referenced ? referencedStatement(f) : null;
+      if (n != null) {
+        names.add(n);
       }
     }
-    return false;
+    return names;
   }
 
   /**
@@ -1054,17 +1068,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private static String parseName(PgFrame f) {
     return io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex());
-  }
-
-  private boolean parsesInUnit(String name) {
-    for (PgFrame f : unit) {
-      if (f.type() == 'P'
-          && name.equals(
-              io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex()))) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static String referencedStatement(PgFrame f) {

@@ -106,10 +106,17 @@ public final class MySqlPool {
     return tx.checkout(loop, key, login, null);
   }
 
-  /** As above, preferring the idle connection {@code last} (the session's previous one). */
+  /**
+   * As above, preferring the idle connection {@code last} (the session's previous one), its slot
+   * found through {@code place} (the session's memo).
+   */
   Future<MySqlBackendConnection> checkout(
-      EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login, Channel last) {
-    return tx.checkout(loop, key, login, last);
+      EventLoop loop,
+      Key key,
+      Supplier<Future<MySqlBackendConnection>> login,
+      Channel last,
+      TransactionPool.Place place) {
+    return tx.checkout(loop, key, login, last, place);
   }
 
   /**
@@ -159,7 +166,7 @@ public final class MySqlPool {
 
         @Override
         public void check(Channel ch, Consumer<Boolean> done) {
-          MySqlBackendConnection c = lend(ch);
+          MySqlBackendConnection c = lend(ch, false);
           if (c == null) {
             done.accept(false);
             return;
@@ -178,7 +185,7 @@ public final class MySqlPool {
         }
 
         @Override
-        public MySqlBackendConnection lend(Channel ch) {
+        public MySqlBackendConnection lend(Channel ch, boolean login) {
           MySqlBackendConnection o = ch.attr(ORIGIN).get();
           // between transactions with autocommit on: a session that turned it off keeps its own
           return o == null

@@ -115,6 +115,14 @@ final class MySqlSplitRelay
   private final MySqlListenerContext listener;
   private HandshakeResponse hello;
 
+  /** Transaction mode: the pool key of the last checkout, the login it was made from, its slot. */
+  private MySqlPool.Key poolKey;
+
+  private HandshakeResponse poolKeyHello;
+
+  private final io.halo.proxy.session.TransactionPool.Place poolPlace =
+      new io.halo.proxy.session.TransactionPool.Place();
+
   /**
    * The entry the client logged in with (or changed user to): its backend credentials open every
    * connection, whatever a reload or the auth_query cache holds by now.
@@ -997,6 +1005,7 @@ final class MySqlSplitRelay
   }
 
   @Override
+  @SuppressWarnings("ReferenceEquality") // the login the key was made from, not an equal one
   protected Future<MySqlBackendConnection> open(Backend b) {
     var u = credentials.user();
     java.util.function.Supplier<Future<MySqlBackendConnection>> login =
@@ -1014,11 +1023,18 @@ final class MySqlSplitRelay
     if (!multiplexed) {
       return login.get();
     }
-    MySqlPool.Key key = MySqlSession.poolKey(b.node(), u.backendUser(), hello);
+    if (poolKey == null
+        || poolKeyHello != hello
+        || !poolKey.backend().equals(b.node().name())
+        || !poolKey.user().equals(u.backendUser())) {
+      poolKey = MySqlSession.poolKey(b.node(), u.backendUser(), hello);
+      poolKeyHello = hello;
+    }
+    MySqlPool.Key key = poolKey;
     io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
     listener
         .pool()
-        .checkout(client.eventLoop(), key, login, previousConnection(b))
+        .checkout(client.eventLoop(), key, login, previousConnection(b), poolPlace)
         .addListener(
             (Future<MySqlBackendConnection> f) -> {
               if (!f.isSuccess()) {

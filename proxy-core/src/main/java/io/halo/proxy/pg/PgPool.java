@@ -298,13 +298,17 @@ public final class PgPool {
     return tx.checkout(loop, key, login, null);
   }
 
-  /** As above, preferring the idle connection {@code last} (the session's previous one). */
+  /**
+   * As above, preferring the idle connection {@code last} (the session's previous one), its slot
+   * found through {@code place} (the session's memo).
+   */
   Future<PgBackendConnection> checkout(
       EventLoop loop,
       Key key,
       java.util.function.Supplier<Future<PgBackendConnection>> login,
-      Channel last) {
-    return tx.checkout(loop, key, login, last);
+      Channel last,
+      TransactionPool.Place place) {
+    return tx.checkout(loop, key, login, last, place);
   }
 
   /**
@@ -364,9 +368,15 @@ public final class PgPool {
     }
 
     @Override
-    public PgBackendConnection lend(Channel ch) {
+    public PgBackendConnection lend(Channel ch, boolean login) {
       Origin o = ch.attr(ORIGIN).get();
-      return o == null ? null : connectionOf(ch, o);
+      if (o == null) {
+        return null;
+      }
+      // a session that logged in already had the login's messages then: none per transaction
+      return login
+          ? connectionOf(ch, o)
+          : new PgBackendConnection(ch, o.node(), List.of(), o.processId(), o.secret(), (byte) 'I');
     }
 
     @Override

@@ -151,6 +151,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** Transaction mode: the pool key of the last checkout (a leg lasts one transaction). */
   private PgPool.Key poolKey;
 
+  /** Transaction mode: where {@link #poolKey}'s connections wait (the pool's memo for it). */
+  private final io.halo.proxy.session.TransactionPool.Place poolPlace =
+      new io.halo.proxy.session.TransactionPool.Place();
+
   private int keptBytes;
 
   /** Where the unnamed statement was last parsed. */
@@ -1131,7 +1135,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
     }
-    return listener.pool().checkout(client.eventLoop(), poolKey, login, previousConnection(b));
+    return listener
+        .pool()
+        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlace);
   }
 
   @Override

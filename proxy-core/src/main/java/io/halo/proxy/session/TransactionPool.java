@@ -69,8 +69,12 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
      */
     void adopted(C fresh);
 
-    /** What a session reusing {@code channel} gets; null when the engine kept nothing of it. */
-    C lend(Channel channel);
+    /**
+     * What a session reusing {@code channel} gets; null when the engine kept nothing of it. {@code
+     * login}: the session logs in with it and gets what the login said; otherwise the session has
+     * logged in already, and an engine may leave that out.
+     */
+    C lend(Channel channel, boolean login);
 
     /** Frees what a lent or fresh connection holds beside its channel (the pool keeps the rest). */
     default void release(C connection) {}
@@ -92,8 +96,22 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
   }
 
-  /** What the pool knows of one of its connections. */
-  private record Born(Object key, long nanos, long epoch) {}
+  /**
+   * What the pool knows of one of its connections: its key and slot (checkin finds the slot without
+   * a map lookup while it lives), when and in which epoch it logged in.
+   */
+  private record Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {}
+
+  /**
+   * A session's memo of the slot its key's connections wait in on its loop, so that a checkout with
+   * the same key object finds it without two map lookups (a hash and an {@code equals} of the key
+   * each time); valid while the slot lives ({@link #forget} marks it gone). Owned by one session,
+   * on its loop.
+   */
+  public static final class Place {
+    private Object key;
+    private Slot<?, ?, ?> slot;
+  }
 
   private static final AttributeKey<Born> BORN = AttributeKey.valueOf("halo.pool.tx.born");
 
@@ -219,6 +237,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     /** The engine's memo of the key's first login in this epoch; null until then. */
     M memo;
 
+    /**
+     * Left its loop's map ({@link #forget}): a {@link Place} or {@link Born} naming it is stale.
+     */
+    boolean gone;
+
+    /** Since when the connection taken last ({@link #take}) had waited idle. */
+    long takenIdleSince;
+
     Slot(K key, EventLoop loop, long epoch) {
       this.key = key;
       this.loop = loop;
@@ -230,12 +256,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private static final class Waiter<C> {
     final Promise<C> promise;
     final Supplier<Future<C>> login;
+    final boolean forLogin;
     final long since = System.nanoTime();
     ScheduledFuture<?> timer;
 
-    Waiter(Promise<C> promise, Supplier<Future<C>> login) {
+    Waiter(Promise<C> promise, Supplier<Future<C>> login, boolean forLogin) {
       this.promise = promise;
       this.login = login;
+      this.forLogin = forLogin;
     }
   }
 
@@ -257,13 +285,23 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * used last, whose server process, settings and prepared statements are the session's already.
    */
   public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred) {
-    Map<K, Slot<K, C, M>> loopSlots = slots(loop);
-    Slot<K, C, M> known = loopSlots.get(key); // no capturing lambda per transaction
-    if (known == null) {
-      known = new Slot<>(key, loop, epoch);
-      loopSlots.put(key, known);
+    return checkout(loop, key, login, preferred, null);
+  }
+
+  /**
+   * As {@link #checkout(EventLoop, SessionPool.Key, Supplier, Channel)} for a session that has
+   * logged in already (the engine may leave out what the login said), finding the key's slot
+   * through {@code place} (the session's memo, null for none) while it holds it.
+   */
+  public Future<C> checkout(
+      EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred, Place place) {
+    boolean forLogin = place == null;
+    Slot<K, C, M> placed = placed(place, loop, key);
+    Slot<K, C, M> slot = placed != null ? placed : slotOf(loop, key);
+    if (placed == null && place != null) {
+      place.key = key;
+      place.slot = slot;
     }
-    Slot<K, C, M> slot = known;
     slot.login = login;
     // never the oldest idle connection: under less load than the pool has connections, the oldest
     // ages out (idle_timeout) as under plain LIFO, instead of each session keeping its own alive
@@ -272,15 +310,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
                 && slot.idle.size() > 1
                 && slot.idle.peekFirst() != preferred
                 && slot.idle.removeLastOccurrence(preferred)
-            ? take(preferred)
+            ? take(slot, preferred, forLogin)
             : null;
     if (idle == null) {
-      idle = takeIdle(slot);
+      idle = takeIdle(slot, forLogin);
     }
     if (idle != null) {
       warm(slot); // after this checkout's own open below otherwise: it must not take its place
-      PoolIdle i = engine.channel(idle).pipeline().get(PoolIdle.class);
-      return checked(loop, slot, idle, i == null ? now() : i.since, login);
+      return checked(loop, slot, idle, slot.takenIdleSince, login);
     }
     if (slot.open < perLoop) {
       Future<C> opening = open(slot, login);
@@ -288,7 +325,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       return opening;
     }
     Promise<C> p = loop.newPromise();
-    Waiter<C> w = new Waiter<>(p, login);
+    Waiter<C> w = new Waiter<>(p, login, forLogin);
     slot.waiters.addLast(w);
     waitingCount.incrementAndGet();
     w.timer =
@@ -313,6 +350,27 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     return p;
   }
 
+  /** The slot {@code place} remembers for {@code key} on {@code loop}, or null. */
+  @SuppressWarnings("unchecked") // a place is filled by this pool's checkout with its own slots
+  private Slot<K, C, M> placed(Place place, EventLoop loop, K key) {
+    if (place == null || place.key != key) {
+      return null;
+    }
+    Slot<?, ?, ?> s = place.slot;
+    return s != null && !s.gone && s.loop == loop ? (Slot<K, C, M>) s : null;
+  }
+
+  /** {@code key}'s slot on {@code loop}, made when it has none. On {@code loop} only. */
+  private Slot<K, C, M> slotOf(EventLoop loop, K key) {
+    Map<K, Slot<K, C, M>> loopSlots = slots(loop);
+    Slot<K, C, M> slot = loopSlots.get(key); // no capturing lambda per transaction
+    if (slot == null) {
+      slot = new Slot<>(key, loop, epoch);
+      loopSlots.put(key, slot);
+    }
+    return slot;
+  }
+
   /**
    * The engine's memo of a login of {@code key} on {@code loop} in this epoch, or null (no
    * connection of the key logged in there since the last epoch). Counted as a reuse when found. On
@@ -327,9 +385,10 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     return slot.memo;
   }
 
-  private C takeIdle(Slot<K, C, M> slot) {
+  private C takeIdle(Slot<K, C, M> slot, boolean forLogin) {
     while (!slot.idle.isEmpty()) {
-      C c = take(slot.idle.pollLast()); // the most recently used first: its caches are warm
+      // the most recently used first: its caches are warm
+      C c = take(slot, slot.idle.pollLast(), forLogin);
       if (c != null) {
         return c;
       }
@@ -337,17 +396,23 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     return null;
   }
 
-  /** {@code ch}, just taken out of its slot's idle ones, lent; or null (it was closed). */
-  private C take(Channel ch) {
+  /** {@code ch}, just taken out of {@code slot}'s idle ones, lent; or null (it was closed). */
+  private C take(Slot<K, C, M> slot, Channel ch, boolean forLogin) {
     idleCount.decrementAndGet();
     PoolIdle i = ch.pipeline().get(PoolIdle.class);
+    long now = now();
     boolean stale = false;
+    slot.takenIdleSince = now;
     if (i != null) {
       i.pooled = false; // it stays in the pipeline and passes the session's replies on
-      stale = now() - i.since > config.idleTimeout().toNanos();
+      slot.takenIdleSince = i.since;
+      stale = now - i.since > config.idleTimeout().toNanos();
     }
     Born b = ch.attr(BORN).get();
-    C c = ch.isActive() && b != null && !expired(b) && !stale ? engine.lend(ch) : null;
+    C c =
+        ch.isActive() && b != null && now - b.nanos() <= config.maxLifetime().toNanos() && !stale
+            ? engine.lend(ch, forLogin)
+            : null;
     if (c == null) {
       engine.quit(ch);
       return null;
@@ -517,7 +582,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
           opened.increment();
           engine.adopted(c);
           Channel ch = engine.channel(c);
-          ch.attr(BORN).set(new Born(slot.key, now(), epoch));
+          ch.attr(BORN).set(new Born(slot.key, slot, now(), epoch));
           if (slot.memo == null) {
             slot.memo = engine.memo(c);
           }
@@ -675,12 +740,20 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
   }
 
+  /** The slot of a connection born as {@code b} on {@code loop}, or null when it has none. */
+  @SuppressWarnings("unchecked") // the pool set it: a channel is in one pool
+  private Slot<K, C, M> bornIn(Born b, EventLoop loop) {
+    Slot<?, ?, ?> s = b.slot();
+    return !s.gone ? (Slot<K, C, M>) s : slots(loop).get((K) b.key());
+  }
+
   /** {@code slot} has no connection and nobody waits: it leaves its loop's map. On its loop. */
   private void forget(Slot<K, C, M> slot) {
     Map<K, Slot<K, C, M>> loopSlots = slots(slot.loop);
     if (loopSlots.get(slot.key) == slot) {
       loopSlots.remove(slot.key);
     }
+    slot.gone = true;
     slot.login = null; // a pending min_idle retry finds it gone
     dropMemo(slot);
     if (slot.sweeper != null) {
@@ -717,8 +790,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   public void checkin(Channel ch) {
     Born b = ch.attr(BORN).get();
-    @SuppressWarnings("unchecked") // the pool set it: a channel is in one pool
-    Slot<K, C, M> slot = b == null ? null : slots(ch.eventLoop()).get((K) b.key());
+    Slot<K, C, M> slot = b == null ? null : bornIn(b, ch.eventLoop());
     if (slot == null || stopped || !ch.isActive() || expired(b) || b.epoch() != epoch) {
       engine.quit(ch);
       return;
@@ -732,7 +804,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     while ((w = slot.waiters.pollFirst()) != null) {
       waited(w);
       w.timer.cancel(false);
-      C c = engine.lend(ch);
+      C c = engine.lend(ch, w.forLogin);
       if (c == null) {
         w.promise.tryFailure(new IllegalStateException("pooled connection without its login"));
         engine.quit(ch);

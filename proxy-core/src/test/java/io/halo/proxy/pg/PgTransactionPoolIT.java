@@ -607,6 +607,57 @@ class PgTransactionPoolIT {
   }
 
   @Test
+  void a_session_whose_pool_emptied_meanwhile_shares_the_connection_opened_after()
+      throws Exception {
+    // Given a one-loop Halo whose pool holds one connection, closed after 1 s idle
+    HaloFixture own =
+        HaloFixture.start(
+            cluster,
+            new io.halo.conf.model.ServerConfig(
+                1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            100,
+            c ->
+                HaloFixture.withPrimaryPool(
+                    c,
+                    new PoolConfig(
+                        PoolConfig.Mode.TRANSACTION,
+                        8,
+                        Duration.ofSeconds(1),
+                        Duration.ofHours(1),
+                        1,
+                        Duration.ofSeconds(60),
+                        3)));
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "");
+        Connection b = own.connect(USER, PW, "app", "")) {
+      // a ran a statement on the pool's connection, which then idled out (the pool emptied)
+      int first = backendPid(a);
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !serverAlive(first));
+      // When b runs a statement (on a new connection), then a
+      int opened = backendPid(b);
+      // Then a runs on that connection: the pool's one, not a second beside it
+      assertThat(opened).isNotEqualTo(first);
+      assertThat(backendPid(a)).isEqualTo(opened);
+      assertThat(backendPid(b)).isEqualTo(opened);
+    }
+  }
+
+  private static boolean serverAlive(int pid) throws SQLException {
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        PreparedStatement ps =
+            c.prepareStatement("select count(*) from pg_stat_activity where pid = ?")) {
+      ps.setInt(1, pid);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1) > 0;
+      }
+    }
+  }
+
+  @Test
   void a_cancel_reaches_the_statement_of_its_session_on_whichever_connection_runs_it()
       throws Exception {
     HaloFixture own = oneLoopHalo();

@@ -179,6 +179,13 @@ abstract class DialectClassifier implements StatementClassifier {
       return executableComment || token == SqlScanner.EXECUTABLE_COMMENT;
     }
 
+    /** The current token's name when it is a quoted identifier, else null. */
+    private String quotedName() {
+      return token == SqlScanner.WORD && scanner.wordStart() < 0 && scanner.word().equals("\"")
+          ? scanner.quoted()
+          : null;
+    }
+
     /** Advances one token within the statement; false at its end. */
     boolean advance() {
       if (atEnd()) {
@@ -224,50 +231,61 @@ abstract class DialectClassifier implements StatementClassifier {
       }
     }
 
-    /** Walks the rest of a read and says whether it stays a read. */
+    /**
+     * Walks the rest of a read and says whether it stays a read. Each word is compared in place
+     * ({@link SqlScanner#keyword}); only a word followed by a parenthesis (a function's name) is
+     * made and looked up.
+     */
     StatementKind scanRead(DialectClassifier dialect) {
       StatementKind kind = StatementKind.READ;
-      String previous = word();
+      int previous = token == SqlScanner.WORD ? scanner.keyword() : 0;
+      int previousStart = token == SqlScanner.WORD ? scanner.wordStart() : -1;
+      int previousEnd = scanner.wordEnd();
+      String previousQuoted = quotedName();
       while (!atEnd()) {
         int t = token;
-        String w = t == SqlScanner.WORD ? scanner.word() : "";
+        int w = t == SqlScanner.WORD ? scanner.keyword() : 0;
         if (t == SqlScanner.EXECUTABLE_COMMENT) {
           kind = kind.and(StatementKind.WRITE);
-        } else if (t == SqlScanner.OPEN && !previous.isEmpty()) {
-          if (dialect.pinFunctions().contains(previous)) {
+        } else if (t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
+          // a quoted name is the function's as written ("nextval" is nextval, "NEXTVAL" is not)
+          String function =
+              previousStart >= 0 ? scanner.wordText(previousStart, previousEnd) : previousQuoted;
+          if (dialect.pinFunctions().contains(function)) {
             return StatementKind.PIN;
           }
-          if (dialect.writeFunctions().contains(previous)) {
+          if (dialect.writeFunctions().contains(function)) {
             kind = kind.and(StatementKind.WRITE);
           }
         } else if (t == SqlScanner.VARIABLE || t == SqlScanner.ASSIGN) {
           // MySQL user variables live in the session on the primary; setting one pins it there.
-          boolean sets = t == SqlScanner.ASSIGN || previous.equals("into");
+          boolean sets = t == SqlScanner.ASSIGN || (previous & SqlScanner.INTO) != 0;
           kind = kind.and(sets ? StatementKind.PIN : StatementKind.WRITE);
           if (kind == StatementKind.PIN) {
             return kind;
           }
-        } else if (previous.equals("into") && dialect.pinsAfterInto(name())) {
+        } else if ((previous & SqlScanner.INTO) != 0 && dialect.pinsAfterInto(name())) {
           return StatementKind.PIN;
-        } else if (previous.equals("for") && LOCKING.contains(w)) {
+        } else if ((previous & SqlScanner.FOR) != 0 && (w & SqlScanner.LOCKING) != 0) {
           kind = kind.and(StatementKind.WRITE);
-        } else if ((previous.equals("next") || previous.equals("previous")) && w.equals("value")) {
+        } else if ((previous & (SqlScanner.NEXT | SqlScanner.PREVIOUS)) != 0
+            && (w & SqlScanner.VALUE) != 0) {
           // MariaDB NEXT VALUE FOR seq / PREVIOUS VALUE FOR seq
           kind = kind.and(StatementKind.WRITE);
-        } else if (previous.equals("lock") && w.equals("in")) {
+        } else if ((previous & SqlScanner.LOCK) != 0 && (w & SqlScanner.IN) != 0) {
           kind = kind.and(StatementKind.WRITE);
-        } else if (MODIFYING.contains(w)) {
+        } else if ((w & SqlScanner.MODIFYING) != 0) {
           // SELECT ... INTO, and data-modifying WITH.
           kind = kind.and(StatementKind.WRITE);
         }
         previous = w;
+        // a function's name: a word of the text, or a quoted identifier's name
+        previousStart = t == SqlScanner.WORD ? scanner.wordStart() : -1;
+        previousEnd = scanner.wordEnd();
+        previousQuoted = quotedName();
         advance();
       }
       return kind;
     }
   }
-
-  private static final Set<String> LOCKING = Set.of("update", "share", "no", "key");
-  private static final Set<String> MODIFYING =
-      Set.of("into", "insert", "update", "delete", "merge", "replace", "sql_calc_found_rows");
 }

@@ -36,6 +36,14 @@ class StatementClassifierTest {
           SELECT * FROM t FOR UPDATE                                 | WRITE
           SELECT * FROM t FOR NO KEY UPDATE                          | WRITE
           select * from t for share                                  | WRITE
+          SeLeCt * FrOm t FoR kEy ShArE                              | WRITE
+          SELECT * FROM t WHERE id IN (1, 2) AND "for" = 1           | READ
+          SELECT "NEXTVAL"('s'), "into" FROM t                       | READ
+          SELECT "nextval"('s')                                      | WRITE
+          SELECT "pg_advisory_lock"(1)                               | PIN
+          SELECT café, "é" FROM t FOR UPDATE                         | WRITE
+          SELECT NextVal('s')                                        | WRITE
+          SELECT 1 AS x InTo TeMp t                                  | PIN
           SELECT nextval('s')                                        | WRITE
           SELECT currval('s')                                        | WRITE
           SELECT * INTO new_t FROM t                                 | WRITE

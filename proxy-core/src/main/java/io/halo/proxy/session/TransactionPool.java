@@ -297,11 +297,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred, Place place) {
     boolean forLogin = place == null;
     Slot<K, C, M> placed = placed(place, loop, key);
-    Slot<K, C, M> slot = placed != null ? placed : slotOf(loop, key);
-    if (placed == null && place != null) {
-      place.key = key;
-      place.slot = slot;
-    }
+    Slot<K, C, M> slot = placed != null ? placed : placeOf(place, loop, key);
     slot.login = login;
     // never the oldest idle connection: under less load than the pool has connections, the oldest
     // ages out (idle_timeout) as under plain LIFO, instead of each session keeping its own alive
@@ -319,6 +315,18 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       warm(slot); // after this checkout's own open below otherwise: it must not take its place
       return checked(loop, slot, idle, slot.takenIdleSince, login);
     }
+    if (slot.gone) {
+      // closing a stale idle connection closed the slot's last one and the slot left the map:
+      // a login counted there would be counted nowhere (and another slot for the key may open)
+      slot = placeOf(place, loop, key);
+      slot.login = login;
+    }
+    return openOrWait(loop, slot, key, login, forLogin);
+  }
+
+  /** A login for {@code slot} while it has room, else a wait for a checkin. On {@code loop}. */
+  private Future<C> openOrWait(
+      EventLoop loop, Slot<K, C, M> slot, K key, Supplier<Future<C>> login, boolean forLogin) {
     if (slot.open < perLoop) {
       Future<C> opening = open(slot, login);
       warm(slot);
@@ -358,6 +366,16 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
     Slot<?, ?, ?> s = place.slot;
     return s != null && !s.gone && s.loop == loop ? (Slot<K, C, M>) s : null;
+  }
+
+  /** {@link #slotOf}, remembered in {@code place} (when given) for the next checkout. */
+  private Slot<K, C, M> placeOf(Place place, EventLoop loop, K key) {
+    Slot<K, C, M> slot = slotOf(loop, key);
+    if (place != null) {
+      place.key = key;
+      place.slot = slot;
+    }
+    return slot;
   }
 
   /** {@code key}'s slot on {@code loop}, made when it has none. On {@code loop} only. */

@@ -610,24 +610,7 @@ class PgTransactionPoolIT {
   void a_session_whose_pool_emptied_meanwhile_shares_the_connection_opened_after()
       throws Exception {
     // Given a one-loop Halo whose pool holds one connection, closed after 1 s idle
-    HaloFixture own =
-        HaloFixture.start(
-            cluster,
-            new io.halo.conf.model.ServerConfig(
-                1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            100,
-            c ->
-                HaloFixture.withPrimaryPool(
-                    c,
-                    new PoolConfig(
-                        PoolConfig.Mode.TRANSACTION,
-                        8,
-                        Duration.ofSeconds(1),
-                        Duration.ofHours(1),
-                        1,
-                        Duration.ofSeconds(60),
-                        3)));
+    HaloFixture own = poolOfOne(Duration.ofSeconds(1), Duration.ofHours(1));
     try (own;
         Connection a = own.connect(USER, PW, "app", "");
         Connection b = own.connect(USER, PW, "app", "")) {
@@ -643,6 +626,47 @@ class PgTransactionPoolIT {
       assertThat(backendPid(a)).isEqualTo(opened);
       assertThat(backendPid(b)).isEqualTo(opened);
     }
+  }
+
+  @Test
+  void a_session_whose_only_idle_connection_outlived_max_lifetime_replaces_it_in_the_pool()
+      throws Exception {
+    // Given a one-loop Halo whose pool holds one connection, replaced after 2 s
+    HaloFixture own = poolOfOne(Duration.ofMinutes(5), Duration.ofSeconds(2));
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "");
+        Connection b = own.connect(USER, PW, "app", "")) {
+      int first = backendPid(a);
+      Thread.sleep(2_500);
+      // When a's next statement finds the pool's only connection too old (closed at checkout,
+      // the pool empties), and b runs a statement right after
+      int second = backendPid(a);
+      // Then the connection opened for a stayed in the pool, and b runs on it
+      assertThat(second).isNotEqualTo(first);
+      assertThat(backendPid(b)).isEqualTo(second);
+    }
+  }
+
+  /** A one-loop Halo of its own whose pool holds one connection. */
+  private static HaloFixture poolOfOne(Duration idleTimeout, Duration maxLifetime)
+      throws InterruptedException {
+    return HaloFixture.start(
+        cluster,
+        new io.halo.conf.model.ServerConfig(
+            1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+        100,
+        c ->
+            HaloFixture.withPrimaryPool(
+                c,
+                new PoolConfig(
+                    PoolConfig.Mode.TRANSACTION,
+                    8,
+                    idleTimeout,
+                    maxLifetime,
+                    1,
+                    Duration.ofSeconds(60),
+                    3)));
   }
 
   private static boolean serverAlive(int pid) throws SQLException {

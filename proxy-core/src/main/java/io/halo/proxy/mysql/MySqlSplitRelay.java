@@ -115,13 +115,18 @@ final class MySqlSplitRelay
   private final MySqlListenerContext listener;
   private HandshakeResponse hello;
 
-  /** Transaction mode: the pool key of the last checkout, the login it was made from, its slot. */
-  private MySqlPool.Key poolKey;
+  /**
+   * Transaction mode, per role (0 the primary, 1 a replica): the pool key of the role's last
+   * checkout, the login it was made from, and where its connections wait (the pool's memo).
+   */
+  private final MySqlPool.Key[] poolKeys = new MySqlPool.Key[2];
 
-  private HandshakeResponse poolKeyHello;
+  private final HandshakeResponse[] poolKeyHellos = new HandshakeResponse[2];
 
-  private final io.halo.proxy.session.TransactionPool.Place poolPlace =
-      new io.halo.proxy.session.TransactionPool.Place();
+  private final io.halo.proxy.session.TransactionPool.Place[] poolPlaces = {
+    new io.halo.proxy.session.TransactionPool.Place(),
+    new io.halo.proxy.session.TransactionPool.Place()
+  };
 
   /**
    * The entry the client logged in with (or changed user to): its backend credentials open every
@@ -1023,18 +1028,21 @@ final class MySqlSplitRelay
     if (!multiplexed) {
       return login.get();
     }
-    if (poolKey == null
-        || poolKeyHello != hello
-        || !poolKey.backend().equals(b.node().name())
-        || !poolKey.user().equals(u.backendUser())) {
-      poolKey = MySqlSession.poolKey(b.node(), u.backendUser(), hello);
-      poolKeyHello = hello;
+    int role = b.isPrimary() ? 0 : 1;
+    MySqlPool.Key known = poolKeys[role];
+    if (known == null
+        || poolKeyHellos[role] != hello
+        || !known.backend().equals(b.node().name())
+        || !known.user().equals(u.backendUser())) {
+      known = MySqlSession.poolKey(b.node(), u.backendUser(), hello);
+      poolKeys[role] = known;
+      poolKeyHellos[role] = hello;
     }
-    MySqlPool.Key key = poolKey;
+    MySqlPool.Key key = known;
     io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
     listener
         .pool()
-        .checkout(client.eventLoop(), key, login, previousConnection(b), poolPlace)
+        .checkout(client.eventLoop(), key, login, previousConnection(b), poolPlaces[role])
         .addListener(
             (Future<MySqlBackendConnection> f) -> {
               if (!f.isSuccess()) {

@@ -148,12 +148,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private final ArrayDeque<ParseSeen> parses = new ArrayDeque<>();
 
-  /** Transaction mode: the pool key of the last checkout (a leg lasts one transaction). */
-  private PgPool.Key poolKey;
+  /**
+   * Transaction mode, per role (0 the primary, 1 a replica): the pool key of the role's last
+   * checkout (a leg lasts one transaction), and where its connections wait (the pool's memo).
+   */
+  private final PgPool.Key[] poolKeys = new PgPool.Key[2];
 
-  /** Transaction mode: where {@link #poolKey}'s connections wait (the pool's memo for it). */
-  private final io.halo.proxy.session.TransactionPool.Place poolPlace =
-      new io.halo.proxy.session.TransactionPool.Place();
+  private final io.halo.proxy.session.TransactionPool.Place[] poolPlaces = {
+    new io.halo.proxy.session.TransactionPool.Place(),
+    new io.halo.proxy.session.TransactionPool.Place()
+  };
 
   private int keptBytes;
 
@@ -1132,12 +1136,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (!multiplexed) {
       return login.get();
     }
+    int role = b.isPrimary() ? 0 : 1;
+    PgPool.Key poolKey = poolKeys[role];
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
+      poolKeys[role] = poolKey;
     }
     return listener
         .pool()
-        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlace);
+        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlaces[role]);
   }
 
   @Override

@@ -543,8 +543,9 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   /**
    * A new login counted in {@code slot}, holding a session permit of its backend for its whole
    * life; its close makes room for the first waiter. Without a free permit, the least recently used
-   * idle connection of another key to the same backend on this loop is closed for it, and the login
-   * queues for the permit ({@code throttle.max_queue}, {@code queue_timeout}).
+   * idle connection of another key to the same backend on this loop (else on each other loop while
+   * a login waits) is closed for it, and the login queues for the permit ({@code
+   * throttle.max_queue}, {@code queue_timeout}).
    */
   private Future<C> open(Slot<K, C, M> slot, Supplier<Future<C>> login) {
     slot.open++;
@@ -557,7 +558,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     if (free != null) {
       return login(slot, free, login);
     }
-    evictIdle(slot);
+    boolean evicted = evictOn(slot.loop, slot);
     Promise<C> p = slot.loop.newPromise();
     admission
         .acquire(backend, slot.loop)
@@ -572,6 +573,9 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
               }
               login(slot, permit, login).addListener(cascade(p));
             });
+    if (!evicted) {
+      evictElsewhere(slot); // (once the login waits: each other loop checks that one does)
+    }
     return p;
   }
 
@@ -620,13 +624,34 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   /**
-   * Closes the least recently used idle connection to {@code wanting}'s backend held by another key
-   * on its loop, so that its permit goes to the queue {@code wanting}'s login joins.
+   * {@code wanting}'s login waits for a permit and its own loop had no idle connection to close for
+   * it: each other loop closes its least recently used idle connection to the backend while a login
+   * still waits (the permits may all be held by connections idle on another loop, where no checkin
+   * may come to give one up).
    */
-  private void evictIdle(Slot<K, C, M> wanting) {
+  private void evictElsewhere(Slot<K, C, M> wanting) {
+    String backend = wanting.key.backend();
+    for (EventLoop l : slots.keySet()) {
+      if (l != wanting.loop) {
+        l.execute(
+            () -> {
+              if (admission.waiting(backend)) {
+                evictOn(l, wanting);
+              }
+            });
+      }
+    }
+  }
+
+  /**
+   * Closes {@code loop}'s least recently used idle connection to {@code wanting}'s backend, of any
+   * slot but {@code wanting}, so that its permit goes to the queue {@code wanting}'s login joins;
+   * false when it has none. On {@code loop}.
+   */
+  private boolean evictOn(EventLoop loop, Slot<K, C, M> wanting) {
     Channel oldest = null;
     PoolIdle oldestIdle = null;
-    for (Slot<K, C, M> s : slots(wanting.loop).values()) {
+    for (Slot<K, C, M> s : slots(loop).values()) {
       if (s == wanting || s.idle.isEmpty() || !s.key.backend().equals(wanting.key.backend())) {
         continue;
       }
@@ -637,11 +662,13 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         oldestIdle = i;
       }
     }
-    if (oldest != null) {
-      log.debug("throttle.max_connections reached: closing idle {} for another key", oldest);
-      oldestIdle.leave(oldest);
-      engine.quit(oldest);
+    if (oldest == null) {
+      return false;
     }
+    log.debug("throttle.max_connections reached: closing idle {} for another key", oldest);
+    oldestIdle.leave(oldest);
+    engine.quit(oldest);
+    return true;
   }
 
   /**

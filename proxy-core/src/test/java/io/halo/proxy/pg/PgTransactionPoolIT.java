@@ -366,6 +366,45 @@ class PgTransactionPoolIT {
   }
 
   @Test
+  void a_login_at_max_connections_takes_the_permit_of_a_connection_idle_on_another_loop()
+      throws Exception {
+    // Given a second Halo (two event loops) whose primary allows Halo one backend connection
+    HaloFixture bounded =
+        secondHalo(
+            c -> {
+              ClusterConfig m = multiplexed(c);
+              return new ClusterConfig(
+                  m.name(),
+                  m.engine(),
+                  m.listeners(),
+                  m.backends(),
+                  m.monitor(),
+                  m.failover(),
+                  new io.halo.conf.model.ThrottleConfig(1, 100, Duration.ofSeconds(5)));
+            });
+    try (bounded;
+        Connection x =
+            bounded.connect(USER, PW, "app", "ApplicationName=txloopx&options=" + key("x"));
+        Connection y =
+            bounded.connect(USER, PW, "app", "ApplicationName=txloopy&options=" + key("y"))) {
+      // (x and y, connected one after the other, are on different event loops: Netty hands
+      // accepted connections to its loops in turn). x's statement leaves its connection idle in
+      // the pool with the only permit
+      assertThat(show(x, "application_name")).isEqualTo("txloopx");
+      // When y, whose key is another, runs a statement, then x again
+      // Then each gets the permit of the other's idle connection, closed for it on its own loop,
+      // instead of waiting out queue_timeout (5 s) for a checkin that does not come
+      assertThat(show(y, "application_name")).isEqualTo("txloopy");
+      assertThat(show(x, "application_name")).isEqualTo("txloopx");
+    }
+  }
+
+  /** Startup options that give a client a pool key of its own (an application name). */
+  private static String key(String name) {
+    return "-c%20application_name%3Dtxloop" + name;
+  }
+
+  @Test
   void clients_with_their_own_application_name_share_one_pool_and_each_sees_its_own()
       throws Exception {
     // Given a Halo of its own (its pool's figures are this test's alone)

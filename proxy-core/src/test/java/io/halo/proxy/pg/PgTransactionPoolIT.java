@@ -294,19 +294,7 @@ class PgTransactionPoolIT {
   void clients_choosing_their_own_startup_parameters_stay_within_max_connections()
       throws Exception {
     // Given a second Halo on the primary with throttle.max_connections 3 (pool.size 4 per key)
-    HaloFixture bounded =
-        secondHalo(
-            c -> {
-              ClusterConfig m = multiplexed(c);
-              return new ClusterConfig(
-                  m.name(),
-                  m.engine(),
-                  m.listeners(),
-                  m.backends(),
-                  m.monitor(),
-                  m.failover(),
-                  new io.halo.conf.model.ThrottleConfig(3, 100, Duration.ofSeconds(20)));
-            });
+    HaloFixture bounded = boundedHalo(3, Duration.ofSeconds(20));
     PeakSampler sampler = new PeakSampler("txkey%", 20);
     List<Connection> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
     ExecutorService pool = Executors.newFixedThreadPool(3);
@@ -369,19 +357,7 @@ class PgTransactionPoolIT {
   void a_login_at_max_connections_takes_the_permit_of_a_connection_idle_on_another_loop()
       throws Exception {
     // Given a second Halo (two event loops) whose primary allows Halo one backend connection
-    HaloFixture bounded =
-        secondHalo(
-            c -> {
-              ClusterConfig m = multiplexed(c);
-              return new ClusterConfig(
-                  m.name(),
-                  m.engine(),
-                  m.listeners(),
-                  m.backends(),
-                  m.monitor(),
-                  m.failover(),
-                  new io.halo.conf.model.ThrottleConfig(1, 100, Duration.ofSeconds(5)));
-            });
+    HaloFixture bounded = boundedHalo(1, Duration.ofSeconds(5));
     try (bounded;
         Connection x =
             bounded.connect(USER, PW, "app", "ApplicationName=txloopx&options=" + key("x"));
@@ -397,6 +373,26 @@ class PgTransactionPoolIT {
       assertThat(show(y, "application_name")).isEqualTo("txloopy");
       assertThat(show(x, "application_name")).isEqualTo("txloopx");
     }
+  }
+
+  /**
+   * A second Halo on the primary, multiplexed, whose throttle allows {@code maxConnections} backend
+   * connections, a login waiting for one at most {@code queueTimeout}.
+   */
+  private static HaloFixture boundedHalo(int maxConnections, Duration queueTimeout)
+      throws InterruptedException {
+    return secondHalo(
+        c -> {
+          ClusterConfig m = multiplexed(c);
+          return new ClusterConfig(
+              m.name(),
+              m.engine(),
+              m.listeners(),
+              m.backends(),
+              m.monitor(),
+              m.failover(),
+              new io.halo.conf.model.ThrottleConfig(maxConnections, 100, queueTimeout));
+        });
   }
 
   /** Startup options that give a client a pool key of its own (an application name). */

@@ -7,6 +7,7 @@ import io.halo.proxy.session.SessionPool;
 import io.halo.proxy.session.TransactionPool;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
 import io.netty.util.AttributeKey;
@@ -238,9 +239,14 @@ public final class MySqlPool {
 
         @Override
         public void quit(Channel ch) {
-          // COM_QUIT, then the server's close (its thread has left its connection count)
-          io.halo.proxy.session.SplitChannels.quitAwaitingClose(
-              ch, io.halo.proxy.session.SplitChannels.MYSQL_QUIT);
+          if (ch.isActive()) {
+            ch.writeAndFlush(
+                    MySqlPackets.frame(
+                        ch.alloc(), 0, ch.alloc().buffer(1).writeByte(MySqlPackets.COM_QUIT)))
+                .addListener(ChannelFutureListener.CLOSE);
+          } else {
+            ch.close();
+          }
         }
       };
 

@@ -8,6 +8,7 @@ import io.halo.proxy.pg.message.PgStreamScanner;
 import io.halo.proxy.session.TransactionPool;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
 import io.netty.util.AttributeKey;
@@ -395,10 +396,13 @@ public final class PgPool {
     }
   }
 
-  /** Ends a backend connection politely (Terminate, then the server's close). */
+  /** Ends a backend connection politely (Terminate, then close). */
   private static void quit(Channel ch) {
-    io.halo.proxy.session.SplitChannels.quitAwaitingClose(
-        ch, io.halo.proxy.session.SplitChannels.PG_TERMINATE);
+    if (ch.isActive()) {
+      ch.writeAndFlush(PgMessages.terminate(ch.alloc())).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ch.close();
+    }
   }
 
   /**

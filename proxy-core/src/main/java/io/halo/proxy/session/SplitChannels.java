@@ -51,36 +51,6 @@ public final class SplitChannels {
     }
   }
 
-  /** How long a server may take to close its side after a pooled connection's goodbye. */
-  public static final long CLOSE_WAIT_MS = 1_000;
-
-  /**
-   * Says goodbye on a pooled connection and leaves the close to the server, at most {@link
-   * #CLOSE_WAIT_MS} (then Halo closes). A pool's connection holds a permit of its backend ({@code
-   * throttle.max_connections}) until it is closed: when the server closes, its process has left the
-   * server's connection count (PostgreSQL closes the socket last as a backend exits), so a
-   * connection opened with the permit is never refused as one too many ("sorry, too many clients
-   * already") while the old process is still exiting. On the channel's loop or any thread.
-   */
-  public static void quitAwaitingClose(Channel c, byte[] goodbye) {
-    if (!c.isActive()) {
-      c.close();
-      return;
-    }
-    c.config().setAutoRead(true); // the server's close is seen by reading
-    c.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(goodbye))
-        .addListener(io.netty.channel.ChannelFutureListener.CLOSE_ON_FAILURE);
-    io.netty.util.concurrent.ScheduledFuture<?> deadline =
-        c.eventLoop()
-            .schedule(
-                () -> {
-                  c.close();
-                },
-                CLOSE_WAIT_MS,
-                java.util.concurrent.TimeUnit.MILLISECONDS);
-    c.closeFuture().addListener(x -> deadline.cancel(false));
-  }
-
   /** PostgreSQL Terminate ('X', length 4). */
   public static final byte[] PG_TERMINATE = {'X', 0, 0, 0, 4};
 

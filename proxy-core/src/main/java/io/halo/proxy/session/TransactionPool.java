@@ -560,21 +560,22 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
     boolean evicted = evictOn(slot.loop, slot);
     Promise<C> p = slot.loop.newPromise();
-    admission
-        .acquire(backend, slot.loop)
-        .whenComplete(
-            (permit, e) -> {
-              if (e != null) {
-                closed(slot);
-                Throwable why =
-                    e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
-                p.tryFailure(new WaitTimeout(why.getMessage()));
-                return;
-              }
-              login(slot, permit, login).addListener(cascade(p));
-            });
-    if (!evicted) {
-      evictElsewhere(slot); // (once the login waits: each other loop checks that one does)
+    java.util.concurrent.CompletableFuture<Permit> queued = admission.acquire(backend, slot.loop);
+    queued.whenComplete(
+        (permit, e) -> {
+          if (e != null) {
+            closed(slot);
+            Throwable why =
+                e instanceof java.util.concurrent.CompletionException ? e.getCause() : e;
+            p.tryFailure(new WaitTimeout(why.getMessage()));
+            return;
+          }
+          login(slot, permit, login).addListener(cascade(p));
+        });
+    if (!evicted && !queued.isDone()) {
+      // (once the login waits: each other loop checks that one does; a login refused at once, the
+      // queue full, closes nothing)
+      evictElsewhere(slot);
     }
     return p;
   }

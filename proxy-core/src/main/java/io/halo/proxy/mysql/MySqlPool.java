@@ -103,7 +103,7 @@ public final class MySqlPool {
   /** Transaction mode: a connection for a transaction ({@link TransactionPool#checkout}). */
   Future<MySqlBackendConnection> checkout(
       EventLoop loop, Key key, Supplier<Future<MySqlBackendConnection>> login) {
-    return tx.checkout(loop, key, login, null);
+    return tx.checkout(loop, key, login);
   }
 
   /**

@@ -117,16 +117,11 @@ final class MySqlSplitRelay
 
   /**
    * Transaction mode, per role (0 the primary, 1 a replica): the pool key of the role's last
-   * checkout, the login it was made from, and where its connections wait (the pool's memo).
+   * checkout, and the login it was made from.
    */
   private final MySqlPool.Key[] poolKeys = new MySqlPool.Key[2];
 
   private final HandshakeResponse[] poolKeyHellos = new HandshakeResponse[2];
-
-  private final io.halo.proxy.session.TransactionPool.Place[] poolPlaces = {
-    new io.halo.proxy.session.TransactionPool.Place(),
-    new io.halo.proxy.session.TransactionPool.Place()
-  };
 
   /**
    * The entry the client logged in with (or changed user to): its backend credentials open every
@@ -1042,7 +1037,7 @@ final class MySqlSplitRelay
     io.netty.util.concurrent.Promise<MySqlBackendConnection> p = client.eventLoop().newPromise();
     listener
         .pool()
-        .checkout(client.eventLoop(), key, login, previousConnection(b), poolPlaces[role])
+        .checkout(client.eventLoop(), key, login, previousConnection(b), poolPlace(b))
         .addListener(
             (Future<MySqlBackendConnection> f) -> {
               if (!f.isSuccess()) {

@@ -295,7 +295,7 @@ public final class PgPool {
   /** {@link #checkout(EventLoop, BackendNode, Map, java.util.function.Supplier)} by its key. */
   Future<PgBackendConnection> checkout(
       EventLoop loop, Key key, java.util.function.Supplier<Future<PgBackendConnection>> login) {
-    return tx.checkout(loop, key, login, null);
+    return tx.checkout(loop, key, login);
   }
 
   /**

@@ -150,14 +150,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   /**
    * Transaction mode, per role (0 the primary, 1 a replica): the pool key of the role's last
-   * checkout (a leg lasts one transaction), and where its connections wait (the pool's memo).
+   * checkout (a leg lasts one transaction).
    */
   private final PgPool.Key[] poolKeys = new PgPool.Key[2];
-
-  private final io.halo.proxy.session.TransactionPool.Place[] poolPlaces = {
-    new io.halo.proxy.session.TransactionPool.Place(),
-    new io.halo.proxy.session.TransactionPool.Place()
-  };
 
   private int keptBytes;
 
@@ -1048,7 +1043,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
   }
 
-  /** Whether a message of the unit names statement {@code name} (Parse, Bind, Describe). */
   /**
    * The statement names the unit parses, and with {@code referenced} also those it binds or
    * describes: one pass over the unit, so a unit of many messages (up to {@link #MAX_UNIT_BYTES})
@@ -1144,7 +1138,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     return listener
         .pool()
-        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlaces[role]);
+        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlace(b));
   }
 
   @Override

@@ -276,22 +276,16 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * lent with the connection and checks it in with {@link #checkin}. On {@code loop} only.
    */
   public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login) {
-    return checkout(loop, key, login, null);
+    return checkout(loop, key, login, null, null);
   }
 
   /**
-   * As {@link #checkout(EventLoop, SessionPool.Key, Supplier)}, taking {@code preferred} when it
-   * waits idle in the key's pool and is not the oldest idle one there: the connection the session
-   * used last, whose server process, settings and prepared statements are the session's already.
-   */
-  public Future<C> checkout(EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred) {
-    return checkout(loop, key, login, preferred, null);
-  }
-
-  /**
-   * As {@link #checkout(EventLoop, SessionPool.Key, Supplier, Channel)} for a session that has
-   * logged in already (the engine may leave out what the login said), finding the key's slot
-   * through {@code place} (the session's memo, null for none) while it holds it.
+   * As {@link #checkout(EventLoop, SessionPool.Key, Supplier)}, for a session that has logged in
+   * already (with {@code place}: the engine may leave out what the login said), taking {@code
+   * preferred} when it waits idle in the key's pool and is not the oldest idle one there (the
+   * connection the session used last, whose server process, settings and prepared statements are
+   * the session's already), and finding the key's slot through {@code place} (the session's memo,
+   * null for none) while it holds it.
    */
   public Future<C> checkout(
       EventLoop loop, K key, Supplier<Future<C>> login, Channel preferred, Place place) {
@@ -321,12 +315,12 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       slot = placeOf(place, loop, key);
       slot.login = login;
     }
-    return openOrWait(loop, slot, key, login, forLogin);
+    return openOrWait(loop, slot, login, forLogin);
   }
 
   /** A login for {@code slot} while it has room, else a wait for a checkin. On {@code loop}. */
   private Future<C> openOrWait(
-      EventLoop loop, Slot<K, C, M> slot, K key, Supplier<Future<C>> login, boolean forLogin) {
+      EventLoop loop, Slot<K, C, M> slot, Supplier<Future<C>> login, boolean forLogin) {
     if (slot.open < perLoop) {
       Future<C> opening = open(slot, login);
       warm(slot);
@@ -345,7 +339,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
                 p.tryFailure(
                     new WaitTimeout(
                         "no connection to "
-                            + key.backend()
+                            + slot.key.backend()
                             + " came free within pool.wait_timeout "
                             + config.waitTimeout().toMillis()
                             + " ms (pool.size "
@@ -428,9 +422,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
     Born b = ch.attr(BORN).get();
     C c =
-        ch.isActive() && b != null && now - b.nanos() <= config.maxLifetime().toNanos() && !stale
-            ? engine.lend(ch, forLogin)
-            : null;
+        ch.isActive() && b != null && !expired(b, now) && !stale ? engine.lend(ch, forLogin) : null;
     if (c == null) {
       engine.quit(ch);
       return null;
@@ -1006,7 +998,11 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   private boolean expired(Born b) {
-    return now() - b.nanos() > config.maxLifetime().toNanos();
+    return expired(b, now());
+  }
+
+  private boolean expired(Born b, long now) {
+    return now - b.nanos() > config.maxLifetime().toNanos();
   }
 
   private static long now() {

@@ -114,6 +114,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   private Channel lastReplicaConnection;
 
+  /** Multiplexed, per role: where the session's pool key's connections wait (the pool's memo). */
+  private final io.halo.proxy.session.TransactionPool.Place primaryPlace =
+      new io.halo.proxy.session.TransactionPool.Place();
+
+  private final io.halo.proxy.session.TransactionPool.Place replicaPlace =
+      new io.halo.proxy.session.TransactionPool.Place();
+
   protected final ArrayDeque<M> inbox = new ArrayDeque<>();
 
   /** The kind of the waiting request once classified (kept while it waits). */
@@ -254,6 +261,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    */
   protected final Channel previousConnection(L leg) {
     return leg.isPrimary() ? lastPrimaryConnection : lastReplicaConnection;
+  }
+
+  /**
+   * Multiplexed: the session's memo of where the pool keeps the connections of {@code leg}'s role
+   * ({@link io.halo.proxy.session.TransactionPool.Place}), given to each checkout of that role.
+   */
+  protected final io.halo.proxy.session.TransactionPool.Place poolPlace(L leg) {
+    return leg.isPrimary() ? primaryPlace : replicaPlace;
   }
 
   /**

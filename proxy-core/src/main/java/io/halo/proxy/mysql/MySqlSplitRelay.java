@@ -606,7 +606,10 @@ final class MySqlSplitRelay
     ByteBuf payload = waiting.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
     if (command == MySqlPackets.COM_QUERY) {
-      return stats.classify(commandText(payload), rules);
+      int from = payload.readerIndex() + 1;
+      return plainOnPrimary(payload, from, payload.writerIndex())
+          ? StatementKind.WRITE // by its bytes: no pin, no setting, no transaction control
+          : stats.classify(commandText(payload), rules);
     }
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;

@@ -470,6 +470,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       StatementKind k;
       switch (f.type()) {
         case 'Q', 'P' -> {
+          if (f.type() == 'Q' && plainQuery(f.body())) {
+            k = StatementKind.WRITE; // by its bytes: no pin, no setting, no transaction control
+            break;
+          }
           String text = statementText(f);
           k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
           if (f.type() == 'P') {
@@ -492,6 +496,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       stats.functions().forget(session.database()); // what reads learned of them is stale
     }
     return kind == null ? StatementKind.WRITE : kind;
+  }
+
+  /** A Query (its text and the NUL that ends it) that {@link #plainOnPrimary} lets through. */
+  private boolean plainQuery(ByteBuf body) {
+    int last = body.writerIndex() - 1;
+    return last > body.readerIndex()
+        && body.getByte(last) == 0
+        && plainOnPrimary(body, body.readerIndex(), last);
   }
 
   static boolean definesFunction(String text) {

@@ -798,24 +798,39 @@ class PgTransactionPoolIT {
         PgTransactionPoolIT::multiplexed);
   }
 
-  @org.junit.jupiter.params.ParameterizedTest
-  @org.junit.jupiter.params.provider.ValueSource(
-      strings = {
-        "select pg_advisory_lock(42)",
-        "select pg_try_advisory_lock_shared(43)",
-        "explain analyze select pg_advisory_lock(44)",
-        "listen halo_pin",
-        "prepare halo_q as select 1",
-        "declare halo_c cursor with hold for select 1",
-        "select set_config('halo.pin', '1', false)",
-        "begin; set work_mem = '1MB'; commit"
-      })
-  void session_state_that_cannot_move_keeps_the_session_on_its_connection(String statement)
-      throws Exception {
+  /**
+   * Each statement in both protocols: extended (Parse, Bind, Execute) and simple (one Query, whose
+   * bytes Halo looks at before it classifies the text: {@code PlainStatements}).
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{1}: {0}")
+  @org.junit.jupiter.params.provider.CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          select pg_advisory_lock(42)                      | extended
+          select pg_try_advisory_lock_shared(43)           | extended
+          explain analyze select pg_advisory_lock(44)      | extended
+          listen halo_pin                                  | extended
+          prepare halo_q as select 1                       | extended
+          declare halo_c cursor with hold for select 1     | extended
+          select set_config('halo.pin', '1', false)        | extended
+          begin; set work_mem = '1MB'; commit              | extended
+          select pg_advisory_lock(42)                      | simple
+          explain analyze select pg_advisory_lock(44)      | simple
+          select set_config('halo.pin', '1', false)        | simple
+          begin; set work_mem = '1MB'; commit              | simple
+          select 1 into temp halo_t                        | simple
+          SELECT 1 AS a INTO TEMPORARY halo_t              | simple
+          select 1; listen halo_pin                        | simple
+          update hits set n = n where false; listen halo_pin  | simple
+          """)
+  void session_state_that_cannot_move_keeps_the_session_on_its_connection(
+      String statement, String mode) throws Exception {
     HaloFixture own = oneLoopHalo();
+    String options = "prepareThreshold=1&preferQueryMode=" + mode;
     try (own;
-        Connection a = own.connect(USER, PW, "app", "prepareThreshold=1");
-        Connection b = own.connect(USER, PW, "app", "prepareThreshold=1");
+        Connection a = own.connect(USER, PW, "app", options);
+        Connection b = own.connect(USER, PW, "app", options);
         Statement sa = a.createStatement()) {
       sa.execute(statement);
       int pid = backendPid(a);

@@ -470,7 +470,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     parked = false;
     if (target.isPrimary()) {
-      if (kind == StatementKind.READ && !primaryOnce) {
+      if (replicaReads && kind == StatementKind.READ && !primaryOnce) {
         stats.readOnPrimary(); // (read-your-writes counted it when it chose the primary)
       }
     } else {
@@ -557,6 +557,16 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return primary;
     }
     return readTarget();
+  }
+
+  /**
+   * Whether the statement in {@code text[from, to)} needs no classifying: the session's statements
+   * all run on the primary and, by its bytes, this one is plain ({@link PlainStatements}): no pin,
+   * no setting, no transaction control. The adapter then takes it as {@link StatementKind#WRITE} (a
+   * statement for the primary) without decoding its text.
+   */
+  protected final boolean plainOnPrimary(ByteBuf text, int from, int to) {
+    return !replicaReads && PlainStatements.plain(text, from, to);
   }
 
   /** Pins the session to the primary for good. */

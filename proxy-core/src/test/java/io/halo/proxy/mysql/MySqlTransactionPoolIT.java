@@ -415,7 +415,9 @@ class MySqlTransactionPoolIT {
         "create temporary table scratch (x int)",
         "lock tables items read",
         "select 1 into @v",
-        "select @w := 1"
+        "select @w := 1",
+        "do get_lock('halo_pin', 1)",
+        "update items set who = who where id = -1 and get_lock('halo_pin', 0)"
       })
   void session_state_that_cannot_move_keeps_the_session_on_its_connection(String statement)
       throws Exception {

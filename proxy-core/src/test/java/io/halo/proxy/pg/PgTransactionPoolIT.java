@@ -823,6 +823,8 @@ class PgTransactionPoolIT {
           SELECT 1 AS a INTO TEMPORARY halo_t              | simple
           select 1; listen halo_pin                        | simple
           update hits set n = n where false; listen halo_pin  | simple
+          delete from hits where client = -1 and pg_try_advisory_lock(45)  | extended
+          delete from hits where client = -1 and pg_try_advisory_lock(45)  | simple
           """)
   void session_state_that_cannot_move_keeps_the_session_on_its_connection(
       String statement, String mode) throws Exception {

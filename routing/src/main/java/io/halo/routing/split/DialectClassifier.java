@@ -232,6 +232,38 @@ abstract class DialectClassifier implements StatementClassifier {
     }
 
     /**
+     * Walks the rest of a write ({@code INSERT}, {@code UPDATE}, {@code DELETE}, ...): it pins when
+     * it calls a function that leaves session state behind ({@code UPDATE jobs ... WHERE
+     * pg_try_advisory_lock(id)}, {@code GET_LOCK}) or, in MySQL, assigns a user variable ({@code
+     * SET a = (@n := @n + 1)}); otherwise it is a write.
+     */
+    StatementKind scanWrite(DialectClassifier dialect) {
+      int previousStart = -1;
+      int previousEnd = -1;
+      String previousQuoted = null;
+      while (!atEnd()) {
+        int t = token;
+        if (t == SqlScanner.ASSIGN) {
+          skipToEnd();
+          return StatementKind.PIN;
+        }
+        if (t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
+          String function =
+              previousStart >= 0 ? scanner.wordText(previousStart, previousEnd) : previousQuoted;
+          if (dialect.pinFunctions().contains(function)) {
+            skipToEnd();
+            return StatementKind.PIN;
+          }
+        }
+        previousStart = t == SqlScanner.WORD ? scanner.wordStart() : -1;
+        previousEnd = scanner.wordEnd();
+        previousQuoted = quotedName();
+        advance();
+      }
+      return StatementKind.WRITE;
+    }
+
+    /**
      * Walks the rest of a read and says whether it stays a read. Each word is compared in place
      * ({@link SqlScanner#keyword}); only a word followed by a parenthesis (a function's name) is
      * made and looked up.

@@ -119,7 +119,7 @@ final class MySqlClassifier extends DialectClassifier {
         return s.word().equals("temporary") ? StatementKind.PIN : StatementKind.WRITE;
       }
       default -> {
-        return StatementKind.WRITE;
+        return s.scanWrite(this); // INSERT, UPDATE, DELETE, ...
       }
     }
   }

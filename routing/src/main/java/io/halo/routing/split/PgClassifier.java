@@ -172,7 +172,7 @@ final class PgClassifier extends DialectClassifier {
         return s.anyWord(HOLD) ? StatementKind.PIN : StatementKind.WRITE;
       }
       default -> {
-        return StatementKind.WRITE;
+        return s.scanWrite(this); // INSERT, UPDATE, DELETE, ...
       }
     }
   }

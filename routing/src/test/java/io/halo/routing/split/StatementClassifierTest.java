@@ -51,6 +51,12 @@ class StatementClassifierTest {
           EXPLAIN ANALYZE SELECT 1                                   | WRITE
           EXPLAIN (ANALYZE, BUFFERS) SELECT 1                        | WRITE
           INSERT INTO t VALUES (1)                                   | WRITE
+          UPDATE jobs SET s = 1 WHERE pg_try_advisory_lock(id)       | PIN
+          INSERT INTO t SELECT 1 FROM pg_advisory_lock(1)            | PIN
+          update t set a = "pg_advisory_lock"(1)                     | PIN
+          UPDATE t SET a = "PG_ADVISORY_LOCK"(1)                     | WRITE
+          DELETE FROM t WHERE id = nextval('s')                      | WRITE
+          UPDATE t SET a = 'pg_advisory_lock(1)'                     | WRITE
           update t set a = 1                                         | WRITE
           DELETE FROM t                                              | WRITE
           CREATE TABLE t (a int)                                     | WRITE
@@ -124,6 +130,11 @@ class StatementClassifierTest {
           SHOW WARNINGS                                              | WRITE
           SELECT /*!40001 SQL_NO_CACHE */ * FROM t                   | WRITE
           INSERT INTO t VALUES (1)                                   | WRITE
+          UPDATE t SET a = (@n := @n + 1)                            | PIN
+          DO GET_LOCK('x', 1)                                        | PIN
+          update t set a = 1 where get_lock('x', 0)                  | PIN
+          INSERT INTO t VALUES (@x)                                  | WRITE
+          UPDATE t SET a = 'get_lock('                               | WRITE
           REPLACE INTO t VALUES (1)                                  | WRITE
           SET GLOBAL max_connections = 10                            | WRITE
           SET @@global.read_only = 0                                 | WRITE

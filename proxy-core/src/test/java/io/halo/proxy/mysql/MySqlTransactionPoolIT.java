@@ -302,8 +302,14 @@ class MySqlTransactionPoolIT {
     }
   }
 
-  @Test
-  void settings_follow_their_session_and_no_other() throws Exception {
+  /** Also as mysqldump writes its settings: in an executable comment, which the server runs. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(
+      strings = {
+        "set session sql_mode = 'ANSI_QUOTES'",
+        "/*!40101 SET SESSION sql_mode = 'ANSI_QUOTES' */"
+      })
+  void settings_follow_their_session_and_no_other(String setting) throws Exception {
     String defaultMode;
     String defaultZone;
     try (Connection d = direct()) {
@@ -312,7 +318,7 @@ class MySqlTransactionPoolIT {
     }
     try (Connection a = throughHalo();
         Connection b = throughHalo()) {
-      a.createStatement().execute("set session sql_mode = 'ANSI_QUOTES'");
+      a.createStatement().execute(setting);
       a.createStatement().execute("set time_zone = '+05:00'");
       Set<Long> aThreads = new HashSet<>();
       Set<Long> bThreads = new HashSet<>();

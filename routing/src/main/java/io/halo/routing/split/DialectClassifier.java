@@ -37,6 +37,19 @@ abstract class DialectClassifier implements StatementClassifier {
   /** The kind of one statement, from its first words; {@code s} is positioned after them. */
   abstract StatementKind leading(Statement s);
 
+  /**
+   * The {@link SqlScanner#keyword} flags of names whose mention makes a write pin (PostgreSQL:
+   * {@code pg_temp}, {@code pg_settings}); 0 for none.
+   */
+  int pinningNames() {
+    return 0;
+  }
+
+  /** Whether a quoted identifier's name, as written, is one of {@link #pinningNames}. */
+  boolean pinningQuoted(String name) {
+    return false;
+  }
+
   @Override
   public final StatementKind classify(String sql) {
     SqlScanner scanner = new SqlScanner(sql, mysql);
@@ -48,6 +61,9 @@ abstract class DialectClassifier implements StatementClassifier {
         kind = s.scanRead(this);
       } else {
         s.skipToEnd();
+      }
+      if (kind == StatementKind.READ && s.executableComment()) {
+        kind = StatementKind.WRITE; // (MySQL) its code may run or not by the server's version
       }
       result = result == null ? kind : result.and(kind);
       if (result == StatementKind.PIN) {
@@ -147,9 +163,11 @@ abstract class DialectClassifier implements StatementClassifier {
 
     /** Moves to the next statement's first token; false at the end of the text. */
     boolean start() {
+      executableComment = false;
       do {
         token = scanner.next();
-      } while (token == SqlScanner.SEMICOLON);
+        executableComment |= token == SqlScanner.EXECUTABLE_COMMENT;
+      } while (token == SqlScanner.SEMICOLON || token == SqlScanner.EXECUTABLE_COMMENT);
       ended = token == SqlScanner.END;
       return !ended;
     }
@@ -232,32 +250,43 @@ abstract class DialectClassifier implements StatementClassifier {
     }
 
     /**
-     * Walks the rest of a write ({@code INSERT}, {@code UPDATE}, {@code DELETE}, ...): it pins when
-     * it calls a function that leaves session state behind ({@code UPDATE jobs ... WHERE
-     * pg_try_advisory_lock(id)}, {@code GET_LOCK}) or, in MySQL, assigns a user variable ({@code
-     * SET a = (@n := @n + 1)}); otherwise it is a write.
+     * Walks the rest of a write ({@code INSERT}, {@code UPDATE}, {@code DELETE}, {@code CREATE
+     * TABLE ... AS}, a parenthesised statement, ...): it pins when it calls a function that leaves
+     * session state behind ({@code UPDATE jobs ... WHERE pg_try_advisory_lock(id)}, {@code
+     * GET_LOCK}), names a user variable (MySQL: {@code SET a = (@n := @n + 1)}, {@code CALL
+     * p(@out)}, {@code LOAD DATA ... (@a)}), selects {@code INTO TEMP} or names what pins ({@link
+     * #pinningNames}); otherwise it is a write.
      */
     StatementKind scanWrite(DialectClassifier dialect) {
+      int previous = 0;
       int previousStart = -1;
       int previousEnd = -1;
       String previousQuoted = null;
+      int names = dialect.pinningNames();
+      // SELECT ... INTO TEMP t in parentheses; INSERT INTO temp is a table named temp
+      boolean selects = token == SqlScanner.OPEN;
       while (!atEnd()) {
         int t = token;
-        if (t == SqlScanner.ASSIGN) {
+        int w = t == SqlScanner.WORD ? scanner.keyword() : 0;
+        String quoted = quotedName();
+        boolean pins =
+            t == SqlScanner.VARIABLE
+                || (w & names) != 0
+                || (quoted != null && dialect.pinningQuoted(quoted))
+                || (selects && (previous & SqlScanner.INTO) != 0 && dialect.pinsAfterInto(name()));
+        if (!pins && t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
+          String function =
+              previousStart >= 0 ? scanner.wordText(previousStart, previousEnd) : previousQuoted;
+          pins = dialect.pinFunctions().contains(function);
+        }
+        if (pins) {
           skipToEnd();
           return StatementKind.PIN;
         }
-        if (t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
-          String function =
-              previousStart >= 0 ? scanner.wordText(previousStart, previousEnd) : previousQuoted;
-          if (dialect.pinFunctions().contains(function)) {
-            skipToEnd();
-            return StatementKind.PIN;
-          }
-        }
+        previous = w;
         previousStart = t == SqlScanner.WORD ? scanner.wordStart() : -1;
         previousEnd = scanner.wordEnd();
-        previousQuoted = quotedName();
+        previousQuoted = quoted;
         advance();
       }
       return StatementKind.WRITE;

@@ -53,9 +53,6 @@ final class MySqlClassifier extends DialectClassifier {
 
   @Override
   StatementKind leading(Statement s) {
-    if (s.executableComment()) {
-      return StatementKind.WRITE;
-    }
     String first = s.word();
     if (READS.contains(first)) {
       return StatementKind.READ;
@@ -78,7 +75,8 @@ final class MySqlClassifier extends DialectClassifier {
       }
       case "explain" -> {
         s.advance();
-        return s.word().equals("analyze") ? StatementKind.WRITE : StatementKind.READ;
+        // EXPLAIN ANALYZE runs the statement: a write, a pin when what it runs pins
+        return s.word().equals("analyze") ? s.scanWrite(this) : StatementKind.READ;
       }
       case "set" -> {
         s.advance();
@@ -116,7 +114,8 @@ final class MySqlClassifier extends DialectClassifier {
           s.advance(); // OR REPLACE
           s.advance();
         }
-        return s.word().equals("temporary") ? StatementKind.PIN : StatementKind.WRITE;
+        // CREATE TABLE t SELECT GET_LOCK(...)
+        return s.word().equals("temporary") ? StatementKind.PIN : s.scanWrite(this);
       }
       default -> {
         return s.scanWrite(this); // INSERT, UPDATE, DELETE, ...

@@ -72,7 +72,6 @@ final class PgClassifier extends DialectClassifier {
 
   private static final Set<String> TEMP = Set.of("temp", "temporary");
   private static final String TEMP_SCHEMA = "pg_temp";
-  private static final Set<String> TEMP_SCHEMAS = Set.of(TEMP_SCHEMA);
   private static final Set<String> EXPLAIN_PINS = explainPins();
 
   /** The names whose presence makes an EXPLAIN ANALYZE pin. */
@@ -97,6 +96,16 @@ final class PgClassifier extends DialectClassifier {
   @Override
   Set<String> writeFunctions() {
     return WRITE_FUNCTIONS;
+  }
+
+  @Override
+  int pinningNames() {
+    return SqlScanner.PG_TEMP | SqlScanner.PG_SETTINGS;
+  }
+
+  @Override
+  boolean pinningQuoted(String name) {
+    return name.equals(TEMP_SCHEMA) || name.equals("pg_settings");
   }
 
   /**
@@ -164,9 +173,10 @@ final class PgClassifier extends DialectClassifier {
           s.advance();
         }
         // CREATE TEMP ..., or an object created in the session's own schema (pg_temp.t)
-        return TEMP.contains(s.word()) || s.name().equals(TEMP_SCHEMA) || s.anyWord(TEMP_SCHEMAS)
+        // (the rest: pg_temp anywhere, CREATE TABLE t AS SELECT pg_advisory_lock(1))
+        return TEMP.contains(s.word()) || s.name().equals(TEMP_SCHEMA)
             ? StatementKind.PIN
-            : StatementKind.WRITE;
+            : s.scanWrite(this);
       }
       case "declare" -> {
         return s.anyWord(HOLD) ? StatementKind.PIN : StatementKind.WRITE;

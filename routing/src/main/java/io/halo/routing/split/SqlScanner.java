@@ -36,6 +36,10 @@ final class SqlScanner {
   /** Any other symbol or a literal. */
   static final int OTHER = 6;
 
+  /**
+   * The start of a MySQL executable comment ({@code /*!}, {@code /*!40101}, MariaDB's {@code
+   * /*M!}): its contents follow as tokens (the server runs them), and its end is skipped.
+   */
   static final int EXECUTABLE_COMMENT = 7;
 
   /** System variables whose value is the session's own recent history (on the primary). */
@@ -55,6 +59,15 @@ final class SqlScanner {
   static final int IN = 1 << 7;
   static final int VALUE = 1 << 8;
 
+  /** PostgreSQL's {@code pg_temp} (the session's own schema): a write naming it pins. */
+  static final int PG_TEMP = 1 << 9;
+
+  /**
+   * PostgreSQL's {@code pg_settings}: {@code UPDATE pg_settings SET setting = ...} changes a
+   * session setting (the view's rule calls {@code set_config}), so a write naming it pins.
+   */
+  static final int PG_SETTINGS = 1 << 10;
+
   private final String sql;
   private final boolean mysql;
   private int pos;
@@ -71,6 +84,9 @@ final class SqlScanner {
   private boolean wordAscii;
 
   private String quoted = "";
+
+  /** Inside a MySQL executable comment: its closing {@code *}{@code /} is skipped, not a token. */
+  private boolean inExecutable;
 
   SqlScanner(String sql, boolean mysql) {
     this.sql = sql;
@@ -104,8 +120,9 @@ final class SqlScanner {
       case 4 -> is("into") ? INTO | MODIFYING : is("next") ? NEXT : is("lock") ? LOCK : 0;
       case 5 -> is("share") ? LOCKING : is("value") ? VALUE : is("merge") ? MODIFYING : 0;
       case 6 -> is("update") ? MODIFYING | LOCKING : is("insert") || is("delete") ? MODIFYING : 0;
-      case 7 -> is("replace") ? MODIFYING : 0;
+      case 7 -> is("replace") ? MODIFYING : is("pg_temp") ? PG_TEMP : 0;
       case 8 -> is("previous") ? PREVIOUS : 0;
+      case 11 -> is("pg_settings") ? PG_SETTINGS : 0;
       case 19 -> is("sql_calc_found_rows") ? MODIFYING : 0;
       default -> 0;
     };
@@ -124,6 +141,8 @@ final class SqlScanner {
       case "merge", "insert", "delete", "replace", "sql_calc_found_rows" -> MODIFYING;
       case "update" -> MODIFYING | LOCKING;
       case "previous" -> PREVIOUS;
+      case "pg_temp" -> PG_TEMP;
+      case "pg_settings" -> PG_SETTINGS;
       default -> 0;
     };
   }
@@ -166,12 +185,21 @@ final class SqlScanner {
         skipLine();
       } else if (mysql && c == '#') {
         skipLine();
+      } else if (inExecutable && c == '*' && pos + 1 < n && sql.charAt(pos + 1) == '/') {
+        pos += 2; // the end of an executable comment
+        inExecutable = false;
       } else if (c == '/' && pos + 1 < n && sql.charAt(pos + 1) == '*') {
         if (mysql
+            && !inExecutable
             && pos + 2 < n
             && (sql.charAt(pos + 2) == '!' || sql.charAt(pos + 2) == 'M')
             && (sql.charAt(pos + 2) == '!' || (pos + 3 < n && sql.charAt(pos + 3) == '!'))) {
-          skipBlockComment();
+          // /*!code*/, /*!40101 code*/, /*M!100100 code*/: the server runs the code
+          pos += sql.charAt(pos + 2) == '!' ? 3 : 4;
+          while (pos < n && sql.charAt(pos) >= '0' && sql.charAt(pos) <= '9') {
+            pos++; // the version it needs
+          }
+          inExecutable = true;
           return EXECUTABLE_COMMENT;
         }
         skipBlockComment();

@@ -52,6 +52,13 @@ class StatementClassifierTest {
           EXPLAIN (ANALYZE, BUFFERS) SELECT 1                        | WRITE
           INSERT INTO t VALUES (1)                                   | WRITE
           UPDATE jobs SET s = 1 WHERE pg_try_advisory_lock(id)       | PIN
+          UPDATE pg_settings SET setting = 'x' WHERE name = 'role'   | PIN
+          update pg_catalog."pg_settings" set setting = 'x'          | PIN
+          CREATE TABLE t AS SELECT pg_advisory_lock(1)               | PIN
+          (SELECT 1 INTO TEMP t)                                     | PIN
+          INSERT INTO t SELECT * FROM u                              | WRITE
+          insert into temp values (1)                                | WRITE
+          CREATE TABLE settings_t (a int)                            | WRITE
           INSERT INTO t SELECT 1 FROM pg_advisory_lock(1)            | PIN
           update t set a = "pg_advisory_lock"(1)                     | PIN
           UPDATE t SET a = "PG_ADVISORY_LOCK"(1)                     | WRITE
@@ -131,9 +138,24 @@ class StatementClassifierTest {
           SELECT /*!40001 SQL_NO_CACHE */ * FROM t                   | WRITE
           INSERT INTO t VALUES (1)                                   | WRITE
           UPDATE t SET a = (@n := @n + 1)                            | PIN
+          /*!40101 SET NAMES utf8mb4 */                              | SESSION
+          /*M!100100 SET NAMES utf8 */                               | SESSION
+          /*!40014 SET FOREIGN_KEY_CHECKS=0 */                       | SESSION
+          /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='' */      | PIN
+          /*!*/ SELECT GET_LOCK('x',10)                              | PIN
+          UPDATE t SET a = 1 /*!, b = GET_LOCK('x',1) */             | PIN
+          SELECT /*!40001 SQL_NO_CACHE */ 1; SET @x = 1              | PIN
+          SELECT /*!40001 SQL_NO_CACHE */ 1; SELECT 2                | WRITE
+          /*!40000 ALTER TABLE t DISABLE KEYS */                     | WRITE
+          CALL p(@out)                                               | PIN
+          UPDATE t SET a := 1                                        | WRITE
+          EXPLAIN ANALYZE SELECT GET_LOCK('x',1)                     | PIN
+          CREATE TABLE t SELECT GET_LOCK('x',0)                      | PIN
+          (SELECT 1 INTO @x)                                         | PIN
           DO GET_LOCK('x', 1)                                        | PIN
           update t set a = 1 where get_lock('x', 0)                  | PIN
-          INSERT INTO t VALUES (@x)                                  | WRITE
+          INSERT INTO t VALUES (@x)                                  | PIN
+          LOAD DATA INFILE 'f' INTO TABLE t (@a) SET c = @a          | PIN
           UPDATE t SET a = 'get_lock('                               | WRITE
           REPLACE INTO t VALUES (1)                                  | WRITE
           SET GLOBAL max_connections = 10                            | WRITE

@@ -343,6 +343,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (open != null) {
       Backend b = open;
+      if (t == 'P' || t == 'Q') {
+        pinIfItMust(f);
+      }
       sendOne(b, f);
       if (t == 'S' || t == 'Q' || t == 'F') {
         open = null;
@@ -496,6 +499,22 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       stats.functions().forget(session.database()); // what reads learned of them is stale
     }
     return kind == null ? StatementKind.WRITE : kind;
+  }
+
+  /**
+   * A statement sent on to the connection its unit went to early (behind a Flush, or past the
+   * unit's size) is not routed; only whether it leaves state behind is asked: a pin, or a setting
+   * (which, sent this way, cannot be kept apart from the rest), pins the session.
+   */
+  private void pinIfItMust(PgFrame f) {
+    if (f.type() == 'Q' && plainQuery(f.body())) {
+      return;
+    }
+    String text = statementText(f);
+    StatementKind k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
+    if (k == StatementKind.PIN || k == StatementKind.SESSION) {
+      pin();
+    }
   }
 
   /** A Query (its text and the NUL that ends it) that {@link #plainOnPrimary} lets through. */

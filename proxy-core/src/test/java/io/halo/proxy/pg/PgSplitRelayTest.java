@@ -1,5 +1,12 @@
 package io.halo.proxy.pg;
 
+import static io.halo.proxy.pg.RawPgSocket.concat;
+import static io.halo.proxy.pg.RawPgSocket.cstrings;
+import static io.halo.proxy.pg.RawPgSocket.flush;
+import static io.halo.proxy.pg.RawPgSocket.message;
+import static io.halo.proxy.pg.RawPgSocket.parse;
+import static io.halo.proxy.pg.RawPgSocket.query;
+import static io.halo.proxy.pg.RawPgSocket.sync;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.halo.conf.model.AuthMethod;
@@ -106,35 +113,6 @@ class PgSplitRelayTest {
 
   // ---------------------------------------------------------------- messages
 
-  private static byte[] message(char type, byte[] body) {
-    return java.nio.ByteBuffer.allocate(5 + body.length)
-        .put((byte) type)
-        .putInt(4 + body.length)
-        .put(body)
-        .array();
-  }
-
-  private static byte[] cstrings(String... parts) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    for (String p : parts) {
-      out.writeBytes(p.getBytes(StandardCharsets.UTF_8));
-      out.write(0);
-    }
-    return out.toByteArray();
-  }
-
-  private static byte[] concat(byte[]... parts) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    for (byte[] p : parts) {
-      out.writeBytes(p);
-    }
-    return out.toByteArray();
-  }
-
-  private static byte[] query(String sql) {
-    return message('Q', cstrings(sql));
-  }
-
   private static byte[] ready(char status) {
     return message('Z', new byte[] {(byte) status});
   }
@@ -145,18 +123,6 @@ class PgSplitRelayTest {
 
   private static byte[] error(String code, String text) {
     return message('E', concat(cstrings("SERROR", "C" + code, "M" + text), new byte[] {0}));
-  }
-
-  private static byte[] sync() {
-    return message('S', new byte[0]);
-  }
-
-  private static byte[] flush() {
-    return message('H', new byte[0]);
-  }
-
-  private static byte[] parse(String name, String sql) {
-    return message('P', concat(cstrings(name, sql), new byte[] {0, 0}));
   }
 
   private void fromClient(byte[]... messages) {

@@ -793,9 +793,61 @@ class PgTransactionPoolIT {
         cluster,
         new io.halo.conf.model.ServerConfig(
             1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
-        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+        List.of(
+            new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW),
+            new UserConfig(TRUSTED, null, AuthMethod.TRUST, USER, PW)),
         100,
         PgTransactionPoolIT::multiplexed);
+  }
+
+  /**
+   * A unit that goes before its Sync (a Parse behind a Flush) leaves the statements after it to go
+   * on to the same connection without being routed; one of them that pins still pins the session.
+   */
+  @Test
+  void a_statement_that_pins_sent_on_behind_a_flush_keeps_the_session_on_its_connection()
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        Connection b = own.connect(USER, PW, "app", "prepareThreshold=1")) {
+      a.send(RawPgSocket.startup(TRUSTED, "app"));
+      a.readUntilReady();
+      a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 1"), RawPgSocket.flush()));
+      assertThat(a.read().type()).as("ParseComplete of the unit sent at the Flush").isEqualTo('1');
+      a.send(
+          RawPgSocket.concat(
+              RawPgSocket.parse("", "select pg_advisory_lock(46)"),
+              RawPgSocket.bind(""),
+              RawPgSocket.execute(),
+              RawPgSocket.sync()));
+      a.readUntilReady();
+      int pid = rawBackendPid(a);
+      Set<Integer> others = new HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        others.add(backendPid(b));
+        assertThat(rawBackendPid(a)).isEqualTo(pid);
+      }
+      assertThat(others).as("b never runs on a's pinned connection").doesNotContain(pid);
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+    }
+  }
+
+  /** The backend pid a raw session's next transaction runs on (a simple Query). */
+  private static int rawBackendPid(RawPgSocket s) throws java.io.IOException {
+    s.send(RawPgSocket.query("select pg_backend_pid()"));
+    Integer pid = null;
+    for (RawPgSocket.Message m = s.read(); m.type() != 'Z'; m = s.read()) {
+      if (m.type() == 'D') { // DataRow: column count, then the one column's length and text
+        java.nio.ByteBuffer row = java.nio.ByteBuffer.wrap(m.body());
+        row.getShort();
+        byte[] text = new byte[row.getInt()];
+        row.get(text);
+        pid = Integer.parseInt(new String(text, java.nio.charset.StandardCharsets.US_ASCII));
+      }
+    }
+    assertThat(pid).as("a row with the pid").isNotNull();
+    return pid;
   }
 
   /**
@@ -825,6 +877,8 @@ class PgTransactionPoolIT {
           update hits set n = n where false; listen halo_pin  | simple
           delete from hits where client = -1 and pg_try_advisory_lock(45)  | extended
           delete from hits where client = -1 and pg_try_advisory_lock(45)  | simple
+          update pg_settings set setting = '1MB' where name = 'work_mem'   | extended
+          update pg_settings set setting = '1MB' where name = 'work_mem'   | simple
           """)
   void session_state_that_cannot_move_keeps_the_session_on_its_connection(
       String statement, String mode) throws Exception {

@@ -50,6 +50,72 @@ public final class RawPgSocket implements AutoCloseable {
     return ByteBuffer.allocate(8 + b.length).putInt(8 + b.length).putInt(196608).put(b).array();
   }
 
+  /** A typed message: its type, length and {@code body}. */
+  public static byte[] message(char type, byte[] body) {
+    return ByteBuffer.allocate(5 + body.length)
+        .put((byte) type)
+        .putInt(4 + body.length)
+        .put(body)
+        .array();
+  }
+
+  /** NUL-terminated strings, one after the other. */
+  static byte[] cstrings(String... parts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (String p : parts) {
+      out.writeBytes(p.getBytes(StandardCharsets.UTF_8));
+      out.write(0);
+    }
+    return out.toByteArray();
+  }
+
+  /** Messages (or any bytes) one after the other. */
+  public static byte[] concat(byte[]... parts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.writeBytes(p);
+    }
+    return out.toByteArray();
+  }
+
+  public static byte[] query(String sql) {
+    return message('Q', cstrings(sql));
+  }
+
+  /** Parse of {@code sql} as statement {@code name}, no parameter types. */
+  public static byte[] parse(String name, String sql) {
+    byte[] texts = cstrings(name, sql);
+    return message(
+        'P', ByteBuffer.allocate(texts.length + 2).put(texts).putShort((short) 0).array());
+  }
+
+  /** Bind of statement {@code name} to the unnamed portal: no parameters, text results. */
+  public static byte[] bind(String name) {
+    byte[] texts = cstrings("", name);
+    return message(
+        'B',
+        ByteBuffer.allocate(texts.length + 6)
+            .put(texts)
+            .putShort((short) 0)
+            .putShort((short) 0)
+            .putShort((short) 0)
+            .array());
+  }
+
+  /** Execute of the unnamed portal, all rows. */
+  public static byte[] execute() {
+    byte[] portal = cstrings("");
+    return message('E', ByteBuffer.allocate(portal.length + 4).put(portal).putInt(0).array());
+  }
+
+  public static byte[] sync() {
+    return message('S', new byte[0]);
+  }
+
+  public static byte[] flush() {
+    return message('H', new byte[0]);
+  }
+
   /** One typed message: type and body. */
   public record Message(char type, byte[] body) {
     Map<Character, String> fields() {

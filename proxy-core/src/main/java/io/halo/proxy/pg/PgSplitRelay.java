@@ -343,8 +343,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (open != null) {
       Backend b = open;
-      if (t == 'P' || t == 'Q') {
-        pinIfItMust(f);
+      if (t == 'Q') {
+        pinIfItMust(f); // (a Parse is classified where it is sent: parsed)
       }
       sendOne(b, f);
       if (t == 'S' || t == 'Q' || t == 'F') {
@@ -504,7 +504,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /**
    * A statement sent on to the connection its unit went to early (behind a Flush, or past the
    * unit's size) is not routed; only whether it leaves state behind is asked: a pin, or a setting
-   * (which, sent this way, cannot be kept apart from the rest), pins the session.
+   * (which, sent this way, cannot be kept apart from the rest), pins the session. A Query here; a
+   * Parse in {@link #parsed}, which classifies it anyway.
    */
   private void pinIfItMust(PgFrame f) {
     if (f.type() == 'Q' && plainQuery(f.body())) {
@@ -907,6 +908,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         seen != null
             ? seen.kind()
             : text == null ? StatementKind.WRITE : stats.classify(text, rules);
+    if (seen == null && (kind == StatementKind.PIN || kind == StatementKind.SESSION)) {
+      pin(); // sent on behind a Flush, not routed (see pinIfItMust)
+    }
     if (name == null) {
       return;
     }

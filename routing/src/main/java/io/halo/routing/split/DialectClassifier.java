@@ -194,7 +194,7 @@ abstract class DialectClassifier implements StatementClassifier {
     }
 
     boolean executableComment() {
-      return executableComment || token == SqlScanner.EXECUTABLE_COMMENT;
+      return executableComment;
     }
 
     /** The current token's name when it is a quoted identifier, else null. */
@@ -210,8 +210,9 @@ abstract class DialectClassifier implements StatementClassifier {
         return false;
       }
       token = scanner.next();
-      if (token == SqlScanner.EXECUTABLE_COMMENT) {
-        executableComment = true;
+      while (token == SqlScanner.EXECUTABLE_COMMENT) {
+        executableComment = true; // its code follows as the statement's next tokens
+        token = scanner.next();
       }
       return !atEnd();
     }
@@ -306,9 +307,7 @@ abstract class DialectClassifier implements StatementClassifier {
       while (!atEnd()) {
         int t = token;
         int w = t == SqlScanner.WORD ? scanner.keyword() : 0;
-        if (t == SqlScanner.EXECUTABLE_COMMENT) {
-          kind = kind.and(StatementKind.WRITE);
-        } else if (t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
+        if (t == SqlScanner.OPEN && (previousStart >= 0 || previousQuoted != null)) {
           // a quoted name is the function's as written ("nextval" is nextval, "NEXTVAL" is not)
           String function =
               previousStart >= 0 ? scanner.wordText(previousStart, previousEnd) : previousQuoted;

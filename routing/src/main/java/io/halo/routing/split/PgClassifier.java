@@ -77,7 +77,7 @@ final class PgClassifier extends DialectClassifier {
   /** The names whose presence makes an EXPLAIN ANALYZE pin. */
   private static Set<String> explainPins() {
     Set<String> names = new java.util.HashSet<>(PIN_FUNCTIONS);
-    names.addAll(Set.of("temp", "temporary", TEMP_SCHEMA));
+    names.addAll(Set.of("temp", "temporary", TEMP_SCHEMA, "pg_settings"));
     return Set.copyOf(names);
   }
 

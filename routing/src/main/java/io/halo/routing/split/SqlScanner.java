@@ -7,8 +7,8 @@ package io.halo.routing.split;
  *
  * <p>Dialect switches: PostgreSQL has dollar quoting and nested block comments; MySQL has {@code #}
  * comments, backquoted identifiers, double-quoted strings, backslash escapes, and executable
- * comments ({@code /*!...*}{@code /}), which are reported as {@link #EXECUTABLE_COMMENT} because
- * the server runs what they contain.
+ * comments ({@code /*!...*}{@code /}), whose start is reported as {@link #EXECUTABLE_COMMENT} and
+ * whose contents follow as tokens, because the server runs them.
  *
  * <p>Not thread-safe; one instance per classification. Words are returned lower case, made only
  * when asked for ({@link #word}): a statement's words are mostly skipped or compared in place
@@ -255,6 +255,7 @@ final class SqlScanner {
     pos++;
     switch (c) {
       case ';':
+        inExecutable = false; // the server reads each statement of a multi-statement text anew
         return SEMICOLON;
       case '(':
         return OPEN;
@@ -265,6 +266,14 @@ final class SqlScanner {
         }
         return OTHER;
       case '@':
+        if (mysql
+            && pos < n
+            && (sql.charAt(pos) == '\'' || sql.charAt(pos) == '"' || sql.charAt(pos) == '`')) {
+          // @'name', @"name", @`name`: a user variable too
+          char quote = sql.charAt(pos);
+          skipQuoted(quote, quote != '`'); // (from the quote on)
+          return VARIABLE;
+        }
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {
           if (sql.charAt(pos) == '@') {
             // @@system_variable: not a user variable, but @@global.x / @@persist.x change the

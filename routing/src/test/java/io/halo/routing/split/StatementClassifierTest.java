@@ -53,6 +53,7 @@ class StatementClassifierTest {
           INSERT INTO t VALUES (1)                                   | WRITE
           UPDATE jobs SET s = 1 WHERE pg_try_advisory_lock(id)       | PIN
           UPDATE pg_settings SET setting = 'x' WHERE name = 'role'   | PIN
+          EXPLAIN ANALYZE UPDATE pg_settings SET setting = 'x'       | PIN
           update pg_catalog."pg_settings" set setting = 'x'          | PIN
           CREATE TABLE t AS SELECT pg_advisory_lock(1)               | PIN
           (SELECT 1 INTO TEMP t)                                     | PIN
@@ -139,6 +140,12 @@ class StatementClassifierTest {
           INSERT INTO t VALUES (1)                                   | WRITE
           UPDATE t SET a = (@n := @n + 1)                            | PIN
           /*!40101 SET NAMES utf8mb4 */                              | SESSION
+          UPDATE t SET a = (@'n' := @'n' + 1)                        | PIN
+          CALL p(@`out`)                                             | PIN
+          SELECT 1 INTO /*!40101 @x */                               | PIN
+          CREATE /*!32312 TEMPORARY */ TABLE t (a int)               | PIN
+          SELECT GET_LOCK/*!*/('x',1)                                | PIN
+          /*!40101 SET NAMES utf8; /*!50000 SELECT GET_LOCK('x',1) */| PIN
           /*M!100100 SET NAMES utf8 */                               | SESSION
           /*!40014 SET FOREIGN_KEY_CHECKS=0 */                       | SESSION
           /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='' */      | PIN

@@ -302,6 +302,30 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /**
+   * A client in Big5, whose 許 is the bytes B3 5C: Halo reads the text as UTF-8, where 5C is a
+   * backslash that would escape the literal's closing quote and hide the lock after it. The server
+   * reads Big5 and takes the lock; the session must keep its connection.
+   */
+  @Test
+  void a_lock_after_a_big5_literal_ending_in_a_backslash_byte_pins_the_session() throws Exception {
+    long pinnedBefore = pinned();
+    try (Connection a = connect(halo.boundAddresses().get(0).getPort(), "&characterEncoding=Big5");
+        Connection other = throughHalo()) {
+      assertThat(one(a, "select '\u8a31', get_lock('halo_big5', 1) -- '")).isEqualTo("\u8a31");
+      String mine = one(a, "select connection_id()");
+      Set<String> others = new HashSet<>();
+      for (int i = 0; i < 5; i++) {
+        others.add(one(other, "select connection_id()"));
+        assertThat(one(a, "select connection_id()")).isEqualTo(mine);
+      }
+      assertThat(others)
+          .as("the other session never runs on a's pinned connection")
+          .doesNotContain(mine);
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
   /** Also as mysqldump writes its settings: in an executable comment, which the server runs. */
   @org.junit.jupiter.params.ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(

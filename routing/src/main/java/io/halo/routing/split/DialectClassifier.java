@@ -70,6 +70,11 @@ abstract class DialectClassifier implements StatementClassifier {
         return result;
       }
     }
+    if (scanner.unsure()) {
+      // what follows a literal of unsure end may hide a pin or another statement: the session
+      // stays where it runs
+      return StatementKind.PIN;
+    }
     return result == null ? StatementKind.READ : result;
   }
 

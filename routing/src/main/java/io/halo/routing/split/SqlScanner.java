@@ -85,12 +85,23 @@ final class SqlScanner {
 
   private String quoted = "";
 
+  /**
+   * Where a literal ends was not certain (see {@link #skipQuoted}): the statement's tokens after it
+   * may not be what the server reads.
+   */
+  private boolean unsure;
+
   /** Inside a MySQL executable comment: its closing {@code *}{@code /} is skipped, not a token. */
   private boolean inExecutable;
 
   SqlScanner(String sql, boolean mysql) {
     this.sql = sql;
     this.mysql = mysql;
+  }
+
+  /** Whether the text had a literal whose end was not certain (text that was not UTF-8). */
+  boolean unsure() {
+    return unsure;
   }
 
   /** The name inside the last quoted identifier (PostgreSQL), as written. */
@@ -357,6 +368,13 @@ final class SqlScanner {
     pos++;
     while (pos < n) {
       char c = sql.charAt(pos);
+      if (((backslashEscapes && c == '\\') || (c == '`' && quote == '`'))
+          && sql.charAt(pos - 1) == '\uFFFD') {
+        // bytes that were not UTF-8 (a client encoding such as Big5, GBK or Shift JIS, whose
+        // second byte of a character may be 0x5C or 0x60): this may be half of a character, not
+        // an escape or the end of the literal, and where the literal ends is unknown
+        unsure = true;
+      }
       if (backslashEscapes && c == '\\') {
         pos += 2;
       } else if (c == quote) {

@@ -194,6 +194,32 @@ class StatementClassifierTest {
     assertThat(my.classify(sql)).isEqualTo(expected);
   }
 
+  /**
+   * A client encoding whose characters' second byte may be a backslash or a backtick (Big5, GBK,
+   * Shift JIS): Halo decodes the text as UTF-8, so the classifier cannot tell where such a literal
+   * ends, and what follows it may hide a pin (the server, which knows the encoding, runs the lock
+   * below). Such a statement pins; the same text in UTF-8 is read as written.
+   */
+  @Test
+  void aLiteralWhoseEndIsUnsureInTextThatWasNotUtf8Pins() throws Exception {
+    String big5 = "SELECT '\u8a31', GET_LOCK('x', 1) -- '"; // 許: B3 5C in Big5
+    String sjis = "SELECT E'\u8868', pg_advisory_lock(1) --'"; // 表: 95 5C in Shift JIS
+    assertThat(my.classify(asDecodedByHalo(big5, "Big5"))).isEqualTo(PIN);
+    assertThat(pg.classify(asDecodedByHalo(sjis, "Shift_JIS"))).isEqualTo(PIN);
+    assertThat(my.classify(big5)).isEqualTo(PIN); // the lock, read as written
+    assertThat(pg.classify(sjis)).isEqualTo(PIN);
+    // a standard string has no escapes: its end is certain
+    assertThat(pg.classify(asDecodedByHalo("SELECT '\u8868' FROM t", "Shift_JIS"))).isEqualTo(READ);
+    assertThat(my.classify(asDecodedByHalo("SELECT '\u4e2d' FROM t", "GBK"))).isEqualTo(READ);
+  }
+
+  /** {@code sql} as a client with {@code charset} sends it, decoded as Halo decodes it. */
+  private static String asDecodedByHalo(String sql, String charset) {
+    return new String(
+        sql.getBytes(java.nio.charset.Charset.forName(charset)),
+        java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   @Test
   void lineComments() {
     assertThat(pg.classify("-- DELETE\nSELECT 1")).isEqualTo(READ);

@@ -313,17 +313,26 @@ class MySqlTransactionPoolIT {
     try (Connection a = connect(halo.boundAddresses().get(0).getPort(), "&characterEncoding=Big5");
         Connection other = throughHalo()) {
       assertThat(one(a, "select '\u8a31', get_lock('halo_big5', 1) -- '")).isEqualTo("\u8a31");
-      String mine = one(a, "select connection_id()");
-      Set<String> others = new HashSet<>();
-      for (int i = 0; i < 5; i++) {
-        others.add(one(other, "select connection_id()"));
-        assertThat(one(a, "select connection_id()")).isEqualTo(mine);
-      }
-      assertThat(others)
-          .as("the other session never runs on a's pinned connection")
-          .doesNotContain(mine);
+      keepsItsConnection(a, other);
     }
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
+  /**
+   * {@code a} runs on one connection while {@code other} runs between its statements, and never on
+   * that one: one event loop, one pool handing out the connection returned last, so an unpinned
+   * session's connection would be the other's next one.
+   */
+  private static void keepsItsConnection(Connection a, Connection other) throws SQLException {
+    String mine = one(a, "select connection_id()");
+    Set<String> others = new HashSet<>();
+    for (int i = 0; i < 5; i++) {
+      others.add(one(other, "select connection_id()"));
+      assertThat(one(a, "select connection_id()")).isEqualTo(mine);
+    }
+    assertThat(others)
+        .as("the other session never runs on a's pinned connection")
+        .doesNotContain(mine);
   }
 
   /** Also as mysqldump writes its settings: in an executable comment, which the server runs. */
@@ -451,21 +460,11 @@ class MySqlTransactionPoolIT {
       })
   void session_state_that_cannot_move_keeps_the_session_on_its_connection(String statement)
       throws Exception {
-    // one event loop, one pool handing out the connection returned last: an unpinned session's
-    // connection would be the other's next one
     long pinnedBefore = pinned();
     try (Connection a = throughHalo();
         Connection other = throughHalo()) {
       a.createStatement().execute(statement);
-      String mine = one(a, "select connection_id()");
-      Set<String> others = new HashSet<>();
-      for (int i = 0; i < 5; i++) {
-        others.add(one(other, "select connection_id()"));
-        assertThat(one(a, "select connection_id()")).isEqualTo(mine);
-      }
-      assertThat(others)
-          .as("the other session never runs on a's pinned connection")
-          .doesNotContain(mine);
+      keepsItsConnection(a, other);
     }
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }

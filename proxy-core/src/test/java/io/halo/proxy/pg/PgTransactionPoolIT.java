@@ -822,15 +822,29 @@ class PgTransactionPoolIT {
               RawPgSocket.execute(),
               RawPgSocket.sync()));
       a.readUntilReady();
-      int pid = rawBackendPid(a);
-      Set<Integer> others = new HashSet<>();
-      for (int i = 0; i < 5; i++) {
-        others.add(backendPid(b));
-        assertThat(rawBackendPid(a)).isEqualTo(pid);
-      }
-      assertThat(others).as("b never runs on a's pinned connection").doesNotContain(pid);
+      keepsItsConnection(() -> rawBackendPid(a), b);
       assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
     }
+  }
+
+  /** The backend pid a session's next transaction runs on. */
+  private interface Pid {
+    int next() throws Exception;
+  }
+
+  /**
+   * The session whose pid {@code a} gives runs on one connection while {@code b} runs between its
+   * transactions, and {@code b} never on that one (one event loop, so an unpinned session's
+   * connection would be b's next one).
+   */
+  private static void keepsItsConnection(Pid a, Connection b) throws Exception {
+    int pid = a.next();
+    Set<Integer> others = new HashSet<>();
+    for (int i = 0; i < 5; i++) {
+      others.add(backendPid(b));
+      assertThat(a.next()).isEqualTo(pid);
+    }
+    assertThat(others).as("b never runs on a's pinned connection").doesNotContain(pid);
   }
 
   /** The backend pid a raw session's next transaction runs on (a simple Query). */
@@ -889,13 +903,7 @@ class PgTransactionPoolIT {
         Connection b = own.connect(USER, PW, "app", options);
         Statement sa = a.createStatement()) {
       sa.execute(statement);
-      int pid = backendPid(a);
-      Set<Integer> others = new HashSet<>();
-      for (int i = 0; i < 5; i++) {
-        others.add(backendPid(b));
-        assertThat(backendPid(a)).isEqualTo(pid);
-      }
-      assertThat(others).as("b never runs on a's pinned connection").doesNotContain(pid);
+      keepsItsConnection(() -> backendPid(a), b);
       assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
     }
   }

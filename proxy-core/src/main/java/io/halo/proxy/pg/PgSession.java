@@ -157,11 +157,8 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    * whole, so that a cancel forwarded from another event loop never mixes two connections' keys.
    */
   record CancelTarget(HostPort address, int processId, int secret) {
-    @SuppressWarnings("ReferenceEquality") // identity first, deliberately: the common case
     boolean is(HostPort address, int processId, int secret) {
-      return this.processId == processId
-          && this.secret == secret
-          && (this.address == address || this.address.equals(address)); // the node's own, mostly
+      return this.processId == processId && this.secret == secret && this.address.equals(address);
     }
   }
 

@@ -100,42 +100,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * What the pool knows of one of its connections: its key and slot (checkin finds the slot without
    * a map lookup while it lives), when and in which epoch it logged in.
    */
-  private static final class Born {
-    private final Object key;
-    private final Slot<?, ?, ?> slot;
-    private final long nanos;
-    private final long epoch;
-
-    /**
-     * The connection's {@link PoolIdle} handler from its first checkin on (it stays in the pipeline
-     * until the connection closes), so that checkout and checkin need not search the pipeline for
-     * it. On the connection's loop.
-     */
-    private PoolIdle idle;
-
-    Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {
-      this.key = key;
-      this.slot = slot;
-      this.nanos = nanos;
-      this.epoch = epoch;
-    }
-
-    Object key() {
-      return key;
-    }
-
-    Slot<?, ?, ?> slot() {
-      return slot;
-    }
-
-    long nanos() {
-      return nanos;
-    }
-
-    long epoch() {
-      return epoch;
-    }
-  }
+  private record Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {}
 
   /**
    * A session's memo of the slot its key's connections wait in on its loop, so that a checkout with
@@ -157,12 +122,6 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
   /** Replaced by a reload ({@link #reconfigure}); {@code mode} never changes. */
   private volatile PoolConfig config;
-
-  /** The config's timeouts in nanoseconds, set with it (read per checkout and checkin). */
-  private volatile long maxLifetimeNanos;
-
-  private volatile long idleTimeoutNanos;
-  private volatile long checkAfterNanos;
 
   private final Engine<C, M> engine;
   private final int loops;
@@ -203,17 +162,10 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   public TransactionPool(PoolConfig config, int loops, Admission admission, Engine<C, M> engine) {
     this.config = config;
-    timings(config);
     this.engine = engine;
     this.loops = Math.max(1, loops);
     this.perLoop = share(config.size());
     this.admission = admission;
-  }
-
-  private void timings(PoolConfig c) {
-    maxLifetimeNanos = c.maxLifetime().toNanos();
-    idleTimeoutNanos = c.idleTimeout().toNanos();
-    checkAfterNanos = c.checkAfter().toNanos();
   }
 
   private int share(int size) {
@@ -228,7 +180,6 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   public void reconfigure(PoolConfig next) {
     config = next;
-    timings(next);
     perLoop = share(next.size());
     slots.forEach(
         (l, loopSlots) ->
@@ -460,16 +411,16 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   /** {@code ch}, just taken out of {@code slot}'s idle ones, lent; or null (it was closed). */
   private C take(Slot<K, C, M> slot, Channel ch, boolean forLogin) {
     idleCount.decrementAndGet();
-    Born b = ch.attr(BORN).get();
-    PoolIdle i = b != null && b.idle != null ? b.idle : ch.pipeline().get(PoolIdle.class);
+    PoolIdle i = ch.pipeline().get(PoolIdle.class);
     long now = now();
     boolean stale = false;
     slot.takenIdleSince = now;
     if (i != null) {
       i.pooled = false; // it stays in the pipeline and passes the session's replies on
       slot.takenIdleSince = i.since;
-      stale = now - i.since > idleTimeoutNanos;
+      stale = now - i.since > config.idleTimeout().toNanos();
     }
+    Born b = ch.attr(BORN).get();
     C c =
         ch.isActive() && b != null && !expired(b, now) && !stale ? engine.lend(ch, forLogin) : null;
     if (c == null) {
@@ -487,7 +438,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   private Future<C> checked(
       EventLoop loop, Slot<K, C, M> slot, C c, long since, Supplier<Future<C>> login) {
-    if (now() - since < checkAfterNanos) {
+    if (now() - since < config.checkAfter().toNanos()) {
       return loop.newSucceededFuture(c);
     }
     long idleMs = (now() - since) / 1_000_000;
@@ -911,14 +862,10 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     // One PoolIdle handler per connection, kept across transactions (no pipeline change and no
     // timer per transaction): pooled, it drops the connection on any server message; taken, it
     // passes messages on. The slot's sweeper closes connections idle beyond idle_timeout.
-    PoolIdle i = b.idle;
+    PoolIdle i = ch.pipeline().get(PoolIdle.class);
     if (i == null) {
-      i = ch.pipeline().get(PoolIdle.class);
-      if (i == null) {
-        i = new PoolIdle(slot.idle, idleCount);
-        ch.pipeline().addLast("pool-idle", i);
-      }
-      b.idle = i;
+      i = new PoolIdle(slot.idle, idleCount);
+      ch.pipeline().addLast("pool-idle", i);
     }
     i.pooled = true;
     i.since = now();
@@ -936,7 +883,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         loop.schedule(
             () -> {
               slot.sweeper = null;
-              long limit = now() - idleTimeoutNanos;
+              long limit = now() - config.idleTimeout().toNanos();
               // the least recently used first; the newest min_idle of them stay (while the slot's
               // epoch is current), unless they outlived max_lifetime (then others replace them)
               int keep = slot.epoch == epoch ? config.minIdle() : 0;
@@ -1055,7 +1002,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   private boolean expired(Born b, long now) {
-    return now - b.nanos() > maxLifetimeNanos;
+    return now - b.nanos() > config.maxLifetime().toNanos();
   }
 
   private static long now() {

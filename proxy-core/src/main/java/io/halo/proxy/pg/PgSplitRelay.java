@@ -478,7 +478,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
             break;
           }
           String text = statementText(f);
-          k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
+          k = kindOf(text);
           if (f.type() == 'P') {
             parses.add(new ParseSeen(f, text, k)); // for parsed(), when the unit is sent
           }
@@ -504,18 +504,25 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /**
    * A statement sent on to the connection its unit went to early (behind a Flush, or past the
    * unit's size) is not routed; only whether it leaves state behind is asked: a pin, or a setting
-   * (which, sent this way, cannot be kept apart from the rest), pins the session. A Query here; a
-   * Parse in {@link #parsed}, which classifies it anyway.
+   * (which, sent this way, cannot be kept apart from the rest), pins the session. A Query here (its
+   * caller sees to that); a Parse in {@link #parsed}, which classifies it anyway.
    */
   private void pinIfItMust(PgFrame f) {
-    if (f.type() == 'Q' && plainQuery(f.body())) {
-      return;
+    if (!plainQuery(f.body())) {
+      pinIfItLeavesState(kindOf(statementText(f)));
     }
-    String text = statementText(f);
-    StatementKind k = text == null ? StatementKind.WRITE : stats.classify(text, rules);
-    if (k == StatementKind.PIN || k == StatementKind.SESSION) {
+  }
+
+  /** Pins the session for a statement sent on unrouted that leaves state (see pinIfItMust). */
+  private void pinIfItLeavesState(StatementKind kind) {
+    if (kind == StatementKind.PIN || kind == StatementKind.SESSION) {
       pin();
     }
+  }
+
+  /** A statement's kind by its text (a malformed message's, null, is a write). */
+  private StatementKind kindOf(String text) {
+    return text == null ? StatementKind.WRITE : stats.classify(text, rules);
   }
 
   /** A Query (its text and the NUL that ends it) that {@link #plainOnPrimary} lets through. */
@@ -904,12 +911,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       seen = null; // not classified as part of this unit: classified here
     }
     String text = seen != null ? seen.text() : statementText(f);
-    StatementKind kind =
-        seen != null
-            ? seen.kind()
-            : text == null ? StatementKind.WRITE : stats.classify(text, rules);
-    if (seen == null && (kind == StatementKind.PIN || kind == StatementKind.SESSION)) {
-      pin(); // sent on behind a Flush, not routed (see pinIfItMust)
+    StatementKind kind = seen != null ? seen.kind() : kindOf(text);
+    if (seen == null) {
+      pinIfItLeavesState(kind); // sent on behind a Flush, not routed
     }
     if (name == null) {
       return;

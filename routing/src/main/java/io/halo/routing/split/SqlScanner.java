@@ -94,6 +94,15 @@ final class SqlScanner {
   /** Inside a MySQL executable comment: its closing {@code *}{@code /} is skipped, not a token. */
   private boolean inExecutable;
 
+  /**
+   * Where the open executable comment ends for a server that skips it (its version is newer than
+   * the server's, or {@code /*M!} on MySQL): at the first {@code *}{@code /}, quotes or not; -1 for
+   * none. A server that runs it reads its code as tokens, quotes included, as the scanner does:
+   * when the two ends differ the server's reading depends on its version, and the statement is
+   * {@link #unsure}.
+   */
+  private int executableEnd = -1;
+
   SqlScanner(String sql, boolean mysql) {
     this.sql = sql;
     this.mysql = mysql;
@@ -197,8 +206,8 @@ final class SqlScanner {
       } else if (mysql && c == '#') {
         skipLine();
       } else if (inExecutable && c == '*' && pos + 1 < n && sql.charAt(pos + 1) == '/') {
-        pos += 2; // the end of an executable comment
-        inExecutable = false;
+        leaveExecutable(pos); // the end of an executable comment
+        pos += 2;
       } else if (c == '/' && pos + 1 < n && sql.charAt(pos + 1) == '*') {
         if (mysql
             && !inExecutable
@@ -211,6 +220,7 @@ final class SqlScanner {
             pos++; // the version it needs
           }
           inExecutable = true;
+          executableEnd = sql.indexOf("*/", pos);
           return EXECUTABLE_COMMENT;
         }
         skipBlockComment();
@@ -218,7 +228,21 @@ final class SqlScanner {
         return token(c);
       }
     }
+    if (inExecutable) {
+      leaveExecutable(-1); // the text ended inside one
+    }
     return END;
+  }
+
+  /**
+   * Leaves an executable comment whose code, read as tokens, ends at {@code end} (-1: none); a
+   * server that skips the comment ends it at {@link #executableEnd}.
+   */
+  private void leaveExecutable(int end) {
+    if (end != executableEnd) {
+      unsure = true; // a quote, comment or ';' inside hides the first */ or runs past it
+    }
+    inExecutable = false;
   }
 
   private int token(char c) {
@@ -266,7 +290,10 @@ final class SqlScanner {
     pos++;
     switch (c) {
       case ';':
-        inExecutable = false; // the server reads each statement of a multi-statement text anew
+        if (inExecutable) {
+          leaveExecutable(
+              pos - 1); // the server reads each statement of a multi-statement text anew
+        }
         return SEMICOLON;
       case '(':
         return OPEN;

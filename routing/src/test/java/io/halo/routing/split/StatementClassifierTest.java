@@ -154,6 +154,12 @@ class StatementClassifierTest {
           SELECT /*!40001 SQL_NO_CACHE */ 1; SET @x = 1              | PIN
           SELECT /*!40001 SQL_NO_CACHE */ 1; SELECT 2                | WRITE
           /*!40000 ALTER TABLE t DISABLE KEYS */                     | WRITE
+          /*!99999 ' */ SELECT GET_LOCK('x',1) -- ' */               | PIN
+          SELECT 1 /*!99999 "*/, GET_LOCK('x',1) # "*/               | PIN
+          /*M!100100 `*/ SELECT GET_LOCK('x',1) -- `*/               | PIN
+          /*!50003 -- */ SELECT GET_LOCK('x',1)                      | PIN
+          /*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 'x' */ | WRITE
+          SELECT 1 /*!50003 , 'a' */                                 | WRITE
           CALL p(@out)                                               | PIN
           UPDATE t SET a := 1                                        | WRITE
           EXPLAIN ANALYZE SELECT GET_LOCK('x',1)                     | PIN

@@ -121,6 +121,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private Backend open;
 
+  /**
+   * A statement sent on behind a Flush to the standby {@link #open} points at would have left state
+   * there (see {@link #sentOn}): it was not sent, and what the client sends up to its Sync is
+   * dropped, as a server drops it after an error; the Sync gets the error, then the standby's
+   * ReadyForQuery.
+   */
+  private boolean refusing;
+
   private byte txStatus = 'I';
   private Backend txBackend;
 
@@ -343,8 +351,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (open != null) {
       Backend b = open;
-      if (t == 'Q') {
-        pinIfItMust(f); // (a Parse is classified where it is sent: parsed)
+      if (!refusing && (t == 'Q' || t == 'P')) {
+        sentOn(b, f);
+      }
+      if (refusing) {
+        refuseSentOn(b, f);
+        return;
       }
       sendOne(b, f);
       if (t == 'S' || t == 'Q' || t == 'F') {
@@ -502,23 +514,61 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   /**
-   * A statement sent on to the connection its unit went to early (behind a Flush, or past the
-   * unit's size) is not routed; only whether it leaves state behind is asked: a pin, or a setting
-   * (which, sent this way, cannot be kept apart from the rest), pins the session. A Query here (its
-   * caller sees to that); a Parse in {@link #parsed}, which classifies it anyway.
+   * A statement (Query or Parse) sent on to the connection its unit went to early (behind a Flush,
+   * or past the unit's size) is not routed; only whether it leaves state behind is asked: a pin, or
+   * a setting (which, sent this way, cannot be kept apart from the rest). On the primary that pins
+   * the session. On a standby (the unit was a read) the state would stay on a connection the
+   * session does not keep, and the statement's unit cannot move to the primary (what went ahead of
+   * it runs on the standby): it is refused ({@link #refusing}). A Parse's kind is kept for {@link
+   * #parsed}, which then does not classify it again.
    */
-  private void pinIfItMust(PgFrame f) {
-    if (!plainQuery(f.body())) {
-      pinIfItLeavesState(kindOf(statementText(f)));
+  private void sentOn(Backend b, PgFrame f) {
+    if (f.type() == 'Q' && plainQuery(f.body())) {
+      return; // by its bytes: no pin, no setting
+    }
+    String text = statementText(f);
+    StatementKind kind = kindOf(text);
+    if (f.type() == 'P') {
+      parses.add(new ParseSeen(f, text, kind));
+    }
+    if (kind != StatementKind.PIN && kind != StatementKind.SESSION) {
+      return;
+    }
+    if (b.isPrimary()) {
+      pin();
+    } else {
+      refusing = true;
+      parses.clear();
+      log.info(
+          "[{}] session {}: a statement that keeps session state, sent behind a Flush to standby"
+              + " {}, refused",
+          listener.name(),
+          session,
+          b.node().name());
     }
   }
 
-  /** Pins the session for a statement sent on unrouted that leaves state (see pinIfItMust). */
-  private void pinIfItLeavesState(StatementKind kind) {
-    if (kind == StatementKind.PIN || kind == StatementKind.SESSION) {
-      pin();
+  /**
+   * Drops what the client sends after a refused statement up to its Sync (or, for a refused Query,
+   * the Query itself), which goes to the standby as a Sync; its ReadyForQuery comes after the
+   * error.
+   */
+  private void refuseSentOn(Backend b, PgFrame f) {
+    byte t = f.type();
+    f.release();
+    if (t == 'S' || t == 'Q') {
+      refusing = false;
+      open = null;
+      sendOne(b, PgFrame.ofMessage(PgMessages.sync(client.alloc())));
+      b.lastOwed().refusal(REFUSED_ON_STANDBY);
+      b.channel().flush();
     }
   }
+
+  static final String REFUSED_ON_STANDBY =
+      "a statement that keeps session state (a lock, a temporary table, LISTEN, a setting) cannot"
+          + " follow a read that went ahead of its Sync (a Flush) to a standby: Halo refused it;"
+          + " send a Sync before it";
 
   /** A statement's kind by its text (a malformed message's, null, is a write). */
   private StatementKind kindOf(String text) {
@@ -912,9 +962,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     String text = seen != null ? seen.text() : statementText(f);
     StatementKind kind = seen != null ? seen.kind() : kindOf(text);
-    if (seen == null) {
-      pinIfItLeavesState(kind); // sent on behind a Flush, not routed
-    }
     if (name == null) {
       return;
     }
@@ -1421,8 +1468,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         }
         clientSawFatal = true;
       }
-      if (b.isPrimary() || t == 'N') {
-        forward(f);
+      if (b.isPrimary() || t == 'N' || b == open) {
+        forward(f); // (open: the replies to a unit sent ahead of its Sync, a Flush)
       } else {
         f.release();
       }
@@ -1449,6 +1496,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
     } else if (t == 'Z') {
       b.copyIn = false;
+    }
+    if (t == 'Z' && e.refusal() != null) {
+      emitRun();
+      client.write(PgMessages.error(client.alloc(), SqlState.FEATURE_NOT_SUPPORTED, e.refusal()));
     }
     forward(f);
     if (t == 'Z') {
@@ -1542,6 +1593,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     unit.forEach(PgFrame::release);
     unit.clear();
     parses.clear();
+    refusing = false;
     forgetStatements();
   }
 

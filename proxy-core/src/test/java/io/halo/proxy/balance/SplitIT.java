@@ -409,6 +409,70 @@ class SplitIT {
   }
 
   /**
+   * A read bound to a statement parsed on the standby and sent ahead of its Sync with a Flush runs
+   * there and is answered at once. A statement that would keep session state, sent on behind it
+   * before the Sync, can neither follow it there (the session does not keep that connection: the
+   * lock would outlive its owner's hold on it) nor move to the primary (its unit began on the
+   * standby): it gets 0A000 at its Sync, nothing of it runs anywhere, and the session goes on.
+   */
+  @Test
+  void a_statement_that_keeps_state_cannot_follow_a_read_sent_ahead_to_the_standby()
+      throws Exception {
+    start(Duration.ZERO);
+    try (io.halo.proxy.pg.RawPgSocket s = new io.halo.proxy.pg.RawPgSocket(split(), 10_000)) {
+      s.send(io.halo.proxy.pg.RawPgSocket.startup("raw", "app"));
+      s.readUntilReady();
+      // parsed on the standby (a read), then bound and run there ahead of a Sync: a unit sent at
+      // a Flush goes to the primary unless it must follow what it binds
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.parse("", "select inet_server_port()"),
+              io.halo.proxy.pg.RawPgSocket.sync()));
+      assertThat(replies(s)).isEqualTo("1Z");
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.bind(""),
+              io.halo.proxy.pg.RawPgSocket.execute(),
+              io.halo.proxy.pg.RawPgSocket.flush()));
+      StringBuilder ahead = new StringBuilder();
+      for (io.halo.proxy.pg.RawPgSocket.Message m = s.read(); ; m = s.read()) {
+        ahead.append(m.type());
+        if (m.type() == 'D') {
+          ahead
+              .append('(')
+              .append(
+                  new String(
+                      m.body(), 6, m.body().length - 6, java.nio.charset.StandardCharsets.US_ASCII))
+              .append(')');
+        }
+        if (m.type() == 'C') {
+          break;
+        }
+      }
+      assertThat(ahead.toString())
+          .as("the read's replies, before any Sync")
+          .isEqualTo("2D(" + standby().port() + ")C");
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(47)"),
+              io.halo.proxy.pg.RawPgSocket.bind(""),
+              io.halo.proxy.pg.RawPgSocket.execute(),
+              io.halo.proxy.pg.RawPgSocket.sync()));
+      assertThat(s.readError()).containsEntry('C', "0A000");
+      assertThat(s.read().type()).as("ReadyForQuery after the error").isEqualTo('Z');
+      s.send(query("select 'after'"));
+      assertThat(replies(s)).isEqualTo("TD(after)CZ");
+      for (PgNode node : List.of(cluster.primary(), standby())) {
+        try (Connection c = node.connect("app", "apppw", "app")) {
+          assertThat(port(c, "select count(*) from pg_locks where locktype = 'advisory'"))
+              .as("advisory locks on " + node.port())
+              .isZero();
+        }
+      }
+    }
+  }
+
+  /**
    * Requests sent back to back without waiting (a write, then reads that the split sends elsewhere)
    * get their replies in request order, and the reads see the write.
    */

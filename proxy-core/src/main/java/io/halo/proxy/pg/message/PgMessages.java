@@ -208,6 +208,12 @@ public final class PgMessages {
     return buf;
   }
 
+  public static ByteBuf sync(ByteBufAllocator alloc) {
+    ByteBuf buf = alloc.buffer(5);
+    buf.writeByte('S').writeInt(4);
+    return buf;
+  }
+
   public static ByteBuf terminate(ByteBufAllocator alloc) {
     ByteBuf buf = alloc.buffer(5);
     buf.writeByte('X').writeInt(4);

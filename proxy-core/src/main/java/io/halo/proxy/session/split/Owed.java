@@ -24,6 +24,9 @@ public final class Owed {
   /** What the engine keeps about the request (MySQL: a prepare whose statement id it maps). */
   private Object tag;
 
+  /** An error Halo answers the client's request with, just before the reply's end; or null. */
+  private String refusal;
+
   /** Packets of the reply seen so far (MySQL: where a hidden query's row is). */
   private int packets;
 
@@ -73,6 +76,14 @@ public final class Owed {
 
   public void setting(String text) {
     this.setting = text;
+  }
+
+  public String refusal() {
+    return refusal;
+  }
+
+  public void refusal(String message) {
+    this.refusal = message;
   }
 
   public Object tag() {

@@ -18,13 +18,14 @@ import io.netty.util.ByteProcessor;
  * call, {@code pg_advisory_lock(...)}, {@code set_config(...)}, {@code GET_LOCK(...)}), no
  * {@code @} or {@code :=} (MySQL user variables), no {@code INTO} in a {@code SELECT} (PostgreSQL's
  * {@code SELECT ... INTO TEMP t}), no {@code pg_temp} or {@code settings} (PostgreSQL's session
- * schema; {@code UPDATE pg_settings} sets a setting), no semicolon except at the end (a second
- * statement), no NUL (a malformed message, for the full path to refuse). The look is at bytes,
- * literals and comments included: a parenthesis inside a string sends the statement the long way,
- * never the other way round. The answer does not depend on the client encoding: every encoding the
- * servers accept as a client's writes ASCII characters as themselves, and a later byte of a
- * multi-byte character that happens to look like one of the bytes above (an {@code @} in Shift JIS,
- * a digit in GB18030) can only make the look give up, as none of them is whitespace.
+ * schema; {@code UPDATE pg_settings} sets a setting), no MySQL executable comment ({@code /*!},
+ * {@code /*M!}: code the server may run), no semicolon except at the end (a second statement), no
+ * NUL (a malformed message, for the full path to refuse). The look is at bytes, literals and
+ * comments included: a parenthesis inside a string sends the statement the long way, never the
+ * other way round. The answer does not depend on the client encoding: every encoding the servers
+ * accept as a client's writes ASCII characters as themselves, and a later byte of a multi-byte
+ * character that happens to look like one of the bytes above (an {@code @} in Shift JIS, a digit in
+ * GB18030) can only make the look give up, as none of them is whitespace.
  *
  * <p>What "plain" promises is checked against the classifier in {@code PlainStatementsTest}: no
  * statement this look calls plain is, by the classifier, a pin, a setting or transaction control.
@@ -56,6 +57,9 @@ final class PlainStatements {
     private static final int INTO = (int) packed("into");
     private static final long PG_TEMP = packed("pg_temp");
     private static final long SETTINGS = packed("settings");
+    private static final int EXECUTABLE = (int) packed("/*!");
+    private static final int EXECUTABLE_MARIADB = (int) packed("/*m!");
+    private static final int THREE_BYTES = (1 << 24) - 1;
     private static final long SEVEN_BYTES = (1L << 56) - 1;
 
     private int state = LEAD;
@@ -114,7 +118,9 @@ final class PlainStatements {
           window = window << 8 | ((c | 0x20) & 0xff);
           return !(select && (int) window == INTO)
               && (window & SEVEN_BYTES) != PG_TEMP
-              && window != SETTINGS;
+              && window != SETTINGS
+              && ((int) window & THREE_BYTES) != EXECUTABLE
+              && (int) window != EXECUTABLE_MARIADB;
         }
         default -> {
           return space(c); // after the semicolon: nothing but whitespace

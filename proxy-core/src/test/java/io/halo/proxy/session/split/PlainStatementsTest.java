@@ -84,7 +84,9 @@ class PlainStatementsTest {
         "select * from t where id in (1, 2)",
         "update pg_settings set setting = 'x' where name = 'role'",
         "UPDATE \"PG_SETTINGS\" SET setting = 'x'",
-        "insert into pg_temp.t values 1"
+        "insert into pg_temp.t values 1",
+        "select 1 /*!99999 ' */ , get_lock -- ' */",
+        "select 1 /*M!999999 ; */"
       })
   void statements_that_might_pin_set_or_control_the_transaction_are_not(String sql) {
     assertThat(plain(sql)).isFalse();

@@ -195,6 +195,110 @@ class MySqlTransactionPoolIT {
     assertThat(viaHalo).isEqualTo(mariadbOutput(cluster.primary().port(), failing));
   }
 
+  /**
+   * A mariadb-dump file (its settings in executable comments, a procedure whose body has
+   * semicolons, behind DELIMITER; a trigger, a view; quotes, backslashes and binary bytes in the
+   * data) restored through the pool by the mariadb client, then dumped directly, is the database it
+   * came from, but for its name; and mariadb-dump through the pool writes what it writes directly,
+   * but for the server version Halo reports.
+   */
+  @Test
+  void a_mariadb_dump_restored_through_the_pool_is_the_database_it_came_from() throws Exception {
+    assumeTrue(
+        MySqlToolsIT.onPath("mariadb") && MySqlToolsIT.onPath("mariadb-dump"),
+        "mariadb client tools not installed");
+    try (Connection root = cluster.primary().connectAsRoot();
+        Statement s = root.createStatement()) {
+      s.execute("set global log_bin_trust_function_creators = 1"); // a routine without SUPER
+      for (String db : List.of("dumped", "restored")) {
+        s.execute("drop database if exists " + db);
+        s.execute("create database " + db);
+        s.execute("grant all on " + db + ".* to 'app'@'%'");
+      }
+    }
+    try (Connection c = connect(cluster.primary().port(), "&allowMultiQueries=true");
+        Statement s = c.createStatement()) {
+      s.execute("use dumped");
+      s.execute(
+          "create table t (id int primary key auto_increment, s varchar(40) charset utf8mb4,"
+              + " b varbinary(8), d datetime, n decimal(10,2), j json)");
+      s.execute(
+          "insert into t (s, b, d, n, j) select concat('\u00fc''\"\\\\', seq),"
+              + " unhex('00FF5C27'), '2026-12-06 10:00:00', seq / 3, '{\"a\": [1, 2]}'"
+              + " from seq_1_to_500");
+      s.execute("create view v as select id, s from t where id < 10");
+      s.execute("create procedure p(in x int) begin declare y int; set y = x + 1; select y; end");
+      s.execute("create trigger tr before insert on t for each row set new.n = coalesce(new.n, 0)");
+    }
+    int haloPort = halo.boundAddresses().get(0).getPort();
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("halo-dump", ".sql");
+    try {
+      String direct = dump(cluster.primary().port(), "dumped");
+      java.nio.file.Files.writeString(file, direct, java.nio.charset.StandardCharsets.ISO_8859_1);
+      assertThat(direct).contains("/*!50003 CREATE*/").contains("DELIMITER ;;");
+      Process restore =
+          new ProcessBuilder(
+                  "mariadb",
+                  "--protocol=TCP",
+                  "-h",
+                  "127.0.0.1",
+                  "-P",
+                  String.valueOf(haloPort),
+                  "-u",
+                  "app",
+                  "-papppw",
+                  "--skip-ssl",
+                  "restored")
+              .redirectInput(file.toFile())
+              .redirectErrorStream(true)
+              .start();
+      assertThat(restore.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(restore.exitValue())
+          .as(
+              new String(
+                  restore.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))
+          .isZero();
+      assertThat(withoutDate(dump(cluster.primary().port(), "restored")))
+          .isEqualTo(withoutDate(direct).replace("database 'dumped'", "database 'restored'"));
+      assertThat(withoutDate(dump(haloPort, "dumped")).replaceFirst("-halo\n", "\n"))
+          .isEqualTo(withoutDate(direct));
+    } finally {
+      java.nio.file.Files.deleteIfExists(file);
+    }
+  }
+
+  /** What mariadb-dump writes for {@code database} through {@code port} (as the application). */
+  private static String dump(int port, String database) throws Exception {
+    Process p =
+        new ProcessBuilder(
+                "mariadb-dump",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                String.valueOf(port),
+                "-u",
+                "app",
+                "-papppw",
+                "--skip-ssl",
+                "--routines",
+                "--triggers",
+                "--single-transaction",
+                database)
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    p.getOutputStream().close();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertThat(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("mariadb-dump through " + port).isZero();
+    return new String(out, java.nio.charset.StandardCharsets.ISO_8859_1); // bytes as they are
+  }
+
+  /** A dump without the lines that name when and from where it was made. */
+  private static String withoutDate(String dump) {
+    return dump.replaceAll("(?m)^-- (Dump completed on|Host:).*\n", "");
+  }
+
   /** What the mariadb client prints for {@code sql} (digest, line count, first and last lines). */
   private static String mariadbOutput(int port, String sql) throws Exception {
     ProcessBuilder pb =

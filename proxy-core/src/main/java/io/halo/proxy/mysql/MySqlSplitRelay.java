@@ -634,10 +634,9 @@ final class MySqlSplitRelay
   protected void keepSetting() {
     ByteBuf payload = waiting.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
+    String kept = keptText(payload, payload.readerIndex() + 1, payload.readableBytes() - 1);
     String text =
-        command == MySqlPackets.COM_INIT_DB
-            ? "USE `" + commandText(payload).replace("`", "``") + "`"
-            : commandText(payload);
+        command == MySqlPackets.COM_INIT_DB ? "USE `" + kept.replace("`", "``") + "`" : kept;
     if (text.toLowerCase(Locale.ROOT).contains("autocommit")) {
       return; // followed through the server status instead: reads never replay it
     }
@@ -742,12 +741,17 @@ final class MySqlSplitRelay
     waiting = null;
     while (b.settingsApplied < settings.size()) {
       String s = settings.get(b.settingsApplied++);
-      hiddenQuery(
+      replaySetting(
           b,
           s,
           r -> {
             if (r.error() != null) {
-              log.info("[{}] replaying \"{}\" on {} failed: {}", listener.name(), s, b, r.error());
+              log.info(
+                  "[{}] replaying \"{}\" on {} failed: {}",
+                  listener.name(),
+                  shown(s),
+                  b,
+                  r.error());
             }
           });
     }
@@ -989,8 +993,7 @@ final class MySqlSplitRelay
   }
 
   @Override
-  protected ByteBuf encodeQuery(Backend b, String sql) {
-    byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+  protected ByteBuf encodeQuery(Backend b, byte[] text) {
     ByteBuf q = client.alloc().buffer(5 + text.length);
     q.writeMediumLE(1 + text.length)
         .writeByte(0)

@@ -285,7 +285,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       for (String p : PgSession.SET_NOT_KEYED) {
         String v = own.get(p);
         if (v != null) {
-          settings.base(p, PgSettings.set(p, v));
+          settings.base(p, keptText(PgSettings.set(p, v)));
         }
       }
     }
@@ -858,7 +858,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           "[{}] {}: \"{}\" failed on the primary; not replayed: {}",
           listener.name(),
           session,
-          e.setting(),
+          shown(e.setting()),
           e.error());
     } else if (status == 'I') {
       settings.succeeded(e.setting());
@@ -875,7 +875,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
   }
 
-  /** The single statement text of the unit (a Query, or one Parse), or null. */
+  /**
+   * The single statement text of the unit (a Query, or one Parse), or null; as the client's bytes
+   * ({@link #keptText}), for a setting kept and replayed.
+   */
   private String unitText() {
     String text = null;
     String bound = null;
@@ -885,7 +888,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         if (text != null) {
           return null;
         }
-        text = statementText(f);
+        text = keptStatementText(f);
         if (text == null) {
           return null;
         }
@@ -896,7 +899,22 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (text != null || binds != 1 || bound == null || bound.indexOf('$') >= 0) {
       return text; // (a statement with parameters cannot be replayed as text: the session pins)
     }
-    return bound; // a prepared setting run again (Bind only): its statement's text
+    // a prepared setting run again (Bind only): its statement's text, if it can be had exactly
+    return wasUtf8(bound) ? keptText(bound) : null;
+  }
+
+  /** The text of a Query or Parse message as its bytes ({@link #keptText}), or null. */
+  private static String keptStatementText(PgFrame f) {
+    ByteBuf body = f.body();
+    int from = body.readerIndex();
+    if (f.type() == 'P') {
+      from = body.indexOf(from, body.writerIndex(), (byte) 0) + 1; // after the statement's name
+      if (from == 0) {
+        return null;
+      }
+    }
+    int end = body.indexOf(from, body.writerIndex(), (byte) 0);
+    return end < 0 ? null : keptText(body, from, end - from);
   }
 
   /** Sends the unit to {@code b}: first what {@code b} lacks (closes, settings, statements). */
@@ -1096,7 +1114,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       b.channel().write(out);
     }
     for (String setting : settings.replay(book.applied)) {
-      hiddenQuery(
+      replaySetting(
           b,
           setting,
           e -> {
@@ -1104,7 +1122,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
               log.info(
                   "[{}] replaying \"{}\" on {} for {} failed: {}",
                   listener.name(),
-                  setting,
+                  shown(setting),
                   b,
                   session,
                   e.error());
@@ -1193,7 +1211,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
-  protected ByteBuf encodeQuery(Backend b, String sql) {
+  protected ByteBuf encodeQuery(Backend b, byte[] sql) {
     return PgMessages.query(client.alloc(), sql);
   }
 

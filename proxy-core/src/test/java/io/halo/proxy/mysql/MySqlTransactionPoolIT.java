@@ -267,6 +267,32 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /**
+   * A database chosen in a latin1 session (COM_INIT_DB, the name's {@code é} the one byte E9)
+   * follows the session to another connection as the bytes it was chosen with.
+   */
+  @Test
+  void a_database_chosen_in_a_latin1_session_follows_it_to_another_connection() throws Exception {
+    try (Connection root = cluster.primary().connectAsRoot();
+        Statement s = root.createStatement()) {
+      s.execute("create database if not exists `caf\u00e9`");
+      s.execute("grant all on `caf\u00e9`.* to 'app'@'%'");
+    }
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket a = RawMySqlSocket.login(port, "legacy", "legacypw", "app", 8);
+        RawMySqlSocket b = RawMySqlSocket.login(port, "legacy", "legacypw", "app", 8)) {
+      a.send(new byte[] {0x02, 'c', 'a', 'f', (byte) 0xE9}); // COM_INIT_DB
+      assertThat(RawMySqlSocket.errorCode(a.next())).isEqualTo(-1);
+      String first = a.value("select connection_id()");
+      b.query("begin");
+      assertThat(b.value("select connection_id()"))
+          .as("b takes the connection a gave back")
+          .isEqualTo(first);
+      assertThat(a.value("select connection_id()")).as("a runs on another").isNotEqualTo(first);
+      assertThat(a.value("select hex(database())")).isEqualTo("636166C3A9"); // café in UTF-8
+    }
+  }
+
   /** What mariadb-dump writes for {@code database} through {@code port} (as the application). */
   private static String dump(int port, String database) throws Exception {
     Process p =

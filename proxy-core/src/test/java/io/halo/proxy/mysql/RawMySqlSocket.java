@@ -61,11 +61,17 @@ final class RawMySqlSocket implements AutoCloseable {
 
   static RawMySqlSocket login(int port, String user, String password, String database)
       throws IOException {
+    return login(port, user, password, database, 45); // utf8mb4_general_ci
+  }
+
+  /** A login whose connection character set is {@code collation}'s (8: latin1_swedish_ci). */
+  static RawMySqlSocket login(
+      int port, String user, String password, String database, int collation) throws IOException {
     RawMySqlSocket r = new RawMySqlSocket(new Socket("127.0.0.1", port));
     ByteArrayOutputStream p = new ByteArrayOutputStream();
     int4(p, CAPS);
     int4(p, 1 << 24);
-    p.write(45);
+    p.write(collation);
     p.write(new byte[23]);
     cstring(p, user);
     byte[] token = MySqlScramble.nativeToken(password, r.scramble);

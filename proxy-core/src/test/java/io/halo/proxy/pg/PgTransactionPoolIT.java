@@ -827,6 +827,44 @@ class PgTransactionPoolIT {
     }
   }
 
+  /**
+   * A setting written in a client encoding other than UTF-8 (LATIN1: {@code é} is the one byte E9)
+   * follows its session to another connection as the bytes it was written in.
+   */
+  @Test
+  void a_setting_of_a_latin1_session_follows_it_to_another_connection_byte_for_byte()
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    byte[] cafe = {'c', 'a', 'f', (byte) 0xE9};
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000)) {
+      for (RawPgSocket s : List.of(a, b)) {
+        s.send(RawPgSocket.startup(TRUSTED, "app", "client_encoding", "LATIN1"));
+        s.readUntilReady();
+      }
+      java.io.ByteArrayOutputStream set = new java.io.ByteArrayOutputStream();
+      set.writeBytes("set halo.word = '".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      set.writeBytes(cafe);
+      set.writeBytes(new byte[] {'\'', 0});
+      a.send(RawPgSocket.message('Q', set.toByteArray()));
+      a.readUntilReady();
+      int first = rawBackendPid(a);
+      b.send(RawPgSocket.query("begin"));
+      b.readUntilReady();
+      assertThat(rawBackendPid(b)).as("b takes the connection a gave back").isEqualTo(first);
+      assertThat(rawBackendPid(a)).as("a runs on another one").isNotEqualTo(first);
+      a.send(RawPgSocket.query("show halo.word"));
+      byte[] shown = null;
+      for (RawPgSocket.Message m = a.read(); m.type() != 'Z'; m = a.read()) {
+        if (m.type() == 'D') {
+          shown = java.util.Arrays.copyOfRange(m.body(), 6, m.body().length);
+        }
+      }
+      assertThat(shown).isEqualTo(cafe);
+    }
+  }
+
   /** The backend pid a session's next transaction runs on. */
   private interface Pid {
     int next() throws Exception;

@@ -152,7 +152,11 @@ public final class PgMessages {
 
   /** A simple Query. */
   public static ByteBuf query(ByteBufAllocator alloc, String sql) {
-    byte[] text = sql.getBytes(StandardCharsets.UTF_8);
+    return query(alloc, sql.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** A simple Query of text already encoded. */
+  public static ByteBuf query(ByteBufAllocator alloc, byte[] text) {
     ByteBuf q = alloc.buffer(6 + text.length);
     q.writeByte('Q').writeInt(5 + text.length).writeBytes(text).writeByte(0);
     return q;

@@ -20,6 +20,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -233,7 +234,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   protected abstract void send(L target);
 
   /** Halo's own one-value query, encoded for {@code leg}. */
-  protected abstract ByteBuf encodeQuery(L leg, String sql);
+  protected abstract ByteBuf encodeQuery(L leg, byte[] sql);
 
   /** Opens and logs in a connection for {@code leg}. */
   protected abstract Future<C> open(L leg);
@@ -688,7 +689,40 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Sends Halo's own query to {@code b}; its answer is consumed and handed to {@code done}. */
   protected final void hiddenQuery(L b, String sql, Consumer<Owed> done) {
-    hiddenRequest(b, encodeQuery(b, sql), sql, done);
+    hiddenRequest(b, encodeQuery(b, sql.getBytes(StandardCharsets.UTF_8)), sql, done);
+  }
+
+  /**
+   * The text of a client's setting as it is kept: the bytes the client sent, one character per
+   * byte. A setting is replayed as those bytes ({@link #replaySetting}) whatever the session's
+   * encoding: decoded as UTF-8, a LATIN1 or Shift JIS session's {@code SET application_name =
+   * 'café'} would be replayed as other bytes (U+FFFD's), another value.
+   */
+  protected static String keptText(ByteBuf text, int from, int length) {
+    return text.toString(from, length, StandardCharsets.ISO_8859_1);
+  }
+
+  /**
+   * {@link #keptText} of a text Halo holds decoded as UTF-8 (exact when it was UTF-8: see {@link
+   * #wasUtf8}).
+   */
+  protected static String keptText(String decoded) {
+    return new String(decoded.getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1);
+  }
+
+  /** Whether a text decoded as UTF-8 was UTF-8 (no byte was replaced). */
+  protected static boolean wasUtf8(String decoded) {
+    return decoded.indexOf('\uFFFD') < 0;
+  }
+
+  /** A kept setting as text for a log line (UTF-8, as most sessions' are). */
+  protected static String shown(String kept) {
+    return new String(kept.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+  }
+
+  /** Replays a kept setting ({@link #keptText}) on {@code b}, as the bytes the client sent. */
+  protected final void replaySetting(L b, String kept, Consumer<Owed> done) {
+    hiddenRequest(b, encodeQuery(b, kept.getBytes(StandardCharsets.ISO_8859_1)), shown(kept), done);
   }
 
   /**

@@ -259,8 +259,8 @@ class SplitRelayTest {
     }
 
     @Override
-    protected ByteBuf encodeQuery(Leg leg, String sql) {
-      return Unpooled.copiedBuffer("hidden " + sql, StandardCharsets.UTF_8);
+    protected ByteBuf encodeQuery(Leg leg, byte[] sql) {
+      return Unpooled.wrappedBuffer("hidden ".getBytes(StandardCharsets.UTF_8), sql);
     }
 
     @Override

@@ -52,7 +52,19 @@ abstract class DialectClassifier implements StatementClassifier {
 
   @Override
   public final StatementKind classify(String sql) {
-    SqlScanner scanner = new SqlScanner(sql, mysql);
+    SqlScanner scanner = new SqlScanner(sql, mysql, false);
+    StatementKind kind = classify(scanner);
+    if (kind != StatementKind.PIN && scanner.ambiguous()) {
+      // the server may read the text otherwise (its version, its sql_mode or
+      // standard_conforming_strings): both readings count, the more binding wins
+      StatementKind other = classify(new SqlScanner(sql, mysql, true));
+      kind = kind == null ? other : other == null ? kind : kind.and(other);
+    }
+    return kind == null ? StatementKind.READ : kind;
+  }
+
+  /** The kind of the statements {@code scanner} reads, or null when it reads none. */
+  private StatementKind classify(SqlScanner scanner) {
     StatementKind result = null;
     Statement s = new Statement(scanner);
     while (s.start()) {
@@ -75,7 +87,7 @@ abstract class DialectClassifier implements StatementClassifier {
       // stays where it runs
       return StatementKind.PIN;
     }
-    return result == null ? StatementKind.READ : result;
+    return result;
   }
 
   @Override

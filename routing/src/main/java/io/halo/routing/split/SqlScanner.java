@@ -103,9 +103,35 @@ final class SqlScanner {
    */
   private int executableEnd = -1;
 
+  /**
+   * The other reading ({@link #ambiguous}): MySQL with every executable comment skipped (a server
+   * older than its version), no backslash escapes ({@code NO_BACKSLASH_ESCAPES}, or {@code
+   * ANSI_QUOTES} for double quotes) and {@code --} a comment whatever follows it (MariaDB's {@code
+   * sql_mode=ORACLE}); PostgreSQL with backslash escapes in every string ({@code
+   * standard_conforming_strings = off}).
+   */
+  private final boolean other;
+
+  /**
+   * The text holds something another server setting or version reads otherwise (an executable
+   * comment, a backslash in a literal, a MySQL {@code --} without a space): the classifier then
+   * reads it the {@link #other} way too.
+   */
+  private boolean ambiguous;
+
   SqlScanner(String sql, boolean mysql) {
+    this(sql, mysql, false);
+  }
+
+  SqlScanner(String sql, boolean mysql, boolean other) {
     this.sql = sql;
     this.mysql = mysql;
+    this.other = other;
+  }
+
+  /** Whether the text read so far may read otherwise under other server settings (see above). */
+  boolean ambiguous() {
+    return ambiguous;
   }
 
   /** Whether the text had a literal whose end was not certain (text that was not UTF-8). */
@@ -198,10 +224,7 @@ final class SqlScanner {
       char c = sql.charAt(pos);
       if (Character.isWhitespace(c)) {
         pos++;
-      } else if (c == '-'
-          && pos + 1 < n
-          && sql.charAt(pos + 1) == '-'
-          && (!mysql || pos + 2 >= n || Character.isWhitespace(sql.charAt(pos + 2)))) {
+      } else if (c == '-' && pos + 1 < n && sql.charAt(pos + 1) == '-' && lineComment(pos + 2)) {
         skipLine();
       } else if (mysql && c == '#') {
         skipLine();
@@ -211,6 +234,7 @@ final class SqlScanner {
       } else if (c == '/' && pos + 1 < n && sql.charAt(pos + 1) == '*') {
         if (mysql
             && !inExecutable
+            && !other
             && pos + 2 < n
             && (sql.charAt(pos + 2) == '!' || sql.charAt(pos + 2) == 'M')
             && (sql.charAt(pos + 2) == '!' || (pos + 3 < n && sql.charAt(pos + 3) == '!'))) {
@@ -220,7 +244,12 @@ final class SqlScanner {
             pos++; // the version it needs
           }
           inExecutable = true;
+          ambiguous = true; // a server that skips it reads the text without it
           executableEnd = sql.indexOf("*/", pos);
+          int nested = sql.indexOf("/*", pos);
+          if (nested >= 0 && (executableEnd < 0 || nested < executableEnd)) {
+            unsure = true; // a server that skips it ends it after a nested comment
+          }
           return EXECUTABLE_COMMENT;
         }
         skipBlockComment();
@@ -232,6 +261,23 @@ final class SqlScanner {
       leaveExecutable(-1); // the text ended inside one
     }
     return END;
+  }
+
+  /**
+   * Whether {@code --} followed by the character at {@code i} starts a comment: always in
+   * PostgreSQL; in MySQL when a space or a control character follows (or nothing), and, in the
+   * {@link #other} reading, always (MariaDB's {@code sql_mode=ORACLE}).
+   */
+  private boolean lineComment(int i) {
+    if (!mysql || other || i >= sql.length()) {
+      return true;
+    }
+    char c = sql.charAt(i);
+    if (c <= ' ' || c == 0x7f) {
+      return true;
+    }
+    ambiguous = true;
+    return false;
   }
 
   /**
@@ -248,12 +294,13 @@ final class SqlScanner {
   private int token(char c) {
     int n = sql.length();
     if (c == '\'') {
-      skipQuoted('\'', mysql || isEscapeString());
+      boolean escapeString = !mysql && isEscapeString(); // E'...': escapes in both readings
+      skipQuoted('\'', mysql != other || escapeString, !escapeString);
       return OTHER;
     }
     if (c == '"') {
       int start = pos;
-      skipQuoted('"', mysql);
+      skipQuoted('"', mysql && !other, mysql);
       if (!mysql) {
         int end = pos > start + 1 && sql.charAt(pos - 1) == '"' ? pos - 1 : pos;
         quoted = sql.substring(start + 1, end).replace("\"\"", "\"");
@@ -261,7 +308,7 @@ final class SqlScanner {
       return mysql ? OTHER : quotedIdentifier();
     }
     if (c == '`' && mysql) {
-      skipQuoted('`', false);
+      skipQuoted('`', false, false);
       return OTHER;
     }
     if (c == '$' && !mysql) {
@@ -309,7 +356,7 @@ final class SqlScanner {
             && (sql.charAt(pos) == '\'' || sql.charAt(pos) == '"' || sql.charAt(pos) == '`')) {
           // @'name', @"name", @`name`: a user variable too
           char quote = sql.charAt(pos);
-          skipQuoted(quote, quote != '`'); // (from the quote on)
+          skipQuoted(quote, quote != '`' && !other, quote != '`'); // (from the quote on)
           return VARIABLE;
         }
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {
@@ -390,13 +437,21 @@ final class SqlScanner {
     }
   }
 
-  private void skipQuoted(char quote, boolean backslashEscapes) {
+  /**
+   * Skips a literal or quoted identifier from its opening quote; {@code readingsDiffer}: the {@link
+   * #other} reading takes a backslash in it otherwise, so one makes the text {@link #ambiguous}.
+   */
+  private void skipQuoted(char quote, boolean backslashEscapes, boolean readingsDiffer) {
     int n = sql.length();
     pos++;
     while (pos < n) {
       char c = sql.charAt(pos);
+      if (c == '\\' && readingsDiffer) {
+        ambiguous = true; // read with or without escapes by the server's settings
+      }
       if (((backslashEscapes && c == '\\') || (c == '`' && quote == '`'))
-          && sql.charAt(pos - 1) == '\uFFFD') {
+          && sql.charAt(pos - 1) == '\uFFFD'
+          && !other) {
         // bytes that were not UTF-8 (a client encoding such as Big5, GBK or Shift JIS, whose
         // second byte of a character may be 0x5C or 0x60): this may be half of a character, not
         // an escape or the end of the literal, and where the literal ends is unknown

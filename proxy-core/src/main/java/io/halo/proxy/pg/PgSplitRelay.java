@@ -123,11 +123,21 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   /**
    * A statement sent on behind a Flush to the standby {@link #open} points at would have left state
-   * there (see {@link #sentOn}): it was not sent, and what the client sends up to its Sync is
-   * dropped, as a server drops it after an error; the Sync gets the error, then the standby's
-   * ReadyForQuery.
+   * there (see {@link #sentOn}): it was not sent; a Sync of Halo's ends the standby's part at once,
+   * and the client gets the error as soon as the standby's replies before it (as a server answers
+   * an error at once); what the client sends up to its own Sync is dropped, as a server drops it
+   * after an error, and that Sync gets the ReadyForQuery.
    */
   private boolean refusing;
+
+  /** The unit {@link #open} points at got an error (its server then drops all up to the Sync). */
+  private boolean openFailed;
+
+  /** The refusal's Sync on the standby, while the client's own Sync has not come. */
+  private Owed refusalSync;
+
+  /** The standby's ReadyForQuery status for the refusal's Sync, once it came; else 0. */
+  private byte refusalStatus;
 
   private byte txStatus = 'I';
   private Backend txBackend;
@@ -539,6 +549,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     } else {
       refusing = true;
       parses.clear();
+      if (f.type() == 'P'
+          && "".equals(io.halo.proxy.pg.message.ClientMessages.parseName(f.body()))) {
+        unnamedOn = null; // a failed Parse leaves no unnamed statement behind
+        unnamedText = null;
+      }
       log.info(
           "[{}] session {}: a statement that keeps session state, sent behind a Flush to standby"
               + " {}, refused",
@@ -555,14 +570,43 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private void refuseSentOn(Backend b, PgFrame f) {
     byte t = f.type();
+    boolean first = refusalSync == null && refusalStatus == 0;
     f.release();
-    if (t == 'S' || t == 'Q') {
-      refusing = false;
-      open = null;
+    if (first) {
+      // the refused statement: the standby's part ends now, the error follows its replies
       sendOne(b, PgFrame.ofMessage(PgMessages.sync(client.alloc())));
-      b.lastOwed().refusal(REFUSED_ON_STANDBY);
+      Owed o = b.lastOwed();
+      o.refusal(REFUSED_ON_STANDBY);
+      if (openFailed) {
+        o.error(""); // the standby failed already: the client has its error, and no second one
+      }
       b.channel().flush();
+      if (t == 'Q') {
+        endRefusal(); // a Query is its own end: the standby's ReadyForQuery is the client's
+      } else {
+        refusalSync = o;
+        o.holdEnd(true); // the client's Sync, not this one, gets a ReadyForQuery
+      }
+      return;
     }
+    if (t != 'S') {
+      return; // dropped, as a server drops what follows an error up to the Sync
+    }
+    if (refusalStatus != 0) {
+      emitRun();
+      client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), refusalStatus));
+    } else {
+      refusalSync.holdEnd(false); // the standby's ReadyForQuery, still to come, is the client's
+    }
+    endRefusal();
+    releaseIfIdle();
+  }
+
+  private void endRefusal() {
+    refusing = false;
+    refusalSync = null;
+    refusalStatus = 0;
+    open = null;
   }
 
   static final String REFUSED_ON_STANDBY =
@@ -938,6 +982,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     functionsChecked = false;
     if (!complete) {
       open = b;
+      openFailed = false;
     }
     b.channel().flush();
   }
@@ -1487,6 +1532,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         clientSawFatal = true;
       }
       if (b.isPrimary() || t == 'N' || b == open) {
+        openFailed |= t == 'E' && b == open;
         forward(f); // (open: the replies to a unit sent ahead of its Sync, a Flush)
       } else {
         f.release();
@@ -1515,11 +1561,27 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     } else if (t == 'Z') {
       b.copyIn = false;
     }
+    if (t == 'E' && e.refusal() != null) {
+      e.error(""); // the standby failed first: the client has its error, and no second one
+    }
+    boolean heldEnd = false;
     if (t == 'Z' && e.refusal() != null) {
       emitRun();
-      client.write(PgMessages.error(client.alloc(), SqlState.FEATURE_NOT_SUPPORTED, e.refusal()));
+      if (e.error() == null) {
+        client.write(PgMessages.error(client.alloc(), SqlState.FEATURE_NOT_SUPPORTED, e.refusal()));
+      }
+      heldEnd = e.holdsEnd();
+      if (heldEnd) {
+        refusalStatus = status; // for the client's Sync
+        refusalSync = null;
+      }
     }
-    forward(f);
+    if (heldEnd) {
+      f.release();
+      client.flush();
+    } else {
+      forward(f);
+    }
     if (t == 'Z') {
       answered(b);
       if (e.setting() != null) {

@@ -452,14 +452,53 @@ class SplitIT {
       assertThat(ahead.toString())
           .as("the read's replies, before any Sync")
           .isEqualTo("2D(" + standby().port() + ")C");
+      // the refused statement's error comes at once, as a server's would (a client in pipeline
+      // mode waits for it after its Flush); what follows it up to the Sync is dropped
       s.send(
           io.halo.proxy.pg.RawPgSocket.concat(
               io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(47)"),
               io.halo.proxy.pg.RawPgSocket.bind(""),
               io.halo.proxy.pg.RawPgSocket.execute(),
-              io.halo.proxy.pg.RawPgSocket.sync()));
+              io.halo.proxy.pg.RawPgSocket.flush()));
       assertThat(s.readError()).containsEntry('C', "0A000");
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(48)"),
+              io.halo.proxy.pg.RawPgSocket.sync()));
       assertThat(s.read().type()).as("ReadyForQuery after the error").isEqualTo('Z');
+      // the failed Parse left no unnamed statement: a Bind of it fails as it would directly
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.bind(""),
+              io.halo.proxy.pg.RawPgSocket.execute(),
+              io.halo.proxy.pg.RawPgSocket.sync()));
+      assertThat(s.readError()).containsEntry('C', "26000");
+      assertThat(s.read().type()).isEqualTo('Z');
+      // a unit that failed on the standby ahead of its Sync: the refused statement behind it adds
+      // no second error (the server would have dropped it)
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.parse("", "select 1 / x from (values (0)) v (x)"),
+              io.halo.proxy.pg.RawPgSocket.sync()));
+      assertThat(replies(s)).isEqualTo("1Z");
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.bind(""),
+              io.halo.proxy.pg.RawPgSocket.execute(),
+              io.halo.proxy.pg.RawPgSocket.flush()));
+      assertThat(s.readError()).containsEntry('C', "22012");
+      s.send(
+          io.halo.proxy.pg.RawPgSocket.concat(
+              io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(49)"),
+              io.halo.proxy.pg.RawPgSocket.bind(""),
+              io.halo.proxy.pg.RawPgSocket.execute(),
+              io.halo.proxy.pg.RawPgSocket.sync()));
+      io.halo.proxy.pg.RawPgSocket.Message only = s.read();
+      assertThat(only.type())
+          .as(
+              "only the ReadyForQuery, not "
+                  + new String(only.body(), java.nio.charset.StandardCharsets.UTF_8))
+          .isEqualTo('Z');
       s.send(query("select 'after'"));
       assertThat(replies(s)).isEqualTo("TD(after)CZ");
       for (PgNode node : List.of(cluster.primary(), standby())) {

@@ -27,6 +27,9 @@ public final class Owed {
   /** An error Halo answers the client's request with, just before the reply's end; or null. */
   private String refusal;
 
+  /** See {@link #holdsEnd}. */
+  private boolean holdEnd;
+
   /** Packets of the reply seen so far (MySQL: where a hidden query's row is). */
   private int packets;
 
@@ -84,6 +87,15 @@ public final class Owed {
 
   public void refusal(String message) {
     this.refusal = message;
+  }
+
+  /** Whether the reply's end (PostgreSQL: its ReadyForQuery) is held back from the client. */
+  public boolean holdsEnd() {
+    return holdEnd;
+  }
+
+  public void holdEnd(boolean hold) {
+    this.holdEnd = hold;
   }
 
   public Object tag() {

@@ -625,6 +625,15 @@ final class MySqlSplitRelay
     return StatementKind.WRITE;
   }
 
+  private static boolean isAscii(String kept) {
+    for (int i = 0; i < kept.length(); i++) {
+      if (kept.charAt(i) >= 0x80) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static String commandText(ByteBuf payload) {
     return payload.toString(
         payload.readerIndex() + 1, payload.readableBytes() - 1, StandardCharsets.UTF_8);
@@ -635,6 +644,10 @@ final class MySqlSplitRelay
     ByteBuf payload = waiting.payload();
     int command = payload.getUnsignedByte(payload.readerIndex());
     String kept = keptText(payload, payload.readerIndex() + 1, payload.readableBytes() - 1);
+    if (command == MySqlPackets.COM_INIT_DB && kept.indexOf('`') >= 0 && !isAscii(kept)) {
+      pin(); // a backtick may be half of a character (Shift JIS, GBK, Big5): not to be doubled
+      return;
+    }
     String text =
         command == MySqlPackets.COM_INIT_DB ? "USE `" + kept.replace("`", "``") + "`" : kept;
     if (text.toLowerCase(Locale.ROOT).contains("autocommit")) {

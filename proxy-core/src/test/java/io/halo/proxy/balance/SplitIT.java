@@ -408,6 +408,15 @@ class SplitIT {
     }
   }
 
+  /** Parse of the unnamed statement, Bind, Execute, then {@code end} (a Flush or a Sync). */
+  private static byte[] unnamed(String sql, byte[] end) {
+    return io.halo.proxy.pg.RawPgSocket.concat(
+        io.halo.proxy.pg.RawPgSocket.parse("", sql),
+        io.halo.proxy.pg.RawPgSocket.bind(""),
+        io.halo.proxy.pg.RawPgSocket.execute(),
+        end);
+  }
+
   /**
    * A read bound to a statement parsed on the standby and sent ahead of its Sync with a Flush runs
    * there and is answered at once. A statement that would keep session state, sent on behind it
@@ -454,12 +463,7 @@ class SplitIT {
           .isEqualTo("2D(" + standby().port() + ")C");
       // the refused statement's error comes at once, as a server's would (a client in pipeline
       // mode waits for it after its Flush); what follows it up to the Sync is dropped
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(47)"),
-              io.halo.proxy.pg.RawPgSocket.bind(""),
-              io.halo.proxy.pg.RawPgSocket.execute(),
-              io.halo.proxy.pg.RawPgSocket.flush()));
+      s.send(unnamed("select pg_advisory_lock(47)", io.halo.proxy.pg.RawPgSocket.flush()));
       assertThat(s.readError()).containsEntry('C', "0A000");
       s.send(
           io.halo.proxy.pg.RawPgSocket.concat(
@@ -487,12 +491,7 @@ class SplitIT {
               io.halo.proxy.pg.RawPgSocket.execute(),
               io.halo.proxy.pg.RawPgSocket.flush()));
       assertThat(s.readError()).containsEntry('C', "22012");
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.parse("", "select pg_advisory_lock(49)"),
-              io.halo.proxy.pg.RawPgSocket.bind(""),
-              io.halo.proxy.pg.RawPgSocket.execute(),
-              io.halo.proxy.pg.RawPgSocket.sync()));
+      s.send(unnamed("select pg_advisory_lock(49)", io.halo.proxy.pg.RawPgSocket.sync()));
       io.halo.proxy.pg.RawPgSocket.Message only = s.read();
       assertThat(only.type())
           .as(

@@ -274,29 +274,19 @@ class MySqlBulkTransferIT {
         Statement s = c.createStatement()) {
       s.execute("create table cli_load(id int primary key, payload varchar(100) not null)");
     }
-    Process p =
-        new ProcessBuilder(
-                "mariadb",
-                "--protocol=TCP",
-                "-h",
-                "127.0.0.1",
-                "-P",
-                String.valueOf(port()),
-                "-u",
-                "legacy",
-                "-plegacypw",
-                "--skip-ssl",
-                "--local-infile=1",
-                "-N",
-                "-B",
-                "app",
-                "-e",
-                "load data local infile '"
-                    + f.path()
-                    + "' into table cli_load fields terminated by ',' (id, payload); "
-                    + "select count(*) from cli_load")
-            .redirectErrorStream(true)
-            .start();
+    List<String> command = MySqlToolsIT.toolAs("mariadb", port(), "legacy", "legacypw");
+    command.addAll(
+        List.of(
+            "--local-infile=1",
+            "-N",
+            "-B",
+            "app",
+            "-e",
+            "load data local infile '"
+                + f.path()
+                + "' into table cli_load fields terminated by ',' (id, payload); "
+                + "select count(*) from cli_load"));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     p.getOutputStream().close();
     assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -190,6 +190,25 @@ class MySqlToolsIT {
     assertThat(bench.out()).containsPattern("reconnects:\\s+0 ");
   }
 
+  /**
+   * A MariaDB client tool's command line up to its own options: over TCP to {@code port} on this
+   * host as {@code user}, without TLS.
+   */
+  static List<String> toolAs(String tool, int port, String user, String password) {
+    return new java.util.ArrayList<>(
+        List.of(
+            tool,
+            "--protocol=TCP",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            String.valueOf(port),
+            "-u",
+            user,
+            "-p" + password,
+            "--skip-ssl"));
+  }
+
   static String[] concat(String[]... parts) {
     return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
   }

@@ -237,18 +237,7 @@ class MySqlTransactionPoolIT {
       java.nio.file.Files.writeString(file, direct, java.nio.charset.StandardCharsets.ISO_8859_1);
       assertThat(direct).contains("/*!50003 CREATE*/").contains("DELIMITER ;;");
       Process restore =
-          new ProcessBuilder(
-                  "mariadb",
-                  "--protocol=TCP",
-                  "-h",
-                  "127.0.0.1",
-                  "-P",
-                  String.valueOf(haloPort),
-                  "-u",
-                  "app",
-                  "-papppw",
-                  "--skip-ssl",
-                  "restored")
+          new ProcessBuilder(command("mariadb", haloPort, "restored"))
               .redirectInput(file.toFile())
               .redirectErrorStream(true)
               .start();
@@ -293,24 +282,24 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /** A MariaDB client tool's command line, as the application, with {@code more} options. */
+  private static List<String> command(String tool, int port, String... more) {
+    List<String> c = MySqlToolsIT.toolAs(tool, port, "app", "apppw");
+    c.addAll(List.of(more));
+    return c;
+  }
+
   /** What mariadb-dump writes for {@code database} through {@code port} (as the application). */
   private static String dump(int port, String database) throws Exception {
     Process p =
         new ProcessBuilder(
-                "mariadb-dump",
-                "--protocol=TCP",
-                "-h",
-                "127.0.0.1",
-                "-P",
-                String.valueOf(port),
-                "-u",
-                "app",
-                "-papppw",
-                "--skip-ssl",
-                "--routines",
-                "--triggers",
-                "--single-transaction",
-                database)
+                command(
+                    "mariadb-dump",
+                    port,
+                    "--routines",
+                    "--triggers",
+                    "--single-transaction",
+                    database))
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .start();
     p.getOutputStream().close();

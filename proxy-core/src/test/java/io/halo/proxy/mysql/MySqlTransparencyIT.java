@@ -115,19 +115,7 @@ class MySqlTransparencyIT {
    * The mariadb client, through Halo ({@code port}) or directly, as app; {@code options} before -e.
    */
   private static Run mariadb(int port, String sql, String... options) throws Exception {
-    List<String> command =
-        new java.util.ArrayList<>(
-            List.of(
-                "mariadb",
-                "--protocol=TCP",
-                "-h",
-                "127.0.0.1",
-                "-P",
-                String.valueOf(port),
-                "-u",
-                "app",
-                "-papppw",
-                "--skip-ssl"));
+    List<String> command = MySqlToolsIT.toolAs("mariadb", port, "app", "apppw");
     command.addAll(List.of(options));
     command.addAll(List.of("app", "-e", sql));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -408,6 +408,23 @@ class SplitIT {
     }
   }
 
+  /**
+   * Parses {@code sql} (a read) as the unnamed statement, on the standby, then binds and runs it
+   * ahead of a Sync (a Flush): that unit follows the statement to the standby.
+   */
+  private static void boundAheadOnTheStandby(io.halo.proxy.pg.RawPgSocket s, String sql)
+      throws Exception {
+    s.send(
+        io.halo.proxy.pg.RawPgSocket.concat(
+            io.halo.proxy.pg.RawPgSocket.parse("", sql), io.halo.proxy.pg.RawPgSocket.sync()));
+    assertThat(replies(s)).isEqualTo("1Z");
+    s.send(
+        io.halo.proxy.pg.RawPgSocket.concat(
+            io.halo.proxy.pg.RawPgSocket.bind(""),
+            io.halo.proxy.pg.RawPgSocket.execute(),
+            io.halo.proxy.pg.RawPgSocket.flush()));
+  }
+
   /** Parse of the unnamed statement, Bind, Execute, then {@code end} (a Flush or a Sync). */
   private static byte[] unnamed(String sql, byte[] end) {
     return io.halo.proxy.pg.RawPgSocket.concat(
@@ -433,16 +450,7 @@ class SplitIT {
       s.readUntilReady();
       // parsed on the standby (a read), then bound and run there ahead of a Sync: a unit sent at
       // a Flush goes to the primary unless it must follow what it binds
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.parse("", "select inet_server_port()"),
-              io.halo.proxy.pg.RawPgSocket.sync()));
-      assertThat(replies(s)).isEqualTo("1Z");
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.bind(""),
-              io.halo.proxy.pg.RawPgSocket.execute(),
-              io.halo.proxy.pg.RawPgSocket.flush()));
+      boundAheadOnTheStandby(s, "select inet_server_port()");
       StringBuilder ahead = new StringBuilder();
       for (io.halo.proxy.pg.RawPgSocket.Message m = s.read(); ; m = s.read()) {
         ahead.append(m.type());
@@ -480,16 +488,7 @@ class SplitIT {
       assertThat(s.read().type()).isEqualTo('Z');
       // a unit that failed on the standby ahead of its Sync: the refused statement behind it adds
       // no second error (the server would have dropped it)
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.parse("", "select 1 / x from (values (0)) v (x)"),
-              io.halo.proxy.pg.RawPgSocket.sync()));
-      assertThat(replies(s)).isEqualTo("1Z");
-      s.send(
-          io.halo.proxy.pg.RawPgSocket.concat(
-              io.halo.proxy.pg.RawPgSocket.bind(""),
-              io.halo.proxy.pg.RawPgSocket.execute(),
-              io.halo.proxy.pg.RawPgSocket.flush()));
+      boundAheadOnTheStandby(s, "select 1 / x from (values (0)) v (x)");
       assertThat(s.readError()).containsEntry('C', "22012");
       s.send(unnamed("select pg_advisory_lock(49)", io.halo.proxy.pg.RawPgSocket.sync()));
       io.halo.proxy.pg.RawPgSocket.Message only = s.read();

@@ -55,8 +55,8 @@ abstract class DialectClassifier implements StatementClassifier {
     SqlScanner scanner = new SqlScanner(sql, mysql, false);
     StatementKind kind = classify(scanner);
     if (kind != StatementKind.PIN && scanner.ambiguous()) {
-      // the server may read the text otherwise (its version, its sql_mode or
-      // standard_conforming_strings): both readings count, the more binding wins
+      // the server may read the text otherwise (its version, MariaDB's sql_mode=ORACLE): both
+      // readings count, the more binding wins
       StatementKind other = classify(new SqlScanner(sql, mysql, true));
       kind = kind == null ? other : other == null ? kind : kind.and(other);
     }

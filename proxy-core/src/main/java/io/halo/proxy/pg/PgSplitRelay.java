@@ -553,6 +553,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           && "".equals(io.halo.proxy.pg.message.ClientMessages.parseName(f.body()))) {
         unnamedOn = null; // a failed Parse leaves no unnamed statement behind
         unnamedText = null;
+        unnamedKind = StatementKind.WRITE;
       }
       log.info(
           "[{}] session {}: a statement that keeps session state, sent behind a Flush to standby"
@@ -581,9 +582,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         o.error(""); // the standby failed already: the client has its error, and no second one
       }
       b.channel().flush();
-      if (t == 'Q') {
+      if (t == 'Q' && !openFailed) {
         endRefusal(); // a Query is its own end: the standby's ReadyForQuery is the client's
-      } else {
+      } else { // (a server that failed ignores even a Query up to the Sync)
         refusalSync = o;
         o.holdEnd(true); // the client's Sync, not this one, gets a ReadyForQuery
       }

@@ -625,6 +625,42 @@ final class MySqlSplitRelay
     return StatementKind.WRITE;
   }
 
+  /**
+   * Whether {@code text} only sets autocommit ({@code SET [SESSION | LOCAL | @@session. | @@local.
+   * | @@]autocommit = value}), which the server status follows; read without a regular expression
+   * (the event loop).
+   */
+  static boolean onlyAutocommit(String text) {
+    String t = text.strip().toLowerCase(Locale.ROOT);
+    if (t.endsWith(";")) {
+      t = t.substring(0, t.length() - 1).strip();
+    }
+    if (!t.startsWith("set") || t.length() < 4 || Character.isLetterOrDigit(t.charAt(3))) {
+      return false;
+    }
+    t = t.substring(3).strip();
+    for (String scope : new String[] {"session ", "local ", "@@session.", "@@local.", "@@"}) {
+      if (t.startsWith(scope)) {
+        t = t.substring(scope.length()).strip();
+        break;
+      }
+    }
+    if (!t.startsWith("autocommit")) {
+      return false;
+    }
+    t = t.substring("autocommit".length()).strip();
+    if (t.startsWith(":=")) {
+      t = t.substring(2);
+    } else if (t.startsWith("=")) {
+      t = t.substring(1);
+    } else {
+      return false;
+    }
+    t = t.strip();
+    return !t.isEmpty()
+        && t.chars().allMatch(c -> Character.isLetterOrDigit(c) || c == '\'' || c == '_');
+  }
+
   private static boolean isAscii(String kept) {
     for (int i = 0; i < kept.length(); i++) {
       if (kept.charAt(i) >= 0x80) {
@@ -650,8 +686,13 @@ final class MySqlSplitRelay
     }
     String text =
         command == MySqlPackets.COM_INIT_DB ? "USE `" + kept.replace("`", "``") + "`" : kept;
-    if (text.toLowerCase(Locale.ROOT).contains("autocommit")) {
+    if (command != MySqlPackets.COM_INIT_DB && onlyAutocommit(text)) {
       return; // followed through the server status instead: reads never replay it
+    }
+    if (command != MySqlPackets.COM_INIT_DB
+        && text.toLowerCase(Locale.ROOT).contains("autocommit")) {
+      pin(); // autocommit beside other settings: neither kept whole nor replayable apart
+      return;
     }
     if (settingsBytes + text.length() > MAX_SETTINGS_BYTES) {
       pin();

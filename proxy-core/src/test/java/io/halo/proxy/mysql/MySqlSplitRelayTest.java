@@ -154,6 +154,34 @@ class MySqlSplitRelayTest {
     return s;
   }
 
+  /**
+   * Only a lone autocommit assignment is left to the server status; autocommit beside another
+   * setting, or text that merely contains the word (a database, a variable), is not dropped.
+   */
+  @Test
+  void only_a_lone_autocommit_assignment_is_followed_through_the_server_status() {
+    for (String only :
+        List.of(
+            "SET autocommit=1",
+            "set autocommit = 0;",
+            "SET SESSION autocommit=ON",
+            "SET @@session.autocommit = 'OFF'",
+            "set @@autocommit:=1")) {
+      assertThat(MySqlSplitRelay.onlyAutocommit(only)).as(only).isTrue();
+    }
+    for (String not :
+        List.of(
+            "SET NAMES latin1, autocommit=1",
+            "SET autocommit=1, sql_mode=''",
+            "USE autocommit_log",
+            "SET @autocommit = 1",
+            "SET GLOBAL autocommit=1",
+            "/* x */ SET autocommit=1",
+            "SETautocommit=1")) {
+      assertThat(MySqlSplitRelay.onlyAutocommit(not)).as(not).isFalse();
+    }
+  }
+
   @Test
   void a_query_and_its_reply_pass_unchanged_with_their_sequence_ids() {
     client.writeInbound(packet(0, command(0x03, "select 1")));

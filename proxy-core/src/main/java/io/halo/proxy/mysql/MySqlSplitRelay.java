@@ -689,8 +689,10 @@ final class MySqlSplitRelay
     if (command != MySqlPackets.COM_INIT_DB && onlyAutocommit(text)) {
       return; // followed through the server status instead: reads never replay it
     }
+    String lower = text.strip().toLowerCase(Locale.ROOT);
     if (command != MySqlPackets.COM_INIT_DB
-        && text.toLowerCase(Locale.ROOT).contains("autocommit")) {
+        && lower.startsWith("set")
+        && lower.contains("autocommit")) {
       pin(); // autocommit beside other settings: neither kept whole nor replayable apart
       return;
     }

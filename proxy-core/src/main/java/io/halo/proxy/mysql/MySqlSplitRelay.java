@@ -609,7 +609,10 @@ final class MySqlSplitRelay
       int from = payload.readerIndex() + 1;
       return plainOnPrimary(payload, from, payload.writerIndex())
           ? StatementKind.WRITE // by its bytes: no pin, no setting, no transaction control
-          : stats.classify(commandText(payload), rules);
+          : stats.classify(
+              commandText(payload),
+              rules,
+              (primaryStatus & MySqlPackets.SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0);
     }
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;

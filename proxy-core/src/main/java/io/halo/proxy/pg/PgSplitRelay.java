@@ -130,6 +130,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private boolean refusing;
 
+  /**
+   * The primary's {@code standard_conforming_strings} as it last reported it (on since PostgreSQL
+   * 9.1): off, backslashes escape in every string, and statements are classified so.
+   */
+  private boolean standardStrings = true;
+
   /** The unit {@link #open} points at got an error (its server then drops all up to the Sync). */
   private boolean openFailed;
 
@@ -266,7 +272,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     @Override
     public boolean passes(byte type) {
       Owed e = next();
-      return e != null && !e.isHidden() && type != 'E' && type != 'Z' && type != 'G';
+      return e != null
+          && !e.isHidden()
+          && type != 'E'
+          && type != 'Z'
+          && type != 'G'
+          && type != 'S'; // (a ParameterStatus is looked at: standard_conforming_strings)
     }
   }
 
@@ -615,9 +626,20 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           + " follow a read that went ahead of its Sync (a Flush) to a standby: Halo refused it;"
           + " send a Sync before it";
 
+  /** Follows the ParameterStatus messages that change how statements read. */
+  private void noteParameter(ByteBuf body) {
+    String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
+    if ("standard_conforming_strings".equals(name)) {
+      String value =
+          io.halo.proxy.pg.message.ClientMessages.cstring(
+              body, body.readerIndex() + name.length() + 1);
+      standardStrings = !"off".equals(value);
+    }
+  }
+
   /** A statement's kind by its text (a malformed message's, null, is a write). */
   private StatementKind kindOf(String text) {
-    return text == null ? StatementKind.WRITE : stats.classify(text, rules);
+    return text == null ? StatementKind.WRITE : stats.classify(text, rules, !standardStrings);
   }
 
   /** A Query (its text and the NUL that ends it) that {@link #plainOnPrimary} lets through. */
@@ -1511,6 +1533,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     Owed e = b.next();
     byte t = f.type();
+    if (t == 'S' && b.isPrimary()) {
+      noteParameter(f.body());
+    }
     if (t == 'E'
         && e != null
         && !e.isHidden()

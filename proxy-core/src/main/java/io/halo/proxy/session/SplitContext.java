@@ -44,7 +44,15 @@ public final class SplitContext {
    * and a MySQL replica without read_only would run it).
    */
   public StatementKind classify(String sql, SessionRules rules) {
-    StatementKind kind = classifier.classify(sql);
+    return classify(sql, rules, false);
+  }
+
+  /**
+   * {@link #classify(String, SessionRules)} for a session whose server reads backslashes in strings
+   * the other way from the default ({@link StatementClassifier#classify(String, boolean)}).
+   */
+  public StatementKind classify(String sql, SessionRules rules, boolean otherEscapes) {
+    StatementKind kind = classifier.classify(sql, otherEscapes);
     if (kind != StatementKind.READ) {
       return kind; // a rule never sends a write, a setting or a pinning statement to a replica
     }

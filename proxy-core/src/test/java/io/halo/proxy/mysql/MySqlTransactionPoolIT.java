@@ -566,6 +566,23 @@ class MySqlTransactionPoolIT {
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }
 
+  /**
+   * With NO_BACKSLASH_ESCAPES in the session's sql_mode (the server says so in every OK packet) a
+   * backslash ends a string like any character: a lock after it, inside "the string" for the
+   * default reading, pins.
+   */
+  @Test
+  void a_lock_after_a_backslash_string_pins_without_backslash_escapes() throws Exception {
+    long pinnedBefore = pinned();
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      a.createStatement().execute("set sql_mode = 'NO_BACKSLASH_ESCAPES'");
+      a.createStatement().execute("select 'a\\', get_lock('halo_nbe', 1) -- '");
+      keepsItsConnection(a, other);
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
   @org.junit.jupiter.params.ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(
       strings = {

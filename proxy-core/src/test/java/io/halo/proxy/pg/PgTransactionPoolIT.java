@@ -865,6 +865,25 @@ class PgTransactionPoolIT {
     }
   }
 
+  /**
+   * With {@code standard_conforming_strings} off a backslash escapes in every string, as the server
+   * reports: a lock after such a string, which the default reading takes for a comment, pins.
+   */
+  @Test
+  void a_lock_after_a_backslash_string_pins_when_strings_are_not_standard() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    String options = "preferQueryMode=simple";
+    try (own;
+        Connection a = own.connect(USER, PW, "app", options);
+        Connection b = own.connect(USER, PW, "app", options);
+        Statement sa = a.createStatement()) {
+      sa.execute("set standard_conforming_strings = off");
+      sa.execute("select 'a\\' , 1 -- ', pg_advisory_lock(47)");
+      keepsItsConnection(() -> backendPid(a), b);
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+    }
+  }
+
   /** The backend pid a session's next transaction runs on. */
   private interface Pid {
     int next() throws Exception;

@@ -52,12 +52,17 @@ abstract class DialectClassifier implements StatementClassifier {
 
   @Override
   public final StatementKind classify(String sql) {
-    SqlScanner scanner = new SqlScanner(sql, mysql, false);
+    return classify(sql, false);
+  }
+
+  @Override
+  public final StatementKind classify(String sql, boolean otherEscapes) {
+    SqlScanner scanner = new SqlScanner(sql, mysql, false, otherEscapes);
     StatementKind kind = classify(scanner);
     if (kind != StatementKind.PIN && scanner.ambiguous()) {
       // the server may read the text otherwise (its version, MariaDB's sql_mode=ORACLE): both
       // readings count, the more binding wins
-      StatementKind other = classify(new SqlScanner(sql, mysql, true));
+      StatementKind other = classify(new SqlScanner(sql, mysql, true, otherEscapes));
       kind = kind == null ? other : other == null ? kind : kind.and(other);
     }
     return kind == null ? StatementKind.READ : kind;

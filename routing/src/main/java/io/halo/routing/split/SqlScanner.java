@@ -109,10 +109,9 @@ final class SqlScanner {
   /**
    * The other reading ({@link #ambiguous}, MySQL): every executable comment skipped (a server older
    * than its version) and {@code --} a comment whatever follows it (MariaDB's {@code
-   * sql_mode=ORACLE}). Not read otherwise (noted): literals under {@code NO_BACKSLASH_ESCAPES} or
-   * {@code ANSI_QUOTES}, PostgreSQL's {@code standard_conforming_strings = off}; a second reading
-   * of every backslash would pin sessions whose data is escaped with {@code \'} (PHP's escaping),
-   * and the mode is the server's to say.
+   * sql_mode=ORACLE}). How strings read backslashes is not guessed but the session's mode, as its
+   * server reports it ({@link #otherEscapes}): a second reading of every backslash would pin every
+   * session whose data is escaped as {@code \'} (PHP's escaping).
    */
   private final boolean other;
 
@@ -123,14 +122,22 @@ final class SqlScanner {
    */
   private boolean ambiguous;
 
+  /**
+   * Strings read backslashes the other way from the dialect's default: MySQL without escapes
+   * ({@code NO_BACKSLASH_ESCAPES}), PostgreSQL with them ({@code standard_conforming_strings =
+   * off}); the session's mode, as its server reported it.
+   */
+  private final boolean otherEscapes;
+
   SqlScanner(String sql, boolean mysql) {
-    this(sql, mysql, false);
+    this(sql, mysql, false, false);
   }
 
-  SqlScanner(String sql, boolean mysql, boolean other) {
+  SqlScanner(String sql, boolean mysql, boolean other, boolean otherEscapes) {
     this.sql = sql;
     this.mysql = mysql;
     this.other = other;
+    this.otherEscapes = otherEscapes;
   }
 
   /** Whether the text read so far may read otherwise under other server settings (see above). */
@@ -304,12 +311,12 @@ final class SqlScanner {
   private int token(char c) {
     int n = sql.length();
     if (c == '\'') {
-      skipQuoted('\'', mysql || isEscapeString());
+      skipQuoted('\'', (mysql != otherEscapes) || (!mysql && isEscapeString()));
       return OTHER;
     }
     if (c == '"') {
       int start = pos;
-      skipQuoted('"', mysql);
+      skipQuoted('"', mysql && !otherEscapes);
       if (!mysql) {
         int end = pos > start + 1 && sql.charAt(pos - 1) == '"' ? pos - 1 : pos;
         quoted = sql.substring(start + 1, end).replace("\"\"", "\"");
@@ -317,7 +324,7 @@ final class SqlScanner {
       return mysql ? OTHER : quotedIdentifier();
     }
     if (c == '`' && mysql) {
-      skipQuoted('`', false, false);
+      skipQuoted('`', false);
       return OTHER;
     }
     if (c == '$' && !mysql) {
@@ -365,7 +372,7 @@ final class SqlScanner {
             && (sql.charAt(pos) == '\'' || sql.charAt(pos) == '"' || sql.charAt(pos) == '`')) {
           // @'name', @"name", @`name`: a user variable too
           char quote = sql.charAt(pos);
-          skipQuoted(quote, quote != '`'); // (from the quote on)
+          skipQuoted(quote, quote != '`' && !otherEscapes); // (from the quote on)
           return VARIABLE;
         }
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {

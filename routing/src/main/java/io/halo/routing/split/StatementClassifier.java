@@ -14,6 +14,15 @@ public interface StatementClassifier {
   StatementKind classify(String sql);
 
   /**
+   * {@link #classify} as a server whose strings read backslashes the other way from its default
+   * reads {@code sql}: MySQL with {@code NO_BACKSLASH_ESCAPES} (no escapes), PostgreSQL with {@code
+   * standard_conforming_strings = off} (escapes in every string). Rare: never cached.
+   */
+  default StatementKind classify(String sql, boolean otherEscapes) {
+    return classify(sql);
+  }
+
+  /**
    * The names (unqualified; lower case, or as written when quoted) of the functions {@code sql}
    * calls, so that a caller can ask the server's catalogue whether they write; SQL syntax followed
    * by a parenthesis ({@code IN (...)}, {@code EXISTS (...)}) is left out.
@@ -61,6 +70,11 @@ public interface StatementClassifier {
           kinds.put(sql, kind);
         }
         return kind;
+      }
+
+      @Override
+      public StatementKind classify(String sql, boolean otherEscapes) {
+        return otherEscapes ? classifier.classify(sql, true) : classify(sql);
       }
 
       @Override

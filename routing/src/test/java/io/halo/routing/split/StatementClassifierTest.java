@@ -248,6 +248,23 @@ class StatementClassifierTest {
     assertThat(pg.classify("SELECT 1 -- x\r\n")).isEqualTo(READ);
   }
 
+  /**
+   * Strings read backslashes as the session's server does (MySQL's NO_BACKSLASH_ESCAPES,
+   * PostgreSQL's standard_conforming_strings = off), as its relay follows them.
+   */
+  @Test
+  void stringsReadBackslashesAsTheServersModeSays() {
+    String my1 = "select 'a\\', get_lock('x', 1) -- '";
+    assertThat(my.classify(my1)).isEqualTo(READ);
+    assertThat(my.classify(my1, true)).isEqualTo(PIN);
+    String pg1 = "select 'a\\' , 1 -- ', pg_advisory_lock(1)";
+    assertThat(pg.classify(pg1)).isEqualTo(READ);
+    assertThat(pg.classify(pg1, true)).isEqualTo(PIN);
+    // PHP's escaping, read with escapes as its server reads it: a write, no user variable
+    assertThat(my.classify("INSERT INTO u VALUES ('O\\'Brien', 'ob@example.com')"))
+        .isEqualTo(WRITE);
+  }
+
   @Test
   void lineComments() {
     assertThat(pg.classify("-- DELETE\nSELECT 1")).isEqualTo(READ);

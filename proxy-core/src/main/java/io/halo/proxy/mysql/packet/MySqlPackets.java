@@ -13,6 +13,10 @@ public final class MySqlPackets {
   // Server status flags and command bytes: defined here once for the whole MySQL adapter.
   public static final int SERVER_STATUS_IN_TRANS = 0x0001;
   public static final int SERVER_STATUS_AUTOCOMMIT = 0x0002;
+
+  /** The session's sql_mode has NO_BACKSLASH_ESCAPES: strings have no escapes. */
+  public static final int SERVER_STATUS_NO_BACKSLASH_ESCAPES = 0x0200;
+
   public static final int SERVER_MORE_RESULTS_EXISTS = 0x0008;
   public static final int SERVER_STATUS_CURSOR_EXISTS = 0x0040;
   public static final int SERVER_STATUS_LAST_ROW_SENT = 0x0080;

@@ -103,6 +103,16 @@ final class SqlScanner {
    */
   private int executableEnd = -1;
 
+  /**
+   * The first {@code *}{@code /} and {@code /*} at or after where they were last looked for (-1:
+   * none; -2: not looked for yet). Executable comments look for both as they open; remembered, so
+   * that a text of many comments (a hostile one: {@code /*!a;} over and over) is searched once, not
+   * once per comment, on the event loop.
+   */
+  private int nextClose = -2;
+
+  private int nextOpen = -2;
+
   /** The version the text's first executable comment needs ("" for none), or null. */
   private String executableVersion;
 
@@ -262,8 +272,8 @@ final class SqlScanner {
           executableVersion = version;
           inExecutable = true;
           ambiguous = true; // a server that skips it reads the text without it
-          executableEnd = sql.indexOf("*/", pos);
-          int nested = sql.indexOf("/*", pos);
+          executableEnd = nextClose = next("*/", pos, nextClose);
+          int nested = nextOpen = next("/*", pos, nextOpen);
           if (nested >= 0 && (executableEnd < 0 || nested < executableEnd)) {
             unsure = true; // a server that skips it ends it after a nested comment
           }
@@ -278,6 +288,14 @@ final class SqlScanner {
       leaveExecutable(-1); // the text ended inside one
     }
     return END;
+  }
+
+  /**
+   * The first {@code needle} at or after {@code from}, given {@code found}, the first at or after
+   * an earlier point (or -2): still the answer unless it lies before {@code from}.
+   */
+  private int next(String needle, int from, int found) {
+    return found == -2 || (found >= 0 && found < from) ? sql.indexOf(needle, from) : found;
   }
 
   /**

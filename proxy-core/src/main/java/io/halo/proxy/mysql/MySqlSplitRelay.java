@@ -629,12 +629,12 @@ final class MySqlSplitRelay
   }
 
   /**
-   * Whether {@code text} only sets autocommit ({@code SET [SESSION | LOCAL | @@session. | @@local.
-   * | @@]autocommit = value}), which the server status follows; read without a regular expression
-   * (the event loop).
+   * Whether {@code lower} (a statement, stripped and lower case) only sets autocommit ({@code SET
+   * [SESSION | LOCAL | @@session. | @@local. | @@]autocommit = value}), which the server status
+   * follows; read without a regular expression (the event loop).
    */
-  static boolean onlyAutocommit(String text) {
-    String t = text.strip().toLowerCase(Locale.ROOT);
+  static boolean onlyAutocommit(String lower) {
+    String t = lower;
     if (t.endsWith(";")) {
       t = t.substring(0, t.length() - 1).strip();
     }
@@ -689,15 +689,15 @@ final class MySqlSplitRelay
     }
     String text =
         command == MySqlPackets.COM_INIT_DB ? "USE `" + kept.replace("`", "``") + "`" : kept;
-    if (command != MySqlPackets.COM_INIT_DB && onlyAutocommit(text)) {
-      return; // followed through the server status instead: reads never replay it
-    }
-    String lower = text.strip().toLowerCase(Locale.ROOT);
-    if (command != MySqlPackets.COM_INIT_DB
-        && lower.startsWith("set")
-        && lower.contains("autocommit")) {
-      pin(); // autocommit beside other settings: neither kept whole nor replayable apart
-      return;
+    if (command != MySqlPackets.COM_INIT_DB) {
+      String lower = text.strip().toLowerCase(Locale.ROOT);
+      if (onlyAutocommit(lower)) {
+        return; // followed through the server status instead: reads never replay it
+      }
+      if (lower.startsWith("set") && lower.contains("autocommit")) {
+        pin(); // autocommit beside other settings: neither kept whole nor replayable apart
+        return;
+      }
     }
     if (settingsBytes + text.length() > MAX_SETTINGS_BYTES) {
       pin();

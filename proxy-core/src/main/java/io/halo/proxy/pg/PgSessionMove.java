@@ -87,7 +87,7 @@ final class PgSessionMove {
           // One Sync per Parse: a failed statement then skips nothing but itself.
           for (ByteBuf b : replay) {
             ch.write(b);
-            ch.write(ch.alloc().buffer(5).writeByte('S').writeInt(4));
+            ch.write(PgMessages.sync(ch.alloc()));
           }
           if (abort) {
             // The client is inside a transaction that died with its backend: open one here and

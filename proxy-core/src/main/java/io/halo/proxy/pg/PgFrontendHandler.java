@@ -570,7 +570,11 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     for (String p : setLater) {
       client.write(PgMessages.parameterStatus(client.alloc(), p, backendParameters.get(p)));
     }
+    boolean standardStrings = true;
     for (ByteBuf m : backend.startupMessages()) {
+      // how the server reads backslashes in strings, as its login said (its default may be off)
+      standardStrings &=
+          !"off".equals(PgMessages.parameterStatusValue(m, "standard_conforming_strings"));
       for (String p : setLater) {
         m = PgMessages.withoutParameterStatus(client.alloc(), m, p);
       }
@@ -581,7 +585,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), backend.transactionStatus()));
 
     if (listener.split() != null) {
-      PgSplitRelay relay = new PgSplitRelay(session, listener.split());
+      PgSplitRelay relay = new PgSplitRelay(session, listener.split(), standardStrings);
       session.split(relay);
       relay.start(ctx, backend, early);
       early.clear();

@@ -131,10 +131,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private boolean refusing;
 
   /**
-   * The primary's {@code standard_conforming_strings} as it last reported it (on since PostgreSQL
-   * 9.1): off, backslashes escape in every string, and statements are classified so.
+   * The primary's {@code standard_conforming_strings} as it last reported it (at the login, then by
+   * ParameterStatus; on by default since PostgreSQL 9.1): off, backslashes escape in every string,
+   * and statements are classified so.
    */
-  private boolean standardStrings = true;
+  private boolean standardStrings;
 
   /** The unit {@link #open} points at got an error (its server then drops all up to the Sync). */
   private boolean openFailed;
@@ -281,7 +282,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
   }
 
-  PgSplitRelay(PgSession session, io.halo.proxy.session.SplitContext stats) {
+  PgSplitRelay(
+      PgSession session, io.halo.proxy.session.SplitContext stats, boolean standardStrings) {
     super(
         new Setup(
             session.listener().name(),
@@ -300,6 +302,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         WAL);
     this.session = session;
     this.listener = session.listener();
+    this.standardStrings = standardStrings;
     // startup parameters its pooled connections did not log in with: set on each of them
     Map<String, String> own = session.backendParameters();
     if (multiplexed) {
@@ -372,7 +375,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (open != null) {
       Backend b = open;
-      if (!refusing && (t == 'Q' || t == 'P')) {
+      if (!refusing && (t == 'Q' || t == 'P' || t == 'F')) {
         sentOn(b, f);
       }
       if (refusing) {
@@ -521,7 +524,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         case 'B' -> k = boundKind(f, parsed);
         case 'D' -> k = describedKind(f, parsed);
         case 'E', 'S', 'H', 'C' -> k = null;
-        default -> k = StatementKind.WRITE; // FunctionCall and anything unexpected
+        case 'F' -> k = functionCallKind(f.body());
+        default -> k = StatementKind.WRITE; // anything unexpected
       }
       parsed = noteParse(parsed, f);
       if (k != null) {
@@ -547,10 +551,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (f.type() == 'Q' && plainQuery(f.body())) {
       return; // by its bytes: no pin, no setting
     }
-    String text = statementText(f);
-    StatementKind kind = kindOf(text);
-    if (f.type() == 'P') {
-      parses.add(new ParseSeen(f, text, kind));
+    StatementKind kind;
+    if (f.type() == 'F') {
+      kind = functionCallKind(f.body());
+    } else {
+      String text = statementText(f);
+      kind = kindOf(text);
+      if (f.type() == 'P') {
+        parses.add(new ParseSeen(f, text, kind));
+      }
     }
     if (kind != StatementKind.PIN && kind != StatementKind.SESSION) {
       return;
@@ -635,6 +644,35 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
               body, body.readerIndex() + name.length() + 1);
       standardStrings = !"off".equals(value);
     }
+  }
+
+  /**
+   * The built-in functions that leave session state behind ({@code PIN_FUNCTIONS} of the classifier
+   * that a FunctionCall can name only by OID): {@code set_config} (2078) and the session advisory
+   * locks and unlocks (2880-2892). Built-in OIDs are fixed in {@code pg_proc}, these since
+   * PostgreSQL 8.2; {@code PgTransactionPoolIT} checks them against the server's catalogue.
+   */
+  static final java.util.Set<Integer> PIN_FUNCTION_OIDS =
+      java.util.Set.of(
+          2078, 2880, 2881, 2882, 2883, 2884, 2885, 2886, 2887, 2888, 2889, 2890, 2891, 2892);
+
+  /** Below this OID every function is built in ({@code FirstNormalObjectId}). */
+  private static final long FIRST_NORMAL_OID = 16_384;
+
+  /**
+   * A FunctionCall's kind by the OID it names (its first four bytes): one of {@link
+   * #PIN_FUNCTION_OIDS} pins, and so does any function not built in, whose name Halo does not see
+   * (an extension's {@code dblink_connect}, a function taking a lock); the rest (pgjdbc's large
+   * object calls) are writes.
+   */
+  static StatementKind functionCallKind(ByteBuf body) {
+    if (body.readableBytes() < 4) {
+      return StatementKind.WRITE; // malformed: the primary refuses it
+    }
+    long oid = Integer.toUnsignedLong(body.getInt(body.readerIndex()));
+    return PIN_FUNCTION_OIDS.contains((int) oid) || oid >= FIRST_NORMAL_OID
+        ? StatementKind.PIN
+        : StatementKind.WRITE;
   }
 
   /** A statement's kind by its text (a malformed message's, null, is a write). */

@@ -99,7 +99,7 @@ class PgSplitRelayTest {
             new UserConfig("app", "pw", AuthMethod.SCRAM_SHA_256, "app", "pw"),
             Map.of(),
             connection);
-    PgSplitRelay relay = new PgSplitRelay(session, split);
+    PgSplitRelay relay = new PgSplitRelay(session, split, true);
     session.split(relay);
     relay.start(client.pipeline().context("frontend"), connection, List.of());
     client.pipeline().remove("frontend");

@@ -828,6 +828,56 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * A FunctionCall names its function by OID: one that takes a session advisory lock pins as the
+   * same call in a statement does (libpq's {@code PQfn}, pgjdbc's {@code Fastpath}).
+   */
+  @Test
+  void a_function_call_message_that_takes_an_advisory_lock_pins_the_session() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        Connection b = own.connect(USER, PW, "app", "prepareThreshold=1")) {
+      int oid;
+      try (ResultSet rs =
+          b.createStatement()
+              .executeQuery("select 'pg_advisory_lock(bigint)'::regprocedure::oid::int")) {
+        assertThat(rs.next()).isTrue();
+        oid = rs.getInt(1);
+      }
+      a.send(RawPgSocket.startup(TRUSTED, "app"));
+      a.readUntilReady();
+      java.nio.ByteBuffer call = java.nio.ByteBuffer.allocate(4 + 2 + 2 + 2 + 4 + 8 + 2);
+      call.putInt(oid).putShort((short) 1).putShort((short) 1); // one argument format: binary
+      call.putShort((short) 1).putInt(8).putLong(49).putShort((short) 1); // the key; binary result
+      a.send(RawPgSocket.message('F', call.array()));
+      RawPgSocket.Message m = a.read();
+      assertThat(m.type()).as("FunctionCallResponse").isEqualTo('V');
+      a.readUntilReady();
+      keepsItsConnection(() -> rawBackendPid(a), b);
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+    }
+  }
+
+  /** The OIDs Halo knows by heart are the server's own for the functions that pin. */
+  @Test
+  void the_function_oids_that_pin_are_the_servers() throws Exception {
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement st = c.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "select oid::int from pg_proc where proname in ('set_config', 'pg_advisory_lock',"
+                    + " 'pg_advisory_lock_shared', 'pg_try_advisory_lock',"
+                    + " 'pg_try_advisory_lock_shared', 'pg_advisory_unlock',"
+                    + " 'pg_advisory_unlock_shared', 'pg_advisory_unlock_all')")) {
+      Set<Integer> oids = new HashSet<>();
+      while (rs.next()) {
+        oids.add(rs.getInt(1));
+      }
+      assertThat(oids).isEqualTo(PgSplitRelay.PIN_FUNCTION_OIDS);
+    }
+  }
+
+  /**
    * A setting written in a client encoding other than UTF-8 (LATIN1: {@code é} is the one byte E9)
    * follows its session to another connection as the bytes it was written in.
    */
@@ -879,6 +929,29 @@ class PgTransactionPoolIT {
         Statement sa = a.createStatement()) {
       sa.execute("set standard_conforming_strings = off");
       sa.execute("select 'a\\' , 1 -- ', pg_advisory_lock(47)");
+      keepsItsConnection(() -> backendPid(a), b);
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+    }
+  }
+
+  /**
+   * The same when strings are not standard from the login on (a database's or role's setting, or
+   * the startup's options, as here): the pooled login's ParameterStatus says so, no SET does.
+   */
+  @Test
+  void a_lock_after_a_backslash_string_pins_when_the_login_says_strings_are_not_standard()
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    String options = "preferQueryMode=simple&options=-c%20standard_conforming_strings%3Doff";
+    try (own;
+        Connection a = own.connect(USER, PW, "app", options);
+        Connection b = own.connect(USER, PW, "app", options);
+        Statement sa = a.createStatement()) {
+      try (ResultSet rs = sa.executeQuery("show standard_conforming_strings")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString(1)).isEqualTo("off");
+      }
+      sa.execute("select 'a\\' , 1 -- ', pg_advisory_lock(48)");
       keepsItsConnection(() -> backendPid(a), b);
       assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
     }

@@ -183,26 +183,51 @@ public final class PgMessages {
     try {
       int i = messages.readerIndex();
       int end = messages.writerIndex();
-      while (i + 5 <= end) {
-        int length = messages.getInt(i + 1);
-        if (length < 4 || i + 1 + length > end) {
-          break; // not whole messages: the rest is left out, as no client could read it
-        }
-        boolean same =
-            messages.getByte(i) == 'S'
-                && length - 4 > wanted.length
-                && messages.getByte(i + 5 + wanted.length) == 0
-                && io.netty.buffer.ByteBufUtil.equals(
-                    messages, i + 5, Unpooled.wrappedBuffer(wanted), 0, wanted.length);
-        if (!same) {
+      for (int length; (length = wholeMessage(messages, i, end)) > 0; i += 1 + length) {
+        if (!isParameterStatus(messages, i, length, wanted)) {
           out.writeBytes(messages, i, 1 + length);
-        }
-        i += 1 + length;
+        } // (not whole messages: the rest is left out, as no client could read it)
       }
     } finally {
       messages.release();
     }
     return out;
+  }
+
+  /**
+   * The value of the ParameterStatus of {@code name} among {@code messages} (whole messages from a
+   * login, not consumed), or null when none is there.
+   */
+  public static String parameterStatusValue(ByteBuf messages, String name) {
+    byte[] wanted = name.getBytes(StandardCharsets.UTF_8);
+    int end = messages.writerIndex();
+    for (int i = messages.readerIndex(), length;
+        (length = wholeMessage(messages, i, end)) > 0;
+        i += 1 + length) {
+      if (isParameterStatus(messages, i, length, wanted)) {
+        int from = i + 5 + wanted.length + 1;
+        int nul = messages.indexOf(from, i + 1 + length, (byte) 0);
+        return nul < 0 ? null : messages.toString(from, nul - from, StandardCharsets.UTF_8);
+      }
+    }
+    return null;
+  }
+
+  /** The length field of the whole message at {@code i} (before {@code end}), else 0. */
+  private static int wholeMessage(ByteBuf messages, int i, int end) {
+    if (i + 5 > end) {
+      return 0;
+    }
+    int length = messages.getInt(i + 1);
+    return length < 4 || i + 1 + length > end ? 0 : length;
+  }
+
+  private static boolean isParameterStatus(ByteBuf messages, int i, int length, byte[] name) {
+    return messages.getByte(i) == 'S'
+        && length - 4 > name.length
+        && messages.getByte(i + 5 + name.length) == 0
+        && io.netty.buffer.ByteBufUtil.equals(
+            messages, i + 5, Unpooled.wrappedBuffer(name), 0, name.length);
   }
 
   /** NoticeResponse with severity WARNING (may be sent between any two messages). */

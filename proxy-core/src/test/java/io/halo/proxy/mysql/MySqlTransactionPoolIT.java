@@ -583,6 +583,23 @@ class MySqlTransactionPoolIT {
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
   }
 
+  /**
+   * With ANSI_QUOTES in the session's sql_mode (which no reply reports) a double quote opens an
+   * identifier, where a backslash is a character: a lock after {@code "a\"}, inside "the string"
+   * for the default reading, pins.
+   */
+  @Test
+  void a_lock_after_a_backslash_in_double_quotes_pins_with_ansi_quotes() throws Exception {
+    long pinnedBefore = pinned();
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      a.createStatement().execute("set sql_mode = 'ANSI_QUOTES'");
+      a.createStatement().execute("select 1 as \"a\\\", get_lock('halo_ansi', 1) -- \"");
+      keepsItsConnection(a, other);
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
   @org.junit.jupiter.params.ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(
       strings = {

@@ -57,15 +57,30 @@ abstract class DialectClassifier implements StatementClassifier {
 
   @Override
   public final StatementKind classify(String sql, boolean otherEscapes) {
-    SqlScanner scanner = new SqlScanner(sql, mysql, false, otherEscapes);
+    SqlScanner scanner = new SqlScanner(sql, mysql, false, otherEscapes, false);
     StatementKind kind = classify(scanner);
-    if (kind != StatementKind.PIN && scanner.ambiguous()) {
+    boolean ambiguous = scanner.ambiguous();
+    if (kind != StatementKind.PIN && scanner.quotesAmbiguous()) {
+      // (MySQL) ANSI_QUOTES, which no reply reports, ends a double-quoted part elsewhere
+      SqlScanner ansi = new SqlScanner(sql, mysql, false, otherEscapes, true);
+      kind = both(kind, classify(ansi));
+      ambiguous |= ansi.ambiguous();
+    }
+    if (kind != StatementKind.PIN && ambiguous) {
       // the server may read the text otherwise (its version, MariaDB's sql_mode=ORACLE): both
       // readings count, the more binding wins
-      StatementKind other = classify(new SqlScanner(sql, mysql, true, otherEscapes));
-      kind = kind == null ? other : other == null ? kind : kind.and(other);
+      SqlScanner other = new SqlScanner(sql, mysql, true, otherEscapes, false);
+      kind = both(kind, classify(other));
+      if (kind != StatementKind.PIN && other.quotesAmbiguous()) {
+        kind = both(kind, classify(new SqlScanner(sql, mysql, true, otherEscapes, true)));
+      }
     }
     return kind == null ? StatementKind.READ : kind;
+  }
+
+  /** The more binding of two readings' kinds (null: the reading found no statement). */
+  private static StatementKind both(StatementKind one, StatementKind other) {
+    return one == null ? other : other == null ? one : one.and(other);
   }
 
   /** The kind of the statements {@code scanner} reads, or null when it reads none. */

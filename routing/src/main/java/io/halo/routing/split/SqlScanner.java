@@ -139,15 +139,35 @@ final class SqlScanner {
    */
   private final boolean otherEscapes;
 
+  /**
+   * MySQL's {@code ANSI_QUOTES}: a double quote opens an identifier, where a backslash is a
+   * character, not a string. The server does not report this mode (it is no status flag), so the
+   * classifier reads a text in this reading too when the two would end a double-quoted part apart
+   * ({@link #quotesAmbiguous}).
+   */
+  private final boolean ansiQuotes;
+
+  /**
+   * A double-quoted string held a backslash before a double quote ({@code "a\"b"}): with {@code
+   * ANSI_QUOTES} the server ends it there, and what follows is code (MySQL, read with escapes).
+   */
+  private boolean quotesAmbiguous;
+
   SqlScanner(String sql, boolean mysql) {
-    this(sql, mysql, false, false);
+    this(sql, mysql, false, false, false);
   }
 
-  SqlScanner(String sql, boolean mysql, boolean other, boolean otherEscapes) {
+  SqlScanner(String sql, boolean mysql, boolean other, boolean otherEscapes, boolean ansiQuotes) {
     this.sql = sql;
     this.mysql = mysql;
     this.other = other;
     this.otherEscapes = otherEscapes;
+    this.ansiQuotes = ansiQuotes;
+  }
+
+  /** Whether a double-quoted part would end elsewhere under {@code ANSI_QUOTES} (see above). */
+  boolean quotesAmbiguous() {
+    return quotesAmbiguous;
   }
 
   /** Whether the text read so far may read otherwise under other server settings (see above). */
@@ -334,7 +354,7 @@ final class SqlScanner {
     }
     if (c == '"') {
       int start = pos;
-      skipQuoted('"', mysql && !otherEscapes);
+      skipQuoted('"', mysql && !otherEscapes && !ansiQuotes);
       if (!mysql) {
         int end = pos > start + 1 && sql.charAt(pos - 1) == '"' ? pos - 1 : pos;
         quoted = sql.substring(start + 1, end).replace("\"\"", "\"");
@@ -390,7 +410,9 @@ final class SqlScanner {
             && (sql.charAt(pos) == '\'' || sql.charAt(pos) == '"' || sql.charAt(pos) == '`')) {
           // @'name', @"name", @`name`: a user variable too
           char quote = sql.charAt(pos);
-          skipQuoted(quote, quote != '`' && !otherEscapes); // (from the quote on)
+          skipQuoted(
+              quote,
+              quote != '`' && !otherEscapes && !(ansiQuotes && quote == '"')); // (from the quote)
           return VARIABLE;
         }
         if (mysql && pos < n && (isWordChar(sql.charAt(pos)) || sql.charAt(pos) == '@')) {
@@ -489,6 +511,9 @@ final class SqlScanner {
         unsure = true;
       }
       if (backslashEscapes && c == '\\') {
+        if (quote == '"' && pos + 1 < n && sql.charAt(pos + 1) == '"') {
+          quotesAmbiguous = true; // with ANSI_QUOTES the part ends here
+        }
         pos += 2;
       } else if (c == quote) {
         if (pos + 1 < n && sql.charAt(pos + 1) == quote) {

@@ -265,6 +265,31 @@ class StatementClassifierTest {
         .isEqualTo(WRITE);
   }
 
+  /**
+   * MySQL's ANSI_QUOTES (no reply reports it) reads a double quote as an identifier's, where a
+   * backslash is a character: a double-quoted part with a backslash before a double quote is read
+   * both ways, the more binding wins; without such a backslash the two readings are one.
+   */
+  @Test
+  void doubleQuotesAreReadAsIdentifiersTooWhenABackslashMovesTheirEnd() {
+    // with ANSI_QUOTES the alias is a\ and the lock runs; as a string it hides the lock
+    assertThat(my.classify("select 1 as \"a\\\", get_lock('x', 1) -- \"")).isEqualTo(PIN);
+    assertThat(my.classify("select @\"a\\\", get_lock('x', 1) -- \"")).isEqualTo(PIN);
+    // inside an executable comment the server runs
+    assertThat(my.classify("/*!40101 select 1 as \"a\\\", get_lock('x', 1) -- \" */"))
+        .isEqualTo(PIN);
+    // PHP's addslashes in a double-quoted string: a write either way, no pin
+    assertThat(my.classify("insert into t values (\"he said \\\"hi\\\"\")")).isEqualTo(WRITE);
+    assertThat(my.classify("select \"a\\\"b\" from t")).isEqualTo(READ);
+    // other backslashes end the part at the same place either way
+    assertThat(my.classify("select \"a\\\\\", get_lock('x', 1)")).isEqualTo(PIN);
+    assertThat(my.classify("select \"a\\nb\", 1 -- \", get_lock('x', 1)")).isEqualTo(READ);
+    // without backslash escapes (NO_BACKSLASH_ESCAPES, which the server reports) there is no escape
+    assertThat(my.classify("select 1 as \"a\\\", get_lock('x', 1) -- \"", true)).isEqualTo(PIN);
+    // PostgreSQL's double quotes are identifiers, backslashes or not
+    assertThat(pg.classify("select 1 as \"a\\\", pg_advisory_lock(1) -- \"")).isEqualTo(PIN);
+  }
+
   @Test
   void lineComments() {
     assertThat(pg.classify("-- DELETE\nSELECT 1")).isEqualTo(READ);

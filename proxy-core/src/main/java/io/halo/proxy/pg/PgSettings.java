@@ -62,9 +62,27 @@ final class PgSettings {
     }
   }
 
+  /**
+   * Settings kept at most: a session that makes more pins itself. Each change and each replay looks
+   * at all of them, so their number, not only their bytes, bounds the work a session can make Halo
+   * do (75,000 one-line settings took minutes of the event loop).
+   */
+  static final int MAX_KEPT = 256;
+
+  /**
+   * More RESETs than this due on a connection (another session's many settings) are one {@code
+   * RESET ALL}, followed by the session's own settings.
+   */
+  static final int MAX_RESETS = 16;
+
   /** The bytes of statement text kept (the session pins itself beyond a bound). */
   int bytes() {
     return bytes;
+  }
+
+  /** The number of settings kept (the session pins itself at {@link #MAX_KEPT}). */
+  int size() {
+    return current.size();
   }
 
   boolean isEmpty() {
@@ -105,9 +123,11 @@ final class PgSettings {
     Map<String, String> current = desired();
     List<String> out = new ArrayList<>();
     boolean resetAll = false;
+    int resets = 0;
     for (String key : applied.keySet()) {
-      if (!current.containsKey(key) && key.startsWith(WHOLE)) {
-        resetAll = true;
+      if (!current.containsKey(key)) {
+        resets++;
+        resetAll |= key.startsWith(WHOLE) || resets > MAX_RESETS;
       }
     }
     if (resetAll) {
@@ -244,10 +264,13 @@ final class PgSettings {
    * one plain statement (comments first, several statements).
    */
   private static String[] words(String sql) {
-    String s = sql.strip();
-    while (s.endsWith(";")) {
-      s = s.substring(0, s.length() - 1).strip();
+    // the end without trailing semicolons and space, found in one pass: stripping them one by
+    // one would copy the text per semicolon (a hostile "SET x = 1" and a million ';' took minutes)
+    int end = sql.length();
+    while (end > 0 && (sql.charAt(end - 1) == ';' || Character.isWhitespace(sql.charAt(end - 1)))) {
+      end--;
     }
+    String s = sql.substring(0, end).strip();
     if (s.indexOf(';') >= 0 || s.startsWith("/*") || s.startsWith("--") || s.isEmpty()) {
       return null;
     }

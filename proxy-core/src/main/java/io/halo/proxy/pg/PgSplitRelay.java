@@ -944,7 +944,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   @Override
   protected void keepSetting() {
     String text = unitText();
-    if (text == null || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES) {
+    if (text == null
+        || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES
+        || settings.size() >= PgSettings.MAX_KEPT) {
       pin();
       return;
     }

@@ -23,6 +23,33 @@ class PgSettingsTest {
   }
 
   @Test
+  void trailingSemicolonsAndSpaceAreNotPartOfTheSetting() {
+    // a hostile text: a million semicolons (each once stripped by a copy of the whole text)
+    settings.succeeded("SET work_mem = '1MB'" + "; ".repeat(1_000_000));
+    settings.succeeded("set WORK_MEM to '2MB' ;;");
+    assertThat(settings.replay(replica)).containsExactly("set WORK_MEM to '2MB' ;;");
+    assertThat(settings.size()).isEqualTo(1);
+  }
+
+  @Test
+  void manyResetsDueOnAConnectionAreOneResetAll() {
+    PgSettings other = new PgSettings();
+    for (int i = 0; i < PgSettings.MAX_RESETS + 1; i++) {
+      other.succeeded("set halo.p" + i + " = 1");
+    }
+    other.replay(replica); // the connection now has another session's many settings
+    settings.succeeded("SET work_mem = '1MB'");
+    assertThat(settings.replay(replica)).containsExactly("RESET ALL", "SET work_mem = '1MB'");
+    assertThat(replica.settings).containsOnlyKeys("work_mem");
+    PgSettings few = new PgSettings();
+    few.succeeded("set halo.p0 = 1");
+    few.replay(replica);
+    assertThat(settings.replay(replica))
+        .as("a few are reset one by one")
+        .containsExactly("RESET halo.p0", "SET work_mem = '1MB'");
+  }
+
+  @Test
   void spellingsOfTheSameParameterCollapse() {
     settings.succeeded("SET TIME ZONE 'UTC'");
     settings.succeeded("set timezone = 'Europe/Paris'");

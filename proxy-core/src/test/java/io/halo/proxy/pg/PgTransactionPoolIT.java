@@ -957,6 +957,39 @@ class PgTransactionPoolIT {
     }
   }
 
+  /**
+   * A session's settings follow it up to a number ({@code PgSettings.MAX_KEPT}); one that makes
+   * more keeps its connection instead, with all of them.
+   */
+  @Test
+  void a_session_with_very_many_settings_keeps_its_connection() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "preferQueryMode=simple");
+        Connection b = own.connect(USER, PW, "app", "preferQueryMode=simple");
+        Statement sa = a.createStatement()) {
+      int many = PgSettings.MAX_KEPT - 8; // (pgjdbc may make a setting or two of its own)
+      for (int i = 0; i < many; i++) {
+        sa.execute("set halo.k" + i + " = " + i);
+      }
+      assertThat(own.metrics()).doesNotContainPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      for (int i = many; i < PgSettings.MAX_KEPT; i++) {
+        sa.execute("set halo.k" + i + " = " + i);
+      }
+      sa.execute("set halo.last = 1");
+      keepsItsConnection(() -> backendPid(a), b);
+      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      try (ResultSet rs =
+          sa.executeQuery(
+              "select current_setting('halo.k0'), current_setting('halo.k255'),"
+                  + " current_setting('halo.last')")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(List.of(rs.getString(1), rs.getString(2), rs.getString(3)))
+            .containsExactly("0", "255", "1");
+      }
+    }
+  }
+
   /** The backend pid a session's next transaction runs on. */
   private interface Pid {
     int next() throws Exception;

@@ -74,6 +74,12 @@ final class MySqlSplitRelay
   private static final Logger log = LoggerFactory.getLogger(MySqlSplitRelay.class);
   private static final int MAX_SETTINGS_BYTES = 64 * 1024;
 
+  /**
+   * Settings kept at most (the session pins itself beyond): each checkout of a connection another
+   * session changed replays all of them, so their number bounds the work, not only their bytes.
+   */
+  static final int MAX_SETTINGS = 256;
+
   /** MariaDB GTIDs: the session's {@code @@last_gtid}, waited for on the replica. */
   static final PositionProbe<String> GTID =
       new PositionProbe<>() {
@@ -699,7 +705,7 @@ final class MySqlSplitRelay
         return;
       }
     }
-    if (settingsBytes + text.length() > MAX_SETTINGS_BYTES) {
+    if (settingsBytes + text.length() > MAX_SETTINGS_BYTES || settings.size() >= MAX_SETTINGS) {
       pin();
       return;
     }

@@ -584,6 +584,30 @@ class MySqlTransactionPoolIT {
   }
 
   /**
+   * A session's settings follow it up to a number ({@code MySqlSplitRelay.MAX_SETTINGS}): each is
+   * replayed on every connection another session changed. One that makes more keeps its connection
+   * instead.
+   */
+  @Test
+  void a_session_with_very_many_settings_keeps_its_connection() throws Exception {
+    long pinnedBefore = pinned();
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      for (int i = 0; i < MySqlSplitRelay.MAX_SETTINGS - 8; i++) {
+        a.createStatement().execute("set session wait_timeout = " + (1000 + i));
+      }
+      assertThat(pinned()).as("not yet").isEqualTo(pinnedBefore);
+      for (int i = MySqlSplitRelay.MAX_SETTINGS - 8; i <= MySqlSplitRelay.MAX_SETTINGS; i++) {
+        a.createStatement().execute("set session wait_timeout = " + (1000 + i));
+      }
+      keepsItsConnection(a, other);
+      assertThat(one(a, "select @@session.wait_timeout"))
+          .isEqualTo(String.valueOf(1000 + MySqlSplitRelay.MAX_SETTINGS));
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+  }
+
+  /**
    * With ANSI_QUOTES in the session's sql_mode (which no reply reports) a double quote opens an
    * identifier, where a backslash is a character: a lock after {@code "a\"}, inside "the string"
    * for the default reading, pins.

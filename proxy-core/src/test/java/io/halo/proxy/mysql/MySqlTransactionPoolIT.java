@@ -608,6 +608,37 @@ class MySqlTransactionPoolIT {
   }
 
   /**
+   * A client that sends commands without reading the replies is not read further once its replies
+   * back up, also when Halo answers them itself (an execute of a statement it never prepared: no
+   * backend, so no backend's backpressure, is involved). Its sends stall; when it reads again, Halo
+   * reads it again.
+   */
+  @Test
+  @SuppressWarnings("try") // the socket is closed early, as the client gives up
+  void a_client_that_does_not_read_its_replies_is_not_read_further() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket a = RawMySqlSocket.login(port, "app", "apppw", "app");
+        Connection other = throughHalo()) {
+      // COM_STMT_EXECUTE of statement 77, never prepared: flags, one iteration
+      byte[] packet = {10, 0, 0, 0, 0x17, 77, 0, 0, 0, 0, 1, 0, 0, 0};
+      java.io.ByteArrayOutputStream many = new java.io.ByteArrayOutputStream();
+      for (int i = 0; i < 200; i++) {
+        many.write(packet);
+      }
+      byte[] batch = many.toByteArray();
+      long stalledAt = io.halo.proxy.StalledSends.untilStalled(() -> a.sendPackets(batch), 200);
+      assertThat(stalledAt).as("commands sent before the sends stalled").isPositive();
+      // the client reads: errors go on coming, more than Halo and the sockets could hold at the
+      // stall (some 10 MB of buffers hold about 150,000), so Halo read it again
+      for (int i = 0; i < 400_000; i++) {
+        assertThat(RawMySqlSocket.errorCode(a.nextReply())).isEqualTo(1243);
+      }
+      a.close();
+      assertThat(one(other, "select 'other sessions go on'")).isEqualTo("other sessions go on");
+    }
+  }
+
+  /**
    * With ANSI_QUOTES in the session's sql_mode (which no reply reports) a double quote opens an
    * identifier, where a backslash is a character: a lock after {@code "a\"}, inside "the string"
    * for the default reading, pins.

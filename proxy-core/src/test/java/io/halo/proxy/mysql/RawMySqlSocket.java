@@ -114,6 +114,12 @@ final class RawMySqlSocket implements AutoCloseable {
     write(payload);
   }
 
+  /** Sends whole packets as they are (several commands in one write, each its own sequence). */
+  void sendPackets(byte[] packets) throws IOException {
+    out.write(packets);
+    out.flush();
+  }
+
   /** Reads the next packet's payload (an ERR is returned, not thrown). */
   byte[] next() throws IOException {
     return read();

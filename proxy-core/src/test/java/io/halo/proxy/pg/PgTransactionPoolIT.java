@@ -990,6 +990,42 @@ class PgTransactionPoolIT {
     }
   }
 
+  /**
+   * A client that sends requests without reading the replies is not read further once its replies
+   * back up: Halo holds a bounded amount for it (in transaction mode each reply ends with the
+   * connection back in the pool, so no backend's backpressure stops the client). Its sends stall;
+   * when it reads again, Halo reads it again, and other sessions go on meanwhile.
+   */
+  @Test
+  @SuppressWarnings("try") // the socket is closed early, as the client gives up
+  void a_client_that_does_not_read_its_replies_is_not_read_further() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 20_000);
+        Connection b = own.connect(USER, PW, "app", "preferQueryMode=simple")) {
+      a.send(RawPgSocket.startup(TRUSTED, "app"));
+      a.readUntilReady();
+      // small replies, each read whole in one read from the backend: its connection goes back
+      // to the pool after each
+      byte[] request = RawPgSocket.query("select repeat('x', 1000), pg_sleep(0.0002)");
+      byte[] batch =
+          RawPgSocket.concat(java.util.Collections.nCopies(50, request).toArray(byte[][]::new));
+      long stalledAt = io.halo.proxy.StalledSends.untilStalled(() -> a.send(batch), 50);
+      assertThat(stalledAt).as("requests sent before the sends stalled").isPositive();
+      // the client reads: replies go on coming, more than Halo and the sockets could hold at the
+      // stall (each 1 kB: some 10 MB of buffers hold about 10,000), so Halo read it again
+      for (int i = 0; i < 30_000; i++) {
+        a.readUntilReady();
+      }
+      a.close();
+      try (Statement sb = b.createStatement();
+          ResultSet rs = sb.executeQuery("select 'other sessions go on'")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString(1)).isEqualTo("other sessions go on");
+      }
+    }
+  }
+
   /** The backend pid a session's next transaction runs on. */
   private interface Pid {
     int next() throws Exception;

@@ -426,7 +426,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       draining--;
     }
     if (!closed && draining == 0) {
-      client.config().setAutoRead(!parked && inbox.isEmpty() && backendsWritable());
+      client.config().setAutoRead(!parked && inbox.isEmpty() && mayReadClient());
     }
   }
 
@@ -854,6 +854,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (hop != null) {
       hop.target = Hop.PASS; // kept for the next owner: no pipeline change per transaction
     }
+    ch.config().setAutoRead(true); // (a client that did not read stopped it) the pool reads it
     giveBack(leg, ch);
   }
 
@@ -1007,7 +1008,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       ch.pipeline().addLast("split", hop);
     }
     hop.target = new BackendHandler(b);
-    ch.config().setAutoRead(true);
+    ch.config().setAutoRead(client.isWritable()); // (the client's writability turns it on)
   }
 
   private void backendClosed(L b) {
@@ -1376,8 +1377,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   }
 
   /** Both connections (where open) take writes; no allocation: asked on every client read. */
-  private boolean backendsWritable() {
-    return writable(primary) && writable(replica);
+  /**
+   * Whether the client may be read: its backends take more, and the client itself reads what it is
+   * sent. A client that sends without reading its replies is not read further (in transaction mode
+   * each reply ends with the connection back in the pool, so no backend's backpressure would stop
+   * it; requests answered by Halo itself reach no backend at all).
+   */
+  private boolean mayReadClient() {
+    return writable(primary) && writable(replica) && client.isWritable();
   }
 
   private static boolean writable(Leg leg) {
@@ -1409,7 +1416,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      SplitChannels.autoRead(backendChannels(), ctx.channel().isWritable());
+      boolean writable = ctx.channel().isWritable();
+      SplitChannels.autoRead(backendChannels(), writable);
+      if (!writable) {
+        client.config().setAutoRead(false);
+      } else if (!parked && inbox.isEmpty() && !closed && draining == 0) {
+        client.config().setAutoRead(mayReadClient());
+      }
       ctx.fireChannelWritabilityChanged();
     }
 
@@ -1503,7 +1516,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       if (!ctx.channel().isWritable()) {
         client.config().setAutoRead(false);
       } else if (!parked && inbox.isEmpty() && !closed) {
-        client.config().setAutoRead(backendsWritable());
+        client.config().setAutoRead(mayReadClient());
       }
       ctx.fireChannelWritabilityChanged();
     }

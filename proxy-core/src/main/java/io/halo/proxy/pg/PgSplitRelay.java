@@ -227,12 +227,24 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return false;
     }
 
-    /** Whether the connection has {@code name} prepared from exactly {@code parse}. */
+    /**
+     * Whether the connection has {@code name} prepared from exactly {@code parse}. Once the bytes
+     * compared equal, the book keeps {@code parse} itself: the next Binds of this session find it
+     * by identity (a 1 MB statement was compared whole at every Bind).
+     */
     @SuppressWarnings("ReferenceEquality") // identity first, deliberately: the common case
     boolean has(String name, ByteBuf parse) {
       ByteBuf have = prepared.get(name);
       // the same buffer when this session prepared it here: no byte comparison per Bind
-      return have == parse || (have != null && io.netty.buffer.ByteBufUtil.equals(have, parse));
+      if (have == parse) {
+        return true;
+      }
+      if (have == null || !io.netty.buffer.ByteBufUtil.equals(have, parse)) {
+        return false;
+      }
+      prepared.put(name, parse.retain()); // (its place in the LRU order moves as get() did)
+      have.release();
+      return true;
     }
 
     void release() {

@@ -65,6 +65,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   static final int MAX_UNIT_BYTES = 1 << 20;
   private static final int MAX_KEPT_BYTES = 1 << 20;
 
+  /**
+   * What holding one message costs beyond its bytes (its frame, slice and list or map entry),
+   * counted against the bounds above: a megabyte of five-byte messages is some 30 MB of objects.
+   */
+  static final int ENTRY_BYTES = 128;
+
+  /** The unnamed statement's text is kept up to this length (longer: its kind only). */
+  private static final int MAX_UNNAMED_TEXT = 64 * 1024;
+
   /** How long a read waits for the primary's catalogue to say whether its functions write. */
   static final long FUNCTION_LOOKUP_TIMEOUT_MS = 2_000;
 
@@ -401,7 +410,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return;
     }
     unit.add(f);
-    unitBytes += 5 + f.body().readableBytes();
+    unitBytes += ENTRY_BYTES + 5 + f.body().readableBytes();
     if (t == 'Q' || t == 'S' || t == 'F') {
       complete = true;
       dispatch();
@@ -1106,15 +1115,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (name.isEmpty()) {
       unnamedOn = b;
       unnamedKind = kind;
-      unnamedText = text;
+      unnamedText = text != null && text.length() <= MAX_UNNAMED_TEXT ? text : null;
       return;
     }
     Statement old = statements.remove(name);
     if (old != null) {
-      keptBytes -= old.parse().readableBytes();
+      keptBytes -= ENTRY_BYTES + old.parse().readableBytes();
       old.parse().release();
     }
-    if (keptBytes + body.readableBytes() > MAX_KEPT_BYTES) {
+    if (keptBytes + ENTRY_BYTES + body.readableBytes() > MAX_KEPT_BYTES) {
       pin();
       return;
     }
@@ -1122,7 +1131,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     copy.writeByte('P')
         .writeInt(4 + body.readableBytes())
         .writeBytes(body, body.readerIndex(), body.readableBytes());
-    keptBytes += copy.readableBytes();
+    keptBytes += ENTRY_BYTES + copy.readableBytes();
     statements.put(name, new Statement(copy, kind));
     b.book().prepared(name, copy);
   }
@@ -1133,7 +1142,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     Statement s = statements.remove(name);
     if (s != null) {
-      keptBytes -= s.parse().readableBytes();
+      keptBytes -= ENTRY_BYTES + s.parse().readableBytes();
       s.parse().release();
     }
     b.book().forget(name);

@@ -171,6 +171,18 @@ class PgSplitRelayTest {
   }
 
   @Test
+  void aClientOwedTooManyRepliesIsNotReadUntilTheyCome() {
+    int n = io.halo.proxy.session.split.SplitRelay.MAX_OWED;
+    fromClient(concat(java.util.Collections.nCopies(n, sync()).toArray(byte[][]::new)));
+    assertThat(toPrimary()).hasSize(5 * n);
+    assertThat(client.config().isAutoRead()).as("owed " + n + " replies").isFalse();
+    fromPrimary(ready('I'));
+    assertThat(client.config().isAutoRead()).as("owed one fewer").isTrue();
+    fromPrimary(concat(java.util.Collections.nCopies(n - 1, ready('I')).toArray(byte[][]::new)));
+    assertThat(toClient()).hasSize(6 * n);
+  }
+
+  @Test
   void aReplyReadInOnePieceReachesTheClientAsOneWrite() {
     fromClient(query("select 1"));
     toPrimary();

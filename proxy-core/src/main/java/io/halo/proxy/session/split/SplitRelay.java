@@ -797,6 +797,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       flushClient();
       resume();
     }
+    if (stoppedForOwed && owedCount(primary) + owedCount(replica) < MAX_OWED) {
+      stoppedForOwed = false;
+      if (!parked && inbox.isEmpty() && !closed && draining == 0) {
+        client.config().setAutoRead(mayReadClient());
+      }
+    }
     releaseIfIdle();
   }
 
@@ -1384,7 +1390,25 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * it; requests answered by Halo itself reach no backend at all).
    */
   private boolean mayReadClient() {
+    if (owedCount(primary) + owedCount(replica) >= MAX_OWED) {
+      stoppedForOwed = true; // resumed in replied() as they are answered
+      return false;
+    }
     return writable(primary) && writable(replica) && client.isWritable();
+  }
+
+  /**
+   * Replies owed to the client at most before it is no longer read: each is an entry Halo keeps (a
+   * Sync or a ping of five bytes, sent while the backend is busy, costs some fifty), so the
+   * sockets' buffers alone would let a client pile up millions.
+   */
+  public static final int MAX_OWED = 65_536;
+
+  /** Reading the client stopped at {@link #MAX_OWED}. */
+  private boolean stoppedForOwed;
+
+  private static int owedCount(Leg leg) {
+    return leg == null ? 0 : leg.owedCount();
   }
 
   private static boolean writable(Leg leg) {

@@ -869,6 +869,9 @@ final class MySqlSplitRelay
    * A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours.
    */
   private boolean kill(MySqlPacket p) {
+    if (p.payload().readableBytes() > MySqlKill.MAX_LENGTH) {
+      return false; // not a KILL: no copy of every long query to find out
+    }
     ByteBuf wire = client.alloc().buffer(4 + p.payload().readableBytes());
     wire.writeMediumLE(p.payload().readableBytes())
         .writeByte(0)

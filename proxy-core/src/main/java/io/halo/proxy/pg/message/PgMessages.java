@@ -3,7 +3,6 @@ package io.halo.proxy.pg.message;
 import io.halo.proxy.pg.SqlState;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -223,11 +222,17 @@ public final class PgMessages {
   }
 
   private static boolean isParameterStatus(ByteBuf messages, int i, int length, byte[] name) {
-    return messages.getByte(i) == 'S'
-        && length - 4 > name.length
-        && messages.getByte(i + 5 + name.length) == 0
-        && io.netty.buffer.ByteBufUtil.equals(
-            messages, i + 5, Unpooled.wrappedBuffer(name), 0, name.length);
+    if (messages.getByte(i) != 'S'
+        || length - 4 <= name.length
+        || messages.getByte(i + 5 + name.length) != 0) {
+      return false;
+    }
+    for (int k = 0; k < name.length; k++) {
+      if (messages.getByte(i + 5 + k) != name[k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** NoticeResponse with severity WARNING (may be sent between any two messages). */

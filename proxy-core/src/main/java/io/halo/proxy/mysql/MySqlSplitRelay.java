@@ -1171,6 +1171,45 @@ final class MySqlSplitRelay
     return settingsSnapshot;
   }
 
+  /**
+   * A setting run again drops its earlier place (Spring toggles {@code SET SESSION TRANSACTION READ
+   * ONLY} and {@code READ WRITE} around every read-only transaction: kept each time, they would
+   * reach {@link #MAX_SETTINGS} and pin the session). Exact when the setting names no variable
+   * ({@code @}: it may read what it sets) and the settings after its earlier place are ASCII (a
+   * {@code SET NAMES} moved past one would read its literal in another character set). A connection
+   * that had applied past that place replays from there.
+   */
+  private void dropEarlier(String setting) {
+    if (setting.indexOf('@') >= 0) {
+      return;
+    }
+    int i = settings.lastIndexOf(setting);
+    if (i < 0) {
+      return;
+    }
+    for (int k = i + 1; k < settings.size(); k++) {
+      if (!ascii(settings.get(k))) {
+        return;
+      }
+    }
+    settings.remove(i);
+    settingsBytes -= setting.length();
+    for (Backend leg : new Backend[] {primary, replica}) {
+      if (leg != null && leg.settingsApplied > i) {
+        leg.settingsApplied = i;
+      }
+    }
+  }
+
+  private static boolean ascii(String s) {
+    for (int k = 0; k < s.length(); k++) {
+      if (s.charAt(k) >= 0x80) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The last {@link #appliedSettings} copy; dropped whenever {@link #settings} changes. */
   private List<String> settingsSnapshot;
 
@@ -1337,6 +1376,7 @@ final class MySqlSplitRelay
         keepForInsertId(b.isPrimary() && b.replyInsertId);
       }
       if (r.setting() != null && !b.replyError) {
+        dropEarlier(r.setting());
         settings.add(r.setting());
         settingsSnapshot = null;
         settingsBytes += r.setting().length();

@@ -623,8 +623,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         o.error(""); // the standby failed already: the client has its error, and no second one
       }
       b.channel().flush();
-      if (t == 'Q' && !openFailed) {
-        endRefusal(); // a Query is its own end: the standby's ReadyForQuery is the client's
+      if ((t == 'Q' || t == 'F') && !openFailed) {
+        endRefusal(); // a Query (or FunctionCall) is its own end: the standby's ReadyForQuery is
+        // the client's
       } else { // (a server that failed ignores even a Query up to the Sync)
         refusalSync = o;
         o.holdEnd(true); // the client's Sync, not this one, gets a ReadyForQuery
@@ -1114,8 +1115,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (name.isEmpty()) {
       unnamedOn = b;
-      unnamedKind = kind;
-      unnamedText = text != null && text.length() <= MAX_UNNAMED_TEXT ? text : null;
+      boolean keepText = text != null && text.length() <= MAX_UNNAMED_TEXT;
+      // without its text a later Bind cannot ask which functions it calls: never a read then
+      unnamedKind = !keepText && kind == StatementKind.READ ? StatementKind.WRITE : kind;
+      unnamedText = keepText ? text : null;
       return;
     }
     Statement old = statements.remove(name);

@@ -499,6 +499,16 @@ class SplitIT {
           .isEqualTo('Z');
       s.send(query("select 'after'"));
       assertThat(replies(s)).isEqualTo("TD(after)CZ");
+      // a FunctionCall of pg_advisory_lock behind it is refused too, and is its own end
+      boundAheadOnTheStandby(s, "select 2");
+      for (io.halo.proxy.pg.RawPgSocket.Message m = s.read(); m.type() != 'C'; m = s.read()) {
+        assertThat(m.type()).as("the read's replies").isIn('2', 'D');
+      }
+      s.send(io.halo.proxy.pg.RawPgSocket.functionCall(2880, 50)); // pg_advisory_lock(bigint)
+      assertThat(s.readError()).containsEntry('C', "0A000");
+      assertThat(s.read().type()).as("ReadyForQuery without a Sync").isEqualTo('Z');
+      s.send(query("select 'after2'"));
+      assertThat(replies(s)).isEqualTo("TD(after2)CZ");
       for (PgNode node : List.of(cluster.primary(), standby())) {
         try (Connection c = node.connect("app", "apppw", "app")) {
           assertThat(port(c, "select count(*) from pg_locks where locktype = 'advisory'"))

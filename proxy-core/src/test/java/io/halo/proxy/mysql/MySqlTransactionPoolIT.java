@@ -608,6 +608,27 @@ class MySqlTransactionPoolIT {
   }
 
   /**
+   * A setting run again takes its new place instead of a second one: a session that toggles its
+   * transactions read-only and back, as Spring does around each read-only transaction, does not
+   * reach the bound that pins, and its settings still follow it.
+   */
+  @Test
+  void settings_run_again_are_kept_once() throws Exception {
+    long pinnedBefore = pinned();
+    try (Connection a = throughHalo();
+        Connection other = throughHalo()) {
+      for (int i = 0; i < MySqlSplitRelay.MAX_SETTINGS + 10; i++) {
+        a.createStatement().execute("set session transaction read only");
+        assertThat(one(a, "select @@session.transaction_read_only")).isEqualTo("1");
+        assertThat(one(other, "select @@session.transaction_read_only")).isEqualTo("0");
+        a.createStatement().execute("set session transaction read write");
+      }
+      assertThat(one(a, "select @@session.transaction_read_only")).isEqualTo("0");
+    }
+    assertThat(pinned()).isEqualTo(pinnedBefore);
+  }
+
+  /**
    * A client that sends commands without reading the replies is not read further once its replies
    * back up, also when Halo answers them itself (an execute of a statement it never prepared: no
    * backend, so no backend's backpressure, is involved). Its sends stall; when it reads again, Halo

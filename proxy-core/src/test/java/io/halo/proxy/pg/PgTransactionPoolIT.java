@@ -846,10 +846,7 @@ class PgTransactionPoolIT {
       }
       a.send(RawPgSocket.startup(TRUSTED, "app"));
       a.readUntilReady();
-      java.nio.ByteBuffer call = java.nio.ByteBuffer.allocate(4 + 2 + 2 + 2 + 4 + 8 + 2);
-      call.putInt(oid).putShort((short) 1).putShort((short) 1); // one argument format: binary
-      call.putShort((short) 1).putInt(8).putLong(49).putShort((short) 1); // the key; binary result
-      a.send(RawPgSocket.message('F', call.array()));
+      a.send(RawPgSocket.functionCall(oid, 49));
       RawPgSocket.Message m = a.read();
       assertThat(m.type()).as("FunctionCallResponse").isEqualTo('V');
       a.readUntilReady();

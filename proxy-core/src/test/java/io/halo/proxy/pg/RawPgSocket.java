@@ -78,6 +78,14 @@ public final class RawPgSocket implements AutoCloseable {
     return out.toByteArray();
   }
 
+  /** A FunctionCall of the function {@code oid} with one bigint argument, binary both ways. */
+  public static byte[] functionCall(int oid, long argument) {
+    ByteBuffer call = ByteBuffer.allocate(4 + 2 + 2 + 2 + 4 + 8 + 2);
+    call.putInt(oid).putShort((short) 1).putShort((short) 1); // one argument format: binary
+    call.putShort((short) 1).putInt(8).putLong(argument).putShort((short) 1); // binary result
+    return message('F', call.array());
+  }
+
   public static byte[] query(String sql) {
     return message('Q', cstrings(sql));
   }

@@ -139,6 +139,33 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
    * that may be a KILL (68 bytes) — so that the decision never depends on TCP segments.
    */
   private void clientRead(ChannelHandlerContext ctx, ByteBuf buf) {
+    if (reading) {
+      more.add(buf); // what follows a command answered or sent in this read: read in the loop
+      return;
+    }
+    reading = true;
+    try {
+      for (ByteBuf next = buf; next != null; next = more.poll()) {
+        readOne(ctx, next);
+      }
+    } finally {
+      reading = false;
+      for (ByteBuf b; (b = more.poll()) != null; ) {
+        b.release(); // (only when a read threw)
+      }
+    }
+  }
+
+  /**
+   * {@link #clientRead} runs: a buffer handed to it meanwhile waits in {@link #more}. A read of
+   * thousands of commands Halo answers itself (empty packets, KILLs) is a loop, not a recursion
+   * that overflowed the event loop's stack at some 1,750 of them.
+   */
+  private boolean reading;
+
+  private final java.util.ArrayDeque<ByteBuf> more = new java.util.ArrayDeque<>(2);
+
+  private void readOne(ChannelHandlerContext ctx, ByteBuf buf) {
     if (discard > 0) {
       // the rest of a command Halo refused (it was never sent), also from held buffers
       int n = (int) Math.min(discard, buf.readableBytes());

@@ -510,6 +510,22 @@ class MySqlProxyIT {
     }
   }
 
+  /**
+   * Many commands Halo answers itself, in one go: each answered, in order, and the session goes on.
+   */
+  @Test
+  void a_hundred_thousand_empty_command_packets_at_once_are_each_answered() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (RawMySqlSocket proxied = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+      int n = 100_000; // the reads grow to 64 kB: 16,384 packets in one (the stack held 1,750)
+      proxied.sendPackets(new byte[4 * n]); // length 0, sequence 0, over and over
+      for (int i = 0; i < n; i++) {
+        assertThat(RawMySqlSocket.errorCode(proxied.nextReply())).isEqualTo(1047);
+      }
+      assertThat(proxied.value("select 'in step'")).isEqualTo("in step");
+    }
+  }
+
   @Test
   void change_user_with_a_wrong_password_gets_1045_and_the_session_goes_on_as_before_as_directly()
       throws Exception {

@@ -155,11 +155,15 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     int code = body.readInt();
     switch (code) {
       case PgMessages.SSL_REQUEST_CODE -> {
-        sslRequest(ctx);
+        if (!askedOnce(ctx, PgMessages.SSL_REQUEST_CODE)) {
+          sslRequest(ctx);
+        }
         return;
       }
       case PgMessages.GSSENC_REQUEST_CODE -> {
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+        if (!askedOnce(ctx, PgMessages.GSSENC_REQUEST_CODE)) {
+          ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+        }
         return;
       }
       case PgMessages.CANCEL_REQUEST_CODE -> {
@@ -321,6 +325,31 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
    * {@code S} and the TLS handshake; the startup packet then comes encrypted. A second SSLRequest
    * over TLS, or bytes sent behind the SSLRequest before the handshake, end the connection.
    */
+  /** Encryption requests seen ({@link PgMessages#SSL_REQUEST_CODE}: 1, GSSENCRequest: 2). */
+  private int encryptionAsked;
+
+  /**
+   * Whether the request {@code code} came before on this connection: then, as PostgreSQL answers
+   * it, a FATAL "unsupported frontend protocol" ends the connection. Each answer is a byte written
+   * without a limit otherwise: a client sending requests without reading held gigabytes.
+   */
+  private boolean askedOnce(ChannelHandlerContext ctx, int code) {
+    int bit = code == PgMessages.SSL_REQUEST_CODE ? 1 : 2;
+    if ((encryptionAsked & bit) != 0) {
+      fatal(
+          ctx,
+          SqlState.FEATURE_NOT_SUPPORTED,
+          "unsupported frontend protocol "
+              + (code >>> 16)
+              + "."
+              + (code & 0xffff)
+              + ": server supports 3.0 to 3.0");
+      return true;
+    }
+    encryptionAsked |= bit;
+    return false;
+  }
+
   private void sslRequest(ChannelHandlerContext ctx) {
     if (ServerTls.active(ctx.channel())) {
       fatal(ctx, SqlState.PROTOCOL_VIOLATION, "SSLRequest over a connection that uses TLS already");

@@ -28,6 +28,9 @@ final class PgHbaRefusal extends ChannelInboundHandlerAdapter {
   private ScheduledFuture<?> timer;
   private boolean done;
 
+  /** SSLRequests and GSSENCRequests answered (each answer a byte written: bounded). */
+  private int encryptionAsked;
+
   PgHbaRefusal(String host, String listener, Duration timeout) {
     this.host = host;
     this.listener = listener;
@@ -53,6 +56,11 @@ final class PgHbaRefusal extends ChannelInboundHandlerAdapter {
       ByteBuf body = frame.body();
       int code = body.readInt();
       if (code == PgMessages.SSL_REQUEST_CODE || code == PgMessages.GSSENC_REQUEST_CODE) {
+        if (++encryptionAsked > 2) {
+          done = true; // (one of each at most, as PostgreSQL takes them)
+          ctx.close();
+          return;
+        }
         ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
         return;
       }

@@ -163,7 +163,10 @@ public final class AcceptGate {
             });
     Refusal why =
         !ClientRules.allows(listener.listener().allow(), address)
-            ? Refusal.ADDRESS_NOT_ALLOWED
+            // (an address refused anyway takes no more of the connections than one allowed)
+            ? fromAddress > maxUnauthenticatedPerAddress
+                ? Refusal.ADDRESS_UNAUTHENTICATED
+                : Refusal.ADDRESS_NOT_ALLOWED
             : inHalo > maxTotal
                 ? Refusal.HALO_FULL
                 : inListener > listenerMax

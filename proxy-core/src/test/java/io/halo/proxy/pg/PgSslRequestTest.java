@@ -139,6 +139,20 @@ class PgSslRequestTest {
   }
 
   @Test
+  void a_second_gssenc_request_ends_the_connection_as_postgresql_ends_it() {
+    EmbeddedChannel ch = channel(ListenerTlsConfig.Mode.PREFER);
+    ByteBuf gss = Unpooled.buffer().writeInt(8).writeInt(PgMessages.GSSENC_REQUEST_CODE);
+
+    // a client that asks over and over without reading would have each 'N' held for it
+    ch.writeInbound(Unpooled.wrappedBuffer(gss.retainedDuplicate(), gss.retainedDuplicate(), gss));
+
+    String out = outbound(ch);
+    assertThat(out).startsWith("NE").contains("0A000").contains("unsupported frontend protocol");
+    assertThat(ch.isOpen()).isFalse();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void mode_require_refuses_a_plaintext_startup_with_28000() {
     EmbeddedChannel ch = channel(ListenerTlsConfig.Mode.REQUIRE);
 

@@ -251,8 +251,16 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       }
     }
     if (!actionRunning) {
+      ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+    if (ctx.channel().isWritable() && !actionRunning) {
       ctx.channel().config().setAutoRead(true);
     }
+    super.channelWritabilityChanged(ctx);
   }
 
   private void write(ChannelHandlerContext ctx, boolean keepAlive, AdminResponse r) {
@@ -273,6 +281,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     if (keepAlive) {
       ctx.writeAndFlush(res, ctx.voidPromise());
+      if (!ctx.channel().isWritable()) {
+        // a client that sends without reading is not read further: its answers would pile up
+        ctx.channel().config().setAutoRead(false);
+      }
     } else {
       ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }

@@ -100,6 +100,9 @@ public final class AdminServer implements AutoCloseable {
    *
    * @throws IllegalStateException naming the address when it cannot be bound
    */
+  /** Admin connections open at once at most; more are closed as they come. */
+  static final int MAX_CONNECTIONS = 256;
+
   public void start() throws InterruptedException {
     if (channel != null) {
       throw new IllegalStateException("admin API already started on " + boundAddress());
@@ -113,6 +116,10 @@ public final class AdminServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    if (connections.size() >= MAX_CONNECTIONS) {
+                      ch.close(); // (operators and scrapers need a few; a flood gets none)
+                      return;
+                    }
                     connections.add(ch);
                     if (tls.enabled()) {
                       // HTTPS only: a plain-HTTP request fails the handshake and is closed.

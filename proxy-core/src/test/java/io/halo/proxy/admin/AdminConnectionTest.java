@@ -66,6 +66,31 @@ class AdminConnectionTest {
   }
 
   @Test
+  void a_client_that_does_not_read_its_answers_is_not_read_further() throws Exception {
+    try (Socket s = connect()) {
+      byte[] one = "GET /health HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+      ByteArrayOutputStream many = new ByteArrayOutputStream();
+      for (int i = 0; i < 100; i++) {
+        many.write(one);
+      }
+      byte[] batch = many.toByteArray();
+      OutputStream out = s.getOutputStream();
+      long stalledAt =
+          io.halo.proxy.StalledSends.untilStalled(
+              () -> {
+                out.write(batch);
+                out.flush();
+              },
+              100);
+      assertThat(stalledAt).isPositive();
+      InputStream in = s.getInputStream();
+      for (int i = 0; i < 50_000; i++) { // more than the sockets held at the stall
+        assertThat(read(in).status()).isEqualTo(200);
+      }
+    }
+  }
+
+  @Test
   void pipelined_requests_behind_an_action_are_answered_in_order_after_it() throws Exception {
     // Given a failover held by the test, and a GET pipelined behind it on the same connection
     CountDownLatch release = new CountDownLatch(1);

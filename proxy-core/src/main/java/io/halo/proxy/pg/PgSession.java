@@ -524,12 +524,12 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
         return;
       }
       forget(name);
-      if (preparedBytes + message.readableBytes() > MAX_PREPARED_BYTES) {
+      if (preparedBytes + PgSplitRelay.ENTRY_BYTES + message.readableBytes() > MAX_PREPARED_BYTES) {
         preparedOverflow = true;
         message.release();
         return;
       }
-      preparedBytes += message.readableBytes();
+      preparedBytes += PgSplitRelay.ENTRY_BYTES + message.readableBytes(); // (and its entry)
       prepared.put(name, message);
     } else if (closed != null && closed.statement()) {
       forget(closed.name());
@@ -542,7 +542,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   private void forget(String name) {
     ByteBuf old = prepared.remove(name);
     if (old != null) {
-      preparedBytes -= old.readableBytes();
+      preparedBytes -= PgSplitRelay.ENTRY_BYTES + old.readableBytes();
       old.release();
     }
   }

@@ -104,6 +104,12 @@ public final class AuthLookup implements AutoCloseable {
             .build();
   }
 
+  /**
+   * Longer user names are no user's (PostgreSQL keeps 63 bytes of a name, MariaDB 80 characters,
+   * MySQL 32): not looked up, so random long names fill neither the cache nor the lookup queue.
+   */
+  static final int MAX_USER_LENGTH = 128;
+
   /** Queries run so far (cache misses), for tests and metrics. */
   public int queries() {
     return queries.get();
@@ -116,6 +122,10 @@ public final class AuthLookup implements AutoCloseable {
    * Never blocks the caller.
    */
   public void lookup(String user, io.netty.channel.Channel client, Consumer<Result> then) {
+    if (user.length() > MAX_USER_LENGTH) {
+      then.accept(new NotFound()); // no server has such a user: neither queried nor cached
+      return;
+    }
     Result cached = cache.getIfPresent(user);
     if (cached != null) {
       then.accept(cached);

@@ -134,6 +134,12 @@ class PgAuthQueryIT {
             SQLException.class, () -> halo.connect("nobody", "carolpw", "postgres", ""));
     assertThat(unknown.getSQLState()).isEqualTo("28P01");
     assertThat(unknown.getMessage()).contains("password authentication failed for user \"nobody\"");
+    // a name longer than any server's is no user's (not looked up): the same answer
+    String longName = "n".repeat(200);
+    SQLException tooLong =
+        catchThrowableOfType(
+            SQLException.class, () -> halo.connect(longName, "carolpw", "postgres", ""));
+    assertThat(tooLong.getSQLState()).isEqualTo("28P01");
   }
 
   @Test

@@ -82,6 +82,9 @@ final class MySqlSessionState {
   /** The effect of the next command the tracker reports sent (the one just classified). */
   private Effect next;
 
+  /** A database name is at most 64 characters: 256 bytes hold any in UTF-8. */
+  static final int MAX_DATABASE_BYTES = 256;
+
   MySqlSessionState(String database) {
     this.database = database == null || database.isEmpty() ? null : database;
   }
@@ -161,6 +164,10 @@ final class MySqlSessionState {
         if (!whole) {
           next = new Effect(-1, "a COM_INIT_DB split over reads");
           return null;
+        }
+        if (length - 1 > MAX_DATABASE_BYTES) {
+          next = new Effect(-1, "a COM_INIT_DB longer than any database name");
+          return null; // (each kept until answered: 256 of 64 KB would be 16 MB)
         }
         next = new Effect(USE, buf.toString(r + 5, length - 1, StandardCharsets.UTF_8));
         return null;

@@ -618,7 +618,8 @@ final class MySqlSplitRelay
           : stats.classify(
               commandText(payload),
               rules,
-              (primaryStatus & MySqlPackets.SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0);
+              (primaryStatus & MySqlPackets.SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+              ansiQuotes);
     }
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;
@@ -850,6 +851,7 @@ final class MySqlSplitRelay
     }
     waitingSetting = null;
     if (command == MySqlPackets.COM_RESET_CONNECTION) {
+      ansiQuotes = false;
       settings.clear();
       settingsBytes = 0;
       settingsSnapshot = null;
@@ -1172,6 +1174,23 @@ final class MySqlSplitRelay
   }
 
   /**
+   * The session's settings may have turned on {@code ANSI_QUOTES}, which no reply reports: its
+   * statements are then read that way too where it matters ({@code StatementClassifier}).
+   */
+  private boolean ansiQuotes;
+
+  /**
+   * Whether a setting may turn on {@code ANSI_QUOTES}: it names an ANSI mode, or sets {@code
+   * sql_mode} from the server's ({@code = DEFAULT}, {@code @@GLOBAL.sql_mode}, an expression of
+   * {@code @@sql_mode}), whose modes Halo does not know.
+   */
+  static boolean mayTurnOnAnsiQuotes(String setting) {
+    String lower = setting.toLowerCase(Locale.ROOT);
+    return lower.contains("ansi")
+        || (lower.contains("sql_mode") && (lower.contains("@@") || lower.contains("default")));
+  }
+
+  /**
    * A setting run again drops its earlier place (Spring toggles {@code SET SESSION TRANSACTION READ
    * ONLY} and {@code READ WRITE} around every read-only transaction: kept each time, they would
    * reach {@link #MAX_SETTINGS} and pin the session). Exact when the setting names no variable
@@ -1376,6 +1395,7 @@ final class MySqlSplitRelay
         keepForInsertId(b.isPrimary() && b.replyInsertId);
       }
       if (r.setting() != null && !b.replyError) {
+        ansiQuotes |= mayTurnOnAnsiQuotes(r.setting());
         dropEarlier(r.setting());
         settings.add(r.setting());
         settingsSnapshot = null;

@@ -52,7 +52,16 @@ public final class SplitContext {
    * the other way from the default ({@link StatementClassifier#classify(String, boolean)}).
    */
   public StatementKind classify(String sql, SessionRules rules, boolean otherEscapes) {
-    StatementKind kind = classifier.classify(sql, otherEscapes);
+    return classify(sql, rules, otherEscapes, false);
+  }
+
+  /**
+   * {@link #classify(String, SessionRules, boolean)} for a session that may have MySQL's {@code
+   * ANSI_QUOTES} ({@link StatementClassifier#classify(String, boolean, boolean)}).
+   */
+  public StatementKind classify(
+      String sql, SessionRules rules, boolean otherEscapes, boolean ansiQuotes) {
+    StatementKind kind = classifier.classify(sql, otherEscapes, ansiQuotes);
     if (kind != StatementKind.READ) {
       return kind; // a rule never sends a write, a setting or a pinning statement to a replica
     }

@@ -187,6 +187,26 @@ class MySqlSplitRelayTest {
   }
 
   @Test
+  void settings_that_may_turn_on_ansi_quotes() {
+    for (String may :
+        List.of(
+            "SET sql_mode = 'ANSI'",
+            "set session sql_mode='ANSI_QUOTES,STRICT_TRANS_TABLES'",
+            "SET sql_mode = DEFAULT",
+            "SET SESSION sql_mode = (SELECT REPLACE(@@sql_mode, 'ONLY_FULL_GROUP_BY', ''))",
+            "SET sql_mode = @@GLOBAL.sql_mode")) {
+      assertThat(MySqlSplitRelay.mayTurnOnAnsiQuotes(may)).as(may).isTrue();
+    }
+    for (String not :
+        List.of(
+            "SET sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE'",
+            "SET NAMES utf8mb4",
+            "set session transaction read only")) {
+      assertThat(MySqlSplitRelay.mayTurnOnAnsiQuotes(not)).as(not).isFalse();
+    }
+  }
+
+  @Test
   void a_query_and_its_reply_pass_unchanged_with_their_sequence_ids() {
     client.writeInbound(packet(0, command(0x03, "select 1")));
     assertThat(wire(primary)).isEqualTo(hex(packet(0, command(0x03, "select 1"))));

@@ -57,10 +57,15 @@ abstract class DialectClassifier implements StatementClassifier {
 
   @Override
   public final StatementKind classify(String sql, boolean otherEscapes) {
+    return classify(sql, otherEscapes, false);
+  }
+
+  @Override
+  public final StatementKind classify(String sql, boolean otherEscapes, boolean ansiQuotes) {
     SqlScanner scanner = new SqlScanner(sql, mysql, false, otherEscapes, false);
     StatementKind kind = classify(scanner);
     boolean ambiguous = scanner.ambiguous();
-    if (kind != StatementKind.PIN && scanner.quotesAmbiguous()) {
+    if (kind != StatementKind.PIN && scanner.quotesAmbiguous() && ansi(sql, ansiQuotes)) {
       // (MySQL) ANSI_QUOTES, which no reply reports, ends a double-quoted part elsewhere
       SqlScanner ansi = new SqlScanner(sql, mysql, false, otherEscapes, true);
       kind = both(kind, classify(ansi));
@@ -71,11 +76,29 @@ abstract class DialectClassifier implements StatementClassifier {
       // readings count, the more binding wins
       SqlScanner other = new SqlScanner(sql, mysql, true, otherEscapes, false);
       kind = both(kind, classify(other));
-      if (kind != StatementKind.PIN && other.quotesAmbiguous()) {
+      if (kind != StatementKind.PIN && other.quotesAmbiguous() && ansi(sql, ansiQuotes)) {
         kind = both(kind, classify(new SqlScanner(sql, mysql, true, otherEscapes, true)));
       }
     }
     return kind == null ? StatementKind.READ : kind;
+  }
+
+  /**
+   * Whether the text is read the {@code ANSI_QUOTES} way too: when the session may be in that mode
+   * ({@code ansiQuotes}, from its settings), or the statement names an ANSI mode itself ({@code SET
+   * STATEMENT sql_mode='ANSI' FOR ...}). Not otherwise: double-quoted data such as {@code
+   * ("O\"Brien", "ob@example.com")}, read so, shows a user variable and would pin needlessly.
+   */
+  private static boolean ansi(String sql, boolean ansiQuotes) {
+    if (ansiQuotes) {
+      return true;
+    }
+    for (int i = sql.length() - 4; i >= 0; i--) {
+      if (sql.regionMatches(true, i, "ansi", 0, 4)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The more binding of two readings' kinds (null: the reading found no statement). */

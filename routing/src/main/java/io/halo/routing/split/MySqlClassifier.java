@@ -83,6 +83,11 @@ final class MySqlClassifier extends DialectClassifier {
         if (s.token() == SqlScanner.VARIABLE) {
           return StatementKind.PIN;
         }
+        if (s.word().equals("statement")) {
+          // MariaDB's SET STATEMENT var = v FOR stmt: settings for one statement, which runs
+          // (SET STATEMENT max_statement_time = 1 FOR SELECT GET_LOCK(...) takes the lock)
+          return s.scanWrite(this);
+        }
         if (SET_WRITES.contains(s.word())) {
           return StatementKind.WRITE;
         }

@@ -23,6 +23,15 @@ public interface StatementClassifier {
   }
 
   /**
+   * {@link #classify(String, boolean)} for a session that may have MySQL's {@code ANSI_QUOTES}
+   * (which no reply reports; the caller knows it from the session's settings): double-quoted text
+   * that the mode would end elsewhere is read both ways. Rare: never cached.
+   */
+  default StatementKind classify(String sql, boolean otherEscapes, boolean ansiQuotes) {
+    return classify(sql, otherEscapes);
+  }
+
+  /**
    * The names (unqualified; lower case, or as written when quoted) of the functions {@code sql}
    * calls, so that a caller can ask the server's catalogue whether they write; SQL syntax followed
    * by a parenthesis ({@code IN (...)}, {@code EXISTS (...)}) is left out.
@@ -75,6 +84,13 @@ public interface StatementClassifier {
       @Override
       public StatementKind classify(String sql, boolean otherEscapes) {
         return otherEscapes ? classifier.classify(sql, true) : classify(sql);
+      }
+
+      @Override
+      public StatementKind classify(String sql, boolean otherEscapes, boolean ansiQuotes) {
+        return ansiQuotes
+            ? classifier.classify(sql, otherEscapes, true)
+            : classify(sql, otherEscapes);
       }
 
       @Override

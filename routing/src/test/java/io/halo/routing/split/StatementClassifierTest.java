@@ -267,25 +267,42 @@ class StatementClassifierTest {
 
   /**
    * MySQL's ANSI_QUOTES (no reply reports it) reads a double quote as an identifier's, where a
-   * backslash is a character: a double-quoted part with a backslash before a double quote is read
-   * both ways, the more binding wins; without such a backslash the two readings are one.
+   * backslash is a character: for a session that may be in the mode (its settings say so) a
+   * double-quoted part with a backslash before a double quote is read both ways, the more binding
+   * wins; without such a backslash the two readings are one.
    */
   @Test
   void doubleQuotesAreReadAsIdentifiersTooWhenABackslashMovesTheirEnd() {
     // with ANSI_QUOTES the alias is a\ and the lock runs; as a string it hides the lock
-    assertThat(my.classify("select 1 as \"a\\\", get_lock('x', 1) -- \"")).isEqualTo(PIN);
-    assertThat(my.classify("select @\"a\\\", get_lock('x', 1) -- \"")).isEqualTo(PIN);
-    // inside an executable comment the server runs
-    assertThat(my.classify("/*!40101 select 1 as \"a\\\", get_lock('x', 1) -- \" */"))
+    String hidden = "select 1 as \"a\\\", get_lock('x', 1) -- \"";
+    assertThat(my.classify(hidden, false, true)).isEqualTo(PIN);
+    assertThat(my.classify(hidden)).as("a session not in the mode").isEqualTo(READ);
+    assertThat(my.classify("set statement sql_mode='ANSI_QUOTES' for " + hidden))
+        .as("a statement that names the mode")
         .isEqualTo(PIN);
+    assertThat(my.classify("select @\"a\\\", get_lock('x', 1) -- \"", false, true)).isEqualTo(PIN);
+    // inside an executable comment the server runs
+    assertThat(my.classify("/*!40101 select 1 as \"a\\\", get_lock('x', 1) -- \" */", false, true))
+        .isEqualTo(PIN);
+    // MariaDB's SET STATEMENT ... FOR runs its statement: a lock there pins
+    assertThat(my.classify("set statement max_statement_time = 1 for select get_lock('x', 1)"))
+        .isEqualTo(PIN);
+    assertThat(my.classify("SET STATEMENT sql_mode = '' FOR insert into t values (1)"))
+        .isEqualTo(WRITE);
     // PHP's addslashes in a double-quoted string: a write either way, no pin
-    assertThat(my.classify("insert into t values (\"he said \\\"hi\\\"\")")).isEqualTo(WRITE);
-    assertThat(my.classify("select \"a\\\"b\" from t")).isEqualTo(READ);
+    assertThat(my.classify("insert into t values (\"he said \\\"hi\\\"\")", false, true))
+        .isEqualTo(WRITE);
+    assertThat(my.classify("select \"a\\\"b\" from t", false, true)).isEqualTo(READ);
+    // data with an @ after such a string: the ANSI reading sees a variable, so only in the mode
+    String email = "insert into u (name, email) values (\"O\\\"Brien\", \"ob@example.com\")";
+    assertThat(my.classify(email)).isEqualTo(WRITE);
+    assertThat(my.classify(email, false, true)).isEqualTo(PIN);
     // other backslashes end the part at the same place either way
     assertThat(my.classify("select \"a\\\\\", get_lock('x', 1)")).isEqualTo(PIN);
-    assertThat(my.classify("select \"a\\nb\", 1 -- \", get_lock('x', 1)")).isEqualTo(READ);
+    assertThat(my.classify("select \"a\\nb\", 1 -- \", get_lock('x', 1)", false, true))
+        .isEqualTo(READ);
     // without backslash escapes (NO_BACKSLASH_ESCAPES, which the server reports) there is no escape
-    assertThat(my.classify("select 1 as \"a\\\", get_lock('x', 1) -- \"", true)).isEqualTo(PIN);
+    assertThat(my.classify(hidden, true)).isEqualTo(PIN);
     // PostgreSQL's double quotes are identifiers, backslashes or not
     assertThat(pg.classify("select 1 as \"a\\\", pg_advisory_lock(1) -- \"")).isEqualTo(PIN);
   }

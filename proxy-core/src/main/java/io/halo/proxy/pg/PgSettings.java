@@ -183,6 +183,22 @@ final class PgSettings {
     return w != null && w.length > 1 && w[0].equals("discard") && w[1].equals("all");
   }
 
+  /**
+   * Whether {@code sql}, once run, would keep one more setting: a SET of a parameter not kept yet,
+   * or a statement kept whole; not a SET of a kept parameter, a RESET or a DISCARD.
+   */
+  boolean adds(String sql) {
+    String[] w = words(sql);
+    if (w == null) {
+      return true;
+    }
+    if (!w[0].equals("set")) {
+      return false;
+    }
+    String key = parameter(w, 1);
+    return key == null || !current.containsKey(key);
+  }
+
   /** Applies one successful statement to a set of settings (the session's or a connection's). */
   static void apply(Map<String, String> settings, String sql) {
     String[] w = words(sql);

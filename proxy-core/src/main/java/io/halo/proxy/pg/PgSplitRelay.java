@@ -968,7 +968,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     String text = unitText();
     if (text == null
         || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES
-        || settings.size() >= PgSettings.MAX_KEPT) {
+        || (settings.size() >= PgSettings.MAX_KEPT && settings.adds(text))) {
       pin();
       return;
     }

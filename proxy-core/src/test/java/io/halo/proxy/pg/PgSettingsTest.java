@@ -32,6 +32,16 @@ class PgSettingsTest {
   }
 
   @Test
+  void onlyANewParameterOrAWholeStatementAddsASetting() {
+    settings.succeeded("SET work_mem = '1MB'");
+    assertThat(settings.adds("set work_mem to '2MB'")).isFalse();
+    assertThat(settings.adds("RESET work_mem")).isFalse();
+    assertThat(settings.adds("DISCARD ALL")).isFalse();
+    assertThat(settings.adds("SET search_path = app")).isTrue();
+    assertThat(settings.adds("SET a.b = 1; SET c.d = 2")).as("kept whole").isTrue();
+  }
+
+  @Test
   void manyResetsDueOnAConnectionAreOneResetAll() {
     PgSettings other = new PgSettings();
     for (int i = 0; i < PgSettings.MAX_RESETS + 1; i++) {

@@ -180,18 +180,10 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
         connect(ctx);
         return;
       }
-      session.listener().rejections().count("auth_failed");
-      log.info(
-          "[{}] COM_CHANGE_USER: certificate authentication failed for user '{}' from {}: {}",
-          session.listener().name(),
-          user,
-          ctx.channel().remoteAddress(),
-          why);
-      refuse(
+      refuseLater(
           ctx,
-          MySqlError.ACCESS_DENIED.code(),
-          MySqlError.ACCESS_DENIED.sqlState(),
-          "Access denied for user '" + user + "' (certificate authentication failed)");
+          "certificate authentication failed: " + why,
+          "Access denied for user '" + shortUser() + "' (certificate authentication failed)");
       return;
     }
     String wanted = entry == null ? MySqlAuth.CACHING_SHA2 : entry.plugin();
@@ -219,19 +211,11 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
       io.halo.proxy.mysql.auth.NativePassthrough.learn(entry.user(), salt, token);
     }
     if (!ok) {
-      session.listener().rejections().count("auth_failed");
-      log.info(
-          "[{}] COM_CHANGE_USER: access denied for user '{}' from {} ({})",
-          session.listener().name(),
-          user,
-          ctx.channel().remoteAddress(),
-          entry == null ? "no such user" : "wrong password");
-      refuse(
+      refuseLater(
           ctx,
-          MySqlError.ACCESS_DENIED.code(),
-          MySqlError.ACCESS_DENIED.sqlState(),
+          "access denied (" + (entry == null ? "no such user" : "wrong password") + ")",
           "Access denied for user '"
-              + user
+              + shortUser()
               + "' (using password: "
               + (token.length > 0 ? "YES" : "NO")
               + ")");
@@ -315,6 +299,40 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
    * The change is refused: ERR (sequence id following the client's last packet), and the session
    * goes on as before on its old backend connection.
    */
+  /**
+   * A failed change of user is answered as a failed login is: after the growing delay of {@code
+   * AuthFailures} for the address and user (password guessing by COM_CHANGE_USER went at one try
+   * per round trip), logged at most once a second per listener, the user's name cut short.
+   */
+  private void refuseLater(ChannelHandlerContext ctx, String why, String message) {
+    session.listener().rejections().count("auth_failed");
+    io.halo.proxy.session.AuthFailures failures = session.listener().authFailures();
+    long suppressed = failures.admitLogLine(session.listener().name());
+    if (suppressed >= 0) {
+      log.info(
+          "[{}] COM_CHANGE_USER: {} for user '{}' from {}{}",
+          session.listener().name(),
+          why,
+          shortUser(),
+          ctx.channel().remoteAddress(),
+          io.halo.proxy.session.AuthFailures.suppressed(suppressed));
+    }
+    failures.answerLater(
+        ctx.channel(),
+        user,
+        () ->
+            refuse(
+                ctx,
+                MySqlError.ACCESS_DENIED.code(),
+                MySqlError.ACCESS_DENIED.sqlState(),
+                message));
+  }
+
+  /** The user's name as logs and errors show it: at most 80 characters (MariaDB's longest). */
+  private String shortUser() {
+    return user == null || user.length() <= 80 ? user : user.substring(0, 80) + "...";
+  }
+
   private void refuse(ChannelHandlerContext ctx, int code, String sqlState, String message) {
     if (phase == Phase.DONE) {
       return;

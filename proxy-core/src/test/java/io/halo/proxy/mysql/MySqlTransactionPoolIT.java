@@ -573,11 +573,16 @@ class MySqlTransactionPoolIT {
    */
   @Test
   void a_lock_after_a_backslash_string_pins_without_backslash_escapes() throws Exception {
+    pinsInMode("NO_BACKSLASH_ESCAPES", "select 'a\\', get_lock('halo_nbe', 1) -- '");
+  }
+
+  /** In a session of {@code sqlMode}, {@code statement} (which takes a lock) pins it. */
+  private void pinsInMode(String sqlMode, String statement) throws Exception {
     long pinnedBefore = pinned();
     try (Connection a = throughHalo();
         Connection other = throughHalo()) {
-      a.createStatement().execute("set sql_mode = 'NO_BACKSLASH_ESCAPES'");
-      a.createStatement().execute("select 'a\\', get_lock('halo_nbe', 1) -- '");
+      a.createStatement().execute("set sql_mode = '" + sqlMode + "'");
+      a.createStatement().execute(statement);
       keepsItsConnection(a, other);
     }
     assertThat(pinned()).isEqualTo(pinnedBefore + 1);
@@ -666,14 +671,7 @@ class MySqlTransactionPoolIT {
    */
   @Test
   void a_lock_after_a_backslash_in_double_quotes_pins_with_ansi_quotes() throws Exception {
-    long pinnedBefore = pinned();
-    try (Connection a = throughHalo();
-        Connection other = throughHalo()) {
-      a.createStatement().execute("set sql_mode = 'ANSI_QUOTES'");
-      a.createStatement().execute("select 1 as \"a\\\", get_lock('halo_ansi', 1) -- \"");
-      keepsItsConnection(a, other);
-    }
-    assertThat(pinned()).isEqualTo(pinnedBefore + 1);
+    pinsInMode("ANSI_QUOTES", "select 1 as \"a\\\", get_lock('halo_ansi', 1) -- \"");
   }
 
   @org.junit.jupiter.params.ParameterizedTest

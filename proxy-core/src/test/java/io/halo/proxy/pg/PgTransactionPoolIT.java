@@ -620,7 +620,7 @@ class PgTransactionPoolIT {
       org.assertj.core.api.Assertions.assertThatThrownBy(
               () -> sb.executeQuery("select count(*) from scratch"))
           .hasMessageContaining("does not exist");
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 
@@ -823,7 +823,7 @@ class PgTransactionPoolIT {
               RawPgSocket.sync()));
       a.readUntilReady();
       keepsItsConnection(() -> rawBackendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 
@@ -851,7 +851,7 @@ class PgTransactionPoolIT {
       assertThat(m.type()).as("FunctionCallResponse").isEqualTo('V');
       a.readUntilReady();
       keepsItsConnection(() -> rawBackendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 
@@ -927,7 +927,7 @@ class PgTransactionPoolIT {
       sa.execute("set standard_conforming_strings = off");
       sa.execute("select 'a\\' , 1 -- ', pg_advisory_lock(47)");
       keepsItsConnection(() -> backendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 
@@ -950,7 +950,7 @@ class PgTransactionPoolIT {
       }
       sa.execute("select 'a\\' , 1 -- ', pg_advisory_lock(48)");
       keepsItsConnection(() -> backendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 
@@ -969,13 +969,13 @@ class PgTransactionPoolIT {
       for (int i = 0; i < many; i++) {
         sa.execute("set halo.k" + i + " = " + i);
       }
-      assertThat(own.metrics()).doesNotContainPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertThat(own.metrics()).doesNotContainPattern(PINNED_ONCE);
       for (int i = many; i < PgSettings.MAX_KEPT; i++) {
         sa.execute("set halo.k" + i + " = " + i);
       }
       sa.execute("set halo.last = 1");
       keepsItsConnection(() -> backendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
       try (ResultSet rs =
           sa.executeQuery(
               "select current_setting('halo.k0'), current_setting('halo.k255'),"
@@ -1021,6 +1021,13 @@ class PgTransactionPoolIT {
         assertThat(rs.getString(1)).isEqualTo("other sessions go on");
       }
     }
+  }
+
+  /** The metrics line of a Halo that pinned one session since it started. */
+  private static final String PINNED_ONCE = "halo_split_pinned_total\\{[^}]*\\} 1\\b";
+
+  private static void assertPinnedOnce(HaloFixture own) throws Exception {
+    assertThat(own.metrics()).containsPattern(PINNED_ONCE);
   }
 
   /** The backend pid a session's next transaction runs on. */
@@ -1100,7 +1107,7 @@ class PgTransactionPoolIT {
         Statement sa = a.createStatement()) {
       sa.execute(statement);
       keepsItsConnection(() -> backendPid(a), b);
-      assertThat(own.metrics()).containsPattern("halo_split_pinned_total\\{[^}]*\\} 1\\b");
+      assertPinnedOnce(own);
     }
   }
 

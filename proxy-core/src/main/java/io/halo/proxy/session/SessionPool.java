@@ -47,6 +47,14 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
   private static final Logger log = LoggerFactory.getLogger(SessionPool.class);
 
+  /**
+   * Keys with idle connections per event loop at most: a connection of one more key is closed
+   * instead of kept. The key holds the client's startup parameters, so a client connecting with a
+   * new {@code application_name} each time made a key each time, and idle connections up to the
+   * backend's {@code max_connections}.
+   */
+  static final int MAX_IDLE_KEYS = 64;
+
   /** A pool key: what a connection must share with a session to serve it. */
   public interface Key {
     /** The backend's name (a fenced backend's connections leave the pool). */
@@ -405,7 +413,12 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       engine.quit(ch);
       return;
     }
-    ArrayDeque<Channel> idle = idle(ch.eventLoop()).computeIfAbsent(key, k -> new ArrayDeque<>());
+    Map<K, ArrayDeque<Channel>> byKey = idle(ch.eventLoop());
+    if (!byKey.containsKey(key) && byKey.size() >= MAX_IDLE_KEYS) {
+      engine.quit(ch); // a client that invents startup parameters would fill the backend
+      return;
+    }
+    ArrayDeque<Channel> idle = byKey.computeIfAbsent(key, k -> new ArrayDeque<>());
     if (idle.size() >= config.maxIdle()) {
       engine.quit(ch);
       return;

@@ -98,6 +98,47 @@ class PgPoolIT {
         .containsPattern("halo_pool_idle_connections\\{[^}]*\\} [1-9]");
   }
 
+  /**
+   * A client that logs in with new startup settings each time makes a new pool key each time; the
+   * pool keeps idle connections for at most 64 keys per event loop, so the backend is not filled
+   * with them.
+   */
+  @Test
+  void idle_connections_are_kept_for_a_bounded_number_of_keys() throws Exception {
+    int loops = 2; // the fixture's io_threads
+    int sessions = 64 * loops + 30;
+    // a Halo of its own: the keys it fills would keep the other tests' sessions from pooling
+    try (HaloFixture own =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            400,
+            PgPoolIT::pooled)) {
+      for (int i = 0; i < sessions; i++) {
+        // options is part of the key (application_name is not: it is set on the connection)
+        try (Connection c =
+            own.connect(USER, PW, "app", "options=-c%20work_mem%3D" + (1024 + i) + "kB")) {
+          backendPid(c);
+        }
+      }
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      int idle;
+      do {
+        Thread.sleep(100);
+        java.util.regex.Matcher m =
+            java.util.regex.Pattern.compile("halo_pool_idle_connections\\{[^}]*\\} (\\d+)")
+                .matcher(own.metrics());
+        assertThat(m.find()).isTrue();
+        idle = Integer.parseInt(m.group(1));
+      } while (idle > 64 * loops && System.nanoTime() < deadline);
+      assertThat(idle)
+          .as("idle connections kept for " + sessions + " keys")
+          .isGreaterThan(0)
+          .isLessThanOrEqualTo(64 * loops);
+    }
+  }
+
   @Test
   void nothing_of_a_session_reaches_the_next_one() throws Exception {
     int pid;

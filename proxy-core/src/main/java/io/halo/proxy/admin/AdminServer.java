@@ -95,14 +95,14 @@ public final class AdminServer implements AutoCloseable {
     this.actionLimits = actionThreads + " running, " + actionQueue + " waiting at most";
   }
 
+  /** Admin connections open at once at most; more are closed as they come. */
+  static final int MAX_CONNECTIONS = 256;
+
   /**
    * Binds {@code admin.listen}.
    *
    * @throws IllegalStateException naming the address when it cannot be bound
    */
-  /** Admin connections open at once at most; more are closed as they come. */
-  static final int MAX_CONNECTIONS = 256;
-
   public void start() throws InterruptedException {
     if (channel != null) {
       throw new IllegalStateException("admin API already started on " + boundAddress());

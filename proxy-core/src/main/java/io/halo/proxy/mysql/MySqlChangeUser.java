@@ -66,6 +66,8 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     REQUEST,
     AUTH_SWITCH,
     CONNECTING,
+    /** Refused, the answer delayed ({@code AuthFailures}): a packet now is a protocol violation. */
+    REFUSING,
     DONE
   }
 
@@ -296,10 +298,6 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * The change is refused: ERR (sequence id following the client's last packet), and the session
-   * goes on as before on its old backend connection.
-   */
-  /**
    * A failed change of user is answered as a failed login is: after the growing delay of {@code
    * AuthFailures} for the address and user (password guessing by COM_CHANGE_USER went at one try
    * per round trip), logged at most once a second per listener, the user's name cut short.
@@ -317,6 +315,7 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
           ctx.channel().remoteAddress(),
           io.halo.proxy.session.AuthFailures.suppressed(suppressed));
     }
+    phase = Phase.REFUSING; // a guess pipelined behind this one is not checked meanwhile
     failures.answerLater(
         ctx.channel(),
         user,
@@ -333,6 +332,10 @@ final class MySqlChangeUser extends ChannelInboundHandlerAdapter {
     return user == null || user.length() <= 80 ? user : user.substring(0, 80) + "...";
   }
 
+  /**
+   * The change is refused: ERR (sequence id following the client's last packet), and the session
+   * goes on as before on its old backend connection.
+   */
   private void refuse(ChannelHandlerContext ctx, int code, String sqlState, String message) {
     if (phase == Phase.DONE) {
       return;

@@ -1180,14 +1180,18 @@ final class MySqlSplitRelay
   private boolean ansiQuotes;
 
   /**
-   * Whether a setting may turn on {@code ANSI_QUOTES}: it names an ANSI mode, or sets {@code
-   * sql_mode} from the server's ({@code = DEFAULT}, {@code @@GLOBAL.sql_mode}, an expression of
-   * {@code @@sql_mode}), whose modes Halo does not know.
+   * Whether a setting may turn on {@code ANSI_QUOTES}: it names a mode that includes it ({@code
+   * ANSI}, {@code ANSI_QUOTES}, and MariaDB's {@code ORACLE}, {@code MSSQL}, {@code DB2}, {@code
+   * POSTGRESQL}, {@code MAXDB}), or sets {@code sql_mode} from anything but string literals ({@code
+   * = DEFAULT}, {@code @@GLOBAL.sql_mode}, {@code CONCAT(...)}), whose modes Halo does not know.
    */
   static boolean mayTurnOnAnsiQuotes(String setting) {
     String lower = setting.toLowerCase(Locale.ROOT);
-    return lower.contains("ansi")
-        || (lower.contains("sql_mode") && (lower.contains("@@") || lower.contains("default")));
+    if (io.halo.routing.split.StatementClassifier.namesAnsiMode(lower)) {
+      return true;
+    }
+    return lower.contains("sql_mode")
+        && (lower.contains("@@") || lower.contains("default") || lower.contains("("));
   }
 
   /**

@@ -320,11 +320,6 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /**
-   * SSLRequest: {@code N} on a listener without TLS (the client may go on in plaintext), else
-   * {@code S} and the TLS handshake; the startup packet then comes encrypted. A second SSLRequest
-   * over TLS, or bytes sent behind the SSLRequest before the handshake, end the connection.
-   */
   /** Encryption requests seen ({@link PgMessages#SSL_REQUEST_CODE}: 1, GSSENCRequest: 2). */
   private int encryptionAsked;
 
@@ -350,6 +345,12 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     return false;
   }
 
+  /**
+   * SSLRequest: {@code N} on a listener without TLS (the client may go on in plaintext), else
+   * {@code S} and the TLS handshake; the startup packet then comes encrypted. A second SSLRequest
+   * (over TLS or not) ends the connection ({@link #askedOnce}), so do bytes sent behind the
+   * SSLRequest before the handshake.
+   */
   private void sslRequest(ChannelHandlerContext ctx) {
     if (ServerTls.active(ctx.channel())) {
       fatal(ctx, SqlState.PROTOCOL_VIOLATION, "SSLRequest over a connection that uses TLS already");

@@ -199,6 +199,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       }
       reused.increment();
       if (now() - since < config.checkAfter().toNanos()) {
+        forgetIfEmpty(loop, key, idle); // (an empty list must not hold one of MAX_IDLE_KEYS)
         return loop.newSucceededFuture(engine.lend(e.connection()));
       }
       forgetIfEmpty(loop, key, idle);
@@ -414,6 +415,9 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       return;
     }
     Map<K, ArrayDeque<Channel>> byKey = idle(ch.eventLoop());
+    if (!byKey.containsKey(key) && byKey.size() >= MAX_IDLE_KEYS) {
+      byKey.values().removeIf(ArrayDeque::isEmpty); // lists emptied without being forgotten
+    }
     if (!byKey.containsKey(key) && byKey.size() >= MAX_IDLE_KEYS) {
       engine.quit(ch); // a client that invents startup parameters would fill the backend
       return;

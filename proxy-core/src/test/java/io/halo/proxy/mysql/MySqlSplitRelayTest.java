@@ -194,7 +194,9 @@ class MySqlSplitRelayTest {
             "set session sql_mode='ANSI_QUOTES,STRICT_TRANS_TABLES'",
             "SET sql_mode = DEFAULT",
             "SET SESSION sql_mode = (SELECT REPLACE(@@sql_mode, 'ONLY_FULL_GROUP_BY', ''))",
-            "SET sql_mode = @@GLOBAL.sql_mode")) {
+            "SET sql_mode = @@GLOBAL.sql_mode",
+            "SET sql_mode = 'ORACLE'",
+            "set sql_mode = concat(char(65), 'NSI')")) {
       assertThat(MySqlSplitRelay.mayTurnOnAnsiQuotes(may)).as(may).isTrue();
     }
     for (String not :

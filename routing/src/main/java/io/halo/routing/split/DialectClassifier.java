@@ -85,20 +85,12 @@ abstract class DialectClassifier implements StatementClassifier {
 
   /**
    * Whether the text is read the {@code ANSI_QUOTES} way too: when the session may be in that mode
-   * ({@code ansiQuotes}, from its settings), or the statement names an ANSI mode itself ({@code SET
-   * STATEMENT sql_mode='ANSI' FOR ...}). Not otherwise: double-quoted data such as {@code
+   * ({@code ansiQuotes}, from its settings), or the statement names a mode that includes it ({@code
+   * SET STATEMENT sql_mode='ORACLE' FOR ...}). Not otherwise: double-quoted data such as {@code
    * ("O\"Brien", "ob@example.com")}, read so, shows a user variable and would pin needlessly.
    */
   private static boolean ansi(String sql, boolean ansiQuotes) {
-    if (ansiQuotes) {
-      return true;
-    }
-    for (int i = sql.length() - 4; i >= 0; i--) {
-      if (sql.regionMatches(true, i, "ansi", 0, 4)) {
-        return true;
-      }
-    }
-    return false;
+    return ansiQuotes || StatementClassifier.namesAnsiMode(sql.toLowerCase(java.util.Locale.ROOT));
   }
 
   /** The more binding of two readings' kinds (null: the reading found no statement). */

@@ -84,9 +84,25 @@ final class MySqlClassifier extends DialectClassifier {
           return StatementKind.PIN;
         }
         if (s.word().equals("statement")) {
-          // MariaDB's SET STATEMENT var = v FOR stmt: settings for one statement, which runs
-          // (SET STATEMENT max_statement_time = 1 FOR SELECT GET_LOCK(...) takes the lock)
-          return s.scanWrite(this);
+          // MariaDB's SET STATEMENT var = v FOR stmt: settings for one statement, which runs as
+          // itself (FOR SELECT GET_LOCK(...) takes the lock, FOR CREATE TEMPORARY TABLE makes
+          // one); never a read (the settings are the primary's concern)
+          while (s.advance()) {
+            if (s.token() == SqlScanner.VARIABLE) {
+              return pinRest(s);
+            }
+            if (s.word().equals("for")) {
+              if (!s.advance()) {
+                return StatementKind.WRITE;
+              }
+              StatementKind inner = leading(s);
+              if (inner == StatementKind.READ) {
+                inner = s.scanRead(this);
+              }
+              return inner.and(StatementKind.WRITE);
+            }
+          }
+          return StatementKind.WRITE;
         }
         if (SET_WRITES.contains(s.word())) {
           return StatementKind.WRITE;

@@ -40,6 +40,25 @@ public interface StatementClassifier {
     return java.util.Set.of();
   }
 
+  /**
+   * Whether {@code lower} (lower case) names a MySQL/MariaDB {@code sql_mode} that includes {@code
+   * ANSI_QUOTES}: {@code ANSI}, {@code ANSI_QUOTES}, and MariaDB's {@code ORACLE}, {@code MSSQL},
+   * {@code DB2}, {@code POSTGRESQL}, {@code MAXDB}. A plain search: a false alarm only reads a text
+   * one more way.
+   */
+  static boolean namesAnsiMode(String lower) {
+    for (String mode : ANSI_MODES) {
+      if (lower.contains(mode)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The sql_mode names (lower case) whose modes include ANSI_QUOTES. */
+  java.util.List<String> ANSI_MODES =
+      java.util.List.of("ansi", "oracle", "mssql", "db2", "postgresql", "maxdb");
+
   /** The PostgreSQL classifier. */
   static StatementClassifier postgres() {
     return new PgClassifier();

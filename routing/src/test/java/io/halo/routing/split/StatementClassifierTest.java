@@ -289,6 +289,17 @@ class StatementClassifierTest {
         .isEqualTo(PIN);
     assertThat(my.classify("SET STATEMENT sql_mode = '' FOR insert into t values (1)"))
         .isEqualTo(WRITE);
+    assertThat(
+            my.classify(
+                "set statement max_statement_time = 1 for create temporary table t (x int)"))
+        .isEqualTo(PIN);
+    assertThat(my.classify("set statement max_statement_time = 1 for lock tables t read"))
+        .isEqualTo(PIN);
+    assertThat(my.classify("set statement max_statement_time = 1 for select 1"))
+        .as("never a read")
+        .isEqualTo(WRITE);
+    // a mode that includes ANSI_QUOTES, named by the statement itself
+    assertThat(my.classify("set statement sql_mode = 'ORACLE' for " + hidden)).isEqualTo(PIN);
     // PHP's addslashes in a double-quoted string: a write either way, no pin
     assertThat(my.classify("insert into t values (\"he said \\\"hi\\\"\")", false, true))
         .isEqualTo(WRITE);

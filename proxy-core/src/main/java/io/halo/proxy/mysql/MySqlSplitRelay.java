@@ -1186,10 +1186,10 @@ final class MySqlSplitRelay
    * = DEFAULT}, {@code @@GLOBAL.sql_mode}, {@code CONCAT(...)}), whose modes Halo does not know.
    */
   static boolean mayTurnOnAnsiQuotes(String setting) {
-    String lower = setting.toLowerCase(Locale.ROOT);
-    if (io.halo.routing.split.StatementClassifier.namesAnsiMode(lower)) {
+    if (io.halo.routing.split.StatementClassifier.namesAnsiMode(setting)) {
       return true;
     }
+    String lower = setting.toLowerCase(Locale.ROOT);
     return lower.contains("sql_mode")
         && (lower.contains("@@") || lower.contains("default") || lower.contains("("));
   }
@@ -1211,7 +1211,7 @@ final class MySqlSplitRelay
       return;
     }
     for (int k = i + 1; k < settings.size(); k++) {
-      if (!ascii(settings.get(k))) {
+      if (!isAscii(settings.get(k))) {
         return;
       }
     }
@@ -1222,15 +1222,6 @@ final class MySqlSplitRelay
         leg.settingsApplied = i;
       }
     }
-  }
-
-  private static boolean ascii(String s) {
-    for (int k = 0; k < s.length(); k++) {
-      if (s.charAt(k) >= 0x80) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** The last {@link #appliedSettings} copy; dropped whenever {@link #settings} changes. */

@@ -624,8 +624,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       }
       b.channel().flush();
       if ((t == 'Q' || t == 'F') && !openFailed) {
-        endRefusal(); // a Query (or FunctionCall) is its own end: the standby's ReadyForQuery is
-        // the client's
+        // a Query (or FunctionCall) is its own end: the standby's ReadyForQuery is the client's
+        endRefusal();
       } else { // (a server that failed ignores even a Query up to the Sync)
         refusalSync = o;
         o.holdEnd(true); // the client's Sync, not this one, gets a ReadyForQuery

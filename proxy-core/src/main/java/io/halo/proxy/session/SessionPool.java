@@ -49,9 +49,9 @@ public final class SessionPool<K extends SessionPool.Key, C> {
 
   /**
    * Keys with idle connections per event loop at most: a connection of one more key is closed
-   * instead of kept. The key holds the client's startup parameters, so a client connecting with a
-   * new {@code application_name} each time made a key each time, and idle connections up to the
-   * backend's {@code max_connections}.
+   * instead of kept. The key holds the client's startup settings, so a client connecting with new
+   * {@code options} each time made a key each time, and idle connections up to the backend's {@code
+   * max_connections}.
    */
   static final int MAX_IDLE_KEYS = 64;
 

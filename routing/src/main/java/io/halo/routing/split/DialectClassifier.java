@@ -90,7 +90,7 @@ abstract class DialectClassifier implements StatementClassifier {
    * ("O\"Brien", "ob@example.com")}, read so, shows a user variable and would pin needlessly.
    */
   private static boolean ansi(String sql, boolean ansiQuotes) {
-    return ansiQuotes || StatementClassifier.namesAnsiMode(sql.toLowerCase(java.util.Locale.ROOT));
+    return ansiQuotes || StatementClassifier.namesAnsiMode(sql);
   }
 
   /** The more binding of two readings' kinds (null: the reading found no statement). */

@@ -41,15 +41,17 @@ public interface StatementClassifier {
   }
 
   /**
-   * Whether {@code lower} (lower case) names a MySQL/MariaDB {@code sql_mode} that includes {@code
+   * Whether {@code text} names, in any case, a MySQL/MariaDB {@code sql_mode} that includes {@code
    * ANSI_QUOTES}: {@code ANSI}, {@code ANSI_QUOTES}, and MariaDB's {@code ORACLE}, {@code MSSQL},
-   * {@code DB2}, {@code POSTGRESQL}, {@code MAXDB}. A plain search: a false alarm only reads a text
-   * one more way.
+   * {@code DB2}, {@code POSTGRESQL}, {@code MAXDB}. A plain search, without a copy of the text: a
+   * false alarm only reads a text one more way.
    */
-  static boolean namesAnsiMode(String lower) {
-    for (String mode : ANSI_MODES) {
-      if (lower.contains(mode)) {
-        return true;
+  static boolean namesAnsiMode(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      for (String mode : ANSI_MODES) {
+        if (text.regionMatches(true, i, mode, 0, mode.length())) {
+          return true;
+        }
       }
     }
     return false;

@@ -799,9 +799,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     if (stoppedForOwed && owedCount(primary) + owedCount(replica) < MAX_OWED) {
       stoppedForOwed = false;
-      if (!parked && inbox.isEmpty() && !closed && draining == 0) {
-        client.config().setAutoRead(mayReadClient());
-      }
+      readClientIfIdle();
     }
     releaseIfIdle();
   }
@@ -1382,7 +1380,6 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         primary == null ? null : primary.channel(), replica == null ? null : replica.channel());
   }
 
-  /** Both connections (where open) take writes; no allocation: asked on every client read. */
   /**
    * Whether the client may be read: its backends take more, and the client itself reads what it is
    * sent. A client that sends without reading its replies is not read further (in transaction mode
@@ -1406,6 +1403,17 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Reading the client stopped at {@link #MAX_OWED}. */
   private boolean stoppedForOwed;
+
+  /**
+   * Sets the client's reading by {@link #mayReadClient} where nothing else governs it: no request
+   * parked (its resume sets it), none waiting in the inbox, not inside {@link #drain} (its end sets
+   * it). No allocation: asked on writability changes and replies.
+   */
+  private void readClientIfIdle() {
+    if (!parked && inbox.isEmpty() && !closed && draining == 0) {
+      client.config().setAutoRead(mayReadClient());
+    }
+  }
 
   private static int owedCount(Leg leg) {
     return leg == null ? 0 : leg.owedCount();
@@ -1444,8 +1452,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       SplitChannels.autoRead(backendChannels(), writable);
       if (!writable) {
         client.config().setAutoRead(false);
-      } else if (!parked && inbox.isEmpty() && !closed && draining == 0) {
-        client.config().setAutoRead(mayReadClient());
+      } else {
+        readClientIfIdle();
       }
       ctx.fireChannelWritabilityChanged();
     }
@@ -1539,8 +1547,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
       if (!ctx.channel().isWritable()) {
         client.config().setAutoRead(false);
-      } else if (!parked && inbox.isEmpty() && !closed) {
-        client.config().setAutoRead(mayReadClient());
+      } else {
+        readClientIfIdle();
       }
       ctx.fireChannelWritabilityChanged();
     }

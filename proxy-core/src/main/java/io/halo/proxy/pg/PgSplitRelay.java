@@ -140,6 +140,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private boolean refusing;
 
   /**
+   * A unit sent ahead of its Sync (a Flush, or past 1 MB) was refused before it reached a backend
+   * (the pool stayed full): the client has the error; what it sends up to its Sync is dropped, as a
+   * server drops it after an error, and that Sync gets the ReadyForQuery.
+   */
+  private boolean skipToSync;
+
+  /**
    * The primary's {@code standard_conforming_strings} as it last reported it (at the login, then by
    * ParameterStatus; on by default since PostgreSQL 9.1): off, backslashes escape in every string,
    * and statements are classified so.
@@ -212,6 +219,48 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         new java.util.LinkedHashMap<>(16, 0.75f, true);
     final List<String> closes = new ArrayList<>();
 
+    /**
+     * Statement names the clients' Parse and Close messages named since the connection's last
+     * ReadyForQuery: noted when sent, but a server that met an error skipped them up to the Sync
+     * (and a Parse may fail itself). After an error they are closed and forgotten ({@link
+     * #settle}): a missing one is prepared again when next used, and a skipped Close leaves none
+     * behind for another session's Parse of that name to collide with.
+     */
+    final List<String> touched = new ArrayList<>();
+
+    /** More names than {@link #MAX_TOUCHED} were touched: all the book's are doubted. */
+    boolean touchedOverflow;
+
+    /** The reply under way had an ErrorResponse. */
+    boolean failed;
+
+    static final int MAX_TOUCHED = 1024;
+
+    void touch(String name) {
+      if (touched.size() < MAX_TOUCHED) {
+        touched.add(name);
+      } else {
+        touchedOverflow = true;
+      }
+    }
+
+    /** A client's reply ended (its ReadyForQuery): see {@link #touched}. */
+    void settle() {
+      if (failed) {
+        List<String> doubted = touchedOverflow ? new ArrayList<>(prepared.keySet()) : touched;
+        for (String name : doubted) {
+          forget(name);
+          closes.add(name);
+        }
+        if (touchedOverflow) {
+          closes.addAll(touched);
+        }
+      }
+      touched.clear();
+      touchedOverflow = false;
+      failed = false;
+    }
+
     /** The settings this connection has, as {@link PgSettings} keeps them. */
     final PgSettings.Applied applied = new PgSettings.Applied();
 
@@ -281,6 +330,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
     /** The backend is in COPY FROM STDIN for the client. */
     boolean copyIn;
+
+    /**
+     * A COPY FROM STDIN sent with the extended protocol began after its Sync had gone: the server
+     * ignored that Sync (as every Sync during copy-in), so the ReadyForQuery owed for it answers
+     * the client's next Sync after CopyDone or CopyFail, which owes nothing of its own.
+     */
+    boolean syncIgnored;
 
     Backend(boolean isPrimary, BackendNode node) {
       super(isPrimary, node);
@@ -377,16 +433,30 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       end();
       return;
     }
+    if (skipToSync) {
+      f.release();
+      if (t == 'S') {
+        skipToSync = false;
+        emitRun();
+        client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
+      }
+      return;
+    }
     Backend copying = open != null ? open : last;
     if (t == 'd'
         || t == 'c'
         || t == 'f'
-        || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)) {
+        || ((t == 'S' || t == 'H') && copying != null && copying.copyIn)
+        || (t == 'S' && copying != null && copying.syncIgnored)) {
       // COPY data goes where its COPY runs; a Sync or Flush during copy-in is ignored by the
-      // server (no ReadyForQuery of its own), so it is passed on without expecting one.
+      // server (no ReadyForQuery of its own), so it is passed on without expecting one; so is the
+      // Sync after the copy whose ReadyForQuery is owed already (Backend.syncIgnored).
       if (copying == null || copying.channel() == null) {
         f.release();
       } else {
+        if (t == 'S' && !copying.copyIn) {
+          copying.syncIgnored = false;
+        }
         if (t == 'c' || t == 'f') {
           copying.copyIn = false;
         }
@@ -473,7 +543,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     functionsChecked = false;
     emitRun();
     client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
-    client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
+    if (complete) {
+      client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
+    } else {
+      client.flush();
+      skipToSync = true; // the ReadyForQuery is the client's Sync's
+    }
   }
 
   @Override
@@ -1076,13 +1151,24 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void sendOne(Backend b, PgFrame f) {
     byte t = f.type();
     if (t == 'P') {
-      parsed(b, f);
+      String name = parsed(b, f);
+      if (name != null && !name.isEmpty()) {
+        b.book().touch(name);
+      }
     } else if (t == 'C' && firstByte(f) == 'S') {
-      closedStatement(
-          b, io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex() + 1));
+      String name =
+          io.halo.proxy.pg.message.ClientMessages.cstring(f.body(), f.body().readerIndex() + 1);
+      closedStatement(b, name);
+      if (name != null && !name.isEmpty()) {
+        b.book().touch(name);
+      }
     }
     if (t == 'Q' || t == 'S' || t == 'F') {
-      b.owe(Owed.client());
+      Owed o = Owed.client();
+      if (t == 'S') {
+        o.tag(SYNC); // see Backend.syncIgnored
+      }
+      b.owe(o);
       if (t == 'S') {
         session.syncSent();
       } else {
@@ -1099,7 +1185,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
   }
 
-  private void parsed(Backend b, PgFrame f) {
+  /** Notes the client's Parse {@code f} sent to {@code b}; returns its statement name (or null). */
+  private String parsed(Backend b, PgFrame f) {
     ByteBuf body = f.body();
     String name = io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex());
     ParseSeen seen = parses.peekFirst();
@@ -1111,7 +1198,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     String text = seen != null ? seen.text() : statementText(f);
     StatementKind kind = seen != null ? seen.kind() : kindOf(text);
     if (name == null) {
-      return;
+      return null;
     }
     if (name.isEmpty()) {
       unnamedOn = b;
@@ -1119,7 +1206,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       // without its text a later Bind cannot ask which functions it calls: never a read then
       unnamedKind = !keepText && kind == StatementKind.READ ? StatementKind.WRITE : kind;
       unnamedText = keepText ? text : null;
-      return;
+      return name;
     }
     Statement old = statements.remove(name);
     if (old != null) {
@@ -1128,7 +1215,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (keptBytes + ENTRY_BYTES + body.readableBytes() > MAX_KEPT_BYTES) {
       pin();
-      return;
+      return name;
     }
     ByteBuf copy = client.alloc().buffer(5 + body.readableBytes());
     copy.writeByte('P')
@@ -1137,6 +1224,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     keptBytes += ENTRY_BYTES + copy.readableBytes();
     statements.put(name, new Statement(copy, kind));
     b.book().prepared(name, copy);
+    return name;
   }
 
   private void closedStatement(Backend b, String name) {
@@ -1170,9 +1258,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       out = append(out, closeStatement(name));
     }
     book.closes.clear();
-    if (multiplexed && bindsUnnamedWithoutParse()) {
-      // the unnamed statement on a pooled connection is another session's: the Bind must fail
-      // as on a fresh connection
+    if (multiplexed && unnamedOn != b && bindsUnnamedWithoutParse()) {
+      // the unnamed statement on a connection just checked out is another session's: the Bind
+      // must fail as on a fresh connection (one parsed here in this transaction is the client's
+      // own: unnamedOn is cleared when the connection goes back)
       out = append(out, closeStatement(""));
     }
     for (PgFrame f : unit) {
@@ -1423,6 +1512,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   private static final String FRAMES = "frames";
 
+  /** An ErrorResponse that ends the server's session: severity FATAL or PANIC. */
+  private static boolean isFatal(ByteBuf errorBody) {
+    String severity = errorField(errorBody, (byte) 'V');
+    return "FATAL".equals(severity) || "PANIC".equals(severity);
+  }
+
+  /** The tag of a reply owed for a client's Sync (see {@link Backend#syncIgnored}). */
+  private static final Object SYNC = new Object();
+
   @Override
   protected void released() {
     clientSawFatal = false; // about the connection just given back
@@ -1600,19 +1698,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (t == 'S' && b.isPrimary()) {
       noteParameter(f.body());
     }
-    if (t == 'E'
-        && e != null
-        && !e.isHidden()
-        && b.isPrimary()
-        && "FATAL".equals(errorField(f.body(), (byte) 'V'))) {
+    boolean fatal = t == 'E' && b.isPrimary() && isFatal(f.body());
+    if (fatal && e != null && !e.isHidden()) {
       clientSawFatal = true; // the client has the server's FATAL: its session ends with it
     }
     if (e == null) {
-      // Between requests a backend may still speak: notices, parameter changes, notifications.
-      if (t == 'E' && b.isPrimary()) {
-        if ((multiplexed ? inTransaction() : !pinned)
-            && lastWords == null
-            && "FATAL".equals(errorField(f.body(), (byte) 'V'))) {
+      // Between requests a backend may still speak: notices, parameter changes, notifications;
+      // and the replies to a unit sent at a Flush (open), whose ERROR is the client's, not FATAL.
+      if (fatal) {
+        if ((multiplexed ? inTransaction() : !pinned) && lastWords == null) {
           // withheld until the connection closes: a primary going down (a fast shutdown) says
           // FATAL too, and then the session goes on; an operator's pg_terminate_backend says the
           // same, and then the session ends with it (the health checker's verdict tells which)
@@ -1642,14 +1736,21 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       }
       return;
     }
+    if (t == 'E') {
+      b.book().failed = true;
+    } else if (t == 'Z') {
+      b.book().settle();
+    }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
     if (t == 'E' && e.setting() != null) {
       e.error(errorMessage(f.body()));
     }
     if (t == 'G') {
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
+      b.syncIgnored = e.tag() == SYNC;
     } else if (t == 'Z') {
       b.copyIn = false;
+      b.syncIgnored = false;
     }
     if (t == 'E' && e.refusal() != null) {
       e.error(""); // the standby failed first: the client has its error, and no second one

@@ -32,4 +32,33 @@ class PgStatementBookTest {
     assertThat(mine.refCnt()).isEqualTo(1);
     mine.release();
   }
+
+  /**
+   * A reply with an error: the Parses and Closes noted since the last ReadyForQuery may not have
+   * run, so their names are forgotten and closed on the connection (a Parse that failed was once
+   * believed there, and another session's Bind then got 26000; a skipped Close left a statement for
+   * another session's Parse to collide with). A reply without one keeps the book as it is.
+   */
+  @Test
+  void namesTouchedBeforeAnErrorAreForgottenAndClosedAndOthersStay() {
+    PgSplitRelay.Book book = new PgSplitRelay.Book(1, 2);
+    ByteBuf kept = parse("select 1");
+    ByteBuf failed = parse("select 2");
+    book.prepared("S_1", kept);
+    book.touch("S_1");
+    book.settle(); // its ReadyForQuery, no error
+    assertThat(book.prepared).containsOnlyKeys("S_1");
+    book.prepared("S_2", failed);
+    book.touch("S_2"); // a Parse the server rejected
+    book.touch("S_9"); // a Close it skipped after the error
+    book.failed = true;
+    book.settle();
+    assertThat(book.prepared).containsOnlyKeys("S_1");
+    assertThat(book.closes).containsExactly("S_2", "S_9");
+    assertThat(book.touched).isEmpty();
+    book.release();
+    kept.release();
+    failed.release();
+    assertThat(failed.refCnt()).isZero();
+  }
 }

@@ -828,6 +828,193 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * The unnamed statement lasts until the end of its transaction, as on the server: a Parse in one
+   * Sync and its Bind in the next (pgx's describe-then-execute, libpq's {@code PQprepare} with an
+   * empty name) run inside a transaction; after it the statement is gone, as documented.
+   */
+  @Test
+  void the_unnamed_statement_lasts_until_the_end_of_its_transaction() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000)) {
+      a.send(RawPgSocket.startup(TRUSTED, "app"));
+      a.readUntilReady();
+      a.send(RawPgSocket.query("begin"));
+      a.readUntilReady();
+      a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 41 + 1"), RawPgSocket.sync()));
+      assertThat(replyTypes(a)).isEqualTo("1Z");
+      a.send(RawPgSocket.concat(RawPgSocket.bind(""), RawPgSocket.execute(), RawPgSocket.sync()));
+      assertThat(replyTypes(a)).as("BindComplete, the row, its end").isEqualTo("2DCZ");
+      a.send(RawPgSocket.query("commit"));
+      a.readUntilReady();
+      a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 1"), RawPgSocket.sync()));
+      a.readUntilReady();
+      a.send(RawPgSocket.concat(RawPgSocket.bind(""), RawPgSocket.execute(), RawPgSocket.sync()));
+      assertThat(a.readError())
+          .as("outside a transaction the next Bind may run on another connection")
+          .containsEntry('C', "26000");
+      a.readUntilReady();
+    }
+  }
+
+  /**
+   * COPY FROM STDIN sent with the extended protocol (libpq's {@code PQexecParams}, tokio-postgres):
+   * the server ignores the Sync sent with the Execute and answers the one after CopyDone; the
+   * session then gives its connection back like any other.
+   */
+  @Test
+  void an_extended_protocol_copy_from_stdin_gives_its_connection_back() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000)) {
+      for (RawPgSocket s : List.of(a, b)) {
+        s.send(RawPgSocket.startup(TRUSTED, "app"));
+        s.readUntilReady();
+      }
+      for (int round = 0; round < 2; round++) {
+        a.send(
+            RawPgSocket.concat(
+                RawPgSocket.parse("", "copy hits (client, n) from stdin"),
+                RawPgSocket.bind(""),
+                RawPgSocket.execute(),
+                RawPgSocket.sync()));
+        assertThat(a.read().type()).as("ParseComplete").isEqualTo('1');
+        assertThat(a.read().type()).as("BindComplete").isEqualTo('2');
+        assertThat(a.read().type()).as("CopyInResponse").isEqualTo('G');
+        a.send(
+            RawPgSocket.concat(
+                RawPgSocket.message(
+                    'd', "-77\t1\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)),
+                RawPgSocket.message('c', new byte[0]),
+                RawPgSocket.sync()));
+        assertThat(replyTypes(a)).as("COPY 1, then one ReadyForQuery").isEqualTo("CZ");
+      }
+      int first = rawBackendPid(a);
+      b.send(RawPgSocket.query("begin"));
+      b.readUntilReady();
+      assertThat(rawBackendPid(b)).as("b takes the connection a gave back").isEqualTo(first);
+      assertThat(rawBackendPid(a)).as("a runs on another one").isNotEqualTo(first);
+      b.send(RawPgSocket.query("delete from hits where client = -77"));
+      RawPgSocket.Message done = b.read();
+      assertThat(new String(done.body(), java.nio.charset.StandardCharsets.US_ASCII))
+          .as("the two rows a copied")
+          .isEqualTo("DELETE 2\0");
+      b.readUntilReady();
+      b.send(RawPgSocket.query("commit"));
+      b.readUntilReady();
+    }
+  }
+
+  /**
+   * A unit sent at a Flush that waits {@code pool.wait_timeout} for a connection gets its error at
+   * once and ends at the client's Sync, as after any error: what the client sends up to the Sync is
+   * dropped and that Sync gets the one ReadyForQuery (it got one before its Sync, and then the rest
+   * of its batch ran as a unit of its own).
+   */
+  @Test
+  void a_unit_sent_at_a_flush_that_the_full_pool_refuses_ends_at_its_sync() throws Exception {
+    HaloFixture own =
+        HaloFixture.start(
+            cluster,
+            new io.halo.conf.model.ServerConfig(
+                1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+            List.of(new UserConfig(TRUSTED, null, AuthMethod.TRUST, USER, PW)),
+            100,
+            c ->
+                HaloFixture.withPrimaryPool(
+                    c,
+                    new PoolConfig(
+                        PoolConfig.Mode.TRANSACTION,
+                        8,
+                        Duration.ofMinutes(5),
+                        Duration.ofHours(1),
+                        1,
+                        Duration.ofSeconds(1),
+                        3)));
+    try (own;
+        RawPgSocket holder = new RawPgSocket(own.primaryListener(), 10_000);
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 10_000)) {
+      for (RawPgSocket s : List.of(holder, a)) {
+        s.send(RawPgSocket.startup(TRUSTED, "app"));
+        s.readUntilReady();
+      }
+      holder.send(RawPgSocket.query("begin; select 1"));
+      holder.readUntilReady(); // its transaction holds the pool's only connection
+      a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 1"), RawPgSocket.flush()));
+      assertThat(a.readError()).containsEntry('C', "53300");
+      a.send(RawPgSocket.concat(RawPgSocket.bind(""), RawPgSocket.execute(), RawPgSocket.sync()));
+      assertThat(replyTypes(a)).as("the Sync's ReadyForQuery, nothing else").isEqualTo("Z");
+      holder.send(RawPgSocket.query("commit"));
+      holder.readUntilReady();
+      assertThat(rawBackendPid(a)).as("the session goes on").isPositive();
+    }
+  }
+
+  /**
+   * A Parse the server rejected (here inside a failed transaction: 25P02) prepared nothing: the
+   * connection's book must not believe it has the statement, or another session's Bind of a
+   * statement of that name and text, landing there, is sent without its Parse and gets 26000.
+   */
+  @Test
+  void a_parse_the_server_rejected_is_not_believed_prepared_on_its_connection() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
+      for (RawPgSocket s : List.of(a, b, holder)) {
+        s.send(RawPgSocket.startup(TRUSTED, "app"));
+        s.readUntilReady();
+      }
+      byte[] parse = RawPgSocket.parse("S_5", "select 42");
+      a.send(RawPgSocket.concat(parse, RawPgSocket.sync()));
+      assertThat(replyTypes(a)).isEqualTo("1Z");
+      int first = rawBackendPid(a);
+      holder.send(RawPgSocket.query("begin"));
+      holder.readUntilReady();
+      assertThat(rawBackendPid(holder)).as("holder takes a's connection").isEqualTo(first);
+      b.send(RawPgSocket.query("begin"));
+      b.readUntilReady();
+      b.send(RawPgSocket.query("select 1/0"));
+      assertThat(b.readError()).containsEntry('C', "22012");
+      b.readUntilReady();
+      b.send(
+          RawPgSocket.concat(
+              parse, RawPgSocket.bind("S_5"), RawPgSocket.execute(), RawPgSocket.sync()));
+      assertThat(b.readError()).containsEntry('C', "25P02");
+      b.readUntilReady();
+      b.send(RawPgSocket.query("rollback"));
+      b.readUntilReady();
+      // a's own connection is held: a runs on the one b gave back
+      a.send(
+          RawPgSocket.concat(RawPgSocket.bind("S_5"), RawPgSocket.execute(), RawPgSocket.sync()));
+      List<RawPgSocket.Message> reply = new ArrayList<>();
+      RawPgSocket.Message m;
+      do {
+        m = a.read();
+        reply.add(m);
+      } while (m.type() != 'Z');
+      assertThat(reply.stream().map(x -> String.valueOf(x.type())).reduce("", String::concat))
+          .as("%s", reply.get(0).type() == 'E' ? reply.get(0).fields() : "")
+          .isEqualTo("2DCZ");
+      holder.send(RawPgSocket.query("commit"));
+      holder.readUntilReady();
+    }
+  }
+
+  /** The types of a raw session's messages up to and with the next ReadyForQuery. */
+  private static String replyTypes(RawPgSocket s) throws java.io.IOException {
+    StringBuilder types = new StringBuilder();
+    RawPgSocket.Message m;
+    do {
+      m = s.read();
+      types.append(m.type());
+    } while (m.type() != 'Z');
+    return types.toString();
+  }
+
+  /**
    * A FunctionCall names its function by OID: one that takes a session advisory lock pins as the
    * same call in a statement does (libpq's {@code PQfn}, pgjdbc's {@code Fastpath}).
    */

@@ -358,6 +358,28 @@ final class MySqlSessionState {
   }
 
   /**
+   * Whether the statement of {@code n} bytes at {@code from} is {@code SET TRANSACTION ...} without
+   * SESSION or GLOBAL: characteristics of the session's next transaction only, held by its
+   * connection until that transaction ends (go-sql-driver's {@code BeginTx} with an isolation level
+   * sends one before its {@code START TRANSACTION}).
+   */
+  static boolean setsNextTransaction(ByteBuf buf, int from, int n) {
+    int end = from + n;
+    int i = skipSpaceAndComments(buf, from, end);
+    if (i < 0 || !matches(buf, i, end, "SET")) {
+      return false;
+    }
+    int j = skipSpaceAndComments(buf, i + 3, end);
+    return j > i + 3
+        && matches(buf, j, end, "TRANSACTION")
+        && (j + 11 == end || !isWordByte(buf.getByte(j + 11)));
+  }
+
+  private static boolean isWordByte(byte c) {
+    return isLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' || c < 0;
+  }
+
+  /**
    * Whether the bytes hold {@code :=}, {@code INTO @}, {@code GET_LOCK}, {@code TEMPORARY} or an
    * executable comment (case-insensitive; also inside string literals: false alarms only make a
    * session end on a failover as before).

@@ -144,11 +144,12 @@ final class MySqlSplitRelay
   private int primaryStatus = MySqlPackets.SERVER_STATUS_AUTOCOMMIT;
 
   /**
-   * Transaction pooling: the last statement made an AUTO_INCREMENT value, so the connection, whose
-   * {@code LAST_INSERT_ID()} now holds it, stays with the session for its next statement (as
-   * ProxySQL's {@code auto_increment_delay_multiplex}, for one statement).
+   * Transaction pooling: the last statement made an AUTO_INCREMENT value, or had warnings, so the
+   * connection, whose {@code LAST_INSERT_ID()} and {@code SHOW WARNINGS} now hold them, stays with
+   * the session for its next statement (as ProxySQL's {@code auto_increment_delay_multiplex} and
+   * {@code handle_warnings}, for one statement).
    */
-  private boolean keptForInsertId;
+  private boolean keptForNextStatement;
 
   /** When the keep ends ({@link System#nanoTime}), if the session stays idle. */
   private long keptUntil;
@@ -162,8 +163,22 @@ final class MySqlSplitRelay
    */
   static final long INSERT_ID_KEEP_MS = 1_000;
 
-  private void keepForInsertId(boolean keep) {
-    keptForInsertId = keep;
+  /** The waiting statement is a one-shot {@code SET TRANSACTION} (see {@link #nextTransaction}). */
+  private boolean waitingSetsNextTransaction;
+
+  /**
+   * Transaction pooling: a one-shot {@code SET TRANSACTION} ran, and the characteristics it set for
+   * the session's next transaction are its connection's until that transaction ends; the connection
+   * stays with the session until then (given back, it would hand them to another session's
+   * transaction, and this one's would run without them).
+   */
+  private boolean nextTransaction;
+
+  /** The tag of the reply owed for a one-shot {@code SET TRANSACTION}. */
+  private static final Object SETS_NEXT_TRANSACTION = new Object();
+
+  private void keepForNextStatement(boolean keep) {
+    keptForNextStatement = keep;
     if (keep) {
       keptUntil = System.nanoTime() + INSERT_ID_KEEP_MS * 1_000_000L;
       if (!keepTimer) {
@@ -180,13 +195,13 @@ final class MySqlSplitRelay
         .schedule(
             () -> {
               long left = keptUntil - System.nanoTime();
-              if (keptForInsertId && !closed && left > 0) {
+              if (keptForNextStatement && !closed && left > 0) {
                 endKeepAfter(left);
                 return;
               }
               keepTimer = false;
-              if (keptForInsertId && !closed) {
-                keptForInsertId = false;
+              if (keptForNextStatement && !closed) {
+                keptForNextStatement = false;
                 releaseIfIdle();
               }
             },
@@ -195,8 +210,13 @@ final class MySqlSplitRelay
   }
 
   @Override
+  protected boolean writePositionIsConnections() {
+    return true; // @@last_gtid
+  }
+
+  @Override
   protected void sessionEnding() {
-    keptForInsertId = false; // the connection goes back to the pool as after any statement
+    keptForNextStatement = false; // the connection goes back to the pool as after any statement
   }
 
   /** Settings the primary ran without an error, in order, replayed on other connections. */
@@ -257,6 +277,9 @@ final class MySqlSplitRelay
 
     /** The reply's OK said an AUTO_INCREMENT value was made: LAST_INSERT_ID() changed there. */
     boolean replyInsertId;
+
+    /** The completed reply reported warnings. */
+    boolean replyWarnings;
 
     /** The command the reply answered. */
     int replyCommand;
@@ -384,15 +407,19 @@ final class MySqlSplitRelay
   @Override
   protected void handle(MySqlPacket p) {
     ByteBuf payload = p.payload();
-    if (p.sequenceId() == 0 && !payload.isReadable()) {
-      // An empty command (LOCAL INFILE's empty terminator never has sequence id 0): answered as
-      // the server answers it, like the plain relay does (found by the protocol fuzzer).
+    // A LOCAL INFILE file's packets count their sequence ids on past 255 to 0 again (every 4 MB
+    // of 16 KiB packets): what the client sends while the tracker says a file is being sent is
+    // the file, whatever its sequence id.
+    boolean file = last != null && last.tracker != null && last.tracker.sendingFile();
+    if (!file && p.sequenceId() == 0 && !payload.isReadable()) {
+      // An empty command: answered as the server answers it, like the plain relay does (found by
+      // the protocol fuzzer).
       p.release();
       client.writeAndFlush(MySqlError.UNKNOWN_COMMAND.frame(client.alloc(), 1, "Unknown command"));
       return;
     }
-    if (p.sequenceId() != 0 || !payload.isReadable()) {
-      // Not a command: LOCAL INFILE data (or an empty terminator) for the command running now.
+    if (file || p.sequenceId() != 0 || !payload.isReadable()) {
+      // Not a command: LOCAL INFILE data (or its empty terminator) for the command running now.
       if (last != null && last.channel() != null) {
         sent(last, p.payload());
         write(last.channel(), p);
@@ -433,18 +460,27 @@ final class MySqlSplitRelay
       }
     }
     if (command == MySqlPackets.COM_CHANGE_USER) {
-      if (multiplexed) {
-        pin(); // the session's connection becomes the new user's: it is never shared again
-      }
       if (!backendsIdle() || primary.channel() == null) {
         inbox.addFirst(p); // after what the backends still owe (and the primary's login)
         park();
         if (primary.channel() == null) {
-          connect(primary);
+          connect(primary); // a full pool refuses it: refuse() answers it from the inbox
         }
         return;
       }
+      if (multiplexed) {
+        pin(); // the session's connection becomes the new user's: it is never shared again
+      }
       MySqlChangeUser.start(this, client.pipeline(), "split", p);
+      return;
+    }
+    if (command == MySqlPackets.COM_PING && multiplexed && !pinned && unbound()) {
+      // holding no connection (between transactions): answered here, as ProxySQL answers it, so
+      // a client pool's validation ping neither waits for nor takes a pooled connection
+      p.release();
+      client.writeAndFlush(
+          MySqlPackets.frame(
+              client.alloc(), 1, MySqlPackets.ok(client.alloc(), 0, 0, primaryStatus, 0)));
       return;
     }
     if (command == MySqlPackets.COM_RESET_CONNECTION && !backendsIdle()) {
@@ -613,23 +649,32 @@ final class MySqlSplitRelay
     int command = payload.getUnsignedByte(payload.readerIndex());
     if (command == MySqlPackets.COM_QUERY) {
       int from = payload.readerIndex() + 1;
-      return plainOnPrimary(payload, from, payload.writerIndex())
-          ? StatementKind.WRITE // by its bytes: no pin, no setting, no transaction control
-          : stats.classify(
+      if (plainOnPrimary(payload, from, payload.writerIndex())) {
+        return StatementKind.WRITE; // by its bytes: no pin, no setting, no transaction control
+      }
+      StatementKind kind =
+          stats.classify(
               commandText(payload),
               rules,
               (primaryStatus & MySqlPackets.SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
               ansiQuotes);
+      waitingSetsNextTransaction =
+          multiplexed
+              && kind == StatementKind.WRITE
+              && MySqlSessionState.setsNextTransaction(payload, from, payload.writerIndex() - from);
+      return kind;
     }
     if (command == MySqlPackets.COM_INIT_DB) {
       return StatementKind.SESSION;
     }
-    if ((multiplexed && command == MySqlPackets.COM_SET_OPTION)
+    if (command == MySqlPackets.COM_SET_OPTION
         || command == MySqlPackets.COM_STMT_SEND_LONG_DATA
         || command == MySqlPackets.COM_STMT_FETCH
         || (command == MySqlPackets.COM_STMT_EXECUTE && MySqlStatements.opensCursor(payload))) {
-      // an option changes the protocol; long data waits on the connection for its execute, and a
-      // cursor's rows stay on the connection that opened it (a switchover cannot move either)
+      // an option changes the protocol (on the primary's connection only: a replica's, which
+      // logged in with the client's first flags, would refuse the multi-statements it allows);
+      // long data waits on the connection for its execute, and a cursor's rows stay on the
+      // connection that opened it (a switchover cannot move either)
       return StatementKind.PIN;
     }
     return StatementKind.WRITE;
@@ -730,9 +775,22 @@ final class MySqlSplitRelay
   /** Answers the waiting command with {@code e} without running it; the session goes on. */
   private void refuse(MySqlError e, String message) {
     MySqlPacket p = waiting;
+    if (p == null) {
+      // a COM_CHANGE_USER parked at the head of the inbox for its checkout, which failed
+      MySqlPacket head = inbox.peekFirst();
+      if (head == null
+          || head.sequenceId() != 0
+          || !head.payload().isReadable()
+          || head.payload().getUnsignedByte(head.payload().readerIndex())
+              != MySqlPackets.COM_CHANGE_USER) {
+        return;
+      }
+      p = inbox.pollFirst();
+    }
     waiting = null;
     waitingStatement = null;
     waitingSetting = null; // it never ran
+    waitingSetsNextTransaction = false;
     int seq = (p.sequenceId() + p.wirePackets()) & 0xff;
     p.release();
     client.writeAndFlush(e.frame(client.alloc(), seq, message));
@@ -840,6 +898,9 @@ final class MySqlSplitRelay
         statements.preparing(what.text().length());
         o.tag(what);
       }
+      if (waitingSetsNextTransaction) {
+        o.tag(SETS_NEXT_TRANSACTION);
+      }
       if (waitingSetting != null) {
         if (b.isPrimary()) {
           o.setting(waitingSetting);
@@ -850,8 +911,10 @@ final class MySqlSplitRelay
       b.owe(o);
     }
     waitingSetting = null;
+    waitingSetsNextTransaction = false;
     if (command == MySqlPackets.COM_RESET_CONNECTION) {
       ansiQuotes = false;
+      nextTransaction = false; // the server forgets the next transaction's characteristics too
       settings.clear();
       settingsBytes = 0;
       settingsSnapshot = null;
@@ -1263,7 +1326,9 @@ final class MySqlSplitRelay
    */
   @Override
   protected boolean keepsConnections() {
-    return (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0 || keptForInsertId;
+    return (primaryStatus & MySqlPackets.SERVER_STATUS_AUTOCOMMIT) == 0
+        || keptForNextStatement
+        || nextTransaction;
   }
 
   @Override
@@ -1302,6 +1367,7 @@ final class MySqlSplitRelay
             b.replyError = error;
             b.replyStatus = status;
             b.replyInsertId = b.tracker.insertId();
+            b.replyWarnings = b.tracker.warnings();
             b.replyCommand = command;
           }
         });
@@ -1386,8 +1452,14 @@ final class MySqlSplitRelay
               || b.replyCommand == MySqlPackets.COM_STMT_EXECUTE)) {
         // LAST_INSERT_ID() is the connection's: after a statement that made an AUTO_INCREMENT
         // value, the connection stays for the next statement, wherever that one runs (INSERT,
-        // then SELECT LAST_INSERT_ID()); a PREPARE or a ping in between changes nothing
-        keepForInsertId(b.isPrimary() && b.replyInsertId);
+        // then SELECT LAST_INSERT_ID()); a PREPARE or a ping in between changes nothing. So are
+        // the statement's warnings (Connector/J's getWarnings() sends SHOW WARNINGS next).
+        keepForNextStatement(b.isPrimary() && (b.replyInsertId || b.replyWarnings));
+        if (r.tag() == SETS_NEXT_TRANSACTION) {
+          nextTransaction = b.isPrimary() && !b.replyError;
+        } else if (b.isPrimary() && !inTransaction()) {
+          nextTransaction = false; // the transaction it was for has ended (or was one statement)
+        }
       }
       if (r.setting() != null && !b.replyError) {
         ansiQuotes |= mayTurnOnAnsiQuotes(r.setting());
@@ -1608,8 +1680,8 @@ final class MySqlSplitRelay
         replica = null;
       }
     }
-    if (why != null && keptForInsertId) {
-      keptForInsertId = false; // the value stays with the old primary's connection
+    if (why != null && keptForNextStatement) {
+      keptForNextStatement = false; // the value stays with the old primary's connection
       releaseIfIdle();
       if (unbound()) {
         return;

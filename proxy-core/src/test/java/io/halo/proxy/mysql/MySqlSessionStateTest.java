@@ -53,6 +53,30 @@ class MySqlSessionStateTest {
             "SET @n = @n + 1");
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          SET TRANSACTION ISOLATION LEVEL READ COMMITTED          | true
+          set transaction read only                              | true
+          /* go */ SET/**/TRANSACTION ISOLATION LEVEL SERIALIZABLE | true
+          SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED  | false
+          SET GLOBAL TRANSACTION READ WRITE                       | false
+          SET transaction_isolation = 'READ-COMMITTED'            | false
+          SET TRANSACTIONS = 1                                    | false
+          SELECT 'SET TRANSACTION'                                | false
+          SETTRANSACTION                                          | false
+          """)
+  void a_one_shot_set_transaction_is_told_from_other_statements(String text, boolean oneShot) {
+    io.netty.buffer.ByteBuf b =
+        io.netty.buffer.Unpooled.wrappedBuffer(
+            text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(MySqlSessionState.setsNextTransaction(b, 0, b.readableBytes()))
+        .as(text)
+        .isEqualTo(oneShot);
+  }
+
   @Test
   void follows_the_schema_from_use_and_com_init_db() {
     MySqlSessionState s = new MySqlSessionState("app");

@@ -399,6 +399,98 @@ class MySqlSplitIT {
     assertThat(halo.splits().get(0).readYourWritesOnPrimary()).isGreaterThanOrEqualTo(1000);
   }
 
+  /**
+   * COM_SET_OPTION turns multi-statements on for the session's connection; the replica's logged in
+   * with the client's first flags and would refuse a batch of reads (1064): the session's
+   * statements stay on the primary's connection from then on.
+   */
+  @Test
+  void multi_statements_turned_on_by_com_set_option_run_on_the_primary() throws Exception {
+    start(Duration.ZERO);
+    try (RawMySqlSocket s =
+        RawMySqlSocket.login(halo.boundAddresses().get(0).getPort(), "app", "apppw", "app")) {
+      assertThat(s.value("select @@port")).isEqualTo(String.valueOf(replica().port()));
+      s.send(new byte[] {0x1b, 0, 0}); // COM_SET_OPTION MYSQL_OPTION_MULTI_STATEMENTS_ON
+      assertThat(RawMySqlSocket.errorCode(s.next())).isEqualTo(-1);
+      assertThat(s.value("select @@port; select 2"))
+          .isEqualTo(String.valueOf(cluster.primary().port()));
+    }
+  }
+
+  /**
+   * With transaction pooling the write's connection goes back to the pool after its OK, and the
+   * next read may check out another (here always: the idle ones are killed in between). MariaDB's
+   * {@code @@last_gtid} is the connection's, so it is asked before the connection goes (asked on
+   * the read's connection, a fresh one answered "" and the read went, stale, to the replica).
+   */
+  @Test
+  void no_stale_read_after_own_writes_when_transaction_pooling_moves_the_session()
+      throws Exception {
+    io.halo.conf.model.PoolConfig pool =
+        new io.halo.conf.model.PoolConfig(
+            io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            8,
+            Duration.ofSeconds(5),
+            io.halo.conf.model.PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofSeconds(30),
+            0);
+    start(
+        Duration.ZERO,
+        c ->
+            new ClusterConfig(
+                c.name(),
+                c.engine(),
+                c.listeners().stream().map(l -> l.withPool(pool)).toList(),
+                c.backends(),
+                c.monitor(),
+                c.failover(),
+                c.throttle()));
+    int primary = cluster.primary().port();
+    try (Connection r = replica().connectAsRoot()) {
+      r.createStatement().execute("STOP SLAVE SQL_THREAD");
+    }
+    int stale = 0;
+    try (Connection a = connect("");
+        Connection other = connect("");
+        Connection root = cluster.primary().connectAsRoot()) {
+      await() // the replica serves reads (in rotation), or the test would prove nothing
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> port(other, "select @@port") == replica().port());
+      for (int i = 2000; i < 2020; i++) {
+        a.createStatement().executeUpdate("insert into kv values (" + i + ", 'x')");
+        // every pooled connection not running a statement goes: the read checks out a new one
+        List<Long> idle = new ArrayList<>();
+        try (ResultSet rs =
+            root.createStatement()
+                .executeQuery(
+                    "select id from information_schema.processlist"
+                        + " where user = 'app' and command = 'Sleep'")) {
+          while (rs.next()) {
+            idle.add(rs.getLong(1));
+          }
+        }
+        for (long id : idle) {
+          root.createStatement().execute("kill " + id);
+        }
+        Thread.sleep(100); // (Halo's pool sees them close)
+        try (ResultSet rs =
+            a.createStatement().executeQuery("select count(*), @@port from kv where id = " + i)) {
+          rs.next();
+          stale += rs.getInt(1) == 1 ? 0 : 1;
+          assertThat(rs.getInt(2)).as("read %d", i).isEqualTo(primary);
+        }
+      }
+    } finally {
+      try (Connection r = replica().connectAsRoot()) {
+        r.createStatement().execute("START SLAVE SQL_THREAD");
+      }
+    }
+    assertThat(stale).as("stale reads").isZero();
+  }
+
   @Test
   void a_hung_replica_does_not_hang_a_read_that_waits_for_its_own_write() throws Exception {
     // Given a split session that has read from the replica once

@@ -372,7 +372,8 @@ class MySqlTransactionPoolIT {
     try (Connection a = throughHalo();
         Connection b = throughHalo();
         Connection c = throughHalo();
-        Connection waiting = throughHalo()) {
+        Connection waiting = throughHalo();
+        Connection changing = throughHalo()) {
       a.setAutoCommit(false);
       b.setAutoCommit(false);
       a.createStatement().executeUpdate("insert into items values (1, 'a')");
@@ -387,6 +388,17 @@ class MySqlTransactionPoolIT {
           .isInstanceOf(SQLException.class)
           .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1040))
           .hasMessageContaining("pool.wait_timeout");
+      // a ping (Connector/J's isValid, a client pool's validation) needs no pooled connection
+      assertThat(waiting.isValid(5)).as("COM_PING with every pooled connection taken").isTrue();
+      // a COM_CHANGE_USER is refused too (it waited for ever, its refusal thrown inside Netty)
+      assertThatThrownBy(
+              () ->
+                  changing
+                      .unwrap(com.mysql.cj.jdbc.JdbcConnection.class)
+                      .changeUser("app", "apppw"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> assertThat(e.getErrorCode()).as(e.getMessage()).isEqualTo(1040));
       // inside its transaction a session stays on its connection
       a.createStatement().executeUpdate("insert into items values (3, 'a')");
       assertThat(connectionId(a)).isEqualTo(aThread);
@@ -631,6 +643,85 @@ class MySqlTransactionPoolIT {
       assertThat(one(a, "select @@session.transaction_read_only")).isEqualTo("0");
     }
     assertThat(pinned()).isEqualTo(pinnedBefore);
+  }
+
+  /**
+   * A statement's warnings are its connection's: the session keeps that connection for its next
+   * statement, so its {@code SHOW WARNINGS} (Connector/J's {@code getWarnings()}) lists them, not
+   * another connection's (as ProxySQL's {@code handle_warnings}).
+   */
+  @Test
+  void show_warnings_lists_the_sessions_own_warnings() throws Exception {
+    try (Connection a = throughHalo();
+        Connection b = throughHalo()) {
+      assertThat(one(a, "select cast('12abc' as signed)")).isEqualTo("12");
+      b.setAutoCommit(false); // b's transaction holds the connection it checks out
+      assertThat(one(b, "select 1")).isEqualTo("1");
+      try (ResultSet rs = a.createStatement().executeQuery("show warnings")) {
+        assertThat(rs.next()).as("a's warning").isTrue();
+        assertThat(rs.getInt(2)).isEqualTo(1292);
+      }
+      b.rollback();
+      b.setAutoCommit(true);
+    }
+  }
+
+  /**
+   * {@code SET TRANSACTION READ ONLY} (no SESSION) is for the session's next transaction, on its
+   * connection: the session keeps that connection until the transaction ran (given back at once,
+   * another session's transaction became read-only, and this one's was not).
+   */
+  @Test
+  void set_transaction_applies_to_the_sessions_own_next_transaction() throws Exception {
+    try (Connection a = throughHalo();
+        Connection b = throughHalo()) {
+      a.createStatement().execute("SET TRANSACTION READ ONLY");
+      b.setAutoCommit(false); // a transaction of b's holds the connection it checks out
+      b.createStatement().executeUpdate("insert into items values (901, 'b')");
+      assertThatThrownBy(
+              () -> a.createStatement().executeUpdate("insert into items values (902, 'a')"))
+          .isInstanceOfSatisfying(
+              SQLException.class,
+              e -> assertThat(e.getErrorCode()).as(e.getMessage()).isEqualTo(1792));
+      b.rollback();
+      b.setAutoCommit(true);
+      // for one transaction only: the next is read-write again
+      a.createStatement().executeUpdate("insert into items values (903, 'a')");
+      assertThat(a.createStatement().executeUpdate("delete from items where id in (901, 902, 903)"))
+          .isEqualTo(1);
+    }
+  }
+
+  /**
+   * A LOCAL INFILE file of more than 255 packets: their sequence ids wrap to 0, and such a packet
+   * is still the file, not a command (it was taken for one, and the session then owed a reply that
+   * never came: its connection never went back, a COM_RESET_CONNECTION waited for ever).
+   */
+  @Test
+  void a_local_file_of_more_than_255_packets_loads_and_the_session_goes_on() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (Connection c = cluster.primary().connectAsRoot();
+        Statement s = c.createStatement()) {
+      s.execute("create table app.loaded (id int primary key, payload varchar(40) not null)");
+    }
+    StringBuilder csv = new StringBuilder();
+    int rows = 0;
+    while (csv.length() < 6 << 20) { // 6 MB in 16 KiB packets: 384 of them
+      csv.append(rows).append(",row-").append(rows).append("-0123456789abcdef\n");
+      rows++;
+    }
+    byte[] file = csv.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    try (RawMySqlSocket a = RawMySqlSocket.loginWithLocalFiles(port, "app", "apppw", "app")) {
+      byte[] ok =
+          a.loadLocal(
+              "load data local infile 'x' into table loaded fields terminated by ','",
+              file,
+              16 << 10);
+      assertThat(RawMySqlSocket.errorCode(ok)).as("an OK, not an error").isEqualTo(-1);
+      assertThat(a.value("select count(*) from loaded")).isEqualTo(String.valueOf(rows));
+      a.resetConnection();
+      assertThat(a.value("select 41 + 1")).isEqualTo("42");
+    }
   }
 
   /**

@@ -28,14 +28,7 @@ final class MySqlClassifier extends DialectClassifier {
 
   private static final Set<String> SET_WRITES =
       Set.of(
-          "global",
-          "persist",
-          "persist_only",
-          "transaction",
-          "password",
-          "role",
-          "default",
-          "statement");
+          "global", "persist", "persist_only", "transaction", "password", "default", "statement");
 
   MySqlClassifier() {
     super(true);

@@ -188,6 +188,10 @@ class StatementClassifierTest {
           SELECT @@session.last_insert_id                            | WRITE
           CREATE OR REPLACE TEMPORARY TABLE x (a int)                | PIN
           SET TRANSACTION ISOLATION LEVEL READ COMMITTED             | WRITE
+          SET ROLE reporting                                         | SESSION
+          SET ROLE NONE                                              | SESSION
+          SET DEFAULT ROLE reporting FOR app                         | WRITE
+          SET PASSWORD = PASSWORD('x')                               | WRITE
           BEGIN                                                      | TRANSACTION
           START TRANSACTION                                          | TRANSACTION
           COMMIT                                                     | TRANSACTION

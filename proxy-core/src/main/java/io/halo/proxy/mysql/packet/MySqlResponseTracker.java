@@ -107,6 +107,9 @@ public final class MySqlResponseTracker {
   /** An OK of the response being read carried a last insert id other than 0. */
   private boolean insertId;
 
+  /** An OK or EOF of the response under way reported warnings. */
+  private boolean warnings;
+
   private int[] queue = new int[16];
   private int queueHead;
   private int pending;
@@ -459,6 +462,7 @@ public final class MySqlResponseTracker {
   private void startResponse(int command) {
     headAnswered = false;
     insertId = false;
+    warnings = false;
     phase =
         switch (command) {
           case MySqlPackets.COM_QUERY,
@@ -496,6 +500,14 @@ public final class MySqlResponseTracker {
   }
 
   /**
+   * Whether an OK or EOF of the response that just completed reported warnings: the connection's
+   * {@code SHOW WARNINGS} now lists them.
+   */
+  public boolean warnings() {
+    return warnings;
+  }
+
+  /**
    * Status flags of an OK (header 0x00 or 0xFE: affected rows and last insert id as length-encoded
    * integers, then status int2) or of a classic EOF (0xFE, warnings int2, status int2; 5 bytes).
    */
@@ -505,6 +517,7 @@ public final class MySqlResponseTracker {
     }
     if ((h.getUnsignedByte(o + 0)) == 0xfe && length <= 5) {
       if (n >= 5) {
+        warnings |= h.getUnsignedShortLE(o + 1) != 0;
         status = (h.getUnsignedByte(o + 3)) | (h.getUnsignedByte(o + 4)) << 8;
       }
       return;
@@ -517,6 +530,9 @@ public final class MySqlResponseTracker {
     i += lenencSize(h, o, i, n);
     if (i + 2 <= n) {
       status = (h.getUnsignedByte(o + i)) | (h.getUnsignedByte(o + i + 1)) << 8;
+    }
+    if (i + 4 <= n) {
+      warnings |= h.getUnsignedShortLE(o + i + 2) != 0;
     }
   }
 

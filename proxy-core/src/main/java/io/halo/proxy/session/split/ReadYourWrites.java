@@ -59,6 +59,11 @@ public final class ReadYourWrites<P> {
     wrote = true;
   }
 
+  /** The session wrote and the primary was not asked for that write's position yet. */
+  public boolean unasked() {
+    return wrote;
+  }
+
   /** What a read needs, for {@code replica} (any object naming the connection) now. */
   public Step next(Object replica, boolean replicaIdle) {
     if (wrote) {

@@ -104,6 +104,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   private final PositionProbe<?> probe;
   private ReadYourWrites<?> ryw;
 
+  /** The session is ending: its connections go back as they are (no read follows). */
+  private boolean leaving;
+
   protected L primary;
   protected L replica;
 
@@ -829,6 +832,25 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (primary.channel() == null && replica == null) {
       return;
     }
+    if (replicaReads
+        && !leaving
+        && ryw != null
+        && ryw.unasked()
+        && writePositionIsConnections()
+        && primary.channel() != null) {
+      // the write's position is the connection's (MariaDB's @@last_gtid): asked on it before it
+      // goes, as the next read would ask another connection; the answer's reply releases it
+      ReadYourWrites<?> asking = ryw;
+      hiddenQuery(
+          primary,
+          asking.primaryQuery(),
+          o -> {
+            if (!asking.primaryAnswered(o.value(), o.error())) {
+              readOnPrimaryOnce();
+            }
+          });
+      return;
+    }
     // the reply is complete: it leaves now (the backend handler that flushes at the end of a read
     // is about to go with the connection)
     flushClient();
@@ -1326,6 +1348,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   }
 
   /**
+   * Whether the primary's answer to the read-your-writes position query is its connection's own
+   * (MariaDB's {@code @@last_gtid}), not the server's (PostgreSQL's WAL position): transaction
+   * pooling then asks it before the connection goes back.
+   */
+  protected boolean writePositionIsConnections() {
+    return false;
+  }
+
+  /**
    * The session ends: what {@link #keepsConnections} kept for the session's next statement need not
    * be kept; called before its idle connections go back to the pool.
    */
@@ -1337,6 +1368,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     sessionEnding();
+    leaving = true; // no read follows: no write position to ask before the connection goes
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
     cancelLostDeadline();
@@ -1354,6 +1386,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     }
     sessionEnding();
+    leaving = true; // no read follows: no write position to ask before the connection goes
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     ending = true;
     closeBackends();

@@ -76,8 +76,29 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
    */
   private String lastRefusal;
 
+  /** Opens a connection for a failover action to one backend. */
+  interface Connector {
+    Connection open(String backend) throws SQLException;
+  }
+
+  private final Connector connector;
+
   public FailoverCoordinator(
       ClusterHealth health, EngineOps ops, CommandRunner commands, Clock clock) {
+    this(health, ops, commands, clock, null);
+  }
+
+  /** With {@code connector} opening the action connections (tests); null: the monitors' logins. */
+  FailoverCoordinator(
+      ClusterHealth health,
+      EngineOps ops,
+      CommandRunner commands,
+      Clock clock,
+      Connector connector) {
+    this.connector =
+        connector != null
+            ? connector
+            : b -> health.monitor(b).openActionConnection(policy.commandTimeout().plusSeconds(5));
     this.health = health;
     this.config = health.config();
     this.policy = config.failover();
@@ -491,7 +512,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   }
 
   Connection connect(String backend) throws SQLException {
-    return health.monitor(backend).openActionConnection(policy.commandTimeout().plusSeconds(5));
+    return connector.open(backend);
   }
 
   /** A step failed before anything was promoted: lift the fence, end the report as FAILED. */

@@ -5,6 +5,7 @@ import io.halo.health.probe.ProbeResult;
 import io.halo.health.state.BackendStatus;
 import io.halo.health.state.ClusterHealth;
 import io.halo.health.state.NodeRole;
+import io.halo.health.state.StateNotSavedException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -251,7 +252,17 @@ final class Steps {
 
   private FailoverReport routeAndRepoint() {
     Instant b = rb.begin();
-    health.run(() -> health.promote(to));
+    // The promotion may have taken up to command_timeout: leadership is checked again before the
+    // new primary is published (the save below checks it too, in ZooKeeper's own transaction).
+    if (!coordinator.confirmsLeadership()) {
+      return fail(
+          "route", b, "this instance no longer leads the cluster; not routing writes to " + to);
+    }
+    try {
+      health.run(() -> health.promote(to));
+    } catch (StateNotSavedException e) {
+      return fail("route", b, e.getMessage());
+    }
     long epoch = health.current().epoch();
     rb.step("route", b, true, "new sessions go to " + to + " (epoch " + epoch + ")");
     b = rb.begin();

@@ -46,7 +46,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Decisions survive a restart. Every change of epoch, primary, fence or operator state, and
  * every finished failover report, is saved to the {@link StateStore} before the topology that
- * routes by it is published. At start the saved state overrules the config, and the first probe of
+ * routes by it is published. A change of primary or epoch that cannot be saved (an I/O or ZooKeeper
+ * error, an instance that no longer leads) is undone and never published ({@link #decide}); a fence
+ * or operator state that cannot be saved still applies here (it only takes traffic away) and is
+ * saved with the next change. At start the saved state overrules the config, and the first probe of
  * every backend is reconciled with it ({@link #reconcile}): a backend that claims to be primary on
  * an older PostgreSQL timeline (or a smaller MariaDB GTID position) than another, or that the saved
  * state fenced, is never routed, whatever the config says. New writes wait (bounded, as in a
@@ -111,6 +114,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
 
   /** Writer thread: from start until every backend has answered once (or a deadline). */
   private boolean reconciling;
+
+  /**
+   * Writer thread: the start-up deadline passed; a reconciliation whose decision could not be saved
+   * is tried again at the next probe without waiting for backends that never answered.
+   */
+  private boolean reconcileDeadline;
 
   /** Writer-thread state of one backend. */
   private static final class Tracker {
@@ -319,7 +328,8 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
                 submit(
                     () -> {
                       if (reconciling) {
-                        reconcile(true);
+                        reconcileDeadline = true;
+                        decide(() -> reconcile(true));
                         publish();
                       }
                     }),
@@ -605,9 +615,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
           t.config.name(),
           primary);
     }
-    reconcile(false);
-    discoverAtStart();
-    observeRoleChange();
+    decide(
+        () -> {
+          reconcile(false);
+          discoverAtStart();
+          observeRoleChange();
+        });
     publish();
   }
 
@@ -660,7 +673,10 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    * decides). Writer thread.
    */
   private void reconcile(boolean deadline) {
-    if (!reconciling || (!deadline && trackers.values().stream().anyMatch(t -> t.last == null))) {
+    if (!reconciling
+        || (!deadline
+            && !reconcileDeadline
+            && trackers.values().stream().anyMatch(t -> t.last == null))) {
       return;
     }
     reconciling = false;
@@ -758,25 +774,101 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return config.engine() == io.halo.conf.model.Engine.POSTGRESQL ? "timeline" : "GTID position";
   }
 
-  /** Makes {@code newPrimary} the primary (epoch + 1); the old one stays fenced. Writer thread. */
+  /**
+   * Makes {@code newPrimary} the primary (epoch + 1); the old one stays fenced. The decision is
+   * saved first: when it cannot be (a state file that cannot be written, a ZooKeeper error, an
+   * instance that no longer leads) nothing changes, nothing is published, and this throws. Writer
+   * thread.
+   *
+   * @throws StateNotSavedException the new primary could not be saved; writes do not move to it
+   */
   public void promote(String newPrimary) {
     Tracker n = trackers.get(newPrimary);
     if (n == null) {
       throw new IllegalArgumentException("no backend " + newPrimary);
     }
-    Tracker old = primary == null ? null : trackers.get(primary);
-    if (old != null && old != n) {
-      old.fencedByFailover = true;
+    String notSaved =
+        decide(
+            () -> {
+              Tracker old = primary == null ? null : trackers.get(primary);
+              if (old != null && old != n) {
+                old.fencedByFailover = true;
+              }
+              n.role = NodeRole.PRIMARY;
+              n.fencedByFailover = false;
+              primary = newPrimary;
+              primarySince = clock.instant();
+              epoch++;
+            });
+    if (notSaved != null) {
+      throw new StateNotSavedException(
+          "cluster "
+              + config.name()
+              + ": "
+              + newPrimary
+              + " as primary (epoch "
+              + (epoch + 1)
+              + ") could not be saved to "
+              + store.location()
+              + " ("
+              + notSaved
+              + "); writes do not move to it");
     }
-    n.role = NodeRole.PRIMARY;
-    n.fencedByFailover = false;
     n.detector.markReachable(); // promotion just reached it; earlier failed probes are history
-    primary = newPrimary;
-    primarySince = clock.instant();
-    epoch++;
     failoverInProgress = false;
     log.info("[{}] primary is now {} (epoch {})", config.name(), newPrimary, epoch);
     publish();
+  }
+
+  /** What decides where writes go, as it was before a change: to undo one not saved. */
+  private record Decision(
+      String primary,
+      long epoch,
+      java.time.Instant primarySince,
+      boolean reconciling,
+      String overruled,
+      Map<String, NodeRole> roles,
+      Map<String, Boolean> fenced) {}
+
+  /**
+   * Runs {@code change} (writer thread), which may move the primary or the epoch, and saves what it
+   * decided before anything routes by it: when it moved them and the save fails, the change is
+   * undone (a start-up or observed change is tried again at the next probe) and the reason
+   * returned. State that decides where writes go is persisted before traffic moves.
+   *
+   * @return null when nothing moved or the move was saved; else why it was not saved
+   */
+  private String decide(Runnable change) {
+    Map<String, NodeRole> roles = new LinkedHashMap<>();
+    Map<String, Boolean> fenced = new LinkedHashMap<>();
+    trackers.forEach(
+        (name, t) -> {
+          roles.put(name, t.role);
+          fenced.put(name, t.fencedByFailover);
+        });
+    Decision before =
+        new Decision(primary, epoch, primarySince, reconciling, overruled, roles, fenced);
+    change.run();
+    if (epoch == before.epoch() && Objects.equals(primary, before.primary())) {
+      return null;
+    }
+    String error = persist();
+    if (error == null) {
+      return null;
+    }
+    // persist() logged the failure (once per incident); the caller says what it did not do
+    primary = before.primary();
+    epoch = before.epoch();
+    primarySince = before.primarySince();
+    reconciling = before.reconciling();
+    overruled = before.overruled();
+    trackers.forEach(
+        (name, t) -> {
+          t.role = before.roles().get(name);
+          t.fencedByFailover = before.fenced().get(name);
+        });
+    publishStateInfo();
+    return error;
   }
 
   /** Fences a backend (no traffic) until an operator enables it or it rejoins as standby. */
@@ -913,10 +1005,14 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   }
 
   /**
-   * Saves the decisions if they changed (best effort: a failure is logged and shown). Writer
-   * thread.
+   * Saves the decisions if they changed. A failure is logged and shown; the caller that changed the
+   * primary or the epoch undoes its change ({@link #decide}), others go on (a fence or an operator
+   * state not saved is retried at the next change). A follower in a fleet saves nothing: the
+   * leader's state is the fleet's, and {@link #adopt} takes it. Writer thread.
+   *
+   * @return null when saved (or nothing changed), else why not
    */
-  private void persist() {
+  private String persist() {
     List<String> fenced = new ArrayList<>();
     Map<String, String> admin = new LinkedHashMap<>();
     for (Tracker t : trackers.values()) {
@@ -931,9 +1027,15 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         new SavedState(
             SavedState.FORMAT, config.name(), epoch, primary, fenced, admin, savedReports, null);
     if (next.sameAs(lastSaved)) {
-      return;
+      return null;
+    }
+    if (!store.decides()) {
+      return "this instance does not decide for cluster "
+          + config.name()
+          + " (it is not the fleet's connected leader)";
     }
     SavedState stamped = next.at(clock.instant());
+    String error = null;
     try {
       store.save(stamped);
       lastSaved = stamped;
@@ -941,15 +1043,18 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     } catch (IOException | RuntimeException e) {
       if (saveError == null) {
         log.error(
-            "[{}] could not save the cluster's state to {}: {}; a restarted Halo would not know epoch {}",
+            "[{}] could not save the cluster's state to {}: {}; a restarted Halo would not know"
+                + " epoch {}, and a new primary is not routed to until it is saved",
             config.name(),
             store.location(),
             e.toString(),
             epoch);
       }
       saveError = e.toString();
+      error = saveError;
     }
     publishStateInfo();
+    return error;
   }
 
   private void publishStateInfo() {

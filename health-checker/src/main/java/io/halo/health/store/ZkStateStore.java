@@ -139,11 +139,16 @@ public final class ZkStateStore implements StateStore {
     return s;
   }
 
-  /** Saves by compare-and-set, and only while this instance leads; a follower saves nothing. */
+  /**
+   * Saves by compare-and-set, and only while this instance leads.
+   *
+   * @throws IOException when this instance does not lead (a follower saves nothing, and its caller
+   *     must not act as if it had: it would move writes on a decision the fleet never saw)
+   */
   @Override
   public void save(SavedState state) throws IOException {
     if (!leading) {
-      return;
+      throw new IOException("not the leader of " + cluster + ": the state is not saved");
     }
     byte[] bytes = json.writeValueAsBytes(state);
     synchronized (lock) {

@@ -216,6 +216,114 @@ class ClusterHealthTest {
     assertThat(health.current().epoch()).isEqualTo(2);
   }
 
+  /**
+   * A store whose saves fail while {@code failing}, or, as a fleet's follower, that decides
+   * nothing.
+   */
+  private static final class Store implements io.halo.health.store.StateStore {
+    volatile boolean failing;
+    volatile boolean follower;
+    final List<io.halo.health.store.SavedState> saved = new ArrayList<>();
+
+    @Override
+    public java.util.Optional<io.halo.health.store.SavedState> load(String cluster) {
+      return java.util.Optional.empty();
+    }
+
+    @Override
+    public void save(io.halo.health.store.SavedState state) throws java.io.IOException {
+      if (follower) {
+        return; // what a follower's save did before: nothing, silently
+      }
+      if (failing) {
+        throw new java.io.IOException("No space left on device");
+      }
+      saved.add(state);
+    }
+
+    @Override
+    public boolean decides() {
+      return !follower;
+    }
+
+    @Override
+    public String location() {
+      return "test store";
+    }
+  }
+
+  @Test
+  void a_new_primary_that_cannot_be_saved_is_never_published() {
+    // Given a cluster whose state store fails its saves
+    Store store = new Store();
+    health =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    List<Topology> seen = new ArrayList<>();
+    health.onTopology(seen::add);
+    store.failing = true;
+    // When a failover makes pg2 the primary
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> health.run(() -> health.promote("pg2")))
+        // Then it fails, saying why, and writes do not move: pg1 stays primary at epoch 1
+        .isInstanceOf(StateNotSavedException.class)
+        .hasMessageContaining("No space left on device")
+        .hasMessageContaining("epoch 2");
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    assertThat(seen).noneMatch(t -> "pg2".equals(t.primary()) || t.epoch() != 1);
+    assertThat(health.stateInfo().error()).contains("No space left on device");
+    // and once the store works again the same promotion is saved, then published
+    store.failing = false;
+    health.run(() -> health.promote("pg2"));
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.current().epoch()).isEqualTo(2);
+    assertThat(store.saved).last().satisfies(s -> assertThat(s.primary()).isEqualTo("pg2"));
+  }
+
+  @Test
+  void an_instance_that_does_not_lead_the_fleet_never_publishes_a_primary_of_its_own() {
+    // Given a fleet's follower (its store decides nothing and saves nothing)
+    Store store = new Store();
+    store.follower = true;
+    health =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    // When a failover it ran (leadership lost meanwhile) promotes pg2
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> health.run(() -> health.promote("pg2")))
+        .isInstanceOf(StateNotSavedException.class)
+        .hasMessageContaining("does not decide");
+    // Then nothing was recorded as saved and nothing moved
+    assertThat(health.stateInfo().savedEpoch()).isZero();
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+  }
+
+  @Test
+  void a_start_up_reconciliation_that_cannot_be_saved_keeps_writes_held_and_is_tried_again() {
+    // Given a start where pg2 is on a newer timeline than the configured primary
+    Store store = new Store();
+    health =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    store.failing = true;
+    health.run(health::beginReconciling);
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg1", 1, 900)));
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
+    // Then while pg2's promotion cannot be saved, writes wait and nothing moved
+    assertThat(health.current().failoverInProgress()).isTrue();
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    // and the next probe after the store recovered saves and publishes it
+    store.failing = false;
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 500)));
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.current().epoch()).isEqualTo(2);
+    assertThat(health.current().failoverInProgress()).isFalse();
+    assertThat(health.stateInfo().savedEpoch()).isEqualTo(2);
+  }
+
   @Test
   void an_operator_can_drain_and_disable_a_backend() {
     health =

@@ -100,6 +100,24 @@ class ZkAuthTest {
         assertThat(got).isNotNull();
         assertThat(got.epoch()).isEqualTo(2);
         assertThat(got.primary()).isEqualTo("pg2");
+        // and the other one, a follower, saves nothing and says so (its caller must not act as
+        // if it had saved)
+        ZkStateStore follower = leader == mine ? theirs : mine;
+        assertThatThrownBy(
+                () ->
+                    follower.save(
+                        new SavedState(
+                            SavedState.FORMAT,
+                            "main",
+                            3,
+                            "pg1",
+                            java.util.List.of("pg2"),
+                            null,
+                            null,
+                            java.time.Instant.now())))
+            .isInstanceOf(java.io.IOException.class)
+            .hasMessageContaining("not the leader");
+        assertThat(leader.load("main")).get().extracting(SavedState::epoch).isEqualTo(2L);
       }
     }
   }

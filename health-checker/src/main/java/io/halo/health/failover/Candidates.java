@@ -101,7 +101,9 @@ final class Candidates {
     if (!s.node().state().routable()) {
       return "state " + s.node().state();
     }
-    if (p.role() != NodeRole.STANDBY) {
+    // A primary already is taken only when an operator names it and forces: a failover that did
+    // not finish may have promoted it, and the operator decided it is the one (it is adopted as is)
+    if (p.role() != NodeRole.STANDBY && !(named && force && p.role() == NodeRole.PRIMARY)) {
       return "not a standby (reports " + p.role() + ")";
     }
     if (!named && s.node().priority() < 0) {

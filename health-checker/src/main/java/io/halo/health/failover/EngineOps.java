@@ -20,6 +20,16 @@ public interface EngineOps {
   /** Promotes a standby and returns once it accepts writes (or throws). */
   void promote(Connection standby, Duration timeout) throws SQLException;
 
+  /**
+   * After {@link #promote} threw: whether {@code target} is verifiably still a standby that will
+   * not become a primary on its own, so that the old primary may take writes again. False whenever
+   * the promotion may have gone through or may still be under way: then neither server may be given
+   * writes automatically (acknowledged commits on one of them would be lost).
+   *
+   * @param promoteError what {@link #promote} threw
+   */
+  boolean stillStandby(Connection target, SQLException promoteError) throws SQLException;
+
   /** Whether the server is a read-only standby. */
   boolean inRecovery(Connection c) throws SQLException;
 

@@ -71,6 +71,14 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   private volatile TrafficGate gate = TrafficGate.NONE;
 
   /**
+   * Why a failover stopped after its promotion was sent, with the target possibly a primary: until
+   * an operator acts (a failover, or enabling a backend) the old primary stays fenced and nothing
+   * fails over automatically. Null otherwise. Not saved: a restarted Halo finds the old primary
+   * fenced in the saved state and reconciles with the servers.
+   */
+  private volatile String unresolved;
+
+  /**
    * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago" changes
    * at every probe), so one incident is reported and logged once.
    */
@@ -184,6 +192,16 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       return;
     }
     Topology t = health.current();
+    String stuck = unresolved;
+    if (stuck != null) {
+      // never a second promotion on top of one that may have gone through
+      if (!stuck.equals(lastRefusal)) {
+        lastRefusal = stuck;
+        newReport(FailoverReport.Kind.AUTOMATIC, t.primary(), stuck, t.epoch())
+            .finish(FailoverReport.Outcome.REFUSED, null, t.epoch());
+      }
+      return;
+    }
     BackendStatus primary = status(t.primary());
     // A primary fenced by a failover that promoted no one (its leader stopped between the fence
     // and the promotion) is what this instance must now finish, if the probes find it down.
@@ -297,6 +315,17 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       Long possibleLoss,
       String reason,
       boolean cold) {
+    return start(kind, from, to, possibleLoss, reason, cold, false);
+  }
+
+  private Future<FailoverReport> start(
+      FailoverReport.Kind kind,
+      String from,
+      String to,
+      Long possibleLoss,
+      String reason,
+      boolean cold,
+      boolean adopt) {
     if (!running.compareAndSet(false, true)) {
       throw new IllegalStateException(
           "a failover of cluster " + config.name() + " is already running");
@@ -313,15 +342,14 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         to,
         reason);
     health.submit(() -> health.failoverInProgress(true));
+    Steps steps = new Steps(this, rb, from, to, adopt);
     return executor.submit(
         () -> {
           try {
-            return cold
-                ? new Steps(this, rb, from, to).cold()
-                : new Steps(this, rb, from, to).hot();
+            return cold ? steps.cold() : steps.hot();
           } catch (RuntimeException e) {
             log.error("[{}] failover {} -> {} failed unexpectedly", config.name(), from, to, e);
-            return abort(rb, from, "unexpected error: " + e);
+            return steps.failUnexpected(e);
           } finally {
             running.set(false);
           }
@@ -352,7 +380,14 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     if (c.candidate() == null) {
       return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + c.why());
     }
-    Long loss = force && c.lagBytes() > 0 ? c.lagBytes() : null;
+    // the operator decided what an unresolved failover left open
+    unresolved = null;
+    ProbeResult candidateLast = c.candidate().lastProbe();
+    boolean adopt =
+        force
+            && candidateLast != null
+            && candidateLast.role() == io.halo.health.state.NodeRole.PRIMARY;
+    Long loss = force && !adopt && c.lagBytes() > 0 ? c.lagBytes() : null;
     return await(
         start(
             FailoverReport.Kind.MANUAL,
@@ -367,7 +402,8 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
                         + " trailed the old primary by "
                         + loss
                         + " bytes at the last probe: transactions in them may be lost"),
-            false));
+            false,
+            adopt));
   }
 
   @Override
@@ -400,14 +436,15 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         newReport(
             FailoverReport.Kind.SWITCHOVER, t.primary(), "planned switchover to " + to, t.epoch());
     rb.to = to;
+    Steps steps = new Steps(this, rb, t.primary(), to);
     return await(
         executor.submit(
             () -> {
               try {
-                return new Steps(this, rb, t.primary(), to).switchover();
+                return steps.switchover();
               } catch (RuntimeException e) {
                 log.error("[{}] switchover failed unexpectedly", config.name(), e);
-                return abort(rb, t.primary(), "unexpected error: " + e);
+                return steps.failUnexpected(e);
               } finally {
                 running.set(false);
               }
@@ -422,6 +459,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   @Override
   public void enable(String backend) {
     admin(backend, AdminState.ENABLED);
+    unresolved = null; // the operator decided: this backend takes traffic again
   }
 
   @Override
@@ -513,6 +551,42 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   Connection connect(String backend) throws SQLException {
     return connector.open(backend);
+  }
+
+  /**
+   * A step failed after the promotion was sent and the target may be a primary now: the old primary
+   * stays fenced (new writes wait, then are refused), nothing is routed to the target, no automatic
+   * failover follows, and the report and the log say what the operator must decide. Either server
+   * taking writes automatically could lose acknowledged commits: the old primary's when the cluster
+   * settles on the target's newer timeline, or the target's if it was not.
+   */
+  FailoverReport unresolved(ReportBuilder rb, String oldPrimary, String target, String reason) {
+    String base = "/api/v1/clusters/" + config.name();
+    String what =
+        "failover "
+            + oldPrimary
+            + " -> "
+            + target
+            + " stopped after the promotion was sent ("
+            + reason
+            + "): "
+            + oldPrimary
+            + " stays fenced and no writes are routed until an operator decides. If "
+            + target
+            + " is still a standby (PostgreSQL: select pg_is_in_recovery() is true; MySQL:"
+            + " read_only is ON), give writes back with POST "
+            + base
+            + "/backends/"
+            + oldPrimary
+            + "/enable; if it is a primary, make Halo route to it with POST "
+            + base
+            + "/failover {\"target\": \""
+            + target
+            + "\", \"force\": true}";
+    unresolved = what;
+    health.submit(() -> health.failoverInProgress(false));
+    log.error("[{}] {}", config.name(), what);
+    return rb.finish(FailoverReport.Outcome.FAILED, what, health.current().epoch());
   }
 
   /** A step failed before anything was promoted: lift the fence, end the report as FAILED. */

@@ -87,6 +87,30 @@ public final class MySqlOps implements EngineOps {
     }
   }
 
+  /**
+   * The promotion makes the replica writable last, after it dropped its replication: while
+   * read_only is still on and its replication is still configured, it takes no client writes and
+   * will not turn writable by itself (its IO thread may be stopped: it then replicates again only
+   * when an operator starts it).
+   */
+  @Override
+  public boolean stillStandby(Connection target, SQLException promoteError) throws SQLException {
+    MySqlFlavor f = MySqlFlavor.of(target);
+    if (!bool(target, "select @@read_only")) {
+      return false;
+    }
+    try (Statement s = target.createStatement();
+        ResultSet rs = s.executeQuery(f.replicaStatus())) {
+      while (rs.next()) {
+        String host = rs.getString(f.sourceHostColumn());
+        if (host != null && !host.isEmpty()) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   @Override
   public boolean inRecovery(Connection c) throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(c);

@@ -38,6 +38,20 @@ public final class PgOps implements EngineOps {
     }
   }
 
+  /**
+   * A {@code pg_promote()} that reached the server cannot be taken back: when it times out (returns
+   * false) PostgreSQL goes on promoting, and {@code pg_is_in_recovery()} stays true until the end
+   * of recovery, which may come after any check. Only a call the server refused before it signalled
+   * anything proves the standby stays one: the function missing (PostgreSQL before 12) or not
+   * permitted for Halo's user.
+   */
+  @Override
+  public boolean stillStandby(Connection target, SQLException promoteError) throws SQLException {
+    String state = promoteError.getSQLState();
+    boolean refused = "42501".equals(state) || "42883".equals(state);
+    return refused && inRecovery(target);
+  }
+
   @Override
   public boolean inRecovery(Connection c) throws SQLException {
     return bool(c, "select pg_is_in_recovery()");

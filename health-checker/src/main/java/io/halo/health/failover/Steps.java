@@ -18,8 +18,14 @@ import java.util.Map;
 /**
  * The steps of one failover, run on the coordinator's thread: hot (fence, promote, route, repoint),
  * cold (fence, start, wait, promote if needed, route, repoint) and switchover (hold, catch up, stop
- * old primary, promote, route, repoint, release). Each step is timed into the report; a failure
- * before anything was promoted lifts the fence again.
+ * old primary, promote, route, repoint, release). Each step is timed into the report.
+ *
+ * <p>A failure before the promotion was sent lifts the fence again: nothing changed. Once it was
+ * sent the target may be a primary (a PostgreSQL promotion that timed out goes on), so a failure
+ * lifts the fence only when the engine verifies the target is still a standby ({@link
+ * EngineOps#stillStandby}); otherwise the old primary stays fenced, no writes go anywhere, and an
+ * operator decides ({@link FailoverCoordinator#unresolved}): writes given back to the old primary
+ * while the target took over would be lost when the cluster settles on the target's timeline.
  */
 final class Steps {
 
@@ -29,7 +35,24 @@ final class Steps {
   private final String from;
   private final String to;
 
+  /**
+   * An operator's forced failover to a backend that is a primary already (a failover that did not
+   * finish promoted it): it is adopted as it is, nothing is promoted.
+   */
+  private final boolean adopt;
+
+  /** Whether the promotion was sent to {@code to} (or it was adopted as a primary). */
+  private boolean promoteIssued;
+
+  /** What the promotion threw; null when it returned (or was not sent). */
+  private SQLException promoteError;
+
   Steps(FailoverCoordinator coordinator, ReportBuilder rb, String from, String to) {
+    this(coordinator, rb, from, to, false);
+  }
+
+  Steps(FailoverCoordinator coordinator, ReportBuilder rb, String from, String to, boolean adopt) {
+    this.adopt = adopt;
     this.coordinator = coordinator;
     this.health = coordinator.health();
     this.rb = rb;
@@ -241,8 +264,17 @@ final class Steps {
       return false;
     }
     try (Connection c = coordinator.connect(to)) {
+      if (adopt && !coordinator.ops().inRecovery(c)) {
+        promoteIssued = true;
+        rb.step("promote", b, true, to + " is a primary already: adopted as it is");
+        return true;
+      }
+      promoteIssued = true;
       coordinator.ops().promote(c, coordinator.policy().commandTimeout());
     } catch (SQLException e) {
+      if (promoteIssued) {
+        promoteError = e;
+      }
       failed = fail("promote", b, to + ": " + e.getMessage());
       return false;
     }
@@ -355,8 +387,34 @@ final class Steps {
 
   private FailoverReport fail(String step, Instant began, String reason) {
     rb.step(step, began, false, reason);
-    failed = coordinator.abort(rb, from, step + ": " + reason);
+    String promoted = promoteIssued ? mayBePrimary() : null;
+    failed =
+        promoted == null
+            ? coordinator.abort(rb, from, step + ": " + reason)
+            : coordinator.unresolved(rb, from, to, step + ": " + reason + "; " + promoted);
     return failed;
+  }
+
+  /** A step threw (a bug, or the health writer did not answer): as a failed step. */
+  FailoverReport failUnexpected(RuntimeException e) {
+    return fail("unexpected error", rb.begin(), e.toString());
+  }
+
+  /**
+   * After the promotion was sent: null when {@code to} is verifiably still a standby (the old
+   * primary may take writes again), else why it may be a primary now.
+   */
+  private String mayBePrimary() {
+    if (promoteError == null) {
+      return to + " was promoted";
+    }
+    try (Connection c = coordinator.connect(to)) {
+      return coordinator.ops().stillStandby(c, promoteError)
+          ? null
+          : to + " may have been promoted or may still be promoting";
+    } catch (SQLException | RuntimeException e) {
+      return to + " cannot be checked (" + e.getMessage() + ") and may have been promoted";
+    }
   }
 
   private io.halo.conf.model.HostPort addressOf(String backend) {

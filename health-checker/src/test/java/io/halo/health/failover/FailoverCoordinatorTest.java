@@ -72,13 +72,24 @@ class FailoverCoordinatorTest {
     }
   }
 
-  /** A pretend engine: promotion as told, pg2 in recovery as told. */
+  /** A pretend engine: promotion as told, pg2 in recovery until promoted. */
   static class Ops implements EngineOps {
     volatile SQLException promoteFails;
     volatile boolean promoted;
 
+    /** What {@link #stillStandby} finds after a failed promotion. */
+    volatile boolean standbyAfterFailure;
+
+    final AtomicInteger promotions = new AtomicInteger();
+
+    @Override
+    public boolean stillStandby(Connection target, SQLException promoteError) {
+      return standbyAfterFailure;
+    }
+
     @Override
     public void promote(Connection standby, Duration timeout) throws SQLException {
+      promotions.incrementAndGet();
       if (promoteFails != null) {
         throw promoteFails;
       }
@@ -114,6 +125,73 @@ class FailoverCoordinatorTest {
             (p, m, a) -> m.getReturnType() == boolean.class ? false : null);
   }
 
+  /** What PgOps throws when pg_promote(true, t) returns false: PostgreSQL goes on promoting. */
+  private static SQLException promoteTimedOut() {
+    return new SQLException("pg_promote() did not finish within 5 s");
+  }
+
+  private void assertOldPrimaryFencedAndNoWritesRouted() {
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    assertThat(health.current().backend("pg1").orElseThrow().state()).isEqualTo(NodeState.FENCED);
+    assertThat(health.current().routablePrimary()).isEmpty();
+  }
+
+  @Test
+  void a_promotion_that_timed_out_keeps_the_old_primary_fenced_until_an_operator_decides() {
+    // Given a promotion that times out (the target may finish it any moment) and a target that
+    // cannot be shown to be still a standby
+    Ops ops = new Ops();
+    ops.promoteFails = promoteTimedOut();
+    cluster(new Store(), ops);
+    // When an operator fails over to pg2
+    FailoverReport r = coordinator.failover("pg2", false);
+    // Then the failover fails and says an operator must decide, and writes go nowhere: not back to
+    // pg1 (lost once the cluster settles on pg2's timeline), not to pg2
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
+    assertThat(r.reason())
+        .contains("did not finish within 5 s")
+        .contains("pg1 stays fenced")
+        .contains("operator decides")
+        .contains("/backends/pg1/enable");
+    health.run(() -> {}); // the writer applied what the failure submitted
+    assertOldPrimaryFencedAndNoWritesRouted();
+    // When the operator finds pg2 promoted and adopts it as it is
+    ops.promoted = true; // PostgreSQL finished the promotion on its own
+    health.run(() -> health.apply(Probes.primaryOnTimeline("pg2", 2, 1000)));
+    FailoverReport adopted = coordinator.failover("pg2", true);
+    // Then pg2 is the primary without a second promotion
+    assertThat(adopted.outcome()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    assertThat(ops.promotions).hasValue(1);
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(health.current().epoch()).isEqualTo(2);
+  }
+
+  @Test
+  void a_promotion_that_failed_on_a_target_verifiably_still_a_standby_gives_writes_back() {
+    Ops ops = new Ops();
+    ops.promoteFails = new SQLException("permission denied for function pg_promote", "42501");
+    ops.standbyAfterFailure = true;
+    cluster(new Store(), ops);
+    FailoverReport r = coordinator.failover("pg2", false);
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
+    health.run(() -> {});
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().routablePrimary()).map(b -> b.name()).contains("pg1");
+  }
+
+  @Test
+  void a_switchover_whose_promotion_timed_out_after_the_old_primary_stopped_keeps_it_fenced() {
+    Ops ops = new Ops();
+    ops.promoteFails = promoteTimedOut();
+    cluster(new Store(), ops);
+    FailoverReport r = coordinator.switchover("pg2");
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
+    assertThat(r.reason()).contains("pg1 stays fenced");
+    health.run(() -> {});
+    assertOldPrimaryFencedAndNoWritesRouted();
+  }
+
   private void cluster(Store store, Ops ops) {
     health =
         new ClusterHealth(
@@ -143,8 +221,8 @@ class FailoverCoordinatorTest {
               assertThat(s.ok()).isFalse();
               assertThat(s.detail()).contains("no longer leads");
             });
-    assertThat(health.current().primary()).isEqualTo("pg1");
-    assertThat(health.current().epoch()).isEqualTo(1);
+    health.run(() -> {});
+    assertOldPrimaryFencedAndNoWritesRouted();
   }
 
   @Test
@@ -163,7 +241,7 @@ class FailoverCoordinatorTest {
     // Then the failover fails, saying the state was not saved, and pg2 gets no writes
     assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
     assertThat(r.reason()).contains("could not be saved").contains("ZooKeeper connection lost");
-    assertThat(health.current().primary()).isEqualTo("pg1");
-    assertThat(health.current().epoch()).isEqualTo(1);
+    health.run(() -> {});
+    assertOldPrimaryFencedAndNoWritesRouted();
   }
 }

@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -162,6 +163,33 @@ class MySqlOpsTest {
             "set global super_read_only = OFF",
             "set global read_only = OFF");
     assertThat(s.sent).noneMatch(sql -> sql.contains("slave") && !sql.contains("rpl_semi_sync"));
+  }
+
+  @Test
+  void after_a_failed_promotion_a_replica_is_still_one_only_while_read_only_and_replicating()
+      throws Exception {
+    SQLException timedOut = new SQLException("replica did not apply its received transactions");
+    Server replica =
+        new Server(
+            "11.4.5-MariaDB",
+            Map.of(
+                "select @@read_only", Map.of("ro", true),
+                "show all slaves status", Map.of("Master_Host", "10.0.0.1")));
+    assertThat(new MySqlOps().stillStandby(replica.connection(), timedOut)).isTrue();
+    Server writable =
+        new Server(
+            "11.4.5-MariaDB",
+            Map.of(
+                "select @@read_only", Map.of("ro", false),
+                "show all slaves status", Map.of("Master_Host", "10.0.0.1")));
+    assertThat(new MySqlOps().stillStandby(writable.connection(), timedOut)).isFalse();
+    Server reset =
+        new Server(
+            "11.4.5-MariaDB",
+            Map.of(
+                "select @@read_only", Map.of("ro", true),
+                "show all slaves status", Map.of()));
+    assertThat(new MySqlOps().stillStandby(reset.connection(), timedOut)).isFalse();
   }
 
   @Test

@@ -15,10 +15,13 @@ import java.util.stream.Collectors;
 /**
  * Chooses the standby to promote: healthy, enabled, a standby, within {@code max_lag} of the old
  * primary's last known position, and — when the primary ran synchronous replication — one of its
- * synchronous standbys (matched by application_name = backend name). Most advanced replay position
- * first, then priority, then config order. Replay, not receive: WAL received but not replayed is
- * not lost, but a standby with replay paused or far behind would take long to promote, so it counts
- * as lagging. Pure: works on status snapshots.
+ * synchronous standbys (matched by application_name = backend name). Most advanced received
+ * position first, then priority, then config order. Received, not replayed: a promotion replays
+ * everything the standby received before it opens for writes (PostgreSQL's end of recovery,
+ * MySqlOps waiting for the applied GTIDs to reach the received ones), so a standby that received
+ * more but replayed less (replay paused by a conflicting query) is the one that holds the last
+ * acknowledged commits; its replay backlog only makes its promotion slower. The applied position
+ * counts where a probe has no received one. Pure: works on status snapshots.
  */
 final class Candidates {
 
@@ -69,7 +72,7 @@ final class Candidates {
           target + ": not a backend of cluster " + config.name() + " other than the primary");
     }
     ok.sort(
-        Comparator.<BackendStatus>comparingLong(s -> replayed(s))
+        Comparator.<BackendStatus>comparingLong(s -> reached(s.lastProbe()))
             .reversed()
             .thenComparing(
                 Comparator.<BackendStatus>comparingInt(s -> s.node().priority()).reversed()));
@@ -77,7 +80,8 @@ final class Candidates {
       return new Choice(null, -1, rejected);
     }
     BackendStatus best = ok.get(0);
-    long lag = primaryPos < 0 || replayed(best) < 0 ? -1 : Math.max(0, primaryPos - replayed(best));
+    long reached = reached(best.lastProbe());
+    long lag = primaryPos < 0 || reached < 0 ? -1 : Math.max(0, primaryPos - reached);
     return new Choice(best, lag, rejected);
   }
 
@@ -112,7 +116,7 @@ final class Candidates {
     if (!force && !sync.isEmpty() && !sync.contains(s.node().name())) {
       return "not a synchronous standby of the old primary (sync: " + sync + ")";
     }
-    long lag = primaryPos < 0 ? -1 : primaryPos - p.walPosition();
+    long lag = primaryPos < 0 ? -1 : primaryPos - reached(p);
     if (!force && lag > config.failover().maxLagBytes()) {
       return "lags "
           + lag
@@ -122,7 +126,14 @@ final class Candidates {
     return null;
   }
 
-  private static long replayed(BackendStatus s) {
-    return s.lastProbe() == null ? -1 : s.lastProbe().walPosition();
+  /**
+   * How far a standby's log reaches: what it received (PostgreSQL: flushed by its WAL receiver;
+   * MySQL/MariaDB: the IO thread's GTIDs), else what it applied; -1 when unknown.
+   */
+  private static long reached(ProbeResult p) {
+    if (p == null) {
+      return -1;
+    }
+    return p.receivedPosition() >= 0 ? p.receivedPosition() : p.walPosition();
   }
 }

@@ -62,6 +62,69 @@ class CandidatesTest {
     assertThat(c.lagBytes()).isEqualTo(100);
   }
 
+  /** A standby that received WAL up to {@code received} and replayed it up to {@code replayed}. */
+  private static BackendStatus standby(String name, long received, long replayed, int priority) {
+    ProbeResult p =
+        new ProbeResult(
+            name,
+            java.time.Instant.now(),
+            Duration.ofMillis(1),
+            null,
+            NodeRole.STANDBY,
+            1,
+            replayed,
+            received,
+            null,
+            Duration.ofSeconds(30),
+            Probes.streamingFrom(1, Duration.ZERO),
+            List.of());
+    return new BackendStatus(
+        new BackendNode(name, new HostPort("h", 9), NodeRole.STANDBY, NodeState.UP, priority),
+        AdminState.ENABLED,
+        p,
+        0,
+        1,
+        -1,
+        false);
+  }
+
+  @Test
+  void picks_the_standby_that_received_the_most_even_when_its_replay_is_behind() {
+    // Given pg2 received everything the primary wrote but its replay is paused at 500 (a
+    // conflicting query), while pg3 (higher priority) received and replayed up to 900
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown(), standby("pg2", 1000, 500, 0), standby("pg3", 900, 900, 5)),
+            "pg1",
+            Probes.primary("pg1", 1000, List.of()),
+            null,
+            false);
+    // Then pg2 is promoted: its promotion replays all it received, the last acknowledged commits
+    assertThat(c.candidate().node().name()).isEqualTo("pg2");
+    assertThat(c.lagBytes()).isZero();
+  }
+
+  @Test
+  void a_replay_backlog_alone_is_no_lag_beyond_max_lag() {
+    // Given a standby 100 MB behind in replay but with every byte received (max_lag is 1000)
+    ProbeResult last = Probes.primary("pg1", 100L << 20, List.of());
+    var c =
+        Candidates.choose(
+            THREE,
+            List.of(primaryDown(), standby("pg2", 100L << 20, 0, 0)),
+            "pg1",
+            last,
+            null,
+            false);
+    assertThat(c.candidate().node().name()).isEqualTo("pg2");
+    // and one that has not received it is refused
+    var refused =
+        Candidates.choose(
+            THREE, List.of(primaryDown(), standby("pg2", 0, 0, 0)), "pg1", last, null, false);
+    assertThat(refused.candidate()).isNull();
+  }
+
   @Test
   void priority_breaks_a_tie() {
     var c =

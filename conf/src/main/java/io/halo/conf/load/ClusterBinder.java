@@ -97,7 +97,8 @@ final class ClusterBinder {
                 "switchover_command",
                 "command_timeout",
                 "require_consensus"),
-            backends);
+            backends,
+            engine);
     ThrottleConfig throttle =
         throttle(
             s.section(
@@ -337,7 +338,17 @@ final class ClusterBinder {
         () -> new MonitorConfig(user, password, database, interval, timeout, failures, successes));
   }
 
-  private static FailoverConfig failover(Section s, List<BackendConfig> backends) {
+  /**
+   * The default {@code max_lag}: 16 MB of WAL on PostgreSQL; on MySQL/MariaDB, where lag is a count
+   * of GTID transactions, 0: a replica that has not received every transaction the old primary was
+   * last seen to have committed is not promoted automatically (each missing one is an acknowledged
+   * commit; 16 MB read as a count would let a replica 16.7 million transactions behind through).
+   */
+  static long defaultMaxLag(Engine engine) {
+    return engine == Engine.POSTGRESQL ? 16L << 20 : 0;
+  }
+
+  private static FailoverConfig failover(Section s, List<BackendConfig> backends, Engine engine) {
     FailoverConfig.Mode mode =
         s.optional(
             "mode",
@@ -346,7 +357,7 @@ final class ClusterBinder {
     FailoverConfig.Type type =
         s.optional(
             "type", FailoverConfig.Type.HOT, t -> Formats.enumValue(t, FailoverConfig.Type.class));
-    Long maxLag = s.optional("max_lag", 16L << 20, Formats::size);
+    Long maxLag = s.optional("max_lag", defaultMaxLag(engine), Formats::size);
     Duration holdTimeout = s.optional("hold_timeout", Duration.ofSeconds(10), Formats::duration);
     String fence = s.string("fence_command", null);
     String start = s.string("start_command", null);

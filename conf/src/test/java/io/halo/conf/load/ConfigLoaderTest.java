@@ -386,6 +386,30 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void max_lag_defaults_to_16_mb_of_wal_on_postgresql_and_to_no_missing_transaction_on_mysql()
+      throws Exception {
+    HaloConfig pg = ConfigLoader.parse(MINIMAL, "pg.yaml", Map.of());
+    assertThat(pg.clusters().get(0).failover().maxLagBytes()).isEqualTo(16L << 20);
+
+    // MySQL lag is a count of GTID transactions: 16 MB read as a count would let a replica 16.7
+    // million transactions behind be promoted
+    HaloConfig mysql =
+        ConfigLoader.parse(
+            MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:"),
+            "mysql.yaml",
+            Map.of());
+    assertThat(mysql.clusters().get(0).failover().maxLagBytes()).isZero();
+
+    HaloConfig set =
+        ConfigLoader.parse(
+            MINIMAL.replace("    listeners:", "    engine: mysql\n    listeners:")
+                + "    failover:\n      max_lag: 50\n",
+            "mysql.yaml",
+            Map.of());
+    assertThat(set.clusters().get(0).failover().maxLagBytes()).isEqualTo(50);
+  }
+
+  @Test
   void an_adaptive_limit_without_a_maximum_is_refused() {
     String yaml = MINIMAL + "    throttle:\n      limit: gradient\n";
 

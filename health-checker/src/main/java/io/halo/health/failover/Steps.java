@@ -74,6 +74,23 @@ final class Steps {
     if (!fence()) {
       return failed;
     }
+    if (from != null) {
+      // A cold standby starts from the old primary's storage or archive: only once that primary is
+      // down. One that still answers Halo's probes (a failover an operator forced, a primary that
+      // came back) would go on taking writes beside it.
+      Instant d = rb.begin();
+      if (!waitUntilDown(from, coordinator.policy().commandTimeout())) {
+        return fail(
+            "down",
+            d,
+            from
+                + " still answers probes after "
+                + coordinator.policy().commandTimeout().toMillis()
+                + " ms: a cold standby starts only once the old primary is down (stop it, e.g."
+                + " with failover.fence_command)");
+      }
+      rb.step("down", d, true, from + " does not answer probes");
+    }
     String start = coordinator.policy().startCommand();
     Instant b = rb.begin();
     if (start == null) {
@@ -365,6 +382,25 @@ final class Steps {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return "!interrupted";
+    }
+  }
+
+  /** Whether {@code backend}'s probes fail within {@code within} (polled at the probe interval). */
+  private boolean waitUntilDown(String backend, Duration within) {
+    long deadline = System.nanoTime() + within.toNanos();
+    while (true) {
+      if (!health.monitor(backend).probe().ok()) {
+        return true;
+      }
+      if (System.nanoTime() >= deadline) {
+        return false;
+      }
+      try {
+        Thread.sleep(health.config().monitor().interval().toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
     }
   }
 

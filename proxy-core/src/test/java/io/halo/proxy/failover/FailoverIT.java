@@ -448,7 +448,20 @@ class FailoverIT {
     PgNode old = cluster.primary();
     PgNode standby = cluster.standbys().get(0);
     try (Connection s = standby.connectAsSuperuser()) {
-      s.createStatement().execute("select pg_wal_replay_pause()");
+      // the standby receives nothing more (a replay paused alone is no loss: a promotion replays
+      // everything received first, and Halo ranks standbys by what they received)
+      s.createStatement().execute("alter system set primary_conninfo = ''");
+      s.createStatement().execute("select pg_reload_conf()");
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                try (java.sql.ResultSet rs =
+                    s.createStatement().executeQuery("select count(*) from pg_stat_wal_receiver")) {
+                  rs.next();
+                  return rs.getInt(1) == 0;
+                }
+              });
     }
     try (Connection c = halo.connect(USER, PW, "app", "")) {
       c.createStatement()
@@ -639,8 +652,50 @@ class FailoverIT {
     FailoverReport r = control().lastFailover().orElseThrow();
     assertThat(r.steps())
         .extracting(FailoverReport.Step::name)
-        .containsSubsequence("fence", "start", "wait", "promote", "route");
+        .containsSubsequence("fence", "down", "start", "wait", "promote", "route");
     assertThat(serverPortThroughHalo()).isEqualTo(cold.port());
+  }
+
+  /**
+   * A cold standby starts from the old primary's storage or archive, so only once that primary is
+   * down: a failover an operator asks for while it still answers fails before the start command,
+   * and writes stay with it.
+   */
+  @Test
+  void a_cold_failover_does_not_start_the_standby_while_the_old_primary_answers(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    start(1, false);
+    PgNode cold = cluster.standbys().get(0);
+    cold.stop();
+    Path startRequest = dir.resolve("start-requested");
+    halo(
+        c ->
+            HaloFixture.withFailover(
+                HaloFixture.withBackends(
+                    c,
+                    c.backends().stream()
+                        .map(
+                            b ->
+                                b.name().equals(cold.name())
+                                    ? new BackendConfig(
+                                        b.name(), b.address(), BackendRole.COLD, b.priority())
+                                    : b)
+                        .toList()),
+                new FailoverConfig(
+                    FailoverConfig.Mode.MANUAL,
+                    FailoverConfig.Type.COLD,
+                    16L << 20,
+                    Duration.ofSeconds(15),
+                    null,
+                    "echo \"$HALO_NEW_PRIMARY\" > " + startRequest,
+                    null,
+                    Duration.ofSeconds(3)))); // how long it waits for the old primary to go down
+    FailoverReport r = control().failover(cold.name(), true);
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
+    assertThat(r.reason()).contains("still answers probes");
+    assertThat(startRequest).doesNotExist();
+    awaitPrimary(cluster.primary().name(), Duration.ofSeconds(10));
+    assertThat(serverPortThroughHalo()).isEqualTo(cluster.primary().port());
   }
 
   @Test

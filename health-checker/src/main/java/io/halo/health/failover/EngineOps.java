@@ -68,6 +68,16 @@ public interface EngineOps {
   }
 
   /**
+   * Undoes {@link #fence} on a primary that stays primary (a switchover that failed after demoting
+   * it by SQL, before any promotion): it takes writes again.
+   *
+   * @return what was done
+   */
+  default String unfence(Connection primary) throws SQLException {
+    return "nothing to do on the server";
+  }
+
+  /**
    * Makes the old primary, already fenced and caught up, a replica of the new primary.
    *
    * @param user replication credentials on the new primary

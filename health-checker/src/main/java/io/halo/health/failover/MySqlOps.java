@@ -52,25 +52,38 @@ public final class MySqlOps implements EngineOps {
   @Override
   public void promote(Connection replica, Duration timeout) throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(replica);
-    String ioPos = receivedGtids(replica, f);
     try (Statement s = replica.createStatement()) {
       s.execute(f.stopIoThread());
-      if (ioPos != null && !ioPos.isEmpty()) {
-        try (PreparedStatement ps = replica.prepareStatement(f.waitForApplied())) {
-          ps.setString(1, ioPos);
-          ps.setDouble(2, Math.max(1, timeout.toSeconds()));
-          try (ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            if (rs.getInt(1) != 0) {
-              throw new SQLException(
-                  "replica did not apply its received transactions ("
-                      + ioPos
-                      + ") within "
-                      + timeout.toSeconds()
-                      + " s");
+      // read after the stop: what arrived before it is applied below; read before it, the last
+      // events received in between were dropped by the reset
+      String ioPos = receivedGtids(replica, f);
+      try {
+        if (ioPos != null && !ioPos.isEmpty()) {
+          try (PreparedStatement ps = replica.prepareStatement(f.waitForApplied())) {
+            ps.setString(1, ioPos);
+            ps.setDouble(2, Math.max(1, timeout.toSeconds()));
+            try (ResultSet rs = ps.executeQuery()) {
+              rs.next();
+              if (rs.getInt(1) != 0) {
+                throw new SQLException(
+                    "replica did not apply its received transactions ("
+                        + ioPos
+                        + ") within "
+                        + timeout.toSeconds()
+                        + " s");
+              }
             }
           }
         }
+      } catch (SQLException e) {
+        // not promoted: it goes on replicating (a stopped IO thread would leave it ever staler,
+        // serving reads)
+        try {
+          s.execute(f.startIoThread());
+        } catch (SQLException again) {
+          e.addSuppressed(again);
+        }
+        throw e;
       }
       s.execute(f.stopReplication());
       s.execute(f.resetReplicationAll());
@@ -95,28 +108,17 @@ public final class MySqlOps implements EngineOps {
    */
   @Override
   public boolean stillStandby(Connection target, SQLException promoteError) throws SQLException {
-    MySqlFlavor f = MySqlFlavor.of(target);
-    if (!bool(target, "select @@read_only")) {
-      return false;
-    }
-    try (Statement s = target.createStatement();
-        ResultSet rs = s.executeQuery(f.replicaStatus())) {
-      while (rs.next()) {
-        String host = rs.getString(f.sourceHostColumn());
-        if (host != null && !host.isEmpty()) {
-          return true;
-        }
-      }
-    }
-    return false;
+    return bool(target, "select @@read_only") && replicates(target);
   }
 
   @Override
   public boolean inRecovery(Connection c) throws SQLException {
+    return bool(c, "select @@read_only") || replicates(c);
+  }
+
+  /** Whether {@code c} has a replication source configured. */
+  private static boolean replicates(Connection c) throws SQLException {
     MySqlFlavor f = MySqlFlavor.of(c);
-    if (bool(c, "select @@read_only")) {
-      return true;
-    }
     try (Statement s = c.createStatement();
         ResultSet rs = s.executeQuery(f.replicaStatus())) {
       while (rs.next()) {
@@ -238,6 +240,17 @@ public final class MySqlOps implements EngineOps {
         + f.positioning()
         + (tls ? ", TLS" : "")
         + ")";
+  }
+
+  @Override
+  public String unfence(Connection primary) throws SQLException {
+    MySqlFlavor f = MySqlFlavor.of(primary);
+    try (Statement s = primary.createStatement()) {
+      for (String sql : f.makeWritable()) {
+        s.execute(sql);
+      }
+    }
+    return "writable again";
   }
 
   @Override

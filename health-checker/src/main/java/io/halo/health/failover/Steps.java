@@ -147,14 +147,30 @@ final class Steps {
                 + " ms; nothing was changed");
       }
       rb.step("hold", b, true, "new transactions held; none in flight");
-      b = rb.begin();
-      String caughtUp = catchUp(coordinator.policy().holdTimeout());
-      if (caughtUp.startsWith("!")) {
-        return fail("catch up", b, caughtUp.substring(1));
-      }
-      rb.step("catch up", b, true, caughtUp);
-      if (!stopOldPrimary()) {
-        return failed;
+      if (coordinator.policy().switchoverCommand() == null && coordinator.ops().demotesBySql()) {
+        // MySQL/MariaDB: read-only first, so that the position the target catches up to is the
+        // old primary's last. The hold covers this instance's sessions only: a commit of another
+        // Halo's session (a fleet's follower learns of the switchover from the saved fence) or of
+        // a client that bypasses Halo either made it before, or is refused
+        if (!stopOldPrimary()) {
+          return failed;
+        }
+        b = rb.begin();
+        String caughtUp = catchUp(coordinator.policy().holdTimeout());
+        if (caughtUp.startsWith("!")) {
+          return fail("catch up", b, caughtUp.substring(1) + "; " + undoReadOnly());
+        }
+        rb.step("catch up", b, true, caughtUp);
+      } else {
+        b = rb.begin();
+        String caughtUp = catchUp(coordinator.policy().holdTimeout());
+        if (caughtUp.startsWith("!")) {
+          return fail("catch up", b, caughtUp.substring(1));
+        }
+        rb.step("catch up", b, true, caughtUp);
+        if (!stopOldPrimary()) {
+          return failed;
+        }
       }
       if (!promote()) {
         return failed;
@@ -270,6 +286,16 @@ final class Steps {
     }
     rb.step("stop old primary", b, true, "switchover_command " + r.describe());
     return true;
+  }
+
+  /** A switchover that made the old primary read-only and goes no further: writable again. */
+  private String undoReadOnly() {
+    rejoinOld = false;
+    try (Connection c = coordinator.connect(from)) {
+      return from + " " + coordinator.ops().unfence(c);
+    } catch (SQLException e) {
+      return from + " could not be made writable again (" + e.getMessage() + "): an operator must";
+    }
   }
 
   private boolean promote() {

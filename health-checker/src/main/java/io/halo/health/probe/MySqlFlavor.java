@@ -136,6 +136,10 @@ public enum MySqlFlavor {
     return "stop " + replica() + " io_thread";
   }
 
+  public String startIoThread() {
+    return "start " + replica() + " io_thread";
+  }
+
   /**
    * Waits until the received GTIDs are applied: parameters (position, seconds); one column, 0 when
    * done (MariaDB answers -1 on timeout, MySQL 1).

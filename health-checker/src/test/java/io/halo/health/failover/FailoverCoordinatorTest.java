@@ -107,7 +107,7 @@ class FailoverCoordinatorTest {
     }
 
     @Override
-    public boolean replayedUpTo(Connection standby, long position) {
+    public boolean replayedUpTo(Connection standby, long position) throws SQLException {
       return true;
     }
 
@@ -190,6 +190,55 @@ class FailoverCoordinatorTest {
     assertThat(r.reason()).contains("pg1 stays fenced");
     health.run(() -> {});
     assertOldPrimaryFencedAndNoWritesRouted();
+  }
+
+  /**
+   * MySQL/MariaDB (demoted by SQL, no switchover_command): the old primary turns read-only before
+   * the position the target must catch up to is read, so that a commit from a session this instance
+   * does not hold is in that position or refused; a catch-up that fails makes it writable again,
+   * and writes go back to it.
+   */
+  @Test
+  void a_switchover_demoting_by_sql_reads_the_position_after_read_only_and_undoes_it_on_failure() {
+    List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Ops ops =
+        new Ops() {
+          @Override
+          public boolean demotesBySql() {
+            return true;
+          }
+
+          @Override
+          public String fence(Connection oldPrimary) {
+            events.add("read-only");
+            return "read_only = ON";
+          }
+
+          @Override
+          public String unfence(Connection primary) {
+            events.add("writable");
+            return "writable again";
+          }
+
+          @Override
+          public long currentPosition(Connection primary) {
+            events.add("position");
+            return 1000;
+          }
+
+          @Override
+          public boolean replayedUpTo(Connection standby, long position) throws SQLException {
+            throw new SQLException("connection to pg2 lost");
+          }
+        };
+    cluster(new Store(), ops);
+    FailoverReport r = coordinator.switchover("pg2");
+    assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.FAILED);
+    assertThat(r.reason()).contains("connection to pg2 lost").contains("writable again");
+    assertThat(events).containsExactly("read-only", "position", "writable");
+    assertThat(ops.promotions).hasValue(0);
+    health.run(() -> {});
+    assertThat(health.current().routablePrimary()).map(b -> b.name()).contains("pg1");
   }
 
   private void cluster(Store store, Ops ops) {

@@ -155,14 +155,43 @@ class MySqlOpsTest {
     new MySqlOps().promote(s.connection(), Duration.ofSeconds(5));
     assertThat(s.sent)
         .containsSubsequence(
-            "show replica status",
             "stop replica io_thread",
+            "show replica status",
             "select wait_for_executed_gtid_set(?, ?) [3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77, 5.0]",
             "stop replica",
             "reset replica all",
             "set global super_read_only = OFF",
             "set global read_only = OFF");
     assertThat(s.sent).noneMatch(sql -> sql.contains("slave") && !sql.contains("rpl_semi_sync"));
+  }
+
+  /**
+   * The received position is read after the IO thread stopped (read before, what arrived in between
+   * was dropped by the reset); a promotion whose wait for those transactions fails starts the IO
+   * thread again: the replica was not promoted and goes on replicating.
+   */
+  @Test
+  void a_promotion_that_times_out_applying_what_it_received_starts_the_io_thread_again()
+      throws Exception {
+    Server s =
+        new Server(
+            "11.4.5-MariaDB",
+            Map.of(
+                "show all slaves status",
+                    Map.of("Master_Host", "10.0.0.1", "Gtid_IO_Pos", "0-1-40"),
+                "select master_gtid_wait(?, ?)", Map.of("r", -1),
+                "select @@read_only", Map.of("ro", true)));
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> new MySqlOps().promote(s.connection(), Duration.ofSeconds(5)))
+        .isInstanceOf(SQLException.class)
+        .hasMessageContaining("did not apply");
+    assertThat(s.sent)
+        .containsSubsequence(
+            "stop slave io_thread",
+            "show all slaves status",
+            "select master_gtid_wait(?, ?) [0-1-40, 5.0]",
+            "start slave io_thread");
+    assertThat(s.sent).noneMatch(sql -> sql.startsWith("reset") || sql.contains("read_only = OFF"));
   }
 
   @Test

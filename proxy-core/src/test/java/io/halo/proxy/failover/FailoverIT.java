@@ -609,6 +609,19 @@ class FailoverIT {
     assertThat(serverPortThroughHalo()).isEqualTo(standby.port());
   }
 
+  /** {@code c} with {@code cold}'s backend declared {@code role: cold}. */
+  private static ClusterConfig withCold(ClusterConfig c, PgNode cold) {
+    return HaloFixture.withBackends(
+        c,
+        c.backends().stream()
+            .map(
+                b ->
+                    b.name().equals(cold.name())
+                        ? new BackendConfig(b.name(), b.address(), BackendRole.COLD, b.priority())
+                        : b)
+            .toList());
+  }
+
   @Test
   void cold_failover_fences_runs_the_start_command_and_promotes_the_started_standby(
       @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
@@ -624,16 +637,7 @@ class FailoverIT {
     halo(
         c ->
             HaloFixture.withFailover(
-                HaloFixture.withBackends(
-                    c,
-                    c.backends().stream()
-                        .map(
-                            b ->
-                                b.name().equals(cold.name())
-                                    ? new BackendConfig(
-                                        b.name(), b.address(), BackendRole.COLD, b.priority())
-                                    : b)
-                        .toList()),
+                withCold(c, cold),
                 policy(
                     FailoverConfig.Mode.AUTOMATIC,
                     FailoverConfig.Type.COLD,
@@ -671,16 +675,7 @@ class FailoverIT {
     halo(
         c ->
             HaloFixture.withFailover(
-                HaloFixture.withBackends(
-                    c,
-                    c.backends().stream()
-                        .map(
-                            b ->
-                                b.name().equals(cold.name())
-                                    ? new BackendConfig(
-                                        b.name(), b.address(), BackendRole.COLD, b.priority())
-                                    : b)
-                        .toList()),
+                withCold(c, cold),
                 new FailoverConfig(
                     FailoverConfig.Mode.MANUAL,
                     FailoverConfig.Type.COLD,

@@ -1068,7 +1068,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       boolean running = !b.idle();
       String lost =
           running
-              ? requestsLost(b) ? "while a request ran; it was answered as failed" : null
+              ? multiplexed && !inTransaction() && b.owesOnlyHidden()
+                  ? hiddenLost(b)
+                  : requestsLost(b) ? "while a request ran; it was answered as failed" : null
               : !inTransaction()
                   // kept between transactions (MySQL autocommit off): nothing is lost, the next
                   // request checks out a connection with the session's state replayed
@@ -1106,6 +1108,20 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         pinned ? " (pinned to it: its state cannot move)" : "");
     endSession(
         End.BACKEND_LOST, "backend " + b.node().name() + " closed the connection unexpectedly");
+  }
+
+  /**
+   * Multiplexed, between transactions: {@code dead} died while it owed only Halo's own requests
+   * (the write position asked before the connection goes back, a setting replayed): the client is
+   * owed nothing, so each gets the loss as its error and the session goes on, as if the connection
+   * had died idle in the pool.
+   */
+  private String hiddenLost(L dead) {
+    while (!dead.idle()) {
+      dead.next().error("the connection was lost");
+      dead.answered();
+    }
+    return "while only Halo's own query ran";
   }
 
   /**

@@ -332,6 +332,24 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     boolean copyIn;
 
     /**
+     * Parses and Closes sent in units opened at a Flush, counted from the connection's start (the
+     * client's and Halo's own, which {@link #openPrelude} puts among the client's without a Sync),
+     * and the ParseComplete / CloseComplete replies counted for them.
+     */
+    long openParses;
+
+    long openParsesAnswered;
+    long openCloses;
+    long openClosesAnswered;
+
+    /**
+     * The counts (above) of Halo's own Parses and Closes in open units: their replies are dropped.
+     */
+    java.util.ArrayDeque<Long> hiddenParsesAt;
+
+    java.util.ArrayDeque<Long> hiddenClosesAt;
+
+    /**
      * A COPY FROM STDIN sent with the extended protocol began after its Sync had gone: the server
      * ignored that Sync (as every Sync during copy-in), so the ReadyForQuery owed for it answers
      * the client's next Sync after CopyDone or CopyFail, which owes nothing of its own.
@@ -352,6 +370,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       Owed e = next();
       return e != null
           && !e.isHidden()
+          && !(e.tag() instanceof OpenEnd && (type == '1' || type == '3')) // counted
           && type != 'E'
           && type != 'Z'
           && type != 'G'
@@ -473,9 +492,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         refuseSentOn(b, f);
         return;
       }
+      openPrelude(b, f);
       sendOne(b, f);
       if (t == 'S' || t == 'Q' || t == 'F') {
         open = null;
+        // the unit's replies up to its ReadyForQuery come with this reply owed: see OpenEnd
+        b.lastOwed().tag(new OpenEnd(b.openParses, b.openCloses, t == 'S'));
       }
       return;
     }
@@ -1125,9 +1147,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   @Override
   protected void send(Backend b) {
     prelude(b);
+    countingOpen = !complete;
     for (PgFrame f : unit) {
       sendOne(b, f);
     }
+    countingOpen = false;
     if (unitSetting != null) {
       if (complete && b.isPrimary() && b.lastOwed() != null) {
         b.lastOwed().setting(unitSetting);
@@ -1150,6 +1174,13 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** Writes one client message to {@code b}, keeping the statement books and the reply count. */
   private void sendOne(Backend b, PgFrame f) {
     byte t = f.type();
+    if (countingOpen || open == b) {
+      if (t == 'P') {
+        b.openParses++;
+      } else if (t == 'C') {
+        b.openCloses++;
+      }
+    }
     if (t == 'P') {
       String name = parsed(b, f);
       if (name != null && !name.isEmpty()) {
@@ -1184,6 +1215,108 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       b.channel().flush();
     }
   }
+
+  /** {@link #send} is sending a unit that stays open (sent at a Flush): its Parses are counted. */
+  private boolean countingOpen;
+
+  /**
+   * What {@link #prelude} does before a unit, for one message of a unit already open at a Flush
+   * (asyncpg prepares behind a Flush and goes on before its Sync): a statement the session made on
+   * another connection is prepared here first, and another session's statement of the name the
+   * client parses is closed first. No Sync may go between the client's messages, so these go
+   * without one, and their ParseComplete / CloseComplete are dropped by count ({@link
+   * Backend#openParses}).
+   */
+  private void openPrelude(Backend b, PgFrame f) {
+    byte t = f.type();
+    Book book = b.book();
+    if (t == 'P') {
+      String name = parseName(f);
+      if (name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)) {
+        hiddenInOpen(b, closeStatement(name), false, name);
+      }
+      return;
+    }
+    if (t != 'B' && t != 'D') {
+      return;
+    }
+    String name = referencedStatement(f);
+    if (name == null || name.isEmpty()) {
+      return;
+    }
+    Statement s = statements.get(name);
+    if (s == null || book.has(name, s.parse())) {
+      return;
+    }
+    if (book.forget(name)) {
+      hiddenInOpen(b, closeStatement(name), false, name);
+    }
+    hiddenInOpen(b, s.parse().retainedDuplicate(), true, name);
+    book.prepared(name, s.parse());
+  }
+
+  private void hiddenInOpen(Backend b, ByteBuf message, boolean parse, String name) {
+    if (parse) {
+      if (b.hiddenParsesAt == null) {
+        b.hiddenParsesAt = new java.util.ArrayDeque<>(2);
+      }
+      b.hiddenParsesAt.add(++b.openParses);
+    } else {
+      if (b.hiddenClosesAt == null) {
+        b.hiddenClosesAt = new java.util.ArrayDeque<>(2);
+      }
+      b.hiddenClosesAt.add(++b.openCloses);
+    }
+    b.book().touch(name); // an error before it skips it: see Book.settle
+    b.channel().write(message);
+  }
+
+  /**
+   * A reply of an open unit ({@code e} null while it is open, its end's after): false when it is
+   * the ParseComplete or CloseComplete of one of Halo's own messages, to be dropped. Its end's
+   * ReadyForQuery settles the counts.
+   */
+  private static boolean openReplyIsClients(Backend b, Owed e, byte t) {
+    if (t == '1') {
+      long n = ++b.openParsesAnswered;
+      if (b.hiddenParsesAt != null
+          && !b.hiddenParsesAt.isEmpty()
+          && b.hiddenParsesAt.peekFirst() == n) {
+        b.hiddenParsesAt.pollFirst();
+        return false;
+      }
+    } else if (t == '3') {
+      long n = ++b.openClosesAnswered;
+      if (b.hiddenClosesAt != null
+          && !b.hiddenClosesAt.isEmpty()
+          && b.hiddenClosesAt.peekFirst() == n) {
+        b.hiddenClosesAt.pollFirst();
+        return false;
+      }
+    } else if (t == 'Z' && e != null && e.tag() instanceof OpenEnd end) {
+      // the open unit ended: what an error made the server skip is answered by nobody
+      b.openParsesAnswered = end.parses();
+      b.openClosesAnswered = end.closes();
+      while (b.hiddenParsesAt != null
+          && !b.hiddenParsesAt.isEmpty()
+          && b.hiddenParsesAt.peekFirst() <= end.parses()) {
+        b.hiddenParsesAt.pollFirst();
+      }
+      while (b.hiddenClosesAt != null
+          && !b.hiddenClosesAt.isEmpty()
+          && b.hiddenClosesAt.peekFirst() <= end.closes()) {
+        b.hiddenClosesAt.pollFirst();
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The tag of the reply owed for the message that ended a unit opened at a Flush: the counts of
+   * Parses and Closes ({@link Backend#openParses}) sent up to it, and whether it was a Sync (see
+   * {@link Backend#syncIgnored}).
+   */
+  record OpenEnd(long parses, long closes, boolean sync) {}
 
   /** Notes the client's Parse {@code f} sent to {@code b}; returns its statement name (or null). */
   private String parsed(Backend b, PgFrame f) {
@@ -1695,6 +1828,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     Owed e = b.next();
     byte t = f.type();
+    if ((e == null ? b == open : e.tag() instanceof OpenEnd) && !openReplyIsClients(b, e, t)) {
+      f.release(); // the reply to a message of Halo's own in an open unit
+      return;
+    }
     if (t == 'S' && b.isPrimary()) {
       noteParameter(f.body());
     }
@@ -1747,7 +1884,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (t == 'G') {
       b.copyIn = true; // CopyInResponse: client data follows, up to CopyDone or CopyFail
-      b.syncIgnored = e.tag() == SYNC;
+      b.syncIgnored = e.tag() == SYNC || (e.tag() instanceof OpenEnd end && end.sync());
     } else if (t == 'Z') {
       b.copyIn = false;
       b.syncIgnored = false;

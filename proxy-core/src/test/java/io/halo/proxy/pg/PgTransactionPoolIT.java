@@ -1003,6 +1003,63 @@ class PgTransactionPoolIT {
     }
   }
 
+  /**
+   * Messages after a Flush, before their Sync, go to the connection the Flush opened: a Bind there
+   * of a statement the session prepared on another connection gets it prepared first, and a Parse
+   * of a name another session left there gets that one closed first, without a Sync between the
+   * client's messages (both got an error: 26000, 42P05). asyncpg prepares behind a Flush and goes
+   * on before its Sync.
+   */
+  @Test
+  void statements_after_a_flush_are_prepared_where_the_flush_sent_them() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
+      for (RawPgSocket s : List.of(a, b, holder)) {
+        s.send(RawPgSocket.startup(TRUSTED, "app"));
+        s.readUntilReady();
+      }
+      a.send(RawPgSocket.concat(RawPgSocket.parse("S_7", "select 7"), RawPgSocket.sync()));
+      assertThat(replyTypes(a)).isEqualTo("1Z");
+      int first = rawBackendPid(a);
+      holder.send(RawPgSocket.query("begin"));
+      holder.readUntilReady();
+      assertThat(rawBackendPid(holder)).as("holder takes a's connection").isEqualTo(first);
+      // b leaves a statement S_9 on the connection a runs on next
+      b.send(RawPgSocket.concat(RawPgSocket.parse("S_9", "select 9"), RawPgSocket.sync()));
+      assertThat(replyTypes(b)).isEqualTo("1Z");
+      int second = rawBackendPid(b);
+      a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 1"), RawPgSocket.flush()));
+      assertThat(a.read().type()).as("ParseComplete of the unit sent at the Flush").isEqualTo('1');
+      a.send(
+          RawPgSocket.concat(
+              RawPgSocket.parse("S_9", "select 99"),
+              RawPgSocket.bind("S_7"),
+              RawPgSocket.execute(),
+              RawPgSocket.bind("S_9"),
+              RawPgSocket.execute(),
+              RawPgSocket.sync()));
+      List<RawPgSocket.Message> reply = new ArrayList<>();
+      RawPgSocket.Message m;
+      do {
+        m = a.read();
+        reply.add(m);
+      } while (m.type() != 'Z');
+      assertThat(reply.stream().map(x -> String.valueOf(x.type())).reduce("", String::concat))
+          .as("%s", reply.stream().filter(x -> x.type() == 'E').map(x -> x.fields()).toList())
+          .isEqualTo("12DC2DCZ");
+      assertThat(new String(reply.get(2).body(), java.nio.charset.StandardCharsets.US_ASCII))
+          .endsWith("7");
+      assertThat(new String(reply.get(5).body(), java.nio.charset.StandardCharsets.US_ASCII))
+          .endsWith("99");
+      assertThat(rawBackendPid(a)).as("a ran on b's connection").isEqualTo(second);
+      holder.send(RawPgSocket.query("commit"));
+      holder.readUntilReady();
+    }
+  }
+
   /** The types of a raw session's messages up to and with the next ReadyForQuery. */
   private static String replyTypes(RawPgSocket s) throws java.io.IOException {
     StringBuilder types = new StringBuilder();

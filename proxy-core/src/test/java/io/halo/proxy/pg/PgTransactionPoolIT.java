@@ -989,15 +989,8 @@ class PgTransactionPoolIT {
       // a's own connection is held: a runs on the one b gave back
       a.send(
           RawPgSocket.concat(RawPgSocket.bind("S_5"), RawPgSocket.execute(), RawPgSocket.sync()));
-      List<RawPgSocket.Message> reply = new ArrayList<>();
-      RawPgSocket.Message m;
-      do {
-        m = a.read();
-        reply.add(m);
-      } while (m.type() != 'Z');
-      assertThat(reply.stream().map(x -> String.valueOf(x.type())).reduce("", String::concat))
-          .as("%s", reply.get(0).type() == 'E' ? reply.get(0).fields() : "")
-          .isEqualTo("2DCZ");
+      List<RawPgSocket.Message> reply = reply(a);
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("2DCZ");
       holder.send(RawPgSocket.query("commit"));
       holder.readUntilReady();
     }
@@ -1041,15 +1034,8 @@ class PgTransactionPoolIT {
               RawPgSocket.bind("S_9"),
               RawPgSocket.execute(),
               RawPgSocket.sync()));
-      List<RawPgSocket.Message> reply = new ArrayList<>();
-      RawPgSocket.Message m;
-      do {
-        m = a.read();
-        reply.add(m);
-      } while (m.type() != 'Z');
-      assertThat(reply.stream().map(x -> String.valueOf(x.type())).reduce("", String::concat))
-          .as("%s", reply.stream().filter(x -> x.type() == 'E').map(x -> x.fields()).toList())
-          .isEqualTo("12DC2DCZ");
+      List<RawPgSocket.Message> reply = reply(a);
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("12DC2DCZ");
       assertThat(new String(reply.get(2).body(), java.nio.charset.StandardCharsets.US_ASCII))
           .endsWith("7");
       assertThat(new String(reply.get(5).body(), java.nio.charset.StandardCharsets.US_ASCII))
@@ -1060,15 +1046,30 @@ class PgTransactionPoolIT {
     }
   }
 
-  /** The types of a raw session's messages up to and with the next ReadyForQuery. */
-  private static String replyTypes(RawPgSocket s) throws java.io.IOException {
-    StringBuilder types = new StringBuilder();
+  /** A raw session's messages up to and with the next ReadyForQuery. */
+  private static List<RawPgSocket.Message> reply(RawPgSocket s) throws java.io.IOException {
+    List<RawPgSocket.Message> reply = new ArrayList<>();
     RawPgSocket.Message m;
     do {
       m = s.read();
-      types.append(m.type());
+      reply.add(m);
     } while (m.type() != 'Z');
-    return types.toString();
+    return reply;
+  }
+
+  /** The types of {@code reply}'s messages, in order. */
+  private static String types(List<RawPgSocket.Message> reply) {
+    return reply.stream().map(m -> String.valueOf(m.type())).reduce("", String::concat);
+  }
+
+  /** The fields of {@code reply}'s ErrorResponses. */
+  private static List<java.util.Map<Character, String>> errors(List<RawPgSocket.Message> reply) {
+    return reply.stream().filter(m -> m.type() == 'E').map(RawPgSocket.Message::fields).toList();
+  }
+
+  /** The types of a raw session's messages up to and with the next ReadyForQuery. */
+  private static String replyTypes(RawPgSocket s) throws java.io.IOException {
+    return types(reply(s));
   }
 
   /**

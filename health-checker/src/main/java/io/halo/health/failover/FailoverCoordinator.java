@@ -72,11 +72,14 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   /**
    * Why a failover stopped after its promotion was sent, with the target possibly a primary: until
-   * an operator acts (a failover, or enabling a backend) the old primary stays fenced and nothing
-   * fails over automatically. Null otherwise. Not saved: a restarted Halo finds the old primary
-   * fenced in the saved state and reconciles with the servers.
+   * an operator acts (a failover, or enabling the old primary) the old primary stays fenced and
+   * nothing fails over automatically. Null otherwise. Not saved: a restarted Halo finds the old
+   * primary fenced in the saved state and reconciles with the servers.
    */
-  private volatile String unresolved;
+  private volatile Unresolved unresolved;
+
+  /** A failover left unresolved: its old primary, and what the operator is told. */
+  private record Unresolved(String oldPrimary, String what) {}
 
   /**
    * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago" changes
@@ -192,7 +195,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       return;
     }
     Topology t = health.current();
-    String stuck = unresolved;
+    String stuck = unresolved == null ? null : unresolved.what();
     if (stuck != null) {
       // never a second promotion on top of one that may have gone through
       if (!stuck.equals(lastRefusal)) {
@@ -459,7 +462,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   @Override
   public void enable(String backend) {
     admin(backend, AdminState.ENABLED);
-    unresolved = null; // the operator decided: this backend takes traffic again
+    Unresolved u = unresolved;
+    if (u != null && u.oldPrimary().equals(backend)) {
+      unresolved = null; // the operator decided: the old primary takes writes again
+    }
   }
 
   @Override
@@ -583,7 +589,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
             + "/failover {\"target\": \""
             + target
             + "\", \"force\": true}";
-    unresolved = what;
+    unresolved = new Unresolved(oldPrimary, what);
     health.submit(() -> health.failoverInProgress(false));
     log.error("[{}] {}", config.name(), what);
     return rb.finish(FailoverReport.Outcome.FAILED, what, health.current().epoch());

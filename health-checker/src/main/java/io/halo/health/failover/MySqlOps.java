@@ -54,10 +54,10 @@ public final class MySqlOps implements EngineOps {
     MySqlFlavor f = MySqlFlavor.of(replica);
     try (Statement s = replica.createStatement()) {
       s.execute(f.stopIoThread());
-      // read after the stop: what arrived before it is applied below; read before it, the last
-      // events received in between were dropped by the reset
-      String ioPos = receivedGtids(replica, f);
       try {
+        // read after the stop: what arrived before it is applied below; read before it, the last
+        // events received in between were dropped by the reset
+        String ioPos = receivedGtids(replica, f);
         if (ioPos != null && !ioPos.isEmpty()) {
           try (PreparedStatement ps = replica.prepareStatement(f.waitForApplied())) {
             ps.setString(1, ioPos);
@@ -87,9 +87,7 @@ public final class MySqlOps implements EngineOps {
       }
       s.execute(f.stopReplication());
       s.execute(f.resetReplicationAll());
-      for (String sql : f.makeWritable()) {
-        s.execute(sql);
-      }
+      makeWritable(replica, f);
       int semi = semiSyncReplicaSide(replica, f);
       if (semi >= 0) {
         s.execute("set global " + f.semiSyncReplicaVariables().get(semi) + " = OFF");
@@ -244,13 +242,16 @@ public final class MySqlOps implements EngineOps {
 
   @Override
   public String unfence(Connection primary) throws SQLException {
-    MySqlFlavor f = MySqlFlavor.of(primary);
-    try (Statement s = primary.createStatement()) {
+    makeWritable(primary, MySqlFlavor.of(primary));
+    return "writable again";
+  }
+
+  private static void makeWritable(Connection c, MySqlFlavor f) throws SQLException {
+    try (Statement s = c.createStatement()) {
       for (String sql : f.makeWritable()) {
         s.execute(sql);
       }
     }
-    return "writable again";
   }
 
   @Override

@@ -147,30 +147,23 @@ final class Steps {
                 + " ms; nothing was changed");
       }
       rb.step("hold", b, true, "new transactions held; none in flight");
-      if (coordinator.policy().switchoverCommand() == null && coordinator.ops().demotesBySql()) {
-        // MySQL/MariaDB: read-only first, so that the position the target catches up to is the
-        // old primary's last. The hold covers this instance's sessions only: a commit of another
-        // Halo's session (a fleet's follower learns of the switchover from the saved fence) or of
-        // a client that bypasses Halo either made it before, or is refused
-        if (!stopOldPrimary()) {
-          return failed;
-        }
-        b = rb.begin();
-        String caughtUp = catchUp(coordinator.policy().holdTimeout());
-        if (caughtUp.startsWith("!")) {
-          return fail("catch up", b, caughtUp.substring(1) + "; " + undoReadOnly());
-        }
-        rb.step("catch up", b, true, caughtUp);
-      } else {
-        b = rb.begin();
-        String caughtUp = catchUp(coordinator.policy().holdTimeout());
-        if (caughtUp.startsWith("!")) {
-          return fail("catch up", b, caughtUp.substring(1));
-        }
-        rb.step("catch up", b, true, caughtUp);
-        if (!stopOldPrimary()) {
-          return failed;
-        }
+      // MySQL/MariaDB demoted by SQL: read-only first, so that the position the target catches up
+      // to is the old primary's last. The hold covers this instance's sessions only: a commit of
+      // another Halo's session (a fleet's follower learns of the switchover from the saved fence)
+      // or of a client that bypasses Halo either made it before, or is refused
+      boolean readOnlyFirst =
+          coordinator.policy().switchoverCommand() == null && coordinator.ops().demotesBySql();
+      if (readOnlyFirst && !stopOldPrimary()) {
+        return failed;
+      }
+      b = rb.begin();
+      String caughtUp = catchUp(coordinator.policy().holdTimeout());
+      if (caughtUp.startsWith("!")) {
+        return fail("catch up", b, caughtUp.substring(1));
+      }
+      rb.step("catch up", b, true, caughtUp);
+      if (!readOnlyFirst && !stopOldPrimary()) {
+        return failed;
       }
       if (!promote()) {
         return failed;
@@ -413,29 +406,27 @@ final class Steps {
 
   /** Whether {@code backend}'s probes fail within {@code within} (polled at the probe interval). */
   private boolean waitUntilDown(String backend, Duration within) {
-    long deadline = System.nanoTime() + within.toNanos();
-    while (true) {
-      if (!health.monitor(backend).probe().ok()) {
-        return true;
-      }
-      if (System.nanoTime() >= deadline) {
-        return false;
-      }
-      try {
-        Thread.sleep(health.config().monitor().interval().toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
+    return waitForProbe(backend, within, r -> !r.ok()) != null;
   }
 
   private ProbeResult waitUntilReachable(Duration within) {
+    return waitForProbe(to, within, ProbeResult::ok);
+  }
+
+  /**
+   * The first probe of {@code backend} that is {@code done}, probed at the probe interval for at
+   * most {@code within} (once at least); null when none was.
+   */
+  private ProbeResult waitForProbe(
+      String backend, Duration within, java.util.function.Predicate<ProbeResult> done) {
     long deadline = System.nanoTime() + within.toNanos();
-    while (System.nanoTime() < deadline) {
-      ProbeResult r = health.monitor(to).probe();
-      if (r.ok()) {
+    while (true) {
+      ProbeResult r = health.monitor(backend).probe();
+      if (done.test(r)) {
         return r;
+      }
+      if (System.nanoTime() >= deadline) {
+        return null;
       }
       try {
         Thread.sleep(health.config().monitor().interval().toMillis());
@@ -444,12 +435,15 @@ final class Steps {
         return null;
       }
     }
-    return null;
   }
 
   private FailoverReport fail(String step, Instant began, String reason) {
     rb.step(step, began, false, reason);
     String promoted = promoteIssued ? mayBePrimary() : null;
+    if (promoted == null && rejoinOld) {
+      // the old primary, made read-only by SQL, takes the writes back: writable again
+      reason += "; " + undoReadOnly();
+    }
     failed =
         promoted == null
             ? coordinator.abort(rb, from, step + ": " + reason)

@@ -1228,31 +1228,49 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    * Backend#openParses}).
    */
   private void openPrelude(Backend b, PgFrame f) {
-    byte t = f.type();
     Book book = b.book();
-    if (t == 'P') {
-      String name = parseName(f);
-      if (name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)) {
+    if (f.type() == 'P') {
+      String name = collision(book, f);
+      if (name != null) {
         hiddenInOpen(b, closeStatement(name), false, name);
       }
       return;
     }
-    if (t != 'B' && t != 'D') {
+    Statement s = missing(book, f);
+    if (s == null) {
       return;
     }
     String name = referencedStatement(f);
-    if (name == null || name.isEmpty()) {
-      return;
-    }
-    Statement s = statements.get(name);
-    if (s == null || book.has(name, s.parse())) {
-      return;
-    }
     if (book.forget(name)) {
       hiddenInOpen(b, closeStatement(name), false, name);
     }
     hiddenInOpen(b, s.parse().retainedDuplicate(), true, name);
     book.prepared(name, s.parse());
+  }
+
+  /**
+   * The name of the client's Parse {@code f} when another session prepared it on {@code book}'s
+   * connection (transaction pooling): forgotten there, to be closed before the client's own Parse;
+   * else null.
+   */
+  private String collision(Book book, PgFrame f) {
+    String name = parseName(f);
+    return name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)
+        ? name
+        : null;
+  }
+
+  /**
+   * The session's statement that the Bind or Describe {@code f} uses and {@code book}'s connection
+   * lacks (or has from other text), to be prepared there first; else null.
+   */
+  private Statement missing(Book book, PgFrame f) {
+    String name = referencedStatement(f);
+    if (name == null || name.isEmpty()) {
+      return null;
+    }
+    Statement s = statements.get(name);
+    return s == null || book.has(name, s.parse()) ? null : s;
   }
 
   private void hiddenInOpen(Backend b, ByteBuf message, boolean parse, String name) {
@@ -1399,22 +1417,17 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     for (PgFrame f : unit) {
       if (f.type() == 'P') {
-        String name = parseName(f);
-        if (name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)) {
-          // prepared there by another session (transaction pooling): closed before the client's
-          // own Parse of that name
+        String name = collision(book, f);
+        if (name != null) {
           out = append(out, closeStatement(name));
         }
         continue;
       }
+      Statement s = missing(book, f);
+      if (s == null) {
+        continue;
+      }
       String name = referencedStatement(f);
-      if (name == null || name.isEmpty()) {
-        continue;
-      }
-      Statement s = statements.get(name);
-      if (s == null || book.has(name, s.parse())) {
-        continue;
-      }
       if (parsedInUnit == null) {
         parsedInUnit = unitNames(false);
       }

@@ -180,13 +180,8 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
           "this listener requires TLS: connect with sslmode=require (or verify-ca, verify-full)");
       return;
     }
-    int major = code >>> 16;
-    int minor = code & 0xffff;
-    if (major != 3) {
-      fatal(
-          ctx,
-          SqlState.FEATURE_NOT_SUPPORTED,
-          "unsupported frontend protocol " + major + "." + minor + ": Halo supports 3.0");
+    if (code >>> 16 != 3) {
+      unsupportedProtocol(ctx, code);
       return;
     }
     List<String> unsupportedOptions = new ArrayList<>();
@@ -233,7 +228,7 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
     if (database == null || database.isEmpty()) {
       database = user;
     }
-    if (minor > 0 || !unsupportedOptions.isEmpty()) {
+    if ((code & 0xffff) > 0 || !unsupportedOptions.isEmpty()) {
       ctx.write(PgMessages.negotiateProtocolVersion(ctx.alloc(), 0, unsupportedOptions));
     }
     state = SessionState.AUTH;
@@ -331,18 +326,23 @@ public final class PgFrontendHandler extends ChannelInboundHandlerAdapter {
   private boolean askedOnce(ChannelHandlerContext ctx, int code) {
     int bit = code == PgMessages.SSL_REQUEST_CODE ? 1 : 2;
     if ((encryptionAsked & bit) != 0) {
-      fatal(
-          ctx,
-          SqlState.FEATURE_NOT_SUPPORTED,
-          "unsupported frontend protocol "
-              + (code >>> 16)
-              + "."
-              + (code & 0xffff)
-              + ": server supports 3.0 to 3.0");
+      unsupportedProtocol(ctx, code);
       return true;
     }
     encryptionAsked |= bit;
     return false;
+  }
+
+  /** FATAL 0A000 for a startup packet whose protocol version Halo does not speak. */
+  private void unsupportedProtocol(ChannelHandlerContext ctx, int code) {
+    fatal(
+        ctx,
+        SqlState.FEATURE_NOT_SUPPORTED,
+        "unsupported frontend protocol "
+            + (code >>> 16)
+            + "."
+            + (code & 0xffff)
+            + ": Halo supports 3.0");
   }
 
   /**

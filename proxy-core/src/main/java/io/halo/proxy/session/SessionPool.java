@@ -198,11 +198,10 @@ public final class SessionPool<K extends SessionPool.Key, C> {
         continue;
       }
       reused.increment();
+      forgetIfEmpty(loop, key, idle); // (an empty list must not hold one of MAX_IDLE_KEYS)
       if (now() - since < config.checkAfter().toNanos()) {
-        forgetIfEmpty(loop, key, idle); // (an empty list must not hold one of MAX_IDLE_KEYS)
         return loop.newSucceededFuture(engine.lend(e.connection()));
       }
-      forgetIfEmpty(loop, key, idle);
       return checked(loop, key, e, since, login);
     }
     forgetIfEmpty(loop, key, idle);
@@ -415,9 +414,7 @@ public final class SessionPool<K extends SessionPool.Key, C> {
       return;
     }
     Map<K, ArrayDeque<Channel>> byKey = idle(ch.eventLoop());
-    if (!byKey.containsKey(key) && byKey.size() >= MAX_IDLE_KEYS) {
-      byKey.values().removeIf(ArrayDeque::isEmpty); // lists emptied without being forgotten
-    }
+    // (every path that empties a key's list forgets the key: forgetIfEmpty)
     if (!byKey.containsKey(key) && byKey.size() >= MAX_IDLE_KEYS) {
       engine.quit(ch); // a client that invents startup parameters would fill the backend
       return;

@@ -65,7 +65,10 @@ abstract class DialectClassifier implements StatementClassifier {
     SqlScanner scanner = new SqlScanner(sql, mysql, false, otherEscapes, false);
     StatementKind kind = classify(scanner);
     boolean ambiguous = scanner.ambiguous();
-    if (kind != StatementKind.PIN && scanner.quotesAmbiguous() && ansi(sql, ansiQuotes)) {
+    Boolean ansiToo = null; // asked once, when first needed (namesAnsiMode reads the whole text)
+    if (kind != StatementKind.PIN
+        && scanner.quotesAmbiguous()
+        && (ansiToo = ansi(sql, ansiQuotes))) {
       // (MySQL) ANSI_QUOTES, which no reply reports, ends a double-quoted part elsewhere
       SqlScanner ansi = new SqlScanner(sql, mysql, false, otherEscapes, true);
       kind = both(kind, classify(ansi));
@@ -76,7 +79,9 @@ abstract class DialectClassifier implements StatementClassifier {
       // readings count, the more binding wins
       SqlScanner other = new SqlScanner(sql, mysql, true, otherEscapes, false);
       kind = both(kind, classify(other));
-      if (kind != StatementKind.PIN && other.quotesAmbiguous() && ansi(sql, ansiQuotes)) {
+      if (kind != StatementKind.PIN
+          && other.quotesAmbiguous()
+          && (ansiToo != null ? ansiToo : ansi(sql, ansiQuotes))) {
         kind = both(kind, classify(new SqlScanner(sql, mysql, true, otherEscapes, true)));
       }
     }

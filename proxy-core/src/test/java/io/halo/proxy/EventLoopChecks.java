@@ -53,6 +53,12 @@ public final class EventLoopChecks implements BeforeAllCallback, AfterAllCallbac
           // PBKDF2 is CPU, not I/O, but slow by design (milliseconds to a tenth of a second)
           .markAsBlocking(
               "io.halo.proxy.pg.auth.Scram", "saltedPassword", "(Ljava/lang/String;[BI)[B")
+          // Netty 4.2's default allocator frees a magazine under its StampedLock, waiting at
+          // most for another thread's allocation from that magazine: the same short allocator
+          // lock as PoolArena's, which Netty's integration allows but not yet this one
+          .allowBlockingCallsInside("io.netty.buffer.AdaptivePoolingAllocator$Magazine", "free")
+          .allowBlockingCallsInside(
+              "io.netty.buffer.AdaptivePoolingAllocator$MagazineGroup", "free")
           .blockingMethodCallback(EventLoopChecks::blocked)
           .install();
     }

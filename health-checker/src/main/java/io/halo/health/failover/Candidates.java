@@ -55,6 +55,30 @@ final class Candidates {
                 .collect(Collectors.toSet());
     List<String> rejected = new ArrayList<>();
     List<BackendStatus> ok = new ArrayList<>();
+    if (target == null) {
+      // Another server already takes writes (promoted outside Halo, or by a failover that stopped
+      // after its promotion, whose instance then stopped): promoting a third would make two
+      // primaries. Only an operator, naming it, adopts it.
+      for (BackendStatus s : statuses) {
+        ProbeResult p = s.lastProbe();
+        if (!s.node().name().equals(oldPrimary)
+            && p != null
+            && p.ok()
+            && p.role() == NodeRole.PRIMARY) {
+          rejected.add(
+              s.node().name()
+                  + " reports itself a primary: no other is promoted; an operator adopts it"
+                  + " (POST /api/v1/clusters/"
+                  + config.name()
+                  + "/failover {\"target\": \""
+                  + s.node().name()
+                  + "\", \"force\": true})");
+        }
+      }
+      if (!rejected.isEmpty()) {
+        return new Choice(null, -1, rejected);
+      }
+    }
     for (BackendStatus s : statuses) {
       String name = s.node().name();
       if (name.equals(oldPrimary) || (target != null && !name.equals(target))) {

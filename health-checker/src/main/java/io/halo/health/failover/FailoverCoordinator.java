@@ -12,6 +12,7 @@ import io.halo.health.state.BackendStatus;
 import io.halo.health.state.ClusterHealth;
 import io.halo.health.state.NodeState;
 import io.halo.health.state.Topology;
+import io.halo.health.store.SavedState;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -69,17 +70,6 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
   private final AtomicLong ids = new AtomicLong();
   private final Deque<FailoverReport> reports = new ArrayDeque<>();
   private volatile TrafficGate gate = TrafficGate.NONE;
-
-  /**
-   * Why a failover stopped after its promotion was sent, with the target possibly a primary: until
-   * an operator acts (a failover, or enabling the old primary) the old primary stays fenced and
-   * nothing fails over automatically. Null otherwise. Not saved: a restarted Halo finds the old
-   * primary fenced in the saved state and reconciles with the servers.
-   */
-  private volatile Unresolved unresolved;
-
-  /** A failover left unresolved: its old primary, and what the operator is told. */
-  private record Unresolved(String oldPrimary, String what) {}
 
   /**
    * Writer thread only: the last refusal with its figures blanked ("last message 84 ms ago" changes
@@ -195,7 +185,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       return;
     }
     Topology t = health.current();
-    String stuck = unresolved == null ? null : unresolved.what();
+    // a failover stopped after its promotion was sent (here, before a restart, or by the fleet's
+    // previous leader): until an operator acts the old primary stays fenced
+    SavedState.Unresolved u = health.unresolvedFailover();
+    String stuck = u == null ? null : u.what();
     if (stuck != null) {
       // never a second promotion on top of one that may have gone through
       if (!stuck.equals(lastRefusal)) {
@@ -384,7 +377,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + c.why());
     }
     // the operator decided what an unresolved failover left open
-    unresolved = null;
+    health.run(health::resolved);
     ProbeResult candidateLast = c.candidate().lastProbe();
     boolean adopt =
         force
@@ -461,11 +454,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   @Override
   public void enable(String backend) {
-    admin(backend, AdminState.ENABLED);
-    Unresolved u = unresolved;
-    if (u != null && u.oldPrimary().equals(backend)) {
-      unresolved = null; // the operator decided: the old primary takes writes again
-    }
+    admin(backend, AdminState.ENABLED); // resolves a failover left unresolved if its old primary
   }
 
   @Override
@@ -589,8 +578,8 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
             + "/failover {\"target\": \""
             + target
             + "\", \"force\": true}";
-    unresolved = new Unresolved(oldPrimary, what);
-    health.submit(() -> health.failoverInProgress(false));
+    SavedState.Unresolved u = new SavedState.Unresolved(oldPrimary, what);
+    health.submit(() -> health.unresolved(u));
     log.error("[{}] {}", config.name(), what);
     return rb.finish(FailoverReport.Outcome.FAILED, what, health.current().epoch());
   }

@@ -112,6 +112,13 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   private String saveError;
   private String overruled;
 
+  /**
+   * Writer thread: a failover that stopped after its promotion was sent, until an operator decides
+   * (a failover, or enabling its old primary); saved, so that a restart or a new fleet leader does
+   * not promote again on top of it. Null otherwise.
+   */
+  private SavedState.Unresolved unresolved;
+
   /** Writer thread: from start until every backend has answered once (or a deadline). */
   private boolean reconciling;
 
@@ -268,6 +275,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     String configured = primary;
     epoch = saved.epoch();
     primary = saved.primary();
+    unresolved = saved.unresolved();
     lastSaved = saved;
     for (String f : saved.fenced()) {
       Tracker t = trackers.get(f);
@@ -472,6 +480,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
       trackers.get(primary).role = NodeRole.PRIMARY;
       trackers.get(primary).detector.markReachable();
     }
+    unresolved = remote.unresolved();
     savedReports.clear();
     savedReports.addAll(remote.reports());
     sharedReports.accept(List.copyOf(remote.reports()));
@@ -888,8 +897,34 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     t.admin = state;
     if (state == AdminState.ENABLED) {
       t.fencedByFailover = false;
+      if (unresolved != null && unresolved.oldPrimary().equals(backend)) {
+        unresolved = null; // the operator decided: the old primary takes writes again
+      }
     }
     publish();
+  }
+
+  /**
+   * A failover stopped after its promotion was sent: saved before the failover counts as over, so
+   * that nothing fails over automatically until an operator decides. Writer thread.
+   */
+  public void unresolved(SavedState.Unresolved u) {
+    unresolved = u;
+    failoverInProgress = false;
+    publish();
+  }
+
+  /** The operator decided what an unresolved failover left open (a failover). Writer thread. */
+  public void resolved() {
+    if (unresolved != null) {
+      unresolved = null;
+      publish();
+    }
+  }
+
+  /** The failover left unresolved, or null. Writer thread. */
+  public SavedState.Unresolved unresolvedFailover() {
+    return unresolved;
   }
 
   private Tracker tracker(String backend) {
@@ -1025,7 +1060,15 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     }
     SavedState next =
         new SavedState(
-            SavedState.FORMAT, config.name(), epoch, primary, fenced, admin, savedReports, null);
+            SavedState.FORMAT,
+            config.name(),
+            epoch,
+            primary,
+            fenced,
+            admin,
+            savedReports,
+            unresolved,
+            null);
     if (next.sameAs(lastSaved)) {
       return null;
     }

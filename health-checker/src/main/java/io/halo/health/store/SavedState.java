@@ -16,6 +16,9 @@ import java.util.Objects;
  *     primary or an operator enables them
  * @param admin operator states other than enabled ({@code DRAINING}, {@code DISABLED}) by backend
  * @param reports finished failover reports, oldest first
+ * @param unresolved a failover that stopped after its promotion was sent, until an operator
+ *     decides: no automatic failover follows it (also in a restarted Halo or a new fleet leader,
+ *     which would otherwise see only a fenced primary and promote again); null otherwise
  * @param savedAt when the file was written; null in a state not yet saved
  */
 public record SavedState(
@@ -26,9 +29,18 @@ public record SavedState(
     List<String> fenced,
     Map<String, String> admin,
     List<FailoverReport> reports,
+    Unresolved unresolved,
     Instant savedAt) {
 
   public static final int FORMAT = 1;
+
+  /** A failover left unresolved: its old primary, and what the operator is told to decide. */
+  public record Unresolved(String oldPrimary, String what) {
+    public Unresolved {
+      Objects.requireNonNull(oldPrimary, "oldPrimary");
+      Objects.requireNonNull(what, "what");
+    }
+  }
 
   public SavedState {
     Objects.requireNonNull(cluster, "cluster");
@@ -39,7 +51,8 @@ public record SavedState(
 
   /** The same decisions stamped with another time. */
   public SavedState at(Instant when) {
-    return new SavedState(format, cluster, epoch, primary, fenced, admin, reports, when);
+    return new SavedState(
+        format, cluster, epoch, primary, fenced, admin, reports, unresolved, when);
   }
 
   /** Whether both hold the same decisions (the time they were saved aside). */

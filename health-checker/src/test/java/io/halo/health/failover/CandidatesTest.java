@@ -62,6 +62,33 @@ class CandidatesTest {
     assertThat(c.lagBytes()).isEqualTo(100);
   }
 
+  @Test
+  void no_standby_is_promoted_automatically_while_another_server_reports_itself_primary() {
+    // Given pg1 down, and pg2 a primary already (a failover that stopped after promoting it)
+    BackendStatus pg2 =
+        new BackendStatus(
+            new BackendNode("pg2", new HostPort("h", 2), NodeRole.STANDBY, NodeState.UP, 0),
+            AdminState.ENABLED,
+            Probes.primaryOnTimeline("pg2", 2, 1000),
+            0,
+            1,
+            -1,
+            false);
+    List<BackendStatus> statuses = List.of(primaryDown(), pg2, standby("pg3", 1000, 5));
+    // When Halo looks for a standby to promote on its own
+    var auto =
+        Candidates.choose(
+            THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), null, false);
+    // Then it promotes none, and says which server to adopt
+    assertThat(auto.candidate()).isNull();
+    assertThat(auto.why()).contains("pg2 reports itself a primary").contains("\"force\": true");
+    // while an operator naming pg3 may still promote it
+    var named =
+        Candidates.choose(
+            THREE, statuses, "pg1", Probes.primary("pg1", 1000, List.of()), "pg3", false);
+    assertThat(named.candidate().node().name()).isEqualTo("pg3");
+  }
+
   /** A standby that received WAL up to {@code received} and replayed it up to {@code replayed}. */
   private static BackendStatus standby(String name, long received, long replayed, int priority) {
     ProbeResult p =

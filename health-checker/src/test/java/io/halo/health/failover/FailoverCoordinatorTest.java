@@ -49,9 +49,12 @@ class FailoverCoordinatorTest {
     final AtomicInteger confirmed = new AtomicInteger();
     volatile boolean failing;
 
+    /** The last state saved, which a Halo started on this store loads. */
+    volatile SavedState saved;
+
     @Override
     public Optional<SavedState> load(String cluster) {
-      return Optional.empty();
+      return Optional.ofNullable(saved);
     }
 
     @Override
@@ -59,6 +62,7 @@ class FailoverCoordinatorTest {
       if (failing) {
         throw new java.io.IOException("ZooKeeper connection lost");
       }
+      saved = state;
     }
 
     @Override
@@ -239,6 +243,62 @@ class FailoverCoordinatorTest {
     assertThat(ops.promotions).hasValue(0);
     health.run(() -> {});
     assertThat(health.current().routablePrimary()).map(b -> b.name()).contains("pg1");
+  }
+
+  @Test
+  void an_unresolved_failover_outlives_a_restart_and_no_automatic_failover_follows_it() {
+    // Given a failover whose promotion timed out (pg2 may be a primary now)
+    Ops ops = new Ops();
+    ops.promoteFails = promoteTimedOut();
+    Store store = new Store();
+    cluster(store, ops);
+    assertThat(coordinator.failover("pg2", false).outcome())
+        .isEqualTo(FailoverReport.Outcome.FAILED);
+    health.run(() -> {});
+    SavedState.Unresolved saved = store.saved.unresolved();
+    assertThat(saved).isNotNull();
+    assertThat(saved.oldPrimary()).isEqualTo("pg1");
+    // When Halo restarts on its saved state, in automatic mode, and finds pg1 down and pg2 no
+    // longer streaming from it
+    coordinator.close();
+    health.close();
+    Ops after = new Ops();
+    health =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    coordinator =
+        new FailoverCoordinator(
+            health, after, new CommandRunner(), Clock.systemUTC(), b -> connection());
+    health.run(() -> health.apply(Probes.standby("pg2", 1000, null)));
+    for (int i = 0; i < 3; i++) {
+      health.run(() -> health.apply(Probes.down("pg1")));
+    }
+    health.run(() -> {});
+    // Then nothing is promoted a second time: the failover is refused, saying what the operator
+    // must decide, and pg1 stays fenced
+    assertThat(after.promotions).hasValue(0);
+    assertThat(coordinator.failovers())
+        .last()
+        .satisfies(
+            r -> {
+              assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.REFUSED);
+              assertThat(r.reason()).contains("stopped after the promotion was sent");
+            });
+    assertOldPrimaryFencedAndNoWritesRouted();
+    // and an instance following this one in a fleet knows it too
+    ClusterHealth follower =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), new Store());
+    try {
+      follower.run(() -> follower.adopt(store.saved));
+      assertThat(follower.call(follower::unresolvedFailover)).isEqualTo(saved);
+    } finally {
+      follower.close();
+    }
+    // When the operator gives the writes back to pg1
+    coordinator.enable("pg1");
+    // Then the saved state no longer holds the failover open
+    assertThat(store.saved.unresolved()).isNull();
   }
 
   private void cluster(Store store, Ops ops) {

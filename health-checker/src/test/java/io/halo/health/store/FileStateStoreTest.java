@@ -49,6 +49,8 @@ class FileStateStoreTest {
         List.of("pg1"),
         Map.of("pg3", "DRAINING"),
         List.of(r),
+        new SavedState.Unresolved(
+            "pg1", "failover pg1 -> pg2 stopped after the promotion was sent"),
         Instant.parse("2026-12-04T03:00:02Z"));
   }
 

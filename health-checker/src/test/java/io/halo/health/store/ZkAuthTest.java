@@ -95,6 +95,7 @@ class ZkAuthTest {
                 java.util.List.of("pg1"),
                 null,
                 null,
+                null,
                 java.time.Instant.now()));
         SavedState got = seen.poll(10, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(got).isNotNull();
@@ -112,6 +113,7 @@ class ZkAuthTest {
                             3,
                             "pg1",
                             java.util.List.of("pg2"),
+                            null,
                             null,
                             null,
                             java.time.Instant.now())))

@@ -123,7 +123,15 @@ class ZkTlsTest {
       ZkStateStore leader = mine.leading() ? mine : theirs;
       leader.save(
           new SavedState(
-              SavedState.FORMAT, "main", 3, "pg2", List.of("pg1"), null, null, Instant.now()));
+              SavedState.FORMAT,
+              "main",
+              3,
+              "pg2",
+              List.of("pg1"),
+              null,
+              null,
+              null,
+              Instant.now()));
       // Then the other instance gets it through the same TLS session
       SavedState got = seen.poll(10, TimeUnit.SECONDS);
       assertThat(got).isNotNull();

@@ -177,7 +177,8 @@ final class ClusterBinder {
             "wait_timeout",
             "max_prepared_statements",
             "check_after",
-            "min_idle");
+            "min_idle",
+            "idle_transaction_timeout");
     PoolConfig d = PoolConfig.NONE;
     Integer maxIdle = p.optional("max_idle", d.maxIdle(), Formats::integer);
     java.time.Duration idle = p.optional("idle_timeout", d.idleTimeout(), Formats::duration);
@@ -188,6 +189,8 @@ final class ClusterBinder {
         p.optional("max_prepared_statements", d.maxPreparedStatements(), Formats::integer);
     java.time.Duration check = p.optional("check_after", d.checkAfter(), Formats::duration);
     Integer minIdle = p.optional("min_idle", d.minIdle(), Formats::integer);
+    java.time.Duration idleTx =
+        p.optional("idle_transaction_timeout", d.idleTransactionTimeout(), Formats::duration);
     p.finish();
     if (mode == PoolConfig.Mode.SESSION && engine != Engine.POSTGRESQL && route == Route.SPLIT) {
       listener.report(
@@ -204,7 +207,9 @@ final class ClusterBinder {
     }
     PoolConfig built =
         p.construct(
-            () -> new PoolConfig(mode, maxIdle, idle, life, size, wait, prepared, check, minIdle));
+            () ->
+                new PoolConfig(
+                    mode, maxIdle, idle, life, size, wait, prepared, check, minIdle, idleTx));
     return built == null ? PoolConfig.NONE : built;
   }
 

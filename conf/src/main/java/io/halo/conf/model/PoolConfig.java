@@ -32,6 +32,10 @@ import java.util.Objects;
  *     event loop once the key has been used, through idle_timeout and quiet periods (PgBouncer
  *     {@code min_pool_size}); transaction mode within the loop's share of {@code size}, session
  *     mode for at most 32 keys per event loop and within {@code max_idle}; 0: none
+ * @param idleTransactionTimeout transaction mode: a session idle this long inside a transaction
+ *     (nothing in flight, nothing from the client) is ended and its connection closed, which rolls
+ *     the transaction back (PgBouncer {@code idle_transaction_timeout}, ProxySQL {@code
+ *     max_transaction_idle_time}); zero: never
  */
 public record PoolConfig(
     Mode mode,
@@ -42,7 +46,8 @@ public record PoolConfig(
     Duration waitTimeout,
     int maxPreparedStatements,
     Duration checkAfter,
-    int minIdle) {
+    int minIdle,
+    Duration idleTransactionTimeout) {
 
   /** How client sessions use backend connections. */
   public enum Mode {
@@ -65,6 +70,7 @@ public record PoolConfig(
     Objects.requireNonNull(maxLifetime, "maxLifetime");
     Objects.requireNonNull(waitTimeout, "waitTimeout");
     Objects.requireNonNull(checkAfter, "checkAfter");
+    Objects.requireNonNull(idleTransactionTimeout, "idleTransactionTimeout");
     if (maxIdle < 1) {
       throw new IllegalArgumentException("pool.max_idle must be at least 1, got " + maxIdle);
     }
@@ -90,6 +96,15 @@ public record PoolConfig(
     if (minIdle < 0) {
       throw new IllegalArgumentException("pool.min_idle must not be negative, got " + minIdle);
     }
+    if (idleTransactionTimeout.isNegative()) {
+      throw new IllegalArgumentException("pool.idle_transaction_timeout must not be negative");
+    }
+    if (!idleTransactionTimeout.isZero() && mode != Mode.TRANSACTION) {
+      throw new IllegalArgumentException(
+          "pool.idle_transaction_timeout needs pool_mode: transaction (a session that keeps its"
+              + " connection is bounded by the server's own: PostgreSQL"
+              + " idle_in_transaction_session_timeout, MySQL wait_timeout)");
+    }
     if (minIdle > 0 && mode == Mode.NONE) {
       throw new IllegalArgumentException(
           "pool.min_idle needs pool_mode: session or transaction (without pooling nothing is kept)");
@@ -113,7 +128,47 @@ public record PoolConfig(
         next.waitTimeout(),
         maxPreparedStatements,
         next.checkAfter(),
-        next.minIdle());
+        next.minIdle(),
+        next.idleTransactionTimeout());
+  }
+
+  /** Without an idle-in-transaction bound (the default). */
+  public PoolConfig(
+      Mode mode,
+      int maxIdle,
+      Duration idleTimeout,
+      Duration maxLifetime,
+      int size,
+      Duration waitTimeout,
+      int maxPreparedStatements,
+      Duration checkAfter,
+      int minIdle) {
+    this(
+        mode,
+        maxIdle,
+        idleTimeout,
+        maxLifetime,
+        size,
+        waitTimeout,
+        maxPreparedStatements,
+        checkAfter,
+        minIdle,
+        Duration.ZERO);
+  }
+
+  /** The same with {@code idle_transaction_timeout} set to {@code timeout}. */
+  public PoolConfig withIdleTransactionTimeout(Duration timeout) {
+    return new PoolConfig(
+        mode,
+        maxIdle,
+        idleTimeout,
+        maxLifetime,
+        size,
+        waitTimeout,
+        maxPreparedStatements,
+        checkAfter,
+        minIdle,
+        timeout);
   }
 
   /** Pooling with the health check on checkout at its default. */

@@ -170,4 +170,45 @@ class PoolConfigLoadingTest {
         .anySatisfy(
             m -> assertThat(m).contains("pool.min_idle needs pool_mode: session or transaction"));
   }
+
+  @Test
+  void idle_transaction_timeout_is_bound_for_transaction_pooling_only() throws Exception {
+    assertThat(
+            listener(
+                    yaml(
+                        "mysql",
+                        "split",
+                        ", pool_mode: transaction, pool: { idle_transaction_timeout: 90s }"))
+                .pool()
+                .idleTransactionTimeout())
+        .isEqualTo(Duration.ofSeconds(90));
+    assertThat(
+            listener(yaml("postgresql", "primary", ", pool_mode: transaction"))
+                .pool()
+                .idleTransactionTimeout())
+        .as("off by default, as PgBouncer's")
+        .isZero();
+    PoolConfig running = listener(yaml("postgresql", "primary", ", pool_mode: transaction")).pool();
+    assertThat(
+            running
+                .reloadedFrom(running.withIdleTransactionTimeout(Duration.ofSeconds(5)))
+                .idleTransactionTimeout())
+        .as("a reload changes it")
+        .isEqualTo(Duration.ofSeconds(5));
+    ConfigException session =
+        ViolationAssertions.failure(
+            () ->
+                listener(
+                    yaml(
+                        "postgresql",
+                        "primary",
+                        ", pool_mode: session, pool: { idle_transaction_timeout: 1m }")));
+    assertThat(session.violations())
+        .extracting(Violation::message)
+        .anySatisfy(
+            m ->
+                assertThat(m)
+                    .contains("idle_transaction_timeout needs pool_mode: transaction")
+                    .contains("idle_in_transaction_session_timeout"));
+  }
 }

@@ -35,6 +35,12 @@ public enum MySqlError {
    * empty command as COM_SLEEP, which clients may not send).
    */
   UNKNOWN_COMMAND(1047, "08S01"),
+  /**
+   * ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8.0.24+): a transaction-pooled session idle in a
+   * transaction beyond {@code pool.idle_transaction_timeout}, as MySQL says after {@code
+   * wait_timeout}.
+   */
+  IDLE_TRANSACTION_TIMEOUT(4031, "HY000"),
   /** ER_CONNECTION_KILLED: the backend closed a relayed session's connection. */
   BACKEND_LOST(1927, "70100"),
   /**

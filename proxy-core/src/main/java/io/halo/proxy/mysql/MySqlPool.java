@@ -75,6 +75,11 @@ public final class MySqlPool {
     tx.reconfigure(next);
   }
 
+  /** Transaction mode: {@code idle_transaction_timeout} now (a reload changes it); 0: none. */
+  long idleTransactionNanos() {
+    return tx.idleTransactionNanos();
+  }
+
   public boolean enabled() {
     return config.pooled();
   }

@@ -1320,6 +1320,17 @@ final class MySqlSplitRelay
     checkin(channel);
   }
 
+  @Override
+  protected long idleTransactionNanos() {
+    return listener.pool().idleTransactionNanos();
+  }
+
+  /** In a transaction, or holding the connection for a one-shot {@code SET TRANSACTION}'s. */
+  @Override
+  protected boolean holdsIdleTransaction() {
+    return inTransaction() || nextTransaction;
+  }
+
   /**
    * Autocommit off: every statement opens a transaction, so the connection stays until it is on.
    * After a statement that made an AUTO_INCREMENT value: until the next statement has run.
@@ -1737,6 +1748,9 @@ final class MySqlSplitRelay
             .addListener(ChannelFutureListener.CLOSE);
       }
       return;
+    }
+    if (why == End.IDLE_TRANSACTION) {
+      doomedAs = MySqlError.IDLE_TRANSACTION_TIMEOUT;
     }
     if (waiting != null) {
       finalError(MySqlError.SESSION_ENDED, message);

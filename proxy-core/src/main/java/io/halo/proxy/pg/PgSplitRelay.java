@@ -537,6 +537,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   }
 
   @Override
+  protected long idleTransactionNanos() {
+    return listener.pool().idleTransactionNanos();
+  }
+
+  @Override
   protected boolean settingsAreTransactional() {
     return true;
   }
@@ -1957,6 +1962,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           case BACKEND_LOST, BACKEND_HUNG -> SqlState.CONNECTION_FAILURE;
           case SWITCHOVER, SHUTDOWN -> SqlState.ADMIN_SHUTDOWN;
           case PROTOCOL -> SqlState.PROTOCOL_VIOLATION;
+          case IDLE_TRANSACTION -> SqlState.IDLE_IN_TRANSACTION_TIMEOUT;
         },
         message);
   }

@@ -19,6 +19,11 @@ public enum SqlState {
   INVALID_AUTHORIZATION("28000"),
   /** 28P01 invalid_password. */
   INVALID_PASSWORD("28P01"),
+  /**
+   * 25P03 idle_in_transaction_session_timeout: a transaction-pooled session idle in a transaction
+   * beyond {@code pool.idle_transaction_timeout}.
+   */
+  IDLE_IN_TRANSACTION_TIMEOUT("25P03"),
   /** 53300 too_many_connections. */
   TOO_MANY_CONNECTIONS("53300"),
   /** 57P01 admin_shutdown: Halo is stopping or the backend is being failed over. */

@@ -172,6 +172,11 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     return Math.max(1, (size + loops - 1) / loops);
   }
 
+  /** {@code idle_transaction_timeout} as now configured, in nanoseconds (0: none). Any thread. */
+  public long idleTransactionNanos() {
+    return config.idleTransactionTimeout().toNanos();
+  }
+
   /**
    * Takes a reloaded {@code pool:} (its mode stays): a larger {@code size} serves waiting
    * transactions at once, a smaller one closes idle connections beyond it now and busy ones as they

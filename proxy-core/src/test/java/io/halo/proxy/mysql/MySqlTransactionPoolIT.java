@@ -53,31 +53,88 @@ class MySqlTransactionPoolIT {
         Statement s = c.createStatement()) {
       s.execute("create table app.items (id int primary key, who varchar(20))");
     }
-    PoolConfig pool =
-        new PoolConfig(
-            PoolConfig.Mode.TRANSACTION,
-            4,
-            Duration.ofMinutes(5),
-            Duration.ofHours(1),
-            3,
-            Duration.ofSeconds(1),
-            PoolConfig.DEFAULT_MAX_PREPARED,
-            Duration.ofSeconds(30),
-            0);
-    halo =
-        MySqlHalo.start(
-            new HostPort("127.0.0.1", cluster.primary().port()),
-            cluster.rootUser(),
-            MySqlHalo.THROTTLE,
-            List.of(
-                new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
-                // sysbench's client library logs in with mysql_native_password
-                new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
-            l -> l,
-            c -> HaloFixture.withPrimaryPool(c, pool),
-            new io.halo.conf.model.ServerConfig(
-                1, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
-            Route.PRIMARY);
+    halo = startHalo(POOL);
+  }
+
+  static final PoolConfig POOL =
+      new PoolConfig(
+          PoolConfig.Mode.TRANSACTION,
+          4,
+          Duration.ofMinutes(5),
+          Duration.ofHours(1),
+          3,
+          Duration.ofSeconds(1),
+          PoolConfig.DEFAULT_MAX_PREPARED,
+          Duration.ofSeconds(30),
+          0);
+
+  private static HaloServer startHalo(PoolConfig pool) throws Exception {
+    return MySqlHalo.start(
+        new HostPort("127.0.0.1", cluster.primary().port()),
+        cluster.rootUser(),
+        MySqlHalo.THROTTLE,
+        List.of(
+            new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
+            // sysbench's client library logs in with mysql_native_password
+            new UserConfig("legacy", "legacypw", AuthMethod.MD5, "app", "apppw")),
+        l -> l,
+        c -> HaloFixture.withPrimaryPool(c, pool),
+        new io.halo.conf.model.ServerConfig(
+            1, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+        Route.PRIMARY);
+  }
+
+  @Test
+  void a_session_idle_in_a_transaction_beyond_idle_transaction_timeout_ends_rolled_back()
+      throws Exception {
+    // Given a Halo whose pool ends sessions idle in a transaction for 1 s
+    try (HaloServer own = startHalo(POOL.withIdleTransactionTimeout(Duration.ofSeconds(1)));
+        Connection idler = connect(own.boundAddresses().get(0).getPort(), "");
+        Connection busy = connect(own.boundAddresses().get(0).getPort(), "");
+        Connection oneShot = connect(own.boundAddresses().get(0).getPort(), "");
+        Connection outside = connect(own.boundAddresses().get(0).getPort(), "")) {
+      try (Statement s = idler.createStatement()) {
+        s.execute("insert into items values (700, 'before')");
+      }
+      // When one client writes in a transaction and then sends nothing, another's statement runs
+      // longer than the timeout inside its transaction, a third set the next transaction's
+      // isolation level and sends nothing, and a fourth works between autocommit statements
+      idler.setAutoCommit(false);
+      try (Statement s = idler.createStatement()) {
+        s.execute("update items set who = 'idler' where id = 700");
+      }
+      try (Statement s = oneShot.createStatement()) {
+        s.execute("set transaction isolation level serializable");
+      }
+      assertThat(one(outside, "select 1")).isEqualTo("1");
+      busy.setAutoCommit(false);
+      assertThat(one(busy, "select sleep(2.5)")).isEqualTo("0");
+      // Then the one whose statement ran goes on (it was never idle for the timeout)
+      assertThat(one(busy, "select 2")).isEqualTo("2");
+      busy.commit();
+      // and the idle ones end with MySQL's inactivity error, the transaction rolled back
+      assertThatThrownBy(() -> one(idler, "select who from items where id = 700"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(
+              e ->
+                  assertThat(e.getMessage() + " " + ((SQLException) e).getErrorCode())
+                      .containsAnyOf("idle_transaction_timeout", "inactivity", "4031"));
+      assertThatThrownBy(() -> one(oneShot, "select 1")).isInstanceOf(SQLException.class);
+      assertThat(one(outside, "select who from items where id = 700")).isEqualTo("before");
+      // and the lock it held is gone: another session changes the row at once
+      try (Connection other = throughHalo();
+          Statement s = other.createStatement()) {
+        s.execute("set innodb_lock_wait_timeout = 2");
+        assertThat(s.executeUpdate("update items set who = 'after' where id = 700")).isEqualTo(1);
+      }
+      // while the one outside a transaction goes on
+      assertThat(one(outside, "select 3")).isEqualTo("3");
+    } finally {
+      try (Connection c = throughHalo();
+          Statement s = c.createStatement()) {
+        s.execute("delete from items where id = 700");
+      }
+    }
   }
 
   @AfterAll

@@ -83,16 +83,91 @@ class PgTransactionPoolIT {
 
   /** The primary listener multiplexes; the replicas listener does not pool. */
   static ClusterConfig multiplexed(ClusterConfig c) {
-    return HaloFixture.withPrimaryPool(
-        c,
-        new PoolConfig(
-            PoolConfig.Mode.TRANSACTION,
-            8,
-            Duration.ofMinutes(5),
-            Duration.ofHours(1),
-            POOL_SIZE,
-            Duration.ofSeconds(60),
-            3));
+    return HaloFixture.withPrimaryPool(c, POOL);
+  }
+
+  static final PoolConfig POOL =
+      new PoolConfig(
+          PoolConfig.Mode.TRANSACTION,
+          8,
+          Duration.ofMinutes(5),
+          Duration.ofHours(1),
+          POOL_SIZE,
+          Duration.ofSeconds(60),
+          3);
+
+  @Test
+  void a_session_idle_in_a_transaction_beyond_idle_transaction_timeout_ends_rolled_back()
+      throws Exception {
+    try (Connection c = connect("idletxsetup");
+        Statement s = c.createStatement()) {
+      s.execute("create table idle_tx (id int primary key, who text)");
+      s.execute("insert into idle_tx values (1, 'before')");
+    }
+    // Given a Halo whose pool ends sessions idle in a transaction for 1 s
+    PoolConfig pool = POOL.withIdleTransactionTimeout(Duration.ofSeconds(1));
+    HaloFixture own = secondHalo(c -> HaloFixture.withPrimaryPool(c, pool));
+    try (own;
+        Connection idler = own.connect(USER, PW, "app", "ApplicationName=idletx");
+        Connection busy = own.connect(USER, PW, "app", "ApplicationName=idletxbusy");
+        Connection outside = own.connect(USER, PW, "app", "ApplicationName=idletxout")) {
+      // When one client updates a row in a transaction and then sends nothing, another's
+      // statement runs longer than the timeout inside its transaction, and a third works between
+      // autocommit statements
+      idler.setAutoCommit(false);
+      try (Statement s = idler.createStatement()) {
+        s.execute("update idle_tx set who = 'idler' where id = 1");
+      }
+      assertThat(show(outside, "application_name")).isEqualTo("idletxout");
+      busy.setAutoCommit(false);
+      try (Statement s = busy.createStatement()) {
+        s.execute("select pg_sleep(2.5)");
+        // Then the one whose statement ran goes on (it was never idle for the timeout)
+        s.execute("select 2");
+      }
+      busy.commit();
+      // and the idle one ends with PostgreSQL's own SQLSTATE for it, its transaction rolled back
+      SQLException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              SQLException.class,
+              () -> {
+                try (Statement s = idler.createStatement()) {
+                  s.execute("select 1");
+                }
+              });
+      assertThat(e.getSQLState()).isEqualTo("25P03");
+      assertThat(e.getMessage()).contains("idle_transaction_timeout");
+      try (Statement s = outside.createStatement();
+          ResultSet rs = s.executeQuery("select who from idle_tx where id = 1")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("before");
+      }
+      // and its lock is gone: another session changes the row at once
+      try (Statement s = outside.createStatement()) {
+        s.execute("set lock_timeout = '2s'");
+        assertThat(s.executeUpdate("update idle_tx set who = 'after' where id = 1")).isEqualTo(1);
+      }
+      // while the one outside a transaction goes on, and no server connection is left idle in a
+      // transaction
+      assertThat(show(outside, "application_name")).isEqualTo("idletxout");
+      assertThat(idleInTransaction()).as(activity()).isZero();
+    } finally {
+      try (Connection c = connect("idletxsetup");
+          Statement s = c.createStatement()) {
+        s.execute("drop table idle_tx");
+      }
+    }
+  }
+
+  private static int idleInTransaction() throws SQLException {
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "select count(*) from pg_stat_activity where state like 'idle in transaction%'")) {
+      rs.next();
+      return rs.getInt(1);
+    }
   }
 
   /** Another Halo on the same cluster, for a test whose figures must be its own. */

@@ -76,7 +76,11 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     /** A backend broke its protocol (08P01). */
     PROTOCOL,
     /** Halo is stopping (57P01, MySQL 1053). */
-    SHUTDOWN
+    SHUTDOWN,
+    /**
+     * Idle inside a transaction beyond {@code pool.idle_transaction_timeout} (25P03, MySQL 4031).
+     */
+    IDLE_TRANSACTION
   }
 
   /** What every split session is built from. */
@@ -169,6 +173,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
 
   /** Ends the wait for another primary {@code hold_timeout} after the loss (null: no wait). */
   private io.netty.util.concurrent.ScheduledFuture<?> lostDeadline;
+
+  /**
+   * While a look at idleness is due ({@link #idleCheck}): when the client last sent something or a
+   * reply last ended, whichever came later ({@link System#nanoTime}).
+   */
+  private long activeAt;
+
+  /** The next look at whether the session sits idle in a transaction; null when none is due. */
+  private io.netty.util.concurrent.ScheduledFuture<?> idleCheck;
 
   protected SplitRelay(Setup s, PositionProbe<?> probe) {
     this.client = s.client();
@@ -805,6 +818,71 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       readClientIfIdle();
     }
     releaseIfIdle();
+    long timeout;
+    if (multiplexed && (timeout = idleTransactionNanos()) > 0) {
+      activeAt = System.nanoTime();
+      if (idleCheck == null && !closed && holdsIdleTransaction()) {
+        idleCheck = scheduleIdleCheck(timeout);
+      }
+    }
+  }
+
+  /**
+   * Multiplexed: the listener's {@code pool.idle_transaction_timeout} now (a reload changes it) in
+   * nanoseconds; 0: sessions idle in a transaction stay.
+   */
+  protected long idleTransactionNanos() {
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ idle in a transaction
+
+  /**
+   * Whether the session holds its connection for a transaction that an idle client keeps open (see
+   * {@code pool.idle_transaction_timeout}); a session pinned for other reasons, or keeping its
+   * connection between transactions, is not in one.
+   */
+  protected boolean holdsIdleTransaction() {
+    return inTransaction();
+  }
+
+  private io.netty.util.concurrent.ScheduledFuture<?> scheduleIdleCheck(long nanos) {
+    return client.eventLoop().schedule(this::idleCheck, nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * One look per {@code idle_transaction_timeout} at most (not a timer per statement): a session
+   * still in its transaction, with nothing in flight and nothing from the client for the whole
+   * timeout, ends; its connections close, which rolls the transaction back on the server.
+   */
+  private void idleCheck() {
+    idleCheck = null;
+    if (closed || ending || !holdsIdleTransaction()) {
+      return; // the next reply inside a transaction looks again
+    }
+    long limit = idleTransactionNanos();
+    if (limit <= 0) {
+      return; // switched off by a reload
+    }
+    long idle = System.nanoTime() - activeAt;
+    if (!backendsIdle() || hasPending() || parked) {
+      idle = 0; // a statement runs: not idle
+    }
+    if (idle < limit) {
+      idleCheck = scheduleIdleCheck(limit - idle);
+      return;
+    }
+    String timeout = TimeUnit.NANOSECONDS.toMillis(limit) + " ms";
+    log.info(
+        "[{}] session {} idle in a transaction for {}: ended (pool.idle_transaction_timeout)",
+        listenerName,
+        who(),
+        timeout);
+    endSession(
+        End.IDLE_TRANSACTION,
+        "idle in a transaction for longer than pool.idle_transaction_timeout ("
+            + timeout
+            + "): the transaction is rolled back and the session ends");
   }
 
   // ------------------------------------------------------------------ multiplexing
@@ -1388,6 +1466,10 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     releaseIfIdle(); // multiplexed: idle connections go back to the pool, not closed
     closed = true;
     cancelLostDeadline();
+    if (idleCheck != null) {
+      idleCheck.cancel(false);
+      idleCheck = null;
+    }
     gate.abandon();
     stats.sessionEnded(pinned);
     closeBackends();
@@ -1482,6 +1564,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   private final class ClientHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (idleCheck != null) {
+        activeAt = System.nanoTime();
+      }
       clientRead(msg);
     }
 

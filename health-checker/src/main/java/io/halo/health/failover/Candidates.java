@@ -6,6 +6,7 @@ import io.halo.health.probe.ProbeResult;
 import io.halo.health.state.AdminState;
 import io.halo.health.state.BackendStatus;
 import io.halo.health.state.NodeRole;
+import io.halo.health.state.NodeState;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -58,13 +59,21 @@ final class Candidates {
     if (target == null) {
       // Another server already takes writes (promoted outside Halo, or by a failover that stopped
       // after its promotion, whose instance then stopped): promoting a third would make two
-      // primaries. Only an operator, naming it, adopts it.
+      // primaries. Only an operator, naming it, adopts it. Not counted: a server fenced by an
+      // earlier failover (an old primary restarted as one: split brain, its writes are the lost
+      // ones), one an operator took out, a cold standby.
       for (BackendStatus s : statuses) {
         ProbeResult p = s.lastProbe();
         if (!s.node().name().equals(oldPrimary)
             && p != null
             && p.ok()
-            && p.role() == NodeRole.PRIMARY) {
+            && p.role() == NodeRole.PRIMARY
+            && s.node().state() != NodeState.FENCED
+            && s.admin() == AdminState.ENABLED
+            && !config
+                .backend(s.node().name())
+                .map(b -> b.role() == BackendRole.COLD)
+                .orElse(false)) {
           rejected.add(
               s.node().name()
                   + " reports itself a primary: no other is promoted; an operator adopts it"

@@ -337,7 +337,13 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
         from,
         to,
         reason);
-    health.submit(() -> health.failoverInProgress(true));
+    if (kind == FailoverReport.Kind.MANUAL) {
+      // the operator decides what an unresolved failover left open: cleared in the same step that
+      // marks this one running, so no automatic failover slips in between
+      health.submit(health::manualFailoverStarts);
+    } else {
+      health.submit(() -> health.failoverInProgress(true));
+    }
     Steps steps = new Steps(this, rb, from, to, adopt);
     return executor.submit(
         () -> {
@@ -376,8 +382,6 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     if (c.candidate() == null) {
       return refuse(FailoverReport.Kind.MANUAL, t, reason + " refused: " + c.why());
     }
-    // the operator decided what an unresolved failover left open
-    health.run(health::resolved);
     ProbeResult candidateLast = c.candidate().lastProbe();
     boolean adopt =
         force
@@ -579,7 +583,13 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
             + target
             + "\", \"force\": true}";
     SavedState.Unresolved u = new SavedState.Unresolved(oldPrimary, what);
-    health.submit(() -> health.unresolved(u));
+    try {
+      // applied (and saved) before this failover counts as over: an evaluation on the writer
+      // after that finds it, never a gap in which the fenced primary looks like one to fail over
+      health.run(() -> health.unresolved(u));
+    } catch (RuntimeException e) {
+      log.error("[{}] could not record the unresolved failover: {}", config.name(), e.toString());
+    }
     log.error("[{}] {}", config.name(), what);
     return rb.finish(FailoverReport.Outcome.FAILED, what, health.current().epoch());
   }

@@ -914,12 +914,12 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     publish();
   }
 
-  /** The operator decided what an unresolved failover left open (a failover). Writer thread. */
-  public void resolved() {
-    if (unresolved != null) {
-      unresolved = null;
-      publish();
-    }
+  /**
+   * An operator's failover starts: it decides what an unresolved failover left open. Writer thread.
+   */
+  public void manualFailoverStarts() {
+    unresolved = null;
+    failoverInProgress(true);
   }
 
   /** The failover left unresolved, or null. Writer thread. */

@@ -82,6 +82,29 @@ class CandidatesTest {
     // Then it promotes none, and says which server to adopt
     assertThat(auto.candidate()).isNull();
     assertThat(auto.why()).contains("pg2 reports itself a primary").contains("\"force\": true");
+    // But an old primary fenced by an earlier failover that came back as a primary (split brain:
+    // its writes are the ones to lose) does not stop the promotion of a standby
+    BackendStatus fencedOld =
+        new BackendStatus(
+            new BackendNode("pg2", new HostPort("h", 2), NodeRole.STANDBY, NodeState.FENCED, 0),
+            AdminState.ENABLED,
+            Probes.primaryOnTimeline("pg2", 1, 900),
+            0,
+            1,
+            -1,
+            true);
+    assertThat(
+            Candidates.choose(
+                    THREE,
+                    List.of(primaryDown(), fencedOld, standby("pg3", 1000, 5)),
+                    "pg1",
+                    Probes.primary("pg1", 1000, List.of()),
+                    null,
+                    false)
+                .candidate()
+                .node()
+                .name())
+        .isEqualTo("pg3");
     // while an operator naming pg3 may still promote it
     var named =
         Candidates.choose(

@@ -260,20 +260,7 @@ class FailoverCoordinatorTest {
     assertThat(saved.oldPrimary()).isEqualTo("pg1");
     // When Halo restarts on its saved state, in automatic mode, and finds pg1 down and pg2 no
     // longer streaming from it
-    coordinator.close();
-    health.close();
-    Ops after = new Ops();
-    health =
-        new ClusterHealth(
-            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
-    coordinator =
-        new FailoverCoordinator(
-            health, after, new CommandRunner(), Clock.systemUTC(), b -> connection());
-    health.run(() -> health.apply(Probes.standby("pg2", 1000, null)));
-    for (int i = 0; i < 3; i++) {
-      health.run(() -> health.apply(Probes.down("pg1")));
-    }
-    health.run(() -> {});
+    Ops after = restartAutomaticWithPg1Down(store);
     // Then nothing is promoted a second time: the failover is refused, saying what the operator
     // must decide, and pg1 stays fenced
     assertThat(after.promotions).hasValue(0);
@@ -299,6 +286,48 @@ class FailoverCoordinatorTest {
     coordinator.enable("pg1");
     // Then the saved state no longer holds the failover open
     assertThat(store.saved.unresolved()).isNull();
+  }
+
+  @Test
+  void an_operators_failover_after_an_unresolved_one_runs_with_no_automatic_one_slipping_in() {
+    // Given a failover left unresolved, and a restarted Halo in automatic mode that finds pg1
+    // down (and so refuses to fail over on its own)
+    Ops ops = new Ops();
+    ops.promoteFails = promoteTimedOut();
+    Store store = new Store();
+    cluster(store, ops);
+    coordinator.failover("pg2", false);
+    health.run(() -> {});
+    Ops after = restartAutomaticWithPg1Down(store);
+    // When the operator, having found pg2 still a standby, fails over to it
+    FailoverReport r = coordinator.failover("pg2", false);
+    // Then their failover is the one that runs (not an automatic one started as the open decision
+    // was cleared), pg2 is promoted once, and nothing is left open
+    assertThat(r.outcome()).as(r.reason()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    assertThat(r.kind()).isEqualTo(FailoverReport.Kind.MANUAL);
+    assertThat(after.promotions).hasValue(1);
+    health.run(() -> {});
+    assertThat(health.current().primary()).isEqualTo("pg2");
+    assertThat(store.saved.unresolved()).isNull();
+  }
+
+  /** Restarts this Halo on {@code store} in automatic mode; pg1 then probes down 3 times. */
+  private Ops restartAutomaticWithPg1Down(Store store) {
+    coordinator.close();
+    health.close();
+    Ops after = new Ops();
+    health =
+        new ClusterHealth(
+            Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC(), store);
+    coordinator =
+        new FailoverCoordinator(
+            health, after, new CommandRunner(), Clock.systemUTC(), b -> connection());
+    health.run(() -> health.apply(Probes.standby("pg2", 1000, null)));
+    for (int i = 0; i < 3; i++) {
+      health.run(() -> health.apply(Probes.down("pg1")));
+    }
+    health.run(() -> {});
+    return after;
   }
 
   private void cluster(Store store, Ops ops) {

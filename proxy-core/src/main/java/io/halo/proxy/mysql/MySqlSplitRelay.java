@@ -1764,6 +1764,7 @@ final class MySqlSplitRelay
   /** An idle session ends: its next command gets {@code message}, or it closes after a while. */
   private void doom(String message) {
     closeBackends();
+    gate.abandon(); // it holds no backend now: its transaction permit goes back at once
     ending = true;
     doomed = message;
     held = false;

@@ -878,6 +878,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         listenerName,
         who(),
         timeout);
+    ending = true; // its backend connections' close is Halo's own, not a backend lost
     endSession(
         End.IDLE_TRANSACTION,
         "idle in a transaction for longer than pool.idle_transaction_timeout ("

@@ -11,7 +11,7 @@
 # env: ROUNDS (8), DURATION seconds per round (10), WARMUP seconds per variant (60: the JIT
 #      keeps improving Halo's path for about a minute), CLIENTS (16), THREADS (2), SCALE (10),
 #      MODE pgbench -M (simple), PGBENCH_ARGS (-S), IO_THREADS (1),
-#      HALO_JAVA_OPTS (-Xms512m -Xmx512m), PG_PORT (25532), BASE_PORT (26532; variant i on +i),
+#      HALO_JAVA_OPTS (-Xms512m -Xmx512m; OPTS_<name> adds a variant's own, '-' as '_'), PG_PORT (25532), BASE_PORT (26532; variant i on +i),
 #      PG_BINDIR, BENCH_OS_USER (postgres: PostgreSQL refuses to run as root), OUT (a temp dir),
 #      RATE: a fixed load in transactions per second for every variant (pgbench -R). Without it
 #      each variant runs flat out, and a proxy's CPU per transaction then depends on how many
@@ -82,8 +82,9 @@ for i in "${!names[@]}"; do
   port=$((BASE_PORT + i))
   halo_bench_config "$OUT/${names[$i]}.yaml" "$port" "$PG_PORT" "127.0.0.1:$((BASE_PORT + 100 + i))" \
     "$IO_THREADS" "${modes[$i]}"
+  extra="OPTS_${names[$i]//-/_}" # a variant's own JVM options: OPTS_<name>
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
-  java $JAVA_OPTS -jar "${jars[$i]}" start --config "$OUT/${names[$i]}.yaml" >"$OUT/${names[$i]}.log" 2>&1 &
+  java $JAVA_OPTS ${!extra:-} -jar "${jars[$i]}" start --config "$OUT/${names[$i]}.yaml" >"$OUT/${names[$i]}.log" 2>&1 &
   pids+=($!)
   until "$PG_BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port" -U bench -d bench; do
     kill -0 "${pids[$i]}" 2>/dev/null || { echo "${names[$i]} exited: $OUT/${names[$i]}.log" >&2; exit 1; }

@@ -62,18 +62,22 @@ class CandidatesTest {
     assertThat(c.lagBytes()).isEqualTo(100);
   }
 
+  /** pg2, configured a standby, whose probe finds it a primary; Halo has it in {@code state}. */
+  private static BackendStatus pg2ReportingPrimary(NodeState state) {
+    return new BackendStatus(
+        new BackendNode("pg2", new HostPort("h", 2), NodeRole.STANDBY, state, 0),
+        AdminState.ENABLED,
+        Probes.primaryOnTimeline("pg2", 2, 1000),
+        0,
+        1,
+        -1,
+        state == NodeState.FENCED);
+  }
+
   @Test
   void no_standby_is_promoted_automatically_while_another_server_reports_itself_primary() {
     // Given pg1 down, and pg2 a primary already (a failover that stopped after promoting it)
-    BackendStatus pg2 =
-        new BackendStatus(
-            new BackendNode("pg2", new HostPort("h", 2), NodeRole.STANDBY, NodeState.UP, 0),
-            AdminState.ENABLED,
-            Probes.primaryOnTimeline("pg2", 2, 1000),
-            0,
-            1,
-            -1,
-            false);
+    BackendStatus pg2 = pg2ReportingPrimary(NodeState.UP);
     List<BackendStatus> statuses = List.of(primaryDown(), pg2, standby("pg3", 1000, 5));
     // When Halo looks for a standby to promote on its own
     var auto =
@@ -84,15 +88,7 @@ class CandidatesTest {
     assertThat(auto.why()).contains("pg2 reports itself a primary").contains("\"force\": true");
     // But an old primary fenced by an earlier failover that came back as a primary (split brain:
     // its writes are the ones to lose) does not stop the promotion of a standby
-    BackendStatus fencedOld =
-        new BackendStatus(
-            new BackendNode("pg2", new HostPort("h", 2), NodeRole.STANDBY, NodeState.FENCED, 0),
-            AdminState.ENABLED,
-            Probes.primaryOnTimeline("pg2", 1, 900),
-            0,
-            1,
-            -1,
-            true);
+    BackendStatus fencedOld = pg2ReportingPrimary(NodeState.FENCED);
     assertThat(
             Candidates.choose(
                     THREE,

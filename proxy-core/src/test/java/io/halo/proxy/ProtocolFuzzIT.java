@@ -87,6 +87,21 @@ class ProtocolFuzzIT {
   static HaloServer halo;
   static int pgPort;
   static int myPort;
+
+  /** The same clusters' listeners with {@code pool_mode: transaction}: the split engine. */
+  static int pgPooledPort;
+
+  static int myPooledPort;
+
+  static final io.halo.conf.model.PoolConfig TX_POOL =
+      new io.halo.conf.model.PoolConfig(
+          io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+          8,
+          Duration.ofMinutes(5),
+          Duration.ofHours(1),
+          8,
+          Duration.ofSeconds(2),
+          16);
   static final ConcurrentLinkedQueue<String> traces = new ConcurrentLinkedQueue<>();
   static AppenderBase<ILoggingEvent> appender;
 
@@ -95,6 +110,19 @@ class ProtocolFuzzIT {
     pg =
         LOGS.watch(PgCluster.builder().name("fuzzpg").user("app", "apppw").database("app").start());
     maria = MariaDbCluster.builder().name("fuzzmy").user("app", "apppw").database("app").start();
+    // the table the generated COPY, LOCK TABLES and LOAD DATA name
+    try (Connection c = pg.primary().connectAsSuperuser();
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("ALTER DATABASE app OWNER TO app");
+    }
+    try (Connection c = pg.primary().connect("app", "apppw", "app");
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("create table fuzz_in (i int)");
+    }
+    try (Connection c = maria.primary().connectAsRoot();
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("create table app.fuzz_in (i int)");
+    }
     List<UserConfig> users =
         List.of(
             new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw"),
@@ -126,7 +154,7 @@ class ProtocolFuzzIT {
         new ClusterConfig(
             "pg",
             Engine.POSTGRESQL,
-            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
+            listeners(),
             List.of(
                 new BackendConfig(
                     "pg1",
@@ -147,7 +175,7 @@ class ProtocolFuzzIT {
         new ClusterConfig(
             "my",
             Engine.MYSQL,
-            List.of(new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true)),
+            listeners(),
             List.of(
                 new BackendConfig(
                     "db1",
@@ -173,7 +201,9 @@ class ProtocolFuzzIT {
                 users,
                 List.of(pgCluster, myCluster)));
     pgPort = halo.boundAddresses().get(0).getPort();
-    myPort = halo.boundAddresses().get(1).getPort();
+    pgPooledPort = halo.boundAddresses().get(1).getPort();
+    myPort = halo.boundAddresses().get(2).getPort();
+    myPooledPort = halo.boundAddresses().get(3).getPort();
     appender =
         new AppenderBase<>() {
           @Override
@@ -196,6 +226,13 @@ class ProtocolFuzzIT {
     appender.setContext(root.getLoggerContext());
     appender.start();
     root.addAppender(appender);
+  }
+
+  /** A plain relay and a transaction-pooled listener, both {@code route: primary}. */
+  static List<ListenerConfig> listeners() {
+    ListenerConfig plain =
+        new ListenerConfig(new HostPort("127.0.0.1", 0), Route.PRIMARY, 500, true);
+    return List.of(plain, plain.withPool(TX_POOL));
   }
 
   @AfterAll
@@ -256,7 +293,7 @@ class ProtocolFuzzIT {
     List<byte[]> chunks = new ArrayList<>();
     String kind;
     boolean login = false;
-    switch (r.nextInt(9)) {
+    switch (r.nextInt(11)) {
       case 0 -> {
         kind = "random bytes";
         chunks.add(randomBytes(r));
@@ -306,6 +343,13 @@ class ProtocolFuzzIT {
         chunks.add(pgStartup(r, "local"));
         chunks.add(pgStartup(r, "app"));
       }
+      case 7, 8 -> {
+        kind = "after login: well-formed messages in any order";
+        login = true;
+        for (int i = 0, m = 1 + r.nextInt(12); i < m; i++) {
+          chunks.add(pgMessage(r));
+        }
+      }
       default -> {
         kind = "after login: typed messages";
         login = true;
@@ -315,6 +359,129 @@ class ProtocolFuzzIT {
       }
     }
     return new Case(n, kind, login, split(r, chunks));
+  }
+
+  /** Statements that start, end or pin transactions, set things, copy, fail or do nothing. */
+  static final String[] PG_SQL = {
+    "select 1",
+    "select $1::int",
+    "begin",
+    "commit",
+    "rollback",
+    "savepoint a",
+    "release a",
+    "set work_mem = '8MB'",
+    "set local work_mem = '9MB'",
+    "reset all",
+    "discard all",
+    "select pg_try_advisory_lock(7)",
+    "create temp table t (i int)",
+    "listen fuzz",
+    "prepare p as select 1",
+    "deallocate all",
+    "copy (select 1) to stdout",
+    "copy fuzz_in from stdin",
+    "set transaction isolation level serializable",
+    "select 1; select 2",
+    "select from",
+    "",
+    "show all",
+    "select set_config('work_mem', '7MB', false)"
+  };
+
+  static final String[] NAMES = {"", "s1", "S_1", "p"};
+
+  /** One PostgreSQL frontend message of a real type, well framed, with plausible contents. */
+  static byte[] pgMessage(Random r) {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    char type;
+    switch (r.nextInt(13)) {
+      case 0 -> {
+        type = 'Q';
+        cstring(b, PG_SQL[r.nextInt(PG_SQL.length)]);
+      }
+      case 1, 2 -> {
+        type = 'P';
+        cstring(b, NAMES[r.nextInt(NAMES.length)]);
+        cstring(b, PG_SQL[r.nextInt(PG_SQL.length)]);
+        int n = r.nextInt(3);
+        short2(b, n);
+        for (int i = 0; i < n; i++) {
+          int2(b, r.nextBoolean() ? 23 : r.nextInt(5000));
+        }
+      }
+      case 3, 4 -> {
+        type = 'B';
+        cstring(b, r.nextBoolean() ? "" : "portal");
+        cstring(b, NAMES[r.nextInt(NAMES.length)]);
+        short2(b, r.nextInt(2)); // parameter format codes
+        int params = r.nextInt(3);
+        short2(b, params);
+        for (int i = 0; i < params; i++) {
+          if (r.nextInt(4) == 0) {
+            int2(b, -1); // NULL
+          } else {
+            byte[] v = Integer.toString(r.nextInt(100)).getBytes(StandardCharsets.US_ASCII);
+            int2(b, r.nextInt(6) == 0 ? v.length + 50 : v.length);
+            b.writeBytes(v);
+          }
+        }
+        short2(b, 0);
+      }
+      case 5 -> {
+        type = 'D';
+        b.write(r.nextBoolean() ? 'S' : 'P');
+        cstring(b, NAMES[r.nextInt(NAMES.length)]);
+      }
+      case 6, 7 -> {
+        type = 'E';
+        cstring(b, r.nextBoolean() ? "" : "portal");
+        int2(b, r.nextInt(3));
+      }
+      case 8 -> type = 'S';
+      case 9 -> type = 'H';
+      case 10 -> {
+        type = 'C';
+        b.write(r.nextBoolean() ? 'S' : 'P');
+        cstring(b, NAMES[r.nextInt(NAMES.length)]);
+      }
+      case 11 -> {
+        type = "dcf".charAt(r.nextInt(3));
+        if (type != 'c') {
+          b.writeBytes(randomText(r, r.nextInt(20)).getBytes(StandardCharsets.UTF_8));
+          if (type == 'f') {
+            b.write(0);
+          }
+        }
+      }
+      default -> {
+        type = 'F';
+        int2(b, r.nextBoolean() ? 1598 : r.nextInt(20000)); // lo_open, or any OID
+        short2(b, 0);
+        short2(b, 0);
+        short2(b, 0);
+      }
+    }
+    byte[] body = b.toByteArray();
+    return ByteBuffer.allocate(5 + body.length)
+        .put((byte) type)
+        .putInt(4 + body.length)
+        .put(body)
+        .array();
+  }
+
+  static void cstring(ByteArrayOutputStream b, String s) {
+    b.writeBytes(s.getBytes(StandardCharsets.UTF_8));
+    b.write(0);
+  }
+
+  static void short2(ByteArrayOutputStream b, int v) {
+    b.write(v >> 8);
+    b.write(v);
+  }
+
+  static void int2(ByteArrayOutputStream b, int v) {
+    b.writeBytes(ByteBuffer.allocate(4).putInt(v).array());
   }
 
   // ------------------------------------------------------------------ MySQL generator
@@ -364,7 +531,7 @@ class ProtocolFuzzIT {
     List<byte[]> chunks = new ArrayList<>();
     String kind;
     boolean login = false;
-    switch (r.nextInt(7)) {
+    switch (r.nextInt(9)) {
       case 0 -> {
         kind = "random bytes";
         chunks.add(randomBytes(r));
@@ -391,6 +558,14 @@ class ProtocolFuzzIT {
         ByteBuffer.wrap(ssl).put(0, (byte) 0xff).put(1, (byte) 0xff);
         chunks.add(myPacket(1, ssl, 32));
       }
+      case 4, 5 -> {
+        kind = "after login: well-formed commands in any order";
+        login = true;
+        for (int i = 0, m = 1 + r.nextInt(8); i < m; i++) {
+          byte[] body = myCommand(r);
+          chunks.add(myPacket(0, body, body.length));
+        }
+      }
       default -> {
         kind = "after login: commands with mutated bodies";
         login = true;
@@ -409,6 +584,83 @@ class ProtocolFuzzIT {
       }
     }
     return new Case(n, kind, login, split(r, chunks));
+  }
+
+  static final String[] MY_SQL = {
+    "select 1",
+    "select ?",
+    "begin",
+    "commit",
+    "rollback",
+    "set autocommit = 0",
+    "set autocommit = 1",
+    "set @x = 1",
+    "select @x",
+    "select get_lock('fuzz', 0)",
+    "set transaction isolation level serializable",
+    "set session sql_mode = 'ANSI_QUOTES'",
+    "set names utf8mb4",
+    "create temporary table t (i int)",
+    "lock tables fuzz_in read",
+    "unlock tables",
+    "load data local infile 'x' into table fuzz_in",
+    "use app",
+    "select 1; select 2",
+    "select from",
+    "",
+    "show warnings",
+    "select last_insert_id()"
+  };
+
+  /** One MySQL command of a real kind, with plausible contents (statement ids 1 to 3). */
+  static byte[] myCommand(Random r) {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    String sql = MY_SQL[r.nextInt(MY_SQL.length)];
+    switch (r.nextInt(11)) {
+      case 0, 1, 2 -> {
+        b.write(0x03); // COM_QUERY
+        b.writeBytes(sql.getBytes(StandardCharsets.UTF_8));
+      }
+      case 3 -> {
+        b.write(0x16); // COM_STMT_PREPARE
+        b.writeBytes(sql.getBytes(StandardCharsets.UTF_8));
+      }
+      case 4 -> {
+        b.write(0x17); // COM_STMT_EXECUTE: id, flags, iterations, then perhaps a parameter
+        b.writeBytes(new byte[] {(byte) (1 + r.nextInt(3)), 0, 0, 0, 0, 1, 0, 0, 0});
+        if (r.nextBoolean()) {
+          b.writeBytes(new byte[] {0, 1, 8, 0, 7, 0, 0, 0, 0, 0, 0, 0}); // bitmap, types, BIGINT 7
+        }
+      }
+      case 5 -> {
+        b.write(r.nextBoolean() ? 0x19 : 0x1a); // COM_STMT_CLOSE, COM_STMT_RESET
+        b.writeBytes(new byte[] {(byte) (1 + r.nextInt(3)), 0, 0, 0});
+      }
+      case 6 -> {
+        b.write(0x18); // COM_STMT_SEND_LONG_DATA
+        b.writeBytes(new byte[] {(byte) (1 + r.nextInt(3)), 0, 0, 0, 0, 0});
+        b.writeBytes(randomText(r, r.nextInt(30)).getBytes(StandardCharsets.UTF_8));
+      }
+      case 7 -> b.write(r.nextBoolean() ? 0x0e : 0x1f); // COM_PING, COM_RESET_CONNECTION
+      case 8 -> {
+        b.write(0x02); // COM_INIT_DB
+        b.writeBytes(
+            (r.nextBoolean() ? "app" : randomText(r, r.nextInt(20)))
+                .getBytes(StandardCharsets.UTF_8));
+      }
+      case 9 -> {
+        b.write(0x1b); // COM_SET_OPTION
+        b.writeBytes(new byte[] {(byte) r.nextInt(3), 0});
+      }
+      default -> {
+        b.write(0x11); // COM_CHANGE_USER, cut short or with an unknown user
+        b.writeBytes("nobody\0".getBytes(StandardCharsets.US_ASCII));
+        if (r.nextBoolean()) {
+          b.writeBytes(new byte[] {0, 'a', 'p', 'p', 0});
+        }
+      }
+    }
+    return b.toByteArray();
   }
 
   // ------------------------------------------------------------------ running cases
@@ -581,7 +833,11 @@ class ProtocolFuzzIT {
         results.add(
             pool.submit(
                 () -> {
-                  String why = run(c, mysql ? myPort : pgPort, mysql);
+                  // half the cases that log in run through the transaction-pooled listener
+                  boolean pooled = c.login() && c.number() % 2 == 1;
+                  int port =
+                      mysql ? (pooled ? myPooledPort : myPort) : (pooled ? pgPooledPort : pgPort);
+                  String why = run(c, port, mysql);
                   return why == null ? null : "case " + c.number() + " (" + c.kind() + "): " + why;
                 }));
       }
@@ -597,23 +853,25 @@ class ProtocolFuzzIT {
     String run = (mysql ? "MySQL" : "PostgreSQL") + " fuzz, seed " + seed + ", " + CASES + " cases";
     assertThat(failures).as(run).isEmpty();
     assertThat(traces).as(run + ": stack traces logged by Halo").isEmpty();
-    // A normal login still works
-    if (mysql) {
-      Properties p = new Properties();
-      p.setProperty("user", "app");
-      p.setProperty("password", "apppw");
-      p.setProperty("sslMode", "DISABLED");
-      try (Connection c =
-              DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + myPort + "/app", p);
-          ResultSet rs = c.createStatement().executeQuery("select 1")) {
-        assertThat(rs.next()).isTrue();
-      }
-    } else {
-      try (Connection c =
-              DriverManager.getConnection(
-                  "jdbc:postgresql://127.0.0.1:" + pgPort + "/app", "app", "apppw");
-          ResultSet rs = c.createStatement().executeQuery("select 1")) {
-        assertThat(rs.next()).isTrue();
+    // A normal login still works, on both listeners
+    for (int port : mysql ? new int[] {myPort, myPooledPort} : new int[] {pgPort, pgPooledPort}) {
+      if (mysql) {
+        Properties p = new Properties();
+        p.setProperty("user", "app");
+        p.setProperty("password", "apppw");
+        p.setProperty("sslMode", "DISABLED");
+        try (Connection c =
+                DriverManager.getConnection("jdbc:mysql://127.0.0.1:" + port + "/app", p);
+            ResultSet rs = c.createStatement().executeQuery("select 1")) {
+          assertThat(rs.next()).isTrue();
+        }
+      } else {
+        try (Connection c =
+                DriverManager.getConnection(
+                    "jdbc:postgresql://127.0.0.1:" + port + "/app", "app", "apppw");
+            ResultSet rs = c.createStatement().executeQuery("select 1")) {
+          assertThat(rs.next()).isTrue();
+        }
       }
     }
     // Memory stays bounded: heap after a collection, and Netty's direct memory

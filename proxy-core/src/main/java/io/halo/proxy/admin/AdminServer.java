@@ -99,6 +99,23 @@ public final class AdminServer implements AutoCloseable {
   static final int MAX_CONNECTIONS = 256;
 
   /**
+   * Admin connections open at once from one address at most, so that one client (a runaway script,
+   * a flood) cannot take every connection and lock out the operators and scrapers.
+   */
+  static final int MAX_CONNECTIONS_PER_ADDRESS = 32;
+
+  /** How many of the open connections come from {@code ch}'s address. */
+  private long fromSameAddress(SocketChannel ch) {
+    java.net.InetAddress from = ch.remoteAddress().getAddress();
+    return connections.stream()
+        .filter(
+            c ->
+                c.remoteAddress() instanceof java.net.InetSocketAddress a
+                    && a.getAddress().equals(from))
+        .count();
+  }
+
+  /**
    * Binds {@code admin.listen}.
    *
    * @throws IllegalStateException naming the address when it cannot be bound
@@ -116,7 +133,8 @@ public final class AdminServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
-                    if (connections.size() >= MAX_CONNECTIONS) {
+                    if (connections.size() >= MAX_CONNECTIONS
+                        || fromSameAddress(ch) >= MAX_CONNECTIONS_PER_ADDRESS) {
                       ch.close(); // (operators and scrapers need a few; a flood gets none)
                       return;
                     }

@@ -66,6 +66,47 @@ class AdminConnectionTest {
   }
 
   @Test
+  void one_address_cannot_take_every_admin_connection() throws Exception {
+    java.util.List<Socket> flood = new java.util.ArrayList<>();
+    try {
+      // Given one address holding as many idle admin connections as it may
+      for (int i = 0; i < AdminServer.MAX_CONNECTIONS_PER_ADDRESS; i++) {
+        flood.add(connect());
+      }
+      // and each of them still served
+      Answer first = get(flood.get(0), "/health");
+      assertThat(first.status()).isEqualTo(200);
+      // When it opens one more
+      try (Socket more = connect()) {
+        // Then that one is closed at once
+        assertThat(more.getInputStream().read()).isEqualTo(-1);
+      }
+      // while another address (127.0.0.2, also loopback) is still answered
+      try (Socket other = new Socket()) {
+        other.bind(new java.net.InetSocketAddress("127.0.0.2", 0));
+        other.connect(
+            new java.net.InetSocketAddress("127.0.0.1", admin.server.boundAddress().getPort()),
+            5000);
+        other.setSoTimeout(5000);
+        assertThat(get(other, "/health").status()).isEqualTo(200);
+      }
+    } finally {
+      for (Socket s : flood) {
+        s.close();
+      }
+    }
+  }
+
+  private static Answer get(Socket s, String path) throws IOException {
+    s.getOutputStream()
+        .write(
+            ("GET " + path + " HTTP/1.1\r\nHost: halo\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    return read(s.getInputStream());
+  }
+
+  @Test
   void a_client_that_does_not_read_its_answers_is_not_read_further() throws Exception {
     try (Socket s = connect()) {
       byte[] one = "GET /health HTTP/1.1\r\nHost: halo\r\n\r\n".getBytes(StandardCharsets.US_ASCII);

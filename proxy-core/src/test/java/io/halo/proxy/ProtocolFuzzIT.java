@@ -414,7 +414,11 @@ class ProtocolFuzzIT {
         type = 'B';
         cstring(b, r.nextBoolean() ? "" : "portal");
         cstring(b, NAMES[r.nextInt(NAMES.length)]);
-        short2(b, r.nextInt(2)); // parameter format codes
+        int formats = r.nextInt(2); // parameter format codes: none (all text), or one for all
+        short2(b, formats);
+        if (formats == 1) {
+          short2(b, 0);
+        }
         int params = r.nextInt(3);
         short2(b, params);
         for (int i = 0; i < params; i++) {
@@ -422,6 +426,7 @@ class ProtocolFuzzIT {
             int2(b, -1); // NULL
           } else {
             byte[] v = Integer.toString(r.nextInt(100)).getBytes(StandardCharsets.US_ASCII);
+            // now and then a value length past the message's end: the server must refuse it
             int2(b, r.nextInt(6) == 0 ? v.length + 50 : v.length);
             b.writeBytes(v);
           }
@@ -702,7 +707,8 @@ class ProtocolFuzzIT {
     if (mysql) {
       readMyPacket(in); // greeting
       ByteArrayOutputStream p = new ByteArrayOutputStream();
-      int caps = 1 | 1 << 3 | 1 << 9 | 1 << 15;
+      // with CLIENT_LOCAL_FILES (1 << 7), so that LOAD DATA LOCAL reaches its file request
+      int caps = 1 | 1 << 3 | 1 << 7 | 1 << 9 | 1 << 15;
       p.writeBytes(
           new byte[] {
             (byte) caps,

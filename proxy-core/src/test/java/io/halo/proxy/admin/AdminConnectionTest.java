@@ -73,7 +73,7 @@ class AdminConnectionTest {
       for (int i = 0; i < AdminServer.MAX_CONNECTIONS_PER_ADDRESS; i++) {
         flood.add(connect());
       }
-      // and each of them still served
+      // and the first of them served
       Answer first = get(flood.get(0), "/health");
       assertThat(first.status()).isEqualTo(200);
       // When it opens one more

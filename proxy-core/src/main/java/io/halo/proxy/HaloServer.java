@@ -805,7 +805,8 @@ public final class HaloServer implements AutoCloseable, ProxyView {
               s.readYourWritesOnPrimaryCount(),
               s.sessions(),
               s.pinnedNow(),
-              s.pinnedTotal()));
+              s.pinnedTotal(),
+              s.idleTransactionEndedTotal()));
     }
   }
 

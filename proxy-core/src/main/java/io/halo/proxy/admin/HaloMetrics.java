@@ -646,6 +646,20 @@ final class HaloMetrics {
                 s.listener(),
                 CLUSTER,
                 s.cluster()));
+    out.family(
+        "halo_split_idle_transaction_ended_total",
+        "counter",
+        "Sessions of pool_mode: transaction ended for sitting idle in a transaction beyond"
+            + " pool.idle_transaction_timeout since start.");
+    splits.forEach(
+        s ->
+            out.sample(
+                "halo_split_idle_transaction_ended_total",
+                s.idleTransactionEnded(),
+                "listener",
+                s.listener(),
+                CLUSTER,
+                s.cluster()));
   }
 
   private static String[] listenerLabels(ListenerView l) {

@@ -26,7 +26,8 @@ public interface ProxyView {
       long readYourWritesOnPrimary,
       long sessions,
       long pinnedSessions,
-      long pinnedTotal) {}
+      long pinnedTotal,
+      long idleTransactionEnded) {}
 
   /**
    * The backend connection pool of one pooled listener: idle connections, (transaction mode) all

@@ -22,6 +22,7 @@ public final class SplitContext {
   private final LongAdder readYourWritesOnPrimary = new LongAdder();
   private final LongAdder pinnedTotal = new LongAdder();
   private final LongAdder pinnedNow = new LongAdder();
+  private final LongAdder idleTransactionEnded = new LongAdder();
   private final LongAdder sessions = new LongAdder();
 
   public SplitContext(StatementClassifier classifier) {
@@ -80,6 +81,15 @@ public final class SplitContext {
     if (wasPinned) {
       pinnedNow.decrement();
     }
+  }
+
+  /** A session idle in a transaction beyond {@code pool.idle_transaction_timeout} was ended. */
+  public void idleTransactionEnded() {
+    idleTransactionEnded.increment();
+  }
+
+  public long idleTransactionEndedTotal() {
+    return idleTransactionEnded.sum();
   }
 
   /** A session was pinned to the primary for the rest of its life. */

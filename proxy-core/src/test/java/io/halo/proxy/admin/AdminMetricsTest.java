@@ -87,7 +87,8 @@ class AdminMetricsTest {
             "halo_split_read_your_writes_primary_total",
             "halo_split_sessions",
             "halo_split_pinned_sessions",
-            "halo_split_pinned_total");
+            "halo_split_pinned_total",
+            "halo_split_idle_transaction_ended_total");
     assertThat(samples)
         .contains(
             "halo_backend_up{cluster=\"main\",backend=\"pg1\"} 1",
@@ -107,7 +108,8 @@ class AdminMetricsTest {
             "halo_split_reads_total{listener=\"main-split\",cluster=\"main\",target=\"replica\"} 70",
             "halo_split_reads_total{listener=\"main-split\",cluster=\"main\",target=\"primary\"} 30",
             "halo_split_read_your_writes_primary_total{listener=\"main-split\",cluster=\"main\"} 4",
-            "halo_split_pinned_sessions{listener=\"main-split\",cluster=\"main\"} 1");
+            "halo_split_pinned_sessions{listener=\"main-split\",cluster=\"main\"} 1",
+            "halo_split_idle_transaction_ended_total{listener=\"main-split\",cluster=\"main\"} 3");
   }
 
   @Test

@@ -52,7 +52,7 @@ final class FakeProxy implements ProxyView {
 
   @Override
   public List<SplitView> splits() {
-    return List.of(new SplitView("main-split", "main", 70, 30, 4, 5, 1, 2));
+    return List.of(new SplitView("main-split", "main", 70, 30, 4, 5, 1, 2, 3));
   }
 
   @Override

@@ -151,6 +151,9 @@ class PgTransactionPoolIT {
       // transaction
       assertThat(show(outside, "application_name")).isEqualTo("idletxout");
       assertThat(idleInTransaction()).as(activity()).isZero();
+      // and the operator sees it counted
+      assertThat(own.metrics())
+          .containsPattern("halo_split_idle_transaction_ended_total\\{[^}]*\\} 1\\b");
     } finally {
       try (Connection c = connect("idletxsetup");
           Statement s = c.createStatement()) {

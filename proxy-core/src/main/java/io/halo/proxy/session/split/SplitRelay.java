@@ -879,6 +879,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         who(),
         timeout);
     ending = true; // its backend connections' close is Halo's own, not a backend lost
+    stats.idleTransactionEnded();
     endSession(
         End.IDLE_TRANSACTION,
         "idle in a transaction for longer than pool.idle_transaction_timeout ("

@@ -99,14 +99,19 @@ public final class AdminServer implements AutoCloseable {
   static final int MAX_CONNECTIONS = 256;
 
   /**
-   * Admin connections open at once from one address at most, so that one client (a runaway script,
-   * a flood) cannot take every connection and lock out the operators and scrapers.
+   * Admin connections open at once from one address at most, so that one remote client (a runaway
+   * script, a flood) cannot take every connection and lock out the operators and scrapers. Not for
+   * loopback, which every local tool shares (the CLI, a scraper, a sidecar): there the overall
+   * limit applies.
    */
   static final int MAX_CONNECTIONS_PER_ADDRESS = 32;
 
-  /** How many of the open connections come from {@code ch}'s address. */
+  /** How many of the open connections come from {@code ch}'s address; 0 for loopback. */
   private long fromSameAddress(SocketChannel ch) {
     java.net.InetAddress from = ch.remoteAddress().getAddress();
+    if (from.isLoopbackAddress()) {
+      return 0;
+    }
     return connections.stream()
         .filter(
             c ->

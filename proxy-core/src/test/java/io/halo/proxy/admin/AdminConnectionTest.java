@@ -65,35 +65,59 @@ class AdminConnectionTest {
     return new Answer(status, headers, new String(in.readNBytes(length), StandardCharsets.UTF_8));
   }
 
-  @Test
-  void one_address_cannot_take_every_admin_connection() throws Exception {
-    java.util.List<Socket> flood = new java.util.ArrayList<>();
-    try {
-      // Given one address holding as many idle admin connections as it may
-      for (int i = 0; i < AdminServer.MAX_CONNECTIONS_PER_ADDRESS; i++) {
-        flood.add(connect());
+  /** This host's first non-loopback IPv4 address, or null. */
+  private static java.net.InetAddress hostAddress() throws IOException {
+    for (java.net.NetworkInterface n :
+        java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+      if (n.isUp() && !n.isLoopback()) {
+        for (java.net.InetAddress a : java.util.Collections.list(n.getInetAddresses())) {
+          if (a instanceof java.net.Inet4Address) {
+            return a;
+          }
+        }
       }
-      // and the first of them served
-      Answer first = get(flood.get(0), "/health");
-      assertThat(first.status()).isEqualTo(200);
+    }
+    return null;
+  }
+
+  @Test
+  void one_remote_address_cannot_take_every_admin_connection() throws Exception {
+    java.net.InetAddress host = hostAddress();
+    org.junit.jupiter.api.Assumptions.assumeTrue(host != null, "no non-loopback address");
+    // Given an admin API on every address (with a token), and one non-loopback address holding as
+    // many idle admin connections as it may
+    AdminFixture wide =
+        new AdminFixture(
+            new io.halo.conf.model.HostPort("0.0.0.0", 0),
+            AdminFixture.TOKEN,
+            List.of(main),
+            AdminServer.ACTION_THREADS,
+            AdminServer.ACTION_QUEUE);
+    int port = wide.server.boundAddress().getPort();
+    List<Socket> flood = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < AdminServer.MAX_CONNECTIONS_PER_ADDRESS; i++) {
+        Socket s = new Socket(host, port);
+        s.setSoTimeout(5000);
+        flood.add(s);
+      }
+      assertThat(get(flood.get(0), "/health").status()).isEqualTo(200);
       // When it opens one more
-      try (Socket more = connect()) {
+      try (Socket more = new Socket(host, port)) {
+        more.setSoTimeout(5000);
         // Then that one is closed at once
         assertThat(more.getInputStream().read()).isEqualTo(-1);
       }
-      // while another address (127.0.0.2, also loopback) is still answered
-      try (Socket other = new Socket()) {
-        other.bind(new java.net.InetSocketAddress("127.0.0.2", 0));
-        other.connect(
-            new java.net.InetSocketAddress("127.0.0.1", admin.server.boundAddress().getPort()),
-            5000);
-        other.setSoTimeout(5000);
-        assertThat(get(other, "/health").status()).isEqualTo(200);
+      // while loopback, which local tools share, is still answered
+      try (Socket local = new Socket("127.0.0.1", port)) {
+        local.setSoTimeout(5000);
+        assertThat(get(local, "/health").status()).isEqualTo(200);
       }
     } finally {
       for (Socket s : flood) {
         s.close();
       }
+      wide.close();
     }
   }
 

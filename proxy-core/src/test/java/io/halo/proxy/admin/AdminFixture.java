@@ -38,9 +38,14 @@ final class AdminFixture implements AutoCloseable {
 
   AdminFixture(String token, List<ClusterControl> clusters, int threads, int queue)
       throws InterruptedException {
+    this(new HostPort("127.0.0.1", 0), token, clusters, threads, queue);
+  }
+
+  AdminFixture(HostPort listen, String token, List<ClusterControl> clusters, int threads, int queue)
+      throws InterruptedException {
     server =
         new AdminServer(
-            new AdminConfig(new HostPort("127.0.0.1", 0), token, token == null ? null : READ_TOKEN),
+            new AdminConfig(listen, token, token == null ? null : READ_TOKEN),
             clusters,
             new FakeProxy(),
             Transports.nio(),

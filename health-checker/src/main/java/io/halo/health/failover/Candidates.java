@@ -39,6 +39,13 @@ final class Candidates {
 
   private Candidates() {}
 
+  /**
+   * Whether {@code backend} is a cold standby of {@code config} (promoted only by a cold failover).
+   */
+  static boolean isCold(ClusterConfig config, String backend) {
+    return config.backend(backend).map(b -> b.role() == BackendRole.COLD).orElse(false);
+  }
+
   static Choice choose(
       ClusterConfig config,
       List<BackendStatus> statuses,
@@ -70,10 +77,7 @@ final class Candidates {
             && p.role() == NodeRole.PRIMARY
             && s.node().state() != NodeState.FENCED
             && s.admin() == AdminState.ENABLED
-            && !config
-                .backend(s.node().name())
-                .map(b -> b.role() == BackendRole.COLD)
-                .orElse(false)) {
+            && !isCold(config, s.node().name())) {
           rejected.add(
               s.node().name()
                   + " reports itself a primary: no other is promoted; an operator adopts it"
@@ -125,7 +129,7 @@ final class Candidates {
       long primaryPos,
       boolean named,
       boolean force) {
-    if (config.backend(s.node().name()).map(b -> b.role() == BackendRole.COLD).orElse(false)) {
+    if (isCold(config, s.node().name())) {
       return "a cold standby (promoted only by failover.type: cold)";
     }
     if (s.admin() != AdminState.ENABLED) {

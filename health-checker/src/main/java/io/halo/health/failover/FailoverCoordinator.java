@@ -370,9 +370,7 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
     String reason =
         "manual failover" + (target == null ? "" : " to " + target) + (force ? " (forced)" : "");
-    boolean cold =
-        target != null
-            && config.backend(target).map(b -> b.role() == BackendRole.COLD).orElse(false);
+    boolean cold = target != null && Candidates.isCold(config, target);
     if (cold) {
       return await(start(FailoverReport.Kind.MANUAL, t.primary(), target, null, reason, true));
     }
@@ -584,8 +582,9 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
             + "\", \"force\": true}";
     SavedState.Unresolved u = new SavedState.Unresolved(oldPrimary, what);
     try {
-      // applied (and saved) before this failover counts as over: an evaluation on the writer
-      // after that finds it, never a gap in which the fenced primary looks like one to fail over
+      // applied before this failover counts as over: an evaluation on the writer after that finds
+      // it, never a gap in which the fenced primary looks like one to fail over (saved with it,
+      // unless the store fails: then state.save_error says so and the save is retried)
       health.run(() -> health.unresolved(u));
     } catch (RuntimeException e) {
       log.error("[{}] could not record the unresolved failover: {}", config.name(), e.toString());

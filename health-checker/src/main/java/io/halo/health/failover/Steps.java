@@ -300,12 +300,12 @@ final class Steps {
       return false;
     }
     try (Connection c = coordinator.connect(to)) {
-      if (adopt && !coordinator.ops().inRecovery(c)) {
-        promoteIssued = true;
+      boolean primaryAlready = adopt && !coordinator.ops().inRecovery(c);
+      promoteIssued = true;
+      if (primaryAlready) {
         rb.step("promote", b, true, to + " is a primary already: adopted as it is");
         return true;
       }
-      promoteIssued = true;
       coordinator.ops().promote(c, coordinator.policy().commandTimeout());
     } catch (SQLException e) {
       if (promoteIssued) {

@@ -173,6 +173,14 @@ class PgTransactionPoolIT {
     }
   }
 
+  /** Logs each raw socket in as the trusted user, up to its first ReadyForQuery. */
+  private static void logIn(RawPgSocket... sockets) throws java.io.IOException {
+    for (RawPgSocket s : sockets) {
+      s.send(RawPgSocket.startup(TRUSTED, "app"));
+      s.readUntilReady();
+    }
+  }
+
   /** Another Halo on the same cluster, for a test whose figures must be its own. */
   private static HaloFixture secondHalo(java.util.function.UnaryOperator<ClusterConfig> customize)
       throws InterruptedException {
@@ -946,10 +954,7 @@ class PgTransactionPoolIT {
     try (own;
         RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
         RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000)) {
-      for (RawPgSocket s : List.of(a, b)) {
-        s.send(RawPgSocket.startup(TRUSTED, "app"));
-        s.readUntilReady();
-      }
+      logIn(a, b);
       for (int round = 0; round < 2; round++) {
         a.send(
             RawPgSocket.concat(
@@ -1013,10 +1018,7 @@ class PgTransactionPoolIT {
     try (own;
         RawPgSocket holder = new RawPgSocket(own.primaryListener(), 10_000);
         RawPgSocket a = new RawPgSocket(own.primaryListener(), 10_000)) {
-      for (RawPgSocket s : List.of(holder, a)) {
-        s.send(RawPgSocket.startup(TRUSTED, "app"));
-        s.readUntilReady();
-      }
+      logIn(holder, a);
       holder.send(RawPgSocket.query("begin; select 1"));
       holder.readUntilReady(); // its transaction holds the pool's only connection
       a.send(RawPgSocket.concat(RawPgSocket.parse("", "select 1"), RawPgSocket.flush()));
@@ -1041,10 +1043,7 @@ class PgTransactionPoolIT {
         RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
         RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000);
         RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
-      for (RawPgSocket s : List.of(a, b, holder)) {
-        s.send(RawPgSocket.startup(TRUSTED, "app"));
-        s.readUntilReady();
-      }
+      logIn(a, b, holder);
       byte[] parse = RawPgSocket.parse("S_5", "select 42");
       a.send(RawPgSocket.concat(parse, RawPgSocket.sync()));
       assertThat(replyTypes(a)).isEqualTo("1Z");
@@ -1088,10 +1087,7 @@ class PgTransactionPoolIT {
         RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
         RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000);
         RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
-      for (RawPgSocket s : List.of(a, b, holder)) {
-        s.send(RawPgSocket.startup(TRUSTED, "app"));
-        s.readUntilReady();
-      }
+      logIn(a, b, holder);
       a.send(RawPgSocket.concat(RawPgSocket.parse("S_7", "select 7"), RawPgSocket.sync()));
       assertThat(replyTypes(a)).isEqualTo("1Z");
       int first = rawBackendPid(a);

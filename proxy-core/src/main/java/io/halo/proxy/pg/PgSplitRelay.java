@@ -226,19 +226,31 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
      * #settle}): a missing one is prepared again when next used, and a skipped Close leaves none
      * behind for another session's Parse of that name to collide with.
      */
-    final List<String> touched = new ArrayList<>();
+    final java.util.Set<String> touched = new java.util.LinkedHashSet<>();
 
-    /** More names than {@link #MAX_TOUCHED} were touched: all the book's are doubted. */
+    /** The characters of the names in {@link #touched}. */
+    private int touchedChars;
+
+    /**
+     * More names than {@link #MAX_TOUCHED}, or longer together than {@link #MAX_TOUCHED_CHARS},
+     * were touched (a client's Close may name anything up to the message limit): all the book's are
+     * doubted.
+     */
     boolean touchedOverflow;
 
     /** The reply under way had an ErrorResponse. */
     boolean failed;
 
     static final int MAX_TOUCHED = 1024;
+    static final int MAX_TOUCHED_CHARS = 64 * 1024;
 
     void touch(String name) {
-      if (touched.size() < MAX_TOUCHED) {
+      if (touched.contains(name)) {
+        return;
+      }
+      if (touched.size() < MAX_TOUCHED && touchedChars + name.length() <= MAX_TOUCHED_CHARS) {
         touched.add(name);
+        touchedChars += name.length();
       } else {
         touchedOverflow = true;
       }
@@ -247,16 +259,17 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     /** A client's reply ended (its ReadyForQuery): see {@link #touched}. */
     void settle() {
       if (failed) {
-        List<String> doubted = touchedOverflow ? new ArrayList<>(prepared.keySet()) : touched;
+        java.util.Set<String> doubted = new java.util.LinkedHashSet<>(touched);
+        if (touchedOverflow) {
+          doubted.addAll(prepared.keySet());
+        }
         for (String name : doubted) {
           forget(name);
           closes.add(name);
         }
-        if (touchedOverflow) {
-          closes.addAll(touched);
-        }
       }
       touched.clear();
+      touchedChars = 0;
       touchedOverflow = false;
       failed = false;
     }
@@ -1871,7 +1884,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         clientSawFatal = true;
       }
       if (b.isPrimary() || t == 'N' || b == open) {
-        openFailed |= t == 'E' && b == open;
+        if (t == 'E' && b == open) {
+          openFailed = true;
+          b.book().failed = true; // the names the open unit touched may not have run
+        }
         forward(f); // (open: the replies to a unit sent ahead of its Sync, a Flush)
       } else {
         f.release();

@@ -162,6 +162,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   public TransactionPool(PoolConfig config, int loops, Admission admission, Engine<C, M> engine) {
     this.config = config;
+    this.idleTransactionNanos = config.idleTransactionTimeout().toNanos();
     this.engine = engine;
     this.loops = Math.max(1, loops);
     this.perLoop = share(config.size());
@@ -174,8 +175,11 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
   /** {@code idle_transaction_timeout} as now configured, in nanoseconds (0: none). Any thread. */
   public long idleTransactionNanos() {
-    return config.idleTransactionTimeout().toNanos();
+    return idleTransactionNanos;
   }
+
+  /** {@code config}'s idle_transaction_timeout, read by every session at every reply. */
+  private volatile long idleTransactionNanos;
 
   /**
    * Takes a reloaded {@code pool:} (its mode stays): a larger {@code size} serves waiting
@@ -185,6 +189,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   public void reconfigure(PoolConfig next) {
     config = next;
+    idleTransactionNanos = next.idleTransactionTimeout().toNanos();
     perLoop = share(next.size());
     slots.forEach(
         (l, loopSlots) ->

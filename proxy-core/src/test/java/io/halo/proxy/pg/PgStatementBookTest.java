@@ -39,6 +39,29 @@ class PgStatementBookTest {
    * believed there, and another session's Bind then got 26000; a skipped Close left a statement for
    * another session's Parse to collide with). A reply without one keeps the book as it is.
    */
+  /**
+   * A client's Close may name anything up to the message limit: the names kept until the next
+   * ReadyForQuery are bounded in size too, and one named twice is closed once.
+   */
+  @Test
+  void touchedNamesAreBoundedInSizeAndClosedOnce() {
+    PgSplitRelay.Book book = new PgSplitRelay.Book(1, 2);
+    ByteBuf kept = parse("select 1");
+    book.prepared("S_1", kept);
+    book.touch("S_1");
+    book.touch("S_1");
+    book.touch("x".repeat(PgSplitRelay.Book.MAX_TOUCHED_CHARS + 1)); // a hostile Close
+    assertThat(book.touched).containsExactly("S_1");
+    assertThat(book.touchedOverflow).isTrue();
+    book.failed = true;
+    book.settle();
+    assertThat(book.closes).containsExactly("S_1");
+    assertThat(book.prepared).isEmpty();
+    assertThat(book.touched).isEmpty();
+    book.release();
+    kept.release();
+  }
+
   @Test
   void namesTouchedBeforeAnErrorAreForgottenAndClosedAndOthersStay() {
     PgSplitRelay.Book book = new PgSplitRelay.Book(1, 2);

@@ -818,10 +818,13 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       readClientIfIdle();
     }
     releaseIfIdle();
-    long timeout;
-    if (multiplexed && (timeout = idleTransactionNanos()) > 0) {
+    if (idleCheck != null) {
       activeAt = System.nanoTime();
-      if (idleCheck == null && !closed && holdsIdleTransaction()) {
+    } else if (multiplexed && !closed && holdsIdleTransaction()) {
+      // (outside a transaction, the common case, nothing more is read or timed)
+      long timeout = idleTransactionNanos();
+      if (timeout > 0) {
+        activeAt = System.nanoTime();
         idleCheck = scheduleIdleCheck(timeout);
       }
     }

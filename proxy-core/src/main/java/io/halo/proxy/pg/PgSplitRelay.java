@@ -256,7 +256,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       }
     }
 
-    /** A client's reply ended (its ReadyForQuery): see {@link #touched}. */
+    /** The last reply owed on the connection ended (its ReadyForQuery): see {@link #touched}. */
     void settle() {
       if (failed) {
         java.util.Set<String> doubted = new java.util.LinkedHashSet<>(touched);
@@ -1909,7 +1909,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (t == 'E') {
       b.book().failed = true;
-    } else if (t == 'Z') {
+    } else if (t == 'Z' && b.owedCount() == 1) {
+      // the last reply owed: names a later pipelined unit touched are not settled by an earlier
+      // unit's end (a failure in that unit skips its Parses); an error anywhere doubts them all
       b.book().settle();
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;

@@ -1074,6 +1074,57 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * Two units pipelined in a transaction, the first fine, the second failing before its Parse: the
+   * first's ReadyForQuery says nothing of the second's statement names. Had it settled them, the
+   * skipped Parse would be believed prepared there, and another session's Bind of that name and
+   * text, landing on the connection, would be sent without its Parse and get 26000.
+   */
+  @Test
+  void a_pipelined_unit_that_failed_does_not_leave_its_skipped_parse_believed() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket a = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket b = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
+      logIn(a, b, holder);
+      byte[] parse = RawPgSocket.parse("S_6", "select 43");
+      a.send(RawPgSocket.concat(parse, RawPgSocket.sync()));
+      assertThat(replyTypes(a)).isEqualTo("1Z");
+      int first = rawBackendPid(a);
+      holder.send(RawPgSocket.query("begin"));
+      holder.readUntilReady();
+      assertThat(rawBackendPid(holder)).as("holder takes a's connection").isEqualTo(first);
+      b.send(RawPgSocket.query("begin"));
+      b.readUntilReady();
+      int second = rawBackendPid(b);
+      b.send(
+          RawPgSocket.concat(
+              RawPgSocket.parse("", "select 1"),
+              RawPgSocket.bind(""),
+              RawPgSocket.execute(),
+              RawPgSocket.sync(),
+              RawPgSocket.parse("", "select 1/0"),
+              RawPgSocket.bind(""),
+              RawPgSocket.execute(),
+              parse,
+              RawPgSocket.sync()));
+      assertThat(replyTypes(b)).as("the first unit").isEqualTo("12DCZ");
+      assertThat(b.readError()).containsEntry('C', "22012");
+      b.readUntilReady();
+      b.send(RawPgSocket.query("rollback"));
+      b.readUntilReady();
+      // a's own connection is held: a runs on the one b gave back
+      a.send(
+          RawPgSocket.concat(RawPgSocket.bind("S_6"), RawPgSocket.execute(), RawPgSocket.sync()));
+      List<RawPgSocket.Message> reply = reply(a);
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("2DCZ");
+      assertThat(rawBackendPid(a)).as("a ran on b's connection").isEqualTo(second);
+      holder.send(RawPgSocket.query("commit"));
+      holder.readUntilReady();
+    }
+  }
+
+  /**
    * Messages after a Flush, before their Sync, go to the connection the Flush opened: a Bind there
    * of a statement the session prepared on another connection gets it prepared first, and a Parse
    * of a name another session left there gets that one closed first, without a Sync between the

@@ -1254,14 +1254,22 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       }
       return;
     }
-    Statement s = missing(book, f);
-    if (s == null) {
+    String name = referencedStatement(f);
+    if (name == null || name.isEmpty()) {
       return;
     }
-    String name = referencedStatement(f);
-    if (book.forget(name)) {
-      hiddenInOpen(b, closeStatement(name), false, name);
+    Statement s = statements.get(name);
+    if (s == null) {
+      if (closesForeign(book, name)) { // (the open unit's own Parses are in statements by now)
+        hiddenInOpen(b, closeStatement(name), false, name);
+      }
+      return;
     }
+    if (book.has(name, s.parse())) {
+      return;
+    }
+    book.forget(name);
+    hiddenInOpen(b, closeStatement(name), false, name); // see prelude: closed first, always
     hiddenInOpen(b, s.parse().retainedDuplicate(), true, name);
     book.prepared(name, s.parse());
   }
@@ -1273,22 +1281,25 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private String collision(Book book, PgFrame f) {
     String name = parseName(f);
-    return name != null && !name.isEmpty() && !statements.containsKey(name) && book.forget(name)
+    return name != null
+            && !name.isEmpty()
+            && !statements.containsKey(name)
+            && closesForeign(book, name)
         ? name
         : null;
   }
 
   /**
-   * The session's statement that the Bind or Describe {@code f} uses and {@code book}'s connection
-   * lacks (or has from other text), to be prepared there first; else null.
+   * Whether a statement {@code name} that is not the session's must be closed on {@code book}'s
+   * connection before the unit: when the book has it (another session's), and on a shared
+   * connection always, since the book may not know everything the server holds (a hidden unit that
+   * failed skipped its Closes). The server then answers a Bind of a name the client never parsed
+   * with 26000, as it would on a connection of the client's own, and a client's Parse of a name
+   * another session left there does not get 42P05. A pinned session's connection is its own: its
+   * statements beyond what Halo keeps are on it, unknown to the book.
    */
-  private Statement missing(Book book, PgFrame f) {
-    String name = referencedStatement(f);
-    if (name == null || name.isEmpty()) {
-      return null;
-    }
-    Statement s = statements.get(name);
-    return s == null || book.has(name, s.parse()) ? null : s;
+  private boolean closesForeign(Book book, String name) {
+    return book.forget(name) || (multiplexed && !pinned);
   }
 
   private void hiddenInOpen(Backend b, ByteBuf message, boolean parse, String name) {
@@ -1421,10 +1432,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   private void prelude(Backend b) {
     ByteBuf out = null;
     Book book = b.book();
-    List<String> replayed = null; // statements prepared again here (rarely any)
+    List<String> named = null; // the names this hidden unit closes or prepares (rarely any)
     java.util.Set<String> parsedInUnit = null; // made once, when first needed (rarely)
     for (String name : book.closes) {
       out = append(out, closeStatement(name));
+      named = with(named, name);
     }
     book.closes.clear();
     if (multiplexed && unnamedOn != b && bindsUnnamedWithoutParse()) {
@@ -1438,28 +1450,39 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         String name = collision(book, f);
         if (name != null) {
           out = append(out, closeStatement(name));
+          named = with(named, name);
         }
-        continue;
-      }
-      Statement s = missing(book, f);
-      if (s == null) {
         continue;
       }
       String name = referencedStatement(f);
+      if (name == null || name.isEmpty()) {
+        continue;
+      }
+      Statement s = statements.get(name);
+      if (s != null && book.has(name, s.parse())) {
+        continue;
+      }
       if (parsedInUnit == null) {
         parsedInUnit = unitNames(false);
       }
-      if (!parsedInUnit.contains(name)) {
-        if (book.forget(name)) {
-          out = append(out, closeStatement(name));
-        }
-        out = append(out, s.parse().retainedDuplicate());
-        book.prepared(name, s.parse());
-        if (replayed == null) {
-          replayed = new ArrayList<>();
-        }
-        replayed.add(name);
+      if (parsedInUnit.contains(name)) {
+        continue; // the client's own Parse of it comes first (its collision is handled above)
       }
+      if (s == null) {
+        if (closesForeign(book, name)) {
+          out = append(out, closeStatement(name)); // a name the session never parsed
+          named = with(named, name);
+        }
+        continue;
+      }
+      // closed first even when the book says the connection lacks it: a skipped Close may have
+      // left another session's statement of the name there, and a Parse over it would fail
+      // (42P05, unseen in this hidden unit) and leave that statement to the client's Bind
+      book.forget(name);
+      out = append(out, closeStatement(name));
+      out = append(out, s.parse().retainedDuplicate());
+      book.prepared(name, s.parse());
+      named = with(named, name);
     }
     int max = listener.pool().maxPreparedStatements();
     if (book.prepared.size() > max) {
@@ -1476,24 +1499,31 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       for (String name : evicted) {
         book.forget(name);
         out = append(out, closeStatement(name));
+        named = with(named, name);
       }
     }
     if (out != null) {
       out.writeBytes(syncMessage());
-      List<String> again = replayed == null ? List.of() : replayed;
+      List<String> doubted = named == null ? List.of() : named;
       b.owe(
           Owed.hidden(
               e -> {
                 if (e.error() != null) {
-                  // Not prepared there after all: the client's Bind gets the server's error now,
-                  // and the next use prepares it again.
+                  // The server skipped the rest of the unit after the error: what it prepared may
+                  // be missing and what it closed may be there still. The client's Bind gets the
+                  // server's error now; every name of the unit is closed before the next unit
+                  // there (a Close of a statement the connection lacks is no error), and a
+                  // statement the session uses is prepared again when next used.
                   log.debug(
-                      "[{}] replaying statements on {} for {}: {}",
+                      "[{}] preparing statements on {} for {}: {}",
                       listener.name(),
                       b,
                       session,
                       e.error());
-                  again.forEach(book::forget);
+                  for (String name : doubted) {
+                    book.forget(name);
+                    book.closes.add(name);
+                  }
                 }
               }));
       b.channel().write(out);
@@ -1573,6 +1603,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return io.halo.proxy.pg.message.ClientMessages.cstring(body, body.readerIndex() + 1);
     }
     return null;
+  }
+
+  private static List<String> with(List<String> names, String name) {
+    List<String> l = names == null ? new ArrayList<>(4) : names;
+    l.add(name);
+    return l;
   }
 
   private ByteBuf closeStatement(String name) {
@@ -1909,9 +1945,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     if (t == 'E') {
       b.book().failed = true;
-    } else if (t == 'Z' && b.owedCount() == 1) {
-      // the last reply owed: names a later pipelined unit touched are not settled by an earlier
-      // unit's end (a failure in that unit skips its Parses); an error anywhere doubts them all
+    } else if (t == 'Z' && b.owedCount() == 1 && open != b) {
+      // the last reply owed, no unit open at a Flush: names a later pipelined unit touched are not
+      // settled by an earlier unit's end (a failure in that unit skips its Parses); an error
+      // anywhere doubts them all
       b.book().settle();
     }
     byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;

@@ -1096,7 +1096,22 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    * it) it may still roll back, so the session stays on the primary instead, as for any setting
    * inside a transaction; a failed setting is forgotten.
    */
+  /**
+   * The connection a {@code DISCARD ALL} was sent to, until its reply: the statements it
+   * deallocates are forgotten when it answers, so a Parse must not go behind it (it would be
+   * forgotten too, yet stay prepared on the server).
+   */
+  private Backend discarding;
+
+  @Override
+  protected boolean waitsForAnswers(Backend b) {
+    return discarding == b;
+  }
+
   private void settingAnswered(Backend b, Owed e, byte status) {
+    if (discarding == b) {
+      discarding = null;
+    }
     if (e.error() != null) {
       log.debug(
           "[{}] {}: \"{}\" failed on the primary; not replayed: {}",
@@ -1173,6 +1188,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (unitSetting != null) {
       if (complete && b.isPrimary() && b.lastOwed() != null) {
         b.lastOwed().setting(unitSetting);
+        if (PgSettings.discardsAll(unitSetting)) {
+          discarding = b;
+        }
       } else {
         pin(); // not a plain setting on the primary after all
       }

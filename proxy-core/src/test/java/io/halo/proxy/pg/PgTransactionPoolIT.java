@@ -1259,6 +1259,37 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * A Parse pipelined behind a {@code DISCARD ALL} is not forgotten with the statements the DISCARD
+   * deallocates: the session's next Bind of it runs.
+   */
+  @Test
+  void a_parse_pipelined_behind_discard_all_stays_the_sessions() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket x = new RawPgSocket(own.primaryListener(), 5_000)) {
+      logIn(x);
+      x.send(RawPgSocket.concat(RawPgSocket.parse("S_1", "select 1"), RawPgSocket.sync()));
+      assertThat(replyTypes(x)).isEqualTo("1Z");
+      x.send(
+          RawPgSocket.concat(
+              RawPgSocket.query("discard all"),
+              RawPgSocket.parse("S_3", "select 3"),
+              RawPgSocket.sync()));
+      assertThat(replyTypes(x)).as("DISCARD ALL").isEqualTo("CZ");
+      assertThat(replyTypes(x)).as("the Parse behind it").isEqualTo("1Z");
+      x.send(
+          RawPgSocket.concat(RawPgSocket.bind("S_3"), RawPgSocket.execute(), RawPgSocket.sync()));
+      List<RawPgSocket.Message> reply = reply(x);
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("2DCZ");
+      x.send(
+          RawPgSocket.concat(RawPgSocket.bind("S_1"), RawPgSocket.execute(), RawPgSocket.sync()));
+      List<RawPgSocket.Message> gone = reply(x);
+      assertThat(types(gone)).as("S_1 was deallocated by DISCARD ALL").isEqualTo("EZ");
+      assertThat(errors(gone).get(0)).containsEntry('C', "26000");
+    }
+  }
+
+  /**
    * Messages after a Flush, before their Sync, go to the connection the Flush opened: a Bind there
    * of a statement the session prepared on another connection gets it prepared first, and a Parse
    * of a name another session left there gets that one closed first, without a Sync between the

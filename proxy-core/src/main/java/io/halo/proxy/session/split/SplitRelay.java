@@ -482,6 +482,10 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       connect(target);
       return;
     }
+    if (!target.idle() && waitsForAnswers(target)) {
+      park(); // resumed when the target has answered everything
+      return;
+    }
     if (startsWork() && !admitted(target)) {
       return;
     }
@@ -496,6 +500,15 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     send(target);
     kind = null;
     primaryOnce = false;
+  }
+
+  /**
+   * Whether the next request must wait until {@code target} has answered what it owes, instead of
+   * going behind it: what an owed reply does to the session's state when it comes would apply to
+   * the next request's too (PostgreSQL's {@code DISCARD ALL}).
+   */
+  protected boolean waitsForAnswers(L target) {
+    return false;
   }
 
   /**

@@ -1520,6 +1520,24 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         named = with(named, name);
       }
     }
+    // the session's settings first: a statement prepared again here is parsed under them (its
+    // search_path names its tables), not under those of the connection's last session
+    for (String setting : settings.replay(book.applied)) {
+      replaySetting(
+          b,
+          setting,
+          e -> {
+            if (e.error() != null) {
+              log.info(
+                  "[{}] replaying \"{}\" on {} for {} failed: {}",
+                  listener.name(),
+                  shown(setting),
+                  b,
+                  session,
+                  e.error());
+            }
+          });
+    }
     if (out != null) {
       out.writeBytes(syncMessage());
       List<String> doubted = named == null ? List.of() : named;
@@ -1545,22 +1563,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
                 }
               }));
       b.channel().write(out);
-    }
-    for (String setting : settings.replay(book.applied)) {
-      replaySetting(
-          b,
-          setting,
-          e -> {
-            if (e.error() != null) {
-              log.info(
-                  "[{}] replaying \"{}\" on {} for {} failed: {}",
-                  listener.name(),
-                  shown(setting),
-                  b,
-                  session,
-                  e.error());
-            }
-          });
     }
     if (lostTransaction && b.isPrimary()) {
       // The client is inside a transaction that died with its connection: open one here and fail

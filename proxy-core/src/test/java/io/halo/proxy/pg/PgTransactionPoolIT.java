@@ -1290,6 +1290,46 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * A statement prepared again on another connection is parsed there with the session's settings in
+   * place: under the session's {@code search_path} (a schema per tenant), not the one the
+   * connection had, where its table does not exist.
+   */
+  @Test
+  void a_statement_prepared_again_elsewhere_is_parsed_under_the_sessions_search_path()
+      throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket x = new RawPgSocket(own.primaryListener(), 5_000);
+        RawPgSocket holder = new RawPgSocket(own.primaryListener(), 5_000)) {
+      logIn(x, holder);
+      x.send(
+          RawPgSocket.query(
+              "create schema if not exists tenant_a;"
+                  + " create table if not exists tenant_a.owned (v text);"
+                  + " insert into tenant_a.owned values ('tenant a')"));
+      x.readUntilReady();
+      x.send(RawPgSocket.query("set search_path = tenant_a"));
+      x.readUntilReady();
+      x.send(
+          RawPgSocket.concat(RawPgSocket.parse("S_1", "select v from owned"), RawPgSocket.sync()));
+      assertThat(replyTypes(x)).isEqualTo("1Z");
+      int first = rawBackendPid(x);
+      holder.send(RawPgSocket.query("begin"));
+      holder.readUntilReady();
+      assertThat(rawBackendPid(holder)).as("holder takes x's connection").isEqualTo(first);
+      x.send(
+          RawPgSocket.concat(RawPgSocket.bind("S_1"), RawPgSocket.execute(), RawPgSocket.sync()));
+      List<RawPgSocket.Message> reply = reply(x);
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("2DCZ");
+      assertThat(new String(reply.get(1).body(), java.nio.charset.StandardCharsets.UTF_8))
+          .contains("tenant a");
+      assertThat(rawBackendPid(x)).as("x ran on another connection").isNotEqualTo(first);
+      holder.send(RawPgSocket.query("commit"));
+      holder.readUntilReady();
+    }
+  }
+
+  /**
    * Messages after a Flush, before their Sync, go to the connection the Flush opened: a Bind there
    * of a statement the session prepared on another connection gets it prepared first, and a Parse
    * of a name another session left there gets that one closed first, without a Sync between the

@@ -1743,4 +1743,74 @@ class PgTransactionPoolIT {
     }
     assertThat(serverConnections("pgbench")).isLessThanOrEqualTo(POOL_SIZE);
   }
+
+  /**
+   * libpq's pipeline mode through the pool (pgbench {@code \\startpipeline}, prepared statements):
+   * sixteen clients over four connections, no failure, and the TPC-B balances add up.
+   */
+  @Test
+  void pgbench_pipelines_prepared_transactions_over_the_pool() throws Exception {
+    assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
+    String port = String.valueOf(halo.primaryListener().getPort());
+    Tools.Run init = client("pgbench", port, "-i", "-s", "1", "app");
+    assertThat(init.exit()).as(init.out()).isZero();
+    java.nio.file.Path script = java.nio.file.Files.createTempFile("halo-pipeline", ".sql");
+    try {
+      java.nio.file.Files.writeString(
+          script,
+          String.join(
+              "\n",
+              "\\set aid random(1, 100000 * :scale)",
+              "\\set tid random(1, 10 * :scale)",
+              "\\set bid random(1, :scale)",
+              "\\set delta random(-5000, 5000)",
+              "\\startpipeline",
+              "BEGIN;",
+              "UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;",
+              "SELECT abalance FROM pgbench_accounts WHERE aid = :aid;",
+              "UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;",
+              "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime)"
+                  + " VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);",
+              "END;",
+              "\\endpipeline",
+              ""));
+      Tools.Run r =
+          client(
+              "pgbench",
+              port,
+              "-M",
+              "prepared",
+              "-c",
+              "16",
+              "-j",
+              "16",
+              "-t",
+              "50",
+              "-f",
+              script.toString(),
+              "app");
+      assertThat(r.exit()).as(r.out() + "\n" + activity()).isZero();
+      assertThat(r.out())
+          .contains("number of transactions actually processed: 800/800")
+          .contains("number of failed transactions: 0");
+    } finally {
+      java.nio.file.Files.deleteIfExists(script);
+    }
+    try (Connection c = cluster.primary().connect(USER, PW, "app"); // directly
+        Statement st = c.createStatement();
+        ResultSet rs =
+            st.executeQuery(
+                "select (select count(*) from pgbench_history),"
+                    + " (select sum(abalance) from pgbench_accounts),"
+                    + " (select sum(delta) from pgbench_history),"
+                    + " (select sum(tbalance) from pgbench_tellers)")) {
+      rs.next();
+      assertThat(rs.getLong(1)).as("one history row per transaction").isEqualTo(800);
+      assertThat(rs.getLong(2))
+          .as("accounts' balances = history's deltas")
+          .isEqualTo(rs.getLong(3));
+      assertThat(rs.getLong(4)).as("tellers' balances = history's deltas").isEqualTo(rs.getLong(3));
+    }
+    assertThat(serverConnections("pgbench")).isLessThanOrEqualTo(POOL_SIZE);
+  }
 }

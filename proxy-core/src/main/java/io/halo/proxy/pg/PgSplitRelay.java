@@ -264,8 +264,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
           doubted.addAll(prepared.keySet());
         }
         for (String name : doubted) {
-          forget(name);
-          closes.add(name);
+          // only what the book believes prepared is doubted: a name it does not have (a Close
+          // sent, a statement beyond what a pinned session keeps) is closed first wherever it
+          // could matter (closesForeign), and closing a pinned session's own would lose it
+          if (forget(name)) {
+            closes.add(name);
+          }
         }
       }
       touched.clear();
@@ -733,6 +737,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       // the refused statement: the standby's part ends now, the error follows its replies
       sendOne(b, PgFrame.ofMessage(PgMessages.sync(client.alloc())));
       Owed o = b.lastOwed();
+      // it ends the unit open at the Flush: the replies to Halo's own messages in it that come
+      // after this are dropped by count, as at a client's own end of an open unit
+      o.tag(new OpenEnd(b.openParses, b.openCloses, true));
       o.refusal(REFUSED_ON_STANDBY);
       if (openFailed) {
         o.error(""); // the standby failed already: the client has its error, and no second one
@@ -1705,6 +1712,10 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   @Override
   protected void checkin(Channel channel) {
+    Book book = channel.attr(BOOK).get();
+    if (book != null) {
+      book.settle(); // nothing is owed now: what a unit touched is settled before another's use
+    }
     if (channel.pipeline().get(FRAMES) instanceof PgFrameDecoder frames) {
       frames.passthrough(null); // the next owner (or the pool's own check) frames every message
     }

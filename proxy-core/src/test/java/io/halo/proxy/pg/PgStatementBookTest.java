@@ -63,7 +63,7 @@ class PgStatementBookTest {
   }
 
   @Test
-  void namesTouchedBeforeAnErrorAreForgottenAndClosedAndOthersStay() {
+  void namesBelievedPreparedAndTouchedBeforeAnErrorAreForgottenAndClosedAndOthersStay() {
     PgSplitRelay.Book book = new PgSplitRelay.Book(1, 2);
     ByteBuf kept = parse("select 1");
     ByteBuf failed = parse("select 2");
@@ -77,7 +77,10 @@ class PgStatementBookTest {
     book.failed = true;
     book.settle();
     assertThat(book.prepared).containsOnlyKeys("S_1");
-    assertThat(book.closes).containsExactly("S_2", "S_9");
+    // S_9 is not believed prepared: whether its Close ran or not, a Parse or Bind of that name on a
+    // shared connection closes it first, and on a pinned session's own it is the client's (as on a
+    // direct connection, its Close was skipped)
+    assertThat(book.closes).containsExactly("S_2");
     assertThat(book.touched).isEmpty();
     book.release();
     kept.release();

@@ -1269,6 +1269,35 @@ class PgTransactionPoolIT {
   }
 
   /**
+   * A statement beyond what Halo keeps of a session's statements (1 MB of text: the session is
+   * pinned, the statement is the client's alone on its connection) survives an error later in its
+   * unit, as on a direct connection: Halo has nothing to prepare it again from, so it must not
+   * close it.
+   */
+  @Test
+  void a_statement_beyond_what_halo_keeps_survives_an_error_in_its_unit() throws Exception {
+    HaloFixture own = oneLoopHalo();
+    try (own;
+        RawPgSocket x = new RawPgSocket(own.primaryListener(), 10_000)) {
+      logIn(x);
+      String big = "select 7 /* " + "x".repeat(1_100_000) + " */";
+      x.send(
+          RawPgSocket.concat(
+              RawPgSocket.parse("S_big", big),
+              RawPgSocket.bind("S_big"),
+              RawPgSocket.execute(),
+              RawPgSocket.parse("", "select 1 / (random() * 0)::int"),
+              RawPgSocket.bind(""),
+              RawPgSocket.execute(),
+              RawPgSocket.sync()));
+      List<RawPgSocket.Message> failed = reply(x);
+      assertThat(types(failed)).isEqualTo("12DC12EZ");
+      List<RawPgSocket.Message> reply = run(x, "S_big");
+      assertThat(types(reply)).as("%s", errors(reply)).isEqualTo("2DCZ");
+    }
+  }
+
+  /**
    * Messages after a Flush, before their Sync, go to the connection the Flush opened: a Bind there
    * of a statement the session prepared on another connection gets it prepared first, and a Parse
    * of a name another session left there gets that one closed first, without a Sync between the

@@ -1,0 +1,165 @@
+package io.halo.proxy.pg;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.PoolConfig;
+import io.halo.conf.model.UserConfig;
+import io.halo.proxy.HaloFixture;
+import io.halo.proxy.Tools;
+import io.halo.testkit.KeepLogsOnFailure;
+import io.halo.testkit.PgCluster;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Python's PostgreSQL drivers through a transaction-pooled listener and directly: the same
+ * transcript from both. asyncpg prepares every statement as a named protocol-level statement;
+ * psycopg 3 does too with {@code prepare_threshold=0}, and runs them in libpq's pipeline mode. Each
+ * test is skipped where no {@code python3} imports its driver (CI installs Debian's {@code
+ * python3-asyncpg} and {@code python3-psycopg}).
+ */
+class PgPythonDriversIT {
+
+  @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
+
+  /** Fewer backend connections than the script's twelve concurrent clients. */
+  private static final int POOL_SIZE = 4;
+
+  static PgCluster cluster;
+  static HaloFixture halo;
+
+  @BeforeAll
+  static void start() throws Exception {
+    assumeTrue(
+        pythonWith("asyncpg") != null || pythonWith("psycopg") != null,
+        "no python3 with asyncpg or psycopg installed");
+    cluster =
+        LOGS.watch(
+            PgCluster.builder().name("asyncpgit").user("app", "apppw").database("app").start());
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        Statement s = c.createStatement()) {
+      s.execute("ALTER DATABASE app OWNER TO app");
+    }
+    halo =
+        HaloFixture.start(
+            cluster,
+            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            100,
+            c ->
+                HaloFixture.withPrimaryPool(
+                    c,
+                    new PoolConfig(
+                        PoolConfig.Mode.TRANSACTION,
+                        8,
+                        Duration.ofMinutes(5),
+                        Duration.ofHours(1),
+                        POOL_SIZE,
+                        Duration.ofSeconds(60),
+                        PoolConfig.DEFAULT_MAX_PREPARED)));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (cluster != null) {
+      HaloFixture.stop(halo, cluster);
+    }
+  }
+
+  /** The first {@code python3} that imports {@code module}, or null. */
+  private static String pythonWith(String module) throws Exception {
+    for (String p : List.of("/usr/bin/python3", "python3")) {
+      if (p.startsWith("/") ? new java.io.File(p).canExecute() : Tools.onPath(p)) {
+        if (Tools.run("", p, "-c", "import " + module).exit() == 0) {
+          return p;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Runs {@code clients/<driver>_check.py} to {@code port} with the objects {@code setup} makes
+   * (its {@code %s} replaced by {@code tag}) made first, directly.
+   */
+  private static Tools.Run script(String driver, int port, String tag, String... setup)
+      throws Exception {
+    String python = pythonWith(driver);
+    try (Connection c = cluster.primary().connect("app", "apppw", "app");
+        Statement s = c.createStatement()) {
+      for (String sql : setup) {
+        s.execute(sql.replace("%s", tag));
+      }
+    }
+    Path script = Path.of("src/test/resources/clients/" + driver + "_check.py").toAbsolutePath();
+    return Tools.run(
+        "apppw",
+        python,
+        script.toString(),
+        "127.0.0.1",
+        String.valueOf(port),
+        "app",
+        "apppw",
+        "app",
+        tag);
+  }
+
+  /** The script's transcript directly and through Halo: both run to their end, byte for byte. */
+  private static String sameBothWays(String driver, String... setup) throws Exception {
+    assumeTrue(pythonWith(driver) != null, "no python3 with " + driver + " installed");
+    Tools.Run direct = script(driver, cluster.primary().port(), driver + "_direct", setup);
+    Tools.Run through = script(driver, halo.primaryListener().getPort(), driver + "_halo", setup);
+    assertThat(direct.exit()).as(direct.out()).isZero();
+    assertThat(through.exit()).as(through.out()).isZero();
+    assertThat(through.out().replace(driver + "_halo", driver + "_direct")).isEqualTo(direct.out());
+    // and no session was pinned to a connection: the driver's statements were tracked, not pinned
+    assertThat(halo.metrics()).doesNotContainPattern("halo_split_pinned_total\\{[^}]*\\} [1-9]");
+    return direct.out();
+  }
+
+  @Test
+  void asyncpg_gives_the_same_transcript_through_transaction_pooling_as_directly()
+      throws Exception {
+    // Given twelve concurrent asyncpg connections, each preparing its statements by name, over a
+    // pool of four backend connections, then the script prints the same both ways
+    String out =
+        sameBothWays(
+            "asyncpg",
+            "create type %s_mood as enum ('happy', 'sad', 'ok')",
+            "create table %s_items (who int, m %s_mood, n int)");
+    assertThat(out).contains("client 11 total").contains("enum error 22P02");
+  }
+
+  @Test
+  void psycopg_pipelines_give_the_same_transcript_through_transaction_pooling_as_directly()
+      throws Exception {
+    // Given eight concurrent psycopg connections, each preparing every statement by name
+    // (_pg3_0, ... on each: the names collide on shared connections) in pipelines, each under
+    // its own schema's search_path, over a pool of four backend connections
+    String out =
+        sameBothWays(
+            "psycopg",
+            "create table %s_items (who int, n int)",
+            "create schema %s_s0",
+            "create schema %s_s1",
+            "create table %s_s0.owned (v text)",
+            "create table %s_s1.owned (v text)",
+            "insert into %s_s0.owned values ('schema zero')",
+            "insert into %s_s1.owned values ('schema one')");
+    assertThat(out)
+        .contains("client 07 total")
+        .contains("client 06 error 22012")
+        .contains("client 07 total")
+        .contains("schema one after-error rows 0")
+        .contains("schema zero after-error rows 0");
+  }
+}

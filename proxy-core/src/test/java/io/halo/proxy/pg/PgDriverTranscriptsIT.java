@@ -21,13 +21,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Python's PostgreSQL drivers through a transaction-pooled listener and directly: the same
+ * Other people's PostgreSQL drivers through a transaction-pooled listener and directly: the same
  * transcript from both. asyncpg prepares every statement as a named protocol-level statement;
- * psycopg 3 does too with {@code prepare_threshold=0}, and runs them in libpq's pipeline mode. Each
- * test is skipped where no {@code python3} imports its driver (CI installs Debian's {@code
- * python3-asyncpg} and {@code python3-psycopg}).
+ * psycopg 3 does too with {@code prepare_threshold=0}, and runs them in libpq's pipeline mode;
+ * postgres.js (Node) prepares by name and pipelines queries with a Sync each. Each test is skipped
+ * where its driver is not installed (CI installs Debian's {@code python3-asyncpg} and {@code
+ * python3-psycopg}, and postgres.js from npm into {@code ~/.cache/halo-node}).
  */
-class PgPythonDriversIT {
+class PgDriverTranscriptsIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
@@ -40,8 +41,10 @@ class PgPythonDriversIT {
   @BeforeAll
   static void start() throws Exception {
     assumeTrue(
-        pythonWith("asyncpg") != null || pythonWith("psycopg") != null,
-        "no python3 with asyncpg or psycopg installed");
+        interpreter("asyncpg") != null
+            || interpreter("psycopg") != null
+            || interpreter("postgresjs") != null,
+        "none of asyncpg, psycopg, postgres.js installed");
     cluster =
         LOGS.watch(
             PgCluster.builder().name("asyncpgit").user("app", "apppw").database("app").start());
@@ -75,6 +78,25 @@ class PgPythonDriversIT {
     }
   }
 
+  /** Where .ci/run installs postgres.js ({@code HALO_NODE_MODULES} overrides). */
+  private static Path nodeModules() {
+    String dir = System.getenv("HALO_NODE_MODULES");
+    return dir != null
+        ? Path.of(dir)
+        : Path.of(System.getProperty("user.home"), ".cache", "halo-node", "node_modules");
+  }
+
+  /** The command that runs {@code driver}'s script (before the script's path), or null. */
+  private static List<String> interpreter(String driver) throws Exception {
+    if (driver.equals("postgresjs")) {
+      boolean there =
+          Tools.onPath("node") && nodeModules().resolve("postgres").toFile().isDirectory();
+      return there ? List.of("env", "NODE_PATH=" + nodeModules(), "node") : null;
+    }
+    String python = pythonWith(driver);
+    return python == null ? null : List.of(python);
+  }
+
   /** The first {@code python3} that imports {@code module}, or null. */
   private static String pythonWith(String module) throws Exception {
     for (String p : List.of("/usr/bin/python3", "python3")) {
@@ -88,34 +110,27 @@ class PgPythonDriversIT {
   }
 
   /**
-   * Runs {@code clients/<driver>_check.py} to {@code port} with the objects {@code setup} makes
-   * (its {@code %s} replaced by {@code tag}) made first, directly.
+   * Runs {@code clients/<driver>_check.*} to {@code port} with the objects {@code setup} makes (its
+   * {@code %s} replaced by {@code tag}) made first, directly.
    */
   private static Tools.Run script(String driver, int port, String tag, String... setup)
       throws Exception {
-    String python = pythonWith(driver);
     try (Connection c = cluster.primary().connect("app", "apppw", "app");
         Statement s = c.createStatement()) {
       for (String sql : setup) {
         s.execute(sql.replace("%s", tag));
       }
     }
-    Path script = Path.of("src/test/resources/clients/" + driver + "_check.py").toAbsolutePath();
-    return Tools.run(
-        "apppw",
-        python,
-        script.toString(),
-        "127.0.0.1",
-        String.valueOf(port),
-        "app",
-        "apppw",
-        "app",
-        tag);
+    String file = driver + (driver.equals("postgresjs") ? "_check.cjs" : "_check.py");
+    List<String> command = new java.util.ArrayList<>(interpreter(driver));
+    command.add(Path.of("src/test/resources/clients", file).toAbsolutePath().toString());
+    command.addAll(List.of("127.0.0.1", String.valueOf(port), "app", "apppw", "app", tag));
+    return Tools.run("apppw", command.toArray(String[]::new));
   }
 
   /** The script's transcript directly and through Halo: both run to their end, byte for byte. */
   private static String sameBothWays(String driver, String... setup) throws Exception {
-    assumeTrue(pythonWith(driver) != null, "no python3 with " + driver + " installed");
+    assumeTrue(interpreter(driver) != null, driver + " is not installed");
     Tools.Run direct = script(driver, cluster.primary().port(), driver + "_direct", setup);
     Tools.Run through = script(driver, halo.primaryListener().getPort(), driver + "_halo", setup);
     assertThat(direct.exit()).as(direct.out()).isZero();
@@ -161,5 +176,27 @@ class PgPythonDriversIT {
         .contains("client 07 total")
         .contains("schema one after-error rows 0")
         .contains("schema zero after-error rows 0");
+  }
+
+  @Test
+  void postgresjs_pipelines_give_the_same_transcript_through_transaction_pooling_as_directly()
+      throws Exception {
+    // Given eight postgres.js clients of one connection each, preparing every statement by name
+    // and pipelining queries with a Sync each (an error among them), each under its own schema's
+    // search_path (a startup parameter here), over a pool of four backend connections
+    String out =
+        sameBothWays(
+            "postgresjs",
+            "create table %s_items (who int, n int)",
+            "create schema %s_s0",
+            "create schema %s_s1",
+            "create table %s_s0.owned (v text)",
+            "create table %s_s1.owned (v text)",
+            "insert into %s_s0.owned values ('zero')",
+            "insert into %s_s1.owned values ('one')");
+    assertThat(out)
+        .contains("client 07 total 878 schema one pipeline 1007 22012 2007")
+        .contains("client 06 rolled back 22012")
+        .contains("client 06 after rollback rows 0");
   }
 }

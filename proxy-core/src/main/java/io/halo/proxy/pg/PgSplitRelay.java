@@ -1087,6 +1087,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   @Override
   protected void keepSetting() {
+    if (!unitRuns()) {
+      return; // a SET only parsed (psycopg, PQprepare) runs nothing: kept when it is executed
+    }
     String text = unitText();
     if (text == null
         || keptBytes + settings.bytes() + text.length() > MAX_KEPT_BYTES
@@ -1167,6 +1170,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     // a prepared setting run again (Bind only): its statement's text, if it can be had exactly
     return wasUtf8(bound) ? keptText(bound) : null;
+  }
+
+  /** Whether the unit runs a statement: a Query, an Execute or a FunctionCall. */
+  private boolean unitRuns() {
+    for (PgFrame f : unit) {
+      if (f.type() == 'Q' || f.type() == 'E' || f.type() == 'F') {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The text of a Query or Parse message as its bytes ({@link #keptText}), or null. */

@@ -1172,6 +1172,14 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     return wasUtf8(bound) ? keptText(bound) : null;
   }
 
+  /**
+   * A name the session never parsed was closed for this unit (or the unit open at a Flush): the
+   * server fails the unit at its first such Bind or Describe and skips the rest up to the Sync, so
+   * one Close is enough, and a unit of many such Binds (or an open unit that streams them without a
+   * Sync) makes Halo send, and count replies for, no more than one.
+   */
+  private boolean unknownClosed;
+
   /** Whether the unit runs a statement: a Query, an Execute or a FunctionCall. */
   private boolean unitRuns() {
     for (PgFrame f : unit) {
@@ -1298,7 +1306,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     Statement s = statements.get(name);
     if (s == null) {
-      if (closesForeign(book, name)) { // (the open unit's own Parses are in statements by now)
+      // (the open unit's own Parses are in statements by now)
+      if (!unknownClosed && closesForeign(book, name)) {
+        unknownClosed = true;
         hiddenInOpen(b, closeStatement(name), false, name);
       }
       return;
@@ -1337,6 +1347,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    * statements beyond what Halo keeps are on it, unknown to the book.
    */
   private boolean closesForeign(Book book, String name) {
+    // (a hostile unit may bind thousands of names it never parsed: only the first is closed, see
+    // unknownClosed)
     return book.forget(name) || (multiplexed && !pinned);
   }
 
@@ -1468,6 +1480,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    * statements beyond {@code pool.max_prepared_statements}, settings.
    */
   private void prelude(Backend b) {
+    unknownClosed = false;
     ByteBuf out = null;
     Book book = b.book();
     List<String> named = null; // the names this hidden unit closes or prepares (rarely any)
@@ -1507,7 +1520,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         continue; // the client's own Parse of it comes first (its collision is handled above)
       }
       if (s == null) {
-        if (closesForeign(book, name)) {
+        if (!unknownClosed && closesForeign(book, name)) {
+          unknownClosed = true;
           out = append(out, closeStatement(name)); // a name the session never parsed
           named = with(named, name);
         }

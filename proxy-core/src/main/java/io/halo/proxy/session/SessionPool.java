@@ -484,10 +484,28 @@ public final class SessionPool<K extends SessionPool.Key, C> {
     }
     boolean all = previous != t.epoch();
     loops.forEach((loop, idle) -> loop.execute(() -> drain(idle, t, all)));
-    // warm keys start again from the sessions of the new topology
+    // warm keys start again from the sessions of the new topology (a session may have come in
+    // since the epoch changed); those of sessions before the first topology (the start-up
+    // reconciliation) belong to it, unless it fences them
+    long first = previous == -1 ? t.epoch() : -1;
     warmers.forEach(
         (loop, mine) ->
-            loop.execute(() -> mine.keySet().removeIf(k -> all || fenced(t, k.backend()))));
+            loop.execute(
+                () -> {
+                  mine.entrySet()
+                      .removeIf(
+                          e ->
+                              fenced(t, e.getKey().backend())
+                                  || (e.getValue().epoch != t.epoch()
+                                      && (first == -1 || e.getValue().epoch != -1)));
+                  mine.forEach(
+                      (k, w) -> {
+                        if (w.epoch == -1) {
+                          w.epoch = first;
+                          warm(loop, k);
+                        }
+                      });
+                }));
     return all;
   }
 

@@ -89,8 +89,8 @@ class PgPoolMaintenanceIT {
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             200,
             c -> HaloFixture.withPrimaryPool(c, pool));
-    // the first topology (start-up reconciliation) starts the pool's epoch: a session before it
-    // leaves min_idle to the next session (its warmer belongs to no epoch), which these tests count
+    // the first topology (start-up reconciliation) starts the pool's epoch and empties the pool:
+    // connections warmed before it are closed and opened again, which these tests would count
     java.util.regex.Pattern epoch =
         java.util.regex.Pattern.compile("halo_cluster_epoch\\{[^}]*\\} [1-9]");
     await().atMost(Duration.ofSeconds(10)).until(() -> epoch.matcher(halo.metrics()).find());

@@ -41,6 +41,8 @@ public enum MySqlError {
    * wait_timeout}.
    */
   IDLE_TRANSACTION_TIMEOUT(4031, "HY000"),
+  /** ER_QUERY_INTERRUPTED: a {@code KILL QUERY} reached a command still waiting in Halo. */
+  QUERY_INTERRUPTED(1317, "70100"),
   /** ER_CONNECTION_KILLED: the backend closed a relayed session's connection. */
   BACKEND_LOST(1927, "70100"),
   /**

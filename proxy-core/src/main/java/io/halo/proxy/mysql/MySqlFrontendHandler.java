@@ -72,6 +72,27 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   static final class SessionTarget implements MySqlKill.Target {
     private volatile Bound bound;
 
+    /** Interrupts a command the session holds in Halo, on {@link #loop}; null before a session. */
+    private volatile Runnable interrupter;
+
+    private volatile io.netty.channel.EventLoop loop;
+
+    /** The session (either relay) that may hold a command: {@code interrupter} runs on loop. */
+    void interruptible(io.netty.channel.EventLoop on, Runnable interrupt) {
+      loop = on;
+      interrupter = interrupt;
+    }
+
+    @Override
+    public boolean interruptWaiting() {
+      Runnable r = interrupter;
+      if (r == null) {
+        return false;
+      }
+      loop.execute(r); // the session's state is its loop's
+      return true;
+    }
+
     private record Bound(io.halo.health.state.BackendNode node, long threadId) {}
 
     void bind(io.halo.health.state.BackendNode node, long threadId) {
@@ -504,6 +525,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
               CAPABILITIES,
               listener.split(),
               target::bind);
+      target.interruptible(client.eventLoop(), relay::cancelWaiting);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
       client.closeFuture().addListener(f -> listener.sessions().remove(relay));

@@ -47,6 +47,34 @@ public final class MySqlKill {
       io.halo.health.state.BackendNode n = backendNode();
       return n == null ? null : n.name();
     }
+
+    /**
+     * {@code KILL QUERY} of the session: a command it holds in Halo (for a pooled connection, a
+     * permit, the end of a failover) is answered with ERR 1317 on the session's own event loop and
+     * never runs, as the server interrupts the query it runs. Any thread; false when the session
+     * cannot hold a command (no session yet).
+     */
+    default boolean interruptWaiting() {
+      return false;
+    }
+  }
+
+  /**
+   * {@code KILL QUERY}: a command the target holds in Halo (waiting for a pooled connection, a
+   * permit, the end of a failover) is interrupted, on the target's event loop. When no backend
+   * thread runs the target's work (thread id 0, a transaction-pooled session between commands),
+   * Halo answers OK itself, as a server answers {@code KILL QUERY} of an existing thread (the
+   * server would say 1094 for thread 0); null when the KILL goes on to the target's backend.
+   */
+  static ByteBuf answeredHere(ByteBufAllocator alloc, Request kill, Target target, int status) {
+    if (!kill.kind().equals("QUERY ")) {
+      return null;
+    }
+    boolean interruptible = target.interruptWaiting();
+    if (target.backendThreadId() != 0 || !interruptible) {
+      return null;
+    }
+    return MySqlPackets.frame(alloc, 1, MySqlPackets.ok(alloc, 0, 0, status, 0));
   }
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MySqlKill.class);
@@ -125,6 +153,13 @@ public final class MySqlKill {
       // Not a Halo id: a backend thread id (CONNECTION_ID(), the processlist), which the backend
       // resolves itself, as for a direct client (1094 if it has no such thread).
       return buf;
+    }
+    ByteBuf here = answeredHere(ctx.alloc(), kill, target, session.tracker().status());
+    if (here != null) {
+      buf.release();
+      ctx.writeAndFlush(here);
+      ((MySqlRelayHandler) ctx.handler()).killAnswered();
+      return null;
     }
     buf.release();
     if (target.backendNode() == null) {

@@ -117,12 +117,15 @@ final class MySqlRelayHandler extends io.halo.proxy.session.PeerRelay {
     buf.release();
   }
 
-  /** Held buffers whose transaction permit was refused: the first one's command is answered. */
-  void refuseHeld(java.util.List<ByteBuf> bufs, String message) {
+  /**
+   * Held buffers whose transaction permit was refused or given up: the first one's command is
+   * answered with {@code error}.
+   */
+  void refuseHeld(java.util.List<ByteBuf> bufs, MySqlError error, String message) {
     for (int i = 0; i < bufs.size(); i++) {
       ByteBuf b = bufs.get(i);
       if (i == 0) {
-        refuse(ctx, b, message);
+        answer(ctx, b, error, message);
       } else {
         clientRead(ctx, b);
       }

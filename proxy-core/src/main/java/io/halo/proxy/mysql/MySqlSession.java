@@ -157,6 +157,7 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     this.credentials = credentials;
     this.user = hello.user();
     this.target = target;
+    target.interruptible(client.eventLoop(), this::interruptWaiting);
     this.deprecateEof =
         (hello.capabilities()
                 & MySqlFrontendHandler.CAPABILITIES
@@ -220,6 +221,21 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     return gate.refusal();
   }
 
+  /**
+   * {@code KILL QUERY} of this session while its command waits for a transaction permit: the
+   * command is answered with ERR 1317 and never runs. Event loop.
+   */
+  void interruptWaiting() {
+    if (!held || !gate.waiting() || closing || moving) {
+      return;
+    }
+    gate.abandon(); // its outcome never runs
+    held = false;
+    List<ByteBuf> bufs = takeHeld();
+    publish();
+    toBackend.refuseHeld(bufs, MySqlError.QUERY_INTERRUPTED, "Query execution was interrupted");
+  }
+
   private void permitOutcome(String refused) {
     if (closing || moving) {
       gate.abandon();
@@ -234,7 +250,7 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
     held = false;
     List<ByteBuf> bufs = takeHeld();
     publish();
-    toBackend.refuseHeld(bufs, refused);
+    toBackend.refuseHeld(bufs, MySqlError.TOO_MANY_CONNECTIONS, refused);
   }
 
   private void bind(MySqlBackendConnection conn) {

@@ -490,12 +490,57 @@ final class MySqlSplitRelay
       park();
       return;
     }
+    if (command == MySqlPackets.COM_QUERY && multiplexed && !pinned && unbound() && killedHere(p)) {
+      return; // as COM_PING: neither waits for nor takes a pooled connection
+    }
     if (!statementCommand(p, command)) {
       return;
     }
     waiting = p;
     kind = null;
     dispatch();
+  }
+
+  /**
+   * A {@code KILL QUERY} that Halo answers without a backend connection ({@link
+   * MySqlKill#answeredHere}): Connector/J's {@code cancel()} and {@code setQueryTimeout} send it
+   * from a new session, which must not wait behind the pool it may be cancelling a wait for.
+   */
+  private boolean killedHere(MySqlPacket p) {
+    MySqlKill.Request k = killIn(p);
+    var target = k == null ? null : listener.connectionIds().target(k.connectionId()).orElse(null);
+    ByteBuf here =
+        target == null ? null : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus);
+    if (here == null) {
+      return false;
+    }
+    p.release();
+    client.writeAndFlush(here);
+    return true;
+  }
+
+  /** The KILL in {@code p} (a COM_QUERY), or null; {@code p} stays the caller's. */
+  private MySqlKill.Request killIn(MySqlPacket p) {
+    ByteBuf payload = p.payload();
+    int n = payload.readableBytes();
+    if (n > MySqlKill.MAX_LENGTH) {
+      return null; // not a KILL: no copy of every long query to find out
+    }
+    int i = payload.readerIndex() + 1;
+    int end = payload.readerIndex() + n;
+    while (i < end && payload.getByte(i) == ' ') {
+      i++;
+    }
+    if (i == end || (payload.getByte(i) | 0x20) != 'k') {
+      return null;
+    }
+    ByteBuf wire = client.alloc().buffer(4 + n);
+    wire.writeMediumLE(n).writeByte(0).writeBytes(payload, payload.readerIndex(), n);
+    try {
+      return MySqlKill.parse(wire).orElse(null);
+    } finally {
+      wire.release();
+    }
   }
 
   /**
@@ -772,6 +817,11 @@ final class MySqlSplitRelay
     refuse(MySqlError.TOO_MANY_CONNECTIONS, message);
   }
 
+  @Override
+  protected void cancelled() {
+    refuse(MySqlError.QUERY_INTERRUPTED, "Query execution was interrupted");
+  }
+
   /** Answers the waiting command with {@code e} without running it; the session goes on. */
   private void refuse(MySqlError e, String message) {
     MySqlPacket p = waiting;
@@ -934,45 +984,41 @@ final class MySqlSplitRelay
    * A KILL naming a Halo connection id, sent to the backend that runs that session, if it is ours.
    */
   private boolean kill(MySqlPacket p) {
-    if (p.payload().readableBytes() > MySqlKill.MAX_LENGTH) {
-      return false; // not a KILL: no copy of every long query to find out
+    MySqlKill.Request request = killIn(p);
+    if (request == null) {
+      return false;
     }
-    ByteBuf wire = client.alloc().buffer(4 + p.payload().readableBytes());
-    wire.writeMediumLE(p.payload().readableBytes())
-        .writeByte(0)
-        .writeBytes(p.payload(), p.payload().readerIndex(), p.payload().readableBytes());
-    try {
-      var request = MySqlKill.parse(wire);
-      if (request.isEmpty()) {
-        return false;
-      }
-      p.release();
-      var target = listener.connectionIds().target(request.get().connectionId()).orElse(null);
-      String on = target == null ? null : target.backendName();
-      Backend leg =
-          on == null
-              ? null
-              : on.equals(primary.node().name())
-                  ? primary
-                  : replica != null && on.equals(replica.node().name()) ? replica : null;
-      if (leg == null || leg.channel() == null) {
-        client.writeAndFlush(
-            MySqlKill.unknownThread(
-                client.alloc(),
-                request.get().connectionId(),
-                target == null ? "" : " (it runs on a backend this session has no connection to)"));
-        return true;
-      }
-      leg.owe(Owed.client());
-      last = leg;
-      ByteBuf rewritten =
-          MySqlKill.rewrite(client.alloc(), request.get(), target.backendThreadId());
-      sent(leg, rewritten.slice(rewritten.readerIndex() + 4, rewritten.readableBytes() - 4));
-      leg.channel().writeAndFlush(rewritten);
+    p.release();
+    var target = listener.connectionIds().target(request.connectionId()).orElse(null);
+    ByteBuf here =
+        target == null
+            ? null
+            : MySqlKill.answeredHere(client.alloc(), request, target, primaryStatus);
+    if (here != null) {
+      client.writeAndFlush(here);
       return true;
-    } finally {
-      wire.release();
     }
+    String on = target == null ? null : target.backendName();
+    Backend leg =
+        on == null
+            ? null
+            : on.equals(primary.node().name())
+                ? primary
+                : replica != null && on.equals(replica.node().name()) ? replica : null;
+    if (leg == null || leg.channel() == null) {
+      client.writeAndFlush(
+          MySqlKill.unknownThread(
+              client.alloc(),
+              request.connectionId(),
+              target == null ? "" : " (it runs on a backend this session has no connection to)"));
+      return true;
+    }
+    leg.owe(Owed.client());
+    last = leg;
+    ByteBuf rewritten = MySqlKill.rewrite(client.alloc(), request, target.backendThreadId());
+    sent(leg, rewritten.slice(rewritten.readerIndex() + 4, rewritten.readableBytes() - 4));
+    leg.channel().writeAndFlush(rewritten);
+    return true;
   }
 
   /** A client's PREPARE in flight: its text and the settings it is prepared under. */

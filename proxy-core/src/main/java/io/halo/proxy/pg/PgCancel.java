@@ -18,9 +18,17 @@ final class PgCancel {
 
   private PgCancel() {}
 
+  /**
+   * The cancel request of {@code session}'s client, from a connection on {@code loop}: a request
+   * waiting in Halo is answered as cancelled (PgSession#cancel); else it goes to the backend.
+   */
   static void forward(EventLoop loop, Transports transports, PgSession session) {
-    PgSession.CancelTarget target =
-        session.cancelTarget(); // one read: address and keys of one connection
+    session.cancel(() -> toBackend(loop, transports, session));
+  }
+
+  /** On the session's event loop: to the backend connection that runs its work, if any. */
+  private static void toBackend(EventLoop loop, Transports transports, PgSession session) {
+    PgSession.CancelTarget target = session.cancelTarget();
     if (target.processId() == 0) {
       return; // the session has no backend connection now, so nothing runs
     }

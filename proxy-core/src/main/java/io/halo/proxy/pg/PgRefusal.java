@@ -26,6 +26,7 @@ import io.netty.channel.Channel;
 final class PgRefusal implements PgStreamScanner.Listener {
 
   private final Channel client;
+  private final SqlState state;
   private final String message;
   private final long maxMessageSize;
   private final PgStreamScanner scanner = new PgStreamScanner(this);
@@ -34,8 +35,9 @@ final class PgRefusal implements PgStreamScanner.Listener {
   private boolean terminated;
   private String violation;
 
-  PgRefusal(Channel client, String message, long maxMessageSize) {
+  PgRefusal(Channel client, SqlState state, String message, long maxMessageSize) {
     this.client = client;
+    this.state = state;
     this.message = message;
     this.maxMessageSize = maxMessageSize;
   }
@@ -110,9 +112,7 @@ final class PgRefusal implements PgStreamScanner.Listener {
   }
 
   private void error() {
-    client.write(
-        PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message),
-        client.voidPromise());
+    client.write(PgMessages.error(client.alloc(), state, message), client.voidPromise());
   }
 
   private void ready() {

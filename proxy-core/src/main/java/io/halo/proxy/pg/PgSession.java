@@ -196,6 +196,33 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     return route() != Route.REPLICAS;
   }
 
+  /**
+   * A client's cancel request for this session (any thread), decided on the session's event loop: a
+   * request waiting in Halo is answered as cancelled there; otherwise {@code forward} sends the
+   * cancel to the backend connection running the session's work, read on that loop too.
+   */
+  void cancel(Runnable forward) {
+    client
+        .eventLoop()
+        .execute(
+            () -> {
+              if (split != null) {
+                if (!split.cancelWaiting()) {
+                  forward.run();
+                }
+              } else if (held && gate.waiting() && state != SessionState.CLOSING) {
+                // new work waits for a transaction permit; nothing runs on the backend
+                gate.abandon();
+                refuseHeld(SqlState.QUERY_CANCELED, CANCELED);
+              } else {
+                forward.run();
+              }
+            });
+  }
+
+  /** What PostgreSQL says to the client of a cancelled statement. */
+  static final String CANCELED = "canceling statement due to user request";
+
   void split(PgSplitRelay relay) {
     this.split = relay;
   }
@@ -431,13 +458,18 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
 
   /** Answers every held buffer as refused work (ERROR 53300), then reads the client again. */
   private void refuseHeld(String message) {
+    refuseHeld(SqlState.TOO_MANY_CONNECTIONS, message);
+  }
+
+  /** Answers every held buffer as work that failed with {@code error}; reads the client again. */
+  private void refuseHeld(SqlState error, String message) {
     if (toClient == null || !toClient.clientStreamAtBoundary()) {
       // the backend is mid-way through an asynchronous message (NOTIFY): no room for an error
-      terminate(SqlState.TOO_MANY_CONNECTIONS, message);
+      terminate(error, message);
       return;
     }
     held = false;
-    refusal = new PgRefusal(client, message, listener.server().maxMessageSize());
+    refusal = new PgRefusal(client, error, message, listener.server().maxMessageSize());
     List<ByteBuf> bufs = takeHeld();
     for (ByteBuf b : bufs) {
       continueRefusal(b);

@@ -579,6 +579,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   /** Answers the buffered unit as a failed statement (53300) without sending it anywhere. */
   @Override
   protected void refuse(String message) {
+    answerUnrun(SqlState.TOO_MANY_CONNECTIONS, message);
+  }
+
+  @Override
+  protected void cancelled() {
+    answerUnrun(SqlState.QUERY_CANCELED, PgSession.CANCELED);
+  }
+
+  /** Answers the waiting unit with {@code state} without running it; the session goes on. */
+  private void answerUnrun(SqlState state, String message) {
     unitSetting = null; // it never ran
     unit.forEach(PgFrame::release);
     unit.clear();
@@ -586,7 +596,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     unitBytes = 0;
     functionsChecked = false;
     emitRun();
-    client.write(PgMessages.error(client.alloc(), SqlState.TOO_MANY_CONNECTIONS, message));
+    client.write(PgMessages.error(client.alloc(), state, message));
     if (complete) {
       client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
     } else {

@@ -26,6 +26,8 @@ public enum SqlState {
   IDLE_IN_TRANSACTION_TIMEOUT("25P03"),
   /** 53300 too_many_connections. */
   TOO_MANY_CONNECTIONS("53300"),
+  /** 57014 query_canceled: a cancel request reached a request still waiting in Halo. */
+  QUERY_CANCELED("57014"),
   /** 57P01 admin_shutdown: Halo is stopping or the backend is being failed over. */
   ADMIN_SHUTDOWN("57P01"),
   /** 57P03 cannot_connect_now: no backend can take the session at the moment. */

@@ -85,6 +85,61 @@ class MySqlTransactionPoolIT {
   }
 
   @Test
+  void a_kill_query_of_a_statement_waiting_for_a_pooled_connection_interrupts_it_unrun()
+      throws Exception {
+    // Given a pool of one connection, held by a's open transaction
+    PoolConfig one =
+        new PoolConfig(
+            PoolConfig.Mode.TRANSACTION,
+            4,
+            Duration.ofMinutes(5),
+            Duration.ofHours(1),
+            1,
+            Duration.ofSeconds(60),
+            PoolConfig.DEFAULT_MAX_PREPARED,
+            Duration.ofSeconds(30),
+            0);
+    java.util.concurrent.ExecutorService ex =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (HaloServer own = startHalo(one)) {
+      io.halo.proxy.PoolWaits.awaitFirstTopology(() -> MySqlHalo.metrics(own));
+      killWaiting(own, ex);
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  private static void killWaiting(HaloServer own, java.util.concurrent.ExecutorService ex)
+      throws Exception {
+    try (Connection a = connect(own.boundAddresses().get(0).getPort(), "");
+        Connection b = connect(own.boundAddresses().get(0).getPort(), "");
+        Connection killer = connect(own.boundAddresses().get(0).getPort(), "");
+        Statement sb = b.createStatement()) {
+      a.setAutoCommit(false);
+      assertThat(one(a, "select 1")).isEqualTo("1");
+      // When b's insert waits for that connection, and another session kills b's query with the
+      // connection id b's driver got from Halo
+      java.util.concurrent.Future<SQLException> insert =
+          io.halo.proxy.PoolWaits.waitingUpdate(
+              ex, sb, "insert into items values (800, 'cancelled')", () -> MySqlHalo.metrics(own));
+      long id = b.unwrap(com.mysql.cj.jdbc.JdbcConnection.class).getId();
+      try (Statement k = killer.createStatement()) {
+        k.execute("KILL QUERY " + id); // OK at once: the killer needs no pooled connection either
+      }
+      // Then b's statement is interrupted at once (a's transaction still holds the connection),
+      // as the server interrupts a query: ERR 1317
+      SQLException e = insert.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      org.junit.jupiter.api.Assertions.assertNotNull(e, "the insert was not interrupted");
+      assertThat(e.getErrorCode()).isEqualTo(1317);
+      assertThat(e.getSQLState()).isEqualTo("70100");
+      // and it never ran; b goes on once a gives the connection back (autocommit on again)
+      a.commit();
+      a.setAutoCommit(true);
+      assertThat(one(b, "select count(*) from items where id = 800")).isEqualTo("0");
+    }
+  }
+
+  @Test
   void a_session_idle_in_a_transaction_beyond_idle_transaction_timeout_ends_rolled_back()
       throws Exception {
     // Given a Halo whose pool ends sessions idle in a transaction for 1 s

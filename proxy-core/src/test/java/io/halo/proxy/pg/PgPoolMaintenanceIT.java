@@ -91,9 +91,7 @@ class PgPoolMaintenanceIT {
             c -> HaloFixture.withPrimaryPool(c, pool));
     // the first topology (start-up reconciliation) starts the pool's epoch and empties the pool:
     // connections warmed before it are closed and opened again, which these tests would count
-    java.util.regex.Pattern epoch =
-        java.util.regex.Pattern.compile("halo_cluster_epoch\\{[^}]*\\} [1-9]");
-    await().atMost(Duration.ofSeconds(10)).until(() -> epoch.matcher(halo.metrics()).find());
+    io.halo.proxy.PoolWaits.awaitFirstTopology(halo::metrics);
   }
 
   private Connection connect() throws SQLException {

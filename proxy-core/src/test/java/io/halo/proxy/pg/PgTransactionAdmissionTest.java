@@ -314,6 +314,49 @@ class PgTransactionAdmissionTest {
   }
 
   @Test
+  void a_cancel_of_a_statement_waiting_for_a_permit_answers_57014_and_it_never_runs() {
+    // Given one transaction per backend, held by A, and B's statement waiting for the permit
+    Admission admission = admission(1, 5, UserLimits.none());
+    Pair a = session(admission, "a");
+    Pair b = session(admission, "b");
+    a.fromClient(query("BEGIN"));
+    a.backendGot();
+    a.ready('T');
+    b.fromClient(query("SELECT 1"));
+    assertThat(b.backendGot()).isEmpty();
+
+    // When B's client cancels it (a CancelRequest on another connection)
+    AtomicInteger forwarded = new AtomicInteger();
+    b.session.cancel(forwarded::incrementAndGet);
+    b.client.runPendingTasks();
+
+    // Then B gets what a server answers a cancelled statement, and nothing went to a server
+    assertThat(b.clientGot())
+        .matches("E\\[[^]]*C57014\\|Mcanceling statement due to user request[^]]*\\]Z");
+    assertThat(forwarded).hasValue(0);
+    assertThat(b.backendGot()).isEmpty();
+    assertThat(b.client.config().isAutoRead()).isTrue();
+    assertThat(admission.limiters())
+        .filteredOn(l -> l.unit().equals("transactions"))
+        .singleElement()
+        .satisfies(l -> assertThat(l.waiting()).isZero());
+
+    // And when A's transaction ends, the cancelled statement still does not run; B's next does
+    a.fromClient(query("COMMIT"));
+    a.ready('I');
+    b.client.runPendingTasks();
+    assertThat(b.backendGot()).isEmpty();
+    b.fromClient(query("SELECT 2"));
+    assertThat(b.backendGot()).isEqualTo("Q");
+    b.ready('I');
+
+    // A cancel while nothing waits goes to the backend, as before
+    b.session.cancel(forwarded::incrementAndGet);
+    b.client.runPendingTasks();
+    assertThat(forwarded).hasValue(1);
+  }
+
+  @Test
   void a_client_that_leaves_while_waiting_gives_up_its_place_and_the_permit_is_not_leaked() {
     Admission admission = admission(1, 5, UserLimits.none());
     Pair a = session(admission, "a");

@@ -800,6 +800,48 @@ class PgTransactionPoolIT {
   }
 
   /** A one-loop Halo of its own whose pool holds one connection. */
+  @Test
+  void a_cancel_of_a_statement_waiting_for_a_pooled_connection_answers_57014_and_it_never_runs()
+      throws Exception {
+    // Given a pool of one connection, held by a's open transaction
+    HaloFixture own = poolOfOne(Duration.ofMinutes(5), Duration.ofHours(1));
+    io.halo.proxy.PoolWaits.awaitFirstTopology(own::metrics);
+    ExecutorService ex = Executors.newSingleThreadExecutor();
+    try (own;
+        Connection a = own.connect(USER, PW, "app", "");
+        Connection b = own.connect(USER, PW, "app", "");
+        Statement sa = a.createStatement();
+        Statement sb = b.createStatement()) {
+      sa.execute("create table cancel_waiting (v int)");
+      a.setAutoCommit(false);
+      sa.execute("select 1");
+      // When b's insert waits for that connection, and b's driver cancels it (Statement.cancel)
+      Future<SQLException> insert =
+          io.halo.proxy.PoolWaits.waitingUpdate(
+              ex, sb, "insert into cancel_waiting values (1)", own::metrics);
+      sb.cancel();
+      // Then b gets what a server answers a cancelled statement, at once: a is still inside its
+      // transaction, so the connection never came free
+      SQLException e = insert.get(10, TimeUnit.SECONDS);
+      org.junit.jupiter.api.Assertions.assertNotNull(e, "the insert was not cancelled");
+      assertThat(e.getSQLState()).isEqualTo("57014");
+      assertThat(e.getMessage()).contains("canceling statement due to user request");
+      // and the insert never ran; b goes on once a's transaction ends (its place in the pool's
+      // queue is given up then: the connection it gets goes back at once)
+      a.commit();
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> !io.halo.proxy.PoolWaits.oneWaiting(own::metrics));
+      try (ResultSet rs = sb.executeQuery("select count(*) from cancel_waiting")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isZero();
+      }
+      sb.execute("drop table cancel_waiting");
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
   private static HaloFixture poolOfOne(Duration idleTimeout, Duration maxLifetime)
       throws InterruptedException {
     return HaloFixture.start(

@@ -246,6 +246,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   /** Answers the waiting request as refused by admission ({@code message}); the session goes on. */
   protected abstract void refuse(String message);
 
+  /**
+   * Answers the waiting request as the server answers a cancelled one (it never ran); the session
+   * goes on. See {@link #cancelWaiting}.
+   */
+  protected abstract void cancelled();
+
   /** Sends the waiting request to {@code target}, with what {@code target} lacks before it. */
   protected abstract void send(L target);
 
@@ -533,6 +539,41 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         this::resume,
         () -> closed);
   }
+
+  /**
+   * A client's cancel (PostgreSQL's CancelRequest, MySQL's {@code KILL QUERY}), on the session's
+   * event loop: when nothing of the session runs on a server and its request waits in Halo (for a
+   * pooled connection, an admission permit, the end of a failover or a switchover), the request is
+   * answered as cancelled and never runs, as a server cancels the statement it runs; its waits are
+   * given up. False when there is no such request: the cancel goes to the server running the
+   * session's work, if any (a request parked behind another one's answers goes on with it).
+   */
+  public final boolean cancelWaiting() {
+    if (closed
+        || !parked
+        || !hasPending()
+        || (primary != null && (!primary.idle() || midRequest(primary)))
+        || (replica != null && (!replica.idle() || midRequest(replica)))) {
+      return false;
+    }
+    if (gate.waiting()) {
+      gate.abandon(); // its outcome never runs
+    }
+    checkoutUntil = 0; // a scheduled retry of the checkout finds nothing waiting
+    cancelledOpening = primary != null && primary.connecting();
+    parked = false;
+    kind = null;
+    primaryOnce = false;
+    cancelled();
+    drain();
+    return true;
+  }
+
+  /**
+   * The request the primary's connection is opening for was cancelled ({@link #cancelWaiting}):
+   * nobody waits for the outcome; a connection that comes goes back at once.
+   */
+  private boolean cancelledOpening;
 
   protected final void park() {
     parked = true;
@@ -1084,6 +1125,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         checkoutUntil = 0;
         primaryAttached(b, c);
       }
+    } else if (b.isPrimary() && cancelledOpening) {
+      // the request it was opened for was cancelled meanwhile: nobody to tell; the next request
+      // checks out again (a dead primary shows there)
+      cancelledOpening = false;
+      resume();
+      return;
     } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {
       refuse(refusalOf(done.cause())); // the pool stayed full: this request fails, not the session
       kind = null;
@@ -1115,7 +1162,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       replica = null;
       replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
     }
+    boolean cancelled = b.isPrimary() && cancelledOpening;
+    if (cancelled) {
+      cancelledOpening = false;
+    }
     resume();
+    if (cancelled) {
+      releaseIfIdle(); // unless a request that came since took it
+    }
   }
 
   /** Adopts a connection already logged in (the primary's, at session start). */

@@ -251,6 +251,9 @@ class SplitRelayTest {
     protected void refuse(String message) {}
 
     @Override
+    protected void cancelled() {}
+
+    @Override
     protected void send(Leg target) {
       target.owe(Owed.client());
       last = target;

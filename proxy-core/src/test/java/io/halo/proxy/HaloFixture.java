@@ -39,6 +39,47 @@ public final class HaloFixture implements AutoCloseable {
     this.server = server;
   }
 
+  /**
+   * A cluster whose user {@code app} (password {@code apppw}) owns database {@code app}, so tests
+   * may create tables there; its logs kept by {@code logs} when a test fails.
+   */
+  public static PgCluster appCluster(io.halo.testkit.KeepLogsOnFailure logs, String name)
+      throws Exception {
+    PgCluster cluster =
+        logs.watch(PgCluster.builder().name(name).user("app", "apppw").database("app").start());
+    try (Connection c = cluster.primary().connectAsSuperuser();
+        java.sql.Statement s = c.createStatement()) {
+      s.execute("ALTER DATABASE app OWNER TO app");
+    }
+    return cluster;
+  }
+
+  /**
+   * Halo in front of an {@link #appCluster}, user {@code app} by SCRAM, its primary listener
+   * transaction-pooled over {@code size} connections (waits up to 60 s).
+   */
+  public static HaloFixture transactionPooled(PgCluster cluster, int size)
+      throws InterruptedException {
+    return start(
+        cluster,
+        server(Duration.ofSeconds(15), 64L << 20),
+        List.of(
+            new UserConfig(
+                "app", "apppw", io.halo.conf.model.AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+        100,
+        c ->
+            withPrimaryPool(
+                c,
+                new io.halo.conf.model.PoolConfig(
+                    io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+                    8,
+                    Duration.ofMinutes(5),
+                    Duration.ofHours(1),
+                    size,
+                    Duration.ofSeconds(60),
+                    io.halo.conf.model.PoolConfig.DEFAULT_MAX_PREPARED)));
+  }
+
   public static HaloFixture start(
       PgCluster cluster, ServerConfig server, List<UserConfig> users, int maxClients)
       throws InterruptedException {

@@ -3,9 +3,6 @@ package io.halo.proxy.pg;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.PoolConfig;
-import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.Tools;
 import io.halo.testkit.KeepLogsOnFailure;
@@ -13,7 +10,6 @@ import io.halo.testkit.PgCluster;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,30 +41,8 @@ class PgDriverTranscriptsIT {
             || interpreter("psycopg") != null
             || interpreter("postgresjs") != null,
         "none of asyncpg, psycopg, postgres.js installed");
-    cluster =
-        LOGS.watch(
-            PgCluster.builder().name("asyncpgit").user("app", "apppw").database("app").start());
-    try (Connection c = cluster.primary().connectAsSuperuser();
-        Statement s = c.createStatement()) {
-      s.execute("ALTER DATABASE app OWNER TO app");
-    }
-    halo =
-        HaloFixture.start(
-            cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
-            100,
-            c ->
-                HaloFixture.withPrimaryPool(
-                    c,
-                    new PoolConfig(
-                        PoolConfig.Mode.TRANSACTION,
-                        8,
-                        Duration.ofMinutes(5),
-                        Duration.ofHours(1),
-                        POOL_SIZE,
-                        Duration.ofSeconds(60),
-                        PoolConfig.DEFAULT_MAX_PREPARED)));
+    cluster = HaloFixture.appCluster(LOGS, "asyncpgit");
+    halo = HaloFixture.transactionPooled(cluster, POOL_SIZE);
   }
 
   @AfterAll

@@ -60,21 +60,30 @@ public final class MySqlKill {
   }
 
   /**
-   * {@code KILL QUERY}: a command the target holds in Halo (waiting for a pooled connection, a
-   * permit, the end of a failover) is interrupted, on the target's event loop. When no backend
-   * thread runs the target's work (thread id 0, a transaction-pooled session between commands),
-   * Halo answers OK itself, as a server answers {@code KILL QUERY} of an existing thread (the
-   * server would say 1094 for thread 0); null when the KILL goes on to the target's backend.
+   * A {@code KILL QUERY} of a target that runs nothing on a backend (thread id 0, a
+   * transaction-pooled session between commands): a command it holds in Halo (for a pooled
+   * connection, a permit, the end of a failover) is interrupted on its event loop, and Halo answers
+   * the KILL OK, as a server answers {@code KILL QUERY} of an existing thread (the server would say
+   * 1094 for thread 0). Null when the KILL goes on to the target's backend ({@link
+   * #interruptAlso}).
    */
   static ByteBuf answeredHere(ByteBufAllocator alloc, Request kill, Target target, int status) {
-    if (!kill.kind().equals("QUERY ")) {
-      return null;
-    }
-    boolean interruptible = target.interruptWaiting();
-    if (target.backendThreadId() != 0 || !interruptible) {
+    if (!kill.kind().equals("QUERY ")
+        || target.backendThreadId() != 0
+        || !target.interruptWaiting()) {
       return null;
     }
     return MySqlPackets.frame(alloc, 1, MySqlPackets.ok(alloc, 0, 0, status, 0));
+  }
+
+  /**
+   * A {@code KILL QUERY} that goes on to the target's backend thread: a command the target holds in
+   * Halo meanwhile (a plain session waiting for a transaction permit) is interrupted as well.
+   */
+  static void interruptAlso(Request kill, Target target) {
+    if (kill.kind().equals("QUERY ")) {
+      target.interruptWaiting();
+    }
   }
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(MySqlKill.class);
@@ -167,6 +176,7 @@ public final class MySqlKill {
       ((MySqlRelayHandler) ctx.handler()).killAnswered();
       return null;
     }
+    interruptAlso(kill, target);
     String sql = "KILL " + kill.kind() + target.backendThreadId();
     if (target.backendNode().name().equals(session.backendName())) {
       log.debug(

@@ -1013,6 +1013,7 @@ final class MySqlSplitRelay
               target == null ? "" : " (it runs on a backend this session has no connection to)"));
       return true;
     }
+    MySqlKill.interruptAlso(request, target);
     leg.owe(Owed.client());
     last = leg;
     ByteBuf rewritten = MySqlKill.rewrite(client.alloc(), request, target.backendThreadId());

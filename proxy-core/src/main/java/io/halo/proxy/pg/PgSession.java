@@ -210,7 +210,11 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
                 if (!split.cancelWaiting()) {
                   forward.run();
                 }
-              } else if (held && gate.waiting() && state != SessionState.CLOSING) {
+              } else if (held
+                  && gate.waiting()
+                  && state != SessionState.CLOSING
+                  && toClient != null
+                  && toClient.clientStreamAtBoundary()) {
                 // new work waits for a transaction permit; nothing runs on the backend
                 gate.abandon();
                 refuseHeld(SqlState.QUERY_CANCELED, CANCELED);

@@ -474,7 +474,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       if (t == 'S') {
         skipToSync = false;
         emitRun();
-        client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
+        client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), unrunStatus()));
       }
       return;
     }
@@ -587,6 +587,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     answerUnrun(SqlState.QUERY_CANCELED, PgSession.CANCELED);
   }
 
+  /**
+   * The transaction status after an error Halo answers for a unit it did not run: idle outside a
+   * transaction; failed inside one, as after a server's error (a session whose transaction was lost
+   * with its connection waits for its ROLLBACK).
+   */
+  private byte unrunStatus() {
+    return txStatus == 'I' ? (byte) 'I' : (byte) 'E';
+  }
+
   /** Answers the waiting unit with {@code state} without running it; the session goes on. */
   private void answerUnrun(SqlState state, String message) {
     unitSetting = null; // it never ran
@@ -598,7 +607,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     emitRun();
     client.write(PgMessages.error(client.alloc(), state, message));
     if (complete) {
-      client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), (byte) 'I'));
+      client.writeAndFlush(PgMessages.readyForQuery(client.alloc(), unrunStatus()));
     } else {
       client.flush();
       skipToSync = true; // the ReadyForQuery is the client's Sync's

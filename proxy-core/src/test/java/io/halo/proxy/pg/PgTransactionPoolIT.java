@@ -799,19 +799,18 @@ class PgTransactionPoolIT {
     }
   }
 
-  /** A one-loop Halo of its own whose pool holds one connection. */
   @Test
   void a_cancel_of_a_statement_waiting_for_a_pooled_connection_answers_57014_and_it_never_runs()
       throws Exception {
     // Given a pool of one connection, held by a's open transaction
     HaloFixture own = poolOfOne(Duration.ofMinutes(5), Duration.ofHours(1));
-    io.halo.proxy.PoolWaits.awaitFirstTopology(own::metrics);
     ExecutorService ex = Executors.newSingleThreadExecutor();
     try (own;
-        Connection a = own.connect(USER, PW, "app", "");
+        Connection a = awaitFirstTopology(own).connect(USER, PW, "app", "");
         Connection b = own.connect(USER, PW, "app", "");
         Statement sa = a.createStatement();
         Statement sb = b.createStatement()) {
+      sa.execute("drop table if exists cancel_waiting");
       sa.execute("create table cancel_waiting (v int)");
       a.setAutoCommit(false);
       sa.execute("select 1");
@@ -842,6 +841,79 @@ class PgTransactionPoolIT {
     }
   }
 
+  @Test
+  void a_cancel_of_a_statement_waiting_for_a_transaction_permit_gives_its_connection_back()
+      throws Exception {
+    // Given one transaction at a time on the primary (throttle.max_transactions 1), held by a
+    ExecutorService ex = Executors.newSingleThreadExecutor();
+    try (HaloFixture own =
+            awaitFirstTopology(
+                secondHalo(
+                    c -> {
+                      ClusterConfig m = multiplexed(c);
+                      return new ClusterConfig(
+                          m.name(),
+                          m.engine(),
+                          m.listeners(),
+                          m.backends(),
+                          m.monitor(),
+                          m.failover(),
+                          new io.halo.conf.model.ThrottleConfig(
+                              100,
+                              100,
+                              Duration.ofSeconds(60),
+                              1,
+                              io.halo.conf.model.ThrottleLimit.FIXED,
+                              1));
+                    }));
+        Connection a = own.connect(USER, PW, "app", "");
+        Connection b = own.connect(USER, PW, "app", "");
+        Statement sb = b.createStatement()) {
+      a.setAutoCommit(false);
+      assertThat(backendPid(a)).isPositive();
+      // When b's statement, on a connection of its own already, waits for the permit and b's
+      // driver cancels it
+      Future<SQLException> select =
+          ex.submit(
+              () -> {
+                try {
+                  sb.execute("select 1");
+                  return null;
+                } catch (SQLException e) {
+                  return e;
+                }
+              });
+      java.util.regex.Pattern queued =
+          java.util.regex.Pattern.compile(
+              "halo_throttle_queue_length\\{[^}]*unit=\"transactions\"[^}]*\\} 1");
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .failFast("the statement did not wait for a permit", select::isDone)
+          .until(() -> queued.matcher(own.metrics()).find());
+      sb.cancel();
+      // Then b gets 57014 at once, and the connection it took goes back to the pool: once a's
+      // transaction ends, both connections wait idle there
+      SQLException e = select.get(10, TimeUnit.SECONDS);
+      org.junit.jupiter.api.Assertions.assertNotNull(e, "the statement was not cancelled");
+      assertThat(e.getSQLState()).isEqualTo("57014");
+      a.commit();
+      java.util.regex.Pattern bothIdle =
+          java.util.regex.Pattern.compile("halo_pool_idle_connections\\{[^}]*\\} 2");
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> bothIdle.matcher(own.metrics()).find());
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  /** {@code own} once Halo's first topology is out (PoolWaits#awaitFirstTopology). */
+  private static HaloFixture awaitFirstTopology(HaloFixture own) throws Exception {
+    io.halo.proxy.PoolWaits.awaitFirstTopology(own::metrics);
+    return own;
+  }
+
+  /** A one-loop Halo of its own whose pool holds one connection. */
   private static HaloFixture poolOfOne(Duration idleTimeout, Duration maxLifetime)
       throws InterruptedException {
     return HaloFixture.start(

@@ -559,13 +559,18 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (gate.waiting()) {
       gate.abandon(); // its outcome never runs
     }
-    checkoutUntil = 0; // a scheduled retry of the checkout finds nothing waiting
+    checkoutUntil = 0;
+    if (retry != null) {
+      retry.cancel(false); // the failover hold's next try: nothing waits for it now
+      retry = null;
+    }
     cancelledOpening = primary != null && primary.connecting();
     parked = false;
     kind = null;
     primaryOnce = false;
     cancelled();
     drain();
+    releaseIfIdle(); // a connection it held while it waited (for a permit, a replica) goes back
     return true;
   }
 
@@ -1089,9 +1094,23 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (now - checkoutUntil >= 0) {
       return false;
     }
-    client.eventLoop().schedule(this::resume, CHECKOUT_RETRY_MS, TimeUnit.MILLISECONDS);
+    if (retry == null || retry.isDone()) {
+      retry =
+          client
+              .eventLoop()
+              .schedule(
+                  () -> {
+                    retry = null; // (a try that waits again schedules the next)
+                    resume();
+                  },
+                  CHECKOUT_RETRY_MS,
+                  TimeUnit.MILLISECONDS);
+    }
     return true;
   }
+
+  /** The pending retry of {@link #waitForPrimary} (one at a time; a cancel stops it). */
+  private io.netty.util.concurrent.ScheduledFuture<?> retry;
 
   /** Opens {@code b}'s connection; the waiting request resumes when it is open (or failed). */
   protected final void connect(L b) {
@@ -1117,6 +1136,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (closed) {
       return;
     }
+    if (!done.isSuccess() && b.isPrimary() && hasPending()) {
+      cancelledOpening = false; // a request that came since gets the failure as its own
+    }
     if (done.isSuccess()) {
       C c = done.getNow();
       discard(c);
@@ -1125,9 +1147,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
         checkoutUntil = 0;
         primaryAttached(b, c);
       }
-    } else if (b.isPrimary() && cancelledOpening) {
-      // the request it was opened for was cancelled meanwhile: nobody to tell; the next request
-      // checks out again (a dead primary shows there)
+    } else if (b.isPrimary() && cancelledOpening && !hasPending()) {
+      // the request it was opened for was cancelled meanwhile and none came since: nobody to
+      // tell; the next request checks out again (a dead primary shows there)
       cancelledOpening = false;
       resume();
       return;

@@ -484,6 +484,12 @@ class PgTransactionPoolIT {
    */
   private static HaloFixture boundedHalo(int maxConnections, Duration queueTimeout)
       throws InterruptedException {
+    return throttledHalo(new io.halo.conf.model.ThrottleConfig(maxConnections, 100, queueTimeout));
+  }
+
+  /** A second Halo on the primary, multiplexed, with {@code throttle} as the cluster's. */
+  private static HaloFixture throttledHalo(io.halo.conf.model.ThrottleConfig throttle)
+      throws InterruptedException {
     return secondHalo(
         c -> {
           ClusterConfig m = multiplexed(c);
@@ -494,7 +500,7 @@ class PgTransactionPoolIT {
               m.backends(),
               m.monitor(),
               m.failover(),
-              new io.halo.conf.model.ThrottleConfig(maxConnections, 100, queueTimeout));
+              throttle);
         });
   }
 
@@ -848,24 +854,14 @@ class PgTransactionPoolIT {
     ExecutorService ex = Executors.newSingleThreadExecutor();
     try (HaloFixture own =
             awaitFirstTopology(
-                secondHalo(
-                    c -> {
-                      ClusterConfig m = multiplexed(c);
-                      return new ClusterConfig(
-                          m.name(),
-                          m.engine(),
-                          m.listeners(),
-                          m.backends(),
-                          m.monitor(),
-                          m.failover(),
-                          new io.halo.conf.model.ThrottleConfig(
-                              100,
-                              100,
-                              Duration.ofSeconds(60),
-                              1,
-                              io.halo.conf.model.ThrottleLimit.FIXED,
-                              1));
-                    }));
+                throttledHalo(
+                    new io.halo.conf.model.ThrottleConfig(
+                        100,
+                        100,
+                        Duration.ofSeconds(60),
+                        1,
+                        io.halo.conf.model.ThrottleLimit.FIXED,
+                        1)));
         Connection a = own.connect(USER, PW, "app", "");
         Connection b = own.connect(USER, PW, "app", "");
         Statement sb = b.createStatement()) {

@@ -564,7 +564,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       retry.cancel(false); // the failover hold's next try: nothing waits for it now
       retry = null;
     }
-    cancelledOpening = primary != null && primary.connecting();
+    cancelledOpening =
+        (primary != null && primary.connecting()) || (replica != null && replica.connecting());
     parked = false;
     kind = null;
     primaryOnce = false;
@@ -575,8 +576,8 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   }
 
   /**
-   * The request the primary's connection is opening for was cancelled ({@link #cancelWaiting}):
-   * nobody waits for the outcome; a connection that comes goes back at once.
+   * The request a connection is opening for was cancelled ({@link #cancelWaiting}): nobody waits
+   * for the outcome; a connection that comes goes back at once.
    */
   private boolean cancelledOpening;
 
@@ -1184,7 +1185,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       replica = null;
       replicaRetryAt = System.nanoTime() + REPLICA_RETRY_NANOS;
     }
-    boolean cancelled = b.isPrimary() && cancelledOpening;
+    boolean cancelled = cancelledOpening;
     if (cancelled) {
       cancelledOpening = false;
     }

@@ -114,23 +114,34 @@ public final class MySqlKill {
 
   static Optional<Request> parse(ByteBuf buf) {
     int r = buf.readerIndex();
-    if (buf.readableBytes() < 10
-        || buf.getUnsignedByte(r + 3) != 0
-        || buf.getUnsignedByte(r + 4) != MySqlPackets.COM_QUERY) {
+    if (buf.readableBytes() < 10 || buf.getUnsignedByte(r + 3) != 0) {
       return Optional.empty();
     }
     int length = buf.getUnsignedMediumLE(r);
-    if (length != buf.readableBytes() - 4 || length > MAX_LENGTH) {
+    if (length != buf.readableBytes() - 4) {
       return Optional.empty();
     }
-    int first = r + 5;
-    while (first < r + 4 + length && buf.getByte(first) == ' ') {
+    return parseCommand(buf.slice(r + 4, length));
+  }
+
+  /**
+   * The KILL in a command packet's payload (its command byte first), as {@link #parse} reads a
+   * whole packet; the payload is only read.
+   */
+  static Optional<Request> parseCommand(ByteBuf payload) {
+    int r = payload.readerIndex();
+    int length = payload.readableBytes();
+    if (length < 6 || length > MAX_LENGTH || payload.getUnsignedByte(r) != MySqlPackets.COM_QUERY) {
+      return Optional.empty();
+    }
+    int first = r + 1;
+    while (first < r + length && payload.getByte(first) == ' ') {
       first++;
     }
-    if (first == r + 4 + length || (buf.getByte(first) | 0x20) != 'k') {
+    if (first == r + length || (payload.getByte(first) | 0x20) != 'k') {
       return Optional.empty(); // not a KILL: no string, no regex on the query path
     }
-    Matcher m = KILL.matcher(buf.toString(r + 5, length - 1, StandardCharsets.US_ASCII));
+    Matcher m = KILL.matcher(payload.toString(r + 1, length - 1, StandardCharsets.US_ASCII));
     if (!m.matches()) {
       return Optional.empty();
     }

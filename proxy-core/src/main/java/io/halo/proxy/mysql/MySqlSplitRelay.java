@@ -520,27 +520,8 @@ final class MySqlSplitRelay
   }
 
   /** The KILL in {@code p} (a COM_QUERY), or null; {@code p} stays the caller's. */
-  private MySqlKill.Request killIn(MySqlPacket p) {
-    ByteBuf payload = p.payload();
-    int n = payload.readableBytes();
-    if (n > MySqlKill.MAX_LENGTH) {
-      return null; // not a KILL: no copy of every long query to find out
-    }
-    int i = payload.readerIndex() + 1;
-    int end = payload.readerIndex() + n;
-    while (i < end && payload.getByte(i) == ' ') {
-      i++;
-    }
-    if (i == end || (payload.getByte(i) | 0x20) != 'k') {
-      return null;
-    }
-    ByteBuf wire = client.alloc().buffer(4 + n);
-    wire.writeMediumLE(n).writeByte(0).writeBytes(payload, payload.readerIndex(), n);
-    try {
-      return MySqlKill.parse(wire).orElse(null);
-    } finally {
-      wire.release();
-    }
+  private static MySqlKill.Request killIn(MySqlPacket p) {
+    return MySqlKill.parseCommand(p.payload()).orElse(null);
   }
 
   /**

@@ -121,6 +121,9 @@ final class PgSettings {
 
   private List<String> replay(Map<String, String> applied) {
     Map<String, String> current = desired();
+    if (applied.isEmpty() && current.isEmpty()) {
+      return List.of(); // (most sessions set nothing: their connections need nothing)
+    }
     List<String> out = new ArrayList<>();
     boolean resetAll = false;
     int resets = 0;

@@ -281,6 +281,12 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     /** The settings this connection has, as {@link PgSettings} keeps them. */
     final PgSettings.Applied applied = new PgSettings.Applied();
 
+    /**
+     * The connection's message decoder once a session attached it (a pooled connection keeps it
+     * from one owner to the next): found here without a walk of the pipeline per transaction.
+     */
+    PgFrameDecoder frames;
+
     Book(int processId, int secret) {
       this.processId = processId;
       this.secret = secret;
@@ -1762,7 +1768,8 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     if (book != null) {
       book.settle(); // nothing is owed now: what a unit touched is settled before another's use
     }
-    if (channel.pipeline().get(FRAMES) instanceof PgFrameDecoder frames) {
+    PgFrameDecoder frames = book != null ? book.frames : null;
+    if (frames != null) {
       frames.passthrough(null); // the next owner (or the pool's own check) frames every message
     }
     listener.pool().checkin(channel);
@@ -1779,10 +1786,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       book = fresh;
     }
     b.book = book;
-    PgFrameDecoder frames = (PgFrameDecoder) ch.pipeline().get(FRAMES);
+    PgFrameDecoder frames = book.frames;
     if (frames == null) { // a pooled connection keeps its decoder
       frames = PgFrameDecoder.forBackend((int) listener.server().maxMessageSize());
       ch.pipeline().addLast(FRAMES, frames);
+      book.frames = frames;
     }
     frames.passthrough(b);
   }

@@ -100,7 +100,47 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * What the pool knows of one of its connections: its key and slot (checkin finds the slot without
    * a map lookup while it lives), when and in which epoch it logged in.
    */
-  private record Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {}
+  private static final class Born {
+    private final Object key;
+    private final Slot<?, ?, ?> slot;
+    private final long nanos;
+    private final long epoch;
+
+    /**
+     * The connection's {@link PoolIdle} handler once it was first checked in (it stays in the
+     * pipeline from then on): found here without a walk of the pipeline per transaction.
+     */
+    private PoolIdle idle;
+
+    Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {
+      this.key = key;
+      this.slot = slot;
+      this.nanos = nanos;
+      this.epoch = epoch;
+    }
+
+    Object key() {
+      return key;
+    }
+
+    Slot<?, ?, ?> slot() {
+      return slot;
+    }
+
+    long nanos() {
+      return nanos;
+    }
+
+    long epoch() {
+      return epoch;
+    }
+  }
+
+  /** {@code ch}'s {@link PoolIdle} handler, or null (never checked in, or not the pool's). */
+  private static PoolIdle idleOf(Channel ch) {
+    Born b = ch.attr(BORN).get();
+    return b == null ? null : b.idle;
+  }
 
   /**
    * A session's memo of the slot its key's connections wait in on its loop, so that a checkout with
@@ -163,6 +203,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   public TransactionPool(PoolConfig config, int loops, Admission admission, Engine<C, M> engine) {
     this.config = config;
     this.idleTransactionNanos = config.idleTransactionTimeout().toNanos();
+    timeouts(config);
     this.engine = engine;
     this.loops = Math.max(1, loops);
     this.perLoop = share(config.size());
@@ -178,6 +219,20 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     return idleTransactionNanos;
   }
 
+  /**
+   * {@code config}'s idle_timeout, check_after and max_lifetime in nanoseconds (every checkout).
+   */
+  private volatile long idleTimeoutNanos;
+
+  private volatile long checkAfterNanos;
+  private volatile long maxLifetimeNanos;
+
+  private void timeouts(PoolConfig c) {
+    idleTimeoutNanos = c.idleTimeout().toNanos();
+    checkAfterNanos = c.checkAfter().toNanos();
+    maxLifetimeNanos = c.maxLifetime().toNanos();
+  }
+
   /** {@code config}'s idle_transaction_timeout, read by every session at every reply. */
   private volatile long idleTransactionNanos;
 
@@ -190,6 +245,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   public void reconfigure(PoolConfig next) {
     config = next;
     idleTransactionNanos = next.idleTransactionTimeout().toNanos();
+    timeouts(next);
     perLoop = share(next.size());
     slots.forEach(
         (l, loopSlots) ->
@@ -202,7 +258,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
                     for (; excess > 0 && !slot.idle.isEmpty(); excess--) {
                       Channel ch = slot.idle.pollFirst(); // the least recently used
                       idleCount.decrementAndGet();
-                      PoolIdle i = ch.pipeline().get(PoolIdle.class);
+                      PoolIdle i = idleOf(ch);
                       if (i != null) {
                         i.leave(ch);
                       }
@@ -421,16 +477,16 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   /** {@code ch}, just taken out of {@code slot}'s idle ones, lent; or null (it was closed). */
   private C take(Slot<K, C, M> slot, Channel ch, boolean forLogin) {
     idleCount.decrementAndGet();
-    PoolIdle i = ch.pipeline().get(PoolIdle.class);
+    Born b = ch.attr(BORN).get();
+    PoolIdle i = b == null ? null : b.idle;
     long now = now();
     boolean stale = false;
     slot.takenIdleSince = now;
     if (i != null) {
       i.pooled = false; // it stays in the pipeline and passes the session's replies on
       slot.takenIdleSince = i.since;
-      stale = now - i.since > config.idleTimeout().toNanos();
+      stale = now - i.since > idleTimeoutNanos;
     }
-    Born b = ch.attr(BORN).get();
     C c =
         ch.isActive() && b != null && !expired(b, now) && !stale ? engine.lend(ch, forLogin) : null;
     if (c == null) {
@@ -448,7 +504,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   private Future<C> checked(
       EventLoop loop, Slot<K, C, M> slot, C c, long since, Supplier<Future<C>> login) {
-    if (now() - since < config.checkAfter().toNanos()) {
+    if (now() - since < checkAfterNanos) {
       return loop.newSucceededFuture(c);
     }
     long idleMs = (now() - since) / 1_000_000;
@@ -503,7 +559,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     slot.idle.clear();
     idleCount.addAndGet(-all.size());
     for (Channel ch : all) {
-      PoolIdle i = ch.pipeline().get(PoolIdle.class);
+      PoolIdle i = idleOf(ch);
       if (i != null) {
         i.pooled = false; // replies pass on to the check
       }
@@ -659,7 +715,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         continue;
       }
       Channel ch = s.idle.peekFirst(); // each slot's least recently used
-      PoolIdle i = ch.pipeline().get(PoolIdle.class);
+      PoolIdle i = idleOf(ch);
       if (i != null && (oldestIdle == null || i.since - oldestIdle.since < 0)) {
         oldest = ch;
         oldestIdle = i;
@@ -872,10 +928,11 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     // One PoolIdle handler per connection, kept across transactions (no pipeline change and no
     // timer per transaction): pooled, it drops the connection on any server message; taken, it
     // passes messages on. The slot's sweeper closes connections idle beyond idle_timeout.
-    PoolIdle i = ch.pipeline().get(PoolIdle.class);
+    PoolIdle i = b.idle;
     if (i == null) {
       i = new PoolIdle(slot.idle, idleCount);
       ch.pipeline().addLast("pool-idle", i);
+      b.idle = i;
     }
     i.pooled = true;
     i.since = now();
@@ -893,14 +950,14 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
         loop.schedule(
             () -> {
               slot.sweeper = null;
-              long limit = now() - config.idleTimeout().toNanos();
+              long limit = now() - idleTimeoutNanos;
               // the least recently used first; the newest min_idle of them stay (while the slot's
               // epoch is current), unless they outlived max_lifetime (then others replace them)
               int keep = slot.epoch == epoch ? config.minIdle() : 0;
               List<Channel> idle = List.copyOf(slot.idle);
               for (int n = 0; n < idle.size(); n++) {
                 Channel ch = idle.get(n);
-                PoolIdle i = ch.pipeline().get(PoolIdle.class);
+                PoolIdle i = idleOf(ch);
                 Born b = ch.attr(BORN).get();
                 boolean old = i != null && i.since - limit < 0 && idle.size() - n > keep;
                 if (i != null && (old || b == null || expired(b))) {
@@ -1012,7 +1069,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   private boolean expired(Born b, long now) {
-    return now - b.nanos() > config.maxLifetime().toNanos();
+    return now - b.nanos() > maxLifetimeNanos;
   }
 
   private static long now() {

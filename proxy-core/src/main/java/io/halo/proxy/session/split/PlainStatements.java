@@ -1,7 +1,6 @@
 package io.halo.proxy.session.split;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.ByteProcessor;
 
 /**
  * A first look at a statement's bytes, for sessions whose statements all run on the primary (a
@@ -34,17 +33,31 @@ final class PlainStatements {
 
   private PlainStatements() {}
 
+  /** How many of the statement's bytes are copied out at a time for the look. */
+  private static final int CHUNK = 256;
+
   /** Whether the statement in {@code buf[from, to)} is plain (see the class comment). */
   static boolean plain(ByteBuf buf, int from, int to) {
     if (to <= from) {
       return false;
     }
+    // The bytes are copied out a chunk at a time and looked at in a loop of this class's own: a
+    // ByteProcessor would be called through Netty's forEachByte, whose call site every processor
+    // of the process shares (an interface call per byte, on every statement).
     Look look = new Look();
-    return buf.forEachByte(from, to - from, look) < 0 && look.plain();
+    byte[] chunk = new byte[Math.min(CHUNK, to - from)];
+    for (int at = from; at < to; at += chunk.length) {
+      int n = Math.min(chunk.length, to - at);
+      buf.getBytes(at, chunk, 0, n);
+      if (!look.scan(chunk, n)) {
+        return false;
+      }
+    }
+    return look.plain();
   }
 
-  /** The look, byte by byte: a small state machine. */
-  private static final class Look implements ByteProcessor {
+  /** The look, byte by byte: a small state machine, carried from one chunk to the next. */
+  private static final class Look {
     private static final int LEAD = 0;
     private static final int WORD = 1;
     private static final int BODY = 2;
@@ -85,8 +98,53 @@ final class PlainStatements {
       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     }
 
-    @Override
-    public boolean process(byte c) {
+    /** Looks at {@code bytes[0, n)}; false once the statement cannot be plain. */
+    boolean scan(byte[] bytes, int n) {
+      int i = 0;
+      while (i < n && state != BODY) {
+        if (!before(bytes[i++])) {
+          return false;
+        }
+      }
+      // the body, where nearly every statement spends its bytes: the state in locals
+      long w = window;
+      byte prev = previous;
+      boolean sel = select;
+      for (; i < n; i++) {
+        byte c = bytes[i];
+        if (c == '(' || c == '@' || c == 0 || (c == '=' && prev == ':')) {
+          return false;
+        }
+        if (c == ';') {
+          window = w;
+          previous = prev;
+          state = TAIL;
+          for (i++; i < n; i++) {
+            if (!space(bytes[i])) {
+              return false; // after the semicolon: nothing but whitespace
+            }
+          }
+          return true;
+        }
+        prev = c;
+        int folded = (c | 0x20) & 0xff;
+        w = w << 8 | folded;
+        // each word looked for ends in one of these bytes: the window is compared only there
+        if ((folded == 'o' && sel && (int) w == INTO)
+            || (folded == 'p' && (w & SEVEN_BYTES) == PG_TEMP)
+            || (folded == 's' && w == SETTINGS)
+            || (folded == '!'
+                && (((int) w & THREE_BYTES) == EXECUTABLE || (int) w == EXECUTABLE_MARIADB))) {
+          return false;
+        }
+      }
+      window = w;
+      previous = prev;
+      return true;
+    }
+
+    /** One byte before the body: the leading whitespace, the first word, and the tail. */
+    private boolean before(byte c) {
       switch (state) {
         case LEAD -> {
           if (space(c)) {
@@ -105,22 +163,6 @@ final class PlainStatements {
           select = word == SELECT;
           state = BODY;
           return true;
-        }
-        case BODY -> {
-          if (c == '(' || c == '@' || c == 0 || (c == '=' && previous == ':')) {
-            return false;
-          }
-          if (c == ';') {
-            state = TAIL;
-            return true;
-          }
-          previous = c;
-          window = window << 8 | ((c | 0x20) & 0xff);
-          return !(select && (int) window == INTO)
-              && (window & SEVEN_BYTES) != PG_TEMP
-              && window != SETTINGS
-              && ((int) window & THREE_BYTES) != EXECUTABLE
-              && (int) window != EXECUTABLE_MARIADB;
         }
         default -> {
           return space(c); // after the semicolon: nothing but whitespace

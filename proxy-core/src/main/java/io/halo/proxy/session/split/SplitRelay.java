@@ -527,18 +527,20 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return true;
     }
     return gate.admitOrPark(
-        target.node().name(),
-        client.eventLoop(),
-        this::park,
-        message -> {
-          refuse(message);
-          kind = null;
-          primaryOnce = false;
-          parked = false;
-        },
-        this::resume,
-        () -> closed);
+        target.node().name(), client.eventLoop(), parkStep, refuseStep, resumeStep, closedNow);
   }
+
+  // admitted()'s steps, made once per session instead of at every transaction
+  private final Runnable parkStep = this::park;
+  private final Runnable resumeStep = this::resume;
+  private final java.util.function.BooleanSupplier closedNow = () -> closed;
+  private final java.util.function.Consumer<String> refuseStep =
+      message -> {
+        refuse(message);
+        kind = null;
+        primaryOnce = false;
+        parked = false;
+      };
 
   /**
    * A client's cancel (PostgreSQL's CancelRequest, MySQL's {@code KILL QUERY}), on the session's

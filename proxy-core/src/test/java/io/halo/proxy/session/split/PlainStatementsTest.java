@@ -199,4 +199,23 @@ class PlainStatementsTest {
     assertThat(plain).isGreaterThan(3_000);
     assertThat(notPlainKinds).isGreaterThan(5_000);
   }
+
+  /**
+   * The look reads long statements a chunk at a time: what makes a statement not plain is seen
+   * wherever it falls, across a chunk's edge too, and a long plain statement stays plain.
+   */
+  @Test
+  void long_statements_are_looked_at_whole() {
+    String lead = "select a from t where b = '";
+    for (String word :
+        List.of("(", "@", ":=", "into", "pg_temp", "settings", "/*!", "/*m!", "; x")) {
+      for (int at = 240; at <= 270; at++) {
+        String sql = lead + "x".repeat(at - lead.length()) + word + " y'";
+        assertThat(plain(sql)).as("%s at byte %d", word, at).isFalse();
+      }
+    }
+    String plainSql = lead + "x".repeat(2_000) + "'   ;" + " ".repeat(300);
+    assertThat(plain(plainSql)).isTrue();
+    assertThat(plain(plainSql + "x")).isFalse();
+  }
 }

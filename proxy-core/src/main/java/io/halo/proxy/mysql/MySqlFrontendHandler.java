@@ -462,11 +462,18 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
                               CAPABILITIES,
                               listener.server().backendConnectTimeout(),
                               listener.server().maxMessageSize());
-              // transaction mode: the login's connection goes back to the pool once the session
-              // starts, until its first command
-              return listener.pool().multiplexed()
-                  ? listener.pool().checkout(ctx.channel().eventLoop(), key, login)
-                  : listener.pool().acquire(ctx.channel().eventLoop(), key, login);
+              if (!listener.pool().multiplexed()) {
+                return listener.pool().acquire(ctx.channel().eventLoop(), key, login);
+              }
+              // transaction mode: once the key has logged in on this loop, a login takes no
+              // connection (a full pool does not hold it up: Connector/J's cancel and query
+              // timeout log in to send their KILL); else the login's connection goes back to the
+              // pool once the session starts, until its first command
+              MySqlBackendConnection known =
+                  listener.pool().loginWithoutConnection(ctx.channel().eventLoop(), key);
+              return known != null
+                  ? ctx.channel().eventLoop().newSucceededFuture(known)
+                  : listener.pool().checkout(ctx.channel().eventLoop(), key, login);
             },
             (connection, route) -> startRelay(ctx, connection, route),
             (why, message, backend, cause) -> {
@@ -507,7 +514,9 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       io.halo.conf.model.Route sessionRoute) {
     Channel client = ctx.channel();
     if (!client.isActive()) {
-      backend.channel().close();
+      if (backend.channel() != null) {
+        backend.channel().close();
+      }
       return;
     }
     authTimer.cancel(false);

@@ -51,7 +51,7 @@ public final class MySqlPool {
 
   private final PoolConfig config;
   private final SessionPool<Key, MySqlBackendConnection> sessions;
-  private final TransactionPool<Key, MySqlBackendConnection, Void> tx;
+  private final TransactionPool<Key, MySqlBackendConnection, MySqlBackendConnection> tx;
 
   /**
    * @param loops the event loops sessions run on: transaction mode shares {@code size} out among
@@ -125,6 +125,16 @@ public final class MySqlPool {
   }
 
   /**
+   * Transaction mode: a login that needs no backend connection yet (as PostgreSQL's, and as
+   * PgBouncer answers logins): what an earlier login of {@code key} on {@code loop} said, with no
+   * channel; null when no connection of the key has logged in there since the last epoch. The
+   * session checks a connection out for its first command. On {@code loop} only.
+   */
+  MySqlBackendConnection loginWithoutConnection(EventLoop loop, Key key) {
+    return tx.memo(loop, key);
+  }
+
+  /**
    * Transaction mode: a session is done with {@code ch} between transactions (its handlers and
    * decoder removed; what settings it left on the connection noted there by the session).
    */
@@ -162,43 +172,57 @@ public final class MySqlPool {
     tx.close();
   }
 
-  private static final TransactionPool.Engine<MySqlBackendConnection, Void> TX_ENGINE =
-      new TransactionPool.Engine<>() {
-        @Override
-        public Channel channel(MySqlBackendConnection c) {
-          return c.channel();
-        }
+  private static final TransactionPool.Engine<MySqlBackendConnection, MySqlBackendConnection>
+      TX_ENGINE =
+          new TransactionPool.Engine<>() {
+            @Override
+            public Channel channel(MySqlBackendConnection c) {
+              return c.channel();
+            }
 
-        @Override
-        public void check(Channel ch, Consumer<Boolean> done) {
-          MySqlBackendConnection c = lend(ch, false);
-          if (c == null) {
-            done.accept(false);
-            return;
-          }
-          ENGINE.check(c, checked -> done.accept(checked != null));
-        }
+            @Override
+            public void check(Channel ch, Consumer<Boolean> done) {
+              MySqlBackendConnection c = lend(ch, false);
+              if (c == null) {
+                done.accept(false);
+                return;
+              }
+              ENGINE.check(c, checked -> done.accept(checked != null));
+            }
 
-        @Override
-        public void quit(Channel ch) {
-          ENGINE.quit(ch);
-        }
+            @Override
+            public void quit(Channel ch) {
+              ENGINE.quit(ch);
+            }
 
-        @Override
-        public void adopted(MySqlBackendConnection fresh) {
-          fresh.channel().attr(ORIGIN).set(fresh);
-        }
+            @Override
+            public void adopted(MySqlBackendConnection fresh) {
+              fresh.channel().attr(ORIGIN).set(fresh);
+            }
 
-        @Override
-        public MySqlBackendConnection lend(Channel ch, boolean login) {
-          MySqlBackendConnection o = ch.attr(ORIGIN).get();
-          // between transactions with autocommit on: a session that turned it off keeps its own
-          return o == null
-              ? null
-              : new MySqlBackendConnection(
-                  ch, o.node(), o.threadId(), MySqlPackets.SERVER_STATUS_AUTOCOMMIT, o.greeting());
-        }
-      };
+            @Override
+            public MySqlBackendConnection lend(Channel ch, boolean login) {
+              MySqlBackendConnection o = ch.attr(ORIGIN).get();
+              // between transactions with autocommit on: a session that turned it off keeps its own
+              return o == null
+                  ? null
+                  : new MySqlBackendConnection(
+                      ch,
+                      o.node(),
+                      o.threadId(),
+                      MySqlPackets.SERVER_STATUS_AUTOCOMMIT,
+                      o.greeting());
+            }
+
+            /**
+             * What a login without a connection says: the key's first login's greeting, no thread.
+             */
+            @Override
+            public MySqlBackendConnection memo(MySqlBackendConnection fresh) {
+              return new MySqlBackendConnection(
+                  null, fresh.node(), 0, MySqlPackets.SERVER_STATUS_AUTOCOMMIT, fresh.greeting());
+            }
+          };
 
   private static final SessionPool.Engine<Key, MySqlBackendConnection> ENGINE =
       new SessionPool.Engine<>() {

@@ -357,7 +357,10 @@ final class MySqlSplitRelay
         .pipeline()
         .replace("frames", "frames", new MySqlPacketDecoder(listener.server().maxMessageSize()));
     primary = new Backend(true, connection.node());
-    if (multiplexed && connection.channel().attr(APPLIED).get() != null) {
+    if (multiplexed && connection.channel() == null) {
+      // transaction mode: logged in without a connection; the first command checks one out
+      killTarget.accept(connection.node(), 0L);
+    } else if (multiplexed && connection.channel().attr(APPLIED).get() != null) {
       // transaction mode: it carries another session's settings; back it goes at once (the first
       // command checks a connection out, reset for this session where it must be), and no KILL
       // may reach its thread through this session

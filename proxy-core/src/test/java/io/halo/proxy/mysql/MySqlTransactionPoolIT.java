@@ -88,22 +88,72 @@ class MySqlTransactionPoolIT {
   void a_kill_query_of_a_statement_waiting_for_a_pooled_connection_interrupts_it_unrun()
       throws Exception {
     // Given a pool of one connection, held by a's open transaction
-    PoolConfig one =
-        new PoolConfig(
-            PoolConfig.Mode.TRANSACTION,
-            4,
-            Duration.ofMinutes(5),
-            Duration.ofHours(1),
-            1,
-            Duration.ofSeconds(60),
-            PoolConfig.DEFAULT_MAX_PREPARED,
-            Duration.ofSeconds(30),
-            0);
     java.util.concurrent.ExecutorService ex =
         java.util.concurrent.Executors.newSingleThreadExecutor();
-    try (HaloServer own = startHalo(one)) {
+    try (HaloServer own = startHalo(POOL_OF_ONE)) {
       io.halo.proxy.PoolWaits.awaitFirstTopology(() -> MySqlHalo.metrics(own));
       killWaiting(own, ex);
+    } finally {
+      ex.shutdownNow();
+    }
+  }
+
+  /** A pool of one connection, whose waits last a minute. */
+  private static final PoolConfig POOL_OF_ONE =
+      new PoolConfig(
+          PoolConfig.Mode.TRANSACTION,
+          4,
+          Duration.ofMinutes(5),
+          Duration.ofHours(1),
+          1,
+          Duration.ofSeconds(60),
+          PoolConfig.DEFAULT_MAX_PREPARED,
+          Duration.ofSeconds(30),
+          0);
+
+  /**
+   * A login needs no pooled connection once its key has logged in (as PostgreSQL's, as PgBouncer):
+   * Connector/J's query timeout, which sends its KILL QUERY from a connection it opens for that,
+   * interrupts a statement that waits for a full pool. (A full Connector/J login still waits: its
+   * first queries need a connection.)
+   */
+  @Test
+  void connector_js_query_timeout_interrupts_a_statement_waiting_for_a_full_pool()
+      throws Exception {
+    java.util.concurrent.ExecutorService ex =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (HaloServer own = startHalo(POOL_OF_ONE)) {
+      io.halo.proxy.PoolWaits.awaitFirstTopology(() -> MySqlHalo.metrics(own));
+      int port = own.boundAddresses().get(0).getPort();
+      // Given a pool of one connection, held by a's open transaction
+      try (Connection a = connect(port, "");
+          Connection b = connect(port, "");
+          Statement sb = b.createStatement()) {
+        a.setAutoCommit(false);
+        assertThat(one(a, "select 1")).isEqualTo("1");
+        // When b's insert, waiting for that connection, has a query timeout of 1 s
+        sb.setQueryTimeout(1);
+        java.util.concurrent.Future<SQLException> insert =
+            ex.submit(
+                () -> {
+                  try {
+                    sb.executeUpdate("insert into items values (801, 'timed out')");
+                    return null;
+                  } catch (SQLException e) {
+                    return e;
+                  }
+                });
+        // Then the timeout interrupts it (the driver's KILL logged in at once), as it interrupts
+        // a statement on the server
+        SQLException e = insert.get(15, java.util.concurrent.TimeUnit.SECONDS);
+        org.junit.jupiter.api.Assertions.assertNotNull(e, "the insert was not interrupted");
+        assertThat((Throwable) e).isInstanceOf(java.sql.SQLTimeoutException.class);
+        // and it never ran; both sessions go on once a commits
+        a.commit();
+        a.setAutoCommit(true);
+        assertThat(one(a, "select count(*) from items where id = 801")).isEqualTo("0");
+        assertThat(one(b, "select 2")).isEqualTo("2");
+      }
     } finally {
       ex.shutdownNow();
     }

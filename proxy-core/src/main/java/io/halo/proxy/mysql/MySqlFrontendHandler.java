@@ -77,10 +77,29 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private volatile io.netty.channel.EventLoop loop;
 
+    /** Ends a session that holds no backend connection, on {@link #loop}; null when none can. */
+    private volatile Runnable ender;
+
     /** The session (either relay) that may hold a command: {@code interrupter} runs on loop. */
     void interruptible(io.netty.channel.EventLoop on, Runnable interrupt) {
+      interruptible(on, interrupt, null);
+    }
+
+    /** As above, for a session that a KILL may end while it holds no connection ({@code end}). */
+    void interruptible(io.netty.channel.EventLoop on, Runnable interrupt, Runnable end) {
       loop = on;
       interrupter = interrupt;
+      ender = end;
+    }
+
+    @Override
+    public boolean endSession() {
+      Runnable r = ender;
+      if (r == null) {
+        return false;
+      }
+      loop.execute(r); // the session's state is its loop's
+      return true;
     }
 
     @Override
@@ -534,7 +553,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
               CAPABILITIES,
               listener.split(),
               target::bind);
-      target.interruptible(client.eventLoop(), relay::cancelWaiting);
+      target.interruptible(client.eventLoop(), relay::cancelWaiting, relay::killed);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
       client.closeFuture().addListener(f -> listener.sessions().remove(relay));

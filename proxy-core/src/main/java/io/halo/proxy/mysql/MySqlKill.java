@@ -57,20 +57,29 @@ public final class MySqlKill {
     default boolean interruptWaiting() {
       return false;
     }
+
+    /**
+     * {@code KILL [CONNECTION]} of a session that holds no backend connection (a transaction-pooled
+     * session between commands, thread id 0): the session ends on its own event loop, as the server
+     * ends a killed connection (a command it holds in Halo gets ERR 1927). Any thread; false when
+     * the session cannot be ended this way (the KILL then goes on as before).
+     */
+    default boolean endSession() {
+      return false;
+    }
   }
 
   /**
-   * A {@code KILL QUERY} of a target that runs nothing on a backend (thread id 0, a
-   * transaction-pooled session between commands): a command it holds in Halo (for a pooled
-   * connection, a permit, the end of a failover) is interrupted on its event loop, and Halo answers
-   * the KILL OK, as a server answers {@code KILL QUERY} of an existing thread (the server would say
-   * 1094 for thread 0). Null when the KILL goes on to the target's backend ({@link
-   * #interruptAlso}).
+   * A KILL of a target that runs nothing on a backend (thread id 0, a transaction-pooled session
+   * between commands): {@code KILL QUERY} interrupts a command it holds in Halo (for a pooled
+   * connection, a permit, the end of a failover) on its event loop, {@code KILL [CONNECTION]} ends
+   * the session there ({@link Target#endSession}); Halo answers the KILL OK, as a server answers a
+   * KILL of an existing thread (the server would say 1094 for thread 0). Null when the KILL goes on
+   * to the target's backend ({@link #interruptAlso}).
    */
   static ByteBuf answeredHere(ByteBufAllocator alloc, Request kill, Target target, int status) {
-    if (!kill.kind().equals("QUERY ")
-        || target.backendThreadId() != 0
-        || !target.interruptWaiting()) {
+    if (target.backendThreadId() != 0
+        || !(kill.kind().equals("QUERY ") ? target.interruptWaiting() : target.endSession())) {
       return null;
     }
     return MySqlPackets.frame(alloc, 1, MySqlPackets.ok(alloc, 0, 0, status, 0));

@@ -522,6 +522,14 @@ final class MySqlSplitRelay
     return true;
   }
 
+  /**
+   * A client's {@code KILL CONNECTION} of this session while it held no backend connection ({@link
+   * MySqlKill#answeredHere}); on the session's event loop.
+   */
+  void killed() {
+    endSession(End.KILLED, "Connection was killed");
+  }
+
   /** The KILL in {@code p} (a COM_QUERY), or null; {@code p} stays the caller's. */
   private static MySqlKill.Request killIn(MySqlPacket p) {
     return MySqlKill.parseCommand(p.payload()).orElse(null);
@@ -1759,6 +1767,15 @@ final class MySqlSplitRelay
   @Override
   protected void endSession(End why, String message) {
     if (closed) {
+      return;
+    }
+    if (why == End.KILLED) {
+      // as the server ends a killed connection: a command in flight gets ERR 1927, then it closes
+      if (waiting != null) {
+        finalError(MySqlError.BACKEND_LOST, message);
+      } else {
+        end();
+      }
       return;
     }
     if (why == End.BACKEND_LOST && waiting != null) {

@@ -2100,7 +2100,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         switch (why) {
           case CANNOT_CONNECT -> SqlState.CANNOT_CONNECT;
           case BACKEND_LOST, BACKEND_HUNG -> SqlState.CONNECTION_FAILURE;
-          case SWITCHOVER, SHUTDOWN -> SqlState.ADMIN_SHUTDOWN;
+          case SWITCHOVER, SHUTDOWN, KILLED -> SqlState.ADMIN_SHUTDOWN;
           case PROTOCOL -> SqlState.PROTOCOL_VIOLATION;
           case IDLE_TRANSACTION -> SqlState.IDLE_IN_TRANSACTION_TIMEOUT;
         },

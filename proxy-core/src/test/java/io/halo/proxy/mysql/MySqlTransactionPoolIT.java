@@ -159,6 +159,30 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /**
+   * {@code KILL CONNECTION} of a session between transactions, which holds no backend connection
+   * (no thread a server could kill): Halo ends it, as the server ends a killed connection.
+   */
+  @Test
+  void kill_connection_of_a_session_between_transactions_ends_it() throws Exception {
+    int port = halo.boundAddresses().get(0).getPort();
+    try (Connection victim = connect(port, "");
+        Connection killer = connect(port, "")) {
+      assertThat(one(victim, "select 1")).isEqualTo("1");
+      long id = victim.unwrap(com.mysql.cj.jdbc.JdbcConnection.class).getId();
+      // When another session kills its connection (OK, as the server answers a KILL of a thread)
+      try (Statement k = killer.createStatement()) {
+        k.execute("KILL CONNECTION " + id);
+      }
+      // Then the victim's connection is gone: its next statement fails as after a server's KILL
+      assertThatThrownBy(() -> one(victim, "select 1"))
+          .isInstanceOf(SQLException.class)
+          .satisfies(e -> assertThat(((SQLException) e).getSQLState()).startsWith("08"));
+      // and the killer goes on
+      assertThat(one(killer, "select 2")).isEqualTo("2");
+    }
+  }
+
   private static void killWaiting(HaloServer own, java.util.concurrent.ExecutorService ex)
       throws Exception {
     try (Connection a = connect(own.boundAddresses().get(0).getPort(), "");

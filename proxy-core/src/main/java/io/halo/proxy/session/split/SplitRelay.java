@@ -80,7 +80,9 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     /**
      * Idle inside a transaction beyond {@code pool.idle_transaction_timeout} (25P03, MySQL 4031).
      */
-    IDLE_TRANSACTION
+    IDLE_TRANSACTION,
+    /** A client's {@code KILL CONNECTION} of the session (MySQL 1927; PostgreSQL 57P01). */
+    KILLED
   }
 
   /** What every split session is built from. */

@@ -80,6 +80,18 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     /** Ends a session that holds no backend connection, on {@link #loop}; null when none can. */
     private volatile Runnable ender;
 
+    /** The Halo user the client logged in as, once known. */
+    private volatile String user;
+
+    void user(String name) {
+      user = name;
+    }
+
+    @Override
+    public String user() {
+      return user;
+    }
+
     /** The session (either relay) that may hold a command: {@code interrupter} runs on loop. */
     void interruptible(io.netty.channel.EventLoop on, Runnable interrupt) {
       interruptible(on, interrupt, null);
@@ -457,6 +469,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void authenticated(ChannelHandlerContext ctx) {
+    target.user(hello.user());
     phase = Phase.CONNECTING;
     io.halo.proxy.session.AcceptGate.authenticated(ctx.channel());
     listener.authFailures().succeeded(ctx.channel(), hello.user());
@@ -554,6 +567,7 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
               listener.split(),
               target::bind);
       target.interruptible(client.eventLoop(), relay::cancelWaiting, relay::killed);
+      relay.onUserChange(target::user);
       relay.start(ctx, backend);
       listener.sessions().add(relay);
       client.closeFuture().addListener(f -> listener.sessions().remove(relay));

@@ -67,6 +67,11 @@ public final class MySqlKill {
     default boolean endSession() {
       return false;
     }
+
+    /** The Halo user the session logged in as; null before its login is known. */
+    default String user() {
+      return null;
+    }
   }
 
   /**
@@ -74,12 +79,24 @@ public final class MySqlKill {
    * between commands): {@code KILL QUERY} interrupts a command it holds in Halo (for a pooled
    * connection, a permit, the end of a failover) on its event loop, {@code KILL [CONNECTION]} ends
    * the session there ({@link Target#endSession}); Halo answers the KILL OK, as a server answers a
-   * KILL of an existing thread (the server would say 1094 for thread 0). Null when the KILL goes on
-   * to the target's backend ({@link #interruptAlso}).
+   * KILL of an existing thread (the server would say 1094 for thread 0). Only the session's own
+   * user may: another one gets ERR 1095, as from a server to a user without the privilege to kill
+   * others' threads (Halo cannot see the {@code killer}'s server privileges). Null when the KILL
+   * goes on to the target's backend ({@link #interruptAlso}).
    */
-  static ByteBuf answeredHere(ByteBufAllocator alloc, Request kill, Target target, int status) {
-    if (target.backendThreadId() != 0
-        || !(kill.kind().equals("QUERY ") ? target.interruptWaiting() : target.endSession())) {
+  static ByteBuf answeredHere(
+      ByteBufAllocator alloc, Request kill, Target target, int status, String killer) {
+    if (target.backendThreadId() != 0 || target.user() == null) {
+      return null;
+    }
+    if (!target.user().equals(killer)) {
+      return MySqlPackets.frame(
+          alloc,
+          1,
+          MySqlPackets.err(
+              alloc, 1095, "HY000", "You are not owner of thread " + kill.connectionId()));
+    }
+    if (!(kill.kind().equals("QUERY ") ? target.interruptWaiting() : target.endSession())) {
       return null;
     }
     return MySqlPackets.frame(alloc, 1, MySqlPackets.ok(alloc, 0, 0, status, 0));
@@ -183,7 +200,8 @@ public final class MySqlKill {
       // resolves itself, as for a direct client (1094 if it has no such thread).
       return buf;
     }
-    ByteBuf here = answeredHere(ctx.alloc(), kill, target, session.tracker().status());
+    ByteBuf here =
+        answeredHere(ctx.alloc(), kill, target, session.tracker().status(), session.hello().user());
     if (here != null) {
       buf.release();
       ctx.writeAndFlush(here);

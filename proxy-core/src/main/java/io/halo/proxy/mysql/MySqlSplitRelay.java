@@ -513,7 +513,9 @@ final class MySqlSplitRelay
     MySqlKill.Request k = killIn(p);
     var target = k == null ? null : listener.connectionIds().target(k.connectionId()).orElse(null);
     ByteBuf here =
-        target == null ? null : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus);
+        target == null
+            ? null
+            : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus, hello.user());
     if (here == null) {
       return false;
     }
@@ -985,7 +987,7 @@ final class MySqlSplitRelay
     ByteBuf here =
         target == null
             ? null
-            : MySqlKill.answeredHere(client.alloc(), request, target, primaryStatus);
+            : MySqlKill.answeredHere(client.alloc(), request, target, primaryStatus, hello.user());
     if (here != null) {
       client.writeAndFlush(here);
       return true;
@@ -1607,6 +1609,14 @@ final class MySqlSplitRelay
       io.halo.proxy.mysql.auth.MySqlCredentials.Entry entry, HandshakeResponse next) {
     this.hello = next;
     this.credentials = entry;
+    userChanged.accept(next.user());
+  }
+
+  /** Told the session's user after a COM_CHANGE_USER (a KILL's owner check asks it). */
+  private java.util.function.Consumer<String> userChanged = u -> {};
+
+  void onUserChange(java.util.function.Consumer<String> listener) {
+    userChanged = listener;
   }
 
   /**

@@ -161,7 +161,8 @@ class MySqlTransactionPoolIT {
 
   /**
    * {@code KILL CONNECTION} of a session between transactions, which holds no backend connection
-   * (no thread a server could kill): Halo ends it, as the server ends a killed connection.
+   * (no thread a server could kill): Halo ends it, as the server ends a killed connection; another
+   * user's KILL of it is refused.
    */
   @Test
   void kill_connection_of_a_session_between_transactions_ends_it() throws Exception {
@@ -170,7 +171,24 @@ class MySqlTransactionPoolIT {
         Connection killer = connect(port, "")) {
       assertThat(one(victim, "select 1")).isEqualTo("1");
       long id = victim.unwrap(com.mysql.cj.jdbc.JdbcConnection.class).getId();
-      // When another session kills its connection (OK, as the server answers a KILL of a thread)
+      // Another user may not kill it, nor its query (as a server answers a user without the
+      // privilege), and the session goes on
+      try (Connection other =
+              DriverManager.getConnection(
+                  "jdbc:mysql://127.0.0.1:"
+                      + port
+                      + "/app?sslMode=DISABLED&allowPublicKeyRetrieval=true",
+                  "legacy",
+                  "legacypw");
+          Statement o = other.createStatement()) {
+        for (String kill : List.of("KILL CONNECTION ", "KILL ", "KILL QUERY ")) {
+          assertThatThrownBy(() -> o.execute(kill + id))
+              .isInstanceOf(SQLException.class)
+              .satisfies(e -> assertThat(((SQLException) e).getErrorCode()).isEqualTo(1095));
+        }
+      }
+      assertThat(one(victim, "select 1")).isEqualTo("1");
+      // When its own user kills its connection (OK, as the server answers a KILL of a thread)
       try (Statement k = killer.createStatement()) {
         k.execute("KILL CONNECTION " + id);
       }

@@ -156,11 +156,7 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    * The backend connection a cancel request must reach: its address and BackendKeyData. Replaced
    * whole, so that a cancel forwarded from another event loop never mixes two connections' keys.
    */
-  record CancelTarget(HostPort address, int processId, int secret) {
-    boolean is(HostPort address, int processId, int secret) {
-      return this.processId == processId && this.secret == secret && this.address.equals(address);
-    }
-  }
+  record CancelTarget(HostPort address, int processId, int secret) {}
 
   public String user() {
     return user;
@@ -179,8 +175,14 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     return cancelTarget.address();
   }
 
+  /**
+   * Where a cancel request goes now. A split session's is asked of its relay (on the session's
+   * event loop, where a cancel is decided): it changes with every transaction, and keeping it
+   * current cost three comparisons per transaction.
+   */
   CancelTarget cancelTarget() {
-    return cancelTarget;
+    PgSplitRelay s = split;
+    return s != null ? s.cancelTarget() : cancelTarget;
   }
 
   /**
@@ -231,30 +233,6 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
     this.split = relay;
   }
 
-  /** Where a cancel request goes now: the backend running the split session's current request. */
-  void cancelTarget(BackendNode node, int processId, int secret) {
-    this.cancelTarget = target(node, processId, secret);
-  }
-
-  /** The session's previous cancel target, kept to be used again (no allocation per request). */
-  private CancelTarget previousTarget;
-
-  /**
-   * The target for {@code node}'s connection {@code processId}: the current or the previous one
-   * when it is that (a transaction-pooled session alternates between its connection's and none).
-   */
-  private CancelTarget target(BackendNode node, int processId, int secret) {
-    CancelTarget now = cancelTarget;
-    if (now != null && now.is(node.address(), processId, secret)) {
-      return now;
-    }
-    CancelTarget before = previousTarget;
-    previousTarget = now;
-    return before != null && before.is(node.address(), processId, secret)
-        ? before
-        : new CancelTarget(node.address(), processId, secret);
-  }
-
   /** A split session belongs to a new primary (switchover); it logs in there on demand. */
   void boundTo(BackendNode node) {
     listener.router().sessionEnded(backendName);
@@ -268,15 +246,13 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
    * Transaction pooling: the session gave its connections back; nothing to cancel until its next
    * transaction has one.
    */
-  void released(BackendNode node) {
+  void released() {
     this.backend = null;
-    this.cancelTarget = target(node, 0, 0);
   }
 
   /** The split session's connection to its (new) primary is open. */
-  void rebound(BackendNode node, int processId, int secret, Channel channel) {
+  void rebound(Channel channel) {
     this.backend = channel;
-    cancelTarget(node, processId, secret);
   }
 
   public SessionState state() {

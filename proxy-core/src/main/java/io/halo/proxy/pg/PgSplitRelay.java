@@ -1298,7 +1298,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       session.extendedStarted();
     }
     last = b;
-    session.cancelTarget(b.node(), b.book().processId, b.book().secret);
     write(b.channel(), f);
     if (open == b) {
       b.channel().flush();
@@ -1811,7 +1810,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     clientSawFatal = false; // about the connection just given back
     unnamedOn = null;
     txBackend = null;
-    session.released(primary.node());
+    session.released();
   }
 
   /** The transaction the client is in died with its connection; the next checkout fails one. */
@@ -1951,9 +1950,22 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     return listener.sessions();
   }
 
+  /**
+   * Where the session's cancel request goes now: the connection its last request went to (the
+   * replica after a read there), else its primary's; a process id of 0 when it holds none (between
+   * transactions in transaction mode, or before its first connection after a move).
+   */
+  PgSession.CancelTarget cancelTarget() {
+    Backend b = last != null && last == replica && replica.channel() != null ? replica : primary;
+    if (b == null || b.channel() == null) {
+      return new PgSession.CancelTarget(b == null ? null : b.node().address(), 0, 0);
+    }
+    return new PgSession.CancelTarget(b.node().address(), b.book().processId, b.book().secret);
+  }
+
   @Override
   protected void primaryAttached(Backend b, PgBackendConnection c) {
-    session.rebound(c.node(), c.processId(), c.secret(), c.channel());
+    session.rebound(c.channel());
   }
 
   // ------------------------------------------------------------------ backend side

@@ -33,150 +33,183 @@ final class PlainStatements {
 
   private PlainStatements() {}
 
-  /** How many of the statement's bytes are copied out at a time for the look. */
+  /** What a body byte may start or end: most bytes are {@link #ORDINARY}. */
+  private static final byte ORDINARY = 0;
+
+  private static final byte STOP = 1; // ( @ NUL: never plain
+  private static final byte SEMICOLON = 2;
+  private static final byte EQUALS = 3; // := (a MySQL assignment)
+  private static final byte WORD_END = 4; // the last byte of a word looked for, folded as below
+
+  private static final byte[] CLASS = new byte[256];
+
+  private static final byte[] INTO = folded("into");
+  private static final byte[] PG_TEMP = folded("pg_temp");
+  private static final byte[] SETTINGS = folded("settings");
+  private static final byte[] EXECUTABLE = folded("/*!");
+  private static final byte[] EXECUTABLE_MARIADB = folded("/*m!");
+
+  static {
+    CLASS['('] = STOP;
+    CLASS['@'] = STOP;
+    CLASS[0] = STOP;
+    CLASS[';'] = SEMICOLON;
+    CLASS['='] = EQUALS;
+    for (int c = 0; c < 256; c++) {
+      int f = fold((byte) c);
+      if (CLASS[c] == ORDINARY && (f == 'o' || f == 'p' || f == 's' || f == '!')) {
+        CLASS[c] = WORD_END;
+      }
+    }
+  }
+
+  /** A byte as the look compares it: ASCII letters in lower case ({@code '_'} and others moved). */
+  private static int fold(byte c) {
+    return (c | 0x20) & 0xff;
+  }
+
+  private static byte[] folded(String lower) {
+    byte[] b = new byte[lower.length()];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (byte) fold((byte) lower.charAt(i));
+    }
+    return b;
+  }
+
+  private static final long SELECT = packed("select");
+  private static final long INSERT = packed("insert");
+  private static final long UPDATE = packed("update");
+  private static final long DELETE = packed("delete");
+
+  private static long packed(String lower) {
+    long p = 0;
+    for (int i = 0; i < lower.length(); i++) {
+      p = p << 8 | fold((byte) lower.charAt(i));
+    }
+    return p;
+  }
+
+  private static boolean space(byte c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  }
+
+  private static boolean letter(byte c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+
+  /** Body bytes kept in front of each chunk: the longest word looked for ("settings"). */
+  private static final int KEEP = 8;
+
+  /** How many of the body's bytes are copied out at a time (a statement may be megabytes long). */
   private static final int CHUNK = 256;
+
+  private static final int GOES_ON = 0;
+  private static final int NOT_PLAIN = -1;
+  private static final int AFTER_SEMICOLON = 1;
 
   /** Whether the statement in {@code buf[from, to)} is plain (see the class comment). */
   static boolean plain(ByteBuf buf, int from, int to) {
-    if (to <= from) {
+    int i = from;
+    while (i < to && space(buf.getByte(i))) {
+      i++;
+    }
+    int wordStart = i;
+    long word = 0;
+    for (; i < to && letter(buf.getByte(i)); i++) {
+      if (i - wordStart == 6) {
+        return false; // longer than any of the four
+      }
+      word = word << 8 | fold(buf.getByte(i));
+    }
+    if (i == wordStart
+        || i == to
+        || !space(buf.getByte(i))
+        || (word != SELECT && word != INSERT && word != UPDATE && word != DELETE)) {
       return false;
     }
-    // The bytes are copied out a chunk at a time and looked at in a loop of this class's own: a
-    // ByteProcessor would be called through Netty's forEachByte, whose call site every processor
-    // of the process shares (an interface call per byte, on every statement).
-    Look look = new Look();
-    byte[] chunk = new byte[Math.min(CHUNK, to - from)];
-    for (int at = from; at < to; at += chunk.length) {
-      int n = Math.min(chunk.length, to - at);
-      buf.getBytes(at, chunk, 0, n);
-      if (!look.scan(chunk, n)) {
+    boolean select = word == SELECT;
+    int body = i + 1; // the body: what follows the first word and one whitespace byte
+    // The body is copied out a chunk at a time, behind the last KEEP bytes of the chunk before
+    // (a word looked for may span two chunks), and looked at in a loop of this class's own: one
+    // table lookup per byte.
+    byte[] a = new byte[KEEP + Math.min(CHUNK, Math.max(0, to - body))];
+    int bodyAt = KEEP; // where the body starts in a (below 0 once it began chunks ago)
+    boolean afterSemicolon = false;
+    for (int at = body; at < to; ) {
+      int n = Math.min(a.length - KEEP, to - at);
+      buf.getBytes(at, a, KEEP, n);
+      if (afterSemicolon) {
+        for (int k = KEEP; k < KEEP + n; k++) {
+          if (!space(a[k])) {
+            return false; // after the semicolon: nothing but whitespace
+          }
+        }
+      } else {
+        int r = scan(a, KEEP, KEEP + n, bodyAt, select);
+        if (r == NOT_PLAIN) {
+          return false;
+        }
+        afterSemicolon = r == AFTER_SEMICOLON;
+      }
+      at += n;
+      if (at < to) { // (a chunk before the last is whole: n > KEEP)
+        System.arraycopy(a, n, a, 0, KEEP);
+        bodyAt -= n;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Looks at the body bytes {@code a[from, to)}, whose body began at {@code body} (the bytes from
+   * there to {@code from} were looked at already): {@link #NOT_PLAIN}, {@link #AFTER_SEMICOLON} (a
+   * semicolon and whitespace after it), or {@link #GOES_ON}.
+   */
+  private static int scan(byte[] a, int from, int to, int body, boolean select) {
+    for (int i = from; i < to; i++) {
+      switch (CLASS[a[i] & 0xff]) {
+        case ORDINARY -> {}
+        case STOP -> {
+          return NOT_PLAIN;
+        }
+        case EQUALS -> {
+          if (i > body && a[i - 1] == ':') {
+            return NOT_PLAIN;
+          }
+        }
+        case SEMICOLON -> {
+          for (i++; i < to; i++) {
+            if (!space(a[i])) {
+              return NOT_PLAIN; // after the semicolon: nothing but whitespace
+            }
+          }
+          return AFTER_SEMICOLON;
+        }
+        default -> { // WORD_END
+          if ((select && endsWith(a, i, body, INTO))
+              || endsWith(a, i, body, PG_TEMP)
+              || endsWith(a, i, body, SETTINGS)
+              || endsWith(a, i, body, EXECUTABLE)
+              || endsWith(a, i, body, EXECUTABLE_MARIADB)) {
+            return NOT_PLAIN;
+          }
+        }
+      }
+    }
+    return GOES_ON;
+  }
+
+  /** Whether the body bytes up to {@code a[end]} (from {@code body} on) end in {@code word}. */
+  private static boolean endsWith(byte[] a, int end, int body, byte[] word) {
+    int from = end - word.length + 1;
+    if (from < Math.max(body, 0)) {
+      return false;
+    }
+    for (int k = 0; k < word.length; k++) {
+      if (fold(a[from + k]) != word[k]) {
         return false;
       }
     }
-    return look.plain();
-  }
-
-  /** The look, byte by byte: a small state machine, carried from one chunk to the next. */
-  private static final class Look {
-    private static final int LEAD = 0;
-    private static final int WORD = 1;
-    private static final int BODY = 2;
-    private static final int TAIL = 3;
-
-    private static final long SELECT = packed("select");
-    private static final long INSERT = packed("insert");
-    private static final long UPDATE = packed("update");
-    private static final long DELETE = packed("delete");
-    private static final int INTO = (int) packed("into");
-    private static final long PG_TEMP = packed("pg_temp");
-    private static final long SETTINGS = packed("settings");
-    private static final int EXECUTABLE = (int) packed("/*!");
-    private static final int EXECUTABLE_MARIADB = (int) packed("/*m!");
-    private static final int THREE_BYTES = (1 << 24) - 1;
-    private static final long SEVEN_BYTES = (1L << 56) - 1;
-
-    private int state = LEAD;
-    private long word;
-    private int length;
-    private boolean select;
-    private long window;
-    private byte previous;
-
-    private static long packed(String lower) {
-      long p = 0;
-      for (int i = 0; i < lower.length(); i++) {
-        p = p << 8 | (lower.charAt(i) | 0x20); // as the look folds bytes ('_' too)
-      }
-      return p;
-    }
-
-    private static boolean space(byte c) {
-      return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-    }
-
-    private static boolean letter(byte c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    }
-
-    /** Looks at {@code bytes[0, n)}; false once the statement cannot be plain. */
-    boolean scan(byte[] bytes, int n) {
-      int i = 0;
-      while (i < n && state != BODY) {
-        if (!before(bytes[i++])) {
-          return false;
-        }
-      }
-      // the body, where nearly every statement spends its bytes: the state in locals
-      long w = window;
-      byte prev = previous;
-      boolean sel = select;
-      for (; i < n; i++) {
-        byte c = bytes[i];
-        if (c == '(' || c == '@' || c == 0 || (c == '=' && prev == ':')) {
-          return false;
-        }
-        if (c == ';') {
-          window = w;
-          previous = prev;
-          state = TAIL;
-          for (i++; i < n; i++) {
-            if (!space(bytes[i])) {
-              return false; // after the semicolon: nothing but whitespace
-            }
-          }
-          return true;
-        }
-        prev = c;
-        int folded = (c | 0x20) & 0xff;
-        w = w << 8 | folded;
-        // each word looked for ends in one of these bytes: the window is compared only there
-        if ((folded == 'o' && sel && (int) w == INTO)
-            || (folded == 'p' && (w & SEVEN_BYTES) == PG_TEMP)
-            || (folded == 's' && w == SETTINGS)
-            || (folded == '!'
-                && (((int) w & THREE_BYTES) == EXECUTABLE || (int) w == EXECUTABLE_MARIADB))) {
-          return false;
-        }
-      }
-      window = w;
-      previous = prev;
-      return true;
-    }
-
-    /** One byte before the body: the leading whitespace, the first word, and the tail. */
-    private boolean before(byte c) {
-      switch (state) {
-        case LEAD -> {
-          if (space(c)) {
-            return true;
-          }
-          state = WORD;
-          return letter(c) && letterOfWord(c);
-        }
-        case WORD -> {
-          if (letter(c)) {
-            return letterOfWord(c);
-          }
-          if (!space(c) || (word != SELECT && word != INSERT && word != UPDATE && word != DELETE)) {
-            return false;
-          }
-          select = word == SELECT;
-          state = BODY;
-          return true;
-        }
-        default -> {
-          return space(c); // after the semicolon: nothing but whitespace
-        }
-      }
-    }
-
-    private boolean letterOfWord(byte c) {
-      word = word << 8 | (c | 0x20);
-      return ++length <= 6;
-    }
-
-    boolean plain() {
-      return state == BODY || state == TAIL;
-    }
+    return true;
   }
 }

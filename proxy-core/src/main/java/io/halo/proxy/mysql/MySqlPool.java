@@ -203,15 +203,10 @@ public final class MySqlPool {
             @Override
             public MySqlBackendConnection lend(Channel ch, boolean login) {
               MySqlBackendConnection o = ch.attr(ORIGIN).get();
-              // between transactions with autocommit on: a session that turned it off keeps its own
               return o == null
                   ? null
                   : new MySqlBackendConnection(
-                      ch,
-                      o.node(),
-                      o.threadId(),
-                      MySqlPackets.SERVER_STATUS_AUTOCOMMIT,
-                      o.greeting());
+                      ch, o.node(), o.threadId(), pooledStatus(o), o.greeting());
             }
 
             /**
@@ -220,9 +215,21 @@ public final class MySqlPool {
             @Override
             public MySqlBackendConnection memo(MySqlBackendConnection fresh) {
               return new MySqlBackendConnection(
-                  null, fresh.node(), 0, MySqlPackets.SERVER_STATUS_AUTOCOMMIT, fresh.greeting());
+                  null, fresh.node(), 0, pooledStatus(fresh), fresh.greeting());
             }
           };
+
+  /**
+   * The server status a login on a pooled connection says: autocommit on (between transactions; a
+   * session that turned it off keeps its own connection), and what the connection's own login said
+   * of backslashes ({@code NO_BACKSLASH_ESCAPES} in the server's sql_mode): a client library
+   * escapes strings by that flag (libmysqlclient's {@code mysql_real_escape_string}), and the split
+   * engine reads string literals by it.
+   */
+  private static int pooledStatus(MySqlBackendConnection origin) {
+    return MySqlPackets.SERVER_STATUS_AUTOCOMMIT
+        | (origin.status() & MySqlPackets.SERVER_STATUS_NO_BACKSLASH_ESCAPES);
+  }
 
   private static final SessionPool.Engine<Key, MySqlBackendConnection> ENGINE =
       new SessionPool.Engine<>() {

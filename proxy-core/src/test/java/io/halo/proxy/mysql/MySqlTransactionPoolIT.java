@@ -98,6 +98,35 @@ class MySqlTransactionPoolIT {
     }
   }
 
+  /**
+   * A server whose sql_mode has NO_BACKSLASH_ESCAPES says so in the status of its login's OK, and a
+   * client library escapes strings by it (libmysqlclient's {@code mysql_real_escape_string}: a
+   * quote escaped with a backslash would end the string there). A login through the pool says it
+   * too, on a connection it reuses or without one.
+   */
+  @Test
+  void a_pooled_login_says_what_the_servers_sql_mode_says_of_backslashes() throws Exception {
+    try (Connection root = cluster.primary().connectAsRoot();
+        Statement s = root.createStatement()) {
+      String before = one(root, "select @@global.sql_mode");
+      s.execute("set global sql_mode = concat(@@global.sql_mode, ',NO_BACKSLASH_ESCAPES')");
+      try (RawMySqlSocket direct =
+              RawMySqlSocket.login(cluster.primary().port(), "app", "apppw", "app");
+          HaloServer own = startHalo(POOL)) {
+        assertThat(direct.loginStatus() & 0x0200).as("the server's own login").isEqualTo(0x0200);
+        int port = own.boundAddresses().get(0).getPort();
+        for (int i = 1; i <= 3; i++) {
+          try (RawMySqlSocket raw = RawMySqlSocket.login(port, "app", "apppw", "app")) {
+            assertThat(raw.loginStatus() & 0x0200).as("login %d through Halo", i).isEqualTo(0x0200);
+            assertThat(raw.query("select 1")).isEqualTo(List.of(List.of("1")));
+          }
+        }
+      } finally {
+        s.execute("set global sql_mode = '" + before + "'");
+      }
+    }
+  }
+
   /** A pool of one connection, whose waits last a minute. */
   private static final PoolConfig POOL_OF_ONE =
       new PoolConfig(

@@ -41,6 +41,13 @@ final class RawMySqlSocket implements AutoCloseable {
   private final byte[] scramble;
   private int seq = -1;
 
+  /** The server status flags of the login's OK. */
+  private int loginStatus;
+
+  int loginStatus() {
+    return loginStatus;
+  }
+
   private RawMySqlSocket(Socket socket) throws IOException {
     this.socket = socket;
     socket.setSoTimeout(15_000);
@@ -191,6 +198,8 @@ final class RawMySqlSocket implements AutoCloseable {
       byte[] r = read();
       int first = r[0] & 0xff;
       if (first == 0x00) {
+        // OK: affected rows and last insert id (one byte each after a login), then the status
+        loginStatus = (r[3] & 0xff) | (r[4] & 0xff) << 8;
         return;
       }
       check(r);

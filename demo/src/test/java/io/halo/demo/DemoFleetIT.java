@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,29 +26,25 @@ import picocli.CommandLine;
  */
 class DemoFleetIT {
 
-  /** Base ports whose fleet ports (each + 10 x i, admin + i) are all free now. */
+  /**
+   * Base ports whose fleet ports (each + 10 x i, admin + i) are all free now, reserved so that the
+   * ports the test kit hands out later (the database servers', ZooKeeper's) are none of them.
+   */
   private static DemoCommand onFreePorts(int instances) throws Exception {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int base = ThreadLocalRandom.current().nextInt(20_000, 40_000);
+      int base =
+          ThreadLocalRandom.current()
+              .nextInt(20_000, 32_000); // below Linux's default ephemeral range
       DemoCommand d = DemoCommand.onPorts(base, base + 1, base + 2, base + 5);
       boolean free = true;
       for (int p : FleetDemo.ports(d, instances)) {
-        free &= portFree(p);
+        free = free && io.halo.testkit.Ports.reserve(p);
       }
       if (free) {
         return d;
       }
     }
     throw new IllegalStateException("no free ports found for the demo");
-  }
-
-  private static boolean portFree(int port) {
-    try (ServerSocket s = new ServerSocket()) {
-      s.bind(new InetSocketAddress("127.0.0.1", port));
-      return true;
-    } catch (java.io.IOException e) {
-      return false;
-    }
   }
 
   private static JsonNode get(HttpClient http, int adminPort, String path) throws Exception {

@@ -79,6 +79,28 @@ public final class Ports {
     }
   }
 
+  /**
+   * Takes {@code port}, chosen by the caller (a block of ports at fixed offsets), as {@link #free}
+   * takes the ports it draws: true when it was free and is now this caller's, never handed out by
+   * {@link #free} afterwards; false when it is taken (in use, claimed by another test JVM, or
+   * handed out already).
+   */
+  public static boolean reserve(int port) {
+    if (HANDED_OUT.contains(port) || !claim(port)) {
+      return false;
+    }
+    ServerSocket socket = tryBind(port);
+    if (socket == null) {
+      return false;
+    }
+    try {
+      socket.close();
+    } catch (IOException ignored) {
+      // as in free(): a port whose probe does not close stays taken, visibly
+    }
+    return HANDED_OUT.add(port);
+  }
+
   /** Lock files of the ports this JVM claimed: held until it exits. */
   private static final List<java.nio.channels.FileChannel> CLAIMS = new ArrayList<>();
 

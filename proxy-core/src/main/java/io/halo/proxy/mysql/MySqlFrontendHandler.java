@@ -106,21 +106,20 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public boolean endSession() {
-      Runnable r = ender;
-      if (r == null) {
-        return false;
-      }
-      loop.execute(r); // the session's state is its loop's
-      return true;
+      return onLoop(ender);
     }
 
     @Override
     public boolean interruptWaiting() {
-      Runnable r = interrupter;
+      return onLoop(interrupter);
+    }
+
+    /** Runs {@code r} on the session's loop, whose state it is; false when there is none. */
+    private boolean onLoop(Runnable r) {
       if (r == null) {
         return false;
       }
-      loop.execute(r); // the session's state is its loop's
+      loop.execute(r);
       return true;
     }
 

@@ -88,11 +88,20 @@ class MySqlTransactionPoolIT {
   void a_kill_query_of_a_statement_waiting_for_a_pooled_connection_interrupts_it_unrun()
       throws Exception {
     // Given a pool of one connection, held by a's open transaction
+    withPoolOfOne(MySqlTransactionPoolIT::killWaiting);
+  }
+
+  private interface PoolOfOneTest {
+    void run(HaloServer own, java.util.concurrent.ExecutorService ex) throws Exception;
+  }
+
+  /** Runs {@code test} against a Halo of its own whose pool has one connection. */
+  private static void withPoolOfOne(PoolOfOneTest test) throws Exception {
     java.util.concurrent.ExecutorService ex =
         java.util.concurrent.Executors.newSingleThreadExecutor();
     try (HaloServer own = startHalo(POOL_OF_ONE)) {
       io.halo.proxy.PoolWaits.awaitFirstTopology(() -> MySqlHalo.metrics(own));
-      killWaiting(own, ex);
+      test.run(own, ex);
     } finally {
       ex.shutdownNow();
     }
@@ -149,42 +158,40 @@ class MySqlTransactionPoolIT {
   @Test
   void connector_js_query_timeout_interrupts_a_statement_waiting_for_a_full_pool()
       throws Exception {
-    java.util.concurrent.ExecutorService ex =
-        java.util.concurrent.Executors.newSingleThreadExecutor();
-    try (HaloServer own = startHalo(POOL_OF_ONE)) {
-      io.halo.proxy.PoolWaits.awaitFirstTopology(() -> MySqlHalo.metrics(own));
-      int port = own.boundAddresses().get(0).getPort();
-      // Given a pool of one connection, held by a's open transaction
-      try (Connection a = connect(port, "");
-          Connection b = connect(port, "");
-          Statement sb = b.createStatement()) {
-        a.setAutoCommit(false);
-        assertThat(one(a, "select 1")).isEqualTo("1");
-        // When b's insert, waiting for that connection, has a query timeout of 1 s
-        sb.setQueryTimeout(1);
-        java.util.concurrent.Future<SQLException> insert =
-            ex.submit(
-                () -> {
-                  try {
-                    sb.executeUpdate("insert into items values (801, 'timed out')");
-                    return null;
-                  } catch (SQLException e) {
-                    return e;
-                  }
-                });
-        // Then the timeout interrupts it (the driver's KILL logged in at once), as it interrupts
-        // a statement on the server
-        SQLException e = insert.get(15, java.util.concurrent.TimeUnit.SECONDS);
-        org.junit.jupiter.api.Assertions.assertNotNull(e, "the insert was not interrupted");
-        assertThat((Throwable) e).isInstanceOf(java.sql.SQLTimeoutException.class);
-        // and it never ran; both sessions go on once a commits
-        a.commit();
-        a.setAutoCommit(true);
-        assertThat(one(a, "select count(*) from items where id = 801")).isEqualTo("0");
-        assertThat(one(b, "select 2")).isEqualTo("2");
-      }
-    } finally {
-      ex.shutdownNow();
+    withPoolOfOne(MySqlTransactionPoolIT::queryTimeoutOfWaiting);
+  }
+
+  private static void queryTimeoutOfWaiting(HaloServer own, java.util.concurrent.ExecutorService ex)
+      throws Exception {
+    int port = own.boundAddresses().get(0).getPort();
+    // Given a pool of one connection, held by a's open transaction
+    try (Connection a = connect(port, "");
+        Connection b = connect(port, "");
+        Statement sb = b.createStatement()) {
+      a.setAutoCommit(false);
+      assertThat(one(a, "select 1")).isEqualTo("1");
+      // When b's insert, waiting for that connection, has a query timeout of 1 s
+      sb.setQueryTimeout(1);
+      java.util.concurrent.Future<SQLException> insert =
+          ex.submit(
+              () -> {
+                try {
+                  sb.executeUpdate("insert into items values (801, 'timed out')");
+                  return null;
+                } catch (SQLException e) {
+                  return e;
+                }
+              });
+      // Then the timeout interrupts it (the driver's KILL logged in at once), as it interrupts
+      // a statement on the server
+      SQLException e = insert.get(15, java.util.concurrent.TimeUnit.SECONDS);
+      org.junit.jupiter.api.Assertions.assertNotNull(e, "the insert was not interrupted");
+      assertThat((Throwable) e).isInstanceOf(java.sql.SQLTimeoutException.class);
+      // and it never ran; both sessions go on once a commits
+      a.commit();
+      a.setAutoCommit(true);
+      assertThat(one(a, "select count(*) from items where id = 801")).isEqualTo("0");
+      assertThat(one(b, "select 2")).isEqualTo("2");
     }
   }
 

@@ -511,11 +511,7 @@ final class MySqlSplitRelay
    */
   private boolean killedHere(MySqlPacket p) {
     MySqlKill.Request k = killIn(p);
-    var target = k == null ? null : listener.connectionIds().target(k.connectionId()).orElse(null);
-    ByteBuf here =
-        target == null
-            ? null
-            : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus, hello.user());
+    ByteBuf here = k == null ? null : answeredHere(k, killTarget(k));
     if (here == null) {
       return false;
     }
@@ -530,6 +526,18 @@ final class MySqlSplitRelay
    */
   void killed() {
     endSession(End.KILLED, "Connection was killed");
+  }
+
+  /** The session a KILL names by its Halo id, or null. */
+  private MySqlKill.Target killTarget(MySqlKill.Request k) {
+    return listener.connectionIds().target(k.connectionId()).orElse(null);
+  }
+
+  /** Halo's own answer to {@code k} of {@code target} ({@link MySqlKill#answeredHere}), or null. */
+  private ByteBuf answeredHere(MySqlKill.Request k, MySqlKill.Target target) {
+    return target == null
+        ? null
+        : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus, hello.user());
   }
 
   /** The KILL in {@code p} (a COM_QUERY), or null; {@code p} stays the caller's. */
@@ -983,11 +991,8 @@ final class MySqlSplitRelay
       return false;
     }
     p.release();
-    var target = listener.connectionIds().target(request.connectionId()).orElse(null);
-    ByteBuf here =
-        target == null
-            ? null
-            : MySqlKill.answeredHere(client.alloc(), request, target, primaryStatus, hello.user());
+    var target = killTarget(request);
+    ByteBuf here = answeredHere(request, target);
     if (here != null) {
       client.writeAndFlush(here);
       return true;

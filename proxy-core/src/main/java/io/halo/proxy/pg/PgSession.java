@@ -77,6 +77,8 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   private boolean extendedOpen;
 
   private CancelRegistry.Key cancelKey;
+
+  /** The plain relay's backend connection; null once a split relay has the session. */
   private Channel backend;
 
   /** Set for a {@code route: split} session, which relays through it instead of relay handlers. */
@@ -231,28 +233,16 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
 
   void split(PgSplitRelay relay) {
     this.split = relay;
+    // the relay holds the session's connections from now on (the login's may go back to the pool
+    // and serve another session): none is this session's to close or to read from here
+    this.backend = null;
   }
 
   /** A split session belongs to a new primary (switchover); it logs in there on demand. */
   void boundTo(BackendNode node) {
     listener.router().sessionEnded(backendName);
-    this.backendName = node.name();
-    this.cancelTarget =
-        new CancelTarget(node.address(), 0, 0); // no connection there yet: nothing to cancel
+    this.backendName = node.name(); // (its cancel target is its relay's: see cancelTarget())
     listener.router().sessionStarted(backendName);
-  }
-
-  /**
-   * Transaction pooling: the session gave its connections back; nothing to cancel until its next
-   * transaction has one.
-   */
-  void released() {
-    this.backend = null;
-  }
-
-  /** The split session's connection to its (new) primary is open. */
-  void rebound(Channel channel) {
-    this.backend = channel;
   }
 
   public SessionState state() {

@@ -1810,7 +1810,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     clientSawFatal = false; // about the connection just given back
     unnamedOn = null;
     txBackend = null;
-    session.released();
   }
 
   /** The transaction the client is in died with its connection; the next checkout fails one. */
@@ -1961,11 +1960,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return new PgSession.CancelTarget(b == null ? null : b.node().address(), 0, 0);
     }
     return new PgSession.CancelTarget(b.node().address(), b.book().processId, b.book().secret);
-  }
-
-  @Override
-  protected void primaryAttached(Backend b, PgBackendConnection c) {
-    session.rebound(c.channel());
   }
 
   // ------------------------------------------------------------------ backend side

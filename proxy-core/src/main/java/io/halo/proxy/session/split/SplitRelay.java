@@ -506,8 +506,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       stats.readOnReplica();
     }
     send(target);
-    kind = null;
-    primaryOnce = false;
+    forgetRoute();
   }
 
   /**
@@ -539,8 +538,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   private final java.util.function.Consumer<String> refuseStep =
       message -> {
         refuse(message);
-        kind = null;
-        primaryOnce = false;
+        forgetRoute();
         parked = false;
       };
 
@@ -571,8 +569,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     cancelledOpening =
         (primary != null && primary.connecting()) || (replica != null && replica.connecting());
     parked = false;
-    kind = null;
-    primaryOnce = false;
+    forgetRoute();
     cancelled();
     drain();
     releaseIfIdle(); // a connection it held while it waited (for a permit, a replica) goes back
@@ -584,6 +581,12 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * for the outcome; a connection that comes goes back at once.
    */
   private boolean cancelledOpening;
+
+  /** The waiting request's routing is over (sent, refused or cancelled): the next one's starts. */
+  private void forgetRoute() {
+    kind = null;
+    primaryOnce = false;
+  }
 
   protected final void park() {
     parked = true;
@@ -1160,8 +1163,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       return;
     } else if (b.isPrimary() && multiplexed && refusalOf(done.cause()) != null) {
       refuse(refusalOf(done.cause())); // the pool stayed full: this request fails, not the session
-      kind = null;
-      primaryOnce = false;
+      forgetRoute();
     } else if (b.isPrimary()
         && io.halo.proxy.session.Establisher.unreachable(done.cause())
         && waitForPrimary()) {

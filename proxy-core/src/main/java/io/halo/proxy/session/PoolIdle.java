@@ -15,7 +15,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * handler across transactions), messages pass on to the session's handlers.
  */
 public final class PoolIdle extends ChannelInboundHandlerAdapter {
-  private final ArrayDeque<Channel> pool;
+  /** The pool's list of idle connections, as this handler needs it. */
+  public interface Waiting {
+    /** Takes {@code ch} out; false when it was not in the list. */
+    boolean remove(Channel ch);
+
+    boolean isEmpty();
+  }
+
+  private final Waiting pool;
   private final AtomicInteger idleCount;
   private final Runnable emptied;
 
@@ -32,7 +40,7 @@ public final class PoolIdle extends ChannelInboundHandlerAdapter {
    * @param pool the idle list the connection is kept in
    * @param idleCount the pool's count of idle connections, kept with {@code pool}
    */
-  public PoolIdle(ArrayDeque<Channel> pool, AtomicInteger idleCount) {
+  public PoolIdle(Waiting pool, AtomicInteger idleCount) {
     this(pool, idleCount, null);
   }
 
@@ -41,6 +49,23 @@ public final class PoolIdle extends ChannelInboundHandlerAdapter {
    *     owner drops the empty list: keys are the clients' to choose), or null
    */
   public PoolIdle(ArrayDeque<Channel> pool, AtomicInteger idleCount, Runnable emptied) {
+    this(
+        new Waiting() {
+          @Override
+          public boolean remove(Channel ch) {
+            return pool.remove(ch);
+          }
+
+          @Override
+          public boolean isEmpty() {
+            return pool.isEmpty();
+          }
+        },
+        idleCount,
+        emptied);
+  }
+
+  private PoolIdle(Waiting pool, AtomicInteger idleCount, Runnable emptied) {
     this.pool = pool;
     this.idleCount = idleCount;
     this.emptied = emptied;

@@ -101,10 +101,17 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    * a map lookup while it lives), when and in which epoch it logged in.
    */
   private static final class Born {
+    private final Channel channel;
     private final Object key;
     private final Slot<?, ?, ?> slot;
     private final long nanos;
     private final long epoch;
+
+    /** While the connection waits idle: the list it waits in and its neighbours there. */
+    private IdleList in;
+
+    private Born prev;
+    private Born next;
 
     /**
      * The connection's {@link PoolIdle} handler once it was first checked in (it stays in the
@@ -112,7 +119,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
      */
     private PoolIdle idle;
 
-    Born(Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {
+    Born(Channel channel, Object key, Slot<?, ?, ?> slot, long nanos, long epoch) {
+      this.channel = channel;
       this.key = key;
       this.slot = slot;
       this.nanos = nanos;
@@ -140,6 +148,119 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private static PoolIdle idleOf(Channel ch) {
     Born b = ch.attr(BORN).get();
     return b == null ? null : b.idle;
+  }
+
+  /**
+   * A slot's idle connections, the least recently used first: a doubly linked list through their
+   * {@link Born} records, so that a checkout takes the connection its session used last out of the
+   * middle without a scan (an {@code ArrayDeque}'s removal scanned and shifted the others, at every
+   * transaction). On the slot's loop only.
+   */
+  private static final class IdleList implements PoolIdle.Waiting {
+    private Born first;
+    private Born last;
+    private int size;
+
+    int size() {
+      return size;
+    }
+
+    @Override
+    public boolean isEmpty() {
+      return size == 0;
+    }
+
+    void addLast(Born b) {
+      if (b.in != null) {
+        b.in.unlink(b); // (never listed twice)
+      }
+      b.in = this;
+      b.prev = last;
+      b.next = null;
+      if (last == null) {
+        first = b;
+      } else {
+        last.next = b;
+      }
+      last = b;
+      size++;
+    }
+
+    /** The least recently used idle connection, or null. */
+    Channel peekFirst() {
+      return first == null ? null : first.channel;
+    }
+
+    Channel pollFirst() {
+      Born b = first;
+      if (b == null) {
+        return null;
+      }
+      unlink(b);
+      return b.channel;
+    }
+
+    Channel pollLast() {
+      Born b = last;
+      if (b == null) {
+        return null;
+      }
+      unlink(b);
+      return b.channel;
+    }
+
+    /** Takes {@code b}'s connection out when it waits in this list. */
+    boolean remove(Born b) {
+      if (b.in != this) {
+        return false;
+      }
+      unlink(b);
+      return true;
+    }
+
+    @Override
+    public boolean remove(Channel ch) {
+      Born b = ch.attr(BORN).get();
+      return b != null && remove(b);
+    }
+
+    /** Empties the list: its connections, the least recently used first. */
+    List<Channel> clear() {
+      List<Channel> all = new java.util.ArrayList<>(size);
+      for (Born b = first; b != null; b = b.next) {
+        all.add(b.channel);
+      }
+      while (first != null) {
+        unlink(first);
+      }
+      return all;
+    }
+
+    /** Its connections, the least recently used first (a copy). */
+    List<Channel> snapshot() {
+      List<Channel> all = new java.util.ArrayList<>(size);
+      for (Born b = first; b != null; b = b.next) {
+        all.add(b.channel);
+      }
+      return all;
+    }
+
+    private void unlink(Born b) {
+      if (b.prev == null) {
+        first = b.next;
+      } else {
+        b.prev.next = b.next;
+      }
+      if (b.next == null) {
+        last = b.prev;
+      } else {
+        b.next.prev = b.prev;
+      }
+      b.prev = null;
+      b.next = null;
+      b.in = null;
+      size--;
+    }
   }
 
   /**
@@ -274,7 +395,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private static final class Slot<K, C, M> {
     final K key;
     final EventLoop loop;
-    final ArrayDeque<Channel> idle = new ArrayDeque<>();
+    final IdleList idle = new IdleList();
     final ArrayDeque<Waiter<C>> waiters = new ArrayDeque<>();
 
     /** Connections open or logging in (idle ones included). */
@@ -361,13 +482,13 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     slot.login = login;
     // never the oldest idle connection: under less load than the pool has connections, the oldest
     // ages out (idle_timeout) as under plain LIFO, instead of each session keeping its own alive
-    C idle =
-        preferred != null
-                && slot.idle.size() > 1
-                && slot.idle.peekFirst() != preferred
-                && slot.idle.removeLastOccurrence(preferred)
-            ? take(slot, preferred, forLogin)
-            : null;
+    C idle = null;
+    if (preferred != null && slot.idle.size() > 1 && slot.idle.peekFirst() != preferred) {
+      Born b = preferred.attr(BORN).get();
+      if (b != null && slot.idle.remove(b)) {
+        idle = take(slot, preferred, b, forLogin);
+      }
+    }
     if (idle == null) {
       idle = takeIdle(slot, forLogin);
     }
@@ -466,7 +587,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   private C takeIdle(Slot<K, C, M> slot, boolean forLogin) {
     while (!slot.idle.isEmpty()) {
       // the most recently used first: its caches are warm
-      C c = take(slot, slot.idle.pollLast(), forLogin);
+      Channel ch = slot.idle.pollLast();
+      C c = take(slot, ch, ch.attr(BORN).get(), forLogin);
       if (c != null) {
         return c;
       }
@@ -475,9 +597,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   /** {@code ch}, just taken out of {@code slot}'s idle ones, lent; or null (it was closed). */
-  private C take(Slot<K, C, M> slot, Channel ch, boolean forLogin) {
+  private C take(Slot<K, C, M> slot, Channel ch, Born b, boolean forLogin) {
     idleCount.decrementAndGet();
-    Born b = ch.attr(BORN).get();
     PoolIdle i = b == null ? null : b.idle;
     long now = now();
     boolean stale = false;
@@ -555,8 +676,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   }
 
   private void recheck(Slot<K, C, M> slot) {
-    List<Channel> all = List.copyOf(slot.idle);
-    slot.idle.clear();
+    List<Channel> all = slot.idle.clear();
     idleCount.addAndGet(-all.size());
     for (Channel ch : all) {
       PoolIdle i = idleOf(ch);
@@ -663,7 +783,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
           opened.increment();
           engine.adopted(c);
           Channel ch = engine.channel(c);
-          ch.attr(BORN).set(new Born(slot.key, slot, now(), epoch));
+          ch.attr(BORN).set(new Born(ch, slot.key, slot, now(), epoch));
           if (slot.memo == null) {
             slot.memo = engine.memo(c);
           }
@@ -895,7 +1015,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
   public void checkin(Channel ch) {
     Born b = ch.attr(BORN).get();
     Slot<K, C, M> slot = b == null ? null : bornIn(b, ch.eventLoop());
-    if (slot == null || stopped || !ch.isActive() || expired(b) || b.epoch() != epoch) {
+    long now = now();
+    if (slot == null || stopped || !ch.isActive() || expired(b, now) || b.epoch() != epoch) {
       engine.quit(ch);
       return;
     }
@@ -935,8 +1056,8 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       b.idle = i;
     }
     i.pooled = true;
-    i.since = now();
-    slot.idle.addLast(ch);
+    i.since = now;
+    slot.idle.addLast(b);
     idleCount.incrementAndGet();
     if (slot.sweeper == null) {
       sweepLater(ch.eventLoop(), slot);
@@ -954,7 +1075,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
               // the least recently used first; the newest min_idle of them stay (while the slot's
               // epoch is current), unless they outlived max_lifetime (then others replace them)
               int keep = slot.epoch == epoch ? config.minIdle() : 0;
-              List<Channel> idle = List.copyOf(slot.idle);
+              List<Channel> idle = slot.idle.snapshot();
               for (int n = 0; n < idle.size(); n++) {
                 Channel ch = idle.get(n);
                 PoolIdle i = idleOf(ch);
@@ -996,8 +1117,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
       if (all || SessionPool.fenced(t, slot.key.backend())) {
         dropMemo(slot);
         idleCount.addAndGet(-slot.idle.size());
-        List<Channel> closing = List.copyOf(slot.idle);
-        slot.idle.clear();
+        List<Channel> closing = slot.idle.clear();
         closing.forEach(engine::quit);
       }
     }

@@ -43,12 +43,6 @@ final class PlainStatements {
 
   private static final byte[] CLASS = new byte[256];
 
-  private static final byte[] INTO = folded("into");
-  private static final byte[] PG_TEMP = folded("pg_temp");
-  private static final byte[] SETTINGS = folded("settings");
-  private static final byte[] EXECUTABLE = folded("/*!");
-  private static final byte[] EXECUTABLE_MARIADB = folded("/*m!");
-
   static {
     CLASS['('] = STOP;
     CLASS['@'] = STOP;
@@ -68,18 +62,18 @@ final class PlainStatements {
     return (c | 0x20) & 0xff;
   }
 
-  private static byte[] folded(String lower) {
-    byte[] b = new byte[lower.length()];
-    for (int i = 0; i < b.length; i++) {
-      b[i] = (byte) fold((byte) lower.charAt(i));
-    }
-    return b;
-  }
-
   private static final long SELECT = packed("select");
   private static final long INSERT = packed("insert");
   private static final long UPDATE = packed("update");
   private static final long DELETE = packed("delete");
+
+  // the words whose last byte is a WORD_END, packed as the rolling window of folded bytes holds
+  // them
+  private static final long INTO = packed("into");
+  private static final long PG_TEMP = packed("pg_temp");
+  private static final long SETTINGS = packed("settings");
+  private static final long EXECUTABLE = packed("/*!");
+  private static final long EXECUTABLE_MARIADB = packed("/*m!");
 
   private static long packed(String lower) {
     long p = 0;
@@ -96,16 +90,6 @@ final class PlainStatements {
   private static boolean letter(byte c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   }
-
-  /** Body bytes kept in front of each chunk: the longest word looked for ("settings"). */
-  private static final int KEEP = 8;
-
-  /** How many of the body's bytes are copied out at a time (a statement may be megabytes long). */
-  private static final int CHUNK = 256;
-
-  private static final int GOES_ON = 0;
-  private static final int NOT_PLAIN = -1;
-  private static final int AFTER_SEMICOLON = 1;
 
   /** Whether the statement in {@code buf[from, to)} is plain (see the class comment). */
   static boolean plain(ByteBuf buf, int from, int to) {
@@ -128,88 +112,68 @@ final class PlainStatements {
       return false;
     }
     boolean select = word == SELECT;
-    int body = i + 1; // the body: what follows the first word and one whitespace byte
-    // The body is copied out a chunk at a time, behind the last KEEP bytes of the chunk before
-    // (a word looked for may span two chunks), and looked at in a loop of this class's own: one
-    // table lookup per byte.
-    byte[] a = new byte[KEEP + Math.min(CHUNK, Math.max(0, to - body))];
-    int bodyAt = KEEP; // where the body starts in a (below 0 once it began chunks ago)
+    // The body (what follows the first word and one whitespace byte) is read eight bytes at a time,
+    // nothing copied or allocated, and looked at a byte at a time: one table lookup each. The last
+    // eight folded body bytes are kept in a rolling window, so that a word looked for ends at a
+    // WORD_END byte when the window's low bytes are that word.
+    long window = 0;
+    int seen = 0; // body bytes looked at, the current one included
+    byte prev = 0;
     boolean afterSemicolon = false;
-    for (int at = body; at < to; ) {
-      int n = Math.min(a.length - KEEP, to - at);
-      buf.getBytes(at, a, KEEP, n);
-      if (afterSemicolon) {
-        for (int k = KEEP; k < KEEP + n; k++) {
-          if (!space(a[k])) {
+    for (int at = i + 1; at < to; ) {
+      int n = Math.min(8, to - at);
+      long block = n == 8 ? buf.getLong(at) : leftAligned(buf, at, n);
+      at += n;
+      for (int k = 0; k < n; k++, block <<= 8) {
+        byte c = (byte) (block >>> 56);
+        if (afterSemicolon) {
+          if (!space(c)) {
             return false; // after the semicolon: nothing but whitespace
           }
+          continue;
         }
-      } else {
-        int r = scan(a, KEEP, KEEP + n, bodyAt, select);
-        if (r == NOT_PLAIN) {
-          return false;
+        window = window << 8 | fold(c);
+        seen++;
+        switch (CLASS[c & 0xff]) {
+          case ORDINARY -> {}
+          case STOP -> {
+            return false;
+          }
+          case EQUALS -> {
+            if (seen > 1 && prev == ':') {
+              return false;
+            }
+          }
+          case SEMICOLON -> afterSemicolon = true;
+          default -> { // WORD_END
+            if (endsInWord(window, seen, select)) {
+              return false;
+            }
+          }
         }
-        afterSemicolon = r == AFTER_SEMICOLON;
-      }
-      at += n;
-      if (at < to) { // (a chunk before the last is whole: n > KEEP)
-        System.arraycopy(a, n, a, 0, KEEP);
-        bodyAt -= n;
+        prev = c;
       }
     }
     return true;
+  }
+
+  /** Whether the last {@code seen} body bytes, of which {@code window} holds eight, end a word. */
+  private static boolean endsInWord(long window, int seen, boolean select) {
+    return (select && seen >= 4 && (window & 0xffff_ffffL) == INTO)
+        || (seen >= 7 && (window & 0xff_ffff_ffff_ffffL) == PG_TEMP)
+        || (seen >= 8 && window == SETTINGS)
+        || (seen >= 3 && (window & 0xff_ffffL) == EXECUTABLE)
+        || (seen >= 4 && (window & 0xffff_ffffL) == EXECUTABLE_MARIADB);
   }
 
   /**
-   * Looks at the body bytes {@code a[from, to)}, whose body began at {@code body} (the bytes from
-   * there to {@code from} were looked at already): {@link #NOT_PLAIN}, {@link #AFTER_SEMICOLON} (a
-   * semicolon and whitespace after it), or {@link #GOES_ON}.
+   * The {@code n} (under eight) bytes of {@code buf} from {@code at}, as the high bytes of a long.
    */
-  private static int scan(byte[] a, int from, int to, int body, boolean select) {
-    for (int i = from; i < to; i++) {
-      switch (CLASS[a[i] & 0xff]) {
-        case ORDINARY -> {}
-        case STOP -> {
-          return NOT_PLAIN;
-        }
-        case EQUALS -> {
-          if (i > body && a[i - 1] == ':') {
-            return NOT_PLAIN;
-          }
-        }
-        case SEMICOLON -> {
-          for (i++; i < to; i++) {
-            if (!space(a[i])) {
-              return NOT_PLAIN; // after the semicolon: nothing but whitespace
-            }
-          }
-          return AFTER_SEMICOLON;
-        }
-        default -> { // WORD_END
-          if ((select && endsWith(a, i, body, INTO))
-              || endsWith(a, i, body, PG_TEMP)
-              || endsWith(a, i, body, SETTINGS)
-              || endsWith(a, i, body, EXECUTABLE)
-              || endsWith(a, i, body, EXECUTABLE_MARIADB)) {
-            return NOT_PLAIN;
-          }
-        }
-      }
+  private static long leftAligned(ByteBuf buf, int at, int n) {
+    long block = 0;
+    for (int k = 0; k < n; k++) {
+      block |= (buf.getByte(at + k) & 0xffL) << (56 - 8 * k);
     }
-    return GOES_ON;
-  }
-
-  /** Whether the body bytes up to {@code a[end]} (from {@code body} on) end in {@code word}. */
-  private static boolean endsWith(byte[] a, int end, int body, byte[] word) {
-    int from = end - word.length + 1;
-    if (from < Math.max(body, 0)) {
-      return false;
-    }
-    for (int k = 0; k < word.length; k++) {
-      if (fold(a[from + k]) != word[k]) {
-        return false;
-      }
-    }
-    return true;
+    return block;
   }
 }

@@ -1763,7 +1763,16 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   @Override
   protected void checkin(Channel channel) {
-    Book book = channel.attr(BOOK).get();
+    checkin(channel, channel.attr(BOOK).get());
+  }
+
+  /** A leg's connection goes back: its book is the leg's (no attribute lookup per transaction). */
+  @Override
+  protected void giveBack(Backend b, Channel channel) {
+    checkin(channel, b.book != null ? b.book : channel.attr(BOOK).get());
+  }
+
+  private void checkin(Channel channel, Book book) {
     if (book != null) {
       book.settle(); // nothing is owed now: what a unit touched is settled before another's use
     }

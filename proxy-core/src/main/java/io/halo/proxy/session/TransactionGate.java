@@ -39,6 +39,11 @@ public final class TransactionGate {
   private boolean open;
   private Permit permit;
   private BackendLoads.Counters counters;
+
+  /** The counters of the backend of the session's last transaction, and its name. */
+  private BackendLoads.Counters lastCounters;
+
+  private String lastCountersOf;
   private long startedNanos;
   private CompletableFuture<Permit> waiting;
   private String refusal;
@@ -205,7 +210,14 @@ public final class TransactionGate {
     open = true;
     permit = p;
     startedNanos = System.nanoTime();
-    counters = admission.counters(backend);
+    BackendLoads.Counters c = lastCounters;
+    if (c == null || !backend.equals(lastCountersOf) || c.retired()) {
+      // a map lookup only when the session's backend changed (or left the configuration)
+      c = admission.counters(backend);
+      lastCounters = c;
+      lastCountersOf = backend;
+    }
+    counters = c;
     if (counters != null) {
       counters.transactionStarted();
     }

@@ -57,17 +57,35 @@ public final class BackendLoads implements LoadView {
   /** Forgets backends that are no longer configured (after a reload). */
   public void retain(Collection<String> names) {
     Set<String> keep = Set.copyOf(names);
-    byName.keySet().removeIf(n -> !keep.contains(n));
+    byName
+        .entrySet()
+        .removeIf(
+            e -> {
+              if (keep.contains(e.getKey())) {
+                return false;
+              }
+              e.getValue().retired = true; // whoever kept it looks it up again
+              return true;
+            });
   }
 
   /** The live counters of one backend. Thread-safe; every method is lock-free. */
   public static final class Counters {
     private final String name;
+
+    /** Its backend left the configuration ({@link #retain}): no longer the backend's counters. */
+    private volatile boolean retired;
+
     private final LongAdder sessions = new LongAdder();
     private final LongAdder transactions = new LongAdder();
     private final Ewma latency;
     private final LongSupplier nanoClock;
     private volatile int weight = 1;
+
+    /** Whether its backend left the configuration: a holder looks the backend's up again. */
+    public boolean retired() {
+      return retired;
+    }
 
     private Counters(String name, Ewma latency, LongSupplier nanoClock) {
       this.name = name;

@@ -63,4 +63,23 @@ class EwmaTest {
         .hasMessageContaining("pg2")
         .hasMessageContaining("weight");
   }
+
+  @Test
+  void counters_of_a_backend_a_reload_dropped_are_retired_and_a_new_lookup_starts_afresh() {
+    BackendLoads loads = new BackendLoads(Duration.ofSeconds(1), () -> 0);
+    BackendLoads.Counters pg1 = loads.counters("pg1");
+    BackendLoads.Counters pg2 = loads.counters("pg2");
+    pg2.transactionStarted();
+
+    loads.retain(java.util.List.of("pg1"));
+
+    // a holder of pg2's counters (a session caches them) sees that they are no longer pg2's
+    assertThat(pg2.retired()).isTrue();
+    assertThat(pg1.retired()).isFalse();
+    assertThat(loads.counters("pg1")).isSameAs(pg1);
+    BackendLoads.Counters again = loads.counters("pg2");
+    assertThat(again).isNotSameAs(pg2);
+    assertThat(again.retired()).isFalse();
+    assertThat(loads.load(Nodes.standby("pg2")).inFlightTransactions()).isZero();
+  }
 }

@@ -17,6 +17,9 @@ public class Leg {
   private boolean connecting;
   private final ArrayDeque<Owed> owed = new ArrayDeque<>(4); // grows when requests pipeline
 
+  /** The session's place on the connection once adopted ({@link SplitRelay#adopt}). */
+  SplitRelay.Hop hop;
+
   protected Leg(boolean primary, BackendNode node) {
     this.primary = primary;
     this.node = node;

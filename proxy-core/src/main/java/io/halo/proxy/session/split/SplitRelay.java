@@ -1026,7 +1026,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     } else {
       lastReplicaConnection = ch;
     }
-    Hop hop = ch.attr(HOP).get();
+    Hop hop = leg.hop; // (set when the leg adopted the connection: no attribute lookup)
     if (hop != null) {
       hop.target = Hop.PASS; // kept for the next owner: no pipeline change per transaction
     }
@@ -1213,6 +1213,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       ch.pipeline().addLast("split", hop);
     }
     hop.target = new BackendHandler(b);
+    b.hop = hop;
     ch.config().setAutoRead(client.isWritable()); // (the client's writability turns it on)
   }
 
@@ -1722,7 +1723,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    * each owner setting {@link #target} (no pipeline change per transaction); between owners it
    * passes everything on (to the pool's handler, or a reset's).
    */
-  private static final class Hop extends ChannelInboundHandlerAdapter {
+  static final class Hop extends ChannelInboundHandlerAdapter {
     /** Between owners: an adapter's defaults, which pass every event on. */
     private static final ChannelInboundHandlerAdapter PASS = new ChannelInboundHandlerAdapter();
 

@@ -2206,10 +2206,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
         runStart = f.sourceIndex();
         runEnd = runStart + f.length();
       } else {
-        client.write(f.retainedMessage(), client.voidPromise());
+        client.write(f.takeMessage(), client.voidPromise());
+        return;
       }
     }
-    f.release();
+    f.takeMessage().release(); // (the run holds its own reference to the source)
   }
 
   /** Writes the run of forwarded messages held back, if any (not flushed). */
@@ -2230,8 +2231,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   /** Writes a framed message as it came (no copy). */
   private static void write(Channel to, PgFrame f) {
-    to.write(f.retainedMessage(), to.voidPromise());
-    f.release();
+    to.write(f.takeMessage(), to.voidPromise());
   }
 
   /** A PostgreSQL LSN ("16/B374D848") as a number; -1 when it is not one. */

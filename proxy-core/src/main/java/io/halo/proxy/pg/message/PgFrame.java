@@ -86,6 +86,25 @@ public final class PgFrame extends AbstractReferenceCounted {
     return message == null ? null : message.retainedDuplicate();
   }
 
+  /**
+   * The whole message, header included, with this frame's own reference; the frame is spent, as if
+   * released (typed messages only). When nothing else holds the frame, that costs no atomic update:
+   * {@link #retainedMessage()} followed by {@link #release()} costs three (the duplicate's retain,
+   * the frame's release and the message's). Otherwise it is exactly those two calls.
+   */
+  public ByteBuf takeMessage() {
+    if (message == null) {
+      throw new IllegalStateException("a startup packet is not a whole message");
+    }
+    if (refCnt() != 1) {
+      ByteBuf m = message.retainedDuplicate();
+      release();
+      return m;
+    }
+    setRefCnt(0); // spent: its reference is the caller's now (a plain store, no deallocate)
+    return message;
+  }
+
   public byte type() {
     return type;
   }

@@ -149,4 +149,36 @@ class PgFrameDecoderTest {
     }
     assertThat(ch.finishAndReleaseAll()).isFalse();
   }
+
+  @Test
+  void a_taken_message_carries_the_frames_reference_and_the_frame_is_spent() {
+    // Given two framed queries read together (one buffer, as a relay reads them)
+    EmbeddedChannel ch = new EmbeddedChannel(PgFrameDecoder.forClient(1 << 20));
+    ch.writeInbound(startup());
+    ((PgFrame) ch.readInbound()).release();
+    ByteBuf both = Unpooled.wrappedBuffer(query("select 1"), query("select 2"));
+    ch.writeInbound(both);
+    PgFrame one = ch.readInbound();
+    PgFrame two = ch.readInbound();
+    ByteBuf source = one.source();
+    int held = source.refCnt();
+
+    // When the first frame's message is taken (its only holder), the second's while shared
+    ByteBuf m1 = one.takeMessage();
+    two.retain();
+    ByteBuf m2 = two.takeMessage();
+
+    // Then the first frame is spent, its message is the whole 'Q' with the frame's reference
+    assertThat(one.refCnt()).isZero();
+    assertThat(m1.readByte()).isEqualTo((byte) 'Q');
+    assertThat(source.refCnt()).isEqualTo(held + 1); // the duplicate of the shared one
+    // and the shared frame keeps its other holder's reference
+    assertThat(two.refCnt()).isEqualTo(1);
+    assertThat(m2.getByte(m2.readerIndex())).isEqualTo((byte) 'Q');
+    m1.release();
+    m2.release();
+    two.release();
+    assertThat(source.refCnt()).isZero(); // every reference went back: the read buffer is freed
+    assertThat(ch.finishAndReleaseAll()).isFalse();
+  }
 }

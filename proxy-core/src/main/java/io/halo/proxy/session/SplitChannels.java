@@ -29,7 +29,18 @@ public final class SplitChannels {
 
   /** Backends stop (false) or go on (true) reading, as the client's outbound buffer allows. */
   public static void autoRead(List<Channel> channels, boolean on) {
-    channels.forEach(c -> c.config().setAutoRead(on));
+    channels.forEach(c -> autoRead(c, on));
+  }
+
+  /**
+   * Turns {@code channel}'s reading on or off unless it is so already: Netty's {@code setAutoRead}
+   * is an atomic exchange even when nothing changes, and a split session asks several times per
+   * transaction. On the channel's event loop (the only thread that turns it).
+   */
+  public static void autoRead(Channel channel, boolean on) {
+    if (channel.config().isAutoRead() != on) {
+      channel.config().setAutoRead(on);
+    }
   }
 
   public static boolean allWritable(List<Channel> channels) {

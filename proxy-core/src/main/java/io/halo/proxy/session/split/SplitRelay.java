@@ -450,7 +450,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       draining--;
     }
     if (!closed && draining == 0) {
-      client.config().setAutoRead(!parked && inbox.isEmpty() && mayReadClient());
+      SplitChannels.autoRead(client, !parked && inbox.isEmpty() && mayReadClient());
     }
   }
 
@@ -591,7 +591,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
   protected final void park() {
     parked = true;
     if (draining == 0) {
-      client.config().setAutoRead(false); // (inside drain, its end sets it)
+      SplitChannels.autoRead(client, false); // (inside drain, its end sets it)
     }
   }
 
@@ -1030,7 +1030,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     if (hop != null) {
       hop.target = Hop.PASS; // kept for the next owner: no pipeline change per transaction
     }
-    ch.config().setAutoRead(true); // (a client that did not read stopped it) the pool reads it
+    SplitChannels.autoRead(ch, true); // (a client that did not read stopped it) the pool reads it
     giveBack(leg, ch);
   }
 
@@ -1214,7 +1214,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     }
     hop.target = new BackendHandler(b);
     b.hop = hop;
-    ch.config().setAutoRead(client.isWritable()); // (the client's writability turns it on)
+    SplitChannels.autoRead(ch, client.isWritable()); // (the client's writability turns it on)
   }
 
   private void backendClosed(L b) {
@@ -1644,7 +1644,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
    */
   private void readClientIfIdle() {
     if (!parked && inbox.isEmpty() && !closed && draining == 0) {
-      client.config().setAutoRead(mayReadClient());
+      SplitChannels.autoRead(client, mayReadClient());
     }
   }
 
@@ -1687,7 +1687,7 @@ public abstract class SplitRelay<M, L extends Leg, C> {
       boolean writable = ctx.channel().isWritable();
       SplitChannels.autoRead(backendChannels(), writable);
       if (!writable) {
-        client.config().setAutoRead(false);
+        SplitChannels.autoRead(client, false);
       } else {
         readClientIfIdle();
       }
@@ -1775,14 +1775,14 @@ public abstract class SplitRelay<M, L extends Leg, C> {
     public void channelReadComplete(ChannelHandlerContext ctx) {
       flushClient();
       if (!client.isWritable()) {
-        ctx.channel().config().setAutoRead(false);
+        SplitChannels.autoRead(ctx.channel(), false);
       }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
       if (!ctx.channel().isWritable()) {
-        client.config().setAutoRead(false);
+        SplitChannels.autoRead(client, false);
       } else {
         readClientIfIdle();
       }

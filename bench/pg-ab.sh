@@ -3,7 +3,8 @@
 # throwaway PostgreSQL, measured in interleaved rounds, so that the machine's drift (which moves
 # single runs by 20 % here) falls on every variant alike. For a proxy the steadiest figure is its
 # own CPU time per transaction; each round reports it per variant, and the summary gives each
-# variant's median and its median per-round ratio to the first variant, over rounds 2 and on.
+# variant's median and its median per-round ratio to the first variant, over rounds 2 and on;
+# the same again for the event loop threads alone (the JIT, GC and health threads left out).
 #
 # usage: bench/pg-ab.sh NAME=JAR:POOL_MODE [NAME=JAR:POOL_MODE ...]
 #   e.g. bench/pg-ab.sh tx=proxy-core/target/halo-proxy-core-0.1.0-SNAPSHOT-all.jar:transaction \
@@ -93,6 +94,19 @@ for i in "${!names[@]}"; do
 done
 
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime + stime
+# utime + stime of the process's event loop threads only (Netty names them multiThreadIoEventLoopGroup-*;
+# the kernel keeps 15 characters): the JIT, GC and health threads' share moves between rounds
+loop_ticks() {
+  local t sum=0 st rest
+  for t in /proc/"$1"/task/*; do
+    [[ $(cat "$t/comm" 2>/dev/null) == multiThreadIoEv* ]] || continue
+    st=$(cat "$t/stat" 2>/dev/null) || continue
+    rest=${st##*) }
+    read -r -a f <<<"$rest"
+    sum=$((sum + f[11] + f[12]))
+  done
+  echo "$sum"
+}
 hz=$(getconf CLK_TCK)
 bench() { # variant-index seconds -> "transactions" (what was done, also when clients aborted)
   { "$PG_BINDIR/pgbench" -n -M "$MODE" $PGBENCH_ARGS ${RATE:+-R "$RATE"} -c "$CLIENTS" -j "$THREADS" \
@@ -105,18 +119,20 @@ for i in "${!names[@]}"; do
 done
 
 raw=$OUT/raw.tsv
-printf 'round\tvariant\ttransactions\ttps\tcpu_us_per_tx\n' >"$raw"
+printf 'round\tvariant\ttransactions\ttps\tcpu_us_per_tx\tloop_us_per_tx\n' >"$raw"
 n=${#names[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
   for ((k = 0; k < n; k++)); do
     i=$(((k + r) % n)) # each round starts with the next variant
-    before=$(ticks "${pids[$i]}")
+    before=$(ticks "${pids[$i]}") loop_before=$(loop_ticks "${pids[$i]}")
     tx=$(bench "$i" "$DURATION")
     tx=${tx:-0}
-    after=$(ticks "${pids[$i]}")
+    after=$(ticks "${pids[$i]}") loop_after=$(loop_ticks "${pids[$i]}")
     awk -v r="$r" -v v="${names[$i]}" -v tx="$tx" -v d="$DURATION" -v t=$((after - before)) -v hz="$hz" \
+      -v l=$((loop_after - loop_before)) \
       'BEGIN { cpu = (tx > 0) ? sprintf("%.2f", t * 1e6 / hz / tx) : "nan"
-               printf "%d\t%s\t%d\t%.0f\t%s\n", r, v, tx, tx / d, cpu }' |
+               loop = (tx > 0) ? sprintf("%.2f", l * 1e6 / hz / tx) : "nan"
+               printf "%d\t%s\t%d\t%.0f\t%s\t%s\n", r, v, tx, tx / d, cpu, loop }' |
       tee -a "$raw" >&2
   done
 done
@@ -125,19 +141,22 @@ echo
 echo "pgbench $PGBENCH_ARGS -M $MODE -c $CLIENTS -j $THREADS${RATE:+ -R $RATE}, $ROUNDS interleaved rounds of ${DURATION}s, io_threads $IO_THREADS;"
 ((ROUNDS >= 3)) && echo "medians of rounds 2-$ROUNDS (round 1 runs slower on every variant, warm-up or not)"
 echo
-echo "| variant | pool_mode | tps (median) | Halo CPU µs/tx (median) | per-round ratio to ${names[0]} (median) |"
-echo "|---|---|---:|---:|---:|"
+echo "| variant | pool_mode | tps (median) | Halo CPU µs/tx (median) | per-round ratio to ${names[0]} (median) | event loop µs/tx (median) | its per-round ratio (median) |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 for i in "${!names[@]}"; do
   awk -F'\t' -v v="${names[$i]}" -v first="${names[0]}" -v mode="${modes[$i]}" -v rounds="$ROUNDS" '
     function median(a, n,   i, j, t) {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    NR > 1 && $2 == first { base[$1] = $5 }
-    NR > 1 && $2 == v && $5 != "nan" && ($1 > 1 || rounds < 3) { n++; tps[n] = $4; cpu[n] = $5; round[n] = $1 }
+    NR > 1 && $2 == first { base[$1] = $5; lbase[$1] = $6 }
+    NR > 1 && $2 == v && $5 != "nan" && ($1 > 1 || rounds < 3) {
+      n++; tps[n] = $4; cpu[n] = $5; loop[n] = $6; round[n] = $1
+    }
     END {
-      for (k = 1; k <= n; k++) ratio[k] = cpu[k] / base[round[k]]
-      printf "| %s | %s | %.0f | %.2f | %.3f |\n", v, mode, median(tps, n), median(cpu, n), median(ratio, n)
+      for (k = 1; k <= n; k++) { ratio[k] = cpu[k] / base[round[k]]; lratio[k] = loop[k] / lbase[round[k]] }
+      printf "| %s | %s | %.0f | %.2f | %.3f | %.2f | %.3f |\n", v, mode, median(tps, n), median(cpu, n),
+        median(ratio, n), median(loop, n), median(lratio, n)
     }' "$raw"
 done
 echo

@@ -4,23 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.PoolConfig;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.EventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,31 +22,20 @@ class TransactionPoolIdleTest {
 
   private record Key(String backend) implements SessionPool.Key {}
 
-  private final MultiThreadIoEventLoopGroup group =
-      new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-  private final EventLoop loop = group.next();
   private final Key key = new Key("pg1");
   private final TransactionPool.Place place = new TransactionPool.Place();
   private TransactionPool<Key, Channel, Void> pool;
-  private Channel server;
+  private LoopbackBackend backend;
 
   @BeforeEach
   void backend() throws InterruptedException {
-    server =
-        new ServerBootstrap()
-            .group(group)
-            .channel(NioServerSocketChannel.class)
-            .childHandler(new ChannelInboundHandlerAdapter())
-            .bind("127.0.0.1", 0)
-            .sync()
-            .channel();
+    backend = new LoopbackBackend();
     pool = new TransactionPool<>(config(), 1, null, new InstantEngine());
   }
 
   @AfterEach
   void stop() {
-    server.close().syncUninterruptibly();
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    backend.close();
   }
 
   @Test
@@ -121,14 +98,15 @@ class TransactionPoolIdleTest {
   }
 
   private Channel checkOut(Channel preferred) {
-    return onLoop(() -> pool.checkout(loop, key, login(), preferred, place));
+    return backend.onLoop(
+        () -> pool.checkout(backend.loop, key, backend.login(), preferred, place));
   }
 
   private void checkIn(Channel ch) {
-    onLoop(
+    backend.onLoop(
         () -> {
           pool.checkin(ch);
-          return loop.newSucceededFuture(null);
+          return backend.loop.newSucceededFuture(null);
         });
   }
 
@@ -144,53 +122,6 @@ class TransactionPoolIdleTest {
         Duration.ofHours(1), // check_after: no check in the test
         0,
         Duration.ZERO);
-  }
-
-  /** A real connection to the local backend, as a login would open it. */
-  private Supplier<Future<Channel>> login() {
-    return () -> {
-      Promise<Channel> p = loop.newPromise();
-      new Bootstrap()
-          .group(loop)
-          .channel(NioSocketChannel.class)
-          .handler(
-              new ChannelInboundHandlerAdapter() {
-                @Override
-                public void exceptionCaught(
-                    io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
-                  ctx.close(); // (the server's end going at the test's end)
-                }
-              })
-          .connect(server.localAddress())
-          .addListener(
-              (io.netty.channel.ChannelFutureListener)
-                  f -> {
-                    if (f.isSuccess()) {
-                      p.setSuccess(f.channel());
-                    } else {
-                      p.setFailure(f.cause());
-                    }
-                  });
-      return p;
-    };
-  }
-
-  /** Runs {@code call} on the loop (the pool's rule) and waits for what it yields. */
-  private <T> T onLoop(Supplier<Future<T>> call) {
-    Promise<T> out = loop.newPromise();
-    loop.execute(
-        () ->
-            call.get()
-                .addListener(
-                    (io.netty.util.concurrent.GenericFutureListener<Future<T>>)
-                        f -> {
-                          if (f.isSuccess()) {
-                            out.setSuccess(f.getNow());
-                          } else {
-                            out.setFailure(f.cause());
-                          }
-                        }));
-    return out.syncUninterruptibly().getNow();
   }
 
   /** Checks pass at once; lending is the channel itself; quitting closes. */

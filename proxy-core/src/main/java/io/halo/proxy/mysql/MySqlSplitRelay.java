@@ -1858,10 +1858,9 @@ final class MySqlSplitRelay
   private static void write(Channel to, MySqlPacket p) {
     ByteBuf payload = p.payload();
     int seq = p.sequenceId();
-    ByteBuf wire = p.retainedWire();
+    ByteBuf wire = p.takeWire();
     if (wire != null) {
       to.write(wire, to.voidPromise());
-      p.release();
       return;
     }
     int offset = payload.readerIndex();

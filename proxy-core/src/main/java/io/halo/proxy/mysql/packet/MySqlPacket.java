@@ -77,6 +77,26 @@ public final class MySqlPacket extends AbstractReferenceCounted {
     return wire == null ? null : wire.retainedDuplicate();
   }
 
+  /**
+   * The wire packet as received with this packet's own reference, or null when the payload was
+   * joined (then nothing changes); the packet is spent, as if released. When nothing else holds the
+   * packet that costs no atomic update, where {@link #retainedWire()} followed by {@link
+   * #release()} costs three; otherwise it is exactly those two calls (as PostgreSQL's {@code
+   * PgFrame.takeMessage}).
+   */
+  public ByteBuf takeWire() {
+    if (wire == null) {
+      return null;
+    }
+    if (refCnt() != 1) {
+      ByteBuf w = wire.retainedDuplicate();
+      release();
+      return w;
+    }
+    setRefCnt(0); // spent: its reference is the caller's now (a plain store, no deallocate)
+    return wire;
+  }
+
   public int sequenceId() {
     return sequenceId;
   }

@@ -139,4 +139,38 @@ class MySqlPacketDecoderTest {
     run.release();
     ch.finishAndReleaseAll();
   }
+
+  @Test
+  void a_taken_wire_packet_carries_the_packets_reference_and_the_packet_is_spent() {
+    // Given two packets read together (one buffer, as a relay reads them)
+    EmbeddedChannel ch = new EmbeddedChannel(new MySqlPacketDecoder(1 << 20));
+    ByteBuf a = wire(0, 3, (byte) 'a');
+    ByteBuf b = wire(1, 2, (byte) 'b');
+    ByteBuf read = Unpooled.buffer().writeBytes(a).writeBytes(b); // (contiguous: not copied)
+    a.release();
+    b.release();
+    ch.writeInbound(read);
+    MySqlPacket one = ch.readInbound();
+    MySqlPacket two = ch.readInbound();
+    int held = read.refCnt();
+
+    // When the first packet's wire bytes are taken (its only holder), the second's while shared
+    ByteBuf w1 = one.takeWire();
+    two.retain();
+    ByteBuf w2 = two.takeWire();
+
+    // Then the first packet is spent and its wire bytes are the whole packet with its reference
+    assertThat(one.refCnt()).isZero();
+    assertThat(w1.readableBytes()).isEqualTo(4 + 3);
+    assertThat(w1.getByte(w1.readerIndex() + 4)).isEqualTo((byte) 'a');
+    assertThat(read.refCnt()).isEqualTo(held + 1); // the duplicate of the shared one
+    // and the shared packet keeps its other holder's reference
+    assertThat(two.refCnt()).isEqualTo(1);
+    assertThat(w2.readableBytes()).isEqualTo(4 + 2);
+    w1.release();
+    w2.release();
+    two.release();
+    assertThat(read.refCnt()).isZero(); // every reference went back: the read buffer is freed
+    assertThat(ch.finishAndReleaseAll()).isFalse();
+  }
 }

@@ -266,7 +266,15 @@ final class Steps {
       }
     }
     if (cmd == null) {
-      rb.step("stop old primary", b, true, from + " fenced (no switchover_command)");
+      rb.step(
+          "stop old primary",
+          b,
+          true,
+          from
+              + " fenced in Halo's routing only (no switchover_command): it keeps running, and a"
+              + " commit there after the catch-up (a client bypassing Halo, another Halo"
+              + " instance's open transaction) is not on "
+              + to);
       return true;
     }
     CommandRunner.Result r =

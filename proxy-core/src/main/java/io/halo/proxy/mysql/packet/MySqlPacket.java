@@ -1,7 +1,7 @@
 package io.halo.proxy.mysql.packet;
 
+import io.halo.proxy.transport.WireMessage;
 import io.netty.buffer.ByteBuf;
-import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCounted;
 
 /**
@@ -17,7 +17,7 @@ import io.netty.util.ReferenceCounted;
  * one shorter than that, possibly empty.
  * </pre>
  */
-public final class MySqlPacket extends AbstractReferenceCounted {
+public final class MySqlPacket extends WireMessage {
 
   public static final int MAX_WIRE_PAYLOAD = 0xFFFFFF;
 
@@ -79,21 +79,15 @@ public final class MySqlPacket extends AbstractReferenceCounted {
 
   /**
    * The wire packet as received with this packet's own reference, or null when the payload was
-   * joined (then nothing changes); the packet is spent, as if released. When nothing else holds the
-   * packet that costs no atomic update, where {@link #retainedWire()} followed by {@link
-   * #release()} costs three; otherwise it is exactly those two calls (as PostgreSQL's {@code
-   * PgFrame.takeMessage}).
+   * joined (then nothing changes); the packet is spent, as if released. Costs no atomic update when
+   * nothing else holds the packet ({@link WireMessage#takeWireBytes}).
    */
   public ByteBuf takeWire() {
-    if (wire == null) {
-      return null;
-    }
-    if (refCnt() != 1) {
-      ByteBuf w = wire.retainedDuplicate();
-      release();
-      return w;
-    }
-    setRefCnt(0); // spent: its reference is the caller's now (a plain store, no deallocate)
+    return takeWireBytes();
+  }
+
+  @Override
+  protected ByteBuf wireBytes() {
     return wire;
   }
 

@@ -1,7 +1,7 @@
 package io.halo.proxy.pg.message;
 
+import io.halo.proxy.transport.WireMessage;
 import io.netty.buffer.ByteBuf;
-import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCounted;
 
 /**
@@ -10,7 +10,7 @@ import io.netty.util.ReferenceCounted;
  * frame is a startup packet is decided by the framing (only {@link #startup} makes one), never by
  * its type byte: a typed message whose type byte is 0 is not a startup packet.
  */
-public final class PgFrame extends AbstractReferenceCounted {
+public final class PgFrame extends WireMessage {
 
   private final byte type;
 
@@ -88,20 +88,18 @@ public final class PgFrame extends AbstractReferenceCounted {
 
   /**
    * The whole message, header included, with this frame's own reference; the frame is spent, as if
-   * released (typed messages only). When nothing else holds the frame, that costs no atomic update:
-   * {@link #retainedMessage()} followed by {@link #release()} costs three (the duplicate's retain,
-   * the frame's release and the message's). Otherwise it is exactly those two calls.
+   * released (typed messages only). Costs no atomic update when nothing else holds the frame
+   * ({@link WireMessage#takeWireBytes}).
    */
   public ByteBuf takeMessage() {
     if (message == null) {
       throw new IllegalStateException("a startup packet is not a whole message");
     }
-    if (refCnt() != 1) {
-      ByteBuf m = message.retainedDuplicate();
-      release();
-      return m;
-    }
-    setRefCnt(0); // spent: its reference is the caller's now (a plain store, no deallocate)
+    return takeWireBytes();
+  }
+
+  @Override
+  protected ByteBuf wireBytes() {
     return message;
   }
 

@@ -192,16 +192,15 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     }
 
     Channel pollFirst() {
-      Born b = first;
-      if (b == null) {
-        return null;
-      }
-      unlink(b);
-      return b.channel;
+      return taken(first);
     }
 
     Channel pollLast() {
-      Born b = last;
+      return taken(last);
+    }
+
+    /** {@code b}'s connection, taken out; null for none. */
+    private Channel taken(Born b) {
       if (b == null) {
         return null;
       }
@@ -226,10 +225,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
 
     /** Empties the list: its connections, the least recently used first. */
     List<Channel> clear() {
-      List<Channel> all = new java.util.ArrayList<>(size);
-      for (Born b = first; b != null; b = b.next) {
-        all.add(b.channel);
-      }
+      List<Channel> all = snapshot();
       while (first != null) {
         unlink(first);
       }

@@ -19,6 +19,10 @@ public record FleetView(
    * One instance's published view of the cluster.
    *
    * @param down the backends this instance's own probes see DOWN
+   * @param hold the leader's request that every instance hold its sessions for the switchover it
+   *     runs (a token per switchover), or null
+   * @param held the switchover hold (its token) this instance has done: its sessions are held
+   *     between transactions, nothing in flight; or null
    */
   public record Member(
       String instance,
@@ -26,10 +30,22 @@ public record FleetView(
       long epoch,
       String primary,
       boolean leader,
-      List<String> down) {
+      List<String> down,
+      String hold,
+      String held) {
 
     public Member {
       down = down == null ? List.of() : List.copyOf(down);
+    }
+
+    public Member(
+        String instance,
+        String admin,
+        long epoch,
+        String primary,
+        boolean leader,
+        List<String> down) {
+      this(instance, admin, epoch, primary, leader, down, null, null);
     }
   }
 

@@ -119,6 +119,78 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
     health.afterChange(this::evaluate);
     health.onSharedReports(this::shared);
+    health.onHoldAsked(this::holdAsked);
+  }
+
+  // ---------------------------------------------------------------- a fleet's switchover hold
+
+  /** The last switchover hold the leader asked of this instance (coordination thread). */
+  private final java.util.concurrent.atomic.AtomicReference<String> lastHoldAsked =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
+  /** Coordination thread, must not block: the leader asks the fleet to hold for its switchover. */
+  private void holdAsked(String token) {
+    if (!token.equals(lastHoldAsked.getAndSet(token))) {
+      executor.execute(() -> holdForFleet(token));
+    }
+  }
+
+  /**
+   * Failover thread, on a follower: holds this instance's sessions between transactions, as the
+   * leader holds its own, says so in its view, and keeps them held while the leader's request
+   * stands (its view ends with its session: a leader that dies ends it too), bounded as the
+   * leader's wait for a switchover. Then it takes the state the leader saved (a new primary, or
+   * none) and lets the sessions go on there. A hold that does not come within hold_timeout (a
+   * transaction under way) is not answered: the leader's switchover fails and changes nothing.
+   */
+  private void holdForFleet(String token) {
+    if (health.decides() || !leaderAsks(token)) {
+      return; // this instance leads now, or the request has ended already
+    }
+    TrafficGate g = gate;
+    long bound =
+        System.nanoTime()
+            + policy
+                .commandTimeout()
+                .multipliedBy(4)
+                .plus(policy.holdTimeout())
+                .plusSeconds(30)
+                .toNanos();
+    health.run(() -> health.failoverInProgress(true)); // new sessions wait, as on the leader
+    boolean held = false;
+    try {
+      held = g.hold(policy.holdTimeout());
+      if (!held) {
+        log.warn(
+            "[{}] the leader's switchover asked this instance to hold its sessions: transactions"
+                + " under way did not finish within hold_timeout {} ms (the switchover fails)",
+            config.name(),
+            policy.holdTimeout().toMillis());
+        return;
+      }
+      health.answerHold(token);
+      log.info("[{}] sessions held for the leader's switchover", config.name());
+      while (leaderAsks(token) && System.nanoTime() < bound) {
+        Thread.sleep(10);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      // the state the leader saved before it ended the request is adopted first (queued on the
+      // health writer before the view's change was seen): released sessions go on there
+      health.run(() -> health.failoverInProgress(false));
+      if (held) {
+        g.release();
+        log.info("[{}] sessions released after the leader's switchover", config.name());
+      }
+      health.answerHold(null);
+    }
+  }
+
+  /** Whether an instance's view still asks the fleet to hold for {@code token}. */
+  private boolean leaderAsks(String token) {
+    io.halo.health.FleetView f = health.fleet();
+    return f != null && f.instances().stream().anyMatch(m -> token.equals(m.hold()));
   }
 
   /**

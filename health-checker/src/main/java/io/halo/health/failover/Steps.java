@@ -128,8 +128,15 @@ final class Steps {
     boolean released = false;
     // New sessions wait (bounded by hold_timeout) instead of starting on the old primary.
     health.run(() -> health.failoverInProgress(true));
+    // In a fleet every instance holds its sessions, asked in this leader's view; the catch-up
+    // waits for all of them, so no instance's commit comes after the position caught up to.
+    String fleetHold = health.fleet() != null ? java.util.UUID.randomUUID().toString() : null;
+    if (fleetHold != null) {
+      health.askHold(fleetHold);
+    }
     try {
       Instant b = rb.begin();
+      long deadline = System.nanoTime() + coordinator.policy().holdTimeout().toNanos();
       boolean idle;
       try {
         idle = gate.hold(coordinator.policy().holdTimeout());
@@ -146,11 +153,20 @@ final class Steps {
                 + coordinator.policy().holdTimeout().toMillis()
                 + " ms; nothing was changed");
       }
-      rb.step("hold", b, true, "new transactions held; none in flight");
+      String unheld = fleetHold == null ? null : awaitFleetHold(fleetHold, deadline);
+      if (unheld != null) {
+        return fail("hold", b, unheld + "; nothing was changed");
+      }
+      rb.step(
+          "hold",
+          b,
+          true,
+          fleetHold == null
+              ? "new transactions held; none in flight"
+              : "new transactions held on every instance of the fleet; none in flight");
       // MySQL/MariaDB demoted by SQL: read-only first, so that the position the target catches up
-      // to is the old primary's last. The hold covers this instance's sessions only: a commit of
-      // another Halo's session (a fleet's follower learns of the switchover from the saved fence)
-      // or of a client that bypasses Halo either made it before, or is refused
+      // to is the old primary's last. The hold covers every Halo instance's sessions: a commit of
+      // a client that bypasses Halo either made it before, or is refused
       boolean readOnlyFirst =
           coordinator.policy().switchoverCommand() == null && coordinator.ops().demotesBySql();
       if (readOnlyFirst && !stopOldPrimary()) {
@@ -177,8 +193,51 @@ final class Steps {
       if (!released) {
         gate.release();
       }
+      if (fleetHold != null) {
+        // what the switchover saved (a new primary, or a fence lifted by its abort) is in the
+        // shared state before the request ends: the followers release onto it
+        health.run(() -> {});
+        health.askHold(null);
+      }
       if (rb.writePause == null) {
         rb.writePause = Duration.between(pauseStart, coordinator.now());
+      }
+    }
+  }
+
+  /**
+   * Waits until every other instance of the fleet reports its sessions held for {@code token}
+   * (their views); null when they all do, else why not, once {@code deadline} ({@link
+   * System#nanoTime}) has passed or this instance no longer leads. Instances that join meanwhile
+   * are waited for too; one that leaves is not.
+   */
+  private String awaitFleetHold(String token, long deadline) {
+    while (true) {
+      io.halo.health.FleetView fleet = health.fleet();
+      if (fleet == null || !health.decides()) {
+        return "this instance no longer leads the fleet";
+      }
+      List<String> unheld =
+          fleet.instances().stream()
+              .filter(m -> !m.instance().equals(fleet.instance()) && !token.equals(m.held()))
+              .map(io.halo.health.FleetView.Member::instance)
+              .toList();
+      if (unheld.isEmpty()) {
+        return null;
+      }
+      if (System.nanoTime() > deadline) {
+        return "instance"
+            + (unheld.size() > 1 ? "s " : " ")
+            + String.join(", ", unheld)
+            + " did not hold its sessions within hold_timeout "
+            + coordinator.policy().holdTimeout().toMillis()
+            + " ms (a transaction under way there, or an instance too old to hold)";
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return "interrupted";
       }
     }
   }
@@ -272,8 +331,8 @@ final class Steps {
           true,
           from
               + " fenced in Halo's routing only (no switchover_command): it keeps running, and a"
-              + " commit there after the catch-up (a client bypassing Halo, another Halo"
-              + " instance's open transaction) is not on "
+              + " commit there after the catch-up (a client bypassing Halo, a Halo instance cut"
+              + " off from ZooKeeper) is not on "
               + to);
       return true;
     }

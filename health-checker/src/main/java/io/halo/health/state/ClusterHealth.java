@@ -446,6 +446,21 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     return store.leader();
   }
 
+  /** {@link StateStore#askHold}: the leader asks the fleet to hold for a switchover. */
+  public void askHold(String token) {
+    store.askHold(token);
+  }
+
+  /** {@link StateStore#answerHold}: this follower's sessions are held for that switchover. */
+  public void answerHold(String token) {
+    store.answerHold(token);
+  }
+
+  /** {@link StateStore#onHoldAsked}. */
+  public void onHoldAsked(java.util.function.Consumer<String> asked) {
+    store.onHoldAsked(asked);
+  }
+
   /**
    * Takes the state another Halo instance (the fleet's leader) saved: its epoch, primary, fences
    * and operator states replace this instance's own, unless it is older than the epoch already

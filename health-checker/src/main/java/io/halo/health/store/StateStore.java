@@ -63,6 +63,24 @@ public interface StateStore {
     return null;
   }
 
+  /**
+   * The leader asks every instance of the fleet to hold its sessions for the switchover {@code
+   * token} names (null: the request ends), published in its view. Never blocks.
+   */
+  default void askHold(String token) {}
+
+  /**
+   * This instance's sessions are held for the leader's switchover {@code token} (null: no longer),
+   * published in its view. Never blocks.
+   */
+  default void answerHold(String token) {}
+
+  /**
+   * Registers {@code asked}, called (on a coordination thread; it must not block) with the token of
+   * each hold the fleet's leader asks for while this instance follows.
+   */
+  default void onHoldAsked(java.util.function.Consumer<String> asked) {}
+
   /** A store that keeps nothing: every start begins from the config. */
   static StateStore none() {
     return new StateStore() {

@@ -40,6 +40,12 @@ import org.slf4j.LoggerFactory;
  * to its cluster's health writer, which routes by the newest epoch seen. Leadership is taken only
  * after the newest state is read and handed over, so a new leader decides from it; it is dropped at
  * once when the connection is SUSPENDED or LOST.
+ *
+ * <p>A planned switchover holds the whole fleet's sessions, not only the leader's: the leader's
+ * view carries {@code hold} (a token per switchover) while it runs; each follower holds its own
+ * sessions between transactions and answers with {@code held} (the same token) in its view. The
+ * request is in an ephemeral node: it ends with the leader's session, so a leader that dies never
+ * leaves the fleet held.
  */
 public final class ZkStateStore implements StateStore {
 
@@ -81,6 +87,14 @@ public final class ZkStateStore implements StateStore {
   private volatile List<String> viewDown = List.of();
   private volatile List<String> viewSuspects = List.of();
   private volatile Consumer<String> peerSeesDown = b -> {};
+
+  /** The switchover hold this instance asks of the fleet (leader), or null. */
+  private volatile String viewHold;
+
+  /** The leader's switchover hold this instance has done, or null. */
+  private volatile String viewHeld;
+
+  private volatile Consumer<String> holdAsked = t -> {};
 
   ZkStateStore(ZkCoordination zk, String cluster) {
     this.zk = zk;
@@ -441,15 +455,40 @@ public final class ZkStateStore implements StateStore {
     this.peerSeesDown = suspect;
   }
 
+  @Override
+  public void askHold(String token) {
+    viewHold = token;
+    republishView();
+  }
+
+  @Override
+  public void answerHold(String token) {
+    viewHeld = token;
+    republishView();
+  }
+
+  @Override
+  public void onHoldAsked(Consumer<String> asked) {
+    this.holdAsked = asked;
+  }
+
   private void peerView(ChildData data) {
-    if (data == null || data.getData() == null || !decides()) {
+    if (data == null || data.getData() == null) {
       return;
     }
     if (data.getPath().equals(viewsPath + "/" + zk.instance())) {
       return;
     }
+    boolean decides = decides();
     try {
       Map<?, ?> v = json.readValue(data.getData(), Map.class);
+      if (!decides) {
+        // a follower: the leader's request to hold its sessions for a switchover
+        if (Boolean.TRUE.equals(v.get("leader")) && v.get("hold") instanceof String token) {
+          holdAsked.accept(token);
+        }
+        return;
+      }
       for (String key : new String[] {"down", "suspects"}) {
         if (v.get(key) instanceof List<?> seen) {
           for (Object b : seen) {
@@ -645,6 +684,12 @@ public final class ZkStateStore implements StateStore {
     v.put("leader", leading);
     v.put("down", down);
     v.put("suspects", viewSuspects);
+    if (viewHold != null) {
+      v.put("hold", viewHold);
+    }
+    if (viewHeld != null) {
+      v.put("held", viewHeld);
+    }
     byte[] bytes;
     try {
       bytes = json.writeValueAsBytes(v);
@@ -722,7 +767,9 @@ public final class ZkStateStore implements StateStore {
               Boolean.TRUE.equals(v.get("leader")),
               v.get("down") instanceof List<?> l
                   ? l.stream().map(String::valueOf).toList()
-                  : List.of()));
+                  : List.of(),
+              v.get("hold") instanceof String h ? h : null,
+              v.get("held") instanceof String h ? h : null));
     }
     return new io.halo.health.FleetView(zk.instance(), decides(), leader(), problem(), members);
   }

@@ -881,4 +881,141 @@ class FleetIT {
                     .orElse(false));
     assertThat(b.control().failovers()).hasSize(1);
   }
+
+  /** Fast probes and the given hold_timeout (how long a switchover waits for the fleet's hold). */
+  private static ClusterConfig holdTimeout(ClusterConfig c, Duration hold) {
+    ClusterConfig fast = fastMonitor(c);
+    io.halo.conf.model.FailoverConfig f = fast.failover();
+    return new ClusterConfig(
+        fast.name(),
+        fast.engine(),
+        fast.listeners(),
+        fast.backends(),
+        fast.monitor(),
+        new io.halo.conf.model.FailoverConfig(
+            f.mode(),
+            f.type(),
+            f.maxLagBytes(),
+            hold,
+            f.fenceCommand(),
+            f.startCommand(),
+            f.switchoverCommand(),
+            f.commandTimeout(),
+            f.requireConsensus()),
+        fast.throttle());
+  }
+
+  /** A leader and a follower with {@code hold} as hold_timeout, the leader seeing the follower. */
+  private List<HaloFixture> leaderAndFollower(Duration hold) throws Exception {
+    startCluster();
+    HaloFixture a = instance("a", zk.getConnectString(), c -> holdTimeout(c, hold));
+    awaitLeader(List.of(a));
+    HaloFixture b = instance("b", zk.getConnectString(), c -> holdTimeout(c, hold));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store(a).fleet().instances().stream()
+                    .anyMatch(m -> m.instance().equals("b") && !m.leader()));
+    return List.of(a, b);
+  }
+
+  private PgNode node(String name) {
+    return cluster.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  private static int port(Connection c) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  @Test
+  void a_switchover_waits_for_a_transaction_open_through_a_follower_and_moves_its_session()
+      throws Exception {
+    // Given a leader and a follower, and a transaction under way through the follower
+    List<HaloFixture> ab = leaderAndFollower(Duration.ofSeconds(20));
+    HaloFixture a = ab.get(0);
+    HaloFixture b = ab.get(1);
+    PgNode old = cluster.primary();
+    long epoch = a.control().topology().epoch();
+    try (Connection c = b.connect(USER, PW, "app", "")) {
+      c.setAutoCommit(false);
+      c.createStatement().execute("insert into acked values (7)");
+      assertThat(port(c)).isEqualTo(old.port());
+      // When the leader runs a switchover
+      java.util.concurrent.CompletableFuture<FailoverReport> switchover =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> a.control().switchover(null));
+      // Then nothing moves while the follower's transaction is open: the catch-up position
+      // would not have its commit
+      await()
+          .during(Duration.ofMillis(1500))
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> !switchover.isDone() && a.control().topology().epoch() == epoch);
+      assertThat(writable(old)).isTrue();
+      c.commit();
+      FailoverReport r = switchover.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.outcome()).as("%s", r).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+      assertThat(r.steps().stream().filter(s -> s.name().equals("hold")).findFirst())
+          .get()
+          .satisfies(s -> assertThat(s.detail()).contains("every instance of the fleet"));
+      PgNode next = node(r.to());
+      assertThat(next.name()).isNotEqualTo(old.name());
+      // the follower's commit, acknowledged before the switchover went on, is on the new primary
+      assertThat(idsOn(next)).contains(7L);
+      // and the follower's session goes on there, moved between its transactions
+      c.setAutoCommit(true);
+      c.createStatement().execute("insert into acked values (8)");
+      assertThat(port(c)).isEqualTo(next.port());
+    }
+    assertThat(idsOn(node(a.control().topology().primary()))).contains(7L, 8L);
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.control().topology().epoch() > epoch);
+    // the request and the answer are gone from the views
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store(a).fleet().instances().stream()
+                    .allMatch(m -> m.hold() == null && m.held() == null));
+  }
+
+  @Test
+  void a_follower_that_cannot_hold_within_hold_timeout_fails_the_switchover_and_nothing_moves()
+      throws Exception {
+    // Given a leader and a follower (hold_timeout 2 s), and a transaction that stays open
+    // through the follower
+    List<HaloFixture> ab = leaderAndFollower(Duration.ofSeconds(2));
+    HaloFixture a = ab.get(0);
+    HaloFixture b = ab.get(1);
+    PgNode old = cluster.primary();
+    long epoch = a.control().topology().epoch();
+    try (Connection c = b.connect(USER, PW, "app", "")) {
+      c.setAutoCommit(false);
+      c.createStatement().execute("insert into acked values (9)");
+      // When the leader runs a switchover
+      FailoverReport r = a.control().switchover(null);
+      // Then it fails at the hold, naming the follower, and changes nothing
+      assertThat(r.outcome()).as("%s", r).isEqualTo(FailoverReport.Outcome.FAILED);
+      FailoverReport.Step hold =
+          r.steps().stream().filter(s -> s.name().equals("hold")).findFirst().orElseThrow();
+      assertThat(hold.ok()).isFalse();
+      assertThat(hold.detail()).contains("b did not hold its sessions");
+      assertThat(a.control().topology().epoch()).isEqualTo(epoch);
+      assertThat(a.control().topology().primary()).isEqualTo(old.name());
+      assertThat(writable(old)).isTrue();
+      // and the follower's transaction commits where it ran; its session goes on
+      c.commit();
+      assertThat(idsOn(old)).contains(9L);
+      c.setAutoCommit(true);
+      c.createStatement().execute("insert into acked values (10)");
+      assertThat(port(c)).isEqualTo(old.port());
+    }
+    assertThat(b.control().topology().epoch()).isEqualTo(epoch);
+    // a new session through the leader is not held either
+    try (Connection c = a.connect(USER, PW, "app", "")) {
+      c.createStatement().execute("insert into acked values (11)");
+    }
+    assertThat(idsOn(old)).contains(9L, 10L, 11L);
+  }
 }

@@ -9,10 +9,12 @@
 # usage: bench/pg-ab.sh NAME=JAR:POOL_MODE [NAME=JAR:POOL_MODE ...]
 #   e.g. bench/pg-ab.sh tx=proxy-core/target/halo-proxy-core-0.1.0-SNAPSHOT-all.jar:transaction \
 #          plain=proxy-core/target/halo-proxy-core-0.1.0-SNAPSHOT-all.jar:none
-# env: ROUNDS (8), DURATION seconds per round (10), WARMUP seconds per variant (60: the JIT
-#      keeps improving Halo's path for about a minute), CLIENTS (16), THREADS (2), SCALE (10),
+# env: ROUNDS (8), DURATION seconds per round (10), WARMUP seconds per variant (120: the JIT
+#      keeps compiling Halo's transaction path for two minutes and more), CLIENTS (16), THREADS (2), SCALE (10),
 #      MODE pgbench -M (simple), PGBENCH_ARGS (-S), IO_THREADS (1),
-#      HALO_JAVA_OPTS (-Xms512m -Xmx512m; OPTS_<name> adds a variant's own, '-' as '_'), PG_PORT (25532), BASE_PORT (26532; variant i on +i),
+#      HALO_JAVA_OPTS (-Xms512m -Xmx512m -XX:+AlwaysPreTouch: a heap page's first use costs a page
+#      fault, which a run of minutes pays in proportion to what a variant allocates and a Halo that has
+#      run for an hour does not; OPTS_<name> adds a variant's own, '-' as '_'), PG_PORT (25532), BASE_PORT (26532; variant i on +i),
 #      PG_BINDIR, BENCH_OS_USER (postgres: PostgreSQL refuses to run as root), OUT (a temp dir),
 #      RATE: a fixed load in transactions per second for every variant (pgbench -R). Without it
 #      each variant runs flat out, and a proxy's CPU per transaction then depends on how many
@@ -20,11 +22,11 @@
 #      below every variant's maximum the comparison is at equal load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-(($# >= 1)) || { sed -n '2,19p' "$0"; exit 2; }
-ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-60} CLIENTS=${CLIENTS:-16}
+(($# >= 1)) || { sed -n '2,21p' "$0"; exit 2; }
+ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-120} CLIENTS=${CLIENTS:-16}
 THREADS=${THREADS:-2} SCALE=${SCALE:-10} MODE=${MODE:-simple} PGBENCH_ARGS=${PGBENCH_ARGS:--S}
 IO_THREADS=${IO_THREADS:-1} PG_PORT=${PG_PORT:-25532} BASE_PORT=${BASE_PORT:-26532}
-JAVA_OPTS=${HALO_JAVA_OPTS:--Xms512m -Xmx512m}
+JAVA_OPTS=${HALO_JAVA_OPTS:--Xms512m -Xmx512m -XX:+AlwaysPreTouch}
 PG_BINDIR=${PG_BINDIR:-$( (ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true) | sort -V | tail -1)}
 [[ -x $PG_BINDIR/postgres ]] || { echo "PostgreSQL binaries not found (set PG_BINDIR)" >&2; exit 1; }
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/halo-ab.XXXXXX")}

@@ -137,28 +137,30 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
 
   /**
    * Failover thread, on a follower: holds this instance's sessions between transactions, as the
-   * leader holds its own, says so in its view, and keeps them held while the leader's request
-   * stands (its view ends with its session: a leader that dies ends it too), bounded as the
-   * leader's wait for a switchover. Then it takes the state the leader saved (a new primary, or
-   * none) and lets the sessions go on there. A hold that does not come within hold_timeout (a
-   * transaction under way) is not answered: the leader's switchover fails and changes nothing.
+   * leader holds its own (new sessions wait too), says so in its view, and keeps them held while
+   * the leader's request stands. The request is in the leader's ephemeral view: it ends when the
+   * leader ends it or when the leader's session ends. A leader alive but stuck is outlasted by a
+   * backstop far above any switchover's steps. Then this instance reads the state the leader saved
+   * (a new primary, or the old one when the switchover failed) and lets its sessions go on there. A
+   * hold that does not come within hold_timeout (a transaction under way) is not answered: the
+   * leader's switchover fails and changes nothing.
    */
   private void holdForFleet(String token) {
     if (health.decides() || !leaderAsks(token)) {
       return; // this instance leads now, or the request has ended already
     }
     TrafficGate g = gate;
-    long bound =
+    long backstop =
         System.nanoTime()
             + policy
                 .commandTimeout()
-                .multipliedBy(4)
-                .plus(policy.holdTimeout())
-                .plusSeconds(30)
+                .multipliedBy(10)
+                .plus(policy.holdTimeout().multipliedBy(3))
+                .plusSeconds(60)
                 .toNanos();
-    health.run(() -> health.failoverInProgress(true)); // new sessions wait, as on the leader
     boolean held = false;
     try {
+      health.run(() -> health.fleetHold(true));
       held = g.hold(policy.holdTimeout());
       if (!held) {
         log.warn(
@@ -170,27 +172,47 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
       }
       health.answerHold(token);
       log.info("[{}] sessions held for the leader's switchover", config.name());
-      while (leaderAsks(token) && System.nanoTime() < bound) {
+      while (leaderAsks(token) && System.nanoTime() < backstop) {
         Thread.sleep(10);
       }
     } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      Thread.currentThread().interrupt(); // (stopping: the release below still runs)
+    } catch (RuntimeException e) {
+      log.warn("[{}] fleet hold: {}", config.name(), e.toString());
     } finally {
-      // the state the leader saved before it ended the request is adopted first (queued on the
-      // health writer before the view's change was seen): released sessions go on there
-      health.run(() -> health.failoverInProgress(false));
-      if (held) {
-        g.release();
-        log.info("[{}] sessions released after the leader's switchover", config.name());
-      }
-      health.answerHold(null);
+      endFleetHold(g, held);
     }
   }
 
-  /** Whether an instance's view still asks the fleet to hold for {@code token}. */
+  /** Lets a follower's held sessions go on, on the state the leader saved; never throws. */
+  private void endFleetHold(TrafficGate g, boolean held) {
+    boolean interrupted = Thread.interrupted(); // the writer calls below wait
+    try {
+      if (held && !health.decides()) {
+        health.adoptSharedNow();
+      }
+      health.run(() -> health.fleetHold(false));
+    } catch (RuntimeException e) {
+      log.warn("[{}] ending the fleet hold: {}", config.name(), e.toString());
+    } finally {
+      try {
+        if (held) {
+          g.release();
+          log.info("[{}] sessions released after the leader's switchover", config.name());
+        }
+      } finally {
+        health.answerHold(null);
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+  }
+
+  /** Whether the fleet's leader still asks every instance to hold for {@code token}. */
   private boolean leaderAsks(String token) {
     io.halo.health.FleetView f = health.fleet();
-    return f != null && f.instances().stream().anyMatch(m -> token.equals(m.hold()));
+    return f != null && f.instances().stream().anyMatch(m -> m.leader() && token.equals(m.hold()));
   }
 
   /**

@@ -181,6 +181,24 @@ final class Steps {
       if (!readOnlyFirst && !stopOldPrimary()) {
         return failed;
       }
+      if (fleetHold != null) {
+        // every instance answered before the catch-up and held on since (an answer is given once
+        // per switchover and withdrawn at a release): none wrote after the position caught up to
+        b = rb.begin();
+        List<String> lost = unheld(fleetHold);
+        if (lost == null || !lost.isEmpty()) {
+          return fail(
+              "hold",
+              b,
+              (lost == null
+                      ? "this instance no longer leads the fleet"
+                      : "instance"
+                          + (lost.size() > 1 ? "s " : " ")
+                          + String.join(", ", lost)
+                          + " no longer held its sessions")
+                  + " before the promotion; nothing was promoted");
+        }
+      }
       if (!promote()) {
         return failed;
       }
@@ -194,10 +212,15 @@ final class Steps {
         gate.release();
       }
       if (fleetHold != null) {
-        // what the switchover saved (a new primary, or a fence lifted by its abort) is in the
-        // shared state before the request ends: the followers release onto it
-        health.run(() -> {});
-        health.askHold(null);
+        try {
+          // what the switchover saved (a new primary, or a fence lifted by its abort) is in the
+          // shared state before the request ends: the followers read it when they release
+          health.run(() -> {});
+        } catch (RuntimeException e) {
+          // (the writer did not answer: the request ends all the same)
+        } finally {
+          health.askHold(null);
+        }
       }
       if (rb.writePause == null) {
         rb.writePause = Duration.between(pauseStart, coordinator.now());
@@ -213,15 +236,10 @@ final class Steps {
    */
   private String awaitFleetHold(String token, long deadline) {
     while (true) {
-      io.halo.health.FleetView fleet = health.fleet();
-      if (fleet == null || !health.decides()) {
+      List<String> unheld = unheld(token);
+      if (unheld == null) {
         return "this instance no longer leads the fleet";
       }
-      List<String> unheld =
-          fleet.instances().stream()
-              .filter(m -> !m.instance().equals(fleet.instance()) && !token.equals(m.held()))
-              .map(io.halo.health.FleetView.Member::instance)
-              .toList();
       if (unheld.isEmpty()) {
         return null;
       }
@@ -240,6 +258,21 @@ final class Steps {
         return "interrupted";
       }
     }
+  }
+
+  /**
+   * The other instances of the fleet (their views) that do not report their sessions held for
+   * {@code token}; null when this instance no longer leads.
+   */
+  private List<String> unheld(String token) {
+    io.halo.health.FleetView fleet = health.fleet();
+    if (fleet == null || !health.decides()) {
+      return null;
+    }
+    return fleet.instances().stream()
+        .filter(m -> !m.instance().equals(fleet.instance()) && !token.equals(m.held()))
+        .map(io.halo.health.FleetView.Member::instance)
+        .toList();
   }
 
   // ---------------------------------------------------------------- steps

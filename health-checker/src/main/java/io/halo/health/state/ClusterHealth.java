@@ -1172,7 +1172,32 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
    * and lets them go on the second. Writer thread.
    */
   private boolean holding() {
-    return failoverInProgress || reconciling || unfinishedFailover();
+    return failoverInProgress || fleetHold || reconciling || unfinishedFailover();
+  }
+
+  /** A follower holds its sessions for the leader's switchover: new sessions wait too. */
+  private boolean fleetHold;
+
+  /** Sets {@link #fleetHold}. Writer thread. */
+  public void fleetHold(boolean on) {
+    fleetHold = on;
+    publish();
+  }
+
+  /**
+   * Reads the shared state now, on the calling thread (it blocks: never on an event loop), and
+   * adopts it on the writer: what the leader saved is this instance's before it goes on, whichever
+   * of the coordination service's events it has handled so far.
+   */
+  public void adoptSharedNow() {
+    java.util.Optional<SavedState> s;
+    try {
+      s = store.load(config.name());
+    } catch (IOException | RuntimeException e) {
+      log.warn("[{}] cannot read the fleet's state: {}", config.name(), e.toString());
+      return;
+    }
+    s.ifPresent(remote -> run(() -> adopt(remote)));
   }
 
   /**

@@ -940,6 +940,9 @@ class FleetIT {
     HaloFixture b = ab.get(1);
     PgNode old = cluster.primary();
     long epoch = a.control().topology().epoch();
+    // and a writer through the follower, inserting throughout
+    Inserter writer = new Inserter(b.url(b.primaryListener(), "app", ""), 1_000);
+    await().atMost(Duration.ofSeconds(10)).until(() -> writer.acked.size() >= 5);
     try (Connection c = b.connect(USER, PW, "app", "")) {
       c.setAutoCommit(false);
       c.createStatement().execute("insert into acked values (7)");
@@ -971,6 +974,12 @@ class FleetIT {
     }
     assertThat(idsOn(node(a.control().topology().primary()))).contains(7L, 8L);
     await().atMost(Duration.ofSeconds(10)).until(() -> b.control().topology().epoch() > epoch);
+    // every insert the writer through the follower had acknowledged is on the new primary, and
+    // it goes on writing there
+    writer.marked = true;
+    await().atMost(Duration.ofSeconds(10)).until(() -> writer.ackedAfterMark.get() >= 5);
+    writer.close();
+    assertThat(idsOn(node(a.control().topology().primary()))).containsAll(writer.acked);
     // the request and the answer are gone from the views
     await()
         .atMost(Duration.ofSeconds(10))
@@ -1012,10 +1021,24 @@ class FleetIT {
       assertThat(port(c)).isEqualTo(old.port());
     }
     assertThat(b.control().topology().epoch()).isEqualTo(epoch);
-    // a new session through the leader is not held either
-    try (Connection c = a.connect(USER, PW, "app", "")) {
-      c.createStatement().execute("insert into acked values (11)");
+    // new sessions through either instance are not held any more, the follower's answer is gone
+    for (HaloFixture h : ab) {
+      try (Connection c = h.connect(USER, PW, "app", "loginTimeout=5&socketTimeout=5")) {
+        c.createStatement().execute("insert into acked values (" + (11 + ab.indexOf(h)) + ")");
+      }
     }
-    assertThat(idsOn(old)).contains(9L, 10L, 11L);
+    assertThat(idsOn(old)).contains(9L, 10L, 11L, 12L);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store(a).fleet().instances().stream()
+                    .allMatch(m -> m.hold() == null && m.held() == null));
+    // and with no transaction open, the next switchover holds the follower and succeeds
+    FailoverReport again = a.control().switchover(null);
+    assertThat(again.outcome()).as("%s", again).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
+    try (Connection c = b.connect(USER, PW, "app", "")) {
+      assertThat(port(c)).isEqualTo(node(again.to()).port());
+    }
   }
 }

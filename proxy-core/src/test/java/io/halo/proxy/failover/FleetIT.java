@@ -538,6 +538,15 @@ class FleetIT {
   }
 
   private static ClusterConfig fenceSleeping(ClusterConfig c, int seconds) {
+    return fastFailover(c, Duration.ofSeconds(20), "sleep " + seconds, Duration.ofSeconds(10));
+  }
+
+  /**
+   * Fast probes, and the failover settings given: {@code hold_timeout}, {@code fence_command} and
+   * {@code command_timeout} (null: as configured).
+   */
+  private static ClusterConfig fastFailover(
+      ClusterConfig c, Duration hold, String fenceCommand, Duration commandTimeout) {
     ClusterConfig fast = fastMonitor(c);
     io.halo.conf.model.FailoverConfig f = fast.failover();
     return new ClusterConfig(
@@ -550,11 +559,11 @@ class FleetIT {
             f.mode(),
             f.type(),
             f.maxLagBytes(),
-            Duration.ofSeconds(20),
-            "sleep " + seconds,
+            hold != null ? hold : f.holdTimeout(),
+            fenceCommand != null ? fenceCommand : f.fenceCommand(),
             f.startCommand(),
             f.switchoverCommand(),
-            Duration.ofSeconds(10),
+            commandTimeout != null ? commandTimeout : f.commandTimeout(),
             f.requireConsensus()),
         fast.throttle());
   }
@@ -884,25 +893,7 @@ class FleetIT {
 
   /** Fast probes and the given hold_timeout (how long a switchover waits for the fleet's hold). */
   private static ClusterConfig holdTimeout(ClusterConfig c, Duration hold) {
-    ClusterConfig fast = fastMonitor(c);
-    io.halo.conf.model.FailoverConfig f = fast.failover();
-    return new ClusterConfig(
-        fast.name(),
-        fast.engine(),
-        fast.listeners(),
-        fast.backends(),
-        fast.monitor(),
-        new io.halo.conf.model.FailoverConfig(
-            f.mode(),
-            f.type(),
-            f.maxLagBytes(),
-            hold,
-            f.fenceCommand(),
-            f.startCommand(),
-            f.switchoverCommand(),
-            f.commandTimeout(),
-            f.requireConsensus()),
-        fast.throttle());
+    return fastFailover(c, hold, null, null);
   }
 
   /** A leader and a follower with {@code hold} as hold_timeout, the leader seeing the follower. */

@@ -915,6 +915,16 @@ class FleetIT {
     return cluster.nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
   }
 
+  /** Waits until no view of the fleet asks for a switchover hold or answers one. */
+  private static void awaitNoFleetHold(HaloFixture leader) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                store(leader).fleet().instances().stream()
+                    .allMatch(m -> m.hold() == null && m.held() == null));
+  }
+
   private static int port(Connection c) throws SQLException {
     try (ResultSet rs = c.createStatement().executeQuery("select inet_server_port()")) {
       rs.next();
@@ -972,12 +982,7 @@ class FleetIT {
     writer.close();
     assertThat(idsOn(node(a.control().topology().primary()))).containsAll(writer.acked);
     // the request and the answer are gone from the views
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                store(a).fleet().instances().stream()
-                    .allMatch(m -> m.hold() == null && m.held() == null));
+    awaitNoFleetHold(a);
   }
 
   @Test
@@ -1019,12 +1024,7 @@ class FleetIT {
       }
     }
     assertThat(idsOn(old)).contains(9L, 10L, 11L, 12L);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                store(a).fleet().instances().stream()
-                    .allMatch(m -> m.hold() == null && m.held() == null));
+    awaitNoFleetHold(a);
     // and with no transaction open, the next switchover holds the follower and succeeds
     FailoverReport again = a.control().switchover(null);
     assertThat(again.outcome()).as("%s", again).isEqualTo(FailoverReport.Outcome.SUCCEEDED);

@@ -184,7 +184,10 @@ public final class FailoverCoordinator implements ClusterControl, AutoCloseable 
     }
   }
 
-  /** Lets a follower's held sessions go on, on the state the leader saved; never throws. */
+  /**
+   * Lets a follower's held sessions go on, on the state the leader saved. The release and the
+   * answer's end run even when a step before them fails.
+   */
   private void endFleetHold(TrafficGate g, boolean held) {
     boolean interrupted = Thread.interrupted(); // the writer calls below wait
     try {

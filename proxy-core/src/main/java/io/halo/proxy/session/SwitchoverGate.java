@@ -99,6 +99,16 @@ public class SwitchoverGate implements TrafficGate {
       Thread.currentThread().interrupt();
     }
     sessions.holding(false);
+    Topology now = topology.current();
+    BackendNode next = now.backend(now.primary()).orElse(null);
+    boolean nowhere = next == null || next.state() == io.halo.health.state.NodeState.FENCED;
+    if (nowhere) {
+      // No primary to go on to: a switchover stopped after its promotion was sent (unresolved), a
+      // follower let go without the leader's outcome. What the topology says of the sessions'
+      // backend (fenced: they end, as without the hold) comes first on each session's loop, before
+      // any held statement goes on to a backend that must not take it.
+      sessions.onTopology(now);
+    }
     for (Holdable s : all) {
       try {
         s.eventLoop().execute(s::finishRelease);
@@ -106,6 +116,8 @@ public class SwitchoverGate implements TrafficGate {
         // its event loop is shut down: the session is gone
       }
     }
-    sessions.onTopology(topology.current());
+    if (!nowhere) {
+      sessions.onTopology(topology.current());
+    }
   }
 }

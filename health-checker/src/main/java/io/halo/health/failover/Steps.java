@@ -192,10 +192,7 @@ final class Steps {
               b,
               (lost == null
                       ? "this instance no longer leads the fleet"
-                      : "instance"
-                          + (lost.size() > 1 ? "s " : " ")
-                          + String.join(", ", lost)
-                          + " no longer held its sessions")
+                      : instances(lost) + " no longer held its sessions")
                   + " before the promotion; nothing was promoted");
         }
       }
@@ -244,9 +241,7 @@ final class Steps {
         return null;
       }
       if (System.nanoTime() > deadline) {
-        return "instance"
-            + (unheld.size() > 1 ? "s " : " ")
-            + String.join(", ", unheld)
+        return instances(unheld)
             + " did not hold its sessions within hold_timeout "
             + coordinator.policy().holdTimeout().toMillis()
             + " ms (a transaction under way there, or an instance too old to hold)";
@@ -258,6 +253,11 @@ final class Steps {
         return "interrupted";
       }
     }
+  }
+
+  /** "instance a" or "instances a, b", for a report. */
+  private static String instances(List<String> names) {
+    return (names.size() > 1 ? "instances " : "instance ") + String.join(", ", names);
   }
 
   /**

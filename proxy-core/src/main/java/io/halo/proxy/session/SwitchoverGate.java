@@ -105,8 +105,9 @@ public class SwitchoverGate implements TrafficGate {
     if (nowhere) {
       // No primary to go on to: a switchover stopped after its promotion was sent (unresolved), a
       // follower let go without the leader's outcome. What the topology says of the sessions'
-      // backend (fenced: they end, as without the hold) comes first on each session's loop, before
-      // any held statement goes on to a backend that must not take it.
+      // backend comes first on each session's loop (fenced: a session lets go of its connection
+      // there and waits for a primary, or ends, as without the hold), before any held statement
+      // goes on to a backend that must not take it.
       sessions.onTopology(now);
     }
     for (Holdable s : all) {

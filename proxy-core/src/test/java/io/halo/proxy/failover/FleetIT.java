@@ -365,8 +365,7 @@ class FleetIT {
     for (Inserter w : writers) {
       w.close();
     }
-    PgNode next =
-        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    PgNode next = node(promoted);
     Set<Long> present = idsOn(next);
     for (Inserter w : writers) {
       assertThat(present).containsAll(w.acked);
@@ -424,8 +423,7 @@ class FleetIT {
         .atMost(Duration.ofSeconds(30))
         .until(() -> c.control().topology().epoch() == a.control().topology().epoch());
     assertThat(c.control().topology().primary()).isEqualTo(promoted);
-    PgNode next =
-        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    PgNode next = node(promoted);
     await().atMost(Duration.ofSeconds(10)).until(() -> c.control().state().error() == null);
     assertThat(serverPort(c)).isEqualTo(next.port());
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
@@ -603,8 +601,7 @@ class FleetIT {
     }
     FailoverReport r = failover.get(30, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(r.outcome()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
-    PgNode next =
-        cluster.nodes().stream().filter(n -> n.name().equals(r.to())).findFirst().orElseThrow();
+    PgNode next = node(r.to());
     assertThat(port).isEqualTo(next.port());
     assertThat(idsOn(next)).contains(42L);
     assertThat(b.control().topology().epoch()).isGreaterThan(epoch);
@@ -656,8 +653,7 @@ class FleetIT {
     assertThat(cluster.standbys().stream().filter(FleetIT::writable).map(PgNode::name).toList())
         .containsExactly(promoted);
     assertThat(b.control().lastFailover().orElseThrow().reason()).contains("unfinished failover");
-    PgNode next =
-        cluster.nodes().stream().filter(n -> n.name().equals(promoted)).findFirst().orElseThrow();
+    PgNode next = node(promoted);
     assertThat(serverPort(b)).isEqualTo(next.port());
   }
 

@@ -226,7 +226,28 @@ public final class ListenerRouter implements Router {
     return out;
   }
 
+  /**
+   * The last routes to a primary and the topology they were made from: every transaction of a
+   * pooled session asks for the primary, and the answer changes only with the topology. Immutable,
+   * so that any thread may read the last one published.
+   */
+  private record PrimaryRoutes(Topology topology, RouteResult primary, RouteResult replicas) {}
+
+  private volatile PrimaryRoutes primaryRoutes;
+
+  @SuppressWarnings("ReferenceEquality") // a topology published since is another object
   private RouteResult primary(Topology topology, Route kind) {
+    PrimaryRoutes known = primaryRoutes;
+    if (known == null || known.topology() != topology) {
+      known =
+          new PrimaryRoutes(
+              topology, primaryOf(topology, Route.PRIMARY), primaryOf(topology, Route.REPLICAS));
+      primaryRoutes = known;
+    }
+    return kind == Route.PRIMARY ? known.primary() : known.replicas();
+  }
+
+  private RouteResult primaryOf(Topology topology, Route kind) {
     if (topology.failoverInProgress()) {
       return new RouteResult.Wait("a failover of cluster " + cluster + " is in progress");
     }

@@ -34,7 +34,16 @@ public final class PgPool {
   /** What a pooled connection's login said, for every client that reuses it. */
   private static final AttributeKey<Origin> ORIGIN = AttributeKey.valueOf("halo.pg.pool.origin");
 
-  private record Origin(BackendNode node, ByteBuf startupMessages, int processId, int secret) {}
+  /**
+   * A pooled connection's login: its node, its login's messages, its cancel key, and what a
+   * transaction's checkout lends (made once: every transaction of a pooled session takes one).
+   */
+  private record Origin(
+      BackendNode node,
+      ByteBuf startupMessages,
+      int processId,
+      int secret,
+      PgBackendConnection lent) {}
 
   /** A pool key; its hash is computed once (every login and every give-back looks one up). */
   static final class Key implements io.halo.proxy.session.SessionPool.Key {
@@ -182,7 +191,15 @@ public final class PgPool {
       all.writeBytes(m, m.readerIndex(), m.readableBytes());
     }
     Channel ch = c.channel();
-    ch.attr(ORIGIN).set(new Origin(c.node(), all, c.processId(), c.secret()));
+    ch.attr(ORIGIN)
+        .set(
+            new Origin(
+                c.node(),
+                all,
+                c.processId(),
+                c.secret(),
+                new PgBackendConnection(
+                    ch, c.node(), List.of(), c.processId(), c.secret(), (byte) 'I')));
     ch.closeFuture()
         .addListener(
             x -> {
@@ -379,9 +396,7 @@ public final class PgPool {
         return null;
       }
       // a session that logged in already had the login's messages then: none per transaction
-      return login
-          ? connectionOf(ch, o)
-          : new PgBackendConnection(ch, o.node(), List.of(), o.processId(), o.secret(), (byte) 'I');
+      return login ? connectionOf(ch, o) : o.lent();
     }
 
     @Override

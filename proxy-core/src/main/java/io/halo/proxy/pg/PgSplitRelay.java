@@ -195,6 +195,11 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private final PgPool.Key[] poolKeys = new PgPool.Key[2];
 
+  /** The login for each key of {@link #poolKeys}, when its pool needs one. */
+  @SuppressWarnings({"unchecked", "rawtypes"}) // an array of one generic type, filled by open()
+  private final java.util.function.Supplier<Future<PgBackendConnection>>[] logins =
+      new java.util.function.Supplier[2];
+
   private int keptBytes;
 
   /** Where the unnamed statement was last parsed. */
@@ -525,7 +530,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return;
     }
     unit.add(f);
-    unitBytes += ENTRY_BYTES + 5 + f.body().readableBytes();
+    unitBytes += ENTRY_BYTES + f.length();
     if (t == 'Q' || t == 'S' || t == 'F') {
       complete = true;
       dispatch();
@@ -1580,7 +1585,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
     }
     // the session's settings first: a statement prepared again here is parsed under them (its
     // search_path names its tables), not under those of the connection's last session
-    for (String setting : settings.replay(book.applied)) {
+    List<String> replays = settings.replay(book.applied);
+    for (int i = 0; i < replays.size(); i++) { // (mostly none: no iterator made for them)
+      String setting = replays.get(i);
       replaySetting(
           b,
           setting,
@@ -1718,30 +1725,34 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
 
   @Override
   protected Future<PgBackendConnection> open(Backend b) {
-    java.util.function.Supplier<Future<PgBackendConnection>> login =
-        () ->
-            PgBackendConnector.connect(
-                client.eventLoop(),
-                listener.transports(),
-                b.node(),
-                session.userConfig().backendUser(),
-                session.userConfig().backendPassword(),
-                session.poolParameters(),
-                listener.server().backendConnectTimeout(),
-                (int) listener.server().maxMessageSize(),
-                listener.scramKeys());
     if (!multiplexed) {
-      return login.get();
+      return login(b.node()).get();
     }
     int role = b.isPrimary() ? 0 : 1;
     PgPool.Key poolKey = poolKeys[role];
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
       poolKeys[role] = poolKey;
+      logins[role] = login(b.node()); // made once per backend, not per transaction
     }
     return listener
         .pool()
-        .checkout(client.eventLoop(), poolKey, login, previousConnection(b), poolPlace(b));
+        .checkout(client.eventLoop(), poolKey, logins[role], previousConnection(b), poolPlace(b));
+  }
+
+  /** A login of the session's backend user to {@code node}, when the pool needs one. */
+  private java.util.function.Supplier<Future<PgBackendConnection>> login(BackendNode node) {
+    return () ->
+        PgBackendConnector.connect(
+            client.eventLoop(),
+            listener.transports(),
+            node,
+            session.userConfig().backendUser(),
+            session.userConfig().backendPassword(),
+            session.poolParameters(),
+            listener.server().backendConnectTimeout(),
+            (int) listener.server().maxMessageSize(),
+            listener.scramKeys());
   }
 
   @Override
@@ -2051,7 +2062,7 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       // anywhere doubts them all
       b.book().settle();
     }
-    byte status = t == 'Z' ? f.body().getByte(f.body().readerIndex()) : 0;
+    byte status = t == 'Z' ? f.bodyByte(0) : 0;
     if (t == 'E' && e.setting() != null) {
       e.error(errorMessage(f.body()));
     }

@@ -114,6 +114,16 @@ public final class PgFrame extends WireMessage {
     return body;
   }
 
+  /**
+   * The body's byte at {@code offset}, read in place: no view of the body is made for it (as {@link
+   * #body} makes once).
+   */
+  public byte bodyByte(int offset) {
+    return message == null
+        ? body.getByte(body.readerIndex() + offset)
+        : message.getByte(message.readerIndex() + 5 + offset);
+  }
+
   /** The decoder's buffer this message was read from (see {@link #sourceIndex}), or null. */
   public ByteBuf source() {
     return source;

@@ -428,6 +428,9 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     /** Since when the connection taken last ({@link #take}) had waited idle. */
     long takenIdleSince;
 
+    /** When that connection was taken (one clock read per checkout). */
+    long takenAt;
+
     Slot(K key, EventLoop loop, long epoch) {
       this.key = key;
       this.loop = loop;
@@ -599,6 +602,7 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
     long now = now();
     boolean stale = false;
     slot.takenIdleSince = now;
+    slot.takenAt = now;
     if (i != null) {
       i.pooled = false; // it stays in the pipeline and passes the session's replies on
       slot.takenIdleSince = i.since;
@@ -621,10 +625,10 @@ public final class TransactionPool<K extends SessionPool.Key, C, M> {
    */
   private Future<C> checked(
       EventLoop loop, Slot<K, C, M> slot, C c, long since, Supplier<Future<C>> login) {
-    if (now() - since < checkAfterNanos) {
+    if (slot.takenAt - since < checkAfterNanos) {
       return loop.newSucceededFuture(c);
     }
-    long idleMs = (now() - since) / 1_000_000;
+    long idleMs = (slot.takenAt - since) / 1_000_000;
     Promise<C> p = loop.newPromise();
     Channel ch = engine.channel(c);
     engine.check(

@@ -68,6 +68,13 @@ public final class ConcurrencyLimiter {
 
   private final Object lock = new Object();
   private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
+
+  /**
+   * The queue's length as of its last change under the lock, for {@link #waiting()}: asked by every
+   * pooled connection given back, which must not take the lock for it.
+   */
+  private volatile int queued;
+
   private int inFlight;
 
   private final LongAdder admitted = new LongAdder();
@@ -151,6 +158,7 @@ public final class ConcurrencyLimiter {
                 e));
       }
       queue.addLast(waiter);
+      queued = queue.size();
     }
     waiter.future.whenComplete(
         (p, e) -> {
@@ -188,9 +196,7 @@ public final class ConcurrencyLimiter {
   }
 
   public int waiting() {
-    synchronized (lock) {
-      return queue.size();
-    }
+    return queued; // (a lock would say no more: the queue may change as soon as it is let go)
   }
 
   public int queueLimit() {
@@ -270,6 +276,7 @@ public final class ConcurrencyLimiter {
   private void admitWaitersLocked(List<Waiter> granted, List<Permit> permits) {
     while (!queue.isEmpty() && inFlight < limit.current()) {
       Waiter w = queue.pollFirst();
+      queued = queue.size();
       if (w.future.isDone()) {
         continue; // cancelled; its abandon() will find it gone
       }
@@ -310,6 +317,7 @@ public final class ConcurrencyLimiter {
       if (!queue.remove(waiter)) {
         return; // granted or cancelled first
       }
+      queued = queue.size();
       rejectedTimedOut.increment();
       long waitedMillis =
           TimeUnit.NANOSECONDS.toMillis(nanoClock.getAsLong() - waiter.enqueuedNanos);
@@ -325,6 +333,7 @@ public final class ConcurrencyLimiter {
   private void abandon(Waiter waiter) {
     synchronized (lock) {
       queue.remove(waiter);
+      queued = queue.size();
     }
     waiter.timeout.cancel(false);
   }

@@ -195,6 +195,9 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private final PgPool.Key[] poolKeys = new PgPool.Key[2];
 
+  /** Per role, the node of its last checkout, which the role's login connects to. */
+  private final BackendNode[] loginNodes = new BackendNode[2];
+
   /** The login for each key of {@link #poolKeys}, when its pool needs one. */
   @SuppressWarnings({"unchecked", "rawtypes"}) // an array of one generic type, filled by open()
   private final java.util.function.Supplier<Future<PgBackendConnection>>[] logins =
@@ -1726,33 +1729,35 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
   @Override
   protected Future<PgBackendConnection> open(Backend b) {
     if (!multiplexed) {
-      return login(b.node()).get();
+      return connectTo(b.node());
     }
     int role = b.isPrimary() ? 0 : 1;
+    loginNodes[role] = b.node(); // the node as routed now (the role's login reads it when it runs)
     PgPool.Key poolKey = poolKeys[role];
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
       poolKeys[role] = poolKey;
-      logins[role] = login(b.node()); // made once per backend, not per transaction
+    }
+    if (logins[role] == null) {
+      logins[role] = () -> connectTo(loginNodes[role]); // made once, not per transaction
     }
     return listener
         .pool()
         .checkout(client.eventLoop(), poolKey, logins[role], previousConnection(b), poolPlace(b));
   }
 
-  /** A login of the session's backend user to {@code node}, when the pool needs one. */
-  private java.util.function.Supplier<Future<PgBackendConnection>> login(BackendNode node) {
-    return () ->
-        PgBackendConnector.connect(
-            client.eventLoop(),
-            listener.transports(),
-            node,
-            session.userConfig().backendUser(),
-            session.userConfig().backendPassword(),
-            session.poolParameters(),
-            listener.server().backendConnectTimeout(),
-            (int) listener.server().maxMessageSize(),
-            listener.scramKeys());
+  /** A login of the session's backend user to {@code node}. */
+  private Future<PgBackendConnection> connectTo(BackendNode node) {
+    return PgBackendConnector.connect(
+        client.eventLoop(),
+        listener.transports(),
+        node,
+        session.userConfig().backendUser(),
+        session.userConfig().backendPassword(),
+        session.poolParameters(),
+        listener.server().backendConnectTimeout(),
+        (int) listener.server().maxMessageSize(),
+        listener.scramKeys());
   }
 
   @Override

@@ -407,6 +407,7 @@ final class Steps {
         return true;
       }
       coordinator.ops().promote(c, coordinator.policy().commandTimeout());
+      FailoverHooks.promoted(to);
     } catch (SQLException e) {
       if (promoteIssued) {
         promoteError = e;

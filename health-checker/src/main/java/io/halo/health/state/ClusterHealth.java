@@ -651,10 +651,19 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
   /**
    * At start the config's primary is only a hint: after a failover the config may be older than the
    * servers. Until Halo has changed the primary itself (epoch 1), if the configured primary answers
-   * as a standby and exactly one other backend answers as primary, follow the servers.
+   * as a standby and exactly one other backend answers as primary, follow the servers. Not while a
+   * failover runs or once one fenced the primary (a MySQL/MariaDB switchover made it read-only, so
+   * it answers as a standby, and its target answers as a primary as soon as it is promoted): that
+   * failover decides, and if it is left unresolved, an operator does.
    */
   private void discoverAtStart() {
-    if (epoch != 1 || primary == null || !store.decides()) {
+    if (epoch != 1
+        || primary == null
+        || !store.decides()
+        || failoverInProgress
+        || fleetHold
+        || unfinishedFailover()
+        || unresolved != null) {
       return;
     }
     Tracker configured = trackers.get(primary);

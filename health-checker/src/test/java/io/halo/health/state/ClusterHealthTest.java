@@ -123,6 +123,35 @@ class ClusterHealthTest {
   }
 
   @Test
+  void a_failover_left_unresolved_is_settled_by_an_operator_not_by_the_servers_roles() {
+    // Given a switchover from pg1 to pg2 at epoch 1 that fenced pg1 and sent the promotion
+    health =
+        new ClusterHealth(Probes.cluster(FailoverConfig.Mode.AUTOMATIC), probes, Clock.systemUTC());
+    health.run(
+        () -> {
+          health.failoverInProgress(true);
+          health.fence("pg1");
+        });
+    // When, while it runs, pg1 (made read-only) answers as a standby and pg2 (promoted) as a
+    // primary
+    health.run(() -> health.apply(Probes.standby("pg1", 100, null)));
+    health.run(() -> health.apply(Probes.primary("pg2", 100, List.of())));
+    // Then Halo does not follow the servers: the failover decides
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    // and when the failover stops unresolved (the promotion's answer lost), nor afterwards: pg1
+    // stays the fenced primary and no writes go anywhere until an operator decides
+    health.run(
+        () ->
+            health.unresolved(
+                new io.halo.health.store.SavedState.Unresolved("pg1", "outcome unknown")));
+    health.run(() -> health.apply(Probes.standby("pg1", 100, null)));
+    health.run(() -> health.apply(Probes.primary("pg2", 100, List.of())));
+    assertThat(health.current().primary()).isEqualTo("pg1");
+    assertThat(health.current().epoch()).isEqualTo(1);
+    assertThat(health.current().backend("pg1").orElseThrow().state()).isEqualTo(NodeState.FENCED);
+  }
+
+  @Test
   void a_restarted_halo_keeps_the_primary_it_promoted_and_the_fence_on_the_old_one()
       throws Exception {
     // Given a Halo that failed over from pg1 to pg2 and saved it

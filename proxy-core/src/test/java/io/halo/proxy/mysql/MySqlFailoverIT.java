@@ -48,6 +48,7 @@ class MySqlFailoverIT {
 
   @AfterEach
   void stop() {
+    io.halo.health.failover.FailoverHooks.afterPromote = null;
     if (halo != null) {
       halo.close();
     }
@@ -392,6 +393,68 @@ class MySqlFailoverIT {
     assertThat(control().lastFailover().orElseThrow().reason())
         .contains(replica.name())
         .contains("max_lag");
+  }
+
+  @Test
+  void a_write_held_by_a_switchover_left_unresolved_reaches_neither_server() throws Exception {
+    // Given a primary and a replica behind Halo (no switchover_command: Halo makes the old primary
+    // read-only by SQL), and a session that wrote through it
+    start(1, false, FailoverConfig.Mode.MANUAL);
+    MariaDbNode old = cluster.primary();
+    MariaDbNode replica = cluster.replicas().get(0);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    java.util.concurrent.ExecutorService client =
+        java.util.concurrent.Executors.newSingleThreadExecutor();
+    try (Connection c =
+        java.sql.DriverManager.getConnection(url() + "?sslMode=DISABLED", "app", "apppw")) {
+      c.createStatement().execute("insert into acked_writes values (1)");
+
+      // and a promotion whose answer is lost: the replica is promoted, but Halo hears a failure,
+      // so it cannot know the outcome; meanwhile, with every session held, the session sends an
+      // insert
+      java.util.concurrent.atomic.AtomicReference<java.util.concurrent.Future<Boolean>> held =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      java.util.concurrent.atomic.AtomicBoolean answeredInHold =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      io.halo.health.failover.FailoverHooks.afterPromote =
+          target -> {
+            java.util.concurrent.Future<Boolean> insert =
+                client.submit(
+                    () -> c.createStatement().execute("insert into acked_writes values (4343)"));
+            held.set(insert);
+            try {
+              insert.get(500, java.util.concurrent.TimeUnit.MILLISECONDS);
+              answeredInHold.set(true);
+            } catch (java.util.concurrent.TimeoutException stillHeld) {
+              // held, as it must be
+            } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+              answeredInHold.set(true);
+            }
+            throw new java.sql.SQLException("the answer to the promotion was lost (test)");
+          };
+
+      // When the operator switches over to the replica
+      FailoverReport r = control().switchover(replica.name());
+
+      // Then the switchover ends unresolved: the old primary stays fenced, nothing is routed
+      assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.FAILED);
+      assertThat(r.toString()).contains("stays fenced");
+      assertThat(answeredInHold.get()).as("the insert was answered during the hold").isFalse();
+      // and the held insert ends its session with Halo's error naming the fence, as from a server
+      // shutting down (1053), not the old primary's read-only refusal: it reaches no server
+      assertThatThrownBy(() -> held.get().get(60, java.util.concurrent.TimeUnit.SECONDS))
+          .isInstanceOf(java.util.concurrent.ExecutionException.class)
+          .cause()
+          .isInstanceOfSatisfying(
+              java.sql.SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1053))
+          .hasMessageContaining("is fenced");
+      assertThat(idsOn(old)).as("on the old primary").containsExactly(1L);
+      assertThat(idsOn(replica)).as("on the promoted replica").doesNotContain(4343L);
+    } finally {
+      client.shutdownNow();
+    }
   }
 
   @Test

@@ -182,6 +182,16 @@ public final class HaloFixture implements AutoCloseable {
     return server.clusters().get(0);
   }
 
+  /** Waits (up to 10 s) until Halo has probed {@code backend}. */
+  public void awaitProbed(String backend) {
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                control().backends().stream()
+                    .anyMatch(b -> b.node().name().equals(backend) && b.lastProbe() != null));
+  }
+
   public static ClusterConfig withMonitor(ClusterConfig c, MonitorConfig m) {
     return new ClusterConfig(
         c.name(), c.engine(), c.listeners(), c.backends(), m, c.failover(), c.throttle());

@@ -338,13 +338,7 @@ class SplitIT {
     try (Connection c = halo.connect("app", "apppw", "app", "")) {
       io.halo.proxy.failover.Writer.createTable(c);
     }
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                halo.control().backends().stream()
-                    .anyMatch(
-                        b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    halo.awaitProbed(standby.name());
     String url = halo.url(split(), "app", "");
     try (io.halo.proxy.failover.Writer w =
             new io.halo.proxy.failover.Writer(url, "app", "apppw", Duration.ofMillis(5)).start();

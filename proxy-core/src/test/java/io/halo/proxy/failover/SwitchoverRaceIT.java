@@ -219,13 +219,7 @@ class SwitchoverRaceIT {
                         null,
                         Duration.ofSeconds(30))));
     PgNode standby = cluster.standbys().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                halo.control().backends().stream()
-                    .anyMatch(
-                        b -> b.node().name().equals(standby.name()) && b.lastProbe() != null));
+    halo.awaitProbed(standby.name());
     return standby;
   }
 

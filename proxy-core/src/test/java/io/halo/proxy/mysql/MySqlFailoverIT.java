@@ -129,6 +129,13 @@ class MySqlFailoverIT {
     return "jdbc:mysql://127.0.0.1:" + halo.boundAddresses().get(1).getPort() + "/app";
   }
 
+  /** Waits until Halo has probed every backend. */
+  private void awaitProbed() {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+  }
+
   private ClusterControl control() {
     return halo.clusters().get(0);
   }
@@ -160,9 +167,7 @@ class MySqlFailoverIT {
     start(1, false, FailoverConfig.Mode.AUTOMATIC, state);
     MariaDbNode old = cluster.primary();
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     old.kill();
     await()
         .atMost(Duration.ofSeconds(30))
@@ -202,9 +207,7 @@ class MySqlFailoverIT {
       throws Exception {
     start(2, true, FailoverConfig.Mode.AUTOMATIC);
     MariaDbNode old = cluster.primary();
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     List<Long> acked;
     long killedAt;
     try (Writer w = Writer.forMySql(url(), "app", "apppw", Duration.ofMillis(5)).start()) {
@@ -269,9 +272,7 @@ class MySqlFailoverIT {
   void manual_failover_moves_writes_to_the_target_replica() throws Exception {
     start(1, false, FailoverConfig.Mode.MANUAL);
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     FailoverReport r = control().failover(replica.name(), false);
     assertThat(r.outcome()).as(r.toString()).isEqualTo(FailoverReport.Outcome.SUCCEEDED);
     try (Connection c =
@@ -302,9 +303,7 @@ class MySqlFailoverIT {
     start(1, false, FailoverConfig.Mode.AUTOMATIC);
     MariaDbNode old = cluster.primary();
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     // the replica's IO thread gives a silent primary up after slave_net_timeout: 3 s here, not the
     // test kit's 10 s (the IO thread reads it when it starts)
     try (Connection c = replica.connectAsRoot();
@@ -333,9 +332,7 @@ class MySqlFailoverIT {
     start(1, false, FailoverConfig.Mode.AUTOMATIC);
     MariaDbNode old = cluster.primary();
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     old.kill();
     await()
         .atMost(Duration.ofSeconds(30))
@@ -402,9 +399,7 @@ class MySqlFailoverIT {
     start(1, false, FailoverConfig.Mode.MANUAL);
     MariaDbNode old = cluster.primary();
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     java.util.concurrent.ExecutorService client =
         java.util.concurrent.Executors.newSingleThreadExecutor();
     try (Connection c =
@@ -462,9 +457,7 @@ class MySqlFailoverIT {
       throws Exception {
     // Given a primary and two replicas, no switchover_command (Halo demotes MariaDB by SQL itself)
     start(2, false, FailoverConfig.Mode.MANUAL);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     long id = 1;
     for (int round = 0; round < 4; round++) {
       String before = control().topology().primary();
@@ -520,9 +513,7 @@ class MySqlFailoverIT {
     start(1, false, FailoverConfig.Mode.MANUAL);
     MariaDbNode old = cluster.primary();
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     java.util.concurrent.atomic.AtomicBoolean running =
         new java.util.concurrent.atomic.AtomicBoolean(true);
     List<Long> txAcked = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -672,9 +663,7 @@ class MySqlFailoverIT {
     // setting and turned autocommit off
     start(1, false, FailoverConfig.Mode.MANUAL);
     MariaDbNode replica = cluster.replicas().get(0);
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .until(() -> control().backends().stream().allMatch(b -> b.lastProbe() != null));
+    awaitProbed();
     try (Writer w = Writer.forMySql(splitUrl(), "app", "apppw", Duration.ofMillis(5)).start();
         Connection idle =
             java.sql.DriverManager.getConnection(splitUrl() + "?sslMode=DISABLED", "app", "apppw");

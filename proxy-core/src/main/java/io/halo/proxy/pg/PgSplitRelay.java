@@ -195,9 +195,6 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
    */
   private final PgPool.Key[] poolKeys = new PgPool.Key[2];
 
-  /** Per role, the node of its last checkout, which the role's login connects to. */
-  private final BackendNode[] loginNodes = new BackendNode[2];
-
   /** The login for each key of {@link #poolKeys}, when its pool needs one. */
   @SuppressWarnings({"unchecked", "rawtypes"}) // an array of one generic type, filled by open()
   private final java.util.function.Supplier<Future<PgBackendConnection>>[] logins =
@@ -1732,14 +1729,15 @@ final class PgSplitRelay extends SplitRelay<PgFrame, PgSplitRelay.Backend, PgBac
       return connectTo(b.node());
     }
     int role = b.isPrimary() ? 0 : 1;
-    loginNodes[role] = b.node(); // the node as routed now (the role's login reads it when it runs)
     PgPool.Key poolKey = poolKeys[role];
     if (poolKey == null || !poolKey.backend().equals(b.node().name())) {
       poolKey = new PgPool.Key(b.node().name(), session.poolParameters());
       poolKeys[role] = poolKey;
-    }
-    if (logins[role] == null) {
-      logins[role] = () -> connectTo(loginNodes[role]); // made once, not per transaction
+      // made with the key, not per transaction: the pool keeps a login with the key's slot (its
+      // min_idle refills), so it must connect to the key's backend, whatever this session's role
+      // goes to later
+      BackendNode node = b.node();
+      logins[role] = () -> connectTo(node);
     }
     return listener
         .pool()

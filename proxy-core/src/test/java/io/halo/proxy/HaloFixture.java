@@ -197,6 +197,34 @@ public final class HaloFixture implements AutoCloseable {
         c.name(), c.engine(), c.listeners(), c.backends(), m, c.failover(), c.throttle());
   }
 
+  /**
+   * The cluster probed every {@code interval} by {@code cluster}'s superuser (3 failures make a
+   * backend down), with automatic hot failover (16 MB max lag, 15 s hold, 30 s command timeout).
+   */
+  public static ClusterConfig withHotFailover(
+      ClusterConfig c, PgCluster cluster, Duration interval) {
+    return withFailover(
+        withMonitor(
+            c,
+            new MonitorConfig(
+                cluster.superuser(),
+                cluster.superuserPassword(),
+                "postgres",
+                interval,
+                Duration.ofSeconds(1),
+                3,
+                2)),
+        new FailoverConfig(
+            FailoverConfig.Mode.AUTOMATIC,
+            FailoverConfig.Type.HOT,
+            16L << 20,
+            Duration.ofSeconds(15),
+            null,
+            null,
+            null,
+            Duration.ofSeconds(30)));
+  }
+
   public static ClusterConfig withFailover(ClusterConfig c, FailoverConfig f) {
     return new ClusterConfig(
         c.name(), c.engine(), c.listeners(), c.backends(), c.monitor(), f, c.throttle());

@@ -661,7 +661,6 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
         || primary == null
         || !store.decides()
         || failoverInProgress
-        || fleetHold
         || unfinishedFailover()
         || unresolved != null) {
       return;

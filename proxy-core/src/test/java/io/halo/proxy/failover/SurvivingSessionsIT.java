@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.FailoverConfig;
-import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.UserConfig;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloFixture;
@@ -80,30 +78,7 @@ class SurvivingSessionsIT {
             HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             200,
-            c ->
-                splitIf(
-                    pooled(
-                        multiplexed,
-                        HaloFixture.withFailover(
-                            HaloFixture.withMonitor(
-                                c,
-                                new MonitorConfig(
-                                    cluster.superuser(),
-                                    cluster.superuserPassword(),
-                                    "postgres",
-                                    interval,
-                                    Duration.ofSeconds(1),
-                                    3,
-                                    2)),
-                            new FailoverConfig(
-                                FailoverConfig.Mode.AUTOMATIC,
-                                FailoverConfig.Type.HOT,
-                                16L << 20,
-                                Duration.ofSeconds(15),
-                                null,
-                                null,
-                                null,
-                                Duration.ofSeconds(30))))));
+            c -> splitIf(pooled(multiplexed, HaloFixture.withHotFailover(c, cluster, interval))));
   }
 
   private io.halo.conf.model.ClusterConfig splitIf(io.halo.conf.model.ClusterConfig c) {

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.FailoverConfig;
-import io.halo.conf.model.MonitorConfig;
 import io.halo.conf.model.UserConfig;
 import io.halo.health.failover.FailoverHooks;
 import io.halo.health.failover.FailoverReport;
@@ -197,27 +195,7 @@ class SwitchoverRaceIT {
             HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
             List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
             50,
-            c ->
-                HaloFixture.withFailover(
-                    HaloFixture.withMonitor(
-                        c,
-                        new MonitorConfig(
-                            cluster.superuser(),
-                            cluster.superuserPassword(),
-                            "postgres",
-                            Duration.ofMillis(200),
-                            Duration.ofSeconds(1),
-                            3,
-                            2)),
-                    new FailoverConfig(
-                        FailoverConfig.Mode.AUTOMATIC,
-                        FailoverConfig.Type.HOT,
-                        16L << 20,
-                        Duration.ofSeconds(15),
-                        null,
-                        null,
-                        null,
-                        Duration.ofSeconds(30))));
+            c -> HaloFixture.withHotFailover(c, cluster, Duration.ofMillis(200)));
     PgNode standby = cluster.standbys().get(0);
     halo.awaitProbed(standby.name());
     return standby;

@@ -248,6 +248,10 @@ public final class ListenerRouter implements Router {
   }
 
   private RouteResult primaryOf(Topology topology, Route kind) {
+    if (topology.unresolved()) {
+      return new RouteResult.Wait(
+          "a failover of cluster " + cluster + " was left unresolved: writes wait for an operator");
+    }
     if (topology.failoverInProgress()) {
       return new RouteResult.Wait("a failover of cluster " + cluster + " is in progress");
     }

@@ -1138,7 +1138,7 @@ public final class ClusterHealth implements TopologySource, AutoCloseable {
     persist();
     List<BackendNode> nodes = nodes();
     boolean holding = holding();
-    Topology next = new Topology(config.name(), epoch, primary, nodes, holding);
+    Topology next = new Topology(config.name(), epoch, primary, nodes, holding, unresolved != null);
     List<BackendStatus> statuses = buildStatuses(nodes);
     Topology prev = view.getAndSet(new View(next, statuses)).topology();
     if (!next.equals(prev)) {

@@ -14,16 +14,29 @@ import java.util.Optional;
  * @param epoch incremented on every change of primary; a fencing token for later coordination
  * @param primary name of the backend that may take writes, or null while there is none
  * @param failoverInProgress new primary sessions wait (bounded) instead of failing
+ * @param unresolved a failover stopped after its promotion was sent, its outcome unknown: the
+ *     primary stays fenced and writes wait (failoverInProgress is true too) until an operator
+ *     decides, which is what a session's error then says, not that a failover is in progress
  */
 public record Topology(
     String cluster,
     long epoch,
     String primary,
     List<BackendNode> backends,
-    boolean failoverInProgress) {
+    boolean failoverInProgress,
+    boolean unresolved) {
 
   public Topology(String cluster, long epoch, String primary, List<BackendNode> backends) {
     this(cluster, epoch, primary, backends, false);
+  }
+
+  public Topology(
+      String cluster,
+      long epoch,
+      String primary,
+      List<BackendNode> backends,
+      boolean failoverInProgress) {
+    this(cluster, epoch, primary, backends, failoverInProgress, false);
   }
 
   public Topology {
@@ -67,6 +80,7 @@ public record Topology(
         epoch,
         primary,
         backends.stream().map(b -> b.name().equals(node.name()) ? node : b).toList(),
-        failoverInProgress);
+        failoverInProgress,
+        unresolved);
   }
 }

@@ -23,7 +23,9 @@ public final class SessionVerdicts {
           + " of cluster "
           + cluster
           + " is fenced"
-          + (t.failoverInProgress() ? ": failover in progress" : "")
+          + (t.unresolved()
+              ? ": a failover was left unresolved and writes wait for an operator"
+              : t.failoverInProgress() ? ": failover in progress" : "")
           + "; reconnect";
     }
     if (writes && t.primary() != null && !t.primary().equals(backend)) {

@@ -161,7 +161,8 @@ class SwitchoverRaceIT {
           .cause()
           .isInstanceOfSatisfying(
               SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("57P01"))
-          .hasMessageContaining("is fenced");
+          .hasMessageContaining("is fenced")
+          .hasMessageContaining("left unresolved");
       assertThat(count(cluster.primary(), 4343)).as("on the old primary").isZero();
       assertThat(count(standby, 4343)).as("on the promoted standby").isZero();
       assertThat(count(cluster.primary(), 1)).as("the write before, on the old primary").isOne();

@@ -444,7 +444,8 @@ class MySqlFailoverIT {
           .cause()
           .isInstanceOfSatisfying(
               java.sql.SQLException.class, e -> assertThat(e.getErrorCode()).isEqualTo(1053))
-          .hasMessageContaining("is fenced");
+          .hasMessageContaining("is fenced")
+          .hasMessageContaining("left unresolved");
       assertThat(idsOn(old)).as("on the old primary").containsExactly(1L);
       assertThat(idsOn(replica)).as("on the promoted replica").doesNotContain(4343L);
     } finally {

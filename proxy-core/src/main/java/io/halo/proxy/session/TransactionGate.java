@@ -170,11 +170,16 @@ public final class TransactionGate {
     if (!open) {
       return;
     }
-    long nanos = Math.max(0, System.nanoTime() - startedNanos);
+    BackendLoads.Counters c = counters;
+    long now = c != null ? c.now() : System.nanoTime();
+    long nanos = Math.max(0, now - startedNanos);
     if (permit != null) {
       permit.release(nanos);
     }
-    finish(nanos);
+    if (c != null) {
+      c.latency(nanos, now); // timed by the clock read above, not read again
+    }
+    finish();
   }
 
   /** The backend connection broke during the transaction: an overload signal for the limit. */
@@ -185,7 +190,7 @@ public final class TransactionGate {
     if (permit != null) {
       permit.dropped();
     }
-    finish(-1);
+    finish();
   }
 
   /**
@@ -202,14 +207,13 @@ public final class TransactionGate {
       if (permit != null) {
         permit.ignore();
       }
-      finish(-1);
+      finish();
     }
   }
 
   private void started(String backend, Permit p) {
     open = true;
     permit = p;
-    startedNanos = System.nanoTime();
     BackendLoads.Counters c = lastCounters;
     if (c == null || !backend.equals(lastCountersOf) || c.retired()) {
       // a map lookup only when the session's backend changed (or left the configuration)
@@ -218,19 +222,18 @@ public final class TransactionGate {
       lastCountersOf = backend;
     }
     counters = c;
-    if (counters != null) {
-      counters.transactionStarted();
+    // the transaction is timed by the clock of the counters its latency goes to
+    startedNanos = c != null ? c.now() : System.nanoTime();
+    if (c != null) {
+      c.transactionStarted();
     }
   }
 
-  private void finish(long latencyNanos) {
+  private void finish() {
     open = false;
     permit = null;
     if (counters != null) {
       counters.transactionEnded();
-      if (latencyNanos >= 0) {
-        counters.latency(latencyNanos);
-      }
       counters = null;
     }
   }

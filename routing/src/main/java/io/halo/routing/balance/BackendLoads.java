@@ -120,6 +120,19 @@ public final class BackendLoads implements LoadView {
       latency.update(nanos, nanoClock.getAsLong());
     }
 
+    /**
+     * Records one measured latency taken at {@code nowNanos}, a reading of {@link #now()}: for a
+     * caller that read the clock to measure it, so that the clock is read once.
+     */
+    public void latency(long nanos, long nowNanos) {
+      latency.update(nanos, nowNanos);
+    }
+
+    /** The clock these counters' samples are timed by ({@code System.nanoTime} in production). */
+    public long now() {
+      return nanoClock.getAsLong();
+    }
+
     /** Sets the configured weight, 1 to {@link #MAX_WEIGHT}. */
     public void weight(int weight) {
       if (weight < 1 || weight > MAX_WEIGHT) {

@@ -17,14 +17,18 @@ public final class Ewma {
 
   private record State(double value, long atNanos, boolean empty) {}
 
-  private final double halfLifeNanos;
+  /**
+   * {@code -ln 2 / halfLife}: a sample {@code dt} old keeps {@code exp(dt * decay)} of its weight.
+   */
+  private final double decayPerNano;
+
   private final AtomicReference<State> state = new AtomicReference<>(new State(0, 0, true));
 
   public Ewma(Duration halfLife) {
     if (halfLife == null || halfLife.isNegative() || halfLife.isZero()) {
       throw new IllegalArgumentException("EWMA half-life must be positive, was " + halfLife);
     }
-    this.halfLifeNanos = halfLife.toNanos();
+    this.decayPerNano = -Math.log(2) / halfLife.toNanos();
   }
 
   /**
@@ -44,7 +48,7 @@ public final class Ewma {
         next = new State(sampleNanos, nowNanos, false);
       } else {
         long dt = Math.max(0, nowNanos - prev.atNanos());
-        double keep = Math.pow(2, -dt / halfLifeNanos);
+        double keep = Math.exp(dt * decayPerNano); // 2^(-dt / halfLife), exp the cheaper call
         // simultaneous samples (dt = 0) would otherwise be ignored entirely; give each at least
         // a small weight so a burst measured within one clock tick still moves the average
         double weight = Math.max(1 - keep, 1.0 / 64);

@@ -42,25 +42,41 @@ final class PgSettings {
 
   private int bytes;
 
-  /** Moves at every change of {@link #base} or {@link #current}. */
-  private int version;
-
   /**
    * The settings a backend connection has (parameter to statement, as this class keeps them), and
-   * which session's settings, at which version, it was last brought to: a connection a session
-   * takes back unchanged (transaction pooling, the common case) needs no comparison at all.
+   * the settings it was last brought to, as {@link #snapshot} made them: a connection a session
+   * takes back unchanged needs no comparison at all, and one that another session with the same
+   * settings used (transaction pooling, the common case) one comparison of the two snapshots.
    */
   static final class Applied {
     final Map<String, String> settings = new LinkedHashMap<>();
-    private PgSettings settledBy;
-    private int settledAt;
+
+    /** What {@link #settings} equals, or null when the connection ran a setting since. */
+    private Snapshot settledTo;
 
     /** The connection ran {@code sql} successfully. */
     void apply(String sql) {
       PgSettings.apply(settings, sql);
-      settledBy = null;
+      settledTo = null;
     }
   }
+
+  /** A session's settings at one version, immutable; its hash computed once. */
+  private record Snapshot(Map<String, String> settings, int hash) {
+    static Snapshot of(Map<String, String> settings) {
+      Map<String, String> copy = Map.copyOf(settings);
+      return new Snapshot(copy, copy.hashCode());
+    }
+
+    @SuppressWarnings("ReferenceEquality") // the same snapshot, the cheapest case
+    boolean sameAs(Snapshot other) {
+      return other == this
+          || (other != null && other.hash == hash && other.settings.equals(settings));
+    }
+  }
+
+  /** {@link #desired} as a {@link Snapshot}; null until needed after a change. */
+  private Snapshot snapshot;
 
   /**
    * Settings kept at most: a session that makes more pins itself. Each change and each replay looks
@@ -93,13 +109,13 @@ final class PgSettings {
   void base(String parameter, String sql) {
     base.put(parameter, sql);
     desired = null;
-    version++;
+    snapshot = null;
   }
 
   /** The primary ran {@code sql} (a SESSION statement) successfully outside a transaction. */
   void succeeded(String sql) {
     desired = null;
-    version++;
+    snapshot = null;
     apply(current, sql);
     bytes = 0;
     current.values().forEach(v -> bytes += v.length());
@@ -110,12 +126,18 @@ final class PgSettings {
    * settings; {@code connection} is updated as if they had run.
    */
   List<String> replay(Applied connection) {
-    if (connection.settledBy == this && connection.settledAt == version) {
-      return List.of(); // brought to these settings last, and nobody changed it since
+    Snapshot mine = snapshot;
+    if (mine == null) {
+      mine = Snapshot.of(desired());
+      snapshot = mine;
+    }
+    if (mine.sameAs(connection.settledTo)) {
+      // brought to these settings last (by this session or one that has the same), unchanged since
+      connection.settledTo = mine;
+      return List.of();
     }
     List<String> out = replay(connection.settings);
-    connection.settledBy = this;
-    connection.settledAt = version;
+    connection.settledTo = mine;
     return out;
   }
 

@@ -120,6 +120,26 @@ class PgSettingsTest {
   }
 
   @Test
+  void aConnectionPassedBetweenSessionsWithTheSameSettingsGetsNothing() {
+    PgSettings same = new PgSettings();
+    PgSettings other = new PgSettings();
+    settings.base("application_name", "SET application_name = 'app'");
+    same.base("application_name", "SET application_name = 'app'");
+    other.base("application_name", "SET application_name = 'other'");
+    assertThat(settings.replay(replica)).containsExactly("SET application_name = 'app'");
+    assertThat(same.replay(replica)).as("the same settings, another session").isEmpty();
+    assertThat(other.replay(replica)).containsExactly("SET application_name = 'other'");
+    assertThat(same.replay(replica)).containsExactly("SET application_name = 'app'");
+    assertThat(settings.replay(replica)).as("back to an equal session").isEmpty();
+    // a session that changes its settings is compared again, and so is a connection that changed
+    same.succeeded("SET work_mem = '1MB'");
+    assertThat(same.replay(replica)).containsExactly("SET work_mem = '1MB'");
+    assertThat(settings.replay(replica)).containsExactly("RESET work_mem");
+    replica.apply("SET application_name = 'x'");
+    assertThat(settings.replay(replica)).containsExactly("SET application_name = 'app'");
+  }
+
+  @Test
   void aSetOnlyBeforeItWasResetIsNeverReplayed() {
     settings.succeeded("SET ROLE dropped_since");
     settings.succeeded("RESET ROLE");

@@ -46,14 +46,7 @@ class SplitIT {
 
   private void start(Duration readYourWritesWait, io.halo.conf.model.ThrottleConfig throttle)
       throws Exception {
-    cluster =
-        LOGS.watch(
-            PgCluster.builder()
-                .name("split")
-                .standbys(1)
-                .user("app", "apppw")
-                .database("app")
-                .start());
+    startCluster("split", 1);
     halo =
         HaloFixture.start(
             cluster,
@@ -81,6 +74,127 @@ class SplitIT {
                 return rs.getBoolean(1);
               }
             });
+  }
+
+  /**
+   * A pooled split listener's replica reads, spread over two standbys, keep each standby's pool to
+   * its own server: the pool's refills to {@code min_idle} log in with the login a session handed
+   * it for that standby, whichever standby the session's next read goes to (a login that followed
+   * the session's latest read filled one standby's pool with connections to the other).
+   */
+  @Test
+  void a_pooled_split_listener_keeps_min_idle_connections_on_each_standby() throws Exception {
+    // Given two standbys behind a transaction-pooled split listener with min_idle 3
+    int minIdle = 3;
+    io.halo.conf.model.PoolConfig pool =
+        new io.halo.conf.model.PoolConfig(
+            io.halo.conf.model.PoolConfig.Mode.TRANSACTION,
+            8,
+            Duration.ofSeconds(1),
+            Duration.ofHours(1),
+            8,
+            Duration.ofSeconds(60),
+            10,
+            Duration.ofSeconds(30),
+            minIdle);
+    startCluster("splitpool", 2);
+    halo =
+        HaloFixture.start(
+            cluster,
+            // one event loop: min_idle is per loop, so each standby's pool is min_idle connections
+            new io.halo.conf.model.ServerConfig(
+                1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
+            List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+            200,
+            c -> pooled(HaloFixture.withSplitListener(c, Duration.ZERO, null), pool));
+    io.halo.proxy.PoolWaits.awaitFirstTopology(halo::metrics);
+    for (PgNode s : cluster.standbys()) {
+      halo.awaitProbed(s.name());
+    }
+    // When a session's reads go to both standbys in turn
+    java.util.Set<Integer> ports = new java.util.HashSet<>();
+    int last = 0;
+    try (Connection c = connect("")) {
+      for (int i = 0; i < 20; i++) {
+        last = port(c, "select inet_server_port()");
+        ports.add(last);
+      }
+    }
+    assertThat(ports)
+        .as("the reads went to both standbys")
+        .containsExactlyInAnyOrderElementsOf(
+            cluster.standbys().stream().map(PgNode::port).toList());
+    // Then, once idle_timeout (1 s) has closed what is beyond min_idle, each standby has its own
+    // pool's min_idle connections
+    List<Integer> each = java.util.Collections.nCopies(cluster.standbys().size(), minIdle);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(pooledConnections()).isEqualTo(each));
+    // When the standby the session's last read did not go to closes them, its pool refills with
+    // the login the session handed it, to that standby (not to the one the session read from last)
+    int lastPort = last;
+    PgNode other = cluster.standbys().stream().filter(n -> n.port() != lastPort).findFirst().get();
+    try (Connection su = other.connectAsSuperuser()) {
+      su.createStatement()
+          .execute(
+              "select pg_terminate_backend(pid) from pg_stat_activity where usename = 'app'"
+                  + " and backend_type = 'client backend' and application_name not like 'halo-%'");
+    }
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(pooledConnections()).isEqualTo(each));
+    Thread.sleep(2500); // past idle_timeout again: settled, not passing through
+    assertThat(pooledConnections()).as("pooled connections on each standby").isEqualTo(each);
+  }
+
+  /** Per standby, its client backends of user app that are not Halo's monitor's. */
+  private List<Integer> pooledConnections() throws SQLException {
+    List<Integer> counts = new java.util.ArrayList<>();
+    for (PgNode s : cluster.standbys()) {
+      counts.add(pooledConnections(s));
+    }
+    return counts;
+  }
+
+  /** {@code c} with {@code pool} on its split listener. */
+  private static io.halo.conf.model.ClusterConfig pooled(
+      io.halo.conf.model.ClusterConfig c, io.halo.conf.model.PoolConfig pool) {
+    return new io.halo.conf.model.ClusterConfig(
+        c.name(),
+        c.engine(),
+        c.listeners().stream()
+            .map(l -> l.route() == io.halo.conf.model.Route.SPLIT ? l.withPool(pool) : l)
+            .toList(),
+        c.backends(),
+        c.monitor(),
+        c.failover(),
+        c.throttle());
+  }
+
+  /** The client backends of user app on {@code node} that are not Halo's monitor's. */
+  private static int pooledConnections(PgNode node) throws SQLException {
+    try (Connection su = node.connectAsSuperuser();
+        ResultSet rs =
+            su.createStatement()
+                .executeQuery(
+                    "select count(*) from pg_stat_activity where usename = 'app'"
+                        + " and backend_type = 'client backend'"
+                        + " and application_name not like 'halo-%'")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /** A primary with {@code standbys} standbys, user app (password apppw), database app. */
+  private void startCluster(String name, int standbys) throws Exception {
+    cluster =
+        LOGS.watch(
+            PgCluster.builder()
+                .name(name)
+                .standbys(standbys)
+                .user("app", "apppw")
+                .database("app")
+                .start());
   }
 
   private PgNode standby() {

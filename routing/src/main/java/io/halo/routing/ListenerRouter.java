@@ -248,12 +248,13 @@ public final class ListenerRouter implements Router {
   }
 
   private RouteResult primaryOf(Topology topology, Route kind) {
-    if (topology.unresolved()) {
-      return new RouteResult.Wait(
-          "a failover of cluster " + cluster + " was left unresolved: writes wait for an operator");
-    }
     if (topology.failoverInProgress()) {
-      return new RouteResult.Wait("a failover of cluster " + cluster + " is in progress");
+      return new RouteResult.Wait(
+          topology.unresolved()
+              ? "a failover of cluster "
+                  + cluster
+                  + " was left unresolved: writes wait for an operator"
+              : "a failover of cluster " + cluster + " is in progress");
     }
     // A DOWN primary is still tried: Halo's probe may be what failed, and a refused connection
     // tells the client more (08001 naming the backend) than a guess would. Only a fence stops it.

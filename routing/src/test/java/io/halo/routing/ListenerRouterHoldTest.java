@@ -20,14 +20,17 @@ class ListenerRouterHoldTest {
       new RouteRequest("app", "app", null, new InetSocketAddress("10.0.0.1", 50000));
 
   private static RouteResult route(boolean failoverInProgress, boolean unresolved) {
+    return route(failoverInProgress, unresolved, NodeState.FENCED);
+  }
+
+  private static RouteResult route(boolean failoverInProgress, boolean unresolved, NodeState pg1) {
     Topology t =
         new Topology(
             "main",
             2,
             "pg1",
             List.of(
-                new BackendNode(
-                    "pg1", new HostPort("h", 5432), NodeRole.PRIMARY, NodeState.FENCED, 0),
+                new BackendNode("pg1", new HostPort("h", 5432), NodeRole.PRIMARY, pg1, 0),
                 new BackendNode("pg2", new HostPort("h", 5433), NodeRole.STANDBY, NodeState.UP, 0)),
             failoverInProgress,
             unresolved);
@@ -54,5 +57,10 @@ class ListenerRouterHoldTest {
                     .contains("left unresolved")
                     .contains("operator")
                     .doesNotContain("in progress"));
+  }
+
+  @Test
+  void the_hold_decides_whether_a_session_waits_and_the_flag_only_words_it() {
+    assertThat(route(false, true, NodeState.UP)).isInstanceOf(RouteResult.Routed.class);
   }
 }

@@ -20,6 +20,6 @@ if [[ -z $jar ]]; then
 fi
 FLOOR_PORT=${FLOOR_PORT:-27432}
 export EXTRA_TARGET=127.0.0.1:$FLOOR_PORT EXTRA_NAME=netty-floor
-export EXTRA_CMD="exec java ${FLOOR_JAVA_OPTS:--Xms512m -Xmx512m} -cp $jar $root/bench/NettyFloor.java $FLOOR_PORT"
+export EXTRA_CMD="exec java ${FLOOR_JAVA_OPTS:--Xms1g -Xmx1g} -cp $jar $root/bench/NettyFloor.java $FLOOR_PORT"
 export TARGETS=${TARGETS:-pgbouncer-tx} WORKLOADS=${WORKLOADS:-connect} WARMUP=${WARMUP:-15}
 bash "$compare" "$@"

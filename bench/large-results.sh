@@ -100,7 +100,7 @@ echo "engine=$ENGINE mode=$MODE rows=$ROWS clients=$CLIENTS"
 for ((round = 1; round <= ROUNDS; round++)); do
   for jar in "${jars[@]}"; do
     rm -rf "$work/state"
-    java ${HALO_JAVA_OPTS:--Xms512m -Xmx512m} -jar "$jar" start --config "$work/halo.yaml" >"$work/halo.log" 2>&1 &
+    java ${HALO_JAVA_OPTS:--Xms1g -Xmx1g} -jar "$jar" start --config "$work/halo.yaml" >"$work/halo.log" 2>&1 &
     halo_pid=$!
     for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$HALO_PORT") 2>/dev/null && break; sleep 0.2; done
     if [[ $ENGINE == pg ]]; then load "$WARMUP" >/dev/null; else load $((QUERIES / 2)) >/dev/null; fi

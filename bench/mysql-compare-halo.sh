@@ -59,7 +59,7 @@ grants() {
 export MYSQL_PORT TMPDIR=$work
 export EXTRA_TARGET=127.0.0.1:$HALO_PORT EXTRA_NAME=${EXTRA_NAME:-halo}
 export WARMUP=${WARMUP:-15}
-java_opts=${HALO_JAVA_OPTS:--Xms512m -Xmx512m}
+java_opts=${HALO_JAVA_OPTS:--Xms1g -Xmx1g}
 
 if [[ ${HALO_OWN_SESSION:-0} == 1 ]]; then
   # mysql-compare.sh starts Halo (setsid: its own session) once the server is up.

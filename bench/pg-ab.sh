@@ -12,7 +12,8 @@
 # env: ROUNDS (8), DURATION seconds per round (10), WARMUP seconds per variant (120: the JIT
 #      keeps compiling Halo's transaction path for two minutes and more), CLIENTS (16), THREADS (2), SCALE (10),
 #      MODE pgbench -M (simple), PGBENCH_ARGS (-S), IO_THREADS (1),
-#      HALO_JAVA_OPTS (-Xms512m -Xmx512m -XX:+AlwaysPreTouch: a heap page's first use costs a page
+#      HALO_JAVA_OPTS (-Xms1g -Xmx1g -XX:+AlwaysPreTouch: bin/halo's heap, as users run it: at 512 MB
+#      or less Netty's allocator runs in its low-memory mode; and a heap page's first use costs a page
 #      fault, which a run of minutes pays in proportion to what a variant allocates and a Halo that has
 #      run for an hour does not; OPTS_<name> adds a variant's own, '-' as '_'), PG_PORT (25532), BASE_PORT (26532; variant i on +i),
 #      PG_BINDIR, BENCH_OS_USER (postgres: PostgreSQL refuses to run as root), OUT (a temp dir),
@@ -26,7 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-120} CLIENTS=${CLIENTS:-16}
 THREADS=${THREADS:-2} SCALE=${SCALE:-10} MODE=${MODE:-simple} PGBENCH_ARGS=${PGBENCH_ARGS:--S}
 IO_THREADS=${IO_THREADS:-1} PG_PORT=${PG_PORT:-25532} BASE_PORT=${BASE_PORT:-26532}
-JAVA_OPTS=${HALO_JAVA_OPTS:--Xms512m -Xmx512m -XX:+AlwaysPreTouch}
+JAVA_OPTS=${HALO_JAVA_OPTS:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}
 PG_BINDIR=${PG_BINDIR:-$( (ls -d /usr/lib/postgresql/*/bin 2>/dev/null || true) | sort -V | tail -1)}
 [[ -x $PG_BINDIR/postgres ]] || { echo "PostgreSQL binaries not found (set PG_BINDIR)" >&2; exit 1; }
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/halo-ab.XXXXXX")}

@@ -47,6 +47,6 @@ halo_bench_config "$cfg" "$HALO_PORT" "$PG_PORT" "${HALO_ADMIN:-127.0.0.1:7070}"
 
 export PG_PORT
 export EXTRA_TARGET=127.0.0.1:$HALO_PORT EXTRA_NAME=${EXTRA_NAME:-halo}
-export EXTRA_CMD="exec java ${HALO_JAVA_OPTS:--Xms512m -Xmx512m} -jar $jar start --config $cfg"
+export EXTRA_CMD="exec java ${HALO_JAVA_OPTS:--Xms1g -Xmx1g} -jar $jar start --config $cfg"
 export WARMUP=${WARMUP:-15}
 bash "$compare" "$@"

@@ -19,7 +19,7 @@
 #
 # Knobs: ROUNDS [3] DURATION [10] CLIENTS [16] THREADS [2] SCALE [10] WARMUP [15] s per target,
 #   WORKLOADS ["select-simple connect"], PLAIN [0], HALO_IO_THREADS [0 = one per core],
-#   HALO_POOL_MODE [session], HALO_JAVA_OPTS [-Xms512m -Xmx512m], PG_PORT [25452],
+#   HALO_POOL_MODE [session], HALO_JAVA_OPTS [-Xms1g -Xmx1g], PG_PORT [25452],
 #   PGB_PORT [25453], HALO_PORT [25454], PGB_PLAIN_PORT [25455], HALO_PLAIN_PORT [25456],
 #   RESULTS_DIR [./pg-compare-tls-YYYYmmdd-HHMMSS], BENCH_OS_USER (as root: runs PostgreSQL and
 #   PgBouncer, which refuse root) [postgres].
@@ -171,7 +171,7 @@ clusters:
     monitor: { user: bench }
 YAML
   # shellcheck disable=SC2086
-  setsid java ${HALO_JAVA_OPTS:--Xms512m -Xmx512m} -jar "$jar" start --config "$TMP/$1/halo.yaml" \
+  setsid java ${HALO_JAVA_OPTS:--Xms1g -Xmx1g} -jar "$jar" start --config "$TMP/$1/halo.yaml" \
     </dev/null >"$RESULTS_DIR/$1.log" 2>&1 &
   PIDS+=($!)
   eval "PID_${1//-/_}=$!"

@@ -253,7 +253,7 @@ public final class ListenerRouter implements Router {
           topology.unresolved()
               ? "a failover of cluster "
                   + cluster
-                  + " was left unresolved: writes wait for an operator"
+                  + " was left unresolved: its primary's sessions wait for an operator"
               : "a failover of cluster " + cluster + " is in progress");
     }
     // A DOWN primary is still tried: Halo's probe may be what failed, and a refused connection

@@ -23,7 +23,7 @@ public final class SessionVerdicts {
           + " of cluster "
           + cluster
           + " is fenced"
-          + (t.unresolved()
+          + (t.unresolved() && backend.equals(t.primary())
               ? ": a failover was left unresolved and writes wait for an operator"
               : t.failoverInProgress() ? ": failover in progress" : "")
           + "; reconnect";

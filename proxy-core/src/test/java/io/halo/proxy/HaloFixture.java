@@ -263,10 +263,16 @@ public final class HaloFixture implements AutoCloseable {
 
   /** The cluster with {@code pool} on its {@code route: primary} listener. */
   public static ClusterConfig withPrimaryPool(ClusterConfig c, io.halo.conf.model.PoolConfig pool) {
+    return withPool(c, Route.PRIMARY, pool);
+  }
+
+  /** The cluster with {@code pool} on its listeners of {@code route}. */
+  public static ClusterConfig withPool(
+      ClusterConfig c, Route route, io.halo.conf.model.PoolConfig pool) {
     return new ClusterConfig(
         c.name(),
         c.engine(),
-        c.listeners().stream().map(l -> l.route() == Route.PRIMARY ? l.withPool(pool) : l).toList(),
+        c.listeners().stream().map(l -> l.route() == route ? l.withPool(pool) : l).toList(),
         c.backends(),
         c.monitor(),
         c.failover(),

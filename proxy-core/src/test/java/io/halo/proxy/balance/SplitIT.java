@@ -106,7 +106,11 @@ class SplitIT {
                 1, Duration.ofSeconds(15), Duration.ofSeconds(5), 64L << 20, Duration.ofSeconds(2)),
             List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
             200,
-            c -> pooled(HaloFixture.withSplitListener(c, Duration.ZERO, null), pool));
+            c ->
+                HaloFixture.withPool(
+                    HaloFixture.withSplitListener(c, Duration.ZERO, null),
+                    io.halo.conf.model.Route.SPLIT,
+                    pool));
     io.halo.proxy.PoolWaits.awaitFirstTopology(halo::metrics);
     for (PgNode s : cluster.standbys()) {
       halo.awaitProbed(s.name());
@@ -134,12 +138,33 @@ class SplitIT {
     // the login the session handed it, to that standby (not to the one the session read from last)
     int lastPort = last;
     PgNode other = cluster.standbys().stream().filter(n -> n.port() != lastPort).findFirst().get();
-    try (Connection su = other.connectAsSuperuser()) {
-      su.createStatement()
-          .execute(
-              "select pg_terminate_backend(pid) from pg_stat_activity where usename = 'app'"
-                  + " and backend_type = 'client backend' and application_name not like 'halo-%'");
+    String closed;
+    try (Connection su = other.connectAsSuperuser();
+        ResultSet rs =
+            su.createStatement()
+                .executeQuery(
+                    "select string_agg(pid::text, ',') from (select pid, pg_terminate_backend(pid)"
+                        + POOLED
+                        + ") t")) {
+      rs.next();
+      closed = rs.getString(1);
     }
+    // (gone from pg_stat_activity first: a terminated backend is listed for a moment)
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> {
+              try (Connection su = other.connectAsSuperuser();
+                  ResultSet rs =
+                      su.createStatement()
+                          .executeQuery(
+                              "select count(*) from pg_stat_activity where pid in ("
+                                  + closed
+                                  + ")")) {
+                rs.next();
+                return rs.getInt(1) == 0;
+              }
+            });
     await()
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(pooledConnections()).isEqualTo(each));
@@ -156,30 +181,15 @@ class SplitIT {
     return counts;
   }
 
-  /** {@code c} with {@code pool} on its split listener. */
-  private static io.halo.conf.model.ClusterConfig pooled(
-      io.halo.conf.model.ClusterConfig c, io.halo.conf.model.PoolConfig pool) {
-    return new io.halo.conf.model.ClusterConfig(
-        c.name(),
-        c.engine(),
-        c.listeners().stream()
-            .map(l -> l.route() == io.halo.conf.model.Route.SPLIT ? l.withPool(pool) : l)
-            .toList(),
-        c.backends(),
-        c.monitor(),
-        c.failover(),
-        c.throttle());
-  }
+  /** Where a server lists the client backends of user app that are not Halo's monitor's. */
+  private static final String POOLED =
+      " from pg_stat_activity where usename = 'app' and backend_type = 'client backend'"
+          + " and application_name not like 'halo-%'";
 
   /** The client backends of user app on {@code node} that are not Halo's monitor's. */
   private static int pooledConnections(PgNode node) throws SQLException {
     try (Connection su = node.connectAsSuperuser();
-        ResultSet rs =
-            su.createStatement()
-                .executeQuery(
-                    "select count(*) from pg_stat_activity where usename = 'app'"
-                        + " and backend_type = 'client backend'"
-                        + " and application_name not like 'halo-%'")) {
+        ResultSet rs = su.createStatement().executeQuery("select count(*)" + POOLED)) {
       rs.next();
       return rs.getInt(1);
     }

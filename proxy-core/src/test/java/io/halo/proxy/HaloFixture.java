@@ -87,6 +87,28 @@ public final class HaloFixture implements AutoCloseable {
   }
 
   /**
+   * Halo in front of {@code cluster} for one SCRAM user whose name and password are also the
+   * backend's, with the tests' usual server settings (15 s to authenticate, 64 MB messages), the
+   * cluster config adjusted by {@code customize}.
+   */
+  public static HaloFixture startForUser(
+      PgCluster cluster,
+      String user,
+      String password,
+      int maxClients,
+      java.util.function.UnaryOperator<ClusterConfig> customize)
+      throws InterruptedException {
+    return start(
+        cluster,
+        server(Duration.ofSeconds(15), 64L << 20),
+        List.of(
+            new UserConfig(
+                user, password, io.halo.conf.model.AuthMethod.SCRAM_SHA_256, user, password)),
+        maxClients,
+        customize);
+  }
+
+  /**
    * As above, with the cluster config adjusted by {@code customize} (failover policy, backends).
    */
   public static HaloFixture start(

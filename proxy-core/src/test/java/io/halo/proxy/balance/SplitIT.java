@@ -138,33 +138,21 @@ class SplitIT {
     // the login the session handed it, to that standby (not to the one the session read from last)
     int lastPort = last;
     PgNode other = cluster.standbys().stream().filter(n -> n.port() != lastPort).findFirst().get();
-    String closed;
-    try (Connection su = other.connectAsSuperuser();
-        ResultSet rs =
-            su.createStatement()
-                .executeQuery(
-                    "select string_agg(pid::text, ',') from (select pid, pg_terminate_backend(pid)"
-                        + POOLED
-                        + ") t")) {
-      rs.next();
-      closed = rs.getString(1);
-    }
+    String closed =
+        asSuperuser(
+            other,
+            "select string_agg(pid::text, ',') from (select pid, pg_terminate_backend(pid)"
+                + POOLED
+                + ") t");
     // (gone from pg_stat_activity first: a terminated backend is listed for a moment)
     await()
         .atMost(Duration.ofSeconds(10))
         .until(
-            () -> {
-              try (Connection su = other.connectAsSuperuser();
-                  ResultSet rs =
-                      su.createStatement()
-                          .executeQuery(
-                              "select count(*) from pg_stat_activity where pid in ("
-                                  + closed
-                                  + ")")) {
-                rs.next();
-                return rs.getInt(1) == 0;
-              }
-            });
+            () ->
+                asSuperuser(
+                        other,
+                        "select count(*) from pg_stat_activity where pid in (" + closed + ")")
+                    .equals("0"));
     await()
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(pooledConnections()).isEqualTo(each));
@@ -188,10 +176,15 @@ class SplitIT {
 
   /** The client backends of user app on {@code node} that are not Halo's monitor's. */
   private static int pooledConnections(PgNode node) throws SQLException {
+    return Integer.parseInt(asSuperuser(node, "select count(*)" + POOLED));
+  }
+
+  /** The first column of the first row {@code sql} returns on {@code node}, as text. */
+  private static String asSuperuser(PgNode node, String sql) throws SQLException {
     try (Connection su = node.connectAsSuperuser();
-        ResultSet rs = su.createStatement().executeQuery("select count(*)" + POOLED)) {
+        ResultSet rs = su.createStatement().executeQuery(sql)) {
       rs.next();
-      return rs.getInt(1);
+      return rs.getString(1);
     }
   }
 

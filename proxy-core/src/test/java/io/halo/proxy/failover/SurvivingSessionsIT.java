@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.UserConfig;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloFixture;
 import io.halo.testkit.KeepLogsOnFailure;
@@ -73,10 +71,10 @@ class SurvivingSessionsIT {
       Writer.createTable(c);
     }
     halo =
-        HaloFixture.start(
+        HaloFixture.startForUser(
             cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            USER,
+            PW,
             200,
             c -> splitIf(pooled(multiplexed, HaloFixture.withHotFailover(c, cluster, interval))));
   }

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.halo.conf.model.AuthMethod;
-import io.halo.conf.model.UserConfig;
 import io.halo.health.failover.FailoverHooks;
 import io.halo.health.failover.FailoverReport;
 import io.halo.proxy.HaloFixture;
@@ -20,7 +18,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -191,10 +188,10 @@ class SwitchoverRaceIT {
       Writer.createTable(c);
     }
     halo =
-        HaloFixture.start(
+        HaloFixture.startForUser(
             cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
+            USER,
+            PW,
             50,
             c -> HaloFixture.withHotFailover(c, cluster, Duration.ofMillis(200)));
     PgNode standby = cluster.standbys().get(0);

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.halo.conf.model.AuthMethod;
 import io.halo.conf.model.ClusterConfig;
 import io.halo.conf.model.PoolConfig;
-import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
@@ -41,13 +39,7 @@ class PgPoolIT {
   @BeforeAll
   static void start() throws Exception {
     cluster = LOGS.watch(PgCluster.builder().name("pool").user(USER, PW).database("app").start());
-    halo =
-        HaloFixture.start(
-            cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            200,
-            PgPoolIT::pooled);
+    halo = HaloFixture.startForUser(cluster, USER, PW, 200, PgPoolIT::pooled);
   }
 
   @AfterAll
@@ -108,13 +100,7 @@ class PgPoolIT {
     int loops = 2; // the fixture's io_threads
     int sessions = 64 * loops + 30;
     // a Halo of its own: the keys it fills would keep the other tests' sessions from pooling
-    try (HaloFixture own =
-        HaloFixture.start(
-            cluster,
-            HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-            List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-            400,
-            PgPoolIT::pooled)) {
+    try (HaloFixture own = HaloFixture.startForUser(cluster, USER, PW, 400, PgPoolIT::pooled)) {
       for (int i = 0; i < sessions; i++) {
         // options is part of the key (application_name is not: it is set on the connection)
         try (Connection c =

@@ -184,12 +184,7 @@ class PgTransactionPoolIT {
   /** Another Halo on the same cluster, for a test whose figures must be its own. */
   private static HaloFixture secondHalo(java.util.function.UnaryOperator<ClusterConfig> customize)
       throws InterruptedException {
-    return HaloFixture.start(
-        cluster,
-        HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
-        List.of(new UserConfig(USER, PW, AuthMethod.SCRAM_SHA_256, USER, PW)),
-        100,
-        customize);
+    return HaloFixture.startForUser(cluster, USER, PW, 100, customize);
   }
 
   private static Connection connect(String application) throws SQLException {

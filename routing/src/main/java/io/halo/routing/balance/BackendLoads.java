@@ -117,7 +117,7 @@ public final class BackendLoads implements LoadView {
 
     /** Records one measured latency (e.g. query sent → ReadyForQuery/OK) taken now. */
     public void latency(long nanos) {
-      latency.update(nanos, nanoClock.getAsLong());
+      latency(nanos, now());
     }
 
     /**

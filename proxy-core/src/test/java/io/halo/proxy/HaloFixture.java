@@ -60,12 +60,10 @@ public final class HaloFixture implements AutoCloseable {
    */
   public static HaloFixture transactionPooled(PgCluster cluster, int size)
       throws InterruptedException {
-    return start(
+    return startForUser(
         cluster,
-        server(Duration.ofSeconds(15), 64L << 20),
-        List.of(
-            new UserConfig(
-                "app", "apppw", io.halo.conf.model.AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+        "app",
+        "apppw",
         100,
         c ->
             withPrimaryPool(

@@ -152,7 +152,7 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   public static HaloServer start(HaloConfig config) throws InterruptedException {
     io.halo.proxy.session.Secrets
         .init(); // seeded here, not on the first event loop that needs a secret
-    HaloServer server = new HaloServer(config, Transports.best());
+    HaloServer server = new HaloServer(config, Transports.of(config.server().transport()));
     try {
       server.openState();
       server.bindAll();
@@ -707,6 +707,11 @@ public final class HaloServer implements AutoCloseable, ProxyView {
   /** Where the admin HTTP API listens. */
   public InetSocketAddress adminAddress() {
     return admin.boundAddress();
+  }
+
+  /** The transport the event loops run ({@code epoll}, {@code io_uring} or {@code nio}). */
+  public String transport() {
+    return transports.name();
   }
 
   /** The addresses actually bound, in config order (useful with port 0). */

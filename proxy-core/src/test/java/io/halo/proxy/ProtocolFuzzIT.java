@@ -138,7 +138,8 @@ class ProtocolFuzzIT {
             null,
             0,
             ServerConfig.DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
-            Duration.ofSeconds(1));
+            Duration.ofSeconds(1),
+            ServerConfig.Transport.AUTO);
     ThrottleConfig throttle = new ThrottleConfig(500, 500, Duration.ofSeconds(2));
     FailoverConfig manual =
         new FailoverConfig(

@@ -56,7 +56,8 @@ final class ConfigBinder {
                 "state_dir",
                 "max_client_connections",
                 "max_unauthenticated_per_address",
-                "startup_timeout"),
+                "startup_timeout",
+                "transport"),
             source);
     AdminConfig admin =
         admin(
@@ -128,6 +129,11 @@ final class ConfigBinder {
             Formats::integer);
     Duration startupTimeout =
         s.optional("startup_timeout", ServerConfig.DEFAULT_STARTUP_TIMEOUT, Formats::duration);
+    ServerConfig.Transport transport =
+        s.optional(
+            "transport",
+            ServerConfig.Transport.AUTO,
+            t -> Formats.enumValue(t, ServerConfig.Transport.class));
     s.finish();
     Path dir = stateDir;
     return s.construct(
@@ -141,7 +147,8 @@ final class ConfigBinder {
                 dir,
                 maxClients,
                 perAddress,
-                startupTimeout));
+                startupTimeout,
+                transport));
   }
 
   /**

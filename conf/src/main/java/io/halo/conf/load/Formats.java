@@ -130,9 +130,12 @@ final class Formats {
     }
   }
 
-  /** An enum constant written as its name in lower case with dashes, in any case. */
+  /**
+   * An enum constant written as its name in lower case with dashes, in any case; an underscore is
+   * read as a dash ({@code io_uring} as {@code io-uring}).
+   */
   static <E extends Enum<E>> E enumValue(String text, Class<E> type) {
-    String wanted = text.trim();
+    String wanted = text.trim().replace('_', '-');
     for (E constant : type.getEnumConstants()) {
       if (yamlName(constant).equalsIgnoreCase(wanted)) {
         return constant;

@@ -20,6 +20,7 @@ import java.util.Objects;
  *     authenticated; more are refused at accept
  * @param startupTimeout a client that has sent nothing at all is closed after this (shorter than
  *     {@code authTimeout}, which bounds the whole login)
+ * @param transport the kernel interface the event loops use for their sockets
  */
 public record ServerConfig(
     int ioThreads,
@@ -30,7 +31,21 @@ public record ServerConfig(
     Path stateDir,
     int maxClientConnections,
     int maxUnauthenticatedPerAddress,
-    Duration startupTimeout) {
+    Duration startupTimeout,
+    Transport transport) {
+
+  /**
+   * {@code server.transport}. {@code auto}: epoll where its native library loads (Linux), Java's
+   * NIO elsewhere. {@code io-uring} and {@code epoll} are Linux's native interfaces (Halo does not
+   * start when the one named is not available here: a kernel too old, or a container's seccomp
+   * profile that refuses io_uring); {@code nio} is the JDK's, anywhere.
+   */
+  public enum Transport {
+    AUTO,
+    IO_URING,
+    EPOLL,
+    NIO
+  }
 
   public static final int DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 256;
   public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(5);
@@ -59,7 +74,8 @@ public record ServerConfig(
         null,
         0,
         DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS,
-        DEFAULT_STARTUP_TIMEOUT);
+        DEFAULT_STARTUP_TIMEOUT,
+        Transport.AUTO);
   }
 
   public ServerConfig {
@@ -67,6 +83,7 @@ public record ServerConfig(
     Objects.requireNonNull(backendConnectTimeout, "backendConnectTimeout");
     Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
     Objects.requireNonNull(startupTimeout, "startupTimeout");
+    Objects.requireNonNull(transport, "transport");
     if (ioThreads < 0) {
       throw new IllegalArgumentException("io_threads must not be negative");
     }
@@ -85,6 +102,21 @@ public record ServerConfig(
     }
   }
 
+  /** The same limits on another transport. */
+  public ServerConfig withTransport(Transport t) {
+    return new ServerConfig(
+        ioThreads,
+        authTimeout,
+        backendConnectTimeout,
+        maxMessageSize,
+        shutdownTimeout,
+        stateDir,
+        maxClientConnections,
+        maxUnauthenticatedPerAddress,
+        startupTimeout,
+        t);
+  }
+
   /** The same limits with another state directory. */
   public ServerConfig withStateDir(Path dir) {
     return new ServerConfig(
@@ -96,6 +128,7 @@ public record ServerConfig(
         dir,
         maxClientConnections,
         maxUnauthenticatedPerAddress,
-        startupTimeout);
+        startupTimeout,
+        transport);
   }
 }

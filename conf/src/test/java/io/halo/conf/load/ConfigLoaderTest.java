@@ -171,6 +171,24 @@ class ConfigLoaderTest {
         .hasMessageContaining("server.state_dir: is empty");
   }
 
+  private static ServerConfig.Transport transport(String yaml) throws ConfigException {
+    return ConfigLoader.parse(yaml + MINIMAL, "t.yaml", Map.of()).server().transport();
+  }
+
+  @Test
+  void transport_is_auto_by_default_and_names_a_kernel_interface_with_dash_or_underscore()
+      throws Exception {
+    assertThat(transport("")).isEqualTo(ServerConfig.Transport.AUTO);
+    assertThat(transport("server:\n  transport: io_uring\n"))
+        .isEqualTo(ServerConfig.Transport.IO_URING);
+    assertThat(transport("server:\n  transport: IO-URING\n"))
+        .isEqualTo(ServerConfig.Transport.IO_URING);
+    assertThat(transport("server:\n  transport: epoll\n")).isEqualTo(ServerConfig.Transport.EPOLL);
+    assertThatThrownBy(() -> transport("server:\n  transport: kqueue\n"))
+        .hasMessageContaining("server.transport")
+        .hasMessageContaining("'kqueue' is not one of: auto, io-uring, epoll, nio");
+  }
+
   private static FailoverConfig withConsensus(String value) throws ConfigException {
     return ConfigLoader.parse(
             MINIMAL + "    failover:\n      require_consensus: " + value + "\n", "c.yaml", Map.of())

@@ -58,13 +58,13 @@ class FormatsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"scram-sha-256", "SCRAM-SHA-256", "Scram-Sha-256"})
-  void reads_enums_in_lower_case_with_dashes_in_any_case(String text) {
+  @ValueSource(strings = {"scram-sha-256", "SCRAM-SHA-256", "Scram-Sha-256", "scram_sha_256"})
+  void reads_enums_in_lower_case_with_dashes_or_underscores_in_any_case(String text) {
     assertThat(Formats.enumValue(text, AuthMethod.class)).isEqualTo(AuthMethod.SCRAM_SHA_256);
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"scram_sha_256", "scram", ""})
+  @ValueSource(strings = {"scram sha 256", "scram", ""})
   void refuses_other_enum_spellings_and_lists_the_choices(String text) {
     assertThatThrownBy(() -> Formats.enumValue(text, AuthMethod.class))
         .isInstanceOf(IllegalArgumentException.class)

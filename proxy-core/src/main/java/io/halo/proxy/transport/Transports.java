@@ -1,5 +1,6 @@
 package io.halo.proxy.transport;
 
+import io.halo.conf.model.ServerConfig;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -19,16 +20,21 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.util.Locale;
 
 /**
- * The native epoll transport on Linux when it loads, NIO otherwise; per cluster, TLS to its
- * backends ({@link #backendTls()}, none by default); and the connections open over it ({@link
- * #open()}).
+ * The transport {@code server.transport} chooses (by default the native epoll transport on Linux
+ * when it loads, NIO otherwise; io_uring on request); per cluster, TLS to its backends ({@link
+ * #backendTls()}, none by default); and the connections open over it ({@link #open()}).
  *
  * @param open every client and backend connection open now (each leaves the group as it closes), so
  *     that a stopping Halo closes them while their event loops still run: what their close
@@ -95,15 +101,70 @@ public record Transports(
   public static final io.netty.channel.WriteBufferWaterMark WATER_MARK =
       new io.netty.channel.WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
+  /**
+   * What {@code server.transport: auto} means: epoll where its native library loads, NIO elsewhere.
+   * The JVM property {@code halo.transport} (a {@code server.transport} value) changes that for the
+   * whole process; the test suite uses it to run every test on another transport.
+   */
   public static Transports best() {
-    if (Epoll.isAvailable()) {
-      return new Transports(
-          "epoll",
-          EpollIoHandler.newFactory(),
-          EpollServerSocketChannel.class,
-          EpollSocketChannel.class);
+    String wanted = System.getProperty("halo.transport", "auto");
+    ServerConfig.Transport t;
+    try {
+      t = ServerConfig.Transport.valueOf(wanted.trim().replace('-', '_').toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException("-Dhalo.transport=" + wanted + ": not a server.transport", e);
     }
-    return nio();
+    if (t != ServerConfig.Transport.AUTO) {
+      return of(t);
+    }
+    return Epoll.isAvailable() ? epoll() : nio();
+  }
+
+  /**
+   * The transport {@code server.transport} names; {@code io-uring} or {@code epoll} where it cannot
+   * run fails with the reason the native library gives (Halo does not start on another one than the
+   * operator chose).
+   */
+  public static Transports of(ServerConfig.Transport t) {
+    return switch (t) {
+      case AUTO -> best();
+      case NIO -> nio();
+      case EPOLL -> {
+        if (!Epoll.isAvailable()) {
+          throw unavailable("epoll", Epoll.unavailabilityCause());
+        }
+        yield epoll();
+      }
+      case IO_URING -> {
+        if (!IoUring.isAvailable()) {
+          throw unavailable("io-uring", IoUring.unavailabilityCause());
+        }
+        SeparateDns.start(); // its loop and resolver set up here, not on an event loop
+        yield new Transports(
+            "io_uring",
+            IoUringIoHandler.newFactory(),
+            IoUringServerSocketChannel.class,
+            IoUringSocketChannel.class);
+      }
+    };
+  }
+
+  private static Transports epoll() {
+    return new Transports(
+        "epoll",
+        EpollIoHandler.newFactory(),
+        EpollServerSocketChannel.class,
+        EpollSocketChannel.class);
+  }
+
+  private static IllegalStateException unavailable(String name, Throwable cause) {
+    return new IllegalStateException(
+        "server.transport: "
+            + name
+            + " is not available here ("
+            + (cause == null ? "no reason given" : cause.getMessage())
+            + "); auto chooses one that is",
+        cause);
   }
 
   public static Transports nio() {
@@ -146,7 +207,10 @@ public record Transports(
 
   /** One resolver per transport for the whole process (it keeps the DNS cache). */
   public AddressResolverGroup<InetSocketAddress> resolver() {
-    return EpollSocketChannel.class.equals(socketChannel) ? Resolvers.EPOLL : Resolvers.NIO;
+    if (EpollSocketChannel.class.equals(socketChannel)) {
+      return Resolvers.EPOLL;
+    }
+    return IoUringSocketChannel.class.equals(socketChannel) ? SeparateDns.GROUP : Resolvers.NIO;
   }
 
   private static final class Resolvers {
@@ -156,6 +220,45 @@ public record Transports(
     private static AddressResolverGroup<InetSocketAddress> create(
         Class<? extends DatagramChannel> udp) {
       return new DnsAddressResolverGroup(new DnsNameResolverBuilder().datagramChannelType(udp));
+    }
+  }
+
+  /**
+   * Name resolution for io_uring loops, on a loop of its own: Netty 4.2.18's io_uring datagram
+   * channel leaves its pending receive buffer unreleased when the channel closes (a leak the tests'
+   * detector reports), so the resolver's UDP socket is an epoll (or NIO) one, on one daemon thread
+   * created at the first lookup. A connect waits for the answer as it would on its own loop.
+   */
+  private static final class SeparateDns {
+    static final AddressResolverGroup<InetSocketAddress> GROUP = create();
+
+    /** Creates the loop and its resolver (the class's initialisation) if not done yet. */
+    static void start() {
+      java.util.Objects.requireNonNull(GROUP);
+    }
+
+    private static AddressResolverGroup<InetSocketAddress> create() {
+      boolean epoll = Epoll.isAvailable();
+      EventLoopGroup dnsLoop =
+          new MultiThreadIoEventLoopGroup(
+              1,
+              new io.netty.util.concurrent.DefaultThreadFactory("halo-dns", true),
+              epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+      AddressResolverGroup<InetSocketAddress> onDnsLoop = epoll ? Resolvers.EPOLL : Resolvers.NIO;
+      onDnsLoop.getResolver(dnsLoop.next()); // its one resolver made here, not on an event loop
+      return new AddressResolverGroup<>() {
+        @Override
+        public io.netty.resolver.AddressResolver<InetSocketAddress> getResolver(
+            io.netty.util.concurrent.EventExecutor executor) {
+          return onDnsLoop.getResolver(dnsLoop.next());
+        }
+
+        @Override
+        protected io.netty.resolver.AddressResolver<InetSocketAddress> newResolver(
+            io.netty.util.concurrent.EventExecutor executor) {
+          throw new UnsupportedOperationException("resolvers come from the DNS loop's group");
+        }
+      };
     }
   }
 }

@@ -76,7 +76,8 @@ class ConnectionLimitsIT {
             null,
             total,
             unauthenticatedPerAddress,
-            STARTUP_TIMEOUT);
+            STARTUP_TIMEOUT,
+            ServerConfig.Transport.AUTO);
     halo = HaloFixture.start(cluster, server, USERS, perListener);
   }
 

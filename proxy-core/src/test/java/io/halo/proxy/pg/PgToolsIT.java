@@ -4,11 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.halo.conf.model.AuthMethod;
+import io.halo.conf.model.ServerConfig;
 import io.halo.conf.model.UserConfig;
 import io.halo.proxy.HaloFixture;
 import io.halo.proxy.Tools;
+import io.halo.proxy.transport.Transports;
 import io.halo.testkit.KeepLogsOnFailure;
 import io.halo.testkit.PgCluster;
+import io.netty.channel.uring.IoUring;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
@@ -17,14 +20,22 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The command-line tools users point at Halo: psql and pgbench (skipped where not installed). */
+/**
+ * The command-line tools users point at Halo: psql and pgbench (skipped where not installed);
+ * pgbench also through a Halo on io_uring.
+ */
 class PgToolsIT {
 
   @RegisterExtension static final KeepLogsOnFailure LOGS = new KeepLogsOnFailure();
 
   static PgCluster cluster;
   static HaloFixture halo;
+
+  /** The same Halo on Linux's io_uring (server.transport: io-uring), where the kernel allows it. */
+  static HaloFixture uring;
 
   @BeforeAll
   static void start() throws Exception {
@@ -41,15 +52,36 @@ class PgToolsIT {
             HaloFixture.server(Duration.ofSeconds(15), 64L << 20),
             List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
             100);
+    if (IoUring.isAvailable()) {
+      uring =
+          HaloFixture.start(
+              cluster,
+              HaloFixture.server(Duration.ofSeconds(15), 64L << 20)
+                  .withTransport(ServerConfig.Transport.IO_URING),
+              List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
+              100);
+    }
   }
 
   @AfterAll
   static void stop() {
+    if (uring != null) {
+      uring.close();
+    }
     HaloFixture.stop(halo, cluster);
   }
 
   private static String port() {
     return String.valueOf(halo.primaryListener().getPort());
+  }
+
+  /** The Halo on {@code transport}: "auto" (the default) or "io-uring". */
+  private static HaloFixture on(String transport) {
+    if (transport.equals("auto")) {
+      return halo;
+    }
+    assumeTrue(uring != null, "io_uring is not available here");
+    return uring;
   }
 
   @Test
@@ -101,23 +133,18 @@ class PgToolsIT {
     assertThat(r.out()).contains("password authentication failed for user \"app\"");
   }
 
-  @Test
-  void pgbench_initialises_and_runs_simple_and_prepared_without_failures() throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"auto", "io-uring"})
+  void pgbench_initialises_and_runs_simple_and_prepared_without_failures(String transport)
+      throws Exception {
     assumeTrue(Tools.onPath("pgbench"), "pgbench not installed");
+    HaloFixture through = on(transport);
+    assertThat(through.server().transport())
+        .isEqualTo(transport.equals("auto") ? Transports.best().name() : "io_uring");
+    String port = String.valueOf(through.primaryListener().getPort());
     Tools.Run init =
         Tools.run(
-            "apppw",
-            "pgbench",
-            "-i",
-            "-s",
-            "1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            port(),
-            "-U",
-            "app",
-            "app");
+            "apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
     assertThat(init.exit()).as(init.out()).isZero();
     for (String mode : List.of("simple", "extended", "prepared")) {
       Tools.Run r =
@@ -135,7 +162,7 @@ class PgToolsIT {
               "-h",
               "127.0.0.1",
               "-p",
-              port(),
+              port,
               "-U",
               "app",
               "app");
@@ -143,5 +170,29 @@ class PgToolsIT {
       assertThat(r.out()).as(mode).contains("number of failed transactions: 0");
       assertThat(r.out()).containsPattern("tps = [1-9]");
     }
+    // a new connection per transaction: accept, login, relay and close, 200 times over
+    Tools.Run connects =
+        Tools.run(
+            "apppw",
+            "pgbench",
+            "-S",
+            "-C",
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-t",
+            "50",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-U",
+            "app",
+            "app");
+    assertThat(connects.exit()).as(connects.out()).isZero();
+    assertThat(connects.out())
+        .contains("number of transactions actually processed: 200/200")
+        .contains("number of failed transactions: 0");
   }
 }

@@ -2,12 +2,15 @@ package io.halo.proxy.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.halo.conf.model.ServerConfig;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.uring.IoUring;
 import java.net.InetSocketAddress;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -15,16 +18,24 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Halo leaves TCP_NODELAY to Netty's default instead of setting it a second time per connection:
- * this checks that the default is what Halo needs, on both transports, for accepted and dialled
+ * this checks that the default is what Halo needs, on every transport, for accepted and dialled
  * connections, and that a listener accepts on its own loops.
  */
 class TransportsTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {"best", "nio"})
+  @ValueSource(strings = {"auto", "nio", "epoll", "io-uring"})
   void accepted_and_dialled_connections_have_nodelay_and_accepted_ones_keepalive(String which)
       throws Exception {
-    Transports t = "nio".equals(which) ? Transports.nio() : Transports.best();
+    ServerConfig.Transport chosen =
+        ServerConfig.Transport.valueOf(which.replace('-', '_').toUpperCase(Locale.ROOT));
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        chosen != ServerConfig.Transport.IO_URING || IoUring.isAvailable(),
+        "io_uring is not available on this machine");
+    Transports t = Transports.of(chosen);
+    if (chosen != ServerConfig.Transport.AUTO) {
+      assertThat(t.name()).isEqualTo(which.replace('-', '_'));
+    }
     EventLoopGroup loops = t.newGroup(1);
     try {
       CompletableFuture<Channel> accepted = new CompletableFuture<>();

@@ -30,6 +30,9 @@ public final class StopScenario {
 
     /** Stops Halo (returns when it has stopped). */
     void stop();
+
+    /** The client sessions Halo holds now, over all its clusters. */
+    int openSessions();
   }
 
   private StopScenario() {}
@@ -56,6 +59,9 @@ public final class StopScenario {
       stopping = CompletableFuture.runAsync(side::stop);
       // (it accepts no new client first)
       Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> !accepts(side.listener()));
+      // (then it ends the sessions: the idle one at once; before that, a transaction could
+      // still commit and run its next statement, as it would in any session not yet asked)
+      Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> side.openSessions() == 1);
       // Then the transaction under way goes on to its commit
       execute(busy, "insert into " + table + " values (2)");
       busy.commit();

@@ -383,8 +383,7 @@ final class MySqlSession extends io.halo.proxy.session.HeldSession
   /** Whether a client buffer that starts a command must wait now. */
   boolean mustHold() {
     return held
-        || (listener.sessions().holding()
-            && route() == Route.PRIMARY
+        || ((stopping || (listener.sessions().holding() && route() == Route.PRIMARY))
             && !busy
             && tracker.quiescent());
   }

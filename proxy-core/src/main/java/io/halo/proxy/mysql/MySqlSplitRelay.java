@@ -234,6 +234,9 @@ final class MySqlSplitRelay
   /** A switchover holds the session: the waiting command stays unsent until release. */
   private boolean held;
 
+  /** Halo is stopping: new work between transactions is held ({@link #holdForShutdown}). */
+  private boolean stopping;
+
   /** Set when a switchover ended the session while it was idle: its next command gets this ERR. */
   private String doomed;
 
@@ -649,8 +652,8 @@ final class MySqlSplitRelay
 
   @Override
   protected boolean holdNow() {
-    if (held || (listener.sessions().holding() && betweenTransactions())) {
-      held = true; // a switchover holds the cluster: new work waits for the release
+    if (held || ((stopping || listener.sessions().holding()) && betweenTransactions())) {
+      held = true; // a switchover holds the cluster (or Halo stops): new work waits
       quietWait.check(true);
       return true;
     }
@@ -1665,6 +1668,11 @@ final class MySqlSplitRelay
   @Override
   public void awaitQuiescence(Runnable quiescent) {
     quietWait.await(quiescent(), quiescent);
+  }
+
+  @Override
+  public void holdForShutdown() {
+    stopping = true;
   }
 
   @Override

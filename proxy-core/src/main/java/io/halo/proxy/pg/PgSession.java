@@ -495,11 +495,11 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
   }
 
   /**
-   * Whether new work from the client must wait now: a switchover holds this cluster at boundaries.
+   * Whether new work from the client must wait now: a switchover holds this cluster at boundaries,
+   * and a stopping Halo every session.
    */
   boolean mustHold() {
-    return listener.sessions().holding()
-        && readWrite()
+    return (stopping || (listener.sessions().holding() && readWrite()))
         && pendingReplies == 0
         && !extendedOpen
         && state == SessionState.IDLE;

@@ -32,6 +32,9 @@ public abstract class HeldSession implements RelayedSession {
   /** Being moved to another backend by a switchover. */
   protected boolean moving;
 
+  /** Halo is stopping: new work at a transaction boundary is held ({@link #holdForShutdown}). */
+  protected boolean stopping;
+
   /** What the client sent while held, forwarded (or answered) at resume. */
   protected final List<ByteBuf> heldBuffers = new ArrayList<>();
 
@@ -122,6 +125,11 @@ public abstract class HeldSession implements RelayedSession {
       return;
     }
     quietWait.await(quiescent(), quiescent);
+  }
+
+  @Override
+  public final void holdForShutdown() {
+    stopping = true;
   }
 
   @Override

@@ -20,4 +20,12 @@ public interface RelayedSession extends Holdable {
    * connections close. Nothing when it is ending already.
    */
   void endForShutdown();
+
+  /**
+   * On the session's event loop: Halo is stopping. From now on, new work that would start at a
+   * transaction boundary is held, never forwarded, so that the drain ends the session there however
+   * soon its client sends the next statement (it gets the shutdown error instead of an answer);
+   * work inside a transaction goes on.
+   */
+  void holdForShutdown();
 }

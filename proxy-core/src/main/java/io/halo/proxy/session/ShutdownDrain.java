@@ -94,9 +94,14 @@ public final class ShutdownDrain {
   /**
    * On the session's loop. The answer may come from inside a read, from the very reply that ended
    * the transaction, before that reply has gone on to the client: the session ends in a task of its
-   * loop, after the reply went out, and only if it is still idle then (else it waits again).
+   * loop, after the reply went out. Its client may have read that reply and sent its next statement
+   * before the task runs (on io_uring that is the rule: the loop handles the reply's write and the
+   * next read in one pass, before its tasks), so the session holds new work at boundaries from the
+   * first question on: the task finds it idle with that statement held, and the client gets the
+   * shutdown error for it. Work that was already under way is the only reason to wait again.
    */
   private static void endWhenIdle(RelayedSession s, CountDownLatch idle) {
+    s.holdForShutdown();
     s.awaitIdle(
         () -> {
           boolean queued =

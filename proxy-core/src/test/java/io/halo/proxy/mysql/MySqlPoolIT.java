@@ -168,6 +168,13 @@ class MySqlPoolIT {
       }
 
       @Override
+      public int openSessions() {
+        return own.sessions().stream()
+            .mapToInt(io.halo.proxy.admin.ProxyView.BackendSessions::sessions)
+            .sum();
+      }
+
+      @Override
       public void stop() {
         own.close();
       }

@@ -53,11 +53,21 @@ class PgStopIT {
   private static StopScenario.Side halo(
       Duration shutdownTimeout, java.util.function.UnaryOperator<ClusterConfig> customize)
       throws InterruptedException {
+    return halo(shutdownTimeout, customize, ServerConfig.Transport.AUTO);
+  }
+
+  /** As above, on {@code transport}. */
+  private static StopScenario.Side halo(
+      Duration shutdownTimeout,
+      java.util.function.UnaryOperator<ClusterConfig> customize,
+      ServerConfig.Transport transport)
+      throws InterruptedException {
     HaloFixture halo =
         HaloFixture.start(
             cluster,
             new ServerConfig(
-                2, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, shutdownTimeout),
+                    2, Duration.ofSeconds(10), Duration.ofSeconds(5), 64L << 20, shutdownTimeout)
+                .withTransport(transport),
             List.of(new UserConfig("app", "apppw", AuthMethod.SCRAM_SHA_256, "app", "apppw")),
             100,
             customize);
@@ -75,6 +85,13 @@ class PgStopIT {
       @Override
       public InetSocketAddress listener() {
         return halo.primaryListener();
+      }
+
+      @Override
+      public int openSessions() {
+        return halo.server().sessions().stream()
+            .mapToInt(io.halo.proxy.admin.ProxyView.BackendSessions::sessions)
+            .sum();
       }
 
       @Override
@@ -109,6 +126,16 @@ class PgStopIT {
                         PoolConfig.DEFAULT_CHECK_AFTER,
                         0))),
         "drained_pooled",
+        "57P01");
+  }
+
+  @Test
+  void on_io_uring_sessions_end_between_transactions_as_well() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        io.netty.channel.uring.IoUring.isAvailable(), "io_uring is not available here");
+    StopScenario.sessionsEndBetweenTransactions(
+        halo(Duration.ofSeconds(30), c -> c, ServerConfig.Transport.IO_URING),
+        "drained_uring",
         "57P01");
   }
 

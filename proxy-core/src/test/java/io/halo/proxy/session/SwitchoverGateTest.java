@@ -77,6 +77,9 @@ class SwitchoverGateTest {
 
     @Override
     public void endForShutdown() {}
+
+    @Override
+    public void holdForShutdown() {}
   }
 
   private static Topology withPg1(NodeState pg1, String primary) {

@@ -15,10 +15,11 @@ run_java_bench() {
 # Writes the config of a Halo in front of one PostgreSQL (trust user "bench", cluster "bench", one
 # route: primary listener).
 # usage: halo_bench_config FILE HALO_PORT PG_PORT ADMIN_LISTEN IO_THREADS POOL_MODE [EXTRA_YAML]
-# The state directory is FILE.state; EXTRA_YAML is appended (top-level keys).
+# The state directory is FILE.state; EXTRA_YAML is appended (top-level keys); HALO_TRANSPORT
+# sets server.transport (default auto).
 halo_bench_config() {
   cat >"$1" <<YAML
-server: { io_threads: $5, state_dir: $1.state }
+server: { io_threads: $5, state_dir: $1.state, transport: ${HALO_TRANSPORT:-auto} }
 admin: { listen: $4 }
 users:
   - { name: bench, auth: trust }

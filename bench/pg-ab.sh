@@ -6,7 +6,8 @@
 # variant's median and its median per-round ratio to the first variant, over rounds 2 and on;
 # the same again for the event loop threads alone (the JIT, GC and health threads left out).
 #
-# usage: bench/pg-ab.sh NAME=JAR:POOL_MODE [NAME=JAR:POOL_MODE ...]
+# usage: bench/pg-ab.sh NAME=JAR:POOL_MODE[:TRANSPORT] [NAME=JAR:POOL_MODE[:TRANSPORT] ...]
+#   (TRANSPORT: a server.transport value, default auto; e.g. plain-uring=JAR:none:io-uring)
 #   e.g. bench/pg-ab.sh tx=proxy-core/target/halo-proxy-core-0.1.0-SNAPSHOT-all.jar:transaction \
 #          plain=proxy-core/target/halo-proxy-core-0.1.0-SNAPSHOT-all.jar:none
 # env: ROUNDS (8), DURATION seconds per round (10), WARMUP seconds per variant (120: the JIT
@@ -23,7 +24,7 @@
 #      below every variant's maximum the comparison is at equal load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-(($# >= 1)) || { sed -n '2,21p' "$0"; exit 2; }
+(($# >= 1)) || { sed -n '2,22p' "$0"; exit 2; }
 ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-120} CLIENTS=${CLIENTS:-16}
 THREADS=${THREADS:-2} SCALE=${SCALE:-10} MODE=${MODE:-simple} PGBENCH_ARGS=${PGBENCH_ARGS:--S}
 IO_THREADS=${IO_THREADS:-1} PG_PORT=${PG_PORT:-25532} BASE_PORT=${BASE_PORT:-26532}
@@ -39,11 +40,13 @@ if ((EUID == 0)); then
 fi
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-names=() jars=() modes=() pids=()
+names=() jars=() modes=() transports=() pids=()
 for spec in "$@"; do
-  [[ $spec =~ ^([A-Za-z0-9_-]+)=(.+):([a-z]+)$ ]] || { echo "bad variant '$spec'" >&2; exit 2; }
+  [[ $spec =~ ^([A-Za-z0-9_-]+)=(.+):(none|session|transaction)(:([a-z_-]+))?$ ]] \
+    || { echo "bad variant '$spec'" >&2; exit 2; }
   [[ -f ${BASH_REMATCH[2]} ]] || { echo "no jar ${BASH_REMATCH[2]}" >&2; exit 2; }
   names+=("${BASH_REMATCH[1]}") jars+=("${BASH_REMATCH[2]}") modes+=("${BASH_REMATCH[3]}")
+  transports+=("${BASH_REMATCH[5]:-auto}")
 done
 
 pg_pid=
@@ -84,8 +87,8 @@ done
 
 for i in "${!names[@]}"; do
   port=$((BASE_PORT + i))
-  halo_bench_config "$OUT/${names[$i]}.yaml" "$port" "$PG_PORT" "127.0.0.1:$((BASE_PORT + 100 + i))" \
-    "$IO_THREADS" "${modes[$i]}"
+  HALO_TRANSPORT=${transports[$i]} halo_bench_config "$OUT/${names[$i]}.yaml" "$port" "$PG_PORT" \
+    "127.0.0.1:$((BASE_PORT + 100 + i))" "$IO_THREADS" "${modes[$i]}"
   extra="OPTS_${names[$i]//-/_}" # a variant's own JVM options: OPTS_<name>
   # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
   java $JAVA_OPTS ${!extra:-} -jar "${jars[$i]}" start --config "$OUT/${names[$i]}.yaml" >"$OUT/${names[$i]}.log" 2>&1 &
@@ -147,7 +150,7 @@ echo
 echo "| variant | pool_mode | tps (median) | Halo CPU µs/tx (median) | per-round ratio to ${names[0]} (median) | event loop µs/tx (median) | its per-round ratio (median) |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for i in "${!names[@]}"; do
-  awk -F'\t' -v v="${names[$i]}" -v first="${names[0]}" -v mode="${modes[$i]}" -v rounds="$ROUNDS" '
+  awk -F'\t' -v v="${names[$i]}" -v first="${names[0]}" -v mode="${modes[$i]}$([[ ${transports[$i]} == auto ]] || echo " (${transports[$i]})")" -v rounds="$ROUNDS" '
     function median(a, n,   i, j, t) {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2

@@ -105,8 +105,14 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public boolean endSession() {
-      return onLoop(ender);
+    public boolean endSession(Runnable then) {
+      Runnable end = ender;
+      return end != null
+          && onLoop(
+              () -> {
+                end.run();
+                then.run();
+              });
     }
 
     @Override

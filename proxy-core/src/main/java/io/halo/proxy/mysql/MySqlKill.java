@@ -61,10 +61,11 @@ public final class MySqlKill {
     /**
      * {@code KILL [CONNECTION]} of a session that holds no backend connection (a transaction-pooled
      * session between commands, thread id 0): the session ends on its own event loop, as the server
-     * ends a killed connection (a command it holds in Halo gets ERR 1927). Any thread; false when
-     * the session cannot be ended this way (the KILL then goes on as before).
+     * ends a killed connection (a command it holds in Halo gets ERR 1927), and {@code then} runs
+     * there after it. Any thread; false when the session cannot be ended this way (the KILL then
+     * goes on as before).
      */
-    default boolean endSession() {
+    default boolean endSession(Runnable then) {
       return false;
     }
 
@@ -81,25 +82,57 @@ public final class MySqlKill {
    * the session there ({@link Target#endSession}); Halo answers the KILL OK, as a server answers a
    * KILL of an existing thread (the server would say 1094 for thread 0). Only the session's own
    * user may: another one gets ERR 1095, as from a server to a user without the privilege to kill
-   * others' threads (Halo cannot see the {@code killer}'s server privileges). Null when the KILL
-   * goes on to the target's backend ({@link #interruptAlso}).
+   * others' threads (Halo cannot see the {@code killer}'s server privileges). The answer is written
+   * to {@code client} and then {@code answered} runs, both on the client's loop: at once, or for a
+   * KILL CONNECTION once the target has ended. False when the KILL goes on to the target's backend
+   * ({@link #interruptAlso}).
    */
-  static ByteBuf answeredHere(
-      ByteBufAllocator alloc, Request kill, Target target, int status, String killer) {
-    if (target.backendThreadId() != 0 || target.user() == null) {
-      return null;
+  static boolean answerHere(
+      Channel client,
+      Request kill,
+      Target target,
+      java.util.function.IntSupplier status,
+      String killer,
+      Runnable answered) {
+    if (target == null || target.backendThreadId() != 0 || target.user() == null) {
+      return false;
     }
     if (!target.user().equals(killer)) {
-      return MySqlPackets.frame(
-          alloc,
-          1,
-          MySqlPackets.err(
-              alloc, 1095, "HY000", "You are not owner of thread " + kill.connectionId()));
+      client.writeAndFlush(
+          MySqlPackets.frame(
+              client.alloc(),
+              1,
+              MySqlPackets.err(
+                  client.alloc(),
+                  1095,
+                  "HY000",
+                  "You are not owner of thread " + kill.connectionId())));
+      answered.run();
+      return true;
     }
-    if (!(kill.kind().equals("QUERY ") ? target.interruptWaiting() : target.endSession())) {
-      return null;
+    Runnable ok =
+        () -> {
+          client.writeAndFlush(
+              MySqlPackets.frame(
+                  client.alloc(), 1, MySqlPackets.ok(client.alloc(), 0, 0, status.getAsInt(), 0)));
+          answered.run();
+        };
+    if (kill.kind().equals("QUERY ")) {
+      if (!target.interruptWaiting()) {
+        return false;
+      }
+      ok.run();
+      return true;
     }
-    return MySqlPackets.frame(alloc, 1, MySqlPackets.ok(alloc, 0, 0, status, 0));
+    // as a server's KILL shuts the connection down before it answers: the OK comes after the
+    // session ended on its loop, so the killed client's next command can only find it closed
+    if (!target.endSession(() -> client.eventLoop().execute(ok))) {
+      return false;
+    }
+    // nothing more is read from the killer until its answer (answered goes on reading): the
+    // answer is a task of this loop, so it cannot come before this
+    client.config().setAutoRead(false);
+    return true;
   }
 
   /**
@@ -200,12 +233,15 @@ public final class MySqlKill {
       // resolves itself, as for a direct client (1094 if it has no such thread).
       return buf;
     }
-    ByteBuf here =
-        answeredHere(ctx.alloc(), kill, target, session.tracker().status(), session.hello().user());
-    if (here != null) {
+    MySqlRelayHandler relay = (MySqlRelayHandler) ctx.handler();
+    if (answerHere(
+        ctx.channel(),
+        kill,
+        target,
+        () -> session.tracker().status(),
+        session.hello().user(),
+        relay::killAnswered)) {
       buf.release();
-      ctx.writeAndFlush(here);
-      ((MySqlRelayHandler) ctx.handler()).killAnswered();
       return null;
     }
     buf.release();

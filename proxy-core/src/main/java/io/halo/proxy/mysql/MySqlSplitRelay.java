@@ -509,23 +509,21 @@ final class MySqlSplitRelay
 
   /**
    * A {@code KILL QUERY} that Halo answers without a backend connection ({@link
-   * MySqlKill#answeredHere}): Connector/J's {@code cancel()} and {@code setQueryTimeout} send it
-   * from a new session, which must not wait behind the pool it may be cancelling a wait for.
+   * MySqlKill#answerHere}): Connector/J's {@code cancel()} and {@code setQueryTimeout} send it from
+   * a new session, which must not wait behind the pool it may be cancelling a wait for.
    */
   private boolean killedHere(MySqlPacket p) {
     MySqlKill.Request k = killIn(p);
-    ByteBuf here = k == null ? null : answeredHere(k, killTarget(k));
-    if (here == null) {
+    if (k == null || !answeredHere(k, killTarget(k))) {
       return false;
     }
     p.release();
-    client.writeAndFlush(here);
     return true;
   }
 
   /**
    * A client's {@code KILL CONNECTION} of this session while it held no backend connection ({@link
-   * MySqlKill#answeredHere}); on the session's event loop.
+   * MySqlKill#answerHere}); on the session's event loop.
    */
   void killed() {
     endSession(End.KILLED, "Connection was killed");
@@ -536,11 +534,30 @@ final class MySqlSplitRelay
     return listener.connectionIds().target(k.connectionId()).orElse(null);
   }
 
-  /** Halo's own answer to {@code k} of {@code target} ({@link MySqlKill#answeredHere}), or null. */
-  private ByteBuf answeredHere(MySqlKill.Request k, MySqlKill.Target target) {
-    return target == null
-        ? null
-        : MySqlKill.answeredHere(client.alloc(), k, target, primaryStatus, hello.user());
+  /**
+   * Whether Halo answers {@code k} of {@code target} itself ({@link MySqlKill#answerHere}): at
+   * once, or once the target has ended (a KILL CONNECTION), the relay parked until then.
+   */
+  private boolean answeredHere(MySqlKill.Request k, MySqlKill.Target target) {
+    final class Answer implements Runnable {
+      boolean later;
+      boolean done;
+
+      @Override
+      public void run() {
+        done = true;
+        if (later) {
+          resume();
+        }
+      }
+    }
+    Answer a = new Answer();
+    boolean answers = MySqlKill.answerHere(client, k, target, () -> primaryStatus, hello.user(), a);
+    if (answers && !a.done) {
+      a.later = true;
+      park();
+    }
+    return answers;
   }
 
   /** The KILL in {@code p} (a COM_QUERY), or null; {@code p} stays the caller's. */
@@ -995,9 +1012,7 @@ final class MySqlSplitRelay
     }
     p.release();
     var target = killTarget(request);
-    ByteBuf here = answeredHere(request, target);
-    if (here != null) {
-      client.writeAndFlush(here);
+    if (answeredHere(request, target)) {
       return true;
     }
     String on = target == null ? null : target.backendName();

@@ -24,7 +24,7 @@
 #      below every variant's maximum the comparison is at equal load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-(($# >= 1)) || { sed -n '2,22p' "$0"; exit 2; }
+(($# >= 1)) || { sed -n '2,24p' "$0"; exit 2; }
 ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-10} WARMUP=${WARMUP:-120} CLIENTS=${CLIENTS:-16}
 THREADS=${THREADS:-2} SCALE=${SCALE:-10} MODE=${MODE:-simple} PGBENCH_ARGS=${PGBENCH_ARGS:--S}
 IO_THREADS=${IO_THREADS:-1} PG_PORT=${PG_PORT:-25532} BASE_PORT=${BASE_PORT:-26532}

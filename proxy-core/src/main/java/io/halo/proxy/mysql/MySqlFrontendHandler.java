@@ -110,8 +110,11 @@ final class MySqlFrontendHandler extends ChannelInboundHandlerAdapter {
       return end != null
           && onLoop(
               () -> {
-                end.run();
-                then.run();
+                try {
+                  end.run();
+                } finally {
+                  then.run(); // the killer is answered (and reads again) whatever happened
+                }
               });
     }
 

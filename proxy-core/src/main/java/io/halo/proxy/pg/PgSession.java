@@ -566,6 +566,11 @@ public final class PgSession extends io.halo.proxy.session.HeldSession {
       split.resumeAfterHold();
       return;
     }
+    if (stopping && !heldBuffers.isEmpty()) {
+      held = true; // Halo is stopping: the drain ends the session, this work unanswered
+      checkQuiescence();
+      return;
+    }
     if (!heldBuffers.isEmpty() && !gate.open() && !gate.waiting() && !beginHeld()) {
       return;
     }

@@ -115,7 +115,11 @@ public record Transports(
       throw new IllegalStateException("-Dhalo.transport=" + wanted + ": not a server.transport", e);
     }
     if (t != ServerConfig.Transport.AUTO) {
-      return of(t);
+      try {
+        return of(t);
+      } catch (IllegalStateException e) {
+        throw new IllegalStateException("-Dhalo.transport=" + wanted + ": " + e.getMessage(), e);
+      }
     }
     return Epoll.isAvailable() ? epoll() : nio();
   }
@@ -227,7 +231,8 @@ public record Transports(
    * Name resolution for io_uring loops, on a loop of its own: Netty 4.2.18's io_uring datagram
    * channel leaves its pending receive buffer unreleased when the channel closes (a leak the tests'
    * detector reports), so the resolver's UDP socket is an epoll (or NIO) one, on one daemon thread
-   * created at the first lookup. A connect waits for the answer as it would on its own loop.
+   * started when the io_uring transport is chosen ({@link #of}). A connect waits for the answer as
+   * it would on its own loop.
    */
   private static final class SeparateDns {
     static final AddressResolverGroup<InetSocketAddress> GROUP = create();

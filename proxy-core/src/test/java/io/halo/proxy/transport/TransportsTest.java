@@ -32,6 +32,9 @@ class TransportsTest {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         chosen != ServerConfig.Transport.IO_URING || IoUring.isAvailable(),
         "io_uring is not available on this machine");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        chosen != ServerConfig.Transport.EPOLL || io.netty.channel.epoll.Epoll.isAvailable(),
+        "epoll is not available on this machine");
     Transports t = Transports.of(chosen);
     if (chosen != ServerConfig.Transport.AUTO) {
       assertThat(t.name()).isEqualTo(which.replace('-', '_'));

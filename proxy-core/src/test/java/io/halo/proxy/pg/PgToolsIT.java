@@ -142,57 +142,27 @@ class PgToolsIT {
     assertThat(through.server().transport())
         .isEqualTo(transport.equals("auto") ? Transports.best().name() : "io_uring");
     String port = String.valueOf(through.primaryListener().getPort());
-    Tools.Run init =
-        Tools.run(
-            "apppw", "pgbench", "-i", "-s", "1", "-h", "127.0.0.1", "-p", port, "-U", "app", "app");
+    Tools.Run init = pgbench(port, "-i", "-s", "1");
     assertThat(init.exit()).as(init.out()).isZero();
     for (String mode : List.of("simple", "extended", "prepared")) {
-      Tools.Run r =
-          Tools.run(
-              "apppw",
-              "pgbench",
-              "-M",
-              mode,
-              "-c",
-              "4",
-              "-j",
-              "2",
-              "-T",
-              "3",
-              "-h",
-              "127.0.0.1",
-              "-p",
-              port,
-              "-U",
-              "app",
-              "app");
+      Tools.Run r = pgbench(port, "-M", mode, "-c", "4", "-j", "2", "-T", "3");
       assertThat(r.exit()).as(r.out()).isZero();
       assertThat(r.out()).as(mode).contains("number of failed transactions: 0");
       assertThat(r.out()).containsPattern("tps = [1-9]");
     }
     // a new connection per transaction: accept, login, relay and close, 200 times over
-    Tools.Run connects =
-        Tools.run(
-            "apppw",
-            "pgbench",
-            "-S",
-            "-C",
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-t",
-            "50",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-U",
-            "app",
-            "app");
+    Tools.Run connects = pgbench(port, "-S", "-C", "-c", "4", "-j", "2", "-t", "50");
     assertThat(connects.exit()).as(connects.out()).isZero();
     assertThat(connects.out())
         .contains("number of transactions actually processed: 200/200")
         .contains("number of failed transactions: 0");
+  }
+
+  /** pgbench with {@code args}, as app on database app, through Halo's listener on {@code port}. */
+  private static Tools.Run pgbench(String port, String... args) throws Exception {
+    List<String> command = new java.util.ArrayList<>(List.of("pgbench"));
+    command.addAll(List.of(args));
+    command.addAll(List.of("-h", "127.0.0.1", "-p", port, "-U", "app", "app"));
+    return Tools.run("apppw", command.toArray(String[]::new));
   }
 }

@@ -44,7 +44,12 @@ public record ServerConfig(
     AUTO,
     IO_URING,
     EPOLL,
-    NIO
+    NIO;
+
+    /** {@code io-uring} or {@code io_uring}, in any case; IllegalArgumentException otherwise. */
+    public static Transport parse(String name) {
+      return valueOf(name.trim().replace('-', '_').toUpperCase(java.util.Locale.ROOT));
+    }
   }
 
   public static final int DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS = 256;
@@ -104,21 +109,15 @@ public record ServerConfig(
 
   /** The same limits on another transport. */
   public ServerConfig withTransport(Transport t) {
-    return new ServerConfig(
-        ioThreads,
-        authTimeout,
-        backendConnectTimeout,
-        maxMessageSize,
-        shutdownTimeout,
-        stateDir,
-        maxClientConnections,
-        maxUnauthenticatedPerAddress,
-        startupTimeout,
-        t);
+    return with(stateDir, t);
   }
 
   /** The same limits with another state directory. */
   public ServerConfig withStateDir(Path dir) {
+    return with(dir, transport);
+  }
+
+  private ServerConfig with(Path dir, Transport t) {
     return new ServerConfig(
         ioThreads,
         authTimeout,
@@ -129,6 +128,6 @@ public record ServerConfig(
         maxClientConnections,
         maxUnauthenticatedPerAddress,
         startupTimeout,
-        transport);
+        t);
   }
 }

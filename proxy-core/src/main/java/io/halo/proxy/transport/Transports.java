@@ -29,7 +29,6 @@ import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
-import java.util.Locale;
 
 /**
  * The transport {@code server.transport} chooses (by default the native epoll transport on Linux
@@ -110,7 +109,7 @@ public record Transports(
     String wanted = System.getProperty("halo.transport", "auto");
     ServerConfig.Transport t;
     try {
-      t = ServerConfig.Transport.valueOf(wanted.trim().replace('-', '_').toUpperCase(Locale.ROOT));
+      t = ServerConfig.Transport.parse(wanted);
     } catch (IllegalArgumentException e) {
       throw new IllegalStateException("-Dhalo.transport=" + wanted + ": not a server.transport", e);
     }

@@ -10,7 +10,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.uring.IoUring;
 import java.net.InetSocketAddress;
-import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,8 +26,7 @@ class TransportsTest {
   @ValueSource(strings = {"auto", "nio", "epoll", "io-uring"})
   void accepted_and_dialled_connections_have_nodelay_and_accepted_ones_keepalive(String which)
       throws Exception {
-    ServerConfig.Transport chosen =
-        ServerConfig.Transport.valueOf(which.replace('-', '_').toUpperCase(Locale.ROOT));
+    ServerConfig.Transport chosen = ServerConfig.Transport.parse(which);
     org.junit.jupiter.api.Assumptions.assumeTrue(
         chosen != ServerConfig.Transport.IO_URING || IoUring.isAvailable(),
         "io_uring is not available on this machine");
